@@ -1,0 +1,96 @@
+//! Command-line flags and environment variables of the gateway.
+//!
+//! Every flag has an environment variable of the same meaning (`--port` / `TOLEM_PORT`) so the
+//! gateway runs the same way from a terminal, `scripts/run.sh`, systemd or a container. A flag
+//! given on the command line wins over the environment. `gateway/.env.sample` lists them all.
+
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+
+/// How the gateway is configured at start-up.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "tolem-gateway", version, about)]
+pub struct Config {
+    /// Address to listen on. 127.0.0.1 keeps the gateway private to this machine; use 0.0.0.0
+    /// (behind an HTTPS reverse proxy) to let phones on the network reach it.
+    #[arg(long, env = "TOLEM_HOST", default_value = "127.0.0.1")]
+    pub host: String,
+
+    /// TCP port to listen on; 0 picks any free port (the banner shows which).
+    #[arg(long, env = "TOLEM_PORT", default_value_t = 8080)]
+    pub port: u16,
+
+    /// Database URL: `sqlite://path/to/file.db` (the file and its directory are created if
+    /// missing) or `postgres://user:password@host/db`.
+    // hide_env_values: `--help` would otherwise print the URL, password included.
+    #[arg(
+        long,
+        env = "TOLEM_DATABASE_URL",
+        default_value = "sqlite://data/tolem.db",
+        hide_env_values = true
+    )]
+    pub database_url: String,
+
+    /// Directory of the built cashier app (Trunk's output) served at `/`.
+    #[arg(long, env = "TOLEM_DIST", default_value = "dist")]
+    pub dist: PathBuf,
+
+    /// Seed a demo dealer, point, console users and providers (idempotent) and print the demo
+    /// credentials. For trying Tolem out, never for a real dealer.
+    #[arg(long, env = "TOLEM_DEMO", value_parser = clap::builder::BoolishValueParser::new(),
+          action = clap::ArgAction::SetTrue)]
+    pub demo: bool,
+
+    /// Log format: `pretty` for a person at a terminal, `json` for a log collector.
+    /// The level comes from `RUST_LOG` (default `info`).
+    #[arg(long, env = "TOLEM_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
+    pub log_format: LogFormat,
+}
+
+/// The shape of log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable, coloured when the output is a terminal.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_documentation() {
+        let config = Config::try_parse_from(["tolem-gateway"]).unwrap();
+        assert_eq!(config.host, "127.0.0.1");
+        assert_eq!(config.port, 8080);
+        assert_eq!(config.database_url, "sqlite://data/tolem.db");
+        assert_eq!(config.dist, PathBuf::from("dist"));
+        assert!(!config.demo);
+        assert_eq!(config.log_format, LogFormat::Pretty);
+    }
+
+    #[test]
+    fn flags_parse() {
+        let config = Config::try_parse_from([
+            "tolem-gateway",
+            "--port",
+            "0",
+            "--demo",
+            "--log-format",
+            "json",
+        ])
+        .unwrap();
+        assert_eq!(config.port, 0);
+        assert!(config.demo);
+        assert_eq!(config.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        use clap::CommandFactory;
+        Config::command().debug_assert();
+    }
+}

@@ -1,0 +1,188 @@
+//! The steps `main` takes to start and stop the gateway, and what can go wrong on the way.
+//!
+//! Every failure is a [`StartupError`] whose message is one line a person can act on — which
+//! address, which database, what to change — printed by `main` before exiting with status 1,
+//! instead of a panic and a backtrace.
+
+use std::{
+    io::{self, IsTerminal},
+    net::SocketAddr,
+    path::PathBuf,
+};
+
+use axum::Router;
+use sqlx::AnyPool;
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+
+use crate::{config::LogFormat, db::seed::DemoCredentials};
+
+/// Why the gateway could not start (or stopped abnormally).
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// Logging could not be set up (a subscriber was already installed).
+    #[error("cannot set up logging: {0}")]
+    Logging(String),
+
+    /// The directory for an SQLite file could not be created.
+    #[error("cannot open the database {url}: cannot create the directory {}: {source}", path.display())]
+    DatabaseDirectory {
+        /// The database URL, password redacted.
+        url: String,
+        /// The directory that could not be created.
+        path: PathBuf,
+        /// What the operating system said.
+        source: io::Error,
+    },
+
+    /// The database could not be opened: unreachable server, wrong credentials, a path that
+    /// is a directory, a file that is not a database...
+    #[error("cannot open the database {url}: {source}")]
+    DatabaseOpen {
+        /// The database URL, password redacted.
+        url: String,
+        /// What the driver said.
+        source: sqlx::Error,
+    },
+
+    /// A migration failed or the applied ones do not match the binary.
+    #[error("cannot migrate the database {url}: {source}")]
+    Migrate {
+        /// The database URL, password redacted.
+        url: String,
+        /// What went wrong.
+        source: sqlx::migrate::MigrateError,
+    },
+
+    /// The demo data could not be written.
+    #[error("cannot write the demo data: {0}")]
+    Seed(#[from] crate::db::seed::SeedError),
+
+    /// Another process already listens on the address.
+    #[error(
+        "cannot listen on {addr}: the address is already in use (another gateway running?); \
+         choose another port with --port or TOLEM_PORT"
+    )]
+    PortTaken {
+        /// `host:port` as configured.
+        addr: String,
+    },
+
+    /// Any other failure to listen: an unknown host name, a privileged port...
+    #[error("cannot listen on {addr}: {source}; check --host/TOLEM_HOST and --port/TOLEM_PORT")]
+    Bind {
+        /// `host:port` as configured.
+        addr: String,
+        /// What the operating system said.
+        source: io::Error,
+    },
+
+    /// The server stopped with an I/O error.
+    #[error("the server stopped: {0}")]
+    Serve(io::Error),
+}
+
+/// Installs the global log subscriber. Logs go to stderr so stdout carries only the banner,
+/// which scripts and tests read. `RUST_LOG` sets the level, `info` by default.
+pub fn init_tracing(format: LogFormat) -> Result<(), StartupError> {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        // Colour codes only help a person at a terminal; in a file or journal they are noise.
+        .with_ansi(io::stderr().is_terminal());
+    match format {
+        LogFormat::Pretty => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    }
+    .map_err(|error| StartupError::Logging(error.to_string()))
+}
+
+/// Binds the listening socket. Port 0 asks the system for any free port.
+pub async fn bind(host: &str, port: u16) -> Result<TcpListener, StartupError> {
+    // An IPv6 literal needs brackets to be read back as host:port.
+    let addr = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    TcpListener::bind((host, port)).await.map_err(|source| {
+        if source.kind() == io::ErrorKind::AddrInUse {
+            StartupError::PortTaken { addr }
+        } else {
+            StartupError::Bind { addr, source }
+        }
+    })
+}
+
+/// The start-up banner for a person at the terminal. The first line is fixed —
+/// `Tolem gateway listening on http://HOST:PORT` — because scripts and tests parse it.
+pub fn banner(addr: SocketAddr, demo: Option<&DemoCredentials>) -> String {
+    use std::fmt::Write;
+    let mut text = String::new();
+    // Writing to a String cannot fail.
+    let _ = writeln!(text, "Tolem gateway listening on http://{addr}");
+    let _ = writeln!(text, "  App:    http://{addr}/");
+    let _ = writeln!(text, "  Health: http://{addr}/api/health");
+    if let Some(demo) = demo {
+        let _ = writeln!(
+            text,
+            "  Demo point:           code {}, password {}",
+            demo.point_code, demo.point_password
+        );
+        let _ = writeln!(
+            text,
+            "  Demo dealer admin:    {} / {} (full access)",
+            demo.admin_email, demo.admin_password
+        );
+        let _ = writeln!(
+            text,
+            "  Demo dealer operator: {} / {} (create and view)",
+            demo.operator_email, demo.operator_password
+        );
+    }
+    text
+}
+
+/// Serves `app` until SIGINT or SIGTERM, lets requests in flight finish, then closes the pool.
+pub async fn serve(listener: TcpListener, app: Router, pool: AnyPool) -> Result<(), StartupError> {
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(StartupError::Serve)?;
+    pool.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves when the process is asked to stop: Ctrl-C in a terminal, SIGTERM from systemd,
+/// Docker or `kill`.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut stream) => {
+                stream.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+
+    let signal = tokio::select! {
+        () = ctrl_c => "SIGINT",
+        () = terminate => "SIGTERM",
+    };
+    tracing::info!(signal, "shutting down: finishing requests in flight");
+}

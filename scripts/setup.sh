@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs what building and testing Tolem needs, from crates.io, npm and Debian only.
+# Idempotent: each step first checks what is there, so a second run installs nothing.
+# Sourced by run.sh and test.sh (it exports PATH and CHROMEDRIVER for them); runnable alone.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+TRUNK_VERSION="0.21.14"
+# wasm-bindgen's CLI must match the library in Cargo.lock exactly, or Trunk tries to download one.
+WASM_BINDGEN_VERSION="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' "$ROOT/Cargo.lock")"
+
+say() { printf '\033[1msetup:\033[0m %s\n' "$*"; }
+
+# The wasm target (rust-toolchain.toml lists it too; this covers rustups that do not add it).
+if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+  say "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+if [ "$(trunk --version 2>/dev/null)" != "trunk $TRUNK_VERSION" ]; then
+  say "installing trunk $TRUNK_VERSION (about 8 minutes on 2 cores)"
+  cargo install "trunk@$TRUNK_VERSION" --locked
+fi
+
+if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
+  say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (about 5 minutes)"
+  # Not --locked: one of its locked dependencies is no longer in the registry.
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+fi
+
+# wasm-opt from npm's binaryen: Debian's older one produces modules that fail in the browser.
+if ! "$ROOT/tools/npm/node_modules/.bin/wasm-opt" --version >/dev/null 2>&1; then
+  say "installing binaryen (wasm-opt) from npm"
+  npm ci --prefix "$ROOT/tools/npm" --no-audit --no-fund
+fi
+
+if ! dpkg -s chromium chromium-driver >/dev/null 2>&1; then
+  say "installing chromium and chromium-driver from Debian"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver
+fi
+
+export PATH="$ROOT/tools/npm/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+export CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}"

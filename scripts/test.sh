@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs every Tolem test suite; installs what they need first (scripts/setup.sh).
+#   1. native crates (protocol, gateway, build tools): cargo test
+#   2. browser code (app, service worker): wasm-bindgen-test in headless Chromium
+#   3. end to end: the release app, its service worker and a real gateway in headless Chromium
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+# shellcheck source=scripts/setup.sh
+source scripts/setup.sh
+start=$(date +%s)
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "native tests"
+cargo test --workspace --exclude tolem --exclude tolem-sw --exclude tolem-e2e
+
+step "browser tests (wasm-bindgen-test, headless Chromium)"
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
+cargo test --target wasm32-unknown-unknown -p tolem -p tolem-sw
+
+step "end-to-end tests (release build, real gateway, headless Chromium)"
+scripts/build-app.sh
+cargo build -p tolem-gateway
+TOLEM_DIST="$ROOT/dist" TOLEM_GATEWAY_BIN="$ROOT/target/debug/tolem-gateway" \
+  cargo test -p tolem-e2e -- --test-threads=1
+
+step "all suites passed in $(( $(date +%s) - start )) s"

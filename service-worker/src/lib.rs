@@ -1,0 +1,20 @@
+//! Tolem's service worker, in Rust.
+//!
+//! `public/sw.js` registers the listeners and calls the three entry points exported here:
+//! [`install`] precaches the app shell of one version, [`activate`] removes older versions, and
+//! [`respond`] answers the app's requests from the shell cache so the app opens without a network.
+
+mod precache;
+mod respond;
+mod scope;
+
+pub use precache::{activate, install};
+pub use respond::respond;
+
+/// Every cache this worker creates starts with this, so it never touches anyone else's caches.
+pub const CACHE_PREFIX: &str = "tolem-shell-";
+
+/// The cache that holds the app shell of one version.
+pub fn cache_name(version: &str) -> String {
+    format!("{CACHE_PREFIX}{version}")
+}

@@ -1,0 +1,16 @@
+//! Payments section of the main menu.
+
+use leptos::prelude::*;
+
+use crate::i18n::*;
+use crate::pages::PageFrame;
+
+#[component]
+pub fn PaymentsPage() -> impl IntoView {
+    let i18n = use_i18n();
+    view! {
+        <PageFrame title=Signal::derive(move || t_string!(i18n, payments_title).to_owned())>
+            <p class="lead">{t!(i18n, payments_body)}</p>
+        </PageFrame>
+    }
+}

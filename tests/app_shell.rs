@@ -1,0 +1,60 @@
+//! Guards the app shell in a real browser: the main menu renders in Russian by default, the
+//! language switch changes what the cashier reads and is remembered across restarts, the menu
+//! and an unreachable gateway shows as "offline".
+#![cfg(target_arch = "wasm32")]
+
+mod support;
+
+use leptos::prelude::*;
+use support::*;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+#[wasm_bindgen_test]
+async fn main_menu_is_in_russian_on_first_start() {
+    let app = start_fresh();
+    settle().await;
+    let text = page_text();
+    for item in ["Провайдеры и платежи", "История и баланс", "Отправить сообщение", "Настройки и ключи"] {
+        assert!(text.contains(item), "menu item {item:?} missing from:\n{text}");
+    }
+    assert_eq!(document().document_element().unwrap().get_attribute("lang").as_deref(), Some("ru"));
+    drop(app);
+}
+
+#[wasm_bindgen_test]
+async fn language_switch_changes_the_text_and_is_remembered() {
+    let app = start_fresh();
+    settle().await;
+
+    choose_language("kk");
+    settle().await;
+    assert!(page_text().contains("Провайдерлер мен төлемдер"), "Kazakh menu expected:\n{}", page_text());
+
+    choose_language("en");
+    settle().await;
+    let text = page_text();
+    assert!(text.contains("Providers & payments"), "English menu expected:\n{text}");
+    assert!(!text.contains("Провайдеры и платежи"), "Russian text left behind:\n{text}");
+    drop(app);
+
+    // A restart (the cashier closes and reopens the app) keeps English.
+    let app = start_again();
+    settle().await;
+    assert!(page_text().contains("Settings & keys"), "language not remembered:\n{}", page_text());
+    drop(app);
+    forget_language();
+}
+
+#[wasm_bindgen_test]
+async fn unreachable_gateway_shows_offline() {
+    // The test server has no /api/health, exactly like a captive portal or a dead gateway.
+    let app = start_fresh();
+    settle().await;
+    settle().await;
+    let indicator = document().query_selector(".connection").unwrap().unwrap();
+    assert_eq!(indicator.get_attribute("data-connection").as_deref(), Some("offline"));
+    assert!(indicator.text_content().unwrap().contains("Нет связи"));
+    drop(app);
+}

@@ -1,0 +1,35 @@
+//! Build chores for Tolem, run by the scripts in `scripts/`:
+//!
+//! - `cargo run -p xtask -- finish-dist [DIST]` completes Trunk's output: fills the service
+//!   worker's version and precache list into `sw.js`, then writes `.br` and `.gz` copies of every
+//!   file for the gateway to serve.
+//! - `cargo run -p xtask -- size-report [DIST]` prints what a first visit downloads, per file and
+//!   in total: raw, gzip and brotli bytes.
+
+mod compress;
+mod dist;
+mod finish;
+mod size_report;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: xtask finish-dist [DIST] | xtask size-report [DIST]   (DIST defaults to dist)";
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let command = args.next().unwrap_or_default();
+    let dist = PathBuf::from(args.next().unwrap_or_else(|| "dist".into()));
+    let result = match command.as_str() {
+        "finish-dist" => finish::finish_dist(&dist),
+        "size-report" => size_report::print(&dist),
+        _ => Err(USAGE.to_string()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
