@@ -39,7 +39,9 @@ pub fn provide_connection() {
     check();
 
     let online = window_event_listener(ev::online, move |_| check());
-    let offline = window_event_listener(ev::offline, move |_| set_connection.set(Connection::Offline));
+    let offline = window_event_listener(ev::offline, move |_| {
+        set_connection.set(Connection::Offline)
+    });
     let visible = window_event_listener(ev::visibilitychange, move |_| {
         if page_visible() {
             check();
@@ -71,7 +73,11 @@ pub fn use_connection() -> ReadSignal<Connection> {
 
 /// What the browser alone can tell: only its "offline" is trustworthy.
 fn browser_connection() -> Connection {
-    if window().navigator().on_line() { Connection::Online } else { Connection::Offline }
+    if window().navigator().on_line() {
+        Connection::Online
+    } else {
+        Connection::Offline
+    }
 }
 
 fn page_visible() -> bool {

@@ -12,7 +12,11 @@ pub const LANGUAGE_COOKIE: &str = "tolem_lang";
 const LANGUAGE_COOKIE_MAX_AGE_MS: i64 = 365 * 24 * 60 * 60 * 1000;
 
 /// Languages in the order the switch shows them, with the label each is known by in itself.
-pub const LANGUAGES: [(Locale, &str); 3] = [(Locale::ru, "Рус"), (Locale::kk, "Қаз"), (Locale::en, "Eng")];
+pub const LANGUAGES: [(Locale, &str); 3] = [
+    (Locale::ru, "Рус"),
+    (Locale::kk, "Қаз"),
+    (Locale::en, "Eng"),
+];
 
 /// Makes Russian the starting language when nothing is remembered yet.
 ///
@@ -20,20 +24,30 @@ pub const LANGUAGES: [(Locale, &str); 3] = [(Locale::ru, "Рус"), (Locale::kk,
 /// English would open in English; Russian is the working language of the points, so it is the
 /// default and the browser's preference is deliberately ignored.
 pub fn remember_default_language() {
-    let Some(document) = web_sys::window().and_then(|w| w.document()) else { return };
-    let Ok(document) = document.dyn_into::<web_sys::HtmlDocument>() else { return };
+    let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+        return;
+    };
+    let Ok(document) = document.dyn_into::<web_sys::HtmlDocument>() else {
+        return;
+    };
     let cookies = document.cookie().unwrap_or_default();
-    let remembered = cookies.split(';').any(|c| c.trim_start().starts_with(&format!("{LANGUAGE_COOKIE}=")));
+    let remembered = cookies
+        .split(';')
+        .any(|c| c.trim_start().starts_with(&format!("{LANGUAGE_COOKIE}=")));
     if !remembered {
         let max_age_s = LANGUAGE_COOKIE_MAX_AGE_MS / 1000;
-        let _ = document.set_cookie(&format!("{LANGUAGE_COOKIE}=ru; path=/; max-age={max_age_s}; SameSite=Lax"));
+        let _ = document.set_cookie(&format!(
+            "{LANGUAGE_COOKIE}=ru; path=/; max-age={max_age_s}; SameSite=Lax"
+        ));
     }
 }
 
 /// Provides the translation context to everything inside, with the remembered language.
 #[component]
 pub fn LanguageProvider(children: Children) -> impl IntoView {
-    let options = UseCookieOptions::default().max_age(LANGUAGE_COOKIE_MAX_AGE_MS).path("/");
+    let options = UseCookieOptions::default()
+        .max_age(LANGUAGE_COOKIE_MAX_AGE_MS)
+        .path("/");
     view! {
         <I18nContextProvider cookie_name=LANGUAGE_COOKIE cookie_options=options>
             {children()}

@@ -9,7 +9,9 @@ use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{ServiceWorker, ServiceWorkerContainer, ServiceWorkerRegistration, ServiceWorkerState};
+use web_sys::{
+    ServiceWorker, ServiceWorkerContainer, ServiceWorkerRegistration, ServiceWorkerState,
+};
 
 /// The worker script, at the site root so its scope is the whole app.
 const WORKER_URL: &str = "/sw.js";
@@ -27,7 +29,9 @@ pub struct WaitingWorker(StoredValue<ServiceWorker, LocalStorage>);
 impl WaitingWorker {
     /// Hands control to the new version; the page reloads when it has taken over.
     pub fn activate(&self) {
-        let _ = self.0.with_value(|worker| worker.post_message(&SKIP_WAITING.into()));
+        let _ = self
+            .0
+            .with_value(|worker| worker.post_message(&SKIP_WAITING.into()));
     }
 }
 
@@ -49,7 +53,9 @@ pub fn provide_service_worker() {
     on_controller_change.forget();
 
     leptos::task::spawn_local(async move {
-        let Ok(registration) = JsFuture::from(container.register(WORKER_URL)).await else { return };
+        let Ok(registration) = JsFuture::from(container.register(WORKER_URL)).await else {
+            return;
+        };
         let registration: ServiceWorkerRegistration = registration.unchecked_into();
         watch_for_waiting(&registration, set_waiting);
         check_for_updates_on_return(registration);
@@ -65,10 +71,16 @@ fn container() -> Option<ServiceWorkerContainer> {
 }
 
 /// Offers the update as soon as a new worker is waiting: now, or when one finishes installing.
-fn watch_for_waiting(registration: &ServiceWorkerRegistration, set_waiting: WriteSignal<Option<WaitingWorker>>) {
+fn watch_for_waiting(
+    registration: &ServiceWorkerRegistration,
+    set_waiting: WriteSignal<Option<WaitingWorker>>,
+) {
     let offer = move |registration: &ServiceWorkerRegistration| {
         // With no controller this is the first install, not an update: nothing to offer.
-        if let (Some(worker), Some(_)) = (registration.waiting(), container().and_then(|c| c.controller())) {
+        if let (Some(worker), Some(_)) = (
+            registration.waiting(),
+            container().and_then(|c| c.controller()),
+        ) {
             set_waiting.set(Some(WaitingWorker(StoredValue::new_local(worker))));
         }
     };
@@ -76,7 +88,9 @@ fn watch_for_waiting(registration: &ServiceWorkerRegistration, set_waiting: Writ
 
     let registration_for_event = registration.clone();
     let on_update_found = Closure::<dyn FnMut()>::new(move || {
-        let Some(installing) = registration_for_event.installing() else { return };
+        let Some(installing) = registration_for_event.installing() else {
+            return;
+        };
         let registration = registration_for_event.clone();
         let installing_for_event = installing.clone();
         let on_state_change = Closure::<dyn FnMut()>::new(move || {

@@ -16,10 +16,25 @@ async fn main_menu_is_in_russian_on_first_start() {
     let app = start_fresh();
     settle().await;
     let text = page_text();
-    for item in ["Провайдеры и платежи", "История и баланс", "Отправить сообщение", "Настройки и ключи"] {
-        assert!(text.contains(item), "menu item {item:?} missing from:\n{text}");
+    for item in [
+        "Провайдеры и платежи",
+        "История и баланс",
+        "Отправить сообщение",
+        "Настройки и ключи",
+    ] {
+        assert!(
+            text.contains(item),
+            "menu item {item:?} missing from:\n{text}"
+        );
     }
-    assert_eq!(document().document_element().unwrap().get_attribute("lang").as_deref(), Some("ru"));
+    assert_eq!(
+        document()
+            .document_element()
+            .unwrap()
+            .get_attribute("lang")
+            .as_deref(),
+        Some("ru")
+    );
     drop(app);
 }
 
@@ -30,19 +45,33 @@ async fn language_switch_changes_the_text_and_is_remembered() {
 
     choose_language("kk");
     settle().await;
-    assert!(page_text().contains("Провайдерлер мен төлемдер"), "Kazakh menu expected:\n{}", page_text());
+    assert!(
+        page_text().contains("Провайдерлер мен төлемдер"),
+        "Kazakh menu expected:\n{}",
+        page_text()
+    );
 
     choose_language("en");
     settle().await;
     let text = page_text();
-    assert!(text.contains("Providers & payments"), "English menu expected:\n{text}");
-    assert!(!text.contains("Провайдеры и платежи"), "Russian text left behind:\n{text}");
+    assert!(
+        text.contains("Providers & payments"),
+        "English menu expected:\n{text}"
+    );
+    assert!(
+        !text.contains("Провайдеры и платежи"),
+        "Russian text left behind:\n{text}"
+    );
     drop(app);
 
     // A restart (the cashier closes and reopens the app) keeps English.
     let app = start_again();
     settle().await;
-    assert!(page_text().contains("Settings & keys"), "language not remembered:\n{}", page_text());
+    assert!(
+        page_text().contains("Settings & keys"),
+        "language not remembered:\n{}",
+        page_text()
+    );
     drop(app);
     forget_language();
 }
@@ -54,7 +83,10 @@ async fn unreachable_gateway_shows_offline() {
     settle().await;
     settle().await;
     let indicator = document().query_selector(".connection").unwrap().unwrap();
-    assert_eq!(indicator.get_attribute("data-connection").as_deref(), Some("offline"));
+    assert_eq!(
+        indicator.get_attribute("data-connection").as_deref(),
+        Some("offline")
+    );
     assert!(indicator.text_content().unwrap().contains("Нет связи"));
     drop(app);
 }

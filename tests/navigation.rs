@@ -13,7 +13,11 @@ use web_sys::HtmlElement;
 wasm_bindgen_test_configure!(run_in_browser);
 
 fn click(selector: &str) {
-    let element: HtmlElement = document().query_selector(selector).unwrap().unwrap().unchecked_into();
+    let element: HtmlElement = document()
+        .query_selector(selector)
+        .unwrap()
+        .unwrap()
+        .unchecked_into();
     element.click();
 }
 
@@ -23,19 +27,48 @@ async fn every_tile_opens_its_page_and_leads_back() {
     settle().await;
     let pages = [
         ("a.tile-pay", "/pay", "Провайдеры и платежи", "провайдеров"),
-        ("a.tile-history", "/history", "История и баланс", "100 платежей"),
-        ("a.tile-message", "/message", "Отправить сообщение", "подпишет"),
-        ("a.tile-settings", "/settings", "Настройки и ключи", "отпечатка"),
+        (
+            "a.tile-history",
+            "/history",
+            "История и баланс",
+            "100 платежей",
+        ),
+        (
+            "a.tile-message",
+            "/message",
+            "Отправить сообщение",
+            "подпишет",
+        ),
+        (
+            "a.tile-settings",
+            "/settings",
+            "Настройки и ключи",
+            "отпечатка",
+        ),
     ];
     for (tile, path, heading, promise) in pages {
         click(tile);
         settle().await;
         assert_eq!(window().location().pathname().unwrap(), path);
-        let h1 = document().query_selector("#app-under-test h1").unwrap().unwrap().text_content().unwrap();
+        let h1 = document()
+            .query_selector("#app-under-test h1")
+            .unwrap()
+            .unwrap()
+            .text_content()
+            .unwrap();
         assert_eq!(h1, heading);
-        assert!(page_text().contains(promise), "{path} should say what will be there:\n{}", page_text());
+        assert!(
+            page_text().contains(promise),
+            "{path} should say what will be there:\n{}",
+            page_text()
+        );
         // The connection indicator is on every page.
-        assert!(document().query_selector("#app-under-test .connection").unwrap().is_some());
+        assert!(
+            document()
+                .query_selector("#app-under-test .connection")
+                .unwrap()
+                .is_some()
+        );
 
         click("nav.back a");
         settle().await;

@@ -60,11 +60,20 @@ async fn store(cache: Cache, url: String, immutable: bool) -> Result<JsValue, Js
     }
     let init = RequestInit::new();
     // Bypass the HTTP cache's heuristics for unhashed names: the shell must match this version.
-    init.set_cache(if immutable { RequestCache::Default } else { RequestCache::NoCache });
+    init.set_cache(if immutable {
+        RequestCache::Default
+    } else {
+        RequestCache::NoCache
+    });
     let request = Request::new_with_str_and_init(&url, &init)?;
-    let response: Response = JsFuture::from(worker().fetch_with_request(&request)).await?.unchecked_into();
+    let response: Response = JsFuture::from(worker().fetch_with_request(&request))
+        .await?
+        .unchecked_into();
     if !response.ok() {
-        return Err(JsValue::from_str(&format!("precache {url}: HTTP {}", response.status())));
+        return Err(JsValue::from_str(&format!(
+            "precache {url}: HTTP {}",
+            response.status()
+        )));
     }
     JsFuture::from(cache.put_with_str(&url, &response)).await?;
     Ok(JsValue::UNDEFINED)
@@ -72,5 +81,8 @@ async fn store(cache: Cache, url: String, immutable: bool) -> Result<JsValue, Js
 
 /// A JS array of strings as Rust strings (anything else in it is skipped).
 fn string_list(value: &JsValue) -> Vec<String> {
-    Array::from(value).iter().filter_map(|v| v.as_string()).collect()
+    Array::from(value)
+        .iter()
+        .filter_map(|v| v.as_string())
+        .collect()
 }

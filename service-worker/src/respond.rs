@@ -26,5 +26,7 @@ pub async fn respond(version: String, request: Request) -> Result<Response, JsVa
     if let Ok(response) = cached.dyn_into::<Response>() {
         return Ok(response);
     }
-    Ok(JsFuture::from(worker().fetch_with_request(&request)).await?.unchecked_into())
+    Ok(JsFuture::from(worker().fetch_with_request(&request))
+        .await?
+        .unchecked_into())
 }

@@ -25,18 +25,27 @@ pub fn start_again() -> Box<dyn std::any::Any> {
     let root: HtmlElement = document().create_element("div").unwrap().unchecked_into();
     root.set_id("app-under-test");
     document().body().unwrap().append_child(&root).unwrap();
-    window().history().unwrap().replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some("/")).unwrap();
+    window()
+        .history()
+        .unwrap()
+        .replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some("/"))
+        .unwrap();
     remember_default_language();
     Box::new(leptos::mount::mount_to(root, App))
 }
 
 pub fn forget_language() {
     let doc: HtmlDocument = document().unchecked_into();
-    doc.set_cookie(&format!("{LANGUAGE_COOKIE}=; path=/; max-age=0")).unwrap();
+    doc.set_cookie(&format!("{LANGUAGE_COOKIE}=; path=/; max-age=0"))
+        .unwrap();
 }
 
 pub fn page_text() -> String {
-    document().get_element_by_id("app-under-test").unwrap().unchecked_into::<HtmlElement>().inner_text()
+    document()
+        .get_element_by_id("app-under-test")
+        .unwrap()
+        .unchecked_into::<HtmlElement>()
+        .inner_text()
 }
 
 /// Lets effects, resources and the router settle.
@@ -47,15 +56,23 @@ pub async fn settle() {
 pub async fn gloo_timers_sleep(duration: Duration) {
     let promise = js_sys::Promise::new(&mut |resolve, _| {
         window()
-            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, duration.as_millis() as i32)
+            .set_timeout_with_callback_and_timeout_and_arguments_0(
+                &resolve,
+                duration.as_millis() as i32,
+            )
             .unwrap();
     });
     wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
 }
 
 pub fn choose_language(code: &str) {
-    let select: HtmlSelectElement = document().query_selector(".top-bar select").unwrap().unwrap().unchecked_into();
+    let select: HtmlSelectElement = document()
+        .query_selector(".top-bar select")
+        .unwrap()
+        .unwrap()
+        .unchecked_into();
     select.set_value(code);
-    select.dispatch_event(&web_sys::Event::new("change").unwrap()).unwrap();
+    select
+        .dispatch_event(&web_sys::Event::new("change").unwrap())
+        .unwrap();
 }
-

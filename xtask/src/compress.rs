@@ -8,7 +8,9 @@ pub fn brotli(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     {
         let mut writer = brotli::CompressorWriter::new(&mut out, 4096, 11, 22);
-        writer.write_all(data).expect("writing to memory cannot fail");
+        writer
+            .write_all(data)
+            .expect("writing to memory cannot fail");
     }
     out
 }
@@ -16,6 +18,8 @@ pub fn brotli(data: &[u8]) -> Vec<u8> {
 /// Gzip at level 9.
 pub fn gzip(data: &[u8]) -> Vec<u8> {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    encoder.write_all(data).expect("writing to memory cannot fail");
+    encoder
+        .write_all(data)
+        .expect("writing to memory cannot fail");
     encoder.finish().expect("writing to memory cannot fail")
 }

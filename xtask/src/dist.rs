@@ -17,7 +17,7 @@ impl DistFile {
 
     /// The service worker's own script and wasm; the browser keeps them with the worker itself.
     pub fn is_service_worker(&self) -> bool {
-        self.url == "/sw.js" || self.name().starts_with("tolem-sw-")
+        self.url == "/sw.js" || self.name().starts_with("tolem-sw")
     }
 }
 

@@ -14,7 +14,8 @@ mod size_report;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: xtask finish-dist [DIST] | xtask size-report [DIST]   (DIST defaults to dist)";
+const USAGE: &str =
+    "usage: xtask finish-dist [DIST] | xtask size-report [DIST]   (DIST defaults to dist)";
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);

@@ -15,9 +15,15 @@ const BUDGET_BROTLI: usize = 150 * 1024;
 pub fn print(dist_dir: &Path) -> Result<(), String> {
     let files = dist::files(dist_dir)?;
     if files.is_empty() {
-        return Err(format!("{} is empty: build the app first (scripts/build-app.sh)", dist_dir.display()));
+        return Err(format!(
+            "{} is empty: build the app first (scripts/build-app.sh)",
+            dist_dir.display()
+        ));
     }
-    println!("{:<44} {:>10} {:>10} {:>10}", "file", "raw", "gzip", "brotli");
+    println!(
+        "{:<44} {:>10} {:>10} {:>10}",
+        "file", "raw", "gzip", "brotli"
+    );
     let (mut raw, mut gzip, mut brotli) = (0, 0, 0);
     for file in &files {
         let data = dist::read(&file.path)?;
@@ -29,8 +35,15 @@ pub fn print(dist_dir: &Path) -> Result<(), String> {
         gzip += g;
         brotli += b;
     }
-    println!("{:<44} {:>10} {:>10} {:>10}", "TOTAL (first visit)", raw, gzip, brotli);
-    let verdict = if brotli <= BUDGET_BROTLI { "within" } else { "OVER" };
+    println!(
+        "{:<44} {:>10} {:>10} {:>10}",
+        "TOTAL (first visit)", raw, gzip, brotli
+    );
+    let verdict = if brotli <= BUDGET_BROTLI {
+        "within"
+    } else {
+        "OVER"
+    };
     println!(
         "brotli total {:.1} KiB — {verdict} the {} KiB budget",
         brotli as f64 / 1024.0,

@@ -11,20 +11,9 @@ use axum::{
     response::IntoResponse,
     routing::get,
 };
-use serde::Serialize;
+use tolem_protocol::{PROTOCOL_VERSION, health::Health};
 
 use super::AppState;
-
-/// The body of a health answer.
-#[derive(Debug, Serialize)]
-pub struct Health {
-    /// `ok` when everything works, `degraded` otherwise.
-    pub status: &'static str,
-    /// The gateway's crate version, to see what is deployed.
-    pub version: &'static str,
-    /// `ok` or `unavailable`.
-    pub database: &'static str,
-}
 
 /// Routes of this resource, relative to `/api`.
 pub fn router() -> Router<AppState> {
@@ -34,24 +23,20 @@ pub fn router() -> Router<AppState> {
 /// Answers 200 when a trivial query succeeds, 503 otherwise. Never cached: a stale "ok" from
 /// a cache (or the service worker) would hide an outage.
 async fn health(State(state): State<AppState>) -> impl IntoResponse {
-    let version = env!("CARGO_PKG_VERSION");
+    let answer = |status: &str, database: &str| Health {
+        status: status.into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        database: database.into(),
+        protocol: PROTOCOL_VERSION,
+    };
     let (status, body) = match sqlx::query("SELECT 1").execute(&state.pool).await {
-        Ok(_) => (
-            StatusCode::OK,
-            Health {
-                status: "ok",
-                version,
-                database: "ok",
-            },
-        ),
+        Ok(_) => (StatusCode::OK, answer("ok", "ok")),
         Err(error) => {
             tracing::warn!(%error, "health check: database unavailable");
-            let body = Health {
-                status: "degraded",
-                version,
-                database: "unavailable",
-            };
-            (StatusCode::SERVICE_UNAVAILABLE, body)
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                answer("degraded", "unavailable"),
+            )
         }
     };
     (status, [(header::CACHE_CONTROL, "no-store")], Json(body))

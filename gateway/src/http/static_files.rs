@@ -17,6 +17,7 @@ use axum::{
     http::{HeaderValue, Method, StatusCode, header},
     response::{IntoResponse, Response},
 };
+use tolem_protocol::assets::is_content_hashed;
 use tower::ServiceExt;
 use tower_http::services::{ServeDir, ServeFile};
 
@@ -103,20 +104,6 @@ impl Asset {
     }
 }
 
-/// Whether Trunk put a content hash in the name: `tolem-1a2b3c4d5e6f7a8b.js`,
-/// `tolem-1a2b3c4d5e6f7a8b_bg.wasm`, `style-<hash>.css`, `tolem-sw-<hash>.js`, also with a
-/// `.br`/`.gz` suffix. The hash is 16 hex digits; 12–15 are accepted too in case a hash is
-/// printed without its leading zeros.
-fn is_content_hashed(name: &str) -> bool {
-    let stem = name.split('.').next().unwrap_or_default();
-    let stem = stem.strip_suffix("_bg").unwrap_or(stem);
-    stem.rsplit_once('-').is_some_and(|(base, hash)| {
-        !base.is_empty()
-            && (12..=16).contains(&hash.len())
-            && hash.bytes().all(|b| b.is_ascii_hexdigit())
-    })
-}
-
 /// The router's fallback: everything that is not `/api/...`.
 pub async fn serve(State(state): State<AppState>, request: Request) -> Response {
     let files = &state.static_files;
@@ -181,27 +168,6 @@ fn not_built(files: &StaticFiles) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn trunk_names_are_recognised_as_hashed() {
-        for name in [
-            "tolem-1a2b3c4d5e6f7a8b.js",
-            "tolem-1a2b3c4d5e6f7a8b_bg.wasm",
-            "tolem-1a2b3c4d5e6f7a8b_bg.wasm.br",
-            "style-0123456789abcdef.css",
-            "tolem-sw-fedcba9876543210.js",
-        ] {
-            assert!(is_content_hashed(name), "{name}");
-        }
-        for name in [
-            "icon-192.png",
-            "tolem.js",
-            "apple-touch-icon.png",
-            "a-xyz4567890abcdef.js",
-        ] {
-            assert!(!is_content_hashed(name), "{name}");
-        }
-    }
 
     #[test]
     fn paths_are_classified() {

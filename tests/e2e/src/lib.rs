@@ -1,0 +1,29 @@
+//! Harness for Tolem's end-to-end tests: the real gateway binary serving the real release build,
+//! and headless Chromium driven through chromedriver. Outages are real: the gateway process is
+//! killed, not mocked.
+//!
+//! Inputs (set by `scripts/test.sh`): `TOLEM_GATEWAY_BIN` (the built gateway), `TOLEM_DIST` (the
+//! finished release build), `CHROMEDRIVER` and optionally `TOLEM_CHROMIUM` (the browser binary).
+
+mod browser;
+mod gateway;
+mod newer_build;
+
+pub use browser::Browser;
+pub use gateway::Gateway;
+pub use newer_build::newer_build;
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+
+/// A port nobody listens on right now (the OS picks it; it is released before use).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
+}
+
+/// A required path from the environment, with a message that says how to provide it.
+pub fn path_from_env(name: &str) -> PathBuf {
+    std::env::var_os(name)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| panic!("{name} is not set: run the end-to-end tests through scripts/test.sh"))
+}

@@ -1,0 +1,104 @@
+//! Headless Chromium through chromedriver, with the waiting helpers the tests need.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::{Value, json};
+
+use crate::{free_port, path_from_env};
+
+/// How long a test waits for something a person would see before it fails.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// A browser session; chromedriver (and with it Chromium) stops when this is dropped.
+pub struct Browser {
+    pub client: Client,
+    driver: Child,
+}
+
+impl Browser {
+    pub async fn start() -> Browser {
+        let driver_path = path_from_env("CHROMEDRIVER");
+        let port = free_port();
+        let driver = Command::new(&driver_path)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", driver_path.display()));
+        let chromium = std::env::var("TOLEM_CHROMIUM").unwrap_or_else(|_| "/usr/lib/chromium/chromium".into());
+        let capabilities = json!({
+            "goog:chromeOptions": {
+                "binary": chromium,
+                // Without the background-networking flags Chromium keeps dialling Google on this
+                // closed network; --no-sandbox because CI runs as root.
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--no-first-run", "--window-size=360,780"
+                ]
+            }
+        });
+        let capabilities = match capabilities {
+            Value::Object(map) => map,
+            _ => unreachable!(),
+        };
+        let deadline = Instant::now() + PATIENCE;
+        let client = loop {
+            let attempt = ClientBuilder::new(HttpConnector::new())
+                .capabilities(capabilities.clone())
+                .connect(&format!("http://127.0.0.1:{port}"))
+                .await;
+            match attempt {
+                Ok(client) => break client,
+                Err(error) if Instant::now() < deadline => {
+                    let _ = error;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(error) => panic!("chromedriver did not start a session: {error}"),
+            }
+        };
+        Browser { client, driver }
+    }
+
+    /// Runs `script` (a function body; `return` gives the result) in the page.
+    pub async fn eval(&self, script: &str) -> Value {
+        self.client.execute(script, vec![]).await.unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
+    }
+
+    /// Waits until `script` returns `true`, failing with `what` after [`PATIENCE`].
+    pub async fn wait_for(&self, what: &str, script: &str) {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Ok(Value::Bool(true)) = self.client.execute(script, vec![]).await {
+                return;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The text a person reads on the page.
+    pub async fn text(&self) -> String {
+        self.eval("return document.body.innerText").await.as_str().unwrap_or_default().to_owned()
+    }
+
+    /// Waits until the page shows `text`.
+    pub async fn wait_for_text(&self, text: &str) {
+        let script = format!("return document.body.innerText.includes({})", json!(text));
+        self.wait_for(&format!("the page to show {text:?}"), &script).await;
+    }
+
+    pub async fn click(&self, css: &str) {
+        self.client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("no {css}: {e}")).click().await.unwrap();
+    }
+
+    pub async fn close(self) {
+        let Browser { client, mut driver } = self;
+        let _ = client.close().await;
+        let _ = driver.kill();
+        let _ = driver.wait();
+    }
+}

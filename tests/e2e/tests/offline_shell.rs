@@ -1,0 +1,62 @@
+//! Guards the promise of the foundation: once opened, the app works with no gateway at all, and a
+//! new version reaches the cashier only when they press "Update".
+//!
+//! Real parts only: the release build, the gateway binary, Chromium, its service worker and an
+//! outage made by killing the gateway.
+
+use tolem_e2e::{Browser, Gateway, free_port, newer_build, path_from_env};
+
+/// Every page shows its connection; the main menu's four sections in Russian.
+const MENU: [&str; 4] = ["Провайдеры и платежи", "История и баланс", "Отправить сообщение", "Настройки и ключи"];
+
+#[tokio::test(flavor = "multi_thread")]
+async fn app_opens_offline_and_offers_the_next_version() {
+    let dist = path_from_env("TOLEM_DIST");
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let gateway = Gateway::start(port, &dist, data.path());
+    let browser = Browser::start().await;
+
+    // First visit: the worker installs and takes control of the page without a reload.
+    browser.client.goto(&gateway.url()).await.unwrap();
+    for item in MENU {
+        browser.wait_for_text(item).await;
+    }
+    browser
+        .wait_for("the service worker to control the page", "return !!navigator.serviceWorker.controller")
+        .await;
+    browser.wait_for("the indicator to say online", "return document.querySelector('.connection.online') !== null").await;
+
+    // A real outage: the gateway dies. The app still opens, whole, with its main menu.
+    gateway.kill();
+    browser.client.refresh().await.unwrap();
+    for item in MENU {
+        browser.wait_for_text(item).await;
+    }
+    browser.wait_for_text("Нет связи").await;
+    let status = browser.eval("return document.querySelector('.connection').dataset.connection").await;
+    assert_eq!(status, "offline");
+    // Navigating inside the app offline works too (the router, from the cached shell).
+    browser.click("a.tile-history").await;
+    browser.wait_for_text("100 платежей").await;
+
+    // The next version is deployed on the same address; the cashier comes back to the app.
+    let next = tempfile::tempdir().unwrap();
+    newer_build(&dist, next.path());
+    let gateway = Gateway::start(port, next.path(), data.path());
+    browser.client.goto(&gateway.url()).await.unwrap();
+    browser.wait_for_text("Доступна новая версия").await;
+    // Nothing switched behind the cashier's back: the page is still the old version.
+    let is_next = "return document.querySelector('meta[name=tolem-build]')?.content === 'next'";
+    assert_eq!(browser.eval(is_next).await, false);
+
+    // "Update" reloads into the new version, and the offer goes away.
+    browser.click(".update button").await;
+    browser.wait_for("the page to reload into the new version", is_next).await;
+    for item in MENU {
+        browser.wait_for_text(item).await;
+    }
+    assert!(!browser.text().await.contains("Доступна новая версия"));
+
+    browser.close().await;
+}
