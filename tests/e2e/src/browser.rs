@@ -91,6 +91,14 @@ impl Browser {
         self.wait_for(&format!("the page to show {text:?}"), &script).await;
     }
 
+    /// Runs a DevTools command in the current page and returns its result.
+    pub async fn devtools(&self, command: &'static str, params: Value) -> Value {
+        self.client
+            .issue_cmd(crate::DevTools { command, params })
+            .await
+            .unwrap_or_else(|e| panic!("DevTools {command} failed: {e}"))
+    }
+
     pub async fn click(&self, css: &str) {
         self.client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("no {css}: {e}")).click().await.unwrap();
     }

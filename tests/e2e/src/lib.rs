@@ -6,10 +6,12 @@
 //! finished release build), `CHROMEDRIVER` and optionally `TOLEM_CHROMIUM` (the browser binary).
 
 mod browser;
+mod devtools;
 mod gateway;
 mod newer_build;
 
 pub use browser::Browser;
+pub use devtools::DevTools;
 pub use gateway::Gateway;
 pub use newer_build::newer_build;
 
