@@ -1,15 +1,15 @@
 //! The interface language: Russian unless the cashier picked another, remembered on the phone.
+//!
+//! The choice lives in `localStorage` rather than the i18n crate's cookie: the cookie support pulls
+//! a date parser into the download (about a tenth of the app's wasm), and a cookie would travel to
+//! the gateway with every request for nothing.
 
 use leptos::prelude::*;
-use leptos_use::UseCookieOptions;
 
 use crate::i18n::*;
 
-/// Name of the cookie that keeps the cashier's choice of language.
-pub const LANGUAGE_COOKIE: &str = "tolem_lang";
-
-/// How long the choice is kept: a year, renewed on every switch.
-const LANGUAGE_COOKIE_MAX_AGE_MS: i64 = 365 * 24 * 60 * 60 * 1000;
+/// Where the choice is kept.
+pub const LANGUAGE_KEY: &str = "tolem.language";
 
 /// Languages in the order the switch shows them, with the label each is known by in itself.
 pub const LANGUAGES: [(Locale, &str); 3] = [
@@ -18,40 +18,45 @@ pub const LANGUAGES: [(Locale, &str); 3] = [
     (Locale::en, "Eng"),
 ];
 
-/// Makes Russian the starting language when nothing is remembered yet.
-///
-/// The i18n crate would otherwise follow the browser's language list, and a cashier's phone set to
-/// English would open in English; Russian is the working language of the points, so it is the
-/// default and the browser's preference is deliberately ignored.
-pub fn remember_default_language() {
-    let Some(document) = web_sys::window().and_then(|w| w.document()) else {
-        return;
-    };
-    let Ok(document) = document.dyn_into::<web_sys::HtmlDocument>() else {
-        return;
-    };
-    let cookies = document.cookie().unwrap_or_default();
-    let remembered = cookies
-        .split(';')
-        .any(|c| c.trim_start().starts_with(&format!("{LANGUAGE_COOKIE}=")));
-    if !remembered {
-        let max_age_s = LANGUAGE_COOKIE_MAX_AGE_MS / 1000;
-        let _ = document.set_cookie(&format!(
-            "{LANGUAGE_COOKIE}=ru; path=/; max-age={max_age_s}; SameSite=Lax"
-        ));
-    }
+/// The language the cashier chose, shared through context; the switch writes it.
+#[derive(Clone, Copy)]
+pub struct LanguageChoice(pub RwSignal<Locale>);
+
+/// The remembered language, or Russian. The browser's own language list is deliberately not
+/// consulted: Russian is the working language of the points, whatever the phone is set to.
+pub fn remembered_language() -> Locale {
+    let stored = storage().and_then(|s| s.get_item(LANGUAGE_KEY).ok().flatten());
+    LANGUAGES
+        .iter()
+        .map(|(locale, _)| *locale)
+        .find(|locale| stored.as_deref() == Some(locale.as_str()))
+        .unwrap_or(Locale::ru)
 }
 
-/// Provides the translation context to everything inside, with the remembered language.
+fn storage() -> Option<web_sys::Storage> {
+    window().local_storage().ok().flatten()
+}
+
+/// Provides the translation context to everything inside, in the cashier's language.
 #[component]
 pub fn LanguageProvider(children: Children) -> impl IntoView {
-    let options = UseCookieOptions::default()
-        .max_age(LANGUAGE_COOKIE_MAX_AGE_MS)
-        .path("/");
+    let choice = RwSignal::new(remembered_language());
+    provide_context(LanguageChoice(choice));
+    // Keeping the outside world (storage, the page's `lang` for screen readers and
+    // hyphenation) in step with a signal is what effects are for.
+    Effect::new(move |_| {
+        let locale = choice.get();
+        if let Some(storage) = storage() {
+            let _ = storage.set_item(LANGUAGE_KEY, locale.as_str());
+        }
+        if let Some(html) = document().document_element() {
+            let _ = html.set_attribute("lang", locale.as_str());
+        }
+    });
     view! {
-        <I18nContextProvider cookie_name=LANGUAGE_COOKIE cookie_options=options>
+        <I18nSubContextProvider initial_locale=Signal::from(choice)>
             {children()}
-        </I18nContextProvider>
+        </I18nSubContextProvider>
     }
 }
 
@@ -59,22 +64,23 @@ pub fn LanguageProvider(children: Children) -> impl IntoView {
 #[component]
 pub fn LanguageSwitch() -> impl IntoView {
     let i18n = use_i18n();
+    let LanguageChoice(choice) = expect_context();
     let on_change = move |ev| {
         let code = event_target_value(&ev);
         if let Some((locale, _)) = LANGUAGES.iter().find(|(l, _)| l.as_str() == code) {
-            i18n.set_locale(*locale);
+            choice.set(*locale);
         }
     };
     view! {
         <label class="language">
             <span class="visually-hidden">{t!(i18n, language_label)}</span>
-            <select on:change=on_change prop:value=move || i18n.get_locale().as_str()>
+            <select on:change=on_change prop:value=move || choice.get().as_str()>
                 {LANGUAGES
                     .iter()
                     .map(|(locale, label)| {
                         let code = locale.as_str();
                         view! {
-                            <option value=code selected=move || i18n.get_locale().as_str() == code>
+                            <option value=code selected=move || choice.get().as_str() == code>
                                 {*label}
                             </option>
                         }
@@ -84,5 +90,3 @@ pub fn LanguageSwitch() -> impl IntoView {
         </label>
     }
 }
-
-use wasm_bindgen::JsCast;

@@ -2,6 +2,5 @@
 
 fn main() {
     console_error_panic_hook::set_once();
-    tolem::language::remember_default_language();
     leptos::mount::mount_to_body(tolem::App);
 }

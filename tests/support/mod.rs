@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 use tolem::App;
-use tolem::language::{LANGUAGE_COOKIE, remember_default_language};
+use tolem::language::LANGUAGE_KEY;
 use wasm_bindgen::JsCast;
-use web_sys::{HtmlDocument, HtmlElement, HtmlSelectElement};
+use web_sys::{HtmlElement, HtmlSelectElement};
 
 /// Starts the app as on a phone that never ran it: no remembered language, a fresh page.
 pub fn start_fresh() -> Box<dyn std::any::Any> {
@@ -30,13 +30,15 @@ pub fn start_again() -> Box<dyn std::any::Any> {
         .unwrap()
         .replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some("/"))
         .unwrap();
-    remember_default_language();
     Box::new(leptos::mount::mount_to(root, App))
 }
 
 pub fn forget_language() {
-    let doc: HtmlDocument = document().unchecked_into();
-    doc.set_cookie(&format!("{LANGUAGE_COOKIE}=; path=/; max-age=0"))
+    window()
+        .local_storage()
+        .unwrap()
+        .unwrap()
+        .remove_item(LANGUAGE_KEY)
         .unwrap();
 }
 

@@ -28,7 +28,8 @@ impl Browser {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", driver_path.display()));
-        let chromium = std::env::var("TOLEM_CHROMIUM").unwrap_or_else(|_| "/usr/lib/chromium/chromium".into());
+        let chromium =
+            std::env::var("TOLEM_CHROMIUM").unwrap_or_else(|_| "/usr/lib/chromium/chromium".into());
         let capabilities = json!({
             "goog:chromeOptions": {
                 "binary": chromium,
@@ -65,7 +66,10 @@ impl Browser {
 
     /// Runs `script` (a function body; `return` gives the result) in the page.
     pub async fn eval(&self, script: &str) -> Value {
-        self.client.execute(script, vec![]).await.unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
+        self.client
+            .execute(script, vec![])
+            .await
+            .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
     }
 
     /// Waits until `script` returns `true`, failing with `what` after [`PATIENCE`].
@@ -82,13 +86,18 @@ impl Browser {
 
     /// The text a person reads on the page.
     pub async fn text(&self) -> String {
-        self.eval("return document.body.innerText").await.as_str().unwrap_or_default().to_owned()
+        self.eval("return document.body.innerText")
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
     }
 
     /// Waits until the page shows `text`.
     pub async fn wait_for_text(&self, text: &str) {
         let script = format!("return document.body.innerText.includes({})", json!(text));
-        self.wait_for(&format!("the page to show {text:?}"), &script).await;
+        self.wait_for(&format!("the page to show {text:?}"), &script)
+            .await;
     }
 
     /// Runs a DevTools command in the current page and returns its result.
@@ -100,7 +109,13 @@ impl Browser {
     }
 
     pub async fn click(&self, css: &str) {
-        self.client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("no {css}: {e}")).click().await.unwrap();
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css}: {e}"))
+            .click()
+            .await
+            .unwrap();
     }
 
     pub async fn close(self) {

@@ -20,7 +20,15 @@ impl Gateway {
         let binary: PathBuf = path_from_env("TOLEM_GATEWAY_BIN");
         let database = format!("sqlite://{}", data_dir.join("tolem.db").display());
         let mut child = Command::new(&binary)
-            .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--database-url", &database, "--demo"])
+            .args([
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--database-url",
+                &database,
+                "--demo",
+            ])
             .arg("--dist")
             .arg(dist)
             .env("RUST_LOG", "warn")
@@ -33,7 +41,10 @@ impl Gateway {
             .next()
             .and_then(Result::ok)
             .unwrap_or_default();
-        assert!(banner.starts_with("Tolem gateway listening on"), "gateway did not start: {banner:?}");
+        assert!(
+            banner.starts_with("Tolem gateway listening on"),
+            "gateway did not start: {banner:?}"
+        );
         Gateway { child, port }
     }
 
@@ -60,7 +71,10 @@ impl Drop for Gateway {
 fn wait_until_closed(port: u16) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-        assert!(Instant::now() < deadline, "port {port} still answers after the gateway was killed");
+        assert!(
+            Instant::now() < deadline,
+            "port {port} still answers after the gateway was killed"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }

@@ -20,12 +20,17 @@ use std::path::PathBuf;
 
 /// A port nobody listens on right now (the OS picks it; it is released before use).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
 }
 
 /// A required path from the environment, with a message that says how to provide it.
 pub fn path_from_env(name: &str) -> PathBuf {
     std::env::var_os(name)
         .map(PathBuf::from)
-        .unwrap_or_else(|| panic!("{name} is not set: run the end-to-end tests through scripts/test.sh"))
+        .unwrap_or_else(|| {
+            panic!("{name} is not set: run the end-to-end tests through scripts/test.sh")
+        })
 }

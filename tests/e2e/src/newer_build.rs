@@ -10,13 +10,24 @@ pub fn newer_build(dist: &Path, target: &Path) {
     copy_dir(dist, target);
     let sw = target.join("sw.js");
     let script = fs::read_to_string(&sw).expect("sw.js in the build");
-    let version_line = script.lines().find(|l| l.starts_with("const VERSION = '")).expect("a VERSION line in sw.js");
+    let version_line = script
+        .lines()
+        .find(|l| l.starts_with("const VERSION = '"))
+        .expect("a VERSION line in sw.js");
     let next = version_line.replace("';", "-next';");
     fs::write(&sw, script.replace(version_line, &next)).unwrap();
 
     let index = target.join("index.html");
     let page = fs::read_to_string(&index).unwrap();
-    fs::write(&index, page.replacen("<head>", "<head><meta name=\"tolem-build\" content=\"next\">", 1)).unwrap();
+    fs::write(
+        &index,
+        page.replacen(
+            "<head>",
+            "<head><meta name=\"tolem-build\" content=\"next\">",
+            1,
+        ),
+    )
+    .unwrap();
 
     for changed in ["sw.js", "index.html"] {
         for suffix in ["br", "gz"] {

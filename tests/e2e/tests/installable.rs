@@ -12,21 +12,42 @@ async fn chromium_accepts_the_app_as_installable() {
     let browser = Browser::start().await;
     browser.client.goto(&gateway.url()).await.unwrap();
     browser
-        .wait_for("the service worker to control the page", "return !!navigator.serviceWorker.controller")
+        .wait_for(
+            "the service worker to control the page",
+            "return !!navigator.serviceWorker.controller",
+        )
         .await;
 
     let manifest = browser.devtools("Page.getAppManifest", json!({})).await;
-    assert_eq!(manifest["errors"], json!([]), "manifest errors: {manifest:#}");
-    assert!(manifest["url"].as_str().unwrap_or_default().ends_with("/manifest.webmanifest"));
-    let served: serde_json::Value = serde_json::from_str(manifest["data"].as_str().unwrap_or("null")).unwrap();
+    assert_eq!(
+        manifest["errors"],
+        json!([]),
+        "manifest errors: {manifest:#}"
+    );
+    assert!(
+        manifest["url"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with("/manifest.webmanifest")
+    );
+    let served: serde_json::Value =
+        serde_json::from_str(manifest["data"].as_str().unwrap_or("null")).unwrap();
     assert_eq!(served["name"], "Төлем — платёжная точка");
     assert_eq!(served["display"], "standalone");
 
-    let installability = browser.devtools("Page.getInstallabilityErrors", json!({})).await;
-    assert_eq!(installability["installabilityErrors"], json!([]), "Chromium says: {installability:#}");
+    let installability = browser
+        .devtools("Page.getInstallabilityErrors", json!({}))
+        .await;
+    assert_eq!(
+        installability["installabilityErrors"],
+        json!([]),
+        "Chromium says: {installability:#}"
+    );
 
     // The theme colour the phone paints its status bar with comes from the page as well.
-    let theme = browser.eval("return document.querySelector('meta[name=theme-color]').content").await;
+    let theme = browser
+        .eval("return document.querySelector('meta[name=theme-color]').content")
+        .await;
     assert_eq!(theme, "#0b6e4f");
     browser.close().await;
 }

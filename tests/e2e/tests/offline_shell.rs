@@ -7,7 +7,12 @@
 use tolem_e2e::{Browser, Gateway, free_port, newer_build, path_from_env};
 
 /// Every page shows its connection; the main menu's four sections in Russian.
-const MENU: [&str; 4] = ["Провайдеры и платежи", "История и баланс", "Отправить сообщение", "Настройки и ключи"];
+const MENU: [&str; 4] = [
+    "Провайдеры и платежи",
+    "История и баланс",
+    "Отправить сообщение",
+    "Настройки и ключи",
+];
 
 #[tokio::test(flavor = "multi_thread")]
 async fn app_opens_offline_and_offers_the_next_version() {
@@ -23,9 +28,17 @@ async fn app_opens_offline_and_offers_the_next_version() {
         browser.wait_for_text(item).await;
     }
     browser
-        .wait_for("the service worker to control the page", "return !!navigator.serviceWorker.controller")
+        .wait_for(
+            "the service worker to control the page",
+            "return !!navigator.serviceWorker.controller",
+        )
         .await;
-    browser.wait_for("the indicator to say online", "return document.querySelector('.connection.online') !== null").await;
+    browser
+        .wait_for(
+            "the indicator to say online",
+            "return document.querySelector('.connection.online') !== null",
+        )
+        .await;
 
     // A real outage: the gateway dies. The app still opens, whole, with its main menu.
     gateway.kill();
@@ -34,7 +47,9 @@ async fn app_opens_offline_and_offers_the_next_version() {
         browser.wait_for_text(item).await;
     }
     browser.wait_for_text("Нет связи").await;
-    let status = browser.eval("return document.querySelector('.connection').dataset.connection").await;
+    let status = browser
+        .eval("return document.querySelector('.connection').dataset.connection")
+        .await;
     assert_eq!(status, "offline");
     // Navigating inside the app offline works too (the router, from the cached shell).
     browser.click("a.tile-history").await;
@@ -52,7 +67,9 @@ async fn app_opens_offline_and_offers_the_next_version() {
 
     // "Update" reloads into the new version, and the offer goes away.
     browser.click(".update button").await;
-    browser.wait_for("the page to reload into the new version", is_next).await;
+    browser
+        .wait_for("the page to reload into the new version", is_next)
+        .await;
     for item in MENU {
         browser.wait_for_text(item).await;
     }
