@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Runs every Tolem test suite; installs what they need first (scripts/setup.sh).
+#   0. rustfmt and clippy on every crate, native and wasm
 #   1. native crates (protocol, gateway, build tools): cargo test
 #   2. browser code (app, service worker): wasm-bindgen-test in headless Chromium
 #   3. end to end: the release app, its service worker and a real gateway in headless Chromium
@@ -10,6 +11,11 @@ cd "$ROOT"
 source scripts/setup.sh
 start=$(date +%s)
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "format and lints (native and wasm, warnings are errors)"
+cargo fmt --all --check
+cargo clippy --workspace --exclude tolem --exclude tolem-sw --all-targets -- -D warnings
+cargo clippy --target wasm32-unknown-unknown -p tolem -p tolem-sw --all-targets -- -D warnings
 
 step "native tests"
 cargo test --workspace --exclude tolem --exclude tolem-sw --exclude tolem-e2e

@@ -56,7 +56,7 @@ async fn health_is_ok_on_a_fresh_database() {
     assert_eq!(cache.as_deref(), Some("no-store"));
     assert_eq!(
         body,
-        json!({"status": "ok", "version": env!("CARGO_PKG_VERSION"), "database": "ok"})
+        json!({"status": "ok", "version": env!("CARGO_PKG_VERSION"), "database": "ok", "protocol": tolem_protocol::PROTOCOL_VERSION})
     );
 
     let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
