@@ -1,10 +1,23 @@
-//! What travels between the Tolem cashier app, its service worker and the gateway.
+//! What travels between the Tolem cashier app, its service worker and the gateway, and how it
+//! is signed.
 //!
 //! Plain data and rules, no I/O: this crate builds for wasm32 (app, worker) and natively (gateway,
 //! build tools) alike.
+//!
+//! - [`codes`]: the result codes (Cyberplat's numbers where one exists) with their messages in
+//!   Russian, Kazakh and English.
+//! - [`keys`]: Ed25519 point and gateway keys, their text form and fingerprints.
+//! - [`signing`]: signatures over the exact bytes that are sent, and the HTTP headers that carry them.
+//! - [`messages`]: every request and response, from the key card to a signed message.
+//! - [`ids`]: session ids and the codes of dealers, points and cashiers.
 
 pub mod assets;
+pub mod codes;
 pub mod health;
+pub mod ids;
+pub mod keys;
+pub mod messages;
+pub mod signing;
 
 /// Version of the app ↔ gateway protocol; bumped on any incompatible change of what is sent.
 pub const PROTOCOL_VERSION: u16 = 1;

@@ -1,0 +1,384 @@
+//! Every request and response of the protocol, and how they are encoded.
+//!
+//! Messages travel as JSON (UTF-8), at most [`MAX_BODY_BYTES`]. Each carries `v`, the protocol
+//! version. Unsigned steps (getting the key card) go to `/api/v1/key-card`; key registration is
+//! signed by the new key itself (proof that the phone holds its private half) and goes to
+//! `/api/v1/keys`; every other step is a [`Request`] signed by the point key and goes to
+//! `/api/v1/<step>` (see [`Step::name`]).
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::PROTOCOL_VERSION;
+use crate::codes::ResultCode;
+use crate::ids::{SessionId, check_code};
+use crate::keys::PublicKey;
+use crate::signing::MAX_BODY_BYTES;
+
+/// The longest comment a cashier may attach to a payment.
+pub const COMMENT_MAX_CHARS: usize = 64;
+/// The longest point password accepted on the wire (longer ones cannot be valid).
+pub const PASSWORD_MAX_CHARS: usize = 128;
+
+/// Why bytes could not be turned into a message.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("the message is {0} bytes, more than the {MAX_BODY_BYTES} allowed")]
+    TooLarge(usize),
+    #[error("the message is not valid: {0}")]
+    Malformed(String),
+    #[error("protocol version {0} is not supported (this side speaks {PROTOCOL_VERSION})")]
+    UnsupportedVersion(u16),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl DecodeError {
+    /// The result code to answer with.
+    pub fn code(&self) -> ResultCode {
+        match self {
+            DecodeError::UnsupportedVersion(_) => ResultCode::UnsupportedVersion,
+            _ => ResultCode::Malformed,
+        }
+    }
+}
+
+/// A message of the protocol: it knows its version and what makes it valid.
+pub trait Message: Serialize + DeserializeOwned {
+    fn version(&self) -> u16;
+
+    /// Checks what the types cannot (lengths, signs, relations between fields).
+    fn validate(&self) -> Result<(), DecodeError> {
+        Ok(())
+    }
+
+    /// The bytes to send (and to sign).
+    fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("protocol messages always serialise")
+    }
+
+    /// Reads a message, refusing oversized, malformed, other-version and invalid ones.
+    fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        if bytes.len() > MAX_BODY_BYTES {
+            return Err(DecodeError::TooLarge(bytes.len()));
+        }
+        #[derive(Deserialize)]
+        struct Version {
+            v: u16,
+        }
+        let version: Version =
+            serde_json::from_slice(bytes).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+        if version.v != PROTOCOL_VERSION {
+            return Err(DecodeError::UnsupportedVersion(version.v));
+        }
+        let message: Self =
+            serde_json::from_slice(bytes).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+        message.validate()?;
+        Ok(message)
+    }
+}
+
+fn invalid(what: &str) -> DecodeError {
+    DecodeError::Invalid(what.to_owned())
+}
+
+fn check_codes(codes: &[&str]) -> Result<(), DecodeError> {
+    codes
+        .iter()
+        .try_for_each(|c| check_code(c).map_err(|e| DecodeError::Invalid(e.to_string())))
+}
+
+// ----- key card and registration ---------------------------------------------------------------
+
+/// Phone → gateway: "give me the key card of this point" (with the code and password the dealer
+/// issued). Sent over HTTPS, unsigned: the phone has no key yet.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyCardRequest {
+    pub v: u16,
+    pub point: String,
+    pub password: String,
+}
+
+impl Message for KeyCardRequest {
+    fn version(&self) -> u16 {
+        self.v
+    }
+    fn validate(&self) -> Result<(), DecodeError> {
+        check_codes(&[&self.point])?;
+        if self.password.is_empty() || self.password.chars().count() > PASSWORD_MAX_CHARS {
+            return Err(invalid("the password is empty or too long"));
+        }
+        Ok(())
+    }
+}
+
+/// Limits that let a point take payments without a network, set by the dealer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OfflineLimits {
+    /// The largest single payment that may be deferred.
+    pub max_payment_tiyn: i64,
+    /// The most that may wait on the phone at once.
+    pub max_total_tiyn: i64,
+    /// How long a deferred payment may wait before the gateway refuses it.
+    pub max_age_ms: i64,
+}
+
+/// Gateway → phone: who the point is and which key serial its new key will have.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyCard {
+    pub v: u16,
+    pub dealer: String,
+    pub dealer_name: String,
+    pub point: String,
+    pub point_name: String,
+    /// The cashier the phone works as.
+    pub cashier: String,
+    /// The serial the key made for this card is registered under.
+    pub key_serial: String,
+    /// The gateway's key: the phone verifies the gateway's answers with it.
+    pub gateway_key: PublicKey,
+    pub offline: OfflineLimits,
+    pub issued_at_ms: i64,
+}
+
+impl Message for KeyCard {
+    fn version(&self) -> u16 {
+        self.v
+    }
+    fn validate(&self) -> Result<(), DecodeError> {
+        check_codes(&[&self.dealer, &self.point, &self.cashier, &self.key_serial])
+    }
+}
+
+/// Phone → gateway: register this public key under the card's serial. Signed by the new key
+/// itself, so only a phone that holds the private half can register it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterKey {
+    pub v: u16,
+    pub point: String,
+    pub password: String,
+    pub key_serial: String,
+    pub public_key: PublicKey,
+    pub created_at_ms: i64,
+}
+
+impl Message for RegisterKey {
+    fn version(&self) -> u16 {
+        self.v
+    }
+    fn validate(&self) -> Result<(), DecodeError> {
+        check_codes(&[&self.point, &self.key_serial])?;
+        if self.password.is_empty() || self.password.chars().count() > PASSWORD_MAX_CHARS {
+            return Err(invalid("the password is empty or too long"));
+        }
+        Ok(())
+    }
+}
+
+/// Where a key stands with the gateway.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyState {
+    /// Registered; the dealer has not compared and certified it yet.
+    Pending,
+    /// Certified by the dealer: may sign requests that move money.
+    Certified,
+    /// Revoked: refused for good.
+    Revoked,
+}
+
+// ----- signed requests ----------------------------------------------------------------------------
+
+/// A payment as the cashier entered it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payment {
+    /// The provider's code from the catalogue.
+    pub provider: String,
+    /// Phone number (10 digits, without +7) or account number.
+    pub account: String,
+    /// What the provider is credited.
+    pub amount_tiyn: i64,
+    /// What the customer handed over: the amount plus the point's extra commission.
+    pub customer_amount_tiyn: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+/// A signed letter from the point, relayed by the gateway.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Letter {
+    pub to: String,
+    pub text: String,
+}
+
+/// What a signed request asks for. The name of the step is also the last part of its URL.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "step", content = "body", rename_all = "snake_case")]
+pub enum Step {
+    /// Validate a payment; no money moves.
+    Check(Payment),
+    /// Make the payment (same session as its check, if there was one).
+    Pay(Payment),
+    /// The outcome of the payment with the request's session.
+    Status,
+    /// The dealer's balance and the point's remaining limits.
+    Balance,
+    /// Relay a signed letter by e-mail.
+    Message(Letter),
+    /// Revoke the signing key (the phone leaves service).
+    Revoke,
+}
+
+impl Step {
+    /// The step's name, as in `/api/v1/<name>`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Step::Check(_) => "check",
+            Step::Pay(_) => "pay",
+            Step::Status => "status",
+            Step::Balance => "balance",
+            Step::Message(_) => "message",
+            Step::Revoke => "revoke",
+        }
+    }
+}
+
+/// Phone → gateway: a step, signed by the point key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Request {
+    pub v: u16,
+    pub dealer: String,
+    pub point: String,
+    pub cashier: String,
+    /// The serial of the key that signs this request (also in the signature header).
+    pub key_serial: String,
+    /// The idempotency key: for payments, the same session across check, pay and status.
+    pub session: SessionId,
+    /// When the phone created the request (UTC milliseconds); signed, so a deferred payment
+    /// keeps the time the customer paid.
+    pub created_at_ms: i64,
+    #[serde(flatten)]
+    pub step: Step,
+}
+
+impl Message for Request {
+    fn version(&self) -> u16 {
+        self.v
+    }
+    fn validate(&self) -> Result<(), DecodeError> {
+        check_codes(&[&self.dealer, &self.point, &self.cashier, &self.key_serial])?;
+        if self.created_at_ms <= 0 {
+            return Err(invalid("the creation time is missing"));
+        }
+        match &self.step {
+            Step::Check(payment) | Step::Pay(payment) => validate_payment(payment),
+            Step::Message(letter) if letter.to.is_empty() || letter.text.is_empty() => {
+                Err(invalid("a message needs a recipient and a text"))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+fn validate_payment(payment: &Payment) -> Result<(), DecodeError> {
+    check_codes(&[&payment.provider])?;
+    if payment.account.is_empty() || payment.account.len() > 32 {
+        return Err(invalid("the account number is empty or too long"));
+    }
+    if payment.amount_tiyn <= 0 || payment.customer_amount_tiyn < payment.amount_tiyn {
+        return Err(invalid(
+            "the amounts must be positive and the customer amount at least the provider amount",
+        ));
+    }
+    if payment
+        .comment
+        .as_ref()
+        .is_some_and(|c| c.chars().count() > COMMENT_MAX_CHARS)
+    {
+        return Err(invalid("the comment is longer than 64 characters"));
+    }
+    Ok(())
+}
+
+// ----- responses --------------------------------------------------------------------------------
+
+/// How a payment ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentState {
+    Accepted,
+    Rejected,
+}
+
+/// The gateway's record of a payment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentReceipt {
+    pub transaction_id: String,
+    pub state: PaymentState,
+    pub amount_tiyn: i64,
+    pub customer_amount_tiyn: i64,
+    pub accepted_at_ms: i64,
+}
+
+/// Money the point may still move.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BalanceInfo {
+    pub dealer_balance_tiyn: i64,
+    /// What the point may still pay today, when it has a daily limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub point_day_left_tiyn: Option<i64>,
+    /// The point's limit for one payment, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub point_payment_limit_tiyn: Option<i64>,
+}
+
+/// The result of a step that worked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Outcome {
+    Checked,
+    Payment(PaymentReceipt),
+    Balance(BalanceInfo),
+    MessageQueued { message_id: String },
+    Revoked,
+    KeyCard(KeyCard),
+    Registered { key_serial: String, state: KeyState },
+}
+
+/// Gateway → phone: the answer to any step. `code` says how it went; `outcome` is there when it
+/// went well (and for a rejected payment, its receipt).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Response {
+    pub v: u16,
+    /// The session of the request answered (absent for unsigned steps).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<SessionId>,
+    pub code: ResultCode,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
+    /// The gateway's clock (UTC milliseconds), so the phone can notice its own is wrong.
+    pub gateway_time_ms: i64,
+    /// How long to wait before trying again, after [`ResultCode::TooManyAttempts`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_s: Option<u32>,
+}
+
+impl Response {
+    /// An answer with just a code (failures, mostly).
+    pub fn code(session: Option<SessionId>, code: ResultCode, now_ms: i64) -> Response {
+        Response {
+            v: PROTOCOL_VERSION,
+            session,
+            code,
+            outcome: None,
+            gateway_time_ms: now_ms,
+            retry_after_s: None,
+        }
+    }
+}
+
+impl Message for Response {
+    fn version(&self) -> u16 {
+        self.v
+    }
+}
