@@ -1,0 +1,181 @@
+//! Property tests of what travels: every message survives encoding unchanged; a change to any
+//! signed byte is refused; malformed, truncated and oversized input gives a typed error, never
+//! a panic.
+
+use proptest::prelude::*;
+use tolem_protocol::PROTOCOL_VERSION;
+use tolem_protocol::ids::SessionId;
+use tolem_protocol::keys::SecretKey;
+use tolem_protocol::messages::{
+    DecodeError, KeyCardRequest, Letter, Message, Payment, Request, Response, Step,
+};
+use tolem_protocol::signing::{MAX_BODY_BYTES, Signed};
+
+fn code() -> impl Strategy<Value = String> {
+    "[A-Za-z0-9_-]{1,32}"
+}
+
+fn payment() -> impl Strategy<Value = Payment> {
+    (
+        code(),
+        "[0-9]{6,20}",
+        1i64..=100_000_000,
+        0i64..=1_000_000,
+        proptest::option::of("\\PC{0,64}"),
+    )
+        .prop_map(|(provider, account, amount, commission, comment)| Payment {
+            provider,
+            account,
+            amount_tiyn: amount,
+            customer_amount_tiyn: amount + commission,
+            comment,
+        })
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        payment().prop_map(Step::Check),
+        payment().prop_map(Step::Pay),
+        Just(Step::Status),
+        Just(Step::Balance),
+        Just(Step::Revoke),
+        ("[a-z]{1,10}@[a-z]{1,10}\\.kz", "\\PC{1,200}")
+            .prop_map(|(to, text)| Step::Message(Letter { to, text })),
+    ]
+}
+
+fn request() -> impl Strategy<Value = Request> {
+    (
+        code(),
+        code(),
+        code(),
+        code(),
+        1i64..=4_102_444_800_000,
+        any::<[u8; 8]>(),
+        step(),
+    )
+        .prop_map(
+            |(dealer, point, cashier, key_serial, created_at_ms, random, step)| Request {
+                v: PROTOCOL_VERSION,
+                dealer,
+                point,
+                cashier,
+                key_serial,
+                session: SessionId::generate(created_at_ms, random),
+                created_at_ms,
+                step,
+            },
+        )
+}
+
+proptest! {
+    #[test]
+    fn requests_round_trip(request in request()) {
+        let bytes = request.encode();
+        prop_assert_eq!(Request::decode(&bytes), Ok(request));
+    }
+
+    #[test]
+    fn any_change_to_a_signed_byte_is_refused(
+        request in request(),
+        seed in any::<[u8; 32]>(),
+        position in any::<prop::sample::Index>(),
+        flip in 1u8..=255,
+    ) {
+        let key = SecretKey::from_seed(&seed);
+        let mut signed = Signed::sign("P1-1", request.encode(), &key);
+        prop_assert!(signed.verify(&key.public_key()).is_ok());
+        let i = position.index(signed.body.len());
+        signed.body[i] ^= flip;
+        prop_assert!(signed.verify(&key.public_key()).is_err());
+    }
+
+    #[test]
+    fn a_signature_from_another_key_is_refused(request in request(), a in any::<[u8; 32]>(), b in any::<[u8; 32]>()) {
+        prop_assume!(a != b);
+        let signed = Signed::sign("P1-1", request.encode(), &SecretKey::from_seed(&a));
+        prop_assert!(signed.verify(&SecretKey::from_seed(&b).public_key()).is_err());
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+        let _ = Request::decode(&bytes);
+        let _ = Response::decode(&bytes);
+        let _ = KeyCardRequest::decode(&bytes);
+    }
+
+    #[test]
+    fn truncated_messages_are_malformed(request in request(), cut in any::<prop::sample::Index>()) {
+        let bytes = request.encode();
+        let end = cut.index(bytes.len());
+        let result = Request::decode(&bytes[..end]);
+        prop_assert!(matches!(result, Err(DecodeError::Malformed(_))), "{:?}", result);
+    }
+}
+
+#[test]
+fn oversized_input_is_refused_before_parsing() {
+    let huge = vec![b' '; MAX_BODY_BYTES + 1];
+    assert_eq!(
+        Request::decode(&huge),
+        Err(DecodeError::TooLarge(MAX_BODY_BYTES + 1))
+    );
+}
+
+#[test]
+fn another_protocol_version_is_refused_with_its_own_error() {
+    let bytes = br#"{"v":2,"point":"P1","password":"x"}"#;
+    assert_eq!(
+        KeyCardRequest::decode(bytes),
+        Err(DecodeError::UnsupportedVersion(2))
+    );
+}
+
+#[test]
+fn invalid_fields_are_refused() {
+    let mut request = Request {
+        v: PROTOCOL_VERSION,
+        dealer: "D1".into(),
+        point: "P1".into(),
+        cashier: "C1".into(),
+        key_serial: "P1-1".into(),
+        session: SessionId::generate(1, [0; 8]),
+        created_at_ms: 1,
+        step: Step::Pay(Payment {
+            provider: "kcell".into(),
+            account: "7011234567".into(),
+            amount_tiyn: 100_00,
+            customer_amount_tiyn: 99_00,
+            comment: None,
+        }),
+    };
+    assert!(
+        matches!(
+            Request::decode(&request.encode()),
+            Err(DecodeError::Invalid(_))
+        ),
+        "customer < provider"
+    );
+    request.step = Step::Pay(Payment {
+        provider: "kcell".into(),
+        account: "7011234567".into(),
+        amount_tiyn: 100_00,
+        customer_amount_tiyn: 100_00,
+        comment: Some("x".repeat(65)),
+    });
+    assert!(
+        matches!(
+            Request::decode(&request.encode()),
+            Err(DecodeError::Invalid(_))
+        ),
+        "comment too long"
+    );
+    request.dealer = "D 1".into();
+    assert!(
+        matches!(
+            Request::decode(&request.encode()),
+            Err(DecodeError::Invalid(_))
+        ),
+        "bad dealer code"
+    );
+}
