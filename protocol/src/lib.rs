@@ -11,8 +11,10 @@
 //! - [`messages`]: every request and response, from the key card to a signed message.
 //! - [`ids`]: session ids and the codes of dealers, points and cashiers.
 
+pub mod account;
 pub mod assets;
 pub mod codes;
+pub mod commission;
 pub mod health;
 pub mod ids;
 pub mod keys;

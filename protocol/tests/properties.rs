@@ -179,3 +179,73 @@ fn invalid_fields_are_refused() {
         "bad dealer code"
     );
 }
+
+mod commission {
+    use proptest::prelude::*;
+    use tolem_protocol::commission::{CommissionSettings, Formula};
+
+    /// Valid settings: percentage up to 20 %, a minimum that is a minimum, a maximum that is one.
+    fn settings() -> impl Strategy<Value = CommissionSettings> {
+        (
+            0i64..=2_000,
+            any::<bool>(),
+            0i64..=2_000_00,
+            0i64..=500_00,
+            0i64..=1_000_000_00,
+        )
+            .prop_filter_map(
+                "valid settings",
+                |(percent_bp, on_top, min_below, extra_min, max_above)| {
+                    let formula = if on_top {
+                        Formula::OnTop
+                    } else {
+                        Formula::Included
+                    };
+                    let mut s = CommissionSettings {
+                        percent_bp,
+                        formula,
+                        ..Default::default()
+                    };
+                    s.min_below_tiyn = min_below;
+                    s.min_fixed_tiyn = (min_below * percent_bp + 5_000) / 10_000 + extra_min;
+                    if max_above > min_below {
+                        s.max_above_tiyn = max_above;
+                        s.max_fixed_tiyn = (max_above * percent_bp + 5_000) / 10_000;
+                    }
+                    s.validate().ok().map(|_| s)
+                },
+            )
+    }
+
+    proptest! {
+        #[test]
+        fn every_split_adds_up(s in settings(), amount in 1i64..=500_000_00) {
+            for split in [s.from_provider(amount), s.from_customer(amount)] {
+                prop_assert_eq!(split.customer_tiyn, split.provider_tiyn + split.commission_tiyn);
+                prop_assert!(split.commission_tiyn >= 0);
+            }
+            prop_assert_eq!(s.from_provider(amount).provider_tiyn, amount);
+            prop_assert_eq!(s.from_customer(amount).customer_tiyn, amount);
+        }
+
+        #[test]
+        fn back_and_forth_gives_the_same_split_or_one_tiyn_more_commission(s in settings(), customer in 1i64..=500_000_00) {
+            let split = s.from_customer(customer);
+            prop_assume!(split.provider_tiyn > 0);
+            let again = s.from_provider(split.provider_tiyn);
+            prop_assert_eq!(again.provider_tiyn, split.provider_tiyn);
+            let extra = split.commission_tiyn - again.commission_tiyn;
+            prop_assert!((0..=1).contains(&extra), "{:?} vs {:?}", split, again);
+        }
+
+        #[test]
+        fn forth_and_back_gives_the_same_provider_amount(s in settings(), provider in 1i64..=500_000_00) {
+            let split = s.from_provider(provider);
+            let back = s.from_customer(split.customer_tiyn);
+            prop_assert_eq!(back.customer_tiyn, split.customer_tiyn);
+            // The provider never gets less than asked; it may get more where the formula is
+            // not monotonic (a fixed maximum kicks in), which only helps the customer.
+            prop_assert!(back.provider_tiyn >= provider, "{:?} vs {:?}", split, back);
+        }
+    }
+}
