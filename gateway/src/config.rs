@@ -42,6 +42,21 @@ pub struct Config {
           action = clap::ArgAction::SetTrue)]
     pub demo: bool,
 
+    /// File holding the gateway's Ed25519 signing key: created (mode 0600, from the OS random
+    /// source) on first start. Back it up: a new key means every phone needs a new key card.
+    #[arg(
+        long,
+        env = "TOLEM_GATEWAY_KEY_FILE",
+        default_value = "data/gateway.key"
+    )]
+    pub gateway_key_file: PathBuf,
+
+    /// Mark the dealer-console cookie `Secure` (sent over HTTPS only). Turn on whenever the
+    /// console is served over HTTPS, which is always except on a local demo.
+    #[arg(long, env = "TOLEM_SECURE_COOKIES", value_parser = clap::builder::BoolishValueParser::new(),
+          action = clap::ArgAction::SetTrue)]
+    pub secure_cookies: bool,
+
     /// Log format: `pretty` for a person at a terminal, `json` for a log collector.
     /// The level comes from `RUST_LOG` (default `info`).
     #[arg(long, env = "TOLEM_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
@@ -70,6 +85,8 @@ mod tests {
         assert_eq!(config.dist, PathBuf::from("dist"));
         assert!(!config.demo);
         assert_eq!(config.log_format, LogFormat::Pretty);
+        assert_eq!(config.gateway_key_file, PathBuf::from("data/gateway.key"));
+        assert!(!config.secure_cookies);
     }
 
     #[test]
@@ -81,11 +98,13 @@ mod tests {
             "--demo",
             "--log-format",
             "json",
+            "--secure-cookies",
         ])
         .unwrap();
         assert_eq!(config.port, 0);
         assert!(config.demo);
         assert_eq!(config.log_format, LogFormat::Json);
+        assert!(config.secure_cookies);
     }
 
     #[test]

@@ -3,15 +3,25 @@
 //!
 //! `main.rs` only boots; everything it calls lives here so the tests drive the same code:
 //! [`config`] (flags and environment), [`startup`] (logging, binding, serving, shutdown and
-//! their errors), [`db`] (pool, migrations, demo data), [`http`] (the router) and [`error`]
-//! (what an API handler can fail with).
+//! their errors), [`db`] (pool, migrations, demo data, queries), [`http`] (the router and the
+//! signed protocol), [`console`] (the dealer console), [`gateway_key`] (the key that signs
+//! answers), [`throttle`] (slowing down password guessing) and [`error`] (what a plain JSON
+//! handler can fail with).
 
 pub mod config;
+pub mod console;
 pub mod db;
 pub mod error;
+pub mod gateway_key;
 pub mod http;
 pub mod password;
+pub mod secrets;
 pub mod startup;
+pub mod throttle;
+
+// The dealer console's translations (`locales/*.yml`), compiled in; Russian when a text is
+// missing in the chosen language.
+rust_i18n::i18n!("locales", fallback = "ru");
 
 pub use config::Config;
 pub use error::Error;

@@ -6,6 +6,7 @@ use clap::Parser;
 use tolem_gateway::{
     AppState, Config, StartupError, app,
     db::{self, seed},
+    gateway_key::GatewayKey,
     startup,
 };
 
@@ -22,7 +23,7 @@ async fn main() -> ExitCode {
     }
 }
 
-/// Config → logging → database → demo data → socket → serve until a signal.
+/// Config → logging → database → demo data → gateway key → socket → serve until a signal.
 async fn run(config: Config) -> Result<(), StartupError> {
     startup::init_tracing(config.log_format)?;
     let shown_url = db::redact_url(&config.database_url);
@@ -36,9 +37,13 @@ async fn run(config: Config) -> Result<(), StartupError> {
         None
     };
 
+    let gateway_key = GatewayKey::load_or_create(&config.gateway_key_file)?;
+    tracing::info!(public_key = %gateway_key.public_key(), "gateway key loaded");
+
     let listener = startup::bind(&config.host, config.port).await?;
     let addr = listener.local_addr().map_err(StartupError::Serve)?;
-    let state = AppState::new(pool.clone(), &config.dist);
+    let state = AppState::new(pool.clone(), &config.dist, gateway_key)
+        .with_secure_cookies(config.secure_cookies);
     print!("{}", startup::banner(addr, demo.as_ref()));
     tracing::info!("listening on http://{addr}");
 

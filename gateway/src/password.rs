@@ -7,6 +7,8 @@
 //! Hashing takes tens of milliseconds of pure CPU on purpose, so it runs on tokio's blocking
 //! pool: on the async workers it would stall every other request of the gateway meanwhile.
 
+use std::sync::OnceLock;
+
 use argon2::{
     Argon2,
     password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng},
@@ -32,6 +34,28 @@ pub async fn hash_password(password: String) -> Result<String, PasswordError> {
 pub async fn verify_password(password: String, phc: String) -> Result<bool, PasswordError> {
     tokio::task::spawn_blocking(move || verify_password_blocking(&password, &phc)).await?
 }
+
+/// Checks `password` against the account's stored hash, or — when there is no such account —
+/// against a dummy hash and answers `false`. An unknown point or e-mail then takes as long as
+/// a wrong password, so timing the answers does not reveal which accounts exist.
+pub async fn verify_password_or_dummy(
+    password: String,
+    phc: Option<String>,
+) -> Result<bool, PasswordError> {
+    tokio::task::spawn_blocking(move || match phc {
+        Some(phc) => verify_password_blocking(&password, &phc),
+        None => {
+            let dummy = DUMMY_HASH
+                .get_or_init(|| hash_password_blocking("no such account").unwrap_or_default());
+            let _ = verify_password_blocking(&password, dummy);
+            Ok(false)
+        }
+    })
+    .await?
+}
+
+/// Made on first use, with the same parameters as real hashes so it costs the same to check.
+static DUMMY_HASH: OnceLock<String> = OnceLock::new();
 
 /// The synchronous core of [`hash_password`], for callers already off the async runtime.
 pub fn hash_password_blocking(password: &str) -> Result<String, PasswordError> {

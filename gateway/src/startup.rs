@@ -54,6 +54,10 @@ pub enum StartupError {
         source: sqlx::migrate::MigrateError,
     },
 
+    /// The gateway's signing key could not be read or created.
+    #[error("{0}; check --gateway-key-file/TOLEM_GATEWAY_KEY_FILE")]
+    GatewayKey(#[from] crate::gateway_key::GatewayKeyError),
+
     /// The demo data could not be written.
     #[error("cannot write the demo data: {0}")]
     Seed(#[from] crate::db::seed::SeedError),
@@ -124,6 +128,7 @@ pub fn banner(addr: SocketAddr, demo: Option<&DemoCredentials>) -> String {
     let _ = writeln!(text, "Tolem gateway listening on http://{addr}");
     let _ = writeln!(text, "  App:    http://{addr}/");
     let _ = writeln!(text, "  Health: http://{addr}/api/health");
+    let _ = writeln!(text, "  Dealer console: http://{addr}/console");
     if let Some(demo) = demo {
         let _ = writeln!(
             text,
@@ -145,11 +150,16 @@ pub fn banner(addr: SocketAddr, demo: Option<&DemoCredentials>) -> String {
 }
 
 /// Serves `app` until SIGINT or SIGTERM, lets requests in flight finish, then closes the pool.
+/// Each request carries the client's socket address (`ConnectInfo`): password attempts are
+/// throttled per address.
 pub async fn serve(listener: TcpListener, app: Router, pool: AnyPool) -> Result<(), StartupError> {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(StartupError::Serve)?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .map_err(StartupError::Serve)?;
     pool.close().await;
     tracing::info!("stopped");
     Ok(())

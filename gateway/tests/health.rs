@@ -14,6 +14,7 @@ use tempfile::TempDir;
 use tolem_gateway::{
     AppState, app,
     db::{self, seed},
+    gateway_key::GatewayKey,
     password::verify_password_blocking,
 };
 use tower::ServiceExt;
@@ -49,7 +50,11 @@ async fn count(pool: &AnyPool, table: &str) -> i64 {
 #[tokio::test]
 async fn health_is_ok_on_a_fresh_database() {
     let (dir, pool) = fresh_database().await;
-    let state = AppState::new(pool.clone(), dir.path().join("dist"));
+    let state = AppState::new(
+        pool.clone(),
+        dir.path().join("dist"),
+        GatewayKey::from_seed(&[1; 32]),
+    );
 
     let (status, cache, body) = get_json(app(state), "/api/health").await;
     assert_eq!(status, StatusCode::OK);
@@ -73,7 +78,11 @@ async fn health_is_ok_on_a_fresh_database() {
 #[tokio::test]
 async fn health_reports_an_unavailable_database() {
     let (dir, pool) = fresh_database().await;
-    let state = AppState::new(pool.clone(), dir.path().join("dist"));
+    let state = AppState::new(
+        pool.clone(),
+        dir.path().join("dist"),
+        GatewayKey::from_seed(&[1; 32]),
+    );
     pool.close().await;
 
     let (status, _, body) = get_json(app(state), "/api/health").await;
@@ -87,12 +96,12 @@ async fn demo_seed_is_idempotent_and_hashes_passwords() {
     let (_dir, pool) = fresh_database().await;
     let demo = seed::seed_demo(&pool).await.unwrap();
 
-    let tables = ["dealers", "points", "dealer_users", "providers"];
+    let tables = ["dealers", "points", "dealer_users", "providers", "cashiers"];
     let mut first = Vec::new();
     for table in tables {
         first.push(count(&pool, table).await);
     }
-    assert_eq!(first, [1, 1, 2, 7]);
+    assert_eq!(first, [1, 1, 2, 7, 1]);
     let stored_hash = || {
         sqlx::query_scalar::<_, String>("SELECT password_hash FROM points WHERE code = $1")
             .bind(demo.point_code)

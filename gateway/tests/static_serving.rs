@@ -12,7 +12,7 @@ use axum::{
     http::{HeaderMap, Request, StatusCode, header},
 };
 use http_body_util::BodyExt;
-use tolem_gateway::{AppState, app, db};
+use tolem_gateway::{AppState, app, db, gateway_key::GatewayKey};
 use tower::ServiceExt;
 
 const JS: &str = "/tolem-1a2b3c4d5e6f7a8b.js";
@@ -44,7 +44,7 @@ fn write_dist(dir: &Path) {
 
 async fn gateway(dist: &Path) -> Router {
     let pool = db::connect("sqlite::memory:").await.unwrap();
-    app(AppState::new(pool, dist))
+    app(AppState::new(pool, dist, GatewayKey::from_seed(&[1; 32])))
 }
 
 /// GETs `path` with an optional `Accept-Encoding`; returns status, headers and body text.

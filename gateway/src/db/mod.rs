@@ -1,11 +1,15 @@
-//! The gateway's database: connecting, migrating, and (in [`seed`]) demo data.
+//! The gateway's database: connecting, migrating, (in [`seed`]) demo data, and the queries of
+//! the dealer network ([`network`]), point keys ([`keys`]) and console sessions ([`sessions`]).
 //!
 //! One `sqlx::AnyPool` serves both back ends: SQLite embedded in the gateway by default (one
 //! file, nothing to install at a dealer's office) and PostgreSQL when one machine is no longer
 //! enough. Queries and migrations are therefore written in SQL both understand
 //! (see `migrations/README.md`).
 
+pub mod keys;
+pub mod network;
 pub mod seed;
+pub mod sessions;
 
 use std::time::Duration;
 
@@ -93,6 +97,14 @@ pub async fn migrate(pool: &AnyPool, database_url: &str) -> Result<(), StartupEr
             url: redact_url(database_url),
             source,
         })
+}
+
+/// Now as unix milliseconds, UTC — the form of every `*_at_ms` column.
+pub fn now_ms() -> i64 {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// Whether `url` names an SQLite database.

@@ -1,4 +1,5 @@
-//! Demo data for `--demo`: one dealer, one point, two console users and real Kazakh providers.
+//! Demo data for `--demo`: one dealer, one point with one cashier, two console users and real
+//! Kazakh providers.
 //!
 //! Seeding is idempotent (`INSERT ... ON CONFLICT DO NOTHING`): running it on every start of a
 //! demo gateway changes nothing after the first time, and it never overwrites a row someone has
@@ -13,6 +14,7 @@
 
 use sqlx::AnyPool;
 
+use super::now_ms;
 use crate::password::{PasswordError, hash_password};
 
 /// Credentials of the demo accounts, printed in the banner when the gateway runs with `--demo`.
@@ -44,6 +46,9 @@ pub const DEMO_CREDENTIALS: DemoCredentials = DemoCredentials {
 
 /// Code of the demo dealer.
 pub const DEMO_DEALER_CODE: &str = "D001";
+
+/// Code of the demo point's cashier.
+pub const DEMO_CASHIER_CODE: &str = "C1";
 
 /// 500 000 tenge in tiyn: enough for many demo payments.
 const DEMO_DEALER_BALANCE_TIYN: i64 = 500_000 * 100;
@@ -126,6 +131,17 @@ pub async fn seed_demo(pool: &AnyPool) -> Result<DemoCredentials, SeedError> {
     .execute(&mut *tx)
     .await?;
 
+    sqlx::query(
+        "INSERT INTO cashiers (point_code, code, name, active, created_at_ms) \
+         VALUES ($1, $2, $3, 1, $4) ON CONFLICT DO NOTHING",
+    )
+    .bind(demo.point_code)
+    .bind(DEMO_CASHIER_CODE)
+    .bind("Демо-кассир")
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+
     let users = [
         (demo.admin_email, admin_hash, "full"),
         (demo.operator_email, operator_hash, "create_view"),
@@ -168,12 +184,4 @@ pub async fn seed_demo(pool: &AnyPool) -> Result<DemoCredentials, SeedError> {
         "demo data present"
     );
     Ok(demo)
-}
-
-/// Now as unix milliseconds, UTC — the form of every `*_at_ms` column.
-fn now_ms() -> i64 {
-    let since_epoch = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
 }

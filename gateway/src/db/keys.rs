@@ -1,0 +1,216 @@
+//! Key cards and the point keys registered under them.
+//!
+//! A key's life: a card is issued (a serial, `P1001-1`) → the phone registers its public key
+//! under that serial → *pending* → the dealer compares fingerprints and certifies it →
+//! *certified* → revoked by the dealer or by the phone itself → *revoked*, for good.
+
+use sqlx::{AnyPool, Row, any::AnyRow};
+use tolem_protocol::{keys::PublicKey, messages::KeyState};
+
+/// A registered key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Key {
+    pub serial: String,
+    pub point_code: String,
+    pub public_key: PublicKey,
+    pub state: KeyState,
+    pub registered_at_ms: i64,
+    pub certified_at_ms: Option<i64>,
+    pub certified_by: Option<String>,
+    pub revoked_at_ms: Option<i64>,
+    pub revoked_by: Option<String>,
+}
+
+/// How a registration went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registration {
+    /// Stored as pending; `other_pending` other keys of the point wait for the dealer too.
+    Registered { other_pending: i64 },
+    /// No card with this serial was issued to this point.
+    UnknownCard,
+    /// The card already has a key, or this public key is already registered under another.
+    AlreadyBound,
+}
+
+/// The text form of a state in the `keys.state` column.
+pub fn state_text(state: KeyState) -> &'static str {
+    match state {
+        KeyState::Pending => "pending",
+        KeyState::Certified => "certified",
+        KeyState::Revoked => "revoked",
+    }
+}
+
+fn parse_state(text: &str) -> Result<KeyState, sqlx::Error> {
+    match text {
+        "pending" => Ok(KeyState::Pending),
+        "certified" => Ok(KeyState::Certified),
+        "revoked" => Ok(KeyState::Revoked),
+        other => Err(sqlx::Error::Decode(
+            format!("unknown key state {other:?}").into(),
+        )),
+    }
+}
+
+const KEY_COLUMNS: &str = "serial, point_code, public_key, state, registered_at_ms, \
+    certified_at_ms, certified_by, revoked_at_ms, revoked_by";
+
+fn key_from_row(row: &AnyRow) -> Result<Key, sqlx::Error> {
+    let public_key: String = row.try_get("public_key")?;
+    Ok(Key {
+        serial: row.try_get("serial")?,
+        point_code: row.try_get("point_code")?,
+        public_key: public_key
+            .parse()
+            .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        state: parse_state(&row.try_get::<String, _>("state")?)?,
+        registered_at_ms: row.try_get("registered_at_ms")?,
+        certified_at_ms: row.try_get("certified_at_ms")?,
+        certified_by: row.try_get("certified_by")?,
+        revoked_at_ms: row.try_get("revoked_at_ms")?,
+        revoked_by: row.try_get("revoked_by")?,
+    })
+}
+
+/// Issues a new key card: the point's next serial, `<point>-<n>`, naming `cashier_code`.
+pub async fn issue_card(
+    pool: &AnyPool,
+    point_code: &str,
+    cashier_code: &str,
+    now: i64,
+) -> Result<String, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    // The UPDATE comes first: it takes the write lock (SQLite) or the row lock (PostgreSQL),
+    // so the number read next is ours alone.
+    sqlx::query("UPDATE points SET key_cards_issued = key_cards_issued + 1 WHERE code = $1")
+        .bind(point_code)
+        .execute(&mut *tx)
+        .await?;
+    let number: i64 = sqlx::query_scalar("SELECT key_cards_issued FROM points WHERE code = $1")
+        .bind(point_code)
+        .fetch_one(&mut *tx)
+        .await?;
+    let serial = format!("{point_code}-{number}");
+    sqlx::query(
+        "INSERT INTO key_cards (serial, point_code, cashier_code, issued_at_ms) \
+         VALUES ($1, $2, $3, $4)",
+    )
+    .bind(&serial)
+    .bind(point_code)
+    .bind(cashier_code)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(serial)
+}
+
+/// Stores `public_key` as the pending key of the card `serial` of `point_code`.
+pub async fn register(
+    pool: &AnyPool,
+    serial: &str,
+    point_code: &str,
+    public_key: &PublicKey,
+    now: i64,
+) -> Result<Registration, sqlx::Error> {
+    let issued: Option<String> =
+        sqlx::query_scalar("SELECT serial FROM key_cards WHERE serial = $1 AND point_code = $2")
+            .bind(serial)
+            .bind(point_code)
+            .fetch_optional(pool)
+            .await?;
+    if issued.is_none() {
+        return Ok(Registration::UnknownCard);
+    }
+    // No conflict target: either unique key (the serial, the public key) makes it a no-op.
+    let done = sqlx::query(
+        "INSERT INTO keys (serial, point_code, public_key, fingerprint, state, registered_at_ms) \
+         VALUES ($1, $2, $3, $4, 'pending', $5) ON CONFLICT DO NOTHING",
+    )
+    .bind(serial)
+    .bind(point_code)
+    .bind(public_key.to_string())
+    .bind(public_key.fingerprint().to_string())
+    .bind(now)
+    .execute(pool)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Ok(Registration::AlreadyBound);
+    }
+    let other_pending: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM keys WHERE point_code = $1 AND state = 'pending' AND serial <> $2",
+    )
+    .bind(point_code)
+    .bind(serial)
+    .fetch_one(pool)
+    .await?;
+    Ok(Registration::Registered { other_pending })
+}
+
+/// The key registered under `serial`.
+pub async fn key(pool: &AnyPool, serial: &str) -> Result<Option<Key>, sqlx::Error> {
+    let row = sqlx::query(&format!("SELECT {KEY_COLUMNS} FROM keys WHERE serial = $1"))
+        .bind(serial)
+        .fetch_optional(pool)
+        .await?;
+    row.as_ref().map(key_from_row).transpose()
+}
+
+/// Every key of the points of a dealer, by point and then serial number.
+pub async fn keys_of_dealer(pool: &AnyPool, dealer_code: &str) -> Result<Vec<Key>, sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "SELECT {KEY_COLUMNS} FROM keys WHERE point_code IN \
+         (SELECT code FROM points WHERE dealer_code = $1) \
+         ORDER BY point_code, registered_at_ms, serial"
+    ))
+    .bind(dealer_code)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(key_from_row).collect()
+}
+
+/// Certifies a pending key of one of `dealer_code`'s points; `by` is the console user.
+/// Returns false when there is no such pending key.
+pub async fn certify(
+    pool: &AnyPool,
+    serial: &str,
+    dealer_code: &str,
+    by: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE keys SET state = 'certified', certified_at_ms = $3, certified_by = $4 \
+         WHERE serial = $1 AND state = 'pending' \
+         AND point_code IN (SELECT code FROM points WHERE dealer_code = $2)",
+    )
+    .bind(serial)
+    .bind(dealer_code)
+    .bind(now)
+    .bind(by)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Revokes a key that is not revoked yet. `dealer_code` limits it to that dealer's points
+/// (the console); `None` is for the key revoking itself. Returns false when nothing changed.
+pub async fn revoke(
+    pool: &AnyPool,
+    serial: &str,
+    dealer_code: Option<&str>,
+    by: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE keys SET state = 'revoked', revoked_at_ms = $3, revoked_by = $4 \
+         WHERE serial = $1 AND state <> 'revoked' \
+         AND ($2 IS NULL OR point_code IN (SELECT code FROM points WHERE dealer_code = $2))",
+    )
+    .bind(serial)
+    .bind(dealer_code)
+    .bind(now)
+    .bind(by)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

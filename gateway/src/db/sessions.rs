@@ -1,0 +1,149 @@
+//! Dealer-console users and their sessions. A session row is found by the SHA-256 of the
+//! cookie's token, never by the token itself (see `console_sessions` in migration 0002).
+
+use sqlx::{AnyPool, Row};
+
+/// What a console user may do (the bank's access levels).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessLevel {
+    /// May confirm: certify keys, activate points, revoke keys.
+    Full,
+    /// May create and look, not confirm.
+    CreateView,
+}
+
+impl AccessLevel {
+    fn parse(text: &str) -> AccessLevel {
+        // Anything unexpected gets the smaller right.
+        if text == "full" {
+            AccessLevel::Full
+        } else {
+            AccessLevel::CreateView
+        }
+    }
+}
+
+/// A console user, as stored.
+#[derive(Clone, PartialEq, Eq)]
+pub struct User {
+    pub email: String,
+    pub dealer_code: String,
+    pub access_level: AccessLevel,
+    pub password_hash: String,
+}
+
+/// A live session and whose it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub id_hash: String,
+    pub email: String,
+    pub dealer_code: String,
+    pub access_level: AccessLevel,
+    pub csrf_token: String,
+    pub last_seen_at_ms: i64,
+    pub expires_at_ms: i64,
+}
+
+/// The user with this e-mail (compared without regard to case, as people type it).
+pub async fn user(pool: &AnyPool, email: &str) -> Result<Option<User>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT email, dealer_code, access_level, password_hash FROM dealer_users \
+         WHERE LOWER(email) = LOWER($1)",
+    )
+    .bind(email)
+    .fetch_optional(pool)
+    .await?;
+    row.map(|row| {
+        Ok(User {
+            email: row.try_get("email")?,
+            dealer_code: row.try_get("dealer_code")?,
+            access_level: AccessLevel::parse(&row.try_get::<String, _>("access_level")?),
+            password_hash: row.try_get("password_hash")?,
+        })
+    })
+    .transpose()
+}
+
+/// Starts a session that ends at `expires_at_ms` at the latest.
+pub async fn create(
+    pool: &AnyPool,
+    id_hash: &str,
+    email: &str,
+    csrf_token: &str,
+    now: i64,
+    expires_at_ms: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO console_sessions \
+         (id_hash, email, csrf_token, created_at_ms, last_seen_at_ms, expires_at_ms) \
+         VALUES ($1, $2, $3, $4, $4, $5)",
+    )
+    .bind(id_hash)
+    .bind(email)
+    .bind(csrf_token)
+    .bind(now)
+    .bind(expires_at_ms)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// The session `id_hash` if it is still alive — before `expires_at_ms` and seen within
+/// `idle_ms` — marked as seen `now`. A dead session is deleted and `None` returned.
+pub async fn touch(
+    pool: &AnyPool,
+    id_hash: &str,
+    now: i64,
+    idle_ms: i64,
+) -> Result<Option<Session>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT s.id_hash, s.email, u.dealer_code, u.access_level, s.csrf_token, \
+         s.last_seen_at_ms, s.expires_at_ms \
+         FROM console_sessions s JOIN dealer_users u ON u.email = s.email WHERE s.id_hash = $1",
+    )
+    .bind(id_hash)
+    .fetch_optional(pool)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let session = Session {
+        id_hash: row.try_get("id_hash")?,
+        email: row.try_get("email")?,
+        dealer_code: row.try_get("dealer_code")?,
+        access_level: AccessLevel::parse(&row.try_get::<String, _>("access_level")?),
+        csrf_token: row.try_get("csrf_token")?,
+        last_seen_at_ms: row.try_get("last_seen_at_ms")?,
+        expires_at_ms: row.try_get("expires_at_ms")?,
+    };
+    if now >= session.expires_at_ms || now - session.last_seen_at_ms >= idle_ms {
+        delete(pool, id_hash).await?;
+        return Ok(None);
+    }
+    sqlx::query("UPDATE console_sessions SET last_seen_at_ms = $2 WHERE id_hash = $1")
+        .bind(id_hash)
+        .bind(now)
+        .execute(pool)
+        .await?;
+    Ok(Some(Session {
+        last_seen_at_ms: now,
+        ..session
+    }))
+}
+
+/// Ends a session (logout, or found dead).
+pub async fn delete(pool: &AnyPool, id_hash: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM console_sessions WHERE id_hash = $1")
+        .bind(id_hash)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Removes every dead session, so abandoned ones do not pile up (run at each login).
+pub async fn delete_dead(pool: &AnyPool, now: i64, idle_ms: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM console_sessions WHERE expires_at_ms <= $1 OR last_seen_at_ms <= $2")
+        .bind(now)
+        .bind(now - idle_ms)
+        .execute(pool)
+        .await?;
+    Ok(())
+}

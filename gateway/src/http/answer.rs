@@ -1,0 +1,179 @@
+//! What the protocol API (`/api/v1/...`) answers, and how.
+//!
+//! Every answer is a protocol [`Response`] — a result code, and an outcome when the step
+//! worked — signed by the gateway key over the exact body bytes (headers `x-tolem-key: gateway`
+//! and `x-tolem-signature`, added by [`sign_answers`] after the body is final). The phone trusts
+//! a body only when that signature verifies with the gateway key on its key card.
+//!
+//! ## The HTTP status rule
+//! The result code is the answer; the HTTP status only says how far the message got:
+//! * **400** — the message could not be read: 900 malformed (also missing signature headers),
+//!   901 unsupported version, 907 sent to the wrong address;
+//! * **401** — the sender could not be authenticated: 6 bad signature, 134 unknown key,
+//!   904 wrong point code or password;
+//! * **413** — the body is over `MAX_BODY_BYTES` (code 900), refused before it is read;
+//! * **429** — 905 too many attempts, with `retry_after_s` and a `Retry-After` header;
+//! * **500** — 999, something failed inside the gateway: the request may be repeated;
+//! * **200** — everything else: success, and every decision about a sender the gateway has
+//!   identified (902 not certified, 903 revoked, 906 card already used, 52–54 blocked, ...).
+//!
+//! So a client must read the signed body whatever the status; a body that is not a signed
+//! `Response` (a proxy's error page, a timeout) is *no answer* and the step's outcome is unknown.
+
+use axum::{
+    body::{Body, Bytes},
+    extract::{Request, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Response as HttpResponse},
+};
+use tolem_protocol::{
+    PROTOCOL_VERSION,
+    codes::ResultCode,
+    ids::SessionId,
+    messages::{Message, Outcome, Response},
+    signing::{GATEWAY_SIGNER, KEY_HEADER, MAX_BODY_BYTES, SIGNATURE_HEADER},
+};
+
+use super::AppState;
+use crate::{db::now_ms, password::PasswordError, throttle::Blocked};
+
+/// A protocol answer with its HTTP status (see the module docs for the rule).
+#[derive(Debug)]
+pub struct Answer {
+    status: StatusCode,
+    // Boxed: an answer travels in `Err` through every check, and a key card is big.
+    response: Box<Response>,
+}
+
+/// The HTTP status of an answer with `code`.
+pub fn http_status(code: ResultCode) -> StatusCode {
+    match code {
+        ResultCode::Malformed | ResultCode::UnsupportedVersion | ResultCode::WrongStep => {
+            StatusCode::BAD_REQUEST
+        }
+        ResultCode::BadSignature | ResultCode::KeyNotRegistered | ResultCode::BadCredentials => {
+            StatusCode::UNAUTHORIZED
+        }
+        ResultCode::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
+        ResultCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::OK,
+    }
+}
+
+impl Answer {
+    /// The step worked.
+    pub fn outcome(session: Option<SessionId>, outcome: Outcome) -> Answer {
+        let mut response = Response::code(session, ResultCode::Ok, now_ms());
+        response.outcome = Some(outcome);
+        Answer {
+            status: StatusCode::OK,
+            response: Box::new(response),
+        }
+    }
+
+    /// The step was refused with `code`.
+    pub fn refusal(session: Option<SessionId>, code: ResultCode) -> Answer {
+        Answer {
+            status: http_status(code),
+            response: Box::new(Response::code(session, code, now_ms())),
+        }
+    }
+
+    /// Too many failed attempts: try again after the block.
+    pub fn blocked(blocked: Blocked) -> Answer {
+        let mut answer = Answer::refusal(None, ResultCode::TooManyAttempts);
+        answer.response.retry_after_s = Some(blocked.retry_after_s);
+        answer
+    }
+
+    /// The body is over the limit (or could not be read to the end).
+    pub fn too_large() -> Answer {
+        Answer {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            response: Box::new(Response::code(None, ResultCode::Malformed, now_ms())),
+        }
+    }
+
+    /// Something failed inside the gateway: logged here, never sent.
+    pub fn internal(error: &dyn std::fmt::Display) -> Answer {
+        tracing::error!(%error, "protocol request failed");
+        Answer::refusal(None, ResultCode::Internal)
+    }
+}
+
+impl From<sqlx::Error> for Answer {
+    fn from(error: sqlx::Error) -> Answer {
+        Answer::internal(&error)
+    }
+}
+
+impl From<PasswordError> for Answer {
+    fn from(error: PasswordError) -> Answer {
+        Answer::internal(&error)
+    }
+}
+
+impl IntoResponse for Answer {
+    fn into_response(self) -> HttpResponse {
+        debug_assert_eq!(self.response.v, PROTOCOL_VERSION);
+        let retry_after = self.response.retry_after_s;
+        let mut response = (
+            self.status,
+            [
+                (header::CONTENT_TYPE, "application/json"),
+                // An answer is about one request: a cache must never replay it for another.
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+            self.response.encode(),
+        )
+            .into_response();
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
+/// Signs every answer of the protocol API over its final body bytes. A layer rather than a
+/// step in each handler, so no answer — refusals and extractor rejections included — can
+/// leave unsigned, and nothing can change the bytes after they are signed.
+pub async fn sign_answers(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> HttpResponse {
+    let (mut parts, body) = next.run(request).await.into_parts();
+    // Our own answers are a few hundred bytes; the limit only guards against a bug.
+    let bytes = match axum::body::to_bytes(body, 4 * MAX_BODY_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(error) => return Answer::internal(&error).into_response(),
+    };
+    let signature = state.gateway_key.sign(&bytes);
+    parts
+        .headers
+        .insert(KEY_HEADER, HeaderValue::from_static(GATEWAY_SIGNER));
+    match HeaderValue::from_str(&signature.to_string()) {
+        Ok(value) => parts.headers.insert(SIGNATURE_HEADER, value),
+        Err(error) => return Answer::internal(&error).into_response(),
+    };
+    HttpResponse::from_parts(parts, Body::from(bytes))
+}
+
+/// Reads a request body of at most `MAX_BODY_BYTES`. A declared `Content-Length` over the
+/// limit is refused without reading a byte; a body without one is read only up to the limit.
+pub async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, Answer> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
+        return Err(Answer::too_large());
+    }
+    // The other failure, a client gone mid-body, has nobody left to read the answer.
+    axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| Answer::too_large())
+}

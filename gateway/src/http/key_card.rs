@@ -1,0 +1,83 @@
+//! `POST /api/v1/key-card`: the first step of a new phone (manual §9.1). The cashier types the
+//! point code and password the dealer gave; the gateway answers with a key card — who the
+//! point is, a fresh key serial for the key the phone is about to make, the gateway's public
+//! key and the offline limits.
+//!
+//! Unsigned (the phone has no key yet), so the password is what protects it: checked with
+//! guessing slowed down ([`super::point_login`]). Every call issues a new serial, so a phone
+//! that lost its card just asks again; an unused serial costs nothing.
+
+use axum::{Router, extract::State, routing::post};
+use tolem_protocol::{
+    PROTOCOL_VERSION,
+    codes::ResultCode,
+    messages::{KeyCard, KeyCardRequest, Message, Outcome},
+};
+
+use super::{
+    AppState,
+    answer::{Answer, read_body},
+    client_ip::ClientIp,
+    point_login::check_point_password,
+};
+use crate::db::{keys, network, now_ms};
+
+/// Routes of this resource, relative to `/api/v1`.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/key-card", post(key_card))
+}
+
+async fn key_card(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    request: axum::extract::Request,
+) -> Result<Answer, Answer> {
+    let (parts, body) = request.into_parts();
+    let bytes = read_body(&parts.headers, body).await?;
+    let asked = KeyCardRequest::decode(&bytes).map_err(|e| Answer::refusal(None, e.code()))?;
+    check_point_password(&state, &asked.point, asked.password, ip, "key card").await?;
+
+    // The point existed a moment ago; if it was deleted since, the credentials are now wrong.
+    let point = network::point(&state.pool, &asked.point)
+        .await?
+        .ok_or_else(|| Answer::refusal(None, ResultCode::BadCredentials))?;
+    let dealer = network::dealer(&state.pool, &point.dealer_code)
+        .await?
+        .ok_or_else(|| Answer::internal(&format!("point {} has no dealer", point.code)))?;
+    // An inactive *point* still gets a card: a new point stays inactive until its key is
+    // certified. A blocked dealer's points get nothing.
+    if !dealer.active {
+        tracing::warn!(point = %point.code, dealer = %dealer.code, "key card refused: dealer blocked");
+        return Err(Answer::refusal(None, ResultCode::DealerBlocked));
+    }
+    let Some(cashier) = network::first_active_cashier(&state.pool, &point.code).await? else {
+        tracing::warn!(point = %point.code, "key card refused: the point has no active cashier");
+        return Err(Answer::refusal(None, ResultCode::CashierBlocked));
+    };
+
+    let now = now_ms();
+    let serial = keys::issue_card(&state.pool, &point.code, &cashier.code, now).await?;
+    tracing::info!(
+        point = %point.code,
+        dealer = %dealer.code,
+        cashier = %cashier.code,
+        serial = %serial,
+        %ip,
+        "key card issued"
+    );
+    Ok(Answer::outcome(
+        None,
+        Outcome::KeyCard(KeyCard {
+            v: PROTOCOL_VERSION,
+            dealer: dealer.code,
+            dealer_name: dealer.name,
+            point: point.code,
+            point_name: point.name,
+            cashier: cashier.code,
+            key_serial: serial,
+            gateway_key: state.gateway_key.public_key(),
+            offline: point.offline,
+            issued_at_ms: now,
+        }),
+    ))
+}

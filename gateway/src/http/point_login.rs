@@ -1,0 +1,47 @@
+//! Checking a point's code and password — for the key card and for key registration — with
+//! guessing slowed down per point and per client address (see [`crate::throttle`]).
+
+use std::net::IpAddr;
+
+use tolem_protocol::codes::ResultCode;
+
+use super::{AppState, answer::Answer};
+use crate::{
+    db::{network, now_ms},
+    password::verify_password_or_dummy,
+    throttle::{self, Subject},
+};
+
+/// Succeeds when `password` is the password of point `point_code`. Otherwise answers 904 —
+/// the same answer, after the same work, for an unknown point as for a wrong password — or 905
+/// while the point or the address is blocked. `action` names the request in the logs.
+pub async fn check_point_password(
+    state: &AppState,
+    point_code: &str,
+    password: String,
+    ip: IpAddr,
+    action: &'static str,
+) -> Result<(), Answer> {
+    let point = Subject::point(point_code);
+    let address = Subject::address(ip);
+    let now = now_ms();
+    if let Some(blocked) = throttle::charge(&state.pool, &[&point, &address], now).await? {
+        tracing::warn!(
+            action,
+            point = point_code,
+            %ip,
+            retry_after_s = blocked.retry_after_s,
+            "point login rate-limited"
+        );
+        return Err(Answer::blocked(blocked));
+    }
+    let hash = network::point_password_hash(&state.pool, point_code).await?;
+    let known = hash.is_some();
+    if !verify_password_or_dummy(password, hash).await? {
+        tracing::warn!(action, point = point_code, known, %ip, "point login failed");
+        return Err(Answer::refusal(None, ResultCode::BadCredentials));
+    }
+    throttle::clear(&state.pool, &point, now).await?;
+    throttle::refund(&state.pool, &address).await?;
+    Ok(())
+}

@@ -1,0 +1,104 @@
+//! `POST /api/v1/keys`: the phone registers the public key it has just made (manual §9.3)
+//! under the serial of its key card, with the point code and password again.
+//!
+//! The body is signed by the *new key itself*: proof of possession. Whoever registers a key
+//! must hold its private half, so nobody can register a key they copied from someone else's
+//! screen, and the key a dealer certifies is one that can sign. The gateway has no key on file
+//! yet to check against, so it reads only `public_key` from the body, verifies the signature
+//! over the raw bytes with it, and only then decodes and trusts the rest.
+//!
+//! A registered key is *pending*: it can sign nothing that matters until the dealer has
+//! compared its fingerprint with the phone's and certified it in the console. That comparison
+//! is what defeats someone who peeked the password and registered their own key first — which
+//! is why a second key registered for the same point while one is pending is kept too, and
+//! both are shown (with a warning) for the dealer to choose.
+
+use axum::{Router, extract::State, routing::post};
+use serde::Deserialize;
+use tolem_protocol::{
+    codes::ResultCode,
+    keys::PublicKey,
+    messages::{KeyState, Message, Outcome, RegisterKey},
+};
+
+use super::{
+    AppState,
+    answer::{Answer, read_body},
+    client_ip::ClientIp,
+    point_login::check_point_password,
+    signed::signature_headers,
+};
+use crate::db::{
+    keys::{self, Registration},
+    now_ms,
+};
+
+/// Routes of this resource, relative to `/api/v1`.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/keys", post(register))
+}
+
+/// The one field read before the signature is checked.
+#[derive(Deserialize)]
+struct ClaimedKey {
+    public_key: PublicKey,
+}
+
+async fn register(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    request: axum::extract::Request,
+) -> Result<Answer, Answer> {
+    let (parts, body) = request.into_parts();
+    let bytes = read_body(&parts.headers, body).await?;
+    let (serial, signature) = signature_headers(&parts.headers)?;
+    let refuse = |code| Answer::refusal(None, code);
+
+    let claimed: ClaimedKey =
+        serde_json::from_slice(&bytes).map_err(|_| refuse(ResultCode::Malformed))?;
+    if claimed.public_key.verify(&bytes, &signature).is_err() {
+        tracing::warn!(%serial, %ip, "key registration refused: bad self-signature");
+        return Err(refuse(ResultCode::BadSignature));
+    }
+    let registration = RegisterKey::decode(&bytes).map_err(|e| refuse(e.code()))?;
+    if registration.key_serial != serial {
+        return Err(refuse(ResultCode::WrongStep));
+    }
+    let point = registration.point;
+    check_point_password(
+        &state,
+        &point,
+        registration.password,
+        ip,
+        "key registration",
+    )
+    .await?;
+
+    let public_key = registration.public_key;
+    let fingerprint = public_key.fingerprint();
+    match keys::register(&state.pool, &serial, &point, &public_key, now_ms()).await? {
+        Registration::Registered { other_pending } => {
+            tracing::info!(%point, %serial, %fingerprint, %ip, "key registered, pending");
+            if other_pending > 0 {
+                tracing::warn!(
+                    %point,
+                    %serial,
+                    other_pending,
+                    "another key of this point is pending too: the dealer must compare fingerprints"
+                );
+            }
+            Ok(Answer::outcome(
+                None,
+                Outcome::Registered {
+                    key_serial: serial,
+                    state: KeyState::Pending,
+                },
+            ))
+        }
+        // Both mean "this card cannot take this key: get a new card" — 906's message.
+        outcome @ (Registration::UnknownCard | Registration::AlreadyBound) => {
+            tracing::warn!(%point, %serial, ?outcome, %ip, "key registration refused");
+            Err(refuse(ResultCode::KeyAlreadyRegistered))
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! Guards the dealer console's login and sessions over real HTTP, as a browser uses them:
+//! login refused for a wrong password or an unknown e-mail (the same page); the session
+//! cookie's flags, and only its hash stored; idle, expired and logged-out sessions go back to
+//! login; forms without the session's CSRF token, or from another origin, get 403; the language
+//! switch is remembered. (The keys page itself: `console_keys.rs`.)
+
+mod support;
+
+use reqwest::{StatusCode, header};
+use support::browser::ADMIN;
+
+#[tokio::test]
+async fn wrong_password_and_unknown_email_are_refused_alike() {
+    let gateway = support::start().await;
+    let wrong = gateway.login((ADMIN.0, "guess")).await;
+    let unknown = gateway.login(("nobody@tolem.demo", ADMIN.1)).await;
+    for response in [wrong, unknown] {
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert!(response.headers().get(header::SET_COOKIE).is_none());
+        let html = response.text().await.unwrap();
+        assert!(
+            html.contains("Неверная электронная почта или пароль"),
+            "{html}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn session_cookie_is_locked_down() {
+    let gateway = support::start().await;
+    let response = gateway.login(ADMIN).await;
+    assert_eq!(response.headers()[header::LOCATION], "/console/keys");
+    let cookie = response.headers()[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    for flag in [
+        "tolem_console=",
+        "HttpOnly",
+        "SameSite=Strict",
+        "Path=/console",
+        "Max-Age=43200",
+    ] {
+        assert!(cookie.contains(flag), "{flag} missing in {cookie}");
+    }
+    assert!(!cookie.contains("Secure"), "{cookie}");
+    let token = cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .trim_start_matches("tolem_console=");
+    let stored: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM console_sessions WHERE id_hash = $1")
+            .bind(token)
+            .fetch_one(&gateway.pool)
+            .await
+            .unwrap();
+    assert_eq!(stored, 0, "the token itself must not be stored");
+
+    let secure = support::start_with(true).await;
+    let response = secure.login(ADMIN).await;
+    let cookie = response.headers()[header::SET_COOKIE].to_str().unwrap();
+    assert!(cookie.contains("Secure"), "{cookie}");
+}
+
+#[tokio::test]
+async fn forms_without_the_token_or_from_elsewhere_are_forbidden() {
+    let gateway = support::start().await;
+    let phone = gateway.registered_phone(1).await;
+    let path = format!("/console/keys/{}/certify", phone.card.key_serial);
+    let cookie = gateway.console_session(ADMIN).await;
+    let (_, csrf) = gateway.keys_page(&cookie).await;
+
+    let missing = gateway.console_post(&path, &cookie, &[]).await;
+    let wrong = gateway
+        .console_post(&path, &cookie, &[("csrf", "forged")])
+        .await;
+    let foreign = gateway
+        .client
+        .post(format!("{}{path}", gateway.url))
+        .header(header::COOKIE, &cookie)
+        .header(header::ORIGIN, "https://evil.example")
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    for response in [missing, wrong, foreign] {
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    }
+    assert_eq!(gateway.key_state(&phone.card.key_serial).await, "pending");
+
+    // The same form from our own origin goes through.
+    let ours = gateway
+        .client
+        .post(format!("{}{path}", gateway.url))
+        .header(header::COOKIE, &cookie)
+        .header(header::ORIGIN, &gateway.url)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ours.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn idle_and_expired_sessions_go_back_to_login() {
+    let gateway = support::start().await;
+    let cookie = gateway.console_session(ADMIN).await;
+    assert_eq!(
+        gateway.console_get("/console/keys", &cookie).await.status(),
+        StatusCode::OK
+    );
+
+    // 31 minutes without a request.
+    gateway
+        .sql("UPDATE console_sessions SET last_seen_at_ms = last_seen_at_ms - 31 * 60000")
+        .await;
+    let response = gateway.console_get("/console/keys", &cookie).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()[header::LOCATION], "/console/login");
+
+    // Active all along, but past the absolute end.
+    let cookie = gateway.console_session(ADMIN).await;
+    gateway
+        .sql("UPDATE console_sessions SET expires_at_ms = 1")
+        .await;
+    let response = gateway.console_get("/console/keys", &cookie).await;
+    assert_eq!(response.headers()[header::LOCATION], "/console/login");
+
+    // No cookie at all; and after logging out the old cookie is dead.
+    let response = gateway.console_get("/console/keys", "").await;
+    assert_eq!(response.headers()[header::LOCATION], "/console/login");
+    let cookie = gateway.console_session(ADMIN).await;
+    let (_, csrf) = gateway.keys_page(&cookie).await;
+    let response = gateway
+        .console_post("/console/logout", &cookie, &[("csrf", &csrf)])
+        .await;
+    assert_eq!(response.headers()[header::LOCATION], "/console/login");
+    let response = gateway.console_get("/console/keys", &cookie).await;
+    assert_eq!(response.headers()[header::LOCATION], "/console/login");
+}
+
+#[tokio::test]
+async fn the_language_switch_is_remembered() {
+    let gateway = support::start().await;
+    let response = gateway.console_get("/console/login?lang=kk", "").await;
+    let set_cookie = response.headers()[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(set_cookie.starts_with("tolem_lang=kk"), "{set_cookie}");
+    assert!(response.text().await.unwrap().contains("Кіру"));
+
+    let response = gateway.console_get("/console/login", "tolem_lang=en").await;
+    let headers = response.headers().clone();
+    let html = response.text().await.unwrap();
+    assert!(
+        html.contains("Log in") && html.contains("lang=\"en\""),
+        "{html}"
+    );
+    assert_eq!(headers[header::X_FRAME_OPTIONS], "DENY");
+    assert!(
+        headers[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
+}

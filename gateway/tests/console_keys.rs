@@ -1,0 +1,120 @@
+//! Guards the dealer console's keys page over real HTTP, as a browser uses it: the key is
+//! shown exactly as the phone shows it (`key=fingerprint`); a full-access user certifies it and
+//! activates the point through the forms, after which the phone's signed request works, and
+//! revokes it, after which it does not; a create-and-view user sees the keys but gets 403 on
+//! every confirming action; two pending keys of one point raise a warning.
+
+mod support;
+
+use reqwest::{StatusCode, header};
+use support::browser::{ADMIN, OPERATOR, text_of};
+use tolem_protocol::{codes::ResultCode, messages::Step};
+
+#[tokio::test]
+async fn full_access_certifies_and_activates_then_the_phone_works() {
+    let gateway = support::start().await;
+    let phone = gateway.registered_phone(1).await;
+    let serial = phone.card.key_serial.clone();
+    let cookie = gateway.console_session(ADMIN).await;
+
+    let (html, csrf) = gateway.keys_page(&cookie).await;
+    // What the dealer reads is exactly what the phone's *View key* shows.
+    let text = text_of(&html);
+    assert!(
+        text.contains(&phone.key.public_key().with_fingerprint()),
+        "{text}"
+    );
+    assert!(html.contains("Заверить ключ мобильной точки"));
+    assert!(html.contains("Активировать точку"));
+    assert!(html.contains(" UTC"));
+
+    let response = gateway
+        .console_post(
+            &format!("/console/keys/{serial}/certify"),
+            &cookie,
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()[header::LOCATION], "/console/keys");
+    let certified_by: String =
+        sqlx::query_scalar("SELECT certified_by FROM keys WHERE serial = $1")
+            .bind(&serial)
+            .fetch_one(&gateway.pool)
+            .await
+            .unwrap();
+    assert_eq!(certified_by, ADMIN.0);
+
+    let response = gateway
+        .console_post(
+            "/console/points/P1001/activate",
+            &cookie,
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let reply = gateway.send(&phone, &phone.request(Step::Balance)).await;
+    assert_eq!(reply.code(), ResultCode::Ok);
+
+    let (html, _) = gateway.keys_page(&cookie).await;
+    assert!(
+        !html.contains("Заверить ключ мобильной точки"),
+        "certified: no certify button"
+    );
+    assert!(
+        !html.contains("Активировать точку"),
+        "active: no activate button"
+    );
+
+    // Revoking in the console stops the phone.
+    let response = gateway
+        .console_post(
+            &format!("/console/keys/{serial}/revoke"),
+            &cookie,
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let reply = gateway.send(&phone, &phone.request(Step::Balance)).await;
+    assert_eq!(reply.code(), ResultCode::KeyRevoked);
+}
+
+#[tokio::test]
+async fn create_and_view_may_look_but_not_confirm() {
+    let gateway = support::start().await;
+    let phone = gateway.registered_phone(1).await;
+    let serial = phone.card.key_serial.clone();
+    let cookie = gateway.console_session(OPERATOR).await;
+    let (html, csrf) = gateway.keys_page(&cookie).await;
+    assert!(html.contains(&phone.key.public_key().fingerprint().to_string()));
+    assert!(!html.contains("Заверить ключ мобильной точки"));
+
+    for path in [
+        format!("/console/keys/{serial}/certify"),
+        format!("/console/keys/{serial}/revoke"),
+        "/console/points/P1001/activate".to_owned(),
+    ] {
+        let response = gateway
+            .console_post(&path, &cookie, &[("csrf", &csrf)])
+            .await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path}");
+    }
+    assert_eq!(gateway.key_state(&serial).await, "pending");
+}
+
+#[tokio::test]
+async fn two_pending_keys_raise_a_warning() {
+    let gateway = support::start().await;
+    let first = gateway.registered_phone(1).await;
+    let cookie = gateway.console_session(ADMIN).await;
+    let (html, _) = gateway.keys_page(&cookie).await;
+    assert!(!html.contains("class=\"warning\""));
+
+    let second = gateway.registered_phone(2).await;
+    let (html, _) = gateway.keys_page(&cookie).await;
+    assert!(html.contains("class=\"warning\""), "{html}");
+    assert!(html.contains("сверьте отпечатки с телефоном"));
+    for phone in [&first, &second] {
+        assert!(html.contains(&format!("data-serial=\"{}\"", phone.card.key_serial)));
+    }
+}

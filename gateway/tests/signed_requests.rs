@@ -1,0 +1,248 @@
+//! Guards the pipeline every signed step goes through, over real HTTP: each way a request can
+//! fail gets its own code (134, 6, 900, 901, 907, 902, 903, 52, 53, 54, and 413 for an
+//! oversized body), refusals are signed by the gateway too, and only a certified key of an
+//! active point, dealer and cashier gets its balance — signed by the key on its card. After
+//! `revoke` the same key is refused with 903.
+
+mod support;
+
+use reqwest::StatusCode;
+use support::{Gateway, phone::Phone};
+use tolem_protocol::{
+    codes::ResultCode,
+    messages::{BalanceInfo, Message, Outcome, Step},
+    signing::{KEY_HEADER, MAX_BODY_BYTES, SIGNATURE_HEADER},
+};
+
+/// Sends `balance` and returns the result code (checking the answer's signature).
+async fn balance_code(gateway: &Gateway, phone: &Phone) -> ResultCode {
+    gateway
+        .send(phone, &phone.request(Step::Balance))
+        .await
+        .code()
+}
+
+#[tokio::test]
+async fn what_cannot_be_authenticated_or_read_is_refused() {
+    let gateway = support::start().await;
+    let phone = gateway.registered_phone(1).await;
+    let serial = phone.card.key_serial.clone();
+    let body = phone.request(Step::Balance).encode();
+
+    // 134: a serial nobody registered.
+    let reply = gateway.send_raw(&phone, "P1001-77", "balance", body.clone());
+    let expected = (StatusCode::UNAUTHORIZED, ResultCode::KeyNotRegistered);
+    assert_eq!(reply.await.status_and_code(), expected);
+
+    // 6: one flipped bit after signing, anywhere in the body.
+    for i in [0, body.len() / 2, body.len() - 1] {
+        let headers = phone.signature_headers(&serial, &body);
+        let mut flipped = body.clone();
+        flipped[i] ^= 0x01;
+        let reply = gateway.post("balance", flipped, &headers).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(reply.code(), ResultCode::BadSignature, "byte {i}");
+    }
+
+    // 900: no signature headers, a garbled signature, a signed body that is not a request.
+    let reply = gateway.post("balance", body.clone(), &[]).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(reply.code(), ResultCode::Malformed);
+    let garbled = [
+        (KEY_HEADER, serial.clone()),
+        (SIGNATURE_HEADER, "not-base64!".to_owned()),
+    ];
+    let reply = gateway.post("balance", body.clone(), &garbled).await;
+    assert_eq!(reply.code(), ResultCode::Malformed);
+    let (status, code) = gateway
+        .send_raw(&phone, &serial, "balance", b"\x00garbage{".to_vec())
+        .await
+        .status_and_code();
+    assert_eq!(
+        (status, code),
+        (StatusCode::BAD_REQUEST, ResultCode::Malformed)
+    );
+
+    // 901: a request of a protocol version the gateway does not speak.
+    let future = String::from_utf8(body.clone())
+        .unwrap()
+        .replace("\"v\":1", "\"v\":2");
+    let (_, code) = gateway
+        .send_raw(&phone, &serial, "balance", future.into_bytes())
+        .await
+        .status_and_code();
+    assert_eq!(code, ResultCode::UnsupportedVersion);
+
+    // 413: refused before reading.
+    let huge = vec![b' '; MAX_BODY_BYTES + 1];
+    let headers = phone.signature_headers(&serial, &huge);
+    let reply = gateway.post("balance", huge, &headers).await;
+    assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(reply.code(), ResultCode::Malformed);
+}
+
+#[tokio::test]
+async fn a_request_must_go_where_it_says() {
+    let gateway = support::start().await;
+    let phone = gateway.registered_phone(1).await;
+    let other = gateway.registered_phone(2).await;
+
+    // 907: a balance request sent to /revoke — a signed request replayed to another step.
+    let body = phone.request(Step::Balance).encode();
+    let headers = phone.signature_headers(&phone.card.key_serial, &body);
+    let reply = gateway.post("revoke", body, &headers).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(reply.code(), ResultCode::WrongStep);
+
+    // 907: the body names another serial than the header (both real keys).
+    let mut request = phone.request(Step::Balance);
+    request.key_serial = other.card.key_serial.clone();
+    let (_, code) = gateway
+        .send_raw(&phone, &phone.card.key_serial, "balance", request.encode())
+        .await
+        .status_and_code();
+    assert_eq!(code, ResultCode::WrongStep);
+    assert_eq!(gateway.key_state(&phone.card.key_serial).await, "pending");
+
+    // Steps not built yet are simply not there.
+    let body = phone.request(Step::Status).encode();
+    let headers = phone.signature_headers(&phone.card.key_serial, &body);
+    assert_eq!(
+        gateway.post("status", body, &headers).await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn only_a_certified_key_of_an_active_point_dealer_and_cashier_gets_through() {
+    let gateway = support::start().await;
+    let phone = gateway.registered_phone(1).await;
+    let serial = phone.card.key_serial.clone();
+
+    // 902: registered, not yet certified.
+    assert_eq!(
+        balance_code(&gateway, &phone).await,
+        ResultCode::KeyNotCertified
+    );
+
+    // 53: certified, but the point is not activated yet.
+    gateway
+        .sql(&format!(
+            "UPDATE keys SET state = 'certified' WHERE serial = '{serial}'"
+        ))
+        .await;
+    assert_eq!(
+        balance_code(&gateway, &phone).await,
+        ResultCode::PointBlocked
+    );
+    gateway.certify_and_activate(&phone).await;
+
+    // 52: the dealer is blocked (checked before the point).
+    gateway
+        .sql("UPDATE dealers SET active = 0 WHERE code = 'D001'")
+        .await;
+    assert_eq!(
+        balance_code(&gateway, &phone).await,
+        ResultCode::DealerBlocked
+    );
+    gateway
+        .sql("UPDATE dealers SET active = 1 WHERE code = 'D001'")
+        .await;
+
+    // 54: a cashier the point does not have, and a blocked one.
+    let mut request = phone.request(Step::Balance);
+    request.cashier = "C9".into();
+    let reply = gateway.send(&phone, &request).await;
+    assert_eq!(reply.code(), ResultCode::CashierBlocked);
+    gateway
+        .sql("UPDATE cashiers SET active = 0 WHERE code = 'C1'")
+        .await;
+    assert_eq!(
+        balance_code(&gateway, &phone).await,
+        ResultCode::CashierBlocked
+    );
+    gateway
+        .sql("UPDATE cashiers SET active = 1 WHERE code = 'C1'")
+        .await;
+
+    // All well: the balance, signed by the gateway key from the phone's own card.
+    let request = phone.request(Step::Balance);
+    let reply = gateway.send(&phone, &request).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let response = reply.verified(&phone.card.gateway_key);
+    assert_eq!(response.code, ResultCode::Ok);
+    assert_eq!(response.session, Some(request.session));
+    assert_eq!(
+        response.outcome,
+        Some(Outcome::Balance(BalanceInfo {
+            dealer_balance_tiyn: 500_000 * 100,
+            point_day_left_tiyn: None,
+            point_payment_limit_tiyn: None,
+        }))
+    );
+
+    // The point's limits are reported when the dealer has set them.
+    gateway
+        .sql("UPDATE points SET payment_limit_tiyn = 1000000, daily_limit_tiyn = 5000000")
+        .await;
+    let reply = gateway.send(&phone, &phone.request(Step::Balance)).await;
+    let Some(Outcome::Balance(info)) = reply.response().outcome else {
+        panic!()
+    };
+    assert_eq!(info.point_payment_limit_tiyn, Some(1_000_000));
+    assert_eq!(info.point_day_left_tiyn, Some(5_000_000));
+}
+
+#[tokio::test]
+async fn a_revoked_key_is_refused_for_good() {
+    let gateway = support::start().await;
+    let phone = gateway.registered_phone(1).await;
+    gateway.certify_and_activate(&phone).await;
+    assert_eq!(balance_code(&gateway, &phone).await, ResultCode::Ok);
+
+    let request = phone.request(Step::Revoke);
+    let reply = gateway.send(&phone, &request).await;
+    let response = reply.response();
+    assert_eq!(
+        (reply.status, response.code),
+        (StatusCode::OK, ResultCode::Ok)
+    );
+    assert_eq!(response.outcome, Some(Outcome::Revoked));
+    assert_eq!(response.session, Some(request.session));
+
+    assert_eq!(balance_code(&gateway, &phone).await, ResultCode::KeyRevoked);
+    let revoked_by: String = sqlx::query_scalar("SELECT revoked_by FROM keys WHERE serial = $1")
+        .bind(&phone.card.key_serial)
+        .fetch_one(&gateway.pool)
+        .await
+        .unwrap();
+    assert_eq!(revoked_by, format!("key:{}", phone.card.key_serial));
+    // Revoking again says so.
+    let reply = gateway.send(&phone, &phone.request(Step::Revoke)).await;
+    assert_eq!(reply.code(), ResultCode::KeyRevoked);
+}
+
+#[tokio::test]
+async fn a_pending_key_of_an_inactive_point_may_still_revoke_itself() {
+    let gateway = support::start().await;
+    let phone = gateway.registered_phone(1).await;
+    let reply = gateway.send(&phone, &phone.request(Step::Revoke)).await;
+    assert_eq!(reply.code(), ResultCode::Ok);
+    assert_eq!(gateway.key_state(&phone.card.key_serial).await, "revoked");
+    assert_eq!(balance_code(&gateway, &phone).await, ResultCode::KeyRevoked);
+}
+
+#[tokio::test]
+async fn a_key_cannot_speak_for_another_point() {
+    let gateway = support::start().await;
+    let phone = gateway.registered_phone(1).await;
+    gateway.certify_and_activate(&phone).await;
+    let mut request = phone.request(Step::Balance);
+    request.point = "P2002".into();
+    let reply = gateway.send(&phone, &request).await;
+    assert_eq!(reply.code(), ResultCode::KeyNotRegistered);
+    let mut request = phone.request(Step::Balance);
+    request.dealer = "D002".into();
+    let reply = gateway.send(&phone, &request).await;
+    assert_eq!(reply.code(), ResultCode::KeyNotRegistered);
+}

@@ -1,0 +1,183 @@
+//! Shared by the HTTP tests: a real gateway bound to 127.0.0.1:0 with a fresh SQLite database
+//! and the demo data; a phone that speaks the protocol with the protocol's own types
+//! ([`phone`]); a browser in the dealer console ([`browser`]).
+
+// Each test file uses a different part of this module.
+#![allow(dead_code)]
+
+pub mod browser;
+pub mod phone;
+
+use std::net::{IpAddr, SocketAddr};
+
+use reqwest::{StatusCode, header::HeaderMap};
+use sqlx::AnyPool;
+use tempfile::TempDir;
+use tolem_gateway::{
+    AppState, app,
+    db::{self, seed},
+    gateway_key::GatewayKey,
+};
+use tolem_protocol::{
+    codes::ResultCode,
+    keys::PublicKey,
+    messages::{Message, Response},
+    signing::{GATEWAY_SIGNER, KEY_HEADER, SIGNATURE_HEADER},
+};
+
+pub const POINT: &str = "P1001";
+pub const PASSWORD: &str = "tolem-demo-1001";
+pub const GATEWAY_SEED: [u8; 32] = [42; 32];
+
+/// A running gateway and what a test needs to talk to it and look inside.
+pub struct Gateway {
+    pub url: String,
+    pub pool: AnyPool,
+    pub client: reqwest::Client,
+    pub gateway_key: PublicKey,
+    _dir: TempDir,
+}
+
+/// What came back over HTTP, and the gateway key its signature must verify with.
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+    gateway_key: PublicKey,
+}
+
+impl Reply {
+    /// The protocol response, checked against the gateway key the test started with.
+    pub fn response(&self) -> Response {
+        self.verified(&self.gateway_key)
+    }
+
+    /// The result code of [`Self::response`].
+    pub fn code(&self) -> ResultCode {
+        self.response().code
+    }
+
+    /// The HTTP status and the result code.
+    pub fn status_and_code(&self) -> (StatusCode, ResultCode) {
+        (self.status, self.code())
+    }
+
+    /// The body as a protocol response, after checking the gateway's signature over the
+    /// exact bytes received.
+    pub fn verified(&self, gateway_key: &PublicKey) -> Response {
+        let header = |name| self.headers.get(name).unwrap().to_str().unwrap();
+        assert_eq!(header(KEY_HEADER), GATEWAY_SIGNER);
+        let signature = header(SIGNATURE_HEADER).parse().unwrap();
+        gateway_key
+            .verify(&self.body, &signature)
+            .expect("the answer must be signed by the gateway key");
+        Response::decode(&self.body).unwrap()
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Starts a gateway (cookies not `Secure`).
+pub async fn start() -> Gateway {
+    start_with(false).await
+}
+
+/// Starts a gateway, its console cookie `Secure` or not.
+pub async fn start_with(secure_cookies: bool) -> Gateway {
+    let dir = tempfile::tempdir().unwrap();
+    let url = match std::env::var(POSTGRES_URL_VARIABLE) {
+        Ok(url) => fresh_postgres(&url).await,
+        Err(_) => format!("sqlite://{}/tolem.db", dir.path().display()),
+    };
+    let pool = db::connect(&url).await.unwrap();
+    db::migrate(&pool, &url).await.unwrap();
+    seed::seed_demo(&pool).await.unwrap();
+
+    let key = GatewayKey::from_seed(&GATEWAY_SEED);
+    let gateway_key = key.public_key();
+    let state = AppState::new(pool.clone(), dir.path().join("dist"), key)
+        .with_secure_cookies(secure_cookies);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, service).await.unwrap() });
+    Gateway {
+        url: format!("http://{addr}"),
+        pool,
+        client: client_from("127.0.0.1".parse().unwrap()),
+        gateway_key,
+        _dir: dir,
+    }
+}
+
+/// Set to a PostgreSQL URL to run the HTTP tests against PostgreSQL instead of SQLite. Every
+/// test empties that database, so run them one at a time: `TOLEM_TEST_POSTGRES_URL=postgres://…
+/// cargo test -p tolem-gateway -- --test-threads=1`.
+pub const POSTGRES_URL_VARIABLE: &str = "TOLEM_TEST_POSTGRES_URL";
+
+/// Empties the PostgreSQL database at `url` for the next test.
+async fn fresh_postgres(url: &str) -> String {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(url).await.unwrap();
+    for statement in ["DROP SCHEMA public CASCADE", "CREATE SCHEMA public"] {
+        sqlx::query(statement).execute(&mut conn).await.unwrap();
+    }
+    url.to_owned()
+}
+
+/// A client that connects from `ip` (any 127.x.y.z is this machine), without following
+/// redirects so tests see them.
+pub fn client_from(ip: IpAddr) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(ip)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+impl Gateway {
+    /// POSTs `body` to `/api/v1/{path}` with extra headers.
+    pub async fn post_from(
+        &self,
+        client: &reqwest::Client,
+        path: &str,
+        body: Vec<u8>,
+        headers: &[(&str, String)],
+    ) -> Reply {
+        let mut request = client
+            .post(format!("{}/api/v1/{path}", self.url))
+            .header("content-type", "application/json")
+            .body(body);
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        let response = request.send().await.unwrap();
+        Reply {
+            status: response.status(),
+            headers: response.headers().clone(),
+            body: response.bytes().await.unwrap().to_vec(),
+            gateway_key: self.gateway_key,
+        }
+    }
+
+    pub async fn post(&self, path: &str, body: Vec<u8>, headers: &[(&str, String)]) -> Reply {
+        self.post_from(&self.client, path, body, headers).await
+    }
+
+    /// Runs SQL the test needs to set a scene (certify, block, expire...).
+    pub async fn sql(&self, statement: &str) {
+        sqlx::query(statement).execute(&self.pool).await.unwrap();
+    }
+
+    /// The stored state of a key.
+    pub async fn key_state(&self, serial: &str) -> String {
+        sqlx::query_scalar("SELECT state FROM keys WHERE serial = $1")
+            .bind(serial)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+}
