@@ -19,6 +19,7 @@ pub mod health;
 pub mod ids;
 pub mod keys;
 pub mod messages;
+pub mod providers;
 pub mod signing;
 
 /// Version of the app ↔ gateway protocol; bumped on any incompatible change of what is sent.
