@@ -19,6 +19,7 @@ impl Gateway {
     pub fn start(port: u16, dist: &Path, data_dir: &Path) -> Gateway {
         let binary: PathBuf = path_from_env("TOLEM_GATEWAY_BIN");
         let database = format!("sqlite://{}", data_dir.join("tolem.db").display());
+        let gateway_key = data_dir.join("gateway.key");
         let mut child = Command::new(&binary)
             .args([
                 "--host",
@@ -31,6 +32,8 @@ impl Gateway {
             ])
             .arg("--dist")
             .arg(dist)
+            .arg("--gateway-key-file")
+            .arg(&gateway_key)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
