@@ -4,7 +4,8 @@
 //! `main.rs` only boots; everything it calls lives here so the tests drive the same code:
 //! [`config`] (flags and environment), [`startup`] (logging, binding, serving, shutdown and
 //! their errors), [`db`] (pool, migrations, demo data, queries), [`http`] (the router and the
-//! signed protocol), [`console`] (the dealer console), [`gateway_key`] (the key that signs
+//! signed protocol), [`payments`] (the rules and the transaction of a payment),
+//! [`console`] (the dealer console), [`gateway_key`] (the key that signs
 //! answers), [`throttle`] (slowing down password guessing) and [`error`] (what a plain JSON
 //! handler can fail with).
 
@@ -15,6 +16,7 @@ pub mod error;
 pub mod gateway_key;
 pub mod http;
 pub mod password;
+pub mod payments;
 pub mod secrets;
 pub mod startup;
 pub mod throttle;

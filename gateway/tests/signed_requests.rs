@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use support::{Gateway, phone::Phone};
 use tolem_protocol::{
     codes::ResultCode,
-    messages::{BalanceInfo, Message, Outcome, Step},
+    messages::{BalanceInfo, Letter, Message, Outcome, Step},
     signing::{KEY_HEADER, MAX_BODY_BYTES, SIGNATURE_HEADER},
 };
 
@@ -105,10 +105,14 @@ async fn a_request_must_go_where_it_says() {
     assert_eq!(gateway.key_state(&phone.card.key_serial).await, "pending");
 
     // Steps not built yet are simply not there.
-    let body = phone.request(Step::Status).encode();
+    let letter = Letter {
+        to: "dealer@example.kz".into(),
+        text: "hello".into(),
+    };
+    let body = phone.request(Step::Message(letter)).encode();
     let headers = phone.signature_headers(&phone.card.key_serial, &body);
     assert_eq!(
-        gateway.post("status", body, &headers).await.status,
+        gateway.post("message", body, &headers).await.status,
         StatusCode::NOT_FOUND
     );
 }

@@ -1,5 +1,7 @@
 //! The gateway's database: connecting, migrating, (in [`seed`]) demo data, and the queries of
-//! the dealer network ([`network`]), point keys ([`keys`]) and console sessions ([`sessions`]).
+//! the dealer network ([`network`]), point keys ([`keys`]), console sessions ([`sessions`]),
+//! the provider catalogue ([`providers`]), payments ([`payments`]) and the dealer's ledger
+//! ([`ledger`]).
 //!
 //! One `sqlx::AnyPool` serves both back ends: SQLite embedded in the gateway by default (one
 //! file, nothing to install at a dealer's office) and PostgreSQL when one machine is no longer
@@ -7,13 +9,18 @@
 //! (see `migrations/README.md`).
 
 pub mod keys;
+pub mod ledger;
 pub mod network;
+pub mod payments;
+pub mod providers;
 pub mod seed;
 pub mod sessions;
 
 use std::time::Duration;
 
-use sqlx::{AnyConnection, AnyPool, Connection, any::AnyPoolOptions, migrate::Migrator};
+use sqlx::{
+    Any, AnyConnection, AnyPool, Connection, Transaction, any::AnyPoolOptions, migrate::Migrator,
+};
 
 use crate::startup::StartupError;
 
@@ -97,6 +104,23 @@ pub async fn migrate(pool: &AnyPool, database_url: &str) -> Result<(), StartupEr
             url: redact_url(database_url),
             source,
         })
+}
+
+/// Starts a transaction that is going to write.
+///
+/// On SQLite it starts with `BEGIN IMMEDIATE`, which takes the database's write lock at once
+/// (waiting up to the connection's `busy_timeout` for it). A plain `BEGIN` would take it only
+/// at the first write, after the transaction has read: if another writer committed in
+/// between, SQLite cannot wait its way out and fails at once with "database is locked"
+/// (`SQLITE_BUSY`, which the busy timeout does not cover) — exactly what concurrent payments
+/// would hit. With the lock taken first, concurrent writers queue instead of failing.
+/// PostgreSQL needs nothing special: its transactions lock rows as they write them.
+pub async fn begin_write(pool: &AnyPool) -> Result<Transaction<'static, Any>, sqlx::Error> {
+    if pool.connect_options().database_url.scheme() == "sqlite" {
+        pool.begin_with("BEGIN IMMEDIATE").await
+    } else {
+        pool.begin().await
+    }
 }
 
 /// Now as unix milliseconds, UTC — the form of every `*_at_ms` column.

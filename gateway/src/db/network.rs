@@ -10,6 +10,10 @@ pub struct Dealer {
     pub name: String,
     pub balance_tiyn: i64,
     pub active: bool,
+    /// The largest single payment of any of its points; `None` = no limit.
+    pub payment_limit_tiyn: Option<i64>,
+    /// The most all its points together may pay per day; `None` = no limit.
+    pub daily_limit_tiyn: Option<i64>,
 }
 
 /// A payment point and the limits its dealer set. The password hash is deliberately not here
@@ -57,16 +61,21 @@ fn point_from_row(row: &AnyRow) -> Result<Point, sqlx::Error> {
 
 /// The dealer with this code.
 pub async fn dealer(pool: &AnyPool, code: &str) -> Result<Option<Dealer>, sqlx::Error> {
-    let row = sqlx::query("SELECT code, name, balance_tiyn, active FROM dealers WHERE code = $1")
-        .bind(code)
-        .fetch_optional(pool)
-        .await?;
+    let row = sqlx::query(
+        "SELECT code, name, balance_tiyn, active, payment_limit_tiyn, daily_limit_tiyn \
+         FROM dealers WHERE code = $1",
+    )
+    .bind(code)
+    .fetch_optional(pool)
+    .await?;
     row.map(|row| {
         Ok(Dealer {
             code: row.try_get("code")?,
             name: row.try_get("name")?,
             balance_tiyn: row.try_get("balance_tiyn")?,
             active: row.try_get::<i64, _>("active")? != 0,
+            payment_limit_tiyn: row.try_get("payment_limit_tiyn")?,
+            daily_limit_tiyn: row.try_get("daily_limit_tiyn")?,
         })
     })
     .transpose()

@@ -5,6 +5,8 @@
 //! demo gateway changes nothing after the first time, and it never overwrites a row someone has
 //! edited (a changed balance, a blocked point). The passwords are public on purpose — they are
 //! printed in the start-up banner — so `--demo` is for trying Tolem out, never for a dealer.
+//! The demo dealer's opening balance is a top-up in its ledger, written only when the dealer
+//! itself is new, so its balance always equals the sum of its ledger entries.
 //!
 //! ## `providers.account_rule`
 //! A short rule the phone can check offline: `;`-separated parts, all of which must hold.
@@ -14,7 +16,11 @@
 
 use sqlx::AnyPool;
 
-use super::now_ms;
+use super::{
+    begin_write,
+    ledger::{self, LedgerKind},
+    now_ms,
+};
 use crate::password::{PasswordError, hash_password};
 
 /// Credentials of the demo accounts, printed in the banner when the gateway runs with `--demo`.
@@ -105,17 +111,37 @@ pub async fn seed_demo(pool: &AnyPool) -> Result<DemoCredentials, SeedError> {
     let operator_hash = hash_password(demo.operator_password.to_owned()).await?;
     let now = now_ms();
 
-    let mut tx = pool.begin().await?;
-    sqlx::query(
+    let mut tx = begin_write(pool).await?;
+    // The dealer starts at zero and gets its opening balance as a top-up, so the balance
+    // equals the sum of its ledger entries from the first day. Only when the dealer is new:
+    // an existing one keeps its balance and ledger.
+    let created = sqlx::query(
         "INSERT INTO dealers (code, name, balance_tiyn, active, created_at_ms) \
-         VALUES ($1, $2, $3, 1, $4) ON CONFLICT DO NOTHING",
+         VALUES ($1, $2, 0, 1, $3) ON CONFLICT DO NOTHING",
     )
     .bind(DEMO_DEALER_CODE)
     .bind("Демо-дилер")
-    .bind(DEMO_DEALER_BALANCE_TIYN)
     .bind(now)
     .execute(&mut *tx)
     .await?;
+    if created.rows_affected() == 1 {
+        let opening = ledger::NewEntry {
+            dealer_code: DEMO_DEALER_CODE,
+            kind: LedgerKind::TopUp,
+            amount_tiyn: DEMO_DEALER_BALANCE_TIYN,
+            reference: &format!("opening-{DEMO_DEALER_CODE}"),
+            point_code: None,
+            created_at_ms: now,
+        };
+        let posted = ledger::post_in(&mut tx, &opening).await?;
+        if !matches!(posted, ledger::Posted::Done { .. }) {
+            tracing::warn!(
+                dealer = DEMO_DEALER_CODE,
+                ?posted,
+                "demo opening balance not posted"
+            );
+        }
+    }
 
     // Inactive, like every new point: the dealer activates it after certifying its key.
     sqlx::query(
@@ -163,8 +189,8 @@ pub async fn seed_demo(pool: &AnyPool) -> Result<DemoCredentials, SeedError> {
     for &(code, name, short_label, grp, account_kind, account_rule, max_tiyn) in DEMO_PROVIDERS {
         sqlx::query(
             "INSERT INTO providers (code, name, short_label, grp, account_kind, account_rule, \
-             min_tiyn, max_tiyn, active) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1) \
-             ON CONFLICT DO NOTHING",
+             min_tiyn, max_tiyn, active, updated_at_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9) ON CONFLICT DO NOTHING",
         )
         .bind(code)
         .bind(name)
@@ -174,6 +200,7 @@ pub async fn seed_demo(pool: &AnyPool) -> Result<DemoCredentials, SeedError> {
         .bind(account_rule)
         .bind(MIN_TIYN)
         .bind(max_tiyn)
+        .bind(now)
         .execute(&mut *tx)
         .await?;
     }

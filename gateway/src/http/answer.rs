@@ -15,7 +15,9 @@
 //! * **429** — 905 too many attempts, with `retry_after_s` and a `Retry-After` header;
 //! * **500** — 999, something failed inside the gateway: the request may be repeated;
 //! * **200** — everything else: success, and every decision about a sender the gateway has
-//!   identified (902 not certified, 903 revoked, 906 card already used, 52–54 blocked, ...).
+//!   identified (902 not certified, 903 revoked, 906 card already used, 52–54 blocked, ...)
+//!   or a payment (1, 7, 8, 11, 21, 32, 81–84, 908–910);
+//! * **304** — the catalogue has not changed (`If-None-Match`): no body, so no signature.
 //!
 //! So a client must read the signed body whatever the status; a body that is not a signed
 //! `Response` (a proxy's error page, a timeout) is *no answer* and the step's outcome is unknown.
@@ -42,8 +44,16 @@ use crate::{db::now_ms, password::PasswordError, throttle::Blocked};
 #[derive(Debug)]
 pub struct Answer {
     status: StatusCode,
+    body: AnswerBody,
+}
+
+#[derive(Debug)]
+enum AnswerBody {
     // Boxed: an answer travels in `Err` through every check, and a key card is big.
-    response: Box<Response>,
+    Fresh(Box<Response>),
+    /// An answer given before, sent again byte for byte (a replayed payment): the same bytes
+    /// get the same signature, so the phone sees exactly what it would have seen the first time.
+    Stored(Vec<u8>),
 }
 
 /// The HTTP status of an answer with `code`.
@@ -66,32 +76,46 @@ impl Answer {
     pub fn outcome(session: Option<SessionId>, outcome: Outcome) -> Answer {
         let mut response = Response::code(session, ResultCode::Ok, now_ms());
         response.outcome = Some(outcome);
-        Answer {
-            status: StatusCode::OK,
-            response: Box::new(response),
-        }
+        Answer::response(response)
     }
 
     /// The step was refused with `code`.
     pub fn refusal(session: Option<SessionId>, code: ResultCode) -> Answer {
+        Answer::response(Response::code(session, code, now_ms()))
+    }
+
+    /// A response built by the caller (a payment's outcome: a code *and* a receipt).
+    pub fn response(response: Response) -> Answer {
+        Answer {
+            status: http_status(response.code),
+            body: AnswerBody::Fresh(Box::new(response)),
+        }
+    }
+
+    /// An answer encoded before — a stored payment's — sent again exactly as it was.
+    pub fn stored(code: ResultCode, bytes: Vec<u8>) -> Answer {
         Answer {
             status: http_status(code),
-            response: Box::new(Response::code(session, code, now_ms())),
+            body: AnswerBody::Stored(bytes),
         }
     }
 
     /// Too many failed attempts: try again after the block.
     pub fn blocked(blocked: Blocked) -> Answer {
-        let mut answer = Answer::refusal(None, ResultCode::TooManyAttempts);
-        answer.response.retry_after_s = Some(blocked.retry_after_s);
-        answer
+        let mut response = Response::code(None, ResultCode::TooManyAttempts, now_ms());
+        response.retry_after_s = Some(blocked.retry_after_s);
+        Answer::response(response)
     }
 
     /// The body is over the limit (or could not be read to the end).
     pub fn too_large() -> Answer {
         Answer {
             status: StatusCode::PAYLOAD_TOO_LARGE,
-            response: Box::new(Response::code(None, ResultCode::Malformed, now_ms())),
+            body: AnswerBody::Fresh(Box::new(Response::code(
+                None,
+                ResultCode::Malformed,
+                now_ms(),
+            ))),
         }
     }
 
@@ -116,8 +140,13 @@ impl From<PasswordError> for Answer {
 
 impl IntoResponse for Answer {
     fn into_response(self) -> HttpResponse {
-        debug_assert_eq!(self.response.v, PROTOCOL_VERSION);
-        let retry_after = self.response.retry_after_s;
+        let (bytes, retry_after) = match self.body {
+            AnswerBody::Fresh(response) => {
+                debug_assert_eq!(response.v, PROTOCOL_VERSION);
+                (response.encode(), response.retry_after_s)
+            }
+            AnswerBody::Stored(bytes) => (bytes, None),
+        };
         let mut response = (
             self.status,
             [
@@ -125,7 +154,7 @@ impl IntoResponse for Answer {
                 // An answer is about one request: a cache must never replay it for another.
                 (header::CACHE_CONTROL, "no-store"),
             ],
-            self.response.encode(),
+            bytes,
         )
             .into_response();
         if let Some(seconds) = retry_after {
@@ -146,6 +175,12 @@ pub async fn sign_answers(
     next: Next,
 ) -> HttpResponse {
     let (mut parts, body) = next.run(request).await.into_parts();
+    // A 304 has no body to sign, and it must not carry a signature header either: a browser
+    // merges a 304's headers into the response it has cached, which would then carry a
+    // signature over nothing instead of the one over its body.
+    if parts.status == StatusCode::NOT_MODIFIED {
+        return HttpResponse::from_parts(parts, body);
+    }
     // Our own answers are a few hundred bytes; the limit only guards against a bug.
     let bytes = match axum::body::to_bytes(body, 4 * MAX_BODY_BYTES).await {
         Ok(bytes) => bytes,

@@ -8,7 +8,9 @@ pub mod answer;
 pub mod client_ip;
 pub mod health;
 pub mod key_card;
+pub mod payments;
 pub mod point_login;
+pub mod providers;
 pub mod registration;
 pub mod signed;
 pub mod static_files;
@@ -113,6 +115,8 @@ fn protocol_router(state: &AppState) -> Router<AppState> {
     Router::new()
         .merge(key_card::router())
         .merge(registration::router())
+        .merge(providers::router())
+        .merge(payments::router())
         .merge(steps::router())
         .layer(middleware::from_fn_with_state(
             state.clone(),

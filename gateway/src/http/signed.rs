@@ -1,6 +1,6 @@
 //! The pipeline of every signed step (`POST /api/v1/<step>`), in one place so each step —
-//! balance and revoke now, check, pay, status and message later — gets exactly the same
-//! checks by taking an extractor:
+//! check, pay, status, balance and revoke now, message later — gets exactly the same checks by
+//! taking an extractor:
 //!
 //! * [`Authorized`] — may do anything its point may: every check below passed;
 //! * [`KeyHolder`] — proven holder of a registered, unrevoked key, whatever its certification
@@ -21,6 +21,7 @@
 //! 11. the cashier exists and is active at this point (54).
 
 use axum::{
+    body::Bytes,
     extract::{FromRequest, Request},
     http::HeaderMap,
 };
@@ -44,6 +45,10 @@ use crate::db::{
 #[derive(Debug)]
 pub struct Authorized {
     pub request: SignedRequest,
+    /// The exact bytes that were signed (a payment keeps them as proof).
+    pub body: Bytes,
+    /// The signature over [`Self::body`], as it came in the header.
+    pub signature: Signature,
     pub key: Key,
     pub dealer: Dealer,
     pub point: Point,
@@ -54,6 +59,10 @@ pub struct Authorized {
 #[derive(Debug)]
 pub struct KeyHolder {
     pub request: SignedRequest,
+    /// The exact bytes that were signed.
+    pub body: Bytes,
+    /// The signature over [`Self::body`].
+    pub signature: Signature,
     pub key: Key,
 }
 
@@ -111,7 +120,12 @@ impl FromRequest<AppState> for KeyHolder {
         if key.state == KeyState::Revoked {
             return Err(refuse(ResultCode::KeyRevoked));
         }
-        Ok(KeyHolder { request, key })
+        Ok(KeyHolder {
+            request,
+            body: bytes,
+            signature,
+            key,
+        })
     }
 }
 
@@ -119,7 +133,12 @@ impl FromRequest<AppState> for Authorized {
     type Rejection = Answer;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, Answer> {
-        let KeyHolder { request, key } = KeyHolder::from_request(request, state).await?;
+        let KeyHolder {
+            request,
+            body,
+            signature,
+            key,
+        } = KeyHolder::from_request(request, state).await?;
         let refuse = |code: ResultCode| {
             tracing::info!(serial = %key.serial, point = %key.point_code,
                 step = request.step.name(), code = code.number(), "signed request refused");
@@ -149,6 +168,8 @@ impl FromRequest<AppState> for Authorized {
         };
         Ok(Authorized {
             request,
+            body,
+            signature,
             key,
             dealer,
             point,

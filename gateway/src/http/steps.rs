@@ -1,6 +1,7 @@
-//! The signed steps implemented so far: `POST /api/v1/balance` and `POST /api/v1/revoke`.
-//! Each takes an extractor from [`super::signed`], which has already run every check; the
-//! other steps (check, pay, status, message) answer 404 until they are built the same way.
+//! The signed steps about the point itself: `POST /api/v1/balance` and `POST /api/v1/revoke`
+//! (the payment steps are in [`super::payments`]). Each takes an extractor from
+//! [`super::signed`], which has already run every check; `message` answers 404 until it is
+//! built the same way.
 
 use axum::{Router, extract::State, routing::post};
 use tolem_protocol::{
@@ -13,7 +14,13 @@ use super::{
     answer::Answer,
     signed::{Authorized, KeyHolder},
 };
-use crate::db::{keys, now_ms};
+use crate::{
+    db::{
+        keys, now_ms,
+        payments::{self, Scope},
+    },
+    payments::business_day_start,
+};
 
 /// Routes of the signed steps, relative to `/api/v1`.
 pub fn router() -> Router<AppState> {
@@ -22,18 +29,28 @@ pub fn router() -> Router<AppState> {
         .route("/revoke", post(revoke))
 }
 
-/// The dealer's balance (manual §15) and the point's limits.
-async fn balance(auth: Authorized) -> Answer {
-    Answer::outcome(
+/// The dealer's balance (manual §15) and the point's limits: what is left of its daily limit
+/// after today's accepted payments (business day, see [`crate::payments`]).
+async fn balance(State(state): State<AppState>, auth: Authorized) -> Result<Answer, Answer> {
+    let point = &auth.point;
+    let point_day_left_tiyn = match point.daily_limit_tiyn {
+        Some(limit) => {
+            let mut conn = state.pool.acquire().await?;
+            let since = business_day_start(now_ms());
+            let spent =
+                payments::accepted_sum_since(&mut conn, Scope::Point(&point.code), since).await?;
+            Some((limit - spent).max(0))
+        }
+        None => None,
+    };
+    Ok(Answer::outcome(
         Some(auth.request.session),
         Outcome::Balance(BalanceInfo {
             dealer_balance_tiyn: auth.dealer.balance_tiyn,
-            // Payments do not exist yet, so nothing is spent today: once they do, today's
-            // accepted payments of the point are subtracted here.
-            point_day_left_tiyn: auth.point.daily_limit_tiyn,
-            point_payment_limit_tiyn: auth.point.payment_limit_tiyn,
+            point_day_left_tiyn,
+            point_payment_limit_tiyn: point.payment_limit_tiyn,
         }),
-    )
+    ))
 }
 
 /// *Delete key* on the phone (manual §9.5): the key revokes itself, for good. Only a

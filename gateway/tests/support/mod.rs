@@ -1,11 +1,12 @@
 //! Shared by the HTTP tests: a real gateway bound to 127.0.0.1:0 with a fresh SQLite database
 //! and the demo data; a phone that speaks the protocol with the protocol's own types
-//! ([`phone`]); a browser in the dealer console ([`browser`]).
+//! ([`phone`]) and pays ([`payments`]); a browser in the dealer console ([`browser`]).
 
 // Each test file uses a different part of this module.
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod payments;
 pub mod phone;
 
 use std::net::{IpAddr, SocketAddr};
@@ -28,6 +29,11 @@ use tolem_protocol::{
 pub const POINT: &str = "P1001";
 pub const PASSWORD: &str = "tolem-demo-1001";
 pub const GATEWAY_SEED: [u8; 32] = [42; 32];
+
+/// Now, UTC milliseconds, as the phone's (correct) clock says.
+pub fn now_ms() -> i64 {
+    db::now_ms()
+}
 
 /// A running gateway and what a test needs to talk to it and look inside.
 pub struct Gateway {

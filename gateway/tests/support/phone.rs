@@ -10,7 +10,7 @@ use tolem_protocol::{
     signing::{KEY_HEADER, SIGNATURE_HEADER},
 };
 
-use super::{Gateway, PASSWORD, POINT, Reply};
+use super::{Gateway, PASSWORD, POINT, Reply, now_ms};
 
 impl Gateway {
     /// Asks for a key card from `client`'s address.
@@ -35,7 +35,12 @@ impl Gateway {
 
     /// A new phone of the demo point: its key card and a fresh key (not registered yet).
     pub async fn new_phone(&self, seed: u8) -> Phone {
-        let reply = self.key_card(POINT, PASSWORD).await;
+        self.new_phone_of(POINT, seed).await
+    }
+
+    /// A new phone of `point` (whose password is the demo one).
+    pub async fn new_phone_of(&self, point: &str, seed: u8) -> Phone {
+        let reply = self.key_card(point, PASSWORD).await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
         let Some(Outcome::KeyCard(card)) = reply.response().outcome else {
             panic!("no key card: {}", reply.text());
@@ -48,7 +53,12 @@ impl Gateway {
 
     /// A phone whose key is registered (pending).
     pub async fn registered_phone(&self, seed: u8) -> Phone {
-        let phone = self.new_phone(seed).await;
+        self.registered_phone_of(POINT, seed).await
+    }
+
+    /// A phone of `point` whose key is registered (pending).
+    pub async fn registered_phone_of(&self, point: &str, seed: u8) -> Phone {
+        let phone = self.new_phone_of(point, seed).await;
         let reply = self.register(&phone, &phone.registration(PASSWORD)).await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
         phone
@@ -81,8 +91,38 @@ impl Gateway {
             "UPDATE keys SET state = 'certified' WHERE serial = '{serial}'"
         ))
         .await;
-        self.sql("UPDATE points SET active = 1 WHERE code = 'P1001'")
-            .await;
+        let point = &phone.card.point;
+        self.sql(&format!(
+            "UPDATE points SET active = 1 WHERE code = '{point}'"
+        ))
+        .await;
+    }
+
+    /// A phone of `point` that may pay: registered, certified, its point active.
+    pub async fn ready_phone_of(&self, point: &str, seed: u8) -> Phone {
+        let phone = self.registered_phone_of(point, seed).await;
+        self.certify_and_activate(&phone).await;
+        phone
+    }
+
+    /// A phone of the demo point that may pay.
+    pub async fn ready_phone(&self, seed: u8) -> Phone {
+        self.ready_phone_of(POINT, seed).await
+    }
+
+    /// Adds a point `code` of the demo dealer, with the demo point's password and a cashier C1.
+    pub async fn add_point(&self, code: &str) {
+        self.sql(&format!(
+            "INSERT INTO points (code, dealer_code, name, password_hash, created_at_ms) \
+             SELECT '{code}', dealer_code, 'Test point {code}', password_hash, 0 \
+             FROM points WHERE code = '{POINT}'"
+        ))
+        .await;
+        self.sql(&format!(
+            "INSERT INTO cashiers (point_code, code, name, created_at_ms) \
+             VALUES ('{code}', 'C1', 'Cashier', 0)"
+        ))
+        .await;
     }
 }
 
@@ -105,9 +145,14 @@ impl Phone {
         }
     }
 
-    /// A signed request of this phone for `step`, with a fresh session.
+    /// A signed request of this phone for `step`, with a fresh session, created now.
     pub fn request(&self, step: Step) -> Request {
-        let now = 1_700_000_000_000;
+        self.request_at(step, now_ms())
+    }
+
+    /// A signed request of this phone for `step`, with a fresh session, created at `now`
+    /// (UTC milliseconds): a deferred payment, a phone whose clock is wrong.
+    pub fn request_at(&self, step: Step, now: i64) -> Request {
         Request {
             v: PROTOCOL_VERSION,
             dealer: self.card.dealer.clone(),

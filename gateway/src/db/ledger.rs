@@ -1,0 +1,144 @@
+//! The dealer's ledger: every change of a balance is an entry, written in the same transaction
+//! as the change of `dealers.balance_tiyn`, so the balance always equals the sum of the
+//! dealer's entries and every tiyn can be traced to a payment, a top-up, a commission or a
+//! correction.
+//!
+//! Entry ids are `<kind>:<reference>` (`payment:D001-17`, `top_up:opening-D001`): posting the
+//! same top-up twice (a double click, a re-sent bank statement) is refused by the primary key.
+
+use sqlx::{AnyConnection, AnyPool};
+
+use super::begin_write;
+
+/// What an entry is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LedgerKind {
+    /// Money the dealer paid in.
+    TopUp,
+    /// A payment of one of the dealer's points (negative).
+    Payment,
+    /// The dealer's commission, credited daily.
+    Commission,
+    /// A correction by the gateway's operator, either way.
+    Correction,
+}
+
+impl LedgerKind {
+    /// The text form in `ledger_entries.kind`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LedgerKind::TopUp => "top_up",
+            LedgerKind::Payment => "payment",
+            LedgerKind::Commission => "commission",
+            LedgerKind::Correction => "correction",
+        }
+    }
+}
+
+/// An entry to write.
+#[derive(Debug, Clone)]
+pub struct NewEntry<'a> {
+    pub dealer_code: &'a str,
+    pub kind: LedgerKind,
+    /// Signed: negative takes money away.
+    pub amount_tiyn: i64,
+    pub reference: &'a str,
+    pub point_code: Option<&'a str>,
+    pub created_at_ms: i64,
+}
+
+/// How posting an entry went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Posted {
+    /// Written; the dealer's balance is now this.
+    Done { balance_after_tiyn: i64 },
+    /// An entry with this kind and reference exists already; nothing changed.
+    AlreadyPosted,
+    /// The balance would go below zero; nothing changed.
+    InsufficientFunds,
+    /// No such dealer.
+    NoDealer,
+}
+
+/// The id of an entry.
+pub fn entry_id(kind: LedgerKind, reference: &str) -> String {
+    format!("{}:{reference}", kind.as_str())
+}
+
+/// Moves the dealer's balance by the entry's amount and writes the entry, inside the caller's
+/// transaction. The update is conditional, so the balance never goes below zero however many
+/// transactions race: `InsufficientFunds` means nothing was changed.
+pub async fn post_in(
+    conn: &mut AnyConnection,
+    entry: &NewEntry<'_>,
+) -> Result<Posted, sqlx::Error> {
+    let moved = sqlx::query(
+        "UPDATE dealers SET balance_tiyn = balance_tiyn + $1 \
+         WHERE code = $2 AND balance_tiyn + $1 >= 0",
+    )
+    .bind(entry.amount_tiyn)
+    .bind(entry.dealer_code)
+    .execute(&mut *conn)
+    .await?;
+    if moved.rows_affected() == 0 {
+        let exists: Option<i64> =
+            sqlx::query_scalar("SELECT balance_tiyn FROM dealers WHERE code = $1")
+                .bind(entry.dealer_code)
+                .fetch_optional(&mut *conn)
+                .await?;
+        return Ok(match exists {
+            Some(_) => Posted::InsufficientFunds,
+            None => Posted::NoDealer,
+        });
+    }
+    let balance_after_tiyn: i64 =
+        sqlx::query_scalar("SELECT balance_tiyn FROM dealers WHERE code = $1")
+            .bind(entry.dealer_code)
+            .fetch_one(&mut *conn)
+            .await?;
+    let written = sqlx::query(
+        "INSERT INTO ledger_entries (id, dealer_code, kind, amount_tiyn, balance_after_tiyn, \
+         reference, point_code, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(entry_id(entry.kind, entry.reference))
+    .bind(entry.dealer_code)
+    .bind(entry.kind.as_str())
+    .bind(entry.amount_tiyn)
+    .bind(balance_after_tiyn)
+    .bind(entry.reference)
+    .bind(entry.point_code)
+    .bind(entry.created_at_ms)
+    .execute(&mut *conn)
+    .await?;
+    if written.rows_affected() == 0 {
+        // The caller must roll back: the balance above moved for an entry that exists.
+        return Ok(Posted::AlreadyPosted);
+    }
+    Ok(Posted::Done { balance_after_tiyn })
+}
+
+/// Posts one entry in its own transaction (a top-up or a correction from the console, a test
+/// setting a scene). Anything but `Done` changes nothing.
+pub async fn post(pool: &AnyPool, entry: &NewEntry<'_>) -> Result<Posted, sqlx::Error> {
+    let mut tx = begin_write(pool).await?;
+    let posted = post_in(&mut tx, entry).await?;
+    if matches!(posted, Posted::Done { .. }) {
+        tx.commit().await?;
+    } else {
+        tx.rollback().await?;
+    }
+    Ok(posted)
+}
+
+/// The sum of the dealer's entries: always equal to its balance.
+pub async fn sum(pool: &AnyPool, dealer_code: &str) -> Result<i64, sqlx::Error> {
+    // Cast: PostgreSQL's SUM of BIGINT is NUMERIC, which the Any driver cannot read as i64.
+    sqlx::query_scalar(
+        "SELECT CAST(COALESCE(SUM(amount_tiyn), 0) AS BIGINT) FROM ledger_entries \
+         WHERE dealer_code = $1",
+    )
+    .bind(dealer_code)
+    .fetch_one(pool)
+    .await
+}

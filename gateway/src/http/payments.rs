@@ -1,0 +1,138 @@
+//! The payment steps: `POST /api/v1/check`, `/pay` and `/status` (CyberplatMobile manual
+//! §10–11). Each takes [`Authorized`], so the signed-step pipeline has run first; the rules are
+//! in [`crate::payments`].
+//!
+//! * `check` — would this payment go through now? No money moves, nothing is stored.
+//! * `pay` — decides and stores the payment; answers a code and a receipt (accepted, or
+//!   rejected with the code). The same session with the same content gets the stored answer
+//!   again, byte for byte; with other content, 1.
+//! * `status` — the stored outcome of the request's session (the pay answer's code and receipt,
+//!   stamped with the gateway's time now), or 11 when no pay of that session was received. A
+//!   read only: the phone may pre-sign it and send the same bytes as often as it needs.
+
+use axum::{Router, extract::State, routing::post};
+use tolem_protocol::{
+    codes::ResultCode,
+    messages::{Message, Outcome, Payment, Response, Step},
+};
+
+use super::{AppState, answer::Answer, signed::Authorized};
+use crate::{
+    db::{now_ms, payments as stored, providers},
+    payments::{
+        is_clock_ahead, judge,
+        pay::{Paid, pay},
+        read_standing, screen,
+    },
+};
+
+/// Routes of the payment steps, relative to `/api/v1`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/check", post(check))
+        .route("/pay", post(pay_step))
+        .route("/status", post(status))
+}
+
+/// The payment of a `check` or `pay` request (the pipeline made sure the step fits the URL).
+fn payment_of(auth: &Authorized) -> Result<&Payment, Answer> {
+    match &auth.request.step {
+        Step::Check(payment) | Step::Pay(payment) => Ok(payment),
+        other => Err(Answer::internal(&format!(
+            "{} reached a payment handler",
+            other.name()
+        ))),
+    }
+}
+
+/// `check`: the rules of [`crate::payments`] against the figures of this moment.
+async fn check(State(state): State<AppState>, auth: Authorized) -> Result<Answer, Answer> {
+    let now = now_ms();
+    let session = auth.request.session.clone();
+    let payment = payment_of(&auth)?;
+    let refuse = |code: ResultCode| {
+        tracing::info!(point = %auth.point.code, %session, provider = %payment.provider,
+            code = code.number(), "check refused");
+        Answer::refusal(Some(session.clone()), code)
+    };
+    let created_at = auth.request.created_at_ms;
+    if is_clock_ahead(created_at, now) {
+        return Err(refuse(ResultCode::ClockAhead));
+    }
+    let mut conn = state.pool.acquire().await?;
+    let provider = providers::active_provider(&mut conn, &payment.provider).await?;
+    let max_age = auth.point.offline.max_age_ms;
+    let account = screen(payment, provider.as_ref(), created_at, now, max_age).map_err(refuse)?;
+    let standing = read_standing(
+        &mut conn,
+        &auth.point.code,
+        payment,
+        &account,
+        created_at,
+        now,
+    )
+    .await?;
+    judge(payment.amount_tiyn, &standing).map_err(refuse)?;
+    tracing::info!(point = %auth.point.code, %session, provider = %payment.provider,
+        amount_tiyn = payment.amount_tiyn, "check passed");
+    Ok(Answer::outcome(Some(session.clone()), Outcome::Checked))
+}
+
+/// `pay`: see [`crate::payments::pay`].
+async fn pay_step(State(state): State<AppState>, auth: Authorized) -> Result<Answer, Answer> {
+    let now = now_ms();
+    let session = auth.request.session.clone();
+    let point = auth.point.code.clone();
+    let amount_tiyn = payment_of(&auth)?.amount_tiyn;
+    if is_clock_ahead(auth.request.created_at_ms, now) {
+        tracing::info!(%point, %session, created_at_ms = auth.request.created_at_ms,
+            gateway_time_ms = now, "payment refused: created in the future");
+        return Err(Answer::refusal(Some(session), ResultCode::ClockAhead));
+    }
+    // In its own task: a phone that hangs up must not cut the decision short.
+    let pool = state.pool.clone();
+    let paid = tokio::spawn(async move { pay(&pool, &auth, now).await })
+        .await
+        .map_err(|error| Answer::internal(&error))?
+        .map_err(|error| {
+            tracing::error!(%point, %session, %error, "payment not decided");
+            Answer::refusal(Some(session.clone()), ResultCode::Internal)
+        })?;
+    Ok(match paid {
+        Paid::Decided {
+            code,
+            transaction_id,
+            answer,
+        } => {
+            tracing::info!(%point, %session, %transaction_id, amount_tiyn, code = code.number(),
+                "payment {}", if code == ResultCode::Ok { "accepted" } else { "rejected" });
+            Answer::stored(code, answer)
+        }
+        Paid::Replayed(payment) => {
+            tracing::info!(%point, %session, transaction_id = %payment.transaction_id,
+                code = payment.code.number(), "payment replayed: the stored answer again");
+            Answer::stored(payment.code, payment.response_body)
+        }
+        Paid::SessionTaken => {
+            tracing::warn!(%point, %session, "payment refused: the session has other content");
+            Answer::refusal(Some(session), ResultCode::SessionExists)
+        }
+    })
+}
+
+/// `status`: the stored outcome of the session.
+async fn status(State(state): State<AppState>, auth: Authorized) -> Result<Answer, Answer> {
+    let session = auth.request.session;
+    let point = &auth.point.code;
+    let mut conn = state.pool.acquire().await?;
+    let Some(payment) = stored::find(&mut conn, point, session.as_str()).await? else {
+        tracing::info!(%point, %session, "status: no such session");
+        return Err(Answer::refusal(Some(session), ResultCode::NoSuchSession));
+    };
+    let mut response = Response::decode(&payment.response_body)
+        .map_err(|error| Answer::internal(&format!("stored answer of {session}: {error}")))?;
+    response.gateway_time_ms = now_ms();
+    tracing::info!(%point, %session, transaction_id = %payment.transaction_id,
+        code = payment.code.number(), "status answered");
+    Ok(Answer::response(response))
+}

@@ -1,0 +1,231 @@
+//! The `pay` step: a payment is decided and recorded in ONE database transaction — the
+//! idempotency look-up, the rules, the debit, its ledger entry and the payment row — so it is
+//! either all there or not at all, and a session is paid at most once.
+//!
+//! ## Concurrency
+//! * The transaction's first statement increments the dealer's `transactions_issued` (the
+//!   number in the new transaction id). That write locks the dealer's row on PostgreSQL, so the
+//!   payments of one dealer are decided one after another: the idempotency look-up, the
+//!   duplicate rule and the daily sums each see every payment committed before, and two of
+//!   them can never both fit into the last of a limit. On SQLite [`begin_write`] has already
+//!   taken the database's write lock (`BEGIN IMMEDIATE`, waiting up to the 5 s busy timeout),
+//!   which serialises all payments; concurrent ones queue instead of failing with "database is
+//!   locked".
+//! * The debit is conditional (`... WHERE balance_tiyn + amount >= 0`, see
+//!   [`ledger::post_in`]): even if something else changed the balance, it never goes below zero;
+//!   0 rows changed is 21.
+//! * Two identical requests of one session at once: the second waits for the first's lock and
+//!   then finds its row. Should an insert still hit the (point, session) primary key, the
+//!   transaction is rolled back and the stored outcome is read and returned: never paid twice.
+//! * A caller that gives up (a phone that hangs up) must not cut a decision in half: the HTTP
+//!   handler runs [`pay`] in its own task. (A dropped transaction would roll back cleanly, but
+//!   finishing means the phone's status query finds the outcome it was about to be told.)
+
+use sqlx::{AnyPool, error::ErrorKind};
+use tolem_protocol::{
+    PROTOCOL_VERSION,
+    codes::ResultCode,
+    messages::{Message, Outcome, Payment, PaymentReceipt, PaymentState, Response, Step},
+};
+
+use super::{content_hash, read_standing, screen, transaction_id};
+use crate::{
+    db::{
+        begin_write,
+        ledger::{self, LedgerKind, NewEntry, Posted},
+        payments::{self, NewPayment, StoredPayment},
+        providers,
+    },
+    http::signed::Authorized,
+};
+
+/// How a `pay` request ended.
+#[derive(Debug)]
+pub enum Paid {
+    /// Decided now and stored: `answer` is the exact bytes to send.
+    Decided {
+        code: ResultCode,
+        transaction_id: String,
+        answer: Vec<u8>,
+    },
+    /// The session was decided before with the same content: its stored answer.
+    Replayed(StoredPayment),
+    /// The session was decided before with other content (code 1); nothing stored.
+    SessionTaken,
+}
+
+/// Why a payment could not be decided (answered 999, nothing stored: the phone tries again).
+#[derive(Debug, thiserror::Error)]
+pub enum PayError {
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error("not a payment: {0}")]
+    NotAPayment(&'static str),
+    #[error("inconsistent ledger: {0}")]
+    Ledger(String),
+}
+
+/// Decides the payment of an authorised `pay` request received at `now_ms`. The caller has
+/// already refused a creation time in the future (910), which is not stored.
+pub async fn pay(pool: &AnyPool, auth: &Authorized, now_ms: i64) -> Result<Paid, PayError> {
+    let Step::Pay(payment) = &auth.request.step else {
+        return Err(PayError::NotAPayment(auth.request.step.name()));
+    };
+    let hash = content_hash(payment);
+    // The catalogue is read outside the transaction: it does not change with payments, and
+    // the shorter the transaction, the shorter the dealer's lock.
+    let provider = {
+        let mut conn = pool.acquire().await?;
+        providers::active_provider(&mut conn, &payment.provider).await?
+    };
+    let screened = screen(
+        payment,
+        provider.as_ref(),
+        auth.request.created_at_ms,
+        now_ms,
+        auth.point.offline.max_age_ms,
+    );
+    match decide(pool, auth, payment, &hash, &screened, now_ms).await {
+        Err(PayError::Database(sqlx::Error::Database(error)))
+            if error.kind() == ErrorKind::UniqueViolation =>
+        {
+            let mut conn = pool.acquire().await?;
+            let session = auth.request.session.as_str();
+            tracing::info!(point = %auth.point.code, %session,
+                "payment raced with the same session; answering with the stored outcome");
+            match payments::find(&mut conn, &auth.point.code, session).await? {
+                Some(stored) => Ok(replay(stored, &hash)),
+                None => Err(PayError::Database(sqlx::Error::Database(error))),
+            }
+        }
+        other => other,
+    }
+}
+
+fn replay(stored: StoredPayment, hash: &str) -> Paid {
+    if stored.content_hash == hash {
+        Paid::Replayed(stored)
+    } else {
+        Paid::SessionTaken
+    }
+}
+
+/// The transaction itself (see the module docs).
+async fn decide(
+    pool: &AnyPool,
+    auth: &Authorized,
+    payment: &Payment,
+    hash: &str,
+    screened: &Result<String, ResultCode>,
+    now_ms: i64,
+) -> Result<Paid, PayError> {
+    let request = &auth.request;
+    let (point, dealer) = (&auth.point.code, &auth.point.dealer_code);
+    let mut tx = begin_write(pool).await?;
+    let locked = sqlx::query(
+        "UPDATE dealers SET transactions_issued = transactions_issued + 1 WHERE code = $1",
+    )
+    .bind(dealer)
+    .execute(&mut *tx)
+    .await?;
+    if locked.rows_affected() != 1 {
+        return Err(PayError::Ledger(format!("dealer {dealer} is gone")));
+    }
+    if let Some(stored) = payments::find(&mut tx, point, request.session.as_str()).await? {
+        // Nothing to write: the counter goes back with the rollback.
+        tx.rollback().await?;
+        return Ok(replay(stored, hash));
+    }
+    let number: i64 = sqlx::query_scalar("SELECT transactions_issued FROM dealers WHERE code = $1")
+        .bind(dealer)
+        .fetch_one(&mut *tx)
+        .await?;
+    let transaction_id = transaction_id(dealer, number);
+
+    let mut code = match screened {
+        Err(code) => *code,
+        Ok(account) => {
+            let standing = read_standing(
+                &mut tx,
+                point,
+                payment,
+                account,
+                request.created_at_ms,
+                now_ms,
+            )
+            .await?;
+            super::judge(payment.amount_tiyn, &standing)
+                .err()
+                .unwrap_or(ResultCode::Ok)
+        }
+    };
+    if code == ResultCode::Ok {
+        let debit = NewEntry {
+            dealer_code: dealer,
+            kind: LedgerKind::Payment,
+            amount_tiyn: -payment.amount_tiyn,
+            reference: &transaction_id,
+            point_code: Some(point),
+            created_at_ms: now_ms,
+        };
+        match ledger::post_in(&mut tx, &debit).await? {
+            Posted::Done { .. } => {}
+            Posted::InsufficientFunds => code = ResultCode::InsufficientFunds,
+            other => return Err(PayError::Ledger(format!("{transaction_id}: {other:?}"))),
+        }
+    }
+
+    let accepted = code == ResultCode::Ok;
+    let response = Response {
+        v: PROTOCOL_VERSION,
+        session: Some(request.session.clone()),
+        code,
+        outcome: Some(Outcome::Payment(PaymentReceipt {
+            transaction_id: transaction_id.clone(),
+            state: if accepted {
+                PaymentState::Accepted
+            } else {
+                PaymentState::Rejected
+            },
+            amount_tiyn: payment.amount_tiyn,
+            customer_amount_tiyn: payment.customer_amount_tiyn,
+            // For a rejected payment: when it was decided.
+            accepted_at_ms: now_ms,
+        })),
+        gateway_time_ms: now_ms,
+        retry_after_s: None,
+    };
+    let answer = response.encode();
+    let signature = auth.signature.to_string();
+    let account = screened.as_deref().unwrap_or(payment.account.as_str());
+    payments::insert(
+        &mut tx,
+        &NewPayment {
+            point_code: point,
+            session: request.session.as_str(),
+            transaction_id: &transaction_id,
+            dealer_code: dealer,
+            cashier_code: &auth.cashier.code,
+            key_serial: &auth.key.serial,
+            provider: &payment.provider,
+            account,
+            amount_tiyn: payment.amount_tiyn,
+            customer_amount_tiyn: payment.customer_amount_tiyn,
+            comment: payment.comment.as_deref(),
+            content_hash: hash,
+            code,
+            created_at_ms: request.created_at_ms,
+            received_at_ms: now_ms,
+            request_body: &auth.body,
+            request_signature: &signature,
+            response_body: &answer,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Paid::Decided {
+        code,
+        transaction_id,
+        answer,
+    })
+}
