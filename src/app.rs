@@ -1,5 +1,6 @@
 //! The page frame and router: the header with the connection indicator and the update prompt
-//! stay on every page; the main menu's four sections are routes.
+//! stay on every page; the main menu's four sections are routes, and Settings → Keys has its
+//! screens below `/settings/keys`.
 
 use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes};
@@ -7,10 +8,13 @@ use leptos_router::path;
 
 use crate::components::{Header, UpdatePrompt};
 use crate::connection::provide_connection;
-use crate::i18n::*;
 use crate::language::LanguageProvider;
-use crate::pages::{HistoryPage, HomePage, MessagePage, NotFoundPage, PaymentsPage, SettingsPage};
+use crate::pages::{
+    DeleteKeyPage, GenerateKeyPage, HistoryPage, HomePage, KeyCardPage, KeysPage, MessagePage,
+    NotFoundPage, PaymentsPage, RegisterKeyPage, SettingsPage, ViewKeyPage,
+};
 use crate::service_worker::provide_service_worker;
+use crate::session::provide_key_session;
 
 /// The whole cashier app.
 #[component]
@@ -27,10 +31,11 @@ pub fn App() -> impl IntoView {
 fn Shell() -> impl IntoView {
     provide_connection();
     provide_service_worker();
-    let i18n = use_i18n();
+    // Above the router: the unlocked key and an enrolment in progress outlive page changes.
+    provide_key_session();
     view! {
         <Router>
-            <a class="skip" href="#main">{t!(i18n, skip_to_content)}</a>
+            <a class="skip" href="#main">{tr!(skip_to_content)}</a>
             <Header />
             <UpdatePrompt />
             <main id="main">
@@ -40,6 +45,12 @@ fn Shell() -> impl IntoView {
                     <Route path=path!("/history") view=HistoryPage />
                     <Route path=path!("/message") view=MessagePage />
                     <Route path=path!("/settings") view=SettingsPage />
+                    <Route path=path!("/settings/keys") view=KeysPage />
+                    <Route path=path!("/settings/keys/card") view=KeyCardPage />
+                    <Route path=path!("/settings/keys/generate") view=GenerateKeyPage />
+                    <Route path=path!("/settings/keys/register") view=RegisterKeyPage />
+                    <Route path=path!("/settings/keys/view") view=ViewKeyPage />
+                    <Route path=path!("/settings/keys/delete") view=DeleteKeyPage />
                 </Routes>
             </main>
         </Router>

@@ -63,7 +63,6 @@ pub fn LanguageProvider(children: Children) -> impl IntoView {
 /// A compact language picker; a native `<select>` because phones show it as a big thumb-sized list.
 #[component]
 pub fn LanguageSwitch() -> impl IntoView {
-    let i18n = use_i18n();
     let LanguageChoice(choice) = expect_context();
     let on_change = move |ev| {
         let code = event_target_value(&ev);
@@ -73,7 +72,7 @@ pub fn LanguageSwitch() -> impl IntoView {
     };
     view! {
         <label class="language">
-            <span class="visually-hidden">{t!(i18n, language_label)}</span>
+            <span class="visually-hidden">{tr!(language_label)}</span>
             <select on:change=on_change prop:value=move || choice.get().as_str()>
                 {LANGUAGES
                     .iter()
@@ -89,4 +88,26 @@ pub fn LanguageSwitch() -> impl IntoView {
             </select>
         </label>
     }
+}
+
+/// The protocol's name for a locale, for the result-code messages that come with the protocol.
+pub fn protocol_lang(locale: Locale) -> tolem_protocol::codes::Lang {
+    use tolem_protocol::codes::Lang;
+    match locale {
+        Locale::ru => Lang::Ru,
+        Locale::kk => Lang::Kk,
+        Locale::en => Lang::En,
+    }
+}
+
+/// A catalogue text that follows the language switch, as a view or an attribute value.
+///
+/// Use it through [`tr!`](crate::tr) rather than `t!`: Leptos generates rendering code once per
+/// closure type, and every `t!` is a closure of its own (about a kilobyte of wasm each, which a
+/// 128 kbit/s line pays for); here every text is the same closure, the key chosen by a function.
+pub fn text(
+    pick: fn(Locale) -> &'static str,
+) -> impl Fn() -> &'static str + Copy + Send + Sync + 'static {
+    let i18n = use_i18n();
+    move || pick(i18n.get_locale())
 }

@@ -1,8 +1,14 @@
 //! Tolem cashier app: an offline-first payment point that runs in a phone's browser.
 //!
 //! Layout: `app` wires the router and the page frame; `pages/` holds one module per screen of the
-//! main menu; `components/` the pieces every page shares (header, connection indicator, update
-//! prompt); `language` and `connection` and `service_worker` are the app's links to the browser.
+//! main menu (`pages/keys/` the point-key screens); `components/` the pieces every page shares
+//! (header, connection indicator, key lock, update prompt, unlock form, QR code); `language` and
+//! `connection` and `service_worker` are the app's links to the browser.
+//!
+//! The point key: `storage/` keeps it in IndexedDB (`db` the layout, `keystore` the key record),
+//! `crypto/` seals its seed under the passphrase with WebCrypto, `session` holds it unlocked in
+//! memory for a shift, `api/` signs requests with it and checks the gateway's answers, and
+//! `messages` says what went wrong in the cashier's language.
 
 // The macro is deprecated in favour of build.rs code generation, but that path compiles the ICU
 // data exporter into every build; on two cores the macro is minutes faster and generates the same
@@ -13,11 +19,25 @@ mod catalogue {
 }
 pub use catalogue::i18n;
 
+// Defined before the modules so they all see it by name.
+/// `tr!(key)`: the catalogue text `key` in the current language; see [`language::text`].
+#[macro_export]
+macro_rules! tr {
+    ($key:ident) => {
+        $crate::language::text(|locale| $crate::i18n::td_string!(locale, $key))
+    };
+}
+
+pub mod api;
 pub mod app;
 pub mod components;
 pub mod connection;
+pub mod crypto;
 pub mod language;
+pub mod messages;
 pub mod pages;
 pub mod service_worker;
+pub mod session;
+pub mod storage;
 
 pub use app::App;

@@ -5,21 +5,27 @@
 //! [`config`] (flags and environment), [`startup`] (logging, binding, serving, shutdown and
 //! their errors), [`db`] (pool, migrations, demo data, queries), [`http`] (the router and the
 //! signed protocol), [`payments`] (the rules and the transaction of a payment),
-//! [`console`] (the dealer console), [`gateway_key`] (the key that signs
-//! answers), [`throttle`] (slowing down password guessing) and [`error`] (what a plain JSON
-//! handler can fail with).
+//! [`console`] (the dealer console), [`totp`] (its one-time codes), [`audit`] (the
+//! hash-chained audit trail), [`commission`] (the dealer's commission, accrued and credited),
+//! [`jobs`] (what runs in the background), [`gateway_key`] (the key that signs answers),
+//! [`throttle`] (slowing down password guessing) and [`error`] (what a plain JSON handler can
+//! fail with).
 
+pub mod audit;
+pub mod commission;
 pub mod config;
 pub mod console;
 pub mod db;
 pub mod error;
 pub mod gateway_key;
 pub mod http;
+pub mod jobs;
 pub mod password;
 pub mod payments;
 pub mod secrets;
 pub mod startup;
 pub mod throttle;
+pub mod totp;
 
 // The dealer console's translations (`locales/*.yml`), compiled in; Russian when a text is
 // missing in the chosen language.

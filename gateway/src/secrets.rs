@@ -25,6 +25,28 @@ pub fn random_token() -> Result<String, RandomError> {
     Ok(URL_SAFE_NO_PAD.encode(random_bytes::<32>()?))
 }
 
+/// Letters and digits a person cannot confuse when reading them aloud or typing them on a
+/// phone: no `0`/`o`, `1`/`l`/`i`.
+const READABLE: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+
+/// A fresh point password, `xxxx-xxxx-xxxx`: 12 characters of [`READABLE`] (about 59 bits, and
+/// guessing is throttled), lower case so a phone keyboard needs no shift.
+pub fn point_password() -> Result<String, RandomError> {
+    let mut chars = Vec::with_capacity(12);
+    while chars.len() < 12 {
+        for byte in random_bytes::<16>()? {
+            // Rejection sampling: only bytes below the largest multiple of the alphabet's size,
+            // so every character is equally likely.
+            let limit = 256 - 256 % READABLE.len();
+            if usize::from(byte) < limit && chars.len() < 12 {
+                chars.push(READABLE[usize::from(byte) % READABLE.len()]);
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(&chars).into_owned();
+    Ok(format!("{}-{}-{}", &text[..4], &text[4..8], &text[8..]))
+}
+
 /// SHA-256 of `data` as lower-case hex. A session token is stored only this way: 256 random
 /// bits need no salt or slow hash, and the stored form cannot be used as a cookie.
 pub fn sha256_hex(data: &[u8]) -> String {
@@ -57,6 +79,15 @@ mod tests {
             a.bytes()
                 .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
         );
+    }
+
+    #[test]
+    fn point_passwords_are_readable_and_unique() {
+        let a = point_password().unwrap();
+        assert_eq!(a.len(), 14);
+        assert_eq!(a.matches('-').count(), 2);
+        assert!(a.bytes().all(|c| c == b'-' || READABLE.contains(&c)), "{a}");
+        assert_ne!(a, point_password().unwrap());
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! Slowing down password guessing: point passwords (key card, key registration) and dealer
-//! console logins.
+//! Slowing down password guessing: point passwords (key card, key registration), dealer
+//! console logins and the console's one-time codes.
 //!
 //! Failures are counted per *subject* — the point or console user under attack and the client
 //! address attacking — in `login_attempts`. After [`Policy::free_failures`] failures the
@@ -61,6 +61,11 @@ impl Subject {
     /// A dealer-console user, by e-mail (lower-cased: the address is the same person).
     pub fn console_user(email: &str) -> Subject {
         Subject::new(format!("console:{}", email.to_lowercase()), ACCOUNT)
+    }
+
+    /// A console user's one-time codes: six digits must not be guessed by trying them all.
+    pub fn one_time_code(email: &str) -> Subject {
+        Subject::new(format!("totp:{}", email.to_lowercase()), ACCOUNT)
     }
 
     /// A client address. IPv6 counts per /64 network: one home or phone gets a whole /64 and

@@ -2,8 +2,14 @@
 
 mod connection_indicator;
 mod header;
+mod lock_state;
+mod qr_code;
+mod unlock_form;
 mod update_prompt;
 
 pub use connection_indicator::ConnectionIndicator;
 pub use header::Header;
+pub use lock_state::LockState;
+pub use qr_code::{QrCode, qr_svg};
+pub use unlock_form::UnlockForm;
 pub use update_prompt::UpdatePrompt;

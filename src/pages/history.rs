@@ -7,10 +7,9 @@ use crate::pages::PageFrame;
 
 #[component]
 pub fn HistoryPage() -> impl IntoView {
-    let i18n = use_i18n();
     view! {
-        <PageFrame title=Signal::derive(move || t_string!(i18n, history_title).to_owned())>
-            <p class="lead">{t!(i18n, history_body)}</p>
+        <PageFrame title=|l| td_string!(l, history_title)>
+            <p class="lead">{tr!(history_body)}</p>
         </PageFrame>
     }
 }

@@ -7,10 +7,9 @@ use crate::pages::PageFrame;
 
 #[component]
 pub fn MessagePage() -> impl IntoView {
-    let i18n = use_i18n();
     view! {
-        <PageFrame title=Signal::derive(move || t_string!(i18n, message_title).to_owned())>
-            <p class="lead">{t!(i18n, message_body)}</p>
+        <PageFrame title=|l| td_string!(l, message_title)>
+            <p class="lead">{tr!(message_body)}</p>
         </PageFrame>
     }
 }

@@ -7,10 +7,9 @@ use crate::pages::PageFrame;
 
 #[component]
 pub fn NotFoundPage() -> impl IntoView {
-    let i18n = use_i18n();
     view! {
-        <PageFrame title=Signal::derive(move || t_string!(i18n, not_found_title).to_owned())>
-            <p class="lead">{t!(i18n, not_found_body)}</p>
+        <PageFrame title=|l| td_string!(l, not_found_title)>
+            <p class="lead">{tr!(not_found_body)}</p>
         </PageFrame>
     }
 }

@@ -7,10 +7,9 @@ use crate::pages::PageFrame;
 
 #[component]
 pub fn PaymentsPage() -> impl IntoView {
-    let i18n = use_i18n();
     view! {
-        <PageFrame title=Signal::derive(move || t_string!(i18n, payments_title).to_owned())>
-            <p class="lead">{t!(i18n, payments_body)}</p>
+        <PageFrame title=|l| td_string!(l, payments_title)>
+            <p class="lead">{tr!(payments_body)}</p>
         </PageFrame>
     }
 }

@@ -1,5 +1,8 @@
-//! Starting the app in the test page the way a phone would, and reading what the cashier sees.
+//! Starting the app in the test page the way a phone would, acting as the cashier does, and
+//! reading what the cashier sees. `gateway` is a stand-in gateway for the key screens.
 #![allow(dead_code)] // each test file uses a different subset
+
+pub mod gateway;
 
 use std::time::Duration;
 
@@ -7,7 +10,7 @@ use leptos::prelude::*;
 use tolem::App;
 use tolem::language::LANGUAGE_KEY;
 use wasm_bindgen::JsCast;
-use web_sys::{HtmlElement, HtmlSelectElement};
+use web_sys::{HtmlElement, HtmlInputElement, HtmlSelectElement};
 
 /// Starts the app as on a phone that never ran it: no remembered language, a fresh page.
 pub fn start_fresh() -> Box<dyn std::any::Any> {
@@ -18,6 +21,17 @@ pub fn start_fresh() -> Box<dyn std::any::Any> {
 /// Starts the app again on the same phone (what is remembered stays).
 /// The returned handle unmounts the app when dropped.
 pub fn start_again() -> Box<dyn std::any::Any> {
+    start_at("/")
+}
+
+/// Starts the app on `path` on a phone that never chose a language (so it speaks Russian).
+pub fn start_in_russian_at(path: &str) -> Box<dyn std::any::Any> {
+    forget_language();
+    start_at(path)
+}
+
+/// Starts the app on `path`, as when the cashier opens a bookmarked screen.
+pub fn start_at(path: &str) -> Box<dyn std::any::Any> {
     // Mount into a fresh element: the test runner reports through its own elements in <body>.
     if let Some(old) = document().get_element_by_id("app-under-test") {
         old.remove();
@@ -28,7 +42,7 @@ pub fn start_again() -> Box<dyn std::any::Any> {
     window()
         .history()
         .unwrap()
-        .replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some("/"))
+        .replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(path))
         .unwrap();
     Box::new(leptos::mount::mount_to(root, App))
 }
@@ -77,4 +91,72 @@ pub fn choose_language(code: &str) {
     select
         .dispatch_event(&web_sys::Event::new("change").unwrap())
         .unwrap();
+}
+
+/// The element the cashier would see for `selector`, if it is on the page now.
+pub fn find(selector: &str) -> Option<HtmlElement> {
+    document()
+        .query_selector(&format!("#app-under-test {selector}"))
+        .unwrap()
+        .map(JsCast::unchecked_into)
+}
+
+/// Waits (up to `seconds`) until `selector` is on the page; fails with what the page shows.
+pub async fn wait_for(selector: &str, seconds: u32) -> HtmlElement {
+    for _ in 0..seconds * 20 {
+        if let Some(element) = find(selector) {
+            return element;
+        }
+        gloo_timers_sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "{selector} did not appear within {seconds} s; the page shows:\n{}",
+        page_text()
+    );
+}
+
+/// Waits (up to `seconds`) until `selector` has left the page.
+pub async fn wait_until_gone(selector: &str, seconds: u32) {
+    for _ in 0..seconds * 20 {
+        if find(selector).is_none() {
+            return;
+        }
+        gloo_timers_sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "{selector} still there after {seconds} s; the page shows:\n{}",
+        page_text()
+    );
+}
+
+/// The visible text of `selector` (which must be there).
+pub fn text_of(selector: &str) -> String {
+    find(selector)
+        .unwrap_or_else(|| panic!("{selector} is not on the page:\n{}", page_text()))
+        .inner_text()
+}
+
+/// Taps `selector`.
+pub fn tap(selector: &str) {
+    find(selector)
+        .unwrap_or_else(|| panic!("{selector} is not on the page:\n{}", page_text()))
+        .click();
+}
+
+/// Types `value` into the input `selector` (as a person would: the page sees an `input` event).
+pub fn type_into(selector: &str, value: &str) {
+    let input: HtmlInputElement = find(selector)
+        .unwrap_or_else(|| panic!("{selector} is not on the page:\n{}", page_text()))
+        .unchecked_into();
+    input.set_value(value);
+    let init = web_sys::EventInit::new();
+    init.set_bubbles(true);
+    input
+        .dispatch_event(&web_sys::Event::new_with_event_init_dict("input", &init).unwrap())
+        .unwrap();
+}
+
+/// Starts from a phone with no point key (and no count of failed unlocks).
+pub async fn forget_key() {
+    tolem::storage::keystore::delete().await.unwrap();
 }

@@ -1,7 +1,9 @@
 //! `GET /console/keys` — the "API keys" page of the manual (§4.4): the dealer's points, each
-//! with its registered keys, fingerprints and state — and the three confirming actions:
-//! `POST /console/keys/{serial}/certify`, `POST /console/keys/{serial}/revoke`,
-//! `POST /console/points/{code}/activate` (form field `csrf`; full access only).
+//! with its registered keys, fingerprints and state — and the two confirming actions on keys,
+//! `POST /console/keys/{serial}/certify` and `POST /console/keys/{serial}/revoke` (fields
+//! `csrf`, `otp`; full access and a one-time code). A point not activated yet has an
+//! "Activate point" button here too (it posts to [`super::point`] and comes back). Each
+//! point's full key history (every card, its key and when) is on the point's page.
 //!
 //! Everything is limited to the logged-in user's dealer: another dealer's key or point is
 //! "not found", never shown or changed.
@@ -12,22 +14,34 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
 };
 use maud::{Markup, html};
+use serde::Deserialize;
 use tolem_protocol::messages::KeyState;
 
 use super::{
-    ConsoleError, language,
-    layout::{page, tr, utc},
-    login::CsrfForm,
+    ConsoleError, confirm, forms, language,
+    layout::{button_form, local_time, page, tr, when},
     session::ConsoleUser,
 };
 use crate::{
+    audit::{self, Event, change},
     db::{
         keys::{self, Key, state_text},
         network::{self, Point},
         now_ms,
     },
-    http::AppState,
+    http::{AppState, client_ip::ClientIp},
 };
+
+/// The form of a sensitive one-button action.
+#[derive(Default, Deserialize)]
+pub struct ConfirmForm {
+    #[serde(default)]
+    pub csrf: String,
+    #[serde(default)]
+    pub otp: String,
+    #[serde(default)]
+    pub back: String,
+}
 
 /// `GET /console/keys`.
 pub async fn keys_page(
@@ -72,17 +86,17 @@ fn point_section<'a>(
     html! {
         section.point #{ "point-" (point.code) } data-point=(point.code) data-active=(point.active) {
             h2 {
-                span.code { (point.code) }
+                a.code href={ "/console/points/" (point.code) } { (point.code) }
                 span.name { (point.name) }
                 @if point.active {
                     span.point-state.active { (tr("keys.point_active")) }
+                } @else if point.blocked_at_ms.is_some() {
+                    span.point-state.blocked { (tr("points.state_blocked")) }
                 } @else {
                     span.point-state.inactive { (tr("keys.point_inactive")) }
                     @if user.has_full_access() {
-                        form.activate method="post" action={ "/console/points/" (point.code) "/activate" } {
-                            input type="hidden" name="csrf" value=(user.csrf_token());
-                            button type="submit" { (tr("keys.activate")) }
-                        }
+                        (button_form("activate", &format!("/console/points/{}/activate", point.code),
+                            "keys.activate", user, true, Some("/console/keys")))
                     }
                 }
             }
@@ -110,32 +124,37 @@ fn point_section<'a>(
     }
 }
 
-/// One key. The key cell's text is exactly the phone's *View key* text, `key=fingerprint`,
-/// with the fingerprint large enough to compare digit by digit.
-fn key_row(key: &Key, point: &Point, user: &ConsoleUser) -> Markup {
+/// The "certified by …, time" and "revoked by …, time" lines of a key.
+pub fn key_events(key: &Key) -> Vec<String> {
     let lang = language::current().tag();
-    let state = tr(&format!("keys.state_{}", state_text(key.state)));
     let by = |label: &str, who: &Option<String>, at: Option<i64>| {
         who.as_ref().map(|who| {
             rust_i18n::t!(
                 label,
                 locale = lang,
                 who = who,
-                time = utc(at.unwrap_or_default())
+                time = local_time(at.unwrap_or_default())
             )
             .into_owned()
         })
     };
     let certified = by("keys.certified_by", &key.certified_by, key.certified_at_ms);
     let revoked = by("keys.revoked_by", &key.revoked_by, key.revoked_at_ms);
+    certified.into_iter().chain(revoked).collect()
+}
+
+/// One key. The key cell's text is exactly the phone's *View key* text, `key=fingerprint`,
+/// with the fingerprint large enough to compare digit by digit.
+fn key_row(key: &Key, point: &Point, user: &ConsoleUser) -> Markup {
+    let state = tr(&format!("keys.state_{}", state_text(key.state)));
     html! {
         tr.key data-serial=(key.serial) data-state=(state_text(key.state)) {
             td.point { (point.code) br; span.muted { (point.name) } }
             td.serial { code { (key.serial) } }
-            td.registered { (utc(key.registered_at_ms)) }
+            td.registered { (when(key.registered_at_ms)) }
             td.state {
                 (state)
-                @for line in certified.iter().chain(revoked.iter()) {
+                @for line in key_events(key) {
                     br; span.muted { (line) }
                 }
             }
@@ -145,33 +164,15 @@ fn key_row(key: &Key, point: &Point, user: &ConsoleUser) -> Markup {
             td.actions {
                 @if user.has_full_access() {
                     @if key.state == KeyState::Pending {
-                        (action_form("certify", &format!("/console/keys/{}/certify", key.serial), "keys.certify", user))
+                        (button_form("certify", &format!("/console/keys/{}/certify", key.serial), "keys.certify", user, true, None))
                     }
                     @if key.state != KeyState::Revoked {
-                        (action_form("revoke", &format!("/console/keys/{}/revoke", key.serial), "keys.revoke", user))
+                        (button_form("revoke", &format!("/console/keys/{}/revoke", key.serial), "keys.revoke", user, true, None))
                     }
                 }
             }
         }
     }
-}
-
-fn action_form(class: &str, action: &str, label: &str, user: &ConsoleUser) -> Markup {
-    html! {
-        form class=(class) method="post" action=(action) {
-            input type="hidden" name="csrf" value=(user.csrf_token());
-            button type="submit" { (tr(label)) }
-        }
-    }
-}
-
-/// The checks of every confirming action: the session's CSRF token, then full access.
-fn confirm(
-    user: &ConsoleUser,
-    form: Result<Form<CsrfForm>, FormRejection>,
-) -> Result<(), ConsoleError> {
-    user.check_csrf(&form.map(|Form(f)| f.csrf).unwrap_or_default())?;
-    user.require_full_access()
 }
 
 fn back() -> Response {
@@ -181,48 +182,69 @@ fn back() -> Response {
 /// `POST /console/keys/{serial}/certify`: only a pending key of this dealer.
 pub async fn certify(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     user: ConsoleUser,
     Path(serial): Path<String>,
-    form: Result<Form<CsrfForm>, FormRejection>,
+    form: Result<Form<ConfirmForm>, FormRejection>,
 ) -> Result<Response, ConsoleError> {
-    confirm(&user, form)?;
-    let (dealer, email) = (user.dealer_code(), user.email());
-    if !keys::certify(&state.pool, &serial, dealer, email, now_ms()).await? {
+    let form = forms::read(form);
+    let mut tx = confirm::begin_confirmed(&state, &user, ip, &form.csrf, &form.otp).await?;
+    let (dealer, email, now) = (user.dealer_code(), user.email(), now_ms());
+    if !keys::certify(&mut tx, &serial, dealer, email, now).await? {
         return Err(ConsoleError::NotFound);
     }
-    let point = keys::key(&state.pool, &serial).await?.map(|k| k.point_code);
-    tracing::info!(%serial, point = point.as_deref().unwrap_or(""), %email, "key certified");
+    let key = keys::key(&mut *tx, &serial)
+        .await?
+        .ok_or(ConsoleError::NotFound)?;
+    let event = Event {
+        action: "key.certified",
+        subject: format!("key:{serial}"),
+        details: serde_json::json!({
+            "point": key.point_code,
+            "fingerprint": key.public_key.fingerprint().to_string(),
+            "change": change(
+                serde_json::json!({ "state": "pending" }),
+                serde_json::json!({ "state": "certified" }),
+            ),
+        }),
+    };
+    audit::record_in(&mut tx, &user.actor(ip), &event, now).await?;
+    tx.commit().await?;
+    tracing::info!(%serial, point = %key.point_code, %email, "key certified");
     Ok(back())
 }
 
 /// `POST /console/keys/{serial}/revoke`: a pending or certified key of this dealer.
 pub async fn revoke(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     user: ConsoleUser,
     Path(serial): Path<String>,
-    form: Result<Form<CsrfForm>, FormRejection>,
+    form: Result<Form<ConfirmForm>, FormRejection>,
 ) -> Result<Response, ConsoleError> {
-    confirm(&user, form)?;
-    let (dealer, email) = (user.dealer_code(), user.email());
-    if !keys::revoke(&state.pool, &serial, Some(dealer), email, now_ms()).await? {
+    let form = forms::read(form);
+    let mut tx = confirm::begin_confirmed(&state, &user, ip, &form.csrf, &form.otp).await?;
+    let (dealer, email, now) = (user.dealer_code(), user.email(), now_ms());
+    let before = keys::key(&mut *tx, &serial).await?;
+    if !keys::revoke(&mut tx, &serial, Some(dealer), email, now).await? {
         return Err(ConsoleError::NotFound);
     }
-    let point = keys::key(&state.pool, &serial).await?.map(|k| k.point_code);
-    tracing::info!(%serial, point = point.as_deref().unwrap_or(""), %email, "key revoked in the console");
-    Ok(back())
-}
-
-/// `POST /console/points/{code}/activate`: a point of this dealer.
-pub async fn activate(
-    State(state): State<AppState>,
-    user: ConsoleUser,
-    Path(code): Path<String>,
-    form: Result<Form<CsrfForm>, FormRejection>,
-) -> Result<Response, ConsoleError> {
-    confirm(&user, form)?;
-    if !network::activate_point(&state.pool, &code, user.dealer_code()).await? {
+    let Some(before) = before else {
         return Err(ConsoleError::NotFound);
-    }
-    tracing::info!(point = %code, email = %user.email(), "point activated");
+    };
+    let event = Event {
+        action: "key.revoked",
+        subject: format!("key:{serial}"),
+        details: serde_json::json!({
+            "point": before.point_code,
+            "change": change(
+                serde_json::json!({ "state": state_text(before.state) }),
+                serde_json::json!({ "state": "revoked" }),
+            ),
+        }),
+    };
+    audit::record_in(&mut tx, &user.actor(ip), &event, now).await?;
+    tx.commit().await?;
+    tracing::info!(%serial, point = %before.point_code, %email, "key revoked in the console");
     Ok(back())
 }

@@ -1,18 +1,42 @@
-//! The dealer console (manual §2, §4): server-rendered HTML for the dealer administrator's
-//! desktop browser. Log in with e-mail and password, see the keys the points registered with
-//! their fingerprints, certify a key after comparing it with the phone, activate a point,
-//! revoke a key.
+//! The dealer console (manual §2, §4, §18; the bank's access levels): server-rendered HTML for
+//! the dealer administrator's desktop browser, usable on a narrow screen too. Log in with
+//! e-mail and password; register points and cashiers; certify keys, activate and block; set
+//! limits; top up the balance and follow it in the ledger; search and export payments; read
+//! the audit trail.
 //!
-//! No JavaScript: every action is a plain form POST answered with a redirect back to the page,
-//! so the console works in any browser and a strict Content-Security-Policy costs nothing.
-//! Every POST passes [`guard`] (a cross-site `Origin` is refused) and carries the session's
-//! CSRF token; confirming actions need full access, checked on the server.
+//! ## Access levels (checked on the server, on every request)
+//! * Every page needs a live session ([`session::ConsoleUser`]).
+//! * *Create and view* (`create_view`) may look at everything but the audit trail, register
+//!   points and cashiers, reset a point's password and *prepare* operations (a top-up, new
+//!   limits) for a full-access user to confirm.
+//! * *Full access* (`full`) may also do what changes money or rights: certify and revoke keys,
+//!   activate, block and unblock points and cashiers, change limits, top up, confirm or cancel
+//!   prepared operations — each with a fresh one-time code from the user's authenticator app
+//!   in the same form ([`confirm`]; enrolment in [`totp`]) — run the commission credit and read
+//!   the audit trail.
+//!
+//! Every change is written to the audit trail ([`crate::audit`]) in its own transaction.
+//!
+//! No JavaScript: every action is a plain form POST answered with a redirect back to a page
+//! (or, when it shows a password once, with the page itself), so the console works in any
+//! browser and a strict Content-Security-Policy costs nothing. Every POST passes [`guard`] (a
+//! cross-site `Origin` is refused) and carries the session's CSRF token.
 
+mod audit;
+mod confirm;
+mod csv;
+mod forms;
 mod keys;
 mod language;
 mod layout;
 mod login;
+mod money;
+mod operations;
+mod payments;
+mod point;
+mod points;
 pub mod session;
+mod totp;
 
 use axum::{
     Router,
@@ -25,16 +49,47 @@ use axum::{
 
 use crate::{http::AppState, password::PasswordError, secrets::RandomError};
 
-/// Routes of the console, relative to `/console`.
+/// Routes of the console, relative to `/console`. Which access level each POST needs is
+/// checked in its handler (see the module docs of each page).
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(to_keys))
         .route("/login", get(login::form).post(login::submit))
         .route("/logout", post(login::logout))
+        .route("/totp", get(totp::page).post(totp::enrol))
         .route("/keys", get(keys::keys_page))
         .route("/keys/{serial}/certify", post(keys::certify))
         .route("/keys/{serial}/revoke", post(keys::revoke))
-        .route("/points/{code}/activate", post(keys::activate))
+        .route("/points", get(points::list).post(points::register))
+        .route("/points/{code}", get(point::page))
+        .route("/points/{code}/activate", post(point::activate))
+        .route("/points/{code}/block", post(point::block))
+        .route("/points/{code}/unblock", post(point::unblock))
+        .route("/points/{code}/limits", post(point::set_limits))
+        .route("/points/{code}/limits/prepare", post(point::prepare_limits))
+        .route("/points/{code}/password", post(points::reset_password))
+        .route("/points/{code}/cashiers", post(point::register_cashier))
+        .route(
+            "/points/{code}/cashiers/{cashier}/block",
+            post(point::block_cashier),
+        )
+        .route(
+            "/points/{code}/cashiers/{cashier}/unblock",
+            post(point::unblock_cashier),
+        )
+        .route("/money", get(money::page))
+        .route("/money/top-up", post(money::top_up))
+        .route("/money/top-up/prepare", post(money::prepare_top_up))
+        .route("/money/commission", post(money::credit_commission))
+        .route("/money/statement", get(money::statement))
+        .route("/operations", get(operations::page))
+        .route("/operations/{id}/confirm", post(operations::confirm))
+        .route("/operations/{id}/cancel", post(operations::cancel))
+        .route("/payments", get(payments::list))
+        .route("/payments.csv", get(payments::export))
+        .route("/payments/{point}/{session}", get(payments::detail))
+        .route("/audit", get(audit::page))
+        .route("/audit.csv", get(audit::export))
         .route("/console.css", get(layout::stylesheet))
         .layer(middleware::from_fn(guard))
         // Outermost, so even the guard's refusals are in the user's language.
@@ -55,12 +110,36 @@ pub enum ConsoleError {
     /// 403: the user's access level does not allow this.
     #[error("forbidden")]
     Forbidden,
-    /// 404: no such key or point of this dealer (in the state the action needs).
+    /// 404: no such key, point, cashier, payment or operation of this dealer (in the state the
+    /// action needs).
     #[error("not found")]
     NotFound,
+    /// 303 to the enrolment page: a full-access user without a one-time-code app yet.
+    #[error("one-time codes not set up")]
+    TotpRequired,
+    /// 403: the one-time code is wrong, or (`reused`) was used already.
+    #[error("bad one-time code (reused: {reused})")]
+    BadCode { reused: bool },
+    /// 429: too many wrong one-time codes; try again in this many seconds.
+    #[error("too many wrong one-time codes")]
+    TooManyCodes { retry_after_s: u32 },
+    /// 422: a field is not acceptable; `message` says which and why (translated), `back`
+    /// is the page to go back to.
+    #[error("invalid input: {message}")]
+    Invalid { message: String, back: String },
     /// 500: logged, never shown.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl ConsoleError {
+    /// An [`ConsoleError::Invalid`] with the text `key`, going back to `back`.
+    pub fn invalid(key: &str, back: impl Into<String>) -> ConsoleError {
+        ConsoleError::Invalid {
+            message: layout::tr(key),
+            back: back.into(),
+        }
+    }
 }
 
 impl From<sqlx::Error> for ConsoleError {
@@ -84,8 +163,13 @@ impl From<RandomError> for ConsoleError {
 impl IntoResponse for ConsoleError {
     fn into_response(self) -> Response {
         let status = match self {
-            ConsoleError::BadCsrf | ConsoleError::Forbidden => StatusCode::FORBIDDEN,
+            ConsoleError::TotpRequired => return Redirect::to(totp::PATH).into_response(),
+            ConsoleError::BadCsrf | ConsoleError::Forbidden | ConsoleError::BadCode { .. } => {
+                StatusCode::FORBIDDEN
+            }
             ConsoleError::NotFound => StatusCode::NOT_FOUND,
+            ConsoleError::TooManyCodes { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ConsoleError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ConsoleError::Internal(ref error) => {
                 tracing::error!(%error, "console request failed");
                 StatusCode::INTERNAL_SERVER_ERROR

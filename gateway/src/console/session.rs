@@ -16,6 +16,7 @@ use cookie::{Cookie, SameSite};
 
 use super::ConsoleError;
 use crate::{
+    audit::Actor,
     db::{
         now_ms,
         sessions::{self, AccessLevel, Session},
@@ -90,9 +91,14 @@ impl ConsoleUser {
         &self.0.csrf_token
     }
 
-    /// Whether the user may confirm (certify, activate, revoke).
+    /// Whether the user may confirm (certify, activate, block, limits, top up...).
     pub fn has_full_access(&self) -> bool {
         self.0.access_level == AccessLevel::Full
+    }
+
+    /// The user as the audit trail names them, acting from `ip`.
+    pub fn actor(&self, ip: std::net::IpAddr) -> Actor {
+        Actor::new(self.email(), Some(self.dealer_code()), ip)
     }
 
     /// A POST must carry the session's CSRF token: a page of another site cannot know it.

@@ -4,7 +4,7 @@
 //! under that serial → *pending* → the dealer compares fingerprints and certifies it →
 //! *certified* → revoked by the dealer or by the phone itself → *revoked*, for good.
 
-use sqlx::{AnyPool, Row, any::AnyRow};
+use sqlx::{AnyConnection, AnyPool, Row, any::AnyRow};
 use tolem_protocol::{keys::PublicKey, messages::KeyState};
 
 /// A registered key.
@@ -72,23 +72,23 @@ fn key_from_row(row: &AnyRow) -> Result<Key, sqlx::Error> {
     })
 }
 
-/// Issues a new key card: the point's next serial, `<point>-<n>`, naming `cashier_code`.
+/// Issues a new key card: the point's next serial, `<point>-<n>`, naming `cashier_code`,
+/// inside the caller's write transaction.
 pub async fn issue_card(
-    pool: &AnyPool,
+    conn: &mut AnyConnection,
     point_code: &str,
     cashier_code: &str,
     now: i64,
 ) -> Result<String, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    // The UPDATE comes first: it takes the write lock (SQLite) or the row lock (PostgreSQL),
-    // so the number read next is ours alone.
+    // The UPDATE comes first: it takes the row lock (PostgreSQL), so the number read next is
+    // ours alone.
     sqlx::query("UPDATE points SET key_cards_issued = key_cards_issued + 1 WHERE code = $1")
         .bind(point_code)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
     let number: i64 = sqlx::query_scalar("SELECT key_cards_issued FROM points WHERE code = $1")
         .bind(point_code)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut *conn)
         .await?;
     let serial = format!("{point_code}-{number}");
     sqlx::query(
@@ -99,15 +99,15 @@ pub async fn issue_card(
     .bind(point_code)
     .bind(cashier_code)
     .bind(now)
-    .execute(&mut *tx)
+    .execute(conn)
     .await?;
-    tx.commit().await?;
     Ok(serial)
 }
 
-/// Stores `public_key` as the pending key of the card `serial` of `point_code`.
+/// Stores `public_key` as the pending key of the card `serial` of `point_code`, inside the
+/// caller's write transaction.
 pub async fn register(
-    pool: &AnyPool,
+    conn: &mut AnyConnection,
     serial: &str,
     point_code: &str,
     public_key: &PublicKey,
@@ -117,7 +117,7 @@ pub async fn register(
         sqlx::query_scalar("SELECT serial FROM key_cards WHERE serial = $1 AND point_code = $2")
             .bind(serial)
             .bind(point_code)
-            .fetch_optional(pool)
+            .fetch_optional(&mut *conn)
             .await?;
     if issued.is_none() {
         return Ok(Registration::UnknownCard);
@@ -132,7 +132,7 @@ pub async fn register(
     .bind(public_key.to_string())
     .bind(public_key.fingerprint().to_string())
     .bind(now)
-    .execute(pool)
+    .execute(&mut *conn)
     .await?;
     if done.rows_affected() == 0 {
         return Ok(Registration::AlreadyBound);
@@ -142,16 +142,19 @@ pub async fn register(
     )
     .bind(point_code)
     .bind(serial)
-    .fetch_one(pool)
+    .fetch_one(conn)
     .await?;
     Ok(Registration::Registered { other_pending })
 }
 
 /// The key registered under `serial`.
-pub async fn key(pool: &AnyPool, serial: &str) -> Result<Option<Key>, sqlx::Error> {
+pub async fn key<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    serial: &str,
+) -> Result<Option<Key>, sqlx::Error> {
     let row = sqlx::query(&format!("SELECT {KEY_COLUMNS} FROM keys WHERE serial = $1"))
         .bind(serial)
-        .fetch_optional(pool)
+        .fetch_optional(executor)
         .await?;
     row.as_ref().map(key_from_row).transpose()
 }
@@ -172,7 +175,7 @@ pub async fn keys_of_dealer(pool: &AnyPool, dealer_code: &str) -> Result<Vec<Key
 /// Certifies a pending key of one of `dealer_code`'s points; `by` is the console user.
 /// Returns false when there is no such pending key.
 pub async fn certify(
-    pool: &AnyPool,
+    conn: &mut AnyConnection,
     serial: &str,
     dealer_code: &str,
     by: &str,
@@ -187,7 +190,7 @@ pub async fn certify(
     .bind(dealer_code)
     .bind(now)
     .bind(by)
-    .execute(pool)
+    .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
 }
@@ -195,7 +198,7 @@ pub async fn certify(
 /// Revokes a key that is not revoked yet. `dealer_code` limits it to that dealer's points
 /// (the console); `None` is for the key revoking itself. Returns false when nothing changed.
 pub async fn revoke(
-    pool: &AnyPool,
+    conn: &mut AnyConnection,
     serial: &str,
     dealer_code: Option<&str>,
     by: &str,
@@ -210,7 +213,46 @@ pub async fn revoke(
     .bind(dealer_code)
     .bind(now)
     .bind(by)
-    .execute(pool)
+    .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// A key card of a point and the key registered under it, if any: one line of the point's
+/// key history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardHistory {
+    pub serial: String,
+    pub cashier_code: String,
+    pub issued_at_ms: i64,
+    /// `None` while no key was registered under the card.
+    pub key: Option<Key>,
+}
+
+/// Every key card of a point with its key, newest first.
+pub async fn history_of_point(
+    pool: &AnyPool,
+    point_code: &str,
+) -> Result<Vec<CardHistory>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT c.serial AS card_serial, c.cashier_code, c.issued_at_ms, k.serial, \
+         k.point_code, k.public_key, k.state, k.registered_at_ms, k.certified_at_ms, \
+         k.certified_by, k.revoked_at_ms, k.revoked_by \
+         FROM key_cards c LEFT JOIN keys k ON k.serial = c.serial \
+         WHERE c.point_code = $1 ORDER BY c.issued_at_ms DESC, c.serial DESC",
+    )
+    .bind(point_code)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let registered: Option<String> = row.try_get("serial")?;
+            Ok(CardHistory {
+                serial: row.try_get("card_serial")?,
+                cashier_code: row.try_get("cashier_code")?,
+                issued_at_ms: row.try_get("issued_at_ms")?,
+                key: registered.map(|_| key_from_row(row)).transpose()?,
+            })
+        })
+        .collect()
 }

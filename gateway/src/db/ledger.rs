@@ -142,3 +142,129 @@ pub async fn sum(pool: &AnyPool, dealer_code: &str) -> Result<i64, sqlx::Error> 
     .fetch_one(pool)
     .await
 }
+
+/// A stored entry, as the console lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub id: String,
+    pub kind: String,
+    pub amount_tiyn: i64,
+    pub balance_after_tiyn: i64,
+    pub reference: String,
+    pub point_code: Option<String>,
+    pub created_at_ms: i64,
+}
+
+/// The dealer's entries written in `[from_ms, to_ms)`, newest first, at most `limit`.
+pub async fn entries(
+    pool: &AnyPool,
+    dealer_code: &str,
+    from_ms: i64,
+    to_ms: i64,
+    limit: i64,
+) -> Result<Vec<Entry>, sqlx::Error> {
+    use sqlx::Row;
+    let rows = sqlx::query(
+        "SELECT id, kind, amount_tiyn, balance_after_tiyn, reference, point_code, created_at_ms \
+         FROM ledger_entries WHERE dealer_code = $1 AND created_at_ms >= $2 \
+         AND created_at_ms < $3 ORDER BY created_at_ms DESC, id DESC LIMIT $4",
+    )
+    .bind(dealer_code)
+    .bind(from_ms)
+    .bind(to_ms)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(Entry {
+                id: row.try_get("id")?,
+                kind: row.try_get("kind")?,
+                amount_tiyn: row.try_get("amount_tiyn")?,
+                balance_after_tiyn: row.try_get("balance_after_tiyn")?,
+                reference: row.try_get("reference")?,
+                point_code: row.try_get("point_code")?,
+                created_at_ms: row.try_get("created_at_ms")?,
+            })
+        })
+        .collect()
+}
+
+/// The figures of a daily statement: what the balance was, how each kind of entry moved it,
+/// and what it became. `closing == opening + top_ups + payments + commission + corrections`
+/// always holds, because every figure is a sum over the same entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Statement {
+    /// The sum of the entries before the period.
+    pub opening_tiyn: i64,
+    pub top_ups_tiyn: i64,
+    /// Negative: money paid out.
+    pub payments_tiyn: i64,
+    pub payments: i64,
+    pub commission_tiyn: i64,
+    pub corrections_tiyn: i64,
+    /// The sum of the entries up to the end of the period.
+    pub closing_tiyn: i64,
+}
+
+impl Statement {
+    /// Whether the movements add up from the opening to the closing balance.
+    pub fn reconciles(&self) -> bool {
+        self.opening_tiyn
+            + self.top_ups_tiyn
+            + self.payments_tiyn
+            + self.commission_tiyn
+            + self.corrections_tiyn
+            == self.closing_tiyn
+    }
+}
+
+/// The statement of the dealer's entries written in `[from_ms, to_ms)`.
+pub async fn statement(
+    pool: &AnyPool,
+    dealer_code: &str,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<Statement, sqlx::Error> {
+    use sqlx::Row;
+    // Cast: PostgreSQL's SUM of BIGINT is NUMERIC, which the Any driver cannot read as i64.
+    let sum_before = |until: i64| {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT CAST(COALESCE(SUM(amount_tiyn), 0) AS BIGINT) FROM ledger_entries \
+             WHERE dealer_code = $1 AND created_at_ms < $2",
+        )
+        .bind(dealer_code)
+        .bind(until)
+        .fetch_one(pool)
+    };
+    let opening_tiyn = sum_before(from_ms).await?;
+    let closing_tiyn = sum_before(to_ms).await?;
+    let rows = sqlx::query(
+        "SELECT kind, CAST(COALESCE(SUM(amount_tiyn), 0) AS BIGINT) AS total, \
+         COUNT(*) AS entries FROM ledger_entries \
+         WHERE dealer_code = $1 AND created_at_ms >= $2 AND created_at_ms < $3 GROUP BY kind",
+    )
+    .bind(dealer_code)
+    .bind(from_ms)
+    .bind(to_ms)
+    .fetch_all(pool)
+    .await?;
+    let mut statement = Statement {
+        opening_tiyn,
+        closing_tiyn,
+        ..Statement::default()
+    };
+    for row in rows {
+        let total: i64 = row.try_get("total")?;
+        match row.try_get::<String, _>("kind")?.as_str() {
+            "top_up" => statement.top_ups_tiyn = total,
+            "payment" => {
+                statement.payments_tiyn = total;
+                statement.payments = row.try_get("entries")?;
+            }
+            "commission" => statement.commission_tiyn = total,
+            _ => statement.corrections_tiyn += total,
+        }
+    }
+    Ok(statement)
+}

@@ -1,7 +1,7 @@
 //! The gateway's database: connecting, migrating, (in [`seed`]) demo data, and the queries of
 //! the dealer network ([`network`]), point keys ([`keys`]), console sessions ([`sessions`]),
-//! the provider catalogue ([`providers`]), payments ([`payments`]) and the dealer's ledger
-//! ([`ledger`]).
+//! the provider catalogue ([`providers`]), payments ([`payments`]), the dealer's ledger
+//! ([`ledger`]) and operations prepared in the console for confirmation ([`operations`]).
 //!
 //! One `sqlx::AnyPool` serves both back ends: SQLite embedded in the gateway by default (one
 //! file, nothing to install at a dealer's office) and PostgreSQL when one machine is no longer
@@ -11,6 +11,7 @@
 pub mod keys;
 pub mod ledger;
 pub mod network;
+pub mod operations;
 pub mod payments;
 pub mod providers;
 pub mod seed;

@@ -1,6 +1,12 @@
-//! The dealer network as the gateway reads it: dealers, their points and the points' cashiers.
+//! The dealer network: dealers, their points and the points' cashiers — as the protocol reads
+//! them, and as the dealer console registers, blocks and configures them.
+//!
+//! The console's changes run on a connection the caller gives (its transaction, which also
+//! writes the audit row) and are limited to the caller's dealer: another dealer's point is
+//! "not found", never changed.
 
-use sqlx::{AnyPool, Row, any::AnyRow};
+use serde::{Deserialize, Serialize};
+use sqlx::{AnyConnection, AnyPool, Row, any::AnyRow};
 use tolem_protocol::messages::OfflineLimits;
 
 /// A dealer: owns the money a point pays out.
@@ -23,12 +29,63 @@ pub struct Point {
     pub code: String,
     pub dealer_code: String,
     pub name: String,
+    pub address: String,
+    pub working_hours: String,
     pub active: bool,
+    /// When the dealer blocked it; `None` with `active == false` = not activated yet.
+    pub blocked_at_ms: Option<i64>,
     /// The largest single payment; `None` = no limit.
     pub payment_limit_tiyn: Option<i64>,
     /// The most the point may pay per day; `None` = no limit.
     pub daily_limit_tiyn: Option<i64>,
     pub offline: OfflineLimits,
+    pub created_at_ms: i64,
+}
+
+impl Point {
+    /// The point's limits, as the console edits them.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            payment_limit_tiyn: self.payment_limit_tiyn,
+            daily_limit_tiyn: self.daily_limit_tiyn,
+            offline: self.offline.clone(),
+        }
+    }
+}
+
+/// What a point may pay: online per payment and per day, and offline (sent on the key card).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    /// `None` = no limit.
+    pub payment_limit_tiyn: Option<i64>,
+    /// `None` = no limit.
+    pub daily_limit_tiyn: Option<i64>,
+    pub offline: OfflineLimits,
+}
+
+/// A point being registered in the console.
+#[derive(Debug, Clone)]
+pub struct NewPoint<'a> {
+    pub dealer_code: &'a str,
+    pub name: &'a str,
+    pub address: &'a str,
+    pub working_hours: &'a str,
+    /// Argon2 PHC string of the password handed to the cashier.
+    pub password_hash: &'a str,
+    /// The point's first cashier (the key card names one).
+    pub cashier_name: &'a str,
+    pub now_ms: i64,
+}
+
+/// The state the console moves a point (or a cashier) to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Switch {
+    /// A new point starts working (after its key was certified).
+    Activate,
+    /// Stop it: its phones' requests are refused (53, 54 for a cashier).
+    Block,
+    /// Let a blocked one work again.
+    Unblock,
 }
 
 /// A cashier of a point.
@@ -40,15 +97,19 @@ pub struct Cashier {
     pub active: bool,
 }
 
-const POINT_COLUMNS: &str = "code, dealer_code, name, active, payment_limit_tiyn, \
-    daily_limit_tiyn, offline_max_payment_tiyn, offline_max_total_tiyn, offline_max_age_ms";
+const POINT_COLUMNS: &str = "code, dealer_code, name, address, working_hours, active, \
+    blocked_at_ms, payment_limit_tiyn, daily_limit_tiyn, offline_max_payment_tiyn, \
+    offline_max_total_tiyn, offline_max_age_ms, created_at_ms";
 
 fn point_from_row(row: &AnyRow) -> Result<Point, sqlx::Error> {
     Ok(Point {
         code: row.try_get("code")?,
         dealer_code: row.try_get("dealer_code")?,
         name: row.try_get("name")?,
+        address: row.try_get("address")?,
+        working_hours: row.try_get("working_hours")?,
         active: row.try_get::<i64, _>("active")? != 0,
+        blocked_at_ms: row.try_get("blocked_at_ms")?,
         payment_limit_tiyn: row.try_get("payment_limit_tiyn")?,
         daily_limit_tiyn: row.try_get("daily_limit_tiyn")?,
         offline: OfflineLimits {
@@ -56,6 +117,7 @@ fn point_from_row(row: &AnyRow) -> Result<Point, sqlx::Error> {
             max_total_tiyn: row.try_get("offline_max_total_tiyn")?,
             max_age_ms: row.try_get("offline_max_age_ms")?,
         },
+        created_at_ms: row.try_get("created_at_ms")?,
     })
 }
 
@@ -117,18 +179,132 @@ pub async fn point_password_hash(
         .await
 }
 
-/// Lets a point's certified keys make requests. Only the point's own dealer may; returns
-/// whether a point of `dealer_code` was found.
-pub async fn activate_point(
-    pool: &AnyPool,
+/// The point `code` if it belongs to `dealer_code`.
+pub async fn point_of_dealer(
+    conn: &mut AnyConnection,
     code: &str,
     dealer_code: &str,
-) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("UPDATE points SET active = 1 WHERE code = $1 AND dealer_code = $2")
-        .bind(code)
-        .bind(dealer_code)
-        .execute(pool)
+) -> Result<Option<Point>, sqlx::Error> {
+    let row = sqlx::query(&format!(
+        "SELECT {POINT_COLUMNS} FROM points WHERE code = $1 AND dealer_code = $2"
+    ))
+    .bind(code)
+    .bind(dealer_code)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(point_from_row).transpose()
+}
+
+/// The next number of counter `name` (1 the first time), inside the caller's transaction.
+pub async fn next_number(conn: &mut AnyConnection, name: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO counters (name, value) VALUES ($1, 1) \
+         ON CONFLICT (name) DO UPDATE SET value = counters.value + 1",
+    )
+    .bind(name)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query_scalar("SELECT value FROM counters WHERE name = $1")
+        .bind(name)
+        .fetch_one(conn)
+        .await
+}
+
+/// Registers a point (inactive, like every new point) with its first cashier `C1`; returns
+/// its code, `P<1000 + n>`, skipping codes already taken (the demo's `P1001`, imported ones).
+pub async fn register_point(
+    conn: &mut AnyConnection,
+    point: &NewPoint<'_>,
+) -> Result<String, sqlx::Error> {
+    loop {
+        let code = format!("P{}", 1000 + next_number(&mut *conn, "point").await?);
+        let inserted = sqlx::query(
+            "INSERT INTO points (code, dealer_code, name, address, working_hours, \
+             password_hash, active, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, 0, $7) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&code)
+        .bind(point.dealer_code)
+        .bind(point.name)
+        .bind(point.address)
+        .bind(point.working_hours)
+        .bind(point.password_hash)
+        .bind(point.now_ms)
+        .execute(&mut *conn)
         .await?;
+        if inserted.rows_affected() == 1 {
+            insert_cashier(&mut *conn, &code, "C1", point.cashier_name, point.now_ms).await?;
+            return Ok(code);
+        }
+    }
+}
+
+/// Moves a point of `dealer_code` to `switch`'s state; returns whether it was in a state that
+/// allows it (activate: new; block: not blocked; unblock: blocked).
+pub async fn switch_point(
+    conn: &mut AnyConnection,
+    code: &str,
+    dealer_code: &str,
+    switch: Switch,
+    now_ms: i64,
+) -> Result<bool, sqlx::Error> {
+    let (set, when) = match switch {
+        Switch::Activate => (
+            "active = 1, blocked_at_ms = NULL",
+            "active = 0 AND blocked_at_ms IS NULL",
+        ),
+        Switch::Block => ("active = 0, blocked_at_ms = $3", "blocked_at_ms IS NULL"),
+        Switch::Unblock => (
+            "active = 1, blocked_at_ms = NULL",
+            "blocked_at_ms IS NOT NULL",
+        ),
+    };
+    let sql = format!("UPDATE points SET {set} WHERE code = $1 AND dealer_code = $2 AND {when}");
+    let mut query = sqlx::query(&sql).bind(code).bind(dealer_code);
+    if switch == Switch::Block {
+        query = query.bind(now_ms);
+    }
+    Ok(query.execute(conn).await?.rows_affected() == 1)
+}
+
+/// Sets a point's limits; returns whether a point of `dealer_code` was found.
+pub async fn set_limits(
+    conn: &mut AnyConnection,
+    code: &str,
+    dealer_code: &str,
+    limits: &Limits,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE points SET payment_limit_tiyn = $3, daily_limit_tiyn = $4, \
+         offline_max_payment_tiyn = $5, offline_max_total_tiyn = $6, offline_max_age_ms = $7 \
+         WHERE code = $1 AND dealer_code = $2",
+    )
+    .bind(code)
+    .bind(dealer_code)
+    .bind(limits.payment_limit_tiyn)
+    .bind(limits.daily_limit_tiyn)
+    .bind(limits.offline.max_payment_tiyn)
+    .bind(limits.offline.max_total_tiyn)
+    .bind(limits.offline.max_age_ms)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Replaces a point's password hash; returns whether a point of `dealer_code` was found.
+pub async fn set_point_password(
+    conn: &mut AnyConnection,
+    code: &str,
+    dealer_code: &str,
+    password_hash: &str,
+) -> Result<bool, sqlx::Error> {
+    let done =
+        sqlx::query("UPDATE points SET password_hash = $3 WHERE code = $1 AND dealer_code = $2")
+            .bind(code)
+            .bind(dealer_code)
+            .bind(password_hash)
+            .execute(conn)
+            .await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -172,4 +348,96 @@ pub async fn first_active_cashier(
     .fetch_optional(pool)
     .await?;
     row.as_ref().map(cashier_from_row).transpose()
+}
+
+/// The cashiers of a point, by code.
+pub async fn cashiers_of_point(
+    pool: &AnyPool,
+    point_code: &str,
+) -> Result<Vec<Cashier>, sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "SELECT {CASHIER_COLUMNS} FROM cashiers WHERE point_code = $1 ORDER BY created_at_ms, code"
+    ))
+    .bind(point_code)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(cashier_from_row).collect()
+}
+
+async fn insert_cashier(
+    conn: &mut AnyConnection,
+    point_code: &str,
+    code: &str,
+    name: &str,
+    now_ms: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "INSERT INTO cashiers (point_code, code, name, active, created_at_ms) \
+         VALUES ($1, $2, $3, 1, $4) ON CONFLICT DO NOTHING",
+    )
+    .bind(point_code)
+    .bind(code)
+    .bind(name)
+    .bind(now_ms)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Registers a cashier of a point of `dealer_code`, active, under the next free code
+/// `C<n>`; returns the code, or `None` when the point is not the dealer's.
+///
+/// Active at once: a cashier can do nothing before the point's phone has a certified key and
+/// the point is active, both of which take a full-access user; and a full-access user can
+/// block the cashier at any time.
+pub async fn register_cashier(
+    conn: &mut AnyConnection,
+    point_code: &str,
+    dealer_code: &str,
+    name: &str,
+    now_ms: i64,
+) -> Result<Option<String>, sqlx::Error> {
+    let ours: Option<String> =
+        sqlx::query_scalar("SELECT code FROM points WHERE code = $1 AND dealer_code = $2")
+            .bind(point_code)
+            .bind(dealer_code)
+            .fetch_optional(&mut *conn)
+            .await?;
+    if ours.is_none() {
+        return Ok(None);
+    }
+    let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM cashiers WHERE point_code = $1")
+        .bind(point_code)
+        .fetch_one(&mut *conn)
+        .await?;
+    let mut number = existing + 1;
+    loop {
+        let code = format!("C{number}");
+        if insert_cashier(&mut *conn, point_code, &code, name, now_ms).await? {
+            return Ok(Some(code));
+        }
+        number += 1;
+    }
+}
+
+/// Blocks (`active = false`) or unblocks a cashier of a point of `dealer_code`; returns
+/// whether it was found in the other state.
+pub async fn set_cashier_active(
+    conn: &mut AnyConnection,
+    point_code: &str,
+    dealer_code: &str,
+    code: &str,
+    active: bool,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE cashiers SET active = $4 WHERE point_code = $1 AND code = $3 AND active <> $4 \
+         AND point_code IN (SELECT code FROM points WHERE dealer_code = $2)",
+    )
+    .bind(point_code)
+    .bind(dealer_code)
+    .bind(code)
+    .bind(i64::from(active))
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }

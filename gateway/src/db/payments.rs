@@ -174,3 +174,177 @@ pub async fn accepted_same(
     .fetch_optional(conn)
     .await
 }
+
+/// What the console searches payments by; every field set narrows the search.
+#[derive(Debug, Clone, Default)]
+pub struct Search {
+    /// Always set: a dealer sees only its own payments.
+    pub dealer_code: String,
+    /// Received from this time (UTC ms, included).
+    pub from_ms: Option<i64>,
+    /// Received before this time (UTC ms, excluded).
+    pub to_ms: Option<i64>,
+    pub point_code: Option<String>,
+    pub provider: Option<String>,
+    /// Part of the phone or account number.
+    pub account: Option<String>,
+    /// `accepted` or `rejected`.
+    pub state: Option<String>,
+    /// A result code (0 for accepted).
+    pub code: Option<i64>,
+    pub session: Option<String>,
+    /// At most this many, newest first.
+    pub limit: i64,
+}
+
+/// A payment as the console lists and exports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub point_code: String,
+    pub session: String,
+    pub transaction_id: String,
+    pub cashier_code: String,
+    pub key_serial: String,
+    pub provider: String,
+    /// `None` for a provider the gateway does not know (rejected with 908).
+    pub provider_name: Option<String>,
+    pub account: String,
+    pub amount_tiyn: i64,
+    pub customer_amount_tiyn: i64,
+    pub comment: Option<String>,
+    /// `accepted` or `rejected`.
+    pub state: String,
+    pub code: i64,
+    pub created_at_ms: i64,
+    pub received_at_ms: i64,
+    /// The dealer's commission accrued on it (accepted payments).
+    pub commission_tiyn: Option<i64>,
+}
+
+/// A payment with the proof of what was asked and answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Detail {
+    pub payment: Listed,
+    /// The exact signed bytes of the request.
+    pub request_body: Vec<u8>,
+    /// The point key's signature over them, as it came in the header.
+    pub request_signature: String,
+    /// The exact bytes the gateway answered.
+    pub response_body: Vec<u8>,
+}
+
+const LISTED_COLUMNS: &str = "p.point_code, p.session, p.transaction_id, p.cashier_code, \
+    p.key_serial, p.provider, pr.name AS provider_name, p.account, p.amount_tiyn, \
+    p.customer_amount_tiyn, p.comment, p.state, p.code, p.created_at_ms, p.received_at_ms, \
+    a.commission_tiyn";
+const LISTED_FROM: &str = "payments p LEFT JOIN providers pr ON pr.code = p.provider \
+    LEFT JOIN commission_accruals a ON a.transaction_id = p.transaction_id";
+
+fn listed_from_row(row: &sqlx::any::AnyRow) -> Result<Listed, sqlx::Error> {
+    Ok(Listed {
+        point_code: row.try_get("point_code")?,
+        session: row.try_get("session")?,
+        transaction_id: row.try_get("transaction_id")?,
+        cashier_code: row.try_get("cashier_code")?,
+        key_serial: row.try_get("key_serial")?,
+        provider: row.try_get("provider")?,
+        provider_name: row.try_get("provider_name")?,
+        account: row.try_get("account")?,
+        amount_tiyn: row.try_get("amount_tiyn")?,
+        customer_amount_tiyn: row.try_get("customer_amount_tiyn")?,
+        comment: row.try_get("comment")?,
+        state: row.try_get("state")?,
+        code: row.try_get("code")?,
+        created_at_ms: row.try_get("created_at_ms")?,
+        received_at_ms: row.try_get("received_at_ms")?,
+        commission_tiyn: row.try_get("commission_tiyn")?,
+    })
+}
+
+/// A value bound to a search's placeholder.
+enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+/// The dealer's payments matching `search`, newest first.
+pub async fn search(pool: &sqlx::AnyPool, search: &Search) -> Result<Vec<Listed>, sqlx::Error> {
+    let mut conditions = vec!["p.dealer_code = $1".to_owned()];
+    let mut binds = vec![Bind::Text(search.dealer_code.clone())];
+    let mut add = |condition: &str, bind: Bind| {
+        binds.push(bind);
+        conditions.push(condition.replace('?', &format!("${}", binds.len())));
+    };
+    if let Some(from) = search.from_ms {
+        add("p.received_at_ms >= ?", Bind::Int(from));
+    }
+    if let Some(to) = search.to_ms {
+        add("p.received_at_ms < ?", Bind::Int(to));
+    }
+    if let Some(point) = &search.point_code {
+        add("p.point_code = ?", Bind::Text(point.clone()));
+    }
+    if let Some(provider) = &search.provider {
+        add("p.provider = ?", Bind::Text(provider.clone()));
+    }
+    if let Some(account) = &search.account {
+        // LIKE's own wildcards are taken literally: only letters and digits reach here.
+        add("p.account LIKE ?", Bind::Text(format!("%{account}%")));
+    }
+    if let Some(state) = &search.state {
+        add("p.state = ?", Bind::Text(state.clone()));
+    }
+    if let Some(code) = search.code {
+        add("p.code = ?", Bind::Int(code));
+    }
+    if let Some(session) = &search.session {
+        add("p.session = ?", Bind::Text(session.clone()));
+    }
+    binds.push(Bind::Int(search.limit));
+    let sql = format!(
+        "SELECT {LISTED_COLUMNS} FROM {LISTED_FROM} WHERE {} \
+         ORDER BY p.received_at_ms DESC, p.transaction_id DESC LIMIT ${}",
+        conditions.join(" AND "),
+        binds.len()
+    );
+    let mut query = sqlx::query(&sql);
+    for bind in binds {
+        query = match bind {
+            Bind::Text(text) => query.bind(text),
+            Bind::Int(number) => query.bind(number),
+        };
+    }
+    let rows = query.fetch_all(pool).await?;
+    rows.iter().map(listed_from_row).collect()
+}
+
+/// The payment of `point_code` with `session`, if it is `dealer_code`'s.
+pub async fn detail(
+    pool: &sqlx::AnyPool,
+    dealer_code: &str,
+    point_code: &str,
+    session: &str,
+) -> Result<Option<Detail>, sqlx::Error> {
+    let row = sqlx::query(&format!(
+        "SELECT {LISTED_COLUMNS}, p.request_body, p.request_signature, p.response_body \
+         FROM {LISTED_FROM} WHERE p.dealer_code = $1 AND p.point_code = $2 AND p.session = $3"
+    ))
+    .bind(dealer_code)
+    .bind(point_code)
+    .bind(session)
+    .fetch_optional(pool)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let decode = |column: &str| -> Result<Vec<u8>, sqlx::Error> {
+        let text: String = row.try_get(column)?;
+        STANDARD
+            .decode(text)
+            .map_err(|e| sqlx::Error::Decode(format!("{column} is not base64: {e}").into()))
+    };
+    Ok(Some(Detail {
+        payment: listed_from_row(&row)?,
+        request_body: decode("request_body")?,
+        request_signature: row.try_get("request_signature")?,
+        response_body: decode("response_body")?,
+    }))
+}

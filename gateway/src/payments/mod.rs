@@ -45,6 +45,24 @@ pub fn business_day_start(now_ms: i64) -> i64 {
     (now_ms + BUSINESS_DAY_OFFSET_MS).div_euclid(DAY_MS) * DAY_MS - BUSINESS_DAY_OFFSET_MS
 }
 
+/// The date in Kazakhstan (UTC+5) of the moment `ms` (UTC milliseconds): the business day's
+/// name, as on a statement.
+pub fn business_date(ms: i64) -> time::Date {
+    let local = ms.saturating_add(BUSINESS_DAY_OFFSET_MS).div_euclid(1000);
+    time::OffsetDateTime::from_unix_timestamp(local)
+        .map(|t| t.date())
+        .unwrap_or(time::Date::MIN)
+}
+
+/// The start (UTC milliseconds) of the business day named `date`.
+pub fn business_day_of(date: time::Date) -> i64 {
+    let midnight = date.midnight().assume_utc().unix_timestamp();
+    midnight.saturating_mul(1000) - BUSINESS_DAY_OFFSET_MS
+}
+
+/// How long a business day lasts, in milliseconds.
+pub const BUSINESS_DAY_MS: i64 = DAY_MS;
+
 /// The idempotency fingerprint of a payment's content: SHA-256 (lowercase hex) over provider,
 /// account, amount, customer amount and comment, each length-prefixed so no two different
 /// payments can run together into the same bytes. Exactly as sent, not normalised: the phone
@@ -205,6 +223,14 @@ mod tests {
 
     /// 2024-03-14 00:00 in Almaty = 2024-03-13 19:00 UTC.
     const ALMATY_MIDNIGHT_MS: i64 = 1_710_356_400_000;
+
+    #[test]
+    fn business_dates_are_named_in_kazakhstan() {
+        let date = business_date(ALMATY_MIDNIGHT_MS);
+        assert_eq!(date.to_string(), "2024-03-14");
+        assert_eq!(business_date(ALMATY_MIDNIGHT_MS - 1).to_string(), "2024-03-13");
+        assert_eq!(business_day_of(date), ALMATY_MIDNIGHT_MS);
+    }
 
     #[test]
     fn the_business_day_starts_at_midnight_in_kazakhstan() {

@@ -1,6 +1,7 @@
 //! The `pay` step: a payment is decided and recorded in ONE database transaction — the
-//! idempotency look-up, the rules, the debit, its ledger entry and the payment row — so it is
-//! either all there or not at all, and a session is paid at most once.
+//! idempotency look-up, the rules, the debit, its ledger entry, the payment row and the
+//! dealer's commission accrual ([`crate::commission`]) — so it is either all there or not at
+//! all, and a session is paid at most once.
 //!
 //! ## Concurrency
 //! * The transaction's first statement increments the dealer's `transactions_issued` (the
@@ -30,6 +31,7 @@ use tolem_protocol::{
 
 use super::{content_hash, read_standing, screen, transaction_id};
 use crate::{
+    commission,
     db::{
         begin_write,
         ledger::{self, LedgerKind, NewEntry, Posted},
@@ -222,6 +224,18 @@ async fn decide(
         },
     )
     .await?;
+    if accepted {
+        // After the payment row: the accrual refers to it.
+        commission::accrue_in(
+            &mut tx,
+            &transaction_id,
+            dealer,
+            &payment.provider,
+            payment.amount_tiyn,
+            now_ms,
+        )
+        .await?;
+    }
     tx.commit().await?;
     Ok(Paid::Decided {
         code,

@@ -1,0 +1,46 @@
+//! What the gateway does on its own, in the background: credit the dealers' commission for
+//! finished business days ([`crate::commission`]) and purge audit rows past their 5 years
+//! ([`crate::audit::chain`]).
+//!
+//! Both are idempotent, so the job simply runs at start-up — catching up on the days the
+//! gateway was down — and then every [`PERIOD`]; several gateways on one PostgreSQL database
+//! may all run it. A failure is logged and retried at the next turn, never fatal.
+
+use std::time::Duration;
+
+use sqlx::AnyPool;
+
+use crate::{audit::chain, commission, db::now_ms};
+
+/// How often the job runs. A day's commission is credited within this much of the day's end
+/// (plus [`commission::GRACE_MS`]).
+pub const PERIOD: Duration = Duration::from_secs(15 * 60);
+
+/// One turn: credit finished days, purge expired audit rows.
+pub async fn run_once(pool: &AnyPool, now_ms: i64) {
+    match commission::credit_finished_days(pool, None, now_ms).await {
+        Ok(credited) if !credited.is_empty() => {
+            tracing::info!(days = credited.len(), "daily commission credited");
+        }
+        Ok(_) => {}
+        Err(error) => tracing::error!(%error, "daily commission run failed; retrying later"),
+    }
+    if let Err(error) = chain::purge_expired(pool, now_ms).await {
+        tracing::error!(%error, "audit retention purge failed; retrying later");
+    }
+}
+
+/// Starts the job on the runtime; it stops when the pool is closed at shutdown.
+pub fn spawn(pool: AnyPool) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(PERIOD);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            if pool.is_closed() {
+                break;
+            }
+            run_once(&pool, now_ms()).await;
+        }
+    })
+}

@@ -1,0 +1,276 @@
+//! The point key on this phone: one record in the `keys` store, its seed sealed under the
+//! cashier's passphrase. The plaintext seed is never written anywhere.
+//!
+//! Unlocking is slowed down after repeated failures, and the count survives a reload, so closing
+//! the app does not reset the wait. (The real protection is PBKDF2's cost per guess; the wait
+//! only stops someone at the counter from trying passphrases by hand.)
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tolem_protocol::keys::{PublicKey, SecretKey};
+use tolem_protocol::messages::{KeyCard, KeyState};
+use wasm_bindgen::JsValue;
+use zeroize::Zeroize;
+
+use crate::crypto::{self, CryptoError, SealedSeed};
+use crate::storage::db::{self, KEYS, StorageError};
+
+/// The shortest passphrase accepted (the manual's rule: at least 6 characters).
+pub const PASSPHRASE_MIN_CHARS: usize = 6;
+/// Failed unlocks allowed before each further try has to wait.
+pub const FREE_UNLOCK_FAILURES: u32 = 2;
+/// The wait after the first failure beyond the free ones; it doubles with each failure after.
+pub const FIRST_UNLOCK_WAIT: Duration = Duration::from_secs(5);
+/// The longest wait between tries.
+pub const MAX_UNLOCK_WAIT: Duration = Duration::from_secs(300);
+
+/// Where failed unlocks are counted, in the `settings` store.
+const UNLOCK_FAILURES: &str = "unlock_failures";
+
+/// The point key as stored: the card it was made for, its public half, where it stands with the
+/// gateway, and its seed sealed under the passphrase.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRecord {
+    /// The serial the key is registered under (the record's key in the store).
+    pub key_serial: String,
+    pub card: KeyCard,
+    pub public_key: PublicKey,
+    /// Where the key stands with the gateway; `None` until the gateway accepted its registration.
+    pub state: Option<KeyState>,
+    /// When the key was made (UTC milliseconds); also the registration's creation time, so a
+    /// repeated registration sends the very same bytes.
+    pub created_at_ms: i64,
+    pub sealed: SealedSeed,
+}
+
+/// Why the key store could not do what was asked.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum KeyStoreError {
+    /// A new key would replace one this phone already has; delete that one first.
+    #[error("this phone already has a point key")]
+    KeyExists,
+    /// There is no key on this phone.
+    #[error("there is no point key on this phone")]
+    NoKey,
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Why the passphrase typed for a new key was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PassphraseError {
+    #[error("the passphrase is shorter than {PASSPHRASE_MIN_CHARS} characters")]
+    TooShort,
+    #[error("the two passphrases differ")]
+    Mismatch,
+}
+
+/// Why the key could not be unlocked.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum UnlockError {
+    /// Not the passphrase the key was sealed with. `wait` is how long the next try must wait.
+    #[error("wrong passphrase (failure {failures})")]
+    WrongPassphrase {
+        failures: u32,
+        wait: Option<Duration>,
+    },
+    /// Too soon after repeated failures; try again after `wait`.
+    #[error("too many failures: wait {wait:?}")]
+    TooSoon { wait: Duration },
+    #[error(transparent)]
+    KeyStore(#[from] KeyStoreError),
+}
+
+impl From<idb::Error> for KeyStoreError {
+    fn from(error: idb::Error) -> Self {
+        KeyStoreError::Storage(error.into())
+    }
+}
+
+impl From<StorageError> for UnlockError {
+    fn from(error: StorageError) -> Self {
+        UnlockError::KeyStore(error.into())
+    }
+}
+
+/// Checks a new passphrase and its repetition: each field gets its own answer, so the form can
+/// say what is wrong next to the field that is wrong.
+pub fn check_passphrase(
+    passphrase: &str,
+    repeated: &str,
+) -> (Result<(), PassphraseError>, Result<(), PassphraseError>) {
+    let first = if passphrase.chars().count() < PASSPHRASE_MIN_CHARS {
+        Err(PassphraseError::TooShort)
+    } else {
+        Ok(())
+    };
+    let second = if repeated != passphrase {
+        Err(PassphraseError::Mismatch)
+    } else {
+        Ok(())
+    };
+    (first, second)
+}
+
+/// Makes a new point key for `card`: a seed from the browser's random source, sealed under
+/// `passphrase` and stored. Returns the record and the key itself, unlocked, so the caller can
+/// register it at once without asking for the passphrase again.
+pub async fn create(
+    card: &KeyCard,
+    passphrase: &str,
+) -> Result<(KeyRecord, SecretKey), KeyStoreError> {
+    if load().await?.is_some() {
+        return Err(KeyStoreError::KeyExists);
+    }
+    let mut seed: [u8; 32] = crypto::random_bytes()?;
+    let key = SecretKey::from_seed(&seed);
+    let sealed = crypto::seal(&seed, passphrase, card.key_serial.as_bytes()).await;
+    seed.zeroize();
+    let record = KeyRecord {
+        key_serial: card.key_serial.clone(),
+        card: card.clone(),
+        public_key: key.public_key(),
+        state: None,
+        created_at_ms: js_sys::Date::now() as i64,
+        sealed: sealed?,
+    };
+    save(&record).await?;
+    // A failed unlock count left from a deleted key must not slow down the new one.
+    write_failures(&UnlockFailures::default()).await?;
+    db::ask_for_persistent_storage();
+    Ok((record, key))
+}
+
+/// The key record on this phone, if there is one.
+pub async fn load() -> Result<Option<KeyRecord>, KeyStoreError> {
+    let db = db::open().await?;
+    let transaction = db.transaction(&[KEYS], idb::TransactionMode::ReadOnly)?;
+    let values = transaction
+        .object_store(KEYS)?
+        .get_all(None, Some(1))?
+        .await?;
+    db::finish(transaction).await?;
+    values.first().map(from_js).transpose()
+}
+
+/// Records where the key stands with the gateway.
+pub async fn set_state(state: Option<KeyState>) -> Result<KeyRecord, KeyStoreError> {
+    let mut record = load().await?.ok_or(KeyStoreError::NoKey)?;
+    record.state = state;
+    save(&record).await?;
+    Ok(record)
+}
+
+/// Opens the stored key with `passphrase`, unless repeated failures ask for a wait first.
+pub async fn unlock(passphrase: &str) -> Result<SecretKey, UnlockError> {
+    if let Some(wait) = unlock_wait().await? {
+        return Err(UnlockError::TooSoon { wait });
+    }
+    let record = load().await?.ok_or(KeyStoreError::NoKey)?;
+    match crypto::open(&record.sealed, passphrase, record.key_serial.as_bytes()).await {
+        Ok(seed) => {
+            let key = SecretKey::from_seed(&seed);
+            if key.public_key() != record.public_key {
+                // Cannot happen with an intact record: GCM already authenticated the seed.
+                return Err(KeyStoreError::Crypto(CryptoError::Damaged(
+                    "the seed does not match the public key".into(),
+                ))
+                .into());
+            }
+            write_failures(&UnlockFailures::default()).await?;
+            Ok(key)
+        }
+        Err(CryptoError::WrongPassphrase) => {
+            let previous = read_failures().await?;
+            let failures = UnlockFailures {
+                count: previous.count + 1,
+                last_ms: js_sys::Date::now(),
+            };
+            write_failures(&failures).await?;
+            Err(UnlockError::WrongPassphrase {
+                failures: failures.count,
+                wait: wait_after(failures.count),
+            })
+        }
+        Err(other) => Err(KeyStoreError::Crypto(other).into()),
+    }
+}
+
+/// How long the next unlock attempt must still wait, if at all (it survives reloads).
+pub async fn unlock_wait() -> Result<Option<Duration>, StorageError> {
+    let failures = read_failures().await?;
+    let Some(wait) = wait_after(failures.count) else {
+        return Ok(None);
+    };
+    let elapsed_ms = (js_sys::Date::now() - failures.last_ms).max(0.0);
+    let remaining_ms = wait.as_millis() as f64 - elapsed_ms;
+    Ok((remaining_ms > 0.0).then(|| Duration::from_millis(remaining_ms.ceil() as u64)))
+}
+
+/// The wait imposed after `failures` failed unlocks in a row: none for the first two, then
+/// 5 s, 10 s, 20 s … up to 5 minutes.
+pub fn wait_after(failures: u32) -> Option<Duration> {
+    let beyond = failures.checked_sub(FREE_UNLOCK_FAILURES + 1)?;
+    let factor = 1u32.checked_shl(beyond.min(16)).unwrap_or(u32::MAX);
+    Some(
+        FIRST_UNLOCK_WAIT
+            .checked_mul(factor)
+            .unwrap_or(MAX_UNLOCK_WAIT)
+            .min(MAX_UNLOCK_WAIT),
+    )
+}
+
+/// Removes the key from this phone (and the count of failed unlocks with it).
+pub async fn delete() -> Result<(), KeyStoreError> {
+    let db = db::open().await?;
+    let transaction = db.transaction(&[KEYS], idb::TransactionMode::ReadWrite)?;
+    transaction.object_store(KEYS)?.clear()?.await?;
+    db::finish(transaction).await?;
+    write_failures(&UnlockFailures::default()).await?;
+    Ok(())
+}
+
+async fn save(record: &KeyRecord) -> Result<(), KeyStoreError> {
+    let value = to_js(record)?;
+    let db = db::open().await?;
+    let transaction = db.transaction(&[KEYS], idb::TransactionMode::ReadWrite)?;
+    transaction.object_store(KEYS)?.put(&value, None)?.await?;
+    db::finish(transaction).await?;
+    Ok(())
+}
+
+/// Failed unlocks in a row and when the last one was.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+struct UnlockFailures {
+    count: u32,
+    last_ms: f64,
+}
+
+async fn read_failures() -> Result<UnlockFailures, StorageError> {
+    Ok(db::read_setting(UNLOCK_FAILURES)
+        .await?
+        .and_then(|value| from_js(&value).ok())
+        .unwrap_or_default())
+}
+
+async fn write_failures(failures: &UnlockFailures) -> Result<(), StorageError> {
+    db::write_setting(UNLOCK_FAILURES, &to_js(failures)?).await
+}
+
+/// A record as a plain object (through JSON, which the app already carries for the protocol).
+fn to_js<T: Serialize>(value: &T) -> Result<JsValue, StorageError> {
+    let text = serde_json::to_string(value).map_err(|e| StorageError::Failed(e.to_string()))?;
+    js_sys::JSON::parse(&text).map_err(|_| StorageError::Failed("not JSON".into()))
+}
+
+fn from_js<T: serde::de::DeserializeOwned>(value: &JsValue) -> Result<T, KeyStoreError> {
+    let text = js_sys::JSON::stringify(value)
+        .ok()
+        .and_then(|s| s.as_string())
+        .unwrap_or_default();
+    serde_json::from_str(&text)
+        .map_err(|e| KeyStoreError::Crypto(CryptoError::Damaged(e.to_string())))
+}
