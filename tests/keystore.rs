@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
-use support::gateway::FakeGateway;
+use support::card::sample_card;
 use support::{forget_key, gloo_timers_sleep};
 use tolem::crypto::{self, CryptoError, KDF_ITERATIONS};
 use tolem::session::KeySession;
@@ -25,9 +25,7 @@ wasm_bindgen_test_configure!(run_in_browser);
 const PASSPHRASE: &str = "сәлем-101";
 
 fn card() -> KeyCard {
-    // Only the card's data matters here; no gateway is asked.
-    let gateway = FakeGateway::install();
-    gateway.card()
+    sample_card()
 }
 
 /// Every record of every store of the app's database, read directly (not through the key store).

@@ -6,8 +6,8 @@
 
 mod support;
 
+use support::card::sample_card;
 use support::forget_key;
-use support::gateway::FakeGateway;
 use tolem::crypto::KDF_ITERATIONS;
 use tolem::storage::keystore;
 use wasm_bindgen_test::*;
@@ -28,7 +28,7 @@ fn summary(times: &[f64]) -> String {
 
 #[wasm_bindgen_test]
 async fn key_generation_and_unlock_times() {
-    let card = FakeGateway::install().card();
+    let card = sample_card();
     let mut generation = Vec::new();
     let mut unlock = Vec::new();
     for _ in 0..ROUNDS {

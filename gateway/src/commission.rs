@@ -197,7 +197,10 @@ async fn credit_day(
     }
     let event = Event {
         action: "commission.credited",
-        subject: format!("ledger:{}", ledger::entry_id(LedgerKind::Commission, &reference)),
+        subject: format!(
+            "ledger:{}",
+            ledger::entry_id(LedgerKind::Commission, &reference)
+        ),
         details: serde_json::json!({
             "day": business_date(day_start_ms).to_string(),
             "commission_tiyn": accrued.commission_tiyn,

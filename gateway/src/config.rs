@@ -6,12 +6,16 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 
 /// How the gateway is configured at start-up.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "tolem-gateway", version, about)]
 pub struct Config {
+    /// What to do instead of serving; without a command the gateway serves.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Address to listen on. 127.0.0.1 keeps the gateway private to this machine; use 0.0.0.0
     /// (behind an HTTPS reverse proxy) to let phones on the network reach it.
     #[arg(long, env = "TOLEM_HOST", default_value = "127.0.0.1")]
@@ -24,11 +28,13 @@ pub struct Config {
     /// Database URL: `sqlite://path/to/file.db` (the file and its directory are created if
     /// missing) or `postgres://user:password@host/db`.
     // hide_env_values: `--help` would otherwise print the URL, password included.
+    // global: also accepted after a command (`tolem-gateway verify-audit --database-url ...`).
     #[arg(
         long,
         env = "TOLEM_DATABASE_URL",
         default_value = "sqlite://data/tolem.db",
-        hide_env_values = true
+        hide_env_values = true,
+        global = true
     )]
     pub database_url: String,
 
@@ -63,6 +69,18 @@ pub struct Config {
     pub log_format: LogFormat,
 }
 
+/// A maintenance command, run instead of serving (against the same `--database-url`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+pub enum Command {
+    /// Walk the audit trail's hash chain from its anchor to its head. Exit status 0 and a
+    /// summary when it is intact; 1 and the first bad row (`seq`) when it is not; 2 when the
+    /// database cannot be read.
+    VerifyAudit,
+    /// Delete audit rows older than 5 years (the gateway also does this daily), keeping the
+    /// rest verifiable; prints how many were deleted.
+    PurgeAudit,
+}
+
 /// The shape of log lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -87,6 +105,31 @@ mod tests {
         assert_eq!(config.log_format, LogFormat::Pretty);
         assert_eq!(config.gateway_key_file, PathBuf::from("data/gateway.key"));
         assert!(!config.secure_cookies);
+        assert_eq!(config.command, None);
+    }
+
+    #[test]
+    fn commands_take_the_database_flag_before_or_after() {
+        for args in [
+            &[
+                "tolem-gateway",
+                "verify-audit",
+                "--database-url",
+                "sqlite://a.db",
+            ][..],
+            &[
+                "tolem-gateway",
+                "--database-url",
+                "sqlite://a.db",
+                "verify-audit",
+            ][..],
+        ] {
+            let config = Config::try_parse_from(args).unwrap();
+            assert_eq!(config.command, Some(Command::VerifyAudit));
+            assert_eq!(config.database_url, "sqlite://a.db");
+        }
+        let config = Config::try_parse_from(["tolem-gateway", "purge-audit"]).unwrap();
+        assert_eq!(config.command, Some(Command::PurgeAudit));
     }
 
     #[test]

@@ -1,18 +1,26 @@
-//! The `tolem-gateway` binary: boots the library and nothing else.
+//! The `tolem-gateway` binary: boots the library (or runs one of its maintenance commands)
+//! and nothing else.
 
 use std::process::ExitCode;
 
 use clap::Parser;
 use tolem_gateway::{
     AppState, Config, StartupError, app,
-    db::{self, seed},
+    audit::chain,
+    config::Command,
+    db::{self, now_ms, seed},
     gateway_key::GatewayKey,
-    startup,
+    jobs, startup,
 };
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let config = Config::parse();
+    match config.command {
+        Some(Command::VerifyAudit) => return verify_audit(&config).await,
+        Some(Command::PurgeAudit) => return purge_audit(&config).await,
+        None => {}
+    }
     match run(config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -41,6 +49,8 @@ async fn run(config: Config) -> Result<(), StartupError> {
     tracing::info!(public_key = %gateway_key.public_key(), "gateway key loaded");
 
     let listener = startup::bind(&config.host, config.port).await?;
+    // Catches up on commission days and audit retention at once, then keeps them up.
+    jobs::spawn(pool.clone());
     let addr = listener.local_addr().map_err(StartupError::Serve)?;
     let state = AppState::new(pool.clone(), &config.dist, gateway_key)
         .with_secure_cookies(config.secure_cookies);
@@ -48,4 +58,64 @@ async fn run(config: Config) -> Result<(), StartupError> {
     tracing::info!("listening on http://{addr}");
 
     startup::serve(listener, app(state), pool).await
+}
+
+/// `tolem-gateway verify-audit`: 0 intact, 1 broken (naming the row), 2 unreadable.
+async fn verify_audit(config: &Config) -> ExitCode {
+    let url = db::redact_url(&config.database_url);
+    let pool = match db::connect(&config.database_url).await {
+        Ok(pool) => pool,
+        Err(error) => {
+            eprintln!("tolem-gateway: {}", error.to_string().replace('\n', " "));
+            return ExitCode::from(2);
+        }
+    };
+    let verified = chain::verify(&pool).await;
+    pool.close().await;
+    match verified {
+        Ok(v) => {
+            println!(
+                "audit chain OK: {} rows verified (seq {}..={}), head hash {}, database {url}",
+                v.rows,
+                v.anchor_seq + 1,
+                v.head_seq,
+                v.head_hash
+            );
+            ExitCode::SUCCESS
+        }
+        Err(chain::ChainError::Broken(broken)) => {
+            eprintln!(
+                "tolem-gateway: audit chain BROKEN at seq {}: {broken}",
+                broken.seq()
+            );
+            ExitCode::FAILURE
+        }
+        Err(error) => {
+            eprintln!("tolem-gateway: {error}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `tolem-gateway purge-audit`: deletes audit rows past their 5 years.
+async fn purge_audit(config: &Config) -> ExitCode {
+    let pool = match db::connect(&config.database_url).await {
+        Ok(pool) => pool,
+        Err(error) => {
+            eprintln!("tolem-gateway: {}", error.to_string().replace('\n', " "));
+            return ExitCode::from(2);
+        }
+    };
+    let purged = chain::purge_expired(&pool, now_ms()).await;
+    pool.close().await;
+    match purged {
+        Ok(rows) => {
+            println!("audit rows older than 5 years deleted: {rows}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("tolem-gateway: {error}");
+            ExitCode::FAILURE
+        }
+    }
 }

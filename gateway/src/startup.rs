@@ -142,6 +142,16 @@ pub fn banner(addr: SocketAddr, demo: Option<&DemoCredentials>) -> String {
         );
         let _ = writeln!(
             text,
+            "  Demo admin TOTP:      secret {} (RFC 6238: SHA-1, 6 digits, 30 s)",
+            demo.admin_totp_secret
+        );
+        let _ = writeln!(
+            text,
+            "                        {}",
+            crate::totp::otpauth_url(demo.admin_totp_secret, demo.admin_email)
+        );
+        let _ = writeln!(
+            text,
             "  Demo dealer operator: {} / {} (create and view)",
             demo.operator_email, demo.operator_password
         );

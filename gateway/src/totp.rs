@@ -288,7 +288,10 @@ mod tests {
              &algorithm=SHA1&digits=6&period=30"
         );
         let svg = qr_svg(&url).unwrap();
-        assert!(svg.starts_with("<svg") && svg.contains("<path d=\"M"), "{svg}");
+        assert!(
+            svg.starts_with("<svg") && svg.contains("<path d=\"M"),
+            "{svg}"
+        );
         assert_eq!(new_secret().unwrap().len(), 32);
     }
 }

@@ -135,8 +135,9 @@ pub fn new_request(card: &KeyCard, step: Step) -> Request {
 }
 
 /// Sends a step signed by the point key; the answer must be signed by the gateway's key from the
-/// card and be about the same session, or it is no answer at all. The body is signed before this
-/// returns, so the unlocked key is only borrowed, never held across the wait.
+/// card and be about the same session, or it is no answer at all (see [`check_signed_answer`]).
+/// The body is signed before this returns, so the unlocked key is only borrowed, never held
+/// across the wait.
 pub fn post_signed(
     request: &Request,
     key: &SecretKey,
@@ -147,20 +148,29 @@ pub fn post_signed(
     let session = request.session.clone();
     let card = card.clone();
     async move {
-        let response = send(step, &signed.body, Some(&signed))
-            .await?
-            .verified_by(&card)?;
-        // An answer about another session is a replayed old one. Only a refusal may name none:
-        // the gateway refuses a bad signature or an unknown key before it reads the body.
-        let about_this_request = match &response.session {
-            Some(answered) => *answered == session,
-            None => response.code != ResultCode::Ok,
-        };
-        if !about_this_request {
-            return Err(not_an_answer());
-        }
-        answered(response)
+        let answer = send(step, &signed.body, Some(&signed)).await?;
+        check_signed_answer(answer, &card, &session)
     }
+}
+
+/// Whether the bytes that came back answer a signed request of `session`: signed by the card's
+/// gateway key, a protocol message, and about this session — then Ok or the refusal it carries.
+/// An answer about another session is a replayed old one. Only a refusal may name none: the
+/// gateway refuses a bad signature or an unknown key before it reads the body.
+pub fn check_signed_answer(
+    answer: Answer,
+    card: &KeyCard,
+    session: &SessionId,
+) -> Result<Response, ApiError> {
+    let response = answer.verified_by(card)?;
+    let about_this_request = match &response.session {
+        Some(answered) => answered == session,
+        None => response.code != ResultCode::Ok,
+    };
+    if !about_this_request {
+        return Err(not_an_answer());
+    }
+    answered(response)
 }
 
 /// Sends an unsigned message to `/api/v1/<path>`; the answer must still be a protocol message.
@@ -183,10 +193,11 @@ fn answered(response: Response) -> Result<Response, ApiError> {
     }
 }
 
-/// The raw answer to a request: its bytes and the signature that came with them, if any.
-struct Answer {
-    body: Vec<u8>,
-    signature: Option<(String, String)>,
+/// The raw answer to a request: its bytes and the signature headers (signer, signature) that
+/// came with them, if any.
+pub struct Answer {
+    pub body: Vec<u8>,
+    pub signature: Option<(String, String)>,
 }
 
 impl Answer {

@@ -1,8 +1,8 @@
 //! Starting the app in the test page the way a phone would, acting as the cashier does, and
-//! reading what the cashier sees. `gateway` is a stand-in gateway for the key screens.
+//! reading what the cashier sees. `card` makes key cards for tests of the key store.
 #![allow(dead_code)] // each test file uses a different subset
 
-pub mod gateway;
+pub mod card;
 
 use std::time::Duration;
 

@@ -138,11 +138,10 @@ pub async fn verify(pool: &AnyPool) -> Result<Verified, ChainError> {
     }
     // Rows below the anchor that are still there would be skipped above: purge deletes them
     // all, so any such row is one that was put back or made up.
-    let below: Option<i64> =
-        sqlx::query_scalar("SELECT MIN(seq) FROM audit_log WHERE seq <= $1")
-            .bind(ends.anchor_seq)
-            .fetch_one(pool)
-            .await?;
+    let below: Option<i64> = sqlx::query_scalar("SELECT MIN(seq) FROM audit_log WHERE seq <= $1")
+        .bind(ends.anchor_seq)
+        .fetch_one(pool)
+        .await?;
     if let Some(seq) = below {
         return Err(Broken::Gap {
             seq,
@@ -188,10 +187,11 @@ pub fn retention_cutoff_ms(now_ms: i64) -> i64 {
 pub async fn purge_expired(pool: &AnyPool, now_ms: i64) -> Result<i64, ChainError> {
     let cutoff = retention_cutoff_ms(now_ms);
     // The common case, nothing to purge, without walking the chain.
-    let expired: Option<i64> = sqlx::query_scalar("SELECT MIN(seq) FROM audit_log WHERE at_ms < $1")
-        .bind(cutoff)
-        .fetch_one(pool)
-        .await?;
+    let expired: Option<i64> =
+        sqlx::query_scalar("SELECT MIN(seq) FROM audit_log WHERE at_ms < $1")
+            .bind(cutoff)
+            .fetch_one(pool)
+            .await?;
     if expired.is_none() {
         return Ok(0);
     }
@@ -255,7 +255,11 @@ pub async fn purge_expired(pool: &AnyPool, now_ms: i64) -> Result<i64, ChainErro
     record_in(&mut tx, &super::Actor::system(None), &event, now_ms).await?;
     tx.commit().await?;
     let deleted = i64::try_from(deleted).unwrap_or(i64::MAX);
-    tracing::info!(rows = deleted, through_seq = last, "audit rows past retention purged");
+    tracing::info!(
+        rows = deleted,
+        through_seq = last,
+        "audit rows past retention purged"
+    );
     Ok(deleted)
 }
 
@@ -271,9 +275,6 @@ mod tests {
         // 2024-03-01 00:00 UTC.
         assert_eq!(retention_cutoff_ms(MARCH_2029), 1_709_251_200_000);
         // 2028-02-29 12:00 UTC → 2023-02-28 12:00 UTC.
-        assert_eq!(
-            retention_cutoff_ms(1_835_438_400_000),
-            1_677_585_600_000
-        );
+        assert_eq!(retention_cutoff_ms(1_835_438_400_000), 1_677_585_600_000);
     }
 }

@@ -41,7 +41,11 @@ pub fn parse_tenge(text: &str) -> Option<i64> {
         1 => fraction.parse::<i64>().ok()? * 10,
         _ => fraction.parse::<i64>().ok()?,
     };
-    let tiyn = whole.parse::<i64>().ok()?.checked_mul(100)?.checked_add(cents)?;
+    let tiyn = whole
+        .parse::<i64>()
+        .ok()?
+        .checked_mul(100)?
+        .checked_add(cents)?;
     (tiyn <= MAX_TIYN).then_some(tiyn)
 }
 
@@ -104,7 +108,16 @@ mod tests {
         ] {
             assert_eq!(parse_tenge(text), Some(tiyn), "{text}");
         }
-        for text in ["", "-5", "1.234", "1e3", "1,", ".5", "abc", "99999999999999"] {
+        for text in [
+            "",
+            "-5",
+            "1.234",
+            "1e3",
+            "1,",
+            ".5",
+            "abc",
+            "99999999999999",
+        ] {
             assert_eq!(parse_tenge(text), None, "{text}");
         }
         assert_eq!(parse_limit(""), Ok(None));
@@ -122,8 +135,17 @@ mod tests {
         assert_eq!(parse_date("2025-03-01").unwrap().to_string(), "2025-03-01");
         assert_eq!(parse_date("2025-02-30"), None);
         assert_eq!(back_to("/console/keys", "/x"), "/console/keys");
-        for evil in ["https://evil.example/", "//evil.example", "/console//evil", "/api"] {
-            assert_eq!(back_to(evil, "/console/points"), "/console/points", "{evil}");
+        for evil in [
+            "https://evil.example/",
+            "//evil.example",
+            "/console//evil",
+            "/api",
+        ] {
+            assert_eq!(
+                back_to(evil, "/console/points"),
+                "/console/points",
+                "{evil}"
+            );
         }
     }
 }

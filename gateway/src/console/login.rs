@@ -20,7 +20,8 @@ use super::{
     session::{self, ConsoleUser},
 };
 use crate::{
-    db::{now_ms, sessions},
+    audit::{self, Actor, Event},
+    db::{begin_write, now_ms, sessions},
     http::{AppState, client_ip::ClientIp},
     password::verify_password_or_dummy,
     secrets::{random_token, sha256_hex},
@@ -83,6 +84,7 @@ pub async fn submit(
 
     if let Some(blocked) = throttle::charge(&state.pool, &[&account, &address], now).await? {
         tracing::warn!(%email, %ip, retry_after_s = blocked.retry_after_s, "console login rate-limited");
+        record_failure(&state, &email, None, ip, "throttled").await?;
         let minutes = blocked.retry_after_s.div_ceil(60).to_string();
         let message = rust_i18n::t!(
             "login.blocked",
@@ -94,11 +96,12 @@ pub async fn submit(
         return Ok(response);
     }
     let user = sessions::user(&state.pool, &email).await?;
-    let known = user.is_some();
+    // The dealer of the account, if there is one: its trail gets the failed attempt too.
+    let known = user.as_ref().map(|u| u.dealer_code.clone());
     let hash = user.as_ref().map(|u| u.password_hash.clone());
     let right = verify_password_or_dummy(password, hash).await?;
     let Some(user) = user.filter(|_| right) else {
-        return Ok(refused(&email, known, ip));
+        return refused(&state, &email, known.as_deref(), ip).await;
     };
     throttle::clear(&state.pool, &account, now).await?;
     throttle::refund(&state.pool, &address).await?;
@@ -107,8 +110,9 @@ pub async fn submit(
     let token = random_token()?;
     let csrf = random_token()?;
     let expires = now + session::ABSOLUTE_MS;
+    let mut tx = begin_write(&state.pool).await?;
     sessions::create(
-        &state.pool,
+        &mut *tx,
         &sha256_hex(token.as_bytes()),
         &user.email,
         &csrf,
@@ -116,6 +120,14 @@ pub async fn submit(
         expires,
     )
     .await?;
+    let event = Event {
+        action: "login.ok",
+        subject: format!("user:{}", user.email),
+        details: serde_json::json!({ "access_level": user.access_level.as_str() }),
+    };
+    let actor = Actor::new(&user.email, Some(&user.dealer_code), ip);
+    audit::record_in(&mut tx, &actor, &event, now).await?;
+    tx.commit().await?;
     tracing::info!(email = %user.email, dealer = %user.dealer_code, %ip, "console login");
     Ok((
         [(
@@ -128,22 +140,67 @@ pub async fn submit(
 }
 
 /// The answer to a wrong e-mail or password: the same page either way.
-fn refused(email: &str, known: bool, ip: std::net::IpAddr) -> Response {
-    tracing::warn!(%email, known, %ip, "console login failed");
+async fn refused(
+    state: &AppState,
+    email: &str,
+    known: Option<&str>,
+    ip: std::net::IpAddr,
+) -> Result<Response, ConsoleError> {
+    tracing::warn!(%email, known = known.is_some(), %ip, "console login failed");
+    let reason = if known.is_some() {
+        "wrong_password"
+    } else {
+        "unknown_user"
+    };
+    record_failure(state, email, known, ip, reason).await?;
     let mut response = login_page(email, Some(tr("login.failed"))).into_response();
     *response.status_mut() = StatusCode::UNAUTHORIZED;
-    response
+    Ok(response)
+}
+
+/// Writes a failed login to the audit trail: under the e-mail as typed (cut to a sane length),
+/// in the dealer's trail when the user exists.
+async fn record_failure(
+    state: &AppState,
+    email: &str,
+    dealer_code: Option<&str>,
+    ip: std::net::IpAddr,
+    reason: &str,
+) -> Result<(), ConsoleError> {
+    let typed: String = email.chars().take(254).collect();
+    let event = Event {
+        action: "login.failed",
+        subject: format!("user:{typed}"),
+        details: serde_json::json!({ "reason": reason }),
+    };
+    audit::record(
+        &state.pool,
+        &Actor::new(typed, dealer_code, ip),
+        &event,
+        now_ms(),
+    )
+    .await?;
+    Ok(())
 }
 
 /// `POST /console/logout`: ends the session and forgets the cookie.
 pub async fn logout(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     user: ConsoleUser,
     form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Result<Response, ConsoleError> {
     let sent = form.map(|Form(f)| f.csrf).unwrap_or_default();
     user.check_csrf(&sent)?;
-    sessions::delete(&state.pool, &user.0.id_hash).await?;
+    let mut tx = begin_write(&state.pool).await?;
+    sessions::delete(&mut *tx, &user.0.id_hash).await?;
+    let event = Event {
+        action: "logout",
+        subject: format!("user:{}", user.email()),
+        details: serde_json::json!({}),
+    };
+    audit::record_in(&mut tx, &user.actor(ip), &event, now_ms()).await?;
+    tx.commit().await?;
     tracing::info!(email = %user.email(), "console logout");
     Ok((
         [(

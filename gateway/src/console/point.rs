@@ -33,7 +33,7 @@ use crate::{
         keys::{self, state_text},
         network::{self, Limits, Point, Switch},
         now_ms,
-        operations::{self, Payload},
+        operations::Payload,
     },
     http::{AppState, client_ip::ClientIp},
 };
@@ -70,7 +70,8 @@ impl LimitsForm {
     fn limits(&self, back: &str) -> Result<Limits, ConsoleError> {
         let invalid = |key| ConsoleError::invalid(key, back);
         let limit = |text: &str| forms::parse_limit(text).map_err(|()| invalid("points.bad_limit"));
-        let offline = |text: &str| forms::parse_tenge(text).ok_or_else(|| invalid("points.bad_amount"));
+        let offline =
+            |text: &str| forms::parse_tenge(text).ok_or_else(|| invalid("points.bad_amount"));
         let hours: i64 = self
             .offline_max_age_hours
             .trim()
@@ -187,7 +188,11 @@ pub async fn page(
 fn limits_section(point: &Point, user: &ConsoleUser) -> Markup {
     let here = path(&point.code);
     let full = user.has_full_access();
-    let action = if full { format!("{here}/limits") } else { format!("{here}/limits/prepare") };
+    let action = if full {
+        format!("{here}/limits")
+    } else {
+        format!("{here}/limits/prepare")
+    };
     let optional = |v: Option<i64>| v.map(tenge_plain).unwrap_or_default();
     let field = |id: &str, label: &str, value: String, hint: &str| {
         html! {
@@ -456,7 +461,11 @@ async fn set_cashier(
         return Err(ConsoleError::NotFound);
     }
     let event = Event {
-        action: if active { "cashier.unblocked" } else { "cashier.blocked" },
+        action: if active {
+            "cashier.unblocked"
+        } else {
+            "cashier.blocked"
+        },
         subject: format!("cashier:{code}/{cashier}"),
         details: change(
             serde_json::json!({ "active": !active }),

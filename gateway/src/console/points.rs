@@ -155,12 +155,17 @@ pub async fn register(
     user.check_csrf(&form.csrf)?;
     let invalid = |key| ConsoleError::invalid(key, PATH);
     let name = forms::required_text(&form.name, 100).ok_or_else(|| invalid("points.bad_name"))?;
-    let address = forms::optional_text(&form.address, 200).ok_or_else(|| invalid("points.bad_text"))?;
+    let address =
+        forms::optional_text(&form.address, 200).ok_or_else(|| invalid("points.bad_text"))?;
     let hours =
         forms::optional_text(&form.working_hours, 100).ok_or_else(|| invalid("points.bad_text"))?;
-    let cashier = forms::optional_text(&form.cashier_name, 100)
-        .ok_or_else(|| invalid("points.bad_text"))?;
-    let cashier = if cashier.is_empty() { tr("points.cashier_default") } else { cashier };
+    let cashier =
+        forms::optional_text(&form.cashier_name, 100).ok_or_else(|| invalid("points.bad_text"))?;
+    let cashier = if cashier.is_empty() {
+        tr("points.cashier_default")
+    } else {
+        cashier
+    };
 
     // Hashed before the transaction: the slow part must not hold the database's write lock.
     let password = point_password()?;
@@ -190,7 +195,12 @@ pub async fn register(
     audit::record_in(&mut tx, &user.actor(ip), &event, now).await?;
     tx.commit().await?;
     tracing::info!(point = %code, email = %user.email(), "point registered");
-    Ok(credentials_page(&user, &tr("points.registered"), &code, &password))
+    Ok(credentials_page(
+        &user,
+        &tr("points.registered"),
+        &code,
+        &password,
+    ))
 }
 
 /// `POST /console/points/{code}/password`.
@@ -219,5 +229,10 @@ pub async fn reset_password(
     audit::record_in(&mut tx, &user.actor(ip), &event, now).await?;
     tx.commit().await?;
     tracing::info!(point = %code, email = %user.email(), "point password reset");
-    Ok(credentials_page(&user, &tr("points.password_reset"), &code, &password))
+    Ok(credentials_page(
+        &user,
+        &tr("points.password_reset"),
+        &code,
+        &password,
+    ))
 }

@@ -144,12 +144,15 @@ pub async fn dealer(pool: &AnyPool, code: &str) -> Result<Option<Dealer>, sqlx::
 }
 
 /// The point with this code.
-pub async fn point(pool: &AnyPool, code: &str) -> Result<Option<Point>, sqlx::Error> {
+pub async fn point<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    code: &str,
+) -> Result<Option<Point>, sqlx::Error> {
     let row = sqlx::query(&format!(
         "SELECT {POINT_COLUMNS} FROM points WHERE code = $1"
     ))
     .bind(code)
-    .fetch_optional(pool)
+    .fetch_optional(executor)
     .await?;
     row.as_ref().map(point_from_row).transpose()
 }

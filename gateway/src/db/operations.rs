@@ -15,10 +15,7 @@ use super::network::{Limits, next_number};
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Payload {
     /// Money the dealer paid in, with the bank's reference.
-    TopUp {
-        amount_tiyn: i64,
-        reference: String,
-    },
+    TopUp { amount_tiyn: i64, reference: String },
     /// New limits of a point.
     PointLimits { point: String, limits: Limits },
 }

@@ -1,5 +1,5 @@
-//! Demo data for `--demo`: one dealer, one point with one cashier, two console users and real
-//! Kazakh providers.
+//! Demo data for `--demo`: one dealer, one point with one cashier, two console users (the admin
+//! with one-time codes set up from a known secret) and real Kazakh providers.
 //!
 //! Seeding is idempotent (`INSERT ... ON CONFLICT DO NOTHING`): running it on every start of a
 //! demo gateway changes nothing after the first time, and it never overwrites a row someone has
@@ -38,6 +38,9 @@ pub struct DemoCredentials {
     pub operator_email: &'static str,
     /// Password of [`Self::operator_email`].
     pub operator_password: &'static str,
+    /// The admin's one-time-code secret (RFC 6238: HMAC-SHA-1, 6 digits, 30 s), base32: add
+    /// it to an authenticator app to confirm sensitive operations in the demo.
+    pub admin_totp_secret: &'static str,
 }
 
 /// The demo accounts.
@@ -48,6 +51,8 @@ pub const DEMO_CREDENTIALS: DemoCredentials = DemoCredentials {
     admin_password: "tolem-admin-demo",
     operator_email: "operator@tolem.demo",
     operator_password: "tolem-operator-demo",
+    // 32 base32 characters = 160 bits, readable on purpose: it is printed in the banner.
+    admin_totp_secret: "TOLEMDEMOADMINTOTPSECRETKZ234567",
 };
 
 /// Code of the demo dealer.
@@ -185,6 +190,17 @@ pub async fn seed_demo(pool: &AnyPool) -> Result<DemoCredentials, SeedError> {
         .execute(&mut *tx)
         .await?;
     }
+    // The admin's one-time codes are set up with the known secret, unless someone enrolled
+    // the admin with another one.
+    sqlx::query(
+        "UPDATE dealer_users SET totp_secret = $2, totp_pending_secret = NULL, \
+         totp_enrolled_at_ms = $3 WHERE email = $1 AND totp_secret IS NULL",
+    )
+    .bind(demo.admin_email)
+    .bind(demo.admin_totp_secret)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
 
     for &(code, name, short_label, grp, account_kind, account_rule, max_tiyn) in DEMO_PROVIDERS {
         sqlx::query(

@@ -6,13 +6,22 @@ use sqlx::{AnyPool, Row};
 /// What a console user may do (the bank's access levels).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AccessLevel {
-    /// May confirm: certify keys, activate points, revoke keys.
+    /// May confirm: certify and revoke keys, activate and block, limits, top-ups, prepared
+    /// operations (each with a one-time code).
     Full,
-    /// May create and look, not confirm.
+    /// May look, register points and cashiers, and prepare operations for confirmation.
     CreateView,
 }
 
 impl AccessLevel {
+    /// The `dealer_users.access_level` text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccessLevel::Full => "full",
+            AccessLevel::CreateView => "create_view",
+        }
+    }
+
     fn parse(text: &str) -> AccessLevel {
         // Anything unexpected gets the smaller right.
         if text == "full" {
@@ -65,8 +74,8 @@ pub async fn user(pool: &AnyPool, email: &str) -> Result<Option<User>, sqlx::Err
 }
 
 /// Starts a session that ends at `expires_at_ms` at the latest.
-pub async fn create(
-    pool: &AnyPool,
+pub async fn create<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
     id_hash: &str,
     email: &str,
     csrf_token: &str,
@@ -83,7 +92,7 @@ pub async fn create(
     .bind(csrf_token)
     .bind(now)
     .bind(expires_at_ms)
-    .execute(pool)
+    .execute(executor)
     .await?;
     Ok(())
 }
@@ -130,10 +139,13 @@ pub async fn touch(
 }
 
 /// Ends a session (logout, or found dead).
-pub async fn delete(pool: &AnyPool, id_hash: &str) -> Result<(), sqlx::Error> {
+pub async fn delete<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    id_hash: &str,
+) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM console_sessions WHERE id_hash = $1")
         .bind(id_hash)
-        .execute(pool)
+        .execute(executor)
         .await?;
     Ok(())
 }

@@ -5,7 +5,8 @@
 //!
 //! Unsigned (the phone has no key yet), so the password is what protects it: checked with
 //! guessing slowed down ([`super::point_login`]). Every call issues a new serial, so a phone
-//! that lost its card just asks again; an unused serial costs nothing.
+//! that lost its card just asks again; an unused serial costs nothing. Each card issued is
+//! written to the audit trail.
 
 use axum::{Router, extract::State, routing::post};
 use tolem_protocol::{
@@ -20,7 +21,10 @@ use super::{
     client_ip::ClientIp,
     point_login::check_point_password,
 };
-use crate::db::{keys, network, now_ms};
+use crate::{
+    audit::{self, Actor, Event},
+    db::{begin_write, keys, network, now_ms},
+};
 
 /// Routes of this resource, relative to `/api/v1`.
 pub fn router() -> Router<AppState> {
@@ -56,7 +60,16 @@ async fn key_card(
     };
 
     let now = now_ms();
-    let serial = keys::issue_card(&state.pool, &point.code, &cashier.code, now).await?;
+    let mut tx = begin_write(&state.pool).await?;
+    let serial = keys::issue_card(&mut tx, &point.code, &cashier.code, now).await?;
+    let event = Event {
+        action: "key.card_issued",
+        subject: format!("key:{serial}"),
+        details: serde_json::json!({ "point": point.code, "cashier": cashier.code }),
+    };
+    let actor = Actor::new(format!("point:{}", point.code), Some(&dealer.code), ip);
+    audit::record_in(&mut tx, &actor, &event, now).await?;
+    tx.commit().await?;
     tracing::info!(
         point = %point.code,
         dealer = %dealer.code,

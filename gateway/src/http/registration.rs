@@ -28,9 +28,13 @@ use super::{
     point_login::check_point_password,
     signed::signature_headers,
 };
-use crate::db::{
-    keys::{self, Registration},
-    now_ms,
+use crate::{
+    audit::{self, Actor, Event},
+    db::{
+        begin_write,
+        keys::{self, Registration},
+        network, now_ms,
+    },
 };
 
 /// Routes of this resource, relative to `/api/v1`.
@@ -76,7 +80,30 @@ async fn register(
 
     let public_key = registration.public_key;
     let fingerprint = public_key.fingerprint();
-    match keys::register(&state.pool, &serial, &point, &public_key, now_ms()).await? {
+    let now = now_ms();
+    let mut tx = begin_write(&state.pool).await?;
+    let registration = keys::register(&mut tx, &serial, &point, &public_key, now).await?;
+    if let Registration::Registered { other_pending } = registration {
+        let dealer = network::point(&mut *tx, &point)
+            .await?
+            .map(|p| p.dealer_code);
+        let event = Event {
+            action: "key.registered",
+            subject: format!("key:{serial}"),
+            details: serde_json::json!({
+                "point": point,
+                "fingerprint": fingerprint.to_string(),
+                "other_pending": other_pending,
+                "after": { "state": "pending" },
+            }),
+        };
+        let actor = Actor::new(format!("point:{point}"), dealer.as_deref(), ip);
+        audit::record_in(&mut tx, &actor, &event, now).await?;
+        tx.commit().await?;
+    } else {
+        tx.rollback().await?;
+    }
+    match registration {
         Registration::Registered { other_pending } => {
             tracing::info!(%point, %serial, %fingerprint, %ip, "key registered, pending");
             if other_pending > 0 {

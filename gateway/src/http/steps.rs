@@ -12,11 +12,13 @@ use tolem_protocol::{
 use super::{
     AppState,
     answer::Answer,
+    client_ip::ClientIp,
     signed::{Authorized, KeyHolder},
 };
 use crate::{
+    audit::{self, Actor, Event},
     db::{
-        keys, now_ms,
+        begin_write, keys, network, now_ms,
         payments::{self, Scope},
     },
     payments::business_day_start,
@@ -55,15 +57,43 @@ async fn balance(State(state): State<AppState>, auth: Authorized) -> Result<Answ
 
 /// *Delete key* on the phone (manual §9.5): the key revokes itself, for good. Only a
 /// [`KeyHolder`] is required — a pending key, or one of a blocked point, may always give up.
-/// A key already revoked gets 903, which the phone can take as "done".
-async fn revoke(State(state): State<AppState>, holder: KeyHolder) -> Result<Answer, Answer> {
+/// A key already revoked gets 903, which the phone can take as "done". Written to the audit
+/// trail under `key:<serial>`.
+async fn revoke(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    holder: KeyHolder,
+) -> Result<Answer, Answer> {
     let serial = &holder.key.serial;
     let by = format!("key:{serial}");
     let session = holder.request.session;
-    if !keys::revoke(&state.pool, serial, None, &by, now_ms()).await? {
+    let now = now_ms();
+    let mut tx = begin_write(&state.pool).await?;
+    if !keys::revoke(&mut tx, serial, None, &by, now).await? {
         // Revoked by a parallel request since the pipeline looked.
         return Err(Answer::refusal(Some(session), ResultCode::KeyRevoked));
     }
+    let point = &holder.key.point_code;
+    let dealer = network::point(&mut *tx, point)
+        .await?
+        .map(|p| p.dealer_code);
+    let event = Event {
+        action: "key.revoked_by_phone",
+        subject: format!("key:{serial}"),
+        details: serde_json::json!({
+            "point": point,
+            "before": { "state": keys::state_text(holder.key.state) },
+            "after": { "state": "revoked" },
+        }),
+    };
+    audit::record_in(
+        &mut tx,
+        &Actor::new(by.clone(), dealer.as_deref(), ip),
+        &event,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
     tracing::info!(%serial, point = %holder.key.point_code, "key revoked by its phone");
     Ok(Answer::outcome(Some(session), Outcome::Revoked))
 }

@@ -228,7 +228,10 @@ mod tests {
     fn business_dates_are_named_in_kazakhstan() {
         let date = business_date(ALMATY_MIDNIGHT_MS);
         assert_eq!(date.to_string(), "2024-03-14");
-        assert_eq!(business_date(ALMATY_MIDNIGHT_MS - 1).to_string(), "2024-03-13");
+        assert_eq!(
+            business_date(ALMATY_MIDNIGHT_MS - 1).to_string(),
+            "2024-03-13"
+        );
         assert_eq!(business_day_of(date), ALMATY_MIDNIGHT_MS);
     }
 

@@ -1,0 +1,170 @@
+//! `GET /console/audit` — the dealer's audit trail and the state of the whole chain (full
+//! access only) — and `GET /console/audit.csv` — the trail as a CSV file. Both take `from` and
+//! `to` (business days, `YYYY-MM-DD`, both included).
+//!
+//! The chain is verified on every visit of the page, from its anchor to its head: the page says
+//! whether it is intact (and its head, to note down and compare later) or names the first bad
+//! row. The same check runs from a terminal as `tolem-gateway verify-audit`.
+
+use axum::{
+    extract::{Query, State},
+    response::Response,
+};
+use maud::{Markup, html};
+use serde::Deserialize;
+
+use super::{
+    ConsoleError,
+    csv::{Cell, Csv},
+    forms,
+    layout::{self, tr, utc_iso, when},
+    session::ConsoleUser,
+};
+use crate::{
+    audit::{self, Filter, chain},
+    http::AppState,
+    payments::{BUSINESS_DAY_MS, business_day_of},
+};
+
+const PATH: &str = "/console/audit";
+/// The most rows the page lists (the CSV takes up to [`EXPORT_LIMIT`]).
+const PAGE_LIMIT: i64 = 500;
+const EXPORT_LIMIT: i64 = 1_000_000;
+
+/// The period asked for.
+#[derive(Debug, Default, Deserialize)]
+pub struct Period {
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+}
+
+impl Period {
+    fn filter(&self, dealer_code: &str, limit: i64) -> Filter {
+        Filter {
+            dealer_code: dealer_code.to_owned(),
+            from_ms: forms::parse_date(&self.from).map(business_day_of),
+            to_ms: forms::parse_date(&self.to).map(|d| business_day_of(d) + BUSINESS_DAY_MS),
+            limit,
+        }
+    }
+}
+
+/// `GET /console/audit`.
+pub async fn page(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Query(period): Query<Period>,
+) -> Result<Markup, ConsoleError> {
+    user.require_full_access()?;
+    let verified = chain::verify(&state.pool).await;
+    match &verified {
+        Err(chain::ChainError::Database(error)) => {
+            tracing::error!(%error, "audit chain could not be read");
+        }
+        Err(chain::ChainError::Broken(broken)) => {
+            tracing::error!(%broken, "audit chain broken");
+        }
+        Ok(_) => {}
+    }
+    let rows =
+        audit::rows_of_dealer(&state.pool, &period.filter(user.dealer_code(), PAGE_LIMIT)).await?;
+    let export = format!(
+        "{PATH}.csv?from={}&to={}",
+        forms::parse_date(&period.from)
+            .map(|d| d.to_string())
+            .unwrap_or_default(),
+        forms::parse_date(&period.to)
+            .map(|d| d.to_string())
+            .unwrap_or_default()
+    );
+    let content = html! {
+        @match &verified {
+            Ok(v) => {
+                p.chain-ok #chain-status data-ok="true" {
+                    "✓ " (tr("audit.chain_ok")) " " (v.rows) " · "
+                    (tr("audit.head")) " seq " (v.head_seq) ", " code.wrap { (v.head_hash) }
+                    @if v.anchor_seq > 0 { " · " (tr("audit.anchor")) " seq " (v.anchor_seq) }
+                }
+            }
+            Err(chain::ChainError::Broken(broken)) => {
+                p.error #chain-status data-ok="false" data-seq=(broken.seq()) role="alert" {
+                    (tr("audit.chain_broken")) " seq " (broken.seq()) ": " (broken.to_string())
+                }
+            }
+            Err(chain::ChainError::Database(_)) => {
+                p.error #chain-status data-ok="false" role="alert" { (tr("errors.internal")) }
+            }
+        }
+        p.muted { (tr("audit.intro")) }
+        form.audit-period method="get" action=(PATH) {
+            label { (tr("payments.from")) input type="date" name="from" value=(period.from); }
+            label { (tr("payments.to")) input type="date" name="to" value=(period.to); }
+            button type="submit" { (tr("payments.search")) }
+            " · " a #export-audit href=(export) { (tr("audit.export")) }
+        }
+        table.audit #audit {
+            thead { tr {
+                th { "seq" } th { (tr("audit.when")) } th { (tr("audit.who")) } th { (tr("audit.ip")) }
+                th { (tr("audit.action")) } th { (tr("audit.subject")) } th { (tr("audit.details")) }
+            } }
+            tbody {
+                @for row in &rows {
+                    tr data-seq=(row.seq) data-action=(row.action) {
+                        td { (row.seq) }
+                        td { (when(row.at_ms)) }
+                        td { (row.actor) }
+                        td { (row.ip) }
+                        td { code { (row.action) } }
+                        td { (row.subject) }
+                        td { code.details { (row.details) } }
+                    }
+                }
+            }
+        }
+    };
+    Ok(layout::page(PATH, &tr("audit.title"), Some(&user), content))
+}
+
+/// `GET /console/audit.csv`.
+pub async fn export(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Query(period): Query<Period>,
+) -> Result<Response, ConsoleError> {
+    user.require_full_access()?;
+    let mut rows = audit::rows_of_dealer(
+        &state.pool,
+        &period.filter(user.dealer_code(), EXPORT_LIMIT),
+    )
+    .await?;
+    rows.reverse();
+    let mut csv = Csv::new(&[
+        "seq",
+        "at_utc",
+        "at_ms",
+        "actor",
+        "ip",
+        "action",
+        "subject",
+        "details",
+        "prev_hash",
+        "hash",
+    ]);
+    for row in &rows {
+        csv.row(&[
+            Cell::Plain(row.seq.to_string()),
+            Cell::Plain(utc_iso(row.at_ms)),
+            Cell::Plain(row.at_ms.to_string()),
+            Cell::Text(&row.actor),
+            Cell::Text(&row.ip),
+            Cell::Text(&row.action),
+            Cell::Text(&row.subject),
+            Cell::Text(&row.details),
+            Cell::Plain(row.prev_hash.clone()),
+            Cell::Plain(row.hash.clone()),
+        ]);
+    }
+    Ok(csv.into_download(&format!("audit-{}.csv", user.dealer_code())))
+}
