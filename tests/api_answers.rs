@@ -28,13 +28,11 @@ fn balance_answer(session: Option<SessionId>, code: ResultCode) -> Response {
         v: PROTOCOL_VERSION,
         session,
         code,
-        outcome: (code == ResultCode::Ok).then(|| {
-            Outcome::Balance(BalanceInfo {
-                dealer_balance_tiyn: 50_000_000,
-                point_day_left_tiyn: None,
-                point_payment_limit_tiyn: None,
-            })
-        }),
+        outcome: (code == ResultCode::Ok).then_some(Outcome::Balance(BalanceInfo {
+            dealer_balance_tiyn: 50_000_000,
+            point_day_left_tiyn: None,
+            point_payment_limit_tiyn: None,
+        })),
         gateway_time_ms: 1_795_000_000_000,
         retry_after_s: None,
     }
