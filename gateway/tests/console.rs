@@ -90,16 +90,18 @@ async fn forms_without_the_token_or_from_elsewhere_are_forbidden() {
     assert_eq!(gateway.key_state(&phone.card.key_serial).await, "pending");
 
     // The same form from our own origin goes through.
+    let code = gateway.admin_code().await;
     let ours = gateway
         .client
         .post(format!("{}{path}", gateway.url))
         .header(header::COOKIE, &cookie)
         .header(header::ORIGIN, &gateway.url)
-        .form(&[("csrf", csrf.as_str())])
+        .form(&[("csrf", csrf.as_str()), ("otp", code.as_str())])
         .send()
         .await
         .unwrap();
     assert_eq!(ours.status(), StatusCode::SEE_OTHER);
+    assert_eq!(gateway.key_state(&phone.card.key_serial).await, "certified");
 }
 
 #[tokio::test]

@@ -1,7 +1,7 @@
 //! Guards the dealer console's keys page over real HTTP, as a browser uses it: the key is
 //! shown exactly as the phone shows it (`key=fingerprint`); a full-access user certifies it and
-//! activates the point through the forms, after which the phone's signed request works, and
-//! revokes it, after which it does not; a create-and-view user sees the keys but gets 403 on
+//! activates the point through the forms (each with a one-time code), after which the phone's
+//! signed request works, and revokes it, after which it does not; a create-and-view user sees the keys but gets 403 on
 //! every confirming action; two pending keys of one point raise a warning.
 
 mod support;
@@ -26,14 +26,10 @@ async fn full_access_certifies_and_activates_then_the_phone_works() {
     );
     assert!(html.contains("Заверить ключ мобильной точки"));
     assert!(html.contains("Активировать точку"));
-    assert!(html.contains(" UTC"));
+    assert!(html.contains(" UTC+5"), "times are shown in Kazakhstan time, labelled");
 
     let response = gateway
-        .console_post(
-            &format!("/console/keys/{serial}/certify"),
-            &cookie,
-            &[("csrf", &csrf)],
-        )
+        .confirmed_post(&format!("/console/keys/{serial}/certify"), &cookie, &csrf, &[])
         .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(response.headers()[header::LOCATION], "/console/keys");
@@ -45,14 +41,17 @@ async fn full_access_certifies_and_activates_then_the_phone_works() {
             .unwrap();
     assert_eq!(certified_by, ADMIN.0);
 
+    // From the keys page's button, which comes back to the keys page.
     let response = gateway
-        .console_post(
+        .confirmed_post(
             "/console/points/P1001/activate",
             &cookie,
-            &[("csrf", &csrf)],
+            &csrf,
+            &[("back", "/console/keys")],
         )
         .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()[header::LOCATION], "/console/keys");
     let reply = gateway.send(&phone, &phone.request(Step::Balance)).await;
     assert_eq!(reply.code(), ResultCode::Ok);
 
@@ -68,11 +67,7 @@ async fn full_access_certifies_and_activates_then_the_phone_works() {
 
     // Revoking in the console stops the phone.
     let response = gateway
-        .console_post(
-            &format!("/console/keys/{serial}/revoke"),
-            &cookie,
-            &[("csrf", &csrf)],
-        )
+        .confirmed_post(&format!("/console/keys/{serial}/revoke"), &cookie, &csrf, &[])
         .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let reply = gateway.send(&phone, &phone.request(Step::Balance)).await;
@@ -94,8 +89,10 @@ async fn create_and_view_may_look_but_not_confirm() {
         format!("/console/keys/{serial}/revoke"),
         "/console/points/P1001/activate".to_owned(),
     ] {
+        // Even with a valid one-time code of somebody else's.
+        let code = gateway.admin_code().await;
         let response = gateway
-            .console_post(&path, &cookie, &[("csrf", &csrf)])
+            .console_post(&path, &cookie, &[("csrf", &csrf), ("otp", &code)])
             .await;
         assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path}");
     }

@@ -38,6 +38,8 @@ pub fn now_ms() -> i64 {
 /// A running gateway and what a test needs to talk to it and look inside.
 pub struct Gateway {
     pub url: String,
+    /// The database the gateway runs on (for running the binary's commands against it).
+    pub database_url: String,
     pub pool: AnyPool,
     pub client: reqwest::Client,
     pub gateway_key: PublicKey,
@@ -111,6 +113,7 @@ pub async fn start_with(secure_cookies: bool) -> Gateway {
     tokio::spawn(async move { axum::serve(listener, service).await.unwrap() });
     Gateway {
         url: format!("http://{addr}"),
+        database_url: url,
         pool,
         client: client_from("127.0.0.1".parse().unwrap()),
         gateway_key,

@@ -108,14 +108,54 @@ impl Browser {
             .unwrap_or_else(|e| panic!("DevTools {command} failed: {e}"))
     }
 
+    /// Runs `script` asynchronously: it finishes by calling `arguments[arguments.length - 1]`.
+    pub async fn eval_async(&self, script: &str) -> Value {
+        self.client.execute_async(script, vec![]).await.unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
+    }
+
+    /// Waits until an element matching `css` is on the page.
+    pub async fn wait_for_element(&self, css: &str) {
+        let script = format!("return document.querySelector({}) !== null", json!(css));
+        self.wait_for(&format!("an element {css}"), &script).await;
+    }
+
+    /// The text of the first element matching `css`, once there is one.
+    pub async fn text_of(&self, css: &str) -> String {
+        self.wait_for_element(css).await;
+        let script = format!("return document.querySelector({}).textContent", json!(css));
+        self.eval(&script).await.as_str().unwrap_or_default().trim().to_owned()
+    }
+
+    /// An attribute of the first element matching `css`, once there is one.
+    pub async fn attribute(&self, css: &str, name: &str) -> Option<String> {
+        self.wait_for_element(css).await;
+        let script = format!("return document.querySelector({}).getAttribute({})", json!(css), json!(name));
+        self.eval(&script).await.as_str().map(str::to_owned)
+    }
+
+    /// Types `text` into the field matching `css` (replacing what is there), as a person would.
+    pub async fn fill(&self, css: &str, text: &str) {
+        self.wait_for_element(css).await;
+        let field = self.client.find(Locator::Css(css)).await.unwrap();
+        field.clear().await.unwrap();
+        field.send_keys(text).await.unwrap();
+    }
+
+    /// Clicks the element matching `css`. A reactive page may replace the element between finding
+    /// and clicking it, so a vanished element is looked up again.
     pub async fn click(&self, css: &str) {
-        self.client
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("no {css}: {e}"))
-            .click()
-            .await
-            .unwrap();
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let attempt = match self.client.find(Locator::Css(css)).await {
+                Ok(element) => element.click().await.map_err(|e| e.to_string()),
+                Err(error) => Err(error.to_string()),
+            };
+            match attempt {
+                Ok(()) => return,
+                Err(error) if Instant::now() >= deadline => panic!("cannot click {css}: {error}"),
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
     }
 
     pub async fn close(self) {

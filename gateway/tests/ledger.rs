@@ -1,0 +1,169 @@
+//! Guards the dealer's money end to end: top-ups entered in the console (directly with a
+//! one-time code, and prepared by one user and confirmed by another), payments made by a real
+//! phone over the signed API, rejections (32 duplicate, 21 insufficient funds) and the daily
+//! commission run leave a balance that equals the sum of the ledger and a figure worked out by
+//! hand below; the commission accrues per payment at the provider's rate, rounded down, and is
+//! credited once however often the run is repeated; the daily statement reconciles.
+
+mod support;
+
+use reqwest::StatusCode;
+use support::{
+    Gateway,
+    browser::{ADMIN, OPERATOR},
+    now_ms,
+    payments::{DEALER, kcell},
+};
+use tolem_gateway::{commission, payments::business_date};
+use tolem_protocol::codes::ResultCode;
+
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
+async fn ledger_count(gateway: &Gateway, kind: &str) -> i64 {
+    gateway.ledger_entries(DEALER, kind).await
+}
+
+#[tokio::test]
+async fn a_day_of_money_adds_up_to_the_hand_calculation() {
+    let gateway = support::start().await;
+    let phone = gateway.ready_phone(1).await;
+    // Beeline pays the dealer 1.5 %; Kcell the default 1 %.
+    gateway
+        .sql("UPDATE providers SET dealer_commission_bp = 150 WHERE code = 'beeline'")
+        .await;
+
+    // 1. The demo dealer opened with 500 000 tenge; an operator's correction brings it to 5 000.
+    assert_eq!(gateway.balance_of(DEALER).await, 50_000_000);
+    gateway.set_balance(DEALER, 500_000).await;
+
+    // 2. The admin tops up 10 000 tenge directly, with a one-time code.
+    let admin = gateway.console_session(ADMIN).await;
+    let (_, csrf) = gateway.console_page("/console/money", &admin).await;
+    let response = gateway
+        .confirmed_post(
+            "/console/money/top-up",
+            &admin,
+            &csrf,
+            &[("amount", "10000"), ("reference", "PP-1001")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    // The same bank reference again is refused, not credited twice.
+    let response = gateway
+        .confirmed_post(
+            "/console/money/top-up",
+            &admin,
+            &csrf,
+            &[("amount", "10000"), ("reference", "PP-1001")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    // 3. The operator prepares 5 000 tenge; the admin confirms.
+    let operator = gateway.console_session(OPERATOR).await;
+    let (_, operator_csrf) = gateway.console_page("/console/money", &operator).await;
+    let response = gateway
+        .console_post(
+            "/console/money/top-up/prepare",
+            &operator,
+            &[("csrf", &operator_csrf), ("amount", "5000"), ("reference", "PP-1002")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let response = gateway
+        .confirmed_post("/console/operations/op-1/confirm", &admin, &csrf, &[])
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(gateway.balance_of(DEALER).await, 2_000_000);
+
+    // 4. Payments from the phone: two accepted, a duplicate (32), one too big (21).
+    let (_, reply) = gateway.pay(&phone, kcell("7011234567", 100_000)).await;
+    assert_eq!(reply.code(), ResultCode::Ok);
+    let mut beeline = kcell("7051234567", 250_050);
+    beeline.provider = "beeline".into();
+    let (_, reply) = gateway.pay(&phone, beeline).await;
+    assert_eq!(reply.code(), ResultCode::Ok);
+    let (_, reply) = gateway.pay(&phone, kcell("7011234567", 100_000)).await;
+    assert_eq!(reply.code(), ResultCode::Duplicate);
+    let (_, reply) = gateway.pay(&phone, kcell("7017654321", 2_500_000)).await;
+    assert_eq!(reply.code(), ResultCode::InsufficientFunds);
+
+    // Accrued in real time: 1 % of 1 000.00 = 10.00; 1.5 % of 2 500.50 = 37.5075 → 37.50.
+    let (html, _) = gateway.console_page("/console/money", &admin).await;
+    assert!(html.contains("id=\"accrued-today\" data-tiyn=\"4750\""), "{html}");
+
+    // 5. Today's commission is not credited today; after the day it is, once.
+    let now = now_ms();
+    let today = commission::credit_finished_days(&gateway.pool, None, now)
+        .await
+        .unwrap();
+    assert!(today.is_empty(), "{today:?}");
+    let tomorrow = now + DAY_MS;
+    let credited = commission::credit_finished_days(&gateway.pool, None, tomorrow)
+        .await
+        .unwrap();
+    assert_eq!(credited.len(), 1);
+    assert_eq!((credited[0].commission_tiyn, credited[0].payments), (4_750, 2));
+    let again = commission::credit_finished_days(&gateway.pool, None, tomorrow + 1)
+        .await
+        .unwrap();
+    assert!(again.is_empty(), "a day is credited once: {again:?}");
+    assert_eq!(ledger_count(&gateway, "commission").await, 1);
+    // The console's button runs the same, idempotent, function.
+    let response = gateway
+        .console_post("/console/money/commission", &admin, &[("csrf", &csrf)])
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(ledger_count(&gateway, "commission").await, 1);
+
+    // The hand calculation, in tiyn.
+    let expected = 50_000_000 // opening top-up of the demo dealer
+        - 49_500_000 // correction to 5 000 tenge
+        + 1_000_000 // top-up PP-1001
+        + 500_000 // prepared and confirmed top-up PP-1002
+        - 100_000 // Kcell 1 000.00
+        - 250_050 // Beeline 2 500.50
+        + 1_000 // commission 1 % of 1 000.00
+        + 3_750; // commission 1.5 % of 2 500.50, rounded down
+    assert_eq!(expected, 1_654_700);
+    assert_eq!(gateway.balance_of(DEALER).await, expected);
+    assert_eq!(gateway.ledger_sum(DEALER).await, expected);
+    assert_eq!(ledger_count(&gateway, "payment").await, 2);
+    assert_eq!(ledger_count(&gateway, "top_up").await, 3);
+    assert_eq!(gateway.payments_in("rejected").await, 2);
+
+    // Today's statement reconciles: everything but the commission, which the run credited
+    // "tomorrow" (the time it ran) and which tomorrow's statement therefore shows.
+    let statement = |day: String| {
+        let (gateway, admin) = (&gateway, &admin);
+        async move {
+            let (html, _) = gateway
+                .console_page(&format!("/console/money/statement?day={day}"), admin)
+                .await;
+            assert!(html.contains("data-reconciles=\"true\""), "{html}");
+            html
+        }
+    };
+    let html = statement(business_date(now).to_string()).await;
+    for (figure, tiyn) in [
+        ("opening", 0),
+        ("top_ups", 51_500_000),
+        ("payments", -350_050),
+        ("commission", 0),
+        ("corrections", -49_500_000),
+        ("closing", expected - 4_750),
+    ] {
+        let shown = format!("id=\"statement-{figure}\" data-tiyn=\"{tiyn}\"");
+        assert!(html.contains(&shown), "{shown}: {html}");
+    }
+    assert!(html.contains("id=\"statement-accrued\" data-tiyn=\"4750\""), "{html}");
+    let html = statement(business_date(tomorrow).to_string()).await;
+    for (figure, tiyn) in [
+        ("opening", expected - 4_750),
+        ("commission", 4_750),
+        ("closing", expected),
+    ] {
+        let shown = format!("id=\"statement-{figure}\" data-tiyn=\"{tiyn}\"");
+        assert!(html.contains(&shown), "{shown}: {html}");
+    }
+}
