@@ -63,6 +63,13 @@ pub struct Config {
           action = clap::ArgAction::SetTrue)]
     pub secure_cookies: bool,
 
+    /// Do not delete audit rows older than 5 years in the background: for a PostgreSQL role
+    /// without DELETE on `audit_log` (see `migrations/README.md`); run `purge-audit` as the
+    /// owner instead.
+    #[arg(long, env = "TOLEM_NO_AUDIT_PURGE", value_parser = clap::builder::BoolishValueParser::new(),
+          action = clap::ArgAction::SetTrue)]
+    pub no_audit_purge: bool,
+
     /// Log format: `pretty` for a person at a terminal, `json` for a log collector.
     /// The level comes from `RUST_LOG` (default `info`).
     #[arg(long, env = "TOLEM_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
@@ -105,6 +112,7 @@ mod tests {
         assert_eq!(config.log_format, LogFormat::Pretty);
         assert_eq!(config.gateway_key_file, PathBuf::from("data/gateway.key"));
         assert!(!config.secure_cookies);
+        assert!(!config.no_audit_purge);
         assert_eq!(config.command, None);
     }
 

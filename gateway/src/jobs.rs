@@ -16,8 +16,8 @@ use crate::{audit::chain, commission, db::now_ms};
 /// (plus [`commission::GRACE_MS`]).
 pub const PERIOD: Duration = Duration::from_secs(15 * 60);
 
-/// One turn: credit finished days, purge expired audit rows.
-pub async fn run_once(pool: &AnyPool, now_ms: i64) {
+/// One turn: credit finished days, purge expired audit rows (unless `purge` is false).
+pub async fn run_once(pool: &AnyPool, now_ms: i64, purge: bool) {
     match commission::credit_finished_days(pool, None, now_ms).await {
         Ok(credited) if !credited.is_empty() => {
             tracing::info!(days = credited.len(), "daily commission credited");
@@ -25,13 +25,17 @@ pub async fn run_once(pool: &AnyPool, now_ms: i64) {
         Ok(_) => {}
         Err(error) => tracing::error!(%error, "daily commission run failed; retrying later"),
     }
+    if !purge {
+        return;
+    }
     if let Err(error) = chain::purge_expired(pool, now_ms).await {
         tracing::error!(%error, "audit retention purge failed; retrying later");
     }
 }
 
-/// Starts the job on the runtime; it stops when the pool is closed at shutdown.
-pub fn spawn(pool: AnyPool) -> tokio::task::JoinHandle<()> {
+/// Starts the job on the runtime; it stops when the pool is closed at shutdown. `purge`: also
+/// delete audit rows past retention (`--no-audit-purge` turns it off).
+pub fn spawn(pool: AnyPool, purge: bool) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(PERIOD);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -40,7 +44,7 @@ pub fn spawn(pool: AnyPool) -> tokio::task::JoinHandle<()> {
             if pool.is_closed() {
                 break;
             }
-            run_once(&pool, now_ms()).await;
+            run_once(&pool, now_ms(), purge).await;
         }
     })
 }

@@ -50,7 +50,7 @@ async fn run(config: Config) -> Result<(), StartupError> {
 
     let listener = startup::bind(&config.host, config.port).await?;
     // Catches up on commission days and audit retention at once, then keeps them up.
-    jobs::spawn(pool.clone());
+    jobs::spawn(pool.clone(), !config.no_audit_purge);
     let addr = listener.local_addr().map_err(StartupError::Serve)?;
     let state = AppState::new(pool.clone(), &config.dist, gateway_key)
         .with_secure_cookies(config.secure_cookies);
@@ -75,9 +75,9 @@ async fn verify_audit(config: &Config) -> ExitCode {
     match verified {
         Ok(v) => {
             println!(
-                "audit chain OK: {} rows verified (seq {}..={}), head hash {}, database {url}",
+                "audit chain OK: {} rows verified (seq {} to {}), head hash {}, database {url}",
                 v.rows,
-                v.anchor_seq + 1,
+                (v.anchor_seq + 1).min(v.head_seq),
                 v.head_seq,
                 v.head_hash
             );

@@ -99,12 +99,20 @@ async fn create_and_view_prepares_and_full_access_confirms_with_a_code() {
         .console_post(
             "/console/points",
             &operator,
-            &[("csrf", &csrf), ("name", "Киоск «Береке»"), ("address", "Алматы")],
+            &[
+                ("csrf", &csrf),
+                ("name", "Киоск «Береке»"),
+                ("address", "Алматы"),
+            ],
         )
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     let html = response.text().await.unwrap();
-    assert!(text_by_id(&html, "new-point-code").unwrap().starts_with('P'));
+    assert!(
+        text_by_id(&html, "new-point-code")
+            .unwrap()
+            .starts_with('P')
+    );
 
     let (html, _) = gateway.console_page("/console/money", &operator).await;
     assert!(
@@ -115,15 +123,26 @@ async fn create_and_view_prepares_and_full_access_confirms_with_a_code() {
         .console_post(
             "/console/money/top-up/prepare",
             &operator,
-            &[("csrf", &csrf), ("amount", "25 000,50"), ("reference", "PP-77")],
+            &[
+                ("csrf", &csrf),
+                ("amount", "25 000,50"),
+                ("reference", "PP-77"),
+            ],
         )
         .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&response), "/console/operations");
-    assert_eq!(gateway.balance_of(DEALER).await, balance, "prepared, not posted");
+    assert_eq!(
+        gateway.balance_of(DEALER).await,
+        balance,
+        "prepared, not posted"
+    );
     let (html, _) = gateway.console_page("/console/operations", &operator).await;
     assert!(html.contains("data-operation=\"op-1\""), "{html}");
-    assert!(!html.contains("class=\"confirm\""), "only full access confirms");
+    assert!(
+        !html.contains("class=\"confirm\""),
+        "only full access confirms"
+    );
 
     // The admin confirms it: a wrong code first, then the right one, then the same again.
     let admin = gateway.console_session(ADMIN).await;
@@ -131,7 +150,11 @@ async fn create_and_view_prepares_and_full_access_confirms_with_a_code() {
     assert!(html.contains("class=\"confirm\""), "{html}");
     let now = now_ms();
     let right = totp_at(ADMIN_TOTP_SECRET, now);
-    let wrong = if right == "000000" { "000001" } else { "000000" };
+    let wrong = if right == "000000" {
+        "000001"
+    } else {
+        "000000"
+    };
     let confirm = |otp: String| {
         let (gateway, admin, csrf) = (&gateway, &admin, &csrf);
         async move {
@@ -161,7 +184,11 @@ async fn create_and_view_prepares_and_full_access_confirms_with_a_code() {
         .console_post(
             "/console/money/top-up/prepare",
             &operator,
-            &[("csrf", &csrf_of(&gateway, &operator).await), ("amount", "1"), ("reference", "PP-78")],
+            &[
+                ("csrf", &csrf_of(&gateway, &operator).await),
+                ("amount", "1"),
+                ("reference", "PP-78"),
+            ],
         )
         .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
@@ -182,7 +209,10 @@ async fn create_and_view_prepares_and_full_access_confirms_with_a_code() {
 
     // The operator may cancel their own; a confirmed one cannot be cancelled.
     let csrf_operator = csrf_of(&gateway, &operator).await;
-    for (id, status) in [("op-1", StatusCode::NOT_FOUND), ("op-2", StatusCode::SEE_OTHER)] {
+    for (id, status) in [
+        ("op-1", StatusCode::NOT_FOUND),
+        ("op-2", StatusCode::SEE_OTHER),
+    ] {
         let response = gateway
             .console_post(
                 &format!("/console/operations/{id}/cancel"),
@@ -215,7 +245,12 @@ async fn a_full_user_without_codes_enrols_first() {
         .console_session(("boss@tolem.demo", "second-admin-pass"))
         .await;
     let (_, csrf) = gateway.console_page("/console/money", &cookie).await;
-    let top_up = [("csrf", csrf.as_str()), ("amount", "100"), ("reference", "R1"), ("otp", "123456")];
+    let top_up = [
+        ("csrf", csrf.as_str()),
+        ("amount", "100"),
+        ("reference", "R1"),
+        ("otp", "123456"),
+    ];
     let response = gateway
         .console_post("/console/money/top-up", &cookie, &top_up)
         .await;
@@ -234,17 +269,28 @@ async fn a_full_user_without_codes_enrols_first() {
     assert!(again.contains(&text_by_id(&html, "totp-secret").unwrap()));
 
     let response = gateway
-        .console_post("/console/totp", &cookie, &[("csrf", &csrf), ("otp", "000000x")])
+        .console_post(
+            "/console/totp",
+            &cookie,
+            &[("csrf", &csrf), ("otp", "000000x")],
+        )
         .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     let first = totp_at(&secret, now_ms());
     let response = gateway
-        .console_post("/console/totp", &cookie, &[("csrf", &csrf), ("otp", &first)])
+        .console_post(
+            "/console/totp",
+            &cookie,
+            &[("csrf", &csrf), ("otp", &first)],
+        )
         .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let (html, _) = gateway.console_page("/console/totp", &cookie).await;
     assert!(html.contains("id=\"totp-enrolled\""), "{html}");
-    assert!(!html.contains(&secret[..8]), "the secret is never shown again");
+    assert!(
+        !html.contains(&secret[..8]),
+        "the secret is never shown again"
+    );
 
     // The enrolment code is spent; the next step's code works.
     let mut top_up = top_up.to_vec();
@@ -278,8 +324,14 @@ async fn posts_without_the_token_and_dead_sessions_change_nothing() {
 
     for (path, form) in [
         ("/console/points", vec![("name", "X")]),
-        ("/console/money/top-up/prepare", vec![("amount", "5"), ("reference", "A")]),
-        ("/console/money/top-up", vec![("amount", "5"), ("reference", "B")]),
+        (
+            "/console/money/top-up/prepare",
+            vec![("amount", "5"), ("reference", "A")],
+        ),
+        (
+            "/console/money/top-up",
+            vec![("amount", "5"), ("reference", "B")],
+        ),
         ("/console/points/P1001/password", vec![]),
     ] {
         let code = gateway.admin_code().await;

@@ -26,10 +26,18 @@ async fn full_access_certifies_and_activates_then_the_phone_works() {
     );
     assert!(html.contains("Заверить ключ мобильной точки"));
     assert!(html.contains("Активировать точку"));
-    assert!(html.contains(" UTC+5"), "times are shown in Kazakhstan time, labelled");
+    assert!(
+        html.contains(" UTC+5"),
+        "times are shown in Kazakhstan time, labelled"
+    );
 
     let response = gateway
-        .confirmed_post(&format!("/console/keys/{serial}/certify"), &cookie, &csrf, &[])
+        .confirmed_post(
+            &format!("/console/keys/{serial}/certify"),
+            &cookie,
+            &csrf,
+            &[],
+        )
         .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(response.headers()[header::LOCATION], "/console/keys");
@@ -67,7 +75,12 @@ async fn full_access_certifies_and_activates_then_the_phone_works() {
 
     // Revoking in the console stops the phone.
     let response = gateway
-        .confirmed_post(&format!("/console/keys/{serial}/revoke"), &cookie, &csrf, &[])
+        .confirmed_post(
+            &format!("/console/keys/{serial}/revoke"),
+            &cookie,
+            &csrf,
+            &[],
+        )
         .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let reply = gateway.send(&phone, &phone.request(Step::Balance)).await;

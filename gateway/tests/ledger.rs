@@ -66,7 +66,11 @@ async fn a_day_of_money_adds_up_to_the_hand_calculation() {
         .console_post(
             "/console/money/top-up/prepare",
             &operator,
-            &[("csrf", &operator_csrf), ("amount", "5000"), ("reference", "PP-1002")],
+            &[
+                ("csrf", &operator_csrf),
+                ("amount", "5000"),
+                ("reference", "PP-1002"),
+            ],
         )
         .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
@@ -90,7 +94,10 @@ async fn a_day_of_money_adds_up_to_the_hand_calculation() {
 
     // Accrued in real time: 1 % of 1 000.00 = 10.00; 1.5 % of 2 500.50 = 37.5075 → 37.50.
     let (html, _) = gateway.console_page("/console/money", &admin).await;
-    assert!(html.contains("id=\"accrued-today\" data-tiyn=\"4750\""), "{html}");
+    assert!(
+        html.contains("id=\"accrued-today\" data-tiyn=\"4750\""),
+        "{html}"
+    );
 
     // 5. Today's commission is not credited today; after the day it is, once.
     let now = now_ms();
@@ -103,7 +110,10 @@ async fn a_day_of_money_adds_up_to_the_hand_calculation() {
         .await
         .unwrap();
     assert_eq!(credited.len(), 1);
-    assert_eq!((credited[0].commission_tiyn, credited[0].payments), (4_750, 2));
+    assert_eq!(
+        (credited[0].commission_tiyn, credited[0].payments),
+        (4_750, 2)
+    );
     let again = commission::credit_finished_days(&gateway.pool, None, tomorrow + 1)
         .await
         .unwrap();
@@ -156,7 +166,10 @@ async fn a_day_of_money_adds_up_to_the_hand_calculation() {
         let shown = format!("id=\"statement-{figure}\" data-tiyn=\"{tiyn}\"");
         assert!(html.contains(&shown), "{shown}: {html}");
     }
-    assert!(html.contains("id=\"statement-accrued\" data-tiyn=\"4750\""), "{html}");
+    assert!(
+        html.contains("id=\"statement-accrued\" data-tiyn=\"4750\""),
+        "{html}"
+    );
     let html = statement(business_date(tomorrow).to_string()).await;
     for (figure, tiyn) in [
         ("opening", expected - 4_750),

@@ -230,7 +230,7 @@ pub fn tenge(tiyn: i64) -> String {
     let whole = (abs / 100).to_string();
     let mut grouped = String::new();
     for (i, digit) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i) % 3 == 0 {
+        if i > 0 && (whole.len() - i).is_multiple_of(3) {
             // A no-break space: an amount never wraps across lines.
             grouped.push('\u{a0}');
         }

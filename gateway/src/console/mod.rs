@@ -23,12 +23,14 @@
 //! cross-site `Origin` is refused) and carries the session's CSRF token.
 
 mod audit;
+mod cashiers;
 mod confirm;
 mod csv;
 mod forms;
 mod keys;
 mod language;
 mod layout;
+mod limits;
 mod login;
 mod money;
 mod operations;
@@ -65,17 +67,20 @@ pub fn router() -> Router<AppState> {
         .route("/points/{code}/activate", post(point::activate))
         .route("/points/{code}/block", post(point::block))
         .route("/points/{code}/unblock", post(point::unblock))
-        .route("/points/{code}/limits", post(point::set_limits))
-        .route("/points/{code}/limits/prepare", post(point::prepare_limits))
+        .route("/points/{code}/limits", post(limits::set_limits))
+        .route(
+            "/points/{code}/limits/prepare",
+            post(limits::prepare_limits),
+        )
         .route("/points/{code}/password", post(points::reset_password))
-        .route("/points/{code}/cashiers", post(point::register_cashier))
+        .route("/points/{code}/cashiers", post(cashiers::register_cashier))
         .route(
             "/points/{code}/cashiers/{cashier}/block",
-            post(point::block_cashier),
+            post(cashiers::block_cashier),
         )
         .route(
             "/points/{code}/cashiers/{cashier}/unblock",
-            post(point::unblock_cashier),
+            post(cashiers::unblock_cashier),
         )
         .route("/money", get(money::page))
         .route("/money/top-up", post(money::top_up))

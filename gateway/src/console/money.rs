@@ -185,10 +185,10 @@ fn entries_table(entries: &[ledger::Entry]) -> Markup {
                 thead { tr {
                     th { (tr("money.col_time")) }
                     th { (tr("money.col_kind")) }
-                    th { (tr("money.col_amount")) }
-                    th { (tr("money.col_balance_after")) }
+                    th.amount { (tr("money.col_amount")) }
+                    th.amount { (tr("money.col_balance_after")) }
                     th { (tr("money.reference")) }
-                    th { (tr("points.col_code")) }
+                    th { (tr("keys.col_point")) }
                 } }
                 tbody {
                     @for entry in entries {

@@ -21,8 +21,8 @@ use super::{
     ConsoleError, confirm, forms,
     keys::ConfirmForm,
     layout::{self, button_form, tenge, tr, when},
+    limits::apply_limits,
     money::top_up_in,
-    point::apply_limits,
     points::limit_text,
     session::ConsoleUser,
 };
@@ -74,7 +74,7 @@ fn describe(payload: &Payload) -> Markup {
             reference,
         } => html! {
             (tr("operations.top_up")) " " strong.amount { (tenge(*amount_tiyn)) " ₸" }
-            ", " (tr("money.reference")) " " strong { (reference) }
+            ", " (tr("operations.reference")) " " strong { (reference) }
         },
         Payload::PointLimits { point, limits } => html! {
             (tr("operations.limits")) " " strong { (point) } ": "
@@ -127,8 +127,8 @@ pub async fn page(
                 tbody { @for operation in &prepared { (prepared_row(operation, &user)) } }
             }
         }
-        h2 { (tr("operations.decided")) }
         @if !decided.is_empty() {
+            h2 { (tr("operations.decided")) }
             table.operations #decided-operations {
                 thead { tr {
                     th { "№" } th { (tr("operations.what")) } th { (tr("operations.prepared_by")) }

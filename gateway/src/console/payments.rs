@@ -125,7 +125,7 @@ pub async fn list(
         form.payment-search #payment-search method="get" action=(PATH) {
             label { (tr("payments.from")) input type="date" name="from" value=(query.from); }
             label { (tr("payments.to")) input type="date" name="to" value=(query.to); }
-            label { (tr("points.col_code")) input type="text" name="point" value=(query.point) size="8"; }
+            label { (tr("keys.col_point")) input type="text" name="point" value=(query.point) size="8"; }
             label { (tr("payments.provider")) input type="text" name="provider" value=(query.provider) size="10"; }
             label { (tr("payments.account")) input type="text" name="account" value=(query.account) size="12"; }
             label { (tr("payments.status"))
@@ -149,8 +149,8 @@ pub async fn list(
         table.payments #payments {
             thead { tr {
                 th { (tr("payments.received")) } th { (tr("payments.transaction")) }
-                th { (tr("points.col_code")) } th { (tr("payments.provider")) }
-                th { (tr("payments.account")) } th { (tr("payments.amount")) }
+                th { (tr("keys.col_point")) } th { (tr("payments.provider")) }
+                th { (tr("payments.account")) } th.amount { (tr("payments.amount")) }
                 th { (tr("payments.status")) } th { (tr("payments.session")) }
             } }
             tbody {
@@ -279,7 +279,7 @@ pub async fn detail(
             dt { (tr("payments.status")) } dd { (status_text(p)) }
             dt { (tr("payments.received")) } dd { (when(p.received_at_ms)) }
             dt { (tr("payments.created")) } dd { (when(p.created_at_ms)) }
-            dt { (tr("points.col_code")) } dd { (p.point_code) " / " (p.cashier_code) }
+            dt { (tr("keys.col_point")) " / " (tr("points.col_cashier")) } dd { (p.point_code) " / " (p.cashier_code) }
             dt { (tr("payments.provider")) } dd { (p.provider_name.as_deref().unwrap_or(&p.provider)) " (" (p.provider) ")" }
             dt { (tr("payments.account")) } dd { (p.account) }
             dt { (tr("payments.amount")) } dd { (tenge(p.amount_tiyn)) " ₸" }

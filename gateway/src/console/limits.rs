@@ -1,0 +1,211 @@
+//! A point's limits on its page: online per payment and per day (checked by the gateway on
+//! every payment) and offline (the largest deferred payment, the most waiting at once, how
+//! long a payment may wait — sent to the phone on its key card).
+//!
+//! * `POST /console/points/{code}/limits`: full access with a one-time code, applied at once;
+//! * `POST /console/points/{code}/limits/prepare`: any user; a prepared operation for a
+//!   full-access user to confirm.
+//!
+//! Fields of both: `csrf`; `payment_limit`, `daily_limit` (tenge; empty = no limit);
+//! `offline_max_payment`, `offline_max_total` (tenge); `offline_max_age_hours` (0–720); and
+//! `otp` for the first.
+
+use axum::{
+    Form,
+    extract::{Path, State, rejection::FormRejection},
+    response::{IntoResponse, Redirect, Response},
+};
+use maud::{Markup, html};
+use serde::Deserialize;
+use tolem_protocol::messages::OfflineLimits;
+
+use super::{
+    ConsoleError, confirm, forms,
+    layout::{otp_field, tenge_plain, tr},
+    point::{path, to_point},
+    points::limit_text,
+    session::ConsoleUser,
+};
+use crate::{
+    audit::{self, Event, change},
+    db::{
+        network::{self, Limits, Point},
+        now_ms,
+        operations::Payload,
+    },
+    http::{AppState, client_ip::ClientIp},
+};
+
+const HOUR_MS: i64 = 60 * 60 * 1000;
+/// The longest a deferred payment may be allowed to wait: 30 days.
+const MAX_OFFLINE_AGE_HOURS: i64 = 30 * 24;
+
+/// The limits form as posted.
+#[derive(Default, Deserialize)]
+pub struct LimitsForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    otp: String,
+    #[serde(default)]
+    payment_limit: String,
+    #[serde(default)]
+    daily_limit: String,
+    #[serde(default)]
+    offline_max_payment: String,
+    #[serde(default)]
+    offline_max_total: String,
+    #[serde(default)]
+    offline_max_age_hours: String,
+}
+
+impl LimitsForm {
+    /// The limits typed, or which field is wrong.
+    fn limits(&self, back: &str) -> Result<Limits, ConsoleError> {
+        let invalid = |key| ConsoleError::invalid(key, back);
+        let limit = |text: &str| forms::parse_limit(text).map_err(|()| invalid("points.bad_limit"));
+        let offline =
+            |text: &str| forms::parse_tenge(text).ok_or_else(|| invalid("points.bad_amount"));
+        let hours: i64 = self
+            .offline_max_age_hours
+            .trim()
+            .parse()
+            .ok()
+            .filter(|h| (0..=MAX_OFFLINE_AGE_HOURS).contains(h))
+            .ok_or_else(|| invalid("points.bad_hours"))?;
+        Ok(Limits {
+            payment_limit_tiyn: limit(&self.payment_limit)?,
+            daily_limit_tiyn: limit(&self.daily_limit)?,
+            offline: OfflineLimits {
+                max_payment_tiyn: offline(&self.offline_max_payment)?,
+                max_total_tiyn: offline(&self.offline_max_total)?,
+                max_age_ms: hours * HOUR_MS,
+            },
+        })
+    }
+}
+
+/// The limits form: applied at once with a code by full access, prepared by anyone else.
+pub fn section(point: &Point, user: &ConsoleUser) -> Markup {
+    let here = path(&point.code);
+    let full = user.has_full_access();
+    let action = if full {
+        format!("{here}/limits")
+    } else {
+        format!("{here}/limits/prepare")
+    };
+    let optional = |v: Option<i64>| v.map(tenge_plain).unwrap_or_default();
+    let field = |id: &str, label: &str, value: String, hint: &str| {
+        html! {
+            label for=(id) { (tr(label)) }
+            input id=(id) type="text" name=(id) value=(value) inputmode="decimal"
+                placeholder=(tr(hint));
+        }
+    };
+    html! {
+        h2 { (tr("points.limits_title")) }
+        p.muted {
+            (tr("points.limits_now")) ": " (limit_text(point.payment_limit_tiyn)) " / "
+            (limit_text(point.daily_limit_tiyn))
+        }
+        form.limits #limits method="post" action=(action) {
+            input type="hidden" name="csrf" value=(user.csrf_token());
+            fieldset {
+                legend { (tr("points.online")) }
+                (field("payment_limit", "points.payment_limit", optional(point.payment_limit_tiyn), "points.no_limit"))
+                (field("daily_limit", "points.daily_limit", optional(point.daily_limit_tiyn), "points.no_limit"))
+            }
+            fieldset {
+                legend { (tr("points.offline")) }
+                (field("offline_max_payment", "points.offline_max_payment", tenge_plain(point.offline.max_payment_tiyn), "points.tenge"))
+                (field("offline_max_total", "points.offline_max_total", tenge_plain(point.offline.max_total_tiyn), "points.tenge"))
+                label for="offline_max_age_hours" { (tr("points.offline_max_age_hours")) }
+                input #offline_max_age_hours type="number" name="offline_max_age_hours" min="0"
+                    max=(MAX_OFFLINE_AGE_HOURS) step="1" value=(point.offline.max_age_ms / HOUR_MS);
+            }
+            @if full {
+                (otp_field())
+                button type="submit" { (tr("points.save_limits")) }
+            } @else {
+                p.muted { (tr("points.prepare_hint")) }
+                button type="submit" { (tr("operations.prepare")) }
+            }
+        }
+    }
+}
+
+/// Applies new limits inside `tx` and writes the audit row; false when the point is not the
+/// dealer's. Shared with confirming a prepared limits operation.
+pub async fn apply_limits(
+    tx: &mut sqlx::AnyConnection,
+    user: &ConsoleUser,
+    ip: std::net::IpAddr,
+    code: &str,
+    limits: &Limits,
+    operation: Option<&str>,
+) -> Result<bool, ConsoleError> {
+    let Some(before) = network::point_of_dealer(&mut *tx, code, user.dealer_code()).await? else {
+        return Ok(false);
+    };
+    if !network::set_limits(&mut *tx, code, user.dealer_code(), limits).await? {
+        return Ok(false);
+    }
+    let event = Event {
+        action: "point.limits",
+        subject: format!("point:{code}"),
+        details: serde_json::json!({
+            "operation": operation,
+            "change": change(serde_json::json!(before.limits()), serde_json::json!(limits)),
+        }),
+    };
+    audit::record_in(tx, &user.actor(ip), &event, now_ms()).await?;
+    Ok(true)
+}
+
+/// `POST /console/points/{code}/limits`: full access, with a one-time code.
+pub async fn set_limits(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    user: ConsoleUser,
+    Path(code): Path<String>,
+    form: Result<Form<LimitsForm>, FormRejection>,
+) -> Result<Response, ConsoleError> {
+    let form = forms::read(form);
+    user.check_csrf(&form.csrf)?;
+    user.require_full_access()?;
+    let limits = form.limits(&path(&code))?;
+    let mut tx = confirm::begin_confirmed(&state, &user, ip, &form.csrf, &form.otp).await?;
+    if !apply_limits(&mut tx, &user, ip, &code, &limits, None).await? {
+        return Err(ConsoleError::NotFound);
+    }
+    tx.commit().await?;
+    tracing::info!(point = %code, email = %user.email(), "point limits changed");
+    Ok(to_point(&code))
+}
+
+/// `POST /console/points/{code}/limits/prepare`: any user; a full-access user confirms.
+pub async fn prepare_limits(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    user: ConsoleUser,
+    Path(code): Path<String>,
+    form: Result<Form<LimitsForm>, FormRejection>,
+) -> Result<Response, ConsoleError> {
+    let form = forms::read(form);
+    user.check_csrf(&form.csrf)?;
+    let limits = form.limits(&path(&code))?;
+    let mut tx = confirm::begin(&state, &user, &form.csrf).await?;
+    if network::point_of_dealer(&mut tx, &code, user.dealer_code())
+        .await?
+        .is_none()
+    {
+        return Err(ConsoleError::NotFound);
+    }
+    let payload = Payload::PointLimits {
+        point: code.clone(),
+        limits,
+    };
+    super::operations::prepare_in(&mut tx, &user, ip, &payload).await?;
+    tx.commit().await?;
+    Ok(Redirect::to(super::operations::PATH).into_response())
+}
