@@ -1,58 +1,25 @@
-//! Talking to the gateway: the exact bytes that were signed go out, and an answer counts only
-//! when it is a valid protocol message — signed by the gateway's key wherever the app has it.
+//! Talking to the gateway from the app: the key card, key registration and the signed steps.
 //!
-//! Every failure is one of three kinds, because each asks for a different next step:
-//! [`ApiError::Offline`] (nothing was sent: keep the request and send it later),
-//! [`ApiError::Unclear`] (it may have arrived: ask for the outcome by session, never send it anew
-//! under another session) and [`ApiError::Rejected`] (the gateway said no, and why).
+//! Sending and judging answers is [`tolem_outbox::transport`]'s — the same code the outbox and
+//! the service worker use, so there is one classification of answers: [`ApiError::Offline`]
+//! (nothing was sent), [`ApiError::Unclear`] (it may have arrived: ask by session, never send it
+//! anew under another session), [`ApiError::Rejected`] (the gateway said no, and why).
 
-use std::time::Duration;
+pub mod catalogue;
 
-use gloo_net::http::Request as HttpRequest;
+use tolem_outbox::transport::{self, Delivery};
 use tolem_protocol::PROTOCOL_VERSION;
 use tolem_protocol::codes::ResultCode;
 use tolem_protocol::ids::SessionId;
-use tolem_protocol::keys::{PublicKey, SecretKey, Signature};
+use tolem_protocol::keys::SecretKey;
 use tolem_protocol::messages::{
     KeyCard, KeyCardRequest, KeyState, Message, Outcome, RegisterKey, Request, Response, Step,
 };
-use tolem_protocol::signing::{GATEWAY_SIGNER, KEY_HEADER, SIGNATURE_HEADER, Signed};
+use tolem_protocol::signing::Signed;
 
-/// How long the app waits for an answer. Long enough for a 128 kbit/s line with a poor signal;
-/// a cashier with a customer in front of them should not wait longer.
-pub const TIMEOUT_MS: u32 = 20_000;
-
-/// Where the protocol's steps are sent.
-pub const API_PREFIX: &str = "/api/v1/";
-
-/// Why a step got no usable answer.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum ApiError {
-    /// The request did not leave the phone: the browser is offline, or could not connect.
-    #[error("no connection: the request was not sent")]
-    Offline,
-    /// The request may have reached the gateway, but no trustworthy answer came back.
-    #[error("no clear answer from the gateway ({0:?})")]
-    Unclear(Unclear),
-    /// The gateway answered (validly) with a code other than Ok; after
-    /// [`ResultCode::TooManyAttempts`] it says how long to wait.
-    #[error("refused by the gateway: code {}", .0.number())]
-    Rejected(ResultCode, Option<Duration>),
-}
-
-/// What made an answer unclear (for logs and tests; the cashier is told the same for all).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Unclear {
-    /// No answer within [`TIMEOUT_MS`].
-    Timeout,
-    /// The gateway (or a proxy before it) failed with this HTTP status.
-    ServerError(u16),
-    /// The connection broke while the answer was arriving.
-    ConnectionLost,
-    /// Something answered, but not the gateway: not a protocol message, unsigned or badly
-    /// signed, or for another session (a captive portal's login page, say).
-    NotAnAnswer,
-}
+pub use tolem_outbox::transport::{
+    API_PREFIX, Answer, ApiError, TIMEOUT_MS, Unclear, answered, check_signed_answer,
+};
 
 /// Asks for the key card of `point` with the password the dealer issued. Unsigned, because the
 /// phone has no key yet; the card brings the gateway's key that signs every later answer.
@@ -62,7 +29,7 @@ pub async fn get_key_card(point: &str, password: &str) -> Result<KeyCard, ApiErr
         point: point.to_owned(),
         password: password.to_owned(),
     };
-    let answer = send("key-card", &message.encode(), None).await?;
+    let answer = send("key-card", &message.encode(), None, Delivery::Repeatable).await?;
     let response = Response::decode(&answer.body).map_err(|_| not_an_answer())?;
     match &response.outcome {
         Some(Outcome::KeyCard(card)) if response.code == ResultCode::Ok => {
@@ -100,7 +67,7 @@ pub fn register_key(
     let signed = Signed::sign(&card.key_serial, message.encode(), key);
     let card = card.clone();
     async move {
-        let answer = send("keys", &signed.body, Some(&signed)).await?;
+        let answer = send("keys", &signed.body, Some(&signed), Delivery::Repeatable).await?;
         // The gateway's signature is checked whenever it is there. An unsigned answer is accepted
         // here (as for the key card): it can only claim "registered", and nothing moves money
         // until the dealer has compared fingerprints and certified the key.
@@ -145,135 +112,42 @@ pub fn post_signed(
 ) -> impl Future<Output = Result<Response, ApiError>> + use<> {
     let signed = Signed::sign(&request.key_serial, request.encode(), key);
     let step = request.step.name();
+    // A pay should go through the outbox (stored before it is sent); if one comes this way, a
+    // broken connection still means it may have arrived.
+    let delivery = match request.step {
+        Step::Pay(_) => Delivery::Payment,
+        _ => Delivery::Repeatable,
+    };
     let session = request.session.clone();
     let card = card.clone();
     async move {
-        let answer = send(step, &signed.body, Some(&signed)).await?;
+        let answer = send(step, &signed.body, Some(&signed), delivery).await?;
         check_signed_answer(answer, &card, &session)
     }
-}
-
-/// Whether the bytes that came back answer a signed request of `session`: signed by the card's
-/// gateway key, a protocol message, and about this session — then Ok or the refusal it carries.
-/// An answer about another session is a replayed old one. Only a refusal may name none: the
-/// gateway refuses a bad signature or an unknown key before it reads the body.
-pub fn check_signed_answer(
-    answer: Answer,
-    card: &KeyCard,
-    session: &SessionId,
-) -> Result<Response, ApiError> {
-    let response = answer.verified_by(card)?;
-    let about_this_request = match &response.session {
-        Some(answered) => answered == session,
-        None => response.code != ResultCode::Ok,
-    };
-    if !about_this_request {
-        return Err(not_an_answer());
-    }
-    answered(response)
 }
 
 /// Sends an unsigned message to `/api/v1/<path>`; the answer must still be a protocol message.
 /// (Its signature cannot be checked without a key card; [`get_key_card`] checks the card's.)
 pub async fn post_unsigned<M: Message>(path: &str, message: &M) -> Result<Response, ApiError> {
-    let answer = send(path, &message.encode(), None).await?;
+    let answer = send(path, &message.encode(), None, Delivery::Repeatable).await?;
     answered(answer.decode()?)
-}
-
-/// A valid answer: Ok, or the code it refused with.
-fn answered(response: Response) -> Result<Response, ApiError> {
-    match response.code {
-        ResultCode::Ok => Ok(response),
-        code => Err(ApiError::Rejected(
-            code,
-            response
-                .retry_after_s
-                .map(|s| Duration::from_secs(s.into())),
-        )),
-    }
-}
-
-/// The raw answer to a request: its bytes and the signature headers (signer, signature) that
-/// came with them, if any.
-pub struct Answer {
-    pub body: Vec<u8>,
-    pub signature: Option<(String, String)>,
-}
-
-impl Answer {
-    /// Checks that the gateway signed exactly these bytes with `key`.
-    fn check_signature(&self, key: &PublicKey) -> Result<(), ApiError> {
-        let Some((signer, signature)) = &self.signature else {
-            return Err(not_an_answer());
-        };
-        let signature: Signature = signature.parse().map_err(|_| not_an_answer())?;
-        if signer != GATEWAY_SIGNER || key.verify(&self.body, &signature).is_err() {
-            return Err(not_an_answer());
-        }
-        Ok(())
-    }
-
-    /// The answer, once the gateway's signature (with the key on the card) checks out.
-    fn verified_by(self, card: &KeyCard) -> Result<Response, ApiError> {
-        self.check_signature(&card.gateway_key)?;
-        self.decode()
-    }
-
-    fn decode(self) -> Result<Response, ApiError> {
-        Response::decode(&self.body).map_err(|_| not_an_answer())
-    }
 }
 
 fn not_an_answer() -> ApiError {
     ApiError::Unclear(Unclear::NotAnAnswer)
 }
 
-/// POSTs `body` to `/api/v1/<path>` with the signature headers when signed, and reads the answer.
-///
-/// A browser reports a refused connection and one that broke while sending alike (a `TypeError`
-/// from `fetch`); both count as [`ApiError::Offline`]. That is safe because nothing is ever sent
-/// again under a new session: a payment kept as unsent is replayed under its own session, which
-/// the gateway answers with the original outcome if it did arrive after all.
-async fn send(path: &str, body: &[u8], signed: Option<&Signed>) -> Result<Answer, ApiError> {
-    if !leptos::prelude::window().navigator().on_line() {
-        return Err(ApiError::Offline);
-    }
-    let timeout = web_sys::AbortSignal::timeout_with_u32(TIMEOUT_MS);
-    let mut request = HttpRequest::post(&format!("{API_PREFIX}{path}"))
-        .header("content-type", "application/json")
-        .abort_signal(Some(&timeout));
-    if let Some(signed) = signed {
-        request = request
-            .header(KEY_HEADER, &signed.signer)
-            .header(SIGNATURE_HEADER, &signed.signature.to_string());
-    }
-    let request = request
-        .body(js_sys::Uint8Array::from(body))
-        .map_err(|_| ApiError::Offline)?;
-    let response = request.send().await.map_err(|error| {
-        if is_timeout(&error) {
-            ApiError::Unclear(Unclear::Timeout)
-        } else {
-            ApiError::Offline
-        }
-    })?;
-    let status = response.status();
-    // A failing gateway, or a proxy in front of it: the request may have been processed.
-    if status >= 500 {
-        return Err(ApiError::Unclear(Unclear::ServerError(status)));
-    }
-    let headers = response.headers();
-    let signature = headers.get(KEY_HEADER).zip(headers.get(SIGNATURE_HEADER));
-    let body = response.binary().await.map_err(|error| {
-        ApiError::Unclear(if is_timeout(&error) {
-            Unclear::Timeout
-        } else {
-            Unclear::ConnectionLost
-        })
-    })?;
-    Ok(Answer { body, signature })
-}
-
-fn is_timeout(error: &gloo_net::Error) -> bool {
-    matches!(error, gloo_net::Error::JsError(e) if e.name == "TimeoutError" || e.name == "AbortError")
+/// POSTs `body` to `/api/v1/<path>`, with the signature headers when signed. What the app
+/// sends this way is repeatable (the gateway recognises a repeated key card or registration; a
+/// balance query changes nothing), so a failed connection counts as offline. Payments go
+/// through the outbox instead ([`crate::payments`]).
+async fn send(
+    path: &str,
+    body: &[u8],
+    signed: Option<&Signed>,
+    delivery: Delivery,
+) -> Result<Answer, ApiError> {
+    let signature = signed.map(|s| (s.signer.clone(), s.signature.to_string()));
+    let headers = signature.as_ref().map(|(k, s)| (k.as_str(), s.as_str()));
+    transport::post(path, body, headers, delivery).await
 }

@@ -1,6 +1,13 @@
-//! What the phone keeps: IndexedDB's layout (`db`), and the point key on top of it (`keystore`).
+//! What the phone keeps. The IndexedDB layout is [`tolem_outbox::db`] — one schema for the app
+//! and its service worker — re-exported here as `db`; on top of it: the point key
+//! (`keystore`), the cashier's settings, the provider catalogue, the extra commission per
+//! provider and the last balance. Payments themselves are [`tolem_outbox::store`]'s.
 
-pub mod db;
+pub use tolem_outbox::db;
+
+pub mod balance;
+pub mod catalogue;
+pub mod commission;
 pub mod keystore;
 pub mod settings;
 

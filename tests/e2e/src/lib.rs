@@ -5,11 +5,13 @@
 //! Inputs (set by `scripts/test.sh`): `TOLEM_GATEWAY_BIN` (the built gateway), `TOLEM_DIST` (the
 //! finished release build), `CHROMEDRIVER` and optionally `TOLEM_CHROMIUM` (the browser binary).
 
+mod authenticator;
 mod browser;
 mod devtools;
 mod gateway;
 mod newer_build;
 
+pub use authenticator::Authenticator;
 pub use browser::Browser;
 pub use devtools::DevTools;
 pub use gateway::Gateway;

@@ -5,7 +5,7 @@
 //! very same signed request is refused.
 
 use serde_json::Value;
-use tolem_e2e::{Browser, Gateway, free_port, path_from_env};
+use tolem_e2e::{Authenticator, Browser, Gateway, free_port, path_from_env};
 
 const PASSPHRASE: &str = "касса-смена-1";
 
@@ -15,12 +15,16 @@ const RECORD_BALANCE_REQUESTS: &str = r#"
     if (!window.__sent) {
         window.__sent = [];
         const send = window.fetch.bind(window);
-        window.fetch = (input, init) => {
-            const url = typeof input === 'string' ? input : input.url;
-            if (url.includes('/api/v1/balance') && init) {
-                window.__sent.push({ headers: init.headers, body: Array.from(new Uint8Array(init.body)) });
+        window.fetch = async (input, init) => {
+            const request = new Request(input, init);
+            if (request.url.includes('/api/v1/balance')) {
+                const copy = request.clone();
+                window.__sent.push({
+                    headers: Object.fromEntries(copy.headers.entries()),
+                    body: Array.from(new Uint8Array(await copy.arrayBuffer())),
+                });
             }
-            return send(input, init);
+            return send(request);
         };
     }
     return true;
@@ -63,7 +67,7 @@ async fn a_new_phone_is_certified_by_the_dealer_and_refused_after_deleting_its_k
 
     // The key as the phone shows it, with its fingerprint after the '='.
     phone.client.goto(&format!("{app}settings/keys/view")).await.unwrap();
-    unlock_if_asked(&phone).await;
+    unlock(&phone).await;
     let on_phone = phone.attribute("#key-view", "data-with-fingerprint").await.unwrap();
     let fingerprint = phone.text_of("#key-fingerprint").await;
     assert!(on_phone.ends_with(&format!("={fingerprint}")), "{on_phone} / {fingerprint}");
@@ -82,9 +86,15 @@ async fn a_new_phone_is_certified_by_the_dealer_and_refused_after_deleting_its_k
     let row = format!("tr.key[data-serial='{serial}']");
     let in_console = dealer.text_of(&format!("{row} div.key")).await;
     assert_eq!(squash(&in_console), squash(&on_phone), "the console must show the phone's key");
-    dealer.click(&format!("{row}[data-state=pending] form.certify button")).await;
+    // Sensitive actions are confirmed with a one-time code from the admin's authenticator.
+    let mut authenticator = Authenticator::demo_admin();
+    let certify = format!("{row}[data-state=pending] form.certify");
+    dealer.fill(&format!("{certify} input[name=otp]"), &authenticator.next_code().await).await;
+    dealer.click(&format!("{certify} button")).await;
     dealer.wait_for_element(&format!("{row}[data-state=certified]")).await;
-    dealer.click("section.point[data-point='P1001'] form.activate button").await;
+    let activate = "section.point[data-point='P1001'] form.activate";
+    dealer.fill(&format!("{activate} input[name=otp]"), &authenticator.next_code().await).await;
+    dealer.click(&format!("{activate} button")).await;
     dealer.wait_for_element("section.point[data-point='P1001'][data-active=true]").await;
     dealer.close().await;
 
@@ -97,9 +107,11 @@ async fn a_new_phone_is_certified_by_the_dealer_and_refused_after_deleting_its_k
 
     // Delete key: revoked at the gateway and wiped from the phone.
     phone.client.goto(&format!("{app}settings/keys/delete")).await.unwrap();
-    unlock_if_asked(&phone).await;
+    unlock(&phone).await;
     phone.click("#delete-confirm").await;
-    phone.wait_for_element("#delete-result[data-revoked=yes]").await;
+    phone.wait_for_element("#delete-result").await;
+    let result = phone.text_of("#delete-result").await;
+    assert_eq!(phone.attribute("#delete-result", "data-revoked").await.as_deref(), Some("yes"), "{result}");
     phone.client.goto(&format!("{app}settings/keys")).await.unwrap();
     phone.wait_for_element("#keys-status[data-key-state=none]").await;
 
@@ -108,15 +120,11 @@ async fn a_new_phone_is_certified_by_the_dealer_and_refused_after_deleting_its_k
     phone.close().await;
 }
 
-/// Key screens ask for the passphrase after a page load (the key lives only in memory).
-async fn unlock_if_asked(phone: &Browser) {
-    let locked = phone
-        .eval("return document.querySelector('#unlock-form') !== null || document.querySelector('#key-view') === null")
-        .await;
-    if locked == Value::Bool(true) {
-        phone.fill("#unlock-passphrase", PASSPHRASE).await;
-        phone.click("#unlock-submit").await;
-    }
+/// After a page load the key is locked (it lives only in memory): the cashier unlocks it.
+async fn unlock(phone: &Browser) {
+    phone.fill("#unlock-passphrase", PASSPHRASE).await;
+    phone.click("#unlock-submit").await;
+    phone.wait_for("the key to unlock", "return document.querySelector('#unlock-form') === null").await;
 }
 
 /// Sends a recorded request again, byte for byte, and returns the gateway's result code.

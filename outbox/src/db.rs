@@ -1,13 +1,17 @@
-//! The layout of the app's IndexedDB database: its name, version and object stores.
+//! The layout of Tolem's IndexedDB database: its name, version and object stores — the one
+//! schema the cashier app and the service worker both open.
 //!
 //! Everything the phone must not lose lives here, not in `localStorage` (which browsers may drop,
-//! and which Odoo's point of sale lost orders from). All stores exist from version 1 so later
-//! features (the outbox of deferred payments, the history) need no version bump.
+//! which a service worker cannot read, and which Odoo's point of sale lost orders from). All
+//! stores exist from version 1, so the history and outbox of payments needed no version bump.
+//!
+//! Works in a page and in a service worker alike: IndexedDB is reached through the global scope,
+//! never through `window`.
 
 use idb::{
     Database, DatabaseEvent, Factory, KeyPath, ObjectStoreParams, Transaction, TransactionMode,
 };
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 
 /// The database's name.
 pub const DB_NAME: &str = "tolem";
@@ -16,9 +20,9 @@ pub const DB_VERSION: u32 = 1;
 
 /// The point's key records (encrypted), keyed by key serial.
 pub const KEYS: &str = "keys";
-/// Payments waiting to be sent, keyed by session id.
+/// Payments waiting to be sent or settled ([`crate::store::OutboxEntry`]), keyed by session id.
 pub const OUTBOX: &str = "outbox";
-/// Payments made, keyed by session id.
+/// Every payment made on this phone ([`crate::record::PaymentRecord`]), keyed by session id.
 pub const HISTORY: &str = "history";
 /// Small settings and counters, keyed by name (out-of-line keys).
 pub const SETTINGS: &str = "settings";
@@ -29,14 +33,24 @@ pub enum StorageError {
     /// The browser offers no IndexedDB (private mode in some browsers, or blocked by policy).
     #[error("the browser's storage is not available: {0}")]
     Unavailable(String),
-    /// A read or write failed (disk full, the record damaged, a newer app version's database).
+    /// The phone's storage quota is used up: nothing was written.
+    #[error("the phone's storage is full: {0}")]
+    Full(String),
+    /// A read or write failed (the record damaged, a newer app version's database).
     #[error("the browser's storage failed: {0}")]
     Failed(String),
 }
 
 impl From<idb::Error> for StorageError {
     fn from(error: idb::Error) -> Self {
-        StorageError::Failed(error.to_string())
+        let text = error.to_string();
+        // A DOMException shows its name in its text ("QuotaExceededError: ..."); the error types
+        // of idb wrap it in a dozen variants, so the text is the one place to look.
+        if text.contains("QuotaExceededError") {
+            StorageError::Full(text)
+        } else {
+            StorageError::Failed(text)
+        }
     }
 }
 
@@ -112,6 +126,21 @@ pub async fn write_setting(name: &str, value: &JsValue) -> Result<(), StorageErr
     finish(transaction).await
 }
 
+/// Reads a setting written with [`write_value`]; `None` when absent or unreadable (a setting
+/// written by an older version in another shape is as good as none).
+pub async fn read_value<T: serde::de::DeserializeOwned>(
+    name: &str,
+) -> Result<Option<T>, StorageError> {
+    Ok(read_setting(name)
+        .await?
+        .and_then(|value| from_js(&value).ok()))
+}
+
+/// Writes a serialisable setting as a plain object.
+pub async fn write_value<T: serde::Serialize>(name: &str, value: &T) -> Result<(), StorageError> {
+    write_setting(name, &to_js(value)?).await
+}
+
 /// Commits a transaction and waits until it is durable; an aborted one is an error (idb reports
 /// an abort as a normal outcome, which would let a lost write pass for a saved one).
 pub async fn finish(transaction: Transaction) -> Result<(), StorageError> {
@@ -122,15 +151,34 @@ pub async fn finish(transaction: Transaction) -> Result<(), StorageError> {
     }
 }
 
+/// A value as a plain object for IndexedDB, through JSON (which app and worker already carry
+/// for the protocol): records stay readable in the browser's developer tools.
+pub fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, StorageError> {
+    let text = serde_json::to_string(value).map_err(|e| StorageError::Failed(e.to_string()))?;
+    js_sys::JSON::parse(&text).map_err(|_| StorageError::Failed("not JSON".into()))
+}
+
+/// A stored plain object back as a value.
+pub fn from_js<T: serde::de::DeserializeOwned>(value: &JsValue) -> Result<T, StorageError> {
+    let text = js_sys::JSON::stringify(value)
+        .ok()
+        .and_then(|s| s.as_string())
+        .unwrap_or_default();
+    serde_json::from_str(&text).map_err(|e| StorageError::Failed(format!("damaged record: {e}")))
+}
+
 /// Asks the browser to keep this site's storage even when the phone runs short of space. Browsers
 /// may say no (Chromium decides by engagement, an installed app usually gets it); the answer
-/// changes nothing in how the app works, so it is not waited for.
+/// changes nothing in how the app works, so it is not waited for. Only pages can ask: in a
+/// service worker `persist` does not exist, and this does nothing.
 pub fn ask_for_persistent_storage() {
-    if let Ok(storage) =
-        js_sys::Reflect::get(&leptos::prelude::window().navigator(), &"storage".into())
-        && !storage.is_undefined()
-    {
-        let manager: web_sys::StorageManager = wasm_bindgen::JsCast::unchecked_into(storage);
+    let storage = js_sys::Reflect::get(&js_sys::global(), &"navigator".into())
+        .and_then(|navigator| js_sys::Reflect::get(&navigator, &"storage".into()));
+    let Ok(storage) = storage else { return };
+    let has_persist = js_sys::Reflect::get(&storage, &"persist".into())
+        .is_ok_and(|persist| persist.is_function());
+    if has_persist {
+        let manager: web_sys::StorageManager = storage.unchecked_into();
         let _ = manager.persist();
     }
 }

@@ -1,0 +1,31 @@
+//! Tolem's payments on the phone, shared by the cashier app and its service worker.
+//!
+//! Three layers, one file each, as in Workbox's background sync — and none of them uses
+//! `window`, so all of it runs in a page and in a service worker alike:
+//!
+//! - [`db`]: the IndexedDB database — name, version, stores, upgrades. The one schema on the
+//!   phone: the app's key store and settings use it too.
+//! - [`record`] and [`store`]: a payment signed at the moment the cashier confirms it
+//!   ([`record::SignedPayment`]) and the same payment stored with its progress
+//!   ([`record::PaymentRecord`]); the `history` and `outbox` stores, written together in one
+//!   transaction before anything is sent.
+//! - [`transport`] and [`settle`]: sending the exact signed bytes, telling an answer from no
+//!   answer, and the replay policy — pay, or settle an unclear payment by its pre-signed status
+//!   query; never a new session for a payment.
+//!
+//! [`changes`] announces every stored change on a broadcast channel, so every tab (and the
+//! worker) sees a payment settled elsewhere.
+//!
+//! What the service worker calls: [`store::key_card`] (the card, to check answers),
+//! [`store::due`] or [`store::waiting`], [`settle::settle`] for one payment or
+//! [`settle::replay_due`] for one pass — under its own lock, which this crate does not take.
+
+pub mod changes;
+pub mod db;
+pub mod record;
+pub mod settle;
+pub mod store;
+pub mod transport;
+
+pub use record::{PaymentDraft, PaymentRecord, SignedPayment, State};
+pub use store::StoreError;

@@ -1,0 +1,273 @@
+//! Taking a stored payment to its outcome: sending its signed `pay`, and settling it by its
+//! pre-signed `status` when the pay may have arrived without a clear answer.
+//!
+//! The decisions are pure functions of the record and the reply ([`after_pay`],
+//! [`after_status`]), so they are tested with real signed answers and no network; the network
+//! functions only add the sending. Nothing here ever signs: a payment is only ever sent as the
+//! bytes signed when the cashier confirmed it, under its one session.
+//!
+//! - pay → a signed answer: accepted (with the transaction id) or rejected with its code;
+//!   no connection: stays deferred (attempts + 1, backoff); no clear answer (timeout after the
+//!   request left, 5xx, a broken connection, anything not the gateway's signed answer): unknown.
+//! - status (of an unknown payment) → a receipt: accepted / rejected; 11, the gateway never got
+//!   the pay: deferred again, so the *same* signed pay goes out next; no clear answer: stays
+//!   unknown.
+
+use tolem_protocol::codes::ResultCode;
+use tolem_protocol::ids::SessionId;
+use tolem_protocol::messages::{KeyCard, Outcome, PaymentState, Response};
+
+use crate::record::{PaymentRecord, SignedRequest, State, StoredAnswer};
+use crate::store::{self, StoreError};
+use crate::transport::{self, Answer, ApiError, Delivery};
+
+/// The name of the pay step ([`Step::Pay`](tolem_protocol::messages::Step::Pay)), as in its URL and in [`StoredAnswer::step`].
+pub const PAY: &str = "pay";
+/// The name of the status step ([`Step::Status`](tolem_protocol::messages::Step::Status)).
+pub const STATUS: &str = "status";
+
+/// The first wait after a failed attempt; it doubles with each further failure.
+pub const FIRST_BACKOFF_MS: i64 = 15_000;
+/// The longest wait between attempts.
+pub const MAX_BACKOFF_MS: i64 = 15 * 60_000;
+
+/// How long to wait after `attempts` attempts that got no answer: 15 s, 30 s, 1 min … 15 min.
+pub fn backoff_ms(attempts: u32) -> i64 {
+    let doublings = attempts.saturating_sub(1).min(16);
+    (FIRST_BACKOFF_MS << doublings).min(MAX_BACKOFF_MS)
+}
+
+/// What came back for a request about a payment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reply {
+    /// The gateway's signed answer about this payment (whatever its code), and the answer as
+    /// it is kept.
+    Answered {
+        response: Response,
+        answer: StoredAnswer,
+    },
+    /// No trustworthy answer: [`ApiError::Offline`] or [`ApiError::Unclear`].
+    Failed(ApiError),
+}
+
+/// Judges what came back for the `step` request of `session`: only the gateway's answer, signed
+/// with the card's gateway key and about this session, is an answer.
+pub fn read_reply(
+    step: &str,
+    sent: Result<Answer, ApiError>,
+    card: &KeyCard,
+    session: &SessionId,
+    now_ms: i64,
+) -> Reply {
+    let answer = match sent {
+        Ok(answer) => answer,
+        Err(error) => return Reply::Failed(error),
+    };
+    match transport::verify_answer(&answer, card, session) {
+        Ok(response) => Reply::Answered {
+            answer: StoredAnswer {
+                step: step.to_owned(),
+                code: response.code,
+                body: String::from_utf8_lossy(&answer.body).into_owned(),
+                signature: answer.signature.map(|(_, s)| s).unwrap_or_default(),
+                received_at_ms: now_ms,
+            },
+            response,
+        },
+        Err(error) => Reply::Failed(error),
+    }
+}
+
+/// The record after the reply to its `pay` request.
+pub fn after_pay(record: &PaymentRecord, reply: Reply, now_ms: i64) -> PaymentRecord {
+    let mut next = attempted(record, now_ms);
+    match reply {
+        Reply::Failed(error) => {
+            next.state = match error {
+                ApiError::Offline => State::Deferred,
+                _ => State::Unknown,
+            };
+            next.last_failure = error.failure();
+            next.next_attempt_at_ms = now_ms + backoff_ms(next.attempts);
+        }
+        Reply::Answered { response, answer } => {
+            next.last_failure = None;
+            next.last_answer = Some(answer);
+            match decision(&response) {
+                Some(decided) => apply(&mut next, decided),
+                // Not a decision about the payment: try the same pay again later.
+                None => {
+                    next.state = State::Deferred;
+                    next.next_attempt_at_ms = now_ms + wait_asked(&response, next.attempts);
+                }
+            }
+        }
+    }
+    next
+}
+
+/// The record after the reply to its `status` request.
+pub fn after_status(record: &PaymentRecord, reply: Reply, now_ms: i64) -> PaymentRecord {
+    let mut next = attempted(record, now_ms);
+    match reply {
+        Reply::Failed(error) => {
+            next.state = State::Unknown;
+            next.last_failure = error.failure();
+            next.next_attempt_at_ms = now_ms + backoff_ms(next.attempts);
+        }
+        Reply::Answered { response, answer } => {
+            next.last_failure = None;
+            next.last_answer = Some(answer);
+            if response.code == ResultCode::NoSuchSession {
+                // The pay never arrived: send the very same signed pay again, now.
+                next.state = State::Deferred;
+                next.next_attempt_at_ms = now_ms;
+            } else if let Some(decided) = decision(&response).filter(|d| d.receipt_seen) {
+                apply(&mut next, decided);
+            } else {
+                // A refusal of the status query itself (a blocked point, too many attempts):
+                // the payment may still have been made, so it stays unknown.
+                next.state = State::Unknown;
+                next.next_attempt_at_ms = now_ms + wait_asked(&response, next.attempts);
+            }
+        }
+    }
+    next
+}
+
+/// The gateway's decision about a payment, read from an answer.
+struct Decision {
+    state: State,
+    transaction_id: Option<String>,
+    decided_at_ms: Option<i64>,
+    /// Whether the answer carried the payment's receipt (a status answer must).
+    receipt_seen: bool,
+}
+
+/// What an answer decides about the payment, or `None` when it decides nothing: too many
+/// attempts (wait and repeat), the gateway's own failure (the outcome is unknown), or a success
+/// without a receipt (not a payment answer at all).
+fn decision(response: &Response) -> Option<Decision> {
+    let receipt = match &response.outcome {
+        Some(Outcome::Payment(receipt)) => Some(receipt),
+        _ => None,
+    };
+    let state = match response.code {
+        ResultCode::Ok => match receipt {
+            Some(receipt) if receipt.state == PaymentState::Accepted => State::Accepted,
+            _ => return None,
+        },
+        ResultCode::TooManyAttempts | ResultCode::Internal | ResultCode::NoSuchSession => {
+            return None;
+        }
+        // Every other code is the gateway's "no": for a pay it decided (and, for the payment
+        // rules, stored) the refusal; for a sender it cannot accept (bad signature, revoked or
+        // uncertified key, blocked point) it will refuse these same bytes every time.
+        code => State::Rejected(code),
+    };
+    Some(Decision {
+        state,
+        transaction_id: receipt.map(|r| r.transaction_id.clone()),
+        decided_at_ms: receipt.map(|r| r.accepted_at_ms),
+        receipt_seen: receipt.is_some(),
+    })
+}
+
+fn apply(record: &mut PaymentRecord, decided: Decision) {
+    record.state = decided.state;
+    record.transaction_id = decided.transaction_id;
+    record.decided_at_ms = decided.decided_at_ms;
+}
+
+/// A copy of `record` with one more attempt counted.
+fn attempted(record: &PaymentRecord, now_ms: i64) -> PaymentRecord {
+    let mut next = record.clone();
+    next.attempts = record.attempts.saturating_add(1);
+    next.updated_at_ms = now_ms;
+    next
+}
+
+/// The wait the gateway asked for, or the usual backoff.
+fn wait_asked(response: &Response, attempts: u32) -> i64 {
+    response
+        .retry_after_s
+        .map(|s| i64::from(s) * 1000)
+        .unwrap_or_else(|| backoff_ms(attempts))
+}
+
+fn now_ms() -> i64 {
+    js_sys::Date::now() as i64
+}
+
+/// Sends a stored signed request to `/api/v1/<step>` (the step's name, as [`Step::name`](tolem_protocol::messages::Step::name) gives).
+async fn send(
+    step: &str,
+    request: &SignedRequest,
+    delivery: Delivery,
+) -> Result<Answer, ApiError> {
+    transport::post(
+        step,
+        request.bytes(),
+        Some((&request.signer, &request.signature)),
+        delivery,
+    )
+    .await
+}
+
+/// Sends the payment's signed pay and returns the record as the reply leaves it (not stored:
+/// see [`settle`]).
+pub async fn send_payment(record: &PaymentRecord, card: &KeyCard) -> PaymentRecord {
+    let sent = send(PAY, &record.payment.pay, Delivery::Payment).await;
+    let now = now_ms();
+    after_pay(record, read_reply(PAY, sent, card, record.session(), now), now)
+}
+
+/// Sends the payment's pre-signed status query and returns the record as the reply leaves it
+/// (not stored: see [`settle`]).
+pub async fn settle_unknown(record: &PaymentRecord, card: &KeyCard) -> PaymentRecord {
+    let sent = send(STATUS, &record.payment.status, Delivery::Repeatable).await;
+    let now = now_ms();
+    after_status(record, read_reply(STATUS, sent, card, record.session(), now), now)
+}
+
+/// Takes the stored payment of `session` one step towards its outcome and stores each state on
+/// the way: an unknown (or interrupted) one is asked for by status first, and if the gateway
+/// never got it, its same signed pay goes out at once; a deferred one is marked as sending and
+/// its pay sent. A final payment is returned as it is.
+///
+/// The one replay step the app's *Execute* and *Send now* and the service worker's replay
+/// share. It takes no lock: run it under the replayer's lock so one context sends at a time
+/// (running it twice at once is still safe — same session, same bytes — only wasteful).
+pub async fn settle(session: &SessionId, card: &KeyCard) -> Result<PaymentRecord, StoreError> {
+    let mut record = store::get(session).await?.ok_or(StoreError::NotFound)?;
+    if record.state.is_final() {
+        return Ok(record);
+    }
+    if record.state.needs_status() {
+        record = store::update(&settle_unknown(&record, card).await).await?;
+        if record.state != State::Deferred {
+            return Ok(record);
+        }
+    }
+    let sending = store::mark_sending(session, now_ms()).await?;
+    if sending.state.is_final() {
+        return Ok(sending);
+    }
+    store::update(&send_payment(&sending, card).await).await
+}
+
+/// One pass over the due payments of the outbox, oldest first, settling each with [`settle`].
+/// Stops at the first that got no answer because the phone is offline: the rest would not get
+/// one either. Returns the payments as they were left. Takes no lock (see [`settle`]).
+pub async fn replay_due(card: &KeyCard) -> Result<Vec<PaymentRecord>, StoreError> {
+    let mut settled = Vec::new();
+    for record in store::due(now_ms()).await? {
+        let record = settle(record.session(), card).await?;
+        let offline = record.last_failure == Some(crate::record::Failure::Offline);
+        settled.push(record);
+        if offline {
+            break;
+        }
+    }
+    Ok(settled)
+}

@@ -1,0 +1,298 @@
+//! The payments on the phone: the `history` store holds every [`PaymentRecord`], the `outbox`
+//! store an [`OutboxEntry`] for each one not final yet — the queue a replayer walks.
+//!
+//! Rules:
+//! - A new payment goes into both stores in ONE transaction, before anything is sent; the
+//!   transaction awaits only IndexedDB requests (awaiting anything else would commit it early)
+//!   and is aborted explicitly on any error, so a payment is either in both or in neither.
+//! - A record is in the outbox exactly while its state is not final; [`update`] removes the
+//!   entry in the same transaction that makes the state final.
+//! - [`update`] never replaces a final state with a non-final one (two senders — two tabs, a tab
+//!   and the worker — may finish in any order), and never changes the signed payment itself.
+//! - The history keeps at least the last [`HISTORY_KEEP`] payments and never drops one that is
+//!   not final; older final ones are pruned as new ones are saved.
+//! - Every committed change is announced on the [`crate::changes`] channel.
+
+use std::collections::HashSet;
+
+use idb::{Query, TransactionMode};
+use serde::{Deserialize, Serialize};
+use tolem_protocol::ids::SessionId;
+use tolem_protocol::messages::KeyCard;
+use wasm_bindgen::JsValue;
+
+use crate::changes;
+use crate::db::{self, HISTORY, KEYS, OUTBOX, StorageError, from_js, to_js};
+use crate::record::{PaymentRecord, SignedPayment, State};
+
+/// Payments the history keeps at least (the manual's "last 100").
+pub const HISTORY_KEEP: usize = 100;
+
+/// How long a payment marked as being sent is left to its sender before a replayer takes it as
+/// interrupted: the sender's timeout and a margin.
+pub const SENDING_GRACE_MS: i64 = crate::transport::TIMEOUT_MS as i64 + 10_000;
+
+/// A payment waiting in the outbox: a pointer into the history, with what a replayer needs to
+/// order the queue and to add up what is waiting without reading every record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    pub session: SessionId,
+    pub created_at_ms: i64,
+    pub amount_tiyn: i64,
+}
+
+/// Why a payment could not be stored or found.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The phone's storage is full: nothing was saved.
+    #[error("the phone's storage is full: the payment was not saved")]
+    Full,
+    /// A payment with this session is already stored (sessions are never reused).
+    #[error("a payment with this session is already stored")]
+    Exists,
+    /// No payment with this session on the phone.
+    #[error("no payment with this session on this phone")]
+    NotFound,
+    /// The storage failed otherwise: nothing was saved.
+    #[error(transparent)]
+    Storage(StorageError),
+}
+
+impl From<StorageError> for StoreError {
+    fn from(error: StorageError) -> Self {
+        match error {
+            StorageError::Full(_) => StoreError::Full,
+            other => StoreError::Storage(other),
+        }
+    }
+}
+
+impl From<idb::Error> for StoreError {
+    fn from(error: idb::Error) -> Self {
+        StorageError::from(error).into()
+    }
+}
+
+fn key(session: &SessionId) -> JsValue {
+    JsValue::from_str(session.as_str())
+}
+
+/// Stores a freshly signed payment as deferred: its history record and its outbox entry in one
+/// transaction, and prunes old final payments from the history in the same transaction. Call it
+/// before anything is sent. On any error nothing is stored; [`StoreError::Full`] means the
+/// phone's storage is full.
+pub async fn save_new(payment: SignedPayment, now_ms: i64) -> Result<PaymentRecord, StoreError> {
+    let record = PaymentRecord::new(payment, now_ms);
+    let entry = OutboxEntry {
+        session: record.session().clone(),
+        created_at_ms: record.payment.created_at_ms,
+        amount_tiyn: record.payment.amount_tiyn,
+    };
+    let (record_js, entry_js) = (to_js(&record)?, to_js(&entry)?);
+    let database = db::open().await?;
+    let transaction = database.transaction(&[HISTORY, OUTBOX], TransactionMode::ReadWrite)?;
+    let written = async {
+        let history = transaction.object_store(HISTORY)?;
+        let outbox = transaction.object_store(OUTBOX)?;
+        let exists = history.count(Some(Query::Key(key(record.session()))))?.await? > 0;
+        if exists {
+            return Err(StoreError::Exists);
+        }
+        // `add`, not `put`: a session already there is an error, never overwritten.
+        history.add(&record_js, None)?.await?;
+        outbox.add(&entry_js, None)?.await?;
+        // Pruning needs only keys: history keys sort by creation (a session starts with its
+        // time), and the outbox's keys are exactly the payments not final yet.
+        if history.count(None)?.await? as usize > HISTORY_KEEP {
+            let history_keys = history.get_all_keys(None, None)?.await?;
+            let waiting_keys = outbox.get_all_keys(None, None)?.await?;
+            let history_keys: Vec<String> = history_keys.iter().filter_map(|k| k.as_string()).collect();
+            let waiting: HashSet<String> = waiting_keys.iter().filter_map(|k| k.as_string()).collect();
+            for old in prune_plan(&history_keys, &waiting, HISTORY_KEEP) {
+                history.delete(Query::Key(JsValue::from_str(&old)))?.await?;
+            }
+        }
+        Ok::<(), StoreError>(())
+    }
+    .await;
+    if let Err(error) = written {
+        // The failed request may have aborted it already; either way nothing is kept.
+        let _ = transaction.abort();
+        return Err(error);
+    }
+    db::finish(transaction).await?;
+    changes::announce(record.session());
+    Ok(record)
+}
+
+/// Which history keys to delete so that at least `keep` of the newest remain, never touching
+/// a payment that is still waiting. `history_keys` may come in any order; sessions sort by
+/// creation time.
+pub fn prune_plan(history_keys: &[String], waiting: &HashSet<String>, keep: usize) -> Vec<String> {
+    let mut newest_first: Vec<&String> = history_keys.iter().collect();
+    newest_first.sort_unstable_by(|a, b| b.cmp(a));
+    newest_first
+        .into_iter()
+        .skip(keep)
+        .filter(|session| !waiting.contains(*session))
+        .cloned()
+        .collect()
+}
+
+/// The payment of `session`, if the phone has it.
+pub async fn get(session: &SessionId) -> Result<Option<PaymentRecord>, StoreError> {
+    let database = db::open().await?;
+    let transaction = database.transaction(&[HISTORY], TransactionMode::ReadOnly)?;
+    let value = transaction.object_store(HISTORY)?.get(key(session))?.await?;
+    db::finish(transaction).await?;
+    Ok(value.map(|value| from_js(&value)).transpose()?)
+}
+
+/// Every payment in the history, newest first. A damaged record is skipped rather than
+/// hiding all the others.
+pub async fn history() -> Result<Vec<PaymentRecord>, StoreError> {
+    let database = db::open().await?;
+    let transaction = database.transaction(&[HISTORY], TransactionMode::ReadOnly)?;
+    let values = transaction
+        .object_store(HISTORY)?
+        .get_all(None, None)?
+        .await?;
+    db::finish(transaction).await?;
+    let mut records: Vec<PaymentRecord> = values.iter().filter_map(|v| from_js(v).ok()).collect();
+    newest_first(&mut records);
+    Ok(records)
+}
+
+/// Sorts payments newest first (by creation time, then session).
+pub fn newest_first(records: &mut [PaymentRecord]) {
+    records.sort_by(|a, b| {
+        (b.payment.created_at_ms, b.session()).cmp(&(a.payment.created_at_ms, a.session()))
+    });
+}
+
+/// Every payment still waiting (in the outbox), oldest first: what the header counts and what
+/// a replayer walks.
+pub async fn waiting() -> Result<Vec<PaymentRecord>, StoreError> {
+    let database = db::open().await?;
+    let transaction = database.transaction(&[HISTORY, OUTBOX], TransactionMode::ReadOnly)?;
+    let history = transaction.object_store(HISTORY)?;
+    let entries = transaction.object_store(OUTBOX)?.get_all(None, None)?.await?;
+    let mut records = Vec::with_capacity(entries.len());
+    for entry in &entries {
+        let Ok(entry) = from_js::<OutboxEntry>(entry) else {
+            continue;
+        };
+        if let Some(value) = history.get(key(&entry.session))?.await?
+            && let Ok(record) = from_js::<PaymentRecord>(&value)
+        {
+            records.push(record);
+        }
+    }
+    db::finish(transaction).await?;
+    records.sort_by(|a, b| {
+        (a.payment.created_at_ms, a.session()).cmp(&(b.payment.created_at_ms, b.session()))
+    });
+    Ok(records)
+}
+
+/// The waiting payments whose next attempt is due at `now_ms`, oldest first. A payment marked
+/// as being sent is due only after [`SENDING_GRACE_MS`]: until then its sender may still be
+/// waiting for the answer.
+pub async fn due(now_ms: i64) -> Result<Vec<PaymentRecord>, StoreError> {
+    let mut records = waiting().await?;
+    records.retain(|record| record.next_attempt_at_ms <= now_ms);
+    Ok(records)
+}
+
+/// Marks the payment as being sent, just before its request leaves. Returns the record as it
+/// now is: in [`State::Sending`], or unchanged when it is final already (someone else settled
+/// it meanwhile — then there is nothing to send).
+pub async fn mark_sending(session: &SessionId, now_ms: i64) -> Result<PaymentRecord, StoreError> {
+    change(session, |record| {
+        if record.state.is_final() {
+            return false;
+        }
+        record.state = State::Sending;
+        record.next_attempt_at_ms = now_ms + SENDING_GRACE_MS;
+        record.updated_at_ms = now_ms;
+        true
+    })
+    .await
+}
+
+/// Records the progress of `updated` (its state, transaction id, answer, attempts, schedule),
+/// taking the outbox entry away when the state is final. A final state already stored wins
+/// over a non-final one; the signed payment itself is never changed. Returns the record as
+/// stored.
+pub async fn update(updated: &PaymentRecord) -> Result<PaymentRecord, StoreError> {
+    change(updated.session(), |record| {
+        if record.state.is_final() {
+            return false;
+        }
+        record.state = updated.state;
+        record.transaction_id.clone_from(&updated.transaction_id);
+        record.decided_at_ms = updated.decided_at_ms;
+        record.last_answer.clone_from(&updated.last_answer);
+        record.last_failure = updated.last_failure;
+        record.attempts = updated.attempts;
+        record.next_attempt_at_ms = updated.next_attempt_at_ms;
+        record.updated_at_ms = updated.updated_at_ms;
+        true
+    })
+    .await
+}
+
+/// Reads the record of `session` and applies `edit` in one read-write transaction (so two
+/// contexts changing the same payment are serialised by IndexedDB); writes only when `edit`
+/// says it changed something, and drops the outbox entry when the new state is final.
+async fn change(
+    session: &SessionId,
+    edit: impl FnOnce(&mut PaymentRecord) -> bool,
+) -> Result<PaymentRecord, StoreError> {
+    let database = db::open().await?;
+    let transaction = database.transaction(&[HISTORY, OUTBOX], TransactionMode::ReadWrite)?;
+    let changed = async {
+        let history = transaction.object_store(HISTORY)?;
+        let value = history.get(key(session))?.await?.ok_or(StoreError::NotFound)?;
+        let mut record: PaymentRecord = from_js(&value)?;
+        if !edit(&mut record) {
+            return Ok((record, false));
+        }
+        history.put(&to_js(&record)?, None)?.await?;
+        if record.state.is_final() {
+            transaction.object_store(OUTBOX)?.delete(Query::Key(key(session)))?.await?;
+        }
+        Ok::<_, StoreError>((record, true))
+    }
+    .await;
+    let (record, changed) = match changed {
+        Ok(done) => done,
+        Err(error) => {
+            let _ = transaction.abort();
+            return Err(error);
+        }
+    };
+    db::finish(transaction).await?;
+    if changed {
+        changes::announce(session);
+    }
+    Ok(record)
+}
+
+/// The key card of the point key on this phone, if there is one: what a replayer without the
+/// private key (the service worker) needs to check the gateway's answers. Read from the `keys`
+/// store, whose records the app writes with the card in a `card` field.
+pub async fn key_card() -> Result<Option<KeyCard>, StorageError> {
+    #[derive(Deserialize)]
+    struct WithCard {
+        card: KeyCard,
+    }
+    let database = db::open().await?;
+    let transaction = database.transaction(&[KEYS], TransactionMode::ReadOnly)?;
+    let values = transaction.object_store(KEYS)?.get_all(None, Some(1))?.await?;
+    db::finish(transaction).await?;
+    Ok(values
+        .first()
+        .and_then(|value| from_js::<WithCard>(value).ok())
+        .map(|record| record.card))
+}

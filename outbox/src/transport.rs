@@ -1,0 +1,262 @@
+//! Talking to the gateway: the exact bytes that were signed go out, and an answer counts only
+//! when it is a valid protocol message — signed by the gateway's key wherever the phone has it.
+//!
+//! Every failure is one of three kinds, because each asks for a different next step:
+//! [`ApiError::Offline`] (nothing was sent: keep the request and send it later),
+//! [`ApiError::Unclear`] (it may have arrived: ask for the outcome by session, never send it anew
+//! under another session) and [`ApiError::Rejected`] (the gateway said no, and why).
+//!
+//! Works in a page and in a service worker: `fetch`, `navigator` and the timeout are the global
+//! scope's. Both the app's signed steps and the outbox's replays come through here, so there is
+//! one classification of answers.
+
+use std::time::Duration;
+
+use js_sys::{Promise, Uint8Array};
+use tolem_protocol::codes::ResultCode;
+use tolem_protocol::ids::SessionId;
+use tolem_protocol::keys::{PublicKey, Signature};
+use tolem_protocol::messages::{KeyCard, Message, Response};
+use tolem_protocol::signing::{GATEWAY_SIGNER, KEY_HEADER, SIGNATURE_HEADER};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Headers, RequestCache, RequestInit};
+
+use crate::record::Failure;
+
+/// How long the phone waits for an answer. Long enough for a 128 kbit/s line with a poor signal;
+/// a cashier with a customer in front of them should not wait longer.
+pub const TIMEOUT_MS: u32 = 20_000;
+
+/// Where the protocol's steps are sent.
+pub const API_PREFIX: &str = "/api/v1/";
+
+#[wasm_bindgen]
+extern "C" {
+    /// The global scope's `fetch`: `window.fetch` in a page, `self.fetch` in a worker.
+    #[wasm_bindgen(js_name = fetch)]
+    fn global_fetch(request: &web_sys::Request) -> Promise;
+}
+
+/// Why a step got no usable answer.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ApiError {
+    /// The request did not leave the phone: the browser is offline, or could not connect.
+    #[error("no connection: the request was not sent")]
+    Offline,
+    /// The request may have reached the gateway, but no trustworthy answer came back.
+    #[error("no clear answer from the gateway ({0:?})")]
+    Unclear(Unclear),
+    /// The gateway answered (validly) with a code other than Ok; after
+    /// [`ResultCode::TooManyAttempts`] it says how long to wait.
+    #[error("refused by the gateway: code {}", .0.number())]
+    Rejected(ResultCode, Option<Duration>),
+}
+
+/// What made an answer unclear (for logs and tests; the cashier is told the same for all).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unclear {
+    /// No answer within [`TIMEOUT_MS`].
+    Timeout,
+    /// The gateway (or a proxy before it) failed with this HTTP status.
+    ServerError(u16),
+    /// The connection broke while the request or the answer was on its way.
+    ConnectionLost,
+    /// Something answered, but not the gateway: not a protocol message, unsigned or badly
+    /// signed, or for another session (a captive portal's login page, say).
+    NotAnAnswer,
+}
+
+impl ApiError {
+    /// The failure as a payment record keeps it (`None` for a refusal: that is an answer).
+    pub fn failure(&self) -> Option<Failure> {
+        Some(match self {
+            ApiError::Offline => Failure::Offline,
+            ApiError::Unclear(Unclear::Timeout) => Failure::Timeout,
+            ApiError::Unclear(Unclear::ServerError(status)) => Failure::ServerError(*status),
+            ApiError::Unclear(Unclear::ConnectionLost) => Failure::ConnectionLost,
+            ApiError::Unclear(Unclear::NotAnAnswer) => Failure::NotAnAnswer,
+            ApiError::Rejected(..) => return None,
+        })
+    }
+}
+
+/// The raw answer to a request: its bytes and the signature headers (signer, signature) that
+/// came with them, if any.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Answer {
+    pub body: Vec<u8>,
+    pub signature: Option<(String, String)>,
+}
+
+impl Answer {
+    /// Checks that the gateway signed exactly these bytes with `key`.
+    pub fn check_signature(&self, key: &PublicKey) -> Result<(), ApiError> {
+        let Some((signer, signature)) = &self.signature else {
+            return Err(not_an_answer());
+        };
+        let signature: Signature = signature.parse().map_err(|_| not_an_answer())?;
+        if signer != GATEWAY_SIGNER || key.verify(&self.body, &signature).is_err() {
+            return Err(not_an_answer());
+        }
+        Ok(())
+    }
+
+    /// The answer, once the gateway's signature (with the key on the card) checks out.
+    pub fn verified_by(&self, card: &KeyCard) -> Result<Response, ApiError> {
+        self.check_signature(&card.gateway_key)?;
+        self.decode()
+    }
+
+    /// The answer as a protocol message, signature unchecked (only where no key can check it).
+    pub fn decode(&self) -> Result<Response, ApiError> {
+        Response::decode(&self.body).map_err(|_| not_an_answer())
+    }
+}
+
+/// Whether the bytes that came back answer a signed request of `session`: signed by the card's
+/// gateway key, a protocol message, and about this session. Returns the response whatever its
+/// code (a refused payment's answer carries its receipt); anything else is
+/// [`Unclear::NotAnAnswer`]. An answer about another session is a replayed old one. Only a
+/// refusal may name none: the gateway refuses a bad signature or an unknown key before it
+/// reads the body.
+pub fn verify_answer(
+    answer: &Answer,
+    card: &KeyCard,
+    session: &SessionId,
+) -> Result<Response, ApiError> {
+    let response = answer.verified_by(card)?;
+    let about_this_request = match &response.session {
+        Some(answered) => answered == session,
+        None => response.code != ResultCode::Ok,
+    };
+    if !about_this_request {
+        return Err(not_an_answer());
+    }
+    Ok(response)
+}
+
+/// [`verify_answer`], then Ok or the refusal the answer carries.
+pub fn check_signed_answer(
+    answer: Answer,
+    card: &KeyCard,
+    session: &SessionId,
+) -> Result<Response, ApiError> {
+    answered(verify_answer(&answer, card, session)?)
+}
+
+/// A valid answer: Ok, or the code it refused with.
+pub fn answered(response: Response) -> Result<Response, ApiError> {
+    match response.code {
+        ResultCode::Ok => Ok(response),
+        code => Err(ApiError::Rejected(
+            code,
+            response
+                .retry_after_s
+                .map(|s| Duration::from_secs(s.into())),
+        )),
+    }
+}
+
+fn not_an_answer() -> ApiError {
+    ApiError::Unclear(Unclear::NotAnAnswer)
+}
+
+/// What a connection that fails without an answer means for the request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// Asking again changes nothing (status, balance) or the gateway recognises a repeat (key
+    /// card, registration): a failed connection counts as [`ApiError::Offline`].
+    Repeatable,
+    /// A payment. A browser reports a refused connection and one that broke after the request
+    /// left alike (a `TypeError` from `fetch`), so once the browser said it was online, a
+    /// failed connection is [`Unclear::ConnectionLost`]: the payment may have arrived, and is
+    /// settled by a status query.
+    Payment,
+}
+
+/// Whether the browser says it has a network. Only its "no" is trustworthy: "yes" may be a
+/// captive portal or a dead cell.
+pub fn browser_online() -> bool {
+    js_sys::Reflect::get(&js_sys::global(), &"navigator".into())
+        .and_then(|navigator| js_sys::Reflect::get(&navigator, &"onLine".into()))
+        .ok()
+        .and_then(|online| online.as_bool())
+        .unwrap_or(true)
+}
+
+/// POSTs exactly `body` to `/api/v1/<path>`, with the signature headers (signer, signature) when
+/// given, and reads the answer's bytes and signature headers. The HTTP status matters only for
+/// 5xx (the gateway failed: unclear); every other answer is judged by its signed body.
+pub async fn post(
+    path: &str,
+    body: &[u8],
+    signature: Option<(&str, &str)>,
+    delivery: Delivery,
+) -> Result<Answer, ApiError> {
+    if !browser_online() {
+        return Err(ApiError::Offline);
+    }
+    let request = build_request(path, body, signature).map_err(|_| ApiError::Offline)?;
+    let response = match JsFuture::from(global_fetch(&request)).await {
+        Ok(response) => response.unchecked_into::<web_sys::Response>(),
+        Err(error) if is_timeout(&error) => return Err(ApiError::Unclear(Unclear::Timeout)),
+        Err(_) => {
+            return Err(match delivery {
+                Delivery::Repeatable => ApiError::Offline,
+                Delivery::Payment => ApiError::Unclear(Unclear::ConnectionLost),
+            });
+        }
+    };
+    let status = response.status();
+    // A failing gateway, or a proxy in front of it: the request may have been processed.
+    if status >= 500 {
+        return Err(ApiError::Unclear(Unclear::ServerError(status)));
+    }
+    let headers = response.headers();
+    let header = |name: &str| headers.get(name).ok().flatten();
+    let signature = header(KEY_HEADER).zip(header(SIGNATURE_HEADER));
+    let read = response
+        .array_buffer()
+        .map_err(|_| ApiError::Unclear(Unclear::ConnectionLost))?;
+    let bytes = JsFuture::from(read).await.map_err(|error| {
+        ApiError::Unclear(if is_timeout(&error) {
+            Unclear::Timeout
+        } else {
+            Unclear::ConnectionLost
+        })
+    })?;
+    Ok(Answer {
+        body: Uint8Array::new(&bytes).to_vec(),
+        signature,
+    })
+}
+
+fn build_request(
+    path: &str,
+    body: &[u8],
+    signature: Option<(&str, &str)>,
+) -> Result<web_sys::Request, JsValue> {
+    let headers = Headers::new()?;
+    headers.set("content-type", "application/json")?;
+    if let Some((signer, signature)) = signature {
+        headers.set(KEY_HEADER, signer)?;
+        headers.set(SIGNATURE_HEADER, signature)?;
+    }
+    let init = RequestInit::new();
+    init.set_method("POST");
+    init.set_headers(&headers);
+    init.set_body(&Uint8Array::from(body));
+    // An answer is about one request; no cache may hold or replay it.
+    init.set_cache(RequestCache::NoStore);
+    init.set_signal(Some(&web_sys::AbortSignal::timeout_with_u32(TIMEOUT_MS)));
+    web_sys::Request::new_with_str_and_init(&format!("{API_PREFIX}{path}"), &init)
+}
+
+/// `AbortSignal.timeout` rejects with a `TimeoutError` (older browsers: `AbortError`).
+fn is_timeout(error: &JsValue) -> bool {
+    js_sys::Reflect::get(error, &"name".into())
+        .ok()
+        .and_then(|name| name.as_string())
+        .is_some_and(|name| name == "TimeoutError" || name == "AbortError")
+}

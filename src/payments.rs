@@ -1,0 +1,156 @@
+//! The app's side of a payment's life, on top of [`tolem_outbox`]: sign it with the unlocked
+//! key when the cashier confirms (pay and status, one session), store it in the history and the
+//! outbox before anything is sent, then send it and settle it — or leave it deferred.
+//!
+//! Every send of a stored payment goes through [`settle_now`], and every "there is something to
+//! replay" through [`kick_replay`]: the two seams where the replayer's lock and the service
+//! worker's replay (issue 5) plug in.
+
+use std::time::Duration;
+
+use tolem_outbox::record::{PaymentDraft, PaymentRecord, SignedPayment, State};
+use tolem_outbox::store::{self, StoreError};
+use tolem_outbox::{db, settle, transport};
+use tolem_protocol::ids::SessionId;
+use tolem_protocol::messages::{DecodeError, KeyCard};
+
+use crate::session::KeySession;
+use crate::storage::keystore::{self, KeyStoreError};
+
+/// Waits before each automatic status query after an unclear answer: short, because the
+/// cashier and the customer are waiting; what is still unknown after them is settled later.
+pub const STATUS_RETRIES: [Duration; 2] = [Duration::from_millis(1_500), Duration::from_secs(4)];
+
+/// The message the page posts to the service worker when payments wait (see [`kick_replay`]).
+pub const REPLAY_MESSAGE: &str = "REPLAY_OUTBOX";
+
+/// Why a payment could not be signed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SignError {
+    #[error("there is no point key on this phone")]
+    NoKey,
+    #[error("the key is locked")]
+    Locked,
+    /// The payment is not one the gateway would read (the form should have said so).
+    #[error("the payment is not valid: {0}")]
+    Invalid(DecodeError),
+}
+
+/// Why a stored payment could not be sent by hand.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Key(#[from] KeyStoreError),
+}
+
+/// Where an execution is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// The signed payment is being written to the phone.
+    Saving,
+    /// The pay is on its way.
+    Sending,
+    /// The answer was unclear: asking the gateway for the outcome by session.
+    AskingStatus,
+}
+
+/// Signs `draft` with the session's unlocked key: one new session, created now, for its pay
+/// and its status query.
+pub fn sign(session: &KeySession, draft: &PaymentDraft) -> Result<SignedPayment, SignError> {
+    let card = session.record_untracked().ok_or(SignError::NoKey)?.card;
+    let now_ms = js_sys::Date::now() as i64;
+    let random = crate::crypto::random_bytes::<8>().map_err(|_| SignError::Locked)?;
+    session
+        .with_key(|key| SignedPayment::sign(draft, &card, key, now_ms, random))
+        .ok_or(SignError::Locked)?
+        .map_err(SignError::Invalid)
+}
+
+/// Stores a signed payment (history and outbox, one transaction) as deferred. Nothing may be
+/// sent before this succeeded; when it fails, the payment is neither made nor deferred.
+pub async fn save(payment: SignedPayment) -> Result<PaymentRecord, StoreError> {
+    db::ask_for_persistent_storage();
+    store::save_new(payment, js_sys::Date::now() as i64).await
+}
+
+/// Sends a stored payment and follows it to an outcome: an unclear answer is settled by a
+/// couple of quick status queries (never a new session); what is still unknown after them, or
+/// deferred because the phone is offline, is left for the replay.
+pub async fn execute(
+    session: &SessionId,
+    card: &KeyCard,
+    progress: impl Fn(Progress),
+) -> Result<PaymentRecord, StoreError> {
+    progress(Progress::Sending);
+    let mut record = settle_now(session, card).await?;
+    for wait in STATUS_RETRIES {
+        if record.state != State::Unknown || !transport::browser_online() {
+            break;
+        }
+        sleep(wait).await;
+        progress(Progress::AskingStatus);
+        record = settle_now(session, card).await?;
+    }
+    if !record.state.is_final() {
+        kick_replay();
+    }
+    Ok(record)
+}
+
+/// *Send now* from the history: a deferred or unknown payment, sent or settled at once with
+/// the key card on the phone — no unlocking needed, the requests were signed long ago.
+pub async fn send_now(session: &SessionId) -> Result<PaymentRecord, SendError> {
+    let card = keystore::load()
+        .await?
+        .ok_or(KeyStoreError::NoKey)?
+        .card;
+    Ok(execute(session, &card, |_| {}).await?)
+}
+
+/// Takes one stored payment a step towards its outcome ([`settle::settle`]). The one place the
+/// app sends a stored payment: issue 5 runs it under the replayer's lock.
+pub async fn settle_now(session: &SessionId, card: &KeyCard) -> Result<PaymentRecord, StoreError> {
+    settle::settle(session, card).await
+}
+
+/// There are payments waiting: asks for the outbox to be replayed. For now this only tells
+/// the service worker (which ignores it until it replays, issue 5); waiting payments are sent
+/// by hand from the history.
+pub fn kick_replay() {
+    let controller = leptos::prelude::window()
+        .navigator()
+        .service_worker()
+        .controller();
+    if let Some(worker) = controller {
+        let _ = worker.post_message(&REPLAY_MESSAGE.into());
+    }
+}
+
+async fn sleep(wait: Duration) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let _ = leptos::prelude::window().set_timeout_with_callback_and_timeout_and_arguments_0(
+            &resolve,
+            wait.as_millis() as i32,
+        );
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
+/// Calls `on_change` whenever a payment may have changed: announced on the outbox's channel
+/// (by this tab, another tab or the service worker), or on returning to the app (a phone that
+/// slept may have missed messages). Stops when the calling component goes away.
+pub fn on_payment_change(on_change: impl Fn() + Clone + 'static) {
+    use leptos::prelude::*;
+    let heard = on_change.clone();
+    let subscription = tolem_outbox::changes::subscribe(move |_| heard());
+    // Dropped (and the channel closed) when the component's owner is cleaned up.
+    StoredValue::new_local(subscription);
+    let visible = window_event_listener(leptos::ev::visibilitychange, move |_| {
+        if document().visibility_state() == web_sys::VisibilityState::Visible {
+            on_change();
+        }
+    });
+    on_cleanup(move || visible.remove());
+}

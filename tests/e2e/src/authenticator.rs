@@ -1,0 +1,41 @@
+//! The demo dealer admin's authenticator app: RFC 6238 codes from the secret the gateway prints
+//! in its `--demo` banner.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use totp_rs::{Algorithm, Secret, TOTP};
+
+/// The demo admin's TOTP secret (base32), as the `--demo` banner prints it.
+pub const DEMO_ADMIN_SECRET: &str = "TOLEMDEMOADMINTOTPSECRETKZ234567";
+const STEP_S: u64 = 30;
+
+/// Gives one-time codes the way a person would use them: a code is accepted once, so a second
+/// confirmation within the same 30 seconds takes the next step's code (the gateway allows one step
+/// of skew), and a third waits for the clock.
+pub struct Authenticator {
+    totp: TOTP,
+    last_step: Option<u64>,
+}
+
+impl Authenticator {
+    pub fn demo_admin() -> Authenticator {
+        let secret = Secret::Encoded(DEMO_ADMIN_SECRET.into()).to_bytes().expect("base32 secret");
+        let totp = TOTP::new_unchecked(Algorithm::SHA1, 6, 1, STEP_S, secret);
+        Authenticator { totp, last_step: None }
+    }
+
+    /// A code that has not been used yet.
+    pub async fn next_code(&mut self) -> String {
+        loop {
+            let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+            let current = now / STEP_S;
+            let step = self.last_step.map_or(current, |last| current.max(last + 1));
+            if step <= current + 1 {
+                self.last_step = Some(step);
+                return self.totp.generate(step * STEP_S);
+            }
+            let wait = (current + 1) * STEP_S - now;
+            tokio::time::sleep(Duration::from_secs(wait)).await;
+        }
+    }
+}
