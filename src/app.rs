@@ -1,6 +1,7 @@
 //! The page frame and router: the header with the connection indicator and the update prompt
-//! stay on every page; the main menu's four sections are routes, and Settings → Keys has its
-//! screens below `/settings/keys`.
+//! stay on every page; the main menu's four sections are routes — `/pay/<provider>` pays one
+//! provider, `/history/<session>` shows one payment and `/history/<session>/receipt` its
+//! receipt — and Settings has Commission and Keys below it.
 
 use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes};
@@ -9,9 +10,12 @@ use leptos_router::path;
 use crate::components::{Header, UpdatePrompt};
 use crate::connection::provide_connection;
 use crate::language::LanguageProvider;
+use crate::balance::provide_balance;
+use crate::providers::provide_providers;
 use crate::pages::{
-    DeleteKeyPage, GenerateKeyPage, HistoryPage, HomePage, KeyCardPage, KeysPage, MessagePage,
-    NotFoundPage, PaymentsPage, RegisterKeyPage, SettingsPage, ViewKeyPage,
+    CommissionListPage, CommissionPage, DeleteKeyPage, GenerateKeyPage, HistoryPage, HomePage,
+    KeyCardPage, KeysPage, MessagePage, NotFoundPage, PaymentDetailPage, PaymentPage,
+    ProvidersPage, ReceiptPage, RegisterKeyPage, SettingsPage, ViewKeyPage,
 };
 use crate::service_worker::provide_service_worker;
 use crate::session::provide_key_session;
@@ -33,6 +37,9 @@ fn Shell() -> impl IntoView {
     provide_service_worker();
     // Above the router: the unlocked key and an enrolment in progress outlive page changes.
     provide_key_session();
+    // Above the router too: the catalogue and the balance are kept fresh whatever page is open.
+    provide_providers();
+    provide_balance();
     view! {
         <Router>
             <a class="skip" href="#main">{tr!(skip_to_content)}</a>
@@ -41,10 +48,15 @@ fn Shell() -> impl IntoView {
             <main id="main">
                 <Routes fallback=NotFoundPage>
                     <Route path=path!("/") view=HomePage />
-                    <Route path=path!("/pay") view=PaymentsPage />
+                    <Route path=path!("/pay") view=ProvidersPage />
+                    <Route path=path!("/pay/:provider") view=PaymentPage />
                     <Route path=path!("/history") view=HistoryPage />
+                    <Route path=path!("/history/:session") view=PaymentDetailPage />
+                    <Route path=path!("/history/:session/receipt") view=ReceiptPage />
                     <Route path=path!("/message") view=MessagePage />
                     <Route path=path!("/settings") view=SettingsPage />
+                    <Route path=path!("/settings/commission") view=CommissionListPage />
+                    <Route path=path!("/settings/commission/:provider") view=CommissionPage />
                     <Route path=path!("/settings/keys") view=KeysPage />
                     <Route path=path!("/settings/keys/card") view=KeyCardPage />
                     <Route path=path!("/settings/keys/generate") view=GenerateKeyPage />

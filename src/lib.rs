@@ -9,6 +9,11 @@
 //! `crypto/` seals its seed under the passphrase with WebCrypto, `session` holds it unlocked in
 //! memory for a shift, `api/` signs requests with it and checks the gateway's answers, and
 //! `messages` says what went wrong in the cashier's language.
+//!
+//! Payments: `catalogue` keeps the provider list (offline too), `money` and `format` read and
+//! write amounts, numbers and times, `payments` signs, stores and sends payments through the
+//! shared `tolem_outbox` crate (which the service worker uses too), and `balance` keeps the
+//! dealer's balance.
 
 // The macro is deprecated in favour of build.rs code generation, but that path compiles the ICU
 // data exporter into every build; on two cores the macro is minutes faster and generates the same
@@ -30,12 +35,17 @@ macro_rules! tr {
 
 pub mod api;
 pub mod app;
+pub mod balance;
+pub mod providers;
 pub mod components;
 pub mod connection;
 pub mod crypto;
+pub mod format;
 pub mod language;
 pub mod messages;
+pub mod money;
 pub mod pages;
+pub mod payments;
 pub mod service_worker;
 pub mod session;
 pub mod storage;

@@ -4,10 +4,18 @@
 
 use std::time::Duration;
 
+use tolem_outbox::store::StoreError;
+use tolem_protocol::account::AccountError;
+use tolem_protocol::commission::CommissionError;
+
 use crate::api::ApiError;
 use crate::crypto::CryptoError;
 use crate::i18n::*;
 use crate::language::protocol_lang;
+use crate::money::{AmountError, format_tenge};
+use crate::pages::commission::CommissionProblem;
+use crate::pages::pay::form::AmountProblem;
+use crate::payments::{SendError, SignError};
 use crate::session::SignedStepError;
 use crate::storage::StorageError;
 use crate::storage::keystore::{KeyStoreError, PassphraseError, UnlockError};
@@ -22,6 +30,11 @@ pub trait Explain {
 /// uses generates no `Display` for interpolated keys, so numbers are put in here.)
 pub fn with_number(text: &str, n: u64) -> String {
     text.replace("{n}", &n.to_string())
+}
+
+/// Fills the `{name}` placeholder of a catalogue text.
+pub fn with_value(text: &str, name: &str, value: &str) -> String {
+    text.replace(&format!("{{{name}}}"), value)
 }
 
 /// Whole seconds, rounded up, so a countdown never shows 0 while it still waits.
@@ -51,7 +64,108 @@ impl Explain for ApiError {
 
 impl Explain for StorageError {
     fn explain(&self, locale: Locale) -> String {
-        td_string!(locale, error_storage).to_owned()
+        match self {
+            StorageError::Full(_) => td_string!(locale, error_storage_full),
+            _ => td_string!(locale, error_storage),
+        }
+        .to_owned()
+    }
+}
+
+impl Explain for StoreError {
+    fn explain(&self, locale: Locale) -> String {
+        match self {
+            StoreError::Full => td_string!(locale, error_storage_full).to_owned(),
+            StoreError::Exists => td_string!(locale, error_payment_exists).to_owned(),
+            StoreError::NotFound => td_string!(locale, payment_not_found).to_owned(),
+            StoreError::Storage(error) => error.explain(locale),
+        }
+    }
+}
+
+impl Explain for AccountError {
+    fn explain(&self, locale: Locale) -> String {
+        match self {
+            AccountError::Empty => td_string!(locale, account_empty).to_owned(),
+            AccountError::NotDigits => td_string!(locale, account_not_digits).to_owned(),
+            AccountError::WrongLength { min, max } if min == max => {
+                with_value(td_string!(locale, account_length_exact), "n", &min.to_string())
+            }
+            AccountError::WrongLength { min, max } => with_value(
+                &with_value(td_string!(locale, account_length), "min", &min.to_string()),
+                "max",
+                &max.to_string(),
+            ),
+            AccountError::WrongPrefix { allowed } => {
+                with_value(td_string!(locale, account_prefix), "prefixes", allowed)
+            }
+        }
+    }
+}
+
+impl Explain for AmountError {
+    fn explain(&self, locale: Locale) -> String {
+        match self {
+            AmountError::Empty => td_string!(locale, amount_empty),
+            AmountError::NotANumber => td_string!(locale, amount_not_a_number),
+            AmountError::TooManyDecimals => td_string!(locale, amount_decimals),
+            AmountError::TooLarge => td_string!(locale, amount_too_large),
+        }
+        .to_owned()
+    }
+}
+
+impl Explain for AmountProblem {
+    fn explain(&self, locale: Locale) -> String {
+        match self {
+            AmountProblem::Unreadable(error) => error.explain(locale),
+            AmountProblem::Zero => td_string!(locale, amount_zero).to_owned(),
+            AmountProblem::OutOfRange { min, max } => with_value(
+                &with_value(
+                    td_string!(locale, amount_out_of_range),
+                    "min",
+                    &format_tenge(*min, locale),
+                ),
+                "max",
+                &format_tenge(*max, locale),
+            ),
+        }
+    }
+}
+
+impl Explain for CommissionProblem {
+    fn explain(&self, locale: Locale) -> String {
+        match self {
+            CommissionProblem::Unreadable(error) => error.explain(locale),
+            CommissionProblem::Rule(error) => match error {
+                CommissionError::PercentOutOfRange => td_string!(locale, commission_percent_range),
+                CommissionError::Negative => td_string!(locale, commission_negative),
+                CommissionError::MinimumBelowRate => td_string!(locale, commission_minimum_below),
+                CommissionError::MaximumAboveRate => td_string!(locale, commission_maximum_above),
+                CommissionError::ThresholdsCrossed => td_string!(locale, commission_thresholds),
+            }
+            .to_owned(),
+        }
+    }
+}
+
+impl Explain for SignError {
+    fn explain(&self, locale: Locale) -> String {
+        match self {
+            SignError::NoKey => td_string!(locale, error_no_key),
+            SignError::Locked => td_string!(locale, error_locked),
+            SignError::Invalid(_) => td_string!(locale, error_payment_invalid),
+        }
+        .to_owned()
+    }
+}
+
+impl Explain for SendError {
+    fn explain(&self, locale: Locale) -> String {
+        match self {
+            SendError::Store(error) => error.explain(locale),
+            SendError::Key(error) => error.explain(locale),
+        }
     }
 }
 

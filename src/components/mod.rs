@@ -3,6 +3,7 @@
 mod connection_indicator;
 mod header;
 mod lock_state;
+mod payment_state;
 mod qr_code;
 mod unlock_form;
 mod update_prompt;
@@ -10,6 +11,7 @@ mod update_prompt;
 pub use connection_indicator::ConnectionIndicator;
 pub use header::Header;
 pub use lock_state::LockState;
+pub use payment_state::{StateBadge, state_label, state_reason};
 pub use qr_code::{QrCode, qr_svg};
 pub use unlock_form::UnlockForm;
 pub use update_prompt::UpdatePrompt;

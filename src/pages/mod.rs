@@ -1,21 +1,24 @@
-//! One module per screen of the main menu; `keys/` holds the screens under Settings → Keys.
+//! One module per screen of the main menu: `pay/` the providers and the payment, `history/`
+//! the history, a payment and its receipt, `commission` and `keys/` the screens under Settings.
 
+pub mod commission;
 mod frame;
-mod history;
+pub mod history;
 mod home;
 pub mod keys;
 mod message;
 mod not_found;
-mod payments;
+pub mod pay;
 mod settings;
 
 pub use frame::{PageFrame, TextKey};
-pub use history::HistoryPage;
+pub use commission::{CommissionListPage, CommissionPage};
+pub use history::{HistoryPage, PaymentDetailPage, ReceiptPage};
 pub use home::HomePage;
 pub use keys::{
     DeleteKeyPage, GenerateKeyPage, KeyCardPage, KeysPage, RegisterKeyPage, ViewKeyPage,
 };
 pub use message::MessagePage;
 pub use not_found::NotFoundPage;
-pub use payments::PaymentsPage;
+pub use pay::{PaymentPage, ProvidersPage};
 pub use settings::SettingsPage;

@@ -1,4 +1,5 @@
-//! Settings & keys: the way to the point keys, the auto-lock time, the interface language.
+//! Settings & keys: the way to the point keys and to the extra commission, the auto-lock time,
+//! the interface language.
 
 use std::time::Duration;
 
@@ -9,6 +10,7 @@ use leptos_router::components::A;
 use crate::i18n::*;
 use crate::language::LanguageSwitch;
 use crate::pages::PageFrame;
+use crate::pages::commission::COMMISSION_PATH;
 use crate::pages::keys::{KEYS_PATH, state_name};
 use crate::session::use_key_session;
 use crate::storage::settings::{self, AUTO_LOCK_CHOICES_MIN};
@@ -50,6 +52,13 @@ pub fn SettingsPage() -> impl IntoView {
                 </A>
             </section>
             <section class="card">
+                <h2>{tr!(commission_title)}</h2>
+                <p class="hint">{tr!(settings_commission_hint)}</p>
+                <A href=COMMISSION_PATH attr:id="settings-commission-link" attr:class="button">
+                    {tr!(settings_commission_open)}
+                </A>
+            </section>
+            <section class="card">
                 <h2>
                     <label for="auto-lock-minutes">{tr!(auto_lock_label)}</label>
                 </h2>
@@ -78,7 +87,6 @@ pub fn SettingsPage() -> impl IntoView {
                 <LanguageSwitch />
                 <p class="hint">{tr!(settings_language_hint)}</p>
             </section>
-            <p class="lead">{tr!(settings_body)}</p>
         </PageFrame>
     }
 }

@@ -9,7 +9,7 @@ use tolem_protocol::account::AccountRule;
 use tolem_protocol::providers::{ProviderGroup, ProviderInfo};
 use wasm_bindgen::JsCast;
 
-use crate::catalogue::use_providers;
+use crate::providers::use_providers;
 use crate::format::local_date_time;
 use crate::i18n::*;
 use crate::messages::Explain;
@@ -261,7 +261,7 @@ pub fn ProvidersPage() -> impl IntoView {
                     placeholder=tr!(providers_search_placeholder)
                     aria-controls="provider-list"
                     bind:value=(query, set_query)
-                    on:keydown=on_search_key
+                    on:keydown=on_search_key.clone()
                 />
             </div>
             {move || {

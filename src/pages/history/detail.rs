@@ -1,0 +1,173 @@
+//! One payment with all its data and its state (manual §12.2, §14), following it live. A
+//! deferred or unknown payment can be sent by hand here (*Send now*): its signed requests are
+//! sent as they are, so no unlocking is needed.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::components::A;
+use leptos_router::hooks::use_params_map;
+use tolem_outbox::record::{Failure, PaymentRecord};
+use tolem_outbox::store;
+use tolem_protocol::ids::SessionId;
+
+use crate::providers::use_providers;
+use crate::components::StateBadge;
+use crate::format::{account_for_display, account_guess, local_date_time};
+use crate::i18n::*;
+use crate::messages::{Explain, with_number};
+use crate::money::format_tenge;
+use crate::pages::PageFrame;
+use crate::payments::{self, SendError, on_payment_change};
+
+/// What the last try to load or send found.
+#[derive(Clone, Debug)]
+enum Loaded {
+    Loading,
+    Missing,
+    Found(Box<PaymentRecord>),
+}
+
+/// A failure of the last attempt, in words.
+pub fn failure_text(locale: Locale, failure: Failure) -> String {
+    match failure {
+        Failure::Offline => td_string!(locale, failure_offline).to_owned(),
+        Failure::Timeout => td_string!(locale, failure_timeout).to_owned(),
+        Failure::ServerError(status) => {
+            with_number(td_string!(locale, failure_server), u64::from(status))
+        }
+        Failure::ConnectionLost => td_string!(locale, failure_connection).to_owned(),
+        Failure::NotAnAnswer => td_string!(locale, failure_not_an_answer).to_owned(),
+    }
+}
+
+#[component]
+pub fn PaymentDetailPage() -> impl IntoView {
+    let i18n = use_i18n();
+    let providers = use_providers();
+    let params = use_params_map();
+    let session = move || {
+        params
+            .with(|p| p.get("session"))
+            .and_then(|s| SessionId::try_from(s).ok())
+    };
+    let (loaded, set_loaded) = signal(Loaded::Loading);
+    let (sending, set_sending) = signal(false);
+    let (send_error, set_send_error) = signal(None::<SendError>);
+
+    let reload = move || {
+        spawn_local(async move {
+            let found = match session() {
+                Some(session) => store::get(&session).await.ok().flatten(),
+                None => None,
+            };
+            set_loaded.set(match found {
+                Some(record) => Loaded::Found(Box::new(record)),
+                None => Loaded::Missing,
+            });
+        })
+    };
+    Effect::new(move |_| {
+        // A different payment in the address: read it.
+        params.track();
+        reload();
+    });
+    on_payment_change(reload);
+
+    let send_now = move |_| {
+        let Some(session) = session() else { return };
+        if sending.get_untracked() {
+            return;
+        }
+        set_sending.set(true);
+        set_send_error.set(None);
+        spawn_local(async move {
+            match payments::send_now(&session).await {
+                Ok(record) => set_loaded.set(Loaded::Found(Box::new(record))),
+                Err(e) => set_send_error.set(Some(e)),
+            }
+            set_sending.set(false);
+        });
+    };
+
+    let row = move |id: &'static str, label: crate::pages::TextKey, value: String| {
+        view! {
+            <dt>{crate::language::text(label)}</dt>
+            <dd id=id>{value}</dd>
+        }
+    };
+
+    let content = move || {
+        let record = match loaded.get() {
+            Loaded::Loading => {
+                return view! { <p class="progress" role="status">{tr!(loading)}</p> }.into_any();
+            }
+            Loaded::Missing => {
+                return view! { <p id="payment-not-found" class="error">{tr!(payment_not_found)}</p> }
+                    .into_any();
+            }
+            Loaded::Found(record) => *record,
+        };
+        let locale = i18n.get_locale();
+        let state = record.state;
+        let p = record.payment.clone();
+        let account = match providers.find(&p.provider) {
+            Some(provider) => account_for_display(provider.account_kind, &p.account),
+            None => account_guess(&p.account),
+        };
+        let can_send = !state.is_final();
+        let session_text = p.session.to_string();
+        view! {
+            <section id="payment" class="card" data-state=state.name() data-session=session_text.clone()>
+                <p id="payment-state" class="result-head"><StateBadge state=state with_reason=true /></p>
+                {state.needs_status().then(|| view! { <p class="hint">{tr!(result_unknown_hint)}</p> })}
+                <dl class="figures">
+                    {record.transaction_id.clone().map(|id| row("payment-transaction", |l| td_string!(l, figure_transaction), id))}
+                    {row("payment-provider", |l| td_string!(l, figure_provider), p.provider_name.clone())}
+                    {row("payment-account", |l| td_string!(l, figure_account), account)}
+                    {row("payment-amount", |l| td_string!(l, figure_provider_amount), format_tenge(p.amount_tiyn, locale))}
+                    {row("payment-commission", |l| td_string!(l, figure_commission), format_tenge(p.commission_tiyn, locale))}
+                    {row("payment-customer-amount", |l| td_string!(l, figure_customer_amount), format_tenge(p.customer_amount_tiyn, locale))}
+                    {p.comment.clone().map(|c| row("payment-comment", |l| td_string!(l, figure_comment), c))}
+                    {row("payment-created", |l| td_string!(l, figure_created), local_date_time(p.created_at_ms, locale))}
+                    {record.decided_at_ms.map(|ms| row("payment-decided", |l| td_string!(l, figure_decided), local_date_time(ms, locale)))}
+                    {row("payment-session", |l| td_string!(l, figure_session), session_text.clone())}
+                    {row("payment-point", |l| td_string!(l, figure_point), format!("{} ({}), {}", p.point_name, p.point, p.cashier))}
+                    {row("payment-attempts", |l| td_string!(l, figure_attempts), record.attempts.to_string())}
+                    {record.last_failure.map(|f| row("payment-last-failure", |l| td_string!(l, figure_last_failure), failure_text(locale, f)))}
+                </dl>
+            </section>
+            {move || {
+                send_error
+                    .get()
+                    .map(|e| view! { <p id="payment-send-error" class="error" role="alert">{move || e.explain(i18n.get_locale())}</p> })
+            }}
+            <Show when=move || sending.get()>
+                <p id="payment-sending" class="progress" role="status">
+                    <span class="spinner" aria-hidden="true"></span>
+                    {tr!(progress_sending)}
+                </p>
+            </Show>
+            <nav class="actions">
+                {can_send.then(|| view! {
+                    <button id="payment-send-now" type="button" class="primary" disabled=sending on:click=send_now>
+                        {tr!(send_now_button)}
+                    </button>
+                })}
+                <A href=format!("/history/{session_text}/receipt") attr:id="payment-receipt" attr:class="button">
+                    {tr!(receipt_button)}
+                </A>
+            </nav>
+        }
+        .into_any()
+    };
+
+    view! {
+        <PageFrame
+            title=|l| td_string!(l, payment_title)
+            back="/history"
+            back_label=|l| td_string!(l, history_title)
+        >
+            {content}
+        </PageFrame>
+    }
+}

@@ -1,0 +1,9 @@
+//! Providers & payments (manual §10–12.1): the provider list, and the payment of one provider
+//! — form, confirmation, progress, outcome. `form` holds the form's rules apart from its looks.
+
+pub mod form;
+mod payment;
+mod providers;
+
+pub use payment::PaymentPage;
+pub use providers::{ProvidersPage, matches, payment_path};

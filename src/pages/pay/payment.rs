@@ -1,0 +1,536 @@
+//! Paying one provider (manual §11, §12.1): the form, the confirmation, the progress and the
+//! outcome — stages of one page, so *Back* from the confirmation finds the form as it was.
+//!
+//! On *Confirm* the payment is signed at once (pay and status, one session, created now) and
+//! stored in the history and the outbox before anything is sent. *Execute* then sends it and
+//! follows an unclear answer with status queries; *Defer* leaves it stored, to be sent later.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::components::A;
+use leptos_router::hooks::use_params_map;
+use tolem_outbox::record::{Failure, PaymentDraft, PaymentRecord, State};
+use tolem_outbox::store::StoreError;
+use tolem_protocol::account::AccountKind;
+use tolem_protocol::commission::CommissionSettings;
+use tolem_protocol::messages::COMMENT_MAX_CHARS;
+use tolem_protocol::providers::ProviderInfo;
+
+use crate::balance::use_balance;
+use crate::providers::use_providers;
+use crate::components::{StateBadge, UnlockForm};
+use crate::format::{account_for_display, phone_digits, phone_mask};
+use crate::i18n::*;
+use crate::messages::Explain;
+use crate::money::format_tenge;
+use crate::pages::PageFrame;
+use crate::pages::pay::form::{AmountSide, FieldErrors, check_form, live_split};
+use crate::payments::{self, Progress, SignError};
+use crate::session::use_key_session;
+use crate::storage::commission;
+
+/// What the cashier chose to do with the payment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Action {
+    Execute,
+    Defer,
+}
+
+impl Action {
+    fn name(self) -> &'static str {
+        match self {
+            Action::Execute => "execute",
+            Action::Defer => "defer",
+        }
+    }
+}
+
+/// Where the page is.
+#[derive(Clone, Debug)]
+enum Stage {
+    Form,
+    Confirm(PaymentDraft, Action),
+    Working(Progress),
+    Done(PaymentRecord, Action),
+    /// Signing or storing failed: nothing was sent, nothing deferred.
+    NotSaved(NotSaved),
+    /// Stored, but the storage failed while it was being sent: the history has it.
+    Unsure(StoreError, String),
+}
+
+#[derive(Clone, Debug)]
+enum NotSaved {
+    Sign(SignError),
+    Store(StoreError),
+}
+
+#[component]
+pub fn PaymentPage() -> impl IntoView {
+    let params = use_params_map();
+    let providers = use_providers();
+    let code = move || params.with(|p| p.get("provider").unwrap_or_default());
+    let provider = Memo::new(move |_| providers.find(&code()));
+
+    let content = move || {
+        if !providers.is_loaded() {
+            return view! { <p class="progress" role="status">{tr!(loading)}</p> }.into_any();
+        }
+        match provider.get() {
+            Some(provider) => view! { <PaymentFlow provider=provider /> }.into_any(),
+            None => view! {
+                <section id="pay-unknown-provider" class="card result bad" role="alert">
+                    <p>{tr!(pay_unknown_provider)}</p>
+                </section>
+                <nav class="actions">
+                    <A href="/pay" attr:class="button primary">{tr!(back_to_providers)}</A>
+                </nav>
+            }
+            .into_any(),
+        }
+    };
+    view! {
+        <PageFrame
+            title=|l| td_string!(l, pay_title)
+            back="/pay"
+            back_label=|l| td_string!(l, back_to_providers)
+        >
+            {content}
+        </PageFrame>
+    }
+}
+
+/// The form and what follows it, for one provider.
+#[component]
+fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
+    let i18n = use_i18n();
+    let session = use_key_session();
+    let balance = use_balance();
+    let provider = StoredValue::new(provider);
+    let kind = provider.with_value(|p| p.account_kind);
+    let code = provider.with_value(|p| p.code.clone());
+
+    let (account, set_account) = signal(String::new());
+    let (side, set_side) = signal(AmountSide::Customer);
+    let (amount, set_amount) = signal(String::new());
+    let (comment, set_comment) = signal(String::new());
+    // Errors are shown once the cashier has tried to go on, then follow every keystroke.
+    let (tried, set_tried) = signal(false);
+    let (locked_warning, set_locked_warning) = signal(false);
+    let (stage, set_stage) = signal(Stage::Form);
+    let settings = RwSignal::new(CommissionSettings::default());
+    {
+        let code = code.clone();
+        spawn_local(async move { settings.set(commission::load(&code).await) });
+    }
+
+    let checked = move || {
+        provider.with_value(|p| {
+            check_form(
+                p,
+                &settings.get(),
+                &account.get(),
+                side.get(),
+                &amount.get(),
+                &comment.get(),
+            )
+        })
+    };
+    let errors = move || {
+        if tried.get() {
+            checked().err().unwrap_or_default()
+        } else {
+            FieldErrors::default()
+        }
+    };
+    let live = move || live_split(&settings.get(), side.get(), &amount.get());
+
+    let clear = move || {
+        set_account.set(String::new());
+        set_amount.set(String::new());
+        set_comment.set(String::new());
+        set_tried.set(false);
+        set_locked_warning.set(false);
+    };
+    let go_on = move |action: Action| {
+        set_tried.set(true);
+        let Ok(draft) = checked() else { return };
+        if session.record_untracked().is_none() {
+            return;
+        }
+        if !session.is_unlocked_untracked() {
+            set_locked_warning.set(true);
+            return;
+        }
+        set_locked_warning.set(false);
+        set_stage.set(Stage::Confirm(draft, action));
+    };
+
+    let confirm = move |draft: PaymentDraft, action: Action| {
+        let signed = match payments::sign(&session, &draft) {
+            Ok(signed) => signed,
+            Err(SignError::Locked) => {
+                set_locked_warning.set(true);
+                set_stage.set(Stage::Form);
+                return;
+            }
+            Err(error) => {
+                set_stage.set(Stage::NotSaved(NotSaved::Sign(error)));
+                return;
+            }
+        };
+        let card = session.record_untracked().map(|r| r.card);
+        set_stage.set(Stage::Working(Progress::Saving));
+        spawn_local(async move {
+            let record = match payments::save(signed).await {
+                Ok(record) => record,
+                Err(error) => {
+                    set_stage.set(Stage::NotSaved(NotSaved::Store(error)));
+                    return;
+                }
+            };
+            let (Action::Execute, Some(card)) = (action, card) else {
+                payments::kick_replay();
+                set_stage.set(Stage::Done(record, action));
+                return;
+            };
+            let session_id = record.session().clone();
+            match payments::execute(&session_id, &card, move |p| {
+                set_stage.set(Stage::Working(p))
+            })
+            .await
+            {
+                Ok(record) => {
+                    if record.state == State::Accepted {
+                        balance.refresh_quietly(session);
+                    }
+                    set_stage.set(Stage::Done(record, action));
+                }
+                Err(error) => set_stage.set(Stage::Unsure(error, session_id.to_string())),
+            }
+        });
+    };
+
+    let new_payment = move |_| {
+        clear();
+        set_stage.set(Stage::Form);
+    };
+
+    let on_account = move |ev| {
+        let typed = event_target_value(&ev);
+        set_account.set(match kind {
+            AccountKind::Phone => phone_mask(&phone_digits(&typed)),
+            AccountKind::Account => typed,
+        });
+    };
+
+    let figure = move |id: &'static str, label: crate::pages::TextKey, value: Option<i64>| {
+        view! {
+            <dt>{crate::language::text(label)}</dt>
+            <dd id=id data-tiyn=value.map(|v| v.to_string()).unwrap_or_default()>
+                {move || value.map(|v| format_tenge(v, i18n.get_locale())).unwrap_or_else(|| "—".into())}
+            </dd>
+        }
+    };
+
+    let no_key = move || session.is_loaded() && session.record().is_none();
+
+    let form = move || {
+        let locale = move || i18n.get_locale();
+        view! {
+            <form id="pay-form" class="card form" novalidate on:submit=|ev| ev.prevent_default()>
+                <p id="pay-provider" class="provider-head">
+                    <span class="provider-label" aria-hidden="true">
+                        {provider.with_value(|p| p.short_label.clone())}
+                    </span>
+                    <strong>{provider.with_value(|p| p.name.clone())}</strong>
+                </p>
+                <label for="pay-account">
+                    {move || match kind {
+                        AccountKind::Phone => td_string!(locale(), pay_phone_label),
+                        AccountKind::Account => td_string!(locale(), pay_account_label),
+                    }}
+                </label>
+                <input
+                    id="pay-account"
+                    type=match kind { AccountKind::Phone => "tel", AccountKind::Account => "text" }
+                    inputmode="numeric"
+                    autocomplete="off"
+                    placeholder=match kind { AccountKind::Phone => "+7 (7__) ___-__-__", AccountKind::Account => "" }
+                    prop:value=account
+                    on:input=on_account
+                    aria-invalid=move || errors().account.is_some().to_string()
+                    aria-describedby="pay-account-error"
+                />
+                {move || {
+                    errors()
+                        .account
+                        .map(|e| view! { <p id="pay-account-error" class="error">{move || e.explain(locale())}</p> })
+                }}
+                <fieldset class="toggle">
+                    <legend>{tr!(pay_amount_side)}</legend>
+                    <label>
+                        <input
+                            id="pay-side-customer"
+                            type="radio"
+                            name="pay-side"
+                            prop:checked=move || side.get() == AmountSide::Customer
+                            on:change=move |_| set_side.set(AmountSide::Customer)
+                        />
+                        {tr!(pay_side_customer)}
+                    </label>
+                    <label>
+                        <input
+                            id="pay-side-provider"
+                            type="radio"
+                            name="pay-side"
+                            prop:checked=move || side.get() == AmountSide::Provider
+                            on:change=move |_| set_side.set(AmountSide::Provider)
+                        />
+                        {tr!(pay_side_provider)}
+                    </label>
+                </fieldset>
+                <label for="pay-amount">
+                    {move || match side.get() {
+                        AmountSide::Customer => td_string!(locale(), pay_amount_customer_label),
+                        AmountSide::Provider => td_string!(locale(), pay_amount_provider_label),
+                    }}
+                </label>
+                <input
+                    id="pay-amount"
+                    type="text"
+                    inputmode="decimal"
+                    autocomplete="off"
+                    placeholder="0,00"
+                    bind:value=(amount, set_amount)
+                    aria-invalid=move || errors().amount.is_some().to_string()
+                    aria-describedby="pay-amount-error"
+                />
+                {move || {
+                    errors()
+                        .amount
+                        .map(|e| view! { <p id="pay-amount-error" class="error">{move || e.explain(locale())}</p> })
+                }}
+                <dl id="pay-live" class="figures" aria-live="polite">
+                    {move || {
+                        let split = live();
+                        view! {
+                            {figure("pay-live-provider", |l| td_string!(l, figure_provider_amount), split.map(|s| s.provider_tiyn))}
+                            {figure("pay-live-commission", |l| td_string!(l, figure_commission), split.map(|s| s.commission_tiyn))}
+                            {figure("pay-live-customer", |l| td_string!(l, figure_customer_amount), split.map(|s| s.customer_tiyn))}
+                        }
+                    }}
+                </dl>
+                <p class="hint">
+                    <A href=format!("/settings/commission/{}", provider.with_value(|p| p.code.clone())) attr:id="pay-commission-settings">
+                        {tr!(pay_commission_settings)}
+                    </A>
+                </p>
+                <label for="pay-comment">{tr!(pay_comment_label)}</label>
+                <input
+                    id="pay-comment"
+                    type="text"
+                    autocomplete="off"
+                    bind:value=(comment, set_comment)
+                    aria-invalid=move || errors().comment_chars.is_some().to_string()
+                    aria-describedby="pay-comment-count"
+                />
+                <p
+                    id="pay-comment-count"
+                    class="counter"
+                    class:over=move || comment.with(|c| c.trim().chars().count() > COMMENT_MAX_CHARS)
+                >
+                    {move || format!("{}/{COMMENT_MAX_CHARS}", comment.with(|c| c.trim().chars().count()))}
+                </p>
+                {move || {
+                    errors()
+                        .comment_chars
+                        .map(|n| view! {
+                            <p id="pay-comment-error" class="error">
+                                {move || crate::messages::with_number(td_string!(locale(), pay_comment_too_long), n as u64)}
+                            </p>
+                        })
+                }}
+                <Show when=no_key>
+                    <p id="pay-no-key" class="error" role="alert">
+                        {tr!(pay_no_key)} " "
+                        <A href="/settings/keys">{tr!(settings_keys_open)}</A>
+                    </p>
+                </Show>
+                <Show when=move || locked_warning.get() && !session.is_unlocked()>
+                    <p id="pay-locked" class="error" role="alert">{tr!(pay_unlock_first)}</p>
+                </Show>
+                <div class="actions">
+                    <button id="pay-clear" type="button" on:click=move |_| clear()>{tr!(clear_button)}</button>
+                    <button id="pay-defer" type="button" disabled=no_key on:click=move |_| go_on(Action::Defer)>
+                        {tr!(defer_button)}
+                    </button>
+                    <button id="pay-execute" type="submit" class="primary" disabled=no_key on:click=move |_| go_on(Action::Execute)>
+                        {tr!(execute_button)}
+                    </button>
+                </div>
+            </form>
+            <Show when=move || session.record().is_some() && !session.is_unlocked()>
+                <UnlockForm />
+            </Show>
+        }
+    };
+
+    let confirmation = move |draft: PaymentDraft, action: Action| {
+        let shown_account = account_for_display(kind, &draft.account);
+        let split = draft.split;
+        let comment = draft.comment.clone();
+        let for_confirm = draft.clone();
+        view! {
+            <section id="pay-confirm" class="card" data-action=action.name()>
+                <h2>
+                    {move || match action {
+                        Action::Execute => td_string!(i18n.get_locale(), confirm_execute_title),
+                        Action::Defer => td_string!(i18n.get_locale(), confirm_defer_title),
+                    }}
+                </h2>
+                <dl class="figures">
+                    <dt>{tr!(figure_provider)}</dt>
+                    <dd id="confirm-provider">{draft.provider_name.clone()}</dd>
+                    <dt>{tr!(figure_account)}</dt>
+                    <dd id="confirm-account">{shown_account}</dd>
+                    {figure("confirm-provider-amount", |l| td_string!(l, figure_provider_amount), Some(split.provider_tiyn))}
+                    {figure("confirm-commission", |l| td_string!(l, figure_commission), Some(split.commission_tiyn))}
+                    {figure("confirm-customer-amount", |l| td_string!(l, figure_customer_amount), Some(split.customer_tiyn))}
+                    {comment.map(|c| view! { <dt>{tr!(figure_comment)}</dt><dd id="confirm-comment">{c}</dd> })}
+                </dl>
+                <div class="actions">
+                    <button id="confirm-back" type="button" on:click=move |_| set_stage.set(Stage::Form)>
+                        {tr!(back_button)}
+                    </button>
+                    <button
+                        id="confirm-submit"
+                        type="button"
+                        class="primary"
+                        on:click=move |_| confirm(for_confirm.clone(), action)
+                    >
+                        {tr!(confirm_button)}
+                    </button>
+                </div>
+            </section>
+        }
+    };
+
+    let progress = move |step: Progress| {
+        let (name, text): (&str, crate::pages::TextKey) = match step {
+            Progress::Saving => ("saving", |l| td_string!(l, progress_saving)),
+            Progress::Sending => ("sending", |l| td_string!(l, progress_sending)),
+            Progress::AskingStatus => ("status", |l| td_string!(l, progress_status)),
+        };
+        view! {
+            <section class="card">
+                <p id="pay-progress" class="progress" role="status" data-step=name>
+                    <span class="spinner" aria-hidden="true"></span>
+                    {crate::language::text(text)}
+                </p>
+            </section>
+        }
+    };
+
+    let outcome = move |record: PaymentRecord, action: Action| {
+        let state = record.state;
+        let headline = move || {
+            let l = i18n.get_locale();
+            match state {
+                State::Accepted => td_string!(l, result_accepted),
+                State::Rejected(_) => td_string!(l, result_rejected),
+                State::Deferred if action == Action::Defer => td_string!(l, result_deferred),
+                State::Deferred => td_string!(l, result_deferred_offline),
+                State::Unknown | State::Sending => td_string!(l, result_unknown),
+            }
+        };
+        let tone = match state {
+            State::Accepted => "card result ok",
+            State::Rejected(_) => "card result bad",
+            _ => "card result warn",
+        };
+        let offline = record.last_failure == Some(Failure::Offline);
+        let session = record.session().to_string();
+        view! {
+            <section
+                id="pay-result"
+                class=tone
+                role="status"
+                data-state=state.name()
+                data-session=session.clone()
+            >
+                <p class="result-head"><StateBadge state=state /></p>
+                <p id="pay-result-text"><strong>{headline}</strong></p>
+                {move || {
+                    crate::components::state_reason(i18n.get_locale(), state)
+                        .map(|reason| view! { <p id="pay-reason">{reason}</p> })
+                }}
+                {(state == State::Deferred && offline).then(|| view! { <p class="hint">{tr!(result_deferred_hint)}</p> })}
+                {(state.needs_status()).then(|| view! { <p class="hint">{tr!(result_unknown_hint)}</p> })}
+                <dl class="figures">
+                    {record.transaction_id.clone().map(|id| view! {
+                        <dt>{tr!(figure_transaction)}</dt>
+                        <dd id="pay-transaction">{id}</dd>
+                    })}
+                    <dt>{tr!(figure_provider)}</dt>
+                    <dd>{record.payment.provider_name.clone()}</dd>
+                    <dt>{tr!(figure_account)}</dt>
+                    <dd>{account_for_display(kind, &record.payment.account)}</dd>
+                    {figure("pay-result-provider-amount", |l| td_string!(l, figure_provider_amount), Some(record.payment.amount_tiyn))}
+                    {figure("pay-result-commission", |l| td_string!(l, figure_commission), Some(record.payment.commission_tiyn))}
+                    {figure("pay-result-customer-amount", |l| td_string!(l, figure_customer_amount), Some(record.payment.customer_amount_tiyn))}
+                </dl>
+            </section>
+            <nav class="actions">
+                <A href=format!("/history/{session}/receipt") attr:id="pay-receipt" attr:class="button">
+                    {tr!(receipt_button)}
+                </A>
+                <A href="/history" attr:id="pay-history" attr:class="button">{tr!(menu_history)}</A>
+                <button id="pay-new" type="button" class="primary" on:click=new_payment>
+                    {tr!(new_payment_button)}
+                </button>
+            </nav>
+        }
+    };
+
+    let not_saved = move |why: NotSaved| {
+        view! {
+            <section id="pay-result" class="card result bad" role="alert" data-state="not-saved">
+                <p><strong>{tr!(result_not_saved)}</strong></p>
+                <p id="pay-error">
+                    {move || match &why {
+                        NotSaved::Sign(e) => e.explain(i18n.get_locale()),
+                        NotSaved::Store(e) => e.explain(i18n.get_locale()),
+                    }}
+                </p>
+            </section>
+            <nav class="actions">
+                <button id="pay-back-to-form" type="button" class="primary" on:click=move |_| set_stage.set(Stage::Form)>
+                    {tr!(back_button)}
+                </button>
+            </nav>
+        }
+    };
+
+    let unsure = move |error: StoreError, session: String| {
+        view! {
+            <section id="pay-result" class="card result warn" role="alert" data-state="unsure">
+                <p><strong>{tr!(result_unsure)}</strong></p>
+                <p id="pay-error">{move || error.explain(i18n.get_locale())}</p>
+            </section>
+            <nav class="actions">
+                <A href=format!("/history/{session}") attr:id="pay-history" attr:class="button primary">
+                    {tr!(open_in_history)}
+                </A>
+            </nav>
+        }
+    };
+
+    move || match stage.get() {
+        Stage::Form => form().into_any(),
+        Stage::Confirm(draft, action) => confirmation(draft, action).into_any(),
+        Stage::Working(step) => progress(step).into_any(),
+        Stage::Done(record, action) => outcome(record, action).into_any(),
+        Stage::NotSaved(why) => not_saved(why).into_any(),
+        Stage::Unsure(error, session) => unsure(error, session).into_any(),
+    }
+}
