@@ -202,6 +202,21 @@ result_codes! {
         "Часы телефона спешат: проверьте дату и время",
         "Телефон сағаты алға кеткен: күн мен уақытты тексеріңіз",
         "The phone's clock is ahead: check the date and time";
+    /// The point sent more messages this hour than its limit allows.
+    TooManyMessages = 911,
+        "Превышен лимит сообщений в час. Попробуйте позже",
+        "Сағатына хабар лимиті асып кетті. Кейінірек көріңіз",
+        "Too many messages this hour. Try again later";
+    /// The recipient is not a valid e-mail address.
+    BadRecipient = 912,
+        "Неверный адрес электронной почты",
+        "Электрондық пошта мекенжайы дұрыс емес",
+        "The e-mail address is not valid";
+    /// The message is empty or longer than allowed.
+    BadMessageText = 913,
+        "Текст сообщения пуст или слишком длинный",
+        "Хабар мәтіні бос немесе тым ұзын",
+        "The message text is empty or too long";
     /// Something failed inside the gateway; the request may be repeated.
     Internal = 999,
         "Внутренняя ошибка шлюза. Повторите позже",

@@ -204,11 +204,66 @@ pub struct Payment {
     pub comment: Option<String>,
 }
 
+/// The longest message text, in characters (a letter, not a document).
+pub const LETTER_MAX_CHARS: usize = 4_000;
+/// The longest e-mail address (RFC 5321's path limit).
+pub const ADDRESS_MAX_CHARS: usize = 254;
+
 /// A signed letter from the point, relayed by the gateway.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Letter {
     pub to: String,
     pub text: String,
+}
+
+/// Why a letter cannot be sent as it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LetterError {
+    #[error("the e-mail address is not valid")]
+    BadAddress,
+    #[error("the text is empty")]
+    EmptyText,
+    #[error("the text is longer than {LETTER_MAX_CHARS} characters")]
+    TextTooLong,
+}
+
+impl LetterError {
+    pub fn code(self) -> ResultCode {
+        match self {
+            LetterError::BadAddress => ResultCode::BadRecipient,
+            LetterError::EmptyText | LetterError::TextTooLong => ResultCode::BadMessageText,
+        }
+    }
+}
+
+impl Letter {
+    /// The checks both the phone (before signing) and the gateway (before relaying) make. The
+    /// address check is deliberately plain — one `@`, a dotted domain, no spaces or control
+    /// characters, no header-breaking characters — the mail server has the final word.
+    pub fn check(&self) -> Result<(), LetterError> {
+        let address = self.to.as_str();
+        let valid_address = address.chars().count() <= ADDRESS_MAX_CHARS
+            && !address.chars().any(|c| {
+                c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';' | '"')
+            })
+            && address.split_once('@').is_some_and(|(local, domain)| {
+                !local.is_empty()
+                    && !domain.contains('@')
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+            });
+        if !valid_address {
+            return Err(LetterError::BadAddress);
+        }
+        if self.text.trim().is_empty() {
+            return Err(LetterError::EmptyText);
+        }
+        if self.text.chars().count() > LETTER_MAX_CHARS {
+            return Err(LetterError::TextTooLong);
+        }
+        Ok(())
+    }
 }
 
 /// What a signed request asks for. The name of the step is also the last part of its URL.
@@ -272,9 +327,9 @@ impl Message for Request {
         }
         match &self.step {
             Step::Check(payment) | Step::Pay(payment) => validate_payment(payment),
-            Step::Message(letter) if letter.to.is_empty() || letter.text.is_empty() => {
-                Err(invalid("a message needs a recipient and a text"))
-            }
+            Step::Message(letter) => letter
+                .check()
+                .map_err(|e| DecodeError::Invalid(e.to_string())),
             _ => Ok(()),
         }
     }
@@ -380,5 +435,47 @@ impl Response {
 impl Message for Response {
     fn version(&self) -> u16 {
         self.v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn letter(to: &str, text: &str) -> Letter {
+        Letter {
+            to: to.into(),
+            text: text.into(),
+        }
+    }
+
+    #[test]
+    fn letters_are_checked_before_signing_and_relaying() {
+        assert_eq!(letter("dealer@tolem.kz", "Касса открыта").check(), Ok(()));
+        for bad in [
+            "",
+            "dealer",
+            "dealer@",
+            "@tolem.kz",
+            "a@b",
+            "a b@tolem.kz",
+            "a@tolem.kz\r\nBcc: x@y.kz",
+            "a@@tolem.kz",
+        ] {
+            assert_eq!(
+                letter(bad, "text").check(),
+                Err(LetterError::BadAddress),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            letter("a@tolem.kz", "  ").check(),
+            Err(LetterError::EmptyText)
+        );
+        assert_eq!(
+            letter("a@tolem.kz", &"ж".repeat(LETTER_MAX_CHARS + 1)).check(),
+            Err(LetterError::TextTooLong)
+        );
+        assert_eq!(LetterError::BadAddress.code(), ResultCode::BadRecipient);
     }
 }

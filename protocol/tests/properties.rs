@@ -39,7 +39,7 @@ fn step() -> impl Strategy<Value = Step> {
         Just(Step::Status),
         Just(Step::Balance),
         Just(Step::Revoke),
-        ("[a-z]{1,10}@[a-z]{1,10}\\.kz", "\\PC{1,200}")
+        ("[a-z]{1,10}@[a-z]{1,10}\\.kz", "[A-Za-zА-я0-9]\\PC{0,199}")
             .prop_map(|(to, text)| Step::Message(Letter { to, text })),
     ]
 }
