@@ -19,15 +19,23 @@ pub struct Authenticator {
 
 impl Authenticator {
     pub fn demo_admin() -> Authenticator {
-        let secret = Secret::Encoded(DEMO_ADMIN_SECRET.into()).to_bytes().expect("base32 secret");
+        let secret = Secret::Encoded(DEMO_ADMIN_SECRET.into())
+            .to_bytes()
+            .expect("base32 secret");
         let totp = TOTP::new_unchecked(Algorithm::SHA1, 6, 1, STEP_S, secret);
-        Authenticator { totp, last_step: None }
+        Authenticator {
+            totp,
+            last_step: None,
+        }
     }
 
     /// A code that has not been used yet.
     pub async fn next_code(&mut self) -> String {
         loop {
-            let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_secs();
             let current = now / STEP_S;
             let step = self.last_step.map_or(current, |last| current.max(last + 1));
             if step <= current + 1 {

@@ -110,7 +110,10 @@ impl Browser {
 
     /// Runs `script` asynchronously: it finishes by calling `arguments[arguments.length - 1]`.
     pub async fn eval_async(&self, script: &str) -> Value {
-        self.client.execute_async(script, vec![]).await.unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
+        self.client
+            .execute_async(script, vec![])
+            .await
+            .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
     }
 
     /// Waits until an element matching `css` is on the page.
@@ -123,13 +126,22 @@ impl Browser {
     pub async fn text_of(&self, css: &str) -> String {
         self.wait_for_element(css).await;
         let script = format!("return document.querySelector({}).textContent", json!(css));
-        self.eval(&script).await.as_str().unwrap_or_default().trim().to_owned()
+        self.eval(&script)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .trim()
+            .to_owned()
     }
 
     /// An attribute of the first element matching `css`, once there is one.
     pub async fn attribute(&self, css: &str, name: &str) -> Option<String> {
         self.wait_for_element(css).await;
-        let script = format!("return document.querySelector({}).getAttribute({})", json!(css), json!(name));
+        let script = format!(
+            "return document.querySelector({}).getAttribute({})",
+            json!(css),
+            json!(name)
+        );
         self.eval(&script).await.as_str().map(str::to_owned)
     }
 

@@ -10,12 +10,14 @@ mod browser;
 mod devtools;
 mod gateway;
 mod newer_build;
+mod proxy;
 
 pub use authenticator::Authenticator;
 pub use browser::Browser;
 pub use devtools::DevTools;
 pub use gateway::Gateway;
 pub use newer_build::newer_build;
+pub use proxy::{Fault, Proxy};
 
 use std::net::TcpListener;
 use std::path::PathBuf;

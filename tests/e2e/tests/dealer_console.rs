@@ -7,11 +7,22 @@ use serde_json::Value;
 use tolem_e2e::{Authenticator, Browser, Gateway, free_port, path_from_env};
 
 async fn log_in(browser: &Browser, app: &str, email: &str, password: &str) {
-    browser.client.goto(&format!("{app}console/login")).await.unwrap();
+    browser
+        .client
+        .goto(&format!("{app}console/login"))
+        .await
+        .unwrap();
     browser.fill("form#login input[name=email]", email).await;
-    browser.fill("form#login input[name=password]", password).await;
+    browser
+        .fill("form#login input[name=password]", password)
+        .await;
     browser.click("form#login button").await;
-    browser.wait_for("the console after login", "return !location.pathname.endsWith('/login')").await;
+    browser
+        .wait_for(
+            "the console after login",
+            "return !location.pathname.endsWith('/login')",
+        )
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -23,37 +34,88 @@ async fn operator_registers_admin_confirms_and_the_phone_sees_the_limits() {
 
     // The operator (create and view) registers a point; its code and password are shown once.
     let operator = Browser::start().await;
-    log_in(&operator, &app, "operator@tolem.demo", "tolem-operator-demo").await;
-    operator.client.goto(&format!("{app}console/points")).await.unwrap();
-    operator.fill("form#register-point #name", "Киоск у рынка").await;
-    operator.fill("form#register-point #address", "Алматы, ул. Жибек Жолы, 50").await;
-    operator.fill("form#register-point #working_hours", "09:00–21:00").await;
-    operator.fill("form#register-point #cashier_name", "Айгерим").await;
+    log_in(
+        &operator,
+        &app,
+        "operator@tolem.demo",
+        "tolem-operator-demo",
+    )
+    .await;
+    operator
+        .client
+        .goto(&format!("{app}console/points"))
+        .await
+        .unwrap();
+    operator
+        .fill("form#register-point #name", "Киоск у рынка")
+        .await;
+    operator
+        .fill("form#register-point #address", "Алматы, ул. Жибек Жолы, 50")
+        .await;
+    operator
+        .fill("form#register-point #working_hours", "09:00–21:00")
+        .await;
+    operator
+        .fill("form#register-point #cashier_name", "Айгерим")
+        .await;
     operator.click("form#register-point button").await;
     let code = operator.text_of("#new-point-code").await;
     let password = operator.text_of("#new-point-password").await;
-    assert!(!code.is_empty() && password.len() >= 8, "code {code:?}, password {password:?}");
+    assert!(
+        !code.is_empty() && password.len() >= 8,
+        "code {code:?}, password {password:?}"
+    );
 
     // The operator may look at the point but has no power to activate it.
-    operator.client.goto(&format!("{app}console/points/{code}")).await.unwrap();
+    operator
+        .client
+        .goto(&format!("{app}console/points/{code}"))
+        .await
+        .unwrap();
     operator.wait_for_element("section#point").await;
-    let can_activate = operator.eval("return document.querySelector('section#point form.activate input[name=otp]') !== null").await;
-    assert_eq!(can_activate, Value::Bool(false), "a create-and-view user must not be offered activation");
+    let can_activate = operator
+        .eval(
+            "return document.querySelector('section#point form.activate input[name=otp]') !== null",
+        )
+        .await;
+    assert_eq!(
+        can_activate,
+        Value::Bool(false),
+        "a create-and-view user must not be offered activation"
+    );
     operator.close().await;
 
     // The admin confirms each sensitive step with a one-time code.
     let admin = Browser::start().await;
     let mut authenticator = Authenticator::demo_admin();
     log_in(&admin, &app, "admin@tolem.demo", "tolem-admin-demo").await;
-    admin.client.goto(&format!("{app}console/points/{code}")).await.unwrap();
-    admin.fill("section#point form.activate input[name=otp]", &authenticator.next_code().await).await;
+    admin
+        .client
+        .goto(&format!("{app}console/points/{code}"))
+        .await
+        .unwrap();
+    admin
+        .fill(
+            "section#point form.activate input[name=otp]",
+            &authenticator.next_code().await,
+        )
+        .await;
     admin.click("section#point form.activate button").await;
-    admin.wait_for_element("section#point[data-state=active]").await;
+    admin
+        .wait_for_element("section#point[data-state=active]")
+        .await;
 
-    admin.fill("form#limits #offline_max_payment", "15000").await;
+    admin
+        .fill("form#limits #offline_max_payment", "15000")
+        .await;
     admin.fill("form#limits #offline_max_total", "60000").await;
     admin.fill("form#limits #offline_max_age_hours", "24").await;
-    admin.fill("form#limits input[name=otp]", &authenticator.next_code().await).await;
+    admin
+        .fill(
+            "form#limits input[name=otp]",
+            &authenticator.next_code().await,
+        )
+        .await;
     admin.click("form#limits button").await;
     admin
         .wait_for(
@@ -64,27 +126,66 @@ async fn operator_registers_admin_confirms_and_the_phone_sees_the_limits() {
         )
         .await;
 
-    admin.client.goto(&format!("{app}console/money")).await.unwrap();
-    let before: i64 = admin.attribute("#balance", "data-tiyn").await.unwrap().parse().unwrap();
+    admin
+        .client
+        .goto(&format!("{app}console/money"))
+        .await
+        .unwrap();
+    let before: i64 = admin
+        .attribute("#balance", "data-tiyn")
+        .await
+        .unwrap()
+        .parse()
+        .unwrap();
     admin.fill("form#top-up #amount", "25000").await;
     admin.fill("form#top-up #reference", "ПП-2026-001").await;
-    admin.fill("form#top-up input[name=otp]", &authenticator.next_code().await).await;
+    admin
+        .fill(
+            "form#top-up input[name=otp]",
+            &authenticator.next_code().await,
+        )
+        .await;
     admin.click("form#top-up button").await;
     let expected = (before + 25_000_00).to_string();
     admin
-        .wait_for("the balance to grow by 25 000 ₸", &format!("return document.querySelector('#balance')?.dataset.tiyn === '{expected}'"))
+        .wait_for(
+            "the balance to grow by 25 000 ₸",
+            &format!("return document.querySelector('#balance')?.dataset.tiyn === '{expected}'"),
+        )
         .await;
     admin.close().await;
 
     // The new point's phone gets its key card, carrying the limits the admin set.
     let phone = Browser::start().await;
-    phone.client.goto(&format!("{app}settings/keys/card")).await.unwrap();
+    phone
+        .client
+        .goto(&format!("{app}settings/keys/card"))
+        .await
+        .unwrap();
     phone.fill("#point-code", &code).await;
     phone.fill("#point-password", &password).await;
     phone.click("#card-submit").await;
     phone.wait_for_element("#card-result").await;
-    assert_eq!(phone.attribute("#card-offline", "data-max-payment-tiyn").await.as_deref(), Some("1500000"));
-    assert_eq!(phone.attribute("#card-offline", "data-max-total-tiyn").await.as_deref(), Some("6000000"));
-    assert_eq!(phone.attribute("#card-offline", "data-max-age-ms").await.as_deref(), Some("86400000"));
+    assert_eq!(
+        phone
+            .attribute("#card-offline", "data-max-payment-tiyn")
+            .await
+            .as_deref(),
+        Some("1500000")
+    );
+    assert_eq!(
+        phone
+            .attribute("#card-offline", "data-max-total-tiyn")
+            .await
+            .as_deref(),
+        Some("6000000")
+    );
+    assert_eq!(
+        phone
+            .attribute("#card-offline", "data-max-age-ms")
+            .await
+            .as_deref(),
+        Some("86400000")
+    );
     phone.close().await;
 }

@@ -39,7 +39,11 @@ async fn a_new_phone_is_certified_by_the_dealer_and_refused_after_deleting_its_k
     let app = gateway.url();
 
     // The key card: a wrong password is explained, the right one brings the card.
-    phone.client.goto(&format!("{app}settings/keys/card")).await.unwrap();
+    phone
+        .client
+        .goto(&format!("{app}settings/keys/card"))
+        .await
+        .unwrap();
     phone.fill("#point-code", "P1001").await;
     phone.fill("#point-password", "not-the-password").await;
     phone.click("#card-submit").await;
@@ -54,66 +58,137 @@ async fn a_new_phone_is_certified_by_the_dealer_and_refused_after_deleting_its_k
     phone.fill("#passphrase", "12345").await;
     phone.fill("#passphrase-repeat", "12345").await;
     phone.click("#generate-submit").await;
-    assert_eq!(phone.text_of("#passphrase-error").await, "Кодовая фраза должна быть не короче 6 символов.");
+    assert_eq!(
+        phone.text_of("#passphrase-error").await,
+        "Кодовая фраза должна быть не короче 6 символов."
+    );
     phone.fill("#passphrase", PASSPHRASE).await;
     phone.fill("#passphrase-repeat", "касса-смена-2").await;
     phone.click("#generate-submit").await;
-    assert_eq!(phone.text_of("#passphrase-repeat-error").await, "Кодовые фразы не совпадают.");
+    assert_eq!(
+        phone.text_of("#passphrase-repeat-error").await,
+        "Кодовые фразы не совпадают."
+    );
     phone.fill("#passphrase-repeat", PASSPHRASE).await;
     phone.click("#generate-submit").await;
 
     // Registration follows by itself with the card's code and password.
-    phone.wait_for_element("#register-result[data-outcome=registered]").await;
+    phone
+        .wait_for_element("#register-result[data-outcome=registered]")
+        .await;
 
     // The key as the phone shows it, with its fingerprint after the '='.
-    phone.client.goto(&format!("{app}settings/keys/view")).await.unwrap();
+    phone
+        .client
+        .goto(&format!("{app}settings/keys/view"))
+        .await
+        .unwrap();
     unlock(&phone).await;
-    let on_phone = phone.attribute("#key-view", "data-with-fingerprint").await.unwrap();
+    let on_phone = phone
+        .attribute("#key-view", "data-with-fingerprint")
+        .await
+        .unwrap();
     let fingerprint = phone.text_of("#key-fingerprint").await;
-    assert!(on_phone.ends_with(&format!("={fingerprint}")), "{on_phone} / {fingerprint}");
+    assert!(
+        on_phone.ends_with(&format!("={fingerprint}")),
+        "{on_phone} / {fingerprint}"
+    );
     assert_eq!(fingerprint.split(' ').count(), 6);
 
     // Until the dealer certifies the key, the gateway refuses it.
     phone.click("#key-check").await;
-    phone.wait_for_element("#key-check-result[data-key-state=pending]").await;
+    phone
+        .wait_for_element("#key-check-result[data-key-state=pending]")
+        .await;
 
     // The dealer, at a desktop: the console lists the key; the fingerprints match; certify, activate.
     let dealer = Browser::start().await;
-    dealer.client.goto(&format!("{app}console/keys")).await.unwrap();
-    dealer.fill("form#login input[name=email]", "admin@tolem.demo").await;
-    dealer.fill("form#login input[name=password]", "tolem-admin-demo").await;
+    dealer
+        .client
+        .goto(&format!("{app}console/keys"))
+        .await
+        .unwrap();
+    dealer
+        .fill("form#login input[name=email]", "admin@tolem.demo")
+        .await;
+    dealer
+        .fill("form#login input[name=password]", "tolem-admin-demo")
+        .await;
     dealer.click("form#login button").await;
     let row = format!("tr.key[data-serial='{serial}']");
     let in_console = dealer.text_of(&format!("{row} div.key")).await;
-    assert_eq!(squash(&in_console), squash(&on_phone), "the console must show the phone's key");
+    assert_eq!(
+        squash(&in_console),
+        squash(&on_phone),
+        "the console must show the phone's key"
+    );
     // Sensitive actions are confirmed with a one-time code from the admin's authenticator.
     let mut authenticator = Authenticator::demo_admin();
     let certify = format!("{row}[data-state=pending] form.certify");
-    dealer.fill(&format!("{certify} input[name=otp]"), &authenticator.next_code().await).await;
+    dealer
+        .fill(
+            &format!("{certify} input[name=otp]"),
+            &authenticator.next_code().await,
+        )
+        .await;
     dealer.click(&format!("{certify} button")).await;
-    dealer.wait_for_element(&format!("{row}[data-state=certified]")).await;
+    dealer
+        .wait_for_element(&format!("{row}[data-state=certified]"))
+        .await;
     let activate = "section.point[data-point='P1001'] form.activate";
-    dealer.fill(&format!("{activate} input[name=otp]"), &authenticator.next_code().await).await;
+    dealer
+        .fill(
+            &format!("{activate} input[name=otp]"),
+            &authenticator.next_code().await,
+        )
+        .await;
     dealer.click(&format!("{activate} button")).await;
-    dealer.wait_for_element("section.point[data-point='P1001'][data-active=true]").await;
+    dealer
+        .wait_for_element("section.point[data-point='P1001'][data-active=true]")
+        .await;
     dealer.close().await;
 
     // A signed request from the phone now succeeds.
     phone.eval(RECORD_BALANCE_REQUESTS).await;
     phone.click("#key-check").await;
-    phone.wait_for_element("#key-check-result[data-key-state=certified]").await;
-    let sent = phone.eval("return window.__sent[window.__sent.length - 1]").await;
-    assert_eq!(replay(&phone, &sent).await, 0, "the recorded request is valid while the key is");
+    phone
+        .wait_for_element("#key-check-result[data-key-state=certified]")
+        .await;
+    let sent = phone
+        .eval("return window.__sent[window.__sent.length - 1]")
+        .await;
+    assert_eq!(
+        replay(&phone, &sent).await,
+        0,
+        "the recorded request is valid while the key is"
+    );
 
     // Delete key: revoked at the gateway and wiped from the phone.
-    phone.client.goto(&format!("{app}settings/keys/delete")).await.unwrap();
+    phone
+        .client
+        .goto(&format!("{app}settings/keys/delete"))
+        .await
+        .unwrap();
     unlock(&phone).await;
     phone.click("#delete-confirm").await;
     phone.wait_for_element("#delete-result").await;
     let result = phone.text_of("#delete-result").await;
-    assert_eq!(phone.attribute("#delete-result", "data-revoked").await.as_deref(), Some("yes"), "{result}");
-    phone.client.goto(&format!("{app}settings/keys")).await.unwrap();
-    phone.wait_for_element("#keys-status[data-key-state=none]").await;
+    assert_eq!(
+        phone
+            .attribute("#delete-result", "data-revoked")
+            .await
+            .as_deref(),
+        Some("yes"),
+        "{result}"
+    );
+    phone
+        .client
+        .goto(&format!("{app}settings/keys"))
+        .await
+        .unwrap();
+    phone
+        .wait_for_element("#keys-status[data-key-state=none]")
+        .await;
 
     // The very same signed request is refused now: the key is revoked (903).
     assert_eq!(replay(&phone, &sent).await, 903);
@@ -124,7 +199,12 @@ async fn a_new_phone_is_certified_by_the_dealer_and_refused_after_deleting_its_k
 async fn unlock(phone: &Browser) {
     phone.fill("#unlock-passphrase", PASSPHRASE).await;
     phone.click("#unlock-submit").await;
-    phone.wait_for("the key to unlock", "return document.querySelector('#unlock-form') === null").await;
+    phone
+        .wait_for(
+            "the key to unlock",
+            "return document.querySelector('#unlock-form') === null",
+        )
+        .await;
 }
 
 /// Sends a recorded request again, byte for byte, and returns the gateway's result code.
@@ -136,7 +216,8 @@ async fn replay(phone: &Browser, sent: &Value) -> i64 {
              .then(r => r.json()).then(answer => done(answer.code), e => done('error: ' + e));"#
     );
     let code = phone.eval_async(&script).await;
-    code.as_i64().unwrap_or_else(|| panic!("no code in the answer: {code}"))
+    code.as_i64()
+        .unwrap_or_else(|| panic!("no code in the answer: {code}"))
 }
 
 /// The key text without the spaces and line breaks a page layout may add.
