@@ -11,6 +11,7 @@ use std::time::Duration;
 use leptos::ev;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use tolem_protocol::health::Health;
 
 /// How often a visible page re-checks the gateway.
 const CHECK_EVERY: Duration = Duration::from_secs(30);
@@ -84,7 +85,8 @@ fn page_visible() -> bool {
     document().visibility_state() == web_sys::VisibilityState::Visible
 }
 
-/// Asks the gateway whether it is up; any failure, timeout or non-2xx answer is "offline".
+/// Asks the gateway whether it is up: only its own health answer counts. A captive portal
+/// answers 200 with a login page, so a 2xx alone proves nothing.
 async fn check_gateway() -> Connection {
     if browser_connection() == Connection::Offline {
         return Connection::Offline;
@@ -93,8 +95,14 @@ async fn check_gateway() -> Connection {
     let request = gloo_net::http::Request::get("/api/health")
         .cache(web_sys::RequestCache::NoStore)
         .abort_signal(Some(&timeout));
-    match request.send().await {
-        Ok(response) if response.ok() => Connection::Online,
+    let Ok(response) = request.send().await else {
+        return Connection::Offline;
+    };
+    let Ok(body) = response.binary().await else {
+        return Connection::Offline;
+    };
+    match serde_json::from_slice::<Health>(&body) {
+        Ok(health) if response.ok() && health.status == "ok" => Connection::Online,
         _ => Connection::Offline,
     }
 }
