@@ -41,5 +41,8 @@ if ! dpkg -s chromium chromium-driver >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver
 fi
 
+# aiosmtpd (PyPI): the real SMTP server the gateway's mail tests start.
+python3 -c 'import aiosmtpd' 2>/dev/null || { say "installing aiosmtpd from PyPI (gateway mail tests)"; PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q --disable-pip-version-check aiosmtpd; }
+
 export PATH="$ROOT/tools/npm/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 export CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}"

@@ -70,6 +70,41 @@ pub struct Config {
           action = clap::ArgAction::SetTrue)]
     pub no_audit_purge: bool,
 
+    /// SMTP server for the points' signed messages: `smtp://user:password@host:587` (STARTTLS,
+    /// required), `smtps://user:password@host:465` (TLS from the start) or
+    /// `smtp://host:25?tls=none` (a relay on this machine; no password allowed). Without it,
+    /// each e-mail is written as an `.eml` file into `--mail-dir` instead.
+    // hide_env_values: `--help` would otherwise print the URL, password included.
+    #[arg(long, env = "TOLEM_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+
+    /// The SMTP password, if it should not be in the URL (this one wins). Never logged.
+    #[arg(long, env = "TOLEM_SMTP_PASSWORD", hide_env_values = true)]
+    pub smtp_password: Option<String>,
+
+    /// PEM file of extra root certificates to trust for the SMTP server (a private CA);
+    /// Mozilla's roots are always trusted.
+    #[arg(long, env = "TOLEM_SMTP_CA_FILE")]
+    pub smtp_ca_file: Option<PathBuf>,
+
+    /// Directory where e-mails are written as `<message id>.eml` when no SMTP server is
+    /// configured (created if missing).
+    #[arg(long, env = "TOLEM_MAIL_DIR", default_value = "data/mail")]
+    pub mail_dir: PathBuf,
+
+    /// The sender of the points' signed messages.
+    #[arg(
+        long,
+        env = "TOLEM_MAIL_FROM",
+        default_value = "Tolem <noreply@tolem.localhost>"
+    )]
+    pub mail_from: String,
+
+    /// The gateway's address as recipients of e-mails reach it (`https://pay.example.kz`): the
+    /// e-mails link to its `/verify` page. Default: the address the gateway listens on.
+    #[arg(long, env = "TOLEM_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
     /// Log format: `pretty` for a person at a terminal, `json` for a log collector.
     /// The level comes from `RUST_LOG` (default `info`).
     #[arg(long, env = "TOLEM_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
@@ -113,6 +148,10 @@ mod tests {
         assert_eq!(config.gateway_key_file, PathBuf::from("data/gateway.key"));
         assert!(!config.secure_cookies);
         assert!(!config.no_audit_purge);
+        assert_eq!(config.smtp_url, None);
+        assert_eq!(config.mail_dir, PathBuf::from("data/mail"));
+        assert_eq!(config.mail_from, "Tolem <noreply@tolem.localhost>");
+        assert_eq!(config.public_url, None);
         assert_eq!(config.command, None);
     }
 

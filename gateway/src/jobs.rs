@@ -5,6 +5,9 @@
 //! Both are idempotent, so the job simply runs at start-up — catching up on the days the
 //! gateway was down — and then every [`PERIOD`]; several gateways on one PostgreSQL database
 //! may all run it. A failure is logged and retried at the next turn, never fatal.
+//!
+//! The delivery of signed messages by e-mail is a background task too, with its own pace
+//! (woken by each new letter, retries with backoff): [`crate::mail::worker`].
 
 use std::time::Duration;
 

@@ -7,7 +7,8 @@
 //! signed protocol), [`payments`] (the rules and the transaction of a payment),
 //! [`console`] (the dealer console), [`totp`] (its one-time codes), [`audit`] (the
 //! hash-chained audit trail), [`commission`] (the dealer's commission, accrued and credited),
-//! [`jobs`] (what runs in the background), [`gateway_key`] (the key that signs answers),
+//! [`jobs`] (what runs in the background), [`mail`] (signed messages by e-mail: queue,
+//! countersignature, delivery, the armored format), [`gateway_key`] (the key that signs answers),
 //! [`throttle`] (slowing down password guessing) and [`error`] (what a plain JSON handler can
 //! fail with).
 
@@ -20,6 +21,7 @@ pub mod error;
 pub mod gateway_key;
 pub mod http;
 pub mod jobs;
+pub mod mail;
 pub mod password;
 pub mod payments;
 pub mod secrets;

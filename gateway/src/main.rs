@@ -1,7 +1,7 @@
 //! The `tolem-gateway` binary: boots the library (or runs one of its maintenance commands)
 //! and nothing else.
 
-use std::process::ExitCode;
+use std::{process::ExitCode, sync::Arc};
 
 use clap::Parser;
 use tolem_gateway::{
@@ -10,7 +10,9 @@ use tolem_gateway::{
     config::Command,
     db::{self, now_ms, seed},
     gateway_key::GatewayKey,
-    jobs, startup,
+    jobs,
+    mail::{self, MailQueue, MailSettings, transport::Transport, worker},
+    startup,
 };
 
 #[tokio::main]
@@ -31,11 +33,15 @@ async fn main() -> ExitCode {
     }
 }
 
-/// Config → logging → database → demo data → gateway key → socket → serve until a signal.
+/// Config → logging → mail settings → database → demo data → gateway key → socket → mail
+/// worker → serve until a signal.
 async fn run(config: Config) -> Result<(), StartupError> {
     startup::init_tracing(config.log_format)?;
     let shown_url = db::redact_url(&config.database_url);
     tracing::info!(version = env!("CARGO_PKG_VERSION"), database = %shown_url, "starting");
+    // Checked before anything else is touched: a typo in the SMTP URL stops the start at once.
+    let mail_settings = MailSettings::from_config(&config)?;
+    let transport = Transport::open(&mail_settings.transport)?;
 
     let pool = db::connect(&config.database_url).await?;
     db::migrate(&pool, &config.database_url).await?;
@@ -52,9 +58,26 @@ async fn run(config: Config) -> Result<(), StartupError> {
     // Catches up on commission days and audit retention at once, then keeps them up.
     jobs::spawn(pool.clone(), !config.no_audit_purge);
     let addr = listener.local_addr().map_err(StartupError::Serve)?;
+    let mail_queue = Arc::new(MailQueue::new(mail::verify_url(
+        config.public_url.as_deref(),
+        addr,
+    )));
+    let shown_transport = transport.describe();
+    worker::Worker {
+        pool: pool.clone(),
+        queue: mail_queue.clone(),
+        transport,
+        from: mail_settings.from,
+        retry: worker::RetryPolicy::default(),
+    }
+    .spawn();
     let state = AppState::new(pool.clone(), &config.dist, gateway_key)
-        .with_secure_cookies(config.secure_cookies);
-    print!("{}", startup::banner(addr, demo.as_ref()));
+        .with_secure_cookies(config.secure_cookies)
+        .with_mail_queue(mail_queue);
+    print!(
+        "{}",
+        startup::banner_with_mail(addr, demo.as_ref(), Some(&shown_transport))
+    );
     tracing::info!("listening on http://{addr}");
 
     startup::serve(listener, app(state), pool).await

@@ -58,6 +58,10 @@ pub enum StartupError {
     #[error("{0}; check --gateway-key-file/TOLEM_GATEWAY_KEY_FILE")]
     GatewayKey(#[from] crate::gateway_key::GatewayKeyError),
 
+    /// The mail settings are not usable (SMTP URL, CA file, sender, mail directory).
+    #[error("{0}; check the --smtp-*/--mail-* flags (TOLEM_SMTP_*/TOLEM_MAIL_*)")]
+    Mail(#[from] crate::mail::transport::MailConfigError),
+
     /// The demo data could not be written.
     #[error("cannot write the demo data: {0}")]
     Seed(#[from] crate::db::seed::SeedError),
@@ -122,6 +126,15 @@ pub async fn bind(host: &str, port: u16) -> Result<TcpListener, StartupError> {
 /// The start-up banner for a person at the terminal. The first line is fixed —
 /// `Tolem gateway listening on http://HOST:PORT` — because scripts and tests parse it.
 pub fn banner(addr: SocketAddr, demo: Option<&DemoCredentials>) -> String {
+    banner_with_mail(addr, demo, None)
+}
+
+/// [`banner`] with a line saying where e-mails go (`mail`: the transport's description).
+pub fn banner_with_mail(
+    addr: SocketAddr,
+    demo: Option<&DemoCredentials>,
+    mail: Option<&str>,
+) -> String {
     use std::fmt::Write;
     let mut text = String::new();
     // Writing to a String cannot fail.
@@ -129,6 +142,10 @@ pub fn banner(addr: SocketAddr, demo: Option<&DemoCredentials>) -> String {
     let _ = writeln!(text, "  App:    http://{addr}/");
     let _ = writeln!(text, "  Health: http://{addr}/api/health");
     let _ = writeln!(text, "  Dealer console: http://{addr}/console");
+    let _ = writeln!(text, "  Verify signed messages: http://{addr}/verify");
+    if let Some(mail) = mail {
+        let _ = writeln!(text, "  E-mail: {mail}");
+    }
     if let Some(demo) = demo {
         let _ = writeln!(
             text,

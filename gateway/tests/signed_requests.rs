@@ -104,7 +104,7 @@ async fn a_request_must_go_where_it_says() {
     assert_eq!(code, ResultCode::WrongStep);
     assert_eq!(gateway.key_state(&phone.card.key_serial).await, "pending");
 
-    // Steps not built yet are simply not there.
+    // The message step runs the same pipeline: a key not certified yet goes no further.
     let letter = Letter {
         to: "dealer@example.kz".into(),
         text: "hello".into(),
@@ -112,8 +112,11 @@ async fn a_request_must_go_where_it_says() {
     let body = phone.request(Step::Message(letter)).encode();
     let headers = phone.signature_headers(&phone.card.key_serial, &body);
     assert_eq!(
-        gateway.post("message", body, &headers).await.status,
-        StatusCode::NOT_FOUND
+        gateway
+            .post("message", body, &headers)
+            .await
+            .status_and_code(),
+        (StatusCode::OK, ResultCode::KeyNotCertified)
     );
 }
 

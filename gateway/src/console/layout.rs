@@ -114,6 +114,7 @@ fn menu(path: &str, user: &ConsoleUser) -> Markup {
         ("/console/money", "menu.money"),
         ("/console/operations", "menu.operations"),
         ("/console/payments", "menu.payments"),
+        ("/console/messages", "menu.messages"),
     ];
     if user.has_full_access() {
         items.push(("/console/audit", "menu.audit"));

@@ -1,8 +1,8 @@
 //! The dealer console (manual §2, §4, §18; the bank's access levels): server-rendered HTML for
 //! the dealer administrator's desktop browser, usable on a narrow screen too. Log in with
 //! e-mail and password; register points and cashiers; certify keys, activate and block; set
-//! limits; top up the balance and follow it in the ledger; search and export payments; read
-//! the audit trail.
+//! limits; top up the balance and follow it in the ledger; search and export payments; follow
+//! the points' signed messages by e-mail; read the audit trail.
 //!
 //! ## Access levels (checked on the server, on every request)
 //! * Every page needs a live session ([`session::ConsoleUser`]).
@@ -28,10 +28,11 @@ mod confirm;
 mod csv;
 mod forms;
 mod keys;
-mod language;
-mod layout;
+pub(crate) mod language;
+pub(crate) mod layout;
 mod limits;
 mod login;
+mod messages;
 mod money;
 mod operations;
 mod payments;
@@ -93,6 +94,7 @@ pub fn router() -> Router<AppState> {
         .route("/payments", get(payments::list))
         .route("/payments.csv", get(payments::export))
         .route("/payments/{point}/{session}", get(payments::detail))
+        .route("/messages", get(messages::list))
         .route("/audit", get(audit::page))
         .route("/audit.csv", get(audit::export))
         .route("/console.css", get(layout::stylesheet))

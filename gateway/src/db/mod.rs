@@ -1,7 +1,8 @@
 //! The gateway's database: connecting, migrating, (in [`seed`]) demo data, and the queries of
 //! the dealer network ([`network`]), point keys ([`keys`]), console sessions ([`sessions`]),
 //! the provider catalogue ([`providers`]), payments ([`payments`]), the dealer's ledger
-//! ([`ledger`]) and operations prepared in the console for confirmation ([`operations`]).
+//! ([`ledger`]), operations prepared in the console for confirmation ([`operations`]) and the
+//! outbox of signed messages by e-mail ([`mail`]).
 //!
 //! One `sqlx::AnyPool` serves both back ends: SQLite embedded in the gateway by default (one
 //! file, nothing to install at a dealer's office) and PostgreSQL when one machine is no longer
@@ -10,6 +11,7 @@
 
 pub mod keys;
 pub mod ledger;
+pub mod mail;
 pub mod network;
 pub mod operations;
 pub mod payments;

@@ -1,5 +1,6 @@
 //! The HTTP face of the gateway: the JSON API under `/api` (the signed protocol under
-//! `/api/v1`), the dealer console under `/console`, and the cashier app everywhere else.
+//! `/api/v1`), the dealer console under `/console`, the public page that verifies signed
+//! messages at `/verify`, and the cashier app everywhere else.
 //!
 //! [`app`] builds the whole router from an [`AppState`], so tests drive exactly what production
 //! serves — in-process with `tower::ServiceExt::oneshot` or bound to port 0.
@@ -8,6 +9,7 @@ pub mod answer;
 pub mod client_ip;
 pub mod health;
 pub mod key_card;
+pub mod message;
 pub mod payments;
 pub mod point_login;
 pub mod providers;
@@ -15,6 +17,7 @@ pub mod registration;
 pub mod signed;
 pub mod static_files;
 pub mod steps;
+pub mod verify;
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
@@ -29,7 +32,7 @@ use sqlx::AnyPool;
 use tower_http::{set_header::SetResponseHeaderLayer, trace::TraceLayer};
 use tracing::Span;
 
-use crate::{console, error::Error, gateway_key::GatewayKey};
+use crate::{console, error::Error, gateway_key::GatewayKey, mail::MailQueue};
 use static_files::StaticFiles;
 
 /// What every handler can reach. Cheap to clone: a pool handle and pointers.
@@ -43,6 +46,8 @@ pub struct AppState {
     pub gateway_key: Arc<GatewayKey>,
     /// Whether the console cookie is marked `Secure` (served behind HTTPS).
     pub secure_cookies: bool,
+    /// The signed messages waiting for the mail worker, and how to wake it.
+    pub mail: Arc<MailQueue>,
 }
 
 impl AppState {
@@ -54,7 +59,14 @@ impl AppState {
             static_files: Arc::new(StaticFiles::new(dist.into())),
             gateway_key: Arc::new(gateway_key),
             secure_cookies: false,
+            mail: Arc::new(MailQueue::default()),
         }
+    }
+
+    /// Uses `queue` for signed messages: the one the delivery worker waits on.
+    pub fn with_mail_queue(mut self, queue: Arc<MailQueue>) -> Self {
+        self.mail = queue;
+        self
     }
 
     /// Marks the console cookie `Secure` (or not).
@@ -64,11 +76,13 @@ impl AppState {
     }
 }
 
-/// The whole gateway: API, dealer console, static app, request logging and security headers.
+/// The whole gateway: API, dealer console, the public verification page of signed messages,
+/// static app, request logging and security headers.
 pub fn app(state: AppState) -> Router {
     Router::new()
         .nest("/api", api_router(&state))
         .nest("/console", console::router())
+        .merge(verify::router())
         // The nested router's "/" is `/console` only; people type the slash too.
         .route("/console/", get(console::to_keys))
         .fallback(static_files::serve)
@@ -117,6 +131,7 @@ fn protocol_router(state: &AppState) -> Router<AppState> {
         .merge(registration::router())
         .merge(providers::router())
         .merge(payments::router())
+        .merge(message::router())
         .merge(steps::router())
         .layer(middleware::from_fn_with_state(
             state.clone(),

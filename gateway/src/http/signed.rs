@@ -12,7 +12,8 @@
 //! 2. `x-tolem-key` and `x-tolem-signature` present and well-formed (900);
 //! 3. the key with the header's serial is registered (134);
 //! 4. the signature verifies over the raw bytes with that key (6) — nothing is parsed before;
-//! 5. the body decodes (900 / 901);
+//! 5. the body decodes (900 / 901) — except that a `message` whose only fault is its letter
+//!    passes, so the `message` step can answer 912/913, which tell the cashier what to fix;
 //! 6. the body names the header's serial and the step of the URL (907);
 //! 7. the body names the key's own point (134: the key is not registered for it);
 //! 8. the key is certified (pending 902, revoked 903);        ← [`KeyHolder`] stops at 903
@@ -28,7 +29,7 @@ use axum::{
 use tolem_protocol::{
     codes::ResultCode,
     keys::Signature,
-    messages::{KeyState, Message, Request as SignedRequest},
+    messages::{DecodeError, KeyState, Letter, Message, Request as SignedRequest, Step},
     signing::{KEY_HEADER, SIGNATURE_HEADER},
 };
 
@@ -79,6 +80,35 @@ pub fn signature_headers(headers: &HeaderMap) -> Result<(String, Signature), Ans
     Ok((signer.to_owned(), signature))
 }
 
+/// Decodes a signed request, strictly — but a `message` whose letter fails
+/// [`Letter::check`] while everything else is valid is returned as it is: the `message` step
+/// checks the letter itself and refuses with 912 or 913 instead of the generic 900.
+pub fn decode_request(bytes: &[u8]) -> Result<SignedRequest, DecodeError> {
+    let error = match SignedRequest::decode(bytes) {
+        Err(error @ DecodeError::Invalid(_)) => error,
+        other => return other,
+    };
+    let Ok(request) = serde_json::from_slice::<SignedRequest>(bytes) else {
+        return Err(error);
+    };
+    let Step::Message(letter) = &request.step else {
+        return Err(error);
+    };
+    if letter.check().is_ok() {
+        return Err(error);
+    }
+    // The same request with a letter that passes: valid means the letter was the only fault.
+    let mut probe = request.clone();
+    probe.step = Step::Message(Letter {
+        to: "probe@tolem.kz".to_owned(),
+        text: "probe".to_owned(),
+    });
+    match probe.validate() {
+        Ok(()) => Ok(request),
+        Err(_) => Err(error),
+    }
+}
+
 impl FromRequest<AppState> for KeyHolder {
     type Rejection = Answer;
 
@@ -104,7 +134,7 @@ impl FromRequest<AppState> for KeyHolder {
             tracing::warn!(%serial, point = %key.point_code, "signed request refused: bad signature");
             return Err(refuse(ResultCode::BadSignature));
         }
-        let request = SignedRequest::decode(&bytes).map_err(|e| refuse(e.code()))?;
+        let request = decode_request(&bytes).map_err(|e| refuse(e.code()))?;
 
         let refuse = |code: ResultCode| {
             tracing::info!(%serial, point = %key.point_code, step = %step, code = code.number(),

@@ -1,7 +1,6 @@
 //! The signed steps about the point itself: `POST /api/v1/balance` and `POST /api/v1/revoke`
 //! (the payment steps are in [`super::payments`]). Each takes an extractor from
-//! [`super::signed`], which has already run every check; `message` answers 404 until it is
-//! built the same way.
+//! [`super::signed`], which has already run every check; `message` is in [`super::message`].
 
 use axum::{Router, extract::State, routing::post};
 use tolem_protocol::{

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod mail;
 pub mod payments;
 pub mod phone;
 
@@ -92,8 +93,30 @@ pub async fn start() -> Gateway {
     start_with(false).await
 }
 
-/// Starts a gateway, its console cookie `Secure` or not.
+/// Starts a gateway, its console cookie `Secure` or not. No mail worker runs: signed
+/// messages stay queued (see [`mail`] for a gateway that delivers them).
 pub async fn start_with(secure_cookies: bool) -> Gateway {
+    start_full(secure_cookies, None).await
+}
+
+/// Starts a gateway whose mail worker delivers through `transport`, retrying after `retry`.
+pub async fn start_with_mail(
+    transport: tolem_gateway::mail::transport::TransportSettings,
+    retry: tolem_gateway::mail::worker::RetryPolicy,
+) -> Gateway {
+    start_full(false, Some((transport, retry))).await
+}
+
+async fn start_full(
+    secure_cookies: bool,
+    mail: Option<(
+        tolem_gateway::mail::transport::TransportSettings,
+        tolem_gateway::mail::worker::RetryPolicy,
+    )>,
+) -> Gateway {
+    use std::sync::Arc;
+    use tolem_gateway::mail::{MailQueue, transport::Transport, worker::Worker};
+
     let dir = tempfile::tempdir().unwrap();
     let url = match std::env::var(POSTGRES_URL_VARIABLE) {
         Ok(url) => fresh_postgres(&url).await,
@@ -105,10 +128,22 @@ pub async fn start_with(secure_cookies: bool) -> Gateway {
 
     let key = GatewayKey::from_seed(&GATEWAY_SEED);
     let gateway_key = key.public_key();
-    let state = AppState::new(pool.clone(), dir.path().join("dist"), key)
-        .with_secure_cookies(secure_cookies);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let queue = Arc::new(MailQueue::new(format!("http://{addr}/verify")));
+    if let Some((transport, retry)) = mail {
+        Worker {
+            pool: pool.clone(),
+            queue: queue.clone(),
+            transport: Transport::open(&transport).unwrap(),
+            from: "Tolem <noreply@tolem.localhost>".parse().unwrap(),
+            retry,
+        }
+        .spawn();
+    }
+    let state = AppState::new(pool.clone(), dir.path().join("dist"), key)
+        .with_secure_cookies(secure_cookies)
+        .with_mail_queue(queue);
     let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move { axum::serve(listener, service).await.unwrap() });
     Gateway {
