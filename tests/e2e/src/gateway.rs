@@ -34,6 +34,8 @@ impl Gateway {
             .arg(dist)
             .arg("--gateway-key-file")
             .arg(&gateway_key)
+            .arg("--mail-dir")
+            .arg(data_dir.join("mail"))
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
