@@ -7,16 +7,16 @@ use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
+use crate::balance::provide_balance;
 use crate::components::{Header, UpdatePrompt};
 use crate::connection::provide_connection;
 use crate::language::LanguageProvider;
-use crate::balance::provide_balance;
-use crate::providers::provide_providers;
 use crate::pages::{
     CommissionListPage, CommissionPage, DeleteKeyPage, GenerateKeyPage, HistoryPage, HomePage,
     KeyCardPage, KeysPage, MessagePage, NotFoundPage, PaymentDetailPage, PaymentPage,
     ProvidersPage, ReceiptPage, RegisterKeyPage, SettingsPage, ViewKeyPage,
 };
+use crate::providers::provide_providers;
 use crate::service_worker::provide_service_worker;
 use crate::session::provide_key_session;
 

@@ -38,7 +38,9 @@ impl Balance {
     pub async fn check(self, session: KeySession) -> Result<StoredBalance, SignedStepError> {
         let response = session.send(Step::Balance).await?;
         let Some(Outcome::Balance(info)) = response.outcome else {
-            return Err(SignedStepError::Api(ApiError::Unclear(Unclear::NotAnAnswer)));
+            return Err(SignedStepError::Api(ApiError::Unclear(
+                Unclear::NotAnAnswer,
+            )));
         };
         let fresh = StoredBalance {
             info,

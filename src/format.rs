@@ -52,8 +52,7 @@ pub fn account_for_display(kind: AccountKind, number: &str) -> String {
 /// A stored account for display when its kind is no longer known (a provider gone from the
 /// catalogue): ten digits starting with 7 are a phone.
 pub fn account_guess(number: &str) -> String {
-    if number.len() == 10 && number.starts_with('7') && number.bytes().all(|b| b.is_ascii_digit())
-    {
+    if number.len() == 10 && number.starts_with('7') && number.bytes().all(|b| b.is_ascii_digit()) {
         phone_mask(number)
     } else {
         number.to_owned()

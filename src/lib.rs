@@ -36,7 +36,6 @@ macro_rules! tr {
 pub mod api;
 pub mod app;
 pub mod balance;
-pub mod providers;
 pub mod components;
 pub mod connection;
 pub mod crypto;
@@ -46,6 +45,7 @@ pub mod messages;
 pub mod money;
 pub mod pages;
 pub mod payments;
+pub mod providers;
 pub mod service_worker;
 pub mod session;
 pub mod storage;

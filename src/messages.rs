@@ -88,9 +88,11 @@ impl Explain for AccountError {
         match self {
             AccountError::Empty => td_string!(locale, account_empty).to_owned(),
             AccountError::NotDigits => td_string!(locale, account_not_digits).to_owned(),
-            AccountError::WrongLength { min, max } if min == max => {
-                with_value(td_string!(locale, account_length_exact), "n", &min.to_string())
-            }
+            AccountError::WrongLength { min, max } if min == max => with_value(
+                td_string!(locale, account_length_exact),
+                "n",
+                &min.to_string(),
+            ),
             AccountError::WrongLength { min, max } => with_value(
                 &with_value(td_string!(locale, account_length), "min", &min.to_string()),
                 "max",

@@ -120,14 +120,10 @@ fn format_hundredths(value: i64, locale: Locale) -> String {
     let digits = (value / 100).to_string();
     let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             grouped.push(group);
         }
         grouped.push(digit);
     }
-    format!(
-        "{sign}{grouped}{}{:02}",
-        decimal_point(locale),
-        value % 100
-    )
+    format!("{sign}{grouped}{}{:02}", decimal_point(locale), value % 100)
 }

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use tolem_outbox::record::{PaymentDraft, PaymentRecord, SignedPayment, State};
+use tolem_outbox::record::{Failure, PaymentDraft, PaymentRecord, SignedPayment, State};
 use tolem_outbox::store::{self, StoreError};
 use tolem_outbox::{db, settle, transport};
 use tolem_protocol::ids::SessionId;
@@ -86,7 +86,10 @@ pub async fn execute(
     progress(Progress::Sending);
     let mut record = settle_now(session, card).await?;
     for wait in STATUS_RETRIES {
-        if record.state != State::Unknown || !transport::browser_online() {
+        // A status query that could not even connect says the gateway is out of reach: the
+        // next one would not do better, and the cashier should not wait for it.
+        let unreachable = record.last_failure == Some(Failure::Offline);
+        if record.state != State::Unknown || unreachable || !transport::browser_online() {
             break;
         }
         sleep(wait).await;
@@ -102,10 +105,7 @@ pub async fn execute(
 /// *Send now* from the history: a deferred or unknown payment, sent or settled at once with
 /// the key card on the phone — no unlocking needed, the requests were signed long ago.
 pub async fn send_now(session: &SessionId) -> Result<PaymentRecord, SendError> {
-    let card = keystore::load()
-        .await?
-        .ok_or(KeyStoreError::NoKey)?
-        .card;
+    let card = keystore::load().await?.ok_or(KeyStoreError::NoKey)?.card;
     Ok(execute(session, &card, |_| {}).await?)
 }
 

@@ -92,7 +92,11 @@ impl Providers {
     async fn refresh_now(self) {
         // The card's gateway key vouches for the catalogue; a phone without a key yet browses
         // it unverified (see `api::catalogue::fetch`).
-        let card = keystore::load().await.ok().flatten().map(|record| record.card);
+        let card = keystore::load()
+            .await
+            .ok()
+            .flatten()
+            .map(|record| record.card);
         let etag = self.etag.get_value();
         let now = js_sys::Date::now() as i64;
         match fetch(etag.as_deref(), card.as_ref()).await {

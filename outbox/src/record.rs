@@ -233,8 +233,9 @@ pub struct StoredAnswer {
 /// A payment as stored in the history: the signed payment and its progress.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentRecord {
-    /// Flattened, so the session is a top-level field: the stores' key path is `session`.
-    #[serde(flatten)]
+    /// The stores' key (their key path is `session`): always `payment.session`. A field of its
+    /// own rather than a flattened payment, whose deserialiser costs the download far more.
+    pub session: SessionId,
     pub payment: SignedPayment,
     pub state: State,
     /// The gateway's transaction id, once it decided (rejected payments have one too).
@@ -260,6 +261,7 @@ impl PaymentRecord {
     /// A freshly signed payment as it is first stored: deferred, due at once.
     pub fn new(payment: SignedPayment, now_ms: i64) -> PaymentRecord {
         PaymentRecord {
+            session: payment.session.clone(),
             payment,
             state: State::Deferred,
             transaction_id: None,
@@ -273,6 +275,6 @@ impl PaymentRecord {
     }
 
     pub fn session(&self) -> &SessionId {
-        &self.payment.session
+        &self.session
     }
 }

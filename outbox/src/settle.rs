@@ -43,7 +43,7 @@ pub enum Reply {
     /// The gateway's signed answer about this payment (whatever its code), and the answer as
     /// it is kept.
     Answered {
-        response: Response,
+        response: Box<Response>,
         answer: StoredAnswer,
     },
     /// No trustworthy answer: [`ApiError::Offline`] or [`ApiError::Unclear`].
@@ -72,7 +72,7 @@ pub fn read_reply(
                 signature: answer.signature.map(|(_, s)| s).unwrap_or_default(),
                 received_at_ms: now_ms,
             },
-            response,
+            response: Box::new(response),
         },
         Err(error) => Reply::Failed(error),
     }
@@ -200,11 +200,7 @@ fn now_ms() -> i64 {
 }
 
 /// Sends a stored signed request to `/api/v1/<step>` (the step's name, as [`Step::name`](tolem_protocol::messages::Step::name) gives).
-async fn send(
-    step: &str,
-    request: &SignedRequest,
-    delivery: Delivery,
-) -> Result<Answer, ApiError> {
+async fn send(step: &str, request: &SignedRequest, delivery: Delivery) -> Result<Answer, ApiError> {
     transport::post(
         step,
         request.bytes(),
@@ -219,7 +215,11 @@ async fn send(
 pub async fn send_payment(record: &PaymentRecord, card: &KeyCard) -> PaymentRecord {
     let sent = send(PAY, &record.payment.pay, Delivery::Payment).await;
     let now = now_ms();
-    after_pay(record, read_reply(PAY, sent, card, record.session(), now), now)
+    after_pay(
+        record,
+        read_reply(PAY, sent, card, record.session(), now),
+        now,
+    )
 }
 
 /// Sends the payment's pre-signed status query and returns the record as the reply leaves it
@@ -227,7 +227,11 @@ pub async fn send_payment(record: &PaymentRecord, card: &KeyCard) -> PaymentReco
 pub async fn settle_unknown(record: &PaymentRecord, card: &KeyCard) -> PaymentRecord {
     let sent = send(STATUS, &record.payment.status, Delivery::Repeatable).await;
     let now = now_ms();
-    after_status(record, read_reply(STATUS, sent, card, record.session(), now), now)
+    after_status(
+        record,
+        read_reply(STATUS, sent, card, record.session(), now),
+        now,
+    )
 }
 
 /// Takes the stored payment of `session` one step towards its outcome and stores each state on

@@ -94,7 +94,10 @@ pub async fn save_new(payment: SignedPayment, now_ms: i64) -> Result<PaymentReco
     let written = async {
         let history = transaction.object_store(HISTORY)?;
         let outbox = transaction.object_store(OUTBOX)?;
-        let exists = history.count(Some(Query::Key(key(record.session()))))?.await? > 0;
+        let exists = history
+            .count(Some(Query::Key(key(record.session()))))?
+            .await?
+            > 0;
         if exists {
             return Err(StoreError::Exists);
         }
@@ -106,8 +109,10 @@ pub async fn save_new(payment: SignedPayment, now_ms: i64) -> Result<PaymentReco
         if history.count(None)?.await? as usize > HISTORY_KEEP {
             let history_keys = history.get_all_keys(None, None)?.await?;
             let waiting_keys = outbox.get_all_keys(None, None)?.await?;
-            let history_keys: Vec<String> = history_keys.iter().filter_map(|k| k.as_string()).collect();
-            let waiting: HashSet<String> = waiting_keys.iter().filter_map(|k| k.as_string()).collect();
+            let history_keys: Vec<String> =
+                history_keys.iter().filter_map(|k| k.as_string()).collect();
+            let waiting: HashSet<String> =
+                waiting_keys.iter().filter_map(|k| k.as_string()).collect();
             for old in prune_plan(&history_keys, &waiting, HISTORY_KEEP) {
                 history.delete(Query::Key(JsValue::from_str(&old)))?.await?;
             }
@@ -143,7 +148,10 @@ pub fn prune_plan(history_keys: &[String], waiting: &HashSet<String>, keep: usiz
 pub async fn get(session: &SessionId) -> Result<Option<PaymentRecord>, StoreError> {
     let database = db::open().await?;
     let transaction = database.transaction(&[HISTORY], TransactionMode::ReadOnly)?;
-    let value = transaction.object_store(HISTORY)?.get(key(session))?.await?;
+    let value = transaction
+        .object_store(HISTORY)?
+        .get(key(session))?
+        .await?;
     db::finish(transaction).await?;
     Ok(value.map(|value| from_js(&value)).transpose()?)
 }
@@ -176,7 +184,10 @@ pub async fn waiting() -> Result<Vec<PaymentRecord>, StoreError> {
     let database = db::open().await?;
     let transaction = database.transaction(&[HISTORY, OUTBOX], TransactionMode::ReadOnly)?;
     let history = transaction.object_store(HISTORY)?;
-    let entries = transaction.object_store(OUTBOX)?.get_all(None, None)?.await?;
+    let entries = transaction
+        .object_store(OUTBOX)?
+        .get_all(None, None)?
+        .await?;
     let mut records = Vec::with_capacity(entries.len());
     for entry in &entries {
         let Ok(entry) = from_js::<OutboxEntry>(entry) else {
@@ -253,14 +264,20 @@ async fn change(
     let transaction = database.transaction(&[HISTORY, OUTBOX], TransactionMode::ReadWrite)?;
     let changed = async {
         let history = transaction.object_store(HISTORY)?;
-        let value = history.get(key(session))?.await?.ok_or(StoreError::NotFound)?;
+        let value = history
+            .get(key(session))?
+            .await?
+            .ok_or(StoreError::NotFound)?;
         let mut record: PaymentRecord = from_js(&value)?;
         if !edit(&mut record) {
             return Ok((record, false));
         }
         history.put(&to_js(&record)?, None)?.await?;
         if record.state.is_final() {
-            transaction.object_store(OUTBOX)?.delete(Query::Key(key(session)))?.await?;
+            transaction
+                .object_store(OUTBOX)?
+                .delete(Query::Key(key(session)))?
+                .await?;
         }
         Ok::<_, StoreError>((record, true))
     }
@@ -289,7 +306,10 @@ pub async fn key_card() -> Result<Option<KeyCard>, StorageError> {
     }
     let database = db::open().await?;
     let transaction = database.transaction(&[KEYS], TransactionMode::ReadOnly)?;
-    let values = transaction.object_store(KEYS)?.get_all(None, Some(1))?.await?;
+    let values = transaction
+        .object_store(KEYS)?
+        .get_all(None, Some(1))?
+        .await?;
     db::finish(transaction).await?;
     Ok(values
         .first()

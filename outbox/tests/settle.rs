@@ -73,8 +73,7 @@ fn what_the_gateway_would_refuse_as_malformed_is_never_signed() {
     let mut draft = draft();
     draft.split.provider_tiyn = 0;
     draft.split.customer_tiyn = 20_00;
-    let signed =
-        tolem_outbox::SignedPayment::sign(&draft, &card(), &point_key(), NOW, [1; 8]);
+    let signed = tolem_outbox::SignedPayment::sign(&draft, &card(), &point_key(), NOW, [1; 8]);
     assert!(signed.is_err());
 }
 
@@ -92,7 +91,10 @@ fn an_accepted_answer_accepts_with_the_transaction_id() {
     let kept = after.last_answer.as_ref().unwrap();
     assert_eq!(kept.body.as_bytes(), answer.body.as_slice());
     assert_eq!(kept.code, ResultCode::Ok);
-    assert_eq!(after.payment, record.payment, "the signed payment never changes");
+    assert_eq!(
+        after.payment, record.payment,
+        "the signed payment never changes"
+    );
 }
 
 #[wasm_bindgen_test(unsupported = test)]
@@ -255,7 +257,10 @@ fn a_payment_the_gateway_never_got_is_sent_again_as_the_same_bytes() {
     assert_eq!(accepted.state, State::Accepted);
     assert_eq!(accepted.attempts, 3);
     assert_eq!(accepted.session(), record.session());
-    assert_eq!(accepted.payment.pay, record.payment.pay, "the very same signed bytes");
+    assert_eq!(
+        accepted.payment.pay, record.payment.pay,
+        "the very same signed bytes"
+    );
 }
 
 #[wasm_bindgen_test(unsupported = test)]
@@ -269,7 +274,9 @@ fn backoff_doubles_up_to_a_quarter_of_an_hour() {
 
 #[wasm_bindgen_test(unsupported = test)]
 fn pruning_keeps_the_newest_and_every_unfinished_payment() {
-    let keys: Vec<String> = (0..8).map(|i| signed_at(NOW + i * 60_000, 3).session.to_string()).collect();
+    let keys: Vec<String> = (0..8)
+        .map(|i| signed_at(NOW + i * 60_000, 3).session.to_string())
+        .collect();
     // Oldest first: keys[0] is the oldest. keys[0] and keys[2] are still waiting.
     let waiting = [keys[0].clone(), keys[2].clone()].into_iter().collect();
     let mut shuffled = keys.clone();

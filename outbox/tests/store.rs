@@ -28,7 +28,13 @@ async fn fresh_phone() {
         .transaction(&[HISTORY, OUTBOX, KEYS], idb::TransactionMode::ReadWrite)
         .unwrap();
     for name in [HISTORY, OUTBOX, KEYS] {
-        transaction.object_store(name).unwrap().clear().unwrap().await.unwrap();
+        transaction
+            .object_store(name)
+            .unwrap()
+            .clear()
+            .unwrap()
+            .await
+            .unwrap();
     }
     db::finish(transaction).await.unwrap();
 }
@@ -69,7 +75,9 @@ async fn sleep_ms(ms: i32) {
     let promise = js_sys::Promise::new(&mut |resolve, _| {
         let set_timeout = js_sys::Reflect::get(&js_sys::global(), &"setTimeout".into()).unwrap();
         let set_timeout: js_sys::Function = wasm_bindgen::JsCast::unchecked_into(set_timeout);
-        set_timeout.call2(&JsValue::NULL, &resolve, &ms.into()).unwrap();
+        set_timeout
+            .call2(&JsValue::NULL, &resolve, &ms.into())
+            .unwrap();
     });
     wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
 }
@@ -89,7 +97,10 @@ async fn a_new_payment_is_in_the_history_and_the_outbox_at_once() {
     let session = record.session().to_string();
     assert_eq!(raw_keys(HISTORY).await, vec![session.clone()]);
     assert_eq!(raw_keys(OUTBOX).await, vec![session]);
-    assert_eq!(store::get(record.session()).await.unwrap(), Some(record.clone()));
+    assert_eq!(
+        store::get(record.session()).await.unwrap(),
+        Some(record.clone())
+    );
     assert_eq!(store::waiting().await.unwrap(), vec![record]);
 }
 
@@ -107,7 +118,10 @@ async fn nothing_is_written_when_the_transaction_fails() {
     raw_put(OUTBOX, &stray).await;
     let error = store::save_new(payment.clone(), NOW).await.unwrap_err();
     assert!(matches!(error, StoreError::Storage(_)), "{error:?}");
-    assert!(raw_keys(HISTORY).await.is_empty(), "the history half was rolled back");
+    assert!(
+        raw_keys(HISTORY).await.is_empty(),
+        "the history half was rolled back"
+    );
     assert_eq!(store::get(&payment.session).await.unwrap(), None);
 }
 
@@ -115,7 +129,9 @@ async fn nothing_is_written_when_the_transaction_fails() {
 async fn a_session_is_never_stored_twice() {
     fresh_phone().await;
     let first = store::save_new(signed_at(NOW, 1), NOW).await.unwrap();
-    let accepted = store::update(&with_state(&first, State::Accepted)).await.unwrap();
+    let accepted = store::update(&with_state(&first, State::Accepted))
+        .await
+        .unwrap();
     assert_eq!(
         store::save_new(signed_at(NOW, 1), NOW + 5).await,
         Err(StoreError::Exists)
@@ -130,12 +146,20 @@ async fn the_history_is_newest_first_and_prunes_only_final_payments() {
     // The three oldest stay deferred; every later one is accepted right after it is saved.
     let mut waiting = Vec::new();
     for i in 0..3 {
-        waiting.push(store::save_new(signed_at(NOW + i * minute, 9), NOW).await.unwrap());
+        waiting.push(
+            store::save_new(signed_at(NOW + i * minute, 9), NOW)
+                .await
+                .unwrap(),
+        );
     }
     let total = HISTORY_KEEP as i64 + 5;
     for i in 3..total {
-        let record = store::save_new(signed_at(NOW + i * minute, 9), NOW).await.unwrap();
-        store::update(&with_state(&record, State::Accepted)).await.unwrap();
+        let record = store::save_new(signed_at(NOW + i * minute, 9), NOW)
+            .await
+            .unwrap();
+        store::update(&with_state(&record, State::Accepted))
+            .await
+            .unwrap();
     }
     let history = store::history().await.unwrap();
     // The 100 newest, and the three unfinished ones although they are older.
@@ -143,11 +167,18 @@ async fn the_history_is_newest_first_and_prunes_only_final_payments() {
     let times: Vec<i64> = history.iter().map(|r| r.payment.created_at_ms).collect();
     assert!(times.windows(2).all(|w| w[0] > w[1]), "newest first");
     assert_eq!(times[0], NOW + (total - 1) * minute);
-    let oldest: Vec<_> = history[HISTORY_KEEP..].iter().map(|r| r.session().clone()).collect();
+    let oldest: Vec<_> = history[HISTORY_KEEP..]
+        .iter()
+        .map(|r| r.session().clone())
+        .collect();
     let mut expected: Vec<_> = waiting.iter().map(|r| r.session().clone()).collect();
     expected.reverse();
     assert_eq!(oldest, expected);
-    assert!(history[HISTORY_KEEP..].iter().all(|r| r.state == State::Deferred));
+    assert!(
+        history[HISTORY_KEEP..]
+            .iter()
+            .all(|r| r.state == State::Deferred)
+    );
     assert_eq!(store::waiting().await.unwrap().len(), 3);
 }
 
@@ -166,7 +197,10 @@ async fn a_final_state_leaves_the_outbox_and_is_never_overwritten() {
     late.last_failure = Some(Failure::Timeout);
     let kept = store::update(&late).await.unwrap();
     assert_eq!(kept, stored);
-    assert_eq!(store::mark_sending(record.session(), NOW).await.unwrap(), stored);
+    assert_eq!(
+        store::mark_sending(record.session(), NOW).await.unwrap(),
+        stored
+    );
 
     // The signed payment itself cannot be changed through an update.
     let fresh = store::save_new(signed_at(NOW, 4), NOW).await.unwrap();
@@ -180,7 +214,9 @@ async fn a_final_state_leaves_the_outbox_and_is_never_overwritten() {
 #[wasm_bindgen_test]
 async fn the_due_queue_is_oldest_first_and_keeps_each_schedule() {
     fresh_phone().await;
-    let newer = store::save_new(signed_at(NOW + 1_000, 2), NOW).await.unwrap();
+    let newer = store::save_new(signed_at(NOW + 1_000, 2), NOW)
+        .await
+        .unwrap();
     let older = store::save_new(signed_at(NOW, 3), NOW).await.unwrap();
     let due: Vec<_> = store::due(NOW).await.unwrap();
     assert_eq!(
@@ -215,9 +251,13 @@ async fn every_change_is_announced_to_other_contexts() {
     };
     let record = store::save_new(signed_at(NOW, 6), NOW).await.unwrap();
     store::mark_sending(record.session(), NOW).await.unwrap();
-    store::update(&with_state(&record, State::Accepted)).await.unwrap();
+    store::update(&with_state(&record, State::Accepted))
+        .await
+        .unwrap();
     // Nothing changes now (the state is final already), so nothing is announced.
-    store::update(&with_state(&record, State::Unknown)).await.unwrap();
+    store::update(&with_state(&record, State::Unknown))
+        .await
+        .unwrap();
     for _ in 0..40 {
         if heard.borrow().len() >= 3 {
             break;

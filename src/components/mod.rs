@@ -5,6 +5,7 @@ mod header;
 mod lock_state;
 mod payment_state;
 mod qr_code;
+mod texts;
 mod unlock_form;
 mod update_prompt;
 
@@ -13,5 +14,6 @@ pub use header::Header;
 pub use lock_state::LockState;
 pub use payment_state::{StateBadge, state_label, state_reason};
 pub use qr_code::{QrCode, qr_svg};
+pub use texts::{Notice, local_time, money, money_or_dash};
 pub use unlock_form::UnlockForm;
 pub use update_prompt::UpdatePrompt;

@@ -51,11 +51,9 @@ pub fn StateBadge(state: State, #[prop(optional)] with_reason: bool) -> impl Int
             <span class="state-label">{move || state_label(i18n.get_locale(), state)}</span>
         </span>
         {with_reason
-            .then(|| {
-                move || {
-                    state_reason(i18n.get_locale(), state)
-                        .map(|reason| view! { <span class="state-reason">{reason}</span> })
-                }
+            .then_some(move || {
+                state_reason(i18n.get_locale(), state)
+                    .map(|reason| view! { <span class="state-reason">{reason}</span> })
             })}
     }
 }

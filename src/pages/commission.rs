@@ -10,11 +10,15 @@ use leptos_router::hooks::use_params_map;
 use tolem_protocol::commission::{CommissionError, CommissionSettings, Formula};
 use tolem_protocol::providers::ProviderInfo;
 
-use crate::providers::use_providers;
+use crate::components::Notice;
 use crate::i18n::*;
-use crate::messages::Explain;
-use crate::money::{AmountError, format_percent, parse_percent, parse_tenge, percent_for_input, tenge_for_input, format_tenge};
+use crate::messages::{Explain, with_value};
+use crate::money::{
+    AmountError, format_percent, format_tenge, parse_percent, parse_tenge, percent_for_input,
+    tenge_for_input,
+};
 use crate::pages::PageFrame;
+use crate::providers::use_providers;
 use crate::storage::commission;
 
 /// Where the commission settings live.
@@ -107,7 +111,7 @@ impl CommissionForm {
     }
 }
 
-/// A one-line summary of settings: `1,5 % on top, min 50,00 ₸ below 1 000,00 ₸`.
+/// A one-line summary of settings: `1,5 % сверху; мин. 50,00 ₸ ниже 1 000,00 ₸`.
 pub fn summary(settings: &CommissionSettings, locale: Locale) -> String {
     if *settings == CommissionSettings::default() {
         return td_string!(locale, commission_none).to_owned();
@@ -121,17 +125,29 @@ pub fn summary(settings: &CommissionSettings, locale: Locale) -> String {
         }
     );
     if settings.min_below_tiyn > 0 {
-        text.push_str(&format!(
-            "; min {} < {}",
-            format_tenge(settings.min_fixed_tiyn, locale),
-            format_tenge(settings.min_below_tiyn, locale)
+        let part = with_value(
+            td_string!(locale, commission_summary_min),
+            "fixed",
+            &format_tenge(settings.min_fixed_tiyn, locale),
+        );
+        text.push_str("; ");
+        text.push_str(&with_value(
+            &part,
+            "below",
+            &format_tenge(settings.min_below_tiyn, locale),
         ));
     }
     if settings.max_above_tiyn > 0 {
-        text.push_str(&format!(
-            "; max {} > {}",
-            format_tenge(settings.max_fixed_tiyn, locale),
-            format_tenge(settings.max_above_tiyn, locale)
+        let part = with_value(
+            td_string!(locale, commission_summary_max),
+            "fixed",
+            &format_tenge(settings.max_fixed_tiyn, locale),
+        );
+        text.push_str("; ");
+        text.push_str(&with_value(
+            &part,
+            "above",
+            &format_tenge(settings.max_above_tiyn, locale),
         ));
     }
     text
@@ -142,16 +158,17 @@ pub fn summary(settings: &CommissionSettings, locale: Locale) -> String {
 pub fn CommissionListPage() -> impl IntoView {
     let i18n = use_i18n();
     let providers = use_providers();
-    let settings = LocalResource::new(move || {
+    let (settings, set_settings) = signal(None::<Vec<(ProviderInfo, CommissionSettings)>>);
+    Effect::new(move |_| {
         let list = providers.list();
-        async move {
+        spawn_local(async move {
             let mut all = Vec::with_capacity(list.len());
             for provider in list {
                 let settings = commission::load(&provider.code).await;
                 all.push((provider, settings));
             }
-            all
-        }
+            set_settings.set(Some(all));
+        });
     });
     let content = move || {
         if !providers.has_catalogue() {
@@ -206,7 +223,10 @@ pub fn CommissionPage() -> impl IntoView {
         let code = code();
         spawn_local(async move {
             let stored = commission::load(&code).await;
-            form.set(CommissionForm::from_settings(&stored, i18n.get_locale_untracked()));
+            form.set(CommissionForm::from_settings(
+                &stored,
+                i18n.get_locale_untracked(),
+            ));
         });
     });
 
@@ -226,7 +246,11 @@ pub fn CommissionPage() -> impl IntoView {
     };
 
     let problem_of = move |field: CommissionField| {
-        problems.with(|all| all.iter().find(|(f, _)| *f == field).map(|(_, p)| p.clone()))
+        problems.with(|all| {
+            all.iter()
+                .find(|(f, _)| *f == field)
+                .map(|(_, p)| p.clone())
+        })
     };
 
     let field = move |field: CommissionField,
@@ -247,11 +271,10 @@ pub fn CommissionPage() -> impl IntoView {
                 aria-invalid=move || problem_of(field).is_some().to_string()
                 aria-describedby=error_id.clone()
             />
-            {move || {
-                problem_of(field).map(|problem| {
-                    view! { <p id=error_id.clone() class="error">{move || problem.explain(i18n.get_locale())}</p> }
-                })
-            }}
+            <Notice
+                id=error_id
+                text=Signal::derive(move || problem_of(field).map(|p| p.explain(i18n.get_locale())))
+            />
         }
     };
 

@@ -11,8 +11,8 @@ mod not_found;
 pub mod pay;
 mod settings;
 
-pub use frame::{PageFrame, TextKey};
 pub use commission::{CommissionListPage, CommissionPage};
+pub use frame::{PageFrame, TextKey};
 pub use history::{HistoryPage, PaymentDetailPage, ReceiptPage};
 pub use home::HomePage;
 pub use keys::{

@@ -1,8 +1,12 @@
 //! Starting the app in the test page the way a phone would, acting as the cashier does, and
-//! reading what the cashier sees. `card` makes key cards for tests of the key store.
+//! reading what the cashier sees. `card` makes key cards for tests of the key store,
+//! `catalogue` keeps a provider catalogue on the phone, `payments` writes payments with the
+//! real outbox store.
 #![allow(dead_code)] // each test file uses a different subset
 
 pub mod card;
+pub mod catalogue;
+pub mod payments;
 
 use std::time::Duration;
 
@@ -159,4 +163,51 @@ pub fn type_into(selector: &str, value: &str) {
 /// Starts from a phone with no point key (and no count of failed unlocks).
 pub async fn forget_key() {
     tolem::storage::keystore::delete().await.unwrap();
+}
+
+/// Chooses `value` in the `<select>` `selector`, as a person would (a `change` event follows).
+pub fn choose(selector: &str, value: &str) {
+    let select: HtmlSelectElement = find(selector)
+        .unwrap_or_else(|| panic!("{selector} is not on the page:\n{}", page_text()))
+        .unchecked_into();
+    select.set_value(value);
+    let init = web_sys::EventInit::new();
+    init.set_bubbles(true);
+    select
+        .dispatch_event(&web_sys::Event::new_with_event_init_dict("change", &init).unwrap())
+        .unwrap();
+}
+
+/// An attribute of `selector` (which must be there).
+pub fn attribute_of(selector: &str, name: &str) -> Option<String> {
+    find(selector)
+        .unwrap_or_else(|| panic!("{selector} is not on the page:\n{}", page_text()))
+        .get_attribute(name)
+}
+
+/// Waits (up to `seconds`) until `selector` shows `text`.
+pub async fn wait_for_text(selector: &str, text: &str, seconds: u32) {
+    for _ in 0..seconds * 20 {
+        if find(selector).is_some_and(|e| e.inner_text() == text) {
+            return;
+        }
+        gloo_timers_sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "{selector} did not show {text:?} within {seconds} s; the page shows:\n{}",
+        page_text()
+    );
+}
+
+/// Requests the page made whose address contains `part`, as the browser itself recorded them.
+pub fn requests_to(part: &str) -> usize {
+    let entries = window()
+        .performance()
+        .unwrap()
+        .get_entries_by_type("resource");
+    entries
+        .iter()
+        .filter_map(|e| e.dyn_into::<web_sys::PerformanceEntry>().ok())
+        .filter(|e| e.name().contains(part))
+        .count()
 }

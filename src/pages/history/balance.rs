@@ -6,8 +6,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::balance::use_balance;
-use crate::components::UnlockForm;
-use crate::format::local_date_time;
+use crate::components::{Notice, UnlockForm, local_time};
 use crate::i18n::*;
 use crate::messages::Explain;
 use crate::money::format_tenge;
@@ -38,9 +37,9 @@ pub fn BalanceCard() -> impl IntoView {
     let amount = move |id: &'static str, tiyn: Option<i64>| {
         view! {
             <dd id=id data-tiyn=tiyn.map(|t| t.to_string()).unwrap_or_default()>
-                {move || {
-                    tiyn.map(|t| format_tenge(t, i18n.get_locale()))
-                        .unwrap_or_else(|| td_string!(i18n.get_locale(), balance_no_limit).to_owned())
+                {move || match tiyn {
+                    Some(t) => format_tenge(t, i18n.get_locale()),
+                    None => td_string!(i18n.get_locale(), balance_no_limit).to_owned(),
                 }}
             </dd>
         }
@@ -60,7 +59,7 @@ pub fn BalanceCard() -> impl IntoView {
                 </dl>
                 <p id="balance-fetched-at" class="hint" data-ms=known.fetched_at_ms>
                     {tr!(balance_fetched_at)} " "
-                    {move || local_date_time(known.fetched_at_ms, i18n.get_locale())}
+                    {local_time(known.fetched_at_ms)}
                 </p>
             }
         })
@@ -73,11 +72,10 @@ pub fn BalanceCard() -> impl IntoView {
             <Show when=move || balance.0.with(Option::is_none)>
                 <p id="balance-unknown" class="hint">{tr!(balance_unknown)}</p>
             </Show>
-            {move || {
-                error
-                    .get()
-                    .map(|e| view! { <p id="balance-error" class="error" role="alert">{move || e.explain(i18n.get_locale())}</p> })
-            }}
+            <Notice
+                id="balance-error"
+                text=Signal::derive(move || error.get().map(|e| e.explain(i18n.get_locale())))
+            />
             <Show when=move || working.get()>
                 <p id="balance-progress" class="progress" role="status">
                     <span class="spinner" aria-hidden="true"></span>

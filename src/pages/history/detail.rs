@@ -10,14 +10,14 @@ use tolem_outbox::record::{Failure, PaymentRecord};
 use tolem_outbox::store;
 use tolem_protocol::ids::SessionId;
 
-use crate::providers::use_providers;
-use crate::components::StateBadge;
+use crate::components::{Notice, StateBadge};
 use crate::format::{account_for_display, account_guess, local_date_time};
 use crate::i18n::*;
 use crate::messages::{Explain, with_number};
 use crate::money::format_tenge;
 use crate::pages::PageFrame;
 use crate::payments::{self, SendError, on_payment_change};
+use crate::providers::use_providers;
 
 /// What the last try to load or send found.
 #[derive(Clone, Debug)]
@@ -136,11 +136,10 @@ pub fn PaymentDetailPage() -> impl IntoView {
                     {record.last_failure.map(|f| row("payment-last-failure", |l| td_string!(l, figure_last_failure), failure_text(locale, f)))}
                 </dl>
             </section>
-            {move || {
-                send_error
-                    .get()
-                    .map(|e| view! { <p id="payment-send-error" class="error" role="alert">{move || e.explain(i18n.get_locale())}</p> })
-            }}
+            <Notice
+                id="payment-send-error"
+                text=Signal::derive(move || send_error.get().map(|e| e.explain(i18n.get_locale())))
+            />
             <Show when=move || sending.get()>
                 <p id="payment-sending" class="progress" role="status">
                     <span class="spinner" aria-hidden="true"></span>

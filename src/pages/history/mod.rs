@@ -7,7 +7,7 @@ mod balance;
 mod detail;
 mod receipt;
 
-pub use detail::PaymentDetailPage;
+pub use detail::{PaymentDetailPage, failure_text};
 pub use receipt::ReceiptPage;
 
 use leptos::prelude::*;
@@ -16,11 +16,10 @@ use leptos_router::components::A;
 use tolem_outbox::record::PaymentRecord;
 use tolem_outbox::store;
 
-use crate::components::StateBadge;
-use crate::format::{account_guess, local_date_time};
+use crate::components::{StateBadge, local_time, money};
+use crate::format::account_guess;
 use crate::i18n::*;
 use crate::messages::Explain;
-use crate::money::format_tenge;
 use crate::pages::PageFrame;
 use crate::payments::on_payment_change;
 use balance::BalanceCard;
@@ -35,7 +34,10 @@ pub fn payment_path(session: &str) -> String {
 pub fn providers_in(records: &[PaymentRecord]) -> Vec<(String, String)> {
     let mut seen: Vec<(String, String)> = Vec::new();
     for record in records {
-        if !seen.iter().any(|(code, _)| *code == record.payment.provider) {
+        if !seen
+            .iter()
+            .any(|(code, _)| *code == record.payment.provider)
+        {
             seen.push((
                 record.payment.provider.clone(),
                 record.payment.provider_name.clone(),
@@ -97,12 +99,12 @@ pub fn HistoryPage() -> impl IntoView {
                     <span class="payment-line">
                         <StateBadge state=state with_reason=true />
                         <span class="payment-amount">
-                            {move || format_tenge(payment.customer_amount_tiyn, i18n.get_locale())}
+                            {money(payment.customer_amount_tiyn)}
                         </span>
                     </span>
                     <span class="payment-line muted">
                         <span>{payment.provider_name.clone()} " · " {account_guess(&payment.account)}</span>
-                        <span>{move || local_date_time(payment.created_at_ms, i18n.get_locale())}</span>
+                        <span>{local_time(payment.created_at_ms)}</span>
                     </span>
                 </A>
             </li>
@@ -121,7 +123,8 @@ pub fn HistoryPage() -> impl IntoView {
         }
         let shown = shown();
         if shown.is_empty() {
-            return view! { <p id="history-empty" class="lead">{tr!(history_empty)}</p> }.into_any();
+            return view! { <p id="history-empty" class="lead">{tr!(history_empty)}</p> }
+                .into_any();
         }
         view! {
             <ul id="history-list" class="payments">
@@ -149,7 +152,12 @@ pub fn HistoryPage() -> impl IntoView {
                         records
                             .with(|all| providers_in(all))
                             .into_iter()
-                            .map(|(code, name)| view! { <option value=code>{name}</option> })
+                            .map(|(code, name)| {
+                                // Options come and go as payments load: each says itself
+                                // whether it is the chosen one.
+                                let chosen = filter.get_untracked() == code;
+                                view! { <option value=code selected=chosen>{name}</option> }
+                            })
                             .collect_view()
                     }}
                 </select>

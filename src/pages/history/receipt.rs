@@ -10,23 +10,36 @@ use tolem_protocol::ids::SessionId;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 
-use crate::providers::use_providers;
 use crate::components::{StateBadge, state_label, state_reason};
 use crate::format::{account_for_display, account_guess, local_date_time};
 use crate::i18n::*;
 use crate::money::format_tenge;
+use crate::providers::use_providers;
 
 /// The lines of a receipt: (label, value), in the order printed.
-pub fn receipt_lines(record: &PaymentRecord, account: &str, locale: Locale) -> Vec<(String, String)> {
+pub fn receipt_lines(
+    record: &PaymentRecord,
+    account: &str,
+    locale: Locale,
+) -> Vec<(String, String)> {
     let p = &record.payment;
     let mut lines = vec![
-        (td_string!(locale, figure_point).to_owned(), p.point_name.clone()),
+        (
+            td_string!(locale, figure_point).to_owned(),
+            p.point_name.clone(),
+        ),
         (
             td_string!(locale, figure_created).to_owned(),
             local_date_time(p.created_at_ms, locale),
         ),
-        (td_string!(locale, figure_provider).to_owned(), p.provider_name.clone()),
-        (td_string!(locale, figure_account).to_owned(), account.to_owned()),
+        (
+            td_string!(locale, figure_provider).to_owned(),
+            p.provider_name.clone(),
+        ),
+        (
+            td_string!(locale, figure_account).to_owned(),
+            account.to_owned(),
+        ),
         (
             td_string!(locale, figure_provider_amount).to_owned(),
             format_tenge(p.amount_tiyn, locale),
@@ -41,7 +54,10 @@ pub fn receipt_lines(record: &PaymentRecord, account: &str, locale: Locale) -> V
         ),
     ];
     if let Some(id) = &record.transaction_id {
-        lines.push((td_string!(locale, figure_transaction).to_owned(), id.clone()));
+        lines.push((
+            td_string!(locale, figure_transaction).to_owned(),
+            id.clone(),
+        ));
     }
     let mut state = state_label(locale, record.state).to_owned();
     if let Some(reason) = state_reason(locale, record.state) {
@@ -124,17 +140,25 @@ pub fn ReceiptPage() -> impl IntoView {
             .map(|s| format!("/history/{s}"))
             .unwrap_or_else(|| "/history".into())
     });
-    let record = LocalResource::new(move || async move {
-        match session() {
-            Some(session) => store::get(&session).await.ok().flatten(),
-            None => None,
-        }
+    // `None` while reading; then the payment, if the phone has it.
+    let (record, set_record) = signal(None::<Option<PaymentRecord>>);
+    Effect::new(move |_| {
+        let session = session();
+        spawn_local(async move {
+            let found = match session {
+                Some(session) => store::get(&session).await.ok().flatten(),
+                None => None,
+            };
+            set_record.set(Some(found));
+        });
     });
     let (shared, set_shared) = signal(Shared::Not);
 
     let content = move || {
         let record = match record.get() {
-            None => return view! { <p class="progress" role="status">{tr!(loading)}</p> }.into_any(),
+            None => {
+                return view! { <p class="progress" role="status">{tr!(loading)}</p> }.into_any();
+            }
             Some(None) => {
                 return view! { <p id="payment-not-found" class="error">{tr!(payment_not_found)}</p> }
                     .into_any();

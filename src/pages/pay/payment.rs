@@ -17,15 +17,15 @@ use tolem_protocol::messages::COMMENT_MAX_CHARS;
 use tolem_protocol::providers::ProviderInfo;
 
 use crate::balance::use_balance;
-use crate::providers::use_providers;
-use crate::components::{StateBadge, UnlockForm};
+use crate::components::{Notice, StateBadge, UnlockForm, money_or_dash};
 use crate::format::{account_for_display, phone_digits, phone_mask};
 use crate::i18n::*;
 use crate::messages::Explain;
-use crate::money::format_tenge;
-use crate::pages::PageFrame;
+use crate::pages::history::failure_text;
 use crate::pages::pay::form::{AmountSide, FieldErrors, check_form, live_split};
+use crate::pages::{PageFrame, TextKey};
 use crate::payments::{self, Progress, SignError};
+use crate::providers::use_providers;
 use crate::session::use_key_session;
 use crate::storage::commission;
 
@@ -51,7 +51,7 @@ enum Stage {
     Form,
     Confirm(PaymentDraft, Action),
     Working(Progress),
-    Done(PaymentRecord, Action),
+    Done(Box<PaymentRecord>, Action),
     /// Signing or storing failed: nothing was sent, nothing deferred.
     NotSaved(NotSaved),
     /// Stored, but the storage failed while it was being sent: the history has it.
@@ -190,7 +190,7 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
             };
             let (Action::Execute, Some(card)) = (action, card) else {
                 payments::kick_replay();
-                set_stage.set(Stage::Done(record, action));
+                set_stage.set(Stage::Done(Box::new(record), action));
                 return;
             };
             let session_id = record.session().clone();
@@ -203,7 +203,7 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
                     if record.state == State::Accepted {
                         balance.refresh_quietly(session);
                     }
-                    set_stage.set(Stage::Done(record, action));
+                    set_stage.set(Stage::Done(Box::new(record), action));
                 }
                 Err(error) => set_stage.set(Stage::Unsure(error, session_id.to_string())),
             }
@@ -227,13 +227,17 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
         view! {
             <dt>{crate::language::text(label)}</dt>
             <dd id=id data-tiyn=value.map(|v| v.to_string()).unwrap_or_default()>
-                {move || value.map(|v| format_tenge(v, i18n.get_locale())).unwrap_or_else(|| "—".into())}
+                {money_or_dash(value)}
             </dd>
         }
     };
 
     let no_key = move || session.is_loaded() && session.record().is_none();
 
+    let account_label: TextKey = match kind {
+        AccountKind::Phone => |l| td_string!(l, pay_phone_label),
+        AccountKind::Account => |l| td_string!(l, pay_account_label),
+    };
     let form = move || {
         let locale = move || i18n.get_locale();
         view! {
@@ -244,12 +248,7 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
                     </span>
                     <strong>{provider.with_value(|p| p.name.clone())}</strong>
                 </p>
-                <label for="pay-account">
-                    {move || match kind {
-                        AccountKind::Phone => td_string!(locale(), pay_phone_label),
-                        AccountKind::Account => td_string!(locale(), pay_account_label),
-                    }}
-                </label>
+                <label for="pay-account">{crate::language::text(account_label)}</label>
                 <input
                     id="pay-account"
                     type=match kind { AccountKind::Phone => "tel", AccountKind::Account => "text" }
@@ -261,11 +260,10 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
                     aria-invalid=move || errors().account.is_some().to_string()
                     aria-describedby="pay-account-error"
                 />
-                {move || {
-                    errors()
-                        .account
-                        .map(|e| view! { <p id="pay-account-error" class="error">{move || e.explain(locale())}</p> })
-                }}
+                <Notice
+                    id="pay-account-error"
+                    text=Signal::derive(move || errors().account.map(|e| e.explain(locale())))
+                />
                 <fieldset class="toggle">
                     <legend>{tr!(pay_amount_side)}</legend>
                     <label>
@@ -305,11 +303,10 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
                     aria-invalid=move || errors().amount.is_some().to_string()
                     aria-describedby="pay-amount-error"
                 />
-                {move || {
-                    errors()
-                        .amount
-                        .map(|e| view! { <p id="pay-amount-error" class="error">{move || e.explain(locale())}</p> })
-                }}
+                <Notice
+                    id="pay-amount-error"
+                    text=Signal::derive(move || errors().amount.map(|e| e.explain(locale())))
+                />
                 <dl id="pay-live" class="figures" aria-live="polite">
                     {move || {
                         let split = live();
@@ -341,30 +338,33 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
                 >
                     {move || format!("{}/{COMMENT_MAX_CHARS}", comment.with(|c| c.trim().chars().count()))}
                 </p>
-                {move || {
-                    errors()
-                        .comment_chars
-                        .map(|n| view! {
-                            <p id="pay-comment-error" class="error">
-                                {move || crate::messages::with_number(td_string!(locale(), pay_comment_too_long), n as u64)}
-                            </p>
+                <Notice
+                    id="pay-comment-error"
+                    text=Signal::derive(move || {
+                        errors().comment_chars.map(|n| {
+                            crate::messages::with_number(td_string!(locale(), pay_comment_too_long), n as u64)
                         })
-                }}
+                    })
+                />
                 <Show when=no_key>
                     <p id="pay-no-key" class="error" role="alert">
                         {tr!(pay_no_key)} " "
                         <A href="/settings/keys">{tr!(settings_keys_open)}</A>
                     </p>
                 </Show>
-                <Show when=move || locked_warning.get() && !session.is_unlocked()>
-                    <p id="pay-locked" class="error" role="alert">{tr!(pay_unlock_first)}</p>
-                </Show>
+                <Notice
+                    id="pay-locked"
+                    text=Signal::derive(move || {
+                        (locked_warning.get() && !session.is_unlocked())
+                            .then(|| td_string!(locale(), pay_unlock_first).to_owned())
+                    })
+                />
                 <div class="actions">
                     <button id="pay-clear" type="button" on:click=move |_| clear()>{tr!(clear_button)}</button>
-                    <button id="pay-defer" type="button" disabled=no_key on:click=move |_| go_on(Action::Defer)>
+                    <button id="pay-defer" type="button" on:click=move |_| go_on(Action::Defer)>
                         {tr!(defer_button)}
                     </button>
-                    <button id="pay-execute" type="submit" class="primary" disabled=no_key on:click=move |_| go_on(Action::Execute)>
+                    <button id="pay-execute" type="submit" class="primary" on:click=move |_| go_on(Action::Execute)>
                         {tr!(execute_button)}
                     </button>
                 </div>
@@ -376,23 +376,22 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
     };
 
     let confirmation = move |draft: PaymentDraft, action: Action| {
+        let title: TextKey = match action {
+            Action::Execute => |l| td_string!(l, confirm_execute_title),
+            Action::Defer => |l| td_string!(l, confirm_defer_title),
+        };
         let shown_account = account_for_display(kind, &draft.account);
         let split = draft.split;
         let comment = draft.comment.clone();
         let for_confirm = draft.clone();
         view! {
             <section id="pay-confirm" class="card" data-action=action.name()>
-                <h2>
-                    {move || match action {
-                        Action::Execute => td_string!(i18n.get_locale(), confirm_execute_title),
-                        Action::Defer => td_string!(i18n.get_locale(), confirm_defer_title),
-                    }}
-                </h2>
+                <h2>{crate::language::text(title)}</h2>
                 <dl class="figures">
                     <dt>{tr!(figure_provider)}</dt>
                     <dd id="confirm-provider">{draft.provider_name.clone()}</dd>
                     <dt>{tr!(figure_account)}</dt>
-                    <dd id="confirm-account">{shown_account}</dd>
+                    <dd id="confirm-account" class="number">{shown_account}</dd>
                     {figure("confirm-provider-amount", |l| td_string!(l, figure_provider_amount), Some(split.provider_tiyn))}
                     {figure("confirm-commission", |l| td_string!(l, figure_commission), Some(split.commission_tiyn))}
                     {figure("confirm-customer-amount", |l| td_string!(l, figure_customer_amount), Some(split.customer_tiyn))}
@@ -433,15 +432,12 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
 
     let outcome = move |record: PaymentRecord, action: Action| {
         let state = record.state;
-        let headline = move || {
-            let l = i18n.get_locale();
-            match state {
-                State::Accepted => td_string!(l, result_accepted),
-                State::Rejected(_) => td_string!(l, result_rejected),
-                State::Deferred if action == Action::Defer => td_string!(l, result_deferred),
-                State::Deferred => td_string!(l, result_deferred_offline),
-                State::Unknown | State::Sending => td_string!(l, result_unknown),
-            }
+        let headline: TextKey = match state {
+            State::Accepted => |l| td_string!(l, result_accepted),
+            State::Rejected(_) => |l| td_string!(l, result_rejected),
+            State::Deferred if action == Action::Defer => |l| td_string!(l, result_deferred),
+            State::Deferred => |l| td_string!(l, result_deferred_offline),
+            State::Unknown | State::Sending => |l| td_string!(l, result_unknown),
         };
         let tone = match state {
             State::Accepted => "card result ok",
@@ -459,13 +455,26 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
                 data-session=session.clone()
             >
                 <p class="result-head"><StateBadge state=state /></p>
-                <p id="pay-result-text"><strong>{headline}</strong></p>
-                {move || {
-                    crate::components::state_reason(i18n.get_locale(), state)
-                        .map(|reason| view! { <p id="pay-reason">{reason}</p> })
-                }}
+                <p id="pay-result-text"><strong>{crate::language::text(headline)}</strong></p>
+                <Notice
+                    id="pay-reason"
+                    class="reason"
+                    text=Signal::derive(move || {
+                        crate::components::state_reason(i18n.get_locale(), state).map(str::to_owned)
+                    })
+                />
                 {(state == State::Deferred && offline).then(|| view! { <p class="hint">{tr!(result_deferred_hint)}</p> })}
                 {(state.needs_status()).then(|| view! { <p class="hint">{tr!(result_unknown_hint)}</p> })}
+                <Notice
+                    id="pay-last-failure"
+                    class="hint"
+                    text=Signal::derive(move || {
+                        let locale = i18n.get_locale();
+                        record.last_failure.filter(|_| state.needs_status()).map(|failure| {
+                            format!("{}: {}", td_string!(locale, figure_last_failure), failure_text(locale, failure))
+                        })
+                    })
+                />
                 <dl class="figures">
                     {record.transaction_id.clone().map(|id| view! {
                         <dt>{tr!(figure_transaction)}</dt>
@@ -474,7 +483,7 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
                     <dt>{tr!(figure_provider)}</dt>
                     <dd>{record.payment.provider_name.clone()}</dd>
                     <dt>{tr!(figure_account)}</dt>
-                    <dd>{account_for_display(kind, &record.payment.account)}</dd>
+                    <dd class="number">{account_for_display(kind, &record.payment.account)}</dd>
                     {figure("pay-result-provider-amount", |l| td_string!(l, figure_provider_amount), Some(record.payment.amount_tiyn))}
                     {figure("pay-result-commission", |l| td_string!(l, figure_commission), Some(record.payment.commission_tiyn))}
                     {figure("pay-result-customer-amount", |l| td_string!(l, figure_customer_amount), Some(record.payment.customer_amount_tiyn))}
@@ -496,12 +505,16 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
         view! {
             <section id="pay-result" class="card result bad" role="alert" data-state="not-saved">
                 <p><strong>{tr!(result_not_saved)}</strong></p>
-                <p id="pay-error">
-                    {move || match &why {
-                        NotSaved::Sign(e) => e.explain(i18n.get_locale()),
-                        NotSaved::Store(e) => e.explain(i18n.get_locale()),
-                    }}
-                </p>
+                <Notice
+                    id="pay-error"
+                    class=""
+                    text=Signal::derive(move || {
+                        Some(match &why {
+                            NotSaved::Sign(e) => e.explain(i18n.get_locale()),
+                            NotSaved::Store(e) => e.explain(i18n.get_locale()),
+                        })
+                    })
+                />
             </section>
             <nav class="actions">
                 <button id="pay-back-to-form" type="button" class="primary" on:click=move |_| set_stage.set(Stage::Form)>
@@ -515,7 +528,11 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
         view! {
             <section id="pay-result" class="card result warn" role="alert" data-state="unsure">
                 <p><strong>{tr!(result_unsure)}</strong></p>
-                <p id="pay-error">{move || error.explain(i18n.get_locale())}</p>
+                <Notice
+                    id="pay-error"
+                    class=""
+                    text=Signal::derive(move || Some(error.explain(i18n.get_locale())))
+                />
             </section>
             <nav class="actions">
                 <A href=format!("/history/{session}") attr:id="pay-history" attr:class="button primary">
@@ -529,7 +546,7 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
         Stage::Form => form().into_any(),
         Stage::Confirm(draft, action) => confirmation(draft, action).into_any(),
         Stage::Working(step) => progress(step).into_any(),
-        Stage::Done(record, action) => outcome(record, action).into_any(),
+        Stage::Done(record, action) => outcome(*record, action).into_any(),
         Stage::NotSaved(why) => not_saved(why).into_any(),
         Stage::Unsure(error, session) => unsure(error, session).into_any(),
     }

@@ -9,11 +9,12 @@ use tolem_protocol::account::AccountRule;
 use tolem_protocol::providers::{ProviderGroup, ProviderInfo};
 use wasm_bindgen::JsCast;
 
-use crate::providers::use_providers;
+use crate::components::Notice;
 use crate::format::local_date_time;
 use crate::i18n::*;
 use crate::messages::Explain;
 use crate::pages::PageFrame;
+use crate::providers::use_providers;
 
 /// The groups in the order the list shows them.
 const GROUPS: [ProviderGroup; 3] = [
@@ -110,7 +111,8 @@ pub fn ProvidersPage() -> impl IntoView {
     let open_active = {
         let open = open.clone();
         move || {
-            if let Some(provider) = shown.with_untracked(|s| s.get(active.get_untracked()).cloned()) {
+            if let Some(provider) = shown.with_untracked(|s| s.get(active.get_untracked()).cloned())
+            {
                 open(&provider.code);
             }
         }
@@ -239,11 +241,11 @@ pub fn ProvidersPage() -> impl IntoView {
             return view! {
                 <section id="providers-empty" class="card result bad" role="alert">
                     <p><strong>{tr!(providers_empty)}</strong></p>
-                    {move || {
-                        providers
-                            .error()
-                            .map(|e| view! { <p class="hint">{move || e.explain(i18n.get_locale())}</p> })
-                    }}
+                    <Notice
+                        id="providers-error"
+                        class="hint"
+                        text=Signal::derive(move || providers.error().map(|e| e.explain(i18n.get_locale())))
+                    />
                     <button id="providers-retry" type="button" on:click=move |_| providers.refresh()>
                         {tr!(retry_button)}
                     </button>
