@@ -15,14 +15,14 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 step "format and lints (native and wasm, warnings are errors)"
 cargo fmt --all --check
 cargo clippy --workspace --exclude tolem --exclude tolem-sw --all-targets -- -D warnings
-cargo clippy --target wasm32-unknown-unknown -p tolem -p tolem-sw --all-targets -- -D warnings
+cargo clippy --target wasm32-unknown-unknown -p tolem -p tolem-sw -p tolem-outbox --all-targets -- -D warnings
 
 step "native tests"
 cargo test --workspace --exclude tolem --exclude tolem-sw --exclude tolem-e2e
 
 step "browser tests (wasm-bindgen-test, headless Chromium)"
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
-cargo test --target wasm32-unknown-unknown -p tolem -p tolem-sw
+cargo test --target wasm32-unknown-unknown -p tolem -p tolem-sw -p tolem-outbox
 
 step "end-to-end tests (release build, real gateway, headless Chromium)"
 scripts/build-app.sh
