@@ -32,9 +32,28 @@ self.addEventListener('fetch', (event) => {
   event.respondWith(ready.then((sw) => sw.respond(VERSION, request)));
 });
 
+// Background Sync (Chromium): the page registers this tag while payments wait, and the browser
+// fires it when it believes the network is back. The Rust side rejects while payments still wait
+// so the browser retries with its own backoff; no new sync is registered in the middle of one.
+const SYNC_TAG = 'tolem-outbox';
+self.addEventListener('sync', (event) => {
+  if (event.tag === SYNC_TAG) {
+    event.waitUntil(ready.then((sw) => sw.replay('sync')));
+  }
+});
+
 self.addEventListener('message', (event) => {
   // The page sends this when the cashier presses "Update" (src/service_worker.rs).
   if (event.data === 'SKIP_WAITING') {
     event.waitUntil(self.skipWaiting());
   }
+  // The page sends this when payments wait (src/replay.rs); a replay already running keeps it.
+  if (event.data === 'REPLAY_OUTBOX') {
+    event.waitUntil(ready.then((sw) => sw.replay('message')).catch(() => {}));
+  }
 });
+
+// Safari and Firefox have no Background Sync: whenever the worker wakes, it looks at the outbox.
+// Not tied to an event, so the browser may stop the worker half-way; a payment left "sending"
+// is settled by its status query next time.
+ready.then((sw) => sw.replay('start')).catch(() => {});

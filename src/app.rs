@@ -11,6 +11,7 @@ use crate::balance::provide_balance;
 use crate::components::{Header, UpdatePrompt};
 use crate::connection::provide_connection;
 use crate::language::LanguageProvider;
+use crate::outbox::provide_outbox;
 use crate::pages::{
     CommissionListPage, CommissionPage, DeleteKeyPage, GenerateKeyPage, HistoryPage, HomePage,
     KeyCardPage, KeysPage, MessagePage, NotFoundPage, PaymentDetailPage, PaymentPage,
@@ -40,6 +41,8 @@ fn Shell() -> impl IntoView {
     // Above the router too: the catalogue and the balance are kept fresh whatever page is open.
     provide_providers();
     provide_balance();
+    // The outbox replays from here, whatever page is open (it needs the connection state).
+    provide_outbox();
     view! {
         <Router>
             <a class="skip" href="#main">{tr!(skip_to_content)}</a>

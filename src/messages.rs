@@ -4,12 +4,14 @@
 
 use std::time::Duration;
 
+use tolem_outbox::limits::LimitError;
 use tolem_outbox::store::StoreError;
 use tolem_protocol::account::AccountError;
 use tolem_protocol::commission::CommissionError;
 
 use crate::api::ApiError;
 use crate::crypto::CryptoError;
+use crate::format::local_date_time;
 use crate::i18n::*;
 use crate::language::protocol_lang;
 use crate::money::{AmountError, format_tenge};
@@ -223,4 +225,47 @@ impl Explain for SignedStepError {
             SignedStepError::Api(error) => error.explain(locale),
         }
     }
+}
+
+impl Explain for LimitError {
+    fn explain(&self, locale: Locale) -> String {
+        match self {
+            LimitError::PaymentTooLarge { max_tiyn } => with_value(
+                td_string!(locale, limit_payment_too_large),
+                "amount",
+                &format_tenge(*max_tiyn, locale),
+            ),
+            LimitError::TotalTooLarge {
+                max_tiyn,
+                room_tiyn,
+            } => with_value(
+                &with_value(
+                    td_string!(locale, limit_total_too_large),
+                    "max",
+                    &format_tenge(*max_tiyn, locale),
+                ),
+                "room",
+                &format_tenge(*room_tiyn, locale),
+            ),
+            LimitError::Overdue { deadline_ms } => with_value(
+                td_string!(locale, limit_overdue),
+                "time",
+                &local_date_time(*deadline_ms, locale),
+            ),
+        }
+    }
+}
+
+/// A span of time as hours and minutes (rounded up to the minute), for countdowns.
+pub fn hours_minutes(ms: i64, locale: Locale) -> String {
+    let minutes = (ms.max(0) as u64).div_ceil(60_000);
+    with_value(
+        &with_value(
+            td_string!(locale, duration_hm),
+            "h",
+            &(minutes / 60).to_string(),
+        ),
+        "m",
+        &(minutes % 60).to_string(),
+    )
 }

@@ -2,15 +2,16 @@
 //! key when the cashier confirms (pay and status, one session), store it in the history and the
 //! outbox before anything is sent, then send it and settle it — or leave it deferred.
 //!
-//! Every send of a stored payment goes through [`settle_now`], and every "there is something to
-//! replay" through [`kick_replay`]: the two seams where the replayer's lock and the service
-//! worker's replay (issue 5) plug in.
+//! Every send of a stored payment goes through [`settle_now`], under the replay lock the service
+//! worker and every other tab take too ([`tolem_outbox::lock`]): a payment is never sent by two
+//! of them at once. What is left waiting is the outbox's ([`crate::outbox::Outbox::kick`]).
 
 use std::time::Duration;
 
+use tolem_outbox::lock::{self, LockError, Wait};
 use tolem_outbox::record::{Failure, PaymentDraft, PaymentRecord, SignedPayment, State};
 use tolem_outbox::store::{self, StoreError};
-use tolem_outbox::{db, settle, transport};
+use tolem_outbox::{settle, transport};
 use tolem_protocol::ids::SessionId;
 use tolem_protocol::messages::{DecodeError, KeyCard};
 
@@ -20,9 +21,6 @@ use crate::storage::keystore::{self, KeyStoreError};
 /// Waits before each automatic status query after an unclear answer: short, because the
 /// cashier and the customer are waiting; what is still unknown after them is settled later.
 pub const STATUS_RETRIES: [Duration; 2] = [Duration::from_millis(1_500), Duration::from_secs(4)];
-
-/// The message the page posts to the service worker when payments wait (see [`kick_replay`]).
-pub const REPLAY_MESSAGE: &str = "REPLAY_OUTBOX";
 
 /// Why a payment could not be signed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -71,13 +69,12 @@ pub fn sign(session: &KeySession, draft: &PaymentDraft) -> Result<SignedPayment,
 /// Stores a signed payment (history and outbox, one transaction) as deferred. Nothing may be
 /// sent before this succeeded; when it fails, the payment is neither made nor deferred.
 pub async fn save(payment: SignedPayment) -> Result<PaymentRecord, StoreError> {
-    db::ask_for_persistent_storage();
     store::save_new(payment, js_sys::Date::now() as i64).await
 }
 
 /// Sends a stored payment and follows it to an outcome: an unclear answer is settled by a
 /// couple of quick status queries (never a new session); what is still unknown after them, or
-/// deferred because the phone is offline, is left for the replay.
+/// deferred because the phone is offline, is left for the replay (the caller kicks it).
 pub async fn execute(
     session: &SessionId,
     card: &KeyCard,
@@ -96,9 +93,6 @@ pub async fn execute(
         progress(Progress::AskingStatus);
         record = settle_now(session, card).await?;
     }
-    if !record.state.is_final() {
-        kick_replay();
-    }
     Ok(record)
 }
 
@@ -109,22 +103,15 @@ pub async fn send_now(session: &SessionId) -> Result<PaymentRecord, SendError> {
     Ok(execute(session, &card, |_| {}).await?)
 }
 
-/// Takes one stored payment a step towards its outcome ([`settle::settle`]). The one place the
-/// app sends a stored payment: issue 5 runs it under the replayer's lock.
+/// Takes one stored payment a step towards its outcome ([`settle::settle`]) under the replay
+/// lock, waiting for its turn if the worker or another tab is replaying (it then most likely
+/// sends this very payment, and the settle finds it final). If the turn does not come in time
+/// the payment is left as stored, for the replay.
 pub async fn settle_now(session: &SessionId, card: &KeyCard) -> Result<PaymentRecord, StoreError> {
-    settle::settle(session, card).await
-}
-
-/// There are payments waiting: asks for the outbox to be replayed. For now this only tells
-/// the service worker (which ignores it until it replays, issue 5); waiting payments are sent
-/// by hand from the history.
-pub fn kick_replay() {
-    let controller = leptos::prelude::window()
-        .navigator()
-        .service_worker()
-        .controller();
-    if let Some(worker) = controller {
-        let _ = worker.post_message(&REPLAY_MESSAGE.into());
+    match lock::with_replay_lock(Wait::Queue, |_held| settle::settle(session, card)).await {
+        Ok(settled) => settled,
+        Err(LockError::Storage(error)) => Err(error.into()),
+        Err(LockError::Busy) => store::get(session).await?.ok_or(StoreError::NotFound),
     }
 }
 

@@ -1,9 +1,11 @@
 //! The layout of Tolem's IndexedDB database: its name, version and object stores — the one
 //! schema the cashier app and the service worker both open.
 //!
+//! Versions: 1 — keys, outbox, history, settings; 2 — letters (signed messages that wait in the
+//! outbox like payments).
+//!
 //! Everything the phone must not lose lives here, not in `localStorage` (which browsers may drop,
-//! which a service worker cannot read, and which Odoo's point of sale lost orders from). All
-//! stores exist from version 1, so the history and outbox of payments needed no version bump.
+//! which a service worker cannot read, and which Odoo's point of sale lost orders from).
 //!
 //! Works in a page and in a service worker alike: IndexedDB is reached through the global scope,
 //! never through `window`.
@@ -16,7 +18,7 @@ use wasm_bindgen::{JsCast, JsValue};
 /// The database's name.
 pub const DB_NAME: &str = "tolem";
 /// Its schema version; bumped only together with a new branch in [`upgrade`].
-pub const DB_VERSION: u32 = 1;
+pub const DB_VERSION: u32 = 2;
 
 /// The point's key records (encrypted), keyed by key serial.
 pub const KEYS: &str = "keys";
@@ -26,6 +28,8 @@ pub const OUTBOX: &str = "outbox";
 pub const HISTORY: &str = "history";
 /// Small settings and counters, keyed by name (out-of-line keys).
 pub const SETTINGS: &str = "settings";
+/// Signed letters ([`crate::letters::LetterRecord`]), keyed by session id.
+pub const LETTERS: &str = "letters";
 
 /// Why the phone's storage could not be used.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -100,6 +104,11 @@ fn upgrade(database: &Database, old_version: u32) {
         let _ = database.create_object_store(OUTBOX, keyed_by("session"));
         let _ = database.create_object_store(HISTORY, keyed_by("session"));
         let _ = database.create_object_store(SETTINGS, ObjectStoreParams::new());
+    }
+    if old_version < 2 {
+        let mut params = ObjectStoreParams::new();
+        params.key_path(Some(KeyPath::new_single("session")));
+        let _ = database.create_object_store(LETTERS, params);
     }
 }
 

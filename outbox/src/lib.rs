@@ -16,13 +16,19 @@
 //! [`changes`] announces every stored change on a broadcast channel, so every tab (and the
 //! worker) sees a payment settled elsewhere.
 //!
-//! What the service worker calls: [`store::key_card`] (the card, to check answers),
-//! [`store::due`] or [`store::waiting`], [`settle::settle`] for one payment or
-//! [`settle::replay_due`] for one pass — under its own lock, which this crate does not take.
+//! On top of them, the replay: [`lock`] keeps replayers apart (one at a time across every tab
+//! and the service worker: Web Locks, or a lease in IndexedDB where the browser has none), and
+//! [`replay`] is the one pass both the page and the worker run. Signed letters ([`letters`])
+//! wait in the same outbox and are replayed in the same pass, after the payments. [`limits`] checks the point's
+//! offline limits before a payment is deferred.
 
 pub mod changes;
 pub mod db;
+pub mod letters;
+pub mod limits;
+pub mod lock;
 pub mod record;
+pub mod replay;
 pub mod settle;
 pub mod store;
 pub mod transport;

@@ -1,5 +1,6 @@
 //! The payments on the phone: the `history` store holds every [`PaymentRecord`], the `outbox`
-//! store an [`OutboxEntry`] for each one not final yet — the queue a replayer walks.
+//! store an [`OutboxEntry`] for each one not final yet — the queue a replayer walks. (Signed
+//! letters wait in the same outbox, with entries of their own kind: [`crate::letters`].)
 //!
 //! Rules:
 //! - A new payment goes into both stores in ONE transaction, before anything is sent; the
@@ -39,6 +40,20 @@ pub struct OutboxEntry {
     pub session: SessionId,
     pub created_at_ms: i64,
     pub amount_tiyn: i64,
+    /// What waits: a payment (in the history) or a letter (in the letters store). Entries
+    /// written before letters existed have no kind: they are payments.
+    #[serde(default)]
+    pub kind: EntryKind,
+}
+
+/// The kinds of signed requests that wait in the outbox.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryKind {
+    #[default]
+    Payment,
+    /// A signed letter ([`crate::letters`]).
+    Letter,
 }
 
 /// Why a payment could not be stored or found.
@@ -87,6 +102,7 @@ pub async fn save_new(payment: SignedPayment, now_ms: i64) -> Result<PaymentReco
         session: record.session().clone(),
         created_at_ms: record.payment.created_at_ms,
         amount_tiyn: record.payment.amount_tiyn,
+        kind: EntryKind::Payment,
     };
     let (record_js, entry_js) = (to_js(&record)?, to_js(&entry)?);
     let database = db::open().await?;
@@ -193,6 +209,9 @@ pub async fn waiting() -> Result<Vec<PaymentRecord>, StoreError> {
         let Ok(entry) = from_js::<OutboxEntry>(entry) else {
             continue;
         };
+        if entry.kind != EntryKind::Payment {
+            continue;
+        }
         if let Some(value) = history.get(key(&entry.session))?.await?
             && let Ok(record) = from_js::<PaymentRecord>(&value)
         {
@@ -204,6 +223,43 @@ pub async fn waiting() -> Result<Vec<PaymentRecord>, StoreError> {
         (a.payment.created_at_ms, a.session()).cmp(&(b.payment.created_at_ms, b.session()))
     });
     Ok(records)
+}
+
+/// How many entries wait in the outbox (payments and letters): one cheap count, so a replayer
+/// with nothing to do, or offline, reads no records at all.
+pub async fn outbox_len() -> Result<usize, StoreError> {
+    let database = db::open().await?;
+    let transaction = database.transaction(&[OUTBOX], TransactionMode::ReadOnly)?;
+    let count = transaction.object_store(OUTBOX)?.count(None)?.await?;
+    db::finish(transaction).await?;
+    Ok(count as usize)
+}
+
+/// What waits, summed up for the header and the offline limits from the outbox entries alone
+/// (a few numbers each), not from the full records: the header is re-read after every change,
+/// and a phone may hold hundreds of deferred payments.
+pub async fn waiting_summary() -> Result<crate::limits::Waiting, StoreError> {
+    let database = db::open().await?;
+    let transaction = database.transaction(&[OUTBOX], TransactionMode::ReadOnly)?;
+    let entries = transaction
+        .object_store(OUTBOX)?
+        .get_all(None, None)?
+        .await?;
+    db::finish(transaction).await?;
+    let mut waiting = crate::limits::Waiting::default();
+    for entry in entries.iter().filter_map(|e| from_js::<OutboxEntry>(&e).ok()) {
+        if entry.kind != EntryKind::Payment {
+            continue;
+        }
+        waiting.count += 1;
+        waiting.total_tiyn = waiting.total_tiyn.saturating_add(entry.amount_tiyn);
+        waiting.oldest_created_ms = Some(
+            waiting
+                .oldest_created_ms
+                .map_or(entry.created_at_ms, |o| o.min(entry.created_at_ms)),
+        );
+    }
+    Ok(waiting)
 }
 
 /// The waiting payments whose next attempt is due at `now_ms`, oldest first. A payment marked

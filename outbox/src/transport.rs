@@ -260,3 +260,40 @@ fn is_timeout(error: &JsValue) -> bool {
         .and_then(|name| name.as_string())
         .is_some_and(|name| name == "TimeoutError" || name == "AbortError")
 }
+
+/// How long the replayer's reachability probe waits for the gateway's health answer.
+pub const PROBE_TIMEOUT_MS: u32 = 8_000;
+
+/// Whether the gateway answers its health check right now: only its own health answer counts
+/// (a captive portal answers 200 with a login page). A replayer asks this before it sends
+/// stored payments: a pay that fails to connect may have left (it then becomes *unknown* and
+/// needs a status query), so when the gateway is plainly out of reach nothing is sent at all.
+pub async fn gateway_reachable() -> bool {
+    if !browser_online() {
+        return false;
+    }
+    let init = RequestInit::new();
+    init.set_method("GET");
+    init.set_cache(RequestCache::NoStore);
+    init.set_signal(Some(&web_sys::AbortSignal::timeout_with_u32(
+        PROBE_TIMEOUT_MS,
+    )));
+    let Ok(request) = web_sys::Request::new_with_str_and_init("/api/health", &init) else {
+        return false;
+    };
+    let Ok(response) = JsFuture::from(global_fetch(&request)).await else {
+        return false;
+    };
+    let response: web_sys::Response = response.unchecked_into();
+    if !response.ok() {
+        return false;
+    }
+    let Ok(read) = response.array_buffer() else {
+        return false;
+    };
+    let Ok(bytes) = JsFuture::from(read).await else {
+        return false;
+    };
+    serde_json::from_slice::<tolem_protocol::health::Health>(&Uint8Array::new(&bytes).to_vec())
+        .is_ok_and(|health| health.status == "ok")
+}

@@ -1,14 +1,17 @@
 //! Tolem's service worker, in Rust.
 //!
-//! `public/sw.js` registers the listeners and calls the three entry points exported here:
-//! [`install`] precaches the app shell of one version, [`activate`] removes older versions, and
-//! [`respond`] answers the app's requests from the shell cache so the app opens without a network.
+//! `public/sw.js` registers the listeners and calls the entry points exported here:
+//! [`install`] precaches the app shell of one version, [`activate`] removes older versions,
+//! [`respond`] answers the app's requests from the shell cache so the app opens without a network,
+//! and [`replay`] sends the deferred payments of the outbox when the network returns.
 
 mod precache;
+mod replay;
 mod respond;
 mod scope;
 
 pub use precache::{activate, install};
+pub use replay::{SYNC_TAG, replay};
 pub use respond::respond;
 
 /// Every cache this worker creates starts with this, so it never touches anyone else's caches.

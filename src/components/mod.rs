@@ -3,6 +3,7 @@
 mod connection_indicator;
 mod header;
 mod lock_state;
+mod outbox_summary;
 mod payment_state;
 mod qr_code;
 mod texts;
@@ -12,6 +13,7 @@ mod update_prompt;
 pub use connection_indicator::ConnectionIndicator;
 pub use header::Header;
 pub use lock_state::LockState;
+pub use outbox_summary::OutboxSummary;
 pub use payment_state::{StateBadge, state_label, state_reason};
 pub use qr_code::{QrCode, qr_svg};
 pub use texts::{Notice, local_time, money, money_or_dash};

@@ -1,6 +1,12 @@
 //! One payment with all its data and its state (manual §12.2, §14), following it live. A
 //! deferred or unknown payment can be sent by hand here (*Send now*): its signed requests are
 //! sent as they are, so no unlocking is needed.
+//!
+//! §12.3: the data of a payment that is not accepted (deferred, unknown, rejected) can be sent by
+//! e-mail without a network — through the phone's share sheet (a mail app among others) or a
+//! `mailto:` link — with its signed request, which the dealer can check and send to the gateway.
+//! Online, the same text can go as a signed letter through the gateway (`/message?payment=…`,
+//! [`crate::pages::MessagePage`]).
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -13,9 +19,11 @@ use tolem_protocol::ids::SessionId;
 use crate::components::{Notice, StateBadge};
 use crate::format::{account_for_display, account_guess, local_date_time};
 use crate::i18n::*;
-use crate::messages::{Explain, with_number};
+use crate::messages::{Explain, with_number, with_value};
 use crate::money::format_tenge;
+use crate::outbox::use_outbox;
 use crate::pages::PageFrame;
+use crate::pages::history::{Shared, receipt_lines, share};
 use crate::payments::{self, SendError, on_payment_change};
 use crate::providers::use_providers;
 
@@ -25,6 +33,36 @@ enum Loaded {
     Loading,
     Missing,
     Found(Box<PaymentRecord>),
+}
+
+/// The payment as a letter: its data as on the receipt, its session and its signed `pay` request
+/// (key serial, signature, body), so whoever receives it can check it and send it on.
+pub fn mail_text(record: &PaymentRecord, account: &str, locale: Locale) -> String {
+    let mut text = String::new();
+    for (label, value) in receipt_lines(record, account, locale) {
+        text.push_str(&format!("{label}: {value}\n"));
+    }
+    let pay = &record.payment.pay;
+    text.push_str(&format!(
+        "{}: {}\n\n{}:\nx-tolem-key: {}\nx-tolem-signature: {}\n{}\n",
+        td_string!(locale, figure_session),
+        record.session(),
+        td_string!(locale, mail_signed_request),
+        pay.signer,
+        pay.signature,
+        pay.body,
+    ));
+    text
+}
+
+/// A `mailto:` address with the subject and body filled in (no recipient: the cashier picks one).
+pub fn mailto(subject: &str, body: &str) -> String {
+    let encode = |text: &str| {
+        js_sys::encode_uri_component(text)
+            .as_string()
+            .unwrap_or_default()
+    };
+    format!("mailto:?subject={}&body={}", encode(subject), encode(body))
 }
 
 /// A failure of the last attempt, in words.
@@ -51,7 +89,9 @@ pub fn PaymentDetailPage() -> impl IntoView {
             .and_then(|s| SessionId::try_from(s).ok())
     };
     let (loaded, set_loaded) = signal(Loaded::Loading);
+    let outbox = use_outbox();
     let (sending, set_sending) = signal(false);
+    let (mailed, set_mailed) = signal(Shared::Not);
     let (send_error, set_send_error) = signal(None::<SendError>);
 
     let reload = move || {
@@ -82,7 +122,12 @@ pub fn PaymentDetailPage() -> impl IntoView {
         set_send_error.set(None);
         spawn_local(async move {
             match payments::send_now(&session).await {
-                Ok(record) => set_loaded.set(Loaded::Found(Box::new(record))),
+                Ok(record) => {
+                    if !record.state.is_final() {
+                        outbox.kick();
+                    }
+                    set_loaded.set(Loaded::Found(Box::new(record)))
+                }
                 Err(e) => set_send_error.set(Some(e)),
             }
             set_sending.set(false);
@@ -116,6 +161,14 @@ pub fn PaymentDetailPage() -> impl IntoView {
         };
         let can_send = !state.is_final();
         let session_text = p.session.to_string();
+        let can_mail = state != tolem_outbox::State::Accepted;
+        let subject = with_value(td_string!(locale, mail_subject), "session", &session_text);
+        let body = mail_text(&record, &account, locale);
+        let mail_link = mailto(&subject, &body);
+        let on_mail = move |_| {
+            let (subject, body) = (subject.clone(), body.clone());
+            spawn_local(async move { set_mailed.set(share(&subject, &body).await) });
+        };
         view! {
             <section id="payment" class="card" data-state=state.name() data-session=session_text.clone()>
                 <p id="payment-state" class="result-head"><StateBadge state=state with_reason=true /></p>
@@ -156,6 +209,25 @@ pub fn PaymentDetailPage() -> impl IntoView {
                     {tr!(receipt_button)}
                 </A>
             </nav>
+            {can_mail.then(|| view! {
+                <section id="payment-mail" class="card">
+                    <p class="hint">{tr!(mail_hint)}</p>
+                    <div class="actions">
+                        <button id="payment-mail-share" type="button" on:click=on_mail>
+                            {tr!(mail_button)}
+                        </button>
+                        <a id="payment-mailto" class="button" href=mail_link>{tr!(mail_app_link)}</a>
+                        <A href=format!("/message?payment={session_text}") attr:id="payment-mail-gateway" attr:class="button">
+                            {tr!(mail_gateway_link)}
+                        </A>
+                    </div>
+                    {move || match mailed.get() {
+                        Shared::Copied => Some(view! { <p id="payment-mailed" role="status">{tr!(receipt_copied)}</p> }.into_any()),
+                        Shared::Failed => Some(view! { <p id="payment-mailed" class="error" role="alert">{tr!(receipt_share_failed)}</p> }.into_any()),
+                        _ => None,
+                    }}
+                </section>
+            })}
         }
         .into_any()
     };

@@ -7,8 +7,8 @@ mod balance;
 mod detail;
 mod receipt;
 
-pub use detail::{PaymentDetailPage, failure_text};
-pub use receipt::ReceiptPage;
+pub use detail::{PaymentDetailPage, failure_text, mail_text};
+pub use receipt::{ReceiptPage, Shared, receipt_lines, share};
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;

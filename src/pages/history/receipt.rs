@@ -78,7 +78,7 @@ pub fn receipt_text(record: &PaymentRecord, account: &str, locale: Locale) -> St
 
 /// What sharing did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Shared {
+pub enum Shared {
     Not,
     Sheet,
     Copied,
@@ -86,7 +86,7 @@ enum Shared {
 }
 
 /// Hands `text` to the phone's share sheet; without one, copies it to the clipboard.
-async fn share(title: &str, text: &str) -> Shared {
+pub async fn share(title: &str, text: &str) -> Shared {
     let navigator: JsValue = window().navigator().into();
     let method = |name: &str| {
         js_sys::Reflect::get(&navigator, &name.into())

@@ -1,19 +1,44 @@
 //! Getting the key card (manual 9.1): the point code and password from the dealer go to the
 //! gateway, which answers with the card — dealer, point, key serial and the gateway's own key.
-//! The password stays in memory for the registration two screens on; it is never stored.
+//! The password stays in memory for the registration two screens on; it is never stored. The
+//! card also brings the point's offline limits, shown here so the cashier knows them from the
+//! start.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::components::A;
 use tolem_protocol::ids::check_code;
-use tolem_protocol::messages::{KeyCard, PASSWORD_MAX_CHARS};
+use tolem_protocol::messages::{KeyCard, OfflineLimits, PASSWORD_MAX_CHARS};
 
 use crate::api::{self, ApiError};
 use crate::i18n::*;
-use crate::messages::Explain;
+use crate::messages::{Explain, with_value};
+use crate::money::format_tenge;
 use crate::pages::PageFrame;
 use crate::pages::keys::{KEYS_PATH, back_to_keys, progress};
 use crate::session::use_key_session;
+
+/// The card's offline limits in words: what may wait on the phone, and for how long.
+fn offline_text(offline: &OfflineLimits, locale: Locale) -> String {
+    let hours = offline.max_age_ms as f64 / 3_600_000.0;
+    let hours = if hours.fract() == 0.0 {
+        format!("{hours:.0}")
+    } else {
+        format!("{hours:.1}")
+    };
+    let text = td_string!(locale, card_offline_text);
+    let text = with_value(
+        text,
+        "payment",
+        &format_tenge(offline.max_payment_tiyn, locale),
+    );
+    let text = with_value(
+        &text,
+        "total",
+        &format_tenge(offline.max_total_tiyn, locale),
+    );
+    with_value(&text, "hours", &hours)
+}
 
 #[component]
 pub fn KeyCardPage() -> impl IntoView {
@@ -109,6 +134,7 @@ pub fn KeyCardPage() -> impl IntoView {
     };
 
     let result = move |card: KeyCard| {
+        let offline = card.offline.clone();
         view! {
             <section id="card-result" class="card result ok" role="status">
                 <p><strong>{tr!(card_received)}</strong></p>
@@ -122,6 +148,18 @@ pub fn KeyCardPage() -> impl IntoView {
                     <dt>{tr!(card_serial)}</dt>
                     <dd id="card-serial">{card.key_serial.clone()}</dd>
                 </dl>
+                <h3>{tr!(card_offline_title)}</h3>
+                <p
+                    id="card-offline"
+                    data-max-payment-tiyn=offline.max_payment_tiyn.to_string()
+                    data-max-total-tiyn=offline.max_total_tiyn.to_string()
+                    data-max-age-ms=offline.max_age_ms.to_string()
+                >
+                    {
+                        let offline = offline.clone();
+                        move || offline_text(&offline, i18n.get_locale())
+                    }
+                </p>
                 <p class="hint">{tr!(card_next_hint)}</p>
             </section>
             <nav class="actions">

@@ -9,6 +9,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
+use tolem_outbox::limits::{self, LimitError};
 use tolem_outbox::record::{Failure, PaymentDraft, PaymentRecord, State};
 use tolem_outbox::store::StoreError;
 use tolem_protocol::account::AccountKind;
@@ -18,9 +19,11 @@ use tolem_protocol::providers::ProviderInfo;
 
 use crate::balance::use_balance;
 use crate::components::{Notice, StateBadge, UnlockForm, money_or_dash};
+use crate::connection::{Connection, use_connection};
 use crate::format::{account_for_display, phone_digits, phone_mask};
 use crate::i18n::*;
 use crate::messages::Explain;
+use crate::outbox::use_outbox;
 use crate::pages::history::failure_text;
 use crate::pages::pay::form::{AmountSide, FieldErrors, check_form, live_split};
 use crate::pages::{PageFrame, TextKey};
@@ -105,6 +108,8 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
     let i18n = use_i18n();
     let session = use_key_session();
     let balance = use_balance();
+    let outbox = use_outbox();
+    let connection = use_connection();
     let provider = StoredValue::new(provider);
     let kind = provider.with_value(|p| p.account_kind);
     let code = provider.with_value(|p| p.code.clone());
@@ -116,6 +121,8 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
     // Errors are shown once the cashier has tried to go on, then follow every keystroke.
     let (tried, set_tried) = signal(false);
     let (locked_warning, set_locked_warning) = signal(false);
+    // Past an offline limit a payment is not deferred, and the form says which limit.
+    let (over_limit, set_over_limit) = signal(None::<LimitError>);
     let (stage, set_stage) = signal(Stage::Form);
     let settings = RwSignal::new(CommissionSettings::default());
     {
@@ -150,6 +157,7 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
         set_comment.set(String::new());
         set_tried.set(false);
         set_locked_warning.set(false);
+        set_over_limit.set(None);
     };
     let go_on = move |action: Action| {
         set_tried.set(true);
@@ -162,6 +170,24 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
             return;
         }
         set_locked_warning.set(false);
+        // A deferral, or an execution that will end deferred (the gateway is out of reach),
+        // must fit the point's offline limits.
+        let will_wait =
+            action == Action::Defer || connection.get_untracked() == Connection::Offline;
+        if will_wait && let Some(record) = session.record_untracked() {
+            let checked = limits::check_defer(
+                &record.card.offline,
+                &outbox.waiting_untracked(),
+                draft.split.provider_tiyn,
+                js_sys::Date::now() as i64,
+            );
+            set_over_limit.set(checked.err());
+            if checked.is_err() {
+                return;
+            }
+        } else {
+            set_over_limit.set(None);
+        }
         set_stage.set(Stage::Confirm(draft, action));
     };
 
@@ -189,7 +215,7 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
                 }
             };
             let (Action::Execute, Some(card)) = (action, card) else {
-                payments::kick_replay();
+                outbox.kick();
                 set_stage.set(Stage::Done(Box::new(record), action));
                 return;
             };
@@ -203,9 +229,15 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
                     if record.state == State::Accepted {
                         balance.refresh_quietly(session);
                     }
+                    if !record.state.is_final() {
+                        outbox.kick();
+                    }
                     set_stage.set(Stage::Done(Box::new(record), action));
                 }
-                Err(error) => set_stage.set(Stage::Unsure(error, session_id.to_string())),
+                Err(error) => {
+                    outbox.kick();
+                    set_stage.set(Stage::Unsure(error, session_id.to_string()))
+                }
             }
         });
     };
@@ -352,6 +384,10 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
                         <A href="/settings/keys">{tr!(settings_keys_open)}</A>
                     </p>
                 </Show>
+                <Notice
+                    id="pay-limit"
+                    text=Signal::derive(move || over_limit.get().map(|e| e.explain(locale())))
+                />
                 <Notice
                     id="pay-locked"
                     text=Signal::derive(move || {

@@ -108,6 +108,36 @@ impl Browser {
             .unwrap_or_else(|e| panic!("DevTools {command} failed: {e}"))
     }
 
+    /// Makes the current tab see the network go and come back (DevTools network emulation): the
+    /// browser fires its own `offline` and `online` events, as a phone does when its signal
+    /// returns. Headless Chromium never sees a real change; the outage itself is the proxy's.
+    pub async fn network_returns(&self) {
+        for offline in [true, false] {
+            self.devtools(
+                "Network.emulateNetworkConditions",
+                json!({
+                    "offline": offline,
+                    "latency": 0,
+                    "downloadThroughput": -1,
+                    "uploadThroughput": -1,
+                }),
+            )
+            .await;
+        }
+    }
+
+    /// Runs a DevTools command in the current page; its error as text when it fails.
+    pub async fn try_devtools(
+        &self,
+        command: &'static str,
+        params: Value,
+    ) -> Result<Value, String> {
+        self.client
+            .issue_cmd(crate::DevTools { command, params })
+            .await
+            .map_err(|e| e.to_string())
+    }
+
     /// Runs `script` asynchronously: it finishes by calling `arguments[arguments.length - 1]`.
     pub async fn eval_async(&self, script: &str) -> Value {
         self.client

@@ -10,6 +10,7 @@ mod browser;
 mod devtools;
 mod gateway;
 mod newer_build;
+mod point;
 mod proxy;
 
 pub use authenticator::Authenticator;
@@ -17,6 +18,10 @@ pub use browser::Browser;
 pub use devtools::DevTools;
 pub use gateway::Gateway;
 pub use newer_build::newer_build;
+pub use point::{
+    Action, Console, GatewayPayment, PASSPHRASE, POINT, Phone, Taken, dispatch_sync, kcell_number,
+    sync_registration_id,
+};
 pub use proxy::{Fault, Proxy};
 
 use std::net::TcpListener;

@@ -9,6 +9,7 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -37,6 +38,9 @@ pub struct Proxy {
 
 struct State {
     fault: Fault,
+    /// Held before each protocol request (`/api/v1/…`) goes on: a slow line, so a test can act
+    /// in the middle of a replay.
+    delay: Duration,
     upstream: SocketAddr,
     /// `(method, path, delivered to the gateway)` of every request seen.
     seen: Vec<(String, String, bool)>,
@@ -50,6 +54,7 @@ impl Proxy {
         let upstream = SocketAddr::from(([127, 0, 0, 1], upstream_port));
         let state = Arc::new(Mutex::new(State {
             fault: Fault::None,
+            delay: Duration::ZERO,
             upstream,
             seen: Vec::new(),
         }));
@@ -71,9 +76,25 @@ impl Proxy {
         self.state.lock().unwrap().fault = fault;
     }
 
+    /// Holds every protocol request this long before passing it on (a slow line).
+    pub fn set_delay(&self, delay: Duration) {
+        self.state.lock().unwrap().delay = delay;
+    }
+
     /// Points the proxy at a gateway on another port (a restarted one).
     pub fn set_upstream(&self, port: u16) {
         self.state.lock().unwrap().upstream = SocketAddr::from(([127, 0, 0, 1], port));
+    }
+
+    /// How many requests for `path` were seen, whether or not they reached the gateway.
+    pub fn seen(&self, path: &str) -> usize {
+        self.state
+            .lock()
+            .unwrap()
+            .seen
+            .iter()
+            .filter(|(_, p, _)| p == path)
+            .count()
     }
 
     /// How many requests for `path` reached the gateway.
@@ -92,10 +113,7 @@ const CAPTIVE_PAGE: &str =
     "<!doctype html><html><body><h1>Wi-Fi</h1><p>Войдите, чтобы продолжить</p></body></html>";
 
 async fn handle(mut client: TcpStream, state: Arc<Mutex<State>>) {
-    let (fault, upstream) = {
-        let state = state.lock().unwrap();
-        (state.fault, state.upstream)
-    };
+    let fault = state.lock().unwrap().fault;
     if fault == Fault::Down {
         return; // dropping the socket closes it
     }
@@ -106,6 +124,20 @@ async fn handle(mut client: TcpStream, state: Arc<Mutex<State>>) {
     let mut parts = request_line.split(' ');
     let method = parts.next().unwrap_or_default().to_owned();
     let path = parts.next().unwrap_or_default().to_owned();
+
+    let delay = state.lock().unwrap().delay;
+    if !delay.is_zero() && path.starts_with("/api/v1/") {
+        tokio::time::sleep(delay).await;
+    }
+    // The fault may have changed while the request waited.
+    let (fault, upstream) = {
+        let state = state.lock().unwrap();
+        (state.fault, state.upstream)
+    };
+    if fault == Fault::Down {
+        state.lock().unwrap().seen.push((method, path, false));
+        return;
+    }
 
     if fault == Fault::CaptivePortal {
         state.lock().unwrap().seen.push((method, path, false));

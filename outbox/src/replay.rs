@@ -1,0 +1,184 @@
+//! The replay policy: one pass over the outbox under the replay lock, oldest first, stopping at
+//! the first payment that got no decision — the layer Workbox calls `Queue.replayRequests`.
+//!
+//! - Only one replayer at a time ([`crate::lock`]); a context that finds the lock taken leaves
+//!   the work to its holder ([`Wait::IfFree`]), except one that must send now ([`Wait::Queue`]).
+//! - Before anything is sent the gateway's health is asked ([`transport::gateway_reachable`]): a
+//!   pay that fails to connect may have left the phone and turns the payment *unknown*, so with
+//!   the gateway plainly out of reach the payments stay as they are.
+//! - Every waiting payment is taken in order of creation, whatever its own schedule: a replay is
+//!   started by something that says the network may be back (a sync event, the page coming
+//!   online or back into view, a worker waking, the cashier), and the oldest payment is the one
+//!   closest to its deadline. The pace of retries is the caller's (the browser's sync backoff, the
+//!   page's timer), not a per-payment clock.
+//! - Each payment is settled with [`settle::settle`]: an unknown or interrupted one by its
+//!   pre-signed status query first (and, when the gateway never got it, the very same signed pay),
+//!   a deferred one by its pay. A payment still not final afterwards stops the pass — the network
+//!   or the gateway is failing, and Workbox's lesson is to put the entry back at the front and
+//!   report the failure so the browser retries, not to push on through the queue.
+//! - Payments deferred while the pass runs are picked up before the lock is let go, so a tab
+//!   that found the lock busy loses nothing by leaving the work to its holder.
+//! - Signed letters ([`crate::letters`]) wait in the same outbox and go in the same pass, after
+//!   the payments (money first: payments have deadlines).
+
+use std::collections::HashSet;
+
+use tolem_protocol::ids::SessionId;
+
+use crate::letters;
+use crate::lock::{self, Held, LockError, Wait};
+use crate::record::Failure;
+use crate::settle;
+use crate::store::{self, StoreError};
+use crate::transport;
+
+/// Why a pass ended with payments still waiting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// The gateway is out of reach: nothing left the phone.
+    Offline,
+    /// A payment got no decision (no clear answer, a 5xx, a captive portal, "too many
+    /// attempts"): it is kept and settled by status on the next pass.
+    NoDecision,
+    /// The phone has no key card (the key was deleted): answers cannot be checked.
+    NoKeyCard,
+    /// The IndexedDB lease ran out under this replayer; another one has taken over.
+    LostLock,
+}
+
+impl Stop {
+    /// A stable word for logs and for the worker's answer to the page.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stop::Offline => "offline",
+            Stop::NoDecision => "no-decision",
+            Stop::NoKeyCard => "no-key-card",
+            Stop::LostLock => "lost-lock",
+        }
+    }
+}
+
+/// What one replay did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Another context held the lock, so this one did nothing.
+    pub busy: bool,
+    /// Payments (and letters) this pass brought to a final state (accepted or rejected).
+    pub settled: usize,
+    /// Payments (and letters) still waiting when it ended.
+    pub left: usize,
+    /// Why it ended early, when it did.
+    pub stopped: Option<Stop>,
+}
+
+impl Report {
+    /// Whether the browser should try again later: payments still wait and nobody else is on
+    /// them. (A missing key card is not retried: no retry can fix it.)
+    pub fn should_retry(&self) -> bool {
+        !self.busy && self.left > 0 && self.stopped != Some(Stop::NoKeyCard)
+    }
+}
+
+/// Replays the outbox once, under the replay lock: see the module's rules.
+pub async fn replay(wait: Wait) -> Result<Report, StoreError> {
+    match lock::with_replay_lock(wait, pass).await {
+        Ok(report) => report,
+        Err(LockError::Busy) => Ok(Report {
+            busy: true,
+            ..Report::default()
+        }),
+        Err(LockError::Storage(error)) => Err(error.into()),
+    }
+}
+
+/// Something that waits in the outbox.
+enum Waiting {
+    Payment(SessionId),
+    Letter(SessionId),
+}
+
+/// What waits now, payments first (money, and deadlines), each kind oldest first.
+async fn waiting_now() -> Result<Vec<Waiting>, StoreError> {
+    let mut all: Vec<Waiting> = store::waiting()
+        .await?
+        .into_iter()
+        .filter(|record| !record.state.is_final())
+        .map(|record| Waiting::Payment(record.session().clone()))
+        .collect();
+    all.extend(
+        letters::waiting()
+            .await?
+            .into_iter()
+            .map(|record| Waiting::Letter(record.session)),
+    );
+    Ok(all)
+}
+
+/// One pass, the lock held.
+pub async fn pass(held: Held) -> Result<Report, StoreError> {
+    let mut report = Report::default();
+    let mut tried: HashSet<String> = HashSet::new();
+    let mut probed = false;
+    'passes: loop {
+        if !probed {
+            // The cheap checks first: with nothing waiting, or the gateway out of reach (the
+            // usual case while payments wait), no record is read.
+            if store::outbox_len().await? == 0 {
+                break;
+            }
+            if store::key_card().await?.is_none() {
+                report.stopped = Some(Stop::NoKeyCard);
+                break;
+            }
+            if !transport::gateway_reachable().await {
+                report.stopped = Some(Stop::Offline);
+                break;
+            }
+            probed = true;
+        }
+        let next: Vec<Waiting> = waiting_now()
+            .await?
+            .into_iter()
+            .filter(|item| {
+                let (Waiting::Payment(session) | Waiting::Letter(session)) = item;
+                !tried.contains(session.as_str())
+            })
+            .collect();
+        if next.is_empty() {
+            break;
+        }
+        let Some(card) = store::key_card().await? else {
+            report.stopped = Some(Stop::NoKeyCard);
+            break;
+        };
+        for item in next {
+            if !held.keep().await {
+                report.stopped = Some(Stop::LostLock);
+                break 'passes;
+            }
+            let (state, failure) = match &item {
+                Waiting::Payment(session) => {
+                    tried.insert(session.to_string());
+                    let after = settle::settle(session, &card).await?;
+                    (after.state, after.last_failure)
+                }
+                Waiting::Letter(session) => {
+                    tried.insert(session.to_string());
+                    let after = letters::settle(session, &card).await?;
+                    (after.state, after.last_failure)
+                }
+            };
+            if state.is_final() {
+                report.settled += 1;
+                continue;
+            }
+            report.stopped = Some(match failure {
+                Some(Failure::Offline) => Stop::Offline,
+                _ => Stop::NoDecision,
+            });
+            break 'passes;
+        }
+    }
+    report.left = store::outbox_len().await?;
+    Ok(report)
+}

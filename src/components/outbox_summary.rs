@@ -1,0 +1,86 @@
+//! The payments waiting on the phone, in the top bar: how many, how much, and how long until the
+//! oldest one's deadline (after which the gateway refuses it as too old). Square shows a
+//! countdown like this for offline payments; a cashier should never be surprised by it.
+//!
+//! `#outbox-summary` carries `data-count`, `data-total-tiyn` and `data-deadline-ms` (UTC
+//! milliseconds, empty without a key card or with nothing waiting); it is hidden while nothing
+//! waits.
+
+use std::time::Duration;
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+use crate::i18n::*;
+use crate::messages::{hours_minutes, with_value};
+use crate::money::format_tenge;
+use crate::outbox::use_outbox;
+use crate::session::use_key_session;
+
+/// How often the countdown moves: it shows minutes.
+const TICK: Duration = Duration::from_secs(15);
+
+#[component]
+pub fn OutboxSummary() -> impl IntoView {
+    let i18n = use_i18n();
+    let outbox = use_outbox();
+    let session = use_key_session();
+    let (now, set_now) = signal(js_sys::Date::now() as i64);
+    if let Ok(handle) =
+        set_interval_with_handle(move || set_now.set(js_sys::Date::now() as i64), TICK)
+    {
+        on_cleanup(move || handle.clear());
+    }
+    // The clock is read at each render, so a change of what waits never shows a stale time; the
+    // interval only makes it render again.
+    let current = move || {
+        now.track();
+        js_sys::Date::now() as i64
+    };
+    let deadline = move || {
+        let limits = session.record()?.card.offline;
+        outbox.waiting().deadline_ms(&limits)
+    };
+    let text = move || {
+        let locale = i18n.get_locale();
+        let waiting = outbox.waiting();
+        let mut text = format!(
+            "{} · {}",
+            waiting.count,
+            format_tenge(waiting.total_tiyn, locale)
+        );
+        if let Some(deadline) = deadline() {
+            let left = deadline - current();
+            text.push_str(" · ");
+            if left > 0 {
+                text.push_str(&with_value(
+                    td_string!(locale, outbox_left),
+                    "time",
+                    &hours_minutes(left, locale),
+                ));
+            } else {
+                text.push_str(td_string!(locale, outbox_overdue));
+            }
+        }
+        text
+    };
+    view! {
+        <A
+            href="/history"
+            attr:id="outbox-summary"
+            attr:class=move || {
+                let overdue = deadline().is_some_and(|d| d <= current());
+                if overdue { "outbox-summary overdue" } else { "outbox-summary" }
+            }
+            attr:hidden=move || outbox.waiting().count == 0
+            attr:data-count=move || outbox.waiting().count.to_string()
+            attr:data-total-tiyn=move || outbox.waiting().total_tiyn.to_string()
+            attr:data-deadline-ms=move || deadline().map(|d| d.to_string()).unwrap_or_default()
+            attr:title=tr!(outbox_title)
+            attr:aria-label=move || format!("{}: {}", t_string!(i18n, outbox_title), text())
+        >
+            <span class="outbox-icon" aria-hidden="true">"◷"</span>
+            <span class="outbox-text">{text}</span>
+        </A>
+    }
+}

@@ -1,0 +1,123 @@
+//! Guards the point's offline limits: past them the app refuses to defer and says why (one
+//! payment too large, too much waiting in all), and the header counts what waits; a payment
+//! that waited longer than the point's maximum age is refused by the gateway with its own code
+//! (909), and the phone records that refusal.
+//!
+//! Real parts only: the release build in Chromium, the gateway binary, the dealer console. The
+//! "old" payment is made honestly: after the phone got its card (72 hours), the dealer lowers the
+//! point's maximum age to 0 hours in the console, so the payment deferred a moment later is older
+//! than the gateway allows by the time it arrives.
+
+use std::time::{Duration, Instant};
+
+use tolem_e2e::{
+    Action, Console, Fault, Gateway, Phone, Proxy, free_port, kcell_number, path_from_env,
+};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn past_the_offline_limits_the_app_refuses_to_defer_and_says_why() {
+    let started = Instant::now();
+    let dist = path_from_env("TOLEM_DIST");
+    let data = tempfile::tempdir().unwrap();
+    let gateway = Gateway::start(free_port(), &dist, data.path());
+    let proxy = Proxy::start(gateway.port).await;
+    let mut console = Console::log_in(&gateway.url(), false).await;
+    // The demo point's card: one offline payment up to 50 000 ₸, 200 000 ₸ waiting in all.
+    let phone = Phone::certified(&proxy.url(), &mut console).await;
+    console.close().await;
+    proxy.set_fault(Fault::Down);
+
+    let reason = plain(&phone.refused_deferral(&kcell_number(1), "50000.01").await);
+    assert!(reason.contains("50 000"), "names the limit: {reason}");
+
+    for n in 0..4 {
+        let payment = phone
+            .pay(Action::Defer, &kcell_number(10 + n), "50000")
+            .await;
+        assert_eq!(payment.state, "deferred");
+    }
+    let (count, total, deadline) = phone.outbox_summary().await;
+    assert_eq!((count, total), (4, 200_000_00));
+    let deadline: i64 = deadline.parse().expect("a deadline in ms");
+    let now = phone
+        .browser
+        .eval("return Date.now()")
+        .await
+        .as_i64()
+        .unwrap();
+    let hours_left = (deadline - now) as f64 / 3_600_000.0;
+    assert!((71.9..=72.0).contains(&hours_left), "{hours_left} h left");
+    let shown = plain(&phone.browser.text_of("#outbox-summary").await);
+    // Rounded up to the minute: just deferred, the oldest has 72 hours left.
+    assert!(
+        shown.contains("4 · 200 000,00 ₸") && shown.contains("осталось 72 ч 0 мин"),
+        "{shown}"
+    );
+
+    let reason = plain(&phone.refused_deferral(&kcell_number(20), "100").await);
+    assert!(
+        reason.contains("200 000"),
+        "names the total limit: {reason}"
+    );
+    let (count, _, _) = phone.outbox_summary().await;
+    assert_eq!(count, 4, "nothing more was deferred");
+
+    phone.close().await;
+    eprintln!("took {:?}", started.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_payment_older_than_the_maximum_age_is_refused_with_909() {
+    let started = Instant::now();
+    let dist = path_from_env("TOLEM_DIST");
+    let data = tempfile::tempdir().unwrap();
+    let gateway = Gateway::start(free_port(), &dist, data.path());
+    let mut console = Console::log_in(&gateway.url(), true).await;
+    let phone = Phone::certified(&gateway.url(), &mut console).await;
+    let balance_before = console.balance_tiyn().await;
+
+    // The phone's card still says 72 hours; the gateway now allows no waiting at all.
+    console.set_offline_limits("50000", "200000", "0").await;
+    let payment = phone.pay(Action::Defer, &kcell_number(1), "3000").await;
+    assert_eq!(payment.state, "deferred");
+
+    let states = phone.wait_until_all_final(Duration::from_secs(30)).await;
+    assert_eq!(
+        states,
+        vec![(payment.session.clone(), "rejected".to_owned())]
+    );
+    phone
+        .browser
+        .client
+        .goto(&format!("{}history", phone.app))
+        .await
+        .unwrap();
+    phone
+        .browser
+        .wait_for_element(&format!(
+            "li.payment[data-session='{}'][data-code='909']",
+            payment.session
+        ))
+        .await;
+
+    let held = console.payments().await;
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert_eq!(
+        (held[0].status.as_str(), held[0].code.as_str()),
+        ("rejected", "909")
+    );
+    assert_eq!(
+        console.balance_tiyn().await,
+        balance_before,
+        "no money moved"
+    );
+
+    phone.close().await;
+    console.close().await;
+    eprintln!("took {:?}", started.elapsed());
+}
+
+/// Text with the typographic spaces of amounts (no-break, narrow no-break) as plain spaces.
+fn plain(text: &str) -> String {
+    text.replace(['\u{a0}', '\u{202f}'], " ")
+}
