@@ -247,7 +247,10 @@ pub async fn waiting_summary() -> Result<crate::limits::Waiting, StoreError> {
         .await?;
     db::finish(transaction).await?;
     let mut waiting = crate::limits::Waiting::default();
-    for entry in entries.iter().filter_map(|e| from_js::<OutboxEntry>(&e).ok()) {
+    for entry in entries
+        .iter()
+        .filter_map(|e| from_js::<OutboxEntry>(e).ok())
+    {
         if entry.kind != EntryKind::Payment {
             continue;
         }

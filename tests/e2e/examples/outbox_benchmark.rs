@@ -97,7 +97,9 @@ async fn main() {
         .browser
         .wait_for(
             "the header to count every waiting payment",
-            &format!("return document.querySelector('#outbox-summary')?.dataset.count === '{count}'"),
+            &format!(
+                "return document.querySelector('#outbox-summary')?.dataset.count === '{count}'"
+            ),
         )
         .await;
     let (_, total_shown, _) = phone.outbox_summary().await;
@@ -133,7 +135,11 @@ async fn main() {
     let balance_after = console.balance_tiyn().await;
     let rows = sessions.len();
     assert_eq!(rows, count, "one payment per deferral");
-    assert_eq!(proxy.delivered("/api/v1/pay"), count, "one pay request each");
+    assert_eq!(
+        proxy.delivered("/api/v1/pay"),
+        count,
+        "one pay request each"
+    );
     assert_eq!(balance_before - balance_after, total_shown);
 
     times.sort_by(f64::total_cmp);

@@ -1,7 +1,9 @@
 //! Guards "one replayer at a time": two tabs of the app and the service worker all wake up when
 //! the network returns, and each deferred payment still reaches the gateway exactly once — not
 //! merely accepted once (the gateway's idempotency would hide a double send), but *sent* once:
-//! the proxy counts the pay requests that reached the gateway.
+//! the proxy counts the pay requests that reached the gateway. And no replayer ever runs beside
+//! another: none of them needs a status query, which is what a second replayer does when it
+//! finds a payment the first has marked as being sent (checked to fail with the lock removed).
 //!
 //! Real parts only: the release build and its worker in Chromium (two tabs of one profile, so one
 //! IndexedDB and one worker), the gateway binary, and a slow, then failing, then healthy proxy.
@@ -78,7 +80,15 @@ async fn two_tabs_and_the_worker_send_each_payment_once() {
     assert_eq!(
         proxy.delivered("/api/v1/pay"),
         PAYMENTS,
-        "each payment sent exactly once by exactly one replayer"
+        "each payment sent exactly once"
+    );
+    // A second replayer running alongside would find payments the first had marked *sending*
+    // and ask for their status (its guard against paying twice): with one replayer at a time
+    // no status query is ever needed here.
+    assert_eq!(
+        proxy.seen("/api/v1/status"),
+        0,
+        "no replayer found a payment another was sending"
     );
 
     phone.close().await;
