@@ -14,7 +14,7 @@
 //! store (of kind [`EntryKind::Letter`]) while not final, written in one transaction like a
 //! payment's; every change is announced on the same broadcast channel.
 
-use idb::{Query, TransactionMode};
+use idb::TransactionMode;
 use serde::{Deserialize, Serialize};
 use tolem_protocol::PROTOCOL_VERSION;
 use tolem_protocol::codes::ResultCode;
@@ -22,13 +22,12 @@ use tolem_protocol::ids::SessionId;
 use tolem_protocol::keys::SecretKey;
 use tolem_protocol::messages::{KeyCard, Letter, Message, Outcome, Request, Step};
 use tolem_protocol::signing::Signed;
-use wasm_bindgen::JsValue;
 
 use crate::changes;
 use crate::db::{self, LETTERS, OUTBOX, from_js, to_js};
 use crate::record::{Failure, SignedRequest, State, StoredAnswer};
 use crate::settle::{Reply, read_reply};
-use crate::store::{EntryKind, OutboxEntry, StoreError};
+use crate::store::{EntryKind, OutboxEntry, StoreError, Tracked, change, key};
 use crate::transport::{self, ApiError, Delivery};
 
 /// The step's name, as in `/api/v1/message`.
@@ -104,6 +103,12 @@ impl SignedLetter {
     }
 }
 
+impl Tracked for LetterRecord {
+    fn state(&self) -> State {
+        self.state
+    }
+}
+
 /// A letter as stored, with its progress.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LetterRecord {
@@ -136,10 +141,6 @@ impl LetterRecord {
             updated_at_ms: now_ms,
         }
     }
-}
-
-fn key(session: &SessionId) -> JsValue {
-    JsValue::from_str(session.as_str())
 }
 
 /// Stores a freshly signed letter as deferred: its record and its outbox entry in one
@@ -219,7 +220,7 @@ pub async fn waiting() -> Result<Vec<LetterRecord>, StoreError> {
 /// Records the progress of `updated` (never replacing a final state; the signed letter itself
 /// is never changed), dropping the outbox entry when it becomes final. Returns it as stored.
 pub async fn update(updated: &LetterRecord) -> Result<LetterRecord, StoreError> {
-    change(&updated.session, |record| {
+    change(LETTERS, &updated.session, |record: &mut LetterRecord| {
         if record.state.is_final() {
             return false;
         }
@@ -232,46 +233,6 @@ pub async fn update(updated: &LetterRecord) -> Result<LetterRecord, StoreError> 
         true
     })
     .await
-}
-
-async fn change(
-    session: &SessionId,
-    edit: impl FnOnce(&mut LetterRecord) -> bool,
-) -> Result<LetterRecord, StoreError> {
-    let database = db::open().await?;
-    let transaction = database.transaction(&[LETTERS, OUTBOX], TransactionMode::ReadWrite)?;
-    let changed = async {
-        let letters = transaction.object_store(LETTERS)?;
-        let value = letters
-            .get(key(session))?
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        let mut record: LetterRecord = from_js(&value)?;
-        if !edit(&mut record) {
-            return Ok((record, false));
-        }
-        letters.put(&to_js(&record)?, None)?.await?;
-        if record.state.is_final() {
-            transaction
-                .object_store(OUTBOX)?
-                .delete(Query::Key(key(session)))?
-                .await?;
-        }
-        Ok::<_, StoreError>((record, true))
-    }
-    .await;
-    let (record, changed) = match changed {
-        Ok(done) => done,
-        Err(error) => {
-            let _ = transaction.abort();
-            return Err(error);
-        }
-    };
-    db::finish(transaction).await?;
-    if changed {
-        changes::announce(session);
-    }
-    Ok(record)
 }
 
 /// The record after the reply to its `message` request: queued (accepted, with the message id),
@@ -317,7 +278,7 @@ pub async fn settle(session: &SessionId, card: &KeyCard) -> Result<LetterRecord,
         return Ok(record);
     }
     let now = js_sys::Date::now() as i64;
-    let sending = change(session, |r| {
+    let sending = change(LETTERS, session, |r: &mut LetterRecord| {
         if r.state.is_final() {
             return false;
         }

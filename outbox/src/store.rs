@@ -88,8 +88,21 @@ impl From<idb::Error> for StoreError {
     }
 }
 
-fn key(session: &SessionId) -> JsValue {
+/// The IndexedDB key of a record: its session id.
+pub(crate) fn key(session: &SessionId) -> JsValue {
     JsValue::from_str(session.as_str())
+}
+
+/// A record kept by session whose outbox entry goes when its state is final: a payment or a
+/// letter. Lets one read-modify-write serve both stores.
+pub(crate) trait Tracked: Serialize + serde::de::DeserializeOwned {
+    fn state(&self) -> State;
+}
+
+impl Tracked for PaymentRecord {
+    fn state(&self) -> State {
+        self.state
+    }
 }
 
 /// Stores a freshly signed payment as deferred: its history record and its outbox entry in one
@@ -278,7 +291,7 @@ pub async fn due(now_ms: i64) -> Result<Vec<PaymentRecord>, StoreError> {
 /// now is: in [`State::Sending`], or unchanged when it is final already (someone else settled
 /// it meanwhile — then there is nothing to send).
 pub async fn mark_sending(session: &SessionId, now_ms: i64) -> Result<PaymentRecord, StoreError> {
-    change(session, |record| {
+    change(HISTORY, session, |record: &mut PaymentRecord| {
         if record.state.is_final() {
             return false;
         }
@@ -295,7 +308,7 @@ pub async fn mark_sending(session: &SessionId, now_ms: i64) -> Result<PaymentRec
 /// over a non-final one; the signed payment itself is never changed. Returns the record as
 /// stored.
 pub async fn update(updated: &PaymentRecord) -> Result<PaymentRecord, StoreError> {
-    change(updated.session(), |record| {
+    change(HISTORY, updated.session(), |record: &mut PaymentRecord| {
         if record.state.is_final() {
             return false;
         }
@@ -312,27 +325,29 @@ pub async fn update(updated: &PaymentRecord) -> Result<PaymentRecord, StoreError
     .await
 }
 
-/// Reads the record of `session` and applies `edit` in one read-write transaction (so two
-/// contexts changing the same payment are serialised by IndexedDB); writes only when `edit`
-/// says it changed something, and drops the outbox entry when the new state is final.
-async fn change(
+/// Reads the record of `session` from `store` (history or letters) and applies `edit` in one
+/// read-write transaction (so two contexts changing the same record are serialised by
+/// IndexedDB); writes only when `edit` says it changed something, and drops the outbox entry when
+/// the new state is final.
+pub(crate) async fn change<R: Tracked>(
+    store: &str,
     session: &SessionId,
-    edit: impl FnOnce(&mut PaymentRecord) -> bool,
-) -> Result<PaymentRecord, StoreError> {
+    edit: impl FnOnce(&mut R) -> bool,
+) -> Result<R, StoreError> {
     let database = db::open().await?;
-    let transaction = database.transaction(&[HISTORY, OUTBOX], TransactionMode::ReadWrite)?;
+    let transaction = database.transaction(&[store, OUTBOX], TransactionMode::ReadWrite)?;
     let changed = async {
-        let history = transaction.object_store(HISTORY)?;
-        let value = history
+        let records = transaction.object_store(store)?;
+        let value = records
             .get(key(session))?
             .await?
             .ok_or(StoreError::NotFound)?;
-        let mut record: PaymentRecord = from_js(&value)?;
+        let mut record: R = from_js(&value)?;
         if !edit(&mut record) {
             return Ok((record, false));
         }
-        history.put(&to_js(&record)?, None)?.await?;
-        if record.state.is_final() {
+        records.put(&to_js(&record)?, None)?.await?;
+        if record.state().is_final() {
             transaction
                 .object_store(OUTBOX)?
                 .delete(Query::Key(key(session)))?
