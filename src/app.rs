@@ -10,6 +10,7 @@ use leptos_router::path;
 use crate::balance::provide_balance;
 use crate::components::{Header, UpdatePrompt};
 use crate::connection::provide_connection;
+use crate::deliveries::provide_deliveries;
 use crate::language::LanguageProvider;
 use crate::outbox::provide_outbox;
 use crate::pages::{
@@ -43,6 +44,8 @@ fn Shell() -> impl IntoView {
     provide_balance();
     // The outbox replays from here, whatever page is open (it needs the connection state).
     provide_outbox();
+    // Accepted payments are followed to their provider while a screen shows them.
+    provide_deliveries();
     view! {
         <Router>
             <a class="skip" href="#main">{tr!(skip_to_content)}</a>

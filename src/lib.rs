@@ -13,7 +13,8 @@
 //! Payments: `catalogue` keeps the provider list (offline too), `money` and `format` read and
 //! write amounts, numbers and times, `payments` signs, stores and sends payments through the
 //! shared `tolem_outbox` crate (which the service worker uses too), `outbox` shows what waits and
-//! replays it while the app is open, and `balance` keeps the dealer's balance.
+//! replays it while the app is open, `deliveries` follows accepted payments to their provider, and
+//! `balance` keeps the dealer's balance.
 
 // The macro is deprecated in favour of build.rs code generation, but that path compiles the ICU
 // data exporter into every build; on two cores the macro is minutes faster and generates the same
@@ -39,6 +40,7 @@ pub mod balance;
 pub mod components;
 pub mod connection;
 pub mod crypto;
+pub mod deliveries;
 pub mod format;
 pub mod language;
 pub mod messages;

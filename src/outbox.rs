@@ -125,6 +125,11 @@ impl Outbox {
                     left: 1,
                     ..Report::default()
                 });
+                // The app was closed while the replay ran (a test's app dropped, a page torn
+                // down): the payments are settled in IndexedDB; there is no screen to update.
+                if this.running.try_get_value().is_none() {
+                    return;
+                }
                 this.after(&report);
                 if !this.again.get_value() {
                     break;
@@ -160,7 +165,8 @@ impl Outbox {
         let this = *self;
         set_timeout(
             move || {
-                if this.timer.get_value() == generation {
+                // `None`: the app is gone; nothing to retry from this page.
+                if this.timer.try_get_value() == Some(generation) {
                     this.replay();
                 }
             },

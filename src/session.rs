@@ -168,13 +168,19 @@ impl KeySession {
 
     /// Sends a step signed by the unlocked key.
     pub async fn send(&self, step: Step) -> Result<Response, SignedStepError> {
+        Ok(api::answered(self.ask(step).await?)?)
+    }
+
+    /// [`Self::send`], but a valid answer comes back whatever its code (see
+    /// [`api::post_signed_any_code`]): for steps whose refusals carry an outcome, like `check`.
+    pub async fn ask(&self, step: Step) -> Result<Response, SignedStepError> {
         let card = self
             .record
             .with_untracked(|r| r.as_ref().map(|r| r.card.clone()))
             .ok_or(SignedStepError::NoKey)?;
         let request = api::new_request(&card, step);
         let pending = self
-            .with_key(|key| api::post_signed(&request, key, &card))
+            .with_key(|key| api::post_signed_any_code(&request, key, &card))
             .ok_or(SignedStepError::Locked)?;
         Ok(pending.await?)
     }

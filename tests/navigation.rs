@@ -57,11 +57,9 @@ async fn every_tile_opens_its_page_and_leads_back() {
             .text_content()
             .unwrap();
         assert_eq!(h1, heading);
-        assert!(
-            page_text().contains(promise),
-            "{path} should say what will be there:\n{}",
-            page_text()
-        );
+        // What the page promises may need its data first (the catalogue, the history): wait for
+        // it as a person would, not for a fixed time.
+        wait_for_page_text(promise, 10).await;
         // The connection indicator is on every page.
         assert!(
             document()

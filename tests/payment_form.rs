@@ -222,7 +222,7 @@ async fn the_confirmation_shows_everything_and_defer_stores_without_sending() {
     type_into("#pay-account", "7011234567");
     type_into("#pay-amount", "2020");
     tap("#pay-execute");
-    settle().await;
+    wait_for("#pay-locked", 5).await;
     assert!(find("#pay-confirm").is_none());
     assert_eq!(
         text_of("#pay-locked"),

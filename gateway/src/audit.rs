@@ -57,6 +57,16 @@ impl Actor {
         }
     }
 
+    /// Somebody at the gateway's command line (`tolem-gateway operator add`): trusted as the
+    /// machine's administrator, named as such in the trail.
+    pub fn cli() -> Actor {
+        Actor {
+            who: "cli".to_owned(),
+            dealer_code: None,
+            ip: "-".to_owned(),
+        }
+    }
+
     /// The gateway itself (the daily commission run, retention).
     pub fn system(dealer_code: Option<&str>) -> Actor {
         Actor {
@@ -67,11 +77,192 @@ impl Actor {
     }
 }
 
+/// What was done: one variant per kind of audited action. Stored as its dotted name
+/// ([`Action::as_str`]), which the hash chain covers, so a name never changes once written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// A key card (serial) was issued to a point's phone.
+    KeyCardIssued,
+    /// A phone registered its public key.
+    KeyRegistered,
+    /// A full-access user certified a point key.
+    KeyCertified,
+    /// A full-access user revoked a point key.
+    KeyRevoked,
+    /// The phone revoked its own key.
+    KeyRevokedByPhone,
+    /// A point was registered.
+    PointRegistered,
+    /// A point was activated.
+    PointActivated,
+    /// A point was blocked (its phones get 53).
+    PointBlocked,
+    /// A blocked point was unblocked.
+    PointUnblocked,
+    /// A point's limits changed.
+    PointLimits,
+    /// A point's password was reset.
+    PointPasswordReset,
+    /// A point's hourly letter quota changed.
+    PointMessageQuota,
+    /// A cashier was registered.
+    CashierRegistered,
+    /// A cashier was blocked (54).
+    CashierBlocked,
+    /// A cashier was unblocked.
+    CashierUnblocked,
+    /// A create-and-view user prepared an operation.
+    OperationPrepared,
+    /// A full-access user confirmed a prepared operation.
+    OperationConfirmed,
+    /// A prepared operation was cancelled.
+    OperationCancelled,
+    /// The operator credited a dealer's balance (a confirmed top-up request).
+    MoneyTopUp,
+    /// A dealer's user asked the operator to credit money received by the bank.
+    TopUpRequested,
+    /// The operator refused a top-up request.
+    TopUpRejected,
+    /// The operator corrected a dealer's balance, with a reason.
+    MoneyCorrection,
+    /// The operator reversed an earlier correction.
+    MoneyCorrectionReversed,
+    /// A user asked for the commission credit to run now.
+    CommissionRun,
+    /// A business day's commission was credited.
+    CommissionCredited,
+    /// A point's signed letter was queued for e-mail.
+    MessageQueued,
+    /// A letter was handed to the mail transport.
+    MessageSent,
+    /// A console user logged in.
+    LoginOk,
+    /// A console login failed (wrong password, unknown user, throttled, blocked).
+    LoginFailed,
+    /// A console user logged out.
+    Logout,
+    /// A console user enrolled a one-time-code app.
+    TotpEnrolled,
+    /// A one-time code was refused.
+    TotpRefused,
+    /// A console user's one-time-code app was reset by another user.
+    TotpReset,
+    /// A console user changed their own password.
+    PasswordChanged,
+    /// A console user's password was reset by another user.
+    PasswordReset,
+    /// A console user was created with a one-time password.
+    UserInvited,
+    /// A console user was blocked.
+    UserBlocked,
+    /// A console user was unblocked.
+    UserUnblocked,
+    /// The operator registered a dealer.
+    DealerRegistered,
+    /// The operator changed a dealer's details.
+    DealerEdited,
+    /// The operator blocked a dealer (its phones get 52).
+    DealerBlocked,
+    /// The operator unblocked a dealer.
+    DealerUnblocked,
+    /// The operator changed a dealer's limits (83/84).
+    DealerLimits,
+    /// The operator added a provider to the catalogue.
+    ProviderAdded,
+    /// The operator changed a provider.
+    ProviderEdited,
+    /// The operator disabled a provider (new payments refused).
+    ProviderDisabled,
+    /// The operator enabled a provider again.
+    ProviderEnabled,
+    /// The operator set a dealer's own commission rate for a provider.
+    DealerRate,
+    /// A provider refused a payment for good; the gateway reversed it (money back to the
+    /// dealer, commission taken back).
+    PaymentRefunded,
+    /// Someone entitled asked for a delivery to be tried again now.
+    DeliveryRetried,
+    /// The operator marked a delivery delivered by hand, with the provider's number (a
+    /// dispute settled with the provider).
+    DeliveryMarked,
+    /// The operator (or the CLI) set how the gateway reaches a provider.
+    ProviderConnected,
+    /// Rows past their retention were purged.
+    AuditPurged,
+}
+
+impl Action {
+    /// The dotted name stored in `audit_log.action`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::KeyCardIssued => "key.card_issued",
+            Action::KeyRegistered => "key.registered",
+            Action::KeyCertified => "key.certified",
+            Action::KeyRevoked => "key.revoked",
+            Action::KeyRevokedByPhone => "key.revoked_by_phone",
+            Action::PointRegistered => "point.registered",
+            Action::PointActivated => "point.activated",
+            Action::PointBlocked => "point.blocked",
+            Action::PointUnblocked => "point.unblocked",
+            Action::PointLimits => "point.limits",
+            Action::PointPasswordReset => "point.password_reset",
+            Action::PointMessageQuota => "point.message_quota",
+            Action::CashierRegistered => "cashier.registered",
+            Action::CashierBlocked => "cashier.blocked",
+            Action::CashierUnblocked => "cashier.unblocked",
+            Action::OperationPrepared => "operation.prepared",
+            Action::OperationConfirmed => "operation.confirmed",
+            Action::OperationCancelled => "operation.cancelled",
+            Action::MoneyTopUp => "money.top_up",
+            Action::TopUpRequested => "top_up.requested",
+            Action::TopUpRejected => "top_up.rejected",
+            Action::MoneyCorrection => "money.correction",
+            Action::MoneyCorrectionReversed => "money.correction_reversed",
+            Action::CommissionRun => "commission.run",
+            Action::CommissionCredited => "commission.credited",
+            Action::MessageQueued => "message.queued",
+            Action::MessageSent => "message.sent",
+            Action::LoginOk => "login.ok",
+            Action::LoginFailed => "login.failed",
+            Action::Logout => "logout",
+            Action::TotpEnrolled => "totp.enrolled",
+            Action::TotpRefused => "totp.refused",
+            Action::TotpReset => "totp.reset",
+            Action::PasswordChanged => "password.changed",
+            Action::PasswordReset => "password.reset",
+            Action::UserInvited => "user.invited",
+            Action::UserBlocked => "user.blocked",
+            Action::UserUnblocked => "user.unblocked",
+            Action::DealerRegistered => "dealer.registered",
+            Action::DealerEdited => "dealer.edited",
+            Action::DealerBlocked => "dealer.blocked",
+            Action::DealerUnblocked => "dealer.unblocked",
+            Action::DealerLimits => "dealer.limits",
+            Action::ProviderAdded => "provider.added",
+            Action::ProviderEdited => "provider.edited",
+            Action::ProviderDisabled => "provider.disabled",
+            Action::ProviderEnabled => "provider.enabled",
+            Action::DealerRate => "dealer.rate",
+            Action::PaymentRefunded => "payment.refunded",
+            Action::DeliveryRetried => "delivery.retried",
+            Action::DeliveryMarked => "delivery.marked",
+            Action::ProviderConnected => "provider.connected",
+            Action::AuditPurged => "audit.purged",
+        }
+    }
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// An audited event: what was done to what, and the fields it changed.
 #[derive(Debug, Clone)]
-pub struct Event<'a> {
-    /// A dotted name, `key.certified`, `point.limits`, `money.top_up`...
-    pub action: &'a str,
+pub struct Event {
+    /// What was done.
+    pub action: Action,
     /// What it is about: `key:P1001-1`, `point:P1002`, `user:a@b.kz`...
     pub subject: String,
     /// `{"before": {...}, "after": {...}}` for a change, or what was done.
@@ -146,7 +337,7 @@ pub(crate) fn from_row(row: &AnyRow) -> Result<AuditRow, sqlx::Error> {
 pub async fn record_in(
     conn: &mut AnyConnection,
     actor: &Actor,
-    event: &Event<'_>,
+    event: &Event,
     at_ms: i64,
 ) -> Result<i64, sqlx::Error> {
     // The UPDATE first: it takes the head's row lock, so the head read next is ours alone.
@@ -162,7 +353,7 @@ pub async fn record_in(
         actor: actor.who.clone(),
         dealer_code: actor.dealer_code.clone(),
         ip: actor.ip.clone(),
-        action: event.action.to_owned(),
+        action: event.action.as_str().to_owned(),
         subject: event.subject.clone(),
         details: event.details.to_string(),
         prev_hash: head.try_get("head_hash")?,
@@ -196,7 +387,7 @@ pub async fn record_in(
 pub async fn record(
     pool: &AnyPool,
     actor: &Actor,
-    event: &Event<'_>,
+    event: &Event,
     at_ms: i64,
 ) -> Result<i64, sqlx::Error> {
     let mut tx = begin_write(pool).await?;
@@ -208,8 +399,8 @@ pub async fn record(
 /// What the console's audit page lists.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
-    /// The dealer whose trail it is.
-    pub dealer_code: String,
+    /// The dealer whose trail it is; `None` = the whole trail (the operator's view).
+    pub dealer_code: Option<String>,
     /// From this time (UTC ms, included).
     pub from_ms: Option<i64>,
     /// Until this time (UTC ms, excluded).
@@ -218,13 +409,13 @@ pub struct Filter {
     pub limit: i64,
 }
 
-/// The rows of a dealer's trail, newest first.
-pub async fn rows_of_dealer(pool: &AnyPool, filter: &Filter) -> Result<Vec<AuditRow>, sqlx::Error> {
+/// The rows of a dealer's trail (or of the whole trail), newest first.
+pub async fn rows(pool: &AnyPool, filter: &Filter) -> Result<Vec<AuditRow>, sqlx::Error> {
     let rows = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM audit_log WHERE dealer_code = $1 \
+        "SELECT {COLUMNS} FROM audit_log WHERE ($1 IS NULL OR dealer_code = $1) \
          AND at_ms >= $2 AND at_ms < $3 ORDER BY seq DESC LIMIT $4"
     ))
-    .bind(&filter.dealer_code)
+    .bind(filter.dealer_code.as_deref())
     .bind(filter.from_ms.unwrap_or(i64::MIN))
     .bind(filter.to_ms.unwrap_or(i64::MAX))
     .bind(filter.limit)

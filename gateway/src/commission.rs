@@ -1,5 +1,6 @@
 //! The dealer's commission (CyberplatMobile manual §18): accrued in real time on every accepted
-//! payment, at the provider's `dealer_commission_bp` of that moment, and credited to the
+//! payment, at the dealer's own rate for the provider (`dealer_rates`, set by the operator) or
+//! else the provider's `dealer_commission_bp` of that moment, and credited to the
 //! dealer's balance once per business day (Kazakhstan, UTC+5; see [`crate::payments`]) as one
 //! `commission` ledger entry.
 //!
@@ -17,7 +18,7 @@
 use sqlx::{AnyConnection, AnyPool, Row};
 
 use crate::{
-    audit::{self, Actor, Event},
+    audit::{self, Action, Actor, Event},
     db::{
         begin_write,
         ledger::{self, LedgerKind, NewEntry, Posted},
@@ -44,11 +45,17 @@ pub async fn accrue_in(
     amount_tiyn: i64,
     now_ms: i64,
 ) -> Result<i64, sqlx::Error> {
-    let rate_bp: Option<i64> =
-        sqlx::query_scalar("SELECT dealer_commission_bp FROM providers WHERE code = $1")
-            .bind(provider)
-            .fetch_optional(&mut *conn)
-            .await?;
+    // The dealer's own rate for the provider where the operator set one (`dealer_rates`),
+    // else the provider's.
+    let rate_bp: Option<i64> = sqlx::query_scalar(
+        "SELECT CAST(COALESCE((SELECT r.rate_bp FROM dealer_rates r \
+         WHERE r.dealer_code = $1 AND r.provider = $2), p.dealer_commission_bp) AS BIGINT) \
+         FROM providers p WHERE p.code = $2",
+    )
+    .bind(dealer_code)
+    .bind(provider)
+    .fetch_optional(&mut *conn)
+    .await?;
     let rate_bp = rate_bp.unwrap_or(0);
     let commission = commission_tiyn(amount_tiyn, rate_bp);
     sqlx::query(
@@ -76,7 +83,8 @@ pub struct Accrued {
     pub payments: i64,
 }
 
-/// What the dealer accrued on the business day that starts at `day_start_ms`.
+/// What the dealer accrued on the business day that starts at `day_start_ms`, leaving out the
+/// payments a provider refused before the day was credited (see [`crate::delivery::reversal`]).
 pub async fn accrued_on<'e>(
     executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
     dealer_code: &str,
@@ -85,7 +93,8 @@ pub async fn accrued_on<'e>(
     // Cast: PostgreSQL's SUM of BIGINT is NUMERIC, which the Any driver cannot read as i64.
     let row = sqlx::query(
         "SELECT CAST(COALESCE(SUM(commission_tiyn), 0) AS BIGINT) AS total, COUNT(*) AS payments \
-         FROM commission_accruals WHERE dealer_code = $1 AND day_start_ms = $2",
+         FROM commission_accruals WHERE dealer_code = $1 AND day_start_ms = $2 \
+         AND reversed_at_ms IS NULL",
     )
     .bind(dealer_code)
     .bind(day_start_ms)
@@ -196,7 +205,7 @@ async fn credit_day(
         }
     }
     let event = Event {
-        action: "commission.credited",
+        action: Action::CommissionCredited,
         subject: format!(
             "ledger:{}",
             ledger::entry_id(LedgerKind::Commission, &reference)

@@ -48,6 +48,22 @@ pub struct Config {
           action = clap::ArgAction::SetTrue)]
     pub demo: bool,
 
+    /// With `--demo`: deliver the demo providers' payments to this provider emulator (OSMP,
+    /// `tolem-provider-emulator`), e.g. `http://127.0.0.1:8091/osmp`. Without it the demo's
+    /// payments wait in the delivery queue.
+    #[arg(long, env = "TOLEM_DEMO_PROVIDER_URL")]
+    pub demo_provider_url: Option<String>,
+
+    /// How long after a provider's temporary answer (or none) the payment is sent again, in
+    /// milliseconds; it doubles with each further one, up to 10 minutes.
+    #[arg(long, env = "TOLEM_DELIVERY_FIRST_RETRY_MS", default_value_t = 5_000)]
+    pub delivery_first_retry_ms: u64,
+
+    /// How long one delivery attempt holds its payment before another gateway (or this one,
+    /// restarted) may send it again, in milliseconds. Keep it above every provider's timeout.
+    #[arg(long, env = "TOLEM_DELIVERY_LEASE_MS", default_value_t = 300_000)]
+    pub delivery_lease_ms: u64,
+
     /// File holding the gateway's Ed25519 signing key: created (mode 0600, from the OS random
     /// source) on first start. Back it up: a new key means every phone needs a new key card.
     #[arg(
@@ -112,7 +128,7 @@ pub struct Config {
 }
 
 /// A maintenance command, run instead of serving (against the same `--database-url`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
 pub enum Command {
     /// Walk the audit trail's hash chain from its anchor to its head. Exit status 0 and a
     /// summary when it is intact; 1 and the first bad row (`seq`) when it is not; 2 when the
@@ -121,6 +137,68 @@ pub enum Command {
     /// Delete audit rows older than 5 years (the gateway also does this daily), keeping the
     /// rest verifiable; prints how many were deleted.
     PurgeAudit,
+    /// The operator's console users, without the console: bootstrapping an empty database.
+    #[command(subcommand)]
+    Operator(OperatorCommand),
+    /// How the gateway reaches providers, without the console.
+    #[command(subcommand)]
+    Provider(ProviderCommand),
+}
+
+/// `tolem-gateway provider ...`.
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum ProviderCommand {
+    /// Set (or replace) how the gateway delivers payments to a provider of the catalogue.
+    /// Migrates the database first. The password is read from an environment variable, never
+    /// from the command line (which other users of the machine can see).
+    Connect {
+        /// The provider's code in the catalogue (`kcell`).
+        provider: String,
+        /// The provider's endpoint, `https://…` (OSMP: the URL the `command=…` query goes to).
+        #[arg(long)]
+        url: String,
+        /// The provider protocol.
+        #[arg(long, default_value = "osmp")]
+        protocol: String,
+        /// HTTP Basic user name, when the provider asks for one.
+        #[arg(long)]
+        username: Option<String>,
+        /// The environment variable holding the HTTP Basic password.
+        #[arg(long, default_value = "TOLEM_PROVIDER_PASSWORD")]
+        password_env: String,
+        /// How long the provider may take to answer, in milliseconds.
+        #[arg(long, default_value_t = 15_000)]
+        timeout_ms: i64,
+        /// A PEM file with an extra root certificate, for a provider with its own CA.
+        #[arg(long)]
+        ca_cert: Option<std::path::PathBuf>,
+    },
+    /// Print the registry of what was delivered to a provider on a business day (CSV:
+    /// txn_id,prv_txn,account,sum,txn_date), or, with `--compare`, list every difference from
+    /// the provider's registry file (exit status 1 when there is one).
+    Registry {
+        /// The provider's code in the catalogue.
+        provider: String,
+        /// The business day (Kazakhstan time), YYYY-MM-DD.
+        #[arg(long)]
+        day: String,
+        /// The provider's registry file of that day, in the same format.
+        #[arg(long)]
+        compare: Option<std::path::PathBuf>,
+    },
+}
+
+/// `tolem-gateway operator ...`.
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum OperatorCommand {
+    /// Create a full-access user of the operator (on an empty database: the first one) and
+    /// print a one-time password and where to log in; the first login asks for a new password
+    /// and sets up one-time codes. Migrates the database first.
+    Add {
+        /// The user's e-mail, their login.
+        #[arg(long)]
+        email: String,
+    },
 }
 
 /// The shape of log lines.

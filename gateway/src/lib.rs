@@ -7,33 +7,54 @@
 //! signed protocol), [`payments`] (the rules and the transaction of a payment),
 //! [`console`] (the dealer console), [`totp`] (its one-time codes), [`audit`] (the
 //! hash-chained audit trail), [`commission`] (the dealer's commission, accrued and credited),
+//! [`delivery`] (carrying accepted payments to their providers, and reversing refusals),
 //! [`jobs`] (what runs in the background), [`mail`] (signed messages by e-mail: queue,
 //! countersignature, delivery, the armored format), [`gateway_key`] (the key that signs answers),
 //! [`throttle`] (slowing down password guessing) and [`error`] (what a plain JSON handler can
 //! fail with).
 
+// Above the faces: the state they share and the router that mounts them.
+pub mod app;
+pub mod state;
+
+// The faces: JSON API, console pages, public pages (the CLI is `main.rs` + `cli`), and what
+// they share at the HTTP level.
+pub mod cli;
+pub mod console;
+pub mod http;
+pub mod public;
+pub mod web;
+
+// The domain, below every face.
 pub mod audit;
 pub mod commission;
-pub mod config;
-pub mod console;
 pub mod db;
-pub mod error;
+pub mod dealer;
+pub mod delivery;
+pub mod display;
 pub mod gateway_key;
-pub mod http;
 pub mod jobs;
 pub mod mail;
+pub mod operator;
 pub mod password;
 pub mod payments;
 pub mod secrets;
-pub mod startup;
+pub mod sender;
 pub mod throttle;
 pub mod totp;
+pub mod users;
+
+// Booting.
+pub mod config;
+pub mod error;
+pub mod startup;
 
 // The dealer console's translations (`locales/*.yml`), compiled in; Russian when a text is
 // missing in the chosen language.
 rust_i18n::i18n!("locales", fallback = "ru");
 
+pub use app::app;
 pub use config::Config;
 pub use error::Error;
-pub use http::{AppState, app};
 pub use startup::StartupError;
+pub use state::AppState;

@@ -1,18 +1,20 @@
 //! The `tolem-gateway` binary: boots the library (or runs one of its maintenance commands)
 //! and nothing else.
 
-use std::{process::ExitCode, sync::Arc};
+use std::{process::ExitCode, sync::Arc, time::Duration};
 
 use clap::Parser;
 use tolem_gateway::{
     AppState, Config, StartupError, app,
     audit::chain,
-    config::Command,
+    cli,
+    config::{Command, OperatorCommand, ProviderCommand},
     db::{self, now_ms, seed},
+    delivery::{self, DeliveryQueue},
     gateway_key::GatewayKey,
     jobs,
     mail::{self, MailQueue, MailSettings, transport::Transport, worker},
-    startup,
+    startup, users,
 };
 
 #[tokio::main]
@@ -21,6 +23,34 @@ async fn main() -> ExitCode {
     match config.command {
         Some(Command::VerifyAudit) => return verify_audit(&config).await,
         Some(Command::PurgeAudit) => return purge_audit(&config).await,
+        Some(Command::Operator(OperatorCommand::Add { ref email })) => {
+            return cli::operator_add(&config, email).await;
+        }
+        Some(Command::Provider(ProviderCommand::Connect {
+            ref provider,
+            ref url,
+            ref protocol,
+            ref username,
+            ref password_env,
+            timeout_ms,
+            ref ca_cert,
+        })) => {
+            let settings = cli::ConnectSettings {
+                provider: provider.clone(),
+                url: url.clone(),
+                protocol: protocol.clone(),
+                username: username.clone(),
+                password_env: password_env.clone(),
+                timeout_ms,
+                ca_cert: ca_cert.clone(),
+            };
+            return cli::provider_connect(&config, settings).await;
+        }
+        Some(Command::Provider(ProviderCommand::Registry {
+            ref provider,
+            ref day,
+            ref compare,
+        })) => return cli::provider_registry(&config, provider, day, compare.as_deref()).await,
         None => {}
     }
     match run(config).await {
@@ -34,7 +64,7 @@ async fn main() -> ExitCode {
 }
 
 /// Config → logging → mail settings → database → demo data → gateway key → socket → mail
-/// worker → serve until a signal.
+/// and provider delivery workers → serve until a signal.
 async fn run(config: Config) -> Result<(), StartupError> {
     startup::init_tracing(config.log_format)?;
     let shown_url = db::redact_url(&config.database_url);
@@ -46,7 +76,15 @@ async fn run(config: Config) -> Result<(), StartupError> {
     let pool = db::connect(&config.database_url).await?;
     db::migrate(&pool, &config.database_url).await?;
     let demo = if config.demo {
-        Some(seed::seed_demo(&pool).await?)
+        let demo = seed::seed_demo(&pool).await?;
+        if let Some(url) = config
+            .demo_provider_url
+            .as_deref()
+            .filter(|u| !u.is_empty())
+        {
+            seed::connect_demo_providers(&pool, url).await?;
+        }
+        Some(demo)
     } else {
         None
     };
@@ -71,13 +109,31 @@ async fn run(config: Config) -> Result<(), StartupError> {
         retry: worker::RetryPolicy::default(),
     }
     .spawn();
+    let delivery_queue = Arc::new(DeliveryQueue::default());
+    let mut delivery_worker = delivery::worker::Worker::new(pool.clone(), delivery_queue.clone());
+    delivery_worker.retry.first_delay = Duration::from_millis(config.delivery_first_retry_ms);
+    delivery_worker.retry.lease = Duration::from_millis(config.delivery_lease_ms);
+    delivery_worker.spawn();
     let state = AppState::new(pool.clone(), &config.dist, gateway_key)
         .with_secure_cookies(config.secure_cookies)
-        .with_mail_queue(mail_queue);
+        .with_mail_queue(mail_queue)
+        .with_delivery_queue(delivery_queue);
     print!(
         "{}",
         startup::banner_with_mail(addr, demo.as_ref(), Some(&shown_transport))
     );
+    if let Some(url) = config
+        .demo_provider_url
+        .as_deref()
+        .filter(|u| config.demo && !u.is_empty())
+    {
+        println!("  Providers:      the demo providers' payments are delivered to {url}");
+    }
+    if users::operator_users(&pool).await.unwrap_or(1) == 0 {
+        println!(
+            "  No operator user yet: create the first with `tolem-gateway operator add --email …`"
+        );
+    }
     tracing::info!("listening on http://{addr}");
 
     startup::serve(listener, app(state), pool).await

@@ -141,7 +141,10 @@ pub fn banner_with_mail(
     let _ = writeln!(text, "Tolem gateway listening on http://{addr}");
     let _ = writeln!(text, "  App:    http://{addr}/");
     let _ = writeln!(text, "  Health: http://{addr}/api/health");
-    let _ = writeln!(text, "  Dealer console: http://{addr}/console");
+    let _ = writeln!(
+        text,
+        "  Console:        http://{addr}/console (operator and dealers)"
+    );
     let _ = writeln!(text, "  Verify signed messages: http://{addr}/verify");
     if let Some(mail) = mail {
         let _ = writeln!(text, "  E-mail: {mail}");
@@ -169,8 +172,19 @@ pub fn banner_with_mail(
         );
         let _ = writeln!(
             text,
-            "  Demo dealer operator: {} / {} (create and view)",
+            "  Demo operator:        {} / {} (the processing centre: dealers, money, providers)",
             demo.operator_email, demo.operator_password
+        );
+        let _ = writeln!(
+            text,
+            "  Demo operator TOTP:   secret {}",
+            demo.operator_totp_secret
+        );
+        // Last: tests read the banner up to this line.
+        let _ = writeln!(
+            text,
+            "  Demo dealer clerk:    {} / {} (create and view)",
+            demo.clerk_email, demo.clerk_password
         );
     }
     text

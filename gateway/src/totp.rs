@@ -8,7 +8,7 @@
 //!   never shown again and never logged.
 //! * **Checking**: a code is accepted for the current step or one step either side (clocks
 //!   drift, people type slowly), and only for a step later than the last one accepted from
-//!   this user (`dealer_users.totp_last_step`), so a code, once used, is dead — even one
+//!   this user (`console_users.totp_last_step`), so a code, once used, is dead — even one
 //!   overheard or replayed within its 30 seconds. [`consume_in`] moves the step forward with a
 //!   conditional update, inside the transaction of the operation it confirms.
 //!
@@ -150,7 +150,7 @@ pub struct Enrolment {
 /// The TOTP state of the user `email`.
 pub async fn enrolment(pool: &AnyPool, email: &str) -> Result<Enrolment, sqlx::Error> {
     let row = sqlx::query(
-        "SELECT totp_secret, totp_pending_secret, totp_last_step FROM dealer_users \
+        "SELECT totp_secret, totp_pending_secret, totp_last_step FROM console_users \
          WHERE email = $1",
     )
     .bind(email)
@@ -170,7 +170,7 @@ pub async fn enrolment(pool: &AnyPool, email: &str) -> Result<Enrolment, sqlx::E
 /// pending when there is none (so reloading the page shows the same QR code).
 pub async fn offer(pool: &AnyPool, email: &str, fresh: &str) -> Result<String, sqlx::Error> {
     sqlx::query(
-        "UPDATE dealer_users SET totp_pending_secret = $2 \
+        "UPDATE console_users SET totp_pending_secret = $2 \
          WHERE email = $1 AND totp_pending_secret IS NULL AND totp_secret IS NULL",
     )
     .bind(email)
@@ -178,7 +178,7 @@ pub async fn offer(pool: &AnyPool, email: &str, fresh: &str) -> Result<String, s
     .execute(pool)
     .await?;
     let pending: Option<String> =
-        sqlx::query_scalar("SELECT totp_pending_secret FROM dealer_users WHERE email = $1")
+        sqlx::query_scalar("SELECT totp_pending_secret FROM console_users WHERE email = $1")
             .bind(email)
             .fetch_one(pool)
             .await?;
@@ -195,7 +195,7 @@ pub async fn enrol_in(
     now_ms: i64,
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
-        "UPDATE dealer_users SET totp_secret = totp_pending_secret, totp_pending_secret = NULL, \
+        "UPDATE console_users SET totp_secret = totp_pending_secret, totp_pending_secret = NULL, \
          totp_enrolled_at_ms = $3, totp_last_step = $4 \
          WHERE email = $1 AND totp_secret IS NULL AND totp_pending_secret = $2",
     )
@@ -216,7 +216,7 @@ pub async fn consume_in(
     step: i64,
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
-        "UPDATE dealer_users SET totp_last_step = $2 WHERE email = $1 AND totp_last_step < $2",
+        "UPDATE console_users SET totp_last_step = $2 WHERE email = $1 AND totp_last_step < $2",
     )
     .bind(email)
     .bind(step)

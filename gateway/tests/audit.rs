@@ -13,24 +13,17 @@ use support::{
     Gateway,
     browser::{ADMIN, text_of},
 };
-use tokio::process::Command;
 use tolem_gateway::{
-    audit::{self, Actor, Event, chain},
+    audit::{self, Action, Actor, Event, chain},
     db::now_ms,
 };
 
 /// Runs `tolem-gateway verify-audit` on the test's database: (exit code, stdout + stderr).
 async fn verify_audit(gateway: &Gateway) -> (Option<i32>, String) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_tolem-gateway"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("TOLEM_") {
-            command.env_remove(key);
-        }
-    }
+    let mut command = support::binary();
     command
         .args(["verify-audit", "--database-url", &gateway.database_url])
-        .env("RUST_LOG", "warn")
-        .kill_on_drop(true);
+        .env("RUST_LOG", "warn");
     let output = tokio::time::timeout(Duration::from_secs(60), command.output())
         .await
         .expect("verify-audit should finish")
@@ -43,16 +36,29 @@ async fn verify_audit(gateway: &Gateway) -> (Option<i32>, String) {
     (output.status.code(), text)
 }
 
-async fn actions(gateway: &Gateway) -> Vec<(i64, String, String, String)> {
-    sqlx::query_as("SELECT seq, actor, action, ip FROM audit_log ORDER BY seq")
+/// The rows after the first `after`.
+async fn actions(gateway: &Gateway, after: i64) -> Vec<(i64, String, String, String)> {
+    sqlx::query_as("SELECT seq, actor, action, ip FROM audit_log WHERE seq > $1 ORDER BY seq")
+        .bind(after)
         .fetch_all(&gateway.pool)
         .await
         .unwrap()
 }
 
-/// A scene with console actions and key events.
-async fn busy_gateway() -> Gateway {
+/// How many rows the demo seed wrote (it makes its users, dealer and opening top-up through
+/// the audited domain functions); the scenes' rows follow.
+async fn seed_rows(gateway: &Gateway) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM audit_log")
+        .fetch_one(&gateway.pool)
+        .await
+        .unwrap()
+}
+
+/// A scene with console actions and key events, and the number of the demo seed's rows
+/// before it.
+async fn busy_gateway() -> (Gateway, i64) {
     let gateway = support::start().await;
+    let base = seed_rows(&gateway).await;
     let phone = gateway.registered_phone(1).await;
     let cookie = gateway.console_session(ADMIN).await;
     let _ = gateway.login((ADMIN.0, "wrong password")).await;
@@ -67,22 +73,15 @@ async fn busy_gateway() -> Gateway {
         )
         .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let response = gateway
-        .confirmed_post(
-            "/console/money/top-up",
-            &cookie,
-            &csrf,
-            &[("amount", "100"), ("reference", "PP-9")],
-        )
-        .await;
+    let response = gateway.request_top_up(&cookie, "100", "PP-9").await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    gateway
+    (gateway, base)
 }
 
 #[tokio::test]
 async fn actions_and_key_events_are_recorded() {
-    let gateway = busy_gateway().await;
-    let rows = actions(&gateway).await;
+    let (gateway, base) = busy_gateway().await;
+    let rows = actions(&gateway, base).await;
     let names: Vec<&str> = rows
         .iter()
         .map(|(_, _, action, _)| action.as_str())
@@ -95,12 +94,12 @@ async fn actions_and_key_events_are_recorded() {
             "login.ok",
             "login.failed",
             "key.certified",
-            "money.top_up",
+            "top_up.requested",
         ],
         "{rows:?}"
     );
     let seqs: Vec<i64> = rows.iter().map(|(seq, ..)| *seq).collect();
-    assert_eq!(seqs, [1, 2, 3, 4, 5, 6]);
+    assert_eq!(seqs, [1, 2, 3, 4, 5, 6].map(|n| base + n));
     assert_eq!(rows[0].1, "point:P1001");
     assert_eq!(rows[4].1, ADMIN.0);
     assert!(rows.iter().all(|(.., ip)| ip == "127.0.0.1"), "{rows:?}");
@@ -132,49 +131,57 @@ async fn actions_and_key_events_are_recorded() {
 
 #[tokio::test]
 async fn a_changed_row_is_found_by_verify_audit() {
-    let gateway = busy_gateway().await;
+    let (gateway, base) = busy_gateway().await;
     let (code, output) = verify_audit(&gateway).await;
     assert_eq!(code, Some(0), "{output}");
     assert!(output.contains("audit chain OK"), "{output}");
 
-    // Someone with write access makes the top-up look smaller.
+    // Someone with write access makes the top-up request look smaller.
     gateway
         .sql(
             "UPDATE audit_log SET details = REPLACE(details, '10000', '100') \
-             WHERE action = 'money.top_up'",
+             WHERE action = 'top_up.requested'",
         )
         .await;
     let (code, output) = verify_audit(&gateway).await;
     assert_eq!(code, Some(1), "{output}");
-    assert!(output.contains("seq 6"), "{output}");
+    assert!(output.contains(&format!("seq {}", base + 6)), "{output}");
     assert!(output.contains("was changed"), "{output}");
 
     // The console's audit page names the same row.
     let cookie = gateway.console_session(ADMIN).await;
     let (html, _) = gateway.console_page("/console/audit", &cookie).await;
-    assert!(html.contains("data-ok=\"false\" data-seq=\"6\""), "{html}");
+    assert!(
+        html.contains(&format!("data-ok=\"false\" data-seq=\"{}\"", base + 6)),
+        "{html}"
+    );
 }
 
 #[tokio::test]
 async fn deleted_rows_are_found_too() {
-    let gateway = busy_gateway().await;
+    let (gateway, base) = busy_gateway().await;
     // A row in the middle, with the hashes of the rest recomputed is still a gap.
-    gateway.sql("DELETE FROM audit_log WHERE seq = 4").await;
+    gateway
+        .sql(&format!("DELETE FROM audit_log WHERE seq = {}", base + 4))
+        .await;
     let (code, output) = verify_audit(&gateway).await;
     assert_eq!(code, Some(1), "{output}");
-    assert!(output.contains("seq 5"), "{output}");
+    assert!(output.contains(&format!("seq {}", base + 5)), "{output}");
 
     // The newest row, cleanly cut off the end: the head no longer matches.
-    let gateway = busy_gateway().await;
-    gateway.sql("DELETE FROM audit_log WHERE seq = 6").await;
+    let (gateway, base) = busy_gateway().await;
+    gateway
+        .sql(&format!("DELETE FROM audit_log WHERE seq = {}", base + 6))
+        .await;
     let (code, output) = verify_audit(&gateway).await;
     assert_eq!(code, Some(1), "{output}");
-    assert!(output.contains("seq 6"), "{output}");
+    assert!(output.contains(&format!("seq {}", base + 6)), "{output}");
 }
 
 #[tokio::test]
 async fn the_purge_keeps_five_years_and_a_verifiable_chain() {
-    let gateway = support::start().await;
+    // Without demo data: the trail starts with the old rows the test writes.
+    let gateway = support::start_without_demo().await;
     let pool = &gateway.pool;
     let now = now_ms();
     let years = |n: i64| now - n * 366 * 24 * 60 * 60 * 1000;
@@ -185,15 +192,15 @@ async fn the_purge_keeps_five_years_and_a_verifiable_chain() {
     };
     let actor = Actor::system(Some("D001"));
     for (action, at) in [
-        ("old.1", years(7)),
-        ("old.2", years(6)),
-        ("recent", years(4)),
+        (Action::PointRegistered, years(7)),
+        (Action::PointActivated, years(6)),
+        (Action::PointBlocked, years(4)),
     ] {
         audit::record(pool, &actor, &event(action), at)
             .await
             .unwrap();
     }
-    audit::record(pool, &actor, &event("today"), now)
+    audit::record(pool, &actor, &event(Action::PointUnblocked), now)
         .await
         .unwrap();
 
@@ -202,7 +209,7 @@ async fn the_purge_keeps_five_years_and_a_verifiable_chain() {
         .fetch_all(pool)
         .await
         .unwrap();
-    assert_eq!(left, ["recent", "today", "audit.purged"]);
+    assert_eq!(left, ["point.blocked", "point.unblocked", "audit.purged"]);
     let verified = chain::verify(pool).await.unwrap();
     assert_eq!((verified.anchor_seq, verified.rows), (2, 3));
     let (code, output) = verify_audit(&gateway).await;

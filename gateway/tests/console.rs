@@ -19,7 +19,7 @@ async fn wrong_password_and_unknown_email_are_refused_alike() {
         assert!(response.headers().get(header::SET_COOKIE).is_none());
         let html = response.text().await.unwrap();
         assert!(
-            html.contains("Неверная электронная почта или пароль"),
+            html.contains("Неверная электронная почта, пароль или одноразовый код"),
             "{html}"
         );
     }

@@ -1,7 +1,7 @@
 //! Guards the dealer console's access levels and one-time codes over real HTTP, as a browser
-//! uses them: a create-and-view user cannot certify, activate, block, change limits, top up,
-//! confirm or read the audit trail (403, nothing changes) but can register a point and prepare
-//! a top-up, which a full-access user then confirms with a one-time code; a wrong code and a
+//! uses them: a create-and-view user cannot certify, activate, block, change limits, confirm or
+//! read the audit trail (403, nothing changes) but can register a point and prepare a point's
+//! limits, which a full-access user then confirms with a one-time code; a wrong code and a
 //! code used once already are refused; a full-access user without codes is sent to enrol, and
 //! enrolment by QR secret and a first code works once; posts without the CSRF token and
 //! sessions past their end are refused.
@@ -11,7 +11,7 @@ mod support;
 use reqwest::{StatusCode, header};
 use support::{
     Gateway,
-    browser::{ADMIN, ADMIN_TOTP_SECRET, OPERATOR, text_by_id, totp_at},
+    browser::{ADMIN, ADMIN_TOTP_SECRET, CLERK, text_by_id, totp_at},
     now_ms,
     payments::DEALER,
 };
@@ -39,7 +39,7 @@ async fn create_and_view_cannot_confirm_anything() {
     let phone = gateway.registered_phone(1).await;
     let serial = phone.card.key_serial.clone();
     let balance = gateway.balance_of(DEALER).await;
-    let cookie = gateway.console_session(OPERATOR).await;
+    let cookie = gateway.console_session(CLERK).await;
     let (_, csrf) = gateway.console_page("/console/money", &cookie).await;
     // A valid code of the admin's does not lend the operator the admin's rights.
     let code = totp_at(ADMIN_TOTP_SECRET, now_ms());
@@ -58,10 +58,6 @@ async fn create_and_view_cannot_confirm_anything() {
         ("/console/points/P1001/unblock".into(), vec![]),
         ("/console/points/P1001/limits".into(), limits.to_vec()),
         ("/console/points/P1001/cashiers/C1/block".into(), vec![]),
-        (
-            "/console/money/top-up".into(),
-            vec![("amount", "1000"), ("reference", "PP-1")],
-        ),
         ("/console/money/commission".into(), vec![]),
         ("/console/operations/op-1/confirm".into(), vec![]),
     ];
@@ -72,7 +68,7 @@ async fn create_and_view_cannot_confirm_anything() {
         assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path}");
         assert_eq!(error_kind(response).await, "forbidden", "{path}");
     }
-    for path in ["/console/audit", "/console/audit.csv", "/console/totp"] {
+    for path in ["/console/audit", "/console/audit.csv"] {
         let response = gateway.console_get(path, &cookie).await;
         assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path}");
     }
@@ -92,7 +88,7 @@ async fn create_and_view_prepares_and_full_access_confirms_with_a_code() {
     let balance = gateway.balance_of(DEALER).await;
 
     // The operator registers a point and prepares a top-up.
-    let operator = gateway.console_session(OPERATOR).await;
+    let operator = gateway.console_session(CLERK).await;
     let (html, csrf) = gateway.console_page("/console/points", &operator).await;
     assert!(html.contains("id=\"register-point\""), "{html}");
     let response = gateway
@@ -114,29 +110,16 @@ async fn create_and_view_prepares_and_full_access_confirms_with_a_code() {
             .starts_with('P')
     );
 
-    let (html, _) = gateway.console_page("/console/money", &operator).await;
-    assert!(
-        html.contains("action=\"/console/money/top-up/prepare\""),
-        "the operator's form prepares: {html}"
-    );
     let response = gateway
         .console_post(
-            "/console/money/top-up/prepare",
+            "/console/points/P1001/limits/prepare",
             &operator,
-            &[
-                ("csrf", &csrf),
-                ("amount", "25 000,50"),
-                ("reference", "PP-77"),
-            ],
+            &limits_form(&csrf, "25 000,50"),
         )
         .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&response), "/console/operations");
-    assert_eq!(
-        gateway.balance_of(DEALER).await,
-        balance,
-        "prepared, not posted"
-    );
+    assert_eq!(payment_limit(&gateway).await, None, "prepared, not applied");
     let (html, _) = gateway.console_page("/console/operations", &operator).await;
     assert!(html.contains("data-operation=\"op-1\""), "{html}");
     assert!(
@@ -148,8 +131,8 @@ async fn create_and_view_prepares_and_full_access_confirms_with_a_code() {
     let admin = gateway.console_session(ADMIN).await;
     let (html, csrf) = gateway.console_page("/console/operations", &admin).await;
     assert!(html.contains("class=\"confirm\""), "{html}");
-    let now = now_ms();
-    let right = totp_at(ADMIN_TOTP_SECRET, now);
+    // The code used to log in is spent: the next one comes from a fresh step.
+    let right = gateway.admin_code().await;
     let wrong = if right == "000000" {
         "000001"
     } else {
@@ -170,25 +153,20 @@ async fn create_and_view_prepares_and_full_access_confirms_with_a_code() {
     let response = confirm(wrong.to_owned()).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     assert_eq!(error_kind(response).await, "code-wrong");
-    assert_eq!(gateway.balance_of(DEALER).await, balance);
+    assert_eq!(payment_limit(&gateway).await, None);
 
     let response = confirm(right.clone()).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER, "{right}");
-    assert_eq!(gateway.balance_of(DEALER).await, balance + 2_500_050);
-    assert_eq!(gateway.ledger_sum(DEALER).await, balance + 2_500_050);
+    assert_eq!(payment_limit(&gateway).await, Some(2_500_050));
     let (html, _) = gateway.console_page("/console/operations", &admin).await;
     assert!(html.contains("data-state=\"confirmed\""), "{html}");
 
     // The same code for another operation: refused, the operation stays prepared.
     let response = gateway
         .console_post(
-            "/console/money/top-up/prepare",
+            "/console/points/P1001/limits/prepare",
             &operator,
-            &[
-                ("csrf", &csrf_of(&gateway, &operator).await),
-                ("amount", "1"),
-                ("reference", "PP-78"),
-            ],
+            &limits_form(&csrf_of(&gateway, &operator).await, "1"),
         )
         .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
@@ -222,7 +200,27 @@ async fn create_and_view_prepares_and_full_access_confirms_with_a_code() {
             .await;
         assert_eq!(response.status(), status, "{id}");
     }
-    assert_eq!(gateway.balance_of(DEALER).await, balance + 2_500_050);
+    assert_eq!(payment_limit(&gateway).await, Some(2_500_050));
+    assert_eq!(gateway.balance_of(DEALER).await, balance);
+}
+
+/// The limits form of P1001 with `payment` as its payment limit.
+fn limits_form<'a>(csrf: &'a str, payment: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("csrf", csrf),
+        ("payment_limit", payment),
+        ("daily_limit", ""),
+        ("offline_max_payment", "10"),
+        ("offline_max_total", "10"),
+        ("offline_max_age_hours", "1"),
+    ]
+}
+
+async fn payment_limit(gateway: &Gateway) -> Option<i64> {
+    sqlx::query_scalar("SELECT payment_limit_tiyn FROM points WHERE code = 'P1001'")
+        .fetch_one(&gateway.pool)
+        .await
+        .unwrap()
 }
 
 async fn csrf_of(gateway: &Gateway, cookie: &str) -> String {
@@ -234,7 +232,7 @@ async fn a_full_user_without_codes_enrols_first() {
     let gateway = support::start().await;
     let hash = hash_password_blocking("second-admin-pass").unwrap();
     sqlx::query(
-        "INSERT INTO dealer_users (email, dealer_code, password_hash, access_level, created_at_ms) \
+        "INSERT INTO console_users (email, dealer_code, password_hash, access_level, created_at_ms) \
          VALUES ('boss@tolem.demo', 'D001', $1, 'full', 0)",
     )
     .bind(hash)
@@ -244,18 +242,16 @@ async fn a_full_user_without_codes_enrols_first() {
     let cookie = gateway
         .console_session(("boss@tolem.demo", "second-admin-pass"))
         .await;
-    let (_, csrf) = gateway.console_page("/console/money", &cookie).await;
-    let top_up = [
-        ("csrf", csrf.as_str()),
-        ("amount", "100"),
-        ("reference", "R1"),
-        ("otp", "123456"),
-    ];
-    let response = gateway
-        .console_post("/console/money/top-up", &cookie, &top_up)
-        .await;
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    assert_eq!(location(&response), "/console/totp");
+    // Every page sends a full-access user without codes to set them up first.
+    for path in ["/console/money", "/console/keys", "/console/"] {
+        let response = gateway.console_get(path, &cookie).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{path}");
+        let to = location(&response);
+        assert!(
+            to == "/console/totp" || to == "/console/keys",
+            "{path}: {to}"
+        );
+    }
 
     let (html, csrf) = gateway.console_page("/console/totp", &cookie).await;
     assert!(html.contains("<svg"), "a QR code: {html}");
@@ -285,6 +281,7 @@ async fn a_full_user_without_codes_enrols_first() {
         )
         .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/console/keys", "enrolled: on to work");
     let (html, _) = gateway.console_page("/console/totp", &cookie).await;
     assert!(html.contains("id=\"totp-enrolled\""), "{html}");
     assert!(
@@ -293,19 +290,27 @@ async fn a_full_user_without_codes_enrols_first() {
     );
 
     // The enrolment code is spent; the next step's code works.
-    let mut top_up = top_up.to_vec();
-    top_up[3] = ("otp", &first);
+    let (_, csrf) = gateway.console_page("/console/points/P1001", &cookie).await;
+    let mut limits = vec![
+        ("csrf", csrf.as_str()),
+        ("payment_limit", "1000"),
+        ("daily_limit", ""),
+        ("offline_max_payment", "10"),
+        ("offline_max_total", "10"),
+        ("offline_max_age_hours", "1"),
+        ("otp", &first),
+    ];
     let response = gateway
-        .console_post("/console/money/top-up", &cookie, &top_up)
+        .console_post("/console/points/P1001/limits", &cookie, &limits)
         .await;
     assert_eq!(error_kind(response).await, "code-reused");
     let next = totp_at(&secret, now_ms() + 30_000);
-    top_up[3] = ("otp", &next);
+    limits[6] = ("otp", &next);
     let response = gateway
-        .console_post("/console/money/top-up", &cookie, &top_up)
+        .console_post("/console/points/P1001/limits", &cookie, &limits)
         .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    assert_eq!(location(&response), "/console/money");
+    assert_eq!(location(&response), "/console/points/P1001");
 }
 
 #[tokio::test]
@@ -325,12 +330,12 @@ async fn posts_without_the_token_and_dead_sessions_change_nothing() {
     for (path, form) in [
         ("/console/points", vec![("name", "X")]),
         (
-            "/console/money/top-up/prepare",
-            vec![("amount", "5"), ("reference", "A")],
-        ),
-        (
-            "/console/money/top-up",
-            vec![("amount", "5"), ("reference", "B")],
+            "/console/money/top-up-requests",
+            vec![
+                ("amount", "5"),
+                ("reference", "A"),
+                ("paid_on", "2025-01-01"),
+            ],
         ),
         ("/console/points/P1001/password", vec![]),
     ] {
@@ -350,13 +355,22 @@ async fn posts_without_the_token_and_dead_sessions_change_nothing() {
         .await;
     let response = gateway
         .confirmed_post(
-            "/console/money/top-up",
+            "/console/money/top-up-requests",
             &cookie,
             &csrf,
-            &[("amount", "5"), ("reference", "C")],
+            &[
+                ("amount", "5"),
+                ("reference", "C"),
+                ("paid_on", "2025-01-01"),
+            ],
         )
         .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&response), "/console/login");
     assert_eq!(gateway.balance_of(DEALER).await, balance);
+    let requests: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM top_up_requests")
+        .fetch_one(&gateway.pool)
+        .await
+        .unwrap();
+    assert_eq!(requests, 1, "only the demo seed's opening top-up");
 }

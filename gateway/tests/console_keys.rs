@@ -7,7 +7,7 @@
 mod support;
 
 use reqwest::{StatusCode, header};
-use support::browser::{ADMIN, OPERATOR, text_of};
+use support::browser::{ADMIN, CLERK, text_of};
 use tolem_protocol::{codes::ResultCode, messages::Step};
 
 #[tokio::test]
@@ -92,7 +92,7 @@ async fn create_and_view_may_look_but_not_confirm() {
     let gateway = support::start().await;
     let phone = gateway.registered_phone(1).await;
     let serial = phone.card.key_serial.clone();
-    let cookie = gateway.console_session(OPERATOR).await;
+    let cookie = gateway.console_session(CLERK).await;
     let (html, csrf) = gateway.keys_page(&cookie).await;
     assert!(html.contains(&phone.key.public_key().fingerprint().to_string()));
     assert!(!html.contains("Заверить ключ мобильной точки"));

@@ -9,7 +9,7 @@ mod support;
 use base64::{Engine, engine::general_purpose::STANDARD};
 use reqwest::{StatusCode, header};
 use support::{
-    browser::{ADMIN, OPERATOR, text_by_id},
+    browser::{ADMIN, CLERK, text_by_id},
     payments::kcell,
 };
 use tolem_gateway::payments::business_date;
@@ -30,7 +30,7 @@ async fn search_detail_and_csv_export() {
     assert_eq!(reply.code(), ResultCode::Duplicate);
 
     // Create-and-view users may read payments too.
-    let cookie = gateway.console_session(OPERATOR).await;
+    let cookie = gateway.console_session(CLERK).await;
     let today = business_date(support::now_ms()).to_string();
     let count = |query: String| {
         let (gateway, cookie) = (&gateway, &cookie);

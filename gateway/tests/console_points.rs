@@ -10,7 +10,7 @@ mod support;
 use reqwest::StatusCode;
 use support::{
     Gateway,
-    browser::{ADMIN, OPERATOR, text_by_id},
+    browser::{ADMIN, CLERK, text_by_id},
     payments::kcell,
 };
 use tolem_protocol::{
@@ -20,7 +20,7 @@ use tolem_protocol::{
 
 /// Registers a point as the operator; returns its code and password from the page.
 async fn register_point(gateway: &Gateway, name: &str) -> (String, String) {
-    let cookie = gateway.console_session(OPERATOR).await;
+    let cookie = gateway.console_session(CLERK).await;
     let (_, csrf) = gateway.console_page("/console/points", &cookie).await;
     let response = gateway
         .console_post(
@@ -158,7 +158,7 @@ async fn limits_set_in_the_console_reach_the_phone() {
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
     // The operator prepares new offline limits; the admin confirms; the next card has them.
-    let operator = gateway.console_session(OPERATOR).await;
+    let operator = gateway.console_session(CLERK).await;
     let (html, operator_csrf) = gateway
         .console_page("/console/points/P1001", &operator)
         .await;
@@ -253,7 +253,7 @@ async fn blocking_stops_the_phone_and_unblocking_lets_it_pay() {
     assert_eq!(balance().await.code(), ResultCode::Ok);
 
     // Another cashier, registered by the operator; and the point's key history.
-    let operator = gateway.console_session(OPERATOR).await;
+    let operator = gateway.console_session(CLERK).await;
     let (_, operator_csrf) = gateway
         .console_page("/console/points/P1001", &operator)
         .await;

@@ -96,12 +96,18 @@ async fn demo_seed_is_idempotent_and_hashes_passwords() {
     let (_dir, pool) = fresh_database().await;
     let demo = seed::seed_demo(&pool).await.unwrap();
 
-    let tables = ["dealers", "points", "dealer_users", "providers", "cashiers"];
+    let tables = [
+        "dealers",
+        "points",
+        "console_users",
+        "providers",
+        "cashiers",
+    ];
     let mut first = Vec::new();
     for table in tables {
         first.push(count(&pool, table).await);
     }
-    assert_eq!(first, [1, 1, 2, 7, 1]);
+    assert_eq!(first, [1, 1, 3, 7, 1]);
     let stored_hash = || {
         sqlx::query_scalar::<_, String>("SELECT password_hash FROM points WHERE code = $1")
             .bind(demo.point_code)
@@ -130,7 +136,7 @@ async fn demo_seed_is_idempotent_and_hashes_passwords() {
         .unwrap();
     assert_eq!(balance, 50_000_000, "500 000 tenge in tiyn");
     let admin_level: String =
-        sqlx::query_scalar("SELECT access_level FROM dealer_users WHERE email = $1")
+        sqlx::query_scalar("SELECT access_level FROM console_users WHERE email = $1")
             .bind(demo.admin_email)
             .fetch_one(&pool)
             .await

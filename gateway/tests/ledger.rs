@@ -1,5 +1,5 @@
-//! Guards the dealer's money end to end: top-ups entered in the console (directly with a
-//! one-time code, and prepared by one user and confirmed by another), payments made by a real
+//! Guards the dealer's money end to end: top-ups asked for by the dealer's users and credited
+//! only when the operator confirms them (a bank reference used twice is refused), payments made by a real
 //! phone over the signed API, rejections (32 duplicate, 21 insufficient funds) and the daily
 //! commission run leave a balance that equals the sum of the ledger and a figure worked out by
 //! hand below; the commission accrues per payment at the provider's rate, rounded down, and is
@@ -10,7 +10,7 @@ mod support;
 use reqwest::StatusCode;
 use support::{
     Gateway,
-    browser::{ADMIN, OPERATOR},
+    browser::{ADMIN, CLERK, OPERATOR},
     now_ms,
     payments::{DEALER, kcell},
 };
@@ -36,48 +36,25 @@ async fn a_day_of_money_adds_up_to_the_hand_calculation() {
     assert_eq!(gateway.balance_of(DEALER).await, 50_000_000);
     gateway.set_balance(DEALER, 500_000).await;
 
-    // 2. The admin tops up 10 000 tenge directly, with a one-time code.
+    // 2. The admin asks for 10 000 tenge; nothing moves until the operator confirms.
     let admin = gateway.console_session(ADMIN).await;
     let (_, csrf) = gateway.console_page("/console/money", &admin).await;
-    let response = gateway
-        .confirmed_post(
-            "/console/money/top-up",
-            &admin,
-            &csrf,
-            &[("amount", "10000"), ("reference", "PP-1001")],
-        )
-        .await;
+    let operator = gateway.console_session(OPERATOR).await;
+    let response = gateway.request_top_up(&admin, "10000", "PP-1001").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(gateway.balance_of(DEALER).await, 500_000);
+    let id = gateway.request_id(DEALER, "PP-1001").await;
+    let response = gateway.confirm_top_up(&operator, &id).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     // The same bank reference again is refused, not credited twice.
-    let response = gateway
-        .confirmed_post(
-            "/console/money/top-up",
-            &admin,
-            &csrf,
-            &[("amount", "10000"), ("reference", "PP-1001")],
-        )
-        .await;
+    let response = gateway.request_top_up(&admin, "10000", "PP-1001").await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
-    // 3. The operator prepares 5 000 tenge; the admin confirms.
-    let operator = gateway.console_session(OPERATOR).await;
-    let (_, operator_csrf) = gateway.console_page("/console/money", &operator).await;
-    let response = gateway
-        .console_post(
-            "/console/money/top-up/prepare",
-            &operator,
-            &[
-                ("csrf", &operator_csrf),
-                ("amount", "5000"),
-                ("reference", "PP-1002"),
-            ],
-        )
+    // 3. The create-and-view user asks for 5 000 tenge; the operator confirms.
+    let clerk = gateway.console_session(CLERK).await;
+    gateway
+        .top_up(DEALER, &clerk, &operator, "5000", "PP-1002")
         .await;
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let response = gateway
-        .confirmed_post("/console/operations/op-1/confirm", &admin, &csrf, &[])
-        .await;
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(gateway.balance_of(DEALER).await, 2_000_000);
 
     // 4. Payments from the phone: two accepted, a duplicate (32), one too big (21).
@@ -130,7 +107,7 @@ async fn a_day_of_money_adds_up_to_the_hand_calculation() {
     let expected = 50_000_000 // opening top-up of the demo dealer
         - 49_500_000 // correction to 5 000 tenge
         + 1_000_000 // top-up PP-1001
-        + 500_000 // prepared and confirmed top-up PP-1002
+        + 500_000 // top-up PP-1002, asked by the clerk
         - 100_000 // Kcell 1 000.00
         - 250_050 // Beeline 2 500.50
         + 1_000 // commission 1 % of 1 000.00

@@ -7,43 +7,23 @@
 mod support;
 
 use std::{
-    path::Path,
     process::Stdio,
     sync::{Arc, Mutex},
     time::Duration,
 };
 
 use support::mail::{eml_files, parse_email, verdict};
-use tokio::{
-    io::{AsyncBufReadExt, BufReader},
-    process::Command,
-};
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tolem_protocol::{
     codes::ResultCode,
     messages::{Letter, Outcome, Step},
 };
 
-/// The binary with a clean environment (no TOLEM_* from the developer's shell), in `dir`.
-fn gateway(dir: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_tolem-gateway"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("TOLEM_") {
-            command.env_remove(key);
-        }
-    }
-    command
-        .env("RUST_LOG", "info")
-        .env("TOLEM_DIST", dir.join("dist"))
-        .current_dir(dir)
-        .kill_on_drop(true);
-    command
-}
-
 #[tokio::test]
 async fn by_default_each_message_becomes_an_eml_file_in_data_mail() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().to_owned();
-    let mut child = gateway(&path)
+    let mut child = support::binary_in(&path)
         .args(["--port", "0", "--demo"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -54,7 +34,7 @@ async fn by_default_each_message_becomes_an_eml_file_in_data_mail() {
         let mut banner = Vec::new();
         while let Some(line) = stdout.next_line().await.unwrap() {
             banner.push(line);
-            if banner.iter().any(|l| l.contains("operator@tolem.demo")) {
+            if banner.iter().any(|l| l.contains("clerk@tolem.demo")) {
                 break;
             }
         }
@@ -173,7 +153,7 @@ async fn an_unusable_smtp_setting_stops_the_start_without_showing_the_password()
     ] {
         let output = tokio::time::timeout(
             Duration::from_secs(30),
-            gateway(dir.path())
+            support::binary_in(dir.path())
                 .args(["--port", "0"])
                 .env("TOLEM_SMTP_URL", url)
                 .output(),

@@ -12,7 +12,7 @@ mod support;
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use support::{
-    browser::{ADMIN, OPERATOR},
+    browser::{ADMIN, CLERK},
     mail::verdict,
 };
 use tolem_gateway::mail::envelope::{self, Envelope};
@@ -209,7 +209,7 @@ async fn the_console_lists_letters_and_shows_stuck_ones_red() {
         ))
         .await;
 
-    for user in [OPERATOR, ADMIN] {
+    for user in [CLERK, ADMIN] {
         let cookie = gateway.console_session(user).await;
         let response = gateway.console_get("/console/messages", &cookie).await;
         assert_eq!(response.status(), reqwest::StatusCode::OK, "{user:?}");

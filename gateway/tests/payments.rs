@@ -1,5 +1,5 @@
 //! Guards check, pay and status over real HTTP against a real database: `check` refuses with
-//! each of its codes (908, 8, 7, 21, 81–84, 909, 910) and moves nothing; an accepted payment
+//! each of its codes (908, 914, 8, 7, 21, 81–84, 909, 910) and moves nothing; an accepted payment
 //! moves the dealer's balance and ledger by exactly its provider amount; the same session is
 //! paid once however often it is sent (the identical signed answer again) and refused with 1
 //! with other content; the same payment within the hour is rejected with 32, an hour and a
@@ -51,7 +51,7 @@ async fn check_refuses_what_cannot_be_paid_and_moves_nothing() {
         gateway.check(&phone, kcell("7011234567", THOUSAND)).await,
         ResultCode::Ok
     );
-    // 908: a provider nobody knows, and one the gateway switched off.
+    // 908: a provider nobody knows; 914: one the operator switched off.
     let mut unknown = kcell("7011234567", THOUSAND);
     unknown.provider = "nope".into();
     assert_eq!(
@@ -65,7 +65,7 @@ async fn check_refuses_what_cannot_be_paid_and_moves_nothing() {
     altel.provider = "altel".into();
     assert_eq!(
         gateway.check(&phone, altel).await,
-        ResultCode::UnknownProvider
+        ResultCode::ProviderDisabled
     );
     // 8: a Beeline number paid to Kcell, a number too short.
     for account in ["7051234567", "701123456"] {

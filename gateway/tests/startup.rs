@@ -3,7 +3,9 @@
 //! a password), and a normal start prints the banner, answers health checks and stops cleanly
 //! (exit 0) on SIGTERM.
 
-use std::{path::Path, process::Stdio, time::Duration};
+mod support;
+
+use std::{process::Stdio, time::Duration};
 
 use tokio::{
     io::{AsyncBufReadExt, BufReader},
@@ -11,23 +13,6 @@ use tokio::{
 };
 
 const BANNER_PREFIX: &str = "Tolem gateway listening on http://";
-
-/// The binary with a clean environment: no TOLEM_* variables leak in from the developer's
-/// shell, logs at `info`.
-fn gateway(dir: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_tolem-gateway"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("TOLEM_") {
-            command.env_remove(key);
-        }
-    }
-    command
-        .env("RUST_LOG", "info")
-        .env("TOLEM_DIST", dir.join("dist"))
-        .current_dir(dir);
-    command.kill_on_drop(true);
-    command
-}
 
 /// Runs the gateway to completion (it is expected to fail) and returns (exit code, stderr).
 async fn run_to_failure(command: &mut Command) -> (Option<i32>, String) {
@@ -46,7 +31,7 @@ async fn taken_port_is_a_clear_error() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
 
-    let (code, stderr) = run_to_failure(gateway(dir.path()).args([
+    let (code, stderr) = run_to_failure(support::binary_in(dir.path()).args([
         "--port",
         &port.to_string(),
         "--database-url",
@@ -77,8 +62,13 @@ async fn unusable_database_is_a_clear_error() {
 
     for (path, reason) in [(&directory, "unable to open"), (&garbage, "not a database")] {
         let url = format!("sqlite://{}", path.display());
-        let (code, stderr) =
-            run_to_failure(gateway(dir.path()).args(["--port", "0", "--database-url", &url])).await;
+        let (code, stderr) = run_to_failure(support::binary_in(dir.path()).args([
+            "--port",
+            "0",
+            "--database-url",
+            &url,
+        ]))
+        .await;
         assert_eq!(code, Some(1), "{stderr}");
         let last = stderr.lines().last().unwrap_or_default();
         assert!(last.contains("cannot open the database"), "{stderr}");
@@ -93,7 +83,7 @@ async fn database_password_is_never_printed() {
     // Port 1 on loopback: nothing listens there, so the connection is refused at once.
     let url = "postgres://tolem:hunter2@127.0.0.1:1/tolem";
     let (code, stderr) = run_to_failure(
-        gateway(dir.path())
+        support::binary_in(dir.path())
             .args(["--port", "0"])
             .env("TOLEM_DATABASE_URL", url),
     )
@@ -110,7 +100,7 @@ async fn database_password_is_never_printed() {
 async fn starts_serves_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     // Configured through the environment, as systemd or Docker would.
-    let mut child = gateway(dir.path())
+    let mut child = support::binary_in(dir.path())
         .env("TOLEM_PORT", "0")
         .env("TOLEM_DEMO", "true")
         .env("TOLEM_DATABASE_URL", "sqlite://data/tolem.db")
@@ -124,7 +114,7 @@ async fn starts_serves_and_stops_on_sigterm() {
         let mut banner = Vec::new();
         while let Some(line) = stdout.next_line().await.unwrap() {
             banner.push(line);
-            if banner.iter().any(|l| l.contains("operator@tolem.demo")) {
+            if banner.iter().any(|l| l.contains("clerk@tolem.demo")) {
                 break;
             }
         }
@@ -175,6 +165,7 @@ async fn starts_serves_and_stops_on_sigterm() {
         "tolem-demo-1001",
         "tolem-admin-demo",
         "tolem-operator-demo",
+        "tolem-clerk-demo",
         "$argon2",
     ] {
         assert!(!stderr.contains(secret), "{secret} in logs: {stderr}");

@@ -13,7 +13,7 @@ use tolem_protocol::codes::ResultCode;
 use tolem_protocol::commission::Split;
 use tolem_protocol::ids::SessionId;
 use tolem_protocol::keys::{KeyError, SecretKey, Signature};
-use tolem_protocol::messages::{DecodeError, KeyCard, Message, Payment, Request, Step};
+use tolem_protocol::messages::{DecodeError, Delivery, KeyCard, Message, Payment, Request, Step};
 use tolem_protocol::signing::Signed;
 
 /// Exact bytes signed by the point key, as stored: the body as text (protocol messages are
@@ -64,6 +64,20 @@ pub struct PaymentDraft {
     /// Provider amount, the point's commission and the customer amount.
     pub split: Split,
     pub comment: Option<String>,
+}
+
+impl PaymentDraft {
+    /// The payment as a signed `check` or `pay` request carries it: one builder for both, so
+    /// the number checked is exactly the one paid.
+    pub fn payment(&self) -> Payment {
+        Payment {
+            provider: self.provider.clone(),
+            account: self.account.clone(),
+            amount_tiyn: self.split.provider_tiyn,
+            customer_amount_tiyn: self.split.customer_tiyn,
+            comment: self.comment.clone().filter(|c| !c.is_empty()),
+        }
+    }
 }
 
 /// A payment signed when the cashier confirmed it, before it is stored. Never changes again.
@@ -118,13 +132,7 @@ impl SignedPayment {
             created_at_ms: now_ms,
             step,
         };
-        let payment = Payment {
-            provider: draft.provider.clone(),
-            account: draft.account.clone(),
-            amount_tiyn: draft.split.provider_tiyn,
-            customer_amount_tiyn: draft.split.customer_tiyn,
-            comment: draft.comment.clone().filter(|c| !c.is_empty()),
-        };
+        let payment = draft.payment();
         let pay = request(Step::Pay(payment.clone()));
         pay.validate()?;
         let sign = |request: Request| {
@@ -250,6 +258,11 @@ pub struct PaymentRecord {
     /// Why the last attempt got no answer, when it got none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_failure: Option<Failure>,
+    /// Where the gateway is with carrying an accepted payment to its provider, as its latest
+    /// answer (pay, or a status query) said. Records stored before delivery existed, and
+    /// payments the gateway did not accept, have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<Delivery>,
     /// Requests sent for it so far (pays and status queries).
     pub attempts: u32,
     /// Not to be sent again before this time (UTC milliseconds).
@@ -268,6 +281,7 @@ impl PaymentRecord {
             decided_at_ms: None,
             last_answer: None,
             last_failure: None,
+            delivery: None,
             attempts: 0,
             next_attempt_at_ms: now_ms,
             updated_at_ms: now_ms,
@@ -276,5 +290,37 @@ impl PaymentRecord {
 
     pub fn session(&self) -> &SessionId {
         &self.session
+    }
+
+    /// Whether the delivery of this payment may still change, so a status query is worth
+    /// sending: the gateway accepted it, said it is on its way, and has not said the last word
+    /// (delivered or refunded). A payment accepted without a delivery (by a gateway older than
+    /// delivery) is not asked about: that gateway will never say more.
+    pub fn delivery_pending(&self) -> bool {
+        self.state == State::Accepted
+            && self
+                .delivery
+                .as_ref()
+                .is_some_and(|delivery| !delivery.state.is_final())
+    }
+}
+
+/// Whether `fresh` should replace the `stored` delivery of a payment. Answers can arrive out of
+/// order (two tabs, a slow status answer overtaken by a newer one), so a final delivery is
+/// never replaced by one that is not, and an older state never replaces a newer one; an equal
+/// one is not written again (nothing to announce).
+pub fn is_newer_delivery(stored: Option<&Delivery>, fresh: &Delivery) -> bool {
+    let Some(stored) = stored else {
+        return true;
+    };
+    if stored == fresh {
+        return false;
+    }
+    // `delayed` may turn on without a change of state (and of `updated_at_ms`): hence `>=`.
+    let not_older = fresh.updated_at_ms >= stored.updated_at_ms;
+    match (stored.state.is_final(), fresh.state.is_final()) {
+        (true, false) => false,
+        (false, true) => true,
+        _ => not_older,
     }
 }

@@ -12,12 +12,17 @@
 //! - status (of an unknown payment) → a receipt: accepted / rejected; 11, the gateway never got
 //!   the pay: deferred again, so the *same* signed pay goes out next; no clear answer: stays
 //!   unknown.
+//! - delivery: an accepted payment's answers carry where the gateway is with carrying it to the
+//!   provider ([`messages::Delivery`]); the record keeps the latest ([`is_newer_delivery`]). While
+//!   it is not final, [`refresh_delivery`] sends the payment's same pre-signed status query — a
+//!   read, so the very bytes signed at payment time may go any number of times, and no key is
+//!   needed (a locked key or the service worker can ask too) — and stores only the delivery.
 
 use tolem_protocol::codes::ResultCode;
 use tolem_protocol::ids::SessionId;
-use tolem_protocol::messages::{KeyCard, Outcome, PaymentState, Response};
+use tolem_protocol::messages::{self, KeyCard, Outcome, PaymentState, Response};
 
-use crate::record::{PaymentRecord, SignedRequest, State, StoredAnswer};
+use crate::record::{PaymentRecord, SignedRequest, State, StoredAnswer, is_newer_delivery};
 use crate::store::{self, StoreError};
 use crate::transport::{self, Answer, ApiError, Delivery};
 
@@ -142,6 +147,8 @@ struct Decision {
     decided_at_ms: Option<i64>,
     /// Whether the answer carried the payment's receipt (a status answer must).
     receipt_seen: bool,
+    /// The delivery to the provider the receipt carried, if any.
+    delivery: Option<messages::Delivery>,
 }
 
 /// What an answer decides about the payment, or `None` when it decides nothing: too many
@@ -170,6 +177,7 @@ fn decision(response: &Response) -> Option<Decision> {
         transaction_id: receipt.map(|r| r.transaction_id.clone()),
         decided_at_ms: receipt.map(|r| r.accepted_at_ms),
         receipt_seen: receipt.is_some(),
+        delivery: receipt.and_then(|r| r.delivery.clone()),
     })
 }
 
@@ -177,6 +185,39 @@ fn apply(record: &mut PaymentRecord, decided: Decision) {
     record.state = decided.state;
     record.transaction_id = decided.transaction_id;
     record.decided_at_ms = decided.decided_at_ms;
+    if let Some(delivery) = decided.delivery
+        && is_newer_delivery(record.delivery.as_ref(), &delivery)
+    {
+        record.delivery = Some(delivery);
+    }
+}
+
+/// The delivery a reply to a payment's status query reports: the gateway's signed answer that
+/// the payment is accepted, with its delivery. Anything else (no answer, a refusal of the query,
+/// too many attempts, a receipt without a delivery) reports none, and changes nothing.
+pub fn delivery_in(reply: &Reply) -> Option<messages::Delivery> {
+    let Reply::Answered { response, .. } = reply else {
+        return None;
+    };
+    match (&response.code, &response.outcome) {
+        (ResultCode::Ok, Some(Outcome::Payment(receipt)))
+            if receipt.state == PaymentState::Accepted =>
+        {
+            receipt.delivery.clone()
+        }
+        _ => None,
+    }
+}
+
+/// What a delivery refresh found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refreshed {
+    /// The gateway said where the delivery is; the record as stored now (its delivery replaced
+    /// when the answer was newer, nothing else touched).
+    Answered(Box<PaymentRecord>),
+    /// No delivery came back (no connection, no clear answer, a refusal of the query); the
+    /// record is as it was. `wait_ms` is the pause the gateway asked for, if it asked.
+    Unanswered { wait_ms: Option<i64> },
 }
 
 /// A copy of `record` with one more attempt counted.
@@ -232,6 +273,32 @@ pub async fn settle_unknown(record: &PaymentRecord, card: &KeyCard) -> PaymentRe
         read_reply(STATUS, sent, card, record.session(), now),
         now,
     )
+}
+
+/// Asks the gateway where the delivery of an accepted payment is, with the payment's status
+/// query signed when the cashier confirmed it (the gateway's `status` is a read: the same signed
+/// bytes may be sent as often as needed, so no key is unlocked and nothing is signed here), and
+/// stores the delivery it reports ([`store::update_delivery`]). No lock is taken: a read sent
+/// twice by two tabs costs a request, never a payment, and the store keeps the newer delivery.
+pub async fn refresh_delivery(
+    record: &PaymentRecord,
+    card: &KeyCard,
+) -> Result<Refreshed, StoreError> {
+    let sent = send(STATUS, &record.payment.status, Delivery::Repeatable).await;
+    let reply = read_reply(STATUS, sent, card, record.session(), now_ms());
+    match delivery_in(&reply) {
+        Some(delivery) => Ok(Refreshed::Answered(Box::new(
+            store::update_delivery(record.session(), &delivery).await?,
+        ))),
+        None => Ok(Refreshed::Unanswered {
+            wait_ms: match &reply {
+                Reply::Answered { response, .. } => {
+                    response.retry_after_s.map(|s| i64::from(s) * 1000)
+                }
+                Reply::Failed(_) => None,
+            },
+        }),
+    }
 }
 
 /// Takes the stored payment of `session` one step towards its outcome and stores each state on

@@ -10,6 +10,8 @@
 //!   entry in the same transaction that makes the state final.
 //! - [`update`] never replaces a final state with a non-final one (two senders — two tabs, a tab
 //!   and the worker — may finish in any order), and never changes the signed payment itself.
+//! - An accepted payment's delivery to the provider changes after it is final: only through
+//!   [`update_delivery`], which writes that one field and never moves it backwards.
 //! - The history keeps at least the last [`HISTORY_KEEP`] payments and never drops one that is
 //!   not final; older final ones are pruned as new ones are saved.
 //! - Every committed change is announced on the [`crate::changes`] channel.
@@ -19,12 +21,12 @@ use std::collections::HashSet;
 use idb::{Query, TransactionMode};
 use serde::{Deserialize, Serialize};
 use tolem_protocol::ids::SessionId;
-use tolem_protocol::messages::KeyCard;
+use tolem_protocol::messages::{Delivery, KeyCard};
 use wasm_bindgen::JsValue;
 
 use crate::changes;
 use crate::db::{self, HISTORY, KEYS, OUTBOX, StorageError, from_js, to_js};
-use crate::record::{PaymentRecord, SignedPayment, State};
+use crate::record::{PaymentRecord, SignedPayment, State, is_newer_delivery};
 
 /// Payments the history keeps at least (the manual's "last 100").
 pub const HISTORY_KEEP: usize = 100;
@@ -317,9 +319,33 @@ pub async fn update(updated: &PaymentRecord) -> Result<PaymentRecord, StoreError
         record.decided_at_ms = updated.decided_at_ms;
         record.last_answer.clone_from(&updated.last_answer);
         record.last_failure = updated.last_failure;
+        if let Some(delivery) = &updated.delivery
+            && is_newer_delivery(record.delivery.as_ref(), delivery)
+        {
+            record.delivery = Some(delivery.clone());
+        }
         record.attempts = updated.attempts;
         record.next_attempt_at_ms = updated.next_attempt_at_ms;
         record.updated_at_ms = updated.updated_at_ms;
+        true
+    })
+    .await
+}
+
+/// Records where the delivery of the accepted payment of `session` to its provider is now — and
+/// nothing else: the payment's own record (state, answer, attempts, schedule) stays as it was.
+/// An older or less final delivery than the stored one is ignored ([`is_newer_delivery`]), so
+/// two tabs refreshing at once cannot move it backwards. Returns the record as stored.
+pub async fn update_delivery(
+    session: &SessionId,
+    delivery: &Delivery,
+) -> Result<PaymentRecord, StoreError> {
+    change(HISTORY, session, |record: &mut PaymentRecord| {
+        if record.state != State::Accepted || !is_newer_delivery(record.delivery.as_ref(), delivery)
+        {
+            return false;
+        }
+        record.delivery = Some(delivery.clone());
         true
     })
     .await

@@ -187,7 +187,7 @@ result_codes! {
         "Запрос отправлен не по адресу",
         "Сұраныс қате мекенжайға жіберілді",
         "The request was sent to the wrong address";
-    /// The provider is unknown or switched off.
+    /// The provider is unknown (a switched-off one answers [`ResultCode::ProviderDisabled`]).
     UnknownProvider = 908,
         "Провайдер не найден или отключён",
         "Провайдер табылмады немесе өшірілген",
@@ -217,6 +217,11 @@ result_codes! {
         "Текст сообщения пуст или слишком длинный",
         "Хабар мәтіні бос немесе тым ұзын",
         "The message text is empty or too long";
+    /// The operator switched the provider off: it takes no payments until switched on again.
+    ProviderDisabled = 914,
+        "Провайдер временно отключён: платёж не принят. Предложите клиенту оплатить позже или другому провайдеру",
+        "Провайдер уақытша өшірілген: төлем қабылданбады. Клиентке кейінірек немесе басқа провайдерге төлеуді ұсыныңыз",
+        "The provider is switched off for now: the payment was not accepted. Ask the customer to pay later or choose another provider";
     /// Something failed inside the gateway; the request may be repeated.
     Internal = 999,
         "Внутренняя ошибка шлюза. Повторите позже",

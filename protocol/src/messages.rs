@@ -373,6 +373,91 @@ pub struct PaymentReceipt {
     pub amount_tiyn: i64,
     pub customer_amount_tiyn: i64,
     pub accepted_at_ms: i64,
+    /// Where the gateway is with carrying an accepted payment to its provider: in the `pay`
+    /// answer (queued) and, as it changes, in every `status` answer. Absent for a rejected
+    /// payment, and from gateways older than delivery.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<Delivery>,
+}
+
+/// Where an accepted payment is on its way to the provider. The dealer's balance paid it when
+/// it was accepted; the provider's refusal gives that money back (*refunded*), so the cashier
+/// must give the customer's cash back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryState {
+    /// Waiting for its first send.
+    Queued,
+    /// Sent; the provider has not answered for good yet.
+    Sent,
+    /// The provider answered "later", or could not be reached: asked again with the same
+    /// transaction number, never a new one.
+    Retrying,
+    /// The provider took it (its own number is in [`Delivery::provider_txn`]).
+    Delivered,
+    /// The provider refused it for good; the dealer's balance got the money back.
+    Refunded,
+}
+
+impl DeliveryState {
+    /// Whether the state can still change.
+    pub fn is_final(self) -> bool {
+        matches!(self, DeliveryState::Delivered | DeliveryState::Refunded)
+    }
+}
+
+/// Why a provider refused a payment for good, as the cashier is told it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderRefusal {
+    /// No such subscriber or account: a wrong number.
+    AccountNotFound,
+    /// The number is not in the provider's format.
+    BadAccountFormat,
+    /// The account exists but is closed or blocked.
+    AccountInactive,
+    AmountTooSmall,
+    AmountTooLarge,
+    /// The provider does not take this payment now (its own rule or technical reasons).
+    PaymentForbidden,
+    /// Another reason the provider gave (its comment is in the console).
+    #[serde(other)]
+    Other,
+}
+
+/// An accepted payment's delivery to its provider.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub state: DeliveryState,
+    /// The provider's own number of the payment, once delivered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_txn: Option<String>,
+    /// Why the provider refused, once refunded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<ProviderRefusal>,
+    /// Not delivered for longer than the gateway's threshold: the customer should hear that
+    /// it is late (the money is safe: it will be delivered or refunded).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub delayed: bool,
+    /// When the state last changed (UTC milliseconds).
+    pub updated_at_ms: i64,
+}
+
+/// What a provider said about an account when asked before paying.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountCheck {
+    /// The provider knows the account and would take the payment; when `false`, `refusal` says
+    /// why (and the answer's code is 8 for the account, 7 for the amount, 914 for a provider
+    /// that takes no payments now).
+    pub exists: bool,
+    /// The holder's name as the provider shows it, if it gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holder: Option<String>,
+    /// The provider's other display fields (name, value), e.g. the debt.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<(String, String)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<ProviderRefusal>,
 }
 
 /// Money the point may still move.
@@ -391,13 +476,23 @@ pub struct BalanceInfo {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Outcome {
-    Checked,
+    /// The payment would go through now. When the provider is connected, the gateway asked it
+    /// too (manual §10, *check the number*): what it said about the account.
+    Checked {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        account: Option<AccountCheck>,
+    },
     Payment(PaymentReceipt),
     Balance(BalanceInfo),
-    MessageQueued { message_id: String },
+    MessageQueued {
+        message_id: String,
+    },
     Revoked,
     KeyCard(KeyCard),
-    Registered { key_serial: String, state: KeyState },
+    Registered {
+        key_serial: String,
+        state: KeyState,
+    },
 }
 
 /// Gateway → phone: the answer to any step. `code` says how it went; `outcome` is there when it

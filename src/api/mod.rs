@@ -110,19 +110,35 @@ pub fn post_signed(
     key: &SecretKey,
     card: &KeyCard,
 ) -> impl Future<Output = Result<Response, ApiError>> + use<> {
+    let pending = post_signed_any_code(request, key, card);
+    async move { answered(pending.await?) }
+}
+
+/// [`post_signed`], but a valid answer comes back whatever its code: a refused `check` (8, 7,
+/// 914) carries what the provider said about the account, which the cashier must see.
+pub fn post_signed_any_code(
+    request: &Request,
+    key: &SecretKey,
+    card: &KeyCard,
+) -> impl Future<Output = Result<Response, ApiError>> + use<> {
     let signed = Signed::sign(&request.key_serial, request.encode(), key);
     let step = request.step.name();
-    // A pay should go through the outbox (stored before it is sent); if one comes this way, a
-    // broken connection still means it may have arrived.
-    let delivery = match request.step {
-        Step::Pay(_) => Delivery::Payment,
-        _ => Delivery::Repeatable,
-    };
+    let delivery = delivery_of(&request.step);
     let session = request.session.clone();
     let card = card.clone();
     async move {
         let answer = send(step, &signed.body, Some(&signed), delivery).await?;
-        check_signed_answer(answer, &card, &session)
+        transport::verify_answer(&answer, &card, &session)
+    }
+}
+
+/// What a failed connection means for `step`. A pay should go through the outbox (stored
+/// before it is sent); if one comes this way, a broken connection still means it may have
+/// arrived. Every other step can simply be asked again.
+fn delivery_of(step: &Step) -> Delivery {
+    match step {
+        Step::Pay(_) => Delivery::Payment,
+        _ => Delivery::Repeatable,
     }
 }
 

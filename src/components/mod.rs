@@ -1,6 +1,7 @@
 //! Pieces every page shares.
 
 mod connection_indicator;
+mod delivery;
 mod header;
 mod lock_state;
 mod outbox_summary;
@@ -11,6 +12,10 @@ mod unlock_form;
 mod update_prompt;
 
 pub use connection_indicator::ConnectionIndicator;
+pub use delivery::{
+    DeliveryNote, LiveDelivery, delivery_name, delivery_summary, delivery_text, refund_text,
+    refusal_text,
+};
 pub use header::Header;
 pub use lock_state::LockState;
 pub use outbox_summary::OutboxSummary;

@@ -216,17 +216,22 @@ pub fn CommissionPage() -> impl IntoView {
     let params = use_params_map();
     let code = move || params.with(|p| p.get("provider").unwrap_or_default());
     let form = RwSignal::new(CommissionForm::default());
+    // The form is shown only once the stored settings are in it: a quick cashier on a slow
+    // phone must never see what they typed replaced by the stored values arriving late.
+    let (loaded, set_loaded) = signal(false);
     let (problems, set_problems) = signal(Vec::<(CommissionField, CommissionProblem)>::new());
     let (saved, set_saved) = signal(None::<bool>);
 
     Effect::new(move |_| {
         let code = code();
+        set_loaded.set(false);
         spawn_local(async move {
             let stored = commission::load(&code).await;
             form.set(CommissionForm::from_settings(
                 &stored,
                 i18n.get_locale_untracked(),
             ));
+            set_loaded.set(true);
         });
     });
 
@@ -300,6 +305,9 @@ pub fn CommissionPage() -> impl IntoView {
             }
             return view! { <p id="pay-unknown-provider" class="error">{tr!(pay_unknown_provider)}</p> }.into_any();
         };
+        if !loaded.get() {
+            return view! { <p class="progress" role="status">{tr!(loading)}</p> }.into_any();
+        }
         view! {
             <form id="commission-form" class="card form" novalidate on:submit=on_save>
                 <h2 id="commission-provider">{provider.name.clone()}</h2>

@@ -199,6 +199,21 @@ pub async fn wait_for_text(selector: &str, text: &str, seconds: u32) {
     );
 }
 
+/// Waits (up to `seconds`) until the page shows `text` somewhere: what a person waits for when
+/// a page is still loading its data.
+pub async fn wait_for_page_text(text: &str, seconds: u32) {
+    for _ in 0..seconds * 20 {
+        if page_text().contains(text) {
+            return;
+        }
+        gloo_timers_sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "the page did not show {text:?} within {seconds} s; it shows:\n{}",
+        page_text()
+    );
+}
+
 /// Requests the page made whose address contains `part`, as the browser itself recorded them.
 pub fn requests_to(part: &str) -> usize {
     let entries = window()

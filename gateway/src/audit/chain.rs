@@ -11,7 +11,7 @@
 
 use sqlx::{AnyPool, Row};
 
-use super::{AuditRow, COLUMNS, Event, from_row, record_in};
+use super::{Action, AuditRow, COLUMNS, Event, from_row, record_in};
 use crate::db::begin_write;
 
 /// How many rows are read at a time while walking the chain.
@@ -243,7 +243,7 @@ pub async fn purge_expired(pool: &AnyPool, now_ms: i64) -> Result<i64, ChainErro
     .execute(&mut *tx)
     .await?;
     let event = Event {
-        action: "audit.purged",
+        action: Action::AuditPurged,
         subject: "audit_log".to_owned(),
         details: serde_json::json!({
             "rows": deleted,

@@ -1,6 +1,7 @@
 //! `GET /console/audit` — the dealer's audit trail and the state of the whole chain (full
 //! access only) — and `GET /console/audit.csv` — the trail as a CSV file. Both take `from` and
-//! `to` (business days, `YYYY-MM-DD`, both included).
+//! `to` (business days, `YYYY-MM-DD`, both included). The operator reads the whole trail at
+//! `GET /console/operator/audit` (and `.csv`), narrowed to one dealer with `dealer=D001`.
 //!
 //! The chain is verified on every visit of the page, from its anchor to its head: the page says
 //! whether it is intact (and its head, to note down and compare later) or names the first bad
@@ -18,15 +19,16 @@ use super::{
     csv::{Cell, Csv},
     forms,
     layout::{self, tr, utc_iso, when},
-    session::ConsoleUser,
+    session::{ConsoleUser, OperatorUser, SignedIn},
 };
 use crate::{
     audit::{self, Filter, chain},
-    http::AppState,
     payments::{BUSINESS_DAY_MS, business_day_of},
+    state::AppState,
 };
 
 const PATH: &str = "/console/audit";
+const OPERATOR_PATH: &str = "/console/operator/audit";
 /// The most rows the page lists (the CSV takes up to [`EXPORT_LIMIT`]).
 const PAGE_LIMIT: i64 = 500;
 const EXPORT_LIMIT: i64 = 1_000_000;
@@ -38,12 +40,15 @@ pub struct Period {
     from: String,
     #[serde(default)]
     to: String,
+    /// The operator's view only: one dealer's trail.
+    #[serde(default)]
+    dealer: String,
 }
 
 impl Period {
-    fn filter(&self, dealer_code: &str, limit: i64) -> Filter {
+    fn filter(&self, dealer_code: Option<&str>, limit: i64) -> Filter {
         Filter {
-            dealer_code: dealer_code.to_owned(),
+            dealer_code: dealer_code.map(str::to_owned),
             from_ms: forms::parse_date(&self.from).map(business_day_of),
             to_ms: forms::parse_date(&self.to).map(|d| business_day_of(d) + BUSINESS_DAY_MS),
             limit,
@@ -58,6 +63,26 @@ pub async fn page(
     Query(period): Query<Period>,
 ) -> Result<Markup, ConsoleError> {
     user.require_full_access()?;
+    render(&state, &user, PATH, Some(user.dealer_code()), &period).await
+}
+
+/// `GET /console/operator/audit`: the whole trail, or one dealer's.
+pub async fn operator_page(
+    State(state): State<AppState>,
+    user: OperatorUser,
+    Query(period): Query<Period>,
+) -> Result<Markup, ConsoleError> {
+    let dealer = Some(period.dealer.trim()).filter(|d| !d.is_empty());
+    render(&state, &user, OPERATOR_PATH, dealer, &period).await
+}
+
+async fn render(
+    state: &AppState,
+    user: &SignedIn,
+    path: &str,
+    dealer: Option<&str>,
+    period: &Period,
+) -> Result<Markup, ConsoleError> {
     let verified = chain::verify(&state.pool).await;
     match &verified {
         Err(chain::ChainError::Database(error)) => {
@@ -68,16 +93,20 @@ pub async fn page(
         }
         Ok(_) => {}
     }
-    let rows =
-        audit::rows_of_dealer(&state.pool, &period.filter(user.dealer_code(), PAGE_LIMIT)).await?;
+    let rows = audit::rows(&state.pool, &period.filter(dealer, PAGE_LIMIT)).await?;
     let export = format!(
-        "{PATH}.csv?from={}&to={}",
+        "{path}.csv?from={}&to={}&dealer={}",
         forms::parse_date(&period.from)
             .map(|d| d.to_string())
             .unwrap_or_default(),
         forms::parse_date(&period.to)
             .map(|d| d.to_string())
-            .unwrap_or_default()
+            .unwrap_or_default(),
+        if user.is_operator() {
+            dealer.unwrap_or_default()
+        } else {
+            ""
+        }
     );
     let content = html! {
         @match &verified {
@@ -98,13 +127,16 @@ pub async fn page(
             }
         }
         p.muted { (tr("audit.intro")) }
-        form.audit-period method="get" action=(PATH) {
+        form.audit-period method="get" action=(path) {
+            @if user.is_operator() {
+                label { (tr("audit.dealer")) input type="text" name="dealer" value=(dealer.unwrap_or_default()) size="6"; }
+            }
             label { (tr("payments.from")) input type="date" name="from" value=(period.from); }
             label { (tr("payments.to")) input type="date" name="to" value=(period.to); }
             button type="submit" { (tr("payments.search")) }
             " · " a #export-audit href=(export) { (tr("audit.export")) }
         }
-        table.audit #audit {
+        div.table-scroll { table.audit #audit {
             thead { tr {
                 th { "seq" } th { (tr("audit.when")) } th { (tr("audit.who")) } th { (tr("audit.ip")) }
                 th { (tr("audit.action")) } th { (tr("audit.subject")) } th { (tr("audit.details")) }
@@ -122,9 +154,9 @@ pub async fn page(
                     }
                 }
             }
-        }
+        } }
     };
-    Ok(layout::page(PATH, &tr("audit.title"), Some(&user), content))
+    Ok(layout::page(path, &tr("audit.title"), Some(user), content))
 }
 
 /// `GET /console/audit.csv`.
@@ -134,11 +166,25 @@ pub async fn export(
     Query(period): Query<Period>,
 ) -> Result<Response, ConsoleError> {
     user.require_full_access()?;
-    let mut rows = audit::rows_of_dealer(
-        &state.pool,
-        &period.filter(user.dealer_code(), EXPORT_LIMIT),
-    )
-    .await?;
+    csv(&state, Some(user.dealer_code()), &period).await
+}
+
+/// `GET /console/operator/audit.csv`.
+pub async fn operator_export(
+    State(state): State<AppState>,
+    _user: OperatorUser,
+    Query(period): Query<Period>,
+) -> Result<Response, ConsoleError> {
+    let dealer = Some(period.dealer.trim()).filter(|d| !d.is_empty());
+    csv(&state, dealer, &period).await
+}
+
+async fn csv(
+    state: &AppState,
+    dealer: Option<&str>,
+    period: &Period,
+) -> Result<Response, ConsoleError> {
+    let mut rows = audit::rows(&state.pool, &period.filter(dealer, EXPORT_LIMIT)).await?;
     rows.reverse();
     let mut csv = Csv::new(&[
         "seq",
@@ -166,5 +212,5 @@ pub async fn export(
             Cell::Plain(row.hash.clone()),
         ]);
     }
-    Ok(csv.into_download(&format!("audit-{}.csv", user.dealer_code())))
+    Ok(csv.into_download(&format!("audit-{}.csv", dealer.unwrap_or("all"))))
 }

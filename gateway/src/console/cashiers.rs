@@ -22,12 +22,12 @@ use super::{
     session::ConsoleUser,
 };
 use crate::{
-    audit::{self, Event, change},
     db::{
-        network::{self, Cashier, Point},
+        network::{Cashier, Point},
         now_ms,
     },
-    http::{AppState, client_ip::ClientIp},
+    dealer,
+    {state::AppState, web::client_ip::ClientIp},
 };
 
 /// The cashier form as posted.
@@ -44,7 +44,7 @@ pub fn section(point: &Point, cashiers: &[Cashier], user: &ConsoleUser) -> Marku
     let here = path(&point.code);
     html! {
         h2 { (tr("points.cashiers")) }
-        table.cashiers #cashiers {
+        div.table-scroll { table.cashiers #cashiers {
             thead { tr {
                 th { (tr("points.col_code")) }
                 th { (tr("points.name")) }
@@ -66,7 +66,7 @@ pub fn section(point: &Point, cashiers: &[Cashier], user: &ConsoleUser) -> Marku
                     }
                 }
             }
-        }
+        } }
         form.register-cashier #register-cashier method="post" action={ (here) "/cashiers" } {
             input type="hidden" name="csrf" value=(user.csrf_token());
             label for="cashier-name" { (tr("points.cashier_name")) }
@@ -89,18 +89,16 @@ pub async fn register_cashier(
     let name = forms::required_text(&form.name, 100)
         .ok_or_else(|| ConsoleError::invalid("points.bad_name", path(&code)))?;
     let mut tx = confirm::begin(&state, &user, &form.csrf).await?;
-    let now = now_ms();
-    let Some(cashier) =
-        network::register_cashier(&mut tx, &code, user.dealer_code(), &name, now).await?
-    else {
-        return Err(ConsoleError::NotFound);
-    };
-    let event = Event {
-        action: "cashier.registered",
-        subject: format!("cashier:{code}/{cashier}"),
-        details: serde_json::json!({ "after": { "name": name, "active": true } }),
-    };
-    audit::record_in(&mut tx, &user.actor(ip), &event, now).await?;
+    let actor = user.actor(ip);
+    dealer::cashiers::register_cashier_in(
+        &mut tx,
+        &actor,
+        user.dealer_code(),
+        &code,
+        &name,
+        now_ms(),
+    )
+    .await?;
     tx.commit().await?;
     Ok(to_point(&code))
 }
@@ -114,22 +112,16 @@ async fn set_cashier(
     active: bool,
 ) -> Result<Response, ConsoleError> {
     let mut tx = confirm::begin_confirmed(&state, &user, ip, &form.csrf, &form.otp).await?;
-    if !network::set_cashier_active(&mut tx, &code, user.dealer_code(), &cashier, active).await? {
-        return Err(ConsoleError::NotFound);
-    }
-    let event = Event {
-        action: if active {
-            "cashier.unblocked"
-        } else {
-            "cashier.blocked"
-        },
-        subject: format!("cashier:{code}/{cashier}"),
-        details: change(
-            serde_json::json!({ "active": !active }),
-            serde_json::json!({ "active": active }),
-        ),
-    };
-    audit::record_in(&mut tx, &user.actor(ip), &event, now_ms()).await?;
+    let ids = (code.as_str(), cashier.as_str());
+    dealer::cashiers::set_cashier_active_in(
+        &mut tx,
+        &user.actor(ip),
+        user.dealer_code(),
+        ids,
+        active,
+        now_ms(),
+    )
+    .await?;
     tx.commit().await?;
     Ok(to_point(&code))
 }

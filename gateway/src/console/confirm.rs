@@ -14,11 +14,11 @@ use std::net::IpAddr;
 
 use sqlx::{Any, Transaction};
 
-use super::{ConsoleError, session::ConsoleUser};
+use super::{ConsoleError, session::SignedIn};
 use crate::{
-    audit::{self, Event},
+    audit::{self, Action, Event},
     db::{begin_write, now_ms},
-    http::AppState,
+    state::AppState,
     throttle::{self, Subject},
     totp::{self, Verdict},
 };
@@ -26,7 +26,7 @@ use crate::{
 /// A write transaction for an action any logged-in user may take, after the CSRF check.
 pub async fn begin(
     state: &AppState,
-    user: &ConsoleUser,
+    user: &SignedIn,
     csrf: &str,
 ) -> Result<Transaction<'static, Any>, ConsoleError> {
     user.check_csrf(csrf)?;
@@ -37,7 +37,7 @@ pub async fn begin(
 /// one-time code `otp` is used up inside it.
 pub async fn begin_confirmed(
     state: &AppState,
-    user: &ConsoleUser,
+    user: &SignedIn,
     ip: IpAddr,
     csrf: &str,
     otp: &str,
@@ -77,11 +77,11 @@ pub async fn begin_confirmed(
 }
 
 /// Records a refused code and answers with it.
-async fn refused(state: &AppState, user: &ConsoleUser, ip: IpAddr, reused: bool) -> ConsoleError {
+async fn refused(state: &AppState, user: &SignedIn, ip: IpAddr, reused: bool) -> ConsoleError {
     let reason = if reused { "reused" } else { "wrong" };
     tracing::warn!(email = %user.email(), %ip, reason, "one-time code refused");
     let event = Event {
-        action: "totp.refused",
+        action: Action::TotpRefused,
         subject: format!("user:{}", user.email()),
         details: serde_json::json!({ "reason": reason }),
     };

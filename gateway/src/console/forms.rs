@@ -74,13 +74,7 @@ pub fn optional_text(text: &str, max: usize) -> Option<String> {
 }
 
 /// A date typed as `YYYY-MM-DD` (what `<input type="date">` sends).
-pub fn parse_date(text: &str) -> Option<time::Date> {
-    let mut parts = text.trim().splitn(3, '-');
-    let year: i32 = parts.next()?.parse().ok()?;
-    let month: u8 = parts.next()?.parse().ok()?;
-    let day: u8 = parts.next()?.parse().ok()?;
-    time::Date::from_calendar_date(year, time::Month::try_from(month).ok()?, day).ok()
-}
+pub use crate::display::parse_date;
 
 /// Where a form asks to go back to after it is done: one of the console's own pages only,
 /// never another site (an open redirect would help phishing).

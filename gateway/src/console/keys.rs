@@ -18,18 +18,18 @@ use serde::Deserialize;
 use tolem_protocol::messages::KeyState;
 
 use super::{
-    ConsoleError, confirm, forms, language,
+    ConsoleError, confirm, forms,
     layout::{button_form, local_time, page, tr, when},
     session::ConsoleUser,
 };
 use crate::{
-    audit::{self, Event, change},
     db::{
         keys::{self, Key, state_text},
         network::{self, Point},
         now_ms,
     },
-    http::{AppState, client_ip::ClientIp},
+    dealer,
+    {state::AppState, web::client_ip::ClientIp},
 };
 
 /// The form of a sensitive one-button action.
@@ -80,7 +80,7 @@ fn point_section<'a>(
     let pending = keys.iter().filter(|k| k.state == KeyState::Pending).count();
     let warning = rust_i18n::t!(
         "keys.warning_pending",
-        locale = language::current().tag(),
+        locale = crate::web::language::current().tag(),
         count = pending
     );
     html! {
@@ -106,7 +106,7 @@ fn point_section<'a>(
             @if keys.is_empty() {
                 p.muted { (tr("keys.no_keys")) }
             } @else {
-                table.keys {
+                div.table-scroll { table.keys {
                     thead { tr {
                         th { (tr("keys.col_point")) }
                         th { (tr("keys.col_serial")) }
@@ -118,7 +118,7 @@ fn point_section<'a>(
                     tbody {
                         @for key in keys { (key_row(key, point, user)) }
                     }
-                }
+                } }
             }
         }
     }
@@ -126,7 +126,7 @@ fn point_section<'a>(
 
 /// The "certified by …, time" and "revoked by …, time" lines of a key.
 pub fn key_events(key: &Key) -> Vec<String> {
-    let lang = language::current().tag();
+    let lang = crate::web::language::current().tag();
     let by = |label: &str, who: &Option<String>, at: Option<i64>| {
         who.as_ref().map(|who| {
             rust_i18n::t!(
@@ -189,28 +189,15 @@ pub async fn certify(
 ) -> Result<Response, ConsoleError> {
     let form = forms::read(form);
     let mut tx = confirm::begin_confirmed(&state, &user, ip, &form.csrf, &form.otp).await?;
-    let (dealer, email, now) = (user.dealer_code(), user.email(), now_ms());
-    if !keys::certify(&mut tx, &serial, dealer, email, now).await? {
-        return Err(ConsoleError::NotFound);
-    }
-    let key = keys::key(&mut *tx, &serial)
-        .await?
-        .ok_or(ConsoleError::NotFound)?;
-    let event = Event {
-        action: "key.certified",
-        subject: format!("key:{serial}"),
-        details: serde_json::json!({
-            "point": key.point_code,
-            "fingerprint": key.public_key.fingerprint().to_string(),
-            "change": change(
-                serde_json::json!({ "state": "pending" }),
-                serde_json::json!({ "state": "certified" }),
-            ),
-        }),
-    };
-    audit::record_in(&mut tx, &user.actor(ip), &event, now).await?;
+    dealer::keys::certify_key_in(
+        &mut tx,
+        &user.actor(ip),
+        user.dealer_code(),
+        &serial,
+        now_ms(),
+    )
+    .await?;
     tx.commit().await?;
-    tracing::info!(%serial, point = %key.point_code, %email, "key certified");
     Ok(back())
 }
 
@@ -224,27 +211,14 @@ pub async fn revoke(
 ) -> Result<Response, ConsoleError> {
     let form = forms::read(form);
     let mut tx = confirm::begin_confirmed(&state, &user, ip, &form.csrf, &form.otp).await?;
-    let (dealer, email, now) = (user.dealer_code(), user.email(), now_ms());
-    let before = keys::key(&mut *tx, &serial).await?;
-    if !keys::revoke(&mut tx, &serial, Some(dealer), email, now).await? {
-        return Err(ConsoleError::NotFound);
-    }
-    let Some(before) = before else {
-        return Err(ConsoleError::NotFound);
-    };
-    let event = Event {
-        action: "key.revoked",
-        subject: format!("key:{serial}"),
-        details: serde_json::json!({
-            "point": before.point_code,
-            "change": change(
-                serde_json::json!({ "state": state_text(before.state) }),
-                serde_json::json!({ "state": "revoked" }),
-            ),
-        }),
-    };
-    audit::record_in(&mut tx, &user.actor(ip), &event, now).await?;
+    dealer::keys::revoke_key_in(
+        &mut tx,
+        &user.actor(ip),
+        user.dealer_code(),
+        &serial,
+        now_ms(),
+    )
+    .await?;
     tx.commit().await?;
-    tracing::info!(%serial, point = %before.point_code, %email, "key revoked in the console");
     Ok(back())
 }

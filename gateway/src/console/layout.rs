@@ -5,7 +5,12 @@ use axum::{http::header, response::IntoResponse};
 use maud::{DOCTYPE, Markup, html};
 use tolem_protocol::codes::Lang;
 
-use super::{ConsoleError, language, session::ConsoleUser};
+use super::{ConsoleError, session::SignedIn};
+// Re-exported so every page imports its helpers from one place.
+pub use crate::{
+    display::{local_time, tenge, tenge_plain, utc_iso},
+    web::language::{self, tr},
+};
 
 /// The console's stylesheet: one small file, so the Content-Security-Policy can forbid inline
 /// styles along with everything else.
@@ -19,14 +24,16 @@ pub async fn stylesheet() -> impl IntoResponse {
     )
 }
 
-/// The text `key` in the language of the current request.
-pub fn tr(key: &str) -> String {
-    rust_i18n::t!(key, locale = language::current().tag()).into_owned()
-}
-
 /// A whole page: `path` is where the language links point (the page itself), `user` the
-/// logged-in user if any (for the logout button).
-pub fn page(path: &str, title: &str, user: Option<&ConsoleUser>, content: Markup) -> Markup {
+/// logged-in user if any (for the menu of their party, the logout button and when the session
+/// ends). A page without a user passes `None::<&SignedIn>`.
+pub fn page<U: AsRef<SignedIn>>(
+    path: &str,
+    title: &str,
+    user: Option<&U>,
+    content: Markup,
+) -> Markup {
+    let user = user.map(AsRef::as_ref);
     let lang = language::current();
     html! {
         (DOCTYPE)
@@ -55,8 +62,13 @@ pub fn page(path: &str, title: &str, user: Option<&ConsoleUser>, content: Markup
                         span.user {
                             (user.email())
                             " · "
+                            @if user.is_operator() { (tr("console.party_operator")) " · " }
                             @if user.has_full_access() { (tr("console.level_full")) }
                             @else { (tr("console.level_create_view")) }
+                        }
+                        // Kaspi §1.11: the user sees how long the session lasts.
+                        span.session #session-ends title=(tr("console.session_idle")) {
+                            (tr("console.session_ends")) " " (local_time(user.expires_at_ms()))
                         }
                         form.logout method="post" action="/console/logout" {
                             input type="hidden" name="csrf" value=(user.csrf_token());
@@ -90,7 +102,7 @@ pub fn button_form(
     class: &str,
     action: &str,
     label: &str,
-    user: &ConsoleUser,
+    user: &SignedIn,
     confirmed: bool,
     back: Option<&str>,
 ) -> Markup {
@@ -106,20 +118,34 @@ pub fn button_form(
     }
 }
 
-/// The console's menu; the current section is marked.
-fn menu(path: &str, user: &ConsoleUser) -> Markup {
-    let mut items = vec![
-        ("/console/points", "menu.points"),
-        ("/console/keys", "menu.keys"),
-        ("/console/money", "menu.money"),
-        ("/console/operations", "menu.operations"),
-        ("/console/payments", "menu.payments"),
-        ("/console/messages", "menu.messages"),
-    ];
-    if user.has_full_access() {
+/// The console's menu for the user's party; the current section is marked.
+fn menu(path: &str, user: &SignedIn) -> Markup {
+    let mut items = if user.is_operator() {
+        vec![
+            ("/console/operator/dealers", "menu.dealers"),
+            ("/console/operator/top-ups", "menu.top_ups"),
+            ("/console/operator/providers", "menu.providers"),
+            ("/console/operator/deliveries", "menu.deliveries"),
+            ("/console/operator/users", "menu.users"),
+            ("/console/operator/audit", "menu.audit"),
+        ]
+    } else {
+        vec![
+            ("/console/points", "menu.points"),
+            ("/console/keys", "menu.keys"),
+            ("/console/money", "menu.money"),
+            ("/console/operations", "menu.operations"),
+            ("/console/payments", "menu.payments"),
+            ("/console/deliveries", "menu.deliveries"),
+            ("/console/messages", "menu.messages"),
+        ]
+    };
+    if user.has_full_access() && !user.is_operator() {
+        items.push(("/console/users", "menu.users"));
         items.push(("/console/audit", "menu.audit"));
-        items.push(("/console/totp", "menu.totp"));
     }
+    items.push(("/console/totp", "menu.totp"));
+    items.push(("/console/password", "menu.password"));
     html! {
         nav.menu {
             @for (href, key) in items {
@@ -170,127 +196,11 @@ pub fn error_page(error: &ConsoleError) -> Markup {
         p.error #error data-error=(kind) role="alert" { (message) }
         p { a href=(back) { (tr("errors.back")) } }
     };
-    page(back, &tr("errors.title"), None, content)
-}
-
-/// The offset the console shows times in: Kazakhstan, UTC+5 all year since 1 March 2024.
-const LOCAL_OFFSET_MS: i64 = crate::payments::BUSINESS_DAY_OFFSET_MS;
-
-fn date_time(ms: i64) -> Option<time::OffsetDateTime> {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()
-}
-
-/// A stored time (unix milliseconds, UTC) as the console shows it: in Kazakhstan's time, with
-/// the offset written out — `2025-03-01 14:15:07 UTC+5`. Stored times are UTC; the dealer
-/// reads local time, and the label leaves no doubt which (Kazakhstan had two zones until 2024;
-/// a point may be abroad).
-pub fn local_time(ms: i64) -> String {
-    match date_time(ms.saturating_add(LOCAL_OFFSET_MS)) {
-        Some(t) => format!(
-            "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC+5",
-            t.year(),
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second()
-        ),
-        None => "—".to_owned(),
-    }
-}
-
-/// A stored time as ISO 8601 in UTC with milliseconds, `2025-03-01T09:15:07.000Z`: for CSV
-/// files and machine-readable attributes.
-pub fn utc_iso(ms: i64) -> String {
-    match date_time(ms) {
-        Some(t) => format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-            t.year(),
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second(),
-            t.millisecond()
-        ),
-        None => String::new(),
-    }
+    page(back, &tr("errors.title"), None::<&SignedIn>, content)
 }
 
 /// A time on a page: the local time, with the UTC instant in `datetime` and as a tooltip.
 pub fn when(ms: i64) -> Markup {
     let iso = utc_iso(ms);
     html! { time datetime=(iso) title=(iso) { (local_time(ms)) } }
-}
-
-/// Tiyn as tenge with two decimals and thousands apart: `-1 234 567.89`. Integer arithmetic
-/// only.
-pub fn tenge(tiyn: i64) -> String {
-    let sign = if tiyn < 0 { "-" } else { "" };
-    let abs = tiyn.unsigned_abs();
-    let whole = (abs / 100).to_string();
-    let mut grouped = String::new();
-    for (i, digit) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i).is_multiple_of(3) {
-            // A no-break space: an amount never wraps across lines.
-            grouped.push('\u{a0}');
-        }
-        grouped.push(digit);
-    }
-    format!("{sign}{grouped}.{:02}", abs % 100)
-}
-
-/// Tiyn as tenge with two decimals and nothing else (`-1234567.89`): for CSV and form fields.
-pub fn tenge_plain(tiyn: i64) -> String {
-    let sign = if tiyn < 0 { "-" } else { "" };
-    let abs = tiyn.unsigned_abs();
-    format!("{sign}{}.{:02}", abs / 100, abs % 100)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn times_are_local_and_labelled() {
-        assert_eq!(local_time(0), "1970-01-01 05:00:00 UTC+5");
-        assert_eq!(local_time(1_740_820_507_000), "2025-03-01 14:15:07 UTC+5");
-        // 21:30 UTC is already the next day in Kazakhstan.
-        assert_eq!(local_time(1_740_864_600_000), "2025-03-02 02:30:00 UTC+5");
-        assert_eq!(utc_iso(1_740_820_507_042), "2025-03-01T09:15:07.042Z");
-    }
-
-    #[test]
-    fn money_is_shown_in_tenge() {
-        assert_eq!(tenge(0), "0.00");
-        assert_eq!(tenge(5), "0.05");
-        assert_eq!(tenge(123_456_789), "1\u{a0}234\u{a0}567.89");
-        assert_eq!(tenge(-100_000), "-1\u{a0}000.00");
-        assert_eq!(tenge_plain(-123_456_789), "-1234567.89");
-        assert_eq!(tenge_plain(50), "0.50");
-    }
-
-    /// rust-i18n falls back to Russian for a missing text, which would hide a gap; so compare
-    /// the files' keys directly (they are flat: one `dotted.key: text` per line).
-    #[test]
-    fn every_language_has_every_text() {
-        let keys = |text: &str| -> Vec<String> {
-            let mut keys: Vec<String> = text
-                .lines()
-                .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
-                .filter_map(|line| line.split_once(':').map(|(key, _)| key.to_owned()))
-                .collect();
-            keys.sort();
-            keys
-        };
-        let ru = keys(include_str!("../../locales/ru.yml"));
-        assert!(ru.len() > 20);
-        assert_eq!(keys(include_str!("../../locales/kk.yml")), ru, "kk");
-        assert_eq!(keys(include_str!("../../locales/en.yml")), ru, "en");
-        assert_eq!(
-            rust_i18n::t!("keys.certify", locale = "ru"),
-            "Заверить ключ мобильной точки"
-        );
-        assert_eq!(rust_i18n::t!("keys.revoke", locale = "en"), "Revoke key");
-    }
 }

@@ -27,13 +27,13 @@ use super::{
     session::ConsoleUser,
 };
 use crate::{
-    audit::{self, Event, change},
     db::{
-        network::{self, Limits, Point},
+        network::{Limits, Point},
         now_ms,
         operations::Payload,
     },
-    http::{AppState, client_ip::ClientIp},
+    dealer::{self, DealerError},
+    {state::AppState, web::client_ip::ClientIp},
 };
 
 const HOUR_MS: i64 = 60 * 60 * 1000;
@@ -135,7 +135,8 @@ pub fn section(point: &Point, user: &ConsoleUser) -> Markup {
 }
 
 /// Applies new limits inside `tx` and writes the audit row; false when the point is not the
-/// dealer's. Shared with confirming a prepared limits operation.
+/// dealer's. Shared with confirming a prepared limits operation; the work is
+/// [`dealer::limits::set_limits_in`].
 pub async fn apply_limits(
     tx: &mut sqlx::AnyConnection,
     user: &ConsoleUser,
@@ -144,22 +145,15 @@ pub async fn apply_limits(
     limits: &Limits,
     operation: Option<&str>,
 ) -> Result<bool, ConsoleError> {
-    let Some(before) = network::point_of_dealer(&mut *tx, code, user.dealer_code()).await? else {
-        return Ok(false);
-    };
-    if !network::set_limits(&mut *tx, code, user.dealer_code(), limits).await? {
-        return Ok(false);
+    let actor = user.actor(ip);
+    let dealer_code = user.dealer_code();
+    match dealer::limits::set_limits_in(tx, &actor, dealer_code, code, limits, operation, now_ms())
+        .await
+    {
+        Ok(()) => Ok(true),
+        Err(DealerError::NotFound) => Ok(false),
+        Err(error) => Err(error.into()),
     }
-    let event = Event {
-        action: "point.limits",
-        subject: format!("point:{code}"),
-        details: serde_json::json!({
-            "operation": operation,
-            "change": change(serde_json::json!(before.limits()), serde_json::json!(limits)),
-        }),
-    };
-    audit::record_in(tx, &user.actor(ip), &event, now_ms()).await?;
-    Ok(true)
 }
 
 /// `POST /console/points/{code}/limits`: full access, with a one-time code.
@@ -175,11 +169,11 @@ pub async fn set_limits(
     user.require_full_access()?;
     let limits = form.limits(&path(&code))?;
     let mut tx = confirm::begin_confirmed(&state, &user, ip, &form.csrf, &form.otp).await?;
-    if !apply_limits(&mut tx, &user, ip, &code, &limits, None).await? {
-        return Err(ConsoleError::NotFound);
-    }
+    let actor = user.actor(ip);
+    let dealer_code = user.dealer_code();
+    dealer::limits::set_limits_in(&mut tx, &actor, dealer_code, &code, &limits, None, now_ms())
+        .await?;
     tx.commit().await?;
-    tracing::info!(point = %code, email = %user.email(), "point limits changed");
     Ok(to_point(&code))
 }
 
@@ -195,12 +189,7 @@ pub async fn prepare_limits(
     user.check_csrf(&form.csrf)?;
     let limits = form.limits(&path(&code))?;
     let mut tx = confirm::begin(&state, &user, &form.csrf).await?;
-    if network::point_of_dealer(&mut tx, &code, user.dealer_code())
-        .await?
-        .is_none()
-    {
-        return Err(ConsoleError::NotFound);
-    }
+    dealer::points::point_in(&mut tx, user.dealer_code(), &code).await?;
     let payload = Payload::PointLimits {
         point: code.clone(),
         limits,

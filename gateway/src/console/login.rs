@@ -1,9 +1,12 @@
 //! `GET|POST /console/login` and `POST /console/logout`.
 //!
-//! Form fields: `email`, `password` (login); `csrf` (logout). A wrong password and an unknown
-//! e-mail get the same message after the same work; attempts are throttled per e-mail and per
-//! address like point passwords (see [`crate::throttle`]). A successful login always starts a
-//! new session with a new token, so a token planted in the browser before login is useless.
+//! Form fields: `email`, `password`, `otp` (login); `csrf` (logout). Once a user has one-time
+//! codes set up, logging in takes the password **and** a fresh code (Kaspi §1.4, §1.16). A
+//! wrong password, an unknown e-mail, a wrong code and a blocked user get the same message
+//! after the same work; attempts are throttled per e-mail and per address like point passwords
+//! (see [`crate::throttle`]). A successful login always starts a new session with a new token,
+//! so a token planted in the browser before login is useless; it lands on the user's home page,
+//! where the first-login gates (a new password, one-time codes) take over.
 
 use axum::{
     Form,
@@ -17,15 +20,16 @@ use serde::Deserialize;
 use super::{
     ConsoleError,
     layout::{page, tr},
-    session::{self, ConsoleUser},
+    session::{self, SignedIn},
 };
 use crate::{
-    audit::{self, Actor, Event},
+    audit::{self, Action, Actor, Event},
     db::{begin_write, now_ms, sessions},
-    http::{AppState, client_ip::ClientIp},
     password::verify_password_or_dummy,
     secrets::{random_token, sha256_hex},
     throttle::{self, Subject},
+    totp::{self, Verdict},
+    {state::AppState, web::client_ip::ClientIp},
 };
 
 /// The login form as posted.
@@ -35,6 +39,8 @@ pub struct LoginForm {
     email: String,
     #[serde(default)]
     password: String,
+    #[serde(default)]
+    otp: String,
 }
 
 /// A form whose only field is the CSRF token.
@@ -61,10 +67,19 @@ fn login_page(email: &str, problem: Option<String>) -> Markup {
             label for="password" { (tr("login.password")) }
             input #password type="password" name="password" required
                 autocomplete="current-password";
+            label for="otp" { (tr("login.otp")) }
+            input #otp type="text" name="otp" inputmode="numeric" autocomplete="one-time-code"
+                pattern="[0-9 ]{6,7}" maxlength="7";
+            p.muted { (tr("login.otp_hint")) }
             button type="submit" { (tr("login.submit")) }
         }
     };
-    page("/console/login", &tr("login.title"), None, content)
+    page(
+        "/console/login",
+        &tr("login.title"),
+        None::<&SignedIn>,
+        content,
+    )
 }
 
 /// `POST /console/login`: on success a session cookie and a redirect to the keys page.
@@ -73,9 +88,14 @@ pub async fn submit(
     ClientIp(ip): ClientIp,
     form: Result<Form<LoginForm>, FormRejection>,
 ) -> Result<Response, ConsoleError> {
-    let LoginForm { email, password } = form.map(|Form(f)| f).unwrap_or(LoginForm {
+    let LoginForm {
+        email,
+        password,
+        otp,
+    } = form.map(|Form(f)| f).unwrap_or(LoginForm {
         email: String::new(),
         password: String::new(),
+        otp: String::new(),
     });
     let email = email.trim().to_owned();
     let account = Subject::console_user(&email);
@@ -88,7 +108,7 @@ pub async fn submit(
         let minutes = blocked.retry_after_s.div_ceil(60).to_string();
         let message = rust_i18n::t!(
             "login.blocked",
-            locale = super::language::current().tag(),
+            locale = crate::web::language::current().tag(),
             minutes = minutes
         );
         let mut response = login_page(&email, Some(message.into_owned())).into_response();
@@ -97,11 +117,33 @@ pub async fn submit(
     }
     let user = sessions::user(&state.pool, &email).await?;
     // The dealer of the account, if there is one: its trail gets the failed attempt too.
-    let known = user.as_ref().map(|u| u.dealer_code.clone());
+    let known = user
+        .as_ref()
+        .map(|u| u.party.dealer_code().map(str::to_owned));
     let hash = user.as_ref().map(|u| u.password_hash.clone());
     let right = verify_password_or_dummy(password, hash).await?;
     let Some(user) = user.filter(|_| right) else {
-        return refused(&state, &email, known.as_deref(), ip).await;
+        let reason = if known.is_some() {
+            "wrong_password"
+        } else {
+            "unknown_user"
+        };
+        return refused(&state, &email, known.flatten().as_deref(), ip, reason).await;
+    };
+    let dealer = user.party.dealer_code();
+    if user.blocked {
+        return refused(&state, &email, dealer, ip, "blocked").await;
+    }
+    // With codes set up, the code is the second factor: judged now, used up in the session's
+    // own transaction below.
+    let enrolment = totp::enrolment(&state.pool, &user.email).await?;
+    let code_step = match &enrolment.secret {
+        None => None,
+        Some(secret) => match totp::judge(secret, enrolment.last_step, &otp, now) {
+            Verdict::Fresh(step) => Some(step),
+            Verdict::Reused => return refused(&state, &email, dealer, ip, "code_reused").await,
+            _ => return refused(&state, &email, dealer, ip, "wrong_code").await,
+        },
     };
     throttle::clear(&state.pool, &account, now).await?;
     throttle::refund(&state.pool, &address).await?;
@@ -111,6 +153,13 @@ pub async fn submit(
     let csrf = random_token()?;
     let expires = now + session::ABSOLUTE_MS;
     let mut tx = begin_write(&state.pool).await?;
+    if let Some(step) = code_step
+        && !totp::consume_in(&mut tx, &user.email, step).await?
+    {
+        // The same code raced in another request and won.
+        tx.rollback().await?;
+        return refused(&state, &email, dealer, ip, "code_reused").await;
+    }
     sessions::create(
         &mut *tx,
         &sha256_hex(token.as_bytes()),
@@ -121,38 +170,43 @@ pub async fn submit(
     )
     .await?;
     let event = Event {
-        action: "login.ok",
+        action: Action::LoginOk,
         subject: format!("user:{}", user.email),
-        details: serde_json::json!({ "access_level": user.access_level.as_str() }),
+        details: serde_json::json!({
+            "access_level": user.access_level.as_str(),
+            "operator": dealer.is_none(),
+            "one_time_code": code_step.is_some(),
+        }),
     };
-    let actor = Actor::new(&user.email, Some(&user.dealer_code), ip);
+    let actor = Actor::new(&user.email, dealer, ip);
     audit::record_in(&mut tx, &actor, &event, now).await?;
     tx.commit().await?;
-    tracing::info!(email = %user.email, dealer = %user.dealer_code, %ip, "console login");
+    tracing::info!(email = %user.email, dealer = dealer.unwrap_or("-"), %ip, "console login");
+    let home = if dealer.is_some() {
+        session::DEALER_HOME
+    } else {
+        session::OPERATOR_HOME
+    };
     Ok((
         [(
             header::SET_COOKIE,
             session::session_cookie(token, state.secure_cookies),
         )],
-        Redirect::to("/console/keys"),
+        Redirect::to(home),
     )
         .into_response())
 }
 
-/// The answer to a wrong e-mail or password: the same page either way.
+/// The answer to a wrong e-mail, password or code, or a blocked user: the same page each way.
 async fn refused(
     state: &AppState,
     email: &str,
-    known: Option<&str>,
+    dealer: Option<&str>,
     ip: std::net::IpAddr,
+    reason: &str,
 ) -> Result<Response, ConsoleError> {
-    tracing::warn!(%email, known = known.is_some(), %ip, "console login failed");
-    let reason = if known.is_some() {
-        "wrong_password"
-    } else {
-        "unknown_user"
-    };
-    record_failure(state, email, known, ip, reason).await?;
+    tracing::warn!(%email, reason, %ip, "console login failed");
+    record_failure(state, email, dealer, ip, reason).await?;
     let mut response = login_page(email, Some(tr("login.failed"))).into_response();
     *response.status_mut() = StatusCode::UNAUTHORIZED;
     Ok(response)
@@ -169,7 +223,7 @@ async fn record_failure(
 ) -> Result<(), ConsoleError> {
     let typed: String = email.chars().take(254).collect();
     let event = Event {
-        action: "login.failed",
+        action: Action::LoginFailed,
         subject: format!("user:{typed}"),
         details: serde_json::json!({ "reason": reason }),
     };
@@ -187,7 +241,7 @@ async fn record_failure(
 pub async fn logout(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
-    user: ConsoleUser,
+    user: SignedIn,
     form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Result<Response, ConsoleError> {
     let sent = form.map(|Form(f)| f.csrf).unwrap_or_default();
@@ -195,7 +249,7 @@ pub async fn logout(
     let mut tx = begin_write(&state.pool).await?;
     sessions::delete(&mut *tx, &user.0.id_hash).await?;
     let event = Event {
-        action: "logout",
+        action: Action::Logout,
         subject: format!("user:{}", user.email()),
         details: serde_json::json!({}),
     };

@@ -17,8 +17,8 @@ use super::{
 };
 use crate::{
     db::mail::{self, Mail, MailState},
-    http::AppState,
     mail::worker::STUCK_AFTER_ATTEMPTS,
+    state::AppState,
 };
 
 const PATH: &str = "/console/messages";
@@ -52,7 +52,7 @@ pub async fn list(
         @if letters.is_empty() {
             p #no-messages { (tr("messages.none")) }
         } @else {
-            table.messages #messages {
+            div.table-scroll { table.messages #messages {
                 thead { tr {
                     th { (tr("messages.col_id")) } th { (tr("keys.col_point")) }
                     th { (tr("messages.col_recipient")) } th { (tr("messages.col_queued")) }
@@ -89,7 +89,7 @@ pub async fn list(
                         }
                     }
                 }
-            }
+            } }
         }
     };
     Ok(layout::page(

@@ -1,21 +1,25 @@
 //! The dealer console (manual §2, §4, §18; the bank's access levels): server-rendered HTML for
 //! the dealer administrator's desktop browser, usable on a narrow screen too. Log in with
 //! e-mail and password; register points and cashiers; certify keys, activate and block; set
-//! limits; top up the balance and follow it in the ledger; search and export payments; follow
-//! the points' signed messages by e-mail; read the audit trail.
+//! limits; ask the operator to credit money paid in and follow the balance in the ledger;
+//! search and export payments; follow the points' signed messages by e-mail; read the audit
+//! trail. The operator's pages are under `/console/operator` ([`operator`]).
 //!
 //! ## Access levels (checked on the server, on every request)
 //! * Every page needs a live session ([`session::ConsoleUser`]).
 //! * *Create and view* (`create_view`) may look at everything but the audit trail, register
-//!   points and cashiers, reset a point's password and *prepare* operations (a top-up, new
-//!   limits) for a full-access user to confirm.
+//!   points and cashiers, reset a point's password, ask the operator for a top-up and
+//!   *prepare* operations (new limits) for a full-access user to confirm.
 //! * *Full access* (`full`) may also do what changes money or rights: certify and revoke keys,
-//!   activate, block and unblock points and cashiers, change limits, top up, confirm or cancel
-//!   prepared operations — each with a fresh one-time code from the user's authenticator app
-//!   in the same form ([`confirm`]; enrolment in [`totp`]) — run the commission credit and read
-//!   the audit trail.
+//!   activate, block and unblock points and cashiers, change limits and a point's letter quota,
+//!   confirm or cancel prepared operations — each with a fresh one-time code from the user's
+//!   authenticator app in the same form ([`confirm`]; enrolment in [`totp`]) — run the
+//!   commission credit and read the audit trail.
 //!
-//! Every change is written to the audit trail ([`crate::audit`]) in its own transaction.
+//! Every change is written to the audit trail ([`crate::audit`]) in its own transaction. The
+//! dealer's operations themselves (certify, switch a point, limits, cashiers...) are domain
+//! functions in [`crate::dealer`]; a page here reads the form, checks the CSRF token and the
+//! one-time code, calls one of them and commits.
 //!
 //! No JavaScript: every action is a plain form POST answered with a redirect back to a page
 //! (or, when it shows a password once, with the page itself), so the console works in any
@@ -26,20 +30,23 @@ mod audit;
 mod cashiers;
 mod confirm;
 mod csv;
+mod deliveries;
 mod forms;
 mod keys;
-pub(crate) mod language;
 pub(crate) mod layout;
 mod limits;
 mod login;
 mod messages;
 mod money;
 mod operations;
+mod operator;
+mod password;
 mod payments;
 mod point;
 mod points;
 pub mod session;
 mod totp;
+mod users;
 
 use axum::{
     Router,
@@ -50,16 +57,17 @@ use axum::{
     routing::{get, post},
 };
 
-use crate::{http::AppState, password::PasswordError, secrets::RandomError};
+use crate::{dealer::DealerError, password::PasswordError, secrets::RandomError, state::AppState};
 
 /// Routes of the console, relative to `/console`. Which access level each POST needs is
 /// checked in its handler (see the module docs of each page).
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/", get(to_keys))
+        .route("/", get(to_home))
         .route("/login", get(login::form).post(login::submit))
         .route("/logout", post(login::logout))
         .route("/totp", get(totp::page).post(totp::enrol))
+        .route("/password", get(password::page).post(password::submit))
         .route("/keys", get(keys::keys_page))
         .route("/keys/{serial}/certify", post(keys::certify))
         .route("/keys/{serial}/revoke", post(keys::revoke))
@@ -74,6 +82,10 @@ pub fn router() -> Router<AppState> {
             post(limits::prepare_limits),
         )
         .route("/points/{code}/password", post(points::reset_password))
+        .route(
+            "/points/{code}/message-quota",
+            post(point::set_message_quota),
+        )
         .route("/points/{code}/cashiers", post(cashiers::register_cashier))
         .route(
             "/points/{code}/cashiers/{cashier}/block",
@@ -84,13 +96,13 @@ pub fn router() -> Router<AppState> {
             post(cashiers::unblock_cashier),
         )
         .route("/money", get(money::page))
-        .route("/money/top-up", post(money::top_up))
-        .route("/money/top-up/prepare", post(money::prepare_top_up))
+        .route("/money/top-up-requests", post(money::request_top_up))
         .route("/money/commission", post(money::credit_commission))
         .route("/money/statement", get(money::statement))
         .route("/operations", get(operations::page))
         .route("/operations/{id}/confirm", post(operations::confirm))
         .route("/operations/{id}/cancel", post(operations::cancel))
+        .merge(deliveries::router())
         .route("/payments", get(payments::list))
         .route("/payments.csv", get(payments::export))
         .route("/payments/{point}/{session}", get(payments::detail))
@@ -98,14 +110,16 @@ pub fn router() -> Router<AppState> {
         .route("/audit", get(audit::page))
         .route("/audit.csv", get(audit::export))
         .route("/console.css", get(layout::stylesheet))
+        .nest("/operator", operator::router())
+        .merge(users::router())
         .layer(middleware::from_fn(guard))
         // Outermost, so even the guard's refusals are in the user's language.
-        .layer(middleware::from_fn(language::remember))
+        .layer(middleware::from_fn(crate::web::language::remember))
 }
 
-/// `GET /console` and `/console/`: the keys page is the console's home.
-pub async fn to_keys() -> Redirect {
-    Redirect::to("/console/keys")
+/// `GET /console` and `/console/`: the user's home — the operator's dealers, a dealer's keys.
+pub async fn to_home(user: session::SignedIn) -> Redirect {
+    Redirect::to(user.home())
 }
 
 /// What a console request can fail with; rendered as a short page in the user's language.
@@ -152,6 +166,29 @@ impl ConsoleError {
 impl From<sqlx::Error> for ConsoleError {
     fn from(error: sqlx::Error) -> Self {
         ConsoleError::Internal(error.to_string())
+    }
+}
+
+impl ConsoleError {
+    /// A domain error of a dealer's operation on the page `back`: a person's mistake becomes
+    /// [`ConsoleError::Invalid`] with its translated message and a way back there.
+    pub fn from_dealer(error: DealerError, back: impl Into<String>) -> ConsoleError {
+        match error {
+            DealerError::BadMessageQuota => ConsoleError::invalid(error.message_key(), back),
+            other => other.into(),
+        }
+    }
+}
+
+impl From<DealerError> for ConsoleError {
+    fn from(error: DealerError) -> Self {
+        match error {
+            DealerError::NotFound => ConsoleError::NotFound,
+            DealerError::BadMessageQuota => {
+                ConsoleError::invalid(error.message_key(), "/console/points")
+            }
+            DealerError::Database(error) => error.into(),
+        }
     }
 }
 

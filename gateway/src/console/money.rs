@@ -1,21 +1,22 @@
 //! `GET /console/money` — the dealer's balance as a ledger (manual §15, §18) — and
 //! `GET /console/money/statement?day=YYYY-MM-DD`, the daily statement.
 //!
-//! * `POST /console/money/top-up` (fields `csrf`, `amount` in tenge, `reference`, `otp`): full
-//!   access with a one-time code, posted at once;
-//! * `POST /console/money/top-up/prepare` (fields `csrf`, `amount`, `reference`): any user; a
-//!   full-access user confirms it on the operations page;
+//! * `POST /console/money/top-up-requests` (fields `csrf`, `amount` in tenge, `reference`,
+//!   `paid_on` as `YYYY-MM-DD`): any user of the dealer asks the operator to credit money the
+//!   bank received; nothing is credited until the operator confirms it after checking the bank
+//!   statement (`crate::operator::money`). The dealer cannot credit its own balance.
 //! * `POST /console/money/commission` (field `csrf`): full access; credits this dealer's
 //!   commission for every finished business day not credited yet (the background job does the
 //!   same for every dealer, so the button only saves waiting for it).
 //!
-//! A top-up's reference is the bank's (a payment order number): the ledger refuses the same
-//! reference twice, so a statement entered twice is not credited twice. It is stored prefixed
-//! with the dealer's code, as references are unique across the whole ledger.
+//! A top-up's reference is the bank's (a payment order number): a reference waiting or
+//! confirmed already, or posted in the ledger, is refused, so a payment is not credited twice.
+//! In the ledger it is prefixed with the dealer's code, as references are unique there.
 
 use axum::{
     Form,
     extract::{Query, State, rejection::FormRejection},
+    http::StatusCode,
     response::{IntoResponse, Redirect, Response},
 };
 use maud::{Markup, html};
@@ -23,48 +24,35 @@ use serde::Deserialize;
 
 use super::{
     ConsoleError, confirm, forms,
-    layout::{self, otp_field, tenge, tr, when},
+    layout::{self, tenge, tr, when},
     session::ConsoleUser,
 };
 use crate::{
-    audit::{self, Event},
+    audit::{self, Action, Event},
     commission,
-    db::{
-        ledger::{self, LedgerKind, NewEntry, Posted},
-        network, now_ms,
-        operations::Payload,
-    },
-    http::{AppState, client_ip::ClientIp},
+    db::{ledger, network, now_ms},
+    dealer::top_ups::{self, NewRequest, TopUpError, TopUpRequest},
     payments::{BUSINESS_DAY_MS, business_date, business_day_of, business_day_start},
+    {state::AppState, web::client_ip::ClientIp},
 };
 
 const PATH: &str = "/console/money";
 /// The most ledger entries the page lists.
 const ENTRIES: i64 = 500;
+/// The most top-up requests the page lists.
+const REQUESTS: i64 = 100;
 
-/// The top-up form as posted.
+/// The top-up request form as posted (kept to show again with an error).
 #[derive(Default, Deserialize)]
-pub struct TopUpForm {
+pub struct TopUpRequestForm {
     #[serde(default)]
     csrf: String,
-    #[serde(default)]
-    otp: String,
     #[serde(default)]
     amount: String,
     #[serde(default)]
     reference: String,
-}
-
-impl TopUpForm {
-    /// The amount (more than zero) and the reference, or which is wrong.
-    fn read(&self) -> Result<(i64, String), ConsoleError> {
-        let amount = forms::parse_tenge(&self.amount)
-            .filter(|tiyn| *tiyn > 0)
-            .ok_or_else(|| ConsoleError::invalid("money.bad_amount", PATH))?;
-        let reference = forms::required_text(&self.reference, 64)
-            .ok_or_else(|| ConsoleError::invalid("money.bad_reference", PATH))?;
-        Ok((amount, reference))
-    }
+    #[serde(default)]
+    paid_on: String,
 }
 
 /// The ledger page's date filter and the outcome of a commission run.
@@ -103,6 +91,17 @@ pub async fn page(
     user: ConsoleUser,
     Query(query): Query<LedgerQuery>,
 ) -> Result<Markup, ConsoleError> {
+    render(&state, &user, &query, &TopUpRequestForm::default(), None).await
+}
+
+/// The money page, with the top-up request form showing `typed` and `error`, if any.
+async fn render(
+    state: &AppState,
+    user: &ConsoleUser,
+    query: &LedgerQuery,
+    typed: &TopUpRequestForm,
+    error: Option<&str>,
+) -> Result<Markup, ConsoleError> {
     let dealer = network::dealer(&state.pool, user.dealer_code())
         .await?
         .ok_or(ConsoleError::NotFound)?;
@@ -120,6 +119,12 @@ pub async fn page(
     )
     .await?;
     let full = user.has_full_access();
+    let requests = top_ups::of_dealer(&state.pool, user.dealer_code(), REQUESTS).await?;
+    let paid_on = if typed.paid_on.is_empty() {
+        business_date(now).to_string()
+    } else {
+        typed.paid_on.clone()
+    };
     let content = html! {
         @if let Some(days) = query.credited {
             p.notice #credited { (tr("money.credited")) ": " (days) }
@@ -133,21 +138,21 @@ pub async fn page(
             }
         }
         h2 { (tr("money.top_up_title")) }
-        form.top-up #top-up method="post"
-            action=(if full { "/console/money/top-up" } else { "/console/money/top-up/prepare" }) {
+        p.muted { (tr("top_ups.hint")) }
+        form.top-up-request #top-up-request method="post" action="/console/money/top-up-requests" {
+            @if let Some(error) = error {
+                p.error.form-error role="alert" { (error) }
+            }
             input type="hidden" name="csrf" value=(user.csrf_token());
             label for="amount" { (tr("money.amount")) }
-            input #amount type="text" name="amount" inputmode="decimal" required;
+            input #amount type="text" name="amount" inputmode="decimal" required value=(typed.amount);
             label for="reference" { (tr("money.reference")) }
-            input #reference type="text" name="reference" maxlength="64" required;
-            @if full {
-                (otp_field())
-                button type="submit" { (tr("money.top_up")) }
-            } @else {
-                p.muted { (tr("money.prepare_hint")) }
-                button type="submit" { (tr("operations.prepare")) }
-            }
+            input #reference type="text" name="reference" maxlength="64" required value=(typed.reference);
+            label for="paid_on" { (tr("top_ups.paid_on")) }
+            input #paid_on type="date" name="paid_on" required value=(paid_on);
+            button type="submit" { (tr("top_ups.send")) }
         }
+        (requests_table(&requests))
         @if full {
             form.credit-commission #credit-commission method="post" action="/console/money/commission" {
                 input type="hidden" name="csrf" value=(user.csrf_token());
@@ -172,7 +177,45 @@ pub async fn page(
         p.muted { (tr("console.times_local")) }
         (entries_table(&entries))
     };
-    Ok(layout::page(PATH, &tr("money.title"), Some(&user), content))
+    Ok(layout::page(PATH, &tr("money.title"), Some(user), content))
+}
+
+/// The dealer's top-up requests with their state and, when rejected, why.
+fn requests_table(requests: &[TopUpRequest]) -> Markup {
+    html! {
+        h3 { (tr("top_ups.requests_title")) }
+        @if requests.is_empty() {
+            p.muted #no-top-up-requests { (tr("top_ups.none")) }
+        } @else {
+            table.top-up-requests #top-up-requests {
+                thead { tr {
+                    th { "№" }
+                    th.amount { (tr("money.col_amount")) }
+                    th { (tr("money.reference")) }
+                    th { (tr("top_ups.paid_on")) }
+                    th { (tr("top_ups.requested_by")) }
+                    th { (tr("top_ups.state")) }
+                } }
+                tbody {
+                    @for request in requests {
+                        tr data-request=(request.id) data-state=(request.state) {
+                            td { code { (request.id) } }
+                            td.amount data-tiyn=(request.amount_tiyn) { (tenge(request.amount_tiyn)) }
+                            td { (request.bank_reference) }
+                            td { (request.paid_on) }
+                            td { (request.requested_by) br; span.muted { (when(request.requested_at_ms)) } }
+                            td {
+                                (tr(&format!("top_ups.state_{}", request.state)))
+                                @if !request.decision_note.is_empty() {
+                                    ": " span.decision-note { (request.decision_note) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The ledger entries as a table.
@@ -207,90 +250,64 @@ fn entries_table(entries: &[ledger::Entry]) -> Markup {
     }
 }
 
-/// Posts a top-up inside `tx` with its audit row; `operation` is the prepared operation it
-/// carries out, if any. Shared with confirming a prepared top-up.
-pub async fn top_up_in(
-    tx: &mut sqlx::AnyConnection,
-    user: &ConsoleUser,
-    ip: std::net::IpAddr,
-    amount_tiyn: i64,
-    reference: &str,
-    operation: Option<&str>,
-) -> Result<i64, ConsoleError> {
-    let stored = format!("{}/{reference}", user.dealer_code());
+/// `POST /console/money/top-up-requests`: any user of the dealer asks the operator to credit
+/// money the bank received. Bad input shows the page again with what was typed (422).
+pub async fn request_top_up(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    user: ConsoleUser,
+    form: Result<Form<TopUpRequestForm>, FormRejection>,
+) -> Result<Response, ConsoleError> {
+    let form = forms::read(form);
+    user.check_csrf(&form.csrf)?;
     let now = now_ms();
-    let entry = NewEntry {
-        dealer_code: user.dealer_code(),
-        kind: LedgerKind::TopUp,
-        amount_tiyn,
-        reference: &stored,
-        point_code: None,
-        created_at_ms: now,
-    };
-    let balance_after = match ledger::post_in(&mut *tx, &entry).await? {
-        Posted::Done { balance_after_tiyn } => balance_after_tiyn,
-        Posted::AlreadyPosted => {
-            return Err(ConsoleError::invalid("money.reference_used", PATH));
+    let checked = match (
+        forms::parse_tenge(&form.amount),
+        forms::parse_date(&form.paid_on),
+    ) {
+        (None, _) => Err(TopUpError::BadAmount),
+        (_, None) => Err(TopUpError::BadDate),
+        (Some(amount_tiyn), Some(paid_on)) => {
+            let mut tx = confirm::begin(&state, &user, &form.csrf).await?;
+            let request = NewRequest {
+                amount_tiyn,
+                bank_reference: &form.reference,
+                paid_on,
+            };
+            let today = business_date(now);
+            match top_ups::request_in(
+                &mut tx,
+                &user.actor(ip),
+                user.dealer_code(),
+                &request,
+                today,
+                now,
+            )
+            .await
+            {
+                Ok(id) => {
+                    tx.commit().await?;
+                    Ok(id)
+                }
+                Err(error) => Err(error),
+            }
         }
-        other => {
-            return Err(ConsoleError::Internal(format!(
-                "top-up not posted: {other:?}"
-            )));
+    };
+    match checked {
+        Ok(_) => Ok(Redirect::to(&format!("{PATH}#top-up-requests")).into_response()),
+        Err(TopUpError::Database(error)) => Err(error.into()),
+        Err(error) => {
+            let page = render(
+                &state,
+                &user,
+                &LedgerQuery::default(),
+                &form,
+                Some(&tr(error.message_key())),
+            )
+            .await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
-    };
-    let event = Event {
-        action: "money.top_up",
-        subject: format!("ledger:{}", ledger::entry_id(LedgerKind::TopUp, &stored)),
-        details: serde_json::json!({
-            "amount_tiyn": amount_tiyn,
-            "reference": reference,
-            "operation": operation,
-            "change": audit::change(
-                serde_json::json!({ "balance_tiyn": balance_after - amount_tiyn }),
-                serde_json::json!({ "balance_tiyn": balance_after }),
-            ),
-        }),
-    };
-    audit::record_in(tx, &user.actor(ip), &event, now).await?;
-    tracing::info!(dealer = %user.dealer_code(), amount_tiyn, %reference, email = %user.email(), "top-up posted");
-    Ok(balance_after)
-}
-
-/// `POST /console/money/top-up`: full access, with a one-time code.
-pub async fn top_up(
-    State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
-    user: ConsoleUser,
-    form: Result<Form<TopUpForm>, FormRejection>,
-) -> Result<Response, ConsoleError> {
-    let form = forms::read(form);
-    user.check_csrf(&form.csrf)?;
-    user.require_full_access()?;
-    let (amount, reference) = form.read()?;
-    let mut tx = confirm::begin_confirmed(&state, &user, ip, &form.csrf, &form.otp).await?;
-    top_up_in(&mut tx, &user, ip, amount, &reference, None).await?;
-    tx.commit().await?;
-    Ok(Redirect::to(PATH).into_response())
-}
-
-/// `POST /console/money/top-up/prepare`: any user; a full-access user confirms it.
-pub async fn prepare_top_up(
-    State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
-    user: ConsoleUser,
-    form: Result<Form<TopUpForm>, FormRejection>,
-) -> Result<Response, ConsoleError> {
-    let form = forms::read(form);
-    user.check_csrf(&form.csrf)?;
-    let (amount_tiyn, reference) = form.read()?;
-    let mut tx = confirm::begin(&state, &user, &form.csrf).await?;
-    let payload = Payload::TopUp {
-        amount_tiyn,
-        reference,
-    };
-    super::operations::prepare_in(&mut tx, &user, ip, &payload).await?;
-    tx.commit().await?;
-    Ok(Redirect::to(super::operations::PATH).into_response())
+    }
 }
 
 /// `POST /console/money/commission`: full access.
@@ -307,7 +324,7 @@ pub async fn credit_commission(
     let credited =
         commission::credit_finished_days(&state.pool, Some(user.dealer_code()), now).await?;
     let event = Event {
-        action: "commission.run",
+        action: Action::CommissionRun,
         subject: format!("dealer:{}", user.dealer_code()),
         details: serde_json::json!({
             "days": credited.iter().map(|c| business_date(c.day_start_ms).to_string()).collect::<Vec<_>>(),
@@ -348,6 +365,7 @@ pub async fn statement(
             (line("payments", "money.payments", figures.payments_tiyn))
             (line("commission", "money.commission", figures.commission_tiyn))
             (line("corrections", "money.corrections", figures.corrections_tiyn))
+            (line("refunds", "money.refunds", figures.refunds_tiyn))
             (line("closing", "money.closing", figures.closing_tiyn))
         }
         p #reconciliation {

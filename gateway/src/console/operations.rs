@@ -3,7 +3,9 @@
 //!
 //! * `POST /console/operations/{id}/confirm` (fields `csrf`, `otp`): full access with a
 //!   one-time code; the operation is carried out in the same transaction as its confirmation,
-//!   exactly as it was prepared;
+//!   exactly as it was prepared. A top-up prepared under the old rules can no longer be
+//!   confirmed (migration 0006 cancelled those waiting): money gets in only through a request
+//!   the operator confirms (`/console/money`); old ones stay in the history;
 //! * `POST /console/operations/{id}/cancel` (field `csrf`): full access, or the user who
 //!   prepared it (changing one's mind needs no one's approval).
 
@@ -22,17 +24,16 @@ use super::{
     keys::ConfirmForm,
     layout::{self, button_form, tenge, tr, when},
     limits::apply_limits,
-    money::top_up_in,
     points::limit_text,
     session::ConsoleUser,
 };
 use crate::{
-    audit::{self, Event},
+    audit::{self, Action, Event},
     db::{
         now_ms,
         operations::{self, Operation, OperationState, Payload},
     },
-    http::{AppState, client_ip::ClientIp},
+    {state::AppState, web::client_ip::ClientIp},
 };
 
 /// Where the operations page is.
@@ -57,7 +58,7 @@ pub async fn prepare_in(
     let now = now_ms();
     let id = operations::prepare(&mut *tx, user.dealer_code(), payload, user.email(), now).await?;
     let event = Event {
-        action: "operation.prepared",
+        action: Action::OperationPrepared,
         subject: format!("operation:{id}"),
         details: serde_json::json!({ "after": payload }),
     };
@@ -95,7 +96,7 @@ fn prepared_row(operation: &Operation, user: &ConsoleUser) -> Markup {
             td { (describe(&operation.payload)) }
             td { (operation.prepared_by) br; span.muted { (when(operation.prepared_at_ms)) } }
             td.actions {
-                @if user.has_full_access() {
+                @if user.has_full_access() && !matches!(operation.payload, Payload::TopUp { .. }) {
                     (button_form("confirm", &format!("{base}/confirm"), "operations.confirm", user, true, None))
                 }
                 @if user.has_full_access() || operation.prepared_by == user.email() {
@@ -174,6 +175,10 @@ pub async fn confirm(
         .await?
         .filter(|o| o.state == OperationState::Prepared)
         .ok_or(ConsoleError::NotFound)?;
+    if matches!(operation.payload, Payload::TopUp { .. }) {
+        // Dropping the transaction gives the one-time code back.
+        return Err(ConsoleError::invalid("operations.top_up_retired", PATH));
+    }
     if !operations::decide(
         &mut tx,
         &id,
@@ -187,12 +192,7 @@ pub async fn confirm(
         return Err(ConsoleError::NotFound);
     }
     match &operation.payload {
-        Payload::TopUp {
-            amount_tiyn,
-            reference,
-        } => {
-            top_up_in(&mut tx, &user, ip, *amount_tiyn, reference, Some(&id)).await?;
-        }
+        Payload::TopUp { .. } => return Err(ConsoleError::NotFound),
         Payload::PointLimits { point, limits } => {
             if !apply_limits(&mut tx, &user, ip, point, limits, Some(&id)).await? {
                 return Err(ConsoleError::NotFound);
@@ -200,7 +200,7 @@ pub async fn confirm(
         }
     }
     let event = Event {
-        action: "operation.confirmed",
+        action: Action::OperationConfirmed,
         subject: format!("operation:{id}"),
         details: serde_json::json!({
             "prepared_by": operation.prepared_by,
@@ -246,7 +246,7 @@ pub async fn cancel(
         return Err(ConsoleError::NotFound);
     }
     let event = Event {
-        action: "operation.cancelled",
+        action: Action::OperationCancelled,
         subject: format!("operation:{id}"),
         details: audit::change(
             serde_json::json!({ "state": "prepared" }),

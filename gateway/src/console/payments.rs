@@ -20,7 +20,7 @@ use tolem_protocol::{codes::ResultCode, keys::Signature};
 use super::{
     ConsoleError,
     csv::{Cell, Csv},
-    forms, language,
+    forms,
     layout::{self, tenge, tenge_plain, tr, utc_iso, when},
     session::ConsoleUser,
 };
@@ -29,8 +29,8 @@ use crate::{
         keys,
         payments::{self, Listed, Search},
     },
-    http::AppState,
     payments::{BUSINESS_DAY_MS, business_day_of},
+    state::AppState,
 };
 
 const PATH: &str = "/console/payments";
@@ -98,7 +98,7 @@ fn code_text(code: i64) -> String {
         .and_then(ResultCode::from_number)
         .map_or_else(
             || code.to_string(),
-            |c| c.message(language::current()).to_owned(),
+            |c| c.message(crate::web::language::current()).to_owned(),
         )
 }
 
@@ -146,7 +146,7 @@ pub async fn list(
             " · " a #export-csv href=(export) { (tr("payments.export")) }
         }
         p.muted { (tr("console.times_local")) }
-        table.payments #payments {
+        div.table-scroll { table.payments #payments {
             thead { tr {
                 th { (tr("payments.received")) } th { (tr("payments.transaction")) }
                 th { (tr("keys.col_point")) } th { (tr("payments.provider")) }
@@ -167,7 +167,7 @@ pub async fn list(
                     }
                 }
             }
-        }
+        } }
     };
     Ok(layout::page(
         PATH,
@@ -273,6 +273,8 @@ pub async fn detail(
     });
     // Ed25519 signatures are deterministic: this is the very signature the answer was sent with.
     let answer_signature = state.gateway_key.sign(&detail.response_body).to_string();
+    let delivery =
+        super::deliveries::section(&state, &user, &p.transaction_id, &detail_path(p)).await?;
     let content = html! {
         dl.payment #payment data-state=(p.state) data-code=(p.code) {
             dt { (tr("payments.transaction")) } dd { (p.transaction_id) }
@@ -292,6 +294,7 @@ pub async fn detail(
             }
             dt { (tr("payments.session")) } dd { code { (p.session) } }
         }
+        (delivery)
         h2 { (tr("payments.request")) }
         p {
             (tr("payments.key_serial")) ": " code #key-serial { (p.key_serial) }

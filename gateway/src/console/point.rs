@@ -5,6 +5,10 @@
 //!
 //! A new point is *activated* once its key is certified; a working point can be *blocked*
 //! (its phones get 53) and *unblocked*. Only the point's own dealer sees or changes it.
+//!
+//! `POST /console/points/{code}/message-quota` (fields `csrf`, `otp`, `messages_per_hour`;
+//! full access and a one-time code) sets how many signed letters the point's phones may send
+//! in any hour (1–1000; more get 911).
 
 use axum::{
     Form,
@@ -12,23 +16,24 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
 };
 use maud::{Markup, html};
+use serde::Deserialize;
 
 use super::{
     ConsoleError, cashiers, confirm, forms,
     keys::{ConfirmForm, key_events},
-    layout::{self, button_form, tr, when},
+    layout::{self, button_form, otp_field, tr, when},
     limits,
     points::point_state,
     session::ConsoleUser,
 };
 use crate::{
-    audit::{self, Event, change},
     db::{
         keys::{self, state_text},
-        network::{self, Switch},
+        network::{self, Point, Switch},
         now_ms,
     },
-    http::{AppState, client_ip::ClientIp},
+    dealer::{self, points::MESSAGE_QUOTA},
+    {state::AppState, web::client_ip::ClientIp},
 };
 
 /// Where the page of point `code` is.
@@ -84,12 +89,13 @@ pub async fn page(
             }
         }
         (limits::section(&point, &user))
+        (message_quota_section(&point, &user))
         (cashiers::section(&point, &cashiers, &user))
         h2 { (tr("points.key_history")) }
         @if history.is_empty() {
             p.muted { (tr("keys.no_keys")) }
         } @else {
-            table.key-history #key-history {
+            div.table-scroll { table.key-history #key-history {
                 thead { tr {
                     th { (tr("keys.col_serial")) }
                     th { (tr("points.col_cashier")) }
@@ -118,7 +124,7 @@ pub async fn page(
                         }
                     }
                 }
-            }
+            } }
         }
     };
     let title = format!("{} {}", tr("points.point"), point.code);
@@ -135,29 +141,10 @@ async fn switch(
     switch: Switch,
 ) -> Result<Response, ConsoleError> {
     let mut tx = confirm::begin_confirmed(&state, &user, ip, &form.csrf, &form.otp).await?;
-    let now = now_ms();
-    let before = network::point_of_dealer(&mut tx, &code, user.dealer_code())
-        .await?
-        .ok_or(ConsoleError::NotFound)?;
-    if !network::switch_point(&mut tx, &code, user.dealer_code(), switch, now).await? {
-        return Err(ConsoleError::NotFound);
-    }
-    let (action, after) = match switch {
-        Switch::Activate => ("point.activated", "active"),
-        Switch::Block => ("point.blocked", "blocked"),
-        Switch::Unblock => ("point.unblocked", "active"),
-    };
-    let event = Event {
-        action,
-        subject: format!("point:{code}"),
-        details: change(
-            serde_json::json!({ "state": point_state(&before) }),
-            serde_json::json!({ "state": after }),
-        ),
-    };
-    audit::record_in(&mut tx, &user.actor(ip), &event, now).await?;
+    let actor = user.actor(ip);
+    dealer::points::switch_point_in(&mut tx, &actor, user.dealer_code(), &code, switch, now_ms())
+        .await?;
     tx.commit().await?;
-    tracing::info!(point = %code, email = %user.email(), action, "point switched");
     let back = forms::back_to(&form.back, &path(&code));
     Ok(Redirect::to(&back).into_response())
 }
@@ -193,4 +180,75 @@ pub async fn unblock(
     form: Result<Form<ConfirmForm>, FormRejection>,
 ) -> Result<Response, ConsoleError> {
     switch(state, ip, user, code, forms::read(form), Switch::Unblock).await
+}
+
+/// The letter quota form as posted.
+#[derive(Default, Deserialize)]
+pub struct MessageQuotaForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    otp: String,
+    #[serde(default)]
+    messages_per_hour: String,
+}
+
+/// The point's letter quota: a form for full access, the number for anyone else.
+fn message_quota_section(point: &Point, user: &ConsoleUser) -> Markup {
+    html! {
+        h2 { (tr("points.message_quota_title")) }
+        p.muted { (tr("points.message_quota_intro")) }
+        @if user.has_full_access() {
+            form.message-quota #message-quota method="post"
+                action={ (path(&point.code)) "/message-quota" } {
+                input type="hidden" name="csrf" value=(user.csrf_token());
+                label for="messages_per_hour" { (tr("points.messages_per_hour")) }
+                input #messages_per_hour type="number" name="messages_per_hour"
+                    min=(MESSAGE_QUOTA.start()) max=(MESSAGE_QUOTA.end()) step="1" required
+                    value=(point.messages_per_hour);
+                (otp_field())
+                button type="submit" { (tr("points.save_message_quota")) }
+            }
+        } @else {
+            p #message-quota-now {
+                (tr("points.messages_per_hour")) ": " strong { (point.messages_per_hour) }
+            }
+        }
+    }
+}
+
+/// `POST /console/points/{code}/message-quota`: full access, with a one-time code. A number
+/// out of range is refused before the code is used, so it can be typed again.
+pub async fn set_message_quota(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    user: ConsoleUser,
+    Path(code): Path<String>,
+    form: Result<Form<MessageQuotaForm>, FormRejection>,
+) -> Result<Response, ConsoleError> {
+    let form = forms::read(form);
+    user.check_csrf(&form.csrf)?;
+    user.require_full_access()?;
+    let here = path(&code);
+    let per_hour: i64 = form
+        .messages_per_hour
+        .trim()
+        .parse()
+        .ok()
+        .filter(|n| MESSAGE_QUOTA.contains(n))
+        .ok_or_else(|| ConsoleError::invalid("points.bad_message_quota", &here))?;
+    let mut tx = confirm::begin_confirmed(&state, &user, ip, &form.csrf, &form.otp).await?;
+    let actor = user.actor(ip);
+    dealer::points::set_message_quota_in(
+        &mut tx,
+        &actor,
+        user.dealer_code(),
+        &code,
+        per_hour,
+        now_ms(),
+    )
+    .await
+    .map_err(|error| ConsoleError::from_dealer(error, &here))?;
+    tx.commit().await?;
+    Ok(to_point(&code))
 }

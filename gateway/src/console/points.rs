@@ -24,14 +24,14 @@ use super::{
     session::ConsoleUser,
 };
 use crate::{
-    audit::{self, Event},
     db::{
-        network::{self, NewPoint, Point},
+        network::{self, NewPoint},
         now_ms,
     },
-    http::{AppState, client_ip::ClientIp},
+    dealer,
     password::hash_password,
     secrets::point_password,
+    {state::AppState, web::client_ip::ClientIp},
 };
 
 const PATH: &str = "/console/points";
@@ -58,16 +58,8 @@ pub struct CsrfOnly {
     csrf: String,
 }
 
-/// How a point's state reads: `active`, `blocked` or `new` (the CSS class and the text key).
-pub fn point_state(point: &Point) -> &'static str {
-    if point.active {
-        "active"
-    } else if point.blocked_at_ms.is_some() {
-        "blocked"
-    } else {
-        "new"
-    }
-}
+/// How a point's state reads (a domain fact; re-exported for the pages that show it).
+pub use crate::dealer::points::point_state;
 
 /// A limit as shown: the amount, or "no limit".
 pub fn limit_text(limit: Option<i64>) -> String {
@@ -84,7 +76,7 @@ pub async fn list(
         @if points.is_empty() {
             p { (tr("keys.no_points")) }
         } @else {
-            table.points #points {
+            div.table-scroll { table.points #points {
                 thead { tr {
                     th { (tr("points.col_code")) }
                     th { (tr("points.name")) }
@@ -109,7 +101,7 @@ pub async fn list(
                         }
                     }
                 }
-            }
+            } }
         }
         h2 { (tr("points.register_title")) }
         p.muted { (tr("points.register_intro")) }
@@ -181,20 +173,8 @@ pub async fn register(
         cashier_name: &cashier,
         now_ms: now,
     };
-    let code = network::register_point(&mut tx, &point).await?;
-    let event = Event {
-        action: "point.registered",
-        subject: format!("point:{code}"),
-        details: serde_json::json!({
-            "after": {
-                "name": name, "address": address, "working_hours": hours,
-                "active": false, "cashier": { "code": "C1", "name": cashier },
-            }
-        }),
-    };
-    audit::record_in(&mut tx, &user.actor(ip), &event, now).await?;
+    let code = dealer::points::register_point_in(&mut tx, &user.actor(ip), &point).await?;
     tx.commit().await?;
-    tracing::info!(point = %code, email = %user.email(), "point registered");
     Ok(credentials_page(
         &user,
         &tr("points.registered"),
@@ -217,18 +197,10 @@ pub async fn reset_password(
     let hash = hash_password(password.clone()).await?;
     let now = now_ms();
     let mut tx = confirm::begin(&state, &user, &form.csrf).await?;
-    if !network::set_point_password(&mut tx, &code, user.dealer_code(), &hash).await? {
-        return Err(ConsoleError::NotFound);
-    }
-    let event = Event {
-        action: "point.password_reset",
-        subject: format!("point:{code}"),
-        // That it changed, never what to.
-        details: serde_json::json!({ "after": { "password": "new" } }),
-    };
-    audit::record_in(&mut tx, &user.actor(ip), &event, now).await?;
+    let actor = user.actor(ip);
+    dealer::points::reset_point_password_in(&mut tx, &actor, user.dealer_code(), &code, &hash, now)
+        .await?;
     tx.commit().await?;
-    tracing::info!(point = %code, email = %user.email(), "point password reset");
     Ok(credentials_page(
         &user,
         &tr("points.password_reset"),

@@ -9,20 +9,21 @@
 
 use axum::{
     extract::FromRequestParts,
-    http::{HeaderMap, header, request::Parts},
+    http::{header, request::Parts},
     response::{IntoResponse, Redirect, Response},
 };
 use cookie::{Cookie, SameSite};
 
 use super::ConsoleError;
+pub use crate::web::cookie_value;
 use crate::{
     audit::Actor,
     db::{
         now_ms,
-        sessions::{self, AccessLevel, Session},
+        sessions::{self, AccessLevel, Party, Session},
     },
-    http::AppState,
     secrets::{constant_time_eq, sha256_hex},
+    state::AppState,
 };
 
 /// Name of the session cookie.
@@ -33,18 +34,6 @@ pub const IDLE_MS: i64 = 30 * 60 * 1000;
 pub const ABSOLUTE_MS: i64 = 12 * 60 * 60 * 1000;
 /// Where a request without a live session is sent.
 pub const LOGIN_PATH: &str = "/console/login";
-
-/// The value of cookie `name` in a request's `Cookie` headers.
-pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(Cookie::split_parse)
-        .filter_map(Result::ok)
-        .find(|cookie| cookie.name() == name)
-        .map(|cookie| cookie.value().to_owned())
-}
 
 /// The `Set-Cookie` value that starts a session with `token`.
 pub fn session_cookie(token: String, secure: bool) -> String {
@@ -70,20 +59,44 @@ pub fn removal_cookie(secure: bool) -> String {
         .to_string()
 }
 
-/// The logged-in console user of a request. Extracting it slides the session's idle timer;
-/// without a live session the request is answered with a redirect to the login page.
-#[derive(Debug, Clone)]
-pub struct ConsoleUser(pub Session);
+/// Where a user who must choose a new password is sent.
+pub const PASSWORD_PATH: &str = "/console/password";
+/// Where a user who must set up one-time codes is sent.
+pub const TOTP_PATH: &str = "/console/totp";
+/// The operator's home page.
+pub const OPERATOR_HOME: &str = "/console/operator/dealers";
+/// A dealer user's home page.
+pub const DEALER_HOME: &str = "/console/keys";
 
-impl ConsoleUser {
+/// Whoever is logged in, of either party, before the first-login gates: the pages that open
+/// those gates (a new password, one-time codes, logging out) take this. Every other page takes
+/// [`ConsoleUser`] (a dealer's user) or [`OperatorUser`], which apply the gates.
+#[derive(Debug, Clone)]
+pub struct SignedIn(pub Session);
+
+impl SignedIn {
     /// The user's e-mail.
     pub fn email(&self) -> &str {
         &self.0.email
     }
 
-    /// The user's dealer: everything shown and changed is limited to it.
-    pub fn dealer_code(&self) -> &str {
-        &self.0.dealer_code
+    /// The dealer of a dealer's user; `None` for the operator's.
+    pub fn dealer(&self) -> Option<&str> {
+        self.0.party.dealer_code()
+    }
+
+    /// Whether this is a user of the operator.
+    pub fn is_operator(&self) -> bool {
+        self.0.party == Party::Operator
+    }
+
+    /// The page this user starts from.
+    pub fn home(&self) -> &'static str {
+        if self.is_operator() {
+            OPERATOR_HOME
+        } else {
+            DEALER_HOME
+        }
     }
 
     /// The token every form of this session carries.
@@ -96,9 +109,14 @@ impl ConsoleUser {
         self.0.access_level == AccessLevel::Full
     }
 
+    /// When the session ends at the latest (shown on every page, Kaspi §1.11).
+    pub fn expires_at_ms(&self) -> i64 {
+        self.0.expires_at_ms
+    }
+
     /// The user as the audit trail names them, acting from `ip`.
     pub fn actor(&self, ip: std::net::IpAddr) -> Actor {
-        Actor::new(self.email(), Some(self.dealer_code()), ip)
+        Actor::new(self.email(), self.dealer(), ip)
     }
 
     /// A POST must carry the session's CSRF token: a page of another site cannot know it.
@@ -120,9 +138,22 @@ impl ConsoleUser {
             Err(ConsoleError::Forbidden)
         }
     }
+
+    /// The first-login gates, in order: a password of one's own, then — for the operator's
+    /// users and full-access users, who confirm money and rights — one-time codes.
+    /// `Err` is the page to send the user to.
+    fn gate(&self) -> Result<(), &'static str> {
+        if self.0.must_change_password {
+            return Err(PASSWORD_PATH);
+        }
+        if !self.0.totp_enrolled && (self.is_operator() || self.has_full_access()) {
+            return Err(TOTP_PATH);
+        }
+        Ok(())
+    }
 }
 
-impl FromRequestParts<AppState> for ConsoleUser {
+impl FromRequestParts<AppState> for SignedIn {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
@@ -138,9 +169,98 @@ impl FromRequestParts<AppState> for ConsoleUser {
         };
         let id_hash = sha256_hex(token.as_bytes());
         match sessions::touch(&state.pool, &id_hash, now_ms(), IDLE_MS).await {
-            Ok(Some(session)) => Ok(ConsoleUser(session)),
+            Ok(Some(session)) => Ok(SignedIn(session)),
             Ok(None) => Err(to_login()),
             Err(error) => Err(ConsoleError::from(error).into_response()),
         }
+    }
+}
+
+/// A dealer's user, past the first-login gates. Everything shown and changed is limited to
+/// [`ConsoleUser::dealer_code`]. An operator's user is sent to the operator's pages.
+#[derive(Debug, Clone)]
+pub struct ConsoleUser {
+    signed_in: SignedIn,
+    dealer_code: String,
+}
+
+impl ConsoleUser {
+    /// The user's dealer: everything shown and changed is limited to it.
+    pub fn dealer_code(&self) -> &str {
+        &self.dealer_code
+    }
+}
+
+impl std::ops::Deref for ConsoleUser {
+    type Target = SignedIn;
+
+    fn deref(&self) -> &SignedIn {
+        &self.signed_in
+    }
+}
+
+impl AsRef<SignedIn> for ConsoleUser {
+    fn as_ref(&self) -> &SignedIn {
+        &self.signed_in
+    }
+}
+
+impl AsRef<SignedIn> for SignedIn {
+    fn as_ref(&self) -> &SignedIn {
+        self
+    }
+}
+
+impl FromRequestParts<AppState> for ConsoleUser {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let signed_in = SignedIn::from_request_parts(parts, state).await?;
+        if let Err(to) = signed_in.gate() {
+            return Err(Redirect::to(to).into_response());
+        }
+        match signed_in.dealer().map(str::to_owned) {
+            Some(dealer_code) => Ok(ConsoleUser {
+                signed_in,
+                dealer_code,
+            }),
+            None => Err(Redirect::to(OPERATOR_HOME).into_response()),
+        }
+    }
+}
+
+/// A user of the operator, past the first-login gates (one-time codes enrolled). A dealer's
+/// user asking for an operator page gets 403: the operator's pages are not theirs to see.
+#[derive(Debug, Clone)]
+pub struct OperatorUser(SignedIn);
+
+impl std::ops::Deref for OperatorUser {
+    type Target = SignedIn;
+
+    fn deref(&self) -> &SignedIn {
+        &self.0
+    }
+}
+
+impl AsRef<SignedIn> for OperatorUser {
+    fn as_ref(&self) -> &SignedIn {
+        &self.0
+    }
+}
+
+impl FromRequestParts<AppState> for OperatorUser {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let signed_in = SignedIn::from_request_parts(parts, state).await?;
+        if !signed_in.is_operator() {
+            tracing::warn!(email = %signed_in.email(), path = %parts.uri.path(),
+                "operator page refused to a dealer's user");
+            return Err(ConsoleError::Forbidden.into_response());
+        }
+        if let Err(to) = signed_in.gate() {
+            return Err(Redirect::to(to).into_response());
+        }
+        Ok(OperatorUser(signed_in))
     }
 }

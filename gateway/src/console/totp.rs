@@ -1,30 +1,30 @@
-//! `GET|POST /console/totp`: a full-access user sets up one-time codes (RFC 6238, see
-//! [`crate::totp`]). The page shows a QR code of a fresh secret (and the secret as text, for an
+//! `GET|POST /console/totp`: a console user sets up one-time codes (RFC 6238, see
+//! [`crate::totp`]) — required of the operator's users and of full-access users before
+//! anything else (`console::session`), open to every other user, who then logs in with a code
+//! too. The page shows a QR code of a fresh secret (and the secret as text, for an
 //! app without a camera); the user scans it and types the first code (field `otp`, with
 //! `csrf`), which makes the secret theirs. From then on the page only says codes are set up:
 //! the secret is never shown again.
-//!
-//! Create-and-view users confirm nothing, so they have no codes (403).
 
 use axum::{
     Form,
     extract::{State, rejection::FormRejection},
     response::{IntoResponse, Redirect, Response},
 };
-use maud::{Markup, PreEscaped, html};
+use maud::{PreEscaped, html};
 use serde::Deserialize;
 
 use super::{
     ConsoleError, forms,
     layout::{self, tr},
-    session::ConsoleUser,
+    session::{self, SignedIn},
 };
 use crate::{
-    audit::{self, Event},
+    audit::{self, Action, Event},
     db::{begin_write, now_ms},
-    http::{AppState, client_ip::ClientIp},
     throttle::{self, Subject},
     totp::{self, Verdict},
+    {state::AppState, web::client_ip::ClientIp},
 };
 
 /// Where the enrolment page is; sensitive actions send a user without codes here.
@@ -40,14 +40,16 @@ pub struct EnrolForm {
 }
 
 /// `GET /console/totp`.
-pub async fn page(
-    State(state): State<AppState>,
-    user: ConsoleUser,
-) -> Result<Markup, ConsoleError> {
-    user.require_full_access()?;
+pub async fn page(State(state): State<AppState>, user: SignedIn) -> Result<Response, ConsoleError> {
+    if user.0.must_change_password {
+        return Ok(Redirect::to(session::PASSWORD_PATH).into_response());
+    }
     let enrolment = totp::enrolment(&state.pool, user.email()).await?;
     let content = if enrolment.secret.is_some() {
-        html! { p.done #totp-enrolled { (tr("totp.enrolled")) } }
+        html! {
+            p.done #totp-enrolled { (tr("totp.enrolled")) }
+            p { a #to-home href=(user.home()) { (tr("totp.to_home")) } }
+        }
     } else {
         let secret = totp::offer(&state.pool, user.email(), &totp::new_secret()?).await?;
         let url = totp::otpauth_url(&secret, user.email());
@@ -77,19 +79,18 @@ pub async fn page(
             }
         }
     };
-    Ok(layout::page(PATH, &tr("totp.title"), Some(&user), content))
+    Ok(layout::page(PATH, &tr("totp.title"), Some(&user), content).into_response())
 }
 
 /// `POST /console/totp`: the first code confirms the pending secret.
 pub async fn enrol(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
-    user: ConsoleUser,
+    user: SignedIn,
     form: Result<Form<EnrolForm>, FormRejection>,
 ) -> Result<Response, ConsoleError> {
     let form = forms::read(form);
     user.check_csrf(&form.csrf)?;
-    user.require_full_access()?;
     let email = user.email();
     let enrolment = totp::enrolment(&state.pool, email).await?;
     let Some(pending) = enrolment.pending.filter(|_| enrolment.secret.is_none()) else {
@@ -114,7 +115,7 @@ pub async fn enrol(
         return Ok(Redirect::to(PATH).into_response());
     }
     let event = Event {
-        action: "totp.enrolled",
+        action: Action::TotpEnrolled,
         subject: format!("user:{email}"),
         // Never the secret itself.
         details: serde_json::json!({ "algorithm": "SHA1", "digits": totp::DIGITS, "period_s": totp::STEP_S }),
@@ -122,5 +123,5 @@ pub async fn enrol(
     audit::record_in(&mut tx, &user.actor(ip), &event, now).await?;
     tx.commit().await?;
     tracing::info!(%email, "one-time codes enrolled");
-    Ok(Redirect::to(PATH).into_response())
+    Ok(Redirect::to(user.home()).into_response())
 }

@@ -1,7 +1,7 @@
 //! The dealer's ledger: every change of a balance is an entry, written in the same transaction
 //! as the change of `dealers.balance_tiyn`, so the balance always equals the sum of the
-//! dealer's entries and every tiyn can be traced to a payment, a top-up, a commission or a
-//! correction.
+//! dealer's entries and every tiyn can be traced to a payment, a top-up, a commission, a
+//! correction or a refund.
 //!
 //! Entry ids are `<kind>:<reference>` (`payment:D001-17`, `top_up:opening-D001`): posting the
 //! same top-up twice (a double click, a re-sent bank statement) is refused by the primary key.
@@ -21,6 +21,9 @@ pub enum LedgerKind {
     Commission,
     /// A correction by the gateway's operator, either way.
     Correction,
+    /// A payment's money back after the provider refused it for good (positive; the
+    /// reference is the payment's transaction id).
+    Refund,
 }
 
 impl LedgerKind {
@@ -31,6 +34,7 @@ impl LedgerKind {
             LedgerKind::Payment => "payment",
             LedgerKind::Commission => "commission",
             LedgerKind::Correction => "correction",
+            LedgerKind::Refund => "refund",
         }
     }
 }
@@ -203,6 +207,8 @@ pub struct Statement {
     pub payments: i64,
     pub commission_tiyn: i64,
     pub corrections_tiyn: i64,
+    /// Payments the providers refused, given back (positive).
+    pub refunds_tiyn: i64,
     /// The sum of the entries up to the end of the period.
     pub closing_tiyn: i64,
 }
@@ -215,6 +221,7 @@ impl Statement {
             + self.payments_tiyn
             + self.commission_tiyn
             + self.corrections_tiyn
+            + self.refunds_tiyn
             == self.closing_tiyn
     }
 }
@@ -263,6 +270,7 @@ pub async fn statement(
                 statement.payments = row.try_get("entries")?;
             }
             "commission" => statement.commission_tiyn = total,
+            "refund" => statement.refunds_tiyn = total,
             _ => statement.corrections_tiyn += total,
         }
     }

@@ -9,6 +9,8 @@
 //! enough. Queries and migrations are therefore written in SQL both understand
 //! (see `migrations/README.md`).
 
+pub mod connections;
+pub mod deliveries;
 pub mod keys;
 pub mod ledger;
 pub mod mail;

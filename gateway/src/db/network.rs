@@ -40,6 +40,8 @@ pub struct Point {
     pub daily_limit_tiyn: Option<i64>,
     pub offline: OfflineLimits,
     pub created_at_ms: i64,
+    /// The most signed letters its phones may send in any hour (more get 911).
+    pub messages_per_hour: i64,
 }
 
 impl Point {
@@ -99,7 +101,7 @@ pub struct Cashier {
 
 const POINT_COLUMNS: &str = "code, dealer_code, name, address, working_hours, active, \
     blocked_at_ms, payment_limit_tiyn, daily_limit_tiyn, offline_max_payment_tiyn, \
-    offline_max_total_tiyn, offline_max_age_ms, created_at_ms";
+    offline_max_total_tiyn, offline_max_age_ms, created_at_ms, messages_per_hour";
 
 fn point_from_row(row: &AnyRow) -> Result<Point, sqlx::Error> {
     Ok(Point {
@@ -118,6 +120,7 @@ fn point_from_row(row: &AnyRow) -> Result<Point, sqlx::Error> {
             max_age_ms: row.try_get("offline_max_age_ms")?,
         },
         created_at_ms: row.try_get("created_at_ms")?,
+        messages_per_hour: row.try_get("messages_per_hour")?,
     })
 }
 
@@ -289,6 +292,25 @@ pub async fn set_limits(
     .bind(limits.offline.max_payment_tiyn)
     .bind(limits.offline.max_total_tiyn)
     .bind(limits.offline.max_age_ms)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Sets how many signed letters a point may send per hour; returns whether a point of
+/// `dealer_code` was found.
+pub async fn set_message_quota(
+    conn: &mut AnyConnection,
+    code: &str,
+    dealer_code: &str,
+    per_hour: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE points SET messages_per_hour = $3 WHERE code = $1 AND dealer_code = $2",
+    )
+    .bind(code)
+    .bind(dealer_code)
+    .bind(per_hour)
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)

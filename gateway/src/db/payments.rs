@@ -122,7 +122,8 @@ pub async fn insert(conn: &mut AnyConnection, payment: &NewPayment<'_>) -> Resul
     Ok(())
 }
 
-/// The sum of the accepted payments of a point or a dealer received since `since_ms`.
+/// The sum of the accepted payments of a point or a dealer received since `since_ms`; a
+/// payment the provider refused (refunded) no longer counts.
 pub async fn accepted_sum_since(
     conn: &mut AnyConnection,
     scope: Scope<'_>,
@@ -135,7 +136,8 @@ pub async fn accepted_sum_since(
     // Cast: PostgreSQL's SUM of BIGINT is NUMERIC, which the Any driver cannot read as i64.
     sqlx::query_scalar(&format!(
         "SELECT CAST(COALESCE(SUM(amount_tiyn), 0) AS BIGINT) FROM payments \
-         WHERE {column} = $1 AND state = 'accepted' AND received_at_ms >= $2"
+         WHERE {column} = $1 AND state = 'accepted' AND refunded_at_ms IS NULL \
+         AND received_at_ms >= $2"
     ))
     .bind(code)
     .bind(since_ms)
@@ -162,7 +164,7 @@ pub async fn accepted_same(
 ) -> Result<Option<String>, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT transaction_id FROM payments WHERE point_code = $1 AND provider = $2 \
-         AND account = $3 AND amount_tiyn = $4 AND state = 'accepted' \
+         AND account = $3 AND amount_tiyn = $4 AND state = 'accepted' AND refunded_at_ms IS NULL \
          AND created_at_ms >= $5 AND created_at_ms <= $6 LIMIT 1",
     )
     .bind(payment.point_code)

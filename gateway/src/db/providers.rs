@@ -4,6 +4,7 @@
 use sqlx::{AnyConnection, AnyPool, Row, any::AnyRow};
 use tolem_protocol::{
     account::AccountKind,
+    codes::ResultCode,
     providers::{ProviderGroup, ProviderInfo},
 };
 
@@ -59,16 +60,24 @@ pub async fn catalogue(pool: &AnyPool) -> Result<(Vec<ProviderInfo>, i64), sqlx:
     Ok((providers, updated_at_ms))
 }
 
-/// The active provider with this code: an inactive one cannot be paid, as if it did not exist.
-pub async fn active_provider(
+/// The provider a payment may be made to: `Err(UnknownProvider)` (908) when there is no such
+/// provider, `Err(ProviderDisabled)` (914) when the operator switched it off.
+pub async fn payable_provider(
     conn: &mut AnyConnection,
     code: &str,
-) -> Result<Option<ProviderInfo>, sqlx::Error> {
+) -> Result<Result<ProviderInfo, ResultCode>, sqlx::Error> {
     let row = sqlx::query(&format!(
-        "SELECT {PROVIDER_COLUMNS} FROM providers WHERE code = $1 AND active = 1"
+        "SELECT {PROVIDER_COLUMNS}, active FROM providers WHERE code = $1"
     ))
     .bind(code)
     .fetch_optional(conn)
     .await?;
-    row.as_ref().map(provider_from_row).transpose()
+    let Some(row) = row else {
+        return Ok(Err(ResultCode::UnknownProvider));
+    };
+    let active: i64 = row.try_get("active")?;
+    if active == 0 {
+        return Ok(Err(ResultCode::ProviderDisabled));
+    }
+    provider_from_row(&row).map(Ok)
 }

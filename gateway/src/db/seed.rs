@@ -1,12 +1,22 @@
-//! Demo data for `--demo`: one dealer, one point with one cashier, two console users (the admin
-//! with one-time codes set up from a known secret) and real Kazakh providers.
+//! Demo data for `--demo`: the operator's user, one dealer with its admin and clerk, one point
+//! with one cashier, and real Kazakh providers.
 //!
-//! Seeding is idempotent (`INSERT ... ON CONFLICT DO NOTHING`): running it on every start of a
-//! demo gateway changes nothing after the first time, and it never overwrites a row someone has
-//! edited (a changed balance, a blocked point). The passwords are public on purpose — they are
-//! printed in the start-up banner — so `--demo` is for trying Tolem out, never for a dealer.
-//! The demo dealer's opening balance is a top-up in its ledger, written only when the dealer
-//! itself is new, so its balance always equals the sum of its ledger entries.
+//! The demo is made the way a real network is, through the same domain functions the CLI and
+//! the console call: the operator's user and the dealer's users are created by
+//! [`users::create_in`] and then given their printed passwords as a user changes their own
+//! ([`users::set_own_password_in`]); the dealer is registered by
+//! [`dealers::register_in`]; its opening balance is a top-up its admin requests
+//! ([`top_ups::request_in`]) and the operator confirms ([`money::confirm_top_up_in`]) — so
+//! the ledger, the requests and the audit trail look like a real first day. Two things are
+//! written directly: the one-time-code secrets (known, printed in the banner, instead of an
+//! enrolment by QR code) and the provider catalogue (real data, in which Kcell and its own
+//! brand activ share number ranges — which the operator's console refuses for new providers).
+//!
+//! Seeding is idempotent: each part is made only when it is missing, so running it on every
+//! start of a demo gateway changes nothing after the first time, and it never overwrites a row
+//! someone has edited (a changed balance, a blocked point). The passwords are public on purpose
+//! — they are printed in the start-up banner — so `--demo` is for trying Tolem out, never for a
+//! dealer.
 //!
 //! ## `providers.account_rule`
 //! A short rule the phone can check offline: `;`-separated parts, all of which must hold.
@@ -14,14 +24,24 @@
 //!   written as their 10 national digits, without `+7` or `8`.
 //! * `prefixes=a,b,c` — the number starts with one of these.
 
-use sqlx::AnyPool;
+use sqlx::{AnyConnection, AnyPool};
 
 use super::{
-    begin_write,
-    ledger::{self, LedgerKind},
-    now_ms,
+    begin_write, now_ms,
+    sessions::{AccessLevel, Party},
 };
-use crate::password::{PasswordError, hash_password};
+use crate::{
+    audit::Actor,
+    db::connections::{self as stored_connections, StoredConnection},
+    dealer::top_ups::{self, TopUpError},
+    delivery::connections::{self, ConnectionError},
+    operator::{
+        dealers::{self, DealerError, Details},
+        money::{self, MoneyError},
+    },
+    password::{PasswordError, hash_password},
+    users::{self, NewUser, UserError},
+};
 
 /// Credentials of the demo accounts, printed in the banner when the gateway runs with `--demo`.
 #[derive(Debug, Clone, Copy)]
@@ -34,10 +54,16 @@ pub struct DemoCredentials {
     pub admin_email: &'static str,
     /// Password of [`Self::admin_email`].
     pub admin_password: &'static str,
-    /// Dealer-console login that may only create and view.
+    /// Dealer-console login that may only create and view (the dealer's clerk).
+    pub clerk_email: &'static str,
+    /// Password of [`Self::clerk_email`].
+    pub clerk_password: &'static str,
+    /// Console login of the operator (the processing centre above the dealers), full access.
     pub operator_email: &'static str,
     /// Password of [`Self::operator_email`].
     pub operator_password: &'static str,
+    /// The operator user's one-time-code secret (as [`Self::admin_totp_secret`]).
+    pub operator_totp_secret: &'static str,
     /// The admin's one-time-code secret (RFC 6238: HMAC-SHA-1, 6 digits, 30 s), base32: add
     /// it to an authenticator app to confirm sensitive operations in the demo.
     pub admin_totp_secret: &'static str,
@@ -49,8 +75,11 @@ pub const DEMO_CREDENTIALS: DemoCredentials = DemoCredentials {
     point_password: "tolem-demo-1001",
     admin_email: "admin@tolem.demo",
     admin_password: "tolem-admin-demo",
+    clerk_email: "clerk@tolem.demo",
+    clerk_password: "tolem-clerk-demo",
     operator_email: "operator@tolem.demo",
     operator_password: "tolem-operator-demo",
+    operator_totp_secret: "TOLEMDEMOOPERATORTOTPSECRET23456",
     // 32 base32 characters = 160 bits, readable on purpose: it is printed in the banner.
     admin_totp_secret: "TOLEMDEMOADMINTOTPSECRETKZ234567",
 };
@@ -104,6 +133,75 @@ pub enum SeedError {
     /// The database refused an insert.
     #[error(transparent)]
     Database(#[from] sqlx::Error),
+    /// A demo user could not be made.
+    #[error("demo user: {0}")]
+    User(#[from] UserError),
+    /// The demo dealer could not be registered.
+    #[error("demo provider connection: {0}")]
+    Connection(#[from] ConnectionError),
+    #[error("demo dealer: {0}")]
+    Dealer(#[from] DealerError),
+    /// The opening top-up could not be requested.
+    #[error("demo opening top-up: {0}")]
+    TopUp(#[from] TopUpError),
+    /// The opening top-up could not be confirmed.
+    #[error("demo opening top-up: {0}")]
+    Money(#[from] MoneyError),
+}
+
+/// The demo dealer's registration details (a BIN and an IBAN whose check digits are right).
+fn demo_dealer() -> Result<Details, DealerError> {
+    Details::check(
+        "Демо-дилер",
+        "080640001122",
+        "Алматы, пр. Абая, 10",
+        "KZ86125KZT5004100100",
+        "Демо-контакт, +7 701 000 00 00",
+    )
+}
+
+/// Makes the console user `email` of `party` (unless it exists) with the printed `password`.
+async fn demo_user(
+    tx: &mut AnyConnection,
+    email: &str,
+    party: &Party,
+    access_level: AccessLevel,
+    password_hash: &str,
+    now: i64,
+) -> Result<(), SeedError> {
+    let exists: Option<String> =
+        sqlx::query_scalar("SELECT email FROM console_users WHERE email = $1")
+            .bind(email)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if exists.is_some() {
+        return Ok(());
+    }
+    let user = NewUser {
+        email,
+        party,
+        access_level,
+    };
+    users::create_in(tx, &seed_actor(), &user, now).await?;
+    let ip = std::net::IpAddr::from([127, 0, 0, 1]);
+    users::set_own_password_in(
+        tx,
+        email,
+        party.dealer_code(),
+        ip,
+        password_hash,
+        false,
+        now,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Who the audit trail names for what the demo seed does.
+fn seed_actor() -> Actor {
+    let mut actor = Actor::system(None);
+    actor.who = "demo-seed".to_owned();
+    actor
 }
 
 /// Writes the demo data, leaving rows that already exist untouched.
@@ -113,39 +211,70 @@ pub async fn seed_demo(pool: &AnyPool) -> Result<DemoCredentials, SeedError> {
     // A fresh salt each run gives a different hash, but ON CONFLICT keeps the stored one.
     let point_hash = hash_password(demo.point_password.to_owned()).await?;
     let admin_hash = hash_password(demo.admin_password.to_owned()).await?;
+    let clerk_hash = hash_password(demo.clerk_password.to_owned()).await?;
     let operator_hash = hash_password(demo.operator_password.to_owned()).await?;
     let now = now_ms();
 
     let mut tx = begin_write(pool).await?;
-    // The dealer starts at zero and gets its opening balance as a top-up, so the balance
+    demo_user(
+        &mut tx,
+        demo.operator_email,
+        &Party::Operator,
+        AccessLevel::Full,
+        &operator_hash,
+        now,
+    )
+    .await?;
+    // The dealer starts at zero and gets its opening balance the four-eyes way, so the balance
     // equals the sum of its ledger entries from the first day. Only when the dealer is new:
     // an existing one keeps its balance and ledger.
-    let created = sqlx::query(
-        "INSERT INTO dealers (code, name, balance_tiyn, active, created_at_ms) \
-         VALUES ($1, $2, 0, 1, $3) ON CONFLICT DO NOTHING",
-    )
-    .bind(DEMO_DEALER_CODE)
-    .bind("Демо-дилер")
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    if created.rows_affected() == 1 {
-        let opening = ledger::NewEntry {
-            dealer_code: DEMO_DEALER_CODE,
-            kind: LedgerKind::TopUp,
-            amount_tiyn: DEMO_DEALER_BALANCE_TIYN,
-            reference: &format!("opening-{DEMO_DEALER_CODE}"),
-            point_code: None,
-            created_at_ms: now,
-        };
-        let posted = ledger::post_in(&mut tx, &opening).await?;
-        if !matches!(posted, ledger::Posted::Done { .. }) {
-            tracing::warn!(
-                dealer = DEMO_DEALER_CODE,
-                ?posted,
-                "demo opening balance not posted"
-            );
+    let dealer_exists: Option<String> =
+        sqlx::query_scalar("SELECT code FROM dealers WHERE code = $1")
+            .bind(DEMO_DEALER_CODE)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let operator = Actor::new(demo.operator_email, None, [127, 0, 0, 1].into());
+    if dealer_exists.is_none() {
+        let code = dealers::register_in(&mut tx, &operator, &demo_dealer()?, now).await?;
+        if code != DEMO_DEALER_CODE {
+            // Another dealer took the number: the demo belongs on a database of its own.
+            tracing::warn!(%code, "demo dealer registered under another code");
         }
+    }
+    let dealer = Party::Dealer(DEMO_DEALER_CODE.to_owned());
+    demo_user(
+        &mut tx,
+        demo.admin_email,
+        &dealer,
+        AccessLevel::Full,
+        &admin_hash,
+        now,
+    )
+    .await?;
+    demo_user(
+        &mut tx,
+        demo.clerk_email,
+        &dealer,
+        AccessLevel::CreateView,
+        &clerk_hash,
+        now,
+    )
+    .await?;
+    if dealer_exists.is_none() {
+        let admin = Actor::new(
+            demo.admin_email,
+            Some(DEMO_DEALER_CODE),
+            [127, 0, 0, 1].into(),
+        );
+        let opening = top_ups::NewRequest {
+            amount_tiyn: DEMO_DEALER_BALANCE_TIYN,
+            bank_reference: "DEMO-OPENING",
+            paid_on: crate::payments::business_date(now),
+        };
+        let today = crate::payments::business_date(now);
+        let request =
+            top_ups::request_in(&mut tx, &admin, DEMO_DEALER_CODE, &opening, today, now).await?;
+        money::confirm_top_up_in(&mut tx, &operator, &request, now).await?;
     }
 
     // Inactive, like every new point: the dealer activates it after certifying its key.
@@ -173,34 +302,22 @@ pub async fn seed_demo(pool: &AnyPool) -> Result<DemoCredentials, SeedError> {
     .execute(&mut *tx)
     .await?;
 
-    let users = [
-        (demo.admin_email, admin_hash, "full"),
-        (demo.operator_email, operator_hash, "create_view"),
-    ];
-    for (email, hash, access_level) in users {
+    // One-time codes of the admin and the operator are set up with the known secrets, unless
+    // someone enrolled them with others.
+    for (email, secret) in [
+        (demo.admin_email, demo.admin_totp_secret),
+        (demo.operator_email, demo.operator_totp_secret),
+    ] {
         sqlx::query(
-            "INSERT INTO dealer_users (email, dealer_code, password_hash, access_level, created_at_ms) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            "UPDATE console_users SET totp_secret = $2, totp_pending_secret = NULL, \
+             totp_enrolled_at_ms = $3 WHERE email = $1 AND totp_secret IS NULL",
         )
         .bind(email)
-        .bind(DEMO_DEALER_CODE)
-        .bind(hash)
-        .bind(access_level)
+        .bind(secret)
         .bind(now)
         .execute(&mut *tx)
         .await?;
     }
-    // The admin's one-time codes are set up with the known secret, unless someone enrolled
-    // the admin with another one.
-    sqlx::query(
-        "UPDATE dealer_users SET totp_secret = $2, totp_pending_secret = NULL, \
-         totp_enrolled_at_ms = $3 WHERE email = $1 AND totp_secret IS NULL",
-    )
-    .bind(demo.admin_email)
-    .bind(demo.admin_totp_secret)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
 
     for &(code, name, short_label, grp, account_kind, account_rule, max_tiyn) in DEMO_PROVIDERS {
         sqlx::query(
@@ -227,4 +344,30 @@ pub async fn seed_demo(pool: &AnyPool) -> Result<DemoCredentials, SeedError> {
         "demo data present"
     );
     Ok(demo)
+}
+
+/// Connects every demo provider that has no connection yet to the provider emulator at `url`
+/// (`scripts/run.sh` starts one), through the same checks and audit row as the console.
+pub async fn connect_demo_providers(pool: &AnyPool, url: &str) -> Result<(), SeedError> {
+    let now = now_ms();
+    for &(code, ..) in DEMO_PROVIDERS {
+        if stored_connections::find(pool, code).await?.is_some() {
+            continue;
+        }
+        let stored = StoredConnection {
+            provider: code.to_owned(),
+            protocol: "osmp".to_owned(),
+            url: url.to_owned(),
+            username: None,
+            password: None,
+            timeout_ms: 10_000,
+            ca_cert_pem: None,
+            updated_at_ms: now,
+        };
+        let mut tx = begin_write(pool).await?;
+        connections::connect_in(&mut tx, &Actor::system(None), &stored, now).await?;
+        tx.commit().await?;
+    }
+    tracing::info!(%url, "demo providers deliver to the emulator");
+    Ok(())
 }

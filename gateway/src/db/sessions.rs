@@ -1,5 +1,6 @@
-//! Dealer-console users and their sessions. A session row is found by the SHA-256 of the
-//! cookie's token, never by the token itself (see `console_sessions` in migration 0002).
+//! Console users of both parties (the operator's and each dealer's, `console_users`) and their
+//! sessions. A session row is found by the SHA-256 of the cookie's token, never by the token
+//! itself (see `console_sessions` in migrations 0002 and 0006).
 
 use sqlx::{AnyPool, Row};
 
@@ -14,7 +15,7 @@ pub enum AccessLevel {
 }
 
 impl AccessLevel {
-    /// The `dealer_users.access_level` text.
+    /// The `console_users.access_level` text.
     pub fn as_str(self) -> &'static str {
         match self {
             AccessLevel::Full => "full",
@@ -22,7 +23,8 @@ impl AccessLevel {
         }
     }
 
-    fn parse(text: &str) -> AccessLevel {
+    /// The level stored as `text`.
+    pub fn parse(text: &str) -> AccessLevel {
         // Anything unexpected gets the smaller right.
         if text == "full" {
             AccessLevel::Full
@@ -32,13 +34,41 @@ impl AccessLevel {
     }
 }
 
+/// Whose console a user works in: the operator's (every dealer) or one dealer's (only it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Party {
+    /// The processing centre above the dealers.
+    Operator,
+    /// The dealer with this code.
+    Dealer(String),
+}
+
+impl Party {
+    /// The party of a `console_users.dealer_code`.
+    pub fn of(dealer_code: Option<String>) -> Party {
+        dealer_code.map_or(Party::Operator, Party::Dealer)
+    }
+
+    /// The dealer's code; `None` for the operator.
+    pub fn dealer_code(&self) -> Option<&str> {
+        match self {
+            Party::Operator => None,
+            Party::Dealer(code) => Some(code),
+        }
+    }
+}
+
 /// A console user, as stored.
 #[derive(Clone, PartialEq, Eq)]
 pub struct User {
     pub email: String,
-    pub dealer_code: String,
+    pub party: Party,
     pub access_level: AccessLevel,
     pub password_hash: String,
+    /// The password was chosen by someone else; the user must choose their own first.
+    pub must_change_password: bool,
+    /// Blocked users cannot log in, and their sessions end.
+    pub blocked: bool,
 }
 
 /// A live session and whose it is.
@@ -46,18 +76,22 @@ pub struct User {
 pub struct Session {
     pub id_hash: String,
     pub email: String,
-    pub dealer_code: String,
+    pub party: Party,
     pub access_level: AccessLevel,
     pub csrf_token: String,
     pub last_seen_at_ms: i64,
     pub expires_at_ms: i64,
+    /// The user still has to replace a password somebody else chose.
+    pub must_change_password: bool,
+    /// The user has an authenticator app enrolled (and so logs in with a code).
+    pub totp_enrolled: bool,
 }
 
 /// The user with this e-mail (compared without regard to case, as people type it).
 pub async fn user(pool: &AnyPool, email: &str) -> Result<Option<User>, sqlx::Error> {
     let row = sqlx::query(
-        "SELECT email, dealer_code, access_level, password_hash FROM dealer_users \
-         WHERE LOWER(email) = LOWER($1)",
+        "SELECT email, dealer_code, access_level, password_hash, must_change_password, \
+         blocked_at_ms FROM console_users WHERE LOWER(email) = LOWER($1)",
     )
     .bind(email)
     .fetch_optional(pool)
@@ -65,9 +99,11 @@ pub async fn user(pool: &AnyPool, email: &str) -> Result<Option<User>, sqlx::Err
     row.map(|row| {
         Ok(User {
             email: row.try_get("email")?,
-            dealer_code: row.try_get("dealer_code")?,
+            party: Party::of(row.try_get("dealer_code")?),
             access_level: AccessLevel::parse(&row.try_get::<String, _>("access_level")?),
             password_hash: row.try_get("password_hash")?,
+            must_change_password: row.try_get::<i64, _>("must_change_password")? != 0,
+            blocked: row.try_get::<Option<i64>, _>("blocked_at_ms")?.is_some(),
         })
     })
     .transpose()
@@ -97,8 +133,8 @@ pub async fn create<'e>(
     Ok(())
 }
 
-/// The session `id_hash` if it is still alive — before `expires_at_ms` and seen within
-/// `idle_ms` — marked as seen `now`. A dead session is deleted and `None` returned.
+/// The session `id_hash` if it is still alive — before `expires_at_ms`, seen within `idle_ms`,
+/// its user not blocked — marked as seen `now`. A dead session is deleted and `None` returned.
 pub async fn touch(
     pool: &AnyPool,
     id_hash: &str,
@@ -107,8 +143,9 @@ pub async fn touch(
 ) -> Result<Option<Session>, sqlx::Error> {
     let row = sqlx::query(
         "SELECT s.id_hash, s.email, u.dealer_code, u.access_level, s.csrf_token, \
-         s.last_seen_at_ms, s.expires_at_ms \
-         FROM console_sessions s JOIN dealer_users u ON u.email = s.email WHERE s.id_hash = $1",
+         s.last_seen_at_ms, s.expires_at_ms, u.must_change_password, u.blocked_at_ms, \
+         u.totp_secret \
+         FROM console_sessions s JOIN console_users u ON u.email = s.email WHERE s.id_hash = $1",
     )
     .bind(id_hash)
     .fetch_optional(pool)
@@ -117,13 +154,16 @@ pub async fn touch(
     let session = Session {
         id_hash: row.try_get("id_hash")?,
         email: row.try_get("email")?,
-        dealer_code: row.try_get("dealer_code")?,
+        party: Party::of(row.try_get("dealer_code")?),
         access_level: AccessLevel::parse(&row.try_get::<String, _>("access_level")?),
         csrf_token: row.try_get("csrf_token")?,
         last_seen_at_ms: row.try_get("last_seen_at_ms")?,
         expires_at_ms: row.try_get("expires_at_ms")?,
+        must_change_password: row.try_get::<i64, _>("must_change_password")? != 0,
+        totp_enrolled: row.try_get::<Option<String>, _>("totp_secret")?.is_some(),
     };
-    if now >= session.expires_at_ms || now - session.last_seen_at_ms >= idle_ms {
+    let blocked = row.try_get::<Option<i64>, _>("blocked_at_ms")?.is_some();
+    if blocked || now >= session.expires_at_ms || now - session.last_seen_at_ms >= idle_ms {
         delete(pool, id_hash).await?;
         return Ok(None);
     }
@@ -145,6 +185,18 @@ pub async fn delete<'e>(
 ) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM console_sessions WHERE id_hash = $1")
         .bind(id_hash)
+        .execute(executor)
+        .await?;
+    Ok(())
+}
+
+/// Ends every session of `email` (blocked, or a password reset by someone else).
+pub async fn delete_of_user<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    email: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM console_sessions WHERE email = $1")
+        .bind(email)
         .execute(executor)
         .await?;
     Ok(())

@@ -16,7 +16,7 @@
 //! * **500** — 999, something failed inside the gateway: the request may be repeated;
 //! * **200** — everything else: success, and every decision about a sender the gateway has
 //!   identified (902 not certified, 903 revoked, 906 card already used, 52–54 blocked, ...)
-//!   or a payment (1, 7, 8, 11, 21, 32, 81–84, 908–910);
+//!   or a payment (1, 7, 8, 11, 21, 32, 81–84, 908–910, 914);
 //! * **304** — the catalogue has not changed (`If-None-Match`): no body, so no signature.
 //!
 //! So a client must read the signed body whatever the status; a body that is not a signed
@@ -37,7 +37,7 @@ use tolem_protocol::{
     signing::{GATEWAY_SIGNER, KEY_HEADER, MAX_BODY_BYTES, SIGNATURE_HEADER},
 };
 
-use super::AppState;
+use crate::state::AppState;
 use crate::{db::now_ms, password::PasswordError, throttle::Blocked};
 
 /// A protocol answer with its HTTP status (see the module docs for the rule).

@@ -13,7 +13,7 @@ use axum::{
 };
 use tolem_protocol::{PROTOCOL_VERSION, health::Health};
 
-use super::AppState;
+use crate::state::AppState;
 
 /// Routes of this resource, relative to `/api`.
 pub fn router() -> Router<AppState> {

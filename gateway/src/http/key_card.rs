@@ -16,15 +16,14 @@ use tolem_protocol::{
 };
 
 use super::{
-    AppState,
     answer::{Answer, read_body},
-    client_ip::ClientIp,
     point_login::check_point_password,
 };
 use crate::{
-    audit::{self, Actor, Event},
+    audit::{self, Action, Actor, Event},
     db::{begin_write, keys, network, now_ms},
 };
+use crate::{state::AppState, web::client_ip::ClientIp};
 
 /// Routes of this resource, relative to `/api/v1`.
 pub fn router() -> Router<AppState> {
@@ -63,7 +62,7 @@ async fn key_card(
     let mut tx = begin_write(&state.pool).await?;
     let serial = keys::issue_card(&mut tx, &point.code, &cashier.code, now).await?;
     let event = Event {
-        action: "key.card_issued",
+        action: Action::KeyCardIssued,
         subject: format!("key:{serial}"),
         details: serde_json::json!({ "point": point.code, "cashier": cashier.code }),
     };

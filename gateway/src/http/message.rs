@@ -20,7 +20,9 @@ use tolem_protocol::{
     messages::{Outcome, Step},
 };
 
-use super::{AppState, answer::Answer, client_ip::ClientIp, signed::Authorized};
+use super::{answer::Answer, signed::Authorized};
+use crate::state::AppState;
+use crate::web::client_ip::ClientIp;
 use crate::{
     db::now_ms,
     mail::queue::{Queued, Relay, enqueue},
@@ -35,7 +37,7 @@ pub fn router() -> Router<AppState> {
 async fn message(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
-    auth: Authorized,
+    Authorized(auth): Authorized,
 ) -> Result<Answer, Answer> {
     let now = now_ms();
     let session = auth.request.session.clone();

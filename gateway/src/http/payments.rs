@@ -2,13 +2,16 @@
 //! §10–11). Each takes [`Authorized`], so the signed-step pipeline has run first; the rules are
 //! in [`crate::payments`].
 //!
-//! * `check` — would this payment go through now? No money moves, nothing is stored.
+//! * `check` — would this payment go through now? The gateway's rules, then (when the provider
+//!   is connected) the provider's own answer about the account (`delivery::check`): its holder's
+//!   name, or why it refuses (8, 7, 914 with the reason). No money moves, nothing is stored.
 //! * `pay` — decides and stores the payment; answers a code and a receipt (accepted, or
 //!   rejected with the code). The same session with the same content gets the stored answer
 //!   again, byte for byte; with other content, 1.
 //! * `status` — the stored outcome of the request's session (the pay answer's code and receipt,
-//!   stamped with the gateway's time now), or 11 when no pay of that session was received. A
-//!   read only: the phone may pre-sign it and send the same bytes as often as it needs.
+//!   stamped with the gateway's time now, with the delivery to the provider as it is now), or
+//!   11 when no pay of that session was received. A read only: the phone may pre-sign it and
+//!   send the same bytes as often as it needs.
 
 use axum::{Router, extract::State, routing::post};
 use tolem_protocol::{
@@ -16,9 +19,12 @@ use tolem_protocol::{
     messages::{Message, Outcome, Payment, Response, Step},
 };
 
-use super::{AppState, answer::Answer, signed::Authorized};
+use super::{answer::Answer, signed::Authorized};
+use crate::sender::Sender;
+use crate::state::AppState;
 use crate::{
-    db::{now_ms, payments as stored, providers},
+    db::{deliveries, now_ms, payments as stored, providers},
+    delivery,
     payments::{
         is_clock_ahead, judge,
         pay::{Paid, pay},
@@ -35,7 +41,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The payment of a `check` or `pay` request (the pipeline made sure the step fits the URL).
-fn payment_of(auth: &Authorized) -> Result<&Payment, Answer> {
+fn payment_of(auth: &Sender) -> Result<&Payment, Answer> {
     match &auth.request.step {
         Step::Check(payment) | Step::Pay(payment) => Ok(payment),
         other => Err(Answer::internal(&format!(
@@ -46,7 +52,10 @@ fn payment_of(auth: &Authorized) -> Result<&Payment, Answer> {
 }
 
 /// `check`: the rules of [`crate::payments`] against the figures of this moment.
-async fn check(State(state): State<AppState>, auth: Authorized) -> Result<Answer, Answer> {
+async fn check(
+    State(state): State<AppState>,
+    Authorized(auth): Authorized,
+) -> Result<Answer, Answer> {
     let now = now_ms();
     let session = auth.request.session.clone();
     let payment = payment_of(&auth)?;
@@ -60,9 +69,10 @@ async fn check(State(state): State<AppState>, auth: Authorized) -> Result<Answer
         return Err(refuse(ResultCode::ClockAhead));
     }
     let mut conn = state.pool.acquire().await?;
-    let provider = providers::active_provider(&mut conn, &payment.provider).await?;
+    let provider = providers::payable_provider(&mut conn, &payment.provider).await?;
     let max_age = auth.point.offline.max_age_ms;
-    let account = screen(payment, provider.as_ref(), created_at, now, max_age).map_err(refuse)?;
+    let provider = provider.as_ref().map_err(|code| *code);
+    let account = screen(payment, provider, created_at, now, max_age).map_err(refuse)?;
     let standing = read_standing(
         &mut conn,
         &auth.point.code,
@@ -73,13 +83,33 @@ async fn check(State(state): State<AppState>, auth: Authorized) -> Result<Answer
     )
     .await?;
     judge(payment.amount_tiyn, &standing).map_err(refuse)?;
+    drop(conn);
+    // The gateway's rules pass: ask the provider too, when it is connected.
+    let asked = delivery::check::ask(
+        &state.pool,
+        &state.adapters,
+        &payment.provider,
+        &account,
+        payment.amount_tiyn,
+    )
+    .await;
+    let (code, account) = match asked {
+        Some((code, account)) => (code, Some(account)),
+        None => (ResultCode::Ok, None),
+    };
     tracing::info!(point = %auth.point.code, %session, provider = %payment.provider,
-        amount_tiyn = payment.amount_tiyn, "check passed");
-    Ok(Answer::outcome(Some(session.clone()), Outcome::Checked))
+        amount_tiyn = payment.amount_tiyn, code = code.number(),
+        asked_provider = account.is_some(), "check answered");
+    let mut response = Response::code(Some(session.clone()), code, now_ms());
+    response.outcome = Some(Outcome::Checked { account });
+    Ok(Answer::response(response))
 }
 
 /// `pay`: see [`crate::payments::pay`].
-async fn pay_step(State(state): State<AppState>, auth: Authorized) -> Result<Answer, Answer> {
+async fn pay_step(
+    State(state): State<AppState>,
+    Authorized(auth): Authorized,
+) -> Result<Answer, Answer> {
     let now = now_ms();
     let session = auth.request.session.clone();
     let point = auth.point.code.clone();
@@ -106,6 +136,9 @@ async fn pay_step(State(state): State<AppState>, auth: Authorized) -> Result<Ans
         } => {
             tracing::info!(%point, %session, %transaction_id, amount_tiyn, code = code.number(),
                 "payment {}", if code == ResultCode::Ok { "accepted" } else { "rejected" });
+            if code == ResultCode::Ok {
+                state.delivery.wake();
+            }
             Answer::stored(code, answer)
         }
         Paid::Replayed(payment) => {
@@ -121,7 +154,10 @@ async fn pay_step(State(state): State<AppState>, auth: Authorized) -> Result<Ans
 }
 
 /// `status`: the stored outcome of the session.
-async fn status(State(state): State<AppState>, auth: Authorized) -> Result<Answer, Answer> {
+async fn status(
+    State(state): State<AppState>,
+    Authorized(auth): Authorized,
+) -> Result<Answer, Answer> {
     let session = auth.request.session;
     let point = &auth.point.code;
     let mut conn = state.pool.acquire().await?;
@@ -131,7 +167,14 @@ async fn status(State(state): State<AppState>, auth: Authorized) -> Result<Answe
     };
     let mut response = Response::decode(&payment.response_body)
         .map_err(|error| Answer::internal(&format!("stored answer of {session}: {error}")))?;
-    response.gateway_time_ms = now_ms();
+    let now = now_ms();
+    response.gateway_time_ms = now;
+    // The delivery as it is now (the stored answer has it as it was: queued).
+    if let Some(Outcome::Payment(receipt)) = response.outcome.as_mut()
+        && let Some(stored) = deliveries::find(&mut conn, &payment.transaction_id).await?
+    {
+        receipt.delivery = Some(delivery::for_phone(&stored, now));
+    }
     tracing::info!(%point, %session, transaction_id = %payment.transaction_id,
         code = payment.code.number(), "status answered");
     Ok(Answer::response(response))

@@ -5,7 +5,8 @@ use std::net::IpAddr;
 
 use tolem_protocol::codes::ResultCode;
 
-use super::{AppState, answer::Answer};
+use super::answer::Answer;
+use crate::state::AppState;
 use crate::{
     db::{network, now_ms},
     password::verify_password_or_dummy,

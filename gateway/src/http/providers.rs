@@ -15,8 +15,9 @@ use axum::{
 use sha2::{Digest, Sha256};
 use tolem_protocol::{PROTOCOL_VERSION, messages::Message, providers::Catalogue};
 
-use super::{AppState, answer::Answer};
+use super::answer::Answer;
 use crate::db::providers;
+use crate::state::AppState;
 
 /// Routes of the catalogue, relative to `/api/v1`.
 pub fn router() -> Router<AppState> {

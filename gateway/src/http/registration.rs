@@ -22,20 +22,19 @@ use tolem_protocol::{
 };
 
 use super::{
-    AppState,
     answer::{Answer, read_body},
-    client_ip::ClientIp,
     point_login::check_point_password,
     signed::signature_headers,
 };
 use crate::{
-    audit::{self, Actor, Event},
+    audit::{self, Action, Actor, Event},
     db::{
         begin_write,
         keys::{self, Registration},
         network, now_ms,
     },
 };
+use crate::{state::AppState, web::client_ip::ClientIp};
 
 /// Routes of this resource, relative to `/api/v1`.
 pub fn router() -> Router<AppState> {
@@ -88,7 +87,7 @@ async fn register(
             .await?
             .map(|p| p.dealer_code);
         let event = Event {
-            action: "key.registered",
+            action: Action::KeyRegistered,
             subject: format!("key:{serial}"),
             details: serde_json::json!({
                 "point": point,

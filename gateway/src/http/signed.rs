@@ -33,27 +33,26 @@ use tolem_protocol::{
     signing::{KEY_HEADER, SIGNATURE_HEADER},
 };
 
-use super::{
-    AppState,
-    answer::{Answer, read_body},
-};
-use crate::db::{
-    keys::{self, Key},
-    network::{self, Cashier, Dealer, Point},
+use super::answer::{Answer, read_body};
+use crate::state::AppState;
+use crate::{
+    db::{
+        keys::{self, Key},
+        network,
+    },
+    sender::Sender,
 };
 
-/// A signed request that passed every check.
+/// A signed request that passed every check: the [`Sender`] the domain works with.
 #[derive(Debug)]
-pub struct Authorized {
-    pub request: SignedRequest,
-    /// The exact bytes that were signed (a payment keeps them as proof).
-    pub body: Bytes,
-    /// The signature over [`Self::body`], as it came in the header.
-    pub signature: Signature,
-    pub key: Key,
-    pub dealer: Dealer,
-    pub point: Point,
-    pub cashier: Cashier,
+pub struct Authorized(pub Sender);
+
+impl std::ops::Deref for Authorized {
+    type Target = Sender;
+
+    fn deref(&self) -> &Sender {
+        &self.0
+    }
 }
 
 /// A signed request from the holder of a registered key that is not revoked.
@@ -196,7 +195,7 @@ impl FromRequest<AppState> for Authorized {
         let Some(cashier) = cashier.filter(|c| c.active) else {
             return Err(refuse(ResultCode::CashierBlocked));
         };
-        Ok(Authorized {
+        Ok(Authorized(Sender {
             request,
             body,
             signature,
@@ -204,6 +203,6 @@ impl FromRequest<AppState> for Authorized {
             dealer,
             point,
             cashier,
-        })
+        }))
     }
 }

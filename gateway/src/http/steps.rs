@@ -9,19 +9,18 @@ use tolem_protocol::{
 };
 
 use super::{
-    AppState,
     answer::Answer,
-    client_ip::ClientIp,
     signed::{Authorized, KeyHolder},
 };
 use crate::{
-    audit::{self, Actor, Event},
+    audit::{self, Action, Actor, Event},
     db::{
         begin_write, keys, network, now_ms,
         payments::{self, Scope},
     },
     payments::business_day_start,
 };
+use crate::{state::AppState, web::client_ip::ClientIp};
 
 /// Routes of the signed steps, relative to `/api/v1`.
 pub fn router() -> Router<AppState> {
@@ -32,7 +31,10 @@ pub fn router() -> Router<AppState> {
 
 /// The dealer's balance (manual §15) and the point's limits: what is left of its daily limit
 /// after today's accepted payments (business day, see [`crate::payments`]).
-async fn balance(State(state): State<AppState>, auth: Authorized) -> Result<Answer, Answer> {
+async fn balance(
+    State(state): State<AppState>,
+    Authorized(auth): Authorized,
+) -> Result<Answer, Answer> {
     let point = &auth.point;
     let point_day_left_tiyn = match point.daily_limit_tiyn {
         Some(limit) => {
@@ -77,7 +79,7 @@ async fn revoke(
         .await?
         .map(|p| p.dealer_code);
     let event = Event {
-        action: "key.revoked_by_phone",
+        action: Action::KeyRevokedByPhone,
         subject: format!("key:{serial}"),
         details: serde_json::json!({
             "point": point,

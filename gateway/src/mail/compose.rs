@@ -40,7 +40,7 @@ use lettre::message::{
     header::{ContentTransferEncoding, ContentType},
 };
 
-use crate::console::layout::local_time;
+use crate::display::local_time;
 
 /// What the human-readable part says, besides the text.
 #[derive(Debug, Clone)]

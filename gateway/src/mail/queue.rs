@@ -18,14 +18,14 @@ use super::{
     envelope::Envelope,
 };
 use crate::{
-    audit::{self, Actor, Event},
+    audit::{self, Action, Actor, Event},
     db::{
         begin_write,
         mail::{self, NewMail},
     },
     gateway_key::GatewayKey,
-    http::signed::Authorized,
     secrets::sha256_hex,
+    sender::Sender,
 };
 
 /// The window of the per-point limit.
@@ -83,21 +83,21 @@ pub struct Relay<'a> {
 /// Queues the letter of an authorised `message` request whose letter the caller has checked.
 pub async fn enqueue(
     pool: &AnyPool,
-    auth: &Authorized,
+    sender: &Sender,
     relay: Relay<'_>,
 ) -> Result<Queued, QueueError> {
-    let Step::Message(letter) = &auth.request.step else {
-        return Err(QueueError::NotAMessage(auth.request.step.name()));
+    let Step::Message(letter) = &sender.request.step else {
+        return Err(QueueError::NotAMessage(sender.request.step.name()));
     };
     let hash = content_hash(letter);
-    match decide(pool, auth, letter, &hash, relay).await {
+    match decide(pool, sender, letter, &hash, relay).await {
         Err(QueueError::Database(sqlx::Error::Database(error)))
             if error.kind() == ErrorKind::UniqueViolation =>
         {
-            tracing::info!(point = %auth.point.code, session = %auth.request.session,
+            tracing::info!(point = %sender.point.code, session = %sender.request.session,
                 "message raced with the same session; answering with the stored one");
-            let session = auth.request.session.as_str();
-            match mail::find(pool, &auth.point.code, session).await? {
+            let session = sender.request.session.as_str();
+            match mail::find(pool, &sender.point.code, session).await? {
                 Some(stored) => Ok(replay(stored, &hash)),
                 None => Err(QueueError::Database(sqlx::Error::Database(error))),
             }
@@ -119,12 +119,12 @@ fn replay(stored: mail::Mail, hash: &str) -> Queued {
 /// The transaction itself (see the module docs).
 async fn decide(
     pool: &AnyPool,
-    auth: &Authorized,
+    sender: &Sender,
     letter: &Letter,
     hash: &str,
     relay: Relay<'_>,
 ) -> Result<Queued, QueueError> {
-    let (point, session) = (&auth.point, auth.request.session.as_str());
+    let (point, session) = (&sender.point, sender.request.session.as_str());
     let mut tx = begin_write(pool).await?;
     sqlx::query("UPDATE points SET messages_issued = messages_issued + 1 WHERE code = $1")
         .bind(&point.code)
@@ -151,42 +151,42 @@ async fn decide(
 
     let message_id = message_id(&point.code, number);
     let envelope = Envelope::countersign(
-        &auth.key.serial,
-        auth.key.public_key,
-        auth.body.to_vec(),
-        auth.signature,
+        &sender.key.serial,
+        sender.key.public_key,
+        sender.body.to_vec(),
+        sender.signature,
         relay.gateway_key,
     );
-    let fingerprint = auth.key.public_key.fingerprint().to_string();
+    let fingerprint = sender.key.public_key.fingerprint().to_string();
     let heading = Heading {
         point_code: &point.code,
         point_name: &point.name,
-        dealer_code: &auth.dealer.code,
-        dealer_name: &auth.dealer.name,
-        cashier_code: &auth.cashier.code,
-        cashier_name: &auth.cashier.name,
-        key_serial: &auth.key.serial,
+        dealer_code: &sender.dealer.code,
+        dealer_name: &sender.dealer.name,
+        cashier_code: &sender.cashier.code,
+        cashier_name: &sender.cashier.name,
+        key_serial: &sender.key.serial,
         key_fingerprint: &fingerprint,
         message_id: &message_id,
-        written_at_ms: auth.request.created_at_ms,
+        written_at_ms: sender.request.created_at_ms,
         relayed_at_ms: relay.now_ms,
         verify_url: relay.verify_url,
     };
     let subject = compose::subject(&point.code);
     let body = compose::body(&heading, &letter.text, &envelope.armor());
-    let signature = auth.signature.to_string();
+    let signature = sender.signature.to_string();
     mail::insert(
         &mut tx,
         &NewMail {
             message_id: &message_id,
             point_code: &point.code,
             session,
-            dealer_code: &auth.dealer.code,
-            cashier_code: &auth.cashier.code,
-            key_serial: &auth.key.serial,
+            dealer_code: &sender.dealer.code,
+            cashier_code: &sender.cashier.code,
+            key_serial: &sender.key.serial,
             recipient: &letter.to,
             content_hash: hash,
-            request_body: &auth.body,
+            request_body: &sender.body,
             request_signature: &signature,
             subject: &subject,
             body: &body,
@@ -195,7 +195,7 @@ async fn decide(
     )
     .await?;
     let event = Event {
-        action: "message.queued",
+        action: Action::MessageQueued,
         subject: format!("message:{message_id}"),
         details: serde_json::json!({
             "point": point.code,
@@ -205,8 +205,8 @@ async fn decide(
         }),
     };
     let actor = Actor::new(
-        format!("key:{}", auth.key.serial),
-        Some(&auth.dealer.code),
+        format!("key:{}", sender.key.serial),
+        Some(&sender.dealer.code),
         relay.ip,
     );
     audit::record_in(&mut tx, &actor, &event, relay.now_ms).await?;

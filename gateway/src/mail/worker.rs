@@ -33,8 +33,9 @@ use super::{
     transport::{Delivered, Transport},
 };
 use crate::{
-    audit::{self, Actor, Event},
+    audit::{self, Action, Actor, Event},
     db::{begin_write, mail, now_ms},
+    jobs::millis,
 };
 
 /// After this many failed attempts (about two hours of them) the console shows a letter red.
@@ -75,15 +76,8 @@ impl RetryPolicy {
     /// The wait after `failures` failed attempts (1 = the first): `first_delay · 2^(failures-1)`,
     /// at most `max_delay`.
     pub fn delay_after(&self, failures: i64) -> Duration {
-        let doublings = u32::try_from(failures.saturating_sub(1).clamp(0, 30)).unwrap_or(30);
-        self.first_delay
-            .saturating_mul(1u32 << doublings)
-            .min(self.max_delay)
+        crate::jobs::backoff(self.first_delay, self.max_delay, failures)
     }
-}
-
-fn millis(duration: Duration) -> i64 {
-    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// The delivery task's parts.
@@ -204,7 +198,7 @@ impl Worker {
             return Ok(());
         }
         let event = Event {
-            action: "message.sent",
+            action: Action::MessageSent,
             subject: format!("message:{}", letter.message_id),
             details: serde_json::json!({
                 "point": letter.point_code,

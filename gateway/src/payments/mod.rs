@@ -5,8 +5,8 @@
 //! 1. created more than [`CLOCK_AHEAD_MS`] in the gateway's future — 910, never stored (the
 //!    phone's clock is wrong; once it is fixed the same payment can be sent again);
 //! 2. older than the point's offline `max_age_ms` — 909 (a deferred payment that waited too long);
-//! 3. provider unknown or inactive — 908; account not by the provider's rule — 8; amount outside
-//!    the provider's range or below the customer amount — 7;
+//! 3. provider unknown — 908, switched off by the operator — 914; account not by the provider's
+//!    rule — 8; amount outside the provider's range or below the customer amount — 7;
 //! 4. the same payment (point, provider, account, amount) accepted with a creation time within
 //!    [`DUPLICATE_WINDOW_MS`] before or after this one's — 32;
 //! 5. over the point's (81) or the dealer's (83) limit for one payment;
@@ -106,7 +106,7 @@ pub fn is_clock_ahead(created_at_ms: i64, now_ms: i64) -> bool {
 /// normalised by the provider's rule.
 pub fn screen(
     payment: &Payment,
-    provider: Option<&ProviderInfo>,
+    provider: Result<&ProviderInfo, ResultCode>,
     created_at_ms: i64,
     now_ms: i64,
     max_age_ms: i64,
@@ -114,7 +114,8 @@ pub fn screen(
     if now_ms.saturating_sub(created_at_ms) > max_age_ms {
         return Err(ResultCode::TooOld);
     }
-    let provider = provider.ok_or(ResultCode::UnknownProvider)?;
+    // 908 for a provider nobody knows, 914 for one the operator switched off.
+    let provider = provider?;
     let account = provider
         .check_account(&payment.account)
         .map_err(|_| ResultCode::BadAccount)?;

@@ -1,6 +1,7 @@
 //! The `pay` step: a payment is decided and recorded in ONE database transaction — the
-//! idempotency look-up, the rules, the debit, its ledger entry, the payment row and the
-//! dealer's commission accrual ([`crate::commission`]) — so it is either all there or not at
+//! idempotency look-up, the rules, the debit, its ledger entry, the payment row, the
+//! dealer's commission accrual ([`crate::commission`]) and the delivery job that carries it to
+//! the provider ([`crate::delivery`]) — so it is either all there or not at
 //! all, and a session is paid at most once.
 //!
 //! ## Concurrency
@@ -26,7 +27,10 @@ use sqlx::{AnyPool, error::ErrorKind};
 use tolem_protocol::{
     PROTOCOL_VERSION,
     codes::ResultCode,
-    messages::{Message, Outcome, Payment, PaymentReceipt, PaymentState, Response, Step},
+    messages::{
+        Delivery, DeliveryState, Message, Outcome, Payment, PaymentReceipt, PaymentState, Response,
+        Step,
+    },
 };
 
 use super::{content_hash, read_standing, screen, transaction_id};
@@ -38,7 +42,8 @@ use crate::{
         payments::{self, NewPayment, StoredPayment},
         providers,
     },
-    http::signed::Authorized,
+    delivery,
+    sender::Sender,
 };
 
 /// How a `pay` request ended.
@@ -69,33 +74,33 @@ pub enum PayError {
 
 /// Decides the payment of an authorised `pay` request received at `now_ms`. The caller has
 /// already refused a creation time in the future (910), which is not stored.
-pub async fn pay(pool: &AnyPool, auth: &Authorized, now_ms: i64) -> Result<Paid, PayError> {
-    let Step::Pay(payment) = &auth.request.step else {
-        return Err(PayError::NotAPayment(auth.request.step.name()));
+pub async fn pay(pool: &AnyPool, sender: &Sender, now_ms: i64) -> Result<Paid, PayError> {
+    let Step::Pay(payment) = &sender.request.step else {
+        return Err(PayError::NotAPayment(sender.request.step.name()));
     };
     let hash = content_hash(payment);
     // The catalogue is read outside the transaction: it does not change with payments, and
     // the shorter the transaction, the shorter the dealer's lock.
     let provider = {
         let mut conn = pool.acquire().await?;
-        providers::active_provider(&mut conn, &payment.provider).await?
+        providers::payable_provider(&mut conn, &payment.provider).await?
     };
     let screened = screen(
         payment,
-        provider.as_ref(),
-        auth.request.created_at_ms,
+        provider.as_ref().map_err(|code| *code),
+        sender.request.created_at_ms,
         now_ms,
-        auth.point.offline.max_age_ms,
+        sender.point.offline.max_age_ms,
     );
-    match decide(pool, auth, payment, &hash, &screened, now_ms).await {
+    match decide(pool, sender, payment, &hash, &screened, now_ms).await {
         Err(PayError::Database(sqlx::Error::Database(error)))
             if error.kind() == ErrorKind::UniqueViolation =>
         {
             let mut conn = pool.acquire().await?;
-            let session = auth.request.session.as_str();
-            tracing::info!(point = %auth.point.code, %session,
+            let session = sender.request.session.as_str();
+            tracing::info!(point = %sender.point.code, %session,
                 "payment raced with the same session; answering with the stored outcome");
-            match payments::find(&mut conn, &auth.point.code, session).await? {
+            match payments::find(&mut conn, &sender.point.code, session).await? {
                 Some(stored) => Ok(replay(stored, &hash)),
                 None => Err(PayError::Database(sqlx::Error::Database(error))),
             }
@@ -115,14 +120,14 @@ fn replay(stored: StoredPayment, hash: &str) -> Paid {
 /// The transaction itself (see the module docs).
 async fn decide(
     pool: &AnyPool,
-    auth: &Authorized,
+    sender: &Sender,
     payment: &Payment,
     hash: &str,
     screened: &Result<String, ResultCode>,
     now_ms: i64,
 ) -> Result<Paid, PayError> {
-    let request = &auth.request;
-    let (point, dealer) = (&auth.point.code, &auth.point.dealer_code);
+    let request = &sender.request;
+    let (point, dealer) = (&sender.point.code, &sender.point.dealer_code);
     let mut tx = begin_write(pool).await?;
     let locked = sqlx::query(
         "UPDATE dealers SET transactions_issued = transactions_issued + 1 WHERE code = $1",
@@ -193,12 +198,20 @@ async fn decide(
             customer_amount_tiyn: payment.customer_amount_tiyn,
             // For a rejected payment: when it was decided.
             accepted_at_ms: now_ms,
+            // Queued in this same transaction (`delivery::enqueue_in` below).
+            delivery: accepted.then_some(Delivery {
+                state: DeliveryState::Queued,
+                provider_txn: None,
+                refusal: None,
+                delayed: false,
+                updated_at_ms: now_ms,
+            }),
         })),
         gateway_time_ms: now_ms,
         retry_after_s: None,
     };
     let answer = response.encode();
-    let signature = auth.signature.to_string();
+    let signature = sender.signature.to_string();
     let account = screened.as_deref().unwrap_or(payment.account.as_str());
     payments::insert(
         &mut tx,
@@ -207,8 +220,8 @@ async fn decide(
             session: request.session.as_str(),
             transaction_id: &transaction_id,
             dealer_code: dealer,
-            cashier_code: &auth.cashier.code,
-            key_serial: &auth.key.serial,
+            cashier_code: &sender.cashier.code,
+            key_serial: &sender.key.serial,
             provider: &payment.provider,
             account,
             amount_tiyn: payment.amount_tiyn,
@@ -218,14 +231,15 @@ async fn decide(
             code,
             created_at_ms: request.created_at_ms,
             received_at_ms: now_ms,
-            request_body: &auth.body,
+            request_body: &sender.body,
             request_signature: &signature,
             response_body: &answer,
         },
     )
     .await?;
     if accepted {
-        // After the payment row: the accrual refers to it.
+        // After the payment row: the accrual and the delivery job refer to it.
+        delivery::enqueue_in(&mut tx, &transaction_id, &payment.provider, now_ms).await?;
         commission::accrue_in(
             &mut tx,
             &transaction_id,

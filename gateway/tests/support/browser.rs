@@ -10,10 +10,14 @@ use super::{Gateway, now_ms};
 
 /// The demo console users: (e-mail, password).
 pub const ADMIN: (&str, &str) = ("admin@tolem.demo", "tolem-admin-demo");
+pub const CLERK: (&str, &str) = ("clerk@tolem.demo", "tolem-clerk-demo");
+/// The demo operator (the processing centre's console user, full access).
 pub const OPERATOR: (&str, &str) = ("operator@tolem.demo", "tolem-operator-demo");
 
 /// The demo admin's one-time-code secret, as the `--demo` banner prints it.
 pub const ADMIN_TOTP_SECRET: &str = "TOLEMDEMOADMINTOTPSECRETKZ234567";
+/// The demo operator's one-time-code secret, as the `--demo` banner prints it.
+pub const OPERATOR_TOTP_SECRET: &str = "TOLEMDEMOOPERATORTOTPSECRET23456";
 
 /// RFC 4648 base32 (no padding) to bytes.
 fn base32_decode(text: &str) -> Vec<u8> {
@@ -47,14 +51,36 @@ pub fn totp_at(secret: &str, unix_ms: i64) -> String {
 }
 
 impl Gateway {
-    /// Posts the login form; returns the response (not followed).
+    /// Posts the login form — with the current one-time code for the demo users that have
+    /// codes set up (the admin, the operator), as a person types it from the app — and returns
+    /// the response (not followed).
     pub async fn login(&self, (email, password): (&str, &str)) -> Response {
+        let otp = match email {
+            e if e == ADMIN.0 => self.code_of(ADMIN.0, ADMIN_TOTP_SECRET).await,
+            e if e == OPERATOR.0 => self.code_of(OPERATOR.0, OPERATOR_TOTP_SECRET).await,
+            _ => String::new(),
+        };
+        self.login_with_code((email, password), &otp).await
+    }
+
+    /// Posts the login form with `otp` as the one-time code; returns the response.
+    pub async fn login_with_code(&self, (email, password): (&str, &str), otp: &str) -> Response {
         self.client
             .post(format!("{}/console/login", self.url))
-            .form(&[("email", email), ("password", password)])
+            .form(&[("email", email), ("password", password), ("otp", otp)])
             .send()
             .await
             .unwrap()
+    }
+
+    /// `email`'s current code for `secret`, after forgetting which step they used last (see
+    /// [`Self::admin_code`]).
+    pub async fn code_of(&self, email: &str, secret: &str) -> String {
+        self.sql(&format!(
+            "UPDATE console_users SET totp_last_step = 0 WHERE email = '{email}'"
+        ))
+        .await;
+        totp_at(secret, now_ms())
     }
 
     /// Logs in and returns the `Cookie` header value of the new session.
@@ -110,12 +136,7 @@ impl Gateway {
     /// cannot (each confirmation needs the app's next code); tests of that rule do not call
     /// this.
     pub async fn admin_code(&self) -> String {
-        self.sql(&format!(
-            "UPDATE dealer_users SET totp_last_step = 0 WHERE email = '{}'",
-            ADMIN.0
-        ))
-        .await;
-        totp_at(ADMIN_TOTP_SECRET, now_ms())
+        self.code_of(ADMIN.0, ADMIN_TOTP_SECRET).await
     }
 
     /// Posts a sensitive form as the admin: `form` plus the CSRF token and a fresh code.

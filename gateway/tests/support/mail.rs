@@ -422,6 +422,8 @@ impl Gateway {
             pool,
             client: super::client_from("127.0.0.1".parse().unwrap()),
             gateway_key: key.public_key(),
+            // The binary runs its own delivery worker; this queue wakes nothing.
+            delivery_queue: Default::default(),
             _dir: dir,
         }
     }

@@ -6,9 +6,11 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod delivery;
 pub mod mail;
 pub mod payments;
 pub mod phone;
+pub mod top_ups;
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -44,6 +46,8 @@ pub struct Gateway {
     pub pool: AnyPool,
     pub client: reqwest::Client,
     pub gateway_key: PublicKey,
+    /// Wakes the provider delivery workers a test starts ([`delivery`]); none runs by itself.
+    pub delivery_queue: std::sync::Arc<tolem_gateway::delivery::DeliveryQueue>,
     _dir: TempDir,
 }
 
@@ -93,10 +97,15 @@ pub async fn start() -> Gateway {
     start_with(false).await
 }
 
+/// Starts a gateway on an empty database: no demo data, nobody to log in.
+pub async fn start_without_demo() -> Gateway {
+    start_full(false, None, false).await
+}
+
 /// Starts a gateway, its console cookie `Secure` or not. No mail worker runs: signed
 /// messages stay queued (see [`mail`] for a gateway that delivers them).
 pub async fn start_with(secure_cookies: bool) -> Gateway {
-    start_full(secure_cookies, None).await
+    start_full(secure_cookies, None, true).await
 }
 
 /// Starts a gateway whose mail worker delivers through `transport`, retrying after `retry`.
@@ -104,7 +113,7 @@ pub async fn start_with_mail(
     transport: tolem_gateway::mail::transport::TransportSettings,
     retry: tolem_gateway::mail::worker::RetryPolicy,
 ) -> Gateway {
-    start_full(false, Some((transport, retry))).await
+    start_full(false, Some((transport, retry)), true).await
 }
 
 async fn start_full(
@@ -113,6 +122,7 @@ async fn start_full(
         tolem_gateway::mail::transport::TransportSettings,
         tolem_gateway::mail::worker::RetryPolicy,
     )>,
+    demo: bool,
 ) -> Gateway {
     use std::sync::Arc;
     use tolem_gateway::mail::{MailQueue, transport::Transport, worker::Worker};
@@ -124,7 +134,9 @@ async fn start_full(
     };
     let pool = db::connect(&url).await.unwrap();
     db::migrate(&pool, &url).await.unwrap();
-    seed::seed_demo(&pool).await.unwrap();
+    if demo {
+        seed::seed_demo(&pool).await.unwrap();
+    }
 
     let key = GatewayKey::from_seed(&GATEWAY_SEED);
     let gateway_key = key.public_key();
@@ -141,9 +153,11 @@ async fn start_full(
         }
         .spawn();
     }
+    let delivery_queue = Arc::new(tolem_gateway::delivery::DeliveryQueue::default());
     let state = AppState::new(pool.clone(), dir.path().join("dist"), key)
         .with_secure_cookies(secure_cookies)
-        .with_mail_queue(queue);
+        .with_mail_queue(queue)
+        .with_delivery_queue(delivery_queue.clone());
     let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move { axum::serve(listener, service).await.unwrap() });
     Gateway {
@@ -152,8 +166,29 @@ async fn start_full(
         pool,
         client: client_from("127.0.0.1".parse().unwrap()),
         gateway_key,
+        delivery_queue,
         _dir: dir,
     }
+}
+
+/// The real `tolem-gateway` binary with a clean environment (no TOLEM_* variables leak in
+/// from the developer's shell), logging at `info`, killed when dropped.
+pub fn binary() -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_tolem-gateway"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("TOLEM_") {
+            command.env_remove(key);
+        }
+    }
+    command.env("RUST_LOG", "info").kill_on_drop(true);
+    command
+}
+
+/// [`binary`] run in `dir`, serving the app from `dir/dist`, its data in `dir/data`.
+pub fn binary_in(dir: &std::path::Path) -> tokio::process::Command {
+    let mut command = binary();
+    command.env("TOLEM_DIST", dir.join("dist")).current_dir(dir);
+    command
 }
 
 /// Set to a PostgreSQL URL to run the HTTP tests against PostgreSQL instead of SQLite. Every

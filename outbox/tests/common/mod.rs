@@ -83,6 +83,7 @@ pub fn pay_answer(session: &SessionId, code: ResultCode) -> Response {
             amount_tiyn: 2_000_00,
             customer_amount_tiyn: 2_020_00,
             accepted_at_ms: NOW + 1_000,
+            delivery: None,
         })),
         gateway_time_ms: NOW + 1_000,
         retry_after_s: None,

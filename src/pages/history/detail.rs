@@ -16,7 +16,8 @@ use tolem_outbox::record::{Failure, PaymentRecord};
 use tolem_outbox::store;
 use tolem_protocol::ids::SessionId;
 
-use crate::components::{Notice, StateBadge};
+use crate::components::{DeliveryNote, Notice, StateBadge};
+use crate::deliveries::use_deliveries;
 use crate::format::{account_for_display, account_guess, local_date_time};
 use crate::i18n::*;
 use crate::messages::{Explain, with_number, with_value};
@@ -112,6 +113,8 @@ pub fn PaymentDetailPage() -> impl IntoView {
         reload();
     });
     on_payment_change(reload);
+    // While this payment is on its way to the provider, the gateway is asked where it is.
+    use_deliveries().watch();
 
     let send_now = move |_| {
         let Some(session) = session() else { return };
@@ -173,6 +176,11 @@ pub fn PaymentDetailPage() -> impl IntoView {
             <section id="payment" class="card" data-state=state.name() data-session=session_text.clone()>
                 <p id="payment-state" class="result-head"><StateBadge state=state with_reason=true /></p>
                 {state.needs_status().then(|| view! { <p class="hint">{tr!(result_unknown_hint)}</p> })}
+                {record.delivery.clone().map(|delivery| view! {
+                    <p id="payment-delivery" class="delivery-block">
+                        <DeliveryNote delivery customer_tiyn=p.customer_amount_tiyn />
+                    </p>
+                })}
                 <dl class="figures">
                     {record.transaction_id.clone().map(|id| row("payment-transaction", |l| td_string!(l, figure_transaction), id))}
                     {row("payment-provider", |l| td_string!(l, figure_provider), p.provider_name.clone())}

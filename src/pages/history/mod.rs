@@ -16,7 +16,8 @@ use leptos_router::components::A;
 use tolem_outbox::record::PaymentRecord;
 use tolem_outbox::store;
 
-use crate::components::{StateBadge, local_time, money};
+use crate::components::{DeliveryNote, StateBadge, delivery_name, local_time, money};
+use crate::deliveries::use_deliveries;
 use crate::format::account_guess;
 use crate::i18n::*;
 use crate::messages::Explain;
@@ -69,6 +70,8 @@ pub fn HistoryPage() -> impl IntoView {
     };
     reload();
     on_payment_change(reload);
+    // Accepted payments on their way to the provider are asked about while the list is open.
+    use_deliveries().watch();
 
     let shown = move || {
         let filter = filter.get();
@@ -83,6 +86,8 @@ pub fn HistoryPage() -> impl IntoView {
     let row = move |record: PaymentRecord| {
         let session = record.session().to_string();
         let state = record.state;
+        let delivery = record.delivery;
+        let delivery_state = delivery.as_ref().map(|d| delivery_name(d.state));
         let payment = record.payment;
         view! {
             <li
@@ -90,6 +95,7 @@ pub fn HistoryPage() -> impl IntoView {
                 data-session=session.clone()
                 data-state=state.name()
                 data-provider=payment.provider.clone()
+                data-delivery=delivery_state
                 data-code=match state {
                     tolem_outbox::State::Rejected(code) => code.number().to_string(),
                     _ => String::new(),
@@ -106,6 +112,9 @@ pub fn HistoryPage() -> impl IntoView {
                         <span>{payment.provider_name.clone()} " · " {account_guess(&payment.account)}</span>
                         <span>{local_time(payment.created_at_ms)}</span>
                     </span>
+                    {delivery.map(|delivery| view! {
+                        <DeliveryNote delivery customer_tiyn=payment.customer_amount_tiyn brief=true />
+                    })}
                 </A>
             </li>
         }

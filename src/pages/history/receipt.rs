@@ -10,18 +10,33 @@ use tolem_protocol::ids::SessionId;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 
-use crate::components::{StateBadge, state_label, state_reason};
+use crate::components::{DeliveryNote, StateBadge, delivery_summary, state_label, state_reason};
+use crate::deliveries::use_deliveries;
 use crate::format::{account_for_display, account_guess, local_date_time};
 use crate::i18n::*;
 use crate::money::format_tenge;
+use crate::payments::on_payment_change;
 use crate::providers::use_providers;
 
-/// The lines of a receipt: (label, value), in the order printed.
+/// The lines of a receipt: (label, value), in the order printed — the payment's figures and
+/// state, then where its delivery to the provider is.
 pub fn receipt_lines(
     record: &PaymentRecord,
     account: &str,
     locale: Locale,
 ) -> Vec<(String, String)> {
+    let mut lines = figure_lines(record, account, locale);
+    if let Some(delivery) = &record.delivery {
+        lines.push((
+            td_string!(locale, figure_delivery).to_owned(),
+            delivery_summary(locale, delivery, record.payment.customer_amount_tiyn),
+        ));
+    }
+    lines
+}
+
+/// The receipt's lines without the delivery (the receipt page shows that one on its own).
+fn figure_lines(record: &PaymentRecord, account: &str, locale: Locale) -> Vec<(String, String)> {
     let p = &record.payment;
     let mut lines = vec![
         (
@@ -142,7 +157,7 @@ pub fn ReceiptPage() -> impl IntoView {
     });
     // `None` while reading; then the payment, if the phone has it.
     let (record, set_record) = signal(None::<Option<PaymentRecord>>);
-    Effect::new(move |_| {
+    let reload = move || {
         let session = session();
         spawn_local(async move {
             let found = match session {
@@ -151,7 +166,14 @@ pub fn ReceiptPage() -> impl IntoView {
             };
             set_record.set(Some(found));
         });
+    };
+    Effect::new(move |_| {
+        params.track();
+        reload();
     });
+    // The delivery may still change while the receipt is shown.
+    on_payment_change(reload);
+    use_deliveries().watch();
     let (shared, set_shared) = signal(Shared::Not);
 
     let content = move || {
@@ -170,7 +192,7 @@ pub fn ReceiptPage() -> impl IntoView {
             Some(provider) => account_for_display(provider.account_kind, &record.payment.account),
             None => account_guess(&record.payment.account),
         };
-        let lines = receipt_lines(&record, &account, locale);
+        let lines = figure_lines(&record, &account, locale);
         let text = receipt_text(&record, &account, locale);
         let title = td_string!(locale, receipt_heading).to_owned();
         let on_share = move |_| {
@@ -186,6 +208,11 @@ pub fn ReceiptPage() -> impl IntoView {
             >
                 <h2>{tr!(receipt_heading)}</h2>
                 <p class="result-head"><StateBadge state=record.state /></p>
+                {record.delivery.clone().map(|delivery| view! {
+                    <p id="receipt-delivery" class="delivery-block">
+                        <DeliveryNote delivery customer_tiyn=record.payment.customer_amount_tiyn />
+                    </p>
+                })}
                 <dl class="figures">
                     {lines
                         .into_iter()

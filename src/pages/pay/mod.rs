@@ -1,6 +1,8 @@
 //! Providers & payments (manual §10–12.1): the provider list, and the payment of one provider
-//! — form, confirmation, progress, outcome. `form` holds the form's rules apart from its looks.
+//! — form, confirmation, progress, outcome. `form` holds the form's rules apart from its looks;
+//! `check` asks the provider about the number before paying.
 
+pub mod check;
 pub mod form;
 mod payment;
 mod providers;

@@ -18,13 +18,14 @@ use tolem_protocol::messages::COMMENT_MAX_CHARS;
 use tolem_protocol::providers::ProviderInfo;
 
 use crate::balance::use_balance;
-use crate::components::{Notice, StateBadge, UnlockForm, money_or_dash};
+use crate::components::{LiveDelivery, Notice, StateBadge, UnlockForm, money_or_dash};
 use crate::connection::{Connection, use_connection};
 use crate::format::{account_for_display, phone_digits, phone_mask};
 use crate::i18n::*;
 use crate::messages::Explain;
 use crate::outbox::use_outbox;
 use crate::pages::history::failure_text;
+use crate::pages::pay::check::{CheckAnswer, CheckResult, CheckState, check_number};
 use crate::pages::pay::form::{AmountSide, FieldErrors, check_form, live_split};
 use crate::pages::{PageFrame, TextKey};
 use crate::payments::{self, Progress, SignError};
@@ -102,6 +103,21 @@ pub fn PaymentPage() -> impl IntoView {
     }
 }
 
+/// The fields a check of the number was made with: account, which amount, amount.
+type FormKey = (String, AmountSide, String);
+
+fn form_key_untracked(
+    account: ReadSignal<String>,
+    side: ReadSignal<AmountSide>,
+    amount: ReadSignal<String>,
+) -> FormKey {
+    (
+        account.get_untracked(),
+        side.get_untracked(),
+        amount.get_untracked(),
+    )
+}
+
 /// The form and what follows it, for one provider.
 #[component]
 fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
@@ -124,6 +140,8 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
     // Past an offline limit a payment is not deferred, and the form says which limit.
     let (over_limit, set_over_limit) = signal(None::<LimitError>);
     let (stage, set_stage) = signal(Stage::Form);
+    // The last check of the number, with the fields it was made for (account, side, amount).
+    let (check, set_check) = signal(None::<(FormKey, CheckState)>);
     let settings = RwSignal::new(CommissionSettings::default());
     {
         let code = code.clone();
@@ -150,6 +168,16 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
         }
     };
     let live = move || live_split(&settings.get(), side.get(), &amount.get());
+    let form_key = move || (account.get(), side.get(), amount.get());
+
+    // A check answers for the number and amount it was made with: once either changes, its
+    // answer is old and goes (an answer still on its way is then dropped when it comes).
+    Effect::new(move || {
+        let now = form_key();
+        if check.with_untracked(|c| c.as_ref().is_some_and(|(made_for, _)| *made_for != now)) {
+            set_check.set(None);
+        }
+    });
 
     let clear = move || {
         set_account.set(String::new());
@@ -158,18 +186,46 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
         set_tried.set(false);
         set_locked_warning.set(false);
         set_over_limit.set(None);
+        set_check.set(None);
     };
-    let go_on = move |action: Action| {
+    // The form's fields are right and the key can sign: the draft, else the form says why.
+    let ready = move || {
         set_tried.set(true);
-        let Ok(draft) = checked() else { return };
-        if session.record_untracked().is_none() {
-            return;
-        }
+        let draft = checked().ok()?;
+        session.record_untracked()?;
         if !session.is_unlocked_untracked() {
             set_locked_warning.set(true);
-            return;
+            return None;
         }
         set_locked_warning.set(false);
+        Some(draft)
+    };
+    let check_now = move || {
+        let Some(draft) = ready() else { return };
+        let made_for = form_key_untracked(account, side, amount);
+        // The indicator knows the gateway is out of reach: nothing to ask.
+        if connection.get_untracked() == Connection::Offline {
+            set_check.set(Some((made_for, CheckState::Answered(CheckAnswer::Offline))));
+            return;
+        }
+        set_check.set(Some((made_for.clone(), CheckState::Asking)));
+        spawn_local(async move {
+            let answer = check_number(session, &draft).await;
+            // Only if the fields are still those it was asked for.
+            if check.with_untracked(|c| c.as_ref().is_some_and(|(key, _)| *key == made_for)) {
+                match answer {
+                    Some(answer) => set_check.set(Some((made_for, CheckState::Answered(answer)))),
+                    // Locked meanwhile: the form's notice says what to do.
+                    None => {
+                        set_locked_warning.set(true);
+                        set_check.set(None);
+                    }
+                }
+            }
+        });
+    };
+    let go_on = move |action: Action| {
+        let Some(draft) = ready() else { return };
         // A deferral, or an execution that will end deferred (the gateway is out of reach),
         // must fit the point's offline limits.
         let will_wait =
@@ -339,6 +395,17 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
                     id="pay-amount-error"
                     text=Signal::derive(move || errors().amount.map(|e| e.explain(locale())))
                 />
+                <div class="check-number">
+                    <button
+                        id="pay-check"
+                        type="button"
+                        disabled=move || check.with(|c| matches!(c, Some((_, CheckState::Asking))))
+                        on:click=move |_| check_now()
+                    >
+                        {tr!(check_button)}
+                    </button>
+                    {move || check.get().map(|(_, state)| view! { <CheckResult state=state /> })}
+                </div>
                 <dl id="pay-live" class="figures" aria-live="polite">
                     {move || {
                         let split = live();
@@ -499,6 +566,15 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
                         crate::components::state_reason(i18n.get_locale(), state).map(str::to_owned)
                     })
                 />
+                {(state == State::Accepted).then(|| view! {
+                    <p id="pay-delivery" class="delivery-block">
+                        <LiveDelivery
+                            session=record.session().clone()
+                            delivery=record.delivery.clone()
+                            customer_tiyn=record.payment.customer_amount_tiyn
+                        />
+                    </p>
+                })}
                 {(state == State::Deferred && offline).then(|| view! { <p class="hint">{tr!(result_deferred_hint)}</p> })}
                 {(state.needs_status()).then(|| view! { <p class="hint">{tr!(result_unknown_hint)}</p> })}
                 <Notice
@@ -579,6 +655,11 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
     };
 
     move || match stage.get() {
+        // The form waits for the key's state: before it is read, Execute could do nothing at
+        // all for a quick cashier on a slow phone.
+        Stage::Form if !session.is_loaded() => {
+            view! { <p class="progress" role="status">{tr!(loading)}</p> }.into_any()
+        }
         Stage::Form => form().into_any(),
         Stage::Confirm(draft, action) => confirmation(draft, action).into_any(),
         Stage::Working(step) => progress(step).into_any(),

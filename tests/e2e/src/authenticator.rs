@@ -1,5 +1,5 @@
-//! The demo dealer admin's authenticator app: RFC 6238 codes from the secret the gateway prints
-//! in its `--demo` banner.
+//! A console user's authenticator app: RFC 6238 codes from a secret — the demo dealer admin's,
+//! which the gateway prints in its `--demo` banner, or one read off the enrolment page.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -19,9 +19,13 @@ pub struct Authenticator {
 
 impl Authenticator {
     pub fn demo_admin() -> Authenticator {
-        let secret = Secret::Encoded(DEMO_ADMIN_SECRET.into())
-            .to_bytes()
-            .expect("base32 secret");
+        Authenticator::new(DEMO_ADMIN_SECRET)
+    }
+
+    /// The app after scanning `secret` (base32, spaces allowed, as the enrolment page shows it).
+    pub fn new(secret: &str) -> Authenticator {
+        let secret: String = secret.split_whitespace().collect();
+        let secret = Secret::Encoded(secret).to_bytes().expect("base32 secret");
         let totp = TOTP::new_unchecked(Algorithm::SHA1, 6, 1, STEP_S, secret);
         Authenticator {
             totp,

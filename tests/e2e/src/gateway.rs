@@ -14,11 +14,37 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// Starts the gateway on `port`, serving `dist`, with its SQLite database in `data_dir`, and
-    /// waits until it is listening.
+    /// Starts the gateway on `port` with demo data, serving `dist`, with its SQLite database in
+    /// `data_dir`, and waits until it is listening.
     pub fn start(port: u16, dist: &Path, data_dir: &Path) -> Gateway {
+        Gateway::start_with(port, dist, data_dir, true, &[])
+    }
+
+    /// As [`Gateway::start`], without demo data: the network is whatever is in the database.
+    pub fn start_without_demo(port: u16, dist: &Path, data_dir: &Path) -> Gateway {
+        Gateway::start_with(port, dist, data_dir, false, &[])
+    }
+
+    /// As [`Gateway::start`], the demo providers delivering to the provider at `provider_url`
+    /// (an emulator), retrying quickly.
+    pub fn start_delivering(
+        port: u16,
+        dist: &Path,
+        data_dir: &Path,
+        provider_url: &str,
+    ) -> Gateway {
+        let extra = [
+            "--demo-provider-url",
+            provider_url,
+            "--delivery-first-retry-ms",
+            "200",
+        ];
+        Gateway::start_with(port, dist, data_dir, true, &extra)
+    }
+
+    fn start_with(port: u16, dist: &Path, data_dir: &Path, demo: bool, extra: &[&str]) -> Gateway {
         let binary: PathBuf = path_from_env("TOLEM_GATEWAY_BIN");
-        let database = format!("sqlite://{}", data_dir.join("tolem.db").display());
+        let database = database_url(data_dir);
         let gateway_key = data_dir.join("gateway.key");
         let mut child = Command::new(&binary)
             .args([
@@ -28,8 +54,9 @@ impl Gateway {
                 &port.to_string(),
                 "--database-url",
                 &database,
-                "--demo",
             ])
+            .args(demo.then_some("--demo"))
+            .args(extra)
             .arg("--dist")
             .arg(dist)
             .arg("--gateway-key-file")
@@ -53,6 +80,22 @@ impl Gateway {
         Gateway { child, port }
     }
 
+    /// Runs the gateway's command line on the database in `data_dir` (as an administrator of the
+    /// machine would) and returns its exit code and standard output.
+    pub fn command(data_dir: &Path, args: &[&str]) -> (Option<i32>, String) {
+        let binary: PathBuf = path_from_env("TOLEM_GATEWAY_BIN");
+        let output = Command::new(&binary)
+            .args(args)
+            .args(["--database-url", &database_url(data_dir)])
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", binary.display()));
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+        )
+    }
+
     /// The app's address.
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}/", self.port)
@@ -71,6 +114,11 @@ impl Drop for Gateway {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The SQLite database of a gateway whose data live in `data_dir`.
+fn database_url(data_dir: &Path) -> String {
+    format!("sqlite://{}", data_dir.join("tolem.db").display())
 }
 
 fn wait_until_closed(port: u16) {

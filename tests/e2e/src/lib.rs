@@ -10,7 +10,9 @@ mod browser;
 mod devtools;
 mod gateway;
 mod newer_build;
+mod pending_key;
 mod point;
+mod provider;
 mod proxy;
 
 pub use authenticator::Authenticator;
@@ -18,10 +20,12 @@ pub use browser::Browser;
 pub use devtools::DevTools;
 pub use gateway::Gateway;
 pub use newer_build::newer_build;
+pub use pending_key::register_pending_key;
 pub use point::{
-    Action, Console, GatewayPayment, PASSPHRASE, POINT, Phone, Taken, dispatch_sync, kcell_number,
-    sync_registration_id,
+    Action, Console, GatewayPayment, PASSPHRASE, POINT, Phone, Taken, console_log_in,
+    dispatch_sync, kcell_number, sync_registration_id,
 };
+pub use provider::{ProviderEmulator, start_provider};
 pub use proxy::{Fault, Proxy};
 
 use std::net::TcpListener;

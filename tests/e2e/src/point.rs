@@ -34,33 +34,54 @@ pub struct GatewayPayment {
     pub amount_tiyn: i64,
 }
 
+/// Logs `email` into the console in `browser`; `code` is the one-time code the login form asks
+/// of a user who has set up codes (the demo admin), `None` for one who has not (the clerk).
+pub async fn console_log_in(
+    browser: &Browser,
+    app: &str,
+    email: &str,
+    password: &str,
+    code: Option<&str>,
+) {
+    browser
+        .client
+        .goto(&format!("{app}console/login"))
+        .await
+        .unwrap();
+    browser.fill("form#login input[name=email]", email).await;
+    browser
+        .fill("form#login input[name=password]", password)
+        .await;
+    if let Some(code) = code {
+        browser.fill("form#login #otp", code).await;
+    }
+    browser.click("form#login button").await;
+    browser
+        .wait_for(
+            "the console after login",
+            "return !location.pathname.endsWith('/login')",
+        )
+        .await;
+}
+
 impl Console {
-    /// Logs the demo admin in. `early_code` lets the first confirmation use the previous
-    /// step's code, for tests that need three confirmations without waiting for the clock.
+    /// Logs the demo admin in with a one-time code. `early_code` lets the login use the
+    /// previous step's code, so the next two confirmations need no wait for the clock.
     pub async fn log_in(app: &str, early_code: bool) -> Console {
         let browser = Browser::start().await;
-        browser
-            .client
-            .goto(&format!("{app}console/login"))
-            .await
-            .unwrap();
-        browser
-            .fill("form#login input[name=email]", "admin@tolem.demo")
-            .await;
-        browser
-            .fill("form#login input[name=password]", "tolem-admin-demo")
-            .await;
-        browser.click("form#login button").await;
-        browser
-            .wait_for(
-                "the console after login",
-                "return !location.pathname.endsWith('/login')",
-            )
-            .await;
         let mut authenticator = Authenticator::demo_admin();
         if early_code {
             authenticator.start_one_step_back();
         }
+        let code = authenticator.next_code().await;
+        console_log_in(
+            &browser,
+            app,
+            "admin@tolem.demo",
+            "tolem-admin-demo",
+            Some(&code),
+        )
+        .await;
         Console {
             browser,
             app: app.to_owned(),

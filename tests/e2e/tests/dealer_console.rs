@@ -1,29 +1,11 @@
 //! Guards the dealer console's division of powers with a real gateway and browser: a
 //! create-and-view operator registers a point but cannot activate it; the full-access admin
-//! activates it, sets its offline limits and tops up the balance, each confirmed with a one-time
-//! code; the phone of the new point then gets those limits with its key card.
+//! activates it and sets its offline limits, each confirmed with a one-time code, and can only
+//! ask the operator for a top-up (the balance does not move); the phone of the new point then
+//! gets those limits with its key card.
 
 use serde_json::Value;
-use tolem_e2e::{Authenticator, Browser, Gateway, free_port, path_from_env};
-
-async fn log_in(browser: &Browser, app: &str, email: &str, password: &str) {
-    browser
-        .client
-        .goto(&format!("{app}console/login"))
-        .await
-        .unwrap();
-    browser.fill("form#login input[name=email]", email).await;
-    browser
-        .fill("form#login input[name=password]", password)
-        .await;
-    browser.click("form#login button").await;
-    browser
-        .wait_for(
-            "the console after login",
-            "return !location.pathname.endsWith('/login')",
-        )
-        .await;
-}
+use tolem_e2e::{Authenticator, Browser, Gateway, console_log_in, free_port, path_from_env};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn operator_registers_admin_confirms_and_the_phone_sees_the_limits() {
@@ -34,11 +16,13 @@ async fn operator_registers_admin_confirms_and_the_phone_sees_the_limits() {
 
     // The operator (create and view) registers a point; its code and password are shown once.
     let operator = Browser::start().await;
-    log_in(
+    // The clerk has no one-time codes: e-mail and password are enough.
+    console_log_in(
         &operator,
         &app,
-        "operator@tolem.demo",
-        "tolem-operator-demo",
+        "clerk@tolem.demo",
+        "tolem-clerk-demo",
+        None,
     )
     .await;
     operator
@@ -88,7 +72,17 @@ async fn operator_registers_admin_confirms_and_the_phone_sees_the_limits() {
     // The admin confirms each sensitive step with a one-time code.
     let admin = Browser::start().await;
     let mut authenticator = Authenticator::demo_admin();
-    log_in(&admin, &app, "admin@tolem.demo", "tolem-admin-demo").await;
+    // The admin has codes: the login takes one too, and each confirmation a later one.
+    authenticator.start_one_step_back();
+    let login_code = authenticator.next_code().await;
+    console_log_in(
+        &admin,
+        &app,
+        "admin@tolem.demo",
+        "tolem-admin-demo",
+        Some(&login_code),
+    )
+    .await;
     admin
         .client
         .goto(&format!("{app}console/points/{code}"))
@@ -137,22 +131,32 @@ async fn operator_registers_admin_confirms_and_the_phone_sees_the_limits() {
         .unwrap()
         .parse()
         .unwrap();
-    admin.fill("form#top-up #amount", "25000").await;
-    admin.fill("form#top-up #reference", "ПП-2026-001").await;
+    // The admin can no longer credit its own balance: only ask the operator for a top-up,
+    // which moves nothing by itself (the operator's side: the operator_network test).
+    assert_eq!(
+        admin
+            .eval("return document.querySelector('form#top-up') === null")
+            .await,
+        Value::Bool(true),
+        "no direct top-up form"
+    );
+    admin.fill("#top-up-request [name=amount]", "25000").await;
     admin
-        .fill(
-            "form#top-up input[name=otp]",
-            &authenticator.next_code().await,
+        .fill("#top-up-request [name=reference]", "ПП-2026-001")
+        .await;
+    admin
+        .eval(
+            "document.querySelector('#top-up-request [name=paid_on]').value = \
+             new Date().toISOString().slice(0, 10); return true",
         )
         .await;
-    admin.click("form#top-up button").await;
-    let expected = (before + 25_000_00).to_string();
-    admin
-        .wait_for(
-            "the balance to grow by 25 000 ₸",
-            &format!("return document.querySelector('#balance')?.dataset.tiyn === '{expected}'"),
-        )
-        .await;
+    admin.click("#top-up-request button").await;
+    admin.wait_for_text("ПП-2026-001").await;
+    assert_eq!(
+        admin.attribute("#balance", "data-tiyn").await,
+        Some(before.to_string()),
+        "a request credits nothing by itself"
+    );
     admin.close().await;
 
     // The new point's phone gets its key card, carrying the limits the admin set.

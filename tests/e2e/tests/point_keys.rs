@@ -5,7 +5,7 @@
 //! very same signed request is refused.
 
 use serde_json::Value;
-use tolem_e2e::{Authenticator, Browser, Gateway, free_port, path_from_env};
+use tolem_e2e::{Authenticator, Browser, Gateway, console_log_in, free_port, path_from_env};
 
 const PASSPHRASE: &str = "касса-смена-1";
 
@@ -103,18 +103,24 @@ async fn a_new_phone_is_certified_by_the_dealer_and_refused_after_deleting_its_k
 
     // The dealer, at a desktop: the console lists the key; the fingerprints match; certify, activate.
     let dealer = Browser::start().await;
+    // Sensitive actions, and the admin's login, are confirmed with a one-time code from the
+    // admin's authenticator.
+    let mut authenticator = Authenticator::demo_admin();
+    authenticator.start_one_step_back();
+    let login_code = authenticator.next_code().await;
+    console_log_in(
+        &dealer,
+        &app,
+        "admin@tolem.demo",
+        "tolem-admin-demo",
+        Some(&login_code),
+    )
+    .await;
     dealer
         .client
         .goto(&format!("{app}console/keys"))
         .await
         .unwrap();
-    dealer
-        .fill("form#login input[name=email]", "admin@tolem.demo")
-        .await;
-    dealer
-        .fill("form#login input[name=password]", "tolem-admin-demo")
-        .await;
-    dealer.click("form#login button").await;
     let row = format!("tr.key[data-serial='{serial}']");
     let in_console = dealer.text_of(&format!("{row} div.key")).await;
     assert_eq!(
@@ -122,8 +128,6 @@ async fn a_new_phone_is_certified_by_the_dealer_and_refused_after_deleting_its_k
         squash(&on_phone),
         "the console must show the phone's key"
     );
-    // Sensitive actions are confirmed with a one-time code from the admin's authenticator.
-    let mut authenticator = Authenticator::demo_admin();
     let certify = format!("{row}[data-state=pending] form.certify");
     dealer
         .fill(

@@ -32,17 +32,15 @@ use tolem_protocol::{
     messages::{KeyState, Request as SignedRequest, Step},
 };
 
-use super::AppState;
 use crate::{
-    console::{
-        language,
-        layout::{local_time, tr, utc_iso},
-    },
     db::{
         keys::{self, Key},
         mail, network,
     },
+    display::{local_time, utc_iso},
     mail::envelope::{self, ArmorError, Envelope},
+    state::AppState,
+    web::language::{self, tr},
 };
 
 const PATH: &str = "/verify";

@@ -1,4 +1,4 @@
-//! The console's language: Russian unless the user picked Kazakh or English with `?lang=`
+//! The language of the server-rendered pages (console and public): Russian unless the user picked Kazakh or English with `?lang=`
 //! on any console page, which is then remembered in the `tolem_lang` cookie.
 //!
 //! The choice is made once per request by [`remember`] and held in a task-local for the
@@ -14,7 +14,7 @@ use axum::{
 use cookie::{Cookie, SameSite};
 use tolem_protocol::codes::Lang;
 
-use super::session::cookie_value;
+use super::cookie_value;
 
 /// Name of the cookie that remembers the language.
 pub const COOKIE: &str = "tolem_lang";
@@ -26,6 +26,11 @@ tokio::task_local! {
 /// The language of the request being handled (Russian outside a request).
 pub fn current() -> Lang {
     CURRENT.try_with(|lang| *lang).unwrap_or(Lang::Ru)
+}
+
+/// The text `key` of the gateway's catalogues (`locales/*.yml`) in the request's language.
+pub fn tr(key: &str) -> String {
+    rust_i18n::t!(key, locale = current().tag()).into_owned()
 }
 
 /// A language code Tolem speaks, exactly (`ru`, `kk`, `en`); anything else is ignored.
@@ -58,4 +63,31 @@ pub async fn remember(request: Request, next: Next) -> Response {
         }
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    /// rust-i18n falls back to Russian for a missing text, which would hide a gap; so compare
+    /// the files' keys directly (they are flat: one `dotted.key: text` per line).
+    #[test]
+    fn every_language_has_every_text() {
+        let keys = |text: &str| -> Vec<String> {
+            let mut keys: Vec<String> = text
+                .lines()
+                .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
+                .filter_map(|line| line.split_once(':').map(|(key, _)| key.to_owned()))
+                .collect();
+            keys.sort();
+            keys
+        };
+        let ru = keys(include_str!("../../locales/ru.yml"));
+        assert!(ru.len() > 20);
+        assert_eq!(keys(include_str!("../../locales/kk.yml")), ru, "kk");
+        assert_eq!(keys(include_str!("../../locales/en.yml")), ru, "en");
+        assert_eq!(
+            rust_i18n::t!("keys.certify", locale = "ru"),
+            "Заверить ключ мобильной точки"
+        );
+        assert_eq!(rust_i18n::t!("keys.revoke", locale = "en"), "Revoke key");
+    }
 }

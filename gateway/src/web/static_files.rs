@@ -21,7 +21,7 @@ use tolem_protocol::assets::is_content_hashed;
 use tower::ServiceExt;
 use tower_http::services::{ServeDir, ServeFile};
 
-use super::AppState;
+use crate::state::AppState;
 
 /// The built app on disk and the services that read it.
 #[derive(Debug)]

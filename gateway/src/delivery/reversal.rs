@@ -1,0 +1,170 @@
+//! A provider's final refusal reverses the payment, in ONE transaction with the attempt that
+//! brought it: the delivery is marked failed, the payment refunded, the dealer's ledger is
+//! credited back (`refund`), the commission accrued on the payment is reversed, and the audit
+//! trail records it. Either all of it or none; a second refusal of the same payment (another
+//! worker) changes nothing.
+//!
+//! The commission: while its business day is not credited yet, the accrual is only marked
+//! reversed and the day's credit leaves it out — the dealer's balance is back exactly where it
+//! was before the payment. Once the day was credited, a negative `commission` entry takes it
+//! back. The refund entry is posted first: it locks the dealer's row (PostgreSQL), which the
+//! daily credit also takes before it sums the day, so the two never both count a commission.
+
+use sqlx::{AnyConnection, AnyPool};
+use tolem_protocol::messages::ProviderRefusal;
+
+use super::refusal_text;
+use crate::{
+    audit::{self, Action, Actor, Event},
+    db::{
+        begin_write,
+        deliveries::{self, Attempt, Claimed},
+        ledger::{self, LedgerKind, NewEntry, Posted},
+    },
+};
+
+/// The provider's final word.
+#[derive(Debug, Clone)]
+pub struct Refusal<'a> {
+    /// The provider's result code.
+    pub result_code: i64,
+    pub refusal: ProviderRefusal,
+    pub comment: Option<&'a str>,
+}
+
+/// Why a reversal could not be written (nothing was: the job stays claimed and is tried again
+/// when its claim runs out).
+#[derive(Debug, thiserror::Error)]
+pub enum ReversalError {
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error("inconsistent ledger for {0}: {1}")]
+    Ledger(String, String),
+}
+
+/// Reverses the claimed payment `job` after `attempt` brought `refusal`. `false` when the
+/// delivery had finished already (nothing changed).
+pub async fn reverse(
+    pool: &AnyPool,
+    job: &Claimed,
+    attempt: &Attempt,
+    refusal: &Refusal<'_>,
+    now_ms: i64,
+) -> Result<bool, ReversalError> {
+    let mut tx = begin_write(pool).await?;
+    deliveries::insert_attempt_in(&mut tx, &job.transaction_id, attempt).await?;
+    let failed = deliveries::mark_failed_in(
+        &mut tx,
+        &job.transaction_id,
+        refusal.result_code,
+        refusal.comment,
+        &refusal_text(refusal.refusal),
+        now_ms,
+    )
+    .await?;
+    if !failed {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    let commission_tiyn = refund_in(&mut tx, job, now_ms).await?;
+    let event = Event {
+        action: Action::PaymentRefunded,
+        subject: format!("payment:{}", job.transaction_id),
+        details: serde_json::json!({
+            "point": job.point_code,
+            "provider": job.provider,
+            "amount_tiyn": job.amount_tiyn,
+            "commission_reversed_tiyn": commission_tiyn,
+            "result": refusal.result_code,
+            "reason": refusal_text(refusal.refusal),
+            "comment": refusal.comment,
+        }),
+    };
+    audit::record_in(
+        &mut tx,
+        &Actor::system(Some(&job.dealer_code)),
+        &event,
+        now_ms,
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(transaction_id = %job.transaction_id, provider = %job.provider,
+        result = refusal.result_code, amount_tiyn = job.amount_tiyn, commission_tiyn,
+        "payment refused by the provider and refunded");
+    Ok(true)
+}
+
+/// The money part: the payment marked refunded, its amount back on the dealer's balance, its
+/// commission reversed (see the module docs). Returns the commission reversed.
+async fn refund_in(
+    conn: &mut AnyConnection,
+    job: &Claimed,
+    now_ms: i64,
+) -> Result<i64, ReversalError> {
+    let ledger_error = |what: String| ReversalError::Ledger(job.transaction_id.clone(), what);
+    let marked = sqlx::query(
+        "UPDATE payments SET refunded_at_ms = $1 \
+         WHERE transaction_id = $2 AND state = 'accepted' AND refunded_at_ms IS NULL",
+    )
+    .bind(now_ms)
+    .bind(&job.transaction_id)
+    .execute(&mut *conn)
+    .await?;
+    if marked.rows_affected() != 1 {
+        return Err(ledger_error(
+            "the payment is not an unrefunded accepted one".into(),
+        ));
+    }
+    let refund = NewEntry {
+        dealer_code: &job.dealer_code,
+        kind: LedgerKind::Refund,
+        amount_tiyn: job.amount_tiyn,
+        reference: &job.transaction_id,
+        point_code: Some(&job.point_code),
+        created_at_ms: now_ms,
+    };
+    match ledger::post_in(&mut *conn, &refund).await? {
+        Posted::Done { .. } => {}
+        other => return Err(ledger_error(format!("refund: {other:?}"))),
+    }
+    let accrued: Option<(i64, i64)> = sqlx::query_as(
+        "SELECT commission_tiyn, day_start_ms FROM commission_accruals \
+         WHERE transaction_id = $1 AND reversed_at_ms IS NULL",
+    )
+    .bind(&job.transaction_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((commission_tiyn, day_start_ms)) = accrued else {
+        return Ok(0);
+    };
+    sqlx::query("UPDATE commission_accruals SET reversed_at_ms = $1 WHERE transaction_id = $2")
+        .bind(now_ms)
+        .bind(&job.transaction_id)
+        .execute(&mut *conn)
+        .await?;
+    let credited: Option<i64> = sqlx::query_scalar(
+        "SELECT commission_tiyn FROM commission_credits \
+         WHERE dealer_code = $1 AND day_start_ms = $2",
+    )
+    .bind(&job.dealer_code)
+    .bind(day_start_ms)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if credited.is_some() && commission_tiyn > 0 {
+        let reference = format!("reversal-{}", job.transaction_id);
+        let taken_back = NewEntry {
+            dealer_code: &job.dealer_code,
+            kind: LedgerKind::Commission,
+            amount_tiyn: -commission_tiyn,
+            reference: &reference,
+            point_code: Some(&job.point_code),
+            created_at_ms: now_ms,
+        };
+        // The refund just credited more than the commission, so this cannot go below zero.
+        match ledger::post_in(&mut *conn, &taken_back).await? {
+            Posted::Done { .. } => {}
+            other => return Err(ledger_error(format!("commission back: {other:?}"))),
+        }
+    }
+    Ok(commission_tiyn)
+}

@@ -1,0 +1,67 @@
+//! What every face of the gateway (JSON API, console pages, public pages) can reach while it
+//! answers a request. It sits above them all so that none of them owns it: a face imports the
+//! state and the domain, never another face.
+
+use std::{path::PathBuf, sync::Arc};
+
+use sqlx::AnyPool;
+
+use crate::{
+    delivery::{DeliveryQueue, connections::Adapters},
+    gateway_key::GatewayKey,
+    mail::MailQueue,
+    web::static_files::StaticFiles,
+};
+
+/// What every handler can reach. Cheap to clone: a pool handle and pointers.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub pool: AnyPool,
+    /// The built cashier app.
+    pub static_files: Arc<StaticFiles>,
+    /// Signs every protocol answer; its public half is on every key card.
+    pub gateway_key: Arc<GatewayKey>,
+    /// Whether the console cookie is marked `Secure` (served behind HTTPS).
+    pub secure_cookies: bool,
+    /// The signed messages waiting for the mail worker, and how to wake it.
+    pub mail: Arc<MailQueue>,
+    /// Wakes the provider delivery worker when a payment is accepted.
+    pub delivery: Arc<DeliveryQueue>,
+    /// The providers' adapters, for the `check` step's question to the provider.
+    pub adapters: Arc<Adapters>,
+}
+
+impl AppState {
+    /// State for a gateway on `pool` serving the app built into `dist` and signing with
+    /// `gateway_key`. Cookies are not `Secure` unless [`Self::with_secure_cookies`] says so.
+    pub fn new(pool: AnyPool, dist: impl Into<PathBuf>, gateway_key: GatewayKey) -> Self {
+        Self {
+            pool,
+            static_files: Arc::new(StaticFiles::new(dist.into())),
+            gateway_key: Arc::new(gateway_key),
+            secure_cookies: false,
+            mail: Arc::new(MailQueue::default()),
+            delivery: Arc::new(DeliveryQueue::default()),
+            adapters: Arc::new(Adapters::default()),
+        }
+    }
+
+    /// Uses `queue` for signed messages: the one the delivery worker waits on.
+    pub fn with_mail_queue(mut self, queue: Arc<MailQueue>) -> Self {
+        self.mail = queue;
+        self
+    }
+
+    /// Uses `queue` to wake the provider delivery worker.
+    pub fn with_delivery_queue(mut self, queue: Arc<DeliveryQueue>) -> Self {
+        self.delivery = queue;
+        self
+    }
+
+    /// Marks the console cookie `Secure` (or not).
+    pub fn with_secure_cookies(mut self, secure: bool) -> Self {
+        self.secure_cookies = secure;
+        self
+    }
+}

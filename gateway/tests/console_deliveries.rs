@@ -1,0 +1,242 @@
+//! Guards the deliveries in the console over real HTTP: a payment's page shows its delivery
+//! (state, the provider's number, every attempt); the dealer's and the operator's lists show a
+//! delayed delivery; *retry now* with the admin's code makes it due at once and is audited; the
+//! operator marks a stuck delivery delivered with the provider's number (a dispute settled),
+//! which the phone's `status` then reports; a dealer's users get 403 on the operator's routes;
+//! a bad provider number is refused in the user's language.
+
+mod support;
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use support::{
+    browser::{ADMIN, CLERK, OPERATOR, OPERATOR_TOTP_SECRET, text_of},
+    delivery::{emulator, quick_retry},
+    payments::kcell,
+};
+use tolem_protocol::{codes::ResultCode, messages::DeliveryState};
+
+const THOUSAND: i64 = 100_000;
+
+#[tokio::test]
+async fn the_console_shows_deliveries_and_the_operator_settles_a_stuck_one() {
+    let gateway = support::start().await;
+    let phone = gateway.ready_phone(1).await;
+    let provider = emulator(&["--open"]).await;
+    gateway
+        .connect_provider("kcell", &provider.url, 5_000)
+        .await;
+    gateway.start_delivery(quick_retry());
+
+    // One delivered: its page shows the provider's number and the attempt.
+    let (delivered, reply) = gateway.pay(&phone, kcell("7011234567", THOUSAND)).await;
+    assert_eq!(reply.code(), ResultCode::Ok);
+    let delivery = gateway
+        .delivery_when(&phone, &delivered, Duration::from_secs(30), |d| {
+            d.state.is_final()
+        })
+        .await;
+    let admin = gateway.console_session(ADMIN).await;
+    let page = format!("/console/payments/P1001/{}", delivered.session.as_str());
+    let (html, _) = gateway.console_page(&page, &admin).await;
+    assert!(html.contains("data-state=\"delivered\""), "{html}");
+    assert!(
+        html.contains(delivery.provider_txn.as_deref().unwrap()),
+        "the provider's number on the page"
+    );
+    assert!(html.contains("class=\"attempt\""), "the attempt is listed");
+
+    // One stuck: Beeline has no connection, so it waits; aged past the delay threshold.
+    let mut beeline = kcell("7051234567", THOUSAND);
+    beeline.provider = "beeline".into();
+    let (stuck, reply) = gateway.pay(&phone, beeline).await;
+    assert_eq!(reply.code(), ResultCode::Ok);
+    let transaction = reply.receipt().transaction_id;
+    gateway
+        .delivery_when(&phone, &stuck, Duration::from_secs(30), |d| {
+            d.state == DeliveryState::Retrying
+        })
+        .await;
+    sqlx::query(
+        "UPDATE deliveries SET queued_at_ms = queued_at_ms - 3600000 WHERE transaction_id = $1",
+    )
+    .bind(&transaction)
+    .execute(&gateway.pool)
+    .await
+    .unwrap();
+    let late = gateway
+        .delivery_when(&phone, &stuck, Duration::from_secs(5), |d| d.delayed)
+        .await;
+    assert!(!late.state.is_final());
+    let (html, csrf) = gateway.console_page("/console/deliveries", &admin).await;
+    assert!(
+        html.contains(&format!("data-transaction=\"{transaction}\"")),
+        "the dealer's list shows the delayed delivery"
+    );
+    assert!(
+        !html.contains("mark-delivered"),
+        "only the operator marks deliveries"
+    );
+
+    // Retry now, with the admin's code: audited.
+    let retried = gateway
+        .confirmed_post(
+            &format!("/console/deliveries/{transaction}/retry"),
+            &admin,
+            &csrf,
+            &[("back", "/console/deliveries")],
+        )
+        .await;
+    assert_eq!(retried.status(), StatusCode::SEE_OTHER);
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'delivery.retried' AND subject = $1",
+    )
+    .bind(format!("payment:{transaction}"))
+    .fetch_one(&gateway.pool)
+    .await
+    .unwrap();
+    assert_eq!(audited, 1);
+
+    // A dealer's users cannot reach the operator's list or actions.
+    let clerk = gateway.console_session(CLERK).await;
+    for cookie in [&admin, &clerk] {
+        let response = gateway
+            .console_get("/console/operator/deliveries", cookie)
+            .await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    }
+
+    // The operator: a bad number is refused in Russian; the right one settles it.
+    let operator = gateway.console_session(OPERATOR).await;
+    let (html, csrf) = gateway
+        .console_page("/console/operator/deliveries", &operator)
+        .await;
+    assert!(html.contains(&format!("data-transaction=\"{transaction}\"")));
+    let mark = format!("/console/operator/deliveries/{transaction}/delivered");
+    let code = gateway.code_of(OPERATOR.0, OPERATOR_TOTP_SECRET).await;
+    let refused = gateway
+        .console_post(
+            &mark,
+            &operator,
+            &[
+                ("csrf", &csrf),
+                ("otp", &code),
+                ("provider_txn", "no spaces please"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        text_of(&refused.text().await.unwrap()).contains("Номер у провайдера"),
+        "the reason in Russian"
+    );
+    let code = gateway.code_of(OPERATOR.0, OPERATOR_TOTP_SECRET).await;
+    let marked = gateway
+        .console_post(
+            &mark,
+            &operator,
+            &[
+                ("csrf", &csrf),
+                ("otp", &code),
+                ("provider_txn", "BEE-778899"),
+            ],
+        )
+        .await;
+    assert_eq!(marked.status(), StatusCode::SEE_OTHER);
+    let settled = gateway
+        .delivery_when(&phone, &stuck, Duration::from_secs(5), |d| {
+            d.state.is_final()
+        })
+        .await;
+    assert_eq!(settled.state, DeliveryState::Delivered);
+    assert_eq!(settled.provider_txn.as_deref(), Some("BEE-778899"));
+    let audited: String = sqlx::query_scalar(
+        "SELECT actor FROM audit_log WHERE action = 'delivery.marked' AND subject = $1",
+    )
+    .bind(format!("payment:{transaction}"))
+    .fetch_one(&gateway.pool)
+    .await
+    .unwrap();
+    assert_eq!(audited, OPERATOR.0);
+}
+
+#[tokio::test]
+async fn the_operator_connects_a_provider_and_its_password_never_shows() {
+    let gateway = support::start().await;
+    let phone = gateway.ready_phone(1).await;
+    let provider = emulator(&[
+        "--open",
+        "--username",
+        "tolem",
+        "--password",
+        "s3cret-basic",
+    ])
+    .await;
+    gateway.start_delivery(quick_retry());
+    let operator = gateway.console_session(OPERATOR).await;
+    let page = "/console/operator/providers/kcell/connection";
+    let (html, csrf) = gateway.console_page(page, &operator).await;
+    assert!(html.contains("data-connected=\"false\""));
+
+    // A URL that is not one is refused in Russian, keeping what was typed.
+    let code = gateway.code_of(OPERATOR.0, OPERATOR_TOTP_SECRET).await;
+    let refused = gateway
+        .console_post(
+            page,
+            &operator,
+            &[
+                ("csrf", &csrf),
+                ("otp", &code),
+                ("url", "provider.kz/osmp"),
+                ("username", "tolem"),
+                ("password", "s3cret-basic"),
+                ("timeout_ms", "5000"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = refused.text().await.unwrap();
+    assert!(text_of(&html).contains("http:// или https://"), "{html}");
+    assert!(html.contains("provider.kz/osmp"), "what was typed stays");
+    assert!(
+        !html.contains("s3cret-basic"),
+        "the password is never sent back"
+    );
+
+    let code = gateway.code_of(OPERATOR.0, OPERATOR_TOTP_SECRET).await;
+    let saved = gateway
+        .console_post(
+            page,
+            &operator,
+            &[
+                ("csrf", &csrf),
+                ("otp", &code),
+                ("url", &provider.url),
+                ("username", "tolem"),
+                ("password", "s3cret-basic"),
+                ("timeout_ms", "5000"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    let (html, _) = gateway.console_page(page, &operator).await;
+    assert!(html.contains("data-connected=\"true\""));
+    assert!(!html.contains("s3cret-basic"));
+    let audited: String =
+        sqlx::query_scalar("SELECT details FROM audit_log WHERE action = 'provider.connected'")
+            .fetch_one(&gateway.pool)
+            .await
+            .unwrap();
+    assert!(audited.contains("password_set") && !audited.contains("s3cret-basic"));
+
+    // The emulator wants HTTP Basic: the payment goes through with the saved credentials.
+    let (request, reply) = gateway.pay(&phone, kcell("7011234567", THOUSAND)).await;
+    assert_eq!(reply.code(), ResultCode::Ok);
+    let delivered = gateway
+        .delivery_when(&phone, &request, Duration::from_secs(30), |d| {
+            d.state.is_final()
+        })
+        .await;
+    assert_eq!(delivered.state, DeliveryState::Delivered);
+}

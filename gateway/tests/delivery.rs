@@ -1,0 +1,386 @@
+//! Guards the outbound leg over real HTTP, against the provider emulator (`tolem-providers`)
+//! and a real database: an accepted payment is delivered and `status` tells the phone with the
+//! provider's number; a provider's final refusal reverses the payment (the balance is back, the
+//! commission taken back, the statement reconciles, the audit trail says so); temporary
+//! answers, HTTP 500s and answers cut after the provider committed are asked again with the
+//! same transaction number and end delivered once; a payment to a provider without a
+//! connection waits, and goes once connected; two workers on one database never send the same
+//! payment at once.
+
+mod support;
+
+use std::time::Duration;
+
+use support::{
+    Gateway,
+    delivery::{emulator, quick_retry},
+    now_ms,
+    payments::{DEALER, kcell},
+    phone::Phone,
+};
+use tolem_gateway::{
+    db::ledger,
+    payments::{BUSINESS_DAY_MS, business_date, business_day_of},
+};
+use tolem_protocol::{
+    codes::ResultCode,
+    messages::{DeliveryState, ProviderRefusal},
+};
+
+/// 1 000 tenge.
+const THOUSAND: i64 = 100_000;
+const WITHIN: Duration = Duration::from_secs(30);
+
+async fn gateway_and_phone() -> (Gateway, Phone) {
+    let gateway = support::start().await;
+    let phone = gateway.ready_phone(1).await;
+    (gateway, phone)
+}
+
+async fn assert_ledger_matches(gateway: &Gateway) {
+    assert_eq!(
+        gateway.ledger_sum(DEALER).await,
+        gateway.balance_of(DEALER).await,
+        "the balance must equal the sum of the ledger"
+    );
+}
+
+#[tokio::test]
+async fn an_accepted_payment_is_delivered_and_the_phone_learns_the_providers_number() {
+    let (gateway, phone) = gateway_and_phone().await;
+    let provider = emulator(&["--open"]).await;
+    gateway
+        .connect_provider("kcell", &provider.url, 5_000)
+        .await;
+    gateway.start_delivery(quick_retry());
+
+    let (request, reply) = gateway.pay(&phone, kcell("7011234567", THOUSAND)).await;
+    assert_eq!(reply.code(), ResultCode::Ok);
+    let queued = reply.receipt().delivery.unwrap();
+    assert_eq!(
+        queued.state,
+        DeliveryState::Queued,
+        "the pay answer says queued"
+    );
+
+    let delivered = gateway
+        .delivery_when(&phone, &request, WITHIN, |d| d.state.is_final())
+        .await;
+    assert_eq!(delivered.state, DeliveryState::Delivered);
+    let held = provider.provider.payments();
+    assert_eq!(held.len(), 1, "the provider took it once: {held:?}");
+    assert_eq!(held[0].account, "7011234567");
+    assert_eq!(held[0].sum_tiyn, THOUSAND);
+    assert_eq!(
+        delivered.provider_txn,
+        held[0].prv_txn.map(|n| n.to_string()),
+        "the phone is told the provider's own number"
+    );
+    assert!(delivered.refusal.is_none() && !delivered.delayed);
+    let attempts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM delivery_attempts")
+        .fetch_one(&gateway.pool)
+        .await
+        .unwrap();
+    assert_eq!(attempts, 1);
+    assert_ledger_matches(&gateway).await;
+}
+
+#[tokio::test]
+async fn a_refused_payment_is_refunded_with_the_reason_and_the_money_is_back() {
+    let (gateway, phone) = gateway_and_phone().await;
+    let provider = emulator(&["--open", "--missing", "7019999999"]).await;
+    gateway
+        .connect_provider("kcell", &provider.url, 5_000)
+        .await;
+    let before = gateway.balance_of(DEALER).await;
+
+    // Accepted first: the balance paid it, the commission accrued.
+    let (request, reply) = gateway.pay(&phone, kcell("7019999999", THOUSAND)).await;
+    assert_eq!(reply.code(), ResultCode::Ok);
+    assert_eq!(gateway.balance_of(DEALER).await, before - THOUSAND);
+    gateway.start_delivery(quick_retry());
+
+    let refunded = gateway
+        .delivery_when(&phone, &request, WITHIN, |d| d.state.is_final())
+        .await;
+    assert_eq!(refunded.state, DeliveryState::Refunded);
+    assert_eq!(refunded.refusal, Some(ProviderRefusal::AccountNotFound));
+    assert!(refunded.provider_txn.is_none());
+    // The payment's money is back: the balance is where it was. The commission accrued on it
+    // is reversed, so the day's credit will not pay it.
+    assert_eq!(gateway.balance_of(DEALER).await, before);
+    assert_eq!(gateway.ledger_entries(DEALER, "refund").await, 1);
+    let accrued = tolem_gateway::commission::accrued_on(
+        &gateway.pool,
+        DEALER,
+        tolem_gateway::payments::business_day_start(now_ms()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(accrued.commission_tiyn, 0, "{accrued:?}");
+    assert_ledger_matches(&gateway).await;
+    // The day's statement reconciles and shows the refund.
+    let now = now_ms();
+    let start = business_day_of(business_date(now));
+    let statement = ledger::statement(&gateway.pool, DEALER, start, start + BUSINESS_DAY_MS)
+        .await
+        .unwrap();
+    assert!(statement.reconciles(), "{statement:?}");
+    assert_eq!(statement.refunds_tiyn, THOUSAND);
+    // The reversal is in the audit trail, by the gateway itself.
+    let audited: Vec<(String, String)> =
+        sqlx::query_as("SELECT actor, subject FROM audit_log WHERE action = 'payment.refunded'")
+            .fetch_all(&gateway.pool)
+            .await
+            .unwrap();
+    let transaction_id = reply.receipt().transaction_id;
+    assert_eq!(
+        audited,
+        vec![("system".to_owned(), format!("payment:{transaction_id}"))]
+    );
+    // Had the day been credited already, the reversal takes the commission back from the
+    // balance: see `a_refund_after_the_days_credit_takes_the_commission_back`.
+    // A refunded payment no longer counts: the same payment again is not a duplicate (32).
+    let (_, again) = gateway.pay(&phone, kcell("7019999999", THOUSAND)).await;
+    assert_eq!(again.code(), ResultCode::Ok);
+}
+
+#[tokio::test]
+async fn temporary_answers_errors_and_cut_answers_are_asked_again_with_the_same_number() {
+    let (gateway, phone) = gateway_and_phone().await;
+    // Every pay of the first 300 ms is "not finished yet" (90); after that a third of the
+    // answers are HTTP 500 and a third are cut after the provider committed.
+    let provider = emulator(&[
+        "--open",
+        "--temporary-for-ms",
+        "300",
+        "--status-500-rate",
+        "0.3",
+        "--cut-after-commit-rate",
+        "0.3",
+        "--seed",
+        "7",
+    ])
+    .await;
+    gateway
+        .connect_provider("kcell", &provider.url, 5_000)
+        .await;
+    gateway.start_delivery(quick_retry());
+    let mut requests = Vec::new();
+    for i in 0..10 {
+        let account = format!("70100000{i:02}");
+        let (request, reply) = gateway.pay(&phone, kcell(&account, THOUSAND)).await;
+        assert_eq!(reply.code(), ResultCode::Ok);
+        requests.push(request);
+    }
+    for request in &requests {
+        let delivered = gateway
+            .delivery_when(&phone, request, WITHIN, |d| d.state.is_final())
+            .await;
+        assert_eq!(delivered.state, DeliveryState::Delivered);
+    }
+    let held = provider.provider.payments();
+    assert_eq!(
+        held.len(),
+        10,
+        "one transaction number per payment: {held:?}"
+    );
+    assert!(
+        held.iter()
+            .all(|p| p.result == Some(0) && p.prv_txn.is_some())
+    );
+    let asked_again = held.iter().filter(|p| p.pays_received > 1).count();
+    assert!(
+        asked_again > 0,
+        "the faults made the gateway ask again: {held:?}"
+    );
+    // Every attempt is kept, and each payment was delivered exactly once.
+    let outcomes: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT outcome, COUNT(*) FROM delivery_attempts GROUP BY outcome ORDER BY outcome",
+    )
+    .fetch_all(&gateway.pool)
+    .await
+    .unwrap();
+    assert!(
+        outcomes.contains(&("delivered".to_owned(), 10)),
+        "{outcomes:?}"
+    );
+    assert!(
+        outcomes
+            .iter()
+            .any(|(o, _)| o == "later" || o == "unreachable"),
+        "{outcomes:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_provider_without_a_connection_keeps_its_payments_until_it_is_connected() {
+    let (gateway, phone) = gateway_and_phone().await;
+    gateway.start_delivery(quick_retry());
+    let (request, reply) = gateway.pay(&phone, kcell("7011234567", THOUSAND)).await;
+    assert_eq!(reply.code(), ResultCode::Ok);
+    let waiting = gateway
+        .delivery_when(&phone, &request, WITHIN, |d| {
+            d.state == DeliveryState::Retrying
+        })
+        .await;
+    assert!(!waiting.state.is_final());
+    let comment: String = sqlx::query_scalar("SELECT comment FROM deliveries")
+        .fetch_one(&gateway.pool)
+        .await
+        .unwrap();
+    assert!(comment.contains("no connection"), "{comment}");
+
+    let provider = emulator(&["--open"]).await;
+    gateway
+        .connect_provider("kcell", &provider.url, 5_000)
+        .await;
+    // The retry pace without a connection is the idle poll: it goes within it.
+    let delivered = gateway
+        .delivery_when(&phone, &request, WITHIN, |d| d.state.is_final())
+        .await;
+    assert_eq!(delivered.state, DeliveryState::Delivered);
+    assert_eq!(provider.provider.payments().len(), 1);
+}
+
+#[tokio::test]
+async fn two_workers_on_one_database_never_send_a_payment_twice() {
+    let (gateway, phone) = gateway_and_phone().await;
+    // Slow answers keep attempts in flight while the other worker looks.
+    let provider = emulator(&["--open", "--delay-ms", "30", "--delay-jitter-ms", "30"]).await;
+    gateway
+        .connect_provider("kcell", &provider.url, 5_000)
+        .await;
+    let mut requests = Vec::new();
+    for i in 0..40 {
+        let account = format!("70120000{i:02}");
+        let (request, reply) = gateway.pay(&phone, kcell(&account, THOUSAND)).await;
+        assert_eq!(reply.code(), ResultCode::Ok);
+        requests.push(request);
+    }
+    gateway.start_delivery(quick_retry());
+    gateway.start_delivery(quick_retry());
+    gateway.delivery_queue.wake();
+    for request in &requests {
+        gateway
+            .delivery_when(&phone, request, WITHIN, |d| d.state.is_final())
+            .await;
+    }
+    let held = provider.provider.payments();
+    assert_eq!(held.len(), 40);
+    assert!(
+        held.iter().all(|p| p.pays_received == 1),
+        "a payment was sent twice: {:?}",
+        held.iter()
+            .filter(|p| p.pays_received > 1)
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(gateway.deliveries_in("delivered").await, 40);
+}
+
+#[tokio::test]
+async fn a_refund_after_the_days_credit_takes_the_commission_back() {
+    let (gateway, phone) = gateway_and_phone().await;
+    let provider = emulator(&["--open", "--missing", "7019999999"]).await;
+    gateway
+        .connect_provider("kcell", &provider.url, 5_000)
+        .await;
+    let before = gateway.balance_of(DEALER).await;
+    let (request, reply) = gateway.pay(&phone, kcell("7019999999", THOUSAND)).await;
+    assert_eq!(reply.code(), ResultCode::Ok);
+    // The payment was accepted yesterday and yesterday's commission is credited (1 % = 10 ₸)
+    // before the provider answers.
+    let yesterday = tolem_gateway::payments::business_day_start(now_ms()) - BUSINESS_DAY_MS;
+    sqlx::query("UPDATE commission_accruals SET day_start_ms = $1")
+        .bind(yesterday)
+        .execute(&gateway.pool)
+        .await
+        .unwrap();
+    let credited =
+        tolem_gateway::commission::credit_finished_days(&gateway.pool, Some(DEALER), now_ms())
+            .await
+            .unwrap();
+    assert_eq!(credited.len(), 1, "{credited:?}");
+    let commission = credited[0].commission_tiyn;
+    assert_eq!(commission, THOUSAND / 100);
+    assert_eq!(
+        gateway.balance_of(DEALER).await,
+        before - THOUSAND + commission
+    );
+
+    gateway.start_delivery(quick_retry());
+    let refunded = gateway
+        .delivery_when(&phone, &request, WITHIN, |d| d.state.is_final())
+        .await;
+    assert_eq!(refunded.state, DeliveryState::Refunded);
+    // The amount back, the credited commission taken back: where the dealer started.
+    assert_eq!(gateway.balance_of(DEALER).await, before);
+    let taken_back: i64 = sqlx::query_scalar(
+        "SELECT amount_tiyn FROM ledger_entries WHERE kind = 'commission' AND reference LIKE 'reversal-%'",
+    )
+    .fetch_one(&gateway.pool)
+    .await
+    .unwrap();
+    assert_eq!(taken_back, -commission);
+    assert_ledger_matches(&gateway).await;
+}
+
+#[tokio::test]
+async fn check_asks_the_provider_and_passes_on_the_holders_name_or_its_refusal() {
+    use tolem_protocol::messages::{AccountCheck, Outcome, Step};
+
+    let (gateway, phone) = gateway_and_phone().await;
+    let provider = emulator(&[
+        "--account",
+        "7011234567=Иванов И.",
+        "--missing",
+        "7019999999",
+    ])
+    .await;
+    gateway
+        .connect_provider("kcell", &provider.url, 5_000)
+        .await;
+    let checked = |account: &str| {
+        let request = phone.request(Step::Check(kcell(account, THOUSAND)));
+        let gateway = &gateway;
+        let phone = &phone;
+        async move {
+            let response = gateway.send(phone, &request).await.response();
+            let account = match response.outcome {
+                Some(Outcome::Checked { account }) => account,
+                other => panic!("not a check answer: {other:?}"),
+            };
+            (response.code, account)
+        }
+    };
+
+    let (code, account) = checked("7011234567").await;
+    assert_eq!(code, ResultCode::Ok);
+    assert_eq!(
+        account,
+        Some(AccountCheck {
+            exists: true,
+            holder: Some("Иванов И.".into()),
+            fields: Vec::new(),
+            refusal: None,
+        })
+    );
+    let (code, account) = checked("7019999999").await;
+    assert_eq!(code, ResultCode::BadAccount);
+    let account = account.unwrap();
+    assert!(!account.exists);
+    assert_eq!(account.refusal, Some(ProviderRefusal::AccountNotFound));
+    // Nothing was paid, nothing stored.
+    assert!(provider.provider.payments().is_empty());
+    assert_eq!(gateway.payments_in("accepted").await, 0);
+
+    // A provider without a connection: the gateway's own rules answer alone.
+    let mut beeline = kcell("7051234567", THOUSAND);
+    beeline.provider = "beeline".into();
+    let response = gateway
+        .send(&phone, &phone.request(Step::Check(beeline)))
+        .await
+        .response();
+    assert_eq!(response.code, ResultCode::Ok);
+    assert_eq!(response.outcome, Some(Outcome::Checked { account: None }));
+}

@@ -1,0 +1,77 @@
+//! Guards the operator's view of the audit trail over real HTTP: the operator reads every
+//! party's rows (its own logins, each dealer's actions) and can narrow them to one dealer, with
+//! the chain's state on the page and a CSV; a dealer's user gets 403 there and keeps seeing only
+//! its own dealer's rows (the operator's actions on it included) on its own page.
+
+mod support;
+
+use reqwest::StatusCode;
+use support::browser::{ADMIN, OPERATOR};
+
+#[tokio::test]
+async fn the_operator_reads_the_whole_trail_and_a_dealer_only_its_own() {
+    let gateway = support::start().await;
+    // Rows of both parties: the dealer admin's and the operator's logins.
+    let admin = gateway.console_session(ADMIN).await;
+    let operator = gateway.console_session(OPERATOR).await;
+    gateway
+        .sql(
+            "INSERT INTO dealers (code, name, balance_tiyn, active, created_at_ms) \
+             VALUES ('D777', 'Другой дилер', 0, 1, 0)",
+        )
+        .await;
+    tolem_gateway::audit::record(
+        &gateway.pool,
+        &tolem_gateway::audit::Actor::system(Some("D777")),
+        &tolem_gateway::audit::Event {
+            action: tolem_gateway::audit::Action::CommissionCredited,
+            subject: "dealer:D777".into(),
+            details: serde_json::json!({}),
+        },
+        support::now_ms(),
+    )
+    .await
+    .unwrap();
+
+    let (html, _) = gateway
+        .console_page("/console/operator/audit", &operator)
+        .await;
+    assert!(
+        html.contains("data-ok=\"true\""),
+        "the chain is verified: {html}"
+    );
+    assert!(html.contains(ADMIN.0), "the dealer admin's login is listed");
+    assert!(
+        html.contains(OPERATOR.0),
+        "the operator's own login is listed"
+    );
+    assert!(
+        html.contains("dealer:D777"),
+        "another dealer's row is listed"
+    );
+
+    let (narrowed, _) = gateway
+        .console_page("/console/operator/audit?dealer=D777", &operator)
+        .await;
+    assert!(narrowed.contains("dealer:D777"));
+    assert!(!narrowed.contains(ADMIN.0), "only D777's rows: {narrowed}");
+    let csv = gateway
+        .console_get("/console/operator/audit.csv?dealer=D777", &operator)
+        .await;
+    assert_eq!(csv.status(), StatusCode::OK);
+    let csv = csv.text().await.unwrap();
+    assert!(
+        csv.contains("commission.credited") && !csv.contains(ADMIN.0),
+        "{csv}"
+    );
+
+    for path in ["/console/operator/audit", "/console/operator/audit.csv"] {
+        let response = gateway.console_get(path, &admin).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path}");
+    }
+    let (own, _) = gateway.console_page("/console/audit", &admin).await;
+    assert!(own.contains(ADMIN.0));
+    // The operator's actions on this dealer (registering it, confirming its money) are in its
+    // trail; other dealers' rows are not.
+    assert!(!own.contains("dealer:D777"), "{own}");
+}

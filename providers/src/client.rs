@@ -1,0 +1,274 @@
+//! [`OsmpAdapter`]: the provider trait spoken as OSMP over HTTP(S), with reqwest.
+//!
+//! One call sends one GET and reads one answer; no retries here (the gateway owns the retry
+//! policy). What went wrong on the way is a [`TransportError`], which always means "ask again
+//! later with the same txn_id", because the provider may have committed before the answer was
+//! lost.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::{Duration, Instant};
+
+use crate::adapter::{Answer, CheckOrder, Exchange, PayOrder, ProviderAdapter, TransportError};
+use crate::connection::{Auth, Connection, ConnectionError};
+use crate::osmp::{self, CheckRequest, Command, PayRequest, Response, Verdict};
+
+/// Answers are a few hundred bytes; a provider sending more is broken, and reading it all
+/// would only spend the gateway's memory.
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
+/// A provider that speaks OSMP.
+pub struct OsmpAdapter {
+    http: reqwest::Client,
+    url: url::Url,
+    auth: Auth,
+    timeout: Duration,
+}
+
+impl OsmpAdapter {
+    /// Builds the client for a connection: its CA added to the public roots, no redirects.
+    pub fn new(connection: &Connection) -> Result<OsmpAdapter, ConnectionError> {
+        let url = connection.check()?;
+        // A payment endpoint that moved is a configuration change to make on purpose, not a
+        // redirect to follow with the customer's money; a 3xx is reported as a status.
+        let mut builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("tolem-gateway/", env!("CARGO_PKG_VERSION")));
+        if let Some(pem) = &connection.ca_cert_pem {
+            let certificates = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
+                .map_err(|e| ConnectionError::BadCaPem(error_chain(&e)))?;
+            if certificates.is_empty() {
+                return Err(ConnectionError::BadCaPem("no certificate in it".into()));
+            }
+            for certificate in certificates {
+                builder = builder.add_root_certificate(certificate);
+            }
+        }
+        let http = builder.build().map_err(|e| {
+            // The CA's bytes are only parsed as certificates here.
+            if connection.ca_cert_pem.is_some() {
+                ConnectionError::BadCaPem(error_chain(&e))
+            } else {
+                ConnectionError::Client(error_chain(&e))
+            }
+        })?;
+        Ok(OsmpAdapter {
+            http,
+            url,
+            auth: connection.auth.clone(),
+            timeout: Duration::from_millis(connection.timeout_ms),
+        })
+    }
+
+    /// The URL of a command: the provider's URL with the protocol's parameters added to any
+    /// query it already has.
+    fn url_of(&self, command: &Command) -> url::Url {
+        let mut url = self.url.clone();
+        let query = match url.query() {
+            Some(own) if !own.is_empty() => format!("{own}&{}", command.to_query()),
+            _ => command.to_query(),
+        };
+        url.set_query(Some(&query));
+        url
+    }
+
+    async fn exchange(&self, command: Command) -> Exchange {
+        let url = self.url_of(&command);
+        let request = format!("GET {url}");
+        let started = Instant::now();
+        let (response, result) = self.send(url).await;
+        let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        match &result {
+            Ok(answer) => tracing::debug!(%request, latency_ms, ?answer, "provider answered"),
+            Err(error) => tracing::info!(%request, latency_ms, %error, "no answer from provider"),
+        }
+        Exchange {
+            request,
+            response,
+            latency_ms,
+            result,
+        }
+    }
+
+    async fn send(&self, url: url::Url) -> (Option<String>, Result<Answer, TransportError>) {
+        let mut request = self.http.get(url).timeout(self.timeout);
+        if let Auth::Basic { username, password } = &self.auth {
+            request = request.basic_auth(username, Some(password));
+        }
+        let mut response = match request.send().await {
+            Ok(response) => response,
+            Err(error) => return (None, Err(transport_error(error))),
+        };
+        let status = response.status();
+        let mut body = Vec::new();
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+                        let error = format!("the answer is larger than {MAX_ANSWER_BYTES} bytes");
+                        return (None, Err(TransportError::Unreadable(error)));
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(error) => {
+                    let partial = (!body.is_empty()).then(|| lossy(&body));
+                    return (partial, Err(transport_error(error)));
+                }
+            }
+        }
+        let text = lossy(&body);
+        if !status.is_success() {
+            return (Some(text), Err(TransportError::Status(status.as_u16())));
+        }
+        let result = Response::decode(&text)
+            .map(answer_of)
+            .map_err(|e| TransportError::Unreadable(e.to_string()));
+        (Some(text), result)
+    }
+}
+
+impl ProviderAdapter for OsmpAdapter {
+    fn check<'a>(
+        &'a self,
+        order: &'a CheckOrder,
+    ) -> Pin<Box<dyn Future<Output = Exchange> + Send + 'a>> {
+        Box::pin(self.exchange(Command::Check(CheckRequest {
+            txn_id: order.txn_id,
+            account: order.account.clone(),
+            sum_tiyn: order.amount_tiyn,
+        })))
+    }
+
+    fn pay<'a>(
+        &'a self,
+        order: &'a PayOrder,
+    ) -> Pin<Box<dyn Future<Output = Exchange> + Send + 'a>> {
+        Box::pin(async move {
+            let txn_date = match osmp::format_txn_date(order.txn_date_ms) {
+                Ok(date) => date,
+                // Only a corrupt stored time gets here (outside years 0–9999); nothing is sent.
+                Err(error) => {
+                    return Exchange {
+                        request: String::new(),
+                        response: None,
+                        latency_ms: 0,
+                        result: Err(TransportError::Connect(format!("not sent: {error}"))),
+                    };
+                }
+            };
+            self.exchange(Command::Pay(PayRequest {
+                txn_id: order.txn_id,
+                txn_date,
+                account: order.account.clone(),
+                sum_tiyn: order.amount_tiyn,
+            }))
+            .await
+        })
+    }
+}
+
+/// What a decoded answer means for the payment.
+fn answer_of(response: Response) -> Answer {
+    match osmp::classify(response.result) {
+        Verdict::Accepted => Answer::Accepted {
+            provider_txn: response.prv_txn,
+            fields: response.fields,
+            comment: response.comment,
+        },
+        Verdict::Later => Answer::Later {
+            result: response.result,
+            comment: response.comment,
+        },
+        Verdict::Refused(refusal) => Answer::Refused {
+            result: response.result,
+            refusal,
+            comment: response.comment,
+        },
+    }
+}
+
+fn transport_error(error: reqwest::Error) -> TransportError {
+    if error.is_timeout() {
+        TransportError::Timeout
+    } else {
+        // Refused or reset connections, TLS failures and bodies cut short alike: the provider
+        // may have acted, the answer did not arrive whole.
+        TransportError::Connect(error_chain(&error.without_url()))
+    }
+}
+
+/// An error with its causes ("error sending request: connection refused"), without the URL
+/// reqwest would add (the exchange records it already).
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+fn lossy(body: &[u8]) -> String {
+    String::from_utf8_lossy(body).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapter::adapter_for;
+    use crate::connection::Protocol;
+
+    fn connection(url: &str, ca_cert_pem: Option<&str>) -> Connection {
+        Connection {
+            protocol: Protocol::Osmp,
+            url: url.into(),
+            auth: Auth::None,
+            timeout_ms: 1000,
+            ca_cert_pem: ca_cert_pem.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn keeps_the_providers_own_query() {
+        let command = Command::Check(CheckRequest {
+            txn_id: 1,
+            account: "7011111111".into(),
+            sum_tiyn: 100,
+        });
+        let own = OsmpAdapter::new(&connection("https://biller.kz/osmp?prv_id=3", None)).unwrap();
+        assert_eq!(
+            own.url_of(&command).as_str(),
+            "https://biller.kz/osmp?prv_id=3&command=check&txn_id=1&account=7011111111&sum=1.00"
+        );
+        let plain = OsmpAdapter::new(&connection("https://biller.kz/osmp", None)).unwrap();
+        assert_eq!(
+            plain.url_of(&command).as_str(),
+            "https://biller.kz/osmp?command=check&txn_id=1&account=7011111111&sum=1.00"
+        );
+    }
+
+    #[test]
+    fn refuses_a_ca_that_is_not_a_certificate() {
+        let not_pem = connection("https://biller.kz/", Some("hello"));
+        assert!(matches!(
+            adapter_for(&not_pem),
+            Err(ConnectionError::BadCaPem(_))
+        ));
+        let garbage = "-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n";
+        let bad_body = connection("https://biller.kz/", Some(garbage));
+        assert!(matches!(
+            adapter_for(&bad_body),
+            Err(ConnectionError::BadCaPem(_))
+        ));
+        assert!(matches!(
+            adapter_for(&connection("ftp://biller.kz/", None)),
+            Err(ConnectionError::NotHttp(_))
+        ));
+    }
+}
