@@ -279,6 +279,7 @@ async fn a_payment_on_its_way_is_refreshed_while_the_history_is_open() {
         session: Some(record.session().clone()),
         code: ResultCode::Ok,
         outcome: Some(Outcome::Payment(PaymentReceipt {
+            method: Default::default(),
             transaction_id: record.transaction_id.clone().unwrap(),
             state: PaymentState::Accepted,
             amount_tiyn: record.payment.amount_tiyn,

@@ -222,6 +222,27 @@ result_codes! {
         "Провайдер временно отключён: платёж не принят. Предложите клиенту оплатить позже или другому провайдеру",
         "Провайдер уақытша өшірілген: төлем қабылданбады. Клиентке кейінірек немесе басқа провайдерге төлеуді ұсыныңыз",
         "The provider is switched off for now: the payment was not accepted. Ask the customer to pay later or choose another provider";
+    /// A bill for payment by card: the customer has not paid it (yet). The answer's outcome
+    /// says whether it can still be paid, and why the last card was refused.
+    BillNotPaid = 915,
+        "Клиент ещё не оплатил счёт картой",
+        "Клиент шотты картамен әлі төлеген жоқ",
+        "The customer has not paid the bill by card yet";
+    /// The bill's time ran out before it was paid; it can no longer be paid.
+    BillExpired = 916,
+        "Срок счёта истёк: оплатить его картой уже нельзя. Создайте новый счёт или примите наличные",
+        "Шоттың мерзімі өтті: оны картамен төлеу мүмкін емес. Жаңа шот жасаңыз немесе қолма-қол алыңыз",
+        "The bill has expired and can no longer be paid by card. Make a new bill or take cash";
+    /// The cashier cancelled the bill; it can no longer be paid.
+    BillCancelled = 917,
+        "Счёт отменён кассиром: оплатить его уже нельзя",
+        "Шотты кассир болдырмады: оны енді төлеу мүмкін емес",
+        "The cashier cancelled the bill; it can no longer be paid";
+    /// The gateway has no payment service for cards: bills cannot be paid.
+    CardPaymentsOff = 918,
+        "Оплата картой на этом шлюзе не подключена. Примите наличные",
+        "Бұл шлюзде картамен төлеу қосылмаған. Қолма-қол алыңыз",
+        "Card payments are not set up on this gateway. Take cash";
     /// Something failed inside the gateway; the request may be repeated.
     Internal = 999,
         "Внутренняя ошибка шлюза. Повторите позже",

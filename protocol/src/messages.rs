@@ -266,6 +266,23 @@ impl Letter {
     }
 }
 
+/// The longest a bill may be payable: the gateway may make it shorter (its own setting), never
+/// longer.
+pub const BILL_MAX_LIFETIME_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// A bill for the customer to pay by card on their own phone: the payment as the cashier entered
+/// it, signed by the point key like a `pay` request, but carried to the gateway by the customer
+/// (a QR code holding the signed bytes, see [`crate::bill`]) instead of sent by the phone. The
+/// customer pays [`Payment::customer_amount_tiyn`] by card; once the payment service confirms, the
+/// gateway records the payment under the bill's session, exactly once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bill {
+    pub payment: Payment,
+    /// Until when the customer may pay (UTC milliseconds, the phone's clock; the gateway may cut
+    /// it shorter with its own lifetime).
+    pub expires_at_ms: i64,
+}
+
 /// What a signed request asks for. The name of the step is also the last part of its URL.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "step", content = "body", rename_all = "snake_case")]
@@ -282,6 +299,12 @@ pub enum Step {
     Message(Letter),
     /// Revoke the signing key (the phone leaves service).
     Revoke,
+    /// A bill for payment by card. Never posted by the phone: the customer's phone brings it
+    /// (see [`Bill`]).
+    Bill(Bill),
+    /// Cancel the unpaid bill of the request's session (the customer walked away or pays cash).
+    /// Answered with the bill's state, or with the payment when the customer paid first.
+    Cancel,
 }
 
 impl Step {
@@ -294,6 +317,8 @@ impl Step {
             Step::Balance => "balance",
             Step::Message(_) => "message",
             Step::Revoke => "revoke",
+            Step::Bill(_) => "bill",
+            Step::Cancel => "cancel",
         }
     }
 }
@@ -327,6 +352,14 @@ impl Message for Request {
         }
         match &self.step {
             Step::Check(payment) | Step::Pay(payment) => validate_payment(payment),
+            Step::Bill(bill) => {
+                validate_payment(&bill.payment)?;
+                let lifetime = bill.expires_at_ms - self.created_at_ms;
+                if lifetime <= 0 || lifetime > BILL_MAX_LIFETIME_MS {
+                    return Err(invalid("the bill's expiry must be within a day of its creation"));
+                }
+                Ok(())
+            }
             Step::Message(letter) => letter
                 .check()
                 .map_err(|e| DecodeError::Invalid(e.to_string())),
@@ -365,11 +398,31 @@ pub enum PaymentState {
     Rejected,
 }
 
+/// How the customer paid.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentMethod {
+    /// Cash to the cashier; the dealer's balance paid the provider.
+    #[default]
+    Cash,
+    /// By card on the customer's own phone (a [`Bill`]), through a payment service.
+    Card,
+}
+
+impl PaymentMethod {
+    fn is_cash(&self) -> bool {
+        *self == PaymentMethod::Cash
+    }
+}
+
 /// The gateway's record of a payment.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentReceipt {
     pub transaction_id: String,
     pub state: PaymentState,
+    /// Cash unless the customer paid a bill by card (absent means cash, as from older gateways).
+    #[serde(default, skip_serializing_if = "PaymentMethod::is_cash")]
+    pub method: PaymentMethod,
     pub amount_tiyn: i64,
     pub customer_amount_tiyn: i64,
     pub accepted_at_ms: i64,
@@ -443,6 +496,50 @@ pub struct Delivery {
     pub updated_at_ms: i64,
 }
 
+/// Where an unpaid bill stands (the answer to `status` or `cancel` of a bill's session, with
+/// code 915, 916 or 917). Once paid, the answer is the payment's receipt instead.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BillState {
+    /// The customer opened it and may still pay.
+    Awaiting,
+    /// Its time ran out unpaid.
+    Expired,
+    /// The cashier cancelled it unpaid.
+    Cancelled,
+}
+
+/// Why the customer's card was refused, as the payment service put it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CardRefusal {
+    InsufficientFunds,
+    /// The card is not enabled for payments on the internet.
+    NotEnabledForInternet,
+    /// The card has expired.
+    CardExpired,
+    /// The card number, expiry or CVC were wrong.
+    WrongCardData,
+    /// The card's daily or per-payment limit is reached.
+    LimitExceeded,
+    /// 3-D Secure at the issuing bank failed or was abandoned.
+    AuthenticationFailed,
+    /// The issuing bank declined it for another reason.
+    #[serde(other)]
+    Declined,
+}
+
+/// An unpaid bill, as the gateway knows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BillStatus {
+    pub state: BillState,
+    /// When it stops being payable (UTC milliseconds, the gateway's clock).
+    pub expires_at_ms: i64,
+    /// Why the customer's last card was refused, if one was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<CardRefusal>,
+}
+
 /// What a provider said about an account when asked before paying.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountCheck {
@@ -483,6 +580,8 @@ pub enum Outcome {
         account: Option<AccountCheck>,
     },
     Payment(PaymentReceipt),
+    /// An unpaid bill (codes 915–917).
+    Bill(BillStatus),
     Balance(BalanceInfo),
     MessageQueued {
         message_id: String,

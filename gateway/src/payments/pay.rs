@@ -188,6 +188,7 @@ async fn decide(
         session: Some(request.session.clone()),
         code,
         outcome: Some(Outcome::Payment(PaymentReceipt {
+            method: Default::default(),
             transaction_id: transaction_id.clone(),
             state: if accepted {
                 PaymentState::Accepted

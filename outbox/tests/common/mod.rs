@@ -74,6 +74,7 @@ pub fn pay_answer(session: &SessionId, code: ResultCode) -> Response {
         session: Some(session.clone()),
         code,
         outcome: Some(Outcome::Payment(PaymentReceipt {
+            method: Default::default(),
             transaction_id: "D001-000042".into(),
             state: if code == ResultCode::Ok {
                 PaymentState::Accepted
