@@ -1,0 +1,208 @@
+//! What the gateway asks of a payment service, whatever its wire format: make an order the
+//! customer pays on the service's hosted page, read the service's signed notifications, answer
+//! them, refund. TipTop Pay and Robokassa implement it ([`crate::tiptop`], [`crate::robokassa`]).
+//!
+//! The gateway owns every decision (is this bill payable, is it paid already): an adapter only
+//! speaks the wire format and checks signatures. Nothing here logs a secret.
+
+use std::future::Future;
+use std::pin::Pin;
+
+/// Which payment service a configuration speaks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ServiceKind {
+    /// TipTop Pay (formerly CloudPayments Kazakhstan): the same API and notifications.
+    TipTop,
+    Robokassa,
+}
+
+impl ServiceKind {
+    /// The name used in configuration, URLs (`/card/<name>/...`) and the database.
+    pub fn name(self) -> &'static str {
+        match self {
+            ServiceKind::TipTop => "tiptop",
+            ServiceKind::Robokassa => "robokassa",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<ServiceKind> {
+        match name {
+            "tiptop" => Some(ServiceKind::TipTop),
+            "robokassa" => Some(ServiceKind::Robokassa),
+            _ => None,
+        }
+    }
+}
+
+/// The language of the hosted page and its messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PageLanguage {
+    Ru,
+    Kk,
+    En,
+}
+
+/// An order for the customer to pay on the service's page.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Order {
+    /// The gateway's number of the bill: the service's invoice id (`InvoiceId`, `InvId`).
+    /// Robokassa takes only positive integers below 2^31, so it is a number for every service.
+    pub invoice: u32,
+    /// What the customer pays, in tiyn, in tenge (KZT).
+    pub amount_tiyn: i64,
+    /// Shown to the customer on the page: provider and account.
+    pub description: String,
+    /// Where the receipt goes, if the customer gave an address.
+    pub email: Option<String>,
+    pub language: PageLanguage,
+    /// Where the service sends the customer's browser afterwards. Only a redirect: it settles
+    /// nothing (only a signed notification does).
+    pub success_url: String,
+    pub fail_url: String,
+}
+
+/// The order was made: send the customer's browser here.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Created {
+    pub redirect_url: String,
+    /// The service's own id of the order, when it gives one.
+    pub service_order: Option<String>,
+}
+
+/// What a notification is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotificationKind {
+    /// Before the card is charged: may it be? (TipTop Pay's *Check*; Robokassa has none.)
+    Check,
+    /// The card was charged (TipTop Pay's *Pay*, Robokassa's *ResultURL*).
+    Pay,
+    /// The card was refused (TipTop Pay's *Fail*).
+    Fail,
+    /// A refund went through (TipTop Pay's *Refund*).
+    Refund,
+}
+
+/// Why the card was refused, as far as the customer is concerned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decline {
+    InsufficientFunds,
+    NotEnabledForInternet,
+    CardExpired,
+    WrongCardData,
+    LimitExceeded,
+    AuthenticationFailed,
+    Other,
+}
+
+/// A notification whose signature verified: its facts, as the service stated them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Notification {
+    pub kind: NotificationKind,
+    pub invoice: u32,
+    /// The amount charged (or to be charged), in tiyn.
+    pub amount_tiyn: i64,
+    /// ISO 4217 letters, e.g. `KZT`.
+    pub currency: String,
+    /// The service's number of the card transaction (what a refund names), when given.
+    pub transaction: Option<String>,
+    pub email: Option<String>,
+    /// For [`NotificationKind::Fail`]: why.
+    pub decline: Option<Decline>,
+    /// The service's own reason text or code, for the console.
+    pub reason: Option<String>,
+    /// A test payment (the service's test mode).
+    pub test: bool,
+}
+
+/// What the gateway decided about a notification.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Taken (or already taken: a repeated notification gets the same answer).
+    Accept,
+    /// No such invoice.
+    UnknownInvoice,
+    /// The amount or currency is not the bill's.
+    WrongAmount,
+    /// The bill can no longer be paid (expired, cancelled, paid already by another transaction).
+    NotPayable,
+    /// The gateway could not decide now: the service should send it again later.
+    TryLater,
+}
+
+/// An HTTP answer for the service, in its format.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: String,
+}
+
+/// An incoming notification request as the gateway's HTTP layer received it, untouched.
+#[derive(Clone, Debug)]
+pub struct Incoming<'a> {
+    /// The last path segment after `/card/<service>/`, e.g. `pay`, `check`, `result`.
+    pub path: &'a str,
+    /// The raw query string, without `?`.
+    pub query: &'a str,
+    /// Header lookup (lowercase names).
+    pub headers: &'a (dyn Fn(&str) -> Option<String> + Sync),
+    /// The raw body, exactly as received (signatures are over these bytes).
+    pub body: &'a [u8],
+}
+
+/// Why a notification is not taken.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NotificationError {
+    #[error("the notification's signature does not verify")]
+    BadSignature,
+    #[error("the notification is not one this service sends: {0}")]
+    Malformed(String),
+}
+
+/// Why a call to the service failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ServiceError {
+    #[error("could not reach the payment service: {0}")]
+    Unreachable(String),
+    #[error("the payment service refused: {0}")]
+    Refused(String),
+    #[error("the payment service's answer could not be read: {0}")]
+    Unreadable(String),
+}
+
+/// A refund the service took (or had taken already: refunds are idempotent by their key).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refunded {
+    /// The service's number of the refund, when it gives one.
+    pub refund_id: Option<String>,
+}
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A payment service, as the gateway calls it.
+pub trait PaymentService: Send + Sync {
+    fn kind(&self) -> ServiceKind;
+
+    /// Makes the order and says where to send the customer. Repeating it for the same invoice
+    /// must not make a second charge possible (the gateway keeps one order per bill).
+    fn create_order<'a>(&'a self, order: &'a Order) -> BoxFuture<'a, Result<Created, ServiceError>>;
+
+    /// Verifies a notification's signature over the exact bytes received, then reads it.
+    fn read_notification(&self, incoming: &Incoming<'_>) -> Result<Notification, NotificationError>;
+
+    /// The answer the service expects for `verdict` (e.g. `{"code":0}`, `OK42`).
+    fn reply(&self, notification: &Notification, verdict: Verdict) -> Reply;
+
+    /// The answer to a notification that could not be read (bad signature, malformed).
+    fn reply_refused(&self, error: &NotificationError) -> Reply;
+
+    /// Refunds `amount_tiyn` of the card payment `transaction` of `invoice` in full. `key` is the
+    /// gateway's idempotency key: the same key never refunds twice.
+    fn refund<'a>(
+        &'a self,
+        invoice: u32,
+        transaction: Option<&'a str>,
+        amount_tiyn: i64,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Refunded, ServiceError>>;
+}
