@@ -144,10 +144,20 @@ pub struct Incoming<'a> {
     pub path: &'a str,
     /// The raw query string, without `?`.
     pub query: &'a str,
-    /// Header lookup (lowercase names).
-    pub headers: &'a (dyn Fn(&str) -> Option<String> + Sync),
+    /// The request's headers, names in lowercase.
+    pub headers: &'a [(String, String)],
     /// The raw body, exactly as received (signatures are over these bytes).
     pub body: &'a [u8],
+}
+
+impl Incoming<'_> {
+    /// The first header named `name` (lowercase).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// Why a notification is not taken.
