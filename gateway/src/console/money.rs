@@ -366,6 +366,8 @@ pub async fn statement(
             (line("commission", "money.commission", figures.commission_tiyn))
             (line("corrections", "money.corrections", figures.corrections_tiyn))
             (line("refunds", "money.refunds", figures.refunds_tiyn))
+            (line("card_payments", "money.card_payments", figures.card_payments_tiyn))
+            (line("card_refunds", "money.card_refunds", figures.card_refunds_tiyn))
             (line("closing", "money.closing", figures.closing_tiyn))
         }
         p #reconciliation {

@@ -24,6 +24,12 @@ pub enum LedgerKind {
     /// A payment's money back after the provider refused it for good (positive; the
     /// reference is the payment's transaction id).
     Refund,
+    /// A customer's card paid a bill of one of the dealer's points (positive; credited just
+    /// before that payment's debit; the reference is the payment's transaction id).
+    CardPayment,
+    /// A card payment's money back to the card (negative; the reference is the payment's
+    /// transaction id).
+    CardRefund,
 }
 
 impl LedgerKind {
@@ -35,6 +41,8 @@ impl LedgerKind {
             LedgerKind::Commission => "commission",
             LedgerKind::Correction => "correction",
             LedgerKind::Refund => "refund",
+            LedgerKind::CardPayment => "card_payment",
+            LedgerKind::CardRefund => "card_refund",
         }
     }
 }
@@ -195,8 +203,9 @@ pub async fn entries(
 }
 
 /// The figures of a daily statement: what the balance was, how each kind of entry moved it,
-/// and what it became. `closing == opening + top_ups + payments + commission + corrections`
-/// always holds, because every figure is a sum over the same entries.
+/// and what it became. `closing == opening + top_ups + payments + commission + corrections +
+/// refunds + card payments + card refunds` always holds, because every figure is a sum over the
+/// same entries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Statement {
     /// The sum of the entries before the period.
@@ -209,6 +218,10 @@ pub struct Statement {
     pub corrections_tiyn: i64,
     /// Payments the providers refused, given back (positive).
     pub refunds_tiyn: i64,
+    /// What customers' cards paid for the dealer's bills (positive).
+    pub card_payments_tiyn: i64,
+    /// Card payments given back to the cards (negative).
+    pub card_refunds_tiyn: i64,
     /// The sum of the entries up to the end of the period.
     pub closing_tiyn: i64,
 }
@@ -222,6 +235,8 @@ impl Statement {
             + self.commission_tiyn
             + self.corrections_tiyn
             + self.refunds_tiyn
+            + self.card_payments_tiyn
+            + self.card_refunds_tiyn
             == self.closing_tiyn
     }
 }
@@ -271,6 +286,8 @@ pub async fn statement(
             }
             "commission" => statement.commission_tiyn = total,
             "refund" => statement.refunds_tiyn = total,
+            "card_payment" => statement.card_payments_tiyn = total,
+            "card_refund" => statement.card_refunds_tiyn = total,
             _ => statement.corrections_tiyn += total,
         }
     }

@@ -6,7 +6,10 @@
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use sqlx::{AnyConnection, Row};
-use tolem_protocol::{codes::ResultCode, messages::PaymentState};
+use tolem_protocol::{
+    codes::ResultCode,
+    messages::{PaymentMethod, PaymentState},
+};
 
 /// What is kept of a decided payment to answer its session again.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +44,8 @@ pub struct NewPayment<'a> {
     /// As it came in the signature header.
     pub request_signature: &'a str,
     pub response_body: &'a [u8],
+    /// Cash, or a bill paid by card.
+    pub method: PaymentMethod,
 }
 
 /// Whose payments a sum counts.
@@ -94,8 +99,8 @@ pub async fn insert(conn: &mut AnyConnection, payment: &NewPayment<'_>) -> Resul
         "INSERT INTO payments (point_code, session, transaction_id, dealer_code, cashier_code, \
          key_serial, provider, account, amount_tiyn, customer_amount_tiyn, comment, \
          content_hash, state, code, created_at_ms, received_at_ms, accepted_at_ms, \
-         request_body, request_signature, response_body) VALUES ($1, $2, $3, $4, $5, $6, $7, \
-         $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+         request_body, request_signature, response_body, method) VALUES ($1, $2, $3, $4, $5, \
+         $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
     )
     .bind(payment.point_code)
     .bind(payment.session)
@@ -117,6 +122,10 @@ pub async fn insert(conn: &mut AnyConnection, payment: &NewPayment<'_>) -> Resul
     .bind(STANDARD.encode(payment.request_body))
     .bind(payment.request_signature)
     .bind(STANDARD.encode(payment.response_body))
+    .bind(match payment.method {
+        PaymentMethod::Cash => "cash",
+        PaymentMethod::Card => "card",
+    })
     .execute(conn)
     .await?;
     Ok(())

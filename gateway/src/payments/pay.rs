@@ -23,13 +23,13 @@
 //!   handler runs [`pay`] in its own task. (A dropped transaction would roll back cleanly, but
 //!   finishing means the phone's status query finds the outcome it was about to be told.)
 
-use sqlx::{AnyPool, error::ErrorKind};
+use sqlx::{AnyConnection, AnyPool, error::ErrorKind};
 use tolem_protocol::{
     PROTOCOL_VERSION,
     codes::ResultCode,
     messages::{
-        Delivery, DeliveryState, Message, Outcome, Payment, PaymentReceipt, PaymentState, Response,
-        Step,
+        Delivery, DeliveryState, Message, Outcome, Payment, PaymentMethod, PaymentReceipt,
+        PaymentState, Response, Step,
     },
 };
 
@@ -72,27 +72,75 @@ pub enum PayError {
     Ledger(String),
 }
 
+/// Who pays the provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Funding {
+    /// The dealer's balance: the cashier took cash.
+    Balance,
+    /// The customer's card paid a bill: its money is credited to the dealer's balance
+    /// (`card_payment`) in the same transaction, just before the payment's debit.
+    Card,
+}
+
+/// A payment ready to be decided: the sender, what it pays, and the rules' verdict on its
+/// content so far ([`screen`]), all read before the transaction.
+pub struct Screened<'a> {
+    pub sender: &'a Sender,
+    pub payment: &'a Payment,
+    pub hash: String,
+    /// The account as the provider's rule normalised it, or the first rule the content breaks.
+    pub account: Result<String, ResultCode>,
+}
+
+impl<'a> Screened<'a> {
+    /// Screens `payment` of `sender` against the catalogue, received at `now_ms`. The catalogue
+    /// is read outside the transaction: it does not change with payments, and the shorter the
+    /// transaction, the shorter the dealer's lock.
+    pub async fn read(
+        pool: &AnyPool,
+        sender: &'a Sender,
+        payment: &'a Payment,
+        now_ms: i64,
+    ) -> Result<Screened<'a>, sqlx::Error> {
+        let provider = {
+            let mut conn = pool.acquire().await?;
+            providers::payable_provider(&mut conn, &payment.provider).await?
+        };
+        let account = screen(
+            payment,
+            provider.as_ref().map_err(|code| *code),
+            sender.request.created_at_ms,
+            now_ms,
+            sender.point.offline.max_age_ms,
+        );
+        Ok(Screened {
+            sender,
+            payment,
+            hash: content_hash(payment),
+            account,
+        })
+    }
+}
+
 /// Decides the payment of an authorised `pay` request received at `now_ms`. The caller has
 /// already refused a creation time in the future (910), which is not stored.
 pub async fn pay(pool: &AnyPool, sender: &Sender, now_ms: i64) -> Result<Paid, PayError> {
     let Step::Pay(payment) = &sender.request.step else {
         return Err(PayError::NotAPayment(sender.request.step.name()));
     };
-    let hash = content_hash(payment);
-    // The catalogue is read outside the transaction: it does not change with payments, and
-    // the shorter the transaction, the shorter the dealer's lock.
-    let provider = {
-        let mut conn = pool.acquire().await?;
-        providers::payable_provider(&mut conn, &payment.provider).await?
+    let screened = Screened::read(pool, sender, payment, now_ms).await?;
+    let hash = screened.hash.clone();
+    let decided = async {
+        let mut tx = begin_write(pool).await?;
+        let paid = decide_in(&mut tx, &screened, Funding::Balance, now_ms).await?;
+        match paid {
+            Paid::Decided { .. } => tx.commit().await?,
+            // Nothing to write: the dealer's counter goes back with the rollback.
+            _ => tx.rollback().await?,
+        }
+        Ok(paid)
     };
-    let screened = screen(
-        payment,
-        provider.as_ref().map_err(|code| *code),
-        sender.request.created_at_ms,
-        now_ms,
-        sender.point.offline.max_age_ms,
-    );
-    match decide(pool, sender, payment, &hash, &screened, now_ms).await {
+    match decided.await {
         Err(PayError::Database(sqlx::Error::Database(error)))
             if error.kind() == ErrorKind::UniqueViolation =>
         {
@@ -117,18 +165,20 @@ fn replay(stored: StoredPayment, hash: &str) -> Paid {
     }
 }
 
-/// The transaction itself (see the module docs).
-async fn decide(
-    pool: &AnyPool,
-    sender: &Sender,
-    payment: &Payment,
-    hash: &str,
-    screened: &Result<String, ResultCode>,
+/// The transaction itself (see the module docs), inside the caller's write transaction
+/// (begun with [`begin_write`]), which commits it when the answer is [`Paid::Decided`] and rolls
+/// it back otherwise. A bill's settlement calls it with [`Funding::Card`] in the transaction
+/// that also marks the bill paid.
+pub async fn decide_in(
+    tx: &mut AnyConnection,
+    screened: &Screened<'_>,
+    funding: Funding,
     now_ms: i64,
 ) -> Result<Paid, PayError> {
+    let (sender, payment, hash) = (screened.sender, screened.payment, screened.hash.as_str());
+    let screened = &screened.account;
     let request = &sender.request;
     let (point, dealer) = (&sender.point.code, &sender.point.dealer_code);
-    let mut tx = begin_write(pool).await?;
     let locked = sqlx::query(
         "UPDATE dealers SET transactions_issued = transactions_issued + 1 WHERE code = $1",
     )
@@ -138,9 +188,7 @@ async fn decide(
     if locked.rows_affected() != 1 {
         return Err(PayError::Ledger(format!("dealer {dealer} is gone")));
     }
-    if let Some(stored) = payments::find(&mut tx, point, request.session.as_str()).await? {
-        // Nothing to write: the counter goes back with the rollback.
-        tx.rollback().await?;
+    if let Some(stored) = payments::find(&mut *tx, point, request.session.as_str()).await? {
         return Ok(replay(stored, hash));
     }
     let number: i64 = sqlx::query_scalar("SELECT transactions_issued FROM dealers WHERE code = $1")
@@ -153,7 +201,7 @@ async fn decide(
         Err(code) => *code,
         Ok(account) => {
             let standing = read_standing(
-                &mut tx,
+                &mut *tx,
                 point,
                 payment,
                 account,
@@ -166,6 +214,21 @@ async fn decide(
                 .unwrap_or(ResultCode::Ok)
         }
     };
+    if code == ResultCode::Ok && funding == Funding::Card {
+        // The card's money first, so the debit below is always covered.
+        let card = NewEntry {
+            dealer_code: dealer,
+            kind: LedgerKind::CardPayment,
+            amount_tiyn: payment.customer_amount_tiyn,
+            reference: &transaction_id,
+            point_code: Some(point),
+            created_at_ms: now_ms,
+        };
+        match ledger::post_in(&mut *tx, &card).await? {
+            Posted::Done { .. } => {}
+            other => return Err(PayError::Ledger(format!("{transaction_id}: {other:?}"))),
+        }
+    }
     if code == ResultCode::Ok {
         let debit = NewEntry {
             dealer_code: dealer,
@@ -175,7 +238,7 @@ async fn decide(
             point_code: Some(point),
             created_at_ms: now_ms,
         };
-        match ledger::post_in(&mut tx, &debit).await? {
+        match ledger::post_in(&mut *tx, &debit).await? {
             Posted::Done { .. } => {}
             Posted::InsufficientFunds => code = ResultCode::InsufficientFunds,
             other => return Err(PayError::Ledger(format!("{transaction_id}: {other:?}"))),
@@ -215,7 +278,7 @@ async fn decide(
     let signature = sender.signature.to_string();
     let account = screened.as_deref().unwrap_or(payment.account.as_str());
     payments::insert(
-        &mut tx,
+        &mut *tx,
         &NewPayment {
             point_code: point,
             session: request.session.as_str(),
@@ -235,14 +298,18 @@ async fn decide(
             request_body: &sender.body,
             request_signature: &signature,
             response_body: &answer,
+            method: match funding {
+                Funding::Balance => PaymentMethod::Cash,
+                Funding::Card => PaymentMethod::Card,
+            },
         },
     )
     .await?;
     if accepted {
         // After the payment row: the accrual and the delivery job refer to it.
-        delivery::enqueue_in(&mut tx, &transaction_id, &payment.provider, now_ms).await?;
+        delivery::enqueue_in(&mut *tx, &transaction_id, &payment.provider, now_ms).await?;
         commission::accrue_in(
-            &mut tx,
+            &mut *tx,
             &transaction_id,
             dealer,
             &payment.provider,
@@ -251,7 +318,6 @@ async fn decide(
         )
         .await?;
     }
-    tx.commit().await?;
     Ok(Paid::Decided {
         code,
         transaction_id,
