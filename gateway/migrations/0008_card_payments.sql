@@ -50,12 +50,16 @@ CREATE TABLE bills (
 );
 CREATE INDEX bills_state ON bills (state, expires_at_ms);
 
--- Money back to a customer's card: after a provider's final refusal (automatic), a bill paid
--- after it could no longer be settled (automatic), or a console refund (confirmed with a
--- one-time code). One per invoice: a card payment is refunded in full, once. The refund worker
--- asks the payment service until it answers (`key` is the idempotency key it is sent with).
+-- Money back to a customer's card: after a provider's final refusal (automatic), a charge the
+-- gateway could not settle (automatic: a bill expired, cancelled or paid already, another
+-- amount), or a console refund (confirmed with a one-time code). One per card transaction: a
+-- card payment is refunded in full, once. The refund worker asks the payment service until it
+-- answers; `key` is the idempotency key it is sent with.
 CREATE TABLE card_refunds (
-    invoice            BIGINT PRIMARY KEY REFERENCES bills (invoice),
+    key                TEXT PRIMARY KEY,
+    invoice            BIGINT NOT NULL REFERENCES bills (invoice),
+    -- The card transaction refunded (Robokassa names none: the invoice is enough there).
+    card_transaction   TEXT,
     amount_tiyn        BIGINT NOT NULL CHECK (amount_tiyn > 0),
     -- pending (not confirmed by the service yet) → done | failed (the service refused: the
     -- operator must act; shown in the console).
@@ -64,7 +68,6 @@ CREATE TABLE card_refunds (
     reason             TEXT NOT NULL,
     -- The console user who asked for it, for console refunds.
     requested_by       TEXT,
-    key                TEXT NOT NULL UNIQUE,
     attempts           BIGINT NOT NULL DEFAULT 0,
     next_attempt_at_ms BIGINT NOT NULL,
     refund_id          TEXT,

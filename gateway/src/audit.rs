@@ -187,6 +187,17 @@ pub enum Action {
     DeliveryMarked,
     /// The operator (or the CLI) set how the gateway reaches a provider.
     ProviderConnected,
+    /// A payment service confirmed a customer's card paid a bill; it became a payment.
+    CardPaid,
+    /// Money was asked back to a customer's card (after a provider's refusal, a charge that
+    /// could not be settled, or from the console with a one-time code).
+    CardRefundRequested,
+    /// The payment service confirmed a refund to the card.
+    CardRefunded,
+    /// The payment service refused a refund: the operator must act.
+    CardRefundFailed,
+    /// A notification claiming to come from a payment service did not verify.
+    CardNotificationForged,
     /// Rows past their retention were purged.
     AuditPurged,
 }
@@ -247,6 +258,11 @@ impl Action {
             Action::DeliveryRetried => "delivery.retried",
             Action::DeliveryMarked => "delivery.marked",
             Action::ProviderConnected => "provider.connected",
+            Action::CardPaid => "card.paid",
+            Action::CardRefundRequested => "card.refund_requested",
+            Action::CardRefunded => "card.refunded",
+            Action::CardRefundFailed => "card.refund_failed",
+            Action::CardNotificationForged => "card.notification_forged",
             Action::AuditPurged => "audit.purged",
         }
     }

@@ -27,6 +27,7 @@ pub mod web;
 
 // The domain, below every face.
 pub mod audit;
+pub mod card;
 pub mod commission;
 pub mod db;
 pub mod dealer;

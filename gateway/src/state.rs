@@ -7,6 +7,7 @@ use std::{path::PathBuf, sync::Arc};
 use sqlx::AnyPool;
 
 use crate::{
+    card::CardPayments,
     delivery::{DeliveryQueue, connections::Adapters},
     gateway_key::GatewayKey,
     mail::MailQueue,
@@ -30,6 +31,8 @@ pub struct AppState {
     pub delivery: Arc<DeliveryQueue>,
     /// The providers' adapters, for the `check` step's question to the provider.
     pub adapters: Arc<Adapters>,
+    /// The payment service for card bills, and the refund worker's wake-up.
+    pub card: Arc<CardPayments>,
 }
 
 impl AppState {
@@ -44,7 +47,14 @@ impl AppState {
             mail: Arc::new(MailQueue::default()),
             delivery: Arc::new(DeliveryQueue::default()),
             adapters: Arc::new(Adapters::default()),
+            card: Arc::new(CardPayments::default()),
         }
+    }
+
+    /// Takes card payments through `card`'s payment service.
+    pub fn with_card_payments(mut self, card: Arc<CardPayments>) -> Self {
+        self.card = card;
+        self
     }
 
     /// Uses `queue` for signed messages: the one the delivery worker waits on.

@@ -9,6 +9,7 @@
 //! enough. Queries and migrations are therefore written in SQL both understand
 //! (see `migrations/README.md`).
 
+pub mod bills;
 pub mod connections;
 pub mod deliveries;
 pub mod keys;

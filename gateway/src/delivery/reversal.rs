@@ -40,6 +40,8 @@ pub enum ReversalError {
     Database(#[from] sqlx::Error),
     #[error("inconsistent ledger for {0}: {1}")]
     Ledger(String, String),
+    #[error("the dealer's balance is too low to take the money back")]
+    InsufficientFunds,
 }
 
 /// Reverses the claimed payment `job` after `attempt` brought `refusal`. `false` when the
@@ -127,11 +129,37 @@ async fn refund_in(
         Posted::Done { .. } => {}
         other => return Err(ledger_error(format!("refund: {other:?}"))),
     }
+    let commission_tiyn = reverse_commission_in(
+        &mut *conn,
+        &job.transaction_id,
+        &job.dealer_code,
+        &job.point_code,
+        now_ms,
+    )
+    .await?;
+    // A bill paid by card: its money goes back to the card too.
+    crate::card::refund::after_reversal_in(&mut *conn, &job.transaction_id, now_ms)
+        .await
+        .map_err(|error| ledger_error(format!("card refund: {error}")))?;
+    Ok(commission_tiyn)
+}
+
+/// Reverses the commission accrued on the payment `transaction_id` (see the module docs):
+/// marked reversed, and taken back from the balance if its day was credited already. Returns
+/// the commission reversed (0 when there was none).
+pub async fn reverse_commission_in(
+    conn: &mut AnyConnection,
+    transaction_id: &str,
+    dealer_code: &str,
+    point_code: &str,
+    now_ms: i64,
+) -> Result<i64, ReversalError> {
+    let ledger_error = |what: String| ReversalError::Ledger(transaction_id.to_owned(), what);
     let accrued: Option<(i64, i64)> = sqlx::query_as(
         "SELECT commission_tiyn, day_start_ms FROM commission_accruals \
          WHERE transaction_id = $1 AND reversed_at_ms IS NULL",
     )
-    .bind(&job.transaction_id)
+    .bind(transaction_id)
     .fetch_optional(&mut *conn)
     .await?;
     let Some((commission_tiyn, day_start_ms)) = accrued else {
@@ -139,30 +167,32 @@ async fn refund_in(
     };
     sqlx::query("UPDATE commission_accruals SET reversed_at_ms = $1 WHERE transaction_id = $2")
         .bind(now_ms)
-        .bind(&job.transaction_id)
+        .bind(transaction_id)
         .execute(&mut *conn)
         .await?;
     let credited: Option<i64> = sqlx::query_scalar(
         "SELECT commission_tiyn FROM commission_credits \
          WHERE dealer_code = $1 AND day_start_ms = $2",
     )
-    .bind(&job.dealer_code)
+    .bind(dealer_code)
     .bind(day_start_ms)
     .fetch_optional(&mut *conn)
     .await?;
     if credited.is_some() && commission_tiyn > 0 {
-        let reference = format!("reversal-{}", job.transaction_id);
+        let reference = format!("reversal-{transaction_id}");
         let taken_back = NewEntry {
-            dealer_code: &job.dealer_code,
+            dealer_code,
             kind: LedgerKind::Commission,
             amount_tiyn: -commission_tiyn,
             reference: &reference,
-            point_code: Some(&job.point_code),
+            point_code: Some(point_code),
             created_at_ms: now_ms,
         };
-        // The refund just credited more than the commission, so this cannot go below zero.
+        // After a provider's refusal the refund just credited more than the commission, so
+        // this cannot go below zero; a console refund reports a balance too low to take it.
         match ledger::post_in(&mut *conn, &taken_back).await? {
             Posted::Done { .. } => {}
+            Posted::InsufficientFunds => return Err(ReversalError::InsufficientFunds),
             other => return Err(ledger_error(format!("commission back: {other:?}"))),
         }
     }

@@ -10,8 +10,12 @@
 //!   again, byte for byte; with other content, 1.
 //! * `status` — the stored outcome of the request's session (the pay answer's code and receipt,
 //!   stamped with the gateway's time now, with the delivery to the provider as it is now), or
-//!   11 when no pay of that session was received. A read only: the phone may pre-sign it and
+//!   11 when no pay of that session was received. For a card bill ([`crate::card`]) not paid
+//!   yet: 915 (awaiting), 916 (expired) or 917 (cancelled) with the bill's state. A read only
+//!   (but for marking an awaiting bill past its time expired): the phone may pre-sign it and
 //!   send the same bytes as often as it needs.
+//! * `cancel` — cancels the unpaid card bill of the session (917), or answers with its payment
+//!   when the customer paid first.
 
 use axum::{Router, extract::State, routing::post};
 use tolem_protocol::{
@@ -23,6 +27,7 @@ use super::{answer::Answer, signed::Authorized};
 use crate::sender::Sender;
 use crate::state::AppState;
 use crate::{
+    card,
     db::{deliveries, now_ms, payments as stored, providers},
     delivery,
     payments::{
@@ -38,6 +43,7 @@ pub fn router() -> Router<AppState> {
         .route("/check", post(check))
         .route("/pay", post(pay_step))
         .route("/status", post(status))
+        .route("/cancel", post(cancel))
 }
 
 /// The payment of a `check` or `pay` request (the pipeline made sure the step fits the URL).
@@ -158,10 +164,35 @@ async fn status(
     State(state): State<AppState>,
     Authorized(auth): Authorized,
 ) -> Result<Answer, Answer> {
-    let session = auth.request.session;
+    payment_status(&state, &auth).await
+}
+
+/// `cancel`: the bill of the session cancelled, or its payment if the customer paid first.
+async fn cancel(
+    State(state): State<AppState>,
+    Authorized(auth): Authorized,
+) -> Result<Answer, Answer> {
+    match card::cancel::cancel(&state.pool, &auth, now_ms()).await? {
+        card::cancel::Cancelled::Unpaid(answer) => Ok(Answer::response(*answer)),
+        card::cancel::Cancelled::Paid => payment_status(&state, &auth).await,
+    }
+}
+
+/// The stored outcome of the sender's session, with its delivery as it is now; for an unpaid
+/// card bill, the bill's state.
+async fn payment_status(state: &AppState, auth: &Sender) -> Result<Answer, Answer> {
+    let session = auth.request.session.clone();
     let point = &auth.point.code;
     let mut conn = state.pool.acquire().await?;
     let Some(payment) = stored::find(&mut conn, point, session.as_str()).await? else {
+        let now = now_ms();
+        if let Some(bill) = card::cancel::find(&mut conn, point, session.as_str()).await?
+            && let Some(answer) = card::cancel::unpaid_answer(&bill, now)
+        {
+            tracing::info!(%point, %session, invoice = bill.invoice,
+                code = answer.code.number(), "status: a card bill not paid");
+            return Ok(Answer::response(answer));
+        }
         tracing::info!(%point, %session, "status: no such session");
         return Err(Answer::refusal(Some(session), ResultCode::NoSuchSession));
     };

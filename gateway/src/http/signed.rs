@@ -20,8 +20,8 @@ use tolem_protocol::{
 };
 
 use super::answer::{Answer, read_body};
-use crate::sender::{self, Refused, Sender};
 pub use crate::sender::KeyHolder;
+use crate::sender::{self, Refused, Sender};
 use crate::state::AppState;
 
 /// A signed request that passed every check: the [`Sender`] the domain works with.

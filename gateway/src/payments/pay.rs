@@ -209,9 +209,11 @@ pub async fn decide_in(
                 now_ms,
             )
             .await?;
-            super::judge(payment.amount_tiyn, &standing)
-                .err()
-                .unwrap_or(ResultCode::Ok)
+            match super::judge(payment.amount_tiyn, &standing) {
+                // A card pays the bill, not the dealer's balance (its credit comes first below).
+                Err(ResultCode::InsufficientFunds) if funding == Funding::Card => ResultCode::Ok,
+                verdict => verdict.err().unwrap_or(ResultCode::Ok),
+            }
         }
     };
     if code == ResultCode::Ok && funding == Funding::Card {

@@ -1,0 +1,76 @@
+//! Card payments on the customer's own phone (issue 12). The cashier's phone, online or not,
+//! signs a **bill** with the point key and shows it as a QR code ([`tolem_protocol::bill`]); the
+//! customer's phone brings it here; the customer pays on a payment service's hosted page (3-D
+//! Secure at their bank; the card never touches Tolem); the service's signed notification
+//! settles the bill as a payment under the bill's session — one session, one payment, however
+//! often anything is repeated — which is delivered to the provider like any other.
+//!
+//! In the order a bill travels:
+//! * [`open`] — the customer opens the link: the bill's signature and the point's standing are
+//!   checked with the same pipeline as a signed request ([`crate::sender`]), the payment's rules
+//!   as for `pay`, and the bill is stored (or found) under an invoice number;
+//! * [`order`] — the customer asks to pay: an order with the payment service, and its page;
+//! * [`notify`] — the service's notifications (check, pay, fail, refund), verified by the
+//!   adapter ([`tolem_card_payments`]) before anything is read;
+//! * [`settle`] — a paid bill becomes a payment ([`crate::payments::pay::decide_in`] with
+//!   [`Funding::Card`](crate::payments::pay::Funding)) in the same transaction that marks the
+//!   bill paid;
+//! * [`cancel`] — the cashier's `cancel` and the `status` answer for a bill;
+//! * [`refund`] — money back to the card: after a provider's final refusal, for a charge that
+//!   could not be settled, or from the console; a worker asks the service until it answers.
+
+pub mod cancel;
+pub mod notify;
+pub mod open;
+pub mod order;
+pub mod refund;
+pub mod settle;
+
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+use tolem_card_payments::{PaymentService, ServiceKind};
+
+/// How long a bill stays payable unless the phone asked for less: 30 minutes.
+pub const DEFAULT_BILL_LIFETIME_MS: i64 = 30 * 60 * 1000;
+
+/// What the card faces (public pages, notification routes, the `cancel` step) share.
+pub struct CardPayments {
+    /// The payment service bills are paid through; `None`: card payments are off (918).
+    pub service: Option<Arc<dyn PaymentService>>,
+    /// The longest a bill stays payable after it was made, whatever it asks for.
+    pub bill_lifetime_ms: i64,
+    /// The gateway's address as customers' phones reach it (for the service's return URLs),
+    /// when configured; otherwise taken from the customer's request.
+    pub public_url: Option<String>,
+    /// Wakes the refund worker.
+    pub refunds: Notify,
+}
+
+impl Default for CardPayments {
+    /// No payment service: card payments are off.
+    fn default() -> Self {
+        CardPayments {
+            service: None,
+            bill_lifetime_ms: DEFAULT_BILL_LIFETIME_MS,
+            public_url: None,
+            refunds: Notify::new(),
+        }
+    }
+}
+
+impl CardPayments {
+    /// The service that speaks `kind`, if it is the configured one.
+    pub fn service_of(&self, kind: ServiceKind) -> Option<&Arc<dyn PaymentService>> {
+        self.service.as_ref().filter(|s| s.kind() == kind)
+    }
+}
+
+impl std::fmt::Debug for CardPayments {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CardPayments")
+            .field("service", &self.service.as_ref().map(|s| s.kind()))
+            .field("bill_lifetime_ms", &self.bill_lifetime_ms)
+            .finish()
+    }
+}

@@ -1,0 +1,221 @@
+//! A payment service's notification: verified by the adapter over the exact bytes received
+//! before a field is read, then decided here, and answered in the service's format. Every
+//! notification is kept (`card_notifications`), a forged one as evidence that is never acted
+//! on.
+//!
+//! * *Check* (before the card is charged): would the bill be paid? Only an awaiting, unexpired
+//!   bill of the same amount in tenge whose point may still pay, and whose payment the rules
+//!   would take now, is accepted — so a charge is refused *before* it happens whenever possible.
+//! * *Pay*: settle ([`super::settle`]). The charge happened, so the answer is "taken" whatever
+//!   became of it: settled, already settled, or refunded.
+//! * *Fail*: the card was refused; why is kept for the customer's page and the cashier.
+//! * *Refund*: the service confirms a refund the refund worker asked for.
+
+use sqlx::AnyPool;
+use tolem_card_payments::{Decline, Incoming, NotificationKind, PaymentService, Reply, Verdict};
+use tolem_protocol::{codes::ResultCode, messages::CardRefusal};
+
+use super::{open, settle};
+use crate::{
+    audit::{self, Action, Actor, Event},
+    db::{
+        begin_write,
+        bills::{self, Bill, NotificationRow},
+    },
+    payments::{self, pay::Screened},
+};
+
+/// Why a notification could not be decided now (answered so that the service sends it again).
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Settle(#[from] settle::SettleError),
+}
+
+/// The refusal as the phone and the customer's page name it.
+pub fn refusal_of(decline: Decline) -> CardRefusal {
+    match decline {
+        Decline::InsufficientFunds => CardRefusal::InsufficientFunds,
+        Decline::NotEnabledForInternet => CardRefusal::NotEnabledForInternet,
+        Decline::CardExpired => CardRefusal::CardExpired,
+        Decline::WrongCardData => CardRefusal::WrongCardData,
+        Decline::LimitExceeded => CardRefusal::LimitExceeded,
+        Decline::AuthenticationFailed => CardRefusal::AuthenticationFailed,
+        Decline::Other => CardRefusal::Declined,
+    }
+}
+
+/// The stored word of a refusal (`bills.decline`), as the protocol writes it.
+pub fn refusal_word(refusal: CardRefusal) -> String {
+    serde_json::to_value(refusal)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| "declined".to_owned())
+}
+
+/// Reads back a stored refusal word.
+pub fn refusal_from_word(word: &str) -> CardRefusal {
+    serde_json::from_value(serde_json::Value::String(word.to_owned()))
+        .unwrap_or(CardRefusal::Declined)
+}
+
+/// Handles one notification to `service` received at `now_ms`; the reply to send.
+pub async fn handle(
+    pool: &AnyPool,
+    service: &dyn PaymentService,
+    incoming: &Incoming<'_>,
+    now_ms: i64,
+) -> Result<(Reply, bool), NotifyError> {
+    let kind_name = service.kind().name();
+    let notification = match service.read_notification(incoming) {
+        Ok(notification) => notification,
+        Err(error) => {
+            tracing::warn!(service = kind_name, path = incoming.path, %error,
+                "card notification refused: not verified");
+            let mut tx = begin_write(pool).await?;
+            let id = notification_id();
+            bills::log_notification(
+                &mut tx,
+                &NotificationRow {
+                    id: &id,
+                    service: kind_name,
+                    kind: incoming.path,
+                    invoice: None,
+                    verified: false,
+                    verdict: "forged",
+                    amount_tiyn: None,
+                    card_transaction: None,
+                    received_at_ms: now_ms,
+                },
+            )
+            .await?;
+            let event = Event {
+                action: Action::CardNotificationForged,
+                subject: format!("card:{kind_name}"),
+                details: serde_json::json!({ "path": incoming.path, "error": error.to_string(),
+                    "notification": id }),
+            };
+            audit::record_in(&mut tx, &Actor::system(None), &event, now_ms).await?;
+            tx.commit().await?;
+            return Ok((service.reply_refused(&error), false));
+        }
+    };
+    let bill = {
+        let mut conn = pool.acquire().await?;
+        bills::by_invoice(&mut conn, i64::from(notification.invoice)).await?
+    };
+    let mut settled = false;
+    let verdict = match (&bill, notification.kind) {
+        (None, _) => Verdict::UnknownInvoice,
+        (Some(bill), NotificationKind::Check) => check(pool, bill, &notification, now_ms).await?,
+        (Some(bill), NotificationKind::Pay) => {
+            let outcome = settle::settle(pool, bill, &notification, now_ms).await?;
+            settled = matches!(outcome, settle::Settled::Paid { accepted: true, .. });
+            Verdict::Accept
+        }
+        (Some(bill), NotificationKind::Fail) => {
+            let refusal = refusal_of(notification.decline.unwrap_or(Decline::Other));
+            let mut conn = pool.acquire().await?;
+            bills::set_decline(
+                &mut conn,
+                bill.invoice,
+                &refusal_word(refusal),
+                notification.reason.as_deref(),
+                now_ms,
+            )
+            .await?;
+            tracing::info!(
+                invoice = bill.invoice,
+                ?refusal,
+                "the customer's card was refused"
+            );
+            Verdict::Accept
+        }
+        (Some(_), NotificationKind::Refund) => Verdict::Accept,
+    };
+    let mut conn = pool.acquire().await?;
+    bills::log_notification(
+        &mut conn,
+        &NotificationRow {
+            id: &notification_id(),
+            service: kind_name,
+            kind: incoming.path,
+            invoice: Some(i64::from(notification.invoice)),
+            verified: true,
+            verdict: verdict_word(verdict),
+            amount_tiyn: Some(notification.amount_tiyn),
+            card_transaction: notification.transaction.as_deref(),
+            received_at_ms: now_ms,
+        },
+    )
+    .await?;
+    Ok((service.reply(&notification, verdict), settled))
+}
+
+/// The *Check* rules (see the module docs).
+async fn check(
+    pool: &AnyPool,
+    bill: &Bill,
+    notification: &tolem_card_payments::Notification,
+    now_ms: i64,
+) -> Result<Verdict, NotifyError> {
+    let Some(content) = bill.content.as_ref().filter(|_| bill.payable(now_ms)) else {
+        return Ok(Verdict::NotPayable);
+    };
+    if notification.amount_tiyn != content.customer_amount_tiyn
+        || notification.currency != settle::CURRENCY
+    {
+        return Ok(Verdict::WrongAmount);
+    }
+    let Ok(sender) = open::authorize(
+        pool,
+        content.request_body.clone(),
+        &content.request_signature,
+    )
+    .await
+    else {
+        return Ok(Verdict::NotPayable);
+    };
+    let tolem_protocol::messages::Step::Bill(signed) = &sender.request.step else {
+        return Ok(Verdict::NotPayable);
+    };
+    let screened = Screened::read(pool, &sender, &signed.payment, now_ms).await?;
+    let Ok(account) = screened.account.clone() else {
+        return Ok(Verdict::NotPayable);
+    };
+    let mut conn = pool.acquire().await?;
+    let standing = payments::read_standing(
+        &mut conn,
+        &bill.point_code,
+        &signed.payment,
+        &account,
+        sender.request.created_at_ms,
+        now_ms,
+    )
+    .await?;
+    Ok(
+        match payments::judge(signed.payment.amount_tiyn, &standing) {
+            Ok(()) | Err(ResultCode::InsufficientFunds) => Verdict::Accept,
+            Err(_) => Verdict::NotPayable,
+        },
+    )
+}
+
+fn verdict_word(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Accept => "accepted",
+        Verdict::UnknownInvoice => "unknown_invoice",
+        Verdict::WrongAmount => "wrong_amount",
+        Verdict::NotPayable => "not_payable",
+        Verdict::TryLater => "try_later",
+    }
+}
+
+/// A fresh id for a kept notification.
+fn notification_id() -> String {
+    let mut bytes = [0u8; 12];
+    getrandom::fill(&mut bytes).expect("the OS random source works");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,96 @@
+//! The customer asks to pay an opened bill: the gateway makes an order with the payment
+//! service for the bill's customer amount and sends the customer's browser to the service's
+//! page. One order per bill: asking again (a reload, a second tap) goes to the same page.
+
+use sqlx::AnyPool;
+use tolem_card_payments::{Order, PageLanguage, PaymentService, ServiceError};
+use tolem_protocol::codes::Lang;
+
+use super::open::Opened;
+use crate::db::{bills, now_ms, providers};
+
+/// Why no order could be made (the customer may try again).
+#[derive(Debug, thiserror::Error)]
+pub enum OrderError {
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error("the bill's invoice number {0} does not fit the payment service")]
+    InvoiceTooLarge(i64),
+}
+
+/// The customer's choices on the bill page.
+#[derive(Debug, Clone)]
+pub struct Choices<'a> {
+    /// Where the receipt goes, if given (checked by the page).
+    pub email: Option<&'a str>,
+    pub lang: Lang,
+    /// The gateway's address as the customer's browser reaches it, without a trailing slash.
+    pub origin: &'a str,
+}
+
+/// Where the service sends the customer's browser back: the bill's outcome page. Only a
+/// redirect, it settles nothing.
+pub fn outcome_url(origin: &str, invoice: i64, lang: Lang) -> String {
+    format!("{origin}/card/bill/{invoice}?lang={}", lang.tag())
+}
+
+/// Makes (or finds) the order of `opened` and returns the page to send the customer to.
+pub async fn start(
+    pool: &AnyPool,
+    service: &dyn PaymentService,
+    opened: &Opened,
+    choices: &Choices<'_>,
+) -> Result<String, OrderError> {
+    let bill = &opened.bill;
+    let kind = service.kind().name();
+    if let Some(page) = &bill.page_url
+        && bill.service.as_deref() == Some(kind)
+    {
+        return Ok(page.clone());
+    }
+    let invoice = u32::try_from(bill.invoice)
+        .ok()
+        .filter(|n| *n <= i32::MAX as u32)
+        .ok_or(OrderError::InvoiceTooLarge(bill.invoice))?;
+    let payment = opened.payment();
+    let provider_name = {
+        let mut conn = pool.acquire().await?;
+        providers::payable_provider(&mut conn, &payment.provider)
+            .await?
+            .map(|p| p.name.clone())
+            .unwrap_or_else(|_| payment.provider.clone())
+    };
+    let back = outcome_url(choices.origin, bill.invoice, choices.lang);
+    let order = Order {
+        invoice,
+        amount_tiyn: payment.customer_amount_tiyn,
+        description: format!("{provider_name} · {}", payment.account),
+        email: choices.email.map(str::to_owned),
+        language: match choices.lang {
+            Lang::Ru => PageLanguage::Ru,
+            Lang::Kk => PageLanguage::Kk,
+            Lang::En => PageLanguage::En,
+        },
+        success_url: back.clone(),
+        fail_url: back,
+    };
+    let created = service.create_order(&order).await?;
+    let mut conn = pool.acquire().await?;
+    bills::set_order(
+        &mut conn,
+        &bills::OrderRow {
+            invoice: bill.invoice,
+            service: kind,
+            page_url: &created.redirect_url,
+            service_order: created.service_order.as_deref(),
+            email: choices.email,
+            language: choices.lang.tag(),
+            now_ms: now_ms(),
+        },
+    )
+    .await?;
+    tracing::info!(invoice = bill.invoice, service = kind, "card order made");
+    Ok(created.redirect_url)
+}

@@ -1,0 +1,172 @@
+//! A payment service says the customer's card paid a bill: the bill becomes a payment under its
+//! session, in ONE transaction — the payment decided by the same code as a `pay`
+//! ([`decide_in`] with [`Funding::Card`]: the card's money credited, the payment debited, the
+//! commission accrued, the delivery to the provider queued), the bill marked paid with the card
+//! transaction, the audit trail. Whatever is repeated — the notification, the phone's status
+//! query before or after it — the bill is paid at most once: the bill's row moves from
+//! `awaiting` to `paid` only once, and the payment's (point, session) key is unique.
+//!
+//! A charge that cannot become a payment is never kept: the bill expired, was cancelled, or was
+//! paid already by another card transaction; another amount or currency; the point may no
+//! longer pay (key revoked, point blocked); the payment's rules refuse it now (a limit reached
+//! since the bill was opened). Each is refunded to the card in full ([`super::refund`]) — a
+//! rule refusal keeps the rejected payment under the bill's session, so the phone's status
+//! query tells the cashier why.
+
+use sqlx::AnyPool;
+use tolem_card_payments::Notification;
+use tolem_protocol::{codes::ResultCode, messages::Step};
+
+use super::{open, refund};
+use crate::{
+    audit::{self, Action, Actor, Event},
+    db::{
+        begin_write,
+        bills::{self, Bill, BillState},
+    },
+    payments::pay::{Funding, Paid, PayError, Screened, decide_in},
+};
+
+/// The currency every bill is in.
+pub const CURRENCY: &str = "KZT";
+
+/// What became of a paid notification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settled {
+    /// The bill is now the payment `transaction_id` (`accepted`: the rules took it; otherwise it
+    /// is a rejected payment and the card is being refunded).
+    Paid {
+        transaction_id: String,
+        accepted: bool,
+    },
+    /// This card transaction paid the bill before: nothing changed.
+    AlreadyPaid { transaction_id: String },
+    /// The charge could not be settled; it is being refunded to the card.
+    Refunded { why: &'static str },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettleError {
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Pay(#[from] PayError),
+}
+
+/// Settles `bill` by the verified `paid` notification, at `now_ms`.
+pub async fn settle(
+    pool: &AnyPool,
+    bill: &Bill,
+    paid: &Notification,
+    now_ms: i64,
+) -> Result<Settled, SettleError> {
+    let transaction = paid.transaction.as_deref();
+    let refund_charge = |why: &'static str| async move {
+        refund::refund_unsettled(pool, bill, transaction, paid.amount_tiyn, why, now_ms).await?;
+        Ok::<_, SettleError>(Settled::Refunded { why })
+    };
+    if bill.state == BillState::Paid {
+        if bill.card_transaction.as_deref() == transaction {
+            return Ok(Settled::AlreadyPaid {
+                transaction_id: bill.transaction_id.clone().unwrap_or_default(),
+            });
+        }
+        return refund_charge("paid already by another card transaction").await;
+    }
+    let Some(content) = bill.content.as_ref().filter(|_| bill.payable(now_ms)) else {
+        if bill.state == BillState::Awaiting {
+            let mut conn = pool.acquire().await?;
+            bills::finish_unpaid(&mut conn, bill.invoice, BillState::Expired, now_ms).await?;
+        }
+        return refund_charge("the bill can no longer be paid").await;
+    };
+    if paid.amount_tiyn != content.customer_amount_tiyn || paid.currency != CURRENCY {
+        return refund_charge("another amount or currency than the bill's").await;
+    }
+    let sender = match open::authorize(
+        pool,
+        content.request_body.clone(),
+        &content.request_signature,
+    )
+    .await
+    {
+        Ok(sender) => sender,
+        Err(error) => {
+            tracing::warn!(invoice = bill.invoice, %error,
+                "a paid bill's point may no longer pay: cancelled and refunded");
+            let mut conn = pool.acquire().await?;
+            bills::finish_unpaid(&mut conn, bill.invoice, BillState::Cancelled, now_ms).await?;
+            return refund_charge("the point may no longer take payments").await;
+        }
+    };
+    let Step::Bill(signed) = &sender.request.step else {
+        return refund_charge("the stored bill is not a bill").await;
+    };
+    let screened = Screened::read(pool, &sender, &signed.payment, now_ms).await?;
+
+    let mut tx = begin_write(pool).await?;
+    let decided = decide_in(&mut tx, &screened, Funding::Card, now_ms).await?;
+    let Paid::Decided {
+        code,
+        transaction_id,
+        ..
+    } = decided
+    else {
+        // The session has a payment already (the bill's row said otherwise a moment ago: a
+        // concurrent settlement won). Nothing written; read what it decided.
+        tx.rollback().await?;
+        return already(pool, bill.invoice).await;
+    };
+    if !bills::mark_paid(&mut tx, bill.invoice, &transaction_id, transaction, now_ms).await? {
+        tx.rollback().await?;
+        return already(pool, bill.invoice).await;
+    }
+    let accepted = code == ResultCode::Ok;
+    if !accepted {
+        refund::request_in(
+            &mut tx,
+            bill,
+            transaction,
+            paid.amount_tiyn,
+            refund::Reason::NotSettled,
+            None,
+            now_ms,
+        )
+        .await?;
+    }
+    let event = Event {
+        action: Action::CardPaid,
+        subject: format!("payment:{transaction_id}"),
+        details: serde_json::json!({
+            "invoice": bill.invoice,
+            "point": bill.point_code,
+            "session": bill.session,
+            "amount_tiyn": paid.amount_tiyn,
+            "card_transaction": transaction,
+            "code": code.number(),
+            "refunded": !accepted,
+        }),
+    };
+    audit::record_in(
+        &mut tx,
+        &Actor::system(Some(&bill.dealer_code)),
+        &event,
+        now_ms,
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(invoice = bill.invoice, %transaction_id, code = code.number(),
+        "bill paid by card");
+    Ok(Settled::Paid {
+        transaction_id,
+        accepted,
+    })
+}
+
+async fn already(pool: &AnyPool, invoice: i64) -> Result<Settled, SettleError> {
+    let mut conn = pool.acquire().await?;
+    let bill = bills::by_invoice(&mut conn, invoice).await?;
+    Ok(Settled::AlreadyPaid {
+        transaction_id: bill.and_then(|b| b.transaction_id).unwrap_or_default(),
+    })
+}
