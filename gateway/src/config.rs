@@ -64,6 +64,55 @@ pub struct Config {
     #[arg(long, env = "TOLEM_DELIVERY_LEASE_MS", default_value_t = 300_000)]
     pub delivery_lease_ms: u64,
 
+    /// The payment service customers pay card bills through: `tiptop` (TipTop Pay, formerly
+    /// CloudPayments Kazakhstan) or `robokassa`. Without it card payments are off (bills are
+    /// refused with 918 and the app offers cash only).
+    #[arg(long, env = "TOLEM_CARD_SERVICE", value_parser = ["tiptop", "robokassa"])]
+    pub card_service: Option<String>,
+
+    /// The payment service's API address (TipTop Pay: https://api.tiptoppay.kz; Robokassa: its
+    /// services host) — or the emulator's, for a demo.
+    #[arg(long, env = "TOLEM_CARD_API_URL", requires = "card_service")]
+    pub card_api_url: Option<String>,
+
+    /// Robokassa's payment page (https://auth.robokassa.kz/Merchant/Index.aspx); TipTop Pay
+    /// names its page in each order's answer.
+    #[arg(long, env = "TOLEM_CARD_PAGE_URL", requires = "card_service")]
+    pub card_page_url: Option<String>,
+
+    /// TipTop Pay's Public ID, or Robokassa's merchant login.
+    #[arg(long, env = "TOLEM_CARD_LOGIN", requires = "card_service")]
+    pub card_login: Option<String>,
+
+    /// TipTop Pay's API secret, or Robokassa's Password #1. Never logged.
+    #[arg(
+        long,
+        env = "TOLEM_CARD_SECRET",
+        hide_env_values = true,
+        requires = "card_service"
+    )]
+    pub card_secret: Option<String>,
+
+    /// Robokassa's Password #2 (it signs the ResultURL notification). Never logged.
+    #[arg(
+        long,
+        env = "TOLEM_CARD_SECRET2",
+        hide_env_values = true,
+        requires = "card_service"
+    )]
+    pub card_secret2: Option<String>,
+
+    /// Use the payment service's test mode (Robokassa's IsTest=1).
+    #[arg(long, env = "TOLEM_CARD_TEST", value_parser = clap::builder::BoolishValueParser::new(),
+          action = clap::ArgAction::SetTrue)]
+    pub card_test: bool,
+
+    /// The longest a card bill stays payable after the cashier made it, in minutes (a bill
+    /// may ask for less).
+    #[arg(long, env = "TOLEM_BILL_LIFETIME_MIN", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(1..=1440))]
+    pub bill_lifetime_min: u32,
+
     /// File holding the gateway's Ed25519 signing key: created (mode 0600, from the OS random
     /// source) on first start. Back it up: a new key means every phone needs a new key card.
     #[arg(

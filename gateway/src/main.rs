@@ -7,7 +7,7 @@ use clap::Parser;
 use tolem_gateway::{
     AppState, Config, StartupError, app,
     audit::chain,
-    cli,
+    card, cli,
     config::{Command, OperatorCommand, ProviderCommand},
     db::{self, now_ms, seed},
     delivery::{self, DeliveryQueue},
@@ -71,6 +71,7 @@ async fn run(config: Config) -> Result<(), StartupError> {
     tracing::info!(version = env!("CARGO_PKG_VERSION"), database = %shown_url, "starting");
     // Checked before anything else is touched: a typo in the SMTP URL stops the start at once.
     let mail_settings = MailSettings::from_config(&config)?;
+    let card_payments = Arc::new(card::from_config(&config)?);
     let transport = Transport::open(&mail_settings.transport)?;
 
     let pool = db::connect(&config.database_url).await?;
@@ -114,7 +115,9 @@ async fn run(config: Config) -> Result<(), StartupError> {
     delivery_worker.retry.first_delay = Duration::from_millis(config.delivery_first_retry_ms);
     delivery_worker.retry.lease = Duration::from_millis(config.delivery_lease_ms);
     delivery_worker.spawn();
+    card::refund::Worker::new(pool.clone(), card_payments.clone()).spawn();
     let state = AppState::new(pool.clone(), &config.dist, gateway_key)
+        .with_card_payments(card_payments.clone())
         .with_secure_cookies(config.secure_cookies)
         .with_mail_queue(mail_queue)
         .with_delivery_queue(delivery_queue);
@@ -128,6 +131,13 @@ async fn run(config: Config) -> Result<(), StartupError> {
         .filter(|u| config.demo && !u.is_empty())
     {
         println!("  Providers:      the demo providers' payments are delivered to {url}");
+    }
+    if let Some(service) = &card_payments.service {
+        println!(
+            "  Card payments:  through {} (bills payable for {} min)",
+            service.kind().name(),
+            config.bill_lifetime_min
+        );
     }
     if users::operator_users(&pool).await.unwrap_or(1) == 0 {
         println!(

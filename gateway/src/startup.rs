@@ -62,6 +62,10 @@ pub enum StartupError {
     #[error("{0}; check the --smtp-*/--mail-* flags (TOLEM_SMTP_*/TOLEM_MAIL_*)")]
     Mail(#[from] crate::mail::transport::MailConfigError),
 
+    /// The payment service for card bills is misconfigured.
+    #[error("{0}; check the --card-* flags (TOLEM_CARD_*)")]
+    Card(#[from] crate::card::CardConfigError),
+
     /// The demo data could not be written.
     #[error("cannot write the demo data: {0}")]
     Seed(#[from] crate::db::seed::SeedError),

@@ -74,3 +74,52 @@ impl std::fmt::Debug for CardPayments {
             .finish()
     }
 }
+
+/// Why the payment-service settings cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum CardConfigError {
+    #[error("{0}")]
+    Config(#[from] tolem_card_payments::ConfigError),
+    #[error("--card-{0} is needed with --card-service")]
+    Missing(&'static str),
+}
+
+/// The card settings from the gateway's configuration: no service unless `--card-service`.
+pub fn from_config(config: &crate::config::Config) -> Result<CardPayments, CardConfigError> {
+    use tolem_card_payments::{Secret, ServiceConfig, service_for};
+    let lifetime = i64::from(config.bill_lifetime_min) * 60 * 1000;
+    let mut card = CardPayments {
+        bill_lifetime_ms: lifetime,
+        public_url: config.public_url.clone(),
+        ..CardPayments::default()
+    };
+    let Some(kind) = config
+        .card_service
+        .as_deref()
+        .and_then(ServiceKind::from_name)
+    else {
+        return Ok(card);
+    };
+    let settings = ServiceConfig {
+        kind,
+        api_url: config
+            .card_api_url
+            .clone()
+            .ok_or(CardConfigError::Missing("api-url"))?,
+        page_url: config.card_page_url.clone(),
+        login: config
+            .card_login
+            .clone()
+            .ok_or(CardConfigError::Missing("login"))?,
+        secret: Secret(
+            config
+                .card_secret
+                .clone()
+                .ok_or(CardConfigError::Missing("secret"))?,
+        ),
+        secret2: config.card_secret2.clone().map(Secret),
+        test: config.card_test,
+    };
+    card.service = Some(Arc::from(service_for(&settings)?));
+    Ok(card)
+}

@@ -7,7 +7,10 @@ use tolem_card_payments::{Order, PageLanguage, PaymentService, ServiceError};
 use tolem_protocol::codes::Lang;
 
 use super::open::Opened;
-use crate::db::{bills, now_ms, providers};
+use crate::db::{
+    bills::{self, Bill},
+    now_ms, providers,
+};
 
 /// Why no order could be made (the customer may try again).
 #[derive(Debug, thiserror::Error)]
@@ -30,10 +33,28 @@ pub struct Choices<'a> {
     pub origin: &'a str,
 }
 
-/// Where the service sends the customer's browser back: the bill's outcome page. Only a
-/// redirect, it settles nothing.
-pub fn outcome_url(origin: &str, invoice: i64, lang: Lang) -> String {
-    format!("{origin}/card/bill/{invoice}?lang={}", lang.tag())
+/// How many characters of the bill's signature the outcome page's path carries: enough that
+/// invoice numbers cannot be walked to read other customers' bills.
+pub const CHECK_CHARS: usize = 16;
+
+/// The outcome page's check for `bill` (the start of its signature, which only the QR code's
+/// holder knows).
+pub fn check_of(bill: &Bill) -> String {
+    bill.content
+        .as_ref()
+        .map(|c| c.request_signature.chars().take(CHECK_CHARS).collect())
+        .unwrap_or_default()
+}
+
+/// Where the service sends the customer's browser back: the bill's outcome page (a path; the
+/// public pages serve it). Only a redirect, it settles nothing.
+pub fn outcome_path(bill: &Bill, lang: Lang) -> String {
+    format!(
+        "/card/bill/{}/{}?lang={}",
+        bill.invoice,
+        check_of(bill),
+        lang.tag()
+    )
 }
 
 /// Makes (or finds) the order of `opened` and returns the page to send the customer to.
@@ -62,7 +83,7 @@ pub async fn start(
             .map(|p| p.name.clone())
             .unwrap_or_else(|_| payment.provider.clone())
     };
-    let back = outcome_url(choices.origin, bill.invoice, choices.lang);
+    let back = format!("{}{}", choices.origin, outcome_path(bill, choices.lang));
     let order = Order {
         invoice,
         amount_tiyn: payment.customer_amount_tiyn,

@@ -4,6 +4,7 @@
 //! beside this face; [`crate::app`] mounts them all.
 
 pub mod answer;
+pub mod card;
 pub mod health;
 pub mod key_card;
 pub mod message;
@@ -23,6 +24,7 @@ use crate::{error::Error, state::AppState};
 pub fn api_router(state: &AppState) -> Router<AppState> {
     Router::new()
         .merge(health::router())
+        .merge(card::router())
         .nest("/v1", protocol_router(state))
         .fallback(api_not_found)
 }

@@ -19,18 +19,15 @@
 
 use axum::{
     Form, Router,
-    extract::{DefaultBodyLimit, Request, State, rejection::FormRejection},
-    http::{HeaderValue, StatusCode, header},
-    middleware::{self, Next},
+    extract::{DefaultBodyLimit, State, rejection::FormRejection},
+    http::StatusCode,
+    middleware,
     response::{IntoResponse, Response},
     routing::get,
 };
-use maud::{DOCTYPE, Markup, html};
+use maud::{Markup, html};
 use serde::Deserialize;
-use tolem_protocol::{
-    codes::Lang,
-    messages::{KeyState, Request as SignedRequest, Step},
-};
+use tolem_protocol::messages::{KeyState, Request as SignedRequest, Step};
 
 use crate::{
     db::{
@@ -52,29 +49,8 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route(PATH, get(page).post(submit))
         .layer(DefaultBodyLimit::max(MAX_PASTE_BYTES))
-        .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn(super::security_headers))
         .layer(middleware::from_fn(language::remember))
-}
-
-/// The same strict headers as the console: no scripts, no framing, never cached (a pasted
-/// letter is private).
-async fn security_headers(request: Request, next: Next) -> Response {
-    let mut response = next.run(request).await;
-    let headers = response.headers_mut();
-    let fixed = [
-        (header::CACHE_CONTROL, "no-store"),
-        (
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; style-src 'self'; form-action 'self'; \
-             frame-ancestors 'none'; base-uri 'none'",
-        ),
-        (header::X_FRAME_OPTIONS, "DENY"),
-        (header::REFERRER_POLICY, "no-referrer"),
-    ];
-    for (name, value) in fixed {
-        headers.insert(name, HeaderValue::from_static(value));
-    }
-    response
 }
 
 /// The form as posted.
@@ -354,35 +330,7 @@ fn verdict(report: &Report) -> Markup {
     }
 }
 
-/// The page around `content`: title, language links, no console menu.
+/// The page around `content`.
 fn frame(content: Markup) -> Markup {
-    let lang = language::current();
-    html! {
-        (DOCTYPE)
-        html lang=(lang.tag()) {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (tr("verify.title")) " · Tolem" }
-                link rel="stylesheet" href="/console/console.css";
-            }
-            body {
-                header.top {
-                    span.brand { "Tolem" }
-                    nav.languages {
-                        @for other in Lang::ALL {
-                            @if other == lang {
-                                strong { (tr(&format!("lang.{}", other.tag()))) }
-                            } @else {
-                                a href={ (PATH) "?lang=" (other.tag()) } hreflang=(other.tag()) {
-                                    (tr(&format!("lang.{}", other.tag())))
-                                }
-                            }
-                        }
-                    }
-                }
-                main { h1 { (tr("verify.title")) } (content) }
-            }
-        }
-    }
+    super::frame::frame(&tr("verify.title"), PATH, content)
 }

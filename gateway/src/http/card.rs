@@ -1,0 +1,75 @@
+//! The payment services' notifications: `POST` (or `GET`, which Robokassa may be set up to use)
+//! `/api/card/<service>/<kind>` — TipTop Pay's `check`, `pay`, `fail` and `refund`, Robokassa's
+//! `result`. The raw request goes to the service's adapter untouched (its signature is over the
+//! exact bytes), the decision to [`crate::card::notify`], and the answer back in the service's
+//! own format. Not part of the signed protocol: the service signs its own way.
+
+use axum::{
+    Router,
+    body::{Body, to_bytes},
+    extract::{Path, RawQuery, State},
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::any,
+};
+use tolem_card_payments::{Incoming, ServiceKind};
+
+use crate::{card::notify, db::now_ms, state::AppState};
+
+/// Notifications are a few hundred bytes of form fields.
+const MAX_NOTIFICATION_BYTES: usize = 64 * 1024;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/card/{service}/{kind}", any(notification))
+}
+
+async fn notification(
+    State(state): State<AppState>,
+    Path((service, kind)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let Some(service) = ServiceKind::from_name(&service)
+        .and_then(|kind| state.card.service_of(kind))
+        .cloned()
+    else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let Ok(body) = to_bytes(body, MAX_NOTIFICATION_BYTES).await else {
+        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    };
+    let headers: Vec<(String, String)> = headers
+        .iter()
+        .filter_map(|(name, value)| {
+            Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+        })
+        .collect();
+    let incoming = Incoming {
+        path: &kind,
+        query: query.as_deref().unwrap_or(""),
+        headers: &headers,
+        body: &body,
+    };
+    match notify::handle(&state.pool, service.as_ref(), &incoming, now_ms()).await {
+        Ok((reply, settled)) => {
+            if settled {
+                state.delivery.wake();
+            }
+            // A notification may have asked for a refund (a charge that could not be settled).
+            state.card.refunds.notify_one();
+            (
+                StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK),
+                [(header::CONTENT_TYPE, reply.content_type)],
+                reply.body,
+            )
+                .into_response()
+        }
+        Err(error) => {
+            // Not answered: the service sends it again later, as it does after a timeout.
+            tracing::error!(%error, service = service.kind().name(), kind = %kind,
+                "card notification not decided");
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
+    }
+}
