@@ -230,6 +230,20 @@ pub enum ConsoleRefundError {
     Ledger(String),
 }
 
+impl ConsoleRefundError {
+    /// The console's text for it.
+    pub fn message_key(&self) -> &'static str {
+        match self {
+            ConsoleRefundError::NotACardPayment => "card.error_not_card",
+            ConsoleRefundError::AlreadyRefunded => "card.error_refunded",
+            ConsoleRefundError::TooOld => "card.error_too_old",
+            ConsoleRefundError::NotDelivered => "card.error_not_delivered",
+            ConsoleRefundError::InsufficientFunds => "card.error_funds",
+            ConsoleRefundError::Database(_) | ConsoleRefundError::Ledger(_) => "errors.internal",
+        }
+    }
+}
+
 impl From<RefundError> for ConsoleRefundError {
     fn from(error: RefundError) -> Self {
         match error {
@@ -250,19 +264,20 @@ impl From<ReversalError> for ConsoleRefundError {
     }
 }
 
-/// A card payment the console may refund: delivered to the provider, not refunded, at most
-/// [`CONSOLE_REFUND_DAYS`] old. The provider keeps the payment it was delivered; the dealer's
-/// balance gives the customer's card the customer amount back and the dealer's commission on it
-/// is reversed; the payment shows as refunded on the phone.
-pub async fn console_refund(
-    pool: &AnyPool,
+/// Refunds from the console, inside the caller's confirmed transaction (the one-time code was
+/// used up in it; the caller commits): a card payment of `dealer_code` (`None`: the operator,
+/// any dealer's) delivered to the provider, not refunded, at most [`CONSOLE_REFUND_DAYS`] old.
+/// The provider keeps the payment it was delivered; the dealer's balance gives the customer's
+/// card the customer amount back and the dealer's commission on it is reversed; the payment
+/// shows as refunded on the phone.
+pub async fn console_refund_in(
+    tx: &mut AnyConnection,
     transaction_id: &str,
     dealer_code: Option<&str>,
     user: &str,
     now_ms: i64,
 ) -> Result<Bill, ConsoleRefundError> {
-    let mut tx = begin_write(pool).await?;
-    let bill = bill_of_payment(&mut tx, transaction_id)
+    let bill = bill_of_payment(&mut *tx, transaction_id)
         .await?
         .filter(|b| dealer_code.is_none_or(|d| d == b.dealer_code))
         .ok_or(ConsoleRefundError::NotACardPayment)?;
@@ -279,7 +294,7 @@ pub async fn console_refund(
     if now_ms - accepted_at > CONSOLE_REFUND_DAYS * 24 * 60 * 60 * 1000 {
         return Err(ConsoleRefundError::TooOld);
     }
-    let delivery = deliveries::find(&mut tx, transaction_id).await?;
+    let delivery = deliveries::find(&mut *tx, transaction_id).await?;
     if delivery.is_none_or(|d| d.state != deliveries::State::Delivered) {
         return Err(ConsoleRefundError::NotDelivered);
     }
@@ -299,9 +314,9 @@ pub async fn console_refund(
         .as_ref()
         .map(|c| c.customer_amount_tiyn)
         .ok_or_else(|| ConsoleRefundError::Ledger("the bill has no content".into()))?;
-    take_back_in(&mut tx, &bill, transaction_id, amount, now_ms).await?;
+    take_back_in(&mut *tx, &bill, transaction_id, amount, now_ms).await?;
     reversal::reverse_commission_in(
-        &mut tx,
+        &mut *tx,
         transaction_id,
         &bill.dealer_code,
         &bill.point_code,
@@ -309,7 +324,7 @@ pub async fn console_refund(
     )
     .await?;
     let asked = request_in(
-        &mut tx,
+        &mut *tx,
         &bill,
         bill.card_transaction.as_deref(),
         amount,
@@ -321,7 +336,6 @@ pub async fn console_refund(
     if !asked {
         return Err(ConsoleRefundError::AlreadyRefunded);
     }
-    tx.commit().await?;
     tracing::info!(%transaction_id, invoice = bill.invoice, amount_tiyn = amount,
         "card payment refunded from the console");
     Ok(bill)

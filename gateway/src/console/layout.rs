@@ -126,6 +126,7 @@ fn menu(path: &str, user: &SignedIn) -> Markup {
             ("/console/operator/top-ups", "menu.top_ups"),
             ("/console/operator/providers", "menu.providers"),
             ("/console/operator/deliveries", "menu.deliveries"),
+            ("/console/operator/card", "menu.card"),
             ("/console/operator/users", "menu.users"),
             ("/console/operator/audit", "menu.audit"),
         ]
@@ -137,6 +138,7 @@ fn menu(path: &str, user: &SignedIn) -> Markup {
             ("/console/operations", "menu.operations"),
             ("/console/payments", "menu.payments"),
             ("/console/deliveries", "menu.deliveries"),
+            ("/console/card", "menu.card"),
             ("/console/messages", "menu.messages"),
         ]
     };

@@ -27,6 +27,7 @@
 //! cross-site `Origin` is refused) and carries the session's CSRF token.
 
 mod audit;
+mod card;
 mod cashiers;
 mod confirm;
 mod csv;
@@ -103,6 +104,7 @@ pub fn router() -> Router<AppState> {
         .route("/operations/{id}/confirm", post(operations::confirm))
         .route("/operations/{id}/cancel", post(operations::cancel))
         .merge(deliveries::router())
+        .merge(card::router())
         .route("/payments", get(payments::list))
         .route("/payments.csv", get(payments::export))
         .route("/payments/{point}/{session}", get(payments::detail))

@@ -525,3 +525,53 @@ pub async fn finish_refund_attempt(
     .await?;
     Ok(())
 }
+
+/// A paid bill as the console lists it.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub bill: Bill,
+    pub refund: Option<Refund>,
+}
+
+/// The newest bills of `dealer_code` (`None`: every dealer's), at most `limit`, with the
+/// refund of the charge that paid each, if any.
+pub async fn recent(
+    conn: &mut AnyConnection,
+    dealer_code: Option<&str>,
+    limit: i64,
+) -> Result<Vec<Listed>, sqlx::Error> {
+    // Two statements rather than `$1 IS NULL OR ...`: PostgreSQL cannot type a parameter
+    // that is only compared with NULL.
+    let rows = match dealer_code {
+        Some(dealer) => {
+            sqlx::query(&format!(
+                "SELECT {COLUMNS} FROM bills WHERE dealer_code = $1 \
+                 AND request_body IS NOT NULL ORDER BY invoice DESC LIMIT $2"
+            ))
+            .bind(dealer)
+            .bind(limit)
+            .fetch_all(&mut *conn)
+            .await?
+        }
+        None => {
+            sqlx::query(&format!(
+                "SELECT {COLUMNS} FROM bills WHERE request_body IS NOT NULL \
+                 ORDER BY invoice DESC LIMIT $1"
+            ))
+            .bind(limit)
+            .fetch_all(&mut *conn)
+            .await?
+        }
+    };
+    let mut listed = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let bill = from_row(row)?;
+        let refund = refund_of(
+            &mut *conn,
+            &refund_key(bill.invoice, bill.card_transaction.as_deref()),
+        )
+        .await?;
+        listed.push(Listed { bill, refund });
+    }
+    Ok(listed)
+}

@@ -23,6 +23,7 @@ pub fn router() -> Router<AppState> {
         .merge(connections::router())
         .merge(users::router())
         .merge(super::deliveries::operator_router())
+        .merge(super::card::operator_router())
         .route("/audit", get(super::audit::operator_page))
         .route("/audit.csv", get(super::audit::operator_export))
 }
