@@ -1,0 +1,1 @@
+//! An emulator of both services (coming next on this branch).
