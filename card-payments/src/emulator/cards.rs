@@ -1,11 +1,11 @@
 //! The emulator's test cards: what a card number does on the hosted page.
 //!
 //! The first eight are TipTop Pay's (CloudPayments') documented test cards
-//! (developers.cloudpayments.ru, «Тестирование» / "Testing"; same list on
-//! developers.tiptoppay.kz). Robokassa publishes no test card numbers (its test mode lets the
+//! (<https://developers.cloudpayments.ru/en/#testing>, "Testing"; «Тестирование» in the
+//! Russian and the TipTop Pay Kazakhstan documents), with their documented results. Robokassa publishes no test card numbers (its test mode lets the
 //! shop pick an outcome), so its emulated page takes the same list. The last four are the
 //! emulator's own, for refusals the documented list lacks; their ReasonCodes are from the
-//! documented error codes ("Коды ошибок").
+//! documented error codes (<https://developers.cloudpayments.ru/en/#error-codes>).
 //!
 //! Any other number that passes the Luhn check pays with 3-D Secure; one that fails it is
 //! refused by the form. An expiry date in the past is refused as an expired card (5054)

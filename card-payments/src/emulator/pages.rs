@@ -20,6 +20,7 @@ pub struct Texts {
     pub pay: &'static str,
     pub test_mode: &'static str,
     pub test_cards: &'static str,
+    pub emulator_cards: &'static str,
     pub with_3ds: &'static str,
     pub without_3ds: &'static str,
     pub success: &'static str,
@@ -49,6 +50,7 @@ const RU: Texts = Texts {
     pay: "Оплатить",
     test_mode: "Тестовый режим: деньги не списываются",
     test_cards: "Тестовые карты",
+    emulator_cards: "карты эмулятора; остальные — из документации сервиса",
     with_3ds: "с 3-D Secure",
     without_3ds: "без 3-D Secure",
     success: "Оплата прошла успешно",
@@ -86,6 +88,7 @@ const KK: Texts = Texts {
     pay: "Төлеу",
     test_mode: "Тест режимі: ақша шешілмейді",
     test_cards: "Тест карталары",
+    emulator_cards: "эмулятордың карталары; қалғандары — сервис құжаттамасынан",
     with_3ds: "3-D Secure-пен",
     without_3ds: "3-D Secure-сыз",
     success: "Төлем сәтті өтті",
@@ -123,6 +126,7 @@ const EN: Texts = Texts {
     pay: "Pay",
     test_mode: "Test mode: no money is taken",
     test_cards: "Test cards",
+    emulator_cards: "the emulator's own cards; the others are from the service's documentation",
     with_3ds: "with 3-D Secure",
     without_3ds: "without 3-D Secure",
     success: "Payment successful",
@@ -272,8 +276,9 @@ fn test_cards_footer(language: PageLanguage) -> String {
                 }
             };
             format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{}{}</td><td>{}</td><td>{}</td></tr>",
                 cards::grouped(card.number),
+                if card.documented { "" } else { " ✱" },
                 if card.three_ds {
                     t.with_3ds
                 } else {
@@ -284,8 +289,8 @@ fn test_cards_footer(language: PageLanguage) -> String {
         })
         .collect();
     format!(
-        "<footer><p class=\"test\">{}</p><h2>{}</h2><table>{rows}</table></footer>",
-        t.test_mode, t.test_cards
+        "<footer><p class=\"test\">{}</p><h2>{}</h2><table>{rows}</table><p>✱ {}</p></footer>",
+        t.test_mode, t.test_cards, t.emulator_cards
     )
 }
 

@@ -13,9 +13,16 @@
 //!   OpStateExt for it ([`op_state`]), then posts a JWT signed with Password #3 to the refund
 //!   API ([`jwt`]).
 //!
-//! Sources: docs.robokassa.ru (the Kazakhstan site, docs.robokassa.kz, has the same
-//! interfaces): «Интерфейс оплаты», «Параметры скрипта», «Оповещение об оплате на ResultURL»,
-//! «XML интерфейсы», «Осуществление возвратов по API», «Тестовый режим».
+//! Sources, Robokassa's documentation (the Kazakhstan site, <https://docs.robokassa.kz/payment>,
+//! has the same interfaces):
+//! * <https://docs.robokassa.ru/pay-interface> «Интерфейс оплаты»: `/Merchant/Index.aspx`,
+//!   ResultURL and its `OK{InvId}`, SuccessURL/FailURL, SuccessUrl2/FailUrl2, page errors;
+//! * <https://docs.robokassa.ru/script-parameters/> «Параметры скрипта»: the parameters and
+//!   the SignatureValue base, `Shp_` parameters, Culture, Encoding;
+//! * «Тестовый режим»: `IsTest=1`;
+//! * «XML интерфейсы»: OpStateExt (`/Merchant/WebService/Service.asmx/OpStateExt`);
+//! * «Осуществление возвратов по API»: `RefundService/Refund/Create` (JWT, Password #3),
+//!   `Refund/GetState`.
 
 pub mod jwt;
 pub mod op_state;

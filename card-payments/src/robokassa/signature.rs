@@ -3,11 +3,11 @@
 //! accepts the hex "in any case").
 //!
 //! Sources, docs.robokassa.ru:
-//! * «Параметры скрипта» (script parameters): the payment link's base is
+//! * <https://docs.robokassa.ru/script-parameters/> «Параметры скрипта»: the payment link's base is
 //!   `MerchantLogin:OutSum:InvId:OutSumCurrency:UserIp:Receipt:Пароль#1`, optional parts left
 //!   out when not sent (InvId keeps its empty slot: `MerchantLogin:OutSum::Пароль#1`); user
 //!   parameters go after the password as `Shp_name=value`, sorted alphabetically.
-//! * «Интерфейс оплаты», «Дополнительная переадресация … (SuccessUrl2/FailUrl2)»: per-payment
+//! * <https://docs.robokassa.ru/pay-interface> «Интерфейс оплаты», «Дополнительная переадресация … (SuccessUrl2/FailUrl2)»: per-payment
 //!   redirects add `…:Receipt:StepByStep:ResultUrl2:SuccessUrl2:SuccessUrl2Method:FailUrl2:
 //!   FailUrl2Method:Пароль#1`, the URLs URL-encoded in the base as in the link
 //!   (`https%3A%2F%2Frobokassa.com%2F`).

@@ -1,8 +1,8 @@
 //! TipTop Pay's numbers: what we answer a notification, and why a card was refused.
 //!
-//! Source for every table here: developers.cloudpayments.ru (the TipTop Pay Kazakhstan copy,
-//! developers.tiptoppay.kz, has the same sections): «Check» (answer codes), «Коды ошибок» /
-//! "Error Codes" (ReasonCode), «Коды обработки ответов на check» / "Check notification
+//! Source for every table here: <https://developers.cloudpayments.ru/en/> (the TipTop Pay
+//! Kazakhstan copy, <https://developers.tiptoppay.kz/>, has the same sections): "Check"
+//! (`#check`, answer codes), "Error Codes" (`#error-codes`, ReasonCode), "Check notification
 //! processing responses" (how the service records our Check answer in a Fail).
 
 use crate::service::{Decline, Verdict};

@@ -1,12 +1,22 @@
 //! TipTop Pay's wire format: the API's JSON requests and answers, and the form fields of its
 //! notifications.
 //!
-//! Source: developers.cloudpayments.ru, sections «API» (Basic auth with Public ID and API
-//! secret, `X-Request-ID` idempotency, the `{"Success","Message","Model"}` envelope),
-//! «Создание счета для отправки по почте» / "Invoice Creation on Email" (`/orders/create`),
-//! «Возврат денег» / "Refund" (`/payments/refund`) and «Уведомления» / "Notifications". TipTop
-//! Pay is CloudPayments Kazakhstan under a new name: the same API at `https://api.tiptoppay.kz`
-//! (developers.tiptoppay.kz, «Термины и определения»).
+//! TipTop Pay is CloudPayments Kazakhstan under a new name: the same API at
+//! `https://api.tiptoppay.kz` and the same document, <https://developers.tiptoppay.kz/>
+//! («Термины и определения»). Rules here follow CloudPayments' document,
+//! <https://developers.cloudpayments.ru/> (English: <https://developers.cloudpayments.ru/en/>),
+//! by section:
+//! * "Interface Basics" (`#interface-basics`): POST, a JSON or `key=value` body, an answer
+//!   `{"Success": bool, "Message": …, "Model": …}`;
+//! * "Requests Authentication": HTTP Basic, Public ID as login, API secret as password;
+//! * "API Idempotency": the `X-Request-ID` header, its answer kept for an hour;
+//! * "Invoice Creation on Email" (`/orders/create`): Amount, Currency, Description, Email,
+//!   RequireConfirmation, SendEmail, InvoiceId, CultureName, SuccessRedirectUrl,
+//!   FailRedirectUrl; the Model's `Id` and `Url`;
+//! * "Refund" (`#refund`, `/payments/refund`): TransactionId (Int), Amount; Model.TransactionId;
+//! * "Localization" (`#localization`) and the widget's language table: CultureName values;
+//! * Notifications "Check", "Pay", "Fail", "Refund" (`#check`, `#pay`, `#fail`): their form
+//!   parameters, "Amount: numeric, dot as separator, two digits after dot".
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
