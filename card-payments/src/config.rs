@@ -47,13 +47,25 @@ pub enum ConfigError {
 }
 
 /// The adapter for a configuration, ready to use.
+///
+/// Robokassa's refunds need a third password this configuration has no field for; see
+/// [`service_for_with_refund_key`].
 pub fn service_for(config: &ServiceConfig) -> Result<Box<dyn PaymentService>, ConfigError> {
+    service_for_with_refund_key(config, None)
+}
+
+/// [`service_for`], with Robokassa's Password #3: the key its refund API's JWTs are signed
+/// with, issued separately from Passwords #1 and #2 once "API refunds" access is granted
+/// (docs.robokassa.ru, «Осуществление возвратов по API»). Without it a Robokassa adapter
+/// takes payments but refuses to refund. TipTop Pay needs no such key; it is ignored there.
+pub fn service_for_with_refund_key(
+    config: &ServiceConfig,
+    refund_key: Option<Secret>,
+) -> Result<Box<dyn PaymentService>, ConfigError> {
     match config.kind {
-        ServiceKind::TipTop => Err(crate::tiptop::TipTop::new(config)
-            .err()
-            .unwrap_or(ConfigError::Missing("tiptop"))),
-        ServiceKind::Robokassa => Err(crate::robokassa::Robokassa::new(config)
-            .err()
-            .unwrap_or(ConfigError::Missing("robokassa"))),
+        ServiceKind::TipTop => Ok(Box::new(crate::tiptop::TipTop::new(config)?)),
+        ServiceKind::Robokassa => Ok(Box::new(crate::robokassa::Robokassa::new(
+            config, refund_key,
+        )?)),
     }
 }

@@ -1,0 +1,223 @@
+//! Guards the Robokassa adapter against the emulator over real HTTP: the signed link and the
+//! page's checks of it, ResultURL answered `OK{InvId}` and re-sent until then, the signed
+//! success redirect, refusals that only redirect, exact amounts, and refunds through
+//! OpStateExt and the JWT refund API.
+
+mod common;
+
+use common::{Fixture, control_post, eventually, order, start};
+use serde_json::json;
+use tolem_card_payments::robokassa::signature;
+use tolem_card_payments::{
+    NotificationError, NotificationKind, PageLanguage, ServiceError, Verdict, service_for,
+};
+
+async fn pay(fixture: &Fixture, invoice: u32, amount_tiyn: i64, card: &str) -> common::Page {
+    let created = fixture
+        .robokassa
+        .create_order(&order(invoice, amount_tiyn, PageLanguage::En))
+        .await
+        .expect("the link is made");
+    fixture
+        .browser
+        .pay(&created.redirect_url, card, "12/35", false)
+        .await
+}
+
+async fn result_for(fixture: &Fixture, invoice: u32) -> tolem_card_payments::Notification {
+    eventually("the ResultURL", || async {
+        fixture.receiver.read_for(invoice).into_iter().next()
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_paid_link_sends_result_url_and_returns_to_the_shop_signed() {
+    let fixture = start(&[]).await;
+    let answer = pay(&fixture, 201, 150_000, "4242424242424242").await;
+    assert_eq!(answer.status, 303, "{}", answer.body);
+    let location = url::Url::parse(answer.location.as_deref().unwrap()).unwrap();
+    assert_eq!(location.path(), "/bills/201/paid");
+    let query: Vec<(String, String)> = location.query_pairs().into_owned().collect();
+    let get = |name: &str| {
+        query
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(get("OutSum").as_deref(), Some("1500.00"));
+    assert_eq!(get("InvId").as_deref(), Some("201"));
+    assert_eq!(get("Culture").as_deref(), Some("en"));
+    let expected = signature::md5_hex("1500.00:201:password1").to_uppercase();
+    assert_eq!(get("SignatureValue"), Some(expected));
+
+    let result = result_for(&fixture, 201).await;
+    assert_eq!(result.kind, NotificationKind::Pay);
+    assert_eq!(result.amount_tiyn, 150_000);
+    assert_eq!(result.currency, "KZT");
+    assert!(result.test);
+    assert_eq!(result.email, None, "a test ResultURL carries no e-mail");
+    let delivery = eventually("OK201 taken", || async {
+        fixture
+            .emulator
+            .emulator
+            .deliveries()
+            .into_iter()
+            .find(|d| d.answered)
+    })
+    .await;
+    assert_eq!(delivery.attempts[0].answer.as_deref(), Some("OK201"));
+}
+
+#[tokio::test]
+async fn amounts_round_trip_exactly() {
+    let fixture = start(&[]).await;
+    for (invoice, amount_tiyn) in [(202, 1), (203, 100_000_000)] {
+        let answer = pay(&fixture, invoice, amount_tiyn, "4111111111111111").await;
+        assert_eq!(answer.status, 303, "{}", answer.body);
+        assert_eq!(result_for(&fixture, invoice).await.amount_tiyn, amount_tiyn);
+    }
+    let amounts: Vec<String> = fixture
+        .emulator
+        .emulator
+        .orders()
+        .iter()
+        .map(|o| o.amount.clone())
+        .collect();
+    assert_eq!(amounts, ["0.01", "1000000.00"]);
+}
+
+#[tokio::test]
+async fn the_page_checks_the_link() {
+    let fixture = start(&[]).await;
+    let link = fixture
+        .robokassa
+        .create_order(&order(204, 10_000, PageLanguage::Ru))
+        .await
+        .unwrap()
+        .redirect_url;
+    let tampered = link.replace("OutSum=100.00", "OutSum=1.00");
+    let page = fixture.browser.get(&tampered).await;
+    assert!(
+        page.body.contains("29: Неверный параметр SignatureValue"),
+        "{}",
+        page.body
+    );
+    let unknown_shop = link.replace("MerchantLogin=tolem-demo", "MerchantLogin=other");
+    assert!(
+        fixture
+            .browser
+            .get(&unknown_shop)
+            .await
+            .body
+            .contains("26:")
+    );
+
+    let opened = fixture.browser.get(&link).await;
+    assert_eq!(opened.status, 303);
+    let card_page = fixture
+        .browser
+        .get(opened.location.as_deref().unwrap())
+        .await;
+    assert!(card_page.body.contains("Оплата картой"), "Russian page");
+    fixture
+        .browser
+        .pay(&link, "4111111111111111", "12/35", false)
+        .await;
+    // The invoice is paid: the same link cannot take a second payment.
+    assert!(fixture.browser.get(&link).await.body.contains("40:"));
+}
+
+#[tokio::test]
+async fn a_refused_card_only_returns_to_the_fail_address() {
+    let fixture = start(&[]).await;
+    let page = pay(&fixture, 205, 10_000, "4000056655665556").await;
+    assert_eq!(page.reason_code(), Some(5051), "{}", page.body);
+    assert!(page.body.contains("Insufficient funds on the card"));
+    let fail = url::Url::parse(&page.fail_link().expect("a link to FailUrl2")).unwrap();
+    assert_eq!(fail.path(), "/bills/205/failed");
+    assert!(fail.query().unwrap().contains("InvId=205"));
+    assert!(
+        fixture.emulator.emulator.deliveries().is_empty(),
+        "no notification of a refusal"
+    );
+}
+
+#[tokio::test]
+async fn result_url_not_answered_ok_is_sent_again() {
+    let fixture = start(&[]).await;
+    fixture
+        .receiver
+        .script("robokassa", NotificationKind::Pay, &[Verdict::TryLater]);
+    pay(&fixture, 206, 10_000, "4111111111111111").await;
+    let delivery = eventually("OK206 taken", || async {
+        fixture
+            .emulator
+            .emulator
+            .deliveries()
+            .into_iter()
+            .find(|d| d.answered)
+    })
+    .await;
+    let answers: Vec<Option<String>> = delivery.attempts.iter().map(|a| a.answer.clone()).collect();
+    assert_eq!(answers, [Some("try later".into()), Some("OK206".into())]);
+}
+
+#[tokio::test]
+async fn a_forged_result_url_is_refused() {
+    let fixture = start(&[]).await;
+    pay(&fixture, 207, 10_000, "4111111111111111").await;
+    result_for(&fixture, 207).await;
+    let forged = control_post(
+        &fixture.emulator.url,
+        "/control/notify",
+        json!({"service": "robokassa", "invoice": "207", "kind": "result", "forge": true}),
+    )
+    .await;
+    assert_eq!(forged["attempts"][0]["status"], 400);
+    assert_eq!(forged["answered"], false);
+    let refused = fixture
+        .receiver
+        .seen()
+        .into_iter()
+        .filter(|s| s.result == Err(NotificationError::BadSignature))
+        .count();
+    assert_eq!(refused, 1);
+}
+
+#[tokio::test]
+async fn refunds_find_the_operation_and_happen_once() {
+    let fixture = start(&[]).await;
+    pay(&fixture, 208, 150_000, "4111111111111111").await;
+    result_for(&fixture, 208).await;
+    let first = fixture
+        .robokassa
+        .refund(208, None, 150_000, "refund-208")
+        .await
+        .unwrap();
+    assert!(first.refund_id.is_some());
+    // Repeated (same key, or a retry after a lost answer): already refunded, not twice.
+    let again = fixture
+        .robokassa
+        .refund(208, None, 150_000, "refund-208")
+        .await
+        .unwrap();
+    assert_eq!(again.refund_id, None);
+    let refunds = fixture.emulator.emulator.refunds();
+    assert_eq!(refunds.len(), 1);
+    assert_eq!(refunds[0].amount, "1500.00");
+    assert_eq!(Some(refunds[0].id.clone()), first.refund_id);
+
+    let unpaid = fixture.robokassa.refund(999, None, 100, "k").await;
+    assert!(
+        matches!(unpaid, Err(ServiceError::Refused(_))),
+        "{unpaid:?}"
+    );
+    // Without Password #3 the adapter refuses to refund.
+    let without_key = service_for(&fixture.emulator.robokassa_config()).unwrap();
+    let refused = without_key.refund(208, None, 150_000, "k").await;
+    assert!(
+        matches!(refused, Err(ServiceError::Refused(_))),
+        "{refused:?}"
+    );
+}
