@@ -102,6 +102,16 @@ pub struct Config {
     )]
     pub card_secret2: Option<String>,
 
+    /// Robokassa's Password #3 (it signs refund requests; issued with API refund access).
+    /// Without it refunds to cards are refused and wait in the console. Never logged.
+    #[arg(
+        long,
+        env = "TOLEM_CARD_SECRET3",
+        hide_env_values = true,
+        requires = "card_service"
+    )]
+    pub card_secret3: Option<String>,
+
     /// Use the payment service's test mode (Robokassa's IsTest=1).
     #[arg(long, env = "TOLEM_CARD_TEST", value_parser = clap::builder::BoolishValueParser::new(),
           action = clap::ArgAction::SetTrue)]

@@ -40,6 +40,7 @@
 pub mod cards;
 pub mod checkout;
 pub mod control;
+pub mod customer;
 pub mod http;
 pub mod notify;
 pub mod options;

@@ -86,7 +86,7 @@ pub enum CardConfigError {
 
 /// The card settings from the gateway's configuration: no service unless `--card-service`.
 pub fn from_config(config: &crate::config::Config) -> Result<CardPayments, CardConfigError> {
-    use tolem_card_payments::{Secret, ServiceConfig, service_for};
+    use tolem_card_payments::{Secret, ServiceConfig, service_for_with_refund_key};
     let lifetime = i64::from(config.bill_lifetime_min) * 60 * 1000;
     let mut card = CardPayments {
         bill_lifetime_ms: lifetime,
@@ -120,6 +120,9 @@ pub fn from_config(config: &crate::config::Config) -> Result<CardPayments, CardC
         secret2: config.card_secret2.clone().map(Secret),
         test: config.card_test,
     };
-    card.service = Some(Arc::from(service_for(&settings)?));
+    let refund_key = config.card_secret3.clone().map(Secret);
+    card.service = Some(Arc::from(service_for_with_refund_key(
+        &settings, refund_key,
+    )?));
     Ok(card)
 }

@@ -253,7 +253,10 @@ pub async fn decide_in(
         session: Some(request.session.clone()),
         code,
         outcome: Some(Outcome::Payment(PaymentReceipt {
-            method: Default::default(),
+            method: match funding {
+                Funding::Balance => PaymentMethod::Cash,
+                Funding::Card => PaymentMethod::Card,
+            },
             transaction_id: transaction_id.clone(),
             state: if accepted {
                 PaymentState::Accepted

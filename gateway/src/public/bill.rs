@@ -165,10 +165,10 @@ async fn render_bill(
             dl {
                 dt { (tr("bill.provider")) } dd #provider { (provider) }
                 dt { (tr("bill.account")) } dd #account { (payment.account) }
-                dt { (tr("bill.amount")) } dd #amount { (tenge(payment.amount_tiyn)) }
+                dt { (tr("bill.amount")) } dd #amount { (tenge(payment.amount_tiyn)) " ₸" }
                 dt { (tr("bill.commission")) }
-                dd #commission { (tenge(payment.customer_amount_tiyn - payment.amount_tiyn)) }
-                dt { (tr("bill.to_pay")) } dd { strong #to-pay { (tenge(payment.customer_amount_tiyn)) } }
+                dd #commission { (tenge(payment.customer_amount_tiyn - payment.amount_tiyn)) " ₸" }
+                dt { (tr("bill.to_pay")) } dd { strong #to-pay { (tenge(payment.customer_amount_tiyn)) " ₸" } }
                 dt { (tr("bill.point")) } dd #point { (opened.sender.point.name) }
                 dt { (tr("bill.expires")) } dd #expires { (local_time(bill.expires_at_ms)) }
             }
@@ -182,7 +182,7 @@ async fn render_bill(
                 label for="email" { (tr("bill.email")) }
                 input #email type="email" name="email" autocomplete="email" inputmode="email";
                 p.muted { (tr("bill.card_note")) }
-                button #pay type="submit" { (tr("bill.pay")) " " (tenge(payment.customer_amount_tiyn)) }
+                button #pay type="submit" { (tr("bill.pay")) " " (tenge(payment.customer_amount_tiyn)) " ₸" }
             }
         }
     };
@@ -302,7 +302,7 @@ async fn outcome(
         section.bill #outcome data-state=(word) {
             @match word {
                 "paid" => {
-                    p.ok #message { "✓ " (tr("bill.outcome_paid")) " " (tenge(amount)) }
+                    p.ok #message { "✓ " (tr("bill.outcome_paid")) " " (tenge(amount)) " ₸" }
                     dl {
                         dt { (tr("bill.transaction")) } dd #transaction { (bill.transaction_id.as_deref().unwrap_or("")) }
                         @if let Some(delivery) = &delivery {

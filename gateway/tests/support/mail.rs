@@ -424,6 +424,8 @@ impl Gateway {
             gateway_key: key.public_key(),
             // The binary runs its own delivery worker; this queue wakes nothing.
             delivery_queue: Default::default(),
+            // Likewise its own card settings and refund worker.
+            card: Default::default(),
             _dir: dir,
         }
     }

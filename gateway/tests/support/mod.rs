@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod card;
 pub mod delivery;
 pub mod mail;
 pub mod payments;
@@ -48,6 +49,8 @@ pub struct Gateway {
     pub gateway_key: PublicKey,
     /// Wakes the provider delivery workers a test starts ([`delivery`]); none runs by itself.
     pub delivery_queue: std::sync::Arc<tolem_gateway::delivery::DeliveryQueue>,
+    /// Card payments: the payment service (none unless started with [`start_with_card`]).
+    pub card: std::sync::Arc<tolem_gateway::card::CardPayments>,
     _dir: TempDir,
 }
 
@@ -99,13 +102,13 @@ pub async fn start() -> Gateway {
 
 /// Starts a gateway on an empty database: no demo data, nobody to log in.
 pub async fn start_without_demo() -> Gateway {
-    start_full(false, None, false).await
+    start_full(false, None, false, Default::default()).await
 }
 
 /// Starts a gateway, its console cookie `Secure` or not. No mail worker runs: signed
 /// messages stay queued (see [`mail`] for a gateway that delivers them).
 pub async fn start_with(secure_cookies: bool) -> Gateway {
-    start_full(secure_cookies, None, true).await
+    start_full(secure_cookies, None, true, Default::default()).await
 }
 
 /// Starts a gateway whose mail worker delivers through `transport`, retrying after `retry`.
@@ -113,7 +116,13 @@ pub async fn start_with_mail(
     transport: tolem_gateway::mail::transport::TransportSettings,
     retry: tolem_gateway::mail::worker::RetryPolicy,
 ) -> Gateway {
-    start_full(false, Some((transport, retry)), true).await
+    start_full(false, Some((transport, retry)), true, Default::default()).await
+}
+
+/// Starts a gateway (demo data) whose card bills are paid through `card`'s payment service.
+/// No refund worker runs by itself ([`card`] starts one).
+pub async fn start_with_card(card: tolem_gateway::card::CardPayments) -> Gateway {
+    start_full(false, None, true, std::sync::Arc::new(card)).await
 }
 
 async fn start_full(
@@ -123,6 +132,7 @@ async fn start_full(
         tolem_gateway::mail::worker::RetryPolicy,
     )>,
     demo: bool,
+    card: std::sync::Arc<tolem_gateway::card::CardPayments>,
 ) -> Gateway {
     use std::sync::Arc;
     use tolem_gateway::mail::{MailQueue, transport::Transport, worker::Worker};
@@ -157,7 +167,8 @@ async fn start_full(
     let state = AppState::new(pool.clone(), dir.path().join("dist"), key)
         .with_secure_cookies(secure_cookies)
         .with_mail_queue(queue)
-        .with_delivery_queue(delivery_queue.clone());
+        .with_delivery_queue(delivery_queue.clone())
+        .with_card_payments(card.clone());
     let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move { axum::serve(listener, service).await.unwrap() });
     Gateway {
@@ -167,6 +178,7 @@ async fn start_full(
         client: client_from("127.0.0.1".parse().unwrap()),
         gateway_key,
         delivery_queue,
+        card,
         _dir: dir,
     }
 }

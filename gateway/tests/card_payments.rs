@@ -1,0 +1,505 @@
+//! Guards card payments over real HTTP, against the payment-service emulator
+//! (`tolem-card-payments`) and a real database: a bill the customer pays by card becomes ONE
+//! payment under the bill's session, which the phone learns by `status`; a refused card is
+//! explained to the customer in their language and another card may pay; expired and
+//! cancelled bills cannot be paid, and a charge that comes anyway is refunded; forged and
+//! duplicated notifications settle nothing twice; a provider's final refusal refunds the card;
+//! the console refunds a delivered card payment once, with a one-time code.
+
+mod support;
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::json;
+use support::{
+    Gateway,
+    browser::{ADMIN, text_by_id},
+    card::{self, CardFixture, Service, bill, bill_at},
+    delivery::{emulator, quick_retry},
+    now_ms,
+    payments::DEALER,
+    phone::Phone,
+};
+use tolem_protocol::{
+    codes::ResultCode,
+    messages::{
+        BillState, CardRefusal, DeliveryState, Outcome, Payment, PaymentMethod, PaymentState,
+        Request, Step,
+    },
+};
+
+/// 1 000 tenge to Kcell.
+const AMOUNT: i64 = 100_000;
+/// The point's commission on it: 20 tenge.
+const COMMISSION: i64 = 2_000;
+const PATIENCE: Duration = Duration::from_secs(30);
+/// A card the emulator approves without 3-D Secure, and one that needs it.
+const GOOD_CARD: &str = "4111 1111 1111 1111";
+const GOOD_CARD_3DS: &str = "4242 4242 4242 4242";
+/// 3-D Secure, then "insufficient funds" (TipTop Pay's documented test card).
+const POOR_CARD: &str = "4012 8888 8888 1881";
+
+fn payment(account: &str) -> Payment {
+    Payment {
+        provider: "kcell".into(),
+        account: account.into(),
+        amount_tiyn: AMOUNT,
+        customer_amount_tiyn: AMOUNT + COMMISSION,
+        comment: None,
+    }
+}
+
+async fn fixture(service: Service) -> (CardFixture, Phone) {
+    let fixture = card::start(service).await;
+    let phone = fixture.gateway.ready_phone(1).await;
+    (fixture, phone)
+}
+
+/// `status` of the bill's session: the answer's code and outcome.
+async fn status(gateway: &Gateway, phone: &Phone, bill: &Request) -> (ResultCode, Option<Outcome>) {
+    let response = gateway.status(phone, bill).await.response();
+    (response.code, response.outcome)
+}
+
+/// Waits until `status` answers something `done` accepts, as the cashier's phone polls.
+async fn status_when(
+    gateway: &Gateway,
+    phone: &Phone,
+    bill: &Request,
+    done: impl Fn(ResultCode, &Option<Outcome>) -> bool,
+) -> (ResultCode, Option<Outcome>) {
+    let started = std::time::Instant::now();
+    loop {
+        let (code, outcome) = status(gateway, phone, bill).await;
+        if done(code, &outcome) {
+            return (code, outcome);
+        }
+        assert!(
+            started.elapsed() < PATIENCE,
+            "status stayed {code:?} {outcome:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn get(gateway: &Gateway, path: &str) -> (StatusCode, String) {
+    let response = gateway
+        .client
+        .get(format!("{}{path}", gateway.url))
+        .send()
+        .await
+        .unwrap();
+    (response.status(), response.text().await.unwrap())
+}
+
+/// The customer opens the bill and asks to pay: the payment service's page.
+async fn order(gateway: &Gateway, token: &str) -> String {
+    let response = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(format!("{}/bill/{token}", gateway.url))
+        .form(&[("email", "buyer@example.kz")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        response.text().await.unwrap()
+    );
+    response.headers()["location"].to_str().unwrap().to_owned()
+}
+
+fn attribute(html: &str, name: &str) -> Option<String> {
+    let start = html.find(&format!("{name}=\""))? + name.len() + 2;
+    Some(html[start..].split('"').next()?.to_owned())
+}
+
+async fn count(gateway: &Gateway, query: &str) -> i64 {
+    sqlx::query_scalar(query)
+        .fetch_one(&gateway.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_bill_paid_by_card_becomes_one_payment_and_the_phone_is_told() {
+    let (fx, phone) = fixture(Service::TipTop).await;
+    let gateway = &fx.gateway;
+    let before = gateway.balance_of(DEALER).await;
+    let (request, token) = bill(&phone, payment("7011234567"));
+    assert_eq!(
+        status(gateway, &phone, &request).await.0,
+        ResultCode::NoSuchSession,
+        "not opened yet: the gateway knows nothing of it"
+    );
+
+    let (http, page) = get(gateway, &format!("/bill/{token}")).await;
+    assert_eq!(http, StatusCode::OK, "{page}");
+    let to_pay = text_by_id(&page, "to-pay")
+        .unwrap()
+        .replace(['\u{a0}', '\u{202f}'], " ");
+    assert_eq!(
+        to_pay, "1 020.00 ₸",
+        "the customer pays the amount and the commission"
+    );
+    let (code, outcome) = status(gateway, &phone, &request).await;
+    assert_eq!(code, ResultCode::BillNotPaid);
+    assert!(matches!(outcome, Some(Outcome::Bill(ref b)) if b.state == BillState::Awaiting));
+
+    let service_page = order(gateway, &token).await;
+    assert!(service_page.starts_with(&fx.emulator.url), "{service_page}");
+    assert_eq!(
+        order(gateway, &token).await,
+        service_page,
+        "one order per bill"
+    );
+    let back = fx
+        .customer
+        .pay(&service_page, GOOD_CARD_3DS, "12/30", false)
+        .await;
+    let outcome_path = back.location.expect("sent back to the gateway");
+
+    let (code, outcome) = status_when(gateway, &phone, &request, |code, _| {
+        code != ResultCode::BillNotPaid
+    })
+    .await;
+    assert_eq!(code, ResultCode::Ok);
+    let Some(Outcome::Payment(receipt)) = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(receipt.state, PaymentState::Accepted);
+    assert_eq!(receipt.method, PaymentMethod::Card);
+    assert_eq!(receipt.customer_amount_tiyn, AMOUNT + COMMISSION);
+    assert_eq!(
+        receipt.delivery.map(|d| d.state),
+        Some(DeliveryState::Queued)
+    );
+    // The card paid the provider's amount and the commission: the dealer's balance keeps the
+    // commission, as a cashier keeps it in the drawer for cash.
+    assert_eq!(gateway.balance_of(DEALER).await, before + COMMISSION);
+    assert_eq!(gateway.ledger_entries(DEALER, "card_payment").await, 1);
+    assert_eq!(
+        gateway.ledger_sum(DEALER).await,
+        gateway.balance_of(DEALER).await
+    );
+
+    let (_, page) = get(gateway, &outcome_path.replace(&gateway.url, "")).await;
+    assert_eq!(
+        attribute(&page, "data-state").as_deref(),
+        Some("paid"),
+        "{page}"
+    );
+    let (_, page) = get(gateway, &format!("/bill/{token}")).await;
+    assert_eq!(
+        attribute(&page, "data-state").as_deref(),
+        Some("paid"),
+        "a paid bill cannot be paid again"
+    );
+
+    // The service sends Pay again, and a forger sends one with a bad signature: nothing moves.
+    let invoice: i64 = count(gateway, "SELECT invoice FROM bills").await;
+    for forge in [false, true] {
+        let sent = reqwest::Client::new()
+            .post(format!("{}/control/notify", fx.emulator.url))
+            .json(&json!({"service": "tiptop", "invoice": invoice.to_string(), "kind": "pay", "forge": forge}))
+            .send()
+            .await
+            .unwrap();
+        assert!(sent.status().is_success());
+    }
+    assert_eq!(count(gateway, "SELECT COUNT(*) FROM payments").await, 1);
+    assert_eq!(gateway.balance_of(DEALER).await, before + COMMISSION);
+    assert_eq!(
+        count(
+            gateway,
+            "SELECT COUNT(*) FROM card_notifications WHERE verified = 0"
+        )
+        .await,
+        1,
+        "the forged notification is kept as evidence"
+    );
+    assert_eq!(
+        count(
+            gateway,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'card.notification_forged'"
+        )
+        .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_refused_card_is_explained_in_the_customers_language_and_another_card_pays() {
+    let (fx, phone) = fixture(Service::TipTop).await;
+    let gateway = &fx.gateway;
+    let (request, token) = bill(&phone, payment("7011234568"));
+    let service_page = order(gateway, &token).await;
+    let back = fx
+        .customer
+        .pay(&service_page, POOR_CARD, "12/30", false)
+        .await;
+
+    let (code, outcome) = status_when(
+        gateway,
+        &phone,
+        &request,
+        |_, outcome| matches!(outcome, Some(Outcome::Bill(b)) if b.refusal.is_some()),
+    )
+    .await;
+    assert_eq!(
+        code,
+        ResultCode::BillNotPaid,
+        "a refused card does not end the bill"
+    );
+    let Some(Outcome::Bill(status)) = outcome else {
+        unreachable!()
+    };
+    assert_eq!(status.refusal, Some(CardRefusal::InsufficientFunds));
+
+    let outcome_path = back
+        .location
+        .clone()
+        .or_else(|| back.fail_link())
+        .expect("a way back to the gateway");
+    let outcome_path = outcome_path.replace(&gateway.url, "");
+    let outcome_path = outcome_path.split("?").next().unwrap().to_owned();
+    for (lang, words) in [
+        ("ru", "недостаточно средств"),
+        ("kk", "қаражат жеткіліксіз"),
+        ("en", "insufficient funds"),
+    ] {
+        let (_, page) = get(gateway, &format!("{outcome_path}?lang={lang}")).await;
+        assert_eq!(
+            attribute(&page, "data-state").as_deref(),
+            Some("declined"),
+            "{page}"
+        );
+        assert!(page.contains(words), "{lang}: {page}");
+    }
+    assert_eq!(count(gateway, "SELECT COUNT(*) FROM payments").await, 0);
+
+    // Another card on the same order pays the bill.
+    fx.customer
+        .pay(&service_page, GOOD_CARD, "12/30", false)
+        .await;
+    let (code, _) = status_when(gateway, &phone, &request, |code, _| code == ResultCode::Ok).await;
+    assert_eq!(code, ResultCode::Ok);
+    assert_eq!(count(gateway, "SELECT COUNT(*) FROM payments").await, 1);
+}
+
+#[tokio::test]
+async fn expired_and_cancelled_bills_cannot_be_paid() {
+    let (fx, phone) = fixture(Service::TipTop).await;
+    let gateway = &fx.gateway;
+    let now = now_ms();
+    let (_, expired) = bill_at(
+        &phone,
+        payment("7011234569"),
+        now - 31 * 60_000,
+        30 * 60_000,
+    );
+    let (http, page) = get(gateway, &format!("/bill/{expired}")).await;
+    assert_eq!(http, StatusCode::GONE);
+    assert_eq!(attribute(&page, "data-state").as_deref(), Some("expired"));
+
+    // Cancelled before the customer opened it: the link is dead.
+    let (request, token) = bill(&phone, payment("7011234570"));
+    let mut cancel = phone.request(Step::Cancel);
+    cancel.session = request.session.clone();
+    assert_eq!(
+        gateway.send(&phone, &cancel).await.code(),
+        ResultCode::BillCancelled
+    );
+    let (http, page) = get(gateway, &format!("/bill/{token}")).await;
+    assert_eq!(http, StatusCode::GONE);
+    assert_eq!(attribute(&page, "data-state").as_deref(), Some("cancelled"));
+
+    // Cancelled while the customer is on the service's page: the service asks (Check) before
+    // charging, the gateway says no, no money moves.
+    let (request, token) = bill(&phone, payment("7011234571"));
+    let service_page = order(gateway, &token).await;
+    let mut cancel = phone.request(Step::Cancel);
+    cancel.session = request.session.clone();
+    assert_eq!(
+        gateway.send(&phone, &cancel).await.code(),
+        ResultCode::BillCancelled
+    );
+    let answer = fx
+        .customer
+        .pay(&service_page, GOOD_CARD, "12/30", false)
+        .await;
+    assert!(
+        answer.reason_code().is_some(),
+        "the card is declined: {}",
+        answer.body
+    );
+    assert_eq!(count(gateway, "SELECT COUNT(*) FROM payments").await, 0);
+    assert_eq!(
+        status(gateway, &phone, &request).await.0,
+        ResultCode::BillCancelled
+    );
+}
+
+#[tokio::test]
+async fn robokassa_settles_by_its_result_url_and_a_charge_after_cancelling_is_refunded() {
+    let (fx, phone) = fixture(Service::Robokassa).await;
+    let gateway = &fx.gateway;
+    gateway.start_refunds();
+    let (request, token) = bill(&phone, payment("7011234572"));
+    let service_page = order(gateway, &token).await;
+    fx.customer
+        .pay(&service_page, GOOD_CARD, "12/30", false)
+        .await;
+    let (code, outcome) =
+        status_when(gateway, &phone, &request, |code, _| code == ResultCode::Ok).await;
+    assert!(
+        matches!(outcome, Some(Outcome::Payment(ref r)) if r.method == PaymentMethod::Card),
+        "{code:?} {outcome:?}"
+    );
+
+    // Robokassa charges without asking first: a bill cancelled meanwhile is refunded.
+    let (request, token) = bill(&phone, payment("7011234573"));
+    let service_page = order(gateway, &token).await;
+    let mut cancel = phone.request(Step::Cancel);
+    cancel.session = request.session.clone();
+    assert_eq!(
+        gateway.send(&phone, &cancel).await.code(),
+        ResultCode::BillCancelled
+    );
+    fx.customer
+        .pay(&service_page, GOOD_CARD, "12/30", false)
+        .await;
+    let started = std::time::Instant::now();
+    while fx.emulator.emulator.refunds().is_empty() {
+        assert!(
+            started.elapsed() < PATIENCE,
+            "no refund reached the service"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(fx.emulator.emulator.refunds().len(), 1);
+    assert_eq!(
+        count(gateway, "SELECT COUNT(*) FROM payments").await,
+        1,
+        "only the first bill"
+    );
+    assert_eq!(
+        status(gateway, &phone, &request).await.0,
+        ResultCode::BillCancelled
+    );
+}
+
+#[tokio::test]
+async fn a_providers_refusal_gives_the_card_its_money_back() {
+    let (fx, phone) = fixture(Service::TipTop).await;
+    let gateway = &fx.gateway;
+    let provider = emulator(&["--open", "--missing", "7019999999"]).await;
+    gateway
+        .connect_provider("kcell", &provider.url, 5_000)
+        .await;
+    gateway.start_delivery(quick_retry());
+    gateway.start_refunds();
+    let before = gateway.balance_of(DEALER).await;
+
+    let (request, token) = bill(&phone, payment("7019999999"));
+    let service_page = order(gateway, &token).await;
+    fx.customer
+        .pay(&service_page, GOOD_CARD, "12/30", false)
+        .await;
+    let (_, outcome) = status_when(gateway, &phone, &request, |_, outcome| {
+        matches!(outcome, Some(Outcome::Payment(r)) if r.delivery.as_ref().is_some_and(|d| d.state.is_final()))
+    })
+    .await;
+    let Some(Outcome::Payment(receipt)) = outcome else {
+        unreachable!()
+    };
+    assert_eq!(receipt.delivery.unwrap().state, DeliveryState::Refunded);
+    let started = std::time::Instant::now();
+    while fx.emulator.emulator.refunds().is_empty() {
+        assert!(
+            started.elapsed() < PATIENCE,
+            "no refund reached the service"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let refunds = fx.emulator.emulator.refunds();
+    assert_eq!(refunds.len(), 1, "{refunds:?}");
+    assert_eq!(
+        gateway.balance_of(DEALER).await,
+        before,
+        "the dealer is back where it was"
+    );
+    assert_eq!(
+        gateway.ledger_sum(DEALER).await,
+        gateway.balance_of(DEALER).await
+    );
+    let done = count(
+        gateway,
+        "SELECT COUNT(*) FROM card_refunds WHERE state = 'done'",
+    )
+    .await;
+    assert_eq!(done, 1);
+}
+
+#[tokio::test]
+async fn the_console_refunds_a_delivered_card_payment_once_with_a_one_time_code() {
+    let (fx, phone) = fixture(Service::TipTop).await;
+    let gateway = &fx.gateway;
+    let provider = emulator(&["--open"]).await;
+    gateway
+        .connect_provider("kcell", &provider.url, 5_000)
+        .await;
+    gateway.start_delivery(quick_retry());
+    gateway.start_refunds();
+    let before = gateway.balance_of(DEALER).await;
+
+    let (request, token) = bill(&phone, payment("7011234574"));
+    let service_page = order(gateway, &token).await;
+    fx.customer
+        .pay(&service_page, GOOD_CARD, "12/30", false)
+        .await;
+    let (_, outcome) = status_when(gateway, &phone, &request, |_, outcome| {
+        matches!(outcome, Some(Outcome::Payment(r)) if r.delivery.as_ref().is_some_and(|d| d.state == DeliveryState::Delivered))
+    })
+    .await;
+    let Some(Outcome::Payment(receipt)) = outcome else {
+        unreachable!()
+    };
+    let transaction = receipt.transaction_id;
+
+    let cookie = gateway.console_session(ADMIN).await;
+    let (html, csrf) = gateway.console_page("/console/card", &cookie).await;
+    assert!(
+        html.contains(&format!("data-transaction=\"{transaction}\"")),
+        "{html}"
+    );
+    let path = format!("/console/card/{transaction}/refund");
+    let refunded = gateway.confirmed_post(&path, &cookie, &csrf, &[]).await;
+    assert_eq!(
+        refunded.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        refunded.text().await.unwrap()
+    );
+    let started = std::time::Instant::now();
+    while fx.emulator.emulator.refunds().is_empty() {
+        assert!(
+            started.elapsed() < PATIENCE,
+            "no refund reached the service"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The provider keeps what it was delivered; the dealer's balance gave the card the customer
+    // amount back and the commission on it is reversed.
+    assert_eq!(gateway.balance_of(DEALER).await, before - AMOUNT);
+    assert_eq!(gateway.ledger_entries(DEALER, "card_refund").await, 1);
+
+    let again = gateway.confirmed_post(&path, &cookie, &csrf, &[]).await;
+    assert_ne!(again.status(), StatusCode::SEE_OTHER, "refunded once only");
+    assert_eq!(fx.emulator.emulator.refunds().len(), 1);
+    let _ = phone;
+}
