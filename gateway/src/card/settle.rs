@@ -17,7 +17,7 @@ use sqlx::AnyPool;
 use tolem_card_payments::Notification;
 use tolem_protocol::{codes::ResultCode, messages::Step};
 
-use super::{open, refund};
+use super::{open, receipt, refund};
 use crate::{
     audit::{self, Action, Actor, Event},
     db::{
@@ -104,6 +104,11 @@ pub async fn settle(
     };
     let screened = Screened::read(pool, &sender, &signed.payment, now_ms).await?;
 
+    // Read before the transaction: the receipt names the provider.
+    let provider_name = match bill.email {
+        Some(_) => provider_name(pool, &content.provider).await,
+        None => String::new(),
+    };
     let mut tx = begin_write(pool).await?;
     let decided = decide_in(&mut tx, &screened, Funding::Card, now_ms).await?;
     let Paid::Decided {
@@ -122,6 +127,19 @@ pub async fn settle(
         return already(pool, bill.invoice).await;
     }
     let accepted = code == ResultCode::Ok;
+    if let Some(to) = bill.email.as_deref().filter(|_| accepted) {
+        let receipt = receipt::Receipt {
+            bill,
+            sender: &sender,
+            transaction_id: &transaction_id,
+            provider_name: &provider_name,
+            account: &content.account,
+            amount_tiyn: content.amount_tiyn,
+            customer_amount_tiyn: content.customer_amount_tiyn,
+            paid_at_ms: now_ms,
+        };
+        receipt::queue_in(&mut tx, &receipt, to, now_ms).await?;
+    }
     if !accepted {
         refund::request_in(
             &mut tx,
@@ -161,6 +179,17 @@ pub async fn settle(
         transaction_id,
         accepted,
     })
+}
+
+/// The provider's name for the receipt (its code if the catalogue cannot say).
+async fn provider_name(pool: &AnyPool, code: &str) -> String {
+    let Ok(mut conn) = pool.acquire().await else {
+        return code.to_owned();
+    };
+    match crate::db::providers::payable_provider(&mut conn, code).await {
+        Ok(Ok(provider)) => provider.name,
+        _ => code.to_owned(),
+    }
 }
 
 async fn already(pool: &AnyPool, invoice: i64) -> Result<Settled, SettleError> {

@@ -55,6 +55,8 @@ async fn notification(
         Ok((reply, settled)) => {
             if settled {
                 state.delivery.wake();
+                // Its receipt, when the customer left an address.
+                state.mail.wake();
             }
             // A notification may have asked for a refund (a charge that could not be settled).
             state.card.refunds.notify_one();
