@@ -42,6 +42,37 @@ impl Gateway {
         Gateway::start_with(port, dist, data_dir, true, &extra)
     }
 
+    /// As [`Gateway::start_delivering`], card bills paid through the payment-service emulator
+    /// `card` (TipTop Pay's protocol), configured as for the real service, whose notifications
+    /// are pointed at this gateway.
+    pub fn start_with_cards(
+        port: u16,
+        dist: &Path,
+        data_dir: &Path,
+        provider_url: &str,
+        card: &crate::CardService,
+    ) -> Gateway {
+        let config = card.tiptop_config();
+        let extra = [
+            "--demo-provider-url",
+            provider_url,
+            "--delivery-first-retry-ms",
+            "200",
+            "--card-service",
+            "tiptop",
+            "--card-api-url",
+            &config.api_url,
+            "--card-login",
+            &config.login,
+            "--card-secret",
+            &config.secret.0,
+        ];
+        let gateway = Gateway::start_with(port, dist, data_dir, true, &extra);
+        card.emulator
+            .set_tiptop_notify_url(format!("http://127.0.0.1:{port}/api/card/tiptop"));
+        gateway
+    }
+
     fn start_with(port: u16, dist: &Path, data_dir: &Path, demo: bool, extra: &[&str]) -> Gateway {
         let binary: PathBuf = path_from_env("TOLEM_GATEWAY_BIN");
         let database = database_url(data_dir);

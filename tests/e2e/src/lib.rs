@@ -25,7 +25,7 @@ pub use point::{
     Action, Console, GatewayPayment, PASSPHRASE, POINT, Phone, Taken, console_log_in,
     dispatch_sync, kcell_number, sync_registration_id,
 };
-pub use provider::{ProviderEmulator, start_provider};
+pub use provider::{CardService, ProviderEmulator, start_card_service, start_provider};
 pub use proxy::{Fault, Proxy};
 
 use std::net::TcpListener;
