@@ -503,3 +503,111 @@ async fn the_console_refunds_a_delivered_card_payment_once_with_a_one_time_code(
     assert_eq!(fx.emulator.emulator.refunds().len(), 1);
     let _ = phone;
 }
+
+/// A notification signed with the service's secret, as the service would send it.
+async fn notify_tiptop(fx: &CardFixture, kind: &str, fields: &[(&str, &str)]) -> String {
+    let body = form_urlencoded_body(fields);
+    let secret = fx.emulator.tiptop_config().secret.0;
+    let hmac =
+        tolem_card_payments::tiptop::signature::content_hmac(secret.as_bytes(), body.as_bytes());
+    fx.gateway
+        .client
+        .post(format!("{}/api/card/tiptop/{kind}", fx.gateway.url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("content-hmac", hmac)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+fn form_urlencoded_body(fields: &[(&str, &str)]) -> String {
+    fields
+        .iter()
+        .map(|(k, v)| format!("{k}={}", v.replace(' ', "+")))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+#[tokio::test]
+async fn signed_notifications_for_another_amount_or_an_unknown_bill_settle_nothing() {
+    let (fx, phone) = fixture(Service::TipTop).await;
+    let gateway = &fx.gateway;
+    let (request, token) = bill(&phone, payment("7011234575"));
+    order(gateway, &token).await;
+    let invoice = count(gateway, "SELECT invoice FROM bills")
+        .await
+        .to_string();
+
+    // The service asks first (Check) for another amount: refused before any charge.
+    let answer = notify_tiptop(
+        &fx,
+        "check",
+        &[
+            ("TransactionId", "501"),
+            ("Amount", "1000.00"),
+            ("Currency", "KZT"),
+            ("InvoiceId", &invoice),
+        ],
+    )
+    .await;
+    assert_ne!(
+        answer, r#"{"code":0}"#,
+        "another amount is refused: {answer}"
+    );
+
+    // A charge of another amount is never settled: it goes back to the card.
+    let answer = notify_tiptop(
+        &fx,
+        "pay",
+        &[
+            ("TransactionId", "502"),
+            ("Amount", "1000.00"),
+            ("Currency", "KZT"),
+            ("InvoiceId", &invoice),
+        ],
+    )
+    .await;
+    assert_eq!(
+        answer, r#"{"code":0}"#,
+        "the charge is taken (and refunded): {answer}"
+    );
+    assert_eq!(count(gateway, "SELECT COUNT(*) FROM payments").await, 0);
+    assert_eq!(
+        count(
+            gateway,
+            "SELECT COUNT(*) FROM card_refunds WHERE reason = 'not_settled'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        status(gateway, &phone, &request).await.0,
+        ResultCode::BillNotPaid
+    );
+
+    // A bill the gateway never made.
+    notify_tiptop(
+        &fx,
+        "pay",
+        &[
+            ("TransactionId", "503"),
+            ("Amount", "1020.00"),
+            ("Currency", "KZT"),
+            ("InvoiceId", "999999"),
+        ],
+    )
+    .await;
+    assert_eq!(count(gateway, "SELECT COUNT(*) FROM payments").await, 0);
+    assert_eq!(
+        count(
+            gateway,
+            "SELECT COUNT(*) FROM card_notifications WHERE verdict = 'unknown_invoice'"
+        )
+        .await,
+        1
+    );
+}
