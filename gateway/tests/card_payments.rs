@@ -498,10 +498,20 @@ async fn the_console_refunds_a_delivered_card_payment_once_with_a_one_time_code(
     assert_eq!(gateway.balance_of(DEALER).await, before - AMOUNT);
     assert_eq!(gateway.ledger_entries(DEALER, "card_refund").await, 1);
 
+    // The phone's history follows: the payment is refunded (the method says: to the card).
+    let (_, outcome) = status(gateway, &phone, &request).await;
+    let Some(Outcome::Payment(receipt)) = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(
+        receipt.delivery.map(|d| d.state),
+        Some(DeliveryState::Refunded)
+    );
+    assert_eq!(receipt.method, PaymentMethod::Card);
+
     let again = gateway.confirmed_post(&path, &cookie, &csrf, &[]).await;
     assert_ne!(again.status(), StatusCode::SEE_OTHER, "refunded once only");
     assert_eq!(fx.emulator.emulator.refunds().len(), 1);
-    let _ = phone;
 }
 
 /// A notification signed with the service's secret, as the service would send it.

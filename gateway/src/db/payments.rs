@@ -92,6 +92,19 @@ pub async fn find(
     }))
 }
 
+/// When the payment `transaction_id` was refunded, if it was.
+pub async fn refunded_at(
+    conn: &mut AnyConnection,
+    transaction_id: &str,
+) -> Result<Option<i64>, sqlx::Error> {
+    let at: Option<Option<i64>> =
+        sqlx::query_scalar("SELECT refunded_at_ms FROM payments WHERE transaction_id = $1")
+            .bind(transaction_id)
+            .fetch_optional(conn)
+            .await?;
+    Ok(at.flatten())
+}
+
 /// Stores a decided payment: accepted when its code is 0, else rejected.
 pub async fn insert(conn: &mut AnyConnection, payment: &NewPayment<'_>) -> Result<(), sqlx::Error> {
     let accepted = payment.code == ResultCode::Ok;

@@ -20,7 +20,7 @@
 use axum::{Router, extract::State, routing::post};
 use tolem_protocol::{
     codes::ResultCode,
-    messages::{Message, Outcome, Payment, Response, Step},
+    messages::{DeliveryState, Message, Outcome, Payment, Response, Step},
 };
 
 use super::{answer::Answer, signed::Authorized};
@@ -204,7 +204,17 @@ async fn payment_status(state: &AppState, auth: &Sender) -> Result<Answer, Answe
     if let Some(Outcome::Payment(receipt)) = response.outcome.as_mut()
         && let Some(stored) = deliveries::find(&mut conn, &payment.transaction_id).await?
     {
-        receipt.delivery = Some(delivery::for_phone(&stored, now));
+        let mut delivery = delivery::for_phone(&stored, now);
+        // A card payment refunded to the card from the console after it was delivered: the
+        // phone's history says refunded (to the card: the receipt's method says which).
+        if delivery.state == DeliveryState::Delivered
+            && let Some(refunded_at) =
+                stored::refunded_at(&mut conn, &payment.transaction_id).await?
+        {
+            delivery.state = DeliveryState::Refunded;
+            delivery.updated_at_ms = refunded_at;
+        }
+        receipt.delivery = Some(delivery);
     }
     tracing::info!(%point, %session, transaction_id = %payment.transaction_id,
         code = payment.code.number(), "status answered");
