@@ -52,7 +52,7 @@ impl Drop for FakeGateway {
 pub fn serve(answer: impl Fn(&str, &Request) -> Option<Response> + 'static) -> FakeGateway {
     let sent = Rc::new(RefCell::new(Vec::new()));
     let kept = sent.clone();
-    let reply = Closure::<dyn Fn(String, String) -> JsValue>::new(move |step: String, body| {
+    let reply = Closure::<dyn Fn(String, String) -> JsValue>::new(move |step: String, body: String| {
         kept.borrow_mut().push(Sent {
             step: step.clone(),
             body: body.clone(),
