@@ -49,7 +49,11 @@ pub enum ConfigError {
 /// The adapter for a configuration, ready to use.
 pub fn service_for(config: &ServiceConfig) -> Result<Box<dyn PaymentService>, ConfigError> {
     match config.kind {
-        ServiceKind::TipTop => Err(crate::tiptop::TipTop::new(config).err().unwrap_or(ConfigError::Missing("tiptop"))),
-        ServiceKind::Robokassa => Err(crate::robokassa::Robokassa::new(config).err().unwrap_or(ConfigError::Missing("robokassa"))),
+        ServiceKind::TipTop => Err(crate::tiptop::TipTop::new(config)
+            .err()
+            .unwrap_or(ConfigError::Missing("tiptop"))),
+        ServiceKind::Robokassa => Err(crate::robokassa::Robokassa::new(config)
+            .err()
+            .unwrap_or(ConfigError::Missing("robokassa"))),
     }
 }

@@ -195,10 +195,12 @@ pub trait PaymentService: Send + Sync {
 
     /// Makes the order and says where to send the customer. Repeating it for the same invoice
     /// must not make a second charge possible (the gateway keeps one order per bill).
-    fn create_order<'a>(&'a self, order: &'a Order) -> BoxFuture<'a, Result<Created, ServiceError>>;
+    fn create_order<'a>(&'a self, order: &'a Order)
+    -> BoxFuture<'a, Result<Created, ServiceError>>;
 
     /// Verifies a notification's signature over the exact bytes received, then reads it.
-    fn read_notification(&self, incoming: &Incoming<'_>) -> Result<Notification, NotificationError>;
+    fn read_notification(&self, incoming: &Incoming<'_>)
+    -> Result<Notification, NotificationError>;
 
     /// The answer the service expects for `verdict` (e.g. `{"code":0}`, `OK42`).
     fn reply(&self, notification: &Notification, verdict: Verdict) -> Reply;

@@ -172,7 +172,8 @@ pub fn after_bill(record: &PaymentRecord, reply: Reply, now_ms: i64) -> PaymentR
             // the session out only when it refused the request before reading it.
             let about_this_bill = response.session.as_ref() == Some(record.session());
             match response.code {
-                ResultCode::Ok | ResultCode::NoSuchSession
+                ResultCode::Ok
+                | ResultCode::NoSuchSession
                 | ResultCode::BillNotPaid
                 | ResultCode::BillExpired
                 | ResultCode::BillCancelled

@@ -153,7 +153,10 @@ fn not_paid_yet_keeps_waiting_and_keeps_the_refused_cards_reason() {
         refused.bill.as_ref().unwrap().refusal,
         Some(CardRefusal::InsufficientFunds)
     );
-    assert_eq!(refused.last_answer.as_ref().unwrap().code, ResultCode::BillNotPaid);
+    assert_eq!(
+        refused.last_answer.as_ref().unwrap().code,
+        ResultCode::BillNotPaid
+    );
     assert_eq!(refused.attempts, 2);
 
     // An answer without the bill's status (a failure) keeps the last one known.
@@ -308,7 +311,10 @@ fn a_cancel_is_answered_cancelled_paid_first_or_expired() {
         Err(ApiError::Offline),
         Err(ApiError::Unclear(Unclear::Timeout)),
     ] {
-        assert_eq!(replied(&record, sent, NOW + 60_000).state, State::Cancelling);
+        assert_eq!(
+            replied(&record, sent, NOW + 60_000).state,
+            State::Cancelling
+        );
     }
 }
 
@@ -434,9 +440,7 @@ mod in_indexeddb {
     }
 
     /// Answers each bill's status by `answer_for`, and pays every cash payment.
-    fn gateway(
-        answer_for: impl Fn(&Request) -> Option<Response> + 'static,
-    ) -> FakeGateway {
+    fn gateway(answer_for: impl Fn(&Request) -> Option<Response> + 'static) -> FakeGateway {
         network::serve(move |step, request| match step {
             "status" | "cancel" => answer_for(request),
             "pay" => Some(pay_answer(&request.session, ResultCode::Ok)),
@@ -566,7 +570,10 @@ mod in_indexeddb {
         );
         let cancels = served.sent_to("cancel");
         assert_eq!(cancels.len(), 1);
-        assert_eq!(cancels[0].body, bill.payment.bill.as_ref().unwrap().cancel.body);
+        assert_eq!(
+            cancels[0].body,
+            bill.payment.bill.as_ref().unwrap().cancel.body
+        );
         assert!(served.sent_to("status").is_empty());
         assert!(raw(OUTBOX, bill.session().as_str()).await.is_none());
     }

@@ -67,7 +67,11 @@ mod tests {
         let signature = key.sign(&body);
         let link = link("https://pay.tolem.kz/", &body, &signature);
         let token = link.strip_prefix("https://pay.tolem.kz/bill/").unwrap();
-        assert!(token.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)));
+        assert!(
+            token
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        );
         let (read, read_signature) = parse(token).unwrap();
         assert_eq!(read, body);
         assert!(key.public_key().verify(&read, &read_signature).is_ok());

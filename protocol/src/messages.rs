@@ -356,7 +356,9 @@ impl Message for Request {
                 validate_payment(&bill.payment)?;
                 let lifetime = bill.expires_at_ms - self.created_at_ms;
                 if lifetime <= 0 || lifetime > BILL_MAX_LIFETIME_MS {
-                    return Err(invalid("the bill's expiry must be within a day of its creation"));
+                    return Err(invalid(
+                        "the bill's expiry must be within a day of its creation",
+                    ));
                 }
                 Ok(())
             }

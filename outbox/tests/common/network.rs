@@ -52,28 +52,29 @@ impl Drop for FakeGateway {
 pub fn serve(answer: impl Fn(&str, &Request) -> Option<Response> + 'static) -> FakeGateway {
     let sent = Rc::new(RefCell::new(Vec::new()));
     let kept = sent.clone();
-    let reply = Closure::<dyn Fn(String, String) -> JsValue>::new(move |step: String, body: String| {
-        kept.borrow_mut().push(Sent {
-            step: step.clone(),
-            body: body.clone(),
+    let reply =
+        Closure::<dyn Fn(String, String) -> JsValue>::new(move |step: String, body: String| {
+            kept.borrow_mut().push(Sent {
+                step: step.clone(),
+                body: body.clone(),
+            });
+            let Ok(request) = Request::decode(body.as_bytes()) else {
+                return JsValue::NULL;
+            };
+            let Some(response) = answer(&step, &request) else {
+                return JsValue::NULL;
+            };
+            let signed = Signed::sign(GATEWAY_SIGNER, response.encode(), &gateway_key());
+            [
+                String::from_utf8(signed.body).unwrap(),
+                signed.signer,
+                signed.signature.to_string(),
+            ]
+            .iter()
+            .map(|s| JsValue::from_str(s))
+            .collect::<js_sys::Array>()
+            .into()
         });
-        let Ok(request) = Request::decode(body.as_bytes()) else {
-            return JsValue::NULL;
-        };
-        let Some(response) = answer(&step, &request) else {
-            return JsValue::NULL;
-        };
-        let signed = Signed::sign(GATEWAY_SIGNER, response.encode(), &gateway_key());
-        [
-            String::from_utf8(signed.body).unwrap(),
-            signed.signer,
-            signed.signature.to_string(),
-        ]
-        .iter()
-        .map(|s| JsValue::from_str(s))
-        .collect::<js_sys::Array>()
-        .into()
-    });
     let health = format!(
         r#"{{"status":"ok","version":"test","database":"ok","protocol":{PROTOCOL_VERSION}}}"#
     );
@@ -105,7 +106,10 @@ pub fn serve(answer: impl Fn(&str, &Request) -> Option<Response> + 'static) -> F
     args.push(&health.into());
     args.push(&KEY_HEADER.into());
     args.push(&SIGNATURE_HEADER.into());
-    let restore = install.apply(&JsValue::NULL, &args).unwrap().unchecked_into();
+    let restore = install
+        .apply(&JsValue::NULL, &args)
+        .unwrap()
+        .unchecked_into();
     FakeGateway { restore, sent }
 }
 
