@@ -144,10 +144,11 @@ pub fn BillScreen(
     Effect::new(move |told: Option<bool>| {
         let record = current.get();
         let ended = record.state.is_final();
-        if ended && told != Some(true) {
-            if let Some(on_final) = on_final {
-                on_final.run(record);
-            }
+        if ended
+            && told != Some(true)
+            && let Some(on_final) = on_final
+        {
+            on_final.run(record);
         }
         ended
     });
