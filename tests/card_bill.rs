@@ -155,6 +155,11 @@ async fn choosing_card_shows_a_qr_whose_link_carries_the_signed_bill() {
     // The QR code and the text both carry the link, on this page's origin (the gateway's).
     let link = attribute_of("#bill-qr", "data-text").unwrap();
     assert_eq!(text_of("#bill-link"), link);
+    assert!(
+        find("#bill-qr svg path").is_some(),
+        "the link fits a QR code ({} characters)",
+        link.len()
+    );
     let origin = leptos::prelude::window().location().origin().unwrap();
     let token = link
         .strip_prefix(&format!("{origin}/bill/"))
