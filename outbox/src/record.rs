@@ -30,7 +30,8 @@ use tolem_protocol::signing::Signed;
 pub const BILL_LIFETIME_MS: i64 = 30 * 60_000;
 /// How long after a bill's expiry (by this phone's clock) "no such session" is taken as final:
 /// the gateway refuses to open a bill past its expiry, so a bill it still does not know by then
-/// was never opened and can never be paid. The margin covers clocks that disagree a little.
+/// was never opened and can never be paid. The margin covers clocks that disagree a little (and
+/// the answer's own signed gateway time must be past the expiry too).
 pub const BILL_GRACE_MS: i64 = 5 * 60_000;
 
 /// Exact bytes signed by the point key, as stored: the body as text (protocol messages are

@@ -22,8 +22,9 @@
 //!   its pre-signed `cancel`; both are safe to send any number of times. A receipt: paid by card
 //!   (accepted); 916, 917, 918: ended unpaid; 915 (the customer has not paid; a refused card is
 //!   kept) or 11 (not opened yet): still waiting — until 11 comes past the bill's expiry plus
-//!   [`BILL_GRACE_MS`], when it has expired for good (the gateway opens no bill after its
-//!   expiry); anything that is not the gateway's word about this bill: still waiting.
+//!   [`BILL_GRACE_MS`] by this phone's clock, and past the expiry by the gateway's clock in that
+//!   signed answer, when it has expired for good (the gateway opens no bill after its expiry);
+//!   anything that is not the gateway's word about this bill: still waiting.
 
 use tolem_protocol::codes::ResultCode;
 use tolem_protocol::ids::SessionId;
@@ -181,12 +182,13 @@ pub fn after_bill(record: &PaymentRecord, reply: Reply, now_ms: i64) -> PaymentR
                     if !about_this_bill => {}
                 ResultCode::NoSuchSession => {
                     // Never opened. The gateway opens no bill after its expiry: once that has
-                    // surely passed, it never will be.
-                    let expired = record
-                        .payment
-                        .bill
-                        .as_ref()
-                        .is_some_and(|bill| now_ms > bill.expires_at_ms + BILL_GRACE_MS);
+                    // surely passed — by this phone's clock with the grace, and by the gateway's
+                    // own clock in this signed answer (a phone whose clock runs ahead must not
+                    // give up on a bill the gateway would still open) — it never will be.
+                    let expired = record.payment.bill.as_ref().is_some_and(|bill| {
+                        now_ms > bill.expires_at_ms + BILL_GRACE_MS
+                            && response.gateway_time_ms > bill.expires_at_ms
+                    });
                     if expired {
                         next.state = State::Rejected(ResultCode::BillExpired);
                     }

@@ -170,20 +170,32 @@ fn not_paid_yet_keeps_waiting_and_keeps_the_refused_cards_reason() {
 #[wasm_bindgen_test(unsupported = test)]
 fn not_opened_waits_until_the_expiry_and_the_grace_have_passed() {
     let record = awaiting();
-    let unknown = code_answer(Some(record.session()), ResultCode::NoSuchSession);
-    let end = NOW + BILL_LIFETIME_MS + BILL_GRACE_MS;
+    let expiry = NOW + BILL_LIFETIME_MS;
+    // "No such session", signed by a gateway whose clock reads `gateway_ms`.
+    let unknown = |gateway_ms: i64| {
+        let mut answer = code_answer(Some(record.session()), ResultCode::NoSuchSession);
+        answer.gateway_time_ms = gateway_ms;
+        answer
+    };
+    let end = expiry + BILL_GRACE_MS;
     assert_eq!(BILL_GRACE_MS, 5 * 60_000);
-    for now in [NOW + 1_000, NOW + BILL_LIFETIME_MS + 1, end] {
+    for now in [NOW + 1_000, expiry + 1, end] {
         assert_eq!(
-            answered(&record, &unknown, now).state,
+            answered(&record, &unknown(now), now).state,
             State::AwaitingCard,
             "at {now}"
         );
     }
-    let expired = answered(&record, &unknown, end + 1);
+    let expired = answered(&record, &unknown(end + 1), end + 1);
     assert_eq!(expired.state, State::Rejected(ResultCode::BillExpired));
     assert_eq!(expired.state.name(), "expired");
     assert!(expired.state.is_final());
+    // This phone's clock runs ahead: the gateway's own clock says the bill may still be opened.
+    let ahead = answered(&record, &unknown(expiry - 60_000), end + 1);
+    assert_eq!(ahead.state, State::AwaitingCard);
+    // Once the gateway's clock is past the expiry too, it is over.
+    let agreed = answered(&record, &unknown(expiry + 1), end + 1);
+    assert_eq!(agreed.state, State::Rejected(ResultCode::BillExpired));
     // Past the expiry, anything but the gateway's "no such session" proves nothing.
     let down = replied(
         &record,
@@ -481,7 +493,9 @@ mod in_indexeddb {
                     Some(CardRefusal::NotEnabledForInternet),
                 )
             } else {
-                code_answer(Some(session), ResultCode::NoSuchSession)
+                let mut answer = code_answer(Some(session), ResultCode::NoSuchSession);
+                answer.gateway_time_ms = now();
+                answer
             })
         });
         let report = replay::replay(Wait::Queue).await.unwrap();
