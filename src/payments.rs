@@ -5,6 +5,10 @@
 //! Every send of a stored payment goes through [`settle_now`], under the replay lock the service
 //! worker and every other tab take too ([`tolem_outbox::lock`]): a payment is never sent by two
 //! of them at once. What is left waiting is the outbox's ([`crate::outbox::Outbox::kick`]).
+//!
+//! A card payment is signed as a bill ([`sign_bill`]) and stored the same way, but never sent:
+//! the customer's phone carries it. The app only asks about it ([`ask_bill`]) and may cancel it
+//! ([`cancel_bill`]), with requests signed together with the bill.
 
 use std::time::Duration;
 
@@ -13,6 +17,7 @@ use tolem_outbox::record::{Failure, PaymentDraft, PaymentRecord, SignedPayment, 
 use tolem_outbox::store::{self, StoreError};
 use tolem_outbox::{settle, transport};
 use tolem_protocol::ids::SessionId;
+use tolem_protocol::keys::SecretKey;
 use tolem_protocol::messages::{DecodeError, KeyCard};
 
 use crate::session::KeySession;
@@ -57,11 +62,29 @@ pub enum Progress {
 /// Signs `draft` with the session's unlocked key: one new session, created now, for its pay
 /// and its status query.
 pub fn sign(session: &KeySession, draft: &PaymentDraft) -> Result<SignedPayment, SignError> {
+    sign_with(session, draft, SignedPayment::sign)
+}
+
+/// Signs `draft` as a bill for the customer to pay by card on their own phone, with the
+/// session's unlocked key: one new session, created now, for the bill, its status query and its
+/// cancel ([`SignedPayment::sign_bill`]).
+pub fn sign_bill(session: &KeySession, draft: &PaymentDraft) -> Result<SignedPayment, SignError> {
+    sign_with(session, draft, SignedPayment::sign_bill)
+}
+
+type Signer =
+    fn(&PaymentDraft, &KeyCard, &SecretKey, i64, [u8; 8]) -> Result<SignedPayment, DecodeError>;
+
+fn sign_with(
+    session: &KeySession,
+    draft: &PaymentDraft,
+    signer: Signer,
+) -> Result<SignedPayment, SignError> {
     let card = session.record_untracked().ok_or(SignError::NoKey)?.card;
     let now_ms = js_sys::Date::now() as i64;
     let random = crate::crypto::random_bytes::<8>().map_err(|_| SignError::Locked)?;
     session
-        .with_key(|key| SignedPayment::sign(draft, &card, key, now_ms, random))
+        .with_key(|key| signer(draft, &card, key, now_ms, random))
         .ok_or(SignError::Locked)?
         .map_err(SignError::Invalid)
 }
@@ -113,6 +136,34 @@ pub async fn settle_now(session: &SessionId, card: &KeyCard) -> Result<PaymentRe
         Err(LockError::Storage(error)) => Err(error.into()),
         Err(LockError::Busy) => store::get(session).await?.ok_or(StoreError::NotFound),
     }
+}
+
+/// Asks the gateway once about the stored bill of `session` — its status, or its cancel once the
+/// cashier cancelled it — with the key card on the phone (the requests were signed with the
+/// bill, so no unlocking is needed) and stores the answer ([`settle::settle_bill`]). No lock is
+/// taken: both requests may be sent any number of times, and the store keeps a final state.
+pub async fn ask_bill(session: &SessionId) -> Result<PaymentRecord, StoreError> {
+    let record = store::get(session).await?.ok_or(StoreError::NotFound)?;
+    if record.state.is_final() {
+        return Ok(record);
+    }
+    match store::key_card().await? {
+        Some(card) => settle::settle_bill(&record, &card).await,
+        None => Ok(record),
+    }
+}
+
+/// *Cancel bill*: the cancel is written to the phone first — from then on the bill is
+/// *cancelling* and every replay sends its pre-signed cancel until the gateway answers — then
+/// sent at once. Returns the record as it now is: cancelled, expired, paid (the customer was
+/// quicker: that wins), or still cancelling without a connection (the caller kicks the outbox).
+pub async fn cancel_bill(session: &SessionId) -> Result<PaymentRecord, StoreError> {
+    let now_ms = js_sys::Date::now() as i64;
+    let record = store::mark_cancelling(session, now_ms).await?;
+    if record.state != State::Cancelling {
+        return Ok(record);
+    }
+    ask_bill(session).await
 }
 
 async fn sleep(wait: Duration) {

@@ -30,21 +30,33 @@ pub struct Waiting {
     pub total_tiyn: i64,
     /// When the oldest of them was created (signed), if any waits.
     pub oldest_created_ms: Option<i64>,
+    /// Bills waiting for the customer's card: counted apart, in none of the above (no cash was
+    /// taken for them, so they are outside the offline limits).
+    pub bills: usize,
 }
 
 impl Waiting {
-    /// Sums up the waiting payments (any order; final ones are left out).
+    /// Sums up the waiting payments (any order; final ones are left out, bills only counted).
     pub fn of(records: &[PaymentRecord]) -> Waiting {
         records
             .iter()
             .filter(|r| !r.state.is_final())
-            .fold(Waiting::default(), |w, r| Waiting {
-                count: w.count + 1,
-                total_tiyn: w.total_tiyn.saturating_add(r.payment.amount_tiyn),
-                oldest_created_ms: Some(
-                    w.oldest_created_ms
-                        .map_or(r.payment.created_at_ms, |o| o.min(r.payment.created_at_ms)),
-                ),
+            .fold(Waiting::default(), |w, r| {
+                if r.payment.is_bill() {
+                    return Waiting {
+                        bills: w.bills + 1,
+                        ..w
+                    };
+                }
+                Waiting {
+                    count: w.count + 1,
+                    total_tiyn: w.total_tiyn.saturating_add(r.payment.amount_tiyn),
+                    oldest_created_ms: Some(
+                        w.oldest_created_ms
+                            .map_or(r.payment.created_at_ms, |o| o.min(r.payment.created_at_ms)),
+                    ),
+                    bills: w.bills,
+                }
             })
     }
 
@@ -115,6 +127,7 @@ mod tests {
             count,
             total_tiyn,
             oldest_created_ms: oldest,
+            bills: 0,
         }
     }
 

@@ -6,6 +6,12 @@
 //! and `status` requests); a [`PaymentRecord`] is a signed payment once stored, with its
 //! progress. A payment is sent again only as the very same bytes — never re-signed, never under
 //! a new session — so the gateway's idempotency makes any number of replays safe.
+//!
+//! A card payment is the same record with a [`BillRequests`] part: the customer pays on their own
+//! phone, from a QR code carrying the signed `bill` (in [`SignedPayment::pay`]'s place — the one
+//! request that makes the payment), and this phone only ever sends the bill's pre-signed `status`
+//! and `cancel`. Every field added for bills is optional with a default, so records stored before
+//! card payments existed load unchanged (as cash payments).
 
 use serde::{Deserialize, Serialize};
 use tolem_protocol::PROTOCOL_VERSION;
@@ -13,8 +19,20 @@ use tolem_protocol::codes::ResultCode;
 use tolem_protocol::commission::Split;
 use tolem_protocol::ids::SessionId;
 use tolem_protocol::keys::{KeyError, SecretKey, Signature};
-use tolem_protocol::messages::{DecodeError, Delivery, KeyCard, Message, Payment, Request, Step};
+use tolem_protocol::messages::{
+    Bill, BillStatus, DecodeError, Delivery, KeyCard, Message, Payment, PaymentMethod, Request,
+    Step,
+};
 use tolem_protocol::signing::Signed;
+
+/// How long a bill may be paid: long enough for a customer to open the link, type a card and get
+/// through 3-D Secure on a slow line; short enough that the cashier is not left waiting.
+pub const BILL_LIFETIME_MS: i64 = 30 * 60_000;
+/// How long after a bill's expiry (by this phone's clock) "no such session" is taken as final:
+/// the gateway refuses to open a bill past its expiry, so a bill it still does not know by then
+/// was never opened and can never be paid. The margin covers clocks that disagree a little (and
+/// the answer's own signed gateway time must be past the expiry too).
+pub const BILL_GRACE_MS: i64 = 5 * 60_000;
 
 /// Exact bytes signed by the point key, as stored: the body as text (protocol messages are
 /// UTF-8 JSON, so nothing is lost) and the signature as the header carries it.
@@ -102,11 +120,28 @@ pub struct SignedPayment {
     pub point: String,
     pub point_name: String,
     pub cashier: String,
-    /// The signed `pay` request.
+    /// The signed request that makes the payment: `pay` for cash; for a card payment the
+    /// signed `bill` the customer's phone carries to the gateway (see [`SignedPayment::bill`]) —
+    /// this phone never posts it.
     pub pay: SignedRequest,
     /// A `status` request for the same session, signed at the same moment: whoever holds the
     /// record (the service worker has no private key) can ask how an unclear payment ended.
     pub status: SignedRequest,
+    /// For a card payment, what makes it a bill: then [`SignedPayment::pay`] holds the signed
+    /// `bill` request the customer's phone carries (never posted by this phone). Absent for cash,
+    /// and in every record stored before card payments existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bill: Option<BillRequests>,
+}
+
+/// The parts of a card payment's record that a cash payment has not, signed with it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BillRequests {
+    /// Until when the customer may pay (UTC milliseconds, this phone's clock), as signed.
+    pub expires_at_ms: i64,
+    /// A `cancel` request for the bill's session, signed at the same moment, so the cashier (or
+    /// the service worker, later) can cancel it without unlocking the key.
+    pub cancel: SignedRequest,
 }
 
 impl SignedPayment {
@@ -121,39 +156,127 @@ impl SignedPayment {
         now_ms: i64,
         random: [u8; 8],
     ) -> Result<SignedPayment, DecodeError> {
-        let session = SessionId::generate(now_ms, random);
-        let request = |step: Step| Request {
+        Signer::new(card, key, now_ms, random).payment(draft, PaymentMethod::Cash)
+    }
+
+    /// Signs `draft` as a bill for the customer to pay by card on their own phone, exactly as
+    /// [`SignedPayment::sign`] signs a payment: a `bill` request payable until `now_ms` +
+    /// [`BILL_LIFETIME_MS`], and — signed at the same moment, for the same new session — its
+    /// `status` and `cancel` requests.
+    pub fn sign_bill(
+        draft: &PaymentDraft,
+        card: &KeyCard,
+        key: &SecretKey,
+        now_ms: i64,
+        random: [u8; 8],
+    ) -> Result<SignedPayment, DecodeError> {
+        Signer::new(card, key, now_ms, random).payment(draft, PaymentMethod::Card)
+    }
+
+    /// How the customer pays: by card when this is a bill.
+    pub fn method(&self) -> PaymentMethod {
+        if self.bill.is_some() {
+            PaymentMethod::Card
+        } else {
+            PaymentMethod::Cash
+        }
+    }
+
+    /// Whether this is a bill for the customer's card (never posted as a pay by this phone).
+    pub fn is_bill(&self) -> bool {
+        self.bill.is_some()
+    }
+
+    /// The link the bill's QR code carries, `<origin>/bill/<token>` with the exact signed bytes
+    /// and their signature ([`tolem_protocol::bill::link`]); `None` for a cash payment.
+    pub fn bill_link(&self, origin: &str) -> Option<String> {
+        self.bill.as_ref()?;
+        let signed = self.pay.to_signed().ok()?;
+        Some(tolem_protocol::bill::link(
+            origin,
+            &signed.body,
+            &signed.signature,
+        ))
+    }
+}
+
+/// One moment's signing: every request of a payment shares its session and creation time.
+struct Signer<'a> {
+    card: &'a KeyCard,
+    key: &'a SecretKey,
+    session: SessionId,
+    now_ms: i64,
+}
+
+impl<'a> Signer<'a> {
+    fn new(card: &'a KeyCard, key: &'a SecretKey, now_ms: i64, random: [u8; 8]) -> Self {
+        Signer {
+            card,
+            key,
+            session: SessionId::generate(now_ms, random),
+            now_ms,
+        }
+    }
+
+    fn request(&self, step: Step) -> Request {
+        Request {
             v: PROTOCOL_VERSION,
-            dealer: card.dealer.clone(),
-            point: card.point.clone(),
-            cashier: card.cashier.clone(),
-            key_serial: card.key_serial.clone(),
-            session: session.clone(),
-            created_at_ms: now_ms,
+            dealer: self.card.dealer.clone(),
+            point: self.card.point.clone(),
+            cashier: self.card.cashier.clone(),
+            key_serial: self.card.key_serial.clone(),
+            session: self.session.clone(),
+            created_at_ms: self.now_ms,
             step,
-        };
+        }
+    }
+
+    fn sign(&self, request: Request) -> SignedRequest {
+        SignedRequest::from_signed(Signed::sign(
+            &self.card.key_serial,
+            request.encode(),
+            self.key,
+        ))
+    }
+
+    fn payment(
+        &self,
+        draft: &PaymentDraft,
+        method: PaymentMethod,
+    ) -> Result<SignedPayment, DecodeError> {
         let payment = draft.payment();
-        let pay = request(Step::Pay(payment.clone()));
-        pay.validate()?;
-        let sign = |request: Request| {
-            SignedRequest::from_signed(Signed::sign(&card.key_serial, request.encode(), key))
+        let comment = payment.comment.clone();
+        let expires_at_ms = self.now_ms + BILL_LIFETIME_MS;
+        let first = match method {
+            PaymentMethod::Cash => self.request(Step::Pay(payment)),
+            PaymentMethod::Card => self.request(Step::Bill(Bill {
+                payment,
+                expires_at_ms,
+            })),
         };
+        first.validate()?;
+        let bill = (method == PaymentMethod::Card).then(|| BillRequests {
+            expires_at_ms,
+            cancel: self.sign(self.request(Step::Cancel)),
+        });
+        let card = self.card;
         Ok(SignedPayment {
-            session: session.clone(),
+            session: self.session.clone(),
             provider: draft.provider.clone(),
             provider_name: draft.provider_name.clone(),
             account: draft.account.clone(),
             amount_tiyn: draft.split.provider_tiyn,
             commission_tiyn: draft.split.commission_tiyn,
             customer_amount_tiyn: draft.split.customer_tiyn,
-            comment: payment.comment,
-            created_at_ms: now_ms,
+            comment,
+            created_at_ms: self.now_ms,
             dealer: card.dealer.clone(),
             point: card.point.clone(),
             point_name: card.point_name.clone(),
             cashier: card.cashier.clone(),
-            pay: sign(pay),
-            status: sign(request(Step::Status)),
+            pay: self.sign(first),
+            status: self.sign(self.request(Step::Status)),
+            bill,
         })
     }
 }
@@ -165,6 +288,15 @@ impl SignedPayment {
 ///    ▲                  │
 ///    │                  ▼ no clear answer (timeout, 5xx, reset, not a signed answer)
 ///    └── status: 11 ── unknown ──status──▶ accepted | rejected(code)
+/// ```
+///
+/// A bill (a card payment) is never sent; only its status is asked, and its cancel sent:
+///
+/// ```text
+/// awaiting_card ──status──▶ accepted (paid by card) | rejected(916 expired, 917 cancelled, 918)
+///       │  ▲ 11 or 915: the customer has not paid (yet); 11 past expiry + grace: expired (916)
+///       ▼  │
+///   (cancel pressed) cancelling ──cancel──▶ rejected(917 cancelled) | accepted (paid first) | rejected(916)
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "code", rename_all = "snake_case")]
@@ -180,8 +312,15 @@ pub enum State {
     /// The gateway accepted it (final).
     Accepted,
     /// The gateway refused it with this code (final); 32 is "the same payment was accepted
-    /// within the last hour".
+    /// within the last hour". A bill that ended unpaid is rejected too: 916 expired, 917
+    /// cancelled, 918 card payments are not set up on the gateway.
     Rejected(ResultCode),
+    /// A bill waits for the customer to pay it by card on their own phone: only its pre-signed
+    /// status is asked, never a pay sent.
+    AwaitingCard,
+    /// The cashier cancelled a bill; its pre-signed cancel has not been answered yet (the phone
+    /// may be offline). An answer that says it was paid meanwhile wins.
+    Cancelling,
 }
 
 impl State {
@@ -195,8 +334,14 @@ impl State {
         matches!(self, State::Unknown | State::Sending)
     }
 
+    /// Whether a bill still waits for a word from the gateway (awaiting payment, or cancelling).
+    pub fn is_bill_waiting(self) -> bool {
+        matches!(self, State::AwaitingCard | State::Cancelling)
+    }
+
     /// A stable word for the state as the cashier sees it (pages put it in `data-state`):
-    /// `deferred`, `sending`, `unknown`, `accepted`, `duplicate` (rejected with 32) or `rejected`.
+    /// `deferred`, `sending`, `unknown`, `accepted`, `duplicate` (rejected with 32) or `rejected`;
+    /// for bills `awaiting_card`, `cancelling`, `expired` (916) and `cancelled` (917).
     pub fn name(self) -> &'static str {
         match self {
             State::Deferred => "deferred",
@@ -204,7 +349,11 @@ impl State {
             State::Unknown => "unknown",
             State::Accepted => "accepted",
             State::Rejected(ResultCode::Duplicate) => "duplicate",
+            State::Rejected(ResultCode::BillExpired) => "expired",
+            State::Rejected(ResultCode::BillCancelled) => "cancelled",
             State::Rejected(_) => "rejected",
+            State::AwaitingCard => "awaiting_card",
+            State::Cancelling => "cancelling",
         }
     }
 }
@@ -263,6 +412,10 @@ pub struct PaymentRecord {
     /// payments the gateway did not accept, have none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery: Option<Delivery>,
+    /// For a bill the customer opened: where it stands as the gateway last said (915–917 answers)
+    /// — its expiry by the gateway's clock, and why the customer's last card was refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bill: Option<BillStatus>,
     /// Requests sent for it so far (pays and status queries).
     pub attempts: u32,
     /// Not to be sent again before this time (UTC milliseconds).
@@ -271,17 +424,23 @@ pub struct PaymentRecord {
 }
 
 impl PaymentRecord {
-    /// A freshly signed payment as it is first stored: deferred, due at once.
+    /// A freshly signed payment as it is first stored: deferred (a bill: awaiting the card),
+    /// due at once.
     pub fn new(payment: SignedPayment, now_ms: i64) -> PaymentRecord {
         PaymentRecord {
             session: payment.session.clone(),
+            state: if payment.is_bill() {
+                State::AwaitingCard
+            } else {
+                State::Deferred
+            },
             payment,
-            state: State::Deferred,
             transaction_id: None,
             decided_at_ms: None,
             last_answer: None,
             last_failure: None,
             delivery: None,
+            bill: None,
             attempts: 0,
             next_attempt_at_ms: now_ms,
             updated_at_ms: now_ms,
@@ -290,6 +449,21 @@ impl PaymentRecord {
 
     pub fn session(&self) -> &SessionId {
         &self.session
+    }
+
+    /// Whether the customer paid it by card (a bill the gateway accepted).
+    pub fn paid_by_card(&self) -> bool {
+        self.state == State::Accepted && self.payment.is_bill()
+    }
+
+    /// Until when the customer may pay a bill: the expiry it was signed with, or the gateway's
+    /// when that is earlier (the gateway may cut a bill's life shorter). `None` for cash.
+    pub fn bill_expires_at_ms(&self) -> Option<i64> {
+        let signed = self.payment.bill.as_ref()?.expires_at_ms;
+        Some(match &self.bill {
+            Some(status) => signed.min(status.expires_at_ms),
+            None => signed,
+        })
     }
 
     /// Whether the delivery of this payment may still change, so a status query is worth

@@ -16,6 +16,10 @@
 //!   a deferred one by its pay. A payment still not final afterwards stops the pass — the network
 //!   or the gateway is failing, and Workbox's lesson is to put the entry back at the front and
 //!   report the failure so the browser retries, not to push on through the queue.
+//! - Bills (card payments) wait in the same queue, in the same order: each is asked about by its
+//!   pre-signed status (or, once cancelled, sent its pre-signed cancel), never paid. A bill the
+//!   gateway answered about but the customer has not paid yet waits for the customer, not for the
+//!   network, so it does not stop the pass; one that got no answer does.
 //! - Payments deferred while the pass runs are picked up before the lock is let go, so a tab
 //!   that found the lock busy loses nothing by leaving the work to its holder.
 //! - Signed letters ([`crate::letters`]) wait in the same outbox and go in the same pass, after
@@ -170,6 +174,10 @@ pub async fn pass(held: Held) -> Result<Report, StoreError> {
             };
             if state.is_final() {
                 report.settled += 1;
+                continue;
+            }
+            if state.is_bill_waiting() && failure.is_none() {
+                // The gateway answered: the bill waits for the customer, not for the network.
                 continue;
             }
             report.stopped = Some(match failure {

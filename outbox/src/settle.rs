@@ -17,12 +17,22 @@
 //!   it is not final, [`refresh_delivery`] sends the payment's same pre-signed status query — a
 //!   read, so the very bytes signed at payment time may go any number of times, and no key is
 //!   needed (a locked key or the service worker can ask too) — and stores only the delivery.
+//! - bills (card payments, [`after_bill`]): never posted — the customer's phone carries the
+//!   signed bill. An awaiting bill is asked about by its pre-signed `status`, a cancelled one by
+//!   its pre-signed `cancel`; both are safe to send any number of times. A receipt: paid by card
+//!   (accepted); 916, 917, 918: ended unpaid; 915 (the customer has not paid; a refused card is
+//!   kept) or 11 (not opened yet): still waiting — until 11 comes past the bill's expiry plus
+//!   [`BILL_GRACE_MS`] by this phone's clock, and past the expiry by the gateway's clock in that
+//!   signed answer, when it has expired for good (the gateway opens no bill after its expiry);
+//!   anything that is not the gateway's word about this bill: still waiting.
 
 use tolem_protocol::codes::ResultCode;
 use tolem_protocol::ids::SessionId;
 use tolem_protocol::messages::{self, KeyCard, Outcome, PaymentState, Response};
 
-use crate::record::{PaymentRecord, SignedRequest, State, StoredAnswer, is_newer_delivery};
+use crate::record::{
+    BILL_GRACE_MS, PaymentRecord, SignedRequest, State, StoredAnswer, is_newer_delivery,
+};
 use crate::store::{self, StoreError};
 use crate::transport::{self, Answer, ApiError, Delivery};
 
@@ -30,6 +40,8 @@ use crate::transport::{self, Answer, ApiError, Delivery};
 pub const PAY: &str = "pay";
 /// The name of the status step ([`Step::Status`](tolem_protocol::messages::Step::Status)).
 pub const STATUS: &str = "status";
+/// The name of the cancel step of a bill ([`Step::Cancel`](tolem_protocol::messages::Step::Cancel)).
+pub const CANCEL: &str = "cancel";
 
 /// The first wait after a failed attempt; it doubles with each further failure.
 pub const FIRST_BACKOFF_MS: i64 = 15_000;
@@ -133,6 +145,67 @@ pub fn after_status(record: &PaymentRecord, reply: Reply, now_ms: i64) -> Paymen
                 // A refusal of the status query itself (a blocked point, too many attempts):
                 // the payment may still have been made, so it stays unknown.
                 next.state = State::Unknown;
+                next.next_attempt_at_ms = now_ms + wait_asked(&response, next.attempts);
+            }
+        }
+    }
+    next
+}
+
+/// The record of a bill after the reply to its `status` query (while it awaits the card) or to
+/// its `cancel` (once the cashier cancelled it): paid by card, ended unpaid, or — for anything
+/// else — still awaiting (or still cancelling), with the gateway's latest word on the bill and
+/// the failure kept. See the module's rules.
+pub fn after_bill(record: &PaymentRecord, reply: Reply, now_ms: i64) -> PaymentRecord {
+    let mut next = attempted(record, now_ms);
+    match reply {
+        Reply::Failed(error) => {
+            next.last_failure = error.failure();
+            next.next_attempt_at_ms = now_ms + backoff_ms(next.attempts);
+        }
+        Reply::Answered { response, answer } => {
+            next.last_failure = None;
+            next.last_answer = Some(answer);
+            if let Some(Outcome::Bill(status)) = &response.outcome {
+                next.bill = Some(status.clone());
+            }
+            // An answer may end a bill only if it names the bill's session: the gateway leaves
+            // the session out only when it refused the request before reading it.
+            let about_this_bill = response.session.as_ref() == Some(record.session());
+            match response.code {
+                ResultCode::Ok
+                | ResultCode::NoSuchSession
+                | ResultCode::BillNotPaid
+                | ResultCode::BillExpired
+                | ResultCode::BillCancelled
+                | ResultCode::CardPaymentsOff
+                    if !about_this_bill => {}
+                ResultCode::NoSuchSession => {
+                    // Never opened. The gateway opens no bill after its expiry: once that has
+                    // surely passed — by this phone's clock with the grace, and by the gateway's
+                    // own clock in this signed answer (a phone whose clock runs ahead must not
+                    // give up on a bill the gateway would still open) — it never will be.
+                    let expired = record.payment.bill.as_ref().is_some_and(|bill| {
+                        now_ms > bill.expires_at_ms + BILL_GRACE_MS
+                            && response.gateway_time_ms > bill.expires_at_ms
+                    });
+                    if expired {
+                        next.state = State::Rejected(ResultCode::BillExpired);
+                    }
+                }
+                ResultCode::BillNotPaid => {}
+                code @ (ResultCode::BillExpired
+                | ResultCode::BillCancelled
+                | ResultCode::CardPaymentsOff) => next.state = State::Rejected(code),
+                _ => {
+                    // A receipt decides, whatever the step: the customer paid (perhaps just
+                    // before the cancel), or the gateway refused the payment it made.
+                    if let Some(decided) = decision(&response).filter(|d| d.receipt_seen) {
+                        apply(&mut next, decided);
+                    }
+                }
+            }
+            if !next.state.is_final() {
                 next.next_attempt_at_ms = now_ms + wait_asked(&response, next.attempts);
             }
         }
@@ -252,8 +325,11 @@ async fn send(step: &str, request: &SignedRequest, delivery: Delivery) -> Result
 }
 
 /// Sends the payment's signed pay and returns the record as the reply leaves it (not stored:
-/// see [`settle`]).
+/// see [`settle`]). A bill is returned as it is: the customer's phone carries it, never this one.
 pub async fn send_payment(record: &PaymentRecord, card: &KeyCard) -> PaymentRecord {
+    if record.payment.is_bill() {
+        return record.clone();
+    }
     let sent = send(PAY, &record.payment.pay, Delivery::Payment).await;
     let now = now_ms();
     after_pay(
@@ -306,6 +382,8 @@ pub async fn refresh_delivery(
 /// never got it, its same signed pay goes out at once; a deferred one is marked as sending and
 /// its pay sent. A final payment is returned as it is.
 ///
+/// A bill is asked about instead ([`settle_bill`]): it is never sent.
+///
 /// The one replay step the app's *Execute* and *Send now* and the service worker's replay
 /// share. It takes no lock: run it under the replayer's lock so one context sends at a time
 /// (running it twice at once is still safe — same session, same bytes — only wasteful).
@@ -313,6 +391,9 @@ pub async fn settle(session: &SessionId, card: &KeyCard) -> Result<PaymentRecord
     let mut record = store::get(session).await?.ok_or(StoreError::NotFound)?;
     if record.state.is_final() {
         return Ok(record);
+    }
+    if record.payment.is_bill() {
+        return settle_bill(&record, card).await;
     }
     if record.state.needs_status() {
         record = store::update(&settle_unknown(&record, card).await).await?;
@@ -325,6 +406,32 @@ pub async fn settle(session: &SessionId, card: &KeyCard) -> Result<PaymentRecord
         return Ok(sending);
     }
     store::update(&send_payment(&sending, card).await).await
+}
+
+/// Asks the gateway about a bill that is not final — its pre-signed `status` while it awaits the
+/// card, its pre-signed `cancel` once the cashier cancelled it — and stores what the answer says
+/// ([`after_bill`]). Both requests were signed with the bill and may go any number of times (a
+/// read, and a cancel the gateway recognises by session), so no key is unlocked, nothing is
+/// signed here, and no lock is needed: the store keeps a final state, and keeps a cancel
+/// against an older answer. Returns the record as stored.
+pub async fn settle_bill(
+    record: &PaymentRecord,
+    card: &KeyCard,
+) -> Result<PaymentRecord, StoreError> {
+    let Some(bill) = record.payment.bill.as_ref() else {
+        return Ok(record.clone());
+    };
+    if record.state.is_final() {
+        return Ok(record.clone());
+    }
+    let (step, request) = match record.state {
+        State::Cancelling => (CANCEL, &bill.cancel),
+        _ => (STATUS, &record.payment.status),
+    };
+    let sent = send(step, request, Delivery::Repeatable).await;
+    let now = now_ms();
+    let reply = read_reply(step, sent, card, record.session(), now);
+    store::update(&after_bill(record, reply, now)).await
 }
 
 /// One pass over the due payments of the outbox, oldest first, settling each with [`settle`].

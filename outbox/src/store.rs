@@ -12,6 +12,10 @@
 //!   and the worker — may finish in any order), and never changes the signed payment itself.
 //! - An accepted payment's delivery to the provider changes after it is final: only through
 //!   [`update_delivery`], which writes that one field and never moves it backwards.
+//! - A bill (a card payment) waits in the outbox too, as an entry of its own kind
+//!   ([`EntryKind::Bill`]): the replay asks its status, but it is no cash on the phone, so it is
+//!   left out of what the header and the offline limits add up. Once the cashier cancels it
+//!   ([`mark_cancelling`]), no late answer turns it back into awaiting.
 //! - The history keeps at least the last [`HISTORY_KEEP`] payments and never drops one that is
 //!   not final; older final ones are pruned as new ones are saved.
 //! - Every committed change is announced on the [`crate::changes`] channel.
@@ -56,6 +60,9 @@ pub enum EntryKind {
     Payment,
     /// A signed letter ([`crate::letters`]).
     Letter,
+    /// A bill for the customer's card (in the history, like a payment): its status is asked,
+    /// nothing is paid from the phone, and it is no cash waiting.
+    Bill,
 }
 
 /// Why a payment could not be stored or found.
@@ -117,7 +124,11 @@ pub async fn save_new(payment: SignedPayment, now_ms: i64) -> Result<PaymentReco
         session: record.session().clone(),
         created_at_ms: record.payment.created_at_ms,
         amount_tiyn: record.payment.amount_tiyn,
-        kind: EntryKind::Payment,
+        kind: if record.payment.is_bill() {
+            EntryKind::Bill
+        } else {
+            EntryKind::Payment
+        },
     };
     let (record_js, entry_js) = (to_js(&record)?, to_js(&entry)?);
     let database = db::open().await?;
@@ -209,8 +220,8 @@ pub fn newest_first(records: &mut [PaymentRecord]) {
     });
 }
 
-/// Every payment still waiting (in the outbox), oldest first: what the header counts and what
-/// a replayer walks.
+/// Every payment still waiting (in the outbox), bills included, oldest first: what a replayer
+/// walks.
 pub async fn waiting() -> Result<Vec<PaymentRecord>, StoreError> {
     let database = db::open().await?;
     let transaction = database.transaction(&[HISTORY, OUTBOX], TransactionMode::ReadOnly)?;
@@ -224,7 +235,7 @@ pub async fn waiting() -> Result<Vec<PaymentRecord>, StoreError> {
         let Ok(entry) = from_js::<OutboxEntry>(entry) else {
             continue;
         };
-        if entry.kind != EntryKind::Payment {
+        if entry.kind == EntryKind::Letter {
             continue;
         }
         if let Some(value) = history.get(key(&entry.session))?.await?
@@ -252,7 +263,8 @@ pub async fn outbox_len() -> Result<usize, StoreError> {
 
 /// What waits, summed up for the header and the offline limits from the outbox entries alone
 /// (a few numbers each), not from the full records: the header is re-read after every change,
-/// and a phone may hold hundreds of deferred payments.
+/// and a phone may hold hundreds of deferred payments. Bills are only counted, apart: no cash
+/// was taken for them.
 pub async fn waiting_summary() -> Result<crate::limits::Waiting, StoreError> {
     let database = db::open().await?;
     let transaction = database.transaction(&[OUTBOX], TransactionMode::ReadOnly)?;
@@ -266,8 +278,13 @@ pub async fn waiting_summary() -> Result<crate::limits::Waiting, StoreError> {
         .iter()
         .filter_map(|e| from_js::<OutboxEntry>(e).ok())
     {
-        if entry.kind != EntryKind::Payment {
-            continue;
+        match entry.kind {
+            EntryKind::Payment => {}
+            EntryKind::Bill => {
+                waiting.bills += 1;
+                continue;
+            }
+            EntryKind::Letter => continue,
         }
         waiting.count += 1;
         waiting.total_tiyn = waiting.total_tiyn.saturating_add(entry.amount_tiyn);
@@ -291,10 +308,10 @@ pub async fn due(now_ms: i64) -> Result<Vec<PaymentRecord>, StoreError> {
 
 /// Marks the payment as being sent, just before its request leaves. Returns the record as it
 /// now is: in [`State::Sending`], or unchanged when it is final already (someone else settled
-/// it meanwhile — then there is nothing to send).
+/// it meanwhile — then there is nothing to send) or a bill (never sent from this phone).
 pub async fn mark_sending(session: &SessionId, now_ms: i64) -> Result<PaymentRecord, StoreError> {
     change(HISTORY, session, |record: &mut PaymentRecord| {
-        if record.state.is_final() {
+        if record.state.is_final() || record.payment.is_bill() {
             return false;
         }
         record.state = State::Sending;
@@ -307,14 +324,22 @@ pub async fn mark_sending(session: &SessionId, now_ms: i64) -> Result<PaymentRec
 
 /// Records the progress of `updated` (its state, transaction id, answer, attempts, schedule),
 /// taking the outbox entry away when the state is final. A final state already stored wins
-/// over a non-final one; the signed payment itself is never changed. Returns the record as
-/// stored.
+/// over a non-final one, and a bill the cashier cancels stays cancelling until an answer ends
+/// it (a status answer read before the cancel was pressed cannot undo it); the signed payment
+/// itself is never changed. Returns the record as stored.
 pub async fn update(updated: &PaymentRecord) -> Result<PaymentRecord, StoreError> {
     change(HISTORY, updated.session(), |record: &mut PaymentRecord| {
         if record.state.is_final() {
             return false;
         }
-        record.state = updated.state;
+        let cancelled_meanwhile =
+            record.state == State::Cancelling && updated.state == State::AwaitingCard;
+        if !cancelled_meanwhile {
+            record.state = updated.state;
+        }
+        if updated.bill.is_some() {
+            record.bill.clone_from(&updated.bill);
+        }
         record.transaction_id.clone_from(&updated.transaction_id);
         record.decided_at_ms = updated.decided_at_ms;
         record.last_answer.clone_from(&updated.last_answer);
@@ -327,6 +352,26 @@ pub async fn update(updated: &PaymentRecord) -> Result<PaymentRecord, StoreError
         record.attempts = updated.attempts;
         record.next_attempt_at_ms = updated.next_attempt_at_ms;
         record.updated_at_ms = updated.updated_at_ms;
+        true
+    })
+    .await
+}
+
+/// Marks the bill of `session` as cancelled by the cashier, before its pre-signed cancel is
+/// sent: from now on the replay sends the cancel (when the phone is offline, once the network
+/// returns) instead of asking the status. Returns the record as it now is: cancelling, or
+/// unchanged when it is final already (paid or ended meanwhile) or not a bill awaiting payment.
+pub async fn mark_cancelling(
+    session: &SessionId,
+    now_ms: i64,
+) -> Result<PaymentRecord, StoreError> {
+    change(HISTORY, session, |record: &mut PaymentRecord| {
+        if record.state != State::AwaitingCard {
+            return false;
+        }
+        record.state = State::Cancelling;
+        record.next_attempt_at_ms = now_ms;
+        record.updated_at_ms = now_ms;
         true
     })
     .await

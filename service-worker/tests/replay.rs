@@ -1,7 +1,8 @@
 //! Guards the worker's replay inside a real service worker in Chromium: the worker has Web
 //! Locks (so it shares the one-replayer lock with the pages); a sync with nothing waiting
 //! succeeds; a sync with payments waiting and no gateway in reach fails — so the browser fires it
-//! again later — and leaves the payments exactly as they were (nothing sent, nothing lost).
+//! again later — and leaves the payments exactly as they were (nothing sent, nothing lost); a
+//! bill awaiting the customer's card keeps the sync alive the same way and is never sent.
 #![cfg(target_arch = "wasm32")]
 
 use tolem_outbox::db::{self, HISTORY, KEYS, OUTBOX};
@@ -115,4 +116,30 @@ async fn a_sync_that_cannot_reach_the_gateway_fails_so_the_browser_retries() {
 
     // A message or the worker's start is not a sync: no failure to report.
     assert!(tolem_sw::replay("message".into()).await.is_ok());
+}
+
+#[wasm_bindgen_test]
+async fn a_bill_awaiting_the_card_keeps_the_sync_alive_and_is_never_sent() {
+    fresh_phone_with_card().await;
+    let draft = PaymentDraft {
+        provider: "kcell".into(),
+        provider_name: "Kcell".into(),
+        account: "7011234567".into(),
+        split: Split {
+            provider_tiyn: 1_000_00,
+            commission_tiyn: 0,
+            customer_tiyn: 1_000_00,
+        },
+        comment: None,
+    };
+    let key = SecretKey::from_seed(&[0x21; 32]);
+    let bill = SignedPayment::sign_bill(&draft, &card(), &key, NOW, [9; 8]).unwrap();
+    let stored = store::save_new(bill, NOW).await.unwrap();
+
+    // Its outcome is still to be asked: the browser must fire the sync again later.
+    let sync = tolem_sw::replay("sync".into()).await;
+    assert!(sync.is_err(), "the sync must fail while a bill waits");
+    let after = store::get(stored.session()).await.unwrap().unwrap();
+    assert_eq!(after.state, State::AwaitingCard);
+    assert_eq!(after.attempts, 0, "nothing left the phone");
 }

@@ -1,10 +1,10 @@
 //! The bar on top of every page: the app's name (a link home), the payments waiting to be sent,
-//! the connection, the key's lock, the language.
+//! the bills waiting for customers' cards, the connection, the key's lock, the language.
 
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-use crate::components::{ConnectionIndicator, LockState, OutboxSummary};
+use crate::components::{BillsSummary, ConnectionIndicator, LockState, OutboxSummary};
 use crate::language::LanguageSwitch;
 
 #[component]
@@ -13,6 +13,7 @@ pub fn Header() -> impl IntoView {
         <header class="top-bar">
             <A href="/" attr:class="brand">{tr!(app_name)}</A>
             <OutboxSummary />
+            <BillsSummary />
             <ConnectionIndicator />
             <LockState />
             <LanguageSwitch />

@@ -18,8 +18,8 @@ pub use delivery::{
 };
 pub use header::Header;
 pub use lock_state::LockState;
-pub use outbox_summary::OutboxSummary;
-pub use payment_state::{StateBadge, state_label, state_reason};
+pub use outbox_summary::{BillsSummary, OutboxSummary};
+pub use payment_state::{StateBadge, record_label, state_label, state_reason};
 pub use qr_code::{QrCode, qr_svg};
 pub use texts::{Notice, local_time, money, money_or_dash};
 pub use unlock_form::UnlockForm;

@@ -84,3 +84,27 @@ pub fn OutboxSummary() -> impl IntoView {
         </A>
     }
 }
+
+/// Bills waiting for customers' cards, in the top bar: only how many — no cash was taken for
+/// them, so they are in none of the sums above (nor in the offline limits). `#bills-summary`
+/// carries `data-count`; it is hidden while no bill waits.
+#[component]
+pub fn BillsSummary() -> impl IntoView {
+    let i18n = use_i18n();
+    let outbox = use_outbox();
+    let count = move || outbox.waiting().bills;
+    view! {
+        <A
+            href="/history"
+            attr:id="bills-summary"
+            attr:class="bills-summary"
+            attr:hidden=move || count() == 0
+            attr:data-count=move || count().to_string()
+            attr:title=tr!(bills_title)
+            attr:aria-label=move || format!("{}: {}", t_string!(i18n, bills_title), count())
+        >
+            <span class="bills-icon" aria-hidden="true">"▭"</span>
+            <span class="bills-count">{count}</span>
+        </A>
+    }
+}

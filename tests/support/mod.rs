@@ -1,11 +1,12 @@
 //! Starting the app in the test page the way a phone would, acting as the cashier does, and
 //! reading what the cashier sees. `card` makes key cards for tests of the key store,
 //! `catalogue` keeps a provider catalogue on the phone, `payments` writes payments with the
-//! real outbox store.
+//! real outbox store, `gateway` answers the network as the gateway would.
 #![allow(dead_code)] // each test file uses a different subset
 
 pub mod card;
 pub mod catalogue;
+pub mod gateway;
 pub mod payments;
 
 use std::time::Duration;

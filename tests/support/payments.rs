@@ -36,6 +36,30 @@ pub fn signed(
     SignedPayment::sign(&draft, &sample_card(), &point_key(), at_ms, [n; 8]).unwrap()
 }
 
+/// A bill for the customer's card to `provider` of `amount_tiyn` (1 % commission on top),
+/// signed at `at_ms` with its status and cancel.
+pub fn signed_bill(
+    provider: (&str, &str),
+    account: &str,
+    amount_tiyn: i64,
+    at_ms: i64,
+    n: u8,
+) -> SignedPayment {
+    let commission = amount_tiyn / 100;
+    let draft = PaymentDraft {
+        provider: provider.0.into(),
+        provider_name: provider.1.into(),
+        account: account.into(),
+        split: Split {
+            provider_tiyn: amount_tiyn,
+            commission_tiyn: commission,
+            customer_tiyn: amount_tiyn + commission,
+        },
+        comment: None,
+    };
+    SignedPayment::sign_bill(&draft, &sample_card(), &point_key(), at_ms, [n; 8]).unwrap()
+}
+
 /// Stores `payment` and brings it to `state` through the store, as a sender would.
 pub async fn store_in_state(payment: SignedPayment, state: State) -> PaymentRecord {
     let now = js_sys::Date::now() as i64;

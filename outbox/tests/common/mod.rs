@@ -1,6 +1,10 @@
 //! What the outbox tests share: a key card naming a real gateway key, a real point key, drafts
-//! signed with it, and the gateway's signed answers as they come off the wire.
+//! signed with it (as payments and as bills), and the gateway's signed answers as they come off
+//! the wire; in the browser, a gateway served in place of the network ([`network`]).
 #![allow(dead_code)] // each test file uses a different subset
+
+#[cfg(target_arch = "wasm32")]
+pub mod network;
 
 use tolem_outbox::record::{PaymentDraft, SignedPayment};
 use tolem_outbox::transport::Answer;
@@ -10,7 +14,8 @@ use tolem_protocol::commission::Split;
 use tolem_protocol::ids::SessionId;
 use tolem_protocol::keys::SecretKey;
 use tolem_protocol::messages::{
-    KeyCard, Message, OfflineLimits, Outcome, PaymentReceipt, PaymentState, Response,
+    BillState, BillStatus, CardRefusal, KeyCard, Message, OfflineLimits, Outcome, PaymentMethod,
+    PaymentReceipt, PaymentState, Response,
 };
 use tolem_protocol::signing::{GATEWAY_SIGNER, Signed};
 
@@ -64,6 +69,43 @@ pub fn draft() -> PaymentDraft {
 /// The draft signed at `at_ms`, with randomness `n`.
 pub fn signed_at(at_ms: i64, n: u8) -> SignedPayment {
     SignedPayment::sign(&draft(), &card(), &point_key(), at_ms, [n; 8]).unwrap()
+}
+
+/// The draft signed at `at_ms` as a bill for the customer's card, with randomness `n`.
+pub fn bill_at(at_ms: i64, n: u8) -> SignedPayment {
+    SignedPayment::sign_bill(&draft(), &card(), &point_key(), at_ms, [n; 8]).unwrap()
+}
+
+/// The gateway's answer about an unpaid bill of `session`: `code` (915, 916 or 917) with the
+/// bill's state and the reason the customer's last card was refused, if one was.
+pub fn bill_answer(
+    session: &SessionId,
+    code: ResultCode,
+    state: BillState,
+    refusal: Option<CardRefusal>,
+) -> Response {
+    Response {
+        v: PROTOCOL_VERSION,
+        session: Some(session.clone()),
+        code,
+        outcome: Some(Outcome::Bill(BillStatus {
+            state,
+            expires_at_ms: NOW + 30 * 60_000,
+            refusal,
+        })),
+        gateway_time_ms: NOW + 1_000,
+        retry_after_s: None,
+    }
+}
+
+/// The gateway's answer that the bill of `session` was paid by card: its payment's receipt.
+pub fn paid_by_card(session: &SessionId) -> Response {
+    let mut response = pay_answer(session, ResultCode::Ok);
+    if let Some(Outcome::Payment(receipt)) = response.outcome.as_mut() {
+        receipt.method = PaymentMethod::Card;
+        receipt.transaction_id = "D001-000777".into();
+    }
+    response
 }
 
 /// The gateway's answer to the pay of `session`: accepted, or refused with `code` (with the

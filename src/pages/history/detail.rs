@@ -7,6 +7,10 @@
 //! `mailto:` link — with its signed request, which the dealer can check and send to the gateway.
 //! Online, the same text can go as a signed letter through the gateway (`/message?payment=…`,
 //! [`crate::pages::MessagePage`]).
+//!
+//! A bill still waiting for the customer's card is shown as on the payment screen — its QR code,
+//! the time left, *Cancel bill* ([`BillScreen`]) — so the cashier can find it again; once it has
+//! ended, its page is a payment's like any other (*paid by card*, or why it was not paid).
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -25,6 +29,7 @@ use crate::money::format_tenge;
 use crate::outbox::use_outbox;
 use crate::pages::PageFrame;
 use crate::pages::history::{Shared, receipt_lines, share};
+use crate::pages::pay::bill::BillScreen;
 use crate::payments::{self, SendError, on_payment_change};
 use crate::providers::use_providers;
 
@@ -162,9 +167,11 @@ pub fn PaymentDetailPage() -> impl IntoView {
             Some(provider) => account_for_display(provider.account_kind, &p.account),
             None => account_guess(&p.account),
         };
-        let can_send = !state.is_final();
+        let by_card = p.is_bill();
+        // A bill is never sent from this phone, and its data is no request a dealer could send.
+        let can_send = !state.is_final() && !by_card;
         let session_text = p.session.to_string();
-        let can_mail = state != tolem_outbox::State::Accepted;
+        let can_mail = state != tolem_outbox::State::Accepted && !by_card;
         let subject = with_value(td_string!(locale, mail_subject), "session", &session_text);
         let body = mail_text(&record, &account, locale);
         let mail_link = mailto(&subject, &body);
@@ -174,7 +181,7 @@ pub fn PaymentDetailPage() -> impl IntoView {
         };
         view! {
             <section id="payment" class="card" data-state=state.name() data-session=session_text.clone()>
-                <p id="payment-state" class="result-head"><StateBadge state=state with_reason=true /></p>
+                <p id="payment-state" class="result-head"><StateBadge state=state with_reason=true by_card=by_card /></p>
                 {state.needs_status().then(|| view! { <p class="hint">{tr!(result_unknown_hint)}</p> })}
                 {record.delivery.clone().map(|delivery| view! {
                     <p id="payment-delivery" class="delivery-block">
@@ -188,12 +195,13 @@ pub fn PaymentDetailPage() -> impl IntoView {
                     {row("payment-amount", |l| td_string!(l, figure_provider_amount), format_tenge(p.amount_tiyn, locale))}
                     {row("payment-commission", |l| td_string!(l, figure_commission), format_tenge(p.commission_tiyn, locale))}
                     {row("payment-customer-amount", |l| td_string!(l, figure_customer_amount), format_tenge(p.customer_amount_tiyn, locale))}
+                    {by_card.then(|| row("payment-method", |l| td_string!(l, figure_method), td_string!(locale, method_card).to_owned()))}
                     {p.comment.clone().map(|c| row("payment-comment", |l| td_string!(l, figure_comment), c))}
                     {row("payment-created", |l| td_string!(l, figure_created), local_date_time(p.created_at_ms, locale))}
                     {record.decided_at_ms.map(|ms| row("payment-decided", |l| td_string!(l, figure_decided), local_date_time(ms, locale)))}
                     {row("payment-session", |l| td_string!(l, figure_session), session_text.clone())}
                     {row("payment-point", |l| td_string!(l, figure_point), format!("{} ({}), {}", p.point_name, p.point, p.cashier))}
-                    {row("payment-attempts", |l| td_string!(l, figure_attempts), record.attempts.to_string())}
+                    {(!by_card).then(|| row("payment-attempts", |l| td_string!(l, figure_attempts), record.attempts.to_string()))}
                     {record.last_failure.map(|f| row("payment-last-failure", |l| td_string!(l, figure_last_failure), failure_text(locale, f)))}
                 </dl>
             </section>
@@ -240,13 +248,36 @@ pub fn PaymentDetailPage() -> impl IntoView {
         .into_any()
     };
 
+    // The bill on screen asks the gateway and stores each answer, which reloads this page: the
+    // screen is made once per waiting bill (not for every reload, which would start it again).
+    let waiting_bill = Memo::new(move |_| match &*loaded.read() {
+        Loaded::Found(record) if record.payment.is_bill() && !record.state.is_final() => {
+            Some(record.session().clone())
+        }
+        _ => None,
+    });
+    let page = move || {
+        if waiting_bill.get().is_none() {
+            return content();
+        }
+        let Loaded::Found(record) = loaded.get_untracked() else {
+            return content();
+        };
+        let p = &record.payment;
+        let account = match untrack(|| providers.find(&p.provider)) {
+            Some(provider) => account_for_display(provider.account_kind, &p.account),
+            None => account_guess(&p.account),
+        };
+        view! { <BillScreen record=*record account /> }.into_any()
+    };
+
     view! {
         <PageFrame
             title=|l| td_string!(l, payment_title)
             back="/history"
             back_label=|l| td_string!(l, history_title)
         >
-            {content}
+            {page}
         </PageFrame>
     }
 }

@@ -89,11 +89,13 @@ pub fn HistoryPage() -> impl IntoView {
         let delivery = record.delivery;
         let delivery_state = delivery.as_ref().map(|d| delivery_name(d.state));
         let payment = record.payment;
+        let by_card = payment.is_bill();
         view! {
             <li
                 class="payment"
                 data-session=session.clone()
                 data-state=state.name()
+                data-method=by_card.then_some("card")
                 data-provider=payment.provider.clone()
                 data-delivery=delivery_state
                 data-code=match state {
@@ -103,7 +105,7 @@ pub fn HistoryPage() -> impl IntoView {
             >
                 <A href=payment_path(&session)>
                     <span class="payment-line">
-                        <StateBadge state=state with_reason=true />
+                        <StateBadge state=state with_reason=true by_card=by_card />
                         <span class="payment-amount">
                             {money(payment.customer_amount_tiyn)}
                         </span>

@@ -10,7 +10,7 @@ use tolem_protocol::ids::SessionId;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 
-use crate::components::{DeliveryNote, StateBadge, delivery_summary, state_label, state_reason};
+use crate::components::{DeliveryNote, StateBadge, delivery_summary, record_label, state_reason};
 use crate::deliveries::use_deliveries;
 use crate::format::{account_for_display, account_guess, local_date_time};
 use crate::i18n::*;
@@ -68,13 +68,19 @@ fn figure_lines(record: &PaymentRecord, account: &str, locale: Locale) -> Vec<(S
             format_tenge(p.customer_amount_tiyn, locale),
         ),
     ];
+    if p.is_bill() {
+        lines.push((
+            td_string!(locale, figure_method).to_owned(),
+            td_string!(locale, method_card).to_owned(),
+        ));
+    }
     if let Some(id) = &record.transaction_id {
         lines.push((
             td_string!(locale, figure_transaction).to_owned(),
             id.clone(),
         ));
     }
-    let mut state = state_label(locale, record.state).to_owned();
+    let mut state = record_label(locale, record).to_owned();
     if let Some(reason) = state_reason(locale, record.state) {
         state = format!("{state}: {reason}");
     }
@@ -207,7 +213,7 @@ pub fn ReceiptPage() -> impl IntoView {
                 data-transaction=record.transaction_id.clone().unwrap_or_default()
             >
                 <h2>{tr!(receipt_heading)}</h2>
-                <p class="result-head"><StateBadge state=record.state /></p>
+                <p class="result-head"><StateBadge state=record.state by_card=record.payment.is_bill() /></p>
                 {record.delivery.clone().map(|delivery| view! {
                     <p id="receipt-delivery" class="delivery-block">
                         <DeliveryNote delivery customer_tiyn=record.payment.customer_amount_tiyn />

@@ -4,6 +4,11 @@
 //! On *Confirm* the payment is signed at once (pay and status, one session, created now) and
 //! stored in the history and the outbox before anything is sent. *Execute* then sends it and
 //! follows an unclear answer with status queries; *Defer* leaves it stored, to be sent later.
+//!
+//! When the customer pays by card on their own phone, *Make bill* signs a bill instead (the bill,
+//! its status and its cancel, one session), stores it as awaiting the card, and shows it as a
+//! QR code ([`super::bill::BillScreen`]) until the gateway says how it ended; no cash is taken,
+//! so the offline limits do not apply.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -14,7 +19,7 @@ use tolem_outbox::record::{Failure, PaymentDraft, PaymentRecord, State};
 use tolem_outbox::store::StoreError;
 use tolem_protocol::account::AccountKind;
 use tolem_protocol::commission::CommissionSettings;
-use tolem_protocol::messages::COMMENT_MAX_CHARS;
+use tolem_protocol::messages::{COMMENT_MAX_CHARS, PaymentMethod};
 use tolem_protocol::providers::ProviderInfo;
 
 use crate::balance::use_balance;
@@ -25,6 +30,7 @@ use crate::i18n::*;
 use crate::messages::Explain;
 use crate::outbox::use_outbox;
 use crate::pages::history::failure_text;
+use crate::pages::pay::bill::BillScreen;
 use crate::pages::pay::check::{CheckAnswer, CheckResult, CheckState, check_number};
 use crate::pages::pay::form::{AmountSide, FieldErrors, check_form, live_split};
 use crate::pages::{PageFrame, TextKey};
@@ -38,6 +44,8 @@ use crate::storage::commission;
 enum Action {
     Execute,
     Defer,
+    /// A bill for the customer's card.
+    Bill,
 }
 
 impl Action {
@@ -45,6 +53,7 @@ impl Action {
         match self {
             Action::Execute => "execute",
             Action::Defer => "defer",
+            Action::Bill => "bill",
         }
     }
 }
@@ -55,9 +64,11 @@ enum Stage {
     Form,
     Confirm(PaymentDraft, Action),
     Working(Progress),
+    /// A bill stored and shown, waiting for the customer's card.
+    Bill(Box<PaymentRecord>),
     Done(Box<PaymentRecord>, Action),
     /// Signing or storing failed: nothing was sent, nothing deferred.
-    NotSaved(NotSaved),
+    NotSaved(NotSaved, Action),
     /// Stored, but the storage failed while it was being sent: the history has it.
     Unsure(StoreError, String),
 }
@@ -134,6 +145,7 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
     let (side, set_side) = signal(AmountSide::Customer);
     let (amount, set_amount) = signal(String::new());
     let (comment, set_comment) = signal(String::new());
+    let (method, set_method) = signal(PaymentMethod::Cash);
     // Errors are shown once the cashier has tried to go on, then follow every keystroke.
     let (tried, set_tried) = signal(false);
     let (locked_warning, set_locked_warning) = signal(false);
@@ -227,9 +239,9 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
     let go_on = move |action: Action| {
         let Some(draft) = ready() else { return };
         // A deferral, or an execution that will end deferred (the gateway is out of reach),
-        // must fit the point's offline limits.
-        let will_wait =
-            action == Action::Defer || connection.get_untracked() == Connection::Offline;
+        // must fit the point's offline limits. A bill takes no cash: they do not apply.
+        let will_wait = action == Action::Defer
+            || action == Action::Execute && connection.get_untracked() == Connection::Offline;
         if will_wait && let Some(record) = session.record_untracked() {
             let checked = limits::check_defer(
                 &record.card.offline,
@@ -248,7 +260,11 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
     };
 
     let confirm = move |draft: PaymentDraft, action: Action| {
-        let signed = match payments::sign(&session, &draft) {
+        let sign = match action {
+            Action::Bill => payments::sign_bill,
+            Action::Execute | Action::Defer => payments::sign,
+        };
+        let signed = match sign(&session, &draft) {
             Ok(signed) => signed,
             Err(SignError::Locked) => {
                 set_locked_warning.set(true);
@@ -256,7 +272,7 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
                 return;
             }
             Err(error) => {
-                set_stage.set(Stage::NotSaved(NotSaved::Sign(error)));
+                set_stage.set(Stage::NotSaved(NotSaved::Sign(error), action));
                 return;
             }
         };
@@ -266,10 +282,17 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
             let record = match payments::save(signed).await {
                 Ok(record) => record,
                 Err(error) => {
-                    set_stage.set(Stage::NotSaved(NotSaved::Store(error)));
+                    set_stage.set(Stage::NotSaved(NotSaved::Store(error), action));
                     return;
                 }
             };
+            if action == Action::Bill {
+                // Stored: now it may be shown. Should the page close while the customer pays,
+                // the worker asks how it ended.
+                crate::outbox::register_sync();
+                set_stage.set(Stage::Bill(Box::new(record)));
+                return;
+            }
             let (Action::Execute, Some(card)) = (action, card) else {
                 outbox.kick();
                 set_stage.set(Stage::Done(Box::new(record), action));
@@ -445,6 +468,36 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
                         })
                     })
                 />
+                <fieldset class="toggle" id="pay-method">
+                    <legend>{tr!(pay_method_legend)}</legend>
+                    <label>
+                        <input
+                            id="pay-method-cash"
+                            type="radio"
+                            name="pay-method"
+                            prop:checked=move || method.get() == PaymentMethod::Cash
+                            on:change=move |_| set_method.set(PaymentMethod::Cash)
+                        />
+                        {tr!(pay_method_cash)}
+                    </label>
+                    <label>
+                        <input
+                            id="pay-method-card"
+                            type="radio"
+                            name="pay-method"
+                            prop:checked=move || method.get() == PaymentMethod::Card
+                            on:change=move |_| {
+                                set_method.set(PaymentMethod::Card);
+                                // Limits are about cash waiting on the phone: not this payment's.
+                                set_over_limit.set(None);
+                            }
+                        />
+                        {tr!(pay_method_card)}
+                    </label>
+                </fieldset>
+                <Show when=move || method.get() == PaymentMethod::Card>
+                    <p id="pay-method-hint" class="hint">{tr!(pay_method_card_hint)}</p>
+                </Show>
                 <Show when=no_key>
                     <p id="pay-no-key" class="error" role="alert">
                         {tr!(pay_no_key)} " "
@@ -464,12 +517,21 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
                 />
                 <div class="actions">
                     <button id="pay-clear" type="button" on:click=move |_| clear()>{tr!(clear_button)}</button>
-                    <button id="pay-defer" type="button" on:click=move |_| go_on(Action::Defer)>
-                        {tr!(defer_button)}
-                    </button>
-                    <button id="pay-execute" type="submit" class="primary" on:click=move |_| go_on(Action::Execute)>
-                        {tr!(execute_button)}
-                    </button>
+                    <Show
+                        when=move || method.get() == PaymentMethod::Cash
+                        fallback=move || view! {
+                            <button id="pay-bill" type="submit" class="primary" on:click=move |_| go_on(Action::Bill)>
+                                {tr!(bill_button)}
+                            </button>
+                        }
+                    >
+                        <button id="pay-defer" type="button" on:click=move |_| go_on(Action::Defer)>
+                            {tr!(defer_button)}
+                        </button>
+                        <button id="pay-execute" type="submit" class="primary" on:click=move |_| go_on(Action::Execute)>
+                            {tr!(execute_button)}
+                        </button>
+                    </Show>
                 </div>
             </form>
             <Show when=move || session.record().is_some() && !session.is_unlocked()>
@@ -482,6 +544,7 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
         let title: TextKey = match action {
             Action::Execute => |l| td_string!(l, confirm_execute_title),
             Action::Defer => |l| td_string!(l, confirm_defer_title),
+            Action::Bill => |l| td_string!(l, confirm_bill_title),
         };
         let shown_account = account_for_display(kind, &draft.account);
         let split = draft.split;
@@ -499,6 +562,9 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
                     {figure("confirm-commission", |l| td_string!(l, figure_commission), Some(split.commission_tiyn))}
                     {figure("confirm-customer-amount", |l| td_string!(l, figure_customer_amount), Some(split.customer_tiyn))}
                     {comment.map(|c| view! { <dt>{tr!(figure_comment)}</dt><dd id="confirm-comment">{c}</dd> })}
+                    {(action == Action::Bill).then(|| view! {
+                        <dt>{tr!(figure_method)}</dt><dd id="confirm-method">{tr!(method_card)}</dd>
+                    })}
                 </dl>
                 <div class="actions">
                     <button id="confirm-back" type="button" on:click=move |_| set_stage.set(Stage::Form)>
@@ -535,13 +601,23 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
 
     let outcome = move |record: PaymentRecord, action: Action| {
         let state = record.state;
+        let by_card = record.payment.is_bill();
         let headline: TextKey = match state {
+            State::Accepted if by_card => |l| td_string!(l, result_paid_by_card),
             State::Accepted => |l| td_string!(l, result_accepted),
+            State::Rejected(_) if by_card => |l| td_string!(l, result_bill_unpaid),
             State::Rejected(_) => |l| td_string!(l, result_rejected),
             State::Deferred if action == Action::Defer => |l| td_string!(l, result_deferred),
             State::Deferred => |l| td_string!(l, result_deferred_offline),
             State::Unknown | State::Sending => |l| td_string!(l, result_unknown),
+            State::AwaitingCard | State::Cancelling => |l| td_string!(l, bill_waiting),
         };
+        // The cashier pressed Cancel, but the customer had paid: the cancel's answer says so.
+        let paid_before_cancel = record.paid_by_card()
+            && record
+                .last_answer
+                .as_ref()
+                .is_some_and(|a| a.step == tolem_outbox::settle::CANCEL);
         let tone = match state {
             State::Accepted => "card result ok",
             State::Rejected(_) => "card result bad",
@@ -555,10 +631,14 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
                 class=tone
                 role="status"
                 data-state=state.name()
+                data-method=by_card.then_some("card")
                 data-session=session.clone()
             >
-                <p class="result-head"><StateBadge state=state /></p>
+                <p class="result-head"><StateBadge state=state by_card=by_card /></p>
                 <p id="pay-result-text"><strong>{crate::language::text(headline)}</strong></p>
+                {paid_before_cancel.then(|| view! {
+                    <p id="pay-paid-before-cancel" class="error" role="alert">{tr!(result_paid_before_cancel)}</p>
+                })}
                 <Notice
                     id="pay-reason"
                     class="reason"
@@ -599,6 +679,9 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
                     {figure("pay-result-provider-amount", |l| td_string!(l, figure_provider_amount), Some(record.payment.amount_tiyn))}
                     {figure("pay-result-commission", |l| td_string!(l, figure_commission), Some(record.payment.commission_tiyn))}
                     {figure("pay-result-customer-amount", |l| td_string!(l, figure_customer_amount), Some(record.payment.customer_amount_tiyn))}
+                    {by_card.then(|| view! {
+                        <dt>{tr!(figure_method)}</dt><dd id="pay-result-method">{tr!(method_card)}</dd>
+                    })}
                 </dl>
             </section>
             <nav class="actions">
@@ -613,10 +696,14 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
         }
     };
 
-    let not_saved = move |why: NotSaved| {
+    let not_saved = move |why: NotSaved, action: Action| {
+        let headline: TextKey = match action {
+            Action::Bill => |l| td_string!(l, bill_not_saved),
+            Action::Execute | Action::Defer => |l| td_string!(l, result_not_saved),
+        };
         view! {
             <section id="pay-result" class="card result bad" role="alert" data-state="not-saved">
-                <p><strong>{tr!(result_not_saved)}</strong></p>
+                <p><strong>{crate::language::text(headline)}</strong></p>
                 <Notice
                     id="pay-error"
                     class=""
@@ -663,8 +750,15 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
         Stage::Form => form().into_any(),
         Stage::Confirm(draft, action) => confirmation(draft, action).into_any(),
         Stage::Working(step) => progress(step).into_any(),
+        Stage::Bill(record) => {
+            let account = account_for_display(kind, &record.payment.account);
+            let on_final = move |record: PaymentRecord| {
+                set_stage.set(Stage::Done(Box::new(record), Action::Bill));
+            };
+            view! { <BillScreen record=*record account on_final /> }.into_any()
+        }
         Stage::Done(record, action) => outcome(*record, action).into_any(),
-        Stage::NotSaved(why) => not_saved(why).into_any(),
+        Stage::NotSaved(why, action) => not_saved(why, action).into_any(),
         Stage::Unsure(error, session) => unsure(error, session).into_any(),
     }
 }
