@@ -109,7 +109,15 @@ pub async fn handle(
     let mut settled = false;
     let verdict = match (&bill, notification.kind) {
         (None, _) => Verdict::UnknownInvoice,
-        (Some(bill), NotificationKind::Check) => check(pool, bill, &notification, now_ms).await?,
+        (Some(bill), NotificationKind::Check) => {
+            let verdict = check(pool, bill, &notification, now_ms).await?;
+            if verdict == Verdict::Accept && bill.decline.is_some() {
+                // Another card is being tried: the last one's refusal no longer applies.
+                let mut conn = pool.acquire().await?;
+                bills::clear_decline(&mut conn, bill.invoice, now_ms).await?;
+            }
+            verdict
+        }
         (Some(bill), NotificationKind::Pay) => {
             let outcome = settle::settle(pool, bill, &notification, now_ms).await?;
             settled = matches!(outcome, settle::Settled::Paid { accepted: true, .. });

@@ -83,6 +83,8 @@ pub async fn start(
             .map(|p| p.name.clone())
             .unwrap_or_else(|_| payment.provider.clone())
     };
+    // Both only bring the browser back; the page waits for the notification either way, but
+    // after a success it must not show an earlier card's refusal meanwhile.
     let back = format!("{}{}", choices.origin, outcome_path(bill, choices.lang));
     let order = Order {
         invoice,
@@ -94,8 +96,8 @@ pub async fn start(
             Lang::Kk => PageLanguage::Kk,
             Lang::En => PageLanguage::En,
         },
-        success_url: back.clone(),
-        fail_url: back,
+        success_url: format!("{back}&after=paid"),
+        fail_url: format!("{back}&after=refused"),
     };
     let created = service.create_order(&order).await?;
     let mut conn = pool.acquire().await?;

@@ -302,6 +302,23 @@ pub async fn set_decline(
     Ok(())
 }
 
+/// Forgets the last refused card's reason (another card is being tried).
+pub async fn clear_decline(
+    conn: &mut AnyConnection,
+    invoice: i64,
+    now_ms: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE bills SET decline = NULL, decline_reason = NULL, updated_at_ms = $1 \
+         WHERE invoice = $2 AND state = 'awaiting'",
+    )
+    .bind(now_ms)
+    .bind(invoice)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// A notification as received, verified or not (kept as evidence).
 #[derive(Debug, Clone)]
 pub struct NotificationRow<'a> {

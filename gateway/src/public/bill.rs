@@ -14,7 +14,7 @@
 
 use axum::{
     Form, Router,
-    extract::{Path, State},
+    extract::{Path, Query, State},
     http::{HeaderMap, StatusCode, header},
     middleware,
     response::{IntoResponse, Redirect, Response},
@@ -238,10 +238,19 @@ fn refusal_key(refusal: CardRefusal) -> String {
     crate::card::notify::refusal_word(refusal)
 }
 
+/// Where the payment service sent the browser back from (`?after=paid` or `refused`): only a
+/// hint for what to show while the notification is on its way, never a settlement.
+#[derive(Debug, Default, Deserialize)]
+struct Back {
+    #[serde(default)]
+    after: String,
+}
+
 /// `GET /card/bill/<invoice>/<check>`.
 async fn outcome(
     State(state): State<AppState>,
     Path((invoice, check)): Path<(i64, String)>,
+    Query(back): Query<Back>,
 ) -> Response {
     let bill = match state.pool.acquire().await {
         Ok(mut conn) => bills::by_invoice(&mut conn, invoice).await,
@@ -292,6 +301,9 @@ async fn outcome(
         BillState::Paid if delivery.is_some() => ("paid", false),
         BillState::Paid => ("refunded", false),
         BillState::Awaiting if now >= bill.expires_at_ms => ("expired", false),
+        // Back from a success: the notification is on its way; an earlier card's refusal is
+        // not this payment's outcome.
+        BillState::Awaiting if back.after == "paid" => ("waiting", true),
         BillState::Awaiting if bill.decline.is_some() => ("declined", false),
         BillState::Awaiting => ("waiting", true),
         BillState::Expired => ("expired", false),

@@ -111,8 +111,9 @@ async fn a_customer_pays_by_card_while_the_cashiers_phone_is_offline() {
     // Back online, the cashier's phone learns it by itself.
     proxy.set_fault(Fault::None);
     b.network_returns().await;
-    b.wait_for_element("#bill[data-state='accepted']").await;
-    let shown = b.text_of("#bill").await;
+    let result = "#pay-result[data-state='accepted'][data-method='card']";
+    b.wait_for_element(result).await;
+    let shown = b.text_of(result).await;
     assert!(shown.contains("Оплачено картой"), "{shown}");
 
     // The gateway delivered it once.
