@@ -22,11 +22,17 @@ self.addEventListener('activate', (event) => {
   event.waitUntil(ready.then((sw) => sw.activate(VERSION)));
 });
 
+// What the gateway itself serves on this origin, never the cashier app: the API, the console,
+// the public pages (signature check, a card bill and its outcome on the customer's phone). The
+// worker must leave them to the network untouched — answering a navigation there with the app's
+// cached index.html would show the wrong page and drop the gateway's own security headers.
+const SERVER_PATHS = ['/api/', '/console', '/verify', '/bill/', '/card/'];
+
 self.addEventListener('fetch', (event) => {
   const request = event.request;
   const url = new URL(request.url);
-  // The API is never answered by the worker's shell cache: it goes to the network untouched.
-  if (request.method !== 'GET' || url.origin !== self.location.origin || url.pathname.startsWith('/api/')) {
+  if (request.method !== 'GET' || url.origin !== self.location.origin
+      || SERVER_PATHS.some((prefix) => url.pathname.startsWith(prefix))) {
     return;
   }
   event.respondWith(ready.then((sw) => sw.respond(VERSION, request)));
