@@ -121,28 +121,31 @@ async fn run(config: Config) -> Result<(), StartupError> {
         .with_secure_cookies(config.secure_cookies)
         .with_mail_queue(mail_queue)
         .with_delivery_queue(delivery_queue);
-    print!(
-        "{}",
-        startup::banner_with_mail(addr, demo.as_ref(), Some(&shown_transport))
-    );
+    let mut banner = startup::banner_with_mail(addr, demo.as_ref(), Some(&shown_transport));
     if let Some(url) = config
         .demo_provider_url
         .as_deref()
         .filter(|u| config.demo && !u.is_empty())
     {
-        println!("  Providers:      the demo providers' payments are delivered to {url}");
+        banner +=
+            &format!("  Providers:      the demo providers' payments are delivered to {url}\n");
     }
     if let Some(service) = &card_payments.service {
-        println!(
-            "  Card payments:  through {} (bills payable for {} min)",
+        banner += &format!(
+            "  Card payments:  through {} (bills payable for {} min)\n",
             service.kind().name(),
             config.bill_lifetime_min
         );
     }
     if users::operator_users(&pool).await.unwrap_or(1) == 0 {
-        println!(
-            "  No operator user yet: create the first with `tolem-gateway operator add --email …`"
-        );
+        banner += "  No operator user yet: create the first with `tolem-gateway operator add --email …`\n";
+    }
+    // One write, and a closed standard output (a supervisor that read the first line and went
+    // away) is no reason to stop serving: `print!` would panic on it.
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(banner.as_bytes()).and_then(|()| out.flush());
     }
     tracing::info!("listening on http://{addr}");
 

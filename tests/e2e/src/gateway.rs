@@ -99,11 +99,10 @@ impl Gateway {
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
-        let banner = BufReader::new(child.stdout.take().expect("piped stdout"))
-            .lines()
-            .next()
-            .and_then(Result::ok)
-            .unwrap_or_default();
+        let mut lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
+        let banner = lines.next().and_then(Result::ok).unwrap_or_default();
+        // Keep reading the rest, so the gateway never writes into a closed pipe.
+        std::thread::spawn(move || lines.for_each(drop));
         assert!(
             banner.starts_with("Tolem gateway listening on"),
             "gateway did not start: {banner:?}"
