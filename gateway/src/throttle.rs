@@ -88,6 +88,14 @@ impl Subject {
         Subject { key, policy }
     }
 
+    /// Whether the `failures`-th failure is worth a line in the audit trail: the first of a
+    /// window (someone started failing) and the one that blocks the subject. The others are
+    /// counted in `login_attempts` only, so a flood of wrong passwords neither grows the
+    /// trail without bound nor takes the database's write lock once per attempt for it.
+    pub fn is_notable_failure(&self, failures: i64) -> bool {
+        failures <= 1 || failures == self.policy.free_failures
+    }
+
     /// The subject as stored and logged, e.g. `point:P1001`.
     pub fn as_str(&self) -> &str {
         &self.key
@@ -147,7 +155,7 @@ fn block_until(policy: &Policy, failures: i64, now: i64) -> i64 {
 }
 
 mod store;
-pub use store::{charge, clear, refund};
+pub use store::{charge, clear, failures, refund};
 
 #[cfg(test)]
 mod tests {
