@@ -45,6 +45,15 @@ pub const ADDRESS: Policy = Policy {
     ..ACCOUNT
 };
 
+/// Key cards of one point: each costs a password hash even with the right password, so
+/// whoever knows it may not ask for cards without end. Ten in a row are plenty for a point
+/// setting up its phones; then one more after 30 s, 1, 2... minutes, and a quiet quarter of an
+/// hour starts afresh.
+pub const KEY_CARDS: Policy = Policy {
+    free_failures: 10,
+    ..ACCOUNT
+};
+
 /// Something whose failures are counted.
 #[derive(Debug, Clone)]
 pub struct Subject {
@@ -56,6 +65,12 @@ impl Subject {
     /// A payment point, by code.
     pub fn point(code: &str) -> Subject {
         Subject::new(format!("point:{code}"), ACCOUNT)
+    }
+
+    /// The key cards asked for a point, right password or wrong: counted, never cleared by a
+    /// success (see [`KEY_CARDS`]).
+    pub fn key_cards(point_code: &str) -> Subject {
+        Subject::new(format!("key_cards:{point_code}"), KEY_CARDS)
     }
 
     /// A dealer-console user, by e-mail (lower-cased: the address is the same person).
