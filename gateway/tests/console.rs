@@ -3,7 +3,8 @@
 //! cookie's flags, and only its hash stored; idle, expired and logged-out sessions go back to
 //! login; forms without the session's CSRF token, or from another origin, get 403; the language
 //! switch is remembered; a flood of wrong passwords is throttled and leaves at most two audit
-//! rows, and the right password works once the window has passed. (The keys page itself:
+//! rows, and the right password works once the window has passed; an oversized login form gets
+//! 413, not "wrong password". (The keys page itself:
 //! `console_keys.rs`.)
 
 mod support;
@@ -211,4 +212,20 @@ async fn a_login_flood_is_throttled_without_an_audit_row_per_attempt() {
         .await;
     let response = gateway.login(ADMIN).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn an_oversized_login_form_is_answered_413_not_as_a_wrong_password() {
+    let gateway = support::start().await;
+    let huge = "a".repeat(3 * 1024 * 1024);
+    let response = gateway
+        .client
+        .post(format!("{}/console/login", gateway.url))
+        .form(&[("email", huge.as_str()), ("password", "x"), ("otp", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("Форма слишком большая"), "{html}");
 }

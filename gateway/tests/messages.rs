@@ -7,7 +7,7 @@
 //! refuses an altered one — a changed body byte, a swapped gateway signature, a signature by
 //! another key, an unknown key — saying why, while a revoked key's earlier letters still
 //! verify with a note; a made-up block gets the same answer whether its serial is registered
-//! or not (no oracle for serials).
+//! or not (no oracle for serials); a paste over the limit gets 413 and says so.
 
 mod support;
 
@@ -399,4 +399,24 @@ async fn the_verification_page_accepts_the_genuine_and_refuses_the_altered() {
             .await
             .unwrap();
     assert_eq!(STANDARD.decode(stored).unwrap(), request.encode());
+}
+
+#[tokio::test]
+async fn an_oversized_paste_is_answered_413_with_a_clear_page() {
+    let gateway = support::start().await;
+    let huge = "a".repeat(300 * 1024);
+    let response = gateway
+        .client
+        .post(format!("{}/verify?lang=en", gateway.url))
+        .form(&[("message", huge.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::PAYLOAD_TOO_LARGE);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("The form is too large"), "{html}");
+    assert!(
+        html.contains("id=\"verify\""),
+        "the form is there to try again"
+    );
 }

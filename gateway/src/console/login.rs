@@ -92,11 +92,21 @@ pub async fn submit(
         email,
         password,
         otp,
-    } = form.map(|Form(f)| f).unwrap_or(LoginForm {
-        email: String::new(),
-        password: String::new(),
-        otp: String::new(),
-    });
+    } = match form {
+        Ok(Form(form)) => form,
+        // Said as it is: an emptied form would be refused as a wrong password, which it is not.
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            tracing::warn!(%ip, "console login form too large");
+            let mut response = login_page("", Some(tr("errors.too_large"))).into_response();
+            *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+            return Ok(response);
+        }
+        Err(_) => LoginForm {
+            email: String::new(),
+            password: String::new(),
+            otp: String::new(),
+        },
+    };
     let email = email.trim().to_owned();
     let account = Subject::console_user(&email);
     let address = Subject::address(ip);

@@ -235,7 +235,19 @@ async fn submit(
     State(state): State<AppState>,
     pasted: Result<Form<Pasted>, FormRejection>,
 ) -> Result<Markup, Response> {
-    let pasted = pasted.map(|Form(p)| p).unwrap_or_default();
+    let pasted = match pasted {
+        Ok(Form(pasted)) => pasted,
+        // Said as it is: an emptied form would be answered "no block found", which misleads.
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            tracing::info!("pasted message too large");
+            let page = frame(html! {
+                p.error #too-large role="alert" { (tr("errors.too_large")) }
+                (form(""))
+            });
+            return Err((StatusCode::PAYLOAD_TOO_LARGE, page).into_response());
+        }
+        Err(_) => Pasted::default(),
+    };
     let report = verify(&state, &pasted.message).await.map_err(|error| {
         tracing::error!(%error, "verification page failed");
         (
