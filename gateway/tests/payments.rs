@@ -483,11 +483,16 @@ async fn pay_while_changed(gateway: &Gateway, phone: &Phone, change: &str) -> Re
         // reads each take a connection only for a moment, its `begin_write` holds one while it
         // waits. Busy for 20 looks in a row, 10 ms apart, is the wait, not a read.
         let mut busy_looks = 0;
-        while busy_looks < 20 {
+        // Bounded below SQLite's 5 s busy timeout, so a pay that never waits fails here loudly.
+        for _ in 0..400 {
+            if busy_looks == 20 {
+                break;
+            }
             let in_use = gateway.pool.size() as usize - gateway.pool.num_idle();
             busy_looks = if in_use >= 2 { busy_looks + 1 } else { 0 };
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
+        assert_eq!(busy_looks, 20, "the pay never waited for the lock");
         sqlx::query(change).execute(&mut *tx).await.unwrap();
         tx.commit().await.unwrap();
     };
