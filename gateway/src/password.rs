@@ -9,6 +9,8 @@
 
 use std::sync::OnceLock;
 
+use tokio::sync::Semaphore;
+
 use argon2::{
     Argon2,
     password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng},
@@ -25,14 +27,34 @@ pub enum PasswordError {
     Task(#[from] tokio::task::JoinError),
 }
 
+/// How many hashes run at once. Each takes 19 MiB and a core for tens of milliseconds; the
+/// requests that ask for one (key cards, key registration, console logins) are unsigned, so
+/// without a bound a burst of them would take all memory and every core from the payments.
+/// Further requests wait their turn.
+const CONCURRENT_HASHES: usize = 2;
+
+static HASHING: Semaphore = Semaphore::const_new(CONCURRENT_HASHES);
+
+/// Runs `work` on the blocking pool once one of the [`CONCURRENT_HASHES`] turns is free.
+async fn hashing<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, PasswordError> + Send + 'static,
+) -> Result<T, PasswordError> {
+    // The semaphore is never closed, so acquiring cannot fail.
+    let _turn = HASHING
+        .acquire()
+        .await
+        .expect("the hashing semaphore is never closed");
+    tokio::task::spawn_blocking(work).await?
+}
+
 /// Hashes `password` with Argon2id and a fresh random salt; returns the PHC string to store.
 pub async fn hash_password(password: String) -> Result<String, PasswordError> {
-    tokio::task::spawn_blocking(move || hash_password_blocking(&password)).await?
+    hashing(move || hash_password_blocking(&password)).await
 }
 
 /// Checks `password` against a stored PHC string. `Ok(false)` means a wrong password.
 pub async fn verify_password(password: String, phc: String) -> Result<bool, PasswordError> {
-    tokio::task::spawn_blocking(move || verify_password_blocking(&password, &phc)).await?
+    hashing(move || verify_password_blocking(&password, &phc)).await
 }
 
 /// Checks `password` against the account's stored hash, or — when there is no such account —
@@ -42,7 +64,7 @@ pub async fn verify_password_or_dummy(
     password: String,
     phc: Option<String>,
 ) -> Result<bool, PasswordError> {
-    tokio::task::spawn_blocking(move || match phc {
+    hashing(move || match phc {
         Some(phc) => verify_password_blocking(&password, &phc),
         None => {
             let dummy = DUMMY_HASH
@@ -51,7 +73,7 @@ pub async fn verify_password_or_dummy(
             Ok(false)
         }
     })
-    .await?
+    .await
 }
 
 /// Made on first use, with the same parameters as real hashes so it costs the same to check.
@@ -94,5 +116,22 @@ mod tests {
         let a = hash_password_blocking("x").unwrap();
         let b = hash_password_blocking("x").unwrap();
         assert_ne!(a, b);
+    }
+
+    #[tokio::test]
+    async fn no_more_than_two_hashes_run_at_once() {
+        let phc = hash_password_blocking("x").unwrap();
+        // Both turns taken: a third verification waits instead of hashing.
+        let turns = HASHING
+            .acquire_many(CONCURRENT_HASHES as u32)
+            .await
+            .unwrap();
+        let waiting = tokio::spawn(verify_password("x".into(), phc));
+        for _ in 0..100 {
+            tokio::task::yield_now().await;
+        }
+        assert!(!waiting.is_finished());
+        drop(turns);
+        assert!(waiting.await.unwrap().unwrap());
     }
 }

@@ -173,6 +173,63 @@ pub async fn authorize(pool: &AnyPool, holder: KeyHolder) -> Result<Sender, Refu
     })
 }
 
+/// Checks 6–9 of the module docs again for an authorised `sender`, inside the caller's
+/// transaction: the state read by [`authorize`] may have changed while the request waited for
+/// the database's write lock (a key revoked, a dealer, point or cashier blocked). The payment
+/// step calls it once the lock is held, so what it decides is decided on the state it commits
+/// on. `Ok(Err(code))` is the refusal [`authorize`] would answer now.
+pub async fn still_authorized_in(
+    tx: &mut sqlx::AnyConnection,
+    sender: &Sender,
+) -> Result<Result<(), ResultCode>, sqlx::Error> {
+    let key = keys::key(&mut *tx, &sender.key.serial).await?;
+    let code = match key.map(|key| key.state) {
+        Some(KeyState::Certified) => None,
+        Some(KeyState::Revoked) => Some(ResultCode::KeyRevoked),
+        Some(_) => Some(ResultCode::KeyNotCertified),
+        None => Some(ResultCode::KeyNotRegistered),
+    };
+    let code = match code {
+        Some(code) => Some(code),
+        None => {
+            let (dealer, point, cashier) = active_in(tx, sender).await?;
+            if !dealer {
+                Some(ResultCode::DealerBlocked)
+            } else if !point {
+                Some(ResultCode::PointBlocked)
+            } else if !cashier {
+                Some(ResultCode::CashierBlocked)
+            } else {
+                None
+            }
+        }
+    };
+    if let Some(code) = code {
+        tracing::info!(serial = %sender.key.serial, point = %sender.point.code,
+            step = sender.request.step.name(), code = code.number(),
+            "signed request refused: the sender's state changed while it waited for the lock");
+        return Ok(Err(code));
+    }
+    Ok(Ok(()))
+}
+
+/// Whether the sender's dealer, point and cashier are active now (a missing row is inactive).
+async fn active_in(
+    tx: &mut sqlx::AnyConnection,
+    sender: &Sender,
+) -> Result<(bool, bool, bool), sqlx::Error> {
+    let dealer = network::dealer(&mut *tx, &sender.point.dealer_code)
+        .await?
+        .is_some_and(|dealer| dealer.active);
+    let point = network::point(&mut *tx, &sender.point.code)
+        .await?
+        .is_some_and(|point| point.active);
+    let cashier = network::cashier(&mut *tx, &sender.point.code, &sender.cashier.code)
+        .await?
+        .is_some_and(|cashier| cashier.active);
+    Ok((dealer, point, cashier))
+}
+
 /// Decodes a signed request, strictly — but a `message` whose letter fails
 /// [`Letter::check`] while everything else is valid is returned as it is: the `message` step
 /// checks the letter itself and refuses with 912 or 913 instead of the generic 900.

@@ -45,6 +45,15 @@ pub const ADDRESS: Policy = Policy {
     ..ACCOUNT
 };
 
+/// Key cards of one point: each costs a password hash even with the right password, so
+/// whoever knows it may not ask for cards without end. Ten in a row are plenty for a point
+/// setting up its phones; then one more after 30 s, 1, 2... minutes, and a quiet quarter of an
+/// hour starts afresh.
+pub const KEY_CARDS: Policy = Policy {
+    free_failures: 10,
+    ..ACCOUNT
+};
+
 /// Something whose failures are counted.
 #[derive(Debug, Clone)]
 pub struct Subject {
@@ -56,6 +65,12 @@ impl Subject {
     /// A payment point, by code.
     pub fn point(code: &str) -> Subject {
         Subject::new(format!("point:{code}"), ACCOUNT)
+    }
+
+    /// The key cards asked for a point, right password or wrong: counted, never cleared by a
+    /// success (see [`KEY_CARDS`]).
+    pub fn key_cards(point_code: &str) -> Subject {
+        Subject::new(format!("key_cards:{point_code}"), KEY_CARDS)
     }
 
     /// A dealer-console user, by e-mail (lower-cased: the address is the same person).
@@ -86,6 +101,14 @@ impl Subject {
 
     fn new(key: String, policy: Policy) -> Subject {
         Subject { key, policy }
+    }
+
+    /// Whether the `failures`-th failure is worth a line in the audit trail: the first of a
+    /// window (someone started failing) and the one that blocks the subject. The others are
+    /// counted in `login_attempts` only, so a flood of wrong passwords neither grows the
+    /// trail without bound nor takes the database's write lock once per attempt for it.
+    pub fn is_notable_failure(&self, failures: i64) -> bool {
+        failures <= 1 || failures == self.policy.free_failures
     }
 
     /// The subject as stored and logged, e.g. `point:P1001`.
@@ -147,7 +170,7 @@ fn block_until(policy: &Policy, failures: i64, now: i64) -> i64 {
 }
 
 mod store;
-pub use store::{charge, clear, refund};
+pub use store::{charge, clear, failures, refund};
 
 #[cfg(test)]
 mod tests {

@@ -2,7 +2,10 @@
 //! login refused for a wrong password or an unknown e-mail (the same page); the session
 //! cookie's flags, and only its hash stored; idle, expired and logged-out sessions go back to
 //! login; forms without the session's CSRF token, or from another origin, get 403; the language
-//! switch is remembered. (The keys page itself: `console_keys.rs`.)
+//! switch is remembered; a flood of wrong passwords is throttled and leaves at most two audit
+//! rows, and the right password works once the window has passed; an oversized login form gets
+//! 413, not "wrong password". (The keys page itself:
+//! `console_keys.rs`.)
 
 mod support;
 
@@ -167,4 +170,62 @@ async fn the_language_switch_is_remembered() {
             .unwrap()
             .contains("frame-ancestors 'none'")
     );
+}
+
+/// The audit trail's refused logins.
+async fn failed_logins_audited(gateway: &support::Gateway) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'login.failed'")
+        .fetch_one(&gateway.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_login_flood_is_throttled_without_an_audit_row_per_attempt() {
+    let gateway = support::start().await;
+    let before = failed_logins_audited(&gateway).await;
+    let mut throttled = 0;
+    for _ in 0..50 {
+        let status = gateway.login((ADMIN.0, "guess")).await.status();
+        match status {
+            StatusCode::UNAUTHORIZED => {}
+            StatusCode::TOO_MANY_REQUESTS => throttled += 1,
+            other => panic!("a wrong password answered {other}"),
+        }
+    }
+    assert_eq!(throttled, 45, "blocked after the 5 free failures");
+    // The first failure of the window and the one that blocked: not 50 rows, not 50 write locks.
+    let written = failed_logins_audited(&gateway).await - before;
+    assert!((1..=2).contains(&written), "{written} audit rows");
+    // Still blocked, even with the right password.
+    assert_eq!(
+        gateway.login(ADMIN).await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+
+    // The window passes (moved back in time rather than waited for): the right password works.
+    gateway
+        .sql(
+            "UPDATE login_attempts SET blocked_until_ms = 0, first_failure_at_ms = 0, \
+             last_failure_at_ms = 0",
+        )
+        .await;
+    let response = gateway.login(ADMIN).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn an_oversized_login_form_is_answered_413_not_as_a_wrong_password() {
+    let gateway = support::start().await;
+    let huge = "a".repeat(3 * 1024 * 1024);
+    let response = gateway
+        .client
+        .post(format!("{}/console/login", gateway.url))
+        .form(&[("email", huge.as_str()), ("password", "x"), ("otp", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("Форма слишком большая"), "{html}");
 }

@@ -2,7 +2,8 @@
 //! signed by the gateway key it carries; a wrong password and an unknown point get the same
 //! 904; guessing is stopped per point (the 6th attempt gets 905 with a wait, from any address)
 //! and per client address (20 failures across points), even when the guesses come in parallel,
-//! and a right password resets the point.
+//! and a right password resets the point; key cards of one point are rate-limited even with the
+//! right password (10, then 905 with a wait), other points unaffected.
 
 mod support;
 
@@ -189,4 +190,34 @@ async fn unreadable_and_oversized_requests_are_refused() {
     let reply = gateway.post("key-card", huge, &[]).await;
     assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(reply.code(), ResultCode::Malformed);
+}
+
+#[tokio::test]
+async fn key_cards_of_a_point_are_rate_limited_even_with_the_right_password() {
+    let gateway = support::start().await;
+    gateway.add_point("P1002").await;
+    // One after another: each right password clears the point's guesses, so only the key
+    // cards' own count can stop them.
+    for card in 1..=10 {
+        let reply = gateway.key_card(POINT, PASSWORD).await;
+        assert_eq!(
+            reply.code(),
+            ResultCode::Ok,
+            "card {card}: {}",
+            reply.text()
+        );
+    }
+    for _ in 0..5 {
+        let reply = gateway.key_card(POINT, PASSWORD).await;
+        assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
+        let response = reply.response();
+        assert_eq!(response.code, ResultCode::TooManyAttempts);
+        let wait = response.retry_after_s.expect("a wait");
+        assert!((1..=30).contains(&wait), "{wait}");
+        assert_eq!(reply.headers["retry-after"], wait.to_string().as_str());
+    }
+
+    // Another point of the same dealer, from the same address, is not affected.
+    let reply = gateway.key_card("P1002", PASSWORD).await;
+    assert_eq!(reply.code(), ResultCode::Ok, "{}", reply.text());
 }

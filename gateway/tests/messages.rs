@@ -6,7 +6,8 @@
 //! that keeps failing in red; and the public verification page accepts the genuine e-mail and
 //! refuses an altered one — a changed body byte, a swapped gateway signature, a signature by
 //! another key, an unknown key — saying why, while a revoked key's earlier letters still
-//! verify with a note.
+//! verify with a note; a made-up block gets the same answer whether its serial is registered
+//! or not (no oracle for serials); a paste over the limit gets 413 and says so.
 
 mod support;
 
@@ -337,7 +338,11 @@ async fn the_verification_page_accepts_the_genuine_and_refuses_the_altered() {
         ..genuine.clone()
     };
     let html = gateway.verify_page(&forged.armor(), "ru").await;
-    assert_eq!(verdict(&html), ("false".into(), "key_mismatch".into()));
+    assert_eq!(verdict(&html), ("false".into(), "unknown_key".into()));
+    assert!(
+        !html.contains("id=\"key\""),
+        "nothing of the registered key is shown"
+    );
 
     // A serial this gateway never registered.
     let unknown = Envelope {
@@ -346,6 +351,22 @@ async fn the_verification_page_accepts_the_genuine_and_refuses_the_altered() {
     };
     let html = gateway.verify_page(&unknown.armor(), "kk").await;
     assert_eq!(verdict(&html), ("false".into(), "unknown_key".into()));
+
+    // No oracle: a made-up block answers the same whether its serial is registered or not, so
+    // pasting blocks does not tell which serials exist.
+    let probe = |serial: &str| Envelope {
+        key_serial: serial.into(),
+        ..forged.clone()
+    };
+    let registered = gateway
+        .verify_page(&probe(&phone.card.key_serial).armor(), "en")
+        .await;
+    let made_up = gateway.verify_page(&probe("P9999-1").armor(), "en").await;
+    assert_eq!(verdict(&registered), verdict(&made_up));
+    assert_eq!(
+        registered.replace(phone.card.key_serial.as_str(), "SERIAL"),
+        made_up.replace("P9999-1", "SERIAL")
+    );
 
     // Not a block at all, and a block cut short.
     let html = gateway
@@ -378,4 +399,24 @@ async fn the_verification_page_accepts_the_genuine_and_refuses_the_altered() {
             .await
             .unwrap();
     assert_eq!(STANDARD.decode(stored).unwrap(), request.encode());
+}
+
+#[tokio::test]
+async fn an_oversized_paste_is_answered_413_with_a_clear_page() {
+    let gateway = support::start().await;
+    let huge = "a".repeat(300 * 1024);
+    let response = gateway
+        .client
+        .post(format!("{}/verify?lang=en", gateway.url))
+        .form(&[("message", huge.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::PAYLOAD_TOO_LARGE);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("The form is too large"), "{html}");
+    assert!(
+        html.contains("id=\"verify\""),
+        "the form is there to try again"
+    );
 }

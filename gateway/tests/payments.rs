@@ -5,14 +5,16 @@
 //! with other content; the same payment within the hour is rejected with 32, an hour and a
 //! minute later it is accepted; every final rejection is stored and reported by `status`
 //! (11 for a session the gateway never received); daily limits follow the business day in
-//! Kazakhstan; `balance` reports what is left of the point's day.
+//! Kazakhstan; `balance` reports what is left of the point's day; a point, dealer or cashier
+//! blocked or a key revoked while a pay waits for the database lock refuses that pay (53, 52,
+//! 54, 903), stores nothing and moves nothing.
 
 mod support;
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use reqwest::StatusCode;
 use support::{
-    Gateway, now_ms,
+    Gateway, Reply, now_ms,
     payments::{DEALER, kcell},
     phone::Phone,
 };
@@ -455,5 +457,87 @@ async fn final_rejections_of_pay_are_stored_for_status() {
     let (_, reply) = gateway.pay(&phone, kcell("7011234567", THOUSAND)).await;
     assert_eq!(reply.code(), ResultCode::Ok);
     assert_eq!(gateway.balance_of(DEALER).await, 0);
+    assert_ledger_matches(&gateway).await;
+}
+
+/// Sends a pay from `phone` while the test holds the database's write lock, runs `change` in
+/// that same transaction once the pay waits for the lock, then commits: the pay is decided on
+/// the state it commits on, not on the state it was authorised with.
+async fn pay_while_changed(gateway: &Gateway, phone: &Phone, change: &str) -> Reply {
+    use tolem_gateway::db::begin_write;
+
+    let mut tx = begin_write(&gateway.pool).await.unwrap();
+    // On PostgreSQL the pay waits for the dealer's row, not for a database lock: hold it too.
+    sqlx::query("UPDATE dealers SET name = name WHERE code = $1")
+        .bind(DEALER)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let body = phone
+        .request(Step::Pay(kcell("7011234567", THOUSAND)))
+        .encode();
+    let headers = phone.signature_headers(&phone.card.key_serial, &body);
+    let pay = gateway.post("pay", body, &headers);
+    let change_and_commit = async {
+        // The pay waits for the lock when a second connection stays busy: its authorisation's
+        // reads each take a connection only for a moment, its `begin_write` holds one while it
+        // waits. Busy for 20 looks in a row, 10 ms apart, is the wait, not a read.
+        let mut busy_looks = 0;
+        // Bounded below SQLite's 5 s busy timeout, so a pay that never waits fails here loudly.
+        for _ in 0..400 {
+            if busy_looks == 20 {
+                break;
+            }
+            let in_use = gateway.pool.size() as usize - gateway.pool.num_idle();
+            busy_looks = if in_use >= 2 { busy_looks + 1 } else { 0 };
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert_eq!(busy_looks, 20, "the pay never waited for the lock");
+        sqlx::query(change).execute(&mut *tx).await.unwrap();
+        tx.commit().await.unwrap();
+    };
+    tokio::join!(pay, change_and_commit).0
+}
+
+#[tokio::test]
+async fn a_sender_blocked_while_its_pay_waits_for_the_lock_is_refused_and_nothing_moves() {
+    let (gateway, phone) = gateway_and_phone().await;
+    let balance = gateway.balance_of(DEALER).await;
+    let point = phone.card.point.clone();
+    let serial = phone.card.key_serial.clone();
+    let cases = [
+        (
+            format!("UPDATE points SET active = 0 WHERE code = '{point}'"),
+            format!("UPDATE points SET active = 1 WHERE code = '{point}'"),
+            ResultCode::PointBlocked,
+        ),
+        (
+            format!("UPDATE dealers SET active = 0 WHERE code = '{DEALER}'"),
+            format!("UPDATE dealers SET active = 1 WHERE code = '{DEALER}'"),
+            ResultCode::DealerBlocked,
+        ),
+        (
+            format!("UPDATE cashiers SET active = 0 WHERE point_code = '{point}'"),
+            format!("UPDATE cashiers SET active = 1 WHERE point_code = '{point}'"),
+            ResultCode::CashierBlocked,
+        ),
+        (
+            format!("UPDATE keys SET state = 'revoked' WHERE serial = '{serial}'"),
+            String::new(),
+            ResultCode::KeyRevoked,
+        ),
+    ];
+    for (block, unblock, expected) in cases {
+        let reply = pay_while_changed(&gateway, &phone, &block).await;
+        assert_eq!(reply.code(), expected, "{block}");
+        // Refused like a request that arrived after the block: nothing stored (the phone keeps
+        // the payment and sends it again once the block is lifted), nothing debited.
+        assert_eq!(gateway.payments_in("accepted").await, 0, "{block}");
+        assert_eq!(gateway.payments_in("rejected").await, 0, "{block}");
+        assert_eq!(gateway.balance_of(DEALER).await, balance, "{block}");
+        if !unblock.is_empty() {
+            gateway.sql(&unblock).await;
+        }
+    }
     assert_ledger_matches(&gateway).await;
 }

@@ -1,7 +1,8 @@
 //! Guards how the gateway serves the built cashier app: cache headers per kind of file (a wrong
 //! one either strands phones on an old release or makes them re-download the wasm on a
 //! 128 kbit/s line), precompressed variants chosen by `Accept-Encoding`, content types, the
-//! client-side router fallback, 404s, and the 503 when the app has not been built.
+//! client-side router fallback, 404s, the 503 when the app has not been built, and that nothing
+//! under a hidden folder or behind a symlink out of `dist` is ever served.
 //! Drives the real router in-process; files are real files in a temporary directory.
 
 use std::path::Path;
@@ -219,4 +220,48 @@ async fn unbuilt_app_answers_503_but_the_api_works() {
     }
     let (status, _, _) = get(&app, "/api/health", None).await;
     assert_eq!(status, StatusCode::OK);
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn hidden_folders_and_symlinks_out_of_dist_are_never_served() {
+    let dist = tempfile::tempdir().unwrap();
+    write_dist(dist.path());
+    for (name, contents) in [(".git/config", "GIT"), ("icons/.secret/key.png", "KEY")] {
+        let path = dist.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, contents).unwrap();
+    }
+    // Someone's deploy linked files from outside into the app's folder.
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("passwd"), "SECRET").unwrap();
+    std::fs::write(outside.path().join("app.js"), "OUTSIDE").unwrap();
+    std::os::unix::fs::symlink(
+        outside.path().join("passwd"),
+        dist.path().join("passwd.txt"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(outside.path(), dist.path().join("linked")).unwrap();
+    // A symlink that stays inside is fine.
+    std::os::unix::fs::symlink(dist.path().join("sw.js"), dist.path().join("alias.js")).unwrap();
+    let app = gateway(dist.path()).await;
+
+    for path in [
+        "/.git/config",
+        "/%2egit/config",
+        "/icons/.secret/key.png",
+        "/passwd.txt",
+        "/linked/app.js",
+    ] {
+        let (status, _, body) = get(&app, path, None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");
+        assert!(
+            !["GIT", "KEY", "SECRET", "OUTSIDE"].contains(&body.as_str()),
+            "{path}"
+        );
+    }
+    let (status, _, body) = get(&app, "/alias.js", None).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "SW"));
+    let (status, _, body) = get(&app, "/icons/icon-192.png", None).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "PNG"));
 }

@@ -111,6 +111,18 @@ pub async fn settle(
     };
     let mut tx = begin_write(pool).await?;
     let decided = decide_in(&mut tx, &screened, Funding::Card, now_ms).await?;
+    if let Paid::Refused(code) = decided {
+        // Blocked or revoked while the notification waited for the lock: as before it.
+        tx.rollback().await?;
+        tracing::warn!(
+            invoice = bill.invoice,
+            code = code.number(),
+            "a paid bill's point may no longer pay: cancelled and refunded"
+        );
+        let mut conn = pool.acquire().await?;
+        bills::finish_unpaid(&mut conn, bill.invoice, BillState::Cancelled, now_ms).await?;
+        return refund_charge("the point may no longer take payments").await;
+    }
     let Paid::Decided {
         code,
         transaction_id,

@@ -5,8 +5,9 @@
 //!
 //! Text that came from outside (a cashier's comment, a point's name) and starts with `=`, `+`,
 //! `-`, `@`, a tab or a carriage return is prefixed with `'`: a spreadsheet would otherwise run
-//! it as a formula (CSV injection). Numbers and times the gateway writes itself are not
-//! touched.
+//! it as a formula (CSV injection). Spreadsheets skip leading spaces and read the full-width
+//! `＝＋－＠` of East Asian keyboards as the ASCII ones, so those count too, after any leading
+//! white space. Numbers and times the gateway writes itself are not touched.
 
 use axum::{
     http::header,
@@ -65,7 +66,7 @@ impl Cell<'_> {
         match self {
             Cell::Plain(text) => quoted(text),
             Cell::Text(text) => {
-                if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+                if looks_like_formula(text) {
                     quoted(&format!("'{text}"))
                 } else {
                     quoted(text)
@@ -73,6 +74,13 @@ impl Cell<'_> {
             }
         }
     }
+}
+
+/// Whether a spreadsheet could take `text` for a formula (see the module docs).
+fn looks_like_formula(text: &str) -> bool {
+    const STARTS: [char; 8] = ['=', '+', '-', '@', '＝', '＋', '－', '＠'];
+    text.starts_with(['\t', '\r', '\n'])
+        || text.trim_start().starts_with(|c: char| STARTS.contains(&c))
 }
 
 fn quoted(text: &str) -> String {
@@ -99,5 +107,29 @@ mod tests {
             csv.body,
             "\u{feff}a,b\r\n\"Киоск, \"\"Береке\"\"\",-12.50\r\n\"'=HYPERLINK(\"\"x\"\")\",\"line\nbreak\"\r\n"
         );
+    }
+
+    #[test]
+    fn formulas_behind_white_space_or_in_full_width_are_defused_too() {
+        for formula in [
+            " =1+1",
+            "\t=1+1",
+            "  \u{3000}@SUM(A1)",
+            "＝HYPERLINK(\"x\")",
+            "＋1",
+            "－1",
+            "＠A1",
+            " ＝1",
+            "\n=1",
+        ] {
+            let encoded = Cell::Text(formula).encoded();
+            assert!(
+                encoded.starts_with('\'') || encoded.starts_with("\"'"),
+                "{formula:?} became {encoded:?}"
+            );
+        }
+        for plain in ["Береке", "a=b", "1-2", " text", "mail@tolem.kz"] {
+            assert_eq!(Cell::Text(plain).encoded(), quoted(plain), "{plain:?}");
+        }
     }
 }

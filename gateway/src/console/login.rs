@@ -92,19 +92,31 @@ pub async fn submit(
         email,
         password,
         otp,
-    } = form.map(|Form(f)| f).unwrap_or(LoginForm {
-        email: String::new(),
-        password: String::new(),
-        otp: String::new(),
-    });
+    } = match form {
+        Ok(Form(form)) => form,
+        // Said as it is: an emptied form would be refused as a wrong password, which it is not.
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            tracing::warn!(%ip, "console login form too large");
+            let mut response = login_page("", Some(tr("errors.too_large"))).into_response();
+            *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+            return Ok(response);
+        }
+        Err(_) => LoginForm {
+            email: String::new(),
+            password: String::new(),
+            otp: String::new(),
+        },
+    };
     let email = email.trim().to_owned();
     let account = Subject::console_user(&email);
     let address = Subject::address(ip);
     let now = now_ms();
 
     if let Some(blocked) = throttle::charge(&state.pool, &[&account, &address], now).await? {
-        tracing::warn!(%email, %ip, retry_after_s = blocked.retry_after_s, "console login rate-limited");
-        record_failure(&state, &email, None, ip, "throttled").await?;
+        // Not in the audit trail: the failure that blocked is there already, and a flood of
+        // attempts against a block must not write a row (and take the write lock) each.
+        tracing::warn!(email = %loggable(&email), %ip, retry_after_s = blocked.retry_after_s,
+            "console login rate-limited");
         let minutes = blocked.retry_after_s.div_ceil(60).to_string();
         let message = rust_i18n::t!(
             "login.blocked",
@@ -128,11 +140,19 @@ pub async fn submit(
         } else {
             "unknown_user"
         };
-        return refused(&state, &email, known.flatten().as_deref(), ip, reason).await;
+        return refused(
+            &state,
+            &account,
+            &email,
+            known.flatten().as_deref(),
+            ip,
+            reason,
+        )
+        .await;
     };
     let dealer = user.party.dealer_code();
     if user.blocked {
-        return refused(&state, &email, dealer, ip, "blocked").await;
+        return refused(&state, &account, &email, dealer, ip, "blocked").await;
     }
     // With codes set up, the code is the second factor: judged now, used up in the session's
     // own transaction below.
@@ -141,8 +161,10 @@ pub async fn submit(
         None => None,
         Some(secret) => match totp::judge(secret, enrolment.last_step, &otp, now) {
             Verdict::Fresh(step) => Some(step),
-            Verdict::Reused => return refused(&state, &email, dealer, ip, "code_reused").await,
-            _ => return refused(&state, &email, dealer, ip, "wrong_code").await,
+            Verdict::Reused => {
+                return refused(&state, &account, &email, dealer, ip, "code_reused").await;
+            }
+            _ => return refused(&state, &account, &email, dealer, ip, "wrong_code").await,
         },
     };
     throttle::clear(&state.pool, &account, now).await?;
@@ -158,7 +180,7 @@ pub async fn submit(
     {
         // The same code raced in another request and won.
         tx.rollback().await?;
-        return refused(&state, &email, dealer, ip, "code_reused").await;
+        return refused(&state, &account, &email, dealer, ip, "code_reused").await;
     }
     sessions::create(
         &mut *tx,
@@ -198,18 +220,40 @@ pub async fn submit(
 }
 
 /// The answer to a wrong e-mail, password or code, or a blocked user: the same page each way.
+/// Only a notable failure of the account ([`Subject::is_notable_failure`]) goes to the audit
+/// trail, with the count so far; every one goes to the log.
 async fn refused(
     state: &AppState,
+    account: &Subject,
     email: &str,
     dealer: Option<&str>,
     ip: std::net::IpAddr,
     reason: &str,
 ) -> Result<Response, ConsoleError> {
-    tracing::warn!(%email, reason, %ip, "console login failed");
-    record_failure(state, email, dealer, ip, reason).await?;
+    let failures = throttle::failures(&state.pool, account).await?;
+    tracing::warn!(email = %loggable(email), reason, %ip, failures, "console login failed");
+    if account.is_notable_failure(failures) {
+        record_failure(state, email, dealer, ip, reason, failures).await?;
+    }
     let mut response = login_page(email, Some(tr("login.failed"))).into_response();
     *response.status_mut() = StatusCode::UNAUTHORIZED;
     Ok(response)
+}
+
+/// The e-mail as typed, fit for one log line: control characters (a `\n` that would forge a
+/// line of its own), quotes and backslashes escaped, and cut to 100 characters, since anyone
+/// may type anything into the login form.
+pub fn loggable(email: &str) -> String {
+    const SHOWN: usize = 100;
+    let mut shown: String = email
+        .chars()
+        .take(SHOWN)
+        .flat_map(char::escape_debug)
+        .collect();
+    if email.chars().nth(SHOWN).is_some() {
+        shown.push('…');
+    }
+    shown
 }
 
 /// Writes a failed login to the audit trail: under the e-mail as typed (cut to a sane length),
@@ -220,12 +264,13 @@ async fn record_failure(
     dealer_code: Option<&str>,
     ip: std::net::IpAddr,
     reason: &str,
+    failures: i64,
 ) -> Result<(), ConsoleError> {
     let typed: String = email.chars().take(254).collect();
     let event = Event {
         action: Action::LoginFailed,
         subject: format!("user:{typed}"),
-        details: serde_json::json!({ "reason": reason }),
+        details: serde_json::json!({ "reason": reason, "failures": failures }),
     };
     audit::record(
         &state.pool,
@@ -255,7 +300,7 @@ pub async fn logout(
     };
     audit::record_in(&mut tx, &user.actor(ip), &event, now_ms()).await?;
     tx.commit().await?;
-    tracing::info!(email = %user.email(), "console logout");
+    tracing::info!(email = %loggable(user.email()), "console logout");
     Ok((
         [(
             header::SET_COOKIE,
@@ -264,4 +309,20 @@ pub async fn logout(
         Redirect::to(session::LOGIN_PATH),
     )
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loggable;
+
+    #[test]
+    fn a_typed_email_cannot_forge_a_log_line() {
+        let shown = loggable("a@b.kz\nINFO console login email=admin@tolem.demo");
+        assert!(!shown.contains('\n'), "{shown}");
+        assert!(shown.starts_with("a@b.kz\\nINFO"), "{shown}");
+        assert_eq!(loggable("\u{1b}[31m\t\"x\""), "\\u{1b}[31m\\t\\\"x\\\"");
+        let long = "x".repeat(300);
+        assert_eq!(loggable(&long).chars().count(), 101);
+        assert_eq!(loggable("кассир@tolem.kz"), "кассир@tolem.kz");
+    }
 }

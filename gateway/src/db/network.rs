@@ -125,13 +125,16 @@ fn point_from_row(row: &AnyRow) -> Result<Point, sqlx::Error> {
 }
 
 /// The dealer with this code.
-pub async fn dealer(pool: &AnyPool, code: &str) -> Result<Option<Dealer>, sqlx::Error> {
+pub async fn dealer<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    code: &str,
+) -> Result<Option<Dealer>, sqlx::Error> {
     let row = sqlx::query(
         "SELECT code, name, balance_tiyn, active, payment_limit_tiyn, daily_limit_tiyn \
          FROM dealers WHERE code = $1",
     )
     .bind(code)
-    .fetch_optional(pool)
+    .fetch_optional(executor)
     .await?;
     row.map(|row| {
         Ok(Dealer {
@@ -345,8 +348,8 @@ fn cashier_from_row(row: &AnyRow) -> Result<Cashier, sqlx::Error> {
 }
 
 /// The cashier `code` of `point_code`.
-pub async fn cashier(
-    pool: &AnyPool,
+pub async fn cashier<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
     point_code: &str,
     code: &str,
 ) -> Result<Option<Cashier>, sqlx::Error> {
@@ -355,7 +358,7 @@ pub async fn cashier(
     ))
     .bind(point_code)
     .bind(code)
-    .fetch_optional(pool)
+    .fetch_optional(executor)
     .await?;
     row.as_ref().map(cashier_from_row).transpose()
 }

@@ -4,7 +4,8 @@
 //! key and the offline limits.
 //!
 //! Unsigned (the phone has no key yet), so the password is what protects it: checked with
-//! guessing slowed down ([`super::point_login`]). Every call issues a new serial, so a phone
+//! guessing slowed down ([`super::point_login`]), and cards of one point are rate-limited
+//! even with the right password ([`crate::throttle::KEY_CARDS`]): each costs a hash. Every call issues a new serial, so a phone
 //! that lost its card just asks again; an unused serial costs nothing. Each card issued is
 //! written to the audit trail.
 
@@ -22,6 +23,7 @@ use super::{
 use crate::{
     audit::{self, Action, Actor, Event},
     db::{begin_write, keys, network, now_ms},
+    throttle::{self, Subject},
 };
 use crate::{state::AppState, web::client_ip::ClientIp};
 
@@ -38,6 +40,14 @@ async fn key_card(
     let (parts, body) = request.into_parts();
     let bytes = read_body(&parts.headers, body).await?;
     let asked = KeyCardRequest::decode(&bytes).map_err(|e| Answer::refusal(None, e.code()))?;
+    // Charged before the password is checked, like a guess: a burst of right passwords is
+    // stopped before it costs a hash each.
+    let cards = Subject::key_cards(&asked.point);
+    if let Some(blocked) = throttle::charge(&state.pool, &[&cards], now_ms()).await? {
+        tracing::warn!(point = %asked.point, %ip, retry_after_s = blocked.retry_after_s,
+            "key card rate-limited");
+        return Err(Answer::blocked(blocked));
+    }
     check_point_password(&state, &asked.point, asked.password, ip, "key card").await?;
 
     // The point existed a moment ago; if it was deleted since, the credentials are now wrong.

@@ -156,6 +156,11 @@ async fn pay_step(
             tracing::warn!(%point, %session, "payment refused: the session has other content");
             Answer::refusal(Some(session), ResultCode::SessionExists)
         }
+        Paid::Refused(code) => {
+            tracing::info!(%point, %session, code = code.number(),
+                "payment refused: the sender may no longer pay; nothing stored");
+            Answer::refusal(Some(session), code)
+        }
     })
 }
 

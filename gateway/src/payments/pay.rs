@@ -19,6 +19,10 @@
 //! * Two identical requests of one session at once: the second waits for the first's lock and
 //!   then finds its row. Should an insert still hit the (point, session) primary key, the
 //!   transaction is rolled back and the stored outcome is read and returned: never paid twice.
+//! * The sender's standing (key certified, dealer, point and cashier active) is checked by
+//!   [`crate::sender::authorize`] before the transaction, and again inside it
+//!   ([`crate::sender::still_authorized_in`]) once the lock is held: a request that waited for
+//!   the lock while a dealer blocked the point or revoked the key must not pay.
 //! * A caller that gives up (a phone that hangs up) must not cut a decision in half: the HTTP
 //!   handler runs [`pay`] in its own task. (A dropped transaction would roll back cleanly, but
 //!   finishing means the phone's status query finds the outcome it was about to be told.)
@@ -59,6 +63,11 @@ pub enum Paid {
     Replayed(StoredPayment),
     /// The session was decided before with other content (code 1); nothing stored.
     SessionTaken,
+    /// The sender may no longer pay, found inside the transaction (key no longer certified,
+    /// dealer, point or cashier blocked since the request was authorised): refused with this
+    /// code and nothing stored, exactly as [`crate::sender::authorize`] would have refused it a
+    /// moment later — the phone keeps the payment and sends it again once the block is lifted.
+    Refused(ResultCode),
 }
 
 /// Why a payment could not be decided (answered 999, nothing stored: the phone tries again).
@@ -187,6 +196,10 @@ pub async fn decide_in(
     .await?;
     if locked.rows_affected() != 1 {
         return Err(PayError::Ledger(format!("dealer {dealer} is gone")));
+    }
+    // Under the lock now: what was authorised before may have changed while we waited.
+    if let Err(code) = crate::sender::still_authorized_in(&mut *tx, sender).await? {
+        return Ok(Paid::Refused(code));
     }
     if let Some(stored) = payments::find(&mut *tx, point, request.session.as_str()).await? {
         return Ok(replay(stored, hash));

@@ -7,9 +7,12 @@
 //! format):
 //! 1. a block can be read out of the text (else: what is missing or damaged);
 //! 2. its key serial names a key this gateway has registered, in any state — a key revoked
-//!    since still verifies the messages it signed before, and the page says it is revoked now;
-//! 3. the block's public key is that key (a message signed by another key is refused even if
-//!    its signature matches the key written in the block);
+//!    since still verifies the messages it signed before, and the page says it is revoked now —
+//!    and 3. the block's public key is that key (a message signed by another key is refused
+//!    even if its signature matches the key written in the block). Both fail alike, as an
+//!    unknown key, and show nothing of the key: otherwise anyone could paste a made-up block
+//!    with any serial and learn from the answer which serials are registered. Who holds a
+//!    point's genuine message knows its serial and public key anyway;
 //! 4. the point's signature verifies over the body with the registered key;
 //! 5. the gateway's countersignature verifies with this gateway's key;
 //! 6. the body is a `message` request of that key's point.
@@ -74,10 +77,9 @@ pub enum Check {
 pub enum Reason {
     /// No block could be read.
     Unreadable(ArmorError),
-    /// No key with the block's serial is registered here.
+    /// No key with the block's serial and public key is registered here (either unknown: the
+    /// page does not say which, see the module docs).
     UnknownKey,
-    /// The block's public key is not the key registered under its serial.
-    KeyMismatch,
     /// The point's signature does not verify: the body or the signature was changed.
     BadPointSignature,
     /// The gateway's countersignature does not verify.
@@ -92,7 +94,6 @@ impl Reason {
         match self {
             Reason::Unreadable(_) => "unreadable",
             Reason::UnknownKey => "unknown_key",
-            Reason::KeyMismatch => "key_mismatch",
             Reason::BadPointSignature => "bad_point_signature",
             Reason::BadGatewaySignature => "bad_gateway_signature",
             Reason::NotAMessage => "not_a_message",
@@ -167,14 +168,13 @@ pub async fn verify(state: &AppState, text: &str) -> Result<Report, sqlx::Error>
     };
     report.gateway_signature =
         check(envelope.gateway_signature_valid(&state.gateway_key.public_key()));
-    let Some(key) = keys::key(&state.pool, &envelope.key_serial).await? else {
+    let key = keys::key(&state.pool, &envelope.key_serial).await?;
+    let Some(key) = key.filter(|key| key.public_key == envelope.public_key) else {
         report.refused = Some(Reason::UnknownKey);
         return Ok(report);
     };
     report.point_signature = check(envelope.point_signature_valid(&key.public_key));
-    let refused = if key.public_key != envelope.public_key {
-        Some(Reason::KeyMismatch)
-    } else if report.point_signature != Check::Valid {
+    let refused = if report.point_signature != Check::Valid {
         Some(Reason::BadPointSignature)
     } else if report.gateway_signature != Check::Valid {
         Some(Reason::BadGatewaySignature)
@@ -235,7 +235,19 @@ async fn submit(
     State(state): State<AppState>,
     pasted: Result<Form<Pasted>, FormRejection>,
 ) -> Result<Markup, Response> {
-    let pasted = pasted.map(|Form(p)| p).unwrap_or_default();
+    let pasted = match pasted {
+        Ok(Form(pasted)) => pasted,
+        // Said as it is: an emptied form would be answered "no block found", which misleads.
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            tracing::info!("pasted message too large");
+            let page = frame(html! {
+                p.error #too-large role="alert" { (tr("errors.too_large")) }
+                (form(""))
+            });
+            return Err((StatusCode::PAYLOAD_TOO_LARGE, page).into_response());
+        }
+        Err(_) => Pasted::default(),
+    };
     let report = verify(&state, &pasted.message).await.map_err(|error| {
         tracing::error!(%error, "verification page failed");
         (

@@ -49,6 +49,12 @@ pub async fn charge(
     Ok(None)
 }
 
+/// The failures counted against `subject` now, forgotten or not (0 without a row): lets a
+/// caller note the first failure of a window and the one that blocks, not every one.
+pub async fn failures(pool: &AnyPool, subject: &Subject) -> Result<i64, sqlx::Error> {
+    Ok(load(pool, subject).await?.map_or(0, |row| row.failures))
+}
+
 /// Takes back one charged attempt: the address of a client that knew the password.
 pub async fn refund(pool: &AnyPool, subject: &Subject) -> Result<(), sqlx::Error> {
     let free = subject.policy.free_failures;

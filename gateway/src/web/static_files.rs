@@ -7,9 +7,12 @@
 //! * the build writes `X.br` and `X.gz` next to `X`, served when the browser accepts them
 //!   (tower-http picks the variant by `Accept-Encoding`, honouring q-values and `q=0`, brotli
 //!   first at equal q; we add `Vary` so caches keep the variants apart);
-//! * a path without an extension is a page of the client-side router and gets `index.html`.
+//! * a path without an extension is a page of the client-side router and gets `index.html`;
+//! * nothing hidden is served (a `.git/` or `.env` anywhere in the path, even percent-encoded),
+//!   and nothing a symlink in `dist` points to outside it: a careless deploy must not publish
+//!   the server's files.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use axum::{
     body::Body,
@@ -83,12 +86,18 @@ enum Asset {
     Page,
     /// A file of the build.
     File(CachePolicy),
-    /// A hidden file (`.env`, `.git`...): never served, even if someone left one in `dist`.
+    /// A hidden file or one in a hidden folder (`.env`, `.git/config`...): never served, even
+    /// if someone left one in `dist`.
     Hidden,
 }
 
 impl Asset {
     fn of(path: &str) -> Self {
+        // Decoded as the file service will decode it: `%2e` is a dot there too.
+        let path = decoded(path);
+        if path.split('/').any(|segment| segment.starts_with('.')) {
+            return Asset::Hidden;
+        }
         let name = path.rsplit('/').next().unwrap_or_default();
         if name.starts_with('.') {
             Asset::Hidden
@@ -104,11 +113,58 @@ impl Asset {
     }
 }
 
+/// A request path percent-decoded (invalid UTF-8 replaced, so it can only fail to match).
+fn decoded(path: &str) -> String {
+    percent_encoding::percent_decode_str(path)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// Whether every file the services might send for `file` (itself, its precompressed variants,
+/// a folder's `index.html`) that exists really lies inside `dist`, symlinks resolved. One that
+/// cannot be resolved counts as outside: refusing is the safe side.
+async fn stays_inside(dist: &Path, file: &Path) -> bool {
+    let mut candidates = Vec::new();
+    for base in [file.to_path_buf(), file.join("index.html")] {
+        for suffix in ["", ".br", ".gz"] {
+            let mut name = base.clone().into_os_string();
+            name.push(suffix);
+            candidates.push(PathBuf::from(name));
+        }
+    }
+    for candidate in candidates {
+        if tokio::fs::symlink_metadata(&candidate).await.is_err() {
+            continue; // Not there: the service will not send it either.
+        }
+        let (Ok(dist), Ok(real)) = (
+            tokio::fs::canonicalize(dist).await,
+            tokio::fs::canonicalize(&candidate).await,
+        ) else {
+            return false;
+        };
+        if !real.starts_with(&dist) {
+            return false;
+        }
+    }
+    true
+}
+
 /// The router's fallback: everything that is not `/api/...`.
 pub async fn serve(State(state): State<AppState>, request: Request) -> Response {
     let files = &state.static_files;
     let is_read = matches!(*request.method(), Method::GET | Method::HEAD);
-    let (policy, response) = match Asset::of(request.uri().path()) {
+    let asset = Asset::of(request.uri().path());
+    let file = match asset {
+        Asset::Page if is_read => files.index.clone(),
+        _ => files
+            .dist
+            .join(decoded(request.uri().path()).trim_start_matches('/')),
+    };
+    if asset != Asset::Hidden && !stays_inside(&files.dist, &file).await {
+        tracing::warn!(path = %request.uri().path(), "static file outside dist refused");
+        return not_found();
+    }
+    let (policy, response) = match asset {
         Asset::Hidden => return not_found(),
         Asset::Page if is_read => {
             let built = tokio::fs::metadata(&files.index)
@@ -183,5 +239,9 @@ mod tests {
             Asset::File(CachePolicy::OneDay)
         );
         assert_eq!(Asset::of("/.env"), Asset::Hidden);
+        assert_eq!(Asset::of("/.git/config"), Asset::Hidden);
+        assert_eq!(Asset::of("/icons/.hidden/icon.png"), Asset::Hidden);
+        assert_eq!(Asset::of("/%2egit/HEAD"), Asset::Hidden);
+        assert_eq!(Asset::of("/a/%2Essh/id_ed25519"), Asset::Hidden);
     }
 }
