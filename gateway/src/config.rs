@@ -8,6 +8,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::web::client_ip::TrustedProxies;
+
 /// How the gateway is configured at start-up.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "tolem-gateway", version, about)]
@@ -137,6 +139,16 @@ pub struct Config {
     #[arg(long, env = "TOLEM_SECURE_COOKIES", value_parser = clap::builder::BoolishValueParser::new(),
           action = clap::ArgAction::SetTrue)]
     pub secure_cookies: bool,
+
+    /// The HTTPS reverse proxies in front of the gateway: addresses or networks
+    /// (`10.0.0.1,10.1.0.0/16`), comma-separated. Only a connection from one of them may name
+    /// the client in `X-Forwarded-For` (the right-most address no trusted proxy wrote is the
+    /// client); from anyone else the header is ignored. Without it, password throttling and
+    /// the audit trail see the proxy's address for every client.
+    // Each value is a whole list (not clap's value_delimiter) so that an empty
+    // `TOLEM_TRUSTED_PROXIES=` means nobody instead of an invalid empty address.
+    #[arg(long = "trusted-proxy", env = "TOLEM_TRUSTED_PROXIES")]
+    pub trusted_proxies: Vec<TrustedProxies>,
 
     /// Do not delete audit rows older than 5 years in the background: for a PostgreSQL role
     /// without DELETE on `audit_log` (see `migrations/README.md`); run `purge-audit` as the
@@ -290,6 +302,31 @@ mod tests {
         assert_eq!(config.mail_from, "Tolem <noreply@tolem.localhost>");
         assert_eq!(config.public_url, None);
         assert_eq!(config.command, None);
+        assert!(config.trusted_proxies.is_empty());
+    }
+
+    #[test]
+    fn trusted_proxies_are_a_comma_separated_list_or_repeated_flags() {
+        let config = Config::try_parse_from([
+            "tolem-gateway",
+            "--trusted-proxy",
+            "10.0.0.1,10.1.0.0/16",
+            "--trusted-proxy",
+            "fd00::/8",
+        ])
+        .unwrap();
+        let trusted: TrustedProxies = config.trusted_proxies.into_iter().collect();
+        let headers = [("x-forwarded-for", "203.0.113.7")].into_iter();
+        let headers = headers
+            .map(|(k, v)| (k.parse().unwrap(), v.parse().unwrap()))
+            .collect();
+        for proxy in ["10.0.0.1", "10.1.2.3", "fd00::1"] {
+            let client = trusted.client(proxy.parse().unwrap(), &headers);
+            assert_eq!(client.to_string(), "203.0.113.7", "{proxy}");
+        }
+        assert!(
+            Config::try_parse_from(["tolem-gateway", "--trusted-proxy", "proxy.local"]).is_err()
+        );
     }
 
     #[test]

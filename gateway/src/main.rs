@@ -15,6 +15,7 @@ use tolem_gateway::{
     jobs,
     mail::{self, MailQueue, MailSettings, transport::Transport, worker},
     startup, users,
+    web::client_ip::TrustedProxies,
 };
 
 #[tokio::main]
@@ -119,6 +120,13 @@ async fn run(config: Config) -> Result<(), StartupError> {
     let state = AppState::new(pool.clone(), &config.dist, gateway_key)
         .with_card_payments(card_payments.clone())
         .with_secure_cookies(config.secure_cookies)
+        .with_trusted_proxies(
+            config
+                .trusted_proxies
+                .iter()
+                .cloned()
+                .collect::<TrustedProxies>(),
+        )
         .with_mail_queue(mail_queue)
         .with_delivery_queue(delivery_queue);
     let mut banner = startup::banner_with_mail(addr, demo.as_ref(), Some(&shown_transport));

@@ -14,7 +14,9 @@
 //! 6. the key is certified (pending 902, revoked 903);        ← [`key_holder`] stops at 903
 //! 7. the body names the point's dealer (134), who is active (52);
 //! 8. the point is active (53);
-//! 9. the cashier exists and is active at this point (54).
+//! 9. the cashier is the key's own (the one its card named) and is active at this point (54:
+//!    to a key, another cashier is as good as blocked; the dealer blocks a person by blocking
+//!    their cashier, and that must stop their phone whatever cashier it names).
 
 use axum::body::Bytes;
 use sqlx::AnyPool;
@@ -157,6 +159,13 @@ pub async fn authorize(pool: &AnyPool, holder: KeyHolder) -> Result<Sender, Refu
     }
     if !point.active {
         return Err(refuse(ResultCode::PointBlocked));
+    }
+    if key
+        .cashier_code
+        .as_ref()
+        .is_some_and(|own| *own != request.cashier)
+    {
+        return Err(refuse(ResultCode::CashierBlocked));
     }
     let cashier = network::cashier(pool, &point.code, &request.cashier).await?;
     let Some(cashier) = cashier.filter(|c| c.active) else {

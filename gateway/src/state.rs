@@ -11,7 +11,7 @@ use crate::{
     delivery::{DeliveryQueue, connections::Adapters},
     gateway_key::GatewayKey,
     mail::MailQueue,
-    web::static_files::StaticFiles,
+    web::{client_ip::TrustedProxies, static_files::StaticFiles},
 };
 
 /// What every handler can reach. Cheap to clone: a pool handle and pointers.
@@ -33,6 +33,15 @@ pub struct AppState {
     pub adapters: Arc<Adapters>,
     /// The payment service for card bills, and the refund worker's wake-up.
     pub card: Arc<CardPayments>,
+    /// The reverse proxies whose `X-Forwarded-For` names the client (none by default).
+    pub trusted_proxies: Arc<TrustedProxies>,
+}
+
+/// Lets [`crate::web::client_ip::ClientIp`] read the trusted proxies without cloning the state.
+impl axum::extract::FromRef<AppState> for Arc<TrustedProxies> {
+    fn from_ref(state: &AppState) -> Self {
+        state.trusted_proxies.clone()
+    }
 }
 
 impl AppState {
@@ -48,6 +57,7 @@ impl AppState {
             delivery: Arc::new(DeliveryQueue::default()),
             adapters: Arc::new(Adapters::default()),
             card: Arc::new(CardPayments::default()),
+            trusted_proxies: Arc::new(TrustedProxies::default()),
         }
     }
 
@@ -66,6 +76,12 @@ impl AppState {
     /// Uses `queue` to wake the provider delivery worker.
     pub fn with_delivery_queue(mut self, queue: Arc<DeliveryQueue>) -> Self {
         self.delivery = queue;
+        self
+    }
+
+    /// Believes `X-Forwarded-For` from connections of these reverse proxies.
+    pub fn with_trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
+        self.trusted_proxies = Arc::new(proxies);
         self
     }
 

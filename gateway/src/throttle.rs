@@ -1,8 +1,8 @@
 //! Slowing down password guessing: point passwords (key card, key registration), dealer
 //! console logins and the console's one-time codes.
 //!
-//! Failures are counted per *subject* — the point or console user under attack and the client
-//! address attacking — in `login_attempts`. After [`Policy::free_failures`] failures the
+//! Failures are counted per *subject* — the point under attack, a console user's logins from
+//! one address, and the client address attacking — in `login_attempts`. After [`Policy::free_failures`] failures the
 //! subject is blocked, first for [`Policy::first_block_ms`], doubling with every further
 //! failure up to [`Policy::max_block_ms`]; a quiet [`Policy::window_ms`] after the last failure
 //! forgets them.
@@ -73,9 +73,16 @@ impl Subject {
         Subject::new(format!("key_cards:{point_code}"), KEY_CARDS)
     }
 
-    /// A dealer-console user, by e-mail (lower-cased: the address is the same person).
-    pub fn console_user(email: &str) -> Subject {
-        Subject::new(format!("console:{}", email.to_lowercase()), ACCOUNT)
+    /// A dealer-console user's logins from one client address (the e-mail lower-cased: the
+    /// address is the same person). Per address as well as per account, so that someone
+    /// guessing a user's password locks out only themselves, never the user at their own
+    /// desk; spraying many accounts from one address is capped by [`Subject::address`].
+    pub fn console_login(email: &str, ip: IpAddr) -> Subject {
+        let Subject { key: address, .. } = Subject::address(ip);
+        Subject::new(
+            format!("console:{}@{address}", email.to_lowercase()),
+            ACCOUNT,
+        )
     }
 
     /// A console user's one-time codes: six digits must not be guessed by trying them all.

@@ -2,7 +2,8 @@
 //! shown exactly as the phone shows it (`key=fingerprint`); a full-access user certifies it and
 //! activates the point through the forms (each with a one-time code), after which the phone's
 //! signed request works, and revokes it, after which it does not; a create-and-view user sees the keys but gets 403 on
-//! every confirming action; two pending keys of one point raise a warning.
+//! every confirming action; two pending keys of one point raise a warning, and so does every
+//! new key of a point that already has a certified one.
 
 mod support;
 
@@ -127,4 +128,28 @@ async fn two_pending_keys_raise_a_warning() {
     for phone in [&first, &second] {
         assert!(html.contains(&format!("data-serial=\"{}\"", phone.card.key_serial)));
     }
+}
+
+#[tokio::test]
+async fn a_new_key_of_a_point_with_a_certified_one_is_flagged() {
+    let gateway = support::start().await;
+    let cookie = gateway.console_session(ADMIN).await;
+    // The first key of a point is the normal case: no flag while it waits, nor once certified.
+    let first = gateway.registered_phone(1).await;
+    let (html, _) = gateway.keys_page(&cookie).await;
+    assert!(!html.contains("new-key"), "{html}");
+    gateway.certify_and_activate(&first).await;
+    let (html, _) = gateway.keys_page(&cookie).await;
+    assert!(!html.contains("new-key"), "{html}");
+
+    // A second phone registers while the first pays: that key is named in a warning.
+    let second = gateway.registered_phone(2).await;
+    let (html, _) = gateway.keys_page(&cookie).await;
+    let flag = format!(
+        "class=\"warning new-key\" role=\"alert\" data-serial=\"{}\"",
+        second.card.key_serial
+    );
+    assert!(html.contains(&flag), "{html}");
+    assert!(html.contains("У точки уже есть заверенный ключ"), "{html}");
+    assert_eq!(html.matches("new-key").count(), 1, "{html}");
 }

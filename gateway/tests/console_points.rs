@@ -276,3 +276,69 @@ async fn blocking_stops_the_phone_and_unblocking_lets_it_pay() {
         "{html}"
     );
 }
+
+#[tokio::test]
+async fn a_create_and_view_user_adds_cashiers_blocked_and_only_full_access_unblocks_them() {
+    let gateway = support::start().await;
+    let clerk = gateway.console_session(CLERK).await;
+    let (_, clerk_csrf) = gateway.console_page("/console/points/P1001", &clerk).await;
+    let response = gateway
+        .console_post(
+            "/console/points/P1001/cashiers",
+            &clerk,
+            &[("csrf", &clerk_csrf), ("name", "Ерлан")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let active = || async {
+        sqlx::query_scalar::<_, i16>(
+            "SELECT active FROM cashiers WHERE point_code = 'P1001' AND code = 'C2'",
+        )
+        .fetch_one(&gateway.pool)
+        .await
+        .unwrap()
+    };
+    assert_eq!(active().await, 0, "a create-and-view user's cashier waits");
+    let (html, _) = gateway.console_page("/console/points/P1001", &clerk).await;
+    assert!(
+        html.contains("data-cashier=\"C2\" data-active=\"false\""),
+        "{html}"
+    );
+
+    // The clerk cannot unblock it...
+    let response = gateway
+        .console_post(
+            "/console/points/P1001/cashiers/C2/unblock",
+            &clerk,
+            &[("csrf", &clerk_csrf), ("otp", "000000")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(active().await, 0);
+    // ...a full-access user can, with a code; and their own cashiers are active at once.
+    let admin = gateway.console_session(ADMIN).await;
+    let (_, csrf) = gateway.console_page("/console/points/P1001", &admin).await;
+    let response = gateway
+        .confirmed_post(
+            "/console/points/P1001/cashiers/C2/unblock",
+            &admin,
+            &csrf,
+            &[],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(active().await, 1);
+    let response = gateway
+        .console_post(
+            "/console/points/P1001/cashiers",
+            &admin,
+            &[("csrf", &csrf), ("name", "Айгуль")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (html, _) = gateway.console_page("/console/points/P1001", &admin).await;
+    assert!(
+        html.contains("data-cashier=\"C3\" data-active=\"true\""),
+        "{html}"
+    );
+}

@@ -67,7 +67,8 @@ async fn another_dealers_things_are_not_found() {
     .await;
     assert!(matches!(result, Err(DealerError::NotFound)), "{result:?}");
     let result =
-        cashiers::register_cashier_in(&mut tx, &actor, OTHER_DEALER, "P1001", "Чужой", now).await;
+        cashiers::register_cashier_in(&mut tx, &actor, OTHER_DEALER, ("P1001", "Чужой"), true, now)
+            .await;
     assert!(matches!(result, Err(DealerError::NotFound)), "{result:?}");
     let result =
         cashiers::set_cashier_active_in(&mut tx, &actor, OTHER_DEALER, ("P1001", "C1"), false, now)

@@ -2,7 +2,8 @@
 //! fail gets its own code (134, 6, 900, 901, 907, 902, 903, 52, 53, 54, and 413 for an
 //! oversized body), refusals are signed by the gateway too, and only a certified key of an
 //! active point, dealer and cashier gets its balance — signed by the key on its card. After
-//! `revoke` the same key is refused with 903.
+//! `revoke` the same key is refused with 903. A key speaks only for the cashier its card
+//! named: naming another cashier of the point gets 54, so blocking a cashier stops their phone.
 
 mod support;
 
@@ -252,4 +253,44 @@ async fn a_key_cannot_speak_for_another_point() {
     request.dealer = "D002".into();
     let reply = gateway.send(&phone, &request).await;
     assert_eq!(reply.code(), ResultCode::KeyNotRegistered);
+}
+
+#[tokio::test]
+async fn a_key_speaks_only_for_the_cashier_its_card_named() {
+    let gateway = support::start().await;
+    let phone = gateway.ready_phone(1).await;
+    assert_eq!(phone.card.cashier, "C1");
+    gateway
+        .sql(
+            "INSERT INTO cashiers (point_code, code, name, active, created_at_ms) \
+             VALUES ('P1001', 'C2', 'Ерлан', 1, 0)",
+        )
+        .await;
+    let naming = |cashier: &str| {
+        let mut request = phone.request(Step::Balance);
+        request.cashier = cashier.into();
+        request
+    };
+    // Another active cashier of the same point: not this key's.
+    let reply = gateway.send(&phone, &naming("C2")).await;
+    assert_eq!(reply.code(), ResultCode::CashierBlocked);
+    assert_eq!(
+        gateway.send(&phone, &naming("C1")).await.code(),
+        ResultCode::Ok
+    );
+    // The dealer blocks C1: the phone stops, whichever cashier it names.
+    gateway
+        .sql("UPDATE cashiers SET active = 0 WHERE code = 'C1'")
+        .await;
+    for cashier in ["C1", "C2"] {
+        let reply = gateway.send(&phone, &naming(cashier)).await;
+        assert_eq!(reply.code(), ResultCode::CashierBlocked, "{cashier}");
+    }
+    let stored: Option<String> =
+        sqlx::query_scalar("SELECT cashier_code FROM keys WHERE serial = $1")
+            .bind(&phone.card.key_serial)
+            .fetch_one(&gateway.pool)
+            .await
+            .unwrap();
+    assert_eq!(stored.as_deref(), Some("C1"));
 }

@@ -2,7 +2,8 @@
 //! person without stopping the kiosk.
 //!
 //! * `POST /console/points/{code}/cashiers` (fields `csrf`, `name`): any user registers a
-//!   cashier, active at once, under the next code `C<n>`;
+//!   cashier under the next code `C<n>` — active at once when registered by a full-access
+//!   user, blocked until one unblocks it when registered by a create-and-view user;
 //! * `POST /console/points/{code}/cashiers/{cashier}/block` and `.../unblock` (fields `csrf`,
 //!   `otp`): full access with a one-time code; a blocked cashier's requests get 54.
 
@@ -94,8 +95,8 @@ pub async fn register_cashier(
         &mut tx,
         &actor,
         user.dealer_code(),
-        &code,
-        &name,
+        (&code, &name),
+        user.has_full_access(),
         now_ms(),
     )
     .await?;

@@ -78,6 +78,13 @@ fn point_section<'a>(
 ) -> Markup {
     let keys: Vec<&Key> = keys.collect();
     let pending = keys.iter().filter(|k| k.state == KeyState::Pending).count();
+    // A point that already pays with a certified key rarely needs another: a new pending key
+    // may be someone who learnt the point's password, so each one is named, not just counted.
+    let has_certified = keys.iter().any(|k| k.state == KeyState::Certified);
+    let new_keys: Vec<&&Key> = keys
+        .iter()
+        .filter(|k| has_certified && k.state == KeyState::Pending)
+        .collect();
     let warning = rust_i18n::t!(
         "keys.warning_pending",
         locale = crate::web::language::current().tag(),
@@ -102,6 +109,15 @@ fn point_section<'a>(
             }
             @if pending > 1 {
                 p.warning role="alert" data-point=(point.code) { (warning) }
+            }
+            @for key in &new_keys {
+                p.warning.new-key role="alert" data-serial=(key.serial) {
+                    (rust_i18n::t!(
+                        "keys.warning_new_key",
+                        locale = crate::web::language::current().tag(),
+                        serial = key.serial
+                    ))
+                }
             }
             @if keys.is_empty() {
                 p.muted { (tr("keys.no_keys")) }

@@ -3,8 +3,9 @@
 //! Form fields: `email`, `password`, `otp` (login); `csrf` (logout). Once a user has one-time
 //! codes set up, logging in takes the password **and** a fresh code (Kaspi §1.4, §1.16). A
 //! wrong password, an unknown e-mail, a wrong code and a blocked user get the same message
-//! after the same work; attempts are throttled per e-mail and per address like point passwords
-//! (see [`crate::throttle`]). A successful login always starts a new session with a new token,
+//! after the same work; attempts are throttled per (e-mail, address) and per address (see
+//! [`crate::throttle`]); the address is the client's, behind a trusted proxy too
+//! ([`crate::web::client_ip`]). A successful login always starts a new session with a new token,
 //! so a token planted in the browser before login is useless; it lands on the user's home page,
 //! where the first-login gates (a new password, one-time codes) take over.
 
@@ -108,7 +109,7 @@ pub async fn submit(
         },
     };
     let email = email.trim().to_owned();
-    let account = Subject::console_user(&email);
+    let account = Subject::console_login(&email, ip);
     let address = Subject::address(ip);
     let now = now_ms();
 

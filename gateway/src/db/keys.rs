@@ -19,6 +19,9 @@ pub struct Key {
     pub certified_by: Option<String>,
     pub revoked_at_ms: Option<i64>,
     pub revoked_by: Option<String>,
+    /// The cashier the key speaks for: its card's. `None` only for a key older than
+    /// migration 0009 without a card, which may speak for any active cashier of its point.
+    pub cashier_code: Option<String>,
 }
 
 /// How a registration went.
@@ -53,7 +56,7 @@ fn parse_state(text: &str) -> Result<KeyState, sqlx::Error> {
 }
 
 const KEY_COLUMNS: &str = "serial, point_code, public_key, state, registered_at_ms, \
-    certified_at_ms, certified_by, revoked_at_ms, revoked_by";
+    certified_at_ms, certified_by, revoked_at_ms, revoked_by, cashier_code";
 
 fn key_from_row(row: &AnyRow) -> Result<Key, sqlx::Error> {
     let public_key: String = row.try_get("public_key")?;
@@ -69,6 +72,7 @@ fn key_from_row(row: &AnyRow) -> Result<Key, sqlx::Error> {
         certified_by: row.try_get("certified_by")?,
         revoked_at_ms: row.try_get("revoked_at_ms")?,
         revoked_by: row.try_get("revoked_by")?,
+        cashier_code: row.try_get("cashier_code")?,
     })
 }
 
@@ -113,25 +117,29 @@ pub async fn register(
     public_key: &PublicKey,
     now: i64,
 ) -> Result<Registration, sqlx::Error> {
-    let issued: Option<String> =
-        sqlx::query_scalar("SELECT serial FROM key_cards WHERE serial = $1 AND point_code = $2")
-            .bind(serial)
-            .bind(point_code)
-            .fetch_optional(&mut *conn)
-            .await?;
-    if issued.is_none() {
+    // The card names the cashier; the key is bound to them for good (see `sender::authorize`).
+    let cashier: Option<String> = sqlx::query_scalar(
+        "SELECT cashier_code FROM key_cards WHERE serial = $1 AND point_code = $2",
+    )
+    .bind(serial)
+    .bind(point_code)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(cashier) = cashier else {
         return Ok(Registration::UnknownCard);
-    }
+    };
     // No conflict target: either unique key (the serial, the public key) makes it a no-op.
     let done = sqlx::query(
-        "INSERT INTO keys (serial, point_code, public_key, fingerprint, state, registered_at_ms) \
-         VALUES ($1, $2, $3, $4, 'pending', $5) ON CONFLICT DO NOTHING",
+        "INSERT INTO keys \
+         (serial, point_code, public_key, fingerprint, state, registered_at_ms, cashier_code) \
+         VALUES ($1, $2, $3, $4, 'pending', $5, $6) ON CONFLICT DO NOTHING",
     )
     .bind(serial)
     .bind(point_code)
     .bind(public_key.to_string())
     .bind(public_key.fingerprint().to_string())
     .bind(now)
+    .bind(cashier)
     .execute(&mut *conn)
     .await?;
     if done.rows_affected() == 0 {

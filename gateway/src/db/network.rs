@@ -242,7 +242,15 @@ pub async fn register_point(
         .execute(&mut *conn)
         .await?;
         if inserted.rows_affected() == 1 {
-            insert_cashier(&mut *conn, &code, "C1", point.cashier_name, point.now_ms).await?;
+            insert_cashier(
+                &mut *conn,
+                &code,
+                "C1",
+                point.cashier_name,
+                true,
+                point.now_ms,
+            )
+            .await?;
             return Ok(code);
         }
     }
@@ -397,32 +405,31 @@ async fn insert_cashier(
     point_code: &str,
     code: &str,
     name: &str,
+    active: bool,
     now_ms: i64,
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "INSERT INTO cashiers (point_code, code, name, active, created_at_ms) \
-         VALUES ($1, $2, $3, 1, $4) ON CONFLICT DO NOTHING",
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
     )
     .bind(point_code)
     .bind(code)
     .bind(name)
+    .bind(i16::from(active))
     .bind(now_ms)
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
 }
 
-/// Registers a cashier of a point of `dealer_code`, active, under the next free code
+/// Registers a cashier of a point of `dealer_code`, `active` or not, under the next free code
 /// `C<n>`; returns the code, or `None` when the point is not the dealer's.
-///
-/// Active at once: a cashier can do nothing before the point's phone has a certified key and
-/// the point is active, both of which take a full-access user; and a full-access user can
-/// block the cashier at any time.
 pub async fn register_cashier(
     conn: &mut AnyConnection,
     point_code: &str,
     dealer_code: &str,
     name: &str,
+    active: bool,
     now_ms: i64,
 ) -> Result<Option<String>, sqlx::Error> {
     let ours: Option<String> =
@@ -441,7 +448,7 @@ pub async fn register_cashier(
     let mut number = existing + 1;
     loop {
         let code = format!("C{number}");
-        if insert_cashier(&mut *conn, point_code, &code, name, now_ms).await? {
+        if insert_cashier(&mut *conn, point_code, &code, name, active, now_ms).await? {
             return Ok(Some(code));
         }
         number += 1;

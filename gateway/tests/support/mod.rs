@@ -102,13 +102,20 @@ pub async fn start() -> Gateway {
 
 /// Starts a gateway on an empty database: no demo data, nobody to log in.
 pub async fn start_without_demo() -> Gateway {
-    start_full(false, None, false, Default::default()).await
+    start_full(false, None, false, Default::default(), Default::default()).await
 }
 
 /// Starts a gateway, its console cookie `Secure` or not. No mail worker runs: signed
 /// messages stay queued (see [`mail`] for a gateway that delivers them).
 pub async fn start_with(secure_cookies: bool) -> Gateway {
-    start_full(secure_cookies, None, true, Default::default()).await
+    start_full(
+        secure_cookies,
+        None,
+        true,
+        Default::default(),
+        Default::default(),
+    )
+    .await
 }
 
 /// Starts a gateway whose mail worker delivers through `transport`, retrying after `retry`.
@@ -116,13 +123,35 @@ pub async fn start_with_mail(
     transport: tolem_gateway::mail::transport::TransportSettings,
     retry: tolem_gateway::mail::worker::RetryPolicy,
 ) -> Gateway {
-    start_full(false, Some((transport, retry)), true, Default::default()).await
+    start_full(
+        false,
+        Some((transport, retry)),
+        true,
+        Default::default(),
+        Default::default(),
+    )
+    .await
 }
 
 /// Starts a gateway (demo data) whose card bills are paid through `card`'s payment service.
 /// No refund worker runs by itself ([`card`] starts one).
 pub async fn start_with_card(card: tolem_gateway::card::CardPayments) -> Gateway {
-    start_full(false, None, true, std::sync::Arc::new(card)).await
+    start_full(
+        false,
+        None,
+        true,
+        std::sync::Arc::new(card),
+        Default::default(),
+    )
+    .await
+}
+
+/// Starts a gateway (demo data) behind reverse proxies at `proxies` (`--trusted-proxy`), e.g.
+/// `127.0.0.1`: the test's own client then plays the proxy and names clients in
+/// `X-Forwarded-For`.
+pub async fn start_behind_proxy(proxies: &str) -> Gateway {
+    let trusted = proxies.parse().unwrap();
+    start_full(false, None, true, Default::default(), trusted).await
 }
 
 async fn start_full(
@@ -133,6 +162,7 @@ async fn start_full(
     )>,
     demo: bool,
     card: std::sync::Arc<tolem_gateway::card::CardPayments>,
+    trusted_proxies: tolem_gateway::web::client_ip::TrustedProxies,
 ) -> Gateway {
     use std::sync::Arc;
     use tolem_gateway::mail::{MailQueue, transport::Transport, worker::Worker};
@@ -168,7 +198,8 @@ async fn start_full(
         .with_secure_cookies(secure_cookies)
         .with_mail_queue(queue)
         .with_delivery_queue(delivery_queue.clone())
-        .with_card_payments(card.clone());
+        .with_card_payments(card.clone())
+        .with_trusted_proxies(trusted_proxies);
     let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move { axum::serve(listener, service).await.unwrap() });
     Gateway {
