@@ -64,6 +64,18 @@ pub async fn console_log_in(
         .await;
 }
 
+/// Gives `point` a new password from the console (logged in, in `browser`) and returns it, as
+/// a dealer does for a second phone: a point password enrols one key.
+pub async fn new_point_password(browser: &Browser, app: &str, point: &str) -> String {
+    browser
+        .client
+        .goto(&format!("{app}console/points/{point}"))
+        .await
+        .unwrap();
+    browser.click("form.reset-password button").await;
+    browser.text_of("#new-point-password").await
+}
+
 impl Console {
     /// Logs the demo admin in with a one-time code. `early_code` lets the login use the
     /// previous step's code, so the next two confirmations need no wait for the clock.
