@@ -180,6 +180,14 @@ pub async fn sign_answers(
     request: Request,
     next: Next,
 ) -> HttpResponse {
+    // The step is the last segment of the path, whatever the router is nested under.
+    let step = request
+        .uri()
+        .path()
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
     let bind = request
         .headers()
         .get(BIND_HEADER)
@@ -191,19 +199,24 @@ pub async fn sign_answers(
         let (parts, body) = request.into_parts();
         let bytes = match read_body(&parts.headers, body).await {
             Ok(bytes) => bytes,
-            Err(refusal) => return sign(&state, refusal.into_response(), None).await,
+            Err(refusal) => return sign(&state, &step, refusal.into_response(), None).await,
         };
         let digest = request_digest(&bytes);
         (Request::from_parts(parts, Body::from(bytes)), Some(digest))
     } else {
         (request, None)
     };
-    sign(&state, next.run(request).await, digest).await
+    sign(&state, &step, next.run(request).await, digest).await
 }
 
-/// Signs `response`'s body with the gateway key: over [`bound_answer`] when there is a
-/// request digest, over the body alone otherwise.
-async fn sign(state: &AppState, response: HttpResponse, digest: Option<[u8; 32]>) -> HttpResponse {
+/// Signs `response`'s body (the answer to a `step` request) with the gateway key: over
+/// [`bound_answer`] when there is a request digest, over the body alone otherwise.
+async fn sign(
+    state: &AppState,
+    step: &str,
+    response: HttpResponse,
+    digest: Option<[u8; 32]>,
+) -> HttpResponse {
     let (mut parts, body) = response.into_parts();
     // A 304 has no body to sign, and it must not carry a signature header either: a browser
     // merges a 304's headers into the response it has cached, which would then carry a
@@ -216,6 +229,7 @@ async fn sign(state: &AppState, response: HttpResponse, digest: Option<[u8; 32]>
         Ok(bytes) => bytes,
         Err(error) => return Answer::internal(&error).into_response(),
     };
+    count(state, step, &bytes);
     let signature = match &digest {
         Some(digest) => state.gateway_key.sign(&bound_answer(digest, &bytes)),
         None => state.gateway_key.sign(&bytes),
@@ -234,6 +248,18 @@ async fn sign(state: &AppState, response: HttpResponse, digest: Option<[u8; 32]>
         Err(error) => return Answer::internal(&error).into_response(),
     };
     HttpResponse::from_parts(parts, Body::from(bytes))
+}
+
+/// Counts the answer to a `step` request for `/metrics` by its result code, read from its
+/// bytes (a body that is not an answer is not counted).
+fn count(state: &AppState, step: &str, bytes: &[u8]) {
+    #[derive(serde::Deserialize)]
+    struct Code {
+        code: u16,
+    }
+    if let Ok(Code { code }) = serde_json::from_slice(bytes) {
+        state.metrics.answered(step, code);
+    }
 }
 
 /// Reads a request body of at most `MAX_BODY_BYTES`. A declared `Content-Length` over the

@@ -5,6 +5,7 @@
 pub mod app_policy;
 pub mod client_ip;
 pub mod language;
+pub mod metrics_endpoint;
 pub mod static_files;
 
 use axum::http::{HeaderMap, header};

@@ -36,6 +36,8 @@ use tolem_protocol::{
 pub const POINT: &str = "P1001";
 pub const PASSWORD: &str = "tolem-demo-1001";
 pub const GATEWAY_SEED: [u8; 32] = [42; 32];
+/// The bearer token the test gateways' `/metrics` asks for.
+pub const METRICS_TOKEN: &str = "scrape-token-for-tests";
 
 /// Now, UTC milliseconds, as the phone's (correct) clock says.
 pub fn now_ms() -> i64 {
@@ -232,7 +234,8 @@ async fn start_full(
         .with_mail_queue(queue)
         .with_delivery_queue(delivery_queue.clone())
         .with_card_payments(card.clone())
-        .with_trusted_proxies(trusted_proxies);
+        .with_trusted_proxies(trusted_proxies)
+        .with_metrics_token(Some(METRICS_TOKEN.to_owned()));
     let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move { axum::serve(listener, service).await.unwrap() });
     Gateway {
