@@ -180,14 +180,7 @@ pub async fn sign_answers(
     request: Request,
     next: Next,
 ) -> HttpResponse {
-    // The step is the last segment of the path, whatever the router is nested under.
-    let step = request
-        .uri()
-        .path()
-        .rsplit('/')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
+    let step = step_of(request.uri());
     let bind = request
         .headers()
         .get(BIND_HEADER)
@@ -248,6 +241,12 @@ async fn sign(
         Err(error) => return Answer::internal(&error).into_response(),
     };
     HttpResponse::from_parts(parts, Body::from(bytes))
+}
+
+/// The step a protocol request is sent to: the last segment of its path, whatever the router
+/// is nested under.
+pub fn step_of(uri: &axum::http::Uri) -> String {
+    uri.path().rsplit('/').next().unwrap_or_default().to_owned()
 }
 
 /// Counts the answer to a `step` request for `/metrics` by its result code, read from its
