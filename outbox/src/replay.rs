@@ -77,6 +77,9 @@ pub struct Report {
     pub left: usize,
     /// Why it ended early, when it did.
     pub stopped: Option<Stop>,
+    /// When the first payment held by the gateway's "not now" is due again (UTC milliseconds,
+    /// this phone's clock), if one waits: a page retries no later than that.
+    pub next_held_at_ms: Option<i64>,
 }
 
 impl Report {
@@ -201,5 +204,13 @@ pub async fn pass(held: Held) -> Result<Report, StoreError> {
         }
     }
     report.left = store::outbox_len().await?;
+    if report.left > 0 {
+        report.next_held_at_ms = store::waiting()
+            .await?
+            .iter()
+            .filter(|record| matches!(record.state, State::Held(_)))
+            .map(|record| record.next_attempt_at_ms)
+            .min();
+    }
     Ok(report)
 }
