@@ -8,7 +8,7 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
 use crate::balance::provide_balance;
-use crate::components::{Header, UpdatePrompt};
+use crate::components::{ClockWarning, Header, UpdatePrompt};
 use crate::connection::provide_connection;
 use crate::deliveries::provide_deliveries;
 use crate::language::LanguageProvider;
@@ -50,6 +50,7 @@ fn Shell() -> impl IntoView {
         <Router>
             <a class="skip" href="#main">{tr!(skip_to_content)}</a>
             <Header />
+            <ClockWarning />
             <UpdatePrompt />
             <main id="main">
                 <Routes fallback=NotFoundPage>
