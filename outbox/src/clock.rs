@@ -1,8 +1,13 @@
 //! The gateway's time as this phone knows it. Cheap phones keep bad time, and the gateway refuses
 //! a request created more than five minutes in its future (910) and one older than the point's
 //! offline limit (909). So the phone learns how far its clock is off — from every signed answer's
-//! `gateway_time_ms` and from the health answer — and signs new requests with the corrected time
-//! ([`now_ms`]); the app warns the cashier when the clock is off by more than [`WARN_OFFSET_MS`].
+//! `gateway_time_ms` — and signs new requests with the corrected time ([`now_ms`]); the app warns
+//! the cashier when the clock is off by more than [`WARN_OFFSET_MS`].
+//!
+//! Only signed answers count. The health answer carries the gateway's time too, but unsigned:
+//! anyone on the way could then move the phone's clock days back, and every payment it signs
+//! would be refused as too old (909, final) — with the cash in the drawer. A phone meets a signed
+//! answer (its key card) before it can sign anything.
 //!
 //! The latest offset (gateway time − phone time when the answer arrived; the way back is
 //! ignored, well under the minutes that matter) is kept in memory and, in a page, in
