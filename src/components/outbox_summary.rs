@@ -4,7 +4,9 @@
 //!
 //! `#outbox-summary` carries `data-count`, `data-total-tiyn` and `data-deadline-ms` (UTC
 //! milliseconds, empty without a key card or with nothing waiting); it is hidden while nothing
-//! waits.
+//! waits. Until the phone has read its outbox (a moment after start; long on a cheap phone, and
+//! for good if the storage cannot be read) it shows `◷ …` with `data-known="false"` and no
+//! count: a zero there would tell the cashier everything was sent before anyone knows.
 
 use std::time::Duration;
 
@@ -41,8 +43,12 @@ pub fn OutboxSummary() -> impl IntoView {
         let limits = session.record()?.card.offline;
         outbox.waiting().deadline_ms(&limits)
     };
+    let known = move || outbox.is_loaded();
     let text = move || {
         let locale = i18n.get_locale();
+        if !known() {
+            return "…".to_owned();
+        }
         let waiting = outbox.waiting();
         let mut text = format!(
             "{} · {}",
@@ -69,15 +75,28 @@ pub fn OutboxSummary() -> impl IntoView {
             href="/history"
             attr:id="outbox-summary"
             attr:class=move || {
-                let overdue = deadline().is_some_and(|d| d <= current());
-                if overdue { "outbox-summary overdue" } else { "outbox-summary" }
+                let overdue = known() && deadline().is_some_and(|d| d <= current());
+                if !known() {
+                    "outbox-summary unknown"
+                } else if overdue {
+                    "outbox-summary overdue"
+                } else {
+                    "outbox-summary"
+                }
             }
-            attr:hidden=move || outbox.waiting().count == 0
-            attr:data-count=move || outbox.waiting().count.to_string()
-            attr:data-total-tiyn=move || outbox.waiting().total_tiyn.to_string()
+            attr:hidden=move || known() && outbox.waiting().count == 0
+            attr:data-known=move || known().to_string()
+            attr:data-count=move || known().then(|| outbox.waiting().count.to_string())
+            attr:data-total-tiyn=move || known().then(|| outbox.waiting().total_tiyn.to_string())
             attr:data-deadline-ms=move || deadline().map(|d| d.to_string()).unwrap_or_default()
             attr:title=tr!(outbox_title)
-            attr:aria-label=move || format!("{}: {}", t_string!(i18n, outbox_title), text())
+            attr:aria-label=move || {
+                if known() {
+                    format!("{}: {}", t_string!(i18n, outbox_title), text())
+                } else {
+                    t_string!(i18n, outbox_unknown).to_owned()
+                }
+            }
         >
             <span class="outbox-icon" aria-hidden="true">"◷"</span>
             <span class="outbox-text">{text}</span>
