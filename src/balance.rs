@@ -1,6 +1,7 @@
 //! The dealer's balance and the point's remaining limits (manual §15): asked with the signed
 //! `balance` step, kept on the phone with the time it came, and shared through context so the
-//! screen follows a refresh made elsewhere (after each accepted payment).
+//! screen follows a refresh made elsewhere (after each accepted payment). The answer also
+//! carries the point's offline limits as the dealer has them now, which replace the key card's.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -42,6 +43,9 @@ impl Balance {
                 Unclear::NotAnAnswer,
             )));
         };
+        if let Some(limits) = &info.offline {
+            session.follow_offline_limits(limits).await;
+        }
         let fresh = StoredBalance {
             info,
             fetched_at_ms: js_sys::Date::now() as i64,

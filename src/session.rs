@@ -9,7 +9,7 @@ use std::time::Duration;
 use leptos::ev;
 use leptos::prelude::*;
 use tolem_protocol::keys::SecretKey;
-use tolem_protocol::messages::{KeyCard, KeyState, Response, Step};
+use tolem_protocol::messages::{KeyCard, KeyState, OfflineLimits, Response, Step};
 use zeroize::Zeroizing;
 
 use crate::api::{self, ApiError};
@@ -196,6 +196,23 @@ impl KeySession {
         self.point_password.set_value(None);
         self.set_state(Some(state)).await;
         Ok(state)
+    }
+
+    /// Takes the offline limits the gateway's signed balance answer carried, when they differ
+    /// from the card's (the dealer changed them): on the phone, for the outbox and the worker,
+    /// and on screen.
+    pub async fn follow_offline_limits(&self, limits: &OfflineLimits) {
+        let changed = self
+            .record
+            .with_untracked(|r| r.as_ref().is_some_and(|r| r.card.offline != *limits));
+        if changed {
+            match keystore::set_offline_limits(limits.clone()).await {
+                Ok(record) => self.record.set(Some(record)),
+                Err(error) => {
+                    leptos::logging::warn!("could not keep the new offline limits: {error}")
+                }
+            }
+        }
     }
 
     /// Records where the key stands with the gateway, on the phone and on screen.

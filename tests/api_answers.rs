@@ -32,6 +32,7 @@ fn balance_answer(session: Option<SessionId>, code: ResultCode) -> Response {
             dealer_balance_tiyn: 50_000_000,
             point_day_left_tiyn: None,
             point_payment_limit_tiyn: None,
+            offline: None,
         })),
         gateway_time_ms: 1_795_000_000_000,
         retry_after_s: None,

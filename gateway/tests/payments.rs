@@ -166,6 +166,7 @@ async fn check_and_pay_keep_the_point_and_dealer_limits() {
             dealer_balance_tiyn: gateway.balance_of(DEALER).await,
             point_day_left_tiyn: Some(2 * THOUSAND),
             point_payment_limit_tiyn: Some(500_000),
+            offline: Some(phone.card.offline.clone()),
         }
     );
 

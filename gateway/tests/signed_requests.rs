@@ -11,7 +11,7 @@ use reqwest::StatusCode;
 use support::{Gateway, phone::Phone};
 use tolem_protocol::{
     codes::ResultCode,
-    messages::{BalanceInfo, Letter, Message, Outcome, Step},
+    messages::{BalanceInfo, Letter, Message, OfflineLimits, Outcome, Step},
     signing::{KEY_HEADER, MAX_BODY_BYTES, SIGNATURE_HEADER},
 };
 
@@ -227,6 +227,7 @@ async fn only_a_certified_key_of_an_active_point_dealer_and_cashier_gets_through
             dealer_balance_tiyn: 500_000 * 100,
             point_day_left_tiyn: None,
             point_payment_limit_tiyn: None,
+            offline: Some(phone.card.offline.clone()),
         }))
     );
 
@@ -240,6 +241,27 @@ async fn only_a_certified_key_of_an_active_point_dealer_and_cashier_gets_through
     };
     assert_eq!(info.point_payment_limit_tiyn, Some(1_000_000));
     assert_eq!(info.point_day_left_tiyn, Some(5_000_000));
+
+    // Issue 16: offline limits the dealer changed after the key card reach the phone with the
+    // next balance, not only with a new card.
+    gateway
+        .sql(
+            "UPDATE points SET offline_max_payment_tiyn = 1500000, \
+             offline_max_total_tiyn = 6000000, offline_max_age_ms = 86400000",
+        )
+        .await;
+    let reply = gateway.send(&phone, &phone.request(Step::Balance)).await;
+    let Some(Outcome::Balance(info)) = reply.response().outcome else {
+        panic!()
+    };
+    assert_eq!(
+        info.offline,
+        Some(OfflineLimits {
+            max_payment_tiyn: 1_500_000,
+            max_total_tiyn: 6_000_000,
+            max_age_ms: 86_400_000,
+        })
+    );
 }
 
 #[tokio::test]

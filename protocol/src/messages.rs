@@ -603,6 +603,11 @@ pub struct BalanceInfo {
     /// The point's limit for one payment, when it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub point_payment_limit_tiyn: Option<i64>,
+    /// The point's offline limits as the dealer has them now: the phone replaces the ones its
+    /// key card came with, so a dealer's change reaches the phone at its next contact, not only
+    /// with a new key card. Absent from older gateways.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offline: Option<OfflineLimits>,
 }
 
 /// The result of a step that worked.

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tolem_protocol::keys::{PublicKey, SecretKey};
-use tolem_protocol::messages::{KeyCard, KeyState};
+use tolem_protocol::messages::{KeyCard, KeyState, OfflineLimits};
 use wasm_bindgen::JsValue;
 use zeroize::Zeroize;
 
@@ -160,6 +160,16 @@ pub async fn load() -> Result<Option<KeyRecord>, KeyStoreError> {
 pub async fn set_state(state: Option<KeyState>) -> Result<KeyRecord, KeyStoreError> {
     let mut record = load().await?.ok_or(KeyStoreError::NoKey)?;
     record.state = state;
+    save(&record).await?;
+    Ok(record)
+}
+
+/// Replaces the offline limits on the stored key card with the ones the gateway's signed
+/// balance answer carried (the dealer changed them); the outbox and the service worker read the
+/// card from this same record.
+pub async fn set_offline_limits(limits: OfflineLimits) -> Result<KeyRecord, KeyStoreError> {
+    let mut record = load().await?.ok_or(KeyStoreError::NoKey)?;
+    record.card.offline = limits;
     save(&record).await?;
     Ok(record)
 }

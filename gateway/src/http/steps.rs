@@ -52,6 +52,7 @@ async fn balance(
             dealer_balance_tiyn: auth.dealer.balance_tiyn,
             point_day_left_tiyn,
             point_payment_limit_tiyn: point.payment_limit_tiyn,
+            offline: Some(point.offline.clone()),
         }),
     ))
 }
