@@ -14,9 +14,9 @@ use crate::deliveries::provide_deliveries;
 use crate::language::LanguageProvider;
 use crate::outbox::provide_outbox;
 use crate::pages::{
-    CommissionListPage, CommissionPage, DeleteKeyPage, GenerateKeyPage, HistoryPage, HomePage,
-    KeyCardPage, KeysPage, MessagePage, NotFoundPage, PaymentDetailPage, PaymentPage,
-    ProvidersPage, ReceiptPage, RegisterKeyPage, SettingsPage, ViewKeyPage,
+    ChangePassphrasePage, CommissionListPage, CommissionPage, DeleteKeyPage, GenerateKeyPage,
+    HistoryPage, HomePage, KeyCardPage, KeysPage, MessagePage, NotFoundPage, PaymentDetailPage,
+    PaymentPage, ProvidersPage, ReceiptPage, RegisterKeyPage, SettingsPage, ViewKeyPage,
 };
 use crate::providers::provide_providers;
 use crate::service_worker::provide_service_worker;
@@ -70,6 +70,7 @@ fn Shell() -> impl IntoView {
                     <Route path=path!("/settings/keys/register") view=RegisterKeyPage />
                     <Route path=path!("/settings/keys/view") view=ViewKeyPage />
                     <Route path=path!("/settings/keys/delete") view=DeleteKeyPage />
+                    <Route path=path!("/settings/keys/passphrase") view=ChangePassphrasePage />
                 </Routes>
             </main>
         </Router>

@@ -176,6 +176,38 @@ async fn a_wrong_passphrase_is_refused_and_the_right_one_unlocks_the_same_key() 
     assert_eq!(key.public_key(), record.public_key);
 }
 
+/// Issue 16: the passphrase changes only for who knows the old one (a wrong one counts as a
+/// failed unlock and changes nothing); afterwards the same key opens with the new passphrase
+/// only, and the seed is sealed anew (fresh salt), never stored open on the way.
+#[wasm_bindgen_test]
+async fn the_passphrase_changes_for_who_knows_the_old_one_and_the_key_stays() {
+    forget_key().await;
+    let (record, _) = keystore::create(&card(), PASSPHRASE).await.unwrap();
+    const NEW: &str = "жаңа-фраза-202";
+
+    assert!(matches!(
+        keystore::change_passphrase("not-it-at-all", NEW).await,
+        Err(UnlockError::WrongPassphrase { failures: 1, .. })
+    ));
+    assert_eq!(keystore::load().await.unwrap().unwrap(), record);
+
+    let changed = keystore::change_passphrase(PASSPHRASE, NEW).await.unwrap();
+    assert_eq!(changed.public_key, record.public_key);
+    assert_eq!(changed.card, record.card);
+    assert_ne!(changed.sealed.salt, record.sealed.salt);
+    assert!(matches!(
+        keystore::unlock(PASSPHRASE).await,
+        Err(UnlockError::WrongPassphrase { .. })
+    ));
+    let key = keystore::unlock(NEW).await.unwrap();
+    assert_eq!(key.public_key(), record.public_key);
+    assert_eq!(
+        keystore::load().await.unwrap().unwrap(),
+        changed,
+        "what was stored is what was returned"
+    );
+}
+
 #[wasm_bindgen_test]
 async fn repeated_failures_impose_a_growing_wait_that_survives_a_reload() {
     forget_key().await;

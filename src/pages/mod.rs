@@ -16,7 +16,8 @@ pub use frame::{PageFrame, TextKey};
 pub use history::{HistoryPage, PaymentDetailPage, ReceiptPage};
 pub use home::HomePage;
 pub use keys::{
-    DeleteKeyPage, GenerateKeyPage, KeyCardPage, KeysPage, RegisterKeyPage, ViewKeyPage,
+    ChangePassphrasePage, DeleteKeyPage, GenerateKeyPage, KeyCardPage, KeysPage, RegisterKeyPage,
+    ViewKeyPage,
 };
 pub use message::MessagePage;
 pub use not_found::NotFoundPage;

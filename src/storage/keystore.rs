@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use tolem_protocol::keys::{PublicKey, SecretKey};
 use tolem_protocol::messages::{KeyCard, KeyState, OfflineLimits};
 use wasm_bindgen::JsValue;
-use zeroize::Zeroize;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::crypto::{self, CryptoError, SealedSeed};
 use crate::storage::db::{self, KEYS, StorageError};
@@ -176,14 +176,32 @@ pub async fn set_offline_limits(limits: OfflineLimits) -> Result<KeyRecord, KeyS
 
 /// Opens the stored key with `passphrase`, unless repeated failures ask for a wait first.
 pub async fn unlock(passphrase: &str) -> Result<SecretKey, UnlockError> {
+    let (_, seed) = open_seed(passphrase).await?;
+    Ok(SecretKey::from_seed(&seed))
+}
+
+/// Seals the key's seed again under `new` once `old` opens it (the cashier changes the
+/// passphrase, issue 16). `old` is checked exactly as an unlock is — the same count of failures
+/// and the same waits — so this is no side door for guessing. The key itself is unchanged: its
+/// card, registration and certification stand.
+pub async fn change_passphrase(old: &str, new: &str) -> Result<KeyRecord, UnlockError> {
+    let (mut record, seed) = open_seed(old).await?;
+    record.sealed = crypto::seal(&seed, new, record.key_serial.as_bytes())
+        .await
+        .map_err(KeyStoreError::from)?;
+    save(&record).await?;
+    Ok(record)
+}
+
+/// The stored record and its seed opened with `passphrase`; failures are counted.
+async fn open_seed(passphrase: &str) -> Result<(KeyRecord, Zeroizing<[u8; 32]>), UnlockError> {
     if let Some(wait) = unlock_wait().await? {
         return Err(UnlockError::TooSoon { wait });
     }
     let record = load().await?.ok_or(KeyStoreError::NoKey)?;
     match crypto::open(&record.sealed, passphrase, record.key_serial.as_bytes()).await {
         Ok(seed) => {
-            let key = SecretKey::from_seed(&seed);
-            if key.public_key() != record.public_key {
+            if SecretKey::from_seed(&seed).public_key() != record.public_key {
                 // Cannot happen with an intact record: GCM already authenticated the seed.
                 return Err(KeyStoreError::Crypto(CryptoError::Damaged(
                     "the seed does not match the public key".into(),
@@ -191,7 +209,7 @@ pub async fn unlock(passphrase: &str) -> Result<SecretKey, UnlockError> {
                 .into());
             }
             write_failures(&UnlockFailures::default()).await?;
-            Ok(key)
+            Ok((record, seed))
         }
         Err(CryptoError::WrongPassphrase) => {
             let previous = read_failures().await?;

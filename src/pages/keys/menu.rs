@@ -75,6 +75,9 @@ pub fn KeysPage() -> impl IntoView {
                 <A href="/settings/keys/view" attr:id="keys-view" attr:class="button">
                     {tr!(keys_view)}
                 </A>
+                <A href="/settings/keys/passphrase" attr:id="keys-passphrase" attr:class="button">
+                    {tr!(keys_passphrase)}
+                </A>
                 <A href="/settings/keys/delete" attr:id="keys-delete" attr:class="button danger">
                     {tr!(keys_delete)}
                 </A>

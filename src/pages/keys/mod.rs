@@ -5,6 +5,7 @@ mod card;
 mod delete;
 mod generate;
 mod menu;
+mod passphrase;
 mod register;
 mod view;
 
@@ -12,6 +13,7 @@ pub use card::KeyCardPage;
 pub use delete::DeleteKeyPage;
 pub use generate::GenerateKeyPage;
 pub use menu::KeysPage;
+pub use passphrase::ChangePassphrasePage;
 pub use register::RegisterKeyPage;
 pub use view::ViewKeyPage;
 
