@@ -14,9 +14,10 @@ use crate::deliveries::provide_deliveries;
 use crate::language::LanguageProvider;
 use crate::outbox::provide_outbox;
 use crate::pages::{
-    ChangePassphrasePage, CommissionListPage, CommissionPage, DeleteKeyPage, GenerateKeyPage,
-    HistoryPage, HomePage, KeyCardPage, KeysPage, MessagePage, NotFoundPage, PaymentDetailPage,
-    PaymentPage, ProvidersPage, ReceiptPage, RegisterKeyPage, SettingsPage, ViewKeyPage,
+    AboutPage, ChangePassphrasePage, CommissionListPage, CommissionPage, DeleteKeyPage,
+    GenerateKeyPage, HistoryPage, HomePage, KeyCardPage, KeysPage, MessagePage, NotFoundPage,
+    PaymentDetailPage, PaymentPage, ProvidersPage, ReceiptPage, RegisterKeyPage, SettingsPage,
+    ViewKeyPage,
 };
 use crate::providers::provide_providers;
 use crate::service_worker::provide_service_worker;
@@ -64,6 +65,7 @@ fn Shell() -> impl IntoView {
                     <Route path=path!("/settings") view=SettingsPage />
                     <Route path=path!("/settings/commission") view=CommissionListPage />
                     <Route path=path!("/settings/commission/:provider") view=CommissionPage />
+                    <Route path=path!("/settings/about") view=AboutPage />
                     <Route path=path!("/settings/keys") view=KeysPage />
                     <Route path=path!("/settings/keys/card") view=KeyCardPage />
                     <Route path=path!("/settings/keys/generate") view=GenerateKeyPage />

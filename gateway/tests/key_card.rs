@@ -41,6 +41,11 @@ async fn card_is_issued_and_signed_by_the_gateway_key_it_carries() {
     assert_eq!(card.offline.max_payment_tiyn, 50_000 * 100);
     assert_eq!(card.offline.max_total_tiyn, 200_000 * 100);
     assert_eq!(card.offline.max_age_ms, 72 * 3600 * 1000);
+    // The dealer's support contact, for the app's About screen (issue 16).
+    assert_eq!(
+        card.dealer_contact.as_deref(),
+        Some("Демо-контакт, +7 701 000 00 00")
+    );
 
     // Every call issues a new serial.
     let again = gateway.key_card(POINT, PASSWORD).await.response();

@@ -169,6 +169,10 @@ pub struct KeyCard {
     pub gateway_key: PublicKey,
     pub offline: OfflineLimits,
     pub issued_at_ms: i64,
+    /// How the cashier reaches the dealer's support (phone, e-mail), as the dealer gave it to
+    /// the operator; shown on the app's *About* screen. Absent when none was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dealer_contact: Option<String>,
 }
 
 impl Message for KeyCard {

@@ -35,6 +35,7 @@ fn card() -> KeyCard {
             max_age_ms: 72 * 3_600_000,
         },
         issued_at_ms: NOW,
+        dealer_contact: None,
     }
 }
 

@@ -1,6 +1,7 @@
 //! One module per screen of the main menu: `pay/` the providers and the payment, `history/`
 //! the history, a payment and its receipt, `commission` and `keys/` the screens under Settings.
 
+mod about;
 pub mod commission;
 mod frame;
 pub mod history;
@@ -11,6 +12,7 @@ mod not_found;
 pub mod pay;
 mod settings;
 
+pub use about::{ABOUT_PATH, AboutPage};
 pub use commission::{CommissionListPage, CommissionPage};
 pub use frame::{PageFrame, TextKey};
 pub use history::{HistoryPage, PaymentDetailPage, ReceiptPage};

@@ -9,9 +9,9 @@ use leptos_router::components::A;
 
 use crate::i18n::*;
 use crate::language::LanguageSwitch;
-use crate::pages::PageFrame;
 use crate::pages::commission::COMMISSION_PATH;
 use crate::pages::keys::{KEYS_PATH, state_name};
+use crate::pages::{ABOUT_PATH, PageFrame};
 use crate::session::use_key_session;
 use crate::storage::settings::{self, AUTO_LOCK_CHOICES_MIN};
 
@@ -86,6 +86,13 @@ pub fn SettingsPage() -> impl IntoView {
                 <h2>{tr!(language_label)}</h2>
                 <LanguageSwitch />
                 <p class="hint">{tr!(settings_language_hint)}</p>
+            </section>
+            <section class="card">
+                <h2>{tr!(about_title)}</h2>
+                <p class="hint">{tr!(settings_about_hint)}</p>
+                <A href=ABOUT_PATH attr:id="settings-about-link" attr:class="button">
+                    {tr!(settings_about_open)}
+                </A>
             </section>
         </PageFrame>
     }

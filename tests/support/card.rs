@@ -30,5 +30,6 @@ pub fn sample_card() -> KeyCard {
             max_age_ms: 72 * 3_600_000,
         },
         issued_at_ms: js_sys::Date::now() as i64,
+        dealer_contact: None,
     }
 }

@@ -20,6 +20,8 @@ pub struct Dealer {
     pub payment_limit_tiyn: Option<i64>,
     /// The most all its points together may pay per day; `None` = no limit.
     pub daily_limit_tiyn: Option<i64>,
+    /// How its cashiers reach its support (free text, may be empty).
+    pub contact: String,
 }
 
 /// A payment point and the limits its dealer set. The password hash is deliberately not here
@@ -130,7 +132,7 @@ pub async fn dealer<'e>(
     code: &str,
 ) -> Result<Option<Dealer>, sqlx::Error> {
     let row = sqlx::query(
-        "SELECT code, name, balance_tiyn, active, payment_limit_tiyn, daily_limit_tiyn \
+        "SELECT code, name, balance_tiyn, active, payment_limit_tiyn, daily_limit_tiyn, contact \
          FROM dealers WHERE code = $1",
     )
     .bind(code)
@@ -144,6 +146,7 @@ pub async fn dealer<'e>(
             active: row.try_get::<i64, _>("active")? != 0,
             payment_limit_tiyn: row.try_get("payment_limit_tiyn")?,
             daily_limit_tiyn: row.try_get("daily_limit_tiyn")?,
+            contact: row.try_get("contact")?,
         })
     })
     .transpose()

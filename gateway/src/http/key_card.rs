@@ -105,6 +105,7 @@ async fn key_card(
             gateway_key: state.gateway_key.public_key(),
             offline: point.offline,
             issued_at_ms: now,
+            dealer_contact: Some(dealer.contact).filter(|contact| !contact.trim().is_empty()),
         }),
     ))
 }

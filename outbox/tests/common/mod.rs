@@ -48,6 +48,7 @@ pub fn card() -> KeyCard {
             max_age_ms: 72 * 3_600_000,
         },
         issued_at_ms: NOW - 86_400_000,
+        dealer_contact: None,
     }
 }
 

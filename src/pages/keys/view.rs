@@ -154,7 +154,7 @@ pub fn ViewKeyPage() -> impl IntoView {
                     <section class="card">
                         {check_result}
                         <button id="key-check" type="button" on:click=on_check>
-                            {tr!(check_button)}
+                            {tr!(key_check_button)}
                         </button>
                     </section>
                 </Show>
