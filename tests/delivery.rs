@@ -24,7 +24,9 @@ use tolem_protocol::messages::{
     Delivery, DeliveryState, Message, Outcome, PaymentReceipt, PaymentState, ProviderRefusal,
     Response,
 };
-use tolem_protocol::signing::{GATEWAY_SIGNER, KEY_HEADER, SIGNATURE_HEADER, Signed};
+use tolem_protocol::signing::{
+    GATEWAY_SIGNER, KEY_HEADER, SIGNATURE_HEADER, Signed, bound_answer, request_digest,
+};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::*;
 
@@ -213,10 +215,16 @@ async fn a_record_stored_before_delivery_existed_still_loads() {
 }
 
 /// Serves the gateway's signed `answer` to the status query of its session in place of the
-/// network (every other request goes out as usual); counts the status queries in
+/// network (every other request goes out as usual) — bound to `query`, the bytes of that status
+/// query, as the gateway binds its answers; counts the status queries in
 /// `globalThis.statusQueries`. Returns a function that puts the real `fetch` back.
-fn serve_status_answer(answer: &Response) -> js_sys::Function {
-    let signed = Signed::sign(GATEWAY_SIGNER, answer.encode(), &gateway_key());
+fn serve_status_answer(answer: &Response, query: &[u8]) -> js_sys::Function {
+    let body = answer.encode();
+    let signed = Signed {
+        signer: GATEWAY_SIGNER.to_owned(),
+        signature: gateway_key().sign(&bound_answer(&request_digest(query), &body)),
+        body,
+    };
     let install = js_sys::Function::new_with_args(
         "session, body, keyHeader, key, signatureHeader, signature",
         "const real = globalThis.fetch;
@@ -290,7 +298,7 @@ async fn a_payment_on_its_way_is_refreshed_while_the_history_is_open() {
         gateway_time_ms: now(),
         retry_after_s: None,
     };
-    let restore = serve_status_answer(&answer);
+    let restore = serve_status_answer(&answer, record.payment.status.bytes());
 
     let session = record.session().to_string();
     let app = start_in_russian_at("/history");
