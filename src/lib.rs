@@ -37,6 +37,7 @@ macro_rules! tr {
 pub mod api;
 pub mod app;
 pub mod balance;
+pub mod canary;
 pub mod components;
 pub mod connection;
 pub mod crypto;

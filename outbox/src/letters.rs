@@ -80,6 +80,8 @@ impl SignedLetter {
             key_serial: card.key_serial.clone(),
             session: session.clone(),
             created_at_ms: now_ms,
+            seq: None,
+            outbox_lost: None,
             step: Step::Message(letter.clone()),
         };
         request

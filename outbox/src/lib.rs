@@ -20,8 +20,10 @@
 //! and the service worker: Web Locks, or a lease in IndexedDB where the browser has none), and
 //! [`replay`] is the one pass both the page and the worker run. Signed letters ([`letters`])
 //! wait in the same outbox and are replayed in the same pass, after the payments. [`limits`] checks the point's
-//! offline limits before a payment is deferred.
+//! offline limits before a payment is deferred. [`sequence`] numbers each key's cash payments so the
+//! gateway can list the ones it never received.
 
+pub mod canary;
 pub mod changes;
 pub mod db;
 pub mod letters;
@@ -29,6 +31,7 @@ pub mod limits;
 pub mod lock;
 pub mod record;
 pub mod replay;
+pub mod sequence;
 pub mod settle;
 pub mod store;
 pub mod transport;

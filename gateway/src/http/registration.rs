@@ -31,7 +31,7 @@ use crate::{
     db::{
         begin_write,
         keys::{self, Registration},
-        network, now_ms,
+        network, now_ms, sequence,
     },
 };
 use crate::{state::AppState, web::client_ip::ClientIp};
@@ -68,6 +68,7 @@ async fn register(
         return Err(refuse(ResultCode::WrongStep));
     }
     let point = registration.point;
+    let outbox_lost = registration.outbox_lost;
     check_point_password(
         &state,
         &point,
@@ -101,6 +102,12 @@ async fn register(
         tx.commit().await?;
     } else {
         tx.rollback().await?;
+    }
+    if let (Registration::Registered { .. }, Some(lost)) = (registration, &outbox_lost)
+        && sequence::report_outbox_lost(&state.pool, &lost.key_serial, &point, now).await?
+    {
+        tracing::warn!(%point, lost = %lost.key_serial, new = %serial,
+            "a phone registering a new key reports its outbox vanished with the old one");
     }
     match registration {
         Registration::Registered { other_pending } => {
