@@ -42,6 +42,7 @@ pub mod components;
 pub mod connection;
 pub mod crypto;
 pub mod deliveries;
+pub mod download;
 pub mod format;
 pub mod language;
 pub mod messages;

@@ -26,6 +26,7 @@
 pub mod canary;
 pub mod changes;
 pub mod db;
+pub mod export;
 pub mod letters;
 pub mod limits;
 pub mod lock;
