@@ -25,6 +25,7 @@
 
 pub mod canary;
 pub mod changes;
+pub mod compat;
 pub mod db;
 pub mod export;
 pub mod letters;

@@ -50,6 +50,14 @@ pub struct OutboxEntry {
     /// written before letters existed have no kind: they are payments.
     #[serde(default)]
     pub kind: EntryKind,
+    /// The format this entry was written in ([`crate::compat`]): a new worker takes over only
+    /// if it reads the format of everything waiting. Entries from before it existed are 1.
+    #[serde(default = "first_format")]
+    pub format: u32,
+}
+
+fn first_format() -> u32 {
+    1
 }
 
 /// The kinds of signed requests that wait in the outbox.
@@ -133,6 +141,7 @@ pub async fn save_new(payment: SignedPayment, now_ms: i64) -> Result<PaymentReco
         } else {
             EntryKind::Payment
         },
+        format: crate::compat::OUTBOX_FORMAT,
     };
     let (record_js, entry_js) = (to_js(&record)?, to_js(&entry)?);
     let database = db::open().await?;
