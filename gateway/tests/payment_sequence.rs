@@ -14,7 +14,7 @@ use tolem_protocol::{
 
 /// The `pay` request of `phone` numbered `seq`.
 fn numbered_pay(phone: &Phone, account: &str, seq: i64) -> Request {
-    let mut request = phone.request(Step::Pay(kcell(account, 500_00 + seq)));
+    let mut request = phone.request(Step::Pay(kcell(account, 50_000 + seq)));
     request.seq = Some(seq);
     request
 }
@@ -108,7 +108,7 @@ async fn a_number_refused_for_a_reason_the_dealer_can_lift_is_no_gap() {
 async fn a_sequence_number_on_anything_but_a_pay_is_malformed() {
     let gateway = support::start().await;
     let phone = gateway.ready_phone(73).await;
-    let mut check = phone.request(Step::Check(kcell("7017777777", 100_00)));
+    let mut check = phone.request(Step::Check(kcell("7017777777", 10_000)));
     check.seq = Some(1);
     assert_eq!(
         gateway.send(&phone, &check).await.code(),

@@ -136,7 +136,7 @@ pub async fn inspect() -> Result<Option<Stored>, StorageError> {
         .get_all(None, None)?
         .await?;
     db::finish(transaction).await?;
-    let formats = entries.iter().map(|entry| format_of(&entry)).collect();
+    let formats = entries.iter().map(format_of).collect();
     Ok(Some(Stored {
         db_version,
         formats,
