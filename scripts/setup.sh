@@ -41,6 +41,15 @@ if ! dpkg -s chromium chromium-driver >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver
 fi
 
+# PostgreSQL's server (Debian): the gateway's suites run against a throw-away cluster too
+# (scripts/postgres.sh), beside the embedded SQLite.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  say "installing postgresql from Debian (the gateway's PostgreSQL test runs)"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql
+fi
+
 # aiosmtpd (PyPI): the real SMTP server the gateway's mail tests start.
 python3 -c 'import aiosmtpd' 2>/dev/null || { say "installing aiosmtpd from PyPI (gateway mail tests)"; PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q --disable-pip-version-check aiosmtpd; }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every Tolem test suite; installs what they need first (scripts/setup.sh).
 #   0. rustfmt and clippy on every crate, native and wasm
-#   1. native crates (protocol, gateway, build tools): cargo test
+#   1. native crates (protocol, gateway, build tools): cargo test; then the gateway's suites
+#      again on a real PostgreSQL server (a throw-away cluster this script starts and stops)
 #   2. browser code (app, service worker): wasm-bindgen-test in headless Chromium
 #   3. end to end: the release app, its service worker and a real gateway in headless Chromium
 set -euo pipefail
@@ -19,6 +20,15 @@ cargo clippy --target wasm32-unknown-unknown -p tolem -p tolem-sw -p tolem-outbo
 
 step "native tests"
 cargo test --workspace --exclude tolem --exclude tolem-sw --exclude tolem-e2e
+
+step "the gateway's suites on PostgreSQL (throw-away cluster)"
+pg_dir="/tmp/tolem-test-pg-$$"
+trap 'scripts/postgres.sh stop "$pg_dir"' EXIT
+pg_url=$(scripts/postgres.sh start "$pg_dir")
+# Every test empties that one database, so one test at a time.
+TOLEM_TEST_POSTGRES_URL="$pg_url" cargo test -p tolem-gateway -- --test-threads=1
+scripts/postgres.sh stop "$pg_dir"
+trap - EXIT
 
 step "browser tests (wasm-bindgen-test, headless Chromium)"
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner

@@ -9,7 +9,7 @@ use leptos_router::path;
 
 use crate::balance::provide_balance;
 use crate::canary::{OutboxLostBanner, provide_canary};
-use crate::components::{Header, UpdatePrompt};
+use crate::components::{ClockWarning, Header, UpdatePrompt};
 use crate::connection::provide_connection;
 use crate::deliveries::provide_deliveries;
 use crate::language::LanguageProvider;
@@ -53,6 +53,7 @@ fn Shell() -> impl IntoView {
         <Router>
             <a class="skip" href="#main">{tr!(skip_to_content)}</a>
             <Header />
+            <ClockWarning />
             <UpdatePrompt />
             <OutboxLostBanner />
             <main id="main">

@@ -9,7 +9,8 @@
 //! - right after a payment was deferred or left unsettled ([`Outbox::kick`]), when it also asks
 //!   the worker (a message) and registers a Background Sync, so the worker sends what waits even
 //!   if the page is closed before the network returns;
-//! - with backoff while payments wait and the app is open ([`RETRY_AFTER`]).
+//! - with backoff while payments wait and the app is open ([`RETRY_AFTER`]), and no later than
+//!   a payment held by the gateway's "not now" is due again.
 //!
 //! Every replay — page or worker — goes through [`tolem_outbox::replay::replay`] under one lock,
 //! so the same payment is never sent by two of them.
@@ -156,7 +157,13 @@ impl Outbox {
         }
         let failures = self.failures.get_value();
         self.failures.set_value(failures + 1);
-        self.retry_after(RETRY_AFTER[failures.min(RETRY_AFTER.len() - 1)]);
+        let mut wait = RETRY_AFTER[failures.min(RETRY_AFTER.len() - 1)];
+        if let Some(at) = report.next_held_at_ms {
+            // A payment the gateway held goes again at its own time, not a backoff later.
+            let until = (at - js_sys::Date::now() as i64).max(1_000) as u64;
+            wait = wait.min(Duration::from_millis(until));
+        }
+        self.retry_after(wait);
     }
 
     fn retry_after(&self, wait: Duration) {

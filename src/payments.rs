@@ -101,7 +101,9 @@ fn sign_with(
     ) -> Result<SignedPayment, DecodeError>,
 ) -> Result<SignedPayment, SignError> {
     let card = session.record_untracked().ok_or(SignError::NoKey)?.card;
-    let now_ms = js_sys::Date::now() as i64;
+    // The gateway's time as last measured: a phone whose clock is off must not sign a payment
+    // the gateway refuses as from the future (910) or as too old (909).
+    let now_ms = tolem_outbox::clock::now_ms();
     let random = crate::crypto::random_bytes::<8>().map_err(|_| SignError::Locked)?;
     session
         .with_key(|key| signer(draft, &card, key, now_ms, random))

@@ -44,6 +44,7 @@ fn signed_by(response: &Response, signer_key: &SecretKey) -> Answer {
     Answer {
         body: signed.body,
         signature: Some((signed.signer, signed.signature.to_string())),
+        request_digest: None,
     }
 }
 
@@ -85,6 +86,7 @@ fn a_captive_portal_page_is_not_an_answer() {
     let page = Answer {
         body: b"<html><body>Wi-Fi login</body></html>".to_vec(),
         signature: None,
+        request_digest: None,
     };
     let result = check_signed_answer(page, &sample_card(), &session(1));
     assert_eq!(result.unwrap_err(), ApiError::Unclear(Unclear::NotAnAnswer));

@@ -24,7 +24,12 @@ pub fn app(state: AppState) -> Router {
         .merge(public::router())
         // The nested router's "/" is `/console` only; people type the slash too.
         .route("/console/", get(console::to_home))
+        .route("/metrics", get(web::metrics_endpoint::metrics))
         .fallback(web::static_files::serve)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            web::metrics_endpoint::time_requests,
+        ))
         .with_state(state)
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,

@@ -150,6 +150,13 @@ pub struct Config {
     #[arg(long = "trusted-proxy", env = "TOLEM_TRUSTED_PROXIES")]
     pub trusted_proxies: Vec<TrustedProxies>,
 
+    /// Serves `/metrics` (Prometheus text format: answers by step and result code, request
+    /// latency, provider delivery and mail queues) to a scraper that sends this token as
+    /// `Authorization: Bearer <token>`. Without it `/metrics` does not exist. A secret: give it
+    /// through the environment, not the command line.
+    #[arg(long, env = "TOLEM_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+
     /// Do not delete audit rows older than 5 years in the background: for a PostgreSQL role
     /// without DELETE on `audit_log` (see `migrations/README.md`); run `purge-audit` as the
     /// owner instead.

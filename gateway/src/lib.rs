@@ -36,6 +36,7 @@ pub mod display;
 pub mod gateway_key;
 pub mod jobs;
 pub mod mail;
+pub mod metrics;
 pub mod operator;
 pub mod password;
 pub mod payments;

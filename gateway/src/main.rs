@@ -120,6 +120,7 @@ async fn run(config: Config) -> Result<(), StartupError> {
     let state = AppState::new(pool.clone(), &config.dist, gateway_key)
         .with_card_payments(card_payments.clone())
         .with_secure_cookies(config.secure_cookies)
+        .with_metrics_token(config.metrics_token.clone())
         .with_trusted_proxies(
             config
                 .trusted_proxies

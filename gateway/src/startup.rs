@@ -156,7 +156,7 @@ pub fn banner_with_mail(
     if let Some(demo) = demo {
         let _ = writeln!(
             text,
-            "  Demo point:           code {}, password {}",
+            "  Demo point:           code {}, password {} (enrols one key; the console's New password gives another)",
             demo.point_code, demo.point_password
         );
         let _ = writeln!(

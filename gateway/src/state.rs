@@ -11,6 +11,7 @@ use crate::{
     delivery::{DeliveryQueue, connections::Adapters},
     gateway_key::GatewayKey,
     mail::MailQueue,
+    metrics::Metrics,
     web::{client_ip::TrustedProxies, static_files::StaticFiles},
 };
 
@@ -35,6 +36,10 @@ pub struct AppState {
     pub card: Arc<CardPayments>,
     /// The reverse proxies whose `X-Forwarded-For` names the client (none by default).
     pub trusted_proxies: Arc<TrustedProxies>,
+    /// This process's counters for `/metrics`.
+    pub metrics: Arc<Metrics>,
+    /// The bearer token `/metrics` asks for; without one the endpoint is off.
+    pub metrics_token: Option<Arc<str>>,
 }
 
 /// Lets [`crate::web::client_ip::ClientIp`] read the trusted proxies without cloning the state.
@@ -58,6 +63,8 @@ impl AppState {
             adapters: Arc::new(Adapters::default()),
             card: Arc::new(CardPayments::default()),
             trusted_proxies: Arc::new(TrustedProxies::default()),
+            metrics: Arc::new(Metrics::default()),
+            metrics_token: None,
         }
     }
 
@@ -82,6 +89,12 @@ impl AppState {
     /// Believes `X-Forwarded-For` from connections of these reverse proxies.
     pub fn with_trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
         self.trusted_proxies = Arc::new(proxies);
+        self
+    }
+
+    /// Serves `/metrics` to a scraper presenting `token` (`None`: not at all).
+    pub fn with_metrics_token(mut self, token: Option<String>) -> Self {
+        self.metrics_token = token.filter(|t| !t.is_empty()).map(Arc::from);
         self
     }
 

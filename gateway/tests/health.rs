@@ -56,9 +56,21 @@ async fn health_is_ok_on_a_fresh_database() {
         GatewayKey::from_seed(&[1; 32]),
     );
 
-    let (status, cache, body) = get_json(app(state), "/api/health").await;
+    let before = db::now_ms();
+    let (status, cache, mut body) = get_json(app(state), "/api/health").await;
+    let after = db::now_ms();
     assert_eq!(status, StatusCode::OK);
     assert_eq!(cache.as_deref(), Some("no-store"));
+    // The gateway's clock, so a phone whose clock is wrong learns it before signing anything.
+    let gateway_time = body
+        .as_object_mut()
+        .and_then(|o| o.remove("gateway_time_ms"))
+        .and_then(|t| t.as_i64())
+        .expect("gateway_time_ms in the health answer");
+    assert!(
+        (before..=after).contains(&gateway_time),
+        "{gateway_time} not in {before}..={after}"
+    );
     assert_eq!(
         body,
         json!({"status": "ok", "version": env!("CARGO_PKG_VERSION"), "database": "ok", "protocol": tolem_protocol::PROTOCOL_VERSION})

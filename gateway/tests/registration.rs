@@ -81,18 +81,26 @@ async fn a_serial_takes_one_key_only() {
     let gateway = support::start().await;
     let phone = gateway.registered_phone(1).await;
 
-    // Another key under the same card, and the same registration replayed.
+    // Another key under the same card (with a new password from the dealer).
     let mut other = gateway.new_phone(2).await;
     other.card.key_serial = phone.card.key_serial.clone();
-    for (who, registration) in [
-        (&other, other.registration(PASSWORD)),
-        (&phone, phone.registration(PASSWORD)),
-    ] {
-        let reply = gateway.register(who, &registration).await;
-        assert_eq!(reply.status, StatusCode::OK);
-        let code = reply.code();
-        assert_eq!(code, ResultCode::KeyAlreadyRegistered);
-    }
+    let reply = gateway
+        .register(&other, &other.registration(PASSWORD))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.code(), ResultCode::KeyAlreadyRegistered);
+
+    // The phone's own registration repeated (its answer was lost): told where its key stands.
+    let reply = gateway
+        .register(&phone, &phone.registration(PASSWORD))
+        .await;
+    assert_eq!(
+        reply.response().outcome,
+        Some(Outcome::Registered {
+            key_serial: phone.card.key_serial.clone(),
+            state: KeyState::Pending
+        })
+    );
 
     // A serial never issued to this point.
     let mut stray = gateway.new_phone(3).await;
@@ -102,6 +110,57 @@ async fn a_serial_takes_one_key_only() {
         .await;
     assert_eq!(reply.code(), ResultCode::KeyAlreadyRegistered);
     assert_eq!(stored_keys(&gateway).await.len(), 1);
+}
+
+/// Issue 13 item 9: a point password enrols one key. Whoever saw it over the cashier's
+/// shoulder can do nothing with it once the cashier's phone has registered: neither get a card
+/// nor register a key, until the dealer gives the point a new password.
+#[tokio::test]
+async fn a_point_password_enrols_one_key() {
+    let gateway = support::start().await;
+    let cashier = gateway.new_phone(1).await;
+    let peeked = gateway.key_card(POINT, PASSWORD).await;
+    assert_eq!(
+        peeked.code(),
+        ResultCode::Ok,
+        "a card alone registers nothing"
+    );
+    let reply = gateway
+        .register(&cashier, &cashier.registration(PASSWORD))
+        .await;
+    assert_eq!(reply.code(), ResultCode::Ok);
+
+    // The card taken before the registration: its key is refused.
+    let Some(Outcome::KeyCard(card)) = peeked.response().outcome else {
+        panic!("no card: {}", peeked.text());
+    };
+    let intruder = support::phone::Phone {
+        key: SecretKey::from_seed(&[9; 32]),
+        card,
+    };
+    let reply = gateway
+        .register(&intruder, &intruder.registration(PASSWORD))
+        .await;
+    assert_eq!(
+        reply.status_and_code(),
+        (StatusCode::UNAUTHORIZED, ResultCode::PasswordUsed)
+    );
+    // And no new card is given for it.
+    let reply = gateway.key_card(POINT, PASSWORD).await;
+    assert_eq!(reply.code(), ResultCode::PasswordUsed);
+    assert_eq!(stored_keys(&gateway).await.len(), 1);
+
+    // A wrong password still says only that it is wrong.
+    let reply = gateway.key_card(POINT, "peeked-wrong").await;
+    assert_eq!(reply.code(), ResultCode::BadCredentials);
+
+    // The dealer's new password enrols the next key.
+    gateway.renew_point_password(POINT).await;
+    let reply = gateway
+        .register(&intruder, &intruder.registration(PASSWORD))
+        .await;
+    assert_eq!(reply.code(), ResultCode::Ok);
+    assert_eq!(stored_keys(&gateway).await.len(), 2);
 }
 
 #[tokio::test]

@@ -79,7 +79,48 @@ async fn what_cannot_be_authenticated_or_read_is_refused() {
     let headers = phone.signature_headers(&serial, &huge);
     let reply = gateway.post("balance", huge, &headers).await;
     assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
-    assert_eq!(reply.code(), ResultCode::Malformed);
+    // Refused before it is read, so not hashed: the refusal is bound to no request, and a
+    // phone (which never sends such a body) would take it for no answer.
+    assert_eq!(reply.unbound_code(), ResultCode::Malformed);
+}
+
+/// Issue 13 item 11: a refusal given before the body is read (a bad signature) names no
+/// session. Signed over its bytes alone, anyone in the middle could keep it and send it back as
+/// the answer to the phone's next payment, which the phone would then drop as refused. Bound to
+/// the bytes of the request it answers, it holds as the answer to that request only.
+#[tokio::test]
+async fn an_answer_holds_only_for_the_request_it_answers() {
+    let gateway = support::start().await;
+    let phone = gateway.ready_phone(1).await;
+    let serial = phone.card.key_serial.clone();
+
+    let garbled = phone.request(Step::Balance).encode();
+    let headers = phone.signature_headers(&serial, b"some other bytes");
+    let refusal = gateway.post("balance", garbled.clone(), &headers).await;
+    assert_eq!(refusal.code(), ResultCode::BadSignature);
+    assert_eq!(refusal.response().session, None);
+    assert!(refusal.answers(&garbled));
+
+    // The phone's next, honest request: the kept refusal is no answer to it.
+    let honest = phone.request(Step::Balance).encode();
+    assert!(!refusal.answers(&honest));
+    let answer = gateway
+        .post(
+            "balance",
+            honest.clone(),
+            &phone.signature_headers(&serial, &honest),
+        )
+        .await;
+    assert_eq!(answer.code(), ResultCode::Ok);
+    assert!(answer.answers(&honest) && !answer.answers(&garbled));
+
+    // A phone of an older version does not ask for binding and gets what it always got: the
+    // answer signed over its bytes alone.
+    let older = gateway
+        .post_unbound("balance", garbled.clone(), &headers)
+        .await;
+    assert_eq!(older.unbound_code(), ResultCode::BadSignature);
+    assert!(!older.answers(&garbled));
 }
 
 #[tokio::test]

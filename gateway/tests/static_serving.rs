@@ -265,3 +265,44 @@ async fn hidden_folders_and_symlinks_out_of_dist_are_never_served() {
     let (status, _, body) = get(&app, "/icons/icon-192.png", None).await;
     assert_eq!((status, body.as_str()), (StatusCode::OK, "PNG"));
 }
+
+/// Issue 13 item 16: the app's page holds the signing key, so it runs nothing but the app's own
+/// files and the loader Trunk writes inline into `index.html` (allowed by the SHA-256 of the
+/// loader being served), cannot be framed, and talks to nobody but the gateway — however the
+/// page is asked for. The app's other files need no policy of their own.
+#[tokio::test]
+async fn the_apps_page_runs_only_its_own_scripts() {
+    let dist = tempfile::tempdir().unwrap();
+    write_dist(dist.path());
+    let loader = "import init from '/tolem-1a2b3c4d5e6f7a8b.js'; await init();";
+    std::fs::write(
+        dist.path().join("index.html"),
+        format!("<!doctype html><title>Tolem</title><script type=\"module\">{loader}</script>"),
+    )
+    .unwrap();
+    let app = gateway(dist.path()).await;
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let allowed = format!(
+        "'sha256-{}'",
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(loader))
+    );
+    for page in ["/", "/pay/kcell", "/index.html"] {
+        let (status, headers, _) = get(&app, page, None).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let policy = header(&headers, header::CONTENT_SECURITY_POLICY);
+        assert!(policy.contains(&allowed), "{page}: {policy}");
+        for directive in [
+            "default-src 'self'",
+            "connect-src 'self'",
+            "object-src 'none'",
+            "frame-ancestors 'none'",
+        ] {
+            assert!(policy.contains(directive), "{page}: {policy}");
+        }
+        assert!(!policy.contains("unsafe-inline"), "{page}: {policy}");
+        assert_eq!(header(&headers, header::X_FRAME_OPTIONS), "DENY");
+    }
+    let (_, headers, _) = get(&app, JS, None).await;
+    assert!(headers.get(header::CONTENT_SECURITY_POLICY).is_none());
+}

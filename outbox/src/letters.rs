@@ -26,7 +26,7 @@ use tolem_protocol::signing::Signed;
 use crate::changes;
 use crate::db::{self, LETTERS, OUTBOX, from_js, to_js};
 use crate::record::{Failure, SignedRequest, State, StoredAnswer};
-use crate::settle::{Reply, read_reply};
+use crate::settle::{Reply, read_reply_now};
 use crate::store::{EntryKind, OutboxEntry, StoreError, Tracked, change, key};
 use crate::transport::{self, ApiError, Delivery};
 
@@ -303,7 +303,6 @@ pub async fn settle(session: &SessionId, card: &KeyCard) -> Result<LetterRecord,
         Delivery::Payment,
     )
     .await;
-    let now = js_sys::Date::now() as i64;
-    let reply = read_reply(MESSAGE, sent, card, session, now);
+    let (reply, now) = read_reply_now(MESSAGE, sent, card, session);
     update(&after_message(&sending, reply, now)).await
 }

@@ -20,11 +20,13 @@
 //! and the service worker: Web Locks, or a lease in IndexedDB where the browser has none), and
 //! [`replay`] is the one pass both the page and the worker run. Signed letters ([`letters`])
 //! wait in the same outbox and are replayed in the same pass, after the payments. [`limits`] checks the point's
-//! offline limits before a payment is deferred. [`sequence`] numbers each key's cash payments so the
-//! gateway can list the ones it never received.
+//! offline limits before a payment is deferred. [`clock`] keeps how far the phone's clock is off
+//! the gateway's, so new requests are signed with the gateway's time. [`sequence`] numbers each
+//! key's cash payments so the gateway can list the ones it never received.
 
 pub mod canary;
 pub mod changes;
+pub mod clock;
 pub mod compat;
 pub mod db;
 pub mod export;

@@ -318,7 +318,14 @@ impl<'a> Signer<'a> {
 ///    ▲                  │
 ///    │                  ▼ no clear answer (timeout, 5xx, reset, not a signed answer)
 ///    └── status: 11 ── unknown ──status──▶ accepted | rejected(code)
+///
+/// sending ──▶ held(code) ──(its time comes)──▶ sending …
 /// ```
+///
+/// *Held* is the gateway's "not now" to a sender that cannot pay yet but may later — 902 key not
+/// yet certified, 52/53/54 dealer, point or cashier blocked (or the key bound to another
+/// cashier), 910 the phone's clock ahead. The gateway stored nothing, so the same signed pay
+/// goes out again later, by itself; the cash stays counted as waiting.
 ///
 /// A bill (a card payment) is never sent; only its status is asked, and its cancel sent:
 ///
@@ -351,6 +358,9 @@ pub enum State {
     /// The cashier cancelled a bill; its pre-signed cancel has not been answered yet (the phone
     /// may be offline). An answer that says it was paid meanwhile wins.
     Cancelling,
+    /// The gateway refused it for now with this code and stored nothing (see the diagram): it
+    /// waits like a deferred one, with a longer backoff, until the cause is gone.
+    Held(ResultCode),
 }
 
 impl State {
@@ -371,7 +381,8 @@ impl State {
 
     /// A stable word for the state as the cashier sees it (pages put it in `data-state`):
     /// `deferred`, `sending`, `unknown`, `accepted`, `duplicate` (rejected with 32) or `rejected`;
-    /// for bills `awaiting_card`, `cancelling`, `expired` (916) and `cancelled` (917).
+    /// for bills `awaiting_card`, `cancelling`, `expired` (916) and `cancelled` (917); `held`
+    /// for a payment the gateway refused for now.
     pub fn name(self) -> &'static str {
         match self {
             State::Deferred => "deferred",
@@ -384,6 +395,7 @@ impl State {
             State::Rejected(_) => "rejected",
             State::AwaitingCard => "awaiting_card",
             State::Cancelling => "cancelling",
+            State::Held(_) => "held",
         }
     }
 }

@@ -20,6 +20,10 @@
 //!   pre-signed status (or, once cancelled, sent its pre-signed cancel), never paid. A bill the
 //!   gateway answered about but the customer has not paid yet waits for the customer, not for the
 //!   network, so it does not stop the pass; one that got no answer does.
+//! - A payment *held* (the gateway's "not now": key not certified yet, point blocked, clock
+//!   ahead) waits for its own time ([`settle::held_wait_ms`]) — until then a pass leaves it — and
+//!   one held again does not stop the pass: the gateway answered, and the payments after it may
+//!   pass (one signed before the phone's clock was corrected, the others after).
 //! - Payments deferred while the pass runs are picked up before the lock is let go, so a tab
 //!   that found the lock busy loses nothing by leaving the work to its holder.
 //! - Signed letters ([`crate::letters`]) wait in the same outbox and go in the same pass, after
@@ -31,7 +35,7 @@ use tolem_protocol::ids::SessionId;
 
 use crate::letters;
 use crate::lock::{self, Held, LockError, Wait};
-use crate::record::Failure;
+use crate::record::{Failure, State};
 use crate::settle;
 use crate::store::{self, StoreError};
 use crate::transport;
@@ -73,6 +77,9 @@ pub struct Report {
     pub left: usize,
     /// Why it ended early, when it did.
     pub stopped: Option<Stop>,
+    /// When the first payment held by the gateway's "not now" is due again (UTC milliseconds,
+    /// this phone's clock), if one waits: a page retries no later than that.
+    pub next_held_at_ms: Option<i64>,
 }
 
 impl Report {
@@ -101,12 +108,17 @@ enum Waiting {
     Letter(SessionId),
 }
 
-/// What waits now, payments first (money, and deadlines), each kind oldest first.
+/// What waits now, payments first (money, and deadlines), each kind oldest first; a held
+/// payment only once its time has come.
 async fn waiting_now() -> Result<Vec<Waiting>, StoreError> {
+    let now = js_sys::Date::now() as i64;
     let mut all: Vec<Waiting> = store::waiting()
         .await?
         .into_iter()
         .filter(|record| !record.state.is_final())
+        .filter(|record| {
+            !matches!(record.state, State::Held(_)) || record.next_attempt_at_ms <= now
+        })
         .map(|record| Waiting::Payment(record.session().clone()))
         .collect();
     all.extend(
@@ -176,6 +188,10 @@ pub async fn pass(held: Held) -> Result<Report, StoreError> {
                 report.settled += 1;
                 continue;
             }
+            if matches!(state, State::Held(_)) {
+                // The gateway said "not now" to this one; it goes again at its own time.
+                continue;
+            }
             if state.is_bill_waiting() && failure.is_none() {
                 // The gateway answered: the bill waits for the customer, not for the network.
                 continue;
@@ -188,5 +204,13 @@ pub async fn pass(held: Held) -> Result<Report, StoreError> {
         }
     }
     report.left = store::outbox_len().await?;
+    if report.left > 0 {
+        report.next_held_at_ms = store::waiting()
+            .await?
+            .iter()
+            .filter(|record| matches!(record.state, State::Held(_)))
+            .map(|record| record.next_attempt_at_ms)
+            .min();
+    }
     Ok(report)
 }

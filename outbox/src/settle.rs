@@ -7,6 +7,10 @@
 //! bytes signed when the cashier confirmed it, under its one session.
 //!
 //! - pay → a signed answer: accepted (with the transaction id) or rejected with its code;
+//!   a refusal for now ([`is_held`]: 902 key not certified yet, 52/53/54 dealer, point or cashier
+//!   blocked, 910 the phone's clock ahead — the gateway stored nothing): held, and the same
+//!   signed pay goes out again later ([`held_wait_ms`]) — the cash was taken, so it is never
+//!   dropped for a cause a dealer can lift or time cures;
 //!   no connection: stays deferred (attempts + 1, backoff); no clear answer (timeout after the
 //!   request left, 5xx, a broken connection, anything not the gateway's signed answer): unknown.
 //! - status (of an unknown payment) → a receipt: accepted / rejected; 11, the gateway never got
@@ -47,6 +51,59 @@ pub const CANCEL: &str = "cancel";
 pub const FIRST_BACKOFF_MS: i64 = 15_000;
 /// The longest wait between attempts.
 pub const MAX_BACKOFF_MS: i64 = 15 * 60_000;
+
+/// The first wait after a refusal for now ([`State::Held`]); it doubles while the refusals go on.
+pub const FIRST_HELD_WAIT_MS: i64 = 60_000;
+/// The longest wait of a held payment.
+pub const MAX_HELD_WAIT_MS: i64 = 15 * 60_000;
+/// How far ahead of the gateway's clock a creation time may be (the gateway's own allowance,
+/// `CLOCK_AHEAD_MS`): a payment refused with 910 goes again once the gateway's clock is past its
+/// creation time less this.
+pub const GATEWAY_CLOCK_AHEAD_MS: i64 = 5 * 60_000;
+/// A margin past that moment, for the way to the gateway and clocks that tick unevenly.
+pub const CLOCK_AHEAD_MARGIN_MS: i64 = 2_000;
+
+/// Whether `code`, answered to a pay, means "not now" rather than "no": the sender cannot pay
+/// yet but may later, and the gateway stored nothing — 902 (the dealer has not certified the
+/// key yet), 52/53/54 (dealer, point or cashier blocked, or the key bound to another cashier:
+/// a dealer lifts these) and 910 (the phone's clock is ahead: time cures it). 903 (revoked) and
+/// a bad signature stay final: the same bytes will never pass.
+pub fn is_held(code: ResultCode) -> bool {
+    matches!(
+        code,
+        ResultCode::KeyNotCertified
+            | ResultCode::DealerBlocked
+            | ResultCode::PointBlocked
+            | ResultCode::CashierBlocked
+            | ResultCode::ClockAhead
+    )
+}
+
+/// How long a payment refused for now (`response`, with a code [`is_held`]) waits before its
+/// same signed pay goes again, at `now_ms`:
+/// - 910: until the gateway's clock (as signed in the answer) has reached the payment's creation
+///   time less [`GATEWAY_CLOCK_AHEAD_MS`] — the moment the gateway accepts it — plus a margin;
+/// - otherwise [`FIRST_HELD_WAIT_MS`], then twice as long as it has been since the previous
+///   refusal for now (`record`'s last answer), up to [`MAX_HELD_WAIT_MS`]: a blocked point may
+///   be unblocked in a minute or in a week.
+pub fn held_wait_ms(record: &PaymentRecord, response: &Response, now_ms: i64) -> i64 {
+    if response.code == ResultCode::ClockAhead {
+        let accepted_from =
+            record.payment.created_at_ms - GATEWAY_CLOCK_AHEAD_MS + CLOCK_AHEAD_MARGIN_MS;
+        return (accepted_from - response.gateway_time_ms)
+            .clamp(CLOCK_AHEAD_MARGIN_MS, MAX_HELD_WAIT_MS);
+    }
+    let previous = record
+        .last_answer
+        .as_ref()
+        .filter(|answer| answer.step == PAY && is_held(answer.code));
+    match previous {
+        Some(answer) => {
+            (2 * (now_ms - answer.received_at_ms)).clamp(FIRST_HELD_WAIT_MS, MAX_HELD_WAIT_MS)
+        }
+        None => FIRST_HELD_WAIT_MS,
+    }
+}
 
 /// How long to wait after `attempts` attempts that got no answer: 15 s, 30 s, 1 min … 15 min.
 pub fn backoff_ms(attempts: u32) -> i64 {
@@ -110,6 +167,11 @@ pub fn after_pay(record: &PaymentRecord, reply: Reply, now_ms: i64) -> PaymentRe
         Reply::Answered { response, answer } => {
             next.last_failure = None;
             next.last_answer = Some(answer);
+            if is_held(response.code) {
+                next.state = State::Held(response.code);
+                next.next_attempt_at_ms = now_ms + held_wait_ms(record, &response, now_ms);
+                return next;
+            }
             match decision(&response) {
                 Some(decided) => apply(&mut next, decided),
                 // Not a decision about the payment: try the same pay again later.
@@ -241,8 +303,9 @@ fn decision(response: &Response) -> Option<Decision> {
             return None;
         }
         // Every other code is the gateway's "no": for a pay it decided (and, for the payment
-        // rules, stored) the refusal; for a sender it cannot accept (bad signature, revoked or
-        // uncertified key, blocked point) it will refuse these same bytes every time.
+        // rules, stored) the refusal; for a sender it can never accept (bad signature, revoked
+        // key) it will refuse these same bytes every time. (A "not now" — [`is_held`] — is
+        // taken apart before a pay's answer gets here.)
         code => State::Rejected(code),
     };
     Some(Decision {
@@ -313,6 +376,22 @@ fn now_ms() -> i64 {
     js_sys::Date::now() as i64
 }
 
+/// [`read_reply`] at this moment, noting the gateway's time of a signed answer
+/// ([`crate::clock::observe`]) so the phone signs its next requests with a corrected clock.
+pub fn read_reply_now(
+    step: &str,
+    sent: Result<Answer, ApiError>,
+    card: &KeyCard,
+    session: &SessionId,
+) -> (Reply, i64) {
+    let now = now_ms();
+    let reply = read_reply(step, sent, card, session, now);
+    if let Reply::Answered { response, .. } = &reply {
+        crate::clock::observe(response.gateway_time_ms, now);
+    }
+    (reply, now)
+}
+
 /// Sends a stored signed request to `/api/v1/<step>` (the step's name, as [`Step::name`](tolem_protocol::messages::Step::name) gives).
 async fn send(step: &str, request: &SignedRequest, delivery: Delivery) -> Result<Answer, ApiError> {
     transport::post(
@@ -331,24 +410,16 @@ pub async fn send_payment(record: &PaymentRecord, card: &KeyCard) -> PaymentReco
         return record.clone();
     }
     let sent = send(PAY, &record.payment.pay, Delivery::Payment).await;
-    let now = now_ms();
-    after_pay(
-        record,
-        read_reply(PAY, sent, card, record.session(), now),
-        now,
-    )
+    let (reply, now) = read_reply_now(PAY, sent, card, record.session());
+    after_pay(record, reply, now)
 }
 
 /// Sends the payment's pre-signed status query and returns the record as the reply leaves it
 /// (not stored: see [`settle`]).
 pub async fn settle_unknown(record: &PaymentRecord, card: &KeyCard) -> PaymentRecord {
     let sent = send(STATUS, &record.payment.status, Delivery::Repeatable).await;
-    let now = now_ms();
-    after_status(
-        record,
-        read_reply(STATUS, sent, card, record.session(), now),
-        now,
-    )
+    let (reply, now) = read_reply_now(STATUS, sent, card, record.session());
+    after_status(record, reply, now)
 }
 
 /// Asks the gateway where the delivery of an accepted payment is, with the payment's status
@@ -361,7 +432,7 @@ pub async fn refresh_delivery(
     card: &KeyCard,
 ) -> Result<Refreshed, StoreError> {
     let sent = send(STATUS, &record.payment.status, Delivery::Repeatable).await;
-    let reply = read_reply(STATUS, sent, card, record.session(), now_ms());
+    let (reply, _) = read_reply_now(STATUS, sent, card, record.session());
     match delivery_in(&reply) {
         Some(delivery) => Ok(Refreshed::Answered(Box::new(
             store::update_delivery(record.session(), &delivery).await?,
@@ -429,8 +500,7 @@ pub async fn settle_bill(
         _ => (STATUS, &record.payment.status),
     };
     let sent = send(step, request, Delivery::Repeatable).await;
-    let now = now_ms();
-    let reply = read_reply(step, sent, card, record.session(), now);
+    let (reply, now) = read_reply_now(step, sent, card, record.session());
     store::update(&after_bill(record, reply, now)).await
 }
 

@@ -17,7 +17,10 @@ use tolem_protocol::codes::ResultCode;
 use tolem_protocol::ids::SessionId;
 use tolem_protocol::keys::{PublicKey, Signature};
 use tolem_protocol::messages::{KeyCard, Message, Response};
-use tolem_protocol::signing::{GATEWAY_SIGNER, KEY_HEADER, SIGNATURE_HEADER};
+use tolem_protocol::signing::{
+    BIND_HEADER, BIND_REQUEST_SHA256, GATEWAY_SIGNER, KEY_HEADER, SIGNATURE_HEADER, bound_answer,
+    request_digest,
+};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Headers, RequestCache, RequestInit};
@@ -87,16 +90,26 @@ impl ApiError {
 pub struct Answer {
     pub body: Vec<u8>,
     pub signature: Option<(String, String)>,
+    /// The SHA-256 of the bytes this phone sent ([`request_digest`]): the answer must be signed
+    /// bound to it ([`bound_answer`]), so an answer the gateway gave to any other request —
+    /// kept and replayed by someone in the middle — is no answer. [`post`] always sets it;
+    /// `None` only for a GET whose answer is the same for everyone (the catalogue).
+    pub request_digest: Option<[u8; 32]>,
 }
 
 impl Answer {
-    /// Checks that the gateway signed exactly these bytes with `key`.
+    /// Checks that the gateway signed exactly these bytes with `key` — as the answer to this
+    /// phone's request, when there was one.
     pub fn check_signature(&self, key: &PublicKey) -> Result<(), ApiError> {
         let Some((signer, signature)) = &self.signature else {
             return Err(not_an_answer());
         };
         let signature: Signature = signature.parse().map_err(|_| not_an_answer())?;
-        if signer != GATEWAY_SIGNER || key.verify(&self.body, &signature).is_err() {
+        let verified = match &self.request_digest {
+            Some(digest) => key.verify(&bound_answer(digest, &self.body), &signature),
+            None => key.verify(&self.body, &signature),
+        };
+        if signer != GATEWAY_SIGNER || verified.is_err() {
             return Err(not_an_answer());
         }
         Ok(())
@@ -229,6 +242,7 @@ pub async fn post(
     Ok(Answer {
         body: Uint8Array::new(&bytes).to_vec(),
         signature,
+        request_digest: Some(request_digest(body)),
     })
 }
 
@@ -239,6 +253,7 @@ fn build_request(
 ) -> Result<web_sys::Request, JsValue> {
     let headers = Headers::new()?;
     headers.set("content-type", "application/json")?;
+    headers.set(BIND_HEADER, BIND_REQUEST_SHA256)?;
     if let Some((signer, signature)) = signature {
         headers.set(KEY_HEADER, signer)?;
         headers.set(SIGNATURE_HEADER, signature)?;
@@ -294,6 +309,7 @@ pub async fn gateway_reachable() -> bool {
     let Ok(bytes) = JsFuture::from(read).await else {
         return false;
     };
+    // Its time is not believed (see `crate::clock`): the health answer is unsigned.
     serde_json::from_slice::<tolem_protocol::health::Health>(&Uint8Array::new(&bytes).to_vec())
         .is_ok_and(|health| health.status == "ok")
 }

@@ -236,6 +236,7 @@ fn no_word_from_the_gateway_keeps_the_bill_waiting() {
     let portal = Answer {
         body: b"<html><body>Wi-Fi login</body></html>".to_vec(),
         signature: None,
+        request_digest: None,
     };
     let forged = signed_by(
         &paid_by_card(record.session()),

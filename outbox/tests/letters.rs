@@ -137,6 +137,7 @@ async fn the_gateways_answer_decides_and_no_answer_keeps_the_letter() {
         Ok(tolem_outbox::transport::Answer {
             body: b"<html>Wi-Fi</html>".to_vec(),
             signature: None,
+            request_digest: None,
         }),
         &card(),
         &session,

@@ -144,12 +144,39 @@ fn no_connection_keeps_it_deferred_with_a_backoff() {
     assert_eq!(again.next_attempt_at_ms, NOW + 2_000 + 30_000);
 }
 
+/// Issue 13 item 11: the gateway refuses a request it cannot authenticate before reading it, so
+/// the refusal names no session. Someone in the middle who kept such a refusal (to another
+/// request) and sends it back for this payment's pay must not make the phone drop the payment:
+/// the answer is bound to the bytes it answered, and these are not the bytes the phone sent.
+#[wasm_bindgen_test(unsupported = test)]
+fn a_refusal_given_to_another_request_is_no_answer_to_this_one() {
+    let record = stored();
+    let sent = record.payment.pay.bytes();
+    let refusal = code_answer(None, ResultCode::BadSignature);
+
+    let kept = answer_to(b"some other request the gateway refused", &refusal);
+    let mut replayed = kept.clone();
+    replayed.request_digest = Some(tolem_protocol::signing::request_digest(sent));
+    let after = paid(&record, Ok(replayed));
+    assert_eq!(
+        after.state,
+        State::Unknown,
+        "a replayed refusal drops nothing"
+    );
+    assert_eq!(after.last_failure, Some(Failure::NotAnAnswer));
+
+    // The gateway's own refusal of these very bytes is an answer.
+    let own = paid(&record, Ok(answer_to(sent, &refusal)));
+    assert_eq!(own.state, State::Rejected(ResultCode::BadSignature));
+}
+
 #[wasm_bindgen_test(unsupported = test)]
 fn what_may_have_arrived_without_a_clear_answer_is_unknown() {
     let record = stored();
     let portal = Answer {
         body: b"<html><body>Wi-Fi login</body></html>".to_vec(),
         signature: None,
+        request_digest: None,
     };
     let forged = signed_by(
         &pay_answer(record.session(), ResultCode::Ok),

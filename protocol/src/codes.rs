@@ -243,6 +243,12 @@ result_codes! {
         "Оплата картой на этом шлюзе не подключена. Примите наличные",
         "Бұл шлюзде картамен төлеу қосылмаған. Қолма-қол алыңыз",
         "Card payments are not set up on this gateway. Take cash";
+    /// The point's password is right but a key was already registered with it: a password
+    /// enrols one key, and a new key needs a new password from the dealer.
+    PasswordUsed = 919,
+        "Этот пароль точки уже использован для ключа. Попросите у дилера новый пароль",
+        "Нүктенің бұл құпиясөзі кілтке бұрын пайдаланылған. Дилерден жаңа құпиясөз сұраңыз",
+        "This point password was already used for a key. Ask the dealer for a new password";
     /// Something failed inside the gateway; the request may be repeated.
     Internal = 999,
         "Внутренняя ошибка шлюза. Повторите позже",

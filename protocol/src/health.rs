@@ -13,4 +13,9 @@ pub struct Health {
     pub database: String,
     /// The protocol version the gateway speaks: [`crate::PROTOCOL_VERSION`].
     pub protocol: u16,
+    /// The gateway's clock when it answered (UTC milliseconds), for people and monitoring
+    /// checking a gateway's time. Phones do not set their clock by it: this answer is unsigned
+    /// (they learn from signed answers, which carry the same). Absent from older gateways.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway_time_ms: Option<i64>,
 }

@@ -45,6 +45,14 @@ impl DecodeError {
 
 /// A message of the protocol: it knows its version and what makes it valid.
 pub trait Message: Serialize + DeserializeOwned {
+    /// Whether [`decode`](Message::decode) refuses fields this type does not have. True for what
+    /// a phone signs and the gateway reads: a signature must never cover words the gateway
+    /// skips (a second `amount`, a misspelt `coment`), or the gateway would act on less than
+    /// the phone signed. False for the gateway's answers, so a phone of an older version still
+    /// reads an answer that gained a field. (`deny_unknown_fields` cannot be used: it does not
+    /// work with the `flatten` that carries a request's step.)
+    const EXACT_FIELDS: bool = false;
+
     fn version(&self) -> u16;
 
     /// Checks what the types cannot (lengths, signs, relations between fields).
@@ -73,9 +81,29 @@ pub trait Message: Serialize + DeserializeOwned {
         }
         let message: Self =
             serde_json::from_slice(bytes).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+        if Self::EXACT_FIELDS {
+            exact_fields(bytes, &message)?;
+        }
         message.validate()?;
         Ok(message)
     }
+}
+
+/// Refuses `bytes` when they say anything `message` (read from them) does not: a field it has
+/// no place for, or a field written twice. Compared as JSON values, so key order and spacing
+/// do not matter; every field is written when encoding except absent options, which are absent
+/// on both sides.
+fn exact_fields<M: Serialize>(bytes: &[u8], message: &M) -> Result<(), DecodeError> {
+    let sent: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+    let read = serde_json::to_value(message).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+    if sent != read {
+        return Err(DecodeError::Malformed(
+            "the message has a field that is not part of the protocol, or one written twice"
+                .to_owned(),
+        ));
+    }
+    Ok(())
 }
 
 fn invalid(what: &str) -> DecodeError {
@@ -100,6 +128,8 @@ pub struct KeyCardRequest {
 }
 
 impl Message for KeyCardRequest {
+    const EXACT_FIELDS: bool = true;
+
     fn version(&self) -> u16 {
         self.v
     }
@@ -177,6 +207,8 @@ pub struct OutboxLost {
 }
 
 impl Message for RegisterKey {
+    const EXACT_FIELDS: bool = true;
+
     fn version(&self) -> u16 {
         self.v
     }
@@ -368,6 +400,8 @@ pub struct Request {
 }
 
 impl Message for Request {
+    const EXACT_FIELDS: bool = true;
+
     fn version(&self) -> u16 {
         self.v
     }
@@ -708,6 +742,53 @@ mod tests {
             Err(LetterError::TextTooLong)
         );
         assert_eq!(LetterError::BadAddress.code(), ResultCode::BadRecipient);
+    }
+
+    /// Issue 13 item 16: what the phone signs is read whole — a field the gateway has no place
+    /// for (or one written twice) makes the request malformed instead of silently skipped.
+    #[test]
+    fn a_signed_request_with_a_field_the_protocol_lacks_is_malformed() {
+        let request = Request {
+            v: PROTOCOL_VERSION,
+            dealer: "D001".into(),
+            point: "P1001".into(),
+            cashier: "C1".into(),
+            key_serial: "P1001-1".into(),
+            session: SessionId::generate(1_700_000_000_000, [1; 8]),
+            created_at_ms: 1_700_000_000_000,
+            seq: None,
+            outbox_lost: None,
+            step: Step::Pay(Payment {
+                provider: "kcell".into(),
+                account: "7011234567".into(),
+                amount_tiyn: 100_00,
+                customer_amount_tiyn: 100_00,
+                comment: None,
+            }),
+        };
+        let bytes = String::from_utf8(request.encode()).unwrap();
+        assert_eq!(Request::decode(bytes.as_bytes()), Ok(request.clone()));
+
+        // The same fields in another order and spacing are the same message.
+        let value: serde_json::Value = serde_json::from_str(&bytes).unwrap();
+        let pretty = serde_json::to_string_pretty(&value).unwrap();
+        assert_eq!(Request::decode(pretty.as_bytes()), Ok(request));
+
+        for extra in [
+            r#""coment":"misspelt","#,
+            r#""amount":1,"#,
+            r#""amount_tiyn":1,"#,
+            r#""comment":null,"#,
+        ] {
+            let tampered = bytes.replacen('{', &format!("{{{extra}"), 1);
+            assert!(
+                matches!(
+                    Request::decode(tampered.as_bytes()),
+                    Err(DecodeError::Malformed(_))
+                ),
+                "{extra}"
+            );
+        }
     }
 
     fn pay(seq: Option<i64>) -> Request {

@@ -6,6 +6,16 @@
 //! signed the same way by the gateway's key (serial [`GATEWAY_SIGNER`]), and the app verifies it
 //! with the gateway key from its key card. Headers keep the body byte-for-byte what was signed:
 //! nothing is re-encoded between signing and verifying.
+//!
+//! ## Answers bound to their request
+//! An answer signed over its body alone could be replayed by anyone in the middle as the answer
+//! to *another* request — a refusal the gateway gave before it read a session (bad signature,
+//! unknown key), say, sent back for a payment to make the phone drop it. So a client asks (header
+//! [`BIND_HEADER`]) for answers bound to its request: the gateway then signs
+//! [`bound_answer`]`(`[`request_digest`]`(request bytes), answer bytes)` instead of the answer
+//! bytes, and the client verifies with the digest of the bytes *it* sent — an answer to anything
+//! else does not verify. The gateway names the digest it bound to in [`ANSWERS_HEADER`], for
+//! people reading traces; clients never trust it.
 
 use crate::keys::{KeyError, PublicKey, SecretKey, Signature};
 
@@ -18,6 +28,34 @@ pub const GATEWAY_SIGNER: &str = "gateway";
 /// The largest body either side accepts: a payment is a few hundred bytes, a message a few
 /// kilobytes; anything bigger is refused before it is read into memory.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// Header by which a client asks for answers bound to its request; its value is
+/// [`BIND_REQUEST_SHA256`]. Without it the gateway signs the answer's bytes alone (older phones).
+pub const BIND_HEADER: &str = "x-tolem-bind";
+/// The one binding there is: the SHA-256 of the request's body bytes.
+pub const BIND_REQUEST_SHA256: &str = "request-sha256";
+/// Header on a bound answer: the request digest it is bound to, as unpadded base64url.
+pub const ANSWERS_HEADER: &str = "x-tolem-answers";
+
+/// Domain separation: no other message the gateway signs (a JSON answer, a bill, a receipt)
+/// starts with these bytes, so a bound answer's signature is never valid for anything else.
+const BOUND_ANSWER_CONTEXT: &[u8] = b"tolem-answer-to-sha256\0";
+
+/// The SHA-256 of a request's body bytes, exactly as sent (empty for a GET).
+pub fn request_digest(request_body: &[u8]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(request_body).into()
+}
+
+/// The bytes the gateway signs for an answer bound to the request with `request_digest`.
+pub fn bound_answer(request_digest: &[u8; 32], answer_body: &[u8]) -> Vec<u8> {
+    let mut message =
+        Vec::with_capacity(BOUND_ANSWER_CONTEXT.len() + request_digest.len() + answer_body.len());
+    message.extend_from_slice(BOUND_ANSWER_CONTEXT);
+    message.extend_from_slice(request_digest);
+    message.extend_from_slice(answer_body);
+    message
+}
 
 /// Body bytes with the signature that makes them trustworthy.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -65,5 +103,22 @@ mod tests {
                 "byte {i}"
             );
         }
+    }
+
+    #[test]
+    fn a_bound_answer_verifies_only_for_its_own_request() {
+        let gateway = SecretKey::from_seed(&[7; 32]);
+        let answer = br#"{"v":1,"code":6,"gateway_time_ms":1}"#;
+        let pay = request_digest(br#"{"step":"pay","session":"A"}"#);
+        let other = request_digest(br#"{"step":"pay","session":"B"}"#);
+        let signature = gateway.sign(&bound_answer(&pay, answer));
+        let key = gateway.public_key();
+        assert!(key.verify(&bound_answer(&pay, answer), &signature).is_ok());
+        assert!(
+            key.verify(&bound_answer(&other, answer), &signature)
+                .is_err()
+        );
+        // Nor is it a signature over the bare answer, which older clients check.
+        assert!(key.verify(answer, &signature).is_err());
     }
 }

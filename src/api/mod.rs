@@ -93,7 +93,8 @@ pub fn register_key(
 
 /// A new request for `step` on behalf of the card's point and cashier, under a fresh session.
 pub fn new_request(card: &KeyCard, step: Step) -> Request {
-    let now_ms = js_sys::Date::now() as i64;
+    // Created at the gateway's time as last measured ([`tolem_outbox::clock`]).
+    let now_ms = tolem_outbox::clock::now_ms();
     let random = crate::crypto::random_bytes::<8>()
         .expect("crypto.getRandomValues exists wherever WebAssembly runs");
     Request {
@@ -137,7 +138,12 @@ pub fn post_signed_any_code(
     let card = card.clone();
     async move {
         let answer = send(step, &signed.body, Some(&signed), delivery).await?;
-        transport::verify_answer(&answer, &card, &session)
+        let response = transport::verify_answer(&answer, &card, &session)?;
+        tolem_outbox::clock::observe(
+            response.gateway_time_ms,
+            tolem_outbox::clock::phone_now_ms(),
+        );
+        Ok(response)
     }
 }
 

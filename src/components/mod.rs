@@ -1,5 +1,6 @@
 //! Pieces every page shares.
 
+mod clock_warning;
 mod connection_indicator;
 mod delivery;
 mod header;
@@ -11,6 +12,7 @@ mod texts;
 mod unlock_form;
 mod update_prompt;
 
+pub use clock_warning::ClockWarning;
 pub use connection_indicator::ConnectionIndicator;
 pub use delivery::{
     DeliveryNote, LiveDelivery, delivery_name, delivery_summary, delivery_text, refund_text,
@@ -19,7 +21,7 @@ pub use delivery::{
 pub use header::Header;
 pub use lock_state::LockState;
 pub use outbox_summary::{BillsSummary, OutboxSummary};
-pub use payment_state::{StateBadge, record_label, state_label, state_reason};
+pub use payment_state::{StateBadge, held_reason, record_label, state_label, state_reason};
 pub use qr_code::{QrCode, qr_svg};
 pub use texts::{Notice, local_time, money, money_or_dash};
 pub use unlock_form::UnlockForm;

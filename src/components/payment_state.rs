@@ -25,7 +25,29 @@ pub fn state_label(locale: Locale, state: State, by_card: bool) -> &'static str 
         State::Rejected(_) => td_string!(locale, state_rejected),
         State::AwaitingCard => td_string!(locale, state_awaiting_card),
         State::Cancelling => td_string!(locale, state_cancelling),
+        State::Held(_) => td_string!(locale, state_held),
     }
+}
+
+/// What the cashier can do about a refusal for now ([`tolem_outbox::settle::is_held`]): who to
+/// ask, or what to check.
+pub fn held_advice(locale: Locale, code: ResultCode) -> &'static str {
+    match code {
+        ResultCode::KeyNotCertified => td_string!(locale, held_advice_certify),
+        ResultCode::DealerBlocked => td_string!(locale, held_advice_unblock_dealer),
+        ResultCode::CashierBlocked => td_string!(locale, held_advice_unblock_cashier),
+        ResultCode::ClockAhead => td_string!(locale, held_advice_clock),
+        _ => td_string!(locale, held_advice_unblock_point),
+    }
+}
+
+/// The gateway's reason for a refusal for now, and what to do about it.
+pub fn held_reason(locale: Locale, code: ResultCode) -> String {
+    format!(
+        "{}. {}",
+        code.message(protocol_lang(locale)).trim_end_matches('.'),
+        held_advice(locale, code)
+    )
 }
 
 /// The label of a stored payment's state in `locale`.
@@ -33,10 +55,12 @@ pub fn record_label(locale: Locale, record: &PaymentRecord) -> &'static str {
     state_label(locale, record.state, record.payment.is_bill())
 }
 
-/// Why a rejected payment was rejected, in the gateway's words for its code.
-pub fn state_reason(locale: Locale, state: State) -> Option<&'static str> {
+/// Why a rejected payment was rejected, in the gateway's words for its code; why a held one
+/// waits, and what to do about it.
+pub fn state_reason(locale: Locale, state: State) -> Option<String> {
     match state {
-        State::Rejected(code) => Some(code.message(protocol_lang(locale))),
+        State::Rejected(code) => Some(code.message(protocol_lang(locale)).to_owned()),
+        State::Held(code) => Some(held_reason(locale, code)),
         _ => None,
     }
 }
@@ -52,6 +76,7 @@ fn icon(state: State) -> &'static str {
         // A card's outline: the customer pays with one.
         State::AwaitingCard => "▭",
         State::Cancelling => "⊘",
+        State::Held(_) => "⏸",
     }
 }
 

@@ -128,7 +128,7 @@ pub fn MessagePage() -> impl IntoView {
                 return;
             }
         };
-        let now = js_sys::Date::now() as i64;
+        let now = tolem_outbox::clock::now_ms();
         let signed = session.with_key(|key| SignedLetter::sign(&letter, &card, key, now, random));
         let signed = match signed {
             None => return, // locked: the unlock form is on the page

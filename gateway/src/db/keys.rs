@@ -29,6 +29,9 @@ pub struct Key {
 pub enum Registration {
     /// Stored as pending; `other_pending` other keys of the point wait for the dealer too.
     Registered { other_pending: i64 },
+    /// This very key is already registered under this card (the phone repeating a registration
+    /// whose answer it lost); nothing changed.
+    Repeated { state: KeyState },
     /// No card with this serial was issued to this point.
     UnknownCard,
     /// The card already has a key, or this public key is already registered under another.
@@ -143,7 +146,13 @@ pub async fn register(
     .execute(&mut *conn)
     .await?;
     if done.rows_affected() == 0 {
-        return Ok(Registration::AlreadyBound);
+        let same = key(&mut *conn, serial)
+            .await?
+            .filter(|key| key.point_code == point_code && key.public_key == *public_key);
+        return Ok(match same {
+            Some(key) => Registration::Repeated { state: key.state },
+            None => Registration::AlreadyBound,
+        });
     }
     let other_pending: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM keys WHERE point_code = $1 AND state = 'pending' AND serial <> $2",

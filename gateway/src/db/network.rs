@@ -23,7 +23,7 @@ pub struct Dealer {
 }
 
 /// A payment point and the limits its dealer set. The password hash is deliberately not here
-/// (see [`point_password_hash`]) so a point can be logged or shown without it.
+/// (see [`point_password`]) so a point can be logged or shown without it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Point {
     pub code: String,
@@ -177,15 +177,52 @@ pub async fn points_of_dealer(
     rows.iter().map(point_from_row).collect()
 }
 
-/// The Argon2 hash of a point's password, for checking a key-card or registration request.
-pub async fn point_password_hash(
+/// A point's password as stored, for checking a key-card or registration request.
+#[derive(Clone, Debug)]
+pub struct PointPassword {
+    /// The Argon2 hash (PHC string).
+    pub hash: String,
+    /// Whether a key was already registered with it: a password enrols one key.
+    pub used: bool,
+}
+
+/// The password of point `code`, if the point exists.
+pub async fn point_password(
     pool: &AnyPool,
     code: &str,
-) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT password_hash FROM points WHERE code = $1")
+) -> Result<Option<PointPassword>, sqlx::Error> {
+    let row = sqlx::query("SELECT password_hash, password_used_at_ms FROM points WHERE code = $1")
         .bind(code)
         .fetch_optional(pool)
-        .await
+        .await?;
+    row.map(|row| {
+        Ok(PointPassword {
+            hash: row.try_get("password_hash")?,
+            used: row
+                .try_get::<Option<i64>, _>("password_used_at_ms")?
+                .is_some(),
+        })
+    })
+    .transpose()
+}
+
+/// Marks the point's password used by a key registration, inside the registration's write
+/// transaction. `false` when it was already used: a parallel registration with the same
+/// password got there first, and this one must not stand.
+pub async fn use_point_password(
+    conn: &mut AnyConnection,
+    code: &str,
+    now_ms: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE points SET password_used_at_ms = $2 \
+         WHERE code = $1 AND password_used_at_ms IS NULL",
+    )
+    .bind(code)
+    .bind(now_ms)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// The point `code` if it belongs to `dealer_code`.
@@ -327,20 +364,23 @@ pub async fn set_message_quota(
     Ok(done.rows_affected() == 1)
 }
 
-/// Replaces a point's password hash; returns whether a point of `dealer_code` was found.
+/// Replaces a point's password hash with a new, unused password; returns whether a point of
+/// `dealer_code` was found.
 pub async fn set_point_password(
     conn: &mut AnyConnection,
     code: &str,
     dealer_code: &str,
     password_hash: &str,
 ) -> Result<bool, sqlx::Error> {
-    let done =
-        sqlx::query("UPDATE points SET password_hash = $3 WHERE code = $1 AND dealer_code = $2")
-            .bind(code)
-            .bind(dealer_code)
-            .bind(password_hash)
-            .execute(conn)
-            .await?;
+    let done = sqlx::query(
+        "UPDATE points SET password_hash = $3, password_used_at_ms = NULL \
+         WHERE code = $1 AND dealer_code = $2",
+    )
+    .bind(code)
+    .bind(dealer_code)
+    .bind(password_hash)
+    .execute(conn)
+    .await?;
     Ok(done.rows_affected() == 1)
 }
 

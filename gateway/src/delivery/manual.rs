@@ -69,8 +69,14 @@ pub async fn retry_now_in(
     now_ms: i64,
 ) -> Result<(), ManualError> {
     let delivery = delivery_of(conn, dealer_code, transaction_id).await?;
-    if !deliveries::make_due_now(conn, transaction_id, now_ms).await? {
-        // Finished, or an attempt is in flight right now: nothing to hurry.
+    // Not made due when it is finished — or when an attempt is in flight right now, which is
+    // the retry the person asked for (refusing it would tell them the delivery had finished).
+    if !deliveries::make_due_now(conn, transaction_id, now_ms).await?
+        && matches!(
+            delivery.state,
+            deliveries::State::Delivered | deliveries::State::Failed
+        )
+    {
         return Err(ManualError::Finished);
     }
     let event = Event {

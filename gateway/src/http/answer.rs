@@ -10,7 +10,7 @@
 //! * **400** — the message could not be read: 900 malformed (also missing signature headers),
 //!   901 unsupported version, 907 sent to the wrong address;
 //! * **401** — the sender could not be authenticated: 6 bad signature, 134 unknown key,
-//!   904 wrong point code or password;
+//!   904 wrong point code or password, 919 a point password already used for a key;
 //! * **413** — the body is over `MAX_BODY_BYTES` (code 900), refused before it is read;
 //! * **429** — 905 too many attempts, with `retry_after_s` and a `Retry-After` header;
 //! * **500** — 999, something failed inside the gateway: the request may be repeated;
@@ -29,12 +29,16 @@ use axum::{
     middleware::Next,
     response::{IntoResponse, Response as HttpResponse},
 };
+use base64::Engine as _;
 use tolem_protocol::{
     PROTOCOL_VERSION,
     codes::ResultCode,
     ids::SessionId,
     messages::{Message, Outcome, Response},
-    signing::{GATEWAY_SIGNER, KEY_HEADER, MAX_BODY_BYTES, SIGNATURE_HEADER},
+    signing::{
+        ANSWERS_HEADER, BIND_HEADER, BIND_REQUEST_SHA256, GATEWAY_SIGNER, KEY_HEADER,
+        MAX_BODY_BYTES, SIGNATURE_HEADER, bound_answer, request_digest,
+    },
 };
 
 use crate::state::AppState;
@@ -62,9 +66,10 @@ pub fn http_status(code: ResultCode) -> StatusCode {
         ResultCode::Malformed | ResultCode::UnsupportedVersion | ResultCode::WrongStep => {
             StatusCode::BAD_REQUEST
         }
-        ResultCode::BadSignature | ResultCode::KeyNotRegistered | ResultCode::BadCredentials => {
-            StatusCode::UNAUTHORIZED
-        }
+        ResultCode::BadSignature
+        | ResultCode::KeyNotRegistered
+        | ResultCode::BadCredentials
+        | ResultCode::PasswordUsed => StatusCode::UNAUTHORIZED,
         ResultCode::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
         ResultCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::OK,
@@ -166,15 +171,46 @@ impl IntoResponse for Answer {
     }
 }
 
-/// Signs every answer of the protocol API over its final body bytes. A layer rather than a
-/// step in each handler, so no answer — refusals and extractor rejections included — can
-/// leave unsigned, and nothing can change the bytes after they are signed.
+/// Signs every answer of the protocol API over its final body bytes — bound to the request's
+/// bytes when the client asks (see [`tolem_protocol::signing`]). A layer rather than a step in
+/// each handler, so no answer — refusals and extractor rejections included — can leave
+/// unsigned or unbound, and nothing can change the bytes after they are signed.
 pub async fn sign_answers(
     State(state): State<AppState>,
     request: Request,
     next: Next,
 ) -> HttpResponse {
-    let (mut parts, body) = next.run(request).await.into_parts();
+    let step = step_of(request.uri());
+    let bind = request
+        .headers()
+        .get(BIND_HEADER)
+        .is_some_and(|value| value == BIND_REQUEST_SHA256);
+    let (request, digest) = if bind {
+        // The body is read here to hash it and handed on as it was; the handler's own read
+        // sees the same bytes. An oversized body is refused unbound: no client of ours sends
+        // one, so whoever did can make nothing of the refusal.
+        let (parts, body) = request.into_parts();
+        let bytes = match read_body(&parts.headers, body).await {
+            Ok(bytes) => bytes,
+            Err(refusal) => return sign(&state, &step, refusal.into_response(), None).await,
+        };
+        let digest = request_digest(&bytes);
+        (Request::from_parts(parts, Body::from(bytes)), Some(digest))
+    } else {
+        (request, None)
+    };
+    sign(&state, &step, next.run(request).await, digest).await
+}
+
+/// Signs `response`'s body (the answer to a `step` request) with the gateway key: over
+/// [`bound_answer`] when there is a request digest, over the body alone otherwise.
+async fn sign(
+    state: &AppState,
+    step: &str,
+    response: HttpResponse,
+    digest: Option<[u8; 32]>,
+) -> HttpResponse {
+    let (mut parts, body) = response.into_parts();
     // A 304 has no body to sign, and it must not carry a signature header either: a browser
     // merges a 304's headers into the response it has cached, which would then carry a
     // signature over nothing instead of the one over its body.
@@ -186,7 +222,17 @@ pub async fn sign_answers(
         Ok(bytes) => bytes,
         Err(error) => return Answer::internal(&error).into_response(),
     };
-    let signature = state.gateway_key.sign(&bytes);
+    count(state, step, &bytes);
+    let signature = match &digest {
+        Some(digest) => state.gateway_key.sign(&bound_answer(digest, &bytes)),
+        None => state.gateway_key.sign(&bytes),
+    };
+    if let Some(digest) = &digest {
+        let named = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest);
+        if let Ok(value) = HeaderValue::from_str(&named) {
+            parts.headers.insert(ANSWERS_HEADER, value);
+        }
+    }
     parts
         .headers
         .insert(KEY_HEADER, HeaderValue::from_static(GATEWAY_SIGNER));
@@ -195,6 +241,24 @@ pub async fn sign_answers(
         Err(error) => return Answer::internal(&error).into_response(),
     };
     HttpResponse::from_parts(parts, Body::from(bytes))
+}
+
+/// The step a protocol request is sent to: the last segment of its path, whatever the router
+/// is nested under.
+pub fn step_of(uri: &axum::http::Uri) -> String {
+    uri.path().rsplit('/').next().unwrap_or_default().to_owned()
+}
+
+/// Counts the answer to a `step` request for `/metrics` by its result code, read from its
+/// bytes (a body that is not an answer is not counted).
+fn count(state: &AppState, step: &str, bytes: &[u8]) {
+    #[derive(serde::Deserialize)]
+    struct Code {
+        code: u16,
+    }
+    if let Ok(Code { code }) = serde_json::from_slice(bytes) {
+        state.metrics.answered(step, code);
+    }
 }
 
 /// Reads a request body of at most `MAX_BODY_BYTES`. A declared `Content-Length` over the

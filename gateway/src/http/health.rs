@@ -28,6 +28,7 @@ async fn health(State(state): State<AppState>) -> impl IntoResponse {
         version: env!("CARGO_PKG_VERSION").into(),
         database: database.into(),
         protocol: PROTOCOL_VERSION,
+        gateway_time_ms: Some(crate::db::now_ms()),
     };
     let (status, body) = match sqlx::query("SELECT 1").execute(&state.pool).await {
         Ok(_) => (StatusCode::OK, answer("ok", "ok")),

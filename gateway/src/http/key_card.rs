@@ -18,7 +18,7 @@ use tolem_protocol::{
 
 use super::{
     answer::{Answer, read_body},
-    point_login::check_point_password,
+    point_login::{self, PasswordUse, check_point_password},
 };
 use crate::{
     audit::{self, Action, Actor, Event},
@@ -48,7 +48,12 @@ async fn key_card(
             "key card rate-limited");
         return Err(Answer::blocked(blocked));
     }
-    check_point_password(&state, &asked.point, asked.password, ip, "key card").await?;
+    // A card is no use without a password that can still register its key.
+    if check_point_password(&state, &asked.point, asked.password, ip, "key card").await?
+        == PasswordUse::Used
+    {
+        return Err(point_login::used(&asked.point, "key card", ip));
+    }
 
     // The point existed a moment ago; if it was deleted since, the credentials are now wrong.
     let point = network::point(&state.pool, &asked.point)

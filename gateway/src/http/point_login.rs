@@ -13,16 +13,31 @@ use crate::{
     throttle::{self, Subject},
 };
 
-/// Succeeds when `password` is the password of point `point_code`. Otherwise answers 904 —
-/// the same answer, after the same work, for an unknown point as for a wrong password — or 905
-/// while the point or the address is blocked. `action` names the request in the logs.
+/// Whether a right password has enrolled a key already.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PasswordUse {
+    Unused,
+    /// A key was registered with it: it enrols no other (919, [`used`]).
+    Used,
+}
+
+/// 919: the right password, already used for a key.
+pub fn used(point_code: &str, action: &'static str, ip: IpAddr) -> Answer {
+    tracing::warn!(action, point = point_code, %ip, "point password already used for a key");
+    Answer::refusal(None, ResultCode::PasswordUsed)
+}
+
+/// Succeeds when `password` is the password of point `point_code`, and says whether it was used
+/// for a key already. Otherwise answers 904 — the same answer, after the same work, for an
+/// unknown point as for a wrong password — or 905 while the point or the address is blocked.
+/// `action` names the request in the logs.
 pub async fn check_point_password(
     state: &AppState,
     point_code: &str,
     password: String,
     ip: IpAddr,
     action: &'static str,
-) -> Result<(), Answer> {
+) -> Result<PasswordUse, Answer> {
     let point = Subject::point(point_code);
     let address = Subject::address(ip);
     let now = now_ms();
@@ -36,13 +51,19 @@ pub async fn check_point_password(
         );
         return Err(Answer::blocked(blocked));
     }
-    let hash = network::point_password_hash(&state.pool, point_code).await?;
-    let known = hash.is_some();
-    if !verify_password_or_dummy(password, hash).await? {
+    let stored = network::point_password(&state.pool, point_code).await?;
+    let known = stored.is_some();
+    let used = stored.as_ref().is_some_and(|stored| stored.used);
+    if !verify_password_or_dummy(password, stored.map(|stored| stored.hash)).await? {
         tracing::warn!(action, point = point_code, known, %ip, "point login failed");
         return Err(Answer::refusal(None, ResultCode::BadCredentials));
     }
+    // The right password is no guess, used or not.
     throttle::clear(&state.pool, &point, now).await?;
     throttle::refund(&state.pool, &address).await?;
-    Ok(())
+    Ok(if used {
+        PasswordUse::Used
+    } else {
+        PasswordUse::Unused
+    })
 }

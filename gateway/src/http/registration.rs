@@ -12,6 +12,11 @@
 //! is what defeats someone who peeked the password and registered their own key first — which
 //! is why a second key registered for the same point while one is pending is kept too, and
 //! both are shown (with a warning) for the dealer to choose.
+//!
+//! The password enrols one key: the registration that uses it marks it used in the same
+//! transaction, and a second registration with it — later, or racing this one — gets 919 until
+//! the dealer gives the point a new password. So a password seen over a shoulder is worth
+//! nothing once the point's own phone has registered.
 
 use axum::{Router, extract::State, routing::post};
 use serde::Deserialize;
@@ -23,7 +28,7 @@ use tolem_protocol::{
 
 use super::{
     answer::{Answer, read_body},
-    point_login::check_point_password,
+    point_login::{self, check_point_password},
     signed::signature_headers,
 };
 use crate::{
@@ -69,6 +74,9 @@ async fn register(
     }
     let point = registration.point;
     let outbox_lost = registration.outbox_lost;
+    // A used password is caught below, where using it and registering are one transaction:
+    // the phone repeating its own registration (its answer was lost) must still hear where its
+    // key stands.
     check_point_password(
         &state,
         &point,
@@ -83,6 +91,12 @@ async fn register(
     let now = now_ms();
     let mut tx = begin_write(&state.pool).await?;
     let registration = keys::register(&mut tx, &serial, &point, &public_key, now).await?;
+    if matches!(registration, Registration::Registered { .. })
+        && !network::use_point_password(&mut tx, &point, now).await?
+    {
+        tx.rollback().await?;
+        return Err(point_login::used(&point, "key registration", ip));
+    }
     if let Registration::Registered { other_pending } = registration {
         let dealer = network::point(&mut *tx, &point)
             .await?
@@ -125,6 +139,16 @@ async fn register(
                 Outcome::Registered {
                     key_serial: serial,
                     state: KeyState::Pending,
+                },
+            ))
+        }
+        Registration::Repeated { state } => {
+            tracing::info!(%point, %serial, %ip, "key registration repeated");
+            Ok(Answer::outcome(
+                None,
+                Outcome::Registered {
+                    key_serial: serial,
+                    state,
                 },
             ))
         }

@@ -19,7 +19,7 @@ use tolem_protocol::{
     signing::{KEY_HEADER, SIGNATURE_HEADER},
 };
 
-use super::answer::{Answer, read_body};
+use super::answer::{Answer, read_body, step_of};
 pub use crate::sender::KeyHolder;
 use crate::sender::{self, Refused, Sender};
 use crate::state::AppState;
@@ -63,14 +63,7 @@ impl FromRequest<AppState> for KeyHolder {
     type Rejection = Answer;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, Answer> {
-        // The step is the last segment of the path, whatever the router is nested under.
-        let step = request
-            .uri()
-            .path()
-            .rsplit('/')
-            .next()
-            .unwrap_or_default()
-            .to_owned();
+        let step = step_of(request.uri());
         let (parts, body) = request.into_parts();
         let bytes = read_body(&parts.headers, body).await?;
         let (serial, signature) = signature_headers(&parts.headers)?;

@@ -2,8 +2,10 @@
 //! the client's address ([`client_ip`]), the request's language ([`language`]), cookies, and
 //! the cashier app's own files ([`static_files`]), served wherever no face answers.
 
+pub mod app_policy;
 pub mod client_ip;
 pub mod language;
+pub mod metrics_endpoint;
 pub mod static_files;
 
 use axum::http::{HeaderMap, header};

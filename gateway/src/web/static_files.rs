@@ -24,6 +24,7 @@ use tolem_protocol::assets::is_content_hashed;
 use tower::ServiceExt;
 use tower_http::services::{ServeDir, ServeFile};
 
+use super::app_policy;
 use crate::state::AppState;
 
 /// The built app on disk and the services that read it.
@@ -154,6 +155,9 @@ pub async fn serve(State(state): State<AppState>, request: Request) -> Response 
     let files = &state.static_files;
     let is_read = matches!(*request.method(), Method::GET | Method::HEAD);
     let asset = Asset::of(request.uri().path());
+    // The app's page, however it is asked for (the service worker precaches `/index.html` and
+    // serves that copy, headers included, to navigations offline).
+    let is_index = is_read && (asset == Asset::Page || request.uri().path() == "/index.html");
     let file = match asset {
         Asset::Page if is_read => files.index.clone(),
         _ => files
@@ -196,6 +200,26 @@ pub async fn serve(State(state): State<AppState>, request: Request) -> Response 
         let headers = response.headers_mut();
         headers.insert(header::CACHE_CONTROL, policy.header_value());
         headers.append(header::VARY, HeaderValue::from_static("accept-encoding"));
+    }
+    if is_index {
+        // Read per request (a couple of kilobytes): the policy names the inline loader of the
+        // index being served, even right after a rebuild.
+        let index = tokio::fs::read_to_string(&files.index)
+            .await
+            .unwrap_or_default();
+        if let Ok(value) = HeaderValue::from_str(&app_policy::policy(&index)) {
+            let headers = response.headers_mut();
+            headers.insert(header::CONTENT_SECURITY_POLICY, value);
+            headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+            headers.insert(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            );
+            headers.insert(
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("no-referrer"),
+            );
+        }
     }
     response
 }

@@ -27,12 +27,17 @@ use tolem_protocol::{
     codes::ResultCode,
     keys::PublicKey,
     messages::{Message, Response},
-    signing::{GATEWAY_SIGNER, KEY_HEADER, SIGNATURE_HEADER},
+    signing::{
+        BIND_HEADER, BIND_REQUEST_SHA256, GATEWAY_SIGNER, KEY_HEADER, SIGNATURE_HEADER,
+        bound_answer, request_digest,
+    },
 };
 
 pub const POINT: &str = "P1001";
 pub const PASSWORD: &str = "tolem-demo-1001";
 pub const GATEWAY_SEED: [u8; 32] = [42; 32];
+/// The bearer token the test gateways' `/metrics` asks for.
+pub const METRICS_TOKEN: &str = "scrape-token-for-tests";
 
 /// Now, UTC milliseconds, as the phone's (correct) clock says.
 pub fn now_ms() -> i64 {
@@ -60,6 +65,9 @@ pub struct Reply {
     pub headers: HeaderMap,
     pub body: Vec<u8>,
     gateway_key: PublicKey,
+    /// The SHA-256 of the request's bytes: every answer must be bound to it (the test phone,
+    /// like the app, asks for bound answers).
+    request_digest: [u8; 32],
 }
 
 impl Reply {
@@ -85,9 +93,36 @@ impl Reply {
         assert_eq!(header(KEY_HEADER), GATEWAY_SIGNER);
         let signature = header(SIGNATURE_HEADER).parse().unwrap();
         gateway_key
-            .verify(&self.body, &signature)
-            .expect("the answer must be signed by the gateway key");
+            .verify(&bound_answer(&self.request_digest, &self.body), &signature)
+            .expect("the answer must be signed by the gateway key, bound to its request");
         Response::decode(&self.body).unwrap()
+    }
+
+    /// The result code of an answer signed over its bytes alone: what a gateway answers a
+    /// client that did not ask for binding, and a body too large to be read and hashed.
+    pub fn unbound_code(&self) -> ResultCode {
+        let header = |name| self.headers.get(name).unwrap().to_str().unwrap();
+        assert_eq!(header(KEY_HEADER), GATEWAY_SIGNER);
+        let signature = header(SIGNATURE_HEADER).parse().unwrap();
+        self.gateway_key
+            .verify(&self.body, &signature)
+            .expect("the answer must be signed by the gateway key over its bytes");
+        Response::decode(&self.body).unwrap().code
+    }
+
+    /// Whether the answer's signature holds as the answer to a request with these bytes.
+    pub fn answers(&self, request_body: &[u8]) -> bool {
+        let Some(signature) = self
+            .headers
+            .get(SIGNATURE_HEADER)
+            .and_then(|value| value.to_str().ok()?.parse().ok())
+        else {
+            return false;
+        };
+        let digest = request_digest(request_body);
+        self.gateway_key
+            .verify(&bound_answer(&digest, &self.body), &signature)
+            .is_ok()
     }
 
     pub fn text(&self) -> String {
@@ -199,7 +234,8 @@ async fn start_full(
         .with_mail_queue(queue)
         .with_delivery_queue(delivery_queue.clone())
         .with_card_payments(card.clone())
-        .with_trusted_proxies(trusted_proxies);
+        .with_trusted_proxies(trusted_proxies)
+        .with_metrics_token(Some(METRICS_TOKEN.to_owned()));
     let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move { axum::serve(listener, service).await.unwrap() });
     Gateway {
@@ -269,10 +305,36 @@ impl Gateway {
         body: Vec<u8>,
         headers: &[(&str, String)],
     ) -> Reply {
+        self.post_bound(client, path, body, headers, true).await
+    }
+
+    /// POSTs as a phone of an older version would: without asking for a bound answer.
+    pub async fn post_unbound(
+        &self,
+        path: &str,
+        body: Vec<u8>,
+        headers: &[(&str, String)],
+    ) -> Reply {
+        self.post_bound(&self.client, path, body, headers, false)
+            .await
+    }
+
+    async fn post_bound(
+        &self,
+        client: &reqwest::Client,
+        path: &str,
+        body: Vec<u8>,
+        headers: &[(&str, String)],
+        bind: bool,
+    ) -> Reply {
+        let request_digest = request_digest(&body);
         let mut request = client
             .post(format!("{}/api/v1/{path}", self.url))
             .header("content-type", "application/json")
             .body(body);
+        if bind {
+            request = request.header(BIND_HEADER, BIND_REQUEST_SHA256);
+        }
         for (name, value) in headers {
             request = request.header(*name, value);
         }
@@ -282,6 +344,7 @@ impl Gateway {
             headers: response.headers().clone(),
             body: response.bytes().await.unwrap().to_vec(),
             gateway_key: self.gateway_key,
+            request_digest,
         }
     }
 

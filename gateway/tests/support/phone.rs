@@ -38,8 +38,10 @@ impl Gateway {
         self.new_phone_of(POINT, seed).await
     }
 
-    /// A new phone of `point` (whose password is the demo one).
+    /// A new phone of `point` (whose password is the demo one). A password enrols one key, so
+    /// the dealer gives the point a new one first — the demo password again, unused.
     pub async fn new_phone_of(&self, point: &str, seed: u8) -> Phone {
+        self.renew_point_password(point).await;
         let reply = self.key_card(point, PASSWORD).await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
         let Some(Outcome::KeyCard(card)) = reply.response().outcome else {
@@ -49,6 +51,15 @@ impl Gateway {
             key: SecretKey::from_seed(&[seed; 32]),
             card,
         }
+    }
+
+    /// The point's password as the dealer just gave it: unused (its text stays the demo one).
+    pub async fn renew_point_password(&self, point: &str) {
+        sqlx::query("UPDATE points SET password_used_at_ms = NULL WHERE code = $1")
+            .bind(point)
+            .execute(&self.pool)
+            .await
+            .unwrap();
     }
 
     /// A phone whose key is registered (pending).

@@ -144,6 +144,20 @@ pub fn signed_by(response: &Response, key: &SecretKey) -> Answer {
     Answer {
         body: signed.body,
         signature: Some((signed.signer, signed.signature.to_string())),
+        request_digest: None,
+    }
+}
+
+/// The answer as the gateway sends it to a phone that sent `request` (bytes): signed by the
+/// gateway key bound to the request's digest.
+pub fn answer_to(request: &[u8], response: &Response) -> Answer {
+    let body = response.encode();
+    let digest = tolem_protocol::signing::request_digest(request);
+    let signature = gateway_key().sign(&tolem_protocol::signing::bound_answer(&digest, &body));
+    Answer {
+        body,
+        signature: Some((GATEWAY_SIGNER.to_owned(), signature.to_string())),
+        request_digest: Some(digest),
     }
 }
 

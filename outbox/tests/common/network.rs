@@ -8,7 +8,9 @@ use std::rc::Rc;
 
 use tolem_protocol::PROTOCOL_VERSION;
 use tolem_protocol::messages::{Message, Request, Response};
-use tolem_protocol::signing::{GATEWAY_SIGNER, KEY_HEADER, SIGNATURE_HEADER, Signed};
+use tolem_protocol::signing::{
+    GATEWAY_SIGNER, KEY_HEADER, SIGNATURE_HEADER, bound_answer, request_digest,
+};
 use wasm_bindgen::prelude::*;
 
 use super::gateway_key;
@@ -64,11 +66,14 @@ pub fn serve(answer: impl Fn(&str, &Request) -> Option<Response> + 'static) -> F
             let Some(response) = answer(&step, &request) else {
                 return JsValue::NULL;
             };
-            let signed = Signed::sign(GATEWAY_SIGNER, response.encode(), &gateway_key());
+            // Bound to the request's bytes, as the real gateway answers a phone that asks.
+            let bytes = response.encode();
+            let signature =
+                gateway_key().sign(&bound_answer(&request_digest(body.as_bytes()), &bytes));
             [
-                String::from_utf8(signed.body).unwrap(),
-                signed.signer,
-                signed.signature.to_string(),
+                String::from_utf8(bytes).unwrap(),
+                GATEWAY_SIGNER.to_owned(),
+                signature.to_string(),
             ]
             .iter()
             .map(|s| JsValue::from_str(s))

@@ -8,6 +8,11 @@
 //! Online, the same text can go as a signed letter through the gateway (`/message?payment=…`,
 //! [`crate::pages::MessagePage`]).
 //!
+//! A cash payment the gateway refused by a payment rule — 21 (funds), 81–84 (limits), 32
+//! (duplicate) — after the cashier took the money offers *Pay again* ([`pay_again_link`]): the
+//! pay form filled in with the same provider, number, amount and comment. Only the cashier's
+//! confirmation there makes a new payment (a new session, newly signed); this one stays as it was.
+//!
 //! A bill still waiting for the customer's card is shown as on the payment screen — its QR code,
 //! the time left, *Cancel bill* ([`BillScreen`]) — so the cashier can find it again; once it has
 //! ended, its page is a payment's like any other (*paid by card*, or why it was not paid).
@@ -16,7 +21,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
-use tolem_outbox::record::{Failure, PaymentRecord};
+use tolem_outbox::record::{Failure, PaymentRecord, State};
 use tolem_outbox::store;
 use tolem_protocol::ids::SessionId;
 
@@ -69,6 +74,46 @@ pub fn mailto(subject: &str, body: &str) -> String {
             .unwrap_or_default()
     };
     format!("mailto:?subject={}&body={}", encode(subject), encode(body))
+}
+
+/// Whether a payment refused with `code` may be paid again as a new payment: the refusals by a
+/// payment rule that a later moment may not repeat (the dealer's balance topped up, a limit
+/// reset, the same payment not accepted after all).
+pub fn may_pay_again(record: &PaymentRecord) -> bool {
+    use tolem_protocol::codes::ResultCode::*;
+    !record.payment.is_bill()
+        && matches!(
+            record.state,
+            State::Rejected(
+                InsufficientFunds
+                    | Duplicate
+                    | PointPaymentLimit
+                    | PointDailyLimit
+                    | DealerPaymentLimit
+                    | DealerDailyLimit
+            )
+        )
+}
+
+/// The pay form of the payment's provider, filled in with its number, the customer's amount and
+/// its comment (see the module docs).
+pub fn pay_again_link(record: &PaymentRecord) -> String {
+    let encode = |text: &str| {
+        js_sys::encode_uri_component(text)
+            .as_string()
+            .unwrap_or_default()
+    };
+    let p = &record.payment;
+    let mut link = format!(
+        "/pay/{}?account={}&amount={}",
+        encode(&p.provider),
+        encode(&p.account),
+        p.customer_amount_tiyn
+    );
+    if let Some(comment) = &p.comment {
+        link.push_str(&format!("&comment={}", encode(comment)));
+    }
+    link
 }
 
 /// A failure of the last attempt, in words.
@@ -183,6 +228,7 @@ pub fn PaymentDetailPage() -> impl IntoView {
             <section id="payment" class="card" data-state=state.name() data-session=session_text.clone()>
                 <p id="payment-state" class="result-head"><StateBadge state=state with_reason=true by_card=by_card /></p>
                 {state.needs_status().then(|| view! { <p class="hint">{tr!(result_unknown_hint)}</p> })}
+                {may_pay_again(&record).then(|| view! { <p id="payment-pay-again-hint" class="hint">{tr!(pay_again_hint)}</p> })}
                 {record.delivery.clone().map(|delivery| view! {
                     <p id="payment-delivery" class="delivery-block">
                         <DeliveryNote delivery customer_tiyn=p.customer_amount_tiyn />
@@ -220,6 +266,11 @@ pub fn PaymentDetailPage() -> impl IntoView {
                     <button id="payment-send-now" type="button" class="primary" disabled=sending on:click=send_now>
                         {tr!(send_now_button)}
                     </button>
+                })}
+                {may_pay_again(&record).then(|| view! {
+                    <A href=pay_again_link(&record) attr:id="payment-pay-again" attr:class="button primary">
+                        {tr!(pay_again_button)}
+                    </A>
                 })}
                 <A href=format!("/history/{session_text}/receipt") attr:id="payment-receipt" attr:class="button">
                     {tr!(receipt_button)}

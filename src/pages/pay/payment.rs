@@ -13,11 +13,12 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::components::A;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 use tolem_outbox::limits::{self, LimitError};
 use tolem_outbox::record::{Failure, PaymentDraft, PaymentRecord, State};
-use tolem_outbox::store::StoreError;
+use tolem_outbox::store::{self, StoreError};
 use tolem_protocol::account::AccountKind;
+use tolem_protocol::codes::ResultCode;
 use tolem_protocol::commission::CommissionSettings;
 use tolem_protocol::messages::{COMMENT_MAX_CHARS, PaymentMethod};
 use tolem_protocol::providers::ProviderInfo;
@@ -141,10 +142,40 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
     let kind = provider.with_value(|p| p.account_kind);
     let code = provider.with_value(|p| p.code.clone());
 
-    let (account, set_account) = signal(String::new());
+    // *Pay again* from the history opens the form filled in (`?account=…&amount=…&comment=…`,
+    // the customer's amount in tiyn): nothing is signed until the cashier confirms as usual.
+    let prefill = use_query_map().with_untracked(|q| {
+        let amount = q
+            .get("amount")
+            .and_then(|t| t.parse::<i64>().ok())
+            .filter(|t| *t > 0)
+            .map(|t| crate::money::tenge_for_input(t, i18n.get_locale_untracked()));
+        let account = q.get("account").map(|a| match kind {
+            AccountKind::Phone => phone_mask(&phone_digits(&a)),
+            AccountKind::Account => a,
+        });
+        (account, amount, q.get("comment"))
+    });
+    let (account, set_account) = signal(prefill.0.unwrap_or_default());
     let (side, set_side) = signal(AmountSide::Customer);
-    let (amount, set_amount) = signal(String::new());
-    let (comment, set_comment) = signal(String::new());
+    let (amount, set_amount) = signal(prefill.1.unwrap_or_default());
+    let (comment, set_comment) = signal(prefill.2.unwrap_or_default());
+    // A payment held because this key cannot pay now (not certified yet, point, dealer or
+    // cashier blocked): the form says so, so nobody defers believing it will simply go later.
+    let (held_code, set_held_code) = signal(None::<ResultCode>);
+    Effect::new(move |_| {
+        // Re-read whenever what waits changes (a replay, another tab, the worker).
+        outbox.waiting();
+        spawn_local(async move {
+            let code = store::waiting().await.ok().and_then(|records| {
+                records.iter().rev().find_map(|record| match record.state {
+                    State::Held(code) if code != ResultCode::ClockAhead => Some(code),
+                    _ => None,
+                })
+            });
+            let _ = set_held_code.try_set(code);
+        });
+    });
     let (method, set_method) = signal(PaymentMethod::Cash);
     // Errors are shown once the cashier has tried to go on, then follow every keystroke.
     let (tried, set_tried) = signal(false);
@@ -507,6 +538,18 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
                     </p>
                 </Show>
                 <Notice
+                    id="pay-held-warning"
+                    text=Signal::derive(move || {
+                        held_code.get().map(|code| {
+                            crate::messages::with_value(
+                                td_string!(locale(), pay_held_warning),
+                                "reason",
+                                &crate::components::held_reason(locale(), code),
+                            )
+                        })
+                    })
+                />
+                <Notice
                     id="pay-limit"
                     text=Signal::derive(move || over_limit.get().map(|e| e.explain(locale())))
                 />
@@ -613,6 +656,7 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
             State::Deferred => |l| td_string!(l, result_deferred_offline),
             State::Unknown | State::Sending => |l| td_string!(l, result_unknown),
             State::AwaitingCard | State::Cancelling => |l| td_string!(l, bill_waiting),
+            State::Held(_) => |l| td_string!(l, result_held),
         };
         // The cashier pressed Cancel, but the customer had paid: the cancel's answer says so.
         let paid_before_cancel = record.paid_by_card()
@@ -645,7 +689,7 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
                     id="pay-reason"
                     class="reason"
                     text=Signal::derive(move || {
-                        crate::components::state_reason(i18n.get_locale(), state).map(str::to_owned)
+                        crate::components::state_reason(i18n.get_locale(), state)
                     })
                 />
                 {(state == State::Accepted).then(|| view! {

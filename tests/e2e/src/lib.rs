@@ -23,7 +23,7 @@ pub use newer_build::newer_build;
 pub use pending_key::register_pending_key;
 pub use point::{
     Action, Console, GatewayPayment, PASSPHRASE, POINT, Phone, Taken, console_log_in,
-    dispatch_sync, kcell_number, sync_registration_id,
+    dispatch_sync, kcell_number, new_point_password, sync_registration_id,
 };
 pub use provider::{CardService, ProviderEmulator, start_card_service, start_provider};
 pub use proxy::{Fault, Proxy};

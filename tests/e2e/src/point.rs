@@ -64,6 +64,18 @@ pub async fn console_log_in(
         .await;
 }
 
+/// Gives `point` a new password from the console (logged in, in `browser`) and returns it, as
+/// a dealer does for a second phone: a point password enrols one key.
+pub async fn new_point_password(browser: &Browser, app: &str, point: &str) -> String {
+    browser
+        .client
+        .goto(&format!("{app}console/points/{point}"))
+        .await
+        .unwrap();
+    browser.click("form.reset-password button").await;
+    browser.text_of("#new-point-password").await
+}
+
 impl Console {
     /// Logs the demo admin in with a one-time code. `early_code` lets the login use the
     /// previous step's code, so the next two confirmations need no wait for the clock.
@@ -119,6 +131,34 @@ impl Console {
             "section.point[data-point='{POINT}'][data-active=true]"
         ))
         .await;
+    }
+
+    /// Blocks the demo point on its console page, as the dealer would: its phones get 53.
+    pub async fn block_point(&mut self) {
+        self.switch_point("block", "blocked").await;
+    }
+
+    /// Unblocks the demo point.
+    pub async fn unblock_point(&mut self) {
+        self.switch_point("unblock", "active").await;
+    }
+
+    /// Presses the point page's `form` button (with a one-time code) and waits for `state`.
+    async fn switch_point(&mut self, form: &str, state: &str) {
+        let b = &self.browser;
+        b.client
+            .goto(&format!("{}console/points/{POINT}", self.app))
+            .await
+            .unwrap();
+        let form = format!("#point form.{form}");
+        b.fill(
+            &format!("{form} input[name=otp]"),
+            &self.authenticator.next_code().await,
+        )
+        .await;
+        b.click(&format!("{form} button")).await;
+        b.wait_for_element(&format!("#point[data-state={state}]"))
+            .await;
     }
 
     /// Sets the demo point's offline limits (tenge, tenge, hours).
@@ -238,6 +278,15 @@ impl Phone {
     /// unlocked on the Kcell payment form. `app` is where the phone opens the app (the proxy's
     /// address, for tests that cut the network); the console may talk to the gateway directly.
     pub async fn certified(app: &str, console: &mut Console) -> Phone {
+        let (phone, serial) = Phone::registered(app).await;
+        console.certify_and_activate(&serial).await;
+        phone.open_payment_form().await;
+        phone
+    }
+
+    /// A phone that has made and registered its key, which the dealer has not certified yet
+    /// (the demo point not activated either), and the key's serial. No page is opened after.
+    pub async fn registered(app: &str) -> (Phone, String) {
         let browser = Browser::start().await;
         browser
             .client
@@ -255,13 +304,11 @@ impl Phone {
         browser
             .wait_for_element("#register-result[data-outcome=registered]")
             .await;
-        console.certify_and_activate(&serial).await;
         let phone = Phone {
             browser,
             app: app.to_owned(),
         };
-        phone.open_payment_form().await;
-        phone
+        (phone, serial)
     }
 
     /// Opens the Kcell payment form afresh (a page load: the key locks) and unlocks the key.
@@ -382,6 +429,31 @@ impl Phone {
                 )
             })
             .collect()
+    }
+
+    /// Waits until the payments of `sessions` are all in `state` (`held`, `accepted`, …) in the
+    /// phone's history, and returns every state.
+    pub async fn wait_for_states(
+        &self,
+        sessions: &[&str],
+        state: &str,
+        patience: Duration,
+    ) -> Vec<(String, String)> {
+        let deadline = Instant::now() + patience;
+        loop {
+            let states = self.states().await;
+            let all = sessions
+                .iter()
+                .all(|session| states.iter().any(|(s, st)| s == session && st == state));
+            if all {
+                return states;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "payments not {state} after {patience:?}: {states:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
     }
 
     /// Waits until every payment in the phone's history is in a final state.

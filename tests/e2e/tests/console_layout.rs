@@ -5,8 +5,8 @@
 
 use serde_json::{Value, json};
 use tolem_e2e::{
-    Authenticator, Browser, Gateway, POINT, console_log_in, free_port, path_from_env,
-    register_pending_key,
+    Authenticator, Browser, Gateway, POINT, console_log_in, free_port, new_point_password,
+    path_from_env, register_pending_key,
 };
 
 /// The demo point's password, as the `--demo` banner prints it.
@@ -53,11 +53,6 @@ async fn every_console_page_fits_1280_and_1024_pixels() {
     let app = gateway.url();
 
     let browser = Browser::start().await;
-    // Two phones of the demo point registered their keys: two pending rows with their forms,
-    // the warning about them and the "Activate point" button, the widest the keys page gets.
-    for seed in [1, 2] {
-        register_pending_key(&browser, &app, POINT, POINT_PASSWORD, seed).await;
-    }
     let mut authenticator = Authenticator::demo_admin();
     let code = authenticator.next_code().await;
     console_log_in(
@@ -68,6 +63,12 @@ async fn every_console_page_fits_1280_and_1024_pixels() {
         Some(&code),
     )
     .await;
+    // Two phones of the demo point registered their keys: two pending rows with their forms,
+    // the warning about them and the "Activate point" button, the widest the keys page gets.
+    // A password enrols one key: the second phone gets a new one from the dealer.
+    register_pending_key(&browser, &app, POINT, POINT_PASSWORD, 1).await;
+    let password = new_point_password(&browser, &app, POINT).await;
+    register_pending_key(&browser, &app, POINT, &password, 2).await;
 
     for (width, height) in [(1280, 900), (1024, 768)] {
         window(&browser, width, height).await;

@@ -12,7 +12,7 @@
 use serde_json::{Value, json};
 use tolem_e2e::{
     Action, Browser, Console, Fault, Gateway, PASSPHRASE, POINT, Phone, Proxy, free_port,
-    kcell_number, newer_build, path_from_env,
+    kcell_number, new_point_password, newer_build, path_from_env,
 };
 
 /// Keeps the file the page hands the browser (its Blob) while letting the download go on.
@@ -226,13 +226,15 @@ async fn a_cleared_storage_is_shown_and_reported_to_the_dealer() {
         Some(old_serial.as_str())
     );
 
-    // The key went with it: the cashier enrols again, and the registration tells the gateway.
+    // The key went with it: the dealer gives the point a new password (one enrols one key),
+    // the cashier enrols again, and the registration tells the gateway.
+    let password = new_point_password(&console.browser, &app, POINT).await;
     b.client
         .goto(&format!("{app}settings/keys/card"))
         .await
         .unwrap();
     b.fill("#point-code", POINT).await;
-    b.fill("#point-password", "tolem-demo-1001").await;
+    b.fill("#point-password", &password).await;
     b.click("#card-submit").await;
     b.click("#card-next").await;
     b.fill("#passphrase", PASSPHRASE).await;

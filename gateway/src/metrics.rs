@@ -1,0 +1,179 @@
+//! What the operator's monitoring reads at `/metrics` (Prometheus text format, issue 15): the
+//! protocol's answers by step and result code, request latency by face, and — read from the
+//! database when scraped, so every gateway of a cluster reports the same shared queues — how
+//! many provider deliveries and letters wait and how long the oldest has waited.
+//!
+//! Counters and histograms are this process's (Prometheus sums them over the instances); the
+//! queue gauges are the database's. Nothing here names a point, an account or an amount.
+
+use std::time::Duration;
+
+use prometheus_client::{
+    encoding::{EncodeLabelSet, text::encode},
+    metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
+    registry::Registry,
+};
+use sqlx::AnyPool;
+
+/// The labels of one kind of protocol answer.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AnswerLabels {
+    /// The step (`pay`, `status`, `key-card`…), from the request's path.
+    step: String,
+    /// The result code's number.
+    code: u16,
+}
+
+/// Which face of the gateway answered a request.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FaceLabels {
+    face: &'static str,
+}
+
+/// The process's counters and histograms.
+#[derive(Debug)]
+pub struct Metrics {
+    answers: Family<AnswerLabels, Counter>,
+    latency: Family<FaceLabels, Histogram, fn() -> Histogram>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        fn buckets() -> Histogram {
+            // 1 ms … about 16 s: a signed pay takes a few milliseconds, a 128 kbit/s client
+            // holds a request for seconds.
+            Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
+                0.001, 2.0, 15,
+            ))
+        }
+        Metrics {
+            answers: Family::default(),
+            latency: Family::new_with_constructor(buckets),
+        }
+    }
+}
+
+/// The face a path belongs to, for the latency histogram (a handful of values, never the path).
+pub fn face_of(path: &str) -> &'static str {
+    if path.starts_with("/api/") {
+        "api"
+    } else if path.starts_with("/console") {
+        "console"
+    } else if path.starts_with("/bill/")
+        || path.starts_with("/card/")
+        || path.starts_with("/verify")
+    {
+        "public"
+    } else if path == "/metrics" {
+        "metrics"
+    } else {
+        "app"
+    }
+}
+
+impl Metrics {
+    /// Counts one protocol answer of `step` with result code `code`.
+    pub fn answered(&self, step: &str, code: u16) {
+        // Steps come from the router's own paths; anything else is one bucket, so a client
+        // inventing paths cannot grow the label set.
+        let step = match step {
+            "pay" | "check" | "status" | "bill" | "cancel" | "balance" | "revoke" | "message"
+            | "key-card" | "keys" | "providers" => step,
+            _ => "other",
+        };
+        self.answers
+            .get_or_create(&AnswerLabels {
+                step: step.to_owned(),
+                code,
+            })
+            .inc();
+    }
+
+    /// Records how long a request to `face` took.
+    pub fn took(&self, face: &'static str, elapsed: Duration) {
+        self.latency
+            .get_or_create(&FaceLabels { face })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// The text the `/metrics` endpoint answers: this process's metrics and the shared queues.
+    pub async fn render(&self, pool: &AnyPool) -> Result<String, sqlx::Error> {
+        let now = crate::db::now_ms();
+        let deliveries = queue(
+            pool,
+            "deliveries",
+            "queued_at_ms",
+            "state IN ('queued', 'sent', 'retrying')",
+            now,
+        )
+        .await?;
+        let letters = queue(pool, "mail_outbox", "created_at_ms", "state <> 'sent'", now).await?;
+
+        let mut registry = Registry::default();
+        registry.register(
+            "tolem_protocol_answers",
+            "Protocol answers of this gateway process, by step and result code",
+            self.answers.clone(),
+        );
+        registry.register(
+            "tolem_request_duration_seconds",
+            "Time to answer an HTTP request, by face (api, console, public, app)",
+            self.latency.clone(),
+        );
+        for (name, help, value) in [
+            (
+                "tolem_delivery_queue_depth",
+                "Payments not yet delivered to their provider",
+                deliveries.depth,
+            ),
+            (
+                "tolem_delivery_queue_oldest_age_seconds",
+                "How long the oldest undelivered payment has waited",
+                deliveries.oldest_age_s,
+            ),
+            (
+                "tolem_mail_queue_depth",
+                "Signed letters not yet handed to the mail server",
+                letters.depth,
+            ),
+            (
+                "tolem_mail_queue_oldest_age_seconds",
+                "How long the oldest unsent letter has waited",
+                letters.oldest_age_s,
+            ),
+        ] {
+            let gauge = Gauge::<i64>::default();
+            gauge.set(value);
+            registry.register(name, help, gauge);
+        }
+        let mut text = String::new();
+        encode(&mut text, &registry).expect("writing to a String cannot fail");
+        Ok(text)
+    }
+}
+
+/// A queue's depth and the age of its oldest entry (0 when empty).
+struct Queue {
+    depth: i64,
+    oldest_age_s: i64,
+}
+
+/// Reads a queue from `table`: the rows matching `waiting`, aged by `since_column`. The names
+/// are this module's constants, never input.
+async fn queue(
+    pool: &AnyPool,
+    table: &str,
+    since_column: &str,
+    waiting: &str,
+    now_ms: i64,
+) -> Result<Queue, sqlx::Error> {
+    let (depth, oldest): (i64, Option<i64>) = sqlx::query_as(&format!(
+        "SELECT COUNT(*), MIN({since_column}) FROM {table} WHERE {waiting}"
+    ))
+    .fetch_one(pool)
+    .await?;
+    Ok(Queue {
+        depth,
+        oldest_age_s: oldest.map_or(0, |oldest| (now_ms - oldest).max(0) / 1000),
+    })
+}
