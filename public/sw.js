@@ -50,8 +50,11 @@ self.addEventListener('sync', (event) => {
 
 self.addEventListener('message', (event) => {
   // The page sends this when the cashier presses "Update" (src/service_worker.rs).
+  // Only if this version reads everything waiting in the outbox (checked at install too; what
+  // waits may have changed since): otherwise it stays waiting and the running version keeps
+  // the payments. The guarantee is explained in outbox/src/compat.rs.
   if (event.data === 'SKIP_WAITING') {
-    event.waitUntil(self.skipWaiting());
+    event.waitUntil(ready.then((sw) => sw.may_take_over()).then(() => self.skipWaiting()));
   }
   // The page sends this when payments wait (src/replay.rs); a replay already running keeps it.
   if (event.data === 'REPLAY_OUTBOX') {

@@ -8,6 +8,7 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
 use crate::balance::provide_balance;
+use crate::canary::{OutboxLostBanner, provide_canary};
 use crate::components::{ClockWarning, Header, UpdatePrompt};
 use crate::connection::provide_connection;
 use crate::deliveries::provide_deliveries;
@@ -40,6 +41,8 @@ fn Shell() -> impl IntoView {
     provide_service_worker();
     // Above the router: the unlocked key and an enrolment in progress outlive page changes.
     provide_key_session();
+    // Whether the browser cleared the phone's storage since the last start (issue 13 item 5).
+    provide_canary();
     // Above the router too: the catalogue and the balance are kept fresh whatever page is open.
     provide_providers();
     provide_balance();
@@ -53,6 +56,7 @@ fn Shell() -> impl IntoView {
             <Header />
             <ClockWarning />
             <UpdatePrompt />
+            <OutboxLostBanner />
             <main id="main">
                 <Routes fallback=NotFoundPage>
                     <Route path=path!("/") view=HomePage />

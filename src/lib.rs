@@ -37,10 +37,12 @@ macro_rules! tr {
 pub mod api;
 pub mod app;
 pub mod balance;
+pub mod canary;
 pub mod components;
 pub mod connection;
 pub mod crypto;
 pub mod deliveries;
+pub mod download;
 pub mod format;
 pub mod language;
 pub mod messages;

@@ -80,6 +80,7 @@ impl Explain for StoreError {
             StoreError::Full => td_string!(locale, error_storage_full).to_owned(),
             StoreError::Exists => td_string!(locale, error_payment_exists).to_owned(),
             StoreError::NotFound => td_string!(locale, payment_not_found).to_owned(),
+            StoreError::SequenceTaken => td_string!(locale, error_payment_numbered).to_owned(),
             StoreError::Storage(error) => error.explain(locale),
         }
     }

@@ -72,13 +72,33 @@ pub fn sign_bill(session: &KeySession, draft: &PaymentDraft) -> Result<SignedPay
     sign_with(session, draft, SignedPayment::sign_bill)
 }
 
-type Signer =
-    fn(&PaymentDraft, &KeyCard, &SecretKey, i64, [u8; 8]) -> Result<SignedPayment, DecodeError>;
+/// Signs a cash payment with its key's next number (issue 13 item 5) and stores it (history
+/// and outbox, one transaction) as deferred: the number is taken together with the storing
+/// ([`store::save_numbered`]), so none is skipped when storing fails and none is given twice.
+/// The outer error says it could not be signed, the inner one that it could not be stored.
+pub async fn sign_and_save(
+    session: &KeySession,
+    draft: &PaymentDraft,
+) -> Result<Result<PaymentRecord, StoreError>, SignError> {
+    let card = session.record_untracked().ok_or(SignError::NoKey)?.card;
+    let sign = |seq| {
+        sign_with(session, draft, |draft, card, key, now_ms, random| {
+            SignedPayment::sign_numbered(draft, card, key, now_ms, random, seq)
+        })
+    };
+    store::save_numbered(&card.key_serial, sign, js_sys::Date::now() as i64).await
+}
 
 fn sign_with(
     session: &KeySession,
     draft: &PaymentDraft,
-    signer: Signer,
+    signer: impl FnOnce(
+        &PaymentDraft,
+        &KeyCard,
+        &SecretKey,
+        i64,
+        [u8; 8],
+    ) -> Result<SignedPayment, DecodeError>,
 ) -> Result<SignedPayment, SignError> {
     let card = session.record_untracked().ok_or(SignError::NoKey)?.card;
     // The gateway's time as last measured: a phone whose clock is off must not sign a payment

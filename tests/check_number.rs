@@ -22,7 +22,9 @@ use tolem_protocol::codes::ResultCode;
 use tolem_protocol::messages::{
     AccountCheck, Message, Outcome, ProviderRefusal, Request, Response, Step,
 };
-use tolem_protocol::signing::{GATEWAY_SIGNER, KEY_HEADER, SIGNATURE_HEADER, Signed};
+use tolem_protocol::signing::{
+    GATEWAY_SIGNER, KEY_HEADER, SIGNATURE_HEADER, Signed, bound_answer, request_digest,
+};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::*;
 
@@ -47,11 +49,13 @@ fn serve_checks(code: ResultCode, account: Option<AccountCheck>) -> js_sys::Func
             gateway_time_ms: js_sys::Date::now() as i64,
             retry_after_s: None,
         };
-        let signed = Signed::sign(GATEWAY_SIGNER, response.encode(), &gateway_key());
+        // Bound to the request's bytes, as the real gateway answers (issue 13 item 11).
+        let bytes = response.encode();
+        let signature = gateway_key().sign(&bound_answer(&request_digest(text.as_bytes()), &bytes));
         [
-            String::from_utf8(signed.body).unwrap(),
-            signed.signer,
-            signed.signature.to_string(),
+            String::from_utf8(bytes).unwrap(),
+            GATEWAY_SIGNER.to_owned(),
+            signature.to_string(),
         ]
         .iter()
         .map(|s| JsValue::from_str(s))

@@ -10,7 +10,9 @@
 //! 3. the body decodes (900 / 901) — except that a `message` whose only fault is its letter
 //!    passes, so the `message` step can answer 912/913, which tell the cashier what to fix;
 //! 4. the body names the signer's serial and the expected step (907);
-//! 5. the body names the key's own point (134: the key is not registered for it);
+//! 5. the body names the key's own point (134: the key is not registered for it); from here on
+//!    the request is the point's own, and what it says about the phone is kept whatever the
+//!    answer: a payment's sequence number, a vanished outbox (see `db::sequence`);
 //! 6. the key is certified (pending 902, revoked 903);        ← [`key_holder`] stops at 903
 //! 7. the body names the point's dealer (134), who is active (52);
 //! 8. the point is active (53);
@@ -30,6 +32,7 @@ use tolem_protocol::{
 use crate::db::{
     keys::{self, Key},
     network::{self, Cashier, Dealer, Point},
+    sequence,
 };
 
 /// A signed request whose signature, key, dealer, point and cashier were all checked.
@@ -115,6 +118,7 @@ pub async fn key_holder(
     if request.point != key.point_code {
         return Err(refuse(ResultCode::KeyNotRegistered));
     }
+    note_what_the_phone_says(pool, &key, &request).await?;
     if key.state == KeyState::Revoked {
         return Err(refuse(ResultCode::KeyRevoked));
     }
@@ -124,6 +128,27 @@ pub async fn key_holder(
         signature,
         key,
     })
+}
+
+/// Keeps what a proven holder's request says about the phone itself, before any refusal that
+/// may follow (a pending key, a blocked point): a payment's sequence number arrived — so it is
+/// no gap, whatever the answer — and the phone's outbox vanished, when it says so.
+async fn note_what_the_phone_says(
+    pool: &AnyPool,
+    key: &Key,
+    request: &SignedRequest,
+) -> Result<(), sqlx::Error> {
+    let now = crate::db::now_ms();
+    if let (Some(seq), Step::Pay(_)) = (request.seq, &request.step) {
+        sequence::record(pool, &key.serial, seq, request.session.as_str(), now).await?;
+    }
+    if let Some(lost) = &request.outbox_lost
+        && sequence::report_outbox_lost(pool, &lost.key_serial, &key.point_code, now).await?
+    {
+        tracing::warn!(serial = %lost.key_serial, point = %key.point_code,
+            "a phone reports its outbox vanished: payments that waited on it are lost");
+    }
+    Ok(())
 }
 
 /// Checks 6–9 of the module docs: the holder may do anything its point may.

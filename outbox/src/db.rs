@@ -69,6 +69,12 @@ impl std::ops::Deref for Connection {
     }
 }
 
+impl From<Database> for Connection {
+    fn from(database: Database) -> Self {
+        Connection(database)
+    }
+}
+
 impl Drop for Connection {
     fn drop(&mut self) {
         // Closes once running transactions finish; nothing is cut short.

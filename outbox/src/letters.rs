@@ -80,6 +80,8 @@ impl SignedLetter {
             key_serial: card.key_serial.clone(),
             session: session.clone(),
             created_at_ms: now_ms,
+            seq: None,
+            outbox_lost: None,
             step: Step::Message(letter.clone()),
         };
         request
@@ -152,6 +154,7 @@ pub async fn save_new(letter: SignedLetter, now_ms: i64) -> Result<LetterRecord,
         created_at_ms: record.letter.created_at_ms,
         amount_tiyn: 0,
         kind: EntryKind::Letter,
+        format: crate::compat::OUTBOX_FORMAT,
     };
     let (record_js, entry_js) = (to_js(&record)?, to_js(&entry)?);
     let database = db::open().await?;

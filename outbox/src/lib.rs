@@ -21,16 +21,21 @@
 //! [`replay`] is the one pass both the page and the worker run. Signed letters ([`letters`])
 //! wait in the same outbox and are replayed in the same pass, after the payments. [`limits`] checks the point's
 //! offline limits before a payment is deferred. [`clock`] keeps how far the phone's clock is off
-//! the gateway's, so new requests are signed with the gateway's time.
+//! the gateway's, so new requests are signed with the gateway's time. [`sequence`] numbers each
+//! key's cash payments so the gateway can list the ones it never received.
 
+pub mod canary;
 pub mod changes;
 pub mod clock;
+pub mod compat;
 pub mod db;
+pub mod export;
 pub mod letters;
 pub mod limits;
 pub mod lock;
 pub mod record;
 pub mod replay;
+pub mod sequence;
 pub mod settle;
 pub mod store;
 pub mod transport;

@@ -132,6 +132,11 @@ pub struct SignedPayment {
     /// and in every record stored before card payments existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bill: Option<BillRequests>,
+    /// The payment's number among the cash payments its key signed (1, 2, 3…), signed inside
+    /// its `pay` ([`crate::sequence`]): the gateway lists the numbers it never received. Absent
+    /// for bills and in records stored before numbering existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<i64>,
 }
 
 /// The parts of a card payment's record that a cash payment has not, signed with it.
@@ -157,6 +162,22 @@ impl SignedPayment {
         random: [u8; 8],
     ) -> Result<SignedPayment, DecodeError> {
         Signer::new(card, key, now_ms, random).payment(draft, PaymentMethod::Cash)
+    }
+
+    /// Signs `draft` like [`SignedPayment::sign`], numbered `seq` among its key's payments (the
+    /// number is signed inside the `pay`). [`crate::store::save_numbered`] picks the number and
+    /// stores the payment under it, so no number is skipped or given twice.
+    pub fn sign_numbered(
+        draft: &PaymentDraft,
+        card: &KeyCard,
+        key: &SecretKey,
+        now_ms: i64,
+        random: [u8; 8],
+        seq: i64,
+    ) -> Result<SignedPayment, DecodeError> {
+        let mut signer = Signer::new(card, key, now_ms, random);
+        signer.seq = Some(seq);
+        signer.payment(draft, PaymentMethod::Cash)
     }
 
     /// Signs `draft` as a bill for the customer to pay by card on their own phone, exactly as
@@ -206,6 +227,8 @@ struct Signer<'a> {
     key: &'a SecretKey,
     session: SessionId,
     now_ms: i64,
+    /// The number the `pay` carries, if numbered.
+    seq: Option<i64>,
 }
 
 impl<'a> Signer<'a> {
@@ -215,6 +238,7 @@ impl<'a> Signer<'a> {
             key,
             session: SessionId::generate(now_ms, random),
             now_ms,
+            seq: None,
         }
     }
 
@@ -227,6 +251,9 @@ impl<'a> Signer<'a> {
             key_serial: self.card.key_serial.clone(),
             session: self.session.clone(),
             created_at_ms: self.now_ms,
+            // Only the pay is numbered: status and cancel ask about it, they are no payment.
+            seq: matches!(step, Step::Pay(_)).then_some(self.seq).flatten(),
+            outbox_lost: None,
             step,
         }
     }
@@ -277,6 +304,9 @@ impl<'a> Signer<'a> {
             pay: self.sign(first),
             status: self.sign(self.request(Step::Status)),
             bill,
+            seq: (method == PaymentMethod::Cash)
+                .then_some(self.seq)
+                .flatten(),
         })
     }
 }

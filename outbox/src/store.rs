@@ -28,9 +28,9 @@ use tolem_protocol::ids::SessionId;
 use tolem_protocol::messages::{Delivery, KeyCard};
 use wasm_bindgen::JsValue;
 
-use crate::changes;
-use crate::db::{self, HISTORY, KEYS, OUTBOX, StorageError, from_js, to_js};
+use crate::db::{self, HISTORY, KEYS, OUTBOX, SETTINGS, StorageError, from_js, to_js};
 use crate::record::{PaymentRecord, SignedPayment, State, is_newer_delivery};
+use crate::{changes, sequence};
 
 /// Payments the history keeps at least (the manual's "last 100").
 pub const HISTORY_KEEP: usize = 100;
@@ -50,6 +50,14 @@ pub struct OutboxEntry {
     /// written before letters existed have no kind: they are payments.
     #[serde(default)]
     pub kind: EntryKind,
+    /// The format this entry was written in ([`crate::compat`]): a new worker takes over only
+    /// if it reads the format of everything waiting. Entries from before it existed are 1.
+    #[serde(default = "first_format")]
+    pub format: u32,
+}
+
+fn first_format() -> u32 {
+    1
 }
 
 /// The kinds of signed requests that wait in the outbox.
@@ -77,6 +85,10 @@ pub enum StoreError {
     /// No payment with this session on the phone.
     #[error("no payment with this session on this phone")]
     NotFound,
+    /// The payment's number was taken meanwhile (another tab stored a payment first): nothing
+    /// was saved; sign it again with the next number ([`save_numbered`] does).
+    #[error("the payment's number was taken by another payment")]
+    SequenceTaken,
     /// The storage failed otherwise: nothing was saved.
     #[error(transparent)]
     Storage(StorageError),
@@ -129,13 +141,27 @@ pub async fn save_new(payment: SignedPayment, now_ms: i64) -> Result<PaymentReco
         } else {
             EntryKind::Payment
         },
+        format: crate::compat::OUTBOX_FORMAT,
     };
     let (record_js, entry_js) = (to_js(&record)?, to_js(&entry)?);
     let database = db::open().await?;
-    let transaction = database.transaction(&[HISTORY, OUTBOX], TransactionMode::ReadWrite)?;
+    let transaction =
+        database.transaction(&[HISTORY, OUTBOX, SETTINGS], TransactionMode::ReadWrite)?;
     let written = async {
         let history = transaction.object_store(HISTORY)?;
         let outbox = transaction.object_store(OUTBOX)?;
+        if let Some(seq) = record.payment.seq {
+            // The number is taken here, with the payment, or not at all (see `sequence`).
+            let settings = transaction.object_store(SETTINGS)?;
+            let name = JsValue::from_str(&sequence::setting(&record.payment.pay.signer));
+            let last = sequence::last_from(settings.get(name.clone())?.await?);
+            if seq != last + 1 {
+                return Err(StoreError::SequenceTaken);
+            }
+            settings
+                .put(&JsValue::from_f64(seq as f64), Some(&name))?
+                .await?;
+        }
         let exists = history
             .count(Some(Query::Key(key(record.session()))))?
             .await?
@@ -170,6 +196,32 @@ pub async fn save_new(payment: SignedPayment, now_ms: i64) -> Result<PaymentReco
     db::finish(transaction).await?;
     changes::announce(record.session());
     Ok(record)
+}
+
+/// How often a numbered payment is signed again when another tab took its number first.
+const NUMBERING_TRIES: usize = 5;
+
+/// Signs a cash payment with its key's next number (`sign` signs for a given number) and
+/// stores it like [`save_new`]. Should another tab take the number between reading it and
+/// storing, the payment is signed again with the next one: it was not stored, so nothing was
+/// sent and nothing is lost.
+pub async fn save_numbered<E>(
+    key_serial: &str,
+    sign: impl Fn(i64) -> Result<SignedPayment, E>,
+    now_ms: i64,
+) -> Result<Result<PaymentRecord, StoreError>, E> {
+    let mut outcome = Err(StoreError::SequenceTaken);
+    for _ in 0..NUMBERING_TRIES {
+        let seq = match sequence::next(key_serial).await {
+            Ok(seq) => seq,
+            Err(error) => return Ok(Err(error.into())),
+        };
+        outcome = save_new(sign(seq)?, now_ms).await;
+        if outcome != Err(StoreError::SequenceTaken) {
+            break;
+        }
+    }
+    Ok(outcome)
 }
 
 /// Which history keys to delete so that at least `keep` of the newest remain, never touching

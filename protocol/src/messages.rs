@@ -194,6 +194,20 @@ pub struct RegisterKey {
     pub key_serial: String,
     pub public_key: PublicKey,
     pub created_at_ms: i64,
+    /// Set when the phone found its stored payments gone (the browser cleared its storage, and
+    /// with it the old key): the gateway flags the old key on the point's page, since payments
+    /// signed by it and not yet sent are lost. Absent from older phones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outbox_lost: Option<OutboxLost>,
+}
+
+/// What a phone says when its outbox vanished: the key whose waiting payments went with it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxLost {
+    /// The serial of the key the vanished outbox belonged to.
+    pub key_serial: String,
+    /// When the phone noticed (UTC milliseconds, the phone's clock).
+    pub noticed_at_ms: i64,
 }
 
 impl Message for RegisterKey {
@@ -204,6 +218,9 @@ impl Message for RegisterKey {
     }
     fn validate(&self) -> Result<(), DecodeError> {
         check_codes(&[&self.point, &self.key_serial])?;
+        if let Some(lost) = &self.outbox_lost {
+            check_codes(&[&lost.key_serial])?;
+        }
         if self.password.is_empty() || self.password.chars().count() > PASSWORD_MAX_CHARS {
             return Err(invalid("the password is empty or too long"));
         }
@@ -373,6 +390,15 @@ pub struct Request {
     /// When the phone created the request (UTC milliseconds); signed, so a deferred payment
     /// keeps the time the customer paid.
     pub created_at_ms: i64,
+    /// A cash payment's number among the payments its key signed: 1, 2, 3… with no number
+    /// skipped, so the gateway can list the numbers it never received (a payment the phone
+    /// signed and then lost). Only on `pay`; absent from older phones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<i64>,
+    /// Set while the phone knows its outbox vanished (see [`OutboxLost`]): the gateway records
+    /// it for the point's page. Absent from older phones and whenever nothing was lost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outbox_lost: Option<OutboxLost>,
     #[serde(flatten)]
     pub step: Step,
 }
@@ -387,6 +413,15 @@ impl Message for Request {
         check_codes(&[&self.dealer, &self.point, &self.cashier, &self.key_serial])?;
         if self.created_at_ms <= 0 {
             return Err(invalid("the creation time is missing"));
+        }
+        match (self.seq, &self.step) {
+            (None, _) => {}
+            (Some(seq), Step::Pay(_)) if seq > 0 => {}
+            (Some(_), Step::Pay(_)) => return Err(invalid("the sequence number must be positive")),
+            (Some(_), _) => return Err(invalid("only a payment carries a sequence number")),
+        }
+        if let Some(lost) = &self.outbox_lost {
+            check_codes(&[&lost.key_serial])?;
         }
         match &self.step {
             Step::Check(payment) | Step::Pay(payment) => validate_payment(payment),
@@ -730,6 +765,8 @@ mod tests {
             key_serial: "P1001-1".into(),
             session: SessionId::generate(1_700_000_000_000, [1; 8]),
             created_at_ms: 1_700_000_000_000,
+            seq: None,
+            outbox_lost: None,
             step: Step::Pay(Payment {
                 provider: "kcell".into(),
                 account: "7011234567".into(),
@@ -761,5 +798,44 @@ mod tests {
                 "{extra}"
             );
         }
+    }
+
+    fn pay(seq: Option<i64>) -> Request {
+        Request {
+            v: PROTOCOL_VERSION,
+            dealer: "D001".into(),
+            point: "P1001".into(),
+            cashier: "C1".into(),
+            key_serial: "P1001-1".into(),
+            session: SessionId::generate(1_795_000_000_000, [1; 8]),
+            created_at_ms: 1_795_000_000_000,
+            seq,
+            outbox_lost: None,
+            step: Step::Pay(Payment {
+                provider: "kcell".into(),
+                account: "7011234567".into(),
+                amount_tiyn: 100_00,
+                customer_amount_tiyn: 100_00,
+                comment: None,
+            }),
+        }
+    }
+
+    #[test]
+    fn a_payment_number_is_optional_and_signed_inside_the_request() {
+        // An old phone's request has no number and still reads; a new one's has it in its bytes.
+        let old = pay(None).encode();
+        assert!(!String::from_utf8_lossy(&old).contains("seq"));
+        assert_eq!(Request::decode(&old).unwrap().seq, None);
+        let numbered = pay(Some(7)).encode();
+        assert!(String::from_utf8_lossy(&numbered).contains(r#""seq":7"#));
+        assert_eq!(Request::decode(&numbered).unwrap().seq, Some(7));
+        assert!(Request::decode(&pay(Some(0)).encode()).is_err());
+        let mut status = pay(Some(3));
+        status.step = Step::Status;
+        assert!(
+            Request::decode(&status.encode()).is_err(),
+            "only a pay is numbered"
+        );
     }
 }

@@ -63,6 +63,8 @@ fn request() -> impl Strategy<Value = Request> {
                 key_serial,
                 session: SessionId::generate(created_at_ms, random),
                 created_at_ms,
+                seq: None,
+                outbox_lost: None,
                 step,
             },
         )
@@ -141,6 +143,8 @@ fn invalid_fields_are_refused() {
         key_serial: "P1-1".into(),
         session: SessionId::generate(1, [0; 8]),
         created_at_ms: 1,
+        seq: None,
+        outbox_lost: None,
         step: Step::Pay(Payment {
             provider: "kcell".into(),
             account: "7011234567".into(),

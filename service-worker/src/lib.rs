@@ -1,7 +1,9 @@
 //! Tolem's service worker, in Rust.
 //!
 //! `public/sw.js` registers the listeners and calls the entry points exported here:
-//! [`install`] precaches the app shell of one version, [`activate`] removes older versions,
+//! [`install`] precaches the app shell of one version — and fails, so the browser keeps the
+//! running version, when this one cannot read what waits in the outbox ([`may_take_over`],
+//! `tolem_outbox::compat` has the guarantee) —, [`activate`] removes older versions,
 //! [`respond`] answers the app's requests from the shell cache so the app opens without a network,
 //! and [`replay`] sends the deferred payments of the outbox when the network returns.
 
@@ -10,7 +12,7 @@ mod replay;
 mod respond;
 mod scope;
 
-pub use precache::{activate, install};
+pub use precache::{activate, install, may_take_over};
 pub use replay::{SYNC_TAG, replay};
 pub use respond::respond;
 

@@ -31,7 +31,28 @@ pub async fn install(version: String, precache: JsValue) -> Result<(), JsValue> 
         let _ = JsFuture::from(caches()?.delete(&cache_name(&version))).await;
         return Err(error);
     }
+    // Never installed, never activated: a version that cannot read what waits in the outbox
+    // fails its install and the browser keeps the running one (see `tolem_outbox::compat`).
+    if let Err(error) = may_take_over().await {
+        let _ = JsFuture::from(caches()?.delete(&cache_name(&version))).await;
+        return Err(error);
+    }
     Ok(())
+}
+
+/// Whether this version may take over from the running one: everything waiting in the outbox
+/// is in a format it reads ([`tolem_outbox::compat`]). Checked in [`install`], and again by
+/// `sw.js` before `skipWaiting` when the cashier presses *Update* (what waits may have changed
+/// since the install).
+#[wasm_bindgen]
+pub async fn may_take_over() -> Result<(), JsValue> {
+    tolem_outbox::compat::may_take_over()
+        .await
+        .map_err(|error| {
+            let text = format!("this version cannot take over yet: {error}");
+            web_sys::console::warn_1(&JsValue::from_str(&text));
+            JsValue::from_str(&text)
+        })
 }
 
 /// Deletes the shells of older versions and takes control of open pages, so a first visit is

@@ -56,6 +56,9 @@ pub fn register_key(
     password: &str,
     created_at_ms: i64,
 ) -> impl Future<Output = Result<KeyState, ApiError>> + use<> {
+    // The key went with a cleared storage: this registration tells the gateway (issue 13 item 5).
+    let outbox_lost = crate::canary::lost_report();
+    let reports_loss = outbox_lost.is_some();
     let message = RegisterKey {
         v: PROTOCOL_VERSION,
         point: card.point.clone(),
@@ -63,6 +66,7 @@ pub fn register_key(
         key_serial: card.key_serial.clone(),
         public_key: key.public_key(),
         created_at_ms,
+        outbox_lost,
     };
     let signed = Signed::sign(&card.key_serial, message.encode(), key);
     let card = card.clone();
@@ -77,6 +81,9 @@ pub fn register_key(
         };
         match answered(response)?.outcome {
             Some(Outcome::Registered { key_serial, state }) if key_serial == card.key_serial => {
+                if reports_loss {
+                    crate::canary::reported();
+                }
                 Ok(state)
             }
             _ => Err(not_an_answer()),
@@ -98,6 +105,8 @@ pub fn new_request(card: &KeyCard, step: Step) -> Request {
         key_serial: card.key_serial.clone(),
         session: SessionId::generate(now_ms, random),
         created_at_ms: now_ms,
+        seq: None,
+        outbox_lost: crate::canary::lost_report(),
         step,
     }
 }

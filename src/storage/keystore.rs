@@ -141,6 +141,8 @@ pub async fn create(
     // A failed unlock count left from a deleted key must not slow down the new one.
     write_failures(&UnlockFailures::default()).await?;
     db::ask_for_persistent_storage();
+    // From now on payments may wait on this phone: watch for the storage being cleared.
+    crate::canary::plant(&record.key_serial).await;
     Ok((record, key))
 }
 
@@ -258,6 +260,8 @@ pub async fn delete() -> Result<(), KeyStoreError> {
     transaction.object_store(KEYS)?.clear()?.await?;
     db::finish(transaction).await?;
     write_failures(&UnlockFailures::default()).await?;
+    // Deleted on purpose: a later empty storage is no loss.
+    crate::canary::forget().await;
     Ok(())
 }
 

@@ -45,6 +45,7 @@ mod password;
 mod payments;
 mod point;
 mod points;
+mod sequence;
 pub mod session;
 mod totp;
 mod users;

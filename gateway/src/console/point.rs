@@ -30,7 +30,7 @@ use crate::{
     db::{
         keys::{self, state_text},
         network::{self, Point, Switch},
-        now_ms,
+        now_ms, sequence,
     },
     dealer::{self, points::MESSAGE_QUOTA},
     {state::AppState, web::client_ip::ClientIp},
@@ -59,6 +59,8 @@ pub async fn page(
     drop(conn);
     let cashiers = network::cashiers_of_point(&state.pool, &code).await?;
     let history = keys::history_of_point(&state.pool, &code).await?;
+    let gaps = sequence::gaps_of_point(&state.pool, &code).await?;
+    let lost = sequence::lost_outboxes(&state.pool, &code).await?;
     let here = path(&code);
     let full = user.has_full_access();
     let content = html! {
@@ -88,6 +90,7 @@ pub async fn page(
                 (button_form("reset-password", &format!("{here}/password"), "points.reset_password", &user, false, None))
             }
         }
+        (super::sequence::section(&gaps, &lost))
         (limits::section(&point, &user))
         (message_quota_section(&point, &user))
         (cashiers::section(&point, &cashiers, &user))

@@ -20,6 +20,7 @@ pub mod operations;
 pub mod payments;
 pub mod providers;
 pub mod seed;
+pub mod sequence;
 pub mod sessions;
 
 use std::time::Duration;

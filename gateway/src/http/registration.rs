@@ -36,7 +36,7 @@ use crate::{
     db::{
         begin_write,
         keys::{self, Registration},
-        network, now_ms,
+        network, now_ms, sequence,
     },
 };
 use crate::{state::AppState, web::client_ip::ClientIp};
@@ -73,6 +73,7 @@ async fn register(
         return Err(refuse(ResultCode::WrongStep));
     }
     let point = registration.point;
+    let outbox_lost = registration.outbox_lost;
     // A used password is caught below, where using it and registering are one transaction:
     // the phone repeating its own registration (its answer was lost) must still hear where its
     // key stands.
@@ -115,6 +116,12 @@ async fn register(
         tx.commit().await?;
     } else {
         tx.rollback().await?;
+    }
+    if let (Registration::Registered { .. }, Some(lost)) = (registration, &outbox_lost)
+        && sequence::report_outbox_lost(&state.pool, &lost.key_serial, &point, now).await?
+    {
+        tracing::warn!(%point, lost = %lost.key_serial, new = %serial,
+            "a phone registering a new key reports its outbox vanished with the old one");
     }
     match registration {
         Registration::Registered { other_pending } => {

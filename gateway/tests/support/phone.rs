@@ -153,6 +153,7 @@ impl Phone {
             key_serial: self.card.key_serial.clone(),
             public_key: self.key.public_key(),
             created_at_ms: 1_700_000_000_000,
+            outbox_lost: None,
         }
     }
 
@@ -172,6 +173,8 @@ impl Phone {
             key_serial: self.card.key_serial.clone(),
             session: SessionId::generate(now, rand_bytes()),
             created_at_ms: now,
+            seq: None,
+            outbox_lost: None,
             step,
         }
     }

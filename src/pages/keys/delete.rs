@@ -1,6 +1,13 @@
 //! Deleting the key (manual 9.5), when the phone leaves service: after a confirmation the key is
 //! revoked at the gateway if it can be (unlocked and online), and wiped from the phone always —
 //! and the cashier is told which of the two happened.
+//!
+//! Payments and letters still waiting in the outbox would be stranded by it (revoked, the key
+//! signs nothing; deleted, nothing verifies the gateway's answers): the page says what waits —
+//! how many payments, for how much, how many letters — and deletes only after the cashier has
+//! saved them to a file ([`tolem_outbox::export`]: the signed requests, for a dealer or support
+//! to replay) or has confirmed a second time, in words that say so, that they will be lost
+//! (issue 13 item 4).
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -13,7 +20,8 @@ use crate::api::ApiError;
 use crate::components::UnlockForm;
 use crate::connection::{Connection, use_connection};
 use crate::i18n::*;
-use crate::messages::Explain;
+use crate::messages::{Explain, with_value};
+use crate::money::format_tenge;
 use crate::pages::PageFrame;
 use crate::pages::keys::{KEYS_PATH, back_to_keys, loading, progress};
 use crate::session::{SignedStepError, use_key_session};
@@ -30,6 +38,44 @@ enum NotRevoked {
     Failed(SignedStepError),
 }
 
+/// What waits in the outbox, as read when the page opened.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Waiting {
+    payments: usize,
+    total_tiyn: i64,
+    bills: usize,
+    letters: usize,
+}
+
+impl Waiting {
+    fn any(&self) -> bool {
+        self.payments + self.bills + self.letters > 0
+    }
+}
+
+async fn read_waiting() -> Option<Waiting> {
+    let payments = tolem_outbox::store::waiting().await.ok()?;
+    let letters = tolem_outbox::letters::waiting().await.ok()?;
+    let summary = tolem_outbox::limits::Waiting::of(&payments);
+    Some(Waiting {
+        payments: summary.count,
+        total_tiyn: summary.total_tiyn,
+        bills: summary.bills,
+        letters: letters.len(),
+    })
+}
+
+/// How the cashier dealt with what waits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Waits {
+    /// Not dealt with: deleting is refused.
+    Unsettled,
+    /// The second confirmation is open.
+    ConfirmingLoss,
+    /// Saved to a file, or the loss confirmed: the key may go.
+    Settled,
+}
+
 #[derive(Clone, Debug)]
 enum Deletion {
     Confirming,
@@ -44,9 +90,54 @@ pub fn DeleteKeyPage() -> impl IntoView {
     let session = use_key_session();
     let connection = use_connection();
     let (deletion, set_deletion) = signal(Deletion::Confirming);
+    // `None` until read; a storage that cannot be read counts as something waiting.
+    let waiting = RwSignal::new(None::<Waiting>);
+    let waits = RwSignal::new(Waits::Unsettled);
+    let export_error = RwSignal::new(false);
+    spawn_local(async move {
+        let read = read_waiting().await.unwrap_or(Waiting {
+            payments: 1,
+            ..Waiting::default()
+        });
+        waiting.set(Some(read));
+    });
+    let blocked = move || match waiting.get() {
+        None => true,
+        Some(w) => w.any() && waits.get() != Waits::Settled,
+    };
+
+    let on_export = move |_| {
+        spawn_local(async move {
+            let now = js_sys::Date::now() as i64;
+            let point = session
+                .record_untracked()
+                .map_or_else(|| "point".to_owned(), |r| r.card.point);
+            let saved = match tolem_outbox::export::waiting_json(now).await {
+                Ok(json) => crate::download::save_text(
+                    &tolem_outbox::export::file_name(&point, now),
+                    "application/json",
+                    &json,
+                )
+                .is_ok(),
+                Err(_) => false,
+            };
+            export_error.set(!saved);
+            if saved {
+                waits.set(Waits::Settled);
+            }
+        });
+    };
 
     let on_confirm = move |_| {
         if !matches!(deletion.get_untracked(), Deletion::Confirming) {
+            return;
+        }
+        // Refused while something waits that was neither saved nor given up (the button is
+        // hidden then; this guards a stale click).
+        if waiting
+            .get_untracked()
+            .is_none_or(|w| w.any() && waits.get_untracked() != Waits::Settled)
+        {
             return;
         }
         set_deletion.set(Deletion::Working);
@@ -92,6 +183,7 @@ pub fn DeleteKeyPage() -> impl IntoView {
                     <p class="hint">{tr!(delete_unlock_hint)}</p>
                     <UnlockForm />
                 </Show>
+                {move || waiting_notice(waiting.get(), waits, export_error, on_export)}
                 <section
                     id="delete-dialog"
                     class="card confirm"
@@ -100,9 +192,11 @@ pub fn DeleteKeyPage() -> impl IntoView {
                 >
                     <p id="delete-question"><strong>{tr!(delete_question)}</strong></p>
                     <div class="actions">
-                        <button id="delete-confirm" class="danger" type="button" on:click=on_confirm>
-                            {tr!(delete_confirm)}
-                        </button>
+                        <Show when=move || !blocked()>
+                            <button id="delete-confirm" class="danger" type="button" on:click=on_confirm>
+                                {tr!(delete_confirm)}
+                            </button>
+                        </Show>
                         <A href=KEYS_PATH attr:id="delete-cancel" attr:class="button">
                             {tr!(cancel_button)}
                         </A>
@@ -143,4 +237,79 @@ pub fn DeleteKeyPage() -> impl IntoView {
             {content}
         </PageFrame>
     }
+}
+
+/// What waits and the two ways past it: save it to a file, or confirm twice that it is lost.
+fn waiting_notice(
+    waiting: Option<Waiting>,
+    waits: RwSignal<Waits>,
+    export_error: RwSignal<bool>,
+    on_export: impl Fn(leptos::ev::MouseEvent) + Copy + Send + Sync + 'static,
+) -> Option<impl IntoView> {
+    let i18n = use_i18n();
+    let w = waiting.filter(Waiting::any)?;
+    let summary = move || {
+        let locale = i18n.get_locale();
+        let text = with_value(
+            td_string!(locale, delete_waiting),
+            "payments",
+            &w.payments.to_string(),
+        );
+        let text = with_value(&text, "sum", &format_tenge(w.total_tiyn, locale));
+        let text = with_value(&text, "letters", &w.letters.to_string());
+        with_value(&text, "bills", &w.bills.to_string())
+    };
+    let loss = move || {
+        let locale = i18n.get_locale();
+        let text = with_value(
+            td_string!(locale, delete_lose_question),
+            "payments",
+            &w.payments.to_string(),
+        );
+        let text = with_value(&text, "sum", &format_tenge(w.total_tiyn, locale));
+        with_value(&text, "letters", &w.letters.to_string())
+    };
+    Some(view! {
+        <section id="delete-waiting" class="card result warn" role="alert"
+            data-payments=w.payments data-total-tiyn=w.total_tiyn data-letters=w.letters
+            data-bills=w.bills>
+            <p><strong>{tr!(delete_waiting_title)}</strong></p>
+            <p id="delete-waiting-summary">{summary}</p>
+            {move || match waits.get() {
+                Waits::Settled => view! {
+                    <p id="delete-waiting-settled">{tr!(delete_waiting_settled)}</p>
+                }.into_any(),
+                Waits::Unsettled => view! {
+                    <p>{tr!(delete_waiting_hint)}</p>
+                    <div class="actions">
+                        <button id="delete-export" class="primary" type="button" on:click=on_export>
+                            {tr!(delete_export)}
+                        </button>
+                        <button id="delete-lose" class="danger-outline" type="button"
+                            on:click=move |_| waits.set(Waits::ConfirmingLoss)>
+                            {tr!(delete_lose)}
+                        </button>
+                    </div>
+                    <Show when=move || export_error.get()>
+                        <p id="delete-export-error" class="error" role="alert">{tr!(delete_export_failed)}</p>
+                    </Show>
+                }.into_any(),
+                Waits::ConfirmingLoss => view! {
+                    <div id="delete-lose-dialog" role="alertdialog" aria-labelledby="delete-lose-question">
+                        <p id="delete-lose-question"><strong>{loss}</strong></p>
+                        <div class="actions">
+                            <button id="delete-lose-confirm" class="danger" type="button"
+                                on:click=move |_| waits.set(Waits::Settled)>
+                                {tr!(delete_lose_confirm)}
+                            </button>
+                            <button id="delete-lose-cancel" type="button"
+                                on:click=move |_| waits.set(Waits::Unsettled)>
+                                {tr!(cancel_button)}
+                            </button>
+                        </div>
+                    </div>
+                }.into_any(),
+            }}
+        </section>
+    })
 }

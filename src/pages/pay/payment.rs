@@ -291,29 +291,31 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
     };
 
     let confirm = move |draft: PaymentDraft, action: Action| {
-        let sign = match action {
-            Action::Bill => payments::sign_bill,
-            Action::Execute | Action::Defer => payments::sign,
-        };
-        let signed = match sign(&session, &draft) {
-            Ok(signed) => signed,
-            Err(SignError::Locked) => {
-                set_locked_warning.set(true);
-                set_stage.set(Stage::Form);
-                return;
-            }
-            Err(error) => {
-                set_stage.set(Stage::NotSaved(NotSaved::Sign(error), action));
-                return;
-            }
-        };
         let card = session.record_untracked().map(|r| r.card);
         set_stage.set(Stage::Working(Progress::Saving));
         spawn_local(async move {
-            let record = match payments::save(signed).await {
-                Ok(record) => record,
-                Err(error) => {
+            // A cash payment is numbered among its key's payments as it is stored; a bill is
+            // no cash and carries no number.
+            let saved = match action {
+                Action::Bill => match payments::sign_bill(&session, &draft) {
+                    Ok(signed) => Ok(payments::save(signed).await),
+                    Err(error) => Err(error),
+                },
+                Action::Execute | Action::Defer => payments::sign_and_save(&session, &draft).await,
+            };
+            let record = match saved {
+                Ok(Ok(record)) => record,
+                Ok(Err(error)) => {
                     set_stage.set(Stage::NotSaved(NotSaved::Store(error), action));
+                    return;
+                }
+                Err(SignError::Locked) => {
+                    set_locked_warning.set(true);
+                    set_stage.set(Stage::Form);
+                    return;
+                }
+                Err(error) => {
+                    set_stage.set(Stage::NotSaved(NotSaved::Sign(error), action));
                     return;
                 }
             };

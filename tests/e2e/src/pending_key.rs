@@ -45,6 +45,7 @@ pub async fn register_pending_key(
         key_serial: serial.clone(),
         public_key: key.public_key(),
         created_at_ms: 1_700_000_000_000,
+        outbox_lost: None,
     };
     let body = registration.encode();
     let signature = key.sign(&body).to_string();
