@@ -107,6 +107,17 @@ async fn a_thousand_payments_survive_faults_and_a_killed_gateway_delivered_or_re
     let phone = gateway.ready_phone(1).await;
     let before = gateway.balance_of(DEALER).await;
 
+    // While the payments are taken the provider answers slowly (well inside the gateway's
+    // 10 s timeout), so however long a busy machine takes to pay, most deliveries are still
+    // ahead when the faults below start: the kill must land in the middle of them.
+    let faults = provider.provider.faults();
+    provider
+        .provider
+        .set_faults(tolem_providers::emulator::faults::Faults {
+            delay_ms: 2_000,
+            ..faults.clone()
+        })
+        .unwrap();
     for i in 0..PAYMENTS {
         let (_, reply) = gateway
             .pay(&phone, kcell(&format!("701{i:07}"), AMOUNT))
@@ -118,6 +129,8 @@ async fn a_thousand_payments_survive_faults_and_a_killed_gateway_delivered_or_re
             reply.text()
         );
     }
+
+    provider.provider.set_faults(faults).unwrap();
 
     // Kill it in the middle of the deliveries: some are done, some are in flight.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
