@@ -36,6 +36,8 @@ cargo test --target wasm32-unknown-unknown -p tolem -p tolem-sw -p tolem-outbox
 
 step "end-to-end tests (release build, real gateway, headless Chromium)"
 scripts/build-app.sh
+# What a first visit downloads, against the budget in xtask/src/size_report.rs (issue 14).
+cargo run --quiet -p xtask -- size-report dist --check
 cargo build -p tolem-gateway
 TOLEM_DIST="$ROOT/dist" TOLEM_GATEWAY_BIN="$ROOT/target/debug/tolem-gateway" \
   cargo test -p tolem-e2e -- --test-threads=1

@@ -3,8 +3,9 @@
 //! - `cargo run -p xtask -- finish-dist [DIST]` completes Trunk's output: fills the service
 //!   worker's version and precache list into `sw.js`, then writes `.br` and `.gz` copies of every
 //!   file for the gateway to serve.
-//! - `cargo run -p xtask -- size-report [DIST]` prints what a first visit downloads, per file and
-//!   in total: raw, gzip and brotli bytes.
+//! - `cargo run -p xtask -- size-report [DIST] [--check]` prints what a first visit downloads,
+//!   per file and in total: raw, gzip and brotli bytes; `--check` fails over the budget (the
+//!   test command runs it).
 
 mod compress;
 mod dist;
@@ -14,16 +15,22 @@ mod size_report;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str =
-    "usage: xtask finish-dist [DIST] | xtask size-report [DIST]   (DIST defaults to dist)";
+const USAGE: &str = "usage: xtask finish-dist [DIST] | xtask size-report [DIST] [--check]   \
+                     (DIST defaults to dist)";
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let command = args.next().unwrap_or_default();
-    let dist = PathBuf::from(args.next().unwrap_or_else(|| "dist".into()));
+    let rest: Vec<String> = args.collect();
+    let check = rest.iter().any(|arg| arg == "--check");
+    let dist = PathBuf::from(
+        rest.iter()
+            .find(|arg| !arg.starts_with("--"))
+            .map_or("dist", String::as_str),
+    );
     let result = match command.as_str() {
         "finish-dist" => finish::finish_dist(&dist),
-        "size-report" => size_report::print(&dist),
+        "size-report" => size_report::print(&dist, check),
         _ => Err(USAGE.to_string()),
     };
     match result {

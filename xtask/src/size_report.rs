@@ -9,10 +9,16 @@ use std::path::Path;
 use crate::compress;
 use crate::dist;
 
-/// The target the foundation issue set for a first visit, brotli-compressed.
-const BUDGET_BROTLI: usize = 150 * 1024;
+/// The goal for a first visit, brotli-compressed (issue 14: about 10 s at 128 kbit/s).
+const GOAL_BROTLI: usize = 150 * 1024;
+/// The budget the test command enforces (`size-report --check`): what a first visit may weigh
+/// today, brotli-compressed. Measured 574.4 KiB on 2026-12-01; a change that makes the app
+/// heavier fails the test command until it pays for itself. Lower it as the app is cut, down to
+/// [`GOAL_BROTLI`]; never raise it without saying why in the commit.
+pub const BUDGET_BROTLI: usize = 600 * 1024;
 
-pub fn print(dist_dir: &Path) -> Result<(), String> {
+/// Prints the report; with `check`, fails when the first visit is over [`BUDGET_BROTLI`].
+pub fn print(dist_dir: &Path, check: bool) -> Result<(), String> {
     let files = dist::files(dist_dir)?;
     if files.is_empty() {
         return Err(format!(
@@ -39,15 +45,62 @@ pub fn print(dist_dir: &Path) -> Result<(), String> {
         "{:<44} {:>10} {:>10} {:>10}",
         "TOTAL (first visit)", raw, gzip, brotli
     );
-    let verdict = if brotli <= BUDGET_BROTLI {
-        "within"
-    } else {
-        "OVER"
-    };
     println!(
-        "brotli total {:.1} KiB — {verdict} the {} KiB budget",
+        "brotli total {:.1} KiB — budget {} KiB ({}), goal {} KiB",
         brotli as f64 / 1024.0,
-        BUDGET_BROTLI / 1024
+        BUDGET_BROTLI / 1024,
+        if brotli <= BUDGET_BROTLI {
+            "within"
+        } else {
+            "OVER"
+        },
+        GOAL_BROTLI / 1024
     );
+    if check && brotli > BUDGET_BROTLI {
+        return Err(format!(
+            "a first visit downloads {:.1} KiB (brotli), over the {} KiB budget in \
+             xtask/src/size_report.rs: make it smaller, or raise the budget and say why",
+            brotli as f64 / 1024.0,
+            BUDGET_BROTLI / 1024
+        ));
+    }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Bytes brotli cannot shrink (a simple generator is enough: no compressor models it).
+    fn incompressible(len: usize) -> Vec<u8> {
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_check_fails_a_first_visit_over_the_budget_and_passes_one_within() {
+        let dir = std::env::temp_dir().join(format!("tolem-size-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("app_bg.wasm"),
+            incompressible(BUDGET_BROTLI + 4096),
+        )
+        .unwrap();
+        let over = print(&dir, true);
+        assert!(over.is_err_and(|e| e.contains("over the")));
+        assert!(
+            print(&dir, false).is_ok(),
+            "without --check it only reports"
+        );
+        std::fs::write(dir.join("app_bg.wasm"), incompressible(BUDGET_BROTLI / 2)).unwrap();
+        assert!(print(&dir, true).is_ok());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
