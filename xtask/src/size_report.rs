@@ -12,7 +12,7 @@ use crate::dist;
 /// The goal for a first visit, brotli-compressed (issue 14: about 10 s at 128 kbit/s).
 const GOAL_BROTLI: usize = 150 * 1024;
 /// The budget the test command enforces (`size-report --check`): what a first visit may weigh
-/// today, brotli-compressed. Measured 574.4 KiB on 2026-12-01; a change that makes the app
+/// today, brotli-compressed. Measured 590.8 KiB on 2026-12-01; a change that makes the app
 /// heavier fails the test command until it pays for itself. Lower it as the app is cut, down to
 /// [`GOAL_BROTLI`]; never raise it without saying why in the commit.
 pub const BUDGET_BROTLI: usize = 600 * 1024;
