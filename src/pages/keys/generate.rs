@@ -9,7 +9,7 @@ use leptos_router::hooks::use_navigate;
 use crate::i18n::*;
 use crate::messages::Explain;
 use crate::pages::PageFrame;
-use crate::pages::keys::{KEYS_PATH, back_to_keys, progress};
+use crate::pages::keys::{KEYS_PATH, back_to_keys, progress, refused_passphrase};
 use crate::session::use_key_session;
 use crate::storage::keystore::{self, KeyStoreError, PassphraseError};
 
@@ -62,18 +62,6 @@ pub fn GenerateKeyPage() -> impl IntoView {
         });
     };
 
-    let field_error = move |id: &'static str, error: ReadSignal<Option<PassphraseError>>| {
-        move || {
-            error.get().map(|e| {
-                view! {
-                    <p id=id class="error">
-                        {move || e.explain(i18n.get_locale())}
-                    </p>
-                }
-            })
-        }
-    };
-
     let form = move || {
         view! {
             <form id="generate-form" class="card form" on:submit=on_submit.clone() novalidate>
@@ -87,7 +75,7 @@ pub fn GenerateKeyPage() -> impl IntoView {
                     aria-invalid=move || passphrase_error.get().is_some().to_string()
                     disabled=move || working.get()
                 />
-                {field_error("passphrase-error", passphrase_error)}
+                {refused_passphrase("passphrase-error", passphrase_error)}
                 <label for="passphrase-repeat">{tr!(passphrase_repeat_label)}</label>
                 <input
                     id="passphrase-repeat"
@@ -97,7 +85,7 @@ pub fn GenerateKeyPage() -> impl IntoView {
                     aria-invalid=move || repeated_error.get().is_some().to_string()
                     disabled=move || working.get()
                 />
-                {field_error("passphrase-repeat-error", repeated_error)}
+                {refused_passphrase("passphrase-repeat-error", repeated_error)}
                 <Show when=move || working.get()>
                     <progress class="wide" aria-hidden="true"></progress>
                     {progress("generate-progress", tr!(generate_working))}

@@ -21,6 +21,8 @@ use leptos::prelude::*;
 use tolem_protocol::messages::KeyState;
 
 use crate::i18n::*;
+use crate::messages::Explain;
+use crate::storage::keystore::PassphraseError;
 
 /// The keys menu, where every key screen leads back to.
 pub const KEYS_PATH: &str = "/settings/keys";
@@ -57,6 +59,19 @@ pub fn progress(id: &'static str, text: impl IntoView + 'static) -> impl IntoVie
             <span class="spinner" aria-hidden="true"></span>
             {text}
         </p>
+    }
+}
+
+/// Why a passphrase typed for the key was refused, under its field (`id`), while it is.
+pub fn refused_passphrase(
+    id: &'static str,
+    error: ReadSignal<Option<PassphraseError>>,
+) -> impl IntoView {
+    let i18n = use_i18n();
+    move || {
+        error.get().map(|e| {
+            view! { <p id=id class="error">{move || e.explain(i18n.get_locale())}</p> }
+        })
     }
 }
 

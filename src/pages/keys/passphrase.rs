@@ -8,7 +8,7 @@ use leptos::task::spawn_local;
 use crate::i18n::*;
 use crate::messages::Explain;
 use crate::pages::PageFrame;
-use crate::pages::keys::{KEYS_PATH, back_to_keys, loading, progress};
+use crate::pages::keys::{KEYS_PATH, back_to_keys, loading, progress, refused_passphrase};
 use crate::session::use_key_session;
 use crate::storage::keystore::{self, PassphraseError, UnlockError};
 
@@ -55,13 +55,6 @@ pub fn ChangePassphrasePage() -> impl IntoView {
         });
     };
 
-    let field_error = move |id: &'static str, error: ReadSignal<Option<PassphraseError>>| {
-        move || {
-            error.get().map(|e| {
-                view! { <p id=id class="error">{move || e.explain(i18n.get_locale())}</p> }
-            })
-        }
-    };
     let password = move |id: &'static str,
                          autocomplete: &'static str,
                          (value, set): (ReadSignal<String>, WriteSignal<String>),
@@ -107,7 +100,7 @@ pub fn ChangePassphrasePage() -> impl IntoView {
                     (new, set_new),
                     Signal::derive(move || new_error.get().is_some()),
                 )}
-                {field_error("passphrase-new-error", new_error)}
+                {refused_passphrase("passphrase-new-error", new_error)}
                 <label for="passphrase-new-repeat">{tr!(passphrase_repeat_label)}</label>
                 {password(
                     "passphrase-new-repeat",
@@ -115,7 +108,7 @@ pub fn ChangePassphrasePage() -> impl IntoView {
                     (repeated, set_repeated),
                     Signal::derive(move || repeated_error.get().is_some()),
                 )}
-                {field_error("passphrase-new-repeat-error", repeated_error)}
+                {refused_passphrase("passphrase-new-repeat-error", repeated_error)}
                 <Show when=move || working.get()>
                     {progress("passphrase-progress", tr!(passphrase_change_working))}
                 </Show>
