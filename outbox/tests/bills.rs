@@ -348,7 +348,8 @@ fn a_record_stored_before_bills_existed_reads_as_cash() {
 mod in_indexeddb {
     use super::*;
     use crate::common::network::{self, FakeGateway};
-    use tolem_outbox::db::{self, HISTORY, KEYS, OUTBOX};
+    use crate::common::phone::fresh_phone;
+    use tolem_outbox::db::{self, HISTORY, OUTBOX};
     use tolem_outbox::lock::Wait;
     use tolem_outbox::replay::{self, Stop};
     use tolem_outbox::store;
@@ -358,32 +359,6 @@ mod in_indexeddb {
 
     fn now() -> i64 {
         js_sys::Date::now() as i64
-    }
-
-    /// A phone with no payments and the key card in its key store (as the app keeps it).
-    async fn fresh_phone() {
-        let database = db::open().await.unwrap();
-        let transaction = database
-            .transaction(&[HISTORY, OUTBOX, KEYS], idb::TransactionMode::ReadWrite)
-            .unwrap();
-        for name in [HISTORY, OUTBOX, KEYS] {
-            transaction
-                .object_store(name)
-                .unwrap()
-                .clear()
-                .unwrap()
-                .await
-                .unwrap();
-        }
-        let key = serde_json::json!({ "key_serial": "P1001-1", "card": card() });
-        transaction
-            .object_store(KEYS)
-            .unwrap()
-            .put(&db::to_js(&key).unwrap(), None)
-            .unwrap()
-            .await
-            .unwrap();
-        db::finish(transaction).await.unwrap();
     }
 
     /// A stored object read straight from its store, with a connection of its own.

@@ -133,8 +133,8 @@ mod in_the_browser {
 
     use super::*;
     use crate::common::network;
+    use crate::common::phone::fresh_phone;
     use tolem_outbox::clock;
-    use tolem_outbox::db::{self, HISTORY, KEYS, OUTBOX};
     use tolem_outbox::lock::Wait;
     use tolem_outbox::replay;
     use tolem_outbox::settle;
@@ -143,32 +143,6 @@ mod in_the_browser {
 
     fn now() -> i64 {
         js_sys::Date::now() as i64
-    }
-
-    /// A phone with no payments and the key card in its key store (as the app keeps it).
-    async fn fresh_phone() {
-        let database = db::open().await.unwrap();
-        let transaction = database
-            .transaction(&[HISTORY, OUTBOX, KEYS], idb::TransactionMode::ReadWrite)
-            .unwrap();
-        for name in [HISTORY, OUTBOX, KEYS] {
-            transaction
-                .object_store(name)
-                .unwrap()
-                .clear()
-                .unwrap()
-                .await
-                .unwrap();
-        }
-        let key = serde_json::json!({ "key_serial": "P1001-1", "card": card() });
-        transaction
-            .object_store(KEYS)
-            .unwrap()
-            .put(&db::to_js(&key).unwrap(), None)
-            .unwrap()
-            .await
-            .unwrap();
-        db::finish(transaction).await.unwrap();
     }
 
     /// Moves a stored payment's next attempt into the past, as the passing of its wait would.

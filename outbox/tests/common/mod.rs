@@ -5,6 +5,8 @@
 
 #[cfg(target_arch = "wasm32")]
 pub mod network;
+#[cfg(target_arch = "wasm32")]
+pub mod phone;
 
 use tolem_outbox::record::{PaymentDraft, SignedPayment};
 use tolem_outbox::transport::Answer;
