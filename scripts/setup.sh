@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing Tolem needs, from crates.io, npm and Debian only.
 # Idempotent: each step first checks what is there, so a second run installs nothing.
-# Sourced by run.sh and test.sh (it exports PATH and CHROMEDRIVER for them); runnable alone.
+# Sourced by run.sh and test.sh (it exports PATH, CHROMEDRIVER and GECKODRIVER for them); runnable alone.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
@@ -50,8 +50,25 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql
 fi
 
+# Firefox ESR (Debian) and its WebDriver, geckodriver (crates.io): the browser without
+# Background Sync, in which the end-to-end suite runs the offline shell, a payment and the
+# replay of deferred payments.
+GECKODRIVER_VERSION="0.37.1"
+if ! dpkg -s firefox-esr >/dev/null 2>&1; then
+  say "installing firefox-esr from Debian (end-to-end tests in Firefox)"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq firefox-esr
+fi
+case "$("$HOME/.cargo/bin/geckodriver" --version 2>/dev/null || true)" in
+  "geckodriver $GECKODRIVER_VERSION"[[:space:]]*) ;;
+  *) say "installing geckodriver $GECKODRIVER_VERSION (about 3 minutes)"
+     cargo install "geckodriver@$GECKODRIVER_VERSION" --locked ;;
+esac
+
 # aiosmtpd (PyPI): the real SMTP server the gateway's mail tests start.
 python3 -c 'import aiosmtpd' 2>/dev/null || { say "installing aiosmtpd from PyPI (gateway mail tests)"; PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q --disable-pip-version-check aiosmtpd; }
 
 export PATH="$ROOT/tools/npm/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 export CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}"
+export GECKODRIVER="${GECKODRIVER:-$HOME/.cargo/bin/geckodriver}"

@@ -1,4 +1,9 @@
-//! Headless Chromium through chromedriver, with the waiting helpers the tests need.
+//! A headless browser through its WebDriver — Chromium (chromedriver) by default, or Firefox
+//! ESR (geckodriver) —, with the waiting helpers the tests need.
+//!
+//! Firefox matters because it, like Safari, has no Background Sync: the outbox is replayed by
+//! the page and the worker's own start, a path Chromium never takes on its own. The DevTools
+//! helpers below are Chromium's alone.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -18,9 +23,28 @@ pub struct Browser {
     driver: Child,
 }
 
+/// Which browser a test drives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    /// Debian's Chromium through `CHROMEDRIVER` (binary: `TOLEM_CHROMIUM`).
+    Chromium,
+    /// Debian's Firefox ESR through `GECKODRIVER` (binary: `TOLEM_FIREFOX`).
+    Firefox,
+}
+
 impl Browser {
+    /// Headless Chromium, the engine most phones run.
     pub async fn start() -> Browser {
-        let driver_path = path_from_env("CHROMEDRIVER");
+        Browser::start_in(Engine::Chromium).await
+    }
+
+    /// Headless `engine`, in a phone-sized window (360 × 780).
+    pub async fn start_in(engine: Engine) -> Browser {
+        let (driver_env, capabilities) = match engine {
+            Engine::Chromium => ("CHROMEDRIVER", chromium_capabilities()),
+            Engine::Firefox => ("GECKODRIVER", firefox_capabilities()),
+        };
+        let driver_path = path_from_env(driver_env);
         let port = free_port();
         let driver = Command::new(&driver_path)
             .arg(format!("--port={port}"))
@@ -28,20 +52,6 @@ impl Browser {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", driver_path.display()));
-        let chromium =
-            std::env::var("TOLEM_CHROMIUM").unwrap_or_else(|_| "/usr/lib/chromium/chromium".into());
-        let capabilities = json!({
-            "goog:chromeOptions": {
-                "binary": chromium,
-                // Without the background-networking flags Chromium keeps dialling Google on this
-                // closed network; --no-sandbox because CI runs as root.
-                "args": [
-                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                    "--no-first-run", "--window-size=360,780"
-                ]
-            }
-        });
         let capabilities = match capabilities {
             Value::Object(map) => map,
             _ => unreachable!(),
@@ -206,4 +216,45 @@ impl Browser {
         let _ = driver.kill();
         let _ = driver.wait();
     }
+}
+
+fn chromium_capabilities() -> Value {
+    let chromium =
+        std::env::var("TOLEM_CHROMIUM").unwrap_or_else(|_| "/usr/lib/chromium/chromium".into());
+    json!({
+        "goog:chromeOptions": {
+            "binary": chromium,
+            // Without the background-networking flags Chromium keeps dialling Google on this
+            // closed network; --no-sandbox because CI runs as root.
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--no-first-run", "--window-size=360,780"
+            ]
+        }
+    })
+}
+
+fn firefox_capabilities() -> Value {
+    let firefox = std::env::var("TOLEM_FIREFOX").unwrap_or_else(|_| "/usr/bin/firefox-esr".into());
+    json!({
+        "browserName": "firefox",
+        "moz:firefoxOptions": {
+            "binary": firefox,
+            "args": ["-headless", "--width=360", "--height=780"],
+            // Firefox's own traffic (updates, telemetry, captive-portal and connectivity probes)
+            // only waits for timeouts on this closed network. Nothing here changes how the app,
+            // its worker or its storage behave.
+            "prefs": {
+                "app.update.enabled": false,
+                "toolkit.telemetry.reportingpolicy.firstRun": false,
+                "datareporting.policy.dataSubmissionEnabled": false,
+                "network.captive-portal-service.enabled": false,
+                "network.connectivity-service.enabled": false,
+                "browser.safebrowsing.malware.enabled": false,
+                "browser.safebrowsing.phishing.enabled": false,
+                "extensions.update.enabled": false
+            }
+        }
+    })
 }

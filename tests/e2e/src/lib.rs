@@ -1,9 +1,10 @@
 //! Harness for Tolem's end-to-end tests: the real gateway binary serving the real release build,
-//! and headless Chromium driven through chromedriver. Outages are real: the gateway process is
-//! killed, not mocked.
+//! and headless Chromium (and Firefox) driven through their WebDrivers. Outages are real: the
+//! gateway process is killed, not mocked.
 //!
 //! Inputs (set by `scripts/test.sh`): `TOLEM_GATEWAY_BIN` (the built gateway), `TOLEM_DIST` (the
-//! finished release build), `CHROMEDRIVER` and optionally `TOLEM_CHROMIUM` (the browser binary).
+//! finished release build), `CHROMEDRIVER` and optionally `TOLEM_CHROMIUM` (the browser binary);
+//! for the tests that also run in Firefox, `GECKODRIVER` and optionally `TOLEM_FIREFOX`.
 
 mod authenticator;
 mod browser;
@@ -16,7 +17,7 @@ mod provider;
 mod proxy;
 
 pub use authenticator::Authenticator;
-pub use browser::Browser;
+pub use browser::{Browser, Engine};
 pub use devtools::DevTools;
 pub use gateway::Gateway;
 pub use newer_build::newer_build;

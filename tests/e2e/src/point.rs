@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::{Authenticator, Browser};
+use crate::{Authenticator, Browser, Engine};
 
 /// The cashier's passphrase for the point key in these tests.
 pub const PASSPHRASE: &str = "касса-смена-1";
@@ -278,7 +278,12 @@ impl Phone {
     /// unlocked on the Kcell payment form. `app` is where the phone opens the app (the proxy's
     /// address, for tests that cut the network); the console may talk to the gateway directly.
     pub async fn certified(app: &str, console: &mut Console) -> Phone {
-        let (phone, serial) = Phone::registered(app).await;
+        Phone::certified_in(Engine::Chromium, app, console).await
+    }
+
+    /// [`Phone::certified`] in `engine`.
+    pub async fn certified_in(engine: Engine, app: &str, console: &mut Console) -> Phone {
+        let (phone, serial) = Phone::registered_in(engine, app).await;
         console.certify_and_activate(&serial).await;
         phone.open_payment_form().await;
         phone
@@ -287,7 +292,12 @@ impl Phone {
     /// A phone that has made and registered its key, which the dealer has not certified yet
     /// (the demo point not activated either), and the key's serial. No page is opened after.
     pub async fn registered(app: &str) -> (Phone, String) {
-        let browser = Browser::start().await;
+        Phone::registered_in(Engine::Chromium, app).await
+    }
+
+    /// [`Phone::registered`] in `engine`.
+    pub async fn registered_in(engine: Engine, app: &str) -> (Phone, String) {
+        let browser = Browser::start_in(engine).await;
         browser
             .client
             .goto(&format!("{app}settings/keys/card"))

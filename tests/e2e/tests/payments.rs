@@ -1,17 +1,27 @@
 //! Guards taking a payment online with every real part (issue 4): a wrong number is explained
 //! before anything is sent; a Kcell payment is accepted with the gateway's transaction id, shown
 //! on a receipt and in the history; the dealer's balance moves by exactly the provider amount;
-//! the same payment again within the hour is rejected as a duplicate and shown so.
+//! the same payment again within the hour is rejected as a duplicate and shown so. The phone is
+//! Chromium, then Firefox (the console, a desktop page, is Chromium in both).
 
-use tolem_e2e::{Action, Console, Gateway, Phone, free_port, path_from_env};
+use tolem_e2e::{Action, Console, Engine, Gateway, Phone, free_port, path_from_env};
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_payment_is_accepted_once_and_its_twin_is_a_duplicate() {
+async fn a_payment_is_accepted_once_and_its_twin_is_a_duplicate_in_chromium() {
+    a_payment_is_accepted_once_and_its_twin_is_a_duplicate(Engine::Chromium).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_payment_is_accepted_once_and_its_twin_is_a_duplicate_in_firefox() {
+    a_payment_is_accepted_once_and_its_twin_is_a_duplicate(Engine::Firefox).await;
+}
+
+async fn a_payment_is_accepted_once_and_its_twin_is_a_duplicate(engine: Engine) {
     let dist = path_from_env("TOLEM_DIST");
     let data = tempfile::tempdir().unwrap();
     let gateway = Gateway::start(free_port(), &dist, data.path());
     let mut console = Console::log_in(&gateway.url(), false).await;
-    let phone = Phone::certified(&gateway.url(), &mut console).await;
+    let phone = Phone::certified_in(engine, &gateway.url(), &mut console).await;
     let balance_before = console.balance_tiyn().await;
     let b = &phone.browser;
 
