@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Lighthouse on the release app as a phone meets it (issue 14): mobile form factor, simulated
+# slow 4G and a 4× slower CPU (Lighthouse's defaults), Debian's Chromium, served by the gateway
+# (brotli, as in production). Prints the performance score and its metrics; the full report is
+# left in target/lighthouse/. Usage: scripts/lighthouse.sh [RUNS] (default 3; the median counts).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+RUNS="${1:-3}"
+# shellcheck source=scripts/setup.sh
+source scripts/setup.sh
+if [ ! -x tools/lighthouse/node_modules/.bin/lighthouse ]; then
+  echo "lighthouse: installing lighthouse from npm (tools/lighthouse)"
+  npm ci --prefix tools/lighthouse --no-audit --no-fund
+fi
+scripts/build-app.sh
+# The debug gateway, which the test command builds anyway: it serves the app's precompressed
+# files from disk, so its own speed does not show in these figures.
+cargo build --quiet -p tolem-gateway
+
+out="$ROOT/target/lighthouse"
+rm -rf "$out" && mkdir -p "$out"
+data=$(mktemp -d)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+target/debug/tolem-gateway --dist dist --port "$port" --database-url "sqlite://$data/tolem.db" \
+  --gateway-key-file "$data/gateway.key" --mail-dir "$data/mail" > "$out/gateway.log" 2>&1 &
+gateway=$!
+trap 'kill $gateway 2>/dev/null || true; rm -rf "$data"' EXIT
+for _ in $(seq 1 300); do
+  curl -fsS "http://127.0.0.1:$port/api/health" >/dev/null 2>&1 && break
+  kill -0 "$gateway" 2>/dev/null || { cat "$out/gateway.log" >&2; exit 1; }
+  sleep 0.1
+done
+
+for run in $(seq 1 "$RUNS"); do
+  CHROME_PATH=/usr/lib/chromium/chromium tools/lighthouse/node_modules/.bin/lighthouse \
+    "http://127.0.0.1:$port/" --quiet --only-categories=performance \
+    --chrome-flags="--headless=new --no-sandbox --disable-gpu --disable-dev-shm-usage --disable-background-networking --disable-component-update --disable-sync --no-first-run" \
+    --output=json --output-path="$out/run-$run.json"
+done
+
+python3 - "$out" "$RUNS" <<'PY'
+import json, statistics, sys
+out, runs = sys.argv[1], int(sys.argv[2])
+reports = [json.load(open(f"{out}/run-{i}.json")) for i in range(1, runs + 1)]
+def median(f):
+    return statistics.median(f(r) for r in reports)
+audit = lambda key: (lambda r: r["audits"][key]["numericValue"])
+print(f"lighthouse mobile (simulated slow 4G, 4x CPU), median of {runs} runs:")
+print(f"  performance score        {median(lambda r: r['categories']['performance']['score'] * 100):.0f}   (goal >= 98)")
+print(f"  first contentful paint   {median(audit('first-contentful-paint')) / 1000:.2f} s")
+print(f"  largest contentful paint {median(audit('largest-contentful-paint')) / 1000:.2f} s   (goal <= 2.0 s)")
+print(f"  time to interactive      {median(audit('interactive')) / 1000:.2f} s   (goal <= 2.0 s)")
+print(f"  total blocking time      {median(audit('total-blocking-time')):.0f} ms")
+print(f"  cumulative layout shift  {median(audit('cumulative-layout-shift')):.3f}")
+print(f"  bytes transferred        {median(audit('total-byte-weight')) / 1024:.1f} KiB")
+PY
