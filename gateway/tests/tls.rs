@@ -311,3 +311,29 @@ async fn a_certificate_that_is_not_the_keys_is_one_clear_line() {
     assert!(last.contains("--tls-cert"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[tokio::test]
+async fn the_card_emulator_notifies_the_https_gateway_trusting_the_local_authority() {
+    // What `run.sh --lan` does: the emulator on 127.0.0.1 sends its notifications to
+    // https://127.0.0.1:PORT, whose certificate only the local authority vouches for.
+    let gateway = start().await;
+    let ca = gateway.certificate.ca_cert.to_str().unwrap().to_owned();
+    let trusting = tolem_card_payments::emulator::start_in_process(&["--notify-ca-file", &ca])
+        .await
+        .unwrap();
+    let health = format!("{}/api/health", gateway.url);
+    let response = trusting.emulator.http.get(&health).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let untrusting = tolem_card_payments::emulator::start_in_process(&[])
+        .await
+        .unwrap();
+    assert!(untrusting.emulator.http.get(&health).send().await.is_err());
+    // A file that is not a certificate is refused with the options, not at the first payment.
+    let readme = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+    assert!(
+        tolem_card_payments::emulator::start_in_process(&["--notify-ca-file", readme])
+            .await
+            .is_err()
+    );
+}

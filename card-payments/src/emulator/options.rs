@@ -90,9 +90,11 @@ pub struct CaPem(pub Vec<u8>);
 
 fn ca_file(path: &str) -> Result<CaPem, String> {
     let pem = std::fs::read(path).map_err(|error| format!("cannot read {path}: {error}"))?;
-    reqwest::Certificate::from_pem(&pem)
-        .map_err(|error| format!("{path} is not a PEM certificate: {error}"))?;
-    Ok(CaPem(pem))
+    match reqwest::Certificate::from_pem_bundle(&pem) {
+        Ok(certificates) if !certificates.is_empty() => Ok(CaPem(pem)),
+        Ok(_) => Err(format!("{path} holds no PEM certificate")),
+        Err(error) => Err(format!("{path} is not a PEM certificate: {error}")),
+    }
 }
 
 impl Options {

@@ -348,11 +348,12 @@ impl Emulator {
             .timeout(settings.notify_timeout)
             .user_agent(concat!("tolem-card-emulator/", env!("CARGO_PKG_VERSION")));
         // Checked when the option was read: the file holds a PEM certificate.
-        if let Some(ca) = settings
+        let extra_roots = settings
             .notify_ca_pem
             .as_deref()
-            .and_then(|pem| reqwest::Certificate::from_pem(pem).ok())
-        {
+            .and_then(|pem| reqwest::Certificate::from_pem_bundle(pem).ok())
+            .unwrap_or_default();
+        for ca in extra_roots {
             http = http.add_root_certificate(ca);
         }
         let http = http.build().unwrap_or_default();

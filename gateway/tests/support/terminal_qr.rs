@@ -21,7 +21,7 @@ pub fn decode(lines: &[&str]) -> String {
             .and_then(|row| row.get(x))
             .copied()
             .unwrap_or(' ');
-        if y % 2 == 0 {
+        if y.is_multiple_of(2) {
             matches!(c, '█' | '▀')
         } else {
             matches!(c, '█' | '▄')
