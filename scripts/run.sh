@@ -7,11 +7,55 @@
 # 127.0.0.1:8092 (TOLEM_CARD_EMULATOR_PORT) that card bills are paid through.
 # Extra arguments go to the gateway (change its port with TOLEM_PORT, so the card emulator's
 # notifications find it).
+#
+# scripts/run.sh --lan: for trying Tolem on a phone on the same network. A phone's browser gives
+# the app its service worker and WebCrypto only over HTTPS, so the gateway serves HTTPS on every
+# address of this machine (0.0.0.0, port TOLEM_PORT, default 8443) with a certificate signed by
+# a local certificate authority made once and kept in data/lan/ (`tolem-gateway lan-certificate`;
+# the certificate is made again when this machine's addresses change), redirects plain HTTP on
+# port TOLEM_HTTP_REDIRECT_PORT (default 8080) to HTTPS, and prints the app's URL as a QR code and
+# how to trust the authority on Android and iOS. The emulators stay on 127.0.0.1; the card
+# emulator notifies the gateway over HTTPS on 127.0.0.1, trusting the same authority.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+LAN=0
+if [[ "${1:-}" == "--lan" ]]; then
+  LAN=1
+  shift
+fi
 scripts/build-app.sh
 cargo build --profile server -p tolem-gateway -p tolem-providers -p tolem-card-payments
+
+GATEWAY_PORT="${TOLEM_PORT:-8080}"
+GATEWAY_URL="http://127.0.0.1:${GATEWAY_PORT}"
+NOTIFY_CA=()
+GATEWAY_LAN=()
+if [[ "$LAN" == 1 ]]; then
+  GATEWAY_PORT="${TOLEM_PORT:-8443}"
+  REDIRECT_PORT="${TOLEM_HTTP_REDIRECT_PORT:-8080}"
+  # This machine's addresses on its networks (no loopback, no link-local); the first IPv4 one
+  # goes into the QR code.
+  read -r -a ADDRESSES <<< "$(hostname -I 2>/dev/null || true)"
+  PHONE_IP=""
+  for ip in "${ADDRESSES[@]}"; do
+    if [[ "$ip" != *:* ]]; then PHONE_IP="$ip"; break; fi
+  done
+  if [[ -z "$PHONE_IP" && ${#ADDRESSES[@]} -gt 0 ]]; then PHONE_IP="[${ADDRESSES[0]}]"; fi
+  if [[ -z "$PHONE_IP" ]]; then
+    echo "run.sh --lan: this machine has no network address (hostname -I printed none); join the phone's network first" >&2
+    exit 1
+  fi
+  IP_ARGS=()
+  for ip in "${ADDRESSES[@]}"; do IP_ARGS+=(--ip "$ip"); done
+  target/server/tolem-gateway lan-certificate --dir data/lan "${IP_ARGS[@]}"
+  GATEWAY_URL="https://127.0.0.1:${GATEWAY_PORT}"
+  NOTIFY_CA=(--notify-ca-file data/lan/ca.crt)
+  GATEWAY_LAN=(--host 0.0.0.0 --port "$GATEWAY_PORT"
+    --tls-cert data/lan/server.crt --tls-key data/lan/server.key
+    --http-redirect-port "$REDIRECT_PORT" --lan-ca-file data/lan/ca.crt
+    --public-url "https://${PHONE_IP}:${GATEWAY_PORT}")
+fi
 
 # The emulator: every well-formed account exists, except the ones below (the provider refuses a
 # payment to them, and the gateway refunds it); a name for the check answer on one number.
@@ -25,13 +69,12 @@ target/server/tolem-provider-emulator --listen "127.0.0.1:${EMULATOR_PORT}" --op
 EMULATOR_PID=$!
 
 # The payment service for card bills: its notifications go to the gateway's /api/card/tiptop.
-GATEWAY_URL="http://127.0.0.1:${TOLEM_PORT:-8080}"
 CARD_PORT="${TOLEM_CARD_EMULATOR_PORT:-8092}"
 CARD_SECRET="tiptop-demo-secret"
 rm -f data/card-emulator.out
 target/server/tolem-card-emulator --listen "127.0.0.1:${CARD_PORT}" \
   --public-url "http://127.0.0.1:${CARD_PORT}" --tiptop-secret "$CARD_SECRET" \
-  --tiptop-notify-url "${GATEWAY_URL}/api/card/tiptop" \
+  --tiptop-notify-url "${GATEWAY_URL}/api/card/tiptop" "${NOTIFY_CA[@]}" \
   > data/card-emulator.out 2> data/card-emulator.log &
 CARD_PID=$!
 trap 'kill "$EMULATOR_PID" "$CARD_PID" 2>/dev/null || true' EXIT
@@ -54,4 +97,4 @@ echo "Payment service emulator (TipTop Pay): http://127.0.0.1:${CARD_PORT} — t
 TOLEM_CARD_SECRET="$CARD_SECRET" target/server/tolem-gateway --demo --dist dist \
   --demo-provider-url "http://127.0.0.1:${EMULATOR_PORT}/osmp" \
   --card-service tiptop --card-api-url "http://127.0.0.1:${CARD_PORT}" \
-  --card-login test_api_00000000000000000000001 "$@"
+  --card-login test_api_00000000000000000000001 "${GATEWAY_LAN[@]}" "$@"

@@ -18,7 +18,18 @@ use crate::{console, http, public, state::AppState, web};
 /// The whole gateway: API, dealer console, the public verification page of signed messages,
 /// static app, request logging and security headers.
 pub fn app(state: AppState) -> Router {
-    Router::new()
+    let https = state.https;
+    let mut router = Router::new();
+    if let Some(ca) = state.lan_ca.clone() {
+        router = router.route(
+            crate::tls::CA_PATH,
+            get(move || {
+                let ca = ca.clone();
+                async move { crate::tls::ca_response(&ca) }
+            }),
+        );
+    }
+    let router = router
         .nest("/api", http::api_router(&state))
         .nest("/console", console::router())
         .merge(public::router())
@@ -56,5 +67,11 @@ pub fn app(state: AppState) -> Router {
                         );
                     },
                 ),
-        )
+        );
+    if https {
+        // Outermost: every answer, the static app's and the errors' too.
+        router.layer(axum::middleware::from_fn(crate::tls::strict_transport))
+    } else {
+        router
+    }
 }

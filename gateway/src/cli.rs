@@ -201,7 +201,44 @@ pub struct ConnectSettings {
 fn console_base(config: &Config) -> String {
     match &config.public_url {
         Some(url) => url.trim_end_matches('/').to_owned(),
-        None => format!("http://{}:{}", config.host, config.port),
+        None => {
+            let scheme = if config.tls_cert.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            format!("{scheme}://{}:{}", config.host, config.port)
+        }
+    }
+}
+
+/// `tolem-gateway lan-certificate --dir … --ip …`: 0 made or kept (the files printed, and
+/// whether phones must trust the authority again), 1 the files cannot be made.
+pub fn lan_certificate(dir: &std::path::Path, ips: &[std::net::IpAddr]) -> ExitCode {
+    let now = time::OffsetDateTime::now_utc();
+    match crate::lan::certificate::ensure(dir, ips, now) {
+        Ok(made) => {
+            let addresses: Vec<String> = made.addresses.iter().map(|ip| ip.to_string()).collect();
+            println!(
+                "Local certificate authority: {} ({}; SHA-256 {})",
+                made.ca_cert.display(),
+                if made.ca_made {
+                    "new: phones must trust it"
+                } else {
+                    "kept"
+                },
+                made.ca_fingerprint
+            );
+            println!(
+                "Server certificate: {} and {} ({} for localhost, {})",
+                made.server_cert.display(),
+                made.server_key.display(),
+                if made.server_made { "made" } else { "kept" },
+                addresses.join(", ")
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => fail(1, &error),
     }
 }
 

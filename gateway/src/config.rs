@@ -134,6 +134,27 @@ pub struct Config {
     )]
     pub gateway_key_file: PathBuf,
 
+    /// Serve HTTPS with this certificate (PEM: the server's first, then any intermediates),
+    /// instead of plain HTTP. Turns on `Secure` console cookies and `Strict-Transport-Security`
+    /// on every answer. `lan-certificate` makes one for trying Tolem on a phone.
+    #[arg(long, env = "TOLEM_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key (PEM) of `--tls-cert`.
+    #[arg(long, env = "TOLEM_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// With `--tls-cert`: also listen for plain HTTP on this port (same `--host`) and answer
+    /// every request with a redirect to the same path over HTTPS.
+    #[arg(long, env = "TOLEM_HTTP_REDIRECT_PORT", requires = "tls_cert")]
+    pub http_redirect_port: Option<u16>,
+
+    /// A local certificate authority (PEM, `ca.crt` from `lan-certificate`) for phones to
+    /// install: served at `/lan-ca.crt` (also on the redirect port), and the banner shows a
+    /// phone how to trust it, with a QR code of `--public-url`.
+    #[arg(long, env = "TOLEM_LAN_CA_FILE", requires = "tls_cert")]
+    pub lan_ca_file: Option<PathBuf>,
+
     /// Mark the dealer-console cookie `Secure` (sent over HTTPS only). Turn on whenever the
     /// console is served over HTTPS, which is always except on a local demo.
     #[arg(long, env = "TOLEM_SECURE_COOKIES", value_parser = clap::builder::BoolishValueParser::new(),
@@ -221,6 +242,18 @@ pub enum Command {
     /// How the gateway reaches providers, without the console.
     #[command(subcommand)]
     Provider(ProviderCommand),
+    /// Make (once) a local certificate authority and a server certificate it signs for these
+    /// addresses, localhost, 127.0.0.1 and ::1, for trying Tolem on a phone over HTTPS
+    /// (`scripts/run.sh --lan`). Kept files are reused; the server certificate is made again
+    /// when the addresses change or it is within 30 days of its end. Prints the files.
+    LanCertificate {
+        /// Where the files are kept (`ca.crt`, `ca.key`, `server.crt`, `server.key`).
+        #[arg(long, default_value = "data/lan")]
+        dir: PathBuf,
+        /// This machine's addresses on the network (repeat, or separate with commas).
+        #[arg(long = "ip", value_delimiter = ',')]
+        ips: Vec<std::net::IpAddr>,
+    },
 }
 
 /// `tolem-gateway provider ...`.
@@ -310,6 +343,45 @@ mod tests {
         assert_eq!(config.public_url, None);
         assert_eq!(config.command, None);
         assert!(config.trusted_proxies.is_empty());
+        assert_eq!(config.tls_cert, None);
+        assert_eq!(config.http_redirect_port, None);
+    }
+
+    #[test]
+    fn tls_flags_go_together() {
+        let config = Config::try_parse_from([
+            "tolem-gateway",
+            "--tls-cert",
+            "s.crt",
+            "--tls-key",
+            "s.key",
+            "--http-redirect-port",
+            "8080",
+        ])
+        .unwrap();
+        assert_eq!(config.tls_cert, Some(PathBuf::from("s.crt")));
+        assert_eq!(config.http_redirect_port, Some(8080));
+        // A certificate without its key, or a redirect without HTTPS, is refused at once.
+        for args in [
+            &["tolem-gateway", "--tls-cert", "s.crt"][..],
+            &["tolem-gateway", "--http-redirect-port", "8080"][..],
+        ] {
+            assert!(Config::try_parse_from(args).is_err(), "{args:?}");
+        }
+        let config = Config::try_parse_from([
+            "tolem-gateway",
+            "lan-certificate",
+            "--ip",
+            "192.168.1.5,10.0.0.2",
+            "--ip",
+            "fd00::1",
+        ])
+        .unwrap();
+        let Some(Command::LanCertificate { dir, ips }) = config.command else {
+            panic!("lan-certificate parses");
+        };
+        assert_eq!(dir, PathBuf::from("data/lan"));
+        assert_eq!(ips.len(), 3);
     }
 
     #[test]

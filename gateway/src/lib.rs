@@ -10,7 +10,8 @@
 //! [`delivery`] (carrying accepted payments to their providers, and reversing refusals),
 //! [`jobs`] (what runs in the background), [`mail`] (signed messages by e-mail: queue,
 //! countersignature, delivery, the armored format), [`gateway_key`] (the key that signs answers),
-//! [`throttle`] (slowing down password guessing) and [`error`] (what a plain JSON handler can
+//! [`throttle`] (slowing down password guessing), [`tls`] (HTTPS served by the gateway
+//! itself), [`lan`] (trying it on a phone: a local certificate authority, a QR code) and [`error`] (what a plain JSON handler can
 //! fail with).
 
 // Above the faces: the state they share and the router that mounts them.
@@ -35,6 +36,7 @@ pub mod delivery;
 pub mod display;
 pub mod gateway_key;
 pub mod jobs;
+pub mod lan;
 pub mod mail;
 pub mod metrics;
 pub mod operator;
@@ -50,6 +52,7 @@ pub mod users;
 pub mod config;
 pub mod error;
 pub mod startup;
+pub mod tls;
 
 // The dealer console's translations (`locales/*.yml`), compiled in; Russian when a text is
 // missing in the chosen language.

@@ -12,9 +12,11 @@ use tolem_gateway::{
     db::{self, now_ms, seed},
     delivery::{self, DeliveryQueue},
     gateway_key::GatewayKey,
-    jobs,
+    jobs, lan,
     mail::{self, MailQueue, MailSettings, transport::Transport, worker},
-    startup, users,
+    startup,
+    tls::{CA_PATH, listener::TlsListener},
+    users,
     web::client_ip::TrustedProxies,
 };
 
@@ -52,6 +54,9 @@ async fn main() -> ExitCode {
             ref day,
             ref compare,
         })) => return cli::provider_registry(&config, provider, day, compare.as_deref()).await,
+        Some(Command::LanCertificate { ref dir, ref ips }) => {
+            return cli::lan_certificate(dir, ips);
+        }
         None => {}
     }
     match run(config).await {
@@ -94,12 +99,26 @@ async fn run(config: Config) -> Result<(), StartupError> {
     let gateway_key = GatewayKey::load_or_create(&config.gateway_key_file)?;
     tracing::info!(public_key = %gateway_key.public_key(), "gateway key loaded");
 
+    // Read before binding: a wrong certificate path stops the start with nothing listening.
+    let tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => Some(tolem_gateway::tls::server_config(cert, key)?),
+        _ => None,
+    };
+    let lan_ca = match &config.lan_ca_file {
+        Some(path) => Some(tolem_gateway::tls::ca_der(path)?),
+        None => None,
+    };
     let listener = startup::bind(&config.host, config.port).await?;
+    let redirect_listener = match config.http_redirect_port.filter(|_| tls.is_some()) {
+        Some(port) => Some(startup::bind(&config.host, port).await?),
+        None => None,
+    };
     // Catches up on commission days and audit retention at once, then keeps them up.
     jobs::spawn(pool.clone(), !config.no_audit_purge);
     let addr = listener.local_addr().map_err(StartupError::Serve)?;
+    let own_url = tls.as_ref().map(|_| format!("https://{addr}"));
     let mail_queue = Arc::new(MailQueue::new(mail::verify_url(
-        config.public_url.as_deref(),
+        config.public_url.as_deref().or(own_url.as_deref()),
         addr,
     )));
     let shown_transport = transport.describe();
@@ -120,6 +139,8 @@ async fn run(config: Config) -> Result<(), StartupError> {
     let state = AppState::new(pool.clone(), &config.dist, gateway_key)
         .with_card_payments(card_payments.clone())
         .with_secure_cookies(config.secure_cookies)
+        .with_https(tls.is_some())
+        .with_lan_ca(lan_ca.clone())
         .with_metrics_token(config.metrics_token.clone())
         .with_trusted_proxies(
             config
@@ -130,7 +151,8 @@ async fn run(config: Config) -> Result<(), StartupError> {
         )
         .with_mail_queue(mail_queue)
         .with_delivery_queue(delivery_queue);
-    let mut banner = startup::banner_with_mail(addr, demo.as_ref(), Some(&shown_transport));
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let mut banner = startup::banner_with_mail(scheme, addr, demo.as_ref(), Some(&shown_transport));
     if let Some(url) = config
         .demo_provider_url
         .as_deref()
@@ -146,6 +168,16 @@ async fn run(config: Config) -> Result<(), StartupError> {
             config.bill_lifetime_min
         );
     }
+    let redirect_addr = match &redirect_listener {
+        Some(listener) => Some(listener.local_addr().map_err(StartupError::Serve)?),
+        None => None,
+    };
+    if let Some(redirect) = redirect_addr {
+        banner += &format!("  Plain HTTP:     http://{redirect} redirects to HTTPS\n");
+    }
+    if let Some(ca) = &lan_ca {
+        banner += &phone_banner(&config, addr, redirect_addr, ca);
+    }
     if users::operator_users(&pool).await.unwrap_or(1) == 0 {
         banner += "  No operator user yet: create the first with `tolem-gateway operator add --email …`\n";
     }
@@ -156,9 +188,53 @@ async fn run(config: Config) -> Result<(), StartupError> {
         let mut out = std::io::stdout().lock();
         let _ = out.write_all(banner.as_bytes()).and_then(|()| out.flush());
     }
-    tracing::info!("listening on http://{addr}");
+    tracing::info!("listening on {scheme}://{addr}");
 
-    startup::serve(listener, app(state), pool).await
+    match tls {
+        Some(tls) => {
+            let tls = TlsListener::new(listener, tls).map_err(StartupError::Serve)?;
+            let redirect = redirect_listener.map(|listener| {
+                let router = tolem_gateway::tls::redirect::router(
+                    addr.port(),
+                    lan_ca.map(std::sync::Arc::from),
+                );
+                (listener, router)
+            });
+            startup::serve_tls(tls, app(state), redirect, pool).await
+        }
+        None => startup::serve(listener, app(state), pool).await,
+    }
+}
+
+/// The banner's part for phones: the app's address on this network (`--public-url`, which
+/// `run.sh --lan` sets to this machine's LAN address) as a QR code, and how to trust the local
+/// certificate authority, downloaded from the plain redirect port when there is one.
+fn phone_banner(
+    config: &Config,
+    addr: std::net::SocketAddr,
+    redirect: Option<std::net::SocketAddr>,
+    ca_der: &[u8],
+) -> String {
+    use std::io::IsTerminal;
+    let app_url = match config.public_url.as_deref() {
+        Some(url) if !url.is_empty() => format!("{}/", url.trim_end_matches('/')),
+        _ => format!("https://{addr}/"),
+    };
+    let host = url::Url::parse(&app_url)
+        .ok()
+        .and_then(|url| url.host_str().map(str::to_owned))
+        .unwrap_or_else(|| addr.ip().to_string());
+    let ca_url = match redirect {
+        Some(redirect) => format!("http://{host}:{}{CA_PATH}", redirect.port()),
+        None => format!("{}{}", app_url.trim_end_matches('/'), CA_PATH),
+    };
+    lan::phone::PhoneBanner {
+        app_url: &app_url,
+        ca_url: &ca_url,
+        ca_fingerprint: &lan::certificate::fingerprint(ca_der),
+        colour: std::io::stdout().is_terminal(),
+    }
+    .render()
 }
 
 /// `tolem-gateway verify-audit`: 0 intact, 1 broken (naming the row), 2 unreadable.

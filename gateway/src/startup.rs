@@ -89,6 +89,12 @@ pub enum StartupError {
         source: io::Error,
     },
 
+    /// The certificate or key for HTTPS cannot be used.
+    #[error(
+        "{0}; check --tls-cert/--tls-key and --lan-ca-file (TOLEM_TLS_CERT/TOLEM_TLS_KEY/TOLEM_LAN_CA_FILE)"
+    )]
+    Tls(#[from] crate::tls::TlsError),
+
     /// The server stopped with an I/O error.
     #[error("the server stopped: {0}")]
     Serve(io::Error),
@@ -128,28 +134,32 @@ pub async fn bind(host: &str, port: u16) -> Result<TcpListener, StartupError> {
 }
 
 /// The start-up banner for a person at the terminal. The first line is fixed —
-/// `Tolem gateway listening on http://HOST:PORT` — because scripts and tests parse it.
+/// `Tolem gateway listening on http://HOST:PORT` (`https://` when the gateway serves HTTPS)
+/// — because scripts and tests parse it.
 pub fn banner(addr: SocketAddr, demo: Option<&DemoCredentials>) -> String {
-    banner_with_mail(addr, demo, None)
+    banner_with_mail("http", addr, demo, None)
 }
 
-/// [`banner`] with a line saying where e-mails go (`mail`: the transport's description).
+/// [`banner`] for `scheme` (`http` or `https`) with a line saying where e-mails go (`mail`:
+/// the transport's description).
 pub fn banner_with_mail(
+    scheme: &str,
     addr: SocketAddr,
     demo: Option<&DemoCredentials>,
     mail: Option<&str>,
 ) -> String {
     use std::fmt::Write;
     let mut text = String::new();
+    let base = format!("{scheme}://{addr}");
     // Writing to a String cannot fail.
-    let _ = writeln!(text, "Tolem gateway listening on http://{addr}");
-    let _ = writeln!(text, "  App:    http://{addr}/");
-    let _ = writeln!(text, "  Health: http://{addr}/api/health");
+    let _ = writeln!(text, "Tolem gateway listening on {base}");
+    let _ = writeln!(text, "  App:    {base}/");
+    let _ = writeln!(text, "  Health: {base}/api/health");
     let _ = writeln!(
         text,
-        "  Console:        http://{addr}/console (operator and dealers)"
+        "  Console:        {base}/console (operator and dealers)"
     );
-    let _ = writeln!(text, "  Verify signed messages: http://{addr}/verify");
+    let _ = writeln!(text, "  Verify signed messages: {base}/verify");
     if let Some(mail) = mail {
         let _ = writeln!(text, "  E-mail: {mail}");
     }
@@ -205,6 +215,52 @@ pub async fn serve(listener: TcpListener, app: Router, pool: AnyPool) -> Result<
     .with_graceful_shutdown(shutdown_signal())
     .await
     .map_err(StartupError::Serve)?;
+    pool.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Serves `app` over HTTPS on `tls` — and, with `redirect`, the plain-HTTP redirect port —
+/// until SIGINT or SIGTERM, then as [`serve`]: both stop accepting, requests in flight
+/// finish, the pool is closed.
+pub async fn serve_tls(
+    tls: crate::tls::listener::TlsListener,
+    app: Router,
+    redirect: Option<(TcpListener, Router)>,
+    pool: AnyPool,
+) -> Result<(), StartupError> {
+    use axum::serve::ListenerExt;
+    let (stop, stopped) = tokio::sync::watch::channel(());
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop.send(());
+    });
+    let until_stopped = |mut stopped: tokio::sync::watch::Receiver<()>| async move {
+        // An error means the sender is gone, which also means stop.
+        let _ = stopped.changed().await;
+    };
+    let redirect = redirect.map(|(listener, router)| {
+        tokio::spawn(
+            axum::serve(listener, router)
+                .with_graceful_shutdown(until_stopped(stopped.clone()))
+                .into_future(),
+        )
+    });
+    // `tap_io` (doing nothing) only to reach axum's `ConnectInfo<SocketAddr>` for a listener
+    // of our own: axum implements it for a tapped listener's address, not for any listener's.
+    axum::serve(
+        tls.tap_io(|_| ()),
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(until_stopped(stopped))
+    .await
+    .map_err(StartupError::Serve)?;
+    if let Some(redirect) = redirect {
+        match redirect.await {
+            Ok(result) => result.map_err(StartupError::Serve)?,
+            Err(error) => tracing::error!(%error, "the redirect port stopped abnormally"),
+        }
+    }
     pool.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -26,6 +26,11 @@ pub struct AppState {
     pub gateway_key: Arc<GatewayKey>,
     /// Whether the console cookie is marked `Secure` (served behind HTTPS).
     pub secure_cookies: bool,
+    /// Whether the gateway serves HTTPS itself: every answer carries
+    /// `Strict-Transport-Security`.
+    pub https: bool,
+    /// The local certificate authority served at `/lan-ca.crt` (DER), with `--lan-ca-file`.
+    pub lan_ca: Option<Arc<[u8]>>,
     /// The signed messages waiting for the mail worker, and how to wake it.
     pub mail: Arc<MailQueue>,
     /// Wakes the provider delivery worker when a payment is accepted.
@@ -58,6 +63,8 @@ impl AppState {
             static_files: Arc::new(StaticFiles::new(dist.into())),
             gateway_key: Arc::new(gateway_key),
             secure_cookies: false,
+            https: false,
+            lan_ca: None,
             mail: Arc::new(MailQueue::default()),
             delivery: Arc::new(DeliveryQueue::default()),
             adapters: Arc::new(Adapters::default()),
@@ -95,6 +102,20 @@ impl AppState {
     /// Serves `/metrics` to a scraper presenting `token` (`None`: not at all).
     pub fn with_metrics_token(mut self, token: Option<String>) -> Self {
         self.metrics_token = token.filter(|t| !t.is_empty()).map(Arc::from);
+        self
+    }
+
+    /// Served over HTTPS by the gateway itself: `Secure` cookies and
+    /// `Strict-Transport-Security` on (never turned off by this).
+    pub fn with_https(mut self, https: bool) -> Self {
+        self.https = https;
+        self.secure_cookies |= https;
+        self
+    }
+
+    /// Serves this certificate authority (DER) at `/lan-ca.crt` for phones to install.
+    pub fn with_lan_ca(mut self, der: Option<Vec<u8>>) -> Self {
+        self.lan_ca = der.map(Arc::from);
         self
     }
 

@@ -35,6 +35,11 @@ pub struct Options {
     /// BASE/fail, BASE/refund. Settable later with POST /control/config.
     #[arg(long, value_name = "BASE")]
     pub tiptop_notify_url: Option<String>,
+    /// A certificate authority (PEM file) to trust for the notification addresses, beside the
+    /// public ones: the gateway's local one when it serves HTTPS with a certificate of its own
+    /// (`scripts/run.sh --lan`).
+    #[arg(long, value_name = "FILE", value_parser = ca_file)]
+    pub notify_ca_file: Option<CaPem>,
     /// A live terminal: TestMode=0 in notifications, no test cards on the page.
     #[arg(long)]
     pub tiptop_live: bool,
@@ -79,6 +84,19 @@ pub struct Options {
     pub seed: Option<u64>,
 }
 
+/// The contents of `--notify-ca-file`, read and checked when the options are.
+#[derive(Debug, Clone)]
+pub struct CaPem(pub Vec<u8>);
+
+fn ca_file(path: &str) -> Result<CaPem, String> {
+    let pem = std::fs::read(path).map_err(|error| format!("cannot read {path}: {error}"))?;
+    match reqwest::Certificate::from_pem_bundle(&pem) {
+        Ok(certificates) if !certificates.is_empty() => Ok(CaPem(pem)),
+        Ok(_) => Err(format!("{path} holds no PEM certificate")),
+        Err(error) => Err(format!("{path} is not a PEM certificate: {error}")),
+    }
+}
+
 impl Options {
     pub fn settings(&self) -> Settings {
         Settings {
@@ -95,6 +113,7 @@ impl Options {
                 attempts: self.retry_attempts.max(1),
             },
             notify_timeout: Duration::from_millis(self.notify_timeout_ms.max(1)),
+            notify_ca_pem: self.notify_ca_file.as_ref().map(|ca| ca.0.clone()),
         }
     }
 

@@ -30,6 +30,9 @@ pub struct Settings {
     pub retry: RetryPolicy,
     /// How long one notification attempt may take.
     pub notify_timeout: Duration,
+    /// A certificate authority (PEM) the gateway's HTTPS certificate may be signed by, beside
+    /// the public ones: the local one of `scripts/run.sh --lan`.
+    pub notify_ca_pem: Option<Vec<u8>>,
 }
 
 /// How notifications are re-sent until answered.
@@ -340,12 +343,20 @@ impl Emulator {
         seed: u64,
         last_number: u64,
     ) -> Emulator {
-        let http = reqwest::Client::builder()
+        let mut http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(settings.notify_timeout)
-            .user_agent(concat!("tolem-card-emulator/", env!("CARGO_PKG_VERSION")))
-            .build()
+            .user_agent(concat!("tolem-card-emulator/", env!("CARGO_PKG_VERSION")));
+        // Checked when the option was read: the file holds a PEM certificate.
+        let extra_roots = settings
+            .notify_ca_pem
+            .as_deref()
+            .and_then(|pem| reqwest::Certificate::from_pem_bundle(pem).ok())
             .unwrap_or_default();
+        for ca in extra_roots {
+            http = http.add_root_certificate(ca);
+        }
+        let http = http.build().unwrap_or_default();
         Emulator {
             settings,
             routing: Mutex::new(routing),

@@ -11,6 +11,7 @@ pub mod delivery;
 pub mod mail;
 pub mod payments;
 pub mod phone;
+pub mod terminal_qr;
 pub mod top_ups;
 
 use std::net::{IpAddr, SocketAddr};
