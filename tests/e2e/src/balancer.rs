@@ -27,19 +27,21 @@ impl Balancer {
             .enumerate()
             .map(|(i, backend)| format!("    server gw{} 127.0.0.1:{backend} check\n", i + 1))
             .collect();
-        // Checked every 300 ms and out after two failures, so a killed gateway leaves the
-        // rotation within a second; a busy one (its connections all waiting for a dealer's
-        // lock) gets 3 s to answer its check. A request whose connection is refused is sent to
+        // Checked every 300 ms and out after three failures, so a killed gateway (its port
+        // refuses at once) leaves the rotation within a second; a busy one gets 10 s to answer
+        // its check: its health query waits for a pool connection like any request, and with
+        // every connection waiting for one dealer's lock on a loaded machine that can take
+        // seconds — a slow instance is not a dead one. A request whose connection is refused is sent to
         // another gateway (`redispatch`): nothing reached the dead one, so that is safe for any
         // request.
         let config = format!(
             "global\n    maxconn 512\n\
-             defaults\n    mode http\n    timeout connect 2s\n    timeout client 60s\n    \
-             timeout server 60s\n    retries 3\n    option redispatch\n\
+             defaults\n    mode http\n    timeout connect 2s\n    timeout client 120s\n    \
+             timeout server 120s\n    retries 3\n    option redispatch\n\
              frontend tolem\n    bind 127.0.0.1:{port}\n    default_backend gateways\n\
              backend gateways\n    balance roundrobin\n    option httpchk GET /api/health\n    \
              http-check expect status 200\n    option forwardfor\n    \
-             timeout check 3s\n    default-server inter 300ms fall 2 rise 1\n{servers}"
+             timeout check 10s\n    default-server inter 300ms fall 3 rise 1\n{servers}"
         );
         let mut file = tempfile::Builder::new()
             .suffix(".cfg")

@@ -60,7 +60,9 @@ pub fn http_client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .pool_max_idle_per_host(0)
-        .timeout(Duration::from_secs(30))
+        // Payments of one dealer take turns on its row: a burst of them on a loaded machine
+        // can keep the last one waiting long.
+        .timeout(Duration::from_secs(120))
         .build()
         .expect("an HTTP client")
 }

@@ -377,7 +377,7 @@ async fn send_until_answered(phone: &NativePhone, base: &str, requests: &[Signed
     let client = http_client();
     let mut answers = Vec::new();
     for signed in requests {
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             match phone.send(&client, base, "pay", signed).await {
                 Ok(answer) => break answers.push(answer),
