@@ -66,6 +66,15 @@ case "$("$HOME/.cargo/bin/geckodriver" --version 2>/dev/null || true)" in
      cargo install "geckodriver@$GECKODRIVER_VERSION" --locked ;;
 esac
 
+# HAProxy (Debian): the balancer in front of three gateways in the end-to-end cluster test
+# (tests/e2e/tests/three_gateways.rs), run by the test itself as a child process.
+if ! command -v haproxy >/dev/null 2>&1 && ! [ -x /usr/sbin/haproxy ]; then
+  say "installing haproxy from Debian (the end-to-end test of several gateways)"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq haproxy
+fi
+
 # aiosmtpd (PyPI): the real SMTP server the gateway's mail tests start.
 python3 -c 'import aiosmtpd' 2>/dev/null || { say "installing aiosmtpd from PyPI (gateway mail tests)"; PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q --disable-pip-version-check aiosmtpd; }
 

@@ -186,6 +186,20 @@ pub async fn claim(
     now_ms: i64,
     lease_until_ms: i64,
 ) -> Result<Option<Claimed>, sqlx::Error> {
+    // Workers of several gateways claim at once; a deadlock between two claims rolls one back
+    // whole, and claiming again either takes the job or finds it taken.
+    super::retry::retry("delivery claim", || {
+        claim_once(pool, due, now_ms, lease_until_ms)
+    })
+    .await
+}
+
+async fn claim_once(
+    pool: &AnyPool,
+    due: &Due,
+    now_ms: i64,
+    lease_until_ms: i64,
+) -> Result<Option<Claimed>, sqlx::Error> {
     let mut tx = begin_write(pool).await?;
     let taken = sqlx::query(
         "UPDATE deliveries SET state = 'sent', attempts = attempts + 1, \

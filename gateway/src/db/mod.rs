@@ -19,6 +19,7 @@ pub mod network;
 pub mod operations;
 pub mod payments;
 pub mod providers;
+pub mod retry;
 pub mod seed;
 pub mod sequence;
 pub mod sessions;

@@ -31,6 +31,7 @@ use crate::{
         begin_write,
         deliveries::{self, Attempt, Claimed},
         now_ms,
+        retry::retry,
     },
     jobs::millis,
 };
@@ -209,18 +210,25 @@ impl Worker {
             }) => {
                 let attempt = record("delivered", Some(0), None);
                 let provider_txn = provider_txn.clone().unwrap_or_else(|| "—".to_owned());
-                let mut tx = begin_write(&self.pool).await?;
-                deliveries::insert_attempt_in(&mut tx, &job.transaction_id, &attempt).await?;
-                let done = deliveries::mark_delivered_in(
-                    &mut tx,
-                    &job.transaction_id,
-                    &provider_txn,
-                    comment.as_deref(),
-                    None,
-                    now,
-                )
+                // Recorded whatever another transaction holds: lost here, the provider would
+                // be asked again once the lease ran out.
+                let (pool, attempt, provider_txn) = (&self.pool, &attempt, &provider_txn);
+                let done = retry("delivery outcome", move || async move {
+                    let mut tx = begin_write(pool).await?;
+                    deliveries::insert_attempt_in(&mut tx, &job.transaction_id, attempt).await?;
+                    let done = deliveries::mark_delivered_in(
+                        &mut tx,
+                        &job.transaction_id,
+                        provider_txn,
+                        comment.as_deref(),
+                        None,
+                        now,
+                    )
+                    .await?;
+                    tx.commit().await?;
+                    Ok::<_, sqlx::Error>(done)
+                })
                 .await?;
-                tx.commit().await?;
                 if done {
                     tracing::info!(transaction_id = %job.transaction_id, provider = %job.provider,
                         txn_id = job.txn_id, %provider_txn, latency_ms = exchange.latency_ms,

@@ -186,8 +186,19 @@ impl Worker {
         }
     }
 
-    /// Marks the letter sent, with its audit row.
+    /// Marks the letter sent, with its audit row. Run again when the transaction met another
+    /// one (PostgreSQL's deadlock or serialization failure): a letter handed to the server but
+    /// not marked would be sent a second time once its lease ran out.
     async fn sent(
+        &self,
+        letter: &mail::Mail,
+        delivered: &Delivered,
+        now: i64,
+    ) -> Result<(), sqlx::Error> {
+        crate::db::retry::retry("mail sent", || self.sent_once(letter, delivered, now)).await
+    }
+
+    async fn sent_once(
         &self,
         letter: &mail::Mail,
         delivered: &Delivered,

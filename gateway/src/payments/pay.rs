@@ -45,6 +45,7 @@ use crate::{
         ledger::{self, LedgerKind, NewEntry, Posted},
         payments::{self, NewPayment, StoredPayment},
         providers,
+        retry::{Conflict, retry},
     },
     delivery,
     sender::Sender,
@@ -79,6 +80,15 @@ pub enum PayError {
     NotAPayment(&'static str),
     #[error("inconsistent ledger: {0}")]
     Ledger(String),
+}
+
+impl Conflict for PayError {
+    fn database_error(&self) -> Option<&sqlx::Error> {
+        match self {
+            PayError::Database(error) => Some(error),
+            _ => None,
+        }
+    }
 }
 
 /// Who pays the provider.
@@ -139,16 +149,19 @@ pub async fn pay(pool: &AnyPool, sender: &Sender, now_ms: i64) -> Result<Paid, P
     };
     let screened = Screened::read(pool, sender, payment, now_ms).await?;
     let hash = screened.hash.clone();
-    let decided = async {
+    let screened = &screened;
+    // A deadlock or serialization failure (PostgreSQL) rolled everything back: deciding again
+    // looks the session up again under the dealer's lock, so the retry cannot pay twice.
+    let decided = retry("pay", move || async move {
         let mut tx = begin_write(pool).await?;
-        let paid = decide_in(&mut tx, &screened, Funding::Balance, now_ms).await?;
+        let paid = decide_in(&mut tx, screened, Funding::Balance, now_ms).await?;
         match paid {
             Paid::Decided { .. } => tx.commit().await?,
             // Nothing to write: the dealer's counter goes back with the rollback.
             _ => tx.rollback().await?,
         }
-        Ok(paid)
-    };
+        Ok::<_, PayError>(paid)
+    });
     match decided.await {
         Err(PayError::Database(sqlx::Error::Database(error)))
             if error.kind() == ErrorKind::UniqueViolation =>

@@ -7,6 +7,15 @@ use std::time::{Duration, Instant};
 
 use crate::path_from_env;
 
+/// What every instance of one network shares (docs/operations.md): the database, the gateway's
+/// signing key file, and here the directory letters are written to.
+#[derive(Clone, Debug)]
+pub struct Shared {
+    pub database_url: String,
+    pub gateway_key_file: PathBuf,
+    pub mail_dir: PathBuf,
+}
+
 /// A running gateway; killed when dropped.
 pub struct Gateway {
     child: Child,
@@ -74,9 +83,24 @@ impl Gateway {
     }
 
     fn start_with(port: u16, dist: &Path, data_dir: &Path, demo: bool, extra: &[&str]) -> Gateway {
+        let shared = Shared {
+            database_url: database_url(data_dir),
+            gateway_key_file: data_dir.join("gateway.key"),
+            mail_dir: data_dir.join("mail"),
+        };
+        Gateway::start_shared(port, dist, &shared, demo, extra)
+    }
+
+    /// One instance of several that share `shared` (one database, one signing key), as
+    /// docs/operations.md describes; `demo` and `extra` as for the other constructors.
+    pub fn start_shared(
+        port: u16,
+        dist: &Path,
+        shared: &Shared,
+        demo: bool,
+        extra: &[&str],
+    ) -> Gateway {
         let binary: PathBuf = path_from_env("TOLEM_GATEWAY_BIN");
-        let database = database_url(data_dir);
-        let gateway_key = data_dir.join("gateway.key");
         let mut child = Command::new(&binary)
             .args([
                 "--host",
@@ -84,16 +108,16 @@ impl Gateway {
                 "--port",
                 &port.to_string(),
                 "--database-url",
-                &database,
+                &shared.database_url,
             ])
             .args(demo.then_some("--demo"))
             .args(extra)
             .arg("--dist")
             .arg(dist)
             .arg("--gateway-key-file")
-            .arg(&gateway_key)
+            .arg(&shared.gateway_key_file)
             .arg("--mail-dir")
-            .arg(data_dir.join("mail"))
+            .arg(&shared.mail_dir)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

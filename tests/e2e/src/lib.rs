@@ -7,25 +7,31 @@
 //! for the tests that also run in Firefox, `GECKODRIVER` and optionally `TOLEM_FIREFOX`.
 
 mod authenticator;
+mod balancer;
 mod browser;
 mod devtools;
 mod gateway;
+mod native_phone;
 mod newer_build;
 mod pending_key;
 mod point;
+mod postgres;
 mod provider;
 mod proxy;
 
 pub use authenticator::Authenticator;
+pub use balancer::Balancer;
 pub use browser::{Browser, Engine};
 pub use devtools::DevTools;
-pub use gateway::Gateway;
+pub use gateway::{Gateway, Shared};
+pub use native_phone::{Answer, NativePhone, Signed, http_client};
 pub use newer_build::newer_build;
 pub use pending_key::register_pending_key;
 pub use point::{
     Action, Console, GatewayPayment, PASSPHRASE, POINT, Phone, Taken, console_log_in,
     dispatch_sync, kcell_number, new_point_password, sync_registration_id,
 };
+pub use postgres::Postgres;
 pub use provider::{CardService, ProviderEmulator, start_card_service, start_provider};
 pub use proxy::{Fault, Proxy};
 

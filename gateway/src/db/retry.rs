@@ -1,0 +1,75 @@
+//! Retrying a write transaction that PostgreSQL aborted to resolve a conflict with another one.
+//!
+//! With several gateways (or several requests of one gateway) writing the same rows, PostgreSQL
+//! may abort a transaction with a *deadlock* (SQLSTATE `40P01`: two transactions each waiting
+//! for a row the other holds) or a *serialization failure* (`40001`). Neither means the request
+//! was wrong: the aborted transaction left nothing behind, and running it again after the other
+//! one finished succeeds. So a hot write transaction is written as a closure that begins,
+//! decides and commits, and [`retry`] runs it again on those two codes only — a closure whose
+//! decisions are made inside its transaction (the payment looks its session up again, the
+//! ledger re-reads the balance) gives the same outcome as if it had run alone. Any other error
+//! is returned at once. SQLite never reports these codes: a writer there waits for the
+//! database's lock instead.
+
+use std::future::Future;
+use std::time::Duration;
+
+/// How many times a transaction is tried in all before its conflict is reported.
+pub const ATTEMPTS: u32 = 5;
+
+/// The wait before the second attempt; doubled for each further one (10, 20, 40, 80 ms).
+const FIRST_WAIT: Duration = Duration::from_millis(10);
+
+/// PostgreSQL's `serialization_failure`.
+pub const SERIALIZATION_FAILURE: &str = "40001";
+/// PostgreSQL's `deadlock_detected`.
+pub const DEADLOCK_DETECTED: &str = "40P01";
+
+/// An error that may be a database's transient conflict.
+pub trait Conflict {
+    /// The database error inside, if any.
+    fn database_error(&self) -> Option<&sqlx::Error>;
+
+    /// Whether the transaction was aborted only because it met another one (40001, 40P01):
+    /// running it again is safe and should succeed.
+    fn is_transient_conflict(&self) -> bool {
+        match self.database_error() {
+            Some(sqlx::Error::Database(error)) => matches!(
+                error.code().as_deref(),
+                Some(SERIALIZATION_FAILURE | DEADLOCK_DETECTED)
+            ),
+            _ => false,
+        }
+    }
+}
+
+impl Conflict for sqlx::Error {
+    fn database_error(&self) -> Option<&sqlx::Error> {
+        Some(self)
+    }
+}
+
+/// Runs `transaction` (which begins, writes and commits a transaction of its own) and runs it
+/// again, up to [`ATTEMPTS`] times in all with a short growing wait, while it fails with a
+/// transient conflict ([`Conflict::is_transient_conflict`]). `what` names it in the log.
+pub async fn retry<T, E, F, Fut>(what: &str, mut transaction: F) -> Result<T, E>
+where
+    E: Conflict + std::fmt::Display,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    let mut wait = FIRST_WAIT;
+    let mut attempt = 1;
+    loop {
+        match transaction().await {
+            Err(error) if attempt < ATTEMPTS && error.is_transient_conflict() => {
+                tracing::info!(what, attempt, %error,
+                    "transaction met a concurrent one; running it again");
+                tokio::time::sleep(wait).await;
+                wait = wait.saturating_mul(2);
+                attempt += 1;
+            }
+            outcome => return outcome,
+        }
+    }
+}
