@@ -37,10 +37,10 @@ fn report(opened: i64, closed: i64, states: &[(ShiftState, i64, i64)]) -> ShiftR
             .collect(),
         providers: vec![ProviderLine {
             provider: "kcell".into(),
-            figures: figures(1, 100_00),
+            figures: figures(1, 10_000),
         }],
-        cash_tiyn: 200_00,
-        waiting: figures(1, 100_00),
+        cash_tiyn: 20_000,
+        waiting: figures(1, 10_000),
     }
 }
 
@@ -55,7 +55,7 @@ async fn a_shift_report_is_stored_once_and_answered_signed() {
     let gateway = support::start().await;
     let phone = gateway.ready_phone(1).await;
     let now = now_ms();
-    let shift = report(now - 3_600_000, now, &[(ShiftState::Accepted, 1, 100_00)]);
+    let shift = report(now - 3_600_000, now, &[(ShiftState::Accepted, 1, 10_000)]);
     let request = phone.request(Step::Shift(shift.clone()));
 
     let first = gateway.send(&phone, &request).await;
@@ -81,7 +81,7 @@ async fn a_shift_report_is_stored_once_and_answered_signed() {
     let mut other = phone.request(Step::Shift(report(
         now - 3_600_000,
         now,
-        &[(ShiftState::Accepted, 5, 500_00)],
+        &[(ShiftState::Accepted, 5, 50_000)],
     )));
     other.session = request.session.clone();
     let refused = gateway.send(&phone, &other).await;
@@ -102,7 +102,7 @@ async fn a_shift_report_with_a_wrong_signature_is_refused() {
     let request = phone.request(Step::Shift(report(
         now - 60_000,
         now,
-        &[(ShiftState::Accepted, 1, 100_00)],
+        &[(ShiftState::Accepted, 1, 10_000)],
     )));
     let body = request.encode();
     // Signed by another key, under the phone's serial.
@@ -128,24 +128,24 @@ async fn the_console_shows_a_report_beside_the_gateways_figures_and_marks_differ
     let opened = now_ms() - 1_000;
     // Two payments reach the gateway; the phone closed its shift before it heard of the second
     // (it counts it as deferred), and one duplicate was refused.
-    let (_, reply) = gateway.pay(&phone, kcell("7011234567", 100_00)).await;
+    let (_, reply) = gateway.pay(&phone, kcell("7011234567", 10_000)).await;
     assert_eq!(reply.code(), ResultCode::Ok);
-    let (_, reply) = gateway.pay(&phone, kcell("7017654321", 250_00)).await;
+    let (_, reply) = gateway.pay(&phone, kcell("7017654321", 25_000)).await;
     assert_eq!(reply.code(), ResultCode::Ok);
-    let (_, reply) = gateway.pay(&phone, kcell("7011234567", 100_00)).await;
+    let (_, reply) = gateway.pay(&phone, kcell("7011234567", 10_000)).await;
     assert_eq!(reply.code(), ResultCode::Duplicate);
     let closed = now_ms() + 1;
     let mut shift = report(
         opened,
         closed,
         &[
-            (ShiftState::Accepted, 1, 100_00),
-            (ShiftState::Rejected, 1, 100_00),
-            (ShiftState::Deferred, 1, 250_00),
+            (ShiftState::Accepted, 1, 10_000),
+            (ShiftState::Rejected, 1, 10_000),
+            (ShiftState::Deferred, 1, 25_000),
         ],
     );
-    shift.cash_tiyn = 350_00;
-    shift.waiting = figures(1, 250_00);
+    shift.cash_tiyn = 35_000;
+    shift.waiting = figures(1, 25_000);
     let request = phone.request(Step::Shift(shift));
     assert_eq!(
         gateway.send(&phone, &request).await.response().code,
