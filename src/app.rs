@@ -18,7 +18,7 @@ use crate::pages::{
     AboutPage, ChangePassphrasePage, CommissionListPage, CommissionPage, DeleteKeyPage,
     GenerateKeyPage, HistoryPage, HomePage, KeyCardPage, KeysPage, MessagePage, NotFoundPage,
     PaymentDetailPage, PaymentPage, ProvidersPage, ReceiptPage, RegisterKeyPage, SettingsPage,
-    ViewKeyPage,
+    ShiftPage, ViewKeyPage,
 };
 use crate::providers::provide_providers;
 use crate::service_worker::provide_service_worker;
@@ -66,6 +66,7 @@ fn Shell() -> impl IntoView {
                     <Route path=path!("/history/:session") view=PaymentDetailPage />
                     <Route path=path!("/history/:session/receipt") view=ReceiptPage />
                     <Route path=path!("/message") view=MessagePage />
+                    <Route path=path!("/shift") view=ShiftPage />
                     <Route path=path!("/settings") view=SettingsPage />
                     <Route path=path!("/settings/commission") view=CommissionListPage />
                     <Route path=path!("/settings/commission/:provider") view=CommissionPage />

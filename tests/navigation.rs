@@ -39,6 +39,7 @@ async fn every_tile_opens_its_page_and_leads_back() {
             "Отправить сообщение",
             "подпишет",
         ),
+        ("a.tile-shift", "/shift", "Смена", "подписывает отчёт"),
         (
             "a.tile-settings",
             "/settings",

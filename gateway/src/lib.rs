@@ -44,6 +44,7 @@ pub mod password;
 pub mod payments;
 pub mod secrets;
 pub mod sender;
+pub mod shift;
 pub mod throttle;
 pub mod totp;
 pub mod users;

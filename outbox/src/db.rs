@@ -2,7 +2,10 @@
 //! schema the cashier app and the service worker both open.
 //!
 //! Versions: 1 — keys, outbox, history, settings; 2 — letters (signed messages that wait in the
-//! outbox like payments).
+//! outbox like payments); 3 — shifts (the cashier's shift reports, [`crate::shift`], which wait
+//! in the outbox until the gateway has them). A build older than a version cannot open the
+//! database at all, so [`crate::compat`] already keeps its worker from taking over while
+//! anything waits: a shift report's outbox entry needed no new format.
 //!
 //! Everything the phone must not lose lives here, not in `localStorage` (which browsers may drop,
 //! which a service worker cannot read, and which Odoo's point of sale lost orders from).
@@ -18,7 +21,7 @@ use wasm_bindgen::{JsCast, JsValue};
 /// The database's name.
 pub const DB_NAME: &str = "tolem";
 /// Its schema version; bumped only together with a new branch in [`upgrade`].
-pub const DB_VERSION: u32 = 2;
+pub const DB_VERSION: u32 = 3;
 
 /// The point's key records (encrypted), keyed by key serial.
 pub const KEYS: &str = "keys";
@@ -30,6 +33,8 @@ pub const HISTORY: &str = "history";
 pub const SETTINGS: &str = "settings";
 /// Signed letters ([`crate::letters::LetterRecord`]), keyed by session id.
 pub const LETTERS: &str = "letters";
+/// The cashier's shift reports ([`crate::shift::ShiftRecord`]), keyed by session id.
+pub const SHIFTS: &str = "shifts";
 
 /// Why the phone's storage could not be used.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -115,6 +120,11 @@ fn upgrade(database: &Database, old_version: u32) {
         let mut params = ObjectStoreParams::new();
         params.key_path(Some(KeyPath::new_single("session")));
         let _ = database.create_object_store(LETTERS, params);
+    }
+    if old_version < 3 {
+        let mut params = ObjectStoreParams::new();
+        params.key_path(Some(KeyPath::new_single("session")));
+        let _ = database.create_object_store(SHIFTS, params);
     }
 }
 

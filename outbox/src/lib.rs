@@ -22,7 +22,8 @@
 //! wait in the same outbox and are replayed in the same pass, after the payments. [`limits`] checks the point's
 //! offline limits before a payment is deferred. [`clock`] keeps how far the phone's clock is off
 //! the gateway's, so new requests are signed with the gateway's time. [`sequence`] numbers each
-//! key's cash payments so the gateway can list the ones it never received.
+//! key's cash payments so the gateway can list the ones it never received. [`shift`] counts a
+//! cashier's shift and [`shifts`] keeps its reports, which wait in the outbox like letters.
 
 pub mod canary;
 pub mod changes;
@@ -37,6 +38,8 @@ pub mod record;
 pub mod replay;
 pub mod sequence;
 pub mod settle;
+pub mod shift;
+pub mod shifts;
 pub mod store;
 pub mod transport;
 

@@ -27,7 +27,9 @@
 //! - Payments deferred while the pass runs are picked up before the lock is let go, so a tab
 //!   that found the lock busy loses nothing by leaving the work to its holder.
 //! - Signed letters ([`crate::letters`]) wait in the same outbox and go in the same pass, after
-//!   the payments (money first: payments have deadlines).
+//!   the payments (money first: payments have deadlines); closed shifts' reports
+//!   ([`crate::shifts`]) last, the same way. A report held by the gateway's "not now" does not
+//!   stop the pass.
 
 use std::collections::HashSet;
 
@@ -37,6 +39,7 @@ use crate::letters;
 use crate::lock::{self, Held, LockError, Wait};
 use crate::record::{Failure, State};
 use crate::settle;
+use crate::shifts;
 use crate::store::{self, StoreError};
 use crate::transport;
 
@@ -106,6 +109,7 @@ pub async fn replay(wait: Wait) -> Result<Report, StoreError> {
 enum Waiting {
     Payment(SessionId),
     Letter(SessionId),
+    Shift(SessionId),
 }
 
 /// What waits now, payments first (money, and deadlines), each kind oldest first; a held
@@ -126,6 +130,12 @@ async fn waiting_now() -> Result<Vec<Waiting>, StoreError> {
             .await?
             .into_iter()
             .map(|record| Waiting::Letter(record.session)),
+    );
+    all.extend(
+        shifts::waiting()
+            .await?
+            .into_iter()
+            .map(|record| Waiting::Shift(record.session)),
     );
     Ok(all)
 }
@@ -156,7 +166,9 @@ pub async fn pass(held: Held) -> Result<Report, StoreError> {
             .await?
             .into_iter()
             .filter(|item| {
-                let (Waiting::Payment(session) | Waiting::Letter(session)) = item;
+                let (Waiting::Payment(session)
+                | Waiting::Letter(session)
+                | Waiting::Shift(session)) = item;
                 !tried.contains(session.as_str())
             })
             .collect();
@@ -181,6 +193,11 @@ pub async fn pass(held: Held) -> Result<Report, StoreError> {
                 Waiting::Letter(session) => {
                     tried.insert(session.to_string());
                     let after = letters::settle(session, &card).await?;
+                    (after.state, after.last_failure)
+                }
+                Waiting::Shift(session) => {
+                    tried.insert(session.to_string());
+                    let after = shifts::settle(session, &card).await?;
                     (after.state, after.last_failure)
                 }
             };

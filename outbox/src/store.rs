@@ -71,6 +71,8 @@ pub enum EntryKind {
     /// A bill for the customer's card (in the history, like a payment): its status is asked,
     /// nothing is paid from the phone, and it is no cash waiting.
     Bill,
+    /// A closed shift's report ([`crate::shifts`]): no payment, no cash.
+    Shift,
 }
 
 /// Why a payment could not be stored or found.
@@ -179,8 +181,14 @@ pub async fn save_new(payment: SignedPayment, now_ms: i64) -> Result<PaymentReco
             let waiting_keys = outbox.get_all_keys(None, None)?.await?;
             let history_keys: Vec<String> =
                 history_keys.iter().filter_map(|k| k.as_string()).collect();
-            let waiting: HashSet<String> =
+            let mut waiting: HashSet<String> =
                 waiting_keys.iter().filter_map(|k| k.as_string()).collect();
+            // The payments of an open shift stay until it is closed and counted (issue 16).
+            let open_shift = transaction
+                .object_store(SETTINGS)?
+                .get(JsValue::from_str(crate::shifts::OPEN_SETTING))?
+                .await?;
+            waiting.extend(crate::shifts::needed_by(open_shift.as_ref(), &history_keys));
             for old in prune_plan(&history_keys, &waiting, HISTORY_KEEP) {
                 history.delete(Query::Key(JsValue::from_str(&old)))?.await?;
             }
@@ -287,7 +295,7 @@ pub async fn waiting() -> Result<Vec<PaymentRecord>, StoreError> {
         let Ok(entry) = from_js::<OutboxEntry>(entry) else {
             continue;
         };
-        if entry.kind == EntryKind::Letter {
+        if matches!(entry.kind, EntryKind::Letter | EntryKind::Shift) {
             continue;
         }
         if let Some(value) = history.get(key(&entry.session))?.await?
@@ -336,7 +344,7 @@ pub async fn waiting_summary() -> Result<crate::limits::Waiting, StoreError> {
                 waiting.bills += 1;
                 continue;
             }
-            EntryKind::Letter => continue,
+            EntryKind::Letter | EntryKind::Shift => continue,
         }
         waiting.count += 1;
         waiting.total_tiyn = waiting.total_tiyn.saturating_add(entry.amount_tiyn);

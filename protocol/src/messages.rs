@@ -13,6 +13,7 @@ use crate::PROTOCOL_VERSION;
 use crate::codes::ResultCode;
 use crate::ids::{SessionId, check_code};
 use crate::keys::PublicKey;
+pub use crate::shift::ShiftReport;
 use crate::signing::MAX_BODY_BYTES;
 
 /// The longest comment a cashier may attach to a payment.
@@ -358,6 +359,9 @@ pub enum Step {
     /// Cancel the unpaid bill of the request's session (the customer walked away or pays cash).
     /// Answered with the bill's state, or with the payment when the customer paid first.
     Cancel,
+    /// The report of a closed shift (issue 16): stored once per session, answered with
+    /// [`Outcome::ShiftRecorded`].
+    Shift(ShiftReport),
 }
 
 impl Step {
@@ -372,6 +376,7 @@ impl Step {
             Step::Revoke => "revoke",
             Step::Bill(_) => "bill",
             Step::Cancel => "cancel",
+            Step::Shift(_) => "shift",
         }
     }
 }
@@ -438,6 +443,7 @@ impl Message for Request {
             Step::Message(letter) => letter
                 .check()
                 .map_err(|e| DecodeError::Invalid(e.to_string())),
+            Step::Shift(report) => report.check().map_err(DecodeError::Invalid),
             _ => Ok(()),
         }
     }
@@ -667,6 +673,11 @@ pub enum Outcome {
         message_id: String,
     },
     Revoked,
+    /// The gateway stored the shift report (the first time it came: a report sent again gets
+    /// the same time).
+    ShiftRecorded {
+        recorded_at_ms: i64,
+    },
     KeyCard(KeyCard),
     Registered {
         key_serial: String,

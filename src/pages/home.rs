@@ -1,4 +1,4 @@
-//! The main menu: the four things a cashier does, as big thumb-sized tiles.
+//! The main menu: the things a cashier does, as big thumb-sized tiles.
 
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -19,6 +19,10 @@ pub fn HomePage() -> impl IntoView {
             <A href="/message" attr:class="tile tile-message">
                 <strong>{tr!(menu_message)}</strong>
                 <span>{tr!(menu_message_hint)}</span>
+            </A>
+            <A href="/shift" attr:class="tile tile-shift">
+                <strong>{tr!(menu_shift)}</strong>
+                <span>{tr!(menu_shift_hint)}</span>
             </A>
             <A href="/settings" attr:class="tile tile-settings">
                 <strong>{tr!(menu_settings)}</strong>

@@ -1,5 +1,5 @@
 //! One module per screen of the main menu: `pay/` the providers and the payment, `history/`
-//! the history, a payment and its receipt, `commission` and `keys/` the screens under Settings.
+//! the history, a payment and its receipt, `commission` and `keys/` the screens under Settings, `shift` the cashier's shift.
 
 mod about;
 pub mod commission;
@@ -11,6 +11,7 @@ mod message;
 mod not_found;
 pub mod pay;
 mod settings;
+mod shift;
 
 pub use about::{ABOUT_PATH, AboutPage};
 pub use commission::{CommissionListPage, CommissionPage};
@@ -25,3 +26,4 @@ pub use message::MessagePage;
 pub use not_found::NotFoundPage;
 pub use pay::{PaymentPage, ProvidersPage};
 pub use settings::SettingsPage;
+pub use shift::{SHIFT_PATH, ShiftPage};

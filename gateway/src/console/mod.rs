@@ -47,6 +47,7 @@ mod point;
 mod points;
 mod sequence;
 pub mod session;
+mod shift;
 mod totp;
 mod users;
 

@@ -1,5 +1,5 @@
 //! `GET /console/points/{code}` — one point: its state, limits ([`super::limits`]), cashiers
-//! ([`super::cashiers`]) and key history — and switching it on and off: `POST .../activate`,
+//! ([`super::cashiers`]), shift reports ([`super::shift`]) and key history — and switching it on and off: `POST .../activate`,
 //! `.../block`, `.../unblock` (fields `csrf`, `otp`, optional `back`; full access and a
 //! one-time code).
 //!
@@ -25,6 +25,7 @@ use super::{
     limits,
     points::point_state,
     session::ConsoleUser,
+    shift,
 };
 use crate::{
     db::{
@@ -61,6 +62,7 @@ pub async fn page(
     let history = keys::history_of_point(&state.pool, &code).await?;
     let gaps = sequence::gaps_of_point(&state.pool, &code).await?;
     let lost = sequence::lost_outboxes(&state.pool, &code).await?;
+    let shifts = shift::load(&state.pool, &code).await?;
     let here = path(&code);
     let full = user.has_full_access();
     let content = html! {
@@ -94,6 +96,7 @@ pub async fn page(
         (limits::section(&point, &user))
         (message_quota_section(&point, &user))
         (cashiers::section(&point, &cashiers, &user))
+        (shift::section(&shifts))
         h2 { (tr("points.key_history")) }
         @if history.is_empty() {
             p.muted { (tr("keys.no_keys")) }

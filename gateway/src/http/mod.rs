@@ -12,6 +12,7 @@ pub mod payments;
 pub mod point_login;
 pub mod providers;
 pub mod registration;
+pub mod shift;
 pub mod signed;
 pub mod steps;
 
@@ -38,6 +39,7 @@ fn protocol_router(state: &AppState) -> Router<AppState> {
         .merge(payments::router())
         .merge(message::router())
         .merge(steps::router())
+        .merge(shift::router())
         .layer(middleware::from_fn_with_state(
             state.clone(),
             answer::sign_answers,
