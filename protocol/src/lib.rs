@@ -22,6 +22,7 @@ pub mod ids;
 pub mod keys;
 pub mod messages;
 pub mod providers;
+pub mod receipt;
 pub mod signing;
 
 /// Version of the app ↔ gateway protocol; bumped on any incompatible change of what is sent.
