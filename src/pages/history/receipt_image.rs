@@ -5,13 +5,40 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use js_sys::{Array, Function, Object, Reflect};
 use qrcodegen::{QrCode, QrCodeEcc};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
 
 use super::Shared;
 use crate::download;
+
+// The canvas, blob and file calls go through `Reflect` rather than typed bindings: each typed
+// binding adds its own glue to the first visit's download, and this is a rarely used button.
+
+/// `target.method(args…)`.
+fn call(target: &JsValue, method: &str, args: &[JsValue]) -> Result<JsValue, JsValue> {
+    let function: Function = Reflect::get(target, &method.into())?.dyn_into()?;
+    Reflect::apply(&function, target, &args.iter().collect::<Array>())
+}
+
+/// `target[name] = value`.
+fn set(target: &JsValue, name: &str, value: JsValue) -> Result<(), JsValue> {
+    Reflect::set(target, &name.into(), &value).map(|_| ())
+}
+
+/// `new <global name>(args…)`, e.g. `new Blob([bytes], {type})`.
+fn construct(name: &str, args: &[JsValue]) -> Result<JsValue, JsValue> {
+    let class: Function = Reflect::get(&js_sys::global(), &name.into())?.dyn_into()?;
+    Reflect::construct(&class, &args.iter().collect::<Array>())
+}
+
+/// `{type: "image/png"}`.
+fn png_type() -> Result<JsValue, JsValue> {
+    let options = Object::new();
+    set(&options, "type", "image/png".into())?;
+    Ok(options.into())
+}
 
 /// The picture's width in pixels: a 58 mm printer's 384 dots.
 const WIDTH: f64 = 384.0;
@@ -28,60 +55,46 @@ pub async fn share_image(title: &str, name: &str, lines: &[String], check: Optio
         return Shared::ImageFailed;
     };
     let navigator: JsValue = leptos::prelude::window().navigator().into();
-    if let Some(data) = shareable(&navigator, title, name, &blob) {
-        let share = js_sys::Reflect::get(&navigator, &"share".into())
-            .ok()
-            .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
-        if let Some(share) = share
-            && let Ok(promise) = share.call1(&navigator, &data)
-        {
-            // A cashier who closes the sheet is not an error worth a message.
-            return match JsFuture::from(js_sys::Promise::from(promise)).await {
-                Ok(_) => Shared::Sheet,
-                Err(_) => Shared::Not,
-            };
-        }
+    if let Some(data) = shareable(&navigator, title, name, &blob)
+        && let Ok(promise) = call(&navigator, "share", &[data])
+    {
+        // A cashier who closes the sheet is not an error worth a message.
+        return match JsFuture::from(js_sys::Promise::from(promise)).await {
+            Ok(_) => Shared::Sheet,
+            Err(_) => Shared::Not,
+        };
     }
-    match download::save_blob(name, &blob) {
+    match download::save_blob(name, blob.unchecked_ref()) {
         Ok(()) => Shared::Saved,
         Err(_) => Shared::Failed,
     }
 }
 
 /// The share data `{title, files: [png]}` if this browser's share sheet takes it.
-fn shareable(
-    navigator: &JsValue,
-    title: &str,
-    name: &str,
-    blob: &web_sys::Blob,
-) -> Option<JsValue> {
-    let can_share = js_sys::Reflect::get(navigator, &"canShare".into())
-        .ok()?
-        .dyn_into::<js_sys::Function>()
-        .ok()?;
-    let options = web_sys::FilePropertyBag::new();
-    options.set_type("image/png");
-    let file = web_sys::File::new_with_blob_sequence_and_options(
-        &js_sys::Array::of1(blob),
-        name,
-        &options,
+fn shareable(navigator: &JsValue, title: &str, name: &str, blob: &JsValue) -> Option<JsValue> {
+    let file = construct(
+        "File",
+        &[Array::of1(blob).into(), name.into(), png_type().ok()?],
     )
     .ok()?;
-    let data = js_sys::Object::new();
-    js_sys::Reflect::set(&data, &"title".into(), &title.into()).ok()?;
-    js_sys::Reflect::set(&data, &"files".into(), &js_sys::Array::of1(&file)).ok()?;
-    let allowed = can_share.call1(navigator, &data).ok()?.as_bool()?;
-    allowed.then(|| data.into())
+    let data: JsValue = Object::new().into();
+    set(&data, "title", title.into()).ok()?;
+    set(&data, "files", Array::of1(&file).into()).ok()?;
+    let allowed = call(navigator, "canShare", std::slice::from_ref(&data))
+        .ok()?
+        .as_bool()?;
+    allowed.then_some(data)
 }
 
 /// `text` cut into lines no wider than `width` as the canvas measures them, at spaces where it
 /// can (a long address), anywhere in a word longer than a line (a URL).
-fn wrap(context: &CanvasRenderingContext2d, text: &str, width: f64) -> Vec<String> {
+fn wrap(context: &JsValue, text: &str, width: f64) -> Vec<String> {
     let fits = |s: &str| {
-        context
-            .measure_text(s)
-            .map(|m| m.width() <= width)
-            .unwrap_or(true)
+        call(context, "measureText", &[s.into()])
+            .and_then(|m| Reflect::get(&m, &"width".into()))
+            .ok()
+            .and_then(|w| w.as_f64())
+            .is_none_or(|w| w <= width)
     };
     let mut lines = Vec::new();
     let mut line = String::new();
@@ -111,20 +124,13 @@ fn wrap(context: &CanvasRenderingContext2d, text: &str, width: f64) -> Vec<Strin
 }
 
 /// The picture as a PNG blob.
-fn draw(lines: &[String], check: Option<&str>) -> Result<web_sys::Blob, JsValue> {
-    let canvas: HtmlCanvasElement = leptos::prelude::document()
-        .create_element("canvas")?
-        .unchecked_into();
-    let context = |canvas: &HtmlCanvasElement| -> Result<CanvasRenderingContext2d, JsValue> {
-        Ok(canvas
-            .get_context("2d")?
-            .ok_or_else(|| JsValue::from_str("no 2d canvas"))?
-            .unchecked_into())
-    };
+fn draw(lines: &[String], check: Option<&str>) -> Result<JsValue, JsValue> {
+    let canvas: JsValue = leptos::prelude::document().create_element("canvas")?.into();
+    let context = |canvas: &JsValue| call(canvas, "getContext", &["2d".into()]);
     // Measured first, at the final font: the height follows the wrapped lines.
-    canvas.set_width(WIDTH as u32);
+    set(&canvas, "width", WIDTH.into())?;
     let measure = context(&canvas)?;
-    measure.set_font(FONT);
+    set(&measure, "font", FONT.into())?;
     let text_width = WIDTH - 2.0 * MARGIN;
     let wrapped: Vec<String> = lines
         .iter()
@@ -134,18 +140,31 @@ fn draw(lines: &[String], check: Option<&str>) -> Result<web_sys::Blob, JsValue>
     let qr_side = code
         .as_ref()
         .map_or(0.0, |c| f64::from(c.size() + 2 * QUIET) * MODULE);
-    let height = 2.0 * MARGIN + wrapped.len() as f64 * LINE + qr_side;
-    canvas.set_height(height.ceil() as u32);
+    let height = (2.0 * MARGIN + wrapped.len() as f64 * LINE + qr_side).ceil();
+    set(&canvas, "height", height.into())?;
 
     // Resizing the canvas reset its state: set it again.
     let context = context(&canvas)?;
-    context.set_fill_style_str("#fff");
-    context.fill_rect(0.0, 0.0, WIDTH, height);
-    context.set_fill_style_str("#000");
-    context.set_font(FONT);
-    context.set_text_baseline("top");
+    let rect = |x: f64, y: f64, w: f64, h: f64| {
+        call(
+            &context,
+            "fillRect",
+            &[x.into(), y.into(), w.into(), h.into()],
+        )
+        .map(|_| ())
+    };
+    set(&context, "fillStyle", "#fff".into())?;
+    rect(0.0, 0.0, WIDTH, height)?;
+    set(&context, "fillStyle", "#000".into())?;
+    set(&context, "font", FONT.into())?;
+    set(&context, "textBaseline", "top".into())?;
     for (i, line) in wrapped.iter().enumerate() {
-        context.fill_text(line, MARGIN, MARGIN + i as f64 * LINE)?;
+        let y = MARGIN + i as f64 * LINE;
+        call(
+            &context,
+            "fillText",
+            &[line.as_str().into(), MARGIN.into(), y.into()],
+        )?;
     }
     if let Some(code) = code {
         let left = ((WIDTH - qr_side) / 2.0).floor() + f64::from(QUIET) * MODULE;
@@ -153,18 +172,20 @@ fn draw(lines: &[String], check: Option<&str>) -> Result<web_sys::Blob, JsValue>
         for y in 0..code.size() {
             for x in 0..code.size() {
                 if code.get_module(x, y) {
-                    context.fill_rect(
+                    rect(
                         left + f64::from(x) * MODULE,
                         top + f64::from(y) * MODULE,
                         MODULE,
                         MODULE,
-                    );
+                    )?;
                 }
             }
         }
     }
 
-    let url = canvas.to_data_url_with_type("image/png")?;
+    let url = call(&canvas, "toDataURL", &["image/png".into()])?
+        .as_string()
+        .unwrap_or_default();
     let encoded = url
         .split_once(',')
         .map(|(_, data)| data)
@@ -172,10 +193,6 @@ fn draw(lines: &[String], check: Option<&str>) -> Result<web_sys::Blob, JsValue>
     let bytes = STANDARD
         .decode(encoded)
         .map_err(|_| JsValue::from_str("not base64"))?;
-    let options = web_sys::BlobPropertyBag::new();
-    options.set_type("image/png");
-    web_sys::Blob::new_with_u8_array_sequence_and_options(
-        &js_sys::Array::of1(&js_sys::Uint8Array::from(bytes.as_slice())),
-        &options,
-    )
+    let parts = Array::of1(&js_sys::Uint8Array::from(bytes.as_slice()));
+    construct("Blob", &[parts.into(), png_type()?])
 }
