@@ -47,7 +47,8 @@ fn inner_of(html: &str, id: &str) -> String {
 async fn the_receipt_check_shows_the_signed_facts_and_refuses_guessers_alike() {
     let gateway = support::start().await;
     let phone = gateway.ready_phone(1).await;
-    let (request, reply) = gateway.pay(&phone, kcell("7011234567", 1_500_00)).await;
+    // 1 500 tenge.
+    let (request, reply) = gateway.pay(&phone, kcell("7011234567", 150_000)).await;
     let transaction = reply.receipt().transaction_id;
     let session = request.session.as_str().to_owned();
     let path = format!("/receipt/{transaction}/{session}");
@@ -99,7 +100,7 @@ async fn the_receipt_check_shows_the_signed_facts_and_refuses_guessers_alike() {
     assert_eq!(facts["transaction"], transaction.as_str());
     assert_eq!(facts["dealer_bin"], "080640001122");
     assert_eq!(facts["account"], "701•••••67");
-    assert_eq!(facts["customer_amount_tiyn"], 1_500_00);
+    assert_eq!(facts["customer_amount_tiyn"], 150_000);
     assert_eq!(facts["state"], "accepted");
     assert_eq!(facts["delivery"], "queued");
     // A changed fact no longer verifies.
