@@ -23,10 +23,11 @@ self.addEventListener('activate', (event) => {
 });
 
 // What the gateway itself serves on this origin, never the cashier app: the API, the console,
-// the public pages (signature check, a card bill and its outcome on the customer's phone). The
+// the public pages (signature check, a card bill and its outcome on the customer's phone, a
+// receipt's check — opened from its QR code, also on the cashier's own phone). The
 // worker must leave them to the network untouched — answering a navigation there with the app's
 // cached index.html would show the wrong page and drop the gateway's own security headers.
-const SERVER_PATHS = ['/api/', '/console', '/verify', '/bill/', '/card/'];
+const SERVER_PATHS = ['/api/', '/console', '/verify', '/bill/', '/card/', '/receipt/'];
 
 self.addEventListener('fetch', (event) => {
   const request = event.request;

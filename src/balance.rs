@@ -1,7 +1,8 @@
 //! The dealer's balance and the point's remaining limits (manual §15): asked with the signed
 //! `balance` step, kept on the phone with the time it came, and shared through context so the
 //! screen follows a refresh made elsewhere (after each accepted payment). The answer also
-//! carries the point's offline limits as the dealer has them now, which replace the key card's.
+//! carries the point's offline limits as the dealer has them now, which replace the key card's,
+//! and the dealer's legal details for the receipts.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -45,6 +46,9 @@ impl Balance {
         };
         if let Some(limits) = &info.offline {
             session.follow_offline_limits(limits).await;
+        }
+        if let Some(details) = &info.dealer {
+            session.follow_dealer_details(details).await;
         }
         let fresh = StoredBalance {
             info,

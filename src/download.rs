@@ -1,4 +1,4 @@
-//! Saving text as a file on the phone: a Blob URL and a click on a temporary link with
+//! Saving text (or a picture) as a file on the phone: a Blob URL and a click on a temporary link with
 //! `download`, which every browser the app runs in supports (Web Share's file sharing is not
 //! everywhere, and a file in Downloads is what a dealer or support asks for).
 
@@ -16,7 +16,12 @@ pub fn save_text(name: &str, mime: &str, text: &str) -> Result<(), DownloadError
     options.set_type(mime);
     let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options)
         .map_err(|_| DownloadError)?;
-    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(|_| DownloadError)?;
+    save_blob(name, &blob)
+}
+
+/// Offers `blob` as a file named `name` (a receipt's picture, too).
+pub fn save_blob(name: &str, blob: &web_sys::Blob) -> Result<(), DownloadError> {
+    let url = web_sys::Url::create_object_url_with_blob(blob).map_err(|_| DownloadError)?;
     let document = leptos::prelude::document();
     let link: web_sys::HtmlAnchorElement = document
         .create_element("a")

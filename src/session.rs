@@ -9,7 +9,7 @@ use std::time::Duration;
 use leptos::ev;
 use leptos::prelude::*;
 use tolem_protocol::keys::SecretKey;
-use tolem_protocol::messages::{KeyCard, KeyState, OfflineLimits, Response, Step};
+use tolem_protocol::messages::{DealerDetails, KeyCard, KeyState, OfflineLimits, Response, Step};
 use zeroize::Zeroizing;
 
 use crate::api::{self, ApiError};
@@ -210,6 +210,23 @@ impl KeySession {
                 Ok(record) => self.record.set(Some(record)),
                 Err(error) => {
                     leptos::logging::warn!("could not keep the new offline limits: {error}")
+                }
+            }
+        }
+    }
+
+    /// Takes the dealer's legal details the gateway's signed balance answer carried, when they
+    /// differ from the card's, for the receipts this phone prints.
+    pub async fn follow_dealer_details(&self, details: &DealerDetails) {
+        let changed = self.record.with_untracked(|r| {
+            r.as_ref()
+                .is_some_and(|r| r.card.dealer_details.as_ref() != Some(details))
+        });
+        if changed {
+            match keystore::set_dealer_details(details.clone()).await {
+                Ok(record) => self.record.set(Some(record)),
+                Err(error) => {
+                    leptos::logging::warn!("could not keep the dealer's details: {error}")
                 }
             }
         }

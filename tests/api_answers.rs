@@ -33,6 +33,7 @@ fn balance_answer(session: Option<SessionId>, code: ResultCode) -> Response {
             point_day_left_tiyn: None,
             point_payment_limit_tiyn: None,
             offline: None,
+            dealer: None,
         })),
         gateway_time_ms: 1_795_000_000_000,
         retry_after_s: None,

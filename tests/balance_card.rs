@@ -2,7 +2,8 @@
 //! served in place of the network: a locked key is unlocked right on the card, *Check balance*
 //! shows the dealer's balance, what the point may still pay today and its limit for one payment
 //! in tenge with the time of the answer — and the offline limits the dealer changed since the
-//! key card came replace the card's on the phone, where the outbox and the worker read them.
+//! key card came replace the card's on the phone, where the outbox and the worker read them, as
+//! do the dealer's legal details for the receipts (a card from before them has none).
 #![cfg(target_arch = "wasm32")]
 
 mod support;
@@ -13,10 +14,19 @@ use support::*;
 use tolem::storage::keystore;
 use tolem_protocol::PROTOCOL_VERSION;
 use tolem_protocol::codes::ResultCode;
-use tolem_protocol::messages::{BalanceInfo, OfflineLimits, Outcome, Response};
+use tolem_protocol::messages::{BalanceInfo, DealerDetails, OfflineLimits, Outcome, Response};
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
+
+/// The dealer as the operator has it now.
+fn dealer_now() -> DealerDetails {
+    DealerDetails {
+        name: "ТОО «Демо-дилер»".into(),
+        bin: "080640001122".into(),
+        legal_address: "Алматы, пр. Абая, 10".into(),
+    }
+}
 
 const PASSPHRASE: &str = "балансы-тексеру-7";
 
@@ -41,6 +51,7 @@ async fn the_balance_card_shows_the_gateways_figures_and_takes_the_dealers_offli
                 point_day_left_tiyn: Some(250_000_00),
                 point_payment_limit_tiyn: None,
                 offline: Some(limits.clone()),
+                dealer: Some(dealer_now()),
             })),
             gateway_time_ms: js_sys::Date::now() as i64,
             retry_after_s: None,
@@ -73,6 +84,10 @@ async fn the_balance_card_shows_the_gateways_figures_and_takes_the_dealers_offli
     // The dealer's limits now, on the phone's card: what the outbox checks deferrals against.
     let card = tolem_outbox::store::key_card().await.unwrap().unwrap();
     assert_eq!(card.offline, dealers_now);
+    // And the dealer's legal details, which a card from before them lacked: the receipts this
+    // phone prints name the dealer in law from now on.
+    assert_eq!(sample_card().dealer_details, None);
+    assert_eq!(card.dealer_details, Some(dealer_now()));
     drop(app);
     forget_key().await;
 }

@@ -46,6 +46,13 @@ async fn card_is_issued_and_signed_by_the_gateway_key_it_carries() {
         card.dealer_contact.as_deref(),
         Some("Демо-контакт, +7 701 000 00 00")
     );
+    // Who the dealer is in law, for the payment document the point prints (issue 16).
+    let details = card
+        .dealer_details
+        .expect("the key card names the dealer in law");
+    assert_eq!(details.name, "Демо-дилер");
+    assert_eq!(details.bin, "080640001122");
+    assert_eq!(details.legal_address, "Алматы, пр. Абая, 10");
 
     // Every call issues a new serial.
     let again = gateway.key_card(POINT, PASSWORD).await.response();

@@ -20,7 +20,7 @@ use support::{
 };
 use tolem_protocol::{
     codes::ResultCode,
-    messages::{BalanceInfo, Message, Outcome, Payment, PaymentState, Step},
+    messages::{BalanceInfo, DealerDetails, Message, Outcome, Payment, PaymentState, Step},
     signing::SIGNATURE_HEADER,
 };
 
@@ -167,6 +167,7 @@ async fn check_and_pay_keep_the_point_and_dealer_limits() {
             point_day_left_tiyn: Some(2 * THOUSAND),
             point_payment_limit_tiyn: Some(500_000),
             offline: Some(phone.card.offline.clone()),
+            dealer: Some(demo_dealer_details()),
         }
     );
 
@@ -541,4 +542,13 @@ async fn a_sender_blocked_while_its_pay_waits_for_the_lock_is_refused_and_nothin
         }
     }
     assert_ledger_matches(&gateway).await;
+}
+
+/// The demo dealer as the operator registered it: what its receipts name.
+fn demo_dealer_details() -> DealerDetails {
+    DealerDetails {
+        name: "Демо-дилер".into(),
+        bin: "080640001122".into(),
+        legal_address: "Алматы, пр. Абая, 10".into(),
+    }
 }

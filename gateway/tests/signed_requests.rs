@@ -11,7 +11,7 @@ use reqwest::StatusCode;
 use support::{Gateway, phone::Phone};
 use tolem_protocol::{
     codes::ResultCode,
-    messages::{BalanceInfo, Letter, Message, OfflineLimits, Outcome, Step},
+    messages::{BalanceInfo, DealerDetails, Letter, Message, OfflineLimits, Outcome, Step},
     signing::{KEY_HEADER, MAX_BODY_BYTES, SIGNATURE_HEADER},
 };
 
@@ -228,6 +228,7 @@ async fn only_a_certified_key_of_an_active_point_dealer_and_cashier_gets_through
             point_day_left_tiyn: None,
             point_payment_limit_tiyn: None,
             offline: Some(phone.card.offline.clone()),
+            dealer: Some(demo_dealer_details()),
         }))
     );
 
@@ -356,4 +357,13 @@ async fn a_key_speaks_only_for_the_cashier_its_card_named() {
             .await
             .unwrap();
     assert_eq!(stored.as_deref(), Some("C1"));
+}
+
+/// The demo dealer as the operator registered it: what its receipts name.
+fn demo_dealer_details() -> DealerDetails {
+    DealerDetails {
+        name: "Демо-дилер".into(),
+        bin: "080640001122".into(),
+        legal_address: "Алматы, пр. Абая, 10".into(),
+    }
 }

@@ -22,6 +22,7 @@ pub mod ids;
 pub mod keys;
 pub mod messages;
 pub mod providers;
+pub mod receipt;
 pub mod shift;
 pub mod signing;
 

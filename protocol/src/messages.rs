@@ -174,6 +174,23 @@ pub struct KeyCard {
     /// the operator; shown on the app's *About* screen. Absent when none was given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dealer_contact: Option<String>,
+    /// Who the dealer is in law, for the payment document the point gives the customer
+    /// (manual §1). Absent from older gateways; a phone enrolled before learns it from the
+    /// signed balance answer ([`BalanceInfo::dealer`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dealer_details: Option<DealerDetails>,
+}
+
+/// The dealer as a payment document names it: the legal name, the business identification
+/// number and the legal address, as the operator registered them (either may be empty when
+/// the operator has not given it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DealerDetails {
+    pub name: String,
+    #[serde(default)]
+    pub bin: String,
+    #[serde(default)]
+    pub legal_address: String,
 }
 
 impl Message for KeyCard {
@@ -653,6 +670,11 @@ pub struct BalanceInfo {
     /// with a new key card. Absent from older gateways.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offline: Option<OfflineLimits>,
+    /// The dealer's legal details as the operator has them now: the phone replaces the ones on
+    /// its key card, so receipts name the dealer correctly on phones enrolled before key cards
+    /// carried them, and after the operator corrects them. Absent from older gateways.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dealer: Option<DealerDetails>,
 }
 
 /// The result of a step that worked.

@@ -36,6 +36,7 @@ fn card() -> KeyCard {
         },
         issued_at_ms: NOW,
         dealer_contact: None,
+        dealer_details: None,
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tolem_protocol::keys::{PublicKey, SecretKey};
-use tolem_protocol::messages::{KeyCard, KeyState, OfflineLimits};
+use tolem_protocol::messages::{DealerDetails, KeyCard, KeyState, OfflineLimits};
 use wasm_bindgen::JsValue;
 use zeroize::{Zeroize, Zeroizing};
 
@@ -172,6 +172,16 @@ pub async fn set_state(state: Option<KeyState>) -> Result<KeyRecord, KeyStoreErr
 pub async fn set_offline_limits(limits: OfflineLimits) -> Result<KeyRecord, KeyStoreError> {
     let mut record = load().await?.ok_or(KeyStoreError::NoKey)?;
     record.card.offline = limits;
+    save(&record).await?;
+    Ok(record)
+}
+
+/// Replaces the dealer's legal details on the stored key card with the ones the gateway's
+/// signed balance answer carried: a phone enrolled before key cards carried them learns them,
+/// and an operator's correction reaches the receipts.
+pub async fn set_dealer_details(details: DealerDetails) -> Result<KeyRecord, KeyStoreError> {
+    let mut record = load().await?.ok_or(KeyStoreError::NoKey)?;
+    record.card.dealer_details = Some(details);
     save(&record).await?;
     Ok(record)
 }

@@ -31,5 +31,6 @@ pub fn sample_card() -> KeyCard {
         },
         issued_at_ms: js_sys::Date::now() as i64,
         dealer_contact: None,
+        dealer_details: None,
     }
 }

@@ -14,8 +14,11 @@ const GOAL_BROTLI: usize = 150 * 1024;
 /// The budget the test command enforces (`size-report --check`): what a first visit may weigh
 /// today, brotli-compressed. Measured 590.8 KiB on 2026-12-01; a change that makes the app
 /// heavier fails the test command until it pays for itself. Lower it as the app is cut, down to
-/// [`GOAL_BROTLI`]; never raise it without saying why in the commit.
-pub const BUDGET_BROTLI: usize = 600 * 1024;
+/// [`GOAL_BROTLI`]; never raise it without saying why in the commit. Raised to 602 KiB for the
+/// payment document (issue 16, 601.1 KiB measured): the dealer's legal details in the key card
+/// and the balance answer are read by the service worker too (~3 KiB), the receipt's check QR,
+/// printing and picture ~7 KiB.
+pub const BUDGET_BROTLI: usize = 602 * 1024;
 
 /// Prints the report; with `check`, fails when the first visit is over [`BUDGET_BROTLI`].
 pub fn print(dist_dir: &Path, check: bool) -> Result<(), String> {

@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 use sqlx::{AnyConnection, AnyPool, Row, any::AnyRow};
-use tolem_protocol::messages::OfflineLimits;
+use tolem_protocol::messages::{DealerDetails, OfflineLimits};
 
 /// A dealer: owns the money a point pays out.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +22,21 @@ pub struct Dealer {
     pub daily_limit_tiyn: Option<i64>,
     /// How its cashiers reach its support (free text, may be empty).
     pub contact: String,
+    /// Its business identification number (empty when the operator has given none).
+    pub bin: String,
+    /// Its legal address (may be empty).
+    pub legal_address: String,
+}
+
+impl Dealer {
+    /// The dealer as its points' payment documents name it.
+    pub fn details(&self) -> DealerDetails {
+        DealerDetails {
+            name: self.name.clone(),
+            bin: self.bin.clone(),
+            legal_address: self.legal_address.clone(),
+        }
+    }
 }
 
 /// A payment point and the limits its dealer set. The password hash is deliberately not here
@@ -132,8 +147,8 @@ pub async fn dealer<'e>(
     code: &str,
 ) -> Result<Option<Dealer>, sqlx::Error> {
     let row = sqlx::query(
-        "SELECT code, name, balance_tiyn, active, payment_limit_tiyn, daily_limit_tiyn, contact \
-         FROM dealers WHERE code = $1",
+        "SELECT code, name, balance_tiyn, active, payment_limit_tiyn, daily_limit_tiyn, contact, \
+         COALESCE(bin, '') AS bin, legal_address FROM dealers WHERE code = $1",
     )
     .bind(code)
     .fetch_optional(executor)
@@ -147,6 +162,8 @@ pub async fn dealer<'e>(
             payment_limit_tiyn: row.try_get("payment_limit_tiyn")?,
             daily_limit_tiyn: row.try_get("daily_limit_tiyn")?,
             contact: row.try_get("contact")?,
+            bin: row.try_get("bin")?,
+            legal_address: row.try_get("legal_address")?,
         })
     })
     .transpose()

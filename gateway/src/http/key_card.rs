@@ -92,6 +92,7 @@ async fn key_card(
         %ip,
         "key card issued"
     );
+    let dealer_details = Some(dealer.details());
     Ok(Answer::outcome(
         None,
         Outcome::KeyCard(KeyCard {
@@ -106,6 +107,7 @@ async fn key_card(
             offline: point.offline,
             issued_at_ms: now,
             dealer_contact: Some(dealer.contact).filter(|contact| !contact.trim().is_empty()),
+            dealer_details,
         }),
     ))
 }

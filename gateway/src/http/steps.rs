@@ -53,6 +53,7 @@ async fn balance(
             point_day_left_tiyn,
             point_payment_limit_tiyn: point.payment_limit_tiyn,
             offline: Some(point.offline.clone()),
+            dealer: Some(auth.dealer.details()),
         }),
     ))
 }

@@ -24,6 +24,7 @@
 //! money actually moves.
 
 pub mod pay;
+pub mod receipt;
 
 use sha2::{Digest, Sha256};
 use sqlx::AnyConnection;

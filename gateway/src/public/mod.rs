@@ -1,9 +1,10 @@
 //! The public pages: what anyone may open without an account — [`verify`], which checks the
 //! signatures of a letter a point sent by e-mail, and [`bill`], the customer's pages of a card
-//! bill.
+//! bill, and [`receipt`], the public check of a payment document.
 
 pub mod bill;
 pub mod frame;
+pub mod receipt;
 pub mod verify;
 
 use axum::{
@@ -18,7 +19,9 @@ use crate::state::AppState;
 
 /// Every public page.
 pub fn router() -> Router<AppState> {
-    verify::router().merge(bill::router())
+    verify::router()
+        .merge(bill::router())
+        .merge(receipt::router())
 }
 
 /// The same strict headers as the console: no scripts, no framing, never cached (a pasted

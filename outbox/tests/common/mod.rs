@@ -51,6 +51,7 @@ pub fn card() -> KeyCard {
         },
         issued_at_ms: NOW - 86_400_000,
         dealer_contact: None,
+        dealer_details: None,
     }
 }
 

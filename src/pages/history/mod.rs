@@ -1,14 +1,18 @@
 //! History & balance (manual §12.2, §14, §15): the dealer's balance with the point's limits, and
 //! the payments on this phone, newest first, filterable by provider, each with its state — kept
 //! live as payments change here, in another tab or in the service worker. One module per screen:
-//! this list, a payment's page (`detail`) and its receipt (`receipt`).
+//! this list, a payment's page (`detail`) and its receipt (`receipt`, drawn as a picture by
+//! `receipt_image`).
 
 mod balance;
 mod detail;
 mod receipt;
+mod receipt_image;
 
 pub use detail::{PaymentDetailPage, failure_text, mail_text};
-pub use receipt::{ReceiptPage, Shared, receipt_lines, share};
+pub use receipt::{
+    Issuer, ReceiptPage, Shared, document_lines, issuer, receipt_lines, receipt_text, share,
+};
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;

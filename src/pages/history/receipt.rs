@@ -1,5 +1,10 @@
-//! The receipt the cashier turns the phone around to show, or shares as text (the phone's share
-//! sheet: a messenger, SMS, e-mail; where there is none, the text goes to the clipboard).
+//! The payment document (manual §1: the point gives the customer a payment document): who took
+//! the money in law (the dealer's name, BIN and legal address, from the key card), the point, the
+//! cashier, the payment's figures, state and delivery, and — once the gateway decided — a QR code
+//! that opens the gateway's public, signed receipt check. The cashier turns the phone around to
+//! show it, prints it (laid out for a 58 mm receipt printer or A6 paper, see `style.css`), or
+//! shares it as text (the phone's share sheet: a messenger, SMS, e-mail; where there is none, the
+//! text goes to the clipboard) or as a picture ([`super::receipt_image`]).
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -7,16 +12,22 @@ use leptos_router::hooks::use_params_map;
 use tolem_outbox::record::PaymentRecord;
 use tolem_outbox::store;
 use tolem_protocol::ids::SessionId;
+use tolem_protocol::messages::KeyCard;
+use tolem_protocol::receipt::check_link;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 
-use crate::components::{DeliveryNote, StateBadge, delivery_summary, record_label, state_reason};
+use super::receipt_image;
+use crate::components::{
+    DeliveryNote, QrCode, StateBadge, delivery_summary, record_label, state_reason,
+};
 use crate::deliveries::use_deliveries;
 use crate::format::{account_for_display, account_guess, local_date_time};
 use crate::i18n::*;
 use crate::money::format_tenge;
 use crate::payments::on_payment_change;
 use crate::providers::use_providers;
+use crate::session::use_key_session;
 
 /// The lines of a receipt: (label, value), in the order printed — the payment's figures and
 /// state, then where its delivery to the provider is.
@@ -42,6 +53,10 @@ fn figure_lines(record: &PaymentRecord, account: &str, locale: Locale) -> Vec<(S
         (
             td_string!(locale, figure_point).to_owned(),
             p.point_name.clone(),
+        ),
+        (
+            td_string!(locale, figure_cashier).to_owned(),
+            p.cashier.clone(),
         ),
         (
             td_string!(locale, figure_created).to_owned(),
@@ -88,11 +103,96 @@ fn figure_lines(record: &PaymentRecord, account: &str, locale: Locale) -> Vec<(S
     lines
 }
 
-/// The receipt as plain text, for sharing.
-pub fn receipt_text(record: &PaymentRecord, account: &str, locale: Locale) -> String {
-    let mut text = format!("{}\n", td_string!(locale, receipt_heading));
+/// Who took the money, as the document names them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Issuer {
+    /// The dealer's legal name.
+    pub name: String,
+    /// Empty when the phone does not know it (a key card from before, no balance asked since).
+    pub bin: String,
+    pub address: String,
+}
+
+/// The issuer of a payment of `dealer`, from the phone's key card — only when the card is that
+/// dealer's (a payment kept from a key of another dealer names no one rather than the wrong one).
+pub fn issuer(card: &KeyCard, dealer: &str) -> Option<Issuer> {
+    if card.dealer != dealer {
+        return None;
+    }
+    Some(match &card.dealer_details {
+        Some(details) => Issuer {
+            name: details.name.clone(),
+            bin: details.bin.clone(),
+            address: details.legal_address.clone(),
+        },
+        None => Issuer {
+            name: card.dealer_name.clone(),
+            bin: String::new(),
+            address: String::new(),
+        },
+    })
+}
+
+/// The issuer's lines of the document: the name, then `BIN …` and the address when known.
+pub fn issuer_lines(issuer: &Issuer, locale: Locale) -> Vec<String> {
+    let mut lines = vec![issuer.name.clone()];
+    if !issuer.bin.is_empty() {
+        lines.push(format!(
+            "{} {}",
+            td_string!(locale, receipt_dealer_bin),
+            issuer.bin
+        ));
+    }
+    if !issuer.address.is_empty() {
+        lines.push(issuer.address.clone());
+    }
+    lines
+}
+
+/// The address of the gateway's public check of a decided payment (the app is served by the
+/// gateway, so this page's origin is the gateway's).
+pub fn check_url(record: &PaymentRecord) -> Option<String> {
+    let transaction = record.transaction_id.as_deref()?;
+    let origin = window().location().origin().ok()?;
+    Some(check_link(&origin, transaction, record.session()))
+}
+
+/// The whole document as text lines: heading, issuer, figures and delivery, the check's address.
+pub fn document_lines(
+    record: &PaymentRecord,
+    account: &str,
+    issuer: Option<&Issuer>,
+    check: Option<&str>,
+    locale: Locale,
+) -> Vec<String> {
+    let mut lines = vec![td_string!(locale, receipt_heading).to_owned()];
+    if let Some(issuer) = issuer {
+        lines.extend(issuer_lines(issuer, locale));
+    }
     for (label, value) in receipt_lines(record, account, locale) {
-        text.push_str(&format!("{label}: {value}\n"));
+        lines.push(format!("{label}: {value}"));
+    }
+    if let Some(check) = check {
+        lines.push(format!(
+            "{}: {check}",
+            td_string!(locale, receipt_check_link)
+        ));
+    }
+    lines
+}
+
+/// The receipt as plain text, for sharing.
+pub fn receipt_text(
+    record: &PaymentRecord,
+    account: &str,
+    issuer: Option<&Issuer>,
+    check: Option<&str>,
+    locale: Locale,
+) -> String {
+    let mut text = String::new();
+    for line in document_lines(record, account, issuer, check, locale) {
+        text.push_str(&line);
+        text.push('\n');
     }
     text
 }
@@ -103,7 +203,11 @@ pub enum Shared {
     Not,
     Sheet,
     Copied,
+    /// The picture was saved as a file (no share sheet takes files here).
+    Saved,
     Failed,
+    /// The picture could not be made.
+    ImageFailed,
 }
 
 /// Hands `text` to the phone's share sheet; without one, copies it to the clipboard.
@@ -150,6 +254,7 @@ pub async fn share(title: &str, text: &str) -> Shared {
 pub fn ReceiptPage() -> impl IntoView {
     let i18n = use_i18n();
     let providers = use_providers();
+    let key_session = use_key_session();
     let params = use_params_map();
     let session = move || {
         params
@@ -193,17 +298,54 @@ pub fn ReceiptPage() -> impl IntoView {
             }
             Some(Some(record)) => record,
         };
+        // The key card is read from the phone with the page; the document waits for it so it
+        // never shows without the dealer and then jumps.
+        if !key_session.is_loaded() {
+            return view! { <p class="progress" role="status">{tr!(loading)}</p> }.into_any();
+        }
         let locale = i18n.get_locale();
         let account = match providers.find(&record.payment.provider) {
             Some(provider) => account_for_display(provider.account_kind, &record.payment.account),
             None => account_guess(&record.payment.account),
         };
+        let issuer = key_session
+            .record()
+            .and_then(|key| issuer(&key.card, &record.payment.dealer));
+        let check = check_url(&record);
         let lines = figure_lines(&record, &account, locale);
-        let text = receipt_text(&record, &account, locale);
+        let document = document_lines(&record, &account, issuer.as_ref(), check.as_deref(), locale);
+        let text = receipt_text(&record, &account, issuer.as_ref(), check.as_deref(), locale);
         let title = td_string!(locale, receipt_heading).to_owned();
-        let on_share = move |_| {
-            let (title, text) = (title.clone(), text.clone());
-            spawn_local(async move { set_shared.set(share(&title, &text).await) });
+        let name = format!(
+            "receipt-{}.png",
+            record
+                .transaction_id
+                .as_deref()
+                .unwrap_or(record.session().as_str())
+        );
+        let on_share = {
+            let title = title.clone();
+            move |_| {
+                let (title, text) = (title.clone(), text.clone());
+                spawn_local(async move { set_shared.set(share(&title, &text).await) });
+            }
+        };
+        let on_share_image = {
+            let check = check.clone();
+            move |_| {
+                let (title, name) = (title.clone(), name.clone());
+                let (document, check) = (document.clone(), check.clone());
+                spawn_local(async move {
+                    let outcome =
+                        receipt_image::share_image(&title, &name, &document, check.as_deref())
+                            .await;
+                    set_shared.set(outcome);
+                });
+            }
+        };
+        let on_print = move |_| {
+            // Printing is the browser's own dialog: nothing to wait for or report.
+            let _ = window().print();
         };
         view! {
             <article
@@ -212,6 +354,17 @@ pub fn ReceiptPage() -> impl IntoView {
                 data-state=record.state.name()
                 data-transaction=record.transaction_id.clone().unwrap_or_default()
             >
+                {issuer.map(|issuer| view! {
+                    <header class="receipt-issuer">
+                        <p id="receipt-dealer" class="receipt-dealer">{issuer.name.clone()}</p>
+                        {(!issuer.bin.is_empty()).then(|| view! {
+                            <p id="receipt-dealer-bin">{tr!(receipt_dealer_bin)} " " {issuer.bin.clone()}</p>
+                        })}
+                        {(!issuer.address.is_empty()).then(|| view! {
+                            <p id="receipt-dealer-address">{issuer.address.clone()}</p>
+                        })}
+                    </header>
+                })}
                 <h2>{tr!(receipt_heading)}</h2>
                 <p class="result-head"><StateBadge state=record.state by_card=record.payment.is_bill() /></p>
                 {record.delivery.clone().map(|delivery| view! {
@@ -225,15 +378,30 @@ pub fn ReceiptPage() -> impl IntoView {
                         .map(|(label, value)| view! { <dt>{label}</dt><dd>{value}</dd> })
                         .collect_view()}
                 </dl>
+                {check.map(|check| view! {
+                    <div class="receipt-check">
+                        <QrCode id="receipt-qr" text=check.clone() label=|l| td_string!(l, receipt_qr_label) />
+                        <p class="hint">{tr!(receipt_qr_hint)}</p>
+                        <p id="receipt-check-url" class="receipt-url">{check}</p>
+                    </div>
+                })}
             </article>
             <nav class="actions">
-                <button id="receipt-share" type="button" class="primary" on:click=on_share>
+                <button id="receipt-print" type="button" class="primary" on:click=on_print>
+                    {tr!(receipt_print)}
+                </button>
+                <button id="receipt-share" type="button" on:click=on_share>
                     {tr!(share_button)}
+                </button>
+                <button id="receipt-share-image" type="button" on:click=on_share_image>
+                    {tr!(receipt_share_image)}
                 </button>
             </nav>
             {move || match shared.get() {
                 Shared::Copied => Some(view! { <p id="receipt-shared" role="status">{tr!(receipt_copied)}</p> }.into_any()),
+                Shared::Saved => Some(view! { <p id="receipt-shared" role="status">{tr!(receipt_image_saved)}</p> }.into_any()),
                 Shared::Failed => Some(view! { <p id="receipt-shared" class="error" role="alert">{tr!(receipt_share_failed)}</p> }.into_any()),
+                Shared::ImageFailed => Some(view! { <p id="receipt-shared" class="error" role="alert">{tr!(receipt_image_failed)}</p> }.into_any()),
                 _ => None,
             }}
         }

@@ -58,7 +58,14 @@ async fn no_screen_is_wider_than_a_320_pixel_phone() {
             "localStorage.setItem('tolem.language', '{language}'); return true"
         ))
         .await;
-        for screen in SCREENS {
+        // The waiting payment's own pages too: its page and its receipt (the payment document).
+        let payment = format!("history/{}", taken.session);
+        let receipt = format!("{payment}/receipt");
+        let screens = SCREENS
+            .iter()
+            .copied()
+            .chain([payment.as_str(), receipt.as_str()]);
+        for screen in screens {
             // A full load: the key is locked again, as after the phone slept.
             b.client
                 .goto(&format!("{}{screen}", phone.app))
