@@ -120,6 +120,7 @@ fn check_codes(codes: &[&str]) -> Result<(), DecodeError> {
 
 /// Phone → gateway: "give me the key card of this point" (with the code and password the dealer
 /// issued). Sent over HTTPS, unsigned: the phone has no key yet.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyCardRequest {
     pub v: u16,
@@ -143,6 +144,7 @@ impl Message for KeyCardRequest {
 }
 
 /// Limits that let a point take payments without a network, set by the dealer.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OfflineLimits {
     /// The largest single payment that may be deferred.
@@ -154,6 +156,7 @@ pub struct OfflineLimits {
 }
 
 /// Gateway → phone: who the point is and which key serial its new key will have.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyCard {
     pub v: u16,
@@ -186,6 +189,7 @@ impl Message for KeyCard {
 
 /// Phone → gateway: register this public key under the card's serial. Signed by the new key
 /// itself, so only a phone that holds the private half can register it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegisterKey {
     pub v: u16,
@@ -202,6 +206,7 @@ pub struct RegisterKey {
 }
 
 /// What a phone says when its outbox vanished: the key whose waiting payments went with it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboxLost {
     /// The serial of the key the vanished outbox belonged to.
@@ -229,6 +234,7 @@ impl Message for RegisterKey {
 }
 
 /// Where a key stands with the gateway.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KeyState {
@@ -243,6 +249,7 @@ pub enum KeyState {
 // ----- signed requests ----------------------------------------------------------------------------
 
 /// A payment as the cashier entered it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Payment {
     /// The provider's code from the catalogue.
@@ -263,6 +270,7 @@ pub const LETTER_MAX_CHARS: usize = 4_000;
 pub const ADDRESS_MAX_CHARS: usize = 254;
 
 /// A signed letter from the point, relayed by the gateway.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Letter {
     pub to: String,
@@ -328,6 +336,7 @@ pub const BILL_MAX_LIFETIME_MS: i64 = 24 * 60 * 60 * 1000;
 /// (a QR code holding the signed bytes, see [`crate::bill`]) instead of sent by the phone. The
 /// customer pays [`Payment::customer_amount_tiyn`] by card; once the payment service confirms, the
 /// gateway records the payment under the bill's session, exactly once.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Bill {
     pub payment: Payment,
@@ -337,6 +346,7 @@ pub struct Bill {
 }
 
 /// What a signed request asks for. The name of the step is also the last part of its URL.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "step", content = "body", rename_all = "snake_case")]
 pub enum Step {
@@ -377,6 +387,7 @@ impl Step {
 }
 
 /// Phone → gateway: a step, signed by the point key.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Request {
     pub v: u16,
@@ -466,6 +477,7 @@ fn validate_payment(payment: &Payment) -> Result<(), DecodeError> {
 // ----- responses --------------------------------------------------------------------------------
 
 /// How a payment ended.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PaymentState {
@@ -474,6 +486,7 @@ pub enum PaymentState {
 }
 
 /// How the customer paid.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PaymentMethod {
@@ -491,6 +504,7 @@ impl PaymentMethod {
 }
 
 /// The gateway's record of a payment.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentReceipt {
     pub transaction_id: String,
@@ -511,6 +525,7 @@ pub struct PaymentReceipt {
 /// Where an accepted payment is on its way to the provider. The dealer's balance paid it when
 /// it was accepted; the provider's refusal gives that money back (*refunded*), so the cashier
 /// must give the customer's cash back.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryState {
@@ -535,6 +550,7 @@ impl DeliveryState {
 }
 
 /// Why a provider refused a payment for good, as the cashier is told it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProviderRefusal {
@@ -554,6 +570,7 @@ pub enum ProviderRefusal {
 }
 
 /// An accepted payment's delivery to its provider.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Delivery {
     pub state: DeliveryState,
@@ -573,6 +590,7 @@ pub struct Delivery {
 
 /// Where an unpaid bill stands (the answer to `status` or `cancel` of a bill's session, with
 /// code 915, 916 or 917). Once paid, the answer is the payment's receipt instead.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BillState {
@@ -585,6 +603,7 @@ pub enum BillState {
 }
 
 /// Why the customer's card was refused, as the payment service put it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CardRefusal {
@@ -605,6 +624,7 @@ pub enum CardRefusal {
 }
 
 /// An unpaid bill, as the gateway knows it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BillStatus {
     pub state: BillState,
@@ -616,6 +636,7 @@ pub struct BillStatus {
 }
 
 /// What a provider said about an account when asked before paying.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountCheck {
     /// The provider knows the account and would take the payment; when `false`, `refusal` says
@@ -627,12 +648,14 @@ pub struct AccountCheck {
     pub holder: Option<String>,
     /// The provider's other display fields (name, value), e.g. the debt.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Vec<String>>))]
     pub fields: Vec<(String, String)>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refusal: Option<ProviderRefusal>,
 }
 
 /// Money the point may still move.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BalanceInfo {
     pub dealer_balance_tiyn: i64,
@@ -650,6 +673,7 @@ pub struct BalanceInfo {
 }
 
 /// The result of a step that worked.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Outcome {
@@ -676,6 +700,7 @@ pub enum Outcome {
 
 /// Gateway → phone: the answer to any step. `code` says how it went; `outcome` is there when it
 /// went well (and for a rejected payment, its receipt).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Response {
     pub v: u16,
