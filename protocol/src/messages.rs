@@ -123,8 +123,11 @@ fn check_codes(codes: &[&str]) -> Result<(), DecodeError> {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyCardRequest {
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1))]
     pub v: u16,
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9_-]{1,32}$"))]
     pub point: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 128))]
     pub password: String,
 }
 
@@ -192,9 +195,13 @@ impl Message for KeyCard {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegisterKey {
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1))]
     pub v: u16,
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9_-]{1,32}$"))]
     pub point: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 128))]
     pub password: String,
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9_-]{1,32}$"))]
     pub key_serial: String,
     pub public_key: PublicKey,
     pub created_at_ms: i64,
@@ -210,6 +217,7 @@ pub struct RegisterKey {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboxLost {
     /// The serial of the key the vanished outbox belonged to.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9_-]{1,32}$"))]
     pub key_serial: String,
     /// When the phone noticed (UTC milliseconds, the phone's clock).
     pub noticed_at_ms: i64,
@@ -253,14 +261,19 @@ pub enum KeyState {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Payment {
     /// The provider's code from the catalogue.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9_-]{1,32}$"))]
     pub provider: String,
     /// Phone number (10 digits, without +7) or account number.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 32))]
     pub account: String,
     /// What the provider is credited.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub amount_tiyn: i64,
     /// What the customer handed over: the amount plus the point's extra commission.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub customer_amount_tiyn: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 64))]
     pub comment: Option<String>,
 }
 
@@ -273,7 +286,9 @@ pub const ADDRESS_MAX_CHARS: usize = 254;
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Letter {
+    #[cfg_attr(feature = "openapi", schema(min_length = 3, max_length = 254))]
     pub to: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 4000))]
     pub text: String,
 }
 
@@ -390,21 +405,28 @@ impl Step {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Request {
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1))]
     pub v: u16,
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9_-]{1,32}$"))]
     pub dealer: String,
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9_-]{1,32}$"))]
     pub point: String,
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9_-]{1,32}$"))]
     pub cashier: String,
     /// The serial of the key that signs this request (also in the signature header).
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9_-]{1,32}$"))]
     pub key_serial: String,
     /// The idempotency key: for payments, the same session across check, pay and status.
     pub session: SessionId,
     /// When the phone created the request (UTC milliseconds); signed, so a deferred payment
     /// keeps the time the customer paid.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub created_at_ms: i64,
     /// A cash payment's number among the payments its key signed: 1, 2, 3… with no number
     /// skipped, so the gateway can list the numbers it never received (a payment the phone
     /// signed and then lost). Only on `pay`; absent from older phones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub seq: Option<i64>,
     /// Set while the phone knows its outbox vanished (see [`OutboxLost`]): the gateway records
     /// it for the point's page. Absent from older phones and whenever nothing was lost.

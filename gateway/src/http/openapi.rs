@@ -131,7 +131,8 @@ fn bind_param() -> Parameter {
         false,
         schema,
         "`request-sha256`: sign the answer bound to this request's bytes (see the signing \
-         rules above). Without it the answer's signature covers its body alone.",
+         rules above). Without it (or with any other value, which is ignored) the answer's \
+         signature covers its body alone.",
     )
 }
 
