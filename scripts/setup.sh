@@ -78,6 +78,21 @@ fi
 # aiosmtpd (PyPI): the real SMTP server the gateway's mail tests start.
 python3 -c 'import aiosmtpd' 2>/dev/null || { say "installing aiosmtpd from PyPI (gateway mail tests)"; PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q --disable-pip-version-check aiosmtpd; }
 
+# schemathesis (PyPI), pinned, in its own venv: the API contract test (scripts/contract.sh)
+# fuzzes a live gateway against its OpenAPI description.
+SCHEMATHESIS_VERSION="4.32.5"
+if [ "$("$ROOT/tools/schemathesis/bin/schemathesis" --version 2>/dev/null | grep -o '[0-9][0-9.]*$')" != "$SCHEMATHESIS_VERSION" ]; then
+  say "installing schemathesis $SCHEMATHESIS_VERSION from PyPI into tools/schemathesis (API contract test)"
+  if ! python3 -m venv --clear "$ROOT/tools/schemathesis"; then
+    # Debian's python3 makes venvs only with python3-venv.
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv
+    python3 -m venv --clear "$ROOT/tools/schemathesis"
+  fi
+  "$ROOT/tools/schemathesis/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+
 export PATH="$ROOT/tools/npm/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 export CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}"
 export GECKODRIVER="${GECKODRIVER:-$HOME/.cargo/bin/geckodriver}"

@@ -2,7 +2,8 @@
 # Runs every Tolem test suite; installs what they need first (scripts/setup.sh).
 #   0. rustfmt and clippy on every crate, native and wasm
 #   1. native crates (protocol, gateway, build tools): cargo test; then the gateway's suites
-#      again on a real PostgreSQL server (a throw-away cluster this script starts and stops)
+#      again on a real PostgreSQL server (a throw-away cluster this script starts and stops);
+#      then the API contract: schemathesis fuzzes a live gateway against /api/openapi.json
 #   2. browser code (app, service worker): wasm-bindgen-test in headless Chromium
 #   3. end to end: the release app, its service worker and a real gateway in headless Chromium
 set -euo pipefail
@@ -29,6 +30,9 @@ pg_url=$(scripts/postgres.sh start "$pg_dir")
 TOLEM_TEST_POSTGRES_URL="$pg_url" cargo test -p tolem-gateway -- --test-threads=1
 scripts/postgres.sh stop "$pg_dir"
 trap - EXIT
+
+step "API contract (schemathesis against a live gateway and its /api/openapi.json)"
+scripts/contract.sh
 
 step "browser tests (wasm-bindgen-test, headless Chromium)"
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner

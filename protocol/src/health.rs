@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// The gateway's answer to a health check.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Health {
     /// `"ok"` when everything works, `"degraded"` when the database does not answer.

@@ -21,6 +21,8 @@ pub mod health;
 pub mod ids;
 pub mod keys;
 pub mod messages;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod providers;
 pub mod receipt;
 pub mod shift;

@@ -121,10 +121,14 @@ fn check_codes(codes: &[&str]) -> Result<(), DecodeError> {
 
 /// Phone → gateway: "give me the key card of this point" (with the code and password the dealer
 /// issued). Sent over HTTPS, unsigned: the phone has no key yet.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyCardRequest {
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1))]
     pub v: u16,
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9_-]{1,32}$"))]
     pub point: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 128))]
     pub password: String,
 }
 
@@ -144,6 +148,7 @@ impl Message for KeyCardRequest {
 }
 
 /// Limits that let a point take payments without a network, set by the dealer.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OfflineLimits {
     /// The largest single payment that may be deferred.
@@ -155,6 +160,7 @@ pub struct OfflineLimits {
 }
 
 /// Gateway → phone: who the point is and which key serial its new key will have.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyCard {
     pub v: u16,
@@ -204,11 +210,16 @@ impl Message for KeyCard {
 
 /// Phone → gateway: register this public key under the card's serial. Signed by the new key
 /// itself, so only a phone that holds the private half can register it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegisterKey {
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1))]
     pub v: u16,
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9_-]{1,32}$"))]
     pub point: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 128))]
     pub password: String,
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9_-]{1,32}$"))]
     pub key_serial: String,
     pub public_key: PublicKey,
     pub created_at_ms: i64,
@@ -220,9 +231,11 @@ pub struct RegisterKey {
 }
 
 /// What a phone says when its outbox vanished: the key whose waiting payments went with it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboxLost {
     /// The serial of the key the vanished outbox belonged to.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9_-]{1,32}$"))]
     pub key_serial: String,
     /// When the phone noticed (UTC milliseconds, the phone's clock).
     pub noticed_at_ms: i64,
@@ -247,6 +260,7 @@ impl Message for RegisterKey {
 }
 
 /// Where a key stands with the gateway.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KeyState {
@@ -261,17 +275,23 @@ pub enum KeyState {
 // ----- signed requests ----------------------------------------------------------------------------
 
 /// A payment as the cashier entered it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Payment {
     /// The provider's code from the catalogue.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9_-]{1,32}$"))]
     pub provider: String,
     /// Phone number (10 digits, without +7) or account number.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 32))]
     pub account: String,
     /// What the provider is credited.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub amount_tiyn: i64,
     /// What the customer handed over: the amount plus the point's extra commission.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub customer_amount_tiyn: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 64))]
     pub comment: Option<String>,
 }
 
@@ -281,9 +301,12 @@ pub const LETTER_MAX_CHARS: usize = 4_000;
 pub const ADDRESS_MAX_CHARS: usize = 254;
 
 /// A signed letter from the point, relayed by the gateway.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Letter {
+    #[cfg_attr(feature = "openapi", schema(min_length = 3, max_length = 254))]
     pub to: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 4000))]
     pub text: String,
 }
 
@@ -346,6 +369,7 @@ pub const BILL_MAX_LIFETIME_MS: i64 = 24 * 60 * 60 * 1000;
 /// (a QR code holding the signed bytes, see [`crate::bill`]) instead of sent by the phone. The
 /// customer pays [`Payment::customer_amount_tiyn`] by card; once the payment service confirms, the
 /// gateway records the payment under the bill's session, exactly once.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Bill {
     pub payment: Payment,
@@ -355,6 +379,7 @@ pub struct Bill {
 }
 
 /// What a signed request asks for. The name of the step is also the last part of its URL.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "step", content = "body", rename_all = "snake_case")]
 pub enum Step {
@@ -399,23 +424,31 @@ impl Step {
 }
 
 /// Phone → gateway: a step, signed by the point key.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Request {
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1))]
     pub v: u16,
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9_-]{1,32}$"))]
     pub dealer: String,
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9_-]{1,32}$"))]
     pub point: String,
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9_-]{1,32}$"))]
     pub cashier: String,
     /// The serial of the key that signs this request (also in the signature header).
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9_-]{1,32}$"))]
     pub key_serial: String,
     /// The idempotency key: for payments, the same session across check, pay and status.
     pub session: SessionId,
     /// When the phone created the request (UTC milliseconds); signed, so a deferred payment
     /// keeps the time the customer paid.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub created_at_ms: i64,
     /// A cash payment's number among the payments its key signed: 1, 2, 3… with no number
     /// skipped, so the gateway can list the numbers it never received (a payment the phone
     /// signed and then lost). Only on `pay`; absent from older phones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub seq: Option<i64>,
     /// Set while the phone knows its outbox vanished (see [`OutboxLost`]): the gateway records
     /// it for the point's page. Absent from older phones and whenever nothing was lost.
@@ -489,6 +522,7 @@ fn validate_payment(payment: &Payment) -> Result<(), DecodeError> {
 // ----- responses --------------------------------------------------------------------------------
 
 /// How a payment ended.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PaymentState {
@@ -497,6 +531,7 @@ pub enum PaymentState {
 }
 
 /// How the customer paid.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PaymentMethod {
@@ -514,6 +549,7 @@ impl PaymentMethod {
 }
 
 /// The gateway's record of a payment.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentReceipt {
     pub transaction_id: String,
@@ -534,6 +570,7 @@ pub struct PaymentReceipt {
 /// Where an accepted payment is on its way to the provider. The dealer's balance paid it when
 /// it was accepted; the provider's refusal gives that money back (*refunded*), so the cashier
 /// must give the customer's cash back.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryState {
@@ -558,6 +595,7 @@ impl DeliveryState {
 }
 
 /// Why a provider refused a payment for good, as the cashier is told it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProviderRefusal {
@@ -577,6 +615,7 @@ pub enum ProviderRefusal {
 }
 
 /// An accepted payment's delivery to its provider.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Delivery {
     pub state: DeliveryState,
@@ -596,6 +635,7 @@ pub struct Delivery {
 
 /// Where an unpaid bill stands (the answer to `status` or `cancel` of a bill's session, with
 /// code 915, 916 or 917). Once paid, the answer is the payment's receipt instead.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BillState {
@@ -608,6 +648,7 @@ pub enum BillState {
 }
 
 /// Why the customer's card was refused, as the payment service put it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CardRefusal {
@@ -628,6 +669,7 @@ pub enum CardRefusal {
 }
 
 /// An unpaid bill, as the gateway knows it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BillStatus {
     pub state: BillState,
@@ -639,6 +681,7 @@ pub struct BillStatus {
 }
 
 /// What a provider said about an account when asked before paying.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountCheck {
     /// The provider knows the account and would take the payment; when `false`, `refusal` says
@@ -650,12 +693,14 @@ pub struct AccountCheck {
     pub holder: Option<String>,
     /// The provider's other display fields (name, value), e.g. the debt.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Vec<String>>))]
     pub fields: Vec<(String, String)>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refusal: Option<ProviderRefusal>,
 }
 
 /// Money the point may still move.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BalanceInfo {
     pub dealer_balance_tiyn: i64,
@@ -678,6 +723,7 @@ pub struct BalanceInfo {
 }
 
 /// The result of a step that worked.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Outcome {
@@ -709,6 +755,7 @@ pub enum Outcome {
 
 /// Gateway → phone: the answer to any step. `code` says how it went; `outcome` is there when it
 /// went well (and for a rejected payment, its receipt).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Response {
     pub v: u16,

@@ -7,6 +7,7 @@ use crate::account::{AccountError, AccountKind, AccountRule};
 use crate::messages::{DecodeError, Message};
 
 /// The catalogue's sections, as the cashier browses them.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProviderGroup {
@@ -16,6 +17,7 @@ pub enum ProviderGroup {
 }
 
 /// One provider.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProviderInfo {
     pub code: String,
@@ -49,6 +51,7 @@ impl ProviderInfo {
 }
 
 /// The whole catalogue.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Catalogue {
     pub v: u16,

@@ -23,7 +23,27 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/card/{service}/{kind}", any(notification))
 }
 
-async fn notification(
+/// A payment service's notification, answered in the service's own format.
+#[utoipa::path(
+    method(get, post),
+    path = "/api/card/{service}/{kind}",
+    tag = "card",
+    summary = "A card payment service's notification (its own signature, its own answer format).",
+    params(
+        ("service" = String, Path, description = "`tiptop` or `robokassa`: a service this gateway is set up for."),
+        ("kind" = String, Path, description = "TipTop Pay's `check`, `pay`, `fail`, `refund`; Robokassa's `result`."),
+    ),
+    request_body(content = std::collections::BTreeMap<String, String>, content_type = "application/x-www-form-urlencoded",
+        description = "The service's form fields, signed its own way (checked over the exact bytes)."),
+    responses(
+        (status = 200, description = "Decided: the service's own answer (TipTop Pay: JSON `{\"code\":0}`; Robokassa: `OK<InvId>`)."),
+        (status = 400, description = "Refused (a bad signature, an unknown invoice): the service's own answer."),
+        (status = 404, description = "No such service, or it is not set up on this gateway."),
+        (status = 413, description = "Over 64 KiB."),
+        (status = 503, description = "Not decided now (the database): the service sends it again later."),
+    ),
+)]
+pub(crate) async fn notification(
     State(state): State<AppState>,
     Path((service, kind)): Path<(String, String)>,
     RawQuery(query): RawQuery,

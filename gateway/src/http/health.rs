@@ -22,7 +22,17 @@ pub fn router() -> Router<AppState> {
 
 /// Answers 200 when a trivial query succeeds, 503 otherwise. Never cached: a stale "ok" from
 /// a cache (or the service worker) would hide an outage.
-async fn health(State(state): State<AppState>) -> impl IntoResponse {
+#[utoipa::path(
+    get,
+    path = "/api/health",
+    tag = "service",
+    responses(
+        (status = 200, description = "The gateway and its database work.", body = Health),
+        (status = 503, description = "The database does not answer: send cashiers elsewhere.",
+            body = Health),
+    ),
+)]
+pub(crate) async fn health(State(state): State<AppState>) -> impl IntoResponse {
     let answer = |status: &str, database: &str| Health {
         status: status.into(),
         version: env!("CARGO_PKG_VERSION").into(),

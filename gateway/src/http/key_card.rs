@@ -32,7 +32,18 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/key-card", post(key_card))
 }
 
-async fn key_card(
+/// The key card of a point, for its code and password.
+#[utoipa::path(
+    post,
+    path = "/api/v1/key-card",
+    tag = "keys",
+    summary = "A new phone's key card, for the point code and password the dealer gave.",
+    params(super::openapi::BindHeader),
+    request_body(content = KeyCardRequest, content_type = "application/json",
+        description = "Unsigned: the phone has no key yet; the point password protects it."),
+    responses(super::openapi::ProtocolAnswers),
+)]
+pub(crate) async fn key_card(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     request: axum::extract::Request,

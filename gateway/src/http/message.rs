@@ -17,7 +17,7 @@
 use axum::{Router, extract::State, routing::post};
 use tolem_protocol::{
     codes::ResultCode,
-    messages::{Outcome, Step},
+    messages::{Outcome, Request, Step},
 };
 
 use super::{answer::Answer, signed::Authorized};
@@ -34,7 +34,17 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/message", post(message))
 }
 
-async fn message(
+#[utoipa::path(
+    post,
+    path = "/api/v1/message",
+    tag = "point",
+    summary = "A letter signed by the point key, for the gateway to countersign and e-mail.",
+    params(super::openapi::SignedHeaders),
+    request_body(content = Request, content_type = "application/json",
+        description = "A signed request (at most 16 KiB); its `step` is the URL's last segment."),
+    responses(super::openapi::ProtocolAnswers),
+)]
+pub(crate) async fn message(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     Authorized(auth): Authorized,

@@ -1,4 +1,5 @@
-//! The JSON face of the gateway: the API under `/api`, the signed protocol under `/api/v1`.
+//! The JSON face of the gateway: the API under `/api`, the signed protocol under `/api/v1`,
+//! described (OpenAPI 3.1, generated from the handlers) at `/api/openapi.json` ([`openapi`]).
 //!
 //! The console (`/console`), the public pages (`/verify`) and the cashier app's files sit
 //! beside this face; [`crate::app`] mounts them all.
@@ -8,6 +9,7 @@ pub mod card;
 pub mod health;
 pub mod key_card;
 pub mod message;
+pub mod openapi;
 pub mod payments;
 pub mod point_login;
 pub mod providers;
@@ -25,6 +27,7 @@ use crate::{error::Error, state::AppState};
 pub fn api_router(state: &AppState) -> Router<AppState> {
     Router::new()
         .merge(health::router())
+        .merge(openapi::router())
         .merge(card::router())
         .nest("/v1", protocol_router(state))
         .fallback(api_not_found)

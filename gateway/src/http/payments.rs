@@ -20,7 +20,7 @@
 use axum::{Router, extract::State, routing::post};
 use tolem_protocol::{
     codes::ResultCode,
-    messages::{DeliveryState, Message, Outcome, Payment, Response, Step},
+    messages::{DeliveryState, Message, Outcome, Payment, Request, Response, Step},
 };
 
 use super::{answer::Answer, signed::Authorized};
@@ -58,7 +58,17 @@ fn payment_of(auth: &Sender) -> Result<&Payment, Answer> {
 }
 
 /// `check`: the rules of [`crate::payments`] against the figures of this moment.
-async fn check(
+#[utoipa::path(
+    post,
+    path = "/api/v1/check",
+    tag = "payments",
+    summary = "Would this payment go through now? No money moves, nothing is stored.",
+    params(super::openapi::SignedHeaders),
+    request_body(content = Request, content_type = "application/json",
+        description = "A signed request (at most 16 KiB); its `step` is the URL's last segment."),
+    responses(super::openapi::ProtocolAnswers),
+)]
+pub(crate) async fn check(
     State(state): State<AppState>,
     Authorized(auth): Authorized,
 ) -> Result<Answer, Answer> {
@@ -112,7 +122,17 @@ async fn check(
 }
 
 /// `pay`: see [`crate::payments::pay`].
-async fn pay_step(
+#[utoipa::path(
+    post,
+    path = "/api/v1/pay",
+    tag = "payments",
+    summary = "Make the payment: the same session with the same content gets the stored answer again.",
+    params(super::openapi::SignedHeaders),
+    request_body(content = Request, content_type = "application/json",
+        description = "A signed request (at most 16 KiB); its `step` is the URL's last segment."),
+    responses(super::openapi::ProtocolAnswers),
+)]
+pub(crate) async fn pay_step(
     State(state): State<AppState>,
     Authorized(auth): Authorized,
 ) -> Result<Answer, Answer> {
@@ -165,7 +185,17 @@ async fn pay_step(
 }
 
 /// `status`: the stored outcome of the session.
-async fn status(
+#[utoipa::path(
+    post,
+    path = "/api/v1/status",
+    tag = "payments",
+    summary = "The stored outcome of the request's session (11: none).",
+    params(super::openapi::SignedHeaders),
+    request_body(content = Request, content_type = "application/json",
+        description = "A signed request (at most 16 KiB); its `step` is the URL's last segment."),
+    responses(super::openapi::ProtocolAnswers),
+)]
+pub(crate) async fn status(
     State(state): State<AppState>,
     Authorized(auth): Authorized,
 ) -> Result<Answer, Answer> {
@@ -173,7 +203,17 @@ async fn status(
 }
 
 /// `cancel`: the bill of the session cancelled, or its payment if the customer paid first.
-async fn cancel(
+#[utoipa::path(
+    post,
+    path = "/api/v1/cancel",
+    tag = "payments",
+    summary = "Cancel the unpaid card bill of the session (917), or get its payment.",
+    params(super::openapi::SignedHeaders),
+    request_body(content = Request, content_type = "application/json",
+        description = "A signed request (at most 16 KiB); its `step` is the URL's last segment."),
+    responses(super::openapi::ProtocolAnswers),
+)]
+pub(crate) async fn cancel(
     State(state): State<AppState>,
     Authorized(auth): Authorized,
 ) -> Result<Answer, Answer> {

@@ -25,7 +25,33 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The catalogue, or 304 when the phone's copy is current.
-async fn catalogue(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, Answer> {
+#[utoipa::path(
+    get,
+    path = "/api/v1/providers",
+    tag = "payments",
+    summary = "The provider catalogue: public, signed, cached by ETag.",
+    params(
+        ("if-none-match" = Option<String>, Header,
+            description = "The ETag of the phone's copy: 304 when it is current."),
+        super::openapi::BindHeader,
+    ),
+    responses(
+        (status = 200, description = "The catalogue, signed by the gateway like every protocol answer.",
+            body = Catalogue,
+            headers(
+                ("etag" = String, description = "A strong tag of the exact body bytes."),
+                ("x-tolem-key" = String, description = "`gateway`."),
+                ("x-tolem-signature" = String, description = "The gateway's signature (see the rules above)."),
+            )),
+        (status = 304, description = "The phone's copy is current: no body, no signature."),
+        (status = 500, description = "999: something failed inside the gateway.",
+            body = tolem_protocol::messages::Response),
+    ),
+)]
+pub(crate) async fn catalogue(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, Answer> {
     let (providers, updated_at_ms) = providers::catalogue(&state.pool).await?;
     let body = Catalogue {
         v: PROTOCOL_VERSION,

@@ -52,7 +52,19 @@ struct ClaimedKey {
     public_key: PublicKey,
 }
 
-async fn register(
+/// Registers the phone's new key under its key card's serial (pending until certified).
+#[utoipa::path(
+    post,
+    path = "/api/v1/keys",
+    tag = "keys",
+    summary = "Register the phone's new public key; the body is signed by that key itself.",
+    params(super::openapi::SignedHeaders),
+    request_body(content = RegisterKey, content_type = "application/json",
+        description = "Signed by the new key (proof of possession); `x-tolem-key` is the key \
+            card's serial."),
+    responses(super::openapi::ProtocolAnswers),
+)]
+pub(crate) async fn register(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     request: axum::extract::Request,

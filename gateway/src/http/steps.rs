@@ -5,7 +5,7 @@
 use axum::{Router, extract::State, routing::post};
 use tolem_protocol::{
     codes::ResultCode,
-    messages::{BalanceInfo, Outcome},
+    messages::{BalanceInfo, Outcome, Request},
 };
 
 use super::{
@@ -31,7 +31,17 @@ pub fn router() -> Router<AppState> {
 
 /// The dealer's balance (manual §15) and the point's limits: what is left of its daily limit
 /// after today's accepted payments (business day, see [`crate::payments`]).
-async fn balance(
+#[utoipa::path(
+    post,
+    path = "/api/v1/balance",
+    tag = "point",
+    summary = "The dealer's balance and the point's limits.",
+    params(super::openapi::SignedHeaders),
+    request_body(content = Request, content_type = "application/json",
+        description = "A signed request (at most 16 KiB); its `step` is the URL's last segment."),
+    responses(super::openapi::ProtocolAnswers),
+)]
+pub(crate) async fn balance(
     State(state): State<AppState>,
     Authorized(auth): Authorized,
 ) -> Result<Answer, Answer> {
@@ -62,7 +72,17 @@ async fn balance(
 /// [`KeyHolder`] is required — a pending key, or one of a blocked point, may always give up.
 /// A key already revoked gets 903, which the phone can take as "done". Written to the audit
 /// trail under `key:<serial>`.
-async fn revoke(
+#[utoipa::path(
+    post,
+    path = "/api/v1/revoke",
+    tag = "point",
+    summary = "The key revokes itself, for good (903 when it was already).",
+    params(super::openapi::SignedHeaders),
+    request_body(content = Request, content_type = "application/json",
+        description = "A signed request (at most 16 KiB); its `step` is the URL's last segment."),
+    responses(super::openapi::ProtocolAnswers),
+)]
+pub(crate) async fn revoke(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     holder: KeyHolder,
