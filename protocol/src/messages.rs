@@ -191,6 +191,7 @@ pub struct KeyCard {
 /// number and the legal address, as the operator registered them (either may be empty when
 /// the operator has not given it).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DealerDetails {
     pub name: String,
     #[serde(default)]

@@ -16,6 +16,7 @@ pub const SHIFT_MAX_PROVIDERS: usize = 100;
 /// Where a payment of the shift stood when the shift closed, as both sides name it. The first
 /// four are what the gateway can know too; the others only the phone knows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ShiftState {
     /// Cash payment the gateway accepted (delivered or on its way to the provider).
@@ -87,6 +88,7 @@ impl ShiftState {
 
 /// How many payments and how much money.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Figures {
     pub count: i64,
     pub sum_tiyn: i64,
@@ -102,6 +104,7 @@ impl Figures {
 
 /// One state's figures.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StateLine {
     pub state: ShiftState,
     #[serde(flatten)]
@@ -111,6 +114,7 @@ pub struct StateLine {
 /// One provider's figures: the payments that went through (accepted cash and card, not
 /// refunded), the ones the gateway has too.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProviderLine {
     pub provider: String,
     #[serde(flatten)]
@@ -119,6 +123,7 @@ pub struct ProviderLine {
 
 /// Phone → gateway (the `shift` step): the report of a closed shift.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ShiftReport {
     /// When the cashier opened the shift (UTC milliseconds, the time the phone signs with).
     pub opened_at_ms: i64,

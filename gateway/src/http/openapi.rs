@@ -54,6 +54,7 @@ use crate::state::AppState;
         super::payments::cancel,
         super::steps::balance,
         super::message::message,
+        super::shift::shift_report,
         super::steps::revoke,
         super::card::notification,
     ),
@@ -62,7 +63,7 @@ use crate::state::AppState;
         (name = "service", description = "Health and this description; unsigned."),
         (name = "keys", description = "A new phone's key: the key card, then registering the key."),
         (name = "payments", description = "Signed payment steps: check, pay, status, cancel."),
-        (name = "point", description = "Signed steps about the point: balance, message, revoke."),
+        (name = "point", description = "Signed steps about the point: balance, message, shift, revoke."),
         (name = "card", description = "Card payment services' notifications (not for clients)."),
     ),
 )]

@@ -19,7 +19,17 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/shift", post(shift_report))
 }
 
-async fn shift_report(
+#[utoipa::path(
+    post,
+    path = "/api/v1/shift",
+    tag = "point",
+    summary = "A closed shift's report, signed by the point key; stored once per session.",
+    params(super::openapi::SignedHeaders),
+    request_body(content = tolem_protocol::messages::Request, content_type = "application/json",
+        description = "A signed request (at most 16 KiB); its `step` is the URL's last segment."),
+    responses(super::openapi::ProtocolAnswers),
+)]
+pub(crate) async fn shift_report(
     State(state): State<AppState>,
     Authorized(auth): Authorized,
 ) -> Result<Answer, Answer> {
