@@ -81,6 +81,7 @@ async fn run(config: Config) -> Result<(), StartupError> {
     let transport = Transport::open(&mail_settings.transport)?;
 
     let pool = db::connect(&config.database_url).await?;
+    let health_pool = db::connect_health(&config.database_url).await?;
     db::migrate(&pool, &config.database_url).await?;
     let demo = if config.demo {
         let demo = seed::seed_demo(&pool).await?;
@@ -137,6 +138,7 @@ async fn run(config: Config) -> Result<(), StartupError> {
     delivery_worker.spawn();
     card::refund::Worker::new(pool.clone(), card_payments.clone()).spawn();
     let state = AppState::new(pool.clone(), &config.dist, gateway_key)
+        .with_health_pool(health_pool)
         .with_card_payments(card_payments.clone())
         .with_secure_cookies(config.secure_cookies)
         .with_https(tls.is_some())

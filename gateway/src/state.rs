@@ -20,6 +20,9 @@ use crate::{
 pub struct AppState {
     /// The database.
     pub pool: AnyPool,
+    /// The health check's own connection to the same database ([`crate::db::connect_health`]);
+    /// the serving pool unless [`Self::with_health_pool`] gives one.
+    pub health_pool: AnyPool,
     /// The built cashier app.
     pub static_files: Arc<StaticFiles>,
     /// Signs every protocol answer; its public half is on every key card.
@@ -59,6 +62,7 @@ impl AppState {
     /// `gateway_key`. Cookies are not `Secure` unless [`Self::with_secure_cookies`] says so.
     pub fn new(pool: AnyPool, dist: impl Into<PathBuf>, gateway_key: GatewayKey) -> Self {
         Self {
+            health_pool: pool.clone(),
             pool,
             static_files: Arc::new(StaticFiles::new(dist.into())),
             gateway_key: Arc::new(gateway_key),
@@ -73,6 +77,12 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             metrics_token: None,
         }
+    }
+
+    /// Checks the database's health on `pool`, apart from the pool that serves requests.
+    pub fn with_health_pool(mut self, pool: AnyPool) -> Self {
+        self.health_pool = pool;
+        self
     }
 
     /// Takes card payments through `card`'s payment service.

@@ -437,12 +437,23 @@ async fn a_providers_refusal_gives_the_card_its_money_back() {
         gateway.ledger_sum(DEALER).await,
         gateway.balance_of(DEALER).await
     );
-    let done = count(
-        gateway,
-        "SELECT COUNT(*) FROM card_refunds WHERE state = 'done'",
-    )
-    .await;
-    assert_eq!(done, 1);
+    // The service has the refund; the gateway records its answer a moment later.
+    let started = std::time::Instant::now();
+    loop {
+        let done = count(
+            gateway,
+            "SELECT COUNT(*) FROM card_refunds WHERE state = 'done'",
+        )
+        .await;
+        if done == 1 {
+            break;
+        }
+        assert!(
+            started.elapsed() < PATIENCE,
+            "the refund never recorded as done ({done})"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test]

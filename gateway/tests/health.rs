@@ -174,3 +174,33 @@ async fn schema_rejects_what_it_must() {
         .await;
     assert!(overdrawn.is_err());
 }
+
+/// A burst of payments can hold every serving connection while they queue for one dealer's
+/// lock. The balancer's health check must still hear "ok" (busy is not dead), or it takes the
+/// instance — and, in a burst, every instance — out of rotation.
+#[tokio::test]
+async fn health_answers_while_every_serving_connection_is_busy() {
+    let (dir, _) = fresh_database().await;
+    let url = format!("sqlite://{}/data/tolem.db", dir.path().display());
+    let serving = sqlx::any::AnyPoolOptions::new()
+        .max_connections(2)
+        .acquire_timeout(std::time::Duration::from_millis(500))
+        .connect(&url)
+        .await
+        .unwrap();
+    let busy = (
+        serving.acquire().await.unwrap(),
+        serving.acquire().await.unwrap(),
+    );
+    let state = AppState::new(
+        serving.clone(),
+        dir.path().join("dist"),
+        GatewayKey::from_seed(&[1; 32]),
+    )
+    .with_health_pool(db::connect_health(&url).await.unwrap());
+
+    let (status, _, body) = get_json(app(state), "/api/health").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["database"], "ok");
+    drop(busy);
+}

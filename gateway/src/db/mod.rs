@@ -39,11 +39,32 @@ pub static MIGRATOR: Migrator = sqlx::migrate!();
 /// How long to wait for a connection before giving up: long enough for a busy SQLite writer
 /// or a PostgreSQL server on the network, short enough that a wrong URL fails start-up promptly.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The health check's wait for its connection: shorter than a balancer's check timeout.
+const HEALTH_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Opens a pool on `database_url`. For SQLite the file and its directory are created if
 /// missing, and every connection uses WAL (readers don't block the writer) and waits up to
 /// 5 s for a lock instead of failing at once with "database is locked".
 pub async fn connect(database_url: &str) -> Result<AnyPool, StartupError> {
+    connect_sized(database_url, Size::Serving).await
+}
+
+/// Opens the health check's own pool of one connection on `database_url` (see
+/// [`crate::http::health`]): a burst of payments can hold every connection of the serving pool
+/// while they wait for one dealer's lock, and a health check queued behind them would tell the
+/// load balancer this instance is dead — on every instance at once.
+pub async fn connect_health(database_url: &str) -> Result<AnyPool, StartupError> {
+    connect_sized(database_url, Size::Health).await
+}
+
+/// What a pool is for, which sets its size and patience.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Size {
+    Serving,
+    Health,
+}
+
+async fn connect_sized(database_url: &str, size: Size) -> Result<AnyPool, StartupError> {
     sqlx::any::install_default_drivers();
     let shown_url = redact_url(database_url);
     let open_error = |source| StartupError::DatabaseOpen {
@@ -52,10 +73,16 @@ pub async fn connect(database_url: &str) -> Result<AnyPool, StartupError> {
     };
 
     let mut options = AnyPoolOptions::new().acquire_timeout(ACQUIRE_TIMEOUT);
+    if size == Size::Health {
+        // One connection, asked for briefly: a balancer's check waits a few seconds at most.
+        options = options
+            .max_connections(1)
+            .acquire_timeout(HEALTH_ACQUIRE_TIMEOUT);
+    }
     let url = if is_sqlite(database_url) {
         options = options
             // SQLite has one writer at a time; a few connections cover concurrent readers.
-            .max_connections(4)
+            .max_connections(if size == Size::Health { 1 } else { 4 })
             .after_connect(|conn, _meta| {
                 Box::pin(async move {
                     sqlx::query("PRAGMA journal_mode = WAL")
@@ -69,7 +96,9 @@ pub async fn connect(database_url: &str) -> Result<AnyPool, StartupError> {
             });
         prepare_sqlite_url(database_url, &shown_url)?
     } else {
-        options = options.max_connections(10);
+        if size == Size::Serving {
+            options = options.max_connections(10);
+        }
         database_url.to_owned()
     };
 

@@ -3,6 +3,10 @@
 //! Load balancers, `scripts/run.sh` and the tests poll it. It checks the one dependency a
 //! payment cannot do without — the database — and answers 503 when that is gone, so a balancer
 //! stops sending cashiers to this instance while the process itself is still up.
+//!
+//! It asks on its own connection ([`AppState::health_pool`]), not the serving pool: during a
+//! burst every serving connection may be waiting for one dealer's lock, and "busy" must not
+//! read as "dead" — a balancer would take every instance out at once.
 
 use axum::{
     Json, Router,
@@ -40,7 +44,7 @@ pub(crate) async fn health(State(state): State<AppState>) -> impl IntoResponse {
         protocol: PROTOCOL_VERSION,
         gateway_time_ms: Some(crate::db::now_ms()),
     };
-    let (status, body) = match sqlx::query("SELECT 1").execute(&state.pool).await {
+    let (status, body) = match sqlx::query("SELECT 1").execute(&state.health_pool).await {
         Ok(_) => (StatusCode::OK, answer("ok", "ok")),
         Err(error) => {
             tracing::warn!(%error, "health check: database unavailable");

@@ -7,8 +7,10 @@ use std::time::{Duration, Instant};
 
 use crate::path_from_env;
 
-/// What every instance of one network shares (docs/operations.md): the database, the gateway's
-/// signing key file, and here the directory letters are written to.
+/// What every instance of one network shares (docs/operations.md): the database and the
+/// gateway's signing key file. Letters, without an SMTP server, are files: each instance writes
+/// its own into `mail_dir/<its port>`, as instances on separate machines would, so a letter
+/// sent by two instances shows as two files.
 #[derive(Clone, Debug)]
 pub struct Shared {
     pub database_url: String,
@@ -117,7 +119,7 @@ impl Gateway {
             .arg("--gateway-key-file")
             .arg(&shared.gateway_key_file)
             .arg("--mail-dir")
-            .arg(&shared.mail_dir)
+            .arg(shared.mail_dir.join(port.to_string()))
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -10,8 +10,8 @@ use tolem_protocol::{
     ids::SessionId,
     keys::SecretKey,
     messages::{
-        KeyCard, KeyCardRequest, Message, Outcome, Payment, PaymentReceipt, RegisterKey, Request,
-        Response, Step,
+        KeyCard, KeyCardRequest, Letter, Message, Outcome, Payment, PaymentReceipt, RegisterKey,
+        Request, Response, Step,
     },
     signing::{
         BIND_HEADER, BIND_REQUEST_SHA256, KEY_HEADER, SIGNATURE_HEADER, bound_answer,
@@ -118,6 +118,16 @@ impl NativePhone {
 
     /// A signed `pay` of `payment` in a new session, created now.
     pub fn pay(&self, payment: Payment, random: u64) -> Signed {
+        self.sign(Step::Pay(payment), random)
+    }
+
+    /// A signed `message` step: `letter` for the gateway to countersign and e-mail.
+    pub fn letter(&self, letter: Letter, random: u64) -> Signed {
+        self.sign(Step::Message(letter), random)
+    }
+
+    /// `step` signed in a new session, created now.
+    fn sign(&self, step: Step, random: u64) -> Signed {
         let now = now_ms();
         let request = Request {
             v: PROTOCOL_VERSION,
@@ -129,7 +139,7 @@ impl NativePhone {
             created_at_ms: now,
             seq: None,
             outbox_lost: None,
-            step: Step::Pay(payment),
+            step,
         };
         let body = request.encode();
         Signed {
