@@ -49,8 +49,8 @@ pub async fn connect(database_url: &str) -> Result<AnyPool, StartupError> {
     connect_sized(database_url, Size::Serving).await
 }
 
-/// Opens the health check's own pool of one connection on `database_url` (see
-/// [`crate::http::health`]): a burst of payments can hold every connection of the serving pool
+/// Opens the health check's own pool of one connection on `database_url` (for
+/// `GET /api/health`): a burst of payments can hold every connection of the serving pool
 /// while they wait for one dealer's lock, and a health check queued behind them would tell the
 /// load balancer this instance is dead — on every instance at once.
 pub async fn connect_health(database_url: &str) -> Result<AnyPool, StartupError> {
