@@ -17,8 +17,11 @@ const GOAL_BROTLI: usize = 150 * 1024;
 /// [`GOAL_BROTLI`]; never raise it without saying why in the commit. Raised to 602 KiB for the
 /// payment document (issue 16, 601.1 KiB measured): the dealer's legal details in the key card
 /// and the balance answer are read by the service worker too (~3 KiB), the receipt's check QR,
-/// printing and picture ~7 KiB.
-pub const BUDGET_BROTLI: usize = 602 * 1024;
+/// printing and picture ~7 KiB. Raised to 636 KiB for the shift (issue 16, 635.3 KiB measured
+/// with everything merged): its store, totals, signed report and screen are in the app, and the
+/// worker replays waiting reports with the outbox (app wasm 466 KiB, worker wasm 145 KiB brotli).
+/// Issue 14 owes these back.
+pub const BUDGET_BROTLI: usize = 636 * 1024;
 
 /// Prints the report; with `check`, fails when the first visit is over [`BUDGET_BROTLI`].
 pub fn print(dist_dir: &Path, check: bool) -> Result<(), String> {
