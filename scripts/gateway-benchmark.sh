@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The gateway benchmark (issue 14): the release gateway on SQLite and on PostgreSQL, N pre-signed
+# pay requests (default 5 000) from 32 concurrent connections; prints payments/s and latency
+# p50/p95/p99 next to this machine's limits measured in the same run (Ed25519 checks and
+# signatures per second per core; durable commits per second of each database), and the ratios.
+# Usage: scripts/gateway-benchmark.sh [N]   (tests/e2e/examples/gateway_benchmark.rs)
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+# shellcheck source=scripts/setup.sh
+source scripts/setup.sh
+# The harness starts the gateway serving an app build (any will do: the benchmark only pays); the
+# key is certified in the console by headless Chromium, as the dealer's admin would.
+[[ -f dist/index.html ]] || scripts/build-app.sh
+cargo build --quiet --profile server -p tolem-gateway
+N="${1:-5000}" TOLEM_DIST="$ROOT/dist" TOLEM_GATEWAY_BIN="$ROOT/target/server/tolem-gateway" \
+  cargo run --quiet --profile server -p tolem-e2e --example gateway_benchmark

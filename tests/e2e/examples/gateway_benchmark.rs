@@ -1,0 +1,443 @@
+//! The gateway benchmark (issue 14): how many signed `pay` requests per second the release
+//! gateway decides, on SQLite and on PostgreSQL, next to the limits of this machine measured in
+//! the same run — so the ratio holds even when something else is using the machine.
+//!
+//! For each database it starts the release gateway (`TOLEM_GATEWAY_BIN`) with demo data, enrols
+//! a key the way a phone does, has the dealer admin certify it in the console (a real browser),
+//! opens the dealer's balance and limits wide (a benchmark fixture: straight SQL), signs every
+//! request *before* the clock starts, and sends them from `CLIENTS` concurrent keep-alive
+//! connections, asking for answers bound to their requests as the app does. It prints
+//! payments/s and the latency of each request (p50, p95, p99), then checks every answer — its
+//! signature under the gateway key, code 0 — and that the gateway holds each payment once. The
+//! gateway delivers the payments meanwhile, as in production, to a provider emulator (OSMP).
+//!
+//! The limits, measured here too:
+//! - **Ed25519**: signatures made and checked per second on one core, with the protocol crate's
+//!   keys (the gateway's own code); each payment costs the gateway one check and one signature;
+//! - **durable commits per second** of the same database on the same disk: one-row `INSERT`
+//!   transactions, SQLite in WAL mode with `synchronous=FULL` (the gateway's settings) from one
+//!   connection, PostgreSQL with `fsync` on from one connection and from `CLIENTS` at once.
+//!
+//! `scripts/gateway-benchmark.sh [N]` builds what it needs and runs it (N payments per database,
+//! default 5 000).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sqlx::{AnyPool, Connection};
+use tolem_e2e::{
+    Console, Gateway, NativePhone, POINT, Postgres, Signed, free_port, path_from_env,
+    start_provider,
+};
+use tolem_protocol::{
+    codes::ResultCode,
+    keys::SecretKey,
+    messages::{Message, Payment, Response},
+    signing::{
+        BIND_HEADER, BIND_REQUEST_SHA256, KEY_HEADER, SIGNATURE_HEADER, bound_answer,
+        request_digest,
+    },
+};
+
+/// Concurrent connections sending payments (the issue's 32 clients).
+const CLIENTS: usize = 32;
+const POINT_PASSWORD: &str = "tolem-demo-1001";
+const DEALER: &str = "D001";
+/// 100 tenge: every provider of the demo takes it.
+const AMOUNT_TIYN: i64 = 10_000;
+/// How long each raw-limit measurement runs.
+const RAW_SPAN: Duration = Duration::from_secs(2);
+
+#[tokio::main]
+async fn main() {
+    let n: usize = std::env::var("N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5_000);
+    let dist = path_from_env("TOLEM_DIST");
+    sqlx::any::install_default_drivers();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+
+    println!(
+        "gateway benchmark: {n} signed pay requests per database, {CLIENTS} clients, {cores} cores"
+    );
+    let ed25519 = ed25519_per_core();
+    // One check and one signature per payment, on every core, and nothing else.
+    let cpu_limit = cores as f64 / (1.0 / ed25519.verify + 1.0 / ed25519.sign);
+    println!(
+        "  Ed25519, one core: {:.0} checks/s, {:.0} signatures/s → at most {cpu_limit:.0} payments/s on {cores} cores for the signatures alone",
+        ed25519.verify, ed25519.sign
+    );
+
+    let sqlite_dir = tempfile::tempdir().expect("a temporary directory");
+    let sqlite_commits = sqlite_commits_per_second(sqlite_dir.path()).await;
+    let sqlite_url = format!(
+        "sqlite://{}?mode=rwc",
+        sqlite_dir.path().join("tolem.db").display()
+    );
+    // Deliveries run alongside, as in production: each accepted payment goes to this emulator.
+    let provider = start_provider(&["--open"]).await;
+    let sqlite = run(&dist, sqlite_dir.path(), &sqlite_url, &provider.url, n).await;
+    report("SQLite", &sqlite, sqlite_commits, None, cpu_limit);
+
+    let pg = Postgres::start();
+    let (pg_one, pg_many) = postgres_commits_per_second(&pg.url).await;
+    let pg_dir = tempfile::tempdir().expect("a temporary directory");
+    let postgres = run(&dist, pg_dir.path(), &pg.url, &provider.url, n).await;
+    report("PostgreSQL", &postgres, pg_one, Some(pg_many), cpu_limit);
+}
+
+/// What one database's run measured.
+struct Run {
+    /// Accepted payments per second.
+    payments_per_s: f64,
+    /// Milliseconds per request, sorted.
+    latencies_ms: Vec<f64>,
+    /// Requests answered with another code than 0, and those codes.
+    not_accepted: usize,
+    codes: Vec<String>,
+}
+
+fn report(name: &str, run: &Run, commits_one: f64, commits_many: Option<f64>, cpu_limit: f64) {
+    let p = |q: f64| percentile(&run.latencies_ms, q);
+    println!("{name}:");
+    println!(
+        "  gateway:            {:>9.0} payments/s   latency p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms",
+        run.payments_per_s,
+        p(0.50),
+        p(0.95),
+        p(0.99)
+    );
+    if run.not_accepted > 0 {
+        println!(
+            "  NOT ACCEPTED:       {:>9} requests (codes {})",
+            run.not_accepted,
+            run.codes.join(", ")
+        );
+    }
+    println!("  durable commits/s, one connection:       {commits_one:>9.0}");
+    if let Some(many) = commits_many {
+        println!("  durable commits/s, {CLIENTS} connections:       {many:>9.0}");
+    }
+    let best_commits = commits_many.unwrap_or(commits_one).max(commits_one);
+    println!(
+        "  ratio: payments/s ÷ durable commits/s = {:.2}; ÷ Ed25519 limit = {:.2}",
+        run.payments_per_s / best_commits,
+        run.payments_per_s / cpu_limit
+    );
+}
+
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let index = ((sorted.len() as f64 - 1.0) * q).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+/// Starts the gateway on `database_url`, delivering to the provider at `provider_url`, readies a
+/// certified phone and sends it `n` pre-signed payments (after a warm-up of a few hundred that
+/// are not counted).
+async fn run(
+    dist: &Path,
+    data_dir: &Path,
+    database_url: &str,
+    provider_url: &str,
+    n: usize,
+) -> Run {
+    let port = free_port();
+    let shared = tolem_e2e::Shared {
+        database_url: database_url.to_owned(),
+        gateway_key_file: data_dir.join("gateway.key"),
+        mail_dir: data_dir.join("mail"),
+    };
+    let flags = ["--demo-provider-url", provider_url];
+    let gateway = Gateway::start_shared(port, dist, &shared, true, &flags);
+    let base = gateway.url();
+    let phone = NativePhone::enrol(&base, POINT, POINT_PASSWORD, 11).await;
+    let mut console = Console::log_in(&base, true).await;
+    console.certify_and_activate(&phone.card.key_serial).await;
+    console.close().await;
+
+    let pool = AnyPool::connect(database_url)
+        .await
+        .expect("the benchmark opens the gateway's database");
+    let warm_up = 300;
+    // A fixture, not a money movement: enough balance for every payment, and no limits.
+    for sql in [
+        format!(
+            "UPDATE dealers SET balance_tiyn = {}, payment_limit_tiyn = NULL, daily_limit_tiyn = NULL WHERE code = '{DEALER}'",
+            (n + warm_up + 10) as i64 * AMOUNT_TIYN
+        ),
+        format!(
+            "UPDATE points SET payment_limit_tiyn = NULL, daily_limit_tiyn = NULL WHERE code = '{POINT}'"
+        ),
+    ] {
+        sqlx::query(&sql).execute(&pool).await.expect("fixture SQL");
+    }
+
+    let phone = Arc::new(phone);
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(CLIENTS)
+        .timeout(Duration::from_secs(120))
+        .build()
+        .expect("an HTTP client");
+    let sign = |first: usize, count: usize| -> Vec<Signed> {
+        (first..first + count)
+            .map(|i| phone.pay(payment(i), i as u64))
+            .collect()
+    };
+    let warm = sign(0, warm_up);
+    let warm_answers = send_all(&client, &base, &phone, warm.clone()).await;
+    let requests = sign(warm_up, n);
+
+    let started = Instant::now();
+    let answers = send_all(&client, &base, &phone, requests.clone()).await;
+    let elapsed = started.elapsed().as_secs_f64();
+
+    // Every answer after the clock: signed by the gateway for its own request. A code other than
+    // 0 is counted, not hidden: "not decided" (999) under load is a finding, not noise.
+    let accepted_in_warm_up = codes(&phone, &warm, &warm_answers)
+        .iter()
+        .filter(|code| **code == ResultCode::Ok)
+        .count();
+    let codes = codes(&phone, &requests, &answers);
+    let accepted = codes.iter().filter(|code| **code == ResultCode::Ok).count();
+    let mut latencies_ms: Vec<f64> = answers.iter().map(|(_, _, ms)| *ms).collect();
+    latencies_ms.sort_by(f64::total_cmp);
+    let stored: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM payments WHERE point_code = $1 AND state = 'accepted'",
+    )
+    .bind(POINT)
+    .fetch_one(&pool)
+    .await
+    .expect("count of payments");
+    assert_eq!(
+        stored,
+        (accepted + accepted_in_warm_up) as i64,
+        "the gateway holds each accepted payment once"
+    );
+    pool.close().await;
+    gateway.kill();
+    let mut refused: Vec<String> = Vec::new();
+    for code in codes.iter().filter(|code| **code != ResultCode::Ok) {
+        refused.push(code.number().to_string());
+    }
+    refused.sort();
+    refused.dedup_by(|a, b| a == b);
+    Run {
+        payments_per_s: accepted as f64 / elapsed,
+        latencies_ms,
+        not_accepted: n - accepted,
+        codes: refused,
+    }
+}
+
+/// The code of each answer, once its signature holds under the gateway key for its request.
+fn codes(
+    phone: &NativePhone,
+    requests: &[Signed],
+    answers: &[(Vec<u8>, String, f64)],
+) -> Vec<ResultCode> {
+    requests
+        .iter()
+        .zip(answers)
+        .map(|(request, (body, signature, _))| {
+            let signature = signature.parse().unwrap_or_else(|_| {
+                panic!(
+                    "an answer without a signature: {}",
+                    String::from_utf8_lossy(body)
+                )
+            });
+            phone
+                .card
+                .gateway_key
+                .verify(
+                    &bound_answer(&request_digest(&request.body), body),
+                    &signature,
+                )
+                .expect("the answer is signed by the gateway key for its request");
+            Response::decode(body).expect("a protocol answer").code
+        })
+        .collect()
+}
+
+fn payment(i: usize) -> Payment {
+    Payment {
+        provider: "kcell".into(),
+        // A number of its own for every payment: the duplicate rule never applies.
+        account: format!("701{:07}", i),
+        amount_tiyn: AMOUNT_TIYN,
+        customer_amount_tiyn: AMOUNT_TIYN,
+        comment: None,
+    }
+}
+
+/// Sends `requests` from `CLIENTS` connections, each taking the next request when its last is
+/// answered; returns (body, signature header, milliseconds) per request, in request order.
+async fn send_all(
+    client: &reqwest::Client,
+    base: &str,
+    phone: &Arc<NativePhone>,
+    requests: Vec<Signed>,
+) -> Vec<(Vec<u8>, String, f64)> {
+    let requests = Arc::new(requests);
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let url = format!("{base}api/v1/pay");
+    let mut tasks = Vec::new();
+    for _ in 0..CLIENTS {
+        let (client, url, phone) = (client.clone(), url.clone(), phone.clone());
+        let (requests, next) = (requests.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut answered = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(request) = requests.get(i) else {
+                    return answered;
+                };
+                let started = Instant::now();
+                let reply = client
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .header(BIND_HEADER, BIND_REQUEST_SHA256)
+                    .header(KEY_HEADER, &phone.card.key_serial)
+                    .header(SIGNATURE_HEADER, &request.signature)
+                    .body(request.body.clone())
+                    .send()
+                    .await
+                    .expect("the gateway answers");
+                let signature = reply
+                    .headers()
+                    .get(SIGNATURE_HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                let body = reply.bytes().await.expect("the whole answer").to_vec();
+                let ms = started.elapsed().as_secs_f64() * 1000.0;
+                answered.push((i, (body, signature, ms)));
+            }
+        }));
+    }
+    let mut all = Vec::with_capacity(requests.len());
+    for task in tasks {
+        all.extend(task.await.expect("a client task"));
+    }
+    all.sort_by_key(|(i, _)| *i);
+    all.into_iter().map(|(_, answer)| answer).collect()
+}
+
+struct Ed25519Rate {
+    sign: f64,
+    verify: f64,
+}
+
+/// Signatures made and checked per second on one core, over a pay request's size of body.
+fn ed25519_per_core() -> Ed25519Rate {
+    let key = SecretKey::from_seed(&[7; 32]);
+    let public = key.public_key();
+    let body = vec![b'x'; 420];
+    let rate = |work: &mut dyn FnMut()| {
+        let started = Instant::now();
+        let mut count = 0u64;
+        while started.elapsed() < RAW_SPAN {
+            for _ in 0..100 {
+                work();
+            }
+            count += 100;
+        }
+        count as f64 / started.elapsed().as_secs_f64()
+    };
+    let signature = key.sign(&body);
+    Ed25519Rate {
+        sign: rate(&mut || {
+            std::hint::black_box(key.sign(std::hint::black_box(&body)));
+        }),
+        verify: rate(&mut || {
+            public
+                .verify(std::hint::black_box(&body), &signature)
+                .expect("a valid signature");
+        }),
+    }
+}
+
+/// One-row transactions committed per second by SQLite in `dir` (same disk as the gateway's
+/// database), in WAL mode with `synchronous=FULL`, from one connection.
+async fn sqlite_commits_per_second(dir: &Path) -> f64 {
+    let url = format!("sqlite://{}?mode=rwc", dir.join("raw.db").display());
+    let mut conn = sqlx::AnyConnection::connect(&url)
+        .await
+        .expect("a SQLite file");
+    for sql in [
+        "PRAGMA journal_mode = WAL",
+        "PRAGMA synchronous = FULL",
+        "CREATE TABLE commits (n BIGINT PRIMARY KEY, payload TEXT NOT NULL)",
+    ] {
+        sqlx::query(sql).execute(&mut conn).await.expect(sql);
+    }
+    let started = Instant::now();
+    let mut n = 0i64;
+    while started.elapsed() < RAW_SPAN {
+        sqlx::query("INSERT INTO commits (n, payload) VALUES ($1, $2)")
+            .bind(n)
+            .bind("a payment's worth of bytes")
+            .execute(&mut conn)
+            .await
+            .expect("an insert");
+        n += 1;
+    }
+    n as f64 / started.elapsed().as_secs_f64()
+}
+
+/// One-row transactions committed per second by the PostgreSQL server at `url` (fsync on, as
+/// `scripts/postgres.sh` starts it): from one connection, and from `CLIENTS` at once (the
+/// server flushes the write-ahead log of concurrent commits together).
+async fn postgres_commits_per_second(url: &str) -> (f64, f64) {
+    let pool = sqlx::any::AnyPoolOptions::new()
+        .max_connections(CLIENTS as u32)
+        .connect(url)
+        .await
+        .expect("the PostgreSQL server");
+    sqlx::query("CREATE TABLE raw_commits (n BIGINT PRIMARY KEY, payload TEXT NOT NULL)")
+        .execute(&pool)
+        .await
+        .expect("a table");
+    let next = Arc::new(std::sync::atomic::AtomicI64::new(0));
+    let measure = |connections: usize| {
+        let (pool, next) = (pool.clone(), next.clone());
+        async move {
+            let started = Instant::now();
+            let mut tasks = Vec::new();
+            for _ in 0..connections {
+                let (pool, next) = (pool.clone(), next.clone());
+                tasks.push(tokio::spawn(async move {
+                    let mut done = 0u64;
+                    while started.elapsed() < RAW_SPAN {
+                        let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        sqlx::query("INSERT INTO raw_commits (n, payload) VALUES ($1, $2)")
+                            .bind(n)
+                            .bind("a payment's worth of bytes")
+                            .execute(&pool)
+                            .await
+                            .expect("an insert");
+                        done += 1;
+                    }
+                    done
+                }));
+            }
+            let mut done = 0;
+            for task in tasks {
+                done += task.await.expect("a commit task");
+            }
+            done as f64 / started.elapsed().as_secs_f64()
+        }
+    };
+    let one = measure(1).await;
+    let many = measure(CLIENTS).await;
+    sqlx::query("DROP TABLE raw_commits")
+        .execute(&pool)
+        .await
+        .expect("drop");
+    pool.close().await;
+    (one, many)
+}
