@@ -97,15 +97,20 @@ async fn assert_held_once(console: &Console, first: usize, count: usize) {
 
 fn report(name: &str, measured: &Measured, link: Link) {
     let Traffic {
-        up, down, requests, ..
+        up,
+        down,
+        requests,
+        at_gateway,
+        ..
     } = measured.traffic;
     let bound = up.max(down) as f64 / link.bytes_per_s as f64;
     println!(
         "  {name}: {:.1} s; {requests} requests; {up} bytes up, {down} bytes down; \
          bytes-over-bandwidth lower bound {bound:.1} s (the busier direction); \
-         {:.2}× the bound",
+         {:.2}× the bound; of the time, {:.1} s waited for the gateway to decide",
         measured.seconds,
-        measured.seconds / bound
+        measured.seconds / bound,
+        at_gateway.as_secs_f64()
     );
 }
 

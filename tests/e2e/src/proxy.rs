@@ -68,6 +68,9 @@ pub struct Traffic {
     pub last_answer_at: Option<Instant>,
     /// Requests read from the browser whose handling has not ended yet.
     pub in_flight: u64,
+    /// The time the gateway spent on the requests (from forwarding one to its whole answer),
+    /// summed: what the link did not cost.
+    pub at_gateway: Duration,
 }
 
 /// Counts a request in flight until dropped, however its handling ends.
@@ -345,6 +348,7 @@ async fn handle(mut client: TcpStream, state: Arc<Mutex<State>>) {
         state.lock().unwrap().seen.push(seen(false));
         return; // gateway down: the browser sees the connection close
     };
+    let forwarded_at = Instant::now();
     let forwarded = with_connection_close(&head);
     if gateway.write_all(forwarded.as_bytes()).await.is_err()
         || gateway.write_all(&body).await.is_err()
@@ -353,7 +357,11 @@ async fn handle(mut client: TcpStream, state: Arc<Mutex<State>>) {
     }
     let mut answer = Vec::new();
     let _ = gateway.read_to_end(&mut answer).await;
-    state.lock().unwrap().seen.push(seen(true));
+    {
+        let mut state = state.lock().unwrap();
+        state.seen.push(seen(true));
+        state.traffic.at_gateway += forwarded_at.elapsed();
+    }
     if fault == Fault::CutAnswers {
         // Reset rather than close politely: what a dropped mobile connection looks like.
         let _ = client.set_zero_linger();
