@@ -26,6 +26,14 @@
 //!   pass (one signed before the phone's clock was corrected, the others after).
 //! - Payments deferred while the pass runs are picked up before the lock is let go, so a tab
 //!   that found the lock busy loses nothing by leaving the work to its holder.
+//! - Consecutive payments that go straight to their pay (deferred, or held and due) go in
+//!   batches ([`settle::settle_batch`]) of up to [`MAX_BATCH_ITEMS`] payments and
+//!   [`BATCH_BYTES`] bytes, in the same order: on a slow link one request per payment spends
+//!   most of its time waiting for round trips. The gateway decides each exactly as its single
+//!   pay and answers each on its own, so every rule above holds per payment — and a batch with
+//!   no clear answer leaves all of its payments unknown, to be settled by status, one by one.
+//!   A gateway that takes no batches (an older one answers 404) gets single pays for the rest
+//!   of the pass. Unknown payments and bills are never batched.
 //! - Signed letters ([`crate::letters`]) wait in the same outbox and go in the same pass, after
 //!   the payments (money first: payments have deadlines); closed shifts' reports
 //!   ([`crate::shifts`]) last, the same way. A report held by the gateway's "not now" does not
@@ -33,11 +41,12 @@
 
 use std::collections::HashSet;
 
+use tolem_protocol::batch::{MAX_BATCH_BYTES, MAX_BATCH_ITEMS};
 use tolem_protocol::ids::SessionId;
 
 use crate::letters;
 use crate::lock::{self, Held, LockError, Wait};
-use crate::record::{Failure, State};
+use crate::record::{Failure, PaymentRecord, State};
 use crate::settle;
 use crate::shifts;
 use crate::store::{self, StoreError};
@@ -140,11 +149,50 @@ async fn waiting_now() -> Result<Vec<Waiting>, StoreError> {
     Ok(all)
 }
 
+/// The bytes a batch may fill, below the gateway's limit with room for the envelope.
+pub const BATCH_BYTES: usize = MAX_BATCH_BYTES - 1024;
+
+/// The payments at the head of `items` that go together in one batch: consecutive payments
+/// whose next step is their pay (not final, not a bill, not awaiting a status), up to
+/// [`MAX_BATCH_ITEMS`] and [`BATCH_BYTES`], oldest first.
+async fn batch_run(items: &[Waiting]) -> Result<Vec<PaymentRecord>, StoreError> {
+    let mut run = Vec::new();
+    let mut bytes = 0;
+    for item in items.iter().take(MAX_BATCH_ITEMS) {
+        let Waiting::Payment(session) = item else {
+            break;
+        };
+        let Some(record) = store::get(session).await? else {
+            break;
+        };
+        let state = record.state;
+        if state.is_final() || state.needs_status() || record.payment.is_bill() {
+            break;
+        }
+        // The item as it travels: the body as a JSON string (quotes and backslashes escaped),
+        // the key serial, the signature and the field names.
+        let pay = &record.payment.pay;
+        let escaped = pay
+            .body
+            .bytes()
+            .filter(|b| matches!(b, b'"' | b'\\'))
+            .count();
+        bytes += pay.body.len() + escaped + pay.signer.len() + pay.signature.len() + 48;
+        if bytes > BATCH_BYTES {
+            break;
+        }
+        run.push(record);
+    }
+    Ok(run)
+}
+
 /// One pass, the lock held.
 pub async fn pass(held: Held) -> Result<Report, StoreError> {
     let mut report = Report::default();
     let mut tried: HashSet<String> = HashSet::new();
     let mut probed = false;
+    // Until the gateway shows it takes no batches: then single pays for the rest of the pass.
+    let mut batches = true;
     'passes: loop {
         if !probed {
             // The cheap checks first: with nothing waiting, or the gateway out of reach (the
@@ -179,12 +227,47 @@ pub async fn pass(held: Held) -> Result<Report, StoreError> {
             report.stopped = Some(Stop::NoKeyCard);
             break;
         };
-        for item in next {
+        let mut at = 0;
+        while at < next.len() {
             if !held.keep().await {
                 report.stopped = Some(Stop::LostLock);
                 break 'passes;
             }
-            let (state, failure) = match &item {
+            let run = if batches {
+                batch_run(&next[at..]).await?
+            } else {
+                Vec::new()
+            };
+            if run.len() > 1 {
+                match settle::settle_batch(&run, &card).await? {
+                    settle::Batched::NotServed => batches = false,
+                    settle::Batched::Sent(records) => {
+                        at += run.len();
+                        let mut stopped = None;
+                        for record in records {
+                            tried.insert(record.session().to_string());
+                            if record.state.is_final() {
+                                report.settled += 1;
+                            } else if !matches!(record.state, State::Held(_)) {
+                                // The first payment with no decision stops the pass, as alone;
+                                // the others' answers are kept all the same.
+                                stopped.get_or_insert(match record.last_failure {
+                                    Some(Failure::Offline) => Stop::Offline,
+                                    _ => Stop::NoDecision,
+                                });
+                            }
+                        }
+                        if stopped.is_some() {
+                            report.stopped = stopped;
+                            break 'passes;
+                        }
+                        continue;
+                    }
+                }
+            }
+            let item = &next[at];
+            at += 1;
+            let (state, failure) = match item {
                 Waiting::Payment(session) => {
                     tried.insert(session.to_string());
                     let after = settle::settle(session, &card).await?;

@@ -38,7 +38,7 @@ use crate::record::{
     BILL_GRACE_MS, PaymentRecord, SignedRequest, State, StoredAnswer, is_newer_delivery,
 };
 use crate::store::{self, StoreError};
-use crate::transport::{self, Answer, ApiError, Delivery};
+use crate::transport::{self, Answer, ApiError, BatchError, Delivery};
 
 /// The name of the pay step ([`Step::Pay`](tolem_protocol::messages::Step::Pay)), as in its URL and in [`StoredAnswer::step`].
 pub const PAY: &str = "pay";
@@ -477,6 +477,69 @@ pub async fn settle(session: &SessionId, card: &KeyCard) -> Result<PaymentRecord
         return Ok(sending);
     }
     store::update(&send_payment(&sending, card).await).await
+}
+
+/// What became of payments sent in one batch ([`settle_batch`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Batched {
+    /// The gateway takes no batches, or refused this one whole before deciding any payment in
+    /// it: the payments are stored as they were, to be sent one by one.
+    NotServed,
+    /// Each payment as stored after its answer (or after the batch's failure), in order; one
+    /// found final already is as it was.
+    Sent(Vec<PaymentRecord>),
+}
+
+/// Sends the signed pays of `records` (deferred or held payments, oldest first) in one batch and
+/// stores each as its own answer leaves it — read and judged exactly as the answer to its single
+/// pay ([`read_reply`], [`after_pay`]). Each is marked as sending first, as [`settle`] marks a
+/// single one; a batch with no clear answer leaves them all unknown (settled by status next),
+/// one the phone never sent (offline) leaves them deferred. Takes no lock (see [`settle`]).
+pub async fn settle_batch(
+    records: &[PaymentRecord],
+    card: &KeyCard,
+) -> Result<Batched, StoreError> {
+    let now = now_ms();
+    let mut settled = Vec::new();
+    let mut sending = Vec::new();
+    for record in records {
+        let marked = store::mark_sending(record.session(), now).await?;
+        if marked.state == State::Sending {
+            sending.push((record, marked));
+        } else {
+            settled.push(marked);
+        }
+    }
+    let items: Vec<(&str, &str, &str)> = sending
+        .iter()
+        .map(|(_, marked)| {
+            let pay = &marked.payment.pay;
+            (
+                pay.signer.as_str(),
+                pay.body.as_str(),
+                pay.signature.as_str(),
+            )
+        })
+        .collect();
+    if items.is_empty() {
+        return Ok(Batched::Sent(settled));
+    }
+    let replies = match transport::post_batch(&items).await {
+        Ok(replies) => replies,
+        Err(BatchError::NotServed) => {
+            // Nothing was decided: back to how they were, to go one by one.
+            for (before, _) in &sending {
+                store::update(before).await?;
+            }
+            return Ok(Batched::NotServed);
+        }
+        Err(BatchError::Failed(error)) => sending.iter().map(|_| Err(error.clone())).collect(),
+    };
+    for ((_, marked), sent) in sending.iter().zip(replies) {
+        let (reply, now) = read_reply_now(PAY, sent, card, marked.session());
+        settled.push(store::update(&after_pay(marked, reply, now)).await?);
+    }
+    Ok(Batched::Sent(settled))
 }
 
 /// Asks the gateway about a bill that is not final — its pre-signed `status` while it awaits the

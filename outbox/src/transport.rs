@@ -13,6 +13,7 @@
 use std::time::Duration;
 
 use js_sys::{Promise, Uint8Array};
+use tolem_protocol::batch::{BATCH_STEP, BatchAnswer, BatchItem, BatchRequest};
 use tolem_protocol::codes::ResultCode;
 use tolem_protocol::ids::SessionId;
 use tolem_protocol::keys::{PublicKey, Signature};
@@ -207,6 +208,79 @@ pub async fn post(
     signature: Option<(&str, &str)>,
     delivery: Delivery,
 ) -> Result<Answer, ApiError> {
+    let (_, signature, bytes) = exchange(path, body, signature, delivery).await?;
+    Ok(Answer {
+        body: bytes,
+        signature,
+        request_digest: Some(request_digest(body)),
+    })
+}
+
+/// Why a batch ([`post_batch`]) brought no answers about its payments.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BatchError {
+    /// The gateway takes no batches (an older one answers 404) or refused this one as a whole
+    /// (any 4xx: too large, unreadable): no payment in it was decided. Send them one by one.
+    NotServed,
+    /// No clear answer to the batch as a whole: [`ApiError::Offline`] (nothing left the phone)
+    /// or [`ApiError::Unclear`] (any of its payments may have been decided).
+    Failed(ApiError),
+}
+
+/// POSTs stored signed pays (signer, body, signature each) as one batch to
+/// `/api/v1/batch` ([`tolem_protocol::batch`]) and returns, for each in order, what [`post`]
+/// would have returned for it alone: the gateway's answer with the signature bound to the
+/// payment's own bytes (checked by the caller exactly as a single answer), or a failure for a
+/// payment the gateway failed on (5xx) or left unanswered.
+pub async fn post_batch(
+    items: &[(&str, &str, &str)],
+) -> Result<Vec<Result<Answer, ApiError>>, BatchError> {
+    let batch = BatchRequest {
+        v: tolem_protocol::PROTOCOL_VERSION,
+        items: items
+            .iter()
+            .map(|(key, body, signature)| BatchItem {
+                key: (*key).to_owned(),
+                signature: (*signature).to_owned(),
+                body: (*body).to_owned(),
+            })
+            .collect(),
+    };
+    let body = serde_json::to_vec(&batch).expect("a batch always serialises");
+    let (status, _, bytes) = exchange(BATCH_STEP, &body, None, Delivery::Payment)
+        .await
+        .map_err(BatchError::Failed)?;
+    // The gateway refuses a batch as a whole only before deciding anything in it.
+    if (400..500).contains(&status) {
+        return Err(BatchError::NotServed);
+    }
+    let answer: BatchAnswer =
+        serde_json::from_slice(&bytes).map_err(|_| BatchError::Failed(not_an_answer()))?;
+    let mut answers = answer.items.into_iter();
+    Ok(items
+        .iter()
+        .map(|(_, body, _)| match answers.next() {
+            Some(item) if item.status >= 500 => {
+                Err(ApiError::Unclear(Unclear::ServerError(item.status)))
+            }
+            Some(item) => Ok(Answer {
+                body: item.body.into_bytes(),
+                signature: Some((GATEWAY_SIGNER.to_owned(), item.signature)),
+                request_digest: Some(request_digest(body.as_bytes())),
+            }),
+            None => Err(not_an_answer()),
+        })
+        .collect())
+}
+
+/// Sends `body` to `/api/v1/<path>` and reads the answer: its HTTP status (below 500: a 5xx
+/// is [`Unclear::ServerError`]), its signature headers and its bytes.
+async fn exchange(
+    path: &str,
+    body: &[u8],
+    signature: Option<(&str, &str)>,
+    delivery: Delivery,
+) -> Result<(u16, Option<(String, String)>, Vec<u8>), ApiError> {
     if !browser_online() {
         return Err(ApiError::Offline);
     }
@@ -239,11 +313,7 @@ pub async fn post(
             Unclear::ConnectionLost
         })
     })?;
-    Ok(Answer {
-        body: Uint8Array::new(&bytes).to_vec(),
-        signature,
-        request_digest: Some(request_digest(body)),
-    })
+    Ok((status, signature, Uint8Array::new(&bytes).to_vec()))
 }
 
 fn build_request(

@@ -249,6 +249,12 @@ result_codes! {
         "Этот пароль точки уже использован для ключа. Попросите у дилера новый пароль",
         "Нүктенің бұл құпиясөзі кілтке бұрын пайдаланылған. Дилерден жаңа құпиясөз сұраңыз",
         "This point password was already used for a key. Ask the dealer for a new password";
+    /// A batch of payments (`/api/v1/batch`) carries more payments or more bytes than the
+    /// gateway takes at once; none of them was looked at, so each may be sent again.
+    BatchTooLarge = 920,
+        "Слишком много платежей в одном пакете: отправьте их по отдельности",
+        "Бір топтамада төлем тым көп: оларды бөлек жіберіңіз",
+        "Too many payments in one batch: send them separately";
     /// Something failed inside the gateway; the request may be repeated.
     Internal = 999,
         "Внутренняя ошибка шлюза. Повторите позже",

@@ -9,11 +9,13 @@
 //! - [`keys`]: Ed25519 point and gateway keys, their text form and fingerprints.
 //! - [`signing`]: signatures over the exact bytes that are sent, and the HTTP headers that carry them.
 //! - [`messages`]: every request and response, from the key card to a signed message.
+//! - [`batch`]: many stored signed payments in one request, each answered on its own.
 //! - [`bill`]: the link (QR code) that carries a signed bill to the gateway on the customer's phone.
 //! - [`ids`]: session ids and the codes of dealers, points and cashiers.
 
 pub mod account;
 pub mod assets;
+pub mod batch;
 pub mod bill;
 pub mod codes;
 pub mod commission;

@@ -11,7 +11,8 @@
 //!   901 unsupported version, 907 sent to the wrong address;
 //! * **401** — the sender could not be authenticated: 6 bad signature, 134 unknown key,
 //!   904 wrong point code or password, 919 a point password already used for a key;
-//! * **413** — the body is over `MAX_BODY_BYTES` (code 900), refused before it is read;
+//! * **413** — the body is over `MAX_BODY_BYTES` (code 900), refused before it is read; a batch
+//!   (`/api/v1/batch`) over its limits (code 920);
 //! * **429** — 905 too many attempts, with `retry_after_s` and a `Retry-After` header;
 //! * **500** — 999, something failed inside the gateway: the request may be repeated;
 //! * **200** — everything else: success, and every decision about a sender the gateway has
@@ -32,6 +33,7 @@ use axum::{
 use base64::Engine as _;
 use tolem_protocol::{
     PROTOCOL_VERSION,
+    batch::{BATCH_STEP, MAX_BATCH_BYTES},
     codes::ResultCode,
     ids::SessionId,
     messages::{Message, Outcome, Response},
@@ -71,6 +73,7 @@ pub fn http_status(code: ResultCode) -> StatusCode {
         | ResultCode::BadCredentials
         | ResultCode::PasswordUsed => StatusCode::UNAUTHORIZED,
         ResultCode::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
+        ResultCode::BatchTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ResultCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::OK,
     }
@@ -143,17 +146,25 @@ impl From<PasswordError> for Answer {
     }
 }
 
-impl IntoResponse for Answer {
-    fn into_response(self) -> HttpResponse {
-        let (bytes, retry_after) = match self.body {
+impl Answer {
+    /// The HTTP status, the body's bytes and the `Retry-After` seconds, if any: what goes out,
+    /// before it is signed (a batch signs each item's bytes itself).
+    pub fn encoded(self) -> (StatusCode, Vec<u8>, Option<u32>) {
+        match self.body {
             AnswerBody::Fresh(response) => {
                 debug_assert_eq!(response.v, PROTOCOL_VERSION);
-                (response.encode(), response.retry_after_s)
+                (self.status, response.encode(), response.retry_after_s)
             }
-            AnswerBody::Stored(bytes) => (bytes, None),
-        };
+            AnswerBody::Stored(bytes) => (self.status, bytes, None),
+        }
+    }
+}
+
+impl IntoResponse for Answer {
+    fn into_response(self) -> HttpResponse {
+        let (status, bytes, retry_after) = self.encoded();
         let mut response = (
-            self.status,
+            status,
             [
                 (header::CONTENT_TYPE, "application/json"),
                 // An answer is about one request: a cache must never replay it for another.
@@ -190,7 +201,7 @@ pub async fn sign_answers(
         // sees the same bytes. An oversized body is refused unbound: no client of ours sends
         // one, so whoever did can make nothing of the refusal.
         let (parts, body) = request.into_parts();
-        let bytes = match read_body(&parts.headers, body).await {
+        let bytes = match read_step_body(&step, &parts.headers, body).await {
             Ok(bytes) => bytes,
             Err(refusal) => return sign(&state, &step, refusal.into_response(), None).await,
         };
@@ -217,16 +228,14 @@ async fn sign(
     if parts.status == StatusCode::NOT_MODIFIED {
         return HttpResponse::from_parts(parts, body);
     }
-    // Our own answers are a few hundred bytes; the limit only guards against a bug.
-    let bytes = match axum::body::to_bytes(body, 4 * MAX_BODY_BYTES).await {
+    // Our own answers are a few hundred bytes (a batch's, a few hundred per item); the limit
+    // only guards against a bug.
+    let bytes = match axum::body::to_bytes(body, 4 * body_limit(step)).await {
         Ok(bytes) => bytes,
         Err(error) => return Answer::internal(&error).into_response(),
     };
     count(state, step, &bytes);
-    let signature = match &digest {
-        Some(digest) => state.gateway_key.sign(&bound_answer(digest, &bytes)),
-        None => state.gateway_key.sign(&bytes),
-    };
+    let signature = sign_bytes(state, digest.as_ref(), &bytes);
     if let Some(digest) = &digest {
         let named = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest);
         if let Ok(value) = HeaderValue::from_str(&named) {
@@ -243,6 +252,19 @@ async fn sign(
     HttpResponse::from_parts(parts, Body::from(bytes))
 }
 
+/// The gateway's signature over an answer's `bytes`: bound to the request with `digest` when
+/// there is one ([`bound_answer`]), over the bytes alone otherwise.
+pub fn sign_bytes(
+    state: &AppState,
+    digest: Option<&[u8; 32]>,
+    bytes: &[u8],
+) -> tolem_protocol::keys::Signature {
+    match digest {
+        Some(digest) => state.gateway_key.sign(&bound_answer(digest, bytes)),
+        None => state.gateway_key.sign(bytes),
+    }
+}
+
 /// The step a protocol request is sent to: the last segment of its path, whatever the router
 /// is nested under.
 pub fn step_of(uri: &axum::http::Uri) -> String {
@@ -251,7 +273,7 @@ pub fn step_of(uri: &axum::http::Uri) -> String {
 
 /// Counts the answer to a `step` request for `/metrics` by its result code, read from its
 /// bytes (a body that is not an answer is not counted).
-fn count(state: &AppState, step: &str, bytes: &[u8]) {
+pub fn count(state: &AppState, step: &str, bytes: &[u8]) {
     #[derive(serde::Deserialize)]
     struct Code {
         code: u16,
@@ -264,15 +286,46 @@ fn count(state: &AppState, step: &str, bytes: &[u8]) {
 /// Reads a request body of at most `MAX_BODY_BYTES`. A declared `Content-Length` over the
 /// limit is refused without reading a byte; a body without one is read only up to the limit.
 pub async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, Answer> {
+    read_limited(headers, body, MAX_BODY_BYTES, Answer::too_large).await
+}
+
+/// The most bytes a `step` request may carry: a batch carries many payments.
+pub fn body_limit(step: &str) -> usize {
+    if step == BATCH_STEP {
+        MAX_BATCH_BYTES
+    } else {
+        MAX_BODY_BYTES
+    }
+}
+
+/// Reads the body of a `step` request up to [`body_limit`]; a batch over it is refused with
+/// its own code (920), so the phone knows to send fewer at a time.
+pub async fn read_step_body(step: &str, headers: &HeaderMap, body: Body) -> Result<Bytes, Answer> {
+    if step == BATCH_STEP {
+        read_limited(headers, body, MAX_BATCH_BYTES, || {
+            Answer::refusal(None, ResultCode::BatchTooLarge)
+        })
+        .await
+    } else {
+        read_body(headers, body).await
+    }
+}
+
+async fn read_limited(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+    too_large: fn() -> Answer,
+) -> Result<Bytes, Answer> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
-        return Err(Answer::too_large());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Err(too_large());
     }
     // The other failure, a client gone mid-body, has nobody left to read the answer.
-    axum::body::to_bytes(body, MAX_BODY_BYTES)
+    axum::body::to_bytes(body, limit)
         .await
-        .map_err(|_| Answer::too_large())
+        .map_err(|_| too_large())
 }

@@ -5,6 +5,7 @@
 //! beside this face; [`crate::app`] mounts them all.
 
 pub mod answer;
+pub mod batch;
 pub mod card;
 pub mod health;
 pub mod key_card;
@@ -40,6 +41,7 @@ fn protocol_router(state: &AppState) -> Router<AppState> {
         .merge(registration::router())
         .merge(providers::router())
         .merge(payments::router())
+        .merge(batch::router())
         .merge(message::router())
         .merge(steps::router())
         .merge(shift::router())

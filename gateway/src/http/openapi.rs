@@ -13,6 +13,7 @@ use axum::{
     routing::get,
 };
 use tolem_protocol::{
+    batch::{BatchAnswer, BatchRequest},
     health::Health,
     messages::{KeyCardRequest, RegisterKey, Request, Response as Answer},
     providers::Catalogue,
@@ -50,6 +51,7 @@ use crate::state::AppState;
         super::providers::catalogue,
         super::payments::check,
         super::payments::pay_step,
+        super::batch::batch,
         super::payments::status,
         super::payments::cancel,
         super::steps::balance,
@@ -58,11 +60,11 @@ use crate::state::AppState;
         super::steps::revoke,
         super::card::notification,
     ),
-    components(schemas(Answer, Request, KeyCardRequest, RegisterKey, Catalogue, Health)),
+    components(schemas(Answer, BatchRequest, BatchAnswer, Request, KeyCardRequest, RegisterKey, Catalogue, Health)),
     tags(
         (name = "service", description = "Health and this description; unsigned."),
         (name = "keys", description = "A new phone's key: the key card, then registering the key."),
-        (name = "payments", description = "Signed payment steps: check, pay, status, cancel."),
+        (name = "payments", description = "Signed payment steps: check, pay, status, cancel; several stored pays in one batch."),
         (name = "point", description = "Signed steps about the point: balance, message, shift, revoke."),
         (name = "card", description = "Card payment services' notifications (not for clients)."),
     ),

@@ -37,6 +37,9 @@ use crate::{
     },
 };
 
+/// The pay step's name, the last segment of its URL.
+pub(crate) const PAY: &str = "pay";
+
 /// Routes of the payment steps, relative to `/api/v1`.
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -136,6 +139,12 @@ pub(crate) async fn pay_step(
     State(state): State<AppState>,
     Authorized(auth): Authorized,
 ) -> Result<Answer, Answer> {
+    pay_authorized(&state, auth).await
+}
+
+/// The `pay` of a sender that passed every check, decided and answered: the single step's and
+/// each item's of a batch ([`super::batch`]), so both decide and answer alike.
+pub(crate) async fn pay_authorized(state: &AppState, auth: Sender) -> Result<Answer, Answer> {
     let now = now_ms();
     let session = auth.request.session.clone();
     let point = auth.point.code.clone();

@@ -8,8 +8,13 @@
 //!
 //! Before those checks: the raw body, at most `MAX_BODY_BYTES` (413 / 900), and the
 //! `x-tolem-key` and `x-tolem-signature` headers present and well-formed (900).
+//!
+//! A batch (`/api/v1/batch`, [`super::batch`]) carries each payment's body, key serial and
+//! signature inside its envelope instead of the body and headers: it runs each through
+//! [`authorized`], the same function the [`Authorized`] extractor ends in.
 
 use axum::{
+    body::Bytes,
     extract::{FromRequest, Request},
     http::HeaderMap,
 };
@@ -39,14 +44,47 @@ impl std::ops::Deref for Authorized {
 /// The signer and signature of a signed body, from its headers (900 when missing or garbled).
 pub fn signature_headers(headers: &HeaderMap) -> Result<(String, Signature), Answer> {
     let text = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    signer_of(text(KEY_HEADER), text(SIGNATURE_HEADER))
+}
+
+/// The signer and signature from their texts, as the headers carry them (900 when missing or
+/// garbled).
+pub fn signer_of(
+    signer: Option<&str>,
+    signature: Option<&str>,
+) -> Result<(String, Signature), Answer> {
     let malformed = || Answer::refusal(None, ResultCode::Malformed);
-    let signer = text(KEY_HEADER)
-        .filter(|s| !s.is_empty())
-        .ok_or_else(malformed)?;
-    let signature = text(SIGNATURE_HEADER)
+    let signer = signer.filter(|s| !s.is_empty()).ok_or_else(malformed)?;
+    let signature = signature
         .and_then(|s| s.parse::<Signature>().ok())
         .ok_or_else(malformed)?;
     Ok((signer.to_owned(), signature))
+}
+
+/// The proven [`KeyHolder`] of `body` signed by `signer` with `signature` (their texts, as the
+/// headers carry them), sent as the step `step`.
+pub async fn key_holder_of(
+    state: &AppState,
+    body: Bytes,
+    signer: Option<&str>,
+    signature: Option<&str>,
+    step: &str,
+) -> Result<KeyHolder, Answer> {
+    let (serial, signature) = signer_of(signer, signature)?;
+    Ok(sender::key_holder(&state.pool, body, &serial, signature, step).await?)
+}
+
+/// Every check of a signed request: the [`Sender`] of `body` signed by `signer` with
+/// `signature`, sent as the step `step`.
+pub async fn authorized(
+    state: &AppState,
+    body: Bytes,
+    signer: Option<&str>,
+    signature: Option<&str>,
+    step: &str,
+) -> Result<Sender, Answer> {
+    let holder = key_holder_of(state, body, signer, signature, step).await?;
+    Ok(sender::authorize(&state.pool, holder).await?)
 }
 
 impl From<Refused> for Answer {
@@ -66,8 +104,15 @@ impl FromRequest<AppState> for KeyHolder {
         let step = step_of(request.uri());
         let (parts, body) = request.into_parts();
         let bytes = read_body(&parts.headers, body).await?;
-        let (serial, signature) = signature_headers(&parts.headers)?;
-        Ok(sender::key_holder(&state.pool, bytes, &serial, signature, &step).await?)
+        let text = |name| parts.headers.get(name).and_then(|v| v.to_str().ok());
+        key_holder_of(
+            state,
+            bytes,
+            text(KEY_HEADER),
+            text(SIGNATURE_HEADER),
+            &step,
+        )
+        .await
     }
 }
 

@@ -2,11 +2,18 @@
 //! each signed request (`/api/v1/<step>`) answered by a function of the test, signed with the
 //! gateway key — or not answered at all (a failed connection). Every request that reaches it is
 //! kept, so a test can say exactly what left the phone.
+//!
+//! A batch (`/api/v1/batch`) is kept as a `batch` request and each of its payments as a `pay`
+//! (what the gateway's pay pipeline sees); each is answered by the same function, bound to its
+//! own bytes, as the real gateway answers. When the function gives no answer for any of them,
+//! the batch's connection fails after all of them arrived (the answer was cut).
+//! [`serve_without_batches`] is a gateway older than batches: 404.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use tolem_protocol::PROTOCOL_VERSION;
+use tolem_protocol::batch::{BatchAnswer, BatchRequest, ItemAnswer};
 use tolem_protocol::messages::{Message, Request, Response};
 use tolem_protocol::signing::{
     GATEWAY_SIGNER, KEY_HEADER, SIGNATURE_HEADER, bound_answer, request_digest,
@@ -52,6 +59,69 @@ impl Drop for FakeGateway {
 /// Serves a gateway whose health answer says it is up and that answers every signed request
 /// with `answer(step, request)` signed by the gateway key; `None` fails the connection.
 pub fn serve(answer: impl Fn(&str, &Request) -> Option<Response> + 'static) -> FakeGateway {
+    serve_with(answer, true)
+}
+
+/// [`serve`], by a gateway that takes no batches (404, as one older than batches answers).
+pub fn serve_without_batches(
+    answer: impl Fn(&str, &Request) -> Option<Response> + 'static,
+) -> FakeGateway {
+    serve_with(answer, false)
+}
+
+/// The answer to a batch: each payment answered by `answer` and signed bound to its own bytes;
+/// `None` when any payment got no answer.
+fn batch_answer(
+    body: &str,
+    kept: &RefCell<Vec<Sent>>,
+    answer: &impl Fn(&str, &Request) -> Option<Response>,
+) -> Option<String> {
+    let batch: BatchRequest = serde_json::from_str(body).ok()?;
+    let mut items = Vec::new();
+    let mut all_answered = true;
+    for item in batch.items {
+        kept.borrow_mut().push(Sent {
+            step: "pay".into(),
+            body: item.body.clone(),
+        });
+        let response = Request::decode(item.body.as_bytes())
+            .ok()
+            .and_then(|request| answer("pay", &request));
+        let Some(response) = response else {
+            all_answered = false;
+            continue;
+        };
+        let bytes = response.encode();
+        let signature =
+            gateway_key().sign(&bound_answer(&request_digest(item.body.as_bytes()), &bytes));
+        items.push(ItemAnswer {
+            status: 200,
+            body: String::from_utf8(bytes).unwrap(),
+            signature: signature.to_string(),
+        });
+    }
+    all_answered.then(|| {
+        serde_json::to_string(&BatchAnswer {
+            v: PROTOCOL_VERSION,
+            items,
+        })
+        .unwrap()
+    })
+}
+
+fn answer_array(body: String, signer: &str, signature: &str, status: u16) -> JsValue {
+    let array: js_sys::Array = [body, signer.to_owned(), signature.to_owned()]
+        .iter()
+        .map(|s| JsValue::from_str(s))
+        .collect();
+    array.push(&JsValue::from(status));
+    array.into()
+}
+
+fn serve_with(
+    answer: impl Fn(&str, &Request) -> Option<Response> + 'static,
+    batches: bool,
+) -> FakeGateway {
     let sent = Rc::new(RefCell::new(Vec::new()));
     let kept = sent.clone();
     let reply =
@@ -60,6 +130,15 @@ pub fn serve(answer: impl Fn(&str, &Request) -> Option<Response> + 'static) -> F
                 step: step.clone(),
                 body: body.clone(),
             });
+            if step == "batch" {
+                if !batches {
+                    return answer_array(r#"{"error":"not_found"}"#.into(), "", "", 404);
+                }
+                return match batch_answer(&body, &kept, &answer) {
+                    Some(answer) => answer_array(answer, "", "", 200),
+                    None => JsValue::NULL,
+                };
+            }
             let Ok(request) = Request::decode(body.as_bytes()) else {
                 return JsValue::NULL;
             };
@@ -70,15 +149,12 @@ pub fn serve(answer: impl Fn(&str, &Request) -> Option<Response> + 'static) -> F
             let bytes = response.encode();
             let signature =
                 gateway_key().sign(&bound_answer(&request_digest(body.as_bytes()), &bytes));
-            [
+            answer_array(
                 String::from_utf8(bytes).unwrap(),
-                GATEWAY_SIGNER.to_owned(),
-                signature.to_string(),
-            ]
-            .iter()
-            .map(|s| JsValue::from_str(s))
-            .collect::<js_sys::Array>()
-            .into()
+                GATEWAY_SIGNER,
+                &signature.to_string(),
+                200,
+            )
         });
     let health = format!(
         r#"{{"status":"ok","version":"test","database":"ok","protocol":{PROTOCOL_VERSION}}}"#
@@ -99,9 +175,11 @@ pub fn serve(answer: impl Fn(&str, &Request) -> Option<Response> + 'static) -> F
              const answer = reply(step, text);
              if (answer === null) throw new TypeError('Failed to fetch');
              const headers = new Headers();
-             headers.set(keyHeader, answer[1]);
-             headers.set(signatureHeader, answer[2]);
-             return new Response(answer[0], { status: 200, headers });
+             if (answer[1]) {
+               headers.set(keyHeader, answer[1]);
+               headers.set(signatureHeader, answer[2]);
+             }
+             return new Response(answer[0], { status: answer[3], headers });
            });
          };
          return () => { globalThis.fetch = real; };",

@@ -5,7 +5,7 @@
 //!   result on screen — signing the pay and status requests, and writing history and outbox in
 //!   one IndexedDB transaction — measured in the page, without WebDriver's round trips;
 //! - the replay's throughput in payments per second: from the browser's sync event to the last
-//!   pay reaching the gateway (through the same fault proxy, healthy again);
+//!   pay reaching the gateway, alone or in a batch (through the same fault proxy, healthy again);
 //!
 //! and verify that the gateway holds exactly 1 000 payments, once each, and that the dealer's
 //! balance moved by exactly their sum.
@@ -15,51 +15,10 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
 use tolem_e2e::{
-    Console, Fault, Gateway, Phone, Proxy, dispatch_sync, free_port, kcell_number, path_from_env,
-    sync_registration_id,
+    Console, Fault, Gateway, Phone, Proxy, defer_in_page, dispatch_sync, free_port, kcell_number,
+    path_from_env, sync_registration_id,
 };
-
-/// Deferrals driven inside the page per WebDriver call (well within its 30 s script timeout).
-const BATCH: usize = 50;
-
-/// Takes `count` Kcell payments of 100 ₸ with *Defer* → *Confirm*, the way a cashier's taps
-/// reach the app (input events on the fields, clicks on the buttons), timing each from the tap on
-/// *Confirm* until the page shows the deferred result. Returns the times in milliseconds.
-const DEFER_IN_PAGE: &str = r#"
-const [first, count, done] = [arguments[0], arguments[1], arguments[arguments.length - 1]];
-const appear = (selector) => new Promise((resolve) => {
-  const found = () => document.querySelector(selector);
-  if (found()) return resolve(found());
-  const watch = new MutationObserver(() => {
-    if (found()) { watch.disconnect(); resolve(found()); }
-  });
-  watch.observe(document.body, { childList: true, subtree: true, attributes: true });
-});
-const type = (selector, text) => {
-  const field = document.querySelector(selector);
-  field.value = text;
-  field.dispatchEvent(new Event('input', { bubbles: true }));
-};
-(async () => {
-  const times = [];
-  for (let n = first; n < first + count; n++) {
-    await appear('#pay-form');
-    type('#pay-account', '701' + String(1000000 + n));
-    type('#pay-amount', '100');
-    document.querySelector('#pay-defer').click();
-    const confirm = await appear('#confirm-submit');
-    const start = performance.now();
-    confirm.click();
-    const result = await appear('#pay-result[data-state]');
-    times.push(performance.now() - start);
-    if (result.dataset.state !== 'deferred') return done('payment ' + n + ': ' + result.dataset.state);
-    document.querySelector('#pay-new').click();
-  }
-  done(times);
-})().catch((e) => done('error: ' + e));
-"#;
 
 #[tokio::main]
 async fn main() {
@@ -76,21 +35,8 @@ async fn main() {
     let balance_before = console.balance_tiyn().await;
 
     proxy.set_fault(Fault::Down);
-    let mut times: Vec<f64> = Vec::with_capacity(count);
     let deferring = Instant::now();
-    for first in (0..count).step_by(BATCH) {
-        let batch = BATCH.min(count - first);
-        let answer = phone
-            .browser
-            .client
-            .execute_async(DEFER_IN_PAGE, vec![first.into(), batch.into()])
-            .await
-            .expect("the deferrals ran");
-        match answer {
-            Value::Array(batch) => times.extend(batch.iter().filter_map(Value::as_f64)),
-            other => panic!("deferring failed: {other}"),
-        }
-    }
+    let mut times = defer_in_page(&phone, 0, count).await;
     let deferring = deferring.elapsed();
     assert_eq!(times.len(), count);
     phone
@@ -115,7 +61,7 @@ async fn main() {
     )
     .await;
     let deadline = Instant::now() + Duration::from_secs(600);
-    while proxy.delivered("/api/v1/pay") < count {
+    while proxy.delivered_payments() < count {
         assert!(Instant::now() < deadline, "the replay did not finish");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -136,9 +82,9 @@ async fn main() {
     let rows = sessions.len();
     assert_eq!(rows, count, "one payment per deferral");
     assert_eq!(
-        proxy.delivered("/api/v1/pay"),
+        proxy.delivered_payments(),
         count,
-        "one pay request each"
+        "each payment sent once (alone or in a batch)"
     );
     assert_eq!(balance_before - balance_after, total_shown);
 

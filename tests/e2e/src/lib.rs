@@ -9,6 +9,7 @@
 mod authenticator;
 mod balancer;
 mod browser;
+mod deferring;
 mod devtools;
 mod gateway;
 mod native_phone;
@@ -22,6 +23,7 @@ mod proxy;
 pub use authenticator::Authenticator;
 pub use balancer::Balancer;
 pub use browser::{Browser, Engine};
+pub use deferring::defer_in_page;
 pub use devtools::DevTools;
 pub use gateway::{Gateway, Shared};
 pub use native_phone::{Answer, NativePhone, Signed, http_client};
@@ -33,7 +35,7 @@ pub use point::{
 };
 pub use postgres::Postgres;
 pub use provider::{CardService, ProviderEmulator, start_card_service, start_provider};
-pub use proxy::{Fault, Proxy};
+pub use proxy::{Fault, Link, Proxy, Traffic};
 
 use std::net::TcpListener;
 use std::path::PathBuf;

@@ -6,10 +6,15 @@
 //! back. It speaks just enough HTTP/1.1 for that: one request per connection (it answers with
 //! `Connection: close`, so the browser opens a new connection per request and a change of mode
 //! applies at once).
+//!
+//! It can also be a slow link ([`Link`]): a bandwidth in each direction and a round-trip time,
+//! applied to the real bytes that cross it, and it counts those bytes ([`Proxy::traffic`]). And
+//! it can play a gateway older than some path ([`Proxy::set_not_found`]): 404, as such a gateway
+//! answers a path it does not know.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -29,6 +34,62 @@ pub enum Fault {
     CaptivePortal,
 }
 
+/// A slow link between the browser and the gateway, as a cheap data plan on a poor cell has: each
+/// direction carries `bytes_per_s` (one transfer after another, whatever the connection), and
+/// every request and every answer arrives half a round trip after its last byte left.
+///
+/// Modelled: the bytes of HTTP requests and answers (heads and bodies) and one round trip per
+/// request and answer. Not modelled: TCP and TLS handshakes and packet headers (the proxy's
+/// connection per request stands for a kept-alive one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Link {
+    pub bytes_per_s: u64,
+    pub round_trip: Duration,
+}
+
+impl Link {
+    /// 128 kbit/s each way with 300 ms round trips: the plan Tolem is built for.
+    pub const SLOW: Link = Link {
+        bytes_per_s: 16_000,
+        round_trip: Duration::from_millis(300),
+    };
+}
+
+/// The bytes that crossed the proxy, each way (heads and bodies).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Traffic {
+    /// Browser → gateway.
+    pub up: u64,
+    /// Gateway → browser.
+    pub down: u64,
+    /// Requests that crossed.
+    pub requests: u64,
+    /// When the last answer finished arriving at the browser.
+    pub last_answer_at: Option<Instant>,
+    /// Requests read from the browser whose handling has not ended yet.
+    pub in_flight: u64,
+    /// The time the gateway spent on the requests (from forwarding one to its whole answer),
+    /// summed: what the link did not cost.
+    pub at_gateway: Duration,
+}
+
+/// Counts a request in flight until dropped, however its handling ends.
+struct InFlight(Arc<Mutex<State>>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.lock().unwrap().traffic.in_flight -= 1;
+    }
+}
+
+/// One request the proxy saw.
+struct Seen {
+    path: String,
+    delivered: bool,
+    /// The payments it carried: 1 for a pay, the items of a batch, 0 otherwise.
+    payments: usize,
+}
+
 /// The proxy; runs until the test ends.
 #[derive(Clone)]
 pub struct Proxy {
@@ -42,8 +103,23 @@ struct State {
     /// in the middle of a replay.
     delay: Duration,
     upstream: SocketAddr,
-    /// `(method, path, delivered to the gateway)` of every request seen.
-    seen: Vec<(String, String, bool)>,
+    /// Every request seen.
+    seen: Vec<Seen>,
+    /// The slow link, if there is one.
+    link: Option<Link>,
+    /// When each direction of the link is free again: transfers go one after another.
+    up_free_at: Instant,
+    down_free_at: Instant,
+    traffic: Traffic,
+    /// Paths answered 404 without reaching the gateway.
+    not_found: Vec<String>,
+}
+
+/// A direction of the link.
+#[derive(Clone, Copy)]
+enum Way {
+    Up,
+    Down,
 }
 
 impl Proxy {
@@ -57,6 +133,11 @@ impl Proxy {
             delay: Duration::ZERO,
             upstream,
             seen: Vec::new(),
+            link: None,
+            up_free_at: Instant::now(),
+            down_free_at: Instant::now(),
+            traffic: Traffic::default(),
+            not_found: Vec::new(),
         }));
         let accepting = state.clone();
         tokio::spawn(async move {
@@ -93,7 +174,7 @@ impl Proxy {
             .unwrap()
             .seen
             .iter()
-            .filter(|(_, p, _)| p == path)
+            .filter(|seen| seen.path == path)
             .count()
     }
 
@@ -104,8 +185,101 @@ impl Proxy {
             .unwrap()
             .seen
             .iter()
-            .filter(|(_, p, delivered)| p == path && *delivered)
+            .filter(|seen| seen.path == path && seen.delivered)
             .count()
+    }
+
+    /// How many payments reached the gateway: each pay, and each item of a batch.
+    pub fn delivered_payments(&self) -> usize {
+        self.state
+            .lock()
+            .unwrap()
+            .seen
+            .iter()
+            .filter(|seen| seen.delivered)
+            .map(|seen| seen.payments)
+            .sum()
+    }
+
+    /// Makes the line slow (`Some`) or fast again (`None`).
+    pub fn set_link(&self, link: Option<Link>) {
+        let mut state = self.state.lock().unwrap();
+        state.link = link;
+        state.up_free_at = Instant::now();
+        state.down_free_at = Instant::now();
+    }
+
+    /// The bytes that crossed since the last [`Proxy::reset_traffic`].
+    pub fn traffic(&self) -> Traffic {
+        self.state.lock().unwrap().traffic
+    }
+
+    /// Starts counting anew (requests in flight stay counted).
+    pub fn reset_traffic(&self) {
+        let mut state = self.state.lock().unwrap();
+        let in_flight = state.traffic.in_flight;
+        state.traffic = Traffic {
+            in_flight,
+            ..Traffic::default()
+        };
+    }
+
+    /// Answers requests for `path` with 404 (`true`), as a gateway older than the path does,
+    /// or lets them through again (`false`).
+    pub fn set_not_found(&self, path: &str, not_found: bool) {
+        let mut state = self.state.lock().unwrap();
+        state.not_found.retain(|p| p != path);
+        if not_found {
+            state.not_found.push(path.to_owned());
+        }
+    }
+}
+
+/// Carries `bytes` over the link in one direction: waits until that direction is free, for the
+/// bytes to go at its bandwidth, and for half a round trip; counts them either way.
+async fn cross(state: &Mutex<State>, way: Way, bytes: usize) {
+    let arrives = {
+        let mut state = state.lock().unwrap();
+        match way {
+            Way::Up => {
+                state.traffic.up += bytes as u64;
+                state.traffic.requests += 1;
+            }
+            Way::Down => state.traffic.down += bytes as u64,
+        }
+        let Some(link) = state.link else {
+            return;
+        };
+        let now = Instant::now();
+        let free_at = match way {
+            Way::Up => &mut state.up_free_at,
+            Way::Down => &mut state.down_free_at,
+        };
+        let sent =
+            (*free_at).max(now) + Duration::from_secs_f64(bytes as f64 / link.bytes_per_s as f64);
+        *free_at = sent;
+        sent + link.round_trip / 2
+    };
+    tokio::time::sleep_until(arrives.into()).await;
+}
+
+/// Writes the answer to the browser over the link, noting when it arrived.
+async fn answer_browser(client: &mut TcpStream, state: &Mutex<State>, answer: &[u8]) {
+    cross(state, Way::Down, answer.len()).await;
+    if client.write_all(answer).await.is_ok() {
+        state.lock().unwrap().traffic.last_answer_at = Some(Instant::now());
+    }
+}
+
+/// The payments a request to `path` carries: 1 for a pay, the items of a batch.
+fn payments_in(path: &str, body: &[u8]) -> usize {
+    match path {
+        "/api/v1/pay" => 1,
+        "/api/v1/batch" => serde_json::from_slice::<serde_json::Value>(body)
+            .ok()
+            .and_then(|batch| batch["items"].as_array().map(Vec::len))
+            .unwrap_or(0),
+        _ => 0,
     }
 }
 
@@ -122,8 +296,17 @@ async fn handle(mut client: TcpStream, state: Arc<Mutex<State>>) {
     };
     let request_line = head.lines().next().unwrap_or_default().to_owned();
     let mut parts = request_line.split(' ');
-    let method = parts.next().unwrap_or_default().to_owned();
+    let _method = parts.next();
     let path = parts.next().unwrap_or_default().to_owned();
+    let payments = payments_in(&path, &body);
+    state.lock().unwrap().traffic.in_flight += 1;
+    let _in_flight = InFlight(state.clone());
+    let seen = |delivered| Seen {
+        path: path.clone(),
+        delivered,
+        payments,
+    };
+    cross(&state, Way::Up, head.len() + body.len()).await;
 
     let delay = state.lock().unwrap().delay;
     if !delay.is_zero() && path.starts_with("/api/v1/") {
@@ -135,24 +318,37 @@ async fn handle(mut client: TcpStream, state: Arc<Mutex<State>>) {
         (state.fault, state.upstream)
     };
     if fault == Fault::Down {
-        state.lock().unwrap().seen.push((method, path, false));
+        state.lock().unwrap().seen.push(seen(false));
         return;
     }
 
     if fault == Fault::CaptivePortal {
-        state.lock().unwrap().seen.push((method, path, false));
+        state.lock().unwrap().seen.push(seen(false));
         let answer = format!(
             "HTTP/1.1 200 OK\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{CAPTIVE_PAGE}",
             CAPTIVE_PAGE.len()
         );
-        let _ = client.write_all(answer.as_bytes()).await;
+        answer_browser(&mut client, &state, answer.as_bytes()).await;
+        return;
+    }
+
+    let not_found = state.lock().unwrap().not_found.contains(&path);
+    if not_found {
+        state.lock().unwrap().seen.push(seen(false));
+        let body = r#"{"error":"not_found"}"#;
+        let answer = format!(
+            "HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        answer_browser(&mut client, &state, answer.as_bytes()).await;
         return;
     }
 
     let Ok(mut gateway) = TcpStream::connect(upstream).await else {
-        state.lock().unwrap().seen.push((method, path, false));
+        state.lock().unwrap().seen.push(seen(false));
         return; // gateway down: the browser sees the connection close
     };
+    let forwarded_at = Instant::now();
     let forwarded = with_connection_close(&head);
     if gateway.write_all(forwarded.as_bytes()).await.is_err()
         || gateway.write_all(&body).await.is_err()
@@ -161,13 +357,17 @@ async fn handle(mut client: TcpStream, state: Arc<Mutex<State>>) {
     }
     let mut answer = Vec::new();
     let _ = gateway.read_to_end(&mut answer).await;
-    state.lock().unwrap().seen.push((method, path, true));
+    {
+        let mut state = state.lock().unwrap();
+        state.seen.push(seen(true));
+        state.traffic.at_gateway += forwarded_at.elapsed();
+    }
     if fault == Fault::CutAnswers {
         // Reset rather than close politely: what a dropped mobile connection looks like.
         let _ = client.set_zero_linger();
         return;
     }
-    let _ = client.write_all(&answer).await;
+    answer_browser(&mut client, &state, &answer).await;
 }
 
 /// Reads one request: its head (up to the blank line) and a body of `content-length` bytes.

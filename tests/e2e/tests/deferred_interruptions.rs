@@ -32,10 +32,10 @@ async fn defer_offline(phone: &Phone, proxy: &Proxy) -> Vec<Taken> {
     taken
 }
 
-/// Waits until `count` pay requests reached the gateway.
+/// Waits until `count` payments reached the gateway (alone or in batches).
 async fn wait_for_pays(proxy: &Proxy, count: usize) {
     let deadline = Instant::now() + Duration::from_secs(30);
-    while proxy.delivered("/api/v1/pay") < count {
+    while proxy.delivered_payments() < count {
         assert!(Instant::now() < deadline, "the replay did not start");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -133,14 +133,14 @@ async fn a_captive_portal_answer_is_no_answer_and_nothing_is_lost_or_doubled() {
     assert_eq!(executed.state, "unknown", "{executed:?}");
     let deferred = phone.pay(Action::Defer, &kcell_number(2), "1300").await;
     assert_eq!(deferred.state, "deferred");
-    assert_eq!(proxy.delivered("/api/v1/pay"), 0, "the portal swallowed it");
+    assert_eq!(proxy.delivered_payments(), 0, "the portal swallowed it");
 
     // Out of the portal: the unknown one is asked for by status (the gateway never got it, 11)
     // and its same signed pay sent; the deferred one is sent. Once each.
     proxy.set_fault(Fault::None);
     let states = phone.wait_until_all_final(Duration::from_secs(40)).await;
     assert!(states.iter().all(|(_, s)| s == "accepted"), "{states:?}");
-    assert_eq!(proxy.delivered("/api/v1/pay"), 2);
+    assert_eq!(proxy.delivered_payments(), 2);
     assert_each_once(&console, &[executed, deferred], balance_before).await;
 
     phone.close().await;

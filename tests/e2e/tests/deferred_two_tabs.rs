@@ -78,7 +78,7 @@ async fn two_tabs_and_the_worker_send_each_payment_once() {
     client.switch_to_window(first).await.unwrap();
     phone.wait_until_all_final(Duration::from_secs(20)).await;
     assert_eq!(
-        proxy.delivered("/api/v1/pay"),
+        proxy.delivered_payments(),
         PAYMENTS,
         "each payment sent exactly once"
     );

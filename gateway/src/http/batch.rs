@@ -1,0 +1,162 @@
+//! `POST /api/v1/batch`: many stored signed payments in one request, for phones on slow links
+//! (the envelope and its rules: [`tolem_protocol::batch`]).
+//!
+//! Each item goes through exactly what a single `pay` goes through — [`signed::authorized`]
+//! (the checks of the signed-step pipeline), then [`payments::pay_authorized`] (the clock check
+//! and the decision) — one after the other in the batch's order, so a later item sees the earlier
+//! ones' debits. Each answer is encoded as the single step would have encoded it and signed by
+//! the gateway key bound to that item's own request bytes: the phone verifies it exactly as a
+//! single answer. The envelope of the answer is signed as a whole too (the protocol layer signs
+//! every answer), but a phone only trusts the items' own signatures.
+
+use axum::{
+    Router,
+    body::Bytes,
+    extract::{Request, State},
+    http::{StatusCode, header},
+    response::{IntoResponse, Response as HttpResponse},
+    routing::post,
+};
+use tolem_protocol::{
+    PROTOCOL_VERSION,
+    batch::{BATCH_STEP, BatchAnswer, BatchItem, BatchRequest, ItemAnswer},
+    codes::ResultCode,
+    messages::DecodeError,
+    signing::request_digest,
+};
+
+use super::{
+    answer::{Answer, count, read_step_body, sign_bytes},
+    payments, signed,
+};
+use crate::state::AppState;
+
+/// The route, relative to `/api/v1`.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/batch", post(batch))
+}
+
+/// `batch`: each stored signed `pay` decided in order and answered on its own.
+#[utoipa::path(
+    post,
+    path = "/api/v1/batch",
+    tag = "payments",
+    summary = "Several stored signed payments in one request (slow links): each decided in \
+               order exactly as a single pay, and answered on its own.",
+    params(super::openapi::BindHeader),
+    request_body(content = BatchRequest, content_type = "application/json",
+        description = "At most 50 stored signed `pay` requests and 64 KiB, oldest first; each \
+                       item carries the body, key serial and signature the single step carries \
+                       in its body and headers. The envelope itself is not signed."),
+    responses(
+        (status = 200, content_type = "application/json", body = BatchAnswer,
+         description = "One answer per item, in order: the HTTP status, body and signature the \
+                        single `pay` would have given, the signature bound to the item's own \
+                        request bytes."),
+        (status = 400, content_type = "application/json", body = tolem_protocol::messages::Response,
+         description = "The envelope could not be read (900), or another protocol version \
+                        (901): no item was looked at."),
+        (status = 413, content_type = "application/json", body = tolem_protocol::messages::Response,
+         description = "920: more than 50 items or 64 KiB; no item was looked at, send them \
+                        one by one."),
+        (status = 500, content_type = "application/json", body = tolem_protocol::messages::Response,
+         description = "999: the gateway failed; items may have been decided (ask each \
+                        payment's status)."),
+    ),
+)]
+pub(crate) async fn batch(
+    State(state): State<AppState>,
+    request: Request,
+) -> Result<HttpResponse, Answer> {
+    let (parts, body) = request.into_parts();
+    let bytes = read_step_body(BATCH_STEP, &parts.headers, body).await?;
+    let batch = BatchRequest::decode(&bytes).map_err(|error| {
+        tracing::info!(%error, "batch refused: not a batch");
+        Answer::refusal(
+            None,
+            match error {
+                DecodeError::UnsupportedVersion(_) => ResultCode::UnsupportedVersion,
+                _ => ResultCode::Malformed,
+            },
+        )
+    })?;
+    if batch.too_many() {
+        tracing::info!(
+            items = batch.items.len(),
+            "batch refused: too many payments"
+        );
+        return Err(Answer::refusal(None, ResultCode::BatchTooLarge));
+    }
+    let items = batch.items.len();
+    // In its own task: a phone that hangs up must not cut the batch short (each item's decision
+    // is the single step's, which a hang-up does not cut either).
+    let running = state.clone();
+    let answers = tokio::spawn(async move { run(&running, batch.items).await })
+        .await
+        .map_err(|error| Answer::internal(&error))?;
+    tracing::info!(items, "batch answered");
+    let body = serde_json::to_vec(&BatchAnswer {
+        v: PROTOCOL_VERSION,
+        items: answers,
+    })
+    .map_err(|error| Answer::internal(&error))?;
+    Ok((
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// Decides the items in order and answers each.
+async fn run(state: &AppState, items: Vec<BatchItem>) -> Vec<ItemAnswer> {
+    let mut answers = Vec::with_capacity(items.len());
+    for item in items {
+        answers.push(answer_item(state, item).await);
+    }
+    answers
+}
+
+/// One item: the single `pay`'s pipeline and decision, its answer signed bound to the item.
+async fn answer_item(state: &AppState, item: BatchItem) -> ItemAnswer {
+    let body = Bytes::from(item.body.into_bytes());
+    let digest = request_digest(&body);
+    let answer = if body.len() > tolem_protocol::signing::MAX_BODY_BYTES {
+        // What the single step answers a body over the limit.
+        Answer::too_large()
+    } else {
+        let sender = signed::authorized(
+            state,
+            body,
+            Some(&item.key),
+            Some(&item.signature),
+            payments::PAY,
+        )
+        .await;
+        match sender {
+            Ok(sender) => payments::pay_authorized(state, sender)
+                .await
+                .unwrap_or_else(|refusal| refusal),
+            Err(refusal) => refusal,
+        }
+    };
+    let (status, bytes, _) = answer.encoded();
+    // Answers are UTF-8 JSON (fresh or stored); anything else is the gateway's own failure.
+    let (status, body) = match String::from_utf8(bytes) {
+        Ok(body) => (status, body),
+        Err(error) => {
+            let (status, bytes, _) = Answer::internal(&error).encoded();
+            (status, String::from_utf8_lossy(&bytes).into_owned())
+        }
+    };
+    count(state, payments::PAY, body.as_bytes());
+    let signature = sign_bytes(state, Some(&digest), body.as_bytes()).to_string();
+    ItemAnswer {
+        status: status.as_u16(),
+        body,
+        signature,
+    }
+}

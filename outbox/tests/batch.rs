@@ -1,0 +1,223 @@
+//! Issue 14 item 3, batch replay for slow links, in the browser against the gateway served in
+//! place of the network, with real signatures and real bytes: a replay sends the waiting
+//! payments in one batch, oldest first, each as the very bytes signed at confirmation, and
+//! settles each by its own signed answer; a gateway older than batches (404) gets single pays
+//! for the pass; a batch whose answer is cut leaves every payment in it unknown, and the next
+//! pass settles each by its status (one by one, never in a batch); a payment with no decision
+//! stops the pass while the others' answers in its batch are kept; a long outbox goes in
+//! batches of at most 50.
+#![cfg(target_arch = "wasm32")]
+
+mod common;
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use common::network::{self, FakeGateway};
+use common::phone::fresh_phone;
+use common::*;
+use tolem_outbox::clock;
+use tolem_outbox::lock::Wait;
+use tolem_outbox::record::{PaymentRecord, State};
+use tolem_outbox::replay::{self, Stop};
+use tolem_outbox::store;
+use tolem_protocol::batch::MAX_BATCH_ITEMS;
+use tolem_protocol::codes::ResultCode;
+use tolem_protocol::messages::{Request, Step};
+use tolem_protocol::signing::{bound_answer, request_digest};
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn now() -> i64 {
+    js_sys::Date::now() as i64
+}
+
+/// `count` payments deferred a minute ago, oldest first.
+async fn deferred(count: u8) -> Vec<PaymentRecord> {
+    let start = now();
+    let mut records = Vec::new();
+    for n in 0..count {
+        let at = start - 60_000 + i64::from(n) * 10;
+        records.push(store::save_new(signed_at(at, n + 1), start).await.unwrap());
+    }
+    records
+}
+
+/// The gateway's answer for a pay: accepted, with its gateway time now; `None` for anything
+/// else (a status is answered by [`accepting_status`]).
+fn accepted(request: &Request) -> Option<tolem_protocol::messages::Response> {
+    let mut answer = pay_answer(&request.session, ResultCode::Ok);
+    answer.gateway_time_ms = now();
+    Some(answer)
+}
+
+async fn state_of(record: &PaymentRecord) -> State {
+    store::get(record.session()).await.unwrap().unwrap().state
+}
+
+fn pay_bodies(served: &FakeGateway) -> Vec<String> {
+    served
+        .sent_to("pay")
+        .into_iter()
+        .map(|sent| sent.body)
+        .collect()
+}
+
+#[wasm_bindgen_test]
+async fn a_replay_sends_the_waiting_payments_in_one_batch_and_settles_each() {
+    fresh_phone().await;
+    clock::reset();
+    let records = deferred(3).await;
+    let served = network::serve(|_, request| accepted(request));
+
+    let report = replay::replay(Wait::Queue).await.unwrap();
+    assert_eq!((report.settled, report.left), (3, 0));
+    assert_eq!(
+        served.sent_to("batch").len(),
+        1,
+        "one request for all three"
+    );
+    // Oldest first, each the very bytes signed when the cashier confirmed it.
+    let expected: Vec<String> = records.iter().map(|r| r.payment.pay.body.clone()).collect();
+    assert_eq!(pay_bodies(&served), expected);
+    for record in &records {
+        let stored = store::get(record.session()).await.unwrap().unwrap();
+        assert_eq!(stored.state, State::Accepted);
+        assert_eq!(stored.transaction_id.as_deref(), Some("D001-000042"));
+        // The signed answer kept is the gateway's, bound to this payment's own request.
+        let answer = stored.last_answer.unwrap();
+        let digest = request_digest(record.payment.pay.bytes());
+        gateway_key()
+            .public_key()
+            .verify(
+                &bound_answer(&digest, answer.body.as_bytes()),
+                &answer.signature.parse().unwrap(),
+            )
+            .expect("the item's answer is bound to its own pay");
+    }
+}
+
+#[wasm_bindgen_test]
+async fn an_older_gateway_gets_single_pays_for_the_pass() {
+    fresh_phone().await;
+    clock::reset();
+    let records = deferred(3).await;
+    let served = network::serve_without_batches(|_, request| accepted(request));
+
+    let report = replay::replay(Wait::Queue).await.unwrap();
+    assert_eq!((report.settled, report.left), (3, 0));
+    // One batch tried (404), then each alone — and no second batch in the same pass.
+    assert_eq!(served.sent_to("batch").len(), 1);
+    let expected: Vec<String> = records.iter().map(|r| r.payment.pay.body.clone()).collect();
+    assert_eq!(pay_bodies(&served), expected);
+    assert!(served.sent_to("status").is_empty(), "nothing was unknown");
+    for record in &records {
+        let stored = store::get(record.session()).await.unwrap().unwrap();
+        assert_eq!(stored.state, State::Accepted);
+        assert_eq!(stored.attempts, 1, "the refused batch is no attempt");
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_cut_batch_leaves_its_payments_unknown_and_the_next_pass_settles_each_by_status() {
+    fresh_phone().await;
+    clock::reset();
+    let records = deferred(3).await;
+    // The gateway decides every pay, but the answer never comes back.
+    let cut = Rc::new(Cell::new(true));
+    let is_cut = cut.clone();
+    let served = network::serve(move |_, request| match &request.step {
+        Step::Pay(_) if is_cut.get() => None,
+        _ => accepted(request),
+    });
+
+    let report = replay::replay(Wait::Queue).await.unwrap();
+    assert_eq!(report.stopped, Some(Stop::NoDecision));
+    assert_eq!((report.settled, report.left), (0, 3));
+    assert_eq!(served.sent_to("pay").len(), 3, "the gateway got all three");
+    for record in &records {
+        assert_eq!(state_of(record).await, State::Unknown);
+    }
+
+    // Two more are deferred meanwhile; the network is whole again.
+    cut.set(false);
+    let later = deferred(2).await;
+    let report = replay::replay(Wait::Queue).await.unwrap();
+    assert_eq!((report.settled, report.left), (5, 0));
+    // Each unknown one asked about alone by its pre-signed status, never paid again; the new
+    // ones in one batch.
+    let statuses: Vec<String> = served
+        .sent_to("status")
+        .into_iter()
+        .map(|sent| sent.body)
+        .collect();
+    let expected: Vec<String> = records
+        .iter()
+        .map(|r| r.payment.status.body.clone())
+        .collect();
+    assert_eq!(statuses, expected);
+    assert_eq!(served.sent_to("batch").len(), 2);
+    assert_eq!(served.sent_to("pay").len(), 5);
+    for record in records.iter().chain(&later) {
+        assert_eq!(state_of(record).await, State::Accepted);
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_payment_without_a_decision_stops_the_pass_and_the_others_answers_are_kept() {
+    fresh_phone().await;
+    clock::reset();
+    let records = deferred(4).await;
+    let sessions: Vec<String> = records.iter().map(|r| r.session().to_string()).collect();
+    let served = network::serve(move |_, request| {
+        let at = sessions
+            .iter()
+            .position(|s| s == request.session.as_str())
+            .unwrap();
+        let mut answer = match at {
+            1 => pay_answer(&request.session, ResultCode::InsufficientFunds),
+            2 => code_answer(Some(&request.session), ResultCode::Internal),
+            _ => pay_answer(&request.session, ResultCode::Ok),
+        };
+        answer.gateway_time_ms = now();
+        Some(answer)
+    });
+
+    let report = replay::replay(Wait::Queue).await.unwrap();
+    assert_eq!(report.stopped, Some(Stop::NoDecision));
+    assert_eq!((report.settled, report.left), (3, 1));
+    assert_eq!(served.sent_to("batch").len(), 1);
+    assert_eq!(state_of(&records[0]).await, State::Accepted);
+    assert_eq!(
+        state_of(&records[1]).await,
+        State::Rejected(ResultCode::InsufficientFunds)
+    );
+    assert_eq!(state_of(&records[2]).await, State::Deferred);
+    assert_eq!(state_of(&records[3]).await, State::Accepted);
+}
+
+#[wasm_bindgen_test]
+async fn a_long_outbox_goes_in_batches_of_at_most_fifty() {
+    fresh_phone().await;
+    clock::reset();
+    let records = deferred(60).await;
+    let served = network::serve(|_, request| accepted(request));
+
+    let report = replay::replay(Wait::Queue).await.unwrap();
+    assert_eq!((report.settled, report.left), (60, 0));
+    let batches = served.sent_to("batch");
+    assert_eq!(batches.len(), 2);
+    let sizes: Vec<usize> = batches
+        .iter()
+        .map(|sent| {
+            serde_json::from_str::<tolem_protocol::batch::BatchRequest>(&sent.body)
+                .unwrap()
+                .items
+                .len()
+        })
+        .collect();
+    assert_eq!(sizes, [MAX_BATCH_ITEMS, 10]);
+    let expected: Vec<String> = records.iter().map(|r| r.payment.pay.body.clone()).collect();
+    assert_eq!(pay_bodies(&served), expected, "oldest first");
+}
