@@ -23,6 +23,7 @@
 //! time: a payment deferred yesterday and sent today counts against today, the day the dealer's
 //! money actually moves.
 
+pub mod group;
 pub mod pay;
 pub mod receipt;
 
