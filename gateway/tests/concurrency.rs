@@ -3,6 +3,11 @@
 //! balance ends at exactly 0 and never goes below it, and it always equals the sum of the
 //! ledger; payments of different amounts racing for a balance take exactly what it allowed; the
 //! same signed pay fired ten times at once is paid once and answered identically ten times.
+//! And the group commit (issue 14 item 4): payments piled up into one group, in a known order,
+//! end exactly as they would one at a time — a daily limit or the balance running out in the
+//! middle, the same session twice, a replay, a point blocked while the group waits — with the
+//! dealer's transaction numbers consecutive (a payment that stores nothing gives its number
+//! back: its savepoint was rolled back).
 
 mod support;
 
@@ -458,4 +463,27 @@ async fn a_point_blocked_while_its_group_waits_is_refused_and_the_others_are_pai
     assert_eq!(gateway.payments_in("rejected").await, 0);
     assert_eq!(gateway.balance_of(DEALER).await, before - 4 * THOUSAND);
     assert_eq!(gateway.ledger_sum(DEALER).await, before - 4 * THOUSAND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_that_hangs_up_while_its_payment_waits_still_has_it_decided() {
+    let gateway = Arc::new(support::start().await);
+    let phone = gateway.ready_phone(14).await;
+    let request = phone.request(Step::Pay(kcell("7018000001", THOUSAND)));
+    let held = Held::take(&gateway).await;
+    let hung_up = post(&gateway, sign(&phone, &request));
+    until("the writer holds the payment", || {
+        gateway.payments.deciding() == 1
+    })
+    .await;
+    // The phone gives up: its connection goes, nobody waits for the answer any more.
+    hung_up.abort();
+    held.release().await;
+    until("the writer is done", || gateway.payments.deciding() == 0).await;
+
+    // When it asks later, the payment was decided all the same.
+    let status = gateway.status(&phone, &request).await;
+    assert_eq!(status.code(), ResultCode::Ok, "{}", status.text());
+    assert_eq!(status.receipt().state, PaymentState::Accepted);
+    assert_eq!(status.receipt().transaction_id, format!("{DEALER}-1"));
 }
