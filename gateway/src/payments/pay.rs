@@ -9,10 +9,10 @@
 //!   number in the new transaction id). That write locks the dealer's row on PostgreSQL, so the
 //!   payments of one dealer are decided one after another: the idempotency look-up, the
 //!   duplicate rule and the daily sums each see every payment committed before, and two of
-//!   them can never both fit into the last of a limit. On SQLite [`begin_write`](crate::db::begin_write) has already
-//!   taken the database's write lock (`BEGIN IMMEDIATE`, waiting up to the 5 s busy timeout),
-//!   which serialises all payments; concurrent ones queue instead of failing with "database is
-//!   locked".
+//!   them can never both fit into the last of a limit. On SQLite
+//!   [`begin_write`](crate::db::begin_write) has already taken the database's write lock
+//!   (`BEGIN IMMEDIATE`, waiting up to the 5 s busy timeout), which serialises all payments;
+//!   concurrent ones queue instead of failing with "database is locked".
 //! * The debit is conditional (`... WHERE balance_tiyn + amount >= 0`, see
 //!   [`ledger::post_in`]): even if something else changed the balance, it never goes below zero;
 //!   0 rows changed is 21.
@@ -93,6 +93,7 @@ pub enum PayError {
     /// its group).
     #[error("the payment writer stopped before answering")]
     WriterGone,
+    /// A bug: a group answered with fewer outcomes than it had payments.
     #[error("a group of payments gave no outcome for one of them")]
     NoOutcome,
 }
@@ -210,9 +211,10 @@ fn replay(stored: StoredPayment, hash: &str) -> Paid {
 }
 
 /// The transaction itself (see the module docs), inside the caller's write transaction
-/// (begun with [`begin_write`](crate::db::begin_write)), which commits it when the answer is [`Paid::Decided`] and rolls
-/// it back otherwise. A bill's settlement calls it with [`Funding::Card`] in the transaction
-/// that also marks the bill paid.
+/// (begun with [`begin_write`](crate::db::begin_write)) or a savepoint of it, which the caller
+/// commits when the answer is [`Paid::Decided`] and rolls back otherwise. A group decides each
+/// payment in a savepoint ([`super::group`]); a bill's settlement calls it with
+/// [`Funding::Card`] in the transaction that also marks the bill paid.
 pub async fn decide_in(
     tx: &mut AnyConnection,
     screened: &Screened<'_>,
