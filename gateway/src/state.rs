@@ -12,6 +12,7 @@ use crate::{
     gateway_key::GatewayKey,
     mail::MailQueue,
     metrics::Metrics,
+    payments::group::GroupWriter,
     web::{client_ip::TrustedProxies, static_files::StaticFiles},
 };
 
@@ -38,6 +39,8 @@ pub struct AppState {
     pub mail: Arc<MailQueue>,
     /// Wakes the provider delivery worker when a payment is accepted.
     pub delivery: Arc<DeliveryQueue>,
+    /// Decides cash payments in groups, one transaction and one commit for many.
+    pub payments: Arc<GroupWriter>,
     /// The providers' adapters, for the `check` step's question to the provider.
     pub adapters: Arc<Adapters>,
     /// The payment service for card bills, and the refund worker's wake-up.
@@ -63,6 +66,7 @@ impl AppState {
     pub fn new(pool: AnyPool, dist: impl Into<PathBuf>, gateway_key: GatewayKey) -> Self {
         Self {
             health_pool: pool.clone(),
+            payments: Arc::new(GroupWriter::new(pool.clone())),
             pool,
             static_files: Arc::new(StaticFiles::new(dist.into())),
             gateway_key: Arc::new(gateway_key),

@@ -3,6 +3,11 @@
 //! balance ends at exactly 0 and never goes below it, and it always equals the sum of the
 //! ledger; payments of different amounts racing for a balance take exactly what it allowed; the
 //! same signed pay fired ten times at once is paid once and answered identically ten times.
+//! And the group commit (issue 14 item 4): payments piled up into one group, in a known order,
+//! end exactly as they would one at a time — a daily limit or the balance running out in the
+//! middle, the same session twice, a replay, a point blocked while the group waits — with the
+//! dealer's transaction numbers consecutive (a payment that stores nothing gives its number
+//! back: its savepoint was rolled back).
 
 mod support;
 
@@ -11,6 +16,7 @@ use std::sync::{
     atomic::{AtomicBool, AtomicI64, Ordering},
 };
 
+use sqlx::{AnyConnection, Connection};
 use support::{
     Gateway, Reply,
     payments::{DEALER, kcell},
@@ -19,7 +25,7 @@ use support::{
 use tokio::sync::Barrier;
 use tolem_protocol::{
     codes::ResultCode,
-    messages::{Message, PaymentState, Step},
+    messages::{Message, Outcome, PaymentState, Request, Step},
 };
 
 /// 1 000 tenge.
@@ -176,4 +182,308 @@ async fn the_same_session_fired_ten_times_at_once_is_paid_once() {
     assert_eq!(gateway.ledger_entries(DEALER, "payment").await, 1);
     assert_eq!(gateway.payments_in("accepted").await, 1);
     assert_eq!(gateway.ledger_sum(DEALER).await, before - THOUSAND);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Group commit (issue 14 item 4): payments that wait together are decided together, in one
+// transaction, each in its own savepoint. The tests below pile payments up into one group in a
+// known order — the writer is held on a database lock while they queue, one after another —
+// and check that every one ends exactly as it would have alone, one at a time: the same codes
+// in the same order, the same stored rows, and the dealer's transaction numbers consecutive (a
+// payment that stores nothing must give its number back, as its rollback did alone).
+// ---------------------------------------------------------------------------------------------
+
+/// A connection of the test's own holding what the payment writer needs: on SQLite the
+/// database's write lock, on PostgreSQL the demo dealer's row. The writer's group waits for it.
+struct Held(AnyConnection);
+
+impl Held {
+    async fn take(gateway: &Gateway) -> Held {
+        let mut conn = AnyConnection::connect(&gateway.database_url).await.unwrap();
+        let statements: &[&str] = if gateway.database_url.starts_with("sqlite:") {
+            &["BEGIN IMMEDIATE"]
+        } else {
+            &[
+                "BEGIN",
+                "SELECT code FROM dealers WHERE code = 'D001' FOR UPDATE",
+            ]
+        };
+        for statement in statements {
+            sqlx::query(statement).execute(&mut conn).await.unwrap();
+        }
+        Held(conn)
+    }
+
+    /// Runs `statement` in the held transaction: it takes effect with [`Self::release`].
+    async fn run(&mut self, statement: &str) {
+        sqlx::query(statement).execute(&mut self.0).await.unwrap();
+    }
+
+    async fn release(mut self) {
+        sqlx::query("COMMIT").execute(&mut self.0).await.unwrap();
+    }
+}
+
+/// Waits (without a fixed sleep: it polls) until `done`, or fails saying what it waited for.
+async fn until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !done() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting until {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+}
+
+/// `request` of `phone`, signed.
+fn sign(phone: &Phone, request: &Request) -> Signed {
+    let body = request.encode();
+    let headers = phone.signature_headers(&phone.card.key_serial, &body);
+    (body, headers)
+}
+
+fn post(gateway: &Arc<Gateway>, (body, headers): Signed) -> tokio::task::JoinHandle<Reply> {
+    let gateway = gateway.clone();
+    tokio::spawn(async move { gateway.post("pay", body, &headers).await })
+}
+
+/// Decides `group` as ONE group, in the order given: `first` is sent and held (the writer
+/// waits for the test's lock with it), then every payment of `group` is queued behind it one
+/// after another, then `while_held` runs in the held transaction and the lock is let go.
+/// Returns the reply to `first` and the replies to `group`, in order.
+async fn one_group(
+    gateway: &Arc<Gateway>,
+    first: Signed,
+    group: Vec<Signed>,
+    while_held: &[&str],
+) -> (Reply, Vec<Reply>) {
+    let mut held = Held::take(gateway).await;
+    let first = post(gateway, first);
+    until("the writer holds the first payment", || {
+        gateway.payments.deciding() == 1
+    })
+    .await;
+    let mut queued = Vec::new();
+    for (i, signed) in group.into_iter().enumerate() {
+        queued.push(post(gateway, signed));
+        until(&format!("payment {i} of the group is queued"), || {
+            gateway.payments.waiting() == i + 1
+        })
+        .await;
+    }
+    for statement in while_held {
+        held.run(statement).await;
+    }
+    held.release().await;
+    let first = first.await.unwrap();
+    let mut replies = Vec::new();
+    for reply in queued {
+        replies.push(reply.await.unwrap());
+    }
+    (first, replies)
+}
+
+fn codes(replies: &[Reply]) -> Vec<ResultCode> {
+    replies.iter().map(Reply::code).collect()
+}
+
+/// The transaction ids of the replies that carry a receipt.
+fn transaction_ids<'a>(replies: impl IntoIterator<Item = &'a Reply>) -> Vec<String> {
+    replies
+        .into_iter()
+        .filter(|reply| matches!(reply.response().outcome, Some(Outcome::Payment(_))))
+        .map(|reply| reply.receipt().transaction_id)
+        .collect()
+}
+
+/// `D001-from` … `D001-to`.
+fn numbered(from: i64, to: i64) -> Vec<String> {
+    (from..=to).map(|n| format!("{DEALER}-{n}")).collect()
+}
+
+/// Every stored payment's transaction id, by number: consecutive from 1 when no number was
+/// lost.
+async fn stored_transaction_ids(gateway: &Gateway) -> Vec<String> {
+    let mut ids: Vec<String> = sqlx::query_scalar("SELECT transaction_id FROM payments")
+        .fetch_all(&gateway.pool)
+        .await
+        .unwrap();
+    ids.sort_by_key(|id| id.rsplit('-').next().unwrap().parse::<i64>().unwrap());
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daily_limit_reached_in_the_middle_of_a_group_accepts_exactly_what_fits_in_order() {
+    let gateway = Arc::new(support::start().await);
+    let phone = gateway.ready_phone(11).await;
+    gateway
+        .sql("UPDATE points SET daily_limit_tiyn = 1000000 WHERE code = 'P1001'")
+        .await;
+    let first = signed_pay(&phone, "7013000000", THOUSAND);
+    // 1 000 tenge already today, then 3 000, 4 000 (8 000), 3 000 (over 10 000: 82), 2 000
+    // (exactly 10 000), 1 000 (over: 82) — a later smaller one still fits, as one at a time.
+    let amounts = [3, 4, 3, 2, 1].map(|n| n * THOUSAND);
+    let group = amounts
+        .iter()
+        .enumerate()
+        .map(|(i, amount)| signed_pay(&phone, &format!("701300000{}", i + 1), *amount))
+        .collect();
+    let (first, replies) = one_group(&gateway, first, group, &[]).await;
+
+    assert_eq!(first.code(), ResultCode::Ok, "{}", first.text());
+    use ResultCode::{Ok, PointDailyLimit as Limit};
+    assert_eq!(codes(&replies), [Ok, Ok, Limit, Ok, Limit]);
+    // Decided in the order they came, each with the next number: rejected ones are stored too.
+    assert_eq!(transaction_ids(&replies), numbered(2, 6));
+    assert_eq!(stored_transaction_ids(&gateway).await, numbered(1, 6));
+    assert_eq!(gateway.payments_in("accepted").await, 4);
+    assert_eq!(gateway.payments_in("rejected").await, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_balance_exhausted_in_the_middle_of_a_group_refuses_the_rest_with_21() {
+    let gateway = Arc::new(support::start().await);
+    let phones = three_points(&gateway).await;
+    gateway.set_balance(DEALER, 5 * THOUSAND).await;
+    let first = signed_pay(&phones[0], "7014000000", THOUSAND);
+    let group = (0..10)
+        .map(|i| signed_pay(&phones[i % 3], &format!("70140000{:02}", i + 1), THOUSAND))
+        .collect();
+    let (stop, watcher) = watch_balance(&gateway);
+    let (first, replies) = one_group(&gateway, first, group, &[]).await;
+    stop.store(true, Ordering::Relaxed);
+    let lowest = watcher.await.unwrap();
+
+    assert_eq!(first.code(), ResultCode::Ok, "{}", first.text());
+    let expected: Vec<ResultCode> = (0..10)
+        .map(|i| match i {
+            0..4 => ResultCode::Ok,
+            _ => ResultCode::InsufficientFunds,
+        })
+        .collect();
+    assert_eq!(codes(&replies), expected);
+    assert_eq!(transaction_ids(&replies), numbered(2, 11));
+    assert_eq!(gateway.balance_of(DEALER).await, 0);
+    assert!(lowest >= 0, "the balance went to {lowest}");
+    assert_eq!(gateway.ledger_sum(DEALER).await, 0);
+    assert_eq!(gateway.ledger_entries(DEALER, "payment").await, 5);
+    assert_eq!(gateway.payments_in("rejected").await, 6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_session_twice_in_one_group_is_stored_once_and_answered_identically() {
+    let gateway = Arc::new(support::start().await);
+    let phone = gateway.ready_phone(12).await;
+    let before = gateway.balance_of(DEALER).await;
+    let twice = phone.request(Step::Pay(kcell("7015000001", THOUSAND)));
+    // The same session with other content: 1, nothing stored.
+    let mut other = phone.request(Step::Pay(kcell("7015000001", 2 * THOUSAND)));
+    other.session = twice.session.clone();
+    let group = vec![
+        sign(&phone, &twice),
+        signed_pay(&phone, "7015000002", THOUSAND),
+        sign(&phone, &twice),
+        sign(&phone, &other),
+        signed_pay(&phone, "7015000003", THOUSAND),
+    ];
+    let first = signed_pay(&phone, "7015000000", THOUSAND);
+    let (first, replies) = one_group(&gateway, first, group, &[]).await;
+
+    assert_eq!(first.code(), ResultCode::Ok, "{}", first.text());
+    use ResultCode::{Ok, SessionExists};
+    assert_eq!(codes(&replies), [Ok, Ok, Ok, SessionExists, Ok]);
+    assert_eq!(
+        replies[2].body, replies[0].body,
+        "the same answer, byte for byte"
+    );
+    // The replay and the refusal gave their numbers back: no gap.
+    assert_eq!(stored_transaction_ids(&gateway).await, numbered(1, 4));
+    assert_eq!(
+        transaction_ids([&replies[0], &replies[1], &replies[4]]),
+        numbered(2, 4)
+    );
+    assert_eq!(gateway.balance_of(DEALER).await, before - 4 * THOUSAND);
+    assert_eq!(gateway.ledger_entries(DEALER, "payment").await, 4);
+    assert_eq!(gateway.ledger_sum(DEALER).await, before - 4 * THOUSAND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_of_a_decided_session_inside_a_group_gets_its_stored_answer() {
+    let gateway = Arc::new(support::start().await);
+    let phone = gateway.ready_phone(13).await;
+    let decided = signed_pay(&phone, "7016000001", THOUSAND);
+    let earlier = gateway.post("pay", decided.0.clone(), &decided.1).await;
+    assert_eq!(earlier.code(), ResultCode::Ok, "{}", earlier.text());
+    let before = gateway.balance_of(DEALER).await;
+
+    let first = signed_pay(&phone, "7016000000", THOUSAND);
+    let group = vec![
+        signed_pay(&phone, "7016000002", THOUSAND),
+        decided,
+        signed_pay(&phone, "7016000003", THOUSAND),
+    ];
+    let (first, replies) = one_group(&gateway, first, group, &[]).await;
+
+    assert_eq!(first.code(), ResultCode::Ok, "{}", first.text());
+    assert_eq!(codes(&replies), [ResultCode::Ok; 3]);
+    assert_eq!(
+        replies[1].body, earlier.body,
+        "the stored answer, byte for byte"
+    );
+    assert_eq!(
+        transaction_ids([&first, &replies[0], &replies[2]]),
+        numbered(2, 4)
+    );
+    assert_eq!(stored_transaction_ids(&gateway).await, numbered(1, 4));
+    assert_eq!(gateway.balance_of(DEALER).await, before - 3 * THOUSAND);
+    assert_eq!(gateway.ledger_sum(DEALER).await, before - 3 * THOUSAND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_point_blocked_while_its_group_waits_is_refused_and_the_others_are_paid() {
+    let gateway = Arc::new(support::start().await);
+    let phones = three_points(&gateway).await;
+    let before = gateway.balance_of(DEALER).await;
+    let first = signed_pay(&phones[0], "7017000000", THOUSAND);
+    // Points P1001 and P1002 alternate; P1002 is blocked while the group waits for the lock.
+    let group = (0..6)
+        .map(|i| signed_pay(&phones[i % 2], &format!("70170000{:02}", i + 1), THOUSAND))
+        .collect();
+    let block = "UPDATE points SET active = 0 WHERE code = 'P1002'";
+    let (first, replies) = one_group(&gateway, first, group, &[block]).await;
+
+    assert_eq!(first.code(), ResultCode::Ok, "{}", first.text());
+    use ResultCode::{Ok, PointBlocked as Blocked};
+    assert_eq!(codes(&replies), [Ok, Blocked, Ok, Blocked, Ok, Blocked]);
+    // Refused with nothing stored, and no number taken: the others' numbers run on.
+    assert_eq!(transaction_ids(&replies), numbered(2, 4));
+    assert_eq!(stored_transaction_ids(&gateway).await, numbered(1, 4));
+    assert_eq!(gateway.payments_in("accepted").await, 4);
+    assert_eq!(gateway.payments_in("rejected").await, 0);
+    assert_eq!(gateway.balance_of(DEALER).await, before - 4 * THOUSAND);
+    assert_eq!(gateway.ledger_sum(DEALER).await, before - 4 * THOUSAND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_that_hangs_up_while_its_payment_waits_still_has_it_decided() {
+    let gateway = Arc::new(support::start().await);
+    let phone = gateway.ready_phone(14).await;
+    let request = phone.request(Step::Pay(kcell("7018000001", THOUSAND)));
+    let held = Held::take(&gateway).await;
+    let hung_up = post(&gateway, sign(&phone, &request));
+    until("the writer holds the payment", || {
+        gateway.payments.deciding() == 1
+    })
+    .await;
+    // The phone gives up: its connection goes, nobody waits for the answer any more.
+    hung_up.abort();
+    held.release().await;
+    until("the writer is done", || gateway.payments.deciding() == 0).await;
+
+    // When it asks later, the payment was decided all the same.
+    let status = gateway.status(&phone, &request).await;
+    assert_eq!(status.code(), ResultCode::Ok, "{}", status.text());
+    assert_eq!(status.receipt().state, PaymentState::Accepted);
+    assert_eq!(status.receipt().transaction_id, format!("{DEALER}-1"));
 }

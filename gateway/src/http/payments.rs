@@ -17,6 +17,8 @@
 //! * `cancel` — cancels the unpaid card bill of the session (917), or answers with its payment
 //!   when the customer paid first.
 
+use std::sync::Arc;
+
 use axum::{Router, extract::State, routing::post};
 use tolem_protocol::{
     codes::ResultCode,
@@ -30,11 +32,7 @@ use crate::{
     card,
     db::{deliveries, now_ms, payments as stored, providers},
     delivery,
-    payments::{
-        is_clock_ahead, judge,
-        pay::{Paid, pay},
-        read_standing, screen,
-    },
+    payments::{is_clock_ahead, judge, pay::Paid, read_standing, screen},
 };
 
 /// The pay step's name, the last segment of its URL.
@@ -154,11 +152,13 @@ pub(crate) async fn pay_authorized(state: &AppState, auth: Sender) -> Result<Ans
             gateway_time_ms = now, "payment refused: created in the future");
         return Err(Answer::refusal(Some(session), ResultCode::ClockAhead));
     }
-    // In its own task: a phone that hangs up must not cut the decision short.
-    let pool = state.pool.clone();
-    let paid = tokio::spawn(async move { pay(&pool, &auth, now).await })
+    // Submitted to the group writer, which owns the decision from then on: a phone that
+    // hangs up cannot cut it short. The signature was verified above (the extractor), and
+    // the answer is signed by the layer around this handler, both in this request's task.
+    let paid = state
+        .payments
+        .pay(Arc::new(auth), now)
         .await
-        .map_err(|error| Answer::internal(&error))?
         .map_err(|error| {
             tracing::error!(%point, %session, %error, "payment not decided");
             Answer::refusal(Some(session.clone()), ResultCode::Internal)

@@ -23,6 +23,7 @@
 //! time: a payment deferred yesterday and sent today counts against today, the day the dealer's
 //! money actually moves.
 
+pub mod group;
 pub mod pay;
 pub mod receipt;
 
@@ -134,11 +135,11 @@ pub struct Standing {
     pub balance_tiyn: i64,
     pub point_payment_limit_tiyn: Option<i64>,
     pub point_daily_limit_tiyn: Option<i64>,
-    /// Accepted today (business day) by the point.
+    /// Accepted today (business day) by the point; 0, not read, without a daily limit.
     pub point_today_tiyn: i64,
     pub dealer_payment_limit_tiyn: Option<i64>,
     pub dealer_daily_limit_tiyn: Option<i64>,
-    /// Accepted today by all the dealer's points.
+    /// Accepted today by all the dealer's points; 0, not read, without a daily limit.
     pub dealer_today_tiyn: i64,
     /// The transaction id of the same payment accepted within the duplicate window.
     pub duplicate_of: Option<String>,
@@ -195,20 +196,29 @@ pub async fn read_standing(
         account,
         amount_tiyn: payment.amount_tiyn,
     };
+    let point_daily_limit_tiyn: Option<i64> = row.try_get("point_daily")?;
+    let dealer_daily_limit_tiyn: Option<i64> = row.try_get("dealer_daily")?;
+    // A day's sum is read only when there is a daily limit to hold it against ([`judge`]
+    // reads it for nothing else): it grows with every payment of the day, and on the pay path
+    // it is read under the write lock.
+    let point_today_tiyn = match point_daily_limit_tiyn {
+        Some(_) => payments::accepted_sum_since(conn, Scope::Point(point_code), day_start).await?,
+        None => 0,
+    };
+    let dealer_today_tiyn = match dealer_daily_limit_tiyn {
+        Some(_) => {
+            payments::accepted_sum_since(conn, Scope::Dealer(&dealer_code), day_start).await?
+        }
+        None => 0,
+    };
     Ok(Standing {
         balance_tiyn: row.try_get("balance_tiyn")?,
         point_payment_limit_tiyn: row.try_get("point_payment")?,
-        point_daily_limit_tiyn: row.try_get("point_daily")?,
-        point_today_tiyn: payments::accepted_sum_since(conn, Scope::Point(point_code), day_start)
-            .await?,
+        point_daily_limit_tiyn,
+        point_today_tiyn,
         dealer_payment_limit_tiyn: row.try_get("dealer_payment")?,
-        dealer_daily_limit_tiyn: row.try_get("dealer_daily")?,
-        dealer_today_tiyn: payments::accepted_sum_since(
-            conn,
-            Scope::Dealer(&dealer_code),
-            day_start,
-        )
-        .await?,
+        dealer_daily_limit_tiyn,
+        dealer_today_tiyn,
         duplicate_of: payments::accepted_same(
             conn,
             sameness,

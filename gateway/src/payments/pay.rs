@@ -9,23 +9,29 @@
 //!   number in the new transaction id). That write locks the dealer's row on PostgreSQL, so the
 //!   payments of one dealer are decided one after another: the idempotency look-up, the
 //!   duplicate rule and the daily sums each see every payment committed before, and two of
-//!   them can never both fit into the last of a limit. On SQLite [`begin_write`] has already
-//!   taken the database's write lock (`BEGIN IMMEDIATE`, waiting up to the 5 s busy timeout),
-//!   which serialises all payments; concurrent ones queue instead of failing with "database is
-//!   locked".
+//!   them can never both fit into the last of a limit. On SQLite
+//!   [`begin_write`](crate::db::begin_write) has already taken the database's write lock
+//!   (`BEGIN IMMEDIATE`, waiting up to the 5 s busy timeout), which serialises all payments;
+//!   concurrent ones queue instead of failing with "database is locked".
 //! * The debit is conditional (`... WHERE balance_tiyn + amount >= 0`, see
 //!   [`ledger::post_in`]): even if something else changed the balance, it never goes below zero;
 //!   0 rows changed is 21.
-//! * Two identical requests of one session at once: the second waits for the first's lock and
-//!   then finds its row. Should an insert still hit the (point, session) primary key, the
-//!   transaction is rolled back and the stored outcome is read and returned: never paid twice.
+//! * Two identical requests of one session at once: the second waits for the first's lock (or
+//!   comes after it in the same group, [`super::group`]) and then finds its row. Should an
+//!   insert still hit the (point, session) primary key, that payment is rolled back and the
+//!   stored outcome is read and returned: never paid twice.
 //! * The sender's standing (key certified, dealer, point and cashier active) is checked by
 //!   [`crate::sender::authorize`] before the transaction, and again inside it
 //!   ([`crate::sender::still_authorized_in`]) once the lock is held: a request that waited for
 //!   the lock while a dealer blocked the point or revoked the key must not pay.
-//! * A caller that gives up (a phone that hangs up) must not cut a decision in half: the HTTP
-//!   handler runs [`pay`] in its own task. (A dropped transaction would roll back cleanly, but
-//!   finishing means the phone's status query finds the outcome it was about to be told.)
+//! * A caller that gives up (a phone that hangs up) must not cut a decision in half: a
+//!   payment submitted to the [`super::group::GroupWriter`] belongs to the writer's task. (A
+//!   dropped transaction would roll back cleanly, but finishing means the phone's status
+//!   query finds the outcome it was about to be told.)
+//! * Many payments share one transaction and one commit ([`super::group`]): each decided in
+//!   its own savepoint, so the rules above hold for each exactly as if it were alone.
+
+use std::sync::Arc;
 
 use sqlx::{AnyConnection, AnyPool, error::ErrorKind};
 use tolem_protocol::{
@@ -37,11 +43,10 @@ use tolem_protocol::{
     },
 };
 
-use super::{content_hash, read_standing, screen, transaction_id};
+use super::{content_hash, group::decide_together, read_standing, screen, transaction_id};
 use crate::{
     commission,
     db::{
-        begin_write,
         ledger::{self, LedgerKind, NewEntry, Posted},
         payments::{self, NewPayment, StoredPayment},
         providers,
@@ -80,12 +85,24 @@ pub enum PayError {
     NotAPayment(&'static str),
     #[error("inconsistent ledger: {0}")]
     Ledger(String),
+    /// The group the payment was decided in failed as a whole (its commit, say): nothing of
+    /// it is stored.
+    #[error("the group of payments failed: {0}")]
+    Group(Arc<PayError>),
+    /// The payment writer stopped before it answered (it is shutting down, or a bug panicked
+    /// its group).
+    #[error("the payment writer stopped before answering")]
+    WriterGone,
+    /// A bug: a group answered with fewer outcomes than it had payments.
+    #[error("a group of payments gave no outcome for one of them")]
+    NoOutcome,
 }
 
 impl Conflict for PayError {
     fn database_error(&self) -> Option<&sqlx::Error> {
         match self {
             PayError::Database(error) => Some(error),
+            PayError::Group(error) => error.database_error(),
             _ => None,
         }
     }
@@ -141,28 +158,34 @@ impl<'a> Screened<'a> {
     }
 }
 
-/// Decides the payment of an authorised `pay` request received at `now_ms`. The caller has
-/// already refused a creation time in the future (910), which is not stored.
+/// Decides the payment of an authorised `pay` request received at `now_ms`, alone: a group
+/// of one ([`super::group`]; a serving gateway sends its payments through its
+/// [`super::group::GroupWriter`] instead). The caller has already refused a creation time in
+/// the future (910), which is not stored.
 pub async fn pay(pool: &AnyPool, sender: &Sender, now_ms: i64) -> Result<Paid, PayError> {
     let Step::Pay(payment) = &sender.request.step else {
         return Err(PayError::NotAPayment(sender.request.step.name()));
     };
-    let screened = Screened::read(pool, sender, payment, now_ms).await?;
-    let hash = screened.hash.clone();
+    let screened = [(Screened::read(pool, sender, payment, now_ms).await?, now_ms)];
     let screened = &screened;
     // A deadlock or serialization failure (PostgreSQL) rolled everything back: deciding again
     // looks the session up again under the dealer's lock, so the retry cannot pay twice.
-    let decided = retry("pay", move || async move {
-        let mut tx = begin_write(pool).await?;
-        let paid = decide_in(&mut tx, screened, Funding::Balance, now_ms).await?;
-        match paid {
-            Paid::Decided { .. } => tx.commit().await?,
-            // Nothing to write: the dealer's counter goes back with the rollback.
-            _ => tx.rollback().await?,
-        }
-        Ok::<_, PayError>(paid)
-    });
-    match decided.await {
+    let decided = retry("pay", move || decide_together(pool, screened)).await;
+    let decided = decided.and_then(|mut outcomes| outcomes.pop().ok_or(PayError::NoOutcome)?);
+    settle_race(pool, sender, &screened[0].0.hash, decided).await
+}
+
+/// The outcome of a payment as its caller answers it: a unique violation of its session means
+/// another gateway decided the same session at the same moment (the dealer's lock does not
+/// reach across an insert that raced it), so the stored outcome is read and returned — never
+/// paid twice.
+pub(super) async fn settle_race(
+    pool: &AnyPool,
+    sender: &Sender,
+    hash: &str,
+    decided: Result<Paid, PayError>,
+) -> Result<Paid, PayError> {
+    match decided {
         Err(PayError::Database(sqlx::Error::Database(error)))
             if error.kind() == ErrorKind::UniqueViolation =>
         {
@@ -171,7 +194,7 @@ pub async fn pay(pool: &AnyPool, sender: &Sender, now_ms: i64) -> Result<Paid, P
             tracing::info!(point = %sender.point.code, %session,
                 "payment raced with the same session; answering with the stored outcome");
             match payments::find(&mut conn, &sender.point.code, session).await? {
-                Some(stored) => Ok(replay(stored, &hash)),
+                Some(stored) => Ok(replay(stored, hash)),
                 None => Err(PayError::Database(sqlx::Error::Database(error))),
             }
         }
@@ -188,9 +211,10 @@ fn replay(stored: StoredPayment, hash: &str) -> Paid {
 }
 
 /// The transaction itself (see the module docs), inside the caller's write transaction
-/// (begun with [`begin_write`]), which commits it when the answer is [`Paid::Decided`] and rolls
-/// it back otherwise. A bill's settlement calls it with [`Funding::Card`] in the transaction
-/// that also marks the bill paid.
+/// (begun with [`begin_write`](crate::db::begin_write)) or a savepoint of it, which the caller
+/// commits when the answer is [`Paid::Decided`] and rolls back otherwise. A group decides each
+/// payment in a savepoint ([`super::group`]); a bill's settlement calls it with
+/// [`Funding::Card`] in the transaction that also marks the bill paid.
 pub async fn decide_in(
     tx: &mut AnyConnection,
     screened: &Screened<'_>,

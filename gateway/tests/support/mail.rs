@@ -419,6 +419,10 @@ impl Gateway {
         Gateway {
             url,
             database_url,
+            // The binary decides its own payments; this writer is never used.
+            payments: std::sync::Arc::new(tolem_gateway::payments::group::GroupWriter::new(
+                pool.clone(),
+            )),
             pool,
             client: super::client_from("127.0.0.1".parse().unwrap()),
             gateway_key: key.public_key(),

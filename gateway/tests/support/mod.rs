@@ -57,6 +57,8 @@ pub struct Gateway {
     pub delivery_queue: std::sync::Arc<tolem_gateway::delivery::DeliveryQueue>,
     /// Card payments: the payment service (none unless started with [`start_with_card`]).
     pub card: std::sync::Arc<tolem_gateway::card::CardPayments>,
+    /// The writer that decides the gateway's cash payments in groups.
+    pub payments: std::sync::Arc<tolem_gateway::payments::group::GroupWriter>,
     _dir: TempDir,
 }
 
@@ -237,6 +239,7 @@ async fn start_full(
         .with_card_payments(card.clone())
         .with_trusted_proxies(trusted_proxies)
         .with_metrics_token(Some(METRICS_TOKEN.to_owned()));
+    let payments = state.payments.clone();
     let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move { axum::serve(listener, service).await.unwrap() });
     Gateway {
@@ -247,6 +250,7 @@ async fn start_full(
         gateway_key,
         delivery_queue,
         card,
+        payments,
         _dir: dir,
     }
 }

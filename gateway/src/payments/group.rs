@@ -1,0 +1,237 @@
+//! Group commit of cash payments: one writer decides every payment waiting at that moment in
+//! **one** write transaction and pays for **one** commit (one fsync), instead of one
+//! transaction and one commit per payment.
+//!
+//! ## How a payment goes through
+//! 1. In the caller's task, in parallel with every other request: the signature was verified
+//!    by the signed-request extractor before the caller got the [`Sender`], and
+//!    [`Screened::read`] reads the catalogue here. Only then is the payment submitted
+//!    ([`GroupWriter::pay`]).
+//! 2. The writer task takes everything waiting (up to [`GROUP_LIMIT`]), opens one write
+//!    transaction ([`begin_write`]) and decides each payment with [`decide_in`] inside its own
+//!    SAVEPOINT: a [`Paid::Decided`] releases it, anything else (a replay, a session taken, a
+//!    sender refused, a database error of that payment) rolls back to it — exactly as the
+//!    rollback of a payment alone undid its dealer counter increment, so transaction numbers
+//!    stay consecutive. Then it commits once and answers each caller.
+//! 3. Back in the caller's task: the answer is signed by the answer-signing layer, again in
+//!    parallel across tokio's workers — the writer only decides.
+//!
+//! ## Why the results are those of one-at-a-time decisions
+//! Each payment runs the same [`decide_in`] as before, in a transaction that already holds
+//! every earlier payment of the group: its idempotency look-up, duplicate rule, daily sums and
+//! balance see them exactly as they would have seen them committed. Payments are decided in
+//! arrival order per dealer; the group is stably sorted by dealer first, which changes nothing
+//! a rule can see (no rule reaches across dealers) and makes every gateway on one PostgreSQL
+//! lock the dealers' rows in the same order, so two groups do not deadlock each other.
+//!
+//! ## When something fails
+//! * A database error in one payment's statements: rolled back to its savepoint, that caller
+//!   gets the error (999), the others are decided as if it had never come. A unique violation
+//!   of its session (another gateway decided it first) is answered with the stored outcome by
+//!   the caller, as for a payment alone ([`settle_race`]).
+//! * An error that aborts the whole transaction — PostgreSQL's serialization failure or
+//!   deadlock (40001, 40P01) — re-runs the whole group ([`retry`]); the idempotency look-up in
+//!   each decision makes that safe.
+//! * The commit (or anything else of the group itself) fails: every caller of the group gets
+//!   the error — 999, nothing stored, and the phone settles by `status`: never a false
+//!   "accepted".
+//! * A caller that gives up (a phone that hangs up) cuts nothing: once submitted, the payment
+//!   belongs to the writer, which decides it and drops the answer nobody waits for.
+//!
+//! Card settlement ([`crate::card`]) still decides its payment alone, in the transaction that
+//! marks the bill paid.
+
+use std::sync::{
+    Arc, OnceLock,
+    atomic::{AtomicUsize, Ordering},
+};
+
+use sqlx::{Acquire, AnyPool};
+use tokio::sync::{mpsc, oneshot};
+use tolem_protocol::{
+    codes::ResultCode,
+    messages::{Payment, Step},
+};
+
+use super::pay::{Funding, Paid, PayError, Screened, decide_in, settle_race};
+use crate::{
+    db::{
+        begin_write,
+        retry::{Conflict, retry},
+    },
+    sender::Sender,
+};
+
+/// The most payments decided in one transaction: enough to spread a commit over hundreds of
+/// payments, few enough that a group holds the write lock for milliseconds, not seconds.
+pub const GROUP_LIMIT: usize = 256;
+
+/// How many submitted payments may wait for the writer; a caller past that waits to submit.
+const QUEUE_LIMIT: usize = 4 * GROUP_LIMIT;
+
+/// The writer of cash payments: submit with [`Self::pay`]. Cheap to share (one per gateway
+/// process, behind an `Arc`); its task starts with the first payment, on the runtime that
+/// serves it.
+pub struct GroupWriter {
+    pool: AnyPool,
+    queue: OnceLock<mpsc::Sender<Job>>,
+    /// How many payments the group being decided holds (0 between groups).
+    deciding: Arc<AtomicUsize>,
+}
+
+/// A screened payment waiting for the writer, and where its answer goes.
+struct Job {
+    sender: Arc<Sender>,
+    payment: Payment,
+    hash: String,
+    account: Result<String, ResultCode>,
+    now_ms: i64,
+    answer: oneshot::Sender<Result<Paid, PayError>>,
+}
+
+impl Job {
+    fn screened(&self) -> Screened<'_> {
+        Screened {
+            sender: &self.sender,
+            payment: &self.payment,
+            hash: self.hash.clone(),
+            account: self.account.clone(),
+        }
+    }
+}
+
+impl GroupWriter {
+    /// A writer of payments on `pool`.
+    pub fn new(pool: AnyPool) -> Self {
+        Self {
+            pool,
+            queue: OnceLock::new(),
+            deciding: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// How many submitted payments wait for the next group.
+    pub fn waiting(&self) -> usize {
+        self.queue
+            .get()
+            .map_or(0, |queue| queue.max_capacity() - queue.capacity())
+    }
+
+    /// How many payments the group being decided now holds (0: the writer is idle).
+    pub fn deciding(&self) -> usize {
+        self.deciding.load(Ordering::Acquire)
+    }
+
+    /// Decides the payment of an authorised `pay` request received at `now_ms`, in the next
+    /// group. The caller has already refused a creation time in the future (910).
+    pub async fn pay(&self, sender: Arc<Sender>, now_ms: i64) -> Result<Paid, PayError> {
+        let Step::Pay(payment) = &sender.request.step else {
+            return Err(PayError::NotAPayment(sender.request.step.name()));
+        };
+        let screened = Screened::read(&self.pool, &sender, payment, now_ms).await?;
+        let (payment, hash, account) = (payment.clone(), screened.hash, screened.account);
+        let (answer, answered) = oneshot::channel();
+        let job = Job {
+            sender: sender.clone(),
+            payment,
+            hash: hash.clone(),
+            account,
+            now_ms,
+            answer,
+        };
+        self.queue()
+            .send(job)
+            .await
+            .map_err(|_| PayError::WriterGone)?;
+        let decided = answered.await.map_err(|_| PayError::WriterGone)?;
+        settle_race(&self.pool, &sender, &hash, decided).await
+    }
+
+    /// The writer's queue, its task started on first use.
+    fn queue(&self) -> &mpsc::Sender<Job> {
+        self.queue.get_or_init(|| {
+            let (queue, waiting) = mpsc::channel(QUEUE_LIMIT);
+            tokio::spawn(write(self.pool.clone(), waiting, self.deciding.clone()));
+            queue
+        })
+    }
+}
+
+/// The writer task: takes what is waiting, decides it as one group, answers, again — until
+/// every handle to the queue is gone.
+async fn write(pool: AnyPool, mut waiting: mpsc::Receiver<Job>, deciding: Arc<AtomicUsize>) {
+    let mut group = Vec::with_capacity(GROUP_LIMIT);
+    while waiting.recv_many(&mut group, GROUP_LIMIT).await > 0 {
+        let jobs = std::mem::take(&mut group);
+        deciding.store(jobs.len(), Ordering::Release);
+        // In a task of its own so that a panic fails this group's callers (their answers are
+        // dropped: 999) and not every payment after it.
+        if let Err(error) = tokio::spawn(decide_and_answer(pool.clone(), jobs)).await {
+            tracing::error!(%error, "a group of payments was not decided");
+        }
+        deciding.store(0, Ordering::Release);
+    }
+}
+
+/// Decides `jobs` as one group and answers each caller.
+async fn decide_and_answer(pool: AnyPool, mut jobs: Vec<Job>) {
+    // Stable: arrival order within each dealer is kept (see the module docs).
+    jobs.sort_by(|a, b| a.sender.point.dealer_code.cmp(&b.sender.point.dealer_code));
+    let decided = {
+        let screened: Vec<(Screened<'_>, i64)> = jobs
+            .iter()
+            .map(|job| (job.screened(), job.now_ms))
+            .collect();
+        let screened = &screened;
+        let pool = &pool;
+        retry("pay group", move || decide_together(pool, screened)).await
+    };
+    tracing::debug!(payments = jobs.len(), "group of payments decided");
+    match decided {
+        Ok(outcomes) => {
+            for (job, outcome) in jobs.into_iter().zip(outcomes) {
+                // A caller that hung up no longer listens: its payment is decided all the same.
+                let _ = job.answer.send(outcome);
+            }
+        }
+        Err(error) => {
+            tracing::error!(payments = jobs.len(), %error, "group of payments not committed");
+            let error = Arc::new(error);
+            for job in jobs {
+                let _ = job.answer.send(Err(PayError::Group(error.clone())));
+            }
+        }
+    }
+}
+
+/// Decides `payments` (each with its received time) in order in one write transaction, each
+/// in its own savepoint, and commits once. `Err` is an error of the group as a whole (begin,
+/// a savepoint, the commit, or a conflict that aborted the transaction): nothing of it is
+/// stored. `Ok` holds one outcome per payment, in order.
+pub(super) async fn decide_together(
+    pool: &AnyPool,
+    payments: &[(Screened<'_>, i64)],
+) -> Result<Vec<Result<Paid, PayError>>, PayError> {
+    let mut tx = begin_write(pool).await?;
+    let mut outcomes = Vec::with_capacity(payments.len());
+    for (screened, now_ms) in payments {
+        let mut savepoint = tx.begin().await?;
+        let outcome = decide_in(&mut savepoint, screened, Funding::Balance, *now_ms).await;
+        match outcome {
+            Ok(paid @ Paid::Decided { .. }) => {
+                savepoint.commit().await?;
+                outcomes.push(Ok(paid));
+            }
+            // A conflict aborted the whole transaction: the group is run again.
+            Err(error) if error.is_transient_conflict() => return Err(error),
+            // Nothing to write (its counter increment goes back too), or this payment's own
+            // error: the others are not affected.
+            other => {
+                savepoint.rollback().await?;
+                outcomes.push(other);
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(outcomes)
+}
