@@ -1,6 +1,17 @@
 //! Entry point of the cashier app: everything lives in the library so tests can mount it.
+//!
+//! The same module is the service worker too (issue 14): `public/sw.js` loads this build's glue
+//! and wasm, so a first visit downloads them once, not twice. Linking `tolem_sw` keeps its entry
+//! points (`install`, `activate`, `respond`, `replay`, `may_take_over`) among the exports.
+use tolem_sw as _;
 
 fn main() {
+    // `main` runs wherever the module is instantiated; only a page has a window to mount into.
+    // In the service worker there is none (`Window` is not even defined there): nothing to do,
+    // sw.js calls the worker's entry points itself.
+    if web_sys::window().is_none() {
+        return;
+    }
     console_error_panic_hook::set_once();
     leptos::mount::mount_to_body(tolem::App);
 }
