@@ -68,7 +68,8 @@ fn fill_service_worker(dist_dir: &Path, files: &[DistFile]) -> Result<(), String
             sw_path.display()
         ));
     }
-    let filled = template
+    // Its comments are for whoever reads public/sw.js, not for every phone that installs it.
+    let filled = without_comment_lines(&template)
         .replace("__TOLEM_VERSION__", &version)
         .replace("__TOLEM_PRECACHE__", &precache.to_string())
         .replace("__TOLEM_SW_GLUE__", &glue.url)
@@ -83,6 +84,16 @@ fn fill_service_worker(dist_dir: &Path, files: &[DistFile]) -> Result<(), String
 
 /// The one file of the build that is `what`: none, or two (a stale file of an older build), is an
 /// error, since sw.js must name exactly the files index.html loads.
+/// `script` without the lines that are only a `//` comment (nothing else is touched, so the
+/// code that runs is exactly what public/sw.js says).
+fn without_comment_lines(script: &str) -> String {
+    script
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("//"))
+        .map(|line| format!("{line}\n"))
+        .collect()
+}
+
 fn find<'a>(
     files: &'a [DistFile],
     what: &str,
@@ -119,4 +130,18 @@ fn write_compressed(file: &DistFile) -> Result<usize, String> {
         }
     }
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_whole_comment_lines_leave_the_worker_script() {
+        let script = "// why\n'use strict';\n  // indented why\nconst A = 'x//y'; // kept\n";
+        assert_eq!(
+            without_comment_lines(script),
+            "'use strict';\nconst A = 'x//y'; // kept\n"
+        );
+    }
 }
