@@ -1,4 +1,5 @@
-// Tolem service worker: a bootstrap for the Rust worker in tolem-sw-*.wasm.
+// Tolem service worker: a bootstrap for the Rust worker, which lives in the app's own module
+// (tolem-*_bg.wasm and its classic glue tolem-*.js: one download for the page and the worker).
 //
 // Browsers only deliver events to listeners registered while this script first runs, and the
 // wasm module loads asynchronously, so every listener is registered here, synchronously, and

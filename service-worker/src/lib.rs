@@ -1,5 +1,8 @@
 //! Tolem's service worker, in Rust.
 //!
+//! Not a module of its own in the build: the app links this crate (`src/main.rs`), so the page and
+//! the worker run one wasm and a first visit downloads it once (issue 14).
+//!
 //! `public/sw.js` registers the listeners and calls the entry points exported here:
 //! [`install`] precaches the app shell of one version — and fails, so the browser keeps the
 //! running version, when this one cannot read what waits in the outbox ([`may_take_over`],

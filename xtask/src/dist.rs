@@ -15,9 +15,10 @@ impl DistFile {
         self.url.rsplit('/').next().unwrap_or(&self.url)
     }
 
-    /// The service worker's own script and wasm; the browser keeps them with the worker itself.
+    /// The service worker's own script; the browser keeps it with the worker itself. (Its glue
+    /// and wasm are the app's, precached with the rest of the shell.)
     pub fn is_service_worker(&self) -> bool {
-        self.url == "/sw.js" || self.name().starts_with("tolem-sw")
+        self.url == "/sw.js"
     }
 }
 

@@ -14,7 +14,6 @@ use crate::dist::{self, DistFile};
 const MIN_SAVING: f64 = 0.05;
 
 pub fn finish_dist(dist_dir: &Path) -> Result<(), String> {
-    hash_service_worker_names(dist_dir)?;
     let files = dist::files(dist_dir)?;
     fill_service_worker(dist_dir, &files)?;
     // sw.js changed above: compress after, from the files as they now are.
@@ -29,33 +28,14 @@ pub fn finish_dist(dist_dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// Trunk does not hash the names of a worker's files (`tolem-sw.js`, `tolem-sw_bg.wasm`).
-/// Under a fixed name an HTTP cache could hand a new sw.js last version's glue, so they get
-/// content hashes like every other asset, and with them the immutable caching.
-fn hash_service_worker_names(dist_dir: &Path) -> Result<(), String> {
-    for (plain, suffix) in [("tolem-sw.js", ".js"), ("tolem-sw_bg.wasm", "_bg.wasm")] {
-        let path = dist_dir.join(plain);
-        if !path.exists() {
-            return Err(format!(
-                "{} is missing: is the service worker in index.html?",
-                path.display()
-            ));
-        }
-        let digest = Sha256::digest(dist::read(&path)?);
-        let hash: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
-        let hashed = dist_dir.join(format!("tolem-sw-{hash}{suffix}"));
-        fs::rename(&path, &hashed).map_err(|e| format!("cannot rename {}: {e}", path.display()))?;
-    }
-    Ok(())
-}
-
-/// Writes the version, the precache list and the worker's own file names into `sw.js`.
+/// Writes the version, the precache list and the names of the app's glue and wasm into `sw.js`:
+/// the worker runs the app's own module (issue 14), so a first visit downloads it once.
 fn fill_service_worker(dist_dir: &Path, files: &[DistFile]) -> Result<(), String> {
-    let glue = find(files, |f| {
-        f.name().starts_with("tolem-sw-") && f.name().ends_with(".js")
+    let glue = find(files, "glue (tolem-*.js)", |f| {
+        f.name().starts_with("tolem-") && f.name().ends_with(".js")
     })?;
-    let wasm = find(files, |f| {
-        f.name().starts_with("tolem-sw-") && f.name().ends_with("_bg.wasm")
+    let wasm = find(files, "module (tolem-*_bg.wasm)", |f| {
+        f.name().starts_with("tolem-") && f.name().ends_with("_bg.wasm")
     })?;
 
     let shell: Vec<&DistFile> = files.iter().filter(|f| !f.is_service_worker()).collect();
@@ -88,7 +68,8 @@ fn fill_service_worker(dist_dir: &Path, files: &[DistFile]) -> Result<(), String
             sw_path.display()
         ));
     }
-    let filled = template
+    // Its comments are for whoever reads public/sw.js, not for every phone that installs it.
+    let filled = without_comment_lines(&template)
         .replace("__TOLEM_VERSION__", &version)
         .replace("__TOLEM_PRECACHE__", &precache.to_string())
         .replace("__TOLEM_SW_GLUE__", &glue.url)
@@ -101,10 +82,32 @@ fn fill_service_worker(dist_dir: &Path, files: &[DistFile]) -> Result<(), String
     Ok(())
 }
 
-fn find(files: &[DistFile], wanted: impl Fn(&DistFile) -> bool) -> Result<&DistFile, String> {
-    files.iter().find(|f| wanted(f)).ok_or_else(|| {
-        "the service worker build (tolem-sw-*.js / *_bg.wasm) is missing from dist".to_string()
-    })
+/// The one file of the build that is `what`: none, or two (a stale file of an older build), is an
+/// error, since sw.js must name exactly the files index.html loads.
+/// `script` without the lines that are only a `//` comment (nothing else is touched, so the
+/// code that runs is exactly what public/sw.js says).
+fn without_comment_lines(script: &str) -> String {
+    script
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("//"))
+        .map(|line| format!("{line}\n"))
+        .collect()
+}
+
+fn find<'a>(
+    files: &'a [DistFile],
+    what: &str,
+    wanted: impl Fn(&DistFile) -> bool,
+) -> Result<&'a DistFile, String> {
+    let mut found = files.iter().filter(|f| wanted(f));
+    match (found.next(), found.next()) {
+        (Some(file), None) => Ok(file),
+        (None, _) => Err(format!("the app's {what} is missing from dist")),
+        (Some(a), Some(b)) => Err(format!(
+            "dist has two of the app's {what}: {} and {}; build into an empty dist",
+            a.url, b.url
+        )),
+    }
 }
 
 /// Writes `X.br` and `X.gz` beside `X` when they save enough; returns how many were written.
@@ -127,4 +130,18 @@ fn write_compressed(file: &DistFile) -> Result<usize, String> {
         }
     }
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_whole_comment_lines_leave_the_worker_script() {
+        let script = "// why\n'use strict';\n  // indented why\nconst A = 'x//y'; // kept\n";
+        assert_eq!(
+            without_comment_lines(script),
+            "'use strict';\nconst A = 'x//y'; // kept\n"
+        );
+    }
 }

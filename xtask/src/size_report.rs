@@ -20,8 +20,11 @@ const GOAL_BROTLI: usize = 150 * 1024;
 /// printing and picture ~7 KiB. Raised to 636 KiB for the shift (issue 16, 635.3 KiB measured
 /// with everything merged): its store, totals, signed report and screen are in the app, and the
 /// worker replays waiting reports with the outbox (app wasm 466 KiB, worker wasm 145 KiB brotli).
-/// Issue 14 owes these back.
-pub const BUDGET_BROTLI: usize = 636 * 1024;
+/// Issue 14 owes these back. Lowered to 505 KiB (504.6 KiB measured): the page and the service
+/// worker share one module — the worker imports the app's glue and wasm instead of its own
+/// (145 KiB of worker wasm gone; the app's wasm grew by the worker's entry points, ~19 KiB);
+/// 504.4 KiB with index.html's first paint (+0.4 KiB) paid for by sw.js without its comments.
+pub const BUDGET_BROTLI: usize = 505 * 1024;
 
 /// Prints the report; with `check`, fails when the first visit is over [`BUDGET_BROTLI`].
 pub fn print(dist_dir: &Path, check: bool) -> Result<(), String> {
