@@ -24,7 +24,9 @@ const GOAL_BROTLI: usize = 150 * 1024;
 /// worker share one module — the worker imports the app's glue and wasm instead of its own
 /// (145 KiB of worker wasm gone; the app's wasm grew by the worker's entry points, ~19 KiB);
 /// 504.4 KiB with index.html's first paint (+0.4 KiB) paid for by sw.js without its comments.
-pub const BUDGET_BROTLI: usize = 505 * 1024;
+/// Raised to 508 KiB for batch replay (507.8 KiB measured with everything merged): the batch
+/// envelope, its answers and the outbox's batch pass, +3.4 KiB in the one module.
+pub const BUDGET_BROTLI: usize = 508 * 1024;
 
 /// Prints the report; with `check`, fails when the first visit is over [`BUDGET_BROTLI`].
 pub fn print(dist_dir: &Path, check: bool) -> Result<(), String> {
