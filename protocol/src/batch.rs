@@ -21,8 +21,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::PROTOCOL_VERSION;
-use crate::messages::DecodeError;
+use crate::messages::{DecodeError, read_versioned};
 
 /// The step's name, the last segment of its URL.
 pub const BATCH_STEP: &str = "batch";
@@ -78,17 +77,7 @@ impl BatchRequest {
     /// Reads a batch envelope (its size already checked against [`MAX_BATCH_BYTES`]): the
     /// version first, then the items, at most [`MAX_BATCH_ITEMS`] and at least one.
     pub fn decode(bytes: &[u8]) -> Result<BatchRequest, DecodeError> {
-        #[derive(Deserialize)]
-        struct Version {
-            v: u16,
-        }
-        let version: Version =
-            serde_json::from_slice(bytes).map_err(|e| DecodeError::Malformed(e.to_string()))?;
-        if version.v != PROTOCOL_VERSION {
-            return Err(DecodeError::UnsupportedVersion(version.v));
-        }
-        let batch: BatchRequest =
-            serde_json::from_slice(bytes).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+        let batch: BatchRequest = read_versioned(bytes)?;
         if batch.items.is_empty() {
             return Err(DecodeError::Invalid("a batch without payments".into()));
         }
@@ -104,6 +93,7 @@ impl BatchRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::PROTOCOL_VERSION;
 
     #[test]
     fn an_item_body_travels_byte_for_byte() {

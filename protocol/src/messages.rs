@@ -71,23 +71,30 @@ pub trait Message: Serialize + DeserializeOwned {
         if bytes.len() > MAX_BODY_BYTES {
             return Err(DecodeError::TooLarge(bytes.len()));
         }
-        #[derive(Deserialize)]
-        struct Version {
-            v: u16,
-        }
-        let version: Version =
-            serde_json::from_slice(bytes).map_err(|e| DecodeError::Malformed(e.to_string()))?;
-        if version.v != PROTOCOL_VERSION {
-            return Err(DecodeError::UnsupportedVersion(version.v));
-        }
-        let message: Self =
-            serde_json::from_slice(bytes).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+        let message: Self = read_versioned(bytes)?;
         if Self::EXACT_FIELDS {
             exact_fields(bytes, &message)?;
         }
         message.validate()?;
         Ok(message)
     }
+}
+
+/// Reads a versioned JSON document: the version first, so a newer phone or gateway is told
+/// "another version" (901) rather than "malformed" (900) when the rest has changed shape.
+pub(crate) fn read_versioned<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+) -> Result<T, DecodeError> {
+    #[derive(Deserialize)]
+    struct Version {
+        v: u16,
+    }
+    let version: Version =
+        serde_json::from_slice(bytes).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+    if version.v != PROTOCOL_VERSION {
+        return Err(DecodeError::UnsupportedVersion(version.v));
+    }
+    serde_json::from_slice(bytes).map_err(|e| DecodeError::Malformed(e.to_string()))
 }
 
 /// Refuses `bytes` when they say anything `message` (read from them) does not: a field it has
