@@ -1,7 +1,8 @@
 //! Guards the dealer console's login and sessions over real HTTP, as a browser uses them:
 //! login refused for a wrong password or an unknown e-mail (the same page); the session
 //! cookie's flags, and only its hash stored; idle, expired and logged-out sessions go back to
-//! login; forms without the session's CSRF token, or from another origin, get 403; the language
+//! login, and a session in use is kept alive without a page waiting for the database's writer
+//! (payments hold it); forms without the session's CSRF token, or from another origin, get 403; the language
 //! switch is remembered; a flood of wrong passwords is throttled and leaves at most two audit
 //! rows, and the right password works once the window has passed; an oversized login form gets
 //! 413, not "wrong password". (The keys page itself:
@@ -10,6 +11,7 @@
 mod support;
 
 use reqwest::{StatusCode, header};
+use sqlx::{AnyConnection, Connection};
 use support::browser::ADMIN;
 
 #[tokio::test]
@@ -143,6 +145,49 @@ async fn idle_and_expired_sessions_go_back_to_login() {
     assert_eq!(response.headers()[header::LOCATION], "/console/login");
     let response = gateway.console_get("/console/keys", &cookie).await;
     assert_eq!(response.headers()[header::LOCATION], "/console/login");
+}
+
+#[tokio::test]
+async fn a_page_view_does_not_wait_for_the_writer_and_a_session_in_use_stays_alive() {
+    let gateway = support::start().await;
+    let cookie = gateway.console_session(ADMIN).await;
+
+    // Payments (or deliveries) hold the database's writer — on SQLite its one write lock, on
+    // PostgreSQL the session rows — for as long as they take. The dealer's page still answers:
+    // viewing it writes nothing the writer holds. (It used to mark the session as seen on every
+    // view, wait out SQLite's busy timeout and fail with "database is locked".)
+    let mut writer = AnyConnection::connect(&gateway.database_url).await.unwrap();
+    let statements: &[&str] = if gateway.database_url.starts_with("sqlite:") {
+        &["BEGIN IMMEDIATE"]
+    } else {
+        &["BEGIN", "SELECT id_hash FROM console_sessions FOR UPDATE"]
+    };
+    for statement in statements {
+        sqlx::query(statement).execute(&mut writer).await.unwrap();
+    }
+    // A safety net only (PostgreSQL would wait for ever): the status is what is checked.
+    let response = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        gateway.console_get("/console/keys", &cookie),
+    )
+    .await
+    .expect("the page answered while the writer held the database");
+    assert_eq!(response.status(), StatusCode::OK);
+    sqlx::query("ROLLBACK").execute(&mut writer).await.unwrap();
+
+    // 29 minutes after the last mark the session is alive, and using it renews the mark: it does
+    // not end 30 minutes after login while the dealer works.
+    gateway
+        .sql("UPDATE console_sessions SET last_seen_at_ms = last_seen_at_ms - 29 * 60000")
+        .await;
+    let before = support::now_ms();
+    let response = gateway.console_get("/console/keys", &cookie).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let seen: i64 = sqlx::query_scalar("SELECT MAX(last_seen_at_ms) FROM console_sessions")
+        .fetch_one(&gateway.pool)
+        .await
+        .unwrap();
+    assert!(seen >= before, "the session was marked as seen again");
 }
 
 #[tokio::test]

@@ -133,8 +133,16 @@ pub async fn create<'e>(
     Ok(())
 }
 
+/// How stale a session's `last_seen_at_ms` may grow before a request writes it again. A console
+/// page that only reads must not queue for the database's one writer on every view: on SQLite
+/// that lock is what payments and deliveries take, and a page once waited past the busy timeout
+/// for it and failed with "database is locked". Idle timeouts are tens of minutes; a minute's
+/// slack in them is nothing.
+pub const SEEN_EVERY_MS: i64 = 60_000;
+
 /// The session `id_hash` if it is still alive — before `expires_at_ms`, seen within `idle_ms`,
-/// its user not blocked — marked as seen `now`. A dead session is deleted and `None` returned.
+/// its user not blocked — marked as seen `now` if the mark is [`SEEN_EVERY_MS`] old. A dead
+/// session is deleted and `None` returned.
 pub async fn touch(
     pool: &AnyPool,
     id_hash: &str,
@@ -166,6 +174,9 @@ pub async fn touch(
     if blocked || now >= session.expires_at_ms || now - session.last_seen_at_ms >= idle_ms {
         delete(pool, id_hash).await?;
         return Ok(None);
+    }
+    if now - session.last_seen_at_ms < SEEN_EVERY_MS {
+        return Ok(Some(session));
     }
     sqlx::query("UPDATE console_sessions SET last_seen_at_ms = $2 WHERE id_hash = $1")
         .bind(id_hash)

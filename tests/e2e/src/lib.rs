@@ -9,6 +9,7 @@
 mod authenticator;
 mod balancer;
 mod browser;
+pub mod deferred;
 mod deferring;
 mod devtools;
 mod gateway;

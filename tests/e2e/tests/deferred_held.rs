@@ -16,38 +16,18 @@
 //! Real parts only: the release build and its worker in Chromium, the gateway binary, the dealer
 //! in the console, an outage made by a proxy, and a clock moved in the page before the app loads.
 
-use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use tolem_e2e::deferred::{ProxiedPoint, accepted_once, defer_offline, gateway_holds, sum_tiyn};
 use tolem_e2e::{
-    Action, Console, Fault, Gateway, GatewayPayment, Phone, Proxy, Taken, free_port, kcell_number,
-    path_from_env,
+    Action, Console, Fault, Gateway, Phone, Proxy, Taken, free_port, kcell_number, path_from_env,
 };
 
 /// A held payment goes again a minute after the refusal (the page retries no later).
 const HELD_PATIENCE: Duration = Duration::from_secs(150);
-
-/// Waits until the gateway holds `count` payments, and returns them.
-async fn gateway_holds(console: &Console, count: usize) -> Vec<GatewayPayment> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let held = console.payments().await;
-        if held.len() >= count || Instant::now() > deadline {
-            return held;
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-}
-
-/// Each payment the phone took is at the gateway once, accepted, and nothing else is.
-fn accepted_once(held: &[GatewayPayment], taken: &[Taken]) {
-    let sessions: HashSet<&str> = held.iter().map(|p| p.session.as_str()).collect();
-    let expected: HashSet<&str> = taken.iter().map(|p| p.session.as_str()).collect();
-    assert_eq!(held.len(), taken.len(), "one row per payment: {held:?}");
-    assert_eq!(sessions, expected, "the very sessions the phone made");
-    assert!(held.iter().all(|p| p.status == "accepted"), "{held:?}");
-}
+/// Once the phone shows them accepted, the console lists them at once; this is its slack.
+const LISTED: Duration = Duration::from_secs(30);
 
 fn sessions(taken: &[Taken]) -> Vec<&str> {
     taken.iter().map(|t| t.session.as_str()).collect()
@@ -55,24 +35,11 @@ fn sessions(taken: &[Taken]) -> Vec<&str> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn payments_held_by_a_blocked_point_go_once_it_is_unblocked() {
-    let dist = path_from_env("TOLEM_DIST");
-    let data = tempfile::tempdir().unwrap();
-    let gateway = Gateway::start(free_port(), &dist, data.path());
-    let proxy = Proxy::start(gateway.port).await;
-    let mut console = Console::log_in(&gateway.url(), false).await;
-    let phone = Phone::certified(&proxy.url(), &mut console).await;
-    let balance_before = console.balance_tiyn().await;
+    let mut point = ProxiedPoint::start().await;
+    let (proxy, console, phone) = (&point.proxy, &mut point.console, &point.phone);
 
     // Offline, the cashier takes three payments; meanwhile the dealer blocks the point.
-    proxy.set_fault(Fault::Down);
-    let mut taken = Vec::new();
-    for n in 0..3 {
-        let payment = phone
-            .pay(Action::Defer, &kcell_number(n), &format!("{}", 700 + n))
-            .await;
-        assert_eq!(payment.state, "deferred");
-        taken.push(payment);
-    }
+    let taken = defer_offline(phone, proxy, 0..3).await;
     console.block_point().await;
 
     // The network returns: the gateway says 53 to each. Nothing is dropped: they are held.
@@ -88,8 +55,7 @@ async fn payments_held_by_a_blocked_point_go_once_it_is_unblocked() {
     );
     // Still counted as cash waiting on the phone; the history says why and what to do.
     let (count, total, _) = phone.outbox_summary().await;
-    let sum: i64 = taken.iter().map(|p| p.amount_tiyn).sum();
-    assert_eq!((count, total), (3, sum));
+    assert_eq!((count, total), (3, sum_tiyn(&taken)));
     phone
         .browser
         .client
@@ -110,13 +76,14 @@ async fn payments_held_by_a_blocked_point_go_once_it_is_unblocked() {
     phone
         .wait_for_states(&sessions(&taken), "accepted", HELD_PATIENCE)
         .await;
-    let held = gateway_holds(&console, taken.len()).await;
+    let held = gateway_holds(console, taken.len(), LISTED).await;
     accepted_once(&held, &taken);
-    assert_eq!(console.balance_tiyn().await, balance_before - sum);
+    assert_eq!(
+        console.balance_tiyn().await,
+        point.balance_before - sum_tiyn(&taken)
+    );
 
-    phone.close().await;
-    console.close().await;
-    gateway.kill();
+    point.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -176,10 +143,12 @@ async fn payments_deferred_before_the_key_was_certified_go_once_it_is() {
     phone
         .wait_for_states(&sessions(&taken), "accepted", HELD_PATIENCE)
         .await;
-    let held = gateway_holds(&console, taken.len()).await;
+    let held = gateway_holds(&console, taken.len(), LISTED).await;
     accepted_once(&held, &taken);
-    let sum: i64 = taken.iter().map(|p| p.amount_tiyn).sum();
-    assert_eq!(console.balance_tiyn().await, balance_before - sum);
+    assert_eq!(
+        console.balance_tiyn().await,
+        balance_before - sum_tiyn(&taken)
+    );
 
     phone.close().await;
     console.close().await;
@@ -206,17 +175,12 @@ async fn clock_ahead(phone: &Phone, ahead_ms: i64) -> Value {
 async fn a_payment_signed_by_a_clock_seven_minutes_ahead_waits_and_goes() {
     const AHEAD_MS: i64 = 7 * 60_000;
     let started = Instant::now();
-    let dist = path_from_env("TOLEM_DIST");
-    let data = tempfile::tempdir().unwrap();
-    let gateway = Gateway::start(free_port(), &dist, data.path());
-    let proxy = Proxy::start(gateway.port).await;
-    let mut console = Console::log_in(&gateway.url(), false).await;
-    let phone = Phone::certified(&proxy.url(), &mut console).await;
-    let balance_before = console.balance_tiyn().await;
+    let point = ProxiedPoint::start().await;
+    let (proxy, console, phone) = (&point.proxy, &point.console, &point.phone);
 
     // Offline, the phone's clock jumps 7 minutes ahead; the app opens from the phone.
     proxy.set_fault(Fault::Down);
-    clock_ahead(&phone, AHEAD_MS).await;
+    clock_ahead(phone, AHEAD_MS).await;
     phone.open_payment_form().await;
     let early = phone.pay(Action::Defer, &kcell_number(1), "900").await;
     assert_eq!(early.state, "deferred");
@@ -258,15 +222,15 @@ async fn a_payment_signed_by_a_clock_seven_minutes_ahead_waits_and_goes() {
         "it went before the gateway's clock could accept it ({waited:?})"
     );
     let taken = [early, next];
-    let held = gateway_holds(&console, taken.len()).await;
+    let held = gateway_holds(console, taken.len(), LISTED).await;
     accepted_once(&held, &taken);
-    let sum: i64 = taken.iter().map(|p| p.amount_tiyn).sum();
-    assert_eq!(console.balance_tiyn().await, balance_before - sum);
+    assert_eq!(
+        console.balance_tiyn().await,
+        point.balance_before - sum_tiyn(&taken)
+    );
     println!("clock ahead: done in {:?}", started.elapsed());
 
-    phone.close().await;
-    console.close().await;
-    gateway.kill();
+    point.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -8,29 +8,12 @@
 //! gateway binary (killed for real), and a proxy that slows the line (so the test can act in the
 //! middle of a replay) or answers like a captive portal.
 
-use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use tolem_e2e::{
-    Action, Console, Fault, Gateway, GatewayPayment, Phone, Proxy, Taken, free_port, kcell_number,
-    path_from_env,
-};
+use tolem_e2e::deferred::{ProxiedPoint, accepted_once, defer_offline, sum_tiyn};
+use tolem_e2e::{Action, Console, Fault, Gateway, Proxy, Taken, kcell_number, path_from_env};
 
 const PAYMENTS: usize = 8;
-
-/// Defers `PAYMENTS` payments with the network down.
-async fn defer_offline(phone: &Phone, proxy: &Proxy) -> Vec<Taken> {
-    proxy.set_fault(Fault::Down);
-    let mut taken = Vec::new();
-    for n in 0..PAYMENTS {
-        let payment = phone
-            .pay(Action::Defer, &kcell_number(n), &format!("{}", 700 + n))
-            .await;
-        assert_eq!(payment.state, "deferred");
-        taken.push(payment);
-    }
-    taken
-}
 
 /// Waits until `count` payments reached the gateway (alone or in batches).
 async fn wait_for_pays(proxy: &Proxy, count: usize) {
@@ -43,56 +26,48 @@ async fn wait_for_pays(proxy: &Proxy, count: usize) {
 
 /// The gateway holds each payment exactly once, accepted, and the balance moved by their sum.
 async fn assert_each_once(console: &Console, taken: &[Taken], balance_before: i64) {
-    let held: Vec<GatewayPayment> = console.payments().await;
-    let sessions: HashSet<&str> = held.iter().map(|p| p.session.as_str()).collect();
-    let expected: HashSet<&str> = taken.iter().map(|p| p.session.as_str()).collect();
-    assert_eq!(held.len(), taken.len(), "one row per payment: {held:?}");
-    assert_eq!(sessions, expected);
-    assert!(held.iter().all(|p| p.status == "accepted"), "{held:?}");
-    let sum: i64 = taken.iter().map(|p| p.amount_tiyn).sum();
-    assert_eq!(console.balance_tiyn().await, balance_before - sum);
+    accepted_once(&console.payments().await, taken);
+    assert_eq!(
+        console.balance_tiyn().await,
+        balance_before - sum_tiyn(taken)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_reload_in_the_middle_of_a_replay_loses_and_doubles_nothing() {
     let started = Instant::now();
-    let dist = path_from_env("TOLEM_DIST");
-    let data = tempfile::tempdir().unwrap();
-    let gateway = Gateway::start(free_port(), &dist, data.path());
-    let proxy = Proxy::start(gateway.port).await;
-    let mut console = Console::log_in(&gateway.url(), false).await;
-    let phone = Phone::certified(&proxy.url(), &mut console).await;
-    let balance_before = console.balance_tiyn().await;
-    let taken = defer_offline(&phone, &proxy).await;
+    let point = ProxiedPoint::start().await;
+    let (proxy, console, phone) = (&point.proxy, &point.console, &point.phone);
+    let taken = defer_offline(phone, proxy, 0..PAYMENTS).await;
 
     // The network returns on a slow line; the page's own retry starts the replay; three
     // payments in, the page reloads.
     proxy.set_delay(Duration::from_millis(300));
     proxy.set_fault(Fault::None);
-    wait_for_pays(&proxy, 3).await;
+    wait_for_pays(proxy, 3).await;
     phone.browser.client.refresh().await.unwrap();
 
     let states = phone.wait_until_all_final(Duration::from_secs(40)).await;
     assert!(states.iter().all(|(_, s)| s == "accepted"), "{states:?}");
-    assert_each_once(&console, &taken, balance_before).await;
+    assert_each_once(console, &taken, point.balance_before).await;
 
-    phone.close().await;
-    console.close().await;
+    point.close().await;
     eprintln!("took {:?}", started.elapsed());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_gateway_killed_in_the_middle_of_a_replay_loses_and_doubles_nothing() {
     let started = Instant::now();
-    let dist = path_from_env("TOLEM_DIST");
-    let data = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let gateway = Gateway::start(port, &dist, data.path());
-    let proxy = Proxy::start(gateway.port).await;
-    let mut console = Console::log_in(&gateway.url(), false).await;
-    let phone = Phone::certified(&proxy.url(), &mut console).await;
-    let balance_before = console.balance_tiyn().await;
-    let taken = defer_offline(&phone, &proxy).await;
+    let ProxiedPoint {
+        gateway,
+        proxy,
+        console,
+        phone,
+        balance_before,
+        data,
+    } = ProxiedPoint::start().await;
+    let port = gateway.port;
+    let taken = defer_offline(&phone, &proxy, 0..PAYMENTS).await;
 
     // Three payments into the replay the gateway dies at once, then starts again on the same
     // database.
@@ -101,7 +76,7 @@ async fn the_gateway_killed_in_the_middle_of_a_replay_loses_and_doubles_nothing(
     wait_for_pays(&proxy, 3).await;
     gateway.kill();
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let _restarted = Gateway::start(port, &dist, data.path());
+    let _restarted = Gateway::start(port, &path_from_env("TOLEM_DIST"), data.path());
 
     let states = phone.wait_until_all_final(Duration::from_secs(45)).await;
     assert!(states.iter().all(|(_, s)| s == "accepted"), "{states:?}");
@@ -117,13 +92,8 @@ async fn the_gateway_killed_in_the_middle_of_a_replay_loses_and_doubles_nothing(
 #[tokio::test(flavor = "multi_thread")]
 async fn a_captive_portal_answer_is_no_answer_and_nothing_is_lost_or_doubled() {
     let started = Instant::now();
-    let dist = path_from_env("TOLEM_DIST");
-    let data = tempfile::tempdir().unwrap();
-    let gateway = Gateway::start(free_port(), &dist, data.path());
-    let proxy = Proxy::start(gateway.port).await;
-    let mut console = Console::log_in(&gateway.url(), false).await;
-    let phone = Phone::certified(&proxy.url(), &mut console).await;
-    let balance_before = console.balance_tiyn().await;
+    let point = ProxiedPoint::start().await;
+    let (proxy, console, phone) = (&point.proxy, &point.console, &point.phone);
 
     // Behind a captive portal every request gets "200 OK" and a Wi-Fi login page. A payment
     // executed there is not accepted on that word: its outcome is unknown. One deferred there
@@ -141,9 +111,8 @@ async fn a_captive_portal_answer_is_no_answer_and_nothing_is_lost_or_doubled() {
     let states = phone.wait_until_all_final(Duration::from_secs(40)).await;
     assert!(states.iter().all(|(_, s)| s == "accepted"), "{states:?}");
     assert_eq!(proxy.delivered_payments(), 2);
-    assert_each_once(&console, &[executed, deferred], balance_before).await;
+    assert_each_once(console, &[executed, deferred], point.balance_before).await;
 
-    phone.close().await;
-    console.close().await;
+    point.close().await;
     eprintln!("took {:?}", started.elapsed());
 }

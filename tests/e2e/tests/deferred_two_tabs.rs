@@ -8,38 +8,23 @@
 //! Real parts only: the release build and its worker in Chromium (two tabs of one profile, so one
 //! IndexedDB and one worker), the gateway binary, and a slow, then failing, then healthy proxy.
 
-use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use fantoccini::wd::WindowHandle;
-use tolem_e2e::{
-    Action, Console, Fault, Gateway, Phone, Proxy, dispatch_sync, free_port, kcell_number,
-    path_from_env, sync_registration_id,
-};
+use tolem_e2e::deferred::{ProxiedPoint, accepted_once, defer_offline, gateway_holds};
+use tolem_e2e::{Fault, dispatch_sync, sync_registration_id};
 
 const PAYMENTS: usize = 10;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_tabs_and_the_worker_send_each_payment_once() {
     let started = Instant::now();
-    let dist = path_from_env("TOLEM_DIST");
-    let data = tempfile::tempdir().unwrap();
-    let gateway = Gateway::start(free_port(), &dist, data.path());
-    let proxy = Proxy::start(gateway.port).await;
-    let mut console = Console::log_in(&gateway.url(), false).await;
-    let phone = Phone::certified(&proxy.url(), &mut console).await;
+    let point = ProxiedPoint::start().await;
+    let (proxy, console, phone) = (&point.proxy, &point.console, &point.phone);
     let client = &phone.browser.client;
     let first: WindowHandle = client.window().await.unwrap();
 
-    proxy.set_fault(Fault::Down);
-    let mut taken = Vec::new();
-    for n in 0..PAYMENTS {
-        let payment = phone
-            .pay(Action::Defer, &kcell_number(n), &format!("{}", 500 + n))
-            .await;
-        assert_eq!(payment.state, "deferred");
-        taken.push(payment);
-    }
+    let taken = defer_offline(phone, proxy, 0..PAYMENTS).await;
 
     // A second tab with the history, and a third that finds the worker's registration.
     let second = client.new_window(true).await.unwrap().handle;
@@ -61,19 +46,8 @@ async fn two_tabs_and_the_worker_send_each_payment_once() {
         phone.browser.network_returns().await;
     }
 
-    let deadline = Instant::now() + Duration::from_secs(40);
-    let held = loop {
-        let held = console.payments().await;
-        if held.len() >= PAYMENTS || Instant::now() > deadline {
-            break held;
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    };
-    let sessions: HashSet<&str> = held.iter().map(|p| p.session.as_str()).collect();
-    let expected: HashSet<&str> = taken.iter().map(|p| p.session.as_str()).collect();
-    assert_eq!(held.len(), PAYMENTS, "{held:?}");
-    assert_eq!(sessions, expected);
-    assert!(held.iter().all(|p| p.status == "accepted"), "{held:?}");
+    let held = gateway_holds(console, PAYMENTS, Duration::from_secs(40)).await;
+    accepted_once(&held, &taken);
     // Settle the last ones' answers, then count what was sent.
     client.switch_to_window(first).await.unwrap();
     phone.wait_until_all_final(Duration::from_secs(20)).await;
@@ -91,7 +65,6 @@ async fn two_tabs_and_the_worker_send_each_payment_once() {
         "no replayer found a payment another was sending"
     );
 
-    phone.close().await;
-    console.close().await;
+    point.close().await;
     eprintln!("took {:?}", started.elapsed());
 }

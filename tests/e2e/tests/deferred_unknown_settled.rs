@@ -8,20 +8,14 @@
 
 use std::time::{Duration, Instant};
 
-use tolem_e2e::{
-    Action, Console, Fault, Gateway, Phone, Proxy, free_port, kcell_number, path_from_env,
-};
+use tolem_e2e::deferred::ProxiedPoint;
+use tolem_e2e::{Action, Fault, kcell_number};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_payment_whose_answer_was_cut_is_settled_by_status_and_paid_once() {
     let started = Instant::now();
-    let dist = path_from_env("TOLEM_DIST");
-    let data = tempfile::tempdir().unwrap();
-    let gateway = Gateway::start(free_port(), &dist, data.path());
-    let proxy = Proxy::start(gateway.port).await;
-    let mut console = Console::log_in(&gateway.url(), false).await;
-    let phone = Phone::certified(&proxy.url(), &mut console).await;
-    let balance_before = console.balance_tiyn().await;
+    let point = ProxiedPoint::start().await;
+    let (proxy, console, phone) = (&point.proxy, &point.console, &point.phone);
 
     // The pay reaches the gateway, which commits it; the answer never comes back, nor do the
     // answers to the status queries the phone makes at once.
@@ -48,7 +42,7 @@ async fn a_payment_whose_answer_was_cut_is_settled_by_status_and_paid_once() {
     assert_eq!(held[0].session, payment.session);
     assert_eq!(
         console.balance_tiyn().await,
-        balance_before - payment.amount_tiyn
+        point.balance_before - payment.amount_tiyn
     );
 
     // The history page says so too.
@@ -63,7 +57,6 @@ async fn a_payment_whose_answer_was_cut_is_settled_by_status_and_paid_once() {
         .wait_for_element("#payment[data-state=accepted]")
         .await;
 
-    phone.close().await;
-    console.close().await;
+    point.close().await;
     eprintln!("took {:?}", started.elapsed());
 }

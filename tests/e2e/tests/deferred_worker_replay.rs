@@ -8,12 +8,10 @@
 //! change, so the test asks it (DevTools `ServiceWorker.dispatchSyncEvent`) to fire the sync
 //! event it would fire when connectivity returns: the browser's own event, into the real worker.
 
-use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use tolem_e2e::{
-    Action, Console, Fault, Gateway, Phone, Proxy, dispatch_sync, free_port, kcell_number,
-    path_from_env, sync_registration_id,
+use tolem_e2e::deferred::{
+    ProxiedPoint, accepted_once, defer_offline, gateway_holds, nothing_waits, sum_tiyn, sync_fires,
 };
 
 const PAYMENTS: usize = 20;
@@ -21,71 +19,36 @@ const PAYMENTS: usize = 20;
 #[tokio::test(flavor = "multi_thread")]
 async fn the_worker_alone_sends_twenty_deferred_payments_once_each() {
     let started = Instant::now();
-    let dist = path_from_env("TOLEM_DIST");
-    let data = tempfile::tempdir().unwrap();
-    let gateway = Gateway::start(free_port(), &dist, data.path());
-    let proxy = Proxy::start(gateway.port).await;
-    let mut console = Console::log_in(&gateway.url(), false).await;
-    let phone = Phone::certified(&proxy.url(), &mut console).await;
-    let balance_before = console.balance_tiyn().await;
+    let point = ProxiedPoint::start().await;
+    let (proxy, console, phone) = (&point.proxy, &point.console, &point.phone);
 
     // The network goes down; the cashier defers twenty payments.
-    proxy.set_fault(Fault::Down);
-    let mut taken = Vec::new();
-    for n in 0..PAYMENTS {
-        let payment = phone
-            .pay(Action::Defer, &kcell_number(n), &format!("{}", 1_000 + n))
-            .await;
-        assert_eq!(payment.state, "deferred", "payment {n}: {payment:?}");
-        taken.push(payment);
-    }
+    let taken = defer_offline(phone, proxy, 0..PAYMENTS).await;
     let (count, total, deadline) = phone.outbox_summary().await;
-    let sum: i64 = taken.iter().map(|p| p.amount_tiyn).sum();
+    let sum = sum_tiyn(&taken);
     assert_eq!((count, total), (PAYMENTS, sum));
     assert!(!deadline.is_empty(), "the header counts down to a deadline");
     assert_eq!(proxy.delivered_payments(), 0, "nothing reached the gateway");
 
     // Every page of the app is closed (the tab goes elsewhere); then the network returns and
-    // the browser fires the sync event in the worker.
-    let registration = sync_registration_id(&phone.browser, &phone.app).await;
-    proxy.set_fault(Fault::None);
-    let origin = phone.app.trim_end_matches('/').to_owned();
-    dispatch_sync(&phone.browser, &origin, &registration).await;
-
-    // The gateway ends up with each payment once, all accepted.
-    let deadline = Instant::now() + Duration::from_secs(40);
-    let held = loop {
-        let held = console.payments().await;
-        if held.len() >= PAYMENTS || Instant::now() > deadline {
-            break held;
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    };
-    let sessions: HashSet<&str> = held.iter().map(|p| p.session.as_str()).collect();
-    let expected: HashSet<&str> = taken.iter().map(|p| p.session.as_str()).collect();
-    assert_eq!(held.len(), PAYMENTS, "one row per payment: {held:?}");
-    assert_eq!(sessions, expected, "the very sessions the phone made");
-    assert!(held.iter().all(|p| p.status == "accepted"), "{held:?}");
+    // the browser fires the sync event in the worker. The gateway ends up with each payment
+    // once, all accepted.
+    sync_fires(phone, proxy).await;
+    let held = gateway_holds(console, PAYMENTS, Duration::from_secs(40)).await;
+    accepted_once(&held, &taken);
     assert_eq!(
         proxy.delivered_payments(),
         PAYMENTS,
         "each payment sent once, alone or in a batch"
     );
-    assert_eq!(console.balance_tiyn().await, balance_before - sum);
+    assert_eq!(console.balance_tiyn().await, point.balance_before - sum);
 
     // Back in the app, the history shows them accepted and nothing waits.
     phone.open_payment_form().await;
     let states = phone.wait_until_all_final(Duration::from_secs(5)).await;
     assert!(states.iter().all(|(_, s)| s == "accepted"), "{states:?}");
-    phone
-        .browser
-        .wait_for(
-            "the header to show nothing waiting",
-            "return document.querySelector('#outbox-summary')?.dataset.count === '0'",
-        )
-        .await;
+    nothing_waits(phone).await;
 
-    phone.close().await;
-    console.close().await;
+    point.close().await;
     eprintln!("took {:?}", started.elapsed());
 }
