@@ -85,6 +85,14 @@ pub trait Message: Serialize + DeserializeOwned {
 pub(crate) fn read_versioned<T: serde::de::DeserializeOwned>(
     bytes: &[u8],
 ) -> Result<T, DecodeError> {
+    check_version(bytes)?;
+    serde_json::from_slice(bytes).map_err(|e| DecodeError::Malformed(e.to_string()))
+}
+
+/// The version check of [`read_versioned`], kept out of the generic part: one copy in the app's
+/// wasm instead of one per message type.
+#[inline(never)]
+fn check_version(bytes: &[u8]) -> Result<(), DecodeError> {
     #[derive(Deserialize)]
     struct Version {
         v: u16,
@@ -94,7 +102,7 @@ pub(crate) fn read_versioned<T: serde::de::DeserializeOwned>(
     if version.v != PROTOCOL_VERSION {
         return Err(DecodeError::UnsupportedVersion(version.v));
     }
-    serde_json::from_slice(bytes).map_err(|e| DecodeError::Malformed(e.to_string()))
+    Ok(())
 }
 
 /// Refuses `bytes` when they say anything `message` (read from them) does not: a field it has
