@@ -31,8 +31,9 @@ const GOAL_BROTLI: usize = 150 * 1024;
 /// which buffered every answer and compiled each variant's reader a second time (-8.4 KiB).
 /// Lowered to 491 KiB (490.9 KiB measured): the key card's hours are printed in whole numbers;
 /// that float was the only one the app formatted, and core's float printing left with it
-/// (-8.5 KiB).
-pub const BUDGET_BROTLI: usize = 491 * 1024;
+/// (-8.5 KiB). Lowered to 490.5 KiB (490.2 KiB measured): the shift report's lines are read
+/// without serde's `flatten` buffering, the last user of its `Content` tree in the app (-0.7 KiB).
+pub const BUDGET_BROTLI: usize = 490 * 1024 + 512;
 
 /// Prints the report; with `check`, fails when the first visit is over [`BUDGET_BROTLI`].
 pub fn print(dist_dir: &Path, check: bool) -> Result<(), String> {
