@@ -59,6 +59,18 @@ pub fn account_guess(number: &str) -> String {
     }
 }
 
+/// Milliseconds as hours with at most one decimal, rounded to the nearest tenth: `24`, `1.5`.
+/// Computed in whole numbers: formatting a float brings core's float printing (~8 KiB brotli)
+/// into the download, and this was its only user.
+pub fn hours(ms: i64) -> String {
+    let tenths = (ms.max(0) + 180_000) / 360_000;
+    if tenths % 10 == 0 {
+        format!("{}", tenths / 10)
+    } else {
+        format!("{}.{}", tenths / 10, tenths % 10)
+    }
+}
+
 /// The language tag the browser formats dates with.
 fn date_locale(locale: Locale) -> &'static str {
     match locale {

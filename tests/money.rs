@@ -4,7 +4,7 @@
 //! the screen; phone numbers masked as `+7 (7xx) xxx-xx-xx` while typed.
 #![cfg(target_arch = "wasm32")]
 
-use tolem::format::{phone_digits, phone_mask};
+use tolem::format::{hours, phone_digits, phone_mask};
 use tolem::i18n::Locale;
 use tolem::money::{
     AmountError, format_percent, format_tenge, parse_percent, parse_tenge, percent_for_input,
@@ -119,4 +119,15 @@ fn phone_numbers_are_masked_as_typed() {
     // The habit of dialling 8 first is forgiven; more than ten digits are not kept.
     assert_eq!(phone_digits("8"), "");
     assert_eq!(phone_digits("+7 (701) 123-45-678"), "7011234567");
+}
+
+#[wasm_bindgen_test]
+fn hours_are_whole_or_have_one_decimal() {
+    const HOUR: i64 = 3_600_000;
+    assert_eq!(hours(24 * HOUR), "24");
+    assert_eq!(hours(HOUR + HOUR / 2), "1.5");
+    assert_eq!(hours(HOUR / 4), "0.3");
+    // 1 h 57 min is 1.95 h: rounded to a tenth it is two whole hours, not "2.0".
+    assert_eq!(hours(HOUR + 57 * 60_000), "2");
+    assert_eq!(hours(0), "0");
 }

@@ -25,6 +25,7 @@ pub mod keys;
 pub mod messages;
 #[cfg(feature = "openapi")]
 pub mod openapi;
+mod outcome_wire;
 pub mod providers;
 pub mod receipt;
 pub mod shift;

@@ -103,7 +103,12 @@ impl Figures {
 }
 
 /// One state's figures.
+///
+/// Its figures are written flat beside the state (`{"state", "count", "sum_tiyn"}`) and read
+/// through [`StateLineWire`]: serde's reader for a `flatten`ed field buffers the object in its
+/// private `Content` tree, code the app's wasm carried only for these two lines.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "StateLineWire")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StateLine {
     pub state: ShiftState,
@@ -111,14 +116,55 @@ pub struct StateLine {
     pub figures: Figures,
 }
 
+/// A [`StateLine`] as it is read: the same fields, flat.
+#[derive(Deserialize)]
+struct StateLineWire {
+    state: ShiftState,
+    count: i64,
+    sum_tiyn: i64,
+}
+
+impl From<StateLineWire> for StateLine {
+    fn from(wire: StateLineWire) -> StateLine {
+        StateLine {
+            state: wire.state,
+            figures: Figures {
+                count: wire.count,
+                sum_tiyn: wire.sum_tiyn,
+            },
+        }
+    }
+}
+
 /// One provider's figures: the payments that went through (accepted cash and card, not
-/// refunded), the ones the gateway has too.
+/// refunded), the ones the gateway has too. Written flat and read like a [`StateLine`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "ProviderLineWire")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProviderLine {
     pub provider: String,
     #[serde(flatten)]
     pub figures: Figures,
+}
+
+/// A [`ProviderLine`] as it is read: the same fields, flat.
+#[derive(Deserialize)]
+struct ProviderLineWire {
+    provider: String,
+    count: i64,
+    sum_tiyn: i64,
+}
+
+impl From<ProviderLineWire> for ProviderLine {
+    fn from(wire: ProviderLineWire) -> ProviderLine {
+        ProviderLine {
+            provider: wire.provider,
+            figures: Figures {
+                count: wire.count,
+                sum_tiyn: wire.sum_tiyn,
+            },
+        }
+    }
 }
 
 /// Phone → gateway (the `shift` step): the report of a closed shift.
@@ -226,6 +272,24 @@ mod tests {
             cash_tiyn: 100_00,
             waiting: Figures::default(),
         }
+    }
+
+    #[test]
+    fn lines_travel_flat_and_read_back() {
+        let json = serde_json::to_value(report()).unwrap();
+        assert_eq!(
+            json["states"],
+            serde_json::json!([{"state": "accepted", "count": 1, "sum_tiyn": 100_00}])
+        );
+        assert_eq!(
+            json["providers"],
+            serde_json::json!([{"provider": "kcell", "count": 1, "sum_tiyn": 100_00}])
+        );
+        let read: ShiftReport = serde_json::from_value(json).unwrap();
+        assert_eq!(read, report());
+        // A line without its figures is no line.
+        let line = r#"{"state": "accepted", "count": 1}"#;
+        assert!(serde_json::from_str::<StateLine>(line).is_err());
     }
 
     #[test]

@@ -26,7 +26,16 @@ const GOAL_BROTLI: usize = 150 * 1024;
 /// 504.4 KiB with index.html's first paint (+0.4 KiB) paid for by sw.js without its comments.
 /// Raised to 508 KiB for batch replay (507.8 KiB measured with everything merged): the batch
 /// envelope, its answers and the outbox's batch pass, +3.4 KiB in the one module.
-pub const BUDGET_BROTLI: usize = 508 * 1024;
+/// Lowered to 499.5 KiB (499.4 KiB measured): the protocol's `Outcome` is read by a hand-written
+/// reader (protocol/src/outcome_wire.rs), not serde's derived one for internally tagged enums,
+/// which buffered every answer and compiled each variant's reader a second time (-8.4 KiB).
+/// Lowered to 491 KiB (490.9 KiB measured): the key card's hours are printed in whole numbers;
+/// that float was the only one the app formatted, and core's float printing left with it
+/// (-8.5 KiB). Lowered to 490.5 KiB (490.2 KiB measured): the shift report's lines are read
+/// without serde's `flatten` buffering, the last user of its `Content` tree in the app (-0.7 KiB).
+/// Lowered to 489 KiB (488.7 KiB measured): wasm-opt -Os --converge --low-memory-unused instead
+/// of -Oz (Trunk.toml says why it is safe; -1.5 KiB).
+pub const BUDGET_BROTLI: usize = 489 * 1024;
 
 /// Prints the report; with `check`, fails when the first visit is over [`BUDGET_BROTLI`].
 pub fn print(dist_dir: &Path, check: bool) -> Result<(), String> {
@@ -57,9 +66,9 @@ pub fn print(dist_dir: &Path, check: bool) -> Result<(), String> {
         "TOTAL (first visit)", raw, gzip, brotli
     );
     println!(
-        "brotli total {:.1} KiB — budget {} KiB ({}), goal {} KiB",
+        "brotli total {:.1} KiB — budget {:.1} KiB ({}), goal {} KiB",
         brotli as f64 / 1024.0,
-        BUDGET_BROTLI / 1024,
+        BUDGET_BROTLI as f64 / 1024.0,
         if brotli <= BUDGET_BROTLI {
             "within"
         } else {
@@ -69,10 +78,10 @@ pub fn print(dist_dir: &Path, check: bool) -> Result<(), String> {
     );
     if check && brotli > BUDGET_BROTLI {
         return Err(format!(
-            "a first visit downloads {:.1} KiB (brotli), over the {} KiB budget in \
+            "a first visit downloads {:.1} KiB (brotli), over the {:.1} KiB budget in \
              xtask/src/size_report.rs: make it smaller, or raise the budget and say why",
             brotli as f64 / 1024.0,
-            BUDGET_BROTLI / 1024
+            BUDGET_BROTLI as f64 / 1024.0
         ));
     }
     Ok(())

@@ -20,12 +20,7 @@ use crate::session::use_key_session;
 
 /// The card's offline limits in words: what may wait on the phone, and for how long.
 fn offline_text(offline: &OfflineLimits, locale: Locale) -> String {
-    let hours = offline.max_age_ms as f64 / 3_600_000.0;
-    let hours = if hours.fract() == 0.0 {
-        format!("{hours:.0}")
-    } else {
-        format!("{hours:.1}")
-    };
+    let hours = crate::format::hours(offline.max_age_ms);
     let text = td_string!(locale, card_offline_text);
     let text = with_value(
         text,
