@@ -46,34 +46,27 @@ pub async fn accrue_in(
     now_ms: i64,
 ) -> Result<i64, sqlx::Error> {
     // The dealer's own rate for the provider where the operator set one (`dealer_rates`),
-    // else the provider's.
-    let rate_bp: Option<i64> = sqlx::query_scalar(
-        "SELECT CAST(COALESCE((SELECT r.rate_bp FROM dealer_rates r \
-         WHERE r.dealer_code = $1 AND r.provider = $2), p.dealer_commission_bp) AS BIGINT) \
-         FROM providers p WHERE p.code = $2",
-    )
-    .bind(dealer_code)
-    .bind(provider)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let rate_bp = rate_bp.unwrap_or(0);
-    let commission = commission_tiyn(amount_tiyn, rate_bp);
-    sqlx::query(
+    // else the provider's (0 for a provider not in the catalogue). Read and written in one
+    // statement: it runs under the write lock for every accepted payment. The commission is
+    // [`commission_tiyn`]'s, in SQL: both databases divide integers truncating, as it does.
+    sqlx::query_scalar(
         "INSERT INTO commission_accruals (transaction_id, dealer_code, provider, amount_tiyn, \
          rate_bp, commission_tiyn, day_start_ms, accrued_at_ms) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+         SELECT $1, $2, $3, $4, r.rate_bp, ($4 * r.rate_bp) / 10000, $5, $6 FROM \
+         (SELECT CAST(COALESCE((SELECT d.rate_bp FROM dealer_rates d \
+         WHERE d.dealer_code = $2 AND d.provider = $3), \
+         (SELECT p.dealer_commission_bp FROM providers p WHERE p.code = $3), 0) AS BIGINT) \
+         AS rate_bp) r \
+         RETURNING commission_tiyn",
     )
     .bind(transaction_id)
     .bind(dealer_code)
     .bind(provider)
     .bind(amount_tiyn)
-    .bind(rate_bp)
-    .bind(commission)
     .bind(business_day_start(now_ms))
     .bind(now_ms)
-    .execute(conn)
-    .await?;
-    Ok(commission)
+    .fetch_one(conn)
+    .await
 }
 
 /// Commission accrued on a business day: the sum and the number of payments.

@@ -5,7 +5,8 @@
 //! (bad signature, unknown key, garbled signature, another step, the phone's clock ahead) gets
 //! its own refusal and the others pass; the same session twice in one batch is stored and
 //! debited once; a batch over its limits (51 items, over 64 KiB) or unreadable is refused as a
-//! whole, clearly, before any item is decided.
+//! whole, clearly, before any item is decided. The payable items of a batch are decided in ONE
+//! group of the payment writer (one transaction, one commit), in the batch's order.
 
 mod support;
 
@@ -153,6 +154,58 @@ async fn later_items_see_the_earlier_ones_debits() {
     assert_eq!(gateway.balance_of(DEALER).await, HUNDRED / 2);
     assert_eq!(gateway.payments_in("accepted").await, 2);
     assert_eq!(gateway.payments_in("rejected").await, 2);
+}
+
+#[tokio::test]
+async fn a_batch_is_decided_in_one_group_and_in_its_order() {
+    let gateway = support::start().await;
+    let phone = gateway.ready_phone(1).await;
+    // Enough for two and a half payments.
+    gateway.set_balance(DEALER, 2 * HUNDRED + HUNDRED / 2).await;
+    let items: Vec<BatchItem> = (0..3).map(|n| item(&phone, &pay(&phone, n))).collect();
+    let groups = gateway.payments.groups();
+    let (_, answers) = send_batch(&gateway, &items).await;
+    let answers = answers.expect("a batch answer");
+    let codes: Vec<ResultCode> = items
+        .iter()
+        .zip(&answers)
+        .map(|(item, answer)| verified(&gateway.gateway_key, item, answer).code)
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            ResultCode::Ok,
+            ResultCode::Ok,
+            ResultCode::InsufficientFunds
+        ],
+        "oldest first: the balance ran out at the third"
+    );
+    assert_eq!(
+        gateway.payments.groups(),
+        groups + 1,
+        "the batch's three payments were decided together: one group, one commit"
+    );
+    // Numbered in the batch's order too: the dealer's transactions follow the items.
+    let numbers: Vec<i64> = answers
+        .iter()
+        .map(
+            |answer| match Response::decode(answer.body.as_bytes()).unwrap().outcome {
+                Some(Outcome::Payment(receipt)) => receipt
+                    .transaction_id
+                    .rsplit('-')
+                    .next()
+                    .unwrap()
+                    .parse()
+                    .unwrap(),
+                other => panic!("a receipt, not {other:?}"),
+            },
+        )
+        .collect();
+    assert!(
+        numbers.windows(2).all(|pair| pair[1] == pair[0] + 1),
+        "consecutive transaction numbers in the batch's order: {numbers:?}"
+    );
+    assert_eq!(gateway.balance_of(DEALER).await, HUNDRED / 2);
 }
 
 #[tokio::test]

@@ -47,7 +47,7 @@ pub fn state_text(state: KeyState) -> &'static str {
     }
 }
 
-fn parse_state(text: &str) -> Result<KeyState, sqlx::Error> {
+pub(crate) fn parse_state(text: &str) -> Result<KeyState, sqlx::Error> {
     match text {
         "pending" => Ok(KeyState::Pending),
         "certified" => Ok(KeyState::Certified),

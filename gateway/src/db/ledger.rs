@@ -84,15 +84,16 @@ pub async fn post_in(
     conn: &mut AnyConnection,
     entry: &NewEntry<'_>,
 ) -> Result<Posted, sqlx::Error> {
-    let moved = sqlx::query(
+    // The balance after comes back with the move: one round trip, not two.
+    let moved: Option<i64> = sqlx::query_scalar(
         "UPDATE dealers SET balance_tiyn = balance_tiyn + $1 \
-         WHERE code = $2 AND balance_tiyn + $1 >= 0",
+         WHERE code = $2 AND balance_tiyn + $1 >= 0 RETURNING balance_tiyn",
     )
     .bind(entry.amount_tiyn)
     .bind(entry.dealer_code)
-    .execute(&mut *conn)
+    .fetch_optional(&mut *conn)
     .await?;
-    if moved.rows_affected() == 0 {
+    let Some(balance_after_tiyn) = moved else {
         let exists: Option<i64> =
             sqlx::query_scalar("SELECT balance_tiyn FROM dealers WHERE code = $1")
                 .bind(entry.dealer_code)
@@ -102,12 +103,7 @@ pub async fn post_in(
             Some(_) => Posted::InsufficientFunds,
             None => Posted::NoDealer,
         });
-    }
-    let balance_after_tiyn: i64 =
-        sqlx::query_scalar("SELECT balance_tiyn FROM dealers WHERE code = $1")
-            .bind(entry.dealer_code)
-            .fetch_one(&mut *conn)
-            .await?;
+    };
     let written = sqlx::query(
         "INSERT INTO ledger_entries (id, dealer_code, kind, amount_tiyn, balance_after_tiyn, \
          reference, point_code, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \

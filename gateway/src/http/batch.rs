@@ -2,9 +2,10 @@
 //! (the envelope and its rules: [`tolem_protocol::batch`]).
 //!
 //! Each item goes through exactly what a single `pay` goes through — [`signed::authorized`]
-//! (the checks of the signed-step pipeline), then [`payments::pay_authorized`] (the clock check
-//! and the decision) — one after the other in the batch's order, so a later item sees the earlier
-//! ones' debits. Each answer is encoded as the single step would have encoded it and signed by
+//! (the checks of the signed-step pipeline), then [`payments::ready_to_pay`] (the clock check),
+//! in the batch's order; then all the payable items go to the group writer together
+//! ([`crate::payments::group::GroupWriter::pay_all`]): decided in one group, in the batch's
+//! order, so a later item sees the earlier ones' debits, with one commit for the whole batch. Each answer is encoded as the single step would have encoded it and signed by
 //! the gateway key bound to that item's own request bytes: the phone verifies it exactly as a
 //! single answer. The envelope of the answer is signed as a whole too (the protocol layer signs
 //! every answer), but a phone only trusts the items' own signatures.
@@ -29,7 +30,7 @@ use super::{
     answer::{Answer, count, read_step_body, sign_bytes},
     payments, signed,
 };
-use crate::state::AppState;
+use crate::{payments::pay::PayError, state::AppState};
 
 /// The route, relative to `/api/v1`.
 pub fn router() -> Router<AppState> {
@@ -111,38 +112,56 @@ pub(crate) async fn batch(
         .into_response())
 }
 
-/// Decides the items in order and answers each.
+/// Decides the items in order and answers each: every item passes the single `pay`'s checks
+/// in turn, then the payable ones are submitted to the group writer together, so they are
+/// decided in one group, in the batch's order, and share one commit.
 async fn run(state: &AppState, items: Vec<BatchItem>) -> Vec<ItemAnswer> {
-    let mut answers = Vec::with_capacity(items.len());
+    let mut checked = Vec::with_capacity(items.len());
     for item in items {
-        answers.push(answer_item(state, item).await);
+        let digest = request_digest(item.body.as_bytes());
+        checked.push((digest, check_item(state, item).await));
+    }
+    let ready: Vec<_> = checked
+        .iter()
+        .filter_map(|(_, checked)| checked.as_ref().ok())
+        .map(|ready| (ready.sender.clone(), ready.now))
+        .collect();
+    let mut decided = state.payments.pay_all(ready).await.into_iter();
+    let mut answers = Vec::with_capacity(checked.len());
+    for (digest, checked) in checked {
+        let answer = match checked {
+            Ok(ready) => {
+                let paid = decided.next().unwrap_or(Err(PayError::NoOutcome));
+                payments::answer_paid(state, &ready, paid)
+            }
+            Err(refusal) => refusal,
+        };
+        answers.push(item_answer(state, &digest, answer));
     }
     answers
 }
 
-/// One item: the single `pay`'s pipeline and decision, its answer signed bound to the item.
-async fn answer_item(state: &AppState, item: BatchItem) -> ItemAnswer {
+/// One item through the single `pay`'s pipeline up to its decision: ready to be decided, or
+/// the answer that refuses it.
+async fn check_item(state: &AppState, item: BatchItem) -> Result<payments::ReadyToPay, Answer> {
     let body = Bytes::from(item.body.into_bytes());
-    let digest = request_digest(&body);
-    let answer = if body.len() > tolem_protocol::signing::MAX_BODY_BYTES {
+    if body.len() > tolem_protocol::signing::MAX_BODY_BYTES {
         // What the single step answers a body over the limit.
-        Answer::too_large()
-    } else {
-        let sender = signed::authorized(
-            state,
-            body,
-            Some(&item.key),
-            Some(&item.signature),
-            payments::PAY,
-        )
-        .await;
-        match sender {
-            Ok(sender) => payments::pay_authorized(state, sender)
-                .await
-                .unwrap_or_else(|refusal| refusal),
-            Err(refusal) => refusal,
-        }
-    };
+        return Err(Answer::too_large());
+    }
+    let sender = signed::authorized(
+        state,
+        body,
+        Some(&item.key),
+        Some(&item.signature),
+        payments::PAY,
+    )
+    .await?;
+    payments::ready_to_pay(sender)
+}
+
+/// The item's answer as the single step would have encoded it, signed bound to the item.
+fn item_answer(state: &AppState, digest: &[u8; 32], answer: Answer) -> ItemAnswer {
     let (status, bytes, _) = answer.encoded();
     // Answers are UTF-8 JSON (fresh or stored); anything else is the gateway's own failure.
     let (status, body) = match String::from_utf8(bytes) {
@@ -153,7 +172,7 @@ async fn answer_item(state: &AppState, item: BatchItem) -> ItemAnswer {
         }
     };
     count(state, payments::PAY, body.as_bytes());
-    let signature = sign_bytes(state, Some(&digest), body.as_bytes()).to_string();
+    let signature = sign_bytes(state, Some(digest), body.as_bytes()).to_string();
     ItemAnswer {
         status: status.as_u16(),
         body,

@@ -32,7 +32,11 @@ use crate::{
     card,
     db::{deliveries, now_ms, payments as stored, providers},
     delivery,
-    payments::{is_clock_ahead, judge, pay::Paid, read_standing, screen},
+    payments::{
+        is_clock_ahead, judge,
+        pay::{Paid, PayError},
+        read_standing, screen,
+    },
 };
 
 /// The pay step's name, the last segment of its URL.
@@ -140,30 +144,59 @@ pub(crate) async fn pay_step(
     pay_authorized(&state, auth).await
 }
 
-/// The `pay` of a sender that passed every check, decided and answered: the single step's and
-/// each item's of a batch ([`super::batch`]), so both decide and answer alike.
+/// The `pay` of a sender that passed every check, decided and answered: the single step's.
 pub(crate) async fn pay_authorized(state: &AppState, auth: Sender) -> Result<Answer, Answer> {
+    let ready = ready_to_pay(auth)?;
+    let paid = state.payments.pay(ready.sender.clone(), ready.now).await;
+    Ok(answer_paid(state, &ready, paid))
+}
+
+/// A `pay` that passed the checks before its decision, waiting for it.
+pub(crate) struct ReadyToPay {
+    pub(crate) sender: Arc<Sender>,
+    /// When it was received: its decision's time.
+    pub(crate) now: i64,
+}
+
+/// The checks of a `pay` before its decision (the phone's clock), so that the single step and
+/// each item of a batch ([`super::batch`]) decide and answer alike: `Err` is the refusal to
+/// answer, nothing stored.
+pub(crate) fn ready_to_pay(auth: Sender) -> Result<ReadyToPay, Answer> {
     let now = now_ms();
-    let session = auth.request.session.clone();
-    let point = auth.point.code.clone();
-    let amount_tiyn = payment_of(&auth)?.amount_tiyn;
+    payment_of(&auth)?;
     if is_clock_ahead(auth.request.created_at_ms, now) {
-        tracing::info!(%point, %session, created_at_ms = auth.request.created_at_ms,
+        let session = auth.request.session.clone();
+        tracing::info!(point = %auth.point.code, %session,
+            created_at_ms = auth.request.created_at_ms,
             gateway_time_ms = now, "payment refused: created in the future");
         return Err(Answer::refusal(Some(session), ResultCode::ClockAhead));
     }
-    // Submitted to the group writer, which owns the decision from then on: a phone that
-    // hangs up cannot cut it short. The signature was verified above (the extractor), and
-    // the answer is signed by the layer around this handler, both in this request's task.
-    let paid = state
-        .payments
-        .pay(Arc::new(auth), now)
-        .await
-        .map_err(|error| {
+    Ok(ReadyToPay {
+        sender: Arc::new(auth),
+        now,
+    })
+}
+
+/// The answer to a `pay` decided by the group writer (which owns the decision from the
+/// moment it was submitted: a phone that hangs up cannot cut it short). The signature was
+/// verified before, and the answer is signed by the caller, both in the request's task.
+pub(crate) fn answer_paid(
+    state: &AppState,
+    ready: &ReadyToPay,
+    paid: Result<Paid, PayError>,
+) -> Answer {
+    let auth = &ready.sender;
+    let session = auth.request.session.clone();
+    let point = &auth.point.code;
+    let amount_tiyn = payment_of(auth).map_or(0, |payment| payment.amount_tiyn);
+    let paid = match paid {
+        Ok(paid) => paid,
+        Err(error) => {
             tracing::error!(%point, %session, %error, "payment not decided");
-            Answer::refusal(Some(session.clone()), ResultCode::Internal)
-        })?;
-    Ok(match paid {
+            return Answer::refusal(Some(session), ResultCode::Internal);
+        }
+    };
+    match paid {
         Paid::Decided {
             code,
             transaction_id,
@@ -190,7 +223,7 @@ pub(crate) async fn pay_authorized(state: &AppState, auth: Sender) -> Result<Ans
                 "payment refused: the sender may no longer pay; nothing stored");
             Answer::refusal(Some(session), code)
         }
-    })
+    }
 }
 
 /// `status`: the stored outcome of the session.

@@ -7,6 +7,8 @@
 //!    by the signed-request extractor before the caller got the [`Sender`], and
 //!    [`Screened::read`] reads the catalogue here. Only then is the payment submitted
 //!    ([`GroupWriter::pay`]).
+//!    The payments of one batch are submitted together ([`GroupWriter::pay_all`]): they are
+//!    decided in the same group, in the batch's order, one commit for all of them.
 //! 2. The writer task takes everything waiting (up to [`GROUP_LIMIT`]), opens one write
 //!    transaction ([`begin_write`]) and decides each payment with [`decide_in`] inside its own
 //!    SAVEPOINT: a [`Paid::Decided`] releases it, anything else (a replay, a session taken, a
@@ -43,7 +45,7 @@
 
 use std::sync::{
     Arc, OnceLock,
-    atomic::{AtomicUsize, Ordering},
+    atomic::{AtomicU64, AtomicUsize, Ordering},
 };
 
 use sqlx::{Acquire, AnyPool};
@@ -66,7 +68,8 @@ use crate::{
 /// payments, few enough that a group holds the write lock for milliseconds, not seconds.
 pub const GROUP_LIMIT: usize = 256;
 
-/// How many submitted payments may wait for the writer; a caller past that waits to submit.
+/// How many submissions (a payment, or the payments of one batch) may wait for the writer; a
+/// caller past that waits to submit.
 const QUEUE_LIMIT: usize = 4 * GROUP_LIMIT;
 
 /// The writer of cash payments: submit with [`Self::pay`]. Cheap to share (one per gateway
@@ -74,9 +77,12 @@ const QUEUE_LIMIT: usize = 4 * GROUP_LIMIT;
 /// serves it.
 pub struct GroupWriter {
     pool: AnyPool,
-    queue: OnceLock<mpsc::Sender<Job>>,
+    /// Each message is one submission: its payments, in order, never split across groups.
+    queue: OnceLock<mpsc::Sender<Vec<Job>>>,
     /// How many payments the group being decided holds (0 between groups).
     deciding: Arc<AtomicUsize>,
+    /// How many groups the writer has taken since it started.
+    groups: Arc<AtomicU64>,
 }
 
 /// A screened payment waiting for the writer, and where its answer goes.
@@ -107,10 +113,12 @@ impl GroupWriter {
             pool,
             queue: OnceLock::new(),
             deciding: Arc::new(AtomicUsize::new(0)),
+            groups: Arc::new(AtomicU64::new(0)),
         }
     }
 
-    /// How many submitted payments wait for the next group.
+    /// How many submissions (a payment, or all the payments of one batch) wait for the next
+    /// group.
     pub fn waiting(&self) -> usize {
         self.queue
             .get()
@@ -122,9 +130,61 @@ impl GroupWriter {
         self.deciding.load(Ordering::Acquire)
     }
 
+    /// How many groups the writer has taken since it started (a group is counted as it is
+    /// taken, before any of its callers is answered).
+    pub fn groups(&self) -> u64 {
+        self.groups.load(Ordering::Acquire)
+    }
+
     /// Decides the payment of an authorised `pay` request received at `now_ms`, in the next
     /// group. The caller has already refused a creation time in the future (910).
     pub async fn pay(&self, sender: Arc<Sender>, now_ms: i64) -> Result<Paid, PayError> {
+        let mut outcomes = self.pay_all(vec![(sender, now_ms)]).await;
+        outcomes.pop().unwrap_or(Err(PayError::NoOutcome))
+    }
+
+    /// Decides the payments of authorised `pay` requests (each with its received time), all
+    /// in the same group and in the order given — as if each had been submitted alone right
+    /// after the one before it, but without waiting for its answer: the payments of one batch
+    /// share one commit. One outcome per payment, in order. The caller has already refused a
+    /// creation time in the future (910).
+    pub async fn pay_all(&self, payments: Vec<(Arc<Sender>, i64)>) -> Vec<Result<Paid, PayError>> {
+        // Screened in the caller's task, before submitting: the catalogue read stays outside
+        // the writer.
+        let mut waits = Vec::with_capacity(payments.len());
+        let mut jobs = Vec::with_capacity(payments.len());
+        for (sender, now_ms) in payments {
+            match self.job(sender.clone(), now_ms).await {
+                Ok((job, answered)) => {
+                    let hash = job.hash.clone();
+                    jobs.push(job);
+                    waits.push((sender, Ok((hash, answered))));
+                }
+                Err(error) => waits.push((sender, Err(error))),
+            }
+        }
+        let submitted = jobs.is_empty() || self.queue().send(jobs).await.is_ok();
+        let mut outcomes = Vec::with_capacity(waits.len());
+        for (sender, wait) in waits {
+            let outcome = match wait {
+                Err(error) => Err(error),
+                Ok(_) if !submitted => Err(PayError::WriterGone),
+                Ok((hash, answered)) => match answered.await {
+                    Ok(decided) => settle_race(&self.pool, &sender, &hash, decided).await,
+                    Err(_) => Err(PayError::WriterGone),
+                },
+            };
+            outcomes.push(outcome);
+        }
+        outcomes
+    }
+
+    /// The job of one payment, screened, and where its answer will come.
+    async fn job(
+        &self,
+        sender: Arc<Sender>,
+        now_ms: i64,
+    ) -> Result<(Job, oneshot::Receiver<Result<Paid, PayError>>), PayError> {
         let Step::Pay(payment) = &sender.request.step else {
             return Err(PayError::NotAPayment(sender.request.step.name()));
         };
@@ -132,37 +192,62 @@ impl GroupWriter {
         let (payment, hash, account) = (payment.clone(), screened.hash, screened.account);
         let (answer, answered) = oneshot::channel();
         let job = Job {
-            sender: sender.clone(),
+            sender,
             payment,
-            hash: hash.clone(),
+            hash,
             account,
             now_ms,
             answer,
         };
-        self.queue()
-            .send(job)
-            .await
-            .map_err(|_| PayError::WriterGone)?;
-        let decided = answered.await.map_err(|_| PayError::WriterGone)?;
-        settle_race(&self.pool, &sender, &hash, decided).await
+        Ok((job, answered))
     }
 
     /// The writer's queue, its task started on first use.
-    fn queue(&self) -> &mpsc::Sender<Job> {
+    fn queue(&self) -> &mpsc::Sender<Vec<Job>> {
         self.queue.get_or_init(|| {
             let (queue, waiting) = mpsc::channel(QUEUE_LIMIT);
-            tokio::spawn(write(self.pool.clone(), waiting, self.deciding.clone()));
+            tokio::spawn(write(
+                self.pool.clone(),
+                waiting,
+                self.deciding.clone(),
+                self.groups.clone(),
+            ));
             queue
         })
     }
 }
 
 /// The writer task: takes what is waiting, decides it as one group, answers, again — until
-/// every handle to the queue is gone.
-async fn write(pool: AnyPool, mut waiting: mpsc::Receiver<Job>, deciding: Arc<AtomicUsize>) {
-    let mut group = Vec::with_capacity(GROUP_LIMIT);
-    while waiting.recv_many(&mut group, GROUP_LIMIT).await > 0 {
-        let jobs = std::mem::take(&mut group);
+/// every handle to the queue is gone. A submission is never split: one that would take the
+/// group past [`GROUP_LIMIT`] starts the next group (one larger than the limit is a group of
+/// its own).
+async fn write(
+    pool: AnyPool,
+    mut waiting: mpsc::Receiver<Vec<Job>>,
+    deciding: Arc<AtomicUsize>,
+    groups: Arc<AtomicU64>,
+) {
+    let mut carried: Option<Vec<Job>> = None;
+    loop {
+        let mut jobs = match carried.take() {
+            Some(jobs) => jobs,
+            None => match waiting.recv().await {
+                Some(jobs) => jobs,
+                None => break,
+            },
+        };
+        while jobs.len() < GROUP_LIMIT {
+            let Ok(more) = waiting.try_recv() else { break };
+            if jobs.len() + more.len() > GROUP_LIMIT {
+                carried = Some(more);
+                break;
+            }
+            jobs.extend(more);
+        }
+        if jobs.is_empty() {
+            continue;
+        }
+        groups.fetch_add(1, Ordering::AcqRel);
         deciding.store(jobs.len(), Ordering::Release);
         // In a task of its own so that a panic fails this group's callers (their answers are
         // dropped: 999) and not every payment after it.

@@ -225,15 +225,17 @@ pub async fn decide_in(
     let screened = &screened.account;
     let request = &sender.request;
     let (point, dealer) = (&sender.point.code, &sender.point.dealer_code);
-    let locked = sqlx::query(
-        "UPDATE dealers SET transactions_issued = transactions_issued + 1 WHERE code = $1",
+    // The new number comes back with the increment: one round trip, not two.
+    let number: Option<i64> = sqlx::query_scalar(
+        "UPDATE dealers SET transactions_issued = transactions_issued + 1 WHERE code = $1 \
+         RETURNING transactions_issued",
     )
     .bind(dealer)
-    .execute(&mut *tx)
+    .fetch_optional(&mut *tx)
     .await?;
-    if locked.rows_affected() != 1 {
+    let Some(number) = number else {
         return Err(PayError::Ledger(format!("dealer {dealer} is gone")));
-    }
+    };
     // Under the lock now: what was authorised before may have changed while we waited.
     if let Err(code) = crate::sender::still_authorized_in(&mut *tx, sender).await? {
         return Ok(Paid::Refused(code));
@@ -241,10 +243,6 @@ pub async fn decide_in(
     if let Some(stored) = payments::find(&mut *tx, point, request.session.as_str()).await? {
         return Ok(replay(stored, hash));
     }
-    let number: i64 = sqlx::query_scalar("SELECT transactions_issued FROM dealers WHERE code = $1")
-        .bind(dealer)
-        .fetch_one(&mut *tx)
-        .await?;
     let transaction_id = transaction_id(dealer, number);
 
     let mut code = match screened {
