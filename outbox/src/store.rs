@@ -290,7 +290,9 @@ pub async fn waiting() -> Result<Vec<PaymentRecord>, StoreError> {
         .object_store(OUTBOX)?
         .get_all(None, None)?
         .await?;
-    let mut records = Vec::with_capacity(entries.len());
+    // Every read is asked for at once and the answers awaited in order: IndexedDB runs a
+    // transaction's requests back to back, so a long outbox costs one wait, not one per payment.
+    let mut reads = Vec::with_capacity(entries.len());
     for entry in &entries {
         let Ok(entry) = from_js::<OutboxEntry>(entry) else {
             continue;
@@ -298,12 +300,14 @@ pub async fn waiting() -> Result<Vec<PaymentRecord>, StoreError> {
         if matches!(entry.kind, EntryKind::Letter | EntryKind::Shift) {
             continue;
         }
-        if let Some(value) = history.get(key(&entry.session))?.await?
-            && let Ok(record) = from_js::<PaymentRecord>(&value)
-        {
-            records.push(record);
-        }
+        reads.push(history.get(key(&entry.session))?.into_future());
     }
+    let mut records: Vec<PaymentRecord> = every(reads)
+        .await?
+        .into_iter()
+        .flatten()
+        .filter_map(|value| from_js(&value).ok())
+        .collect();
     db::finish(transaction).await?;
     records.sort_by(|a, b| {
         (a.payment.created_at_ms, a.session()).cmp(&(b.payment.created_at_ms, b.session()))
@@ -370,7 +374,17 @@ pub async fn due(now_ms: i64) -> Result<Vec<PaymentRecord>, StoreError> {
 /// now is: in [`State::Sending`], or unchanged when it is final already (someone else settled
 /// it meanwhile — then there is nothing to send) or a bill (never sent from this phone).
 pub async fn mark_sending(session: &SessionId, now_ms: i64) -> Result<PaymentRecord, StoreError> {
-    change(HISTORY, session, |record: &mut PaymentRecord| {
+    let mut marked = mark_sending_all(&[session], now_ms).await?;
+    Ok(marked.remove(0))
+}
+
+/// [`mark_sending`] for the payments of a batch, in ONE transaction: all of them are marked as
+/// being sent, or (on any error) none. Returns each record as it now is, in the given order.
+pub async fn mark_sending_all(
+    sessions: &[&SessionId],
+    now_ms: i64,
+) -> Result<Vec<PaymentRecord>, StoreError> {
+    change_all(HISTORY, sessions, |_, record: &mut PaymentRecord| {
         if record.state.is_final() || record.payment.is_bill() {
             return false;
         }
@@ -388,7 +402,17 @@ pub async fn mark_sending(session: &SessionId, now_ms: i64) -> Result<PaymentRec
 /// it (a status answer read before the cancel was pressed cannot undo it); the signed payment
 /// itself is never changed. Returns the record as stored.
 pub async fn update(updated: &PaymentRecord) -> Result<PaymentRecord, StoreError> {
-    change(HISTORY, updated.session(), |record: &mut PaymentRecord| {
+    let mut stored = update_all(std::slice::from_ref(updated)).await?;
+    Ok(stored.remove(0))
+}
+
+/// [`update`] for the payments of a batch, in ONE transaction: every answer is stored, or (on
+/// any error) none — then the payments stay as being sent, and the next pass settles each by
+/// its status. Returns each record as stored, in the given order.
+pub async fn update_all(updates: &[PaymentRecord]) -> Result<Vec<PaymentRecord>, StoreError> {
+    let sessions: Vec<&SessionId> = updates.iter().map(PaymentRecord::session).collect();
+    change_all(HISTORY, &sessions, |at, record: &mut PaymentRecord| {
+        let updated = &updates[at];
         if record.state.is_final() {
             return false;
         }
@@ -465,29 +489,55 @@ pub(crate) async fn change<R: Tracked>(
     session: &SessionId,
     edit: impl FnOnce(&mut R) -> bool,
 ) -> Result<R, StoreError> {
+    let mut edit = Some(edit);
+    let mut changed = change_all(store, &[session], |_, record: &mut R| {
+        edit.take().is_some_and(|edit| edit(record))
+    })
+    .await?;
+    Ok(changed.remove(0))
+}
+
+/// [`change`] for several records in ONE read-write transaction: `edit` gets each record's
+/// index in `sessions` and the record. Every read is asked for at once, then every write
+/// (IndexedDB runs them in order), so a batch of payments costs one transaction, not one per
+/// payment. All the changes are kept, or — on any error, a record missing included — none.
+pub(crate) async fn change_all<R: Tracked>(
+    store: &str,
+    sessions: &[&SessionId],
+    mut edit: impl FnMut(usize, &mut R) -> bool,
+) -> Result<Vec<R>, StoreError> {
     let database = db::open().await?;
     let transaction = database.transaction(&[store, OUTBOX], TransactionMode::ReadWrite)?;
     let changed = async {
         let records = transaction.object_store(store)?;
-        let value = records
-            .get(key(session))?
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        let mut record: R = from_js(&value)?;
-        if !edit(&mut record) {
-            return Ok((record, false));
+        let outbox = transaction.object_store(OUTBOX)?;
+        let mut reads = Vec::with_capacity(sessions.len());
+        for session in sessions {
+            reads.push(records.get(key(session))?.into_future());
         }
-        records.put(&to_js(&record)?, None)?.await?;
-        if record.state().is_final() {
-            transaction
-                .object_store(OUTBOX)?
-                .delete(Query::Key(key(session)))?
-                .await?;
+        let mut done = Vec::with_capacity(sessions.len());
+        for value in every(reads).await? {
+            let value = value.ok_or(StoreError::NotFound)?;
+            done.push((from_js::<R>(&value)?, false));
         }
-        Ok::<_, StoreError>((record, true))
+        let mut writes = Vec::new();
+        let mut deletes = Vec::new();
+        for (at, (record, changed)) in done.iter_mut().enumerate() {
+            if !edit(at, record) {
+                continue;
+            }
+            *changed = true;
+            writes.push(records.put(&to_js(&*record)?, None)?.into_future());
+            if record.state().is_final() {
+                deletes.push(outbox.delete(Query::Key(key(sessions[at])))?.into_future());
+            }
+        }
+        every(writes).await?;
+        every(deletes).await?;
+        Ok::<_, StoreError>(done)
     }
     .await;
-    let (record, changed) = match changed {
+    let done = match changed {
         Ok(done) => done,
         Err(error) => {
             let _ = transaction.abort();
@@ -495,10 +545,38 @@ pub(crate) async fn change<R: Tracked>(
         }
     };
     db::finish(transaction).await?;
-    if changed {
-        changes::announce(session);
+    Ok(done
+        .into_iter()
+        .zip(sessions)
+        .map(|((record, changed), session)| {
+            if changed {
+                changes::announce(session);
+            }
+            record
+        })
+        .collect())
+}
+
+/// Awaits every request asked for in one go, in order — all of them, even after one failed (a
+/// failed request aborts its transaction, and the rest then fail too), so no request is left
+/// to answer a future already dropped. Their results, or the first error.
+pub(crate) async fn every<T>(
+    requests: Vec<impl Future<Output = Result<T, idb::Error>>>,
+) -> Result<Vec<T>, StoreError> {
+    let mut results = Vec::with_capacity(requests.len());
+    let mut failed = None;
+    for request in requests {
+        match request.await {
+            Ok(result) => results.push(result),
+            Err(error) => {
+                failed.get_or_insert(error);
+            }
+        }
     }
-    Ok(record)
+    match failed {
+        Some(error) => Err(error.into()),
+        None => Ok(results),
+    }
 }
 
 /// The key card of the point key on this phone, if there is one: what a replayer without the
