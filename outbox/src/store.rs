@@ -290,9 +290,7 @@ pub async fn waiting() -> Result<Vec<PaymentRecord>, StoreError> {
         .object_store(OUTBOX)?
         .get_all(None, None)?
         .await?;
-    // Every read is asked for at once and the answers awaited in order: IndexedDB runs a
-    // transaction's requests back to back, so a long outbox costs one wait, not one per payment.
-    let mut reads = Vec::with_capacity(entries.len());
+    let mut records = Vec::with_capacity(entries.len());
     for entry in &entries {
         let Ok(entry) = from_js::<OutboxEntry>(entry) else {
             continue;
@@ -300,14 +298,12 @@ pub async fn waiting() -> Result<Vec<PaymentRecord>, StoreError> {
         if matches!(entry.kind, EntryKind::Letter | EntryKind::Shift) {
             continue;
         }
-        reads.push(history.get(key(&entry.session))?.into_future());
+        if let Some(value) = history.get(key(&entry.session))?.await?
+            && let Ok(record) = from_js::<PaymentRecord>(&value)
+        {
+            records.push(record);
+        }
     }
-    let mut records: Vec<PaymentRecord> = every(reads)
-        .await?
-        .into_iter()
-        .flatten()
-        .filter_map(|value| from_js(&value).ok())
-        .collect();
     db::finish(transaction).await?;
     records.sort_by(|a, b| {
         (a.payment.created_at_ms, a.session()).cmp(&(b.payment.created_at_ms, b.session()))
@@ -374,8 +370,21 @@ pub async fn due(now_ms: i64) -> Result<Vec<PaymentRecord>, StoreError> {
 /// now is: in [`State::Sending`], or unchanged when it is final already (someone else settled
 /// it meanwhile — then there is nothing to send) or a bill (never sent from this phone).
 pub async fn mark_sending(session: &SessionId, now_ms: i64) -> Result<PaymentRecord, StoreError> {
-    let mut marked = mark_sending_all(&[session], now_ms).await?;
-    Ok(marked.remove(0))
+    change(HISTORY, session, |record: &mut PaymentRecord| {
+        sending(record, now_ms)
+    })
+    .await
+}
+
+/// [`mark_sending`]'s edit of the stored `record`; whether it changed it.
+fn sending(record: &mut PaymentRecord, now_ms: i64) -> bool {
+    if record.state.is_final() || record.payment.is_bill() {
+        return false;
+    }
+    record.state = State::Sending;
+    record.next_attempt_at_ms = now_ms + SENDING_GRACE_MS;
+    record.updated_at_ms = now_ms;
+    true
 }
 
 /// [`mark_sending`] for the payments of a batch, in ONE transaction: all of them are marked as
@@ -384,16 +393,15 @@ pub async fn mark_sending_all(
     sessions: &[&SessionId],
     now_ms: i64,
 ) -> Result<Vec<PaymentRecord>, StoreError> {
-    change_all(HISTORY, sessions, |_, record: &mut PaymentRecord| {
-        if record.state.is_final() || record.payment.is_bill() {
-            return false;
-        }
-        record.state = State::Sending;
-        record.next_attempt_at_ms = now_ms + SENDING_GRACE_MS;
-        record.updated_at_ms = now_ms;
-        true
-    })
-    .await
+    change_payments(sessions, &mut |_, record| sending(record, now_ms)).await
+}
+
+/// [`update`] for the payments of a batch, in ONE transaction: every answer is stored, or (on
+/// any error) none — then the payments stay as being sent, and the next pass settles each by
+/// its status. Returns each record as stored, in the given order.
+pub async fn update_all(updates: &[PaymentRecord]) -> Result<Vec<PaymentRecord>, StoreError> {
+    let sessions: Vec<&SessionId> = updates.iter().map(PaymentRecord::session).collect();
+    change_payments(&sessions, &mut |at, record| progress(record, &updates[at])).await
 }
 
 /// Records the progress of `updated` (its state, transaction id, answer, attempts, schedule),
@@ -402,43 +410,38 @@ pub async fn mark_sending_all(
 /// it (a status answer read before the cancel was pressed cannot undo it); the signed payment
 /// itself is never changed. Returns the record as stored.
 pub async fn update(updated: &PaymentRecord) -> Result<PaymentRecord, StoreError> {
-    let mut stored = update_all(std::slice::from_ref(updated)).await?;
-    Ok(stored.remove(0))
-}
-
-/// [`update`] for the payments of a batch, in ONE transaction: every answer is stored, or (on
-/// any error) none — then the payments stay as being sent, and the next pass settles each by
-/// its status. Returns each record as stored, in the given order.
-pub async fn update_all(updates: &[PaymentRecord]) -> Result<Vec<PaymentRecord>, StoreError> {
-    let sessions: Vec<&SessionId> = updates.iter().map(PaymentRecord::session).collect();
-    change_all(HISTORY, &sessions, |at, record: &mut PaymentRecord| {
-        let updated = &updates[at];
-        if record.state.is_final() {
-            return false;
-        }
-        let cancelled_meanwhile =
-            record.state == State::Cancelling && updated.state == State::AwaitingCard;
-        if !cancelled_meanwhile {
-            record.state = updated.state;
-        }
-        if updated.bill.is_some() {
-            record.bill.clone_from(&updated.bill);
-        }
-        record.transaction_id.clone_from(&updated.transaction_id);
-        record.decided_at_ms = updated.decided_at_ms;
-        record.last_answer.clone_from(&updated.last_answer);
-        record.last_failure = updated.last_failure;
-        if let Some(delivery) = &updated.delivery
-            && is_newer_delivery(record.delivery.as_ref(), delivery)
-        {
-            record.delivery = Some(delivery.clone());
-        }
-        record.attempts = updated.attempts;
-        record.next_attempt_at_ms = updated.next_attempt_at_ms;
-        record.updated_at_ms = updated.updated_at_ms;
-        true
+    change(HISTORY, updated.session(), |record: &mut PaymentRecord| {
+        progress(record, updated)
     })
     .await
+}
+
+/// [`update`]'s edit of the stored `record`; whether it changed it.
+fn progress(record: &mut PaymentRecord, updated: &PaymentRecord) -> bool {
+    if record.state.is_final() {
+        return false;
+    }
+    let cancelled_meanwhile =
+        record.state == State::Cancelling && updated.state == State::AwaitingCard;
+    if !cancelled_meanwhile {
+        record.state = updated.state;
+    }
+    if updated.bill.is_some() {
+        record.bill.clone_from(&updated.bill);
+    }
+    record.transaction_id.clone_from(&updated.transaction_id);
+    record.decided_at_ms = updated.decided_at_ms;
+    record.last_answer.clone_from(&updated.last_answer);
+    record.last_failure = updated.last_failure;
+    if let Some(delivery) = &updated.delivery
+        && is_newer_delivery(record.delivery.as_ref(), delivery)
+    {
+        record.delivery = Some(delivery.clone());
+    }
+    record.attempts = updated.attempts;
+    record.next_attempt_at_ms = updated.next_attempt_at_ms;
+    record.updated_at_ms = updated.updated_at_ms;
+    true
 }
 
 /// Marks the bill of `session` as cancelled by the cashier, before its pre-signed cancel is
@@ -489,51 +492,70 @@ pub(crate) async fn change<R: Tracked>(
     session: &SessionId,
     edit: impl FnOnce(&mut R) -> bool,
 ) -> Result<R, StoreError> {
-    let mut edit = Some(edit);
-    let mut changed = change_all(store, &[session], |_, record: &mut R| {
-        edit.take().is_some_and(|edit| edit(record))
-    })
-    .await?;
-    Ok(changed.remove(0))
-}
-
-/// [`change`] for several records in ONE read-write transaction: `edit` gets each record's
-/// index in `sessions` and the record. Every read is asked for at once, then every write
-/// (IndexedDB runs them in order), so a batch of payments costs one transaction, not one per
-/// payment. All the changes are kept, or — on any error, a record missing included — none.
-pub(crate) async fn change_all<R: Tracked>(
-    store: &str,
-    sessions: &[&SessionId],
-    mut edit: impl FnMut(usize, &mut R) -> bool,
-) -> Result<Vec<R>, StoreError> {
     let database = db::open().await?;
     let transaction = database.transaction(&[store, OUTBOX], TransactionMode::ReadWrite)?;
     let changed = async {
         let records = transaction.object_store(store)?;
+        let value = records
+            .get(key(session))?
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let mut record: R = from_js(&value)?;
+        if !edit(&mut record) {
+            return Ok((record, false));
+        }
+        records.put(&to_js(&record)?, None)?.await?;
+        if record.state().is_final() {
+            transaction
+                .object_store(OUTBOX)?
+                .delete(Query::Key(key(session)))?
+                .await?;
+        }
+        Ok::<_, StoreError>((record, true))
+    }
+    .await;
+    let (record, changed) = match changed {
+        Ok(done) => done,
+        Err(error) => {
+            let _ = transaction.abort();
+            return Err(error);
+        }
+    };
+    db::finish(transaction).await?;
+    if changed {
+        changes::announce(session);
+    }
+    Ok(record)
+}
+
+/// [`change`] for several payments in ONE read-write transaction, for a batch: `edit` gets each
+/// record's index in `sessions` and the record. A batch costs one transaction, not one per
+/// payment; all the changes are kept or — on any error, a record missing included — none.
+async fn change_payments(
+    sessions: &[&SessionId],
+    edit: &mut dyn FnMut(usize, &mut PaymentRecord) -> bool,
+) -> Result<Vec<PaymentRecord>, StoreError> {
+    let database = db::open().await?;
+    let transaction = database.transaction(&[HISTORY, OUTBOX], TransactionMode::ReadWrite)?;
+    let changed = async {
+        let records = transaction.object_store(HISTORY)?;
         let outbox = transaction.object_store(OUTBOX)?;
-        let mut reads = Vec::with_capacity(sessions.len());
-        for session in sessions {
-            reads.push(records.get(key(session))?.into_future());
-        }
         let mut done = Vec::with_capacity(sessions.len());
-        for value in every(reads).await? {
-            let value = value.ok_or(StoreError::NotFound)?;
-            done.push((from_js::<R>(&value)?, false));
-        }
-        let mut writes = Vec::new();
-        let mut deletes = Vec::new();
-        for (at, (record, changed)) in done.iter_mut().enumerate() {
-            if !edit(at, record) {
-                continue;
+        for (at, session) in sessions.iter().enumerate() {
+            let value = records
+                .get(key(session))?
+                .await?
+                .ok_or(StoreError::NotFound)?;
+            let mut record: PaymentRecord = from_js(&value)?;
+            let changed = edit(at, &mut record);
+            if changed {
+                records.put(&to_js(&record)?, None)?.await?;
+                if record.state.is_final() {
+                    outbox.delete(Query::Key(key(session)))?.await?;
+                }
             }
-            *changed = true;
-            writes.push(records.put(&to_js(&*record)?, None)?.into_future());
-            if record.state().is_final() {
-                deletes.push(outbox.delete(Query::Key(key(sessions[at])))?.into_future());
-            }
+            done.push((record, changed));
         }
-        every(writes).await?;
-        every(deletes).await?;
         Ok::<_, StoreError>(done)
     }
     .await;
@@ -547,36 +569,13 @@ pub(crate) async fn change_all<R: Tracked>(
     db::finish(transaction).await?;
     Ok(done
         .into_iter()
-        .zip(sessions)
-        .map(|((record, changed), session)| {
+        .map(|(record, changed)| {
             if changed {
-                changes::announce(session);
+                changes::announce(record.session());
             }
             record
         })
         .collect())
-}
-
-/// Awaits every request asked for in one go, in order — all of them, even after one failed (a
-/// failed request aborts its transaction, and the rest then fail too), so no request is left
-/// to answer a future already dropped. Their results, or the first error.
-pub(crate) async fn every<T>(
-    requests: Vec<impl Future<Output = Result<T, idb::Error>>>,
-) -> Result<Vec<T>, StoreError> {
-    let mut results = Vec::with_capacity(requests.len());
-    let mut failed = None;
-    for request in requests {
-        match request.await {
-            Ok(result) => results.push(result),
-            Err(error) => {
-                failed.get_or_insert(error);
-            }
-        }
-    }
-    match failed {
-        Some(error) => Err(error.into()),
-        None => Ok(results),
-    }
 }
 
 /// The key card of the point key on this phone, if there is one: what a replayer without the
