@@ -177,16 +177,13 @@ pub async fn finish(transaction: Transaction) -> Result<(), StorageError> {
 }
 
 /// A value as a plain object for IndexedDB, through JSON (which app and worker already carry
-/// for the protocol): records stay readable in the browser's developer tools. Never inlined: a
-/// record's (de)serialiser is large, and one copy serves every caller (the wasm's size budget).
-#[inline(never)]
+/// for the protocol): records stay readable in the browser's developer tools.
 pub fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, StorageError> {
     let text = serde_json::to_string(value).map_err(|e| StorageError::Failed(e.to_string()))?;
     js_sys::JSON::parse(&text).map_err(|_| StorageError::Failed("not JSON".into()))
 }
 
-/// A stored plain object back as a value (never inlined, as [`to_js`]).
-#[inline(never)]
+/// A stored plain object back as a value.
 pub fn from_js<T: serde::de::DeserializeOwned>(value: &JsValue) -> Result<T, StorageError> {
     let text = js_sys::JSON::stringify(value)
         .ok()

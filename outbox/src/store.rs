@@ -370,10 +370,7 @@ pub async fn due(now_ms: i64) -> Result<Vec<PaymentRecord>, StoreError> {
 /// now is: in [`State::Sending`], or unchanged when it is final already (someone else settled
 /// it meanwhile — then there is nothing to send) or a bill (never sent from this phone).
 pub async fn mark_sending(session: &SessionId, now_ms: i64) -> Result<PaymentRecord, StoreError> {
-    change(HISTORY, session, |record: &mut PaymentRecord| {
-        sending(record, now_ms)
-    })
-    .await
+    change_one(session, &mut |record| sending(record, now_ms)).await
 }
 
 /// [`mark_sending`]'s edit of the stored `record`; whether it changed it.
@@ -410,10 +407,7 @@ pub async fn update_all(updates: &[PaymentRecord]) -> Result<Vec<PaymentRecord>,
 /// it (a status answer read before the cancel was pressed cannot undo it); the signed payment
 /// itself is never changed. Returns the record as stored.
 pub async fn update(updated: &PaymentRecord) -> Result<PaymentRecord, StoreError> {
-    change(HISTORY, updated.session(), |record: &mut PaymentRecord| {
-        progress(record, updated)
-    })
-    .await
+    change_one(updated.session(), &mut |record| progress(record, updated)).await
 }
 
 /// [`update`]'s edit of the stored `record`; whether it changed it.
@@ -452,7 +446,7 @@ pub async fn mark_cancelling(
     session: &SessionId,
     now_ms: i64,
 ) -> Result<PaymentRecord, StoreError> {
-    change(HISTORY, session, |record: &mut PaymentRecord| {
+    change_one(session, &mut |record| {
         if record.state != State::AwaitingCard {
             return false;
         }
@@ -472,7 +466,7 @@ pub async fn update_delivery(
     session: &SessionId,
     delivery: &Delivery,
 ) -> Result<PaymentRecord, StoreError> {
-    change(HISTORY, session, |record: &mut PaymentRecord| {
+    change_one(session, &mut |record| {
         if record.state != State::Accepted || !is_newer_delivery(record.delivery.as_ref(), delivery)
         {
             return false;
@@ -526,6 +520,15 @@ pub(crate) async fn change<R: Tracked>(
         changes::announce(session);
     }
     Ok(record)
+}
+
+/// [`change`] for one payment: through [`change_payments`], so the wasm carries one copy of it.
+async fn change_one(
+    session: &SessionId,
+    edit: &mut dyn FnMut(&mut PaymentRecord) -> bool,
+) -> Result<PaymentRecord, StoreError> {
+    let mut changed = change_payments(&[session], &mut |_, record| edit(record)).await?;
+    Ok(changed.remove(0))
 }
 
 /// [`change`] for several payments in ONE read-write transaction, for a batch: `edit` gets each

@@ -25,8 +25,10 @@ const GOAL_BROTLI: usize = 150 * 1024;
 /// (145 KiB of worker wasm gone; the app's wasm grew by the worker's entry points, ~19 KiB);
 /// 504.4 KiB with index.html's first paint (+0.4 KiB) paid for by sw.js without its comments.
 /// Raised to 508 KiB for batch replay (507.8 KiB measured with everything merged): the batch
-/// envelope, its answers and the outbox's batch pass, +3.4 KiB in the one module.
-pub const BUDGET_BROTLI: usize = 508 * 1024;
+/// envelope, its answers and the outbox's batch pass, +3.4 KiB in the one module. Lowered to
+/// 506.5 KiB (506.3 measured) when one IndexedDB transaction code path came to serve every
+/// change of a payment record, batches included.
+pub const BUDGET_BROTLI: usize = 506 * 1024 + 512;
 
 /// Prints the report; with `check`, fails when the first visit is over [`BUDGET_BROTLI`].
 pub fn print(dist_dir: &Path, check: bool) -> Result<(), String> {
@@ -57,9 +59,9 @@ pub fn print(dist_dir: &Path, check: bool) -> Result<(), String> {
         "TOTAL (first visit)", raw, gzip, brotli
     );
     println!(
-        "brotli total {:.1} KiB — budget {} KiB ({}), goal {} KiB",
+        "brotli total {:.1} KiB — budget {:.1} KiB ({}), goal {} KiB",
         brotli as f64 / 1024.0,
-        BUDGET_BROTLI / 1024,
+        BUDGET_BROTLI as f64 / 1024.0,
         if brotli <= BUDGET_BROTLI {
             "within"
         } else {
@@ -69,10 +71,10 @@ pub fn print(dist_dir: &Path, check: bool) -> Result<(), String> {
     );
     if check && brotli > BUDGET_BROTLI {
         return Err(format!(
-            "a first visit downloads {:.1} KiB (brotli), over the {} KiB budget in \
+            "a first visit downloads {:.1} KiB (brotli), over the {:.1} KiB budget in \
              xtask/src/size_report.rs: make it smaller, or raise the budget and say why",
             brotli as f64 / 1024.0,
-            BUDGET_BROTLI / 1024
+            BUDGET_BROTLI as f64 / 1024.0
         ));
     }
     Ok(())
