@@ -116,9 +116,20 @@ pub async fn replay(wait: Wait) -> Result<Report, StoreError> {
 
 /// Something that waits in the outbox.
 enum Waiting {
-    Payment(SessionId),
+    /// A payment, as read when the pass listed what waits: enough to see whether it can go in
+    /// a batch; what is sent is read again in the transaction that marks it as being sent.
+    Payment(Box<PaymentRecord>),
     Letter(SessionId),
     Shift(SessionId),
+}
+
+impl Waiting {
+    fn session(&self) -> &SessionId {
+        match self {
+            Waiting::Payment(record) => record.session(),
+            Waiting::Letter(session) | Waiting::Shift(session) => session,
+        }
+    }
 }
 
 /// What waits now, payments first (money, and deadlines), each kind oldest first; a held
@@ -132,7 +143,7 @@ async fn waiting_now() -> Result<Vec<Waiting>, StoreError> {
         .filter(|record| {
             !matches!(record.state, State::Held(_)) || record.next_attempt_at_ms <= now
         })
-        .map(|record| Waiting::Payment(record.session().clone()))
+        .map(|record| Waiting::Payment(Box::new(record)))
         .collect();
     all.extend(
         letters::waiting()
@@ -154,15 +165,14 @@ pub const BATCH_BYTES: usize = MAX_BATCH_BYTES - 1024;
 
 /// The payments at the head of `items` that go together in one batch: consecutive payments
 /// whose next step is their pay (not final, not a bill, not awaiting a status), up to
-/// [`MAX_BATCH_ITEMS`] and [`BATCH_BYTES`], oldest first.
-async fn batch_run(items: &[Waiting]) -> Result<Vec<PaymentRecord>, StoreError> {
+/// [`MAX_BATCH_ITEMS`] and [`BATCH_BYTES`], oldest first. Judged from the records as the pass
+/// listed them, without reading each again: under the lock nobody else sends them, and the
+/// transaction that marks them as being sent reads each anew (one settled meanwhile is not sent).
+fn batch_run(items: &[Waiting]) -> Vec<PaymentRecord> {
     let mut run = Vec::new();
     let mut bytes = 0;
     for item in items.iter().take(MAX_BATCH_ITEMS) {
-        let Waiting::Payment(session) = item else {
-            break;
-        };
-        let Some(record) = store::get(session).await? else {
+        let Waiting::Payment(record) = item else {
             break;
         };
         let state = record.state;
@@ -181,9 +191,9 @@ async fn batch_run(items: &[Waiting]) -> Result<Vec<PaymentRecord>, StoreError> 
         if bytes > BATCH_BYTES {
             break;
         }
-        run.push(record);
+        run.push(record.as_ref().clone());
     }
-    Ok(run)
+    run
 }
 
 /// One pass, the lock held.
@@ -213,12 +223,7 @@ pub async fn pass(held: Held) -> Result<Report, StoreError> {
         let next: Vec<Waiting> = waiting_now()
             .await?
             .into_iter()
-            .filter(|item| {
-                let (Waiting::Payment(session)
-                | Waiting::Letter(session)
-                | Waiting::Shift(session)) = item;
-                !tried.contains(session.as_str())
-            })
+            .filter(|item| !tried.contains(item.session().as_str()))
             .collect();
         if next.is_empty() {
             break;
@@ -234,7 +239,7 @@ pub async fn pass(held: Held) -> Result<Report, StoreError> {
                 break 'passes;
             }
             let run = if batches {
-                batch_run(&next[at..]).await?
+                batch_run(&next[at..])
             } else {
                 Vec::new()
             };
@@ -268,7 +273,8 @@ pub async fn pass(held: Held) -> Result<Report, StoreError> {
             let item = &next[at];
             at += 1;
             let (state, failure) = match item {
-                Waiting::Payment(session) => {
+                Waiting::Payment(record) => {
+                    let session = record.session();
                     tried.insert(session.to_string());
                     let after = settle::settle(session, &card).await?;
                     (after.state, after.last_failure)

@@ -499,11 +499,16 @@ pub async fn settle_batch(
     records: &[PaymentRecord],
     card: &KeyCard,
 ) -> Result<Batched, StoreError> {
-    let now = now_ms();
+    // One transaction marks the whole batch as being sent and one stores all of its answers,
+    // not one each per payment: interrupted between the two, every payment of the batch is
+    // found sending by the next pass and settled by its status, as a single pay would be.
+    let sessions: Vec<&SessionId> = records.iter().map(PaymentRecord::session).collect();
     let mut settled = Vec::new();
     let mut sending = Vec::new();
-    for record in records {
-        let marked = store::mark_sending(record.session(), now).await?;
+    for (record, marked) in records
+        .iter()
+        .zip(store::mark_sending_all(&sessions, now_ms()).await?)
+    {
         if marked.state == State::Sending {
             sending.push((record, marked));
         } else {
@@ -528,17 +533,24 @@ pub async fn settle_batch(
         Ok(replies) => replies,
         Err(BatchError::NotServed) => {
             // Nothing was decided: back to how they were, to go one by one.
-            for (before, _) in &sending {
-                store::update(before).await?;
-            }
+            let before: Vec<PaymentRecord> = sending
+                .iter()
+                .map(|(before, _)| (*before).clone())
+                .collect();
+            store::update_all(&before).await?;
             return Ok(Batched::NotServed);
         }
         Err(BatchError::Failed(error)) => sending.iter().map(|_| Err(error.clone())).collect(),
     };
-    for ((_, marked), sent) in sending.iter().zip(replies) {
-        let (reply, now) = read_reply_now(PAY, sent, card, marked.session());
-        settled.push(store::update(&after_pay(marked, reply, now)).await?);
-    }
+    let answered: Vec<PaymentRecord> = sending
+        .iter()
+        .zip(replies)
+        .map(|((_, marked), sent)| {
+            let (reply, now) = read_reply_now(PAY, sent, card, marked.session());
+            after_pay(marked, reply, now)
+        })
+        .collect();
+    settled.extend(store::update_all(&answered).await?);
     Ok(Batched::Sent(settled))
 }
 

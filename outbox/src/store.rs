@@ -370,16 +370,35 @@ pub async fn due(now_ms: i64) -> Result<Vec<PaymentRecord>, StoreError> {
 /// now is: in [`State::Sending`], or unchanged when it is final already (someone else settled
 /// it meanwhile — then there is nothing to send) or a bill (never sent from this phone).
 pub async fn mark_sending(session: &SessionId, now_ms: i64) -> Result<PaymentRecord, StoreError> {
-    change(HISTORY, session, |record: &mut PaymentRecord| {
-        if record.state.is_final() || record.payment.is_bill() {
-            return false;
-        }
-        record.state = State::Sending;
-        record.next_attempt_at_ms = now_ms + SENDING_GRACE_MS;
-        record.updated_at_ms = now_ms;
-        true
-    })
-    .await
+    change_one(session, &mut |record| sending(record, now_ms)).await
+}
+
+/// [`mark_sending`]'s edit of the stored `record`; whether it changed it.
+fn sending(record: &mut PaymentRecord, now_ms: i64) -> bool {
+    if record.state.is_final() || record.payment.is_bill() {
+        return false;
+    }
+    record.state = State::Sending;
+    record.next_attempt_at_ms = now_ms + SENDING_GRACE_MS;
+    record.updated_at_ms = now_ms;
+    true
+}
+
+/// [`mark_sending`] for the payments of a batch, in ONE transaction: all of them are marked as
+/// being sent, or (on any error) none. Returns each record as it now is, in the given order.
+pub async fn mark_sending_all(
+    sessions: &[&SessionId],
+    now_ms: i64,
+) -> Result<Vec<PaymentRecord>, StoreError> {
+    change_payments(sessions, &mut |_, record| sending(record, now_ms)).await
+}
+
+/// [`update`] for the payments of a batch, in ONE transaction: every answer is stored, or (on
+/// any error) none — then the payments stay as being sent, and the next pass settles each by
+/// its status. Returns each record as stored, in the given order.
+pub async fn update_all(updates: &[PaymentRecord]) -> Result<Vec<PaymentRecord>, StoreError> {
+    let sessions: Vec<&SessionId> = updates.iter().map(PaymentRecord::session).collect();
+    change_payments(&sessions, &mut |at, record| progress(record, &updates[at])).await
 }
 
 /// Records the progress of `updated` (its state, transaction id, answer, attempts, schedule),
@@ -388,33 +407,35 @@ pub async fn mark_sending(session: &SessionId, now_ms: i64) -> Result<PaymentRec
 /// it (a status answer read before the cancel was pressed cannot undo it); the signed payment
 /// itself is never changed. Returns the record as stored.
 pub async fn update(updated: &PaymentRecord) -> Result<PaymentRecord, StoreError> {
-    change(HISTORY, updated.session(), |record: &mut PaymentRecord| {
-        if record.state.is_final() {
-            return false;
-        }
-        let cancelled_meanwhile =
-            record.state == State::Cancelling && updated.state == State::AwaitingCard;
-        if !cancelled_meanwhile {
-            record.state = updated.state;
-        }
-        if updated.bill.is_some() {
-            record.bill.clone_from(&updated.bill);
-        }
-        record.transaction_id.clone_from(&updated.transaction_id);
-        record.decided_at_ms = updated.decided_at_ms;
-        record.last_answer.clone_from(&updated.last_answer);
-        record.last_failure = updated.last_failure;
-        if let Some(delivery) = &updated.delivery
-            && is_newer_delivery(record.delivery.as_ref(), delivery)
-        {
-            record.delivery = Some(delivery.clone());
-        }
-        record.attempts = updated.attempts;
-        record.next_attempt_at_ms = updated.next_attempt_at_ms;
-        record.updated_at_ms = updated.updated_at_ms;
-        true
-    })
-    .await
+    change_one(updated.session(), &mut |record| progress(record, updated)).await
+}
+
+/// [`update`]'s edit of the stored `record`; whether it changed it.
+fn progress(record: &mut PaymentRecord, updated: &PaymentRecord) -> bool {
+    if record.state.is_final() {
+        return false;
+    }
+    let cancelled_meanwhile =
+        record.state == State::Cancelling && updated.state == State::AwaitingCard;
+    if !cancelled_meanwhile {
+        record.state = updated.state;
+    }
+    if updated.bill.is_some() {
+        record.bill.clone_from(&updated.bill);
+    }
+    record.transaction_id.clone_from(&updated.transaction_id);
+    record.decided_at_ms = updated.decided_at_ms;
+    record.last_answer.clone_from(&updated.last_answer);
+    record.last_failure = updated.last_failure;
+    if let Some(delivery) = &updated.delivery
+        && is_newer_delivery(record.delivery.as_ref(), delivery)
+    {
+        record.delivery = Some(delivery.clone());
+    }
+    record.attempts = updated.attempts;
+    record.next_attempt_at_ms = updated.next_attempt_at_ms;
+    record.updated_at_ms = updated.updated_at_ms;
+    true
 }
 
 /// Marks the bill of `session` as cancelled by the cashier, before its pre-signed cancel is
@@ -425,7 +446,7 @@ pub async fn mark_cancelling(
     session: &SessionId,
     now_ms: i64,
 ) -> Result<PaymentRecord, StoreError> {
-    change(HISTORY, session, |record: &mut PaymentRecord| {
+    change_one(session, &mut |record| {
         if record.state != State::AwaitingCard {
             return false;
         }
@@ -445,7 +466,7 @@ pub async fn update_delivery(
     session: &SessionId,
     delivery: &Delivery,
 ) -> Result<PaymentRecord, StoreError> {
-    change(HISTORY, session, |record: &mut PaymentRecord| {
+    change_one(session, &mut |record| {
         if record.state != State::Accepted || !is_newer_delivery(record.delivery.as_ref(), delivery)
         {
             return false;
@@ -499,6 +520,65 @@ pub(crate) async fn change<R: Tracked>(
         changes::announce(session);
     }
     Ok(record)
+}
+
+/// [`change`] for one payment: through [`change_payments`], so the wasm carries one copy of it.
+async fn change_one(
+    session: &SessionId,
+    edit: &mut dyn FnMut(&mut PaymentRecord) -> bool,
+) -> Result<PaymentRecord, StoreError> {
+    let mut changed = change_payments(&[session], &mut |_, record| edit(record)).await?;
+    Ok(changed.remove(0))
+}
+
+/// [`change`] for several payments in ONE read-write transaction, for a batch: `edit` gets each
+/// record's index in `sessions` and the record. A batch costs one transaction, not one per
+/// payment; all the changes are kept or — on any error, a record missing included — none.
+async fn change_payments(
+    sessions: &[&SessionId],
+    edit: &mut dyn FnMut(usize, &mut PaymentRecord) -> bool,
+) -> Result<Vec<PaymentRecord>, StoreError> {
+    let database = db::open().await?;
+    let transaction = database.transaction(&[HISTORY, OUTBOX], TransactionMode::ReadWrite)?;
+    let changed = async {
+        let records = transaction.object_store(HISTORY)?;
+        let outbox = transaction.object_store(OUTBOX)?;
+        let mut done = Vec::with_capacity(sessions.len());
+        for (at, session) in sessions.iter().enumerate() {
+            let value = records
+                .get(key(session))?
+                .await?
+                .ok_or(StoreError::NotFound)?;
+            let mut record: PaymentRecord = from_js(&value)?;
+            let changed = edit(at, &mut record);
+            if changed {
+                records.put(&to_js(&record)?, None)?.await?;
+                if record.state.is_final() {
+                    outbox.delete(Query::Key(key(session)))?.await?;
+                }
+            }
+            done.push((record, changed));
+        }
+        Ok::<_, StoreError>(done)
+    }
+    .await;
+    let done = match changed {
+        Ok(done) => done,
+        Err(error) => {
+            let _ = transaction.abort();
+            return Err(error);
+        }
+    };
+    db::finish(transaction).await?;
+    Ok(done
+        .into_iter()
+        .map(|(record, changed)| {
+            if changed {
+                changes::announce(record.session());
+            }
+            record
+        })
+        .collect())
 }
 
 /// The key card of the point key on this phone, if there is one: what a replayer without the

@@ -221,3 +221,86 @@ async fn a_long_outbox_goes_in_batches_of_at_most_fifty() {
     let expected: Vec<String> = records.iter().map(|r| r.payment.pay.body.clone()).collect();
     assert_eq!(pay_bodies(&served), expected, "oldest first");
 }
+
+#[wasm_bindgen_test]
+async fn interrupted_after_the_batch_was_sent_the_next_pass_settles_each_by_status() {
+    fresh_phone().await;
+    clock::reset();
+    let records = deferred(3).await;
+    let served = network::serve(|_, request| accepted(request));
+
+    // A pass marks its batch as being sent, the batch reaches the gateway (which decides every
+    // payment in it) — and the worker is stopped before it stores the answers.
+    let sessions: Vec<_> = records.iter().map(PaymentRecord::session).collect();
+    let marked = store::mark_sending_all(&sessions, now()).await.unwrap();
+    assert!(marked.iter().all(|r| r.state == State::Sending));
+    let items: Vec<(&str, &str, &str)> = marked
+        .iter()
+        .map(|r| {
+            let pay = &r.payment.pay;
+            (
+                pay.signer.as_str(),
+                pay.body.as_str(),
+                pay.signature.as_str(),
+            )
+        })
+        .collect();
+    tolem_outbox::transport::post_batch(&items).await.unwrap();
+    assert_eq!(served.sent_to("pay").len(), 3);
+
+    // The next pass (the lock was freed with the worker) asks about each by its status, one by
+    // one, and pays none of them again.
+    let report = replay::replay(Wait::Queue).await.unwrap();
+    assert_eq!((report.settled, report.left), (3, 0));
+    let statuses: Vec<String> = served
+        .sent_to("status")
+        .into_iter()
+        .map(|sent| sent.body)
+        .collect();
+    let expected: Vec<String> = records
+        .iter()
+        .map(|r| r.payment.status.body.clone())
+        .collect();
+    assert_eq!(statuses, expected, "each asked about, oldest first");
+    assert_eq!(served.sent_to("batch").len(), 1, "no batch again");
+    assert_eq!(served.sent_to("pay").len(), 3, "no pay again");
+    for record in &records {
+        assert_eq!(state_of(record).await, State::Accepted);
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_batch_is_marked_and_its_answers_stored_all_or_none() {
+    fresh_phone().await;
+    let records = deferred(2).await;
+    // A payment signed but never stored: the phone does not have it.
+    let stranger = PaymentRecord::new(signed_at(now() - 30_000, 99), now());
+    let unknown = stranger.session().clone();
+    let sessions = [records[0].session(), &unknown, records[1].session()];
+    assert_eq!(
+        store::mark_sending_all(&sessions, now()).await,
+        Err(store::StoreError::NotFound)
+    );
+    for record in &records {
+        assert_eq!(state_of(record).await, State::Deferred, "nothing marked");
+    }
+
+    // The same for the answers: none is stored when one cannot be.
+    let mut answered: Vec<PaymentRecord> = records
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            r.state = State::Accepted;
+            r
+        })
+        .collect();
+    answered.insert(1, stranger);
+    assert_eq!(
+        store::update_all(&answered).await,
+        Err(store::StoreError::NotFound)
+    );
+    for record in &records {
+        assert_eq!(state_of(record).await, State::Deferred, "nothing stored");
+    }
+    assert_eq!(store::outbox_len().await.unwrap(), 2, "both still waiting");
+}

@@ -53,6 +53,7 @@ async fn main() {
     // The app is closed, the network returns, the browser fires the sync in the worker.
     let registration = sync_registration_id(&phone.browser, &phone.app).await;
     proxy.set_fault(Fault::None);
+    proxy.reset_traffic();
     let replaying = Instant::now();
     dispatch_sync(
         &phone.browser,
@@ -66,6 +67,7 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let replaying = replaying.elapsed();
+    let traffic = proxy.traffic();
 
     // The gateway holds each exactly once: every payment's number, searched on the console's
     // payments page a hundred at a time (the page lists at most 500). A session is the gateway's
@@ -101,6 +103,15 @@ async fn main() {
         "  replay by the service worker: {count} payments in {:.2} s = {:.1} payments/s",
         replaying.as_secs_f64(),
         count as f64 / replaying.as_secs_f64()
+    );
+    // What the replay's time went to: the gateway answering (from the proxy's forwarding of a
+    // request to the end of its answer), and the rest — the worker reading and writing
+    // IndexedDB, checking answers, and the browser's fetches.
+    println!(
+        "    of which at the gateway {:.2} s ({} requests), in the browser {:.2} s",
+        traffic.at_gateway.as_secs_f64(),
+        traffic.requests,
+        (replaying.saturating_sub(traffic.at_gateway)).as_secs_f64()
     );
     println!(
         "  gateway holds {rows} payments (distinct sessions), all accepted; balance moved by {} tiyn",
