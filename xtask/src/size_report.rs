@@ -34,8 +34,11 @@ const GOAL_BROTLI: usize = 150 * 1024;
 /// (-8.5 KiB). Lowered to 490.5 KiB (490.2 KiB measured): the shift report's lines are read
 /// without serde's `flatten` buffering, the last user of its `Content` tree in the app (-0.7 KiB).
 /// Lowered to 489 KiB (488.7 KiB measured): wasm-opt -Os --converge --low-memory-unused instead
-/// of -Oz (Trunk.toml says why it is safe; -1.5 KiB). MEASURE
-pub const BUDGET_BROTLI: usize = 489 * 1024;
+/// of -Oz (Trunk.toml says why it is safe; -1.5 KiB). Lowered to 486.5 KiB (486.4 KiB measured
+/// with everything merged): every change of a stored payment goes through one IndexedDB code
+/// path, a batch's in one transaction (-1.5 KiB), and the protocol's version check is one
+/// non-generic function.
+pub const BUDGET_BROTLI: usize = 486 * 1024 + 512;
 
 /// Prints the report; with `check`, fails when the first visit is over [`BUDGET_BROTLI`].
 pub fn print(dist_dir: &Path, check: bool) -> Result<(), String> {
