@@ -70,6 +70,15 @@ fn verified(key: &PublicKey, item: &BatchItem, answer: &ItemAnswer) -> Response 
     Response::decode(answer.body.as_bytes()).unwrap()
 }
 
+/// Each item's result code, in order, from its verified answer.
+fn codes(key: &PublicKey, items: &[BatchItem], answers: &[ItemAnswer]) -> Vec<ResultCode> {
+    items
+        .iter()
+        .zip(answers)
+        .map(|(item, answer)| verified(key, item, answer).code)
+        .collect()
+}
+
 /// Sends the item's very bytes to the single `pay`, as a phone without batches would.
 async fn send_single(gateway: &Gateway, item: &BatchItem) -> Reply {
     let headers = [
@@ -136,13 +145,9 @@ async fn later_items_see_the_earlier_ones_debits() {
     gateway.set_balance(DEALER, 2 * HUNDRED + HUNDRED / 2).await;
     let items: Vec<BatchItem> = (0..4).map(|n| item(&phone, &pay(&phone, n))).collect();
     let (_, answers) = send_batch(&gateway, &items).await;
-    let codes: Vec<ResultCode> = items
-        .iter()
-        .zip(&answers.expect("a batch answer"))
-        .map(|(item, answer)| verified(&gateway.gateway_key, item, answer).code)
-        .collect();
+    let answers = answers.expect("a batch answer");
     assert_eq!(
-        codes,
+        codes(&gateway.gateway_key, &items, &answers),
         [
             ResultCode::Ok,
             ResultCode::Ok,
@@ -166,13 +171,8 @@ async fn a_batch_is_decided_in_one_group_and_in_its_order() {
     let groups = gateway.payments.groups();
     let (_, answers) = send_batch(&gateway, &items).await;
     let answers = answers.expect("a batch answer");
-    let codes: Vec<ResultCode> = items
-        .iter()
-        .zip(&answers)
-        .map(|(item, answer)| verified(&gateway.gateway_key, item, answer).code)
-        .collect();
     assert_eq!(
-        codes,
+        codes(&gateway.gateway_key, &items, &answers),
         [
             ResultCode::Ok,
             ResultCode::Ok,
