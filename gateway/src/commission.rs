@@ -4,7 +4,7 @@
 //! dealer's balance once per business day (Kazakhstan, UTC+5; see [`crate::payments`]) as one
 //! `commission` ledger entry.
 //!
-//! * [`accrue_in`] runs inside the payment's transaction: an accepted payment always has its
+//! * [`accrue_all_in`] runs inside the payment's transaction: an accepted payment always has its
 //!   accrual, a rejected one never.
 //! * [`credit_finished_days`] credits every finished day not credited yet, for all dealers (the
 //!   background job, [`crate::jobs`]) or one (the console's button). It is idempotent: a day is
@@ -22,6 +22,7 @@ use crate::{
     db::{
         begin_write,
         ledger::{self, LedgerKind, NewEntry, Posted},
+        lists::{ROWS_PER_STATEMENT, values},
     },
     payments::{BUSINESS_DAY_MS, business_date, business_day_start},
 };
@@ -36,37 +37,66 @@ pub fn commission_tiyn(amount_tiyn: i64, rate_bp: i64) -> i64 {
     i64::try_from(exact).unwrap_or(i64::MAX)
 }
 
-/// Accrues the commission of an accepted payment inside its transaction; returns it.
-pub async fn accrue_in(
+/// The dealer's commission rate for `provider` now, in basis points: the dealer's own rate
+/// where the operator set one (`dealer_rates`), else the provider's (0 for a provider not in
+/// the catalogue). Read inside the payment's transaction, once per dealer and provider of a
+/// group ([`crate::payments::group_state`]).
+pub async fn rate_in(
     conn: &mut AnyConnection,
-    transaction_id: &str,
     dealer_code: &str,
     provider: &str,
-    amount_tiyn: i64,
-    now_ms: i64,
 ) -> Result<i64, sqlx::Error> {
-    // The dealer's own rate for the provider where the operator set one (`dealer_rates`),
-    // else the provider's (0 for a provider not in the catalogue). Read and written in one
-    // statement: it runs under the write lock for every accepted payment. The commission is
-    // [`commission_tiyn`]'s, in SQL: both databases divide integers truncating, as it does.
     sqlx::query_scalar(
-        "INSERT INTO commission_accruals (transaction_id, dealer_code, provider, amount_tiyn, \
-         rate_bp, commission_tiyn, day_start_ms, accrued_at_ms) \
-         SELECT $1, $2, $3, $4, r.rate_bp, ($4 * r.rate_bp) / 10000, $5, $6 FROM \
-         (SELECT CAST(COALESCE((SELECT d.rate_bp FROM dealer_rates d \
-         WHERE d.dealer_code = $2 AND d.provider = $3), \
-         (SELECT p.dealer_commission_bp FROM providers p WHERE p.code = $3), 0) AS BIGINT) \
-         AS rate_bp) r \
-         RETURNING commission_tiyn",
+        "SELECT CAST(COALESCE((SELECT d.rate_bp FROM dealer_rates d \
+         WHERE d.dealer_code = $1 AND d.provider = $2), \
+         (SELECT p.dealer_commission_bp FROM providers p WHERE p.code = $2), 0) AS BIGINT)",
     )
-    .bind(transaction_id)
     .bind(dealer_code)
     .bind(provider)
-    .bind(amount_tiyn)
-    .bind(business_day_start(now_ms))
-    .bind(now_ms)
     .fetch_one(conn)
     .await
+}
+
+/// The commission of one accepted payment, to accrue.
+#[derive(Debug, Clone)]
+pub struct Accrual<'a> {
+    pub transaction_id: &'a str,
+    pub dealer_code: &'a str,
+    pub provider: &'a str,
+    pub amount_tiyn: i64,
+    /// At [`rate_in`] of this moment.
+    pub rate_bp: i64,
+    pub accrued_at_ms: i64,
+}
+
+/// Accrues the commission of accepted payments inside the transaction that stores them (one
+/// statement for a whole group), each [`commission_tiyn`] of its amount at its rate, counted
+/// on the business day it was accepted.
+pub async fn accrue_all_in(
+    conn: &mut AnyConnection,
+    accruals: &[Accrual<'_>],
+) -> Result<(), sqlx::Error> {
+    for chunk in accruals.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO commission_accruals (transaction_id, dealer_code, provider, \
+             amount_tiyn, rate_bp, commission_tiyn, day_start_ms, accrued_at_ms) VALUES {}",
+            values(chunk.len(), 8)
+        );
+        let mut query = sqlx::query(&sql);
+        for accrual in chunk {
+            query = query
+                .bind(accrual.transaction_id)
+                .bind(accrual.dealer_code)
+                .bind(accrual.provider)
+                .bind(accrual.amount_tiyn)
+                .bind(accrual.rate_bp)
+                .bind(commission_tiyn(accrual.amount_tiyn, accrual.rate_bp))
+                .bind(business_day_start(accrual.accrued_at_ms))
+                .bind(accrual.accrued_at_ms);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 /// Commission accrued on a business day: the sum and the number of payments.

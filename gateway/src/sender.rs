@@ -12,7 +12,10 @@
 //! 4. the body names the signer's serial and the expected step (907);
 //! 5. the body names the key's own point (134: the key is not registered for it); from here on
 //!    the request is the point's own, and what it says about the phone is kept whatever the
-//!    answer: a payment's sequence number, a vanished outbox (see `db::sequence`);
+//!    answer (see `db::sequence`): a vanished outbox at once; a payment's sequence number
+//!    with the refusal of any check below ([`note_refused_pay`]), or else with the payment's
+//!    decision, in its group's transaction ([`crate::payments::group`]) — one write less per
+//!    payment under the database's write lock;
 //! 6. the key is certified (pending 902, revoked 903);        ← [`key_holder`] stops at 903
 //! 7. the body names the point's dealer (134), who is active (52);
 //! 8. the point is active (53);
@@ -120,6 +123,7 @@ pub async fn key_holder(
     }
     note_what_the_phone_says(pool, &key, &request).await?;
     if key.state == KeyState::Revoked {
+        note_refused_pay(pool, &key.serial, &request).await?;
         return Err(refuse(ResultCode::KeyRevoked));
     }
     Ok(KeyHolder {
@@ -131,17 +135,13 @@ pub async fn key_holder(
 }
 
 /// Keeps what a proven holder's request says about the phone itself, before any refusal that
-/// may follow (a pending key, a blocked point): a payment's sequence number arrived — so it is
-/// no gap, whatever the answer — and the phone's outbox vanished, when it says so.
+/// may follow (a pending key, a blocked point): the phone's outbox vanished, when it says so.
 async fn note_what_the_phone_says(
     pool: &AnyPool,
     key: &Key,
     request: &SignedRequest,
 ) -> Result<(), sqlx::Error> {
     let now = crate::db::now_ms();
-    if let (Some(seq), Step::Pay(_)) = (request.seq, &request.step) {
-        sequence::record(pool, &key.serial, seq, request.session.as_str(), now).await?;
-    }
     if let Some(lost) = &request.outbox_lost
         && sequence::report_outbox_lost(pool, &lost.key_serial, &key.point_code, now).await?
     {
@@ -151,8 +151,44 @@ async fn note_what_the_phone_says(
     Ok(())
 }
 
+/// The sequence number of a numbered `pay` request, if it is one.
+pub fn pay_number(request: &SignedRequest) -> Option<i64> {
+    match (&request.step, request.seq) {
+        (Step::Pay(_), Some(seq)) => Some(seq),
+        _ => None,
+    }
+}
+
+/// Records that a numbered `pay` of the key `serial` arrived although a check refuses it now:
+/// so it is no gap, whatever the answer (a number the gateway decides is recorded with its
+/// decision instead). Anything but a numbered `pay` records nothing.
+pub async fn note_refused_pay(
+    pool: &AnyPool,
+    serial: &str,
+    request: &SignedRequest,
+) -> Result<(), sqlx::Error> {
+    let Some(seq) = pay_number(request) else {
+        return Ok(());
+    };
+    let now = crate::db::now_ms();
+    sequence::record(pool, serial, seq, request.session.as_str(), now).await
+}
+
 /// Checks 6–9 of the module docs: the holder may do anything its point may.
 pub async fn authorize(pool: &AnyPool, holder: KeyHolder) -> Result<Sender, Refused> {
+    // What a refusal must record, kept before the holder moves into the checks.
+    let numbered = pay_number(&holder.request).map(|seq| {
+        let session = holder.request.session.as_str().to_owned();
+        (holder.key.serial.clone(), seq, session)
+    });
+    let authorized = authorize_holder(pool, holder).await;
+    if let (Err(Refused::Code { .. }), Some((serial, seq, session))) = (&authorized, numbered) {
+        sequence::record(pool, &serial, seq, &session, crate::db::now_ms()).await?;
+    }
+    authorized
+}
+
+async fn authorize_holder(pool: &AnyPool, holder: KeyHolder) -> Result<Sender, Refused> {
     let KeyHolder {
         request,
         body,
@@ -207,39 +243,27 @@ pub async fn authorize(pool: &AnyPool, holder: KeyHolder) -> Result<Sender, Refu
     })
 }
 
-/// Checks 6–9 of the module docs again for an authorised `sender`, inside the caller's
-/// transaction: the state read by [`authorize`] may have changed while the request waited for
-/// the database's write lock (a key revoked, a dealer, point or cashier blocked). The payment
-/// step calls it once the lock is held, so what it decides is decided on the state it commits
-/// on. `Ok(Err(code))` is the refusal [`authorize`] would answer now.
-pub async fn still_authorized_in(
-    tx: &mut sqlx::AnyConnection,
+/// The sender's rows as they are now, read again under the write lock by the payment step
+/// ([`crate::payments::group_state`]): the key's state and whether its dealer, point and
+/// cashier are active (a row that is gone reads as inactive, a key that is gone as `None`).
+#[derive(Debug, Clone, Copy)]
+pub struct SenderRows<'a> {
+    pub key_state: Option<&'a str>,
+    pub dealer_active: bool,
+    pub point_active: bool,
+    pub cashier_active: bool,
+}
+
+/// Checks 6–9 of the module docs again for an authorised `sender`, on its rows read inside
+/// the payment's transaction: the state read by [`authorize`] may have changed while the
+/// request waited for the database's write lock (a key revoked, a dealer, point or cashier
+/// blocked), and what the payment step decides is decided on the state it commits on.
+/// `Ok(Err(code))` is the refusal [`authorize`] would answer now.
+pub fn still_authorized(
     sender: &Sender,
+    now: SenderRows<'_>,
 ) -> Result<Result<(), ResultCode>, sqlx::Error> {
-    use sqlx::Row;
-    // One statement for the key and the three rows' states (a missing row reads NULL): it
-    // runs under the write lock for every payment, and each statement is a round trip to
-    // the database.
-    let row = sqlx::query(
-        "SELECT (SELECT state FROM keys WHERE serial = $1) AS key_state, \
-         CAST((SELECT active FROM dealers WHERE code = $2) AS BIGINT) AS dealer_active, \
-         CAST((SELECT active FROM points WHERE code = $3) AS BIGINT) AS point_active, \
-         CAST((SELECT active FROM cashiers WHERE point_code = $3 AND code = $4) AS BIGINT) \
-         AS cashier_active",
-    )
-    .bind(&sender.key.serial)
-    .bind(&sender.point.dealer_code)
-    .bind(&sender.point.code)
-    .bind(&sender.cashier.code)
-    .fetch_one(&mut *tx)
-    .await?;
-    let key_state: Option<String> = row.try_get("key_state")?;
-    let active = |column: &str| -> Result<bool, sqlx::Error> {
-        Ok(row
-            .try_get::<Option<i64>, _>(column)?
-            .is_some_and(|active| active != 0))
-    };
-    let code = match key_state.as_deref().map(keys::parse_state).transpose()? {
+    let code = match now.key_state.map(keys::parse_state).transpose()? {
         Some(KeyState::Certified) => None,
         Some(KeyState::Revoked) => Some(ResultCode::KeyRevoked),
         Some(_) => Some(ResultCode::KeyNotCertified),
@@ -247,9 +271,9 @@ pub async fn still_authorized_in(
     };
     let code = match code {
         Some(code) => Some(code),
-        None if !active("dealer_active")? => Some(ResultCode::DealerBlocked),
-        None if !active("point_active")? => Some(ResultCode::PointBlocked),
-        None if !active("cashier_active")? => Some(ResultCode::CashierBlocked),
+        None if !now.dealer_active => Some(ResultCode::DealerBlocked),
+        None if !now.point_active => Some(ResultCode::PointBlocked),
+        None if !now.cashier_active => Some(ResultCode::CashierBlocked),
         None => None,
     };
     if let Some(code) = code {

@@ -105,6 +105,32 @@ async fn a_number_refused_for_a_reason_the_dealer_can_lift_is_no_gap() {
 }
 
 #[tokio::test]
+async fn numbers_refused_before_or_by_the_decision_are_no_gap() {
+    let gateway = support::start().await;
+    let phone = gateway.ready_phone(75).await;
+    // 1: the phone's clock is ahead (910, refused before any decision, nothing stored).
+    let mut ahead = numbered_pay(&phone, "7018888881", 1);
+    ahead.created_at_ms = now_ms() + 10 * 60 * 1000;
+    let reply = gateway.send(&phone, &ahead).await;
+    assert_eq!(reply.code(), ResultCode::ClockAhead, "{}", reply.text());
+    // 2: decided and rejected by a rule (more than the provider takes: 7).
+    let mut too_much = numbered_pay(&phone, "7018888882", 2);
+    if let Step::Pay(payment) = &mut too_much.step {
+        payment.amount_tiyn = i64::MAX / 2;
+        payment.customer_amount_tiyn = i64::MAX / 2;
+    }
+    let reply = gateway.send(&phone, &too_much).await;
+    assert_eq!(reply.code(), ResultCode::BadAmount, "{}", reply.text());
+    // 3: paid. Had 1 or 2 not been recorded, the page would list them as never received.
+    let paid = gateway
+        .send(&phone, &numbered_pay(&phone, "7018888883", 3))
+        .await;
+    assert_eq!(paid.code(), ResultCode::Ok, "{}", paid.text());
+    let html = point_page(&gateway).await;
+    assert!(!html.contains(r#"id="sequence-gaps""#), "{html}");
+}
+
+#[tokio::test]
 async fn a_sequence_number_on_anything_but_a_pay_is_malformed() {
     let gateway = support::start().await;
     let phone = gateway.ready_phone(73).await;

@@ -110,7 +110,7 @@ pub async fn settle(
         None => String::new(),
     };
     let mut tx = begin_write(pool).await?;
-    let decided = decide_in(&mut tx, &screened, Funding::Card, now_ms).await?;
+    let decided = decide_in(&mut tx, screened, Funding::Card, now_ms).await?;
     if let Paid::Refused(code) = decided {
         // Blocked or revoked while the notification waited for the lock: as before it.
         tx.rollback().await?;

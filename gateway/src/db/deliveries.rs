@@ -4,7 +4,7 @@
 
 use sqlx::{AnyConnection, AnyPool, Row, any::AnyRow};
 
-use super::{begin_write, network};
+use super::{begin_write, lists::ROWS_PER_STATEMENT, network};
 
 /// The counter that numbers deliveries for the provider (OSMP `txn_id`).
 const TXN_COUNTER: &str = "delivery_txn";
@@ -89,22 +89,30 @@ fn from_row(row: &AnyRow) -> Result<Delivery, sqlx::Error> {
     })
 }
 
-/// Queues the delivery of an accepted payment, inside the payment's own transaction.
-pub async fn insert_in(
+/// Queues the delivery of accepted payments `(transaction id, provider)` received at
+/// `now_ms`, inside the transaction that stores them: one statement for a whole group.
+pub async fn insert_all_in(
     conn: &mut AnyConnection,
-    transaction_id: &str,
-    provider: &str,
-    now_ms: i64,
+    payments: &[(&str, &str, i64)],
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO deliveries (transaction_id, provider, state, next_attempt_at_ms, \
-         queued_at_ms, updated_at_ms) VALUES ($1, $2, 'queued', $3, $3, $3)",
-    )
-    .bind(transaction_id)
-    .bind(provider)
-    .bind(now_ms)
-    .execute(conn)
-    .await?;
+    for chunk in payments.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO deliveries (transaction_id, provider, state, next_attempt_at_ms, \
+             queued_at_ms, updated_at_ms) VALUES {}",
+            (0..chunk.len())
+                .map(|row| {
+                    let (id, provider, at) = (row * 3 + 1, row * 3 + 2, row * 3 + 3);
+                    format!("(${id}, ${provider}, 'queued', ${at}, ${at}, ${at})")
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for (transaction_id, provider, now_ms) in chunk {
+            query = query.bind(*transaction_id).bind(*provider).bind(*now_ms);
+        }
+        query.execute(&mut *conn).await?;
+    }
     Ok(())
 }
 

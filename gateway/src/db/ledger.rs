@@ -8,7 +8,10 @@
 
 use sqlx::{AnyConnection, AnyPool};
 
-use super::begin_write;
+use super::{
+    begin_write,
+    lists::{ROWS_PER_STATEMENT, values},
+};
 
 /// What an entry is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,6 +127,37 @@ pub async fn post_in(
         return Ok(Posted::AlreadyPosted);
     }
     Ok(Posted::Done { balance_after_tiyn })
+}
+
+/// Writes entries whose balance moves the caller has already made in this same transaction
+/// (the payment writer moves each dealer's balance once for a whole group and knows every
+/// balance after): `(entry, balance after it)`, in one statement. An entry id that exists
+/// already is an error here: a group's references are new transaction ids.
+pub async fn insert_moved_in(
+    conn: &mut AnyConnection,
+    entries: &[(NewEntry<'_>, i64)],
+) -> Result<(), sqlx::Error> {
+    for chunk in entries.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO ledger_entries (id, dealer_code, kind, amount_tiyn, balance_after_tiyn, \
+             reference, point_code, created_at_ms) VALUES {}",
+            values(chunk.len(), 8)
+        );
+        let mut query = sqlx::query(&sql);
+        for (entry, balance_after_tiyn) in chunk {
+            query = query
+                .bind(entry_id(entry.kind, entry.reference))
+                .bind(entry.dealer_code)
+                .bind(entry.kind.as_str())
+                .bind(entry.amount_tiyn)
+                .bind(*balance_after_tiyn)
+                .bind(entry.reference)
+                .bind(entry.point_code)
+                .bind(entry.created_at_ms);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 /// Posts one entry in its own transaction (a top-up or a correction from the console, a test

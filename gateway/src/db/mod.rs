@@ -14,6 +14,7 @@ pub mod connections;
 pub mod deliveries;
 pub mod keys;
 pub mod ledger;
+pub mod lists;
 pub mod mail;
 pub mod network;
 pub mod operations;

@@ -5,11 +5,15 @@
 //! writes rows, on the connection (usually a transaction) it is given.
 
 use base64::{Engine, engine::general_purpose::STANDARD};
-use sqlx::{AnyConnection, Row};
+use std::collections::HashMap;
+
+use sqlx::{AnyConnection, Row, any::AnyRow};
 use tolem_protocol::{
     codes::ResultCode,
     messages::{PaymentMethod, PaymentState},
 };
+
+use super::lists::{ROWS_PER_STATEMENT, any_of, values};
 
 /// What is kept of a decided payment to answer its session again.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,12 +73,42 @@ pub async fn find(
     .bind(session)
     .fetch_optional(conn)
     .await?;
-    let Some(row) = row else { return Ok(None) };
+    row.as_ref().map(stored).transpose()
+}
+
+/// The stored payments of the given (point, session) pairs, keyed by the pair: one statement
+/// for a whole group of payments ([`crate::payments::group_state`]).
+pub async fn find_all(
+    conn: &mut AnyConnection,
+    sessions: &[(&str, &str)],
+) -> Result<HashMap<(String, String), StoredPayment>, sqlx::Error> {
+    let mut found = HashMap::new();
+    for chunk in sessions.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "SELECT point_code, session, transaction_id, content_hash, state, code, \
+             response_body FROM payments WHERE {}",
+            any_of(chunk.len(), &["point_code", "session"])
+        );
+        let mut query = sqlx::query(&sql);
+        for (point_code, session) in chunk {
+            query = query.bind(*point_code).bind(*session);
+        }
+        for row in query.fetch_all(&mut *conn).await? {
+            found.insert(
+                (row.try_get("point_code")?, row.try_get("session")?),
+                stored(&row)?,
+            );
+        }
+    }
+    Ok(found)
+}
+
+fn stored(row: &AnyRow) -> Result<StoredPayment, sqlx::Error> {
     let decode = |what: String| sqlx::Error::Decode(what.into());
     let state: String = row.try_get("state")?;
     let number: i64 = row.try_get("code")?;
     let body: String = row.try_get("response_body")?;
-    Ok(Some(StoredPayment {
+    Ok(StoredPayment {
         transaction_id: row.try_get("transaction_id")?,
         content_hash: row.try_get("content_hash")?,
         state: match state.as_str() {
@@ -89,7 +123,7 @@ pub async fn find(
         response_body: STANDARD
             .decode(body)
             .map_err(|e| decode(format!("stored answer is not base64: {e}")))?,
-    }))
+    })
 }
 
 /// When the payment `transaction_id` was refunded, if it was.
@@ -105,42 +139,52 @@ pub async fn refunded_at(
     Ok(at.flatten())
 }
 
-/// Stores a decided payment: accepted when its code is 0, else rejected.
-pub async fn insert(conn: &mut AnyConnection, payment: &NewPayment<'_>) -> Result<(), sqlx::Error> {
-    let accepted = payment.code == ResultCode::Ok;
-    sqlx::query(
-        "INSERT INTO payments (point_code, session, transaction_id, dealer_code, cashier_code, \
-         key_serial, provider, account, amount_tiyn, customer_amount_tiyn, comment, \
-         content_hash, state, code, created_at_ms, received_at_ms, accepted_at_ms, \
-         request_body, request_signature, response_body, method) VALUES ($1, $2, $3, $4, $5, \
-         $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
-    )
-    .bind(payment.point_code)
-    .bind(payment.session)
-    .bind(payment.transaction_id)
-    .bind(payment.dealer_code)
-    .bind(payment.cashier_code)
-    .bind(payment.key_serial)
-    .bind(payment.provider)
-    .bind(payment.account)
-    .bind(payment.amount_tiyn)
-    .bind(payment.customer_amount_tiyn)
-    .bind(payment.comment)
-    .bind(payment.content_hash)
-    .bind(if accepted { "accepted" } else { "rejected" })
-    .bind(i64::from(payment.code.number()))
-    .bind(payment.created_at_ms)
-    .bind(payment.received_at_ms)
-    .bind(accepted.then_some(payment.received_at_ms))
-    .bind(STANDARD.encode(payment.request_body))
-    .bind(payment.request_signature)
-    .bind(STANDARD.encode(payment.response_body))
-    .bind(match payment.method {
-        PaymentMethod::Cash => "cash",
-        PaymentMethod::Card => "card",
-    })
-    .execute(conn)
-    .await?;
+/// Stores decided payments, each accepted when its code is 0, else rejected: a whole group
+/// in one statement (or one per [`ROWS_PER_STATEMENT`]).
+pub async fn insert_all(
+    conn: &mut AnyConnection,
+    payments: &[NewPayment<'_>],
+) -> Result<(), sqlx::Error> {
+    const COLUMNS: usize = 21;
+    for chunk in payments.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO payments (point_code, session, transaction_id, dealer_code, \
+             cashier_code, key_serial, provider, account, amount_tiyn, customer_amount_tiyn, \
+             comment, content_hash, state, code, created_at_ms, received_at_ms, \
+             accepted_at_ms, request_body, request_signature, response_body, method) VALUES {}",
+            values(chunk.len(), COLUMNS)
+        );
+        let mut query = sqlx::query(&sql);
+        for payment in chunk {
+            let accepted = payment.code == ResultCode::Ok;
+            query = query
+                .bind(payment.point_code)
+                .bind(payment.session)
+                .bind(payment.transaction_id)
+                .bind(payment.dealer_code)
+                .bind(payment.cashier_code)
+                .bind(payment.key_serial)
+                .bind(payment.provider)
+                .bind(payment.account)
+                .bind(payment.amount_tiyn)
+                .bind(payment.customer_amount_tiyn)
+                .bind(payment.comment)
+                .bind(payment.content_hash)
+                .bind(if accepted { "accepted" } else { "rejected" })
+                .bind(i64::from(payment.code.number()))
+                .bind(payment.created_at_ms)
+                .bind(payment.received_at_ms)
+                .bind(accepted.then_some(payment.received_at_ms))
+                .bind(STANDARD.encode(payment.request_body))
+                .bind(payment.request_signature)
+                .bind(STANDARD.encode(payment.response_body))
+                .bind(match payment.method {
+                    PaymentMethod::Cash => "cash",
+                    PaymentMethod::Card => "card",
+                });
+        }
+        query.execute(&mut *conn).await?;
+    }
     Ok(())
 }
 
@@ -176,6 +220,29 @@ pub struct Sameness<'a> {
     pub amount_tiyn: i64,
 }
 
+/// An accepted payment as the duplicate rule compares it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcceptedLike {
+    pub transaction_id: String,
+    pub point_code: String,
+    pub provider: String,
+    pub account: String,
+    pub amount_tiyn: i64,
+    pub created_at_ms: i64,
+}
+
+impl AcceptedLike {
+    /// Whether this payment is the same as `payment` and was created between `from_ms` and
+    /// `to_ms` (both included).
+    pub fn is_same(&self, payment: &Sameness<'_>, from_ms: i64, to_ms: i64) -> bool {
+        self.point_code == payment.point_code
+            && self.provider == payment.provider
+            && self.account == payment.account
+            && self.amount_tiyn == payment.amount_tiyn
+            && (from_ms..=to_ms).contains(&self.created_at_ms)
+    }
+}
+
 /// The transaction id of an accepted payment the same as `payment` created between `from_ms`
 /// and `to_ms` (both included), if there is one.
 pub async fn accepted_same(
@@ -184,19 +251,57 @@ pub async fn accepted_same(
     from_ms: i64,
     to_ms: i64,
 ) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT transaction_id FROM payments WHERE point_code = $1 AND provider = $2 \
-         AND account = $3 AND amount_tiyn = $4 AND state = 'accepted' AND refunded_at_ms IS NULL \
-         AND created_at_ms >= $5 AND created_at_ms <= $6 LIMIT 1",
-    )
-    .bind(payment.point_code)
-    .bind(payment.provider)
-    .bind(payment.account)
-    .bind(payment.amount_tiyn)
-    .bind(from_ms)
-    .bind(to_ms)
-    .fetch_optional(conn)
-    .await
+    let found = accepted_like(conn, &[(payment, from_ms, to_ms)]).await?;
+    Ok(found.into_iter().next().map(|like| like.transaction_id))
+}
+
+/// Every accepted payment the same as one of `payments`, created in that one's window (both
+/// ends included): the duplicate rule's look-up for a whole group in one statement. Each term
+/// is answered from the `payments_duplicates` index.
+pub async fn accepted_like(
+    conn: &mut AnyConnection,
+    payments: &[(Sameness<'_>, i64, i64)],
+) -> Result<Vec<AcceptedLike>, sqlx::Error> {
+    let mut found = Vec::new();
+    // 6 values per term: a chunk of 500 binds 3 000.
+    for chunk in payments.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "SELECT transaction_id, point_code, provider, account, amount_tiyn, created_at_ms \
+             FROM payments WHERE state = 'accepted' AND refunded_at_ms IS NULL AND ({})",
+            any_of(
+                chunk.len(),
+                &[
+                    "point_code",
+                    "provider",
+                    "account",
+                    "amount_tiyn",
+                    "created_at_ms >= {}",
+                    "created_at_ms <= {}",
+                ],
+            )
+        );
+        let mut query = sqlx::query(&sql);
+        for (payment, from_ms, to_ms) in chunk {
+            query = query
+                .bind(payment.point_code)
+                .bind(payment.provider)
+                .bind(payment.account)
+                .bind(payment.amount_tiyn)
+                .bind(*from_ms)
+                .bind(*to_ms);
+        }
+        for row in query.fetch_all(&mut *conn).await? {
+            found.push(AcceptedLike {
+                transaction_id: row.try_get("transaction_id")?,
+                point_code: row.try_get("point_code")?,
+                provider: row.try_get("provider")?,
+                account: row.try_get("account")?,
+                amount_tiyn: row.try_get("amount_tiyn")?,
+                created_at_ms: row.try_get("created_at_ms")?,
+            });
+        }
+    }
+    Ok(found)
 }
 
 /// What the console searches payments by; every field set narrows the search.

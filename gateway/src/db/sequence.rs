@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use sqlx::{AnyPool, Row};
+use sqlx::{AnyConnection, AnyPool, Row};
+
+use super::lists::{ROWS_PER_STATEMENT, values};
 
 /// The most missing numbers listed per key; past that the console shows the count only.
 pub const GAPS_LISTED: usize = 50;
@@ -28,6 +30,28 @@ pub async fn record(
     .bind(now)
     .execute(pool)
     .await?;
+    Ok(())
+}
+
+/// Records that numbered payments arrived, `(key serial, number, session, received at)`, inside
+/// the transaction that decides them: one statement for a whole group. A number seen before
+/// keeps its first arrival.
+pub async fn record_all_in(
+    conn: &mut AnyConnection,
+    arrived: &[(&str, i64, &str, i64)],
+) -> Result<(), sqlx::Error> {
+    for chunk in arrived.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO payment_sequence (key_serial, seq, session, received_at_ms) VALUES {} \
+             ON CONFLICT (key_serial, seq) DO NOTHING",
+            values(chunk.len(), 4)
+        );
+        let mut query = sqlx::query(&sql);
+        for (serial, seq, session, at) in chunk {
+            query = query.bind(*serial).bind(*seq).bind(*session).bind(*at);
+        }
+        query.execute(&mut *conn).await?;
+    }
     Ok(())
 }
 

@@ -157,7 +157,7 @@ async fn check_item(state: &AppState, item: BatchItem) -> Result<payments::Ready
         payments::PAY,
     )
     .await?;
-    payments::ready_to_pay(sender)
+    payments::ready_to_pay(state, sender).await
 }
 
 /// The item's answer as the single step would have encoded it, signed bound to the item.

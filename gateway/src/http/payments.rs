@@ -26,7 +26,7 @@ use tolem_protocol::{
 };
 
 use super::{answer::Answer, signed::Authorized};
-use crate::sender::Sender;
+use crate::sender::{self, Sender};
 use crate::state::AppState;
 use crate::{
     card,
@@ -146,7 +146,7 @@ pub(crate) async fn pay_step(
 
 /// The `pay` of a sender that passed every check, decided and answered: the single step's.
 pub(crate) async fn pay_authorized(state: &AppState, auth: Sender) -> Result<Answer, Answer> {
-    let ready = ready_to_pay(auth)?;
+    let ready = ready_to_pay(state, auth).await?;
     let paid = state.payments.pay(ready.sender.clone(), ready.now).await;
     Ok(answer_paid(state, &ready, paid))
 }
@@ -160,8 +160,8 @@ pub(crate) struct ReadyToPay {
 
 /// The checks of a `pay` before its decision (the phone's clock), so that the single step and
 /// each item of a batch ([`super::batch`]) decide and answer alike: `Err` is the refusal to
-/// answer, nothing stored.
-pub(crate) fn ready_to_pay(auth: Sender) -> Result<ReadyToPay, Answer> {
+/// answer, nothing stored but its sequence number ([`sender::note_refused_pay`]).
+pub(crate) async fn ready_to_pay(state: &AppState, auth: Sender) -> Result<ReadyToPay, Answer> {
     let now = now_ms();
     payment_of(&auth)?;
     if is_clock_ahead(auth.request.created_at_ms, now) {
@@ -169,6 +169,9 @@ pub(crate) fn ready_to_pay(auth: Sender) -> Result<ReadyToPay, Answer> {
         tracing::info!(point = %auth.point.code, %session,
             created_at_ms = auth.request.created_at_ms,
             gateway_time_ms = now, "payment refused: created in the future");
+        sender::note_refused_pay(&state.pool, &auth.key.serial, &auth.request)
+            .await
+            .map_err(|error| Answer::internal(&error))?;
         return Err(Answer::refusal(Some(session), ResultCode::ClockAhead));
     }
     Ok(ReadyToPay {

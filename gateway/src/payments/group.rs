@@ -10,33 +10,34 @@
 //!    The payments of one batch are submitted together ([`GroupWriter::pay_all`]): they are
 //!    decided in the same group, in the batch's order, one commit for all of them.
 //! 2. The writer task takes everything waiting (up to [`GROUP_LIMIT`]), opens one write
-//!    transaction ([`begin_write`]) and decides each payment with [`decide_in`] inside its own
-//!    SAVEPOINT: a [`Paid::Decided`] releases it, anything else (a replay, a session taken, a
-//!    sender refused, a database error of that payment) rolls back to it — exactly as the
-//!    rollback of a payment alone undid its dealer counter increment, so transaction numbers
-//!    stay consecutive. Then it commits once and answers each caller.
+//!    transaction ([`begin_write`]) and decides the payments in order with [`decide_all_in`]:
+//!    the group's figures are read once under the lock, each payment is decided on them in
+//!    memory, and what was decided is written in a handful of statements
+//!    ([`super::group_state`]). A payment that is not decided (a replay, a session taken, a
+//!    sender refused) writes nothing and takes no transaction number, so the numbers stay
+//!    consecutive. Then it commits once and answers each caller.
 //! 3. Back in the caller's task: the answer is signed by the answer-signing layer, again in
 //!    parallel across tokio's workers — the writer only decides.
 //!
 //! ## Why the results are those of one-at-a-time decisions
-//! Each payment runs the same [`decide_in`] as before, in a transaction that already holds
-//! every earlier payment of the group: its idempotency look-up, duplicate rule, daily sums and
-//! balance see them exactly as they would have seen them committed. Payments are decided in
-//! arrival order per dealer; the group is stably sorted by dealer first, which changes nothing
-//! a rule can see (no rule reaches across dealers) and makes every gateway on one PostgreSQL
-//! lock the dealers' rows in the same order, so two groups do not deadlock each other.
+//! Each payment is judged by the same rules ([`super::judge`]) on the figures it would have
+//! read alone, right after the payments before it were committed: [`super::group_state`] says
+//! how each figure is kept current. Payments are decided in arrival order per dealer; the
+//! group is stably sorted by dealer first, which changes nothing a rule can see (no rule
+//! reaches across dealers) and makes every gateway on one PostgreSQL lock the dealers' rows in
+//! the same order, so two groups do not deadlock each other.
 //!
 //! ## When something fails
-//! * A database error in one payment's statements: rolled back to its savepoint, that caller
-//!   gets the error (999), the others are decided as if it had never come. A unique violation
-//!   of its session (another gateway decided it first) is answered with the stored outcome by
-//!   the caller, as for a payment alone ([`settle_race`]).
+//! * A payment that cannot be decided on its own (its dealer or point row is gone): that
+//!   caller gets the error (999), the others are decided as if it had never come.
+//! * A database error, in any statement of the group: the group fails as a whole (on
+//!   PostgreSQL the error has aborted the transaction anyway) and every caller gets 999 —
+//!   nothing stored, and each phone settles by `status`: never a false "accepted". A unique
+//!   violation of a session (another gateway decided it first) is answered with the stored
+//!   outcome by the caller, as for a payment alone ([`settle_race`]).
 //! * An error that aborts the whole transaction — PostgreSQL's serialization failure or
 //!   deadlock (40001, 40P01) — re-runs the whole group ([`retry`]); the idempotency look-up in
 //!   each decision makes that safe.
-//! * The commit (or anything else of the group itself) fails: every caller of the group gets
-//!   the error — 999, nothing stored, and the phone settles by `status`: never a false
-//!   "accepted".
 //! * A caller that gives up (a phone that hangs up) cuts nothing: once submitted, the payment
 //!   belongs to the writer, which decides it and drops the answer nobody waits for.
 //!
@@ -48,19 +49,16 @@ use std::sync::{
     atomic::{AtomicU64, AtomicUsize, Ordering},
 };
 
-use sqlx::{Acquire, AnyPool};
+use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
 use tolem_protocol::{
     codes::ResultCode,
     messages::{Payment, Step},
 };
 
-use super::pay::{Funding, Paid, PayError, Screened, decide_in, settle_race};
+use super::pay::{Funding, Paid, PayError, Screened, decide_all_in, settle_race};
 use crate::{
-    db::{
-        begin_write,
-        retry::{Conflict, retry},
-    },
+    db::{begin_write, retry::retry},
     sender::Sender,
 };
 
@@ -289,34 +287,16 @@ async fn decide_and_answer(pool: AnyPool, mut jobs: Vec<Job>) {
     }
 }
 
-/// Decides `payments` (each with its received time) in order in one write transaction, each
-/// in its own savepoint, and commits once. `Err` is an error of the group as a whole (begin,
-/// a savepoint, the commit, or a conflict that aborted the transaction): nothing of it is
+/// Decides `payments` (each with its received time) in order in one write transaction
+/// ([`decide_all_in`]) and commits once. `Err` is an error of the group as a whole (begin, a
+/// statement, the commit, or a conflict that aborted the transaction): nothing of it is
 /// stored. `Ok` holds one outcome per payment, in order.
 pub(super) async fn decide_together(
     pool: &AnyPool,
     payments: &[(Screened<'_>, i64)],
 ) -> Result<Vec<Result<Paid, PayError>>, PayError> {
     let mut tx = begin_write(pool).await?;
-    let mut outcomes = Vec::with_capacity(payments.len());
-    for (screened, now_ms) in payments {
-        let mut savepoint = tx.begin().await?;
-        let outcome = decide_in(&mut savepoint, screened, Funding::Balance, *now_ms).await;
-        match outcome {
-            Ok(paid @ Paid::Decided { .. }) => {
-                savepoint.commit().await?;
-                outcomes.push(Ok(paid));
-            }
-            // A conflict aborted the whole transaction: the group is run again.
-            Err(error) if error.is_transient_conflict() => return Err(error),
-            // Nothing to write (its counter increment goes back too), or this payment's own
-            // error: the others are not affected.
-            other => {
-                savepoint.rollback().await?;
-                outcomes.push(other);
-            }
-        }
-    }
+    let outcomes = decide_all_in(&mut tx, payments, Funding::Balance).await?;
     tx.commit().await?;
     Ok(outcomes)
 }

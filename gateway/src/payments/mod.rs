@@ -24,6 +24,7 @@
 //! money actually moves.
 
 pub mod group;
+mod group_state;
 pub mod pay;
 pub mod receipt;
 

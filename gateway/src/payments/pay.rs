@@ -5,31 +5,31 @@
 //! all, and a session is paid at most once.
 //!
 //! ## Concurrency
-//! * The transaction's first statement increments the dealer's `transactions_issued` (the
-//!   number in the new transaction id). That write locks the dealer's row on PostgreSQL, so the
-//!   payments of one dealer are decided one after another: the idempotency look-up, the
-//!   duplicate rule and the daily sums each see every payment committed before, and two of
-//!   them can never both fit into the last of a limit. On SQLite
-//!   [`begin_write`](crate::db::begin_write) has already taken the database's write lock
-//!   (`BEGIN IMMEDIATE`, waiting up to the 5 s busy timeout), which serialises all payments;
-//!   concurrent ones queue instead of failing with "database is locked".
-//! * The debit is conditional (`... WHERE balance_tiyn + amount >= 0`, see
-//!   [`ledger::post_in`]): even if something else changed the balance, it never goes below zero;
-//!   0 rows changed is 21.
+//! * The transaction first locks the dealer's row (a write that changes nothing, see
+//!   [`super::group_state`]), and moves its `transactions_issued` (the number in the new
+//!   transaction id) and balance only at the end. That lock serialises the payments of one
+//!   dealer on PostgreSQL: the idempotency look-up, the duplicate rule and the daily sums each
+//!   see every payment committed before, and two of them can never both fit into the last of a
+//!   limit. On SQLite [`begin_write`](crate::db::begin_write) has already taken the database's
+//!   write lock (`BEGIN IMMEDIATE`, waiting up to the 5 s busy timeout), which serialises all
+//!   payments; concurrent ones queue instead of failing with "database is locked".
+//! * The balance moves only if it stays at or above zero (the group's figures, and again the
+//!   conditional `UPDATE` that writes them): a debit it cannot cover is 21.
 //! * Two identical requests of one session at once: the second waits for the first's lock (or
 //!   comes after it in the same group, [`super::group`]) and then finds its row. Should an
-//!   insert still hit the (point, session) primary key, that payment is rolled back and the
+//!   insert still hit the (point, session) primary key, the group is rolled back and the
 //!   stored outcome is read and returned: never paid twice.
 //! * The sender's standing (key certified, dealer, point and cashier active) is checked by
 //!   [`crate::sender::authorize`] before the transaction, and again inside it
-//!   ([`crate::sender::still_authorized_in`]) once the lock is held: a request that waited for
+//!   ([`crate::sender::still_authorized`]) once the lock is held: a request that waited for
 //!   the lock while a dealer blocked the point or revoked the key must not pay.
 //! * A caller that gives up (a phone that hangs up) must not cut a decision in half: a
 //!   payment submitted to the [`super::group::GroupWriter`] belongs to the writer's task. (A
 //!   dropped transaction would roll back cleanly, but finishing means the phone's status
 //!   query finds the outcome it was about to be told.)
-//! * Many payments share one transaction and one commit ([`super::group`]): each decided in
-//!   its own savepoint, so the rules above hold for each exactly as if it were alone.
+//! * Many payments share one transaction and one commit ([`super::group`]), decided in order
+//!   on figures kept current in memory ([`super::group_state`]), so the rules above hold for
+//!   each exactly as if it were alone.
 
 use std::sync::Arc;
 
@@ -43,16 +43,19 @@ use tolem_protocol::{
     },
 };
 
-use super::{content_hash, group::decide_together, read_standing, screen, transaction_id};
+use super::{
+    content_hash,
+    group::decide_together,
+    group_state::{Decision, GroupState, WriteError},
+    screen, transaction_id,
+};
 use crate::{
-    commission,
     db::{
-        ledger::{self, LedgerKind, NewEntry, Posted},
-        payments::{self, NewPayment, StoredPayment},
+        ledger::LedgerKind,
+        payments::{self, StoredPayment},
         providers,
         retry::{Conflict, retry},
     },
-    delivery,
     sender::Sender,
 };
 
@@ -210,53 +213,80 @@ fn replay(stored: StoredPayment, hash: &str) -> Paid {
     }
 }
 
-/// The transaction itself (see the module docs), inside the caller's write transaction
-/// (begun with [`begin_write`](crate::db::begin_write)) or a savepoint of it, which the caller
-/// commits when the answer is [`Paid::Decided`] and rolls back otherwise. A group decides each
-/// payment in a savepoint ([`super::group`]); a bill's settlement calls it with
-/// [`Funding::Card`] in the transaction that also marks the bill paid.
+/// Decides one payment inside the caller's write transaction (begun with
+/// [`begin_write`](crate::db::begin_write)): a group of one ([`decide_all_in`]). A bill's
+/// settlement calls it with [`Funding::Card`] in the transaction that also marks the bill paid,
+/// and commits when the answer is [`Paid::Decided`]; anything else wrote nothing.
 pub async fn decide_in(
     tx: &mut AnyConnection,
-    screened: &Screened<'_>,
+    screened: Screened<'_>,
     funding: Funding,
     now_ms: i64,
 ) -> Result<Paid, PayError> {
+    let payments = [(screened, now_ms)];
+    let mut outcomes = decide_all_in(tx, &payments, funding).await?;
+    outcomes.pop().unwrap_or(Err(PayError::NoOutcome))
+}
+
+/// The transaction itself (see the module docs) for a group of payments (each with its
+/// received time), in order, inside the caller's write transaction: the group's figures are
+/// read once ([`GroupState::read`]), each payment is decided on them as if it were alone
+/// after the ones before it, and what was decided is written at the end. `Err` is an error of
+/// the group as a whole — nothing of it may be committed; `Ok` holds one outcome per payment.
+pub async fn decide_all_in(
+    tx: &mut AnyConnection,
+    payments: &[(Screened<'_>, i64)],
+    funding: Funding,
+) -> Result<Vec<Result<Paid, PayError>>, PayError> {
+    let mut state = GroupState::read(tx, payments).await?;
+    let mut outcomes = Vec::with_capacity(payments.len());
+    for (screened, now_ms) in payments {
+        outcomes.push(decide_one(tx, &mut state, screened, funding, *now_ms).await?);
+    }
+    state
+        .write(tx, payments)
+        .await
+        .map_err(|error| match error {
+            WriteError::Database(error) => PayError::Database(error),
+            other => PayError::Ledger(other.to_string()),
+        })?;
+    Ok(outcomes)
+}
+
+/// One payment of a group, on the group's figures. The outer `Err` is a database error, which
+/// fails the whole group (on PostgreSQL it has aborted the transaction).
+async fn decide_one<'s>(
+    tx: &mut AnyConnection,
+    state: &mut GroupState<'s>,
+    screened: &'s Screened<'s>,
+    funding: Funding,
+    now_ms: i64,
+) -> Result<Result<Paid, PayError>, sqlx::Error> {
     let (sender, payment, hash) = (screened.sender, screened.payment, screened.hash.as_str());
-    let screened = &screened.account;
     let request = &sender.request;
-    let (point, dealer) = (&sender.point.code, &sender.point.dealer_code);
-    // The new number comes back with the increment: one round trip, not two.
-    let number: Option<i64> = sqlx::query_scalar(
-        "UPDATE dealers SET transactions_issued = transactions_issued + 1 WHERE code = $1 \
-         RETURNING transactions_issued",
-    )
-    .bind(dealer)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(number) = number else {
-        return Err(PayError::Ledger(format!("dealer {dealer} is gone")));
-    };
+    let dealer = sender.point.dealer_code.as_str();
+    if !state.has_dealer(dealer) {
+        return Ok(Err(PayError::Ledger(format!("dealer {dealer} is gone"))));
+    }
     // Under the lock now: what was authorised before may have changed while we waited.
-    if let Err(code) = crate::sender::still_authorized_in(&mut *tx, sender).await? {
-        return Ok(Paid::Refused(code));
+    if let Err(code) = state.still_authorized(screened)? {
+        return Ok(Ok(Paid::Refused(code)));
     }
-    if let Some(stored) = payments::find(&mut *tx, point, request.session.as_str()).await? {
-        return Ok(replay(stored, hash));
+    if let Some(stored) = state.stored(screened) {
+        return Ok(Ok(replay(stored.clone(), hash)));
     }
+    let Some(number) = state.next_number(dealer) else {
+        return Ok(Err(PayError::Ledger(format!("dealer {dealer} is gone"))));
+    };
     let transaction_id = transaction_id(dealer, number);
 
-    let mut code = match screened {
+    let mut code = match &screened.account {
         Err(code) => *code,
         Ok(account) => {
-            let standing = read_standing(
-                &mut *tx,
-                point,
-                payment,
-                account,
-                request.created_at_ms,
-                now_ms,
-            )
-            .await?;
+            let Some(standing) = state.standing(tx, screened, account, now_ms).await? else {
+                let point = &sender.point.code;
+                return Ok(Err(PayError::Ledger(format!("point {point} is gone"))));
+            };
             match super::judge(payment.amount_tiyn, &standing) {
                 // A card pays the bill, not the dealer's balance (its credit comes first below).
                 Err(ResultCode::InsufficientFunds) if funding == Funding::Card => ResultCode::Ok,
@@ -264,47 +294,38 @@ pub async fn decide_in(
             }
         }
     };
+    let mut entries = Vec::new();
     if code == ResultCode::Ok && funding == Funding::Card {
         // The card's money first, so the debit below is always covered.
-        let card = NewEntry {
-            dealer_code: dealer,
-            kind: LedgerKind::CardPayment,
-            amount_tiyn: payment.customer_amount_tiyn,
-            reference: &transaction_id,
-            point_code: Some(point),
-            created_at_ms: now_ms,
-        };
-        match ledger::post_in(&mut *tx, &card).await? {
-            Posted::Done { .. } => {}
-            other => return Err(PayError::Ledger(format!("{transaction_id}: {other:?}"))),
+        let credit = payment.customer_amount_tiyn;
+        match state.move_balance(dealer, credit) {
+            Some(after) => entries.push((LedgerKind::CardPayment, credit, after)),
+            None => {
+                return Ok(Err(PayError::Ledger(format!(
+                    "{transaction_id}: card credit"
+                ))));
+            }
         }
     }
     if code == ResultCode::Ok {
-        let debit = NewEntry {
-            dealer_code: dealer,
-            kind: LedgerKind::Payment,
-            amount_tiyn: -payment.amount_tiyn,
-            reference: &transaction_id,
-            point_code: Some(point),
-            created_at_ms: now_ms,
-        };
-        match ledger::post_in(&mut *tx, &debit).await? {
-            Posted::Done { .. } => {}
-            Posted::InsufficientFunds => code = ResultCode::InsufficientFunds,
-            other => return Err(PayError::Ledger(format!("{transaction_id}: {other:?}"))),
+        let debit = -payment.amount_tiyn;
+        match state.move_balance(dealer, debit) {
+            Some(after) => entries.push((LedgerKind::Payment, debit, after)),
+            None => code = ResultCode::InsufficientFunds,
         }
     }
 
     let accepted = code == ResultCode::Ok;
+    let method = match funding {
+        Funding::Balance => PaymentMethod::Cash,
+        Funding::Card => PaymentMethod::Card,
+    };
     let response = Response {
         v: PROTOCOL_VERSION,
         session: Some(request.session.clone()),
         code,
         outcome: Some(Outcome::Payment(PaymentReceipt {
-            method: match funding {
-                Funding::Balance => PaymentMethod::Cash,
-                Funding::Card => PaymentMethod::Card,
-            },
+            method,
             transaction_id: transaction_id.clone(),
             state: if accepted {
                 PaymentState::Accepted
@@ -315,7 +336,7 @@ pub async fn decide_in(
             customer_amount_tiyn: payment.customer_amount_tiyn,
             // For a rejected payment: when it was decided.
             accepted_at_ms: now_ms,
-            // Queued in this same transaction (`delivery::enqueue_in` below).
+            // Queued with the payment, in the same transaction (`GroupState::write`).
             delivery: accepted.then_some(Delivery {
                 state: DeliveryState::Queued,
                 provider_txn: None,
@@ -328,52 +349,29 @@ pub async fn decide_in(
         retry_after_s: None,
     };
     let answer = response.encode();
-    let signature = sender.signature.to_string();
-    let account = screened.as_deref().unwrap_or(payment.account.as_str());
-    payments::insert(
-        &mut *tx,
-        &NewPayment {
-            point_code: point,
-            session: request.session.as_str(),
-            transaction_id: &transaction_id,
-            dealer_code: dealer,
-            cashier_code: &sender.cashier.code,
-            key_serial: &sender.key.serial,
-            provider: &payment.provider,
-            account,
-            amount_tiyn: payment.amount_tiyn,
-            customer_amount_tiyn: payment.customer_amount_tiyn,
-            comment: payment.comment.as_deref(),
-            content_hash: hash,
-            code,
-            created_at_ms: request.created_at_ms,
-            received_at_ms: now_ms,
-            request_body: &sender.body,
-            request_signature: &signature,
-            response_body: &answer,
-            method: match funding {
-                Funding::Balance => PaymentMethod::Cash,
-                Funding::Card => PaymentMethod::Card,
+    let account = screened
+        .account
+        .as_deref()
+        .unwrap_or(payment.account.as_str());
+    state
+        .record(
+            tx,
+            Decision {
+                screened,
+                transaction_id: transaction_id.clone(),
+                account: account.to_owned(),
+                code,
+                answer: answer.clone(),
+                signature: sender.signature.to_string(),
+                method,
+                received_at_ms: now_ms,
+                entries,
             },
-        },
-    )
-    .await?;
-    if accepted {
-        // After the payment row: the accrual and the delivery job refer to it.
-        delivery::enqueue_in(&mut *tx, &transaction_id, &payment.provider, now_ms).await?;
-        commission::accrue_in(
-            &mut *tx,
-            &transaction_id,
-            dealer,
-            &payment.provider,
-            payment.amount_tiyn,
-            now_ms,
         )
         .await?;
-    }
-    Ok(Paid::Decided {
+    Ok(Ok(Paid::Decided {
         code,
         transaction_id,
         answer,
-    })
+    }))
 }

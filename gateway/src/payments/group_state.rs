@@ -1,0 +1,586 @@
+//! What the decisions of one group of payments read and write, under the write lock: read
+//! **once** for the whole group in a handful of statements, kept current in memory as each
+//! payment is decided ([`super::pay::decide_all_in`]), and written at the end in a handful
+//! more — instead of a dozen statements per payment.
+//!
+//! ## Why
+//! On SQLite every statement is a hand-off to the driver's own thread and back; profiled under
+//! the gateway benchmark, those hand-offs (thread switches and futexes in the kernel), not
+//! SQLite's work, were most of a payment's time, and all of it under the write lock (issue 14).
+//!
+//! ## Why the decisions are those of one payment at a time
+//! Each payment sees exactly what it saw when every payment ran its own statements inside the
+//! group's transaction:
+//! * the dealers' rows are locked first, in dealer order, and nothing but this group writes
+//!   them until it commits (SQLite's write lock; on PostgreSQL the row locks): their counter
+//!   and balance are read once and moved in memory;
+//! * keys, points and cashiers are read once after the dealers' locks: the old per-payment
+//!   re-check read them at the same point of the same transaction, and no payment changes them;
+//! * a session decided earlier in the group, a payment accepted earlier in the group (the
+//!   duplicate rule, the day's sums) are added in memory to what the database held, exactly
+//!   as the database would have shown them after that payment's inserts;
+//! * the day's sums and the commission rates are read when a payment first needs them (a
+//!   group rarely needs more than one of each), then kept.
+//!
+//! Nothing is written before the end, so a payment that is not decided (a replay, a session
+//! taken, a sender refused) leaves nothing behind — as the rollback to its savepoint did.
+
+use std::collections::{BTreeSet, HashMap, hash_map::Entry};
+
+use sqlx::{AnyConnection, Row};
+use tolem_protocol::{codes::ResultCode, messages::PaymentState};
+
+use super::{DUPLICATE_WINDOW_MS, Standing, business_day_start, pay::Screened};
+use crate::{
+    commission::{self, Accrual},
+    db::{
+        ledger::{self, LedgerKind, NewEntry},
+        lists::placeholders,
+        payments::{self, AcceptedLike, NewPayment, Sameness, Scope, StoredPayment},
+        sequence,
+    },
+    delivery,
+    sender::{self, SenderRows},
+};
+
+/// A dealer's row, locked for the group, as it stands after the payments decided so far.
+#[derive(Debug, Clone)]
+struct DealerNow {
+    active: bool,
+    payment_limit_tiyn: Option<i64>,
+    daily_limit_tiyn: Option<i64>,
+    issued: i64,
+    balance_tiyn: i64,
+    /// As read: the difference is what the group writes back.
+    issued_at_read: i64,
+    balance_at_read_tiyn: i64,
+}
+
+#[derive(Debug, Clone)]
+struct PointNow {
+    active: bool,
+    payment_limit_tiyn: Option<i64>,
+    daily_limit_tiyn: Option<i64>,
+}
+
+/// An accepted payment of this group, as the day's sums count it.
+#[derive(Debug, Clone)]
+struct AcceptedNow {
+    point_code: String,
+    dealer_code: String,
+    amount_tiyn: i64,
+    received_at_ms: i64,
+}
+
+/// A payment decided in this group, to write at the end.
+pub(super) struct Decision<'s> {
+    pub screened: &'s Screened<'s>,
+    pub transaction_id: String,
+    /// As stored: normalised by the provider's rule where it passed.
+    pub account: String,
+    pub code: ResultCode,
+    pub answer: Vec<u8>,
+    pub signature: String,
+    pub method: tolem_protocol::messages::PaymentMethod,
+    pub received_at_ms: i64,
+    /// The ledger entries of its money (none for a rejected payment), each with the balance
+    /// after it.
+    pub entries: Vec<(LedgerKind, i64, i64)>,
+}
+
+/// See the module docs.
+pub(super) struct GroupState<'s> {
+    dealers: HashMap<String, DealerNow>,
+    points: HashMap<String, PointNow>,
+    keys: HashMap<String, String>,
+    cashiers: HashMap<(String, String), bool>,
+    sessions: HashMap<(String, String), StoredPayment>,
+    /// Accepted payments the duplicate rule may find: those of the database near the group's
+    /// payments, then the group's own.
+    like: Vec<AcceptedLike>,
+    /// The database's accepted sum of a point (`true`) or dealer (`false`) since a day's
+    /// start, read when first needed.
+    day_sums: HashMap<(bool, String, i64), i64>,
+    accepted: Vec<AcceptedNow>,
+    /// Commission rates by (dealer, provider), read when first needed.
+    rates: HashMap<(String, String), i64>,
+    decided: Vec<Decision<'s>>,
+}
+
+impl<'s> GroupState<'s> {
+    /// Locks the dealers of `payments` (in code order, so groups on one PostgreSQL never
+    /// deadlock each other) and reads what their decisions need.
+    pub async fn read(
+        conn: &mut AnyConnection,
+        payments: &'s [(Screened<'s>, i64)],
+    ) -> Result<Self, sqlx::Error> {
+        let senders = || payments.iter().map(|(screened, _)| screened.sender);
+        let dealer_codes: BTreeSet<&str> =
+            senders().map(|s| s.point.dealer_code.as_str()).collect();
+        let mut dealers = HashMap::new();
+        for code in dealer_codes {
+            // A write that changes nothing: it takes the row's lock (PostgreSQL) and reads it
+            // in the same round trip.
+            let row = sqlx::query(
+                "UPDATE dealers SET transactions_issued = transactions_issued WHERE code = $1 \
+                 RETURNING transactions_issued, balance_tiyn, CAST(active AS BIGINT) AS active, \
+                 payment_limit_tiyn, daily_limit_tiyn",
+            )
+            .bind(code)
+            .fetch_optional(&mut *conn)
+            .await?;
+            if let Some(row) = row {
+                let issued: i64 = row.try_get("transactions_issued")?;
+                let balance: i64 = row.try_get("balance_tiyn")?;
+                dealers.insert(
+                    code.to_owned(),
+                    DealerNow {
+                        active: row.try_get::<i64, _>("active")? != 0,
+                        payment_limit_tiyn: row.try_get("payment_limit_tiyn")?,
+                        daily_limit_tiyn: row.try_get("daily_limit_tiyn")?,
+                        issued,
+                        balance_tiyn: balance,
+                        issued_at_read: issued,
+                        balance_at_read_tiyn: balance,
+                    },
+                );
+            }
+        }
+
+        let point_codes: BTreeSet<&str> = senders().map(|s| s.point.code.as_str()).collect();
+        let point_codes: Vec<&str> = point_codes.into_iter().collect();
+        let mut points = HashMap::new();
+        let mut cashiers = HashMap::new();
+        let sql = format!(
+            "SELECT code, CAST(active AS BIGINT) AS active, payment_limit_tiyn, \
+             daily_limit_tiyn FROM points WHERE code IN ({})",
+            placeholders(1, point_codes.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for code in &point_codes {
+            query = query.bind(*code);
+        }
+        for row in query.fetch_all(&mut *conn).await? {
+            let point = PointNow {
+                active: row.try_get::<i64, _>("active")? != 0,
+                payment_limit_tiyn: row.try_get("payment_limit_tiyn")?,
+                daily_limit_tiyn: row.try_get("daily_limit_tiyn")?,
+            };
+            points.insert(row.try_get::<String, _>("code")?, point);
+        }
+        let sql = format!(
+            "SELECT point_code, code, CAST(active AS BIGINT) AS active FROM cashiers \
+             WHERE point_code IN ({})",
+            placeholders(1, point_codes.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for code in &point_codes {
+            query = query.bind(*code);
+        }
+        for row in query.fetch_all(&mut *conn).await? {
+            let key = (row.try_get("point_code")?, row.try_get("code")?);
+            cashiers.insert(key, row.try_get::<i64, _>("active")? != 0);
+        }
+
+        let serials: BTreeSet<&str> = senders().map(|s| s.key.serial.as_str()).collect();
+        let sql = format!(
+            "SELECT serial, state FROM keys WHERE serial IN ({})",
+            placeholders(1, serials.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for serial in &serials {
+            query = query.bind(*serial);
+        }
+        let mut keys = HashMap::new();
+        for row in query.fetch_all(&mut *conn).await? {
+            keys.insert(row.try_get("serial")?, row.try_get("state")?);
+        }
+
+        let wanted: Vec<(&str, &str)> = senders()
+            .map(|s| (s.point.code.as_str(), s.request.session.as_str()))
+            .collect();
+        let sessions = payments::find_all(conn, &wanted).await?;
+
+        let like_wanted: Vec<(Sameness<'_>, i64, i64)> = payments
+            .iter()
+            .filter_map(|(screened, _)| {
+                let account = screened.account.as_ref().ok()?;
+                let created = screened.sender.request.created_at_ms;
+                Some((
+                    sameness(screened, account),
+                    created.saturating_sub(DUPLICATE_WINDOW_MS),
+                    created.saturating_add(DUPLICATE_WINDOW_MS),
+                ))
+            })
+            .collect();
+        let like = if like_wanted.is_empty() {
+            Vec::new()
+        } else {
+            payments::accepted_like(conn, &like_wanted).await?
+        };
+
+        Ok(GroupState {
+            dealers,
+            points,
+            keys,
+            cashiers,
+            sessions,
+            like,
+            day_sums: HashMap::new(),
+            accepted: Vec::new(),
+            rates: HashMap::new(),
+            decided: Vec::with_capacity(payments.len()),
+        })
+    }
+
+    /// Whether the sender's dealer row exists (a dealer is never deleted; a missing one is
+    /// an inconsistent database).
+    pub fn has_dealer(&self, dealer_code: &str) -> bool {
+        self.dealers.contains_key(dealer_code)
+    }
+
+    /// Checks 6–9 of [`crate::sender`] again on the rows as they are now.
+    pub fn still_authorized(
+        &self,
+        screened: &Screened<'_>,
+    ) -> Result<Result<(), ResultCode>, sqlx::Error> {
+        let s = screened.sender;
+        let rows = SenderRows {
+            key_state: self.keys.get(&s.key.serial).map(String::as_str),
+            dealer_active: self
+                .dealers
+                .get(&s.point.dealer_code)
+                .is_some_and(|d| d.active),
+            point_active: self.points.get(&s.point.code).is_some_and(|p| p.active),
+            cashier_active: self
+                .cashiers
+                .get(&(s.point.code.clone(), s.cashier.code.clone()))
+                .copied()
+                .unwrap_or(false),
+        };
+        sender::still_authorized(s, rows)
+    }
+
+    /// The payment stored for the sender's session, by the database or earlier in the group.
+    pub fn stored(&self, screened: &Screened<'_>) -> Option<&StoredPayment> {
+        let s = screened.sender;
+        let key = (s.point.code.clone(), s.request.session.as_str().to_owned());
+        self.sessions.get(&key)
+    }
+
+    /// The number of the dealer's next transaction.
+    pub fn next_number(&self, dealer_code: &str) -> Option<i64> {
+        self.dealers.get(dealer_code).map(|d| d.issued + 1)
+    }
+
+    /// The figures a payment with the normalised `account`, received at `now_ms`, is judged
+    /// against ([`super::judge`]), as [`super::read_standing`] would read them at this point
+    /// of the group.
+    pub async fn standing(
+        &mut self,
+        conn: &mut AnyConnection,
+        screened: &Screened<'_>,
+        account: &str,
+        now_ms: i64,
+    ) -> Result<Option<Standing>, sqlx::Error> {
+        let s = screened.sender;
+        let (point_code, dealer_code) = (s.point.code.as_str(), s.point.dealer_code.as_str());
+        let (Some(point), Some(dealer)) = (
+            self.points.get(point_code).cloned(),
+            self.dealers.get(dealer_code).cloned(),
+        ) else {
+            return Ok(None);
+        };
+        let day_start = business_day_start(now_ms);
+        // A day's sum only where there is a daily limit to hold it against, as before.
+        let point_today_tiyn = match point.daily_limit_tiyn {
+            Some(_) => {
+                self.today(conn, Scope::Point(point_code), day_start)
+                    .await?
+            }
+            None => 0,
+        };
+        let dealer_today_tiyn = match dealer.daily_limit_tiyn {
+            Some(_) => {
+                self.today(conn, Scope::Dealer(dealer_code), day_start)
+                    .await?
+            }
+            None => 0,
+        };
+        let created = s.request.created_at_ms;
+        let (from_ms, to_ms) = (
+            created.saturating_sub(DUPLICATE_WINDOW_MS),
+            created.saturating_add(DUPLICATE_WINDOW_MS),
+        );
+        let same = sameness(screened, account);
+        let duplicate_of = self
+            .like
+            .iter()
+            .find(|like| like.is_same(&same, from_ms, to_ms))
+            .map(|like| like.transaction_id.clone());
+        Ok(Some(Standing {
+            balance_tiyn: dealer.balance_tiyn,
+            point_payment_limit_tiyn: point.payment_limit_tiyn,
+            point_daily_limit_tiyn: point.daily_limit_tiyn,
+            point_today_tiyn,
+            dealer_payment_limit_tiyn: dealer.payment_limit_tiyn,
+            dealer_daily_limit_tiyn: dealer.daily_limit_tiyn,
+            dealer_today_tiyn,
+            duplicate_of,
+        }))
+    }
+
+    /// The accepted sum of `scope` since `day_start`: the database's, read once, plus this
+    /// group's accepted payments received since then.
+    async fn today(
+        &mut self,
+        conn: &mut AnyConnection,
+        scope: Scope<'_>,
+        day_start: i64,
+    ) -> Result<i64, sqlx::Error> {
+        let (is_point, code) = match scope {
+            Scope::Point(code) => (true, code),
+            Scope::Dealer(code) => (false, code),
+        };
+        let key = (is_point, code.to_owned(), day_start);
+        let stored = match self.day_sums.get(&key) {
+            Some(sum) => *sum,
+            None => {
+                let sum = payments::accepted_sum_since(conn, scope, day_start).await?;
+                self.day_sums.insert(key, sum);
+                sum
+            }
+        };
+        let group: i64 = self
+            .accepted
+            .iter()
+            .filter(|a| a.received_at_ms >= day_start)
+            .filter(|a| match scope {
+                Scope::Point(code) => a.point_code == code,
+                Scope::Dealer(code) => a.dealer_code == code,
+            })
+            .map(|a| a.amount_tiyn)
+            .sum();
+        Ok(stored.saturating_add(group))
+    }
+
+    /// Moves the dealer's balance by `amount_tiyn`: the balance after, or `None` (nothing
+    /// moved) when it would go below zero.
+    pub fn move_balance(&mut self, dealer_code: &str, amount_tiyn: i64) -> Option<i64> {
+        let dealer = self.dealers.get_mut(dealer_code)?;
+        let after = dealer.balance_tiyn.checked_add(amount_tiyn)?;
+        if after < 0 {
+            return None;
+        }
+        dealer.balance_tiyn = after;
+        Some(after)
+    }
+
+    /// Records a decided payment: its number is taken, and every later payment of the group
+    /// sees it (its session, and if accepted its amount in the day's sums and the duplicate
+    /// rule). An accepted payment's commission rate is read here when the group has not read
+    /// it yet.
+    pub async fn record(
+        &mut self,
+        conn: &mut AnyConnection,
+        decision: Decision<'s>,
+    ) -> Result<(), sqlx::Error> {
+        let s = decision.screened.sender;
+        let payment = decision.screened.payment;
+        let dealer_code = s.point.dealer_code.as_str();
+        if let Some(dealer) = self.dealers.get_mut(dealer_code) {
+            dealer.issued += 1;
+        }
+        let accepted = decision.code == ResultCode::Ok;
+        if accepted {
+            let key = (dealer_code.to_owned(), payment.provider.clone());
+            if let Entry::Vacant(entry) = self.rates.entry(key) {
+                entry.insert(commission::rate_in(conn, dealer_code, &payment.provider).await?);
+            }
+            self.accepted.push(AcceptedNow {
+                point_code: s.point.code.clone(),
+                dealer_code: dealer_code.to_owned(),
+                amount_tiyn: payment.amount_tiyn,
+                received_at_ms: decision.received_at_ms,
+            });
+            self.like.push(AcceptedLike {
+                transaction_id: decision.transaction_id.clone(),
+                point_code: s.point.code.clone(),
+                provider: payment.provider.clone(),
+                account: decision.account.clone(),
+                amount_tiyn: payment.amount_tiyn,
+                created_at_ms: s.request.created_at_ms,
+            });
+        }
+        self.sessions.insert(
+            (s.point.code.clone(), s.request.session.as_str().to_owned()),
+            StoredPayment {
+                transaction_id: decision.transaction_id.clone(),
+                content_hash: decision.screened.hash.clone(),
+                state: if accepted {
+                    PaymentState::Accepted
+                } else {
+                    PaymentState::Rejected
+                },
+                code: decision.code,
+                response_body: decision.answer.clone(),
+            },
+        );
+        self.decided.push(decision);
+        Ok(())
+    }
+
+    /// Writes what the group decided: each dealer's counter and balance moved once, then the
+    /// ledger entries, the payments, their delivery jobs and commission accruals, each table
+    /// in one statement — and the sequence numbers of all its payments, decided or not: each
+    /// arrived ([`crate::sender::note_refused_pay`] records those refused before the group).
+    pub async fn write(
+        self,
+        conn: &mut AnyConnection,
+        payments: &[(Screened<'_>, i64)],
+    ) -> Result<(), WriteError> {
+        let arrived: Vec<(&str, i64, &str, i64)> = payments
+            .iter()
+            .filter_map(|(screened, now_ms)| {
+                let s = screened.sender;
+                let seq = sender::pay_number(&s.request)?;
+                Some((
+                    s.key.serial.as_str(),
+                    seq,
+                    s.request.session.as_str(),
+                    *now_ms,
+                ))
+            })
+            .collect();
+        if !arrived.is_empty() {
+            sequence::record_all_in(conn, &arrived).await?;
+        }
+        for (code, dealer) in &self.dealers {
+            let (issued, moved) = (
+                dealer.issued - dealer.issued_at_read,
+                dealer.balance_tiyn - dealer.balance_at_read_tiyn,
+            );
+            if issued == 0 && moved == 0 {
+                continue;
+            }
+            let updated = sqlx::query(
+                "UPDATE dealers SET transactions_issued = transactions_issued + $1, \
+                 balance_tiyn = balance_tiyn + $2 WHERE code = $3 AND balance_tiyn + $2 >= 0",
+            )
+            .bind(issued)
+            .bind(moved)
+            .bind(code)
+            .execute(&mut *conn)
+            .await?;
+            if updated.rows_affected() != 1 {
+                // The row is locked for the group: this is a bug, never a race.
+                return Err(WriteError::BalanceMoved(code.clone()));
+            }
+        }
+        let decided = &self.decided;
+        let entries: Vec<(NewEntry<'_>, i64)> = decided
+            .iter()
+            .flat_map(|d| {
+                let s = d.screened.sender;
+                d.entries.iter().map(move |(kind, amount_tiyn, after)| {
+                    let entry = NewEntry {
+                        dealer_code: &s.point.dealer_code,
+                        kind: *kind,
+                        amount_tiyn: *amount_tiyn,
+                        reference: &d.transaction_id,
+                        point_code: Some(&s.point.code),
+                        created_at_ms: d.received_at_ms,
+                    };
+                    (entry, *after)
+                })
+            })
+            .collect();
+        if !entries.is_empty() {
+            ledger::insert_moved_in(conn, &entries).await?;
+        }
+        let rows: Vec<NewPayment<'_>> = decided.iter().map(Decision::row).collect();
+        if !rows.is_empty() {
+            payments::insert_all(conn, &rows).await?;
+        }
+        let accepted: Vec<&Decision<'_>> = decided
+            .iter()
+            .filter(|d| d.code == ResultCode::Ok)
+            .collect();
+        if accepted.is_empty() {
+            return Ok(());
+        }
+        // After the payments: the delivery jobs and the accruals refer to them.
+        let jobs: Vec<(&str, &str, i64)> = accepted
+            .iter()
+            .map(|d| {
+                let provider = d.screened.payment.provider.as_str();
+                (d.transaction_id.as_str(), provider, d.received_at_ms)
+            })
+            .collect();
+        delivery::enqueue_all_in(conn, &jobs).await?;
+        let accruals: Vec<Accrual<'_>> = accepted
+            .iter()
+            .map(|d| {
+                let (s, payment) = (d.screened.sender, d.screened.payment);
+                let key = (s.point.dealer_code.clone(), payment.provider.clone());
+                Accrual {
+                    transaction_id: &d.transaction_id,
+                    dealer_code: &s.point.dealer_code,
+                    provider: &payment.provider,
+                    amount_tiyn: payment.amount_tiyn,
+                    rate_bp: self.rates.get(&key).copied().unwrap_or(0),
+                    accrued_at_ms: d.received_at_ms,
+                }
+            })
+            .collect();
+        commission::accrue_all_in(conn, &accruals).await?;
+        Ok(())
+    }
+}
+
+impl Decision<'_> {
+    /// Its row in `payments`.
+    fn row(&self) -> NewPayment<'_> {
+        let (s, payment) = (self.screened.sender, self.screened.payment);
+        NewPayment {
+            point_code: &s.point.code,
+            session: s.request.session.as_str(),
+            transaction_id: &self.transaction_id,
+            dealer_code: &s.point.dealer_code,
+            cashier_code: &s.cashier.code,
+            key_serial: &s.key.serial,
+            provider: &payment.provider,
+            account: &self.account,
+            amount_tiyn: payment.amount_tiyn,
+            customer_amount_tiyn: payment.customer_amount_tiyn,
+            comment: payment.comment.as_deref(),
+            content_hash: &self.screened.hash,
+            code: self.code,
+            created_at_ms: s.request.created_at_ms,
+            received_at_ms: self.received_at_ms,
+            request_body: &s.body,
+            request_signature: &self.signature,
+            response_body: &self.answer,
+            method: self.method,
+        }
+    }
+}
+
+/// Why a group's decisions could not be written: nothing of the group is stored.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error("dealer {0}'s balance moved while its row was locked for the group")]
+    BalanceMoved(String),
+}
+
+fn sameness<'a>(screened: &'a Screened<'_>, account: &'a str) -> Sameness<'a> {
+    let (s, payment) = (screened.sender, screened.payment);
+    Sameness {
+        point_code: &s.point.code,
+        provider: &payment.provider,
+        account,
+        amount_tiyn: payment.amount_tiyn,
+    }
+}
