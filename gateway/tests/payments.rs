@@ -481,17 +481,18 @@ async fn pay_while_changed(gateway: &Gateway, phone: &Phone, change: &str) -> Re
     let headers = phone.signature_headers(&phone.card.key_serial, &body);
     let pay = gateway.post("pay", body, &headers);
     let change_and_commit = async {
-        // The pay waits for the lock when a second connection stays busy: its authorisation's
-        // reads each take a connection only for a moment, its `begin_write` holds one while it
-        // waits. Busy for 20 looks in a row, 10 ms apart, is the wait, not a read.
+        // The pay waits for the lock when the payment writer holds it (authorised, screened)
+        // and cannot finish: a group of one is decided in milliseconds, so one still being
+        // decided at 20 looks in a row, 10 ms apart, is the wait.
         let mut busy_looks = 0;
-        // Bounded below SQLite's 5 s busy timeout, so a pay that never waits fails here loudly.
+        // Bounded below the 5 s a writer waits for the lock, so a pay that never waits fails
+        // here loudly.
         for _ in 0..400 {
             if busy_looks == 20 {
                 break;
             }
-            let in_use = gateway.pool.size() as usize - gateway.pool.num_idle();
-            busy_looks = if in_use >= 2 { busy_looks + 1 } else { 0 };
+            let waiting = gateway.payments.deciding() == 1;
+            busy_looks = if waiting { busy_looks + 1 } else { 0 };
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
         assert_eq!(busy_looks, 20, "the pay never waited for the lock");

@@ -12,23 +12,17 @@
 
 use std::net::IpAddr;
 
-use sqlx::{Any, Transaction};
-
 use super::{ConsoleError, session::SignedIn};
 use crate::{
     audit::{self, Action, Event},
-    db::{begin_write, now_ms},
+    db::{WriteTx, begin_write, now_ms},
     state::AppState,
     throttle::{self, Subject},
     totp::{self, Verdict},
 };
 
 /// A write transaction for an action any logged-in user may take, after the CSRF check.
-pub async fn begin(
-    state: &AppState,
-    user: &SignedIn,
-    csrf: &str,
-) -> Result<Transaction<'static, Any>, ConsoleError> {
+pub async fn begin(state: &AppState, user: &SignedIn, csrf: &str) -> Result<WriteTx, ConsoleError> {
     user.check_csrf(csrf)?;
     Ok(begin_write(&state.pool).await?)
 }
@@ -41,7 +35,7 @@ pub async fn begin_confirmed(
     ip: IpAddr,
     csrf: &str,
     otp: &str,
-) -> Result<Transaction<'static, Any>, ConsoleError> {
+) -> Result<WriteTx, ConsoleError> {
     user.check_csrf(csrf)?;
     user.require_full_access()?;
     let pool = &state.pool;

@@ -185,30 +185,38 @@ pub struct Claimed {
     pub point_code: String,
 }
 
-/// Takes `due` for one attempt: marks it `sent` with its due time moved to `lease_until_ms`,
-/// if nobody moved it since it was read, and gives it its provider number on the first claim.
-/// `None`: another worker (another gateway on the same database) has it, or it finished.
-pub async fn claim(
+/// Takes each of `due` for one attempt, all in one transaction (one commit for a whole round
+/// of the worker instead of one per job): marks it `sent` with its due time moved to
+/// `lease_until_ms`, if nobody moved it since it was read, and gives it its provider number on
+/// its first claim. Jobs another worker (another gateway on the same database) has, or that
+/// finished, are left out.
+pub async fn claim_all(
     pool: &AnyPool,
-    due: &Due,
+    due: &[Due],
     now_ms: i64,
     lease_until_ms: i64,
-) -> Result<Option<Claimed>, sqlx::Error> {
+) -> Result<Vec<Claimed>, sqlx::Error> {
     // Workers of several gateways claim at once; a deadlock between two claims rolls one back
-    // whole, and claiming again either takes the job or finds it taken.
-    super::retry::retry("delivery claim", || {
-        claim_once(pool, due, now_ms, lease_until_ms)
+    // whole, and claiming again either takes each job or finds it taken.
+    super::retry::retry("delivery claim", || async {
+        let mut tx = begin_write(pool).await?;
+        let mut claimed = Vec::with_capacity(due.len());
+        for job in due {
+            claimed.extend(claim_in(&mut tx, job, now_ms, lease_until_ms).await?);
+        }
+        tx.commit().await?;
+        Ok(claimed)
     })
     .await
 }
 
-async fn claim_once(
-    pool: &AnyPool,
+/// One job of [`claim_all`], inside its transaction; a job not taken writes nothing.
+async fn claim_in(
+    tx: &mut AnyConnection,
     due: &Due,
     now_ms: i64,
     lease_until_ms: i64,
 ) -> Result<Option<Claimed>, sqlx::Error> {
-    let mut tx = begin_write(pool).await?;
     let taken = sqlx::query(
         "UPDATE deliveries SET state = 'sent', attempts = attempts + 1, \
          next_attempt_at_ms = $1, updated_at_ms = $2 \
@@ -222,7 +230,6 @@ async fn claim_once(
     .execute(&mut *tx)
     .await?;
     if taken.rows_affected() != 1 {
-        tx.rollback().await?;
         return Ok(None);
     }
     let numbered: Option<i64> =
@@ -231,7 +238,7 @@ async fn claim_once(
             .fetch_one(&mut *tx)
             .await?;
     if numbered.is_none() {
-        let txn_id = network::next_number(&mut tx, TXN_COUNTER).await?;
+        let txn_id = network::next_number(&mut *tx, TXN_COUNTER).await?;
         sqlx::query("UPDATE deliveries SET txn_id = $1 WHERE transaction_id = $2")
             .bind(txn_id)
             .bind(&due.transaction_id)
@@ -258,7 +265,6 @@ async fn claim_once(
         dealer_code: row.try_get("dealer_code")?,
         point_code: row.try_get("point_code")?,
     };
-    tx.commit().await?;
     Ok(Some(claimed))
 }
 

@@ -24,12 +24,13 @@ pub mod retry;
 pub mod seed;
 pub mod sequence;
 pub mod sessions;
+mod write;
+
+pub use write::{WriteTx, begin_write};
 
 use std::time::Duration;
 
-use sqlx::{
-    Any, AnyConnection, AnyPool, Connection, Transaction, any::AnyPoolOptions, migrate::Migrator,
-};
+use sqlx::{AnyConnection, AnyPool, Connection, any::AnyPoolOptions, migrate::Migrator};
 
 use crate::startup::StartupError;
 
@@ -142,23 +143,6 @@ pub async fn migrate(pool: &AnyPool, database_url: &str) -> Result<(), StartupEr
             url: redact_url(database_url),
             source,
         })
-}
-
-/// Starts a transaction that is going to write.
-///
-/// On SQLite it starts with `BEGIN IMMEDIATE`, which takes the database's write lock at once
-/// (waiting up to the connection's `busy_timeout` for it). A plain `BEGIN` would take it only
-/// at the first write, after the transaction has read: if another writer committed in
-/// between, SQLite cannot wait its way out and fails at once with "database is locked"
-/// (`SQLITE_BUSY`, which the busy timeout does not cover) — exactly what concurrent payments
-/// would hit. With the lock taken first, concurrent writers queue instead of failing.
-/// PostgreSQL needs nothing special: its transactions lock rows as they write them.
-pub async fn begin_write(pool: &AnyPool) -> Result<Transaction<'static, Any>, sqlx::Error> {
-    if pool.connect_options().database_url.scheme() == "sqlite" {
-        pool.begin_with("BEGIN IMMEDIATE").await
-    } else {
-        pool.begin().await
-    }
 }
 
 /// Now as unix milliseconds, UTC — the form of every `*_at_ms` column.

@@ -23,6 +23,7 @@
 pub mod check;
 pub mod connections;
 pub mod manual;
+pub mod outcomes;
 pub mod registry;
 pub mod reversal;
 pub mod worker;

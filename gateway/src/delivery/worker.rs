@@ -3,7 +3,7 @@
 //! * **When.** At once when a payment is accepted ([`DeliveryQueue::wake`]), when the earliest
 //!   retry falls due, and at least every [`RetryPolicy::idle_poll`] (which also picks up jobs
 //!   another gateway on the same database queued).
-//! * **Once at a time.** A due job is first *claimed* ([`deliveries::claim`]): marked `sent`
+//! * **Once at a time.** A due job is first *claimed* ([`deliveries::claim_all`]): marked `sent`
 //!   with its due time moved to the claim's expiry, only if nobody moved it since it was read.
 //!   Two workers never send it at the same time; a worker that dies mid-attempt (SIGKILL)
 //!   leaves the claim to expire and the job is sent again then — with the same provider
@@ -24,6 +24,7 @@ use tolem_providers::adapter::{Answer, PayOrder};
 use super::{
     DeliveryQueue,
     connections::Adapters,
+    outcomes::{Delivered, NotRecorded, Outcomes},
     reversal::{self, Refusal},
 };
 use crate::{
@@ -31,7 +32,6 @@ use crate::{
         begin_write,
         deliveries::{self, Attempt, Claimed},
         now_ms,
-        retry::retry,
     },
     jobs::millis,
 };
@@ -86,6 +86,8 @@ pub struct Worker {
     pub queue: Arc<DeliveryQueue>,
     pub adapters: Arc<Adapters>,
     pub retry: RetryPolicy,
+    /// The writer of delivered outcomes, in groups.
+    pub outcomes: Arc<Outcomes>,
 }
 
 impl Worker {
@@ -96,6 +98,7 @@ impl Worker {
             queue,
             adapters: Arc::new(Adapters::default()),
             retry: RetryPolicy::default(),
+            outcomes: Arc::new(Outcomes::default()),
         }
     }
 
@@ -138,27 +141,28 @@ impl Worker {
         loop {
             let due = deliveries::due(&self.pool, now_ms(), BATCH).await?;
             let full = due.len() as i64 == BATCH;
-            for job in &due {
+            // Claimed as many at a time as may be in flight, in one transaction each: a claim
+            // is not taken long before its attempt starts (its lease covers the attempt).
+            for due in due.chunks(self.retry.parallel.max(1)) {
                 let now = now_ms();
                 let lease_until = now.saturating_add(millis(self.retry.lease));
-                let Some(claimed) = deliveries::claim(&self.pool, job, now, lease_until).await?
-                else {
-                    continue;
-                };
-                let permit = permits
-                    .clone()
-                    .acquire_owned()
-                    .await
-                    .expect("the semaphore is never closed");
-                let worker = self.clone();
-                running.spawn(async move {
-                    if let Err(error) = worker.attempt(&claimed).await {
-                        // The claim runs out and the job is tried again.
-                        tracing::error!(transaction_id = %claimed.transaction_id, %error,
-                            "delivery attempt not recorded");
-                    }
-                    drop(permit);
-                });
+                let claimed = deliveries::claim_all(&self.pool, due, now, lease_until).await?;
+                for claimed in claimed {
+                    let permit = permits
+                        .clone()
+                        .acquire_owned()
+                        .await
+                        .expect("the semaphore is never closed");
+                    let worker = self.clone();
+                    running.spawn(async move {
+                        if let Err(error) = worker.attempt(&claimed).await {
+                            // The claim runs out and the job is tried again.
+                            tracing::error!(transaction_id = %claimed.transaction_id, %error,
+                                "delivery attempt not recorded");
+                        }
+                        drop(permit);
+                    });
+                }
             }
             if !full {
                 break;
@@ -210,26 +214,15 @@ impl Worker {
             }) => {
                 let attempt = record("delivered", Some(0), None);
                 let provider_txn = provider_txn.clone().unwrap_or_else(|| "—".to_owned());
-                // Recorded whatever another transaction holds: lost here, the provider would
-                // be asked again once the lease ran out.
-                let (pool, attempt, provider_txn) = (&self.pool, &attempt, &provider_txn);
-                let done = retry("delivery outcome", move || async move {
-                    let mut tx = begin_write(pool).await?;
-                    deliveries::insert_attempt_in(&mut tx, &job.transaction_id, attempt).await?;
-                    let done = deliveries::mark_delivered_in(
-                        &mut tx,
-                        &job.transaction_id,
-                        provider_txn,
-                        comment.as_deref(),
-                        None,
-                        now,
-                    )
-                    .await?;
-                    tx.commit().await?;
-                    Ok::<_, sqlx::Error>(done)
-                })
-                .await?;
-                if done {
+                let delivered = Delivered {
+                    transaction_id: job.transaction_id.clone(),
+                    attempt,
+                    provider_txn: provider_txn.clone(),
+                    comment: comment.clone(),
+                    at_ms: now,
+                };
+                // Written with the other outcomes waiting at that moment ([`super::outcomes`]).
+                if self.outcomes.delivered(&self.pool, delivered).await? {
                     tracing::info!(transaction_id = %job.transaction_id, provider = %job.provider,
                         txn_id = job.txn_id, %provider_txn, latency_ms = exchange.latency_ms,
                         "payment delivered");
@@ -323,6 +316,8 @@ pub enum AttemptError {
     Database(#[from] sqlx::Error),
     #[error(transparent)]
     Reversal(#[from] reversal::ReversalError),
+    #[error(transparent)]
+    NotRecorded(#[from] NotRecorded),
 }
 
 #[cfg(test)]
