@@ -18,6 +18,8 @@ use idb::{
 };
 use wasm_bindgen::{JsCast, JsValue};
 
+use crate::boxed::Boxed;
+
 /// The database's name.
 pub const DB_NAME: &str = "tolem";
 /// Its schema version; bumped only together with a new branch in [`upgrade`].
@@ -88,7 +90,14 @@ impl Drop for Connection {
 }
 
 /// Opens the database, creating or upgrading its stores first when needed.
-pub async fn open() -> Result<Connection, StorageError> {
+///
+/// Boxed here ([`crate::boxed`]): the app awaits it, and so does the replay.
+#[inline(never)]
+pub fn open() -> Boxed<'static, Result<Connection, StorageError>> {
+    Box::pin(open_once())
+}
+
+async fn open_once() -> Result<Connection, StorageError> {
     let factory = Factory::new().map_err(|e| StorageError::Unavailable(e.to_string()))?;
     let mut request = factory
         .open(DB_NAME, Some(DB_VERSION))
@@ -168,7 +177,14 @@ pub async fn write_value<T: serde::Serialize>(name: &str, value: &T) -> Result<(
 
 /// Commits a transaction and waits until it is durable; an aborted one is an error (idb reports
 /// an abort as a normal outcome, which would let a lost write pass for a saved one).
-pub async fn finish(transaction: Transaction) -> Result<(), StorageError> {
+///
+/// Boxed here ([`crate::boxed`]): the app awaits it, and so does the replay.
+#[inline(never)]
+pub fn finish(transaction: Transaction) -> Boxed<'static, Result<(), StorageError>> {
+    Box::pin(finish_once(transaction))
+}
+
+async fn finish_once(transaction: Transaction) -> Result<(), StorageError> {
     if transaction.commit()?.await?.is_committed() {
         Ok(())
     } else {
