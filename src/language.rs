@@ -22,6 +22,27 @@ pub const LANGUAGES: [(Locale, &str); 3] = [
 #[derive(Clone, Copy)]
 pub struct LanguageChoice(pub RwSignal<Locale>);
 
+impl LanguageChoice {
+    /// The current language; a reactive read, so a text that asks follows the switch.
+    pub fn get_locale(self) -> Locale {
+        self.0.get()
+    }
+
+    /// The current language, without following it (for event handlers and one-off messages).
+    pub fn get_locale_untracked(self) -> Locale {
+        self.0.get_untracked()
+    }
+}
+
+/// The cashier's language, from the context [`LanguageProvider`] gives everything inside.
+///
+/// The app's own context rather than the i18n crate's: the crate's provider matches locales by
+/// their ICU identifiers, which compiles a BCP 47 parser into the download for three languages
+/// the app already names itself. The catalogue's texts are read with `td_string!` by locale.
+pub fn use_i18n() -> LanguageChoice {
+    expect_context()
+}
+
 /// The remembered language, or Russian. The browser's own language list is deliberately not
 /// consulted: Russian is the working language of the points, whatever the phone is set to.
 pub fn remembered_language() -> Locale {
@@ -53,11 +74,14 @@ pub fn LanguageProvider(children: Children) -> impl IntoView {
             let _ = html.set_attribute("lang", locale.as_str());
         }
     });
-    view! {
-        <I18nSubContextProvider initial_locale=Signal::from(choice)>
-            {children()}
-        </I18nSubContextProvider>
-    }
+    // As the i18n crate's provider did: the children get an owner of their own, and are built
+    // and rebuilt under it, so what they set up (the router's listeners, effects) is torn down
+    // with them when the app is unmounted.
+    let owner = Owner::current()
+        .expect("the language provider runs inside the app's owner")
+        .child();
+    let view = owner.with(children);
+    leptos::tachys::reactive_graph::OwnedView::new_with_owner(view, owner)
 }
 
 /// A compact language picker; a native `<select>` because phones show it as a big thumb-sized list.

@@ -18,6 +18,8 @@ use idb::{
 };
 use wasm_bindgen::{JsCast, JsValue};
 
+use crate::boxed::Boxed;
+
 /// The database's name.
 pub const DB_NAME: &str = "tolem";
 /// Its schema version; bumped only together with a new branch in [`upgrade`].
@@ -88,7 +90,14 @@ impl Drop for Connection {
 }
 
 /// Opens the database, creating or upgrading its stores first when needed.
-pub async fn open() -> Result<Connection, StorageError> {
+///
+/// Boxed here ([`crate::boxed`]): the app awaits it, and so does the replay.
+#[inline(never)]
+pub fn open() -> Boxed<'static, Result<Connection, StorageError>> {
+    Box::pin(open_once())
+}
+
+async fn open_once() -> Result<Connection, StorageError> {
     let factory = Factory::new().map_err(|e| StorageError::Unavailable(e.to_string()))?;
     let mut request = factory
         .open(DB_NAME, Some(DB_VERSION))
@@ -168,7 +177,14 @@ pub async fn write_value<T: serde::Serialize>(name: &str, value: &T) -> Result<(
 
 /// Commits a transaction and waits until it is durable; an aborted one is an error (idb reports
 /// an abort as a normal outcome, which would let a lost write pass for a saved one).
-pub async fn finish(transaction: Transaction) -> Result<(), StorageError> {
+///
+/// Boxed here ([`crate::boxed`]): the app awaits it, and so does the replay.
+#[inline(never)]
+pub fn finish(transaction: Transaction) -> Boxed<'static, Result<(), StorageError>> {
+    Box::pin(finish_once(transaction))
+}
+
+async fn finish_once(transaction: Transaction) -> Result<(), StorageError> {
     if transaction.commit()?.await?.is_committed() {
         Ok(())
     } else {
@@ -179,17 +195,39 @@ pub async fn finish(transaction: Transaction) -> Result<(), StorageError> {
 /// A value as a plain object for IndexedDB, through JSON (which app and worker already carry
 /// for the protocol): records stay readable in the browser's developer tools.
 pub fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, StorageError> {
-    let text = serde_json::to_string(value).map_err(|e| StorageError::Failed(e.to_string()))?;
-    js_sys::JSON::parse(&text).map_err(|_| StorageError::Failed("not JSON".into()))
+    let text = serde_json::to_string(value).map_err(failed)?;
+    parse(&text)
 }
 
 /// A stored plain object back as a value.
 pub fn from_js<T: serde::de::DeserializeOwned>(value: &JsValue) -> Result<T, StorageError> {
-    let text = js_sys::JSON::stringify(value)
+    serde_json::from_str(&stringify(value)).map_err(damaged)
+}
+
+// The parts of `to_js` and `from_js` that do not depend on the type, kept out of the generic
+// functions: one copy in the wasm instead of one per stored type.
+
+#[inline(never)]
+fn parse(text: &str) -> Result<JsValue, StorageError> {
+    js_sys::JSON::parse(text).map_err(|_| StorageError::Failed("not JSON".into()))
+}
+
+#[inline(never)]
+fn stringify(value: &JsValue) -> String {
+    js_sys::JSON::stringify(value)
         .ok()
         .and_then(|s| s.as_string())
-        .unwrap_or_default();
-    serde_json::from_str(&text).map_err(|e| StorageError::Failed(format!("damaged record: {e}")))
+        .unwrap_or_default()
+}
+
+#[inline(never)]
+fn failed(error: serde_json::Error) -> StorageError {
+    StorageError::Failed(error.to_string())
+}
+
+#[inline(never)]
+fn damaged(error: serde_json::Error) -> StorageError {
+    StorageError::Failed(format!("damaged record: {error}"))
 }
 
 /// Asks the browser to keep this site's storage even when the phone runs short of space. Browsers

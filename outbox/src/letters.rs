@@ -23,6 +23,7 @@ use tolem_protocol::keys::SecretKey;
 use tolem_protocol::messages::{KeyCard, Letter, Message, Outcome, Request, Step};
 use tolem_protocol::signing::Signed;
 
+use crate::boxed::Boxed;
 use crate::changes;
 use crate::db::{self, LETTERS, OUTBOX, from_js, to_js};
 use crate::record::{Failure, SignedRequest, State, StoredAnswer};
@@ -275,7 +276,17 @@ pub fn after_message(record: &LetterRecord, reply: Reply, now_ms: i64) -> Letter
 /// Takes the stored letter of `session` one step towards its outcome: marks it as being sent
 /// and sends its signed request (the same bytes every time). A final letter is returned as it
 /// is. Run it under the replay lock, like [`crate::settle::settle`].
-pub async fn settle(session: &SessionId, card: &KeyCard) -> Result<LetterRecord, StoreError> {
+///
+/// Boxed here ([`crate::boxed`]): the app's pages await it, and so does the replay pass.
+#[inline(never)]
+pub fn settle<'a>(
+    session: &'a SessionId,
+    card: &'a KeyCard,
+) -> Boxed<'a, Result<LetterRecord, StoreError>> {
+    Box::pin(settle_once(session, card))
+}
+
+async fn settle_once(session: &SessionId, card: &KeyCard) -> Result<LetterRecord, StoreError> {
     let record = get(session).await?.ok_or(StoreError::NotFound)?;
     if record.state.is_final() {
         return Ok(record);

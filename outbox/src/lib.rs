@@ -25,6 +25,7 @@
 //! key's cash payments so the gateway can list the ones it never received. [`shift`] counts a
 //! cashier's shift and [`shifts`] keeps its reports, which wait in the outbox like letters.
 
+pub mod boxed;
 pub mod canary;
 pub mod changes;
 pub mod clock;

@@ -44,6 +44,7 @@ use std::collections::HashSet;
 use tolem_protocol::batch::{MAX_BATCH_BYTES, MAX_BATCH_ITEMS};
 use tolem_protocol::ids::SessionId;
 
+use crate::boxed::Boxed;
 use crate::letters;
 use crate::lock::{self, Held, LockError, Wait};
 use crate::record::{Failure, PaymentRecord, State};
@@ -102,8 +103,14 @@ impl Report {
     }
 }
 
-/// Replays the outbox once, under the replay lock: see the module's rules.
-pub async fn replay(wait: Wait) -> Result<Report, StoreError> {
+/// Replays the outbox once, under the replay lock: see the module's rules. Boxed here
+/// ([`crate::boxed`]): the page and the service worker both await it, and the pass is big.
+#[inline(never)]
+pub fn replay(wait: Wait) -> Boxed<'static, Result<Report, StoreError>> {
+    Box::pin(replay_once(wait))
+}
+
+async fn replay_once(wait: Wait) -> Result<Report, StoreError> {
     match lock::with_replay_lock(wait, pass).await {
         Ok(report) => report,
         Err(LockError::Busy) => Ok(Report {

@@ -34,6 +34,7 @@ use tolem_protocol::codes::ResultCode;
 use tolem_protocol::ids::SessionId;
 use tolem_protocol::messages::{self, KeyCard, Outcome, PaymentState, Response};
 
+use crate::boxed::Boxed;
 use crate::record::{
     BILL_GRACE_MS, PaymentRecord, SignedRequest, State, StoredAnswer, is_newer_delivery,
 };
@@ -458,7 +459,17 @@ pub async fn refresh_delivery(
 /// The one replay step the app's *Execute* and *Send now* and the service worker's replay
 /// share. It takes no lock: run it under the replayer's lock so one context sends at a time
 /// (running it twice at once is still safe — same session, same bytes — only wasteful).
-pub async fn settle(session: &SessionId, card: &KeyCard) -> Result<PaymentRecord, StoreError> {
+///
+/// Boxed here ([`crate::boxed`]): the app's pages await it, and so does the replay pass.
+#[inline(never)]
+pub fn settle<'a>(
+    session: &'a SessionId,
+    card: &'a KeyCard,
+) -> Boxed<'a, Result<PaymentRecord, StoreError>> {
+    Box::pin(settle_once(session, card))
+}
+
+async fn settle_once(session: &SessionId, card: &KeyCard) -> Result<PaymentRecord, StoreError> {
     let mut record = store::get(session).await?.ok_or(StoreError::NotFound)?;
     if record.state.is_final() {
         return Ok(record);

@@ -23,6 +23,7 @@ use tolem_protocol::shift::ShiftReport;
 use tolem_protocol::signing::Signed;
 use wasm_bindgen::JsValue;
 
+use crate::boxed::Boxed;
 use crate::db::{self, OUTBOX, SETTINGS, SHIFTS, from_js, to_js};
 use crate::record::{Failure, SignedRequest, State, StoredAnswer};
 use crate::settle::{Reply, is_held, read_reply_now};
@@ -321,7 +322,17 @@ pub fn after_shift(record: &ShiftRecord, reply: Reply, now_ms: i64) -> ShiftReco
 /// Takes the stored report of `session` one step towards the gateway: marks it as being sent
 /// and sends its signed request. A final report is returned as it is. Run it under the replay
 /// lock, like [`crate::settle::settle`].
-pub async fn settle(session: &SessionId, card: &KeyCard) -> Result<ShiftRecord, StoreError> {
+///
+/// Boxed here ([`crate::boxed`]): the app's pages await it, and so does the replay pass.
+#[inline(never)]
+pub fn settle<'a>(
+    session: &'a SessionId,
+    card: &'a KeyCard,
+) -> Boxed<'a, Result<ShiftRecord, StoreError>> {
+    Box::pin(settle_once(session, card))
+}
+
+async fn settle_once(session: &SessionId, card: &KeyCard) -> Result<ShiftRecord, StoreError> {
     let record = get(session).await?.ok_or(StoreError::NotFound)?;
     if record.state.is_final() {
         return Ok(record);

@@ -28,6 +28,7 @@ use tolem_protocol::ids::SessionId;
 use tolem_protocol::messages::{Delivery, KeyCard};
 use wasm_bindgen::JsValue;
 
+use crate::boxed::Boxed;
 use crate::db::{self, HISTORY, KEYS, OUTBOX, SETTINGS, StorageError, from_js, to_js};
 use crate::record::{PaymentRecord, SignedPayment, State, is_newer_delivery};
 use crate::{changes, sequence};
@@ -282,7 +283,14 @@ pub fn newest_first(records: &mut [PaymentRecord]) {
 
 /// Every payment still waiting (in the outbox), bills included, oldest first: what a replayer
 /// walks.
-pub async fn waiting() -> Result<Vec<PaymentRecord>, StoreError> {
+///
+/// Boxed here ([`crate::boxed`]): the app awaits it, and so does the replay.
+#[inline(never)]
+pub fn waiting() -> Boxed<'static, Result<Vec<PaymentRecord>, StoreError>> {
+    Box::pin(waiting_once())
+}
+
+async fn waiting_once() -> Result<Vec<PaymentRecord>, StoreError> {
     let database = db::open().await?;
     let transaction = database.transaction(&[HISTORY, OUTBOX], TransactionMode::ReadOnly)?;
     let history = transaction.object_store(HISTORY)?;
@@ -584,7 +592,14 @@ async fn change_payments(
 /// The key card of the point key on this phone, if there is one: what a replayer without the
 /// private key (the service worker) needs to check the gateway's answers. Read from the `keys`
 /// store, whose records the app writes with the card in a `card` field.
-pub async fn key_card() -> Result<Option<KeyCard>, StorageError> {
+///
+/// Boxed here ([`crate::boxed`]): the app awaits it, and so does the replay.
+#[inline(never)]
+pub fn key_card() -> Boxed<'static, Result<Option<KeyCard>, StorageError>> {
+    Box::pin(key_card_once())
+}
+
+async fn key_card_once() -> Result<Option<KeyCard>, StorageError> {
     #[derive(Deserialize)]
     struct WithCard {
         card: KeyCard,

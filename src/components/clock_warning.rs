@@ -10,6 +10,7 @@ use leptos::prelude::*;
 use tolem_outbox::clock;
 
 use crate::i18n::*;
+use crate::language::use_i18n;
 use crate::messages::{hours_minutes, with_value};
 
 /// How often the offset is read again: it changes with the health checks and the answers.

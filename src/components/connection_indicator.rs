@@ -5,6 +5,7 @@ use leptos::prelude::*;
 
 use crate::connection::{Connection, use_connection};
 use crate::i18n::*;
+use crate::language::use_i18n;
 
 #[component]
 pub fn ConnectionIndicator() -> impl IntoView {
@@ -20,15 +21,15 @@ pub fn ConnectionIndicator() -> impl IntoView {
             data-connection=move || if online() { "online" } else { "offline" }
             title=move || {
                 if online() {
-                    t_string!(i18n, connection_online_title)
+                    td_string!(i18n.get_locale(), connection_online_title)
                 } else {
-                    t_string!(i18n, connection_offline_title)
+                    td_string!(i18n.get_locale(), connection_offline_title)
                 }
             }
         >
             <span class="dot" aria-hidden="true"></span>
             {move || {
-                if online() { t_string!(i18n, connection_online) } else { t_string!(i18n, connection_offline) }
+                if online() { td_string!(i18n.get_locale(), connection_online) } else { td_string!(i18n.get_locale(), connection_offline) }
             }}
         </p>
     }

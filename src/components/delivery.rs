@@ -8,6 +8,7 @@ use leptos::prelude::*;
 use tolem_protocol::messages::{Delivery, DeliveryState, ProviderRefusal};
 
 use crate::i18n::*;
+use crate::language::use_i18n;
 use crate::messages::with_value;
 use crate::money::format_tenge;
 

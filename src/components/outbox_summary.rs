@@ -14,6 +14,7 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 
 use crate::i18n::*;
+use crate::language::use_i18n;
 use crate::messages::{hours_minutes, with_value};
 use crate::money::format_tenge;
 use crate::outbox::use_outbox;
@@ -92,9 +93,9 @@ pub fn OutboxSummary() -> impl IntoView {
             attr:title=tr!(outbox_title)
             attr:aria-label=move || {
                 if known() {
-                    format!("{}: {}", t_string!(i18n, outbox_title), text())
+                    format!("{}: {}", td_string!(i18n.get_locale(), outbox_title), text())
                 } else {
-                    t_string!(i18n, outbox_unknown).to_owned()
+                    td_string!(i18n.get_locale(), outbox_unknown).to_owned()
                 }
             }
         >
@@ -120,7 +121,7 @@ pub fn BillsSummary() -> impl IntoView {
             attr:hidden=move || count() == 0
             attr:data-count=move || count().to_string()
             attr:title=tr!(bills_title)
-            attr:aria-label=move || format!("{}: {}", t_string!(i18n, bills_title), count())
+            attr:aria-label=move || format!("{}: {}", td_string!(i18n.get_locale(), bills_title), count())
         >
             <span class="bills-icon" aria-hidden="true">"▭"</span>
             <span class="bills-count">{count}</span>

@@ -9,6 +9,7 @@ use tolem_protocol::codes::ResultCode;
 
 use crate::i18n::*;
 use crate::language::protocol_lang;
+use crate::language::use_i18n;
 
 /// The label of a state in `locale`; `by_card` when the payment is a bill the customer pays by
 /// card (an accepted one was *paid by card*).

@@ -6,7 +6,7 @@
 use leptos::prelude::*;
 
 use crate::format::local_date_time;
-use crate::i18n::*;
+use crate::language::use_i18n;
 use crate::money::format_tenge;
 
 /// An amount in tenge, in the current language.

@@ -7,6 +7,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::i18n::*;
+use crate::language::use_i18n;
 use crate::messages::{Explain, seconds, with_number};
 use crate::session::use_key_session;
 use crate::storage::keystore::{self, UnlockError};

@@ -12,6 +12,7 @@ use tolem_protocol::providers::ProviderInfo;
 
 use crate::components::Notice;
 use crate::i18n::*;
+use crate::language::use_i18n;
 use crate::messages::{Explain, with_value};
 use crate::money::{
     AmountError, format_percent, format_tenge, parse_percent, parse_tenge, percent_for_input,

@@ -21,6 +21,7 @@ use crate::components::{Notice, StateBadge, UnlockForm, local_time};
 use crate::format::account_guess;
 use crate::i18n::*;
 use crate::language::protocol_lang;
+use crate::language::use_i18n;
 use crate::messages::Explain;
 use crate::outbox::use_outbox;
 use crate::pages::PageFrame;

@@ -9,6 +9,7 @@ use leptos_router::components::A;
 
 use crate::i18n::*;
 use crate::language::LanguageSwitch;
+use crate::language::use_i18n;
 use crate::pages::commission::COMMISSION_PATH;
 use crate::pages::keys::{KEYS_PATH, state_name};
 use crate::pages::{ABOUT_PATH, PageFrame};
@@ -20,7 +21,7 @@ pub fn SettingsPage() -> impl IntoView {
     let i18n = use_i18n();
     let session = use_key_session();
     let key_state = move || match session.record() {
-        None if session.is_loaded() => t_string!(i18n, key_state_none).to_owned(),
+        None if session.is_loaded() => td_string!(i18n.get_locale(), key_state_none).to_owned(),
         None => String::new(),
         Some(record) => crate::pages::keys::state_text(i18n.get_locale(), record.state).to_owned(),
     };

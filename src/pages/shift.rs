@@ -19,6 +19,7 @@ use tolem_protocol::shift::{Figures, ShiftReport, ShiftState};
 use crate::components::{StateBadge, UnlockForm, local_time, money};
 use crate::i18n::*;
 use crate::language::text;
+use crate::language::use_i18n;
 use crate::messages::Explain;
 use crate::outbox::use_outbox;
 use crate::pages::{PageFrame, TextKey};

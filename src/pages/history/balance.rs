@@ -8,6 +8,7 @@ use leptos::task::spawn_local;
 use crate::balance::use_balance;
 use crate::components::{Notice, UnlockForm, local_time};
 use crate::i18n::*;
+use crate::language::use_i18n;
 use crate::messages::Explain;
 use crate::money::format_tenge;
 use crate::session::{SignedStepError, use_key_session};

@@ -29,6 +29,7 @@ use crate::components::{DeliveryNote, Notice, StateBadge};
 use crate::deliveries::use_deliveries;
 use crate::format::{account_for_display, account_guess, local_date_time};
 use crate::i18n::*;
+use crate::language::use_i18n;
 use crate::messages::{Explain, with_number, with_value};
 use crate::money::format_tenge;
 use crate::outbox::use_outbox;

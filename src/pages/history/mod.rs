@@ -24,6 +24,7 @@ use crate::components::{DeliveryNote, StateBadge, delivery_name, local_time, mon
 use crate::deliveries::use_deliveries;
 use crate::format::account_guess;
 use crate::i18n::*;
+use crate::language::use_i18n;
 use crate::messages::Explain;
 use crate::pages::PageFrame;
 use crate::payments::on_payment_change;

@@ -24,6 +24,7 @@ use crate::components::{
 use crate::deliveries::use_deliveries;
 use crate::format::{account_for_display, account_guess, local_date_time};
 use crate::i18n::*;
+use crate::language::use_i18n;
 use crate::money::format_tenge;
 use crate::payments::on_payment_change;
 use crate::providers::use_providers;

@@ -12,6 +12,7 @@ use tolem_protocol::messages::{KeyCard, OfflineLimits, PASSWORD_MAX_CHARS};
 
 use crate::api::{self, ApiError};
 use crate::i18n::*;
+use crate::language::use_i18n;
 use crate::messages::{Explain, with_value};
 use crate::money::format_tenge;
 use crate::pages::PageFrame;

@@ -20,6 +20,7 @@ use crate::api::ApiError;
 use crate::components::UnlockForm;
 use crate::connection::{Connection, use_connection};
 use crate::i18n::*;
+use crate::language::use_i18n;
 use crate::messages::{Explain, with_value};
 use crate::money::format_tenge;
 use crate::pages::PageFrame;
@@ -165,8 +166,8 @@ pub fn DeleteKeyPage() -> impl IntoView {
     };
 
     let reason = move |why: NotRevoked| match why {
-        NotRevoked::Locked => t_string!(i18n, delete_reason_locked).to_owned(),
-        NotRevoked::Offline => t_string!(i18n, delete_reason_offline).to_owned(),
+        NotRevoked::Locked => td_string!(i18n.get_locale(), delete_reason_locked).to_owned(),
+        NotRevoked::Offline => td_string!(i18n.get_locale(), delete_reason_offline).to_owned(),
         NotRevoked::Failed(error) => error.explain(i18n.get_locale()),
     };
 

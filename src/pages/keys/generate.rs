@@ -7,6 +7,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_navigate;
 
 use crate::i18n::*;
+use crate::language::use_i18n;
 use crate::messages::Explain;
 use crate::pages::PageFrame;
 use crate::pages::keys::{KEYS_PATH, back_to_keys, progress, refused_passphrase};

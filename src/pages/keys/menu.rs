@@ -6,6 +6,7 @@ use leptos_router::components::A;
 
 use crate::components::UnlockForm;
 use crate::i18n::*;
+use crate::language::use_i18n;
 use crate::pages::PageFrame;
 use crate::pages::keys::{loading, state_name, state_text};
 use crate::session::use_key_session;

@@ -21,6 +21,7 @@ use leptos::prelude::*;
 use tolem_protocol::messages::KeyState;
 
 use crate::i18n::*;
+use crate::language::use_i18n;
 use crate::messages::Explain;
 use crate::storage::keystore::PassphraseError;
 

@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::i18n::*;
+use crate::language::use_i18n;
 use crate::messages::Explain;
 use crate::pages::PageFrame;
 use crate::pages::keys::{KEYS_PATH, back_to_keys, loading, progress, refused_passphrase};

@@ -9,6 +9,7 @@ use tolem_protocol::messages::KeyState;
 
 use crate::components::UnlockForm;
 use crate::i18n::*;
+use crate::language::use_i18n;
 use crate::messages::Explain;
 use crate::pages::PageFrame;
 use crate::pages::keys::{KEYS_PATH, back_to_keys, loading, progress, state_text};
@@ -131,9 +132,9 @@ pub fn RegisterKeyPage() -> impl IntoView {
                 >
                     {move || {
                         if matches!(status.get(), Registration::Failed(_)) {
-                            t_string!(i18n, retry_button)
+                            td_string!(i18n.get_locale(), retry_button)
                         } else {
-                            t_string!(i18n, execute_button)
+                            td_string!(i18n.get_locale(), execute_button)
                         }
                     }}
                 </button>

@@ -12,6 +12,7 @@ use tolem_protocol::messages::{KeyState, Step};
 use crate::api::ApiError;
 use crate::components::{QrCode, UnlockForm};
 use crate::i18n::*;
+use crate::language::use_i18n;
 use crate::messages::Explain;
 use crate::pages::PageFrame;
 use crate::pages::keys::{KEYS_PATH, back_to_keys, loading, progress, state_name, state_text};
@@ -66,7 +67,7 @@ pub fn ViewKeyPage() -> impl IntoView {
                 <p id="key-check-result" class="result-line" data-key-state=state_name(state)>
                     {move || {
                         if state == Some(KeyState::Certified) {
-                            t_string!(i18n, check_certified)
+                            td_string!(i18n.get_locale(), check_certified)
                         } else {
                             state_text(i18n.get_locale(), state)
                         }

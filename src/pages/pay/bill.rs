@@ -25,6 +25,7 @@ use tolem_protocol::messages::CardRefusal;
 use crate::components::{Notice, QrCode, StateBadge, money};
 use crate::connection::{Connection, use_connection};
 use crate::i18n::*;
+use crate::language::use_i18n;
 use crate::messages::{Explain, with_value};
 use crate::outbox::use_outbox;
 use crate::payments::{self, on_payment_change};

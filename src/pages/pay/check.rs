@@ -16,6 +16,7 @@ use tolem_protocol::messages::{AccountCheck, Outcome, ProviderRefusal, Response,
 use crate::api::{ApiError, Unclear};
 use crate::components::refusal_text;
 use crate::i18n::*;
+use crate::language::use_i18n;
 use crate::messages::{Explain, with_value};
 use crate::session::{KeySession, SignedStepError};
 

@@ -28,6 +28,7 @@ use crate::components::{LiveDelivery, Notice, StateBadge, UnlockForm, money_or_d
 use crate::connection::{Connection, use_connection};
 use crate::format::{account_for_display, phone_digits, phone_mask};
 use crate::i18n::*;
+use crate::language::use_i18n;
 use crate::messages::Explain;
 use crate::outbox::use_outbox;
 use crate::pages::history::failure_text;

@@ -12,6 +12,7 @@ use wasm_bindgen::JsCast;
 use crate::components::Notice;
 use crate::format::local_date_time;
 use crate::i18n::*;
+use crate::language::use_i18n;
 use crate::messages::Explain;
 use crate::pages::PageFrame;
 use crate::providers::use_providers;
