@@ -6,8 +6,7 @@
 //! And the group commit (issue 14 item 4): payments piled up into one group, in a known order,
 //! end exactly as they would one at a time — a daily limit or the balance running out in the
 //! middle, the same session twice, a replay, a point blocked while the group waits — with the
-//! dealer's transaction numbers consecutive (a payment that stores nothing gives its number
-//! back: its savepoint was rolled back).
+//! dealer's transaction numbers consecutive (a payment that stores nothing takes no number).
 
 mod support;
 
@@ -186,7 +185,7 @@ async fn the_same_session_fired_ten_times_at_once_is_paid_once() {
 
 // ---------------------------------------------------------------------------------------------
 // Group commit (issue 14 item 4): payments that wait together are decided together, in one
-// transaction, each in its own savepoint. The tests below pile payments up into one group in a
+// transaction, on figures read once and kept current in memory. The tests below pile payments up into one group in a
 // known order — the writer is held on a database lock while they queue, one after another —
 // and check that every one ends exactly as it would have alone, one at a time: the same codes
 // in the same order, the same stored rows, and the dealer's transaction numbers consecutive (a

@@ -23,7 +23,7 @@
 //!   group rarely needs more than one of each), then kept.
 //!
 //! Nothing is written before the end, so a payment that is not decided (a replay, a session
-//! taken, a sender refused) leaves nothing behind — as the rollback to its savepoint did.
+//! taken, a sender refused) leaves nothing behind and takes no transaction number.
 
 use std::collections::{BTreeSet, HashMap, hash_map::Entry};
 
