@@ -32,9 +32,10 @@
 //!   caller gets the error (999), the others are decided as if it had never come.
 //! * A database error, in any statement of the group: the group fails as a whole (on
 //!   PostgreSQL the error has aborted the transaction anyway) and every caller gets 999 —
-//!   nothing stored, and each phone settles by `status`: never a false "accepted". A unique
-//!   violation of a session (another gateway decided it first) is answered with the stored
-//!   outcome by the caller, as for a payment alone ([`settle_race`]).
+//!   nothing stored, and each phone settles by `status`: never a false "accepted". That
+//!   includes a unique violation of a session (another gateway decided it first): the phone's
+//!   `status` finds the stored outcome. Only a payment decided alone ([`super::pay::pay`]) reads
+//!   it back at once ([`settle_race`]).
 //! * An error that aborts the whole transaction — PostgreSQL's serialization failure or
 //!   deadlock (40001, 40P01) — re-runs the whole group ([`retry`]); the idempotency look-up in
 //!   each decision makes that safe.

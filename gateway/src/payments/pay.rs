@@ -17,8 +17,9 @@
 //!   conditional `UPDATE` that writes them): a debit it cannot cover is 21.
 //! * Two identical requests of one session at once: the second waits for the first's lock (or
 //!   comes after it in the same group, [`super::group`]) and then finds its row. Should an
-//!   insert still hit the (point, session) primary key, the group is rolled back and the
-//!   stored outcome is read and returned: never paid twice.
+//!   insert still hit the (point, session) primary key, the group is rolled back: never paid
+//!   twice (a payment decided alone reads the stored outcome and returns it; one of a group is
+//!   answered 999 and its phone finds the outcome by `status`).
 //! * The sender's standing (key certified, dealer, point and cashier active) is checked by
 //!   [`crate::sender::authorize`] before the transaction, and again inside it
 //!   ([`crate::sender::still_authorized`]) once the lock is held: a request that waited for
