@@ -20,17 +20,8 @@ pub async fn record(
     session: &str,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO payment_sequence (key_serial, seq, session, received_at_ms) \
-         VALUES ($1, $2, $3, $4) ON CONFLICT (key_serial, seq) DO NOTHING",
-    )
-    .bind(serial)
-    .bind(seq)
-    .bind(session)
-    .bind(now)
-    .execute(pool)
-    .await?;
-    Ok(())
+    let mut conn = pool.acquire().await?;
+    record_all_in(&mut conn, &[(serial, seq, session, now)]).await
 }
 
 /// Records that numbered payments arrived, `(key serial, number, session, received at)`, inside

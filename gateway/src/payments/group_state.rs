@@ -27,7 +27,7 @@
 
 use std::collections::{BTreeSet, HashMap, hash_map::Entry};
 
-use sqlx::{AnyConnection, Row};
+use sqlx::{AnyConnection, Row, any::AnyRow};
 use tolem_protocol::{codes::ResultCode, messages::PaymentState};
 
 use super::{DUPLICATE_WINDOW_MS, Standing, business_day_start, pay::Screened};
@@ -150,17 +150,9 @@ impl<'s> GroupState<'s> {
         let point_codes: BTreeSet<&str> = senders().map(|s| s.point.code.as_str()).collect();
         let point_codes: Vec<&str> = point_codes.into_iter().collect();
         let mut points = HashMap::new();
-        let mut cashiers = HashMap::new();
-        let sql = format!(
-            "SELECT code, CAST(active AS BIGINT) AS active, payment_limit_tiyn, \
-             daily_limit_tiyn FROM points WHERE code IN ({})",
-            placeholders(1, point_codes.len())
-        );
-        let mut query = sqlx::query(&sql);
-        for code in &point_codes {
-            query = query.bind(*code);
-        }
-        for row in query.fetch_all(&mut *conn).await? {
+        let select = "SELECT code, CAST(active AS BIGINT) AS active, payment_limit_tiyn, \
+                      daily_limit_tiyn FROM points WHERE code";
+        for row in rows_in(conn, select, &point_codes).await? {
             let point = PointNow {
                 active: row.try_get::<i64, _>("active")? != 0,
                 payment_limit_tiyn: row.try_get("payment_limit_tiyn")?,
@@ -168,31 +160,18 @@ impl<'s> GroupState<'s> {
             };
             points.insert(row.try_get::<String, _>("code")?, point);
         }
-        let sql = format!(
-            "SELECT point_code, code, CAST(active AS BIGINT) AS active FROM cashiers \
-             WHERE point_code IN ({})",
-            placeholders(1, point_codes.len())
-        );
-        let mut query = sqlx::query(&sql);
-        for code in &point_codes {
-            query = query.bind(*code);
-        }
-        for row in query.fetch_all(&mut *conn).await? {
+        let mut cashiers = HashMap::new();
+        let select = "SELECT point_code, code, CAST(active AS BIGINT) AS active FROM cashiers WHERE point_code";
+        for row in rows_in(conn, select, &point_codes).await? {
             let key = (row.try_get("point_code")?, row.try_get("code")?);
             cashiers.insert(key, row.try_get::<i64, _>("active")? != 0);
         }
 
         let serials: BTreeSet<&str> = senders().map(|s| s.key.serial.as_str()).collect();
-        let sql = format!(
-            "SELECT serial, state FROM keys WHERE serial IN ({})",
-            placeholders(1, serials.len())
-        );
-        let mut query = sqlx::query(&sql);
-        for serial in &serials {
-            query = query.bind(*serial);
-        }
+        let serials: Vec<&str> = serials.into_iter().collect();
         let mut keys = HashMap::new();
-        for row in query.fetch_all(&mut *conn).await? {
+        let select = "SELECT serial, state FROM keys WHERE serial";
+        for row in rows_in(conn, select, &serials).await? {
             keys.insert(row.try_get("serial")?, row.try_get("state")?);
         }
 
@@ -233,12 +212,6 @@ impl<'s> GroupState<'s> {
         })
     }
 
-    /// Whether the sender's dealer row exists (a dealer is never deleted; a missing one is
-    /// an inconsistent database).
-    pub fn has_dealer(&self, dealer_code: &str) -> bool {
-        self.dealers.contains_key(dealer_code)
-    }
-
     /// Checks 6–9 of [`crate::sender`] again on the rows as they are now.
     pub fn still_authorized(
         &self,
@@ -268,7 +241,8 @@ impl<'s> GroupState<'s> {
         self.sessions.get(&key)
     }
 
-    /// The number of the dealer's next transaction.
+    /// The number of the dealer's next transaction; `None` when the dealer's row is gone (a
+    /// dealer is never deleted: an inconsistent database).
     pub fn next_number(&self, dealer_code: &str) -> Option<i64> {
         self.dealers.get(dealer_code).map(|d| d.issued + 1)
     }
@@ -573,6 +547,21 @@ pub enum WriteError {
     Database(#[from] sqlx::Error),
     #[error("dealer {0}'s balance moved while its row was locked for the group")]
     BalanceMoved(String),
+}
+
+/// The rows of `select` (ending in the column compared, `… WHERE code`) whose column is one of
+/// `keys`: one statement, `IN ($1, …)`.
+async fn rows_in(
+    conn: &mut AnyConnection,
+    select: &str,
+    keys: &[&str],
+) -> Result<Vec<AnyRow>, sqlx::Error> {
+    let sql = format!("{select} IN ({})", placeholders(1, keys.len()));
+    let mut query = sqlx::query(&sql);
+    for key in keys {
+        query = query.bind(*key);
+    }
+    query.fetch_all(conn).await
 }
 
 fn sameness<'a>(screened: &'a Screened<'_>, account: &'a str) -> Sameness<'a> {

@@ -266,9 +266,10 @@ async fn decide_one<'s>(
     let (sender, payment, hash) = (screened.sender, screened.payment, screened.hash.as_str());
     let request = &sender.request;
     let dealer = sender.point.dealer_code.as_str();
-    if !state.has_dealer(dealer) {
+    // Taken only when the payment is recorded below.
+    let Some(number) = state.next_number(dealer) else {
         return Ok(Err(PayError::Ledger(format!("dealer {dealer} is gone"))));
-    }
+    };
     // Under the lock now: what was authorised before may have changed while we waited.
     if let Err(code) = state.still_authorized(screened)? {
         return Ok(Ok(Paid::Refused(code)));
@@ -276,9 +277,6 @@ async fn decide_one<'s>(
     if let Some(stored) = state.stored(screened) {
         return Ok(Ok(replay(stored.clone(), hash)));
     }
-    let Some(number) = state.next_number(dealer) else {
-        return Ok(Err(PayError::Ledger(format!("dealer {dealer} is gone"))));
-    };
     let transaction_id = transaction_id(dealer, number);
 
     let mut code = match &screened.account {
