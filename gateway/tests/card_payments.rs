@@ -519,6 +519,15 @@ async fn the_console_refunds_a_delivered_card_payment_once_with_a_one_time_code(
         Some(DeliveryState::Refunded)
     );
     assert_eq!(receipt.method, PaymentMethod::Card);
+    // Nor does it count against the point's daily limit any more: all of the day is left.
+    gateway
+        .sql(&format!("UPDATE points SET daily_limit_tiyn = {AMOUNT}"))
+        .await;
+    let reply = gateway.send(&phone, &phone.request(Step::Balance)).await;
+    let Some(Outcome::Balance(info)) = reply.response().outcome else {
+        panic!("{}", reply.text())
+    };
+    assert_eq!(info.point_day_left_tiyn, Some(AMOUNT));
 
     let again = gateway.confirmed_post(&path, &cookie, &csrf, &[]).await;
     assert_ne!(again.status(), StatusCode::SEE_OTHER, "refunded once only");

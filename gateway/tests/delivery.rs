@@ -140,7 +140,25 @@ async fn a_refused_payment_is_refunded_with_the_reason_and_the_money_is_back() {
     );
     // Had the day been credited already, the reversal takes the commission back from the
     // balance: see `a_refund_after_the_days_credit_takes_the_commission_back`.
-    // A refunded payment no longer counts: the same payment again is not a duplicate (32).
+    // A refunded payment no longer counts against a daily limit of the point or the dealer
+    // (the day's sums gave it back) — though a payment past the limit still is refused.
+    gateway
+        .sql(&format!("UPDATE points SET daily_limit_tiyn = {THOUSAND}"))
+        .await;
+    gateway
+        .sql(&format!("UPDATE dealers SET daily_limit_tiyn = {THOUSAND}"))
+        .await;
+    let (_, fits) = gateway.pay(&phone, kcell("7011111111", THOUSAND)).await;
+    assert_eq!(fits.code(), ResultCode::Ok);
+    let (_, past) = gateway.pay(&phone, kcell("7012222222", THOUSAND)).await;
+    assert_eq!(past.code(), ResultCode::PointDailyLimit);
+    // Nor as a duplicate: the same payment again is not refused with 32.
+    gateway
+        .sql("UPDATE points SET daily_limit_tiyn = NULL")
+        .await;
+    gateway
+        .sql("UPDATE dealers SET daily_limit_tiyn = NULL")
+        .await;
     let (_, again) = gateway.pay(&phone, kcell("7019999999", THOUSAND)).await;
     assert_eq!(again.code(), ResultCode::Ok);
 }

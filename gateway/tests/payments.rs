@@ -177,6 +177,11 @@ async fn check_and_pay_keep_the_point_and_dealer_limits() {
             "UPDATE payments SET received_at_ms = received_at_ms - {DAY_MS}"
         ))
         .await;
+    gateway
+        .sql(&format!(
+            "UPDATE day_sums SET day_start_ms = day_start_ms - {DAY_MS}"
+        ))
+        .await;
     assert_eq!(check(4 * THOUSAND).await, ResultCode::Ok);
     assert_ledger_matches(&gateway).await;
 }

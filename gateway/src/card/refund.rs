@@ -23,7 +23,7 @@ use crate::{
     db::{
         begin_write,
         bills::{self, Bill, RefundState},
-        deliveries,
+        day_sums, deliveries,
         ledger::{self, LedgerKind, NewEntry, Posted},
         now_ms,
     },
@@ -309,6 +309,7 @@ pub async fn console_refund_in(
     if marked.rows_affected() != 1 {
         return Err(ConsoleRefundError::AlreadyRefunded);
     }
+    day_sums::take_back_in(&mut *tx, transaction_id).await?;
     let amount = bill
         .content
         .as_ref()

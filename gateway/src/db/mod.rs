@@ -11,6 +11,7 @@
 
 pub mod bills;
 pub mod connections;
+pub mod day_sums;
 pub mod deliveries;
 pub mod keys;
 pub mod ledger;

@@ -52,13 +52,6 @@ pub struct NewPayment<'a> {
     pub method: PaymentMethod,
 }
 
-/// Whose payments a sum counts.
-#[derive(Debug, Clone, Copy)]
-pub enum Scope<'a> {
-    Point(&'a str),
-    Dealer(&'a str),
-}
-
 /// The payment of `point_code` with `session`, if the gateway decided one.
 pub async fn find(
     conn: &mut AnyConnection,
@@ -186,29 +179,6 @@ pub async fn insert_all(
         query.execute(&mut *conn).await?;
     }
     Ok(())
-}
-
-/// The sum of the accepted payments of a point or a dealer received since `since_ms`; a
-/// payment the provider refused (refunded) no longer counts.
-pub async fn accepted_sum_since(
-    conn: &mut AnyConnection,
-    scope: Scope<'_>,
-    since_ms: i64,
-) -> Result<i64, sqlx::Error> {
-    let (column, code) = match scope {
-        Scope::Point(code) => ("point_code", code),
-        Scope::Dealer(code) => ("dealer_code", code),
-    };
-    // Cast: PostgreSQL's SUM of BIGINT is NUMERIC, which the Any driver cannot read as i64.
-    sqlx::query_scalar(&format!(
-        "SELECT CAST(COALESCE(SUM(amount_tiyn), 0) AS BIGINT) FROM payments \
-         WHERE {column} = $1 AND state = 'accepted' AND refunded_at_ms IS NULL \
-         AND received_at_ms >= $2"
-    ))
-    .bind(code)
-    .bind(since_ms)
-    .fetch_one(conn)
-    .await
 }
 
 /// What makes two payments the same for the duplicate rule.

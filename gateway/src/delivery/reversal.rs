@@ -17,7 +17,7 @@ use super::refusal_text;
 use crate::{
     audit::{self, Action, Actor, Event},
     db::{
-        begin_write,
+        begin_write, day_sums,
         deliveries::{self, Attempt, Claimed},
         ledger::{self, LedgerKind, NewEntry, Posted},
     },
@@ -117,6 +117,7 @@ async fn refund_in(
             "the payment is not an unrefunded accepted one".into(),
         ));
     }
+    day_sums::take_back_in(&mut *conn, &job.transaction_id).await?;
     let refund = NewEntry {
         dealer_code: &job.dealer_code,
         kind: LedgerKind::Refund,

@@ -15,8 +15,9 @@ use super::{
 use crate::{
     audit::{self, Action, Actor, Event},
     db::{
-        begin_write, keys, network, now_ms,
-        payments::{self, Scope},
+        begin_write,
+        day_sums::{self, Scope},
+        keys, network, now_ms,
     },
     payments::business_day_start,
 };
@@ -49,9 +50,8 @@ pub(crate) async fn balance(
     let point_day_left_tiyn = match point.daily_limit_tiyn {
         Some(limit) => {
             let mut conn = state.pool.acquire().await?;
-            let since = business_day_start(now_ms());
-            let spent =
-                payments::accepted_sum_since(&mut conn, Scope::Point(&point.code), since).await?;
+            let today = business_day_start(now_ms());
+            let spent = day_sums::of(&mut conn, Scope::Point(&point.code), today).await?;
             Some((limit - spent).max(0))
         }
         None => None,

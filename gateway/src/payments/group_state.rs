@@ -34,9 +34,10 @@ use super::{DUPLICATE_WINDOW_MS, Standing, business_day_start, pay::Screened};
 use crate::{
     commission::{self, Accrual},
     db::{
+        day_sums::{self, Scope},
         ledger::{self, LedgerKind, NewEntry},
         lists::placeholders,
-        payments::{self, AcceptedLike, NewPayment, Sameness, Scope, StoredPayment},
+        payments::{self, AcceptedLike, NewPayment, Sameness, StoredPayment},
         sequence,
     },
     delivery,
@@ -98,8 +99,8 @@ pub(super) struct GroupState<'s> {
     /// Accepted payments the duplicate rule may find: those of the database near the group's
     /// payments, then the group's own.
     like: Vec<AcceptedLike>,
-    /// The database's accepted sum of a point (`true`) or dealer (`false`) since a day's
-    /// start, read when first needed.
+    /// The database's accepted sum of a point (`true`) or dealer (`false`) on the day that
+    /// starts at the key's time, read when first needed.
     day_sums: HashMap<(bool, String, i64), i64>,
     accepted: Vec<AcceptedNow>,
     /// Commission rates by (dealer, provider), read when first needed.
@@ -304,8 +305,8 @@ impl<'s> GroupState<'s> {
         }))
     }
 
-    /// The accepted sum of `scope` since `day_start`: the database's, read once, plus this
-    /// group's accepted payments received since then.
+    /// The accepted sum of `scope` on the day that starts at `day_start`: the database's, read
+    /// once, plus this group's accepted payments received since then.
     async fn today(
         &mut self,
         conn: &mut AnyConnection,
@@ -320,7 +321,7 @@ impl<'s> GroupState<'s> {
         let stored = match self.day_sums.get(&key) {
             Some(sum) => *sum,
             None => {
-                let sum = payments::accepted_sum_since(conn, scope, day_start).await?;
+                let sum = day_sums::of(conn, scope, day_start).await?;
                 self.day_sums.insert(key, sum);
                 sum
             }
@@ -405,7 +406,8 @@ impl<'s> GroupState<'s> {
     }
 
     /// Writes what the group decided: each dealer's counter and balance moved once, then the
-    /// ledger entries, the payments, their delivery jobs and commission accruals, each table
+    /// ledger entries, the payments, their delivery jobs, the day's sums and commission
+    /// accruals, each table
     /// in one statement — and the sequence numbers of all its payments, decided or not: each
     /// arrived ([`crate::sender::note_refused_pay`] records those refused before the group).
     pub async fn write(
@@ -492,6 +494,19 @@ impl<'s> GroupState<'s> {
             })
             .collect();
         delivery::enqueue_all_in(conn, &jobs).await?;
+        let counted = accepted.iter().flat_map(|d| {
+            let s = d.screened.sender;
+            let amount_tiyn = d.screened.payment.amount_tiyn;
+            [
+                (Scope::Point(&s.point.code), d.received_at_ms, amount_tiyn),
+                (
+                    Scope::Dealer(&s.point.dealer_code),
+                    d.received_at_ms,
+                    amount_tiyn,
+                ),
+            ]
+        });
+        day_sums::add_all_in(conn, counted).await?;
         let accruals: Vec<Accrual<'_>> = accepted
             .iter()
             .map(|d| {

@@ -32,7 +32,10 @@ use sha2::{Digest, Sha256};
 use sqlx::AnyConnection;
 use tolem_protocol::{codes::ResultCode, messages::Payment, providers::ProviderInfo};
 
-use crate::db::payments::{self, Sameness, Scope};
+use crate::db::{
+    day_sums::{self, Scope},
+    payments::{self, Sameness},
+};
 
 /// Kazakhstan's offset from UTC (UTC+5 all year), in milliseconds.
 pub const BUSINESS_DAY_OFFSET_MS: i64 = 5 * 60 * 60 * 1000;
@@ -203,13 +206,11 @@ pub async fn read_standing(
     // reads it for nothing else): it grows with every payment of the day, and on the pay path
     // it is read under the write lock.
     let point_today_tiyn = match point_daily_limit_tiyn {
-        Some(_) => payments::accepted_sum_since(conn, Scope::Point(point_code), day_start).await?,
+        Some(_) => day_sums::of(conn, Scope::Point(point_code), day_start).await?,
         None => 0,
     };
     let dealer_today_tiyn = match dealer_daily_limit_tiyn {
-        Some(_) => {
-            payments::accepted_sum_since(conn, Scope::Dealer(&dealer_code), day_start).await?
-        }
+        Some(_) => day_sums::of(conn, Scope::Dealer(&dealer_code), day_start).await?,
         None => 0,
     };
     Ok(Standing {

@@ -1,0 +1,117 @@
+//! The day's accepted sums of each point and each dealer, as the daily limits count them: the
+//! accepted payments received on one business day that were not refunded since (migration
+//! 0014 says why a table and not a sum over the day's payments).
+//!
+//! A sum moves in the transaction that moves the money, so it always agrees with the payments:
+//! up by [`add_all_in`] when a group of payments is written ([`crate::payments::group_state`]),
+//! down by [`take_back_in`] when a payment is marked refunded (the provider refused it, or its
+//! card payment was refunded from the console).
+
+use std::collections::BTreeMap;
+
+use sqlx::{AnyConnection, Row};
+
+use super::lists::{ROWS_PER_STATEMENT, values};
+use crate::payments::business_day_start;
+
+/// Whose payments a sum counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Scope<'a> {
+    Point(&'a str),
+    Dealer(&'a str),
+}
+
+impl<'a> Scope<'a> {
+    /// The `scope` and `code` columns of its rows.
+    fn columns(self) -> (&'static str, &'a str) {
+        match self {
+            Scope::Point(code) => ("point", code),
+            Scope::Dealer(code) => ("dealer", code),
+        }
+    }
+}
+
+/// The accepted sum of `scope` on the business day that starts at `day_start_ms` (see
+/// [`business_day_start`]); 0 for a day without accepted payments.
+pub async fn of(
+    conn: &mut AnyConnection,
+    scope: Scope<'_>,
+    day_start_ms: i64,
+) -> Result<i64, sqlx::Error> {
+    let (kind, code) = scope.columns();
+    let sum: Option<i64> = sqlx::query_scalar(
+        "SELECT accepted_tiyn FROM day_sums WHERE scope = $1 AND code = $2 AND day_start_ms = $3",
+    )
+    .bind(kind)
+    .bind(code)
+    .bind(day_start_ms)
+    .fetch_optional(conn)
+    .await?;
+    Ok(sum.unwrap_or(0))
+}
+
+/// Adds accepted payments to their day's sums: each `(scope, received_at_ms, amount_tiyn)`
+/// counts on the business day it was received. Payments of the same sum are added up first,
+/// so each row is written once (PostgreSQL refuses an upsert that touches a row twice).
+pub async fn add_all_in(
+    conn: &mut AnyConnection,
+    payments: impl IntoIterator<Item = (Scope<'_>, i64, i64)>,
+) -> Result<(), sqlx::Error> {
+    let mut sums: BTreeMap<(Scope<'_>, i64), i64> = BTreeMap::new();
+    for (scope, received_at_ms, amount_tiyn) in payments {
+        *sums
+            .entry((scope, business_day_start(received_at_ms)))
+            .or_default() += amount_tiyn;
+    }
+    let sums: Vec<_> = sums.into_iter().collect();
+    for chunk in sums.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO day_sums (scope, code, day_start_ms, accepted_tiyn) VALUES {} \
+             ON CONFLICT (scope, code, day_start_ms) \
+             DO UPDATE SET accepted_tiyn = day_sums.accepted_tiyn + excluded.accepted_tiyn",
+            values(chunk.len(), 4)
+        );
+        let mut query = sqlx::query(&sql);
+        for ((scope, day_start_ms), amount_tiyn) in chunk {
+            let (kind, code) = scope.columns();
+            query = query
+                .bind(kind)
+                .bind(code)
+                .bind(*day_start_ms)
+                .bind(*amount_tiyn);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Takes the payment `transaction_id`, just marked refunded in this transaction, out of its
+/// point's and its dealer's sums of the day it was received: it no longer counts against a
+/// daily limit. A payment that was not accepted was never counted and changes nothing.
+pub async fn take_back_in(
+    conn: &mut AnyConnection,
+    transaction_id: &str,
+) -> Result<(), sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT point_code, dealer_code, received_at_ms, amount_tiyn FROM payments \
+         WHERE transaction_id = $1 AND state = 'accepted'",
+    )
+    .bind(transaction_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else {
+        return Ok(());
+    };
+    let (point, dealer): (String, String) =
+        (row.try_get("point_code")?, row.try_get("dealer_code")?);
+    let received_at_ms: i64 = row.try_get("received_at_ms")?;
+    let amount_tiyn: i64 = row.try_get("amount_tiyn")?;
+    add_all_in(
+        conn,
+        [
+            (Scope::Point(&point), received_at_ms, -amount_tiyn),
+            (Scope::Dealer(&dealer), received_at_ms, -amount_tiyn),
+        ],
+    )
+    .await
+}
