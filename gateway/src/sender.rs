@@ -35,6 +35,7 @@ use tolem_protocol::{
 use crate::db::{
     keys::{self, Key},
     network::{self, Cashier, Dealer, Point},
+    senders::{self, KeyRows},
     sequence,
 };
 
@@ -63,6 +64,17 @@ pub struct KeyHolder {
     /// The signature over [`Self::body`].
     pub signature: Signature,
     pub key: Key,
+    /// The rows the key speaks for, read with it in one statement: not checked yet, that is
+    /// [`authorize`]'s work.
+    unchecked: Unchecked,
+}
+
+/// The key's point, dealer and card's cashier as read with the key ([`senders::key_rows`]).
+#[derive(Debug)]
+struct Unchecked {
+    point: Option<Point>,
+    dealer: Option<Dealer>,
+    cashier: Option<Cashier>,
 }
 
 /// Why a signed request was refused: the code to answer, and the request's session once the
@@ -97,7 +109,13 @@ pub async fn key_holder(
         code,
         session: None,
     };
-    let Some(key) = keys::key(pool, serial).await? else {
+    let Some(KeyRows {
+        key,
+        point,
+        dealer,
+        cashier,
+    }) = senders::key_rows(pool, serial).await?
+    else {
         tracing::info!(%serial, "signed request refused: key not registered");
         return Err(refuse(ResultCode::KeyNotRegistered));
     };
@@ -131,6 +149,11 @@ pub async fn key_holder(
         body,
         signature,
         key,
+        unchecked: Unchecked {
+            point,
+            dealer,
+            cashier,
+        },
     })
 }
 
@@ -194,6 +217,7 @@ async fn authorize_holder(pool: &AnyPool, holder: KeyHolder) -> Result<Sender, R
         body,
         signature,
         key,
+        unchecked,
     } = holder;
     let refuse = |code: ResultCode| {
         tracing::info!(serial = %key.serial, point = %key.point_code,
@@ -206,14 +230,14 @@ async fn authorize_holder(pool: &AnyPool, holder: KeyHolder) -> Result<Sender, R
     if key.state != KeyState::Certified {
         return Err(refuse(ResultCode::KeyNotCertified));
     }
-    let point = network::point(pool, &key.point_code)
-        .await?
+    let point = unchecked
+        .point
         .ok_or_else(|| Refused::Inconsistent(format!("key {} has no point", key.serial)))?;
     if request.dealer != point.dealer_code {
         return Err(refuse(ResultCode::KeyNotRegistered));
     }
-    let dealer = network::dealer(pool, &point.dealer_code)
-        .await?
+    let dealer = unchecked
+        .dealer
         .ok_or_else(|| Refused::Inconsistent(format!("point {} has no dealer", point.code)))?;
     if !dealer.active {
         return Err(refuse(ResultCode::DealerBlocked));
@@ -221,14 +245,12 @@ async fn authorize_holder(pool: &AnyPool, holder: KeyHolder) -> Result<Sender, R
     if !point.active {
         return Err(refuse(ResultCode::PointBlocked));
     }
-    if key
-        .cashier_code
-        .as_ref()
-        .is_some_and(|own| *own != request.cashier)
-    {
-        return Err(refuse(ResultCode::CashierBlocked));
-    }
-    let cashier = network::cashier(pool, &point.code, &request.cashier).await?;
+    let cashier = match &key.cashier_code {
+        Some(own) if *own != request.cashier => return Err(refuse(ResultCode::CashierBlocked)),
+        // Read with the key: the one its card named, the request's own.
+        Some(_) => unchecked.cashier,
+        None => network::cashier(pool, &point.code, &request.cashier).await?,
+    };
     let Some(cashier) = cashier.filter(|c| c.active) else {
         return Err(refuse(ResultCode::CashierBlocked));
     };

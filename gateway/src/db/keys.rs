@@ -5,6 +5,8 @@
 //! *certified* → revoked by the dealer or by the phone itself → *revoked*, for good.
 
 use sqlx::{AnyConnection, AnyPool, Row, any::AnyRow};
+
+use super::columns::Columns;
 use tolem_protocol::{keys::PublicKey, messages::KeyState};
 
 /// A registered key.
@@ -58,24 +60,29 @@ pub(crate) fn parse_state(text: &str) -> Result<KeyState, sqlx::Error> {
     }
 }
 
-const KEY_COLUMNS: &str = "serial, point_code, public_key, state, registered_at_ms, \
+pub(crate) const KEY_COLUMNS: &str = "serial, point_code, public_key, state, registered_at_ms, \
     certified_at_ms, certified_by, revoked_at_ms, revoked_by, cashier_code";
 
 fn key_from_row(row: &AnyRow) -> Result<Key, sqlx::Error> {
-    let public_key: String = row.try_get("public_key")?;
+    key_from(Columns::of(row))
+}
+
+/// A key from its columns (alone, or its part of a joined row).
+pub(crate) fn key_from(row: Columns<'_>) -> Result<Key, sqlx::Error> {
+    let public_key: String = row.get("public_key")?;
     Ok(Key {
-        serial: row.try_get("serial")?,
-        point_code: row.try_get("point_code")?,
+        serial: row.get("serial")?,
+        point_code: row.get("point_code")?,
         public_key: public_key
             .parse()
             .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
-        state: parse_state(&row.try_get::<String, _>("state")?)?,
-        registered_at_ms: row.try_get("registered_at_ms")?,
-        certified_at_ms: row.try_get("certified_at_ms")?,
-        certified_by: row.try_get("certified_by")?,
-        revoked_at_ms: row.try_get("revoked_at_ms")?,
-        revoked_by: row.try_get("revoked_by")?,
-        cashier_code: row.try_get("cashier_code")?,
+        state: parse_state(&row.get::<String>("state")?)?,
+        registered_at_ms: row.get("registered_at_ms")?,
+        certified_at_ms: row.get("certified_at_ms")?,
+        certified_by: row.get("certified_by")?,
+        revoked_at_ms: row.get("revoked_at_ms")?,
+        revoked_by: row.get("revoked_by")?,
+        cashier_code: row.get("cashier_code")?,
     })
 }
 

@@ -10,6 +10,7 @@
 //! (see `migrations/README.md`).
 
 pub mod bills;
+mod columns;
 pub mod connections;
 pub mod day_sums;
 pub mod deliveries;
@@ -23,6 +24,7 @@ pub mod payments;
 pub mod providers;
 pub mod retry;
 pub mod seed;
+pub mod senders;
 pub mod sequence;
 pub mod sessions;
 mod write;

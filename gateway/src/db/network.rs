@@ -7,6 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 use sqlx::{AnyConnection, AnyPool, Row, any::AnyRow};
+
+use super::columns::Columns;
 use tolem_protocol::messages::{DealerDetails, OfflineLimits};
 
 /// A dealer: owns the money a point pays out.
@@ -116,28 +118,51 @@ pub struct Cashier {
     pub active: bool,
 }
 
-const POINT_COLUMNS: &str = "code, dealer_code, name, address, working_hours, active, \
+pub(crate) const POINT_COLUMNS: &str = "code, dealer_code, name, address, working_hours, active, \
     blocked_at_ms, payment_limit_tiyn, daily_limit_tiyn, offline_max_payment_tiyn, \
     offline_max_total_tiyn, offline_max_age_ms, created_at_ms, messages_per_hour";
 
 fn point_from_row(row: &AnyRow) -> Result<Point, sqlx::Error> {
+    point_from(Columns::of(row))
+}
+
+/// A point from its columns (alone, or its part of a joined row).
+pub(crate) fn point_from(row: Columns<'_>) -> Result<Point, sqlx::Error> {
     Ok(Point {
-        code: row.try_get("code")?,
-        dealer_code: row.try_get("dealer_code")?,
-        name: row.try_get("name")?,
-        address: row.try_get("address")?,
-        working_hours: row.try_get("working_hours")?,
-        active: row.try_get::<i64, _>("active")? != 0,
-        blocked_at_ms: row.try_get("blocked_at_ms")?,
-        payment_limit_tiyn: row.try_get("payment_limit_tiyn")?,
-        daily_limit_tiyn: row.try_get("daily_limit_tiyn")?,
+        code: row.get("code")?,
+        dealer_code: row.get("dealer_code")?,
+        name: row.get("name")?,
+        address: row.get("address")?,
+        working_hours: row.get("working_hours")?,
+        active: row.get::<i64>("active")? != 0,
+        blocked_at_ms: row.get("blocked_at_ms")?,
+        payment_limit_tiyn: row.get("payment_limit_tiyn")?,
+        daily_limit_tiyn: row.get("daily_limit_tiyn")?,
         offline: OfflineLimits {
-            max_payment_tiyn: row.try_get("offline_max_payment_tiyn")?,
-            max_total_tiyn: row.try_get("offline_max_total_tiyn")?,
-            max_age_ms: row.try_get("offline_max_age_ms")?,
+            max_payment_tiyn: row.get("offline_max_payment_tiyn")?,
+            max_total_tiyn: row.get("offline_max_total_tiyn")?,
+            max_age_ms: row.get("offline_max_age_ms")?,
         },
-        created_at_ms: row.try_get("created_at_ms")?,
-        messages_per_hour: row.try_get("messages_per_hour")?,
+        created_at_ms: row.get("created_at_ms")?,
+        messages_per_hour: row.get("messages_per_hour")?,
+    })
+}
+
+pub(crate) const DEALER_COLUMNS: &str = "code, name, balance_tiyn, active, payment_limit_tiyn, \
+    daily_limit_tiyn, contact, bin, legal_address";
+
+/// A dealer from its columns (alone, or its part of a joined row).
+pub(crate) fn dealer_from(row: Columns<'_>) -> Result<Dealer, sqlx::Error> {
+    Ok(Dealer {
+        code: row.get("code")?,
+        name: row.get("name")?,
+        balance_tiyn: row.get("balance_tiyn")?,
+        active: row.get::<i64>("active")? != 0,
+        payment_limit_tiyn: row.get("payment_limit_tiyn")?,
+        daily_limit_tiyn: row.get("daily_limit_tiyn")?,
+        contact: row.get("contact")?,
+        bin: row.get::<Option<String>>("bin")?.unwrap_or_default(),
+        legal_address: row.get("legal_address")?,
     })
 }
 
@@ -146,27 +171,15 @@ pub async fn dealer<'e>(
     executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
     code: &str,
 ) -> Result<Option<Dealer>, sqlx::Error> {
-    let row = sqlx::query(
-        "SELECT code, name, balance_tiyn, active, payment_limit_tiyn, daily_limit_tiyn, contact, \
-         COALESCE(bin, '') AS bin, legal_address FROM dealers WHERE code = $1",
-    )
+    let row = sqlx::query(&format!(
+        "SELECT {DEALER_COLUMNS} FROM dealers WHERE code = $1"
+    ))
     .bind(code)
     .fetch_optional(executor)
     .await?;
-    row.map(|row| {
-        Ok(Dealer {
-            code: row.try_get("code")?,
-            name: row.try_get("name")?,
-            balance_tiyn: row.try_get("balance_tiyn")?,
-            active: row.try_get::<i64, _>("active")? != 0,
-            payment_limit_tiyn: row.try_get("payment_limit_tiyn")?,
-            daily_limit_tiyn: row.try_get("daily_limit_tiyn")?,
-            contact: row.try_get("contact")?,
-            bin: row.try_get("bin")?,
-            legal_address: row.try_get("legal_address")?,
-        })
-    })
-    .transpose()
+    row.as_ref()
+        .map(|row| dealer_from(Columns::of(row)))
+        .transpose()
 }
 
 /// The point with this code.
@@ -404,14 +417,19 @@ pub async fn set_point_password(
     Ok(done.rows_affected() == 1)
 }
 
-const CASHIER_COLUMNS: &str = "point_code, code, name, active";
+pub(crate) const CASHIER_COLUMNS: &str = "point_code, code, name, active";
 
 fn cashier_from_row(row: &AnyRow) -> Result<Cashier, sqlx::Error> {
+    cashier_from(Columns::of(row))
+}
+
+/// A cashier from their columns (alone, or their part of a joined row).
+pub(crate) fn cashier_from(row: Columns<'_>) -> Result<Cashier, sqlx::Error> {
     Ok(Cashier {
-        point_code: row.try_get("point_code")?,
-        code: row.try_get("code")?,
-        name: row.try_get("name")?,
-        active: row.try_get::<i64, _>("active")? != 0,
+        point_code: row.get("point_code")?,
+        code: row.get("code")?,
+        name: row.get("name")?,
+        active: row.get::<i64>("active")? != 0,
     })
 }
 
