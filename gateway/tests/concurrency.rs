@@ -465,6 +465,37 @@ async fn a_point_blocked_while_its_group_waits_is_refused_and_the_others_are_pai
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_switched_off_while_its_payments_wait_refuses_them_with_914() {
+    let gateway = Arc::new(support::start().await);
+    let phone = gateway.ready_phone(15).await;
+    let before = gateway.balance_of(DEALER).await;
+    let first = signed_pay(&phone, "7017100000", THOUSAND);
+    // Kcell and activ alternate; the operator switches activ off while the group waits.
+    let group = (0..6)
+        .map(|i| {
+            let mut payment = kcell(&format!("70171000{:02}", i + 1), THOUSAND);
+            if i % 2 == 1 {
+                payment.provider = "activ".into();
+            }
+            let body = phone.request(Step::Pay(payment)).encode();
+            let headers = phone.signature_headers(&phone.card.key_serial, &body);
+            (body, headers)
+        })
+        .collect();
+    let switch_off = "UPDATE providers SET active = 0 WHERE code = 'activ'";
+    let (first, replies) = one_group(&gateway, first, group, &[switch_off]).await;
+
+    assert_eq!(first.code(), ResultCode::Ok, "{}", first.text());
+    use ResultCode::{Ok, ProviderDisabled as Off};
+    // Decided on the catalogue it commits on: stored rejected, as a payment to a provider
+    // switched off before it came would be.
+    assert_eq!(codes(&replies), [Ok, Off, Ok, Off, Ok, Off]);
+    assert_eq!(gateway.payments_in("accepted").await, 4);
+    assert_eq!(gateway.payments_in("rejected").await, 3);
+    assert_eq!(gateway.balance_of(DEALER).await, before - 4 * THOUSAND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_phone_that_hangs_up_while_its_payment_waits_still_has_it_decided() {
     let gateway = Arc::new(support::start().await);
     let phone = gateway.ready_phone(14).await;

@@ -22,7 +22,7 @@ use crate::{
         begin_write,
         bills::{self, Bill, NotificationRow},
     },
-    payments::{self, pay::Screened},
+    payments::{self, pay::Candidate},
 };
 
 /// Why a notification could not be decided now (answered so that the service sends it again).
@@ -189,8 +189,8 @@ async fn check(
     let tolem_protocol::messages::Step::Bill(signed) = &sender.request.step else {
         return Ok(Verdict::NotPayable);
     };
-    let screened = Screened::read(pool, &sender, &signed.payment, now_ms).await?;
-    let Ok(account) = screened.account.clone() else {
+    let candidate = Candidate::new(&sender, &signed.payment);
+    let Ok(account) = candidate.screen_now(pool, now_ms).await? else {
         return Ok(Verdict::NotPayable);
     };
     let mut conn = pool.acquire().await?;

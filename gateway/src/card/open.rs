@@ -19,7 +19,7 @@ use crate::{
         bills::{self, Bill, BillState, Content, NewBill},
         payments as stored,
     },
-    payments::{self, is_clock_ahead, pay::Screened},
+    payments::{self, is_clock_ahead, pay::Candidate},
     sender::{self, Refused, Sender},
 };
 
@@ -139,8 +139,11 @@ pub async fn open(
         return Err(OpenError::Expired);
     }
     drop(conn);
-    let screened = Screened::read(pool, &sender, payment, now_ms).await?;
-    let account = screened.account.clone().map_err(OpenError::Refused)?;
+    let candidate = Candidate::new(&sender, payment);
+    let account = candidate
+        .screen_now(pool, now_ms)
+        .await?
+        .map_err(OpenError::Refused)?;
     let mut conn = pool.acquire().await?;
     let standing = payments::read_standing(
         &mut conn,
@@ -160,7 +163,7 @@ pub async fn open(
         account,
         amount_tiyn: payment.amount_tiyn,
         customer_amount_tiyn: payment.customer_amount_tiyn,
-        content_hash: screened.hash.clone(),
+        content_hash: candidate.hash.clone(),
         request_body: sender.body.to_vec(),
         request_signature: sender.signature.to_string(),
     };

@@ -24,7 +24,7 @@ use crate::{
         begin_write,
         bills::{self, Bill, BillState},
     },
-    payments::pay::{Funding, Paid, PayError, Screened, decide_in},
+    payments::pay::{Candidate, Funding, Paid, PayError, decide_in},
 };
 
 /// The currency every bill is in.
@@ -102,7 +102,7 @@ pub async fn settle(
     let Step::Bill(signed) = &sender.request.step else {
         return refund_charge("the stored bill is not a bill").await;
     };
-    let screened = Screened::read(pool, &sender, &signed.payment, now_ms).await?;
+    let candidate = Candidate::new(&sender, &signed.payment);
 
     // Read before the transaction: the receipt names the provider.
     let provider_name = match bill.email {
@@ -110,7 +110,7 @@ pub async fn settle(
         None => String::new(),
     };
     let mut tx = begin_write(pool).await?;
-    let decided = decide_in(&mut tx, screened, Funding::Card, now_ms).await?;
+    let decided = decide_in(&mut tx, candidate, Funding::Card, now_ms).await?;
     if let Paid::Refused(code) = decided {
         // Blocked or revoked while the notification waited for the lock: as before it.
         tx.rollback().await?;

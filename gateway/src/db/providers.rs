@@ -1,12 +1,16 @@
 //! The provider catalogue as stored: what `GET /api/v1/providers` serves and what a payment is
 //! checked against.
 
+use std::collections::HashMap;
+
 use sqlx::{AnyConnection, AnyPool, Row, any::AnyRow};
 use tolem_protocol::{
     account::AccountKind,
     codes::ResultCode,
     providers::{ProviderGroup, ProviderInfo},
 };
+
+use super::lists::placeholders;
 
 const PROVIDER_COLUMNS: &str =
     "code, name, short_label, grp, account_kind, account_rule, min_tiyn, max_tiyn";
@@ -72,12 +76,41 @@ pub async fn payable_provider(
     .bind(code)
     .fetch_optional(conn)
     .await?;
-    let Some(row) = row else {
-        return Ok(Err(ResultCode::UnknownProvider));
-    };
+    match row {
+        Some(row) => payable_from_row(&row),
+        None => Ok(Err(ResultCode::UnknownProvider)),
+    }
+}
+
+/// [`payable_provider`] for each of `codes`, in one statement (a group of payments screens
+/// against them all under the write lock). A code without a provider is not in the map: 908.
+pub async fn payable_in(
+    conn: &mut AnyConnection,
+    codes: &[&str],
+) -> Result<HashMap<String, Result<ProviderInfo, ResultCode>>, sqlx::Error> {
+    if codes.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let sql = format!(
+        "SELECT {PROVIDER_COLUMNS}, active FROM providers WHERE code IN ({})",
+        placeholders(1, codes.len())
+    );
+    let mut query = sqlx::query(&sql);
+    for code in codes {
+        query = query.bind(*code);
+    }
+    let mut payable = HashMap::with_capacity(codes.len());
+    for row in query.fetch_all(conn).await? {
+        payable.insert(row.try_get("code")?, payable_from_row(&row)?);
+    }
+    Ok(payable)
+}
+
+/// A provider's row with its `active` column: the provider, or 914 when switched off.
+fn payable_from_row(row: &AnyRow) -> Result<Result<ProviderInfo, ResultCode>, sqlx::Error> {
     let active: i64 = row.try_get("active")?;
     if active == 0 {
         return Ok(Err(ResultCode::ProviderDisabled));
     }
-    provider_from_row(&row).map(Ok)
+    provider_from_row(row).map(Ok)
 }

@@ -4,14 +4,15 @@
 //!
 //! ## How a payment goes through
 //! 1. In the caller's task, in parallel with every other request: the signature was verified
-//!    by the signed-request extractor before the caller got the [`Sender`], and
-//!    [`Screened::read`] reads the catalogue here. Only then is the payment submitted
-//!    ([`GroupWriter::pay`]).
+//!    and the sender's rows checked by the signed-request extractor before the caller got the
+//!    [`Sender`]. The payment is submitted at once ([`GroupWriter::pay`]), with no statement
+//!    of its own: the writer reads what its decision needs for the whole group.
 //!    The payments of one batch are submitted together ([`GroupWriter::pay_all`]): they are
 //!    decided in the same group, in the batch's order, one commit for all of them.
 //! 2. The writer task takes everything waiting (up to [`GROUP_LIMIT`]), opens one write
 //!    transaction ([`begin_write`]) and decides the payments in order with [`decide_all_in`]:
-//!    the group's figures are read once under the lock, each payment is decided on them in
+//!    the group's figures (the providers of its payments among them) are read once under the
+//!    lock, each payment is screened and decided on them in
 //!    memory, and what was decided is written in a handful of statements
 //!    ([`super::group_state`]). A payment that is not decided (a replay, a session taken, a
 //!    sender refused) writes nothing and takes no transaction number, so the numbers stay
@@ -52,12 +53,12 @@ use std::sync::{
 
 use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
-use tolem_protocol::{
-    codes::ResultCode,
-    messages::{Payment, Step},
-};
+use tolem_protocol::messages::{Payment, Step};
 
-use super::pay::{Funding, Paid, PayError, Screened, decide_all_in, settle_race};
+use super::{
+    content_hash,
+    pay::{Candidate, Funding, Paid, PayError, decide_all_in, settle_race},
+};
 use crate::{
     db::{begin_write, retry::retry},
     sender::Sender,
@@ -84,23 +85,21 @@ pub struct GroupWriter {
     groups: Arc<AtomicU64>,
 }
 
-/// A screened payment waiting for the writer, and where its answer goes.
+/// A payment waiting for the writer, and where its answer goes.
 struct Job {
     sender: Arc<Sender>,
     payment: Payment,
     hash: String,
-    account: Result<String, ResultCode>,
     now_ms: i64,
     answer: oneshot::Sender<Result<Paid, PayError>>,
 }
 
 impl Job {
-    fn screened(&self) -> Screened<'_> {
-        Screened {
+    fn candidate(&self) -> Candidate<'_> {
+        Candidate {
             sender: &self.sender,
             payment: &self.payment,
             hash: self.hash.clone(),
-            account: self.account.clone(),
         }
     }
 }
@@ -148,12 +147,10 @@ impl GroupWriter {
     /// share one commit. One outcome per payment, in order. The caller has already refused a
     /// creation time in the future (910).
     pub async fn pay_all(&self, payments: Vec<(Arc<Sender>, i64)>) -> Vec<Result<Paid, PayError>> {
-        // Screened in the caller's task, before submitting: the catalogue read stays outside
-        // the writer.
         let mut waits = Vec::with_capacity(payments.len());
         let mut jobs = Vec::with_capacity(payments.len());
         for (sender, now_ms) in payments {
-            match self.job(sender.clone(), now_ms).await {
+            match job(sender.clone(), now_ms) {
                 Ok((job, answered)) => {
                     let hash = job.hash.clone();
                     jobs.push(job);
@@ -178,29 +175,6 @@ impl GroupWriter {
         outcomes
     }
 
-    /// The job of one payment, screened, and where its answer will come.
-    async fn job(
-        &self,
-        sender: Arc<Sender>,
-        now_ms: i64,
-    ) -> Result<(Job, oneshot::Receiver<Result<Paid, PayError>>), PayError> {
-        let Step::Pay(payment) = &sender.request.step else {
-            return Err(PayError::NotAPayment(sender.request.step.name()));
-        };
-        let screened = Screened::read(&self.pool, &sender, payment, now_ms).await?;
-        let (payment, hash, account) = (payment.clone(), screened.hash, screened.account);
-        let (answer, answered) = oneshot::channel();
-        let job = Job {
-            sender,
-            payment,
-            hash,
-            account,
-            now_ms,
-            answer,
-        };
-        Ok((job, answered))
-    }
-
     /// The writer's queue, its task started on first use.
     fn queue(&self) -> &mpsc::Sender<Vec<Job>> {
         self.queue.get_or_init(|| {
@@ -214,6 +188,26 @@ impl GroupWriter {
             queue
         })
     }
+}
+
+/// The job of one payment received at `now_ms`, and where its answer will come.
+fn job(
+    sender: Arc<Sender>,
+    now_ms: i64,
+) -> Result<(Job, oneshot::Receiver<Result<Paid, PayError>>), PayError> {
+    let Step::Pay(payment) = &sender.request.step else {
+        return Err(PayError::NotAPayment(sender.request.step.name()));
+    };
+    let (payment, hash) = (payment.clone(), content_hash(payment));
+    let (answer, answered) = oneshot::channel();
+    let job = Job {
+        sender,
+        payment,
+        hash,
+        now_ms,
+        answer,
+    };
+    Ok((job, answered))
 }
 
 /// The writer task: takes what is waiting, decides it as one group, answers, again — until
@@ -262,13 +256,13 @@ async fn decide_and_answer(pool: AnyPool, mut jobs: Vec<Job>) {
     // Stable: arrival order within each dealer is kept (see the module docs).
     jobs.sort_by(|a, b| a.sender.point.dealer_code.cmp(&b.sender.point.dealer_code));
     let decided = {
-        let screened: Vec<(Screened<'_>, i64)> = jobs
+        let candidate: Vec<(Candidate<'_>, i64)> = jobs
             .iter()
-            .map(|job| (job.screened(), job.now_ms))
+            .map(|job| (job.candidate(), job.now_ms))
             .collect();
-        let screened = &screened;
+        let candidate = &candidate;
         let pool = &pool;
-        retry("pay group", move || decide_together(pool, screened)).await
+        retry("pay group", move || decide_together(pool, candidate)).await
     };
     tracing::debug!(payments = jobs.len(), "group of payments decided");
     match decided {
@@ -294,7 +288,7 @@ async fn decide_and_answer(pool: AnyPool, mut jobs: Vec<Job>) {
 /// stored. `Ok` holds one outcome per payment, in order.
 pub(super) async fn decide_together(
     pool: &AnyPool,
-    payments: &[(Screened<'_>, i64)],
+    payments: &[(Candidate<'_>, i64)],
 ) -> Result<Vec<Result<Paid, PayError>>, PayError> {
     let mut tx = begin_write(pool).await?;
     let outcomes = decide_all_in(&mut tx, payments, Funding::Balance).await?;

@@ -30,7 +30,7 @@ use std::collections::{BTreeSet, HashMap, hash_map::Entry};
 use sqlx::{AnyConnection, Row, any::AnyRow};
 use tolem_protocol::{codes::ResultCode, messages::PaymentState};
 
-use super::{DUPLICATE_WINDOW_MS, Standing, business_day_start, pay::Screened};
+use super::{DUPLICATE_WINDOW_MS, Standing, business_day_start, pay::Candidate, screen};
 use crate::{
     commission::{self, Accrual},
     db::{
@@ -38,7 +38,7 @@ use crate::{
         ledger::{self, LedgerKind, NewEntry},
         lists::placeholders,
         payments::{self, AcceptedLike, NewPayment, Sameness, StoredPayment},
-        sequence,
+        providers, sequence,
     },
     delivery,
     sender::{self, SenderRows},
@@ -75,7 +75,7 @@ struct AcceptedNow {
 
 /// A payment decided in this group, to write at the end.
 pub(super) struct Decision<'s> {
-    pub screened: &'s Screened<'s>,
+    pub candidate: &'s Candidate<'s>,
     pub transaction_id: String,
     /// As stored: normalised by the provider's rule where it passed.
     pub account: String,
@@ -91,6 +91,9 @@ pub(super) struct Decision<'s> {
 
 /// See the module docs.
 pub(super) struct GroupState<'s> {
+    /// Each payment's account as its provider's rule normalised it, or the first rule its
+    /// content breaks ([`screen`]), in the group's order.
+    accounts: Vec<Result<String, ResultCode>>,
     dealers: HashMap<String, DealerNow>,
     points: HashMap<String, PointNow>,
     keys: HashMap<String, String>,
@@ -113,9 +116,9 @@ impl<'s> GroupState<'s> {
     /// deadlock each other) and reads what their decisions need.
     pub async fn read(
         conn: &mut AnyConnection,
-        payments: &'s [(Screened<'s>, i64)],
+        payments: &'s [(Candidate<'s>, i64)],
     ) -> Result<Self, sqlx::Error> {
-        let senders = || payments.iter().map(|(screened, _)| screened.sender);
+        let senders = || payments.iter().map(|(candidate, _)| candidate.sender);
         let dealer_codes: BTreeSet<&str> =
             senders().map(|s| s.point.dealer_code.as_str()).collect();
         let mut dealers = HashMap::new();
@@ -181,13 +184,40 @@ impl<'s> GroupState<'s> {
             .collect();
         let sessions = payments::find_all(conn, &wanted).await?;
 
+        // Screened against the catalogue as it is under the lock: one statement for the
+        // group's providers.
+        let codes: BTreeSet<&str> = payments
+            .iter()
+            .map(|(candidate, _)| candidate.payment.provider.as_str())
+            .collect();
+        let codes: Vec<&str> = codes.into_iter().collect();
+        let payable = providers::payable_in(conn, &codes).await?;
+        let accounts: Vec<Result<String, ResultCode>> = payments
+            .iter()
+            .map(|(candidate, now_ms)| {
+                let provider = match payable.get(&candidate.payment.provider) {
+                    Some(provider) => provider.as_ref().map_err(|code| *code),
+                    None => Err(ResultCode::UnknownProvider),
+                };
+                let sender = candidate.sender;
+                screen(
+                    candidate.payment,
+                    provider,
+                    sender.request.created_at_ms,
+                    *now_ms,
+                    sender.point.offline.max_age_ms,
+                )
+            })
+            .collect();
+
         let like_wanted: Vec<(Sameness<'_>, i64, i64)> = payments
             .iter()
-            .filter_map(|(screened, _)| {
-                let account = screened.account.as_ref().ok()?;
-                let created = screened.sender.request.created_at_ms;
+            .zip(&accounts)
+            .filter_map(|((candidate, _), account)| {
+                let account = account.as_ref().ok()?;
+                let created = candidate.sender.request.created_at_ms;
                 Some((
-                    sameness(screened, account),
+                    sameness(candidate, account),
                     created.saturating_sub(DUPLICATE_WINDOW_MS),
                     created.saturating_add(DUPLICATE_WINDOW_MS),
                 ))
@@ -200,6 +230,7 @@ impl<'s> GroupState<'s> {
         };
 
         Ok(GroupState {
+            accounts,
             dealers,
             points,
             keys,
@@ -213,12 +244,17 @@ impl<'s> GroupState<'s> {
         })
     }
 
+    /// The screening of the group's payment `index` against the catalogue.
+    pub fn account(&self, index: usize) -> &Result<String, ResultCode> {
+        &self.accounts[index]
+    }
+
     /// Checks 6–9 of [`crate::sender`] again on the rows as they are now.
     pub fn still_authorized(
         &self,
-        screened: &Screened<'_>,
+        candidate: &Candidate<'_>,
     ) -> Result<Result<(), ResultCode>, sqlx::Error> {
-        let s = screened.sender;
+        let s = candidate.sender;
         let rows = SenderRows {
             key_state: self.keys.get(&s.key.serial).map(String::as_str),
             dealer_active: self
@@ -236,8 +272,8 @@ impl<'s> GroupState<'s> {
     }
 
     /// The payment stored for the sender's session, by the database or earlier in the group.
-    pub fn stored(&self, screened: &Screened<'_>) -> Option<&StoredPayment> {
-        let s = screened.sender;
+    pub fn stored(&self, candidate: &Candidate<'_>) -> Option<&StoredPayment> {
+        let s = candidate.sender;
         let key = (s.point.code.clone(), s.request.session.as_str().to_owned());
         self.sessions.get(&key)
     }
@@ -254,11 +290,11 @@ impl<'s> GroupState<'s> {
     pub async fn standing(
         &mut self,
         conn: &mut AnyConnection,
-        screened: &Screened<'_>,
+        candidate: &Candidate<'_>,
         account: &str,
         now_ms: i64,
     ) -> Result<Option<Standing>, sqlx::Error> {
-        let s = screened.sender;
+        let s = candidate.sender;
         let (point_code, dealer_code) = (s.point.code.as_str(), s.point.dealer_code.as_str());
         let (Some(point), Some(dealer)) = (
             self.points.get(point_code).cloned(),
@@ -287,7 +323,7 @@ impl<'s> GroupState<'s> {
             created.saturating_sub(DUPLICATE_WINDOW_MS),
             created.saturating_add(DUPLICATE_WINDOW_MS),
         );
-        let same = sameness(screened, account);
+        let same = sameness(candidate, account);
         let duplicate_of = self
             .like
             .iter()
@@ -360,8 +396,8 @@ impl<'s> GroupState<'s> {
         conn: &mut AnyConnection,
         decision: Decision<'s>,
     ) -> Result<(), sqlx::Error> {
-        let s = decision.screened.sender;
-        let payment = decision.screened.payment;
+        let s = decision.candidate.sender;
+        let payment = decision.candidate.payment;
         let dealer_code = s.point.dealer_code.as_str();
         if let Some(dealer) = self.dealers.get_mut(dealer_code) {
             dealer.issued += 1;
@@ -391,7 +427,7 @@ impl<'s> GroupState<'s> {
             (s.point.code.clone(), s.request.session.as_str().to_owned()),
             StoredPayment {
                 transaction_id: decision.transaction_id.clone(),
-                content_hash: decision.screened.hash.clone(),
+                content_hash: decision.candidate.hash.clone(),
                 state: if accepted {
                     PaymentState::Accepted
                 } else {
@@ -413,12 +449,12 @@ impl<'s> GroupState<'s> {
     pub async fn write(
         self,
         conn: &mut AnyConnection,
-        payments: &[(Screened<'_>, i64)],
+        payments: &[(Candidate<'_>, i64)],
     ) -> Result<(), WriteError> {
         let arrived: Vec<(&str, i64, &str, i64)> = payments
             .iter()
-            .filter_map(|(screened, now_ms)| {
-                let s = screened.sender;
+            .filter_map(|(candidate, now_ms)| {
+                let s = candidate.sender;
                 let seq = sender::pay_number(&s.request)?;
                 Some((
                     s.key.serial.as_str(),
@@ -457,7 +493,7 @@ impl<'s> GroupState<'s> {
         let entries: Vec<(NewEntry<'_>, i64)> = decided
             .iter()
             .flat_map(|d| {
-                let s = d.screened.sender;
+                let s = d.candidate.sender;
                 d.entries.iter().map(move |(kind, amount_tiyn, after)| {
                     let entry = NewEntry {
                         dealer_code: &s.point.dealer_code,
@@ -489,14 +525,14 @@ impl<'s> GroupState<'s> {
         let jobs: Vec<(&str, &str, i64)> = accepted
             .iter()
             .map(|d| {
-                let provider = d.screened.payment.provider.as_str();
+                let provider = d.candidate.payment.provider.as_str();
                 (d.transaction_id.as_str(), provider, d.received_at_ms)
             })
             .collect();
         delivery::enqueue_all_in(conn, &jobs).await?;
         let counted = accepted.iter().flat_map(|d| {
-            let s = d.screened.sender;
-            let amount_tiyn = d.screened.payment.amount_tiyn;
+            let s = d.candidate.sender;
+            let amount_tiyn = d.candidate.payment.amount_tiyn;
             [
                 (Scope::Point(&s.point.code), d.received_at_ms, amount_tiyn),
                 (
@@ -510,7 +546,7 @@ impl<'s> GroupState<'s> {
         let accruals: Vec<Accrual<'_>> = accepted
             .iter()
             .map(|d| {
-                let (s, payment) = (d.screened.sender, d.screened.payment);
+                let (s, payment) = (d.candidate.sender, d.candidate.payment);
                 let key = (s.point.dealer_code.clone(), payment.provider.clone());
                 Accrual {
                     transaction_id: &d.transaction_id,
@@ -530,7 +566,7 @@ impl<'s> GroupState<'s> {
 impl Decision<'_> {
     /// Its row in `payments`.
     fn row(&self) -> NewPayment<'_> {
-        let (s, payment) = (self.screened.sender, self.screened.payment);
+        let (s, payment) = (self.candidate.sender, self.candidate.payment);
         NewPayment {
             point_code: &s.point.code,
             session: s.request.session.as_str(),
@@ -543,7 +579,7 @@ impl Decision<'_> {
             amount_tiyn: payment.amount_tiyn,
             customer_amount_tiyn: payment.customer_amount_tiyn,
             comment: payment.comment.as_deref(),
-            content_hash: &self.screened.hash,
+            content_hash: &self.candidate.hash,
             code: self.code,
             created_at_ms: s.request.created_at_ms,
             received_at_ms: self.received_at_ms,
@@ -579,8 +615,8 @@ async fn rows_in(
     query.fetch_all(conn).await
 }
 
-fn sameness<'a>(screened: &'a Screened<'_>, account: &'a str) -> Sameness<'a> {
-    let (s, payment) = (screened.sender, screened.payment);
+fn sameness<'a>(candidate: &'a Candidate<'_>, account: &'a str) -> Sameness<'a> {
+    let (s, payment) = (candidate.sender, candidate.payment);
     Sameness {
         point_code: &s.point.code,
         provider: &payment.provider,

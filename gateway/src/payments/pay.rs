@@ -122,43 +122,45 @@ pub enum Funding {
     Card,
 }
 
-/// A payment ready to be decided: the sender, what it pays, and the rules' verdict on its
-/// content so far ([`screen`]), all read before the transaction.
-pub struct Screened<'a> {
+/// A payment to decide: the sender and what it pays. It is screened against the provider
+/// catalogue ([`screen`]) where it is decided, under the write lock
+/// ([`GroupState::read`] reads the group's providers in one statement), so the decision is
+/// taken on the catalogue it commits on, and a request costs no catalogue look-up of its own.
+pub struct Candidate<'a> {
     pub sender: &'a Sender,
     pub payment: &'a Payment,
+    /// Its idempotency fingerprint ([`content_hash`]).
     pub hash: String,
-    /// The account as the provider's rule normalised it, or the first rule the content breaks.
-    pub account: Result<String, ResultCode>,
 }
 
-impl<'a> Screened<'a> {
-    /// Screens `payment` of `sender` against the catalogue, received at `now_ms`. The catalogue
-    /// is read outside the transaction: it does not change with payments, and the shorter the
-    /// transaction, the shorter the dealer's lock.
-    pub async fn read(
-        pool: &AnyPool,
-        sender: &'a Sender,
-        payment: &'a Payment,
-        now_ms: i64,
-    ) -> Result<Screened<'a>, sqlx::Error> {
-        let provider = {
-            let mut conn = pool.acquire().await?;
-            providers::payable_provider(&mut conn, &payment.provider).await?
-        };
-        let account = screen(
-            payment,
-            provider.as_ref().map_err(|code| *code),
-            sender.request.created_at_ms,
-            now_ms,
-            sender.point.offline.max_age_ms,
-        );
-        Ok(Screened {
+impl<'a> Candidate<'a> {
+    pub fn new(sender: &'a Sender, payment: &'a Payment) -> Self {
+        Candidate {
             sender,
             payment,
             hash: content_hash(payment),
-            account,
-        })
+        }
+    }
+
+    /// The account as the provider's rule normalises it, or the first rule the content breaks,
+    /// against the catalogue as it is now, received at `now_ms`: for a card bill, opened and
+    /// paid long before its payment is decided (which screens it again).
+    pub async fn screen_now(
+        &self,
+        pool: &AnyPool,
+        now_ms: i64,
+    ) -> Result<Result<String, ResultCode>, sqlx::Error> {
+        let provider = {
+            let mut conn = pool.acquire().await?;
+            providers::payable_provider(&mut conn, &self.payment.provider).await?
+        };
+        Ok(screen(
+            self.payment,
+            provider.as_ref().map_err(|code| *code),
+            self.sender.request.created_at_ms,
+            now_ms,
+            self.sender.point.offline.max_age_ms,
+        ))
     }
 }
 
@@ -170,13 +172,13 @@ pub async fn pay(pool: &AnyPool, sender: &Sender, now_ms: i64) -> Result<Paid, P
     let Step::Pay(payment) = &sender.request.step else {
         return Err(PayError::NotAPayment(sender.request.step.name()));
     };
-    let screened = [(Screened::read(pool, sender, payment, now_ms).await?, now_ms)];
-    let screened = &screened;
+    let candidates = [(Candidate::new(sender, payment), now_ms)];
+    let candidates = &candidates;
     // A deadlock or serialization failure (PostgreSQL) rolled everything back: deciding again
     // looks the session up again under the dealer's lock, so the retry cannot pay twice.
-    let decided = retry("pay", move || decide_together(pool, screened)).await;
+    let decided = retry("pay", move || decide_together(pool, candidates)).await;
     let decided = decided.and_then(|mut outcomes| outcomes.pop().ok_or(PayError::NoOutcome)?);
-    settle_race(pool, sender, &screened[0].0.hash, decided).await
+    settle_race(pool, sender, &candidates[0].0.hash, decided).await
 }
 
 /// The outcome of a payment as its caller answers it: a unique violation of its session means
@@ -220,11 +222,11 @@ fn replay(stored: StoredPayment, hash: &str) -> Paid {
 /// and commits when the answer is [`Paid::Decided`]; anything else wrote nothing.
 pub async fn decide_in(
     tx: &mut AnyConnection,
-    screened: Screened<'_>,
+    candidate: Candidate<'_>,
     funding: Funding,
     now_ms: i64,
 ) -> Result<Paid, PayError> {
-    let payments = [(screened, now_ms)];
+    let payments = [(candidate, now_ms)];
     let mut outcomes = decide_all_in(tx, &payments, funding).await?;
     outcomes.pop().unwrap_or(Err(PayError::NoOutcome))
 }
@@ -236,13 +238,13 @@ pub async fn decide_in(
 /// the group as a whole — nothing of it may be committed; `Ok` holds one outcome per payment.
 pub async fn decide_all_in(
     tx: &mut AnyConnection,
-    payments: &[(Screened<'_>, i64)],
+    payments: &[(Candidate<'_>, i64)],
     funding: Funding,
 ) -> Result<Vec<Result<Paid, PayError>>, PayError> {
     let mut state = GroupState::read(tx, payments).await?;
     let mut outcomes = Vec::with_capacity(payments.len());
-    for (screened, now_ms) in payments {
-        outcomes.push(decide_one(tx, &mut state, screened, funding, *now_ms).await?);
+    for (index, (candidate, now_ms)) in payments.iter().enumerate() {
+        outcomes.push(decide_one(tx, &mut state, index, candidate, funding, *now_ms).await?);
     }
     state
         .write(tx, payments)
@@ -254,16 +256,17 @@ pub async fn decide_all_in(
     Ok(outcomes)
 }
 
-/// One payment of a group, on the group's figures. The outer `Err` is a database error, which
-/// fails the whole group (on PostgreSQL it has aborted the transaction).
+/// The payment `index` of a group, on the group's figures. The outer `Err` is a database
+/// error, which fails the whole group (on PostgreSQL it has aborted the transaction).
 async fn decide_one<'s>(
     tx: &mut AnyConnection,
     state: &mut GroupState<'s>,
-    screened: &'s Screened<'s>,
+    index: usize,
+    candidate: &'s Candidate<'s>,
     funding: Funding,
     now_ms: i64,
 ) -> Result<Result<Paid, PayError>, sqlx::Error> {
-    let (sender, payment, hash) = (screened.sender, screened.payment, screened.hash.as_str());
+    let (sender, payment, hash) = (candidate.sender, candidate.payment, candidate.hash.as_str());
     let request = &sender.request;
     let dealer = sender.point.dealer_code.as_str();
     // Taken only when the payment is recorded below.
@@ -271,18 +274,19 @@ async fn decide_one<'s>(
         return Ok(Err(PayError::Ledger(format!("dealer {dealer} is gone"))));
     };
     // Under the lock now: what was authorised before may have changed while we waited.
-    if let Err(code) = state.still_authorized(screened)? {
+    if let Err(code) = state.still_authorized(candidate)? {
         return Ok(Ok(Paid::Refused(code)));
     }
-    if let Some(stored) = state.stored(screened) {
+    if let Some(stored) = state.stored(candidate) {
         return Ok(Ok(replay(stored.clone(), hash)));
     }
     let transaction_id = transaction_id(dealer, number);
 
-    let mut code = match &screened.account {
+    let screened_account = state.account(index).clone();
+    let mut code = match &screened_account {
         Err(code) => *code,
         Ok(account) => {
-            let Some(standing) = state.standing(tx, screened, account, now_ms).await? else {
+            let Some(standing) = state.standing(tx, candidate, account, now_ms).await? else {
                 let point = &sender.point.code;
                 return Ok(Err(PayError::Ledger(format!("point {point} is gone"))));
             };
@@ -348,15 +352,14 @@ async fn decide_one<'s>(
         retry_after_s: None,
     };
     let answer = response.encode();
-    let account = screened
-        .account
+    let account = screened_account
         .as_deref()
         .unwrap_or(payment.account.as_str());
     state
         .record(
             tx,
             Decision {
-                screened,
+                candidate,
                 transaction_id: transaction_id.clone(),
                 account: account.to_owned(),
                 code,
