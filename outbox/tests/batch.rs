@@ -66,6 +66,24 @@ fn pay_bodies(served: &FakeGateway) -> Vec<String> {
         .collect()
 }
 
+/// That the gateway was asked about exactly `records`, each alone by its pre-signed status
+/// (the very bytes signed with the payment), oldest first.
+fn assert_asked_by_status(served: &FakeGateway, records: &[PaymentRecord]) {
+    let statuses: Vec<String> = served
+        .sent_to("status")
+        .into_iter()
+        .map(|sent| sent.body)
+        .collect();
+    let expected: Vec<String> = records
+        .iter()
+        .map(|r| r.payment.status.body.clone())
+        .collect();
+    assert_eq!(
+        statuses, expected,
+        "each asked about by its status, oldest first"
+    );
+}
+
 #[wasm_bindgen_test]
 async fn a_replay_sends_the_waiting_payments_in_one_batch_and_settles_each() {
     fresh_phone().await;
@@ -149,16 +167,7 @@ async fn a_cut_batch_leaves_its_payments_unknown_and_the_next_pass_settles_each_
     assert_eq!((report.settled, report.left), (5, 0));
     // Each unknown one asked about alone by its pre-signed status, never paid again; the new
     // ones in one batch.
-    let statuses: Vec<String> = served
-        .sent_to("status")
-        .into_iter()
-        .map(|sent| sent.body)
-        .collect();
-    let expected: Vec<String> = records
-        .iter()
-        .map(|r| r.payment.status.body.clone())
-        .collect();
-    assert_eq!(statuses, expected);
+    assert_asked_by_status(&served, &records);
     assert_eq!(served.sent_to("batch").len(), 2);
     assert_eq!(served.sent_to("pay").len(), 5);
     for record in records.iter().chain(&later) {
@@ -254,16 +263,7 @@ async fn interrupted_after_the_batch_was_sent_the_next_pass_settles_each_by_stat
     // one, and pays none of them again.
     let report = replay::replay(Wait::Queue).await.unwrap();
     assert_eq!((report.settled, report.left), (3, 0));
-    let statuses: Vec<String> = served
-        .sent_to("status")
-        .into_iter()
-        .map(|sent| sent.body)
-        .collect();
-    let expected: Vec<String> = records
-        .iter()
-        .map(|r| r.payment.status.body.clone())
-        .collect();
-    assert_eq!(statuses, expected, "each asked about, oldest first");
+    assert_asked_by_status(&served, &records);
     assert_eq!(served.sent_to("batch").len(), 1, "no batch again");
     assert_eq!(served.sent_to("pay").len(), 3, "no pay again");
     for record in &records {
