@@ -78,8 +78,11 @@ impl Providers {
     }
 
     /// Asks the gateway for a newer catalogue, in the background.
+    ///
+    /// Called after awaits too (once the phone's copy is read): an app closed meanwhile (its
+    /// signals gone) has no catalogue to refresh, so nothing is asked.
     pub fn refresh(self) {
-        if self.refreshing.get_untracked() {
+        if self.refreshing.try_get_untracked() != Some(false) {
             return;
         }
         self.refreshing.set(true);
@@ -97,7 +100,10 @@ impl Providers {
             .ok()
             .flatten()
             .map(|record| record.card);
-        let etag = self.etag.get_value();
+        // The key store was read meanwhile: the app may be gone, and its etag with it.
+        let Some(etag) = self.etag.try_get_value() else {
+            return;
+        };
         let now = js_sys::Date::now() as i64;
         match fetch(etag.as_deref(), card.as_ref()).await {
             Ok(Fetched::NotModified) => {

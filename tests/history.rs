@@ -158,6 +158,81 @@ async fn a_payment_settled_elsewhere_changes_on_screen_by_itself() {
     drop(app);
 }
 
+/// Writes `records` as they are, in one transaction, without a word on the outbox's channel
+/// (the final ones leave the outbox): what a replayer's batch leaves in IndexedDB before it
+/// announces it.
+async fn write_silently(records: &[tolem_outbox::record::PaymentRecord]) {
+    use tolem_outbox::db::{self, HISTORY, OUTBOX};
+    let database = db::open().await.unwrap();
+    let transaction = database
+        .transaction(&[HISTORY, OUTBOX], idb::TransactionMode::ReadWrite)
+        .unwrap();
+    let history = transaction.object_store(HISTORY).unwrap();
+    let outbox = transaction.object_store(OUTBOX).unwrap();
+    for record in records {
+        let value = db::to_js(record).unwrap();
+        history.put(&value, None).unwrap().await.unwrap();
+        let session = wasm_bindgen::JsValue::from_str(record.session().as_str());
+        outbox
+            .delete(idb::Query::Key(session))
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    db::finish(transaction).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn a_batch_settled_elsewhere_changes_on_screen_after_one_message() {
+    keep_sample_catalogue().await;
+    forget_payments().await;
+    let now = js_sys::Date::now() as i64;
+    let mut records = Vec::new();
+    for n in 0..3u8 {
+        let payment = signed(
+            KCELL,
+            "7011234567",
+            1_000_00,
+            now - i64::from(3 - n) * MINUTE,
+            n + 1,
+        );
+        records.push(store_in_state(payment, State::Deferred).await);
+    }
+    let app = start_in_russian_at("/history");
+    for record in &records {
+        wait_for(
+            &format!("{}[data-state=deferred]", entry(record.session().as_str())),
+            5,
+        )
+        .await;
+    }
+
+    // The service worker stores the answers of a batch, then says so in ONE message naming all
+    // three payments: the open page shows every one of them settled.
+    let accepted: Vec<_> = records
+        .iter()
+        .map(|record| {
+            let mut accepted = record.clone();
+            accepted.state = State::Accepted;
+            accepted.transaction_id = Some("D001-000777".into());
+            accepted
+        })
+        .collect();
+    write_silently(&accepted).await;
+    let sessions: Vec<_> = records.iter().map(|r| r.session()).collect();
+    tolem_outbox::changes::announce_all(&sessions);
+    for record in &records {
+        wait_for(
+            &format!("{}[data-state=accepted]", entry(record.session().as_str())),
+            5,
+        )
+        .await;
+    }
+    // The header's count of waiting payments follows from the same message.
+    wait_for("#outbox-summary[data-count='0']", 5).await;
+    drop(app);
+}
+
 #[wasm_bindgen_test]
 async fn a_payment_shows_all_its_data_and_can_be_sent_while_not_final() {
     keep_sample_catalogue().await;

@@ -13,6 +13,7 @@ mod common;
 use std::cell::Cell;
 use std::rc::Rc;
 
+use common::heard::Heard;
 use common::network::{self, FakeGateway};
 use common::phone::fresh_phone;
 use common::*;
@@ -23,6 +24,7 @@ use tolem_outbox::replay::{self, Stop};
 use tolem_outbox::store;
 use tolem_protocol::batch::MAX_BATCH_ITEMS;
 use tolem_protocol::codes::ResultCode;
+use tolem_protocol::ids::SessionId;
 use tolem_protocol::messages::{Request, Step};
 use tolem_protocol::signing::{bound_answer, request_digest};
 use wasm_bindgen_test::*;
@@ -62,6 +64,24 @@ fn pay_bodies(served: &FakeGateway) -> Vec<String> {
         .into_iter()
         .map(|sent| sent.body)
         .collect()
+}
+
+/// That the gateway was asked about exactly `records`, each alone by its pre-signed status
+/// (the very bytes signed with the payment), oldest first.
+fn assert_asked_by_status(served: &FakeGateway, records: &[PaymentRecord]) {
+    let statuses: Vec<String> = served
+        .sent_to("status")
+        .into_iter()
+        .map(|sent| sent.body)
+        .collect();
+    let expected: Vec<String> = records
+        .iter()
+        .map(|r| r.payment.status.body.clone())
+        .collect();
+    assert_eq!(
+        statuses, expected,
+        "each asked about by its status, oldest first"
+    );
 }
 
 #[wasm_bindgen_test]
@@ -147,16 +167,7 @@ async fn a_cut_batch_leaves_its_payments_unknown_and_the_next_pass_settles_each_
     assert_eq!((report.settled, report.left), (5, 0));
     // Each unknown one asked about alone by its pre-signed status, never paid again; the new
     // ones in one batch.
-    let statuses: Vec<String> = served
-        .sent_to("status")
-        .into_iter()
-        .map(|sent| sent.body)
-        .collect();
-    let expected: Vec<String> = records
-        .iter()
-        .map(|r| r.payment.status.body.clone())
-        .collect();
-    assert_eq!(statuses, expected);
+    assert_asked_by_status(&served, &records);
     assert_eq!(served.sent_to("batch").len(), 2);
     assert_eq!(served.sent_to("pay").len(), 5);
     for record in records.iter().chain(&later) {
@@ -252,16 +263,7 @@ async fn interrupted_after_the_batch_was_sent_the_next_pass_settles_each_by_stat
     // one, and pays none of them again.
     let report = replay::replay(Wait::Queue).await.unwrap();
     assert_eq!((report.settled, report.left), (3, 0));
-    let statuses: Vec<String> = served
-        .sent_to("status")
-        .into_iter()
-        .map(|sent| sent.body)
-        .collect();
-    let expected: Vec<String> = records
-        .iter()
-        .map(|r| r.payment.status.body.clone())
-        .collect();
-    assert_eq!(statuses, expected, "each asked about, oldest first");
+    assert_asked_by_status(&served, &records);
     assert_eq!(served.sent_to("batch").len(), 1, "no batch again");
     assert_eq!(served.sent_to("pay").len(), 3, "no pay again");
     for record in &records {
@@ -303,4 +305,22 @@ async fn a_batch_is_marked_and_its_answers_stored_all_or_none() {
         assert_eq!(state_of(record).await, State::Deferred, "nothing stored");
     }
     assert_eq!(store::outbox_len().await.unwrap(), 2, "both still waiting");
+}
+
+#[wasm_bindgen_test]
+async fn a_replayed_batch_is_announced_to_open_pages_in_one_message_per_step() {
+    fresh_phone().await;
+    clock::reset();
+    let records = deferred(3).await;
+    let sessions: Vec<SessionId> = records.iter().map(|r| r.session().clone()).collect();
+    let served = network::serve(|_, request| accepted(request));
+    let heard = Heard::listen();
+
+    let report = replay::replay(Wait::Queue).await.unwrap();
+    assert_eq!((report.settled, report.left), (3, 0));
+    assert_eq!(served.sent_to("batch").len(), 1);
+    // One message when the batch was marked as being sent, one when its answers were stored —
+    // each naming all three payments, oldest first — not one per payment and step: an open page
+    // reads the payments again twice for the batch, not six times.
+    assert_eq!(heard.so_far().await, vec![sessions.clone(), sessions]);
 }

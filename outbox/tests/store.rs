@@ -8,14 +8,12 @@
 
 mod common;
 
-use std::cell::RefCell;
-use std::rc::Rc;
-
+use common::heard::Heard;
 use common::*;
 use tolem_outbox::db::{self, HISTORY, KEYS, OUTBOX};
 use tolem_outbox::record::{Failure, PaymentRecord, State};
+use tolem_outbox::settle;
 use tolem_outbox::store::{self, HISTORY_KEEP, SENDING_GRACE_MS, StoreError};
-use tolem_outbox::{changes, settle};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
 
@@ -69,17 +67,6 @@ async fn raw_put(store_name: &str, value: &JsValue) {
         .await
         .unwrap();
     db::finish(transaction).await.unwrap();
-}
-
-async fn sleep_ms(ms: i32) {
-    let promise = js_sys::Promise::new(&mut |resolve, _| {
-        let set_timeout = js_sys::Reflect::get(&js_sys::global(), &"setTimeout".into()).unwrap();
-        let set_timeout: js_sys::Function = wasm_bindgen::JsCast::unchecked_into(set_timeout);
-        set_timeout
-            .call2(&JsValue::NULL, &resolve, &ms.into())
-            .unwrap();
-    });
-    wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
 }
 
 fn with_state(record: &PaymentRecord, state: State) -> PaymentRecord {
@@ -244,11 +231,7 @@ async fn the_due_queue_is_oldest_first_and_keeps_each_schedule() {
 #[wasm_bindgen_test]
 async fn every_change_is_announced_to_other_contexts() {
     fresh_phone().await;
-    let heard = Rc::new(RefCell::new(Vec::new()));
-    let listener = {
-        let heard = heard.clone();
-        changes::subscribe(move |session| heard.borrow_mut().push(session)).unwrap()
-    };
+    let heard = Heard::listen();
     let record = store::save_new(signed_at(NOW, 6), NOW).await.unwrap();
     store::mark_sending(record.session(), NOW).await.unwrap();
     store::update(&with_state(&record, State::Accepted))
@@ -258,19 +241,11 @@ async fn every_change_is_announced_to_other_contexts() {
     store::update(&with_state(&record, State::Unknown))
         .await
         .unwrap();
-    for _ in 0..40 {
-        if heard.borrow().len() >= 3 {
-            break;
-        }
-        sleep_ms(25).await;
-    }
-    sleep_ms(100).await;
     assert_eq!(
-        *heard.borrow(),
-        vec![record.session().clone(); 3],
-        "saved, sending, accepted"
+        heard.so_far().await,
+        vec![vec![record.session().clone()]; 3],
+        "saved, sending, accepted: one message each"
     );
-    drop(listener);
 }
 
 #[wasm_bindgen_test]

@@ -4,6 +4,8 @@
 #![allow(dead_code)] // each test file uses a different subset
 
 #[cfg(target_arch = "wasm32")]
+pub mod heard;
+#[cfg(target_arch = "wasm32")]
 pub mod network;
 #[cfg(target_arch = "wasm32")]
 pub mod phone;
