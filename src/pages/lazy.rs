@@ -2,9 +2,10 @@
 //! receipts, the shift, the message — as code loaded on first use (issue 14 item 1).
 //!
 //! With the `split` feature (the release build, scripts/build-app.sh) each group below is a
-//! `#[lazy]` function: wasm-split moves the code only it reaches into a chunk of its own, which
-//! the page fetches the first time one of the group's screens opens, and which the service
-//! worker precaches with the rest of the build, so every screen still opens offline. Without the
+//! split point (`wasm_split`, what Leptos' `#[lazy]` is built on): wasm-split moves the code
+//! only it reaches into a chunk of its own, which the page fetches the first time one of the
+//! group's screens opens, and which the service worker precaches with the rest of the build, so
+//! every screen still opens offline. Without the
 //! feature (the browser tests, whose runner links no chunks) the screens render directly, as
 //! before: the same components, with nothing to wait for.
 
@@ -119,43 +120,54 @@ pub fn LazyScreen(screen: Screen) -> impl IntoView {
 }
 
 /// Renders `screen` once its chunk is loaded (from the worker's cache after the first visit).
+/// A chunk that cannot be fetched (the very first visit cut off before the worker had cached
+/// it) says so instead of taking the app down; opening the screen again tries again.
 #[cfg(feature = "split")]
 #[component]
 pub fn LazyScreen(screen: Screen) -> impl IntoView {
     view! {
         <Suspense fallback=|| view! { <p class="loading">{tr!(loading)}</p> }>
-            {Suspend::new(split::load(screen))}
+            {Suspend::new(async move {
+                split::load(screen).await.unwrap_or_else(|_| {
+                    view! { <p id="screen-not-loaded" class="error" role="alert">{tr!(screen_not_loaded)}</p> }
+                        .into_any()
+                })
+            })}
         </Suspense>
     }
 }
 
 /// One split point per group: all a group's screens are one chunk, fetched once.
+///
+/// wasm-split's own macro rather than Leptos' `#[lazy]`, for its `fallible` option: `#[lazy]`
+/// panics when a chunk cannot be fetched, and a panic aborts the whole module.
 #[cfg(feature = "split")]
 mod split {
     use super::{Group, Screen};
     use leptos::prelude::*;
+    use leptos::wasm_split::{SplitLoaderError, wasm_split};
 
-    #[lazy]
-    fn settings_chunk(screen: Screen) -> AnyView {
-        super::settings_screen(screen)
+    #[wasm_split(tolem_settings, wasm_split_path = ::leptos::wasm_split, fallible)]
+    fn settings_chunk(screen: Screen) -> Result<AnyView, SplitLoaderError> {
+        Ok(super::settings_screen(screen))
     }
 
-    #[lazy]
-    fn history_chunk(screen: Screen) -> AnyView {
-        super::history_screen(screen)
+    #[wasm_split(tolem_history, wasm_split_path = ::leptos::wasm_split, fallible)]
+    fn history_chunk(screen: Screen) -> Result<AnyView, SplitLoaderError> {
+        Ok(super::history_screen(screen))
     }
 
-    #[lazy]
-    fn shift_chunk() -> AnyView {
-        super::shift_screen()
+    #[wasm_split(tolem_shift, wasm_split_path = ::leptos::wasm_split, fallible)]
+    fn shift_chunk() -> Result<AnyView, SplitLoaderError> {
+        Ok(super::shift_screen())
     }
 
-    #[lazy]
-    fn message_chunk() -> AnyView {
-        super::message_screen()
+    #[wasm_split(tolem_message, wasm_split_path = ::leptos::wasm_split, fallible)]
+    fn message_chunk() -> Result<AnyView, SplitLoaderError> {
+        Ok(super::message_screen())
     }
 
-    pub async fn load(screen: Screen) -> AnyView {
+    pub async fn load(screen: Screen) -> Result<AnyView, SplitLoaderError> {
         match screen.group() {
             Group::Settings => settings_chunk(screen).await,
             Group::History => history_chunk(screen).await,

@@ -5,6 +5,7 @@
 //! Real parts only: the release build (split by scripts/build-app.sh), the gateway binary,
 //! Chromium, the service worker and an outage made by killing the gateway.
 
+use serde_json::json;
 use tolem_e2e::{Browser, Gateway, free_port, path_from_env};
 
 /// How many of the split module's chunks (`*.wasm` other than the main `*_bg.wasm`) this page
@@ -59,6 +60,48 @@ async fn screens_loaded_on_first_use_open_offline_after_one_visit() {
         .unwrap();
     browser.wait_for_text(SHIFT_TEXT).await;
     assert!(browser.eval(CHUNKS_FETCHED).await.as_u64().unwrap() >= 1);
+
+    browser.close().await;
+}
+
+/// A chunk that cannot be fetched — a first visit cut off before the worker had cached it — is
+/// said on the screen instead of taking the app down (a panic would abort the whole module), and
+/// the screen opens once the chunk can be fetched.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_screen_whose_chunk_cannot_be_fetched_says_so_and_the_app_goes_on() {
+    let dist = path_from_env("TOLEM_DIST");
+    let data = tempfile::tempdir().unwrap();
+    let gateway = Gateway::start(free_port(), &dist, data.path());
+    let browser = Browser::start().await;
+    browser.client.goto(&gateway.url()).await.unwrap();
+    browser.wait_for_text("Провайдеры и платежи").await;
+
+    // The page's requests go past the worker's cache, and the chunks' fail.
+    browser.devtools("Network.enable", json!({})).await;
+    browser
+        .devtools("Network.setBypassServiceWorker", json!({ "bypass": true }))
+        .await;
+    browser
+        .devtools(
+            "Network.setBlockedURLs",
+            json!({ "urls": ["*/split_*.wasm", "*/chunk_*.wasm"] }),
+        )
+        .await;
+    browser.click("a.tile-shift").await;
+    browser
+        .wait_for_text("Этот экран ещё не загружен на телефон")
+        .await;
+
+    // The app goes on: back to the menu, and the payments are there.
+    browser.click("a.brand").await;
+    browser.wait_for_element("a.tile-pay").await;
+
+    // The chunks can be fetched again: the same screen opens.
+    browser
+        .devtools("Network.setBlockedURLs", json!({ "urls": [] }))
+        .await;
+    browser.click("a.tile-shift").await;
+    browser.wait_for_text(SHIFT_TEXT).await;
 
     browser.close().await;
 }
