@@ -31,7 +31,7 @@ fi
 # wasm-split (issue 14 item 1): splits the release module into the app and its lazy chunks
 # (scripts/split/wasm-bindgen). xtask finish-dist reads the loader it writes: keep the version.
 WASM_SPLIT_VERSION="0.2.4"
-if ! cargo install --list | grep -qx "wasm_split_cli_support v$WASM_SPLIT_VERSION:"; then
+if ! cargo install --list | grep -x "wasm_split_cli_support v$WASM_SPLIT_VERSION:" >/dev/null; then
   say "installing wasm-split-cli $WASM_SPLIT_VERSION (about 5 minutes)"
   cargo install wasm_split_cli_support --version "$WASM_SPLIT_VERSION" --features build-binary --locked
 fi
