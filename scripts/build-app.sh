@@ -8,5 +8,18 @@ source scripts/setup.sh
 
 # Trunk is told to stay offline: everything it needs is on PATH, and it must not try GitHub.
 cargo fetch --quiet
-trunk build --release --offline
-cargo run --quiet -p xtask -- finish-dist dist
+# The module is split (issue 14 item 1): screens a first payment does not need become chunks
+# loaded on first use. scripts/split/wasm-bindgen says why it stands in for Trunk's wasm-bindgen.
+TOLEM_WASM_BINDGEN="$(command -v wasm-bindgen)"
+export TOLEM_WASM_BINDGEN
+export TOLEM_SPLIT_DIR="$ROOT/target/wasm-split"
+PATH="$ROOT/scripts/split:$PATH" trunk build --release --offline
+# Trunk optimises the main module; the chunks get the same wasm-opt, read from index.html.
+opt_level="$(sed -n 's/.*data-wasm-opt="\([^"]*\)".*/\1/p' index.html)"
+opt_params="$(sed -n 's/.*data-wasm-opt-params="\([^"]*\)".*/\1/p' index.html)"
+for chunk in "$TOLEM_SPLIT_DIR"/*.wasm; do
+  [ "$(basename "$chunk")" = main.wasm ] && continue
+  # shellcheck disable=SC2086 # the parameters are words
+  wasm-opt "-O$opt_level" $opt_params "$chunk" -o "$chunk"
+done
+cargo run --quiet -p xtask -- finish-dist dist --split="$TOLEM_SPLIT_DIR"

@@ -28,6 +28,14 @@ if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VERS
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
 fi
 
+# wasm-split (issue 14 item 1): splits the release module into the app and its lazy chunks
+# (scripts/split/wasm-bindgen). xtask finish-dist reads the loader it writes: keep the version.
+WASM_SPLIT_VERSION="0.2.4"
+if ! cargo install --list | grep -x "wasm_split_cli_support v$WASM_SPLIT_VERSION:" >/dev/null; then
+  say "installing wasm-split-cli $WASM_SPLIT_VERSION (about 5 minutes)"
+  cargo install wasm_split_cli_support --version "$WASM_SPLIT_VERSION" --features build-binary --locked
+fi
+
 # wasm-opt from npm's binaryen: Debian's older one produces modules that fail in the browser.
 if ! "$ROOT/tools/npm/node_modules/.bin/wasm-opt" --version >/dev/null 2>&1; then
   say "installing binaryen (wasm-opt) from npm"

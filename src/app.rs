@@ -14,12 +14,7 @@ use crate::connection::provide_connection;
 use crate::deliveries::provide_deliveries;
 use crate::language::LanguageProvider;
 use crate::outbox::provide_outbox;
-use crate::pages::{
-    AboutPage, ChangePassphrasePage, CommissionListPage, CommissionPage, DeleteKeyPage,
-    GenerateKeyPage, HistoryPage, HomePage, KeyCardPage, KeysPage, MessagePage, NotFoundPage,
-    PaymentDetailPage, PaymentPage, ProvidersPage, ReceiptPage, RegisterKeyPage, SettingsPage,
-    ShiftPage, ViewKeyPage,
-};
+use crate::pages::{HomePage, LazyScreen, NotFoundPage, PaymentPage, ProvidersPage, Screen};
 use crate::providers::provide_providers;
 use crate::service_worker::provide_service_worker;
 use crate::session::provide_key_session;
@@ -58,26 +53,28 @@ fn Shell() -> impl IntoView {
             <UpdatePrompt />
             <OutboxLostBanner />
             <main id="main">
+                // The main menu, the providers and the payment are in the app's module; the other
+                // screens are loaded on first use (pages/lazy.rs, issue 14).
                 <Routes fallback=NotFoundPage>
                     <Route path=path!("/") view=HomePage />
                     <Route path=path!("/pay") view=ProvidersPage />
                     <Route path=path!("/pay/:provider") view=PaymentPage />
-                    <Route path=path!("/history") view=HistoryPage />
-                    <Route path=path!("/history/:session") view=PaymentDetailPage />
-                    <Route path=path!("/history/:session/receipt") view=ReceiptPage />
-                    <Route path=path!("/message") view=MessagePage />
-                    <Route path=path!("/shift") view=ShiftPage />
-                    <Route path=path!("/settings") view=SettingsPage />
-                    <Route path=path!("/settings/commission") view=CommissionListPage />
-                    <Route path=path!("/settings/commission/:provider") view=CommissionPage />
-                    <Route path=path!("/settings/about") view=AboutPage />
-                    <Route path=path!("/settings/keys") view=KeysPage />
-                    <Route path=path!("/settings/keys/card") view=KeyCardPage />
-                    <Route path=path!("/settings/keys/generate") view=GenerateKeyPage />
-                    <Route path=path!("/settings/keys/register") view=RegisterKeyPage />
-                    <Route path=path!("/settings/keys/view") view=ViewKeyPage />
-                    <Route path=path!("/settings/keys/delete") view=DeleteKeyPage />
-                    <Route path=path!("/settings/keys/passphrase") view=ChangePassphrasePage />
+                    <Route path=path!("/history") view=|| view! { <LazyScreen screen=Screen::History /> } />
+                    <Route path=path!("/history/:session") view=|| view! { <LazyScreen screen=Screen::PaymentDetail /> } />
+                    <Route path=path!("/history/:session/receipt") view=|| view! { <LazyScreen screen=Screen::Receipt /> } />
+                    <Route path=path!("/message") view=|| view! { <LazyScreen screen=Screen::Message /> } />
+                    <Route path=path!("/shift") view=|| view! { <LazyScreen screen=Screen::Shift /> } />
+                    <Route path=path!("/settings") view=|| view! { <LazyScreen screen=Screen::Settings /> } />
+                    <Route path=path!("/settings/commission") view=|| view! { <LazyScreen screen=Screen::CommissionList /> } />
+                    <Route path=path!("/settings/commission/:provider") view=|| view! { <LazyScreen screen=Screen::Commission /> } />
+                    <Route path=path!("/settings/about") view=|| view! { <LazyScreen screen=Screen::About /> } />
+                    <Route path=path!("/settings/keys") view=|| view! { <LazyScreen screen=Screen::Keys /> } />
+                    <Route path=path!("/settings/keys/card") view=|| view! { <LazyScreen screen=Screen::KeyCard /> } />
+                    <Route path=path!("/settings/keys/generate") view=|| view! { <LazyScreen screen=Screen::GenerateKey /> } />
+                    <Route path=path!("/settings/keys/register") view=|| view! { <LazyScreen screen=Screen::RegisterKey /> } />
+                    <Route path=path!("/settings/keys/view") view=|| view! { <LazyScreen screen=Screen::ViewKey /> } />
+                    <Route path=path!("/settings/keys/delete") view=|| view! { <LazyScreen screen=Screen::DeleteKey /> } />
+                    <Route path=path!("/settings/keys/passphrase") view=|| view! { <LazyScreen screen=Screen::ChangePassphrase /> } />
                 </Routes>
             </main>
         </Router>

@@ -7,6 +7,7 @@ mod frame;
 pub mod history;
 mod home;
 pub mod keys;
+mod lazy;
 mod message;
 mod not_found;
 pub mod pay;
@@ -22,6 +23,7 @@ pub use keys::{
     ChangePassphrasePage, DeleteKeyPage, GenerateKeyPage, KeyCardPage, KeysPage, RegisterKeyPage,
     ViewKeyPage,
 };
+pub use lazy::{LazyScreen, Screen};
 pub use message::MessagePage;
 pub use not_found::NotFoundPage;
 pub use pay::{PaymentPage, ProvidersPage};

@@ -20,6 +20,12 @@ impl DistFile {
     pub fn is_service_worker(&self) -> bool {
         self.url == "/sw.js"
     }
+
+    /// A chunk of the split module (split.rs): screens loaded on first use. Trunk's own module
+    /// is the one `*_bg.wasm`.
+    pub fn is_lazy_chunk(&self) -> bool {
+        self.name().ends_with(".wasm") && !self.name().ends_with("_bg.wasm")
+    }
 }
 
 /// Every file in `dist` except the compressed copies, sorted by URL so output is stable.

@@ -9,11 +9,14 @@ use tolem_protocol::assets::is_content_hashed;
 
 use crate::compress;
 use crate::dist::{self, DistFile};
+use crate::split;
 
 /// Files that compress by less than this fraction are served as they are (PNGs, mostly).
 const MIN_SAVING: f64 = 0.05;
 
-pub fn finish_dist(dist_dir: &Path) -> Result<(), String> {
+pub fn finish_dist(dist_dir: &Path, split_dir: Option<&Path>) -> Result<(), String> {
+    link_chunks(dist_dir, split_dir)?;
+    // The chunks are files of the build from here on: precached and compressed like the rest.
     let files = dist::files(dist_dir)?;
     fill_service_worker(dist_dir, &files)?;
     // sw.js changed above: compress after, from the files as they now are.
@@ -28,12 +31,37 @@ pub fn finish_dist(dist_dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// Links the chunks of a split module into dist and the glue (split.rs). A glue that asks for a
+/// loader with no chunks given (or chunks given for a glue that asks for none) is an error: that
+/// build would fail at its first lazy screen.
+fn link_chunks(dist_dir: &Path, split_dir: Option<&Path>) -> Result<(), String> {
+    let files = dist::files(dist_dir)?;
+    let glue = find(files.as_slice(), "glue (tolem-*.js)", is_glue)?;
+    let text = String::from_utf8(dist::read(&glue.path)?)
+        .map_err(|_| format!("{} is not UTF-8", glue.path.display()))?;
+    match (split::glue_needs_loader(&text), split_dir) {
+        (true, Some(split_dir)) => split::link(dist_dir, &glue.path, split_dir).map(|_| ()),
+        (false, None) => Ok(()),
+        (true, None) => Err(format!(
+            "{} imports wasm-split's loader: pass --split=DIR (scripts/build-app.sh does)",
+            glue.url
+        )),
+        (false, Some(dir)) => Err(format!(
+            "--split={} given, but {} was not split (is the `split` feature on in index.html?)",
+            dir.display(),
+            glue.url
+        )),
+    }
+}
+
+fn is_glue(file: &DistFile) -> bool {
+    file.name().starts_with("tolem-") && file.name().ends_with(".js")
+}
+
 /// Writes the version, the precache list and the names of the app's glue and wasm into `sw.js`:
 /// the worker runs the app's own module (issue 14), so a first visit downloads it once.
 fn fill_service_worker(dist_dir: &Path, files: &[DistFile]) -> Result<(), String> {
-    let glue = find(files, "glue (tolem-*.js)", |f| {
-        f.name().starts_with("tolem-") && f.name().ends_with(".js")
-    })?;
+    let glue = find(files, "glue (tolem-*.js)", is_glue)?;
     let wasm = find(files, "module (tolem-*_bg.wasm)", |f| {
         f.name().starts_with("tolem-") && f.name().ends_with("_bg.wasm")
     })?;

@@ -1,8 +1,8 @@
 //! Build chores for Tolem, run by the scripts in `scripts/`:
 //!
-//! - `cargo run -p xtask -- finish-dist [DIST]` completes Trunk's output: fills the service
-//!   worker's version and precache list into `sw.js`, then writes `.br` and `.gz` copies of every
-//!   file for the gateway to serve.
+//! - `cargo run -p xtask -- finish-dist [DIST] [--split=DIR]` completes Trunk's output: links
+//!   the chunks wasm-split left in DIR (split.rs), fills the service worker's version and precache
+//!   list into `sw.js`, then writes `.br` and `.gz` copies of every file for the gateway to serve.
 //! - `cargo run -p xtask -- size-report [DIST] [--check]` prints what a first visit downloads,
 //!   per file and in total: raw, gzip and brotli bytes; `--check` fails over the budget (the
 //!   test command runs it).
@@ -11,12 +11,13 @@ mod compress;
 mod dist;
 mod finish;
 mod size_report;
+mod split;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: xtask finish-dist [DIST] | xtask size-report [DIST] [--check]   \
-                     (DIST defaults to dist)";
+const USAGE: &str = "usage: xtask finish-dist [DIST] [--split=DIR] | xtask size-report [DIST] \
+                     [--check]   (DIST defaults to dist)";
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
@@ -28,8 +29,12 @@ fn main() -> ExitCode {
             .find(|arg| !arg.starts_with("--"))
             .map_or("dist", String::as_str),
     );
+    let split = rest
+        .iter()
+        .find_map(|arg| arg.strip_prefix("--split="))
+        .map(PathBuf::from);
     let result = match command.as_str() {
-        "finish-dist" => finish::finish_dist(&dist),
+        "finish-dist" => finish::finish_dist(&dist, split.as_deref()),
         "size-report" => size_report::print(&dist, check),
         _ => Err(USAGE.to_string()),
     };

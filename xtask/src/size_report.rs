@@ -1,8 +1,16 @@
 //! What a cashier's phone downloads on its first visit, in bytes: raw, gzip and brotli.
 //!
 //! A first visit loads the page, its CSS, JS and wasm; then the service worker installs (sw.js,
-//! its glue and wasm) and precaches the rest of the shell (manifest, icons). Every file of the
-//! build is one of those, so the report lists them all.
+//! its glue and wasm) and precaches the rest of the shell (manifest, icons) and the chunks of
+//! the screens loaded on first use (issue 14 item 1: settings, history, shift, message). The
+//! report lists every file and gives two totals:
+//!
+//! - usable: every file but those chunks — what the page and the worker fetch before the main
+//!   menu and the payment work (the first paint, the glue and main module, sw.js, the shell).
+//!   The budget is on this figure.
+//! - offline-ready: every file, chunks included — what the worker has cached once it is
+//!   installed, after which every screen opens without a network. On a first visit the worker
+//!   fetches the chunks in the background, after the app is usable.
 
 use std::path::Path;
 
@@ -42,8 +50,13 @@ const GOAL_BROTLI: usize = 150 * 1024;
 /// of once per awaiting crate (-5.1 KiB), and the screens read the language from the app's own
 /// context, without leptos_i18n's provider and its ICU locale parser (-12.7 KiB). Lowered to
 /// 468.2 KiB (468.1 KiB measured): the outbox's `to_js`/`from_js` keep their type-independent
-/// part out of the generic functions (-0.7 KiB).
-pub const BUDGET_BROTLI: usize = 468 * 1024 + 205;
+/// part out of the generic functions (-0.7 KiB). Lowered to 381.8 KiB (381.7 KiB measured, issue
+/// 14 item 1): the module is split, and the settings, history, shift and message screens are
+/// chunks the worker precaches after the app is usable (-86.4 KiB before it is usable; the
+/// offline-ready total, chunks included, is 522.2 KiB: chunks compress apart, and each carries
+/// its own imports and segments). From here the budget counts only what a first visit fetches
+/// before it is usable (the report's "usable" total).
+pub const BUDGET_BROTLI: usize = 381 * 1024 + 819;
 
 /// Prints the report; with `check`, fails when the first visit is over [`BUDGET_BROTLI`].
 pub fn print(dist_dir: &Path, check: bool) -> Result<(), String> {
@@ -58,23 +71,40 @@ pub fn print(dist_dir: &Path, check: bool) -> Result<(), String> {
         "{:<44} {:>10} {:>10} {:>10}",
         "file", "raw", "gzip", "brotli"
     );
-    let (mut raw, mut gzip, mut brotli) = (0, 0, 0);
+    let mut usable = Sizes::default();
+    let mut all = Sizes::default();
     for file in &files {
         let data = dist::read(&file.path)?;
         // Served compressed only when that helps (see finish.rs); otherwise as is.
-        let g = compress::gzip(&data).len().min(data.len());
-        let b = compress::brotli(&data).len().min(data.len());
-        println!("{:<44} {:>10} {:>10} {:>10}", file.url, data.len(), g, b);
-        raw += data.len();
-        gzip += g;
-        brotli += b;
+        let sizes = Sizes {
+            raw: data.len(),
+            gzip: compress::gzip(&data).len().min(data.len()),
+            brotli: compress::brotli(&data).len().min(data.len()),
+        };
+        let url = if file.is_lazy_chunk() {
+            format!("{} (on first use)", file.url)
+        } else {
+            usable.add(&sizes);
+            file.url.clone()
+        };
+        all.add(&sizes);
+        println!(
+            "{:<44} {:>10} {:>10} {:>10}",
+            url, sizes.raw, sizes.gzip, sizes.brotli
+        );
     }
+    for (label, sizes) in [
+        ("TOTAL usable (all but the chunks)", &usable),
+        ("TOTAL offline-ready (everything)", &all),
+    ] {
+        println!(
+            "{:<44} {:>10} {:>10} {:>10}",
+            label, sizes.raw, sizes.gzip, sizes.brotli
+        );
+    }
+    let brotli = usable.brotli;
     println!(
-        "{:<44} {:>10} {:>10} {:>10}",
-        "TOTAL (first visit)", raw, gzip, brotli
-    );
-    println!(
-        "brotli total {:.1} KiB — budget {:.1} KiB ({}), goal {} KiB",
+        "brotli: usable {:.1} KiB — budget {:.1} KiB ({}), goal {} KiB; offline-ready {:.1} KiB",
         brotli as f64 / 1024.0,
         BUDGET_BROTLI as f64 / 1024.0,
         if brotli <= BUDGET_BROTLI {
@@ -82,17 +112,34 @@ pub fn print(dist_dir: &Path, check: bool) -> Result<(), String> {
         } else {
             "OVER"
         },
-        GOAL_BROTLI / 1024
+        GOAL_BROTLI / 1024,
+        all.brotli as f64 / 1024.0
     );
     if check && brotli > BUDGET_BROTLI {
         return Err(format!(
-            "a first visit downloads {:.1} KiB (brotli), over the {:.1} KiB budget in \
+            "a first visit downloads {:.1} KiB (brotli) before it is usable, over the {:.1} KiB budget in \
              xtask/src/size_report.rs: make it smaller, or raise the budget and say why",
             brotli as f64 / 1024.0,
             BUDGET_BROTLI as f64 / 1024.0
         ));
     }
     Ok(())
+}
+
+/// Bytes of a file or a total, as stored and as each encoding sends them.
+#[derive(Default)]
+struct Sizes {
+    raw: usize,
+    gzip: usize,
+    brotli: usize,
+}
+
+impl Sizes {
+    fn add(&mut self, other: &Sizes) {
+        self.raw += other.raw;
+        self.gzip += other.gzip;
+        self.brotli += other.brotli;
+    }
 }
 
 #[cfg(test)]
@@ -128,6 +175,13 @@ mod tests {
             "without --check it only reports"
         );
         std::fs::write(dir.join("app_bg.wasm"), incompressible(BUDGET_BROTLI / 2)).unwrap();
+        assert!(print(&dir, true).is_ok());
+        // A chunk loaded on first use is precached after the app is usable: not in the budget.
+        std::fs::write(
+            dir.join("split_settings-0123456789abcdef.wasm"),
+            incompressible(BUDGET_BROTLI),
+        )
+        .unwrap();
         assert!(print(&dir, true).is_ok());
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -1,0 +1,178 @@
+//! Screens a cashier does not need for a first payment — settings and keys, the history and
+//! receipts, the shift, the message — as code loaded on first use (issue 14 item 1).
+//!
+//! With the `split` feature (the release build, scripts/build-app.sh) each group below is a
+//! split point (`wasm_split`, what Leptos' `#[lazy]` is built on): wasm-split moves the code
+//! only it reaches into a chunk of its own, which the page fetches the first time one of the
+//! group's screens opens, and which the service worker precaches with the rest of the build, so
+//! every screen still opens offline. Without the
+//! feature (the browser tests, whose runner links no chunks) the screens render directly, as
+//! before: the same components, with nothing to wait for.
+
+use leptos::prelude::*;
+
+/// A screen behind a lazy route; `group` says which chunk holds it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+pub enum Screen {
+    Settings,
+    CommissionList,
+    Commission,
+    About,
+    Keys,
+    KeyCard,
+    GenerateKey,
+    RegisterKey,
+    ViewKey,
+    DeleteKey,
+    ChangePassphrase,
+    History,
+    PaymentDetail,
+    Receipt,
+    Shift,
+    Message,
+}
+
+/// The chunks: screens that share most of their code travel together.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Group {
+    Settings,
+    History,
+    Shift,
+    Message,
+}
+
+impl Screen {
+    fn group(self) -> Group {
+        match self {
+            Screen::Settings
+            | Screen::CommissionList
+            | Screen::Commission
+            | Screen::About
+            | Screen::Keys
+            | Screen::KeyCard
+            | Screen::GenerateKey
+            | Screen::RegisterKey
+            | Screen::ViewKey
+            | Screen::DeleteKey
+            | Screen::ChangePassphrase => Group::Settings,
+            Screen::History | Screen::PaymentDetail | Screen::Receipt => Group::History,
+            Screen::Shift => Group::Shift,
+            Screen::Message => Group::Message,
+        }
+    }
+}
+
+/// The settings, commission and key screens.
+fn settings_screen(screen: Screen) -> AnyView {
+    use super::{
+        AboutPage, ChangePassphrasePage, CommissionListPage, CommissionPage, DeleteKeyPage,
+        GenerateKeyPage, KeyCardPage, KeysPage, RegisterKeyPage, SettingsPage, ViewKeyPage,
+    };
+    match screen {
+        Screen::CommissionList => view! { <CommissionListPage /> }.into_any(),
+        Screen::Commission => view! { <CommissionPage /> }.into_any(),
+        Screen::About => view! { <AboutPage /> }.into_any(),
+        Screen::Keys => view! { <KeysPage /> }.into_any(),
+        Screen::KeyCard => view! { <KeyCardPage /> }.into_any(),
+        Screen::GenerateKey => view! { <GenerateKeyPage /> }.into_any(),
+        Screen::RegisterKey => view! { <RegisterKeyPage /> }.into_any(),
+        Screen::ViewKey => view! { <ViewKeyPage /> }.into_any(),
+        Screen::DeleteKey => view! { <DeleteKeyPage /> }.into_any(),
+        Screen::ChangePassphrase => view! { <ChangePassphrasePage /> }.into_any(),
+        _ => view! { <SettingsPage /> }.into_any(),
+    }
+}
+
+/// The history, one payment and its receipt.
+fn history_screen(screen: Screen) -> AnyView {
+    use super::{HistoryPage, PaymentDetailPage, ReceiptPage};
+    match screen {
+        Screen::PaymentDetail => view! { <PaymentDetailPage /> }.into_any(),
+        Screen::Receipt => view! { <ReceiptPage /> }.into_any(),
+        _ => view! { <HistoryPage /> }.into_any(),
+    }
+}
+
+fn shift_screen() -> AnyView {
+    view! { <super::ShiftPage /> }.into_any()
+}
+
+fn message_screen() -> AnyView {
+    view! { <super::MessagePage /> }.into_any()
+}
+
+#[cfg(not(feature = "split"))]
+fn render(screen: Screen) -> AnyView {
+    match screen.group() {
+        Group::Settings => settings_screen(screen),
+        Group::History => history_screen(screen),
+        Group::Shift => shift_screen(),
+        Group::Message => message_screen(),
+    }
+}
+
+/// Renders `screen`; in the split build, once its chunk is loaded.
+#[cfg(not(feature = "split"))]
+#[component]
+pub fn LazyScreen(screen: Screen) -> impl IntoView {
+    render(screen)
+}
+
+/// Renders `screen` once its chunk is loaded (from the worker's cache after the first visit).
+/// A chunk that cannot be fetched (the very first visit cut off before the worker had cached
+/// it) says so instead of taking the app down; opening the screen again tries again.
+#[cfg(feature = "split")]
+#[component]
+pub fn LazyScreen(screen: Screen) -> impl IntoView {
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">{tr!(loading)}</p> }>
+            {Suspend::new(async move {
+                split::load(screen).await.unwrap_or_else(|_| {
+                    view! { <p id="screen-not-loaded" class="error" role="alert">{tr!(screen_not_loaded)}</p> }
+                        .into_any()
+                })
+            })}
+        </Suspense>
+    }
+}
+
+/// One split point per group: all a group's screens are one chunk, fetched once.
+///
+/// wasm-split's own macro rather than Leptos' `#[lazy]`, for its `fallible` option: `#[lazy]`
+/// panics when a chunk cannot be fetched, and a panic aborts the whole module.
+#[cfg(feature = "split")]
+mod split {
+    use super::{Group, Screen};
+    use leptos::prelude::*;
+    use leptos::wasm_split::{SplitLoaderError, wasm_split};
+
+    #[wasm_split(tolem_settings, wasm_split_path = ::leptos::wasm_split, fallible)]
+    fn settings_chunk(screen: Screen) -> Result<AnyView, SplitLoaderError> {
+        Ok(super::settings_screen(screen))
+    }
+
+    #[wasm_split(tolem_history, wasm_split_path = ::leptos::wasm_split, fallible)]
+    fn history_chunk(screen: Screen) -> Result<AnyView, SplitLoaderError> {
+        Ok(super::history_screen(screen))
+    }
+
+    #[wasm_split(tolem_shift, wasm_split_path = ::leptos::wasm_split, fallible)]
+    fn shift_chunk() -> Result<AnyView, SplitLoaderError> {
+        Ok(super::shift_screen())
+    }
+
+    #[wasm_split(tolem_message, wasm_split_path = ::leptos::wasm_split, fallible)]
+    fn message_chunk() -> Result<AnyView, SplitLoaderError> {
+        Ok(super::message_screen())
+    }
+
+    pub async fn load(screen: Screen) -> Result<AnyView, SplitLoaderError> {
+        match screen.group() {
+            Group::Settings => settings_chunk(screen).await,
+            Group::History => history_chunk(screen).await,
+            Group::Shift => shift_chunk().await,
+            Group::Message => message_chunk().await,
+        }
+    }
+}

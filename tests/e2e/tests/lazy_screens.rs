@@ -1,0 +1,107 @@
+//! Issue 14 item 1: the screens a first payment does not need (settings, history, shift,
+//! message) are chunks of the module, loaded on first use — and, offline-first, still open with
+//! no network at all once one visit has installed the service worker, which precaches them.
+//!
+//! Real parts only: the release build (split by scripts/build-app.sh), the gateway binary,
+//! Chromium, the service worker and an outage made by killing the gateway.
+
+use serde_json::json;
+use tolem_e2e::{Browser, Gateway, free_port, path_from_env};
+
+/// How many of the split module's chunks (`*.wasm` other than the main `*_bg.wasm`) this page
+/// has fetched, from the network or the worker's cache.
+const CHUNKS_FETCHED: &str = "return performance.getEntriesByType('resource')
+    .map((entry) => new URL(entry.name).pathname)
+    .filter((path) => path.endsWith('.wasm') && !path.endsWith('_bg.wasm')).length";
+
+/// Only the settings screen says this (its language section).
+const SETTINGS_TEXT: &str = "Язык интерфейса запоминается на этом телефоне.";
+/// Only the shift screen says this.
+const SHIFT_TEXT: &str = "Откройте смену, когда начинаете принимать платежи";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn screens_loaded_on_first_use_open_offline_after_one_visit() {
+    let dist = path_from_env("TOLEM_DIST");
+    let data = tempfile::tempdir().unwrap();
+    let gateway = Gateway::start(free_port(), &dist, data.path());
+    let browser = Browser::start().await;
+
+    // One visit: the main menu, and the worker installed (it precaches the whole build, the
+    // chunks included, before it takes control).
+    let app = gateway.url();
+    browser.client.goto(&app).await.unwrap();
+    browser.wait_for_text("Провайдеры и платежи").await;
+    browser
+        .wait_for(
+            "the service worker to control the page",
+            "return !!navigator.serviceWorker.controller",
+        )
+        .await;
+    // The menu and the payment did not need a chunk: the page has fetched none.
+    assert_eq!(browser.eval(CHUNKS_FETCHED).await, 0);
+
+    // The network is gone. Settings opens from the menu: its code is a chunk this page had
+    // never fetched, and it comes from the worker's cache.
+    gateway.kill();
+    browser.click("a.tile-settings").await;
+    browser.wait_for_text(SETTINGS_TEXT).await;
+    let fetched = browser.eval(CHUNKS_FETCHED).await.as_u64().unwrap();
+    assert!(
+        fetched >= 1,
+        "opening settings should load its chunk, {fetched} fetched"
+    );
+
+    // Another screen's chunk, opened by its address with no network: the page, the module and
+    // the chunk all come from the worker.
+    browser
+        .client
+        .goto(&format!("{}/shift", app.trim_end_matches('/')))
+        .await
+        .unwrap();
+    browser.wait_for_text(SHIFT_TEXT).await;
+    assert!(browser.eval(CHUNKS_FETCHED).await.as_u64().unwrap() >= 1);
+
+    browser.close().await;
+}
+
+/// A chunk that cannot be fetched — a first visit cut off before the worker had cached it — is
+/// said on the screen instead of taking the app down (a panic would abort the whole module), and
+/// the screen opens once the chunk can be fetched.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_screen_whose_chunk_cannot_be_fetched_says_so_and_the_app_goes_on() {
+    let dist = path_from_env("TOLEM_DIST");
+    let data = tempfile::tempdir().unwrap();
+    let gateway = Gateway::start(free_port(), &dist, data.path());
+    let browser = Browser::start().await;
+    browser.client.goto(&gateway.url()).await.unwrap();
+    browser.wait_for_text("Провайдеры и платежи").await;
+
+    // The page's requests go past the worker's cache, and the chunks' fail.
+    browser.devtools("Network.enable", json!({})).await;
+    browser
+        .devtools("Network.setBypassServiceWorker", json!({ "bypass": true }))
+        .await;
+    browser
+        .devtools(
+            "Network.setBlockedURLs",
+            json!({ "urls": ["*/split_*.wasm", "*/chunk_*.wasm"] }),
+        )
+        .await;
+    browser.click("a.tile-shift").await;
+    browser
+        .wait_for_text("Этот экран ещё не загружен на телефон")
+        .await;
+
+    // The app goes on: back to the menu, and the payments are there.
+    browser.click("a.brand").await;
+    browser.wait_for_element("a.tile-pay").await;
+
+    // The chunks can be fetched again: the same screen opens.
+    browser
+        .devtools("Network.setBlockedURLs", json!({ "urls": [] }))
+        .await;
+    browser.click("a.tile-shift").await;
+    browser.wait_for_text(SHIFT_TEXT).await;
+
+    browser.close().await;
+}
