@@ -309,13 +309,14 @@ pub async fn console_refund_in(
     if marked.rows_affected() != 1 {
         return Err(ConsoleRefundError::AlreadyRefunded);
     }
-    day_sums::take_back_in(&mut *tx, transaction_id).await?;
     let amount = bill
         .content
         .as_ref()
         .map(|c| c.customer_amount_tiyn)
         .ok_or_else(|| ConsoleRefundError::Ledger("the bill has no content".into()))?;
     take_back_in(&mut *tx, &bill, transaction_id, amount, now_ms).await?;
+    // After the dealer's row (locked by the posting): see `day_sums` on the order of locks.
+    day_sums::take_back_in(&mut *tx, transaction_id).await?;
     reversal::reverse_commission_in(
         &mut *tx,
         transaction_id,

@@ -6,6 +6,14 @@
 //! up by [`add_all_in`] when a group of payments is written ([`crate::payments::group_state`]),
 //! down by [`take_back_in`] when a payment is marked refunded (the provider refused it, or its
 //! card payment was refunded from the console).
+//!
+//! ## Order of locks (PostgreSQL)
+//! A sum's row is written only by a transaction that already holds its dealer's row: a group
+//! locks its dealers first, and a refund posts its ledger entry (which moves the dealer's
+//! balance) before [`take_back_in`]. Taken the other way round, a refund holding a sum's row
+//! while it waits for the dealer's, and a group holding the dealer's while it waits for the
+//! sum's, would deadlock each other (found by the gateway benchmark: payments and provider
+//! refusals at once).
 
 use std::collections::BTreeMap;
 

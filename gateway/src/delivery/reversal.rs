@@ -117,7 +117,6 @@ async fn refund_in(
             "the payment is not an unrefunded accepted one".into(),
         ));
     }
-    day_sums::take_back_in(&mut *conn, &job.transaction_id).await?;
     let refund = NewEntry {
         dealer_code: &job.dealer_code,
         kind: LedgerKind::Refund,
@@ -130,6 +129,8 @@ async fn refund_in(
         Posted::Done { .. } => {}
         other => return Err(ledger_error(format!("refund: {other:?}"))),
     }
+    // After the dealer's row (locked by the posting): see `day_sums` on the order of locks.
+    day_sums::take_back_in(&mut *conn, &job.transaction_id).await?;
     let commission_tiyn = reverse_commission_in(
         &mut *conn,
         &job.transaction_id,
