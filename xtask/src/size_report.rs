@@ -55,8 +55,10 @@ const GOAL_BROTLI: usize = 150 * 1024;
 /// chunks the worker precaches after the app is usable (-86.4 KiB before it is usable; the
 /// offline-ready total, chunks included, is 522.2 KiB: chunks compress apart, and each carries
 /// its own imports and segments). From here the budget counts only what a first visit fetches
-/// before it is usable (the report's "usable" total).
-pub const BUDGET_BROTLI: usize = 381 * 1024 + 819;
+/// before it is usable (the report's "usable" total). Raised to 382.5 KiB (382.4 KiB measured
+/// on main, issue 14 item 3): the replay's batched IndexedDB requests and its one message per
+/// batch, merged beside the split, add 0.7 KiB to the main module, which runs them in the worker.
+pub const BUDGET_BROTLI: usize = 382 * 1024 + 512;
 
 /// Prints the report; with `check`, fails when the first visit is over [`BUDGET_BROTLI`].
 pub fn print(dist_dir: &Path, check: bool) -> Result<(), String> {
