@@ -12,8 +12,8 @@
 //! 2. The writer task takes everything waiting (up to [`GROUP_LIMIT`]), opens one write
 //!    transaction ([`begin_write`]) and decides the payments in order with [`decide_all_in`]:
 //!    the group's figures (the providers of its payments among them) are read once under the
-//!    lock, each payment is screened and decided on them in
-//!    memory, and what was decided is written in a handful of statements
+//!    lock, each payment is screened and decided on them in memory, and what was decided is
+//!    written in a handful of statements
 //!    ([`super::group_state`]). A payment that is not decided (a replay, a session taken, a
 //!    sender refused) writes nothing and takes no transaction number, so the numbers stay
 //!    consecutive. Then it commits once and answers each caller.
@@ -256,13 +256,13 @@ async fn decide_and_answer(pool: AnyPool, mut jobs: Vec<Job>) {
     // Stable: arrival order within each dealer is kept (see the module docs).
     jobs.sort_by(|a, b| a.sender.point.dealer_code.cmp(&b.sender.point.dealer_code));
     let decided = {
-        let candidate: Vec<(Candidate<'_>, i64)> = jobs
+        let candidates: Vec<(Candidate<'_>, i64)> = jobs
             .iter()
             .map(|job| (job.candidate(), job.now_ms))
             .collect();
-        let candidate = &candidate;
+        let candidates = &candidates;
         let pool = &pool;
-        retry("pay group", move || decide_together(pool, candidate)).await
+        retry("pay group", move || decide_together(pool, candidates)).await
     };
     tracing::debug!(payments = jobs.len(), "group of payments decided");
     match decided {
