@@ -5,9 +5,9 @@
 //! *certified* → revoked by the dealer or by the phone itself → *revoked*, for good.
 
 use sqlx::{AnyConnection, AnyPool, Row, any::AnyRow};
+use tolem_protocol::{keys::PublicKey, messages::KeyState};
 
 use super::columns::Columns;
-use tolem_protocol::{keys::PublicKey, messages::KeyState};
 
 /// A registered key.
 #[derive(Debug, Clone, PartialEq, Eq)]

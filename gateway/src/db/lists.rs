@@ -3,6 +3,8 @@
 //! payment, because on SQLite every statement is a hand-off to the driver's thread and back
 //! (issue 14: that hand-off, not SQLite, was most of a payment's time).
 
+use sqlx::{AnyConnection, any::AnyRow};
+
 /// How many rows one multi-row INSERT carries at most: 500 rows of the widest table written
 /// this way (payments, 21 columns) bind 10 500 values, well under SQLite's limit of 32 766
 /// bound parameters and PostgreSQL's 65 535.
@@ -43,6 +45,21 @@ pub fn any_of(keys: usize, columns: &[&str]) -> String {
         })
         .collect::<Vec<_>>()
         .join(" OR ")
+}
+
+/// The rows of `select` (ending in the column compared, `… WHERE code`) whose column is one of
+/// `keys` (at least one): one statement, `IN ($1, …)`.
+pub async fn rows_in(
+    conn: &mut AnyConnection,
+    select: &str,
+    keys: &[&str],
+) -> Result<Vec<AnyRow>, sqlx::Error> {
+    let sql = format!("{select} IN ({})", placeholders(1, keys.len()));
+    let mut query = sqlx::query(&sql);
+    for key in keys {
+        query = query.bind(*key);
+    }
+    query.fetch_all(conn).await
 }
 
 #[cfg(test)]

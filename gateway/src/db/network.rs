@@ -7,9 +7,9 @@
 
 use serde::{Deserialize, Serialize};
 use sqlx::{AnyConnection, AnyPool, Row, any::AnyRow};
+use tolem_protocol::messages::{DealerDetails, OfflineLimits};
 
 use super::columns::Columns;
-use tolem_protocol::messages::{DealerDetails, OfflineLimits};
 
 /// A dealer: owns the money a point pays out.
 #[derive(Debug, Clone, PartialEq, Eq)]

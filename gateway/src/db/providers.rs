@@ -10,7 +10,7 @@ use tolem_protocol::{
     providers::{ProviderGroup, ProviderInfo},
 };
 
-use super::lists::placeholders;
+use super::lists::rows_in;
 
 const PROVIDER_COLUMNS: &str =
     "code, name, short_label, grp, account_kind, account_rule, min_tiyn, max_tiyn";
@@ -91,16 +91,9 @@ pub async fn payable_in(
     if codes.is_empty() {
         return Ok(HashMap::new());
     }
-    let sql = format!(
-        "SELECT {PROVIDER_COLUMNS}, active FROM providers WHERE code IN ({})",
-        placeholders(1, codes.len())
-    );
-    let mut query = sqlx::query(&sql);
-    for code in codes {
-        query = query.bind(*code);
-    }
+    let select = format!("SELECT {PROVIDER_COLUMNS}, active FROM providers WHERE code");
     let mut payable = HashMap::with_capacity(codes.len());
-    for row in query.fetch_all(conn).await? {
+    for row in rows_in(conn, &select, codes).await? {
         payable.insert(row.try_get("code")?, payable_from_row(&row)?);
     }
     Ok(payable)

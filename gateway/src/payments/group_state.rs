@@ -16,6 +16,8 @@
 //!   and balance are read once and moved in memory;
 //! * keys, points and cashiers are read once after the dealers' locks: the old per-payment
 //!   re-check read them at the same point of the same transaction, and no payment changes them;
+//! * so are the providers of the group's payments, and each payment is screened against them
+//!   there ([`super::screen`]): decided on the catalogue it commits on;
 //! * a session decided earlier in the group, a payment accepted earlier in the group (the
 //!   duplicate rule, the day's sums) are added in memory to what the database held, exactly
 //!   as the database would have shown them after that payment's inserts;
@@ -27,7 +29,7 @@
 
 use std::collections::{BTreeSet, HashMap, hash_map::Entry};
 
-use sqlx::{AnyConnection, Row, any::AnyRow};
+use sqlx::{AnyConnection, Row};
 use tolem_protocol::{codes::ResultCode, messages::PaymentState};
 
 use super::{DUPLICATE_WINDOW_MS, Standing, business_day_start, pay::Candidate, screen};
@@ -36,7 +38,7 @@ use crate::{
     db::{
         day_sums::{self, Scope},
         ledger::{self, LedgerKind, NewEntry},
-        lists::placeholders,
+        lists::rows_in,
         payments::{self, AcceptedLike, NewPayment, Sameness, StoredPayment},
         providers, sequence,
     },
@@ -102,8 +104,8 @@ pub(super) struct GroupState<'s> {
     /// Accepted payments the duplicate rule may find: those of the database near the group's
     /// payments, then the group's own.
     like: Vec<AcceptedLike>,
-    /// The database's accepted sum of a point (`true`) or dealer (`false`) on the day that
-    /// starts at the key's time, read when first needed.
+    /// The database's accepted sum of a point (`true`) or dealer (`false`) on the business
+    /// day that starts at the key's time (UTC milliseconds), read when first needed.
     day_sums: HashMap<(bool, String, i64), i64>,
     accepted: Vec<AcceptedNow>,
     /// Commission rates by (dealer, provider), read when first needed.
@@ -443,9 +445,8 @@ impl<'s> GroupState<'s> {
 
     /// Writes what the group decided: each dealer's counter and balance moved once, then the
     /// ledger entries, the payments, their delivery jobs, the day's sums and commission
-    /// accruals, each table
-    /// in one statement — and the sequence numbers of all its payments, decided or not: each
-    /// arrived ([`crate::sender::note_refused_pay`] records those refused before the group).
+    /// accruals, each table in one statement — and the sequence numbers of all its payments,
+    /// decided or not: each arrived ([`crate::sender::note_refused_pay`] records those refused before the group).
     pub async fn write(
         self,
         conn: &mut AnyConnection,
@@ -598,21 +599,6 @@ pub enum WriteError {
     Database(#[from] sqlx::Error),
     #[error("dealer {0}'s balance moved while its row was locked for the group")]
     BalanceMoved(String),
-}
-
-/// The rows of `select` (ending in the column compared, `… WHERE code`) whose column is one of
-/// `keys`: one statement, `IN ($1, …)`.
-async fn rows_in(
-    conn: &mut AnyConnection,
-    select: &str,
-    keys: &[&str],
-) -> Result<Vec<AnyRow>, sqlx::Error> {
-    let sql = format!("{select} IN ({})", placeholders(1, keys.len()));
-    let mut query = sqlx::query(&sql);
-    for key in keys {
-        query = query.bind(*key);
-    }
-    query.fetch_all(conn).await
 }
 
 fn sameness<'a>(candidate: &'a Candidate<'_>, account: &'a str) -> Sameness<'a> {
