@@ -76,15 +76,13 @@ async fn main() {
         "sqlite://{}?mode=rwc",
         sqlite_dir.path().join("tolem.db").display()
     );
-    // Deliveries run alongside, as in production: each accepted payment goes to this emulator.
-    let provider = start_provider(&["--open"]).await;
-    let sqlite = run(&dist, sqlite_dir.path(), &sqlite_url, &provider.url, n).await;
+    let sqlite = run(&dist, sqlite_dir.path(), &sqlite_url, n).await;
     report("SQLite", &sqlite, sqlite_commits, None, cpu_limit);
 
     let pg = Postgres::start();
     let (pg_one, pg_many) = postgres_commits_per_second(&pg.url).await;
     let pg_dir = tempfile::tempdir().expect("a temporary directory");
-    let postgres = run(&dist, pg_dir.path(), &pg.url, &provider.url, n).await;
+    let postgres = run(&dist, pg_dir.path(), &pg.url, n).await;
     report("PostgreSQL", &postgres, pg_one, Some(pg_many), cpu_limit);
 }
 
@@ -97,6 +95,10 @@ struct Run {
     /// Requests answered with another code than 0, and those codes.
     not_accepted: usize,
     codes: Vec<String>,
+    /// Where the machine's processor time went during the measured requests.
+    cpu_per_payment: cpu::PerPayment,
+    /// Payments delivered to the provider when the last answer came (warm-up included).
+    delivered_by_the_end: i64,
 }
 
 fn report(name: &str, run: &Run, commits_one: f64, commits_many: Option<f64>, cpu_limit: f64) {
@@ -120,6 +122,23 @@ fn report(name: &str, run: &Run, commits_one: f64, commits_many: Option<f64>, cp
     if let Some(many) = commits_many {
         println!("  durable commits/s, {CLIENTS} connections:       {many:>9.0}");
     }
+    println!(
+        "  delivered to the provider when the last answer came: {} (warm-up included)",
+        run.delivered_by_the_end
+    );
+    let cpu = &run.cpu_per_payment;
+    println!(
+        "  processor time per payment: gateway {:.0} µs, this benchmark (clients, provider emulator) {:.0} µs, database server {:.0} µs; machine busy {:.0} %",
+        cpu.gateway_us,
+        cpu.benchmark_us,
+        cpu.database_us,
+        cpu.machine_busy * 100.0
+    );
+    println!(
+        "  the gateway alone on these {} cores: at most {:.0} payments/s",
+        cpu.cores,
+        cpu.cores as f64 * 1e6 / cpu.gateway_us
+    );
     let best_commits = commits_many.unwrap_or(commits_one).max(commits_one);
     println!(
         "  ratio: payments/s ÷ durable commits/s = {:.2}; ÷ Ed25519 limit = {:.2}",
@@ -136,16 +155,17 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
     sorted[index.min(sorted.len() - 1)]
 }
 
-/// Starts the gateway on `database_url`, delivering to the provider at `provider_url`, readies a
+/// Starts the gateway on `database_url`, delivering to a provider emulator of its own, readies a
 /// certified phone and sends it `n` pre-signed payments (after a warm-up of a few hundred that
 /// are not counted).
-async fn run(
-    dist: &Path,
-    data_dir: &Path,
-    database_url: &str,
-    provider_url: &str,
-    n: usize,
-) -> Run {
+async fn run(dist: &Path, data_dir: &Path, database_url: &str, n: usize) -> Run {
+    // Deliveries run alongside, as in production: each accepted payment goes to this emulator.
+    // One per run: each database numbers its transactions from 1 again, and a provider that
+    // saw txn_id 7 for another account refuses it (OSMP 300), so a shared one would turn the
+    // second run's deliveries into refusals and refunds that fight the payments for the
+    // dealer's row.
+    let provider = start_provider(&["--open"]).await;
+    let provider_url = provider.url.as_str();
     let port = free_port();
     let shared = tolem_e2e::Shared {
         database_url: database_url.to_owned(),
@@ -192,9 +212,18 @@ async fn run(
     let warm_answers = send_all(&client, &base, &phone, warm.clone()).await;
     let requests = sign(warm_up, n);
 
+    let cpu_before = cpu::Snapshot::take(gateway.pid());
     let started = Instant::now();
     let answers = send_all(&client, &base, &phone, requests.clone()).await;
     let elapsed = started.elapsed().as_secs_f64();
+    let cpu = cpu::Snapshot::take(gateway.pid()).since(&cpu_before);
+    // Deliveries run behind the payments; how far behind shows whether the processor time
+    // above includes them.
+    let delivered: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE state = 'delivered'")
+            .fetch_one(&pool)
+            .await
+            .expect("count of deliveries");
 
     // Every answer after the clock: signed by the gateway for its own request. A code other than
     // 0 is counted, not hidden: "not decided" (999) under load is a finding, not noise.
@@ -231,6 +260,8 @@ async fn run(
         latencies_ms,
         not_accepted: n - accepted,
         codes: refused,
+        cpu_per_payment: cpu.per(n),
+        delivered_by_the_end: delivered,
     }
 }
 
@@ -325,6 +356,120 @@ async fn send_all(
     }
     all.sort_by_key(|(i, _)| *i);
     all.into_iter().map(|(_, answer)| answer).collect()
+}
+
+/// Processor time by program, from Linux's `/proc`: the gateway shares the machine with the
+/// benchmark's own clients and emulator (and PostgreSQL's server), so payments/s alone does not
+/// say how much of the machine the gateway needed.
+mod cpu {
+    use std::collections::HashMap;
+
+    /// Clock ticks per second of `/proc`'s times (`getconf CLK_TCK`, 100 on Linux).
+    const TICKS_PER_S: f64 = 100.0;
+
+    /// Processor ticks used so far: the gateway's, by program name, and the machine's busy
+    /// and total ticks.
+    pub struct Snapshot {
+        gateway: u64,
+        by_program: HashMap<String, u64>,
+        machine_busy: u64,
+        machine_total: u64,
+    }
+
+    /// Microseconds of processor time per payment, by side.
+    pub struct PerPayment {
+        pub gateway_us: f64,
+        pub benchmark_us: f64,
+        pub database_us: f64,
+        /// Share of all cores busy during the run (0–1).
+        pub machine_busy: f64,
+        pub cores: usize,
+    }
+
+    impl Snapshot {
+        /// The gateway is the process `gateway_pid` (its binary may have any name).
+        pub fn take(gateway_pid: u32) -> Self {
+            let mut by_program = HashMap::new();
+            let mut gateway = 0;
+            for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+                let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+                    continue;
+                };
+                // `pid (name) state ppid …`: the name may hold spaces, so split at the last ')'.
+                let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+                    continue;
+                };
+                let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+                // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+                let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok());
+                if let (Some(user), Some(system)) = (ticks(11), ticks(12)) {
+                    if entry.file_name().to_str() == Some(gateway_pid.to_string().as_str()) {
+                        gateway = user + system;
+                    }
+                    *by_program
+                        .entry(stat[open + 1..close].to_owned())
+                        .or_default() += user + system;
+                }
+            }
+            let machine = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+            let times: Vec<u64> = machine
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .split_whitespace()
+                .skip(1)
+                .filter_map(|v| v.parse().ok())
+                .collect();
+            // user nice system idle iowait irq softirq steal …: idle and iowait are not busy.
+            let total: u64 = times.iter().take(8).sum();
+            let idle = times.get(3).copied().unwrap_or(0) + times.get(4).copied().unwrap_or(0);
+            Snapshot {
+                gateway,
+                by_program,
+                machine_busy: total - idle,
+                machine_total: total,
+            }
+        }
+
+        /// What was used between `before` and this snapshot. A process that ended between the
+        /// two is not counted (none of the measured ones does).
+        pub fn since(&self, before: &Snapshot) -> Used {
+            let used = |name: &str| {
+                let now = self.by_program.get(name).copied().unwrap_or(0);
+                let then = before.by_program.get(name).copied().unwrap_or(0);
+                now.saturating_sub(then) as f64 / TICKS_PER_S
+            };
+            Used {
+                gateway_s: self.gateway.saturating_sub(before.gateway) as f64 / TICKS_PER_S,
+                // The kernel cuts a program's name to 15 bytes.
+                benchmark_s: used("gateway_benchma"),
+                database_s: used("postgres"),
+                machine_busy: (self.machine_busy - before.machine_busy) as f64
+                    / (self.machine_total - before.machine_total).max(1) as f64,
+            }
+        }
+    }
+
+    /// Processor seconds used during a span.
+    pub struct Used {
+        gateway_s: f64,
+        benchmark_s: f64,
+        database_s: f64,
+        machine_busy: f64,
+    }
+
+    impl Used {
+        pub fn per(&self, payments: usize) -> PerPayment {
+            let us = |seconds: f64| seconds * 1e6 / payments.max(1) as f64;
+            PerPayment {
+                gateway_us: us(self.gateway_s),
+                benchmark_us: us(self.benchmark_s),
+                database_us: us(self.database_s),
+                machine_busy: self.machine_busy,
+                cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            }
+        }
+    }
 }
 
 struct Ed25519Rate {

@@ -157,6 +157,11 @@ impl Gateway {
         format!("http://127.0.0.1:{}/", self.port)
     }
 
+    /// The gateway's process id (the benchmark reads its processor time).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// A real outage: the process dies at once, as on a power cut, and the port goes dark.
     pub fn kill(mut self) {
         let _ = self.child.kill();
