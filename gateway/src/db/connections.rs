@@ -59,6 +59,21 @@ pub async fn find(pool: &AnyPool, provider: &str) -> Result<Option<StoredConnect
     row.as_ref().map(from_row).transpose()
 }
 
+/// The connections of `providers` (at least one), those that have one: one statement.
+pub async fn find_all(
+    pool: &AnyPool,
+    providers: &[&str],
+) -> Result<Vec<StoredConnection>, sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    let rows = super::lists::rows_in(
+        &mut conn,
+        &format!("SELECT {COLUMNS} FROM provider_connections WHERE provider"),
+        providers,
+    )
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
 /// Every connection, by provider.
 pub async fn all(pool: &AnyPool) -> Result<Vec<StoredConnection>, sqlx::Error> {
     let rows = sqlx::query(&format!(

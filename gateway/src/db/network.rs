@@ -276,17 +276,27 @@ pub async fn point_of_dealer(
 
 /// The next number of counter `name` (1 the first time), inside the caller's transaction.
 pub async fn next_number(conn: &mut AnyConnection, name: &str) -> Result<i64, sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO counters (name, value) VALUES ($1, 1) \
-         ON CONFLICT (name) DO UPDATE SET value = counters.value + 1",
+    next_numbers(conn, name, 1).await
+}
+
+/// Takes the next `count` (at least 1) numbers of the counter `name` at once, inside the
+/// caller's transaction: the numbers are `first ..= first + count - 1`, and `first` is returned.
+/// One statement however many are taken (the delivery claims number a whole batch).
+pub async fn next_numbers(
+    conn: &mut AnyConnection,
+    name: &str,
+    count: i64,
+) -> Result<i64, sqlx::Error> {
+    debug_assert!(count >= 1);
+    let last: i64 = sqlx::query_scalar(
+        "INSERT INTO counters (name, value) VALUES ($1, $2) \
+         ON CONFLICT (name) DO UPDATE SET value = counters.value + $2 RETURNING value",
     )
     .bind(name)
-    .execute(&mut *conn)
+    .bind(count)
+    .fetch_one(conn)
     .await?;
-    sqlx::query_scalar("SELECT value FROM counters WHERE name = $1")
-        .bind(name)
-        .fetch_one(conn)
-        .await
+    Ok(last - count + 1)
 }
 
 /// Registers a point (inactive, like every new point) with its first cashier `C1`; returns

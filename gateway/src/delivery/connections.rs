@@ -116,28 +116,52 @@ pub struct Adapters {
     built: Mutex<HashMap<String, Built>>,
 }
 
+/// What [`Adapters::of`] finds for a provider: its adapter, `None` when it has no connection
+/// yet, or why its connection is not usable.
+pub type Found = Result<Option<Arc<dyn ProviderAdapter>>, AdapterError>;
+
 impl Adapters {
     /// The adapter of `provider`; `Ok(None)` when it has no connection yet.
-    pub async fn of(
+    pub async fn of(&self, pool: &AnyPool, provider: &str) -> Found {
+        let mut found = self.of_all(pool, &[provider]).await?;
+        found.remove(provider).unwrap_or(Ok(None))
+    }
+
+    /// What [`Self::of`] finds for each of `providers` (at least one), read in one statement:
+    /// the delivery worker resolves a whole claimed batch at once instead of one read per
+    /// attempt.
+    pub async fn of_all(
         &self,
         pool: &AnyPool,
-        provider: &str,
-    ) -> Result<Option<Arc<dyn ProviderAdapter>>, AdapterError> {
-        let Some(stored) = connections::find(pool, provider).await? else {
-            return Ok(None);
-        };
+        providers: &[&str],
+    ) -> Result<HashMap<String, Found>, sqlx::Error> {
+        let stored = connections::find_all(pool, providers).await?;
         let mut built = self.built.lock().await;
-        if let Some((at, adapter)) = built.get(provider)
-            && *at == stored.updated_at_ms
-        {
-            return Ok(Some(adapter.clone()));
+        let mut found: HashMap<String, Found> = providers
+            .iter()
+            .map(|p| ((*p).to_owned(), Ok(None)))
+            .collect();
+        for stored in stored {
+            let adapter = match built.get(&stored.provider) {
+                Some((at, adapter)) if *at == stored.updated_at_ms => Ok(adapter.clone()),
+                _ => Self::build(&stored).inspect(|adapter| {
+                    built.insert(
+                        stored.provider.clone(),
+                        (stored.updated_at_ms, adapter.clone()),
+                    );
+                }),
+            };
+            found.insert(stored.provider.clone(), adapter.map(Some));
         }
+        Ok(found)
+    }
+
+    fn build(stored: &StoredConnection) -> Result<Arc<dyn ProviderAdapter>, AdapterError> {
         let connection =
-            connection_of(&stored).map_err(|e| AdapterError::Unusable(e.to_string()))?;
-        let adapter: Arc<dyn ProviderAdapter> =
-            Arc::from(adapter_for(&connection).map_err(|e| AdapterError::Unusable(e.to_string()))?);
-        built.insert(provider.to_owned(), (stored.updated_at_ms, adapter.clone()));
-        Ok(Some(adapter))
+            connection_of(stored).map_err(|e| AdapterError::Unusable(e.to_string()))?;
+        let adapter =
+            adapter_for(&connection).map_err(|e| AdapterError::Unusable(e.to_string()))?;
+        Ok(Arc::from(adapter))
     }
 }
 

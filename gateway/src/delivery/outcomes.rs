@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::db::{
     begin_write,
-    deliveries::{self, Attempt},
+    deliveries::{self, Attempt, DeliveredMark},
     retry::retry,
 };
 
@@ -96,24 +96,25 @@ async fn write(pool: AnyPool, mut waiting: mpsc::UnboundedReceiver<(Delivered, R
     }
 }
 
-/// Each outcome's attempt and its delivered mark, in one transaction; whether each marked it.
+/// Each outcome's attempt and its delivered mark, in one transaction of two statements;
+/// whether each marked it.
 async fn write_all(pool: &AnyPool, outcomes: &[&Delivered]) -> Result<Vec<bool>, sqlx::Error> {
+    let attempts: Vec<(&str, &Attempt)> = outcomes
+        .iter()
+        .map(|delivered| (delivered.transaction_id.as_str(), &delivered.attempt))
+        .collect();
+    let marks: Vec<DeliveredMark<'_>> = outcomes
+        .iter()
+        .map(|delivered| DeliveredMark {
+            transaction_id: &delivered.transaction_id,
+            provider_txn: &delivered.provider_txn,
+            comment: delivered.comment.as_deref(),
+            at_ms: delivered.at_ms,
+        })
+        .collect();
     let mut tx = begin_write(pool).await?;
-    let mut done = Vec::with_capacity(outcomes.len());
-    for delivered in outcomes {
-        let id = delivered.transaction_id.as_str();
-        deliveries::insert_attempt_in(&mut tx, id, &delivered.attempt).await?;
-        let marked = deliveries::mark_delivered_in(
-            &mut tx,
-            id,
-            &delivered.provider_txn,
-            delivered.comment.as_deref(),
-            None,
-            delivered.at_ms,
-        )
-        .await?;
-        done.push(marked);
-    }
+    deliveries::insert_attempts_in(&mut tx, &attempts).await?;
+    let done = deliveries::mark_all_delivered_in(&mut tx, &marks).await?;
     tx.commit().await?;
     Ok(done)
 }

@@ -4,7 +4,8 @@
 //!   retry falls due, and at least every [`RetryPolicy::idle_poll`] (which also picks up jobs
 //!   another gateway on the same database queued).
 //! * **Once at a time.** A due job is first *claimed* ([`deliveries::claim_all`]): marked `sent`
-//!   with its due time moved to the claim's expiry, only if nobody moved it since it was read.
+//!   with its due time moved to the claim's expiry, only if it is still due (a job another
+//!   worker claimed meanwhile has that worker's expiry as its due time).
 //!   Two workers never send it at the same time; a worker that dies mid-attempt (SIGKILL)
 //!   leaves the claim to expire and the job is sent again then — with the same provider
 //!   transaction number, which the provider answers with its first outcome.
@@ -19,7 +20,7 @@ use std::{sync::Arc, time::Duration};
 
 use sqlx::AnyPool;
 use tokio::{sync::Semaphore, task::JoinSet};
-use tolem_providers::adapter::{Answer, PayOrder};
+use tolem_providers::adapter::{Answer, PayOrder, ProviderAdapter};
 
 use super::{
     DeliveryQueue,
@@ -147,7 +148,28 @@ impl Worker {
                 let now = now_ms();
                 let lease_until = now.saturating_add(millis(self.retry.lease));
                 let claimed = deliveries::claim_all(&self.pool, due, now, lease_until).await?;
+                if claimed.is_empty() {
+                    continue;
+                }
+                let mut providers: Vec<&str> =
+                    claimed.iter().map(|job| job.provider.as_str()).collect();
+                providers.sort_unstable();
+                providers.dedup();
+                // The batch's connections in one read; a failed read puts each job back in line.
+                let found = self
+                    .adapters
+                    .of_all(&self.pool, &providers)
+                    .await
+                    .map_err(|error| error.to_string());
                 for claimed in claimed {
+                    let adapter = match &found {
+                        Ok(found) => match found.get(&claimed.provider) {
+                            Some(Ok(adapter)) => Ok(adapter.clone()),
+                            Some(Err(error)) => Err(error.to_string()),
+                            None => Ok(None),
+                        },
+                        Err(error) => Err(error.clone()),
+                    };
                     let permit = permits
                         .clone()
                         .acquire_owned()
@@ -155,7 +177,7 @@ impl Worker {
                         .expect("the semaphore is never closed");
                     let worker = self.clone();
                     running.spawn(async move {
-                        if let Err(error) = worker.attempt(&claimed).await {
+                        if let Err(error) = worker.attempt(&claimed, adapter).await {
                             // The claim runs out and the job is tried again.
                             tracing::error!(transaction_id = %claimed.transaction_id, %error,
                                 "delivery attempt not recorded");
@@ -174,16 +196,21 @@ impl Worker {
         deliveries::next_due_at(&self.pool).await
     }
 
-    /// One attempt at a claimed job.
-    async fn attempt(&self, job: &Claimed) -> Result<(), AttemptError> {
-        let adapter = match self.adapters.of(&self.pool, &job.provider).await {
+    /// One attempt at a claimed job, with its provider's adapter as the batch found it
+    /// ([`Adapters::of_all`]): none when the provider has no connection, or why it is unusable.
+    async fn attempt(
+        &self,
+        job: &Claimed,
+        adapter: Result<Option<Arc<dyn ProviderAdapter>>, String>,
+    ) -> Result<(), AttemptError> {
+        let adapter = match adapter {
             Ok(Some(adapter)) => adapter,
             Ok(None) => {
                 return self
                     .later(job, None, Some("no connection to the provider configured"))
                     .await;
             }
-            Err(error) => return self.later(job, None, Some(&error.to_string())).await,
+            Err(error) => return self.later(job, None, Some(&error)).await,
         };
         let order = PayOrder {
             txn_id: u64::try_from(job.txn_id).unwrap_or_default(),
