@@ -2,8 +2,8 @@
 //!
 //! A first visit loads the page, its CSS, JS and wasm; then the service worker installs (sw.js,
 //! its glue and wasm) and precaches the rest of the shell (manifest, icons) and the chunks of
-//! the screens loaded on first use (issue 14 item 1: settings, history, shift, message). The
-//! report lists every file and gives two totals:
+//! the screens loaded on first use (issue 14 item 1: settings, history, shift, message, card
+//! bill). The report lists every file and gives two totals:
 //!
 //! - usable: every file but those chunks — what the page and the worker fetch before the main
 //!   menu and the payment work (the first paint, the glue and main module, sw.js, the shell).
