@@ -1,5 +1,7 @@
 //! Screens a cashier does not need for a first payment — settings and keys, the history and
-//! receipts, the shift, the message — as code loaded on first use (issue 14 item 1).
+//! receipts, the shift, the message, the card bill — as code loaded on first use (issue 14
+//! item 1). The card bill ([`LazyBill`]) is a stage of the payment page rather than a route: a
+//! cash payment never shows it, and it brings the QR code encoder with it.
 //!
 //! With the `split` feature (the release build, scripts/build-app.sh) each group below is a
 //! split point (`wasm_split`, what Leptos' `#[lazy]` is built on): wasm-split moves the code
@@ -10,6 +12,7 @@
 //! before: the same components, with nothing to wait for.
 
 use leptos::prelude::*;
+use tolem_outbox::record::PaymentRecord;
 
 /// A screen behind a lazy route; `group` says which chunk holds it.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -102,6 +105,50 @@ fn message_screen() -> AnyView {
     view! { <super::MessagePage /> }.into_any()
 }
 
+/// What the card bill's screen is made of, in one box: one pointer across the split point.
+struct Bill {
+    record: PaymentRecord,
+    account: String,
+    on_final: Option<Callback<PaymentRecord>>,
+}
+
+fn bill_screen(bill: Box<Bill>) -> AnyView {
+    use super::pay::bill::BillScreen;
+    let Bill {
+        record,
+        account,
+        on_final,
+    } = *bill;
+    match on_final {
+        Some(on_final) => view! { <BillScreen record account on_final /> }.into_any(),
+        None => view! { <BillScreen record account /> }.into_any(),
+    }
+}
+
+/// The card bill of `record` ([`super::pay::bill::BillScreen`]); in the split build, once its
+/// chunk is loaded, or the same message as a screen whose chunk cannot be fetched.
+#[component]
+pub fn LazyBill(
+    record: PaymentRecord,
+    /// The account as the cashier reads it (a phone in its mask).
+    account: String,
+    #[prop(optional, into)] on_final: Option<Callback<PaymentRecord>>,
+) -> impl IntoView {
+    let bill = Box::new(Bill {
+        record,
+        account,
+        on_final,
+    });
+    #[cfg(not(feature = "split"))]
+    {
+        bill_screen(bill)
+    }
+    #[cfg(feature = "split")]
+    {
+        loaded(split::bill_chunk(bill))
+    }
+}
+
 #[cfg(not(feature = "split"))]
 fn render(screen: Screen) -> AnyView {
     match screen.group() {
@@ -125,10 +172,18 @@ pub fn LazyScreen(screen: Screen) -> impl IntoView {
 #[cfg(feature = "split")]
 #[component]
 pub fn LazyScreen(screen: Screen) -> impl IntoView {
+    loaded(split::load(screen))
+}
+
+/// What `chunk` renders once it is loaded; *Loading…* until then, and a message if it cannot be.
+#[cfg(feature = "split")]
+fn loaded(
+    chunk: impl Future<Output = Result<AnyView, leptos::wasm_split::SplitLoaderError>> + Send + 'static,
+) -> impl IntoView {
     view! {
         <Suspense fallback=|| view! { <p class="loading">{tr!(loading)}</p> }>
             {Suspend::new(async move {
-                split::load(screen).await.unwrap_or_else(|_| {
+                chunk.await.unwrap_or_else(|_| {
                     view! { <p id="screen-not-loaded" class="error" role="alert">{tr!(screen_not_loaded)}</p> }
                         .into_any()
                 })
@@ -143,7 +198,7 @@ pub fn LazyScreen(screen: Screen) -> impl IntoView {
 /// panics when a chunk cannot be fetched, and a panic aborts the whole module.
 #[cfg(feature = "split")]
 mod split {
-    use super::{Group, Screen};
+    use super::{Bill, Group, Screen};
     use leptos::prelude::*;
     use leptos::wasm_split::{SplitLoaderError, wasm_split};
 
@@ -165,6 +220,11 @@ mod split {
     #[wasm_split(tolem_message, wasm_split_path = ::leptos::wasm_split, fallible)]
     fn message_chunk() -> Result<AnyView, SplitLoaderError> {
         Ok(super::message_screen())
+    }
+
+    #[wasm_split(tolem_bill, wasm_split_path = ::leptos::wasm_split, fallible)]
+    pub fn bill_chunk(bill: Box<Bill>) -> Result<AnyView, SplitLoaderError> {
+        Ok(super::bill_screen(bill))
     }
 
     pub async fn load(screen: Screen) -> Result<AnyView, SplitLoaderError> {

@@ -23,7 +23,7 @@ pub use keys::{
     ChangePassphrasePage, DeleteKeyPage, GenerateKeyPage, KeyCardPage, KeysPage, RegisterKeyPage,
     ViewKeyPage,
 };
-pub use lazy::{LazyScreen, Screen};
+pub use lazy::{LazyBill, LazyScreen, Screen};
 pub use message::MessagePage;
 pub use not_found::NotFoundPage;
 pub use pay::{PaymentPage, ProvidersPage};

@@ -2,8 +2,8 @@
 //!
 //! A first visit loads the page, its CSS, JS and wasm; then the service worker installs (sw.js,
 //! its glue and wasm) and precaches the rest of the shell (manifest, icons) and the chunks of
-//! the screens loaded on first use (issue 14 item 1: settings, history, shift, message). The
-//! report lists every file and gives two totals:
+//! the screens loaded on first use (issue 14 item 1: settings, history, shift, message, card
+//! bill). The report lists every file and gives two totals:
 //!
 //! - usable: every file but those chunks — what the page and the worker fetch before the main
 //!   menu and the payment work (the first paint, the glue and main module, sw.js, the shell).
@@ -58,7 +58,9 @@ const GOAL_BROTLI: usize = 150 * 1024;
 /// before it is usable (the report's "usable" total). Raised to 382.5 KiB (382.4 KiB measured
 /// on main, issue 14 item 3): the replay's batched IndexedDB requests and its one message per
 /// batch, merged beside the split, add 0.7 KiB to the main module, which runs them in the worker.
-pub const BUDGET_BROTLI: usize = 382 * 1024 + 512;
+/// Lowered to 369.9 KiB (369.8 KiB measured): the card bill's screen, with the QR code encoder,
+/// is a chunk too (src/pages/lazy.rs, `LazyBill`): a cash payment never shows it (-12.6 KiB).
+pub const BUDGET_BROTLI: usize = 369 * 1024 + 922;
 
 /// Prints the report; with `check`, fails when the first visit is over [`BUDGET_BROTLI`].
 pub fn print(dist_dir: &Path, check: bool) -> Result<(), String> {

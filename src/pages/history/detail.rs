@@ -14,8 +14,9 @@
 //! confirmation there makes a new payment (a new session, newly signed); this one stays as it was.
 //!
 //! A bill still waiting for the customer's card is shown as on the payment screen — its QR code,
-//! the time left, *Cancel bill* ([`BillScreen`]) — so the cashier can find it again; once it has
-//! ended, its page is a payment's like any other (*paid by card*, or why it was not paid).
+//! the time left, *Cancel bill* ([`crate::pages::pay::bill::BillScreen`], loaded on first use)
+//! — so the cashier can find it again; once it has ended, its page is a payment's like any
+//! other (*paid by card*, or why it was not paid).
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -33,9 +34,9 @@ use crate::language::use_i18n;
 use crate::messages::{Explain, with_number, with_value};
 use crate::money::format_tenge;
 use crate::outbox::use_outbox;
+use crate::pages::LazyBill;
 use crate::pages::PageFrame;
 use crate::pages::history::{Shared, receipt_lines, share};
-use crate::pages::pay::bill::BillScreen;
 use crate::payments::{self, SendError, on_payment_change};
 use crate::providers::use_providers;
 
@@ -320,7 +321,7 @@ pub fn PaymentDetailPage() -> impl IntoView {
             Some(provider) => account_for_display(provider.account_kind, &p.account),
             None => account_guess(&p.account),
         };
-        view! { <BillScreen record=*record account /> }.into_any()
+        view! { <LazyBill record=*record account /> }.into_any()
     };
 
     view! {

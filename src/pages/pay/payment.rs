@@ -31,8 +31,8 @@ use crate::i18n::*;
 use crate::language::use_i18n;
 use crate::messages::Explain;
 use crate::outbox::use_outbox;
+use crate::pages::LazyBill;
 use crate::pages::history::failure_text;
-use crate::pages::pay::bill::BillScreen;
 use crate::pages::pay::check::{CheckAnswer, CheckResult, CheckState, check_number};
 use crate::pages::pay::form::{AmountSide, FieldErrors, check_form, live_split};
 use crate::pages::{PageFrame, TextKey};
@@ -802,7 +802,7 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
             let on_final = move |record: PaymentRecord| {
                 set_stage.set(Stage::Done(Box::new(record), Action::Bill));
             };
-            view! { <BillScreen record=*record account on_final /> }.into_any()
+            view! { <LazyBill record=*record account on_final /> }.into_any()
         }
         Stage::Done(record, action) => outcome(*record, action).into_any(),
         Stage::NotSaved(why, action) => not_saved(why, action).into_any(),

@@ -1,12 +1,16 @@
 //! Issue 14 item 1: the screens a first payment does not need (settings, history, shift,
-//! message) are chunks of the module, loaded on first use — and, offline-first, still open with
-//! no network at all once one visit has installed the service worker, which precaches them.
+//! message, the card bill) are chunks of the module, loaded on first use — and, offline-first,
+//! still open with no network at all once one visit has installed the service worker, which
+//! precaches them. The card bill shown offline after one visit is proven by
+//! tests/e2e/tests/card_payment.rs (the cashier's phone makes its bill with the network down).
 //!
 //! Real parts only: the release build (split by scripts/build-app.sh), the gateway binary,
 //! Chromium, the service worker and an outage made by killing the gateway.
 
 use serde_json::json;
-use tolem_e2e::{Browser, Gateway, free_port, path_from_env};
+use tolem_e2e::{
+    Browser, Console, Gateway, Phone, free_port, path_from_env, start_card_service, start_provider,
+};
 
 /// How many of the split module's chunks (`*.wasm` other than the main `*_bg.wasm`) this page
 /// has fetched, from the network or the worker's cache.
@@ -16,6 +20,8 @@ const CHUNKS_FETCHED: &str = "return performance.getEntriesByType('resource')
 
 /// Only the settings screen says this (its language section).
 const SETTINGS_TEXT: &str = "Язык интерфейса запоминается на этом телефоне.";
+/// What a screen whose chunk cannot be fetched says (ru, the default language).
+const NOT_LOADED_TEXT: &str = "Этот экран ещё не загружен на телефон";
 /// Only the shift screen says this.
 const SHIFT_TEXT: &str = "Откройте смену, когда начинаете принимать платежи";
 
@@ -88,9 +94,7 @@ async fn a_screen_whose_chunk_cannot_be_fetched_says_so_and_the_app_goes_on() {
         )
         .await;
     browser.click("a.tile-shift").await;
-    browser
-        .wait_for_text("Этот экран ещё не загружен на телефон")
-        .await;
+    browser.wait_for_text(NOT_LOADED_TEXT).await;
 
     // The app goes on: back to the menu, and the payments are there.
     browser.click("a.brand").await;
@@ -104,4 +108,58 @@ async fn a_screen_whose_chunk_cannot_be_fetched_says_so_and_the_app_goes_on() {
     browser.wait_for_text(SHIFT_TEXT).await;
 
     browser.close().await;
+}
+
+/// The card bill is a chunk too (a cash payment never needs it): when it cannot be fetched, the
+/// payment page says so instead of taking the app down, the bill is stored all the same, and
+/// the history shows it once the chunk can be fetched.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_card_bill_whose_chunk_cannot_be_fetched_says_so_and_the_history_shows_it_later() {
+    let dist = path_from_env("TOLEM_DIST");
+    let data = tempfile::tempdir().unwrap();
+    let provider = start_provider(&["--open"]).await;
+    let card = start_card_service().await;
+    let gateway = Gateway::start_with_cards(free_port(), &dist, data.path(), &provider.url, &card);
+    let mut console = Console::log_in(&gateway.url(), false).await;
+    let phone = Phone::certified(&gateway.url(), &mut console).await;
+    let b = &phone.browser;
+
+    // The page's requests go past the worker's cache, and the bill's chunk fails.
+    b.devtools("Network.enable", json!({})).await;
+    b.devtools("Network.setBypassServiceWorker", json!({ "bypass": true }))
+        .await;
+    b.devtools(
+        "Network.setBlockedURLs",
+        json!({ "urls": ["*/split_*.wasm", "*/chunk_*.wasm"] }),
+    )
+    .await;
+    b.fill("#pay-account", "7011234567").await;
+    b.fill("#pay-amount", "2000").await;
+    b.click("#pay-method-card").await;
+    b.click("#pay-bill").await;
+    b.click("#confirm-submit").await;
+    b.wait_for_element("#screen-not-loaded").await;
+    b.wait_for_text(NOT_LOADED_TEXT).await;
+    assert_eq!(
+        b.eval("return document.querySelector('#bill') === null")
+            .await,
+        true,
+        "no bill screen without its chunk"
+    );
+
+    // The chunk can be fetched again: the stored bill is in the history, and its page shows it.
+    b.devtools("Network.setBlockedURLs", json!({ "urls": [] }))
+        .await;
+    b.client
+        .goto(&format!("{}history", phone.app))
+        .await
+        .unwrap();
+    let entry = "#history-list li.payment[data-method='card'] a";
+    b.wait_for_element(entry).await;
+    b.click(entry).await;
+    b.wait_for_element("#bill[data-state='awaiting_card'] #bill-qr")
+        .await;
+
+    phone.close().await;
+    console.close().await;
 }
