@@ -422,7 +422,7 @@ pub struct DeliveredMark<'a> {
 
 /// Marks deliveries delivered by the worker, inside the caller's transaction: one statement
 /// for up to [`ROWS_PER_STATEMENT`] of them. For each, in order, whether it marked it now
-/// (`false`: it had finished already, or it came earlier in `marks`).
+/// (`false`: it had finished already, or the same delivery came earlier in `marks`).
 pub async fn mark_all_delivered_in(
     conn: &mut AnyConnection,
     marks: &[DeliveredMark<'_>],
