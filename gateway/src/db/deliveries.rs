@@ -2,7 +2,7 @@
 //! attempt at it. The policy (when to retry, what a refusal does) is in [`crate::delivery`];
 //! this module only reads and writes rows.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use sqlx::{AnyConnection, AnyPool, Row, any::AnyRow};
 
@@ -429,12 +429,12 @@ pub async fn mark_all_delivered_in(
 ) -> Result<Vec<bool>, sqlx::Error> {
     // A delivery marked twice in one statement would be reported twice; the first mark wins,
     // as it would one statement at a time.
-    let mut first = std::collections::HashSet::new();
+    let mut first = HashSet::new();
     let unique: Vec<&DeliveredMark<'_>> = marks
         .iter()
         .filter(|mark| first.insert(mark.transaction_id))
         .collect();
-    let mut marked = std::collections::HashSet::new();
+    let mut marked = HashSet::new();
     for chunk in unique.chunks(ROWS_PER_STATEMENT) {
         // Each row's own values come from a VALUES list joined in (`UPDATE … FROM`, which
         // SQLite has since 3.33 and PostgreSQL always had).

@@ -446,7 +446,8 @@ impl<'s> GroupState<'s> {
     /// Writes what the group decided: each dealer's counter and balance moved once, then the
     /// ledger entries, the payments, their delivery jobs, the day's sums and commission
     /// accruals, each table in one statement — and the sequence numbers of all its payments,
-    /// decided or not: each arrived ([`crate::sender::note_refused_pay`] records those refused before the group).
+    /// decided or not: each arrived ([`crate::sender::note_refused_pay`] records those refused
+    /// before the group).
     pub async fn write(
         self,
         conn: &mut AnyConnection,
