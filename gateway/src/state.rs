@@ -64,9 +64,10 @@ impl AppState {
     /// State for a gateway on `pool` serving the app built into `dist` and signing with
     /// `gateway_key`. Cookies are not `Secure` unless [`Self::with_secure_cookies`] says so.
     pub fn new(pool: AnyPool, dist: impl Into<PathBuf>, gateway_key: GatewayKey) -> Self {
+        let delivery = Arc::new(DeliveryQueue::default());
         Self {
             health_pool: pool.clone(),
-            payments: Arc::new(GroupWriter::new(pool.clone())),
+            payments: Arc::new(GroupWriter::new(pool.clone(), delivery.outcomes.clone())),
             pool,
             static_files: Arc::new(StaticFiles::new(dist.into())),
             gateway_key: Arc::new(gateway_key),
@@ -74,7 +75,7 @@ impl AppState {
             https: false,
             lan_ca: None,
             mail: Arc::new(MailQueue::default()),
-            delivery: Arc::new(DeliveryQueue::default()),
+            delivery,
             adapters: Arc::new(Adapters::default()),
             card: Arc::new(CardPayments::default()),
             trusted_proxies: Arc::new(TrustedProxies::default()),
@@ -103,6 +104,9 @@ impl AppState {
 
     /// Uses `queue` to wake the provider delivery worker.
     pub fn with_delivery_queue(mut self, queue: Arc<DeliveryQueue>) -> Self {
+        // The payment writer takes the worker's outcomes along: it shares the queue's list.
+        // Not started yet (its thread starts with the first payment), so nothing is lost.
+        self.payments = Arc::new(GroupWriter::new(self.pool.clone(), queue.outcomes.clone()));
         self.delivery = queue;
         self
     }

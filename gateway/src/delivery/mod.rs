@@ -28,6 +28,8 @@ pub mod registry;
 pub mod reversal;
 pub mod worker;
 
+use std::sync::Arc;
+
 use sqlx::AnyConnection;
 use tokio::sync::Notify;
 use tolem_protocol::messages::{Delivery, DeliveryState, ProviderRefusal};
@@ -81,11 +83,14 @@ fn refusal_from_text(delivery: &deliveries::Delivery) -> ProviderRefusal {
         .unwrap_or(ProviderRefusal::Other)
 }
 
-/// Wakes the delivery worker when a payment was accepted, so it goes out at once rather than
-/// at the next poll. A wake-up while the worker is busy is kept (one permit).
-#[derive(Debug, Default)]
+/// What the delivery worker shares with the rest of the gateway: its wake-up when a payment was
+/// accepted, so it goes out at once rather than at the next poll (a wake-up while the worker is
+/// busy is kept: one permit), and its delivered outcomes waiting to be written, which the
+/// payment writer takes along in its groups ([`outcomes`]).
+#[derive(Default)]
 pub struct DeliveryQueue {
     wake: Notify,
+    pub outcomes: Arc<outcomes::Outcomes>,
 }
 
 impl DeliveryQueue {

@@ -92,14 +92,15 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// A worker on `pool` woken by `queue`, with the default policy.
+    /// A worker on `pool` woken by `queue`, with the default policy; its delivered outcomes
+    /// wait in the queue's list, for the payment writer that shares it to take along.
     pub fn new(pool: AnyPool, queue: Arc<DeliveryQueue>) -> Worker {
         Worker {
             pool,
+            outcomes: queue.outcomes.clone(),
             queue,
             adapters: Arc::new(Adapters::default()),
             retry: RetryPolicy::default(),
-            outcomes: Arc::new(Outcomes::default()),
         }
     }
 

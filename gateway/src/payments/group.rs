@@ -16,7 +16,9 @@
 //!    written in a handful of statements
 //!    ([`super::group_state`]). A payment that is not decided (a replay, a session taken, a
 //!    sender refused) writes nothing and takes no transaction number, so the numbers stay
-//!    consecutive. Then it commits once and answers each caller.
+//!    consecutive. The delivered outcomes the delivery worker has waiting then are written in
+//!    the same transaction ([`crate::delivery::outcomes`]: one commit for both, where there
+//!    were two turns at SQLite's write lock). Then it commits once and answers each caller.
 //! 3. Back in the caller's task: the answer is signed by the answer-signing layer, again in
 //!    parallel across tokio's workers — the writer only decides.
 //!
@@ -61,6 +63,7 @@ use super::{
 };
 use crate::{
     db::{begin_write, retry::retry},
+    delivery::outcomes::{Outcomes, Riding},
     sender::Sender,
 };
 
@@ -77,6 +80,8 @@ const QUEUE_LIMIT: usize = 4 * GROUP_LIMIT;
 /// serves it.
 pub struct GroupWriter {
     pool: AnyPool,
+    /// The delivery worker's outcomes waiting to be written: each group takes them along.
+    riders: Arc<Outcomes>,
     /// Each message is one submission: its payments, in order, never split across groups.
     queue: OnceLock<mpsc::Sender<Vec<Job>>>,
     /// How many payments the group being decided holds (0 between groups).
@@ -105,10 +110,12 @@ impl Job {
 }
 
 impl GroupWriter {
-    /// A writer of payments on `pool`.
-    pub fn new(pool: AnyPool) -> Self {
+    /// A writer of payments on `pool` that also writes the delivered outcomes waiting in
+    /// `riders` in each group's transaction ([`crate::delivery::outcomes`]).
+    pub fn new(pool: AnyPool, riders: Arc<Outcomes>) -> Self {
         Self {
             pool,
+            riders,
             queue: OnceLock::new(),
             deciding: Arc::new(AtomicUsize::new(0)),
             groups: Arc::new(AtomicU64::new(0)),
@@ -181,6 +188,7 @@ impl GroupWriter {
             let (queue, waiting) = mpsc::channel(QUEUE_LIMIT);
             tokio::spawn(write(
                 self.pool.clone(),
+                self.riders.clone(),
                 waiting,
                 self.deciding.clone(),
                 self.groups.clone(),
@@ -216,6 +224,7 @@ fn job(
 /// its own).
 async fn write(
     pool: AnyPool,
+    riders: Arc<Outcomes>,
     mut waiting: mpsc::Receiver<Vec<Job>>,
     deciding: Arc<AtomicUsize>,
     groups: Arc<AtomicU64>,
@@ -244,7 +253,9 @@ async fn write(
         deciding.store(jobs.len(), Ordering::Release);
         // In a task of its own so that a panic fails this group's callers (their answers are
         // dropped: 999) and not every payment after it.
-        if let Err(error) = tokio::spawn(decide_and_answer(pool.clone(), jobs)).await {
+        if let Err(error) =
+            tokio::spawn(decide_and_answer(pool.clone(), riders.clone(), jobs)).await
+        {
             tracing::error!(%error, "a group of payments was not decided");
         }
         deciding.store(0, Ordering::Release);
@@ -252,7 +263,7 @@ async fn write(
 }
 
 /// Decides `jobs` as one group and answers each caller.
-async fn decide_and_answer(pool: AnyPool, mut jobs: Vec<Job>) {
+async fn decide_and_answer(pool: AnyPool, riders: Arc<Outcomes>, mut jobs: Vec<Job>) {
     // Stable: arrival order within each dealer is kept (see the module docs).
     jobs.sort_by(|a, b| a.sender.point.dealer_code.cmp(&b.sender.point.dealer_code));
     let decided = {
@@ -261,8 +272,11 @@ async fn decide_and_answer(pool: AnyPool, mut jobs: Vec<Job>) {
             .map(|job| (job.candidate(), job.now_ms))
             .collect();
         let candidates = &candidates;
-        let pool = &pool;
-        retry("pay group", move || decide_together(pool, candidates)).await
+        let (pool, riders) = (&pool, &*riders);
+        retry("pay group", move || {
+            decide_together(pool, candidates, Some(riders))
+        })
+        .await
     };
     tracing::debug!(payments = jobs.len(), "group of payments decided");
     match decided {
@@ -289,9 +303,16 @@ async fn decide_and_answer(pool: AnyPool, mut jobs: Vec<Job>) {
 pub(super) async fn decide_together(
     pool: &AnyPool,
     payments: &[(Candidate<'_>, i64)],
+    riders: Option<&Outcomes>,
 ) -> Result<Vec<Result<Paid, PayError>>, PayError> {
     let mut tx = begin_write(pool).await?;
     let outcomes = decide_all_in(&mut tx, payments, Funding::Balance).await?;
+    // The delivered outcomes waiting now ride in the same commit ([`crate::delivery::outcomes`]).
+    let riding = match riders {
+        Some(riders) => riders.write_waiting_in(&mut tx).await?,
+        None => Riding::default(),
+    };
     tx.commit().await?;
+    riding.committed();
     Ok(outcomes)
 }

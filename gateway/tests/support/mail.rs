@@ -422,6 +422,7 @@ impl Gateway {
             // The binary decides its own payments; this writer is never used.
             payments: std::sync::Arc::new(tolem_gateway::payments::group::GroupWriter::new(
                 pool.clone(),
+                Default::default(),
             )),
             pool,
             client: super::client_from("127.0.0.1".parse().unwrap()),
