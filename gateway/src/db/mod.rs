@@ -29,7 +29,7 @@ pub mod sequence;
 pub mod sessions;
 mod write;
 
-pub use write::{WriteTx, begin_write};
+pub use write::{WriteTx, begin_write, has_one_writer};
 
 use std::time::Duration;
 

@@ -67,7 +67,7 @@ impl DerefMut for WriteTx {
 /// PostgreSQL needs nothing of this: its transactions lock rows as they write them.
 pub async fn begin_write(pool: &AnyPool) -> Result<WriteTx, sqlx::Error> {
     let url = &pool.connect_options().database_url;
-    if url.scheme() != "sqlite" {
+    if !has_one_writer(pool) {
         return Ok(WriteTx {
             tx: pool.begin().await?,
             _turn: None,
@@ -80,6 +80,12 @@ pub async fn begin_write(pool: &AnyPool) -> Result<WriteTx, sqlx::Error> {
         tx: pool.begin_with("BEGIN IMMEDIATE").await?,
         _turn: Some(turn),
     })
+}
+
+/// Whether the database of `pool` lets one writer at a time in (SQLite), so that writers which
+/// could share a transaction gain by doing so; PostgreSQL's writers lock only their rows.
+pub fn has_one_writer(pool: &AnyPool) -> bool {
+    pool.connect_options().database_url.scheme() == "sqlite"
 }
 
 /// The queue of the SQLite database at `url`: one per database file this process writes,

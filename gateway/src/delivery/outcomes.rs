@@ -10,7 +10,7 @@
 //! Only the delivered outcome is grouped: it is the one every payment has; a temporary failure
 //! or a final refusal (a reversal) is rare and keeps its own transaction.
 //!
-//! And the outcomes ride along with the payments: the payment writer that shares these
+//! And on SQLite the outcomes ride along with the payments: the payment writer that shares these
 //! [`Outcomes`] (the gateway's own, see [`super::DeliveryQueue`]) writes those waiting in its
 //! group's transaction ([`Outcomes::write_waiting_in`]), before its one commit. The outcomes'
 //! own writer takes what is waiting only once it holds the write lock, so under load, when a
