@@ -4,6 +4,7 @@
 # p50/p95/p99 next to this machine's limits measured in the same run (Ed25519 checks and
 # signatures per second per core; durable commits per second of each database), and the ratios.
 # Usage: scripts/gateway-benchmark.sh [N]   (tests/e2e/examples/gateway_benchmark.rs)
+# DATABASES=sqlite or DATABASES=postgres runs only that one.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
