@@ -102,10 +102,11 @@ impl AppState {
         self
     }
 
-    /// Uses `queue` to wake the provider delivery worker.
+    /// Uses `queue` to wake the provider delivery worker, whose delivered outcomes the payment
+    /// writer then takes along ([`crate::delivery::outcomes`]).
     pub fn with_delivery_queue(mut self, queue: Arc<DeliveryQueue>) -> Self {
-        // The payment writer takes the worker's outcomes along: it shares the queue's list.
-        // Not started yet (its thread starts with the first payment), so nothing is lost.
+        // A new writer sharing the queue's list of outcomes. The old one has not started (its
+        // task starts with the first payment), so nothing is lost.
         self.payments = Arc::new(GroupWriter::new(self.pool.clone(), queue.outcomes.clone()));
         self.delivery = queue;
         self

@@ -18,7 +18,8 @@
 //!    sender refused) writes nothing and takes no transaction number, so the numbers stay
 //!    consecutive. On SQLite, the delivered outcomes the delivery worker has waiting then are
 //!    written in the same transaction ([`crate::delivery::outcomes`]: one commit for both,
-//!    where there were two turns at the one write lock). Then it commits once and answers each caller.
+//!    where there were two turns at the one write lock). Then it commits once and answers
+//!    each caller.
 //! 3. Back in the caller's task: the answer is signed by the answer-signing layer, again in
 //!    parallel across tokio's workers — the writer only decides.
 //!
