@@ -95,9 +95,8 @@ impl Outcomes {
         if riding.taken.is_empty() {
             return Ok(riding);
         }
-        let outcomes: Vec<&Delivered> = riding.taken.iter().map(|(d, _)| d).collect();
         let mut savepoint = tx.begin().await?;
-        match write_all_in(&mut savepoint, &outcomes).await {
+        match write_all_in(&mut savepoint, &riding.taken).await {
             Ok(done) => {
                 savepoint.commit().await?;
                 riding.done = done;
@@ -105,9 +104,8 @@ impl Outcomes {
             }
             Err(error) => {
                 savepoint.rollback().await?;
-                tracing::error!(outcomes = outcomes.len(), %error,
+                tracing::error!(outcomes = riding.taken.len(), %error,
                     "delivery outcomes not recorded with the payment group");
-                drop(outcomes);
                 drop(riding);
                 Ok(Riding::default())
             }
@@ -199,14 +197,12 @@ async fn write(pool: AnyPool, outcomes: Arc<Outcomes>) {
             }
             continue;
         }
-        let list: Vec<&Delivered> = taken.iter().map(|(d, _)| d).collect();
         let written = async {
-            let done = write_all_in(&mut tx, &list).await?;
+            let done = write_all_in(&mut tx, &taken).await?;
             tx.commit().await?;
             Ok::<_, sqlx::Error>(done)
         }
         .await;
-        drop(list);
         match written {
             Ok(done) => Riding { taken, done }.committed(),
             // Recorded whatever another transaction holds: written again in the next turn.
@@ -231,15 +227,15 @@ async fn write(pool: AnyPool, outcomes: Arc<Outcomes>) {
 /// statements; whether each marked it.
 async fn write_all_in(
     tx: &mut AnyConnection,
-    outcomes: &[&Delivered],
+    outcomes: &[(Delivered, Reply)],
 ) -> Result<Vec<bool>, sqlx::Error> {
     let attempts: Vec<(&str, &Attempt)> = outcomes
         .iter()
-        .map(|delivered| (delivered.transaction_id.as_str(), &delivered.attempt))
+        .map(|(delivered, _)| (delivered.transaction_id.as_str(), &delivered.attempt))
         .collect();
     let marks: Vec<DeliveredMark<'_>> = outcomes
         .iter()
-        .map(|delivered| DeliveredMark {
+        .map(|(delivered, _)| DeliveredMark {
             transaction_id: &delivered.transaction_id,
             provider_txn: &delivered.provider_txn,
             comment: delivered.comment.as_deref(),
