@@ -36,9 +36,11 @@ if ! cargo install --list | grep -x "wasm_split_cli_support v$WASM_SPLIT_VERSION
   cargo install wasm_split_cli_support --version "$WASM_SPLIT_VERSION" --features build-binary --locked
 fi
 
-# wasm-opt from npm's binaryen: Debian's older one produces modules that fail in the browser.
-if ! "$ROOT/tools/npm/node_modules/.bin/wasm-opt" --version >/dev/null 2>&1; then
-  say "installing binaryen (wasm-opt) from npm"
+# wasm-opt from npm's binaryen: Debian's older one produces modules that fail in the browser;
+# terser minifies the JS glue (xtask/src/minify.rs).
+if ! "$ROOT/tools/npm/node_modules/.bin/wasm-opt" --version >/dev/null 2>&1 \
+  || ! "$ROOT/tools/npm/node_modules/.bin/terser" --version >/dev/null 2>&1; then
+  say "installing binaryen (wasm-opt) and terser from npm"
   npm ci --prefix "$ROOT/tools/npm" --no-audit --no-fund
 fi
 

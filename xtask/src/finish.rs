@@ -1,5 +1,5 @@
-//! Completing Trunk's output: the service worker's precache list and version, and the
-//! precompressed copies the gateway serves.
+//! Completing Trunk's output: the chunks linked, the glue minified, the service worker's precache
+//! list and version, and the precompressed copies the gateway serves.
 
 use std::fs;
 use std::path::Path;
@@ -9,6 +9,7 @@ use tolem_protocol::assets::is_content_hashed;
 
 use crate::compress;
 use crate::dist::{self, DistFile};
+use crate::minify;
 use crate::split;
 
 /// Files that compress by less than this fraction are served as they are (PNGs, mostly).
@@ -16,6 +17,9 @@ const MIN_SAVING: f64 = 0.05;
 
 pub fn finish_dist(dist_dir: &Path, split_dir: Option<&Path>) -> Result<(), String> {
     link_chunks(dist_dir, split_dir)?;
+    // After linking: split.rs finds its place in the glue by wasm-bindgen's own text.
+    let files = dist::files(dist_dir)?;
+    minify::minify_in_place(&find(files.as_slice(), "glue (tolem-*.js)", is_glue)?.path)?;
     // The chunks are files of the build from here on: precached and compressed like the rest.
     let files = dist::files(dist_dir)?;
     fill_service_worker(dist_dir, &files)?;
