@@ -18,6 +18,7 @@ use crate::pages::{HomePage, LazyScreen, NotFoundPage, PaymentPage, ProvidersPag
 use crate::providers::provide_providers;
 use crate::service_worker::provide_service_worker;
 use crate::session::provide_key_session;
+use crate::task::spawn_in_own_task;
 
 /// The whole cashier app.
 #[component]
@@ -32,6 +33,22 @@ pub fn App() -> impl IntoView {
 /// Everything inside the language context, so every string below can be translated.
 #[component]
 fn Shell() -> impl IntoView {
+    // The app is built over three browser tasks (the providers below, then the frame, then the
+    // screen): built in one, V8 compiling each function on its first call, it was one task of
+    // 300–700 ms on a 4× slower processor (issue 14, Lighthouse's blocking time), and a tap
+    // waited for all of it. index.html's first paint (`#boot`) stays meanwhile, and style.css
+    // hides the app behind it; the boot leaves in the task that builds the screen, so the browser
+    // paints the app's bar and screen at once, where the boot's were.
+    let built = RwSignal::new(Built::Providers);
+    spawn_in_own_task(async move { built.set(Built::Frame) });
+    spawn_in_own_task(async move {
+        if let Some(boot) = document().get_element_by_id("boot") {
+            boot.remove();
+        }
+        built.set(Built::Screen);
+    });
+    // The start-up jobs the providers spawn (reading IndexedDB, asking the gateway) each take a
+    // task of their own too, after these two (task.rs).
     provide_connection();
     provide_service_worker();
     // Above the router: the unlocked key and an enrolment in progress outlive page changes.
@@ -47,14 +64,17 @@ fn Shell() -> impl IntoView {
     provide_deliveries();
     view! {
         <Router>
-            <a class="skip" href="#main">{tr!(skip_to_content)}</a>
-            <Header />
-            <ClockWarning />
-            <UpdatePrompt />
-            <OutboxLostBanner />
+            <Show when=move || { built.get() >= Built::Frame }>
+                <a class="skip" href="#main">{tr!(skip_to_content)}</a>
+                <Header />
+                <ClockWarning />
+                <UpdatePrompt />
+                <OutboxLostBanner />
+            </Show>
             <main id="main">
                 // The main menu, the providers and the payment are in the app's module; the other
                 // screens are loaded on first use (pages/lazy.rs, issue 14).
+                <Show when=move || { built.get() == Built::Screen }>
                 <Routes fallback=NotFoundPage>
                     <Route path=path!("/") view=HomePage />
                     <Route path=path!("/pay") view=ProvidersPage />
@@ -76,7 +96,16 @@ fn Shell() -> impl IntoView {
                     <Route path=path!("/settings/keys/delete") view=|| view! { <LazyScreen screen=Screen::DeleteKey /> } />
                     <Route path=path!("/settings/keys/passphrase") view=|| view! { <LazyScreen screen=Screen::ChangePassphrase /> } />
                 </Routes>
+                </Show>
             </main>
         </Router>
     }
+}
+
+/// How much of the app is built, in the order [`Shell`] builds it.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Built {
+    Providers,
+    Frame,
+    Screen,
 }

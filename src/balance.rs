@@ -11,6 +11,7 @@ use tolem_protocol::messages::{Outcome, Step};
 use crate::api::{ApiError, Unclear};
 use crate::session::{KeySession, SignedStepError};
 use crate::storage::balance::{self as stored, StoredBalance};
+use crate::task::spawn_in_own_task;
 
 /// The last balance known (tracked through context).
 #[derive(Clone, Copy)]
@@ -20,7 +21,7 @@ pub struct Balance(pub RwSignal<Option<StoredBalance>>);
 pub fn provide_balance() -> Balance {
     let balance = Balance(RwSignal::new(None));
     provide_context(balance);
-    spawn_local(async move {
+    spawn_in_own_task(async move {
         if let Ok(Some(kept)) = stored::load().await {
             // A fresher one may have come meanwhile.
             if balance.0.get_untracked().is_none() {

@@ -7,11 +7,11 @@
 //! hide the banner before that, the report still goes out.
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use tolem_outbox::canary::{self, Planted, Verdict};
 use tolem_protocol::messages::OutboxLost;
 
 use crate::storage::keystore;
+use crate::task::spawn_in_own_task;
 
 /// The marker: an outbox existed on this phone, for this key.
 const MARKER: &str = "tolem.outbox";
@@ -77,7 +77,7 @@ pub async fn forget() {
 pub fn provide_canary() {
     let lost = RwSignal::new(lost_report().filter(|report| !hidden(report)));
     provide_context(LostOutbox(lost));
-    spawn_local(async move {
+    spawn_in_own_task(async move {
         let marker: Option<Planted> = read(MARKER);
         let Ok(stored) = canary::read().await else {
             return; // no storage at all: nothing can be judged

@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use leptos::ev;
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use tolem_protocol::health::Health;
+
+use crate::task::spawn_in_own_task;
 
 /// How often a visible page re-checks the gateway.
 const CHECK_EVERY: Duration = Duration::from_secs(30);
@@ -36,7 +37,7 @@ pub fn provide_connection() {
     let (connection, set_connection) = signal(browser_connection());
     provide_context(ConnectionState(connection));
 
-    let check = move || spawn_local(async move { set_connection.set(check_gateway().await) });
+    let check = move || spawn_in_own_task(async move { set_connection.set(check_gateway().await) });
     check();
 
     let online = window_event_listener(ev::online, move |_| check());

@@ -21,12 +21,12 @@ use std::time::Duration;
 
 use leptos::ev;
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use tolem_outbox::record::PaymentRecord;
 use tolem_outbox::settle::{self, Refreshed};
 use tolem_outbox::{store, transport};
 
 use crate::connection::{Connection, use_connection};
+use crate::task::spawn_in_own_task;
 
 /// Waits between passes: the first while deliveries move (most are delivered within seconds
 /// of being accepted, so the cashier should see it while the customer is still there), longer
@@ -98,7 +98,7 @@ impl Deliveries {
         self.running.set_value(true);
         self.last_pass_ms.set_value(now);
         let this = *self;
-        spawn_local(async move {
+        spawn_in_own_task(async move {
             let next = this.pass().await;
             this.running.set_value(false);
             if let Some(wait) = next {

@@ -54,5 +54,6 @@ pub mod providers;
 pub mod service_worker;
 pub mod session;
 pub mod storage;
+pub mod task;
 
 pub use app::App;

@@ -9,17 +9,11 @@ fn main() {
     // `main` runs wherever the module is instantiated; only a page has a window to mount into.
     // In the service worker there is none (`Window` is not even defined there): nothing to do,
     // sw.js calls the worker's entry points itself.
-    let Some(window) = web_sys::window() else {
+    if web_sys::window().is_none() {
         return;
-    };
-    console_error_panic_hook::set_once();
-    // index.html's first paint (`#boot`, issue 14): the top bar and main menu as the app renders
-    // them on a first visit, in Russian, styled by the same CSS, painted before the wasm arrives
-    // (on any other address only the bar). Inert, and without the titles and labels nobody
-    // sees: nothing there works. It makes way for the app in this same task, before the browser
-    // paints again, and the app renders the same bar and menu in the same place: nothing moves.
-    if let Some(boot) = window.document().and_then(|d| d.get_element_by_id("boot")) {
-        boot.remove();
     }
+    console_error_panic_hook::set_once();
+    // index.html's first paint (`#boot`, issue 14) stays until the app's first screen is built,
+    // a task after this one (`app::Shell`); style.css hides what the app mounts meanwhile.
     leptos::mount::mount_to_body(tolem::App);
 }

@@ -19,7 +19,6 @@ use std::time::Duration;
 
 use leptos::ev;
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use tolem_outbox::limits::Waiting;
 use tolem_outbox::lock::Wait;
 use tolem_outbox::replay::{self, Report};
@@ -29,6 +28,7 @@ use wasm_bindgen_futures::JsFuture;
 
 use crate::connection::{Connection, use_connection};
 use crate::payments::on_payment_change;
+use crate::task::spawn_in_own_task;
 
 /// The Background Sync tag; the worker (`sw.js`, `service-worker/src/replay.rs`) knows it too.
 pub const SYNC_TAG: &str = "tolem-outbox";
@@ -82,7 +82,7 @@ impl Outbox {
     /// Reads what waits again (after a change here, in another tab or in the worker).
     pub fn refresh(&self) {
         let this = *self;
-        spawn_local(async move {
+        spawn_in_own_task(async move {
             if let Ok(waiting) = store::waiting_summary().await {
                 this.waiting.set(waiting);
                 this.loaded.set(true);
@@ -119,7 +119,7 @@ impl Outbox {
         }
         self.running.set_value(true);
         let this = *self;
-        spawn_local(async move {
+        spawn_in_own_task(async move {
             loop {
                 this.again.set_value(false);
                 let report = replay::replay(Wait::IfFree).await.unwrap_or(Report {
@@ -248,7 +248,7 @@ pub fn register_sync() {
     let Ok(ready) = navigator.service_worker().ready() else {
         return;
     };
-    spawn_local(async move {
+    spawn_in_own_task(async move {
         let Ok(registration) = JsFuture::from(ready).await else {
             return;
         };

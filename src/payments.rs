@@ -134,7 +134,7 @@ pub async fn execute(
         if record.state != State::Unknown || unreachable || !transport::browser_online() {
             break;
         }
-        sleep(wait).await;
+        crate::task::sleep(wait).await;
         progress(Progress::AskingStatus);
         record = settle_now(session, card).await?;
     }
@@ -186,16 +186,6 @@ pub async fn cancel_bill(session: &SessionId) -> Result<PaymentRecord, StoreErro
         return Ok(record);
     }
     ask_bill(session).await
-}
-
-async fn sleep(wait: Duration) {
-    let promise = js_sys::Promise::new(&mut |resolve, _| {
-        let _ = leptos::prelude::window().set_timeout_with_callback_and_timeout_and_arguments_0(
-            &resolve,
-            wait.as_millis() as i32,
-        );
-    });
-    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
 
 /// Calls `on_change` whenever a payment may have changed: announced on the outbox's channel

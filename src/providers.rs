@@ -3,7 +3,6 @@
 //! the cashier opens the provider list.
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use tolem_protocol::providers::{Catalogue, ProviderInfo};
 
 use crate::api::ApiError;
@@ -11,6 +10,7 @@ use crate::api::catalogue::{Fetched, fetch};
 use crate::connection::{Connection, use_connection};
 use crate::storage::catalogue::{self as stored, StoredCatalogue};
 use crate::storage::keystore;
+use crate::task::spawn_in_own_task;
 
 /// The catalogue, shared through context. Cheap to copy.
 #[derive(Clone, Copy)]
@@ -86,7 +86,7 @@ impl Providers {
             return;
         }
         self.refreshing.set(true);
-        spawn_local(async move {
+        spawn_in_own_task(async move {
             self.refresh_now().await;
             self.refreshing.set(false);
         });
@@ -153,7 +153,7 @@ impl Providers {
 pub fn provide_providers() -> Providers {
     let providers = Providers::new();
     provide_context(providers);
-    spawn_local(async move {
+    spawn_in_own_task(async move {
         providers.load().await;
         providers.refresh();
     });

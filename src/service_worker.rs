@@ -13,6 +13,8 @@ use web_sys::{
     ServiceWorker, ServiceWorkerContainer, ServiceWorkerRegistration, ServiceWorkerState,
 };
 
+use crate::task::spawn_in_own_task;
+
 /// The worker script, at the site root so its scope is the whole app.
 const WORKER_URL: &str = "/sw.js";
 /// The message the worker answers with `skipWaiting()`; `sw.js` knows the same word.
@@ -52,7 +54,7 @@ pub fn provide_service_worker() {
     container.set_oncontrollerchange(Some(on_controller_change.as_ref().unchecked_ref()));
     on_controller_change.forget();
 
-    leptos::task::spawn_local(async move {
+    spawn_in_own_task(async move {
         let Ok(registration) = JsFuture::from(container.register(WORKER_URL)).await else {
             return;
         };

@@ -15,6 +15,7 @@ use zeroize::Zeroizing;
 use crate::api::{self, ApiError};
 use crate::storage::keystore::{self, KeyRecord, KeyStoreError, UnlockError};
 use crate::storage::settings::{self, DEFAULT_AUTO_LOCK};
+use crate::task::spawn_in_own_task;
 
 /// How often an unlocked session looks at the clock for the idle time (the check is also made
 /// on every touch, and when the cashier comes back to the app).
@@ -271,7 +272,7 @@ impl KeySession {
 pub fn provide_key_session() -> KeySession {
     let session = KeySession::new();
     provide_context(session);
-    leptos::task::spawn_local(async move {
+    spawn_in_own_task(async move {
         if let Err(error) = session.load().await {
             leptos::logging::warn!("could not read the point key: {error}");
             session.loaded.set(true);

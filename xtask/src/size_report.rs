@@ -60,7 +60,10 @@ const GOAL_BROTLI: usize = 150 * 1024;
 /// batch, merged beside the split, add 0.7 KiB to the main module, which runs them in the worker.
 /// Lowered to 369.9 KiB (369.8 KiB measured): the card bill's screen, with the QR code encoder,
 /// is a chunk too (src/pages/lazy.rs, `LazyBill`): a cash payment never shows it (-12.6 KiB).
-pub const BUDGET_BROTLI: usize = 369 * 1024 + 922;
+/// Lowered to 368.6 KiB (368.5 KiB measured): the JS glue minified by terser (xtask/src/
+/// minify.rs, -3.1 KiB), less the app built over three tasks instead of one (src/app.rs,
+/// src/task.rs, +1.8 KiB: two `Show`s and the zero-timeout wrapper).
+pub const BUDGET_BROTLI: usize = 368 * 1024 + 563;
 
 /// Prints the report; with `check`, fails when the first visit is over [`BUDGET_BROTLI`].
 pub fn print(dist_dir: &Path, check: bool) -> Result<(), String> {

@@ -1,0 +1,82 @@
+// The app's start on a slow phone's processor (issue 14): loads the page N times in Debian's
+// Chromium with the processor slowed 4× (Lighthouse's mobile setting, applied for real here, not
+// simulated), traces the page's main thread, and prints its long tasks, what Lighthouse's total
+// blocking time adds up, and how many wasm functions V8 compiled there on their first call.
+// Usage: node start-tasks.mjs URL [RUNS]   (scripts/start-tasks.sh builds and serves the app)
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import puppeteer from 'puppeteer-core';
+
+const [url, runs = '5'] = process.argv.slice(2);
+const LONG_MS = 50; // a long task, as Lighthouse and the browser count them
+
+const browser = await puppeteer.launch({
+  executablePath: process.env.CHROME_PATH ?? '/usr/lib/chromium/chromium',
+  headless: true,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking'],
+});
+const rows = [];
+for (let run = 1; run <= Number(runs); run++) {
+  // A new profile each time: a first visit, nothing cached, no service worker yet.
+  const context = await browser.createBrowserContext();
+  const page = await context.newPage();
+  const cdp = await page.createCDPSession();
+  await cdp.send('Emulation.setCPUThrottlingRate', { rate: 4 });
+  const file = path.join(os.tmpdir(), `tolem-start-${process.pid}-${run}.json`);
+  await page.tracing.start({ path: file, categories: ['toplevel', 'devtools.timeline', 'v8', 'v8.execute', 'v8.wasm', 'disabled-by-default-v8.wasm.detailed'] });
+  await page.goto(url, { waitUntil: 'load' });
+  // The app has started when its screen replaced index.html's first paint and every start-up
+  // job had its turn: then the main thread is quiet for a second.
+  await page.waitForFunction(() => document.getElementById('boot') === null, { timeout: 60000 });
+  await quiet(page, 1000);
+  await page.tracing.stop();
+  await context.close();
+  rows.push(summarise(JSON.parse(fs.readFileSync(file, 'utf8'))));
+  fs.rmSync(file);
+}
+await browser.close();
+
+console.log(`the app's start, processor slowed 4x, ${runs} first visits (ms of main-thread time):`);
+for (const [i, r] of rows.entries()) {
+  console.log(`  run ${i + 1}: longest task ${r.longest.toFixed(0)}, blocking ${r.blocking.toFixed(0)} ` +
+    `(${r.long} tasks over ${LONG_MS}), wasm functions compiled on first call ${r.lazy} taking ${r.lazyMs.toFixed(0)}`);
+  console.log(`         tasks over ${LONG_MS} ms: ${r.tasks.map(t => `${t.ms.toFixed(0)} (${t.lazy} compiled)`).join(', ')}`);
+}
+const median = f => rows.map(f).sort((a, b) => a - b)[Math.floor(rows.length / 2)];
+console.log(`  median: longest task ${median(r => r.longest).toFixed(0)}, blocking ${median(r => r.blocking).toFixed(0)}`);
+
+// Resolves once no long task has run on the page for `ms`.
+async function quiet(page, ms) {
+  await page.evaluate(ms => new Promise(resolve => {
+    let timer = setTimeout(resolve, ms);
+    new PerformanceObserver(() => { clearTimeout(timer); timer = setTimeout(resolve, ms); })
+      .observe({ type: 'longtask', buffered: false });
+  }), ms);
+}
+
+function summarise(trace) {
+  const events = trace.traceEvents ?? trace;
+  const names = new Map(events.filter(e => e.name === 'thread_name').map(e => [`${e.pid}:${e.tid}`, e.args.name]));
+  const onMain = events.filter(e => e.ph === 'X' && e.dur !== undefined && names.get(`${e.pid}:${e.tid}`) === 'CrRendererMain');
+  // The page's main thread is the one that compiled the app's wasm.
+  const counts = new Map();
+  for (const e of onMain) if (e.name === 'wasm.CompileLazy') counts.set(`${e.pid}:${e.tid}`, (counts.get(`${e.pid}:${e.tid}`) ?? 0) + 1);
+  const main = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
+  const thread = onMain.filter(e => `${e.pid}:${e.tid}` === main).sort((a, b) => a.ts - b.ts);
+  // Top-level events are the tasks: each one not inside the one before.
+  const tops = [];
+  let end = 0;
+  for (const e of thread) if (e.ts >= end) { tops.push(e); end = e.ts + e.dur; }
+  const lazy = thread.filter(e => e.name === 'wasm.CompileLazy');
+  const inside = t => lazy.filter(e => e.ts >= t.ts && e.ts <= t.ts + t.dur).length;
+  const ms = tops.map(t => t.dur / 1000);
+  return {
+    longest: Math.max(0, ...ms),
+    blocking: ms.reduce((sum, d) => sum + Math.max(0, d - LONG_MS), 0),
+    long: ms.filter(d => d > LONG_MS).length,
+    tasks: tops.filter(t => t.dur / 1000 > LONG_MS).map(t => ({ ms: t.dur / 1000, lazy: inside(t) })),
+    lazy: lazy.length,
+    lazyMs: lazy.reduce((sum, e) => sum + e.dur, 0) / 1000,
+  };
+}
