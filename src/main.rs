@@ -13,7 +13,11 @@ fn main() {
         return;
     }
     console_error_panic_hook::set_once();
-    // index.html's first paint (`#boot`, issue 14) stays until the app's first screen is built,
-    // a task after this one (`app::Shell`); style.css hides what the app mounts meanwhile.
+    // index.html's first paint (`#boot`, issue 14): the top bar and main menu as the app renders
+    // them on a first visit, in Russian, styled by the same CSS, painted before the wasm arrives
+    // (on any other address only the bar). Inert, and without the titles and labels nobody
+    // sees: nothing there works. It stays until the app's first screen is built, two tasks after
+    // this one (`app::Shell`), and style.css hides what the app mounts meanwhile; the app renders
+    // the same bar and menu in the same place: nothing moves.
     leptos::mount::mount_to_body(tolem::App);
 }

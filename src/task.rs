@@ -1,12 +1,15 @@
 //! Browser tasks: jobs that start in a task of their own, and waits (issue 14, blocking time).
 //!
 //! A future given to `spawn_local` is first polled in a microtask, which the browser runs before
-//! it returns to its event loop: every job the app spawns while it mounts (reading the key and
+//! it returns to its event loop: every job the app spawned while it mounted (reading the key and
 //! the catalogue from IndexedDB, asking the gateway, registering the service worker, the first
-//! replay) would take its first steps inside the mount's own task. On a slow phone that made one
-//! task of 300–700 ms, during which a tap waits and which Lighthouse counts as blocking time.
-//! [`spawn_in_own_task`] starts each job from a zero timeout instead: the browser runs them as separate
-//! tasks, in the order they were spawned, and can answer the cashier in between.
+//! replay) took its first steps inside the mount's own task. On a 4× slower processor that made
+//! one task of 350–700 ms, during which a tap waited and which Lighthouse counts as blocking
+//! time. [`spawn_in_own_task`] starts a job from a zero timeout instead: the browser runs such
+//! jobs as separate tasks, in the order they were spawned, and can answer the cashier in
+//! between. The app's background jobs use it whenever they start (at start, and again on a
+//! change, a return to the app or the network coming back); a job the cashier waits for (a
+//! payment being sent) is awaited where it is asked for instead.
 
 use std::future::Future;
 use std::pin::Pin;
