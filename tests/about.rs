@@ -35,7 +35,7 @@ async fn about_names_the_version_the_dealers_support_and_the_gateway() {
         ("en", "Support contact"),
     ] {
         let app = start_at("/settings/about");
-        choose_language(language);
+        choose_language(language).await;
         wait_for("#about-contact", 5).await;
         wait_for_page_text(contact_label, 5).await;
         assert_eq!(

@@ -43,7 +43,7 @@ async fn language_switch_changes_the_text_and_is_remembered() {
     let app = start_fresh();
     settle().await;
 
-    choose_language("kk");
+    choose_language("kk").await;
     settle().await;
     assert!(
         page_text().contains("Провайдерлер мен төлемдер"),
@@ -51,7 +51,7 @@ async fn language_switch_changes_the_text_and_is_remembered() {
         page_text()
     );
 
-    choose_language("en");
+    choose_language("en").await;
     settle().await;
     let text = page_text();
     assert!(

@@ -530,7 +530,7 @@ async fn bills_fit_320_pixels_in_every_language() {
                 tap("#pay-method-card");
                 wait_for("#pay-method-hint", 5).await;
             }
-            choose_language(language);
+            choose_language(language).await;
             settle().await;
             let overflow = root.scroll_width() - root.client_width();
             assert!(

@@ -353,7 +353,7 @@ async fn the_check_fits_320_pixels_in_every_language() {
     tap("#pay-check");
     wait_for("#pay-check-result[data-code='0']", 10).await;
     for language in ["ru", "kk", "en"] {
-        choose_language(language);
+        choose_language(language).await;
         settle().await;
         let overflow = root.scroll_width() - root.client_width();
         assert!(

@@ -375,7 +375,7 @@ async fn deliveries_fit_320_pixels_in_every_language() {
             root.style().set_property("width", "320px").unwrap();
             root.style().set_property("overflow", "auto").unwrap();
             wait_for(".delivery-refund", 5).await;
-            choose_language(language);
+            choose_language(language).await;
             settle().await;
             assert!(
                 overflow_at_320() <= 0,

@@ -104,7 +104,7 @@ async fn the_receipt_is_a_payment_document_with_the_check_qr() {
         ("en", "Print", "Share as image"),
     ] {
         let app = start_at(&format!("/history/{}/receipt", accepted.session()));
-        choose_language(language);
+        choose_language(language).await;
         wait_for_text("#receipt-print", print, 5).await;
         assert_eq!(text_of("#receipt-share-image"), image);
         let bin = if language == "kk" { "БСН" } else { "BIN" };

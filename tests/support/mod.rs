@@ -86,12 +86,10 @@ pub async fn gloo_timers_sleep(duration: Duration) {
     wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
 }
 
-pub fn choose_language(code: &str) {
-    let select: HtmlSelectElement = document()
-        .query_selector(".top-bar select")
-        .unwrap()
-        .unwrap()
-        .unchecked_into();
+/// Picks `code` in the top bar's language switch, once the app has built its bar (it builds the
+/// bar a task after it mounts, src/app.rs).
+pub async fn choose_language(code: &str) {
+    let select: HtmlSelectElement = wait_for(".top-bar select", 10).await.unchecked_into();
     select.set_value(code);
     select
         .dispatch_event(&web_sys::Event::new("change").unwrap())
