@@ -74,16 +74,9 @@ pub async fn settle() {
     gloo_timers_sleep(Duration::from_millis(50)).await;
 }
 
+/// Waits `duration` with the page's timer, as the app does (`tolem::task::sleep`).
 pub async fn gloo_timers_sleep(duration: Duration) {
-    let promise = js_sys::Promise::new(&mut |resolve, _| {
-        window()
-            .set_timeout_with_callback_and_timeout_and_arguments_0(
-                &resolve,
-                duration.as_millis() as i32,
-            )
-            .unwrap();
-    });
-    wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
+    tolem::task::sleep(duration).await;
 }
 
 /// Picks `code` in the top bar's language switch, once the app has built its bar (it builds the

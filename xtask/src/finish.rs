@@ -17,11 +17,10 @@ const MIN_SAVING: f64 = 0.05;
 
 pub fn finish_dist(dist_dir: &Path, split_dir: Option<&Path>) -> Result<(), String> {
     link_chunks(dist_dir, split_dir)?;
-    // After linking: split.rs finds its place in the glue by wasm-bindgen's own text.
-    let files = dist::files(dist_dir)?;
-    minify::minify_in_place(&find(files.as_slice(), "glue (tolem-*.js)", is_glue)?.path)?;
     // The chunks are files of the build from here on: precached and compressed like the rest.
     let files = dist::files(dist_dir)?;
+    // After linking: split.rs finds its place in the glue by wasm-bindgen's own text.
+    minify::minify_in_place(&find(files.as_slice(), "glue (tolem-*.js)", is_glue)?.path)?;
     fill_service_worker(dist_dir, &files)?;
     // sw.js changed above: compress after, from the files as they now are.
     let mut written = 0;
