@@ -306,11 +306,14 @@ async fn a_refund_after_the_days_credit_takes_the_commission_back() {
     let before = gateway.balance_of(DEALER).await;
     let (request, reply) = gateway.pay(&phone, kcell("7019999999", THOUSAND)).await;
     assert_eq!(reply.code(), ResultCode::Ok);
-    // The payment was accepted yesterday and yesterday's commission is credited (1 % = 10 ₸)
-    // before the provider answers.
-    let yesterday = tolem_gateway::payments::business_day_start(now_ms()) - BUSINESS_DAY_MS;
+    // The payment was accepted on a finished day and that day's commission is credited
+    // (1 % = 10 ₸) before the provider answers. A day that ended at least the grace ago: in
+    // the first minutes after midnight, yesterday is not finished yet.
+    let finished_day =
+        tolem_gateway::payments::business_day_start(now_ms() - tolem_gateway::commission::GRACE_MS)
+            - BUSINESS_DAY_MS;
     sqlx::query("UPDATE commission_accruals SET day_start_ms = $1")
-        .bind(yesterday)
+        .bind(finished_day)
         .execute(&gateway.pool)
         .await
         .unwrap();

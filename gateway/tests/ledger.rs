@@ -82,7 +82,8 @@ async fn a_day_of_money_adds_up_to_the_hand_calculation() {
         .await
         .unwrap();
     assert!(today.is_empty(), "{today:?}");
-    let tomorrow = now + DAY_MS;
+    // A day after, and the grace after the day's end: crediting waits for that.
+    let tomorrow = now + DAY_MS + commission::GRACE_MS;
     let credited = commission::credit_finished_days(&gateway.pool, None, tomorrow)
         .await
         .unwrap();
