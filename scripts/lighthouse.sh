@@ -14,23 +14,12 @@ if [ ! -x tools/lighthouse/node_modules/.bin/lighthouse ]; then
   npm ci --prefix tools/lighthouse --no-audit --no-fund
 fi
 scripts/build-app.sh
-# The debug gateway, which the test command builds anyway: it serves the app's precompressed
-# files from disk, so its own speed does not show in these figures.
-cargo build --quiet -p tolem-gateway
+# shellcheck source=scripts/serve-app.sh
+source scripts/serve-app.sh
 
 out="$ROOT/target/lighthouse"
 rm -rf "$out" && mkdir -p "$out"
-data=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-target/debug/tolem-gateway --dist dist --port "$port" --database-url "sqlite://$data/tolem.db" \
-  --gateway-key-file "$data/gateway.key" --mail-dir "$data/mail" > "$out/gateway.log" 2>&1 &
-gateway=$!
-trap 'kill $gateway 2>/dev/null || true; rm -rf "$data"' EXIT
-for _ in $(seq 1 300); do
-  curl -fsS "http://127.0.0.1:$port/api/health" >/dev/null 2>&1 && break
-  kill -0 "$gateway" 2>/dev/null || { cat "$out/gateway.log" >&2; exit 1; }
-  sleep 0.1
-done
+serve_app "$out/gateway.log"
 
 for run in $(seq 1 "$RUNS"); do
   CHROME_PATH=/usr/lib/chromium/chromium tools/lighthouse/node_modules/.bin/lighthouse \

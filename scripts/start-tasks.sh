@@ -15,17 +15,7 @@ if [ ! -d tools/lighthouse/node_modules/puppeteer-core ]; then
   npm ci --prefix tools/lighthouse --no-audit --no-fund
 fi
 scripts/build-app.sh
-cargo build --quiet -p tolem-gateway
-
-data=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-target/debug/tolem-gateway --dist dist --port "$port" --database-url "sqlite://$data/tolem.db" \
-  --gateway-key-file "$data/gateway.key" --mail-dir "$data/mail" > "$data/gateway.log" 2>&1 &
-gateway=$!
-trap 'kill $gateway 2>/dev/null || true; rm -rf "$data"' EXIT
-for _ in $(seq 1 300); do
-  curl -fsS "http://127.0.0.1:$port/api/health" >/dev/null 2>&1 && break
-  kill -0 "$gateway" 2>/dev/null || { cat "$data/gateway.log" >&2; exit 1; }
-  sleep 0.1
-done
+# shellcheck source=scripts/serve-app.sh
+source scripts/serve-app.sh
+serve_app
 CHROME_PATH=/usr/lib/chromium/chromium node tools/lighthouse/start-tasks.mjs "http://127.0.0.1:$port/" "$RUNS"

@@ -20,6 +20,10 @@ use tolem_gateway::{
     web::client_ip::TrustedProxies,
 };
 
+/// See Cargo.toml: the gateway allocates per request and per statement, across threads.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let config = Config::parse();
