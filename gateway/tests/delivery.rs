@@ -405,3 +405,42 @@ async fn check_asks_the_provider_and_passes_on_the_holders_name_or_its_refusal()
     assert_eq!(response.code, ResultCode::Ok);
     assert_eq!(response.outcome, Some(Outcome::Checked { account: None }));
 }
+
+/// A delivered outcome that cannot be written (here: the database is gone) is reported to the
+/// delivery that waits for it, which then lets its claim run out and goes again; it used to
+/// wait for a next outcome to arrive, which after the last delivery of a burst never came.
+#[tokio::test]
+async fn a_delivered_outcome_that_cannot_be_written_is_reported_not_left_waiting() {
+    use std::sync::Arc;
+    use tolem_gateway::{
+        db::deliveries::Attempt,
+        delivery::outcomes::{Delivered, Outcomes},
+    };
+
+    let gateway = support::start().await;
+    let outcomes = Arc::new(Outcomes::default());
+    gateway.pool.close().await;
+    let delivered = Delivered {
+        transaction_id: "T-1".to_owned(),
+        attempt: Attempt {
+            attempt: 1,
+            at_ms: now_ms(),
+            request: "GET /pay".to_owned(),
+            answer: Some("<response><result>0</result></response>".to_owned()),
+            outcome: "delivered".to_owned(),
+            result_code: Some(0),
+            error: None,
+            latency_ms: 5,
+        },
+        provider_txn: "P-1".to_owned(),
+        comment: None,
+        at_ms: now_ms(),
+    };
+    let heard = tokio::time::timeout(WITHIN, outcomes.delivered(&gateway.pool, delivered))
+        .await
+        .expect("the delivery must hear that its outcome was not recorded, not wait for ever");
+    assert!(
+        heard.is_err(),
+        "an outcome on a closed database was reported recorded"
+    );
+}

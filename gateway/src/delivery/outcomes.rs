@@ -26,7 +26,7 @@ use tokio::sync::{Notify, oneshot};
 use crate::db::{
     begin_write,
     deliveries::{self, Attempt, DeliveredMark},
-    retry::Conflict,
+    retry::{self, Conflict},
 };
 
 /// The most outcomes written in one transaction.
@@ -150,6 +150,14 @@ pub struct Riding {
 }
 
 impl Riding {
+    /// Outcomes that no transaction carries: dropped, it tells their callers so.
+    fn unrecorded(taken: Vec<(Delivered, Reply)>) -> Self {
+        Riding {
+            taken,
+            done: Vec::new(),
+        }
+    }
+
     /// The transaction committed: each caller hears whether its outcome marked the delivery.
     pub fn committed(mut self) {
         let done = std::mem::take(&mut self.done);
@@ -175,7 +183,15 @@ impl Drop for Riding {
 /// The outcomes' own writer: at each arrival, takes its turn at the write lock, then writes
 /// what is still waiting (a payment group may have taken it along meanwhile) in one
 /// transaction, and answers — until the gateway stops.
+///
+/// It never leaves a caller waiting on a write that will not come: when it cannot begin, or
+/// meets a concurrent transaction [`retry::ATTEMPTS`] times in a row, it tells the outcomes
+/// waiting then that they were not recorded. Their deliveries' claims run out and they go out
+/// again with the same number, which the provider answers with its first outcome. (Before, a
+/// failed begin left them for "the next arrival", which after the last delivery of a burst
+/// never came, and a conflict that did not clear was tried again without end.)
 async fn write(pool: AnyPool, outcomes: Arc<Outcomes>) {
+    let mut conflicts = 0;
     loop {
         outcomes.arrived.notified().await;
         if outcomes.lock().is_empty() {
@@ -185,8 +201,10 @@ async fn write(pool: AnyPool, outcomes: Arc<Outcomes>) {
         let mut tx = match begin_write(&pool).await {
             Ok(tx) => tx,
             Err(error) => {
-                // Left waiting: the next arrival, or a payment group, writes them.
-                tracing::error!(%error, "delivery outcomes not written now");
+                let taken = outcomes.take();
+                tracing::error!(outcomes = taken.len(), %error,
+                    "delivery outcomes not recorded: no write transaction");
+                drop(Riding::unrecorded(taken));
                 continue;
             }
         };
@@ -204,20 +222,22 @@ async fn write(pool: AnyPool, outcomes: Arc<Outcomes>) {
         }
         .await;
         match written {
-            Ok(done) => Riding { taken, done }.committed(),
+            Ok(done) => {
+                conflicts = 0;
+                Riding { taken, done }.committed();
+            }
             // Recorded whatever another transaction holds: written again in the next turn.
-            Err(error) if error.is_transient_conflict() => {
-                tracing::info!(%error, "delivery outcomes met a concurrent transaction; again");
+            Err(error) if error.is_transient_conflict() && conflicts + 1 < retry::ATTEMPTS => {
+                conflicts += 1;
+                tracing::info!(%error, conflicts, "delivery outcomes met a concurrent transaction; again");
                 // A moment for the other transaction to end, as `db::retry` waits.
                 tokio::time::sleep(CONFLICT_WAIT).await;
                 outcomes.put_back(taken);
             }
             Err(error) => {
+                conflicts = 0;
                 tracing::error!(outcomes = taken.len(), %error, "delivery outcomes not recorded");
-                drop(Riding {
-                    taken,
-                    done: Vec::new(),
-                });
+                drop(Riding::unrecorded(taken));
             }
         }
     }
