@@ -67,7 +67,7 @@ impl AppState {
         let delivery = Arc::new(DeliveryQueue::default());
         Self {
             health_pool: pool.clone(),
-            payments: Arc::new(GroupWriter::new(pool.clone(), delivery.outcomes.clone())),
+            payments: Arc::new(GroupWriter::new(pool.clone(), delivery.riders.clone())),
             pool,
             static_files: Arc::new(StaticFiles::new(dist.into())),
             gateway_key: Arc::new(gateway_key),
@@ -102,12 +102,12 @@ impl AppState {
         self
     }
 
-    /// Uses `queue` to wake the provider delivery worker, whose delivered outcomes the payment
-    /// writer then takes along ([`crate::delivery::outcomes`]).
+    /// Uses `queue` to wake the provider delivery worker, whose claims and delivered outcomes
+    /// the payment writer then takes along ([`crate::delivery::riders`]).
     pub fn with_delivery_queue(mut self, queue: Arc<DeliveryQueue>) -> Self {
-        // A new writer sharing the queue's list of outcomes. The old one has not started (its
+        // A new writer sharing the queue's list of claims and outcomes. The old one has not started (its
         // task starts with the first payment), so nothing is lost.
-        self.payments = Arc::new(GroupWriter::new(self.pool.clone(), queue.outcomes.clone()));
+        self.payments = Arc::new(GroupWriter::new(self.pool.clone(), queue.riders.clone()));
         self.delivery = queue;
         self
     }

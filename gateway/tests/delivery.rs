@@ -406,19 +406,20 @@ async fn check_asks_the_provider_and_passes_on_the_holders_name_or_its_refusal()
     assert_eq!(response.outcome, Some(Outcome::Checked { account: None }));
 }
 
-/// A delivered outcome that cannot be written (here: the database is gone) is reported to the
-/// delivery that waits for it, which then lets its claim run out and goes again; it used to
-/// wait for a next outcome to arrive, which after the last delivery of a burst never came.
+/// A delivered outcome or a claim that cannot be written (here: the database is gone) is
+/// reported to the delivery worker that waits for it, which lets the claim run out (or claims
+/// again at its next round); an outcome used to wait for a next one to arrive, which after the
+/// last delivery of a burst never came.
 #[tokio::test]
-async fn a_delivered_outcome_that_cannot_be_written_is_reported_not_left_waiting() {
+async fn a_delivery_write_that_cannot_be_made_is_reported_not_left_waiting() {
     use std::sync::Arc;
     use tolem_gateway::{
-        db::deliveries::Attempt,
-        delivery::outcomes::{Delivered, Outcomes},
+        db::deliveries::{Attempt, Due},
+        delivery::riders::{Delivered, Riders},
     };
 
     let gateway = support::start().await;
-    let outcomes = Arc::new(Outcomes::default());
+    let riders = Arc::new(Riders::default());
     gateway.pool.close().await;
     let delivered = Delivered {
         transaction_id: "T-1".to_owned(),
@@ -436,11 +437,25 @@ async fn a_delivered_outcome_that_cannot_be_written_is_reported_not_left_waiting
         comment: None,
         at_ms: now_ms(),
     };
-    let heard = tokio::time::timeout(WITHIN, outcomes.delivered(&gateway.pool, delivered))
+    let heard = tokio::time::timeout(WITHIN, riders.delivered(&gateway.pool, delivered))
         .await
         .expect("the delivery must hear that its outcome was not recorded, not wait for ever");
     assert!(
         heard.is_err(),
         "an outcome on a closed database was reported recorded"
+    );
+
+    let due = [Due {
+        transaction_id: "T-2".to_owned(),
+    }];
+    let claimed = tokio::time::timeout(
+        WITHIN,
+        riders.claim(&gateway.pool, &due, now_ms(), now_ms() + 60_000),
+    )
+    .await
+    .expect("the worker must hear that its claim was not recorded, not wait for ever");
+    assert!(
+        claimed.is_err(),
+        "a claim on a closed database was reported taken"
     );
 }

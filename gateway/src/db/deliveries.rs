@@ -218,8 +218,8 @@ pub async fn claim_all(
     .await
 }
 
-/// [`claim_all`] inside its transaction.
-async fn claim_all_in(
+/// [`claim_all`] inside the caller's transaction.
+pub async fn claim_all_in(
     tx: &mut AnyConnection,
     due: &[Due],
     now_ms: i64,

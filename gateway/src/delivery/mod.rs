@@ -23,9 +23,9 @@
 pub mod check;
 pub mod connections;
 pub mod manual;
-pub mod outcomes;
 pub mod registry;
 pub mod reversal;
+pub mod riders;
 pub mod worker;
 
 use std::sync::Arc;
@@ -85,12 +85,12 @@ fn refusal_from_text(delivery: &deliveries::Delivery) -> ProviderRefusal {
 
 /// What the delivery worker shares with the rest of the gateway: its wake-up when a payment was
 /// accepted, so it goes out at once rather than at the next poll (a wake-up while the worker is
-/// busy is kept: one permit), and its delivered outcomes waiting to be written, which the
-/// payment writer takes along in its groups ([`outcomes`]).
+/// busy is kept: one permit), and its claims and delivered outcomes waiting to be written,
+/// which the payment writer takes along in its groups ([`riders`]).
 #[derive(Default)]
 pub struct DeliveryQueue {
     wake: Notify,
-    pub outcomes: Arc<outcomes::Outcomes>,
+    pub riders: Arc<riders::Riders>,
 }
 
 impl DeliveryQueue {

@@ -25,8 +25,8 @@ use tolem_providers::adapter::{Answer, PayOrder, ProviderAdapter};
 use super::{
     DeliveryQueue,
     connections::Adapters,
-    outcomes::{Delivered, NotRecorded, Outcomes},
     reversal::{self, Refusal},
+    riders::{ClaimError, Delivered, NotRecorded, Riders},
 };
 use crate::{
     db::{
@@ -87,17 +87,17 @@ pub struct Worker {
     pub queue: Arc<DeliveryQueue>,
     pub adapters: Arc<Adapters>,
     pub retry: RetryPolicy,
-    /// The writer of delivered outcomes, in groups.
-    pub outcomes: Arc<Outcomes>,
+    /// The writer of claims and delivered outcomes, in groups.
+    pub riders: Arc<Riders>,
 }
 
 impl Worker {
-    /// A worker on `pool` woken by `queue`, with the default policy; its delivered outcomes
-    /// wait in the queue's list, for the payment writer that shares it to take along.
+    /// A worker on `pool` woken by `queue`, with the default policy; its claims and delivered
+    /// outcomes wait in the queue's list, for the payment writer that shares it to take along.
     pub fn new(pool: AnyPool, queue: Arc<DeliveryQueue>) -> Worker {
         Worker {
             pool,
-            outcomes: queue.outcomes.clone(),
+            riders: queue.riders.clone(),
             queue,
             adapters: Arc::new(Adapters::default()),
             retry: RetryPolicy::default(),
@@ -123,7 +123,7 @@ impl Worker {
                         if self.pool.is_closed() {
                             break;
                         }
-                        tracing::error!(%error, "provider delivery could not read its queue");
+                        tracing::error!(%error, "provider delivery could not read or claim its queue");
                         DATABASE_PAUSE
                     }
                 };
@@ -137,7 +137,7 @@ impl Worker {
 
     /// Sends everything due now (up to [`RetryPolicy::parallel`] at once) and waits for the
     /// answers; returns when the next unfinished job falls due.
-    pub async fn run_once(&self) -> Result<Option<i64>, sqlx::Error> {
+    pub async fn run_once(&self) -> Result<Option<i64>, ClaimError> {
         let permits = Arc::new(Semaphore::new(self.retry.parallel.max(1)));
         let mut running = JoinSet::new();
         loop {
@@ -148,7 +148,8 @@ impl Worker {
             for due in due.chunks(self.retry.parallel.max(1)) {
                 let now = now_ms();
                 let lease_until = now.saturating_add(millis(self.retry.lease));
-                let claimed = deliveries::claim_all(&self.pool, due, now, lease_until).await?;
+                // On SQLite in the next payment group's commit, if one is on its way.
+                let claimed = self.riders.claim(&self.pool, due, now, lease_until).await?;
                 if claimed.is_empty() {
                     continue;
                 }
@@ -194,7 +195,7 @@ impl Worker {
             while running.join_next().await.is_some() {}
         }
         while running.join_next().await.is_some() {}
-        deliveries::next_due_at(&self.pool).await
+        Ok(deliveries::next_due_at(&self.pool).await?)
     }
 
     /// One attempt at a claimed job, with its provider's adapter as the batch found it
@@ -250,7 +251,7 @@ impl Worker {
                     at_ms: now,
                 };
                 // Written with the other outcomes waiting at that moment ([`super::outcomes`]).
-                if self.outcomes.delivered(&self.pool, delivered).await? {
+                if self.riders.delivered(&self.pool, delivered).await? {
                     tracing::info!(transaction_id = %job.transaction_id, provider = %job.provider,
                         txn_id = job.txn_id, %provider_txn, latency_ms = exchange.latency_ms,
                         "payment delivered");

@@ -16,9 +16,9 @@
 //!    written in a handful of statements
 //!    ([`super::group_state`]). A payment that is not decided (a replay, a session taken, a
 //!    sender refused) writes nothing and takes no transaction number, so the numbers stay
-//!    consecutive. On SQLite, the delivered outcomes the delivery worker has waiting then are
-//!    written in the same transaction ([`crate::delivery::outcomes`]: one commit for both,
-//!    where there were two turns at the one write lock). Then it commits once and answers
+//!    consecutive. On SQLite, the claims and delivered outcomes the delivery worker has waiting
+//!    then are written in the same transaction ([`crate::delivery::riders`]: one commit for
+//!    all, where there were a turn at the one write lock for each). Then it commits once and answers
 //!    each caller.
 //! 3. Back in the caller's task: the answer is signed by the answer-signing layer, again in
 //!    parallel across tokio's workers — the writer only decides.
@@ -64,7 +64,7 @@ use super::{
 };
 use crate::{
     db::{begin_write, has_one_writer, retry::retry},
-    delivery::outcomes::{Outcomes, Riding},
+    delivery::riders::{Riders, Riding},
     sender::Sender,
 };
 
@@ -81,9 +81,9 @@ const QUEUE_LIMIT: usize = 4 * GROUP_LIMIT;
 /// serves it.
 pub struct GroupWriter {
     pool: AnyPool,
-    /// The delivery worker's outcomes waiting to be written, which each group takes along on
+    /// The delivery worker's claims and outcomes waiting to be written, which each group takes along on
     /// SQLite (`None` on PostgreSQL, whose writers do not wait for one another).
-    riders: Option<Arc<Outcomes>>,
+    riders: Option<Arc<Riders>>,
     /// Each message is one submission: its payments, in order, never split across groups.
     queue: OnceLock<mpsc::Sender<Vec<Job>>>,
     /// How many payments the group being decided holds (0 between groups).
@@ -112,9 +112,9 @@ impl Job {
 }
 
 impl GroupWriter {
-    /// A writer of payments on `pool` that, on SQLite, also writes the delivered outcomes
-    /// waiting in `riders` in each group's transaction ([`crate::delivery::outcomes`]).
-    pub fn new(pool: AnyPool, riders: Arc<Outcomes>) -> Self {
+    /// A writer of payments on `pool` that, on SQLite, also writes the delivery claims and
+    /// outcomes waiting in `riders` in each group's transaction ([`crate::delivery::riders`]).
+    pub fn new(pool: AnyPool, riders: Arc<Riders>) -> Self {
         Self {
             // Measured on PostgreSQL (gateway benchmark, alternating runs): deliveries kept up
             // without it, and payments/s were a little lower with it.
@@ -228,7 +228,7 @@ fn job(
 /// its own).
 async fn write(
     pool: AnyPool,
-    riders: Option<Arc<Outcomes>>,
+    riders: Option<Arc<Riders>>,
     mut waiting: mpsc::Receiver<Vec<Job>>,
     deciding: Arc<AtomicUsize>,
     groups: Arc<AtomicU64>,
@@ -267,7 +267,7 @@ async fn write(
 }
 
 /// Decides `jobs` as one group and answers each caller.
-async fn decide_and_answer(pool: AnyPool, riders: Option<Arc<Outcomes>>, mut jobs: Vec<Job>) {
+async fn decide_and_answer(pool: AnyPool, riders: Option<Arc<Riders>>, mut jobs: Vec<Job>) {
     // Stable: arrival order within each dealer is kept (see the module docs).
     jobs.sort_by(|a, b| a.sender.point.dealer_code.cmp(&b.sender.point.dealer_code));
     let decided = {
@@ -307,11 +307,12 @@ async fn decide_and_answer(pool: AnyPool, riders: Option<Arc<Outcomes>>, mut job
 pub(super) async fn decide_together(
     pool: &AnyPool,
     payments: &[(Candidate<'_>, i64)],
-    riders: Option<&Outcomes>,
+    riders: Option<&Riders>,
 ) -> Result<Vec<Result<Paid, PayError>>, PayError> {
     let mut tx = begin_write(pool).await?;
     let outcomes = decide_all_in(&mut tx, payments, Funding::Balance).await?;
-    // The delivered outcomes waiting now ride in the same commit ([`crate::delivery::outcomes`]).
+    // The delivery claims and outcomes waiting now ride in the same commit
+    // ([`crate::delivery::riders`]).
     let riding = match riders {
         Some(riders) => riders.write_waiting_in(&mut tx).await?,
         None => Riding::default(),

@@ -1,0 +1,380 @@
+//! The delivery worker's writes that ride along with the payment groups: the claims of due
+//! jobs and the "delivered" outcomes of attempts, each written with whatever else waits at that
+//! moment, in one write transaction and one commit.
+//!
+//! Why: on SQLite every write transaction takes the database's one write lock, in turn with the
+//! payment writer's groups ([`crate::payments::group`]) and every other delivery write. With
+//! deliveries running alongside payments, a claim of its own (one per 16 jobs) and a commit per
+//! delivered payment were most of the lock's time (issue 14): a payment group waited 2.5 ms
+//! for its turn, behind a claim that held the lock 1.1 ms and the hand-overs around it, for the
+//! 2.3 ms it held the lock itself.
+//!
+//! So on SQLite they ride along: the payment writer that shares these [`Riders`] (the gateway's
+//! own, see [`super::DeliveryQueue`]) writes those waiting in its group's transaction
+//! ([`Riders::write_waiting_in`]), before its one commit. The riders' own writer takes what is
+//! waiting only once it holds the write lock, so under load, when a payment group has just had
+//! the lock, it usually finds nothing left and gives its turn back at once; when no payments
+//! come, it writes them itself without delay.
+//!
+//! Each caller still waits for its write to be committed. A claim is answered with the jobs it
+//! took once they are durably its own; an outcome lets its job go once it is recorded. A crash
+//! loses nothing but the claim, which runs out and the job is sent again (with the same
+//! provider transaction number: the provider answers with its first outcome). Only the claim
+//! and the delivered outcome ride: they are what every payment has; a temporary failure or a
+//! final refusal (a reversal) is rare and keeps its own transaction. On PostgreSQL, whose
+//! writers lock rows rather than the database, a claim is its own transaction as before
+//! ([`deliveries::claim_all`], retried on a deadlock between gateways).
+
+use std::sync::{Arc, Mutex, OnceLock};
+
+use sqlx::{AnyConnection, AnyPool, Connection};
+use tokio::sync::{Notify, oneshot};
+
+use crate::db::{
+    begin_write,
+    deliveries::{self, Attempt, Claimed, DeliveredMark, Due},
+    has_one_writer,
+    retry::{self, Conflict},
+};
+
+/// The most outcomes written in one transaction.
+const GROUP_LIMIT: usize = 256;
+
+/// How long the riders' own writer waits before writing again after a transient conflict
+/// (PostgreSQL's serialization failure or deadlock).
+const CONFLICT_WAIT: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// A delivered attempt to record.
+#[derive(Debug, Clone)]
+pub struct Delivered {
+    pub transaction_id: String,
+    pub attempt: Attempt,
+    pub provider_txn: String,
+    pub comment: Option<String>,
+    pub at_ms: i64,
+}
+
+/// Why a claim or an outcome was not recorded: the write it rode in failed as a whole.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("delivery writes not recorded: {0}")]
+pub struct NotRecorded(Arc<String>);
+
+/// A claim of due jobs, as [`deliveries::claim_all`] takes them.
+struct Claim {
+    due: Vec<Due>,
+    now_ms: i64,
+    lease_until_ms: i64,
+}
+
+type Reply<T> = oneshot::Sender<Result<T, NotRecorded>>;
+
+/// What waits for the next write, oldest first.
+#[derive(Default)]
+struct Waiting {
+    claims: Vec<(Claim, Reply<Vec<Claimed>>)>,
+    outcomes: Vec<(Delivered, Reply<bool>)>,
+}
+
+impl Waiting {
+    fn is_empty(&self) -> bool {
+        self.claims.is_empty() && self.outcomes.is_empty()
+    }
+}
+
+/// The delivery worker's claims and delivered outcomes waiting to be written, shared by the
+/// worker and the payment writer that takes them along; their own writer's task starts with
+/// the first.
+#[derive(Default)]
+pub struct Riders {
+    waiting: Mutex<Waiting>,
+    arrived: Notify,
+    writer: OnceLock<()>,
+}
+
+impl Riders {
+    /// Claims the jobs of `due` on `pool` that are still due at `now_ms`, until
+    /// `lease_until_ms`, as [`deliveries::claim_all`] does: on SQLite in the next write that
+    /// goes (a payment group's, or the riders' own).
+    pub async fn claim(
+        self: &Arc<Self>,
+        pool: &AnyPool,
+        due: &[Due],
+        now_ms: i64,
+        lease_until_ms: i64,
+    ) -> Result<Vec<Claimed>, ClaimError> {
+        if !has_one_writer(pool) {
+            return Ok(deliveries::claim_all(pool, due, now_ms, lease_until_ms).await?);
+        }
+        if due.is_empty() {
+            return Ok(Vec::new());
+        }
+        let claim = Claim {
+            due: due.to_vec(),
+            now_ms,
+            lease_until_ms,
+        };
+        Ok(self
+            .ride(pool, |waiting, reply| waiting.claims.push((claim, reply)))
+            .await?)
+    }
+
+    /// Records `delivered` on `pool` in the next write; `true` when it marked the delivery
+    /// delivered now (`false`: it had finished before, by hand or by another worker).
+    pub async fn delivered(
+        self: &Arc<Self>,
+        pool: &AnyPool,
+        delivered: Delivered,
+    ) -> Result<bool, NotRecorded> {
+        self.ride(pool, |waiting, reply| {
+            waiting.outcomes.push((delivered, reply))
+        })
+        .await
+    }
+
+    /// Puts a write in line (`put` adds it with its reply) and waits for its answer.
+    async fn ride<T>(
+        self: &Arc<Self>,
+        pool: &AnyPool,
+        put: impl FnOnce(&mut Waiting, Reply<T>),
+    ) -> Result<T, NotRecorded> {
+        self.writer.get_or_init(|| {
+            tokio::spawn(write(pool.clone(), self.clone()));
+        });
+        let (reply, answer) = oneshot::channel();
+        put(&mut self.lock(), reply);
+        self.arrived.notify_one();
+        answer
+            .await
+            .map_err(|_| NotRecorded(Arc::new("the delivery writer stopped".to_owned())))?
+    }
+
+    /// Writes what is waiting now (every claim, up to [`GROUP_LIMIT`] outcomes) in the
+    /// caller's write transaction, inside a savepoint of their own: if they cannot be written,
+    /// the caller's own writes stand (a payment group never fails for a delivery's sake) and
+    /// their callers hear they were not recorded. Those written are answered by
+    /// [`Riding::committed`] once the caller has committed, or told they were not recorded if
+    /// it never does (the [`Riding`] dropped). `Err` only when the savepoint itself failed:
+    /// the transaction is unusable.
+    pub async fn write_waiting_in(&self, tx: &mut AnyConnection) -> Result<Riding, sqlx::Error> {
+        let mut riding = Riding::unrecorded(self.take());
+        if riding.taken.is_empty() {
+            return Ok(riding);
+        }
+        let mut savepoint = tx.begin().await?;
+        match write_all_in(&mut savepoint, &riding.taken).await {
+            Ok(written) => {
+                savepoint.commit().await?;
+                riding.written = Some(written);
+                Ok(riding)
+            }
+            Err(error) => {
+                savepoint.rollback().await?;
+                tracing::error!(claims = riding.taken.claims.len(),
+                    outcomes = riding.taken.outcomes.len(), %error,
+                    "delivery writes not recorded with the payment group");
+                drop(riding);
+                Ok(Riding::default())
+            }
+        }
+    }
+
+    /// What is waiting, oldest first: every claim (a handful, each of at most a worker's
+    /// parallel jobs), up to [`GROUP_LIMIT`] outcomes; the rest stays (and its writer is woken
+    /// for it).
+    fn take(&self) -> Waiting {
+        let mut waiting = self.lock();
+        let cut = waiting.outcomes.len().min(GROUP_LIMIT);
+        let rest = waiting.outcomes.split_off(cut);
+        let taken = Waiting {
+            claims: std::mem::take(&mut waiting.claims),
+            outcomes: std::mem::replace(&mut waiting.outcomes, rest),
+        };
+        if !waiting.is_empty() {
+            self.arrived.notify_one();
+        }
+        taken
+    }
+
+    /// Puts writes back at the head of the line, for the next writer.
+    fn put_back(&self, mut taken: Waiting) {
+        let mut waiting = self.lock();
+        taken.claims.append(&mut waiting.claims);
+        taken.outcomes.append(&mut waiting.outcomes);
+        *waiting = taken;
+        self.arrived.notify_one();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Waiting> {
+        // A panic while holding it left plain lists behind: nothing half-done to distrust.
+        self.waiting
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Why a claim failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClaimError {
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    NotRecorded(#[from] NotRecorded),
+}
+
+/// What each taken write answers once committed: the jobs each claim took, and whether each
+/// outcome marked its delivery.
+struct Written {
+    claimed: Vec<Vec<Claimed>>,
+    marked: Vec<bool>,
+}
+
+/// Writes written in another writer's transaction, waiting for its commit.
+#[must_use = "answer the writes' callers once the transaction has committed"]
+#[derive(Default)]
+pub struct Riding {
+    taken: Waiting,
+    written: Option<Written>,
+}
+
+impl Riding {
+    /// Writes that no transaction carries (yet): dropped, it tells their callers so.
+    fn unrecorded(taken: Waiting) -> Self {
+        Riding {
+            taken,
+            written: None,
+        }
+    }
+
+    /// The transaction committed: each caller hears what its write did.
+    pub fn committed(mut self) {
+        let Some(written) = self.written.take() else {
+            return; // Nothing was written: dropping tells the callers.
+        };
+        let taken = std::mem::take(&mut self.taken);
+        for ((_, reply), claimed) in taken.claims.into_iter().zip(written.claimed) {
+            let _ = reply.send(Ok(claimed));
+        }
+        for ((_, reply), marked) in taken.outcomes.into_iter().zip(written.marked) {
+            let _ = reply.send(Ok(marked));
+        }
+    }
+}
+
+impl Drop for Riding {
+    /// Not committed: nothing of them is stored, and their callers hear so (a claimed job is
+    /// claimed again at its next round; a delivered one goes out again with the same number
+    /// once its claim runs out, as after any failed write).
+    fn drop(&mut self) {
+        let error = NotRecorded(Arc::new(
+            "the transaction that carried them did not commit".to_owned(),
+        ));
+        for (_, reply) in self.taken.claims.drain(..) {
+            let _ = reply.send(Err(error.clone()));
+        }
+        for (_, reply) in self.taken.outcomes.drain(..) {
+            let _ = reply.send(Err(error.clone()));
+        }
+    }
+}
+
+/// The riders' own writer: at each arrival, takes its turn at the write lock, then writes
+/// what is still waiting (a payment group may have taken it along meanwhile) in one
+/// transaction, and answers — until the gateway stops.
+///
+/// It never leaves a caller waiting on a write that will not come: when it cannot begin, or
+/// meets a concurrent transaction [`retry::ATTEMPTS`] times in a row, it tells the writes
+/// waiting then that they were not recorded. (Before, a failed begin left them for "the next
+/// arrival", which after the last delivery of a burst never came, and a conflict that did not
+/// clear was tried again without end.)
+async fn write(pool: AnyPool, riders: Arc<Riders>) {
+    let mut conflicts = 0;
+    loop {
+        riders.arrived.notified().await;
+        if riders.lock().is_empty() {
+            // A payment group took them along already: no turn needed.
+            continue;
+        }
+        let mut tx = match begin_write(&pool).await {
+            Ok(tx) => tx,
+            Err(error) => {
+                let taken = riders.take();
+                tracing::error!(claims = taken.claims.len(), outcomes = taken.outcomes.len(),
+                    %error, "delivery writes not recorded: no write transaction");
+                drop(Riding::unrecorded(taken));
+                continue;
+            }
+        };
+        let taken = riders.take();
+        if taken.is_empty() {
+            if let Err(error) = tx.rollback().await {
+                tracing::warn!(%error, "an empty turn of the delivery writer did not end cleanly");
+            }
+            continue;
+        }
+        let written = async {
+            let written = write_all_in(&mut tx, &taken).await?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(written)
+        }
+        .await;
+        match written {
+            Ok(written) => {
+                conflicts = 0;
+                Riding {
+                    taken,
+                    written: Some(written),
+                }
+                .committed();
+            }
+            // Recorded whatever another transaction holds: written again in the next turn.
+            Err(error) if error.is_transient_conflict() && conflicts + 1 < retry::ATTEMPTS => {
+                conflicts += 1;
+                tracing::info!(%error, conflicts,
+                    "delivery writes met a concurrent transaction; again");
+                // A moment for the other transaction to end, as `db::retry` waits.
+                tokio::time::sleep(CONFLICT_WAIT).await;
+                riders.put_back(taken);
+            }
+            Err(error) => {
+                conflicts = 0;
+                tracing::error!(claims = taken.claims.len(), outcomes = taken.outcomes.len(),
+                    %error, "delivery writes not recorded");
+                drop(Riding::unrecorded(taken));
+            }
+        }
+    }
+}
+
+/// The claims, then each outcome's attempt and its delivered mark, in the caller's
+/// transaction; what each did.
+async fn write_all_in(tx: &mut AnyConnection, taken: &Waiting) -> Result<Written, sqlx::Error> {
+    let mut claimed = Vec::with_capacity(taken.claims.len());
+    for (claim, _) in &taken.claims {
+        claimed.push(
+            deliveries::claim_all_in(&mut *tx, &claim.due, claim.now_ms, claim.lease_until_ms)
+                .await?,
+        );
+    }
+    let marked = if taken.outcomes.is_empty() {
+        Vec::new()
+    } else {
+        let attempts: Vec<(&str, &Attempt)> = taken
+            .outcomes
+            .iter()
+            .map(|(delivered, _)| (delivered.transaction_id.as_str(), &delivered.attempt))
+            .collect();
+        let marks: Vec<DeliveredMark<'_>> = taken
+            .outcomes
+            .iter()
+            .map(|(delivered, _)| DeliveredMark {
+                transaction_id: &delivered.transaction_id,
+                provider_txn: &delivered.provider_txn,
+                comment: delivered.comment.as_deref(),
+                at_ms: delivered.at_ms,
+            })
+            .collect();
+        deliveries::insert_attempts_in(&mut *tx, &attempts).await?;
+        deliveries::mark_all_delivered_in(&mut *tx, &marks).await?
+    };
+    Ok(Written { claimed, marked })
+}
