@@ -29,7 +29,7 @@ pub mod sequence;
 pub mod sessions;
 mod write;
 
-pub use write::{WriteTx, begin_write, has_one_writer};
+pub use write::{Turn, WriteTx, begin_write, has_one_writer, take_turn};
 
 use std::time::Duration;
 

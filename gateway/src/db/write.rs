@@ -66,19 +66,47 @@ impl DerefMut for WriteTx {
 ///
 /// PostgreSQL needs nothing of this: its transactions lock rows as they write them.
 pub async fn begin_write(pool: &AnyPool) -> Result<WriteTx, sqlx::Error> {
-    let url = &pool.connect_options().database_url;
-    if !has_one_writer(pool) {
-        return Ok(WriteTx {
-            tx: pool.begin().await?,
-            _turn: None,
-        });
+    take_turn(pool).await?.begin().await
+}
+
+/// A writer's turn at the write lock, before its transaction begins ([`take_turn`]).
+pub struct Turn {
+    pool: AnyPool,
+    /// On SQLite, this process's turn; `None` on PostgreSQL.
+    turn: Option<OwnedMutexGuard<()>>,
+}
+
+impl Turn {
+    /// Begins the write transaction in this turn (see [`begin_write`]).
+    pub async fn begin(self) -> Result<WriteTx, sqlx::Error> {
+        let tx = match self.turn {
+            Some(_) => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            None => self.pool.begin().await?,
+        };
+        Ok(WriteTx {
+            tx,
+            _turn: self.turn,
+        })
     }
-    let turn = tokio::time::timeout(TURN_TIMEOUT, turns_of(url.as_str()).lock_owned())
-        .await
-        .map_err(|_| sqlx::Error::PoolTimedOut)?;
-    Ok(WriteTx {
-        tx: pool.begin_with("BEGIN IMMEDIATE").await?,
-        _turn: Some(turn),
+}
+
+/// Waits for this process's turn at the write lock of `pool`'s database (at once on
+/// PostgreSQL), without beginning a transaction yet: a writer that may find it has nothing left
+/// to write by then gives its turn back for free, where an empty transaction would have cost
+/// two statements in the lock's time. Dropping the turn gives it back.
+pub async fn take_turn(pool: &AnyPool) -> Result<Turn, sqlx::Error> {
+    let url = &pool.connect_options().database_url;
+    let turn = if has_one_writer(pool) {
+        let turn = tokio::time::timeout(TURN_TIMEOUT, turns_of(url.as_str()).lock_owned())
+            .await
+            .map_err(|_| sqlx::Error::PoolTimedOut)?;
+        Some(turn)
+    } else {
+        None
+    };
+    Ok(Turn {
+        pool: pool.clone(),
+        turn,
     })
 }
 
