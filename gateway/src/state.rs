@@ -105,8 +105,8 @@ impl AppState {
     /// Uses `queue` to wake the provider delivery worker, whose claims and delivered outcomes
     /// the payment writer then takes along ([`crate::delivery::riders`]).
     pub fn with_delivery_queue(mut self, queue: Arc<DeliveryQueue>) -> Self {
-        // A new writer sharing the queue's list of claims and outcomes. The old one has not started (its
-        // task starts with the first payment), so nothing is lost.
+        // A new writer sharing the queue's list of claims and outcomes. The old one has not
+        // started (its task starts with the first payment), so nothing is lost.
         self.payments = Arc::new(GroupWriter::new(self.pool.clone(), queue.riders.clone()));
         self.delivery = queue;
         self

@@ -314,13 +314,8 @@ async fn write(pool: AnyPool, riders: Arc<Riders>) {
                 continue;
             }
         };
+        // Not empty: only a write in this turn could have taken them since the check.
         let taken = riders.take();
-        if taken.is_empty() {
-            if let Err(error) = tx.rollback().await {
-                tracing::warn!(%error, "an empty turn of the delivery writer did not end cleanly");
-            }
-            continue;
-        }
         let written = async {
             let written = write_all_in(&mut tx, &taken).await?;
             tx.commit().await?;

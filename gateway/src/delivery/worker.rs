@@ -123,7 +123,8 @@ impl Worker {
                         if self.pool.is_closed() {
                             break;
                         }
-                        tracing::error!(%error, "provider delivery could not read or claim its queue");
+                        tracing::error!(%error,
+                            "provider delivery could not read or claim its queue");
                         DATABASE_PAUSE
                     }
                 };
@@ -250,7 +251,7 @@ impl Worker {
                     comment: comment.clone(),
                     at_ms: now,
                 };
-                // Written with the other outcomes waiting at that moment ([`super::outcomes`]).
+                // Written with the other outcomes waiting at that moment ([`super::riders`]).
                 if self.riders.delivered(&self.pool, delivered).await? {
                     tracing::info!(transaction_id = %job.transaction_id, provider = %job.provider,
                         txn_id = job.txn_id, %provider_txn, latency_ms = exchange.latency_ms,

@@ -16,10 +16,10 @@
 //!    written in a handful of statements
 //!    ([`super::group_state`]). A payment that is not decided (a replay, a session taken, a
 //!    sender refused) writes nothing and takes no transaction number, so the numbers stay
-//!    consecutive. On SQLite, the claims and delivered outcomes the delivery worker has waiting
-//!    then are written in the same transaction ([`crate::delivery::riders`]: one commit for
-//!    all, where there were a turn at the one write lock for each). Then it commits once and answers
-//!    each caller.
+//!    consecutive. On SQLite, the claims and delivered outcomes the delivery worker has
+//!    waiting then are written in the same transaction ([`crate::delivery::riders`]: one
+//!    commit for all, where each took a turn at the one write lock of its own). Then it
+//!    commits once and answers each caller.
 //! 3. Back in the caller's task: the answer is signed by the answer-signing layer, again in
 //!    parallel across tokio's workers — the writer only decides.
 //!
@@ -81,8 +81,8 @@ const QUEUE_LIMIT: usize = 4 * GROUP_LIMIT;
 /// serves it.
 pub struct GroupWriter {
     pool: AnyPool,
-    /// The delivery worker's claims and outcomes waiting to be written, which each group takes along on
-    /// SQLite (`None` on PostgreSQL, whose writers do not wait for one another).
+    /// The delivery worker's claims and outcomes waiting to be written, which each group takes
+    /// along on SQLite (`None` on PostgreSQL, whose writers do not wait for one another).
     riders: Option<Arc<Riders>>,
     /// Each message is one submission: its payments, in order, never split across groups.
     queue: OnceLock<mpsc::Sender<Vec<Job>>>,
