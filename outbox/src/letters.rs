@@ -204,7 +204,7 @@ pub async fn all() -> Result<Vec<LetterRecord>, StoreError> {
         .await?;
     db::finish(transaction).await?;
     let mut records: Vec<LetterRecord> = values.iter().filter_map(|v| from_js(v).ok()).collect();
-    records.sort_by(|a, b| {
+    records.sort_unstable_by(|a, b| {
         (b.letter.created_at_ms, &b.session).cmp(&(a.letter.created_at_ms, &a.session))
     });
     Ok(records)

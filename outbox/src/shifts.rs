@@ -250,7 +250,7 @@ pub async fn all() -> Result<Vec<ShiftRecord>, StoreError> {
         .await?;
     db::finish(transaction).await?;
     let mut records: Vec<ShiftRecord> = values.iter().filter_map(|v| from_js(v).ok()).collect();
-    records.sort_by(|a, b| {
+    records.sort_unstable_by(|a, b| {
         (b.report.closed_at_ms, &b.session).cmp(&(a.report.closed_at_ms, &a.session))
     });
     Ok(records)

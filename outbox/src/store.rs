@@ -274,9 +274,10 @@ pub async fn history() -> Result<Vec<PaymentRecord>, StoreError> {
     Ok(records)
 }
 
-/// Sorts payments newest first (by creation time, then session).
+/// Sorts payments newest first (by creation time, then session). Sessions are unique, so an
+/// unstable sort gives the same order, with less code in the download than a stable one.
 pub fn newest_first(records: &mut [PaymentRecord]) {
-    records.sort_by(|a, b| {
+    records.sort_unstable_by(|a, b| {
         (b.payment.created_at_ms, b.session()).cmp(&(a.payment.created_at_ms, a.session()))
     });
 }
@@ -319,7 +320,7 @@ async fn waiting_once() -> Result<Vec<PaymentRecord>, StoreError> {
         }
     }
     db::finish(transaction).await?;
-    records.sort_by(|a, b| {
+    records.sort_unstable_by(|a, b| {
         (a.payment.created_at_ms, a.session()).cmp(&(b.payment.created_at_ms, b.session()))
     });
     Ok(records)

@@ -226,7 +226,7 @@ impl ShiftReport {
             return Err("the cash to hand over cannot be negative".into());
         }
         let mut states: Vec<ShiftState> = self.states.iter().map(|l| l.state).collect();
-        states.sort();
+        states.sort_unstable();
         states.dedup();
         if states.len() != self.states.len() {
             return Err("a state is counted twice".into());
@@ -235,7 +235,7 @@ impl ShiftReport {
             return Err("too many providers in one report".into());
         }
         let mut providers: Vec<&str> = self.providers.iter().map(|l| l.provider.as_str()).collect();
-        providers.sort();
+        providers.sort_unstable();
         providers.dedup();
         if providers.len() != self.providers.len() {
             return Err("a provider is counted twice".into());
