@@ -22,7 +22,7 @@ use crate::{
     db::{
         begin_write,
         ledger::{self, LedgerKind, NewEntry, Posted},
-        lists::{ROWS_PER_STATEMENT, values},
+        lists::{Placeholders, ROWS_PER_STATEMENT},
     },
     payments::{BUSINESS_DAY_MS, business_date, business_day_start},
 };
@@ -80,7 +80,7 @@ pub async fn accrue_all_in(
         let sql = format!(
             "INSERT INTO commission_accruals (transaction_id, dealer_code, provider, \
              amount_tiyn, rate_bp, commission_tiyn, day_start_ms, accrued_at_ms) VALUES {}",
-            values(chunk.len(), 8)
+            Placeholders::of(conn).values(chunk.len(), 8)
         );
         let mut query = sqlx::query(&sql);
         for accrual in chunk {

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 
 use sqlx::{AnyConnection, Row};
 
-use super::lists::{ROWS_PER_STATEMENT, values};
+use super::lists::{Placeholders, ROWS_PER_STATEMENT};
 use crate::payments::business_day_start;
 
 /// Whose payments a sum counts.
@@ -77,7 +77,7 @@ pub async fn add_all_in(
             "INSERT INTO day_sums (scope, code, day_start_ms, accepted_tiyn) VALUES {} \
              ON CONFLICT (scope, code, day_start_ms) \
              DO UPDATE SET accepted_tiyn = day_sums.accepted_tiyn + excluded.accepted_tiyn",
-            values(chunk.len(), 4)
+            Placeholders::of(conn).values(chunk.len(), 4)
         );
         let mut query = sqlx::query(&sql);
         for ((scope, day_start_ms), amount_tiyn) in chunk {

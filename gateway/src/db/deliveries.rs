@@ -8,7 +8,7 @@ use sqlx::{AnyConnection, AnyPool, Row, any::AnyRow};
 
 use super::{
     begin_write,
-    lists::{self, ROWS_PER_STATEMENT},
+    lists::{self, Placeholders, ROWS_PER_STATEMENT},
     network,
 };
 
@@ -341,7 +341,7 @@ pub async fn insert_attempts_in(
         let sql = format!(
             "INSERT INTO delivery_attempts (transaction_id, attempt, at_ms, request, answer, \
              outcome, result_code, error, latency_ms) VALUES {} ON CONFLICT DO NOTHING",
-            lists::values(chunk.len(), 9)
+            Placeholders::of(conn).values(chunk.len(), 9)
         );
         let mut query = sqlx::query(&sql);
         for (transaction_id, attempt) in chunk {
@@ -447,7 +447,7 @@ pub async fn mark_all_delivered_in(
              FROM marks WHERE deliveries.transaction_id = marks.id \
              AND deliveries.state IN ('queued', 'sent', 'retrying') \
              RETURNING deliveries.transaction_id",
-            lists::values(chunk.len(), 4)
+            Placeholders::of(conn).values(chunk.len(), 4)
         );
         let mut query = sqlx::query(&sql);
         for mark in chunk {

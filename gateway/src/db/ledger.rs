@@ -10,7 +10,7 @@ use sqlx::{AnyConnection, AnyPool};
 
 use super::{
     begin_write,
-    lists::{ROWS_PER_STATEMENT, values},
+    lists::{Placeholders, ROWS_PER_STATEMENT},
 };
 
 /// What an entry is for.
@@ -141,7 +141,7 @@ pub async fn insert_moved_in(
         let sql = format!(
             "INSERT INTO ledger_entries (id, dealer_code, kind, amount_tiyn, balance_after_tiyn, \
              reference, point_code, created_at_ms) VALUES {}",
-            values(chunk.len(), 8)
+            Placeholders::of(conn).values(chunk.len(), 8)
         );
         let mut query = sqlx::query(&sql);
         for (entry, balance_after_tiyn) in chunk {

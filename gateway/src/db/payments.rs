@@ -13,7 +13,7 @@ use tolem_protocol::{
     messages::{PaymentMethod, PaymentState},
 };
 
-use super::lists::{ROWS_PER_STATEMENT, any_of, values};
+use super::lists::{Placeholders, ROWS_PER_STATEMENT};
 
 /// What is kept of a decided payment to answer its session again.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,7 +80,7 @@ pub async fn find_all(
         let sql = format!(
             "SELECT point_code, session, transaction_id, content_hash, state, code, \
              response_body FROM payments WHERE {}",
-            any_of(chunk.len(), &["point_code", "session"])
+            Placeholders::of(conn).any_of(chunk.len(), &["point_code", "session"])
         );
         let mut query = sqlx::query(&sql);
         for (point_code, session) in chunk {
@@ -145,7 +145,7 @@ pub async fn insert_all(
              cashier_code, key_serial, provider, account, amount_tiyn, customer_amount_tiyn, \
              comment, content_hash, state, code, created_at_ms, received_at_ms, \
              accepted_at_ms, request_body, request_signature, response_body, method) VALUES {}",
-            values(chunk.len(), COLUMNS)
+            Placeholders::of(conn).values(chunk.len(), COLUMNS)
         );
         let mut query = sqlx::query(&sql);
         for payment in chunk {
@@ -238,7 +238,7 @@ pub async fn accepted_like(
         let sql = format!(
             "SELECT transaction_id, point_code, provider, account, amount_tiyn, created_at_ms \
              FROM payments WHERE state = 'accepted' AND refunded_at_ms IS NULL AND ({})",
-            any_of(
+            Placeholders::of(conn).any_of(
                 chunk.len(),
                 &[
                     "point_code",

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use sqlx::{AnyConnection, AnyPool, Row};
 
-use super::lists::{ROWS_PER_STATEMENT, values};
+use super::lists::{Placeholders, ROWS_PER_STATEMENT};
 
 /// The most missing numbers listed per key; past that the console shows the count only.
 pub const GAPS_LISTED: usize = 50;
@@ -35,7 +35,7 @@ pub async fn record_all_in(
         let sql = format!(
             "INSERT INTO payment_sequence (key_serial, seq, session, received_at_ms) VALUES {} \
              ON CONFLICT (key_serial, seq) DO NOTHING",
-            values(chunk.len(), 4)
+            Placeholders::of(conn).values(chunk.len(), 4)
         );
         let mut query = sqlx::query(&sql);
         for (serial, seq, session, at) in chunk {
