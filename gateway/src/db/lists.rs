@@ -3,6 +3,8 @@
 //! payment, because on SQLite every statement is a hand-off to the driver's thread and back
 //! (issue 14: that hand-off, not SQLite, was most of a payment's time).
 
+use std::borrow::Cow;
+
 use sqlx::{AnyConnection, any::AnyRow};
 
 /// How many rows one multi-row INSERT carries at most: 500 rows of the widest table written
@@ -28,7 +30,8 @@ pub fn placeholders(from: usize, count: usize) -> String {
 /// start: n numbered parameters cost n²/2 steps to bind. A group of 16 payments binds about 320
 /// values into its payments row alone; under the gateway benchmark those look-ups took as much
 /// processor time as running every statement of the group, inside the one write lock (issue
-/// 14: 1.08× payments/s in alternating runs without them). PostgreSQL has only numbered ones.
+/// 14: 1.08–1.24× payments/s in alternating runs without them). PostgreSQL has only numbered
+/// ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Placeholders {
     /// `$1, $2, …` (PostgreSQL).
@@ -48,10 +51,10 @@ impl Placeholders {
     }
 
     /// The `n`th placeholder of a statement made only of generated lists (from 1).
-    fn nth(self, n: usize) -> String {
+    fn nth(self, n: usize) -> Cow<'static, str> {
         match self {
-            Placeholders::Numbered => format!("${n}"),
-            Placeholders::Anonymous => "?".to_owned(),
+            Placeholders::Numbered => Cow::Owned(format!("${n}")),
+            Placeholders::Anonymous => Cow::Borrowed("?"),
         }
     }
 
@@ -59,7 +62,7 @@ impl Placeholders {
     pub fn values(self, rows: usize, columns: usize) -> String {
         (0..rows)
             .map(|row| {
-                let row: Vec<String> = (1..=columns)
+                let row: Vec<Cow<'static, str>> = (1..=columns)
                     .map(|column| self.nth(row * columns + column))
                     .collect();
                 format!("({})", row.join(", "))
