@@ -46,6 +46,10 @@ const POINT_PASSWORD: &str = "tolem-demo-1001";
 const DEALER: &str = "D001";
 /// 100 tenge: every provider of the demo takes it.
 const AMOUNT_TIYN: i64 = 10_000;
+/// Payments sent before the measured ones on each database (the same requests' shape; the
+/// benchmark analyzes a PostgreSQL database after them). scripts/gateway-profile.sh reads it
+/// from the header line.
+const WARM_UP: usize = 2_000;
 /// How long each raw-limit measurement runs.
 const RAW_SPAN: Duration = Duration::from_secs(2);
 
@@ -60,7 +64,7 @@ async fn main() {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
 
     println!(
-        "gateway benchmark: {n} signed pay requests per database, {CLIENTS} clients, {cores} cores"
+        "gateway benchmark: {n} signed pay requests per database after a warm-up of {WARM_UP}, {CLIENTS} clients, {cores} cores"
     );
     let ed25519 = ed25519_per_core();
     // One check and one signature per payment, on every core, and nothing else.
@@ -191,12 +195,11 @@ async fn run(dist: &Path, data_dir: &Path, database_url: &str, n: usize) -> Run 
     let pool = AnyPool::connect(database_url)
         .await
         .expect("the benchmark opens the gateway's database");
-    let warm_up = 2_000;
     // A fixture, not a money movement: enough balance for every payment, and no limits.
     for sql in [
         format!(
             "UPDATE dealers SET balance_tiyn = {}, payment_limit_tiyn = NULL, daily_limit_tiyn = NULL WHERE code = '{DEALER}'",
-            (n + warm_up + 10) as i64 * AMOUNT_TIYN
+            (n + WARM_UP + 10) as i64 * AMOUNT_TIYN
         ),
         format!(
             "UPDATE points SET payment_limit_tiyn = NULL, daily_limit_tiyn = NULL WHERE code = '{POINT}'"
@@ -216,9 +219,9 @@ async fn run(dist: &Path, data_dir: &Path, database_url: &str, n: usize) -> Run 
             .map(|i| phone.pay(payment(i), i as u64))
             .collect()
     };
-    let warm = sign(0, warm_up);
+    let warm = sign(0, WARM_UP);
     let warm_answers = send_all(&client, &base, &phone, warm.clone()).await;
-    let requests = sign(warm_up, n);
+    let requests = sign(WARM_UP, n);
     if database_url.starts_with("postgres") {
         // A database in service has statistics; a new one has none until autovacuum's first
         // round, a minute after the changes start. Without them PostgreSQL plans the payment
