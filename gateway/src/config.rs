@@ -172,7 +172,7 @@ pub struct Config {
     pub trusted_proxies: Vec<TrustedProxies>,
 
     /// Serves `/metrics` (Prometheus text format: answers by step and result code, request
-    /// latency, provider delivery and mail queues) to a scraper that sends this token as
+    /// latency, provider delivery and mail queues, payment groups) to a scraper that sends this token as
     /// `Authorization: Bearer <token>`. Without it `/metrics` does not exist. A secret: give it
     /// through the environment, not the command line.
     #[arg(long, env = "TOLEM_METRICS_TOKEN", hide_env_values = true)]

@@ -65,9 +65,14 @@ impl AppState {
     /// `gateway_key`. Cookies are not `Secure` unless [`Self::with_secure_cookies`] says so.
     pub fn new(pool: AnyPool, dist: impl Into<PathBuf>, gateway_key: GatewayKey) -> Self {
         let delivery = Arc::new(DeliveryQueue::default());
+        let metrics = Arc::new(Metrics::default());
         Self {
             health_pool: pool.clone(),
-            payments: Arc::new(GroupWriter::new(pool.clone(), delivery.riders.clone())),
+            payments: Arc::new(GroupWriter::new(
+                pool.clone(),
+                delivery.riders.clone(),
+                metrics.groups.clone(),
+            )),
             pool,
             static_files: Arc::new(StaticFiles::new(dist.into())),
             gateway_key: Arc::new(gateway_key),
@@ -79,7 +84,7 @@ impl AppState {
             adapters: Arc::new(Adapters::default()),
             card: Arc::new(CardPayments::default()),
             trusted_proxies: Arc::new(TrustedProxies::default()),
-            metrics: Arc::new(Metrics::default()),
+            metrics,
             metrics_token: None,
         }
     }
@@ -107,7 +112,11 @@ impl AppState {
     pub fn with_delivery_queue(mut self, queue: Arc<DeliveryQueue>) -> Self {
         // A new writer sharing the queue's list of claims and outcomes. The old one has not
         // started (its task starts with the first payment), so nothing is lost.
-        self.payments = Arc::new(GroupWriter::new(self.pool.clone(), queue.riders.clone()));
+        self.payments = Arc::new(GroupWriter::new(
+            self.pool.clone(),
+            queue.riders.clone(),
+            self.metrics.groups.clone(),
+        ));
         self.delivery = queue;
         self
     }

@@ -1,7 +1,7 @@
 //! Guards `/metrics`, what the operator's monitoring scrapes (issue 15): off without a token,
 //! refused without the right one, and — over real HTTP after real payments — the answers by
-//! step and result code, the provider delivery queue waiting in the database, and the request
-//! latency histogram, in the Prometheus text format.
+//! step and result code, the provider delivery queue waiting in the database, the payment
+//! writer's groups and the request latency histogram, in the Prometheus text format.
 
 mod support;
 
@@ -68,6 +68,27 @@ async fn the_operator_sees_answers_by_code_and_the_queues_waiting() {
         "{text}"
     );
     assert_eq!(sample(&text, "tolem_mail_queue_depth"), Some(0.0), "{text}");
+    // Each pay was decided in a group of its own (the second waited for the first's answer),
+    // every step of each timed.
+    assert_eq!(
+        sample(&text, "tolem_payment_group_payments_count"),
+        Some(2.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "tolem_payment_group_payments_sum"),
+        Some(2.0),
+        "{text}"
+    );
+    for step in ["turn", "decide", "riders", "commit"] {
+        let series = format!(r#"tolem_payment_group_step_seconds_count{{step="{step}"}}"#);
+        assert_eq!(sample(&text, &series), Some(2.0), "{step}: {text}");
+    }
+    let decided = sample(
+        &text,
+        r#"tolem_payment_group_step_seconds_sum{step="decide"}"#,
+    );
+    assert!(decided.is_some_and(|s| s > 0.0), "{text}");
     let api_requests = sample(&text, r#"tolem_request_duration_seconds_count{face="api"}"#);
     assert!(api_requests.is_some_and(|n| n >= 2.0), "{text}");
     assert!(text.ends_with("# EOF\n"), "{text}");

@@ -19,7 +19,9 @@
 //!    consecutive. On SQLite, the claims and delivered outcomes the delivery worker has
 //!    waiting then are written in the same transaction ([`crate::delivery::riders`]: one
 //!    commit for all, where each took a turn at the one write lock of its own). Then it
-//!    commits once and answers each caller.
+//!    commits once and answers each caller. Each committed group's size and the time of its
+//!    steps go to `/metrics` ([`GroupMetrics`]): the writer never resting is a SQLite
+//!    gateway at its limit.
 //! 3. Back in the caller's task: the answer is signed by the answer-signing layer, again in
 //!    parallel across tokio's workers — the writer only decides.
 //!
@@ -49,9 +51,12 @@
 //! Card settlement ([`crate::card`]) still decides its payment alone, in the transaction that
 //! marks the bill paid.
 
-use std::sync::{
-    Arc, OnceLock,
-    atomic::{AtomicU64, AtomicUsize, Ordering},
+use std::{
+    sync::{
+        Arc, OnceLock,
+        atomic::{AtomicU64, AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
 };
 
 use sqlx::AnyPool;
@@ -65,6 +70,7 @@ use super::{
 use crate::{
     db::{begin_write, has_one_writer, retry::retry},
     delivery::riders::{Riders, Riding},
+    metrics::{GroupMetrics, GroupSteps},
     sender::Sender,
 };
 
@@ -90,6 +96,8 @@ pub struct GroupWriter {
     deciding: Arc<AtomicUsize>,
     /// How many groups the writer has taken since it started.
     groups: Arc<AtomicU64>,
+    /// Where each committed group's size and steps' times go (`/metrics`).
+    metrics: GroupMetrics,
 }
 
 /// A payment waiting for the writer, and where its answer goes.
@@ -113,8 +121,9 @@ impl Job {
 
 impl GroupWriter {
     /// A writer of payments on `pool` that, on SQLite, also writes the delivery claims and
-    /// outcomes waiting in `riders` in each group's transaction ([`crate::delivery::riders`]).
-    pub fn new(pool: AnyPool, riders: Arc<Riders>) -> Self {
+    /// outcomes waiting in `riders` in each group's transaction ([`crate::delivery::riders`]),
+    /// and observes every group it commits into `metrics`.
+    pub fn new(pool: AnyPool, riders: Arc<Riders>, metrics: GroupMetrics) -> Self {
         Self {
             // Measured on PostgreSQL (gateway benchmark, alternating runs): deliveries kept up
             // without it, and payments/s were a little lower with it.
@@ -123,6 +132,7 @@ impl GroupWriter {
             queue: OnceLock::new(),
             deciding: Arc::new(AtomicUsize::new(0)),
             groups: Arc::new(AtomicU64::new(0)),
+            metrics,
         }
     }
 
@@ -196,6 +206,7 @@ impl GroupWriter {
                 waiting,
                 self.deciding.clone(),
                 self.groups.clone(),
+                self.metrics.clone(),
             ));
             queue
         })
@@ -232,6 +243,7 @@ async fn write(
     mut waiting: mpsc::Receiver<Vec<Job>>,
     deciding: Arc<AtomicUsize>,
     groups: Arc<AtomicU64>,
+    metrics: GroupMetrics,
 ) {
     let mut carried: Option<Vec<Job>> = None;
     loop {
@@ -257,8 +269,13 @@ async fn write(
         deciding.store(jobs.len(), Ordering::Release);
         // In a task of its own so that a panic fails this group's callers (their answers are
         // dropped: 999) and not every payment after it.
-        if let Err(error) =
-            tokio::spawn(decide_and_answer(pool.clone(), riders.clone(), jobs)).await
+        if let Err(error) = tokio::spawn(decide_and_answer(
+            pool.clone(),
+            riders.clone(),
+            metrics.clone(),
+            jobs,
+        ))
+        .await
         {
             tracing::error!(%error, "a group of payments was not decided");
         }
@@ -267,7 +284,12 @@ async fn write(
 }
 
 /// Decides `jobs` as one group and answers each caller.
-async fn decide_and_answer(pool: AnyPool, riders: Option<Arc<Riders>>, mut jobs: Vec<Job>) {
+async fn decide_and_answer(
+    pool: AnyPool,
+    riders: Option<Arc<Riders>>,
+    metrics: GroupMetrics,
+    mut jobs: Vec<Job>,
+) {
     // Stable: arrival order within each dealer is kept (see the module docs).
     jobs.sort_by(|a, b| a.sender.point.dealer_code.cmp(&b.sender.point.dealer_code));
     let decided = {
@@ -284,7 +306,8 @@ async fn decide_and_answer(pool: AnyPool, riders: Option<Arc<Riders>>, mut jobs:
     };
     tracing::debug!(payments = jobs.len(), "group of payments decided");
     match decided {
-        Ok(outcomes) => {
+        Ok((outcomes, steps)) => {
+            metrics.observe(jobs.len(), &steps);
             for (job, outcome) in jobs.into_iter().zip(outcomes) {
                 // A caller that hung up no longer listens: its payment is decided all the same.
                 let _ = job.answer.send(outcome);
@@ -303,21 +326,47 @@ async fn decide_and_answer(pool: AnyPool, riders: Option<Arc<Riders>>, mut jobs:
 /// Decides `payments` (each with its received time) in order in one write transaction
 /// ([`decide_all_in`]) and commits once. `Err` is an error of the group as a whole (begin, a
 /// statement, the commit, or a conflict that aborted the transaction): nothing of it is
-/// stored. `Ok` holds one outcome per payment, in order.
+/// stored. `Ok` holds one outcome per payment, in order, and the time each step took.
 pub(super) async fn decide_together(
     pool: &AnyPool,
     payments: &[(Candidate<'_>, i64)],
     riders: Option<&Riders>,
-) -> Result<Vec<Result<Paid, PayError>>, PayError> {
+) -> Result<(Vec<Result<Paid, PayError>>, GroupSteps), PayError> {
+    let mut watch = Stopwatch::start();
     let mut tx = begin_write(pool).await?;
+    let turn = watch.next();
     let outcomes = decide_all_in(&mut tx, payments, Funding::Balance).await?;
+    let decide = watch.next();
     // The delivery claims and outcomes waiting now ride in the same commit
     // ([`crate::delivery::riders`]).
     let riding = match riders {
         Some(riders) => riders.write_waiting_in(&mut tx).await?,
         None => Riding::default(),
     };
+    let riders = watch.next();
     tx.commit().await?;
+    let commit = watch.next();
     riding.committed();
-    Ok(outcomes)
+    let steps = GroupSteps {
+        turn,
+        decide,
+        riders,
+        commit,
+    };
+    Ok((outcomes, steps))
+}
+
+/// Times consecutive steps.
+struct Stopwatch(Instant);
+
+impl Stopwatch {
+    fn start() -> Stopwatch {
+        Stopwatch(Instant::now())
+    }
+
+    /// The time since the previous step ended; the next one starts now.
+    fn next(&mut self) -> Duration {
+        let now = Instant::now();
+        now.duration_since(std::mem::replace(&mut self.0, now))
+    }
 }

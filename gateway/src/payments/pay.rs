@@ -177,7 +177,9 @@ pub async fn pay(pool: &AnyPool, sender: &Sender, now_ms: i64) -> Result<Paid, P
     // A deadlock or serialization failure (PostgreSQL) rolled everything back: deciding again
     // looks the session up again under the dealer's lock, so the retry cannot pay twice.
     let decided = retry("pay", move || decide_together(pool, candidates, None)).await;
-    let decided = decided.and_then(|mut outcomes| outcomes.pop().ok_or(PayError::NoOutcome)?);
+    // Alone, not a writer's group: its steps' times are not the groups' (`/metrics`).
+    let decided =
+        decided.and_then(|(mut outcomes, _steps)| outcomes.pop().ok_or(PayError::NoOutcome)?);
     settle_race(pool, sender, &candidates[0].0.hash, decided).await
 }
 

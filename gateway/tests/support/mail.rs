@@ -423,6 +423,7 @@ impl Gateway {
             payments: std::sync::Arc::new(tolem_gateway::payments::group::GroupWriter::new(
                 pool.clone(),
                 Default::default(),
+                Default::default(),
             )),
             pool,
             client: super::client_from("127.0.0.1".parse().unwrap()),

@@ -50,6 +50,8 @@ const AMOUNT_TIYN: i64 = 10_000;
 /// benchmark analyzes a PostgreSQL database after them). scripts/gateway-profile.sh reads it
 /// from the header line.
 const WARM_UP: usize = 2_000;
+/// The throw-away gateway's `/metrics` token, for reading its payment groups' steps.
+const METRICS_TOKEN: &str = "gateway-benchmark";
 /// How long each raw-limit measurement runs.
 const RAW_SPAN: Duration = Duration::from_secs(2);
 
@@ -111,6 +113,9 @@ struct Run {
     cpu_per_payment: cpu::PerPayment,
     /// Payments delivered to the provider when the last answer came (warm-up included).
     delivered_by_the_end: i64,
+    /// The payment writer's groups during the measured requests, and the measured span.
+    groups: groups::Groups,
+    elapsed_s: f64,
 }
 
 fn report(name: &str, run: &Run, commits_one: f64, commits_many: Option<f64>, cpu_limit: f64) {
@@ -138,6 +143,7 @@ fn report(name: &str, run: &Run, commits_one: f64, commits_many: Option<f64>, cp
         "  delivered to the provider when the last answer came: {} (warm-up included)",
         run.delivered_by_the_end
     );
+    run.groups.report(run.elapsed_s);
     let cpu = &run.cpu_per_payment;
     println!(
         "  processor time per payment: gateway {:.0} µs, this benchmark (clients, provider emulator) {:.0} µs, database server {:.0} µs; machine busy {:.0} %",
@@ -184,7 +190,12 @@ async fn run(dist: &Path, data_dir: &Path, database_url: &str, n: usize) -> Run 
         gateway_key_file: data_dir.join("gateway.key"),
         mail_dir: data_dir.join("mail"),
     };
-    let flags = ["--demo-provider-url", provider_url];
+    let flags = [
+        "--demo-provider-url",
+        provider_url,
+        "--metrics-token",
+        METRICS_TOKEN,
+    ];
     let gateway = Gateway::start_shared(port, dist, &shared, true, &flags);
     let base = gateway.url();
     let phone = NativePhone::enrol(&base, POINT, POINT_PASSWORD, 11).await;
@@ -238,11 +249,15 @@ async fn run(dist: &Path, data_dir: &Path, database_url: &str, n: usize) -> Run 
             .expect("the benchmark analyzes the database");
     }
 
+    let groups_before = groups::Groups::scrape(&client, &base).await;
     let cpu_before = cpu::Snapshot::take(gateway.pid());
     let started = Instant::now();
     let answers = send_all(&client, &base, &phone, requests.clone()).await;
     let elapsed = started.elapsed().as_secs_f64();
     let cpu = cpu::Snapshot::take(gateway.pid()).since(&cpu_before);
+    let groups = groups::Groups::scrape(&client, &base)
+        .await
+        .since(&groups_before);
     // Deliveries run behind the payments; how far behind shows whether the processor time
     // above includes them.
     let delivered: i64 =
@@ -288,6 +303,8 @@ async fn run(dist: &Path, data_dir: &Path, database_url: &str, n: usize) -> Run 
         codes: refused,
         cpu_per_payment: cpu.per(n),
         delivered_by_the_end: delivered,
+        groups,
+        elapsed_s: elapsed,
     }
 }
 
@@ -382,6 +399,91 @@ async fn send_all(
     }
     all.sort_by_key(|(i, _)| *i);
     all.into_iter().map(|(_, answer)| answer).collect()
+}
+
+/// The payment writer's groups, from the gateway's `/metrics` (`tolem_payment_group_*`): how
+/// many, how many payments each, and how long each step took — where a SQLite gateway's
+/// payments wait for one another. Read before and after the measured requests, so the warm-up
+/// does not count.
+mod groups {
+    use super::METRICS_TOKEN;
+
+    /// The steps a group's time is split into, as the gateway labels them, and as printed.
+    const STEPS: [(&str, &str); 4] = [
+        ("turn", "its turn"),
+        ("decide", "deciding"),
+        ("riders", "riding deliveries"),
+        ("commit", "commit"),
+    ];
+
+    /// Sums of the histograms: groups, payments in them, and seconds per step.
+    #[derive(Clone, Copy, Debug, Default)]
+    pub struct Groups {
+        count: f64,
+        payments: f64,
+        seconds: [f64; STEPS.len()],
+    }
+
+    impl Groups {
+        pub async fn scrape(client: &reqwest::Client, base: &str) -> Groups {
+            let text = client
+                .get(format!("{base}metrics"))
+                .bearer_auth(METRICS_TOKEN)
+                .send()
+                .await
+                .and_then(|reply| reply.error_for_status())
+                .expect("the gateway's /metrics")
+                .text()
+                .await
+                .expect("the metrics text");
+            let sample = |series: &str| {
+                text.lines()
+                    .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+                    .and_then(|value| value.parse::<f64>().ok())
+                    // No group yet: the histogram has no samples.
+                    .unwrap_or(0.0)
+            };
+            Groups {
+                count: sample("tolem_payment_group_payments_count"),
+                payments: sample("tolem_payment_group_payments_sum"),
+                seconds: STEPS.map(|(step, _)| {
+                    sample(&format!(
+                        r#"tolem_payment_group_step_seconds_sum{{step="{step}"}}"#
+                    ))
+                }),
+            }
+        }
+
+        /// What happened between `before` and this.
+        pub fn since(&self, before: &Groups) -> Groups {
+            Groups {
+                count: self.count - before.count,
+                payments: self.payments - before.payments,
+                seconds: std::array::from_fn(|i| self.seconds[i] - before.seconds[i]),
+            }
+        }
+
+        /// Prints the mean group and how much of `elapsed_s` the writer spent in groups.
+        pub fn report(&self, elapsed_s: f64) {
+            if self.count == 0.0 {
+                return;
+            }
+            let steps: Vec<String> = STEPS
+                .iter()
+                .zip(self.seconds)
+                .map(|((_, shown), s)| format!("{shown} {:.2} ms", s * 1000.0 / self.count))
+                .collect();
+            let busy: f64 = self.seconds.iter().sum();
+            println!(
+                "  payment groups: {:.0}, {:.1} payments each; a group: {} = {:.2} ms; the writer in a group {:.0} % of the run",
+                self.count,
+                self.payments / self.count,
+                steps.join(", "),
+                busy * 1000.0 / self.count,
+                busy / elapsed_s * 100.0
+            );
+        }
+    }
 }
 
 /// Processor time by program, from Linux's `/proc`: the gateway shares the machine with the
