@@ -72,7 +72,7 @@ pub struct GroupSteps {
 impl Default for GroupMetrics {
     fn default() -> Self {
         fn step_buckets() -> Histogram {
-            // 0.1 ms … about 3 s: a group of a few payments takes a few milliseconds.
+            // 0.1 ms … about 1.6 s: a group of a few payments takes a few milliseconds.
             Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
                 0.0001, 2.0, 15,
             ))

@@ -92,7 +92,7 @@ async fn connect_sized(database_url: &str, size: Size) -> Result<AnyPool, Startu
             // SQLite connection is a file in this process: no network or server can drop it,
             // so the ping tests nothing, yet it is one more round trip to the connection's
             // thread for every read of a signed request and for every payment group's turn
-            // at the write lock (issue 14: 1.22× the payments/s in alternating runs).
+            // at the write lock (issue 14: 1.07–1.22× the payments/s in alternating runs).
             .test_before_acquire(false)
             .after_connect(|conn, _meta| {
                 Box::pin(async move {
