@@ -10,6 +10,9 @@
 //! payments/s and the latency of each request (p50, p95, p99), then checks every answer — its
 //! signature under the gateway key, code 0 — and that the gateway holds each payment once. The
 //! gateway delivers the payments meanwhile, as in production, to a provider emulator (OSMP).
+//! From the gateway's `/metrics` it also prints the payment writer's mean group (its payments
+//! and the time of each step) and how much of the run the writer spent in groups: near 100 %,
+//! the one writer, not the processor, sets the pace.
 //!
 //! The limits, measured here too:
 //! - **Ed25519**: signatures made and checked per second on one core, with the protocol crate's
