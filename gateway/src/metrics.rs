@@ -71,18 +71,11 @@ pub struct GroupSteps {
 
 impl Default for GroupMetrics {
     fn default() -> Self {
-        fn step_buckets() -> Histogram {
-            // 0.1 ms … about 1.6 s: a group of a few payments takes a few milliseconds.
-            Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
-                0.0001, 2.0, 15,
-            ))
-        }
         GroupMetrics {
             // 1 … 256 payments ([`crate::payments::group::GROUP_LIMIT`]).
-            payments: Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
-                1.0, 2.0, 9,
-            )),
-            steps: Family::new_with_constructor(step_buckets),
+            payments: doubling(1.0, 9),
+            // 0.1 ms … about 1.6 s: a group of a few payments takes a few milliseconds.
+            steps: Family::new_with_constructor(|| doubling(0.0001, 15)),
         }
     }
 }
@@ -106,19 +99,21 @@ impl GroupMetrics {
 
 impl Default for Metrics {
     fn default() -> Self {
-        fn buckets() -> Histogram {
-            // 1 ms … about 16 s: a signed pay takes a few milliseconds, a 128 kbit/s client
-            // holds a request for seconds.
-            Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
-                0.001, 2.0, 15,
-            ))
-        }
         Metrics {
             answers: Family::default(),
-            latency: Family::new_with_constructor(buckets),
+            // 1 ms … about 16 s: a signed pay takes a few milliseconds, a 128 kbit/s client
+            // holds a request for seconds.
+            latency: Family::new_with_constructor(|| doubling(0.001, 15)),
             groups: GroupMetrics::default(),
         }
     }
+}
+
+/// A histogram whose `count` buckets double from `start` (and one for the rest).
+fn doubling(start: f64, count: u16) -> Histogram {
+    Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
+        start, 2.0, count,
+    ))
 }
 
 /// The face a path belongs to, for the latency histogram (a handful of values, never the path).
