@@ -4,7 +4,7 @@
 //! dealer's balance once per business day (Kazakhstan, UTC+5; see [`crate::payments`]) as one
 //! `commission` ledger entry.
 //!
-//! * [`accrue_all_in`] runs inside the payment's transaction: an accepted payment always has its
+//! * [`accrue_all_into`] runs inside the payment's transaction: an accepted payment always has its
 //!   accrual, a rejected one never.
 //! * [`credit_finished_days`] credits every finished day not credited yet, for all dealers (the
 //!   background job, [`crate::jobs`]) or one (the console's button). It is idempotent: a day is
@@ -20,9 +20,10 @@ use sqlx::{AnyConnection, AnyPool, Row};
 use crate::{
     audit::{self, Action, Actor, Event},
     db::{
+        batch::{Batch, Done, Slot},
         begin_write,
         ledger::{self, LedgerKind, NewEntry, Posted},
-        lists::{Placeholders, ROWS_PER_STATEMENT},
+        lists::ROWS_PER_STATEMENT,
     },
     payments::{BUSINESS_DAY_MS, business_date, business_day_start},
 };
@@ -46,15 +47,10 @@ pub async fn rate_in(
     dealer_code: &str,
     provider: &str,
 ) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT CAST(COALESCE((SELECT d.rate_bp FROM dealer_rates d \
-         WHERE d.dealer_code = $1 AND d.provider = $2), \
-         (SELECT p.dealer_commission_bp FROM providers p WHERE p.code = $2), 0) AS BIGINT)",
-    )
-    .bind(dealer_code)
-    .bind(provider)
-    .fetch_one(conn)
-    .await
+    let mut batch = Batch::new(conn);
+    let slot = rate_into(&mut batch, dealer_code, provider);
+    let mut done = batch.run(conn).await?;
+    rate_found(&mut done, slot)
 }
 
 /// The commission of one accepted payment, to accrue.
@@ -69,22 +65,38 @@ pub struct Accrual<'a> {
     pub accrued_at_ms: i64,
 }
 
+/// [`rate_in`] as a statement of `batch`; read its answer with [`rate_found`].
+pub fn rate_into<'q>(batch: &mut Batch<'q>, dealer_code: &'q str, provider: &'q str) -> Slot {
+    let (slot, mut binder) = batch.push_fixed(
+        "SELECT CAST(COALESCE((SELECT d.rate_bp FROM dealer_rates d \
+         WHERE d.dealer_code = $1 AND d.provider = $2), \
+         (SELECT p.dealer_commission_bp FROM providers p WHERE p.code = $3), 0) AS BIGINT)",
+    );
+    binder.bind(dealer_code).bind(provider).bind(provider);
+    slot
+}
+
+/// The rate [`rate_into`]'s statement read.
+pub fn rate_found(done: &mut [Done], slot: Slot) -> Result<i64, sqlx::Error> {
+    match slot.take(done).rows.first() {
+        Some(row) => row.try_get(0),
+        None => Err(sqlx::Error::RowNotFound),
+    }
+}
+
 /// Accrues the commission of accepted payments inside the transaction that stores them (one
 /// statement for a whole group), each [`commission_tiyn`] of its amount at its rate, counted
-/// on the business day it was accepted.
-pub async fn accrue_all_in(
-    conn: &mut AnyConnection,
-    accruals: &[Accrual<'_>],
-) -> Result<(), sqlx::Error> {
+/// on the business day it was accepted. Written in `batch`.
+pub fn accrue_all_into<'q>(batch: &mut Batch<'q>, accruals: &[Accrual<'q>]) {
     for chunk in accruals.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
             "INSERT INTO commission_accruals (transaction_id, dealer_code, provider, \
              amount_tiyn, rate_bp, commission_tiyn, day_start_ms, accrued_at_ms) VALUES {}",
-            Placeholders::of(conn).values(chunk.len(), 8)
+            batch.placeholders().values(chunk.len(), 8)
         );
-        let mut query = sqlx::query(&sql);
+        let (_, mut binder) = batch.push(sql);
         for accrual in chunk {
-            query = query
+            binder
                 .bind(accrual.transaction_id)
                 .bind(accrual.dealer_code)
                 .bind(accrual.provider)
@@ -94,9 +106,7 @@ pub async fn accrue_all_in(
                 .bind(business_day_start(accrual.accrued_at_ms))
                 .bind(accrual.accrued_at_ms);
         }
-        query.execute(&mut *conn).await?;
     }
-    Ok(())
 }
 
 /// Commission accrued on a business day: the sum and the number of payments.

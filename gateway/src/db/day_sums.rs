@@ -3,7 +3,7 @@
 //! 0014 says why a table and not a sum over the day's payments).
 //!
 //! A sum moves in the transaction that moves the money, so it always agrees with the payments:
-//! up by [`add_all_in`] when a group of payments is written ([`crate::payments::group_state`]),
+//! up by [`add_all_into`] when a group of payments is written ([`crate::payments::group_state`]),
 //! down by [`take_back_in`] when a payment is marked refunded (the provider refused it, or its
 //! card payment was refunded from the console).
 //!
@@ -19,7 +19,10 @@ use std::collections::BTreeMap;
 
 use sqlx::{AnyConnection, Row};
 
-use super::lists::{Placeholders, ROWS_PER_STATEMENT};
+use super::{
+    batch::{Batch, Done, Slot},
+    lists::ROWS_PER_STATEMENT,
+};
 use crate::payments::business_day_start;
 
 /// Whose payments a sum counts.
@@ -46,26 +49,39 @@ pub async fn of(
     scope: Scope<'_>,
     day_start_ms: i64,
 ) -> Result<i64, sqlx::Error> {
+    let mut batch = Batch::new(conn);
+    let slot = of_into(&mut batch, scope, day_start_ms);
+    let mut done = batch.run(conn).await?;
+    of_found(&mut done, slot)
+}
+
+/// [`of`] as a statement of `batch`; read its answer with [`of_found`].
+pub fn of_into<'q>(batch: &mut Batch<'q>, scope: Scope<'q>, day_start_ms: i64) -> Slot {
     let (kind, code) = scope.columns();
-    let sum: Option<i64> = sqlx::query_scalar(
+    let (slot, mut binder) = batch.push_fixed(
         "SELECT accepted_tiyn FROM day_sums WHERE scope = $1 AND code = $2 AND day_start_ms = $3",
-    )
-    .bind(kind)
-    .bind(code)
-    .bind(day_start_ms)
-    .fetch_optional(conn)
-    .await?;
-    Ok(sum.unwrap_or(0))
+    );
+    binder.bind(kind).bind(code).bind(day_start_ms);
+    slot
+}
+
+/// The sum [`of_into`]'s statement read.
+pub fn of_found(done: &mut [Done], slot: Slot) -> Result<i64, sqlx::Error> {
+    match slot.take(done).rows.first() {
+        Some(row) => row.try_get(0),
+        None => Ok(0),
+    }
 }
 
 /// Adds accepted payments to their day's sums: each `(scope, received_at_ms, amount_tiyn)`
 /// counts on the business day it was received. Payments of the same sum are added up first,
 /// so each row is written once (PostgreSQL refuses an upsert that touches a row twice).
-pub async fn add_all_in(
-    conn: &mut AnyConnection,
-    payments: impl IntoIterator<Item = (Scope<'_>, i64, i64)>,
-) -> Result<(), sqlx::Error> {
-    let mut sums: BTreeMap<(Scope<'_>, i64), i64> = BTreeMap::new();
+/// Written in `batch`.
+pub fn add_all_into<'q>(
+    batch: &mut Batch<'q>,
+    payments: impl IntoIterator<Item = (Scope<'q>, i64, i64)>,
+) {
+    let mut sums: BTreeMap<(Scope<'q>, i64), i64> = BTreeMap::new();
     for (scope, received_at_ms, amount_tiyn) in payments {
         *sums
             .entry((scope, business_day_start(received_at_ms)))
@@ -77,20 +93,18 @@ pub async fn add_all_in(
             "INSERT INTO day_sums (scope, code, day_start_ms, accepted_tiyn) VALUES {} \
              ON CONFLICT (scope, code, day_start_ms) \
              DO UPDATE SET accepted_tiyn = day_sums.accepted_tiyn + excluded.accepted_tiyn",
-            Placeholders::of(conn).values(chunk.len(), 4)
+            batch.placeholders().values(chunk.len(), 4)
         );
-        let mut query = sqlx::query(&sql);
+        let (_, mut binder) = batch.push(sql);
         for ((scope, day_start_ms), amount_tiyn) in chunk {
             let (kind, code) = scope.columns();
-            query = query
+            binder
                 .bind(kind)
                 .bind(code)
                 .bind(*day_start_ms)
                 .bind(*amount_tiyn);
         }
-        query.execute(&mut *conn).await?;
     }
-    Ok(())
 }
 
 /// Takes the payment `transaction_id`, just marked refunded in this transaction, out of its
@@ -114,12 +128,13 @@ pub async fn take_back_in(
         (row.try_get("point_code")?, row.try_get("dealer_code")?);
     let received_at_ms: i64 = row.try_get("received_at_ms")?;
     let amount_tiyn: i64 = row.try_get("amount_tiyn")?;
-    add_all_in(
-        conn,
+    let mut batch = Batch::new(conn);
+    add_all_into(
+        &mut batch,
         [
             (Scope::Point(&point), received_at_ms, -amount_tiyn),
             (Scope::Dealer(&dealer), received_at_ms, -amount_tiyn),
         ],
-    )
-    .await
+    );
+    batch.run(conn).await.map(drop)
 }

@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 use sqlx::{AnyConnection, AnyPool, Row, any::AnyRow};
 
 use super::{
+    batch::Batch,
     begin_write,
     lists::{self, Placeholders, ROWS_PER_STATEMENT},
     network,
@@ -95,31 +96,26 @@ fn from_row(row: &AnyRow) -> Result<Delivery, sqlx::Error> {
     })
 }
 
-/// Queues the delivery of accepted payments `(transaction id, provider)` received at
-/// `now_ms`, inside the transaction that stores them: one statement for a whole group.
-pub async fn insert_all_in(
-    conn: &mut AnyConnection,
-    payments: &[(&str, &str, i64)],
-) -> Result<(), sqlx::Error> {
+/// Queues the delivery of accepted payments `(transaction id, provider, received at)`, in
+/// `batch` (the transaction that stores them): one statement for a whole group.
+pub fn insert_all_into<'q>(batch: &mut Batch<'q>, payments: &[(&'q str, &'q str, i64)]) {
     for chunk in payments.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
             "INSERT INTO deliveries (transaction_id, provider, state, next_attempt_at_ms, \
              queued_at_ms, updated_at_ms) VALUES {}",
-            (0..chunk.len())
-                .map(|row| {
-                    let (id, provider, at) = (row * 3 + 1, row * 3 + 2, row * 3 + 3);
-                    format!("(${id}, ${provider}, 'queued', ${at}, ${at}, ${at})")
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
+            batch.placeholders().values(chunk.len(), 6)
         );
-        let mut query = sqlx::query(&sql);
-        for (transaction_id, provider, now_ms) in chunk {
-            query = query.bind(*transaction_id).bind(*provider).bind(*now_ms);
+        let (_, mut binder) = batch.push(sql);
+        for (transaction_id, provider, at_ms) in chunk {
+            binder
+                .bind(*transaction_id)
+                .bind(*provider)
+                .bind(State::Queued.as_str())
+                .bind(*at_ms)
+                .bind(*at_ms)
+                .bind(*at_ms);
         }
-        query.execute(&mut *conn).await?;
     }
-    Ok(())
 }
 
 /// The delivery of a payment, if it has one.

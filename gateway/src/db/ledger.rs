@@ -8,10 +8,7 @@
 
 use sqlx::{AnyConnection, AnyPool};
 
-use super::{
-    begin_write,
-    lists::{Placeholders, ROWS_PER_STATEMENT},
-};
+use super::{batch::Batch, begin_write, lists::ROWS_PER_STATEMENT};
 
 /// What an entry is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,20 +129,18 @@ pub async fn post_in(
 /// Writes entries whose balance moves the caller has already made in this same transaction
 /// (the payment writer moves each dealer's balance once for a whole group and knows every
 /// balance after): `(entry, balance after it)`, in one statement. An entry id that exists
-/// already is an error here: a group's references are new transaction ids.
-pub async fn insert_moved_in(
-    conn: &mut AnyConnection,
-    entries: &[(NewEntry<'_>, i64)],
-) -> Result<(), sqlx::Error> {
+/// already is an error here: a group's references are new transaction ids. Written in
+/// `batch`.
+pub fn insert_moved_into<'q>(batch: &mut Batch<'q>, entries: &[(NewEntry<'q>, i64)]) {
     for chunk in entries.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
             "INSERT INTO ledger_entries (id, dealer_code, kind, amount_tiyn, balance_after_tiyn, \
              reference, point_code, created_at_ms) VALUES {}",
-            Placeholders::of(conn).values(chunk.len(), 8)
+            batch.placeholders().values(chunk.len(), 8)
         );
-        let mut query = sqlx::query(&sql);
+        let (_, mut binder) = batch.push(sql);
         for (entry, balance_after_tiyn) in chunk {
-            query = query
+            binder
                 .bind(entry_id(entry.kind, entry.reference))
                 .bind(entry.dealer_code)
                 .bind(entry.kind.as_str())
@@ -155,9 +150,7 @@ pub async fn insert_moved_in(
                 .bind(entry.point_code)
                 .bind(entry.created_at_ms);
         }
-        query.execute(&mut *conn).await?;
     }
-    Ok(())
 }
 
 /// Posts one entry in its own transaction (a top-up or a correction from the console, a test

@@ -7,6 +7,8 @@ use std::borrow::Cow;
 
 use sqlx::{AnyConnection, any::AnyRow};
 
+use super::batch::{Batch, Slot};
+
 /// How many rows one multi-row INSERT carries at most: 500 rows of the widest table written
 /// this way (payments, 21 columns) bind 10 500 values, well under SQLite's limit of 32 766
 /// bound parameters and PostgreSQL's 65 535.
@@ -108,12 +110,20 @@ pub async fn rows_in(
     select: &str,
     keys: &[&str],
 ) -> Result<Vec<AnyRow>, sqlx::Error> {
-    let sql = format!("{select} IN ({})", Placeholders::of(conn).list(keys.len()));
-    let mut query = sqlx::query(&sql);
+    let mut batch = Batch::new(conn);
+    let slot = rows_in_into(&mut batch, select, keys);
+    let mut done = batch.run(conn).await?;
+    Ok(slot.take(&mut done).rows)
+}
+
+/// [`rows_in`] as a statement of `batch`.
+pub fn rows_in_into<'q>(batch: &mut Batch<'q>, select: &str, keys: &[&'q str]) -> Slot {
+    let sql = format!("{select} IN ({})", batch.placeholders().list(keys.len()));
+    let (slot, mut binder) = batch.push(sql);
     for key in keys {
-        query = query.bind(*key);
+        binder.bind(*key);
     }
-    query.fetch_all(conn).await
+    slot
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 //! enough. Queries and migrations are therefore written in SQL both understand
 //! (see `migrations/README.md`).
 
+pub mod batch;
 pub mod bills;
 mod columns;
 pub mod connections;

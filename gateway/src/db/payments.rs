@@ -13,7 +13,10 @@ use tolem_protocol::{
     messages::{PaymentMethod, PaymentState},
 };
 
-use super::lists::{Placeholders, ROWS_PER_STATEMENT};
+use super::{
+    batch::{Batch, Done, Slot},
+    lists::ROWS_PER_STATEMENT,
+};
 
 /// What is kept of a decided payment to answer its session again.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,24 +72,36 @@ pub async fn find(
     row.as_ref().map(stored).transpose()
 }
 
-/// The stored payments of the given (point, session) pairs, keyed by the pair: one statement
-/// for a whole group of payments ([`crate::payments::group_state`]).
-pub async fn find_all(
-    conn: &mut AnyConnection,
-    sessions: &[(&str, &str)],
-) -> Result<HashMap<(String, String), StoredPayment>, sqlx::Error> {
-    let mut found = HashMap::new();
+/// Looks up the stored payments of the given (point, session) pairs in `batch`: one statement
+/// for a whole group of payments ([`crate::payments::group_state`]). Read the answer with
+/// [`found_all`].
+pub fn find_all_into<'q>(batch: &mut Batch<'q>, sessions: &[(&'q str, &'q str)]) -> Vec<Slot> {
+    let mut slots = Vec::new();
     for chunk in sessions.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
             "SELECT point_code, session, transaction_id, content_hash, state, code, \
              response_body FROM payments WHERE {}",
-            Placeholders::of(conn).any_of(chunk.len(), &["point_code", "session"])
+            batch
+                .placeholders()
+                .any_of(chunk.len(), &["point_code", "session"])
         );
-        let mut query = sqlx::query(&sql);
+        let (slot, mut binder) = batch.push(sql);
         for (point_code, session) in chunk {
-            query = query.bind(*point_code).bind(*session);
+            binder.bind(*point_code).bind(*session);
         }
-        for row in query.fetch_all(&mut *conn).await? {
+        slots.push(slot);
+    }
+    slots
+}
+
+/// What [`find_all_into`]'s statements found, keyed by (point, session).
+pub fn found_all(
+    done: &mut [Done],
+    slots: &[Slot],
+) -> Result<HashMap<(String, String), StoredPayment>, sqlx::Error> {
+    let mut found = HashMap::new();
+    for slot in slots {
+        for row in slot.take(done).rows {
             found.insert(
                 (row.try_get("point_code")?, row.try_get("session")?),
                 stored(&row)?,
@@ -133,11 +148,8 @@ pub async fn refunded_at(
 }
 
 /// Stores decided payments, each accepted when its code is 0, else rejected: a whole group
-/// in one statement (or one per [`ROWS_PER_STATEMENT`]).
-pub async fn insert_all(
-    conn: &mut AnyConnection,
-    payments: &[NewPayment<'_>],
-) -> Result<(), sqlx::Error> {
+/// in one statement (or one per [`ROWS_PER_STATEMENT`]), in `batch`.
+pub fn insert_all_into<'q>(batch: &mut Batch<'q>, payments: &[NewPayment<'q>]) {
     const COLUMNS: usize = 21;
     for chunk in payments.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
@@ -145,12 +157,12 @@ pub async fn insert_all(
              cashier_code, key_serial, provider, account, amount_tiyn, customer_amount_tiyn, \
              comment, content_hash, state, code, created_at_ms, received_at_ms, \
              accepted_at_ms, request_body, request_signature, response_body, method) VALUES {}",
-            Placeholders::of(conn).values(chunk.len(), COLUMNS)
+            batch.placeholders().values(chunk.len(), COLUMNS)
         );
-        let mut query = sqlx::query(&sql);
+        let (_, mut binder) = batch.push(sql);
         for payment in chunk {
             let accepted = payment.code == ResultCode::Ok;
-            query = query
+            binder
                 .bind(payment.point_code)
                 .bind(payment.session)
                 .bind(payment.transaction_id)
@@ -176,9 +188,7 @@ pub async fn insert_all(
                     PaymentMethod::Card => "card",
                 });
         }
-        query.execute(&mut *conn).await?;
     }
-    Ok(())
 }
 
 /// What makes two payments the same for the duplicate rule.
@@ -232,13 +242,24 @@ pub async fn accepted_like(
     conn: &mut AnyConnection,
     payments: &[(Sameness<'_>, i64, i64)],
 ) -> Result<Vec<AcceptedLike>, sqlx::Error> {
-    let mut found = Vec::new();
+    let mut batch = Batch::new(conn);
+    let slots = accepted_like_into(&mut batch, payments);
+    let mut done = batch.run(conn).await?;
+    accepted_like_found(&mut done, &slots)
+}
+
+/// [`accepted_like`]'s statements in `batch`; read their answer with [`accepted_like_found`].
+pub fn accepted_like_into<'q>(
+    batch: &mut Batch<'q>,
+    payments: &[(Sameness<'q>, i64, i64)],
+) -> Vec<Slot> {
+    let mut slots = Vec::new();
     // 6 values per term: a chunk of 500 binds 3 000.
     for chunk in payments.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
             "SELECT transaction_id, point_code, provider, account, amount_tiyn, created_at_ms \
              FROM payments WHERE state = 'accepted' AND refunded_at_ms IS NULL AND ({})",
-            Placeholders::of(conn).any_of(
+            batch.placeholders().any_of(
                 chunk.len(),
                 &[
                     "point_code",
@@ -250,9 +271,9 @@ pub async fn accepted_like(
                 ],
             )
         );
-        let mut query = sqlx::query(&sql);
+        let (slot, mut binder) = batch.push(sql);
         for (payment, from_ms, to_ms) in chunk {
-            query = query
+            binder
                 .bind(payment.point_code)
                 .bind(payment.provider)
                 .bind(payment.account)
@@ -260,7 +281,19 @@ pub async fn accepted_like(
                 .bind(*from_ms)
                 .bind(*to_ms);
         }
-        for row in query.fetch_all(&mut *conn).await? {
+        slots.push(slot);
+    }
+    slots
+}
+
+/// What [`accepted_like_into`]'s statements found.
+pub fn accepted_like_found(
+    done: &mut [Done],
+    slots: &[Slot],
+) -> Result<Vec<AcceptedLike>, sqlx::Error> {
+    let mut found = Vec::new();
+    for slot in slots {
+        for row in slot.take(done).rows {
             found.push(AcceptedLike {
                 transaction_id: row.try_get("transaction_id")?,
                 point_code: row.try_get("point_code")?,

@@ -10,7 +10,10 @@ use tolem_protocol::{
     providers::{ProviderGroup, ProviderInfo},
 };
 
-use super::lists::rows_in;
+use super::{
+    batch::{Batch, Done, Slot},
+    lists::rows_in_into,
+};
 
 const PROVIDER_COLUMNS: &str =
     "code, name, short_label, grp, account_kind, account_rule, min_tiyn, max_tiyn";
@@ -82,18 +85,21 @@ pub async fn payable_provider(
     }
 }
 
-/// [`payable_provider`] for each of `codes`, in one statement (a group of payments screens
-/// against them all under the write lock). A code without a provider is not in the map: 908.
-pub async fn payable_in(
-    conn: &mut AnyConnection,
-    codes: &[&str],
-) -> Result<HashMap<String, Result<ProviderInfo, ResultCode>>, sqlx::Error> {
-    if codes.is_empty() {
-        return Ok(HashMap::new());
-    }
+/// [`payable_provider`] for each of `codes` (at least one), in one statement of `batch` (a
+/// group of payments screens against them all under the write lock). Read the answer with
+/// [`payable_found`].
+pub fn payable_into<'q>(batch: &mut Batch<'q>, codes: &[&'q str]) -> Slot {
     let select = format!("SELECT {PROVIDER_COLUMNS}, active FROM providers WHERE code");
-    let mut payable = HashMap::with_capacity(codes.len());
-    for row in rows_in(conn, &select, codes).await? {
+    rows_in_into(batch, &select, codes)
+}
+
+/// What [`payable_into`]'s statement found. A code without a provider is not in the map: 908.
+pub fn payable_found(
+    done: &mut [Done],
+    slot: Slot,
+) -> Result<HashMap<String, Result<ProviderInfo, ResultCode>>, sqlx::Error> {
+    let mut payable = HashMap::new();
+    for row in slot.take(done).rows {
         payable.insert(row.try_get("code")?, payable_from_row(&row)?);
     }
     Ok(payable)

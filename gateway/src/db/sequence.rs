@@ -4,9 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use sqlx::{AnyConnection, AnyPool, Row};
+use sqlx::{AnyPool, Row};
 
-use super::lists::{Placeholders, ROWS_PER_STATEMENT};
+use super::{batch::Batch, lists::ROWS_PER_STATEMENT};
 
 /// The most missing numbers listed per key; past that the console shows the count only.
 pub const GAPS_LISTED: usize = 50;
@@ -21,29 +21,26 @@ pub async fn record(
     now: i64,
 ) -> Result<(), sqlx::Error> {
     let mut conn = pool.acquire().await?;
-    record_all_in(&mut conn, &[(serial, seq, session, now)]).await
+    let mut batch = Batch::new(&conn);
+    record_all_into(&mut batch, &[(serial, seq, session, now)]);
+    batch.run(&mut conn).await.map(drop)
 }
 
-/// Records that numbered payments arrived, `(key serial, number, session, received at)`, inside
-/// the transaction that decides them: one statement for a whole group. A number seen before
-/// keeps its first arrival.
-pub async fn record_all_in(
-    conn: &mut AnyConnection,
-    arrived: &[(&str, i64, &str, i64)],
-) -> Result<(), sqlx::Error> {
+/// Records that numbered payments arrived, `(key serial, number, session, received at)`, in
+/// `batch` (the transaction that decides them): one statement for a whole group. A number
+/// seen before keeps its first arrival.
+pub fn record_all_into<'q>(batch: &mut Batch<'q>, arrived: &[(&'q str, i64, &'q str, i64)]) {
     for chunk in arrived.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
             "INSERT INTO payment_sequence (key_serial, seq, session, received_at_ms) VALUES {} \
              ON CONFLICT (key_serial, seq) DO NOTHING",
-            Placeholders::of(conn).values(chunk.len(), 4)
+            batch.placeholders().values(chunk.len(), 4)
         );
-        let mut query = sqlx::query(&sql);
+        let (_, mut binder) = batch.push(sql);
         for (serial, seq, session, at) in chunk {
-            query = query.bind(*serial).bind(*seq).bind(*session).bind(*at);
+            binder.bind(*serial).bind(*seq).bind(*session).bind(*at);
         }
-        query.execute(&mut *conn).await?;
     }
-    Ok(())
 }
 
 /// The gaps of one key: its highest number received and the numbers below it that never came.

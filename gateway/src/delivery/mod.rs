@@ -2,7 +2,7 @@
 //! forward, with automatic reversal.
 //!
 //! * **Store.** The `pay` step writes the payment's delivery job in the payment's own
-//!   transaction ([`enqueue_all_in`]): an accepted payment always has one, a rejected one never.
+//!   transaction ([`enqueue_all_into`]): an accepted payment always has one, a rejected one never.
 //! * **Forward.** The [`worker`] claims due jobs (a lease, as the mail queue does, so several
 //!   gateways on one database never send a job twice at once), sends each through the
 //!   provider's adapter ([`connections`], `tolem-providers`) and records the attempt.
@@ -30,22 +30,21 @@ pub mod worker;
 
 use std::sync::Arc;
 
-use sqlx::AnyConnection;
 use tokio::sync::Notify;
 use tolem_protocol::messages::{Delivery, DeliveryState, ProviderRefusal};
 
-use crate::db::deliveries::{self, State};
+use crate::db::{
+    batch::Batch,
+    deliveries::{self, State},
+};
 
 /// Not delivered this long after it was accepted: the phone and the console call it delayed.
 pub const DELAYED_AFTER_MS: i64 = 10 * 60 * 1000;
 
-/// Queues the delivery of accepted payments `(transaction id, provider, accepted at)`,
-/// inside the transaction that stores them.
-pub async fn enqueue_all_in(
-    conn: &mut AnyConnection,
-    payments: &[(&str, &str, i64)],
-) -> Result<(), sqlx::Error> {
-    deliveries::insert_all_in(conn, payments).await
+/// Queues the delivery of accepted payments `(transaction id, provider, accepted at)`, in
+/// `batch` (the transaction that stores them).
+pub fn enqueue_all_into<'q>(batch: &mut Batch<'q>, payments: &[(&'q str, &'q str, i64)]) {
+    deliveries::insert_all_into(batch, payments);
 }
 
 /// The phone's view of a stored delivery at `now_ms`.

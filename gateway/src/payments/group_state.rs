@@ -36,9 +36,10 @@ use super::{DUPLICATE_WINDOW_MS, Standing, business_day_start, pay::Candidate, s
 use crate::{
     commission::{self, Accrual},
     db::{
+        batch::Batch,
         day_sums::{self, Scope},
         ledger::{self, LedgerKind, NewEntry},
-        lists::rows_in,
+        lists::rows_in_into,
         payments::{self, AcceptedLike, NewPayment, Sameness, StoredPayment},
         providers, sequence,
     },
@@ -121,21 +122,62 @@ impl<'s> GroupState<'s> {
         payments: &'s [(Candidate<'s>, i64)],
     ) -> Result<Self, sqlx::Error> {
         let senders = || payments.iter().map(|(candidate, _)| candidate.sender);
+        // What every decision needs, in one batch: on SQLite one hand-off to the connection's
+        // thread for all of it ([`Batch`]).
+        let mut batch = Batch::new(conn);
         let dealer_codes: BTreeSet<&str> =
             senders().map(|s| s.point.dealer_code.as_str()).collect();
-        let mut dealers = HashMap::new();
+        let mut dealer_slots = Vec::with_capacity(dealer_codes.len());
         for code in dealer_codes {
             // A write that changes nothing: it takes the row's lock (PostgreSQL) and reads it
-            // in the same round trip.
-            let row = sqlx::query(
+            // in the same statement. One statement per dealer, in code order (the module docs
+            // say why).
+            let (slot, mut binder) = batch.push_fixed(
                 "UPDATE dealers SET transactions_issued = transactions_issued WHERE code = $1 \
                  RETURNING transactions_issued, balance_tiyn, CAST(active AS BIGINT) AS active, \
                  payment_limit_tiyn, daily_limit_tiyn",
-            )
-            .bind(code)
-            .fetch_optional(&mut *conn)
-            .await?;
-            if let Some(row) = row {
+            );
+            binder.bind(code);
+            dealer_slots.push((code, slot));
+        }
+        let point_codes: BTreeSet<&str> = senders().map(|s| s.point.code.as_str()).collect();
+        let point_codes: Vec<&str> = point_codes.into_iter().collect();
+        let points_slot = rows_in_into(
+            &mut batch,
+            "SELECT code, CAST(active AS BIGINT) AS active, payment_limit_tiyn, \
+             daily_limit_tiyn FROM points WHERE code",
+            &point_codes,
+        );
+        let cashiers_slot = rows_in_into(
+            &mut batch,
+            "SELECT point_code, code, CAST(active AS BIGINT) AS active FROM cashiers \
+             WHERE point_code",
+            &point_codes,
+        );
+        let serials: BTreeSet<&str> = senders().map(|s| s.key.serial.as_str()).collect();
+        let serials: Vec<&str> = serials.into_iter().collect();
+        let keys_slot = rows_in_into(
+            &mut batch,
+            "SELECT serial, state FROM keys WHERE serial",
+            &serials,
+        );
+        let wanted: Vec<(&str, &str)> = senders()
+            .map(|s| (s.point.code.as_str(), s.request.session.as_str()))
+            .collect();
+        let session_slots = payments::find_all_into(&mut batch, &wanted);
+        // Screened against the catalogue as it is under the lock: one statement for the
+        // group's providers.
+        let codes: BTreeSet<&str> = payments
+            .iter()
+            .map(|(candidate, _)| candidate.payment.provider.as_str())
+            .collect();
+        let codes: Vec<&str> = codes.into_iter().collect();
+        let providers_slot = providers::payable_into(&mut batch, &codes);
+        let mut done = batch.run(conn).await?;
+
+        let mut dealers = HashMap::new();
+        for (code, slot) in dealer_slots {
+            if let Some(row) = slot.take(&mut done).rows.first() {
                 let issued: i64 = row.try_get("transactions_issued")?;
                 let balance: i64 = row.try_get("balance_tiyn")?;
                 dealers.insert(
@@ -152,13 +194,8 @@ impl<'s> GroupState<'s> {
                 );
             }
         }
-
-        let point_codes: BTreeSet<&str> = senders().map(|s| s.point.code.as_str()).collect();
-        let point_codes: Vec<&str> = point_codes.into_iter().collect();
         let mut points = HashMap::new();
-        let select = "SELECT code, CAST(active AS BIGINT) AS active, payment_limit_tiyn, \
-                      daily_limit_tiyn FROM points WHERE code";
-        for row in rows_in(conn, select, &point_codes).await? {
+        for row in points_slot.take(&mut done).rows {
             let point = PointNow {
                 active: row.try_get::<i64, _>("active")? != 0,
                 payment_limit_tiyn: row.try_get("payment_limit_tiyn")?,
@@ -167,33 +204,16 @@ impl<'s> GroupState<'s> {
             points.insert(row.try_get::<String, _>("code")?, point);
         }
         let mut cashiers = HashMap::new();
-        let select = "SELECT point_code, code, CAST(active AS BIGINT) AS active FROM cashiers WHERE point_code";
-        for row in rows_in(conn, select, &point_codes).await? {
+        for row in cashiers_slot.take(&mut done).rows {
             let key = (row.try_get("point_code")?, row.try_get("code")?);
             cashiers.insert(key, row.try_get::<i64, _>("active")? != 0);
         }
-
-        let serials: BTreeSet<&str> = senders().map(|s| s.key.serial.as_str()).collect();
-        let serials: Vec<&str> = serials.into_iter().collect();
         let mut keys = HashMap::new();
-        let select = "SELECT serial, state FROM keys WHERE serial";
-        for row in rows_in(conn, select, &serials).await? {
+        for row in keys_slot.take(&mut done).rows {
             keys.insert(row.try_get("serial")?, row.try_get("state")?);
         }
-
-        let wanted: Vec<(&str, &str)> = senders()
-            .map(|s| (s.point.code.as_str(), s.request.session.as_str()))
-            .collect();
-        let sessions = payments::find_all(conn, &wanted).await?;
-
-        // Screened against the catalogue as it is under the lock: one statement for the
-        // group's providers.
-        let codes: BTreeSet<&str> = payments
-            .iter()
-            .map(|(candidate, _)| candidate.payment.provider.as_str())
-            .collect();
-        let codes: Vec<&str> = codes.into_iter().collect();
-        let payable = providers::payable_in(conn, &codes).await?;
+        let sessions = payments::found_all(&mut done, &session_slots)?;
+        let payable = providers::payable_found(&mut done, providers_slot)?;
         let accounts: Vec<Result<String, ResultCode>> = payments
             .iter()
             .map(|(candidate, now_ms)| {
@@ -212,6 +232,11 @@ impl<'s> GroupState<'s> {
             })
             .collect();
 
+        // Then, in a second batch, what the screened payments are judged and accrued on: the
+        // accepted payments the duplicate rule may find, the day's sums where a daily limit
+        // counts them, and the commission rates — read here for every payment that may be
+        // accepted, rather than one statement each as the decisions first need them.
+        let mut batch = Batch::new(conn);
         let like_wanted: Vec<(Sameness<'_>, i64, i64)> = payments
             .iter()
             .zip(&accounts)
@@ -225,11 +250,52 @@ impl<'s> GroupState<'s> {
                 ))
             })
             .collect();
-        let like = if like_wanted.is_empty() {
+        let like_slots = payments::accepted_like_into(&mut batch, &like_wanted);
+        let mut sum_slots = HashMap::new();
+        let mut rate_slots = HashMap::new();
+        for ((candidate, now_ms), account) in payments.iter().zip(&accounts) {
+            if account.is_err() {
+                continue;
+            }
+            let s = candidate.sender;
+            let (point, dealer) = (s.point.code.as_str(), s.point.dealer_code.as_str());
+            let day_start = business_day_start(*now_ms);
+            let limited = [
+                (
+                    Scope::Point(point),
+                    points.get(point).and_then(|p| p.daily_limit_tiyn),
+                ),
+                (
+                    Scope::Dealer(dealer),
+                    dealers.get(dealer).and_then(|d| d.daily_limit_tiyn),
+                ),
+            ];
+            for (scope, limit) in limited {
+                let key = sum_key(scope, day_start);
+                if limit.is_some() && !sum_slots.contains_key(&key) {
+                    sum_slots.insert(key, day_sums::of_into(&mut batch, scope, day_start));
+                }
+            }
+            let provider = candidate.payment.provider.as_str();
+            let key = (dealer.to_owned(), provider.to_owned());
+            if !rate_slots.contains_key(&key) {
+                rate_slots.insert(key, commission::rate_into(&mut batch, dealer, provider));
+            }
+        }
+        let mut done = if batch.is_empty() {
             Vec::new()
         } else {
-            payments::accepted_like(conn, &like_wanted).await?
+            batch.run(conn).await?
         };
+        let like = payments::accepted_like_found(&mut done, &like_slots)?;
+        let mut day_sums = HashMap::with_capacity(sum_slots.len());
+        for (key, slot) in sum_slots {
+            day_sums.insert(key, day_sums::of_found(&mut done, slot)?);
+        }
+        let mut rates = HashMap::with_capacity(rate_slots.len());
+        for (key, slot) in rate_slots {
+            rates.insert(key, commission::rate_found(&mut done, slot)?);
+        }
 
         Ok(GroupState {
             accounts,
@@ -239,9 +305,9 @@ impl<'s> GroupState<'s> {
             cashiers,
             sessions,
             like,
-            day_sums: HashMap::new(),
+            day_sums,
             accepted: Vec::new(),
-            rates: HashMap::new(),
+            rates,
             decided: Vec::with_capacity(payments.len()),
         })
     }
@@ -351,11 +417,7 @@ impl<'s> GroupState<'s> {
         scope: Scope<'_>,
         day_start: i64,
     ) -> Result<i64, sqlx::Error> {
-        let (is_point, code) = match scope {
-            Scope::Point(code) => (true, code),
-            Scope::Dealer(code) => (false, code),
-        };
-        let key = (is_point, code.to_owned(), day_start);
+        let key = sum_key(scope, day_start);
         let stored = match self.day_sums.get(&key) {
             Some(sum) => *sum,
             None => {
@@ -447,7 +509,8 @@ impl<'s> GroupState<'s> {
     /// ledger entries, the payments, their delivery jobs, the day's sums and commission
     /// accruals, each table in one statement — and the sequence numbers of all its payments,
     /// decided or not: each arrived ([`crate::sender::note_refused_pay`] records those refused
-    /// before the group).
+    /// before the group). All of it in one [`Batch`]: on SQLite one hand-off to the
+    /// connection's thread instead of one per statement.
     pub async fn write(
         self,
         conn: &mut AnyConnection,
@@ -466,31 +529,16 @@ impl<'s> GroupState<'s> {
                 ))
             })
             .collect();
-        if !arrived.is_empty() {
-            sequence::record_all_in(conn, &arrived).await?;
-        }
-        for (code, dealer) in &self.dealers {
-            let (issued, moved) = (
-                dealer.issued - dealer.issued_at_read,
-                dealer.balance_tiyn - dealer.balance_at_read_tiyn,
-            );
-            if issued == 0 && moved == 0 {
-                continue;
-            }
-            let updated = sqlx::query(
-                "UPDATE dealers SET transactions_issued = transactions_issued + $1, \
-                 balance_tiyn = balance_tiyn + $2 WHERE code = $3 AND balance_tiyn + $2 >= 0",
-            )
-            .bind(issued)
-            .bind(moved)
-            .bind(code)
-            .execute(&mut *conn)
-            .await?;
-            if updated.rows_affected() != 1 {
-                // The row is locked for the group: this is a bug, never a race.
-                return Err(WriteError::BalanceMoved(code.clone()));
-            }
-        }
+        let moved: Vec<(&str, i64, i64)> = self
+            .dealers
+            .iter()
+            .map(|(code, dealer)| {
+                let issued = dealer.issued - dealer.issued_at_read;
+                let moved = dealer.balance_tiyn - dealer.balance_at_read_tiyn;
+                (code.as_str(), issued, moved)
+            })
+            .filter(|(_, issued, moved)| *issued != 0 || *moved != 0)
+            .collect();
         let decided = &self.decided;
         let entries: Vec<(NewEntry<'_>, i64)> = decided
             .iter()
@@ -509,21 +557,11 @@ impl<'s> GroupState<'s> {
                 })
             })
             .collect();
-        if !entries.is_empty() {
-            ledger::insert_moved_in(conn, &entries).await?;
-        }
         let rows: Vec<NewPayment<'_>> = decided.iter().map(Decision::row).collect();
-        if !rows.is_empty() {
-            payments::insert_all(conn, &rows).await?;
-        }
         let accepted: Vec<&Decision<'_>> = decided
             .iter()
             .filter(|d| d.code == ResultCode::Ok)
             .collect();
-        if accepted.is_empty() {
-            return Ok(());
-        }
-        // After the payments: the delivery jobs and the accruals refer to them.
         let jobs: Vec<(&str, &str, i64)> = accepted
             .iter()
             .map(|d| {
@@ -531,7 +569,6 @@ impl<'s> GroupState<'s> {
                 (d.transaction_id.as_str(), provider, d.received_at_ms)
             })
             .collect();
-        delivery::enqueue_all_in(conn, &jobs).await?;
         let counted = accepted.iter().flat_map(|d| {
             let s = d.candidate.sender;
             let amount_tiyn = d.candidate.payment.amount_tiyn;
@@ -544,7 +581,6 @@ impl<'s> GroupState<'s> {
                 ),
             ]
         });
-        day_sums::add_all_in(conn, counted).await?;
         let accruals: Vec<Accrual<'_>> = accepted
             .iter()
             .map(|d| {
@@ -560,7 +596,32 @@ impl<'s> GroupState<'s> {
                 }
             })
             .collect();
-        commission::accrue_all_in(conn, &accruals).await?;
+
+        let mut batch = Batch::new(conn);
+        sequence::record_all_into(&mut batch, &arrived);
+        let mut dealer_slots = Vec::with_capacity(moved.len());
+        for (code, issued, moved) in &moved {
+            let (slot, mut binder) = batch.push_fixed(
+                "UPDATE dealers SET transactions_issued = transactions_issued + $1, \
+                 balance_tiyn = balance_tiyn + $2 WHERE code = $3 AND balance_tiyn + $4 >= 0",
+            );
+            binder.bind(*issued).bind(*moved).bind(*code).bind(*moved);
+            dealer_slots.push((slot, *code));
+        }
+        ledger::insert_moved_into(&mut batch, &entries);
+        payments::insert_all_into(&mut batch, &rows);
+        // After the payments: the delivery jobs and the accruals refer to them.
+        delivery::enqueue_all_into(&mut batch, &jobs);
+        day_sums::add_all_into(&mut batch, counted);
+        commission::accrue_all_into(&mut batch, &accruals);
+
+        let mut done = batch.run(conn).await?;
+        for (slot, code) in dealer_slots {
+            if slot.take(&mut done).rows_affected != 1 {
+                // The row is locked for the group: this is a bug, never a race.
+                return Err(WriteError::BalanceMoved(code.to_owned()));
+            }
+        }
         Ok(())
     }
 }
@@ -600,6 +661,15 @@ pub enum WriteError {
     Database(#[from] sqlx::Error),
     #[error("dealer {0}'s balance moved while its row was locked for the group")]
     BalanceMoved(String),
+}
+
+/// Where [`GroupState`] keeps the database's sum of `scope` on the day that starts at
+/// `day_start`.
+fn sum_key(scope: Scope<'_>, day_start: i64) -> (bool, String, i64) {
+    match scope {
+        Scope::Point(code) => (true, code.to_owned(), day_start),
+        Scope::Dealer(code) => (false, code.to_owned(), day_start),
+    }
 }
 
 fn sameness<'a>(candidate: &'a Candidate<'_>, account: &'a str) -> Sameness<'a> {
