@@ -13,8 +13,8 @@
 //!    transaction ([`begin_write`]) and decides the payments in order with [`decide_all_in`]:
 //!    the group's figures (the providers of its payments among them) are read once under the
 //!    lock, each payment is screened and decided on them in memory, and what was decided is
-//!    written in a handful of statements
-//!    ([`super::group_state`]). A payment that is not decided (a replay, a session taken, a
+//!    written in a handful of statements, sent in three batches (one hand-off each to
+//!    SQLite's thread) ([`super::group_state`]). A payment that is not decided (a replay, a session taken, a
 //!    sender refused) writes nothing and takes no transaction number, so the numbers stay
 //!    consecutive. On SQLite, the claims and delivered outcomes the delivery worker has
 //!    waiting then are written in the same transaction ([`crate::delivery::riders`]: one

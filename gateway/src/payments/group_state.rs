@@ -1,7 +1,9 @@
 //! What the decisions of one group of payments read and write, under the write lock: read
 //! **once** for the whole group in a handful of statements, kept current in memory as each
 //! payment is decided ([`super::pay::decide_all_in`]), and written at the end in a handful
-//! more — instead of a dozen statements per payment.
+//! more — instead of a dozen statements per payment. The statements go in three batches
+//! ([`Batch`]): what every decision needs, then what the screened payments are judged on, then
+//! the writes; on SQLite each batch is one hand-off to the connection's thread.
 //!
 //! ## Why
 //! On SQLite every statement is a hand-off to the driver's own thread and back; profiled under
@@ -21,8 +23,9 @@
 //! * a session decided earlier in the group, a payment accepted earlier in the group (the
 //!   duplicate rule, the day's sums) are added in memory to what the database held, exactly
 //!   as the database would have shown them after that payment's inserts;
-//! * the day's sums and the commission rates are read when a payment first needs them (a
-//!   group rarely needs more than one of each), then kept.
+//! * the day's sums (where a daily limit counts them) and the commission rates are read once
+//!   for every payment that passed screening, before the first decision: nothing writes them
+//!   before the group's end, so a payment reads the same value as it would have read alone.
 //!
 //! Nothing is written before the end, so a payment that is not decided (a replay, a session
 //! taken, a sender refused) leaves nothing behind and takes no transaction number.
@@ -106,10 +109,11 @@ pub(super) struct GroupState<'s> {
     /// payments, then the group's own.
     like: Vec<AcceptedLike>,
     /// The database's accepted sum of a point (`true`) or dealer (`false`) on the business
-    /// day that starts at the key's time (UTC milliseconds), read when first needed.
+    /// day that starts at the key's time (UTC milliseconds), read with the group's figures (or
+    /// when first needed, should a decision want one not read then).
     day_sums: HashMap<(bool, String, i64), i64>,
     accepted: Vec<AcceptedNow>,
-    /// Commission rates by (dealer, provider), read when first needed.
+    /// Commission rates by (dealer, provider), read like the day's sums.
     rates: HashMap<(String, String), i64>,
     decided: Vec<Decision<'s>>,
 }
@@ -271,16 +275,16 @@ impl<'s> GroupState<'s> {
                 ),
             ];
             for (scope, limit) in limited {
-                let key = sum_key(scope, day_start);
-                if limit.is_some() && !sum_slots.contains_key(&key) {
-                    sum_slots.insert(key, day_sums::of_into(&mut batch, scope, day_start));
+                if limit.is_some() {
+                    sum_slots
+                        .entry(sum_key(scope, day_start))
+                        .or_insert_with(|| day_sums::of_into(&mut batch, scope, day_start));
                 }
             }
             let provider = candidate.payment.provider.as_str();
-            let key = (dealer.to_owned(), provider.to_owned());
-            if !rate_slots.contains_key(&key) {
-                rate_slots.insert(key, commission::rate_into(&mut batch, dealer, provider));
-            }
+            rate_slots
+                .entry((dealer.to_owned(), provider.to_owned()))
+                .or_insert_with(|| commission::rate_into(&mut batch, dealer, provider));
         }
         let mut done = if batch.is_empty() {
             Vec::new()
