@@ -207,6 +207,17 @@ async fn temporary_answers_errors_and_cut_answers_are_asked_again_with_the_same_
         held.iter()
             .all(|p| p.result == Some(0) && p.prv_txn.is_some())
     );
+    // Numbered when first claimed, and never again when claimed after a fault.
+    let mut numbers: Vec<Option<i64>> = sqlx::query_scalar("SELECT txn_id FROM deliveries")
+        .fetch_all(&gateway.pool)
+        .await
+        .unwrap();
+    numbers.sort();
+    assert_eq!(
+        numbers,
+        (1..=10).map(Some).collect::<Vec<_>>(),
+        "each payment has its own number, none skipped"
+    );
     let asked_again = held.iter().filter(|p| p.pays_received > 1).count();
     assert!(
         asked_again > 0,

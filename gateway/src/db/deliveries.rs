@@ -7,9 +7,9 @@ use std::collections::{HashMap, HashSet};
 use sqlx::{AnyConnection, AnyPool, Row, any::AnyRow};
 
 use super::{
-    batch::Batch,
+    batch::{Batch, Done, Slot},
     begin_write,
-    lists::{self, Placeholders, ROWS_PER_STATEMENT},
+    lists::{self, ROWS_PER_STATEMENT},
     network,
 };
 
@@ -221,68 +221,106 @@ pub async fn claim_all_in(
     now_ms: i64,
     lease_until_ms: i64,
 ) -> Result<Vec<Claimed>, sqlx::Error> {
-    let ids: Vec<&str> = due.iter().map(|job| job.transaction_id.as_str()).collect();
+    let mut batch = Batch::new(tx);
+    let slot = claim_into(&mut batch, due, now_ms, lease_until_ms);
+    let mut done = batch.run(&mut *tx).await?;
+    take_claimed_in(tx, due, slot.take(&mut done)).await
+}
+
+/// The first step of [`claim_all_in`] as a statement of `batch`: each job of `due` (at least
+/// one) still due now becomes sent, its lease running until `lease_until_ms`. Pass the
+/// statement's outcome to [`take_claimed_in`], in the same transaction.
+pub fn claim_into<'q>(
+    batch: &mut Batch<'q>,
+    due: &'q [Due],
+    now_ms: i64,
+    lease_until_ms: i64,
+) -> Slot {
     // Still due: a job another worker claimed since has its lease, later than now, as its
     // next attempt time; a finished one has left these states.
+    let p = batch.placeholders();
     let sql = format!(
         "UPDATE deliveries SET state = 'sent', attempts = attempts + 1, \
-         next_attempt_at_ms = $1, updated_at_ms = $2 \
-         WHERE state IN ('queued', 'sent', 'retrying') AND next_attempt_at_ms <= $2 \
+         next_attempt_at_ms = {}, updated_at_ms = {} \
+         WHERE state IN ('queued', 'sent', 'retrying') AND next_attempt_at_ms <= {} \
          AND transaction_id IN ({}) RETURNING transaction_id, txn_id",
-        lists::placeholders(3, ids.len())
+        p.nth(1),
+        p.nth(2),
+        p.nth(3),
+        p.list_from(4, due.len())
     );
-    let mut query = sqlx::query(&sql).bind(lease_until_ms).bind(now_ms);
-    for id in &ids {
-        query = query.bind(*id);
+    let (slot, mut binder) = batch.push(sql);
+    binder.bind(lease_until_ms).bind(now_ms).bind(now_ms);
+    for job in due {
+        binder.bind(job.transaction_id.as_str());
     }
+    slot
+}
+
+/// The rest of a claim, after [`claim_into`]'s statement `claimed` ran: the jobs it took get
+/// their provider number if they have none yet, and come back with what sending them needs, in
+/// the order of `due` (a job not taken is left out). One more trip to the database.
+pub async fn take_claimed_in(
+    tx: &mut AnyConnection,
+    due: &[Due],
+    claimed: Done,
+) -> Result<Vec<Claimed>, sqlx::Error> {
     let mut taken: HashMap<String, Option<i64>> = HashMap::new();
-    for row in query.fetch_all(&mut *tx).await? {
+    for row in &claimed.rows {
         taken.insert(row.try_get("transaction_id")?, row.try_get("txn_id")?);
     }
     if taken.is_empty() {
         return Ok(Vec::new());
     }
-    let taken_ids: Vec<&str> = ids
+    let taken_ids: Vec<&str> = due
         .iter()
-        .copied()
+        .map(|job| job.transaction_id.as_str())
         .filter(|id| taken.contains_key(*id))
         .collect();
-    // First attempts get their provider number now, consecutive in the order jobs fell due.
+    // First attempts get their provider number now, consecutive in the order jobs fell due:
+    // the counter moves by their count, and each takes its place below the counter's new
+    // value, in the same trip.
     let unnumbered: Vec<&str> = taken_ids
         .iter()
         .copied()
         .filter(|id| taken[*id].is_none())
         .collect();
+    let mut batch = Batch::new(tx);
     if !unnumbered.is_empty() {
         let count = i64::try_from(unnumbered.len()).unwrap_or(i64::MAX);
-        let first = network::next_numbers(&mut *tx, TXN_COUNTER, count).await?;
+        network::next_numbers_into(&mut batch, TXN_COUNTER, count);
+        let p = batch.placeholders();
         let cases = (0..unnumbered.len())
-            .map(|i| format!("WHEN ${} THEN ${}", 2 * i + 1, 2 * i + 2))
+            .map(|i| format!("WHEN {} THEN {}", p.nth(3 + 2 * i), p.nth(4 + 2 * i)))
             .collect::<Vec<_>>()
             .join(" ");
         let sql = format!(
-            "UPDATE deliveries SET txn_id = CASE transaction_id {cases} END \
+            "UPDATE deliveries SET txn_id = \
+             (SELECT value FROM counters WHERE name = {}) - {} + CASE transaction_id {cases} END \
              WHERE transaction_id IN ({})",
-            lists::placeholders(2 * unnumbered.len() + 1, unnumbered.len())
+            p.nth(1),
+            p.nth(2),
+            p.list_from(3 + 2 * unnumbered.len(), unnumbered.len())
         );
-        let mut query = sqlx::query(&sql);
-        for (txn_id, id) in (first..).zip(&unnumbered) {
-            query = query.bind(*id).bind(txn_id);
+        let (_, mut binder) = batch.push(sql);
+        binder.bind(TXN_COUNTER).bind(count);
+        for (place, id) in (1_i64..).zip(&unnumbered) {
+            binder.bind(*id).bind(place);
         }
         for id in &unnumbered {
-            query = query.bind(*id);
+            binder.bind(*id);
         }
-        query.execute(&mut *tx).await?;
     }
-    let rows = lists::rows_in(
-        &mut *tx,
+    let read = lists::rows_in_into(
+        &mut batch,
         "SELECT d.transaction_id, d.provider, d.txn_id, d.attempts, p.account, p.amount_tiyn, \
          p.accepted_at_ms, p.dealer_code, p.point_code \
          FROM deliveries d JOIN payments p ON p.transaction_id = d.transaction_id \
          WHERE d.transaction_id",
         &taken_ids,
-    )
-    .await?;
+    );
+    let mut done = batch.run(tx).await?;
+    let rows = read.take(&mut done).rows;
     let mut claimed: HashMap<String, Claimed> = HashMap::with_capacity(rows.len());
     for row in &rows {
         let job = Claimed {
@@ -333,15 +371,22 @@ pub async fn insert_attempts_in(
     conn: &mut AnyConnection,
     attempts: &[(&str, &Attempt)],
 ) -> Result<(), sqlx::Error> {
+    let mut batch = Batch::new(conn);
+    insert_attempts_into(&mut batch, attempts);
+    batch.run(conn).await.map(drop)
+}
+
+/// [`insert_attempts_in`]'s statements in `batch`.
+pub fn insert_attempts_into<'q>(batch: &mut Batch<'q>, attempts: &[(&'q str, &'q Attempt)]) {
     for chunk in attempts.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
             "INSERT INTO delivery_attempts (transaction_id, attempt, at_ms, request, answer, \
              outcome, result_code, error, latency_ms) VALUES {} ON CONFLICT DO NOTHING",
-            Placeholders::of(conn).values(chunk.len(), 9)
+            batch.placeholders().values(chunk.len(), 9)
         );
-        let mut query = sqlx::query(&sql);
+        let (_, mut binder) = batch.push(sql);
         for (transaction_id, attempt) in chunk {
-            query = query
+            binder
                 .bind(*transaction_id)
                 .bind(attempt.attempt)
                 .bind(attempt.at_ms)
@@ -352,9 +397,7 @@ pub async fn insert_attempts_in(
                 .bind(&attempt.error)
                 .bind(attempt.latency_ms);
         }
-        query.execute(&mut *conn).await?;
     }
-    Ok(())
 }
 
 /// The attempts of a delivery, first first.
@@ -416,21 +459,21 @@ pub struct DeliveredMark<'a> {
     pub at_ms: i64,
 }
 
-/// Marks deliveries delivered by the worker, inside the caller's transaction: one statement
-/// for up to [`ROWS_PER_STATEMENT`] of them. For each, in order, whether it marked it now
-/// (`false`: it had finished already, or the same delivery came earlier in `marks`).
-pub async fn mark_all_delivered_in(
-    conn: &mut AnyConnection,
-    marks: &[DeliveredMark<'_>],
-) -> Result<Vec<bool>, sqlx::Error> {
+/// Marks deliveries delivered by the worker, in `batch` (the caller's transaction): one
+/// statement for up to [`ROWS_PER_STATEMENT`] of them. Read with [`marked_found`] which it
+/// marked.
+pub fn mark_all_delivered_into<'q>(
+    batch: &mut Batch<'q>,
+    marks: &[DeliveredMark<'q>],
+) -> Vec<Slot> {
     // A delivery marked twice in one statement would be reported twice; the first mark wins,
     // as it would one statement at a time.
     let mut first = HashSet::new();
-    let unique: Vec<&DeliveredMark<'_>> = marks
+    let unique: Vec<&DeliveredMark<'q>> = marks
         .iter()
         .filter(|mark| first.insert(mark.transaction_id))
         .collect();
-    let mut marked = HashSet::new();
+    let mut slots = Vec::new();
     for chunk in unique.chunks(ROWS_PER_STATEMENT) {
         // Each row's own values come from a VALUES list joined in (`UPDATE … FROM`, which
         // SQLite has since 3.33 and PostgreSQL always had).
@@ -443,17 +486,31 @@ pub async fn mark_all_delivered_in(
              FROM marks WHERE deliveries.transaction_id = marks.id \
              AND deliveries.state IN ('queued', 'sent', 'retrying') \
              RETURNING deliveries.transaction_id",
-            Placeholders::of(conn).values(chunk.len(), 4)
+            batch.placeholders().values(chunk.len(), 4)
         );
-        let mut query = sqlx::query(&sql);
+        let (slot, mut binder) = batch.push(sql);
         for mark in chunk {
-            query = query
+            binder
                 .bind(mark.transaction_id)
                 .bind(mark.provider_txn)
                 .bind(mark.comment)
                 .bind(mark.at_ms);
         }
-        for row in query.fetch_all(&mut *conn).await? {
+        slots.push(slot);
+    }
+    slots
+}
+
+/// For each of `marks`, in order, whether [`mark_all_delivered_into`]'s statements marked it
+/// (`false`: it had finished already, or the same delivery came earlier in `marks`).
+pub fn marked_found(
+    done: &mut [Done],
+    slots: &[Slot],
+    marks: &[DeliveredMark<'_>],
+) -> Result<Vec<bool>, sqlx::Error> {
+    let mut marked = HashSet::new();
+    for slot in slots {
+        for row in slot.take(done).rows {
             marked.insert(row.try_get::<String, _>("transaction_id")?);
         }
     }

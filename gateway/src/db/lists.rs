@@ -14,16 +14,6 @@ use super::batch::{Batch, Slot};
 /// bound parameters and PostgreSQL's 65 535.
 pub const ROWS_PER_STATEMENT: usize = 500;
 
-/// `$from, $from+1, …`: `count` numbered placeholders, comma-separated, for a list that follows
-/// numbered parameters of the statement's own (sqlx counts anonymous ones apart from numbered
-/// ones, so one statement cannot mix them).
-pub fn placeholders(from: usize, count: usize) -> String {
-    (from..from + count)
-        .map(|n| format!("${n}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// How a statement's generated lists write their placeholders, for the database the statement
 /// goes to ([`Self::of`]).
 ///
@@ -52,8 +42,9 @@ impl Placeholders {
         }
     }
 
-    /// The `n`th placeholder of a statement made only of generated lists (from 1).
-    fn nth(self, n: usize) -> Cow<'static, str> {
+    /// The `n`th placeholder of a statement (from 1). On SQLite every one is `?`, bound in the
+    /// order written: write them in the order of `n`.
+    pub fn nth(self, n: usize) -> Cow<'static, str> {
         match self {
             Placeholders::Numbered => Cow::Owned(format!("${n}")),
             Placeholders::Anonymous => Cow::Borrowed("?"),
@@ -96,7 +87,12 @@ impl Placeholders {
 
     /// `$1, $2, …`: `count` placeholders, comma-separated.
     fn list(self, count: usize) -> String {
-        (1..=count)
+        self.list_from(1, count)
+    }
+
+    /// `$from, $from+1, …`: `count` placeholders, comma-separated, after the statement's own.
+    pub fn list_from(self, from: usize, count: usize) -> String {
+        (from..from + count)
             .map(|n| self.nth(n))
             .collect::<Vec<_>>()
             .join(", ")
@@ -132,8 +128,8 @@ mod tests {
 
     #[test]
     fn lists_number_their_placeholders_in_order() {
-        assert_eq!(placeholders(3, 2), "$3, $4");
         let numbered = Placeholders::Numbered;
+        assert_eq!(numbered.list_from(3, 2), "$3, $4");
         assert_eq!(numbered.values(2, 3), "($1, $2, $3), ($4, $5, $6)");
         assert_eq!(
             numbered.any_of(2, &["point_code", "created_at_ms >= {}"]),
@@ -151,5 +147,6 @@ mod tests {
             "(point_code = ? AND created_at_ms >= ?) OR (point_code = ? AND created_at_ms >= ?)"
         );
         assert_eq!(anonymous.list(2), "?, ?");
+        assert_eq!(anonymous.list_from(3, 2), "?, ?");
     }
 }

@@ -9,7 +9,10 @@ use serde::{Deserialize, Serialize};
 use sqlx::{AnyConnection, AnyPool, Row, any::AnyRow};
 use tolem_protocol::messages::{DealerDetails, OfflineLimits};
 
-use super::columns::Columns;
+use super::{
+    batch::{Batch, Slot},
+    columns::Columns,
+};
 
 /// A dealer: owns the money a point pays out.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -288,15 +291,25 @@ pub async fn next_numbers(
     count: i64,
 ) -> Result<i64, sqlx::Error> {
     debug_assert!(count >= 1);
-    let last: i64 = sqlx::query_scalar(
-        "INSERT INTO counters (name, value) VALUES ($1, $2) \
-         ON CONFLICT (name) DO UPDATE SET value = counters.value + $2 RETURNING value",
-    )
-    .bind(name)
-    .bind(count)
-    .fetch_one(conn)
-    .await?;
+    let mut batch = Batch::new(conn);
+    let slot = next_numbers_into(&mut batch, name, count);
+    let mut done = batch.run(conn).await?;
+    let last: i64 = match slot.take(&mut done).rows.first() {
+        Some(row) => row.try_get(0)?,
+        None => return Err(sqlx::Error::RowNotFound),
+    };
     Ok(last - count + 1)
+}
+
+/// [`next_numbers`] as a statement of `batch`; it returns the counter's new value (`value`),
+/// the last number taken.
+pub fn next_numbers_into<'q>(batch: &mut Batch<'q>, name: &'q str, count: i64) -> Slot {
+    let (slot, mut binder) = batch.push_fixed(
+        "INSERT INTO counters (name, value) VALUES ($1, $2) \
+         ON CONFLICT (name) DO UPDATE SET value = counters.value + $3 RETURNING value",
+    );
+    binder.bind(name).bind(count).bind(count);
+    slot
 }
 
 /// Registers a point (inactive, like every new point) with its first cashier `C1`; returns

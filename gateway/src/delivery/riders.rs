@@ -31,6 +31,7 @@ use sqlx::{AnyConnection, AnyPool, Connection};
 use tokio::sync::{Notify, oneshot};
 
 use crate::db::{
+    batch::{Batch, Slot},
     deliveries::{self, Attempt, Claimed, DeliveredMark, Due},
     has_one_writer,
     retry::{self, Conflict},
@@ -351,35 +352,44 @@ async fn write(pool: AnyPool, riders: Arc<Riders>) {
 }
 
 /// The claims, then each outcome's attempt and its delivered mark, in the caller's
-/// transaction; what each did.
+/// transaction; what each did. One batch for the claims' first step and all the outcomes, then
+/// one more trip per claim that took jobs (their numbers and what sending them needs).
 async fn write_all_in(tx: &mut AnyConnection, taken: &Waiting) -> Result<Written, sqlx::Error> {
-    let mut claimed = Vec::with_capacity(taken.claims.len());
-    for (claim, _) in &taken.claims {
-        claimed.push(
-            deliveries::claim_all_in(&mut *tx, &claim.due, claim.now_ms, claim.lease_until_ms)
-                .await?,
-        );
-    }
-    let marked = if taken.outcomes.is_empty() {
+    let attempts: Vec<(&str, &Attempt)> = taken
+        .outcomes
+        .iter()
+        .map(|(delivered, _)| (delivered.transaction_id.as_str(), &delivered.attempt))
+        .collect();
+    let marks: Vec<DeliveredMark<'_>> = taken
+        .outcomes
+        .iter()
+        .map(|(delivered, _)| DeliveredMark {
+            transaction_id: &delivered.transaction_id,
+            provider_txn: &delivered.provider_txn,
+            comment: delivered.comment.as_deref(),
+            at_ms: delivered.at_ms,
+        })
+        .collect();
+    let mut batch = Batch::new(tx);
+    let claim_slots: Vec<Slot> = taken
+        .claims
+        .iter()
+        .map(|(claim, _)| {
+            deliveries::claim_into(&mut batch, &claim.due, claim.now_ms, claim.lease_until_ms)
+        })
+        .collect();
+    deliveries::insert_attempts_into(&mut batch, &attempts);
+    let mark_slots = deliveries::mark_all_delivered_into(&mut batch, &marks);
+    let mut done = if batch.is_empty() {
         Vec::new()
     } else {
-        let attempts: Vec<(&str, &Attempt)> = taken
-            .outcomes
-            .iter()
-            .map(|(delivered, _)| (delivered.transaction_id.as_str(), &delivered.attempt))
-            .collect();
-        let marks: Vec<DeliveredMark<'_>> = taken
-            .outcomes
-            .iter()
-            .map(|(delivered, _)| DeliveredMark {
-                transaction_id: &delivered.transaction_id,
-                provider_txn: &delivered.provider_txn,
-                comment: delivered.comment.as_deref(),
-                at_ms: delivered.at_ms,
-            })
-            .collect();
-        deliveries::insert_attempts_in(&mut *tx, &attempts).await?;
-        deliveries::mark_all_delivered_in(&mut *tx, &marks).await?
+        batch.run(&mut *tx).await?
     };
+    let marked = deliveries::marked_found(&mut done, &mark_slots, &marks)?;
+    let mut claimed = Vec::with_capacity(taken.claims.len());
+    for ((claim, _), slot) in taken.claims.iter().zip(claim_slots) {
+        let first_step = slot.take(&mut done);
+        claimed.push(deliveries::take_claimed_in(&mut *tx, &claim.due, first_step).await?);
+    }
     Ok(Written { claimed, marked })
 }
