@@ -214,7 +214,7 @@ pub async fn claim_all(
     .await
 }
 
-/// [`claim_all`] inside the caller's transaction.
+/// [`claim_all`] inside the caller's transaction; `due` holds at least one job.
 pub async fn claim_all_in(
     tx: &mut AnyConnection,
     due: &[Due],

@@ -180,7 +180,14 @@ impl GroupWriter {
                 Err(error) => waits.push((sender, Err(error))),
             }
         }
+        let count = jobs.len();
+        if let Some(riders) = &self.riders {
+            riders.payments_coming(count);
+        }
         let submitted = jobs.is_empty() || self.queue().send(jobs).await.is_ok();
+        if let (false, Some(riders)) = (submitted, &self.riders) {
+            riders.group_ended(count);
+        }
         let mut outcomes = Vec::with_capacity(waits.len());
         for (sender, wait) in waits {
             let outcome = match wait {
@@ -302,7 +309,8 @@ async fn write(
             continue;
         }
         groups.fetch_add(1, Ordering::AcqRel);
-        deciding.store(jobs.len(), Ordering::Release);
+        let count = jobs.len();
+        deciding.store(count, Ordering::Release);
         // In a task of its own so that a panic fails this group's callers (their answers are
         // dropped: 999) and not every payment after it.
         if let Err(error) = tokio::spawn(decide_and_answer(
@@ -316,6 +324,9 @@ async fn write(
             tracing::error!(%error, "a group of payments was not decided");
         }
         deciding.store(0, Ordering::Release);
+        if let Some(riders) = &riders {
+            riders.group_ended(count);
+        }
     }
 }
 
