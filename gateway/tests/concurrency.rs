@@ -517,3 +517,76 @@ async fn a_phone_that_hangs_up_while_its_payment_waits_still_has_it_decided() {
     assert_eq!(status.receipt().state, PaymentState::Accepted);
     assert_eq!(status.receipt().transaction_id, format!("{DEALER}-1"));
 }
+
+/// A delivery outcome that cannot be written, riding with a payment group on SQLite, is
+/// reported not recorded, and the group's payments stand: a payment never fails for a
+/// delivery's sake. (Its writes are rolled back to a savepoint of their own.)
+#[tokio::test]
+async fn a_delivery_write_that_fails_in_a_payment_group_leaves_the_payments_standing() {
+    use tolem_gateway::{db::deliveries::Attempt, delivery::riders::Delivered};
+
+    let gateway = Arc::new(support::start().await);
+    if !gateway.database_url.starts_with("sqlite:") {
+        eprintln!("deliveries ride with payment groups on SQLite only; skipped");
+        return;
+    }
+    let phone = gateway.ready_phone(15).await;
+    sqlx::query(
+        "CREATE TRIGGER refuse_attempt BEFORE INSERT ON delivery_attempts \
+         WHEN NEW.transaction_id = 'T-REFUSED' \
+         BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+    )
+    .execute(&gateway.pool)
+    .await
+    .unwrap();
+    let before = gateway.balance_of(DEALER).await;
+
+    // The payment waits for the write lock; the outcome arrives meanwhile and waits for it too.
+    let held = Held::take(&gateway).await;
+    let request = phone.request(Step::Pay(kcell("7018000015", THOUSAND)));
+    let paid = post(&gateway, sign(&phone, &request));
+    until("the writer holds the payment", || {
+        gateway.payments.deciding() == 1
+    })
+    .await;
+    let riders = gateway.delivery_queue.riders.clone();
+    let pool = gateway.pool.clone();
+    let outcome = tokio::spawn(async move {
+        let delivered = Delivered {
+            transaction_id: "T-REFUSED".to_owned(),
+            attempt: Attempt {
+                attempt: 1,
+                at_ms: 0,
+                request: "GET /pay".to_owned(),
+                answer: None,
+                outcome: "delivered".to_owned(),
+                result_code: Some(0),
+                error: None,
+                latency_ms: 1,
+            },
+            provider_txn: "P-1".to_owned(),
+            comment: None,
+            at_ms: 0,
+        };
+        riders.delivered(&pool, delivered).await
+    });
+    // The test's runtime has one thread: the spawned task puts the outcome in line here.
+    tokio::task::yield_now().await;
+    held.release().await;
+
+    let paid = paid.await.unwrap();
+    assert_eq!(paid.code(), ResultCode::Ok, "{}", paid.text());
+    let outcome = outcome.await.unwrap();
+    assert!(outcome.is_err(), "a refused write was reported recorded");
+    assert_eq!(gateway.payments_in("accepted").await, 1);
+    assert_eq!(gateway.balance_of(DEALER).await, before - THOUSAND);
+    let attempts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM delivery_attempts")
+        .fetch_one(&gateway.pool)
+        .await
+        .unwrap();
+    assert_eq!(attempts, 0);
+    // And the writer goes on: the next payment is decided as usual.
+    let again = phone.request(Step::Pay(kcell("7018000016", THOUSAND)));
+    let reply = post(&gateway, sign(&phone, &again)).await.unwrap();
+    assert_eq!(reply.code(), ResultCode::Ok, "{}", reply.text());
+}

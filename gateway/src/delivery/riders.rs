@@ -30,7 +30,7 @@ use std::sync::{
     atomic::{AtomicUsize, Ordering},
 };
 
-use sqlx::{AnyConnection, AnyPool, Connection};
+use sqlx::{AnyConnection, AnyPool};
 use tokio::sync::{Notify, oneshot};
 
 use crate::db::{
@@ -40,6 +40,9 @@ use crate::db::{
     retry::{self, Conflict},
     take_turn,
 };
+
+/// The savepoint of the writes riding in another writer's transaction.
+const SAVEPOINT: &str = "riders";
 
 /// The most outcomes written in one transaction.
 const GROUP_LIMIT: usize = 256;
@@ -186,15 +189,17 @@ impl Riders {
         if riding.taken.is_empty() {
             return Ok(riding);
         }
-        let mut savepoint = tx.begin().await?;
-        match write_all_in(&mut savepoint, &riding.taken).await {
+        // The savepoint is begun in the writes' first trip, and released by the caller's
+        // commit: two trips fewer than sqlx's nested transaction, inside the write lock.
+        match write_all_in(tx, &riding.taken, Some(SAVEPOINT)).await {
             Ok(written) => {
-                savepoint.commit().await?;
                 riding.written = Some(written);
                 Ok(riding)
             }
             Err(error) => {
-                savepoint.rollback().await?;
+                sqlx::query(&format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}"))
+                    .execute(&mut *tx)
+                    .await?;
                 tracing::error!(claims = riding.taken.claims.len(),
                     outcomes = riding.taken.outcomes.len(), %error,
                     "delivery writes not recorded with the payment group");
@@ -349,7 +354,7 @@ async fn write(pool: AnyPool, riders: Arc<Riders>) {
         // Not empty: only a write in this turn could have taken them since the check.
         let taken = riders.take();
         let written = async {
-            let written = write_all_in(&mut tx, &taken).await?;
+            let written = write_all_in(&mut tx, &taken, None).await?;
             tx.commit().await?;
             Ok::<_, sqlx::Error>(written)
         }
@@ -383,9 +388,14 @@ async fn write(pool: AnyPool, riders: Arc<Riders>) {
 }
 
 /// The claims, then each outcome's attempt and its delivered mark, in the caller's
-/// transaction; what each did. One batch for the claims' first step and all the outcomes, then
-/// one more trip per claim that took jobs (their numbers and what sending them needs).
-async fn write_all_in(tx: &mut AnyConnection, taken: &Waiting) -> Result<Written, sqlx::Error> {
+/// transaction (after beginning `savepoint`, if given); what each did. One batch for the
+/// claims' first step and all the outcomes, then one more trip per claim that took jobs (their
+/// numbers and what sending them needs).
+async fn write_all_in(
+    tx: &mut AnyConnection,
+    taken: &Waiting,
+    savepoint: Option<&str>,
+) -> Result<Written, sqlx::Error> {
     let attempts: Vec<(&str, &Attempt)> = taken
         .outcomes
         .iter()
@@ -402,6 +412,9 @@ async fn write_all_in(tx: &mut AnyConnection, taken: &Waiting) -> Result<Written
         })
         .collect();
     let mut batch = Batch::new(tx);
+    if let Some(name) = savepoint {
+        batch.push(format!("SAVEPOINT {name}"));
+    }
     let claim_slots: Vec<Slot> = taken
         .claims
         .iter()
