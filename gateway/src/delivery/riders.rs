@@ -99,8 +99,8 @@ pub struct Riders {
     /// Payments submitted to the payment writer that shares these riders and not decided yet:
     /// while there are any, a group is on its way that takes the waiting writes along.
     payments_coming: AtomicUsize,
-    /// Notified each time a payment group has ended.
-    group_ended: Notify,
+    /// Notified each time payments coming are gone ([`Self::payments_gone`]).
+    gone: Notify,
 }
 
 impl Riders {
@@ -148,11 +148,12 @@ impl Riders {
         self.payments_coming.fetch_add(payments, Ordering::AcqRel);
     }
 
-    /// A group of `payments` of the payment writer ended (committed or not): the riders' own
-    /// writer looks again whether it must write what waits itself.
-    pub fn group_ended(&self, payments: usize) {
+    /// `payments` of those coming are gone: decided in a group (committed or not), or never
+    /// handed to the payment writer. The riders' own writer looks again whether it must write
+    /// what waits itself.
+    pub fn payments_gone(&self, payments: usize) {
         self.payments_coming.fetch_sub(payments, Ordering::AcqRel);
-        self.group_ended.notify_one();
+        self.gone.notify_one();
     }
 
     /// Whether a payment group is on its way that will take what waits along.
@@ -327,7 +328,7 @@ async fn write(pool: AnyPool, riders: Arc<Riders>) {
     loop {
         riders.arrived.notified().await;
         while riders.group_coming() && !riders.lock().is_empty() {
-            riders.group_ended.notified().await;
+            riders.gone.notified().await;
         }
         if riders.lock().is_empty() {
             // A payment group took them along already: no turn needed.

@@ -13,10 +13,10 @@
 //!    transaction ([`begin_write`]) and decides the payments in order with [`decide_all_in`]:
 //!    the group's figures (the providers of its payments among them) are read once under the
 //!    lock, each payment is screened and decided on them in memory, and what was decided is
-//!    written in a handful of statements, sent in three batches (one hand-off each to
-//!    SQLite's thread) ([`super::group_state`]). A payment that is not decided (a replay, a session taken, a
-//!    sender refused) writes nothing and takes no transaction number, so the numbers stay
-//!    consecutive. On SQLite, the claims and delivered outcomes the delivery worker has
+//!    written in a handful of statements; they go in three batches, each one hand-off to
+//!    SQLite's thread ([`super::group_state`]). A payment that is not decided (a replay, a
+//!    session taken, a sender refused) writes nothing and takes no transaction number, so the
+//!    numbers stay consecutive. On SQLite, the claims and delivered outcomes the delivery worker has
 //!    waiting then are written in the same transaction ([`crate::delivery::riders`]: one
 //!    commit for all, where each took a turn at the one write lock of its own). Then it
 //!    commits once and answers each caller. Each committed group's size and the time of its
@@ -180,13 +180,11 @@ impl GroupWriter {
                 Err(error) => waits.push((sender, Err(error))),
             }
         }
-        let count = jobs.len();
-        if let Some(riders) = &self.riders {
-            riders.payments_coming(count);
-        }
+        let coming = Coming::new(self.riders.clone(), jobs.len());
         let submitted = jobs.is_empty() || self.queue().send(jobs).await.is_ok();
-        if let (false, Some(riders)) = (submitted, &self.riders) {
-            riders.group_ended(count);
+        if submitted {
+            // The writer counts them off when their group ends.
+            coming.handed_over();
         }
         let mut outcomes = Vec::with_capacity(waits.len());
         for (sender, wait) in waits {
@@ -222,6 +220,37 @@ impl GroupWriter {
             }
             queue
         })
+    }
+}
+
+/// Payments on their way to the writer, as the riders' own writer sees them
+/// ([`Riders::payments_coming`]): counted off again if they never reach the writer — its queue
+/// gone, or the caller giving up while it waits for room in the queue — so that the deliveries'
+/// writes never wait for a group that will not come.
+struct Coming {
+    riders: Option<Arc<Riders>>,
+    payments: usize,
+}
+
+impl Coming {
+    fn new(riders: Option<Arc<Riders>>, payments: usize) -> Self {
+        if let Some(riders) = &riders {
+            riders.payments_coming(payments);
+        }
+        Coming { riders, payments }
+    }
+
+    /// The writer has them: it counts them off when their group ends.
+    fn handed_over(mut self) {
+        self.riders = None;
+    }
+}
+
+impl Drop for Coming {
+    fn drop(&mut self) {
+        if let Some(riders) = &self.riders {
+            riders.payments_gone(self.payments);
+        }
     }
 }
 
@@ -325,7 +354,7 @@ async fn write(
         }
         deciding.store(0, Ordering::Release);
         if let Some(riders) = &riders {
-            riders.group_ended(count);
+            riders.payments_gone(count);
         }
     }
 }
