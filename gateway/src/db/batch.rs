@@ -6,8 +6,8 @@
 //! and back: the writer's task parks, the connection's thread wakes, runs the statement, wakes
 //! the task. On the gateway benchmark's busy 2 cores each trip cost about 0.15 ms beyond
 //! SQLite's own work (sqlx's statement log against the payment groups' step times, issue 14),
-//! all of it inside the one write lock. A payment group wrote in seven statements; as a batch
-//! it makes one trip.
+//! all of it inside the one write lock. A payment group made about twenty trips; in batches it
+//! makes three.
 //!
 //! sqlx's SQLite driver runs a query string of several statements in one trip, binding
 //! anonymous `?` placeholders across them in order. So on SQLite a batch is one query: the
@@ -19,8 +19,8 @@
 //!
 //! Several statements in one prepared query are something sqlx 0.8 does for SQLite only, and
 //! its maintainers discuss dropping it (launchbadge/sqlx#3108). Should a later sqlx refuse it,
-//! `gateway/tests/batch_statements.rs` fails, and running each statement on its own, as on
-//! PostgreSQL, is the one-line way back.
+//! `gateway/tests/batch_statements.rs` fails, and the way back is in [`Batch::run`]: running
+//! each statement on its own, as on PostgreSQL.
 
 use futures_util::TryStreamExt;
 use sqlx::{
