@@ -78,10 +78,7 @@ pub fn rate_into<'q>(batch: &mut Batch<'q>, dealer_code: &'q str, provider: &'q 
 
 /// The rate [`rate_into`]'s statement read.
 pub fn rate_found(done: &mut [Done], slot: Slot) -> Result<i64, sqlx::Error> {
-    match slot.take(done).rows.first() {
-        Some(row) => row.try_get(0),
-        None => Err(sqlx::Error::RowNotFound),
-    }
+    slot.take(done).scalar()?.ok_or(sqlx::Error::RowNotFound)
 }
 
 /// Accrues the commission of accepted payments inside the transaction that stores them (one

@@ -24,7 +24,7 @@
 
 use futures_util::TryStreamExt;
 use sqlx::{
-    AnyConnection, Arguments, Either, Encode, Executor, Type,
+    AnyConnection, Arguments, Decode, Either, Encode, Executor, Row, Type,
     any::{Any, AnyArguments, AnyRow},
 };
 
@@ -47,6 +47,16 @@ pub struct Done {
     /// The rows it returned (a `SELECT`, or a write with `RETURNING`).
     pub rows: Vec<AnyRow>,
     pub rows_affected: u64,
+}
+
+impl Done {
+    /// The first column of the first row it returned (`None`: it returned no row).
+    pub fn scalar<T>(&self) -> Result<Option<T>, sqlx::Error>
+    where
+        T: for<'r> Decode<'r, Any> + Type<Any>,
+    {
+        self.rows.first().map(|row| row.try_get(0)).transpose()
+    }
 }
 
 /// Where a pushed statement's outcome is in [`Batch::run`]'s answer.

@@ -67,10 +67,7 @@ pub fn of_into<'q>(batch: &mut Batch<'q>, scope: Scope<'q>, day_start_ms: i64) -
 
 /// The sum [`of_into`]'s statement read.
 pub fn of_found(done: &mut [Done], slot: Slot) -> Result<i64, sqlx::Error> {
-    match slot.take(done).rows.first() {
-        Some(row) => row.try_get(0),
-        None => Ok(0),
-    }
+    Ok(slot.take(done).scalar()?.unwrap_or(0))
 }
 
 /// Adds accepted payments to their day's sums: each `(scope, received_at_ms, amount_tiyn)`

@@ -294,10 +294,10 @@ pub async fn next_numbers(
     let mut batch = Batch::new(conn);
     let slot = next_numbers_into(&mut batch, name, count);
     let mut done = batch.run(conn).await?;
-    let last: i64 = match slot.take(&mut done).rows.first() {
-        Some(row) => row.try_get(0)?,
-        None => return Err(sqlx::Error::RowNotFound),
-    };
+    let last: i64 = slot
+        .take(&mut done)
+        .scalar()?
+        .ok_or(sqlx::Error::RowNotFound)?;
     Ok(last - count + 1)
 }
 

@@ -16,9 +16,10 @@
 //!    written in a handful of statements; they go in three batches, each one hand-off to
 //!    SQLite's thread ([`super::group_state`]). A payment that is not decided (a replay, a
 //!    session taken, a sender refused) writes nothing and takes no transaction number, so the
-//!    numbers stay consecutive. On SQLite, the claims and delivered outcomes the delivery worker has
-//!    waiting then are written in the same transaction ([`crate::delivery::riders`]: one
-//!    commit for all, where each took a turn at the one write lock of its own). Then it
+//!    numbers stay consecutive. On SQLite, the claims and delivered outcomes the delivery
+//!    worker has waiting then are written in the same transaction
+//!    ([`crate::delivery::riders`]: one commit for all, where each took a turn at the one
+//!    write lock of its own). Then it
 //!    commits once and answers each caller. Each committed group's size and the time of its
 //!    steps go to `/metrics` ([`GroupMetrics`]): the writer never resting is a SQLite
 //!    gateway at its limit.
