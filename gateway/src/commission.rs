@@ -15,7 +15,7 @@
 //! Commission is rounded down to the tiyn per payment: the dealer is never credited a fraction
 //! the gateway did not earn, and each payment's figure can be checked on its own.
 
-use sqlx::{AnyConnection, AnyPool, Row};
+use sqlx::{AnyPool, Row};
 
 use crate::{
     audit::{self, Action, Actor, Event},
@@ -38,21 +38,6 @@ pub fn commission_tiyn(amount_tiyn: i64, rate_bp: i64) -> i64 {
     i64::try_from(exact).unwrap_or(i64::MAX)
 }
 
-/// The dealer's commission rate for `provider` now, in basis points: the dealer's own rate
-/// where the operator set one (`dealer_rates`), else the provider's (0 for a provider not in
-/// the catalogue). Read inside the payment's transaction, once per dealer and provider of a
-/// group ([`crate::payments::group_state`]).
-pub async fn rate_in(
-    conn: &mut AnyConnection,
-    dealer_code: &str,
-    provider: &str,
-) -> Result<i64, sqlx::Error> {
-    let mut batch = Batch::new(conn);
-    let slot = rate_into(&mut batch, dealer_code, provider);
-    let mut done = batch.run(conn).await?;
-    rate_found(&mut done, slot)
-}
-
 /// The commission of one accepted payment, to accrue.
 #[derive(Debug, Clone)]
 pub struct Accrual<'a> {
@@ -60,12 +45,16 @@ pub struct Accrual<'a> {
     pub dealer_code: &'a str,
     pub provider: &'a str,
     pub amount_tiyn: i64,
-    /// At [`rate_in`] of this moment.
+    /// At [`rate_into`]'s rate of this moment.
     pub rate_bp: i64,
     pub accrued_at_ms: i64,
 }
 
-/// [`rate_in`] as a statement of `batch`; read its answer with [`rate_found`].
+/// The dealer's commission rate for `provider` now, in basis points, as a statement of
+/// `batch` (read its answer with [`rate_found`]): the dealer's own rate where the operator set
+/// one (`dealer_rates`), else the provider's (0 for a provider not in the catalogue). Read
+/// inside the payment's transaction, once per dealer and provider of a group
+/// ([`crate::payments::group_state`]).
 pub fn rate_into<'q>(batch: &mut Batch<'q>, dealer_code: &'q str, provider: &'q str) -> Slot {
     let (slot, mut binder) = batch.push_fixed(
         "SELECT CAST(COALESCE((SELECT d.rate_bp FROM dealer_rates d \

@@ -30,7 +30,7 @@
 //! Nothing is written before the end, so a payment that is not decided (a replay, a session
 //! taken, a sender refused) leaves nothing behind and takes no transaction number.
 
-use std::collections::{BTreeSet, HashMap, hash_map::Entry};
+use std::collections::{BTreeSet, HashMap};
 
 use sqlx::{AnyConnection, Row};
 use tolem_protocol::{codes::ResultCode, messages::PaymentState};
@@ -109,11 +109,11 @@ pub(super) struct GroupState<'s> {
     /// payments, then the group's own.
     like: Vec<AcceptedLike>,
     /// The database's accepted sum of a point (`true`) or dealer (`false`) on the business
-    /// day that starts at the key's time (UTC milliseconds), read with the group's figures (or
-    /// when first needed, should a decision want one not read then).
+    /// day that starts at the key's time (UTC milliseconds), read for every screened payment
+    /// whose point or dealer has a daily limit ([`daily_limited`]).
     day_sums: HashMap<(bool, String, i64), i64>,
     accepted: Vec<AcceptedNow>,
-    /// Commission rates by (dealer, provider), read like the day's sums.
+    /// Commission rates by (dealer, provider), read for every screened payment.
     rates: HashMap<(String, String), i64>,
     decided: Vec<Decision<'s>>,
 }
@@ -264,18 +264,8 @@ impl<'s> GroupState<'s> {
             let s = candidate.sender;
             let (point, dealer) = (s.point.code.as_str(), s.point.dealer_code.as_str());
             let day_start = business_day_start(*now_ms);
-            let limited = [
-                (
-                    Scope::Point(point),
-                    points.get(point).and_then(|p| p.daily_limit_tiyn),
-                ),
-                (
-                    Scope::Dealer(dealer),
-                    dealers.get(dealer).and_then(|d| d.daily_limit_tiyn),
-                ),
-            ];
-            for (scope, limit) in limited {
-                if limit.is_some() {
+            if let (Some(point_now), Some(dealer_now)) = (points.get(point), dealers.get(dealer)) {
+                for scope in daily_limited(point, point_now, dealer, dealer_now) {
                     sum_slots
                         .entry(sum_key(scope, day_start))
                         .or_insert_with(|| day_sums::of_into(&mut batch, scope, day_start));
@@ -356,40 +346,29 @@ impl<'s> GroupState<'s> {
         self.dealers.get(dealer_code).map(|d| d.issued + 1)
     }
 
-    /// The figures a payment with the normalised `account`, received at `now_ms`, is judged
-    /// against ([`super::judge`]), as [`super::read_standing`] would read them at this point
-    /// of the group.
-    pub async fn standing(
-        &mut self,
-        conn: &mut AnyConnection,
+    /// The figures a screened payment with the normalised `account`, received at `now_ms`, is
+    /// judged against ([`super::judge`]), as [`super::read_standing`] would read them at this
+    /// point of the group.
+    pub fn standing(
+        &self,
         candidate: &Candidate<'_>,
         account: &str,
         now_ms: i64,
-    ) -> Result<Option<Standing>, sqlx::Error> {
+    ) -> Result<Standing, NotRead> {
         let s = candidate.sender;
         let (point_code, dealer_code) = (s.point.code.as_str(), s.point.dealer_code.as_str());
-        let (Some(point), Some(dealer)) = (
-            self.points.get(point_code).cloned(),
-            self.dealers.get(dealer_code).cloned(),
-        ) else {
-            return Ok(None);
-        };
+        let point = (self.points.get(point_code)).ok_or(NotRead::Point)?;
+        let dealer = (self.dealers.get(dealer_code)).ok_or(NotRead::Dealer)?;
         let day_start = business_day_start(now_ms);
         // A day's sum only where there is a daily limit to hold it against, as before.
-        let point_today_tiyn = match point.daily_limit_tiyn {
-            Some(_) => {
-                self.today(conn, Scope::Point(point_code), day_start)
-                    .await?
+        let (mut point_today_tiyn, mut dealer_today_tiyn) = (0, 0);
+        for scope in daily_limited(point_code, point, dealer_code, dealer) {
+            let today = self.today(scope, day_start)?;
+            match scope {
+                Scope::Point(_) => point_today_tiyn = today,
+                Scope::Dealer(_) => dealer_today_tiyn = today,
             }
-            None => 0,
-        };
-        let dealer_today_tiyn = match dealer.daily_limit_tiyn {
-            Some(_) => {
-                self.today(conn, Scope::Dealer(dealer_code), day_start)
-                    .await?
-            }
-            None => 0,
-        };
+        }
         let created = s.request.created_at_ms;
         let (from_ms, to_ms) = (
             created.saturating_sub(DUPLICATE_WINDOW_MS),
@@ -401,7 +380,7 @@ impl<'s> GroupState<'s> {
             .iter()
             .find(|like| like.is_same(&same, from_ms, to_ms))
             .map(|like| like.transaction_id.clone());
-        Ok(Some(Standing {
+        Ok(Standing {
             balance_tiyn: dealer.balance_tiyn,
             point_payment_limit_tiyn: point.payment_limit_tiyn,
             point_daily_limit_tiyn: point.daily_limit_tiyn,
@@ -410,26 +389,13 @@ impl<'s> GroupState<'s> {
             dealer_daily_limit_tiyn: dealer.daily_limit_tiyn,
             dealer_today_tiyn,
             duplicate_of,
-        }))
+        })
     }
 
     /// The accepted sum of `scope` on the day that starts at `day_start`: the database's, read
-    /// once, plus this group's accepted payments received since then.
-    async fn today(
-        &mut self,
-        conn: &mut AnyConnection,
-        scope: Scope<'_>,
-        day_start: i64,
-    ) -> Result<i64, sqlx::Error> {
-        let key = sum_key(scope, day_start);
-        let stored = match self.day_sums.get(&key) {
-            Some(sum) => *sum,
-            None => {
-                let sum = day_sums::of(conn, scope, day_start).await?;
-                self.day_sums.insert(key, sum);
-                sum
-            }
-        };
+    /// with the group's figures, plus this group's accepted payments received since then.
+    fn today(&self, scope: Scope<'_>, day_start: i64) -> Result<i64, NotRead> {
+        let stored = *(self.day_sums.get(&sum_key(scope, day_start))).ok_or(NotRead::DaySum)?;
         let group: i64 = self
             .accepted
             .iter()
@@ -457,25 +423,21 @@ impl<'s> GroupState<'s> {
 
     /// Records a decided payment: its number is taken, and every later payment of the group
     /// sees it (its session, and if accepted its amount in the day's sums and the duplicate
-    /// rule). An accepted payment's commission rate is read here when the group has not read
-    /// it yet.
-    pub async fn record(
-        &mut self,
-        conn: &mut AnyConnection,
-        decision: Decision<'s>,
-    ) -> Result<(), sqlx::Error> {
+    /// rule). An accepted payment must have its commission rate read ([`Self::write`] accrues
+    /// at it).
+    pub fn record(&mut self, decision: Decision<'s>) -> Result<(), NotRead> {
         let s = decision.candidate.sender;
         let payment = decision.candidate.payment;
         let dealer_code = s.point.dealer_code.as_str();
+        let accepted = decision.code == ResultCode::Ok;
+        let rate_key = (dealer_code.to_owned(), payment.provider.clone());
+        if accepted && !self.rates.contains_key(&rate_key) {
+            return Err(NotRead::Rate);
+        }
         if let Some(dealer) = self.dealers.get_mut(dealer_code) {
             dealer.issued += 1;
         }
-        let accepted = decision.code == ResultCode::Ok;
         if accepted {
-            let key = (dealer_code.to_owned(), payment.provider.clone());
-            if let Entry::Vacant(entry) = self.rates.entry(key) {
-                entry.insert(commission::rate_in(conn, dealer_code, &payment.provider).await?);
-            }
             self.accepted.push(AcceptedNow {
                 point_code: s.point.code.clone(),
                 dealer_code: dealer_code.to_owned(),
@@ -595,6 +557,7 @@ impl<'s> GroupState<'s> {
                     dealer_code: &s.point.dealer_code,
                     provider: &payment.provider,
                     amount_tiyn: payment.amount_tiyn,
+                    // Present: `record` refuses an accepted payment without it.
                     rate_bp: self.rates.get(&key).copied().unwrap_or(0),
                     accrued_at_ms: d.received_at_ms,
                 }
@@ -658,6 +621,23 @@ impl Decision<'_> {
     }
 }
 
+/// A figure a decision needs that the group did not read ([`GroupState::read`] reads every one
+/// a screened payment can need, so this is a bug or an inconsistent database, never a race).
+/// The payment is answered 999 and nothing of it is stored.
+#[derive(Debug, thiserror::Error)]
+pub enum NotRead {
+    /// A point is never deleted.
+    #[error("the payment's point is gone")]
+    Point,
+    /// A dealer is never deleted.
+    #[error("the payment's dealer is gone")]
+    Dealer,
+    #[error("the group did not read a day's sum the payment is limited by")]
+    DaySum,
+    #[error("the group did not read the payment's commission rate")]
+    Rate,
+}
+
 /// Why a group's decisions could not be written: nothing of the group is stored.
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
@@ -665,6 +645,19 @@ pub enum WriteError {
     Database(#[from] sqlx::Error),
     #[error("dealer {0}'s balance moved while its row was locked for the group")]
     BalanceMoved(String),
+}
+
+/// Whose day's sums a payment of `point` (of `dealer`) is judged on: those with a daily limit.
+/// The group reads these, and the decision looks up these.
+fn daily_limited<'a>(
+    point_code: &'a str,
+    point: &PointNow,
+    dealer_code: &'a str,
+    dealer: &DealerNow,
+) -> impl Iterator<Item = Scope<'a>> {
+    let point = point.daily_limit_tiyn.map(|_| Scope::Point(point_code));
+    let dealer = dealer.daily_limit_tiyn.map(|_| Scope::Dealer(dealer_code));
+    point.into_iter().chain(dealer)
 }
 
 /// Where [`GroupState`] keeps the database's sum of `scope` on the day that starts at

@@ -47,7 +47,7 @@ use tolem_protocol::{
 use super::{
     content_hash,
     group::decide_together,
-    group_state::{Decision, GroupState, WriteError},
+    group_state::{Decision, GroupState, NotRead, WriteError},
     screen, transaction_id,
 };
 use crate::{
@@ -97,6 +97,9 @@ pub enum PayError {
     /// its group).
     #[error("the payment writer stopped before answering")]
     WriterGone,
+    /// A bug, or an inconsistent database: see [`NotRead`].
+    #[error(transparent)]
+    NotRead(NotRead),
     /// A bug: a group answered with fewer outcomes than it had payments.
     #[error("a group of payments gave no outcome for one of them")]
     NoOutcome,
@@ -246,7 +249,7 @@ pub async fn decide_all_in(
     let mut state = GroupState::read(tx, payments).await?;
     let mut outcomes = Vec::with_capacity(payments.len());
     for (index, (candidate, now_ms)) in payments.iter().enumerate() {
-        outcomes.push(decide_one(tx, &mut state, index, candidate, funding, *now_ms).await?);
+        outcomes.push(decide_one(&mut state, index, candidate, funding, *now_ms)?);
     }
     state
         .write(tx, payments)
@@ -260,8 +263,7 @@ pub async fn decide_all_in(
 
 /// The payment `index` of a group, on the group's figures. The outer `Err` is a database
 /// error, which fails the whole group (on PostgreSQL it has aborted the transaction).
-async fn decide_one<'s>(
-    tx: &mut AnyConnection,
+fn decide_one<'s>(
     state: &mut GroupState<'s>,
     index: usize,
     candidate: &'s Candidate<'s>,
@@ -288,9 +290,9 @@ async fn decide_one<'s>(
     let mut code = match &screened_account {
         Err(code) => *code,
         Ok(account) => {
-            let Some(standing) = state.standing(tx, candidate, account, now_ms).await? else {
-                let point = &sender.point.code;
-                return Ok(Err(PayError::Ledger(format!("point {point} is gone"))));
+            let standing = match state.standing(candidate, account, now_ms) {
+                Ok(standing) => standing,
+                Err(error) => return Ok(Err(PayError::NotRead(error))),
             };
             match super::judge(payment.amount_tiyn, &standing) {
                 // A card pays the bill, not the dealer's balance (its credit comes first below).
@@ -357,22 +359,20 @@ async fn decide_one<'s>(
     let account = screened_account
         .as_deref()
         .unwrap_or(payment.account.as_str());
-    state
-        .record(
-            tx,
-            Decision {
-                candidate,
-                transaction_id: transaction_id.clone(),
-                account: account.to_owned(),
-                code,
-                answer: answer.clone(),
-                signature: sender.signature.to_string(),
-                method,
-                received_at_ms: now_ms,
-                entries,
-            },
-        )
-        .await?;
+    let recorded = state.record(Decision {
+        candidate,
+        transaction_id: transaction_id.clone(),
+        account: account.to_owned(),
+        code,
+        answer: answer.clone(),
+        signature: sender.signature.to_string(),
+        method,
+        received_at_ms: now_ms,
+        entries,
+    });
+    if let Err(error) = recorded {
+        return Ok(Err(PayError::NotRead(error)));
+    }
     Ok(Ok(Paid::Decided {
         code,
         transaction_id,
