@@ -99,7 +99,7 @@ pub struct Riders {
     /// Payments submitted to the payment writer that shares these riders and not decided yet:
     /// while there are any, a group is on its way that takes the waiting writes along.
     payments_coming: AtomicUsize,
-    /// Notified each time payments coming are gone ([`Self::payments_gone`]).
+    /// Notified when the last payment coming is gone ([`Self::payments_gone`]).
     gone: Notify,
 }
 
@@ -149,11 +149,12 @@ impl Riders {
     }
 
     /// `payments` of those coming are gone: decided in a group (committed or not), or never
-    /// handed to the payment writer. The riders' own writer looks again whether it must write
-    /// what waits itself.
+    /// handed to the payment writer. When none is left, the riders' own writer looks again
+    /// whether it must write what waits itself.
     pub fn payments_gone(&self, payments: usize) {
-        self.payments_coming.fetch_sub(payments, Ordering::AcqRel);
-        self.gone.notify_one();
+        if self.payments_coming.fetch_sub(payments, Ordering::AcqRel) == payments {
+            self.gone.notify_one();
+        }
     }
 
     /// Whether a payment group is on its way that will take what waits along.

@@ -108,6 +108,8 @@ struct Job {
     hash: String,
     now_ms: i64,
     answer: oneshot::Sender<Result<Paid, PayError>>,
+    /// Counts the payment among those coming to the writer until the job is dropped.
+    _coming: Coming,
 }
 
 impl Job {
@@ -172,7 +174,7 @@ impl GroupWriter {
         let mut waits = Vec::with_capacity(payments.len());
         let mut jobs = Vec::with_capacity(payments.len());
         for (sender, now_ms) in payments {
-            match job(sender.clone(), now_ms) {
+            match job(sender.clone(), now_ms, self.riders.clone()) {
                 Ok((job, answered)) => {
                     let hash = job.hash.clone();
                     jobs.push(job);
@@ -181,12 +183,7 @@ impl GroupWriter {
                 Err(error) => waits.push((sender, Err(error))),
             }
         }
-        let coming = Coming::new(self.riders.clone(), jobs.len());
         let submitted = jobs.is_empty() || self.queue().send(jobs).await.is_ok();
-        if submitted {
-            // The writer counts them off when their group ends.
-            coming.handed_over();
-        }
         let mut outcomes = Vec::with_capacity(waits.len());
         for (sender, wait) in waits {
             let outcome = match wait {
@@ -224,33 +221,26 @@ impl GroupWriter {
     }
 }
 
-/// Payments on their way to the writer, as the riders' own writer sees them
-/// ([`Riders::payments_coming`]): counted off again if they never reach the writer — its queue
-/// gone, or the caller giving up while it waits for room in the queue — so that the deliveries'
-/// writes never wait for a group that will not come.
-struct Coming {
-    riders: Option<Arc<Riders>>,
-    payments: usize,
-}
+/// A payment on its way to the writer, as the riders' own writer sees it
+/// ([`Riders::payments_coming`]), from its job's making until the job is dropped: answered
+/// after its group, or never handed to the writer (its queue gone, or the caller giving up
+/// while it waits for room in the queue) — so the deliveries' writes never wait for a group
+/// that will not come.
+struct Coming(Option<Arc<Riders>>);
 
 impl Coming {
-    fn new(riders: Option<Arc<Riders>>, payments: usize) -> Self {
+    fn new(riders: Option<Arc<Riders>>) -> Self {
         if let Some(riders) = &riders {
-            riders.payments_coming(payments);
+            riders.payments_coming(1);
         }
-        Coming { riders, payments }
-    }
-
-    /// The writer has them: it counts them off when their group ends.
-    fn handed_over(mut self) {
-        self.riders = None;
+        Coming(riders)
     }
 }
 
 impl Drop for Coming {
     fn drop(&mut self) {
-        if let Some(riders) = &self.riders {
-            riders.payments_gone(self.payments);
+        if let Some(riders) = &self.0 {
+            riders.payments_gone(1);
         }
     }
 }
@@ -286,10 +276,12 @@ fn on_a_thread_of_its_own(writing: impl Future<Output = ()> + Send + 'static) {
     }
 }
 
-/// The job of one payment received at `now_ms`, and where its answer will come.
+/// The job of one payment received at `now_ms`, and where its answer will come; counted as
+/// coming in `riders` while it lives.
 fn job(
     sender: Arc<Sender>,
     now_ms: i64,
+    riders: Option<Arc<Riders>>,
 ) -> Result<(Job, oneshot::Receiver<Result<Paid, PayError>>), PayError> {
     let Step::Pay(payment) = &sender.request.step else {
         return Err(PayError::NotAPayment(sender.request.step.name()));
@@ -302,6 +294,7 @@ fn job(
         hash,
         now_ms,
         answer,
+        _coming: Coming::new(riders),
     };
     Ok((job, answered))
 }
@@ -354,9 +347,6 @@ async fn write(
             tracing::error!(%error, "a group of payments was not decided");
         }
         deciding.store(0, Ordering::Release);
-        if let Some(riders) = &riders {
-            riders.payments_gone(count);
-        }
     }
 }
 
