@@ -17,6 +17,19 @@ if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknow
   rustup target add wasm32-unknown-unknown
 fi
 
+# The release app's toolchain (scripts/build-app.sh says why): a pinned nightly with the
+# standard library's source, which it compiles with the app. Everything else builds and tests
+# on rust-toolchain.toml's stable toolchain. Its standard library's own dependencies are
+# fetched too, since Trunk builds offline.
+APP_TOOLCHAIN="nightly-2026-05-20"
+if ! rustup component list --toolchain "$APP_TOOLCHAIN" --installed 2>/dev/null | grep -qx rust-src; then
+  say "installing Rust $APP_TOOLCHAIN with rust-src (the release app's build; about a minute)"
+  rustup toolchain install "$APP_TOOLCHAIN" --profile minimal --component rust-src
+fi
+APP_STD_MANIFEST="$(rustc "+$APP_TOOLCHAIN" --print sysroot)/lib/rustlib/src/rust/library/Cargo.toml"
+cargo "+$APP_TOOLCHAIN" fetch --quiet --manifest-path "$APP_STD_MANIFEST"
+export TOLEM_APP_TOOLCHAIN="$APP_TOOLCHAIN"
+
 if [ "$(trunk --version 2>/dev/null)" != "trunk $TRUNK_VERSION" ]; then
   say "installing trunk $TRUNK_VERSION (about 8 minutes on 2 cores)"
   cargo install "trunk@$TRUNK_VERSION" --locked

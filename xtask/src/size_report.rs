@@ -65,7 +65,10 @@ const GOAL_BROTLI: usize = 150 * 1024;
 /// src/task.rs, +1.8 KiB: two `Show`s and the zero-timeout wrapper). Lowered to 367.4 KiB (367.3
 /// KiB measured): the outbox's record lists and the shift report's checks sort unstably (their
 /// keys are unique), which takes most of the stable sort's instantiations out (-0.8 KiB).
-pub const BUDGET_BROTLI: usize = 367 * 1024 + 410;
+/// Lowered to 338.6 KiB (338.5 KiB measured): the module is built by a pinned nightly that
+/// compiles the standard library with the app and aborts at once on a panic, without formatting
+/// its message (scripts/build-app.sh, -28.8 KiB).
+pub const BUDGET_BROTLI: usize = 338 * 1024 + 615;
 
 /// Prints the report; with `check`, fails when the first visit is over [`BUDGET_BROTLI`].
 pub fn print(dist_dir: &Path, check: bool) -> Result<(), String> {
