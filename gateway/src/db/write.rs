@@ -8,22 +8,26 @@ use std::{
     time::Duration,
 };
 
-use sqlx::{AnyConnection, AnyPool, Transaction, any::Any};
+use sqlx::{AnyConnection, AnyPool, Connection, Transaction, any::Any};
 use tokio::sync::{Mutex as TurnLock, OwnedMutexGuard};
 
 /// How long a writer waits for its turn on SQLite: as long as SQLite's own busy timeout (5 s),
 /// so a writer that waited too long fails the same way whichever queue held it.
 const TURN_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A transaction that is going to write ([`begin_write`]). Use it as the connection
+/// How a write transaction begins on SQLite ([`begin_write`] says why).
+const BEGIN_IMMEDIATE: &str = "BEGIN IMMEDIATE";
+
+/// A transaction that is going to write ([`begin_write`]), on a connection of the pool
+/// (`'static`) or one the caller keeps (`'c`, [`Turn::begin_on`]). Use it as the connection
 /// (`&mut *tx`); [`Self::commit`] or [`Self::rollback`] ends it, and dropping it rolls back.
-pub struct WriteTx {
-    tx: Transaction<'static, Any>,
+pub struct WriteTx<'c> {
+    tx: Transaction<'c, Any>,
     /// On SQLite, this process's turn at the write lock, held until the transaction ends.
     _turn: Option<OwnedMutexGuard<()>>,
 }
 
-impl WriteTx {
+impl WriteTx<'_> {
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         self.tx.commit().await
     }
@@ -33,7 +37,7 @@ impl WriteTx {
     }
 }
 
-impl Deref for WriteTx {
+impl Deref for WriteTx<'_> {
     type Target = AnyConnection;
 
     fn deref(&self) -> &AnyConnection {
@@ -41,7 +45,7 @@ impl Deref for WriteTx {
     }
 }
 
-impl DerefMut for WriteTx {
+impl DerefMut for WriteTx<'_> {
     fn deref_mut(&mut self) -> &mut AnyConnection {
         &mut self.tx
     }
@@ -65,7 +69,7 @@ impl DerefMut for WriteTx {
 /// busy timeout as before.)
 ///
 /// PostgreSQL needs nothing of this: its transactions lock rows as they write them.
-pub async fn begin_write(pool: &AnyPool) -> Result<WriteTx, sqlx::Error> {
+pub async fn begin_write(pool: &AnyPool) -> Result<WriteTx<'static>, sqlx::Error> {
     take_turn(pool).await?.begin().await
 }
 
@@ -77,11 +81,25 @@ pub struct Turn {
 }
 
 impl Turn {
-    /// Begins the write transaction in this turn (see [`begin_write`]).
-    pub async fn begin(self) -> Result<WriteTx, sqlx::Error> {
+    /// Begins the write transaction in this turn (see [`begin_write`]), on a connection of the
+    /// pool.
+    pub async fn begin(self) -> Result<WriteTx<'static>, sqlx::Error> {
         let tx = match self.turn {
-            Some(_) => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Some(_) => self.pool.begin_with(BEGIN_IMMEDIATE).await?,
             None => self.pool.begin().await?,
+        };
+        Ok(WriteTx {
+            tx,
+            _turn: self.turn,
+        })
+    }
+
+    /// Begins the write transaction in this turn on `conn`, a connection of this turn's
+    /// database that the caller keeps: the payment writer's ([`crate::payments::group`]).
+    pub async fn begin_on(self, conn: &mut AnyConnection) -> Result<WriteTx<'_>, sqlx::Error> {
+        let tx = match self.turn {
+            Some(_) => conn.begin_with(BEGIN_IMMEDIATE).await?,
+            None => conn.begin().await?,
         };
         Ok(WriteTx {
             tx,

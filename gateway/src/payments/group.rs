@@ -60,7 +60,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use sqlx::AnyPool;
+use sqlx::{Any, AnyConnection, AnyPool, pool::PoolConnection};
 use tokio::sync::{mpsc, oneshot};
 use tolem_protocol::messages::{Payment, Step};
 
@@ -69,7 +69,7 @@ use super::{
     pay::{Candidate, Funding, Paid, PayError, decide_all_in, settle_race},
 };
 use crate::{
-    db::{begin_write, has_one_writer, retry::retry},
+    db::{has_one_writer, retry::retry, take_turn},
     delivery::riders::{Riders, Riding},
     metrics::{GroupMetrics, GroupSteps},
     sender::Sender,
@@ -312,6 +312,14 @@ async fn write(
     metrics: GroupMetrics,
 ) {
     let mut carried: Option<Vec<Job>> = None;
+    // On SQLite the writer keeps one connection from group to group while payments keep coming,
+    // where it borrowed one from the pool for each: no turn at the pool, no ping of the
+    // connection on its way back (one more trip to SQLite's thread), and SQLite's page cache
+    // and sqlx's prepared statements on that connection stay those of the payment groups
+    // (issue 14). PostgreSQL's writer keeps borrowing, so a connection the server dropped is
+    // replaced by the pool.
+    let keep = has_one_writer(&pool);
+    let mut kept: Option<PoolConnection<Any>> = None;
     loop {
         let mut jobs = match carried.take() {
             Some(jobs) => jobs,
@@ -334,29 +342,49 @@ async fn write(
         groups.fetch_add(1, Ordering::AcqRel);
         let count = jobs.len();
         deciding.store(count, Ordering::Release);
+        if keep && kept.is_none() {
+            match pool.acquire().await {
+                Ok(conn) => kept = Some(conn),
+                Err(error) => {
+                    deciding.store(0, Ordering::Release);
+                    fail_all(jobs, PayError::Database(error));
+                    continue;
+                }
+            }
+        }
         // In a task of its own so that a panic fails this group's callers (their answers are
         // dropped: 999) and not every payment after it.
-        if let Err(error) = tokio::spawn(decide_and_answer(
+        let answered = tokio::spawn(decide_and_answer(
             pool.clone(),
             riders.clone(),
             metrics.clone(),
             jobs,
+            kept.take(),
         ))
-        .await
-        {
-            tracing::error!(%error, "a group of payments was not decided");
+        .await;
+        match answered {
+            Ok(back) => kept = back,
+            Err(error) => tracing::error!(%error, "a group of payments was not decided"),
+        }
+        if carried.is_none() && waiting.is_empty() {
+            // Nothing waits: the connection goes back, so that closing the pool (the gateway's
+            // shutdown) never waits for a writer with nothing to do.
+            kept = None;
         }
         deciding.store(0, Ordering::Release);
     }
 }
 
-/// Decides `jobs` as one group and answers each caller.
+/// Decides `jobs` as one group, on the `kept` connection if there is one, and answers each
+/// caller. Gives the connection back unless the group failed (it may be broken: the pool
+/// then tests it, and the next group borrows another).
 async fn decide_and_answer(
     pool: AnyPool,
     riders: Option<Arc<Riders>>,
     metrics: GroupMetrics,
     mut jobs: Vec<Job>,
-) {
+    mut kept: Option<PoolConnection<Any>>,
+) -> Option<PoolConnection<Any>> {
     // Stable: arrival order within each dealer is kept (see the module docs).
     jobs.sort_by(|a, b| a.sender.point.dealer_code.cmp(&b.sender.point.dealer_code));
     let decided = {
@@ -366,10 +394,16 @@ async fn decide_and_answer(
             .collect();
         let candidates = &candidates;
         let (pool, riders) = (&pool, riders.as_deref());
-        retry("pay group", move || {
-            decide_together(pool, candidates, riders)
-        })
-        .await
+        match kept.as_deref_mut() {
+            // Only SQLite's writer keeps one, and no SQLite error is a conflict to retry.
+            Some(conn) => decide_together(pool, Some(conn), candidates, riders).await,
+            None => {
+                retry("pay group", move || {
+                    decide_together(pool, None, candidates, riders)
+                })
+                .await
+            }
+        }
     };
     tracing::debug!(payments = jobs.len(), "group of payments decided");
     match decided {
@@ -379,28 +413,41 @@ async fn decide_and_answer(
                 // A caller that hung up no longer listens: its payment is decided all the same.
                 let _ = job.answer.send(outcome);
             }
+            kept
         }
         Err(error) => {
-            tracing::error!(payments = jobs.len(), %error, "group of payments not committed");
-            let error = Arc::new(error);
-            for job in jobs {
-                let _ = job.answer.send(Err(PayError::Group(error.clone())));
-            }
+            fail_all(jobs, error);
+            None
         }
     }
 }
 
+/// Answers every caller of a group that failed as a whole with `error`: nothing of it is
+/// stored.
+fn fail_all(jobs: Vec<Job>, error: PayError) {
+    tracing::error!(payments = jobs.len(), %error, "group of payments not committed");
+    let error = Arc::new(error);
+    for job in jobs {
+        let _ = job.answer.send(Err(PayError::Group(error.clone())));
+    }
+}
+
 /// Decides `payments` (each with its received time) in order in one write transaction
-/// ([`decide_all_in`]) and commits once. `Err` is an error of the group as a whole (begin, a
+/// ([`decide_all_in`]), on `kept` if given (else a connection of the pool), and commits once. `Err` is an error of the group as a whole (begin, a
 /// statement, the commit, or a conflict that aborted the transaction): nothing of it is
 /// stored. `Ok` holds one outcome per payment, in order, and the time each step took.
 pub(super) async fn decide_together(
     pool: &AnyPool,
+    kept: Option<&mut AnyConnection>,
     payments: &[(Candidate<'_>, i64)],
     riders: Option<&Riders>,
 ) -> Result<(Vec<Result<Paid, PayError>>, GroupSteps), PayError> {
     let mut watch = Stopwatch::start();
-    let mut tx = begin_write(pool).await?;
+    let turn = take_turn(pool).await?;
+    let mut tx = match kept {
+        Some(conn) => turn.begin_on(conn).await?,
+        None => turn.begin().await?,
+    };
     let turn = watch.next();
     let outcomes = decide_all_in(&mut tx, payments, Funding::Balance).await?;
     let decide = watch.next();

@@ -179,7 +179,7 @@ pub async fn pay(pool: &AnyPool, sender: &Sender, now_ms: i64) -> Result<Paid, P
     let candidates = &candidates;
     // A deadlock or serialization failure (PostgreSQL) rolled everything back: deciding again
     // looks the session up again under the dealer's lock, so the retry cannot pay twice.
-    let decided = retry("pay", move || decide_together(pool, candidates, None)).await;
+    let decided = retry("pay", move || decide_together(pool, None, candidates, None)).await;
     // Alone, not a writer's group: its steps' times are not the groups' (`/metrics`).
     let decided =
         decided.and_then(|(mut outcomes, _steps)| outcomes.pop().ok_or(PayError::NoOutcome)?);
