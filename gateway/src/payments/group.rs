@@ -10,7 +10,8 @@
 //!    The payments of one batch are submitted together ([`GroupWriter::pay_all`]): they are
 //!    decided in the same group, in the batch's order, one commit for all of them.
 //! 2. The writer task takes everything waiting (up to [`GROUP_LIMIT`]), opens one write
-//!    transaction ([`begin_write`]) and decides the payments in order with [`decide_all_in`]:
+//!    transaction ([`crate::db::begin_write`]; on SQLite on the connection it keeps while
+//!    payments keep coming) and decides the payments in order with [`decide_all_in`]:
 //!    the group's figures (the providers of its payments among them) are read once under the
 //!    lock, each payment is screened and decided on them in memory, and what was decided is
 //!    written in a handful of statements; they go in three batches, each one hand-off to
@@ -19,8 +20,7 @@
 //!    numbers stay consecutive. On SQLite, the claims and delivered outcomes the delivery
 //!    worker has waiting then are written in the same transaction
 //!    ([`crate::delivery::riders`]: one commit for all, where each took a turn at the one
-//!    write lock of its own). Then it
-//!    commits once and answers each caller. Each committed group's size and the time of its
+//!    write lock of its own). Then it commits once and answers each caller. Each committed group's size and the time of its
 //!    steps go to `/metrics` ([`GroupMetrics`]): the writer never resting is a SQLite
 //!    gateway at its limit.
 //! 3. Back in the caller's task: the answer is signed by the answer-signing layer, again in
