@@ -190,23 +190,41 @@ pub async fn note_refused_pay(
     serial: &str,
     request: &SignedRequest,
 ) -> Result<(), sqlx::Error> {
-    let Some(seq) = pay_number(request) else {
-        return Ok(());
-    };
-    let now = crate::db::now_ms();
-    sequence::record(pool, serial, seq, request.session.as_str(), now).await
+    match RefusedPay::of(serial, request) {
+        Some(refused) => refused.record(pool).await,
+        None => Ok(()),
+    }
+}
+
+/// What [`note_refused_pay`] records of a numbered `pay`, kept apart from its request.
+struct RefusedPay {
+    serial: String,
+    seq: i64,
+    session: String,
+}
+
+impl RefusedPay {
+    fn of(serial: &str, request: &SignedRequest) -> Option<RefusedPay> {
+        Some(RefusedPay {
+            serial: serial.to_owned(),
+            seq: pay_number(request)?,
+            session: request.session.as_str().to_owned(),
+        })
+    }
+
+    async fn record(self, pool: &AnyPool) -> Result<(), sqlx::Error> {
+        let now = crate::db::now_ms();
+        sequence::record(pool, &self.serial, self.seq, &self.session, now).await
+    }
 }
 
 /// Checks 6–9 of the module docs: the holder may do anything its point may.
 pub async fn authorize(pool: &AnyPool, holder: KeyHolder) -> Result<Sender, Refused> {
     // What a refusal must record, kept before the holder moves into the checks.
-    let numbered = pay_number(&holder.request).map(|seq| {
-        let session = holder.request.session.as_str().to_owned();
-        (holder.key.serial.clone(), seq, session)
-    });
+    let numbered = RefusedPay::of(&holder.key.serial, &holder.request);
     let authorized = authorize_holder(pool, holder).await;
-    if let (Err(Refused::Code { .. }), Some((serial, seq, session))) = (&authorized, numbered) {
-        sequence::record(pool, &serial, seq, &session, crate::db::now_ms()).await?;
+    if let (Err(Refused::Code { .. }), Some(refused)) = (&authorized, numbered) {
+        refused.record(pool).await?;
     }
     authorized
 }
