@@ -357,8 +357,10 @@ impl<'s> GroupState<'s> {
     ) -> Result<Standing, NotRead> {
         let s = candidate.sender;
         let (point_code, dealer_code) = (s.point.code.as_str(), s.point.dealer_code.as_str());
-        let point = (self.points.get(point_code)).ok_or(NotRead::Point)?;
-        let dealer = (self.dealers.get(dealer_code)).ok_or(NotRead::Dealer)?;
+        let point =
+            (self.points.get(point_code)).ok_or_else(|| NotRead::Point(point_code.into()))?;
+        let dealer =
+            (self.dealers.get(dealer_code)).ok_or_else(|| NotRead::Dealer(dealer_code.into()))?;
         let day_start = business_day_start(now_ms);
         // A day's sum only where there is a daily limit to hold it against, as before.
         let (mut point_today_tiyn, mut dealer_today_tiyn) = (0, 0);
@@ -627,11 +629,11 @@ impl Decision<'_> {
 #[derive(Debug, thiserror::Error)]
 pub enum NotRead {
     /// A point is never deleted.
-    #[error("the payment's point is gone")]
-    Point,
+    #[error("point {0} is gone")]
+    Point(String),
     /// A dealer is never deleted.
-    #[error("the payment's dealer is gone")]
-    Dealer,
+    #[error("dealer {0} is gone")]
+    Dealer(String),
     #[error("the group did not read a day's sum the payment is limited by")]
     DaySum,
     #[error("the group did not read the payment's commission rate")]
