@@ -19,12 +19,12 @@ export TOLEM_SPLIT_DIR="$ROOT/target/wasm-split"
 # 367.3 → 338.5 KiB for a first visit, brotli (issue 14; 360.1 with the standard library built
 # but panics kept, 353.0 with panics kept without their file and line). The price: a panic
 # shows in the browser's console as "RuntimeError: unreachable", without its message; the wasm
-# tests and any debug build still print it. The target's rustflags here replace
-# .cargo/config.toml's, so they repeat its `erase_components`.
+# tests and any debug build still print it. Cargo adds the target's rustflags given here to
+# .cargo/config.toml's (its `erase_components` stays).
 PATH="$ROOT/scripts/split:$PATH" \
   RUSTUP_TOOLCHAIN="$TOLEM_APP_TOOLCHAIN" \
   CARGO_UNSTABLE_BUILD_STD="std,panic_abort" \
-  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="--cfg erase_components -Zunstable-options -Cpanic=immediate-abort" \
+  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort" \
   trunk build --release --offline
 # Trunk optimises the main module; the chunks get the same wasm-opt, read from index.html.
 opt_level="$(sed -n 's/.*data-wasm-opt="\([^"]*\)".*/\1/p' index.html)"
