@@ -432,8 +432,9 @@ impl<'s> GroupState<'s> {
         let payment = decision.candidate.payment;
         let dealer_code = s.point.dealer_code.as_str();
         let accepted = decision.code == ResultCode::Ok;
-        let rate_key = (dealer_code.to_owned(), payment.provider.clone());
-        if accepted && !self.rates.contains_key(&rate_key) {
+        if accepted
+            && !(self.rates).contains_key(&(dealer_code.to_owned(), payment.provider.clone()))
+        {
             return Err(NotRead::Rate);
         }
         if let Some(dealer) = self.dealers.get_mut(dealer_code) {
