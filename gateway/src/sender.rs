@@ -22,6 +22,13 @@
 //! 9. the cashier is the key's own (the one its card named) and is active at this point (54:
 //!    to a key, another cashier is as good as blocked; the dealer blocks a person by blocking
 //!    their cashier, and that must stop their phone whatever cashier it names).
+//!
+//! A `pay` may be checked on the rows of its key's last sender that passed them all, a moment
+//! ago ([`recent`] says why that is safe): its group checks 6–9 again under the write lock.
+
+pub mod recent;
+
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use sqlx::AnyPool;
@@ -38,6 +45,10 @@ use crate::db::{
     senders::{self, KeyRows},
     sequence,
 };
+use recent::RecentSenders;
+
+/// The name of the one step that may be checked on remembered rows ([`recent`]).
+pub const PAY_STEP: &str = "pay";
 
 /// A signed request whose signature, key, dealer, point and cashier were all checked.
 #[derive(Debug)]
@@ -67,6 +78,9 @@ pub struct KeyHolder {
     /// The rows the key speaks for, read with it in one statement: not checked yet, that is
     /// [`authorize`]'s work.
     unchecked: Unchecked,
+    /// Where [`authorize`] remembers the sender it passes: set when the rows were read now for
+    /// a step that may use remembered ones.
+    remember: Option<Arc<RecentSenders>>,
 }
 
 /// The key's point, dealer and card's cashier as read with the key ([`senders::key_rows`]).
@@ -97,9 +111,12 @@ impl From<sqlx::Error> for Refused {
 }
 
 /// Checks 1–6 of the module docs for `body`, signed by the key `serial` with `signature`, that
-/// must be the step named `step`.
+/// must be the step named `step`. With `recent`, a `pay` is checked on the rows its key's last
+/// authorised sender had, if they are remembered ([`recent`]), and passing senders are
+/// remembered.
 pub async fn key_holder(
     pool: &AnyPool,
+    recent: Option<&Arc<RecentSenders>>,
     body: Bytes,
     serial: &str,
     signature: Signature,
@@ -109,12 +126,17 @@ pub async fn key_holder(
         code,
         session: None,
     };
+    let recent = recent.filter(|_| step == PAY_STEP);
+    let (rows, remember) = match recent.and_then(|recent| recent.rows(serial)) {
+        Some(rows) => (Some(rows), None),
+        None => (senders::key_rows(pool, serial).await?, recent.cloned()),
+    };
     let Some(KeyRows {
         key,
         point,
         dealer,
         cashier,
-    }) = senders::key_rows(pool, serial).await?
+    }) = rows
     else {
         tracing::info!(%serial, "signed request refused: key not registered");
         return Err(refuse(ResultCode::KeyNotRegistered));
@@ -154,6 +176,7 @@ pub async fn key_holder(
             dealer,
             cashier,
         },
+        remember,
     })
 }
 
@@ -219,12 +242,15 @@ impl RefusedPay {
 }
 
 /// Checks 6–9 of the module docs: the holder may do anything its point may.
-pub async fn authorize(pool: &AnyPool, holder: KeyHolder) -> Result<Sender, Refused> {
+pub async fn authorize(pool: &AnyPool, mut holder: KeyHolder) -> Result<Sender, Refused> {
     // What a refusal must record, kept before the holder moves into the checks.
     let numbered = RefusedPay::of(&holder.key.serial, &holder.request);
+    let remember = holder.remember.take();
     let authorized = authorize_holder(pool, holder).await;
-    if let (Err(Refused::Code { .. }), Some(refused)) = (&authorized, numbered) {
-        refused.record(pool).await?;
+    match (&authorized, numbered, remember) {
+        (Err(Refused::Code { .. }), Some(refused), _) => refused.record(pool).await?,
+        (Ok(sender), _, Some(recent)) => recent.remember(sender),
+        _ => {}
     }
     authorized
 }
@@ -236,6 +262,7 @@ async fn authorize_holder(pool: &AnyPool, holder: KeyHolder) -> Result<Sender, R
         signature,
         key,
         unchecked,
+        remember: _,
     } = holder;
     let refuse = |code: ResultCode| {
         tracing::info!(serial = %key.serial, point = %key.point_code,

@@ -13,6 +13,7 @@ use crate::{
     mail::MailQueue,
     metrics::Metrics,
     payments::group::GroupWriter,
+    sender::recent::RecentSenders,
     web::{client_ip::TrustedProxies, static_files::StaticFiles},
 };
 
@@ -41,6 +42,8 @@ pub struct AppState {
     pub delivery: Arc<DeliveryQueue>,
     /// Decides cash payments in groups, one transaction and one commit for many.
     pub payments: Arc<GroupWriter>,
+    /// Senders of `pay` that passed every check a moment ago ([`crate::sender::recent`]).
+    pub recent_senders: Arc<RecentSenders>,
     /// The providers' adapters, for the `check` step's question to the provider.
     pub adapters: Arc<Adapters>,
     /// The payment service for card bills, and the refund worker's wake-up.
@@ -73,6 +76,7 @@ impl AppState {
                 delivery.riders.clone(),
                 metrics.groups.clone(),
             )),
+            recent_senders: Arc::default(),
             pool,
             static_files: Arc::new(StaticFiles::new(dist.into())),
             gateway_key: Arc::new(gateway_key),

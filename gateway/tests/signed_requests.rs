@@ -8,7 +8,7 @@
 mod support;
 
 use reqwest::StatusCode;
-use support::{Gateway, phone::Phone};
+use support::{Gateway, payments::kcell, phone::Phone};
 use tolem_protocol::{
     codes::ResultCode,
     messages::{BalanceInfo, DealerDetails, Letter, Message, OfflineLimits, Outcome, Step},
@@ -366,4 +366,43 @@ fn demo_dealer_details() -> DealerDetails {
         bin: "080640001122".into(),
         legal_address: "Алматы, пр. Абая, 10".into(),
     }
+}
+
+/// A `pay` may be checked on its key's rows as they were when the same key last paid, a moment
+/// ago: the gateway remembers them. Whatever changed since still counts at the next payment,
+/// each refused with the code fresh rows would have given, and nothing is paid: a shorter
+/// offline age (909), a blocked point (53), a revoked key (903).
+#[tokio::test]
+async fn what_changed_since_a_key_last_paid_counts_at_its_next_payment() {
+    let gateway = support::start().await;
+    let phone = gateway.ready_phone(31).await;
+    let (_, paid) = gateway.pay(&phone, kcell("7018000031", 100_000)).await;
+    assert_eq!(paid.code(), ResultCode::Ok, "{}", paid.text());
+    let change = |sql: &'static str| async {
+        sqlx::query(sql).execute(&gateway.pool).await.unwrap();
+    };
+
+    change("UPDATE points SET offline_max_age_ms = 3600000 WHERE code = 'P1001'").await;
+    let two_hours_ago = support::now_ms() - 2 * 3_600_000;
+    let (_, old) = gateway
+        .pay_at(&phone, kcell("7018000032", 100_000), two_hours_ago)
+        .await;
+    assert_eq!(old.code(), ResultCode::TooOld, "{}", old.text());
+
+    change("UPDATE points SET active = 0 WHERE code = 'P1001'").await;
+    let (_, blocked) = gateway.pay(&phone, kcell("7018000033", 100_000)).await;
+    assert_eq!(
+        blocked.code(),
+        ResultCode::PointBlocked,
+        "{}",
+        blocked.text()
+    );
+    change("UPDATE points SET active = 1 WHERE code = 'P1001'").await;
+
+    let revoked = gateway.send(&phone, &phone.request(Step::Revoke)).await;
+    assert_eq!(revoked.code(), ResultCode::Ok, "{}", revoked.text());
+    let (_, after) = gateway.pay(&phone, kcell("7018000034", 100_000)).await;
+    assert_eq!(after.code(), ResultCode::KeyRevoked, "{}", after.text());
+
+    assert_eq!(gateway.payments_in("accepted").await, 1);
 }

@@ -85,6 +85,7 @@ pub async fn authorize(
     let signature = signature.parse().map_err(|_| OpenError::Damaged)?;
     let holder = sender::key_holder(
         pool,
+        None,
         Bytes::from(body),
         &signer.key_serial,
         signature,

@@ -40,7 +40,7 @@ use crate::{
 };
 
 /// The pay step's name, the last segment of its URL.
-pub(crate) const PAY: &str = "pay";
+pub(crate) const PAY: &str = crate::sender::PAY_STEP;
 
 /// Routes of the payment steps, relative to `/api/v1`.
 pub fn router() -> Router<AppState> {

@@ -71,7 +71,15 @@ pub async fn key_holder_of(
     step: &str,
 ) -> Result<KeyHolder, Answer> {
     let (serial, signature) = signer_of(signer, signature)?;
-    Ok(sender::key_holder(&state.pool, body, &serial, signature, step).await?)
+    Ok(sender::key_holder(
+        &state.pool,
+        Some(&state.recent_senders),
+        body,
+        &serial,
+        signature,
+        step,
+    )
+    .await?)
 }
 
 /// Every check of a signed request: the [`Sender`] of `body` signed by `signer` with

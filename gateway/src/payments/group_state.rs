@@ -68,6 +68,9 @@ struct PointNow {
     active: bool,
     payment_limit_tiyn: Option<i64>,
     daily_limit_tiyn: Option<i64>,
+    /// How long a deferred payment may wait: read here too, because the sender's own copy may
+    /// be a remembered one ([`crate::sender::recent`]).
+    offline_max_age_ms: i64,
 }
 
 /// An accepted payment of this group, as the day's sums count it.
@@ -149,7 +152,7 @@ impl<'s> GroupState<'s> {
         let points_slot = rows_in_into(
             &mut batch,
             "SELECT code, CAST(active AS BIGINT) AS active, payment_limit_tiyn, \
-             daily_limit_tiyn FROM points WHERE code",
+             daily_limit_tiyn, offline_max_age_ms FROM points WHERE code",
             &point_codes,
         );
         let cashiers_slot = rows_in_into(
@@ -204,6 +207,7 @@ impl<'s> GroupState<'s> {
                 active: row.try_get::<i64, _>("active")? != 0,
                 payment_limit_tiyn: row.try_get("payment_limit_tiyn")?,
                 daily_limit_tiyn: row.try_get("daily_limit_tiyn")?,
+                offline_max_age_ms: row.try_get("offline_max_age_ms")?,
             };
             points.insert(row.try_get::<String, _>("code")?, point);
         }
@@ -226,12 +230,18 @@ impl<'s> GroupState<'s> {
                     None => Err(ResultCode::UnknownProvider),
                 };
                 let sender = candidate.sender;
+                // A point that is gone is refused by the checks repeated under the lock.
+                let max_age_ms = points
+                    .get(&sender.point.code)
+                    .map_or(sender.point.offline.max_age_ms, |point| {
+                        point.offline_max_age_ms
+                    });
                 screen(
                     candidate.payment,
                     provider,
                     sender.request.created_at_ms,
                     *now_ms,
-                    sender.point.offline.max_age_ms,
+                    max_age_ms,
                 )
             })
             .collect();
