@@ -59,13 +59,17 @@ pub struct GroupMetrics {
 /// The time of each step of one committed payment group.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct GroupSteps {
-    /// Waiting for the write lock's turn and a connection, and beginning the transaction.
+    /// Waiting for the write lock's turn and a connection, and beginning the transaction (on
+    /// SQLite's kept connection the transaction begins in the first batch that follows).
     pub turn: Duration,
-    /// Reading the group's figures, deciding each payment and writing what was decided.
+    /// Reading the group's figures, deciding each payment and writing what was decided (on
+    /// SQLite's kept connection with the commit, and the begin when no riders came first).
     pub decide: Duration,
-    /// Writing the delivery worker's claims and outcomes that ride along (SQLite).
+    /// Writing the delivery worker's claims and outcomes that ride along (SQLite; there they
+    /// come first, and begin the transaction).
     pub riders: Duration,
-    /// The commit: on SQLite, the fsync of the write-ahead log.
+    /// The commit in a trip of its own: on PostgreSQL (and a group of one); zero where it
+    /// rode with the last writes ([`crate::db::InlineTx`]).
     pub commit: Duration,
 }
 

@@ -590,3 +590,45 @@ async fn a_delivery_write_that_fails_in_a_payment_group_leaves_the_payments_stan
     let reply = post(&gateway, sign(&phone, &again)).await.unwrap();
     assert_eq!(reply.code(), ResultCode::Ok, "{}", reply.text());
 }
+
+/// A payment group whose write fails stores nothing of it, although on SQLite its commit was
+/// sent in the same trip as the writes: the phone hears 999 and may send the payment again,
+/// and the writer goes on with the next group (its connection, left inside the failed
+/// transaction, is closed and replaced).
+#[tokio::test]
+async fn a_group_whose_write_fails_stores_nothing_and_the_writer_goes_on() {
+    let gateway = Arc::new(support::start().await);
+    let phone = gateway.ready_phone(16).await;
+    if !gateway.database_url.starts_with("sqlite:") {
+        eprintln!("the commit rides with the writes on SQLite only; skipped");
+        return;
+    }
+    sqlx::query(
+        "CREATE TRIGGER refuse_payment BEFORE INSERT ON payments \
+         WHEN NEW.account = '7018000017' \
+         BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+    )
+    .execute(&gateway.pool)
+    .await
+    .unwrap();
+    let before = gateway.balance_of(DEALER).await;
+
+    let request = phone.request(Step::Pay(kcell("7018000017", THOUSAND)));
+    let failed = post(&gateway, sign(&phone, &request)).await.unwrap();
+    assert_eq!(failed.code(), ResultCode::Internal, "{}", failed.text());
+    assert_eq!(gateway.balance_of(DEALER).await, before);
+    assert_eq!(stored_transaction_ids(&gateway).await, Vec::<String>::new());
+
+    // The next payment is decided as usual, and so is the first one sent again.
+    let other = phone.request(Step::Pay(kcell("7018000018", THOUSAND)));
+    let reply = post(&gateway, sign(&phone, &other)).await.unwrap();
+    assert_eq!(reply.code(), ResultCode::Ok, "{}", reply.text());
+    sqlx::query("DROP TRIGGER refuse_payment")
+        .execute(&gateway.pool)
+        .await
+        .unwrap();
+    let again = post(&gateway, sign(&phone, &request)).await.unwrap();
+    assert_eq!(again.code(), ResultCode::Ok, "{}", again.text());
+    assert_eq!(gateway.balance_of(DEALER).await, before - 2 * THOUSAND);
+    assert_eq!(stored_transaction_ids(&gateway).await, numbered(1, 2));
+}

@@ -22,11 +22,7 @@ use crate::{
 };
 
 /// A write transaction for an action any logged-in user may take, after the CSRF check.
-pub async fn begin(
-    state: &AppState,
-    user: &SignedIn,
-    csrf: &str,
-) -> Result<WriteTx<'static>, ConsoleError> {
+pub async fn begin(state: &AppState, user: &SignedIn, csrf: &str) -> Result<WriteTx, ConsoleError> {
     user.check_csrf(csrf)?;
     Ok(begin_write(&state.pool).await?)
 }
@@ -39,7 +35,7 @@ pub async fn begin_confirmed(
     ip: IpAddr,
     csrf: &str,
     otp: &str,
-) -> Result<WriteTx<'static>, ConsoleError> {
+) -> Result<WriteTx, ConsoleError> {
     user.check_csrf(csrf)?;
     user.require_full_access()?;
     let pool = &state.pool;

@@ -30,7 +30,7 @@ pub mod sequence;
 pub mod sessions;
 mod write;
 
-pub use write::{Turn, WriteTx, begin_write, has_one_writer, take_turn};
+pub use write::{Ends, InlineTx, Turn, WriteTx, begin_write, has_one_writer, take_turn};
 
 use std::time::Duration;
 

@@ -8,7 +8,7 @@ use std::{
     time::Duration,
 };
 
-use sqlx::{AnyConnection, AnyPool, Connection, Transaction, any::Any};
+use sqlx::{AnyConnection, AnyPool, Transaction, any::Any, pool::PoolConnection};
 use tokio::sync::{Mutex as TurnLock, OwnedMutexGuard};
 
 /// How long a writer waits for its turn on SQLite: as long as SQLite's own busy timeout (5 s),
@@ -18,16 +18,15 @@ const TURN_TIMEOUT: Duration = Duration::from_secs(5);
 /// How a write transaction begins on SQLite ([`begin_write`] says why).
 const BEGIN_IMMEDIATE: &str = "BEGIN IMMEDIATE";
 
-/// A transaction that is going to write ([`begin_write`]), on a connection of the pool
-/// (`'static`) or one the caller keeps (`'c`, [`Turn::begin_on`]). Use it as the connection
+/// A transaction that is going to write ([`begin_write`]). Use it as the connection
 /// (`&mut *tx`); [`Self::commit`] or [`Self::rollback`] ends it, and dropping it rolls back.
-pub struct WriteTx<'c> {
-    tx: Transaction<'c, Any>,
+pub struct WriteTx {
+    tx: Transaction<'static, Any>,
     /// On SQLite, this process's turn at the write lock, held until the transaction ends.
     _turn: Option<OwnedMutexGuard<()>>,
 }
 
-impl WriteTx<'_> {
+impl WriteTx {
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         self.tx.commit().await
     }
@@ -37,7 +36,7 @@ impl WriteTx<'_> {
     }
 }
 
-impl Deref for WriteTx<'_> {
+impl Deref for WriteTx {
     type Target = AnyConnection;
 
     fn deref(&self) -> &AnyConnection {
@@ -45,7 +44,7 @@ impl Deref for WriteTx<'_> {
     }
 }
 
-impl DerefMut for WriteTx<'_> {
+impl DerefMut for WriteTx {
     fn deref_mut(&mut self) -> &mut AnyConnection {
         &mut self.tx
     }
@@ -69,7 +68,7 @@ impl DerefMut for WriteTx<'_> {
 /// busy timeout as before.)
 ///
 /// PostgreSQL needs nothing of this: its transactions lock rows as they write them.
-pub async fn begin_write(pool: &AnyPool) -> Result<WriteTx<'static>, sqlx::Error> {
+pub async fn begin_write(pool: &AnyPool) -> Result<WriteTx, sqlx::Error> {
     take_turn(pool).await?.begin().await
 }
 
@@ -81,9 +80,8 @@ pub struct Turn {
 }
 
 impl Turn {
-    /// Begins the write transaction in this turn (see [`begin_write`]), on a connection of the
-    /// pool.
-    pub async fn begin(self) -> Result<WriteTx<'static>, sqlx::Error> {
+    /// Begins the write transaction in this turn (see [`begin_write`]).
+    pub async fn begin(self) -> Result<WriteTx, sqlx::Error> {
         let tx = match self.turn {
             Some(_) => self.pool.begin_with(BEGIN_IMMEDIATE).await?,
             None => self.pool.begin().await?,
@@ -94,17 +92,88 @@ impl Turn {
         })
     }
 
-    /// Begins the write transaction in this turn on `conn`, a connection of this turn's
-    /// database that the caller keeps: the payment writer's ([`crate::payments::group`]).
-    pub async fn begin_on(self, conn: &mut AnyConnection) -> Result<WriteTx<'_>, sqlx::Error> {
-        let tx = match self.turn {
-            Some(_) => conn.begin_with(BEGIN_IMMEDIATE).await?,
-            None => conn.begin().await?,
-        };
-        Ok(WriteTx {
-            tx,
-            _turn: self.turn,
-        })
+    /// The write transaction of this turn on `conn`, a connection of this turn's SQLite
+    /// database that the caller keeps (the payment writer's, [`crate::payments::group`]), begun
+    /// and committed by the caller's own batches ([`InlineTx`]). On PostgreSQL, which has no
+    /// turn, the turn comes back: begin the usual way.
+    pub fn inline_on(self, conn: &mut PoolConnection<Any>) -> Result<InlineTx<'_>, Turn> {
+        match self.turn {
+            Some(turn) => Ok(InlineTx {
+                conn,
+                open: false,
+                _turn: turn,
+            }),
+            None => Err(self),
+        }
+    }
+}
+
+/// How [`InlineTx::ends`] commits.
+const COMMIT: &str = "COMMIT";
+
+/// A write transaction on a kept SQLite connection that the caller's batches begin and end
+/// themselves ([`Batch`](super::batch::Batch)): `BEGIN IMMEDIATE` in front of the first one's
+/// statements and `COMMIT` after the last one's ([`Self::ends`]), where [`WriteTx`] takes a trip
+/// to the connection's thread for each. On the gateway benchmark's busy 2 cores a trip waited
+/// about as long for that thread as a payment group's statements took (issue 14): the begin
+/// alone showed as 0.3–0.8 ms of a group's 3–5 ms.
+///
+/// sqlx does not know this transaction is open, so this guard does: dropped while it may be
+/// (an error, a panic), it has the connection closed instead of returned to the pool, and
+/// SQLite rolls back what the connection had not committed. A failed group is rare; one more
+/// connection opened then is its price.
+pub struct InlineTx<'c> {
+    conn: &'c mut PoolConnection<Any>,
+    /// From [`Self::ends`] until [`Self::committed`].
+    open: bool,
+    /// This process's turn at the write lock, held until the transaction ends.
+    _turn: OwnedMutexGuard<()>,
+}
+
+/// The statements a caller's batches put around their own in an [`InlineTx`]: `begin` in front
+/// of the first batch's, `commit` after the last one's. Both `None` ([`Ends::default`]) in a
+/// transaction begun the usual way.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Ends {
+    pub begin: Option<&'static str>,
+    pub commit: Option<&'static str>,
+}
+
+impl InlineTx<'_> {
+    /// The statements to begin and end the transaction with. From here on it counts as open.
+    pub fn ends(&mut self) -> Ends {
+        self.open = true;
+        Ends {
+            begin: Some(BEGIN_IMMEDIATE),
+            commit: Some(COMMIT),
+        }
+    }
+
+    /// The caller's last batch ran [`COMMIT`].
+    pub fn committed(mut self) {
+        self.open = false;
+    }
+}
+
+impl Deref for InlineTx<'_> {
+    type Target = AnyConnection;
+
+    fn deref(&self) -> &AnyConnection {
+        self.conn
+    }
+}
+
+impl DerefMut for InlineTx<'_> {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        self.conn
+    }
+}
+
+impl Drop for InlineTx<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            self.conn.close_on_drop();
+        }
     }
 }
 

@@ -11,10 +11,10 @@
 //!
 //! So on SQLite they ride along: the payment writer that shares these [`Riders`] (the gateway's
 //! own, see [`super::DeliveryQueue`]) writes those waiting in its group's transaction
-//! ([`Riders::write_waiting_in`]), before its one commit. The riders' own writer takes what is
-//! waiting only once it holds the write lock, so under load, when a payment group has just had
-//! the lock, it usually finds nothing left and gives its turn back at once; when no payments
-//! come, it writes them itself without delay.
+//! ([`Riders::take_riding`], [`Riding::write_in`]), before its one commit. The riders' own
+//! writer takes what is waiting only once it holds the write lock, so under load, when a
+//! payment group has just had the lock, it usually finds nothing left and gives its turn back
+//! at once; when no payments come, it writes them itself without delay.
 //!
 //! Each caller still waits for its write to be committed. A claim is answered with the jobs it
 //! took once they are durably its own; an outcome lets its job go once it is recorded. A crash
@@ -180,35 +180,17 @@ impl Riders {
     }
 
     /// Writes what is waiting now (every claim, up to [`GROUP_LIMIT`] outcomes) in the
-    /// caller's write transaction, inside a savepoint of their own: if they cannot be written,
-    /// the caller's own writes stand (a payment group never fails for a delivery's sake) and
-    /// their callers hear they were not recorded. Those written are answered by
-    /// [`Riding::committed`] once the caller has committed, or told they were not recorded if
-    /// it never does (the [`Riding`] dropped). `Err` only when the savepoint itself failed:
-    /// the transaction is unusable.
+    /// caller's write transaction ([`Riding::write_in`]).
     pub async fn write_waiting_in(&self, tx: &mut AnyConnection) -> Result<Riding, sqlx::Error> {
-        let mut riding = Riding::unrecorded(self.take());
-        if riding.taken.is_empty() {
-            return Ok(riding);
-        }
-        // The savepoint is begun in the writes' first trip, and released by the caller's
-        // commit: two trips fewer than sqlx's nested transaction, inside the write lock.
-        match write_all_in(tx, &riding.taken, Some(SAVEPOINT)).await {
-            Ok(written) => {
-                riding.written = Some(written);
-                Ok(riding)
-            }
-            Err(error) => {
-                sqlx::query(&format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}"))
-                    .execute(&mut *tx)
-                    .await?;
-                tracing::error!(claims = riding.taken.claims.len(),
-                    outcomes = riding.taken.outcomes.len(), %error,
-                    "delivery writes not recorded with the payment group");
-                drop(riding);
-                Ok(Riding::default())
-            }
-        }
+        let mut riding = self.take_riding();
+        riding.write_in(tx, None).await?;
+        Ok(riding)
+    }
+
+    /// What is waiting now (every claim, up to [`GROUP_LIMIT`] outcomes), taken for the
+    /// caller's write transaction: write it there with [`Riding::write_in`].
+    pub fn take_riding(&self) -> Riding {
+        Riding::unrecorded(self.take())
     }
 
     /// What is waiting, oldest first: every claim (a handful, each of at most a worker's
@@ -276,6 +258,44 @@ impl Riding {
             taken,
             written: None,
         }
+    }
+
+    /// Whether nothing was taken: [`Self::write_in`] would write nothing.
+    pub fn is_empty(&self) -> bool {
+        self.taken.is_empty()
+    }
+
+    /// Writes what was taken in the caller's write transaction, inside a savepoint of its own:
+    /// if it cannot be written, the caller's own writes stand (a payment group never fails for
+    /// a delivery's sake) and its callers hear it was not recorded. Those written are answered
+    /// by [`Self::committed`] once the caller has committed, or told they were not recorded if
+    /// it never does (dropped). With `begin`, the transaction itself begins in the writes'
+    /// first trip ([`crate::db::InlineTx`]). `Err` only when the savepoint (or the begin)
+    /// failed: the transaction is unusable.
+    pub async fn write_in(
+        &mut self,
+        tx: &mut AnyConnection,
+        begin: Option<&str>,
+    ) -> Result<(), sqlx::Error> {
+        if self.taken.is_empty() {
+            return Ok(());
+        }
+        // The savepoint is begun in the writes' first trip, and released by the caller's
+        // commit: two trips fewer than sqlx's nested transaction, inside the write lock.
+        match write_all_in(tx, &self.taken, begin, Some(SAVEPOINT)).await {
+            Ok(written) => self.written = Some(written),
+            Err(error) => {
+                sqlx::query(&format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}"))
+                    .execute(&mut *tx)
+                    .await?;
+                tracing::error!(claims = self.taken.claims.len(),
+                    outcomes = self.taken.outcomes.len(), %error,
+                    "delivery writes not recorded with the payment group");
+                // Told so now, not at the caller's commit.
+                drop(std::mem::take(self));
+            }
+        }
+        Ok(())
     }
 
     /// The transaction committed: each caller hears what its write did.
@@ -356,7 +376,7 @@ async fn write(pool: AnyPool, riders: Arc<Riders>) {
         // Not empty: only a write in this turn could have taken them since the check.
         let taken = riders.take();
         let written = async {
-            let written = write_all_in(&mut tx, &taken, None).await?;
+            let written = write_all_in(&mut tx, &taken, None, None).await?;
             tx.commit().await?;
             Ok::<_, sqlx::Error>(written)
         }
@@ -390,12 +410,13 @@ async fn write(pool: AnyPool, riders: Arc<Riders>) {
 }
 
 /// The claims, then each outcome's attempt and its delivered mark, in the caller's
-/// transaction (after beginning `savepoint`, if given); what each did. One batch for the
+/// transaction (after `begin` and beginning `savepoint`, if given); what each did. One batch for the
 /// claims' first step and all the outcomes, then one more trip per claim that took jobs (their
 /// numbers and what sending them needs).
 async fn write_all_in(
     tx: &mut AnyConnection,
     taken: &Waiting,
+    begin: Option<&str>,
     savepoint: Option<&str>,
 ) -> Result<Written, sqlx::Error> {
     let attempts: Vec<(&str, &Attempt)> = taken
@@ -414,6 +435,9 @@ async fn write_all_in(
         })
         .collect();
     let mut batch = Batch::new(tx);
+    if let Some(begin) = begin {
+        batch.push(begin.to_owned());
+    }
     if let Some(name) = savepoint {
         batch.push(format!("SAVEPOINT {name}"));
     }

@@ -10,19 +10,21 @@
 //!    The payments of one batch are submitted together ([`GroupWriter::pay_all`]): they are
 //!    decided in the same group, in the batch's order, one commit for all of them.
 //! 2. The writer task takes everything waiting (up to [`GROUP_LIMIT`]), opens one write
-//!    transaction ([`crate::db::begin_write`]; on SQLite on the connection it keeps while
-//!    payments keep coming) and decides the payments in order with [`decide_all_in`]:
-//!    the group's figures (the providers of its payments among them) are read once under the
-//!    lock, each payment is screened and decided on them in memory, and what was decided is
-//!    written in a handful of statements; they go in three batches, each one hand-off to
-//!    SQLite's thread ([`super::group_state`]). A payment that is not decided (a replay, a
-//!    session taken, a sender refused) writes nothing and takes no transaction number, so the
-//!    numbers stay consecutive. On SQLite, the claims and delivered outcomes the delivery
-//!    worker has waiting then are written in the same transaction
-//!    ([`crate::delivery::riders`]: one commit for all, where each took a turn at the one
-//!    write lock of its own). Then it commits once and answers each caller. Each committed group's size and the time of its
-//!    steps go to `/metrics` ([`GroupMetrics`]): the writer never resting is a SQLite
-//!    gateway at its limit.
+//!    transaction and decides the payments in order with [`decide_all_in`]: the group's
+//!    figures (the providers of its payments among them) are read once under the lock, each
+//!    payment is screened and decided on them in memory, and what was decided is written in a
+//!    handful of statements; they go in three batches, each one hand-off to SQLite's thread
+//!    ([`super::group_state`]). A payment that is not decided (a replay, a session taken, a
+//!    sender refused) writes nothing and takes no transaction number, so the numbers stay
+//!    consecutive. On SQLite, the claims and delivered outcomes the delivery worker has
+//!    waiting then are written in the same transaction, first ([`crate::delivery::riders`]:
+//!    one commit for all, where each took a turn at the one write lock of its own). Then it
+//!    commits once and answers each caller.
+//!    On SQLite the writer keeps its connection while payments keep coming, and the
+//!    transaction begins in its first batch and commits in its last ([`crate::db::InlineTx`]);
+//!    on PostgreSQL it begins and commits in trips of their own ([`crate::db::begin_write`]).
+//!    Each committed group's size and the time of its steps go to `/metrics`
+//!    ([`GroupMetrics`]): the writer never resting is a SQLite gateway at its limit.
 //! 3. Back in the caller's task: the answer is signed by the answer-signing layer, again in
 //!    parallel across tokio's workers — the writer only decides.
 //!
@@ -60,7 +62,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use sqlx::{Any, AnyConnection, AnyPool, pool::PoolConnection};
+use sqlx::{Any, AnyPool, pool::PoolConnection};
 use tokio::sync::{mpsc, oneshot};
 use tolem_protocol::messages::{Payment, Step};
 
@@ -69,7 +71,7 @@ use super::{
     pay::{Candidate, Funding, Paid, PayError, decide_all_in, settle_race},
 };
 use crate::{
-    db::{has_one_writer, retry::retry, take_turn},
+    db::{Ends, Turn, has_one_writer, retry::retry, take_turn},
     delivery::riders::{Riders, Riding},
     metrics::{GroupMetrics, GroupSteps},
     sender::Sender,
@@ -376,8 +378,9 @@ async fn write(
 }
 
 /// Decides `jobs` as one group, on the `kept` connection if there is one, and answers each
-/// caller. Gives the connection back unless the group failed (it may be broken: the pool
-/// then tests it, and the next group borrows another).
+/// caller. Gives the connection back unless the group failed (it may be broken, or left in
+/// its transaction: then it is closed, see [`crate::db::InlineTx`], and the next group
+/// borrows another).
 async fn decide_and_answer(
     pool: AnyPool,
     riders: Option<Arc<Riders>>,
@@ -394,7 +397,7 @@ async fn decide_and_answer(
             .collect();
         let candidates = &candidates;
         let (pool, riders) = (&pool, riders.as_deref());
-        match kept.as_deref_mut() {
+        match kept.as_mut() {
             // Only SQLite's writer keeps one, and no SQLite error is a conflict to retry.
             Some(conn) => decide_together(pool, Some(conn), candidates, riders).await,
             None => {
@@ -433,23 +436,60 @@ fn fail_all(jobs: Vec<Job>, error: PayError) {
 }
 
 /// Decides `payments` (each with its received time) in order in one write transaction
-/// ([`decide_all_in`]), on `kept` if given (else a connection of the pool), and commits once. `Err` is an error of the group as a whole (begin, a
-/// statement, the commit, or a conflict that aborted the transaction): nothing of it is
-/// stored. `Ok` holds one outcome per payment, in order, and the time each step took.
+/// ([`decide_all_in`]), on `kept` if given (else a connection of the pool), and commits once.
+/// `Err` is an error of the group as a whole (begin, a statement, the commit, or a conflict
+/// that aborted the transaction): nothing of it is stored. `Ok` holds one outcome per payment,
+/// in order, and the time each step took.
 pub(super) async fn decide_together(
     pool: &AnyPool,
-    kept: Option<&mut AnyConnection>,
+    kept: Option<&mut PoolConnection<Any>>,
     payments: &[(Candidate<'_>, i64)],
     riders: Option<&Riders>,
 ) -> Result<(Vec<Result<Paid, PayError>>, GroupSteps), PayError> {
     let mut watch = Stopwatch::start();
     let turn = take_turn(pool).await?;
-    let mut tx = match kept {
-        Some(conn) => turn.begin_on(conn).await?,
-        None => turn.begin().await?,
+    let inline = match kept {
+        Some(conn) => turn.inline_on(conn),
+        None => Err(turn),
+    };
+    let mut tx = match inline {
+        Ok(tx) => tx,
+        Err(turn) => return decide_in_own_transaction(turn, watch, payments, riders).await,
     };
     let turn = watch.next();
-    let outcomes = decide_all_in(&mut tx, payments, Funding::Balance).await?;
+    // The delivery writes waiting now ride in the same commit ([`crate::delivery::riders`]).
+    // They come first, because the payments' last batch ends the transaction; they do not
+    // depend on the payments' decisions (a claim takes jobs committed before).
+    let mut riding = riders.map(Riders::take_riding).unwrap_or_default();
+    let mut ends = tx.ends();
+    if !riding.is_empty() {
+        riding.write_in(&mut tx, ends.begin.take()).await?;
+    }
+    let riders = watch.next();
+    let outcomes = decide_all_in(&mut tx, payments, Funding::Balance, ends).await?;
+    tx.committed();
+    let decide = watch.next();
+    riding.committed();
+    let steps = GroupSteps {
+        turn,
+        decide,
+        riders,
+        commit: Duration::ZERO,
+    };
+    Ok((outcomes, steps))
+}
+
+/// [`decide_together`] on a connection of the pool, in a transaction begun and committed in
+/// trips of their own: PostgreSQL's writer, and a group of one ([`super::pay::pay`]).
+async fn decide_in_own_transaction(
+    turn: Turn,
+    mut watch: Stopwatch,
+    payments: &[(Candidate<'_>, i64)],
+    riders: Option<&Riders>,
+) -> Result<(Vec<Result<Paid, PayError>>, GroupSteps), PayError> {
+    let mut tx = turn.begin().await?;
+    let turn = watch.next();
+    let outcomes = decide_all_in(&mut tx, payments, Funding::Balance, Ends::default()).await?;
     let decide = watch.next();
     // The delivery claims and outcomes waiting now ride in the same commit
     // ([`crate::delivery::riders`]).

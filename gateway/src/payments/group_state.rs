@@ -124,14 +124,19 @@ pub(super) struct GroupState<'s> {
 impl<'s> GroupState<'s> {
     /// Locks the dealers of `payments` (in code order, so groups on one PostgreSQL never
     /// deadlock each other) and reads what their decisions need.
+    /// With `begin`, the transaction begins in the same trip, first ([`crate::db::InlineTx`]).
     pub async fn read(
         conn: &mut AnyConnection,
         payments: &'s [(Candidate<'s>, i64)],
+        begin: Option<&str>,
     ) -> Result<Self, sqlx::Error> {
         let senders = || payments.iter().map(|(candidate, _)| candidate.sender);
         // What every decision needs, in one batch: on SQLite one hand-off to the connection's
         // thread for all of it ([`Batch`]).
         let mut batch = Batch::new(conn);
+        if let Some(begin) = begin {
+            batch.push(begin.to_owned());
+        }
         let dealer_codes: BTreeSet<&str> =
             senders().map(|s| s.point.dealer_code.as_str()).collect();
         let mut dealer_slots = Vec::with_capacity(dealer_codes.len());
@@ -490,10 +495,17 @@ impl<'s> GroupState<'s> {
     /// decided or not: each arrived ([`crate::sender::note_refused_pay`] records those refused
     /// before the group). All of it in one [`Batch`]: on SQLite one hand-off to the
     /// connection's thread instead of one per statement.
+    ///
+    /// With `commit`, the transaction is committed in the same trip, last
+    /// ([`crate::db::InlineTx`]): a statement that fails stops the batch before it, so nothing
+    /// of a failed write is committed. A dealer's balance that would fall below zero is such a
+    /// failure (the table's check); a dealer's row not found is reported after the commit, but
+    /// it was found and locked by this transaction's first read: only a bug could lose it.
     pub async fn write(
         self,
         conn: &mut AnyConnection,
         payments: &[(Candidate<'_>, i64)],
+        commit: Option<&str>,
     ) -> Result<(), WriteError> {
         let arrived: Vec<(&str, i64, &str, i64)> = payments
             .iter()
@@ -581,11 +593,12 @@ impl<'s> GroupState<'s> {
         sequence::record_all_into(&mut batch, &arrived);
         let mut dealer_slots = Vec::with_capacity(moved.len());
         for (code, issued, moved) in &moved {
+            // A balance below zero breaks the table's check, which fails the batch.
             let (slot, mut binder) = batch.push_fixed(
                 "UPDATE dealers SET transactions_issued = transactions_issued + $1, \
-                 balance_tiyn = balance_tiyn + $2 WHERE code = $3 AND balance_tiyn + $4 >= 0",
+                 balance_tiyn = balance_tiyn + $2 WHERE code = $3",
             );
-            binder.bind(*issued).bind(*moved).bind(*code).bind(*moved);
+            binder.bind(*issued).bind(*moved).bind(*code);
             dealer_slots.push((slot, *code));
         }
         ledger::insert_moved_into(&mut batch, &entries);
@@ -594,12 +607,15 @@ impl<'s> GroupState<'s> {
         delivery::enqueue_all_into(&mut batch, &jobs);
         day_sums::add_all_into(&mut batch, counted);
         commission::accrue_all_into(&mut batch, &accruals);
+        if let Some(commit) = commit {
+            batch.push(commit.to_owned());
+        }
 
         let mut done = batch.run(conn).await?;
         for (slot, code) in dealer_slots {
             if slot.take(&mut done).rows_affected != 1 {
                 // The row is locked for the group: this is a bug, never a race.
-                return Err(WriteError::BalanceMoved(code.to_owned()));
+                return Err(WriteError::DealerGone(code.to_owned()));
             }
         }
         Ok(())
@@ -656,8 +672,8 @@ pub enum NotRead {
 pub enum WriteError {
     #[error(transparent)]
     Database(#[from] sqlx::Error),
-    #[error("dealer {0}'s balance moved while its row was locked for the group")]
-    BalanceMoved(String),
+    #[error("dealer {0}'s row was not found, although the group had locked it")]
+    DealerGone(String),
 }
 
 /// Whose day's sums a payment of `point` (of `dealer`) is judged on: those with a daily limit.

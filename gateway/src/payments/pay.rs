@@ -52,6 +52,7 @@ use super::{
 };
 use crate::{
     db::{
+        Ends,
         ledger::LedgerKind,
         payments::{self, StoredPayment},
         providers,
@@ -232,7 +233,7 @@ pub async fn decide_in(
     now_ms: i64,
 ) -> Result<Paid, PayError> {
     let payments = [(candidate, now_ms)];
-    let mut outcomes = decide_all_in(tx, &payments, funding).await?;
+    let mut outcomes = decide_all_in(tx, &payments, funding, Ends::default()).await?;
     outcomes.pop().unwrap_or(Err(PayError::NoOutcome))
 }
 
@@ -241,18 +242,21 @@ pub async fn decide_in(
 /// read once ([`GroupState::read`]), each payment is decided on them as if it were alone
 /// after the ones before it, and what was decided is written at the end. `Err` is an error of
 /// the group as a whole — nothing of it may be committed; `Ok` holds one outcome per payment.
+/// In an [`InlineTx`](crate::db::InlineTx), `ends` begins the transaction with the first read
+/// and commits it with the writes.
 pub async fn decide_all_in(
     tx: &mut AnyConnection,
     payments: &[(Candidate<'_>, i64)],
     funding: Funding,
+    ends: Ends,
 ) -> Result<Vec<Result<Paid, PayError>>, PayError> {
-    let mut state = GroupState::read(tx, payments).await?;
+    let mut state = GroupState::read(tx, payments, ends.begin).await?;
     let mut outcomes = Vec::with_capacity(payments.len());
     for (index, (candidate, now_ms)) in payments.iter().enumerate() {
         outcomes.push(decide_one(&mut state, index, candidate, funding, *now_ms)?);
     }
     state
-        .write(tx, payments)
+        .write(tx, payments, ends.commit)
         .await
         .map_err(|error| match error {
             WriteError::Database(error) => PayError::Database(error),
