@@ -518,6 +518,18 @@ async fn a_phone_that_hangs_up_while_its_payment_waits_still_has_it_decided() {
     assert_eq!(status.receipt().transaction_id, format!("{DEALER}-1"));
 }
 
+/// Makes SQLite refuse every insert into `table` whose new row meets `when`, as a failing disk
+/// or a bug would: the trigger `refuse_<table>`.
+async fn refuse_inserts(gateway: &Gateway, table: &str, when: &str) {
+    sqlx::query(&format!(
+        "CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table} WHEN {when} \
+         BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+    ))
+    .execute(&gateway.pool)
+    .await
+    .unwrap();
+}
+
 /// A delivery outcome that cannot be written, riding with a payment group on SQLite, is
 /// reported not recorded, and the group's payments stand: a payment never fails for a
 /// delivery's sake. (Its writes are rolled back to a savepoint of their own.)
@@ -531,14 +543,12 @@ async fn a_delivery_write_that_fails_in_a_payment_group_leaves_the_payments_stan
         return;
     }
     let phone = gateway.ready_phone(15).await;
-    sqlx::query(
-        "CREATE TRIGGER refuse_attempt BEFORE INSERT ON delivery_attempts \
-         WHEN NEW.transaction_id = 'T-REFUSED' \
-         BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+    refuse_inserts(
+        &gateway,
+        "delivery_attempts",
+        "NEW.transaction_id = 'T-REFUSED'",
     )
-    .execute(&gateway.pool)
-    .await
-    .unwrap();
+    .await;
     let before = gateway.balance_of(DEALER).await;
 
     // The payment waits for the write lock; the outcome arrives meanwhile and waits for it too.
@@ -603,14 +613,7 @@ async fn a_group_whose_write_fails_stores_nothing_and_the_writer_goes_on() {
         eprintln!("the commit rides with the writes on SQLite only; skipped");
         return;
     }
-    sqlx::query(
-        "CREATE TRIGGER refuse_payment BEFORE INSERT ON payments \
-         WHEN NEW.account = '7018000017' \
-         BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
-    )
-    .execute(&gateway.pool)
-    .await
-    .unwrap();
+    refuse_inserts(&gateway, "payments", "NEW.account = '7018000017'").await;
     let before = gateway.balance_of(DEALER).await;
 
     let request = phone.request(Step::Pay(kcell("7018000017", THOUSAND)));
@@ -623,7 +626,7 @@ async fn a_group_whose_write_fails_stores_nothing_and_the_writer_goes_on() {
     let other = phone.request(Step::Pay(kcell("7018000018", THOUSAND)));
     let reply = post(&gateway, sign(&phone, &other)).await.unwrap();
     assert_eq!(reply.code(), ResultCode::Ok, "{}", reply.text());
-    sqlx::query("DROP TRIGGER refuse_payment")
+    sqlx::query("DROP TRIGGER refuse_payments")
         .execute(&gateway.pool)
         .await
         .unwrap();
