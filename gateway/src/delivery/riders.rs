@@ -410,9 +410,9 @@ async fn write(pool: AnyPool, riders: Arc<Riders>) {
 }
 
 /// The claims, then each outcome's attempt and its delivered mark, in the caller's
-/// transaction (after `begin` and beginning `savepoint`, if given); what each did. One batch for the
-/// claims' first step and all the outcomes, then one more trip per claim that took jobs (their
-/// numbers and what sending them needs).
+/// transaction (after `begin` and beginning `savepoint`, if given); what each did. One batch
+/// for the claims' first step and all the outcomes, then one more trip per claim that took jobs
+/// (their numbers and what sending them needs).
 async fn write_all_in(
     tx: &mut AnyConnection,
     taken: &Waiting,
