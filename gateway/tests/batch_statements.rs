@@ -1,7 +1,7 @@
 //! A batch of statements (`db::batch`) answers each statement apart, binds each its own
 //! values, and stops at the first that fails — whether SQLite runs the batch in one hand-off
-//! or PostgreSQL (`TOLEM_TEST_POSTGRES_URL`) one statement after another. The payment writer
-//! writes a whole group this way (issue 14).
+//! or PostgreSQL (`TOLEM_TEST_POSTGRES_URL`) one statement after another — or, for a batch of
+//! writes, as one statement. The payment writer writes a whole group this way (issue 14).
 
 use sqlx::{AnyPool, Row};
 use tolem_gateway::db::{self, batch::Batch};
@@ -20,8 +20,12 @@ async fn database() -> (AnyPool, Option<tempfile::TempDir>) {
     };
     let pool = db::connect(&url).await.unwrap();
     for statement in [
+        "DROP TABLE IF EXISTS batch_probe_note",
         "DROP TABLE IF EXISTS batch_probe",
-        "CREATE TABLE batch_probe (id BIGINT PRIMARY KEY, name TEXT NOT NULL, amount BIGINT)",
+        "CREATE TABLE batch_probe (id BIGINT PRIMARY KEY, name TEXT NOT NULL, amount BIGINT \
+         CHECK (amount >= 0))",
+        "CREATE TABLE batch_probe_note (id BIGINT PRIMARY KEY REFERENCES batch_probe (id), \
+         note TEXT NOT NULL)",
     ] {
         sqlx::query(statement).execute(&pool).await.unwrap();
     }
@@ -127,4 +131,81 @@ async fn a_failing_statement_fails_the_batch_and_its_transaction_keeps_nothing()
         .await
         .unwrap();
     assert_eq!(count, 0, "nothing of the batch was kept");
+}
+
+/// Writes of a group's kind: rows inserted beside the rows they refer to, a row moved, a write
+/// that touches nothing — each counted apart, as the payment writer reads them.
+async fn write_rows(pool: &AnyPool, moved: i64) -> Result<Vec<u64>, sqlx::Error> {
+    use sqlx::Connection;
+
+    let mut conn = pool.acquire().await?;
+    let mut tx = conn.begin().await?;
+    let mut batch = Batch::writes(&tx);
+    let p = batch.placeholders();
+    let (rows, mut binder) = batch.push(format!(
+        "INSERT INTO batch_probe (id, name, amount) VALUES {}",
+        p.values(2, 3)
+    ));
+    binder.bind(10_i64).bind("ten").bind(0_i64);
+    binder.bind(11_i64).bind("eleven").bind(0_i64);
+    // Refer to the rows just written: on PostgreSQL, written by the same statement.
+    let (notes, mut binder) = batch.push(format!(
+        "INSERT INTO batch_probe_note (id, note) VALUES {}",
+        p.values(2, 2)
+    ));
+    binder.bind(10_i64).bind("ten").bind(11_i64).bind("eleven");
+    let (moved_slot, mut binder) =
+        batch.push_fixed("UPDATE batch_probe SET amount = amount + $1 WHERE id = $2");
+    binder.bind(moved).bind(1_i64);
+    let (nothing, mut binder) = batch.push_fixed("DELETE FROM batch_probe WHERE id = $1");
+    binder.bind(42_i64);
+    let mut done = batch.run(&mut tx).await?;
+    tx.commit().await?;
+    Ok([rows, notes, moved_slot, nothing]
+        .into_iter()
+        .map(|slot| slot.take(&mut done).rows_affected)
+        .collect())
+}
+
+#[tokio::test]
+async fn a_batch_of_writes_counts_each_write_and_keeps_all_or_nothing() {
+    let (pool, _dir) = database().await;
+    sqlx::query("INSERT INTO batch_probe (id, name, amount) VALUES (1, 'one', 100)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let total = || async {
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM batch_probe) AS rows, \
+             (SELECT COUNT(*) FROM batch_probe_note) AS notes, \
+             (SELECT amount FROM batch_probe WHERE id = 1) AS amount",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        let figures: (i64, i64, i64) = (row.get("rows"), row.get("notes"), row.get("amount"));
+        figures
+    };
+
+    // Moving the row below zero breaks its check: nothing of the batch is kept.
+    let error = write_rows(&pool, -101)
+        .await
+        .expect_err("the check refuses it");
+    assert!(
+        error.as_database_error().is_some(),
+        "the database's own error comes back: {error}"
+    );
+    assert_eq!(
+        total().await,
+        (1, 0, 100),
+        "nothing of the failed batch was kept"
+    );
+
+    let counted = write_rows(&pool, -40).await.unwrap();
+    assert_eq!(
+        counted,
+        [2, 2, 1, 0],
+        "each write answers how many rows it touched"
+    );
+    assert_eq!(total().await, (3, 2, 60));
 }

@@ -154,16 +154,14 @@ impl<'s> GroupState<'s> {
         }
         let point_codes: BTreeSet<&str> = senders().map(|s| s.point.code.as_str()).collect();
         let point_codes: Vec<&str> = point_codes.into_iter().collect();
+        // The points with their cashiers, in one statement: on PostgreSQL each statement of
+        // a batch is a round trip, with the dealers' rows locked.
         let points_slot = rows_in_into(
             &mut batch,
-            "SELECT code, CAST(active AS BIGINT) AS active, payment_limit_tiyn, \
-             daily_limit_tiyn, offline_max_age_ms FROM points WHERE code",
-            &point_codes,
-        );
-        let cashiers_slot = rows_in_into(
-            &mut batch,
-            "SELECT point_code, code, CAST(active AS BIGINT) AS active FROM cashiers \
-             WHERE point_code",
+            "SELECT p.code, CAST(p.active AS BIGINT) AS active, p.payment_limit_tiyn, \
+             p.daily_limit_tiyn, p.offline_max_age_ms, c.code AS cashier_code, \
+             CAST(c.active AS BIGINT) AS cashier_active \
+             FROM points p LEFT JOIN cashiers c ON c.point_code = p.code WHERE p.code",
             &point_codes,
         );
         let serials: BTreeSet<&str> = senders().map(|s| s.key.serial.as_str()).collect();
@@ -207,19 +205,23 @@ impl<'s> GroupState<'s> {
             }
         }
         let mut points = HashMap::new();
+        let mut cashiers = HashMap::new();
+        // A row per cashier of a point, or one with no cashier.
         for row in points_slot.take(&mut done).rows {
+            let code: String = row.try_get("code")?;
+            if let Some(cashier) = row.try_get::<Option<String>, _>("cashier_code")? {
+                let active = row
+                    .try_get::<Option<i64>, _>("cashier_active")?
+                    .is_some_and(|a| a != 0);
+                cashiers.insert((code.clone(), cashier), active);
+            }
             let point = PointNow {
                 active: row.try_get::<i64, _>("active")? != 0,
                 payment_limit_tiyn: row.try_get("payment_limit_tiyn")?,
                 daily_limit_tiyn: row.try_get("daily_limit_tiyn")?,
                 offline_max_age_ms: row.try_get("offline_max_age_ms")?,
             };
-            points.insert(row.try_get::<String, _>("code")?, point);
-        }
-        let mut cashiers = HashMap::new();
-        for row in cashiers_slot.take(&mut done).rows {
-            let key = (row.try_get("point_code")?, row.try_get("code")?);
-            cashiers.insert(key, row.try_get::<i64, _>("active")? != 0);
+            points.insert(code, point);
         }
         let mut keys = HashMap::new();
         for row in keys_slot.take(&mut done).rows {
@@ -493,8 +495,9 @@ impl<'s> GroupState<'s> {
     /// ledger entries, the payments, their delivery jobs, the day's sums and commission
     /// accruals, each table in one statement — and the sequence numbers of all its payments,
     /// decided or not: each arrived ([`crate::sender::note_refused_pay`] records those refused
-    /// before the group). All of it in one [`Batch`]: on SQLite one hand-off to the
-    /// connection's thread instead of one per statement.
+    /// before the group). All of it in one [`Batch::writes`]: on SQLite one hand-off to the
+    /// connection's thread instead of one per statement, on PostgreSQL one statement (one
+    /// round trip) — no two of these writes touch the same row.
     ///
     /// With `commit`, the transaction is committed in the same trip, last
     /// ([`crate::db::InlineTx`]): a statement that fails stops the batch before it, so nothing
@@ -589,7 +592,7 @@ impl<'s> GroupState<'s> {
             })
             .collect();
 
-        let mut batch = Batch::new(conn);
+        let mut batch = Batch::writes(conn);
         sequence::record_all_into(&mut batch, &arrived);
         let mut dealer_slots = Vec::with_capacity(moved.len());
         for (code, issued, moved) in &moved {
