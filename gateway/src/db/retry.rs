@@ -58,18 +58,49 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
-    let mut wait = FIRST_WAIT;
-    let mut attempt = 1;
+    let mut attempts = Attempts::new(what);
     loop {
-        match transaction().await {
-            Err(error) if attempt < ATTEMPTS && error.is_transient_conflict() => {
-                tracing::info!(what, attempt, %error,
-                    "transaction met a concurrent one; running it again");
-                tokio::time::sleep(wait).await;
-                wait = wait.saturating_mul(2);
-                attempt += 1;
-            }
-            outcome => return outcome,
+        let outcome = transaction().await;
+        match &outcome {
+            Err(error) if attempts.may_retry(error) => attempts.wait().await,
+            _ => return outcome,
         }
+    }
+}
+
+/// [`retry`]'s count of attempts, for a caller that runs its transaction on a connection it
+/// holds (a closure returning a future that borrows it cannot be called again).
+pub struct Attempts<'w> {
+    what: &'w str,
+    attempt: u32,
+    wait: Duration,
+}
+
+impl<'w> Attempts<'w> {
+    /// The first attempt at the transaction `what` (named in the log).
+    pub fn new(what: &'w str) -> Self {
+        Attempts {
+            what,
+            attempt: 1,
+            wait: FIRST_WAIT,
+        }
+    }
+
+    /// Whether the attempt that failed with `error` is to be run again: a transient conflict,
+    /// and attempts left. Then [`Self::wait`] before it.
+    pub fn may_retry<E: Conflict + std::fmt::Display>(&self, error: &E) -> bool {
+        let again = self.attempt < ATTEMPTS && error.is_transient_conflict();
+        if again {
+            tracing::info!(what = self.what, attempt = self.attempt, %error,
+                "transaction met a concurrent one; running it again");
+        }
+        again
+    }
+
+    /// Waits before the next attempt, longer each time.
+    pub async fn wait(&mut self) {
+        tokio::time::sleep(self.wait).await;
+        self.wait = self.wait.saturating_mul(2);
+        self.attempt += 1;
     }
 }

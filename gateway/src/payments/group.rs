@@ -22,7 +22,8 @@
 //!    commits once and answers each caller.
 //!    On SQLite the writer keeps its connection while payments keep coming, and the
 //!    transaction begins in its first batch and commits in its last ([`crate::db::InlineTx`]);
-//!    on PostgreSQL it begins and commits in trips of their own ([`crate::db::begin_write`]).
+//!    on PostgreSQL it decides on a connection of its own ([`OwnConnection`]), begun and
+//!    committed in trips of their own, its writes in one statement ([`crate::db::batch`]).
 //!    Each committed group's size and the time of its steps go to `/metrics`
 //!    ([`GroupMetrics`]): the writer never resting is a SQLite gateway at its limit.
 //! 3. Back in the caller's task: the answer is signed by the answer-signing layer, again in
@@ -62,7 +63,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use sqlx::{Any, AnyPool, pool::PoolConnection};
+use sqlx::{Any, AnyConnection, AnyPool, pool::PoolConnection};
 use tokio::sync::{mpsc, oneshot};
 use tolem_protocol::messages::{Payment, Step};
 
@@ -71,7 +72,11 @@ use super::{
     pay::{Candidate, Funding, Paid, PayError, decide_all_in, settle_race},
 };
 use crate::{
-    db::{Ends, Turn, has_one_writer, retry::retry, take_turn},
+    db::{
+        Ends, Turn, has_one_writer,
+        retry::{Attempts, retry},
+        take_turn,
+    },
     delivery::riders::{Riders, Riding},
     metrics::{GroupMetrics, GroupSteps},
     sender::Sender,
@@ -213,11 +218,7 @@ impl GroupWriter {
                 self.groups.clone(),
                 self.metrics.clone(),
             );
-            if self.riders.is_some() {
-                on_a_thread_of_its_own(writing);
-            } else {
-                tokio::spawn(writing);
-            }
+            on_a_thread_of_its_own(writing);
             queue
         })
     }
@@ -247,16 +248,16 @@ impl Drop for Coming {
     }
 }
 
-/// Runs the SQLite writer on a thread of its own, with a runtime of its own.
+/// Runs the writer on a thread of its own, with a runtime of its own.
 ///
-/// Each statement of a group is a trip to SQLite's thread and back, and on the way back the
-/// writer's task waits to be polled. On the gateway's runtime it waits in line behind the
-/// requests being verified and signed, and every trip pays that wait, inside the write lock.
-/// On a thread of its own it is the only task, and runs as soon as its statement is done:
-/// measured under the gateway benchmark with the test command running beside it, deciding
-/// took 1.1 ms a group against 2.0–2.3 ms, the riding deliveries 1.0 ms against 2.4–2.9 ms
-/// (issue 14). PostgreSQL's statements are answered over sockets that the gateway's runtime
-/// polls, so there the writer stays a task of that runtime.
+/// Each statement of a group is a trip to SQLite's thread (or PostgreSQL's server) and back,
+/// and on the way back the writer's task waits to be polled. On the gateway's runtime it waits
+/// in line behind the requests being verified and signed, and every trip pays that wait,
+/// inside the write lock. On a thread of its own it is the only task, and runs as soon as its
+/// statement is done: measured under the gateway benchmark with the test command running
+/// beside it, deciding took 1.1 ms a group against 2.0–2.3 ms, the riding deliveries 1.0 ms
+/// against 2.4–2.9 ms (issue 14). PostgreSQL's answers come over a socket, which wakes the
+/// runtime that opened it: so the writer opens its own connection there ([`OwnConnection`]).
 fn on_a_thread_of_its_own(writing: impl Future<Output = ()> + Send + 'static) {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -318,14 +319,13 @@ async fn write(
     // where it borrowed one from the pool for each: no turn at the pool, no ping of the
     // connection on its way back (one more trip to SQLite's thread), and SQLite's page cache
     // and sqlx's prepared statements on that connection stay those of the payment groups
-    // (issue 14). PostgreSQL's writer keeps borrowing, so a connection the server dropped is
-    // replaced by the pool.
-    let keep = has_one_writer(&pool);
-    let mut kept: Option<PoolConnection<Any>> = None;
+    // (issue 14). On PostgreSQL it keeps a connection of its own ([`OwnConnection`]).
+    let pooled = has_one_writer(&pool);
+    let mut kept: Option<Kept> = None;
     loop {
         let mut jobs = match carried.take() {
             Some(jobs) => jobs,
-            None => match waiting.recv().await {
+            None => match next_submission(&mut waiting, &mut kept).await {
                 Some(jobs) => jobs,
                 None => break,
             },
@@ -344,14 +344,18 @@ async fn write(
         groups.fetch_add(1, Ordering::AcqRel);
         let count = jobs.len();
         deciding.store(count, Ordering::Release);
-        if keep && kept.is_none() {
-            match pool.acquire().await {
-                Ok(conn) => kept = Some(conn),
-                Err(error) => {
-                    deciding.store(0, Ordering::Release);
-                    fail_all(jobs, PayError::Database(error));
-                    continue;
+        if kept.is_none() {
+            if pooled {
+                match pool.acquire().await {
+                    Ok(conn) => kept = Some(Kept::Pooled(conn)),
+                    Err(error) => {
+                        deciding.store(0, Ordering::Release);
+                        fail_all(jobs, PayError::Database(error));
+                        continue;
+                    }
                 }
+            } else {
+                kept = Some(Kept::Own(OwnConnection::new(&pool)));
             }
         }
         // In a task of its own so that a panic fails this group's callers (their answers are
@@ -368,26 +372,120 @@ async fn write(
             Ok(back) => kept = back,
             Err(error) => tracing::error!(%error, "a group of payments was not decided"),
         }
-        if carried.is_none() && waiting.is_empty() {
+        if carried.is_none() && waiting.is_empty() && matches!(kept, Some(Kept::Pooled(_))) {
             // Nothing waits: the connection goes back, so that closing the pool (the gateway's
             // shutdown) never waits for a writer with nothing to do.
             kept = None;
         }
         deciding.store(0, Ordering::Release);
     }
+    if let Some(Kept::Own(own)) = kept {
+        own.close().await;
+    }
+}
+
+/// The connection the writer keeps from group to group.
+enum Kept {
+    /// SQLite's: one of the pool, given back when nothing waits.
+    Pooled(PoolConnection<Any>),
+    /// PostgreSQL's.
+    Own(OwnConnection),
+}
+
+/// How long PostgreSQL's writer keeps its own connection with nothing to write.
+const OWN_IDLE: Duration = Duration::from_secs(30);
+
+/// How long PostgreSQL's writer's connection may rest before it is pinged ahead of a group, as
+/// the pool pings a connection it lends: a connection the server dropped meanwhile is opened
+/// again instead of failing the group on it.
+const PING_AFTER: Duration = Duration::from_secs(1);
+
+/// The next submission, or `None` once every handle to the queue is gone. PostgreSQL's
+/// writer closes its own connection after [`OWN_IDLE`] with nothing to write.
+async fn next_submission(
+    waiting: &mut mpsc::Receiver<Vec<Job>>,
+    kept: &mut Option<Kept>,
+) -> Option<Vec<Job>> {
+    if matches!(kept, Some(Kept::Own(_))) {
+        match tokio::time::timeout(OWN_IDLE, waiting.recv()).await {
+            Ok(next) => return next,
+            Err(_) => {
+                if let Some(Kept::Own(own)) = kept.take() {
+                    own.close().await;
+                }
+            }
+        }
+    }
+    waiting.recv().await
+}
+
+/// PostgreSQL's payment writer's own connection, opened on the writer's thread when a group
+/// needs it (with the pool's options), kept from group to group.
+///
+/// ## Why not one of the pool
+/// A connection's socket wakes the runtime that opened it. The pool opens its connections on
+/// the gateway's runtime, where the writer's every trip to the server waited to be polled
+/// behind the requests being verified and signed — with the group's dealers locked — and each
+/// group paid a turn at the pool and a ping besides. Measured under the gateway benchmark
+/// (issue 14, N 4 000, alternating runs): 2 226, 2 475 and 2 260 payments/s on a connection
+/// of its own against 1 325, 1 389 and 1 261 on the pool's; a group's turn 0.27–0.35 ms
+/// against 1.59–1.68, its decisions 3.9–5.0 ms against 8.9–10.1.
+struct OwnConnection {
+    options: Arc<sqlx::any::AnyConnectOptions>,
+    conn: Option<AnyConnection>,
+    used: Instant,
+}
+
+impl OwnConnection {
+    fn new(pool: &AnyPool) -> Self {
+        OwnConnection {
+            options: pool.connect_options(),
+            conn: None,
+            used: Instant::now(),
+        }
+    }
+
+    /// The connection, opened if it is not, and pinged first if it rested longer than
+    /// [`PING_AFTER`].
+    async fn ready(&mut self) -> Result<&mut AnyConnection, sqlx::Error> {
+        use sqlx::{ConnectOptions, Connection};
+
+        if self.used.elapsed() > PING_AFTER
+            && let Some(conn) = self.conn.as_mut()
+            && conn.ping().await.is_err()
+        {
+            self.conn = None;
+        }
+        self.used = Instant::now();
+        match &mut self.conn {
+            Some(conn) => Ok(conn),
+            empty => Ok(empty.insert(self.options.connect().await?)),
+        }
+    }
+
+    /// Says goodbye to the server.
+    async fn close(self) {
+        use sqlx::Connection;
+
+        if let Some(conn) = self.conn
+            && let Err(error) = conn.close().await
+        {
+            tracing::debug!(%error, "the payment writer's connection did not close cleanly");
+        }
+    }
 }
 
 /// Decides `jobs` as one group, on the `kept` connection if there is one, and answers each
 /// caller. Gives the connection back unless the group failed (it may be broken, or left in
 /// its transaction: then it is closed, see [`crate::db::InlineTx`], and the next group
-/// borrows another).
+/// opens or borrows another).
 async fn decide_and_answer(
     pool: AnyPool,
     riders: Option<Arc<Riders>>,
     metrics: GroupMetrics,
     mut jobs: Vec<Job>,
-    mut kept: Option<PoolConnection<Any>>,
-) -> Option<PoolConnection<Any>> {
+    mut kept: Option<Kept>,
+) -> Option<Kept> {
     // Stable: arrival order within each dealer is kept (see the module docs).
     jobs.sort_by(|a, b| a.sender.point.dealer_code.cmp(&b.sender.point.dealer_code));
     let decided = {
@@ -398,8 +496,9 @@ async fn decide_and_answer(
         let candidates = &candidates;
         let (pool, riders) = (&pool, riders.as_deref());
         match kept.as_mut() {
-            // Only SQLite's writer keeps one, and no SQLite error is a conflict to retry.
-            Some(conn) => decide_together(pool, Some(conn), candidates, riders).await,
+            // No SQLite error is a conflict to retry.
+            Some(Kept::Pooled(conn)) => decide_together(pool, Some(conn), candidates, riders).await,
+            Some(Kept::Own(own)) => decide_on_own(own, candidates).await,
             None => {
                 retry("pay group", move || {
                     decide_together(pool, None, candidates, riders)
@@ -505,6 +604,44 @@ async fn decide_in_own_transaction(
         turn,
         decide,
         riders,
+        commit,
+    };
+    Ok((outcomes, steps))
+}
+
+/// [`decide_together`] on PostgreSQL's writer's own connection, run again on a transient
+/// conflict as [`retry`] would.
+async fn decide_on_own(
+    own: &mut OwnConnection,
+    payments: &[(Candidate<'_>, i64)],
+) -> Result<(Vec<Result<Paid, PayError>>, GroupSteps), PayError> {
+    let mut attempts = Attempts::new("pay group");
+    loop {
+        let outcome = decide_once_on_own(own, payments).await;
+        match &outcome {
+            Err(error) if attempts.may_retry(error) => attempts.wait().await,
+            _ => return outcome,
+        }
+    }
+}
+
+async fn decide_once_on_own(
+    own: &mut OwnConnection,
+    payments: &[(Candidate<'_>, i64)],
+) -> Result<(Vec<Result<Paid, PayError>>, GroupSteps), PayError> {
+    use sqlx::Connection;
+
+    let mut watch = Stopwatch::start();
+    let mut tx = own.ready().await?.begin().await?;
+    let turn = watch.next();
+    let outcomes = decide_all_in(&mut tx, payments, Funding::Balance, Ends::default()).await?;
+    let decide = watch.next();
+    tx.commit().await?;
+    let commit = watch.next();
+    let steps = GroupSteps {
+        turn,
+        decide,
+        riders: Duration::ZERO,
         commit,
     };
     Ok((outcomes, steps))
