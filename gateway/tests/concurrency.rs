@@ -6,7 +6,8 @@
 //! And the group commit (issue 14 item 4): payments piled up into one group, in a known order,
 //! end exactly as they would one at a time — a daily limit or the balance running out in the
 //! middle, the same session twice, a replay, a point blocked while the group waits — with the
-//! dealer's transaction numbers consecutive (a payment that stores nothing takes no number).
+//! dealer's transaction numbers consecutive (a payment that stores nothing takes no number);
+//! and on PostgreSQL, a payment after the server dropped the writer's own connection.
 
 mod support;
 
@@ -633,5 +634,64 @@ async fn a_group_whose_write_fails_stores_nothing_and_the_writer_goes_on() {
     let again = post(&gateway, sign(&phone, &request)).await.unwrap();
     assert_eq!(again.code(), ResultCode::Ok, "{}", again.text());
     assert_eq!(gateway.balance_of(DEALER).await, before - 2 * THOUSAND);
+    assert_eq!(stored_transaction_ids(&gateway).await, numbered(1, 2));
+}
+
+/// PostgreSQL's payment writer keeps a connection of its own between groups: when the server
+/// has dropped it meanwhile (a restart, an administrator ending sessions), the next payment is
+/// still decided — the writer finds it gone before the group and opens another.
+#[tokio::test]
+async fn a_payment_after_the_server_dropped_the_writers_connection_is_decided() {
+    let gateway = Arc::new(support::start().await);
+    let phone = gateway.ready_phone(17).await;
+    if gateway.database_url.starts_with("sqlite:") {
+        eprintln!("the writer's own connection is PostgreSQL's; skipped");
+        return;
+    }
+    let first = phone.request(Step::Pay(kcell("7018000021", THOUSAND)));
+    let reply = post(&gateway, sign(&phone, &first)).await.unwrap();
+    assert_eq!(reply.code(), ResultCode::Ok, "{}", reply.text());
+
+    // Every session of the gateway ends, the writer's among them.
+    let mut admin = AnyConnection::connect(&gateway.database_url).await.unwrap();
+    let others = "FROM pg_stat_activity WHERE datname = current_database() \
+                  AND pid <> pg_backend_pid() AND backend_type = 'client backend'";
+    let pids: Vec<i32> = sqlx::query_scalar(&format!("SELECT pid {others}"))
+        .fetch_all(&mut admin)
+        .await
+        .unwrap();
+    assert!(!pids.is_empty(), "the gateway holds connections");
+    sqlx::query(&format!("SELECT pg_terminate_backend(pid) {others}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let ended = pids
+        .iter()
+        .map(i32::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let gone = format!("SELECT COUNT(*) FROM pg_stat_activity WHERE pid IN ({ended})");
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let left: i64 = sqlx::query_scalar(&gone)
+            .fetch_one(&mut admin)
+            .await
+            .unwrap();
+        if left == 0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "sessions still there"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    // A cashier's next payment comes a while later: longer than the writer's connection may
+    // rest unchecked (a second), so it is checked before the group and opened again.
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+
+    let next = phone.request(Step::Pay(kcell("7018000022", THOUSAND)));
+    let reply = post(&gateway, sign(&phone, &next)).await.unwrap();
+    assert_eq!(reply.code(), ResultCode::Ok, "{}", reply.text());
     assert_eq!(stored_transaction_ids(&gateway).await, numbered(1, 2));
 }
