@@ -4,7 +4,9 @@
 # p50/p95/p99 next to this machine's limits measured in the same run (Ed25519 checks and
 # signatures per second per core; durable commits per second of each database), and the ratios.
 # Usage: scripts/gateway-benchmark.sh [N]   (tests/e2e/examples/gateway_benchmark.rs)
-# DATABASES=sqlite or DATABASES=postgres runs only that one.
+# DATABASES=sqlite or DATABASES=postgres runs only that one. STATEMENTS=1 also prints where the
+# PostgreSQL server's time went during the measured requests (pg_stat_statements; it costs the
+# server a little, so leave it off when comparing payments/s).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -14,5 +16,8 @@ source scripts/setup.sh
 # key is certified in the console by headless Chromium, as the dealer's admin would.
 [[ -f dist/index.html ]] || scripts/build-app.sh
 cargo build --quiet --profile server -p tolem-gateway
+if [[ -n "${STATEMENTS:-}" ]]; then
+  export POSTGRES_EXTRA_OPTIONS="-c shared_preload_libraries=pg_stat_statements"
+fi
 N="${1:-5000}" TOLEM_DIST="$ROOT/dist" TOLEM_GATEWAY_BIN="$ROOT/target/server/tolem-gateway" \
   cargo run --quiet --profile server -p tolem-e2e --example gateway_benchmark

@@ -4,7 +4,8 @@
 # `tolem_test` and prints its URL; `scripts/postgres.sh stop DIR` stops it and deletes DIR.
 # Uses Debian's server binaries (package `postgresql`, installed by scripts/setup.sh); assumes
 # no system cluster. PostgreSQL refuses to run as root, so as root the cluster belongs to
-# `nobody`.
+# `nobody`. POSTGRES_EXTRA_OPTIONS adds server options (`-c name=value …`), as the gateway
+# benchmark's STATEMENTS=1 does to load pg_stat_statements.
 set -euo pipefail
 command=${1:?usage: postgres.sh start|stop DIR}
 dir=${2:?usage: postgres.sh start|stop DIR}
@@ -29,7 +30,7 @@ case "$command" in
       || { cat "$dir/initdb.log" >&2; exit 1; }
     # fsync stays on: the tests exercise the same durability the gateway relies on.
     as_owner "'$bin/pg_ctl' -D '$dir/data' -l '$dir/server.log' -w -t 60 \
-      -o \"-p $port -k '$dir' -c listen_addresses=127.0.0.1 -c max_connections=200\" start" >/dev/null \
+      -o \"-p $port -k '$dir' -c listen_addresses=127.0.0.1 -c max_connections=200 ${POSTGRES_EXTRA_OPTIONS:-}\" start" >/dev/null \
       || { cat "$dir/server.log" >&2; exit 1; }
     "$bin/psql" -q -h 127.0.0.1 -p "$port" -U tolem -d postgres -c "CREATE DATABASE tolem_test" >/dev/null
     echo "postgres://tolem@127.0.0.1:$port/tolem_test"

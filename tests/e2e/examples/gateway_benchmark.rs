@@ -119,6 +119,8 @@ struct Run {
     /// The payment writer's groups during the measured requests, and the measured span.
     groups: groups::Groups,
     elapsed_s: f64,
+    /// With `STATEMENTS=1` on PostgreSQL: where the server's time went (one line a statement).
+    statements: Option<Vec<String>>,
 }
 
 fn report(name: &str, run: &Run, commits_one: f64, commits_many: Option<f64>, cpu_limit: f64) {
@@ -160,6 +162,12 @@ fn report(name: &str, run: &Run, commits_one: f64, commits_many: Option<f64>, cp
         cpu.cores,
         cpu.cores as f64 * 1e6 / cpu.gateway_us
     );
+    if let Some(statements) = &run.statements {
+        println!("  the database server's time by statement (pg_stat_statements):");
+        for line in statements {
+            println!("    {line}");
+        }
+    }
     let best_commits = commits_many.unwrap_or(commits_one).max(commits_one);
     println!(
         "  ratio: payments/s ÷ durable commits/s = {:.2}; ÷ Ed25519 limit = {:.2}",
@@ -252,12 +260,17 @@ async fn run(dist: &Path, data_dir: &Path, database_url: &str, n: usize) -> Run 
             .expect("the benchmark analyzes the database");
     }
 
+    let watched = statements::watch(&pool, database_url).await;
     let groups_before = groups::Groups::scrape(&client, &base).await;
     let cpu_before = cpu::Snapshot::take(gateway.pid());
     let started = Instant::now();
     let answers = send_all(&client, &base, &phone, requests.clone()).await;
     let elapsed = started.elapsed().as_secs_f64();
     let cpu = cpu::Snapshot::take(gateway.pid()).since(&cpu_before);
+    let statements = match watched {
+        true => Some(statements::top(&pool, n).await),
+        false => None,
+    };
     let groups = groups::Groups::scrape(&client, &base)
         .await
         .since(&groups_before);
@@ -308,6 +321,7 @@ async fn run(dist: &Path, data_dir: &Path, database_url: &str, n: usize) -> Run 
         delivered_by_the_end: delivered,
         groups,
         elapsed_s: elapsed,
+        statements,
     }
 }
 
@@ -408,6 +422,59 @@ async fn send_all(
 /// many, how many payments each, and how long each step took — where a SQLite gateway's
 /// payments wait for one another. Read before and after the measured requests, so the warm-up
 /// does not count.
+/// `STATEMENTS=1` on PostgreSQL (`scripts/gateway-benchmark.sh` loads pg_stat_statements):
+/// which statements the server spent the measured requests' time on.
+mod statements {
+    use sqlx::{AnyPool, Row};
+
+    /// Whether to watch: then the statistics start from nothing now.
+    pub async fn watch(pool: &AnyPool, database_url: &str) -> bool {
+        if std::env::var_os("STATEMENTS").is_none() || !database_url.starts_with("postgres") {
+            return false;
+        }
+        for statement in [
+            "CREATE EXTENSION IF NOT EXISTS pg_stat_statements",
+            "SELECT pg_stat_statements_reset()::text",
+        ] {
+            sqlx::query(statement)
+                .execute(pool)
+                .await
+                .expect("pg_stat_statements is loaded (scripts/gateway-benchmark.sh)");
+        }
+        true
+    }
+
+    /// The statements that took the most server time since [`watch`], `n` payments measured:
+    /// microseconds a payment, share of the total, calls, the statement's start.
+    pub async fn top(pool: &AnyPool, n: usize) -> Vec<String> {
+        let rows = sqlx::query(
+            "SELECT query, CAST(calls AS BIGINT) AS calls, total_exec_time, \
+             total_exec_time / NULLIF(SUM(total_exec_time) OVER (), 0) AS share \
+             FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database \
+             WHERE datname = current_database()) ORDER BY total_exec_time DESC LIMIT 15",
+        )
+        .fetch_all(pool)
+        .await
+        .expect("pg_stat_statements answers");
+        rows.iter()
+            .map(|row| {
+                let query: String = row.get("query");
+                let query: String = query.split_whitespace().collect::<Vec<_>>().join(" ");
+                let calls: i64 = row.get("calls");
+                let total_ms: f64 = row.get("total_exec_time");
+                let share: f64 = row.try_get("share").unwrap_or(0.0);
+                format!(
+                    "{:>6.1} µs/payment {:>4.1} % {:>7} calls  {}",
+                    total_ms * 1000.0 / n as f64,
+                    share * 100.0,
+                    calls,
+                    query.chars().take(110).collect::<String>()
+                )
+            })
+            .collect()
+    }
+}
+
 mod groups {
     use super::METRICS_TOKEN;
 
