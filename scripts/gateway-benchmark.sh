@@ -17,7 +17,7 @@ source scripts/setup.sh
 [[ -f dist/index.html ]] || scripts/build-app.sh
 cargo build --quiet --profile server -p tolem-gateway
 if [[ -n "${STATEMENTS:-}" ]]; then
-  export POSTGRES_EXTRA_OPTIONS="-c shared_preload_libraries=pg_stat_statements"
+  export POSTGRES_EXTRA_OPTIONS="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track_planning=on"
 fi
 N="${1:-5000}" TOLEM_DIST="$ROOT/dist" TOLEM_GATEWAY_BIN="$ROOT/target/server/tolem-gateway" \
   cargo run --quiet --profile server -p tolem-e2e --example gateway_benchmark

@@ -444,14 +444,17 @@ mod statements {
         true
     }
 
-    /// The statements that took the most server time since [`watch`], `n` payments measured:
-    /// microseconds a payment, share of the total, calls, the statement's start.
+    /// The statements that took the most server time (planning and running) since [`watch`],
+    /// `n` payments measured: microseconds a payment and of them planning, share of the total,
+    /// calls, the statement's start.
     pub async fn top(pool: &AnyPool, n: usize) -> Vec<String> {
         let rows = sqlx::query(
-            "SELECT query, CAST(calls AS BIGINT) AS calls, total_exec_time, \
-             total_exec_time / NULLIF(SUM(total_exec_time) OVER (), 0) AS share \
+            "SELECT query, CAST(calls AS BIGINT) AS calls, total_plan_time AS plan_ms, \
+             total_plan_time + total_exec_time AS total_ms, \
+             (total_plan_time + total_exec_time) \
+             / NULLIF(SUM(total_plan_time + total_exec_time) OVER (), 0) AS share \
              FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database \
-             WHERE datname = current_database()) ORDER BY total_exec_time DESC LIMIT 15",
+             WHERE datname = current_database()) ORDER BY total_ms DESC LIMIT 15",
         )
         .fetch_all(pool)
         .await
@@ -461,11 +464,13 @@ mod statements {
                 let query: String = row.get("query");
                 let query: String = query.split_whitespace().collect::<Vec<_>>().join(" ");
                 let calls: i64 = row.get("calls");
-                let total_ms: f64 = row.get("total_exec_time");
+                let (total_ms, plan_ms): (f64, f64) = (row.get("total_ms"), row.get("plan_ms"));
                 let share: f64 = row.try_get("share").unwrap_or(0.0);
+                let per_payment = |ms: f64| ms * 1000.0 / n as f64;
                 format!(
-                    "{:>6.1} µs/payment {:>4.1} % {:>7} calls  {}",
-                    total_ms * 1000.0 / n as f64,
+                    "{:>6.1} µs/payment (planning {:>5.1}) {:>4.1} % {:>7} calls  {}",
+                    per_payment(total_ms),
+                    per_payment(plan_ms),
                     share * 100.0,
                     calls,
                     query.chars().take(110).collect::<String>()
