@@ -72,11 +72,7 @@ use super::{
     pay::{Candidate, Funding, Paid, PayError, decide_all_in, settle_race},
 };
 use crate::{
-    db::{
-        Ends, Turn, has_one_writer,
-        retry::{Attempts, retry},
-        take_turn,
-    },
+    db::{Ends, Turn, has_one_writer, retry::Attempts, take_turn},
     delivery::riders::{Riders, Riding},
     metrics::{GroupMetrics, GroupSteps},
     sender::Sender,
@@ -344,20 +340,18 @@ async fn write(
         groups.fetch_add(1, Ordering::AcqRel);
         let count = jobs.len();
         deciding.store(count, Ordering::Release);
-        if kept.is_none() {
-            if pooled {
-                match pool.acquire().await {
-                    Ok(conn) => kept = Some(Kept::Pooled(conn)),
-                    Err(error) => {
-                        deciding.store(0, Ordering::Release);
-                        fail_all(jobs, PayError::Database(error));
-                        continue;
-                    }
+        let conn = match kept.take() {
+            Some(conn) => conn,
+            None if pooled => match pool.acquire().await {
+                Ok(conn) => Kept::Pooled(conn),
+                Err(error) => {
+                    deciding.store(0, Ordering::Release);
+                    fail_all(jobs, PayError::Database(error));
+                    continue;
                 }
-            } else {
-                kept = Some(Kept::Own(OwnConnection::new(&pool)));
-            }
-        }
+            },
+            None => Kept::Own(OwnConnection::new(&pool)),
+        };
         // In a task of its own so that a panic fails this group's callers (their answers are
         // dropped: 999) and not every payment after it.
         let answered = tokio::spawn(decide_and_answer(
@@ -365,7 +359,7 @@ async fn write(
             riders.clone(),
             metrics.clone(),
             jobs,
-            kept.take(),
+            conn,
         ))
         .await;
         match answered {
@@ -475,16 +469,16 @@ impl OwnConnection {
     }
 }
 
-/// Decides `jobs` as one group, on the `kept` connection if there is one, and answers each
-/// caller. Gives the connection back unless the group failed (it may be broken, or left in
-/// its transaction: then it is closed, see [`crate::db::InlineTx`], and the next group
-/// opens or borrows another).
+/// Decides `jobs` as one group on the writer's connection, and answers each caller. Gives the
+/// connection back unless the group failed (it may be broken, or left in its transaction:
+/// then it is closed, see [`crate::db::InlineTx`], and the next group opens or borrows
+/// another).
 async fn decide_and_answer(
     pool: AnyPool,
     riders: Option<Arc<Riders>>,
     metrics: GroupMetrics,
     mut jobs: Vec<Job>,
-    mut kept: Option<Kept>,
+    mut kept: Kept,
 ) -> Option<Kept> {
     // Stable: arrival order within each dealer is kept (see the module docs).
     jobs.sort_by(|a, b| a.sender.point.dealer_code.cmp(&b.sender.point.dealer_code));
@@ -495,16 +489,10 @@ async fn decide_and_answer(
             .collect();
         let candidates = &candidates;
         let (pool, riders) = (&pool, riders.as_deref());
-        match kept.as_mut() {
+        match &mut kept {
             // No SQLite error is a conflict to retry.
-            Some(Kept::Pooled(conn)) => decide_together(pool, Some(conn), candidates, riders).await,
-            Some(Kept::Own(own)) => decide_on_own(own, candidates).await,
-            None => {
-                retry("pay group", move || {
-                    decide_together(pool, None, candidates, riders)
-                })
-                .await
-            }
+            Kept::Pooled(conn) => decide_together(pool, Some(conn), candidates, riders).await,
+            Kept::Own(own) => decide_on_own(own, candidates).await,
         }
     };
     tracing::debug!(payments = jobs.len(), "group of payments decided");
@@ -515,7 +503,7 @@ async fn decide_and_answer(
                 // A caller that hung up no longer listens: its payment is decided all the same.
                 let _ = job.answer.send(outcome);
             }
-            kept
+            Some(kept)
         }
         Err(error) => {
             fail_all(jobs, error);
@@ -610,7 +598,7 @@ async fn decide_in_own_transaction(
 }
 
 /// [`decide_together`] on PostgreSQL's writer's own connection, run again on a transient
-/// conflict as [`retry`] would.
+/// conflict as [`crate::db::retry::retry`] would.
 async fn decide_on_own(
     own: &mut OwnConnection,
     payments: &[(Candidate<'_>, i64)],
