@@ -51,8 +51,6 @@ pub struct Batch<'q> {
     /// Each statement's values; one list for them all, in order, where the statements go as
     /// one query (on SQLite, and a batch of writes).
     arguments: Vec<AnyArguments<'q>>,
-    /// How many values were bound so far, in all statements.
-    bound: usize,
     /// The first value that could not be encoded: [`Self::run`] fails with it.
     unencodable: Option<sqlx::Error>,
 }
@@ -89,7 +87,6 @@ impl Slot {
 /// Adds the values of the statement just pushed, in the order of its placeholders.
 pub struct Binder<'b, 'q> {
     arguments: &'b mut AnyArguments<'q>,
-    bound: &'b mut usize,
     unencodable: &'b mut Option<sqlx::Error>,
 }
 
@@ -101,7 +98,6 @@ impl<'q> Binder<'_, 'q> {
         if let Err(error) = self.arguments.add(value) {
             self.unencodable.get_or_insert(sqlx::Error::Encode(error));
         }
-        *self.bound += 1;
         self
     }
 }
@@ -114,7 +110,6 @@ impl<'q> Batch<'q> {
             writes_only: false,
             statements: Vec::new(),
             arguments: Vec::new(),
-            bound: 0,
             unencodable: None,
         }
     }
@@ -155,7 +150,9 @@ impl<'q> Batch<'q> {
         let slot = Slot(self.statements.len());
         let sql = match self.placeholders {
             // Its values follow those of the statements before it in the one list.
-            Placeholders::Numbered if self.writes_only => renumbered(&sql, self.bound),
+            Placeholders::Numbered if self.writes_only => {
+                renumbered(&sql, self.arguments.first().map_or(0, Arguments::len))
+            }
             _ => sql,
         };
         self.statements.push(sql);
@@ -164,7 +161,6 @@ impl<'q> Batch<'q> {
         }
         let binder = Binder {
             arguments: self.arguments.last_mut().expect("just pushed"),
-            bound: &mut self.bound,
             unencodable: &mut self.unencodable,
         };
         (slot, binder)

@@ -267,9 +267,10 @@ async fn run(dist: &Path, data_dir: &Path, database_url: &str, n: usize) -> Run 
     let answers = send_all(&client, &base, &phone, requests.clone()).await;
     let elapsed = started.elapsed().as_secs_f64();
     let cpu = cpu::Snapshot::take(gateway.pid()).since(&cpu_before);
-    let statements = match watched {
-        true => Some(statements::top(&pool, n).await),
-        false => None,
+    let statements = if watched {
+        Some(statements::top(&pool, n).await)
+    } else {
+        None
     };
     let groups = groups::Groups::scrape(&client, &base)
         .await
@@ -418,10 +419,6 @@ async fn send_all(
     all.into_iter().map(|(_, answer)| answer).collect()
 }
 
-/// The payment writer's groups, from the gateway's `/metrics` (`tolem_payment_group_*`): how
-/// many, how many payments each, and how long each step took — where a SQLite gateway's
-/// payments wait for one another. Read before and after the measured requests, so the warm-up
-/// does not count.
 /// `STATEMENTS=1` on PostgreSQL (`scripts/gateway-benchmark.sh` loads pg_stat_statements):
 /// which statements the server spent the measured requests' time on.
 mod statements {
@@ -480,6 +477,10 @@ mod statements {
     }
 }
 
+/// The payment writer's groups, from the gateway's `/metrics` (`tolem_payment_group_*`): how
+/// many, how many payments each, and how long each step took — where a SQLite gateway's
+/// payments wait for one another. Read before and after the measured requests, so the warm-up
+/// does not count.
 mod groups {
     use super::METRICS_TOKEN;
 
