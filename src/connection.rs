@@ -103,7 +103,7 @@ async fn check_gateway() -> Connection {
         return Connection::Offline;
     };
     // Its time is not believed (see `tolem_outbox::clock`): the health answer is unsigned.
-    match serde_json::from_slice::<Health>(&body) {
+    match tolem_protocol::json::from_bytes::<Health>(&body) {
         Ok(health) if response.ok() && health.status == "ok" => Connection::Online,
         _ => Connection::Offline,
     }

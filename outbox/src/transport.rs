@@ -255,7 +255,7 @@ pub async fn post_batch(
         return Err(BatchError::NotServed);
     }
     let answer: BatchAnswer =
-        serde_json::from_slice(&bytes).map_err(|_| BatchError::Failed(not_an_answer()))?;
+        tolem_protocol::json::from_bytes(&bytes).map_err(|_| BatchError::Failed(not_an_answer()))?;
     let mut answers = answer.items.into_iter();
     Ok(items
         .iter()
@@ -380,6 +380,6 @@ pub async fn gateway_reachable() -> bool {
         return false;
     };
     // Its time is not believed (see `crate::clock`): the health answer is unsigned.
-    serde_json::from_slice::<tolem_protocol::health::Health>(&Uint8Array::new(&bytes).to_vec())
+    tolem_protocol::json::from_bytes::<tolem_protocol::health::Health>(&Uint8Array::new(&bytes).to_vec())
         .is_ok_and(|health| health.status == "ok")
 }

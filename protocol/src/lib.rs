@@ -12,6 +12,7 @@
 //! - [`batch`]: many stored signed payments in one request, each answered on its own.
 //! - [`bill`]: the link (QR code) that carries a signed bill to the gateway on the customer's phone.
 //! - [`ids`]: session ids and the codes of dealers, points and cashiers.
+//! - [`json`]: JSON bytes read as text, so the app's module holds one reader per type.
 
 pub mod account;
 pub mod assets;
@@ -21,6 +22,7 @@ pub mod codes;
 pub mod commission;
 pub mod health;
 pub mod ids;
+pub mod json;
 pub mod keys;
 pub mod messages;
 #[cfg(feature = "openapi")]

@@ -86,7 +86,7 @@ pub(crate) fn read_versioned<T: serde::de::DeserializeOwned>(
     bytes: &[u8],
 ) -> Result<T, DecodeError> {
     check_version(bytes)?;
-    serde_json::from_slice(bytes).map_err(|e| DecodeError::Malformed(e.to_string()))
+    crate::json::from_bytes(bytes).map_err(|e| DecodeError::Malformed(e.to_string()))
 }
 
 /// The version check of [`read_versioned`], kept out of the generic part: one copy in the app's
@@ -98,7 +98,7 @@ fn check_version(bytes: &[u8]) -> Result<(), DecodeError> {
         v: u16,
     }
     let version: Version =
-        serde_json::from_slice(bytes).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+        crate::json::from_bytes(bytes).map_err(|e| DecodeError::Malformed(e.to_string()))?;
     if version.v != PROTOCOL_VERSION {
         return Err(DecodeError::UnsupportedVersion(version.v));
     }
@@ -111,7 +111,7 @@ fn check_version(bytes: &[u8]) -> Result<(), DecodeError> {
 /// on both sides.
 fn exact_fields<M: Serialize>(bytes: &[u8], message: &M) -> Result<(), DecodeError> {
     let sent: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+        crate::json::from_bytes(bytes).map_err(|e| DecodeError::Malformed(e.to_string()))?;
     let read = serde_json::to_value(message).map_err(|e| DecodeError::Malformed(e.to_string()))?;
     if sent != read {
         return Err(DecodeError::Malformed(
