@@ -254,8 +254,8 @@ pub async fn post_batch(
     if (400..500).contains(&status) {
         return Err(BatchError::NotServed);
     }
-    let answer: BatchAnswer =
-        tolem_protocol::json::from_bytes(&bytes).map_err(|_| BatchError::Failed(not_an_answer()))?;
+    let answer: BatchAnswer = tolem_protocol::json::from_bytes(&bytes)
+        .map_err(|_| BatchError::Failed(not_an_answer()))?;
     let mut answers = answer.items.into_iter();
     Ok(items
         .iter()
@@ -380,6 +380,8 @@ pub async fn gateway_reachable() -> bool {
         return false;
     };
     // Its time is not believed (see `crate::clock`): the health answer is unsigned.
-    tolem_protocol::json::from_bytes::<tolem_protocol::health::Health>(&Uint8Array::new(&bytes).to_vec())
-        .is_ok_and(|health| health.status == "ok")
+    tolem_protocol::json::from_bytes::<tolem_protocol::health::Health>(
+        &Uint8Array::new(&bytes).to_vec(),
+    )
+    .is_ok_and(|health| health.status == "ok")
 }
