@@ -1,11 +1,9 @@
-//! The page frame and router: the header with the connection indicator and the update prompt
-//! stay on every page; the main menu's four sections are routes — `/pay/<provider>` pays one
+//! The page frame and its screens: the header with the connection indicator and the update
+//! prompt stay on every page; the main menu's sections are addresses — `/pay/<provider>` pays one
 //! provider, `/history/<session>` shows one payment and `/history/<session>/receipt` its
 //! receipt — and Settings has Commission and Keys below it.
 
 use leptos::prelude::*;
-use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
 
 use crate::balance::provide_balance;
 use crate::canary::{OutboxLostBanner, provide_canary};
@@ -16,6 +14,7 @@ use crate::language::LanguageProvider;
 use crate::outbox::provide_outbox;
 use crate::pages::{HomePage, LazyScreen, NotFoundPage, PaymentPage, ProvidersPage, Screen};
 use crate::providers::provide_providers;
+use crate::routing::{self, provide_address};
 use crate::service_worker::provide_service_worker;
 use crate::session::provide_key_session;
 use crate::task::spawn_in_own_task;
@@ -51,54 +50,64 @@ fn Shell() -> impl IntoView {
     // task of their own too, after these two (task.rs).
     provide_connection();
     provide_service_worker();
-    // Above the router: the unlocked key and an enrolment in progress outlive page changes.
+    // Above the screens: the unlocked key and an enrolment in progress outlive page changes.
     provide_key_session();
     // Whether the browser cleared the phone's storage since the last start (issue 13 item 5).
     provide_canary();
-    // Above the router too: the catalogue and the balance are kept fresh whatever page is open.
+    // Above the screens too: the catalogue and the balance are kept fresh whatever page is open.
     provide_providers();
     provide_balance();
     // The outbox replays from here, whatever page is open (it needs the connection state).
     provide_outbox();
     // Accepted payments are followed to their provider while a screen shows them.
     provide_deliveries();
+    // Above the screens: the address they are built for.
+    let address = provide_address();
+    // A new screen only when the address changes, not each time the same one is opened.
+    let address = Memo::new(move |_| address.get());
     view! {
-        <Router>
-            <Show when=move || { built.get() >= Built::Frame }>
-                <a class="skip" href="#main">{tr!(skip_to_content)}</a>
-                <Header />
-                <ClockWarning />
-                <UpdatePrompt />
-                <OutboxLostBanner />
+        <Show when=move || { built.get() >= Built::Frame }>
+            <a class="skip" href="#main">{tr!(skip_to_content)}</a>
+            <Header />
+            <ClockWarning />
+            <UpdatePrompt />
+            <OutboxLostBanner />
+        </Show>
+        <main id="main">
+            <Show when=move || { built.get() == Built::Screen }>
+                {move || screen(&address.get())}
             </Show>
-            <main id="main">
-                // The main menu, the providers and the payment are in the app's module; the other
-                // screens are loaded on first use (pages/lazy.rs, issue 14).
-                <Show when=move || { built.get() == Built::Screen }>
-                <Routes fallback=NotFoundPage>
-                    <Route path=path!("/") view=HomePage />
-                    <Route path=path!("/pay") view=ProvidersPage />
-                    <Route path=path!("/pay/:provider") view=PaymentPage />
-                    <Route path=path!("/history") view=|| view! { <LazyScreen screen=Screen::History /> } />
-                    <Route path=path!("/history/:session") view=|| view! { <LazyScreen screen=Screen::PaymentDetail /> } />
-                    <Route path=path!("/history/:session/receipt") view=|| view! { <LazyScreen screen=Screen::Receipt /> } />
-                    <Route path=path!("/message") view=|| view! { <LazyScreen screen=Screen::Message /> } />
-                    <Route path=path!("/shift") view=|| view! { <LazyScreen screen=Screen::Shift /> } />
-                    <Route path=path!("/settings") view=|| view! { <LazyScreen screen=Screen::Settings /> } />
-                    <Route path=path!("/settings/commission") view=|| view! { <LazyScreen screen=Screen::CommissionList /> } />
-                    <Route path=path!("/settings/commission/:provider") view=|| view! { <LazyScreen screen=Screen::Commission /> } />
-                    <Route path=path!("/settings/about") view=|| view! { <LazyScreen screen=Screen::About /> } />
-                    <Route path=path!("/settings/keys") view=|| view! { <LazyScreen screen=Screen::Keys /> } />
-                    <Route path=path!("/settings/keys/card") view=|| view! { <LazyScreen screen=Screen::KeyCard /> } />
-                    <Route path=path!("/settings/keys/generate") view=|| view! { <LazyScreen screen=Screen::GenerateKey /> } />
-                    <Route path=path!("/settings/keys/register") view=|| view! { <LazyScreen screen=Screen::RegisterKey /> } />
-                    <Route path=path!("/settings/keys/view") view=|| view! { <LazyScreen screen=Screen::ViewKey /> } />
-                    <Route path=path!("/settings/keys/delete") view=|| view! { <LazyScreen screen=Screen::DeleteKey /> } />
-                    <Route path=path!("/settings/keys/passphrase") view=|| view! { <LazyScreen screen=Screen::ChangePassphrase /> } />
-                </Routes>
-                </Show>
-            </main>
-        </Router>
+        </main>
+    }
+}
+
+/// The screen at `address`. The main menu, the providers and the payment are in the app's
+/// module; the other screens are loaded on first use (pages/lazy.rs, issue 14).
+fn screen(address: &str) -> AnyView {
+    let segments = routing::segments(address);
+    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let lazy = |screen: Screen| view! { <LazyScreen screen /> }.into_any();
+    match segments.as_slice() {
+        [] => view! { <HomePage /> }.into_any(),
+        ["pay"] => view! { <ProvidersPage /> }.into_any(),
+        ["pay", provider] => view! { <PaymentPage provider=provider.to_string() /> }.into_any(),
+        ["history"] => lazy(Screen::History),
+        ["history", session] => lazy(Screen::PaymentDetail(session.to_string())),
+        ["history", session, "receipt"] => lazy(Screen::Receipt(session.to_string())),
+        ["message"] => lazy(Screen::Message),
+        ["shift"] => lazy(Screen::Shift),
+        ["settings"] => lazy(Screen::Settings),
+        ["settings", "commission"] => lazy(Screen::CommissionList),
+        ["settings", "commission", provider] => lazy(Screen::Commission(provider.to_string())),
+        ["settings", "about"] => lazy(Screen::About),
+        ["settings", "keys"] => lazy(Screen::Keys),
+        ["settings", "keys", "card"] => lazy(Screen::KeyCard),
+        ["settings", "keys", "generate"] => lazy(Screen::GenerateKey),
+        ["settings", "keys", "register"] => lazy(Screen::RegisterKey),
+        ["settings", "keys", "view"] => lazy(Screen::ViewKey),
+        ["settings", "keys", "delete"] => lazy(Screen::DeleteKey),
+        ["settings", "keys", "passphrase"] => lazy(Screen::ChangePassphrase),
+        _ => view! { <NotFoundPage /> }.into_any(),
     }
 }
 

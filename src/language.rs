@@ -75,7 +75,7 @@ pub fn LanguageProvider(children: Children) -> impl IntoView {
         }
     });
     // As the i18n crate's provider did: the children get an owner of their own, and are built
-    // and rebuilt under it, so what they set up (the router's listeners, effects) is torn down
+    // and rebuilt under it, so what they set up (the address bar's listeners, effects) is torn down
     // with them when the app is unmounted.
     let owner = Owner::current()
         .expect("the language provider runs inside the app's owner")

@@ -1,9 +1,10 @@
 //! Tolem cashier app: an offline-first payment point that runs in a phone's browser.
 //!
-//! Layout: `app` wires the router and the page frame; `pages/` holds one module per screen of the
-//! main menu (`pages/keys/` the point-key screens); `components/` the pieces every page shares
-//! (header, connection indicator, key lock, update prompt, unlock form, QR code); `language` and
-//! `connection` and `service_worker` are the app's links to the browser.
+//! Layout: `app` wires the page frame and the screen for each address; `pages/` holds one module
+//! per screen of the main menu (`pages/keys/` the point-key screens); `components/` the pieces
+//! every page shares (header, connection indicator, key lock, update prompt, unlock form, QR
+//! code); `language`, `routing` (the address bar), `connection` and `service_worker` are the
+//! app's links to the browser.
 //!
 //! The point key: `storage/` keeps it in IndexedDB (`db` the layout, `keystore` the key record),
 //! `crypto/` seals its seed under the passphrase with WebCrypto, `session` holds it unlocked in
@@ -51,6 +52,7 @@ pub mod outbox;
 pub mod pages;
 pub mod payments;
 pub mod providers;
+pub mod routing;
 pub mod service_worker;
 pub mod session;
 pub mod storage;

@@ -76,3 +76,65 @@ async fn every_tile_opens_its_page_and_leads_back() {
     }
     drop(app);
 }
+
+/// The heading of the screen on show.
+fn heading() -> String {
+    document()
+        .query_selector("#app-under-test h1")
+        .unwrap()
+        .map(|h1| h1.text_content().unwrap_or_default())
+        .unwrap_or_default()
+}
+
+/// Waits (up to 10 s) until the screen's heading is `text`.
+async fn wait_for_heading(text: &str) {
+    for _ in 0..200 {
+        if heading() == text {
+            return;
+        }
+        settle().await;
+    }
+    panic!("the heading stayed {:?}, not {text:?}", heading());
+}
+
+#[wasm_bindgen_test]
+async fn back_and_forward_follow_the_screens_and_a_jump_stays_on_its_screen() {
+    let app = start_fresh();
+    settle().await;
+    let entries = window().history().unwrap().length().unwrap();
+    click("a.tile-pay");
+    wait_for_heading("Провайдеры и платежи").await;
+    // A link opens its screen as one new entry in the browser's history.
+    assert_eq!(window().history().unwrap().length().unwrap(), entries + 1);
+
+    window().history().unwrap().back().unwrap();
+    wait_for_page_text("История и баланс", 10).await;
+    assert_eq!(window().location().pathname().unwrap(), "/");
+
+    window().history().unwrap().forward().unwrap();
+    wait_for_heading("Провайдеры и платежи").await;
+    assert_eq!(window().location().pathname().unwrap(), "/pay");
+
+    // The skip link jumps to the screen's content and leaves the screen as it is: the same
+    // heading element, not one built again.
+    find("h1")
+        .unwrap()
+        .set_attribute("data-before-jump", "")
+        .unwrap();
+    click("a.skip");
+    settle().await;
+    assert_eq!(window().location().pathname().unwrap(), "/pay");
+    assert_eq!(window().location().hash().unwrap(), "#main");
+    assert!(find("h1[data-before-jump]").is_some());
+    drop(app);
+}
+
+#[wasm_bindgen_test]
+async fn an_address_the_app_does_not_know_says_so_and_leads_to_the_menu() {
+    let app = start_in_russian_at("/pay/kcell/extra");
+    wait_for_heading("Страница не найдена").await;
+    click("nav.back a");
+    wait_for_page_text("История и баланс", 10).await;
+    assert_eq!(window().location().pathname().unwrap(), "/");
+    drop(app);
+}

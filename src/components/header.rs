@@ -2,7 +2,6 @@
 //! the bills waiting for customers' cards, the connection, the key's lock, the language.
 
 use leptos::prelude::*;
-use leptos_router::components::A;
 
 use crate::components::{BillsSummary, ConnectionIndicator, LockState, OutboxSummary};
 use crate::language::LanguageSwitch;
@@ -11,7 +10,7 @@ use crate::language::LanguageSwitch;
 pub fn Header() -> impl IntoView {
     view! {
         <header class="top-bar">
-            <A href="/" attr:class="brand">{tr!(app_name)}</A>
+            <a href="/" class="brand">{tr!(app_name)}</a>
             <OutboxSummary />
             <BillsSummary />
             <ConnectionIndicator />

@@ -2,7 +2,6 @@
 //! cashier steps away from the counter), a link to unlock it when locked, nothing without a key.
 
 use leptos::prelude::*;
-use leptos_router::components::A;
 
 use crate::session::use_key_session;
 
@@ -42,16 +41,16 @@ pub fn LockState() -> impl IntoView {
             .into_any()
         } else {
             view! {
-                <A
+                <a
                     href="/settings/keys"
-                    attr:id="header-unlock"
-                    attr:class="lock-state locked"
-                    attr:data-lock="locked"
-                    attr:title=tr!(key_locked)
-                    attr:aria-label=tr!(key_locked)
+                    id="header-unlock"
+                    class="lock-state locked"
+                    data-lock="locked"
+                    title=tr!(key_locked)
+                    aria-label=tr!(key_locked)
                 >
                     {padlock(false)}
-                </A>
+                </a>
             }
             .into_any()
         })

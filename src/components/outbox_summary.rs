@@ -11,7 +11,6 @@
 use std::time::Duration;
 
 use leptos::prelude::*;
-use leptos_router::components::A;
 
 use crate::i18n::*;
 use crate::language::use_i18n;
@@ -72,10 +71,10 @@ pub fn OutboxSummary() -> impl IntoView {
         text
     };
     view! {
-        <A
+        <a
             href="/history"
-            attr:id="outbox-summary"
-            attr:class=move || {
+            id="outbox-summary"
+            class=move || {
                 let overdue = known() && deadline().is_some_and(|d| d <= current());
                 if !known() {
                     "outbox-summary unknown"
@@ -85,13 +84,13 @@ pub fn OutboxSummary() -> impl IntoView {
                     "outbox-summary"
                 }
             }
-            attr:hidden=move || known() && outbox.waiting().count == 0
-            attr:data-known=move || known().to_string()
-            attr:data-count=move || known().then(|| outbox.waiting().count.to_string())
-            attr:data-total-tiyn=move || known().then(|| outbox.waiting().total_tiyn.to_string())
-            attr:data-deadline-ms=move || deadline().map(|d| d.to_string()).unwrap_or_default()
-            attr:title=tr!(outbox_title)
-            attr:aria-label=move || {
+            hidden=move || known() && outbox.waiting().count == 0
+            data-known=move || known().to_string()
+            data-count=move || known().then(|| outbox.waiting().count.to_string())
+            data-total-tiyn=move || known().then(|| outbox.waiting().total_tiyn.to_string())
+            data-deadline-ms=move || deadline().map(|d| d.to_string()).unwrap_or_default()
+            title=tr!(outbox_title)
+            aria-label=move || {
                 if known() {
                     format!("{}: {}", td_string!(i18n.get_locale(), outbox_title), text())
                 } else {
@@ -101,7 +100,7 @@ pub fn OutboxSummary() -> impl IntoView {
         >
             <span class="outbox-icon" aria-hidden="true">"◷"</span>
             <span class="outbox-text">{text}</span>
-        </A>
+        </a>
     }
 }
 
@@ -114,17 +113,17 @@ pub fn BillsSummary() -> impl IntoView {
     let outbox = use_outbox();
     let count = move || outbox.waiting().bills;
     view! {
-        <A
+        <a
             href="/history"
-            attr:id="bills-summary"
-            attr:class="bills-summary"
-            attr:hidden=move || count() == 0
-            attr:data-count=move || count().to_string()
-            attr:title=tr!(bills_title)
-            attr:aria-label=move || format!("{}: {}", td_string!(i18n.get_locale(), bills_title), count())
+            id="bills-summary"
+            class="bills-summary"
+            hidden=move || count() == 0
+            data-count=move || count().to_string()
+            title=tr!(bills_title)
+            aria-label=move || format!("{}: {}", td_string!(i18n.get_locale(), bills_title), count())
         >
             <span class="bills-icon" aria-hidden="true">"▭"</span>
             <span class="bills-count">{count}</span>
-        </A>
+        </a>
     }
 }

@@ -5,8 +5,6 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::components::A;
-use leptos_router::hooks::use_params_map;
 use tolem_protocol::commission::{CommissionError, CommissionSettings, Formula};
 use tolem_protocol::providers::ProviderInfo;
 
@@ -185,10 +183,10 @@ pub fn CommissionListPage() -> impl IntoView {
                     .map(|(provider, settings): (ProviderInfo, CommissionSettings)| {
                         view! {
                             <li>
-                                <A href=format!("{COMMISSION_PATH}/{}", provider.code) attr:id=format!("commission-{}", provider.code)>
+                                <a href=format!("{COMMISSION_PATH}/{}", provider.code) id=format!("commission-{}", provider.code)>
                                     <strong>{provider.name.clone()}</strong>
                                     <span class="hint">{move || summary(&settings, i18n.get_locale())}</span>
-                                </A>
+                                </a>
                             </li>
                         }
                     })
@@ -211,11 +209,14 @@ pub fn CommissionListPage() -> impl IntoView {
 
 /// The settings of one provider.
 #[component]
-pub fn CommissionPage() -> impl IntoView {
+pub fn CommissionPage(
+    /// The provider's code, as its address gives it.
+    provider: String,
+) -> impl IntoView {
     let i18n = use_i18n();
     let providers = use_providers();
-    let params = use_params_map();
-    let code = move || params.with(|p| p.get("provider").unwrap_or_default());
+    let code = StoredValue::new(provider);
+    let code = move || code.get_value();
     let form = RwSignal::new(CommissionForm::default());
     // The form is shown only once the stored settings are in it: a quick cashier on a slow
     // phone must never see what they typed replaced by the stored values arriving late.
@@ -328,7 +329,7 @@ pub fn CommissionPage() -> impl IntoView {
                     None => None,
                 }}
                 <div class="actions">
-                    <A href=COMMISSION_PATH attr:id="commission-back" attr:class="button">{tr!(back_button)}</A>
+                    <a href=COMMISSION_PATH id="commission-back" class="button">{tr!(back_button)}</a>
                     <button id="commission-save" type="submit" class="primary">{tr!(save_button)}</button>
                 </div>
             </form>

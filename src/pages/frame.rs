@@ -2,7 +2,6 @@
 //! then the page's content.
 
 use leptos::prelude::*;
-use leptos_router::components::A;
 
 use crate::i18n::*;
 use crate::language::text;
@@ -25,7 +24,7 @@ pub fn PageFrame(
     let back_label = back_label.unwrap_or(|l| td_string!(l, back_to_menu));
     view! {
         <nav class="back">
-            <A href=back>"← " {text(back_label)}</A>
+            <a href=back>"← " {text(back_label)}</a>
         </nav>
         <h1>{text(title)}</h1>
         {children()}

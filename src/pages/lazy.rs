@@ -14,13 +14,14 @@
 use leptos::prelude::*;
 use tolem_outbox::record::PaymentRecord;
 
-/// A screen behind a lazy route; `group` says which chunk holds it.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-#[repr(u8)]
+/// A screen loaded on first use, with the parameter its address names; `group` says which
+/// chunk holds it.
+#[derive(Clone, PartialEq, Eq, Debug)]
 pub enum Screen {
     Settings,
     CommissionList,
-    Commission,
+    /// One provider's commission, by the provider's code.
+    Commission(String),
     About,
     Keys,
     KeyCard,
@@ -30,8 +31,10 @@ pub enum Screen {
     DeleteKey,
     ChangePassphrase,
     History,
-    PaymentDetail,
-    Receipt,
+    /// One payment, by its session id as the address gives it.
+    PaymentDetail(String),
+    /// One payment's receipt, by its session id as the address gives it.
+    Receipt(String),
     Shift,
     Message,
 }
@@ -46,11 +49,11 @@ enum Group {
 }
 
 impl Screen {
-    fn group(self) -> Group {
+    fn group(&self) -> Group {
         match self {
             Screen::Settings
             | Screen::CommissionList
-            | Screen::Commission
+            | Screen::Commission(_)
             | Screen::About
             | Screen::Keys
             | Screen::KeyCard
@@ -59,7 +62,7 @@ impl Screen {
             | Screen::ViewKey
             | Screen::DeleteKey
             | Screen::ChangePassphrase => Group::Settings,
-            Screen::History | Screen::PaymentDetail | Screen::Receipt => Group::History,
+            Screen::History | Screen::PaymentDetail(_) | Screen::Receipt(_) => Group::History,
             Screen::Shift => Group::Shift,
             Screen::Message => Group::Message,
         }
@@ -74,7 +77,7 @@ fn settings_screen(screen: Screen) -> AnyView {
     };
     match screen {
         Screen::CommissionList => view! { <CommissionListPage /> }.into_any(),
-        Screen::Commission => view! { <CommissionPage /> }.into_any(),
+        Screen::Commission(provider) => view! { <CommissionPage provider /> }.into_any(),
         Screen::About => view! { <AboutPage /> }.into_any(),
         Screen::Keys => view! { <KeysPage /> }.into_any(),
         Screen::KeyCard => view! { <KeyCardPage /> }.into_any(),
@@ -91,8 +94,8 @@ fn settings_screen(screen: Screen) -> AnyView {
 fn history_screen(screen: Screen) -> AnyView {
     use super::{HistoryPage, PaymentDetailPage, ReceiptPage};
     match screen {
-        Screen::PaymentDetail => view! { <PaymentDetailPage /> }.into_any(),
-        Screen::Receipt => view! { <ReceiptPage /> }.into_any(),
+        Screen::PaymentDetail(session) => view! { <PaymentDetailPage session /> }.into_any(),
+        Screen::Receipt(session) => view! { <ReceiptPage session /> }.into_any(),
         _ => view! { <HistoryPage /> }.into_any(),
     }
 }
@@ -172,7 +175,7 @@ pub fn LazyScreen(screen: Screen) -> impl IntoView {
 #[cfg(feature = "split")]
 #[component]
 pub fn LazyScreen(screen: Screen) -> impl IntoView {
-    loaded(split::load(screen))
+    loaded(split::load(Box::new(screen)))
 }
 
 /// What `chunk` renders once it is loaded; *Loading…* until then, and a message if it cannot be.
@@ -203,13 +206,13 @@ mod split {
     use leptos::wasm_split::{SplitLoaderError, wasm_split};
 
     #[wasm_split(tolem_settings, wasm_split_path = ::leptos::wasm_split, fallible)]
-    fn settings_chunk(screen: Screen) -> Result<AnyView, SplitLoaderError> {
-        Ok(super::settings_screen(screen))
+    fn settings_chunk(screen: Box<Screen>) -> Result<AnyView, SplitLoaderError> {
+        Ok(super::settings_screen(*screen))
     }
 
     #[wasm_split(tolem_history, wasm_split_path = ::leptos::wasm_split, fallible)]
-    fn history_chunk(screen: Screen) -> Result<AnyView, SplitLoaderError> {
-        Ok(super::history_screen(screen))
+    fn history_chunk(screen: Box<Screen>) -> Result<AnyView, SplitLoaderError> {
+        Ok(super::history_screen(*screen))
     }
 
     #[wasm_split(tolem_shift, wasm_split_path = ::leptos::wasm_split, fallible)]
@@ -227,7 +230,8 @@ mod split {
         Ok(super::bill_screen(bill))
     }
 
-    pub async fn load(screen: Screen) -> Result<AnyView, SplitLoaderError> {
+    /// `screen` is boxed: one pointer across the split point, as the bill's.
+    pub async fn load(screen: Box<Screen>) -> Result<AnyView, SplitLoaderError> {
         match screen.group() {
             Group::Settings => settings_chunk(screen).await,
             Group::History => history_chunk(screen).await,

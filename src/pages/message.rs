@@ -9,7 +9,6 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::hooks::use_query_map;
 use tolem_outbox::letters::{self, LetterRecord, LetterSignError, SignedLetter};
 use tolem_outbox::lock::{self, LockError, Wait};
 use tolem_outbox::store::{self, StoreError};
@@ -26,6 +25,7 @@ use crate::messages::Explain;
 use crate::outbox::use_outbox;
 use crate::pages::PageFrame;
 use crate::pages::history::mail_text;
+use crate::routing::use_address;
 use crate::session::use_key_session;
 
 /// Where the page is.
@@ -60,7 +60,7 @@ pub fn MessagePage() -> impl IntoView {
     let i18n = use_i18n();
     let session = use_key_session();
     let outbox = use_outbox();
-    let query = use_query_map();
+    let address = use_address();
     let (to, set_to) = signal(String::new());
     let (text, set_text) = signal(String::new());
     let (tried, set_tried) = signal(false);
@@ -69,8 +69,8 @@ pub fn MessagePage() -> impl IntoView {
 
     // Opened from a payment: its data and signed request are the text.
     Effect::new(move |_| {
-        let Some(payment) = query
-            .with(|q| q.get("payment"))
+        let Some(payment) = address
+            .query("payment")
             .and_then(|s| SessionId::try_from(s).ok())
         else {
             return;

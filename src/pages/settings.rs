@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::components::A;
 
 use crate::i18n::*;
 use crate::language::LanguageSwitch;
@@ -48,16 +47,16 @@ pub fn SettingsPage() -> impl IntoView {
                     {key_state}
                 </p>
                 <p class="hint">{tr!(settings_keys_hint)}</p>
-                <A href=KEYS_PATH attr:id="settings-keys-link" attr:class="button primary">
+                <a href=KEYS_PATH id="settings-keys-link" class="button primary">
                     {tr!(settings_keys_open)}
-                </A>
+                </a>
             </section>
             <section class="card">
                 <h2>{tr!(commission_title)}</h2>
                 <p class="hint">{tr!(settings_commission_hint)}</p>
-                <A href=COMMISSION_PATH attr:id="settings-commission-link" attr:class="button">
+                <a href=COMMISSION_PATH id="settings-commission-link" class="button">
                     {tr!(settings_commission_open)}
-                </A>
+                </a>
             </section>
             <section class="card">
                 <h2>
@@ -91,9 +90,9 @@ pub fn SettingsPage() -> impl IntoView {
             <section class="card">
                 <h2>{tr!(about_title)}</h2>
                 <p class="hint">{tr!(settings_about_hint)}</p>
-                <A href=ABOUT_PATH attr:id="settings-about-link" attr:class="button">
+                <a href=ABOUT_PATH id="settings-about-link" class="button">
                     {tr!(settings_about_open)}
-                </A>
+                </a>
             </section>
         </PageFrame>
     }

@@ -20,8 +20,6 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::components::A;
-use leptos_router::hooks::use_params_map;
 use tolem_outbox::record::{Failure, PaymentRecord, State};
 use tolem_outbox::store;
 use tolem_protocol::ids::SessionId;
@@ -132,15 +130,14 @@ pub fn failure_text(locale: Locale, failure: Failure) -> String {
 }
 
 #[component]
-pub fn PaymentDetailPage() -> impl IntoView {
+pub fn PaymentDetailPage(
+    /// The payment's session id, as its address gives it.
+    session: String,
+) -> impl IntoView {
     let i18n = use_i18n();
     let providers = use_providers();
-    let params = use_params_map();
-    let session = move || {
-        params
-            .with(|p| p.get("session"))
-            .and_then(|s| SessionId::try_from(s).ok())
-    };
+    let session = StoredValue::new(SessionId::try_from(session).ok());
+    let session = move || session.get_value();
     let (loaded, set_loaded) = signal(Loaded::Loading);
     let outbox = use_outbox();
     let (sending, set_sending) = signal(false);
@@ -159,11 +156,8 @@ pub fn PaymentDetailPage() -> impl IntoView {
             });
         })
     };
-    Effect::new(move |_| {
-        // A different payment in the address: read it.
-        params.track();
-        reload();
-    });
+    // A different payment in the address is a new screen (routing.rs), which reads it.
+    reload();
     on_payment_change(reload);
     // While this payment is on its way to the provider, the gateway is asked where it is.
     use_deliveries().watch();
@@ -270,13 +264,13 @@ pub fn PaymentDetailPage() -> impl IntoView {
                     </button>
                 })}
                 {may_pay_again(&record).then(|| view! {
-                    <A href=pay_again_link(&record) attr:id="payment-pay-again" attr:class="button primary">
+                    <a href=pay_again_link(&record) id="payment-pay-again" class="button primary">
                         {tr!(pay_again_button)}
-                    </A>
+                    </a>
                 })}
-                <A href=format!("/history/{session_text}/receipt") attr:id="payment-receipt" attr:class="button">
+                <a href=format!("/history/{session_text}/receipt") id="payment-receipt" class="button">
                     {tr!(receipt_button)}
-                </A>
+                </a>
             </nav>
             {can_mail.then(|| view! {
                 <section id="payment-mail" class="card">
@@ -286,9 +280,9 @@ pub fn PaymentDetailPage() -> impl IntoView {
                             {tr!(mail_button)}
                         </button>
                         <a id="payment-mailto" class="button" href=mail_link>{tr!(mail_app_link)}</a>
-                        <A href=format!("/message?payment={session_text}") attr:id="payment-mail-gateway" attr:class="button">
+                        <a href=format!("/message?payment={session_text}") id="payment-mail-gateway" class="button">
                             {tr!(mail_gateway_link)}
-                        </A>
+                        </a>
                     </div>
                     {move || match mailed.get() {
                         Shared::Copied => Some(view! { <p id="payment-mailed" role="status">{tr!(receipt_copied)}</p> }.into_any()),

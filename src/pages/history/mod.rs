@@ -16,7 +16,6 @@ pub use receipt::{
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::components::A;
 use tolem_outbox::record::PaymentRecord;
 use tolem_outbox::store;
 
@@ -108,7 +107,7 @@ pub fn HistoryPage() -> impl IntoView {
                     _ => String::new(),
                 }
             >
-                <A href=payment_path(&session)>
+                <a href=payment_path(&session)>
                     <span class="payment-line">
                         <StateBadge state=state with_reason=true by_card=by_card />
                         <span class="payment-amount">
@@ -122,7 +121,7 @@ pub fn HistoryPage() -> impl IntoView {
                     {delivery.map(|delivery| view! {
                         <DeliveryNote delivery customer_tiyn=payment.customer_amount_tiyn brief=true />
                     })}
-                </A>
+                </a>
             </li>
         }
     };

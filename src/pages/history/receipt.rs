@@ -8,7 +8,6 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::hooks::use_params_map;
 use tolem_outbox::record::PaymentRecord;
 use tolem_outbox::store;
 use tolem_protocol::ids::SessionId;
@@ -252,16 +251,15 @@ pub async fn share(title: &str, text: &str) -> Shared {
 }
 
 #[component]
-pub fn ReceiptPage() -> impl IntoView {
+pub fn ReceiptPage(
+    /// The payment's session id, as its address gives it.
+    session: String,
+) -> impl IntoView {
     let i18n = use_i18n();
     let providers = use_providers();
     let key_session = use_key_session();
-    let params = use_params_map();
-    let session = move || {
-        params
-            .with(|p| p.get("session"))
-            .and_then(|s| SessionId::try_from(s).ok())
-    };
+    let session = StoredValue::new(SessionId::try_from(session).ok());
+    let session = move || session.get_value();
     let back = Memo::new(move |_| {
         session()
             .map(|s| format!("/history/{s}"))
@@ -279,10 +277,7 @@ pub fn ReceiptPage() -> impl IntoView {
             set_record.set(Some(found));
         });
     };
-    Effect::new(move |_| {
-        params.track();
-        reload();
-    });
+    reload();
     // The delivery may still change while the receipt is shown.
     on_payment_change(reload);
     use_deliveries().watch();
@@ -412,9 +407,9 @@ pub fn ReceiptPage() -> impl IntoView {
     // Not the usual page frame: "back" leads to this payment's page, an address of its own.
     view! {
         <nav class="back">
-            <leptos_router::components::A href=move || back.get()>
+            <a href=move || back.get()>
                 "← " {tr!(payment_title)}
-            </leptos_router::components::A>
+            </a>
         </nav>
         <h1 class="visually-hidden">{tr!(receipt_heading)}</h1>
         {content}

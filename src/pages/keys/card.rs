@@ -6,7 +6,6 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::components::A;
 use tolem_protocol::ids::check_code;
 use tolem_protocol::messages::{KeyCard, OfflineLimits, PASSWORD_MAX_CHARS};
 
@@ -159,9 +158,9 @@ pub fn KeyCardPage() -> impl IntoView {
                 <p class="hint">{tr!(card_next_hint)}</p>
             </section>
             <nav class="actions">
-                <A href="/settings/keys/generate" attr:id="card-next" attr:class="button primary">
+                <a href="/settings/keys/generate" id="card-next" class="button primary">
                     {tr!(next_button)}
-                </A>
+                </a>
             </nav>
         }
     };

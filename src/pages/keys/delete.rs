@@ -11,7 +11,6 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::components::A;
 use tolem_protocol::codes::ResultCode;
 use tolem_protocol::messages::Step;
 
@@ -198,9 +197,9 @@ pub fn DeleteKeyPage() -> impl IntoView {
                                 {tr!(delete_confirm)}
                             </button>
                         </Show>
-                        <A href=KEYS_PATH attr:id="delete-cancel" attr:class="button">
+                        <a href=KEYS_PATH id="delete-cancel" class="button">
                             {tr!(cancel_button)}
-                        </A>
+                        </a>
                     </div>
                 </section>
             }

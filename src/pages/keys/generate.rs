@@ -3,14 +3,13 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::components::A;
-use leptos_router::hooks::use_navigate;
 
 use crate::i18n::*;
 use crate::language::use_i18n;
 use crate::messages::Explain;
 use crate::pages::PageFrame;
 use crate::pages::keys::{KEYS_PATH, back_to_keys, progress, refused_passphrase};
+use crate::routing::use_address;
 use crate::session::use_key_session;
 use crate::storage::keystore::{self, KeyStoreError, PassphraseError};
 
@@ -18,7 +17,7 @@ use crate::storage::keystore::{self, KeyStoreError, PassphraseError};
 pub fn GenerateKeyPage() -> impl IntoView {
     let i18n = use_i18n();
     let session = use_key_session();
-    let navigate = use_navigate();
+    let address = use_address();
     let (passphrase, set_passphrase) = signal(String::new());
     let (repeated, set_repeated) = signal(String::new());
     let (passphrase_error, set_passphrase_error) = signal(None::<PassphraseError>);
@@ -45,7 +44,6 @@ pub fn GenerateKeyPage() -> impl IntoView {
         set_repeated.set(String::new());
         set_working.set(true);
         set_failure.set(None);
-        let navigate = navigate.clone();
         spawn_local(async move {
             let created = keystore::create(&card, &typed).await;
             drop(typed);
@@ -53,7 +51,7 @@ pub fn GenerateKeyPage() -> impl IntoView {
                 Ok((record, key)) => {
                     session.adopt(record, key);
                     // The manual's "Next" to registration, taken for the cashier.
-                    navigate("/settings/keys/register", Default::default());
+                    address.open("/settings/keys/register");
                 }
                 Err(error) => {
                     set_failure.set(Some(error));
@@ -65,7 +63,7 @@ pub fn GenerateKeyPage() -> impl IntoView {
 
     let form = move || {
         view! {
-            <form id="generate-form" class="card form" on:submit=on_submit.clone() novalidate>
+            <form id="generate-form" class="card form" on:submit=on_submit novalidate>
                 <p class="hint">{tr!(generate_hint)}</p>
                 <label for="passphrase">{tr!(passphrase_label)}</label>
                 <input
@@ -130,9 +128,9 @@ pub fn GenerateKeyPage() -> impl IntoView {
                     view! {
                         <p id="generate-no-card" class="error">{tr!(generate_no_card)}</p>
                         <nav class="actions">
-                            <A href="/settings/keys/card" attr:class="button primary">
+                            <a href="/settings/keys/card" class="button primary">
                                 {tr!(keys_get_card)}
-                            </A>
+                            </a>
                         </nav>
                     }
                         .into_any()

@@ -2,7 +2,6 @@
 //! that make sense for the key this phone has (or has not).
 
 use leptos::prelude::*;
-use leptos_router::components::A;
 
 use crate::components::UnlockForm;
 use crate::i18n::*;
@@ -26,9 +25,9 @@ pub fn KeysPage() -> impl IntoView {
                     <p>{tr!(key_state_none)}</p>
                 </section>
                 <nav class="actions">
-                    <A href="/settings/keys/card" attr:id="keys-get-card" attr:class="button primary">
+                    <a href="/settings/keys/card" id="keys-get-card" class="button primary">
                         {tr!(keys_get_card)}
-                    </A>
+                    </a>
                 </nav>
             }
             .into_any();
@@ -69,19 +68,19 @@ pub fn KeysPage() -> impl IntoView {
             </Show>
             <nav class="actions">
                 <Show when=move || state.is_none()>
-                    <A href="/settings/keys/register" attr:id="keys-register" attr:class="button primary">
+                    <a href="/settings/keys/register" id="keys-register" class="button primary">
                         {tr!(keys_register)}
-                    </A>
+                    </a>
                 </Show>
-                <A href="/settings/keys/view" attr:id="keys-view" attr:class="button">
+                <a href="/settings/keys/view" id="keys-view" class="button">
                     {tr!(keys_view)}
-                </A>
-                <A href="/settings/keys/passphrase" attr:id="keys-passphrase" attr:class="button">
+                </a>
+                <a href="/settings/keys/passphrase" id="keys-passphrase" class="button">
                     {tr!(keys_passphrase)}
-                </A>
-                <A href="/settings/keys/delete" attr:id="keys-delete" attr:class="button danger">
+                </a>
+                <a href="/settings/keys/delete" id="keys-delete" class="button danger">
                     {tr!(keys_delete)}
-                </A>
+                </a>
             </nav>
         }
         .into_any()

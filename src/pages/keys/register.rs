@@ -4,7 +4,6 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::components::A;
 use tolem_protocol::messages::KeyState;
 
 use crate::components::UnlockForm;
@@ -82,9 +81,9 @@ pub fn RegisterKeyPage() -> impl IntoView {
                     <p class="hint">{tr!(register_next_hint)}</p>
                 </section>
                 <nav class="actions">
-                    <A href="/settings/keys/view" attr:id="register-next" attr:class="button primary">
+                    <a href="/settings/keys/view" id="register-next" class="button primary">
                         {tr!(next_button)}
-                    </A>
+                    </a>
                 </nav>
             }
             .into_any(),
@@ -157,9 +156,9 @@ pub fn RegisterKeyPage() -> impl IntoView {
                     <p>{move || state_text(i18n.get_locale(), state)}</p>
                 </section>
                 <nav class="actions">
-                    <A href="/settings/keys/view" attr:id="register-next" attr:class="button primary">
+                    <a href="/settings/keys/view" id="register-next" class="button primary">
                         {tr!(next_button)}
-                    </A>
+                    </a>
                 </nav>
             }
             .into_any();

@@ -5,7 +5,6 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::components::A;
 use tolem_protocol::codes::ResultCode;
 use tolem_protocol::messages::{KeyState, Step};
 
@@ -94,9 +93,9 @@ pub fn ViewKeyPage() -> impl IntoView {
             return view! {
                 <p id="view-no-key" class="error">{tr!(no_key)}</p>
                 <nav class="actions">
-                    <A href="/settings/keys/card" attr:class="button primary">
+                    <a href="/settings/keys/card" class="button primary">
                         {tr!(keys_get_card)}
-                    </A>
+                    </a>
                 </nav>
             }
             .into_any();

@@ -12,8 +12,6 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::components::A;
-use leptos_router::hooks::{use_params_map, use_query_map};
 use tolem_outbox::limits::{self, LimitError};
 use tolem_outbox::record::{Failure, PaymentDraft, PaymentRecord, State};
 use tolem_outbox::store::{self, StoreError};
@@ -38,6 +36,7 @@ use crate::pages::pay::form::{AmountSide, FieldErrors, check_form, live_split};
 use crate::pages::{PageFrame, TextKey};
 use crate::payments::{self, Progress, SignError};
 use crate::providers::use_providers;
+use crate::routing::use_address;
 use crate::session::use_key_session;
 use crate::storage::commission;
 
@@ -82,10 +81,13 @@ enum NotSaved {
 }
 
 #[component]
-pub fn PaymentPage() -> impl IntoView {
-    let params = use_params_map();
+pub fn PaymentPage(
+    /// The provider's code, as its address gives it.
+    provider: String,
+) -> impl IntoView {
     let providers = use_providers();
-    let code = move || params.with(|p| p.get("provider").unwrap_or_default());
+    let code = StoredValue::new(provider);
+    let code = move || code.get_value();
     let provider = Memo::new(move |_| providers.find(&code()));
 
     let content = move || {
@@ -99,7 +101,7 @@ pub fn PaymentPage() -> impl IntoView {
                     <p>{tr!(pay_unknown_provider)}</p>
                 </section>
                 <nav class="actions">
-                    <A href="/pay" attr:class="button primary">{tr!(back_to_providers)}</A>
+                    <a href="/pay" class="button primary">{tr!(back_to_providers)}</a>
                 </nav>
             }
             .into_any(),
@@ -145,18 +147,19 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
 
     // *Pay again* from the history opens the form filled in (`?account=…&amount=…&comment=…`,
     // the customer's amount in tiyn): nothing is signed until the cashier confirms as usual.
-    let prefill = use_query_map().with_untracked(|q| {
-        let amount = q
-            .get("amount")
+    let prefill = {
+        let address = use_address();
+        let amount = address
+            .query("amount")
             .and_then(|t| t.parse::<i64>().ok())
             .filter(|t| *t > 0)
             .map(|t| crate::money::tenge_for_input(t, i18n.get_locale_untracked()));
-        let account = q.get("account").map(|a| match kind {
+        let account = address.query("account").map(|a| match kind {
             AccountKind::Phone => phone_mask(&phone_digits(&a)),
             AccountKind::Account => a,
         });
-        (account, amount, q.get("comment"))
-    });
+        (account, amount, address.query("comment"))
+    };
     let (account, set_account) = signal(prefill.0.unwrap_or_default());
     let (side, set_side) = signal(AmountSide::Customer);
     let (amount, set_amount) = signal(prefill.1.unwrap_or_default());
@@ -474,9 +477,9 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
                     }}
                 </dl>
                 <p class="hint">
-                    <A href=format!("/settings/commission/{}", provider.with_value(|p| p.code.clone())) attr:id="pay-commission-settings">
+                    <a href=format!("/settings/commission/{}", provider.with_value(|p| p.code.clone())) id="pay-commission-settings">
                         {tr!(pay_commission_settings)}
-                    </A>
+                    </a>
                 </p>
                 <label for="pay-comment">{tr!(pay_comment_label)}</label>
                 <input
@@ -535,7 +538,7 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
                 <Show when=no_key>
                     <p id="pay-no-key" class="error" role="alert">
                         {tr!(pay_no_key)} " "
-                        <A href="/settings/keys">{tr!(settings_keys_open)}</A>
+                        <a href="/settings/keys">{tr!(settings_keys_open)}</a>
                     </p>
                 </Show>
                 <Notice
@@ -732,10 +735,10 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
                 </dl>
             </section>
             <nav class="actions">
-                <A href=format!("/history/{session}/receipt") attr:id="pay-receipt" attr:class="button">
+                <a href=format!("/history/{session}/receipt") id="pay-receipt" class="button">
                     {tr!(receipt_button)}
-                </A>
-                <A href="/history" attr:id="pay-history" attr:class="button">{tr!(menu_history)}</A>
+                </a>
+                <a href="/history" id="pay-history" class="button">{tr!(menu_history)}</a>
                 <button id="pay-new" type="button" class="primary" on:click=new_payment>
                     {tr!(new_payment_button)}
                 </button>
@@ -781,9 +784,9 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
                 />
             </section>
             <nav class="actions">
-                <A href=format!("/history/{session}") attr:id="pay-history" attr:class="button primary">
+                <a href=format!("/history/{session}") id="pay-history" class="button primary">
                     {tr!(open_in_history)}
-                </A>
+                </a>
             </nav>
         }
     };

@@ -4,7 +4,6 @@
 //! the catalogue kept on the phone, so it works offline once it has been downloaded.
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_navigate;
 use tolem_protocol::account::AccountRule;
 use tolem_protocol::providers::{ProviderGroup, ProviderInfo};
 use wasm_bindgen::JsCast;
@@ -16,6 +15,7 @@ use crate::language::use_i18n;
 use crate::messages::Explain;
 use crate::pages::PageFrame;
 use crate::providers::use_providers;
+use crate::routing::use_address;
 
 /// The groups in the order the list shows them.
 const GROUPS: [ProviderGroup; 3] = [
@@ -80,7 +80,7 @@ pub fn ProvidersPage() -> impl IntoView {
     let i18n = use_i18n();
     let providers = use_providers();
     providers.refresh();
-    let navigate = use_navigate();
+    let address = use_address();
     let (query, set_query) = signal(String::new());
     // The option in the tab order (an index into `shown`).
     let (active, set_active) = signal(0_usize);
@@ -105,17 +105,10 @@ pub fn ProvidersPage() -> impl IntoView {
         set_active.set(0);
     });
 
-    let open = {
-        let navigate = navigate.clone();
-        move |code: &str| navigate(&payment_path(code), Default::default())
-    };
-    let open_active = {
-        let open = open.clone();
-        move || {
-            if let Some(provider) = shown.with_untracked(|s| s.get(active.get_untracked()).cloned())
-            {
-                open(&provider.code);
-            }
+    let open = move |code: &str| address.open(&payment_path(code));
+    let open_active = move || {
+        if let Some(provider) = shown.with_untracked(|s| s.get(active.get_untracked()).cloned()) {
+            open(&provider.code);
         }
     };
     let move_to = move |index: usize| {
@@ -125,21 +118,18 @@ pub fn ProvidersPage() -> impl IntoView {
         set_active.set(index);
         focus_option(&code);
     };
-    let on_list_key = {
-        let open_active = open_active.clone();
-        move |ev: leptos::ev::KeyboardEvent| {
-            let last = shown.with_untracked(Vec::len).saturating_sub(1);
-            let at = active.get_untracked();
-            match ev.key().as_str() {
-                "ArrowDown" => move_to((at + 1).min(last)),
-                "ArrowUp" => move_to(at.saturating_sub(1)),
-                "Home" => move_to(0),
-                "End" => move_to(last),
-                "Enter" | " " => open_active(),
-                _ => return,
-            }
-            ev.prevent_default();
+    let on_list_key = move |ev: leptos::ev::KeyboardEvent| {
+        let last = shown.with_untracked(Vec::len).saturating_sub(1);
+        let at = active.get_untracked();
+        match ev.key().as_str() {
+            "ArrowDown" => move_to((at + 1).min(last)),
+            "ArrowUp" => move_to(at.saturating_sub(1)),
+            "Home" => move_to(0),
+            "End" => move_to(last),
+            "Enter" | " " => open_active(),
+            _ => return,
         }
+        ev.prevent_default();
     };
     let on_search_key = move |ev: leptos::ev::KeyboardEvent| match ev.key().as_str() {
         "ArrowDown" => {
@@ -155,7 +145,6 @@ pub fn ProvidersPage() -> impl IntoView {
 
     let option = move |provider: ProviderInfo, index: usize| {
         let code = provider.code.clone();
-        let open = open.clone();
         let is_active = move || active.get() == index;
         view! {
             <li
@@ -217,7 +206,7 @@ pub fn ProvidersPage() -> impl IntoView {
                 class="provider-list"
                 role="listbox"
                 aria-label=tr!(providers_list_label)
-                on:keydown=on_list_key.clone()
+                on:keydown=on_list_key
             >
                 {groups}
             </ul>
@@ -264,7 +253,7 @@ pub fn ProvidersPage() -> impl IntoView {
                     placeholder=tr!(providers_search_placeholder)
                     aria-controls="provider-list"
                     bind:value=(query, set_query)
-                    on:keydown=on_search_key.clone()
+                    on:keydown=on_search_key
                 />
             </div>
             {move || {
@@ -279,7 +268,7 @@ pub fn ProvidersPage() -> impl IntoView {
                         }
                     })
             }}
-            {list.clone()}
+            {list}
         }
         .into_any()
     };
