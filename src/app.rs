@@ -61,10 +61,8 @@ fn Shell() -> impl IntoView {
     provide_outbox();
     // Accepted payments are followed to their provider while a screen shows them.
     provide_deliveries();
-    // Above the screens: the address they are built for.
+    // Above the screens: the address they are built for (it changes only to another address).
     let address = provide_address();
-    // A new screen only when the address changes, not each time the same one is opened.
-    let address = Memo::new(move |_| address.get());
     view! {
         <Show when=move || { built.get() >= Built::Frame }>
             <a class="skip" href="#main">{tr!(skip_to_content)}</a>

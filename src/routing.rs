@@ -32,6 +32,14 @@ impl Address {
         go(to, self);
     }
 
+    /// Takes the address bar's address; the screen is built again only when it differs.
+    fn follow_bar(self) {
+        let now = current();
+        if self.0.with_untracked(|address| *address != now) {
+            self.0.set(now);
+        }
+    }
+
     /// The value of `name` in the query (`?payment=…`), decoded; read once, when the screen is
     /// built (a new query builds a new screen).
     pub fn query(self, name: &str) -> Option<String> {
@@ -54,7 +62,7 @@ pub fn use_address() -> Address {
 pub fn provide_address() -> Address {
     let address = Address(RwSignal::new(current()));
     provide_context(address);
-    let back_or_forward = window_event_listener(ev::popstate, move |_| address.0.set(current()));
+    let back_or_forward = window_event_listener(ev::popstate, move |_| address.follow_bar());
     let link = window_event_listener(ev::click, move |event| follow_link(&event, address));
     on_cleanup(move || {
         back_or_forward.remove();
@@ -143,6 +151,6 @@ fn go(to: &str, address: Address) {
             return;
         }
     }
-    address.0.set(current());
+    address.follow_bar();
     window().scroll_to_with_x_and_y(0.0, 0.0);
 }

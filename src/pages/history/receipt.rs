@@ -260,11 +260,9 @@ pub fn ReceiptPage(
     let key_session = use_key_session();
     let session = StoredValue::new(SessionId::try_from(session).ok());
     let session = move || session.get_value();
-    let back = Memo::new(move |_| {
-        session()
-            .map(|s| format!("/history/{s}"))
-            .unwrap_or_else(|| "/history".into())
-    });
+    let back = session()
+        .map(|s| format!("/history/{s}"))
+        .unwrap_or_else(|| "/history".into());
     // `None` while reading; then the payment, if the phone has it.
     let (record, set_record) = signal(None::<Option<PaymentRecord>>);
     let reload = move || {
@@ -407,7 +405,7 @@ pub fn ReceiptPage(
     // Not the usual page frame: "back" leads to this payment's page, an address of its own.
     view! {
         <nav class="back">
-            <a href=move || back.get()>
+            <a href=back>
                 "← " {tr!(payment_title)}
             </a>
         </nav>
