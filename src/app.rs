@@ -10,7 +10,7 @@ use crate::canary::{OutboxLostBanner, provide_canary};
 use crate::components::{ClockWarning, Header, UpdatePrompt};
 use crate::connection::provide_connection;
 use crate::deliveries::provide_deliveries;
-use crate::language::LanguageProvider;
+use crate::language::{LanguageLoadError, LanguageProvider};
 use crate::outbox::provide_outbox;
 use crate::pages::{HomePage, LazyScreen, NotFoundPage, PaymentPage, ProvidersPage, Screen};
 use crate::providers::provide_providers;
@@ -69,6 +69,7 @@ fn Shell() -> impl IntoView {
             <Header />
             <ClockWarning />
             <UpdatePrompt />
+            <LanguageLoadError />
             <OutboxLostBanner />
         </Show>
         <main id="main">

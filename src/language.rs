@@ -1,12 +1,11 @@
 //! The interface language: Russian unless the cashier picked another, remembered on the phone.
 //!
-//! The choice lives in `localStorage` rather than the i18n crate's cookie: the cookie support pulls
-//! a date parser into the download (about a tenth of the app's wasm), and a cookie would travel to
-//! the gateway with every request for nothing.
+//! The choice lives in `localStorage` rather than a cookie, which would travel to the gateway with
+//! every request for nothing. The texts themselves are in `i18n`.
 
 use leptos::prelude::*;
 
-use crate::i18n::*;
+use crate::i18n::{self, Locale};
 
 /// Where the choice is kept.
 pub const LANGUAGE_KEY: &str = "tolem.language";
@@ -34,11 +33,13 @@ impl LanguageChoice {
     }
 }
 
+/// A language the cashier chose whose texts could not be loaded (the release build fetches
+/// Kazakh and English on choice, see `i18n`): the app stays in the language it had and says so.
+#[derive(Clone, Copy)]
+struct LoadFailed(RwSignal<Option<Locale>>);
+
 /// The cashier's language, from the context [`LanguageProvider`] gives everything inside.
-///
-/// The app's own context rather than the i18n crate's: the crate's provider matches locales by
-/// their ICU identifiers, which compiles a BCP 47 parser into the download for three languages
-/// the app already names itself. The catalogue's texts are read with `td_string!` by locale.
+/// The catalogue's texts are read with `td_string!` by locale.
 pub fn use_i18n() -> LanguageChoice {
     expect_context()
 }
@@ -59,24 +60,34 @@ fn storage() -> Option<web_sys::Storage> {
 }
 
 /// Provides the translation context to everything inside, in the cashier's language.
+///
+/// `main` loads the remembered language before it mounts the app; should that have failed (no
+/// network before the service worker cached the catalogue), the app starts in Russian, tries once
+/// more as the switch would (saying so if that fails too), and keeps the choice for next time.
 #[component]
 pub fn LanguageProvider(children: Children) -> impl IntoView {
-    let choice = RwSignal::new(remembered_language());
+    let remembered = remembered_language();
+    let choice = RwSignal::new(if i18n::is_loaded(remembered) {
+        remembered
+    } else {
+        Locale::ru
+    });
+    let failed = RwSignal::new(None);
     provide_context(LanguageChoice(choice));
-    // Keeping the outside world (storage, the page's `lang` for screen readers and
-    // hyphenation) in step with a signal is what effects are for.
+    provide_context(LoadFailed(failed));
+    if choice.get_untracked() != remembered {
+        leptos::task::spawn_local(switch_to(remembered, choice, failed));
+    }
+    // Keeping the outside world (the page's `lang` for screen readers and hyphenation) in step
+    // with a signal is what effects are for.
     Effect::new(move |_| {
-        let locale = choice.get();
-        if let Some(storage) = storage() {
-            let _ = storage.set_item(LANGUAGE_KEY, locale.as_str());
-        }
         if let Some(html) = document().document_element() {
-            let _ = html.set_attribute("lang", locale.as_str());
+            let _ = html.set_attribute("lang", choice.get().as_str());
         }
     });
-    // As the i18n crate's provider did: the children get an owner of their own, and are built
-    // and rebuilt under it, so what they set up (the address bar's listeners, effects) is torn down
-    // with them when the app is unmounted.
+    // The children get an owner of their own, and are built and rebuilt under it, so what they
+    // set up (the address bar's listeners, effects) is torn down with them when the app is
+    // unmounted.
     let owner = Owner::current()
         .expect("the language provider runs inside the app's owner")
         .child();
@@ -84,15 +95,40 @@ pub fn LanguageProvider(children: Children) -> impl IntoView {
     leptos::tachys::reactive_graph::OwnedView::new_with_owner(view, owner)
 }
 
+/// Shows `locale` once its texts are loaded, and remembers it; if they cannot be, keeps the
+/// language the app has and says why ([`LanguageLoadError`]).
+async fn switch_to(locale: Locale, choice: RwSignal<Locale>, failed: RwSignal<Option<Locale>>) {
+    match i18n::load(locale).await {
+        Ok(()) => {
+            failed.set(None);
+            choice.set(locale);
+            if let Some(storage) = storage() {
+                let _ = storage.set_item(LANGUAGE_KEY, locale.as_str());
+            }
+        }
+        Err(error) => {
+            web_sys::console::warn_1(&format!("language {}: {error}", locale.as_str()).into());
+            failed.set(Some(locale));
+        }
+    }
+}
+
 /// A compact language picker; a native `<select>` because phones show it as a big thumb-sized list.
 #[component]
 pub fn LanguageSwitch() -> impl IntoView {
     let LanguageChoice(choice) = expect_context();
-    let on_change = move |ev| {
-        let code = event_target_value(&ev);
-        if let Some((locale, _)) = LANGUAGES.iter().find(|(l, _)| l.as_str() == code) {
-            choice.set(*locale);
-        }
+    let LoadFailed(failed) = expect_context();
+    let on_change = move |ev: web_sys::Event| {
+        let select: web_sys::HtmlSelectElement = event_target(&ev);
+        let Some((locale, _)) = LANGUAGES.iter().find(|(l, _)| l.as_str() == select.value()) else {
+            return;
+        };
+        let locale = *locale;
+        leptos::task::spawn_local(async move {
+            switch_to(locale, choice, failed).await;
+            // The list shows what the app shows, also when the choice could not be loaded.
+            select.set_value(choice.get_untracked().as_str());
+        });
     };
     view! {
         <label class="language">
@@ -111,6 +147,21 @@ pub fn LanguageSwitch() -> impl IntoView {
                     .collect_view()}
             </select>
         </label>
+    }
+}
+
+/// Says, in the language the app stayed in, that the chosen one could not be loaded.
+#[component]
+pub fn LanguageLoadError() -> impl IntoView {
+    let LoadFailed(failed) = expect_context();
+    move || {
+        failed.get().map(|_| {
+            view! {
+                <p id="language-error" class="language-error" role="alert">
+                    {tr!(language_load_failed)}
+                </p>
+            }
+        })
     }
 }
 

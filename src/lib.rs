@@ -17,14 +17,7 @@
 //! replays it while the app is open, `deliveries` follows accepted payments to their provider, and
 //! `balance` keeps the dealer's balance.
 
-// The macro is deprecated in favour of build.rs code generation, but that path compiles the ICU
-// data exporter into every build; on two cores the macro is minutes faster and generates the same
-// compile-time-checked catalogue from `src/i18n/locales/*.json`.
-#[allow(deprecated)]
-mod catalogue {
-    leptos_i18n::load_locales!();
-}
-pub use catalogue::i18n;
+pub mod i18n;
 
 // Defined before the modules so they all see it by name.
 /// `tr!(key)`: the catalogue text `key` in the current language; see [`language::text`].

@@ -28,8 +28,7 @@ pub trait Explain {
     fn explain(&self, locale: Locale) -> String;
 }
 
-/// Fills the `{n}` placeholder of a catalogue text. (The deprecated `load_locales!` macro the app
-/// uses generates no `Display` for interpolated keys, so numbers are put in here.)
+/// Fills the `{n}` placeholder of a catalogue text (the catalogue's texts are plain strings).
 pub fn with_number(text: &str, n: u64) -> String {
     text.replace("{n}", &n.to_string())
 }

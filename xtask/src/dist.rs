@@ -21,10 +21,12 @@ impl DistFile {
         self.url == "/sw.js"
     }
 
-    /// A chunk of the split module (split.rs): screens loaded on first use. Trunk's own module
-    /// is the one `*_bg.wasm`.
-    pub fn is_lazy_chunk(&self) -> bool {
-        self.name().ends_with(".wasm") && !self.name().ends_with("_bg.wasm")
+    /// Loaded on first use: a chunk of the split module (split.rs), the screens a first
+    /// payment does not need (Trunk's own module is the one `*_bg.wasm`), or a catalogue the app
+    /// fetches when a cashier chooses Kazakh or English (`/i18n/`, finish.rs).
+    pub fn is_loaded_on_first_use(&self) -> bool {
+        (self.name().ends_with(".wasm") && !self.name().ends_with("_bg.wasm"))
+            || self.url.starts_with("/i18n/")
     }
 }
 

@@ -7,6 +7,7 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 use tolem_protocol::assets::is_content_hashed;
 
+use crate::catalogue_files;
 use crate::compress;
 use crate::dist::{self, DistFile};
 use crate::minify;
@@ -17,6 +18,10 @@ const MIN_SAVING: f64 = 0.05;
 
 pub fn finish_dist(dist_dir: &Path, split_dir: Option<&Path>) -> Result<(), String> {
     link_chunks(dist_dir, split_dir)?;
+    // The split build fetches Kazakh and English on choice (src/i18n): the files it asks for.
+    if split_dir.is_some() {
+        write_fetched_catalogues(dist_dir)?;
+    }
     // The chunks are files of the build from here on: precached and compressed like the rest.
     let files = dist::files(dist_dir)?;
     // After linking: split.rs finds its place in the glue by wasm-bindgen's own text.
@@ -55,6 +60,30 @@ fn link_chunks(dist_dir: &Path, split_dir: Option<&Path>) -> Result<(), String> 
             glue.url
         )),
     }
+}
+
+/// Writes the catalogues the release app fetches when a cashier chooses their language, under the
+/// names its build.rs compiled in (both from `catalogue_files::fetched`). Russian is compiled in.
+fn write_fetched_catalogues(dist_dir: &Path) -> Result<(), String> {
+    let locales_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../src/i18n/locales");
+    let read = |locale: &str| {
+        let path = locales_dir.join(format!("{locale}.json"));
+        let json = fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        catalogue_files::parse(&path.display().to_string(), &json)
+    };
+    let russian = read("ru")?;
+    for locale in ["kk", "en"] {
+        let texts = read(locale)?;
+        // The app finds a text by its place among Russian's keys: the same keys, or no file.
+        catalogue_files::same_keys(&russian, &format!("{locale}.json"), &texts)?;
+        let (url, bytes) = catalogue_files::fetched(locale, &texts);
+        let target = dist_dir.join(url.trim_start_matches('/'));
+        fs::create_dir_all(target.parent().expect("a file in a folder"))
+            .and_then(|()| fs::write(&target, bytes))
+            .map_err(|e| format!("cannot write {}: {e}", target.display()))?;
+    }
+    Ok(())
 }
 
 fn is_glue(file: &DistFile) -> bool {
@@ -173,6 +202,59 @@ mod tests {
         assert_eq!(
             without_comment_lines(script),
             "'use strict';\nconst A = 'x//y'; // kept\n"
+        );
+    }
+
+    #[test]
+    fn the_fetched_catalogues_hold_every_text_in_key_order_under_a_content_hashed_name() {
+        let dir = std::env::temp_dir().join(format!("tolem-catalogues-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        write_fetched_catalogues(&dir).unwrap();
+        let locales = Path::new(env!("CARGO_MANIFEST_DIR")).join("../src/i18n/locales");
+        let read = |locale: &str| {
+            let json = fs::read_to_string(locales.join(format!("{locale}.json"))).unwrap();
+            catalogue_files::parse(locale, &json).unwrap()
+        };
+        let russian = read("ru");
+        let mut written: Vec<String> = fs::read_dir(dir.join("i18n"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        written.sort();
+        assert_eq!(written.len(), 2, "kk and en, not Russian: {written:?}");
+        for (name, locale) in written.iter().zip(["en", "kk"]) {
+            assert!(name.starts_with(&format!("{locale}-")), "{name}");
+            assert!(is_content_hashed(name), "{name}");
+            let texts: Vec<String> =
+                serde_json::from_slice(&fs::read(dir.join("i18n").join(name)).unwrap()).unwrap();
+            let expected: Vec<String> = read(locale).into_values().collect();
+            assert_eq!(texts.len(), russian.len());
+            assert_eq!(texts, expected);
+            // The app finds a text by its key's place among Russian's keys.
+            let key = russian.keys().position(|k| k == "menu_payments").unwrap();
+            let menu = if locale == "kk" {
+                "Провайдерлер мен төлемдер"
+            } else {
+                "Providers & payments"
+            };
+            assert_eq!(texts[key], menu);
+        }
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_catalogue_without_a_key_of_russian_names_it() {
+        let parse = |json| catalogue_files::parse("test", json).unwrap();
+        let russian = parse(r#"{"a": "А", "b": "Б"}"#);
+        let error =
+            catalogue_files::same_keys(&russian, "kk.json", &parse(r#"{"a": "A", "c": "C"}"#));
+        assert_eq!(
+            error.unwrap_err(),
+            r#"kk.json differs from ru.json: missing ["b"], not in ru.json ["c"]"#
+        );
+        assert!(
+            catalogue_files::same_keys(&russian, "en.json", &parse(r#"{"b": "B", "a": "A"}"#))
+                .is_ok()
         );
     }
 }

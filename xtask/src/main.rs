@@ -8,6 +8,9 @@
 //!   per file and in total: raw, gzip and brotli bytes; `--check` fails over the budget (the
 //!   test command runs it).
 
+// The app's catalogue as files, shared with the app's build.rs: they must agree on every name.
+#[path = "../../src/i18n/files.rs"]
+mod catalogue_files;
 mod compress;
 mod dist;
 mod finish;

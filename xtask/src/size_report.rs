@@ -73,8 +73,11 @@ const GOAL_BROTLI: usize = 150 * 1024;
 /// the second copies were 27 KB raw, but they compressed almost to nothing beside the first).
 /// Lowered to 302.7 KiB (302.6 KiB measured): the app follows the address bar itself
 /// (src/routing.rs) instead of leptos_router, whose nested matching, `<A>` and generic route views
-/// it did not need (-35.7 KiB; the chunks' total fell by 3.8 KiB too).
-pub const BUDGET_BROTLI: usize = 302 * 1024 + 717;
+/// it did not need (-35.7 KiB; the chunks' total fell by 3.8 KiB too). Lowered to 298.6 KiB
+/// (298.5 KiB measured): Kazakh and English are fetched when chosen (src/i18n), and the Russian
+/// texts go where they are used, so a lazy screen's stay in its chunk (-3.8 KiB; the catalogues
+/// were 20 KB raw in the module but compressed beside the Russian ones).
+pub const BUDGET_BROTLI: usize = 298 * 1024 + 615;
 
 /// Prints the report; with `check`, fails when the first visit is over [`BUDGET_BROTLI`].
 pub fn print(dist_dir: &Path, check: bool) -> Result<(), String> {
@@ -99,7 +102,7 @@ pub fn print(dist_dir: &Path, check: bool) -> Result<(), String> {
             gzip: compress::gzip(&data).len().min(data.len()),
             brotli: compress::brotli(&data).len().min(data.len()),
         };
-        let url = if file.is_lazy_chunk() {
+        let url = if file.is_loaded_on_first_use() {
             format!("{} (on first use)", file.url)
         } else {
             usable.add(&sizes);

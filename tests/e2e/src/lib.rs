@@ -28,7 +28,7 @@ pub use deferring::defer_in_page;
 pub use devtools::DevTools;
 pub use gateway::{Gateway, Shared};
 pub use native_phone::{Answer, NativePhone, Signed, http_client};
-pub use newer_build::newer_build;
+pub use newer_build::{copy_build, newer_build};
 pub use pending_key::register_pending_key;
 pub use point::{
     Action, Console, GatewayPayment, PASSPHRASE, POINT, Phone, Taken, console_log_in,

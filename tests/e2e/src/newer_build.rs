@@ -7,7 +7,7 @@ use std::path::Path;
 /// and a visibly different index.html (`<meta name="tolem-build" content="next">`). Compressed
 /// copies of the changed files are removed so the gateway cannot serve the old bytes.
 pub fn newer_build(dist: &Path, target: &Path) {
-    copy_dir(dist, target);
+    copy_build(dist, target);
     let sw = target.join("sw.js");
     let script = fs::read_to_string(&sw).expect("sw.js in the build");
     let version_line = script
@@ -36,13 +36,14 @@ pub fn newer_build(dist: &Path, target: &Path) {
     }
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+/// A copy of the build `from` in `to`, for a test to change.
+pub fn copy_build(from: &Path, to: &Path) {
     fs::create_dir_all(to).unwrap();
     for entry in fs::read_dir(from).unwrap() {
         let path = entry.unwrap().path();
         let destination = to.join(path.file_name().unwrap());
         if path.is_dir() {
-            copy_dir(&path, &destination);
+            copy_build(&path, &destination);
         } else {
             fs::copy(&path, &destination).unwrap();
         }
