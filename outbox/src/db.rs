@@ -139,25 +139,65 @@ fn upgrade(database: &Database, old_version: u32) {
 
 /// Reads one setting (`None` when it was never written).
 pub async fn read_setting(name: &str) -> Result<Option<JsValue>, StorageError> {
-    let db = open().await?;
-    let transaction = db.transaction(&[SETTINGS], TransactionMode::ReadOnly)?;
-    let value = transaction
-        .object_store(SETTINGS)?
-        .get(JsValue::from_str(name))?
-        .await?;
-    finish(transaction).await?;
-    Ok(value)
+    read_one(SETTINGS, JsValue::from_str(name)).await
+}
+
+/// The value stored under `key` in `store`, if any, read in a transaction of its own.
+///
+/// Boxed here ([`crate::boxed`]) and untyped, so every typed read (a payment, a letter, a
+/// shift's report, a setting) awaits this one copy instead of carrying its own.
+#[inline(never)]
+pub fn read_one(
+    store: &'static str,
+    key: JsValue,
+) -> Boxed<'static, Result<Option<JsValue>, StorageError>> {
+    Box::pin(async move {
+        let db = open().await?;
+        let transaction = db.transaction(&[store], TransactionMode::ReadOnly)?;
+        let value = transaction.object_store(store)?.get(key)?.await?;
+        finish(transaction).await?;
+        Ok(value)
+    })
+}
+
+/// Every value stored in `store`, read in a transaction of its own; boxed and untyped like
+/// [`read_one`].
+#[inline(never)]
+pub fn read_all(store: &'static str) -> Boxed<'static, Result<Vec<JsValue>, StorageError>> {
+    Box::pin(async move {
+        let db = open().await?;
+        let transaction = db.transaction(&[store], TransactionMode::ReadOnly)?;
+        let values = transaction
+            .object_store(store)?
+            .get_all(None, None)?
+            .await?;
+        finish(transaction).await?;
+        Ok(values)
+    })
 }
 
 /// Writes one setting.
 pub async fn write_setting(name: &str, value: &JsValue) -> Result<(), StorageError> {
-    let db = open().await?;
-    let transaction = db.transaction(&[SETTINGS], TransactionMode::ReadWrite)?;
-    transaction
-        .object_store(SETTINGS)?
-        .put(value, Some(&JsValue::from_str(name)))?
-        .await?;
-    finish(transaction).await
+    write_one(SETTINGS, value.clone(), Some(JsValue::from_str(name))).await
+}
+
+/// Puts `value` into `store` under `key` (or the store's own key, when it has one), in a
+/// transaction of its own; boxed and untyped like [`read_one`].
+#[inline(never)]
+pub fn write_one(
+    store: &'static str,
+    value: JsValue,
+    key: Option<JsValue>,
+) -> Boxed<'static, Result<(), StorageError>> {
+    Box::pin(async move {
+        let db = open().await?;
+        let transaction = db.transaction(&[store], TransactionMode::ReadWrite)?;
+        transaction
+            .object_store(store)?
+            .put(&value, key.as_ref())?
+            .await?;
+        finish(transaction).await
+    })
 }
 
 /// Reads a setting written with [`write_value`]; `None` when absent or unreadable (a setting

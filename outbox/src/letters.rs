@@ -184,25 +184,13 @@ pub async fn save_new(letter: SignedLetter, now_ms: i64) -> Result<LetterRecord,
 
 /// The letter of `session`, if the phone has it.
 pub async fn get(session: &SessionId) -> Result<Option<LetterRecord>, StoreError> {
-    let database = db::open().await?;
-    let transaction = database.transaction(&[LETTERS], TransactionMode::ReadOnly)?;
-    let value = transaction
-        .object_store(LETTERS)?
-        .get(key(session))?
-        .await?;
-    db::finish(transaction).await?;
+    let value = db::read_one(LETTERS, key(session)).await?;
     Ok(value.map(|value| from_js(&value)).transpose()?)
 }
 
 /// Every letter on the phone, newest first (a damaged record is skipped).
 pub async fn all() -> Result<Vec<LetterRecord>, StoreError> {
-    let database = db::open().await?;
-    let transaction = database.transaction(&[LETTERS], TransactionMode::ReadOnly)?;
-    let values = transaction
-        .object_store(LETTERS)?
-        .get_all(None, None)?
-        .await?;
-    db::finish(transaction).await?;
+    let values = db::read_all(LETTERS).await?;
     let mut records: Vec<LetterRecord> = values.iter().filter_map(|v| from_js(v).ok()).collect();
     records.sort_unstable_by(|a, b| {
         (b.letter.created_at_ms, &b.session).cmp(&(a.letter.created_at_ms, &a.session))

@@ -233,22 +233,13 @@ pub async fn save_closed(record: &ShiftRecord) -> Result<(), StoreError> {
 
 /// The report of `session`, if the phone has it.
 pub async fn get(session: &SessionId) -> Result<Option<ShiftRecord>, StoreError> {
-    let database = db::open().await?;
-    let transaction = database.transaction(&[SHIFTS], TransactionMode::ReadOnly)?;
-    let value = transaction.object_store(SHIFTS)?.get(key(session))?.await?;
-    db::finish(transaction).await?;
+    let value = db::read_one(SHIFTS, key(session)).await?;
     Ok(value.map(|value| from_js(&value)).transpose()?)
 }
 
 /// Every report on the phone, newest shift first (a damaged record is skipped).
 pub async fn all() -> Result<Vec<ShiftRecord>, StoreError> {
-    let database = db::open().await?;
-    let transaction = database.transaction(&[SHIFTS], TransactionMode::ReadOnly)?;
-    let values = transaction
-        .object_store(SHIFTS)?
-        .get_all(None, None)?
-        .await?;
-    db::finish(transaction).await?;
+    let values = db::read_all(SHIFTS).await?;
     let mut records: Vec<ShiftRecord> = values.iter().filter_map(|v| from_js(v).ok()).collect();
     records.sort_unstable_by(|a, b| {
         (b.report.closed_at_ms, &b.session).cmp(&(a.report.closed_at_ms, &a.session))

@@ -249,26 +249,14 @@ pub fn prune_plan(history_keys: &[String], waiting: &HashSet<String>, keep: usiz
 
 /// The payment of `session`, if the phone has it.
 pub async fn get(session: &SessionId) -> Result<Option<PaymentRecord>, StoreError> {
-    let database = db::open().await?;
-    let transaction = database.transaction(&[HISTORY], TransactionMode::ReadOnly)?;
-    let value = transaction
-        .object_store(HISTORY)?
-        .get(key(session))?
-        .await?;
-    db::finish(transaction).await?;
+    let value = db::read_one(HISTORY, key(session)).await?;
     Ok(value.map(|value| from_js(&value)).transpose()?)
 }
 
 /// Every payment in the history, newest first. A damaged record is skipped rather than
 /// hiding all the others.
 pub async fn history() -> Result<Vec<PaymentRecord>, StoreError> {
-    let database = db::open().await?;
-    let transaction = database.transaction(&[HISTORY], TransactionMode::ReadOnly)?;
-    let values = transaction
-        .object_store(HISTORY)?
-        .get_all(None, None)?
-        .await?;
-    db::finish(transaction).await?;
+    let values = db::read_all(HISTORY).await?;
     let mut records: Vec<PaymentRecord> = values.iter().filter_map(|v| from_js(v).ok()).collect();
     newest_first(&mut records);
     Ok(records)
@@ -320,9 +308,9 @@ async fn waiting_once() -> Result<Vec<PaymentRecord>, StoreError> {
         }
     }
     db::finish(transaction).await?;
-    records.sort_unstable_by(|a, b| {
-        (a.payment.created_at_ms, a.session()).cmp(&(b.payment.created_at_ms, b.session()))
-    });
+    // Oldest first: the history's order reversed (one sort in the download, not two).
+    newest_first(&mut records);
+    records.reverse();
     Ok(records)
 }
 
@@ -492,49 +480,81 @@ pub async fn update_delivery(
     .await
 }
 
-/// Reads the record of `session` from `store` (history or letters) and applies `edit` in one
-/// read-write transaction (so two contexts changing the same record are serialised by
-/// IndexedDB); writes only when `edit` says it changed something, and drops the outbox entry when
-/// the new state is final.
+/// Reads the record of `session` from `store` (letters or shifts; payments go through
+/// [`change_payments`]) and applies `edit` in one read-write transaction (so two contexts
+/// changing the same record are serialised by IndexedDB); writes only when `edit` says it changed
+/// something, and drops the outbox entry when the new state is final.
+///
+/// Typed here, the transaction itself in [`change_stored`]: each call site's copy of this
+/// function is only its conversions.
 pub(crate) async fn change<R: Tracked>(
-    store: &str,
+    store: &'static str,
     session: &SessionId,
     edit: impl FnOnce(&mut R) -> bool,
 ) -> Result<R, StoreError> {
-    let database = db::open().await?;
-    let transaction = database.transaction(&[store, OUTBOX], TransactionMode::ReadWrite)?;
-    let changed = async {
-        let records = transaction.object_store(store)?;
-        let value = records
-            .get(key(session))?
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        let mut record: R = from_js(&value)?;
-        if !edit(&mut record) {
-            return Ok((record, false));
+    let mut edit = Some(edit);
+    let mut edited = None;
+    change_stored(store, session, &mut |value| {
+        let mut record: R = from_js(value)?;
+        let written = if edit.take().is_some_and(|edit| edit(&mut record)) {
+            Some((to_js(&record)?, record.state().is_final()))
+        } else {
+            None
+        };
+        edited = Some(record);
+        Ok(written)
+    })
+    .await?;
+    edited.ok_or(StoreError::NotFound)
+}
+
+/// What [`change`] does to a stored record, untyped: `Some((value, is_final))` to write it back
+/// (and drop its outbox entry when final), `None` to leave it.
+type EditStored<'a> = dyn FnMut(&JsValue) -> Result<Option<(JsValue, bool)>, StoreError> + 'a;
+
+/// [`change`]'s transaction, compiled once (boxed, [`crate::boxed`]) for every record type and
+/// edit. Only IndexedDB requests are awaited inside it; `edit` runs between them.
+#[inline(never)]
+fn change_stored<'a>(
+    store: &'static str,
+    session: &'a SessionId,
+    edit: &'a mut EditStored<'a>,
+) -> Boxed<'a, Result<(), StoreError>> {
+    Box::pin(async move {
+        let database = db::open().await?;
+        let transaction = database.transaction(&[store, OUTBOX], TransactionMode::ReadWrite)?;
+        let changed = async {
+            let records = transaction.object_store(store)?;
+            let value = records
+                .get(key(session))?
+                .await?
+                .ok_or(StoreError::NotFound)?;
+            let Some((value, is_final)) = edit(&value)? else {
+                return Ok(false);
+            };
+            records.put(&value, None)?.await?;
+            if is_final {
+                transaction
+                    .object_store(OUTBOX)?
+                    .delete(Query::Key(key(session)))?
+                    .await?;
+            }
+            Ok::<_, StoreError>(true)
         }
-        records.put(&to_js(&record)?, None)?.await?;
-        if record.state().is_final() {
-            transaction
-                .object_store(OUTBOX)?
-                .delete(Query::Key(key(session)))?
-                .await?;
+        .await;
+        let changed = match changed {
+            Ok(changed) => changed,
+            Err(error) => {
+                let _ = transaction.abort();
+                return Err(error);
+            }
+        };
+        db::finish(transaction).await?;
+        if changed {
+            changes::announce(session);
         }
-        Ok::<_, StoreError>((record, true))
-    }
-    .await;
-    let (record, changed) = match changed {
-        Ok(done) => done,
-        Err(error) => {
-            let _ = transaction.abort();
-            return Err(error);
-        }
-    };
-    db::finish(transaction).await?;
-    if changed {
-        changes::announce(session);
-    }
-    Ok(record)
+        Ok(())
+    })
 }
 
 /// [`change`] for one payment: through [`change_payments`], so the wasm carries one copy of it.

@@ -85,6 +85,8 @@ pub enum LoadError {
 mod fetched {
     use std::cell::OnceCell;
 
+    use tolem_outbox::boxed::Boxed;
+
     use super::{ENGLISH_FILE, KAZAKH_FILE, KEY_COUNT, LoadError, Locale};
 
     type Catalogue = &'static [&'static str; KEY_COUNT];
@@ -110,7 +112,15 @@ mod fetched {
 
     /// Fetches `locale`'s catalogue (from the service worker's cache once it is installed), unless
     /// it is already loaded.
-    pub async fn load(locale: Locale) -> Result<(), LoadError> {
+    ///
+    /// Boxed, so the page's start (`main`, another crate) and the language switch await one copy
+    /// (see `tolem_outbox::boxed`).
+    #[inline(never)]
+    pub fn load(locale: Locale) -> Boxed<'static, Result<(), LoadError>> {
+        Box::pin(load_once(locale))
+    }
+
+    async fn load_once(locale: Locale) -> Result<(), LoadError> {
         let Some(cell) = cell(locale) else {
             return Ok(());
         };

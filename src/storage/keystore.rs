@@ -148,13 +148,8 @@ pub async fn create(
 
 /// The key record on this phone, if there is one.
 pub async fn load() -> Result<Option<KeyRecord>, KeyStoreError> {
-    let db = db::open().await?;
-    let transaction = db.transaction(&[KEYS], idb::TransactionMode::ReadOnly)?;
-    let values = transaction
-        .object_store(KEYS)?
-        .get_all(None, Some(1))?
-        .await?;
-    db::finish(transaction).await?;
+    // One record at most: `create` refuses a second key, `delete` clears the store.
+    let values = db::read_all(KEYS).await?;
     values.first().map(from_js).transpose()
 }
 
@@ -276,11 +271,7 @@ pub async fn delete() -> Result<(), KeyStoreError> {
 }
 
 async fn save(record: &KeyRecord) -> Result<(), KeyStoreError> {
-    let value = to_js(record)?;
-    let db = db::open().await?;
-    let transaction = db.transaction(&[KEYS], idb::TransactionMode::ReadWrite)?;
-    transaction.object_store(KEYS)?.put(&value, None)?.await?;
-    db::finish(transaction).await?;
+    db::write_one(KEYS, to_js(record)?, None).await?;
     Ok(())
 }
 
