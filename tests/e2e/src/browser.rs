@@ -210,6 +210,27 @@ impl Browser {
         }
     }
 
+    /// Chooses the option `value` of the list matching `css`, as a person taps it; a list
+    /// replaced between finding and choosing (a reactive page) is looked up again, like [`click`].
+    ///
+    /// [`click`]: Browser::click
+    pub async fn choose(&self, css: &str, value: &str) {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let attempt = match self.client.find(Locator::Css(css)).await {
+                Ok(list) => list.select_by_value(value).await.map_err(|e| e.to_string()),
+                Err(error) => Err(error.to_string()),
+            };
+            match attempt {
+                Ok(()) => return,
+                Err(error) if Instant::now() >= deadline => {
+                    panic!("cannot choose {value} in {css}: {error}")
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    }
+
     pub async fn close(self) {
         let Browser { client, mut driver } = self;
         let _ = client.close().await;

@@ -5,24 +5,22 @@
 //! Real parts only: the release build, the gateway binary, Chromium, the service worker, and an
 //! outage made by killing the gateway.
 
-use fantoccini::Locator;
 use tolem_e2e::{Browser, Gateway, copy_build, free_port, path_from_env};
 
 const RUSSIAN_MENU: &str = "Провайдеры и платежи";
 const KAZAKH_MENU: &str = "Провайдерлер мен төлемдер";
 const ENGLISH_MENU: &str = "Providers & payments";
 
-/// Chooses `code` in the top bar's language list, as a cashier taps it.
+/// Chooses `code` in the top bar's language list, as a cashier taps it — the app's, once
+/// index.html's first paint (whose bar shows an inert list) has made way for it.
 async fn choose(browser: &Browser, code: &str) {
-    browser.wait_for_element(".top-bar .language select").await;
     browser
-        .client
-        .find(Locator::Css(".top-bar .language select"))
-        .await
-        .unwrap()
-        .select_by_value(code)
-        .await
-        .unwrap();
+        .wait_for(
+            "the first paint to make way for the app",
+            "return document.getElementById('boot') === null",
+        )
+        .await;
+    browser.choose(".top-bar .language select", code).await;
 }
 
 async fn page_language(browser: &Browser) -> String {
