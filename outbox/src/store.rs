@@ -117,8 +117,8 @@ pub(crate) fn key(session: &SessionId) -> JsValue {
     JsValue::from_str(session.as_str())
 }
 
-/// A record kept by session whose outbox entry goes when its state is final: a payment or a
-/// letter. Lets one read-modify-write serve both stores.
+/// A record kept by session whose outbox entry goes when its state is final: a payment, a letter
+/// or a shift's report. Lets one read-modify-write ([`change`]) serve every store.
 pub(crate) trait Tracked: Serialize + serde::de::DeserializeOwned {
     fn state(&self) -> State;
 }

@@ -3,10 +3,11 @@
 //! `build.rs` turns the catalogue into code: a [`Key`] per text (a misspelt key does not compile;
 //! a catalogue missing a key does not build) and `td_string!(locale, key)`, which puts the Russian
 //! text into the function that shows it — so a screen loaded on first use brings its own texts
-//! in its chunk. Russian is always compiled in. The release build (the `split` feature) fetches Kazakh or English when a cashier
-//! chooses it — [`load`], from the content-hashed file `xtask finish-dist` writes, which the
-//! service worker precaches, so it loads offline too; every other build compiles them in.
-//! (`files.rs` here is build-time code, shared by `build.rs` and the xtask.)
+//! in its chunk. Russian is always compiled in. The release build (the `split` feature) fetches
+//! Kazakh or English when a cashier chooses it — [`load`], from the content-hashed file
+//! `xtask finish-dist` writes, which the service worker precaches, so it loads offline too; every
+//! other build compiles them in. (`files.rs` here is build-time code, shared by `build.rs` and
+//! the xtask.)
 //!
 //! The app's own code rather than an i18n crate's: the crate's generated catalogue compiled every
 //! language into the download, and the texts need nothing but lookup (numbers are put in by
@@ -16,7 +17,7 @@ include!(concat!(env!("OUT_DIR"), "/catalogue.rs"));
 
 /// An interface language. Lower-case like the language codes it stands for.
 #[allow(non_camel_case_types)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Locale {
     ru,
     kk,
@@ -98,16 +99,20 @@ mod fetched {
         static ENGLISH: OnceCell<Catalogue> = const { OnceCell::new() };
     }
 
-    fn cell(locale: Locale) -> Option<&'static std::thread::LocalKey<OnceCell<Catalogue>>> {
+    type Loaded = &'static std::thread::LocalKey<OnceCell<Catalogue>>;
+
+    /// Where `locale`'s texts are kept once loaded, and the file they come from; none for
+    /// Russian, which is compiled in.
+    fn source(locale: Locale) -> Option<(Loaded, &'static str)> {
         match locale {
             Locale::ru => None,
-            Locale::kk => Some(&KAZAKH),
-            Locale::en => Some(&ENGLISH),
+            Locale::kk => Some((&KAZAKH, KAZAKH_FILE)),
+            Locale::en => Some((&ENGLISH, ENGLISH_FILE)),
         }
     }
 
     pub(super) fn texts(locale: Locale) -> Option<Catalogue> {
-        cell(locale).and_then(|cell| cell.with(|loaded| loaded.get().copied()))
+        source(locale).and_then(|(cell, _)| cell.with(|loaded| loaded.get().copied()))
     }
 
     /// Fetches `locale`'s catalogue (from the service worker's cache once it is installed), unless
@@ -121,13 +126,12 @@ mod fetched {
     }
 
     async fn load_once(locale: Locale) -> Result<(), LoadError> {
-        let Some(cell) = cell(locale) else {
+        let Some((cell, file)) = source(locale) else {
             return Ok(());
         };
         if cell.with(|loaded| loaded.get().is_some()) {
             return Ok(());
         }
-        let file = file(locale);
         let response = gloo_net::http::Request::get(file)
             .send()
             .await
@@ -160,13 +164,5 @@ mod fetched {
             let _ = loaded.set(Box::leak(texts));
         });
         Ok(())
-    }
-
-    fn file(locale: Locale) -> &'static str {
-        match locale {
-            Locale::ru => "",
-            Locale::kk => KAZAKH_FILE,
-            Locale::en => ENGLISH_FILE,
-        }
     }
 }
