@@ -31,19 +31,14 @@ fn main() {
     }
 }
 
-fn read(locale: &str) -> Result<files::Texts, String> {
-    let path = format!("{LOCALES_DIR}/{locale}.json");
-    println!("cargo:rerun-if-changed={path}");
-    let json = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {path}: {e}"))?;
-    files::parse(&path, &json)
-}
-
 fn write_catalogue(path: &Path, fetched: bool) -> Result<(), String> {
-    let russian = read("ru")?;
-    let kazakh = read("kk")?;
-    let english = read("en")?;
-    files::same_keys(&russian, "kk.json", &kazakh)?;
-    files::same_keys(&russian, "en.json", &english)?;
+    // A directory: Cargo looks at every file in it.
+    println!("cargo:rerun-if-changed={LOCALES_DIR}");
+    let files::Catalogues {
+        russian,
+        kazakh,
+        english,
+    } = files::read(Path::new(LOCALES_DIR))?;
 
     let mut code = String::new();
     code.push_str("/// A text of the catalogue, by its key in `src/i18n/locales/*.json`.\n");

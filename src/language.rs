@@ -33,10 +33,10 @@ impl LanguageChoice {
     }
 }
 
-/// A language the cashier chose whose texts could not be loaded (the release build fetches
+/// Whether the language the cashier chose last could not be loaded (the release build fetches
 /// Kazakh and English on choice, see `i18n`): the app stays in the language it had and says so.
 #[derive(Clone, Copy)]
-struct LoadFailed(RwSignal<Option<Locale>>);
+struct LoadFailed(RwSignal<bool>);
 
 /// The cashier's language, from the context [`LanguageProvider`] gives everything inside.
 /// The catalogue's texts are read with `td_string!` by locale.
@@ -72,7 +72,7 @@ pub fn LanguageProvider(children: Children) -> impl IntoView {
     } else {
         Locale::ru
     });
-    let failed = RwSignal::new(None);
+    let failed = RwSignal::new(false);
     provide_context(LanguageChoice(choice));
     provide_context(LoadFailed(failed));
     if choice.get_untracked() != remembered {
@@ -97,10 +97,10 @@ pub fn LanguageProvider(children: Children) -> impl IntoView {
 
 /// Shows `locale` once its texts are loaded, and remembers it; if they cannot be, keeps the
 /// language the app has and says why ([`LanguageLoadError`]).
-async fn switch_to(locale: Locale, choice: RwSignal<Locale>, failed: RwSignal<Option<Locale>>) {
+async fn switch_to(locale: Locale, choice: RwSignal<Locale>, failed: RwSignal<bool>) {
     match i18n::load(locale).await {
         Ok(()) => {
-            failed.set(None);
+            failed.set(false);
             choice.set(locale);
             if let Some(storage) = storage() {
                 let _ = storage.set_item(LANGUAGE_KEY, locale.as_str());
@@ -108,7 +108,7 @@ async fn switch_to(locale: Locale, choice: RwSignal<Locale>, failed: RwSignal<Op
         }
         Err(error) => {
             web_sys::console::warn_1(&format!("language {}: {error}", locale.as_str()).into());
-            failed.set(Some(locale));
+            failed.set(true);
         }
     }
 }
@@ -155,7 +155,7 @@ pub fn LanguageSwitch() -> impl IntoView {
 pub fn LanguageLoadError() -> impl IntoView {
     let LoadFailed(failed) = expect_context();
     move || {
-        failed.get().map(|_| {
+        failed.get().then(|| {
             view! {
                 <p id="language-error" class="language-error" role="alert">
                     {tr!(language_load_failed)}

@@ -6,12 +6,39 @@
 //! `dist/`): one function decides a file's name and bytes, so the two cannot disagree.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
 /// One catalogue: every text by its key, keys in sorted order (the order of `Key` and of the
 /// fetched file's array).
 pub type Texts = BTreeMap<String, String>;
+
+/// The three catalogues, as [`read`] finds them.
+pub struct Catalogues {
+    pub russian: Texts,
+    pub kazakh: Texts,
+    pub english: Texts,
+}
+
+/// Reads `ru.json`, `kk.json` and `en.json` from `dir` and checks that Kazakh and English have
+/// exactly Russian's keys: the app finds a text by its key's place among them.
+pub fn read(dir: &Path) -> Result<Catalogues, String> {
+    let read_one = |locale: &str| {
+        let path = dir.join(format!("{locale}.json"));
+        let json = std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        parse(&path.display().to_string(), &json)
+    };
+    let catalogues = Catalogues {
+        russian: read_one("ru")?,
+        kazakh: read_one("kk")?,
+        english: read_one("en")?,
+    };
+    same_keys(&catalogues.russian, "kk.json", &catalogues.kazakh)?;
+    same_keys(&catalogues.russian, "en.json", &catalogues.english)?;
+    Ok(catalogues)
+}
 
 /// Reads a catalogue: a flat JSON object of texts. `name` says which file in an error.
 pub fn parse(name: &str, json: &str) -> Result<Texts, String> {

@@ -62,21 +62,16 @@ fn link_chunks(dist_dir: &Path, split_dir: Option<&Path>) -> Result<(), String> 
     }
 }
 
+/// The app's catalogues, `src/i18n/locales`.
+fn locales_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../src/i18n/locales")
+}
+
 /// Writes the catalogues the release app fetches when a cashier chooses their language, under the
 /// names its build.rs compiled in (both from `catalogue_files::fetched`). Russian is compiled in.
 fn write_fetched_catalogues(dist_dir: &Path) -> Result<(), String> {
-    let locales_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../src/i18n/locales");
-    let read = |locale: &str| {
-        let path = locales_dir.join(format!("{locale}.json"));
-        let json = fs::read_to_string(&path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        catalogue_files::parse(&path.display().to_string(), &json)
-    };
-    let russian = read("ru")?;
-    for locale in ["kk", "en"] {
-        let texts = read(locale)?;
-        // The app finds a text by its place among Russian's keys: the same keys, or no file.
-        catalogue_files::same_keys(&russian, &format!("{locale}.json"), &texts)?;
+    let catalogues = catalogue_files::read(&locales_dir())?;
+    for (locale, texts) in [("kk", catalogues.kazakh), ("en", catalogues.english)] {
         let (url, bytes) = catalogue_files::fetched(locale, &texts);
         let target = dist_dir.join(url.trim_start_matches('/'));
         fs::create_dir_all(target.parent().expect("a file in a folder"))
@@ -210,26 +205,23 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("tolem-catalogues-{}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
         write_fetched_catalogues(&dir).unwrap();
-        let locales = Path::new(env!("CARGO_MANIFEST_DIR")).join("../src/i18n/locales");
-        let read = |locale: &str| {
-            let json = fs::read_to_string(locales.join(format!("{locale}.json"))).unwrap();
-            catalogue_files::parse(locale, &json).unwrap()
-        };
-        let russian = read("ru");
+        let catalogues = catalogue_files::read(&locales_dir()).unwrap();
+        let russian = &catalogues.russian;
         let mut written: Vec<String> = fs::read_dir(dir.join("i18n"))
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         written.sort();
         assert_eq!(written.len(), 2, "kk and en, not Russian: {written:?}");
-        for (name, locale) in written.iter().zip(["en", "kk"]) {
+        let expected = [("en", &catalogues.english), ("kk", &catalogues.kazakh)];
+        for (name, (locale, texts_of)) in written.iter().zip(expected) {
             assert!(name.starts_with(&format!("{locale}-")), "{name}");
             assert!(is_content_hashed(name), "{name}");
             let texts: Vec<String> =
                 serde_json::from_slice(&fs::read(dir.join("i18n").join(name)).unwrap()).unwrap();
-            let expected: Vec<String> = read(locale).into_values().collect();
+            let expected: Vec<&String> = texts_of.values().collect();
             assert_eq!(texts.len(), russian.len());
-            assert_eq!(texts, expected);
+            assert_eq!(texts.iter().collect::<Vec<_>>(), expected);
             // The app finds a text by its key's place among Russian's keys.
             let key = russian.keys().position(|k| k == "menu_payments").unwrap();
             let menu = if locale == "kk" {
