@@ -158,6 +158,11 @@ fn report(name: &str, run: &Run, commits_one: f64, commits_many: Option<f64>, cp
         cpu.machine_busy * 100.0
     );
     println!(
+        "  written to the disk per payment: gateway {:.1} KiB, database server {:.1} KiB",
+        cpu.gateway_disk_bytes / 1024.0,
+        cpu.database_disk_bytes / 1024.0
+    );
+    println!(
         "  the gateway alone on these {} cores: at most {:.0} payments/s",
         cpu.cores,
         cpu.cores as f64 * 1e6 / cpu.gateway_us
@@ -564,7 +569,9 @@ mod groups {
 
 /// Processor time by program, from Linux's `/proc`: the gateway shares the machine with the
 /// benchmark's own clients and emulator (and PostgreSQL's server), so payments/s alone does not
-/// say how much of the machine the gateway needed.
+/// say how much of the machine the gateway needed. With it, the bytes the gateway and the
+/// database server gave the disk: unlike the times, they hardly move with the machine's load,
+/// so a change in what each payment writes (an index more or less) shows in one run.
 mod cpu {
     use std::collections::HashMap;
 
@@ -576,6 +583,10 @@ mod cpu {
     pub struct Snapshot {
         gateway: u64,
         by_program: HashMap<String, u64>,
+        /// Bytes written to storage (`/proc/<pid>/io`'s `write_bytes`, counted as the page
+        /// cache takes them): the gateway's, and by program name.
+        gateway_written: u64,
+        written_by_program: HashMap<String, u64>,
         machine_busy: u64,
         machine_total: u64,
     }
@@ -585,6 +596,10 @@ mod cpu {
         pub gateway_us: f64,
         pub benchmark_us: f64,
         pub database_us: f64,
+        /// Bytes written to the disk per payment: by the gateway (SQLite's WAL, its checkpoints
+        /// and the database file) and by PostgreSQL's server processes.
+        pub gateway_disk_bytes: f64,
+        pub database_disk_bytes: f64,
         /// Share of all cores busy during the run (0–1).
         pub machine_busy: f64,
         pub cores: usize,
@@ -594,7 +609,8 @@ mod cpu {
         /// The gateway is the process `gateway_pid` (its binary may have any name).
         pub fn take(gateway_pid: u32) -> Self {
             let mut by_program = HashMap::new();
-            let mut gateway = 0;
+            let mut written_by_program = HashMap::new();
+            let (mut gateway, mut gateway_written) = (0, 0);
             for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
                 let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
                     continue;
@@ -606,14 +622,20 @@ mod cpu {
                 let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
                 // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
                 let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok());
+                let is_gateway =
+                    entry.file_name().to_str() == Some(gateway_pid.to_string().as_str());
+                let name = &stat[open + 1..close];
                 if let (Some(user), Some(system)) = (ticks(11), ticks(12)) {
-                    if entry.file_name().to_str() == Some(gateway_pid.to_string().as_str()) {
+                    if is_gateway {
                         gateway = user + system;
                     }
-                    *by_program
-                        .entry(stat[open + 1..close].to_owned())
-                        .or_default() += user + system;
+                    *by_program.entry(name.to_owned()).or_default() += user + system;
                 }
+                let written = written_bytes(&entry.path());
+                if is_gateway {
+                    gateway_written = written;
+                }
+                *written_by_program.entry(name.to_owned()).or_default() += written;
             }
             let machine = std::fs::read_to_string("/proc/stat").unwrap_or_default();
             let times: Vec<u64> = machine
@@ -630,6 +652,8 @@ mod cpu {
             Snapshot {
                 gateway,
                 by_program,
+                gateway_written,
+                written_by_program,
                 machine_busy: total - idle,
                 machine_total: total,
             }
@@ -643,8 +667,15 @@ mod cpu {
                 let then = before.by_program.get(name).copied().unwrap_or(0);
                 now.saturating_sub(then) as f64 / TICKS_PER_S
             };
+            let written_by = |name: &str| {
+                let now = self.written_by_program.get(name).copied().unwrap_or(0);
+                let then = before.written_by_program.get(name).copied().unwrap_or(0);
+                now.saturating_sub(then)
+            };
             Used {
                 gateway_s: self.gateway.saturating_sub(before.gateway) as f64 / TICKS_PER_S,
+                gateway_written: self.gateway_written.saturating_sub(before.gateway_written),
+                database_written: written_by("postgres"),
                 // The kernel cuts a program's name to 15 bytes.
                 benchmark_s: used("gateway_benchma"),
                 database_s: used("postgres"),
@@ -657,9 +688,20 @@ mod cpu {
     /// Processor seconds used during a span.
     pub struct Used {
         gateway_s: f64,
+        gateway_written: u64,
+        database_written: u64,
         benchmark_s: f64,
         database_s: f64,
         machine_busy: f64,
+    }
+
+    /// `write_bytes` of the process at `proc_dir` (0 when it cannot be read).
+    fn written_bytes(proc_dir: &std::path::Path) -> u64 {
+        let io = std::fs::read_to_string(proc_dir.join("io")).unwrap_or_default();
+        io.lines()
+            .find_map(|line| line.strip_prefix("write_bytes:"))
+            .and_then(|value| value.trim().parse().ok())
+            .unwrap_or(0)
     }
 
     impl Used {
@@ -669,6 +711,8 @@ mod cpu {
                 gateway_us: us(self.gateway_s),
                 benchmark_us: us(self.benchmark_s),
                 database_us: us(self.database_s),
+                gateway_disk_bytes: self.gateway_written as f64 / payments.max(1) as f64,
+                database_disk_bytes: self.database_written as f64 / payments.max(1) as f64,
                 machine_busy: self.machine_busy,
                 cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
             }

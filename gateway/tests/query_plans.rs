@@ -1,0 +1,215 @@
+//! Guards issue 14 item 4's "index every query on the payment path": every statement the
+//! gateway runs while it takes, decides, records and delivers cash payments — the signed
+//! request's checks, the payment groups' batches, the delivery worker's claims and outcomes,
+//! `status` — finds its rows through an index (SQLite's `EXPLAIN QUERY PLAN` says `SEARCH`),
+//! never by reading a whole table (`SCAN`), which under the one write lock would make every
+//! payment wait longer as the tables grow. The dealer console's payment search (newest first,
+//! by time) is checked the same way: it is what `payments_dealer_received` (migration 0015)
+//! is for.
+//!
+//! The statements are the ones sqlx really ran, caught from its query log (`sqlx::query`
+//! events), so a new statement on the path is checked without being listed here. The plans are
+//! SQLite's: PostgreSQL's planner chooses by its statistics, and the gateway benchmark
+//! analyzes it before measuring; under `TOLEM_TEST_POSTGRES_URL` this test only checks that
+//! the payments went through.
+
+mod support;
+
+use std::{
+    sync::{Mutex, OnceLock},
+    time::Duration,
+};
+
+use sqlx::Row;
+use support::{
+    delivery::{emulator, quick_retry},
+    payments::{DEALER, kcell},
+};
+use tolem_gateway::db::payments::{self, Search};
+use tolem_protocol::{codes::ResultCode, messages::DeliveryState};
+use tracing_subscriber::{Layer, layer::Context, prelude::*};
+
+/// 1 000 tenge.
+const THOUSAND: i64 = 100_000;
+
+/// Every statement sqlx logged since the last [`take_statements`], as it ran.
+fn statements() -> &'static Mutex<Vec<String>> {
+    static STATEMENTS: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
+    STATEMENTS.get_or_init(|| {
+        tracing_subscriber::registry().with(QueryLog).init();
+        Mutex::default()
+    })
+}
+
+fn take_statements() -> Vec<String> {
+    std::mem::take(&mut *statements().lock().unwrap())
+}
+
+/// Keeps the text of each query sqlx runs: `db.statement`, or `summary` when sqlx left the
+/// statement out because the summary already is all of it.
+struct QueryLog;
+
+impl<S: tracing::Subscriber> Layer<S> for QueryLog {
+    fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+        if event.metadata().target() != "sqlx::query" {
+            return;
+        }
+        let mut fields = QueryFields::default();
+        event.record(&mut fields);
+        let text = if fields.statement.trim().is_empty() {
+            fields.summary
+        } else {
+            fields.statement
+        };
+        statements().lock().unwrap().push(text);
+    }
+}
+
+#[derive(Default)]
+struct QueryFields {
+    summary: String,
+    statement: String,
+}
+
+impl tracing::field::Visit for QueryFields {
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        match field.name() {
+            "summary" => self.summary = value.to_owned(),
+            "db.statement" => self.statement = value.to_owned(),
+            _ => {}
+        }
+    }
+
+    fn record_debug(&mut self, _: &tracing::field::Field, _: &dyn std::fmt::Debug) {}
+}
+
+/// The single statements of the logged queries (a batch runs several as one query on
+/// SQLite, joined by `;`), without the transaction's own (`BEGIN`, `COMMIT`, savepoints),
+/// each once.
+fn single_statements(queries: &[String]) -> Vec<String> {
+    let mut singles: Vec<String> = queries
+        .iter()
+        .flat_map(|query| query.split(';'))
+        .map(|statement| statement.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|statement| {
+            let first = statement.split(' ').next().unwrap_or("").to_uppercase();
+            !matches!(
+                first.as_str(),
+                "" | "BEGIN" | "COMMIT" | "ROLLBACK" | "SAVEPOINT" | "RELEASE" | "PRAGMA"
+            )
+        })
+        .collect();
+    singles.sort_unstable();
+    singles.dedup();
+    singles
+}
+
+/// The steps of SQLite's plan for `statement` that read a whole table or index. Reading the
+/// statement's own values is no scan of stored rows: a `VALUES` list (`SCAN CONSTANT ROW`,
+/// `SCAN 2-ROW VALUES CLAUSE`) or a `WITH` list of them by its name (`SCAN marks`).
+async fn scans(conn: &mut sqlx::AnyConnection, statement: &str) -> Vec<String> {
+    let plan = sqlx::query(&format!("EXPLAIN QUERY PLAN {statement}"))
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap_or_else(|error| panic!("EXPLAIN QUERY PLAN {statement}: {error}"));
+    let own_list = |name: &str| {
+        statement.contains(&format!("WITH {name} ")) || statement.contains(&format!(", {name} ("))
+    };
+    plan.iter()
+        .map(|row| row.try_get::<String, _>("detail").unwrap())
+        .filter(|step| {
+            let Some(scanned) = step.strip_prefix("SCAN ") else {
+                return false;
+            };
+            let name = scanned.split(' ').next().unwrap_or("");
+            let own_values = scanned.starts_with("CONSTANT ROW")
+                || scanned.ends_with("VALUES CLAUSE")
+                || own_list(name);
+            !own_values
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_payment_path_and_the_dealers_search_read_by_index() {
+    take_statements();
+    let gateway = support::start().await;
+    let on_sqlite = std::env::var(support::POSTGRES_URL_VARIABLE).is_err();
+    let phone = gateway.ready_phone(1).await;
+    let provider = emulator(&["--open"]).await;
+    gateway
+        .connect_provider("kcell", &provider.url, 5_000)
+        .await;
+    // Daily limits, so that the day's sums are read and written too.
+    gateway
+        .sql("UPDATE points SET daily_limit_tiyn = 100000000")
+        .await;
+    gateway
+        .sql(&format!(
+            "UPDATE dealers SET daily_limit_tiyn = 100000000 WHERE code = '{DEALER}'"
+        ))
+        .await;
+    let _worker = gateway.start_delivery(quick_retry());
+    // What setting the test up ran is not the payment path.
+    take_statements();
+
+    let mut paid = Vec::new();
+    for account in ["7011111111", "7012222222", "7013333333"] {
+        let (request, reply) = gateway.pay(&phone, kcell(account, THOUSAND)).await;
+        assert_eq!(reply.code(), ResultCode::Ok, "{account}");
+        paid.push(request);
+    }
+    // The same session again (a phone that did not hear the answer), and a duplicate refused.
+    let (_, again) = gateway.pay(&phone, kcell("7011111111", THOUSAND)).await;
+    assert_ne!(again.code(), ResultCode::Ok, "the duplicate rule");
+    for request in &paid {
+        gateway
+            .delivery_when(&phone, request, Duration::from_secs(30), |delivery| {
+                delivery.state == DeliveryState::Delivered
+            })
+            .await;
+    }
+    let search = Search {
+        dealer_code: DEALER.to_owned(),
+        from_ms: Some(0),
+        to_ms: Some(i64::MAX),
+        point_code: None,
+        provider: None,
+        account: None,
+        state: None,
+        code: None,
+        session: None,
+        limit: 50,
+    };
+    let listed = payments::search(&gateway.pool, &search).await.unwrap();
+    assert_eq!(listed.len(), 4, "three accepted and the duplicate refused");
+
+    let ran = single_statements(&take_statements());
+    if !on_sqlite {
+        return;
+    }
+    for expected in [
+        "INSERT INTO payments",
+        "UPDATE deliveries",
+        "INSERT INTO day_sums",
+        "FROM payments p LEFT JOIN providers",
+    ] {
+        assert!(
+            ran.iter().any(|statement| statement.contains(expected)),
+            "no statement with {expected:?} was caught: {ran:#?}"
+        );
+    }
+    let mut conn = gateway.pool.acquire().await.unwrap();
+    let mut scanning = Vec::new();
+    for statement in &ran {
+        let steps = scans(&mut conn, statement).await;
+        if !steps.is_empty() {
+            scanning.push(format!("{statement}\n    {}", steps.join("\n    ")));
+        }
+    }
+    assert!(
+        scanning.is_empty(),
+        "statements that read a whole table:\n{}",
+        scanning.join("\n")
+    );
+}
