@@ -97,6 +97,58 @@ fn state_of(response: &Response) -> Option<PaymentState> {
     }
 }
 
+/// A client that accepts brotli (the service worker's fetch does) gets a batch's answers
+/// compressed, several times smaller on its slow link, and once its HTTP stack has decoded them
+/// each item's answer verifies, bound to the item, exactly as without compression. A single
+/// payment's answer, under the threshold, comes as it is.
+#[tokio::test]
+async fn a_batchs_answers_come_compressed_and_verify_once_decoded() {
+    let gateway = support::start().await;
+    let phone = gateway.ready_phone(1).await;
+    let items: Vec<BatchItem> = (0..20).map(|n| item(&phone, &pay(&phone, n))).collect();
+    let batch = BatchRequest {
+        v: PROTOCOL_VERSION,
+        items: items.clone(),
+    };
+    let accepts = [("accept-encoding", "br, gzip".to_owned())];
+    let reply = gateway
+        .post("batch", serde_json::to_vec(&batch).unwrap(), &accepts)
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.headers["content-encoding"], "br");
+    let mut decoded = Vec::new();
+    std::io::Read::read_to_end(
+        &mut brotli::Decompressor::new(reply.body.as_slice(), 4096),
+        &mut decoded,
+    )
+    .expect("a brotli stream");
+    assert!(
+        reply.body.len() * 3 < decoded.len(),
+        "{} bytes on the wire for {} decoded",
+        reply.body.len(),
+        decoded.len()
+    );
+    let answers = serde_json::from_slice::<BatchAnswer>(&decoded)
+        .unwrap()
+        .items;
+    assert_eq!(
+        codes(&gateway.gateway_key, &items, &answers),
+        vec![ResultCode::Ok; 20]
+    );
+
+    let another = item(&phone, &pay(&phone, 20));
+    let headers = [
+        (KEY_HEADER, another.key.clone()),
+        (SIGNATURE_HEADER, another.signature.clone()),
+        accepts[0].clone(),
+    ];
+    let single = gateway
+        .post("pay", another.body.into_bytes(), &headers)
+        .await;
+    assert!(!single.headers.contains_key("content-encoding"));
+    assert_eq!(single.code(), ResultCode::Ok);
+}
+
 #[tokio::test]
 async fn each_item_is_answered_exactly_as_the_single_pay() {
     let gateway = support::start().await;
