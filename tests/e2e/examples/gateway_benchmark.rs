@@ -685,7 +685,7 @@ mod cpu {
         }
     }
 
-    /// Processor seconds used during a span.
+    /// Processor seconds used, and bytes written to storage, during a span.
     pub struct Used {
         gateway_s: f64,
         gateway_written: u64,
