@@ -149,6 +149,60 @@ async fn a_batchs_answers_come_compressed_and_verify_once_decoded() {
     assert_eq!(single.code(), ResultCode::Ok);
 }
 
+/// `bytes` gzipped.
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut encoder, bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+/// A phone on a slow link may send its batch gzipped: it is decided exactly as the plain one
+/// (each item verifies bound to its own bytes), and the size limit counts what it inflates to,
+/// so a small body that inflates past 64 KiB is refused before any item is looked at. A coding
+/// the gateway does not read is refused with 415, nothing paid.
+#[tokio::test]
+async fn a_gzipped_batch_is_decided_and_its_limit_counts_the_inflated_bytes() {
+    let gateway = support::start().await;
+    let phone = gateway.ready_phone(1).await;
+    let balance = gateway.balance_of(DEALER).await;
+    let items: Vec<BatchItem> = (0..20).map(|n| item(&phone, &pay(&phone, n))).collect();
+    let plain = serde_json::to_vec(&BatchRequest {
+        v: PROTOCOL_VERSION,
+        items: items.clone(),
+    })
+    .unwrap();
+    let gzipped = gzip(&plain);
+    assert!(gzipped.len() * 2 < plain.len());
+    let encoded = |coding: &str| [("content-encoding", coding.to_owned())];
+    let reply = gateway.post("batch", gzipped, &encoded("gzip")).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let answers = serde_json::from_slice::<BatchAnswer>(&reply.body)
+        .unwrap()
+        .items;
+    assert_eq!(
+        codes(&gateway.gateway_key, &items, &answers),
+        vec![ResultCode::Ok; 20]
+    );
+    assert_eq!(gateway.balance_of(DEALER).await, balance - 20 * HUNDRED);
+
+    // 70 KiB of spaces around one item: a few hundred bytes gzipped.
+    let more = [item(&phone, &pay(&phone, 20))];
+    let mut inflating = serde_json::to_vec(&BatchRequest {
+        v: PROTOCOL_VERSION,
+        items: more.to_vec(),
+    })
+    .unwrap();
+    inflating.splice(1..1, vec![b' '; 70 * 1024]);
+    let bomb = gzip(&inflating);
+    assert!(bomb.len() < 1024);
+    let reply = gateway.post("batch", bomb, &encoded("gzip")).await;
+    assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
+    let reply = gateway.post("batch", plain, &encoded("compress")).await;
+    assert_eq!(reply.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(gateway.balance_of(DEALER).await, balance - 20 * HUNDRED);
+    assert_eq!(gateway.payments_in("accepted").await, 20);
+}
+
 #[tokio::test]
 async fn each_item_is_answered_exactly_as_the_single_pay() {
     let gateway = support::start().await;

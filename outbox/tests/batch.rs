@@ -5,7 +5,8 @@
 //! for the pass; a batch whose answer is cut leaves every payment in it unknown, and the next
 //! pass settles each by its status (one by one, never in a batch); a payment with no decision
 //! stops the pass while the others' answers in its batch are kept; a long outbox goes in
-//! batches of at most 50.
+//! batches of at most 50. A batch goes gzipped (the served gateway inflates it, as the real one
+//! does).
 #![cfg(target_arch = "wasm32")]
 
 mod common;
@@ -97,6 +98,10 @@ async fn a_replay_sends_the_waiting_payments_in_one_batch_and_settles_each() {
         served.sent_to("batch").len(),
         1,
         "one request for all three"
+    );
+    assert!(
+        served.sent_to("batch")[0].gzipped,
+        "gzipped: a third of the bytes on a slow link"
     );
     // Oldest first, each the very bytes signed when the cashier confirmed it.
     let expected: Vec<String> = records.iter().map(|r| r.payment.pay.body.clone()).collect();

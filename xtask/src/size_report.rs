@@ -81,8 +81,11 @@ const GOAL_BROTLI: usize = 150 * 1024;
 /// boxed, untyped future that the typed functions await (outbox/src/db.rs, store.rs), instead of
 /// a copy of the transaction in every typed caller (-3.3 KiB); a shift report's duplicates are
 /// found without sorting, and the waiting payments are the history's order reversed, which took
-/// three sorting routines out (-2.3 KiB).
-pub const BUDGET_BROTLI: usize = 293 * 1024 + 205;
+/// three sorting routines out (-2.3 KiB). Raised to 293.7 KiB (293.6 KiB measured) for a
+/// replayed batch sent gzipped by the browser's `CompressionStream` (outbox/src/transport.rs,
+/// +0.5 KiB): the signed payments are the busier direction of a replay on a slow link, and
+/// gzipped they take a third of the time there, every time a phone replays (issue 14 item 3).
+pub const BUDGET_BROTLI: usize = 293 * 1024 + 717;
 
 /// Prints the report; with `check`, fails when the first visit is over [`BUDGET_BROTLI`].
 pub fn print(dist_dir: &Path, check: bool) -> Result<(), String> {

@@ -48,7 +48,9 @@ pub fn router() -> Router<AppState> {
     request_body(content = BatchRequest, content_type = "application/json",
         description = "At most 50 stored signed `pay` requests and 64 KiB, oldest first; each \
                        item carries the body, key serial and signature the single step carries \
-                       in its body and headers. The envelope itself is not signed."),
+                       in its body and headers. The envelope itself is not signed. It may be \
+                       sent gzipped (`Content-Encoding: gzip`); the limits count the inflated \
+                       bytes."),
     responses(
         (status = 200, content_type = "application/json", body = BatchAnswer,
          description = "One answer per item, in order: the HTTP status, body and signature the \

@@ -20,9 +20,12 @@ pub mod signed;
 pub mod steps;
 
 use axum::{Router, middleware};
-use tower_http::compression::{
-    CompressionLayer, CompressionLevel,
-    predicate::{DefaultPredicate, Predicate, SizeAbove},
+use tower_http::{
+    compression::{
+        CompressionLayer, CompressionLevel,
+        predicate::{DefaultPredicate, Predicate, SizeAbove},
+    },
+    decompression::RequestDecompressionLayer,
 };
 
 use crate::{error::Error, state::AppState};
@@ -45,6 +48,12 @@ pub fn api_router(state: &AppState) -> Router<AppState> {
 }
 
 /// The signed protocol (`/api/v1`): every answer leaves signed by the gateway key.
+///
+/// A request body may come gzipped (`Content-Encoding: gzip`; any other coding is refused with
+/// 415): a phone on a slow link sends its replayed batch that way. It is decoded before
+/// anything reads it, so the signatures, the answer's binding and every size limit apply to
+/// the bytes the phone signed — a small body that inflates past a limit is refused like a
+/// large one. Large answers go back compressed ([`compress_large`]).
 fn protocol_router(state: &AppState) -> Router<AppState> {
     Router::new()
         .merge(key_card::router())
@@ -59,6 +68,7 @@ fn protocol_router(state: &AppState) -> Router<AppState> {
             state.clone(),
             answer::sign_answers,
         ))
+        .layer(RequestDecompressionLayer::new())
         .layer(compress_large())
 }
 

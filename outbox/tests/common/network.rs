@@ -22,11 +22,14 @@ use wasm_bindgen::prelude::*;
 
 use super::gateway_key;
 
-/// A request that left the phone: the step (the last part of its URL) and its exact body.
+/// A request that left the phone: the step (the last part of its URL) and its exact body —
+/// inflated, as the gateway reads it, when it came gzipped.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Sent {
     pub step: String,
     pub body: String,
+    /// It came with `Content-Encoding: gzip` (a batch's payments never do on their own).
+    pub gzipped: bool,
 }
 
 /// The served gateway; dropping it puts the real `fetch` back.
@@ -83,6 +86,7 @@ fn batch_answer(
         kept.borrow_mut().push(Sent {
             step: "pay".into(),
             body: item.body.clone(),
+            gzipped: false,
         });
         let response = Request::decode(item.body.as_bytes())
             .ok()
@@ -124,11 +128,12 @@ fn serve_with(
 ) -> FakeGateway {
     let sent = Rc::new(RefCell::new(Vec::new()));
     let kept = sent.clone();
-    let reply =
-        Closure::<dyn Fn(String, String) -> JsValue>::new(move |step: String, body: String| {
+    let reply = Closure::<dyn Fn(String, String, bool) -> JsValue>::new(
+        move |step: String, body: String, gzipped: bool| {
             kept.borrow_mut().push(Sent {
                 step: step.clone(),
                 body: body.clone(),
+                gzipped,
             });
             if step == "batch" {
                 if !batches {
@@ -155,7 +160,8 @@ fn serve_with(
                 &signature.to_string(),
                 200,
             )
-        });
+        },
+    );
     let health = format!(
         r#"{{"status":"ok","version":"test","database":"ok","protocol":{PROTOCOL_VERSION}}}"#
     );
@@ -171,8 +177,14 @@ fn serve_with(
            const at = url.indexOf('/api/v1/');
            if (at < 0) return real.call(globalThis, request, init);
            const step = url.slice(at + '/api/v1/'.length);
-           return request.clone().text().then((text) => {
-             const answer = reply(step, text);
+           // Read as the gateway reads it: a gzipped body inflated first.
+           const gzipped = request.headers.get('content-encoding') === 'gzip';
+           const read = gzipped
+             ? request.clone().arrayBuffer().then((bytes) => new Response(
+                 new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'))).text())
+             : request.clone().text();
+           return read.then((text) => {
+             const answer = reply(step, text, gzipped);
              if (answer === null) throw new TypeError('Failed to fetch');
              const headers = new Headers();
              if (answer[1]) {

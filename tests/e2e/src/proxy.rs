@@ -88,6 +88,8 @@ struct Seen {
     delivered: bool,
     /// The payments it carried: 1 for a pay, the items of a batch, 0 otherwise.
     payments: usize,
+    /// Its body came gzipped (`Content-Encoding: gzip`).
+    gzipped: bool,
 }
 
 /// The proxy; runs until the test ends.
@@ -189,6 +191,17 @@ impl Proxy {
             .count()
     }
 
+    /// How many requests to `path` reached the gateway with a gzipped body.
+    pub fn delivered_gzipped(&self, path: &str) -> usize {
+        self.state
+            .lock()
+            .unwrap()
+            .seen
+            .iter()
+            .filter(|seen| seen.path == path && seen.delivered && seen.gzipped)
+            .count()
+    }
+
     /// How many payments reached the gateway: each pay, and each item of a batch.
     pub fn delivered_payments(&self) -> usize {
         self.state
@@ -272,15 +285,38 @@ async fn answer_browser(client: &mut TcpStream, state: &Mutex<State>, answer: &[
 }
 
 /// The payments a request to `path` carries: 1 for a pay, the items of a batch.
-fn payments_in(path: &str, body: &[u8]) -> usize {
+/// The payments a request carries, counted in its body as the gateway reads it (a gzipped one
+/// inflated first).
+fn payments_in(path: &str, body: &[u8], gzipped: bool) -> usize {
     match path {
         "/api/v1/pay" => 1,
-        "/api/v1/batch" => serde_json::from_slice::<serde_json::Value>(body)
-            .ok()
-            .and_then(|batch| batch["items"].as_array().map(Vec::len))
-            .unwrap_or(0),
+        "/api/v1/batch" => {
+            let mut inflated = Vec::new();
+            let json = if gzipped {
+                let mut decoder = flate2::read::GzDecoder::new(body);
+                if std::io::Read::read_to_end(&mut decoder, &mut inflated).is_err() {
+                    return 0;
+                }
+                &inflated
+            } else {
+                body
+            };
+            serde_json::from_slice::<serde_json::Value>(json)
+                .ok()
+                .and_then(|batch| batch["items"].as_array().map(Vec::len))
+                .unwrap_or(0)
+        }
         _ => 0,
     }
+}
+
+/// Whether the request head says its body is gzipped.
+fn is_gzipped(head: &str) -> bool {
+    head.lines().any(|line| {
+        line.split_once(':').is_some_and(|(name, value)| {
+            name.eq_ignore_ascii_case("content-encoding") && value.trim() == "gzip"
+        })
+    })
 }
 
 const CAPTIVE_PAGE: &str =
@@ -298,13 +334,15 @@ async fn handle(mut client: TcpStream, state: Arc<Mutex<State>>) {
     let mut parts = request_line.split(' ');
     let _method = parts.next();
     let path = parts.next().unwrap_or_default().to_owned();
-    let payments = payments_in(&path, &body);
+    let gzipped = is_gzipped(&head);
+    let payments = payments_in(&path, &body, gzipped);
     state.lock().unwrap().traffic.in_flight += 1;
     let _in_flight = InFlight(state.clone());
     let seen = |delivered| Seen {
         path: path.clone(),
         delivered,
         payments,
+        gzipped,
     };
     cross(&state, Way::Up, head.len() + body.len()).await;
 

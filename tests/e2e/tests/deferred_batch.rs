@@ -1,8 +1,9 @@
 //! Issue 14 item 3: deferred payments replayed in batches by the real service worker to the real
 //! gateway — twelve payments deferred with the network down go in one batch request (the proxy
 //! sees the batch and not a single pay), each reaches the gateway exactly once, all accepted, and
-//! the dealer's balance moves by exactly their sum. A gateway older than batches (the proxy
-//! answers 404 to the batch URL, as such a gateway does) gets them one by one, each once.
+//! the dealer's balance moves by exactly their sum; the batch goes gzipped. A gateway older
+//! than batches (the proxy answers 404 to the batch URL, as such a gateway does) gets them one
+//! by one, each once.
 
 use std::time::{Duration, Instant};
 
@@ -26,6 +27,11 @@ async fn the_worker_sends_deferred_payments_in_a_batch_each_once() {
     sync_fires(phone, proxy).await;
     accepted_once(&gateway_holds(console, PAYMENTS, PATIENCE).await, &taken);
     assert_eq!(proxy.delivered(BATCH), 1, "all twelve in one batch");
+    assert_eq!(
+        proxy.delivered_gzipped(BATCH),
+        1,
+        "the batch went gzipped, a third of its bytes on a slow link"
+    );
     assert_eq!(proxy.seen("/api/v1/pay"), 0, "no single pay");
     assert_eq!(proxy.delivered_payments(), PAYMENTS, "each sent once");
     assert_eq!(
