@@ -43,15 +43,18 @@ fn item(phone: &Phone, request: &Request) -> BatchItem {
     }
 }
 
-/// Sends the batch; returns the reply and, when it is a batch answer, its items.
-async fn send_batch(gateway: &Gateway, items: &[BatchItem]) -> (Reply, Option<Vec<ItemAnswer>>) {
-    let batch = BatchRequest {
+/// The batch envelope's bytes, as a phone sends them.
+fn envelope(items: &[BatchItem]) -> Vec<u8> {
+    serde_json::to_vec(&BatchRequest {
         v: PROTOCOL_VERSION,
         items: items.to_vec(),
-    };
-    let reply = gateway
-        .post("batch", serde_json::to_vec(&batch).unwrap(), &[])
-        .await;
+    })
+    .unwrap()
+}
+
+/// Sends the batch; returns the reply and, when it is a batch answer, its items.
+async fn send_batch(gateway: &Gateway, items: &[BatchItem]) -> (Reply, Option<Vec<ItemAnswer>>) {
+    let reply = gateway.post("batch", envelope(items), &[]).await;
     let answers = serde_json::from_slice::<BatchAnswer>(&reply.body)
         .ok()
         .map(|answer| answer.items);
@@ -106,14 +109,8 @@ async fn a_batchs_answers_come_compressed_and_verify_once_decoded() {
     let gateway = support::start().await;
     let phone = gateway.ready_phone(1).await;
     let items: Vec<BatchItem> = (0..20).map(|n| item(&phone, &pay(&phone, n))).collect();
-    let batch = BatchRequest {
-        v: PROTOCOL_VERSION,
-        items: items.clone(),
-    };
     let accepts = [("accept-encoding", "br, gzip".to_owned())];
-    let reply = gateway
-        .post("batch", serde_json::to_vec(&batch).unwrap(), &accepts)
-        .await;
+    let reply = gateway.post("batch", envelope(&items), &accepts).await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.headers["content-encoding"], "br");
     let mut decoded = Vec::new();
@@ -166,11 +163,7 @@ async fn a_gzipped_batch_is_decided_and_its_limit_counts_the_inflated_bytes() {
     let phone = gateway.ready_phone(1).await;
     let balance = gateway.balance_of(DEALER).await;
     let items: Vec<BatchItem> = (0..20).map(|n| item(&phone, &pay(&phone, n))).collect();
-    let plain = serde_json::to_vec(&BatchRequest {
-        v: PROTOCOL_VERSION,
-        items: items.clone(),
-    })
-    .unwrap();
+    let plain = envelope(&items);
     let gzipped = gzip(&plain);
     assert!(gzipped.len() * 2 < plain.len());
     let encoded = |coding: &str| [("content-encoding", coding.to_owned())];
@@ -186,12 +179,7 @@ async fn a_gzipped_batch_is_decided_and_its_limit_counts_the_inflated_bytes() {
     assert_eq!(gateway.balance_of(DEALER).await, balance - 20 * HUNDRED);
 
     // 70 KiB of spaces around one item: a few hundred bytes gzipped.
-    let more = [item(&phone, &pay(&phone, 20))];
-    let mut inflating = serde_json::to_vec(&BatchRequest {
-        v: PROTOCOL_VERSION,
-        items: more.to_vec(),
-    })
-    .unwrap();
+    let mut inflating = envelope(&[item(&phone, &pay(&phone, 20))]);
     inflating.splice(1..1, vec![b' '; 70 * 1024]);
     let bomb = gzip(&inflating);
     assert!(bomb.len() < 1024);
