@@ -32,13 +32,45 @@ pub fn App() -> impl IntoView {
 /// Everything inside the language context, so every string below can be translated.
 #[component]
 fn Shell() -> impl IntoView {
-    // The app is built over three browser tasks (the providers below, then the frame, then the
-    // screen): built in one, V8 compiling each function on its first call, it was one task of
-    // 300–700 ms on a 4× slower processor (issue 14, Lighthouse's blocking time), and a tap
+    // The app is built over six browser tasks, none long on a slow phone (issue 14): this one
+    // mounts the frame's empty places; the next two set up what every screen reaches (the
+    // contexts below, in two halves); then the top bar, the rest of the frame, and the screen.
+    // Built in one, V8 compiling each function on its first call, it was one task of 300–700 ms
+    // on a 4× slower processor (Lighthouse's blocking time and time to interactive), and a tap
     // waited for all of it. index.html's first paint (`#boot`) stays meanwhile, and style.css
     // hides the app behind it; the boot leaves in the task that builds the screen, so the browser
     // paints the app's bar and screen at once, where the boot's were.
-    let built = RwSignal::new(Built::Providers);
+    let built = RwSignal::new(Built::Nothing);
+    let owner = Owner::current().expect("the shell runs inside the app's owner");
+    // What the contexts' start-up jobs do (reading IndexedDB, asking the gateway) takes a task of
+    // its own too, after these (task.rs). The screens find the contexts on this component's
+    // owner, whichever task provided them: nothing below it is built before `Built::Header`.
+    let set_up = owner.clone();
+    spawn_in_own_task(async move {
+        set_up.with(|| {
+            provide_connection();
+            provide_service_worker();
+            // Above the screens: the unlocked key and an enrolment in progress outlive page
+            // changes.
+            provide_key_session();
+            // Whether the browser cleared the phone's storage since the last start (issue 13
+            // item 5).
+            provide_canary();
+        });
+    });
+    spawn_in_own_task(async move {
+        owner.with(|| {
+            // The catalogue and the balance are kept fresh whatever page is open.
+            provide_providers();
+            provide_balance();
+            // The outbox replays from here, whatever page is open (it needs the connection
+            // state).
+            provide_outbox();
+            // Accepted payments are followed to their provider while a screen shows them.
+            provide_deliveries();
+        });
+    });
+    spawn_in_own_task(async move { built.set(Built::Header) });
     spawn_in_own_task(async move { built.set(Built::Frame) });
     spawn_in_own_task(async move {
         if let Some(boot) = document().get_element_by_id("boot") {
@@ -46,27 +78,14 @@ fn Shell() -> impl IntoView {
         }
         built.set(Built::Screen);
     });
-    // The start-up jobs the providers spawn (reading IndexedDB, asking the gateway) each take a
-    // task of their own too, after these two (task.rs).
-    provide_connection();
-    provide_service_worker();
-    // Above the screens: the unlocked key and an enrolment in progress outlive page changes.
-    provide_key_session();
-    // Whether the browser cleared the phone's storage since the last start (issue 13 item 5).
-    provide_canary();
-    // Above the screens too: the catalogue and the balance are kept fresh whatever page is open.
-    provide_providers();
-    provide_balance();
-    // The outbox replays from here, whatever page is open (it needs the connection state).
-    provide_outbox();
-    // Accepted payments are followed to their provider while a screen shows them.
-    provide_deliveries();
-    // Above the screens: the address they are built for (it changes only to another address).
+    // The address the screens are built for (it changes only to another address).
     let address = provide_address();
     view! {
-        <Show when=move || { built.get() >= Built::Frame }>
+        <Show when=move || { built.get() >= Built::Header }>
             <a class="skip" href="#main">{tr!(skip_to_content)}</a>
             <Header />
+        </Show>
+        <Show when=move || { built.get() >= Built::Frame }>
             <ClockWarning />
             <UpdatePrompt />
             <LanguageLoadError />
@@ -113,7 +132,11 @@ fn screen(address: &str) -> AnyView {
 /// How much of the app is built, in the order [`Shell`] builds it.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Built {
-    Providers,
+    /// The contexts are being set up.
+    Nothing,
+    /// The top bar: the brand, the outbox and bills summaries, connection and language.
+    Header,
+    /// The rest of the frame: warnings and prompts above the screen.
     Frame,
     Screen,
 }

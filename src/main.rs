@@ -16,13 +16,15 @@ fn main() {
     // index.html's first paint (`#boot`, issue 14): the top bar and main menu as the app renders
     // them on a first visit, in Russian, styled by the same CSS, painted before the wasm arrives
     // (on any other address only the bar). Inert, and without the titles and labels nobody
-    // sees: nothing there works. It stays until the app's first screen is built, two tasks after
+    // sees: nothing there works. It stays until the app's first screen is built, five tasks after
     // the one that mounts it (`app::Shell`), and style.css hides what the app mounts meanwhile;
     // the app renders the same bar and menu in the same place: nothing moves.
     // A cashier who chose Kazakh or English sees it from the first screen: the release build
     // fetches that catalogue (from the worker's cache once installed) before the app is built.
     wasm_bindgen_futures::spawn_local(async {
         let _ = tolem::i18n::load(tolem::language::remembered_language()).await;
+        // Not in the task that instantiated the module: a slow phone answers a tap in between.
+        tolem::task::sleep(std::time::Duration::ZERO).await;
         leptos::mount::mount_to_body(tolem::App);
     });
 }

@@ -234,13 +234,13 @@ pub async fn save_numbered<E>(
 }
 
 /// Which history keys to delete so that at least `keep` of the newest remain, never touching
-/// a payment that is still waiting. `history_keys` may come in any order; sessions sort by
-/// creation time.
+/// a payment that is still waiting. `history_keys` come oldest first, as IndexedDB's
+/// `getAllKeys` gives a store's keys (ascending; sessions sort by creation time): no sorting
+/// here, and none of its code in the download.
 pub fn prune_plan(history_keys: &[String], waiting: &HashSet<String>, keep: usize) -> Vec<String> {
-    let mut newest_first: Vec<&String> = history_keys.iter().collect();
-    newest_first.sort_unstable_by(|a, b| b.cmp(a));
-    newest_first
-        .into_iter()
+    history_keys
+        .iter()
+        .rev()
         .skip(keep)
         .filter(|session| !waiting.contains(*session))
         .cloned()

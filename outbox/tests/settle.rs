@@ -10,6 +10,8 @@
 
 mod common;
 
+use std::collections::HashSet;
+
 use common::*;
 use tolem_outbox::record::{Failure, PaymentRecord, State};
 use tolem_outbox::settle::{Reply, after_pay, after_status, backoff_ms, read_reply};
@@ -304,13 +306,19 @@ fn pruning_keeps_the_newest_and_every_unfinished_payment() {
     let keys: Vec<String> = (0..8)
         .map(|i| signed_at(NOW + i * 60_000, 3).session.to_string())
         .collect();
-    // Oldest first: keys[0] is the oldest. keys[0] and keys[2] are still waiting.
+    // Oldest first, as IndexedDB lists them: keys[0] is the oldest. keys[0] and keys[2] are
+    // still waiting.
     let waiting = [keys[0].clone(), keys[2].clone()].into_iter().collect();
-    let mut shuffled = keys.clone();
-    shuffled.reverse();
-    shuffled.swap(1, 5);
-    let mut plan = prune_plan(&shuffled, &waiting, 5);
-    plan.sort();
-    assert_eq!(plan, vec![keys[1].clone()]);
+    let mut ascending = keys.clone();
+    ascending.sort();
+    assert_eq!(
+        ascending, keys,
+        "a session's key sorts by its creation time"
+    );
+    assert_eq!(prune_plan(&keys, &waiting, 5), vec![keys[1].clone()]);
+    assert_eq!(
+        prune_plan(&keys, &HashSet::new(), 5),
+        vec![keys[2].clone(), keys[1].clone(), keys[0].clone()]
+    );
     assert!(prune_plan(&keys, &waiting, 100).is_empty());
 }
