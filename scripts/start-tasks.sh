@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The app's start on a slow phone's processor (issue 14): its long tasks, blocking time and the
-# wasm V8 compiles on first call, traced in Debian's Chromium with the processor really slowed 4×
-# (tools/lighthouse/start-tasks.mjs). Lighthouse (scripts/lighthouse.sh) simulates the same
-# slowdown from one fast run, so its blocking time moves by more than a change does; this
-# measures it. Usage: scripts/start-tasks.sh [RUNS] (default 5).
+# The app's start on a slow phone (issue 14): its long tasks, blocking time and the wasm V8
+# compiles on first call, traced in Debian's Chromium with the processor really slowed 4× and the
+# line throttled to slow 4G (tools/lighthouse/start-tasks.mjs), and when the app's screen replaces
+# the first paint. Lighthouse (scripts/lighthouse.sh) simulates the same slowdown from one fast
+# run, so its blocking time moves by more than a change does; this measures it.
+# Usage: scripts/start-tasks.sh [RUNS] (default 5).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
