@@ -1,4 +1,4 @@
-// The app's start on a slow phone's processor (issue 14): loads the page N times in Debian's
+// The app's start on a slow phone (issue 14): loads the page N times in Debian's
 // Chromium with the processor slowed 4× and the line throttled to Lighthouse's slow 4G (its
 // mobile settings, applied for real here, not simulated), traces the page's main thread, and
 // prints its long tasks, what Lighthouse's total blocking time adds up, how many wasm functions
