@@ -171,34 +171,27 @@ impl Proxy {
 
     /// How many requests for `path` were seen, whether or not they reached the gateway.
     pub fn seen(&self, path: &str) -> usize {
-        self.state
-            .lock()
-            .unwrap()
-            .seen
-            .iter()
-            .filter(|seen| seen.path == path)
-            .count()
+        self.count(|seen| seen.path == path)
     }
 
     /// How many requests for `path` reached the gateway.
     pub fn delivered(&self, path: &str) -> usize {
-        self.state
-            .lock()
-            .unwrap()
-            .seen
-            .iter()
-            .filter(|seen| seen.path == path && seen.delivered)
-            .count()
+        self.count(|seen| seen.path == path && seen.delivered)
     }
 
     /// How many requests to `path` reached the gateway with a gzipped body.
     pub fn delivered_gzipped(&self, path: &str) -> usize {
+        self.count(|seen| seen.path == path && seen.delivered && seen.gzipped)
+    }
+
+    /// How many of the requests seen so far are `which`.
+    fn count(&self, which: impl Fn(&Seen) -> bool) -> usize {
         self.state
             .lock()
             .unwrap()
             .seen
             .iter()
-            .filter(|seen| seen.path == path && seen.delivered && seen.gzipped)
+            .filter(|seen| which(seen))
             .count()
     }
 
@@ -284,9 +277,8 @@ async fn answer_browser(client: &mut TcpStream, state: &Mutex<State>, answer: &[
     }
 }
 
-/// The payments a request to `path` carries: 1 for a pay, the items of a batch.
-/// The payments a request carries, counted in its body as the gateway reads it (a gzipped one
-/// inflated first).
+/// The payments a request to `path` carries: 1 for a pay, the items of a batch, counted in its
+/// body as the gateway reads it (a gzipped one inflated first).
 fn payments_in(path: &str, body: &[u8], gzipped: bool) -> usize {
     match path {
         "/api/v1/pay" => 1,
