@@ -1,5 +1,6 @@
-//! Completing Trunk's output: the chunks linked, the glue minified, the service worker's precache
-//! list and version, and the precompressed copies the gateway serves.
+//! Completing Trunk's output: the chunks linked, the stylesheet written into index.html, the glue
+//! minified, the service worker's precache list and version, and the precompressed copies the
+//! gateway serves.
 
 use std::fs;
 use std::path::Path;
@@ -10,6 +11,7 @@ use tolem_protocol::assets::is_content_hashed;
 use crate::catalogue_files;
 use crate::compress;
 use crate::dist::{self, DistFile};
+use crate::inline_css;
 use crate::minify;
 use crate::split;
 
@@ -18,6 +20,7 @@ const MIN_SAVING: f64 = 0.05;
 
 pub fn finish_dist(dist_dir: &Path, split_dir: Option<&Path>) -> Result<(), String> {
     link_chunks(dist_dir, split_dir)?;
+    inline_css::inline_stylesheet(dist_dir)?;
     // The split build fetches Kazakh and English on choice (src/i18n): the files it asks for.
     if split_dir.is_some() {
         write_fetched_catalogues(dist_dir)?;

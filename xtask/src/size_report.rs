@@ -87,8 +87,11 @@ const GOAL_BROTLI: usize = 150 * 1024;
 /// gzipped they take a third of the time there, every time a phone replays (issue 14 item 3).
 /// Lowered to 292.9 KiB (292.8 KiB measured): pruning reads IndexedDB's keys in the order
 /// IndexedDB lists them instead of sorting them again (outbox/src/store.rs, -1.2 KiB), less the
-/// app's start over six tasks instead of three (src/app.rs, +0.4 KiB).
-pub const BUDGET_BROTLI: usize = 292 * 1024 + 922;
+/// app's start over six tasks instead of three (src/app.rs, +0.4 KiB). Lowered to 291.6 KiB
+/// (291.5 KiB measured): the stylesheet is written into index.html, minified (xtask/src/
+/// inline_css.rs, -1.3 KiB: its comments and spaces; and the first paint waits for one request
+/// fewer).
+pub const BUDGET_BROTLI: usize = 291 * 1024 + 614;
 
 /// Prints the report; with `check`, fails when the first visit is over [`BUDGET_BROTLI`].
 pub fn print(dist_dir: &Path, check: bool) -> Result<(), String> {

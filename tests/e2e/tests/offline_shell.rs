@@ -66,6 +66,7 @@ async fn app_opens_offline_and_offers_the_next_version(engine: Engine) {
             .unwrap();
         assert_eq!(visible, serde_json::json!([true]), "{part} once, and shown");
     }
+    assert_styled(&browser).await;
 
     // A real outage: the gateway dies. The cashier opens the app again: it opens, whole, with
     // its main menu. (Opened, not WebDriver's refresh: Firefox's driver reloads past the
@@ -77,6 +78,7 @@ async fn app_opens_offline_and_offers_the_next_version(engine: Engine) {
         browser.wait_for_text(item).await;
     }
     browser.wait_for_text("Нет связи").await;
+    assert_styled(&browser).await;
     let status = browser
         .eval("return document.querySelector('.connection').dataset.connection")
         .await;
@@ -106,4 +108,14 @@ async fn app_opens_offline_and_offers_the_next_version(engine: Engine) {
     assert!(!browser.text().await.contains("Доступна новая версия"));
 
     browser.close().await;
+}
+
+/// The page wears its styles: the release build writes the stylesheet into index.html (issue
+/// 14), and the gateway's Content-Security-Policy allows that `<style>` by its hash, online and
+/// from the worker's cache. A refused stylesheet leaves the top bar without its brand colour.
+async fn assert_styled(browser: &Browser) {
+    let background = browser
+        .eval("return getComputedStyle(document.querySelector('header.top-bar')).backgroundColor")
+        .await;
+    assert_eq!(background, "rgb(11, 110, 79)", "the top bar's brand colour");
 }
