@@ -1,6 +1,6 @@
-//! Completing Trunk's output: the chunks linked, the stylesheet written into index.html, the glue
-//! minified, the service worker's precache list and version, and the precompressed copies the
-//! gateway serves.
+//! Completing Trunk's output: the chunks linked, the stylesheet written into index.html, the
+//! module's imports renamed short and the glue minified, the service worker's precache list and
+//! version, and the precompressed copies the gateway serves.
 
 use std::fs;
 use std::path::Path;
@@ -11,6 +11,7 @@ use tolem_protocol::assets::is_content_hashed;
 use crate::catalogue_files;
 use crate::compress;
 use crate::dist::{self, DistFile};
+use crate::import_names;
 use crate::inline_css;
 use crate::minify;
 use crate::split;
@@ -28,7 +29,14 @@ pub fn finish_dist(dist_dir: &Path, split_dir: Option<&Path>) -> Result<(), Stri
     // The chunks are files of the build from here on: precached and compressed like the rest.
     let files = dist::files(dist_dir)?;
     // After linking: split.rs finds its place in the glue by wasm-bindgen's own text.
-    minify::minify_in_place(&find(files.as_slice(), "glue (tolem-*.js)", is_glue)?.path)?;
+    let glue = find(files.as_slice(), "glue (tolem-*.js)", is_glue)?;
+    let module = find(files.as_slice(), "module (tolem-*_bg.wasm)", is_module)?;
+    let renamed = import_names::shorten(&module.path, &glue.path)?;
+    println!(
+        "finish-dist: {renamed} imports of {} renamed short",
+        module.url
+    );
+    minify::minify_in_place(&glue.path)?;
     fill_service_worker(dist_dir, &files)?;
     // sw.js changed above: compress after, from the files as they now are.
     let mut written = 0;
@@ -88,13 +96,15 @@ fn is_glue(file: &DistFile) -> bool {
     file.name().starts_with("tolem-") && file.name().ends_with(".js")
 }
 
+fn is_module(file: &DistFile) -> bool {
+    file.name().starts_with("tolem-") && file.name().ends_with("_bg.wasm")
+}
+
 /// Writes the version, the precache list and the names of the app's glue and wasm into `sw.js`:
 /// the worker runs the app's own module (issue 14), so a first visit downloads it once.
 fn fill_service_worker(dist_dir: &Path, files: &[DistFile]) -> Result<(), String> {
     let glue = find(files, "glue (tolem-*.js)", is_glue)?;
-    let wasm = find(files, "module (tolem-*_bg.wasm)", |f| {
-        f.name().starts_with("tolem-") && f.name().ends_with("_bg.wasm")
-    })?;
+    let wasm = find(files, "module (tolem-*_bg.wasm)", is_module)?;
 
     let shell: Vec<&DistFile> = files.iter().filter(|f| !f.is_service_worker()).collect();
     let (immutable, revalidate): (Vec<&str>, Vec<&str>) = shell

@@ -2,9 +2,9 @@
 //!
 //! - `cargo run -p xtask -- finish-dist [DIST] [--split=DIR]` completes Trunk's output: links
 //!   the chunks wasm-split left in DIR (split.rs), writes the stylesheet into index.html
-//!   (inline_css.rs), minifies the JS glue (minify.rs), fills the service worker's version and
-//!   precache list into `sw.js`, then writes `.br` and `.gz` copies of every file for the
-//!   gateway to serve.
+//!   (inline_css.rs), renames the module's imports short (import_names.rs), minifies the JS glue
+//!   (minify.rs), fills the service worker's version and precache list into `sw.js`, then
+//!   writes `.br` and `.gz` copies of every file for the gateway to serve.
 //! - `cargo run -p xtask -- size-report [DIST] [--check]` prints what a first visit downloads,
 //!   per file and in total: raw, gzip and brotli bytes; `--check` fails over the budget (the
 //!   test command runs it).
@@ -15,6 +15,7 @@ mod catalogue_files;
 mod compress;
 mod dist;
 mod finish;
+mod import_names;
 mod inline_css;
 mod minify;
 mod size_report;
