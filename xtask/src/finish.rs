@@ -150,8 +150,6 @@ fn fill_service_worker(dist_dir: &Path, files: &[DistFile]) -> Result<(), String
     Ok(())
 }
 
-/// The one file of the build that is `what`: none, or two (a stale file of an older build), is an
-/// error, since sw.js must name exactly the files index.html loads.
 /// `script` without the lines that are only a `//` comment (nothing else is touched, so the
 /// code that runs is exactly what public/sw.js says).
 fn without_comment_lines(script: &str) -> String {
@@ -162,6 +160,8 @@ fn without_comment_lines(script: &str) -> String {
         .collect()
 }
 
+/// The one file of the build that is `what`: none, or two (a stale file of an older build), is an
+/// error, since sw.js must name exactly the files index.html loads.
 fn find<'a>(
     files: &'a [DistFile],
     what: &str,

@@ -24,29 +24,27 @@ pub fn shorten(wasm: &Path, glue: &Path) -> Result<usize, String> {
     let script =
         fs::read_to_string(glue).map_err(|e| format!("cannot read {}: {e}", glue.display()))?;
     let section = import_section(&bytes).map_err(|e| format!("{}: {e}", wasm.display()))?;
-    let mut names = Vec::new();
+    // Each import's new name; `None` keeps its own (wasm-bindgen's few unhashed ones).
+    let short: Vec<Option<String>> = (section.imports.iter().enumerate())
+        .map(|(index, import)| is_hashed(import.name).then(|| format!("${index}")))
+        .collect();
     let mut imports = wasm_encoder::ImportSection::new();
-    for (index, import) in section.imports.iter().enumerate() {
-        let name = if is_hashed(import.name) {
-            let short = format!("${index}");
-            names.push((import.name, short));
-            names
-                .last()
-                .map(|(_, short)| short.as_str())
-                .unwrap_or_default()
-        } else {
-            import.name
-        };
+    let mut renamed_glue = script;
+    for (import, short) in section.imports.iter().zip(&short) {
         let entity = RoundtripReencoder
             .entity_type(import.ty)
             .map_err(|e| format!("{}: import {}: {e}", wasm.display(), import.name))?;
-        imports.import(import.module, name, entity);
+        imports.import(
+            import.module,
+            short.as_deref().unwrap_or(import.name),
+            entity,
+        );
+        if let Some(short) = short {
+            renamed_glue = rename_once(&renamed_glue, import.name, short)
+                .map_err(|e| format!("{}: {e}", glue.display()))?;
+        }
     }
-    let mut renamed_glue = script.clone();
-    for (old, new) in &names {
-        renamed_glue =
-            rename_once(&renamed_glue, old, new).map_err(|e| format!("{}: {e}", glue.display()))?;
-    }
+    let renamed = short.iter().flatten().count();
     let mut module = Vec::with_capacity(bytes.len());
     module.extend_from_slice(&bytes[..section.whole.start]);
     module.push(wasm_encoder::Section::id(&imports));
@@ -62,7 +60,7 @@ pub fn shorten(wasm: &Path, glue: &Path) -> Result<usize, String> {
         })?;
     fs::write(wasm, module).map_err(|e| format!("cannot write {}: {e}", wasm.display()))?;
     fs::write(glue, renamed_glue).map_err(|e| format!("cannot write {}: {e}", glue.display()))?;
-    Ok(names.len())
+    Ok(renamed)
 }
 
 /// One import of the module.
