@@ -1,6 +1,6 @@
 //! Guards HTTPS served by the real `tolem-gateway` binary (`--tls-cert`/`--tls-key`, with a
 //! certificate from `lan-certificate`), as a phone's browser meets it: the API answers over
-//! HTTPS to a client that trusts only the local authority, every answer carries
+//! HTTPS, in HTTP/2, to a client that trusts only the local authority, every answer carries
 //! `Strict-Transport-Security`, the console's login cookie is `Secure`, the client's own
 //! address still reaches the audit trail through TLS, plain HTTP on the redirect port is sent
 //! to the same path on HTTPS, the authority is downloadable on both ports, and the banner's
@@ -119,6 +119,8 @@ async fn https_answers_with_hsts_secure_cookies_and_the_clients_own_address() {
         .await
         .unwrap();
     assert_eq!(health.status(), StatusCode::OK);
+    // HTTP/2, as a browser gets it: the page's requests share one connection.
+    assert_eq!(health.version(), reqwest::Version::HTTP_2);
     assert_eq!(
         health.headers()[header::STRICT_TRANSPORT_SECURITY],
         "max-age=31536000"
@@ -138,8 +140,21 @@ async fn https_answers_with_hsts_secure_cookies_and_the_clients_own_address() {
         );
     }
 
+    // A browser's form post names its page's origin. Over HTTP/2 no `Host` header comes with
+    // it (the host travels as `:authority`): the console still sees its own origin, and still
+    // refuses a foreign one.
+    let foreign = browser
+        .post(format!("{}/console/login", gateway.url))
+        .header(header::ORIGIN, "https://elsewhere.example")
+        .form(&[("email", CLERK.0), ("password", CLERK.1), ("otp", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.version(), reqwest::Version::HTTP_2);
+    assert_eq!(foreign.status(), StatusCode::FORBIDDEN);
     let login = browser
         .post(format!("{}/console/login", gateway.url))
+        .header(header::ORIGIN, gateway.url.as_str())
         .form(&[("email", CLERK.0), ("password", CLERK.1), ("otp", "")])
         .send()
         .await
@@ -187,6 +202,8 @@ async fn localhost_gets_no_hsts_so_the_plain_local_demo_keeps_working() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
+    // Over HTTP/2 too, where the host comes as `:authority`, not as a `Host` header.
+    assert_eq!(response.version(), reqwest::Version::HTTP_2);
     assert!(
         response
             .headers()

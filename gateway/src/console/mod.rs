@@ -60,7 +60,10 @@ use axum::{
     routing::{get, post},
 };
 
-use crate::{dealer::DealerError, password::PasswordError, secrets::RandomError, state::AppState};
+use crate::{
+    dealer::DealerError, password::PasswordError, secrets::RandomError, state::AppState,
+    web::host::request_host,
+};
 
 /// Routes of the console, relative to `/console`. Which access level each POST needs is
 /// checked in its handler (see the module docs of each page).
@@ -255,15 +258,12 @@ async fn guard(request: Request, next: Next) -> Response {
 }
 
 /// Whether the request has no `Origin` (old browsers, same-origin GETs) or one whose
-/// `host[:port]` is the `Host` it was sent to.
+/// `host[:port]` is the host it was sent to.
 fn same_origin(request: &Request) -> bool {
     let Some(origin) = request.headers().get(header::ORIGIN) else {
         return true;
     };
-    let host = request
-        .headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok());
+    let host = request_host(request.headers(), request.uri());
     let origin_host = origin
         .to_str()
         .ok()

@@ -15,7 +15,7 @@
 use axum::{
     Form, Router,
     extract::{Path, Query, State},
-    http::{HeaderMap, StatusCode, header},
+    http::{HeaderMap, StatusCode, Uri, header},
     middleware,
     response::{IntoResponse, Redirect, Response},
     routing::get,
@@ -41,7 +41,10 @@ use crate::{
     },
     display::{local_time, tenge},
     state::AppState,
-    web::language::{self, tr},
+    web::{
+        host::request_host,
+        language::{self, tr},
+    },
 };
 
 /// The customer's routes, with the public pages' language handling and headers.
@@ -72,6 +75,7 @@ struct PayForm {
 async fn pay(
     State(state): State<AppState>,
     Path(token): Path<String>,
+    uri: Uri,
     headers: HeaderMap,
     Form(form): Form<PayForm>,
 ) -> Response {
@@ -90,7 +94,7 @@ async fn pay(
     let Some(service) = state.card.service.clone() else {
         return render_bill(&state, &token, &opened, Some(&tr("bill.cards_off"))).await;
     };
-    let origin = origin(&state, &headers);
+    let origin = origin(&state, &headers, &uri);
     let choices = Choices {
         email,
         lang: language::current(),
@@ -123,15 +127,13 @@ fn valid_address(address: &str) -> bool {
 }
 
 /// The gateway's address as the customer's browser reached it: the configured public URL, or
-/// the request's `Host` (the service only sends the customer's own browser back there).
-fn origin(state: &AppState, headers: &HeaderMap) -> String {
+/// the host the request was sent to (the service only sends the customer's own browser back
+/// there).
+fn origin(state: &AppState, headers: &HeaderMap, uri: &Uri) -> String {
     if let Some(url) = &state.card.public_url {
         return url.trim_end_matches('/').to_owned();
     }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
+    let host = request_host(headers, uri).unwrap_or("localhost");
     let scheme = if state.secure_cookies {
         "https"
     } else {

@@ -22,6 +22,8 @@ use rustls::{
     pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject},
 };
 
+use crate::web::host::request_host;
+
 /// What HTTPS answers say: browsers must come back over HTTPS only, for a year.
 pub const HSTS: &str = "max-age=31536000";
 
@@ -92,8 +94,9 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsEr
         .with_no_client_auth()
         .with_single_cert(chain, private_key)
         .map_err(mismatch)?;
-    // axum serves HTTP/1.1 only (its `http2` feature is off).
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // HTTP/2 first: a page's requests share one connection instead of opening up to six, each
+    // with its own handshake (two round trips, 300 ms and more on a phone's slow line).
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }
 
@@ -102,14 +105,10 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsEr
 /// for `localhost` and then refuse the plain `http://localhost:8080` of the local demo for a
 /// year.
 pub async fn strict_transport(request: Request, next: Next) -> Response {
-    let localhost = request
-        .headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .is_some_and(|host| {
-            let name = redirect::host_name(host).to_ascii_lowercase();
-            name == "localhost" || name.ends_with(".localhost")
-        });
+    let localhost = request_host(request.headers(), request.uri()).is_some_and(|host| {
+        let name = redirect::host_name(host).to_ascii_lowercase();
+        name == "localhost" || name.ends_with(".localhost")
+    });
     let mut response = next.run(request).await;
     if !localhost {
         response

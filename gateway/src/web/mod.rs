@@ -1,9 +1,11 @@
 //! What every HTML and JSON face of the gateway shares at the HTTP level, below all of them:
-//! the client's address ([`client_ip`]), the request's language ([`language`]), cookies, and
+//! the client's address ([`client_ip`]), the host it was sent to ([`host`]), the request's
+//! language ([`language`]), cookies, and
 //! the cashier app's own files ([`static_files`]), served wherever no face answers.
 
 pub mod app_policy;
 pub mod client_ip;
+pub mod host;
 pub mod language;
 pub mod metrics_endpoint;
 pub mod static_files;
