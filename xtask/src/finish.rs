@@ -37,7 +37,7 @@ pub fn finish_dist(dist_dir: &Path, split_dir: Option<&Path>) -> Result<(), Stri
         module.url
     );
     minify::minify_in_place(&glue.path)?;
-    fill_service_worker(dist_dir, &files)?;
+    fill_service_worker(dist_dir, &files, glue, module)?;
     // sw.js changed above: compress after, from the files as they now are.
     let mut written = 0;
     for file in &files {
@@ -100,12 +100,15 @@ fn is_module(file: &DistFile) -> bool {
     file.name().starts_with("tolem-") && file.name().ends_with("_bg.wasm")
 }
 
-/// Writes the version, the precache list and the names of the app's glue and wasm into `sw.js`:
-/// the worker runs the app's own module (issue 14), so a first visit downloads it once.
-fn fill_service_worker(dist_dir: &Path, files: &[DistFile]) -> Result<(), String> {
-    let glue = find(files, "glue (tolem-*.js)", is_glue)?;
-    let wasm = find(files, "module (tolem-*_bg.wasm)", is_module)?;
-
+/// Writes the version, the precache list and the names of the app's `glue` and `wasm` (two of
+/// `files`) into `sw.js`: the worker runs the app's own module (issue 14), so a first visit
+/// downloads it once.
+fn fill_service_worker(
+    dist_dir: &Path,
+    files: &[DistFile],
+    glue: &DistFile,
+    wasm: &DistFile,
+) -> Result<(), String> {
     let shell: Vec<&DistFile> = files.iter().filter(|f| !f.is_service_worker()).collect();
     let (immutable, revalidate): (Vec<&str>, Vec<&str>) = shell
         .iter()
