@@ -107,7 +107,58 @@ impl Report {
 /// ([`crate::boxed`]): the page and the service worker both await it, and the pass is big.
 #[inline(never)]
 pub fn replay(wait: Wait) -> Boxed<'static, Result<Report, StoreError>> {
-    Box::pin(replay_once(wait))
+    #[cfg(not(feature = "split"))]
+    {
+        Box::pin(replay_once(wait))
+    }
+    #[cfg(feature = "split")]
+    {
+        Box::pin(split::replay(wait))
+    }
+}
+
+/// The pass as a chunk of the split module (issue 14): only a phone with something waiting
+/// needs it, so a first visit does not download it. The page and the service worker both reach
+/// it through [`replay`]; the worker takes the chunk from its precache, so it loads offline
+/// (xtask/src/split.rs), and a page fetches it through the worker.
+#[cfg(feature = "split")]
+mod split {
+    use wasm_split_helpers::{SplitLoaderError, wasm_split};
+
+    use super::{Boxed, Report, Stop, StoreError, Wait};
+    use crate::store;
+
+    /// The chunk could not be fetched: the gateway that serves it is out of reach (the very
+    /// first visit, before the worker cached the build, on a lost connection).
+    struct NotLoaded;
+
+    impl From<SplitLoaderError> for NotLoaded {
+        fn from(_: SplitLoaderError) -> Self {
+            NotLoaded
+        }
+    }
+
+    /// `wait` is boxed: one pointer across the split point.
+    #[wasm_split(tolem_replay, fallible)]
+    fn replay_chunk(
+        wait: Box<Wait>,
+    ) -> Result<Boxed<'static, Result<Report, StoreError>>, NotLoaded> {
+        Ok(Box::pin(super::replay_once(*wait)))
+    }
+
+    /// A replay, or — its code out of reach — a pass that stopped offline before sending
+    /// anything, as [`super::replay_once`] reports an unreachable gateway: what waits stays as
+    /// it is, and the caller tries again later.
+    pub async fn replay(wait: Wait) -> Result<Report, StoreError> {
+        match replay_chunk(Box::new(wait)).await {
+            Ok(pass) => pass.await,
+            Err(NotLoaded) => Ok(Report {
+                left: store::waiting_count().await?,
+                stopped: Some(Stop::Offline),
+                ..Report::default()
+            }),
+        }
+    }
 }
 
 async fn replay_once(wait: Wait) -> Result<Report, StoreError> {

@@ -26,6 +26,15 @@ const GLUE_REQUIRE: &str = "require(\"./__wasm_split.js\")";
 const MAIN: &str = "main.wasm";
 /// The one name the linked loader is known by inside the glue.
 const LINKED: &str = "__tolem_wasm_split";
+/// How the loader fetches each chunk.
+const CHUNK_FETCH: &str = "fetch(new URL(";
+/// What the linked loader fetches chunks with instead. A service worker's own requests skip its
+/// fetch handler, so offline it could not load a chunk from the network; the replay pass is one
+/// and runs in the worker (outbox/src/replay.rs), so the worker takes chunks from its precache
+/// first. A page's request goes through the worker, which answers from the same cache.
+const FETCH_CHUNK: &str = "const fetchChunk = (url) => typeof ServiceWorkerGlobalScope == 'function' \
+    && self instanceof ServiceWorkerGlobalScope \
+    ? caches.match(url.href).then((cached) => cached || fetch(url)) : fetch(url);";
 
 /// Whether Trunk's glue imports a split loader (the module was split).
 pub fn glue_needs_loader(glue: &str) -> bool {
@@ -111,10 +120,17 @@ fn classic_loader(loader: &str) -> Result<String, String> {
     if !body.contains("export const ") {
         return Err(format!("{LOADER} exports no loader"));
     }
+    let fetches = body.matches(CHUNK_FETCH).count();
+    if fetches == 0 || body.matches("fetch(").count() != fetches {
+        return Err(format!(
+            "{LOADER} fetches its chunks otherwise than with `{CHUNK_FETCH}`"
+        ));
+    }
     let body = body
         .replace("export const ", "link.")
         // The chunks' URLs are absolute paths; the page and the worker share the origin.
-        .replace("import.meta.url", "self.location.href");
+        .replace("import.meta.url", "self.location.href")
+        .replace(CHUNK_FETCH, "fetchChunk(new URL(");
     if let Some(line) = body.lines().find(|line| {
         let line = line.trim_start();
         line.starts_with("import ")
@@ -127,7 +143,7 @@ fn classic_loader(loader: &str) -> Result<String, String> {
         ));
     }
     Ok(format!(
-        "const {LINKED} = (() => {{\nconst link = {{}};\n{body}\nreturn link;\n}})();\n"
+        "const {LINKED} = (() => {{\nconst link = {{}};\n{FETCH_CHUNK}\n{body}\nreturn link;\n}})();\n"
     ))
 }
 
@@ -163,6 +179,8 @@ mod tests {
         assert!(classic.starts_with("const __tolem_wasm_split = (() => {"));
         assert!(classic.contains("link.__wasm_split_load_a = "));
         assert!(classic.contains("self.location.href"));
+        assert!(classic.contains("fetchChunk(new URL(\"/a-0123456789abcdef.wasm\""));
+        assert!(classic.contains("caches.match(url.href)"));
         assert!(!classic.contains("import "));
         assert!(!classic.contains("export "));
 
@@ -180,6 +198,8 @@ mod tests {
         assert!(classic_loader(&other).is_err());
         let dynamic = format!("{LOADER_JS}import(\"./x.js\");\n");
         assert!(classic_loader(&dynamic).is_err_and(|e| e.contains("import(")));
+        let other_fetch = LOADER_JS.replace("fetch(new URL(", "fetch(String(new URL(");
+        assert!(classic_loader(&other_fetch).is_err_and(|e| e.contains("fetches its chunks")));
         assert!(link_into_glue("no require here", "x").is_err());
     }
 }

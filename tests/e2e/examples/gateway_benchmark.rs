@@ -453,6 +453,7 @@ mod statements {
         let rows = sqlx::query(
             "SELECT query, CAST(calls AS BIGINT) AS calls, total_plan_time AS plan_ms, \
              total_plan_time + total_exec_time AS total_ms, \
+             CAST(wal_bytes AS DOUBLE PRECISION) AS wal_bytes, CAST(wal_fpi AS BIGINT) AS wal_fpi, \
              (total_plan_time + total_exec_time) \
              / NULLIF(SUM(total_plan_time + total_exec_time) OVER (), 0) AS share \
              FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database \
@@ -461,23 +462,40 @@ mod statements {
         .fetch_all(pool)
         .await
         .expect("pg_stat_statements answers");
-        rows.iter()
-            .map(|row| {
+        let (wal_all, fpi_all): (f64, i64) = sqlx::query_as(
+            "SELECT CAST(COALESCE(SUM(wal_bytes), 0) AS DOUBLE PRECISION), \
+             CAST(COALESCE(SUM(wal_fpi), 0) AS BIGINT) FROM pg_stat_statements \
+             WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())",
+        )
+        .fetch_one(pool)
+        .await
+        .expect("pg_stat_statements answers");
+        let total = format!(
+            "all statements: WAL {:.2} KiB/payment, {:.2} page images/payment",
+            wal_all / 1024.0 / n as f64,
+            fpi_all as f64 / n as f64
+        );
+        std::iter::once(total)
+            .chain(rows.iter().map(|row| {
                 let query: String = row.get("query");
                 let query: String = query.split_whitespace().collect::<Vec<_>>().join(" ");
                 let calls: i64 = row.get("calls");
                 let (total_ms, plan_ms): (f64, f64) = (row.get("total_ms"), row.get("plan_ms"));
                 let share: f64 = row.try_get("share").unwrap_or(0.0);
+                let (wal_bytes, wal_fpi): (f64, i64) = (row.get("wal_bytes"), row.get("wal_fpi"));
                 let per_payment = |ms: f64| ms * 1000.0 / n as f64;
                 format!(
-                    "{:>6.1} µs/payment (planning {:>5.1}) {:>4.1} % {:>7} calls  {}",
+                    "{:>6.1} µs/payment (planning {:>5.1}) {:>4.1} % {:>7} calls, \
+                     WAL {:>5.2} KiB/payment ({:>4.2} page images)  {}",
                     per_payment(total_ms),
                     per_payment(plan_ms),
                     share * 100.0,
                     calls,
+                    wal_bytes / 1024.0 / n as f64,
+                    wal_fpi as f64 / n as f64,
                     query.chars().take(110).collect::<String>()
                 )
-            })
+            }))
             .collect()
     }
 }

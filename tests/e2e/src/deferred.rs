@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use std::ops::Range;
 use std::time::{Duration, Instant};
 
+use serde_json::json;
 use tempfile::TempDir;
 
 use crate::{
@@ -88,6 +89,24 @@ pub async fn sync_fires(phone: &Phone, proxy: &Proxy) {
     proxy.set_fault(Fault::None);
     let origin = phone.app.trim_end_matches('/').to_owned();
     dispatch_sync(&phone.browser, &origin, &registration).await;
+}
+
+/// As [`sync_fires`], into a worker started afresh for the event and with the browser's HTTP
+/// cache emptied, so the worker has nothing but what it keeps itself: a phone's browser stops
+/// an idle worker within minutes, and evicts its HTTP cache as it likes.
+pub async fn sync_fires_in_fresh_worker(phone: &Phone, proxy: &Proxy) {
+    let registration = sync_registration_id(&phone.browser, &phone.app).await;
+    let browser = &phone.browser;
+    browser.devtools("ServiceWorker.enable", json!({})).await;
+    browser
+        .devtools("ServiceWorker.stopAllWorkers", json!({}))
+        .await;
+    browser
+        .devtools("Network.clearBrowserCache", json!({}))
+        .await;
+    proxy.set_fault(Fault::None);
+    let origin = phone.app.trim_end_matches('/').to_owned();
+    dispatch_sync(browser, &origin, &registration).await;
 }
 
 /// Waits, up to `patience`, until the console lists `count` payments (or more: the assertions

@@ -7,12 +7,18 @@
 //! outage made by a proxy that drops every connection. Headless Chromium never sees its network
 //! change, so the test asks it (DevTools `ServiceWorker.dispatchSyncEvent`) to fire the sync
 //! event it would fire when connectivity returns: the browser's own event, into the real worker.
+//!
+//! The replay's code is a chunk of the split module (outbox/src/replay.rs), and the worker runs
+//! the one it cached with its version: the gateway here no longer serves it, as after a deploy
+//! of a newer build.
 
 use std::time::{Duration, Instant};
 
 use tolem_e2e::deferred::{
-    ProxiedPoint, accepted_once, defer_offline, gateway_holds, nothing_waits, sum_tiyn, sync_fires,
+    ProxiedPoint, accepted_once, defer_offline, gateway_holds, nothing_waits, sum_tiyn,
+    sync_fires_in_fresh_worker,
 };
+use tolem_e2e::path_from_env;
 
 const PAYMENTS: usize = 20;
 
@@ -22,6 +28,11 @@ async fn the_worker_alone_sends_twenty_deferred_payments_once_each() {
     let point = ProxiedPoint::start().await;
     let (proxy, console, phone) = (&point.proxy, &point.console, &point.phone);
 
+    // The gateway stops serving the replay's chunk (a newer build is deployed there).
+    let chunk = replay_chunk();
+    proxy.set_not_found(&chunk, true);
+    let chunk_asked = proxy.seen(&chunk);
+
     // The network goes down; the cashier defers twenty payments.
     let taken = defer_offline(phone, proxy, 0..PAYMENTS).await;
     let (count, total, deadline) = phone.outbox_summary().await;
@@ -30,10 +41,10 @@ async fn the_worker_alone_sends_twenty_deferred_payments_once_each() {
     assert!(!deadline.is_empty(), "the header counts down to a deadline");
     assert_eq!(proxy.delivered_payments(), 0, "nothing reached the gateway");
 
-    // Every page of the app is closed (the tab goes elsewhere); then the network returns and
-    // the browser fires the sync event in the worker. The gateway ends up with each payment
+    // Every page of the app is closed (the tab goes elsewhere), the browser stops the idle
+    // worker; then the network returns and the browser fires the sync event in a new one. The gateway ends up with each payment
     // once, all accepted.
-    sync_fires(phone, proxy).await;
+    sync_fires_in_fresh_worker(phone, proxy).await;
     let held = gateway_holds(console, PAYMENTS, Duration::from_secs(40)).await;
     accepted_once(&held, &taken);
     assert_eq!(
@@ -42,6 +53,11 @@ async fn the_worker_alone_sends_twenty_deferred_payments_once_each() {
         "each payment sent once, alone or in a batch"
     );
     assert_eq!(console.balance_tiyn().await, point.balance_before - sum);
+    assert_eq!(
+        proxy.seen(&chunk),
+        chunk_asked,
+        "the replay's code came from the worker's cache, not the gateway"
+    );
 
     // Back in the app, the history shows them accepted and nothing waits.
     phone.open_payment_form().await;
@@ -51,4 +67,15 @@ async fn the_worker_alone_sends_twenty_deferred_payments_once_each() {
 
     point.close().await;
     eprintln!("took {:?}", started.elapsed());
+}
+
+/// The path of the replay pass's chunk in the release build under test.
+fn replay_chunk() -> String {
+    let dist = path_from_env("TOLEM_DIST");
+    let name = std::fs::read_dir(&dist)
+        .expect("the build's folder")
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .find(|name| name.starts_with("split_tolem_replay-") && name.ends_with(".wasm"))
+        .expect("the release build has the replay's chunk (scripts/build-app.sh)");
+    format!("/{name}")
 }
