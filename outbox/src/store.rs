@@ -324,16 +324,6 @@ pub async fn outbox_len() -> Result<usize, StoreError> {
     Ok(count as usize)
 }
 
-/// How many entries wait in the outbox (payments, bills, letters, shift reports): one count,
-/// nothing read. For a replay that could not run at all (`crate::replay`'s chunk not loaded).
-pub async fn waiting_count() -> Result<usize, StoreError> {
-    let database = db::open().await?;
-    let transaction = database.transaction(&[OUTBOX], TransactionMode::ReadOnly)?;
-    let count = transaction.object_store(OUTBOX)?.count(None)?.await?;
-    db::finish(transaction).await?;
-    Ok(count as usize)
-}
-
 /// What waits, summed up for the header and the offline limits from the outbox entries alone
 /// (a few numbers each), not from the full records: the header is re-read after every change,
 /// and a phone may hold hundreds of deferred payments. Bills are only counted, apart: no cash
