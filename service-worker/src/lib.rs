@@ -10,12 +10,13 @@
 //! [`respond`] answers the app's requests from the shell cache so the app opens without a network,
 //! and [`replay`] sends the deferred payments of the outbox when the network returns.
 
+mod lifecycle;
 mod precache;
 mod replay;
 mod respond;
 mod scope;
 
-pub use precache::{activate, install, may_take_over};
+pub use lifecycle::{activate, install, may_take_over};
 pub use replay::{SYNC_TAG, replay};
 pub use respond::respond;
 

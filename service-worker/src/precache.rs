@@ -1,4 +1,5 @@
-//! Installing one version of the app shell, and retiring the older ones.
+//! Installing one version of the app shell, and retiring the older ones (called through
+//! [`crate::lifecycle`]).
 
 use js_sys::{Array, Promise};
 use wasm_bindgen::prelude::*;
@@ -13,7 +14,6 @@ use crate::{CACHE_PREFIX, cache_name};
 /// a content hash) is copied from an older version's cache when present — on a 128 kbit/s line an
 /// update should download only what changed. All or nothing: if one file fails, install fails and
 /// the browser keeps the old version and tries again later.
-#[wasm_bindgen]
 pub async fn install(version: String, precache: JsValue) -> Result<(), JsValue> {
     let immutable = string_list(&js_sys::Reflect::get(&precache, &"immutable".into())?);
     let revalidate = string_list(&js_sys::Reflect::get(&precache, &"revalidate".into())?);
@@ -44,7 +44,6 @@ pub async fn install(version: String, precache: JsValue) -> Result<(), JsValue> 
 /// is in a format it reads ([`tolem_outbox::compat`]). Checked in [`install`], and again by
 /// `sw.js` before `skipWaiting` when the cashier presses *Update* (what waits may have changed
 /// since the install).
-#[wasm_bindgen]
 pub async fn may_take_over() -> Result<(), JsValue> {
     tolem_outbox::compat::may_take_over()
         .await
@@ -57,7 +56,6 @@ pub async fn may_take_over() -> Result<(), JsValue> {
 
 /// Deletes the shells of older versions and takes control of open pages, so a first visit is
 /// served by the worker (and works offline) without a reload.
-#[wasm_bindgen]
 pub async fn activate(version: String) -> Result<(), JsValue> {
     let storage = caches()?;
     let current = cache_name(&version);

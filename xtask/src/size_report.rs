@@ -95,7 +95,9 @@ const GOAL_BROTLI: usize = 150 * 1024;
 /// their names did not compress (-3.1 KiB of the module, -2.8 KiB of the glue). Lowered to
 /// 266.0 KiB (265.9 KiB measured): the outbox's replay pass is a chunk loaded the first time
 /// something waits, by the page or the worker (outbox/src/replay.rs; -19.2 KiB of the module).
-pub const BUDGET_BROTLI: usize = 265 * 1024 + 1000;
+/// Lowered to 263.7 KiB (263.6 KiB measured): the worker's install, activate and take-over
+/// check are a chunk too (service-worker/src/lifecycle.rs; -2.3 KiB).
+pub const BUDGET_BROTLI: usize = 263 * 1024 + 700;
 
 /// Prints the report; with `check`, fails when the first visit is over [`BUDGET_BROTLI`].
 pub fn print(dist_dir: &Path, check: bool) -> Result<(), String> {
