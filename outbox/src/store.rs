@@ -62,7 +62,7 @@ fn first_format() -> u32 {
 }
 
 /// The kinds of signed requests that wait in the outbox.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EntryKind {
     #[default]
@@ -75,6 +75,13 @@ pub enum EntryKind {
     /// A closed shift's report ([`crate::shifts`]): no payment, no cash.
     Shift,
 }
+
+tolem_protocol::read_by_name!(EntryKind {
+    Payment = "payment",
+    Letter = "letter",
+    Bill = "bill",
+    Shift = "shift",
+});
 
 /// Why a payment could not be stored or found.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

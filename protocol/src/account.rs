@@ -9,11 +9,11 @@
 use std::ops::RangeInclusive;
 use std::str::FromStr;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 /// What a provider's number is.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AccountKind {
     /// A Kazakh phone number, +7 and ten digits.
@@ -21,6 +21,11 @@ pub enum AccountKind {
     /// A provider's account number.
     Account,
 }
+
+crate::read_by_name!(AccountKind {
+    Phone = "phone",
+    Account = "account",
+});
 
 /// A parsed rule.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 pub const BASIS_POINTS: i64 = 10_000;
 
 /// Where the commission comes from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Formula {
     /// Customer pays the provider amount plus the commission.
@@ -28,6 +28,11 @@ pub enum Formula {
     /// The commission is taken out of what the customer pays.
     Included,
 }
+
+crate::read_by_name!(Formula {
+    OnTop = "on_top",
+    Included = "included",
+});
 
 /// A provider's extra-commission settings, set by the cashier in Settings.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

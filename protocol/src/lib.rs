@@ -13,6 +13,7 @@
 //! - [`bill`]: the link (QR code) that carries a signed bill to the gateway on the customer's phone.
 //! - [`ids`]: session ids and the codes of dealers, points and cashiers.
 //! - [`json`]: JSON bytes read as text, so the app's module holds one reader per type.
+//! - [`names`]: enums of unit variants read by name, through one reader for them all.
 
 pub mod account;
 pub mod assets;
@@ -25,6 +26,7 @@ pub mod ids;
 pub mod json;
 pub mod keys;
 pub mod messages;
+pub mod names;
 #[cfg(feature = "openapi")]
 pub mod openapi;
 mod outcome_wire;

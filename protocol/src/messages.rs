@@ -277,7 +277,7 @@ impl Message for RegisterKey {
 
 /// Where a key stands with the gateway.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KeyState {
     /// Registered; the dealer has not compared and certified it yet.
@@ -287,6 +287,12 @@ pub enum KeyState {
     /// Revoked: refused for good.
     Revoked,
 }
+
+crate::read_by_name!(KeyState {
+    Pending = "pending",
+    Certified = "certified",
+    Revoked = "revoked",
+});
 
 // ----- signed requests ----------------------------------------------------------------------------
 
@@ -539,16 +545,21 @@ fn validate_payment(payment: &Payment) -> Result<(), DecodeError> {
 
 /// How a payment ended.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PaymentState {
     Accepted,
     Rejected,
 }
 
+crate::read_by_name!(PaymentState {
+    Accepted = "accepted",
+    Rejected = "rejected",
+});
+
 /// How the customer paid.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PaymentMethod {
     /// Cash to the cashier; the dealer's balance paid the provider.
@@ -557,6 +568,11 @@ pub enum PaymentMethod {
     /// By card on the customer's own phone (a [`Bill`]), through a payment service.
     Card,
 }
+
+crate::read_by_name!(PaymentMethod {
+    Cash = "cash",
+    Card = "card",
+});
 
 impl PaymentMethod {
     fn is_cash(&self) -> bool {
@@ -587,7 +603,7 @@ pub struct PaymentReceipt {
 /// it was accepted; the provider's refusal gives that money back (*refunded*), so the cashier
 /// must give the customer's cash back.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryState {
     /// Waiting for its first send.
@@ -603,6 +619,14 @@ pub enum DeliveryState {
     Refunded,
 }
 
+crate::read_by_name!(DeliveryState {
+    Queued = "queued",
+    Sent = "sent",
+    Retrying = "retrying",
+    Delivered = "delivered",
+    Refunded = "refunded",
+});
+
 impl DeliveryState {
     /// Whether the state can still change.
     pub fn is_final(self) -> bool {
@@ -612,7 +636,7 @@ impl DeliveryState {
 
 /// Why a provider refused a payment for good, as the cashier is told it.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProviderRefusal {
     /// No such subscriber or account: a wrong number.
@@ -629,6 +653,16 @@ pub enum ProviderRefusal {
     #[serde(other)]
     Other,
 }
+
+crate::read_by_name!(ProviderRefusal {
+    AccountNotFound = "account_not_found",
+    BadAccountFormat = "bad_account_format",
+    AccountInactive = "account_inactive",
+    AmountTooSmall = "amount_too_small",
+    AmountTooLarge = "amount_too_large",
+    PaymentForbidden = "payment_forbidden",
+    Other = "other",
+} else Other);
 
 /// An accepted payment's delivery to its provider.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -652,7 +686,7 @@ pub struct Delivery {
 /// Where an unpaid bill stands (the answer to `status` or `cancel` of a bill's session, with
 /// code 915, 916 or 917). Once paid, the answer is the payment's receipt instead.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BillState {
     /// The customer opened it and may still pay.
@@ -663,9 +697,15 @@ pub enum BillState {
     Cancelled,
 }
 
+crate::read_by_name!(BillState {
+    Awaiting = "awaiting",
+    Expired = "expired",
+    Cancelled = "cancelled",
+});
+
 /// Why the customer's card was refused, as the payment service put it.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CardRefusal {
     InsufficientFunds,
@@ -683,6 +723,16 @@ pub enum CardRefusal {
     #[serde(other)]
     Declined,
 }
+
+crate::read_by_name!(CardRefusal {
+    InsufficientFunds = "insufficient_funds",
+    NotEnabledForInternet = "not_enabled_for_internet",
+    CardExpired = "card_expired",
+    WrongCardData = "wrong_card_data",
+    LimitExceeded = "limit_exceeded",
+    AuthenticationFailed = "authentication_failed",
+    Declined = "declined",
+} else Declined);
 
 /// An unpaid bill, as the gateway knows it.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

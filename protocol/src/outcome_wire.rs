@@ -16,8 +16,6 @@ use serde_json::value::RawValue;
 use crate::messages::{AccountCheck, KeyState, Outcome};
 
 /// The variants' names on the wire.
-#[derive(Deserialize)]
-#[serde(rename_all = "snake_case")]
 enum Kind {
     Checked,
     Payment,
@@ -29,6 +27,18 @@ enum Kind {
     KeyCard,
     Registered,
 }
+
+crate::read_by_name!(Kind {
+    Checked = "checked",
+    Payment = "payment",
+    Bill = "bill",
+    Balance = "balance",
+    MessageQueued = "message_queued",
+    Revoked = "revoked",
+    ShiftRecorded = "shift_recorded",
+    KeyCard = "key_card",
+    Registered = "registered",
+});
 
 #[derive(Deserialize)]
 struct Tag {

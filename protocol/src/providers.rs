@@ -8,13 +8,19 @@ use crate::messages::{DecodeError, Message};
 
 /// The catalogue's sections, as the cashier browses them.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProviderGroup {
     Mobile,
     Internet,
     Utilities,
 }
+
+crate::read_by_name!(ProviderGroup {
+    Mobile = "mobile",
+    Internet = "internet",
+    Utilities = "utilities",
+});
 
 /// One provider.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

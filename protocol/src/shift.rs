@@ -15,7 +15,7 @@ pub const SHIFT_MAX_PROVIDERS: usize = 100;
 
 /// Where a payment of the shift stood when the shift closed, as both sides name it. The first
 /// four are what the gateway can know too; the others only the phone knows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ShiftState {
@@ -39,6 +39,18 @@ pub enum ShiftState {
     /// A bill that ended unpaid (expired or cancelled): no money either way.
     Unpaid,
 }
+
+crate::read_by_name!(ShiftState {
+    Accepted = "accepted",
+    Card = "card",
+    Refunded = "refunded",
+    Rejected = "rejected",
+    Deferred = "deferred",
+    Held = "held",
+    Unknown = "unknown",
+    AwaitingCard = "awaiting_card",
+    Unpaid = "unpaid",
+});
 
 impl ShiftState {
     /// Every state, in the order reports show them.

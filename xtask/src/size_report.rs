@@ -96,8 +96,10 @@ const GOAL_BROTLI: usize = 150 * 1024;
 /// 266.0 KiB (265.9 KiB measured): the outbox's replay pass is a chunk loaded the first time
 /// something waits, by the page or the worker (outbox/src/replay.rs; -19.2 KiB of the module).
 /// Lowered to 263.7 KiB (263.6 KiB measured): the worker's install, activate and take-over
-/// check are a chunk too (service-worker/src/lifecycle.rs; -2.3 KiB).
-pub const BUDGET_BROTLI: usize = 263 * 1024 + 700;
+/// check are a chunk too (service-worker/src/lifecycle.rs; -2.3 KiB). Lowered to 262.8 KiB
+/// (262.7 KiB measured): thirteen enums of unit variants read by name through one reader
+/// (protocol/src/names.rs; -0.9 KiB, 11 KB raw).
+pub const BUDGET_BROTLI: usize = 262 * 1024 + 800;
 
 /// Prints the report; with `check`, fails when the first visit is over [`BUDGET_BROTLI`].
 pub fn print(dist_dir: &Path, check: bool) -> Result<(), String> {
