@@ -29,9 +29,10 @@ const LINKED: &str = "__tolem_wasm_split";
 /// How the loader fetches each chunk.
 const CHUNK_FETCH: &str = "fetch(new URL(";
 /// What the linked loader fetches chunks with instead. A service worker's own requests skip its
-/// fetch handler, so offline it could not load a chunk from the network; the replay pass is one
-/// and runs in the worker (outbox/src/replay.rs), so the worker takes chunks from its precache
-/// first. A page's request goes through the worker, which answers from the same cache.
+/// fetch handler, so offline, or after the gateway moved on to a newer build, it could not load
+/// a chunk from the network; the replay pass and the lifecycle steps are chunks the worker runs
+/// (outbox/src/replay.rs, service-worker/src/lifecycle.rs), so it takes chunks from its
+/// precache first. A page's request goes through the worker, which answers from the same cache.
 const FETCH_CHUNK: &str = "const fetchChunk = (url) => typeof ServiceWorkerGlobalScope == 'function' \
     && self instanceof ServiceWorkerGlobalScope \
     ? caches.match(url.href).then((cached) => cached || fetch(url)) : fetch(url);";
