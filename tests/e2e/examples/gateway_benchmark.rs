@@ -454,6 +454,8 @@ mod statements {
             "SELECT query, CAST(calls AS BIGINT) AS calls, total_plan_time AS plan_ms, \
              total_plan_time + total_exec_time AS total_ms, \
              CAST(wal_bytes AS DOUBLE PRECISION) AS wal_bytes, CAST(wal_fpi AS BIGINT) AS wal_fpi, \
+             CAST(SUM(wal_bytes) OVER () AS DOUBLE PRECISION) AS wal_all, \
+             CAST(SUM(wal_fpi) OVER () AS BIGINT) AS fpi_all, \
              (total_plan_time + total_exec_time) \
              / NULLIF(SUM(total_plan_time + total_exec_time) OVER (), 0) AS share \
              FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database \
@@ -462,14 +464,10 @@ mod statements {
         .fetch_all(pool)
         .await
         .expect("pg_stat_statements answers");
-        let (wal_all, fpi_all): (f64, i64) = sqlx::query_as(
-            "SELECT CAST(COALESCE(SUM(wal_bytes), 0) AS DOUBLE PRECISION), \
-             CAST(COALESCE(SUM(wal_fpi), 0) AS BIGINT) FROM pg_stat_statements \
-             WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())",
-        )
-        .fetch_one(pool)
-        .await
-        .expect("pg_stat_statements answers");
+        // The sums over every statement, not only the ones listed (the window runs before LIMIT).
+        let (wal_all, fpi_all): (f64, i64) = rows
+            .first()
+            .map_or((0.0, 0), |row| (row.get("wal_all"), row.get("fpi_all")));
         let total = format!(
             "all statements: WAL {:.2} KiB/payment, {:.2} page images/payment",
             wal_all / 1024.0 / n as f64,
