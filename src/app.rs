@@ -12,10 +12,10 @@ use crate::connection::provide_connection;
 use crate::deliveries::provide_deliveries;
 use crate::language::{LanguageLoadError, LanguageProvider};
 use crate::outbox::provide_outbox;
-use crate::pages::{HomePage, LazyScreen, NotFoundPage, PaymentPage, ProvidersPage, Screen};
+use crate::pages::{HomePage, LazyScreen, NotFoundPage, Screen, preload_payments};
 use crate::providers::provide_providers;
 use crate::routing::{self, provide_address};
-use crate::service_worker::provide_service_worker;
+use crate::service_worker::{controls_page, provide_service_worker};
 use crate::session::provide_key_session;
 use crate::task::spawn_in_own_task;
 
@@ -77,9 +77,24 @@ fn Shell() -> impl IntoView {
             boot.remove();
         }
         built.set(Built::Screen);
+        // The payment screens are a chunk (pages/lazy.rs): on a phone the worker already
+        // serves, it is loaded from the worker's cache once the screen is up, so *Payments*
+        // opens at once. Not on a first visit: the worker is fetching the chunks to precache
+        // them, and the page would fetch them a second time over the cashier's slow line.
+        if controls_page() {
+            preload_payments();
+        }
     });
     // The address the screens are built for (it changes only to another address).
     let address = provide_address();
+    // A payment screen opened by its address (a reload in the middle of a payment) starts
+    // loading its chunk now, beside the start-up, instead of once the screen is built.
+    if routing::segments(&address.get_untracked())
+        .first()
+        .is_some_and(|s| s == "pay")
+    {
+        preload_payments();
+    }
     view! {
         <Show when=move || { built.get() >= Built::Header }>
             <a class="skip" href="#main">{tr!(skip_to_content)}</a>
@@ -99,16 +114,16 @@ fn Shell() -> impl IntoView {
     }
 }
 
-/// The screen at `address`. The main menu, the providers and the payment are in the app's
-/// module; the other screens are loaded on first use (pages/lazy.rs, issue 14).
+/// The screen at `address`. The main menu is in the app's module; the other screens are loaded
+/// on first use (pages/lazy.rs, issue 14).
 fn screen(address: &str) -> AnyView {
     let segments = routing::segments(address);
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     let lazy = |screen: Screen| view! { <LazyScreen screen /> }.into_any();
     match segments.as_slice() {
         [] => view! { <HomePage /> }.into_any(),
-        ["pay"] => view! { <ProvidersPage /> }.into_any(),
-        ["pay", provider] => view! { <PaymentPage provider=provider.to_string() /> }.into_any(),
+        ["pay"] => lazy(Screen::Providers),
+        ["pay", provider] => lazy(Screen::Payment(provider.to_string())),
         ["history"] => lazy(Screen::History),
         ["history", session] => lazy(Screen::PaymentDetail(session.to_string())),
         ["history", session, "receipt"] => lazy(Screen::Receipt(session.to_string())),

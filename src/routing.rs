@@ -27,6 +27,11 @@ impl Address {
         self.0.get()
     }
 
+    /// The address, read without following it.
+    pub fn get_untracked(self) -> String {
+        self.0.get_untracked()
+    }
+
     /// Opens `to`, one of the app's addresses (`/pay/kcell`), as a link to it would.
     pub fn open(self, to: &str) {
         go(to, self);

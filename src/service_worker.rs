@@ -64,6 +64,11 @@ pub fn provide_service_worker() {
     });
 }
 
+/// Whether a worker serves this page: not on a first visit, until the new worker takes over.
+pub fn controls_page() -> bool {
+    container().and_then(|c| c.controller()).is_some()
+}
+
 /// The browser's service-worker container, absent on insecure origins and old browsers.
 fn container() -> Option<ServiceWorkerContainer> {
     let navigator = window().navigator();
@@ -79,10 +84,7 @@ fn watch_for_waiting(
 ) {
     let offer = move |registration: &ServiceWorkerRegistration| {
         // With no controller this is the first install, not an update: nothing to offer.
-        if let (Some(worker), Some(_)) = (
-            registration.waiting(),
-            container().and_then(|c| c.controller()),
-        ) {
+        if let (Some(worker), true) = (registration.waiting(), controls_page()) {
             set_waiting.set(Some(WaitingWorker(StoredValue::new_local(worker))));
         }
     };

@@ -1,15 +1,19 @@
-//! Screens a cashier does not need for a first payment — settings and keys, the history and
-//! receipts, the shift, the message, the card bill — as code loaded on first use (issue 14
-//! item 1). The card bill ([`LazyBill`]) is a stage of the payment page rather than a route: a
-//! cash payment never shows it, and it brings the QR code encoder with it.
+//! Every screen but the main menu — the providers and the payment, settings and keys, the
+//! history and receipts, the shift, the message, the card bill — as code loaded on first use
+//! (issue 14 item 1). A new phone has no key: its first screens are the key's, and it pays only
+//! once the dealer has certified that key, by when the worker has cached every chunk. On a
+//! phone the worker already serves, the payment screens' chunk is loaded from that cache as
+//! soon as the menu is up ([`preload_payments`], src/app.rs), so *Payments* opens at once. The
+//! card bill ([`LazyBill`]) is a stage of the payment page rather than a route: a cash payment
+//! never shows it, and it brings the QR code encoder with it.
 //!
 //! With the `split` feature (the release build, scripts/build-app.sh) each group below is a
 //! split point (`wasm_split`, what Leptos' `#[lazy]` is built on): wasm-split moves the code
 //! only it reaches into a chunk of its own, which the page fetches the first time one of the
 //! group's screens opens, and which the service worker precaches with the rest of the build, so
-//! every screen still opens offline. Without the
-//! feature (the browser tests, whose runner links no chunks) the screens render directly, as
-//! before: the same components, with nothing to wait for.
+//! every screen still opens offline. Without the feature (the browser tests, whose runner links
+//! no chunks) the screens render directly, as before: the same components, with nothing to wait
+//! for.
 
 use leptos::prelude::*;
 use tolem_outbox::record::PaymentRecord;
@@ -37,6 +41,10 @@ pub enum Screen {
     Receipt(String),
     Shift,
     Message,
+    /// The provider list.
+    Providers,
+    /// The payment of one provider, by the provider's code.
+    Payment(String),
 }
 
 /// The chunks: screens that share most of their code travel together.
@@ -46,6 +54,7 @@ enum Group {
     History,
     Shift,
     Message,
+    Pay,
 }
 
 impl Screen {
@@ -65,6 +74,7 @@ impl Screen {
             Screen::History | Screen::PaymentDetail(_) | Screen::Receipt(_) => Group::History,
             Screen::Shift => Group::Shift,
             Screen::Message => Group::Message,
+            Screen::Providers | Screen::Payment(_) => Group::Pay,
         }
     }
 }
@@ -106,6 +116,15 @@ fn shift_screen() -> AnyView {
 
 fn message_screen() -> AnyView {
     view! { <super::MessagePage /> }.into_any()
+}
+
+/// The provider list and one provider's payment.
+fn pay_screen(screen: Screen) -> AnyView {
+    use super::{PaymentPage, ProvidersPage};
+    match screen {
+        Screen::Payment(provider) => view! { <PaymentPage provider /> }.into_any(),
+        _ => view! { <ProvidersPage /> }.into_any(),
+    }
 }
 
 /// What the card bill's screen is made of, in one box: one pointer across the split point.
@@ -152,6 +171,17 @@ pub fn LazyBill(
     }
 }
 
+/// Starts loading the payment screens' chunk ahead of need (the app decides when, src/app.rs);
+/// the screen, once opened, waits for the same load. Without the `split` feature there is
+/// nothing to load.
+pub fn preload_payments() {
+    #[cfg(feature = "split")]
+    leptos::task::spawn_local(async {
+        // A chunk that cannot be loaded now is loaded, or says so, when the screen opens.
+        let _ = split::pay_chunk(None).await;
+    });
+}
+
 #[cfg(not(feature = "split"))]
 fn render(screen: Screen) -> AnyView {
     match screen.group() {
@@ -159,6 +189,7 @@ fn render(screen: Screen) -> AnyView {
         Group::History => history_screen(screen),
         Group::Shift => shift_screen(),
         Group::Message => message_screen(),
+        Group::Pay => pay_screen(screen),
     }
 }
 
@@ -225,6 +256,12 @@ mod split {
         Ok(super::message_screen())
     }
 
+    /// With no screen, only loads the chunk ([`super::preload_payments`]).
+    #[wasm_split(tolem_pay, wasm_split_path = ::leptos::wasm_split, fallible)]
+    pub fn pay_chunk(screen: Option<Box<Screen>>) -> Result<Option<AnyView>, SplitLoaderError> {
+        Ok(screen.map(|screen| super::pay_screen(*screen)))
+    }
+
     #[wasm_split(tolem_bill, wasm_split_path = ::leptos::wasm_split, fallible)]
     pub fn bill_chunk(bill: Box<Bill>) -> Result<AnyView, SplitLoaderError> {
         Ok(super::bill_screen(bill))
@@ -237,6 +274,9 @@ mod split {
             Group::History => history_chunk(screen).await,
             Group::Shift => shift_chunk().await,
             Group::Message => message_chunk().await,
+            Group::Pay => Ok(pay_chunk(Some(screen))
+                .await?
+                .unwrap_or_else(|| ().into_any())),
         }
     }
 }

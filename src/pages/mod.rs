@@ -23,7 +23,7 @@ pub use keys::{
     ChangePassphrasePage, DeleteKeyPage, GenerateKeyPage, KeyCardPage, KeysPage, RegisterKeyPage,
     ViewKeyPage,
 };
-pub use lazy::{LazyBill, LazyScreen, Screen};
+pub use lazy::{LazyBill, LazyScreen, Screen, preload_payments};
 pub use message::MessagePage;
 pub use not_found::NotFoundPage;
 pub use pay::{PaymentPage, ProvidersPage};

@@ -2,12 +2,15 @@
 //!
 //! A first visit loads the page, its CSS, JS and wasm; then the service worker installs (sw.js,
 //! its glue and wasm) and precaches the rest of the shell (manifest, icons) and the chunks of
-//! the screens loaded on first use (issue 14 item 1: settings, history, shift, message, card
-//! bill). The report lists every file and gives two totals:
+//! the code loaded on first use (issue 14 item 1: every screen but the main menu — the payment
+//! screens, settings and keys, history, shift, message, the card bill — and the worker's replay
+//! and lifecycle steps). The report lists every file and gives two totals:
 //!
 //! - usable: every file but those chunks — what the page and the worker fetch before the main
-//!   menu and the payment work (the first paint, the glue and main module, sw.js, the shell).
-//!   The budget is on this figure.
+//!   menu works (the first paint, the glue and main module, sw.js, the shell). A new phone has
+//!   no key yet, so its first screens are the key's (settings), and it pays only once the dealer
+//!   has certified that key; meanwhile the worker has cached the chunks. The budget is on this
+//!   figure.
 //! - offline-ready: every file, chunks included — what the worker has cached once it is
 //!   installed, after which every screen opens without a network. On a first visit the worker
 //!   fetches the chunks in the background, after the app is usable.
@@ -98,8 +101,12 @@ const GOAL_BROTLI: usize = 150 * 1024;
 /// Lowered to 263.7 KiB (263.6 KiB measured): the worker's install, activate and take-over
 /// check are a chunk too (service-worker/src/lifecycle.rs; -2.3 KiB). Lowered to 262.8 KiB
 /// (262.7 KiB measured): thirteen enums of unit variants read by name through one reader
-/// (protocol/src/names.rs; -0.9 KiB, 11 KB raw).
-pub const BUDGET_BROTLI: usize = 262 * 1024 + 800;
+/// (protocol/src/names.rs; -0.9 KiB, 11 KB raw). Lowered to 177.6 KiB (177.5 KiB measured):
+/// the payment screens are a chunk as well (src/pages/lazy.rs), loaded from the worker's cache
+/// once a returning phone's menu is up, and no longer part of what a first visit needs before
+/// the menu works (-85.2 KiB; the payment screens' chunk and the chunks it shares with other
+/// screens are 139 KiB, which the worker precaches).
+pub const BUDGET_BROTLI: usize = 177 * 1024 + 600;
 
 /// Prints the report; with `check`, fails when the first visit is over [`BUDGET_BROTLI`].
 pub fn print(dist_dir: &Path, check: bool) -> Result<(), String> {

@@ -28,14 +28,17 @@ const MAIN: &str = "main.wasm";
 const LINKED: &str = "__tolem_wasm_split";
 /// How the loader fetches each chunk.
 const CHUNK_FETCH: &str = "fetch(new URL(";
-/// What the linked loader fetches chunks with instead. A service worker's own requests skip its
-/// fetch handler, so offline, or after the gateway moved on to a newer build, it could not load
-/// a chunk from the network; the replay pass and the lifecycle steps are chunks the worker runs
-/// (outbox/src/replay.rs, service-worker/src/lifecycle.rs), so it takes chunks from its
-/// precache first. A page's request goes through the worker, which answers from the same cache.
-const FETCH_CHUNK: &str = "const fetchChunk = (url) => typeof ServiceWorkerGlobalScope == 'function' \
-    && self instanceof ServiceWorkerGlobalScope \
-    ? caches.match(url.href).then((cached) => cached || fetch(url)) : fetch(url);";
+/// What the linked loader fetches chunks with instead: the service worker's precache first, then
+/// the network. A chunk's name carries its content's hash, so whatever the cache holds under it
+/// is that chunk. In the worker this is needed: its own requests skip its fetch handler, so
+/// offline, or after the gateway moved on to a newer build, it could not load a chunk from the
+/// network; the replay pass and the lifecycle steps are chunks the worker runs
+/// (outbox/src/replay.rs, service-worker/src/lifecycle.rs). In the page it is faster: the
+/// payment screens need some forty chunks (src/pages/lazy.rs), and each request through the
+/// worker's fetch handler waited for the worker, one after the other (measured with
+/// tools/lighthouse/pay-open.mjs). Without Cache Storage (an insecure origin) it fetches.
+const FETCH_CHUNK: &str = "const fetchChunk = (url) => self.caches \
+    ? caches.match(url.href).then((cached) => cached || fetch(url), () => fetch(url)) : fetch(url);";
 
 /// Whether Trunk's glue imports a split loader (the module was split).
 pub fn glue_needs_loader(glue: &str) -> bool {
