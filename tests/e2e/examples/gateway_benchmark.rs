@@ -162,6 +162,24 @@ fn report(name: &str, run: &Run, commits_one: f64, commits_many: Option<f64>, cp
         cpu.gateway_disk_bytes / 1024.0,
         cpu.database_disk_bytes / 1024.0
     );
+    if !cpu.database_roles.is_empty() {
+        let roles: Vec<String> = cpu
+            .database_roles
+            .iter()
+            // The background processes that did nothing meanwhile are left out.
+            .filter(|role| role.us > 0.0 || role.written_bytes > 0.0)
+            .map(|role| {
+                format!(
+                    "{} {:.0} µs, {:.1} KiB written ({:.1} KiB handed to write calls)",
+                    role.name,
+                    role.us,
+                    role.written_bytes / 1024.0,
+                    role.handed_bytes / 1024.0
+                )
+            })
+            .collect();
+        println!("  the database server by process: {}", roles.join("; "));
+    }
     println!(
         "  the gateway alone on these {} cores: at most {:.0} payments/s",
         cpu.cores,
@@ -266,16 +284,25 @@ async fn run(dist: &Path, data_dir: &Path, database_url: &str, n: usize) -> Run 
     }
 
     let watched = statements::watch(&pool, database_url).await;
+    let growth_before = if watched {
+        Some(statements::growth_mark(&pool).await)
+    } else {
+        None
+    };
     let groups_before = groups::Groups::scrape(&client, &base).await;
     let cpu_before = cpu::Snapshot::take(gateway.pid());
     let started = Instant::now();
     let answers = send_all(&client, &base, &phone, requests.clone()).await;
     let elapsed = started.elapsed().as_secs_f64();
     let cpu = cpu::Snapshot::take(gateway.pid()).since(&cpu_before);
-    let statements = if watched {
-        Some(statements::top(&pool, n).await)
-    } else {
-        None
+    let statements = match growth_before {
+        Some(before) => {
+            let after = statements::growth_mark(&pool).await;
+            let mut lines = vec![statements::growth(before, after, n)];
+            lines.extend(statements::top(&pool, n).await);
+            Some(lines)
+        }
+        None => None,
     };
     let groups = groups::Groups::scrape(&client, &base)
         .await
@@ -446,6 +473,35 @@ mod statements {
         true
     }
 
+    /// The database's tables and indexes, in bytes, and the WAL's position: read before and
+    /// after the measured requests, the difference is what they made the files grow by and the
+    /// WAL the server wrote meanwhile (its statements' and everything else's).
+    pub async fn growth_mark(pool: &AnyPool) -> (i64, i64, i64) {
+        sqlx::query_as(
+            "SELECT CAST(COALESCE(SUM(pg_relation_size(c.oid)), 0) AS BIGINT), \
+             CAST(pg_current_wal_lsn() - '0/0' AS BIGINT), \
+             (SELECT wal_write FROM pg_stat_wal) \
+             FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace \
+             WHERE c.relkind IN ('r', 'i', 't') \
+             AND ns.nspname NOT IN ('pg_catalog', 'information_schema')",
+        )
+        .fetch_one(pool)
+        .await
+        .expect("the database's size")
+    }
+
+    /// The line that says what [`growth_mark`]s `before` and `after` differ by, per payment.
+    pub fn growth(before: (i64, i64, i64), after: (i64, i64, i64), n: usize) -> String {
+        let per_payment = |bytes: i64| bytes as f64 / 1024.0 / n as f64;
+        format!(
+            "tables and indexes grew {:.1} KiB/payment; the server's WAL {:.2} KiB/payment, \
+             written out in {} writes",
+            per_payment(after.0 - before.0),
+            per_payment(after.1 - before.1),
+            after.2 - before.2
+        )
+    }
+
     /// The statements that took the most server time (planning and running) since [`watch`],
     /// `n` payments measured: microseconds a payment and of them planning, share of the total,
     /// calls, the statement's start.
@@ -456,6 +512,8 @@ mod statements {
              CAST(wal_bytes AS DOUBLE PRECISION) AS wal_bytes, CAST(wal_fpi AS BIGINT) AS wal_fpi, \
              CAST(SUM(wal_bytes) OVER () AS DOUBLE PRECISION) AS wal_all, \
              CAST(SUM(wal_fpi) OVER () AS BIGINT) AS fpi_all, \
+             CAST(SUM(shared_blks_dirtied) OVER () AS BIGINT) AS dirtied_all, \
+             CAST(SUM(shared_blks_written + temp_blks_written) OVER () AS BIGINT) AS written_all, \
              (total_plan_time + total_exec_time) \
              / NULLIF(SUM(total_plan_time + total_exec_time) OVER (), 0) AS share \
              FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database \
@@ -465,13 +523,24 @@ mod statements {
         .await
         .expect("pg_stat_statements answers");
         // The sums over every statement, not only the ones listed (the window runs before LIMIT).
-        let (wal_all, fpi_all): (f64, i64) = rows
-            .first()
-            .map_or((0.0, 0), |row| (row.get("wal_all"), row.get("fpi_all")));
+        let (wal_all, fpi_all, dirtied_all, written_all): (f64, i64, i64, i64) =
+            rows.first().map_or((0.0, 0, 0, 0), |row| {
+                (
+                    row.get("wal_all"),
+                    row.get("fpi_all"),
+                    row.get("dirtied_all"),
+                    row.get("written_all"),
+                )
+            });
+        // Blocks are 8 KiB.
+        let blocks_kib = |blocks: i64| blocks as f64 * 8.0 / n as f64;
         let total = format!(
-            "all statements: WAL {:.2} KiB/payment, {:.2} page images/payment",
+            "all statements: WAL {:.2} KiB/payment, {:.2} page images/payment; blocks dirtied \
+             {:.1} KiB/payment, written by the statements themselves {:.1} KiB/payment",
             wal_all / 1024.0 / n as f64,
-            fpi_all as f64 / n as f64
+            fpi_all as f64 / n as f64,
+            blocks_kib(dirtied_all),
+            blocks_kib(written_all)
         );
         std::iter::once(total)
             .chain(rows.iter().map(|row| {
@@ -603,8 +672,46 @@ mod cpu {
         /// cache takes them): the gateway's, and by program name.
         gateway_written: u64,
         written_by_program: HashMap<String, u64>,
+        /// PostgreSQL's processes by what they do ([`server_role`]): ticks, bytes written and
+        /// bytes handed to write calls.
+        by_server_role: HashMap<String, (u64, u64, u64)>,
         machine_busy: u64,
         machine_total: u64,
+    }
+
+    /// What one PostgreSQL process does, from the title it gives itself (`postgres:
+    /// walwriter`, `postgres: tolem tolem_test 127.0.0.1(…) idle`): the background processes
+    /// by name, the connections' backends together, the postmaster apart.
+    fn server_role(cmdline: &str) -> String {
+        const BACKGROUND: [&str; 7] = [
+            "checkpointer",
+            "background writer",
+            "walwriter",
+            "autovacuum launcher",
+            "autovacuum worker",
+            "logical replication launcher",
+            "stats collector",
+        ];
+        match cmdline.strip_prefix("postgres: ") {
+            Some(title) => BACKGROUND
+                .iter()
+                .find(|name| title.starts_with(*name))
+                .map_or("client backends", |name| name)
+                .to_owned(),
+            None => "postmaster".to_owned(),
+        }
+    }
+
+    /// A server process's share of a span.
+    pub struct Role {
+        pub name: String,
+        pub us: f64,
+        pub written_bytes: f64,
+        /// What its write calls handed the kernel (`/proc/<pid>/io`'s `wchar`, sockets too).
+        /// Measured 2026-12-05: PostgreSQL's client backends handed over 4.4× fewer bytes than
+        /// `write_bytes` counts for them (strace: the WAL, one write a commit, and the tables'
+        /// new pages), so `write_bytes` is the kernel's count of pages dirtied, not their bytes.
+        pub handed_bytes: f64,
     }
 
     /// Microseconds of processor time per payment, by side.
@@ -616,6 +723,8 @@ mod cpu {
         /// and the database file) and by PostgreSQL's server processes.
         pub gateway_disk_bytes: f64,
         pub database_disk_bytes: f64,
+        /// The database server's share by process role, the busiest first (PostgreSQL only).
+        pub database_roles: Vec<Role>,
         /// Share of all cores busy during the run (0–1).
         pub machine_busy: f64,
         pub cores: usize,
@@ -626,6 +735,7 @@ mod cpu {
         pub fn take(gateway_pid: u32) -> Self {
             let mut by_program = HashMap::new();
             let mut written_by_program = HashMap::new();
+            let mut by_server_role: HashMap<String, (u64, u64, u64)> = HashMap::new();
             let (mut gateway, mut gateway_written) = (0, 0);
             for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
                 let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
@@ -641,17 +751,28 @@ mod cpu {
                 let is_gateway =
                     entry.file_name().to_str() == Some(gateway_pid.to_string().as_str());
                 let name = &stat[open + 1..close];
-                if let (Some(user), Some(system)) = (ticks(11), ticks(12)) {
-                    if is_gateway {
-                        gateway = user + system;
-                    }
-                    *by_program.entry(name.to_owned()).or_default() += user + system;
+                let used = match (ticks(11), ticks(12)) {
+                    (Some(user), Some(system)) => user + system,
+                    _ => 0,
+                };
+                if is_gateway {
+                    gateway = used;
                 }
-                let written = written_bytes(&entry.path());
+                *by_program.entry(name.to_owned()).or_default() += used;
+                let (written, handed) = io_counts(&entry.path());
                 if is_gateway {
                     gateway_written = written;
                 }
                 *written_by_program.entry(name.to_owned()).or_default() += written;
+                if name == "postgres" {
+                    let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+                    let role =
+                        server_role(String::from_utf8_lossy(&cmdline).trim_end_matches('\0'));
+                    let counted = by_server_role.entry(role).or_default();
+                    counted.0 += used;
+                    counted.1 += written;
+                    counted.2 += handed;
+                }
             }
             let machine = std::fs::read_to_string("/proc/stat").unwrap_or_default();
             let times: Vec<u64> = machine
@@ -670,6 +791,7 @@ mod cpu {
                 by_program,
                 gateway_written,
                 written_by_program,
+                by_server_role,
                 machine_busy: total - idle,
                 machine_total: total,
             }
@@ -688,7 +810,26 @@ mod cpu {
                 let then = before.written_by_program.get(name).copied().unwrap_or(0);
                 now.saturating_sub(then)
             };
+            let mut database_roles: Vec<(String, f64, u64, u64)> = self
+                .by_server_role
+                .iter()
+                .map(|(role, &(ticks, written, handed))| {
+                    let (ticks_then, written_then, handed_then) = before
+                        .by_server_role
+                        .get(role)
+                        .copied()
+                        .unwrap_or((0, 0, 0));
+                    (
+                        role.clone(),
+                        ticks.saturating_sub(ticks_then) as f64 / TICKS_PER_S,
+                        written.saturating_sub(written_then),
+                        handed.saturating_sub(handed_then),
+                    )
+                })
+                .collect();
+            database_roles.sort_by(|a, b| b.1.total_cmp(&a.1).then(b.2.cmp(&a.2)));
             Used {
+                database_roles,
                 gateway_s: self.gateway.saturating_sub(before.gateway) as f64 / TICKS_PER_S,
                 gateway_written: self.gateway_written.saturating_sub(before.gateway_written),
                 database_written: written_by("postgres"),
@@ -703,6 +844,9 @@ mod cpu {
 
     /// Processor seconds used, and bytes written to storage, during a span.
     pub struct Used {
+        /// PostgreSQL's processes by role: seconds, bytes written and bytes handed to write
+        /// calls, the busiest first.
+        database_roles: Vec<(String, f64, u64, u64)>,
         gateway_s: f64,
         gateway_written: u64,
         database_written: u64,
@@ -711,13 +855,16 @@ mod cpu {
         machine_busy: f64,
     }
 
-    /// `write_bytes` of the process at `proc_dir` (0 when it cannot be read).
-    fn written_bytes(proc_dir: &std::path::Path) -> u64 {
+    /// `write_bytes` and `wchar` of the process at `proc_dir` (0 when they cannot be read).
+    fn io_counts(proc_dir: &std::path::Path) -> (u64, u64) {
         let io = std::fs::read_to_string(proc_dir.join("io")).unwrap_or_default();
-        io.lines()
-            .find_map(|line| line.strip_prefix("write_bytes:"))
-            .and_then(|value| value.trim().parse().ok())
-            .unwrap_or(0)
+        let field = |name: &str| {
+            io.lines()
+                .find_map(|line| line.strip_prefix(name))
+                .and_then(|value| value.trim().parse().ok())
+                .unwrap_or(0)
+        };
+        (field("write_bytes:"), field("wchar:"))
     }
 
     impl Used {
@@ -729,6 +876,16 @@ mod cpu {
                 database_us: us(self.database_s),
                 gateway_disk_bytes: self.gateway_written as f64 / payments.max(1) as f64,
                 database_disk_bytes: self.database_written as f64 / payments.max(1) as f64,
+                database_roles: self
+                    .database_roles
+                    .iter()
+                    .map(|(name, seconds, written, handed)| Role {
+                        name: name.clone(),
+                        us: us(*seconds),
+                        written_bytes: *written as f64 / payments.max(1) as f64,
+                        handed_bytes: *handed as f64 / payments.max(1) as f64,
+                    })
+                    .collect(),
                 machine_busy: self.machine_busy,
                 cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
             }
