@@ -710,7 +710,7 @@ mod cpu {
         /// What its write calls handed the kernel (`/proc/<pid>/io`'s `wchar`, sockets too).
         /// Measured 2026-12-05: PostgreSQL's client backends handed over 4.4× fewer bytes than
         /// `write_bytes` counts for them (strace: the WAL, one write a commit, and the tables'
-        /// new pages), so `write_bytes` is the kernel's count of pages dirtied, not their bytes.
+        /// new pages): what the kernel counts in `write_bytes` is its own accounting of them.
         pub handed_bytes: f64,
     }
 
