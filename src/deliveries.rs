@@ -17,6 +17,8 @@
 //! Never more than [`PER_PASS`] payments a pass: a 128 kbit/s line has a customer's payment to
 //! carry too. No replay lock is taken: a read sent by two tabs costs a request, not a payment.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use leptos::ev;
@@ -48,9 +50,18 @@ pub const PER_PASS: usize = 10;
 /// The least time between two passes, so flicking between screens does not flood the line.
 pub const MIN_GAP_MS: f64 = 5_000.0;
 
+/// One pass ([`Deliveries::pass`]), boxed.
+type Pass = fn(Deliveries) -> Pin<Box<dyn Future<Output = Option<Duration>>>>;
+
 /// The delivery refresher, shared through context.
 #[derive(Clone, Copy)]
 pub struct Deliveries {
+    /// The pass, once a screen has watched: the first [`Deliveries::watch`] puts it here. The
+    /// frame (the app's module) starts passes but never names the pass itself, so its code —
+    /// the status requests, reading and checking their signed answers — travels with the
+    /// screens that show deliveries, chunks loaded on first use (pages/lazy.rs), and a first
+    /// visit, which has no payment to follow, does not download it (issue 14).
+    pass: StoredValue<Option<Pass>>,
     /// Screens showing deliveries right now.
     watchers: StoredValue<usize>,
     running: StoredValue<bool>,
@@ -78,6 +89,9 @@ impl Deliveries {
     /// screen is open.
     pub fn watch(&self) {
         let this = *self;
+        this.pass.set_value(Some(|deliveries| {
+            Box::pin(async move { deliveries.pass().await })
+        }));
         this.watchers.update_value(|n| *n += 1);
         on_cleanup(move || this.watchers.update_value(|n| *n = n.saturating_sub(1)));
         this.refresh_now();
@@ -86,6 +100,10 @@ impl Deliveries {
     /// A pass now (the network returned, the app came into view, a screen opened), unless one
     /// runs, nobody watches, or the last one was a moment ago.
     pub fn refresh_now(&self) {
+        // No pass before a screen has watched: then nobody watches.
+        let Some(pass) = self.pass.get_value() else {
+            return;
+        };
         if self.running.get_value() || self.watchers.get_value() == 0 {
             return;
         }
@@ -99,7 +117,7 @@ impl Deliveries {
         self.last_pass_ms.set_value(now);
         let this = *self;
         spawn_in_own_task(async move {
-            let next = this.pass().await;
+            let next = pass(this).await;
             this.running.set_value(false);
             if let Some(wait) = next {
                 this.schedule(wait);
@@ -164,6 +182,7 @@ impl Deliveries {
 /// back into view (only while a screen watches).
 pub fn provide_deliveries() -> Deliveries {
     let deliveries = Deliveries {
+        pass: StoredValue::new(None),
         watchers: StoredValue::new(0),
         running: StoredValue::new(false),
         last_pass_ms: StoredValue::new(0.0),
