@@ -105,8 +105,12 @@ const GOAL_BROTLI: usize = 150 * 1024;
 /// the payment screens are a chunk as well (src/pages/lazy.rs), loaded from the worker's cache
 /// once a returning phone's menu is up, and no longer part of what a first visit needs before
 /// the menu works (-85.2 KiB; the payment screens' chunk and the chunks it shares with other
-/// screens are 139 KiB, which the worker precaches).
-pub const BUDGET_BROTLI: usize = 177 * 1024 + 600;
+/// screens are 139 KiB, which the worker precaches). Lowered to 150.0 KiB, the goal (149.9 KiB
+/// measured): the delivery follower's pass is given by the screens that watch deliveries
+/// (src/deliveries.rs), so following a delivery — status requests, reading the stored payments,
+/// checking the signed answers — leaves the module for those screens' chunks (-27.6 KiB; what
+/// the worker precaches grows by 8.8 KiB, to 511.7).
+pub const BUDGET_BROTLI: usize = GOAL_BROTLI;
 
 /// Prints the report; with `check`, fails when the first visit is over [`BUDGET_BROTLI`].
 pub fn print(dist_dir: &Path, check: bool) -> Result<(), String> {
