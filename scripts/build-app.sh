@@ -8,8 +8,8 @@ source scripts/setup.sh
 
 # Trunk is told to stay offline: everything it needs is on PATH, and it must not try GitHub.
 cargo fetch --quiet
-# The module is split (issue 14 item 1): screens a first payment does not need become chunks
-# loaded on first use. scripts/split/wasm-bindgen says why it stands in for Trunk's wasm-bindgen.
+# The module is split (issue 14 item 1): every screen but the main menu becomes chunks loaded
+# on first use. scripts/split/wasm-bindgen says why it stands in for Trunk's wasm-bindgen.
 TOLEM_WASM_BINDGEN="$(command -v wasm-bindgen)"
 export TOLEM_WASM_BINDGEN
 export TOLEM_SPLIT_DIR="$ROOT/target/wasm-split"
