@@ -3,7 +3,9 @@
 # compiles on first call, traced in Debian's Chromium with the processor really slowed 4× and the
 # line throttled to slow 4G (tools/lighthouse/start-tasks.mjs), and when the app's screen replaces
 # the first paint. Lighthouse (scripts/lighthouse.sh) simulates the same slowdown from one fast
-# run, so its blocking time moves by more than a change does; this measures it.
+# run, so its blocking time moves by more than a change does; this measures it. Then, the same
+# way, how fast a returning cashier reaches the payment screens, which are a chunk of the module
+# (tools/lighthouse/pay-open.mjs): the app opened at /pay, and a tap on Payments in the menu.
 # Usage: scripts/start-tasks.sh [RUNS] (default 5).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -20,3 +22,4 @@ scripts/build-app.sh
 source scripts/serve-app.sh
 serve_app
 CHROME_PATH=/usr/lib/chromium/chromium node tools/lighthouse/start-tasks.mjs "http://127.0.0.1:$port/" "$RUNS"
+CHROME_PATH=/usr/lib/chromium/chromium node tools/lighthouse/pay-open.mjs "http://127.0.0.1:$port/" "$RUNS"

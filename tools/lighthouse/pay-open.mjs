@@ -5,18 +5,14 @@
 // and (a) opens the app at /pay, timed from the navigation's start until the provider screen
 // shows, and (b) opens the main menu and taps *Payments* once the start-up is quiet, timed from
 // the tap until the provider screen shows.
-// Usage: node pay-open.mjs URL [RUNS]   (scripts/pay-open.sh builds and serves the app)
-import puppeteer from 'puppeteer-core';
+// Usage: node pay-open.mjs URL [RUNS]   (scripts/start-tasks.sh builds and serves the app)
+import { launch, median, quiet, slowDown } from './slow-phone.mjs';
 
 const [url, runs = '5'] = process.argv.slice(2);
 // What only the provider screen shows, whatever the catalogue holds.
 const PROVIDERS = '#provider-search, #providers-empty, #providers-loading';
 
-const browser = await puppeteer.launch({
-  executablePath: process.env.CHROME_PATH ?? '/usr/lib/chromium/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking'],
-});
+const browser = await launch();
 const rows = [];
 for (let run = 1; run <= Number(runs); run++) {
   const context = await browser.createBrowserContext();
@@ -24,12 +20,7 @@ for (let run = 1; run <= Number(runs); run++) {
   // The first visit, at full speed: the worker installs, precaches the build and takes control.
   await page.goto(url, { waitUntil: 'load' });
   await page.waitForFunction(() => !!navigator.serviceWorker.controller, { timeout: 60000 });
-  const cdp = await page.createCDPSession();
-  await cdp.send('Emulation.setCPUThrottlingRate', { rate: 4 });
-  await cdp.send('Network.enable');
-  await cdp.send('Network.emulateNetworkConditions', {
-    offline: false, latency: 150, downloadThroughput: 1.6 * 1024 * 1024 / 8, uploadThroughput: 750 * 1024 / 8,
-  });
+  await slowDown(page);
   // (a) The app opened at the provider list.
   await page.goto(new URL('/pay', url).href, { waitUntil: 'load' });
   await page.waitForSelector(PROVIDERS, { timeout: 60000 });
@@ -56,14 +47,4 @@ for (const [i, r] of rows.entries()) {
   console.log(`  run ${i + 1}: opened at /pay, the provider screen at ${r.atPay.toFixed(0)}; ` +
     `a tap on Payments in the menu to the provider screen ${r.tap.toFixed(0)}`);
 }
-const median = f => rows.map(f).sort((a, b) => a - b)[Math.floor(rows.length / 2)];
-console.log(`  median: opened at /pay ${median(r => r.atPay).toFixed(0)}, a tap on Payments ${median(r => r.tap).toFixed(0)}`);
-
-// Resolves once no long task has run on the page for `ms`.
-async function quiet(page, ms) {
-  await page.evaluate(ms => new Promise(resolve => {
-    let timer = setTimeout(resolve, ms);
-    new PerformanceObserver(() => { clearTimeout(timer); timer = setTimeout(resolve, ms); })
-      .observe({ type: 'longtask', buffered: false });
-  }), ms);
-}
+console.log(`  median: opened at /pay ${median(rows, r => r.atPay).toFixed(0)}, a tap on Payments ${median(rows, r => r.tap).toFixed(0)}`);

@@ -9,28 +9,18 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import puppeteer from 'puppeteer-core';
+import { launch, median, quiet, slowDown } from './slow-phone.mjs';
 
 const [url, runs = '5'] = process.argv.slice(2);
 const LONG_MS = 50; // a long task, as Lighthouse and the browser count them
 
-const browser = await puppeteer.launch({
-  executablePath: process.env.CHROME_PATH ?? '/usr/lib/chromium/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking'],
-});
+const browser = await launch();
 const rows = [];
 for (let run = 1; run <= Number(runs); run++) {
   // A new profile each time: a first visit, nothing cached, no service worker yet.
   const context = await browser.createBrowserContext();
   const page = await context.newPage();
-  const cdp = await page.createCDPSession();
-  await cdp.send('Emulation.setCPUThrottlingRate', { rate: 4 });
-  // Lighthouse's "slow 4G": 150 ms round trips, 1.6 Mbit/s down, 750 kbit/s up.
-  await cdp.send('Network.enable');
-  await cdp.send('Network.emulateNetworkConditions', {
-    offline: false, latency: 150, downloadThroughput: 1.6 * 1024 * 1024 / 8, uploadThroughput: 750 * 1024 / 8,
-  });
+  await slowDown(page);
   // The moment index.html's first paint (`#boot`) leaves: the app's screen is built then.
   await page.evaluateOnNewDocument(() => {
     new MutationObserver((changes, observer) => {
@@ -65,19 +55,9 @@ for (const [i, r] of rows.entries()) {
     `the module arrived at ${r.moduleAt.toFixed(0)}, the app's screen at ${r.appAt.toFixed(0)}`);
   console.log(`         tasks over ${LONG_MS} ms: ${r.tasks.map(t => `${t.ms.toFixed(0)} (${t.lazy} compiled)`).join(', ')}`);
 }
-const median = f => rows.map(f).sort((a, b) => a - b)[Math.floor(rows.length / 2)];
-console.log(`  median: longest task ${median(r => r.longest).toFixed(0)}, blocking ${median(r => r.blocking).toFixed(0)}, ` +
-  `the module arrived at ${median(r => r.moduleAt).toFixed(0)}, the app's screen at ${median(r => r.appAt).toFixed(0)} ` +
+console.log(`  median: longest task ${median(rows, r => r.longest).toFixed(0)}, blocking ${median(rows, r => r.blocking).toFixed(0)}, ` +
+  `the module arrived at ${median(rows, r => r.moduleAt).toFixed(0)}, the app's screen at ${median(rows, r => r.appAt).toFixed(0)} ` +
   `(from the navigation's start)`);
-
-// Resolves once no long task has run on the page for `ms`.
-async function quiet(page, ms) {
-  await page.evaluate(ms => new Promise(resolve => {
-    let timer = setTimeout(resolve, ms);
-    new PerformanceObserver(() => { clearTimeout(timer); timer = setTimeout(resolve, ms); })
-      .observe({ type: 'longtask', buffered: false });
-  }), ms);
-}
 
 function summarise(trace) {
   const events = trace.traceEvents ?? trace;
