@@ -34,10 +34,11 @@ const CHUNK_FETCH: &str = "fetch(new URL(";
 /// offline, or after the gateway moved on to a newer build, it could not load a chunk from the
 /// network; the replay pass and the lifecycle steps are chunks the worker runs
 /// (outbox/src/replay.rs, service-worker/src/lifecycle.rs). In the page it is faster: the
-/// payment screens need 37 chunks (src/pages/lazy.rs), and through the worker's fetch handler
-/// they took an app opened at /pay 0.52–0.61 s to show them, against 0.38–0.45 s read from the
-/// cache here (4× slower processor, tools/lighthouse/pay-open.mjs). Without Cache Storage (an
-/// insecure origin) it fetches.
+/// payment screens need their chunk and dozens of small ones they share with other screens
+/// (src/pages/lazy.rs), and with 37 in all, an app opened at /pay took 0.52–0.61 s to show them
+/// through the worker's fetch handler, against 0.38–0.45 s read from the cache here (4× slower
+/// processor, tools/lighthouse/pay-open.mjs). Without Cache Storage (an insecure origin) it
+/// fetches.
 const FETCH_CHUNK: &str = "const fetchChunk = (url) => self.caches \
     ? caches.match(url.href).then((cached) => cached || fetch(url), () => fetch(url)) : fetch(url);";
 
