@@ -672,11 +672,19 @@ mod cpu {
         /// cache takes them): the gateway's, and by program name.
         gateway_written: u64,
         written_by_program: HashMap<String, u64>,
-        /// PostgreSQL's processes by what they do ([`server_role`]): ticks, bytes written and
-        /// bytes handed to write calls.
-        by_server_role: HashMap<String, (u64, u64, u64)>,
+        /// PostgreSQL's processes by what they do ([`server_role`]).
+        by_server_role: HashMap<String, Counts>,
         machine_busy: u64,
         machine_total: u64,
+    }
+
+    /// What processes used so far: processor ticks, bytes written (`write_bytes`) and bytes
+    /// handed to write calls (`wchar`).
+    #[derive(Clone, Copy, Default)]
+    struct Counts {
+        ticks: u64,
+        written: u64,
+        handed: u64,
     }
 
     /// What one PostgreSQL process does, from the title it gives itself (`postgres:
@@ -702,7 +710,15 @@ mod cpu {
         }
     }
 
-    /// A server process's share of a span.
+    /// What the server's processes of one role used during a span.
+    struct RoleUsed {
+        name: String,
+        seconds: f64,
+        written: u64,
+        handed: u64,
+    }
+
+    /// A server role's share of a span, per payment.
     pub struct Role {
         pub name: String,
         pub us: f64,
@@ -735,7 +751,7 @@ mod cpu {
         pub fn take(gateway_pid: u32) -> Self {
             let mut by_program = HashMap::new();
             let mut written_by_program = HashMap::new();
-            let mut by_server_role: HashMap<String, (u64, u64, u64)> = HashMap::new();
+            let mut by_server_role: HashMap<String, Counts> = HashMap::new();
             let (mut gateway, mut gateway_written) = (0, 0);
             for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
                 let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
@@ -769,9 +785,9 @@ mod cpu {
                     let role =
                         server_role(String::from_utf8_lossy(&cmdline).trim_end_matches('\0'));
                     let counted = by_server_role.entry(role).or_default();
-                    counted.0 += used;
-                    counted.1 += written;
-                    counted.2 += handed;
+                    counted.ticks += used;
+                    counted.written += written;
+                    counted.handed += handed;
                 }
             }
             let machine = std::fs::read_to_string("/proc/stat").unwrap_or_default();
@@ -810,24 +826,24 @@ mod cpu {
                 let then = before.written_by_program.get(name).copied().unwrap_or(0);
                 now.saturating_sub(then)
             };
-            let mut database_roles: Vec<(String, f64, u64, u64)> = self
+            let mut database_roles: Vec<RoleUsed> = self
                 .by_server_role
                 .iter()
-                .map(|(role, &(ticks, written, handed))| {
-                    let (ticks_then, written_then, handed_then) = before
-                        .by_server_role
-                        .get(role)
-                        .copied()
-                        .unwrap_or((0, 0, 0));
-                    (
-                        role.clone(),
-                        ticks.saturating_sub(ticks_then) as f64 / TICKS_PER_S,
-                        written.saturating_sub(written_then),
-                        handed.saturating_sub(handed_then),
-                    )
+                .map(|(name, now)| {
+                    let then = before.by_server_role.get(name).copied().unwrap_or_default();
+                    RoleUsed {
+                        name: name.clone(),
+                        seconds: now.ticks.saturating_sub(then.ticks) as f64 / TICKS_PER_S,
+                        written: now.written.saturating_sub(then.written),
+                        handed: now.handed.saturating_sub(then.handed),
+                    }
                 })
                 .collect();
-            database_roles.sort_by(|a, b| b.1.total_cmp(&a.1).then(b.2.cmp(&a.2)));
+            database_roles.sort_by(|a, b| {
+                b.seconds
+                    .total_cmp(&a.seconds)
+                    .then(b.written.cmp(&a.written))
+            });
             Used {
                 database_roles,
                 gateway_s: self.gateway.saturating_sub(before.gateway) as f64 / TICKS_PER_S,
@@ -844,9 +860,8 @@ mod cpu {
 
     /// Processor seconds used, and bytes written to storage, during a span.
     pub struct Used {
-        /// PostgreSQL's processes by role: seconds, bytes written and bytes handed to write
-        /// calls, the busiest first.
-        database_roles: Vec<(String, f64, u64, u64)>,
+        /// PostgreSQL's processes by role, the busiest first.
+        database_roles: Vec<RoleUsed>,
         gateway_s: f64,
         gateway_written: u64,
         database_written: u64,
@@ -879,11 +894,11 @@ mod cpu {
                 database_roles: self
                     .database_roles
                     .iter()
-                    .map(|(name, seconds, written, handed)| Role {
-                        name: name.clone(),
-                        us: us(*seconds),
-                        written_bytes: *written as f64 / payments.max(1) as f64,
-                        handed_bytes: *handed as f64 / payments.max(1) as f64,
+                    .map(|role| Role {
+                        name: role.name.clone(),
+                        us: us(role.seconds),
+                        written_bytes: role.written as f64 / payments.max(1) as f64,
+                        handed_bytes: role.handed as f64 / payments.max(1) as f64,
                     })
                     .collect(),
                 machine_busy: self.machine_busy,
