@@ -89,9 +89,8 @@ fn Shell() -> impl IntoView {
     let address = provide_address();
     // A payment screen opened by its address (a reload in the middle of a payment) starts
     // loading its chunk now, beside the start-up, instead of once the screen is built.
-    if routing::segments(&address.get_untracked())
-        .first()
-        .is_some_and(|s| s == "pay")
+    if let Route::Lazy(screen) = route(&address.get_untracked())
+        && screen.is_payment()
     {
         preload_payments();
     }
@@ -108,40 +107,57 @@ fn Shell() -> impl IntoView {
         </Show>
         <main id="main">
             <Show when=move || { built.get() == Built::Screen }>
-                {move || screen(&address.get())}
+                {move || route(&address.get()).view()}
             </Show>
         </main>
     }
 }
 
-/// The screen at `address`. The main menu is in the app's module; the other screens are loaded
+/// What an address shows. The main menu is in the app's module; the other screens are loaded
 /// on first use (pages/lazy.rs, issue 14).
-fn screen(address: &str) -> AnyView {
+enum Route {
+    Home,
+    Lazy(Screen),
+    NotFound,
+}
+
+impl Route {
+    fn view(self) -> AnyView {
+        match self {
+            Route::Home => view! { <HomePage /> }.into_any(),
+            Route::Lazy(screen) => view! { <LazyScreen screen /> }.into_any(),
+            Route::NotFound => view! { <NotFoundPage /> }.into_any(),
+        }
+    }
+}
+
+/// The one place that reads addresses: the screen and the start-up's preload both ask it.
+fn route(address: &str) -> Route {
     let segments = routing::segments(address);
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
-    let lazy = |screen: Screen| view! { <LazyScreen screen /> }.into_any();
-    match segments.as_slice() {
-        [] => view! { <HomePage /> }.into_any(),
-        ["pay"] => lazy(Screen::Providers),
-        ["pay", provider] => lazy(Screen::Payment(provider.to_string())),
-        ["history"] => lazy(Screen::History),
-        ["history", session] => lazy(Screen::PaymentDetail(session.to_string())),
-        ["history", session, "receipt"] => lazy(Screen::Receipt(session.to_string())),
-        ["message"] => lazy(Screen::Message),
-        ["shift"] => lazy(Screen::Shift),
-        ["settings"] => lazy(Screen::Settings),
-        ["settings", "commission"] => lazy(Screen::CommissionList),
-        ["settings", "commission", provider] => lazy(Screen::Commission(provider.to_string())),
-        ["settings", "about"] => lazy(Screen::About),
-        ["settings", "keys"] => lazy(Screen::Keys),
-        ["settings", "keys", "card"] => lazy(Screen::KeyCard),
-        ["settings", "keys", "generate"] => lazy(Screen::GenerateKey),
-        ["settings", "keys", "register"] => lazy(Screen::RegisterKey),
-        ["settings", "keys", "view"] => lazy(Screen::ViewKey),
-        ["settings", "keys", "delete"] => lazy(Screen::DeleteKey),
-        ["settings", "keys", "passphrase"] => lazy(Screen::ChangePassphrase),
-        _ => view! { <NotFoundPage /> }.into_any(),
-    }
+    let screen = match segments.as_slice() {
+        [] => return Route::Home,
+        ["pay"] => Screen::Providers,
+        ["pay", provider] => Screen::Payment(provider.to_string()),
+        ["history"] => Screen::History,
+        ["history", session] => Screen::PaymentDetail(session.to_string()),
+        ["history", session, "receipt"] => Screen::Receipt(session.to_string()),
+        ["message"] => Screen::Message,
+        ["shift"] => Screen::Shift,
+        ["settings"] => Screen::Settings,
+        ["settings", "commission"] => Screen::CommissionList,
+        ["settings", "commission", provider] => Screen::Commission(provider.to_string()),
+        ["settings", "about"] => Screen::About,
+        ["settings", "keys"] => Screen::Keys,
+        ["settings", "keys", "card"] => Screen::KeyCard,
+        ["settings", "keys", "generate"] => Screen::GenerateKey,
+        ["settings", "keys", "register"] => Screen::RegisterKey,
+        ["settings", "keys", "view"] => Screen::ViewKey,
+        ["settings", "keys", "delete"] => Screen::DeleteKey,
+        ["settings", "keys", "passphrase"] => Screen::ChangePassphrase,
+        _ => return Route::NotFound,
+    };
+    Route::Lazy(screen)
 }
 
 /// How much of the app is built, in the order [`Shell`] builds it.

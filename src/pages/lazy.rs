@@ -58,6 +58,11 @@ enum Group {
 }
 
 impl Screen {
+    /// The providers or a payment: the screens [`preload_payments`] loads ahead.
+    pub fn is_payment(&self) -> bool {
+        self.group() == Group::Pay
+    }
+
     fn group(&self) -> Group {
         match self {
             Screen::Settings
