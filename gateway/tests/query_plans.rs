@@ -12,6 +12,11 @@
 //! SQLite's: PostgreSQL's planner chooses by its statistics, and the gateway benchmark
 //! analyzes it before measuring; under `TOLEM_TEST_POSTGRES_URL` this test only checks that
 //! the payments went through.
+//!
+//! On PostgreSQL, statistics lag behind the deliveries table, and a plan chosen on them once
+//! read the whole backlog of undelivered payments for every batch of outcomes: the second test
+//! builds that backlog behind stale statistics and counts the rows the delivery worker's
+//! statements read.
 
 mod support;
 
@@ -25,7 +30,11 @@ use support::{
     delivery::{emulator, quick_retry},
     payments::{DEALER, kcell},
 };
-use tolem_gateway::db::payments::{self, Search};
+use tolem_gateway::db::{
+    batch::Batch,
+    deliveries::{self, DeliveredMark, Due},
+    payments::{self, Search},
+};
 use tolem_protocol::{codes::ResultCode, messages::DeliveryState};
 use tracing_subscriber::{Layer, layer::Context, prelude::*};
 
@@ -212,4 +221,114 @@ async fn the_payment_path_and_the_dealers_search_read_by_index() {
         "statements that read a whole table:\n{}",
         scanning.join("\n")
     );
+}
+
+/// How many unfinished deliveries the second test puts behind the statements it watches.
+const BACKLOG: usize = 20_000;
+
+/// PostgreSQL only (SQLite's plans are checked above): a claim and a batch of outcomes read
+/// the deliveries they name, by primary key, however many deliveries wait behind them and
+/// whatever the planner's statistics say — here, statistics taken when every delivery was
+/// finished, with 20 000 waiting since (a provider that was down, the benchmark's long runs).
+/// Reading them through `deliveries_due` instead made each batch read the whole backlog.
+#[tokio::test]
+async fn claims_and_outcomes_read_their_own_deliveries_behind_a_backlog() {
+    if std::env::var(support::POSTGRES_URL_VARIABLE).is_err() {
+        return;
+    }
+    let gateway = support::start().await;
+    let phone = gateway.ready_phone(1).await;
+    let (_, reply) = gateway.pay(&phone, kcell("7011111111", THOUSAND)).await;
+    assert_eq!(reply.code(), ResultCode::Ok);
+    // No provider connected and no worker started: its delivery stays queued. Copies of that
+    // payment and its delivery make the backlog, first all finished and analyzed so, then
+    // unfinished again behind the planner's back (autovacuum would analyze them anew). One
+    // connection: `copies` is its own.
+    let mut conn = gateway.pool.acquire().await.unwrap();
+    for statement in [
+        "ALTER TABLE deliveries SET (autovacuum_enabled = false)".to_owned(),
+        format!(
+            "CREATE TEMP TABLE copies AS SELECT p.*, n FROM payments p, \
+             generate_series(1, {BACKLOG}) n"
+        ),
+        "UPDATE copies SET session = session || '-' || n, \
+         transaction_id = transaction_id || '-' || n"
+            .to_owned(),
+        "ALTER TABLE copies DROP COLUMN n".to_owned(),
+        "INSERT INTO payments SELECT * FROM copies".to_owned(),
+        "INSERT INTO deliveries (transaction_id, provider, state, next_attempt_at_ms, \
+         provider_txn, queued_at_ms, updated_at_ms, finished_at_ms) \
+         SELECT transaction_id, provider, 'delivered', 0, 'p', 0, 0, 0 FROM copies"
+            .to_owned(),
+        "ANALYZE deliveries".to_owned(),
+        "UPDATE deliveries SET state = 'queued', provider_txn = NULL, finished_at_ms = NULL"
+            .to_owned(),
+    ] {
+        sqlx::raw_sql(&statement)
+            .execute(&mut *conn)
+            .await
+            .unwrap_or_else(|error| panic!("{statement}: {error}"));
+    }
+    let named: Vec<String> = (1..=16).map(|n| format!("D001-1-{n}")).collect();
+    let due: Vec<Due> = named
+        .iter()
+        .map(|id| Due {
+            transaction_id: id.clone(),
+        })
+        .collect();
+    let marks: Vec<DeliveredMark<'_>> = named
+        .iter()
+        .map(|id| DeliveredMark {
+            transaction_id: id,
+            provider_txn: "p",
+            comment: None,
+            at_ms: 1,
+        })
+        .collect();
+
+    sqlx::raw_sql("BEGIN").execute(&mut *conn).await.unwrap();
+    // The counts include this connection's earlier transactions until the server publishes
+    // them (the setting up above read the whole table): what counts is the difference.
+    let before = rows_read(&mut conn).await;
+    let claimed = deliveries::claim_all_in(&mut conn, &due, 1, 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        claimed.len(),
+        named.len(),
+        "every named delivery is claimed"
+    );
+    let claim_read = rows_read(&mut conn).await - before;
+    let mut batch = Batch::new(&conn);
+    let slots = deliveries::mark_all_delivered_into(&mut batch, &marks);
+    let mut done = batch.run(&mut conn).await.unwrap();
+    let marked = deliveries::marked_found(&mut done, &slots, &marks).unwrap();
+    assert!(marked.iter().all(|m| *m), "every named delivery is marked");
+    let marks_read = rows_read(&mut conn).await - before - claim_read;
+    sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await.unwrap();
+
+    // Each statement reads the 16 rows it names (the claim reads them twice more: to number
+    // them and to send them); a backlog read through `deliveries_due` is thousands.
+    assert!(
+        claim_read < 100,
+        "a claim of {} deliveries read {claim_read} rows of deliveries",
+        named.len()
+    );
+    assert!(
+        marks_read < 100,
+        "marking {} deliveries read {marks_read} rows of deliveries",
+        named.len()
+    );
+}
+
+/// The rows of `deliveries` this connection has read and not yet reported to the server's
+/// statistics (its transaction's, at least), whole-table scans and index scans together.
+async fn rows_read(conn: &mut sqlx::AnyConnection) -> i64 {
+    sqlx::query_scalar(
+        "SELECT CAST(COALESCE(seq_tup_read, 0) + COALESCE(idx_tup_fetch, 0) AS BIGINT) \
+         FROM pg_stat_xact_user_tables WHERE relname = 'deliveries'",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap()
 }

@@ -16,6 +16,26 @@ use super::{
 /// The counter that numbers deliveries for the provider (OSMP `txn_id`).
 const TXN_COUNTER: &str = "delivery_txn";
 
+/// "The delivery `$state` belongs to is not finished", for the statements that name their
+/// deliveries by primary key (a claim, an outcome), written so that no index can answer it:
+/// `deliveries_due` (state, next attempt) must not be the way those statements find their rows.
+///
+/// PostgreSQL's planner picks between the primary key and `deliveries_due` by its statistics,
+/// and those lag behind a table that changes as fast as this one: analyzed while nearly every
+/// delivery was finished, it believes almost none is queued, reads *every* unfinished delivery
+/// through `deliveries_due` and keeps the ones the statement names. When deliveries fall behind
+/// (a provider down for an hour, or the gateway benchmark's 40 000 payments) that is the whole
+/// backlog for every batch of outcomes: 140 ms a statement with 19 700 queued, 10 s of the
+/// server's processor in a 10 s run (auto_explain, issue 14) — the worker slowing down exactly
+/// when it has most to catch up. `state || ''` is the same value as `state`, but no index is on
+/// it, so the primary key is the only way left (the same on SQLite, whose plans
+/// `gateway/tests/query_plans.rs` checks; on PostgreSQL it checks the rows read).
+macro_rules! unfinished {
+    ($state:literal) => {
+        concat!($state, " || '' IN ('queued', 'sent', 'retrying')")
+    };
+}
+
 /// Where a delivery is (`deliveries.state`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {
@@ -239,11 +259,16 @@ pub fn claim_into<'q>(
     // Still due: a job another worker claimed since has its lease, later than now, as its
     // next attempt time; a finished one has left these states.
     let p = batch.placeholders();
+    // Found by primary key (`unfinished!`; `+ 0` keeps the next attempt's time from
+    // `deliveries_due` too).
     let sql = format!(
-        "UPDATE deliveries SET state = 'sent', attempts = attempts + 1, \
-         next_attempt_at_ms = {}, updated_at_ms = {} \
-         WHERE state IN ('queued', 'sent', 'retrying') AND next_attempt_at_ms <= {} \
-         AND transaction_id IN ({}) RETURNING transaction_id, txn_id",
+        concat!(
+            "UPDATE deliveries SET state = 'sent', attempts = attempts + 1, \
+             next_attempt_at_ms = {}, updated_at_ms = {} WHERE ",
+            unfinished!("state"),
+            " AND next_attempt_at_ms + 0 <= {} \
+             AND transaction_id IN ({}) RETURNING transaction_id, txn_id"
+        ),
         p.nth(1),
         p.nth(2),
         p.nth(3),
@@ -435,12 +460,13 @@ pub async fn mark_delivered_in(
     marked_by: Option<&str>,
     now_ms: i64,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
+    let done = sqlx::query(concat!(
         "UPDATE deliveries SET state = 'delivered', provider_txn = $1, result_code = 0, \
          comment = $2, marked_by = $3, finished_at_ms = $4, updated_at_ms = $4, \
          next_attempt_at_ms = $4 \
-         WHERE transaction_id = $5 AND state IN ('queued', 'sent', 'retrying')",
-    )
+         WHERE transaction_id = $5 AND ",
+        unfinished!("state")
+    ))
     .bind(provider_txn)
     .bind(comment)
     .bind(marked_by)
@@ -478,14 +504,16 @@ pub fn mark_all_delivered_into<'q>(
         // Each row's own values come from a VALUES list joined in (`UPDATE … FROM`, which
         // SQLite has since 3.33 and PostgreSQL always had).
         let sql = format!(
-            "WITH marks (id, provider_txn, comment, at_ms) AS (VALUES {}) \
-             UPDATE deliveries SET state = 'delivered', provider_txn = marks.provider_txn, \
-             result_code = 0, comment = marks.comment, marked_by = NULL, \
-             finished_at_ms = marks.at_ms, updated_at_ms = marks.at_ms, \
-             next_attempt_at_ms = marks.at_ms \
-             FROM marks WHERE deliveries.transaction_id = marks.id \
-             AND deliveries.state IN ('queued', 'sent', 'retrying') \
-             RETURNING deliveries.transaction_id",
+            concat!(
+                "WITH marks (id, provider_txn, comment, at_ms) AS (VALUES {}) \
+                 UPDATE deliveries SET state = 'delivered', provider_txn = marks.provider_txn, \
+                 result_code = 0, comment = marks.comment, marked_by = NULL, \
+                 finished_at_ms = marks.at_ms, updated_at_ms = marks.at_ms, \
+                 next_attempt_at_ms = marks.at_ms \
+                 FROM marks WHERE deliveries.transaction_id = marks.id AND ",
+                unfinished!("deliveries.state"),
+                " RETURNING deliveries.transaction_id"
+            ),
             batch.placeholders().values(chunk.len(), 4)
         );
         let (slot, mut binder) = batch.push(sql);
@@ -530,11 +558,12 @@ pub async fn mark_retrying_in(
     next_ms: i64,
     now_ms: i64,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
+    let done = sqlx::query(concat!(
         "UPDATE deliveries SET state = 'retrying', result_code = $1, comment = $2, \
          next_attempt_at_ms = $3, updated_at_ms = $4 \
-         WHERE transaction_id = $5 AND state IN ('queued', 'sent', 'retrying')",
-    )
+         WHERE transaction_id = $5 AND ",
+        unfinished!("state")
+    ))
     .bind(result_code)
     .bind(comment)
     .bind(next_ms)
@@ -555,11 +584,12 @@ pub async fn mark_failed_in(
     refusal: &str,
     now_ms: i64,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
+    let done = sqlx::query(concat!(
         "UPDATE deliveries SET state = 'failed', result_code = $1, comment = $2, refusal = $5, \
          finished_at_ms = $3, updated_at_ms = $3, next_attempt_at_ms = $3 \
-         WHERE transaction_id = $4 AND state IN ('queued', 'sent', 'retrying')",
-    )
+         WHERE transaction_id = $4 AND ",
+        unfinished!("state")
+    ))
     .bind(result_code)
     .bind(comment)
     .bind(now_ms)

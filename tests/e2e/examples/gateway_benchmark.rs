@@ -502,6 +502,15 @@ mod statements {
         )
     }
 
+    /// How many statements [`top`] lists: `STATEMENTS=<n>`, or 15 (`STATEMENTS=1`).
+    fn listed() -> i64 {
+        std::env::var("STATEMENTS")
+            .ok()
+            .and_then(|n| n.parse::<i64>().ok())
+            .filter(|n| *n > 1)
+            .unwrap_or(15)
+    }
+
     /// The statements that took the most server time (planning and running) since [`watch`],
     /// `n` payments measured: microseconds a payment and of them planning, share of the total,
     /// calls, the statement's start.
@@ -517,8 +526,9 @@ mod statements {
              (total_plan_time + total_exec_time) \
              / NULLIF(SUM(total_plan_time + total_exec_time) OVER (), 0) AS share \
              FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database \
-             WHERE datname = current_database()) ORDER BY total_ms DESC LIMIT 15",
+             WHERE datname = current_database()) ORDER BY total_ms DESC LIMIT $1",
         )
+        .bind(listed())
         .fetch_all(pool)
         .await
         .expect("pg_stat_statements answers");
