@@ -18,18 +18,20 @@ const TXN_COUNTER: &str = "delivery_txn";
 
 /// "The delivery `$state` belongs to is not finished", for the statements that name their
 /// deliveries by primary key (a claim, an outcome), written so that no index can answer it:
-/// `deliveries_due` (state, next attempt) must not be the way those statements find their rows.
+/// the index of unfinished deliveries by due time must not be the way those statements find
+/// their rows.
 ///
-/// PostgreSQL's planner picks between the primary key and `deliveries_due` by its statistics,
-/// and those lag behind a table that changes as fast as this one: analyzed while nearly every
+/// PostgreSQL's planner picks between the primary key and that index by its statistics, and
+/// those lag behind a table that changes as fast as this one: analyzed while nearly every
 /// delivery was finished, it believes almost none is queued, reads *every* unfinished delivery
-/// through `deliveries_due` and keeps the ones the statement names. When deliveries fall behind
-/// (a provider down for an hour, or the gateway benchmark's 40 000 payments) that is the whole
-/// backlog for every batch of outcomes: 140 ms a statement with 19 700 queued, 10 s of the
-/// server's processor in a 10 s run (auto_explain, issue 14) — the worker slowing down exactly
-/// when it has most to catch up. `state || ''` is the same value as `state`, but no index is on
-/// it, so the primary key is the only way left (the same on SQLite, whose plans
-/// `gateway/tests/query_plans.rs` checks; on PostgreSQL it checks the rows read).
+/// through that index (`deliveries_due` then; `deliveries_unfinished` since migration 0016)
+/// and keeps the ones the statement names. When deliveries fall behind (a provider down for an
+/// hour, or the gateway benchmark's 40 000 payments) that is the whole backlog for every batch
+/// of outcomes: 140 ms a statement with 19 700 queued, 10 s of the server's processor in a
+/// 10 s run (auto_explain, issue 14) — the worker slowing down exactly when it has most to
+/// catch up. `state || ''` is the same value as `state`, but no index is on it, so the primary
+/// key is the only way left (the same on SQLite, whose plans `gateway/tests/query_plans.rs`
+/// checks; on PostgreSQL it counts the rows read).
 macro_rules! unfinished {
     ($state:literal) => {
         concat!($state, " || '' IN ('queued', 'sent', 'retrying')")
@@ -160,6 +162,16 @@ pub struct Due {
 
 /// Up to `limit` unfinished deliveries due at `now_ms`, oldest due first.
 pub async fn due(pool: &AnyPool, now_ms: i64, limit: i64) -> Result<Vec<Due>, sqlx::Error> {
+    due_in(&mut *pool.acquire().await?, now_ms, limit).await
+}
+
+/// [`due`] on `conn`. The condition and the order are `deliveries_unfinished`'s own (migration
+/// 0016), which hands the first `limit` over without reading the rest of the backlog.
+pub async fn due_in(
+    conn: &mut AnyConnection,
+    now_ms: i64,
+    limit: i64,
+) -> Result<Vec<Due>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT transaction_id FROM deliveries \
          WHERE state IN ('queued', 'sent', 'retrying') AND next_attempt_at_ms <= $1 \
@@ -167,7 +179,7 @@ pub async fn due(pool: &AnyPool, now_ms: i64, limit: i64) -> Result<Vec<Due>, sq
     )
     .bind(now_ms)
     .bind(limit)
-    .fetch_all(pool)
+    .fetch_all(conn)
     .await?;
     rows.iter()
         .map(|row| {
@@ -260,7 +272,7 @@ pub fn claim_into<'q>(
     // next attempt time; a finished one has left these states.
     let p = batch.placeholders();
     // Found by primary key (`unfinished!`; `+ 0` keeps the next attempt's time from
-    // `deliveries_due` too).
+    // `deliveries_unfinished` too).
     let sql = format!(
         concat!(
             "UPDATE deliveries SET state = 'sent', attempts = attempts + 1, \
