@@ -9,7 +9,7 @@ use sqlx::{AnyConnection, AnyPool, Row, any::AnyRow};
 use super::{
     batch::{Batch, Done, Slot},
     begin_write,
-    lists::{self, ROWS_PER_STATEMENT},
+    lists::{self, Placeholders, ROWS_PER_STATEMENT},
     network,
 };
 
@@ -247,16 +247,48 @@ pub async fn claim_all(
 }
 
 /// [`claim_all`] inside the caller's transaction; `due` holds at least one job.
+///
+/// The jobs still due are found and locked first, then marked sent *and* numbered in one
+/// `UPDATE`: a claim that marked them and then numbered them wrote each new job's row twice,
+/// each time a new version of it in every index of the table (its provider number and its
+/// state are both indexed), which was about a tenth of PostgreSQL's time a payment under the
+/// gateway benchmark (issue 14).
 pub async fn claim_all_in(
     tx: &mut AnyConnection,
     due: &[Due],
     now_ms: i64,
     lease_until_ms: i64,
 ) -> Result<Vec<Claimed>, sqlx::Error> {
-    let mut batch = Batch::new(tx);
-    let slot = claim_into(&mut batch, due, now_ms, lease_until_ms);
-    let mut done = batch.run(&mut *tx).await?;
-    take_claimed_in(tx, due, slot.take(&mut done)).await
+    // Found by primary key (`unfinished!`; `+ 0` keeps the next attempt's time from
+    // `deliveries_unfinished` too). On PostgreSQL a worker of another gateway may claim the
+    // same jobs at once: `FOR UPDATE` waits for its claim and reads the rows again after it,
+    // so a job it took (its lease now its next attempt time) is left out here. On SQLite the
+    // write transaction already keeps every other writer out.
+    let p = Placeholders::of(tx);
+    let lock = match p {
+        Placeholders::Numbered => " FOR UPDATE",
+        Placeholders::Anonymous => "",
+    };
+    let sql = format!(
+        concat!(
+            "SELECT transaction_id, txn_id FROM deliveries WHERE ",
+            unfinished!("state"),
+            " AND next_attempt_at_ms + 0 <= {} AND transaction_id IN ({}){}"
+        ),
+        p.nth(1),
+        p.list_from(2, due.len()),
+        lock
+    );
+    let mut query = sqlx::query(&sql).bind(now_ms);
+    for job in due {
+        query = query.bind(job.transaction_id.as_str());
+    }
+    let rows = query.fetch_all(&mut *tx).await?;
+    let mut taken: HashMap<String, Option<i64>> = HashMap::with_capacity(rows.len());
+    for row in &rows {
+        taken.insert(row.try_get("transaction_id")?, row.try_get("txn_id")?);
+    }
+    send_taken_in(tx, due, &taken, Some((now_ms, lease_until_ms))).await
 }
 
 /// The first step of [`claim_all_in`] as a statement of `batch`: each job of `due` (at least
@@ -306,6 +338,19 @@ pub async fn take_claimed_in(
     for row in &claimed.rows {
         taken.insert(row.try_get("transaction_id")?, row.try_get("txn_id")?);
     }
+    send_taken_in(tx, due, &taken, None).await
+}
+
+/// The jobs of `due` that a claim `taken` (with the provider number each has, if any), marked
+/// sent with a lease until `lease.1` at `lease.0` if `lease` is given (else already marked):
+/// those without a provider number get theirs, consecutive in the order of `due`, and they
+/// come back with what sending them needs, in the order of `due`. One trip to the database.
+async fn send_taken_in(
+    tx: &mut AnyConnection,
+    due: &[Due],
+    taken: &HashMap<String, Option<i64>>,
+    lease: Option<(i64, i64)>,
+) -> Result<Vec<Claimed>, sqlx::Error> {
     if taken.is_empty() {
         return Ok(Vec::new());
     }
@@ -323,28 +368,63 @@ pub async fn take_claimed_in(
         .filter(|id| taken[*id].is_none())
         .collect();
     let mut batch = Batch::new(tx);
-    if !unnumbered.is_empty() {
+    if lease.is_some() || !unnumbered.is_empty() {
         let count = i64::try_from(unnumbered.len()).unwrap_or(i64::MAX);
-        network::next_numbers_into(&mut batch, TXN_COUNTER, count);
         let p = batch.placeholders();
-        let cases = (0..unnumbered.len())
-            .map(|i| format!("WHEN {} THEN {}", p.nth(3 + 2 * i), p.nth(4 + 2 * i)))
-            .collect::<Vec<_>>()
-            .join(" ");
+        let mut next = 1;
+        let mut set = Vec::new();
+        if lease.is_some() {
+            set.push(format!(
+                "state = 'sent', attempts = attempts + 1, next_attempt_at_ms = {}, \
+                 updated_at_ms = {}",
+                p.nth(1),
+                p.nth(2)
+            ));
+            next = 3;
+        }
+        if !unnumbered.is_empty() {
+            network::next_numbers_into(&mut batch, TXN_COUNTER, count);
+            // Jobs numbered by an earlier attempt are not in the list: theirs stays.
+            let cases = (0..unnumbered.len())
+                .map(|i| {
+                    format!(
+                        "WHEN {} THEN {}",
+                        p.nth(next + 2 + 2 * i),
+                        p.nth(next + 3 + 2 * i)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" ");
+            set.push(format!(
+                "txn_id = COALESCE(txn_id, \
+                 (SELECT value FROM counters WHERE name = {}) - {} + CASE transaction_id {cases} END)",
+                p.nth(next),
+                p.nth(next + 1)
+            ));
+            next += 2 + 2 * unnumbered.len();
+        }
+        // Only the jobs being numbered when the claim marked them already.
+        let targets: &[&str] = if lease.is_some() {
+            &taken_ids
+        } else {
+            &unnumbered
+        };
         let sql = format!(
-            "UPDATE deliveries SET txn_id = \
-             (SELECT value FROM counters WHERE name = {}) - {} + CASE transaction_id {cases} END \
-             WHERE transaction_id IN ({})",
-            p.nth(1),
-            p.nth(2),
-            p.list_from(3 + 2 * unnumbered.len(), unnumbered.len())
+            "UPDATE deliveries SET {} WHERE transaction_id IN ({})",
+            set.join(", "),
+            p.list_from(next, targets.len())
         );
         let (_, mut binder) = batch.push(sql);
-        binder.bind(TXN_COUNTER).bind(count);
-        for (place, id) in (1_i64..).zip(&unnumbered) {
-            binder.bind(*id).bind(place);
+        if let Some((now_ms, lease_until_ms)) = lease {
+            binder.bind(lease_until_ms).bind(now_ms);
         }
-        for id in &unnumbered {
+        if !unnumbered.is_empty() {
+            binder.bind(TXN_COUNTER).bind(count);
+            for (place, id) in (1_i64..).zip(&unnumbered) {
+                binder.bind(*id).bind(place);
+            }
+        }
+        for id in targets {
             binder.bind(*id);
         }
     }
