@@ -38,6 +38,19 @@ macro_rules! unfinished {
     };
 }
 
+/// "Still due": the condition a claim takes its jobs by, found by primary key (`unfinished!`;
+/// `+ 0` keeps the next attempt's time from `deliveries_unfinished` too). A job another worker
+/// claimed since has its lease, later than now, as its next attempt time; a finished one has
+/// left the unfinished states. Two `format!` places follow it: now, then the list of ids.
+macro_rules! still_due {
+    () => {
+        concat!(
+            unfinished!("state"),
+            " AND next_attempt_at_ms + 0 <= {} AND transaction_id IN ({})"
+        )
+    };
+}
+
 /// Where a delivery is (`deliveries.state`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {
@@ -260,11 +273,10 @@ pub async fn claim_all_in(
     now_ms: i64,
     lease_until_ms: i64,
 ) -> Result<Vec<Claimed>, sqlx::Error> {
-    // Found by primary key (`unfinished!`; `+ 0` keeps the next attempt's time from
-    // `deliveries_unfinished` too). On PostgreSQL a worker of another gateway may claim the
-    // same jobs at once: `FOR UPDATE` waits for its claim and reads the rows again after it,
-    // so a job it took (its lease now its next attempt time) is left out here. On SQLite the
-    // write transaction already keeps every other writer out.
+    // On PostgreSQL a worker of another gateway may claim the same jobs at once: `FOR UPDATE`
+    // waits for its claim and reads the rows again after it, so a job it took (its lease now
+    // its next attempt time) is left out here. On SQLite the write transaction already keeps
+    // every other writer out.
     let p = Placeholders::of(tx);
     let lock = match p {
         Placeholders::Numbered => " FOR UPDATE",
@@ -273,8 +285,8 @@ pub async fn claim_all_in(
     let sql = format!(
         concat!(
             "SELECT transaction_id, txn_id FROM deliveries WHERE ",
-            unfinished!("state"),
-            " AND next_attempt_at_ms + 0 <= {} AND transaction_id IN ({}){}"
+            still_due!(),
+            "{}"
         ),
         p.nth(1),
         p.list_from(2, due.len()),
@@ -301,18 +313,13 @@ pub fn claim_into<'q>(
     now_ms: i64,
     lease_until_ms: i64,
 ) -> Slot {
-    // Still due: a job another worker claimed since has its lease, later than now, as its
-    // next attempt time; a finished one has left these states.
     let p = batch.placeholders();
-    // Found by primary key (`unfinished!`; `+ 0` keeps the next attempt's time from
-    // `deliveries_unfinished` too).
     let sql = format!(
         concat!(
             "UPDATE deliveries SET state = 'sent', attempts = attempts + 1, \
              next_attempt_at_ms = {}, updated_at_ms = {} WHERE ",
-            unfinished!("state"),
-            " AND next_attempt_at_ms + 0 <= {} \
-             AND transaction_id IN ({}) RETURNING transaction_id, txn_id"
+            still_due!(),
+            " RETURNING transaction_id, txn_id"
         ),
         p.nth(1),
         p.nth(2),
