@@ -94,6 +94,16 @@ impl Browser {
         }
     }
 
+    /// Waits until the service worker controls the page: it has precached the whole build,
+    /// the chunks included, before it takes control.
+    pub async fn wait_for_worker(&self) {
+        self.wait_for(
+            "the service worker to control the page",
+            "return !!navigator.serviceWorker.controller",
+        )
+        .await;
+    }
+
     /// The text a person reads on the page.
     pub async fn text(&self) -> String {
         self.eval("return document.body.innerText")

@@ -18,12 +18,7 @@ async fn a_captive_portal_is_not_mistaken_for_the_gateway() {
     let phone = Browser::start().await;
 
     phone.client.goto(&proxy.url()).await.unwrap();
-    phone
-        .wait_for(
-            "the service worker to control the page",
-            "return !!navigator.serviceWorker.controller",
-        )
-        .await;
+    phone.wait_for_worker().await;
     phone.wait_for("the indicator to say online", ONLINE).await;
 
     proxy.set_fault(Fault::CaptivePortal);

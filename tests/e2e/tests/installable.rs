@@ -11,12 +11,7 @@ async fn chromium_accepts_the_app_as_installable() {
     let gateway = Gateway::start(free_port(), &dist, data.path());
     let browser = Browser::start().await;
     browser.client.goto(&gateway.url()).await.unwrap();
-    browser
-        .wait_for(
-            "the service worker to control the page",
-            "return !!navigator.serviceWorker.controller",
-        )
-        .await;
+    browser.wait_for_worker().await;
 
     let manifest = browser.devtools("Page.getAppManifest", json!({})).await;
     assert_eq!(

@@ -37,12 +37,7 @@ async fn a_chosen_language_opens_again_without_a_network() {
 
     browser.client.goto(&gateway.url()).await.unwrap();
     browser.wait_for_text(RUSSIAN_MENU).await;
-    browser
-        .wait_for(
-            "the service worker to control the page",
-            "return !!navigator.serviceWorker.controller",
-        )
-        .await;
+    browser.wait_for_worker().await;
     choose(&browser, "kk").await;
     browser.wait_for_text(KAZAKH_MENU).await;
     assert_eq!(page_language(&browser).await, "kk");

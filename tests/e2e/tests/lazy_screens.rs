@@ -35,17 +35,6 @@ const EMPTY_CACHES: &str = "const done = arguments[arguments.length - 1];
     caches.keys().then((names) => Promise.all(names.map((name) => caches.delete(name))))
         .then(() => done(true), (e) => done(String(e)));";
 
-/// Waits until the service worker controls the page: it has precached the whole build, the
-/// chunks included, before it takes control.
-async fn wait_for_worker(browser: &Browser) {
-    browser
-        .wait_for(
-            "the service worker to control the page",
-            "return !!navigator.serviceWorker.controller",
-        )
-        .await;
-}
-
 /// Only the settings screen says this (its language section).
 const SETTINGS_TEXT: &str = "Язык интерфейса запоминается на этом телефоне.";
 /// What a screen whose chunk cannot be fetched says (ru, the default language).
@@ -71,7 +60,7 @@ async fn screens_loaded_on_first_use_open_offline_after_one_visit() {
     let app = gateway.url();
     browser.client.goto(&app).await.unwrap();
     browser.wait_for_text("Провайдеры и платежи").await;
-    wait_for_worker(&browser).await;
+    browser.wait_for_worker().await;
     // The menu did not need a chunk, and a first visit leaves the payment screens' chunk to the
     // worker's precaching (src/app.rs): the page has loaded none.
     assert_eq!(browser.eval(CHUNKS_LOADED).await, 0);
@@ -118,7 +107,7 @@ async fn a_screen_whose_chunk_cannot_be_fetched_says_so_and_the_app_goes_on() {
     let browser = Browser::start().await;
     browser.client.goto(&gateway.url()).await.unwrap();
     browser.wait_for_text("Провайдеры и платежи").await;
-    wait_for_worker(&browser).await;
+    browser.wait_for_worker().await;
 
     // Nothing is cached, the page's requests go past the worker, and the chunks' fail.
     assert_eq!(browser.eval_async(EMPTY_CACHES).await, true);
@@ -165,7 +154,7 @@ async fn a_card_bill_whose_chunk_cannot_be_fetched_says_so_and_the_history_shows
 
     // Nothing is cached (the worker has done its precaching first), the page's requests go past
     // the worker, and the bill's chunk fails (the payment screen's own chunks are loaded).
-    wait_for_worker(b).await;
+    b.wait_for_worker().await;
     assert_eq!(b.eval_async(EMPTY_CACHES).await, true);
     b.devtools("Network.enable", json!({})).await;
     b.devtools("Network.setBypassServiceWorker", json!({ "bypass": true }))

@@ -36,12 +36,7 @@ async fn app_opens_offline_and_offers_the_next_version(engine: Engine) {
     for item in MENU {
         browser.wait_for_text(item).await;
     }
-    browser
-        .wait_for(
-            "the service worker to control the page",
-            "return !!navigator.serviceWorker.controller",
-        )
-        .await;
+    browser.wait_for_worker().await;
     browser
         .wait_for(
             "the indicator to say online",

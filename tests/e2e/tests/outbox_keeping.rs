@@ -276,12 +276,7 @@ async fn a_new_version_that_cannot_read_what_waits_is_not_installed() {
     let gateway = Gateway::start(port, &dist, data.path());
     let browser = Browser::start().await;
     browser.client.goto(&gateway.url()).await.unwrap();
-    browser
-        .wait_for(
-            "the service worker to control the page",
-            "return !!navigator.serviceWorker.controller",
-        )
-        .await;
+    browser.wait_for_worker().await;
     // A payment waits in a format no build of today reads (as a future build would write it).
     let stored = browser
         .eval_async(

@@ -12,12 +12,7 @@ async fn the_service_worker_leaves_the_gateways_own_pages_alone() {
     let gateway = Gateway::start(free_port(), &dist, data.path());
     let browser = Browser::start().await;
     browser.client.goto(&gateway.url()).await.unwrap();
-    browser
-        .wait_for(
-            "the service worker to control the page",
-            "return !!navigator.serviceWorker.controller",
-        )
-        .await;
+    browser.wait_for_worker().await;
 
     for (path, marker) in [
         ("console/login", "form#login"),
