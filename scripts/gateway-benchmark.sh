@@ -7,7 +7,9 @@
 # DATABASES=sqlite or DATABASES=postgres runs only that one. STATEMENTS=1 also prints where the
 # PostgreSQL server's time went during the measured requests (pg_stat_statements; it costs the
 # server a little, so leave it off when comparing payments/s); STATEMENTS=40 lists 40 statements
-# instead of 15.
+# instead of 15. PROVIDER_DELAY_MS=100 has the provider emulator answer each delivery 100 ms
+# late, as a provider across a network does (default 0: at once, so the deliveries take every
+# processor cycle they can get beside the payments).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"

@@ -10,6 +10,10 @@
 //! payments/s and the latency of each request (p50, p95, p99), then checks every answer — its
 //! signature under the gateway key, code 0 — and that the gateway holds each payment once. The
 //! gateway delivers the payments meanwhile, as in production, to a provider emulator (OSMP).
+//! `PROVIDER_DELAY_MS` makes the emulator answer each request that many milliseconds late, as a
+//! provider across a network does (default 0: at once, so the deliveries take every processor
+//! cycle they can get beside the payments — the hardest case for payments/s); the benchmark
+//! prints how many payments were delivered while the measured requests ran.
 //! From the gateway's `/metrics` it also prints the payment writer's mean group (its payments
 //! and the time of each step) and how much of the run the writer spent in groups: near 100 %,
 //! the one writer, not the processor, sets the pace.
@@ -114,8 +118,8 @@ struct Run {
     codes: Vec<String>,
     /// Where the machine's processor time went during the measured requests.
     cpu_per_payment: cpu::PerPayment,
-    /// Payments delivered to the provider when the last answer came (warm-up included).
-    delivered_by_the_end: i64,
+    /// Payments delivered to the provider while the measured requests ran.
+    delivered_meanwhile: i64,
     /// The payment writer's groups during the measured requests, and the measured span.
     groups: groups::Groups,
     elapsed_s: f64,
@@ -145,8 +149,10 @@ fn report(name: &str, run: &Run, commits_one: f64, commits_many: Option<f64>, cp
         println!("  durable commits/s, {CLIENTS} connections:       {many:>9.0}");
     }
     println!(
-        "  delivered to the provider when the last answer came: {} (warm-up included)",
-        run.delivered_by_the_end
+        "  delivered to the provider meanwhile: {} ({:.0}/s; the provider answers after {} ms)",
+        run.delivered_meanwhile,
+        run.delivered_meanwhile as f64 / run.elapsed_s,
+        provider_delay_ms()
     );
     run.groups.report(run.elapsed_s);
     let cpu = &run.cpu_per_payment;
@@ -216,7 +222,8 @@ async fn run(dist: &Path, data_dir: &Path, database_url: &str, n: usize) -> Run 
     // saw txn_id 7 for another account refuses it (OSMP 300), so a shared one would turn the
     // second run's deliveries into refusals and refunds that fight the payments for the
     // dealer's row.
-    let provider = start_provider(&["--open"]).await;
+    let delay = provider_delay_ms().to_string();
+    let provider = start_provider(&["--open", "--delay-ms", &delay]).await;
     let provider_url = provider.url.as_str();
     let port = free_port();
     let shared = tolem_e2e::Shared {
@@ -290,6 +297,7 @@ async fn run(dist: &Path, data_dir: &Path, database_url: &str, n: usize) -> Run 
         None
     };
     let groups_before = groups::Groups::scrape(&client, &base).await;
+    let delivered_before = delivered(&pool).await;
     let cpu_before = cpu::Snapshot::take(gateway.pid());
     let started = Instant::now();
     let answers = send_all(&client, &base, &phone, requests.clone()).await;
@@ -307,13 +315,9 @@ async fn run(dist: &Path, data_dir: &Path, database_url: &str, n: usize) -> Run 
     let groups = groups::Groups::scrape(&client, &base)
         .await
         .since(&groups_before);
-    // Deliveries run behind the payments; how far behind shows whether the processor time
-    // above includes them.
-    let delivered: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE state = 'delivered'")
-            .fetch_one(&pool)
-            .await
-            .expect("count of deliveries");
+    // Deliveries run behind the payments; how many went meanwhile shows how much of the
+    // processor time above was theirs.
+    let delivered_meanwhile = delivered(&pool).await - delivered_before;
 
     // Every answer after the clock: signed by the gateway for its own request. A code other than
     // 0 is counted, not hidden: "not decided" (999) under load is a finding, not noise.
@@ -351,7 +355,7 @@ async fn run(dist: &Path, data_dir: &Path, database_url: &str, n: usize) -> Run 
         not_accepted: n - accepted,
         codes: refused,
         cpu_per_payment: cpu.per(n),
-        delivered_by_the_end: delivered,
+        delivered_meanwhile,
         groups,
         elapsed_s: elapsed,
         statements,
@@ -396,6 +400,22 @@ fn payment(i: usize) -> Payment {
         customer_amount_tiyn: AMOUNT_TIYN,
         comment: None,
     }
+}
+
+/// How late the provider emulator answers (`PROVIDER_DELAY_MS`, default 0).
+fn provider_delay_ms() -> u64 {
+    std::env::var("PROVIDER_DELAY_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Payments delivered to the provider so far.
+async fn delivered(pool: &AnyPool) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE state = 'delivered'")
+        .fetch_one(pool)
+        .await
+        .expect("count of deliveries")
 }
 
 /// Sends `requests` from `CLIENTS` connections, each taking the next request when its last is
