@@ -13,7 +13,8 @@
 //! `PROVIDER_DELAY_MS` makes the emulator answer each request that many milliseconds late, as a
 //! provider across a network does (default 0: at once, so the deliveries take every processor
 //! cycle they can get beside the payments — the hardest case for payments/s); the benchmark
-//! prints how many payments were delivered while the measured requests ran.
+//! prints how many payments were delivered while the measured requests ran, and then, with no
+//! payment coming, how fast the deliveries left over drain and what each costs the machine.
 //! From the gateway's `/metrics` it also prints the payment writer's mean group (its payments
 //! and the time of each step) and how much of the run the writer spent in groups: near 100 %,
 //! the one writer, not the processor, sets the pace.
@@ -120,6 +121,8 @@ struct Run {
     cpu_per_payment: cpu::PerPayment,
     /// Payments delivered to the provider while the measured requests ran.
     delivered_meanwhile: i64,
+    /// The deliveries left over, sent with no payment coming.
+    drain: Drain,
     /// The payment writer's groups during the measured requests, and the measured span.
     groups: groups::Groups,
     elapsed_s: f64,
@@ -154,6 +157,7 @@ fn report(name: &str, run: &Run, commits_one: f64, commits_many: Option<f64>, cp
         run.delivered_meanwhile as f64 / run.elapsed_s,
         provider_delay_ms()
     );
+    run.drain.report();
     run.groups.report(run.elapsed_s);
     let cpu = &run.cpu_per_payment;
     println!(
@@ -341,6 +345,7 @@ async fn run(dist: &Path, data_dir: &Path, database_url: &str, n: usize) -> Run 
         (accepted + accepted_in_warm_up) as i64,
         "the gateway holds each accepted payment once"
     );
+    let drain = Drain::measure(&pool, gateway.pid()).await;
     pool.close().await;
     gateway.kill();
     let mut refused: Vec<String> = Vec::new();
@@ -356,6 +361,7 @@ async fn run(dist: &Path, data_dir: &Path, database_url: &str, n: usize) -> Run 
         codes: refused,
         cpu_per_payment: cpu.per(n),
         delivered_meanwhile,
+        drain,
         groups,
         elapsed_s: elapsed,
         statements,
@@ -400,6 +406,78 @@ fn payment(i: usize) -> Payment {
         customer_amount_tiyn: AMOUNT_TIYN,
         comment: None,
     }
+}
+
+/// The deliveries left after the measured requests, sent with nothing else for the gateway to
+/// do: how fast they go and what each costs the machine — a delivery's own price, which the
+/// figures of the payments include for those delivered meanwhile.
+struct Drain {
+    delivered: i64,
+    seconds: f64,
+    /// Per delivery ("benchmark": the provider emulator alone now).
+    cpu: cpu::PerPayment,
+}
+
+impl Drain {
+    /// The longest the benchmark waits for the deliveries left (a provider answering late
+    /// sends them at the worker's pace, not the processor's).
+    const LONGEST: Duration = Duration::from_secs(60);
+
+    /// Waits until no delivery is left, or [`Self::LONGEST`] has passed. It counts those
+    /// left, which the deliveries' partial index holds alone, not those delivered (counting
+    /// the whole table ten times a second cost the server 30–40 µs a delivery), five times a
+    /// second (about 5 µs a delivery).
+    async fn measure(pool: &AnyPool, gateway_pid: u32) -> Drain {
+        let before = cpu::Snapshot::take(gateway_pid);
+        let first = unfinished(pool).await;
+        let started = Instant::now();
+        let mut left = first;
+        while left > 0 && started.elapsed() < Self::LONGEST {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            left = unfinished(pool).await;
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        let used = cpu::Snapshot::take(gateway_pid).since(&before);
+        // The provider takes every payment (`--open`): none is refused and reversed.
+        let delivered = first - left;
+        Drain {
+            delivered,
+            seconds,
+            cpu: used.per(usize::try_from(delivered).unwrap_or(0)),
+        }
+    }
+
+    fn report(&self) {
+        println!(
+            "  then the deliveries left, nothing else coming: {} in {:.1} s ({:.0}/s); processor time a delivery: gateway {:.0} µs, provider emulator {:.0} µs, database server {:.0} µs",
+            self.delivered,
+            self.seconds,
+            self.delivered as f64 / self.seconds,
+            self.cpu.gateway_us,
+            self.cpu.benchmark_us,
+            self.cpu.database_us
+        );
+        let roles: Vec<String> = self
+            .cpu
+            .database_roles
+            .iter()
+            .filter(|role| role.us >= 1.0)
+            .map(|role| format!("{} {:.0} µs", role.name, role.us))
+            .collect();
+        if !roles.is_empty() {
+            println!("    the database server's by process: {}", roles.join("; "));
+        }
+    }
+}
+
+/// Deliveries not finished yet.
+async fn unfinished(pool: &AnyPool) -> i64 {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM deliveries WHERE state IN ('queued', 'sent', 'retrying')",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("count of deliveries left")
 }
 
 /// How late the provider emulator answers (`PROVIDER_DELAY_MS`, default 0).
