@@ -246,30 +246,14 @@ async fn the_delivery_worker_reads_its_own_deliveries_behind_a_backlog() {
     // unfinished again behind the planner's back (autovacuum would analyze them anew). One
     // connection: `copies` is its own.
     let mut conn = gateway.pool.acquire().await.unwrap();
-    for statement in [
-        "ALTER TABLE deliveries SET (autovacuum_enabled = false)".to_owned(),
-        format!(
-            "CREATE TEMP TABLE copies AS SELECT p.*, n FROM payments p, \
-             generate_series(1, {BACKLOG}) n"
-        ),
-        "UPDATE copies SET session = session || '-' || n, \
-         transaction_id = transaction_id || '-' || n"
-            .to_owned(),
-        "ALTER TABLE copies DROP COLUMN n".to_owned(),
-        "INSERT INTO payments SELECT * FROM copies".to_owned(),
-        "INSERT INTO deliveries (transaction_id, provider, state, next_attempt_at_ms, \
-         provider_txn, queued_at_ms, updated_at_ms, finished_at_ms) \
-         SELECT transaction_id, provider, 'delivered', 0, 'p', 0, 0, 0 FROM copies"
-            .to_owned(),
-        "ANALYZE deliveries".to_owned(),
-        "UPDATE deliveries SET state = 'queued', provider_txn = NULL, finished_at_ms = NULL"
-            .to_owned(),
-    ] {
-        sqlx::raw_sql(&statement)
-            .execute(&mut *conn)
-            .await
-            .unwrap_or_else(|error| panic!("{statement}: {error}"));
-    }
+    run(&mut conn, KEEP_AUTOVACUUM_AWAY).await;
+    copy_the_payment(&mut conn, "", BACKLOG).await;
+    run(
+        &mut conn,
+        "ANALYZE deliveries; \
+         UPDATE deliveries SET state = 'queued', provider_txn = NULL, finished_at_ms = NULL",
+    )
+    .await;
     let named: Vec<String> = (1..=16).map(|n| format!("D001-1-{n}")).collect();
     let due: Vec<Due> = named
         .iter()
@@ -277,17 +261,8 @@ async fn the_delivery_worker_reads_its_own_deliveries_behind_a_backlog() {
             transaction_id: id.clone(),
         })
         .collect();
-    let marks: Vec<DeliveredMark<'_>> = named
-        .iter()
-        .map(|id| DeliveredMark {
-            transaction_id: id,
-            provider_txn: "p",
-            comment: None,
-            at_ms: 1,
-        })
-        .collect();
 
-    sqlx::raw_sql("BEGIN").execute(&mut *conn).await.unwrap();
+    run(&mut conn, "BEGIN").await;
     // The counts include this connection's earlier transactions until the server publishes
     // them (the setting up above read the whole table): what counts is the difference.
     let before = rows_read(&mut conn).await;
@@ -300,17 +275,15 @@ async fn the_delivery_worker_reads_its_own_deliveries_behind_a_backlog() {
         "every named delivery is claimed"
     );
     let claim_read = rows_read(&mut conn).await - before;
-    let mut batch = Batch::new(&conn);
-    let slots = deliveries::mark_all_delivered_into(&mut batch, &marks);
-    let mut done = batch.run(&mut conn).await.unwrap();
-    let marked = deliveries::marked_found(&mut done, &slots, &marks).unwrap();
+    let marks: Vec<(String, i64)> = named.iter().map(|id| (id.clone(), 1)).collect();
+    let marked = mark_delivered(&mut conn, &marks).await;
     assert!(marked.iter().all(|m| *m), "every named delivery is marked");
     let marks_read = rows_read(&mut conn).await - before - claim_read;
     // The worker's next hundred, oldest due first (the claimed ones are due again at 2).
     let next = deliveries::due_in(&mut conn, 1, 100).await.unwrap();
     assert_eq!(next.len(), 100, "the backlog is due");
     let due_read = rows_read(&mut conn).await - before - claim_read - marks_read;
-    sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await.unwrap();
+    run(&mut conn, "ROLLBACK").await;
 
     // Each statement reads the 16 rows it names (the claim reads them twice more: to number
     // them and to send them); a backlog read through `deliveries_due` is thousands.
@@ -328,6 +301,109 @@ async fn the_delivery_worker_reads_its_own_deliveries_behind_a_backlog() {
         "marking {} deliveries read {marks_read} rows of deliveries",
         named.len()
     );
+}
+
+/// PostgreSQL only: a batch of outcomes finds its deliveries by primary key with a plan made
+/// while the table was small — which a prepared statement keeps as the table grows, until the
+/// next `ANALYZE`. The gateway benchmark analyzes after 2 000 payments and then takes 40 000 in
+/// seconds; its outcomes' statement, planned then to read the table whole and hash it, read
+/// every delivery in every batch (2.5–8 ms a statement, auto_explain, issue 14).
+#[tokio::test]
+async fn a_plan_made_while_deliveries_were_few_still_finds_them_by_primary_key() {
+    if std::env::var(support::POSTGRES_URL_VARIABLE).is_err() {
+        return;
+    }
+    let gateway = support::start().await;
+    let phone = gateway.ready_phone(1).await;
+    let (_, reply) = gateway.pay(&phone, kcell("7011111111", THOUSAND)).await;
+    assert_eq!(reply.code(), ResultCode::Ok);
+    // The benchmark's moment: 2 000 deliveries, analyzed. Every statement from now on keeps
+    // the plan its first run makes, as a prepared statement does once PostgreSQL settles on a
+    // generic plan (after five runs).
+    let mut conn = gateway.pool.acquire().await.unwrap();
+    run(&mut conn, KEEP_AUTOVACUUM_AWAY).await;
+    copy_the_payment(&mut conn, "few-", 2_000).await;
+    run(
+        &mut conn,
+        "ANALYZE deliveries; SET plan_cache_mode = force_generic_plan",
+    )
+    .await;
+    let mark =
+        |ids: &[String]| -> Vec<(String, i64)> { ids.iter().map(|id| (id.clone(), 1)).collect() };
+    let few: Vec<String> = (1..=16).map(|n| format!("D001-1-few-{n}")).collect();
+    mark_delivered(&mut conn, &mark(&few)).await;
+    // Then the backlog grows tenfold, unfinished, with no ANALYZE since (nor any change of the
+    // table's definition, which would have the statement planned anew).
+    copy_the_payment(&mut conn, "many-", BACKLOG).await;
+    run(
+        &mut conn,
+        "UPDATE deliveries SET state = 'queued', provider_txn = NULL, finished_at_ms = NULL \
+         WHERE transaction_id LIKE 'D001-1-many-%'",
+    )
+    .await;
+    let many: Vec<String> = (1..=16).map(|n| format!("D001-1-many-{n}")).collect();
+
+    run(&mut conn, "BEGIN").await;
+    let before = rows_read(&mut conn).await;
+    let marked = mark_delivered(&mut conn, &mark(&many)).await;
+    let marks_read = rows_read(&mut conn).await - before;
+    run(&mut conn, "ROLLBACK").await;
+    assert!(marked.iter().all(|m| *m), "every named delivery is marked");
+    assert!(
+        marks_read < 100,
+        "marking {} deliveries read {marks_read} rows of deliveries",
+        many.len()
+    );
+}
+
+/// Marks the deliveries of `ids` (with their times) delivered, as a batch of the worker's
+/// outcomes does; whether each was marked.
+async fn mark_delivered(conn: &mut sqlx::AnyConnection, ids: &[(String, i64)]) -> Vec<bool> {
+    let marks: Vec<DeliveredMark<'_>> = ids
+        .iter()
+        .map(|(id, at_ms)| DeliveredMark {
+            transaction_id: id,
+            provider_txn: "p",
+            comment: None,
+            at_ms: *at_ms,
+        })
+        .collect();
+    let mut batch = Batch::new(conn);
+    let slots = deliveries::mark_all_delivered_into(&mut batch, &marks);
+    let mut done = batch.run(conn).await.unwrap();
+    deliveries::marked_found(&mut done, &slots, &marks).unwrap()
+}
+
+/// Inserts `count` copies of the database's one payment `D001-1` and of its delivery,
+/// delivered, named `D001-1-{tag}{n}`.
+async fn copy_the_payment(conn: &mut sqlx::AnyConnection, tag: &str, count: usize) {
+    run(
+        conn,
+        &format!(
+            "CREATE TEMP TABLE copies AS SELECT p.*, n FROM payments p, \
+             generate_series(1, {count}) n WHERE p.transaction_id = 'D001-1'; \
+             UPDATE copies SET session = session || '-{tag}' || n, \
+             transaction_id = transaction_id || '-{tag}' || n; \
+             ALTER TABLE copies DROP COLUMN n; \
+             INSERT INTO payments SELECT * FROM copies; \
+             INSERT INTO deliveries (transaction_id, provider, state, next_attempt_at_ms, \
+             provider_txn, queued_at_ms, updated_at_ms, finished_at_ms) \
+             SELECT transaction_id, provider, 'delivered', 0, 'p', 0, 0, 0 FROM copies; \
+             DROP TABLE copies"
+        ),
+    )
+    .await;
+}
+
+/// Autovacuum would analyze the copied deliveries anew, which these tests keep from happening.
+const KEEP_AUTOVACUUM_AWAY: &str = "ALTER TABLE deliveries SET (autovacuum_enabled = false)";
+
+/// Runs `sql` (one statement or several) on `conn`, as a person at psql would.
+async fn run(conn: &mut sqlx::AnyConnection, sql: &str) {
+    sqlx::raw_sql(sql)
+        .execute(&mut *conn)
+        .await
+        .unwrap_or_else(|error| panic!("{sql}: {error}"));
 }
 
 /// The rows of `deliveries` this connection has read and not yet reported to the server's
