@@ -16,7 +16,8 @@
 //! On PostgreSQL, statistics lag behind the deliveries table, and a plan chosen on them once
 //! read the whole backlog of undelivered payments for every batch of outcomes: the second test
 //! builds that backlog behind stale statistics and counts the rows the delivery worker's
-//! statements read.
+//! statements read. The third does the same for a plan made while the table was small, which
+//! a prepared statement keeps as the table grows.
 
 mod support;
 
