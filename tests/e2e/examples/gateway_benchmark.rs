@@ -771,28 +771,46 @@ mod cpu {
     /// Clock ticks per second of `/proc`'s times (`getconf CLK_TCK`, 100 on Linux).
     const TICKS_PER_S: f64 = 100.0;
 
-    /// Processor ticks used so far: the gateway's, by program name, and the machine's busy
-    /// and total ticks.
+    /// What each process has used so far, and the machine's busy and total ticks.
     pub struct Snapshot {
-        gateway: u64,
-        by_program: HashMap<String, u64>,
-        /// Bytes written to storage (`/proc/<pid>/io`'s `write_bytes`, counted as the page
-        /// cache takes them): the gateway's, and by program name.
-        gateway_written: u64,
-        written_by_program: HashMap<String, u64>,
-        /// PostgreSQL's processes by what they do ([`server_role`]).
-        by_server_role: HashMap<String, Counts>,
+        gateway_pid: u32,
+        processes: HashMap<u32, Process>,
         machine_busy: u64,
         machine_total: u64,
     }
 
-    /// What processes used so far: processor ticks, bytes written (`write_bytes`) and bytes
-    /// handed to write calls (`wchar`).
+    /// One process: its program's name, its role if it is PostgreSQL's ([`server_role`]),
+    /// and what it used.
+    struct Process {
+        name: String,
+        role: Option<String>,
+        counts: Counts,
+    }
+
+    /// What processes used so far: processor ticks, bytes written to storage (`/proc/<pid>/io`'s
+    /// `write_bytes`, counted as the page cache takes them) and bytes handed to write calls
+    /// (`wchar`).
     #[derive(Clone, Copy, Default)]
     struct Counts {
         ticks: u64,
         written: u64,
         handed: u64,
+    }
+
+    impl Counts {
+        fn since(self, before: Counts) -> Counts {
+            Counts {
+                ticks: self.ticks.saturating_sub(before.ticks),
+                written: self.written.saturating_sub(before.written),
+                handed: self.handed.saturating_sub(before.handed),
+            }
+        }
+
+        fn add(&mut self, other: Counts) {
+            self.ticks += other.ticks;
+            self.written += other.written;
+            self.handed += other.handed;
+        }
     }
 
     /// What one PostgreSQL process does, from the title it gives itself (`postgres:
@@ -857,11 +875,15 @@ mod cpu {
     impl Snapshot {
         /// The gateway is the process `gateway_pid` (its binary may have any name).
         pub fn take(gateway_pid: u32) -> Self {
-            let mut by_program = HashMap::new();
-            let mut written_by_program = HashMap::new();
-            let mut by_server_role: HashMap<String, Counts> = HashMap::new();
-            let (mut gateway, mut gateway_written) = (0, 0);
+            let mut processes = HashMap::new();
             for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+                let Some(pid) = entry
+                    .file_name()
+                    .to_str()
+                    .and_then(|n| n.parse::<u32>().ok())
+                else {
+                    continue;
+                };
                 let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
                     continue;
                 };
@@ -872,31 +894,21 @@ mod cpu {
                 let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
                 // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
                 let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok());
-                let is_gateway =
-                    entry.file_name().to_str() == Some(gateway_pid.to_string().as_str());
-                let name = &stat[open + 1..close];
-                let used = match (ticks(11), ticks(12)) {
-                    (Some(user), Some(system)) => user + system,
-                    _ => 0,
-                };
-                if is_gateway {
-                    gateway = used;
-                }
-                *by_program.entry(name.to_owned()).or_default() += used;
+                let name = stat[open + 1..close].to_owned();
                 let (written, handed) = io_counts(&entry.path());
-                if is_gateway {
-                    gateway_written = written;
-                }
-                *written_by_program.entry(name.to_owned()).or_default() += written;
-                if name == "postgres" {
+                let role = (name == "postgres").then(|| {
                     let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-                    let role =
-                        server_role(String::from_utf8_lossy(&cmdline).trim_end_matches('\0'));
-                    let counted = by_server_role.entry(role).or_default();
-                    counted.ticks += used;
-                    counted.written += written;
-                    counted.handed += handed;
-                }
+                    server_role(String::from_utf8_lossy(&cmdline).trim_end_matches('\0'))
+                });
+                let counts = Counts {
+                    ticks: match (ticks(11), ticks(12)) {
+                        (Some(user), Some(system)) => user + system,
+                        _ => 0,
+                    },
+                    written,
+                    handed,
+                };
+                processes.insert(pid, Process { name, role, counts });
             }
             let machine = std::fs::read_to_string("/proc/stat").unwrap_or_default();
             let times: Vec<u64> = machine
@@ -911,40 +923,45 @@ mod cpu {
             let total: u64 = times.iter().take(8).sum();
             let idle = times.get(3).copied().unwrap_or(0) + times.get(4).copied().unwrap_or(0);
             Snapshot {
-                gateway,
-                by_program,
-                gateway_written,
-                written_by_program,
-                by_server_role,
+                gateway_pid,
+                processes,
                 machine_busy: total - idle,
                 machine_total: total,
             }
         }
 
-        /// What was used between `before` and this snapshot. A process that ended between the
-        /// two is not counted (none of the measured ones does).
+        /// What was used between `before` and this snapshot, process by process: a process
+        /// started meanwhile counts whole; one that ended meanwhile is not counted (what it
+        /// used is gone with it — the database server's connections the gateway's pool closes
+        /// are such). Summed by program name instead, an ended process took its past use out
+        /// of the sum and hid what the others used.
         pub fn since(&self, before: &Snapshot) -> Used {
-            let used = |name: &str| {
-                let now = self.by_program.get(name).copied().unwrap_or(0);
-                let then = before.by_program.get(name).copied().unwrap_or(0);
-                now.saturating_sub(then) as f64 / TICKS_PER_S
-            };
-            let written_by = |name: &str| {
-                let now = self.written_by_program.get(name).copied().unwrap_or(0);
-                let then = before.written_by_program.get(name).copied().unwrap_or(0);
-                now.saturating_sub(then)
-            };
-            let mut database_roles: Vec<RoleUsed> = self
-                .by_server_role
+            let mut by_program: HashMap<&str, Counts> = HashMap::new();
+            let mut by_role: HashMap<&str, Counts> = HashMap::new();
+            let mut gateway = Counts::default();
+            for (pid, now) in &self.processes {
+                let used = match before.processes.get(pid) {
+                    // A pid taken by another program meanwhile is a new process.
+                    Some(then) if then.name == now.name => now.counts.since(then.counts),
+                    _ => now.counts,
+                };
+                if *pid == self.gateway_pid {
+                    gateway = used;
+                }
+                by_program.entry(now.name.as_str()).or_default().add(used);
+                if let Some(role) = &now.role {
+                    by_role.entry(role.as_str()).or_default().add(used);
+                }
+            }
+            let seconds = |counts: Counts| counts.ticks as f64 / TICKS_PER_S;
+            let program = |name: &str| by_program.get(name).copied().unwrap_or_default();
+            let mut database_roles: Vec<RoleUsed> = by_role
                 .iter()
-                .map(|(name, now)| {
-                    let then = before.by_server_role.get(name).copied().unwrap_or_default();
-                    RoleUsed {
-                        name: name.clone(),
-                        seconds: now.ticks.saturating_sub(then.ticks) as f64 / TICKS_PER_S,
-                        written: now.written.saturating_sub(then.written),
-                        handed: now.handed.saturating_sub(then.handed),
-                    }
+                .map(|(name, used)| RoleUsed {
+                    name: (*name).to_owned(),
+                    seconds: seconds(*used),
+                    written: used.written,
+                    handed: used.handed,
                 })
                 .collect();
             database_roles.sort_by(|a, b| {
@@ -954,12 +971,12 @@ mod cpu {
             });
             Used {
                 database_roles,
-                gateway_s: self.gateway.saturating_sub(before.gateway) as f64 / TICKS_PER_S,
-                gateway_written: self.gateway_written.saturating_sub(before.gateway_written),
-                database_written: written_by("postgres"),
+                gateway_s: seconds(gateway),
+                gateway_written: gateway.written,
+                database_written: program("postgres").written,
                 // The kernel cuts a program's name to 15 bytes.
-                benchmark_s: used("gateway_benchma"),
-                database_s: used("postgres"),
+                benchmark_s: seconds(program("gateway_benchma")),
+                database_s: seconds(program("postgres")),
                 machine_busy: (self.machine_busy - before.machine_busy) as f64
                     / (self.machine_total - before.machine_total).max(1) as f64,
             }
