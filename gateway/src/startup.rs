@@ -208,11 +208,12 @@ pub fn banner_with_mail(
 /// Each request carries the client's socket address (`ConnectInfo`): password attempts are
 /// throttled per address.
 pub async fn serve(listener: TcpListener, app: Router, pool: AnyPool) -> Result<(), StartupError> {
+    let stop = shutdown_signal();
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
+    .with_graceful_shutdown(stop)
     .await
     .map_err(StartupError::Serve)?;
     pool.close().await;
@@ -231,8 +232,9 @@ pub async fn serve_tls(
 ) -> Result<(), StartupError> {
     use axum::serve::ListenerExt;
     let (stop, stopped) = tokio::sync::watch::channel(());
+    let signal = shutdown_signal();
     tokio::spawn(async move {
-        shutdown_signal().await;
+        signal.await;
         let _ = stop.send(());
     });
     let until_stopped = |mut stopped: tokio::sync::watch::Receiver<()>| async move {
@@ -266,34 +268,58 @@ pub async fn serve_tls(
     Ok(())
 }
 
-/// Resolves when the process is asked to stop: Ctrl-C in a terminal, SIGTERM from systemd,
-/// Docker or `kill`.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::error!(%error, "cannot listen for Ctrl-C");
+/// Listens for the process being asked to stop — Ctrl-C in a terminal, SIGTERM from systemd,
+/// Docker or `kill` — from the moment it is called, and resolves at the first.
+///
+/// The handlers are installed here, before the gateway accepts a connection, not when the
+/// returned future is first polled: axum polls it in a task of its own, which on a busy
+/// machine ran after the first requests were answered, and a SIGTERM sent in between met the
+/// signal's default action — the process killed at once, requests in flight cut, the pool
+/// never closed (`tests/startup.rs` caught it under the test command).
+fn shutdown_signal() -> impl Future<Output = ()> {
+    #[cfg(unix)]
+    let (interrupt, terminate) = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        )
+    };
+    async move {
+        #[cfg(unix)]
+        let (ctrl_c, terminate) = (
+            received(interrupt, "SIGINT"),
+            received(terminate, "SIGTERM"),
+        );
+        #[cfg(not(unix))]
+        let (ctrl_c, terminate) = (
+            async {
+                if let Err(error) = tokio::signal::ctrl_c().await {
+                    tracing::error!(%error, "cannot listen for Ctrl-C");
+                    std::future::pending::<()>().await;
+                }
+            },
+            std::future::pending::<()>(),
+        );
+        let signal = tokio::select! {
+            () = ctrl_c => "SIGINT",
+            () = terminate => "SIGTERM",
+        };
+        tracing::info!(signal, "shutting down: finishing requests in flight");
+    }
+}
+
+/// Resolves when `listening` (a signal's handler, installed already) receives its signal;
+/// never, when the handler could not be installed (said once, with `name`).
+#[cfg(unix)]
+async fn received(listening: std::io::Result<tokio::signal::unix::Signal>, name: &str) {
+    match listening {
+        Ok(mut stream) => {
+            stream.recv().await;
+        }
+        Err(error) => {
+            tracing::error!(%error, "cannot listen for {name}");
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut stream) => {
-                stream.recv().await;
-            }
-            Err(error) => {
-                tracing::error!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-
-    let signal = tokio::select! {
-        () = ctrl_c => "SIGINT",
-        () = terminate => "SIGTERM",
-    };
-    tracing::info!(signal, "shutting down: finishing requests in flight");
+    }
 }
