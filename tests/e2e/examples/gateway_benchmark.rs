@@ -310,8 +310,8 @@ async fn run(dist: &Path, data_dir: &Path, database_url: &str, n: usize) -> Run 
     let statements = match growth_before {
         Some(before) => {
             let after = statements::growth_mark(&pool).await;
-            let mut lines = vec![statements::growth(before, after, n)];
-            lines.extend(statements::top(&pool, n).await);
+            let mut lines = vec![statements::growth(before, after, n, "payment")];
+            lines.extend(statements::top(&pool, n, "payment").await);
             Some(lines)
         }
         None => None,
@@ -345,7 +345,7 @@ async fn run(dist: &Path, data_dir: &Path, database_url: &str, n: usize) -> Run 
         (accepted + accepted_in_warm_up) as i64,
         "the gateway holds each accepted payment once"
     );
-    let drain = Drain::measure(&pool, gateway.pid()).await;
+    let drain = Drain::measure(&pool, gateway.pid(), watched).await;
     pool.close().await;
     gateway.kill();
     let mut refused: Vec<String> = Vec::new();
@@ -416,6 +416,8 @@ struct Drain {
     seconds: f64,
     /// Per delivery ("benchmark": the provider emulator alone now).
     cpu: cpu::PerPayment,
+    /// With `STATEMENTS=1` on PostgreSQL: the server's time by statement, per delivery.
+    statements: Option<Vec<String>>,
 }
 
 impl Drain {
@@ -427,7 +429,13 @@ impl Drain {
     /// left, which the deliveries' partial index holds alone, not those delivered (counting
     /// the whole table ten times a second cost the server 30–40 µs a delivery), five times a
     /// second (about 5 µs a delivery).
-    async fn measure(pool: &AnyPool, gateway_pid: u32) -> Drain {
+    async fn measure(pool: &AnyPool, gateway_pid: u32, watched: bool) -> Drain {
+        let growth_before = if watched {
+            statements::reset(pool).await;
+            Some(statements::growth_mark(pool).await)
+        } else {
+            None
+        };
         let before = cpu::Snapshot::take(gateway_pid);
         let first = unfinished(pool).await;
         let started = Instant::now();
@@ -440,10 +448,21 @@ impl Drain {
         let used = cpu::Snapshot::take(gateway_pid).since(&before);
         // The provider takes every payment (`--open`): none is refused and reversed.
         let delivered = first - left;
+        let count = usize::try_from(delivered).unwrap_or(0);
+        let statements = match growth_before {
+            Some(before) => {
+                let after = statements::growth_mark(pool).await;
+                let mut lines = vec![statements::growth(before, after, count, "delivery")];
+                lines.extend(statements::top(pool, count, "delivery").await);
+                Some(lines)
+            }
+            None => None,
+        };
         Drain {
             delivered,
             seconds,
-            cpu: used.per(usize::try_from(delivered).unwrap_or(0)),
+            cpu: used.per(count),
+            statements,
         }
     }
 
@@ -466,6 +485,12 @@ impl Drain {
             .collect();
         if !roles.is_empty() {
             println!("    the database server's by process: {}", roles.join("; "));
+        }
+        if let Some(statements) = &self.statements {
+            println!("    the database server's time by statement (pg_stat_statements):");
+            for line in statements {
+                println!("      {line}");
+            }
         }
     }
 }
@@ -559,26 +584,35 @@ mod statements {
         if std::env::var_os("STATEMENTS").is_none() || !database_url.starts_with("postgres") {
             return false;
         }
-        for statement in [
-            "CREATE EXTENSION IF NOT EXISTS pg_stat_statements",
-            "SELECT pg_stat_statements_reset()::text",
-        ] {
-            sqlx::query(statement)
-                .execute(pool)
-                .await
-                .expect("pg_stat_statements is loaded (scripts/gateway-benchmark.sh)");
-        }
+        sqlx::query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            .execute(pool)
+            .await
+            .expect("pg_stat_statements is loaded (scripts/gateway-benchmark.sh)");
+        reset(pool).await;
         true
+    }
+
+    /// The statistics start from nothing now.
+    pub async fn reset(pool: &AnyPool) {
+        sqlx::query("SELECT pg_stat_statements_reset()::text")
+            .execute(pool)
+            .await
+            .expect("pg_stat_statements resets");
     }
 
     /// The database's tables and indexes, in bytes, and the WAL's position: read before and
     /// after the measured requests, the difference is what they made the files grow by and the
-    /// WAL the server wrote meanwhile (its statements' and everything else's).
-    pub async fn growth_mark(pool: &AnyPool) -> (i64, i64, i64) {
+    /// WAL the server wrote meanwhile (its statements' and everything else's), and the
+    /// transactions that ended meanwhile.
+    pub async fn growth_mark(pool: &AnyPool) -> (i64, i64, i64, i64) {
+        // pg_stat_database's counters are flushed by each backend at most once a second: the
+        // count of transactions is right to about that.
         sqlx::query_as(
             "SELECT CAST(COALESCE(SUM(pg_relation_size(c.oid)), 0) AS BIGINT), \
              CAST(pg_current_wal_lsn() - '0/0' AS BIGINT), \
-             (SELECT wal_write FROM pg_stat_wal) \
+             (SELECT wal_write FROM pg_stat_wal), \
+             (SELECT CAST(xact_commit + xact_rollback AS BIGINT) FROM pg_stat_database \
+              WHERE datname = current_database()) \
              FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace \
              WHERE c.relkind IN ('r', 'i', 't') \
              AND ns.nspname NOT IN ('pg_catalog', 'information_schema')",
@@ -588,15 +622,22 @@ mod statements {
         .expect("the database's size")
     }
 
-    /// The line that says what [`growth_mark`]s `before` and `after` differ by, per payment.
-    pub fn growth(before: (i64, i64, i64), after: (i64, i64, i64), n: usize) -> String {
-        let per_payment = |bytes: i64| bytes as f64 / 1024.0 / n as f64;
+    /// The line that says what [`growth_mark`]s `before` and `after` differ by, per `unit`
+    /// (`n` of them).
+    pub fn growth(
+        before: (i64, i64, i64, i64),
+        after: (i64, i64, i64, i64),
+        n: usize,
+        unit: &str,
+    ) -> String {
+        let per_unit = |bytes: i64| bytes as f64 / 1024.0 / n as f64;
         format!(
-            "tables and indexes grew {:.1} KiB/payment; the server's WAL {:.2} KiB/payment, \
-             written out in {} writes",
-            per_payment(after.0 - before.0),
-            per_payment(after.1 - before.1),
-            after.2 - before.2
+            "tables and indexes grew {:.1} KiB/{unit}; the server's WAL {:.2} KiB/{unit}, \
+             written out in {} writes; {:.2} transactions/{unit}",
+            per_unit(after.0 - before.0),
+            per_unit(after.1 - before.1),
+            after.2 - before.2,
+            (after.3 - before.3) as f64 / n as f64
         )
     }
 
@@ -609,10 +650,10 @@ mod statements {
             .unwrap_or(15)
     }
 
-    /// The statements that took the most server time (planning and running) since [`watch`],
-    /// `n` payments measured: microseconds a payment and of them planning, share of the total,
-    /// calls, the statement's start.
-    pub async fn top(pool: &AnyPool, n: usize) -> Vec<String> {
+    /// The statements that took the most server time (planning and running) since [`watch`]
+    /// or [`reset`], `n` of `unit` measured: microseconds a `unit` and of them planning, share
+    /// of the total, calls, the statement's start.
+    pub async fn top(pool: &AnyPool, n: usize, unit: &str) -> Vec<String> {
         let rows = sqlx::query(
             "SELECT query, CAST(calls AS BIGINT) AS calls, total_plan_time AS plan_ms, \
              total_plan_time + total_exec_time AS total_ms, \
@@ -643,8 +684,8 @@ mod statements {
         // Blocks are 8 KiB.
         let blocks_kib = |blocks: i64| blocks as f64 * 8.0 / n as f64;
         let total = format!(
-            "all statements: WAL {:.2} KiB/payment, {:.2} page images/payment; blocks dirtied \
-             {:.1} KiB/payment, written by the statements themselves {:.1} KiB/payment",
+            "all statements: WAL {:.2} KiB/{unit}, {:.2} page images/{unit}; blocks dirtied \
+             {:.1} KiB/{unit}, written by the statements themselves {:.1} KiB/{unit}",
             wal_all / 1024.0 / n as f64,
             fpi_all as f64 / n as f64,
             blocks_kib(dirtied_all),
@@ -658,12 +699,12 @@ mod statements {
                 let (total_ms, plan_ms): (f64, f64) = (row.get("total_ms"), row.get("plan_ms"));
                 let share: f64 = row.try_get("share").unwrap_or(0.0);
                 let (wal_bytes, wal_fpi): (f64, i64) = (row.get("wal_bytes"), row.get("wal_fpi"));
-                let per_payment = |ms: f64| ms * 1000.0 / n as f64;
+                let per_unit = |ms: f64| ms * 1000.0 / n as f64;
                 format!(
-                    "{:>6.1} µs/payment (planning {:>5.1}) {:>4.1} % {:>7} calls, \
-                     WAL {:>5.2} KiB/payment ({:>4.2} page images)  {}",
-                    per_payment(total_ms),
-                    per_payment(plan_ms),
+                    "{:>6.1} µs/{unit} (planning {:>5.1}) {:>4.1} % {:>7} calls, \
+                     WAL {:>5.2} KiB/{unit} ({:>4.2} page images)  {}",
+                    per_unit(total_ms),
+                    per_unit(plan_ms),
                     share * 100.0,
                     calls,
                     wal_bytes / 1024.0 / n as f64,
