@@ -33,7 +33,7 @@ use support::{
 };
 use tolem_gateway::db::{
     batch::Batch,
-    deliveries::{self, DeliveredMark, Due},
+    deliveries::{self, Attempt, DeliveredMark, Due},
     payments::{self, Search},
 };
 use tolem_protocol::{codes::ResultCode, messages::DeliveryState};
@@ -271,8 +271,7 @@ async fn the_delivery_worker_reads_its_own_deliveries_behind_a_backlog() {
         "every named delivery is claimed"
     );
     let claim_read = rows_read(&mut conn).await - before;
-    let marks: Vec<(String, i64)> = named.iter().map(|id| (id.clone(), 1)).collect();
-    let marked = mark_delivered(&mut conn, &marks).await;
+    let marked = mark_delivered(&mut conn, &named).await;
     assert!(marked.iter().all(|m| *m), "every named delivery is marked");
     let marks_read = rows_read(&mut conn).await - before - claim_read;
     // The worker's next hundred, oldest due first (the claimed ones are due again at 2).
@@ -281,8 +280,9 @@ async fn the_delivery_worker_reads_its_own_deliveries_behind_a_backlog() {
     let due_read = rows_read(&mut conn).await - before - claim_read - marks_read;
     run(&mut conn, "ROLLBACK").await;
 
-    // Each statement reads the 16 rows it names (the claim reads them twice more: to number
-    // them and to send them); a backlog read through `deliveries_due` is thousands.
+    // Each statement reads the 16 rows it names (the claim reads them once more, to mark
+    // them, and the outcomes' attempts once more, for their foreign key); a backlog read
+    // through `deliveries_due` is thousands.
     assert!(
         claim_read < 100,
         "a claim of {} deliveries read {claim_read} rows of deliveries",
@@ -319,10 +319,8 @@ async fn a_plan_made_while_deliveries_were_few_still_finds_them_by_primary_key()
         "ANALYZE deliveries; SET plan_cache_mode = force_generic_plan",
     )
     .await;
-    let mark =
-        |ids: &[String]| -> Vec<(String, i64)> { ids.iter().map(|id| (id.clone(), 1)).collect() };
     let few: Vec<String> = (1..=16).map(|n| format!("D001-1-few-{n}")).collect();
-    mark_delivered(&mut conn, &mark(&few)).await;
+    mark_delivered(&mut conn, &few).await;
     // Then the backlog grows tenfold, unfinished, with no ANALYZE since (nor any change of the
     // table's definition, which would have the statement planned anew).
     copy_the_payment(&mut conn, "many-", BACKLOG).await;
@@ -336,7 +334,7 @@ async fn a_plan_made_while_deliveries_were_few_still_finds_them_by_primary_key()
 
     run(&mut conn, "BEGIN").await;
     let before = rows_read(&mut conn).await;
-    let marked = mark_delivered(&mut conn, &mark(&many)).await;
+    let marked = mark_delivered(&mut conn, &many).await;
     let marks_read = rows_read(&mut conn).await - before;
     run(&mut conn, "ROLLBACK").await;
     assert!(marked.iter().all(|m| *m), "every named delivery is marked");
@@ -365,16 +363,27 @@ async fn one_payment() -> (support::Gateway, sqlx::pool::PoolConnection<sqlx::An
     (gateway, conn)
 }
 
-/// Marks the deliveries of `ids` (with their times) delivered, as a batch of the worker's
-/// outcomes does; whether each was marked.
-async fn mark_delivered(conn: &mut sqlx::AnyConnection, ids: &[(String, i64)]) -> Vec<bool> {
+/// Marks the deliveries of `ids` delivered, as a batch of the worker's outcomes does (each
+/// with its first attempt, at time 1); whether each was marked.
+async fn mark_delivered(conn: &mut sqlx::AnyConnection, ids: &[String]) -> Vec<bool> {
+    let attempt = Attempt {
+        attempt: 1,
+        at_ms: 1,
+        request: "GET /pay".to_owned(),
+        answer: Some("<response><result>0</result></response>".to_owned()),
+        outcome: "delivered".to_owned(),
+        result_code: Some(0),
+        error: None,
+        latency_ms: 1,
+    };
     let marks: Vec<DeliveredMark<'_>> = ids
         .iter()
-        .map(|(id, at_ms)| DeliveredMark {
+        .map(|id| DeliveredMark {
             transaction_id: id,
+            attempt: &attempt,
             provider_txn: "p",
             comment: None,
-            at_ms: *at_ms,
+            at_ms: 1,
         })
         .collect();
     let mut batch = Batch::new(conn);

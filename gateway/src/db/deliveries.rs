@@ -7,8 +7,7 @@ use std::collections::{HashMap, HashSet};
 use sqlx::{AnyConnection, AnyPool, Row, any::AnyRow};
 
 use super::{
-    batch::{Batch, Done, Slot},
-    begin_write,
+    batch::{Batch, Binder, Done, Slot},
     lists::{self, Placeholders, ROWS_PER_STATEMENT},
     network,
 };
@@ -231,14 +230,14 @@ pub struct Claimed {
 }
 
 /// Claims the jobs of `due` that are still due at `now_ms` (another worker may have taken some
-/// since they were read), each until `lease_until_ms`, in one transaction; numbers those that
+/// since they were read), each until `lease_until_ms`, on **PostgreSQL**; numbers those that
 /// have no provider number yet (in the order of `due`), and returns what each attempt needs,
-/// in the order of `due`. A job not taken is left out.
+/// in the order of `due`. A job not taken is left out. On SQLite a claim rides with the
+/// payment groups ([`claim_into`], [`take_claimed_in`]; see `crate::delivery::riders`).
 ///
-/// A handful of statements for the whole batch, not five per job: every statement is a
-/// hand-off to the database's thread (SQLite) or a round trip (PostgreSQL), and with one
-/// delivery per accepted payment, per-job statements were most of the gateway's work under
-/// load (issue 14).
+/// One statement for the whole batch, not five per job: every statement is a round trip, and
+/// with one delivery per accepted payment, per-job statements were most of the gateway's work
+/// under load (issue 14).
 pub async fn claim_all(
     pool: &AnyPool,
     due: &[Due],
@@ -251,62 +250,78 @@ pub async fn claim_all(
     // Workers of several gateways claim at once; a deadlock between two claims rolls one back
     // whole, and claiming again either takes each job or finds it taken.
     super::retry::retry("delivery claim", || async {
-        let mut tx = begin_write(pool).await?;
-        let claimed = claim_all_in(&mut tx, due, now_ms, lease_until_ms).await?;
-        tx.commit().await?;
-        Ok(claimed)
+        claim_all_in(&mut *pool.acquire().await?, due, now_ms, lease_until_ms).await
     })
     .await
 }
 
-/// [`claim_all`] inside the caller's transaction; `due` holds at least one job.
+/// [`claim_all`] on `conn` (PostgreSQL), in its transaction if one is open, else as a
+/// transaction of its own; `due` holds at least one job.
 ///
-/// The jobs still due are found and locked first, then marked sent *and* numbered in one
-/// `UPDATE`: a claim that marked them and then numbered them wrote each new job's row twice,
-/// each time a new version of it in every index of the table (its provider number and its
-/// state are both indexed). Under the gateway benchmark on PostgreSQL (issue 14) the two
-/// statements took 20 µs of the server's time a payment and 0.37 KiB of its WAL; the one, 8 µs
-/// and 0.18 KiB.
+/// One statement: it locks the jobs still due (`FOR UPDATE` waits for a worker of another
+/// gateway claiming the same jobs, and reads them again after its claim: a job it took, its
+/// lease now its next attempt time, is left out), moves the provider numbers' counter by the
+/// count of those with no number yet, and marks each sent, numbered, in one `UPDATE` that
+/// returns what sending it needs (data-modifying `WITH`,
+/// <https://www.postgresql.org/docs/current/queries-with.html#QUERIES-WITH-MODIFYING>).
+/// Before, the same steps were a transaction of six round trips — begin, lock, counter, mark,
+/// read, commit — per 16 jobs: under the gateway benchmark's drain (issue 14) 27 µs of the
+/// server's time a delivery in the statements alone.
 pub async fn claim_all_in(
-    tx: &mut AnyConnection,
+    conn: &mut AnyConnection,
     due: &[Due],
     now_ms: i64,
     lease_until_ms: i64,
 ) -> Result<Vec<Claimed>, sqlx::Error> {
-    // On PostgreSQL a worker of another gateway may claim the same jobs at once: `FOR UPDATE`
-    // waits for its claim and reads the rows again after it, so a job it took (its lease now
-    // its next attempt time) is left out here. On SQLite the write transaction already keeps
-    // every other writer out.
-    let p = Placeholders::of(tx);
-    let lock = match p {
-        Placeholders::Numbered => " FOR UPDATE",
-        Placeholders::Anonymous => "",
-    };
+    let p = Placeholders::Numbered;
+    let ids = p.list_from(4, due.len());
+    // Where each job stands in `due`: the order new numbers are given in.
+    let places = (0..due.len())
+        .map(|i| format!("WHEN {} THEN {}", p.nth(4 + i), i + 1))
+        .collect::<Vec<_>>()
+        .join(" ");
     let sql = format!(
         concat!(
-            "SELECT transaction_id, txn_id FROM deliveries WHERE ",
+            "WITH taken AS (SELECT transaction_id, txn_id FROM deliveries WHERE ",
             still_due!(),
-            "{}"
+            " FOR UPDATE), \
+             fresh AS (SELECT transaction_id, \
+               ROW_NUMBER() OVER (ORDER BY CASE transaction_id {places} END) AS place \
+               FROM taken WHERE txn_id IS NULL), \
+             numbered AS (INSERT INTO counters (name, value) SELECT $3, COUNT(*) FROM fresh \
+               HAVING COUNT(*) > 0 \
+               ON CONFLICT (name) DO UPDATE SET value = counters.value + EXCLUDED.value \
+               RETURNING value) \
+             UPDATE deliveries d SET state = 'sent', attempts = d.attempts + 1, \
+               next_attempt_at_ms = $2, updated_at_ms = $1, \
+               txn_id = COALESCE(d.txn_id, \
+                 (SELECT value FROM numbered) - (SELECT COUNT(*) FROM fresh) + fresh.place) \
+             FROM taken JOIN payments p ON p.transaction_id = taken.transaction_id \
+               LEFT JOIN fresh ON fresh.transaction_id = taken.transaction_id \
+             WHERE d.transaction_id = taken.transaction_id AND d.transaction_id IN ({ids}) \
+             RETURNING d.transaction_id, d.provider, d.txn_id, d.attempts, p.account, \
+               p.amount_tiyn, p.accepted_at_ms, p.dealer_code, p.point_code"
         ),
         p.nth(1),
-        p.list_from(2, due.len()),
-        lock
+        ids,
+        places = places,
+        ids = ids,
     );
-    let mut query = sqlx::query(&sql).bind(now_ms);
+    let mut query = sqlx::query(&sql)
+        .bind(now_ms)
+        .bind(lease_until_ms)
+        .bind(TXN_COUNTER);
     for job in due {
         query = query.bind(job.transaction_id.as_str());
     }
-    let rows = query.fetch_all(&mut *tx).await?;
-    let mut taken: HashMap<String, Option<i64>> = HashMap::with_capacity(rows.len());
-    for row in &rows {
-        taken.insert(row.try_get("transaction_id")?, row.try_get("txn_id")?);
-    }
-    send_taken_in(tx, due, &taken, Some((now_ms, lease_until_ms))).await
+    let rows = query.fetch_all(conn).await?;
+    in_order_of(due, &rows)
 }
 
-/// The first step of [`claim_all_in`] as a statement of `batch`: each job of `due` (at least
-/// one) still due now becomes sent, its lease running until `lease_until_ms`. Pass the
-/// statement's outcome to [`take_claimed_in`], in the same transaction.
+/// The first step of a claim on SQLite, as a statement of `batch` (the write transaction of a
+/// payment group, or the riders' own): each job of `due` (at least one) still due now becomes
+/// sent, its lease running until `lease_until_ms`. Pass the statement's outcome to
+/// [`take_claimed_in`], in the same transaction.
 pub fn claim_into<'q>(
     batch: &mut Batch<'q>,
     due: &'q [Due],
@@ -334,9 +349,10 @@ pub fn claim_into<'q>(
     slot
 }
 
-/// The rest of a claim, after [`claim_into`]'s statement `claimed` ran: the jobs it took get
-/// their provider number if they have none yet, and come back with what sending them needs, in
-/// the order of `due` (a job not taken is left out). One more trip to the database.
+/// The rest of a claim on SQLite, after [`claim_into`]'s statement `claimed` ran: the jobs it
+/// took get their provider number if they have none yet (consecutive, in the order of `due`),
+/// and come back with what sending them needs, in the order of `due` (a job not taken is left
+/// out). One more trip to the database.
 pub async fn take_claimed_in(
     tx: &mut AnyConnection,
     due: &[Due],
@@ -346,19 +362,6 @@ pub async fn take_claimed_in(
     for row in &claimed.rows {
         taken.insert(row.try_get("transaction_id")?, row.try_get("txn_id")?);
     }
-    send_taken_in(tx, due, &taken, None).await
-}
-
-/// The jobs of `due` a claim took (`taken`, each with its provider number if it has one): with
-/// `lease` (now, until) they are marked sent here, without it the claim marked them already.
-/// Those without a provider number get theirs, consecutive in the order of `due`, and all come
-/// back with what sending them needs, in the order of `due`. One trip to the database.
-async fn send_taken_in(
-    tx: &mut AnyConnection,
-    due: &[Due],
-    taken: &HashMap<String, Option<i64>>,
-    lease: Option<(i64, i64)>,
-) -> Result<Vec<Claimed>, sqlx::Error> {
     if taken.is_empty() {
         return Ok(Vec::new());
     }
@@ -376,63 +379,29 @@ async fn send_taken_in(
         .filter(|id| taken[*id].is_none())
         .collect();
     let mut batch = Batch::new(tx);
-    if lease.is_some() || !unnumbered.is_empty() {
+    if !unnumbered.is_empty() {
         let count = i64::try_from(unnumbered.len()).unwrap_or(i64::MAX);
+        network::next_numbers_into(&mut batch, TXN_COUNTER, count);
         let p = batch.placeholders();
-        let mut next = 1;
-        let mut set = Vec::new();
-        if lease.is_some() {
-            set.push(format!(
-                "state = 'sent', attempts = attempts + 1, next_attempt_at_ms = {}, \
-                 updated_at_ms = {}",
-                p.nth(1),
-                p.nth(2)
-            ));
-            next = 3;
-        }
-        if !unnumbered.is_empty() {
-            network::next_numbers_into(&mut batch, TXN_COUNTER, count);
-            // Jobs numbered by an earlier attempt are not in the list: theirs stays.
-            let cases = (0..unnumbered.len())
-                .map(|i| {
-                    format!(
-                        "WHEN {} THEN {}",
-                        p.nth(next + 2 + 2 * i),
-                        p.nth(next + 3 + 2 * i)
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(" ");
-            set.push(format!(
-                "txn_id = COALESCE(txn_id, \
-                 (SELECT value FROM counters WHERE name = {}) - {} + CASE transaction_id {cases} END)",
-                p.nth(next),
-                p.nth(next + 1)
-            ));
-            next += 2 + 2 * unnumbered.len();
-        }
-        // Only the jobs being numbered when the claim marked them already.
-        let targets: &[&str] = if lease.is_some() {
-            &taken_ids
-        } else {
-            &unnumbered
-        };
+        // Jobs numbered by an earlier attempt are not in the list: theirs stays.
+        let cases = (0..unnumbered.len())
+            .map(|i| format!("WHEN {} THEN {}", p.nth(3 + 2 * i), p.nth(4 + 2 * i)))
+            .collect::<Vec<_>>()
+            .join(" ");
         let sql = format!(
-            "UPDATE deliveries SET {} WHERE transaction_id IN ({})",
-            set.join(", "),
-            p.list_from(next, targets.len())
+            "UPDATE deliveries SET txn_id = COALESCE(txn_id, \
+             (SELECT value FROM counters WHERE name = {}) - {} + CASE transaction_id {cases} END) \
+             WHERE transaction_id IN ({})",
+            p.nth(1),
+            p.nth(2),
+            p.list_from(3 + 2 * unnumbered.len(), unnumbered.len())
         );
         let (_, mut binder) = batch.push(sql);
-        if let Some((now_ms, lease_until_ms)) = lease {
-            binder.bind(lease_until_ms).bind(now_ms);
+        binder.bind(TXN_COUNTER).bind(count);
+        for (place, id) in (1_i64..).zip(&unnumbered) {
+            binder.bind(*id).bind(place);
         }
-        if !unnumbered.is_empty() {
-            binder.bind(TXN_COUNTER).bind(count);
-            for (place, id) in (1_i64..).zip(&unnumbered) {
-                binder.bind(*id).bind(place);
-            }
-        }
-        for id in targets {
+        for id in &unnumbered {
             binder.bind(*id);
         }
     }
@@ -445,9 +414,15 @@ async fn send_taken_in(
         &taken_ids,
     );
     let mut done = batch.run(tx).await?;
-    let rows = read.take(&mut done).rows;
+    in_order_of(due, &read.take(&mut done).rows)
+}
+
+/// What sending each job needs, from `rows` (a claim's: transaction id, provider, provider
+/// number, attempts, and the payment's account, amount, acceptance time, dealer and point), in
+/// the order of `due`; a job without a row is left out.
+fn in_order_of(due: &[Due], rows: &[AnyRow]) -> Result<Vec<Claimed>, sqlx::Error> {
     let mut claimed: HashMap<String, Claimed> = HashMap::with_capacity(rows.len());
-    for row in &rows {
+    for row in rows {
         let job = Claimed {
             transaction_id: row.try_get("transaction_id")?,
             provider: row.try_get("provider")?,
@@ -461,9 +436,9 @@ async fn send_taken_in(
         };
         claimed.insert(job.transaction_id.clone(), job);
     }
-    Ok(taken_ids
+    Ok(due
         .iter()
-        .filter_map(|id| claimed.remove(*id))
+        .filter_map(|job| claimed.remove(&job.transaction_id))
         .collect())
 }
 
@@ -504,24 +479,33 @@ pub async fn insert_attempts_in(
 /// [`insert_attempts_in`]'s statements in `batch`.
 pub fn insert_attempts_into<'q>(batch: &mut Batch<'q>, attempts: &[(&'q str, &'q Attempt)]) {
     for chunk in attempts.chunks(ROWS_PER_STATEMENT) {
-        let sql = format!(
-            "INSERT INTO delivery_attempts (transaction_id, attempt, at_ms, request, answer, \
-             outcome, result_code, error, latency_ms) VALUES {} ON CONFLICT DO NOTHING",
-            batch.placeholders().values(chunk.len(), 9)
-        );
+        let sql = insert_attempts_sql(batch.placeholders().values(chunk.len(), 9));
         let (_, mut binder) = batch.push(sql);
-        for (transaction_id, attempt) in chunk {
-            binder
-                .bind(*transaction_id)
-                .bind(attempt.attempt)
-                .bind(attempt.at_ms)
-                .bind(&attempt.request)
-                .bind(&attempt.answer)
-                .bind(&attempt.outcome)
-                .bind(attempt.result_code)
-                .bind(&attempt.error)
-                .bind(attempt.latency_ms);
-        }
+        bind_attempts(&mut binder, chunk);
+    }
+}
+
+/// The statement that keeps attempts, their rows' placeholders `values`.
+fn insert_attempts_sql(values: String) -> String {
+    format!(
+        "INSERT INTO delivery_attempts (transaction_id, attempt, at_ms, request, answer, \
+         outcome, result_code, error, latency_ms) VALUES {values} ON CONFLICT DO NOTHING"
+    )
+}
+
+/// Binds the values of [`insert_attempts_sql`]'s rows, in order.
+fn bind_attempts<'q>(binder: &mut Binder<'_, 'q>, attempts: &[(&'q str, &'q Attempt)]) {
+    for (transaction_id, attempt) in attempts {
+        binder
+            .bind(*transaction_id)
+            .bind(attempt.attempt)
+            .bind(attempt.at_ms)
+            .bind(&attempt.request)
+            .bind(&attempt.answer)
+            .bind(&attempt.outcome)
+            .bind(attempt.result_code)
+            .bind(&attempt.error)
+            .bind(attempt.latency_ms);
     }
 }
 
@@ -577,30 +561,55 @@ pub async fn mark_delivered_in(
     Ok(done.rows_affected() == 1)
 }
 
-/// A delivery the provider accepted, as [`mark_all_delivered_in`] records it.
+/// A delivery the provider accepted, as [`mark_all_delivered_into`] records it: the attempt
+/// that delivered it, and its mark.
 pub struct DeliveredMark<'a> {
     pub transaction_id: &'a str,
+    pub attempt: &'a Attempt,
     pub provider_txn: &'a str,
     pub comment: Option<&'a str>,
     pub at_ms: i64,
 }
 
-/// Marks deliveries delivered by the worker, in `batch` (the caller's transaction): one
-/// statement for up to [`ROWS_PER_STATEMENT`] of them. Read with [`marked_found`] which it
-/// marked.
+/// Keeps the attempts of deliveries the worker delivered and marks them delivered, in `batch`
+/// (the caller's transaction, or on PostgreSQL a statement on its own): one statement for up
+/// to [`ROWS_PER_STATEMENT`] of them on PostgreSQL, two on SQLite (where a batch is one trip
+/// anyway). Read with [`marked_found`] which it marked.
 pub fn mark_all_delivered_into<'q>(
     batch: &mut Batch<'q>,
     marks: &[DeliveredMark<'q>],
 ) -> Vec<Slot> {
     // A delivery marked twice in one statement would be reported twice; the first mark wins,
-    // as it would one statement at a time.
+    // as it would one statement at a time. Every attempt is kept (one already kept is left).
     let mut first = HashSet::new();
-    let unique: Vec<&DeliveredMark<'q>> = marks
-        .iter()
-        .filter(|mark| first.insert(mark.transaction_id))
-        .collect();
     let mut slots = Vec::new();
-    for chunk in unique.chunks(ROWS_PER_STATEMENT) {
+    for chunk in marks.chunks(ROWS_PER_STATEMENT) {
+        let attempts: Vec<(&'q str, &'q Attempt)> = chunk
+            .iter()
+            .map(|mark| (mark.transaction_id, mark.attempt))
+            .collect();
+        let unique: Vec<&DeliveredMark<'q>> = chunk
+            .iter()
+            .filter(|mark| first.insert(mark.transaction_id))
+            .collect();
+        let p = batch.placeholders();
+        // On PostgreSQL the attempts are a data-modifying `WITH` of the marks' statement: one
+        // round trip, and with nothing else to write, no transaction of its own to begin and
+        // commit (before: four trips per batch of outcomes, issue 14). The attempts' foreign
+        // key to their delivery is checked at the statement's end, after its mark.
+        let keep_attempts = match p {
+            Placeholders::Numbered if !unique.is_empty() => Some(format!(
+                ", attempts AS ({})",
+                insert_attempts_sql(p.values_from(unique.len() * 5 + 1, attempts.len(), 9))
+            )),
+            _ => {
+                insert_attempts_into(batch, &attempts);
+                None
+            }
+        };
+        if unique.is_empty() {
+            continue;
+        }
         // Each row's own values come from a VALUES list joined in (`UPDATE … FROM`, which
         // SQLite has since 3.33 and PostgreSQL always had). The ids are named once more in an
         // `IN` list, which PostgreSQL looks up by primary key unless the table is tiny (a scan
@@ -608,10 +617,9 @@ pub fn mark_all_delivered_into<'q>(
         // while the table was small — and a prepared statement keeps its plan as the table
         // grows — read every delivery and hashed it: under the gateway benchmark 2.5–8 ms a
         // statement, 90 µs of the server's time a delivery (issue 14).
-        let placeholders = batch.placeholders();
         let sql = format!(
             concat!(
-                "WITH marks (id, provider_txn, comment, at_ms) AS (VALUES {}) \
+                "WITH marks (id, provider_txn, comment, at_ms) AS (VALUES {}){} \
                  UPDATE deliveries SET state = 'delivered', provider_txn = marks.provider_txn, \
                  result_code = 0, comment = marks.comment, marked_by = NULL, \
                  finished_at_ms = marks.at_ms, updated_at_ms = marks.at_ms, \
@@ -621,19 +629,23 @@ pub fn mark_all_delivered_into<'q>(
                 unfinished!("deliveries.state"),
                 " RETURNING deliveries.transaction_id"
             ),
-            placeholders.values(chunk.len(), 4),
-            placeholders.list_from(chunk.len() * 4 + 1, chunk.len())
+            p.values(unique.len(), 4),
+            keep_attempts.as_deref().unwrap_or_default(),
+            p.list_from(unique.len() * 4 + 1, unique.len())
         );
         let (slot, mut binder) = batch.push(sql);
-        for mark in chunk {
+        for mark in &unique {
             binder
                 .bind(mark.transaction_id)
                 .bind(mark.provider_txn)
                 .bind(mark.comment)
                 .bind(mark.at_ms);
         }
-        for mark in chunk {
+        for mark in &unique {
             binder.bind(mark.transaction_id);
+        }
+        if keep_attempts.is_some() {
+            bind_attempts(&mut binder, &attempts);
         }
         slots.push(slot);
     }

@@ -53,10 +53,15 @@ impl Placeholders {
 
     /// `($1, $2), ($3, $4)`: the VALUES list of `rows` rows of `columns` placeholders each.
     pub fn values(self, rows: usize, columns: usize) -> String {
+        self.values_from(1, rows, columns)
+    }
+
+    /// [`Self::values`] with placeholders numbered from `from`: `($5, $6), ($7, $8)`.
+    pub fn values_from(self, from: usize, rows: usize, columns: usize) -> String {
         (0..rows)
             .map(|row| {
-                let row: Vec<Cow<'static, str>> = (1..=columns)
-                    .map(|column| self.nth(row * columns + column))
+                let row: Vec<Cow<'static, str>> = (0..columns)
+                    .map(|column| self.nth(from + row * columns + column))
                     .collect();
                 format!("({})", row.join(", "))
             })

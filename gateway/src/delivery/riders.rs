@@ -22,21 +22,24 @@
 //! provider transaction number: the provider answers with its first outcome). Only the claim
 //! and the delivered outcome ride: they are what every payment has; a temporary failure or a
 //! final refusal (a reversal) is rare and keeps its own transaction. On PostgreSQL, whose
-//! writers lock rows rather than the database, a claim is its own transaction as before
-//! ([`deliveries::claim_all`], retried on a deadlock between gateways).
+//! writers lock rows rather than the database, a claim is one statement of its own
+//! ([`deliveries::claim_all`], retried on a deadlock between gateways), and the riders' own
+//! writer writes the outcomes waiting in one statement, with no transaction around it.
 
 use std::sync::{
     Arc, Mutex, OnceLock,
     atomic::{AtomicUsize, Ordering},
 };
 
-use sqlx::{AnyConnection, AnyPool};
+use sqlx::{Any, AnyConnection, AnyPool, pool::PoolConnection};
 use tokio::sync::{Notify, oneshot};
 
 use crate::db::{
+    Turn, WriteTx,
     batch::{Batch, Slot},
     deliveries::{self, Attempt, Claimed, DeliveredMark, Due},
     has_one_writer,
+    lists::ROWS_PER_STATEMENT,
     retry::{self, Conflict},
     take_turn,
 };
@@ -360,15 +363,15 @@ async fn write(pool: AnyPool, riders: Arc<Riders>) {
                 drop(turn);
                 continue;
             }
-            Ok(turn) => turn.begin().await,
+            Ok(turn) => Target::begin(turn, &pool).await,
             Err(error) => Err(error),
         };
-        let mut tx = match begun {
-            Ok(tx) => tx,
+        let mut target = match begun {
+            Ok(target) => target,
             Err(error) => {
                 let taken = riders.take();
                 tracing::error!(claims = taken.claims.len(), outcomes = taken.outcomes.len(),
-                    %error, "delivery writes not recorded: no write transaction");
+                    %error, "delivery writes not recorded: nowhere to write them");
                 drop(Riding::unrecorded(taken));
                 continue;
             }
@@ -376,8 +379,8 @@ async fn write(pool: AnyPool, riders: Arc<Riders>) {
         // Not empty: only a write in this turn could have taken them since the check.
         let taken = riders.take();
         let written = async {
-            let written = write_all_in(&mut tx, &taken, None, None).await?;
-            tx.commit().await?;
+            let written = write_all_in(&mut target, &taken, None, None).await?;
+            target.commit().await?;
             Ok::<_, sqlx::Error>(written)
         }
         .await;
@@ -409,26 +412,77 @@ async fn write(pool: AnyPool, riders: Arc<Riders>) {
     }
 }
 
+/// Where the riders' own writer writes what it took.
+enum Target {
+    /// SQLite: a write transaction in the writer's turn at the write lock.
+    Transaction(WriteTx),
+    /// PostgreSQL: a connection, and no transaction around the one statement that writes the
+    /// outcomes — a statement is all or nothing by itself, and beginning and committing a
+    /// transaction around it cost two round trips more per batch of outcomes (issue 14).
+    /// Only outcomes ride there (a claim is its own statement, [`Riders::claim`]), at most
+    /// [`GROUP_LIMIT`] of them, which [`deliveries::mark_all_delivered_into`] writes in one.
+    Alone(PoolConnection<Any>),
+}
+
+// The outcomes a PostgreSQL writer takes fit in one statement.
+const _: () = assert!(GROUP_LIMIT <= ROWS_PER_STATEMENT);
+
+impl Target {
+    /// Where to write in `turn` on `pool`.
+    async fn begin(turn: Turn, pool: &AnyPool) -> Result<Target, sqlx::Error> {
+        if has_one_writer(pool) {
+            Ok(Target::Transaction(turn.begin().await?))
+        } else {
+            drop(turn);
+            Ok(Target::Alone(pool.acquire().await?))
+        }
+    }
+
+    async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            Target::Transaction(tx) => tx.commit().await,
+            Target::Alone(_) => Ok(()),
+        }
+    }
+}
+
+impl std::ops::Deref for Target {
+    type Target = AnyConnection;
+
+    fn deref(&self) -> &AnyConnection {
+        match self {
+            Target::Transaction(tx) => tx,
+            Target::Alone(conn) => conn,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Target {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        match self {
+            Target::Transaction(tx) => tx,
+            Target::Alone(conn) => conn,
+        }
+    }
+}
+
 /// The claims, then each outcome's attempt and its delivered mark, in the caller's
-/// transaction (after `begin` and beginning `savepoint`, if given); what each did. One batch
-/// for the claims' first step and all the outcomes, then one more trip per claim that took jobs
-/// (their numbers and what sending them needs).
+/// transaction (after `begin` and beginning `savepoint`, if given; on PostgreSQL, outcomes
+/// alone, perhaps on a connection with no transaction: see [`Target::Alone`]); what each did.
+/// One batch for the claims' first step and all the outcomes, then one more trip per claim
+/// that took jobs (their numbers and what sending them needs).
 async fn write_all_in(
     tx: &mut AnyConnection,
     taken: &Waiting,
     begin: Option<&str>,
     savepoint: Option<&str>,
 ) -> Result<Written, sqlx::Error> {
-    let attempts: Vec<(&str, &Attempt)> = taken
-        .outcomes
-        .iter()
-        .map(|(delivered, _)| (delivered.transaction_id.as_str(), &delivered.attempt))
-        .collect();
     let marks: Vec<DeliveredMark<'_>> = taken
         .outcomes
         .iter()
         .map(|(delivered, _)| DeliveredMark {
             transaction_id: &delivered.transaction_id,
+            attempt: &delivered.attempt,
             provider_txn: &delivered.provider_txn,
             comment: delivered.comment.as_deref(),
             at_ms: delivered.at_ms,
@@ -448,7 +502,6 @@ async fn write_all_in(
             deliveries::claim_into(&mut batch, &claim.due, claim.now_ms, claim.lease_until_ms)
         })
         .collect();
-    deliveries::insert_attempts_into(&mut batch, &attempts);
     let mark_slots = deliveries::mark_all_delivered_into(&mut batch, &marks);
     let mut done = if batch.is_empty() {
         Vec::new()
