@@ -126,6 +126,8 @@ struct Run {
     /// The payment writer's groups during the measured requests, and the measured span.
     groups: groups::Groups,
     elapsed_s: f64,
+    /// From the measured requests' start until the drain found every delivery finished.
+    until_delivered_s: f64,
     /// With `STATEMENTS=1` on PostgreSQL: where the server's time went (one line a statement).
     statements: Option<Vec<String>>,
 }
@@ -158,6 +160,23 @@ fn report(name: &str, run: &Run, commits_one: f64, commits_many: Option<f64>, cp
         provider_delay_ms()
     );
     run.drain.report();
+    // Every payment must reach its provider too. The pace a gateway keeps up for good is the
+    // payments over the time until the last of them was delivered, whatever share of the
+    // processor the deliveries took meanwhile — the figure above moves with that share: cheaper
+    // deliveries run faster beside the payments and take as much.
+    if run.drain.left == 0 {
+        let accepted = run.payments_per_s * run.elapsed_s;
+        println!(
+            "  accepted and delivered, end to end: {:.0} payments/s ({:.1} s from the first payment until the last was delivered)",
+            accepted / run.until_delivered_s,
+            run.until_delivered_s
+        );
+    } else {
+        println!(
+            "  accepted and delivered, end to end: not measured ({} deliveries still waiting after {:.0} s)",
+            run.drain.left, run.drain.seconds
+        );
+    }
     run.groups.report(run.elapsed_s);
     let cpu = &run.cpu_per_payment;
     println!(
@@ -322,6 +341,10 @@ async fn run(dist: &Path, data_dir: &Path, database_url: &str, n: usize) -> Run 
     // Deliveries run behind the payments; how many went meanwhile shows how much of the
     // processor time above was theirs.
     let delivered_meanwhile = delivered(&pool).await - delivered_before;
+    // At once, before this benchmark checks the answers' signatures (seconds of its processor).
+    let drain = Drain::measure(&pool, gateway.pid(), watched).await;
+    // Up to one poll of the drain late (0.2 s).
+    let until_delivered_s = drain.ended.duration_since(started).as_secs_f64();
 
     // Every answer after the clock: signed by the gateway for its own request. A code other than
     // 0 is counted, not hidden: "not decided" (999) under load is a finding, not noise.
@@ -345,7 +368,6 @@ async fn run(dist: &Path, data_dir: &Path, database_url: &str, n: usize) -> Run 
         (accepted + accepted_in_warm_up) as i64,
         "the gateway holds each accepted payment once"
     );
-    let drain = Drain::measure(&pool, gateway.pid(), watched).await;
     pool.close().await;
     gateway.kill();
     let mut refused: Vec<String> = Vec::new();
@@ -364,6 +386,7 @@ async fn run(dist: &Path, data_dir: &Path, database_url: &str, n: usize) -> Run 
         drain,
         groups,
         elapsed_s: elapsed,
+        until_delivered_s,
         statements,
     }
 }
@@ -413,6 +436,10 @@ fn payment(i: usize) -> Payment {
 /// figures of the payments include for those delivered meanwhile.
 struct Drain {
     delivered: i64,
+    /// Deliveries still unfinished when the drain stopped waiting.
+    left: i64,
+    /// When it stopped waiting.
+    ended: Instant,
     seconds: f64,
     /// Per delivery ("benchmark": the provider emulator alone now).
     cpu: cpu::PerPayment,
@@ -444,7 +471,8 @@ impl Drain {
             tokio::time::sleep(Duration::from_millis(200)).await;
             left = unfinished(pool).await;
         }
-        let seconds = started.elapsed().as_secs_f64();
+        let ended = Instant::now();
+        let seconds = ended.duration_since(started).as_secs_f64();
         let used = cpu::Snapshot::take(gateway_pid).since(&before);
         // The provider takes every payment (`--open`): none is refused and reversed.
         let delivered = first - left;
@@ -460,6 +488,8 @@ impl Drain {
         };
         Drain {
             delivered,
+            left,
+            ended,
             seconds,
             cpu: used.per(count),
             statements,
