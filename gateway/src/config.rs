@@ -66,6 +66,19 @@ pub struct Config {
     #[arg(long, env = "TOLEM_DELIVERY_LEASE_MS", default_value_t = 300_000)]
     pub delivery_lease_ms: u64,
 
+    /// How many payments may be on their way to providers at once, all providers together. A
+    /// provider answers after its network's round trip, so this over that time is the most
+    /// deliveries a second: 256 in flight at 100 ms is 2 560 a second.
+    #[arg(long, env = "TOLEM_DELIVERY_IN_FLIGHT", default_value_t = 256,
+          value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub delivery_in_flight: u64,
+
+    /// How many payments may be on their way to one provider at once: what its contract allows,
+    /// and what keeps a provider that hangs from taking every place of the others.
+    #[arg(long, env = "TOLEM_DELIVERY_IN_FLIGHT_PER_PROVIDER", default_value_t = 32,
+          value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub delivery_in_flight_per_provider: u64,
+
     /// The payment service customers pay card bills through: `tiptop` (TipTop Pay, formerly
     /// CloudPayments Kazakhstan) or `robokassa`. Without it card payments are off (bills are
     /// refused with 918 and the app offers cash only).

@@ -4,8 +4,9 @@
 //! commission taken back, the statement reconciles, the audit trail says so); temporary
 //! answers, HTTP 500s and answers cut after the provider committed are asked again with the
 //! same transaction number and end delivered once; a payment to a provider without a
-//! connection waits, and goes once connected; two workers on one database never send the same
-//! payment at once.
+//! connection waits, and goes once connected; a provider that does not answer keeps no more
+//! than its places in flight, and the others' payments go meanwhile; two workers on one
+//! database never send the same payment at once.
 
 mod support;
 
@@ -20,11 +21,12 @@ use support::{
 };
 use tolem_gateway::{
     db::ledger,
+    delivery::worker::RetryPolicy,
     payments::{BUSINESS_DAY_MS, business_date, business_day_of},
 };
 use tolem_protocol::{
     codes::ResultCode,
-    messages::{DeliveryState, ProviderRefusal},
+    messages::{DeliveryState, Payment, ProviderRefusal},
 };
 
 /// 1 000 tenge.
@@ -273,6 +275,59 @@ async fn a_provider_without_a_connection_keeps_its_payments_until_it_is_connecte
 }
 
 #[tokio::test]
+async fn a_provider_that_does_not_answer_leaves_room_for_the_others() {
+    let (gateway, phone) = gateway_and_phone().await;
+    // Kcell's side answers after a minute, longer than this test waits; Beeline's at once.
+    let silent = emulator(&["--open", "--delay-ms", "60000"]).await;
+    let beeline = emulator(&["--open"]).await;
+    gateway.connect_provider("kcell", &silent.url, 90_000).await;
+    gateway
+        .connect_provider("beeline", &beeline.url, 5_000)
+        .await;
+    // More payments to Kcell than the worker may have in flight at all, then one to Beeline,
+    // the last to fall due.
+    for i in 0..12 {
+        let (_, reply) = gateway
+            .pay(&phone, kcell(&format!("70100001{i:02}"), THOUSAND))
+            .await;
+        assert_eq!(reply.code(), ResultCode::Ok);
+    }
+    let to_beeline = Payment {
+        provider: "beeline".into(),
+        account: "7051234567".into(),
+        amount_tiyn: THOUSAND,
+        customer_amount_tiyn: THOUSAND,
+        comment: None,
+    };
+    let (request, reply) = gateway.pay(&phone, to_beeline).await;
+    assert_eq!(reply.code(), ResultCode::Ok);
+
+    gateway.start_delivery(RetryPolicy {
+        parallel: 8,
+        per_provider: 4,
+        ..quick_retry()
+    });
+    let delivered = gateway
+        .delivery_when(&phone, &request, WITHIN, |d| d.state.is_final())
+        .await;
+    assert_eq!(
+        delivered.state,
+        DeliveryState::Delivered,
+        "Beeline's payment went while Kcell's waited for their answers"
+    );
+    let waiting_for_kcell: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM deliveries WHERE provider = 'kcell' AND state = 'sent'",
+    )
+    .fetch_one(&gateway.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        waiting_for_kcell, 4,
+        "Kcell has its four places in flight and no more"
+    );
+}
+
+#[tokio::test]
 async fn two_workers_on_one_database_never_send_a_payment_twice() {
     let (gateway, phone) = gateway_and_phone().await;
     // Slow answers keep attempts in flight while the other worker looks.
@@ -458,6 +513,7 @@ async fn a_delivery_write_that_cannot_be_made_is_reported_not_left_waiting() {
 
     let due = [Due {
         transaction_id: "T-2".to_owned(),
+        provider: "kcell".to_owned(),
     }];
     let claimed = tokio::time::timeout(
         WITHIN,

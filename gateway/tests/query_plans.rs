@@ -255,6 +255,7 @@ async fn the_delivery_worker_reads_its_own_deliveries_behind_a_backlog() {
         .iter()
         .map(|id| Due {
             transaction_id: id.clone(),
+            provider: "kcell".to_owned(),
         })
         .collect();
 

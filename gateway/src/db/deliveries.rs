@@ -170,6 +170,7 @@ pub async fn find(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Due {
     pub transaction_id: String,
+    pub provider: String,
 }
 
 /// Up to `limit` unfinished deliveries due at `now_ms`, oldest due first.
@@ -185,7 +186,7 @@ pub async fn due_in(
     limit: i64,
 ) -> Result<Vec<Due>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT transaction_id FROM deliveries \
+        "SELECT transaction_id, provider FROM deliveries \
          WHERE state IN ('queued', 'sent', 'retrying') AND next_attempt_at_ms <= $1 \
          ORDER BY next_attempt_at_ms, transaction_id LIMIT $2",
     )
@@ -197,6 +198,7 @@ pub async fn due_in(
         .map(|row| {
             Ok(Due {
                 transaction_id: row.try_get("transaction_id")?,
+                provider: row.try_get("provider")?,
             })
         })
         .collect()

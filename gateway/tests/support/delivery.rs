@@ -35,6 +35,7 @@ pub fn quick_retry() -> RetryPolicy {
         lease: Duration::from_secs(3),
         idle_poll: Duration::from_millis(200),
         parallel: 16,
+        per_provider: 16,
     }
 }
 
