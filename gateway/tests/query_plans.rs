@@ -17,7 +17,9 @@
 //! read the whole backlog of undelivered payments for every batch of outcomes: the second test
 //! builds that backlog behind stale statistics and counts the rows the delivery worker's
 //! statements read. The third does the same for a plan made while the table was small, which
-//! a prepared statement keeps as the table grows.
+//! a prepared statement keeps as the table grows. The fourth checks that a provider's registry
+//! of a day and the console's troubled deliveries, off the payment path, read the deliveries
+//! they list and not the whole table.
 
 mod support;
 
@@ -31,16 +33,25 @@ use support::{
     delivery::{emulator, quick_retry},
     payments::{DEALER, kcell},
 };
-use tolem_gateway::db::{
-    batch::Batch,
-    deliveries::{self, Attempt, DeliveredMark, Due},
-    payments::{self, Search},
+use tolem_gateway::{
+    db::{
+        batch::Batch,
+        deliveries::{self, Attempt, DeliveredMark, Due},
+        now_ms,
+        payments::{self, Search},
+    },
+    delivery::registry,
+    payments::business_date,
 };
 use tolem_protocol::{codes::ResultCode, messages::DeliveryState};
 use tracing_subscriber::{Layer, layer::Context, prelude::*};
 
 /// 1 000 tenge.
 const THOUSAND: i64 = 100_000;
+
+/// Held by the tests whose statements are caught (they share the log), so that one does not
+/// catch another's.
+static CATCHING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Every statement sqlx logged since the last [`take_statements`], as it ran.
 fn statements() -> &'static Mutex<Vec<String>> {
@@ -144,6 +155,7 @@ async fn scans(conn: &mut sqlx::AnyConnection, statement: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn the_payment_path_and_the_dealers_search_read_by_index() {
+    let _catching = CATCHING.lock().await;
     take_statements();
     let gateway = support::start().await;
     let on_sqlite = std::env::var(support::POSTGRES_URL_VARIABLE).is_err();
@@ -346,21 +358,121 @@ async fn a_plan_made_while_deliveries_were_few_still_finds_them_by_primary_key()
     );
 }
 
+/// A provider's registry of one business day and the console's troubled deliveries (unfinished
+/// for long, or failed lately) read the deliveries they list, whatever else the table holds:
+/// before migration 0017 the registry read every delivery ever delivered to the provider, and
+/// the troubled list the whole table. On SQLite by their plans; on PostgreSQL by the rows they
+/// read, with 20 000 deliveries finished long ago behind them.
+#[tokio::test]
+async fn a_day_s_registry_and_the_troubled_deliveries_read_only_theirs() {
+    let _catching = CATCHING.lock().await;
+    let on_postgres = std::env::var(support::POSTGRES_URL_VARIABLE).is_ok();
+    // `D001-1`, queued now: troubled (for the list, anything queued before now + 1 is late).
+    // Copies of it finished long ago, and among them one delivered today and one failed today.
+    let (_gateway, mut conn) = one_payment().await;
+    copy_the_payment(&mut conn, "old-", if on_postgres { BACKLOG } else { 100 }).await;
+    let now = now_ms();
+    run(
+        &mut conn,
+        &format!(
+            "UPDATE deliveries SET finished_at_ms = {now}, txn_id = 7 \
+             WHERE transaction_id = 'D001-1-old-1'; \
+             UPDATE deliveries SET state = 'failed', provider_txn = NULL, finished_at_ms = {now} \
+             WHERE transaction_id = 'D001-1-old-2'; \
+             ANALYZE deliveries"
+        ),
+    )
+    .await;
+    take_statements();
+
+    if on_postgres {
+        run(&mut conn, "BEGIN").await;
+    }
+    let before = if on_postgres {
+        rows_read(&mut conn).await
+    } else {
+        0
+    };
+    let lines = registry::of_day(&mut *conn, "kcell", business_date(now))
+        .await
+        .unwrap();
+    let registry_read = if on_postgres {
+        rows_read(&mut conn).await - before
+    } else {
+        0
+    };
+    let troubled = deliveries::troubled(&mut *conn, None, now + 1, now - 1_000, 50)
+        .await
+        .unwrap();
+    let troubled_read = if on_postgres {
+        rows_read(&mut conn).await - before - registry_read
+    } else {
+        0
+    };
+    if on_postgres {
+        run(&mut conn, "ROLLBACK").await;
+    }
+    let txn_ids: Vec<i64> = lines.iter().map(|line| line.txn_id).collect();
+    assert_eq!(txn_ids, [7], "today's registry is the one delivered today");
+    let mut listed: Vec<&str> = troubled
+        .iter()
+        .map(|(delivery, _, _)| delivery.transaction_id.as_str())
+        .collect();
+    listed.sort_unstable();
+    assert_eq!(
+        listed,
+        ["D001-1", "D001-1-old-2"],
+        "the queued and the failed"
+    );
+
+    if on_postgres {
+        assert!(
+            registry_read < 100,
+            "a day's registry read {registry_read} rows of deliveries"
+        );
+        assert!(
+            troubled_read < 100,
+            "the troubled deliveries read {troubled_read} rows of deliveries"
+        );
+        return;
+    }
+    let ran: Vec<String> = single_statements(&take_statements())
+        .into_iter()
+        .filter(|statement| statement.contains("FROM deliveries d"))
+        .collect();
+    assert_eq!(ran.len(), 2, "the registry's and the list's: {ran:#?}");
+    for statement in &ran {
+        // The unfinished deliveries' own index holds only them: read whole, it is the backlog.
+        let steps: Vec<String> = scans(&mut conn, statement)
+            .await
+            .into_iter()
+            .filter(|step| !step.ends_with("USING INDEX deliveries_unfinished"))
+            .collect();
+        assert!(
+            steps.is_empty(),
+            "{statement}\n    {}",
+            steps.join("\n    ")
+        );
+    }
+}
+
 /// A gateway with one payment, `D001-1`, whose delivery stays queued (no provider connected,
 /// no worker started), and a connection of its pool with the deliveries table kept out of
-/// autovacuum's way (it would analyze the copies anew): one connection, since the copies'
-/// table is its own.
+/// PostgreSQL's autovacuum's way (it would analyze the copies anew): one connection, since
+/// the copies' table is its own.
 async fn one_payment() -> (support::Gateway, sqlx::pool::PoolConnection<sqlx::Any>) {
     let gateway = support::start().await;
     let phone = gateway.ready_phone(1).await;
     let (_, reply) = gateway.pay(&phone, kcell("7011111111", THOUSAND)).await;
     assert_eq!(reply.code(), ResultCode::Ok);
     let mut conn = gateway.pool.acquire().await.unwrap();
-    run(
-        &mut conn,
-        "ALTER TABLE deliveries SET (autovacuum_enabled = false)",
-    )
-    .await;
+    if std::env::var(support::POSTGRES_URL_VARIABLE).is_ok() {
+        run(
+            &mut conn,
+            "ALTER TABLE deliveries SET (autovacuum_enabled = false)",
+        )
+        .await;
+    }
     (gateway, conn)
 }
 
@@ -399,8 +511,9 @@ async fn copy_the_payment(conn: &mut sqlx::AnyConnection, tag: &str, count: usiz
     run(
         conn,
         &format!(
-            "CREATE TEMP TABLE copies AS SELECT p.*, n FROM payments p, \
-             generate_series(1, {count}) n WHERE p.transaction_id = 'D001-1'; \
+            "CREATE TEMP TABLE copies AS WITH RECURSIVE numbers (n) AS \
+             (SELECT 1 UNION ALL SELECT n + 1 FROM numbers WHERE n < {count}) \
+             SELECT p.*, n FROM payments p, numbers WHERE p.transaction_id = 'D001-1'; \
              UPDATE copies SET session = session || '-{tag}' || n, \
              transaction_id = transaction_id || '-{tag}' || n; \
              ALTER TABLE copies DROP COLUMN n; \

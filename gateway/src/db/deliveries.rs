@@ -746,8 +746,8 @@ pub async fn make_due_now(
 
 /// Unfinished deliveries queued before `before_ms` and failed ones finished since
 /// `failed_since_ms`, of one dealer or (operator) all, oldest first, at most `limit`.
-pub async fn troubled(
-    pool: &AnyPool,
+pub async fn troubled<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
     dealer_code: Option<&str>,
     before_ms: i64,
     failed_since_ms: i64,
@@ -763,19 +763,26 @@ pub async fn troubled(
         Some(code) => ("p.dealer_code = $4", code),
         None => ("$4 = $4", ""),
     };
-    let rows = sqlx::query(&format!(
+    // Two halves, each read through the index of just its rows (`deliveries_unfinished`,
+    // `deliveries_failed`): joined by `OR` in one condition, both databases read every
+    // delivery ever made to find them (migration 0017). Ordered outside them, where the
+    // columns go by their names on both databases.
+    let select = format!(
         "SELECT {columns}, p.account, p.amount_tiyn FROM deliveries d \
-         JOIN payments p ON p.transaction_id = d.transaction_id \
-         WHERE {whose} \
-         AND ((d.state IN ('queued', 'sent', 'retrying') AND d.queued_at_ms < $1) \
-              OR (d.state = 'failed' AND d.finished_at_ms >= $2)) \
-         ORDER BY d.provider, d.queued_at_ms LIMIT $3"
+         JOIN payments p ON p.transaction_id = d.transaction_id WHERE {whose}"
+    );
+    let rows = sqlx::query(&format!(
+        "SELECT * FROM ( \
+         {select} AND d.state IN ('queued', 'sent', 'retrying') AND d.queued_at_ms < $1 \
+         UNION ALL \
+         {select} AND d.state = 'failed' AND d.finished_at_ms >= $2 \
+         ) AS troubled ORDER BY provider, queued_at_ms LIMIT $3"
     ))
     .bind(before_ms)
     .bind(failed_since_ms)
     .bind(limit)
     .bind(dealer)
-    .fetch_all(pool)
+    .fetch_all(executor)
     .await?;
     rows.iter()
         .map(|row| {

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use sqlx::{AnyPool, Row};
+use sqlx::Row;
 use tolem_providers::osmp::{format_sum, format_txn_date, parse_sum};
 
 use crate::payments::{BUSINESS_DAY_MS, business_day_of};
@@ -79,8 +79,8 @@ pub enum RegistryError {
 }
 
 /// The payments delivered to `provider` on the business day `day`, by transaction number.
-pub async fn of_day(
-    pool: &AnyPool,
+pub async fn of_day<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
     provider: &str,
     day: time::Date,
 ) -> Result<Vec<Line>, RegistryError> {
@@ -94,7 +94,7 @@ pub async fn of_day(
     .bind(provider)
     .bind(start)
     .bind(start + BUSINESS_DAY_MS)
-    .fetch_all(pool)
+    .fetch_all(executor)
     .await?;
     rows.iter()
         .map(|row| {
