@@ -80,6 +80,12 @@ pub struct Turn {
 }
 
 impl Turn {
+    /// Whether this turn is SQLite's, one writer at a time ([`has_one_writer`]); on PostgreSQL
+    /// writers need no turn.
+    pub fn is_the_one_writer(&self) -> bool {
+        self.turn.is_some()
+    }
+
     /// Begins the write transaction in this turn (see [`begin_write`]).
     pub async fn begin(self) -> Result<WriteTx, sqlx::Error> {
         let tx = match self.turn {

@@ -430,7 +430,7 @@ const _: () = assert!(GROUP_LIMIT <= ROWS_PER_STATEMENT);
 impl Target {
     /// Where to write in `turn` on `pool`.
     async fn begin(turn: Turn, pool: &AnyPool) -> Result<Target, sqlx::Error> {
-        if has_one_writer(pool) {
+        if turn.is_the_one_writer() {
             Ok(Target::Transaction(turn.begin().await?))
         } else {
             drop(turn);

@@ -21,7 +21,11 @@
 //!   answer), is asked again after a backoff; a final refusal reverses the payment
 //!   ([`super::reversal`]). There is no last attempt: the money is on its way or back.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+    time::Duration,
+};
 
 use sqlx::AnyPool;
 use tokio::{task::JoinSet, time::Instant};
@@ -261,11 +265,12 @@ impl Worker {
                     return Err(error);
                 }
             };
+            let taken: HashSet<&str> = claimed
+                .iter()
+                .map(|job| job.transaction_id.as_str())
+                .collect();
             for job in chunk {
-                if !claimed
-                    .iter()
-                    .any(|taken| taken.transaction_id == job.transaction_id)
-                {
+                if !taken.contains(job.transaction_id.as_str()) {
                     flight.release(&job.provider);
                 }
             }
@@ -451,10 +456,9 @@ struct Flight {
     running: JoinSet<()>,
     /// The provider of each running task.
     tasks: HashMap<tokio::task::Id, String>,
-    /// How many jobs are in flight (or picked to be) to each provider.
+    /// How many jobs are in flight (or picked to be) to each provider; a provider with none
+    /// has no entry.
     per: HashMap<String, usize>,
-    /// Jobs in flight or picked to be.
-    count: usize,
     parallel: usize,
     per_provider: usize,
     /// Answers since the last read of the due jobs.
@@ -468,7 +472,6 @@ impl Flight {
             running: JoinSet::new(),
             tasks: HashMap::new(),
             per: HashMap::new(),
-            count: 0,
             parallel,
             per_provider: retry.per_provider.clamp(1, parallel),
             freed: 0,
@@ -476,12 +479,17 @@ impl Flight {
     }
 
     fn is_empty(&self) -> bool {
-        self.count == 0
+        self.per.is_empty()
+    }
+
+    /// Jobs in flight or picked to be (a handful of providers to add up).
+    fn count(&self) -> usize {
+        self.per.values().sum()
     }
 
     /// How many more jobs may start.
     fn room(&self) -> usize {
-        self.parallel - self.count
+        self.parallel.saturating_sub(self.count())
     }
 
     /// How many due jobs to read: about as many as may start. The places left to the
@@ -503,8 +511,9 @@ impl Flight {
         self.freed = 0;
         let mut picked = Vec::new();
         let mut left = false;
+        let mut room = self.room();
         for job in due {
-            if self.count == self.parallel {
+            if room == 0 {
                 return (picked, true);
             }
             let per = self.per.entry(job.provider.clone()).or_default();
@@ -513,7 +522,7 @@ impl Flight {
                 continue;
             }
             *per += 1;
-            self.count += 1;
+            room -= 1;
             picked.push(job.clone());
         }
         (picked, left)
@@ -528,7 +537,6 @@ impl Flight {
                 self.per.remove(provider);
             }
         }
-        self.count = self.count.saturating_sub(1);
     }
 
     /// A running task ended (its attempt recorded, or not: a panic is logged by the runtime).

@@ -214,12 +214,7 @@ fn report(name: &str, run: &Run, commits_one: f64, commits_many: Option<f64>, cp
         cpu.cores,
         cpu.cores as f64 * 1e6 / cpu.gateway_us
     );
-    if let Some(statements) = &run.statements {
-        println!("  the database server's time by statement (pg_stat_statements):");
-        for line in statements {
-            println!("    {line}");
-        }
-    }
+    print_statements(run.statements.as_deref(), "  ");
     let best_commits = commits_many.unwrap_or(commits_one).max(commits_one);
     println!(
         "  ratio: payments/s ÷ durable commits/s = {:.2}; ÷ Ed25519 limit = {:.2}",
@@ -516,11 +511,17 @@ impl Drain {
         if !roles.is_empty() {
             println!("    the database server's by process: {}", roles.join("; "));
         }
-        if let Some(statements) = &self.statements {
-            println!("    the database server's time by statement (pg_stat_statements):");
-            for line in statements {
-                println!("      {line}");
-            }
+        print_statements(self.statements.as_deref(), "    ");
+    }
+}
+
+/// With `STATEMENTS=1` on PostgreSQL: the server's time by statement, under a heading indented
+/// by `indent`.
+fn print_statements(statements: Option<&[String]>, indent: &str) {
+    if let Some(statements) = statements {
+        println!("{indent}the database server's time by statement (pg_stat_statements):");
+        for line in statements {
+            println!("{indent}  {line}");
         }
     }
 }
