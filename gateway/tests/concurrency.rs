@@ -536,7 +536,10 @@ async fn refuse_inserts(gateway: &Gateway, table: &str, when: &str) {
 /// delivery's sake. (Its writes are rolled back to a savepoint of their own.)
 #[tokio::test]
 async fn a_delivery_write_that_fails_in_a_payment_group_leaves_the_payments_standing() {
-    use tolem_gateway::{db::deliveries::Attempt, delivery::riders::Delivered};
+    use tolem_gateway::{
+        db::deliveries::Attempt,
+        delivery::riders::{Delivered, Outcome},
+    };
 
     let gateway = Arc::new(support::start().await);
     if !gateway.database_url.starts_with("sqlite:") {
@@ -579,7 +582,7 @@ async fn a_delivery_write_that_fails_in_a_payment_group_leaves_the_payments_stan
             comment: None,
             at_ms: 0,
         };
-        riders.delivered(&pool, delivered).await
+        riders.record(&pool, Outcome::Delivered(delivered)).await
     });
     // The test's runtime has one thread: the spawned task puts the outcome in line here.
     tokio::task::yield_now().await;

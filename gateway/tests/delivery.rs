@@ -481,7 +481,7 @@ async fn a_delivery_write_that_cannot_be_made_is_reported_not_left_waiting() {
     use std::sync::Arc;
     use tolem_gateway::{
         db::deliveries::{Attempt, Due},
-        delivery::riders::{Delivered, Riders},
+        delivery::riders::{Delivered, Outcome, Riders},
     };
 
     let gateway = support::start().await;
@@ -503,9 +503,12 @@ async fn a_delivery_write_that_cannot_be_made_is_reported_not_left_waiting() {
         comment: None,
         at_ms: now_ms(),
     };
-    let heard = tokio::time::timeout(WITHIN, riders.delivered(&gateway.pool, delivered))
-        .await
-        .expect("the delivery must hear that its outcome was not recorded, not wait for ever");
+    let heard = tokio::time::timeout(
+        WITHIN,
+        riders.record(&gateway.pool, Outcome::Delivered(delivered)),
+    )
+    .await
+    .expect("the delivery must hear that its outcome was not recorded, not wait for ever");
     assert!(
         heard.is_err(),
         "an outcome on a closed database was reported recorded"

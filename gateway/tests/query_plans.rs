@@ -36,7 +36,7 @@ use support::{
 use tolem_gateway::{
     db::{
         batch::Batch,
-        deliveries::{self, Attempt, DeliveredMark, Due},
+        deliveries::{self, Attempt, Due, Outcome, OutcomeMark},
         now_ms,
         payments::{self, Search},
     },
@@ -489,18 +489,18 @@ async fn mark_delivered(conn: &mut sqlx::AnyConnection, ids: &[String]) -> Vec<b
         error: None,
         latency_ms: 1,
     };
-    let marks: Vec<DeliveredMark<'_>> = ids
+    let marks: Vec<OutcomeMark<'_>> = ids
         .iter()
-        .map(|id| DeliveredMark {
+        .map(|id| OutcomeMark {
             transaction_id: id,
             attempt: &attempt,
-            provider_txn: "p",
+            outcome: Outcome::Delivered { provider_txn: "p" },
             comment: None,
             at_ms: 1,
         })
         .collect();
     let mut batch = Batch::new(conn);
-    let slots = deliveries::mark_all_delivered_into(&mut batch, &marks);
+    let slots = deliveries::mark_all_into(&mut batch, &marks);
     let mut done = batch.run(conn).await.unwrap();
     deliveries::marked_found(&mut done, &slots, &marks).unwrap()
 }

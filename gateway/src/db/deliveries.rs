@@ -563,24 +563,55 @@ pub async fn mark_delivered_in(
     Ok(done.rows_affected() == 1)
 }
 
-/// A delivery the provider accepted, as [`mark_all_delivered_into`] records it: the attempt
-/// that delivered it, and its mark.
-pub struct DeliveredMark<'a> {
+/// Where an attempt leaves its delivery, as [`mark_all_into`] records it.
+#[derive(Debug, Clone, Copy)]
+pub enum Outcome<'a> {
+    /// The provider accepted the payment, under its own number.
+    Delivered { provider_txn: &'a str },
+    /// A temporary answer (its result code) or none at all: the job is due again at
+    /// `next_ms`, to be asked with the same number.
+    Retrying {
+        result_code: Option<i64>,
+        next_ms: i64,
+    },
+}
+
+/// An attempt of the worker's and where it leaves its delivery.
+pub struct OutcomeMark<'a> {
     pub transaction_id: &'a str,
     pub attempt: &'a Attempt,
-    pub provider_txn: &'a str,
+    pub outcome: Outcome<'a>,
+    /// The provider's comment, if it gave one (or why it could not be reached).
     pub comment: Option<&'a str>,
     pub at_ms: i64,
 }
 
-/// Keeps the attempts of deliveries the worker delivered and marks them delivered, in `batch`
-/// (the caller's transaction, or on PostgreSQL a statement on its own): one statement for up
-/// to [`ROWS_PER_STATEMENT`] of them on PostgreSQL, two on SQLite (where a batch is one trip
-/// anyway). Read with [`marked_found`] which it marked.
-pub fn mark_all_delivered_into<'q>(
-    batch: &mut Batch<'q>,
-    marks: &[DeliveredMark<'q>],
-) -> Vec<Slot> {
+impl<'a> OutcomeMark<'a> {
+    /// The columns of its row in the marks' `VALUES`: state, provider's number, result code,
+    /// next attempt, finishing time.
+    fn row(&self) -> (&'static str, Option<&'a str>, Option<i64>, i64, Option<i64>) {
+        match self.outcome {
+            Outcome::Delivered { provider_txn } => (
+                "delivered",
+                Some(provider_txn),
+                Some(0),
+                self.at_ms,
+                Some(self.at_ms),
+            ),
+            Outcome::Retrying {
+                result_code,
+                next_ms,
+            } => ("retrying", None, result_code, next_ms, None),
+        }
+    }
+}
+
+/// Keeps the attempts of the worker's deliveries and marks each delivered or back in line
+/// ([`Outcome`]), in `batch` (the caller's transaction, or on PostgreSQL a statement on its
+/// own): one statement for up to [`ROWS_PER_STATEMENT`] of them on PostgreSQL, two on SQLite
+/// (where a batch is one trip anyway). A delivery finished meanwhile (by hand, or by another
+/// worker) is left as it is. Read with [`marked_found`] which it marked.
+pub fn mark_all_into<'q>(batch: &mut Batch<'q>, marks: &[OutcomeMark<'q>]) -> Vec<Slot> {
     // A delivery marked twice in one statement would be reported twice; the first mark wins,
     // as it would one statement at a time. Every attempt is kept (one already kept is left).
     let mut first = HashSet::new();
@@ -590,7 +621,7 @@ pub fn mark_all_delivered_into<'q>(
             .iter()
             .map(|mark| (mark.transaction_id, mark.attempt))
             .collect();
-        let unique: Vec<&DeliveredMark<'q>> = chunk
+        let unique: Vec<&OutcomeMark<'q>> = chunk
             .iter()
             .filter(|mark| first.insert(mark.transaction_id))
             .collect();
@@ -602,7 +633,11 @@ pub fn mark_all_delivered_into<'q>(
         let keep_attempts = match p {
             Placeholders::Numbered if !unique.is_empty() => Some(format!(
                 ", attempts AS ({})",
-                insert_attempts_sql(p.values_from(unique.len() * 5 + 1, attempts.len(), 9))
+                insert_attempts_sql(p.values_from(
+                    unique.len() * (MARK_COLUMNS + 1) + 1,
+                    attempts.len(),
+                    9
+                ))
             )),
             _ => {
                 insert_attempts_into(batch, &attempts);
@@ -621,26 +656,32 @@ pub fn mark_all_delivered_into<'q>(
         // statement, 90 µs of the server's time a delivery (issue 14).
         let sql = format!(
             concat!(
-                "WITH marks (id, provider_txn, comment, at_ms) AS (VALUES {}){} \
-                 UPDATE deliveries SET state = 'delivered', provider_txn = marks.provider_txn, \
-                 result_code = 0, comment = marks.comment, marked_by = NULL, \
-                 finished_at_ms = marks.at_ms, updated_at_ms = marks.at_ms, \
-                 next_attempt_at_ms = marks.at_ms \
+                "WITH marks (id, state, provider_txn, result_code, comment, next_ms, \
+                 finished_ms, at_ms) AS (VALUES {}){} \
+                 UPDATE deliveries SET state = marks.state, provider_txn = marks.provider_txn, \
+                 result_code = marks.result_code, comment = marks.comment, marked_by = NULL, \
+                 finished_at_ms = marks.finished_ms, updated_at_ms = marks.at_ms, \
+                 next_attempt_at_ms = marks.next_ms \
                  FROM marks WHERE deliveries.transaction_id = marks.id \
                  AND deliveries.transaction_id IN ({}) AND ",
                 unfinished!("deliveries.state"),
                 " RETURNING deliveries.transaction_id"
             ),
-            p.values(unique.len(), 4),
+            p.values(unique.len(), MARK_COLUMNS),
             keep_attempts.as_deref().unwrap_or_default(),
-            p.list_from(unique.len() * 4 + 1, unique.len())
+            p.list_from(unique.len() * MARK_COLUMNS + 1, unique.len())
         );
         let (slot, mut binder) = batch.push(sql);
         for mark in &unique {
+            let (state, provider_txn, result_code, next_ms, finished_ms) = mark.row();
             binder
                 .bind(mark.transaction_id)
-                .bind(mark.provider_txn)
+                .bind(state)
+                .bind(provider_txn)
+                .bind(result_code)
                 .bind(mark.comment)
+                .bind(next_ms)
+                .bind(finished_ms)
                 .bind(mark.at_ms);
         }
         for mark in &unique {
@@ -654,12 +695,15 @@ pub fn mark_all_delivered_into<'q>(
     slots
 }
 
-/// For each of `marks`, in order, whether [`mark_all_delivered_into`]'s statements marked it
-/// (`false`: it had finished already, or the same delivery came earlier in `marks`).
+/// The values of a mark's row in [`mark_all_into`]'s `VALUES`.
+const MARK_COLUMNS: usize = 8;
+
+/// For each of `marks`, in order, whether [`mark_all_into`]'s statements marked it (`false`:
+/// it had finished already, or the same delivery came earlier in `marks`).
 pub fn marked_found(
     done: &mut [Done],
     slots: &[Slot],
-    marks: &[DeliveredMark<'_>],
+    marks: &[OutcomeMark<'_>],
 ) -> Result<Vec<bool>, sqlx::Error> {
     let mut marked = HashSet::new();
     for slot in slots {

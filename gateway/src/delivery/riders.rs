@@ -1,6 +1,7 @@
 //! The delivery worker's writes that ride along with the payment groups: the claims of due
-//! jobs and the "delivered" outcomes of attempts, each written with whatever else waits at that
-//! moment, in one write transaction and one commit.
+//! jobs and the outcomes of attempts (delivered, or back in line after a temporary answer or
+//! none), each written with whatever else waits at that moment, in one write transaction and
+//! one commit.
 //!
 //! Why: on SQLite every write transaction takes the database's one write lock, in turn with the
 //! payment writer's groups ([`crate::payments::group`]) and every other delivery write. With
@@ -19,9 +20,12 @@
 //! Each caller still waits for its write to be committed. A claim is answered with the jobs it
 //! took once they are durably its own; an outcome lets its job go once it is recorded. A crash
 //! loses nothing but the claim, which runs out and the job is sent again (with the same
-//! provider transaction number: the provider answers with its first outcome). Only the claim
-//! and the delivered outcome ride: they are what every payment has; a temporary failure or a
-//! final refusal (a reversal) is rare and keeps its own transaction. On PostgreSQL, whose
+//! provider transaction number: the provider answers with its first outcome). The claim and
+//! the delivered outcome ride because every payment has them; a temporary answer rides too,
+//! because a provider in an outage gives one to every attempt — each in a transaction of its
+//! own, those took SQLite's write lock from the payments and halved the payments decided a
+//! second for every provider (issue 14). A final refusal (a reversal, with its refund) is rare
+//! and keeps its own transaction. On PostgreSQL, whose
 //! writers lock rows rather than the database, a claim is one statement of its own
 //! ([`deliveries::claim_all`], retried on a deadlock between gateways), and the riders' own
 //! writer writes the outcomes waiting in one statement, with no transaction around it.
@@ -37,7 +41,7 @@ use tokio::sync::{Notify, oneshot};
 use crate::db::{
     Turn, WriteTx,
     batch::{Batch, Slot},
-    deliveries::{self, Attempt, Claimed, DeliveredMark, Due},
+    deliveries::{self, Attempt, Claimed, Due, OutcomeMark},
     has_one_writer,
     lists::ROWS_PER_STATEMENT,
     retry::{self, Conflict},
@@ -64,6 +68,53 @@ pub struct Delivered {
     pub at_ms: i64,
 }
 
+/// A temporary answer, or none, to record: the job is due again at `next_ms`, to be asked with
+/// the same number.
+#[derive(Debug, Clone)]
+pub struct Later {
+    pub transaction_id: String,
+    pub attempt: Attempt,
+    /// The provider's temporary result code (none: it could not be reached).
+    pub result_code: Option<i64>,
+    pub comment: Option<String>,
+    pub next_ms: i64,
+    pub at_ms: i64,
+}
+
+/// An attempt's outcome to record.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Delivered(Delivered),
+    Later(Later),
+}
+
+impl Outcome {
+    /// Its mark, as [`deliveries::mark_all_into`] writes it.
+    fn mark(&self) -> OutcomeMark<'_> {
+        match self {
+            Outcome::Delivered(delivered) => OutcomeMark {
+                transaction_id: &delivered.transaction_id,
+                attempt: &delivered.attempt,
+                outcome: deliveries::Outcome::Delivered {
+                    provider_txn: &delivered.provider_txn,
+                },
+                comment: delivered.comment.as_deref(),
+                at_ms: delivered.at_ms,
+            },
+            Outcome::Later(later) => OutcomeMark {
+                transaction_id: &later.transaction_id,
+                attempt: &later.attempt,
+                outcome: deliveries::Outcome::Retrying {
+                    result_code: later.result_code,
+                    next_ms: later.next_ms,
+                },
+                comment: later.comment.as_deref(),
+                at_ms: later.at_ms,
+            },
+        }
+    }
+}
+
 /// Why a claim or an outcome was not recorded: the write it rode in failed as a whole.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("delivery writes not recorded: {0}")]
@@ -82,7 +133,7 @@ type Reply<T> = oneshot::Sender<Result<T, NotRecorded>>;
 #[derive(Default)]
 struct Waiting {
     claims: Vec<(Claim, Reply<Vec<Claimed>>)>,
-    outcomes: Vec<(Delivered, Reply<bool>)>,
+    outcomes: Vec<(Outcome, Reply<bool>)>,
 }
 
 impl Waiting {
@@ -91,7 +142,7 @@ impl Waiting {
     }
 }
 
-/// The delivery worker's claims and delivered outcomes waiting to be written, shared by the
+/// The delivery worker's claims and outcomes waiting to be written, shared by the
 /// worker and the payment writer that takes them along; their own writer's task starts with
 /// the first.
 #[derive(Default)]
@@ -133,15 +184,15 @@ impl Riders {
             .await?)
     }
 
-    /// Records `delivered` on `pool` in the next write; `true` when it marked the delivery
-    /// delivered now (`false`: it had finished before, by hand or by another worker).
-    pub async fn delivered(
+    /// Records `outcome` on `pool` in the next write; `true` when it marked the delivery now
+    /// (`false`: it had finished before, by hand or by another worker).
+    pub async fn record(
         self: &Arc<Self>,
         pool: &AnyPool,
-        delivered: Delivered,
+        outcome: Outcome,
     ) -> Result<bool, NotRecorded> {
         self.ride(pool, |waiting, reply| {
-            waiting.outcomes.push((delivered, reply))
+            waiting.outcomes.push((outcome, reply))
         })
         .await
     }
@@ -420,7 +471,7 @@ enum Target {
     /// outcomes — a statement is all or nothing by itself, and beginning and committing a
     /// transaction around it cost two round trips more per batch of outcomes (issue 14).
     /// Only outcomes ride there (a claim is its own statement, [`Riders::claim`]), at most
-    /// [`GROUP_LIMIT`] of them, which [`deliveries::mark_all_delivered_into`] writes in one.
+    /// [`GROUP_LIMIT`] of them, which [`deliveries::mark_all_into`] writes in one.
     Alone(PoolConnection<Any>),
 }
 
@@ -477,16 +528,10 @@ async fn write_all_in(
     begin: Option<&str>,
     savepoint: Option<&str>,
 ) -> Result<Written, sqlx::Error> {
-    let marks: Vec<DeliveredMark<'_>> = taken
+    let marks: Vec<OutcomeMark<'_>> = taken
         .outcomes
         .iter()
-        .map(|(delivered, _)| DeliveredMark {
-            transaction_id: &delivered.transaction_id,
-            attempt: &delivered.attempt,
-            provider_txn: &delivered.provider_txn,
-            comment: delivered.comment.as_deref(),
-            at_ms: delivered.at_ms,
-        })
+        .map(|(outcome, _)| outcome.mark())
         .collect();
     let mut batch = Batch::new(tx);
     if let Some(begin) = begin {
@@ -502,7 +547,7 @@ async fn write_all_in(
             deliveries::claim_into(&mut batch, &claim.due, claim.now_ms, claim.lease_until_ms)
         })
         .collect();
-    let mark_slots = deliveries::mark_all_delivered_into(&mut batch, &marks);
+    let mark_slots = deliveries::mark_all_into(&mut batch, &marks);
     let mut done = if batch.is_empty() {
         Vec::new()
     } else {

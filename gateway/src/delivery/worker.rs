@@ -35,7 +35,7 @@ use super::{
     DeliveryQueue,
     connections::Adapters,
     reversal::{self, Refusal},
-    riders::{ClaimError, Delivered, NotRecorded, Riders},
+    riders::{ClaimError, Delivered, Later, NotRecorded, Outcome, Riders},
 };
 use crate::{
     db::{
@@ -364,7 +364,11 @@ impl Worker {
                     at_ms: now,
                 };
                 // Written with the other outcomes waiting at that moment ([`super::riders`]).
-                if self.riders.delivered(&self.pool, delivered).await? {
+                if self
+                    .riders
+                    .record(&self.pool, Outcome::Delivered(delivered))
+                    .await?
+                {
                     tracing::info!(transaction_id = %job.transaction_id, provider = %job.provider,
                         txn_id = job.txn_id, %provider_txn, latency_ms = exchange.latency_ms,
                         "payment delivered");
@@ -373,7 +377,7 @@ impl Worker {
             }
             Ok(Answer::Later { result, comment }) => {
                 let attempt = record("later", Some(i64::from(*result)), None);
-                self.retry_after(job, &attempt, Some(i64::from(*result)), comment.as_deref())
+                self.retry_after(job, attempt, Some(i64::from(*result)), comment.clone())
                     .await
             }
             Ok(Answer::Refused {
@@ -392,34 +396,40 @@ impl Worker {
             }
             Err(error) => {
                 let attempt = record("unreachable", None, Some(error.to_string()));
-                self.retry_after(job, &attempt, None, Some(&error.to_string()))
+                self.retry_after(job, attempt, None, Some(error.to_string()))
                     .await
             }
         }
     }
 
-    /// Puts the job back in line after `attempt`, with the backoff of its attempt count.
+    /// Puts the job back in line after `attempt`, with the backoff of its attempt count:
+    /// written with the other outcomes waiting at that moment ([`super::riders`]), as a
+    /// provider in an outage answers every attempt so.
     async fn retry_after(
         &self,
         job: &Claimed,
-        attempt: &Attempt,
+        attempt: Attempt,
         result_code: Option<i64>,
-        comment: Option<&str>,
+        comment: Option<String>,
     ) -> Result<(), AttemptError> {
         let delay = self.retry.delay_after(job.attempt);
         let now = now_ms();
-        let mut tx = begin_write(&self.pool).await?;
-        deliveries::insert_attempt_in(&mut tx, &job.transaction_id, attempt).await?;
-        deliveries::mark_retrying_in(
-            &mut tx,
-            &job.transaction_id,
+        let later = Later {
+            transaction_id: job.transaction_id.clone(),
+            attempt,
             result_code,
             comment,
-            now.saturating_add(millis(delay)),
-            now,
-        )
-        .await?;
-        tx.commit().await?;
+            next_ms: now.saturating_add(millis(delay)),
+            at_ms: now,
+        };
+        if !self
+            .riders
+            .record(&self.pool, Outcome::Later(later))
+            .await?
+        {
+            // Finished meanwhile (marked delivered by hand): nothing to ask again.
+            return Ok(());
+        }
         tracing::warn!(transaction_id = %job.transaction_id, provider = %job.provider,
             txn_id = job.txn_id, attempt = job.attempt, ?result_code, retry_in_s = delay.as_secs(),
             "payment not delivered yet; will ask again with the same number");

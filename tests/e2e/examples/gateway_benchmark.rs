@@ -15,6 +15,8 @@
 //! cycle they can get beside the payments — the hardest case for payments/s); the benchmark
 //! prints how many payments were delivered while the measured requests ran, and then, with no
 //! payment coming, how fast the deliveries left over drain and what each costs the machine.
+//! `PROVIDER_TEMPORARY_RATE=1` has it answer every payment "later" (OSMP 90), as a provider in
+//! an outage does: every delivery attempt is then a retry to record, beside the payments.
 //! From the gateway's `/metrics` it also prints the payment writer's mean group (its payments
 //! and the time of each step) and how much of the run the writer spent in groups: near 100 %,
 //! the one writer, not the processor, sets the pace.
@@ -154,10 +156,12 @@ fn report(name: &str, run: &Run, commits_one: f64, commits_many: Option<f64>, cp
         println!("  durable commits/s, {CLIENTS} connections:       {many:>9.0}");
     }
     println!(
-        "  delivered to the provider meanwhile: {} ({:.0}/s; the provider answers after {} ms)",
+        "  delivered to the provider meanwhile: {} ({:.0}/s; the provider answers after {} ms, \
+         \"later\" to {:.0} % of the payments)",
         run.delivered_meanwhile,
         run.delivered_meanwhile as f64 / run.elapsed_s,
-        provider_delay_ms()
+        provider_delay_ms(),
+        provider_temporary_rate() * 100.0
     );
     run.drain.report();
     // Every payment must reach its provider too. The pace a gateway keeps up for good is the
@@ -241,7 +245,15 @@ async fn run(dist: &Path, data_dir: &Path, database_url: &str, n: usize) -> Run 
     // second run's deliveries into refusals and refunds that fight the payments for the
     // dealer's row.
     let delay = provider_delay_ms().to_string();
-    let provider = start_provider(&["--open", "--delay-ms", &delay]).await;
+    let temporary_rate = provider_temporary_rate().to_string();
+    let provider = start_provider(&[
+        "--open",
+        "--delay-ms",
+        &delay,
+        "--temporary-rate",
+        &temporary_rate,
+    ])
+    .await;
     let provider_url = provider.url.as_str();
     let port = free_port();
     let shared = tolem_e2e::Shared {
@@ -542,6 +554,15 @@ fn provider_delay_ms() -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
+}
+
+/// The share of payments the provider emulator answers "later" (`PROVIDER_TEMPORARY_RATE`,
+/// 0.0–1.0, default 0).
+fn provider_temporary_rate() -> f64 {
+    std::env::var("PROVIDER_TEMPORARY_RATE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
 }
 
 /// Payments delivered to the provider so far.
