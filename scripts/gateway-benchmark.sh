@@ -9,7 +9,9 @@
 # server a little, so leave it off when comparing payments/s); STATEMENTS=40 lists 40 statements
 # instead of 15. PROVIDER_DELAY_MS=100 has the provider emulator answer each delivery 100 ms
 # late, as a provider across a network does (default 0: at once, so the deliveries take every
-# processor cycle they can get beside the payments).
+# processor cycle they can get beside the payments). PROVIDER_TEMPORARY_RATE=1 has it answer
+# every payment "later" (OSMP 90), as a provider in an outage does: each delivery attempt is then
+# a retry to record beside the payments (the drain is then "not measured": nothing is delivered).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
