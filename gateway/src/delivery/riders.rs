@@ -25,10 +25,10 @@
 //! because a provider in an outage gives one to every attempt — each in a transaction of its
 //! own, those took SQLite's write lock from the payments and halved the payments decided a
 //! second for every provider (issue 14). A final refusal (a reversal, with its refund) is rare
-//! and keeps its own transaction. On PostgreSQL, whose
-//! writers lock rows rather than the database, a claim is one statement of its own
-//! ([`deliveries::claim_all`], retried on a deadlock between gateways), and the riders' own
-//! writer writes the outcomes waiting in one statement, with no transaction around it.
+//! and keeps its own transaction. On PostgreSQL, whose writers lock rows rather than the
+//! database, a claim is one statement of its own ([`deliveries::claim_all`], retried on a
+//! deadlock between gateways), and the riders' own writer writes the outcomes waiting in one
+//! statement, with no transaction around it.
 
 use std::sync::{
     Arc, Mutex, OnceLock,
