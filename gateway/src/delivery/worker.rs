@@ -577,6 +577,51 @@ pub enum AttemptError {
 mod tests {
     use super::*;
 
+    fn due(transaction_id: &str, provider: &str) -> Due {
+        Due {
+            transaction_id: transaction_id.to_owned(),
+            provider: provider.to_owned(),
+        }
+    }
+
+    fn ids(jobs: &[Due]) -> Vec<&str> {
+        jobs.iter().map(|job| job.transaction_id.as_str()).collect()
+    }
+
+    #[test]
+    fn jobs_start_within_the_places_of_all_and_of_each_provider() {
+        let mut flight = Flight::new(&RetryPolicy {
+            parallel: 4,
+            per_provider: 2,
+            ..RetryPolicy::default()
+        });
+        let line = [
+            due("k1", "kcell"),
+            due("k2", "kcell"),
+            due("k3", "kcell"),
+            due("b1", "beeline"),
+            due("b2", "beeline"),
+            due("b3", "beeline"),
+        ];
+        // Kcell's third waits for a place of Kcell's; Beeline's go meanwhile, until all four
+        // places are taken.
+        let (picked, left) = flight.pick(line.iter());
+        assert_eq!(ids(&picked), ["k1", "k2", "b1", "b2"]);
+        assert!(left, "jobs were left for want of room");
+        assert_eq!(flight.room(), 0);
+        // One of Kcell's ends: only Kcell's next may take its place (Beeline is at its cap).
+        flight.release("kcell");
+        assert_eq!(flight.room(), 1);
+        let (picked, _) = flight.pick(line[2..].iter());
+        assert_eq!(ids(&picked), ["k3"]);
+        // All end: nothing is in flight, and every place is free again.
+        for provider in ["kcell", "kcell", "beeline", "beeline"] {
+            flight.release(provider);
+        }
+        assert!(flight.is_empty());
+        assert_eq!(flight.room(), 4);
+    }
+
     #[test]
     fn backoff_doubles_from_5_seconds_to_10_minutes() {
         let policy = RetryPolicy::default();
