@@ -70,14 +70,14 @@ pub struct Config {
     /// provider answers after its network's round trip, so this over that time is the most
     /// deliveries a second: 256 in flight at 100 ms is 2 560 a second.
     #[arg(long, env = "TOLEM_DELIVERY_IN_FLIGHT", default_value_t = 256,
-          value_parser = clap::value_parser!(u64).range(1..=4096))]
-    pub delivery_in_flight: u64,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=4096))]
+    pub delivery_in_flight: usize,
 
     /// How many payments may be on their way to one provider at once: what its contract allows,
     /// and what keeps a provider that hangs from taking every place of the others.
     #[arg(long, env = "TOLEM_DELIVERY_IN_FLIGHT_PER_PROVIDER", default_value_t = 32,
-          value_parser = clap::value_parser!(u64).range(1..=4096))]
-    pub delivery_in_flight_per_provider: u64,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=4096))]
+    pub delivery_in_flight_per_provider: usize,
 
     /// The payment service customers pay card bills through: `tiptop` (TipTop Pay, formerly
     /// CloudPayments Kazakhstan) or `robokassa`. Without it card payments are off (bills are

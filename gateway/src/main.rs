@@ -139,9 +139,8 @@ async fn run(config: Config) -> Result<(), StartupError> {
     let mut delivery_worker = delivery::worker::Worker::new(pool.clone(), delivery_queue.clone());
     delivery_worker.retry.first_delay = Duration::from_millis(config.delivery_first_retry_ms);
     delivery_worker.retry.lease = Duration::from_millis(config.delivery_lease_ms);
-    delivery_worker.retry.parallel = usize::try_from(config.delivery_in_flight).unwrap_or(256);
-    delivery_worker.retry.per_provider =
-        usize::try_from(config.delivery_in_flight_per_provider).unwrap_or(32);
+    delivery_worker.retry.parallel = config.delivery_in_flight;
+    delivery_worker.retry.per_provider = config.delivery_in_flight_per_provider;
     delivery_worker.spawn();
     card::refund::Worker::new(pool.clone(), card_payments.clone()).spawn();
     let state = AppState::new(pool.clone(), &config.dist, gateway_key)

@@ -493,7 +493,7 @@ async fn mark_delivered(conn: &mut sqlx::AnyConnection, ids: &[String]) -> Vec<b
         .iter()
         .map(|id| OutcomeMark {
             transaction_id: id,
-            attempt: &attempt,
+            attempt: Some(&attempt),
             outcome: Outcome::Delivered { provider_txn: "p" },
             comment: None,
             at_ms: 1,

@@ -579,7 +579,9 @@ pub enum Outcome<'a> {
 /// An attempt of the worker's and where it leaves its delivery.
 pub struct OutcomeMark<'a> {
     pub transaction_id: &'a str,
-    pub attempt: &'a Attempt,
+    /// None when no exchange took place (the provider has no usable connection): only the
+    /// mark is written.
+    pub attempt: Option<&'a Attempt>,
     pub outcome: Outcome<'a>,
     /// The provider's comment, if it gave one (or why it could not be reached).
     pub comment: Option<&'a str>,
@@ -619,7 +621,7 @@ pub fn mark_all_into<'q>(batch: &mut Batch<'q>, marks: &[OutcomeMark<'q>]) -> Ve
     for chunk in marks.chunks(ROWS_PER_STATEMENT) {
         let attempts: Vec<(&'q str, &'q Attempt)> = chunk
             .iter()
-            .map(|mark| (mark.transaction_id, mark.attempt))
+            .filter_map(|mark| Some((mark.transaction_id, mark.attempt?)))
             .collect();
         let unique: Vec<&OutcomeMark<'q>> = chunk
             .iter()
@@ -631,6 +633,7 @@ pub fn mark_all_into<'q>(batch: &mut Batch<'q>, marks: &[OutcomeMark<'q>]) -> Ve
         // commit (before: four trips per batch of outcomes, issue 14). The attempts' foreign
         // key to their delivery is checked at the statement's end, after its mark.
         let keep_attempts = match p {
+            Placeholders::Numbered if attempts.is_empty() => None,
             Placeholders::Numbered if !unique.is_empty() => Some(format!(
                 ", attempts AS ({})",
                 insert_attempts_sql(p.values_from(
@@ -715,32 +718,6 @@ pub fn marked_found(
         .iter()
         .map(|mark| marked.remove(mark.transaction_id))
         .collect())
-}
-
-/// Puts a delivery back in line for `next_ms` after a temporary answer or none, inside the
-/// caller's transaction.
-pub async fn mark_retrying_in(
-    conn: &mut AnyConnection,
-    transaction_id: &str,
-    result_code: Option<i64>,
-    comment: Option<&str>,
-    next_ms: i64,
-    now_ms: i64,
-) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(concat!(
-        "UPDATE deliveries SET state = 'retrying', result_code = $1, comment = $2, \
-         next_attempt_at_ms = $3, updated_at_ms = $4 \
-         WHERE transaction_id = $5 AND ",
-        unfinished!("state")
-    ))
-    .bind(result_code)
-    .bind(comment)
-    .bind(next_ms)
-    .bind(now_ms)
-    .bind(transaction_id)
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
 }
 
 /// Marks a delivery failed (a final refusal), inside the reversal's transaction. `false` if it

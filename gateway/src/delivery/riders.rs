@@ -73,7 +73,9 @@ pub struct Delivered {
 #[derive(Debug, Clone)]
 pub struct Later {
     pub transaction_id: String,
-    pub attempt: Attempt,
+    /// The exchange with the provider; none when it could not even be tried (the provider has
+    /// no usable connection).
+    pub attempt: Option<Attempt>,
     /// The provider's temporary result code (none: it could not be reached).
     pub result_code: Option<i64>,
     pub comment: Option<String>,
@@ -94,7 +96,7 @@ impl Outcome {
         match self {
             Outcome::Delivered(delivered) => OutcomeMark {
                 transaction_id: &delivered.transaction_id,
-                attempt: &delivered.attempt,
+                attempt: Some(&delivered.attempt),
                 outcome: deliveries::Outcome::Delivered {
                     provider_txn: &delivered.provider_txn,
                 },
@@ -103,7 +105,7 @@ impl Outcome {
             },
             Outcome::Later(later) => OutcomeMark {
                 transaction_id: &later.transaction_id,
-                attempt: &later.attempt,
+                attempt: later.attempt.as_ref(),
                 outcome: deliveries::Outcome::Retrying {
                     result_code: later.result_code,
                     next_ms: later.next_ms,

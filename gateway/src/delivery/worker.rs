@@ -39,7 +39,6 @@ use super::{
 };
 use crate::{
     db::{
-        begin_write,
         deliveries::{self, Attempt, Claimed, Due},
         now_ms,
     },
@@ -322,10 +321,10 @@ impl Worker {
             Ok(Some(adapter)) => adapter,
             Ok(None) => {
                 return self
-                    .later(job, None, Some("no connection to the provider configured"))
+                    .later(job, "no connection to the provider configured")
                     .await;
             }
-            Err(error) => return self.later(job, None, Some(&error)).await,
+            Err(error) => return self.later(job, &error).await,
         };
         let order = PayOrder {
             txn_id: u64::try_from(job.txn_id).unwrap_or_default(),
@@ -416,7 +415,7 @@ impl Worker {
         let now = now_ms();
         let later = Later {
             transaction_id: job.transaction_id.clone(),
-            attempt,
+            attempt: Some(attempt),
             result_code,
             comment,
             next_ms: now.saturating_add(millis(delay)),
@@ -436,27 +435,26 @@ impl Worker {
         Ok(())
     }
 
-    /// No attempt was possible (no connection): back in line at the slow pace.
-    async fn later(
-        &self,
-        job: &Claimed,
-        result_code: Option<i64>,
-        comment: Option<&str>,
-    ) -> Result<(), AttemptError> {
+    /// No attempt was possible (no usable connection): back in line at the slow pace, written
+    /// with the other outcomes waiting at that moment ([`super::riders`]).
+    async fn later(&self, job: &Claimed, comment: &str) -> Result<(), AttemptError> {
         let now = now_ms();
-        let mut tx = begin_write(&self.pool).await?;
-        deliveries::mark_retrying_in(
-            &mut tx,
-            &job.transaction_id,
-            result_code,
-            comment,
-            now.saturating_add(millis(self.retry.max_delay.min(self.retry.idle_poll))),
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        tracing::warn!(transaction_id = %job.transaction_id, provider = %job.provider,
-            reason = comment.unwrap_or(""), "payment waits: the provider cannot be reached");
+        let later = Later {
+            transaction_id: job.transaction_id.clone(),
+            attempt: None,
+            result_code: None,
+            comment: Some(comment.to_owned()),
+            next_ms: now.saturating_add(millis(self.retry.max_delay.min(self.retry.idle_poll))),
+            at_ms: now,
+        };
+        if self
+            .riders
+            .record(&self.pool, Outcome::Later(later))
+            .await?
+        {
+            tracing::warn!(transaction_id = %job.transaction_id, provider = %job.provider,
+                reason = comment, "payment waits: the provider cannot be reached");
+        }
         Ok(())
     }
 }

@@ -67,10 +67,7 @@ const RAW_SPAN: Duration = Duration::from_secs(2);
 
 #[tokio::main]
 async fn main() {
-    let n: usize = std::env::var("N")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5_000);
+    let n: usize = env_or("N", 5_000);
     let dist = path_from_env("TOLEM_DIST");
     sqlx::any::install_default_drivers();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -548,21 +545,23 @@ async fn unfinished(pool: &AnyPool) -> i64 {
     .expect("count of deliveries left")
 }
 
-/// How late the provider emulator answers (`PROVIDER_DELAY_MS`, default 0).
-fn provider_delay_ms() -> u64 {
-    std::env::var("PROVIDER_DELAY_MS")
+/// The number in the environment variable `name`, or `default` when it is unset or no number.
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
+        .unwrap_or(default)
+}
+
+/// How late the provider emulator answers (`PROVIDER_DELAY_MS`, default 0).
+fn provider_delay_ms() -> u64 {
+    env_or("PROVIDER_DELAY_MS", 0)
 }
 
 /// The share of payments the provider emulator answers "later" (`PROVIDER_TEMPORARY_RATE`,
 /// 0.0–1.0, default 0).
 fn provider_temporary_rate() -> f64 {
-    std::env::var("PROVIDER_TEMPORARY_RATE")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0)
+    env_or("PROVIDER_TEMPORARY_RATE", 0.0)
 }
 
 /// Payments delivered to the provider so far.
