@@ -517,6 +517,7 @@ async fn a_delivery_write_that_cannot_be_made_is_reported_not_left_waiting() {
     let due = [Due {
         transaction_id: "T-2".to_owned(),
         provider: "kcell".to_owned(),
+        due_at_ms: now_ms(),
     }];
     let claimed = tokio::time::timeout(
         WITHIN,

@@ -268,6 +268,7 @@ async fn the_delivery_worker_reads_its_own_deliveries_behind_a_backlog() {
         .map(|id| Due {
             transaction_id: id.clone(),
             provider: "kcell".to_owned(),
+            due_at_ms: 1,
         })
         .collect();
 
@@ -288,7 +289,9 @@ async fn the_delivery_worker_reads_its_own_deliveries_behind_a_backlog() {
     assert!(marked.iter().all(|m| *m), "every named delivery is marked");
     let marks_read = rows_read(&mut conn).await - before - claim_read;
     // The worker's next hundred, oldest due first (the claimed ones are due again at 2).
-    let next = deliveries::due_in(&mut conn, 1, 100).await.unwrap();
+    let next = deliveries::due_in(&mut conn, i64::MIN, 1, 100)
+        .await
+        .unwrap();
     assert_eq!(next.len(), 100, "the backlog is due");
     let due_read = rows_read(&mut conn).await - before - claim_read - marks_read;
     run(&mut conn, "ROLLBACK").await;
@@ -309,6 +312,70 @@ async fn the_delivery_worker_reads_its_own_deliveries_behind_a_backlog() {
         marks_read < 100,
         "marking {} deliveries read {marks_read} rows of deliveries",
         named.len()
+    );
+}
+
+/// PostgreSQL only: a delivery that leaves the unfinished states leaves its entry in the index
+/// of unfinished deliveries by due time behind, dead, until the table is vacuumed — at the
+/// index's start. The worker's reads begin where due deliveries can be (its floor), and step
+/// over none of them; a read from the start, as every read was before, steps over them all.
+#[tokio::test]
+async fn the_worker_s_reads_step_over_the_entries_finished_deliveries_left() {
+    if std::env::var(support::POSTGRES_URL_VARIABLE).is_err() {
+        return;
+    }
+    // 20 000 deliveries queued at 1 000 and finished since (one transaction, so the gateway's
+    // own worker never sees them due), with autovacuum off; then the one payment's own
+    // delivery due at 5 000.
+    let (_gateway, mut conn) = one_payment().await;
+    copy_the_payment(&mut conn, "", BACKLOG).await;
+    run(
+        &mut conn,
+        "BEGIN; \
+         UPDATE deliveries SET state = 'queued', provider_txn = NULL, finished_at_ms = NULL, \
+         next_attempt_at_ms = 1000 WHERE transaction_id <> 'D001-1'; \
+         UPDATE deliveries SET state = 'delivered', provider_txn = 'p', finished_at_ms = 2000, \
+         next_attempt_at_ms = 2000 WHERE transaction_id <> 'D001-1'; \
+         COMMIT; \
+         UPDATE deliveries SET state = 'queued', provider_txn = NULL, finished_at_ms = NULL, \
+         next_attempt_at_ms = 5000 WHERE transaction_id = 'D001-1'",
+    )
+    .await;
+    let ids = |due: &[Due]| {
+        due.iter()
+            .map(|job| job.transaction_id.clone())
+            .collect::<Vec<_>>()
+    };
+    // A first read from the start marks the dead entries so (as any scan does); the next ones
+    // skip them without visiting the table, but still read the index pages they fill.
+    let first = deliveries::due_in(&mut conn, i64::MIN, 10_000, 100)
+        .await
+        .unwrap();
+    assert_eq!(ids(&first), ["D001-1"]);
+
+    let before = unfinished_index_blocks(&mut conn).await;
+    let from_start = deliveries::due_in(&mut conn, i64::MIN, 10_000, 100)
+        .await
+        .unwrap();
+    let start_blocks = unfinished_index_blocks(&mut conn).await - before;
+    let before = unfinished_index_blocks(&mut conn).await;
+    // The worker's floor: the margin before the first job its last read found due.
+    let from_floor = deliveries::due_in(&mut conn, 3_000, 10_000, 100)
+        .await
+        .unwrap();
+    let floor_blocks = unfinished_index_blocks(&mut conn).await - before;
+
+    assert_eq!(ids(&from_start), ["D001-1"]);
+    assert_eq!(ids(&from_floor), ["D001-1"], "the floor keeps the job due");
+    assert_eq!(from_floor[0].due_at_ms, 5_000);
+    assert!(
+        floor_blocks <= 3,
+        "a read from the floor read {floor_blocks} pages of the index (from the start: \
+         {start_blocks})"
+    );
+    assert!(
+        start_blocks > 50,
+        "the 20 000 dead entries fill the index's first pages: {start_blocks} read from the start"
     );
 }
 
@@ -537,6 +604,20 @@ async fn run(conn: &mut sqlx::AnyConnection, sql: &str) {
 
 /// The rows of `deliveries` this connection has read and not yet reported to the server's
 /// statistics (its transaction's, at least), whole-table scans and index scans together.
+/// PostgreSQL: the pages of `deliveries_unfinished` this server has read so far. Statistics
+/// reach the shared counters when a connection is idle, at most once a second unless forced:
+/// forced here, so the count includes every statement of `conn` before this call.
+async fn unfinished_index_blocks(conn: &mut sqlx::AnyConnection) -> i64 {
+    run(conn, "SELECT pg_stat_force_next_flush()").await;
+    sqlx::query_scalar(
+        "SELECT CAST(idx_blks_hit + idx_blks_read AS BIGINT) FROM pg_statio_user_indexes \
+         WHERE indexrelname = 'deliveries_unfinished'",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap()
+}
+
 async fn rows_read(conn: &mut sqlx::AnyConnection) -> i64 {
     sqlx::query_scalar(
         "SELECT CAST(COALESCE(seq_tup_read, 0) + COALESCE(idx_tup_fetch, 0) AS BIGINT) \

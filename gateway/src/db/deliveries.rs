@@ -171,25 +171,39 @@ pub async fn find(
 pub struct Due {
     pub transaction_id: String,
     pub provider: String,
+    /// When it fell due (its `next_attempt_at_ms` when read).
+    pub due_at_ms: i64,
 }
 
-/// Up to `limit` unfinished deliveries due at `now_ms`, oldest due first.
-pub async fn due(pool: &AnyPool, now_ms: i64, limit: i64) -> Result<Vec<Due>, sqlx::Error> {
-    due_in(&mut *pool.acquire().await?, now_ms, limit).await
+/// Up to `limit` unfinished deliveries that fell due from `from_ms` until `now_ms` (both
+/// included), oldest due first. `i64::MIN` reads every delivery due.
+pub async fn due(
+    pool: &AnyPool,
+    from_ms: i64,
+    now_ms: i64,
+    limit: i64,
+) -> Result<Vec<Due>, sqlx::Error> {
+    due_in(&mut *pool.acquire().await?, from_ms, now_ms, limit).await
 }
 
 /// [`due`] on `conn`. The condition and the order are `deliveries_unfinished`'s own (migration
-/// 0016), which hands the first `limit` over without reading the rest of the backlog.
+/// 0016), which hands the first `limit` over without reading the rest of the backlog. From
+/// `from_ms` on, on PostgreSQL, it begins where due deliveries can be instead of at the index's
+/// first entry: every delivery that left the unfinished states left an entry behind there,
+/// dead, until the table is vacuumed (see `crate::delivery::worker`'s `Floor`).
 pub async fn due_in(
     conn: &mut AnyConnection,
+    from_ms: i64,
     now_ms: i64,
     limit: i64,
 ) -> Result<Vec<Due>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT transaction_id, provider FROM deliveries \
-         WHERE state IN ('queued', 'sent', 'retrying') AND next_attempt_at_ms <= $1 \
-         ORDER BY next_attempt_at_ms, transaction_id LIMIT $2",
+        "SELECT transaction_id, provider, next_attempt_at_ms FROM deliveries \
+         WHERE state IN ('queued', 'sent', 'retrying') \
+         AND next_attempt_at_ms >= $1 AND next_attempt_at_ms <= $2 \
+         ORDER BY next_attempt_at_ms, transaction_id LIMIT $3",
     )
+    .bind(from_ms)
     .bind(now_ms)
     .bind(limit)
     .fetch_all(conn)
@@ -199,17 +213,20 @@ pub async fn due_in(
             Ok(Due {
                 transaction_id: row.try_get("transaction_id")?,
                 provider: row.try_get("provider")?,
+                due_at_ms: row.try_get("next_attempt_at_ms")?,
             })
         })
         .collect()
 }
 
-/// When the next unfinished delivery falls due, if there is one.
-pub async fn next_due_at(pool: &AnyPool) -> Result<Option<i64>, sqlx::Error> {
+/// When the next unfinished delivery due from `from_ms` on falls due, if there is one (from
+/// a floor, as [`due_in`] reads, or from `i64::MIN`).
+pub async fn next_due_at(pool: &AnyPool, from_ms: i64) -> Result<Option<i64>, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT MIN(next_attempt_at_ms) FROM deliveries \
-         WHERE state IN ('queued', 'sent', 'retrying')",
+         WHERE state IN ('queued', 'sent', 'retrying') AND next_attempt_at_ms >= $1",
     )
+    .bind(from_ms)
     .fetch_one(pool)
     .await
 }
