@@ -320,7 +320,7 @@ async fn the_delivery_worker_reads_its_own_deliveries_behind_a_backlog() {
 /// index's start. The worker's reads begin where due deliveries can be (its floor), and step
 /// over none of them; a read from the start, as every read was before, steps over them all.
 #[tokio::test]
-async fn the_worker_s_reads_step_over_the_entries_finished_deliveries_left() {
+async fn the_worker_s_reads_begin_past_the_entries_finished_deliveries_left() {
     if std::env::var(support::POSTGRES_URL_VARIABLE).is_err() {
         return;
     }
