@@ -24,8 +24,10 @@
 //! the delivered outcome ride because every payment has them; a temporary answer rides too,
 //! because a provider in an outage gives one to every attempt — each in a transaction of its
 //! own, those took SQLite's write lock from the payments and halved the payments decided a
-//! second for every provider (issue 14). A final refusal (a reversal, with its refund) is rare
-//! and keeps its own transaction. On PostgreSQL, whose writers lock rows rather than the
+//! second for every provider (issue 14); and so does a job put back because its provider has
+//! no usable connection, as every job of a provider does until it is connected (no attempt is
+//! kept for it). A final refusal (a reversal, with its refund) is rare and keeps its own
+//! transaction. On PostgreSQL, whose writers lock rows rather than the
 //! database, a claim is one statement of its own ([`deliveries::claim_all`], retried on a
 //! deadlock between gateways), and the riders' own writer writes the outcomes waiting in one
 //! statement, with no transaction around it.
