@@ -602,8 +602,6 @@ async fn run(conn: &mut sqlx::AnyConnection, sql: &str) {
         .unwrap_or_else(|error| panic!("{sql}: {error}"));
 }
 
-/// The rows of `deliveries` this connection has read and not yet reported to the server's
-/// statistics (its transaction's, at least), whole-table scans and index scans together.
 /// PostgreSQL: the pages of `deliveries_unfinished` this server has read so far. Statistics
 /// reach the shared counters when a connection is idle, at most once a second unless forced:
 /// forced here, so the count includes every statement of `conn` before this call.
@@ -618,6 +616,8 @@ async fn unfinished_index_blocks(conn: &mut sqlx::AnyConnection) -> i64 {
     .unwrap()
 }
 
+/// The rows of `deliveries` this connection has read and not yet reported to the server's
+/// statistics (its transaction's, at least), whole-table scans and index scans together.
 async fn rows_read(conn: &mut sqlx::AnyConnection) -> i64 {
     sqlx::query_scalar(
         "SELECT CAST(COALESCE(seq_tup_read, 0) + COALESCE(idx_tup_fetch, 0) AS BIGINT) \
