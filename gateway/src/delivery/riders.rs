@@ -27,10 +27,10 @@
 //! second for every provider (issue 14); and so does a job put back because its provider has
 //! no usable connection, as every job of a provider does until it is connected (no attempt is
 //! kept for it). A final refusal (a reversal, with its refund) is rare and keeps its own
-//! transaction. On PostgreSQL, whose writers lock rows rather than the
-//! database, a claim is one statement of its own ([`deliveries::claim_all`], retried on a
-//! deadlock between gateways), and the riders' own writer writes the outcomes waiting in one
-//! statement, with no transaction around it.
+//! transaction. On PostgreSQL, whose writers lock rows rather than the database, a claim is one
+//! statement of its own ([`deliveries::claim_all`], retried on a deadlock between gateways), and
+//! the riders' own writer writes the outcomes waiting in one statement, with no transaction
+//! around it.
 
 use std::sync::{
     Arc, Mutex, OnceLock,

@@ -417,9 +417,8 @@ impl Worker {
         }
     }
 
-    /// Puts the job back in line after `attempt`, with the backoff of its attempt count:
-    /// written with the other outcomes waiting at that moment ([`super::riders`]), as a
-    /// provider in an outage answers every attempt so.
+    /// Puts the job back in line after `attempt`, with the backoff of its attempt count, as a
+    /// provider in an outage answers every attempt.
     async fn retry_after(
         &self,
         job: &Claimed,
@@ -428,18 +427,8 @@ impl Worker {
         comment: Option<String>,
     ) -> Result<(), AttemptError> {
         let delay = self.retry.delay_after(job.attempt);
-        let now = now_ms();
-        let later = Later {
-            transaction_id: job.transaction_id.clone(),
-            attempt: Some(attempt),
-            result_code,
-            comment,
-            next_ms: now.saturating_add(millis(delay)),
-            at_ms: now,
-        };
         if !self
-            .riders
-            .record(&self.pool, Outcome::Later(later))
+            .put_back(job, Some(attempt), result_code, comment, delay)
             .await?
         {
             // Finished meanwhile (marked delivered by hand): nothing to ask again.
@@ -451,27 +440,40 @@ impl Worker {
         Ok(())
     }
 
-    /// No attempt was possible (no usable connection): back in line at the slow pace, written
-    /// with the other outcomes waiting at that moment ([`super::riders`]).
+    /// No attempt was possible (no usable connection): back in line at the slow pace.
     async fn later(&self, job: &Claimed, comment: &str) -> Result<(), AttemptError> {
-        let now = now_ms();
-        let later = Later {
-            transaction_id: job.transaction_id.clone(),
-            attempt: None,
-            result_code: None,
-            comment: Some(comment.to_owned()),
-            next_ms: now.saturating_add(millis(self.retry.max_delay.min(self.retry.idle_poll))),
-            at_ms: now,
-        };
+        let wait = self.retry.max_delay.min(self.retry.idle_poll);
         if self
-            .riders
-            .record(&self.pool, Outcome::Later(later))
+            .put_back(job, None, None, Some(comment.to_owned()), wait)
             .await?
         {
             tracing::warn!(transaction_id = %job.transaction_id, provider = %job.provider,
                 reason = comment, "payment waits: the provider cannot be reached");
         }
         Ok(())
+    }
+
+    /// Records the job due again `wait` from now, with `attempt` if one was made, written with
+    /// the other outcomes waiting at that moment ([`super::riders`]); `false` if it had
+    /// finished meanwhile.
+    async fn put_back(
+        &self,
+        job: &Claimed,
+        attempt: Option<Attempt>,
+        result_code: Option<i64>,
+        comment: Option<String>,
+        wait: Duration,
+    ) -> Result<bool, NotRecorded> {
+        let now = now_ms();
+        let later = Later {
+            transaction_id: job.transaction_id.clone(),
+            attempt,
+            result_code,
+            comment,
+            next_ms: now.saturating_add(millis(wait)),
+            at_ms: now,
+        };
+        self.riders.record(&self.pool, Outcome::Later(later)).await
     }
 }
 

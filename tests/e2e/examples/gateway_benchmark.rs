@@ -694,9 +694,7 @@ mod statements {
 
     /// How many statements [`top`] lists: `STATEMENTS=<n>`, or 15 (`STATEMENTS=1`).
     fn listed() -> i64 {
-        std::env::var("STATEMENTS")
-            .ok()
-            .and_then(|n| n.parse::<i64>().ok())
+        Some(super::env_or("STATEMENTS", 15))
             .filter(|n| *n > 1)
             .unwrap_or(15)
     }
