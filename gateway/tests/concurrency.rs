@@ -698,3 +698,47 @@ async fn a_payment_after_the_server_dropped_the_writers_connection_is_decided() 
     assert_eq!(reply.code(), ResultCode::Ok, "{}", reply.text());
     assert_eq!(stored_transaction_ids(&gateway).await, numbered(1, 2));
 }
+
+/// PostgreSQL: a dealer whose row is held — an operator's top-up, a card settlement, another
+/// gateway's group waiting for its commit — holds up its own payments only; another dealer's
+/// are decided meanwhile (each dealer's payments go to a writer of their own). With one writer
+/// for all dealers, every payment waited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dealer_whose_row_is_held_holds_up_only_its_own_payments() {
+    let gateway = Arc::new(support::start().await);
+    if gateway.database_url.starts_with("sqlite:") {
+        eprintln!("SQLite has one write lock for every dealer; skipped");
+        return;
+    }
+    let ours = gateway.ready_phone(16).await;
+    let theirs = gateway.second_dealer_phone(17).await;
+
+    let held = Held::take(&gateway).await;
+    let request = ours.request(Step::Pay(kcell("7018000016", THOUSAND)));
+    let waiting = post(&gateway, sign(&ours, &request));
+    until("the writer holds the first dealer's payment", || {
+        gateway.payments.deciding() == 1
+    })
+    .await;
+    let request = theirs.request(Step::Pay(kcell("7018000017", THOUSAND)));
+    // Answered while the first dealer's row is held, or never: the test fails on the wait.
+    let other = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        post(&gateway, sign(&theirs, &request)),
+    )
+    .await
+    .expect("the second dealer's payment waited for the first dealer's row")
+    .unwrap();
+    assert_eq!(other.code(), ResultCode::Ok, "{}", other.text());
+    assert_eq!(other.receipt().transaction_id, "D002-1");
+    assert!(
+        !waiting.is_finished(),
+        "the held dealer's payment was answered while its row was held"
+    );
+
+    held.release().await;
+    let waited = waiting.await.unwrap();
+    assert_eq!(waited.code(), ResultCode::Ok, "{}", waited.text());
+    assert_eq!(waited.receipt().transaction_id, format!("{DEALER}-1"));
+    assert_eq!(gateway.balance_of("D002").await, 1_000_000 - THOUSAND);
+}

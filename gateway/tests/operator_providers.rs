@@ -14,7 +14,6 @@ use support::{
     Gateway,
     browser::{ADMIN, CLERK, OPERATOR, OPERATOR_TOTP_SECRET},
     payments::{DEALER, kcell},
-    phone::Phone,
 };
 use tolem_protocol::{
     codes::ResultCode,
@@ -405,28 +404,6 @@ async fn a_switched_off_provider_refuses_payments_with_914_until_switched_on() {
     );
 }
 
-/// A second dealer D002 with a ready phone of its point P2001 and money to pay with.
-async fn second_dealer(gateway: &Gateway) -> Phone {
-    gateway
-        .sql("INSERT INTO dealers (code, name, created_at_ms) VALUES ('D002', 'Second dealer', 0)")
-        .await;
-    gateway
-        .sql(
-            "INSERT INTO points (code, dealer_code, name, password_hash, created_at_ms) \
-             SELECT 'P2001', 'D002', 'Second point', password_hash, 0 FROM points \
-             WHERE code = 'P1001'",
-        )
-        .await;
-    gateway
-        .sql(
-            "INSERT INTO cashiers (point_code, code, name, created_at_ms) \
-             VALUES ('P2001', 'C1', 'Cashier', 0)",
-        )
-        .await;
-    gateway.set_balance("D002", 1_000_000).await;
-    gateway.ready_phone_of("P2001", 2).await
-}
-
 /// The rate and commission accrued on the dealer's payment to `provider`.
 async fn accrued(gateway: &Gateway, dealer: &str, provider: &str) -> (i64, i64) {
     let row: (i64, i64) = sqlx::query_as(
@@ -445,7 +422,7 @@ async fn accrued(gateway: &Gateway, dealer: &str, provider: &str) -> (i64, i64) 
 async fn a_dealers_own_rate_is_what_that_dealer_accrues() {
     let gateway = support::start().await;
     let phone = gateway.ready_phone(1).await;
-    let other = second_dealer(&gateway).await;
+    let other = gateway.second_dealer_phone(2).await;
     let (cookie, csrf) = operator(&gateway).await;
     let rates = format!("{PROVIDERS}/kcell/rates");
 

@@ -475,27 +475,20 @@ pub struct Attempt {
     pub latency_ms: i64,
 }
 
-/// Keeps an attempt, inside the caller's transaction.
+/// Keeps an attempt, inside the caller's transaction. An attempt kept already is left as it
+/// is.
 pub async fn insert_attempt_in(
     conn: &mut AnyConnection,
     transaction_id: &str,
     attempt: &Attempt,
 ) -> Result<(), sqlx::Error> {
-    insert_attempts_in(conn, &[(transaction_id, attempt)]).await
-}
-
-/// Keeps attempts `(transaction id, attempt)`, inside the caller's transaction: one statement
-/// for up to [`ROWS_PER_STATEMENT`] of them. An attempt kept already is left as it is.
-pub async fn insert_attempts_in(
-    conn: &mut AnyConnection,
-    attempts: &[(&str, &Attempt)],
-) -> Result<(), sqlx::Error> {
     let mut batch = Batch::new(conn);
-    insert_attempts_into(&mut batch, attempts);
+    insert_attempts_into(&mut batch, &[(transaction_id, attempt)]);
     batch.run(conn).await.map(drop)
 }
 
-/// [`insert_attempts_in`]'s statements in `batch`.
+/// Keeps attempts `(transaction id, attempt)` as statements of `batch`: one for up to
+/// [`ROWS_PER_STATEMENT`] of them. An attempt kept already is left as it is.
 pub fn insert_attempts_into<'q>(batch: &mut Batch<'q>, attempts: &[(&'q str, &'q Attempt)]) {
     for chunk in attempts.chunks(ROWS_PER_STATEMENT) {
         let sql = insert_attempts_sql(batch.placeholders().values(chunk.len(), 9));

@@ -121,6 +121,28 @@ impl Gateway {
         self.ready_phone_of(POINT, seed).await
     }
 
+    /// A second dealer D002 with a ready phone (`seed`) of its point P2001 and 10 000 tenge to
+    /// pay with.
+    pub async fn second_dealer_phone(&self, seed: u8) -> Phone {
+        self.sql(
+            "INSERT INTO dealers (code, name, created_at_ms) VALUES ('D002', 'Second dealer', 0)",
+        )
+        .await;
+        self.sql(
+            "INSERT INTO points (code, dealer_code, name, password_hash, created_at_ms) \
+             SELECT 'P2001', 'D002', 'Second point', password_hash, 0 FROM points \
+             WHERE code = 'P1001'",
+        )
+        .await;
+        self.sql(
+            "INSERT INTO cashiers (point_code, code, name, created_at_ms) \
+             VALUES ('P2001', 'C1', 'Cashier', 0)",
+        )
+        .await;
+        self.set_balance("D002", 1_000_000).await;
+        self.ready_phone_of("P2001", seed).await
+    }
+
     /// Adds a point `code` of the demo dealer, with the demo point's password and a cashier C1.
     pub async fn add_point(&self, code: &str) {
         self.sql(&format!(
