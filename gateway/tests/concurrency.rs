@@ -699,46 +699,37 @@ async fn a_payment_after_the_server_dropped_the_writers_connection_is_decided() 
     assert_eq!(stored_transaction_ids(&gateway).await, numbered(1, 2));
 }
 
-/// PostgreSQL: a dealer whose row is held — an operator's top-up, a card settlement, another
-/// gateway's group waiting for its commit — holds up its own payments only; another dealer's
-/// are decided meanwhile (each dealer's payments go to a writer of their own). With one writer
-/// for all dealers, every payment waited.
+/// Payments of two dealers in one group: both dealers' rows are read (and on PostgreSQL locked,
+/// in code order) in one statement, and each payment is decided on its own dealer's figures —
+/// its numbers, its balance — as if it had come alone: the second dealer's money runs out in
+/// the middle of the group while the first dealer's payments go on being paid.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_dealer_whose_row_is_held_holds_up_only_its_own_payments() {
+async fn the_payments_of_two_dealers_in_one_group_each_draw_on_their_own_dealer() {
     let gateway = Arc::new(support::start().await);
-    if gateway.database_url.starts_with("sqlite:") {
-        eprintln!("SQLite has one write lock for every dealer; skipped");
-        return;
-    }
     let ours = gateway.ready_phone(16).await;
     let theirs = gateway.second_dealer_phone(17).await;
+    gateway.set_balance("D002", 2 * THOUSAND).await;
+    let ours_before = gateway.balance_of(DEALER).await;
 
-    let held = Held::take(&gateway).await;
-    let request = ours.request(Step::Pay(kcell("7018000016", THOUSAND)));
-    let waiting = post(&gateway, sign(&ours, &request));
-    until("the writer holds the first dealer's payment", || {
-        gateway.payments.deciding() == 1
-    })
-    .await;
-    let request = theirs.request(Step::Pay(kcell("7018000017", THOUSAND)));
-    // Answered while the first dealer's row is held, or never: the test fails on the wait.
-    let other = tokio::time::timeout(
-        std::time::Duration::from_secs(30),
-        post(&gateway, sign(&theirs, &request)),
-    )
-    .await
-    .expect("the second dealer's payment waited for the first dealer's row")
-    .unwrap();
-    assert_eq!(other.code(), ResultCode::Ok, "{}", other.text());
-    assert_eq!(other.receipt().transaction_id, "D002-1");
-    assert!(
-        !waiting.is_finished(),
-        "the held dealer's payment was answered while its row was held"
+    let first = signed_pay(&ours, "7019000000", THOUSAND);
+    let group = (0..6)
+        .map(|i| {
+            let phone = if i % 2 == 0 { &theirs } else { &ours };
+            signed_pay(phone, &format!("70190000{:02}", i + 1), THOUSAND)
+        })
+        .collect();
+    let (first, replies) = one_group(&gateway, first, group, &[]).await;
+
+    assert_eq!(first.code(), ResultCode::Ok, "{}", first.text());
+    use ResultCode::{InsufficientFunds as Short, Ok};
+    // The second dealer's, the first's, in turn: the second dealer pays twice, then is short
+    // (its refusal stored under its own next number, as every decided payment is).
+    assert_eq!(codes(&replies), [Ok, Ok, Ok, Ok, Short, Ok]);
+    assert_eq!(
+        transaction_ids(&replies),
+        ["D002-1", "D001-2", "D002-2", "D001-3", "D002-3", "D001-4"]
     );
-
-    held.release().await;
-    let waited = waiting.await.unwrap();
-    assert_eq!(waited.code(), ResultCode::Ok, "{}", waited.text());
-    assert_eq!(waited.receipt().transaction_id, format!("{DEALER}-1"));
-    assert_eq!(gateway.balance_of("D002").await, 1_000_000 - THOUSAND);
+    assert_eq!(gateway.balance_of("D002").await, 0);
+    assert_eq!(gateway.balance_of(DEALER).await, ours_before - 4 * THOUSAND);
+    assert_eq!(gateway.ledger_sum("D002").await, 0);
 }

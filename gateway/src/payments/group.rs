@@ -1,8 +1,6 @@
-//! Group commit of cash payments: a writer decides every payment waiting for it at that moment
-//! in **one** write transaction and pays for **one** commit (one fsync), instead of one
-//! transaction and one commit per payment. SQLite has one writer; PostgreSQL several, each
-//! deciding the payments of its own dealers ([`POSTGRES_WRITERS`]), so that a dealer whose row
-//! is held holds up only the payments of its writer's dealers.
+//! Group commit of cash payments: one writer decides every payment waiting at that moment in
+//! **one** write transaction and pays for **one** commit (one fsync), instead of one
+//! transaction and one commit per payment.
 //!
 //! ## How a payment goes through
 //! 1. In the caller's task, in parallel with every other request: the signature was verified
@@ -11,7 +9,7 @@
 //!    of its own: the writer reads what its decision needs for the whole group.
 //!    The payments of one batch are submitted together ([`GroupWriter::pay_all`]): they are
 //!    decided in the same group, in the batch's order, one commit for all of them.
-//! 2. Its dealer's writer takes everything waiting for it (up to [`GROUP_LIMIT`]), opens one write
+//! 2. The writer task takes everything waiting (up to [`GROUP_LIMIT`]), opens one write
 //!    transaction and decides the payments in order with [`decide_all_in`]: the group's
 //!    figures (the providers of its payments among them) are read once under the lock, each
 //!    payment is screened and decided on them in memory, and what was decided is written in a
@@ -58,9 +56,8 @@
 //! marks the bill paid.
 
 use std::{
-    collections::HashMap,
     sync::{
-        Arc, Mutex, OnceLock, PoisonError,
+        Arc, OnceLock,
         atomic::{AtomicU64, AtomicUsize, Ordering},
     },
     time::{Duration, Instant},
@@ -85,16 +82,9 @@ use crate::{
 /// payments, few enough that a group holds the write lock for milliseconds, not seconds.
 pub const GROUP_LIMIT: usize = 256;
 
-/// How many submissions (a payment, or the payments of one batch) may wait for a writer; a
+/// How many submissions (a payment, or the payments of one batch) may wait for the writer; a
 /// caller past that waits to submit.
 const QUEUE_LIMIT: usize = 4 * GROUP_LIMIT;
-
-/// How many writers decide payments side by side on PostgreSQL, each the payments of its own
-/// dealers ([`GroupWriter::pay_all`]). Where a dealer's row is held — a group of its payments
-/// waiting for its commit, an operator's top-up, a card settlement, another gateway — the
-/// payments of its writer's other dealers wait too, and with one writer those of every dealer
-/// did. SQLite has one write lock for the whole file: one writer there.
-const POSTGRES_WRITERS: usize = 4;
 
 /// The writer of cash payments: submit with [`Self::pay`]. Cheap to share (one per gateway
 /// process, behind an `Arc`); its task starts with the first payment, on the runtime that
@@ -104,17 +94,11 @@ pub struct GroupWriter {
     /// The delivery worker's claims and outcomes waiting to be written, which each group takes
     /// along on SQLite (`None` on PostgreSQL, whose writers do not wait for one another).
     riders: Option<Arc<Riders>>,
-    /// Each writer's queue; each message is one submission: its payments, in order, never
-    /// split across groups.
-    queues: OnceLock<Vec<mpsc::Sender<Vec<Job>>>>,
-    /// How many writers decide payments: 1 on SQLite, [`POSTGRES_WRITERS`] on PostgreSQL.
-    writers: usize,
-    /// Each dealer's writer, given as the dealer's first payment comes: the next writer in
-    /// turn. A dealer's payments all go to one writer, so they are decided in arrival order.
-    writer_of: Mutex<HashMap<String, usize>>,
-    /// How many payments the groups being decided hold (0: every writer is idle).
+    /// Each message is one submission: its payments, in order, never split across groups.
+    queue: OnceLock<mpsc::Sender<Vec<Job>>>,
+    /// How many payments the group being decided holds (0 between groups).
     deciding: Arc<AtomicUsize>,
-    /// How many groups the writers have taken since they started.
+    /// How many groups the writer has taken since it started.
     groups: Arc<AtomicU64>,
     /// Where each committed group's size and steps' times go (`/metrics`).
     metrics: GroupMetrics,
@@ -150,14 +134,8 @@ impl GroupWriter {
             // Measured on PostgreSQL (gateway benchmark, alternating runs): deliveries kept up
             // without it, and payments/s were a little lower with it.
             riders: has_one_writer(&pool).then_some(riders),
-            writers: if has_one_writer(&pool) {
-                1
-            } else {
-                POSTGRES_WRITERS
-            },
             pool,
-            queues: OnceLock::new(),
-            writer_of: Mutex::new(HashMap::new()),
+            queue: OnceLock::new(),
             deciding: Arc::new(AtomicUsize::new(0)),
             groups: Arc::new(AtomicU64::new(0)),
             metrics,
@@ -165,22 +143,19 @@ impl GroupWriter {
     }
 
     /// How many submissions (a payment, or all the payments of one batch) wait for the next
-    /// group of their writer.
+    /// group.
     pub fn waiting(&self) -> usize {
-        self.queues.get().map_or(0, |queues| {
-            queues
-                .iter()
-                .map(|queue| queue.max_capacity() - queue.capacity())
-                .sum()
-        })
+        self.queue
+            .get()
+            .map_or(0, |queue| queue.max_capacity() - queue.capacity())
     }
 
-    /// How many payments the groups being decided now hold (0: every writer is idle).
+    /// How many payments the group being decided now holds (0: the writer is idle).
     pub fn deciding(&self) -> usize {
         self.deciding.load(Ordering::Acquire)
     }
 
-    /// How many groups the writers have taken since they started (a group is counted as it is
+    /// How many groups the writer has taken since it started (a group is counted as it is
     /// taken, before any of its callers is answered).
     pub fn groups(&self) -> u64 {
         self.groups.load(Ordering::Acquire)
@@ -198,11 +173,6 @@ impl GroupWriter {
     /// after the one before it, but without waiting for its answer: the payments of one batch
     /// share one commit. One outcome per payment, in order. The caller has already refused a
     /// creation time in the future (910).
-    ///
-    /// They go to their dealer's writer (a batch is one phone's, so one dealer's). Writers
-    /// deciding different dealers side by side decide as one would: no rule reaches across
-    /// dealers, and their groups touch no row in common (a dealer's row, points, keys and
-    /// sums are its own), as with several gateways on one PostgreSQL.
     pub async fn pay_all(&self, payments: Vec<(Arc<Sender>, i64)>) -> Vec<Result<Paid, PayError>> {
         let mut waits = Vec::with_capacity(payments.len());
         let mut jobs = Vec::with_capacity(payments.len());
@@ -216,13 +186,7 @@ impl GroupWriter {
                 Err(error) => waits.push((sender, Err(error))),
             }
         }
-        let submitted = match jobs.first() {
-            None => true,
-            Some(job) => {
-                let queue = self.queue_of(&job.sender.point.dealer_code);
-                queue.send(jobs).await.is_ok()
-            }
-        };
+        let submitted = jobs.is_empty() || self.queue().send(jobs).await.is_ok();
         let mut outcomes = Vec::with_capacity(waits.len());
         for (sender, wait) in waits {
             let outcome = match wait {
@@ -238,34 +202,21 @@ impl GroupWriter {
         outcomes
     }
 
-    /// The queue of `dealer_code`'s writer, the writers' tasks started on first use.
-    fn queue_of(&self, dealer_code: &str) -> &mpsc::Sender<Vec<Job>> {
-        let queues = self.queues.get_or_init(|| {
-            (0..self.writers)
-                .map(|_| {
-                    let (queue, waiting) = mpsc::channel(QUEUE_LIMIT);
-                    let writing = write(
-                        self.pool.clone(),
-                        self.riders.clone(),
-                        waiting,
-                        self.deciding.clone(),
-                        self.groups.clone(),
-                        self.metrics.clone(),
-                    );
-                    on_a_thread_of_its_own(writing);
-                    queue
-                })
-                .collect()
-        });
-        let index = {
-            let mut writer_of = self
-                .writer_of
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            let next = writer_of.len() % queues.len();
-            *writer_of.entry(dealer_code.to_owned()).or_insert(next)
-        };
-        &queues[index]
+    /// The writer's queue, its task started on first use.
+    fn queue(&self) -> &mpsc::Sender<Vec<Job>> {
+        self.queue.get_or_init(|| {
+            let (queue, waiting) = mpsc::channel(QUEUE_LIMIT);
+            let writing = write(
+                self.pool.clone(),
+                self.riders.clone(),
+                waiting,
+                self.deciding.clone(),
+                self.groups.clone(),
+                self.metrics.clone(),
+            );
+            on_a_thread_of_its_own(writing);
+            queue
+        })
     }
 }
 
@@ -388,13 +339,13 @@ async fn write(
         }
         groups.fetch_add(1, Ordering::AcqRel);
         let count = jobs.len();
-        deciding.fetch_add(count, Ordering::AcqRel);
+        deciding.store(count, Ordering::Release);
         let conn = match kept.take() {
             Some(conn) => conn,
             None if pooled => match pool.acquire().await {
                 Ok(conn) => Kept::Pooled(conn),
                 Err(error) => {
-                    deciding.fetch_sub(count, Ordering::AcqRel);
+                    deciding.store(0, Ordering::Release);
                     fail_all(jobs, PayError::Database(error));
                     continue;
                 }
@@ -420,7 +371,7 @@ async fn write(
             // shutdown) never waits for a writer with nothing to do.
             kept = None;
         }
-        deciding.fetch_sub(count, Ordering::AcqRel);
+        deciding.store(0, Ordering::Release);
     }
     if let Some(Kept::Own(own)) = kept {
         own.close().await;

@@ -5,8 +5,8 @@
 //! all, and a session is paid at most once.
 //!
 //! ## Concurrency
-//! * The transaction first locks the dealer's row (a write that changes nothing, see
-//!   [`super::group_state`]), and moves its `transactions_issued` (the number in the new
+//! * The transaction first locks the dealer's row (`SELECT … FOR NO KEY UPDATE`, the lock an
+//!   update takes, see [`super::group_state`]), and moves its `transactions_issued` (the number in the new
 //!   transaction id) and balance only at the end. That lock serialises the payments of one
 //!   dealer on PostgreSQL: the idempotency look-up, the duplicate rule and the daily sums each
 //!   see every payment committed before, and two of them can never both fit into the last of a

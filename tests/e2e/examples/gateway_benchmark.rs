@@ -17,9 +17,14 @@
 //! payment coming, how fast the deliveries left over drain and what each costs the machine.
 //! `PROVIDER_TEMPORARY_RATE=1` has it answer every payment "later" (OSMP 90), as a provider in
 //! an outage does: every delivery attempt is then a retry to record, beside the payments.
-//! From the gateway's `/metrics` it also prints the payment writer's mean group (its payments
-//! and the time of each step) and how much of the run the writer spent in groups: near 100 %,
-//! the one writer, not the processor, sets the pace.
+//! `DEALERS=n` (default 1) spreads the payments over n dealers, each with a point and a phone of
+//! its own (the dealers after the first are a fixture: straight SQL), request i from dealer
+//! i mod n: with one dealer every payment waits for the one dealer's row, the hardest case;
+//! a gateway in service has many.
+//! From the gateway's `/metrics` it also prints the payment writers' mean group (its payments
+//! and the time of each step) and how much of the run the writers spent in groups, summed: near
+//! 100 % with one dealer (whose payments have one writer), the writer, not the processor, sets
+//! the pace.
 //!
 //! The limits, measured here too:
 //! - **Ed25519**: signatures made and checked per second on one core, with the protocol crate's
@@ -53,7 +58,6 @@ use tolem_protocol::{
 /// Concurrent connections sending payments (the issue's 32 clients).
 const CLIENTS: usize = 32;
 const POINT_PASSWORD: &str = "tolem-demo-1001";
-const DEALER: &str = "D001";
 /// 100 tenge: every provider of the demo takes it.
 const AMOUNT_TIYN: i64 = 10_000;
 /// Payments sent before the measured ones on each database (the same requests' shape; the
@@ -274,20 +278,53 @@ async fn run(dist: &Path, data_dir: &Path, database_url: &str, n: usize) -> Run 
     let pool = AnyPool::connect(database_url)
         .await
         .expect("the benchmark opens the gateway's database");
+    let mut phones = vec![Arc::new(phone)];
+    let mut points = vec![POINT.to_owned()];
+    for k in 2..=dealers() {
+        let (dealer, point) = (format!("D{k:03}"), format!("P{k}001"));
+        // A fixture: the dealer, its point with the demo point's password and a cashier.
+        for sql in [
+            format!(
+                "INSERT INTO dealers (code, name, created_at_ms) VALUES ('{dealer}', 'Dealer {k}', 0)"
+            ),
+            format!(
+                "INSERT INTO points (code, dealer_code, name, password_hash, created_at_ms) \
+                 SELECT '{point}', '{dealer}', 'Point {k}', password_hash, 0 FROM points \
+                 WHERE code = '{POINT}'"
+            ),
+            format!(
+                "INSERT INTO cashiers (point_code, code, name, created_at_ms) \
+                 VALUES ('{point}', 'C1', 'Cashier', 0)"
+            ),
+        ] {
+            sqlx::query(&sql).execute(&pool).await.expect("fixture SQL");
+        }
+        let seed = u8::try_from(10 + k).expect("DEALERS up to 245");
+        let phone = NativePhone::enrol(&base, &point, POINT_PASSWORD, seed).await;
+        // The first phone was certified in the console; these by a fixture.
+        for sql in [
+            format!(
+                "UPDATE keys SET state = 'certified' WHERE serial = '{}'",
+                phone.card.key_serial
+            ),
+            format!("UPDATE points SET active = 1 WHERE code = '{point}'"),
+        ] {
+            sqlx::query(&sql).execute(&pool).await.expect("fixture SQL");
+        }
+        phones.push(Arc::new(phone));
+        points.push(point);
+    }
     // A fixture, not a money movement: enough balance for every payment, and no limits.
     for sql in [
         format!(
-            "UPDATE dealers SET balance_tiyn = {}, payment_limit_tiyn = NULL, daily_limit_tiyn = NULL WHERE code = '{DEALER}'",
+            "UPDATE dealers SET balance_tiyn = {}, payment_limit_tiyn = NULL, daily_limit_tiyn = NULL",
             (n + WARM_UP + 10) as i64 * AMOUNT_TIYN
         ),
-        format!(
-            "UPDATE points SET payment_limit_tiyn = NULL, daily_limit_tiyn = NULL WHERE code = '{POINT}'"
-        ),
+        "UPDATE points SET payment_limit_tiyn = NULL, daily_limit_tiyn = NULL".to_owned(),
     ] {
         sqlx::query(&sql).execute(&pool).await.expect("fixture SQL");
     }
 
-    let phone = Arc::new(phone);
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(CLIENTS)
         .timeout(Duration::from_secs(120))
@@ -295,11 +332,11 @@ async fn run(dist: &Path, data_dir: &Path, database_url: &str, n: usize) -> Run 
         .expect("an HTTP client");
     let sign = |first: usize, count: usize| -> Vec<Signed> {
         (first..first + count)
-            .map(|i| phone.pay(payment(i), i as u64))
+            .map(|i| phones[i % phones.len()].pay(payment(i), i as u64))
             .collect()
     };
     let warm = sign(0, WARM_UP);
-    let warm_answers = send_all(&client, &base, &phone, warm.clone()).await;
+    let warm_answers = send_all(&client, &base, &phones, warm.clone()).await;
     let requests = sign(WARM_UP, n);
     if database_url.starts_with("postgres") {
         // A database in service has statistics; a new one has none until autovacuum's first
@@ -327,7 +364,7 @@ async fn run(dist: &Path, data_dir: &Path, database_url: &str, n: usize) -> Run 
     let delivered_before = delivered(&pool).await;
     let cpu_before = cpu::Snapshot::take(gateway.pid());
     let started = Instant::now();
-    let answers = send_all(&client, &base, &phone, requests.clone()).await;
+    let answers = send_all(&client, &base, &phones, requests.clone()).await;
     let elapsed = started.elapsed().as_secs_f64();
     let cpu = cpu::Snapshot::take(gateway.pid()).since(&cpu_before);
     let statements = match growth_before {
@@ -352,21 +389,25 @@ async fn run(dist: &Path, data_dir: &Path, database_url: &str, n: usize) -> Run 
 
     // Every answer after the clock: signed by the gateway for its own request. A code other than
     // 0 is counted, not hidden: "not decided" (999) under load is a finding, not noise.
-    let accepted_in_warm_up = codes(&phone, &warm, &warm_answers)
+    let accepted_in_warm_up = codes(&phones[0], &warm, &warm_answers)
         .iter()
         .filter(|code| **code == ResultCode::Ok)
         .count();
-    let codes = codes(&phone, &requests, &answers);
+    let codes = codes(&phones[0], &requests, &answers);
     let accepted = codes.iter().filter(|code| **code == ResultCode::Ok).count();
     let mut latencies_ms: Vec<f64> = answers.iter().map(|(_, _, ms)| *ms).collect();
     latencies_ms.sort_by(f64::total_cmp);
-    let stored: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM payments WHERE point_code = $1 AND state = 'accepted'",
-    )
-    .bind(POINT)
-    .fetch_one(&pool)
-    .await
-    .expect("count of payments");
+    let mut stored = 0_i64;
+    for point in &points {
+        let at_point: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM payments WHERE point_code = $1 AND state = 'accepted'",
+        )
+        .bind(point)
+        .fetch_one(&pool)
+        .await
+        .expect("count of payments");
+        stored += at_point;
+    }
     assert_eq!(
         stored,
         (accepted + accepted_in_warm_up) as i64,
@@ -393,6 +434,11 @@ async fn run(dist: &Path, data_dir: &Path, database_url: &str, n: usize) -> Run 
         until_delivered_s,
         statements,
     }
+}
+
+/// How many dealers the payments are spread over (`DEALERS`, default 1).
+fn dealers() -> usize {
+    env_or("DEALERS", 1)
 }
 
 /// The code of each answer, once its signature holds under the gateway key for its request.
@@ -572,12 +618,13 @@ async fn delivered(pool: &AnyPool) -> i64 {
         .expect("count of deliveries")
 }
 
-/// Sends `requests` from `CLIENTS` connections, each taking the next request when its last is
-/// answered; returns (body, signature header, milliseconds) per request, in request order.
+/// Sends `requests` (request i signed by `phones[i mod their count]`) from `CLIENTS`
+/// connections, each taking the next request when its last is answered; returns (body,
+/// signature header, milliseconds) per request, in request order.
 async fn send_all(
     client: &reqwest::Client,
     base: &str,
-    phone: &Arc<NativePhone>,
+    phones: &[Arc<NativePhone>],
     requests: Vec<Signed>,
 ) -> Vec<(Vec<u8>, String, f64)> {
     let requests = Arc::new(requests);
@@ -585,7 +632,7 @@ async fn send_all(
     let url = format!("{base}api/v1/pay");
     let mut tasks = Vec::new();
     for _ in 0..CLIENTS {
-        let (client, url, phone) = (client.clone(), url.clone(), phone.clone());
+        let (client, url, phones) = (client.clone(), url.clone(), phones.to_vec());
         let (requests, next) = (requests.clone(), next.clone());
         tasks.push(tokio::spawn(async move {
             let mut answered = Vec::new();
@@ -594,6 +641,7 @@ async fn send_all(
                 let Some(request) = requests.get(i) else {
                     return answered;
                 };
+                let phone = &phones[i % phones.len()];
                 let started = Instant::now();
                 let reply = client
                     .post(&url)
@@ -839,7 +887,7 @@ mod groups {
                 .collect();
             let busy: f64 = self.seconds.iter().sum();
             println!(
-                "  payment groups: {:.0}, {:.1} payments each; a group: {} = {:.2} ms; the writer in a group {:.0} % of the run",
+                "  payment groups: {:.0}, {:.1} payments each; a group: {} = {:.2} ms; the writers in groups {:.0} % of the run",
                 self.count,
                 self.payments / self.count,
                 steps.join(", "),
