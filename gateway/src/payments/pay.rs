@@ -6,13 +6,14 @@
 //!
 //! ## Concurrency
 //! * The transaction first locks the dealer's row (`SELECT … FOR NO KEY UPDATE`, the lock an
-//!   update takes, see [`super::group_state`]), and moves its `transactions_issued` (the number in the new
-//!   transaction id) and balance only at the end. That lock serialises the payments of one
-//!   dealer on PostgreSQL: the idempotency look-up, the duplicate rule and the daily sums each
-//!   see every payment committed before, and two of them can never both fit into the last of a
-//!   limit. On SQLite [`begin_write`](crate::db::begin_write) has already taken the database's
-//!   write lock (`BEGIN IMMEDIATE`, waiting up to the 5 s busy timeout), which serialises all
-//!   payments; concurrent ones queue instead of failing with "database is locked".
+//!   update takes, see [`super::group_state`]), and moves its `transactions_issued` (the
+//!   number in the new transaction id) and balance only at the end. That lock serialises the
+//!   payments of one dealer on PostgreSQL: the idempotency look-up, the duplicate rule and the
+//!   daily sums each see every payment committed before, and two of them can never both fit
+//!   into the last of a limit. On SQLite [`begin_write`](crate::db::begin_write) has already
+//!   taken the database's write lock (`BEGIN IMMEDIATE`, waiting up to the 5 s busy timeout),
+//!   which serialises all payments; concurrent ones queue instead of failing with "database
+//!   is locked".
 //! * The balance moves only if it stays at or above zero (the group's figures, and again the
 //!   conditional `UPDATE` that writes them): a debit it cannot cover is 21.
 //! * Two identical requests of one session at once: the second waits for the first's lock (or

@@ -21,10 +21,9 @@
 //! its own (the dealers after the first are a fixture: straight SQL), request i from dealer
 //! i mod n: with one dealer every payment waits for the one dealer's row, the hardest case;
 //! a gateway in service has many.
-//! From the gateway's `/metrics` it also prints the payment writers' mean group (its payments
-//! and the time of each step) and how much of the run the writers spent in groups, summed: near
-//! 100 % with one dealer (whose payments have one writer), the writer, not the processor, sets
-//! the pace.
+//! From the gateway's `/metrics` it also prints the payment writer's mean group (its payments
+//! and the time of each step) and how much of the run the writer spent in groups: near 100 %,
+//! the one writer, not the processor, sets the pace.
 //!
 //! The limits, measured here too:
 //! - **Ed25519**: signatures made and checked per second on one core, with the protocol crate's
@@ -389,6 +388,7 @@ async fn run(dist: &Path, data_dir: &Path, database_url: &str, n: usize) -> Run 
 
     // Every answer after the clock: signed by the gateway for its own request. A code other than
     // 0 is counted, not hidden: "not decided" (999) under load is a finding, not noise.
+    // Every phone holds the same gateway key.
     let accepted_in_warm_up = codes(&phones[0], &warm, &warm_answers)
         .iter()
         .filter(|code| **code == ResultCode::Ok)
@@ -887,7 +887,7 @@ mod groups {
                 .collect();
             let busy: f64 = self.seconds.iter().sum();
             println!(
-                "  payment groups: {:.0}, {:.1} payments each; a group: {} = {:.2} ms; the writers in groups {:.0} % of the run",
+                "  payment groups: {:.0}, {:.1} payments each; a group: {} = {:.2} ms; the writer in a group {:.0} % of the run",
                 self.count,
                 self.payments / self.count,
                 steps.join(", "),
