@@ -66,6 +66,14 @@ pub struct Config {
     #[arg(long, env = "TOLEM_DELIVERY_LEASE_MS", default_value_t = 300_000)]
     pub delivery_lease_ms: u64,
 
+    /// PostgreSQL: how long the payment writer waits for a dealer's row another transaction
+    /// holds (a console or `psql` session left open, say), in milliseconds, before it decides
+    /// the other dealers' payments without that dealer's; those then wait as long again for
+    /// the row and are answered 999 (stored nowhere, sent again by the phone).
+    #[arg(long, env = "TOLEM_DEALER_LOCK_WAIT_MS", default_value_t = 2_000,
+          value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    pub dealer_lock_wait_ms: u64,
+
     /// How many payments may be on their way to providers at once, all providers together. A
     /// provider answers after its network's round trip, so this over that time is the most
     /// deliveries a second: 256 in flight at 100 ms is 2 560 a second.

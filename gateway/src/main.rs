@@ -14,6 +14,7 @@ use tolem_gateway::{
     gateway_key::GatewayKey,
     jobs, lan,
     mail::{self, MailQueue, MailSettings, transport::Transport, worker},
+    payments::group::HeldDealers,
     startup,
     tls::{CA_PATH, listener::TlsListener},
     users,
@@ -159,6 +160,11 @@ async fn run(config: Config) -> Result<(), StartupError> {
         )
         .with_mail_queue(mail_queue)
         .with_delivery_queue(delivery_queue);
+    let dealer_wait = Duration::from_millis(config.dealer_lock_wait_ms);
+    state.payments.wait_for_held_dealers(HeldDealers {
+        wait: dealer_wait,
+        patience: dealer_wait,
+    });
     let scheme = if tls.is_some() { "https" } else { "http" };
     let mut banner = startup::banner_with_mail(scheme, addr, demo.as_ref(), Some(&shown_transport));
     if let Some(url) = config

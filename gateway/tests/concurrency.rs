@@ -7,13 +7,17 @@
 //! end exactly as they would one at a time — a daily limit or the balance running out in the
 //! middle, the same session twice, a replay, a point blocked while the group waits — with the
 //! dealer's transaction numbers consecutive (a payment that stores nothing takes no number);
-//! and on PostgreSQL, a payment after the server dropped the writer's own connection.
+//! and on PostgreSQL, a payment after the server dropped the writer's own connection, and a
+//! dealer's row held by another transaction holding up that dealer's payments only.
 
 mod support;
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicBool, AtomicI64, Ordering},
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicI64, Ordering},
+    },
+    time::Duration,
 };
 
 use sqlx::{AnyConnection, Connection};
@@ -23,6 +27,7 @@ use support::{
     phone::Phone,
 };
 use tokio::sync::Barrier;
+use tolem_gateway::payments::group::HeldDealers;
 use tolem_protocol::{
     codes::ResultCode,
     messages::{Message, Outcome, PaymentState, Request, Step},
@@ -732,4 +737,90 @@ async fn the_payments_of_two_dealers_in_one_group_each_draw_on_their_own_dealer(
     assert_eq!(gateway.balance_of("D002").await, 0);
     assert_eq!(gateway.balance_of(DEALER).await, ours_before - 4 * THOUSAND);
     assert_eq!(gateway.ledger_sum("D002").await, 0);
+}
+
+/// A gateway whose payment writer waits `wait` for a dealer's row another transaction holds,
+/// and `patience` more with the payment put aside; `None` on SQLite, which has one write lock
+/// for every dealer, so nothing to put aside.
+async fn waiting_for_held_dealers(wait: Duration, patience: Duration) -> Option<Arc<Gateway>> {
+    let gateway = Arc::new(support::start().await);
+    if gateway.database_url.starts_with("sqlite:") {
+        eprintln!("SQLite has one write lock for every dealer; skipped");
+        return None;
+    }
+    let held = HeldDealers { wait, patience };
+    gateway.payments.wait_for_held_dealers(held);
+    Some(gateway)
+}
+
+/// PostgreSQL: a dealer's row held by another transaction for good — a console or `psql`
+/// session left open — holds up every payment only for the writer's wait; then the other
+/// dealers' payments are decided, the held dealer's wait aside, and are decided once the row
+/// is let go. (SQLite has one write lock for every dealer: nothing to put aside.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dealer_whose_row_stays_held_holds_up_only_its_own_payments() {
+    let wait = Duration::from_millis(200);
+    let Some(gateway) = waiting_for_held_dealers(wait, Duration::from_secs(60)).await else {
+        return;
+    };
+    let ours = gateway.ready_phone(16).await;
+    let theirs = gateway.second_dealer_phone(17).await;
+    let theirs_before = gateway.balance_of("D002").await;
+
+    let held = Held::take(&gateway).await;
+    let waiting = post(&gateway, signed_pay(&ours, "7018000016", THOUSAND));
+    until("the held dealer's payment waits aside", || {
+        gateway.payments.aside() == 1
+    })
+    .await;
+    // Answered while the first dealer's row is still held, or never: the test fails on it.
+    let other = tokio::time::timeout(
+        Duration::from_secs(30),
+        post(&gateway, signed_pay(&theirs, "7018000017", THOUSAND)),
+    )
+    .await
+    .expect("the second dealer's payment waited for the first dealer's row")
+    .unwrap();
+    assert_eq!(other.code(), ResultCode::Ok, "{}", other.text());
+    assert_eq!(other.receipt().transaction_id, "D002-1");
+    assert_eq!(gateway.balance_of("D002").await, theirs_before - THOUSAND);
+    assert!(
+        !waiting.is_finished(),
+        "the held dealer's payment was answered while its row was held"
+    );
+
+    held.release().await;
+    let waited = waiting.await.unwrap();
+    assert_eq!(waited.code(), ResultCode::Ok, "{}", waited.text());
+    assert_eq!(waited.receipt().transaction_id, format!("{DEALER}-1"));
+    assert_eq!(gateway.payments.aside(), 0);
+}
+
+/// PostgreSQL: a payment whose dealer's row stays held past the writer's patience is answered
+/// 999 and stored nowhere — no number taken, no money moved — and the same request sent again
+/// once the row is let go is paid, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_whose_dealers_row_stays_held_is_answered_999_and_paid_when_sent_again() {
+    let wait = Duration::from_millis(100);
+    let Some(gateway) = waiting_for_held_dealers(wait, wait).await else {
+        return;
+    };
+    let phone = gateway.ready_phone(18).await;
+    let before = gateway.balance_of(DEALER).await;
+    let signed = signed_pay(&phone, "7018000018", THOUSAND);
+
+    let held = Held::take(&gateway).await;
+    let refused = tokio::time::timeout(Duration::from_secs(30), post(&gateway, signed.clone()))
+        .await
+        .expect("the payment waited for its dealer's row without end")
+        .unwrap();
+    assert_eq!(refused.code(), ResultCode::Internal, "{}", refused.text());
+    held.release().await;
+    assert_eq!(stored_transaction_ids(&gateway).await, Vec::<String>::new());
+    assert_eq!(gateway.balance_of(DEALER).await, before);
+
+    let paid = post(&gateway, signed).await.unwrap();
+    assert_eq!(paid.code(), ResultCode::Ok, "{}", paid.text());
+    assert_eq!(paid.receipt().transaction_id, format!("{DEALER}-1"));
+    assert_eq!(gateway.balance_of(DEALER).await, before - THOUSAND);
 }

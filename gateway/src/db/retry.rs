@@ -24,6 +24,9 @@ const FIRST_WAIT: Duration = Duration::from_millis(10);
 pub const SERIALIZATION_FAILURE: &str = "40001";
 /// PostgreSQL's `deadlock_detected`.
 pub const DEADLOCK_DETECTED: &str = "40P01";
+/// PostgreSQL's `lock_not_available`: a lock waited longer than the transaction's
+/// `lock_timeout`.
+pub const LOCK_NOT_AVAILABLE: &str = "55P03";
 
 /// An error that may be a database's transient conflict.
 pub trait Conflict {
@@ -40,6 +43,13 @@ pub trait Conflict {
             ),
             _ => false,
         }
+    }
+
+    /// Whether a lock waited longer than the transaction's `lock_timeout` allowed (55P03): the
+    /// transaction is aborted, and whoever holds the lock still holds it.
+    fn is_lock_timeout(&self) -> bool {
+        matches!(self.database_error(), Some(sqlx::Error::Database(error))
+            if error.code().as_deref() == Some(LOCK_NOT_AVAILABLE))
     }
 }
 

@@ -49,6 +49,16 @@
 //! * An error that aborts the whole transaction — PostgreSQL's serialization failure or
 //!   deadlock (40001, 40P01) — re-runs the whole group ([`retry`]); the idempotency look-up in
 //!   each decision makes that safe.
+//! * A dealer's row held by another transaction (PostgreSQL: a console session or `psql` left
+//!   in a transaction, a top-up stuck on its way) would hold up every dealer's payments, since
+//!   one writer decides them all. So a group waits for a dealer's row only
+//!   [`HeldDealers::wait`] (the transaction's `lock_timeout`); then it runs again at once,
+//!   skipping the rows still held ([`WhenHeld::PutAside`]): the other dealers' payments are
+//!   decided, the held dealers' are put aside and tried again in each later group (which skips
+//!   held rows as long as any payment waits aside), the writer pausing a moment when they are
+//!   all it has. One put aside for [`HeldDealers::patience`] is answered 999, stored nowhere:
+//!   its phone keeps it and sends it again. Put aside or not, a dealer's payments are decided
+//!   in their arrival order, and no rule reaches across dealers.
 //! * A caller that gives up (a phone that hangs up) cuts nothing: once submitted, the payment
 //!   belongs to the writer, which decides it and drops the answer nobody waits for.
 //!
@@ -69,10 +79,14 @@ use tolem_protocol::messages::{Payment, Step};
 
 use super::{
     content_hash,
-    pay::{Candidate, Funding, Paid, PayError, decide_all_in, settle_race},
+    pay::{Candidate, Funding, Paid, PayError, WhenHeld, decide_all_in, settle_race},
 };
 use crate::{
-    db::{Ends, Turn, has_one_writer, retry::Attempts, take_turn},
+    db::{
+        Ends, Turn, has_one_writer,
+        retry::{Attempts, Conflict},
+        take_turn,
+    },
     delivery::riders::{Riders, Riding},
     metrics::{GroupMetrics, GroupSteps},
     sender::Sender,
@@ -96,12 +110,61 @@ pub struct GroupWriter {
     riders: Option<Arc<Riders>>,
     /// Each message is one submission: its payments, in order, never split across groups.
     queue: OnceLock<mpsc::Sender<Vec<Job>>>,
-    /// How many payments the group being decided holds (0 between groups).
-    deciding: Arc<AtomicUsize>,
-    /// How many groups the writer has taken since it started.
-    groups: Arc<AtomicU64>,
+    /// What the writer's task tells and is told.
+    shared: Arc<Shared>,
     /// Where each committed group's size and steps' times go (`/metrics`).
     metrics: GroupMetrics,
+}
+
+/// What a [`GroupWriter`] and its task share.
+#[derive(Default)]
+struct Shared {
+    /// How many payments the group being decided holds (0 between groups).
+    deciding: AtomicUsize,
+    /// How many groups the writer has taken since it started.
+    groups: AtomicU64,
+    /// How many payments wait aside, their dealers' rows held (see the module docs).
+    aside: AtomicUsize,
+    /// [`HeldDealers`], in milliseconds (0: the default).
+    held_wait_ms: AtomicU64,
+    held_patience_ms: AtomicU64,
+}
+
+/// How long PostgreSQL's writer waits for a dealer's row another transaction holds (see the
+/// module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeldDealers {
+    /// How long a group waits for a held row before it decides the other dealers' payments
+    /// without that dealer's: every payment of the gateway waits that long, once.
+    pub wait: Duration,
+    /// How long a payment put aside waits for its dealer's row to be let go before it is
+    /// answered 999.
+    pub patience: Duration,
+}
+
+impl Default for HeldDealers {
+    /// A console's top-up or another gateway's group holds a dealer's row for milliseconds;
+    /// a payment waits at most about twice this, well inside the phone's 20 s.
+    fn default() -> Self {
+        HeldDealers {
+            wait: Duration::from_secs(2),
+            patience: Duration::from_secs(2),
+        }
+    }
+}
+
+impl Shared {
+    fn held_dealers(&self) -> HeldDealers {
+        let default = HeldDealers::default();
+        let ms = |value: &AtomicU64, default: Duration| match value.load(Ordering::Acquire) {
+            0 => default,
+            ms => Duration::from_millis(ms),
+        };
+        HeldDealers {
+            wait: ms(&self.held_wait_ms, default.wait),
+            patience: ms(&self.held_patience_ms, default.patience),
+        }
+    }
 }
 
 /// A payment waiting for the writer, and where its answer goes.
@@ -111,6 +174,8 @@ struct Job {
     hash: String,
     now_ms: i64,
     answer: oneshot::Sender<Result<Paid, PayError>>,
+    /// Since when it waits aside, its dealer's row held (see the module docs).
+    aside_since: Option<Instant>,
     /// Counts the payment among those coming to the writer until the job is dropped.
     _coming: Coming,
 }
@@ -136,10 +201,22 @@ impl GroupWriter {
             riders: has_one_writer(&pool).then_some(riders),
             pool,
             queue: OnceLock::new(),
-            deciding: Arc::new(AtomicUsize::new(0)),
-            groups: Arc::new(AtomicU64::new(0)),
+            shared: Arc::default(),
             metrics,
         }
+    }
+
+    /// How long the writer waits for a dealer's row held by another transaction
+    /// (PostgreSQL; see the module docs). Takes effect from the next group.
+    pub fn wait_for_held_dealers(&self, held: HeldDealers) {
+        let ms = |duration: Duration| u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
+        let shared = &self.shared;
+        shared
+            .held_wait_ms
+            .store(ms(held.wait).max(1), Ordering::Release);
+        shared
+            .held_patience_ms
+            .store(ms(held.patience).max(1), Ordering::Release);
     }
 
     /// How many submissions (a payment, or all the payments of one batch) wait for the next
@@ -152,13 +229,19 @@ impl GroupWriter {
 
     /// How many payments the group being decided now holds (0: the writer is idle).
     pub fn deciding(&self) -> usize {
-        self.deciding.load(Ordering::Acquire)
+        self.shared.deciding.load(Ordering::Acquire)
     }
 
     /// How many groups the writer has taken since it started (a group is counted as it is
     /// taken, before any of its callers is answered).
     pub fn groups(&self) -> u64 {
-        self.groups.load(Ordering::Acquire)
+        self.shared.groups.load(Ordering::Acquire)
+    }
+
+    /// How many payments wait aside for their dealers' rows, held by another transaction
+    /// (see the module docs).
+    pub fn aside(&self) -> usize {
+        self.shared.aside.load(Ordering::Acquire)
     }
 
     /// Decides the payment of an authorised `pay` request received at `now_ms`, in the next
@@ -210,8 +293,7 @@ impl GroupWriter {
                 self.pool.clone(),
                 self.riders.clone(),
                 waiting,
-                self.deciding.clone(),
-                self.groups.clone(),
+                self.shared.clone(),
                 self.metrics.clone(),
             );
             on_a_thread_of_its_own(writing);
@@ -293,6 +375,7 @@ fn job(
         hash,
         now_ms,
         answer,
+        aside_since: None,
         _coming: Coming::new(riders),
     };
     Ok((job, answered))
@@ -301,16 +384,17 @@ fn job(
 /// The writer task: takes what is waiting, decides it as one group, answers, again — until
 /// every handle to the queue is gone. A submission is never split: one that would take the
 /// group past [`GROUP_LIMIT`] starts the next group (one larger than the limit is a group of
-/// its own).
+/// its own). Payments put aside, their dealers' rows held, lead the next group.
 async fn write(
     pool: AnyPool,
     riders: Option<Arc<Riders>>,
     mut waiting: mpsc::Receiver<Vec<Job>>,
-    deciding: Arc<AtomicUsize>,
-    groups: Arc<AtomicU64>,
+    shared: Arc<Shared>,
     metrics: GroupMetrics,
 ) {
     let mut carried: Option<Vec<Job>> = None;
+    let mut aside: Vec<Job> = Vec::new();
+    let mut pause = FIRST_PAUSE;
     // On SQLite the writer keeps one connection from group to group while payments keep coming,
     // where it borrowed one from the pool for each: no turn at the pool, no ping of the
     // connection on its way back (one more trip to SQLite's thread), and SQLite's page cache
@@ -319,13 +403,24 @@ async fn write(
     let pooled = has_one_writer(&pool);
     let mut kept: Option<Kept> = None;
     loop {
-        let mut jobs = match carried.take() {
-            Some(jobs) => jobs,
-            None => match next_submission(&mut waiting, &mut kept).await {
-                Some(jobs) => jobs,
+        let held = shared.held_dealers();
+        let mut jobs = answer_overdue(std::mem::take(&mut aside), held.patience);
+        let next = match carried.take() {
+            Some(more) => Some(more),
+            None if jobs.is_empty() => match next_submission(&mut waiting, &mut kept).await {
+                Some(more) => Some(more),
                 None => break,
             },
+            // Only payments put aside: a moment for their dealers' rows to be let go, or for
+            // more payments to come, then they are tried again — the moment growing while the
+            // rows stay held.
+            None => {
+                let more = pause_for(&mut waiting, pause).await;
+                pause = (pause * 2).min(LONGEST_PAUSE);
+                more
+            }
         };
+        jobs.extend(next.into_iter().flatten());
         while jobs.len() < GROUP_LIMIT {
             let Ok(more) = waiting.try_recv() else { break };
             if jobs.len() + more.len() > GROUP_LIMIT {
@@ -335,17 +430,19 @@ async fn write(
             jobs.extend(more);
         }
         if jobs.is_empty() {
+            shared.aside.store(0, Ordering::Release);
             continue;
         }
-        groups.fetch_add(1, Ordering::AcqRel);
+        shared.groups.fetch_add(1, Ordering::AcqRel);
         let count = jobs.len();
-        deciding.store(count, Ordering::Release);
+        shared.deciding.store(count, Ordering::Release);
         let conn = match kept.take() {
             Some(conn) => conn,
             None if pooled => match pool.acquire().await {
                 Ok(conn) => Kept::Pooled(conn),
                 Err(error) => {
-                    deciding.store(0, Ordering::Release);
+                    shared.deciding.store(0, Ordering::Release);
+                    shared.aside.store(0, Ordering::Release);
                     fail_all(jobs, PayError::Database(error));
                     continue;
                 }
@@ -360,22 +457,61 @@ async fn write(
             metrics.clone(),
             jobs,
             conn,
+            held.wait,
         ))
         .await;
         match answered {
-            Ok(back) => kept = back,
+            Ok((back, put_aside)) => (kept, aside) = (back, put_aside),
             Err(error) => tracing::error!(%error, "a group of payments was not decided"),
         }
+        if aside.is_empty() {
+            pause = FIRST_PAUSE;
+        }
+        shared.aside.store(aside.len(), Ordering::Release);
         if carried.is_none() && waiting.is_empty() && matches!(kept, Some(Kept::Pooled(_))) {
             // Nothing waits: the connection goes back, so that closing the pool (the gateway's
             // shutdown) never waits for a writer with nothing to do.
             kept = None;
         }
-        deciding.store(0, Ordering::Release);
+        shared.deciding.store(0, Ordering::Release);
     }
     if let Some(Kept::Own(own)) = kept {
         own.close().await;
     }
+}
+
+/// The writer's first pause with only payments put aside (see the module docs), and its
+/// longest: another gateway's group holds a dealer's row for a few milliseconds, a stuck
+/// session for as long as it stays.
+const FIRST_PAUSE: Duration = Duration::from_millis(1);
+const LONGEST_PAUSE: Duration = Duration::from_millis(64);
+
+/// The next submission if one comes within `pause`.
+async fn pause_for(waiting: &mut mpsc::Receiver<Vec<Job>>, pause: Duration) -> Option<Vec<Job>> {
+    match tokio::time::timeout(pause, waiting.recv()).await {
+        Ok(Some(more)) => Some(more),
+        // The queue is closed (the gateway is stopping): the payments put aside are left.
+        Ok(None) => {
+            tokio::time::sleep(pause).await;
+            None
+        }
+        Err(_) => None,
+    }
+}
+
+/// Answers the payments of `aside` that waited `patience` for their dealers' rows with 999
+/// (nothing of them is stored; the caller logs it), and returns the others. The payments of
+/// one submission share a dealer and the moment they were put aside, so they stay together.
+fn answer_overdue(aside: Vec<Job>, patience: Duration) -> Vec<Job> {
+    let (overdue, patient): (Vec<Job>, Vec<Job>) = aside.into_iter().partition(|job| {
+        job.aside_since
+            .is_some_and(|since| since.elapsed() >= patience)
+    });
+    for job in overdue {
+        let dealer = job.sender.point.dealer_code.clone();
+        let _ = job.answer.send(Err(PayError::DealerHeld(dealer)));
+    }
+    patient
 }
 
 /// The connection the writer keeps from group to group.
@@ -472,14 +608,16 @@ impl OwnConnection {
 /// Decides `jobs` as one group on the writer's connection, and answers each caller. Gives the
 /// connection back unless the group failed (it may be broken, or left in its transaction:
 /// then it is closed, see [`crate::db::InlineTx`], and the next group opens or borrows
-/// another).
+/// another), with the payments put aside, their dealers' rows held. On PostgreSQL the group
+/// waits `held_wait` for a held dealer's row, or none while payments wait aside already.
 async fn decide_and_answer(
     pool: AnyPool,
     riders: Option<Arc<Riders>>,
     metrics: GroupMetrics,
     mut jobs: Vec<Job>,
     mut kept: Kept,
-) -> Option<Kept> {
+    held_wait: Duration,
+) -> (Option<Kept>, Vec<Job>) {
     // Stable: arrival order within each dealer is kept (see the module docs).
     jobs.sort_by(|a, b| a.sender.point.dealer_code.cmp(&b.sender.point.dealer_code));
     let decided = {
@@ -489,25 +627,43 @@ async fn decide_and_answer(
             .collect();
         let candidates = &candidates;
         let (pool, riders) = (&pool, riders.as_deref());
+        let held = if jobs.iter().any(|job| job.aside_since.is_some()) {
+            WhenHeld::PutAside
+        } else {
+            WhenHeld::Wait
+        };
         match &mut kept {
             // No SQLite error is a conflict to retry.
             Kept::Pooled(conn) => decide_together(pool, Some(conn), candidates, riders).await,
-            Kept::Own(own) => decide_on_own(own, candidates).await,
+            Kept::Own(own) => decide_on_own(own, candidates, held, held_wait).await,
         }
     };
-    tracing::debug!(payments = jobs.len(), "group of payments decided");
+    let count = jobs.len();
+    tracing::debug!(payments = count, "group of payments decided");
     match decided {
         Ok((outcomes, steps)) => {
-            metrics.observe(jobs.len(), &steps);
-            for (job, outcome) in jobs.into_iter().zip(outcomes) {
-                // A caller that hung up no longer listens: its payment is decided all the same.
-                let _ = job.answer.send(outcome);
+            let mut aside = Vec::new();
+            for (mut job, outcome) in jobs.into_iter().zip(outcomes) {
+                match outcome {
+                    // Tried again in the next group.
+                    Err(PayError::DealerHeld(_)) => {
+                        job.aside_since.get_or_insert_with(Instant::now);
+                        aside.push(job);
+                    }
+                    // A caller that hung up no longer listens: its payment is decided all the
+                    // same.
+                    outcome => drop(job.answer.send(outcome)),
+                }
             }
-            Some(kept)
+            let decided = count - aside.len();
+            if decided > 0 {
+                metrics.observe(decided, &steps);
+            }
+            (Some(kept), aside)
         }
         Err(error) => {
             fail_all(jobs, error);
-            None
+            (None, Vec::new())
         }
     }
 }
@@ -553,7 +709,7 @@ pub(super) async fn decide_together(
         riding.write_in(&mut tx, ends.begin.take()).await?;
     }
     let riders = watch.next();
-    let outcomes = decide_all_in(&mut tx, payments, Funding::Balance, ends).await?;
+    let outcomes = decide_all_in(&mut tx, payments, Funding::Balance, ends, WhenHeld::Wait).await?;
     tx.committed();
     let decide = watch.next();
     riding.committed();
@@ -576,7 +732,14 @@ async fn decide_in_own_transaction(
 ) -> Result<(Vec<Result<Paid, PayError>>, GroupSteps), PayError> {
     let mut tx = turn.begin().await?;
     let turn = watch.next();
-    let outcomes = decide_all_in(&mut tx, payments, Funding::Balance, Ends::default()).await?;
+    let outcomes = decide_all_in(
+        &mut tx,
+        payments,
+        Funding::Balance,
+        Ends::default(),
+        WhenHeld::Wait,
+    )
+    .await?;
     let decide = watch.next();
     // The delivery claims and outcomes waiting now ride in the same commit
     // ([`crate::delivery::riders`]).
@@ -598,15 +761,26 @@ async fn decide_in_own_transaction(
 }
 
 /// [`decide_together`] on PostgreSQL's writer's own connection, run again on a transient
-/// conflict as [`crate::db::retry::retry`] would.
+/// conflict as [`crate::db::retry::retry`] would, and at once skipping the held dealers' rows
+/// when one stayed held longer than `wait` (see the module docs).
 async fn decide_on_own(
     own: &mut OwnConnection,
     payments: &[(Candidate<'_>, i64)],
+    mut held: WhenHeld,
+    wait: Duration,
 ) -> Result<(Vec<Result<Paid, PayError>>, GroupSteps), PayError> {
     let mut attempts = Attempts::new("pay group");
     loop {
-        let outcome = decide_once_on_own(own, payments).await;
+        let outcome = decide_once_on_own(own, payments, held, wait).await;
         match &outcome {
+            Err(error) if held == WhenHeld::Wait && error.is_lock_timeout() => {
+                tracing::warn!(
+                    wait_ms = wait.as_millis(),
+                    "a dealer's row stayed held by \
+                    another transaction: its payments are put aside, the others decided"
+                );
+                held = WhenHeld::PutAside;
+            }
             Err(error) if attempts.may_retry(error) => attempts.wait().await,
             _ => return outcome,
         }
@@ -616,13 +790,25 @@ async fn decide_on_own(
 async fn decide_once_on_own(
     own: &mut OwnConnection,
     payments: &[(Candidate<'_>, i64)],
+    held: WhenHeld,
+    wait: Duration,
 ) -> Result<(Vec<Result<Paid, PayError>>, GroupSteps), PayError> {
     use sqlx::Connection;
 
     let mut watch = Stopwatch::start();
-    let mut tx = own.ready().await?.begin().await?;
+    // Every lock the group waits for, waited for at most `wait`, set in the trip that begins
+    // it (PostgreSQL's manual, Client Connection Defaults, `lock_timeout`: "Abort any
+    // statement that waits longer than the specified amount of time while attempting to
+    // acquire a lock", in milliseconds without a unit;
+    // https://www.postgresql.org/docs/current/runtime-config-client.html#GUC-LOCK-TIMEOUT).
+    let begin = format!(
+        "BEGIN; SET LOCAL lock_timeout = {}",
+        wait.as_millis().max(1)
+    );
+    let mut tx = own.ready().await?.begin_with(begin).await?;
     let turn = watch.next();
-    let outcomes = decide_all_in(&mut tx, payments, Funding::Balance, Ends::default()).await?;
+    let outcomes =
+        decide_all_in(&mut tx, payments, Funding::Balance, Ends::default(), held).await?;
     let decide = watch.next();
     tx.commit().await?;
     let commit = watch.next();

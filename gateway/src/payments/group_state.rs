@@ -15,7 +15,9 @@
 //! group's transaction:
 //! * the dealers' rows are locked first, in dealer order, and nothing but this group writes
 //!   them until it commits (SQLite's write lock; on PostgreSQL the row locks): their counter
-//!   and balance are read once and moved in memory;
+//!   and balance are read once and moved in memory. On PostgreSQL a group may instead skip the
+//!   rows another transaction holds ([`WhenHeld::PutAside`]): those dealers' payments are not
+//!   decided in it at all;
 //! * keys, points and cashiers are read once after the dealers' locks: the old per-payment
 //!   re-check read them at the same point of the same transaction, and no payment changes them;
 //! * so are the providers of the group's payments, and each payment is screened against them
@@ -35,7 +37,11 @@ use std::collections::{BTreeSet, HashMap};
 use sqlx::{AnyConnection, Row};
 use tolem_protocol::{codes::ResultCode, messages::PaymentState};
 
-use super::{DUPLICATE_WINDOW_MS, Standing, business_day_start, pay::Candidate, screen};
+use super::{
+    DUPLICATE_WINDOW_MS, Standing, business_day_start,
+    pay::{Candidate, WhenHeld},
+    screen,
+};
 use crate::{
     commission::{self, Accrual},
     db::{
@@ -104,6 +110,8 @@ pub(super) struct GroupState<'s> {
     /// content breaks ([`screen`]), in the group's order.
     accounts: Vec<Result<String, ResultCode>>,
     dealers: HashMap<String, DealerNow>,
+    /// The dealers whose rows another transaction held, skipped ([`WhenHeld::PutAside`]).
+    held: BTreeSet<String>,
     points: HashMap<String, PointNow>,
     keys: HashMap<String, String>,
     cashiers: HashMap<(String, String), bool>,
@@ -123,12 +131,15 @@ pub(super) struct GroupState<'s> {
 
 impl<'s> GroupState<'s> {
     /// Locks the dealers of `payments` (in code order, so groups on one PostgreSQL never
-    /// deadlock each other) and reads what their decisions need.
-    /// With `begin`, the transaction begins in the same trip, first ([`crate::db::InlineTx`]).
+    /// deadlock each other) and reads what their decisions need. With `held` at
+    /// [`WhenHeld::PutAside`], a dealer whose row another transaction holds is skipped
+    /// ([`Self::is_held`]) instead of waited for. With `begin`, the transaction begins in the
+    /// same trip, first ([`crate::db::InlineTx`]).
     pub async fn read(
         conn: &mut AnyConnection,
         payments: &'s [(Candidate<'s>, i64)],
         begin: Option<&str>,
+        held: WhenHeld,
     ) -> Result<Self, sqlx::Error> {
         let senders = || payments.iter().map(|(candidate, _)| candidate.sender);
         // What every decision needs, in one batch: on SQLite one hand-off to the connection's
@@ -150,9 +161,13 @@ impl<'s> GroupState<'s> {
         // where each dealer's was a round trip of its own (a no-op `UPDATE … RETURNING`) with
         // the dealers before it locked. (Gateway benchmark, PostgreSQL, `DEALERS=4`, five
         // alternating pairs: payments/s the same within the noise, issue 14.)
-        let lock = match batch.placeholders() {
-            Placeholders::Numbered => " ORDER BY code FOR NO KEY UPDATE",
-            Placeholders::Anonymous => "",
+        // Skipping the rows another transaction holds ("SKIP LOCKED", the same section) never
+        // waits, so the order does not matter there; a dealer left out is one whose row is
+        // held, since dealers are never deleted.
+        let lock = match (batch.placeholders(), held) {
+            (Placeholders::Numbered, WhenHeld::Wait) => " ORDER BY code FOR NO KEY UPDATE",
+            (Placeholders::Numbered, WhenHeld::PutAside) => " FOR NO KEY UPDATE SKIP LOCKED",
+            (Placeholders::Anonymous, _) => "",
         };
         let (dealers_slot, mut binder) = batch.push(format!(
             "SELECT code, transactions_issued, balance_tiyn, CAST(active AS BIGINT) AS active, \
@@ -212,6 +227,17 @@ impl<'s> GroupState<'s> {
                     balance_at_read_tiyn: balance,
                 },
             );
+        }
+        let held: BTreeSet<String> = match held {
+            WhenHeld::PutAside => dealer_codes
+                .iter()
+                .filter(|code| !dealers.contains_key(**code))
+                .map(|code| (*code).to_owned())
+                .collect(),
+            WhenHeld::Wait => BTreeSet::new(),
+        };
+        if !held.is_empty() {
+            tracing::debug!(?held, "dealers' rows held by another transaction: skipped");
         }
         let mut points = HashMap::new();
         let mut cashiers = HashMap::new();
@@ -320,6 +346,7 @@ impl<'s> GroupState<'s> {
         Ok(GroupState {
             accounts,
             dealers,
+            held,
             points,
             keys,
             cashiers,
@@ -357,6 +384,12 @@ impl<'s> GroupState<'s> {
                 .unwrap_or(false),
         };
         sender::still_authorized(s, rows)
+    }
+
+    /// Whether `dealer`'s row was held by another transaction, so that its payments are not
+    /// decided in this group ([`WhenHeld::PutAside`]).
+    pub fn is_held(&self, dealer: &str) -> bool {
+        self.held.contains(dealer)
     }
 
     /// The payment stored for the sender's session, by the database or earlier in the group.

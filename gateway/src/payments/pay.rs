@@ -105,6 +105,10 @@ pub enum PayError {
     /// A bug: a group answered with fewer outcomes than it had payments.
     #[error("a group of payments gave no outcome for one of them")]
     NoOutcome,
+    /// Another transaction held the dealer's row (a stuck console session, say) for longer
+    /// than the payment writer waits ([`super::group`]): not decided, nothing stored.
+    #[error("dealer {0}'s row stayed held by another transaction")]
+    DealerHeld(String),
 }
 
 impl Conflict for PayError {
@@ -115,6 +119,18 @@ impl Conflict for PayError {
             _ => None,
         }
     }
+}
+
+/// What deciding a group does about a dealer whose row another transaction holds
+/// (PostgreSQL; SQLite's write lock holds every dealer at once, and a group waits for it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhenHeld {
+    /// Waits for the row, as long as the transaction's `lock_timeout` lets it.
+    Wait,
+    /// Leaves that dealer's payments undecided ([`PayError::DealerHeld`], nothing of them
+    /// written) and decides the others: the payment writer's way once a row stayed held
+    /// ([`super::group`]), so that one dealer's held row does not hold up every dealer.
+    PutAside,
 }
 
 /// Who pays the provider.
@@ -234,7 +250,8 @@ pub async fn decide_in(
     now_ms: i64,
 ) -> Result<Paid, PayError> {
     let payments = [(candidate, now_ms)];
-    let mut outcomes = decide_all_in(tx, &payments, funding, Ends::default()).await?;
+    let mut outcomes =
+        decide_all_in(tx, &payments, funding, Ends::default(), WhenHeld::Wait).await?;
     outcomes.pop().unwrap_or(Err(PayError::NoOutcome))
 }
 
@@ -244,17 +261,24 @@ pub async fn decide_in(
 /// after the ones before it, and what was decided is written at the end. `Err` is an error of
 /// the group as a whole — nothing of it may be committed; `Ok` holds one outcome per payment.
 /// In an [`InlineTx`](crate::db::InlineTx), `ends` begins the transaction with the first read
-/// and commits it with the writes.
+/// and commits it with the writes. `held` says what to do about a dealer's row another
+/// transaction holds.
 pub async fn decide_all_in(
     tx: &mut AnyConnection,
     payments: &[(Candidate<'_>, i64)],
     funding: Funding,
     ends: Ends,
+    held: WhenHeld,
 ) -> Result<Vec<Result<Paid, PayError>>, PayError> {
-    let mut state = GroupState::read(tx, payments, ends.begin).await?;
+    let mut state = GroupState::read(tx, payments, ends.begin, held).await?;
     let mut outcomes = Vec::with_capacity(payments.len());
     for (index, (candidate, now_ms)) in payments.iter().enumerate() {
-        outcomes.push(decide_one(&mut state, index, candidate, funding, *now_ms)?);
+        let dealer = &candidate.sender.point.dealer_code;
+        outcomes.push(if state.is_held(dealer) {
+            Err(PayError::DealerHeld(dealer.clone()))
+        } else {
+            decide_one(&mut state, index, candidate, funding, *now_ms)?
+        });
     }
     state
         .write(tx, payments, ends.commit)

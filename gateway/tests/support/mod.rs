@@ -240,6 +240,13 @@ async fn start_full(
         .with_trusted_proxies(trusted_proxies)
         .with_metrics_token(Some(METRICS_TOKEN.to_owned()));
     let payments = state.payments.clone();
+    // The tests gather a group by holding a dealer's row while they queue its payments
+    // (`concurrency.rs`), however slowly the machine lets them: the writer waits for it. The
+    // tests of a held row set their own wait.
+    payments.wait_for_held_dealers(tolem_gateway::payments::group::HeldDealers {
+        wait: std::time::Duration::from_secs(60),
+        patience: std::time::Duration::from_secs(60),
+    });
     let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move { axum::serve(listener, service).await.unwrap() });
     Gateway {
