@@ -3,7 +3,8 @@
 //! database when scraped, so every gateway of a cluster reports the same shared queues — how
 //! many provider deliveries and letters wait and how long the oldest has waited; and how the
 //! payment writer's groups go ([`GroupMetrics`]): their size and the time of each of their
-//! steps, where a SQLite gateway's payments wait for one another.
+//! steps, where a SQLite gateway's payments wait for one another, and how many payments wait
+//! aside for a dealer's row another transaction holds (PostgreSQL).
 //!
 //! Counters and histograms are this process's (Prometheus sums them over the instances); the
 //! queue gauges are the database's. Nothing here names a point, an account or an amount.
@@ -54,6 +55,8 @@ pub struct Metrics {
 pub struct GroupMetrics {
     payments: Histogram,
     steps: Family<GroupStepLabels, Histogram, fn() -> Histogram>,
+    /// Payments waiting aside, their dealers' rows held (see [`crate::payments::group`]).
+    aside: Gauge,
 }
 
 /// The time of each step of one committed payment group.
@@ -80,6 +83,7 @@ impl Default for GroupMetrics {
             payments: doubling(1.0, 9),
             // 0.1 ms … about 1.6 s: a group of a few payments takes a few milliseconds.
             steps: Family::new_with_constructor(|| doubling(0.0001, 15)),
+            aside: Gauge::default(),
         }
     }
 }
@@ -98,6 +102,16 @@ impl GroupMetrics {
                 .get_or_create(&GroupStepLabels { step })
                 .observe(took.as_secs_f64());
         }
+    }
+
+    /// Records that `payments` payments now wait aside for their dealers' rows.
+    pub fn set_aside(&self, payments: usize) {
+        self.aside.set(i64::try_from(payments).unwrap_or(i64::MAX));
+    }
+
+    /// How many payments wait aside for their dealers' rows.
+    pub fn aside(&self) -> usize {
+        usize::try_from(self.aside.get()).unwrap_or(0)
     }
 }
 
@@ -196,6 +210,11 @@ impl Metrics {
             "tolem_payment_group_step_seconds",
             "Time of each step of a committed payment group (turn, decide, riders, commit)",
             self.groups.steps.clone(),
+        );
+        registry.register(
+            "tolem_payments_aside",
+            "Payments waiting for a dealer's row another database transaction holds (PostgreSQL)",
+            self.groups.aside.clone(),
         );
         for (name, help, value) in [
             (

@@ -773,6 +773,21 @@ async fn a_dealer_whose_row_stays_held_holds_up_only_its_own_payments() {
         gateway.payments.aside() == 1
     })
     .await;
+    // The operator's monitoring sees it.
+    let metrics = gateway
+        .client
+        .get(format!("{}/metrics", gateway.url))
+        .bearer_auth(support::METRICS_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.lines().any(|line| line == "tolem_payments_aside 1"),
+        "{metrics}"
+    );
     // Answered while the first dealer's row is still held, or never: the test fails on it.
     let other = tokio::time::timeout(
         Duration::from_secs(30),

@@ -123,8 +123,6 @@ struct Shared {
     deciding: AtomicUsize,
     /// How many groups the writer has taken since it started.
     groups: AtomicU64,
-    /// How many payments wait aside, their dealers' rows held (see the module docs).
-    aside: AtomicUsize,
     /// [`HeldDealers`], in milliseconds (0: the default).
     held_wait_ms: AtomicU64,
     held_patience_ms: AtomicU64,
@@ -241,7 +239,7 @@ impl GroupWriter {
     /// How many payments wait aside for their dealers' rows, held by another transaction
     /// (see the module docs).
     pub fn aside(&self) -> usize {
-        self.shared.aside.load(Ordering::Acquire)
+        self.metrics.aside()
     }
 
     /// Decides the payment of an authorised `pay` request received at `now_ms`, in the next
@@ -430,7 +428,7 @@ async fn write(
             jobs.extend(more);
         }
         if jobs.is_empty() {
-            shared.aside.store(0, Ordering::Release);
+            metrics.set_aside(0);
             continue;
         }
         shared.groups.fetch_add(1, Ordering::AcqRel);
@@ -442,7 +440,7 @@ async fn write(
                 Ok(conn) => Kept::Pooled(conn),
                 Err(error) => {
                     shared.deciding.store(0, Ordering::Release);
-                    shared.aside.store(0, Ordering::Release);
+                    metrics.set_aside(0);
                     fail_all(jobs, PayError::Database(error));
                     continue;
                 }
@@ -467,7 +465,7 @@ async fn write(
         if aside.is_empty() {
             pause = FIRST_PAUSE;
         }
-        shared.aside.store(aside.len(), Ordering::Release);
+        metrics.set_aside(aside.len());
         if carried.is_none() && waiting.is_empty() && matches!(kept, Some(Kept::Pooled(_))) {
             // Nothing waits: the connection goes back, so that closing the pool (the gateway's
             // shutdown) never waits for a writer with nothing to do.
