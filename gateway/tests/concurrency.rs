@@ -830,6 +830,10 @@ async fn a_payment_whose_dealers_row_stays_held_is_answered_999_and_paid_when_se
         .expect("the payment waited for its dealer's row without end")
         .unwrap();
     assert_eq!(refused.code(), ResultCode::Internal, "{}", refused.text());
+    until("the monitoring sees nothing waiting aside", || {
+        gateway.payments.aside() == 0
+    })
+    .await;
     held.release().await;
     assert_eq!(stored_transaction_ids(&gateway).await, Vec::<String>::new());
     assert_eq!(gateway.balance_of(DEALER).await, before);

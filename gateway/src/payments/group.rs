@@ -403,6 +403,7 @@ async fn write(
     loop {
         let held = shared.held_dealers();
         let mut jobs = answer_overdue(std::mem::take(&mut aside), held.patience);
+        metrics.set_aside(jobs.len());
         let next = match carried.take() {
             Some(more) => Some(more),
             None if jobs.is_empty() => match next_submission(&mut waiting, &mut kept).await {
@@ -428,7 +429,6 @@ async fn write(
             jobs.extend(more);
         }
         if jobs.is_empty() {
-            metrics.set_aside(0);
             continue;
         }
         shared.groups.fetch_add(1, Ordering::AcqRel);
