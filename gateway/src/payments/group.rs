@@ -67,7 +67,7 @@
 
 use std::{
     sync::{
-        Arc, OnceLock,
+        Arc, Mutex, OnceLock, PoisonError,
         atomic::{AtomicU64, AtomicUsize, Ordering},
     },
     time::{Duration, Instant},
@@ -123,9 +123,8 @@ struct Shared {
     deciding: AtomicUsize,
     /// How many groups the writer has taken since it started.
     groups: AtomicU64,
-    /// [`HeldDealers`], in milliseconds (0: the default).
-    held_wait_ms: AtomicU64,
-    held_patience_ms: AtomicU64,
+    /// Read by the writer as each group begins.
+    held_dealers: Mutex<HeldDealers>,
 }
 
 /// How long PostgreSQL's writer waits for a dealer's row another transaction holds (see the
@@ -147,20 +146,6 @@ impl Default for HeldDealers {
         HeldDealers {
             wait: Duration::from_secs(2),
             patience: Duration::from_secs(2),
-        }
-    }
-}
-
-impl Shared {
-    fn held_dealers(&self) -> HeldDealers {
-        let default = HeldDealers::default();
-        let ms = |value: &AtomicU64, default: Duration| match value.load(Ordering::Acquire) {
-            0 => default,
-            ms => Duration::from_millis(ms),
-        };
-        HeldDealers {
-            wait: ms(&self.held_wait_ms, default.wait),
-            patience: ms(&self.held_patience_ms, default.patience),
         }
     }
 }
@@ -207,14 +192,8 @@ impl GroupWriter {
     /// How long the writer waits for a dealer's row held by another transaction
     /// (PostgreSQL; see the module docs). Takes effect from the next group.
     pub fn wait_for_held_dealers(&self, held: HeldDealers) {
-        let ms = |duration: Duration| u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
-        let shared = &self.shared;
-        shared
-            .held_wait_ms
-            .store(ms(held.wait).max(1), Ordering::Release);
-        shared
-            .held_patience_ms
-            .store(ms(held.patience).max(1), Ordering::Release);
+        let settings = self.shared.held_dealers.lock();
+        *settings.unwrap_or_else(PoisonError::into_inner) = held;
     }
 
     /// How many submissions (a payment, or all the payments of one batch) wait for the next
@@ -401,8 +380,13 @@ async fn write(
     let pooled = has_one_writer(&pool);
     let mut kept: Option<Kept> = None;
     loop {
-        let held = shared.held_dealers();
+        let held = *shared
+            .held_dealers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let mut jobs = answer_overdue(std::mem::take(&mut aside), held.patience);
+        // What waits aside now leads this group (the gauge is set here only, for every way a
+        // group ends).
         metrics.set_aside(jobs.len());
         let next = match carried.take() {
             Some(more) => Some(more),
@@ -440,7 +424,6 @@ async fn write(
                 Ok(conn) => Kept::Pooled(conn),
                 Err(error) => {
                     shared.deciding.store(0, Ordering::Release);
-                    metrics.set_aside(0);
                     fail_all(jobs, PayError::Database(error));
                     continue;
                 }
@@ -465,7 +448,6 @@ async fn write(
         if aside.is_empty() {
             pause = FIRST_PAUSE;
         }
-        metrics.set_aside(aside.len());
         if carried.is_none() && waiting.is_empty() && matches!(kept, Some(Kept::Pooled(_))) {
             // Nothing waits: the connection goes back, so that closing the pool (the gateway's
             // shutdown) never waits for a writer with nothing to do.

@@ -110,8 +110,9 @@ pub(super) struct GroupState<'s> {
     /// content breaks ([`screen`]), in the group's order.
     accounts: Vec<Result<String, ResultCode>>,
     dealers: HashMap<String, DealerNow>,
-    /// The dealers whose rows another transaction held, skipped ([`WhenHeld::PutAside`]).
-    held: BTreeSet<String>,
+    /// Whether the dealers' rows another transaction held were skipped: then a dealer of the
+    /// group missing from `dealers` is one of them.
+    held: WhenHeld,
     points: HashMap<String, PointNow>,
     keys: HashMap<String, String>,
     cashiers: HashMap<(String, String), bool>,
@@ -227,17 +228,6 @@ impl<'s> GroupState<'s> {
                     balance_at_read_tiyn: balance,
                 },
             );
-        }
-        let held: BTreeSet<String> = match held {
-            WhenHeld::PutAside => dealer_codes
-                .iter()
-                .filter(|code| !dealers.contains_key(**code))
-                .map(|code| (*code).to_owned())
-                .collect(),
-            WhenHeld::Wait => BTreeSet::new(),
-        };
-        if !held.is_empty() {
-            tracing::debug!(?held, "dealers' rows held by another transaction: skipped");
         }
         let mut points = HashMap::new();
         let mut cashiers = HashMap::new();
@@ -389,7 +379,7 @@ impl<'s> GroupState<'s> {
     /// Whether `dealer`'s row was held by another transaction, so that its payments are not
     /// decided in this group ([`WhenHeld::PutAside`]).
     pub fn is_held(&self, dealer: &str) -> bool {
-        self.held.contains(dealer)
+        self.held == WhenHeld::PutAside && !self.dealers.contains_key(dealer)
     }
 
     /// The payment stored for the sender's session, by the database or earlier in the group.
