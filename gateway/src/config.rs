@@ -69,7 +69,8 @@ pub struct Config {
     /// PostgreSQL: how long the payment writer waits for a dealer's row another transaction
     /// holds (a console or `psql` session left open, say), in milliseconds, before it decides
     /// the other dealers' payments without that dealer's; those then wait as long again for
-    /// the row and are answered 999 (stored nowhere, sent again by the phone).
+    /// the row and are answered 999 (stored nowhere, sent again by the phone). A card payment
+    /// service's paid notification waits as long, then is answered 503 and sent again.
     #[arg(long, env = "TOLEM_DEALER_LOCK_WAIT_MS", default_value_t = 2_000,
           value_parser = clap::value_parser!(u64).range(1..=60_000))]
     pub dealer_lock_wait_ms: u64,

@@ -17,10 +17,12 @@ use support::{
     browser::{ADMIN, text_by_id},
     card::{self, CardFixture, Service, bill, bill_at},
     delivery::{emulator, quick_retry},
+    held::Held,
     now_ms,
     payments::DEALER,
     phone::Phone,
 };
+use tolem_gateway::payments::group::HeldDealers;
 use tolem_protocol::{
     codes::ResultCode,
     messages::{
@@ -289,6 +291,73 @@ async fn a_refused_card_is_explained_in_the_customers_language_and_another_card_
     let (code, _) = status_when(gateway, &phone, &request, |code, _| code == ResultCode::Ok).await;
     assert_eq!(code, ResultCode::Ok);
     assert_eq!(count(gateway, "SELECT COUNT(*) FROM payments").await, 1);
+}
+
+/// PostgreSQL: while another transaction holds the dealer's row (a console or `psql` session
+/// left open), a card's paid notification waits for it only the payment writer's wait, then is
+/// answered "not now" (503) with nothing stored — no payment, no money, the bill still awaiting —
+/// so it holds no connection of the gateway while the row stays held; the service sends it
+/// again, and once the row is let go the bill is paid, once. (SQLite has one write lock, which
+/// a notification waits for like any writer.)
+#[tokio::test]
+async fn a_card_payment_whose_dealers_row_stays_held_is_settled_when_the_service_sends_it_again() {
+    let (fx, phone) = fixture(Service::TipTop).await;
+    let gateway = &fx.gateway;
+    if gateway.database_url.starts_with("sqlite:") {
+        eprintln!("SQLite has one write lock for every dealer; skipped");
+        return;
+    }
+    let wait = Duration::from_millis(100);
+    gateway.payments.wait_for_held_dealers(HeldDealers {
+        wait,
+        patience: wait,
+    });
+    let before = gateway.balance_of(DEALER).await;
+    let (request, token) = bill(&phone, payment("7011234570"));
+    let service_page = order(gateway, &token).await;
+
+    let held = Held::take(gateway).await;
+    fx.customer
+        .pay(&service_page, GOOD_CARD, "12/30", false)
+        .await;
+    let started = std::time::Instant::now();
+    let pay_answers = || {
+        fx.emulator
+            .emulator
+            .deliveries()
+            .into_iter()
+            .filter(|delivery| delivery.kind == "pay")
+            .flat_map(|delivery| delivery.attempts)
+            .filter_map(|attempt| attempt.status)
+            .collect::<Vec<u16>>()
+    };
+    while pay_answers().is_empty() {
+        assert!(
+            started.elapsed() < PATIENCE,
+            "the Pay notification never came"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(
+        pay_answers()[0],
+        503,
+        "told to send it again while the row is held"
+    );
+    assert_eq!(count(gateway, "SELECT COUNT(*) FROM payments").await, 0);
+    assert_eq!(gateway.balance_of(DEALER).await, before);
+    let (code, outcome) = status(gateway, &phone, &request).await;
+    assert_eq!(code, ResultCode::BillNotPaid);
+    assert!(matches!(outcome, Some(Outcome::Bill(ref b)) if b.state == BillState::Awaiting));
+
+    held.release().await;
+    let (code, outcome) = status_when(gateway, &phone, &request, |code, _| {
+        code != ResultCode::BillNotPaid
+    })
+    .await;
+    assert_eq!(code, ResultCode::Ok);
+    assert!(matches!(outcome, Some(Outcome::Payment(ref r)) if r.state == PaymentState::Accepted));
+    assert_eq!(count(gateway, "SELECT COUNT(*) FROM payments").await, 1);
+    assert_eq!(gateway.balance_of(DEALER).await, before + COMMISSION);
 }
 
 #[tokio::test]

@@ -23,6 +23,7 @@ use std::{
 use sqlx::{AnyConnection, Connection};
 use support::{
     Gateway, Reply,
+    held::Held,
     payments::{DEALER, kcell},
     phone::Phone,
 };
@@ -197,37 +198,6 @@ async fn the_same_session_fired_ten_times_at_once_is_paid_once() {
 // in the same order, the same stored rows, and the dealer's transaction numbers consecutive (a
 // payment that stores nothing must give its number back, as its rollback did alone).
 // ---------------------------------------------------------------------------------------------
-
-/// A connection of the test's own holding what the payment writer needs: on SQLite the
-/// database's write lock, on PostgreSQL the demo dealer's row. The writer's group waits for it.
-struct Held(AnyConnection);
-
-impl Held {
-    async fn take(gateway: &Gateway) -> Held {
-        let mut conn = AnyConnection::connect(&gateway.database_url).await.unwrap();
-        let statements: &[&str] = if gateway.database_url.starts_with("sqlite:") {
-            &["BEGIN IMMEDIATE"]
-        } else {
-            &[
-                "BEGIN",
-                "SELECT code FROM dealers WHERE code = 'D001' FOR UPDATE",
-            ]
-        };
-        for statement in statements {
-            sqlx::query(statement).execute(&mut conn).await.unwrap();
-        }
-        Held(conn)
-    }
-
-    /// Runs `statement` in the held transaction: it takes effect with [`Self::release`].
-    async fn run(&mut self, statement: &str) {
-        sqlx::query(statement).execute(&mut self.0).await.unwrap();
-    }
-
-    async fn release(mut self) {
-        sqlx::query("COMMIT").execute(&mut self.0).await.unwrap();
-    }
-}
 
 /// Waits (without a fixed sleep: it polls) until `done`, or fails saying what it waited for.
 async fn until(what: &str, mut done: impl FnMut() -> bool) {

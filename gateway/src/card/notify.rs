@@ -11,6 +11,8 @@
 //! * *Fail*: the card was refused; why is kept for the customer's page and the cashier.
 //! * *Refund*: the service confirms a refund the refund worker asked for.
 
+use std::time::Duration;
+
 use sqlx::AnyPool;
 use tolem_card_payments::{Decline, Incoming, NotificationKind, PaymentService, Reply, Verdict};
 use tolem_protocol::{codes::ResultCode, messages::CardRefusal};
@@ -61,12 +63,14 @@ pub fn refusal_from_word(word: &str) -> CardRefusal {
         .unwrap_or(CardRefusal::Declined)
 }
 
-/// Handles one notification to `service` received at `now_ms`; the reply to send.
+/// Handles one notification to `service` received at `now_ms`, a settlement waiting at most
+/// `lock_wait` for a row another transaction holds ([`settle::settle`]); the reply to send.
 pub async fn handle(
     pool: &AnyPool,
     service: &dyn PaymentService,
     incoming: &Incoming<'_>,
     now_ms: i64,
+    lock_wait: Duration,
 ) -> Result<(Reply, bool), NotifyError> {
     let kind_name = service.kind().name();
     let notification = match service.read_notification(incoming) {
@@ -119,7 +123,7 @@ pub async fn handle(
             verdict
         }
         (Some(bill), NotificationKind::Pay) => {
-            let outcome = settle::settle(pool, bill, &notification, now_ms).await?;
+            let outcome = settle::settle(pool, bill, &notification, now_ms, lock_wait).await?;
             settled = matches!(outcome, settle::Settled::Paid { accepted: true, .. });
             Verdict::Accept
         }

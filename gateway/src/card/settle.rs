@@ -13,6 +13,8 @@
 //! rule refusal keeps the rejected payment under the bill's session, so the phone's status
 //! query tells the cashier why.
 
+use std::time::Duration;
+
 use sqlx::AnyPool;
 use tolem_card_payments::Notification;
 use tolem_protocol::{codes::ResultCode, messages::Step};
@@ -21,8 +23,9 @@ use super::{open, receipt, refund};
 use crate::{
     audit::{self, Action, Actor, Event},
     db::{
-        begin_write,
+        begin_write_waiting,
         bills::{self, Bill, BillState},
+        retry::Conflict,
     },
     payments::pay::{Candidate, Funding, Paid, PayError, decide_in},
 };
@@ -45,20 +48,32 @@ pub enum Settled {
     Refunded { why: &'static str },
 }
 
+/// Why a paid notification was not settled now; nothing of it is written, and the payment
+/// service sends it again.
 #[derive(Debug, thiserror::Error)]
 pub enum SettleError {
     #[error(transparent)]
     Database(#[from] sqlx::Error),
     #[error(transparent)]
     Pay(#[from] PayError),
+    /// Another transaction held the dealer's row (a console or `psql` session left open)
+    /// longer than `lock_wait`.
+    #[error("dealer {0}'s row stayed held by another transaction")]
+    DealerHeld(String),
 }
 
-/// Settles `bill` by the verified `paid` notification, at `now_ms`.
+/// Settles `bill` by the verified `paid` notification, at `now_ms`, waiting at most
+/// `lock_wait` for a row another transaction holds (PostgreSQL; the payment writer's
+/// [`HeldDealers::wait`](crate::payments::group::HeldDealers)): a notification waiting for
+/// as long as the dealer's row stays held would hold a pooled connection all that time, and
+/// the service, its answer overdue, sends it again — one more waiting, until the pool is
+/// empty and no request of the gateway gets a connection.
 pub async fn settle(
     pool: &AnyPool,
     bill: &Bill,
     paid: &Notification,
     now_ms: i64,
+    lock_wait: Duration,
 ) -> Result<Settled, SettleError> {
     let transaction = paid.transaction.as_deref();
     let refund_charge = |why: &'static str| async move {
@@ -109,8 +124,13 @@ pub async fn settle(
         Some(_) => provider_name(pool, &content.provider).await,
         None => String::new(),
     };
-    let mut tx = begin_write(pool).await?;
-    let decided = decide_in(&mut tx, candidate, Funding::Card, now_ms).await?;
+    let mut tx = begin_write_waiting(pool, lock_wait).await?;
+    let decided = match decide_in(&mut tx, candidate, Funding::Card, now_ms).await {
+        Err(error) if error.is_lock_timeout() => {
+            return Err(SettleError::DealerHeld(sender.point.dealer_code.clone()));
+        }
+        decided => decided?,
+    };
     if let Paid::Refused(code) = decided {
         // Blocked or revoked while the notification waited for the lock: as before it.
         tx.rollback().await?;

@@ -30,7 +30,10 @@ pub mod sequence;
 pub mod sessions;
 mod write;
 
-pub use write::{Ends, InlineTx, Turn, WriteTx, begin_write, has_one_writer, take_turn};
+pub use write::{
+    Ends, InlineTx, Turn, WriteTx, begin_waiting, begin_write, begin_write_waiting, has_one_writer,
+    take_turn,
+};
 
 use std::time::Duration;
 

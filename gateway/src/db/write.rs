@@ -72,6 +72,38 @@ pub async fn begin_write(pool: &AnyPool) -> Result<WriteTx, sqlx::Error> {
     take_turn(pool).await?.begin().await
 }
 
+/// [`begin_write`] whose every lock waits at most `lock_wait`: on PostgreSQL a statement that
+/// waits longer for a row another transaction holds fails with `lock_not_available` (55P03,
+/// [`super::retry::Conflict::is_lock_timeout`]) and the transaction is aborted, so a caller
+/// someone else will ask again (a payment service's notification) answers "not now" instead of
+/// holding a pooled connection for as long as the row stays held. SQLite has no row locks: a
+/// writer waits for its turn ([`take_turn`]) as with [`begin_write`].
+pub async fn begin_write_waiting(
+    pool: &AnyPool,
+    lock_wait: Duration,
+) -> Result<WriteTx, sqlx::Error> {
+    let turn = take_turn(pool).await?;
+    if turn.is_the_one_writer() {
+        return turn.begin().await;
+    }
+    Ok(WriteTx {
+        tx: pool.begin_with(begin_waiting(lock_wait)).await?,
+        _turn: None,
+    })
+}
+
+/// How a PostgreSQL transaction whose locks wait at most `lock_wait` begins: the wait set in
+/// the trip that begins it (PostgreSQL's manual, Client Connection Defaults, `lock_timeout`:
+/// "Abort any statement that waits longer than the specified amount of time while attempting
+/// to acquire a lock", in milliseconds without a unit; 0 would turn the limit off, so at least
+/// 1; <https://www.postgresql.org/docs/current/runtime-config-client.html#GUC-LOCK-TIMEOUT>).
+pub fn begin_waiting(lock_wait: Duration) -> String {
+    format!(
+        "BEGIN; SET LOCAL lock_timeout = {}",
+        lock_wait.as_millis().max(1)
+    )
+}
+
 /// A writer's turn at the write lock, before its transaction begins ([`take_turn`]).
 pub struct Turn {
     pool: AnyPool,

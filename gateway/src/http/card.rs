@@ -14,7 +14,14 @@ use axum::{
 };
 use tolem_card_payments::{Incoming, ServiceKind};
 
-use crate::{card::notify, db::now_ms, state::AppState};
+use crate::{
+    card::{
+        notify::{self, NotifyError},
+        settle::SettleError,
+    },
+    db::now_ms,
+    state::AppState,
+};
 
 /// Notifications are a few hundred bytes of form fields.
 const MAX_NOTIFICATION_BYTES: usize = 64 * 1024;
@@ -40,7 +47,7 @@ pub fn router() -> Router<AppState> {
         (status = 400, description = "Refused (a bad signature, an unknown invoice): the service's own answer."),
         (status = 404, description = "No such service, or it is not set up on this gateway."),
         (status = 413, description = "Over 64 KiB."),
-        (status = 503, description = "Not decided now (the database): the service sends it again later."),
+        (status = 503, description = "Not decided now (the database, or the dealer's row held by another transaction longer than `TOLEM_DEALER_LOCK_WAIT_MS`): the service sends it again later."),
     ),
 )]
 pub(crate) async fn notification(
@@ -71,7 +78,16 @@ pub(crate) async fn notification(
         headers: &headers,
         body: &body,
     };
-    match notify::handle(&state.pool, service.as_ref(), &incoming, now_ms()).await {
+    let lock_wait = state.payments.held_dealers().wait;
+    match notify::handle(
+        &state.pool,
+        service.as_ref(),
+        &incoming,
+        now_ms(),
+        lock_wait,
+    )
+    .await
+    {
         Ok((reply, settled)) => {
             if settled {
                 state.delivery.wake();
@@ -86,6 +102,12 @@ pub(crate) async fn notification(
                 reply.body,
             )
                 .into_response()
+        }
+        Err(error @ NotifyError::Settle(SettleError::DealerHeld(_))) => {
+            // The operator's to look into (docs/operations.md), not a fault of the gateway.
+            tracing::warn!(%error, service = service.kind().name(), kind = %kind,
+                "card payment not settled now; the service sends it again");
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
         }
         Err(error) => {
             // Not answered: the service sends it again later, as it does after a timeout.

@@ -83,7 +83,7 @@ use super::{
 };
 use crate::{
     db::{
-        Ends, Turn, has_one_writer,
+        Ends, Turn, begin_waiting, has_one_writer,
         retry::{Attempts, Conflict},
         take_turn,
     },
@@ -125,6 +125,16 @@ struct Shared {
     groups: AtomicU64,
     /// Read by the writer as each group begins.
     held_dealers: Mutex<HeldDealers>,
+}
+
+impl Shared {
+    /// The held-dealer settings (a panic elsewhere while they were set left them whole: they
+    /// are one copy).
+    fn held_dealers(&self) -> std::sync::MutexGuard<'_, HeldDealers> {
+        self.held_dealers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// How long PostgreSQL's writer waits for a dealer's row another transaction holds (see the
@@ -192,8 +202,13 @@ impl GroupWriter {
     /// How long the writer waits for a dealer's row held by another transaction
     /// (PostgreSQL; see the module docs). Takes effect from the next group.
     pub fn wait_for_held_dealers(&self, held: HeldDealers) {
-        let settings = self.shared.held_dealers.lock();
-        *settings.unwrap_or_else(PoisonError::into_inner) = held;
+        *self.shared.held_dealers() = held;
+    }
+
+    /// How long the writer waits for a held dealer's row: a card settlement, which decides a
+    /// payment of its own, waits as long ([`crate::card::settle`]).
+    pub fn held_dealers(&self) -> HeldDealers {
+        *self.shared.held_dealers()
     }
 
     /// How many submissions (a payment, or all the payments of one batch) wait for the next
@@ -380,10 +395,7 @@ async fn write(
     let pooled = has_one_writer(&pool);
     let mut kept: Option<Kept> = None;
     loop {
-        let held = *shared
-            .held_dealers
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let held = *shared.held_dealers();
         let mut jobs = answer_overdue(std::mem::take(&mut aside), held.patience);
         // What waits aside now leads this group (the gauge is set here only, for every way a
         // group ends).
@@ -776,16 +788,8 @@ async fn decide_once_on_own(
     use sqlx::Connection;
 
     let mut watch = Stopwatch::start();
-    // Every lock the group waits for, waited for at most `wait`, set in the trip that begins
-    // it (PostgreSQL's manual, Client Connection Defaults, `lock_timeout`: "Abort any
-    // statement that waits longer than the specified amount of time while attempting to
-    // acquire a lock", in milliseconds without a unit;
-    // https://www.postgresql.org/docs/current/runtime-config-client.html#GUC-LOCK-TIMEOUT).
-    let begin = format!(
-        "BEGIN; SET LOCAL lock_timeout = {}",
-        wait.as_millis().max(1)
-    );
-    let mut tx = own.ready().await?.begin_with(begin).await?;
+    // Every lock the group waits for, waited for at most `wait`, set in the trip that begins it.
+    let mut tx = own.ready().await?.begin_with(begin_waiting(wait)).await?;
     let turn = watch.next();
     let outcomes =
         decide_all_in(&mut tx, payments, Funding::Balance, Ends::default(), held).await?;

@@ -8,6 +8,7 @@
 pub mod browser;
 pub mod card;
 pub mod delivery;
+pub mod held;
 pub mod mail;
 pub mod payments;
 pub mod phone;
