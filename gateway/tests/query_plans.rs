@@ -379,6 +379,59 @@ async fn the_worker_s_reads_begin_past_the_entries_finished_deliveries_left() {
     );
 }
 
+/// PostgreSQL only: a provider that does not answer has 20 000 payments due, ahead of three of
+/// another provider's; the worker, its places to the first all taken, reads the other's due
+/// jobs past them, reading those three rows and no more of the backlog (statistics taken with
+/// the backlog there, as autovacuum would).
+#[tokio::test]
+async fn the_worker_reads_past_a_silent_providers_backlog() {
+    if std::env::var(support::POSTGRES_URL_VARIABLE).is_err() {
+        return;
+    }
+    let (_gateway, mut conn) = one_payment().await;
+    copy_the_payment(&mut conn, "", BACKLOG).await;
+    run(
+        &mut conn,
+        "UPDATE deliveries SET state = 'queued', provider_txn = NULL, finished_at_ms = NULL, \
+         next_attempt_at_ms = 1000; \
+         UPDATE deliveries SET provider = 'beeline', next_attempt_at_ms = 2000 \
+         WHERE transaction_id IN ('D001-1-1', 'D001-1-2', 'D001-1-3'); \
+         ANALYZE deliveries",
+    )
+    .await;
+
+    run(&mut conn, "BEGIN").await;
+    let before = rows_read(&mut conn).await;
+    let oldest = deliveries::due_in(&mut conn, i64::MIN, 10_000, 100)
+        .await
+        .unwrap();
+    let oldest_read = rows_read(&mut conn).await - before;
+    let others = deliveries::due_of_in(&mut conn, &["beeline"], i64::MIN, 10_000, 100)
+        .await
+        .unwrap();
+    let others_read = rows_read(&mut conn).await - before - oldest_read;
+    run(&mut conn, "ROLLBACK").await;
+
+    assert!(
+        oldest.iter().all(|job| job.provider == "kcell"),
+        "the hundred oldest due are all the silent provider's"
+    );
+    let mut found: Vec<&str> = others
+        .iter()
+        .map(|job| job.transaction_id.as_str())
+        .collect();
+    found.sort_unstable();
+    assert_eq!(found, ["D001-1-1", "D001-1-2", "D001-1-3"]);
+    assert!(
+        others_read <= 10,
+        "the other provider's 3 due deliveries read {others_read} rows of deliveries"
+    );
+    assert!(
+        oldest_read <= 100,
+        "the 100 oldest due deliveries read {oldest_read} rows of deliveries"
+    );
+}
+
 /// PostgreSQL only: a batch of outcomes finds its deliveries by primary key with a plan made
 /// while the table was small — which a prepared statement keeps as the table grows, until the
 /// next `ANALYZE`. The gateway benchmark analyzes after 2 000 payments and then takes 40 000 in

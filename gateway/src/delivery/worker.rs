@@ -15,7 +15,10 @@
 //!   is room for it, not when a whole batch before it is answered: a provider answers after
 //!   its network's round trip, and the worker's pace is what is in flight divided by that time
 //!   (16 in flight, waiting for each batch, delivered 133 a second to a provider 100 ms away
-//!   while the gateway accepted 5 600, issue 14).
+//!   while the gateway accepted 5 600, issue 14). When a read leaves jobs of providers at
+//!   their cap, the next reads past them: the due jobs of the providers with room only
+//!   ([`deliveries::due_of`]), however many of the others' wait ahead — a provider that does
+//!   not answer holds up no other.
 //! * **Temporary vs final.** What the provider protocol calls temporary (OSMP 1 and 90), and
 //!   every failure to get an answer (timeout, connection cut, HTTP error, an unreadable
 //!   answer), is asked again after a backoff; a final refusal reverses the payment
@@ -40,7 +43,7 @@ use super::{
 use crate::{
     db::{
         deliveries::{self, Attempt, Claimed, Due},
-        now_ms,
+        now_ms, providers,
     },
     jobs::millis,
 };
@@ -195,43 +198,66 @@ impl Worker {
         // The last read took every job it read, and there may be more with room for them.
         let mut read_again = false;
         // The last read left jobs of providers at their cap and did not reach the end of the
-        // line: the next reads [`BATCH`] jobs, so that another provider's behind them are
-        // found ([`Flight::read_size`] reads about as many as may start).
-        let mut widen = false;
-        // A wide read found nothing to start: until a payment comes or the poll, the jobs at
-        // the head of the line are all of providers at their cap, and reading past them again
-        // after every answer would cost more than the deliveries themselves.
-        let mut widened_in_vain = false;
+        // line: the next reads past them, the due jobs of the providers with room only
+        // ([`deliveries::due_of`]). However many of a silent provider's jobs wait ahead, the
+        // others' are found (reading the line oldest first, 100 at a time, found none once
+        // more than that of one provider's were due ahead of them).
+        let mut past_capped = false;
+        // A read past the capped found nothing to start: until a payment comes or the poll,
+        // only providers at their cap have jobs due, and reading again after every answer
+        // would cost more than the deliveries themselves.
+        let mut past_capped_in_vain = false;
+        let mut catalogue = Catalogue::default();
         loop {
             let wake_read_at = last_read.map(|at| at + WAKE_READ_EVERY);
             let read_now = more_due
                 && (flight.is_empty()
                     || read_again
-                    || widen
+                    || past_capped
                     || flight.freed >= REFILL.min(flight.per_provider)
                     || (woken && wake_read_at.is_none_or(|at| Instant::now() >= at)));
             if read_now {
                 if woken {
-                    widened_in_vain = false;
+                    past_capped_in_vain = false;
                 }
                 woken = false;
                 last_read = Some(Instant::now());
-                let limit = if widen { BATCH } else { flight.read_size() };
+                let limit = flight.read_size();
                 let from = floor.begins_at(Instant::now());
                 let now = now_ms();
-                let due = deliveries::due(&self.pool, from.unwrap_or(i64::MIN), now, limit as i64)
-                    .await?;
-                floor.read(from.is_none(), now, due.first().map(|job| job.due_at_ms));
+                let due = if past_capped {
+                    // Not moving the floor: the capped providers' jobs below it wait for
+                    // their places.
+                    let with_room = catalogue.with_room(&self.pool, flight).await?;
+                    if with_room.is_empty() {
+                        Vec::new()
+                    } else {
+                        let from = from.unwrap_or(i64::MIN);
+                        deliveries::due_of(&self.pool, &with_room, from, now, limit as i64).await?
+                    }
+                } else {
+                    let from_ms = from.unwrap_or(i64::MIN);
+                    let due = deliveries::due(&self.pool, from_ms, now, limit as i64).await?;
+                    floor.read(from.is_none(), now, due.first().map(|job| job.due_at_ms));
+                    due
+                };
                 let (picked, left) = flight.pick(due.iter());
                 let full = due.len() == limit;
-                more_due = left || full;
-                read_again = full && !left && flight.room() > 0;
-                if widen && picked.is_empty() {
-                    widened_in_vain = true;
+                if past_capped {
+                    // The capped providers' jobs the read before left are due still.
+                    more_due = true;
+                    read_again = false;
+                    past_capped_in_vain = picked.is_empty();
+                    // More of the others' may be due (those of a provider that reached its
+                    // cap in this read are left out of the next).
+                    past_capped = full && !past_capped_in_vain && flight.room() > 0;
+                } else {
+                    more_due = left || full;
+                    read_again = full && !left && flight.room() > 0;
+                    past_capped = full && left && !past_capped_in_vain && flight.room() > 0;
                 }
-                widen = !widen && full && left && !widened_in_vain && flight.room() > 0;
                 self.start(&picked, flight).await?;
-                if read_again || widen {
+                if read_again || past_capped {
                     // Before the next answer: the room is there now.
                     continue;
                 }
@@ -534,6 +560,38 @@ impl Floor {
     }
 }
 
+/// The catalogue's provider codes, for reads past the providers at their cap; read again at
+/// most every [`FROM_START_EVERY`] (a provider added meanwhile has its jobs read oldest first
+/// as every provider's are).
+#[derive(Default)]
+struct Catalogue {
+    codes: Vec<String>,
+    read_at: Option<Instant>,
+}
+
+impl Catalogue {
+    /// The providers not at their cap in `flight`.
+    async fn with_room(
+        &mut self,
+        pool: &AnyPool,
+        flight: &Flight,
+    ) -> Result<Vec<&str>, sqlx::Error> {
+        if self
+            .read_at
+            .is_none_or(|at| at.elapsed() >= FROM_START_EVERY)
+        {
+            self.codes = providers::codes(pool).await?;
+            self.read_at = Some(Instant::now());
+        }
+        Ok(self
+            .codes
+            .iter()
+            .map(String::as_str)
+            .filter(|code| !flight.at_cap(code))
+            .collect())
+    }
+}
+
 /// The jobs in flight, each provider's count among them, and the room left.
 struct Flight {
     running: JoinSet<()>,
@@ -568,6 +626,13 @@ impl Flight {
     /// Jobs in flight or picked to be (a handful of providers to add up).
     fn count(&self) -> usize {
         self.per.values().sum()
+    }
+
+    /// Whether `provider` has all its places in flight.
+    fn at_cap(&self, provider: &str) -> bool {
+        self.per
+            .get(provider)
+            .is_some_and(|n| *n >= self.per_provider)
     }
 
     /// How many more jobs may start.
