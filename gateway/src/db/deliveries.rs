@@ -215,11 +215,11 @@ pub async fn due_in(
 /// retrying: a claimed one, due again only when a worker died mid-attempt, is left to
 /// [`due_in`]) that fell due from `from_ms` until `now_ms`, oldest due first: the due jobs
 /// behind those of providers at their cap, which [`due_in`] would read first however many
-/// there are. Each provider's first `limit` are read through `deliveries_waiting_by_provider`
-/// (migration 0018) on their own
-/// and the oldest of them kept, so the jobs of the providers left out are never read, nor
-/// more than `limit` of any provider's (one `IN` list for them all read every due job of each
-/// before sorting them: 1.2 ms a read under the gateway benchmark).
+/// there are. Each provider's first `limit` are read on their own, through
+/// `deliveries_waiting_by_provider` (migration 0018), and the oldest of them kept: the jobs of
+/// the providers left out are never read, nor more than `limit` of any provider's (one `IN`
+/// list for them all read every due job of each before sorting them: 1.2 ms a read under the
+/// gateway benchmark).
 pub async fn due_of(
     pool: &AnyPool,
     providers: &[&str],

@@ -748,8 +748,11 @@ mod tests {
         assert_eq!(ids(&picked), ["k1", "k2", "b1", "b2"]);
         assert!(left, "jobs were left for want of room");
         assert_eq!(flight.room(), 0);
+        assert!(flight.at_cap("kcell") && flight.at_cap("beeline"));
+        assert!(!flight.at_cap("tele2"), "a provider with nothing in flight has room");
         // One of Kcell's ends: only Kcell's next may take its place (Beeline is at its cap).
         flight.release("kcell");
+        assert!(!flight.at_cap("kcell"));
         assert_eq!(flight.room(), 1);
         let (picked, _) = flight.pick(line[2..].iter());
         assert_eq!(ids(&picked), ["k3"]);
