@@ -749,7 +749,10 @@ mod tests {
         assert!(left, "jobs were left for want of room");
         assert_eq!(flight.room(), 0);
         assert!(flight.at_cap("kcell") && flight.at_cap("beeline"));
-        assert!(!flight.at_cap("tele2"), "a provider with nothing in flight has room");
+        assert!(
+            !flight.at_cap("tele2"),
+            "a provider with nothing in flight has room"
+        );
         // One of Kcell's ends: only Kcell's next may take its place (Beeline is at its cap).
         flight.release("kcell");
         assert!(!flight.at_cap("kcell"));
