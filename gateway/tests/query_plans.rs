@@ -249,13 +249,11 @@ const BACKLOG: usize = 20_000;
 /// state and due time, each of them read the whole backlog.
 #[tokio::test]
 async fn the_delivery_worker_reads_its_own_deliveries_behind_a_backlog() {
-    if std::env::var(support::POSTGRES_URL_VARIABLE).is_err() {
-        return;
-    }
     // Copies of the one payment and its delivery make the backlog, first all finished and
     // analyzed so, then unfinished again behind the planner's back.
-    let (_gateway, mut conn) = one_payment().await;
-    copy_the_payment(&mut conn, "", BACKLOG).await;
+    let Some((_gateway, mut conn)) = a_backlog_on_postgres().await else {
+        return;
+    };
     run(
         &mut conn,
         "ANALYZE deliveries; \
@@ -321,14 +319,12 @@ async fn the_delivery_worker_reads_its_own_deliveries_behind_a_backlog() {
 /// over none of them; a read from the start, as every read was before, steps over them all.
 #[tokio::test]
 async fn the_worker_s_reads_begin_past_the_entries_finished_deliveries_left() {
-    if std::env::var(support::POSTGRES_URL_VARIABLE).is_err() {
-        return;
-    }
     // 20 000 deliveries queued at 1 000 and finished since (one transaction, so the gateway's
     // own worker never sees them due), with autovacuum off; then the one payment's own
     // delivery due at 5 000.
-    let (_gateway, mut conn) = one_payment().await;
-    copy_the_payment(&mut conn, "", BACKLOG).await;
+    let Some((_gateway, mut conn)) = a_backlog_on_postgres().await else {
+        return;
+    };
     run(
         &mut conn,
         "BEGIN; \
@@ -385,11 +381,9 @@ async fn the_worker_s_reads_begin_past_the_entries_finished_deliveries_left() {
 /// the backlog there, as autovacuum would).
 #[tokio::test]
 async fn the_worker_reads_past_a_silent_providers_backlog() {
-    if std::env::var(support::POSTGRES_URL_VARIABLE).is_err() {
+    let Some((_gateway, mut conn)) = a_backlog_on_postgres().await else {
         return;
-    }
-    let (_gateway, mut conn) = one_payment().await;
-    copy_the_payment(&mut conn, "", BACKLOG).await;
+    };
     run(
         &mut conn,
         "UPDATE deliveries SET state = 'queued', provider_txn = NULL, finished_at_ms = NULL, \
@@ -594,6 +588,16 @@ async fn one_payment() -> (support::Gateway, sqlx::pool::PoolConnection<sqlx::An
         .await;
     }
     (gateway, conn)
+}
+
+/// On PostgreSQL only (`None` on SQLite): [`one_payment`] and [`BACKLOG`] copies of it and
+/// its delivery, delivered, for a test to turn into the backlog it needs.
+async fn a_backlog_on_postgres() -> Option<(support::Gateway, sqlx::pool::PoolConnection<sqlx::Any>)>
+{
+    std::env::var(support::POSTGRES_URL_VARIABLE).ok()?;
+    let (gateway, mut conn) = one_payment().await;
+    copy_the_payment(&mut conn, "", BACKLOG).await;
+    Some((gateway, conn))
 }
 
 /// Marks the deliveries of `ids` delivered, as a batch of the worker's outcomes does (each

@@ -224,6 +224,7 @@ impl Worker {
                 last_read = Some(Instant::now());
                 let limit = flight.read_size();
                 let from = floor.begins_at(Instant::now());
+                let from_ms = from.unwrap_or(i64::MIN);
                 let now = now_ms();
                 let due = if past_capped {
                     // Not moving the floor: the capped providers' jobs below it wait for
@@ -232,11 +233,10 @@ impl Worker {
                     if with_room.is_empty() {
                         Vec::new()
                     } else {
-                        let from = from.unwrap_or(i64::MIN);
-                        deliveries::due_of(&self.pool, &with_room, from, now, limit as i64).await?
+                        deliveries::due_of(&self.pool, &with_room, from_ms, now, limit as i64)
+                            .await?
                     }
                 } else {
-                    let from_ms = from.unwrap_or(i64::MIN);
                     let due = deliveries::due(&self.pool, from_ms, now, limit as i64).await?;
                     floor.read(from.is_none(), now, due.first().map(|job| job.due_at_ms));
                     due
