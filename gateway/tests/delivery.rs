@@ -26,8 +26,9 @@ use tolem_gateway::{
 };
 use tolem_protocol::{
     codes::ResultCode,
-    messages::{DeliveryState, Payment, ProviderRefusal},
+    messages::{DeliveryState, Payment, ProviderRefusal, Request},
 };
+use tolem_providers::emulator::faults::Faults;
 
 /// 1 000 tenge.
 const THOUSAND: i64 = 100_000;
@@ -298,29 +299,9 @@ async fn beeline_delivered_while_kcell_does_not_answer(to_kcell: usize) {
     gateway
         .connect_provider("beeline", &beeline.url, 5_000)
         .await;
-    // More payments to Kcell than the worker may have in flight at all, then one to Beeline,
-    // the last to fall due.
-    for i in 0..to_kcell {
-        let (_, reply) = gateway
-            .pay(&phone, kcell(&format!("7010000{i:03}"), THOUSAND))
-            .await;
-        assert_eq!(reply.code(), ResultCode::Ok);
-    }
-    let to_beeline = Payment {
-        provider: "beeline".into(),
-        account: "7051234567".into(),
-        amount_tiyn: THOUSAND,
-        customer_amount_tiyn: THOUSAND,
-        comment: None,
-    };
-    let (request, reply) = gateway.pay(&phone, to_beeline).await;
-    assert_eq!(reply.code(), ResultCode::Ok);
+    let request = kcell_backlog_then_beeline(&gateway, &phone, to_kcell).await;
 
-    gateway.start_delivery(RetryPolicy {
-        parallel: 8,
-        per_provider: 4,
-        ..quick_retry()
-    });
+    gateway.start_delivery(four_places_to_a_provider());
     let delivered = gateway
         .delivery_when(&phone, &request, WITHIN, |d| d.state.is_final())
         .await;
@@ -339,6 +320,82 @@ async fn beeline_delivered_while_kcell_does_not_answer(to_kcell: usize) {
         waiting_for_kcell, 4,
         "Kcell has its four places in flight and no more"
     );
+}
+
+/// A worker killed while Beeline had not answered leaves its claim to run out, and the payment
+/// is due again behind more of a silent Kcell's than the worker reads at a time (100): the next
+/// worker's reads past Kcell's find it too, and it goes — a crash during one provider's outage
+/// strands no other's payment until that outage ends.
+#[tokio::test]
+async fn a_payment_whose_worker_died_mid_attempt_goes_again_behind_a_silent_providers_backlog() {
+    let (gateway, phone) = gateway_and_phone().await;
+    let silent = emulator(&["--open", "--delay-ms", "60000"]).await;
+    // Beeline does not answer the first attempt either: the worker dies waiting.
+    let beeline = emulator(&["--open", "--delay-ms", "60000"]).await;
+    gateway.connect_provider("kcell", &silent.url, 90_000).await;
+    gateway
+        .connect_provider("beeline", &beeline.url, 90_000)
+        .await;
+    let request = kcell_backlog_then_beeline(&gateway, &phone, 130).await;
+
+    let first = gateway.start_delivery(four_places_to_a_provider());
+    gateway
+        .delivery_when(&phone, &request, WITHIN, |d| d.state == DeliveryState::Sent)
+        .await;
+    first.abort();
+    assert!(first.await.unwrap_err().is_cancelled());
+    // From now on Beeline answers at once; the dead worker's claim runs out after its lease,
+    // due then behind the 126 of Kcell's it did not claim.
+    beeline
+        .provider
+        .set_faults(Faults {
+            delay_ms: 0,
+            ..beeline.provider.faults()
+        })
+        .unwrap();
+
+    gateway.start_delivery(four_places_to_a_provider());
+    let delivered = gateway
+        .delivery_when(&phone, &request, WITHIN, |d| d.state.is_final())
+        .await;
+    assert_eq!(
+        delivered.state,
+        DeliveryState::Delivered,
+        "Beeline's payment went again once its dead worker's claim ran out"
+    );
+    let held = beeline.provider.payments();
+    assert_eq!(held.len(), 1, "one payment at Beeline: {held:?}");
+}
+
+/// `to_kcell` payments to Kcell, more than a worker may have in flight at all, then one to
+/// Beeline, the last to fall due; the request of Beeline's.
+async fn kcell_backlog_then_beeline(gateway: &Gateway, phone: &Phone, to_kcell: usize) -> Request {
+    for i in 0..to_kcell {
+        let (_, reply) = gateway
+            .pay(phone, kcell(&format!("7010000{i:03}"), THOUSAND))
+            .await;
+        assert_eq!(reply.code(), ResultCode::Ok);
+    }
+    let to_beeline = Payment {
+        provider: "beeline".into(),
+        account: "7051234567".into(),
+        amount_tiyn: THOUSAND,
+        customer_amount_tiyn: THOUSAND,
+        comment: None,
+    };
+    let (request, reply) = gateway.pay(phone, to_beeline).await;
+    assert_eq!(reply.code(), ResultCode::Ok);
+    request
+}
+
+/// Eight jobs in flight at most, four to one provider: a few of a silent provider's fill its
+/// places.
+fn four_places_to_a_provider() -> RetryPolicy {
+    RetryPolicy {
+        parallel: 8,
+        per_provider: 4,
+        ..quick_retry()
+    }
 }
 
 #[tokio::test]

@@ -376,9 +376,10 @@ async fn the_worker_s_reads_begin_past_the_entries_finished_deliveries_left() {
 }
 
 /// PostgreSQL only: a provider that does not answer has 20 000 payments due, ahead of three of
-/// another provider's; the worker, its places to the first all taken, reads the other's due
-/// jobs past them, reading those three rows and no more of the backlog (statistics taken with
-/// the backlog there, as autovacuum would).
+/// another provider's (two waiting for an attempt, one claimed by a worker that died, its lease
+/// run out); the worker, its places to the first all taken, reads the other's due jobs past
+/// them, reading those three rows and no more of the backlog (statistics taken with the
+/// backlog there, as autovacuum would), and leaves the other's claim still held.
 #[tokio::test]
 async fn the_worker_reads_past_a_silent_providers_backlog() {
     let Some((_gateway, mut conn)) = a_backlog_on_postgres().await else {
@@ -389,12 +390,17 @@ async fn the_worker_reads_past_a_silent_providers_backlog() {
         "UPDATE deliveries SET state = 'queued', provider_txn = NULL, finished_at_ms = NULL, \
          next_attempt_at_ms = 1000; \
          UPDATE deliveries SET provider = 'beeline', next_attempt_at_ms = 2000 \
-         WHERE transaction_id IN ('D001-1-1', 'D001-1-2', 'D001-1-3'); \
+         WHERE transaction_id IN ('D001-1-1', 'D001-1-2', 'D001-1-3', 'D001-1-4'); \
+         UPDATE deliveries SET state = 'sent' WHERE transaction_id = 'D001-1-3'; \
+         UPDATE deliveries SET state = 'sent', next_attempt_at_ms = 20000 \
+         WHERE transaction_id = 'D001-1-4'; \
          ANALYZE deliveries",
     )
     .await;
 
     run(&mut conn, "BEGIN").await;
+    // The plans the worker's prepared statements settle on after their fifth run.
+    run(&mut conn, "SET LOCAL plan_cache_mode = force_generic_plan").await;
     let before = rows_read(&mut conn).await;
     let oldest = deliveries::due_in(&mut conn, i64::MIN, 10_000, 100)
         .await
@@ -415,7 +421,12 @@ async fn the_worker_reads_past_a_silent_providers_backlog() {
         .map(|job| job.transaction_id.as_str())
         .collect();
     found.sort_unstable();
-    assert_eq!(found, ["D001-1-1", "D001-1-2", "D001-1-3"]);
+    assert_eq!(
+        found,
+        ["D001-1-1", "D001-1-2", "D001-1-3"],
+        "the other provider's two waiting and its claim whose lease ran out (D001-1-3), \
+         not the claim still held (D001-1-4)"
+    );
     assert!(
         others_read <= 10,
         "the other provider's 3 due deliveries read {others_read} rows of deliveries"

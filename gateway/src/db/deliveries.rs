@@ -211,15 +211,14 @@ pub async fn due_in(
     rows.iter().map(due_from_row).collect()
 }
 
-/// Up to `limit` deliveries of `providers` (at least one) waiting for an attempt (queued or
-/// retrying: a claimed one, due again only when a worker died mid-attempt, is left to
-/// [`due_in`]) that fell due from `from_ms` until `now_ms`, oldest due first: the due jobs
-/// behind those of providers at their cap, which [`due_in`] would read first however many
-/// there are. Each provider's first `limit` are read on their own, through
-/// `deliveries_waiting_by_provider` (migration 0018), and the oldest of them kept: the jobs of
-/// the providers left out are never read, nor more than `limit` of any provider's (one `IN`
-/// list for them all read every due job of each before sorting them: 1.2 ms a read under the
-/// gateway benchmark).
+/// Up to `limit` unfinished deliveries of `providers` (at least one) that fell due from
+/// `from_ms` until `now_ms`, oldest due first: the due jobs behind those of providers at their
+/// cap, which [`due_in`] would read first however many there are. Each provider's first
+/// `limit` are read on their own, through `deliveries_unfinished_by_provider` (migration 0019),
+/// and the oldest of them kept: the jobs of the providers left out are never read, nor more
+/// than `limit` of any provider's (one `IN` list for them all read every due job of each before
+/// sorting them: 1.2 ms a read under the gateway benchmark). A claim whose lease ran out (its
+/// worker died mid-attempt) is among them.
 pub async fn due_of(
     pool: &AnyPool,
     providers: &[&str],
@@ -246,11 +245,13 @@ pub async fn due_of_in(
     limit: i64,
 ) -> Result<Vec<Due>, sqlx::Error> {
     let p = Placeholders::Numbered;
+    // The condition is the index's own, `provider IS NOT NULL` too (migration 0019 says why).
     let each: Vec<String> = (0..providers.len())
         .map(|i| {
             format!(
                 "SELECT * FROM (SELECT transaction_id, provider, next_attempt_at_ms \
-                 FROM deliveries WHERE provider = {} AND state IN ('queued', 'retrying') \
+                 FROM deliveries WHERE provider = {} \
+                 AND state IN ('queued', 'sent', 'retrying') AND provider IS NOT NULL \
                  AND next_attempt_at_ms >= $1 AND next_attempt_at_ms <= $2 \
                  ORDER BY next_attempt_at_ms, transaction_id LIMIT $3) AS p{i}",
                 p.nth(4 + i)
