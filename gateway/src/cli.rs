@@ -93,6 +93,7 @@ pub async fn provider_connect(config: &Config, settings: ConnectSettings) -> Exi
         password,
         timeout_ms: settings.timeout_ms,
         ca_cert_pem,
+        in_flight_max: settings.in_flight_max,
         updated_at_ms: now,
     };
     let saved = async {
@@ -106,7 +107,7 @@ pub async fn provider_connect(config: &Config, settings: ConnectSettings) -> Exi
     match saved {
         Ok(()) => {
             println!(
-                "Provider {} connected: {} ({}{})",
+                "Provider {} connected: {} ({}{}{})",
                 stored.provider,
                 stored.url,
                 stored.protocol,
@@ -114,7 +115,11 @@ pub async fn provider_connect(config: &Config, settings: ConnectSettings) -> Exi
                     ", HTTP Basic"
                 } else {
                     ""
-                }
+                },
+                stored
+                    .in_flight_max
+                    .map(|n| format!(", {n} at once"))
+                    .unwrap_or_default()
             );
             ExitCode::SUCCESS
         }
@@ -195,6 +200,7 @@ pub struct ConnectSettings {
     pub password_env: String,
     pub timeout_ms: i64,
     pub ca_cert: Option<std::path::PathBuf>,
+    pub in_flight_max: Option<i64>,
 }
 
 /// Where the console is reached: the public URL when configured, else the listening address.

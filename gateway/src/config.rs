@@ -82,10 +82,12 @@ pub struct Config {
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=4096))]
     pub delivery_in_flight: usize,
 
-    /// How many payments may be on their way to one provider at once: what its contract allows,
-    /// and what keeps a provider that hangs from taking every place of the others.
+    /// How many payments may be on their way to one provider at once, for a provider whose
+    /// connection does not say (the operator sets its contract's figure there): what keeps a
+    /// provider that hangs from taking every place of the others.
     #[arg(long, env = "TOLEM_DELIVERY_IN_FLIGHT_PER_PROVIDER", default_value_t = 32,
-          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=4096))]
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new()
+              .range(1..=crate::delivery::connections::IN_FLIGHT_RANGE.end().unsigned_abs()))]
     pub delivery_in_flight_per_provider: usize,
 
     /// The payment service customers pay card bills through: `tiptop` (TipTop Pay, formerly
@@ -305,6 +307,10 @@ pub enum ProviderCommand {
         /// A PEM file with an extra root certificate, for a provider with its own CA.
         #[arg(long)]
         ca_cert: Option<std::path::PathBuf>,
+        /// How many payments may be on their way to it at once (what its contract allows);
+        /// without it, the gateway's `--delivery-in-flight-per-provider`.
+        #[arg(long)]
+        in_flight_max: Option<i64>,
     },
     /// Print the registry of what was delivered to a provider on a business day (CSV:
     /// txn_id,prv_txn,account,sum,txn_date), or, with `--compare`, list every difference from

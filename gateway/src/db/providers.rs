@@ -67,13 +67,6 @@ pub async fn catalogue(pool: &AnyPool) -> Result<(Vec<ProviderInfo>, i64), sqlx:
     Ok((providers, updated_at_ms))
 }
 
-/// Every provider's code, switched off or not (its accepted payments are still delivered).
-pub async fn codes(pool: &AnyPool) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT code FROM providers ORDER BY code")
-        .fetch_all(pool)
-        .await
-}
-
 /// The provider a payment may be made to: `Err(UnknownProvider)` (908) when there is no such
 /// provider, `Err(ProviderDisabled)` (914) when the operator switched it off.
 pub async fn payable_provider(

@@ -362,6 +362,7 @@ pub async fn connect_demo_providers(pool: &AnyPool, url: &str) -> Result<(), See
             password: None,
             timeout_ms: 10_000,
             ca_cert_pem: None,
+            in_flight_max: None,
             updated_at_ms: now,
         };
         let mut tx = begin_write(pool).await?;

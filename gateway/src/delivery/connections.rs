@@ -21,6 +21,9 @@ use crate::{
 
 /// The longest a provider may be given to answer, and the shortest.
 pub const TIMEOUT_RANGE_MS: std::ops::RangeInclusive<i64> = 1_000..=120_000;
+/// How many payments may be on their way to a provider at once, set on its connection or for
+/// the gateway (`TOLEM_DELIVERY_IN_FLIGHT_PER_PROVIDER`); migration 0020 checks the same.
+pub const IN_FLIGHT_RANGE: std::ops::RangeInclusive<i64> = 1..=4_096;
 
 /// Why a connection's settings were refused.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +38,8 @@ pub enum ConnectionError {
     HalfCredentials,
     #[error("the timeout must be between 1 000 and 120 000 ms")]
     BadTimeout,
+    #[error("the payments on their way at once must be from 1 to 4 096")]
+    BadInFlight,
     #[error("the provider's settings are not usable: {0}")]
     Unusable(String),
     #[error(transparent)]
@@ -86,6 +91,12 @@ pub async fn connect_in(
     if !TIMEOUT_RANGE_MS.contains(&stored.timeout_ms) {
         return Err(ConnectionError::BadTimeout);
     }
+    if stored
+        .in_flight_max
+        .is_some_and(|n| !IN_FLIGHT_RANGE.contains(&n))
+    {
+        return Err(ConnectionError::BadInFlight);
+    }
     // Builds the adapter once: a bad URL or certificate is refused now, not at 3 a.m.
     let connection = connection_of(stored)?;
     adapter_for(&connection).map_err(|e| ConnectionError::Unusable(e.to_string()))?;
@@ -100,6 +111,7 @@ pub async fn connect_in(
             "password_set": stored.password.is_some(),
             "timeout_ms": stored.timeout_ms,
             "ca_cert": stored.ca_cert_pem.is_some(),
+            "in_flight_max": stored.in_flight_max,
         }),
     };
     audit::record_in(conn, actor, &event, now_ms).await?;

@@ -10,8 +10,9 @@
 //!   leaves the claim to expire and the job is sent again then — with the same provider
 //!   transaction number, which the provider answers with its first outcome.
 //! * **Many at once, as they fall due.** Up to [`RetryPolicy::parallel`] jobs are in flight
-//!   together, at most [`RetryPolicy::per_provider`] of them to one provider, so one slow or
-//!   hanging provider does not hold the others back. A job is claimed and sent as soon as there
+//!   together, at most a provider's places of them to one provider (what its connection sets,
+//!   its contract's figure, else [`RetryPolicy::per_provider`]), so one slow or hanging
+//!   provider does not hold the others back. A job is claimed and sent as soon as there
 //!   is room for it, not when a whole batch before it is answered: a provider answers after
 //!   its network's round trip, and the worker's pace is what is in flight divided by that time
 //!   (16 in flight, waiting for each batch, delivered 133 a second to a provider 100 ms away
@@ -42,8 +43,9 @@ use super::{
 };
 use crate::{
     db::{
+        connections,
         deliveries::{self, Attempt, Claimed, Due},
-        now_ms, providers,
+        now_ms,
     },
     jobs::millis,
 };
@@ -85,7 +87,8 @@ pub struct RetryPolicy {
     pub idle_poll: Duration,
     /// How many jobs may be in flight at once, to all providers.
     pub parallel: usize,
-    /// How many jobs may be in flight at once to one provider.
+    /// How many jobs may be in flight at once to a provider whose connection does not say
+    /// (its `in_flight_max`, the operator's).
     pub per_provider: usize,
 }
 
@@ -138,13 +141,15 @@ impl Worker {
     pub fn spawn(self) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
             tracing::info!("provider delivery started");
-            // Kept from one round to the next: a round begins at the floor the last one left.
+            // Kept from one round to the next: a round begins at the floor the last one left,
+            // and with the providers' places as read at most a second before.
             let mut floor = Floor::default();
+            let mut flight = Flight::new(&self.retry);
             loop {
                 if self.pool.is_closed() {
                     break;
                 }
-                let pause = match self.run_once(&mut floor).await {
+                let pause = match self.run_once(&mut flight, &mut floor).await {
                     Ok(next_due) => next_due
                         .map_or(self.retry.idle_poll, |due| {
                             let ms = due.saturating_sub(now_ms()).max(0);
@@ -169,14 +174,16 @@ impl Worker {
     }
 
     /// Sends everything due now and whatever falls due or comes meanwhile, each job as soon as
-    /// there is room for it (up to [`RetryPolicy::parallel`] in flight, at most
-    /// [`RetryPolicy::per_provider`] to one provider); returns once nothing is in flight and
-    /// nothing more was due, with when the next unfinished job at or above the `floor` its
-    /// reads began at falls due (one below it is due already, and found by the next read from
-    /// the start).
-    async fn run_once(&self, floor: &mut Floor) -> Result<Option<i64>, ClaimError> {
-        let mut flight = Flight::new(&self.retry);
-        let sent = self.send_due(&mut flight, floor).await;
+    /// there is room for it (up to [`RetryPolicy::parallel`] in flight, at most a provider's
+    /// places to one provider); returns once nothing is in flight and nothing more was due,
+    /// with when the next unfinished job at or above the `floor` its reads began at falls due
+    /// (one below it is due already, and found by the next read from the start).
+    async fn run_once(
+        &self,
+        flight: &mut Flight,
+        floor: &mut Floor,
+    ) -> Result<Option<i64>, ClaimError> {
+        let sent = self.send_due(flight, floor).await;
         // The attempts in flight are answered and recorded even when reading or claiming
         // failed: dropped, they would wait for their claims to run out before going again.
         while let Some(ended) = flight.running.join_next_with_id().await {
@@ -207,14 +214,13 @@ impl Worker {
         // only providers at their cap have jobs due, and reading again after every answer
         // would cost more than the deliveries themselves.
         let mut past_capped_in_vain = false;
-        let mut catalogue = Catalogue::default();
         loop {
             let wake_read_at = last_read.map(|at| at + WAKE_READ_EVERY);
             let read_now = more_due
                 && (flight.is_empty()
                     || read_again
                     || past_capped
-                    || flight.freed >= REFILL.min(flight.per_provider)
+                    || flight.freed >= REFILL.min(flight.places.default)
                     || (woken && wake_read_at.is_none_or(|at| Instant::now() >= at)));
             if read_now {
                 if woken {
@@ -222,6 +228,7 @@ impl Worker {
                 }
                 woken = false;
                 last_read = Some(Instant::now());
+                flight.places.refresh(&self.pool).await?;
                 let limit = flight.read_size();
                 let from = floor.begins_at(Instant::now());
                 let from_ms = from.unwrap_or(i64::MIN);
@@ -229,7 +236,7 @@ impl Worker {
                 let due = if past_capped {
                     // Not moving the floor: the capped providers' jobs below it wait for
                     // their places.
-                    let with_room = catalogue.with_room(&self.pool, flight).await?;
+                    let with_room = flight.with_room();
                     if with_room.is_empty() {
                         Vec::new()
                     } else {
@@ -560,35 +567,60 @@ impl Floor {
     }
 }
 
-/// The catalogue's provider codes, for reads past the providers at their cap; read again at
-/// most every [`FROM_START_EVERY`] (a provider added meanwhile has its jobs read oldest first
-/// as every provider's are).
-#[derive(Default)]
-struct Catalogue {
-    codes: Vec<String>,
+/// Each provider's places in flight: its connection's (`in_flight_max`, the operator's, what
+/// its contract allows), else the gateway's [`RetryPolicy::per_provider`]; and the catalogue's
+/// codes, for the reads past the providers at their cap. Read again at most every
+/// [`FROM_START_EVERY`]: a connection saved or a provider added meanwhile counts from then on.
+struct Places {
+    /// A provider's places when its connection does not say.
+    default: usize,
+    /// The most a provider may have: all the places there are.
+    most: usize,
+    /// Every provider of the catalogue, with its places.
+    of: HashMap<String, usize>,
     read_at: Option<Instant>,
 }
 
-impl Catalogue {
-    /// The providers not at their cap in `flight`.
-    async fn with_room(
-        &mut self,
-        pool: &AnyPool,
-        flight: &Flight,
-    ) -> Result<Vec<&str>, sqlx::Error> {
+impl Places {
+    fn new(retry: &RetryPolicy, parallel: usize) -> Self {
+        Places {
+            default: retry.per_provider.clamp(1, parallel),
+            most: parallel,
+            of: HashMap::new(),
+            read_at: None,
+        }
+    }
+
+    /// Reads them again if the last read is a second old.
+    async fn refresh(&mut self, pool: &AnyPool) -> Result<(), sqlx::Error> {
         if self
             .read_at
-            .is_none_or(|at| at.elapsed() >= FROM_START_EVERY)
+            .is_some_and(|at| at.elapsed() < FROM_START_EVERY)
         {
-            self.codes = providers::codes(pool).await?;
-            self.read_at = Some(Instant::now());
+            return Ok(());
         }
-        Ok(self
-            .codes
-            .iter()
-            .map(String::as_str)
-            .filter(|code| !flight.at_cap(code))
-            .collect())
+        let read = connections::places(pool).await?;
+        self.set(read);
+        self.read_at = Some(Instant::now());
+        Ok(())
+    }
+
+    /// Each provider's places as its connection sets them (`None`: the default).
+    fn set(&mut self, read: Vec<(String, Option<i64>)>) {
+        self.of = read
+            .into_iter()
+            .map(|(code, places)| {
+                let places = places
+                    .and_then(|n| usize::try_from(n).ok())
+                    .map_or(self.default, |n| n.clamp(1, self.most));
+                (code, places)
+            })
+            .collect();
+    }
+
+    /// `provider`'s places (the default for one the catalogue read has not seen).
+    fn of(&self, provider: &str) -> usize {
+        self.of.get(provider).copied().unwrap_or(self.default)
     }
 }
 
@@ -601,7 +633,8 @@ struct Flight {
     /// has no entry.
     per: HashMap<String, usize>,
     parallel: usize,
-    per_provider: usize,
+    /// How many each provider may have.
+    places: Places,
     /// Answers since the last read of the due jobs.
     freed: usize,
 }
@@ -614,7 +647,7 @@ impl Flight {
             tasks: HashMap::new(),
             per: HashMap::new(),
             parallel,
-            per_provider: retry.per_provider.clamp(1, parallel),
+            places: Places::new(retry, parallel),
             freed: 0,
         }
     }
@@ -632,7 +665,17 @@ impl Flight {
     fn at_cap(&self, provider: &str) -> bool {
         self.per
             .get(provider)
-            .is_some_and(|n| *n >= self.per_provider)
+            .is_some_and(|n| *n >= self.places.of(provider))
+    }
+
+    /// The providers of the catalogue not at their cap.
+    fn with_room(&self) -> Vec<&str> {
+        self.places
+            .of
+            .keys()
+            .map(String::as_str)
+            .filter(|code| !self.at_cap(code))
+            .collect()
     }
 
     /// How many more jobs may start.
@@ -645,8 +688,12 @@ impl Flight {
     /// provider at its cap, hundreds of places free in all) made the delivery on SQLite 30–50 µs
     /// of the gateway's processor time dearer under the gateway benchmark.
     fn read_size(&self) -> usize {
-        let left_to_those_in_flight: usize = self.per.values().map(|n| self.per_provider - n).sum();
-        let for_others = REFILL.min(self.per_provider);
+        let left_to_those_in_flight: usize = self
+            .per
+            .iter()
+            .map(|(provider, n)| self.places.of(provider).saturating_sub(*n))
+            .sum();
+        let for_others = REFILL.min(self.places.default);
         self.room()
             .min(BATCH)
             .min(left_to_those_in_flight + for_others)
@@ -664,8 +711,9 @@ impl Flight {
             if room == 0 {
                 return (picked, true);
             }
+            let places = self.places.of(&job.provider);
             let per = self.per.entry(job.provider.clone()).or_default();
-            if *per >= self.per_provider {
+            if *per >= places {
                 left = true;
                 continue;
             }
@@ -765,6 +813,43 @@ mod tests {
         }
         assert!(flight.is_empty());
         assert_eq!(flight.room(), 4);
+    }
+
+    #[test]
+    fn a_provider_has_the_places_its_connection_sets_and_the_others_the_gateways() {
+        let mut flight = Flight::new(&RetryPolicy {
+            parallel: 8,
+            per_provider: 2,
+            ..RetryPolicy::default()
+        });
+        // Kcell's contract allows one at a time, Tele2's five, Beeline's connection does not
+        // say; one asks for more than there are places at all.
+        flight.places.set(vec![
+            ("kcell".to_owned(), Some(1)),
+            ("tele2".to_owned(), Some(5)),
+            ("beeline".to_owned(), None),
+            ("altel".to_owned(), Some(100)),
+        ]);
+        let line: Vec<Due> = ["kcell", "tele2", "beeline"]
+            .iter()
+            .flat_map(|provider| (1..=6).map(move |i| due(&format!("{provider}{i}"), provider)))
+            .collect();
+        let (picked, left) = flight.pick(line.iter());
+        assert_eq!(
+            ids(&picked),
+            [
+                "kcell1", "tele21", "tele22", "tele23", "tele24", "tele25", "beeline1", "beeline2"
+            ]
+        );
+        assert!(left);
+        assert!(flight.at_cap("kcell") && flight.at_cap("tele2") && flight.at_cap("beeline"));
+        assert_eq!(flight.places.of("altel"), 8, "no more than all the places");
+        assert_eq!(
+            flight.places.of("new"),
+            2,
+            "one not read yet has the gateway's"
+        );
+        assert_eq!(flight.with_room(), ["altel"]);
     }
 
     #[test]

@@ -42,6 +42,19 @@ pub fn quick_retry() -> RetryPolicy {
 impl Gateway {
     /// Connects `provider` to `url` (OSMP, no credentials, `timeout_ms`) the way the CLI does.
     pub async fn connect_provider(&self, provider: &str, url: &str, timeout_ms: i64) {
+        self.connect_provider_in_flight(provider, url, timeout_ms, None)
+            .await;
+    }
+
+    /// [`Self::connect_provider`] with the most payments on their way to it at once
+    /// (`in_flight_max`; `None`: the worker's `per_provider`).
+    pub async fn connect_provider_in_flight(
+        &self,
+        provider: &str,
+        url: &str,
+        timeout_ms: i64,
+        in_flight_max: Option<i64>,
+    ) {
         let now = now_ms();
         let stored = StoredConnection {
             provider: provider.to_owned(),
@@ -51,6 +64,7 @@ impl Gateway {
             password: None,
             timeout_ms,
             ca_cert_pem: None,
+            in_flight_max,
             updated_at_ms: now,
         };
         let mut tx = begin_write(&self.pool).await.unwrap();

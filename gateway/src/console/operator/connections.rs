@@ -1,5 +1,6 @@
 //! `GET|POST /console/operator/providers/{code}/connection` — how the gateway reaches a
-//! provider: protocol, URL, HTTP Basic credentials, timeout and an extra root certificate.
+//! provider: protocol, URL, HTTP Basic credentials, timeout, an extra root certificate, and how
+//! many payments may be on their way to it at once (what its contract allows).
 //! Saving needs the operator's one-time code; the password is never shown back (left empty, the
 //! stored one is kept) and never logged. The rules and the audit row are in
 //! [`crate::delivery::connections`], shared with the CLI.
@@ -55,6 +56,8 @@ pub struct ConnectionForm {
     timeout_ms: String,
     #[serde(default)]
     ca_cert_pem: String,
+    #[serde(default)]
+    in_flight_max: String,
 }
 
 /// A refusal's words in the user's language.
@@ -65,6 +68,7 @@ fn error_text(error: &ConnectionError) -> String {
         ConnectionError::BadUrl => "connections.error_url",
         ConnectionError::HalfCredentials => "connections.error_credentials",
         ConnectionError::BadTimeout => "connections.error_timeout",
+        ConnectionError::BadInFlight => "connections.error_in_flight",
         ConnectionError::Unusable(_) => "connections.error_unusable",
         ConnectionError::Database(_) => "errors.internal",
     })
@@ -110,6 +114,9 @@ fn render(
                 value=(typed.timeout_ms);
             label for="ca_cert_pem" { (tr("connections.ca_cert")) }
             textarea #ca_cert_pem name="ca_cert_pem" rows="4" { (typed.ca_cert_pem) }
+            label for="in_flight_max" { (tr("connections.in_flight")) }
+            input #in_flight_max type="text" name="in_flight_max" inputmode="numeric"
+                placeholder=(tr("connections.in_flight_default")) value=(typed.in_flight_max);
             (otp_field())
             button type="submit" { (tr("connections.save")) }
         }
@@ -128,6 +135,11 @@ fn filled(text: &str) -> Option<String> {
     (!text.is_empty()).then(|| text.to_owned())
 }
 
+/// A number as typed, spaces between its digits allowed ("15 000").
+fn whole_number(text: &str) -> Result<i64, std::num::ParseIntError> {
+    text.trim().replace(' ', "").parse()
+}
+
 /// The form filled from what is stored (never the password).
 fn typed_from(stored: Option<&StoredConnection>) -> ConnectionForm {
     ConnectionForm {
@@ -136,6 +148,10 @@ fn typed_from(stored: Option<&StoredConnection>) -> ConnectionForm {
         timeout_ms: stored.map_or(15_000, |s| s.timeout_ms).to_string(),
         ca_cert_pem: stored
             .and_then(|s| s.ca_cert_pem.clone())
+            .unwrap_or_default(),
+        in_flight_max: stored
+            .and_then(|s| s.in_flight_max)
+            .map(|n| n.to_string())
             .unwrap_or_default(),
         ..ConnectionForm::default()
     }
@@ -180,6 +196,7 @@ async fn save(
             username: form.username.clone(),
             timeout_ms: form.timeout_ms.clone(),
             ca_cert_pem: form.ca_cert_pem.clone(),
+            in_flight_max: form.in_flight_max.clone(),
             ..ConnectionForm::default()
         };
         (
@@ -188,8 +205,14 @@ async fn save(
         )
             .into_response()
     };
-    let Ok(timeout_ms) = form.timeout_ms.trim().replace(' ', "").parse::<i64>() else {
+    let Ok(timeout_ms) = whole_number(&form.timeout_ms) else {
         return Ok(refuse(error_text(&ConnectionError::BadTimeout), &form));
+    };
+    // Empty: the gateway's setting.
+    let in_flight_max = match filled(&form.in_flight_max).as_deref().map(whole_number) {
+        None => None,
+        Some(Ok(n)) => Some(n),
+        Some(Err(_)) => return Ok(refuse(error_text(&ConnectionError::BadInFlight), &form)),
     };
     let username = filled(&form.username);
     // An empty password keeps the stored one for the same user name.
@@ -207,6 +230,7 @@ async fn save(
         password,
         timeout_ms,
         ca_cert_pem: filled(&form.ca_cert_pem),
+        in_flight_max,
         updated_at_ms: now,
     };
     let mut tx = match confirm::begin_confirmed(&state, &user, ip, &form.csrf, &form.otp).await {
