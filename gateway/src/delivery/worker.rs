@@ -220,7 +220,7 @@ impl Worker {
                 && (flight.is_empty()
                     || read_again
                     || past_capped
-                    || flight.freed >= REFILL.min(flight.places.default)
+                    || flight.refill_due()
                     || (woken && wake_read_at.is_none_or(|at| Instant::now() >= at)));
             if read_now {
                 if woken {
@@ -635,8 +635,9 @@ struct Flight {
     parallel: usize,
     /// How many each provider may have.
     places: Places,
-    /// Answers since the last read of the due jobs.
+    /// Answers since the last read of the due jobs, in all and of each provider.
     freed: usize,
+    freed_of: HashMap<String, usize>,
 }
 
 impl Flight {
@@ -649,6 +650,7 @@ impl Flight {
             parallel,
             places: Places::new(retry, parallel),
             freed: 0,
+            freed_of: HashMap::new(),
         }
     }
 
@@ -704,6 +706,7 @@ impl Flight {
     /// left for want of room (its provider's, or all of it).
     fn pick<'d>(&mut self, due: impl Iterator<Item = &'d Due>) -> (Vec<Due>, bool) {
         self.freed = 0;
+        self.freed_of.clear();
         let mut picked = Vec::new();
         let mut left = false;
         let mut room = self.room();
@@ -742,9 +745,28 @@ impl Flight {
             Err(error) => error.id(),
         };
         if let Some(provider) = self.tasks.remove(&id) {
-            self.release(&provider);
-            self.freed += 1;
+            self.answered(provider);
         }
+    }
+
+    /// A job of `provider` was answered: its place is free again.
+    fn answered(&mut self, provider: String) {
+        self.release(&provider);
+        self.freed += 1;
+        *self.freed_of.entry(provider).or_default() += 1;
+    }
+
+    /// Whether enough places were freed since the last read to read the due jobs again: a
+    /// refill's worth in all ([`REFILL`], or the gateway's places per provider if fewer), or
+    /// of one provider's places if it has fewer: a provider whose contract allows one at a
+    /// time would otherwise wait for 16 of the others' answers (or the next payment, or the
+    /// poll: 30 s while the others do not answer) before its next job starts.
+    fn refill_due(&self) -> bool {
+        self.freed >= REFILL.min(self.places.default)
+            || self
+                .freed_of
+                .iter()
+                .any(|(provider, n)| *n >= REFILL.min(self.places.of(provider)))
     }
 }
 
@@ -850,6 +872,32 @@ mod tests {
             "one not read yet has the gateway's"
         );
         assert_eq!(flight.with_room(), ["altel"]);
+    }
+
+    #[test]
+    fn a_provider_with_few_places_reads_again_at_its_own_answer() {
+        let mut flight = Flight::new(&RetryPolicy {
+            parallel: 64,
+            per_provider: 32,
+            ..RetryPolicy::default()
+        });
+        flight.places.set(vec![("kcell".to_owned(), Some(1))]);
+        let mut line = vec![due("k1", "kcell"), due("k2", "kcell")];
+        line.extend((1..=32).map(|i| due(&format!("b{i}"), "beeline")));
+        let (picked, left) = flight.pick(line.iter());
+        assert_eq!(picked.len(), 33, "Kcell's one and Beeline's 32");
+        assert!(left, "Kcell's second waits for its place");
+        // Beeline's answers free places, but a read for one or two would claim one a statement.
+        flight.answered("beeline".to_owned());
+        flight.answered("beeline".to_owned());
+        assert!(!flight.refill_due());
+        // Kcell's one place is free: its second job is read for at once.
+        flight.answered("kcell".to_owned());
+        assert!(flight.refill_due());
+        // A read resets the count.
+        let (picked, _) = flight.pick(line[1..2].iter());
+        assert_eq!(ids(&picked), ["k2"]);
+        assert!(!flight.refill_due());
     }
 
     #[test]
