@@ -179,22 +179,29 @@ async fn the_operator_connects_a_provider_and_its_password_never_shows() {
     let (html, csrf) = gateway.console_page(page, &operator).await;
     assert!(html.contains("data-connected=\"false\""));
 
+    // The form as the operator fills it, with the URL and the places in flight given, and a
+    // fresh one-time code.
+    let save = async |url: &str, in_flight_max: &str| {
+        let code = gateway.code_of(OPERATOR.0, OPERATOR_TOTP_SECRET).await;
+        gateway
+            .console_post(
+                page,
+                &operator,
+                &[
+                    ("csrf", &csrf),
+                    ("otp", &code),
+                    ("url", url),
+                    ("username", "tolem"),
+                    ("password", "s3cret-basic"),
+                    ("timeout_ms", "5000"),
+                    ("in_flight_max", in_flight_max),
+                ],
+            )
+            .await
+    };
+
     // A URL that is not one is refused in Russian, keeping what was typed.
-    let code = gateway.code_of(OPERATOR.0, OPERATOR_TOTP_SECRET).await;
-    let refused = gateway
-        .console_post(
-            page,
-            &operator,
-            &[
-                ("csrf", &csrf),
-                ("otp", &code),
-                ("url", "provider.kz/osmp"),
-                ("username", "tolem"),
-                ("password", "s3cret-basic"),
-                ("timeout_ms", "5000"),
-            ],
-        )
-        .await;
+    let refused = save("provider.kz/osmp", "").await;
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = refused.text().await.unwrap();
     assert!(text_of(&html).contains("http:// или https://"), "{html}");
@@ -205,43 +212,13 @@ async fn the_operator_connects_a_provider_and_its_password_never_shows() {
     );
 
     // So is more payments on their way at once than there can be.
-    let code = gateway.code_of(OPERATOR.0, OPERATOR_TOTP_SECRET).await;
-    let refused = gateway
-        .console_post(
-            page,
-            &operator,
-            &[
-                ("csrf", &csrf),
-                ("otp", &code),
-                ("url", &provider.url),
-                ("username", "tolem"),
-                ("password", "s3cret-basic"),
-                ("timeout_ms", "5000"),
-                ("in_flight_max", "10 000"),
-            ],
-        )
-        .await;
+    let refused = save(&provider.url, "10 000").await;
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = refused.text().await.unwrap();
     assert!(text_of(&html).contains("от 1 до 4096"), "{html}");
     assert!(html.contains("10 000"), "what was typed stays");
 
-    let code = gateway.code_of(OPERATOR.0, OPERATOR_TOTP_SECRET).await;
-    let saved = gateway
-        .console_post(
-            page,
-            &operator,
-            &[
-                ("csrf", &csrf),
-                ("otp", &code),
-                ("url", &provider.url),
-                ("username", "tolem"),
-                ("password", "s3cret-basic"),
-                ("timeout_ms", "5000"),
-                ("in_flight_max", "8"),
-            ],
-        )
-        .await;
+    let saved = save(&provider.url, "8").await;
     assert_eq!(saved.status(), StatusCode::SEE_OTHER);
     let (html, _) = gateway.console_page(page, &operator).await;
     assert!(html.contains("data-connected=\"true\""));
