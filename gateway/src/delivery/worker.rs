@@ -635,8 +635,7 @@ struct Flight {
     parallel: usize,
     /// How many each provider may have.
     places: Places,
-    /// Answers since the last read of the due jobs, in all and of each provider.
-    freed: usize,
+    /// Answers since the last read of the due jobs, of each provider.
     freed_of: HashMap<String, usize>,
 }
 
@@ -649,7 +648,6 @@ impl Flight {
             per: HashMap::new(),
             parallel,
             places: Places::new(retry, parallel),
-            freed: 0,
             freed_of: HashMap::new(),
         }
     }
@@ -705,7 +703,6 @@ impl Flight {
     /// The jobs of `due` (oldest due first) there is room for, counted in; and whether any was
     /// left for want of room (its provider's, or all of it).
     fn pick<'d>(&mut self, due: impl Iterator<Item = &'d Due>) -> (Vec<Due>, bool) {
-        self.freed = 0;
         self.freed_of.clear();
         let mut picked = Vec::new();
         let mut left = false;
@@ -752,7 +749,6 @@ impl Flight {
     /// A job of `provider` was answered: its place is free again.
     fn answered(&mut self, provider: String) {
         self.release(&provider);
-        self.freed += 1;
         *self.freed_of.entry(provider).or_default() += 1;
     }
 
@@ -762,7 +758,7 @@ impl Flight {
     /// time would otherwise wait for 16 of the others' answers (or the next payment, or the
     /// poll: 30 s while the others do not answer) before its next job starts.
     fn refill_due(&self) -> bool {
-        self.freed >= REFILL.min(self.places.default)
+        self.freed_of.values().sum::<usize>() >= REFILL.min(self.places.default)
             || self
                 .freed_of
                 .iter()
