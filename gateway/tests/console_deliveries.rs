@@ -178,6 +178,13 @@ async fn the_operator_connects_a_provider_and_its_password_never_shows() {
     let page = "/console/operator/providers/kcell/connection";
     let (html, csrf) = gateway.console_page(page, &operator).await;
     assert!(html.contains("data-connected=\"false\""));
+    // An empty field means the running worker's own figure, and the page says which:
+    // `quick_retry`'s 16, not the gateway's usual 32.
+    assert!(
+        places_field(&html).contains("placeholder=\"пусто: 16 (настройка шлюза)\""),
+        "{}",
+        places_field(&html)
+    );
 
     // The form as the operator fills it, with the URL and the places in flight given, and a
     // fresh one-time code.
@@ -223,11 +230,7 @@ async fn the_operator_connects_a_provider_and_its_password_never_shows() {
     let (html, _) = gateway.console_page(page, &operator).await;
     assert!(html.contains("data-connected=\"true\""));
     assert!(!html.contains("s3cret-basic"));
-    let field = html
-        .split("id=\"in_flight_max\"")
-        .nth(1)
-        .and_then(|rest| rest.split('>').next())
-        .expect("the form has the field");
+    let field = places_field(&html);
     assert!(
         field.contains("value=\"8\""),
         "the contract's 8 at once shows: {field}"
@@ -249,4 +252,12 @@ async fn the_operator_connects_a_provider_and_its_password_never_shows() {
         })
         .await;
     assert_eq!(delivered.state, DeliveryState::Delivered);
+}
+
+/// The connection form's field of the payments on their way at once, as served.
+fn places_field(html: &str) -> &str {
+    html.split("id=\"in_flight_max\"")
+        .nth(1)
+        .and_then(|rest| rest.split('>').next())
+        .expect("the form has the field")
 }

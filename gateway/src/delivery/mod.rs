@@ -28,7 +28,10 @@ pub mod reversal;
 pub mod riders;
 pub mod worker;
 
-use std::sync::Arc;
+use std::sync::{
+    Arc,
+    atomic::{AtomicUsize, Ordering},
+};
 
 use tokio::sync::Notify;
 use tolem_protocol::messages::{Delivery, DeliveryState, ProviderRefusal};
@@ -84,15 +87,38 @@ fn refusal_from_text(delivery: &deliveries::Delivery) -> ProviderRefusal {
 
 /// What the delivery worker shares with the rest of the gateway: its wake-up when a payment was
 /// accepted, so it goes out at once rather than at the next poll (a wake-up while the worker is
-/// busy is kept: one permit), and its claims and delivered outcomes waiting to be written,
-/// which the payment writer takes along in its groups ([`riders`]).
-#[derive(Default)]
+/// busy is kept: one permit), its claims and delivered outcomes waiting to be written, which
+/// the payment writer takes along in its groups ([`riders`]), and its places a provider when
+/// the provider's connection does not say, which the operator's console shows.
 pub struct DeliveryQueue {
     wake: Notify,
     pub riders: Arc<riders::Riders>,
+    places_default: AtomicUsize,
+}
+
+impl Default for DeliveryQueue {
+    fn default() -> Self {
+        DeliveryQueue {
+            wake: Notify::default(),
+            riders: Arc::default(),
+            places_default: AtomicUsize::new(worker::RetryPolicy::default().places_default()),
+        }
+    }
 }
 
 impl DeliveryQueue {
+    /// How many payments the worker has on their way to a provider at once when its connection
+    /// does not say: the running worker's [`worker::RetryPolicy::places_default`] (the default
+    /// policy's before a worker starts).
+    pub fn places_default(&self) -> usize {
+        self.places_default.load(Ordering::Relaxed)
+    }
+
+    /// Called by the worker as it starts.
+    fn set_places_default(&self, places: usize) {
+        self.places_default.store(places, Ordering::Relaxed);
+    }
+
     /// Tells the worker a job is waiting.
     pub fn wake(&self) {
         self.wake.notify_one();

@@ -106,6 +106,13 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// A provider's places in flight when its connection does not say: [`Self::per_provider`],
+    /// at least one and at most all the places there are. The console shows it beside the
+    /// connection's field.
+    pub fn places_default(&self) -> usize {
+        self.per_provider.clamp(1, self.parallel.max(1))
+    }
+
     /// The wait after `failures` failed attempts (1 = the first): `first_delay · 2^(n-1)`, at
     /// most `max_delay`.
     pub fn delay_after(&self, failures: i64) -> Duration {
@@ -139,6 +146,8 @@ impl Worker {
 
     /// Starts the task on the runtime; it stops when the pool is closed at shutdown.
     pub fn spawn(self) -> tokio::task::JoinHandle<()> {
+        // Before the task runs: the console may show it at once.
+        self.queue.set_places_default(self.retry.places_default());
         tokio::spawn(async move {
             tracing::info!("provider delivery started");
             // Kept from one round to the next: a round begins at the floor the last one left,
@@ -584,7 +593,7 @@ struct Places {
 impl Places {
     fn new(retry: &RetryPolicy, parallel: usize) -> Self {
         Places {
-            default: retry.per_provider.clamp(1, parallel),
+            default: retry.places_default(),
             most: parallel,
             of: HashMap::new(),
             read_at: None,

@@ -80,8 +80,15 @@ fn render(
     stored: Option<&StoredConnection>,
     typed: &ConnectionForm,
     error: Option<&str>,
+    places_default: usize,
 ) -> Markup {
     let here = path(code);
+    // What an empty field means, with the figure: the operator compares it with the contract's.
+    let places_placeholder = rust_i18n::t!(
+        "connections.in_flight_default",
+        locale = crate::web::language::current().tag(),
+        places = places_default
+    );
     let content = html! {
         p { a href=(format!("/console/operator/providers/{code}")) { "← " (code) } }
         p.muted { (tr("connections.intro")) }
@@ -116,7 +123,7 @@ fn render(
             textarea #ca_cert_pem name="ca_cert_pem" rows="4" { (typed.ca_cert_pem) }
             label for="in_flight_max" { (tr("connections.in_flight")) }
             input #in_flight_max type="text" name="in_flight_max" inputmode="numeric"
-                placeholder=(tr("connections.in_flight_default")) value=(typed.in_flight_max);
+                placeholder=(places_placeholder) value=(typed.in_flight_max);
             (otp_field())
             button type="submit" { (tr("connections.save")) }
         }
@@ -177,6 +184,7 @@ async fn show(
         stored.as_ref(),
         &typed_from(stored.as_ref()),
         None,
+        state.delivery.places_default(),
     ))
 }
 
@@ -201,7 +209,14 @@ async fn save(
         };
         (
             StatusCode::UNPROCESSABLE_ENTITY,
-            render(&user, &code, stored.as_ref(), &typed, Some(&message)),
+            render(
+                &user,
+                &code,
+                stored.as_ref(),
+                &typed,
+                Some(&message),
+                state.delivery.places_default(),
+            ),
         )
             .into_response()
     };
