@@ -277,29 +277,50 @@ async fn a_provider_without_a_connection_keeps_its_payments_until_it_is_connecte
 
 #[tokio::test]
 async fn a_provider_that_does_not_answer_leaves_room_for_the_others() {
-    beeline_delivered_while_kcell_does_not_answer(12, None).await;
+    beeline_delivered_while_kcell_does_not_answer(12, None, 0).await;
 }
 
 /// More of the silent provider's payments due before the other's than the worker reads at a
 /// time (100): they are all of a provider at its cap, and the reads go past them.
 #[tokio::test]
 async fn a_provider_that_does_not_answer_holds_up_no_other_however_many_of_its_payments_wait() {
-    beeline_delivered_while_kcell_does_not_answer(130, None).await;
+    beeline_delivered_while_kcell_does_not_answer(130, None, 0).await;
+}
+
+/// The same with a real catalogue's size: 600 more providers, none of them with payments. The
+/// reads past Kcell's ask for every provider with room; in one statement of 600 subqueries
+/// SQLite refused them ("too many terms in compound SELECT") and Beeline's waited for Kcell.
+#[tokio::test]
+async fn a_provider_that_does_not_answer_holds_up_no_other_in_a_catalogue_of_hundreds() {
+    beeline_delivered_while_kcell_does_not_answer(130, None, 600).await;
 }
 
 /// Kcell's contract allows two at a time, set on its connection by the operator: the worker
 /// keeps two of its payments on their way to it, not the gateway's four.
 #[tokio::test]
 async fn a_provider_has_no_more_payments_on_their_way_than_its_connection_allows() {
-    beeline_delivered_while_kcell_does_not_answer(12, Some(2)).await;
+    beeline_delivered_while_kcell_does_not_answer(12, Some(2), 0).await;
 }
 
 /// `to_kcell` payments to a provider that answers after a minute, then one to Beeline, the last
 /// to fall due: Beeline's is delivered while Kcell's wait for their answers, Kcell holding
 /// its places in flight (`kcell_places` as its connection sets them, else the worker's four)
-/// and no more.
-async fn beeline_delivered_while_kcell_does_not_answer(to_kcell: usize, kcell_places: Option<i64>) {
+/// and no more. `more_providers` are added to the catalogue first.
+async fn beeline_delivered_while_kcell_does_not_answer(
+    to_kcell: usize,
+    kcell_places: Option<i64>,
+    more_providers: usize,
+) {
     let (gateway, phone) = gateway_and_phone().await;
+    gateway
+        .sql(&format!(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {more_providers}) \
+             INSERT INTO providers (code, name, short_label, grp, account_kind, account_rule, \
+             min_tiyn, max_tiyn, active, updated_at_ms) \
+             SELECT 'utility' || i, 'Utility ' || i, 'Utility', 'utilities', 'account', \
+             'digits=6-12', 100, 100000000, 1, 0 FROM n WHERE i <= {more_providers}"
+        ))
+        .await;
     // Kcell's side answers after a minute, longer than this test waits; Beeline's at once.
     let silent = emulator(&["--open", "--delay-ms", "60000"]).await;
     let beeline = emulator(&["--open"]).await;

@@ -19,7 +19,9 @@
 //! statements read. The third does the same for a plan made while the table was small, which
 //! a prepared statement keeps as the table grows. The fourth checks that a provider's registry
 //! of a day and the console's troubled deliveries, off the payment path, read the deliveries
-//! they list and not the whole table.
+//! they list and not the whole table. The worker's reads past the providers at their cap ask
+//! for every other provider of a catalogue of hundreds: counted on PostgreSQL with the others,
+//! and their SQLite plans checked on their own (they run only while a provider is at its cap).
 
 mod support;
 
@@ -127,14 +129,18 @@ fn single_statements(queries: &[String]) -> Vec<String> {
 
 /// The steps of SQLite's plan for `statement` that read a whole table or index. Reading the
 /// statement's own values is no scan of stored rows: a `VALUES` list (`SCAN CONSTANT ROW`,
-/// `SCAN 2-ROW VALUES CLAUSE`) or a `WITH` list of them by its name (`SCAN marks`).
+/// `SCAN 2-ROW VALUES CLAUSE`), a `WITH` list of them by its name (`SCAN marks`), or what a
+/// subquery of its own found (`SCAN p0` of `(SELECT …) AS p0`).
 async fn scans(conn: &mut sqlx::AnyConnection, statement: &str) -> Vec<String> {
     let plan = sqlx::query(&format!("EXPLAIN QUERY PLAN {statement}"))
         .fetch_all(&mut *conn)
         .await
         .unwrap_or_else(|error| panic!("EXPLAIN QUERY PLAN {statement}: {error}"));
     let own_list = |name: &str| {
-        statement.contains(&format!("WITH {name} ")) || statement.contains(&format!(", {name} ("))
+        statement.contains(&format!("WITH {name} "))
+            || statement.contains(&format!(", {name} ("))
+            || statement.contains(&format!("WITH RECURSIVE {name}("))
+            || statement.contains(&format!(") AS {name}"))
     };
     plan.iter()
         .map(|row| row.try_get::<String, _>("detail").unwrap())
@@ -413,7 +419,23 @@ async fn the_worker_reads_past_a_silent_providers_backlog() {
         .await
         .unwrap();
     let others_read = rows_read(&mut conn).await - before - oldest_read;
+    // The worker asks for every provider of the catalogue with room: with hundreds, only those
+    // with unfinished deliveries are read.
+    let catalogue = a_catalogue_of_hundreds("beeline");
+    let before = rows_read(&mut conn).await;
+    let of_hundreds = deliveries::due_of_in(&mut conn, &catalogue, i64::MIN, 10_000, 100)
+        .await
+        .unwrap();
+    let of_hundreds_read = rows_read(&mut conn).await - before;
     run(&mut conn, "ROLLBACK").await;
+    assert_eq!(
+        of_hundreds, others,
+        "asked with 599 more providers, the same found"
+    );
+    assert!(
+        of_hundreds_read <= 10,
+        "the other provider's 3 due deliveries, asked among 600, read {of_hundreds_read} rows"
+    );
 
     assert!(
         oldest.iter().all(|job| job.provider == "kcell"),
@@ -437,6 +459,98 @@ async fn the_worker_reads_past_a_silent_providers_backlog() {
     assert!(
         oldest_read <= 100,
         "the 100 oldest due deliveries read {oldest_read} rows of deliveries"
+    );
+}
+
+/// `provider` and 599 providers more, as the delivery worker asks [`deliveries::due_of_in`]
+/// for every provider of a real catalogue that has room.
+fn a_catalogue_of_hundreds(provider: &str) -> Vec<&str> {
+    static MORE: OnceLock<Vec<String>> = OnceLock::new();
+    let more = MORE.get_or_init(|| (1..600).map(|i| format!("utility{i}")).collect());
+    std::iter::once(provider)
+        .chain(more.iter().map(String::as_str))
+        .collect()
+}
+
+/// SQLite: the reads past the providers at their cap, asked for a catalogue of hundreds, find
+/// each provider's due deliveries through an index, the providers with deliveries too — none
+/// reads the deliveries whole (PostgreSQL's reads are counted above).
+#[tokio::test]
+async fn the_reads_past_the_capped_search_an_index_in_a_catalogue_of_hundreds() {
+    if std::env::var(support::POSTGRES_URL_VARIABLE).is_ok() {
+        return;
+    }
+    let _catching = CATCHING.lock().await;
+    let (_gateway, mut conn) = one_payment().await;
+    run(
+        &mut conn,
+        "UPDATE deliveries SET state = 'queued', provider_txn = NULL, finished_at_ms = NULL, \
+         next_attempt_at_ms = 1000",
+    )
+    .await;
+    take_statements();
+    let due = deliveries::due_of_in(
+        &mut conn,
+        &a_catalogue_of_hundreds("kcell"),
+        i64::MIN,
+        10_000,
+        100,
+    )
+    .await
+    .unwrap();
+    let ran = single_statements(&take_statements());
+    assert_eq!(
+        due.iter()
+            .map(|job| job.transaction_id.as_str())
+            .collect::<Vec<_>>(),
+        ["D001-1"],
+        "Kcell's one due delivery, found among 600 providers asked"
+    );
+    assert!(
+        ran.iter()
+            .any(|statement| statement.contains("WITH RECURSIVE")),
+        "the providers with deliveries were looked for: {ran:#?}"
+    );
+    for statement in &ran {
+        let steps = scans(&mut conn, statement).await;
+        assert!(
+            steps.is_empty(),
+            "{statement}\n    {}",
+            steps.join("\n    ")
+        );
+    }
+
+    // A hundred providers more with a delivery due each, the later the provider's number the
+    // earlier: more than one statement reads them, and the oldest of them all come first.
+    copy_the_payment(&mut conn, "many-", 100).await;
+    run(
+        &mut conn,
+        "UPDATE deliveries SET state = 'queued', provider_txn = NULL, finished_at_ms = NULL, \
+         provider = 'utility' || substr(transaction_id, 13), \
+         next_attempt_at_ms = 5000 - CAST(substr(transaction_id, 13) AS INTEGER) \
+         WHERE transaction_id LIKE 'D001-1-many-%'",
+    )
+    .await;
+    let due = deliveries::due_of_in(
+        &mut conn,
+        &a_catalogue_of_hundreds("kcell"),
+        i64::MIN,
+        10_000,
+        4,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        due.iter()
+            .map(|job| (job.transaction_id.as_str(), job.provider.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            ("D001-1", "kcell"),
+            ("D001-1-many-100", "utility100"),
+            ("D001-1-many-99", "utility99"),
+            ("D001-1-many-98", "utility98"),
+        ],
+        "the four due first of 101 providers' deliveries"
     );
 }
 

@@ -236,7 +236,19 @@ pub async fn due_of(
     .await
 }
 
-/// [`due_of`] on `conn`.
+/// How many providers one statement of [`due_of_in`] reads at most, each a subquery of its
+/// `UNION ALL`: SQLite refuses a compound of more than 500 ("too many terms in compound
+/// SELECT", `SQLITE_MAX_COMPOUND_SELECT`; with a catalogue of 600 every read past a silent
+/// provider failed, and no other provider's payment went until it answered), and each count
+/// is a statement of its own in the connection's cache of prepared statements — so the counts
+/// are rounded up to a power of two, seven shapes in all.
+const PROVIDERS_PER_READ: usize = 64;
+
+/// [`due_of`] on `conn`. The worker asks for every provider of the catalogue with room; a
+/// catalogue has hundreds, a day's deliveries go to a few dozen. Up to [`PROVIDERS_PER_READ`]
+/// are read at once, each an index search that finds nothing when the provider has nothing
+/// due; of more, only those with unfinished deliveries ([`with_unfinished_in`]), in as many
+/// statements as they need.
 pub async fn due_of_in(
     conn: &mut AnyConnection,
     providers: &[&str],
@@ -244,9 +256,59 @@ pub async fn due_of_in(
     now_ms: i64,
     limit: i64,
 ) -> Result<Vec<Due>, sqlx::Error> {
+    if providers.len() <= PROVIDERS_PER_READ {
+        return due_of_some_in(conn, providers, from_ms, now_ms, limit).await;
+    }
+    let asked: HashSet<&str> = providers.iter().copied().collect();
+    let active = with_unfinished_in(conn).await?;
+    let read: Vec<&str> = active
+        .iter()
+        .map(String::as_str)
+        .filter(|code| asked.contains(code))
+        .collect();
+    let mut due = Vec::new();
+    for some in read.chunks(PROVIDERS_PER_READ) {
+        due.extend(due_of_some_in(conn, some, from_ms, now_ms, limit).await?);
+    }
+    due.sort_by(|a, b| (a.due_at_ms, &a.transaction_id).cmp(&(b.due_at_ms, &b.transaction_id)));
+    due.truncate(usize::try_from(limit).unwrap_or(0));
+    Ok(due)
+}
+
+/// The providers with unfinished deliveries, in code order: a loose index scan of
+/// `deliveries_unfinished_by_provider`, one search of the index per provider found however
+/// many deliveries each has (the recursive form is PostgreSQL's wiki's, "Loose indexscan",
+/// https://wiki.postgresql.org/wiki/Loose_indexscan, begun at the empty code, which no provider
+/// has, so that SQLite too searches the index at every step). The condition is the index's own,
+/// `provider IS NOT NULL` too (migration 0019 says why).
+async fn with_unfinished_in(conn: &mut AnyConnection) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "WITH RECURSIVE active(code) AS ( \
+           SELECT CAST('' AS TEXT) \
+           UNION ALL \
+           SELECT (SELECT provider FROM deliveries \
+                   WHERE state IN ('queued', 'sent', 'retrying') AND provider IS NOT NULL \
+                   AND provider > active.code ORDER BY provider LIMIT 1) \
+           FROM active WHERE active.code IS NOT NULL) \
+         SELECT code FROM active WHERE code <> ''",
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// [`due_of_in`]'s read of `providers` (at most [`PROVIDERS_PER_READ`]) in one statement.
+async fn due_of_some_in(
+    conn: &mut AnyConnection,
+    providers: &[&str],
+    from_ms: i64,
+    now_ms: i64,
+    limit: i64,
+) -> Result<Vec<Due>, sqlx::Error> {
     let p = Placeholders::Numbered;
+    // Padded with the empty code, which no provider has: its subquery finds nothing.
+    let subqueries = providers.len().next_power_of_two();
     // The condition is the index's own, `provider IS NOT NULL` too (migration 0019 says why).
-    let each: Vec<String> = (0..providers.len())
+    let each: Vec<String> = (0..subqueries)
         .map(|i| {
             format!(
                 "SELECT * FROM (SELECT transaction_id, provider, next_attempt_at_ms \
@@ -264,8 +326,8 @@ pub async fn due_of_in(
         each.join(" UNION ALL ")
     );
     let mut query = sqlx::query(&sql).bind(from_ms).bind(now_ms).bind(limit);
-    for provider in providers {
-        query = query.bind(*provider);
+    for i in 0..subqueries {
+        query = query.bind(providers.get(i).copied().unwrap_or(""));
     }
     query
         .fetch_all(conn)
