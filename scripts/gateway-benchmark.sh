@@ -12,6 +12,8 @@
 # processor cycle they can get beside the payments). PROVIDER_TEMPORARY_RATE=1 has it answer
 # every payment "later" (OSMP 90), as a provider in an outage does: each delivery attempt is then
 # a retry to record beside the payments (the drain is then "not measured": nothing is delivered).
+# MIXED=1 sends the payments to four providers in turn, under daily limits on every point and
+# dealer (default: all to one provider, no limits).
 # DEALERS=4 spreads the payments over four dealers, a point and a phone each (default 1: every
 # payment waits for the one dealer's row, the hardest case for the writer's pace).
 set -euo pipefail

@@ -15,6 +15,8 @@
 //! Commission is rounded down to the tiyn per payment: the dealer is never credited a fraction
 //! the gateway did not earn, and each payment's figure can be checked on its own.
 
+use std::collections::HashMap;
+
 use sqlx::{AnyPool, Row};
 
 use crate::{
@@ -45,29 +47,51 @@ pub struct Accrual<'a> {
     pub dealer_code: &'a str,
     pub provider: &'a str,
     pub amount_tiyn: i64,
-    /// At [`rate_into`]'s rate of this moment.
+    /// At [`rates_into`]'s rate of this moment.
     pub rate_bp: i64,
     pub accrued_at_ms: i64,
 }
 
-/// The dealer's commission rate for `provider` now, in basis points, as a statement of
-/// `batch` (read its answer with [`rate_found`]): the dealer's own rate where the operator set
-/// one (`dealer_rates`), else the provider's (0 for a provider not in the catalogue). Read
-/// inside the payment's transaction, once per dealer and provider of a group
-/// ([`crate::payments::group_state`]).
-pub fn rate_into<'q>(batch: &mut Batch<'q>, dealer_code: &'q str, provider: &'q str) -> Slot {
-    let (slot, mut binder) = batch.push_fixed(
-        "SELECT CAST(COALESCE((SELECT d.rate_bp FROM dealer_rates d \
-         WHERE d.dealer_code = $1 AND d.provider = $2), \
-         (SELECT p.dealer_commission_bp FROM providers p WHERE p.code = $3), 0) AS BIGINT)",
+/// The dealers' commission rates for the `(dealer, provider)` pairs (at least one; a group's
+/// are at most [`crate::payments::group::GROUP_LIMIT`]) now, in basis points, as one statement
+/// of `batch` (read its answer with [`rates_found`]): the dealer's own rate where the operator
+/// set one (`dealer_rates`), else the provider's (0 for a provider not in the catalogue). Read
+/// inside the payments' transaction, once per group ([`crate::payments::group_state`]): one
+/// statement for a group's payments to a handful of providers, where each pair's was a round
+/// trip of its own to PostgreSQL inside the payment writer's turn (issue 14).
+pub fn rates_into<'q>(batch: &mut Batch<'q>, pairs: &[(&'q str, &'q str)]) -> Slot {
+    let sql = format!(
+        "WITH wanted (dealer_code, provider) AS (VALUES {}) \
+         SELECT wanted.dealer_code, wanted.provider, \
+         CAST(COALESCE(d.rate_bp, p.dealer_commission_bp, 0) AS BIGINT) AS rate_bp \
+         FROM wanted \
+         LEFT JOIN dealer_rates d \
+         ON d.dealer_code = wanted.dealer_code AND d.provider = wanted.provider \
+         LEFT JOIN providers p ON p.code = wanted.provider",
+        batch.placeholders().values(pairs.len(), 2)
     );
-    binder.bind(dealer_code).bind(provider).bind(provider);
+    let (slot, mut binder) = batch.push(sql);
+    for (dealer_code, provider) in pairs {
+        binder.bind(*dealer_code).bind(*provider);
+    }
     slot
 }
 
-/// The rate [`rate_into`]'s statement read.
-pub fn rate_found(done: &mut [Done], slot: Slot) -> Result<i64, sqlx::Error> {
-    slot.take(done).scalar()?.ok_or(sqlx::Error::RowNotFound)
+/// The rates [`rates_into`]'s statement read, by `(dealer, provider)`.
+pub fn rates_found(
+    done: &mut [Done],
+    slot: Slot,
+) -> Result<HashMap<(String, String), i64>, sqlx::Error> {
+    slot.take(done)
+        .rows
+        .iter()
+        .map(|row| {
+            Ok((
+                (row.try_get("dealer_code")?, row.try_get("provider")?),
+                row.try_get("rate_bp")?,
+            ))
+        })
+        .collect()
 }
 
 /// Accrues the commission of accepted payments inside the transaction that stores them (one

@@ -15,7 +15,7 @@
 //! sum's, would deadlock each other (found by the gateway benchmark: payments and provider
 //! refusals at once).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use sqlx::{AnyConnection, Row};
 
@@ -68,6 +68,55 @@ pub fn of_into<'q>(batch: &mut Batch<'q>, scope: Scope<'q>, day_start_ms: i64) -
 /// The sum [`of_into`]'s statement read.
 pub fn of_found(done: &mut [Done], slot: Slot) -> Result<i64, sqlx::Error> {
     Ok(slot.take(done).scalar()?.unwrap_or(0))
+}
+
+/// The sums of `keys` (each a scope and the start of its business day; at least one, and as a
+/// payment group's, no more than [`ROWS_PER_STATEMENT`]) as one statement of `batch`; read
+/// them with [`of_all_found`]. A group's points and dealers with daily limits are one
+/// statement, where each sum was a round trip of its own to PostgreSQL inside the payment
+/// writer's turn (issue 14).
+pub fn of_all_into<'q>(batch: &mut Batch<'q>, keys: &[(Scope<'q>, i64)]) -> Slot {
+    let sql = format!(
+        "WITH wanted (scope, code, day_start_ms) AS (VALUES {}) \
+         SELECT wanted.scope, wanted.code, \
+         CAST(wanted.day_start_ms AS BIGINT) AS day_start_ms, \
+         CAST(COALESCE(s.accepted_tiyn, 0) AS BIGINT) AS accepted_tiyn \
+         FROM wanted LEFT JOIN day_sums s ON s.scope = wanted.scope AND s.code = wanted.code \
+         AND s.day_start_ms = wanted.day_start_ms",
+        batch.placeholders().values(keys.len(), 3)
+    );
+    let (slot, mut binder) = batch.push(sql);
+    for (scope, day_start_ms) in keys {
+        let (kind, code) = scope.columns();
+        binder.bind(kind).bind(code).bind(*day_start_ms);
+    }
+    slot
+}
+
+/// The sums [`of_all_into`]'s statement read, in the order of its `keys` (0 for a day
+/// without accepted payments).
+pub fn of_all_found(
+    done: &mut [Done],
+    slot: Slot,
+    keys: &[(Scope<'_>, i64)],
+) -> Result<Vec<i64>, sqlx::Error> {
+    let mut read = HashMap::new();
+    for row in slot.take(done).rows {
+        let key: (String, String, i64) = (
+            row.try_get("scope")?,
+            row.try_get("code")?,
+            row.try_get("day_start_ms")?,
+        );
+        read.insert(key, row.try_get::<i64, _>("accepted_tiyn")?);
+    }
+    keys.iter()
+        .map(|(scope, day_start_ms)| {
+            let (kind, code) = scope.columns();
+            read.get(&(kind.to_owned(), code.to_owned(), *day_start_ms))
+                .copied()
+                .ok_or(sqlx::Error::RowNotFound)
+        })
+        .collect()
 }
 
 /// Adds accepted payments to their day's sums: each `(scope, received_at_ms, amount_tiyn)`

@@ -297,8 +297,8 @@ impl<'s> GroupState<'s> {
             })
             .collect();
         let like_slots = payments::accepted_like_into(&mut batch, &like_wanted);
-        let mut sum_slots = HashMap::new();
-        let mut rate_slots = HashMap::new();
+        let mut sum_keys = BTreeSet::new();
+        let mut rate_pairs = BTreeSet::new();
         for ((candidate, now_ms), account) in payments.iter().zip(&accounts) {
             if account.is_err() {
                 continue;
@@ -308,30 +308,35 @@ impl<'s> GroupState<'s> {
             let day_start = business_day_start(*now_ms);
             if let (Some(point_now), Some(dealer_now)) = (points.get(point), dealers.get(dealer)) {
                 for scope in daily_limited(point, point_now, dealer, dealer_now) {
-                    sum_slots
-                        .entry(sum_key(scope, day_start))
-                        .or_insert_with(|| day_sums::of_into(&mut batch, scope, day_start));
+                    sum_keys.insert((scope, day_start));
                 }
             }
-            let provider = candidate.payment.provider.as_str();
-            rate_slots
-                .entry((dealer.to_owned(), provider.to_owned()))
-                .or_insert_with(|| commission::rate_into(&mut batch, dealer, provider));
+            rate_pairs.insert((dealer, candidate.payment.provider.as_str()));
         }
+        // One statement each for the group's day sums and its rates, whatever their count.
+        let sum_keys: Vec<(Scope<'_>, i64)> = sum_keys.into_iter().collect();
+        let sums_slot =
+            (!sum_keys.is_empty()).then(|| day_sums::of_all_into(&mut batch, &sum_keys));
+        let rate_pairs: Vec<(&str, &str)> = rate_pairs.into_iter().collect();
+        let rates_slot =
+            (!rate_pairs.is_empty()).then(|| commission::rates_into(&mut batch, &rate_pairs));
         let mut done = if batch.is_empty() {
             Vec::new()
         } else {
             batch.run(conn).await?
         };
         let like = payments::accepted_like_found(&mut done, &like_slots)?;
-        let mut day_sums = HashMap::with_capacity(sum_slots.len());
-        for (key, slot) in sum_slots {
-            day_sums.insert(key, day_sums::of_found(&mut done, slot)?);
+        let mut day_sums = HashMap::with_capacity(sum_keys.len());
+        if let Some(slot) = sums_slot {
+            let sums = day_sums::of_all_found(&mut done, slot, &sum_keys)?;
+            for ((scope, day_start), sum) in sum_keys.iter().zip(sums) {
+                day_sums.insert(sum_key(*scope, *day_start), sum);
+            }
         }
-        let mut rates = HashMap::with_capacity(rate_slots.len());
-        for (key, slot) in rate_slots {
-            rates.insert(key, commission::rate_found(&mut done, slot)?);
-        }
+        let rates = match rates_slot {
+            Some(slot) => commission::rates_found(&mut done, slot)?,
+            None => HashMap::new(),
+        };
 
         Ok(GroupState {
             accounts,

@@ -21,6 +21,10 @@
 //! its own (the dealers after the first are a fixture: straight SQL), request i from dealer
 //! i mod n: with one dealer every payment waits for the one dealer's row, the hardest case;
 //! a gateway in service has many.
+//! `MIXED=1` has the payments go to the demo's four mobile providers in turn, with daily
+//! limits on every point and dealer (high enough to refuse none), as a point's day is: each
+//! payment group then reads several providers' commission rates and the day's sums too
+//! (default: every payment to Kcell, no limits).
 //! From the gateway's `/metrics` it also prints the payment writer's mean group (its payments
 //! and the time of each step) and how much of the run the writer spent in groups: near 100 %,
 //! the one writer, not the processor, sets the pace.
@@ -323,6 +327,17 @@ async fn run(dist: &Path, data_dir: &Path, database_url: &str, n: usize) -> Run 
     ] {
         sqlx::query(&sql).execute(&pool).await.expect("fixture SQL");
     }
+    if mixed() {
+        let far_above = (n + WARM_UP + 10) as i64 * AMOUNT_TIYN * 2;
+        for table in ["dealers", "points"] {
+            sqlx::query(&format!(
+                "UPDATE {table} SET daily_limit_tiyn = {far_above}"
+            ))
+            .execute(&pool)
+            .await
+            .expect("fixture SQL");
+        }
+    }
 
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(CLIENTS)
@@ -470,11 +485,29 @@ fn codes(
         .collect()
 }
 
+/// Whether the payments go to several providers, under daily limits (`MIXED=1`).
+fn mixed() -> bool {
+    env_or("MIXED", 0) == 1
+}
+
+/// The demo's mobile providers with a prefix of each (`gateway/src/db/seed.rs`).
+const MOBILE: [(&str, &str); 4] = [
+    ("kcell", "701"),
+    ("beeline", "705"),
+    ("tele2", "707"),
+    ("altel", "700"),
+];
+
 fn payment(i: usize) -> Payment {
+    let (provider, prefix) = if mixed() {
+        MOBILE[i % MOBILE.len()]
+    } else {
+        MOBILE[0]
+    };
     Payment {
-        provider: "kcell".into(),
+        provider: provider.into(),
         // A number of its own for every payment: the duplicate rule never applies.
-        account: format!("701{:07}", i),
+        account: format!("{prefix}{i:07}"),
         amount_tiyn: AMOUNT_TIYN,
         customer_amount_tiyn: AMOUNT_TIYN,
         comment: None,
