@@ -49,25 +49,14 @@ pub async fn of(
     scope: Scope<'_>,
     day_start_ms: i64,
 ) -> Result<i64, sqlx::Error> {
+    let keys = [(scope, day_start_ms)];
     let mut batch = Batch::new(conn);
-    let slot = of_into(&mut batch, scope, day_start_ms);
+    let slot = of_all_into(&mut batch, &keys);
     let mut done = batch.run(conn).await?;
-    of_found(&mut done, slot)
-}
-
-/// [`of`] as a statement of `batch`; read its answer with [`of_found`].
-pub fn of_into<'q>(batch: &mut Batch<'q>, scope: Scope<'q>, day_start_ms: i64) -> Slot {
-    let (kind, code) = scope.columns();
-    let (slot, mut binder) = batch.push_fixed(
-        "SELECT accepted_tiyn FROM day_sums WHERE scope = $1 AND code = $2 AND day_start_ms = $3",
-    );
-    binder.bind(kind).bind(code).bind(day_start_ms);
-    slot
-}
-
-/// The sum [`of_into`]'s statement read.
-pub fn of_found(done: &mut [Done], slot: Slot) -> Result<i64, sqlx::Error> {
-    Ok(slot.take(done).scalar()?.unwrap_or(0))
+    let [sum] = of_all_found(&mut done, slot, &keys)?[..] else {
+        return Err(sqlx::Error::RowNotFound);
+    };
+    Ok(sum)
 }
 
 /// The sums of `keys` (each a scope and the start of its business day; at least one, and as a
