@@ -128,22 +128,33 @@ impl Browser {
             .unwrap_or_else(|e| panic!("DevTools {command} failed: {e}"))
     }
 
+    /// Makes the current tab see the network go (DevTools network emulation): the browser fires
+    /// its own `offline` event, as a phone does when it loses its signal. The outage itself is
+    /// the proxy's; [`Browser::network_returns`] ends it.
+    pub async fn network_lost(&self) {
+        self.emulate_network(true).await;
+    }
+
     /// Makes the current tab see the network go and come back (DevTools network emulation): the
     /// browser fires its own `offline` and `online` events, as a phone does when its signal
     /// returns. Headless Chromium never sees a real change; the outage itself is the proxy's.
     pub async fn network_returns(&self) {
         for offline in [true, false] {
-            self.devtools(
-                "Network.emulateNetworkConditions",
-                json!({
-                    "offline": offline,
-                    "latency": 0,
-                    "downloadThroughput": -1,
-                    "uploadThroughput": -1,
-                }),
-            )
-            .await;
+            self.emulate_network(offline).await;
         }
+    }
+
+    async fn emulate_network(&self, offline: bool) {
+        self.devtools(
+            "Network.emulateNetworkConditions",
+            json!({
+                "offline": offline,
+                "latency": 0,
+                "downloadThroughput": -1,
+                "uploadThroughput": -1,
+            }),
+        )
+        .await;
     }
 
     /// Runs a DevTools command in the current page; its error as text when it fails.
