@@ -9,19 +9,13 @@
 //! gateway and a proxy that takes the network down.
 
 use serde_json::json;
-use tolem_e2e::{
-    Action, Browser, Console, Fault, Gateway, Phone, Proxy, free_port, kcell_number, path_from_env,
-};
+use tolem_e2e::deferred::ProxiedPoint;
+use tolem_e2e::{Action, Browser, Fault, kcell_number};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_page_stays_put_while_payments_wait_and_go_and_the_network_comes_and_goes() {
-    let dist = path_from_env("TOLEM_DIST");
-    let data = tempfile::tempdir().unwrap();
-    let gateway = Gateway::start(free_port(), &dist, data.path());
-    let proxy = Proxy::start(gateway.port).await;
-    let mut console = Console::log_in(&gateway.url(), false).await;
-    let phone = Phone::certified(&proxy.url(), &mut console).await;
-    console.close().await;
+    let point = ProxiedPoint::start().await;
+    let (proxy, phone) = (&point.proxy, &point.phone);
     let b = &phone.browser;
 
     let mut moved = Vec::new();
@@ -76,7 +70,7 @@ async fn the_page_stays_put_while_payments_wait_and_go_and_the_network_comes_and
         }
     }
     assert!(moved.is_empty(), "the page moved:\n{}", moved.join("\n"));
-    phone.close().await;
+    point.close().await;
 }
 
 const CONNECTION_ONLINE: &str =
