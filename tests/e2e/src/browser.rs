@@ -94,6 +94,16 @@ impl Browser {
         }
     }
 
+    /// Waits until the top bar's connection indicator says `state` ("online" or "offline").
+    pub async fn wait_for_connection(&self, state: &str) {
+        let script = format!(
+            "return document.querySelector('.connection')?.dataset.connection === {}",
+            json!(state)
+        );
+        self.wait_for(&format!("the indicator to say {state}"), &script)
+            .await;
+    }
+
     /// Waits until the service worker controls the page: it has precached the whole build,
     /// the chunks included, before it takes control.
     pub async fn wait_for_worker(&self) {

@@ -4,11 +4,6 @@
 
 use tolem_e2e::{Browser, Fault, Gateway, Proxy, free_port, path_from_env};
 
-const ONLINE: &str =
-    "return document.querySelector('.connection')?.dataset.connection === 'online'";
-const OFFLINE: &str =
-    "return document.querySelector('.connection')?.dataset.connection === 'offline'";
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_captive_portal_is_not_mistaken_for_the_gateway() {
     let dist = path_from_env("TOLEM_DIST");
@@ -19,20 +14,16 @@ async fn a_captive_portal_is_not_mistaken_for_the_gateway() {
 
     phone.client.goto(&proxy.url()).await.unwrap();
     phone.wait_for_worker().await;
-    phone.wait_for("the indicator to say online", ONLINE).await;
+    phone.wait_for_connection("online").await;
 
     proxy.set_fault(Fault::CaptivePortal);
     phone.client.refresh().await.unwrap();
     phone.wait_for_text("Провайдеры и платежи").await; // the shell comes from the worker's cache
-    phone
-        .wait_for("the indicator to say offline behind the portal", OFFLINE)
-        .await;
+    phone.wait_for_connection("offline").await;
     phone.wait_for_text("Нет связи").await;
 
     proxy.set_fault(Fault::None);
     phone.client.refresh().await.unwrap();
-    phone
-        .wait_for("the indicator to say online again", ONLINE)
-        .await;
+    phone.wait_for_connection("online").await;
     phone.close().await;
 }

@@ -38,8 +38,7 @@ async fn the_page_stays_put_while_payments_wait_and_go_and_the_network_comes_and
             )
             .await;
 
-            b.wait_for("the gateway within reach", CONNECTION_ONLINE)
-                .await;
+            b.wait_for_connection("online").await;
             b.wait_for_element("#outbox-summary[data-count='0']").await;
             let calm = page_top(b).await;
 
@@ -50,15 +49,13 @@ async fn the_page_stays_put_while_payments_wait_and_go_and_the_network_comes_and
                 .pay(Action::Defer, &kcell_number(account), "1500")
                 .await;
             b.wait_for_element("#outbox-summary[data-count='1']").await;
-            b.wait_for("the gateway out of reach", CONNECTION_OFFLINE)
-                .await;
+            b.wait_for_connection("offline").await;
             let waiting = page_top(b).await;
 
             proxy.set_fault(Fault::None);
             b.network_returns().await;
             b.wait_for_element("#outbox-summary[data-count='0']").await;
-            b.wait_for("the gateway within reach again", CONNECTION_ONLINE)
-                .await;
+            b.wait_for_connection("online").await;
             let sent = page_top(b).await;
 
             if (waiting, sent) != (calm, calm) {
@@ -72,11 +69,6 @@ async fn the_page_stays_put_while_payments_wait_and_go_and_the_network_comes_and
     assert!(moved.is_empty(), "the page moved:\n{}", moved.join("\n"));
     point.close().await;
 }
-
-const CONNECTION_ONLINE: &str =
-    "return document.querySelector('.connection')?.dataset.connection === 'online'";
-const CONNECTION_OFFLINE: &str =
-    "return document.querySelector('.connection')?.dataset.connection === 'offline'";
 
 /// Where the page under the top bar begins, in CSS pixels from the top of the document.
 async fn page_top(b: &Browser) -> i64 {
