@@ -36,7 +36,7 @@
 use idb::{Factory, TransactionMode};
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::db::{self, DB_NAME, DB_VERSION, OUTBOX, StorageError};
+use crate::db::{self, DB_NAME, DB_VERSION, OUTBOX, StorageError, browser_text};
 
 /// The format this build writes into every outbox entry.
 pub const OUTBOX_FORMAT: u32 = 1;
@@ -105,10 +105,10 @@ pub async fn may_take_over() -> Result<(), Unreadable> {
 /// The database's version and the format of each waiting entry; `None` when there is no
 /// database (nothing waits). Opens the version that is there, never upgrading it.
 pub async fn inspect() -> Result<Option<Stored>, StorageError> {
-    let factory = Factory::new().map_err(|e| StorageError::Unavailable(e.to_string()))?;
+    let factory = Factory::new().map_err(|e| StorageError::Unavailable(browser_text(&e)))?;
     let mut request = factory
         .open(DB_NAME, None)
-        .map_err(|e| StorageError::Unavailable(e.to_string()))?;
+        .map_err(|e| StorageError::Unavailable(browser_text(&e)))?;
     // Only a database that does not exist needs an upgrade to open without a version: abort
     // it, so this check never leaves an empty database behind for the app to trip over.
     request.on_upgrade_needed(|event| {

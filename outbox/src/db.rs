@@ -54,7 +54,7 @@ pub enum StorageError {
 
 impl From<idb::Error> for StorageError {
     fn from(error: idb::Error) -> Self {
-        let text = error.to_string();
+        let text = browser_text(&error);
         // A DOMException shows its name in its text ("QuotaExceededError: ..."); the error types
         // of idb wrap it in a dozen variants, so the text is the one place to look.
         if text.contains("QuotaExceededError") {
@@ -63,6 +63,60 @@ impl From<idb::Error> for StorageError {
             StorageError::Failed(text)
         }
     }
+}
+
+/// What the browser said of a failed IndexedDB request: its own error's text, such as
+/// "QuotaExceededError: …". Not idb's `Display`, which words each of its forty variants and
+/// cost the app's first download about 1 KiB (issue 14): no cashier reads this text — the
+/// screens explain a [`StorageError`] in their own words — it goes to the console and the logs.
+#[inline(never)]
+pub(crate) fn browser_text(error: &idb::Error) -> String {
+    use idb::Error::*;
+    let value = match error {
+        DomException(exception) => exception.as_ref(),
+        AddFailed(v)
+        | ClearFailed(v)
+        | CountFailed(v)
+        | CursorAdvanceFailed(v)
+        | CursorContinueFailed(v)
+        | CursorKeyNotFound(v)
+        | CursorPrimaryKeyNotFound(v)
+        | CursorValueNotFound(v)
+        | DeleteFailed(v)
+        | GetAllFailed(v)
+        | GetAllKeysFailed(v)
+        | GetFailed(v)
+        | GetKeyFailed(v)
+        | IndexCreateFailed(v)
+        | IndexDeleteFailed(v)
+        | IndexedDbDeleteFailed(v)
+        | IndexedDbNotFound(v)
+        | IndexedDbOpenFailed(v)
+        | IndexNotFound(v)
+        | KeyPathNotFound(v)
+        | KeyRangeBoundNotFound(v)
+        | KeyRangeCreateFailed(v)
+        | KeyRangeIncludesFailed(v)
+        | ObjectStoreCreateFailed(v)
+        | ObjectStoreDeleteFailed(v)
+        | ObjectStoreNotFound(v)
+        | OpenCursorFailed(v)
+        | OpenKeyCursorFailed(v)
+        | RequestErrorNotFound(v)
+        | RequestResultNotFound(v)
+        | TransactionAbortError(v)
+        | TransactionCommitError(v)
+        | TransactionModeNotFound(v)
+        | TransactionOpenFailed(v)
+        | UnexpectedJsType(_, v)
+        | UpdateFailed(v) => v,
+        // idb's own checks, with no error of the browser's inside (a cursor past its end).
+        _ => return "IndexedDB refused the request".into(),
+    };
+    if value.is_undefined() || value.is_null() {
+        return "IndexedDB failed without saying why".into();
+    }
+    value.unchecked_ref::<js_sys::Object>().to_string().into()
 }
 
 /// An open connection, closed when dropped so a newer app version's upgrade is never blocked
@@ -98,10 +152,10 @@ pub fn open() -> Boxed<'static, Result<Connection, StorageError>> {
 }
 
 async fn open_once() -> Result<Connection, StorageError> {
-    let factory = Factory::new().map_err(|e| StorageError::Unavailable(e.to_string()))?;
+    let factory = Factory::new().map_err(|e| StorageError::Unavailable(browser_text(&e)))?;
     let mut request = factory
         .open(DB_NAME, Some(DB_VERSION))
-        .map_err(|e| StorageError::Unavailable(e.to_string()))?;
+        .map_err(|e| StorageError::Unavailable(browser_text(&e)))?;
     request.on_upgrade_needed(|event| {
         if let Ok(database) = event.database() {
             let old_version = event.old_version().unwrap_or(0);

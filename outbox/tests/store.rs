@@ -91,6 +91,24 @@ async fn a_new_payment_is_in_the_history_and_the_outbox_at_once() {
     assert_eq!(store::waiting().await.unwrap(), vec![record]);
 }
 
+/// A failure of the browser's storage keeps the browser's own words — its DOMException's name
+/// and message, which tell a full phone from a broken request, and all the console and a
+/// support call have to go on.
+#[wasm_bindgen_test]
+async fn a_storage_failure_keeps_the_browsers_own_words() {
+    let database = db::open().await.unwrap();
+    let refused = database
+        .transaction(&["no such store"], idb::TransactionMode::ReadOnly)
+        .expect_err("no transaction on a store that does not exist");
+    match db::StorageError::from(refused) {
+        db::StorageError::Failed(text) => assert!(
+            text.starts_with("NotFoundError: ") && text.len() > "NotFoundError: ".len(),
+            "{text}"
+        ),
+        other => panic!("not a failure: {other:?}"),
+    }
+}
+
 #[wasm_bindgen_test]
 async fn nothing_is_written_when_the_transaction_fails() {
     fresh_phone().await;
