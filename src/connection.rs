@@ -4,20 +4,20 @@
 //! cell or when the gateway is down. So the app trusts it only for "offline", and otherwise asks
 //! the gateway's health endpoint — on start, when the browser says the network is back, when the
 //! cashier returns to the tab, and every half minute while the page is visible (a few hundred
-//! bytes, affordable on a 128 kbit/s plan).
+//! bytes, affordable on a 128 kbit/s plan) — and at once when a payment sent got no answer
+//! ([`ConnectionState::doubt`], [`ConnectionState::recheck`]): a dead cell fires no `offline`
+//! event, and the cashier's next payment must not wait half a minute to be held to the offline
+//! limits.
 
 use std::time::Duration;
 
 use leptos::ev;
 use leptos::prelude::*;
-use tolem_protocol::health::Health;
 
 use crate::task::spawn_in_own_task;
 
 /// How often a visible page re-checks the gateway.
 const CHECK_EVERY: Duration = Duration::from_secs(30);
-/// A health answer slower than this counts as no connection: the cashier should not wait for it.
-const CHECK_TIMEOUT_MS: u32 = 8_000;
 
 /// What the connection indicator shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,16 +28,37 @@ pub enum Connection {
     Offline,
 }
 
-/// Read access to the connection state, shared through context.
+/// The connection state, shared through context: read by whatever shows or depends on it, and
+/// doubted by a send that got no answer.
 #[derive(Clone, Copy)]
-pub struct ConnectionState(pub ReadSignal<Connection>);
+pub struct ConnectionState(pub ReadSignal<Connection>, WriteSignal<Connection>);
+
+impl ConnectionState {
+    /// The cashier's payment just got no answer from the gateway: the app says "no connection"
+    /// at once — so the result and the top bar agree, and the next payment is held to the
+    /// offline limits — and asks the gateway's health again, which says "online" if it was only
+    /// that one request.
+    pub fn doubt(self) {
+        self.1.set(Connection::Offline);
+        self.recheck();
+    }
+
+    /// A replay got no decision: asks the gateway's health now rather than at the next half
+    /// minute. (Not [`Self::doubt`]: a health answer back to "online" starts a replay, and a
+    /// gateway that answers its health but not payments would start one after another.)
+    pub fn recheck(self) {
+        let set = self.1;
+        spawn_in_own_task(async move { set.set(check_gateway().await) });
+    }
+}
 
 /// Starts watching the connection and provides [`ConnectionState`] to the app.
 pub fn provide_connection() {
     let (connection, set_connection) = signal(browser_connection());
-    provide_context(ConnectionState(connection));
+    let state = ConnectionState(connection, set_connection);
+    provide_context(state);
 
-    let check = move || spawn_in_own_task(async move { set_connection.set(check_gateway().await) });
+    let check = move || state.recheck();
     check();
 
     let online = window_event_listener(ev::online, move |_| check());
@@ -70,7 +91,12 @@ pub fn provide_connection() {
 
 /// The connection state from context, for components that show or depend on it.
 pub fn use_connection() -> ReadSignal<Connection> {
-    expect_context::<ConnectionState>().0
+    use_connection_state().0
+}
+
+/// The connection state from context, for what sends to the gateway and may doubt it.
+pub fn use_connection_state() -> ConnectionState {
+    expect_context::<ConnectionState>()
 }
 
 /// What the browser alone can tell: only its "offline" is trustworthy.
@@ -86,25 +112,12 @@ fn page_visible() -> bool {
     document().visibility_state() == web_sys::VisibilityState::Visible
 }
 
-/// Asks the gateway whether it is up: only its own health answer counts. A captive portal
-/// answers 200 with a login page, so a 2xx alone proves nothing.
+/// Asks the gateway whether it is up, as the replayer does before it sends (the same request:
+/// only the gateway's own health answer counts, not a captive portal's 200).
 async fn check_gateway() -> Connection {
-    if browser_connection() == Connection::Offline {
-        return Connection::Offline;
-    }
-    let timeout = web_sys::AbortSignal::timeout_with_u32(CHECK_TIMEOUT_MS);
-    let request = gloo_net::http::Request::get("/api/health")
-        .cache(web_sys::RequestCache::NoStore)
-        .abort_signal(Some(&timeout));
-    let Ok(response) = request.send().await else {
-        return Connection::Offline;
-    };
-    let Ok(body) = response.binary().await else {
-        return Connection::Offline;
-    };
-    // Its time is not believed (see `tolem_outbox::clock`): the health answer is unsigned.
-    match tolem_protocol::json::from_bytes::<Health>(&body) {
-        Ok(health) if response.ok() && health.status == "ok" => Connection::Online,
-        _ => Connection::Offline,
+    if tolem_outbox::transport::gateway_reachable().await {
+        Connection::Online
+    } else {
+        Connection::Offline
     }
 }

@@ -26,7 +26,7 @@ use tolem_outbox::store;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
-use crate::connection::{Connection, use_connection};
+use crate::connection::{Connection, ConnectionState, use_connection_state};
 use crate::payments::on_payment_change;
 use crate::task::spawn_in_own_task;
 
@@ -61,6 +61,7 @@ pub struct Outbox {
     timer: StoredValue<u64>,
     /// The persistent-storage request was made in this page (it is asked once).
     asked_persistence: StoredValue<bool>,
+    connection: ConnectionState,
 }
 
 impl Outbox {
@@ -143,6 +144,10 @@ impl Outbox {
     /// Updates the count and plans the next try after a replay.
     fn after(&self, report: &Report) {
         self.refresh();
+        if report.stopped == Some(replay::Stop::NoDecision) {
+            // A payment got no answer: is the gateway still there? The top bar should say.
+            self.connection.recheck();
+        }
         if report.settled > 0 || report.left == 0 && !report.busy {
             self.failures.set_value(0);
         }
@@ -192,6 +197,7 @@ pub fn provide_outbox() -> Outbox {
         failures: StoredValue::new(0),
         timer: StoredValue::new(0),
         asked_persistence: StoredValue::new(false),
+        connection: use_connection_state(),
     };
     provide_context(outbox);
     outbox.refresh();
@@ -206,7 +212,7 @@ pub fn provide_outbox() -> Outbox {
         }
     });
     // The gateway's health answer is a better "the network is back" than the browser's event.
-    let connection = use_connection();
+    let connection = outbox.connection.0;
     Effect::new(move |was: Option<Connection>| {
         let now = connection.get();
         if was == Some(Connection::Offline) && now == Connection::Online {

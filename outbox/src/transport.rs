@@ -389,13 +389,15 @@ fn is_timeout(error: &JsValue) -> bool {
         .is_some_and(|name| name == "TimeoutError" || name == "AbortError")
 }
 
-/// How long the replayer's reachability probe waits for the gateway's health answer.
+/// How long the reachability probe waits for the gateway's health answer: slower counts as no
+/// connection (the cashier should not wait for it).
 pub const PROBE_TIMEOUT_MS: u32 = 8_000;
 
 /// Whether the gateway answers its health check right now: only its own health answer counts
 /// (a captive portal answers 200 with a login page). A replayer asks this before it sends
 /// stored payments: a pay that fails to connect may have left (it then becomes *unknown* and
 /// needs a status query), so when the gateway is plainly out of reach nothing is sent at all.
+/// The page's connection indicator asks it too (`src/connection.rs`).
 pub async fn gateway_reachable() -> bool {
     if !browser_online() {
         return false;

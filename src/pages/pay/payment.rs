@@ -23,7 +23,7 @@ use tolem_protocol::providers::ProviderInfo;
 
 use crate::balance::use_balance;
 use crate::components::{LiveDelivery, Notice, StateBadge, UnlockForm, money_or_dash};
-use crate::connection::{Connection, use_connection};
+use crate::connection::{Connection, use_connection_state};
 use crate::format::{account_for_display, phone_digits, phone_mask};
 use crate::i18n::*;
 use crate::language::use_i18n;
@@ -140,7 +140,8 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
     let session = use_key_session();
     let balance = use_balance();
     let outbox = use_outbox();
-    let connection = use_connection();
+    let connection_state = use_connection_state();
+    let connection = connection_state.0;
     let provider = StoredValue::new(provider);
     let kind = provider.with_value(|p| p.account_kind);
     let code = provider.with_value(|p| p.code.clone());
@@ -346,6 +347,11 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
                         balance.refresh_quietly(session);
                     }
                     if !record.state.is_final() {
+                        // No answer from the gateway: the top bar says so before the result
+                        // does, and the next payment is held to the offline limits.
+                        if record.last_failure.is_some() {
+                            connection_state.doubt();
+                        }
                         outbox.kick();
                     }
                     set_stage.set(Stage::Done(Box::new(record), action));

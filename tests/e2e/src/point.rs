@@ -380,10 +380,20 @@ impl Phone {
 
     /// Tries to defer a payment the offline limits forbid: the form stays, with the reason.
     pub async fn refused_deferral(&self, account: &str, amount: &str) -> String {
+        self.refused(Action::Defer, account, amount).await
+    }
+
+    /// Tries a payment the offline limits forbid — deferred, or executed while the app knows
+    /// the gateway is out of reach: the form stays, with the reason.
+    pub async fn refused(&self, action: Action, account: &str, amount: &str) -> String {
         let b = &self.browser;
         b.fill("#pay-account", account).await;
         b.fill("#pay-amount", amount).await;
-        b.click("#pay-defer").await;
+        b.click(match action {
+            Action::Defer => "#pay-defer",
+            Action::Execute => "#pay-execute",
+        })
+        .await;
         let reason = b.text_of("#pay-limit").await;
         let confirmed = b
             .eval("return document.querySelector('#pay-confirm') !== null")

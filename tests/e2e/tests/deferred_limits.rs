@@ -1,7 +1,8 @@
 //! Guards the point's offline limits: past them the app refuses to defer and says why (one
-//! payment too large, too much waiting in all), and the header counts what waits; a payment
-//! that waited longer than the point's maximum age is refused by the gateway with its own code
-//! (909), and the phone records that refusal.
+//! payment too large, too much waiting in all), and the header counts what waits; a payment that
+//! got no answer holds the next one to those limits at once; a payment that waited longer than
+//! the point's maximum age is refused by the gateway with its own code (909), and the phone
+//! records that refusal.
 //!
 //! Real parts only: the release build in Chromium, the gateway binary, the dealer console. The
 //! "old" payment is made honestly: after the phone got its card (72 hours), the dealer lowers the
@@ -64,6 +65,55 @@ async fn past_the_offline_limits_the_app_refuses_to_defer_and_says_why() {
 
     phone.close().await;
     eprintln!("took {:?}", started.elapsed());
+}
+
+/// A dead cell fires no `offline` event, and the gateway's health is asked every half minute:
+/// a payment that got no answer turns the top bar to "no connection" at once, and the next
+/// payment is held to the offline limits — not sent into the dead link to end deferred past
+/// them.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_payment_that_got_no_answer_holds_the_next_to_the_offline_limits() {
+    let dist = path_from_env("TOLEM_DIST");
+    let data = tempfile::tempdir().unwrap();
+    let gateway = Gateway::start(free_port(), &dist, data.path());
+    let proxy = Proxy::start(gateway.port).await;
+    let mut console = Console::log_in(&gateway.url(), false).await;
+    // The demo point's card: one offline payment up to 50 000 ₸.
+    let phone = Phone::certified(&proxy.url(), &mut console).await;
+    console.close().await;
+    phone.browser.wait_for_connection("online").await;
+
+    // The link dies; the browser still believes it is online.
+    proxy.set_fault(Fault::Down);
+    let first = phone.pay(Action::Execute, &kcell_number(1), "1000").await;
+    assert!(
+        ["deferred", "unknown"].contains(&first.state.as_str()),
+        "{first:?}"
+    );
+    assert_eq!(
+        phone
+            .browser
+            .attribute(".connection", "data-connection")
+            .await
+            .as_deref(),
+        Some("offline"),
+        "the top bar agrees with the result it just showed"
+    );
+
+    let reason = plain(
+        &phone
+            .refused(Action::Execute, &kcell_number(2), "50000.01")
+            .await,
+    );
+    assert!(reason.contains("50 000"), "names the limit: {reason}");
+    let (count, _, _) = phone.outbox_summary().await;
+    assert_eq!(count, 1, "only the first payment waits");
+
+    // The link returns: the payment that waited is sent.
+    proxy.set_fault(Fault::None);
+    let states = phone.wait_until_all_final(Duration::from_secs(60)).await;
+    assert_eq!(states, vec![(first.session, "accepted".to_owned())]);
+    phone.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
