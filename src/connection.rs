@@ -43,9 +43,10 @@ impl ConnectionState {
         self.recheck();
     }
 
-    /// A replay got no decision: asks the gateway's health now rather than at the next half
-    /// minute. (Not [`Self::doubt`]: a health answer back to "online" starts a replay, and a
-    /// gateway that answers its health but not payments would start one after another.)
+    /// Asks the gateway's health now and shows the answer: the watch's own checks, and a page
+    /// replay that got no decision. (That replay does not [`Self::doubt`]: a health answer back
+    /// to "online" starts a replay, and a gateway that answers its health but not payments
+    /// would start one after another.)
     pub fn recheck(self) {
         let set = self.1;
         spawn_in_own_task(async move { set.set(check_gateway().await) });

@@ -61,6 +61,8 @@ pub struct Outbox {
     timer: StoredValue<u64>,
     /// The persistent-storage request was made in this page (it is asked once).
     asked_persistence: StoredValue<bool>,
+    /// The connection indicator's state: its turn back to online starts a replay, and a replay
+    /// without a decision has it checked again.
     connection: ConnectionState,
 }
 
