@@ -279,11 +279,19 @@ pub fn finish(transaction: Transaction) -> Boxed<'static, Result<(), StorageErro
 }
 
 async fn finish_once(transaction: Transaction) -> Result<(), StorageError> {
-    if transaction.commit()?.await?.is_committed() {
-        Ok(())
-    } else {
-        Err(StorageError::Failed("the transaction was aborted".into()))
+    // Kept to ask why it aborted: a write that fails at commit — a phone without room — aborts
+    // the transaction with the error (a QuotaExceededError) and fires no `error` event (W3C
+    // Indexed Database API 3.0, "commit a transaction"), so idb says only "aborted", and a full
+    // phone would be told its storage failed rather than that it is full.
+    let raw = web_sys::IdbTransaction::from(transaction);
+    let outcome = Transaction::from(raw.clone()).commit()?.await?;
+    if outcome.is_committed() {
+        return Ok(());
     }
+    Err(match raw.error() {
+        Some(error) => idb::Error::DomException(error).into(),
+        None => StorageError::Failed("the transaction was aborted".into()),
+    })
 }
 
 /// A value as a plain object for IndexedDB, through JSON (which app and worker already carry
