@@ -11,6 +11,7 @@
 
 use std::time::{Duration, Instant};
 
+use tolem_e2e::deferred::ProxiedPoint;
 use tolem_e2e::{
     Action, Console, Fault, Gateway, Phone, Proxy, free_port, kcell_number, path_from_env,
 };
@@ -73,18 +74,13 @@ async fn past_the_offline_limits_the_app_refuses_to_defer_and_says_why() {
 /// them.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_payment_that_got_no_answer_holds_the_next_to_the_offline_limits() {
-    let dist = path_from_env("TOLEM_DIST");
-    let data = tempfile::tempdir().unwrap();
-    let gateway = Gateway::start(free_port(), &dist, data.path());
-    let proxy = Proxy::start(gateway.port).await;
-    let mut console = Console::log_in(&gateway.url(), false).await;
     // The demo point's card: one offline payment up to 50 000 ₸.
-    let phone = Phone::certified(&proxy.url(), &mut console).await;
-    console.close().await;
+    let point = ProxiedPoint::start().await;
+    let phone = &point.phone;
     phone.browser.wait_for_connection("online").await;
 
     // The link dies; the browser still believes it is online.
-    proxy.set_fault(Fault::Down);
+    point.proxy.set_fault(Fault::Down);
     let first = phone.pay(Action::Execute, &kcell_number(1), "1000").await;
     assert!(
         ["deferred", "unknown"].contains(&first.state.as_str()),
@@ -110,10 +106,10 @@ async fn a_payment_that_got_no_answer_holds_the_next_to_the_offline_limits() {
     assert_eq!(count, 1, "only the first payment waits");
 
     // The link returns: the payment that waited is sent.
-    proxy.set_fault(Fault::None);
+    point.proxy.set_fault(Fault::None);
     let states = phone.wait_until_all_final(Duration::from_secs(60)).await;
     assert_eq!(states, vec![(first.session, "accepted".to_owned())]);
-    phone.close().await;
+    point.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
