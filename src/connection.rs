@@ -7,7 +7,7 @@
 //! bytes, affordable on a 128 kbit/s plan) — and at once when a payment sent got no answer
 //! ([`ConnectionState::doubt`], [`ConnectionState::recheck`]): a dead cell fires no `offline`
 //! event, and the cashier's next payment must not wait half a minute to be held to the offline
-//! limits.
+//! limits. A payment the gateway answered says it can be reached ([`ConnectionState::answered`]).
 
 use std::time::Duration;
 
@@ -41,6 +41,12 @@ impl ConnectionState {
     pub fn doubt(self) {
         self.1.set(Connection::Offline);
         self.recheck();
+    }
+
+    /// The gateway just answered a payment: it can be reached, whatever the last health check
+    /// said — the top bar says so now, not at the next half minute.
+    pub fn answered(self) {
+        self.1.set(Connection::Online);
     }
 
     /// Asks the gateway's health now and shows the answer: the watch's own checks, and a page

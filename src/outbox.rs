@@ -62,7 +62,7 @@ pub struct Outbox {
     /// The persistent-storage request was made in this page (it is asked once).
     asked_persistence: StoredValue<bool>,
     /// The connection indicator's state: its turn back to online starts a replay, and a replay
-    /// without a decision has it checked again.
+    /// tells it what it learned.
     connection: ConnectionState,
 }
 
@@ -146,8 +146,12 @@ impl Outbox {
     /// Updates the count and plans the next try after a replay.
     fn after(&self, report: &Report) {
         self.refresh();
+        // The top bar should say what the replay learned: the gateway answered, or a payment got
+        // no answer (is the gateway still there?).
+        if report.settled > 0 {
+            self.connection.answered();
+        }
         if report.stopped == Some(replay::Stop::NoDecision) {
-            // A payment got no answer: is the gateway still there? The top bar should say.
             self.connection.recheck();
         }
         if report.settled > 0 || report.left == 0 && !report.busy {

@@ -346,12 +346,14 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
                     if record.state == State::Accepted {
                         balance.refresh_quietly(session);
                     }
+                    // The top bar agrees with the result before it shows: no answer from the
+                    // gateway holds the next payment to the offline limits.
+                    match record.last_failure {
+                        Some(_) if !record.state.is_final() => connection_state.doubt(),
+                        None if record.last_answer.is_some() => connection_state.answered(),
+                        _ => {}
+                    }
                     if !record.state.is_final() {
-                        // No answer from the gateway: the top bar says so before the result
-                        // does, and the next payment is held to the offline limits.
-                        if record.last_failure.is_some() {
-                            connection_state.doubt();
-                        }
                         outbox.kick();
                     }
                     set_stage.set(Stage::Done(Box::new(record), action));

@@ -71,7 +71,7 @@ async fn past_the_offline_limits_the_app_refuses_to_defer_and_says_why() {
 /// A dead cell fires no `offline` event, and the gateway's health is asked every half minute:
 /// a payment that got no answer turns the top bar to "no connection" at once, and the next
 /// payment is held to the offline limits — not sent into the dead link to end deferred past
-/// them.
+/// them. A payment the gateway answers turns it back.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_payment_that_got_no_answer_holds_the_next_to_the_offline_limits() {
     // The demo point's card: one offline payment up to 50 000 ₸.
@@ -105,10 +105,28 @@ async fn a_payment_that_got_no_answer_holds_the_next_to_the_offline_limits() {
     let (count, _, _) = phone.outbox_summary().await;
     assert_eq!(count, 1, "only the first payment waits");
 
-    // The link returns: the payment that waited is sent.
+    // The link returns: the next payment the gateway answers turns the bar back at once, and
+    // the one that waited is sent.
     point.proxy.set_fault(Fault::None);
-    let states = phone.wait_until_all_final(Duration::from_secs(60)).await;
-    assert_eq!(states, vec![(first.session, "accepted".to_owned())]);
+    let second = phone.pay(Action::Execute, &kcell_number(3), "1000").await;
+    assert_eq!(second.state, "accepted");
+    assert_eq!(
+        phone
+            .browser
+            .attribute(".connection", "data-connection")
+            .await
+            .as_deref(),
+        Some("online"),
+        "the top bar agrees with the answer it just showed"
+    );
+    let mut states = phone.wait_until_all_final(Duration::from_secs(60)).await;
+    states.sort();
+    let mut expected = vec![
+        (first.session, "accepted".to_owned()),
+        (second.session, "accepted".to_owned()),
+    ];
+    expected.sort();
+    assert_eq!(states, expected);
     point.close().await;
 }
 
