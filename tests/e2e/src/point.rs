@@ -351,11 +351,7 @@ impl Phone {
         let b = &self.browser;
         b.fill("#pay-account", account).await;
         b.fill("#pay-amount", amount).await;
-        b.click(match action {
-            Action::Defer => "#pay-defer",
-            Action::Execute => "#pay-execute",
-        })
-        .await;
+        b.click(action.button()).await;
         b.click("#confirm-submit").await;
         b.wait_for_element("#pay-result[data-session]").await;
         let taken = Taken {
@@ -389,11 +385,7 @@ impl Phone {
         let b = &self.browser;
         b.fill("#pay-account", account).await;
         b.fill("#pay-amount", amount).await;
-        b.click(match action {
-            Action::Defer => "#pay-defer",
-            Action::Execute => "#pay-execute",
-        })
-        .await;
+        b.click(action.button()).await;
         let reason = b.text_of("#pay-limit").await;
         let confirmed = b
             .eval("return document.querySelector('#pay-confirm') !== null")
@@ -505,6 +497,16 @@ impl Phone {
 pub enum Action {
     Defer,
     Execute,
+}
+
+impl Action {
+    /// The pay form's button for it.
+    pub fn button(self) -> &'static str {
+        match self {
+            Action::Defer => "#pay-defer",
+            Action::Execute => "#pay-execute",
+        }
+    }
 }
 
 /// A Kcell number for the `n`-th payment of a test: distinct numbers, so no payment is
