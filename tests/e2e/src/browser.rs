@@ -94,6 +94,12 @@ impl Browser {
         }
     }
 
+    /// What the top bar's connection indicator says now ("online" or "offline"), without
+    /// waiting for it to change.
+    pub async fn connection(&self) -> Option<String> {
+        self.attribute(".connection", "data-connection").await
+    }
+
     /// Waits until the top bar's connection indicator says `state` ("online" or "offline").
     pub async fn wait_for_connection(&self, state: &str) {
         let script = format!(

@@ -87,11 +87,7 @@ async fn a_payment_that_got_no_answer_holds_the_next_to_the_offline_limits() {
         "{first:?}"
     );
     assert_eq!(
-        phone
-            .browser
-            .attribute(".connection", "data-connection")
-            .await
-            .as_deref(),
+        phone.browser.connection().await.as_deref(),
         Some("offline"),
         "the top bar agrees with the result it just showed"
     );
@@ -111,11 +107,7 @@ async fn a_payment_that_got_no_answer_holds_the_next_to_the_offline_limits() {
     let second = phone.pay(Action::Execute, &kcell_number(3), "1000").await;
     assert_eq!(second.state, "accepted");
     assert_eq!(
-        phone
-            .browser
-            .attribute(".connection", "data-connection")
-            .await
-            .as_deref(),
+        phone.browser.connection().await.as_deref(),
         Some("online"),
         "the top bar agrees with the answer it just showed"
     );
