@@ -9,6 +9,7 @@
 //! event, and the cashier's next payment must not wait half a minute to be held to the offline
 //! limits. A payment the gateway answered says it can be reached ([`ConnectionState::answered`]).
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use leptos::ev;
@@ -33,20 +34,33 @@ pub enum Connection {
 #[derive(Clone, Copy)]
 pub struct ConnectionState(pub ReadSignal<Connection>, WriteSignal<Connection>);
 
+/// How many times the app learned of the connection besides a health check (a payment's answer
+/// or its lack, the browser going offline): a check asked before the latest of those answers
+/// with older news, and is not shown. One count for the page, as there is one connection state.
+static NEWS: AtomicU32 = AtomicU32::new(0);
+
 impl ConnectionState {
     /// The cashier's payment just got no answer from the gateway: the app says "no connection"
     /// at once — so the result and the top bar agree, and the next payment is held to the
     /// offline limits — and asks the gateway's health again, which says "online" if it was only
     /// that one request.
     pub fn doubt(self) {
-        self.1.set(Connection::Offline);
+        self.learned(Connection::Offline);
         self.recheck();
     }
 
     /// The gateway just answered a payment: it can be reached, whatever the last health check
     /// said — the top bar says so now, not at the next half minute.
     pub fn answered(self) {
-        self.1.set(Connection::Online);
+        self.learned(Connection::Online);
+    }
+
+    /// Shows what the app learned outside a health check; a check already on its way, asked
+    /// before this, is not shown when it answers (a gateway that answered its health before a
+    /// payment found the link dead would turn the top bar back to "online").
+    fn learned(self, connection: Connection) {
+        NEWS.fetch_add(1, Ordering::Relaxed);
+        self.1.set(connection);
     }
 
     /// Asks the gateway's health now and shows the answer: the watch's own checks, and a page
@@ -54,8 +68,13 @@ impl ConnectionState {
     /// to "online" starts a replay, and a gateway that answers its health but not payments
     /// would start one after another.)
     pub fn recheck(self) {
-        let set = self.1;
-        spawn_in_own_task(async move { set.set(check_gateway().await) });
+        let asked_after = NEWS.load(Ordering::Relaxed);
+        spawn_in_own_task(async move {
+            let answer = check_gateway().await;
+            if NEWS.load(Ordering::Relaxed) == asked_after {
+                self.1.set(answer);
+            }
+        });
     }
 }
 
@@ -69,9 +88,7 @@ pub fn provide_connection() {
     check();
 
     let online = window_event_listener(ev::online, move |_| check());
-    let offline = window_event_listener(ev::offline, move |_| {
-        set_connection.set(Connection::Offline)
-    });
+    let offline = window_event_listener(ev::offline, move |_| state.learned(Connection::Offline));
     let visible = window_event_listener(ev::visibilitychange, move |_| {
         if page_visible() {
             check();

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
 
 /// What the proxy does with the next requests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,6 +116,13 @@ struct State {
     traffic: Traffic,
     /// Paths answered 404 without reaching the gateway.
     not_found: Vec<String>,
+    /// Paths whose answers are held back, once the gateway gave them, until released: an
+    /// answer slow on its way, still to come when the link has died.
+    holding: Vec<String>,
+    /// How many answers are held now.
+    held: usize,
+    /// Wakes the held answers when a path is released.
+    released: Arc<Notify>,
 }
 
 /// A direction of the link.
@@ -140,6 +148,9 @@ impl Proxy {
             down_free_at: Instant::now(),
             traffic: Traffic::default(),
             not_found: Vec::new(),
+            holding: Vec::new(),
+            held: 0,
+            released: Arc::new(Notify::new()),
         }));
         let accepting = state.clone();
         tokio::spawn(async move {
@@ -238,6 +249,49 @@ impl Proxy {
         if not_found {
             state.not_found.push(path.to_owned());
         }
+    }
+
+    /// Holds the gateway's answers to requests for `path` from now on, until
+    /// [`Proxy::release_answers`]; they reach the browser then, whatever the fault.
+    pub fn hold_answers(&self, path: &str) {
+        self.state.lock().unwrap().holding.push(path.to_owned());
+    }
+
+    /// How many answers are held now.
+    pub fn held_answers(&self) -> usize {
+        self.state.lock().unwrap().held
+    }
+
+    /// Sends on the answers held for `path` and holds no more.
+    pub fn release_answers(&self, path: &str) {
+        let mut state = self.state.lock().unwrap();
+        state.holding.retain(|p| p != path);
+        state.released.notify_waiters();
+    }
+}
+
+/// Holds an answer to `path` while the proxy holds that path's answers.
+async fn hold_while_asked(state: &Mutex<State>, path: &str) {
+    let released = state.lock().unwrap().released.clone();
+    let mut counted = false;
+    loop {
+        let notified = released.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        {
+            let mut state = state.lock().unwrap();
+            if !state.holding.iter().any(|p| p == path) {
+                if counted {
+                    state.held -= 1;
+                }
+                return;
+            }
+            if !counted {
+                state.held += 1;
+                counted = true;
+            }
+        }
+        notified.await;
     }
 }
 
@@ -397,6 +451,7 @@ async fn handle(mut client: TcpStream, state: Arc<Mutex<State>>) {
         let _ = client.set_zero_linger();
         return;
     }
+    hold_while_asked(&state, &path).await;
     answer_browser(&mut client, &state, &answer).await;
 }
 

@@ -122,6 +122,72 @@ async fn a_payment_that_got_no_answer_holds_the_next_to_the_offline_limits() {
     point.close().await;
 }
 
+/// A health check asked while the gateway could still be reached may answer after a payment
+/// found the link dead: its "the gateway is up" is older news than the payment's, and changes
+/// nothing — the top bar stays "no connection" and the next payment is held to the offline
+/// limits.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_health_answer_older_than_a_payment_without_answer_changes_nothing() {
+    let point = ProxiedPoint::start().await;
+    let phone = &point.phone;
+    phone.browser.wait_for_connection("online").await;
+
+    // A check goes out (the browser says the network is back); its answer is slow on its way.
+    point.proxy.hold_answers(HEALTH);
+    phone
+        .browser
+        .eval(
+            "performance.setResourceTimingBufferSize(10000); \
+             window.dispatchEvent(new Event('online')); return true",
+        )
+        .await;
+    let patience = Instant::now() + Duration::from_secs(30);
+    while point.proxy.held_answers() == 0 {
+        assert!(Instant::now() < patience, "the health check never went out");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // The link dies; a payment finds it so.
+    point.proxy.set_fault(Fault::Down);
+    let first = phone.pay(Action::Execute, &kcell_number(1), "1000").await;
+    assert!(
+        ["deferred", "unknown"].contains(&first.state.as_str()),
+        "{first:?}"
+    );
+    assert_eq!(phone.browser.connection().await.as_deref(), Some("offline"));
+
+    // The old answer arrives, and the browser has read it.
+    let answers = |n: u64| {
+        format!(
+            "return performance.getEntriesByType('resource').filter(e => \
+             e.name.endsWith('{HEALTH}') && e.responseStatus === 200).length >= {n}"
+        )
+    };
+    let mut before = 0;
+    while phone.browser.eval(&answers(before + 1)).await == serde_json::Value::Bool(true) {
+        before += 1;
+    }
+    point.proxy.release_answers(HEALTH);
+    phone
+        .browser
+        .wait_for("the held health answer to arrive", &answers(before + 1))
+        .await;
+
+    let reason = plain(
+        &phone
+            .refused(Action::Execute, &kcell_number(2), "50000.01")
+            .await,
+    );
+    assert!(reason.contains("50 000"), "names the limit: {reason}");
+    assert_eq!(phone.browser.connection().await.as_deref(), Some("offline"));
+    let (count, _, _) = phone.outbox_summary().await;
+    assert_eq!(count, 1, "only the first payment waits");
+    point.close().await;
+}
+
+/// The gateway's health endpoint, as the app asks it.
+const HEALTH: &str = "/api/health";
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_payment_older_than_the_maximum_age_is_refused_with_909() {
     let started = Instant::now();
