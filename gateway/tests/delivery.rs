@@ -399,6 +399,56 @@ async fn a_payment_whose_worker_died_mid_attempt_goes_again_behind_a_silent_prov
     assert_eq!(held.len(), 1, "one payment at Beeline: {held:?}");
 }
 
+/// A provider's answer that echoes another transaction (a front cache that mixed answers up)
+/// is not taken for this payment's: the payment is not marked delivered with another's number,
+/// it is asked again with its own, and the provider's own answer settles it.
+#[tokio::test]
+async fn an_answer_for_another_transaction_is_not_taken_as_this_ones() {
+    let (gateway, phone) = gateway_and_phone().await;
+    let provider = emulator(&["--open"]).await;
+    gateway
+        .connect_provider("kcell", &provider.url, 5_000)
+        .await;
+    gateway.start_delivery(quick_retry());
+    let (first, _) = gateway.pay(&phone, kcell("7011111111", THOUSAND)).await;
+    let first = gateway
+        .delivery_when(&phone, &first, WITHIN, |d| d.state.is_final())
+        .await;
+    assert_eq!(first.state, DeliveryState::Delivered);
+
+    provider
+        .provider
+        .set_faults(Faults {
+            wrong_answer_rate: 1.0,
+            ..Faults::default()
+        })
+        .unwrap();
+    let (second, reply) = gateway.pay(&phone, kcell("7012222222", 2 * THOUSAND)).await;
+    assert_eq!(reply.code(), ResultCode::Ok);
+    let waiting = gateway
+        .delivery_when(&phone, &second, WITHIN, |d| {
+            d.state == DeliveryState::Retrying
+        })
+        .await;
+    assert_eq!(waiting.provider_txn, None, "not the first payment's number");
+
+    provider.provider.set_faults(Faults::default()).unwrap();
+    let second = gateway
+        .delivery_when(&phone, &second, WITHIN, |d| d.state.is_final())
+        .await;
+    assert_eq!(second.state, DeliveryState::Delivered);
+    let held = provider.provider.payments();
+    assert_eq!(held.len(), 2, "each payment once: {held:?}");
+    let own = held
+        .iter()
+        .find(|payment| payment.account == "7012222222")
+        .unwrap();
+    assert_eq!(own.sum_tiyn, 2 * THOUSAND);
+    assert_eq!(second.provider_txn, own.prv_txn.map(|n| n.to_string()));
+    assert_ne!(second.provider_txn, first.provider_txn);
+    assert_ledger_matches(&gateway).await;
+}
+
 /// `to_kcell` payments to Kcell, more than a worker may have in flight at all, then one to
 /// Beeline, the last to fall due; the request of Beeline's.
 async fn kcell_backlog_then_beeline(gateway: &Gateway, phone: &Phone, to_kcell: usize) -> Request {

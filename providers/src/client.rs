@@ -77,6 +77,7 @@ impl OsmpAdapter {
         let request = format!("GET {url}");
         let started = Instant::now();
         let (response, result) = self.send(url).await;
+        let result = result.and_then(|answer| answer_to(&command, answer));
         let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         match &result {
             Ok(answer) => tracing::debug!(%request, latency_ms, ?answer, "provider answered"),
@@ -90,7 +91,7 @@ impl OsmpAdapter {
         }
     }
 
-    async fn send(&self, url: url::Url) -> (Option<String>, Result<Answer, TransportError>) {
+    async fn send(&self, url: url::Url) -> (Option<String>, Result<Response, TransportError>) {
         let mut request = self.http.get(url).timeout(self.timeout);
         if let Auth::Basic { username, password } = &self.auth {
             request = request.basic_auth(username, Some(password));
@@ -121,9 +122,7 @@ impl OsmpAdapter {
         if !status.is_success() {
             return (Some(text), Err(TransportError::Status(status.as_u16())));
         }
-        let result = Response::decode(&text)
-            .map(answer_of)
-            .map_err(|e| TransportError::Unreadable(e.to_string()));
+        let result = Response::decode(&text).map_err(|e| TransportError::Unreadable(e.to_string()));
         (Some(text), result)
     }
 }
@@ -166,6 +165,36 @@ impl ProviderAdapter for OsmpAdapter {
             .await
         })
     }
+}
+
+/// What `response` means for the payment `command` asked about — unless it is another
+/// transaction's: its echo of the aggregator's number (`osmp_txn_id`) or, to a pay, of the sum
+/// differs from what was sent. Such an answer (a provider's front cache that mixed answers up,
+/// a proxy that replayed one) says nothing about this payment, so it is taken as no answer: the
+/// payment is asked again with the same number, and the provider's own answer settles it. An
+/// echo that is not a number at all is let pass (a provider that writes it oddly still
+/// answered), as is a missing one; the protocol asks for both in every answer.
+fn answer_to(command: &Command, response: Response) -> Result<Answer, TransportError> {
+    let echoed = response
+        .osmp_txn_id
+        .as_deref()
+        .and_then(|text| text.trim().parse::<u64>().ok());
+    if let Some(echoed) = echoed.filter(|echoed| *echoed != command.txn_id()) {
+        return Err(TransportError::Unreadable(format!(
+            "the answer is for txn_id {echoed}, not {}",
+            command.txn_id()
+        )));
+    }
+    if let (Command::Pay(pay), Some(sum)) = (command, response.sum_tiyn)
+        && sum != pay.sum_tiyn
+    {
+        return Err(TransportError::Unreadable(format!(
+            "the answer is for the sum {}, not {}",
+            osmp::format_sum(sum),
+            osmp::format_sum(pay.sum_tiyn)
+        )));
+    }
+    Ok(answer_of(response))
 }
 
 /// What a decoded answer means for the payment.
@@ -251,6 +280,41 @@ mod tests {
             plain.url_of(&command).as_str(),
             "https://biller.kz/osmp?command=check&txn_id=1&account=7011111111&sum=1.00"
         );
+    }
+
+    #[test]
+    fn takes_no_answer_for_another_transaction_or_sum() {
+        let pay = Command::Pay(PayRequest {
+            txn_id: 42,
+            txn_date: "20261207010203".into(),
+            account: "7011111111".into(),
+            sum_tiyn: 100_000,
+        });
+        let answer = |osmp_txn_id: Option<&str>, sum_tiyn: Option<i64>| Response {
+            osmp_txn_id: osmp_txn_id.map(str::to_owned),
+            prv_txn: Some("9".into()),
+            sum_tiyn,
+            ..Response::default()
+        };
+        let delivered = |result: Result<Answer, TransportError>| matches!(result, Ok(Answer::Accepted { provider_txn: Some(n), .. }) if n == "9");
+        assert!(delivered(answer_to(
+            &pay,
+            answer(Some("42"), Some(100_000))
+        )));
+        // Written oddly, or left out: still this payment's answer.
+        assert!(delivered(answer_to(&pay, answer(Some(" 0042 "), None))));
+        assert!(delivered(answer_to(&pay, answer(Some("n/a"), None))));
+        assert!(delivered(answer_to(&pay, answer(None, None))));
+        for other in [
+            answer(Some("41"), Some(100_000)),
+            answer(Some("42"), Some(99_999)),
+        ] {
+            let result = answer_to(&pay, other);
+            assert!(
+                matches!(&result, Err(TransportError::Unreadable(why)) if why.contains("not")),
+                "{result:?}"
+            );
+        }
     }
 
     #[test]

@@ -27,6 +27,10 @@ pub struct Faults {
     pub temporary_for_ms: u64,
     /// Share of pays answered 0 whose answer is broken off after the commit is stored.
     pub cut_after_commit_rate: f64,
+    /// Share of pays answered with the answer of the last pay committed before them — another
+    /// transaction's number, sum and provider number —, as a front cache that mixes answers up
+    /// does; the pay itself is not committed. Nothing changes before a first commit.
+    pub wrong_answer_rate: f64,
     /// The random generator's seed, applied when the faults are set.
     pub seed: u64,
 }
@@ -41,6 +45,7 @@ impl Default for Faults {
             temporary_result: 90,
             temporary_for_ms: 0,
             cut_after_commit_rate: 0.0,
+            wrong_answer_rate: 0.0,
             seed: 1,
         }
     }
@@ -61,6 +66,7 @@ impl Faults {
             ("status_500_rate", self.status_500_rate),
             ("temporary_rate", self.temporary_rate),
             ("cut_after_commit_rate", self.cut_after_commit_rate),
+            ("wrong_answer_rate", self.wrong_answer_rate),
         ];
         for (name, value) in rates {
             if !(0.0..=1.0).contains(&value) {
@@ -131,6 +137,11 @@ impl FaultState {
     /// Whether to break a committed pay's answer.
     pub fn cut_after_commit(&mut self) -> bool {
         self.chance(self.faults.cut_after_commit_rate)
+    }
+
+    /// Whether to answer a pay with another transaction's answer.
+    pub fn wrong_answer(&mut self) -> bool {
+        self.chance(self.faults.wrong_answer_rate)
     }
 
     fn chance(&mut self, rate: f64) -> bool {

@@ -66,6 +66,10 @@ pub struct Options {
     /// Share of committed pays whose answer is broken off after the commit.
     #[arg(long, default_value_t = 0.0)]
     pub cut_after_commit_rate: f64,
+    /// Share of pays answered with the last committed pay's answer (another transaction's),
+    /// nothing committed.
+    #[arg(long, default_value_t = 0.0)]
+    pub wrong_answer_rate: f64,
     /// Seed of the random faults.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -82,6 +86,7 @@ impl Options {
             temporary_result: self.temporary_result,
             temporary_for_ms: self.temporary_for_ms,
             cut_after_commit_rate: self.cut_after_commit_rate,
+            wrong_answer_rate: self.wrong_answer_rate,
             seed: self.seed,
         }
     }

@@ -47,6 +47,8 @@ pub struct Provider {
 struct State {
     faults: FaultState,
     ledger: Ledger,
+    /// The answer to the last pay committed, for the wrong-answer fault.
+    last_committed: Option<Response>,
 }
 
 impl Provider {
@@ -76,6 +78,7 @@ impl Provider {
             state: Mutex::new(State {
                 faults: FaultState::new(faults),
                 ledger: Ledger::default(),
+                last_committed: None,
             }),
         })
     }
@@ -158,6 +161,11 @@ impl Provider {
                     refuse(&mut answer, result);
                     return Reply::Answer(answer);
                 }
+                if let Some(other) = &state.last_committed
+                    && state.faults.wrong_answer()
+                {
+                    return Reply::Answer(other.clone());
+                }
                 let book = &self.book;
                 let outcome = state.ledger.settle(pay.txn_id, || {
                     book.judge(&pay.account, pay.sum_tiyn)
@@ -169,6 +177,7 @@ impl Provider {
                         answer.prv_txn = Some(prv_txn.to_string());
                         answer.sum_tiyn = Some(pay.sum_tiyn);
                         answer.comment = Some("OK".into());
+                        state.last_committed = Some(answer.clone());
                         if state.faults.cut_after_commit() {
                             return Reply::Cut(answer);
                         }
