@@ -31,6 +31,20 @@ pub struct PayOrder {
     pub amount_tiyn: i64,
 }
 
+/// The longest provider number the gateway keeps (from an answer, or typed by the operator).
+pub const PROVIDER_TXN_MAX_CHARS: usize = 64;
+
+/// Whether `text` is a provider's number the gateway keeps and tells the phone: 1 to
+/// [`PROVIDER_TXN_MAX_CHARS`] letters, digits or `-` `_` `/`. The phone reads the number in
+/// every `status` answer, whose size it bounds: a provider's answer may be 64 KiB.
+pub fn is_provider_txn(text: &str) -> bool {
+    !text.is_empty()
+        && text.chars().count() <= PROVIDER_TXN_MAX_CHARS
+        && text
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '/'))
+}
+
 /// What the provider said.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Answer {

@@ -9,7 +9,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
-use crate::adapter::{Answer, CheckOrder, Exchange, PayOrder, ProviderAdapter, TransportError};
+use crate::adapter::{
+    Answer, CheckOrder, Exchange, PayOrder, ProviderAdapter, TransportError, is_provider_txn,
+};
 use crate::connection::{Auth, Connection, ConnectionError};
 use crate::osmp::{self, CheckRequest, Command, PayRequest, Response, Verdict};
 
@@ -173,7 +175,9 @@ impl ProviderAdapter for OsmpAdapter {
 /// a proxy that replayed one) says nothing about this payment, so it is taken as no answer: the
 /// payment is asked again with the same number, and the provider's own answer settles it. An
 /// echo that is not a number at all is let pass (a provider that writes it oddly still
-/// answered), as is a missing one; the protocol asks for both in every answer.
+/// answered), as is a missing one; the protocol asks for both in every answer. Nor is a
+/// provider number the gateway could not keep ([`is_provider_txn`]) taken: the payment waits,
+/// asked again, for the operator to mark it delivered with the number the provider gives.
 fn answer_to(command: &Command, response: Response) -> Result<Answer, TransportError> {
     let echoed = response
         .osmp_txn_id
@@ -194,7 +198,19 @@ fn answer_to(command: &Command, response: Response) -> Result<Answer, TransportE
             osmp::format_sum(pay.sum_tiyn)
         )));
     }
-    Ok(answer_of(response))
+    let answer = answer_of(response);
+    if let Answer::Accepted {
+        provider_txn: Some(number),
+        ..
+    } = &answer
+        && !is_provider_txn(number)
+    {
+        let shown: String = number.chars().take(80).collect();
+        return Err(TransportError::Unreadable(format!(
+            "the provider's number {shown:?} is not 1 to 64 letters, digits or - _ /"
+        )));
+    }
+    Ok(answer)
 }
 
 /// What a decoded answer means for the payment.
@@ -305,13 +321,19 @@ mod tests {
         assert!(delivered(answer_to(&pay, answer(Some(" 0042 "), None))));
         assert!(delivered(answer_to(&pay, answer(Some("n/a"), None))));
         assert!(delivered(answer_to(&pay, answer(None, None))));
+        let with_number = |number: String| Response {
+            prv_txn: Some(number),
+            ..answer(Some("42"), None)
+        };
         for other in [
             answer(Some("41"), Some(100_000)),
             answer(Some("42"), Some(99_999)),
+            with_number("9".repeat(65)),
+            with_number("9 9".into()),
         ] {
             let result = answer_to(&pay, other);
             assert!(
-                matches!(&result, Err(TransportError::Unreadable(why)) if why.contains("not")),
+                matches!(&result, Err(TransportError::Unreadable(why)) if why.contains(" not ")),
                 "{result:?}"
             );
         }

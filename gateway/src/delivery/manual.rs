@@ -4,14 +4,12 @@
 //! one-time code by the console and written to the audit trail with the change.
 
 use sqlx::AnyConnection;
+use tolem_providers::adapter::is_provider_txn;
 
 use crate::{
     audit::{self, Action, Actor, Event},
     db::deliveries,
 };
-
-/// The longest provider number accepted by hand.
-const PROVIDER_TXN_MAX_CHARS: usize = 64;
 
 /// Why a manual action was refused.
 #[derive(Debug, thiserror::Error)]
@@ -102,12 +100,7 @@ pub async fn mark_delivered_in(
     now_ms: i64,
 ) -> Result<(), ManualError> {
     let provider_txn = provider_txn.trim();
-    let valid = !provider_txn.is_empty()
-        && provider_txn.chars().count() <= PROVIDER_TXN_MAX_CHARS
-        && provider_txn
-            .chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '/'));
-    if !valid {
+    if !is_provider_txn(provider_txn) {
         return Err(ManualError::BadProviderTxn);
     }
     let delivery = delivery_of(conn, None, transaction_id).await?;
