@@ -127,6 +127,40 @@ async fn count(gateway: &Gateway, query: &str) -> i64 {
         .unwrap()
 }
 
+/// An address the receipt could not be written to is refused on the bill's page, as a plainly
+/// wrong one is: the customer corrects it before paying, instead of a receipt that never goes
+/// and waits in the mail queue, tried again every hour.
+#[tokio::test]
+async fn an_address_the_receipt_could_not_go_to_is_refused_before_paying() {
+    let (fx, phone) = fixture(Service::TipTop).await;
+    let gateway = &fx.gateway;
+    let (_, token) = bill(&phone, payment("7011234567"));
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    // The first two pass the protocol's plain check; lettre cannot write them.
+    for address in ["a..b@mail.kz", "name@mail..kz", "name.mail.kz"] {
+        let response = client
+            .post(format!("{}/bill/{token}", gateway.url))
+            .form(&[("email", address)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{address}: the page again, no order made"
+        );
+        let page = response.text().await.unwrap();
+        assert!(page.contains("Проверьте e-mail"), "{address}: {page}");
+    }
+    let ordered = "SELECT COUNT(*) FROM bills WHERE service_order IS NOT NULL";
+    assert_eq!(count(gateway, ordered).await, 0);
+    order(gateway, &token).await;
+    assert_eq!(count(gateway, ordered).await, 1, "a good address goes on");
+}
+
 #[tokio::test]
 async fn a_bill_paid_by_card_becomes_one_payment_and_the_phone_is_told() {
     let (fx, phone) = fixture(Service::TipTop).await;

@@ -25,7 +25,10 @@ use crate::state::AppState;
 use crate::web::client_ip::ClientIp;
 use crate::{
     db::now_ms,
-    mail::queue::{Queued, Relay, enqueue},
+    mail::{
+        compose,
+        queue::{Queued, Relay, enqueue},
+    },
     payments::is_clock_ahead,
 };
 
@@ -63,7 +66,7 @@ pub(crate) async fn message(
         return Err(refuse(error.code(), &error.to_string()));
     }
     // The protocol's check is deliberately plain; the e-mail needs an address lettre can write.
-    if letter.to.parse::<lettre::Address>().is_err() {
+    if !compose::can_write_to(&letter.to) {
         return Err(refuse(
             ResultCode::BadRecipient,
             "not an address lettre accepts",

@@ -137,6 +137,14 @@ pub struct Stored<'a> {
     pub created_at_ms: i64,
 }
 
+/// Whether an e-mail can be written to `address` (lettre's rules, stricter than the protocol's
+/// plain check: `a..b@mail.kz` passes that one). An address refused here is refused where it
+/// is typed, not found out when the letter is composed — an error the mail worker takes for
+/// temporary, so the letter would be tried again for ever.
+pub fn can_write_to(address: &str) -> bool {
+    address.parse::<lettre::Address>().is_ok()
+}
+
 /// The e-mail of a stored letter, from `from`.
 pub fn email(from: &Mailbox, stored: &Stored<'_>) -> Result<lettre::Message, String> {
     let to = stored

@@ -159,7 +159,8 @@ impl Worker {
                 .deliver(&email, &letter.message_id)
                 .await
                 .map_err(|e| (e.text, e.permanent)),
-            Err(error) => Err((error, false)),
+            // A letter that cannot be written now never will be: tried again at the slow pace.
+            Err(error) => Err((error, true)),
         };
         let now = now_ms();
         match delivered {

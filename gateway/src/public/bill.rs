@@ -40,6 +40,7 @@ use crate::{
         deliveries, now_ms, providers,
     },
     display::{local_time, tenge},
+    mail::compose,
     state::AppState,
     web::{
         host::request_host,
@@ -115,8 +116,9 @@ async fn pay(
     }
 }
 
-/// An e-mail address the receipt can go to: the same plain check as a signed letter's
-/// recipient (one `@`, a dotted domain, nothing that could break a header).
+/// An e-mail address the receipt can go to: the same checks as a signed letter's recipient
+/// (the protocol's plain one — one `@`, a dotted domain, nothing that could break a header —
+/// and an address the e-mail can be written to).
 fn valid_address(address: &str) -> bool {
     Letter {
         to: address.to_owned(),
@@ -124,6 +126,7 @@ fn valid_address(address: &str) -> bool {
     }
     .check()
     .is_ok()
+        && compose::can_write_to(address)
 }
 
 /// The gateway's address as the customer's browser reached it: the configured public URL, or
