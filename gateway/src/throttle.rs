@@ -85,6 +85,13 @@ impl Subject {
         )
     }
 
+    /// Card notifications from one client address that fail their service's signature: kept
+    /// as evidence ([`crate::card::notify`]) only while few; a flood is counted, not stored.
+    pub fn forged_card_notifications(ip: IpAddr) -> Subject {
+        let Subject { key: address, .. } = Subject::address(ip);
+        Subject::new(format!("card_forged:{address}"), ADDRESS)
+    }
+
     /// A console user's one-time codes: six digits must not be guessed by trying them all.
     pub fn one_time_code(email: &str) -> Subject {
         Subject::new(format!("totp:{}", email.to_lowercase()), ACCOUNT)

@@ -665,6 +665,47 @@ fn form_urlencoded_body(fields: &[(&str, &str)]) -> String {
         .join("&")
 }
 
+/// Anyone can send the notification address forged notifications. A few are kept as evidence,
+/// with a line in the audit trail; a flood from one address is counted, not stored, and the
+/// service's own notifications go on being decided meanwhile.
+#[tokio::test]
+async fn a_flood_of_forged_notifications_is_counted_not_stored() {
+    let (fx, phone) = fixture(Service::TipTop).await;
+    let gateway = &fx.gateway;
+    let (_, token) = bill(&phone, payment("7011234567"));
+    order(gateway, &token).await;
+    let invoice = count(gateway, "SELECT invoice FROM bills")
+        .await
+        .to_string();
+    let fields = [
+        ("TransactionId", "601"),
+        ("Amount", "1020.00"),
+        ("Currency", "KZT"),
+        ("InvoiceId", invoice.as_str()),
+    ];
+    for _ in 0..40 {
+        let response = gateway
+            .client
+            .post(format!("{}/api/card/tiptop/pay", gateway.url))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("content-hmac", "bm90IHRoZSBzZXJ2aWNlJ3M=")
+            .body(form_urlencoded_body(&fields))
+            .send()
+            .await
+            .unwrap();
+        assert_ne!(response.text().await.unwrap(), r#"{"code":0}"#);
+    }
+    let kept = "SELECT COUNT(*) FROM card_notifications WHERE verdict = 'forged'";
+    let audited = "SELECT COUNT(*) FROM audit_log WHERE action = 'card.notification_forged'";
+    // The first, and the one that blocked the address.
+    assert_eq!(count(gateway, kept).await, 2);
+    assert_eq!(count(gateway, audited).await, 2);
+    assert_eq!(count(gateway, "SELECT COUNT(*) FROM payments").await, 0);
+
+    let answer = notify_tiptop(&fx, "check", &fields).await;
+    assert_eq!(answer, r#"{"code":0}"#, "the service's own is decided");
+}
+
 #[tokio::test]
 async fn signed_notifications_for_another_amount_or_an_unknown_bill_settle_nothing() {
     let (fx, phone) = fixture(Service::TipTop).await;

@@ -1,7 +1,10 @@
 //! A payment service's notification: verified by the adapter over the exact bytes received
 //! before a field is read, then decided here, and answered in the service's format. Every
 //! notification is kept (`card_notifications`), a forged one as evidence that is never acted
-//! on.
+//! on — from one client address, the first of a quarter of an hour and the one that blocks
+//! the address (as a login's failures are, [`crate::throttle`]): a flood of forged
+//! notifications, which anyone can send, must not grow the table and the audit trail without
+//! bound nor take the database's write turn from the payments once each.
 //!
 //! * *Check* (before the card is charged): would the bill be paid? Only an awaiting, unexpired
 //!   bill of the same amount in tenge whose point may still pay, and whose payment the rules
@@ -11,7 +14,7 @@
 //! * *Fail*: the card was refused; why is kept for the customer's page and the cashier.
 //! * *Refund*: the service confirms a refund the refund worker asked for.
 
-use std::time::Duration;
+use std::{net::IpAddr, time::Duration};
 
 use sqlx::AnyPool;
 use tolem_card_payments::{Decline, Incoming, NotificationKind, PaymentService, Reply, Verdict};
@@ -25,6 +28,7 @@ use crate::{
         bills::{self, Bill, NotificationRow},
     },
     payments::{self, pay::Candidate},
+    throttle::{self, Subject},
 };
 
 /// Why a notification could not be decided now (answered so that the service sends it again).
@@ -49,6 +53,53 @@ pub fn refusal_of(decline: Decline) -> CardRefusal {
     }
 }
 
+/// A notification that failed its service's signature (`why`), from `client`: counted against
+/// the address, and kept with a line in the audit trail when it is the first of a window or
+/// the one that blocks the address; the rest are counted only.
+async fn keep_forged(
+    pool: &AnyPool,
+    kind_name: &str,
+    incoming: &Incoming<'_>,
+    why: &str,
+    client: IpAddr,
+    now_ms: i64,
+) -> Result<(), sqlx::Error> {
+    let from = Subject::forged_card_notifications(client);
+    let blocked = throttle::charge(pool, &[&from], now_ms).await?;
+    let failures = throttle::failures(pool, &from).await?;
+    let kept = blocked.is_none() && from.is_notable_failure(failures);
+    tracing::warn!(service = kind_name, path = incoming.path, error = why, %client, failures,
+        kept, "card notification refused: not verified");
+    if !kept {
+        return Ok(());
+    }
+    let mut tx = begin_write(pool).await?;
+    let id = notification_id();
+    bills::log_notification(
+        &mut tx,
+        &NotificationRow {
+            id: &id,
+            service: kind_name,
+            kind: incoming.path,
+            invoice: None,
+            verified: false,
+            verdict: "forged",
+            amount_tiyn: None,
+            card_transaction: None,
+            received_at_ms: now_ms,
+        },
+    )
+    .await?;
+    let event = Event {
+        action: Action::CardNotificationForged,
+        subject: format!("card:{kind_name}"),
+        details: serde_json::json!({ "path": incoming.path, "error": why,
+            "notification": id, "from": from.as_str(), "failures": failures }),
+    };
+    audit::record_in(&mut tx, &Actor::system(None), &event, now_ms).await?;
+    tx.commit().await
+}
+
 /// The stored word of a refusal (`bills.decline`), as the protocol writes it.
 pub fn refusal_word(refusal: CardRefusal) -> String {
     serde_json::to_value(refusal)
@@ -63,12 +114,14 @@ pub fn refusal_from_word(word: &str) -> CardRefusal {
         .unwrap_or(CardRefusal::Declined)
 }
 
-/// Handles one notification to `service` received at `now_ms`, a settlement waiting at most
-/// `lock_wait` for a row another transaction holds ([`settle::settle`]); the reply to send.
+/// Handles one notification to `service` from `client`, received at `now_ms`, a settlement
+/// waiting at most `lock_wait` for a row another transaction holds ([`settle::settle`]); the
+/// reply to send.
 pub async fn handle(
     pool: &AnyPool,
     service: &dyn PaymentService,
     incoming: &Incoming<'_>,
+    client: IpAddr,
     now_ms: i64,
     lock_wait: Duration,
 ) -> Result<(Reply, bool), NotifyError> {
@@ -76,33 +129,15 @@ pub async fn handle(
     let notification = match service.read_notification(incoming) {
         Ok(notification) => notification,
         Err(error) => {
-            tracing::warn!(service = kind_name, path = incoming.path, %error,
-                "card notification refused: not verified");
-            let mut tx = begin_write(pool).await?;
-            let id = notification_id();
-            bills::log_notification(
-                &mut tx,
-                &NotificationRow {
-                    id: &id,
-                    service: kind_name,
-                    kind: incoming.path,
-                    invoice: None,
-                    verified: false,
-                    verdict: "forged",
-                    amount_tiyn: None,
-                    card_transaction: None,
-                    received_at_ms: now_ms,
-                },
+            keep_forged(
+                pool,
+                kind_name,
+                incoming,
+                &error.to_string(),
+                client,
+                now_ms,
             )
             .await?;
-            let event = Event {
-                action: Action::CardNotificationForged,
-                subject: format!("card:{kind_name}"),
-                details: serde_json::json!({ "path": incoming.path, "error": error.to_string(),
-                    "notification": id }),
-            };
-            audit::record_in(&mut tx, &Actor::system(None), &event, now_ms).await?;
-            tx.commit().await?;
             return Ok((service.reply_refused(&error), false));
         }
     };

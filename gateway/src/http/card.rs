@@ -21,6 +21,7 @@ use crate::{
     },
     db::now_ms,
     state::AppState,
+    web::client_ip::ClientIp,
 };
 
 /// Notifications are a few hundred bytes of form fields.
@@ -52,6 +53,7 @@ pub fn router() -> Router<AppState> {
 )]
 pub(crate) async fn notification(
     State(state): State<AppState>,
+    ClientIp(client): ClientIp,
     Path((service, kind)): Path<(String, String)>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
@@ -83,6 +85,7 @@ pub(crate) async fn notification(
         &state.pool,
         service.as_ref(),
         &incoming,
+        client,
         now_ms(),
         lock_wait,
     )
