@@ -141,3 +141,34 @@ async fn an_unchanged_catalogue_is_an_empty_304_and_a_change_a_new_tag() {
     assert!(catalogue.providers.iter().all(|p| p.code != "altel"));
     assert_eq!(catalogue.providers.len(), 6);
 }
+
+/// An aggregator's catalogue holds hundreds of providers: served whole and signed, and read by
+/// the phone's own reader (`Catalogue::decode`), which at 16 KiB refused any catalogue above
+/// about 80 providers — and a phone without a catalogue pays no one.
+#[tokio::test]
+async fn a_catalogue_of_hundreds_of_providers_reaches_the_phone() {
+    let gateway = support::start().await;
+    gateway
+        .sql(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 600) \
+             INSERT INTO providers (code, name, short_label, grp, account_kind, account_rule, \
+             min_tiyn, max_tiyn, active, updated_at_ms) \
+             SELECT 'utility' || i, 'Коммунальные услуги Алматы № ' || i, 'Коммуналка', \
+             'utilities', 'account', 'digits=6-12', 100, 100000000, 1, 0 FROM n",
+        )
+        .await;
+    let fetched = fetch(&gateway, None).await;
+    assert_eq!(fetched.status, StatusCode::OK);
+    assert!(fetched.signed);
+    assert!(
+        fetched.body.len() > 64 * 1024,
+        "more than the answers' old limit: {} bytes",
+        fetched.body.len()
+    );
+    let catalogue = Catalogue::decode(&fetched.body).expect("the phone reads it");
+    assert!(
+        catalogue.providers.len() > 600,
+        "{}",
+        catalogue.providers.len()
+    );
+}

@@ -24,8 +24,8 @@ pub const PASSWORD_MAX_CHARS: usize = 128;
 /// Why bytes could not be turned into a message.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
-    #[error("the message is {0} bytes, more than the {MAX_BODY_BYTES} allowed")]
-    TooLarge(usize),
+    #[error("the message is {size} bytes, more than the {most} allowed")]
+    TooLarge { size: usize, most: usize },
     #[error("the message is not valid: {0}")]
     Malformed(String),
     #[error("protocol version {0} is not supported (this side speaks {PROTOCOL_VERSION})")]
@@ -54,6 +54,9 @@ pub trait Message: Serialize + DeserializeOwned {
     /// work with the `flatten` that carries a request's step.)
     const EXACT_FIELDS: bool = false;
 
+    /// The most bytes [`decode`](Message::decode) reads.
+    const MAX_BYTES: usize = MAX_BODY_BYTES;
+
     fn version(&self) -> u16;
 
     /// Checks what the types cannot (lengths, signs, relations between fields).
@@ -68,8 +71,11 @@ pub trait Message: Serialize + DeserializeOwned {
 
     /// Reads a message, refusing oversized, malformed, other-version and invalid ones.
     fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        if bytes.len() > MAX_BODY_BYTES {
-            return Err(DecodeError::TooLarge(bytes.len()));
+        if bytes.len() > Self::MAX_BYTES {
+            return Err(DecodeError::TooLarge {
+                size: bytes.len(),
+                most: Self::MAX_BYTES,
+            });
         }
         let message: Self = read_versioned(bytes)?;
         if Self::EXACT_FIELDS {

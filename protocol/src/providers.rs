@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::account::{AccountError, AccountKind, AccountRule};
 use crate::messages::{DecodeError, Message};
+use crate::signing::MAX_CATALOGUE_BYTES;
 
 /// The catalogue's sections, as the cashier browses them.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -67,6 +68,8 @@ pub struct Catalogue {
 }
 
 impl Message for Catalogue {
+    const MAX_BYTES: usize = MAX_CATALOGUE_BYTES;
+
     fn version(&self) -> u16 {
         self.v
     }

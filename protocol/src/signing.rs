@@ -28,6 +28,10 @@ pub const GATEWAY_SIGNER: &str = "gateway";
 /// The largest body either side accepts: a payment is a few hundred bytes, a message a few
 /// kilobytes; anything bigger is refused before it is read into memory.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
+/// The largest provider catalogue either side accepts: about 2 500 providers of 200 bytes (a
+/// name in Cyrillic, its number rules and prefixes). An aggregator's catalogue holds hundreds;
+/// at [`MAX_BODY_BYTES`] a phone refused any above about 80, and could then pay none.
+pub const MAX_CATALOGUE_BYTES: usize = 512 * 1024;
 
 /// Header by which a client asks for answers bound to its request; its value is
 /// [`BIND_REQUEST_SHA256`]. Without it the gateway signs the answer's bytes alone (older phones).

@@ -9,7 +9,8 @@ use tolem_protocol::keys::SecretKey;
 use tolem_protocol::messages::{
     DecodeError, KeyCardRequest, Letter, Message, Payment, Request, Response, Step,
 };
-use tolem_protocol::signing::{MAX_BODY_BYTES, Signed};
+use tolem_protocol::providers::Catalogue;
+use tolem_protocol::signing::{MAX_BODY_BYTES, MAX_CATALOGUE_BYTES, Signed};
 
 fn code() -> impl Strategy<Value = String> {
     "[A-Za-z0-9_-]{1,32}"
@@ -120,8 +121,29 @@ fn oversized_input_is_refused_before_parsing() {
     let huge = vec![b' '; MAX_BODY_BYTES + 1];
     assert_eq!(
         Request::decode(&huge),
-        Err(DecodeError::TooLarge(MAX_BODY_BYTES + 1))
+        Err(DecodeError::TooLarge {
+            size: MAX_BODY_BYTES + 1,
+            most: MAX_BODY_BYTES
+        })
     );
+}
+
+/// A catalogue has its own, larger limit: an aggregator's holds hundreds of providers.
+#[test]
+fn a_catalogue_may_be_larger_than_a_request_but_not_without_bound() {
+    let huge = vec![b' '; MAX_CATALOGUE_BYTES + 1];
+    assert_eq!(
+        Catalogue::decode(&huge),
+        Err(DecodeError::TooLarge {
+            size: MAX_CATALOGUE_BYTES + 1,
+            most: MAX_CATALOGUE_BYTES
+        })
+    );
+    let blank = vec![b' '; MAX_BODY_BYTES + 1];
+    assert!(matches!(
+        Catalogue::decode(&blank),
+        Err(DecodeError::Malformed(_))
+    ));
 }
 
 #[test]

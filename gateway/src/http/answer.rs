@@ -39,7 +39,7 @@ use tolem_protocol::{
     messages::{Message, Outcome, Response},
     signing::{
         ANSWERS_HEADER, BIND_HEADER, BIND_REQUEST_SHA256, GATEWAY_SIGNER, KEY_HEADER,
-        MAX_BODY_BYTES, SIGNATURE_HEADER, bound_answer, request_digest,
+        MAX_BODY_BYTES, MAX_CATALOGUE_BYTES, SIGNATURE_HEADER, bound_answer, request_digest,
     },
 };
 
@@ -228,9 +228,9 @@ async fn sign(
     if parts.status == StatusCode::NOT_MODIFIED {
         return HttpResponse::from_parts(parts, body);
     }
-    // Our own answers are a few hundred bytes (a batch's, a few hundred per item); the limit
-    // only guards against a bug.
-    let bytes = match axum::body::to_bytes(body, 4 * body_limit(step)).await {
+    // Our own answers are a few hundred bytes (a batch's, a few hundred per item; the
+    // catalogue, a few hundred per provider); the limit only guards against a bug.
+    let bytes = match axum::body::to_bytes(body, answer_limit(step)).await {
         Ok(bytes) => bytes,
         Err(error) => return Answer::internal(&error).into_response(),
     };
@@ -288,6 +288,19 @@ pub fn count(state: &AppState, step: &str, bytes: &[u8]) {
 pub async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, Answer> {
     read_limited(headers, body, MAX_BODY_BYTES, Answer::too_large).await
 }
+
+/// The most bytes the answer to a `step` request may carry: the provider catalogue's own
+/// limit, else four times the request's.
+fn answer_limit(step: &str) -> usize {
+    if step == CATALOGUE_STEP {
+        MAX_CATALOGUE_BYTES
+    } else {
+        4 * body_limit(step)
+    }
+}
+
+/// The step of `GET /api/v1/providers` ([`super::providers`]).
+const CATALOGUE_STEP: &str = "providers";
 
 /// The most bytes a `step` request may carry: a batch carries many payments.
 pub fn body_limit(step: &str) -> usize {
