@@ -37,6 +37,9 @@ pub enum Mismatch {
     UnknownToUs(Line),
     /// Both have it, with another sum, account or provider number.
     Differs { ours: Line, theirs: Line },
+    /// The provider's registry lists one transaction more than once (`times`): a payment
+    /// credited twice, or a registry to ask again for.
+    Repeated { line: Line, times: usize },
 }
 
 impl std::fmt::Display for Mismatch {
@@ -64,6 +67,12 @@ impl std::fmt::Display for Mismatch {
                 ours.txn_id,
                 to_csv_line(ours),
                 to_csv_line(theirs)
+            ),
+            Mismatch::Repeated { line, times } => write!(
+                f,
+                "txn_id {}: {times} times in the provider's registry ({})",
+                line.txn_id,
+                to_csv_line(line)
             ),
         }
     }
@@ -165,14 +174,42 @@ pub fn parse_csv(text: &str) -> Result<Vec<Line>, RegistryError> {
     Ok(lines)
 }
 
-/// Every difference between our registry and the provider's, by transaction number.
+/// Every difference between our registry and the provider's, by transaction number. A payment
+/// marked delivered by hand before any attempt has no number of ours (0): it is matched by the
+/// provider's own number instead, which the operator took from the provider.
 pub fn compare(ours: &[Line], theirs: &[Line]) -> Vec<Mismatch> {
-    let by_txn = |lines: &[Line]| -> BTreeMap<i64, Line> {
-        lines.iter().map(|l| (l.txn_id, l.clone())).collect()
-    };
-    let (ours, theirs) = (by_txn(ours), by_txn(theirs));
     let mut found = Vec::new();
+    let mut their_lines: BTreeMap<i64, Vec<&Line>> = BTreeMap::new();
+    for line in theirs {
+        their_lines.entry(line.txn_id).or_default().push(line);
+    }
+    for lines in their_lines.values() {
+        if lines.len() > 1 {
+            found.push(Mismatch::Repeated {
+                line: lines[0].clone(),
+                times: lines.len(),
+            });
+        }
+    }
+    let theirs: BTreeMap<i64, &Line> = their_lines
+        .iter()
+        .map(|(txn, lines)| (*txn, lines[0]))
+        .collect();
+    let (unnumbered, numbered): (Vec<&Line>, Vec<&Line>) =
+        ours.iter().partition(|line| line.txn_id == 0);
+    let ours: BTreeMap<i64, &Line> = numbered.into_iter().map(|l| (l.txn_id, l)).collect();
+    // The provider's lines that stand for our unnumbered ones, by the provider's number.
+    let mut matched_by_number = Vec::new();
+    for line in unnumbered {
+        match theirs.values().find(|other| {
+            !ours.contains_key(&other.txn_id) && other.provider_txn == line.provider_txn
+        }) {
+            Some(other) => matched_by_number.push(other.txn_id),
+            None => found.push(Mismatch::MissingAtProvider(line.clone())),
+        }
+    }
     for (txn, line) in &ours {
+        let line = *line;
         match theirs.get(txn) {
             None => found.push(Mismatch::MissingAtProvider(line.clone())),
             Some(other)
@@ -182,15 +219,15 @@ pub fn compare(ours: &[Line], theirs: &[Line]) -> Vec<Mismatch> {
             {
                 found.push(Mismatch::Differs {
                     ours: line.clone(),
-                    theirs: other.clone(),
+                    theirs: (*other).clone(),
                 });
             }
             Some(_) => {}
         }
     }
     for (txn, line) in &theirs {
-        if !ours.contains_key(txn) {
-            found.push(Mismatch::UnknownToUs(line.clone()));
+        if !ours.contains_key(txn) && !matched_by_number.contains(txn) {
+            found.push(Mismatch::UnknownToUs((*line).clone()));
         }
     }
     found
@@ -233,6 +270,41 @@ mod tests {
             ]
         );
         assert!(compare(&ours, &ours).is_empty());
+    }
+
+    #[test]
+    fn a_transaction_twice_in_the_providers_registry_is_named() {
+        let ours = vec![line(1, 100), line(2, 200)];
+        let theirs = vec![line(1, 100), line(2, 200), line(2, 200)];
+        assert_eq!(
+            compare(&ours, &theirs),
+            vec![Mismatch::Repeated {
+                line: line(2, 200),
+                times: 2
+            }]
+        );
+    }
+
+    #[test]
+    fn payments_marked_by_hand_without_a_number_are_matched_by_the_providers() {
+        let by_hand = |provider_txn: &str| Line {
+            txn_id: 0,
+            provider_txn: provider_txn.into(),
+            ..line(0, 500)
+        };
+        let ours = vec![line(1, 100), by_hand("H1"), by_hand("H2")];
+        let theirs = vec![
+            line(1, 100),
+            Line {
+                txn_id: 77,
+                ..by_hand("H1")
+            },
+        ];
+        assert_eq!(
+            compare(&ours, &theirs),
+            vec![Mismatch::MissingAtProvider(by_hand("H2"))],
+            "each is compared, not the last of them only"
+        );
     }
 
     #[test]
