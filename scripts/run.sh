@@ -97,4 +97,4 @@ echo "Payment service emulator (TipTop Pay): http://127.0.0.1:${CARD_PORT} — t
 TOLEM_CARD_SECRET="$CARD_SECRET" target/server/tolem-gateway --demo --dist dist \
   --demo-provider-url "http://127.0.0.1:${EMULATOR_PORT}/osmp" \
   --card-service tiptop --card-api-url "http://127.0.0.1:${CARD_PORT}" \
-  --card-login test_api_00000000000000000000001 "${GATEWAY_LAN[@]}" "$@"
+  --card-login test_api_00000000000000000000001 --card-test "${GATEWAY_LAN[@]}" "$@"

@@ -202,6 +202,11 @@ pub trait PaymentService: Send + Sync {
     fn read_notification(&self, incoming: &Incoming<'_>)
     -> Result<Notification, NotificationError>;
 
+    /// Whether this gateway is set up for the service's test mode (`--card-test`): only then
+    /// does it take a notification of a test payment ([`Notification::test`]), which moved no
+    /// money.
+    fn takes_test_payments(&self) -> bool;
+
     /// The answer the service expects for `verdict` (e.g. `{"code":0}`, `OK42`).
     fn reply(&self, notification: &Notification, verdict: Verdict) -> Reply;
 

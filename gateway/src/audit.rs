@@ -198,6 +198,7 @@ pub enum Action {
     CardRefundFailed,
     /// A notification claiming to come from a payment service did not verify.
     CardNotificationForged,
+    CardNotificationTestMode,
     /// Rows past their retention were purged.
     AuditPurged,
 }
@@ -263,6 +264,7 @@ impl Action {
             Action::CardRefunded => "card.refunded",
             Action::CardRefundFailed => "card.refund_failed",
             Action::CardNotificationForged => "card.notification_forged",
+            Action::CardNotificationTestMode => "card.notification_test_mode",
             Action::AuditPurged => "audit.purged",
         }
     }

@@ -138,7 +138,9 @@ pub struct Config {
     )]
     pub card_secret3: Option<String>,
 
-    /// Use the payment service's test mode (Robokassa's IsTest=1).
+    /// Use the payment service's test mode (Robokassa's IsTest=1). Without it the gateway
+    /// takes no notification of a test payment: the service's site left in test mode would
+    /// otherwise have bills settled on card payments that moved no money.
     #[arg(long, env = "TOLEM_CARD_TEST", value_parser = clap::builder::BoolishValueParser::new(),
           action = clap::ArgAction::SetTrue)]
     pub card_test: bool,

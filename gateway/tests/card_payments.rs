@@ -665,6 +665,47 @@ fn form_urlencoded_body(fields: &[(&str, &str)]) -> String {
         .join("&")
 }
 
+/// The payment service's site left in test mode, the gateway in service: a test payment moved
+/// no money, so no bill is settled on it (the dealer's balance would pay the provider for a
+/// card that paid nothing). Its Check is refused, and the audit trail tells the operator; a
+/// live payment is settled as ever.
+#[tokio::test]
+async fn a_test_payment_settles_nothing_on_a_gateway_in_service() {
+    let (fx, phone) = fixture(Service::TipTopSiteLeftInTestMode).await;
+    let gateway = &fx.gateway;
+    let before = gateway.balance_of(DEALER).await;
+    let (_, token) = bill(&phone, payment("7011234567"));
+    order(gateway, &token).await;
+    let invoice = count(gateway, "SELECT invoice FROM bills")
+        .await
+        .to_string();
+    let notification = |test: &'static str| {
+        [
+            ("TransactionId", "701"),
+            ("Amount", "1020.00"),
+            ("Currency", "KZT"),
+            ("InvoiceId", invoice.as_str()),
+            ("TestMode", test),
+        ]
+    };
+    let answer = notify_tiptop(&fx, "check", &notification("1")).await;
+    assert_ne!(answer, r#"{"code":0}"#, "refused before the card: {answer}");
+    notify_tiptop(&fx, "pay", &notification("1")).await;
+    let payments = "SELECT COUNT(*) FROM payments";
+    assert_eq!(count(gateway, payments).await, 0);
+    assert_eq!(gateway.balance_of(DEALER).await, before);
+    let alarms = "SELECT COUNT(*) FROM audit_log WHERE action = 'card.notification_test_mode'";
+    assert_eq!(count(gateway, alarms).await, 2);
+
+    let answer = notify_tiptop(&fx, "pay", &notification("0")).await;
+    assert_eq!(answer, r#"{"code":0}"#);
+    assert_eq!(
+        count(gateway, payments).await,
+        1,
+        "a live payment is settled"
+    );
+}
+
 /// Anyone can send the notification address forged notifications. A few are kept as evidence,
 /// with a line in the audit trail; a flood from one address is counted, not stored, and the
 /// service's own notifications go on being decided meanwhile.

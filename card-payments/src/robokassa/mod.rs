@@ -237,6 +237,10 @@ impl PaymentService for Robokassa {
         ServiceKind::Robokassa
     }
 
+    fn takes_test_payments(&self) -> bool {
+        self.test
+    }
+
     fn create_order<'a>(
         &'a self,
         order: &'a Order,

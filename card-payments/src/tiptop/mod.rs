@@ -38,6 +38,8 @@ pub struct TipTop {
     public_id: String,
     secret: Secret,
     http: Result<reqwest::Client, String>,
+    /// Set up for the test mode of TipTop Pay's site (its notifications say `TestMode=1`).
+    test: bool,
 }
 
 impl fmt::Debug for TipTop {
@@ -65,6 +67,7 @@ impl TipTop {
             public_id: config.login.clone(),
             secret: config.secret.clone(),
             http: client::build(),
+            test: config.test,
         })
     }
 
@@ -106,6 +109,10 @@ impl TipTop {
 impl PaymentService for TipTop {
     fn kind(&self) -> ServiceKind {
         ServiceKind::TipTop
+    }
+
+    fn takes_test_payments(&self) -> bool {
+        self.test
     }
 
     fn create_order<'a>(

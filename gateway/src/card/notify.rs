@@ -141,6 +141,9 @@ pub async fn handle(
             return Ok((service.reply_refused(&error), false));
         }
     };
+    if notification.test && !service.takes_test_payments() {
+        return refuse_test_payment(pool, service, incoming, &notification, now_ms).await;
+    }
     let bill = {
         let mut conn = pool.acquire().await?;
         bills::by_invoice(&mut conn, i64::from(notification.invoice)).await?
@@ -199,6 +202,53 @@ pub async fn handle(
     )
     .await?;
     Ok((service.reply(&notification, verdict), settled))
+}
+
+/// A notification of a payment in the service's test mode, to a gateway not set up for it: no
+/// money moved, so nothing is decided on it — a bill settled on it would have the dealer's
+/// balance pay the provider for a card that paid nothing. The service's site was left in test
+/// mode; the operator is told (the log and the audit trail), and a *Check* is refused, so no
+/// such "payment" happens.
+async fn refuse_test_payment(
+    pool: &AnyPool,
+    service: &dyn PaymentService,
+    incoming: &Incoming<'_>,
+    notification: &tolem_card_payments::Notification,
+    now_ms: i64,
+) -> Result<(Reply, bool), NotifyError> {
+    let kind_name = service.kind().name();
+    tracing::error!(
+        service = kind_name,
+        invoice = notification.invoice,
+        kind = incoming.path,
+        "card notification of a test payment refused: the service's site is in test mode"
+    );
+    let mut tx = begin_write(pool).await?;
+    let id = notification_id();
+    bills::log_notification(
+        &mut tx,
+        &NotificationRow {
+            id: &id,
+            service: kind_name,
+            kind: incoming.path,
+            invoice: Some(i64::from(notification.invoice)),
+            verified: true,
+            verdict: "test_mode",
+            amount_tiyn: Some(notification.amount_tiyn),
+            card_transaction: notification.transaction.as_deref(),
+            received_at_ms: now_ms,
+        },
+    )
+    .await?;
+    let event = Event {
+        action: Action::CardNotificationTestMode,
+        subject: format!("bill:{}", notification.invoice),
+        details: serde_json::json!({ "service": kind_name, "kind": incoming.path,
+            "notification": id }),
+    };
+    audit::record_in(&mut tx, &Actor::system(None), &event, now_ms).await?;
+    tx.commit().await?;
+    Ok((service.reply(notification, Verdict::NotPayable), false))
 }
 
 /// The *Check* rules (see the module docs).

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use tolem_card_payments::{
-    PaymentService,
+    PaymentService, ServiceConfig,
     emulator::{InProcess, customer::Browser},
     service_for_with_refund_key,
 };
@@ -31,6 +31,9 @@ pub struct CardFixture {
 pub enum Service {
     TipTop,
     Robokassa,
+    /// TipTop Pay, the gateway set up for live payments (no `--card-test`) while the emulated
+    /// site is still in its test mode — one the operator forgot to switch.
+    TipTopSiteLeftInTestMode,
 }
 
 /// Starts the emulator (quick notification retries) and a gateway configured for `service`
@@ -47,6 +50,13 @@ pub async fn start(service: Service) -> CardFixture {
     .unwrap();
     let adapter: Box<dyn PaymentService> = match service {
         Service::TipTop => service_for_with_refund_key(&emulator.tiptop_config(), None),
+        Service::TipTopSiteLeftInTestMode => service_for_with_refund_key(
+            &ServiceConfig {
+                test: false,
+                ..emulator.tiptop_config()
+            },
+            None,
+        ),
         Service::Robokassa => service_for_with_refund_key(
             &emulator.robokassa_config(),
             Some(emulator.robokassa_password3()),

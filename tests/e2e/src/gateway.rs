@@ -77,6 +77,8 @@ impl Gateway {
             &config.login,
             "--card-secret",
             &config.secret.0,
+            // The emulator stands for the service's test site: its payments are test ones.
+            "--card-test",
         ];
         let gateway = Gateway::start_with(port, dist, data_dir, true, &extra);
         card.emulator
