@@ -18,6 +18,13 @@ use super::connections::Adapters;
 /// The longest a phone waits for the provider's answer to a check.
 pub const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The most display fields passed on, and the longest name and value of each (in characters):
+/// a check answer shows a name and a debt or two, and the phone reads answers of at most
+/// 16 KiB — a provider's answer may be 64 KiB.
+const FIELDS_MAX: usize = 8;
+const FIELD_NAME_MAX_CHARS: usize = 32;
+const FIELD_VALUE_MAX_CHARS: usize = 128;
+
 /// What the provider said: the code to answer the phone with, and the account's details.
 /// `None`: the provider was not asked or gave no final answer.
 pub async fn ask(
@@ -46,20 +53,7 @@ pub async fn ask(
         .await
         .ok()?;
     match exchange.result {
-        Ok(Answer::Accepted { fields, .. }) => {
-            let (holder, fields): (Vec<_>, Vec<_>) = fields
-                .into_iter()
-                .partition(|(name, _)| matches!(name.as_str(), "fio" | "name" | "holder"));
-            Some((
-                ResultCode::Ok,
-                AccountCheck {
-                    exists: true,
-                    holder: holder.into_iter().next().map(|(_, value)| value),
-                    fields,
-                    refusal: None,
-                },
-            ))
-        }
+        Ok(Answer::Accepted { fields, .. }) => Some((ResultCode::Ok, shown(fields))),
         Ok(Answer::Refused {
             refusal, result, ..
         }) => {
@@ -88,5 +82,64 @@ pub async fn ask(
             ))
         }
         Ok(Answer::Later { .. }) | Err(_) => None,
+    }
+}
+
+/// An account the provider knows, with its display fields as the phone shows them: the holder's
+/// name apart, at most [`FIELDS_MAX`] others, each cut to its length.
+fn shown(fields: Vec<(String, String)>) -> AccountCheck {
+    let (holder, fields): (Vec<_>, Vec<_>) = fields
+        .into_iter()
+        .map(|(name, value)| {
+            (
+                cut(&name, FIELD_NAME_MAX_CHARS),
+                cut(&value, FIELD_VALUE_MAX_CHARS),
+            )
+        })
+        .partition(|(name, _)| matches!(name.as_str(), "fio" | "name" | "holder"));
+    AccountCheck {
+        exists: true,
+        holder: holder.into_iter().next().map(|(_, value)| value),
+        fields: fields.into_iter().take(FIELDS_MAX).collect(),
+        refusal: None,
+    }
+}
+
+/// `text` cut to `most` characters, an ellipsis saying so.
+fn cut(text: &str, most: usize) -> String {
+    if text.chars().count() <= most {
+        return text.to_owned();
+    }
+    let mut cut: String = text.chars().take(most - 1).collect();
+    cut.push('…');
+    cut
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_providers_display_fields_are_passed_on_within_bounds() {
+        let mut fields = vec![("fio".to_owned(), "Ж".repeat(10_000))];
+        fields.extend((0..100).map(|i| (format!("debt{i}").repeat(20), "1".repeat(10_000))));
+        let check = shown(fields);
+        let holder = check.holder.unwrap();
+        assert_eq!(holder.chars().count(), FIELD_VALUE_MAX_CHARS);
+        assert!(holder.ends_with('…'));
+        assert_eq!(check.fields.len(), FIELDS_MAX);
+        assert!(check.fields.iter().all(|(name, value)| {
+            name.chars().count() == FIELD_NAME_MAX_CHARS
+                && value.chars().count() == FIELD_VALUE_MAX_CHARS
+        }));
+        let short = shown(vec![
+            ("name".into(), "Иванов И.".into()),
+            ("debt".into(), "1500.00".into()),
+        ]);
+        assert_eq!(short.holder.as_deref(), Some("Иванов И."));
+        assert_eq!(
+            short.fields,
+            vec![("debt".to_owned(), "1500.00".to_owned())]
+        );
     }
 }
