@@ -73,30 +73,37 @@ async fn keep_forged(
     if !kept {
         return Ok(());
     }
-    let mut tx = begin_write(pool).await?;
     let id = notification_id();
-    bills::log_notification(
-        &mut tx,
-        &NotificationRow {
-            id: &id,
-            service: kind_name,
-            kind: incoming.path,
-            invoice: None,
-            verified: false,
-            verdict: "forged",
-            amount_tiyn: None,
-            card_transaction: None,
-            received_at_ms: now_ms,
-        },
-    )
-    .await?;
+    let row = NotificationRow {
+        id: &id,
+        service: kind_name,
+        kind: incoming.path,
+        invoice: None,
+        verified: false,
+        verdict: "forged",
+        amount_tiyn: None,
+        card_transaction: None,
+        received_at_ms: now_ms,
+    };
     let event = Event {
         action: Action::CardNotificationForged,
         subject: format!("card:{kind_name}"),
         details: serde_json::json!({ "path": incoming.path, "error": why,
             "notification": id, "from": from.as_str(), "failures": failures }),
     };
-    audit::record_in(&mut tx, &Actor::system(None), &event, now_ms).await?;
+    keep_with_event(pool, &row, &event).await
+}
+
+/// Keeps a notification not acted on, with the line in the audit trail that says why, in one
+/// transaction.
+async fn keep_with_event(
+    pool: &AnyPool,
+    row: &NotificationRow<'_>,
+    event: &Event,
+) -> Result<(), sqlx::Error> {
+    let mut tx = begin_write(pool).await?;
+    bills::log_notification(&mut tx, row).await?;
+    audit::record_in(&mut tx, &Actor::system(None), event, row.received_at_ms).await?;
     tx.commit().await
 }
 
@@ -223,31 +230,25 @@ async fn refuse_test_payment(
         kind = incoming.path,
         "card notification of a test payment refused: the service's site is in test mode"
     );
-    let mut tx = begin_write(pool).await?;
     let id = notification_id();
-    bills::log_notification(
-        &mut tx,
-        &NotificationRow {
-            id: &id,
-            service: kind_name,
-            kind: incoming.path,
-            invoice: Some(i64::from(notification.invoice)),
-            verified: true,
-            verdict: "test_mode",
-            amount_tiyn: Some(notification.amount_tiyn),
-            card_transaction: notification.transaction.as_deref(),
-            received_at_ms: now_ms,
-        },
-    )
-    .await?;
+    let row = NotificationRow {
+        id: &id,
+        service: kind_name,
+        kind: incoming.path,
+        invoice: Some(i64::from(notification.invoice)),
+        verified: true,
+        verdict: "test_mode",
+        amount_tiyn: Some(notification.amount_tiyn),
+        card_transaction: notification.transaction.as_deref(),
+        received_at_ms: now_ms,
+    };
     let event = Event {
         action: Action::CardNotificationTestMode,
         subject: format!("bill:{}", notification.invoice),
         details: serde_json::json!({ "service": kind_name, "kind": incoming.path,
             "notification": id }),
     };
-    audit::record_in(&mut tx, &Actor::system(None), &event, now_ms).await?;
-    tx.commit().await?;
+    keep_with_event(pool, &row, &event).await?;
     Ok((service.reply(notification, Verdict::NotPayable), false))
 }
 

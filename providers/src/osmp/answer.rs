@@ -18,7 +18,8 @@ use super::money::{SumError, format_sum, parse_sum};
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Response {
     /// The aggregator's txn_id, echoed. Kept as text: a provider that writes it oddly still
-    /// answered, and the gateway keys on its own number, not on this echo.
+    /// answered; a numeric echo of another number is another transaction's answer
+    /// (`client::answer_to`).
     pub osmp_txn_id: Option<String>,
     /// The provider's own number of the payment (a pay answer).
     pub prv_txn: Option<String>,
