@@ -128,8 +128,8 @@ async fn count(gateway: &Gateway, query: &str) -> i64 {
 }
 
 /// An address the receipt could not be written to is refused on the bill's page, as a plainly
-/// wrong one is: the customer corrects it before paying, instead of a receipt that never goes
-/// and waits in the mail queue, tried again every hour.
+/// wrong one is: the customer corrects what they typed (still in the field) before paying,
+/// instead of a receipt that never goes and waits in the mail queue, tried again every hour.
 #[tokio::test]
 async fn an_address_the_receipt_could_not_go_to_is_refused_before_paying() {
     let (fx, phone) = fixture(Service::TipTop).await;
@@ -154,6 +154,10 @@ async fn an_address_the_receipt_could_not_go_to_is_refused_before_paying() {
         );
         let page = response.text().await.unwrap();
         assert!(page.contains("Проверьте e-mail"), "{address}: {page}");
+        assert!(
+            page.contains(&format!(r#"value="{address}""#)),
+            "what was typed stays, to correct: {page}"
+        );
     }
     let ordered = "SELECT COUNT(*) FROM bills WHERE service_order IS NOT NULL";
     assert_eq!(count(gateway, ordered).await, 0);

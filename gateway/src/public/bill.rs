@@ -60,7 +60,7 @@ pub fn router() -> Router<AppState> {
 /// `GET /bill/<token>`.
 async fn page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
     match open::open(&state.pool, &token, state.card.bill_lifetime_ms, now_ms()).await {
-        Ok(opened) => render_bill(&state, &token, &opened, None).await,
+        Ok(opened) => render_bill(&state, &token, &opened, None, None).await,
         Err(error) => refused(error).await,
     }
 }
@@ -90,10 +90,11 @@ async fn pay(
     if let Some(address) = email
         && !valid_address(address)
     {
-        return render_bill(&state, &token, &opened, Some(&tr("bill.bad_email"))).await;
+        let refused = tr("bill.bad_email");
+        return render_bill(&state, &token, &opened, Some(&refused), email).await;
     }
     let Some(service) = state.card.service.clone() else {
-        return render_bill(&state, &token, &opened, Some(&tr("bill.cards_off"))).await;
+        return render_bill(&state, &token, &opened, Some(&tr("bill.cards_off")), email).await;
     };
     let origin = origin(&state, &headers, &uri);
     let choices = Choices {
@@ -110,6 +111,7 @@ async fn pay(
                 &token,
                 &opened,
                 Some(&tr("bill.service_unreachable")),
+                email,
             )
             .await
         }
@@ -155,11 +157,14 @@ async fn provider_name(state: &AppState, code: &str) -> String {
     }
 }
 
+/// The bill's page: `error` above the form when something was refused, and the e-mail address
+/// the customer typed, if any, still in its field to correct.
 async fn render_bill(
     state: &AppState,
     token: &str,
     opened: &Opened,
     error: Option<&str>,
+    typed_email: Option<&str>,
 ) -> Response {
     let payment = opened.payment();
     let provider = provider_name(state, &payment.provider).await;
@@ -185,7 +190,8 @@ async fn render_bill(
             @if let Some(error) = error { p.error #error { (error) } }
             form method="post" action={ (BILL_PATH) (token) "?lang=" (language::current().tag()) } {
                 label for="email" { (tr("bill.email")) }
-                input #email type="email" name="email" autocomplete="email" inputmode="email";
+                input #email type="email" name="email" autocomplete="email" inputmode="email"
+                    value=[typed_email];
                 p.muted { (tr("bill.card_note")) }
                 button #pay type="submit" { (tr("bill.pay")) " " (tenge(payment.customer_amount_tiyn)) " ₸" }
             }
