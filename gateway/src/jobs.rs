@@ -9,10 +9,16 @@
 //! The delivery of signed messages by e-mail and of payments to providers are background tasks
 //! too, with their own pace (woken by each new letter or payment, retries with [`backoff`]):
 //! [`crate::mail::worker`], [`crate::delivery::worker`].
+//!
+//! Each of them runs under [`supervise`]: every error they expect is handled inside, so a panic
+//! is a bug — and without it the task would end silently, and with it, say, every delivery to
+//! the providers until the gateway is restarted (the delivery queue's metric shows it only
+//! minutes later).
 
 use std::time::Duration;
 
 use sqlx::AnyPool;
+use tokio::task::JoinHandle;
 
 use crate::{audit::chain, commission, db::now_ms};
 
@@ -25,6 +31,43 @@ pub const PERIOD: Duration = Duration::from_secs(15 * 60);
 pub fn backoff(first: Duration, max: Duration, failures: i64) -> Duration {
     let doublings = u32::try_from(failures.saturating_sub(1).clamp(0, 30)).unwrap_or(30);
     first.saturating_mul(1u32 << doublings).min(max)
+}
+
+/// How long a background task that panicked waits before it is started again: a bug that
+/// panics at once must not spin.
+pub const RESTART_PAUSE: Duration = Duration::from_secs(5);
+
+/// Runs the background task `start` starts, named `name` in the log, and starts it again
+/// [`RESTART_PAUSE`] after it panics; lets it go when it ends by itself (the pool closed at
+/// shutdown). The panic's message is logged by the panic hook, where it happened.
+pub fn supervise(
+    name: &'static str,
+    start: impl Fn() -> JoinHandle<()> + Send + 'static,
+) -> JoinHandle<()> {
+    supervise_pausing(name, RESTART_PAUSE, start)
+}
+
+/// [`supervise`] with the pause before a restart.
+fn supervise_pausing(
+    name: &'static str,
+    pause: Duration,
+    start: impl Fn() -> JoinHandle<()> + Send + 'static,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            match start().await {
+                Err(ended) if ended.is_panic() => {
+                    tracing::error!(
+                        task = name,
+                        restart_in_ms = millis(pause),
+                        "background task panicked; starting it again"
+                    );
+                    tokio::time::sleep(pause).await;
+                }
+                _ => break,
+            }
+        }
+    })
 }
 
 /// A duration in milliseconds, as the `*_at_ms` columns count time.
@@ -63,4 +106,29 @@ pub fn spawn(pool: AnyPool, purge: bool) -> tokio::task::JoinHandle<()> {
             run_once(&pool, now_ms(), purge).await;
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    };
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_task_that_panics_is_started_again_and_one_that_ends_is_let_go() {
+        let starts = Arc::new(AtomicUsize::new(0));
+        let counted = starts.clone();
+        supervise_pausing("test", Duration::from_millis(1), move || {
+            let start = counted.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                assert!(start >= 2, "a bug in the first two runs");
+            })
+        })
+        .await
+        .unwrap();
+        assert_eq!(starts.load(Ordering::SeqCst), 3);
+    }
 }

@@ -122,7 +122,8 @@ async fn run(config: Config) -> Result<(), StartupError> {
         None => None,
     };
     // Catches up on commission days and audit retention at once, then keeps them up.
-    jobs::spawn(pool.clone(), !config.no_audit_purge);
+    let (jobs_pool, purge) = (pool.clone(), !config.no_audit_purge);
+    jobs::supervise("daily jobs", move || jobs::spawn(jobs_pool.clone(), purge));
     let addr = listener.local_addr().map_err(StartupError::Serve)?;
     let own_url = tls.as_ref().map(|_| format!("https://{addr}"));
     let mail_queue = Arc::new(MailQueue::new(mail::verify_url(
@@ -130,22 +131,23 @@ async fn run(config: Config) -> Result<(), StartupError> {
         addr,
     )));
     let shown_transport = transport.describe();
-    worker::Worker {
+    let mail_worker = worker::Worker {
         pool: pool.clone(),
         queue: mail_queue.clone(),
         transport,
         from: mail_settings.from,
         retry: worker::RetryPolicy::default(),
-    }
-    .spawn();
+    };
+    jobs::supervise("mail delivery", move || mail_worker.clone().spawn());
     let delivery_queue = Arc::new(DeliveryQueue::default());
     let mut delivery_worker = delivery::worker::Worker::new(pool.clone(), delivery_queue.clone());
     delivery_worker.retry.first_delay = Duration::from_millis(config.delivery_first_retry_ms);
     delivery_worker.retry.lease = Duration::from_millis(config.delivery_lease_ms);
     delivery_worker.retry.parallel = config.delivery_in_flight;
     delivery_worker.retry.per_provider = config.delivery_in_flight_per_provider;
-    delivery_worker.spawn();
-    card::refund::Worker::new(pool.clone(), card_payments.clone()).spawn();
+    jobs::supervise("provider delivery", move || delivery_worker.clone().spawn());
+    let refund_worker = card::refund::Worker::new(pool.clone(), card_payments.clone());
+    jobs::supervise("card refunds", move || refund_worker.clone().spawn());
     let state = AppState::new(pool.clone(), &config.dist, gateway_key)
         .with_health_pool(health_pool)
         .with_card_payments(card_payments.clone())

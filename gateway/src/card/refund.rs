@@ -344,6 +344,7 @@ pub async fn console_refund_in(
 }
 
 /// Sends the refunds that are due to the payment service.
+#[derive(Clone)]
 pub struct Worker {
     pub pool: AnyPool,
     pub card: Arc<CardPayments>,

@@ -81,6 +81,7 @@ impl RetryPolicy {
 }
 
 /// The delivery task's parts.
+#[derive(Clone)]
 pub struct Worker {
     pub pool: AnyPool,
     pub queue: Arc<MailQueue>,
