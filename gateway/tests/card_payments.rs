@@ -97,15 +97,7 @@ async fn get(gateway: &Gateway, path: &str) -> (StatusCode, String) {
 
 /// The customer opens the bill and asks to pay: the payment service's page.
 async fn order(gateway: &Gateway, token: &str) -> String {
-    let response = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-        .post(format!("{}/bill/{token}", gateway.url))
-        .form(&[("email", "buyer@example.kz")])
-        .send()
-        .await
-        .unwrap();
+    let response = ask_to_pay(gateway, token, "buyer@example.kz").await;
     assert_eq!(
         response.status(),
         StatusCode::SEE_OTHER,
@@ -113,6 +105,20 @@ async fn order(gateway: &Gateway, token: &str) -> String {
         response.text().await.unwrap()
     );
     response.headers()["location"].to_str().unwrap().to_owned()
+}
+
+/// The customer's "pay" on the bill's page with the receipt's address `email`, the redirect
+/// to the service's page not followed.
+async fn ask_to_pay(gateway: &Gateway, token: &str, email: &str) -> reqwest::Response {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(format!("{}/bill/{token}", gateway.url))
+        .form(&[("email", email)])
+        .send()
+        .await
+        .unwrap()
 }
 
 fn attribute(html: &str, name: &str) -> Option<String> {
@@ -135,18 +141,9 @@ async fn an_address_the_receipt_could_not_go_to_is_refused_before_paying() {
     let (fx, phone) = fixture(Service::TipTop).await;
     let gateway = &fx.gateway;
     let (_, token) = bill(&phone, payment("7011234567"));
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
     // The first two pass the protocol's plain check; lettre cannot write them.
     for address in ["a..b@mail.kz", "name@mail..kz", "name.mail.kz"] {
-        let response = client
-            .post(format!("{}/bill/{token}", gateway.url))
-            .form(&[("email", address)])
-            .send()
-            .await
-            .unwrap();
+        let response = ask_to_pay(gateway, &token, address).await;
         assert_eq!(
             response.status(),
             StatusCode::UNPROCESSABLE_ENTITY,
