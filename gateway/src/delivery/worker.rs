@@ -1,8 +1,10 @@
 //! The delivery worker: sends every due delivery to its provider and records what came back.
 //!
-//! * **When.** At once when a payment is accepted ([`DeliveryQueue::wake`]), when the earliest
-//!   retry falls due, and at least every [`RetryPolicy::idle_poll`] (which also picks up jobs
-//!   another gateway on the same database queued).
+//! * **When.** At once when a payment's delivery is queued ([`DeliveryQueue::wake`]) or
+//!   handed over ([`DeliveryQueue::handed_over`]), when the earliest retry falls due, at least
+//!   every [`RetryPolicy::idle_poll`] (which also picks up jobs another gateway on the same
+//!   database queued), and while jobs are in flight at least every [`BUSY_POLL`]: deliveries
+//!   handed over wake no read, so retries falling due meanwhile are found by it.
 //! * **Once at a time.** A due job is first *claimed* ([`deliveries::claim_all`]): marked `sent`
 //!   with its due time moved to the claim's expiry, only if it is still due (a job another
 //!   worker claimed meanwhile has that worker's expiry as its due time).
@@ -20,6 +22,10 @@
 //!   their cap, the next reads past them: the due jobs of the providers with room only
 //!   ([`deliveries::due_of`]), however many of the others' wait ahead — a provider that does
 //!   not answer holds up no other.
+//! * **Born claimed.** Places a provider's payments may take are lent to the payment writer
+//!   ([`super::handover`]): a payment accepted while one is free has its delivery stored
+//!   already claimed and handed over in memory after the commit — no read, no claim. Before
+//!   each read the places not taken are taken back, so jobs found due get them first.
 //! * **Temporary vs final.** What the provider protocol calls temporary (OSMP 1 and 90), and
 //!   every failure to get an answer (timeout, connection cut, HTTP error, an unreadable
 //!   answer), is asked again after a backoff; a final refusal reverses the payment
@@ -38,6 +44,7 @@ use tolem_providers::adapter::{Answer, PayOrder, ProviderAdapter};
 use super::{
     DeliveryQueue,
     connections::Adapters,
+    handover::{Born, Handover},
     reversal::{self, Refusal},
     riders::{ClaimError, Delivered, Later, NotRecorded, Outcome, Riders},
 };
@@ -72,6 +79,14 @@ const WAKE_READ_EVERY: Duration = Duration::from_millis(20);
 const FLOOR_MARGIN_MS: i64 = 250;
 /// How often a read begins at the start instead of the floor, for a job that fell below it.
 const FROM_START_EVERY: Duration = Duration::from_secs(1);
+/// How often the due jobs are read at least while jobs are in flight (the idle poll, if
+/// shorter).
+const BUSY_POLL: Duration = Duration::from_secs(1);
+/// How many provider numbers the worker takes for births at a time ([`super::handover`]), and
+/// how few left make it take more: a write of its own each time, so rarely; the numbers of a
+/// block a stopped gateway did not use are never used.
+const NUMBER_BLOCK: i64 = 10_000;
+const NUMBERS_LOW: i64 = NUMBER_BLOCK / 4;
 
 /// When deliveries are retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,6 +163,7 @@ impl Worker {
     pub fn spawn(self) -> tokio::task::JoinHandle<()> {
         // Before the task runs: the console may show it at once.
         self.queue.set_places_default(self.retry.places_default());
+        self.queue.handover.open(millis(self.retry.lease));
         tokio::spawn(async move {
             tracing::info!("provider delivery started");
             // Kept from one round to the next: a round begins at the floor the last one left,
@@ -176,6 +192,7 @@ impl Worker {
                 };
                 tokio::select! {
                     () = self.queue.woken() => {}
+                    () = self.queue.handed() => {}
                     () = tokio::time::sleep(pause) => {}
                 }
             }
@@ -224,6 +241,8 @@ impl Worker {
         // would cost more than the deliveries themselves.
         let mut past_capped_in_vain = false;
         loop {
+            // Jobs the payment groups handed over since: each has its place already.
+            self.send_born(flight).await;
             let wake_read_at = last_read.map(|at| at + WAKE_READ_EVERY);
             let read_now = more_due
                 && (flight.is_empty()
@@ -237,6 +256,8 @@ impl Worker {
                 }
                 woken = false;
                 last_read = Some(Instant::now());
+                // The jobs found due take the places first.
+                flight.take_back(&self.queue.handover);
                 flight.places.refresh(&self.pool).await?;
                 let limit = flight.read_size();
                 let from = floor.begins_at(Instant::now());
@@ -273,6 +294,7 @@ impl Worker {
                     past_capped = full && left && !past_capped_in_vain && flight.room() > 0;
                 }
                 self.start(&picked, flight).await?;
+                self.lend(flight).await?;
                 if read_again || past_capped {
                     // Before the next answer: the room is there now.
                     continue;
@@ -288,17 +310,22 @@ impl Worker {
             // Read for the payment accepted lately once the pause after the last read is over.
             let pause_over = woken.then_some(wake_read_at).flatten();
             tokio::select! {
-                Some(ended) = flight.running.join_next_with_id() => flight.ended(ended),
+                Some(ended) = flight.running.join_next_with_id() => {
+                    flight.ended(ended);
+                    flight.lend(&self.queue.handover);
+                }
                 () = self.queue.woken() => {
                     more_due = true;
                     woken = true;
                 }
+                // Sent at the loop's start.
+                () = self.queue.handed() => {}
                 () = tokio::time::sleep_until(pause_over.unwrap_or_else(Instant::now)),
                     if pause_over.is_some() => {}
                 // Retries fall due meanwhile too, and jobs another gateway queued: looked for
                 // as when idle, while a provider keeps its answers.
                 () = tokio::time::sleep_until(
-                    last_read.unwrap_or_else(Instant::now) + self.retry.idle_poll
+                    last_read.unwrap_or_else(Instant::now) + self.retry.idle_poll.min(BUSY_POLL)
                 ) => {
                     more_due = true;
                     woken = true;
@@ -331,40 +358,78 @@ impl Worker {
                     flight.release(&job.provider);
                 }
             }
-            if claimed.is_empty() {
+            self.send(claimed, flight).await;
+        }
+        Ok(())
+    }
+
+    /// Sends each of `claimed` (counted in `flight` already) in a task of its own, with its
+    /// provider's adapter.
+    async fn send(&self, claimed: Vec<Claimed>, flight: &mut Flight) {
+        if claimed.is_empty() {
+            return;
+        }
+        let mut providers: Vec<&str> = claimed.iter().map(|job| job.provider.as_str()).collect();
+        providers.sort_unstable();
+        providers.dedup();
+        // The batch's connections in one read; a failed read puts each job back in line.
+        let found = self
+            .adapters
+            .of_all(&self.pool, &providers)
+            .await
+            .map_err(|error| error.to_string());
+        for claimed in claimed {
+            let adapter = match &found {
+                Ok(found) => match found.get(&claimed.provider) {
+                    Some(Ok(adapter)) => Ok(adapter.clone()),
+                    Some(Err(error)) => Err(error.to_string()),
+                    None => Ok(None),
+                },
+                Err(error) => Err(error.clone()),
+            };
+            let worker = self.clone();
+            let provider = claimed.provider.clone();
+            let task = flight.running.spawn(async move {
+                if let Err(error) = worker.attempt(&claimed, adapter).await {
+                    // The claim runs out and the job is tried again.
+                    tracing::error!(transaction_id = %claimed.transaction_id, %error,
+                        "delivery attempt not recorded");
+                }
+            });
+            flight.tasks.insert(task.id(), provider);
+        }
+    }
+
+    /// Sends the jobs the payment groups handed over since the last call ([`super::handover`]);
+    /// one that waited in memory longer than half its lease is left to its claim's end, when a
+    /// read finds it due (it must not go twice at once).
+    async fn send_born(&self, flight: &mut Flight) {
+        let born = self.queue.handover.take_born();
+        if born.is_empty() {
+            return;
+        }
+        let mut jobs = Vec::with_capacity(born.len());
+        for Born { job, at } in born {
+            flight.unlend(&job.provider);
+            if at.elapsed() > self.retry.lease / 2 {
+                tracing::warn!(transaction_id = %job.transaction_id, provider = %job.provider,
+                    "a delivery handed over waited too long: sent when its claim runs out");
                 continue;
             }
-            let mut providers: Vec<&str> =
-                claimed.iter().map(|job| job.provider.as_str()).collect();
-            providers.sort_unstable();
-            providers.dedup();
-            // The batch's connections in one read; a failed read puts each job back in line.
-            let found = self
-                .adapters
-                .of_all(&self.pool, &providers)
-                .await
-                .map_err(|error| error.to_string());
-            for claimed in claimed {
-                let adapter = match &found {
-                    Ok(found) => match found.get(&claimed.provider) {
-                        Some(Ok(adapter)) => Ok(adapter.clone()),
-                        Some(Err(error)) => Err(error.to_string()),
-                        None => Ok(None),
-                    },
-                    Err(error) => Err(error.clone()),
-                };
-                let worker = self.clone();
-                let provider = claimed.provider.clone();
-                let task = flight.running.spawn(async move {
-                    if let Err(error) = worker.attempt(&claimed, adapter).await {
-                        // The claim runs out and the job is tried again.
-                        tracing::error!(transaction_id = %claimed.transaction_id, %error,
-                            "delivery attempt not recorded");
-                    }
-                });
-                flight.tasks.insert(task.id(), provider);
-            }
+            *flight.per.entry(job.provider.clone()).or_default() += 1;
+            jobs.push(job);
         }
+        self.send(jobs, flight).await;
+    }
+
+    /// Lends the places free now to the payment writer for births, with provider numbers
+    /// enough for them ([`super::handover`]).
+    async fn lend(&self, flight: &mut Flight) -> Result<(), sqlx::Error> {
+        let handover = &self.queue.handover;
+        if handover.numbers_left() < NUMBERS_LOW {
+            handover.add_numbers(deliveries::number_block(&self.pool, NUMBER_BLOCK).await?);
+        }
+        flight.lend(handover);
         Ok(())
     }
 
@@ -646,6 +711,10 @@ struct Flight {
     places: Places,
     /// Answers since the last read of the due jobs, of each provider.
     freed_of: HashMap<String, usize>,
+    /// Places lent to the payment writer for births ([`super::handover`]), by provider: free
+    /// there, or taken by a group whose jobs have not reached the worker yet. A provider the
+    /// writer asked places for has an entry, and is lent places from then on.
+    lent: HashMap<String, usize>,
 }
 
 impl Flight {
@@ -658,6 +727,7 @@ impl Flight {
             parallel,
             places: Places::new(retry, parallel),
             freed_of: HashMap::new(),
+            lent: HashMap::new(),
         }
     }
 
@@ -665,16 +735,57 @@ impl Flight {
         self.per.is_empty()
     }
 
-    /// Jobs in flight or picked to be (a handful of providers to add up).
+    /// Places taken: jobs in flight or picked to be, and places lent (a handful of providers
+    /// to add up).
     fn count(&self) -> usize {
-        self.per.values().sum()
+        self.per.values().sum::<usize>() + self.lent.values().sum::<usize>()
     }
 
-    /// Whether `provider` has all its places in flight.
+    /// `provider`'s places taken: its jobs in flight or picked, and its places lent.
+    fn taken(&self, provider: &str) -> usize {
+        self.per.get(provider).copied().unwrap_or(0) + self.lent.get(provider).copied().unwrap_or(0)
+    }
+
+    /// Whether `provider` has all its places in flight or lent.
     fn at_cap(&self, provider: &str) -> bool {
-        self.per
-            .get(provider)
-            .is_some_and(|n| *n >= self.places.of(provider))
+        self.taken(provider) >= self.places.of(provider)
+    }
+
+    /// Lends the places free now to the providers the writer asked for ([`Handover::wanted`])
+    /// or lent to before, each up to its places, while the room lasts.
+    fn lend(&mut self, handover: &Handover) {
+        for provider in handover.wanted() {
+            self.lent.entry(provider).or_default();
+        }
+        let providers: Vec<String> = self.lent.keys().cloned().collect();
+        for provider in providers {
+            let free = self
+                .places
+                .of(&provider)
+                .saturating_sub(self.taken(&provider))
+                .min(self.room());
+            if free > 0 {
+                handover.lend(&provider, free);
+                *self.lent.entry(provider).or_default() += free;
+            }
+        }
+    }
+
+    /// Takes back the places lent that no group holds.
+    fn take_back(&mut self, handover: &Handover) {
+        for (provider, count) in handover.take_back() {
+            if let Some(lent) = self.lent.get_mut(&provider) {
+                *lent = lent.saturating_sub(count);
+            }
+        }
+    }
+
+    /// A job born with a place lent of `provider`'s reached the worker: the place is no longer
+    /// lent (the caller counts it in flight, or leaves it).
+    fn unlend(&mut self, provider: &str) {
+        if let Some(lent) = self.lent.get_mut(provider) {
+            *lent = lent.saturating_sub(1);
+        }
     }
 
     /// The providers of the catalogue not at their cap.
@@ -699,8 +810,12 @@ impl Flight {
     fn read_size(&self) -> usize {
         let left_to_those_in_flight: usize = self
             .per
-            .iter()
-            .map(|(provider, n)| self.places.of(provider).saturating_sub(*n))
+            .keys()
+            .map(|provider| {
+                self.places
+                    .of(provider)
+                    .saturating_sub(self.taken(provider))
+            })
             .sum();
         let for_others = REFILL.min(self.places.default);
         self.room()
@@ -720,13 +835,11 @@ impl Flight {
             if room == 0 {
                 return (picked, true);
             }
-            let places = self.places.of(&job.provider);
-            let per = self.per.entry(job.provider.clone()).or_default();
-            if *per >= places {
+            if self.at_cap(&job.provider) {
                 left = true;
                 continue;
             }
-            *per += 1;
+            *self.per.entry(job.provider.clone()).or_default() += 1;
             room -= 1;
             picked.push(job.clone());
         }

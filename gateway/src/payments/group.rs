@@ -87,7 +87,10 @@ use crate::{
         retry::{Attempts, Conflict},
         take_turn,
     },
-    delivery::riders::{Riders, Riding},
+    delivery::{
+        DeliveryQueue,
+        riders::{Riders, Riding},
+    },
     metrics::{GroupMetrics, GroupSteps},
     sender::Sender,
 };
@@ -108,6 +111,9 @@ pub struct GroupWriter {
     /// The delivery worker's claims and outcomes waiting to be written, which each group takes
     /// along on SQLite (`None` on PostgreSQL, whose writers do not wait for one another).
     riders: Option<Arc<Riders>>,
+    /// The delivery worker's: each group stores the deliveries of its accepted payments born
+    /// claimed where the worker lent places, and hands them over ([`crate::delivery::handover`]).
+    delivery: Arc<DeliveryQueue>,
     /// Each message is one submission: its payments, in order, never split across groups.
     queue: OnceLock<mpsc::Sender<Vec<Job>>>,
     /// What the writer's task tells and is told.
@@ -184,14 +190,17 @@ impl Job {
 }
 
 impl GroupWriter {
-    /// A writer of payments on `pool` that, on SQLite, also writes the delivery claims and
-    /// outcomes waiting in `riders` in each group's transaction ([`crate::delivery::riders`]),
-    /// and observes every group it commits into `metrics`.
-    pub fn new(pool: AnyPool, riders: Arc<Riders>, metrics: GroupMetrics) -> Self {
+    /// A writer of payments on `pool` that hands the deliveries of its accepted payments to
+    /// `delivery`'s worker at birth where it lent places ([`crate::delivery::handover`]) and,
+    /// on SQLite, also writes the delivery claims and outcomes waiting in its riders in each
+    /// group's transaction ([`crate::delivery::riders`]); it observes every group it commits
+    /// into `metrics`.
+    pub fn new(pool: AnyPool, delivery: Arc<DeliveryQueue>, metrics: GroupMetrics) -> Self {
         Self {
             // Measured on PostgreSQL (gateway benchmark, alternating runs): deliveries kept up
             // without it, and payments/s were a little lower with it.
-            riders: has_one_writer(&pool).then_some(riders),
+            riders: has_one_writer(&pool).then(|| delivery.riders.clone()),
+            delivery,
             pool,
             queue: OnceLock::new(),
             shared: Arc::default(),
@@ -284,6 +293,7 @@ impl GroupWriter {
             let writing = write(
                 self.pool.clone(),
                 self.riders.clone(),
+                self.delivery.clone(),
                 waiting,
                 self.shared.clone(),
                 self.metrics.clone(),
@@ -380,6 +390,7 @@ fn job(
 async fn write(
     pool: AnyPool,
     riders: Option<Arc<Riders>>,
+    delivery: Arc<DeliveryQueue>,
     mut waiting: mpsc::Receiver<Vec<Job>>,
     shared: Arc<Shared>,
     metrics: GroupMetrics,
@@ -447,6 +458,7 @@ async fn write(
         let answered = tokio::spawn(decide_and_answer(
             pool.clone(),
             riders.clone(),
+            delivery.clone(),
             metrics.clone(),
             jobs,
             conn,
@@ -605,6 +617,7 @@ impl OwnConnection {
 async fn decide_and_answer(
     pool: AnyPool,
     riders: Option<Arc<Riders>>,
+    delivery: Arc<DeliveryQueue>,
     metrics: GroupMetrics,
     mut jobs: Vec<Job>,
     mut kept: Kept,
@@ -618,7 +631,7 @@ async fn decide_and_answer(
             .map(|job| (job.candidate(), job.now_ms))
             .collect();
         let candidates = &candidates;
-        let (pool, riders) = (&pool, riders.as_deref());
+        let (pool, riders, births) = (&pool, riders.as_deref(), Some(&delivery));
         let held = if jobs.iter().any(|job| job.aside_since.is_some()) {
             WhenHeld::PutAside
         } else {
@@ -626,8 +639,10 @@ async fn decide_and_answer(
         };
         match &mut kept {
             // No SQLite error is a conflict to retry.
-            Kept::Pooled(conn) => decide_together(pool, Some(conn), candidates, riders).await,
-            Kept::Own(own) => decide_on_own(own, candidates, held, held_wait).await,
+            Kept::Pooled(conn) => {
+                decide_together(pool, Some(conn), candidates, riders, births).await
+            }
+            Kept::Own(own) => decide_on_own(own, candidates, held, held_wait, births).await,
         }
     };
     let count = jobs.len();
@@ -674,12 +689,14 @@ fn fail_all(jobs: Vec<Job>, error: PayError) {
 /// ([`decide_all_in`]), on `kept` if given (else a connection of the pool), and commits once.
 /// `Err` is an error of the group as a whole (begin, a statement, the commit, or a conflict
 /// that aborted the transaction): nothing of it is stored. `Ok` holds one outcome per payment,
-/// in order, and the time each step took.
+/// in order, and the time each step took. With `births`, the deliveries born claimed are
+/// handed to the worker after the commit ([`crate::delivery::handover`]).
 pub(super) async fn decide_together(
     pool: &AnyPool,
     kept: Option<&mut PoolConnection<Any>>,
     payments: &[(Candidate<'_>, i64)],
     riders: Option<&Riders>,
+    births: Option<&Arc<DeliveryQueue>>,
 ) -> Result<(Vec<Result<Paid, PayError>>, GroupSteps), PayError> {
     let mut watch = Stopwatch::start();
     let turn = take_turn(pool).await?;
@@ -689,7 +706,9 @@ pub(super) async fn decide_together(
     };
     let mut tx = match inline {
         Ok(tx) => tx,
-        Err(turn) => return decide_in_own_transaction(turn, watch, payments, riders).await,
+        Err(turn) => {
+            return decide_in_own_transaction(turn, watch, payments, riders, births).await;
+        }
     };
     let turn = watch.next();
     // The delivery writes waiting now ride in the same commit ([`crate::delivery::riders`]).
@@ -701,8 +720,17 @@ pub(super) async fn decide_together(
         riding.write_in(&mut tx, ends.begin.take()).await?;
     }
     let riders = watch.next();
-    let outcomes = decide_all_in(&mut tx, payments, Funding::Balance, ends, WhenHeld::Wait).await?;
+    let (outcomes, births) = decide_all_in(
+        &mut tx,
+        payments,
+        Funding::Balance,
+        ends,
+        WhenHeld::Wait,
+        births,
+    )
+    .await?;
     tx.committed();
+    births.hand_over();
     let decide = watch.next();
     riding.committed();
     let steps = GroupSteps {
@@ -721,15 +749,17 @@ async fn decide_in_own_transaction(
     mut watch: Stopwatch,
     payments: &[(Candidate<'_>, i64)],
     riders: Option<&Riders>,
+    births: Option<&Arc<DeliveryQueue>>,
 ) -> Result<(Vec<Result<Paid, PayError>>, GroupSteps), PayError> {
     let mut tx = turn.begin().await?;
     let turn = watch.next();
-    let outcomes = decide_all_in(
+    let (outcomes, births) = decide_all_in(
         &mut tx,
         payments,
         Funding::Balance,
         Ends::default(),
         WhenHeld::Wait,
+        births,
     )
     .await?;
     let decide = watch.next();
@@ -742,6 +772,7 @@ async fn decide_in_own_transaction(
     let riders = watch.next();
     tx.commit().await?;
     let commit = watch.next();
+    births.hand_over();
     riding.committed();
     let steps = GroupSteps {
         turn,
@@ -760,10 +791,11 @@ async fn decide_on_own(
     payments: &[(Candidate<'_>, i64)],
     mut held: WhenHeld,
     wait: Duration,
+    births: Option<&Arc<DeliveryQueue>>,
 ) -> Result<(Vec<Result<Paid, PayError>>, GroupSteps), PayError> {
     let mut attempts = Attempts::new("pay group");
     loop {
-        let outcome = decide_once_on_own(own, payments, held, wait).await;
+        let outcome = decide_once_on_own(own, payments, held, wait, births).await;
         match &outcome {
             Err(error) if held == WhenHeld::Wait && error.is_lock_timeout() => {
                 tracing::warn!(
@@ -784,6 +816,7 @@ async fn decide_once_on_own(
     payments: &[(Candidate<'_>, i64)],
     held: WhenHeld,
     wait: Duration,
+    births: Option<&Arc<DeliveryQueue>>,
 ) -> Result<(Vec<Result<Paid, PayError>>, GroupSteps), PayError> {
     use sqlx::Connection;
 
@@ -791,11 +824,19 @@ async fn decide_once_on_own(
     // Every lock the group waits for, waited for at most `wait`, set in the trip that begins it.
     let mut tx = own.ready().await?.begin_with(begin_waiting(wait)).await?;
     let turn = watch.next();
-    let outcomes =
-        decide_all_in(&mut tx, payments, Funding::Balance, Ends::default(), held).await?;
+    let (outcomes, births) = decide_all_in(
+        &mut tx,
+        payments,
+        Funding::Balance,
+        Ends::default(),
+        held,
+        births,
+    )
+    .await?;
     let decide = watch.next();
     tx.commit().await?;
     let commit = watch.next();
+    births.hand_over();
     let steps = GroupSteps {
         turn,
         decide,
