@@ -19,6 +19,11 @@
 //!   stored. A job waiting longer than half its lease before the worker takes it is not sent
 //!   from memory: by the lease's end it is due like any other, and a worker's read finds it
 //!   (no two attempts at once, as with a claim a worker did not finish).
+//! * **Births keep half the places while a backlog waits.** Jobs a read finds due (queued when
+//!   no place was free, or retried) take lent places back, oldest first as ever, but never the
+//!   last half of a provider's: otherwise, once deliveries fall behind, every new payment finds
+//!   its provider's places taken by the backlog and joins it, and births never take over
+//!   (measured: 4–14 % of the deliveries born under the gateway benchmark, 38–49 % with it).
 //! * **Provider numbers in blocks.** A claim numbers its jobs in its own statement; a birth
 //!   takes its number from a block the worker took from the same counter beforehand
 //!   ([`crate::db::deliveries::number_block`]), so numbers stay unique across gateways and
@@ -91,11 +96,16 @@ impl Handover {
         }
     }
 
-    /// Takes back every lent place no group holds now, by provider.
-    pub fn take_back(&self) -> HashMap<String, usize> {
-        let mut free = std::mem::take(&mut self.inner().free);
-        free.retain(|_, count| *count > 0);
-        free
+    /// Takes back at most `most` of `provider`'s lent places no group holds now; returns how
+    /// many.
+    pub fn take_back(&self, provider: &str, most: usize) -> usize {
+        let mut inner = self.inner();
+        let Some(free) = inner.free.get_mut(provider) else {
+            return 0;
+        };
+        let back = (*free).min(most);
+        *free -= back;
+        back
     }
 
     /// How many places lent are free now (no group holds them), all providers together.
@@ -225,20 +235,23 @@ impl Births {
 
     /// The group is committed: its born jobs go to the worker, told of them, and the places
     /// they took are the worker's again (counted as in flight from when it takes them). If
-    /// some of its deliveries were queued instead, the worker is woken to read them.
-    pub fn hand_over(mut self) {
+    /// some of its deliveries were queued instead, the worker is woken to read them. Returns
+    /// how many were born and how many queued.
+    pub fn hand_over(mut self) -> (usize, usize) {
         self.places.clear();
         let jobs = std::mem::take(&mut self.jobs);
+        let (born, queued) = (jobs.len(), self.numbers.len() - jobs.len());
         let Some(queue) = self.queue.take() else {
-            return;
+            return (born, queued);
         };
-        if jobs.len() < self.numbers.len() {
+        if queued > 0 {
             queue.wake();
         }
-        if !jobs.is_empty() {
+        if born > 0 {
             queue.handover.hand_over(jobs);
             queue.handed_over();
         }
+        (born, queued)
     }
 }
 
@@ -294,10 +307,9 @@ mod tests {
         );
         // The group failed: its places are lent again (its numbers are not used again).
         drop(births);
-        assert_eq!(
-            handover.take_back(),
-            HashMap::from([("kcell".to_owned(), 2)])
-        );
+        assert_eq!(handover.places_free(), 2);
+        assert_eq!(handover.take_back("kcell", 5), 2);
+        assert_eq!(handover.places_free(), 0);
         assert_eq!(handover.numbers_left(), 0);
     }
 
@@ -317,9 +329,9 @@ mod tests {
             job("D1-2", "kcell", 2),
             job("D1-3", "kcell", 100),
         ]);
-        births.hand_over();
+        assert_eq!(births.hand_over(), (3, 0));
         // Nothing is given back: the places are the jobs'.
-        assert!(handover.take_back().is_empty());
+        assert_eq!(handover.places_free(), 0);
         let born: Vec<i64> = handover.take_born().iter().map(|b| b.job.txn_id).collect();
         assert_eq!(born, [1, 2, 100]);
         assert!(handover.take_born().is_empty());
@@ -334,7 +346,7 @@ mod tests {
         handover.add_numbers(1..10);
         handover.lend("kcell", 4);
         handover.open(300_000);
-        assert!(handover.take_back().is_empty());
+        assert_eq!(handover.places_free(), 0);
         let births = queue.reserve_births(["kcell"].into_iter(), 0);
         assert_eq!(births.numbers, [None]);
     }

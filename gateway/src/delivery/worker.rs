@@ -22,10 +22,14 @@
 //!   their cap, the next reads past them: the due jobs of the providers with room only
 //!   ([`deliveries::due_of`]), however many of the others' wait ahead — a provider that does
 //!   not answer holds up no other.
-//! * **Born claimed.** Places a provider's payments may take are lent to the payment writer
+//! * **Born claimed.** A provider's places free here are lent to the payment writer
 //!   ([`super::handover`]): a payment accepted while one is free has its delivery stored
-//!   already claimed and handed over in memory after the commit — no read, no claim. Before
-//!   each read the places not taken are taken back, so jobs found due get them first.
+//!   already claimed and handed over in memory after the commit — no read, no claim. A read
+//!   that finds jobs due takes back the lent places they need, but while a backlog waits the
+//!   births keep half a provider's places ([`Flight::take_back_for`]).
+//! * **A place is the provider's exchange.** A job holds its provider's place until the
+//!   provider answered (or the exchange failed), not while the outcome is recorded: what a
+//!   contract limits is the requests at the provider at once.
 //! * **Temporary vs final.** What the provider protocol calls temporary (OSMP 1 and 90), and
 //!   every failure to get an answer (timeout, connection cut, HTTP error, an unreadable
 //!   answer), is asked again after a backoff; a final refusal reverses the payment
@@ -38,7 +42,7 @@ use std::{
 };
 
 use sqlx::AnyPool;
-use tokio::{task::JoinSet, time::Instant};
+use tokio::{sync::mpsc, task::JoinSet, time::Instant};
 use tolem_providers::adapter::{Answer, PayOrder, ProviderAdapter};
 
 use super::{
@@ -256,8 +260,6 @@ impl Worker {
                 }
                 woken = false;
                 last_read = Some(Instant::now());
-                // The jobs found due take the places first.
-                flight.take_back(&self.queue.handover);
                 flight.places.refresh(&self.pool).await?;
                 let limit = flight.read_size();
                 let from = floor.begins_at(Instant::now());
@@ -278,6 +280,9 @@ impl Worker {
                     floor.read(from.is_none(), now, due.first().map(|job| job.due_at_ms));
                     due
                 };
+                // The jobs found due take the places first: lent ones no group holds come back
+                // for them.
+                flight.take_back_for(&due, &self.queue.handover);
                 let (picked, left) = flight.pick(due.iter());
                 let full = due.len() == limit;
                 if past_capped {
@@ -312,6 +317,10 @@ impl Worker {
             tokio::select! {
                 Some(ended) = flight.running.join_next_with_id() => {
                     flight.ended(ended);
+                    flight.lend(&self.queue.handover);
+                }
+                Some(id) = flight.answers.recv() => {
+                    flight.provider_answered(id);
                     flight.lend(&self.queue.handover);
                 }
                 () = self.queue.woken() => {
@@ -389,14 +398,21 @@ impl Worker {
             };
             let worker = self.clone();
             let provider = claimed.provider.clone();
+            let answers = flight.answers_to.clone();
             let task = flight.running.spawn(async move {
-                if let Err(error) = worker.attempt(&claimed, adapter).await {
+                // The provider's place is free once it answered; recording the outcome does
+                // not hold it.
+                let answered = move || {
+                    // Unheard only when the worker is gone: nothing to free then.
+                    let _ = answers.send(tokio::task::id());
+                };
+                if let Err(error) = worker.attempt(&claimed, adapter, answered).await {
                     // The claim runs out and the job is tried again.
                     tracing::error!(transaction_id = %claimed.transaction_id, %error,
                         "delivery attempt not recorded");
                 }
             });
-            flight.tasks.insert(task.id(), provider);
+            flight.tasks.insert(task.id(), Task::new(provider));
         }
     }
 
@@ -435,10 +451,13 @@ impl Worker {
 
     /// One attempt at a claimed job, with its provider's adapter as the batch found it
     /// ([`Adapters::of_all`]): none when the provider has no connection, or why it is unusable.
+    /// Calls `answered` once the exchange with the provider is over, before the outcome is
+    /// recorded.
     async fn attempt(
         &self,
         job: &Claimed,
         adapter: Result<Option<Arc<dyn ProviderAdapter>>, String>,
+        answered: impl FnOnce(),
     ) -> Result<(), AttemptError> {
         let adapter = match adapter {
             Ok(Some(adapter)) => adapter,
@@ -456,6 +475,7 @@ impl Worker {
             amount_tiyn: job.amount_tiyn,
         };
         let exchange = adapter.pay(&order).await;
+        answered();
         let now = now_ms();
         let record = |outcome: &str, result_code: Option<i64>, error: Option<String>| Attempt {
             attempt: job.attempt,
@@ -698,11 +718,34 @@ impl Places {
     }
 }
 
+/// A running attempt.
+struct Task {
+    provider: String,
+    /// The provider answered (or the exchange failed): its place is free, the outcome is being
+    /// recorded.
+    answered: bool,
+}
+
+impl Task {
+    fn new(provider: String) -> Self {
+        Task {
+            provider,
+            answered: false,
+        }
+    }
+}
+
 /// The jobs in flight, each provider's count among them, and the room left.
 struct Flight {
     running: JoinSet<()>,
-    /// The provider of each running task.
-    tasks: HashMap<tokio::task::Id, String>,
+    /// Each running task.
+    tasks: HashMap<tokio::task::Id, Task>,
+    /// Where a task says its provider answered, and where the worker hears it.
+    answers_to: mpsc::UnboundedSender<tokio::task::Id>,
+    answers: mpsc::UnboundedReceiver<tokio::task::Id>,
+    /// Tasks whose provider answered, recording the outcome: they count against
+    /// [`RetryPolicy::parallel`], no longer against their provider's places.
+    recording: usize,
     /// How many jobs are in flight (or picked to be) to each provider; a provider with none
     /// has no entry.
     per: HashMap<String, usize>,
@@ -720,9 +763,13 @@ struct Flight {
 impl Flight {
     fn new(retry: &RetryPolicy) -> Self {
         let parallel = retry.parallel.max(1);
+        let (answers_to, answers) = mpsc::unbounded_channel();
         Flight {
             running: JoinSet::new(),
             tasks: HashMap::new(),
+            answers_to,
+            answers,
+            recording: 0,
             per: HashMap::new(),
             parallel,
             places: Places::new(retry, parallel),
@@ -731,14 +778,15 @@ impl Flight {
         }
     }
 
+    /// Nothing in flight, nothing being recorded.
     fn is_empty(&self) -> bool {
-        self.per.is_empty()
+        self.per.is_empty() && self.recording == 0
     }
 
     /// Places taken: jobs in flight or picked to be, and places lent (a handful of providers
     /// to add up).
     fn count(&self) -> usize {
-        self.per.values().sum::<usize>() + self.lent.values().sum::<usize>()
+        self.per.values().sum::<usize>() + self.lent.values().sum::<usize>() + self.recording
     }
 
     /// `provider`'s places taken: its jobs in flight or picked, and its places lent.
@@ -771,11 +819,47 @@ impl Flight {
         }
     }
 
-    /// Takes back the places lent that no group holds.
-    fn take_back(&mut self, handover: &Handover) {
-        for (provider, count) in handover.take_back() {
-            if let Some(lent) = self.lent.get_mut(&provider) {
-                *lent = lent.saturating_sub(count);
+    /// Takes back, of the places lent that no group holds, those the jobs of `due` need
+    /// beyond each provider's places free here, down to half its places: a read that finds
+    /// nothing due (the deliveries were born) leaves the lending as it is, and while a backlog
+    /// waits (deliveries behind the payments) the births keep half the places, the backlog
+    /// the rest, oldest first. Were the backlog first, every new payment would join it: the
+    /// births, which cost no read and no claim, would never take over.
+    fn take_back_for(&mut self, due: &[Due], handover: &Handover) {
+        let mut found: HashMap<&str, usize> = HashMap::new();
+        for job in due {
+            *found.entry(job.provider.as_str()).or_default() += 1;
+        }
+        for (provider, count) in found {
+            let lent = self.lent.get(provider).copied().unwrap_or(0);
+            let free_here = self
+                .places
+                .of(provider)
+                .saturating_sub(self.taken(provider));
+            let kept = self.places.of(provider) / 2;
+            let short = count
+                .saturating_sub(free_here)
+                .min(lent.saturating_sub(kept));
+            if short > 0 {
+                let back = handover.take_back(provider, short);
+                self.lent.insert(provider.to_owned(), lent - back);
+            }
+        }
+        // Then the places of all: those lent for one provider's births may be all the room
+        // another's due jobs have.
+        let mut short = due.len().saturating_sub(self.room());
+        let providers: Vec<String> = self.lent.keys().cloned().collect();
+        for provider in providers {
+            if short == 0 {
+                break;
+            }
+            let lent = self.lent.get(&provider).copied().unwrap_or(0);
+            let kept = self.places.of(&provider) / 2;
+            let most = lent.saturating_sub(kept).min(short);
+            if most > 0 {
+                let back = handover.take_back(&provider, most);
+                self.lent.insert(provider, lent - back);
+                short -= back;
             }
         }
     }
@@ -863,7 +947,24 @@ impl Flight {
             Ok((id, ())) => id,
             Err(error) => error.id(),
         };
-        if let Some(provider) = self.tasks.remove(&id) {
+        if let Some(task) = self.tasks.remove(&id) {
+            if task.answered {
+                self.recording = self.recording.saturating_sub(1);
+            } else {
+                self.answered(task.provider);
+            }
+        }
+    }
+
+    /// Task `id`'s provider answered: its place is free, the task records the outcome. (One
+    /// that ended first has had its place freed then.)
+    fn provider_answered(&mut self, id: tokio::task::Id) {
+        if let Some(task) = self.tasks.get_mut(&id)
+            && !task.answered
+        {
+            task.answered = true;
+            self.recording += 1;
+            let provider = task.provider.clone();
             self.answered(provider);
         }
     }
@@ -1016,6 +1117,85 @@ mod tests {
         let (picked, _) = flight.pick(line[1..2].iter());
         assert_eq!(ids(&picked), ["k2"]);
         assert!(!flight.refill_due());
+    }
+
+    /// A worker of `parallel` places, `per_provider` each, whose writer asked for Kcell's
+    /// places: as many as may be are lent.
+    fn kcell_places_lent(parallel: usize, per_provider: usize) -> (Flight, Handover) {
+        let mut flight = Flight::new(&RetryPolicy {
+            parallel,
+            per_provider,
+            ..RetryPolicy::default()
+        });
+        let handover = Handover::default();
+        handover.open(300_000);
+        flight.lent.insert("kcell".to_owned(), 0);
+        flight.lend(&handover);
+        (flight, handover)
+    }
+
+    #[test]
+    fn jobs_found_due_take_lent_places_back_but_births_keep_half() {
+        let (mut flight, handover) = kcell_places_lent(64, 8);
+        assert_eq!(handover.places_free(), 8);
+        assert!(flight.at_cap("kcell"));
+        // A read finds 10 of Kcell's due (a backlog): 4 places come back for them, 4 stay
+        // the births'.
+        let line: Vec<Due> = (1..=10).map(|i| due(&format!("k{i}"), "kcell")).collect();
+        flight.take_back_for(&line, &handover);
+        let (picked, left) = flight.pick(line.iter());
+        assert_eq!(picked.len(), 4);
+        assert!(left);
+        assert_eq!(handover.places_free(), 4);
+        // A read that finds nothing due leaves the lending alone.
+        flight.take_back_for(&[], &handover);
+        assert_eq!(handover.places_free(), 4);
+
+        // Kcell's births have all the places there are; Beeline's job found due gets one.
+        let (mut flight, handover) = kcell_places_lent(8, 8);
+        assert_eq!(flight.room(), 0);
+        let line = [due("b1", "beeline")];
+        flight.take_back_for(&line, &handover);
+        let (picked, _) = flight.pick(line.iter());
+        assert_eq!(ids(&picked), ["b1"]);
+        assert_eq!(handover.places_free(), 7);
+    }
+
+    #[tokio::test]
+    async fn a_providers_place_is_free_once_it_answered_not_once_the_outcome_is_recorded() {
+        let mut flight = Flight::new(&RetryPolicy {
+            parallel: 4,
+            per_provider: 2,
+            ..RetryPolicy::default()
+        });
+        let (picked, _) = flight.pick([due("k1", "kcell"), due("k2", "kcell")].iter());
+        assert_eq!(picked.len(), 2);
+        // k1's attempt runs until its outcome is recorded; k2's stays in flight throughout.
+        let (recorded, recording) = tokio::sync::oneshot::channel::<()>();
+        let task = flight.running.spawn(async move {
+            let _ = recording.await;
+        });
+        flight
+            .tasks
+            .insert(task.id(), Task::new("kcell".to_owned()));
+        assert!(flight.at_cap("kcell"));
+        // Kcell answered k1: another of its jobs may go while k1's outcome is written.
+        flight.provider_answered(task.id());
+        assert!(!flight.at_cap("kcell"));
+        assert_eq!(
+            flight.room(),
+            2,
+            "the recording still counts among all the places"
+        );
+        drop(recorded);
+        let ended = flight.running.join_next_with_id().await.unwrap();
+        flight.ended(ended);
+        assert_eq!(
+            flight.room(),
+            3,
+            "k1's place freed once, not twice: k2 is in flight"
+        );
+        assert!(!flight.is_empty());
     }
 
     #[test]

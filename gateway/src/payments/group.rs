@@ -730,7 +730,7 @@ pub(super) async fn decide_together(
     )
     .await?;
     tx.committed();
-    births.hand_over();
+    let (deliveries_born, deliveries_queued) = births.hand_over();
     let decide = watch.next();
     riding.committed();
     let steps = GroupSteps {
@@ -738,6 +738,8 @@ pub(super) async fn decide_together(
         decide,
         riders,
         commit: Duration::ZERO,
+        deliveries_born,
+        deliveries_queued,
     };
     Ok((outcomes, steps))
 }
@@ -772,13 +774,15 @@ async fn decide_in_own_transaction(
     let riders = watch.next();
     tx.commit().await?;
     let commit = watch.next();
-    births.hand_over();
+    let (deliveries_born, deliveries_queued) = births.hand_over();
     riding.committed();
     let steps = GroupSteps {
         turn,
         decide,
         riders,
         commit,
+        deliveries_born,
+        deliveries_queued,
     };
     Ok((outcomes, steps))
 }
@@ -836,12 +840,14 @@ async fn decide_once_on_own(
     let decide = watch.next();
     tx.commit().await?;
     let commit = watch.next();
-    births.hand_over();
+    let (deliveries_born, deliveries_queued) = births.hand_over();
     let steps = GroupSteps {
         turn,
         decide,
         riders: Duration::ZERO,
         commit,
+        deliveries_born,
+        deliveries_queued,
     };
     Ok((outcomes, steps))
 }
