@@ -33,13 +33,6 @@ struct FaceLabels {
     face: &'static str,
 }
 
-/// How a delivery a payment group stored starts ([`crate::delivery::handover`]).
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct DeliveryStartLabels {
-    /// `born`: stored claimed and handed to this gateway's worker; `queued`: for its reads.
-    start: &'static str,
-}
-
 /// The step of a payment group a time is of.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct GroupStepLabels {
@@ -64,8 +57,6 @@ pub struct GroupMetrics {
     steps: Family<GroupStepLabels, Histogram, fn() -> Histogram>,
     /// Payments waiting aside, their dealers' rows held (see [`crate::payments::group`]).
     aside: Gauge,
-    /// The deliveries of the groups' accepted payments, by how they start.
-    deliveries: Family<DeliveryStartLabels, Counter>,
 }
 
 /// The time of each step of one committed payment group.
@@ -83,10 +74,6 @@ pub struct GroupSteps {
     /// The commit in a trip of its own: on PostgreSQL (and a group of one); zero where it
     /// rode with the last writes ([`crate::db::InlineTx`]).
     pub commit: Duration,
-    /// Its accepted payments' deliveries born claimed, handed to the worker.
-    pub deliveries_born: usize,
-    /// Its accepted payments' deliveries queued for the worker's reads.
-    pub deliveries_queued: usize,
 }
 
 impl Default for GroupMetrics {
@@ -97,7 +84,6 @@ impl Default for GroupMetrics {
             // 0.1 ms … about 1.6 s: a group of a few payments takes a few milliseconds.
             steps: Family::new_with_constructor(|| doubling(0.0001, 15)),
             aside: Gauge::default(),
-            deliveries: Family::default(),
         }
     }
 }
@@ -115,14 +101,6 @@ impl GroupMetrics {
             self.steps
                 .get_or_create(&GroupStepLabels { step })
                 .observe(took.as_secs_f64());
-        }
-        for (start, count) in [
-            ("born", steps.deliveries_born),
-            ("queued", steps.deliveries_queued),
-        ] {
-            self.deliveries
-                .get_or_create(&DeliveryStartLabels { start })
-                .inc_by(count as u64);
         }
     }
 
@@ -232,12 +210,6 @@ impl Metrics {
             "tolem_payment_group_step_seconds",
             "Time of each step of a committed payment group (turn, decide, riders, commit)",
             self.groups.steps.clone(),
-        );
-        registry.register(
-            "tolem_payment_group_deliveries",
-            "Deliveries of accepted payments the payment writer stored, by how they start: born \
-             claimed and handed to this gateway's delivery worker, or queued for its reads",
-            self.groups.deliveries.clone(),
         );
         registry.register(
             "tolem_payments_aside",

@@ -73,7 +73,7 @@ impl AppState {
             health_pool: pool.clone(),
             payments: Arc::new(GroupWriter::new(
                 pool.clone(),
-                delivery.clone(),
+                delivery.riders.clone(),
                 metrics.groups.clone(),
             )),
             recent_senders: Arc::default(),
@@ -118,7 +118,7 @@ impl AppState {
         // started (its task starts with the first payment), so nothing is lost.
         self.payments = Arc::new(GroupWriter::new(
             self.pool.clone(),
-            queue.clone(),
+            queue.riders.clone(),
             self.metrics.groups.clone(),
         ));
         self.delivery = queue;

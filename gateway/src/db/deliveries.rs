@@ -130,69 +130,26 @@ fn from_row(row: &AnyRow) -> Result<Delivery, sqlx::Error> {
     })
 }
 
-/// The delivery of an accepted payment, as its payment group stores it.
-#[derive(Debug, Clone, Copy)]
-pub struct NewDelivery<'q> {
-    pub transaction_id: &'q str,
-    pub provider: &'q str,
-    /// When the gateway received the payment: from then it is due.
-    pub received_at_ms: i64,
-    /// Stored already claimed by this gateway's worker (`crate::delivery::handover`), at
-    /// `at_ms`, until `lease_until_ms`, with its provider number.
-    pub born: Option<BornClaim>,
-}
-
-/// A delivery stored already claimed: as [`claim_all`] would leave it after its first claim.
-#[derive(Debug, Clone, Copy)]
-pub struct BornClaim {
-    pub txn_id: i64,
-    pub lease_until_ms: i64,
-    pub at_ms: i64,
-}
-
-/// Stores the deliveries of accepted payments, each queued (due from when it was received) or
-/// born claimed, in `batch` (the transaction that stores the payments): one statement for a
-/// whole group.
-pub fn insert_all_into<'q>(batch: &mut Batch<'q>, deliveries: &[NewDelivery<'q>]) {
-    for chunk in deliveries.chunks(ROWS_PER_STATEMENT) {
+/// Queues the delivery of accepted payments `(transaction id, provider, received at)`, in
+/// `batch` (the transaction that stores them): one statement for a whole group.
+pub fn insert_all_into<'q>(batch: &mut Batch<'q>, payments: &[(&'q str, &'q str, i64)]) {
+    for chunk in payments.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
-            "INSERT INTO deliveries (transaction_id, provider, state, txn_id, attempts, \
-             next_attempt_at_ms, queued_at_ms, updated_at_ms) VALUES {}",
-            batch.placeholders().values(chunk.len(), 8)
+            "INSERT INTO deliveries (transaction_id, provider, state, next_attempt_at_ms, \
+             queued_at_ms, updated_at_ms) VALUES {}",
+            batch.placeholders().values(chunk.len(), 6)
         );
         let (_, mut binder) = batch.push(sql);
-        for delivery in chunk {
-            let received = delivery.received_at_ms;
-            let (state, txn_id, attempts, next_ms, updated_ms) = match delivery.born {
-                None => (State::Queued, None, 0_i64, received, received),
-                Some(born) => (
-                    State::Sent,
-                    Some(born.txn_id),
-                    1,
-                    born.lease_until_ms,
-                    born.at_ms,
-                ),
-            };
+        for (transaction_id, provider, at_ms) in chunk {
             binder
-                .bind(delivery.transaction_id)
-                .bind(delivery.provider)
-                .bind(state.as_str())
-                .bind(txn_id)
-                .bind(attempts)
-                .bind(next_ms)
-                .bind(received)
-                .bind(updated_ms);
+                .bind(*transaction_id)
+                .bind(*provider)
+                .bind(State::Queued.as_str())
+                .bind(*at_ms)
+                .bind(*at_ms)
+                .bind(*at_ms);
         }
     }
-}
-
-/// Takes `count` provider numbers from the counter claims number their jobs from, in a write
-/// transaction of their own, for deliveries born claimed (`crate::delivery::handover`).
-pub async fn number_block(pool: &AnyPool, count: i64) -> Result<std::ops::Range<i64>, sqlx::Error> {
-    let mut tx = super::begin_write(pool).await?;
-    let first = network::next_numbers(&mut tx, TXN_COUNTER, count).await?;
-    tx.commit().await?;
-    Ok(first..first.saturating_add(count))
 }
 
 /// The delivery of a payment, if it has one.

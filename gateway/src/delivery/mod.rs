@@ -22,7 +22,6 @@
 
 pub mod check;
 pub mod connections;
-pub mod handover;
 pub mod manual;
 pub mod registry;
 pub mod reversal;
@@ -45,10 +44,10 @@ use crate::db::{
 /// Not delivered this long after it was accepted: the phone and the console call it delayed.
 pub const DELAYED_AFTER_MS: i64 = 10 * 60 * 1000;
 
-/// Stores the deliveries of accepted payments, queued or born claimed ([`handover`]), in
+/// Queues the delivery of accepted payments `(transaction id, provider, accepted at)`, in
 /// `batch` (the transaction that stores them).
-pub fn enqueue_all_into<'q>(batch: &mut Batch<'q>, deliveries: &[deliveries::NewDelivery<'q>]) {
-    deliveries::insert_all_into(batch, deliveries);
+pub fn enqueue_all_into<'q>(batch: &mut Batch<'q>, payments: &[(&'q str, &'q str, i64)]) {
+    deliveries::insert_all_into(batch, payments);
 }
 
 /// The phone's view of a stored delivery at `now_ms`.
@@ -93,12 +92,7 @@ fn refusal_from_text(delivery: &deliveries::Delivery) -> ProviderRefusal {
 /// the provider's connection does not say, which the operator's console shows.
 pub struct DeliveryQueue {
     wake: Notify,
-    /// Notified when deliveries were handed over ([`handover`]): they are sent, and nothing
-    /// read for them.
-    handed: Notify,
     pub riders: Arc<riders::Riders>,
-    /// The places the worker lent for deliveries born claimed, and the jobs handed over.
-    pub handover: handover::Handover,
     places_default: AtomicUsize,
 }
 
@@ -106,9 +100,7 @@ impl Default for DeliveryQueue {
     fn default() -> Self {
         DeliveryQueue {
             wake: Notify::default(),
-            handed: Notify::default(),
             riders: Arc::default(),
-            handover: handover::Handover::default(),
             places_default: AtomicUsize::new(worker::RetryPolicy::default().places_default()),
         }
     }
@@ -132,28 +124,8 @@ impl DeliveryQueue {
         self.wake.notify_one();
     }
 
-    /// Places for the deliveries of a group's accepted payments, each given by its provider, to
-    /// be born claimed ([`handover`]) if the worker lent them, the group received at `now_ms`.
-    pub fn reserve_births<'p>(
-        self: &Arc<Self>,
-        providers: impl Iterator<Item = &'p str>,
-        now_ms: i64,
-    ) -> handover::Births {
-        self.handover.reserve(self.clone(), providers, now_ms)
-    }
-
     /// Resolves at the next [`Self::wake`] (or at once if one is pending).
     pub async fn woken(&self) {
         self.wake.notified().await;
-    }
-
-    /// Tells the worker deliveries were handed over to it.
-    pub fn handed_over(&self) {
-        self.handed.notify_one();
-    }
-
-    /// Resolves at the next [`Self::handed_over`] (or at once if one is pending).
-    pub async fn handed(&self) {
-        self.handed.notified().await;
     }
 }

@@ -1,10 +1,8 @@
 //! The delivery worker: sends every due delivery to its provider and records what came back.
 //!
-//! * **When.** At once when a payment's delivery is queued ([`DeliveryQueue::wake`]) or
-//!   handed over ([`DeliveryQueue::handed_over`]), when the earliest retry falls due, at least
-//!   every [`RetryPolicy::idle_poll`] (which also picks up jobs another gateway on the same
-//!   database queued), and while jobs are in flight at least every [`BUSY_POLL`]: deliveries
-//!   handed over wake no read, so retries falling due meanwhile are found by it.
+//! * **When.** At once when a payment is accepted ([`DeliveryQueue::wake`]), when the earliest
+//!   retry falls due, and at least every [`RetryPolicy::idle_poll`] (which also picks up jobs
+//!   another gateway on the same database queued).
 //! * **Once at a time.** A due job is first *claimed* ([`deliveries::claim_all`]): marked `sent`
 //!   with its due time moved to the claim's expiry, only if it is still due (a job another
 //!   worker claimed meanwhile has that worker's expiry as its due time).
@@ -22,14 +20,6 @@
 //!   their cap, the next reads past them: the due jobs of the providers with room only
 //!   ([`deliveries::due_of`]), however many of the others' wait ahead — a provider that does
 //!   not answer holds up no other.
-//! * **Born claimed.** A provider's places free here are lent to the payment writer
-//!   ([`super::handover`]): a payment accepted while one is free has its delivery stored
-//!   already claimed and handed over in memory after the commit — no read, no claim. A read
-//!   that finds jobs due takes back the lent places they need, but while a backlog waits the
-//!   births keep half a provider's places ([`Flight::take_back_for`]).
-//! * **A place is the provider's exchange.** A job holds its provider's place until the
-//!   provider answered (or the exchange failed), not while the outcome is recorded: what a
-//!   contract limits is the requests at the provider at once.
 //! * **Temporary vs final.** What the provider protocol calls temporary (OSMP 1 and 90), and
 //!   every failure to get an answer (timeout, connection cut, HTTP error, an unreadable
 //!   answer), is asked again after a backoff; a final refusal reverses the payment
@@ -42,13 +32,12 @@ use std::{
 };
 
 use sqlx::AnyPool;
-use tokio::{sync::mpsc, task::JoinSet, time::Instant};
+use tokio::{task::JoinSet, time::Instant};
 use tolem_providers::adapter::{Answer, PayOrder, ProviderAdapter};
 
 use super::{
     DeliveryQueue,
     connections::Adapters,
-    handover::{Born, Handover},
     reversal::{self, Refusal},
     riders::{ClaimError, Delivered, Later, NotRecorded, Outcome, Riders},
 };
@@ -83,14 +72,6 @@ const WAKE_READ_EVERY: Duration = Duration::from_millis(20);
 const FLOOR_MARGIN_MS: i64 = 250;
 /// How often a read begins at the start instead of the floor, for a job that fell below it.
 const FROM_START_EVERY: Duration = Duration::from_secs(1);
-/// How often the due jobs are read at least while jobs are in flight (the idle poll, if
-/// shorter).
-const BUSY_POLL: Duration = Duration::from_secs(1);
-/// How many provider numbers the worker takes for births at a time ([`super::handover`]), and
-/// how few left make it take more: a write of its own each time, so rarely; the numbers of a
-/// block a stopped gateway did not use are never used.
-const NUMBER_BLOCK: i64 = 10_000;
-const NUMBERS_LOW: i64 = NUMBER_BLOCK / 4;
 
 /// When deliveries are retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,7 +148,6 @@ impl Worker {
     pub fn spawn(self) -> tokio::task::JoinHandle<()> {
         // Before the task runs: the console may show it at once.
         self.queue.set_places_default(self.retry.places_default());
-        self.queue.handover.open(millis(self.retry.lease));
         tokio::spawn(async move {
             tracing::info!("provider delivery started");
             // Kept from one round to the next: a round begins at the floor the last one left,
@@ -196,7 +176,6 @@ impl Worker {
                 };
                 tokio::select! {
                     () = self.queue.woken() => {}
-                    () = self.queue.handed() => {}
                     () = tokio::time::sleep(pause) => {}
                 }
             }
@@ -245,8 +224,6 @@ impl Worker {
         // would cost more than the deliveries themselves.
         let mut past_capped_in_vain = false;
         loop {
-            // Jobs the payment groups handed over since: each has its place already.
-            self.send_born(flight).await;
             let wake_read_at = last_read.map(|at| at + WAKE_READ_EVERY);
             let read_now = more_due
                 && (flight.is_empty()
@@ -280,9 +257,6 @@ impl Worker {
                     floor.read(from.is_none(), now, due.first().map(|job| job.due_at_ms));
                     due
                 };
-                // The jobs found due take the places first: lent ones no group holds come back
-                // for them.
-                flight.take_back_for(&due, &self.queue.handover);
                 let (picked, left) = flight.pick(due.iter());
                 let full = due.len() == limit;
                 if past_capped {
@@ -299,7 +273,6 @@ impl Worker {
                     past_capped = full && left && !past_capped_in_vain && flight.room() > 0;
                 }
                 self.start(&picked, flight).await?;
-                self.lend(flight).await?;
                 if read_again || past_capped {
                     // Before the next answer: the room is there now.
                     continue;
@@ -315,26 +288,17 @@ impl Worker {
             // Read for the payment accepted lately once the pause after the last read is over.
             let pause_over = woken.then_some(wake_read_at).flatten();
             tokio::select! {
-                Some(ended) = flight.running.join_next_with_id() => {
-                    flight.ended(ended);
-                    flight.lend(&self.queue.handover);
-                }
-                Some(id) = flight.answers.recv() => {
-                    flight.provider_answered(id);
-                    flight.lend(&self.queue.handover);
-                }
+                Some(ended) = flight.running.join_next_with_id() => flight.ended(ended),
                 () = self.queue.woken() => {
                     more_due = true;
                     woken = true;
                 }
-                // Sent at the loop's start.
-                () = self.queue.handed() => {}
                 () = tokio::time::sleep_until(pause_over.unwrap_or_else(Instant::now)),
                     if pause_over.is_some() => {}
                 // Retries fall due meanwhile too, and jobs another gateway queued: looked for
                 // as when idle, while a provider keeps its answers.
                 () = tokio::time::sleep_until(
-                    last_read.unwrap_or_else(Instant::now) + self.retry.idle_poll.min(BUSY_POLL)
+                    last_read.unwrap_or_else(Instant::now) + self.retry.idle_poll
                 ) => {
                     more_due = true;
                     woken = true;
@@ -367,97 +331,49 @@ impl Worker {
                     flight.release(&job.provider);
                 }
             }
-            self.send(claimed, flight).await;
-        }
-        Ok(())
-    }
-
-    /// Sends each of `claimed` (counted in `flight` already) in a task of its own, with its
-    /// provider's adapter.
-    async fn send(&self, claimed: Vec<Claimed>, flight: &mut Flight) {
-        if claimed.is_empty() {
-            return;
-        }
-        let mut providers: Vec<&str> = claimed.iter().map(|job| job.provider.as_str()).collect();
-        providers.sort_unstable();
-        providers.dedup();
-        // The batch's connections in one read; a failed read puts each job back in line.
-        let found = self
-            .adapters
-            .of_all(&self.pool, &providers)
-            .await
-            .map_err(|error| error.to_string());
-        for claimed in claimed {
-            let adapter = match &found {
-                Ok(found) => match found.get(&claimed.provider) {
-                    Some(Ok(adapter)) => Ok(adapter.clone()),
-                    Some(Err(error)) => Err(error.to_string()),
-                    None => Ok(None),
-                },
-                Err(error) => Err(error.clone()),
-            };
-            let worker = self.clone();
-            let provider = claimed.provider.clone();
-            let answers = flight.answers_to.clone();
-            let task = flight.running.spawn(async move {
-                // The provider's place is free once it answered; recording the outcome does
-                // not hold it.
-                let answered = move || {
-                    // Unheard only when the worker is gone: nothing to free then.
-                    let _ = answers.send(tokio::task::id());
-                };
-                if let Err(error) = worker.attempt(&claimed, adapter, answered).await {
-                    // The claim runs out and the job is tried again.
-                    tracing::error!(transaction_id = %claimed.transaction_id, %error,
-                        "delivery attempt not recorded");
-                }
-            });
-            flight.tasks.insert(task.id(), Task::new(provider));
-        }
-    }
-
-    /// Sends the jobs the payment groups handed over since the last call ([`super::handover`]);
-    /// one that waited in memory longer than half its lease is left to its claim's end, when a
-    /// read finds it due (it must not go twice at once).
-    async fn send_born(&self, flight: &mut Flight) {
-        let born = self.queue.handover.take_born();
-        if born.is_empty() {
-            return;
-        }
-        let mut jobs = Vec::with_capacity(born.len());
-        for Born { job, at } in born {
-            flight.unlend(&job.provider);
-            if at.elapsed() > self.retry.lease / 2 {
-                tracing::warn!(transaction_id = %job.transaction_id, provider = %job.provider,
-                    "a delivery handed over waited too long: sent when its claim runs out");
+            if claimed.is_empty() {
                 continue;
             }
-            *flight.per.entry(job.provider.clone()).or_default() += 1;
-            jobs.push(job);
+            let mut providers: Vec<&str> =
+                claimed.iter().map(|job| job.provider.as_str()).collect();
+            providers.sort_unstable();
+            providers.dedup();
+            // The batch's connections in one read; a failed read puts each job back in line.
+            let found = self
+                .adapters
+                .of_all(&self.pool, &providers)
+                .await
+                .map_err(|error| error.to_string());
+            for claimed in claimed {
+                let adapter = match &found {
+                    Ok(found) => match found.get(&claimed.provider) {
+                        Some(Ok(adapter)) => Ok(adapter.clone()),
+                        Some(Err(error)) => Err(error.to_string()),
+                        None => Ok(None),
+                    },
+                    Err(error) => Err(error.clone()),
+                };
+                let worker = self.clone();
+                let provider = claimed.provider.clone();
+                let task = flight.running.spawn(async move {
+                    if let Err(error) = worker.attempt(&claimed, adapter).await {
+                        // The claim runs out and the job is tried again.
+                        tracing::error!(transaction_id = %claimed.transaction_id, %error,
+                            "delivery attempt not recorded");
+                    }
+                });
+                flight.tasks.insert(task.id(), provider);
+            }
         }
-        self.send(jobs, flight).await;
-    }
-
-    /// Lends the places free now to the payment writer for births, with provider numbers
-    /// enough for them ([`super::handover`]).
-    async fn lend(&self, flight: &mut Flight) -> Result<(), sqlx::Error> {
-        let handover = &self.queue.handover;
-        if handover.numbers_left() < NUMBERS_LOW {
-            handover.add_numbers(deliveries::number_block(&self.pool, NUMBER_BLOCK).await?);
-        }
-        flight.lend(handover);
         Ok(())
     }
 
     /// One attempt at a claimed job, with its provider's adapter as the batch found it
     /// ([`Adapters::of_all`]): none when the provider has no connection, or why it is unusable.
-    /// Calls `answered` once the exchange with the provider is over, before the outcome is
-    /// recorded.
     async fn attempt(
         &self,
         job: &Claimed,
         adapter: Result<Option<Arc<dyn ProviderAdapter>>, String>,
-        answered: impl FnOnce(),
     ) -> Result<(), AttemptError> {
         let adapter = match adapter {
             Ok(Some(adapter)) => adapter,
@@ -475,7 +391,6 @@ impl Worker {
             amount_tiyn: job.amount_tiyn,
         };
         let exchange = adapter.pay(&order).await;
-        answered();
         let now = now_ms();
         let record = |outcome: &str, result_code: Option<i64>, error: Option<String>| Attempt {
             attempt: job.attempt,
@@ -718,34 +633,11 @@ impl Places {
     }
 }
 
-/// A running attempt.
-struct Task {
-    provider: String,
-    /// The provider answered (or the exchange failed): its place is free, the outcome is being
-    /// recorded.
-    answered: bool,
-}
-
-impl Task {
-    fn new(provider: String) -> Self {
-        Task {
-            provider,
-            answered: false,
-        }
-    }
-}
-
 /// The jobs in flight, each provider's count among them, and the room left.
 struct Flight {
     running: JoinSet<()>,
-    /// Each running task.
-    tasks: HashMap<tokio::task::Id, Task>,
-    /// Where a task says its provider answered, and where the worker hears it.
-    answers_to: mpsc::UnboundedSender<tokio::task::Id>,
-    answers: mpsc::UnboundedReceiver<tokio::task::Id>,
-    /// Tasks whose provider answered, recording the outcome: they count against
-    /// [`RetryPolicy::parallel`], no longer against their provider's places.
-    recording: usize,
+    /// The provider of each running task.
+    tasks: HashMap<tokio::task::Id, String>,
     /// How many jobs are in flight (or picked to be) to each provider; a provider with none
     /// has no entry.
     per: HashMap<String, usize>,
@@ -754,122 +646,35 @@ struct Flight {
     places: Places,
     /// Answers since the last read of the due jobs, of each provider.
     freed_of: HashMap<String, usize>,
-    /// Places lent to the payment writer for births ([`super::handover`]), by provider: free
-    /// there, or taken by a group whose jobs have not reached the worker yet. A provider the
-    /// writer asked places for has an entry, and is lent places from then on.
-    lent: HashMap<String, usize>,
 }
 
 impl Flight {
     fn new(retry: &RetryPolicy) -> Self {
         let parallel = retry.parallel.max(1);
-        let (answers_to, answers) = mpsc::unbounded_channel();
         Flight {
             running: JoinSet::new(),
             tasks: HashMap::new(),
-            answers_to,
-            answers,
-            recording: 0,
             per: HashMap::new(),
             parallel,
             places: Places::new(retry, parallel),
             freed_of: HashMap::new(),
-            lent: HashMap::new(),
         }
     }
 
-    /// Nothing in flight, nothing being recorded.
     fn is_empty(&self) -> bool {
-        self.per.is_empty() && self.recording == 0
+        self.per.is_empty()
     }
 
-    /// Places taken: jobs in flight or picked to be, and places lent (a handful of providers
-    /// to add up).
+    /// Jobs in flight or picked to be (a handful of providers to add up).
     fn count(&self) -> usize {
-        self.per.values().sum::<usize>() + self.lent.values().sum::<usize>() + self.recording
+        self.per.values().sum()
     }
 
-    /// `provider`'s places taken: its jobs in flight or picked, and its places lent.
-    fn taken(&self, provider: &str) -> usize {
-        self.per.get(provider).copied().unwrap_or(0) + self.lent.get(provider).copied().unwrap_or(0)
-    }
-
-    /// Whether `provider` has all its places in flight or lent.
+    /// Whether `provider` has all its places in flight.
     fn at_cap(&self, provider: &str) -> bool {
-        self.taken(provider) >= self.places.of(provider)
-    }
-
-    /// Lends the places free now to the providers the writer asked for ([`Handover::wanted`])
-    /// or lent to before, each up to its places, while the room lasts.
-    fn lend(&mut self, handover: &Handover) {
-        for provider in handover.wanted() {
-            self.lent.entry(provider).or_default();
-        }
-        let providers: Vec<String> = self.lent.keys().cloned().collect();
-        for provider in providers {
-            let free = self
-                .places
-                .of(&provider)
-                .saturating_sub(self.taken(&provider))
-                .min(self.room());
-            if free > 0 {
-                handover.lend(&provider, free);
-                *self.lent.entry(provider).or_default() += free;
-            }
-        }
-    }
-
-    /// Takes back, of the places lent that no group holds, those the jobs of `due` need
-    /// beyond each provider's places free here, down to half its places: a read that finds
-    /// nothing due (the deliveries were born) leaves the lending as it is, and while a backlog
-    /// waits (deliveries behind the payments) the births keep half the places, the backlog
-    /// the rest, oldest first. Were the backlog first, every new payment would join it: the
-    /// births, which cost no read and no claim, would never take over.
-    fn take_back_for(&mut self, due: &[Due], handover: &Handover) {
-        let mut found: HashMap<&str, usize> = HashMap::new();
-        for job in due {
-            *found.entry(job.provider.as_str()).or_default() += 1;
-        }
-        for (provider, count) in found {
-            let lent = self.lent.get(provider).copied().unwrap_or(0);
-            let free_here = self
-                .places
-                .of(provider)
-                .saturating_sub(self.taken(provider));
-            let kept = self.places.of(provider) / 2;
-            let short = count
-                .saturating_sub(free_here)
-                .min(lent.saturating_sub(kept));
-            if short > 0 {
-                let back = handover.take_back(provider, short);
-                self.lent.insert(provider.to_owned(), lent - back);
-            }
-        }
-        // Then the places of all: those lent for one provider's births may be all the room
-        // another's due jobs have.
-        let mut short = due.len().saturating_sub(self.room());
-        let providers: Vec<String> = self.lent.keys().cloned().collect();
-        for provider in providers {
-            if short == 0 {
-                break;
-            }
-            let lent = self.lent.get(&provider).copied().unwrap_or(0);
-            let kept = self.places.of(&provider) / 2;
-            let most = lent.saturating_sub(kept).min(short);
-            if most > 0 {
-                let back = handover.take_back(&provider, most);
-                self.lent.insert(provider, lent - back);
-                short -= back;
-            }
-        }
-    }
-
-    /// A job born with a place lent of `provider`'s reached the worker: the place is no longer
-    /// lent (the caller counts it in flight, or leaves it).
-    fn unlend(&mut self, provider: &str) {
-        if let Some(lent) = self.lent.get_mut(provider) {
-            *lent = lent.saturating_sub(1);
-        }
+        self.per
+            .get(provider)
+            .is_some_and(|n| *n >= self.places.of(provider))
     }
 
     /// The providers of the catalogue not at their cap.
@@ -894,12 +699,8 @@ impl Flight {
     fn read_size(&self) -> usize {
         let left_to_those_in_flight: usize = self
             .per
-            .keys()
-            .map(|provider| {
-                self.places
-                    .of(provider)
-                    .saturating_sub(self.taken(provider))
-            })
+            .iter()
+            .map(|(provider, n)| self.places.of(provider).saturating_sub(*n))
             .sum();
         let for_others = REFILL.min(self.places.default);
         self.room()
@@ -919,11 +720,13 @@ impl Flight {
             if room == 0 {
                 return (picked, true);
             }
-            if self.at_cap(&job.provider) {
+            let places = self.places.of(&job.provider);
+            let per = self.per.entry(job.provider.clone()).or_default();
+            if *per >= places {
                 left = true;
                 continue;
             }
-            *self.per.entry(job.provider.clone()).or_default() += 1;
+            *per += 1;
             room -= 1;
             picked.push(job.clone());
         }
@@ -947,24 +750,7 @@ impl Flight {
             Ok((id, ())) => id,
             Err(error) => error.id(),
         };
-        if let Some(task) = self.tasks.remove(&id) {
-            if task.answered {
-                self.recording = self.recording.saturating_sub(1);
-            } else {
-                self.answered(task.provider);
-            }
-        }
-    }
-
-    /// Task `id`'s provider answered: its place is free, the task records the outcome. (One
-    /// that ended first has had its place freed then.)
-    fn provider_answered(&mut self, id: tokio::task::Id) {
-        if let Some(task) = self.tasks.get_mut(&id)
-            && !task.answered
-        {
-            task.answered = true;
-            self.recording += 1;
-            let provider = task.provider.clone();
+        if let Some(provider) = self.tasks.remove(&id) {
             self.answered(provider);
         }
     }
@@ -1117,85 +903,6 @@ mod tests {
         let (picked, _) = flight.pick(line[1..2].iter());
         assert_eq!(ids(&picked), ["k2"]);
         assert!(!flight.refill_due());
-    }
-
-    /// A worker of `parallel` places, `per_provider` each, whose writer asked for Kcell's
-    /// places: as many as may be are lent.
-    fn kcell_places_lent(parallel: usize, per_provider: usize) -> (Flight, Handover) {
-        let mut flight = Flight::new(&RetryPolicy {
-            parallel,
-            per_provider,
-            ..RetryPolicy::default()
-        });
-        let handover = Handover::default();
-        handover.open(300_000);
-        flight.lent.insert("kcell".to_owned(), 0);
-        flight.lend(&handover);
-        (flight, handover)
-    }
-
-    #[test]
-    fn jobs_found_due_take_lent_places_back_but_births_keep_half() {
-        let (mut flight, handover) = kcell_places_lent(64, 8);
-        assert_eq!(handover.places_free(), 8);
-        assert!(flight.at_cap("kcell"));
-        // A read finds 10 of Kcell's due (a backlog): 4 places come back for them, 4 stay
-        // the births'.
-        let line: Vec<Due> = (1..=10).map(|i| due(&format!("k{i}"), "kcell")).collect();
-        flight.take_back_for(&line, &handover);
-        let (picked, left) = flight.pick(line.iter());
-        assert_eq!(picked.len(), 4);
-        assert!(left);
-        assert_eq!(handover.places_free(), 4);
-        // A read that finds nothing due leaves the lending alone.
-        flight.take_back_for(&[], &handover);
-        assert_eq!(handover.places_free(), 4);
-
-        // Kcell's births have all the places there are; Beeline's job found due gets one.
-        let (mut flight, handover) = kcell_places_lent(8, 8);
-        assert_eq!(flight.room(), 0);
-        let line = [due("b1", "beeline")];
-        flight.take_back_for(&line, &handover);
-        let (picked, _) = flight.pick(line.iter());
-        assert_eq!(ids(&picked), ["b1"]);
-        assert_eq!(handover.places_free(), 7);
-    }
-
-    #[tokio::test]
-    async fn a_providers_place_is_free_once_it_answered_not_once_the_outcome_is_recorded() {
-        let mut flight = Flight::new(&RetryPolicy {
-            parallel: 4,
-            per_provider: 2,
-            ..RetryPolicy::default()
-        });
-        let (picked, _) = flight.pick([due("k1", "kcell"), due("k2", "kcell")].iter());
-        assert_eq!(picked.len(), 2);
-        // k1's attempt runs until its outcome is recorded; k2's stays in flight throughout.
-        let (recorded, recording) = tokio::sync::oneshot::channel::<()>();
-        let task = flight.running.spawn(async move {
-            let _ = recording.await;
-        });
-        flight
-            .tasks
-            .insert(task.id(), Task::new("kcell".to_owned()));
-        assert!(flight.at_cap("kcell"));
-        // Kcell answered k1: another of its jobs may go while k1's outcome is written.
-        flight.provider_answered(task.id());
-        assert!(!flight.at_cap("kcell"));
-        assert_eq!(
-            flight.room(),
-            2,
-            "the recording still counts among all the places"
-        );
-        drop(recorded);
-        let ended = flight.running.join_next_with_id().await.unwrap();
-        flight.ended(ended);
-        assert_eq!(
-            flight.room(),
-            3,
-            "k1's place freed once, not twice: k2 is in flight"
-        );
-        assert!(!flight.is_empty());
     }
 
     #[test]

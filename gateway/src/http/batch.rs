@@ -134,7 +134,7 @@ async fn run(state: &AppState, items: Vec<BatchItem>) -> Vec<ItemAnswer> {
         let answer = match checked {
             Ok(ready) => {
                 let paid = decided.next().unwrap_or(Err(PayError::NoOutcome));
-                payments::answer_paid(&ready, paid)
+                payments::answer_paid(state, &ready, paid)
             }
             Err(refusal) => refusal,
         };

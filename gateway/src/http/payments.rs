@@ -148,7 +148,7 @@ pub(crate) async fn pay_step(
 pub(crate) async fn pay_authorized(state: &AppState, auth: Sender) -> Result<Answer, Answer> {
     let ready = ready_to_pay(state, auth).await?;
     let paid = state.payments.pay(ready.sender.clone(), ready.now).await;
-    Ok(answer_paid(&ready, paid))
+    Ok(answer_paid(state, &ready, paid))
 }
 
 /// A `pay` that passed the checks before its decision, waiting for it.
@@ -182,9 +182,12 @@ pub(crate) async fn ready_to_pay(state: &AppState, auth: Sender) -> Result<Ready
 
 /// The answer to a `pay` decided by the group writer (which owns the decision from the
 /// moment it was submitted: a phone that hangs up cannot cut it short). The signature was
-/// verified before, and the answer is signed by the caller, both in the request's task. (The
-/// writer tells the delivery worker of an accepted payment itself.)
-pub(crate) fn answer_paid(ready: &ReadyToPay, paid: Result<Paid, PayError>) -> Answer {
+/// verified before, and the answer is signed by the caller, both in the request's task.
+pub(crate) fn answer_paid(
+    state: &AppState,
+    ready: &ReadyToPay,
+    paid: Result<Paid, PayError>,
+) -> Answer {
     let auth = &ready.sender;
     let session = auth.request.session.clone();
     let point = &auth.point.code;
@@ -204,6 +207,9 @@ pub(crate) fn answer_paid(ready: &ReadyToPay, paid: Result<Paid, PayError>) -> A
         } => {
             tracing::info!(%point, %session, %transaction_id, amount_tiyn, code = code.number(),
                 "payment {}", if code == ResultCode::Ok { "accepted" } else { "rejected" });
+            if code == ResultCode::Ok {
+                state.delivery.wake();
+            }
             Answer::stored(code, answer)
         }
         Paid::Replayed(payment) => {

@@ -87,10 +87,7 @@ use crate::{
         retry::{Attempts, Conflict},
         take_turn,
     },
-    delivery::{
-        DeliveryQueue,
-        riders::{Riders, Riding},
-    },
+    delivery::riders::{Riders, Riding},
     metrics::{GroupMetrics, GroupSteps},
     sender::Sender,
 };
@@ -111,9 +108,6 @@ pub struct GroupWriter {
     /// The delivery worker's claims and outcomes waiting to be written, which each group takes
     /// along on SQLite (`None` on PostgreSQL, whose writers do not wait for one another).
     riders: Option<Arc<Riders>>,
-    /// The delivery worker's: each group stores the deliveries of its accepted payments born
-    /// claimed where the worker lent places, and hands them over ([`crate::delivery::handover`]).
-    delivery: Arc<DeliveryQueue>,
     /// Each message is one submission: its payments, in order, never split across groups.
     queue: OnceLock<mpsc::Sender<Vec<Job>>>,
     /// What the writer's task tells and is told.
@@ -190,17 +184,14 @@ impl Job {
 }
 
 impl GroupWriter {
-    /// A writer of payments on `pool` that hands the deliveries of its accepted payments to
-    /// `delivery`'s worker at birth where it lent places ([`crate::delivery::handover`]) and,
-    /// on SQLite, also writes the delivery claims and outcomes waiting in its riders in each
-    /// group's transaction ([`crate::delivery::riders`]); it observes every group it commits
-    /// into `metrics`.
-    pub fn new(pool: AnyPool, delivery: Arc<DeliveryQueue>, metrics: GroupMetrics) -> Self {
+    /// A writer of payments on `pool` that, on SQLite, also writes the delivery claims and
+    /// outcomes waiting in `riders` in each group's transaction ([`crate::delivery::riders`]),
+    /// and observes every group it commits into `metrics`.
+    pub fn new(pool: AnyPool, riders: Arc<Riders>, metrics: GroupMetrics) -> Self {
         Self {
             // Measured on PostgreSQL (gateway benchmark, alternating runs): deliveries kept up
             // without it, and payments/s were a little lower with it.
-            riders: has_one_writer(&pool).then(|| delivery.riders.clone()),
-            delivery,
+            riders: has_one_writer(&pool).then_some(riders),
             pool,
             queue: OnceLock::new(),
             shared: Arc::default(),
@@ -293,7 +284,6 @@ impl GroupWriter {
             let writing = write(
                 self.pool.clone(),
                 self.riders.clone(),
-                self.delivery.clone(),
                 waiting,
                 self.shared.clone(),
                 self.metrics.clone(),
@@ -390,7 +380,6 @@ fn job(
 async fn write(
     pool: AnyPool,
     riders: Option<Arc<Riders>>,
-    delivery: Arc<DeliveryQueue>,
     mut waiting: mpsc::Receiver<Vec<Job>>,
     shared: Arc<Shared>,
     metrics: GroupMetrics,
@@ -458,7 +447,6 @@ async fn write(
         let answered = tokio::spawn(decide_and_answer(
             pool.clone(),
             riders.clone(),
-            delivery.clone(),
             metrics.clone(),
             jobs,
             conn,
@@ -617,7 +605,6 @@ impl OwnConnection {
 async fn decide_and_answer(
     pool: AnyPool,
     riders: Option<Arc<Riders>>,
-    delivery: Arc<DeliveryQueue>,
     metrics: GroupMetrics,
     mut jobs: Vec<Job>,
     mut kept: Kept,
@@ -631,7 +618,7 @@ async fn decide_and_answer(
             .map(|job| (job.candidate(), job.now_ms))
             .collect();
         let candidates = &candidates;
-        let (pool, riders, births) = (&pool, riders.as_deref(), Some(&delivery));
+        let (pool, riders) = (&pool, riders.as_deref());
         let held = if jobs.iter().any(|job| job.aside_since.is_some()) {
             WhenHeld::PutAside
         } else {
@@ -639,10 +626,8 @@ async fn decide_and_answer(
         };
         match &mut kept {
             // No SQLite error is a conflict to retry.
-            Kept::Pooled(conn) => {
-                decide_together(pool, Some(conn), candidates, riders, births).await
-            }
-            Kept::Own(own) => decide_on_own(own, candidates, held, held_wait, births).await,
+            Kept::Pooled(conn) => decide_together(pool, Some(conn), candidates, riders).await,
+            Kept::Own(own) => decide_on_own(own, candidates, held, held_wait).await,
         }
     };
     let count = jobs.len();
@@ -689,14 +674,12 @@ fn fail_all(jobs: Vec<Job>, error: PayError) {
 /// ([`decide_all_in`]), on `kept` if given (else a connection of the pool), and commits once.
 /// `Err` is an error of the group as a whole (begin, a statement, the commit, or a conflict
 /// that aborted the transaction): nothing of it is stored. `Ok` holds one outcome per payment,
-/// in order, and the time each step took. With `births`, the deliveries born claimed are
-/// handed to the worker after the commit ([`crate::delivery::handover`]).
+/// in order, and the time each step took.
 pub(super) async fn decide_together(
     pool: &AnyPool,
     kept: Option<&mut PoolConnection<Any>>,
     payments: &[(Candidate<'_>, i64)],
     riders: Option<&Riders>,
-    births: Option<&Arc<DeliveryQueue>>,
 ) -> Result<(Vec<Result<Paid, PayError>>, GroupSteps), PayError> {
     let mut watch = Stopwatch::start();
     let turn = take_turn(pool).await?;
@@ -706,9 +689,7 @@ pub(super) async fn decide_together(
     };
     let mut tx = match inline {
         Ok(tx) => tx,
-        Err(turn) => {
-            return decide_in_own_transaction(turn, watch, payments, riders, births).await;
-        }
+        Err(turn) => return decide_in_own_transaction(turn, watch, payments, riders).await,
     };
     let turn = watch.next();
     // The delivery writes waiting now ride in the same commit ([`crate::delivery::riders`]).
@@ -720,17 +701,8 @@ pub(super) async fn decide_together(
         riding.write_in(&mut tx, ends.begin.take()).await?;
     }
     let riders = watch.next();
-    let (outcomes, births) = decide_all_in(
-        &mut tx,
-        payments,
-        Funding::Balance,
-        ends,
-        WhenHeld::Wait,
-        births,
-    )
-    .await?;
+    let outcomes = decide_all_in(&mut tx, payments, Funding::Balance, ends, WhenHeld::Wait).await?;
     tx.committed();
-    let (deliveries_born, deliveries_queued) = births.hand_over();
     let decide = watch.next();
     riding.committed();
     let steps = GroupSteps {
@@ -738,8 +710,6 @@ pub(super) async fn decide_together(
         decide,
         riders,
         commit: Duration::ZERO,
-        deliveries_born,
-        deliveries_queued,
     };
     Ok((outcomes, steps))
 }
@@ -751,17 +721,15 @@ async fn decide_in_own_transaction(
     mut watch: Stopwatch,
     payments: &[(Candidate<'_>, i64)],
     riders: Option<&Riders>,
-    births: Option<&Arc<DeliveryQueue>>,
 ) -> Result<(Vec<Result<Paid, PayError>>, GroupSteps), PayError> {
     let mut tx = turn.begin().await?;
     let turn = watch.next();
-    let (outcomes, births) = decide_all_in(
+    let outcomes = decide_all_in(
         &mut tx,
         payments,
         Funding::Balance,
         Ends::default(),
         WhenHeld::Wait,
-        births,
     )
     .await?;
     let decide = watch.next();
@@ -774,15 +742,12 @@ async fn decide_in_own_transaction(
     let riders = watch.next();
     tx.commit().await?;
     let commit = watch.next();
-    let (deliveries_born, deliveries_queued) = births.hand_over();
     riding.committed();
     let steps = GroupSteps {
         turn,
         decide,
         riders,
         commit,
-        deliveries_born,
-        deliveries_queued,
     };
     Ok((outcomes, steps))
 }
@@ -795,11 +760,10 @@ async fn decide_on_own(
     payments: &[(Candidate<'_>, i64)],
     mut held: WhenHeld,
     wait: Duration,
-    births: Option<&Arc<DeliveryQueue>>,
 ) -> Result<(Vec<Result<Paid, PayError>>, GroupSteps), PayError> {
     let mut attempts = Attempts::new("pay group");
     loop {
-        let outcome = decide_once_on_own(own, payments, held, wait, births).await;
+        let outcome = decide_once_on_own(own, payments, held, wait).await;
         match &outcome {
             Err(error) if held == WhenHeld::Wait && error.is_lock_timeout() => {
                 tracing::warn!(
@@ -820,7 +784,6 @@ async fn decide_once_on_own(
     payments: &[(Candidate<'_>, i64)],
     held: WhenHeld,
     wait: Duration,
-    births: Option<&Arc<DeliveryQueue>>,
 ) -> Result<(Vec<Result<Paid, PayError>>, GroupSteps), PayError> {
     use sqlx::Connection;
 
@@ -828,26 +791,16 @@ async fn decide_once_on_own(
     // Every lock the group waits for, waited for at most `wait`, set in the trip that begins it.
     let mut tx = own.ready().await?.begin_with(begin_waiting(wait)).await?;
     let turn = watch.next();
-    let (outcomes, births) = decide_all_in(
-        &mut tx,
-        payments,
-        Funding::Balance,
-        Ends::default(),
-        held,
-        births,
-    )
-    .await?;
+    let outcomes =
+        decide_all_in(&mut tx, payments, Funding::Balance, Ends::default(), held).await?;
     let decide = watch.next();
     tx.commit().await?;
     let commit = watch.next();
-    let (deliveries_born, deliveries_queued) = births.hand_over();
     let steps = GroupSteps {
         turn,
         decide,
         riders: Duration::ZERO,
         commit,
-        deliveries_born,
-        deliveries_queued,
     };
     Ok((outcomes, steps))
 }

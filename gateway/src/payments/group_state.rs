@@ -32,10 +32,7 @@
 //! Nothing is written before the end, so a payment that is not decided (a replay, a session
 //! taken, a sender refused) leaves nothing behind and takes no transaction number.
 
-use std::{
-    collections::{BTreeSet, HashMap},
-    sync::Arc,
-};
+use std::collections::{BTreeSet, HashMap};
 
 use sqlx::{AnyConnection, Row};
 use tolem_protocol::{codes::ResultCode, messages::PaymentState};
@@ -47,7 +44,6 @@ use super::{
 };
 use crate::{
     commission::{self, Accrual},
-    db::deliveries::{BornClaim, Claimed, NewDelivery},
     db::{
         batch::Batch,
         day_sums::{self, Scope},
@@ -56,7 +52,7 @@ use crate::{
         payments::{self, AcceptedLike, NewPayment, Sameness, StoredPayment},
         providers, sequence,
     },
-    delivery::{DeliveryQueue, handover::Births},
+    delivery,
     sender::{self, SenderRows},
 };
 
@@ -545,18 +541,12 @@ impl<'s> GroupState<'s> {
     /// of a failed write is committed. A dealer's balance that would fall below zero is such a
     /// failure (the table's check); a dealer's row not found is reported after the commit, but
     /// it was found and locked by this transaction's first read: only a bug could lose it.
-    ///
-    /// With `births`, the delivery of an accepted payment is stored already claimed when the
-    /// delivery worker lent a place for its provider ([`crate::delivery::handover`]); the
-    /// caller hands the returned jobs over once the transaction is committed, and dropping
-    /// them (the group failed) gives their places back.
     pub async fn write(
         self,
         conn: &mut AnyConnection,
         payments: &[(Candidate<'_>, i64)],
         commit: Option<&str>,
-        births: Option<&Arc<DeliveryQueue>>,
-    ) -> Result<Births, WriteError> {
+    ) -> Result<(), WriteError> {
         let arrived: Vec<(&str, i64, &str, i64)> = payments
             .iter()
             .filter_map(|(candidate, now_ms)| {
@@ -603,52 +593,13 @@ impl<'s> GroupState<'s> {
             .iter()
             .filter(|d| d.code == ResultCode::Ok)
             .collect();
-        let at_ms = crate::db::now_ms();
-        let mut births = births.map_or_else(Births::default, |queue| {
-            let providers = accepted
-                .iter()
-                .map(|d| d.candidate.payment.provider.as_str());
-            queue.reserve_births(providers, at_ms)
-        });
-        let mut born = Vec::new();
-        let jobs: Vec<NewDelivery<'_>> = accepted
+        let jobs: Vec<(&str, &str, i64)> = accepted
             .iter()
-            .zip(
-                births
-                    .numbers
-                    .iter()
-                    .copied()
-                    .chain(std::iter::repeat(None)),
-            )
-            .map(|(d, txn_id)| {
-                let (s, payment) = (d.candidate.sender, d.candidate.payment);
-                let born_claim = txn_id.map(|txn_id| BornClaim {
-                    txn_id,
-                    lease_until_ms: births.lease_until_ms,
-                    at_ms,
-                });
-                if let Some(claim) = born_claim {
-                    born.push(Claimed {
-                        transaction_id: d.transaction_id.clone(),
-                        provider: payment.provider.clone(),
-                        txn_id: claim.txn_id,
-                        attempt: 1,
-                        account: d.account.clone(),
-                        amount_tiyn: payment.amount_tiyn,
-                        accepted_at_ms: d.received_at_ms,
-                        dealer_code: s.point.dealer_code.clone(),
-                        point_code: s.point.code.clone(),
-                    });
-                }
-                NewDelivery {
-                    transaction_id: &d.transaction_id,
-                    provider: &payment.provider,
-                    received_at_ms: d.received_at_ms,
-                    born: born_claim,
-                }
+            .map(|d| {
+                let provider = d.candidate.payment.provider.as_str();
+                (d.transaction_id.as_str(), provider, d.received_at_ms)
             })
             .collect();
-        births.written(born);
         let counted = accepted.iter().flat_map(|d| {
             let s = d.candidate.sender;
             let amount_tiyn = d.candidate.payment.amount_tiyn;
@@ -693,7 +644,7 @@ impl<'s> GroupState<'s> {
         ledger::insert_moved_into(&mut batch, &entries);
         payments::insert_all_into(&mut batch, &rows);
         // After the payments: the delivery jobs and the accruals refer to them.
-        crate::delivery::enqueue_all_into(&mut batch, &jobs);
+        delivery::enqueue_all_into(&mut batch, &jobs);
         day_sums::add_all_into(&mut batch, counted);
         commission::accrue_all_into(&mut batch, &accruals);
         if let Some(commit) = commit {
@@ -707,7 +658,7 @@ impl<'s> GroupState<'s> {
                 return Err(WriteError::DealerGone(code.to_owned()));
             }
         }
-        Ok(births)
+        Ok(())
     }
 }
 

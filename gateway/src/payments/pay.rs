@@ -59,7 +59,6 @@ use crate::{
         providers,
         retry::{Conflict, retry},
     },
-    delivery::{DeliveryQueue, handover::Births},
     sender::Sender,
 };
 
@@ -198,10 +197,7 @@ pub async fn pay(pool: &AnyPool, sender: &Sender, now_ms: i64) -> Result<Paid, P
     let candidates = &candidates;
     // A deadlock or serialization failure (PostgreSQL) rolled everything back: deciding again
     // looks the session up again under the dealer's lock, so the retry cannot pay twice.
-    let decided = retry("pay", move || {
-        decide_together(pool, None, candidates, None, None)
-    })
-    .await;
+    let decided = retry("pay", move || decide_together(pool, None, candidates, None)).await;
     // Alone, not a writer's group: its steps' times are not the groups' (`/metrics`).
     let decided =
         decided.and_then(|(mut outcomes, _steps)| outcomes.pop().ok_or(PayError::NoOutcome)?);
@@ -254,16 +250,8 @@ pub async fn decide_in(
     now_ms: i64,
 ) -> Result<Paid, PayError> {
     let payments = [(candidate, now_ms)];
-    // No births: the transaction is the caller's, who commits it (a bill's settlement).
-    let (mut outcomes, _births) = decide_all_in(
-        tx,
-        &payments,
-        funding,
-        Ends::default(),
-        WhenHeld::Wait,
-        None,
-    )
-    .await?;
+    let mut outcomes =
+        decide_all_in(tx, &payments, funding, Ends::default(), WhenHeld::Wait).await?;
     outcomes.pop().unwrap_or(Err(PayError::NoOutcome))
 }
 
@@ -274,17 +262,14 @@ pub async fn decide_in(
 /// the group as a whole — nothing of it may be committed; `Ok` holds one outcome per payment.
 /// In an [`InlineTx`](crate::db::InlineTx), `ends` begins the transaction with the first read
 /// and commits it with the writes. `held` says what to do about a dealer's row another
-/// transaction holds. With `births`, accepted payments' deliveries are stored claimed where the
-/// worker lent places ([`crate::delivery::handover`]): hand the returned births over once the
-/// transaction is committed.
+/// transaction holds.
 pub async fn decide_all_in(
     tx: &mut AnyConnection,
     payments: &[(Candidate<'_>, i64)],
     funding: Funding,
     ends: Ends,
     held: WhenHeld,
-    births: Option<&Arc<DeliveryQueue>>,
-) -> Result<(Vec<Result<Paid, PayError>>, Births), PayError> {
+) -> Result<Vec<Result<Paid, PayError>>, PayError> {
     let mut state = GroupState::read(tx, payments, ends.begin, held).await?;
     let mut outcomes = Vec::with_capacity(payments.len());
     for (index, (candidate, now_ms)) in payments.iter().enumerate() {
@@ -295,14 +280,14 @@ pub async fn decide_all_in(
             decide_one(&mut state, index, candidate, funding, *now_ms)?
         });
     }
-    let births = state
-        .write(tx, payments, ends.commit, births)
+    state
+        .write(tx, payments, ends.commit)
         .await
         .map_err(|error| match error {
             WriteError::Database(error) => PayError::Database(error),
             other => PayError::Ledger(other.to_string()),
         })?;
-    Ok((outcomes, births))
+    Ok(outcomes)
 }
 
 /// The payment `index` of a group, on the group's figures. The outer `Err` is a database

@@ -867,10 +867,6 @@ mod groups {
         count: f64,
         payments: f64,
         seconds: [f64; STEPS.len()],
-        /// Deliveries of accepted payments born claimed, and queued
-        /// (`tolem_payment_group_deliveries`).
-        born: f64,
-        queued: f64,
     }
 
     impl Groups {
@@ -900,8 +896,6 @@ mod groups {
                         r#"tolem_payment_group_step_seconds_sum{{step="{step}"}}"#
                     ))
                 }),
-                born: sample(r#"tolem_payment_group_deliveries_total{start="born"}"#),
-                queued: sample(r#"tolem_payment_group_deliveries_total{start="queued"}"#),
             }
         }
 
@@ -911,8 +905,6 @@ mod groups {
                 count: self.count - before.count,
                 payments: self.payments - before.payments,
                 seconds: std::array::from_fn(|i| self.seconds[i] - before.seconds[i]),
-                born: self.born - before.born,
-                queued: self.queued - before.queued,
             }
         }
 
@@ -935,14 +927,6 @@ mod groups {
                 busy * 1000.0 / self.count,
                 busy / elapsed_s * 100.0
             );
-            let deliveries = self.born + self.queued;
-            if deliveries > 0.0 {
-                println!(
-                    "  their deliveries: {:.0} % born claimed, handed to the worker; {:.0} % queued for its reads",
-                    self.born / deliveries * 100.0,
-                    self.queued / deliveries * 100.0
-                );
-            }
         }
     }
 }
