@@ -4,7 +4,8 @@
 //! prefixes overlapping Kcell's and a taken code are each refused with their own message in the
 //! user's language, keeping what was typed; a switched-off provider leaves the phones'
 //! catalogue and refuses check and pay with 914 (an accepted session still answers as before)
-//! until switched on; a dealer's own rate is what that dealer accrues, the provider's rate what
+//! until switched on, as does one whose stored account rule cannot be read until the operator
+//! saves it again; a dealer's own rate is what that dealer accrues, the provider's rate what
 //! the others do; a dealer's users get 403 on every route; every change is in the audit trail.
 
 mod support;
@@ -402,6 +403,62 @@ async fn a_switched_off_provider_refuses_payments_with_914_until_switched_on() {
         audited(&gateway, "provider:altel").await,
         ["provider.disabled", "provider.enabled"]
     );
+}
+
+#[tokio::test]
+async fn a_provider_whose_stored_rule_cannot_be_read_takes_no_payments_until_saved_again() {
+    let gateway = support::start().await;
+    let phone = gateway.ready_phone(1).await;
+    // A rule typed into the database by hand: read as no rule at all, it would let any digits
+    // through — a payment to a number the provider does not have.
+    sqlx::query("UPDATE providers SET account_rule = 'digits=ten' WHERE code = 'altel'")
+        .execute(&gateway.pool)
+        .await
+        .unwrap();
+    let (_, _, now) = catalogue(&gateway, None).await;
+    let now = now.unwrap();
+    assert!(
+        offered(&now, "altel").is_none(),
+        "the phone is not offered it"
+    );
+    assert!(offered(&now, "kcell").is_some(), "the others stay");
+    let altel = || payment("altel", "12", 100_000);
+    assert_eq!(
+        gateway.check(&phone, altel()).await,
+        ResultCode::ProviderDisabled
+    );
+    let (_, reply) = gateway.pay(&phone, altel()).await;
+    assert_eq!(reply.code(), ResultCode::ProviderDisabled);
+    assert_eq!(reply.receipt().state, PaymentState::Rejected);
+
+    // The operator saves the provider's rule again from its page; it takes payments again.
+    let (cookie, csrf) = operator(&gateway).await;
+    let path = format!("{PROVIDERS}/altel");
+    let (html, _) = gateway.console_page(PROVIDERS, &cookie).await;
+    assert!(html.contains("digits=ten"), "the list shows what is stored");
+    let form = [
+        ("name", "Altel"),
+        ("short_label", "Altel"),
+        ("category", "mobile"),
+        ("account_kind", "phone"),
+        ("digits", "10"),
+        ("prefixes", "700, 708"),
+        ("account_format", "7XX XXX XX XX"),
+        ("min", "1"),
+        ("max", "150 000"),
+        ("rate", "1"),
+    ];
+    let response = confirmed(&gateway, &path, &cookie, &csrf, &form).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        gateway.check(&phone, altel()).await,
+        ResultCode::BadAccount,
+        "its rule applies again"
+    );
+    let (_, reply) = gateway
+        .pay(&phone, payment("altel", "7001234567", 100_000))
+        .await;
+    assert_eq!(reply.code(), ResultCode::Ok);
 }
 
 /// The rate and commission accrued on the dealer's payment to `provider`.

@@ -43,8 +43,9 @@ impl ProviderInfo {
     /// Normalises what the cashier typed and checks it against this provider's rule.
     pub fn check_account(&self, typed: &str) -> Result<String, AccountError> {
         let number = AccountRule::normalize(self.account_kind, typed)?;
-        // A rule the gateway sent but this app cannot read accepts any digits: the gateway
-        // checks again, so the cashier is never blocked by a catalogue typo.
+        // The gateway sends no rule it cannot read itself (it refuses that provider's payments
+        // with 914). One this app cannot read — a newer app's syntax reaching an older app —
+        // accepts any digits: the gateway checks again, so the cashier is not blocked by it.
         if let Ok(rule) = self.account_rule.parse::<AccountRule>() {
             rule.check(&number)?;
         }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use sqlx::{AnyConnection, AnyPool, Row, any::AnyRow};
 use tolem_protocol::{
-    account::AccountKind,
+    account::{AccountKind, AccountRule},
     codes::ResultCode,
     providers::{ProviderGroup, ProviderInfo},
 };
@@ -46,6 +46,25 @@ fn provider_from_row(row: &AnyRow) -> Result<ProviderInfo, sqlx::Error> {
     })
 }
 
+/// Whether `provider`'s stored account rule can be read. One that cannot (typed into the
+/// database by hand, or written by a later version) would let any digits through, the phone's
+/// check and the gateway's alike: such a provider is treated as switched off — out of the
+/// phones' catalogue, its payments refused with 914 — and the operator is told in the log.
+fn rule_readable(provider: &ProviderInfo) -> bool {
+    match provider.account_rule.parse::<AccountRule>() {
+        Ok(_) => true,
+        Err(error) => {
+            tracing::error!(
+                provider = %provider.code,
+                %error,
+                "the provider's account rule cannot be read: it takes no payments until the \
+                 operator saves it again"
+            );
+            false
+        }
+    }
+}
+
 /// The active providers, by group and code (the phone sorts by name itself, in its language's
 /// order, which differs between SQLite and PostgreSQL collations), and when the
 /// catalogue last changed (the latest change of any provider, active or not, so deactivating
@@ -56,10 +75,11 @@ pub async fn catalogue(pool: &AnyPool) -> Result<(Vec<ProviderInfo>, i64), sqlx:
     ))
     .fetch_all(pool)
     .await?;
-    let providers = rows
+    let mut providers = rows
         .iter()
         .map(provider_from_row)
-        .collect::<Result<_, _>>()?;
+        .collect::<Result<Vec<_>, _>>()?;
+    providers.retain(rule_readable);
     let updated_at_ms: i64 =
         sqlx::query_scalar("SELECT CAST(COALESCE(MAX(updated_at_ms), 0) AS BIGINT) FROM providers")
             .fetch_one(pool)
@@ -105,11 +125,17 @@ pub fn payable_found(
     Ok(payable)
 }
 
-/// A provider's row with its `active` column: the provider, or 914 when switched off.
+/// A provider's row with its `active` column: the provider, or 914 when switched off or its
+/// account rule cannot be read ([`rule_readable`]).
 fn payable_from_row(row: &AnyRow) -> Result<Result<ProviderInfo, ResultCode>, sqlx::Error> {
     let active: i64 = row.try_get("active")?;
     if active == 0 {
         return Ok(Err(ResultCode::ProviderDisabled));
     }
-    provider_from_row(row).map(Ok)
+    let provider = provider_from_row(row)?;
+    Ok(if rule_readable(&provider) {
+        Ok(provider)
+    } else {
+        Err(ResultCode::ProviderDisabled)
+    })
 }

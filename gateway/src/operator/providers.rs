@@ -384,7 +384,9 @@ impl Provider {
     }
 
     fn rule(&self) -> AccountRule {
-        // A rule this gateway cannot read accepts any digits, as on the phone.
+        // A rule this gateway cannot read (its provider takes no payments: `db::providers`)
+        // is compared as one that accepts any digits, so that the overlap check errs towards
+        // refusing.
         self.account_rule.parse().unwrap_or(AccountRule {
             digits: 1..=MAX_DIGITS,
             prefixes: Vec::new(),
