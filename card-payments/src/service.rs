@@ -69,6 +69,30 @@ pub struct Created {
     pub service_order: Option<String>,
 }
 
+impl Created {
+    /// An order whose page is at `address`, as the service answered it: refused as unreadable
+    /// unless it is an absolute `https` address (or `http`: a test service on a private
+    /// network) with a host and nothing a `Location` header cannot carry. A control character
+    /// would fail the customer's redirect; the URL parser would quietly drop a line break
+    /// instead, so such an answer is refused before it is parsed.
+    pub fn at(address: &str, service_order: Option<String>) -> Result<Created, ServiceError> {
+        let unreadable =
+            |why: &str| ServiceError::Unreadable(format!("the page {address:?} {why}"));
+        if address.chars().any(char::is_control) {
+            return Err(unreadable("has a control character"));
+        }
+        let url = url::Url::parse(address).map_err(|e| unreadable(&e.to_string()))?;
+        if !matches!(url.scheme(), "https" | "http") || url.host().is_none() {
+            return Err(unreadable("is not a web page's address"));
+        }
+        Ok(Created {
+            // Serialised by the parser: ASCII, with anything else percent-encoded.
+            redirect_url: url.into(),
+            service_order,
+        })
+    }
+}
+
 /// What a notification is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NotificationKind {
@@ -222,4 +246,33 @@ pub trait PaymentService: Send + Sync {
         amount_tiyn: i64,
         key: &'a str,
     ) -> BoxFuture<'a, Result<Refunded, ServiceError>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_address_is_taken_as_it_travels_in_a_redirect() {
+        let created = Created::at("https://pay.tiptoppay.kz/Д?i=1", Some("7".into())).unwrap();
+        assert_eq!(created.redirect_url, "https://pay.tiptoppay.kz/%D0%94?i=1");
+        assert_eq!(created.service_order.as_deref(), Some("7"));
+        assert!(Created::at("http://10.0.0.5:8092/checkout/1", None).is_ok());
+    }
+
+    #[test]
+    fn an_address_no_browser_should_be_sent_to_is_unreadable() {
+        for address in [
+            "https://pay.tiptoppay.kz/\r\nSet-Cookie: a=b",
+            "https://pay.tiptoppay.kz/\u{7f}",
+            "javascript:alert(1)",
+            "/checkout/1",
+            "",
+        ] {
+            assert!(
+                matches!(Created::at(address, None), Err(ServiceError::Unreadable(_))),
+                "{address:?}"
+            );
+        }
+    }
 }

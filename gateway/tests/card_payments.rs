@@ -162,6 +162,27 @@ async fn an_address_the_receipt_could_not_go_to_is_refused_before_paying() {
     assert_eq!(count(gateway, ordered).await, 1, "a good address goes on");
 }
 
+/// A bill whose stored page cannot go in a redirect (an order stored before the service's
+/// answers were checked) answers the customer that the service is not reachable, on the bill's
+/// page with its "pay" button — before, the customer got a bare 500.
+#[tokio::test]
+async fn a_stored_page_no_redirect_can_carry_is_explained_not_a_bare_500() {
+    let (fx, phone) = fixture(Service::TipTop).await;
+    let gateway = &fx.gateway;
+    let (_, token) = bill(&phone, payment("7011234567"));
+    let page = order(gateway, &token).await;
+    sqlx::query("UPDATE bills SET page_url = $1 WHERE page_url IS NOT NULL")
+        .bind(format!("{page}\r\nSet-Cookie: session=stolen"))
+        .execute(&gateway.pool)
+        .await
+        .unwrap();
+    let response = ask_to_pay(gateway, &token, "buyer@example.kz").await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(response.headers().get("set-cookie").is_none());
+    let text = response.text().await.unwrap();
+    assert!(text.contains("Платёжный сервис не отвечает"), "{text}");
+}
+
 #[tokio::test]
 async fn a_bill_paid_by_card_becomes_one_payment_and_the_phone_is_told() {
     let (fx, phone) = fixture(Service::TipTop).await;

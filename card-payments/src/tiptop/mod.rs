@@ -141,10 +141,7 @@ impl PaymentService for TipTop {
             let request_id = format!("tolem-order-{}-{}", order.invoice, order.amount_tiyn);
             let model: OrderModel = self.call("orders/create", &request_id, body).await?;
             tracing::info!(invoice = order.invoice, order = %model.id, "TipTop Pay order made");
-            Ok(Created {
-                redirect_url: model.url,
-                service_order: Some(model.id),
-            })
+            Created::at(&model.url, Some(model.id))
         })
     }
 

@@ -21,6 +21,8 @@ pub enum OrderError {
     Database(#[from] sqlx::Error),
     #[error("the bill's invoice number {0} does not fit the payment service")]
     InvoiceTooLarge(i64),
+    #[error("the bill's stored payment page is not an address a browser can be sent to")]
+    PageNotAnAddress,
 }
 
 /// The customer's choices on the bill page.

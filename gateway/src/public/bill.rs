@@ -15,9 +15,9 @@
 use axum::{
     Form, Router,
     extract::{Path, Query, State},
-    http::{HeaderMap, StatusCode, Uri, header},
+    http::{HeaderMap, HeaderValue, StatusCode, Uri, header},
     middleware,
-    response::{IntoResponse, Redirect, Response},
+    response::{IntoResponse, Response},
     routing::get,
 };
 use maud::html;
@@ -102,8 +102,15 @@ async fn pay(
         lang: language::current(),
         origin: &origin,
     };
-    match order::start(&state.pool, service.as_ref(), &opened, &choices).await {
-        Ok(page) => Redirect::to(&page).into_response(),
+    let page = order::start(&state.pool, service.as_ref(), &opened, &choices)
+        .await
+        .and_then(|page| {
+            // Checked when the service answered (`Created::at`); an order stored before that
+            // check could still hold an address no header carries.
+            HeaderValue::try_from(page).map_err(|_| order::OrderError::PageNotAnAddress)
+        });
+    match page {
+        Ok(page) => (StatusCode::SEE_OTHER, [(header::LOCATION, page)]).into_response(),
         Err(error) => {
             tracing::warn!(invoice = opened.bill.invoice, %error, "card order not made");
             render_bill(
