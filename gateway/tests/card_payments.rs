@@ -22,7 +22,12 @@ use support::{
     payments::DEALER,
     phone::Phone,
 };
-use tolem_gateway::payments::group::HeldDealers;
+use tolem_card_payments::{Notification, NotificationKind};
+use tolem_gateway::{
+    card::settle::{Settled, settle},
+    db::bills::{self, Bill},
+    payments::group::HeldDealers,
+};
 use tolem_protocol::{
     codes::ResultCode,
     messages::{
@@ -414,6 +419,86 @@ async fn a_card_payment_whose_dealers_row_stays_held_is_settled_when_the_service
     assert!(matches!(outcome, Some(Outcome::Payment(ref r)) if r.state == PaymentState::Accepted));
     assert_eq!(count(gateway, "SELECT COUNT(*) FROM payments").await, 1);
     assert_eq!(gateway.balance_of(DEALER).await, before + COMMISSION);
+}
+
+/// The newest bill as a notification read it, before what happens to it meanwhile.
+async fn bill_as_read(gateway: &Gateway) -> Bill {
+    let mut conn = gateway.pool.acquire().await.unwrap();
+    let invoice: i64 = sqlx::query_scalar("SELECT MAX(invoice) FROM bills")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    bills::by_invoice(&mut conn, invoice)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// A verified Pay notification of card transaction `transaction` for `bill`.
+fn paid(bill: &Bill, transaction: &str) -> Notification {
+    Notification {
+        kind: NotificationKind::Pay,
+        invoice: u32::try_from(bill.invoice).unwrap(),
+        amount_tiyn: AMOUNT + COMMISSION,
+        currency: "KZT".into(),
+        transaction: Some(transaction.into()),
+        email: None,
+        decline: None,
+        reason: None,
+        test: false,
+    }
+}
+
+/// A charge whose settlement finds the bill changed since its notification read it — the
+/// cashier cancelled it, or another card's charge paid it — is refunded, not answered as
+/// "paid already" and kept.
+#[tokio::test]
+async fn a_charge_that_loses_the_race_for_its_bill_is_refunded() {
+    let (fx, phone) = fixture(Service::TipTop).await;
+    let gateway = &fx.gateway;
+    let wait = Duration::from_secs(5);
+    let refunds = "SELECT COUNT(*) FROM card_refunds";
+
+    // Cancelled by the cashier after the notification read the bill.
+    let (request, token) = bill(&phone, payment("7011234572"));
+    order(gateway, &token).await;
+    let read = bill_as_read(gateway).await;
+    let mut cancel = phone.request(Step::Cancel);
+    cancel.session = request.session.clone();
+    assert_eq!(
+        gateway.send(&phone, &cancel).await.code(),
+        ResultCode::BillCancelled
+    );
+    let settled = settle(&gateway.pool, &read, &paid(&read, "T1"), now_ms(), wait)
+        .await
+        .unwrap();
+    assert!(matches!(settled, Settled::Refunded { .. }), "{settled:?}");
+    assert_eq!(count(gateway, refunds).await, 1);
+    assert_eq!(count(gateway, "SELECT COUNT(*) FROM payments").await, 0);
+
+    // Two cards charged for one bill at once: the second to settle is refunded; the first's
+    // notification repeated is still "paid already", refunding nothing.
+    let (_, token) = bill(&phone, payment("7011234573"));
+    order(gateway, &token).await;
+    let read = bill_as_read(gateway).await;
+    let first = settle(&gateway.pool, &read, &paid(&read, "T2"), now_ms(), wait)
+        .await
+        .unwrap();
+    assert!(
+        matches!(first, Settled::Paid { accepted: true, .. }),
+        "{first:?}"
+    );
+    let second = settle(&gateway.pool, &read, &paid(&read, "T3"), now_ms(), wait)
+        .await
+        .unwrap();
+    assert!(matches!(second, Settled::Refunded { .. }), "{second:?}");
+    assert_eq!(count(gateway, refunds).await, 2);
+    let again = settle(&gateway.pool, &read, &paid(&read, "T2"), now_ms(), wait)
+        .await
+        .unwrap();
+    assert!(matches!(again, Settled::AlreadyPaid { .. }), "{again:?}");
+    assert_eq!(count(gateway, refunds).await, 2);
+    assert_eq!(count(gateway, "SELECT COUNT(*) FROM payments").await, 1);
 }
 
 #[tokio::test]

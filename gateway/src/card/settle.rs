@@ -60,6 +60,10 @@ pub enum SettleError {
     /// longer than `lock_wait`.
     #[error("dealer {0}'s row stayed held by another transaction")]
     DealerHeld(String),
+    /// The bill changed while it was being settled, twice in a row: the service's next
+    /// notification judges it again.
+    #[error("bill {0} changed while it was being settled")]
+    Changed(i64),
 }
 
 /// Settles `bill` by the verified `paid` notification, at `now_ms`, waiting at most
@@ -75,16 +79,42 @@ pub async fn settle(
     now_ms: i64,
     lock_wait: Duration,
 ) -> Result<Settled, SettleError> {
+    if let Some(settled) = settle_as_read(pool, bill, paid, now_ms, lock_wait).await? {
+        return Ok(settled);
+    }
+    // The bill changed between its read and the transaction: the cashier cancelled it, or
+    // another settlement paid it — this card transaction's (a repeated notification) or
+    // another card's (two charges for one bill at once). Judged again as it is now, so that a
+    // charge that did not pay it is refunded, never kept as "paid already".
+    let now = {
+        let mut conn = pool.acquire().await?;
+        bills::by_invoice(&mut conn, bill.invoice).await?
+    };
+    let now = now.ok_or(SettleError::Changed(bill.invoice))?;
+    settle_as_read(pool, &now, paid, now_ms, lock_wait)
+        .await?
+        .ok_or(SettleError::Changed(bill.invoice))
+}
+
+/// [`settle`] with `bill` as read; `None` when the bill turned out to have changed since
+/// (nothing written then).
+async fn settle_as_read(
+    pool: &AnyPool,
+    bill: &Bill,
+    paid: &Notification,
+    now_ms: i64,
+    lock_wait: Duration,
+) -> Result<Option<Settled>, SettleError> {
     let transaction = paid.transaction.as_deref();
     let refund_charge = |why: &'static str| async move {
         refund::refund_unsettled(pool, bill, transaction, paid.amount_tiyn, why, now_ms).await?;
-        Ok::<_, SettleError>(Settled::Refunded { why })
+        Ok::<_, SettleError>(Some(Settled::Refunded { why }))
     };
     if bill.state == BillState::Paid {
         if bill.card_transaction.as_deref() == transaction {
-            return Ok(Settled::AlreadyPaid {
+            return Ok(Some(Settled::AlreadyPaid {
                 transaction_id: bill.transaction_id.clone().unwrap_or_default(),
-            });
+            }));
         }
         return refund_charge("paid already by another card transaction").await;
     }
@@ -150,13 +180,14 @@ pub async fn settle(
     } = decided
     else {
         // The session has a payment already (the bill's row said otherwise a moment ago: a
-        // concurrent settlement won). Nothing written; read what it decided.
+        // concurrent settlement won). Nothing written.
         tx.rollback().await?;
-        return already(pool, bill.invoice).await;
+        return Ok(None);
     };
     if !bills::mark_paid(&mut tx, bill.invoice, &transaction_id, transaction, now_ms).await? {
+        // No longer awaiting: cancelled or paid meanwhile. Nothing written.
         tx.rollback().await?;
-        return already(pool, bill.invoice).await;
+        return Ok(None);
     }
     let accepted = code == ResultCode::Ok;
     if let Some(to) = bill.email.as_deref().filter(|_| accepted) {
@@ -207,10 +238,10 @@ pub async fn settle(
     tx.commit().await?;
     tracing::info!(invoice = bill.invoice, %transaction_id, code = code.number(),
         "bill paid by card");
-    Ok(Settled::Paid {
+    Ok(Some(Settled::Paid {
         transaction_id,
         accepted,
-    })
+    }))
 }
 
 /// The provider's name for the receipt (its code if the catalogue cannot say).
@@ -222,12 +253,4 @@ async fn provider_name(pool: &AnyPool, code: &str) -> String {
         Ok(Ok(provider)) => provider.name,
         _ => code.to_owned(),
     }
-}
-
-async fn already(pool: &AnyPool, invoice: i64) -> Result<Settled, SettleError> {
-    let mut conn = pool.acquire().await?;
-    let bill = bills::by_invoice(&mut conn, invoice).await?;
-    Ok(Settled::AlreadyPaid {
-        transaction_id: bill.and_then(|b| b.transaction_id).unwrap_or_default(),
-    })
 }
