@@ -311,14 +311,19 @@ impl Worker {
     /// Claims `picked` (counted in `flight` already) and sends each job claimed; a job not
     /// claimed (another worker took it) leaves the count.
     async fn start(&self, picked: &[Due], flight: &mut Flight) -> Result<(), ClaimError> {
-        for chunk in picked.chunks(CLAIM_MAX) {
+        for (n, chunk) in picked.chunks(CLAIM_MAX).enumerate() {
             let now = now_ms();
             let lease_until = now.saturating_add(millis(self.retry.lease));
             // On SQLite in the next payment group's commit, if one is on its way.
             let claimed = match self.riders.claim(&self.pool, chunk, now, lease_until).await {
                 Ok(claimed) => claimed,
                 Err(error) => {
-                    chunk.iter().for_each(|job| flight.release(&job.provider));
+                    // This chunk's places and those of the chunks after it: none of them will
+                    // be claimed now. (The flight outlives the round: a place kept here would
+                    // be lost until the gateway restarts.)
+                    for job in &picked[n * CLAIM_MAX..] {
+                        flight.release(&job.provider);
+                    }
                     return Err(error);
                 }
             };
@@ -903,6 +908,39 @@ mod tests {
         let (picked, _) = flight.pick(line[1..2].iter());
         assert_eq!(ids(&picked), ["k2"]);
         assert!(!flight.refill_due());
+    }
+
+    #[tokio::test]
+    async fn a_claim_that_fails_gives_back_the_places_of_every_job_picked() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", dir.path().join("gateway.db").display());
+        let pool = crate::db::connect(&url).await.unwrap();
+        crate::db::migrate(&pool, &url).await.unwrap();
+        // Every claim fails, as when the database refuses a write.
+        sqlx::query("ALTER TABLE deliveries RENAME TO deliveries_away")
+            .execute(&pool)
+            .await
+            .unwrap();
+        let worker = Worker::new(pool, Arc::new(DeliveryQueue::default()));
+        let mut flight = Flight::new(&RetryPolicy {
+            parallel: 256,
+            per_provider: 64,
+            ..RetryPolicy::default()
+        });
+        // More than one claim's worth, of four providers.
+        let line: Vec<Due> = (0..100)
+            .map(|n| {
+                due(
+                    &format!("t{n}"),
+                    ["kcell", "beeline", "tele2", "altel"][n % 4],
+                )
+            })
+            .collect();
+        let (picked, _) = flight.pick(line.iter());
+        assert_eq!(picked.len(), 100);
+        assert!(worker.start(&picked, &mut flight).await.is_err());
+        assert!(flight.is_empty(), "places kept: {:?}", flight.per);
+        assert_eq!(flight.room(), 256);
     }
 
     #[test]
