@@ -178,6 +178,26 @@ async fn deleted_rows_are_found_too() {
     assert!(output.contains(&format!("seq {}", base + 6)), "{output}");
 }
 
+/// A check that began before rows were written (the gateway audits while an operator's check
+/// runs) ends at the head it read, not reporting the chain cut short.
+#[tokio::test]
+async fn rows_written_while_a_check_runs_are_not_taken_for_tampering() {
+    let gateway = support::start().await;
+    let pool = &gateway.pool;
+    let began = chain::ends(pool).await.unwrap();
+    let event = Event {
+        action: Action::PointBlocked,
+        subject: "test".to_owned(),
+        details: serde_json::json!({}),
+    };
+    let seq = audit::record(pool, &Actor::system(Some("D001")), &event, now_ms())
+        .await
+        .unwrap();
+    let verified = chain::verify_to(pool, &began).await.unwrap();
+    assert_eq!(verified.head_seq, seq - 1);
+    assert_eq!(chain::verify(pool).await.unwrap().head_seq, seq);
+}
+
 #[tokio::test]
 async fn the_purge_keeps_five_years_and_a_verifiable_chain() {
     // Without demo data: the trail starts with the old rows the test writes.

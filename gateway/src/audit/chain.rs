@@ -73,15 +73,16 @@ pub enum ChainError {
     Database(#[from] sqlx::Error),
 }
 
-/// The chain's stored ends.
-struct Ends {
+/// The chain's stored ends: the anchor a check starts after and the head it must reach.
+pub struct Ends {
     head_seq: i64,
     head_hash: String,
     anchor_seq: i64,
     anchor_hash: String,
 }
 
-async fn ends(pool: &AnyPool) -> Result<Ends, sqlx::Error> {
+/// The chain's ends as stored now.
+pub async fn ends(pool: &AnyPool) -> Result<Ends, sqlx::Error> {
     let row = sqlx::query(
         "SELECT head_seq, head_hash, anchor_seq, anchor_hash FROM audit_chain WHERE id = 1",
     )
@@ -114,14 +115,22 @@ fn check(row: &AuditRow, prev_seq: i64, prev_hash: &str) -> Result<(), Broken> {
 
 /// Walks the whole chain from its anchor to its head and reports the first bad row.
 pub async fn verify(pool: &AnyPool) -> Result<Verified, ChainError> {
-    let ends = ends(pool).await?;
+    verify_to(pool, &ends(pool).await?).await
+}
+
+/// Walks the chain from the anchor of `ends` to its head and reports the first bad row. Rows
+/// written since `ends` were read are not walked: the gateway keeps auditing while a check
+/// runs (a login, a refund), and a walk that went on to them would end past the head it read
+/// and report the chain cut short — tampering that did not happen.
+pub async fn verify_to(pool: &AnyPool, ends: &Ends) -> Result<Verified, ChainError> {
     let (mut seq, mut hash) = (ends.anchor_seq, ends.anchor_hash.clone());
     let mut rows = 0;
     loop {
         let page = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2"
+            "SELECT {COLUMNS} FROM audit_log WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3"
         ))
         .bind(seq)
+        .bind(ends.head_seq)
         .bind(PAGE)
         .fetch_all(pool)
         .await?;
