@@ -202,6 +202,10 @@ pub enum ServiceError {
     Refused(String),
     #[error("the payment service's answer could not be read: {0}")]
     Unreadable(String),
+    /// The operation is still under way at the service (e.g. a charge being credited to the
+    /// shop): the same request is to be made again later.
+    #[error("the payment service has not finished the operation yet: {0}")]
+    NotYet(String),
 }
 
 /// A refund the service took (or had taken already: refunds are idempotent by their key).

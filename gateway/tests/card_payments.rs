@@ -22,7 +22,7 @@ use support::{
     payments::DEALER,
     phone::Phone,
 };
-use tolem_card_payments::{Notification, NotificationKind};
+use tolem_card_payments::{Notification, NotificationKind, emulator::Faults};
 use tolem_gateway::{
     card::settle::{Settled, settle},
     db::bills::{self, Bill},
@@ -571,7 +571,13 @@ async fn robokassa_settles_by_its_result_url_and_a_charge_after_cancelling_is_re
         "{code:?} {outcome:?}"
     );
 
-    // Robokassa charges without asking first: a bill cancelled meanwhile is refunded.
+    // Robokassa charges without asking first: a bill cancelled meanwhile is refunded — once
+    // the service has credited the charge to the shop (its first answer says it is still
+    // being credited, as right after a charge; before, that failed the refund for good).
+    fx.emulator.emulator.set_faults(Faults {
+        still_crediting: 1,
+        ..Faults::default()
+    });
     let (request, token) = bill(&phone, payment("7011234573"));
     let service_page = order(gateway, &token).await;
     let mut cancel = phone.request(Step::Cancel);
@@ -584,14 +590,13 @@ async fn robokassa_settles_by_its_result_url_and_a_charge_after_cancelling_is_re
         .pay(&service_page, GOOD_CARD, "12/30", false)
         .await;
     let started = std::time::Instant::now();
-    while fx.emulator.emulator.refunds().is_empty() {
-        assert!(
-            started.elapsed() < PATIENCE,
-            "no refund reached the service"
-        );
+    let done = "SELECT COUNT(*) FROM card_refunds WHERE state = 'done'";
+    while count(gateway, done).await == 0 {
+        assert!(started.elapsed() < PATIENCE, "the refund was not made");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(fx.emulator.emulator.refunds().len(), 1);
+    assert_eq!(fx.emulator.emulator.faults().still_crediting, 0);
     assert_eq!(
         count(gateway, "SELECT COUNT(*) FROM payments").await,
         1,

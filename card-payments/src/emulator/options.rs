@@ -67,6 +67,10 @@ pub struct Options {
     /// Deliver each asynchronous notification twice.
     #[arg(long)]
     pub duplicate_notifications: bool,
+    /// Answer the first N OpStateExt questions about a paid operation with state 50 (being
+    /// credited to the shop).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub still_crediting: u32,
     /// Pause after the first unanswered attempt (ms); it doubles after each one.
     #[arg(long, default_value_t = 1000)]
     pub retry_base_ms: u64,
@@ -134,6 +138,7 @@ impl Options {
         Faults {
             fail_notifications: self.fail_notifications,
             duplicate_notifications: self.duplicate_notifications,
+            still_crediting: self.still_crediting,
         }
     }
 

@@ -287,11 +287,13 @@ pub async fn op_state_ext(
     let state = OpState {
         result_code: op_state::result_code::OK,
         result_description: None,
-        // 100: paid and credited; 5: started, not paid.
-        state_code: Some(if order.paid {
-            op_state::STATE_COMPLETED
-        } else {
+        // 100: paid and credited (50 while being credited, a fault); 5: started, not paid.
+        state_code: Some(if !order.paid {
             5
+        } else if emulator.take_still_crediting() {
+            50
+        } else {
+            op_state::STATE_COMPLETED
         }),
         op_key: order.op_key.clone(),
         inc_sum: order.paid.then(|| order.amount.clone()),

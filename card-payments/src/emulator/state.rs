@@ -83,6 +83,10 @@ pub struct Faults {
     /// Each asynchronous notification is delivered twice (the second after the first was
     /// answered), as a service does when an answer is lost on the way back.
     pub duplicate_notifications: bool,
+    /// The next this-many OpStateExt answers about a paid Robokassa operation say state 50
+    /// ("being credited to the shop") instead of 100, as in the moments after a charge;
+    /// counts down.
+    pub still_crediting: u32,
 }
 
 /// Now, UTC, as notifications write it: `yyyy-MM-dd HH:mm:ss`.
@@ -429,6 +433,18 @@ impl Emulator {
         let mut faults = self.faults.lock().unwrap_or_else(|p| p.into_inner());
         if faults.fail_notifications > 0 {
             faults.fail_notifications -= 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Whether the next OpStateExt answer about a paid operation says it is still being
+    /// credited (counting it down).
+    pub fn take_still_crediting(&self) -> bool {
+        let mut faults = self.faults.lock().unwrap_or_else(|p| p.into_inner());
+        if faults.still_crediting > 0 {
+            faults.still_crediting -= 1;
             true
         } else {
             false

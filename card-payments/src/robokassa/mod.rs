@@ -357,11 +357,29 @@ impl PaymentService for Robokassa {
                 )
             })?;
             let state = self.op_state(invoice).await?;
-            if state.state_code != Some(op_state::STATE_COMPLETED) {
-                return Err(ServiceError::Refused(format!(
-                    "invoice {invoice}'s payment is in state {:?}, not completed (100)",
-                    state.state_code
-                )));
+            match state.state_code {
+                Some(op_state::STATE_COMPLETED) => {}
+                // Returned already: by an earlier call whose answer was lost, or by the service.
+                Some(op_state::STATE_RETURNED) => {
+                    tracing::info!(
+                        invoice,
+                        key,
+                        "Robokassa: the money is back with the customer"
+                    );
+                    return Ok(Refunded { refund_id: None });
+                }
+                // A refund asked for as the ResultURL came (or while the service checks the
+                // payment) finds it still on its way to the shop: not a refusal.
+                Some(code) if op_state::STATES_UNDER_WAY.contains(&code) => {
+                    return Err(ServiceError::NotYet(format!(
+                        "invoice {invoice}'s payment is in state {code}, not completed (100) yet"
+                    )));
+                }
+                other => {
+                    return Err(ServiceError::Refused(format!(
+                        "invoice {invoice}'s payment is in state {other:?}: nothing to refund"
+                    )));
+                }
             }
             let op_key = state
                 .op_key

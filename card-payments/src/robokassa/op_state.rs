@@ -25,6 +25,11 @@ pub mod result_code {
 /// notification was sent". (5: started, 10: cancelled, 20: on hold, 50: being credited, 60:
 /// returned to the customer, 80: suspended.)
 pub const STATE_COMPLETED: i32 = 100;
+/// 60: the money went back to the customer.
+pub const STATE_RETURNED: i32 = 60;
+/// 5, 20, 50 and 80: under way — started, on hold, being credited to the shop, suspended for
+/// the service's checks. Each ends in 100 (or 10, 60); a refund waits for it.
+pub const STATES_UNDER_WAY: [i32; 4] = [5, 20, 50, 80];
 
 /// What we read from an OpStateExt answer.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
