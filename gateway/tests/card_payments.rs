@@ -24,12 +24,15 @@ use support::{
 };
 use tolem_card_payments::{Notification, NotificationKind, emulator::Faults};
 use tolem_gateway::{
-    card::settle::{Settled, settle},
+    card::{
+        order::outcome_path,
+        settle::{Settled, settle},
+    },
     db::bills::{self, Bill},
     payments::group::HeldDealers,
 };
 use tolem_protocol::{
-    codes::ResultCode,
+    codes::{Lang, ResultCode},
     messages::{
         BillState, CardRefusal, DeliveryState, Outcome, Payment, PaymentMethod, PaymentState,
         Request, Step,
@@ -734,6 +737,14 @@ async fn the_console_refunds_a_delivered_card_payment_once_with_a_one_time_code(
         Some(DeliveryState::Refunded)
     );
     assert_eq!(receipt.method, PaymentMethod::Card);
+    // So does the customer's outcome page: paid, and refunded to the card — not "credited".
+    let bill = bill_as_read(gateway).await;
+    let (_, page) = get(gateway, &outcome_path(&bill, Lang::En)).await;
+    assert_eq!(
+        attribute(&page, "data-delivery").as_deref(),
+        Some("refunded")
+    );
+    assert!(page.contains("refunded to the card"), "{page}");
     // Nor does it count against the point's daily limit any more: all of the day is left.
     gateway
         .sql(&format!("UPDATE points SET daily_limit_tiyn = {AMOUNT}"))

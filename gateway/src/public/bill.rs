@@ -37,7 +37,7 @@ use crate::{
     },
     db::{
         bills::{self, BillState},
-        deliveries, now_ms, providers,
+        deliveries, now_ms, payments, providers,
     },
     display::{local_time, tenge},
     mail::compose,
@@ -306,8 +306,19 @@ async fn outcome(
     };
     let now = now_ms();
     let here = format!("/card/bill/{invoice}/{check}");
+    // The delivery's state as the customer is told it: "refunded" for a payment delivered and
+    // then refunded to the card from the console (as the cashier's status says).
     let delivery = match (&bill.transaction_id, state.pool.acquire().await) {
-        (Some(id), Ok(mut conn)) => deliveries::find(&mut conn, id).await.ok().flatten(),
+        (Some(id), Ok(mut conn)) => match deliveries::find(&mut conn, id).await {
+            Ok(Some(found)) if found.state == deliveries::State::Delivered => {
+                match payments::refunded_at(&mut conn, id).await {
+                    Ok(Some(_)) => Some("refunded"),
+                    _ => Some(found.state.as_str()),
+                }
+            }
+            Ok(Some(found)) => Some(found.state.as_str()),
+            _ => None,
+        },
         _ => None,
     };
     let amount = bill
@@ -335,9 +346,9 @@ async fn outcome(
                     p.ok #message { "✓ " (tr("bill.outcome_paid")) " " (tenge(amount)) " ₸" }
                     dl {
                         dt { (tr("bill.transaction")) } dd #transaction { (bill.transaction_id.as_deref().unwrap_or("")) }
-                        @if let Some(delivery) = &delivery {
+                        @if let Some(delivery) = delivery {
                             dt { (tr("bill.delivery")) }
-                            dd #delivery data-delivery=(delivery.state.as_str()) { (tr(&format!("bill.delivery_{}", delivery.state.as_str()))) }
+                            dd #delivery data-delivery=(delivery) { (tr(&format!("bill.delivery_{delivery}"))) }
                         }
                     }
                     @if bill.email.is_some() { p.muted { (tr("bill.receipt_sent")) } }
