@@ -116,8 +116,10 @@ async fn a_top_up_is_credited_only_when_the_operator_confirms_it_once() {
     assert_eq!(request_state(&gateway, &second).await, "requested");
     assert_eq!(gateway.balance_of(DEALER).await, balance + 1_000_100);
 
-    // A reference asked for or credited already: its own message, what was typed kept.
-    for reference in ["PP-500", "PP-502"] {
+    // A reference asked for or credited already: its own message, what was typed kept —
+    // typed again another way too (case, spaces, signs, an invisible character pasted along):
+    // the operator's list would show two requests for one transfer, credited twice.
+    for reference in ["PP-500", "PP-502", "pp 500", "№ PP-502", "PP\u{200b}-500"] {
         let response = gateway.request_top_up(&admin, "777", reference).await;
         assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
         let html = response.text().await.unwrap();

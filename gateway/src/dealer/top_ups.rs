@@ -3,7 +3,7 @@
 //! here: the operator checks the bank statement and confirms ([`crate::operator::money`]).
 //!
 //! A reference may be asked again only after the operator rejected it, and never once it was
-//! posted to the ledger.
+//! posted to the ledger — nor typed another way ([`reference_key`]).
 
 use sqlx::{AnyConnection, AnyPool, Row, any::AnyRow};
 
@@ -92,6 +92,18 @@ pub(crate) fn from_row(row: &AnyRow) -> Result<TopUpRequest, sqlx::Error> {
     })
 }
 
+/// What makes two bank references the same transfer's: their letters and digits, case aside.
+/// People type a payment order's number as `PP-500`, `pp 500` or `№ PP-500`, and a pasted one
+/// may bring an invisible character along; each a "new" reference, one transfer would be
+/// asked for — and credited — twice.
+pub fn reference_key(reference: &str) -> String {
+    reference
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
 /// The ledger reference of a confirmed request: references are unique across the ledger.
 pub fn ledger_reference(dealer_code: &str, bank_reference: &str) -> String {
     format!("{dealer_code}/{bank_reference}")
@@ -112,20 +124,23 @@ pub async fn request_in(
     }
     let reference = request.bank_reference.trim();
     let chars = reference.chars().count();
-    if chars == 0 || chars > MAX_REFERENCE_CHARS || reference.chars().any(char::is_control) {
+    let key = reference_key(reference);
+    if key.is_empty() || chars > MAX_REFERENCE_CHARS || reference.chars().any(char::is_control) {
         return Err(TopUpError::BadReference);
     }
     if request.paid_on > today {
         return Err(TopUpError::BadDate);
     }
-    let waiting: Option<String> = sqlx::query_scalar(
-        "SELECT id FROM top_up_requests WHERE dealer_code = $1 AND bank_reference = $2 \
+    // Compared by key, so read here: a dealer asks for a few top-ups a week, and every
+    // confirmed one stays a request (its ledger entry is named by the reference as typed).
+    let asked: Vec<String> = sqlx::query_scalar(
+        "SELECT bank_reference FROM top_up_requests WHERE dealer_code = $1 \
          AND state <> 'rejected'",
     )
     .bind(dealer_code)
-    .bind(reference)
-    .fetch_optional(&mut *tx)
+    .fetch_all(&mut *tx)
     .await?;
+    let waiting = asked.iter().find(|other| reference_key(other) == key);
     let posted: Option<String> = sqlx::query_scalar("SELECT id FROM ledger_entries WHERE id = $1")
         .bind(ledger::entry_id(
             ledger::LedgerKind::TopUp,
