@@ -760,9 +760,47 @@ async fn the_console_refunds_a_delivered_card_payment_once_with_a_one_time_code(
     assert_eq!(fx.emulator.emulator.refunds().len(), 1);
 }
 
-/// A notification signed with the service's secret, as the service would send it.
+/// A signed Fail (a declined card: no money moved) sent to the Pay address — a body captured
+/// on its way, replayed — settles nothing: the signature covers the body, not the address.
+#[tokio::test]
+async fn a_signed_fail_sent_as_a_pay_settles_nothing() {
+    let (fx, phone) = fixture(Service::TipTop).await;
+    let gateway = &fx.gateway;
+    let before = gateway.balance_of(DEALER).await;
+    let (request, token) = bill(&phone, payment("7011234575"));
+    order(gateway, &token).await;
+    let invoice = count(gateway, "SELECT MAX(invoice) FROM bills")
+        .await
+        .to_string();
+    let fail = [
+        ("TransactionId", "601"),
+        ("Amount", "1020.00"),
+        ("Currency", "KZT"),
+        ("Reason", "InsufficientFunds"),
+        ("ReasonCode", "5051"),
+        ("OperationType", "Payment"),
+        ("InvoiceId", invoice.as_str()),
+    ];
+    let answer = notify_tiptop(&fx, "pay", &fail).await;
+    assert_ne!(answer, r#"{"code":0}"#, "{answer}");
+    assert_eq!(count(gateway, "SELECT COUNT(*) FROM payments").await, 0);
+    assert_eq!(gateway.balance_of(DEALER).await, before);
+    assert_eq!(
+        status(gateway, &phone, &request).await.0,
+        ResultCode::BillNotPaid
+    );
+}
+
+/// A notification signed with the service's secret, as the service would send it: a Check or
+/// Pay of a one-stage payment gets `Status=Completed&OperationType=Payment` after `fields`
+/// unless they name an operation type.
 async fn notify_tiptop(fx: &CardFixture, kind: &str, fields: &[(&str, &str)]) -> String {
-    let body = form_urlencoded_body(fields);
+    let mut fields = fields.to_vec();
+    let typed = fields.iter().any(|(name, _)| *name == "OperationType");
+    if (kind == "check" || kind == "pay") && !typed {
+        fields.extend([("Status", "Completed"), ("OperationType", "Payment")]);
+    }
+    let body = form_urlencoded_body(&fields);
     let secret = fx.emulator.tiptop_config().secret.0;
     let hmac =
         tolem_card_payments::tiptop::signature::content_hmac(secret.as_bytes(), body.as_bytes());

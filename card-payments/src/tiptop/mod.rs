@@ -267,6 +267,9 @@ fn read_fields(kind: NotificationKind, fields: &Fields) -> Result<Notification, 
     let amount_tiyn =
         money::parse_tenge(required("Amount")?).map_err(|e| malformed(e.to_string()))?;
     let transaction = required("TransactionId")?.to_owned();
+    if kind == NotificationKind::Pay {
+        paid_by_its_fields(fields).map_err(malformed)?;
+    }
     let (transaction, reason) = match kind {
         // A Refund's TransactionId is the refund's own number; the payment it refunds is
         // PaymentTransactionId, which is what the gateway knows the payment by.
@@ -303,6 +306,25 @@ fn read_fields(kind: NotificationKind, fields: &Fields) -> Result<Notification, 
         reason,
         test: fields.get("TestMode") == Some("1"),
     })
+}
+
+/// Whether a Pay's own fields say the card was charged: `Status` Completed (a one-stage
+/// payment, as every order is made: `RequireConfirmation` false) of an `OperationType`
+/// Payment, with no `ReasonCode`. The signature covers the body, not the address it was sent
+/// to, so the kind is read from the address; these fields keep a signed Fail or Refund sent to
+/// the Pay address (a body captured on its way) from settling a bill no card paid.
+fn paid_by_its_fields(fields: &Fields) -> Result<(), String> {
+    if fields.get("ReasonCode").is_some() {
+        return Err("a Pay with a ReasonCode (a Fail's)".to_owned());
+    }
+    match fields.get("OperationType") {
+        None | Some("Payment") => {}
+        Some(other) => return Err(format!("a Pay of OperationType {other:?}")),
+    }
+    match fields.get("Status") {
+        Some("Completed") => Ok(()),
+        other => Err(format!("a Pay of Status {other:?}, not Completed")),
+    }
 }
 
 #[cfg(test)]
@@ -403,6 +425,23 @@ mod tests {
             notification.reason.as_deref(),
             Some("refund transaction 900")
         );
+    }
+
+    #[test]
+    fn a_signed_fail_or_refund_sent_as_a_pay_is_malformed() {
+        let fail = "TransactionId=505&Amount=10.00&Currency=KZT&TestMode=1&Reason=InsufficientFunds&ReasonCode=5051&OperationType=Payment&InvoiceId=43";
+        let refund = "TransactionId=900&PaymentTransactionId=504&Amount=1500.01&DateTime=2024-03-01+10%3A00%3A00&OperationType=Refund&InvoiceId=42";
+        let authorized = PAY.replace("Status=Completed", "Status=Authorized");
+        for body in [fail, refund, &authorized] {
+            assert!(
+                matches!(
+                    read("pay", body, &signed(body)),
+                    Err(NotificationError::Malformed(_))
+                ),
+                "{body}"
+            );
+        }
+        assert!(read("pay", PAY, &signed(PAY)).is_ok());
     }
 
     #[test]
