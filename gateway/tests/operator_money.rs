@@ -324,6 +324,26 @@ async fn a_correction_needs_a_reason_and_is_reversed_once() {
     );
     assert_eq!(gateway.balance_of(DEALER).await, balance);
 
+    // A wrong one-time code: the form again with what was typed; only a fresh code is needed.
+    let response = gateway
+        .console_post(
+            &format!("{page}/corrections"),
+            &operator,
+            &[
+                ("csrf", &csrf),
+                ("amount", "-1000"),
+                ("reason", "Двойное зачисление 12.03"),
+                ("otp", "12345"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("Неверный одноразовый код"), "{html}");
+    assert!(html.contains("value=\"-1000\""), "{html}");
+    assert!(html.contains("Двойное зачисление 12.03"), "{html}");
+    assert_eq!(gateway.balance_of(DEALER).await, balance);
+
     let response = correct("-1000", "Двойное зачисление 12.03").await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(gateway.balance_of(DEALER).await, balance - 100_000);
@@ -349,6 +369,18 @@ async fn a_correction_needs_a_reason_and_is_reversed_once() {
                 .await
         }
     };
+    // A wrong code on the reversal: its reason stays in its form.
+    let response = gateway
+        .console_post(
+            &format!("{page}/corrections/K1/reverse"),
+            &operator,
+            &[("csrf", &csrf), ("reason", "Ошибочная"), ("otp", "12345")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("value=\"Ошибочная\""), "{html}");
+    assert!(html.contains("Неверный одноразовый код"), "{html}");
     assert_eq!(reverse().await.status(), StatusCode::SEE_OTHER);
     assert_eq!(gateway.balance_of(DEALER).await, balance);
     assert_eq!(gateway.ledger_entries(DEALER, "correction").await, 2);

@@ -19,12 +19,24 @@ use crate::{
     state::AppState,
     throttle::{self, Subject},
     totp::{self, Verdict},
+    web::language::tr,
 };
 
 /// A write transaction for an action any logged-in user may take, after the CSRF check.
 pub async fn begin(state: &AppState, user: &SignedIn, csrf: &str) -> Result<WriteTx, ConsoleError> {
     user.check_csrf(csrf)?;
     Ok(begin_write(&state.pool).await?)
+}
+
+/// A wrong or reused one-time code as a refusal of the form it came with: its message, for
+/// the form shown again with what was typed (the person types a fresh code, not the whole form
+/// again). Every other refusal of [`begin_confirmed`] stays the console's error page.
+pub fn code_refusal(error: ConsoleError) -> Result<String, ConsoleError> {
+    match error {
+        ConsoleError::BadCode { reused: false } => Ok(tr("errors.code_wrong")),
+        ConsoleError::BadCode { reused: true } => Ok(tr("errors.code_reused")),
+        other => Err(other),
+    }
 }
 
 /// A write transaction for a sensitive action, after every check of the module docs; the

@@ -285,19 +285,6 @@ fn action_form(user: &SignedIn, view: &View, email: &str, verb: &str, label: &st
     }
 }
 
-/// The message of a refused one-time code, to show on the page again; `None` for other errors.
-fn code_problem(error: &ConsoleError) -> Option<(String, StatusCode)> {
-    match error {
-        ConsoleError::BadCode { reused: false } => {
-            Some((tr("errors.code_wrong"), StatusCode::FORBIDDEN))
-        }
-        ConsoleError::BadCode { reused: true } => {
-            Some((tr("errors.code_reused"), StatusCode::FORBIDDEN))
-        }
-        _ => None,
-    }
-}
-
 /// Invites a user of `view`'s party; see the module docs for the answers.
 pub(super) async fn invite(
     state: &AppState,
@@ -323,12 +310,10 @@ pub(super) async fn invite(
     }
     let mut tx = match confirm::begin_confirmed(state, user, ip, &form.csrf, &form.otp).await {
         Ok(tx) => tx,
-        Err(error) => match code_problem(&error) {
-            Some((problem, status)) => {
-                return show(state, user, view, extra(problem), status).await;
-            }
-            None => return Err(error),
-        },
+        Err(error) => {
+            let problem = confirm::code_refusal(error)?;
+            return show(state, user, view, extra(problem), StatusCode::FORBIDDEN).await;
+        }
     };
     let new = NewUser {
         email: &form.email,

@@ -250,15 +250,7 @@ async fn save(
     };
     let mut tx = match confirm::begin_confirmed(&state, &user, ip, &form.csrf, &form.otp).await {
         Ok(tx) => tx,
-        Err(ConsoleError::BadCode { reused }) => {
-            let key = if reused {
-                "errors.code_reused"
-            } else {
-                "errors.code_wrong"
-            };
-            return Ok(refuse(tr(key), &form));
-        }
-        Err(error) => return Err(error),
+        Err(error) => return Ok(refuse(confirm::code_refusal(error)?, &form)),
     };
     match domain::connect_in(&mut tx, &user.actor(ip), &connection, now).await {
         Ok(()) => {

@@ -14,7 +14,7 @@
 //!
 //! Registering and editing need the CSRF token only; money and rights need full access and a
 //! fresh one-time code ([`crate::console::confirm::begin_confirmed`]). Bad input shows the form
-//! again with what was typed and why (422).
+//! again with what was typed and why (422), and so does a wrong or reused code (403).
 
 use axum::{
     Form, Router,
@@ -147,10 +147,20 @@ struct Shown<'a> {
     limits: Option<&'a LimitsForm>,
     invite: Option<&'a InviteForm>,
     correction: Option<&'a CorrectionForm>,
+    /// (the correction, the reason typed) of a refused reversal.
+    reversal: Option<(&'a str, &'a str)>,
     /// (the form's id, the translated message)
     error: Option<(&'static str, String)>,
     /// (e-mail, one-time password) of a user just created.
     created: Option<(String, String)>,
+}
+
+/// The reason typed into `correction`'s reversal form, if it was refused.
+fn typed_reversal<'s>(shown: &Shown<'s>, correction: &str) -> Option<&'s str> {
+    shown
+        .reversal
+        .filter(|(id, _)| *id == correction)
+        .map(|(_, reason)| reason)
 }
 
 /// A form's error paragraph, if the error is the form's.
@@ -396,7 +406,8 @@ async fn render_page(
                                         action={ (base) "/corrections/" (correction.id) "/reverse" } {
                                         input type="hidden" name="csrf" value=(user.csrf_token());
                                         input type="text" name="reason" maxlength="500"
-                                            placeholder=(tr("corrections.reason"));
+                                            placeholder=(tr("corrections.reason"))
+                                            value=[typed_reversal(shown, &correction.id)];
                                         (otp_field())
                                         button type="submit" { (tr("corrections.reverse")) }
                                     }
@@ -424,8 +435,34 @@ async fn again(
     code: &str,
     shown: Shown<'_>,
 ) -> Result<Response, ConsoleError> {
+    again_as(state, user, code, shown, StatusCode::UNPROCESSABLE_ENTITY).await
+}
+
+/// [`again`] with `status`: 403 for a refused one-time code, 409 for a correction reversed
+/// already.
+async fn again_as(
+    state: &AppState,
+    user: &OperatorUser,
+    code: &str,
+    shown: Shown<'_>,
+    status: StatusCode,
+) -> Result<Response, ConsoleError> {
     let page = render_page(state, user, code, &shown).await?;
-    Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+    Ok((status, page).into_response())
+}
+
+/// A refused form: the status to answer and the message to show on it.
+type Refused = (StatusCode, String);
+
+/// A form's refusal of bad input (422).
+fn bad_input(key: &str) -> Refused {
+    (StatusCode::UNPROCESSABLE_ENTITY, tr(key))
+}
+
+/// A refused one-time code as the form's refusal (403); any other error of
+/// [`confirm::begin_confirmed`] is the console's error page.
+fn code_refused(error: ConsoleError) -> Result<Refused, ConsoleError> {
+    Ok((StatusCode::FORBIDDEN, confirm::code_refusal(error)?))
 }
 
 /// `GET /console/operator/dealers/{code}`.
@@ -532,32 +569,33 @@ pub async fn set_limits(
     user.check_csrf(&form.csrf)?;
     let limits = forms::parse_limit(&form.payment_limit)
         .and_then(|payment| Ok((payment, forms::parse_limit(&form.daily_limit)?)));
-    let result = match limits {
-        Err(()) => Err(DealerError::BadLimit),
-        Ok((payment, daily)) => {
-            let mut tx = confirm::begin_confirmed(&state, &user, ip, &form.csrf, &form.otp).await?;
-            let done =
-                dealers::set_limits_in(&mut tx, &user.actor(ip), &code, payment, daily, now_ms())
-                    .await;
-            if done.is_ok() {
+    let (status, message) = 'refused: {
+        let Ok((payment, daily)) = limits else {
+            break 'refused bad_input(DealerError::BadLimit.message_key());
+        };
+        let mut tx = match confirm::begin_confirmed(&state, &user, ip, &form.csrf, &form.otp).await
+        {
+            Ok(tx) => tx,
+            Err(error) => break 'refused code_refused(error)?,
+        };
+        match dealers::set_limits_in(&mut tx, &user.actor(ip), &code, payment, daily, now_ms())
+            .await
+        {
+            Ok(()) => {
                 tx.commit().await?;
+                return Ok(back(&code));
             }
-            done
+            Err(DealerError::NotFound) => return Err(ConsoleError::NotFound),
+            Err(DealerError::Database(error)) => return Err(error.into()),
+            Err(error) => bad_input(error.message_key()),
         }
     };
-    match result {
-        Ok(()) => Ok(back(&code)),
-        Err(DealerError::NotFound) => Err(ConsoleError::NotFound),
-        Err(DealerError::Database(error)) => Err(error.into()),
-        Err(error) => {
-            let shown = Shown {
-                limits: Some(&form),
-                error: Some(("dealer-limits", tr(error.message_key()))),
-                ..Shown::default()
-            };
-            again(&state, &user, &code, shown).await
-        }
-    }
+    let shown = Shown {
+        limits: Some(&form),
+        error: Some(("dealer-limits", message)),
+        ..Shown::default()
+    };
+    again_as(&state, &user, &code, shown, status).await
 }
 
 /// `POST /console/operator/dealers/{code}/users`: creates a user of the dealer (its first
@@ -577,50 +615,47 @@ pub async fn invite(
         _ => None,
     };
     let checked = users::normalise_email(&form.email).map(|_| ());
-    let result = match (checked, level) {
-        (Err(error), _) => Err(error.message_key()),
-        (_, None) => Err("dealers.bad_access_level"),
-        (Ok(()), Some(access_level)) => {
-            let mut tx = confirm::begin_confirmed(&state, &user, ip, &form.csrf, &form.otp).await?;
-            let party = Party::Dealer(code.clone());
-            let new = NewUser {
-                email: &form.email,
-                party: &party,
-                access_level,
-            };
-            match users::create_in(&mut tx, &user.actor(ip), &new, now_ms()).await {
-                Ok(password) => {
-                    tx.commit().await?;
-                    Ok(password)
-                }
-                Err(UserError::NoSuchDealer) => return Err(ConsoleError::NotFound),
-                Err(
-                    error
-                    @ (UserError::Database(_) | UserError::Password(_) | UserError::Random(_)),
-                ) => return Err(ConsoleError::Internal(error.to_string())),
-                Err(error) => Err(error.message_key()),
+    let (status, message) = 'refused: {
+        let access_level = match (checked, level) {
+            (Err(error), _) => break 'refused bad_input(error.message_key()),
+            (_, None) => break 'refused bad_input("dealers.bad_access_level"),
+            (Ok(()), Some(access_level)) => access_level,
+        };
+        let mut tx = match confirm::begin_confirmed(&state, &user, ip, &form.csrf, &form.otp).await
+        {
+            Ok(tx) => tx,
+            Err(error) => break 'refused code_refused(error)?,
+        };
+        let party = Party::Dealer(code.clone());
+        let new = NewUser {
+            email: &form.email,
+            party: &party,
+            access_level,
+        };
+        match users::create_in(&mut tx, &user.actor(ip), &new, now_ms()).await {
+            Ok(password) => {
+                tx.commit().await?;
+                let shown = Shown {
+                    created: Some((form.email.trim().to_owned(), password.0)),
+                    ..Shown::default()
+                };
+                return Ok(render_page(&state, &user, &code, &shown)
+                    .await?
+                    .into_response());
             }
+            Err(UserError::NoSuchDealer) => return Err(ConsoleError::NotFound),
+            Err(
+                error @ (UserError::Database(_) | UserError::Password(_) | UserError::Random(_)),
+            ) => return Err(ConsoleError::Internal(error.to_string())),
+            Err(error) => bad_input(error.message_key()),
         }
     };
-    match result {
-        Ok(password) => {
-            let shown = Shown {
-                created: Some((form.email.trim().to_owned(), password.0)),
-                ..Shown::default()
-            };
-            Ok(render_page(&state, &user, &code, &shown)
-                .await?
-                .into_response())
-        }
-        Err(key) => {
-            let shown = Shown {
-                invite: Some(&form),
-                error: Some(("invite-dealer-user", tr(key))),
-                ..Shown::default()
-            };
-            again(&state, &user, &code, shown).await
-        }
-    }
+    let shown = Shown {
+        invite: Some(&form),
+        error: Some(("invite-dealer-user", message)),
+        ..Shown::default()
+    };
+    again_as(&state, &user, &code, shown, status).await
 }
 
 /// A signed amount in tenge: `-1500`, `+200.50`, `300`.
@@ -642,39 +677,36 @@ pub async fn correct(
 ) -> Result<Response, ConsoleError> {
     let form = forms::read(form);
     user.check_csrf(&form.csrf)?;
-    let result = match parse_signed_tenge(&form.amount).filter(|a| *a != 0) {
-        None => Err(MoneyError::BadAmount),
-        Some(_) if form.reason.trim().is_empty() => Err(MoneyError::ReasonRequired),
-        Some(amount) => {
-            let mut tx = confirm::begin_confirmed(&state, &user, ip, &form.csrf, &form.otp).await?;
-            let done = money::correct_in(
-                &mut tx,
-                &user.actor(ip),
-                &code,
-                amount,
-                &form.reason,
-                now_ms(),
-            )
-            .await;
-            if done.is_ok() {
-                tx.commit().await?;
+    let (status, message) = 'refused: {
+        let amount = match parse_signed_tenge(&form.amount).filter(|a| *a != 0) {
+            None => break 'refused bad_input(MoneyError::BadAmount.message_key()),
+            Some(_) if form.reason.trim().is_empty() => {
+                break 'refused bad_input(MoneyError::ReasonRequired.message_key());
             }
-            done.map(|_| ())
+            Some(amount) => amount,
+        };
+        let mut tx = match confirm::begin_confirmed(&state, &user, ip, &form.csrf, &form.otp).await
+        {
+            Ok(tx) => tx,
+            Err(error) => break 'refused code_refused(error)?,
+        };
+        let actor = user.actor(ip);
+        match money::correct_in(&mut tx, &actor, &code, amount, &form.reason, now_ms()).await {
+            Ok(_) => {
+                tx.commit().await?;
+                return Ok(back(&code));
+            }
+            Err(MoneyError::NotFound) => return Err(ConsoleError::NotFound),
+            Err(MoneyError::Database(error)) => return Err(error.into()),
+            Err(error) => bad_input(error.message_key()),
         }
     };
-    match result {
-        Ok(()) => Ok(back(&code)),
-        Err(MoneyError::NotFound) => Err(ConsoleError::NotFound),
-        Err(MoneyError::Database(error)) => Err(error.into()),
-        Err(error) => {
-            let shown = Shown {
-                correction: Some(&form),
-                error: Some(("correction", tr(error.message_key()))),
-                ..Shown::default()
-            };
-            again(&state, &user, &code, shown).await
-        }
-    }
+    let shown = Shown {
+        correction: Some(&form),
+        error: Some(("correction", message)),
+        ..Shown::default()
+    };
+    again_as(&state, &user, &code, shown, status).await
 }
 
 /// `POST /console/operator/dealers/{code}/corrections/{id}/reverse`: once only; a second time
@@ -687,30 +719,32 @@ pub async fn reverse(
     form: Result<Form<CorrectionForm>, FormRejection>,
 ) -> Result<Response, ConsoleError> {
     let form = forms::read(form);
-    let mut tx = confirm::begin_confirmed(&state, &user, ip, &form.csrf, &form.otp).await?;
-    let done =
-        money::reverse_correction_in(&mut tx, &user.actor(ip), &code, &id, &form.reason, now_ms())
-            .await;
-    match done {
-        Ok(_) => {
-            tx.commit().await?;
-            Ok(back(&code))
+    let (status, message) = 'refused: {
+        let mut tx = match confirm::begin_confirmed(&state, &user, ip, &form.csrf, &form.otp).await
+        {
+            Ok(tx) => tx,
+            Err(error) => break 'refused code_refused(error)?,
+        };
+        let actor = user.actor(ip);
+        match money::reverse_correction_in(&mut tx, &actor, &code, &id, &form.reason, now_ms())
+            .await
+        {
+            Ok(_) => {
+                tx.commit().await?;
+                return Ok(back(&code));
+            }
+            Err(MoneyError::NotFound) => return Err(ConsoleError::NotFound),
+            Err(MoneyError::Database(error)) => return Err(error.into()),
+            Err(error @ MoneyError::AlreadyReversed) => {
+                (StatusCode::CONFLICT, tr(error.message_key()))
+            }
+            Err(error) => bad_input(error.message_key()),
         }
-        Err(MoneyError::NotFound) => Err(ConsoleError::NotFound),
-        Err(MoneyError::Database(error)) => Err(error.into()),
-        Err(error) => {
-            drop(tx);
-            let status = if matches!(error, MoneyError::AlreadyReversed) {
-                StatusCode::CONFLICT
-            } else {
-                StatusCode::UNPROCESSABLE_ENTITY
-            };
-            let shown = Shown {
-                error: Some(("corrections", tr(error.message_key()))),
-                ..Shown::default()
-            };
-            let page = render_page(&state, &user, &code, &shown).await?;
-            Ok((status, page).into_response())
-        }
-    }
+    };
+    let shown = Shown {
+        reversal: Some((&id, &form.reason)),
+        error: Some(("corrections", message)),
+        ..Shown::default()
+    };
+    again_as(&state, &user, &code, shown, status).await
 }

@@ -147,6 +147,21 @@ async fn refused(
     Ok((status, page).into_response())
 }
 
+/// A wrong or reused one-time code: the list again, the request's form with its message and
+/// the reason typed (403); any other error of [`confirm::begin_confirmed`] is the console's
+/// error page.
+async fn code_refused(
+    state: &AppState,
+    user: &OperatorUser,
+    id: &str,
+    error: ConsoleError,
+    reason: &str,
+) -> Result<Response, ConsoleError> {
+    let message = confirm::code_refusal(error)?;
+    let page = render(state, user, Some((id, message, reason))).await?;
+    Ok((StatusCode::FORBIDDEN, page).into_response())
+}
+
 /// `POST /console/operator/top-ups/{id}/confirm`.
 pub async fn confirm_request(
     State(state): State<AppState>,
@@ -156,7 +171,10 @@ pub async fn confirm_request(
     form: Result<Form<DecisionForm>, FormRejection>,
 ) -> Result<Response, ConsoleError> {
     let form = forms::read(form);
-    let mut tx = confirm::begin_confirmed(&state, &user, ip, &form.csrf, &form.otp).await?;
+    let mut tx = match confirm::begin_confirmed(&state, &user, ip, &form.csrf, &form.otp).await {
+        Ok(tx) => tx,
+        Err(error) => return code_refused(&state, &user, &id, error, "").await,
+    };
     match money::confirm_top_up_in(&mut tx, &user.actor(ip), &id, now_ms()).await {
         Ok(_) => {
             tx.commit().await?;
@@ -182,7 +200,10 @@ pub async fn reject_request(
     if form.reason.trim().is_empty() {
         return refused(&state, &user, &id, MoneyError::ReasonRequired, "").await;
     }
-    let mut tx = confirm::begin_confirmed(&state, &user, ip, &form.csrf, &form.otp).await?;
+    let mut tx = match confirm::begin_confirmed(&state, &user, ip, &form.csrf, &form.otp).await {
+        Ok(tx) => tx,
+        Err(error) => return code_refused(&state, &user, &id, error, &form.reason).await,
+    };
     match money::reject_top_up_in(&mut tx, &user.actor(ip), &id, &form.reason, now_ms()).await {
         Ok(()) => {
             tx.commit().await?;

@@ -145,16 +145,6 @@ fn error_text(error: &ProviderError) -> String {
     }
 }
 
-/// A wrong or reused one-time code is a refused form too (what was typed stays); every other
-/// refusal of [`confirm::begin_confirmed`] is the console's error page.
-fn code_refusal(error: ConsoleError) -> Result<String, ConsoleError> {
-    match error {
-        ConsoleError::BadCode { reused: false } => Ok(tr("errors.code_wrong")),
-        ConsoleError::BadCode { reused: true } => Ok(tr("errors.code_reused")),
-        other => Err(other),
-    }
-}
-
 fn unprocessable(markup: Markup) -> Response {
     (StatusCode::UNPROCESSABLE_ENTITY, markup).into_response()
 }
@@ -440,7 +430,7 @@ async fn add(
     };
     let mut tx = match confirm::begin_confirmed(&state, &user, ip, &form.csrf, &form.otp).await {
         Ok(tx) => tx,
-        Err(error) => return refuse(code_refusal(error)?).await,
+        Err(error) => return refuse(confirm::code_refusal(error)?).await,
     };
     let now = now_ms();
     match domain::add(&mut tx, &user.actor(ip), &code, &draft, now).await {
@@ -495,7 +485,7 @@ async fn edit(
     let mut tx = match confirm::begin_confirmed(&state, &user, ip, &form.csrf, &form.otp).await {
         Ok(tx) => tx,
         Err(error) => {
-            let message = code_refusal(error)?;
+            let message = confirm::code_refusal(error)?;
             return refuse_detail(&state, &user, &code, refused(message)).await;
         }
     };
@@ -592,7 +582,7 @@ async fn set_rate(
     let mut tx = match confirm::begin_confirmed(&state, &user, ip, &form.csrf, &form.otp).await {
         Ok(tx) => tx,
         Err(error) => {
-            let message = code_refusal(error)?;
+            let message = confirm::code_refusal(error)?;
             return refuse_detail(&state, &user, &code, refused(message)).await;
         }
     };
