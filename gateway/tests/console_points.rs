@@ -159,6 +159,55 @@ async fn limits_set_in_the_console_reach_the_phone() {
         )
         .await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // The form again, saying why, with what was typed (not the limits stored) to correct.
+    let html = response.text().await.unwrap();
+    assert!(html.contains("role=\"alert\""), "{html}");
+    assert!(html.contains("value=\"-5\""), "{html}");
+    // A wrong one-time code: the same, to type a fresh code only.
+    let response = gateway
+        .console_post(
+            "/console/points/P1001/limits",
+            &admin,
+            &[
+                ("csrf", &csrf),
+                ("otp", "12345"),
+                ("payment_limit", "30 000"),
+                ("offline_max_payment", "1"),
+                ("offline_max_total", "1"),
+                ("offline_max_age_hours", "abc"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("value=\"abc\""), "{html}");
+    let response = gateway
+        .console_post(
+            "/console/points/P1001/limits",
+            &admin,
+            &[
+                ("csrf", &csrf),
+                ("otp", "12345"),
+                ("payment_limit", "30 000"),
+                ("offline_max_payment", "1"),
+                ("offline_max_total", "1"),
+                ("offline_max_age_hours", "2"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("Неверный одноразовый код"), "{html}");
+    assert!(html.contains("value=\"30 000\""), "{html}");
+    assert_eq!(
+        key_card(&gateway, "P1001", support::PASSWORD)
+            .await
+            .unwrap()
+            .offline
+            .max_age_ms,
+        24 * 3_600_000,
+        "nothing changed"
+    );
 
     // The operator prepares new offline limits; the admin confirms; the next card has them.
     let operator = gateway.console_session(CLERK).await;

@@ -13,6 +13,7 @@
 use axum::{
     Form,
     extract::{Path, State, rejection::FormRejection},
+    http::StatusCode,
     response::{IntoResponse, Redirect, Response},
 };
 use maud::{Markup, html};
@@ -60,19 +61,17 @@ pub struct LimitsForm {
 }
 
 impl LimitsForm {
-    /// The limits typed, or which field is wrong.
-    fn limits(&self, back: &str) -> Result<Limits, ConsoleError> {
-        let invalid = |key| ConsoleError::invalid(key, back);
-        let limit = |text: &str| forms::parse_limit(text).map_err(|()| invalid("points.bad_limit"));
-        let offline =
-            |text: &str| forms::parse_tenge(text).ok_or_else(|| invalid("points.bad_amount"));
+    /// The limits typed, or the catalogue key of what is wrong with them.
+    fn limits(&self) -> Result<Limits, &'static str> {
+        let limit = |text: &str| forms::parse_limit(text).map_err(|()| "points.bad_limit");
+        let offline = |text: &str| forms::parse_tenge(text).ok_or("points.bad_amount");
         let hours: i64 = self
             .offline_max_age_hours
             .trim()
             .parse()
             .ok()
             .filter(|h| (0..=MAX_OFFLINE_AGE_HOURS).contains(h))
-            .ok_or_else(|| invalid("points.bad_hours"))?;
+            .ok_or("points.bad_hours")?;
         Ok(Limits {
             payment_limit_tiyn: limit(&self.payment_limit)?,
             daily_limit_tiyn: limit(&self.daily_limit)?,
@@ -85,8 +84,15 @@ impl LimitsForm {
     }
 }
 
-/// The limits form: applied at once with a code by full access, prepared by anyone else.
-pub fn section(point: &Point, user: &ConsoleUser) -> Markup {
+/// A limits form refused: what was typed, and why.
+pub struct Refused<'a> {
+    pub typed: &'a LimitsForm,
+    pub message: String,
+}
+
+/// The limits form: applied at once with a code by full access, prepared by anyone else. It
+/// shows the point's limits, or what was typed and why it was refused.
+pub fn section(point: &Point, user: &ConsoleUser, refused: Option<&Refused<'_>>) -> Markup {
     let here = path(&point.code);
     let full = user.has_full_access();
     let action = if full {
@@ -95,7 +101,16 @@ pub fn section(point: &Point, user: &ConsoleUser) -> Markup {
         format!("{here}/limits/prepare")
     };
     let optional = |v: Option<i64>| v.map(tenge_plain).unwrap_or_default();
-    let field = |id: &str, label: &str, value: String, hint: &str| {
+    let stored = LimitsForm {
+        payment_limit: optional(point.payment_limit_tiyn),
+        daily_limit: optional(point.daily_limit_tiyn),
+        offline_max_payment: tenge_plain(point.offline.max_payment_tiyn),
+        offline_max_total: tenge_plain(point.offline.max_total_tiyn),
+        offline_max_age_hours: (point.offline.max_age_ms / HOUR_MS).to_string(),
+        ..LimitsForm::default()
+    };
+    let shown = refused.map_or(&stored, |r| r.typed);
+    let field = |id: &str, label: &str, value: &str, hint: &str| {
         html! {
             label for=(id) { (tr(label)) }
             input id=(id) type="text" name=(id) value=(value) inputmode="decimal"
@@ -110,18 +125,23 @@ pub fn section(point: &Point, user: &ConsoleUser) -> Markup {
         }
         form.limits #limits method="post" action=(action) {
             input type="hidden" name="csrf" value=(user.csrf_token());
+            @if let Some(refused) = refused {
+                p.error.form-error role="alert" { (refused.message) }
+            }
             fieldset {
                 legend { (tr("points.online")) }
-                (field("payment_limit", "points.payment_limit", optional(point.payment_limit_tiyn), "points.no_limit"))
-                (field("daily_limit", "points.daily_limit", optional(point.daily_limit_tiyn), "points.no_limit"))
+                (field("payment_limit", "points.payment_limit", &shown.payment_limit, "points.no_limit"))
+                (field("daily_limit", "points.daily_limit", &shown.daily_limit, "points.no_limit"))
             }
             fieldset {
                 legend { (tr("points.offline")) }
-                (field("offline_max_payment", "points.offline_max_payment", tenge_plain(point.offline.max_payment_tiyn), "points.tenge"))
-                (field("offline_max_total", "points.offline_max_total", tenge_plain(point.offline.max_total_tiyn), "points.tenge"))
+                (field("offline_max_payment", "points.offline_max_payment", &shown.offline_max_payment, "points.tenge"))
+                (field("offline_max_total", "points.offline_max_total", &shown.offline_max_total, "points.tenge"))
                 label for="offline_max_age_hours" { (tr("points.offline_max_age_hours")) }
-                input #offline_max_age_hours type="number" name="offline_max_age_hours" min="0"
-                    max=(MAX_OFFLINE_AGE_HOURS) step="1" value=(point.offline.max_age_ms / HOUR_MS);
+                // Text, not a number field: a number field shows nothing of what it cannot read,
+                // and what was typed must stay to be corrected.
+                input #offline_max_age_hours type="text" name="offline_max_age_hours"
+                    inputmode="numeric" value=(shown.offline_max_age_hours);
             }
             @if full {
                 (otp_field())
@@ -167,8 +187,17 @@ pub async fn set_limits(
     let form = forms::read(form);
     user.check_csrf(&form.csrf)?;
     user.require_full_access()?;
-    let limits = form.limits(&path(&code))?;
-    let mut tx = confirm::begin_confirmed(&state, &user, ip, &form.csrf, &form.otp).await?;
+    let limits = match form.limits() {
+        Ok(limits) => limits,
+        Err(key) => return again(&state, &user, &code, &form, tr(key), UNPROCESSABLE).await,
+    };
+    let mut tx = match confirm::begin_confirmed(&state, &user, ip, &form.csrf, &form.otp).await {
+        Ok(tx) => tx,
+        Err(error) => {
+            let message = confirm::code_refusal(error)?;
+            return again(&state, &user, &code, &form, message, StatusCode::FORBIDDEN).await;
+        }
+    };
     let actor = user.actor(ip);
     let dealer_code = user.dealer_code();
     dealer::limits::set_limits_in(&mut tx, &actor, dealer_code, &code, &limits, None, now_ms())
@@ -187,7 +216,10 @@ pub async fn prepare_limits(
 ) -> Result<Response, ConsoleError> {
     let form = forms::read(form);
     user.check_csrf(&form.csrf)?;
-    let limits = form.limits(&path(&code))?;
+    let limits = match form.limits() {
+        Ok(limits) => limits,
+        Err(key) => return again(&state, &user, &code, &form, tr(key), UNPROCESSABLE).await,
+    };
     let mut tx = confirm::begin(&state, &user, &form.csrf).await?;
     dealer::points::point_in(&mut tx, user.dealer_code(), &code).await?;
     let payload = Payload::PointLimits {
@@ -197,4 +229,21 @@ pub async fn prepare_limits(
     super::operations::prepare_in(&mut tx, &user, ip, &payload).await?;
     tx.commit().await?;
     Ok(Redirect::to(super::operations::PATH).into_response())
+}
+
+const UNPROCESSABLE: StatusCode = StatusCode::UNPROCESSABLE_ENTITY;
+
+/// The point's page again, its limits form showing what was typed and `message` (`status`:
+/// 422 for bad input, 403 for a refused one-time code).
+async fn again(
+    state: &AppState,
+    user: &ConsoleUser,
+    code: &str,
+    typed: &LimitsForm,
+    message: String,
+    status: StatusCode,
+) -> Result<Response, ConsoleError> {
+    let refused = Refused { typed, message };
+    let page = super::point::render(state, user, code, Some(&refused)).await?;
+    Ok((status, page).into_response())
 }

@@ -53,17 +53,27 @@ pub async fn page(
     user: ConsoleUser,
     Path(code): Path<String>,
 ) -> Result<Markup, ConsoleError> {
+    render(&state, &user, &code, None).await
+}
+
+/// The page of point `code`, its limits form showing a refused one's input if given.
+pub async fn render(
+    state: &AppState,
+    user: &ConsoleUser,
+    code: &str,
+    refused_limits: Option<&limits::Refused<'_>>,
+) -> Result<Markup, ConsoleError> {
     let mut conn = state.pool.acquire().await?;
-    let point = network::point_of_dealer(&mut conn, &code, user.dealer_code())
+    let point = network::point_of_dealer(&mut conn, code, user.dealer_code())
         .await?
         .ok_or(ConsoleError::NotFound)?;
     drop(conn);
-    let cashiers = network::cashiers_of_point(&state.pool, &code).await?;
-    let history = keys::history_of_point(&state.pool, &code).await?;
-    let gaps = sequence::gaps_of_point(&state.pool, &code).await?;
-    let lost = sequence::lost_outboxes(&state.pool, &code).await?;
-    let shifts = shift::load(&state.pool, &code).await?;
-    let here = path(&code);
+    let cashiers = network::cashiers_of_point(&state.pool, code).await?;
+    let history = keys::history_of_point(&state.pool, code).await?;
+    let gaps = sequence::gaps_of_point(&state.pool, code).await?;
+    let lost = sequence::lost_outboxes(&state.pool, code).await?;
+    let shifts = shift::load(&state.pool, code).await?;
+    let here = path(code);
     let full = user.has_full_access();
     let content = html! {
         section.point-card #point data-point=(point.code) data-state=(point_state(&point)) {
@@ -84,18 +94,18 @@ pub async fn page(
             div.actions {
                 @if full {
                     @match point_state(&point) {
-                        "new" => (button_form("activate", &format!("{here}/activate"), "keys.activate", &user, true, None)),
-                        "blocked" => (button_form("unblock", &format!("{here}/unblock"), "points.unblock", &user, true, None)),
-                        _ => (button_form("block", &format!("{here}/block"), "points.block", &user, true, None)),
+                        "new" => (button_form("activate", &format!("{here}/activate"), "keys.activate", user, true, None)),
+                        "blocked" => (button_form("unblock", &format!("{here}/unblock"), "points.unblock", user, true, None)),
+                        _ => (button_form("block", &format!("{here}/block"), "points.block", user, true, None)),
                     }
                 }
-                (button_form("reset-password", &format!("{here}/password"), "points.reset_password", &user, false, None))
+                (button_form("reset-password", &format!("{here}/password"), "points.reset_password", user, false, None))
             }
         }
         (super::sequence::section(&gaps, &lost))
-        (limits::section(&point, &user))
-        (message_quota_section(&point, &user))
-        (cashiers::section(&point, &cashiers, &user))
+        (limits::section(&point, user, refused_limits))
+        (message_quota_section(&point, user))
+        (cashiers::section(&point, &cashiers, user))
         (shift::section(&shifts))
         h2 { (tr("points.key_history")) }
         @if history.is_empty() {
@@ -134,7 +144,7 @@ pub async fn page(
         }
     };
     let title = format!("{} {}", tr("points.point"), point.code);
-    Ok(layout::page(&here, &title, Some(&user), content))
+    Ok(layout::page(&here, &title, Some(user), content))
 }
 
 /// Activates, blocks or unblocks a point (see the module docs).
