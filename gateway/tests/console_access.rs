@@ -303,7 +303,11 @@ async fn a_full_user_without_codes_enrols_first() {
     let response = gateway
         .console_post("/console/points/P1001/limits", &cookie, &limits)
         .await;
-    assert_eq!(error_kind(response).await, "code-reused");
+    // Refused on the form itself, the limits typed kept.
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("уже использован"), "{html}");
+    assert!(html.contains("value=\"1000\""), "{html}");
     let next = totp_at(&secret, now_ms() + 30_000);
     limits[6] = ("otp", &next);
     let response = gateway
