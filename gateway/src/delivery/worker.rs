@@ -20,6 +20,9 @@
 //!   their cap, the next reads past them: the due jobs of the providers with room only
 //!   ([`deliveries::due_of`]), however many of the others' wait ahead — a provider that does
 //!   not answer holds up no other.
+//! * **A place is the provider's exchange.** A job holds its provider's place until the
+//!   provider answered (or the exchange failed), not while the outcome is recorded: what a
+//!   contract limits is the requests at the provider at once.
 //! * **Temporary vs final.** What the provider protocol calls temporary (OSMP 1 and 90), and
 //!   every failure to get an answer (timeout, connection cut, HTTP error, an unreadable
 //!   answer), is asked again after a backoff; a final refusal reverses the payment
@@ -32,7 +35,7 @@ use std::{
 };
 
 use sqlx::AnyPool;
-use tokio::{task::JoinSet, time::Instant};
+use tokio::{sync::mpsc, task::JoinSet, time::Instant};
 use tolem_providers::adapter::{Answer, PayOrder, ProviderAdapter};
 
 use super::{
@@ -289,6 +292,7 @@ impl Worker {
             let pause_over = woken.then_some(wake_read_at).flatten();
             tokio::select! {
                 Some(ended) = flight.running.join_next_with_id() => flight.ended(ended),
+                Some(id) = flight.answers.recv() => flight.provider_answered(id),
                 () = self.queue.woken() => {
                     more_due = true;
                     woken = true;
@@ -360,14 +364,21 @@ impl Worker {
                 };
                 let worker = self.clone();
                 let provider = claimed.provider.clone();
+                let answers = flight.answers_to.clone();
                 let task = flight.running.spawn(async move {
-                    if let Err(error) = worker.attempt(&claimed, adapter).await {
+                    // The provider's place is free once it answered: recording the outcome
+                    // does not hold it.
+                    let answered = move || {
+                        // Unheard only when the worker is gone: nothing to free then.
+                        let _ = answers.send(tokio::task::id());
+                    };
+                    if let Err(error) = worker.attempt(&claimed, adapter, answered).await {
                         // The claim runs out and the job is tried again.
                         tracing::error!(transaction_id = %claimed.transaction_id, %error,
                             "delivery attempt not recorded");
                     }
                 });
-                flight.tasks.insert(task.id(), provider);
+                flight.tasks.insert(task.id(), Task::new(provider));
             }
         }
         Ok(())
@@ -375,10 +386,13 @@ impl Worker {
 
     /// One attempt at a claimed job, with its provider's adapter as the batch found it
     /// ([`Adapters::of_all`]): none when the provider has no connection, or why it is unusable.
+    /// Calls `answered` once the exchange with the provider is over, before the outcome is
+    /// recorded.
     async fn attempt(
         &self,
         job: &Claimed,
         adapter: Result<Option<Arc<dyn ProviderAdapter>>, String>,
+        answered: impl FnOnce(),
     ) -> Result<(), AttemptError> {
         let adapter = match adapter {
             Ok(Some(adapter)) => adapter,
@@ -396,6 +410,7 @@ impl Worker {
             amount_tiyn: job.amount_tiyn,
         };
         let exchange = adapter.pay(&order).await;
+        answered();
         let now = now_ms();
         let record = |outcome: &str, result_code: Option<i64>, error: Option<String>| Attempt {
             attempt: job.attempt,
@@ -638,11 +653,34 @@ impl Places {
     }
 }
 
+/// A running attempt.
+struct Task {
+    provider: String,
+    /// The provider answered (or the exchange failed): its place is free, the outcome is being
+    /// recorded.
+    answered: bool,
+}
+
+impl Task {
+    fn new(provider: String) -> Self {
+        Task {
+            provider,
+            answered: false,
+        }
+    }
+}
+
 /// The jobs in flight, each provider's count among them, and the room left.
 struct Flight {
     running: JoinSet<()>,
-    /// The provider of each running task.
-    tasks: HashMap<tokio::task::Id, String>,
+    /// Each running task.
+    tasks: HashMap<tokio::task::Id, Task>,
+    /// Where a task says its provider answered, and where the worker hears it.
+    answers_to: mpsc::UnboundedSender<tokio::task::Id>,
+    answers: mpsc::UnboundedReceiver<tokio::task::Id>,
+    /// Tasks whose provider answered, recording the outcome: they count against
+    /// [`RetryPolicy::parallel`], no longer against their provider's places.
+    recording: usize,
     /// How many jobs are in flight (or picked to be) to each provider; a provider with none
     /// has no entry.
     per: HashMap<String, usize>,
@@ -656,9 +694,13 @@ struct Flight {
 impl Flight {
     fn new(retry: &RetryPolicy) -> Self {
         let parallel = retry.parallel.max(1);
+        let (answers_to, answers) = mpsc::unbounded_channel();
         Flight {
             running: JoinSet::new(),
             tasks: HashMap::new(),
+            answers_to,
+            answers,
+            recording: 0,
             per: HashMap::new(),
             parallel,
             places: Places::new(retry, parallel),
@@ -666,13 +708,15 @@ impl Flight {
         }
     }
 
+    /// Nothing in flight, nothing being recorded.
     fn is_empty(&self) -> bool {
-        self.per.is_empty()
+        self.per.is_empty() && self.recording == 0
     }
 
-    /// Jobs in flight or picked to be (a handful of providers to add up).
+    /// Jobs in flight or picked to be, and those recording their outcome (a handful of
+    /// providers to add up).
     fn count(&self) -> usize {
-        self.per.values().sum()
+        self.per.values().sum::<usize>() + self.recording
     }
 
     /// Whether `provider` has all its places in flight.
@@ -755,7 +799,24 @@ impl Flight {
             Ok((id, ())) => id,
             Err(error) => error.id(),
         };
-        if let Some(provider) = self.tasks.remove(&id) {
+        if let Some(task) = self.tasks.remove(&id) {
+            if task.answered {
+                self.recording = self.recording.saturating_sub(1);
+            } else {
+                self.answered(task.provider);
+            }
+        }
+    }
+
+    /// Task `id`'s provider answered: its place is free, the task records the outcome. (One
+    /// that ended first had its place freed then.)
+    fn provider_answered(&mut self, id: tokio::task::Id) {
+        if let Some(task) = self.tasks.get_mut(&id)
+            && !task.answered
+        {
+            task.answered = true;
+            self.recording += 1;
+            let provider = task.provider.clone();
             self.answered(provider);
         }
     }
@@ -941,6 +1002,43 @@ mod tests {
         assert!(worker.start(&picked, &mut flight).await.is_err());
         assert!(flight.is_empty(), "places kept: {:?}", flight.per);
         assert_eq!(flight.room(), 256);
+    }
+
+    #[tokio::test]
+    async fn a_providers_place_is_free_once_it_answered_not_once_the_outcome_is_recorded() {
+        let mut flight = Flight::new(&RetryPolicy {
+            parallel: 4,
+            per_provider: 2,
+            ..RetryPolicy::default()
+        });
+        let (picked, _) = flight.pick([due("k1", "kcell"), due("k2", "kcell")].iter());
+        assert_eq!(picked.len(), 2);
+        // k1's attempt runs until its outcome is recorded; k2's stays in flight throughout.
+        let (recorded, recording) = tokio::sync::oneshot::channel::<()>();
+        let task = flight.running.spawn(async move {
+            let _ = recording.await;
+        });
+        flight
+            .tasks
+            .insert(task.id(), Task::new("kcell".to_owned()));
+        assert!(flight.at_cap("kcell"));
+        // Kcell answered k1: another of its jobs may go while k1's outcome is written.
+        flight.provider_answered(task.id());
+        assert!(!flight.at_cap("kcell"));
+        assert_eq!(
+            flight.room(),
+            2,
+            "the recording still counts among all the places"
+        );
+        drop(recorded);
+        let ended = flight.running.join_next_with_id().await.unwrap();
+        flight.ended(ended);
+        assert_eq!(
+            flight.room(),
+            3,
+            "k1's place freed once, not twice: k2 is in flight"
+        );
+        assert!(!flight.is_empty());
     }
 
     #[test]
