@@ -163,40 +163,29 @@ async fn limits_set_in_the_console_reach_the_phone() {
     let html = response.text().await.unwrap();
     assert!(html.contains("role=\"alert\""), "{html}");
     assert!(html.contains("value=\"-5\""), "{html}");
-    // A wrong one-time code: the same, to type a fresh code only.
-    let response = gateway
-        .console_post(
-            "/console/points/P1001/limits",
-            &admin,
-            &[
-                ("csrf", &csrf),
+    // Hours that are not a number, then a wrong one-time code: the same, what was typed kept.
+    let with_wrong_code = |hours: &'static str| {
+        let (gateway, admin, csrf) = (&gateway, &admin, &csrf);
+        async move {
+            let form = [
+                ("csrf", csrf.as_str()),
                 ("otp", "12345"),
                 ("payment_limit", "30 000"),
                 ("offline_max_payment", "1"),
                 ("offline_max_total", "1"),
-                ("offline_max_age_hours", "abc"),
-            ],
-        )
-        .await;
-    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let html = response.text().await.unwrap();
+                ("offline_max_age_hours", hours),
+            ];
+            let response = gateway
+                .console_post("/console/points/P1001/limits", admin, &form)
+                .await;
+            (response.status(), response.text().await.unwrap())
+        }
+    };
+    let (status, html) = with_wrong_code("abc").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains("value=\"abc\""), "{html}");
-    let response = gateway
-        .console_post(
-            "/console/points/P1001/limits",
-            &admin,
-            &[
-                ("csrf", &csrf),
-                ("otp", "12345"),
-                ("payment_limit", "30 000"),
-                ("offline_max_payment", "1"),
-                ("offline_max_total", "1"),
-                ("offline_max_age_hours", "2"),
-            ],
-        )
-        .await;
-    assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    let html = response.text().await.unwrap();
+    let (status, html) = with_wrong_code("2").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(html.contains("Неверный одноразовый код"), "{html}");
     assert!(html.contains("value=\"30 000\""), "{html}");
     assert_eq!(
