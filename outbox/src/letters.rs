@@ -14,7 +14,6 @@
 //! store (of kind [`EntryKind::Letter`]) while not final, written in one transaction like a
 //! payment's; every change is announced on the same broadcast channel.
 
-use idb::TransactionMode;
 use serde::{Deserialize, Serialize};
 use tolem_protocol::PROTOCOL_VERSION;
 use tolem_protocol::codes::ResultCode;
@@ -159,7 +158,7 @@ pub async fn save_new(letter: SignedLetter, now_ms: i64) -> Result<LetterRecord,
     };
     let (record_js, entry_js) = (to_js(&record)?, to_js(&entry)?);
     let database = db::open().await?;
-    let transaction = database.transaction(&[LETTERS, OUTBOX], TransactionMode::ReadWrite)?;
+    let transaction = database.durable_transaction(&[LETTERS, OUTBOX])?;
     let written = async {
         // `add`, not `put`: a session already there is an error, never overwritten.
         transaction

@@ -12,7 +12,7 @@
 //! The reports live in their own store ([`SHIFTS`], database version 3) and have an entry of
 //! kind [`EntryKind::Shift`] in the shared [`OUTBOX`] while not final.
 
-use idb::{Query, TransactionMode};
+use idb::Query;
 use serde::{Deserialize, Serialize};
 use tolem_protocol::PROTOCOL_VERSION;
 use tolem_protocol::codes::ResultCode;
@@ -198,8 +198,7 @@ pub async fn save_closed(record: &ShiftRecord) -> Result<(), StoreError> {
     };
     let (record_js, entry_js) = (to_js(record)?, to_js(&entry)?);
     let database = db::open().await?;
-    let transaction =
-        database.transaction(&[SHIFTS, OUTBOX, SETTINGS], TransactionMode::ReadWrite)?;
+    let transaction = database.durable_transaction(&[SHIFTS, OUTBOX, SETTINGS])?;
     let written = async {
         let shifts = transaction.object_store(SHIFTS)?;
         let outbox = transaction.object_store(OUTBOX)?;

@@ -155,8 +155,7 @@ pub async fn save_new(payment: SignedPayment, now_ms: i64) -> Result<PaymentReco
     };
     let (record_js, entry_js) = (to_js(&record)?, to_js(&entry)?);
     let database = db::open().await?;
-    let transaction =
-        database.transaction(&[HISTORY, OUTBOX, SETTINGS], TransactionMode::ReadWrite)?;
+    let transaction = database.durable_transaction(&[HISTORY, OUTBOX, SETTINGS])?;
     let written = async {
         let history = transaction.object_store(HISTORY)?;
         let outbox = transaction.object_store(OUTBOX)?;

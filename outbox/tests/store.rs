@@ -10,7 +10,7 @@ mod common;
 
 use common::heard::Heard;
 use common::*;
-use tolem_outbox::db::{self, HISTORY, KEYS, OUTBOX};
+use tolem_outbox::db::{self, HISTORY, KEYS, OUTBOX, SETTINGS};
 use tolem_outbox::record::{Failure, PaymentRecord, State};
 use tolem_outbox::settle;
 use tolem_outbox::store::{self, HISTORY_KEEP, SENDING_GRACE_MS, StoreError};
@@ -35,6 +35,31 @@ async fn fresh_phone() {
             .unwrap();
     }
     db::finish(transaction).await.unwrap();
+}
+
+/// A new payment, letter or shift report is written in a transaction that waits for the disk:
+/// the browser takes the "strict" durability (its default is "relaxed", which a power cut right
+/// after "deferred" on the screen can undo), and what is written through it is there.
+#[wasm_bindgen_test]
+async fn what_must_not_be_lost_is_written_in_a_strict_transaction() {
+    let database = db::open().await.unwrap();
+    let transaction = database.durable_transaction(&[SETTINGS]).unwrap();
+    let raw = web_sys::IdbTransaction::from(transaction);
+    let durability = js_sys::Reflect::get(&raw, &"durability".into()).unwrap();
+    assert_eq!(durability.as_string().as_deref(), Some("strict"));
+    let transaction = idb::Transaction::from(raw);
+    let written = JsValue::from_f64(7.0);
+    let key = JsValue::from_str("strict-test");
+    transaction
+        .object_store(SETTINGS)
+        .unwrap()
+        .put(&written, Some(&key))
+        .unwrap()
+        .await
+        .unwrap();
+    db::finish(transaction).await.unwrap();
+    let read = db::read_setting("strict-test").await.unwrap();
+    assert_eq!(read.and_then(|v| v.as_f64()), Some(7.0));
 }
 
 /// The sessions in a store, read directly (not through the store module).
