@@ -61,7 +61,8 @@ impl Waiting {
     }
 
     /// When the oldest waiting payment must have reached the gateway: after this it is
-    /// refused as too old (909).
+    /// refused as too old (909). In the gateway's time, as the payment was signed with: compare
+    /// it with [`crate::clock::now_ms`], not the phone's own clock, which may be hours off.
     pub fn deadline_ms(&self, limits: &OfflineLimits) -> Option<i64> {
         self.oldest_created_ms
             .map(|created| created.saturating_add(limits.max_age_ms))
@@ -82,7 +83,17 @@ pub enum LimitError {
     Overdue { deadline_ms: i64 },
 }
 
-/// Whether a payment of `amount_tiyn` may be deferred now, with `waiting` already on the phone.
+/// [`check_defer`] at the gateway's time as this phone knows it ([`crate::clock::now_ms`]).
+pub fn check_defer_now(
+    limits: &OfflineLimits,
+    waiting: &Waiting,
+    amount_tiyn: i64,
+) -> Result<(), LimitError> {
+    check_defer(limits, waiting, amount_tiyn, crate::clock::now_ms())
+}
+
+/// Whether a payment of `amount_tiyn` may be deferred at `now_ms` (the gateway's time: see
+/// [`Waiting::deadline_ms`]), with `waiting` already on the phone.
 pub fn check_defer(
     limits: &OfflineLimits,
     waiting: &Waiting,

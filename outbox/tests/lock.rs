@@ -12,7 +12,7 @@ use std::rc::Rc;
 
 use common::*;
 use tolem_outbox::db::{self, HISTORY, OUTBOX, SETTINGS};
-use tolem_outbox::limits::{LimitError, Waiting, check_defer};
+use tolem_outbox::limits::{LimitError, Waiting, check_defer, check_defer_now};
 use tolem_outbox::lock::{
     self, LEASE_KEY, LEASE_MS, Lease, LockError, Mechanism, Wait, sleep_ms, with_lock_using,
 };
@@ -210,5 +210,18 @@ async fn the_limits_count_what_really_waits_in_the_outbox() {
             deadline_ms: deadline
         })
     );
+    // Judged at the gateway's time, as the payments were signed: a phone whose clock is
+    // three hours behind is already past the deadline when its own clock is not.
+    let phone_now = tolem_outbox::clock::phone_now_ms();
+    let hours = |n: i64| n * 3_600_000;
+    let mut old = waiting;
+    old.oldest_created_ms = Some(phone_now + hours(3) - limits.max_age_ms - hours(1));
+    tolem_outbox::clock::observe(phone_now + hours(3), phone_now);
+    assert!(matches!(
+        check_defer_now(&limits, &old, 1_00),
+        Err(LimitError::Overdue { .. })
+    ));
+    tolem_outbox::clock::observe(phone_now, phone_now);
+    assert_eq!(check_defer_now(&limits, &old, 1_00), Ok(()));
     clear(&[HISTORY, OUTBOX]).await;
 }

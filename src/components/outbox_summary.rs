@@ -34,10 +34,11 @@ pub fn OutboxSummary() -> impl IntoView {
         on_cleanup(move || handle.clear());
     }
     // The clock is read at each render, so a change of what waits never shows a stale time; the
-    // interval only makes it render again.
+    // interval only makes it render again. The gateway's time, as the deadline is (the payments
+    // were signed with it): a phone hours off would count down to the wrong moment.
     let current = move || {
         now.track();
-        js_sys::Date::now() as i64
+        tolem_outbox::clock::now_ms()
     };
     let deadline = move || {
         let limits = session.record()?.card.offline;

@@ -279,11 +279,10 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
         let will_wait = action == Action::Defer
             || action == Action::Execute && connection.get_untracked() == Connection::Offline;
         if will_wait && let Some(record) = session.record_untracked() {
-            let checked = limits::check_defer(
+            let checked = limits::check_defer_now(
                 &record.card.offline,
                 &outbox.waiting_untracked(),
                 draft.split.provider_tiyn,
-                js_sys::Date::now() as i64,
             );
             set_over_limit.set(checked.err());
             if checked.is_err() {
