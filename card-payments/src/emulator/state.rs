@@ -430,21 +430,21 @@ impl Emulator {
 
     /// Whether to drop the next asynchronous notification attempt (counting it down).
     pub fn take_dropped_attempt(&self) -> bool {
-        let mut faults = self.faults.lock().unwrap_or_else(|p| p.into_inner());
-        if faults.fail_notifications > 0 {
-            faults.fail_notifications -= 1;
-            true
-        } else {
-            false
-        }
+        self.count_down(|faults| &mut faults.fail_notifications)
     }
 
     /// Whether the next OpStateExt answer about a paid operation says it is still being
     /// credited (counting it down).
     pub fn take_still_crediting(&self) -> bool {
+        self.count_down(|faults| &mut faults.still_crediting)
+    }
+
+    /// Whether a fault that lasts a number of times is still in force, counting one use.
+    fn count_down(&self, times: impl FnOnce(&mut Faults) -> &mut u32) -> bool {
         let mut faults = self.faults.lock().unwrap_or_else(|p| p.into_inner());
-        if faults.still_crediting > 0 {
-            faults.still_crediting -= 1;
+        let left = times(&mut faults);
+        if *left > 0 {
+            *left -= 1;
             true
         } else {
             false
