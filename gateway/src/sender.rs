@@ -161,11 +161,14 @@ pub async fn key_holder(
     if request.point != key.point_code {
         return Err(refuse(ResultCode::KeyNotRegistered));
     }
-    note_what_the_phone_says(pool, &key, &request).await?;
+    // A revoked key's word about the phone is not kept: whoever holds it now (a stolen phone,
+    // a key the dealer took back) could otherwise flag another key of its point as having
+    // lost its outbox — an alert that stays on the dealer's point page.
     if key.state == KeyState::Revoked {
         note_refused_pay(pool, &key.serial, &request).await?;
         return Err(refuse(ResultCode::KeyRevoked));
     }
+    note_what_the_phone_says(pool, &key, &request).await?;
     Ok(KeyHolder {
         request,
         body,
@@ -182,6 +185,7 @@ pub async fn key_holder(
 
 /// Keeps what a proven holder's request says about the phone itself, before any refusal that
 /// may follow (a pending key, a blocked point): the phone's outbox vanished, when it says so.
+/// A revoked key is refused before this: its holder may no longer be the point's phone.
 async fn note_what_the_phone_says(
     pool: &AnyPool,
     key: &Key,

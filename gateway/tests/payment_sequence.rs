@@ -189,3 +189,29 @@ async fn a_signed_request_can_report_a_lost_outbox_too() {
         "{html}"
     );
 }
+
+#[tokio::test]
+async fn a_revoked_key_cannot_flag_another_keys_outbox_as_lost() {
+    let gateway = support::start().await;
+    let stolen = gateway.ready_phone(77).await;
+    let current = gateway.ready_phone(78).await;
+    let current_serial = current.card.key_serial.clone();
+    // The dealer took the stolen phone's key back; whoever holds it still signs with it.
+    let revoke = gateway.send(&stolen, &stolen.request(Step::Revoke)).await;
+    assert_eq!(revoke.code(), ResultCode::Ok);
+
+    let mut balance = stolen.request(Step::Balance);
+    balance.outbox_lost = Some(OutboxLost {
+        key_serial: current_serial.clone(),
+        noticed_at_ms: now_ms(),
+    });
+    assert_eq!(
+        gateway.send(&stolen, &balance).await.code(),
+        ResultCode::KeyRevoked
+    );
+    let html = point_page(&gateway).await;
+    assert!(
+        !html.contains("outbox-lost"),
+        "a revoked key flagged the point's working phone {current_serial}:\n{html}"
+    );
+}

@@ -204,3 +204,51 @@ async fn two_pending_keys_of_one_point_are_both_kept() {
         ]
     );
 }
+
+/// The key card refuses a blocked dealer's point (52) and names an active cashier; a block
+/// that comes between the card and the key's registration refuses the registration the same
+/// way, before the point's password is spent: once the block is lifted, the same password
+/// registers the key.
+#[tokio::test]
+async fn a_block_since_the_card_refuses_the_key_and_keeps_the_password() {
+    let gateway = support::start().await;
+    let phone = gateway.new_phone(1).await;
+    let card = &phone.card;
+    for (block, lift, code) in [
+        (
+            format!(
+                "UPDATE dealers SET active = 0 WHERE code = '{}'",
+                card.dealer
+            ),
+            format!(
+                "UPDATE dealers SET active = 1 WHERE code = '{}'",
+                card.dealer
+            ),
+            ResultCode::DealerBlocked,
+        ),
+        (
+            format!(
+                "UPDATE cashiers SET active = 0 WHERE code = '{}'",
+                card.cashier
+            ),
+            format!(
+                "UPDATE cashiers SET active = 1 WHERE code = '{}'",
+                card.cashier
+            ),
+            ResultCode::CashierBlocked,
+        ),
+    ] {
+        gateway.sql(&block).await;
+        let reply = gateway
+            .register(&phone, &phone.registration(PASSWORD))
+            .await;
+        assert_eq!(reply.status_and_code(), (StatusCode::OK, code));
+        assert!(stored_keys(&gateway).await.is_empty());
+        gateway.sql(&lift).await;
+    }
+    let reply = gateway
+        .register(&phone, &phone.registration(PASSWORD))
+        .await;
+    assert_eq!(reply.code(), ResultCode::Ok, "{}", reply.text());
+    assert_eq!(stored_keys(&gateway).await.len(), 1);
+}

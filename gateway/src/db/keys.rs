@@ -128,14 +128,7 @@ pub async fn register(
     now: i64,
 ) -> Result<Registration, sqlx::Error> {
     // The card names the cashier; the key is bound to them for good (see `sender::authorize`).
-    let cashier: Option<String> = sqlx::query_scalar(
-        "SELECT cashier_code FROM key_cards WHERE serial = $1 AND point_code = $2",
-    )
-    .bind(serial)
-    .bind(point_code)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some(cashier) = cashier else {
+    let Some(cashier) = card_cashier(&mut *conn, serial, point_code).await? else {
         return Ok(Registration::UnknownCard);
     };
     // No conflict target: either unique key (the serial, the public key) makes it a no-op.
@@ -169,6 +162,19 @@ pub async fn register(
     .fetch_one(conn)
     .await?;
     Ok(Registration::Registered { other_pending })
+}
+
+/// The cashier the key card `serial` of `point_code` names, if there is such a card.
+pub async fn card_cashier<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    serial: &str,
+    point_code: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT cashier_code FROM key_cards WHERE serial = $1 AND point_code = $2")
+        .bind(serial)
+        .bind(point_code)
+        .fetch_optional(executor)
+        .await
 }
 
 /// The key registered under `serial`.

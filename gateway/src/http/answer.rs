@@ -13,6 +13,7 @@
 //!   904 wrong point code or password, 919 a point password already used for a key;
 //! * **413** — the body is over `MAX_BODY_BYTES` (code 900), refused before it is read; a batch
 //!   (`/api/v1/batch`) over its limits (code 920);
+//! * **415** — the body comes in a coding the gateway does not read, anything but gzip (900);
 //! * **429** — 905 too many attempts, with `retry_after_s` and a `Retry-After` header;
 //! * **500** — 999, something failed inside the gateway: the request may be repeated;
 //! * **200** — everything else: success, and every decision about a sender the gateway has
@@ -127,6 +128,19 @@ impl Answer {
         }
     }
 
+    /// The body comes in a coding the gateway does not read (anything but gzip): 415, and the
+    /// codings it reads in `Accept-Encoding` (RFC 7694).
+    pub fn unread_coding() -> Answer {
+        Answer {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            body: AnswerBody::Fresh(Box::new(Response::code(
+                None,
+                ResultCode::Malformed,
+                now_ms(),
+            ))),
+        }
+    }
+
     /// Something failed inside the gateway: logged here, never sent.
     pub fn internal(error: &dyn std::fmt::Display) -> Answer {
         tracing::error!(%error, "protocol request failed");
@@ -192,6 +206,20 @@ pub async fn sign_answers(
     next: Next,
 ) -> HttpResponse {
     let step = step_of(request.uri());
+    // The decompression layer outside has decoded gzip and removed its header; any other
+    // coding is still named here, its bytes unread. Refused unbound: the request's digest
+    // would be over bytes nobody can read.
+    if request
+        .headers()
+        .get(header::CONTENT_ENCODING)
+        .is_some_and(|coding| coding != "identity")
+    {
+        let mut refusal = Answer::unread_coding().into_response();
+        refusal
+            .headers_mut()
+            .insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
+        return sign(&state, &step, refusal, None).await;
+    }
     let bind = request
         .headers()
         .get(BIND_HEADER)

@@ -50,10 +50,10 @@ pub fn api_router(state: &AppState) -> Router<AppState> {
 /// The signed protocol (`/api/v1`): every answer leaves signed by the gateway key.
 ///
 /// A request body may come gzipped (`Content-Encoding: gzip`; any other coding is refused with
-/// 415): a phone on a slow link sends its replayed batch that way. It is decoded before
-/// anything reads it, so the signatures, the answer's binding and every size limit apply to
-/// the bytes the phone signed — a small body that inflates past a limit is refused like a
-/// large one. Large answers go back compressed ([`compress_large`]).
+/// a signed 415, [`answer::sign_answers`]): a phone on a slow link sends its replayed batch
+/// that way. It is decoded before anything reads it, so the signatures, the answer's binding
+/// and every size limit apply to the bytes the phone signed — a small body that inflates past
+/// a limit is refused like a large one. Large answers go back compressed ([`compress_large`]).
 fn protocol_router(state: &AppState) -> Router<AppState> {
     Router::new()
         .merge(key_card::router())
@@ -68,7 +68,9 @@ fn protocol_router(state: &AppState) -> Router<AppState> {
             state.clone(),
             answer::sign_answers,
         ))
-        .layer(RequestDecompressionLayer::new())
+        // A coding it cannot read passes through with its header, for the signing layer to
+        // refuse: the layer's own 415 would leave unsigned.
+        .layer(RequestDecompressionLayer::new().pass_through_unaccepted(true))
         .layer(compress_large())
 }
 

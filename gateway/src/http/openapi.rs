@@ -250,6 +250,12 @@ impl IntoResponses for ProtocolAnswers {
                 false,
             ),
             (
+                "415",
+                "The body comes in a coding the gateway does not read (900): only gzip is; \
+                 `Accept-Encoding` says so.",
+                false,
+            ),
+            (
                 "429",
                 "905 too many attempts: `retry_after_s` and `Retry-After` say when to try again.",
                 true,

@@ -16,7 +16,9 @@
 //! The password enrols one key: the registration that uses it marks it used in the same
 //! transaction, and a second registration with it — later, or racing this one — gets 919 until
 //! the dealer gives the point a new password. So a password seen over a shoulder is worth
-//! nothing once the point's own phone has registered.
+//! nothing once the point's own phone has registered. A dealer or the card's cashier blocked
+//! since the card was issued is refused as the card would be now (52, 54), before the
+//! password is spent.
 
 use axum::{Router, extract::State, routing::post};
 use serde::Deserialize;
@@ -103,11 +105,17 @@ pub(crate) async fn register(
     let now = now_ms();
     let mut tx = begin_write(&state.pool).await?;
     let registration = keys::register(&mut tx, &serial, &point, &public_key, now).await?;
-    if matches!(registration, Registration::Registered { .. })
-        && !network::use_point_password(&mut tx, &point, now).await?
-    {
-        tx.rollback().await?;
-        return Err(point_login::used(&point, "key registration", ip));
+    if matches!(registration, Registration::Registered { .. }) {
+        if let Some(code) = blocked(&mut tx, &serial, &point).await? {
+            tx.rollback().await?;
+            tracing::warn!(%point, %serial, %ip, code = code.number(),
+                "key registration refused: blocked since the card was issued");
+            return Err(refuse(code));
+        }
+        if !network::use_point_password(&mut tx, &point, now).await? {
+            tx.rollback().await?;
+            return Err(point_login::used(&point, "key registration", ip));
+        }
     }
     if let Registration::Registered { other_pending } = registration {
         let dealer = network::point(&mut *tx, &point)
@@ -170,4 +178,29 @@ pub(crate) async fn register(
             Err(refuse(ResultCode::KeyAlreadyRegistered))
         }
     }
+}
+
+/// Why a new key of the card `serial` may not be registered now, if it may not: its point's
+/// dealer was blocked (52), or the cashier its card names (54), since the card was issued —
+/// the key card refuses both. Asked before the point's password is spent on the key, so the
+/// phone can register with the same password once the dealer lifts the block.
+async fn blocked(
+    conn: &mut sqlx::AnyConnection,
+    serial: &str,
+    point: &str,
+) -> Result<Option<ResultCode>, sqlx::Error> {
+    let dealer = match network::point(&mut *conn, point).await? {
+        Some(point) => network::dealer(&mut *conn, &point.dealer_code).await?,
+        None => None,
+    };
+    if dealer.is_some_and(|dealer| !dealer.active) {
+        return Ok(Some(ResultCode::DealerBlocked));
+    }
+    let cashier = match keys::card_cashier(&mut *conn, serial, point).await? {
+        Some(code) => network::cashier(&mut *conn, point, &code).await?,
+        None => None,
+    };
+    Ok(cashier
+        .filter(|cashier| !cashier.active)
+        .map(|_| ResultCode::CashierBlocked))
 }
