@@ -130,6 +130,17 @@ async fn run(config: Config) -> Result<(), StartupError> {
         config.public_url.as_deref().or(own_url.as_deref()),
         addr,
     )));
+    // Letters carry the verification page's address to people elsewhere: an address only this
+    // machine can open is a link they cannot follow.
+    if matches!(transport, Transport::Smtp { .. })
+        && config.public_url.is_none()
+        && (addr.ip().is_loopback() || addr.ip().is_unspecified())
+    {
+        tracing::warn!(
+            verify_url = %mail_queue.verify_url(),
+            "letters sent by SMTP link to an address their recipients cannot open: set --public-url"
+        );
+    }
     let shown_transport = transport.describe();
     let mail_worker = worker::Worker {
         pool: pool.clone(),

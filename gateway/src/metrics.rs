@@ -142,6 +142,7 @@ pub fn face_of(path: &str) -> &'static str {
         "console"
     } else if path.starts_with("/bill/")
         || path.starts_with("/card/")
+        || path.starts_with("/receipt/")
         || path.starts_with("/verify")
     {
         "public"
@@ -272,4 +273,26 @@ async fn queue(
         depth,
         oldest_age_s: oldest.map_or(0, |oldest| (now_ms - oldest).max(0) / 1000),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::face_of;
+
+    /// The public pages' latency is read apart from the app's files: each of their routes
+    /// (`public::router`) counts as public.
+    #[test]
+    fn every_public_page_counts_as_public() {
+        for path in [
+            "/bill/token",
+            "/card/bill/1/check",
+            "/receipt/T-1/session",
+            "/verify",
+        ] {
+            assert_eq!(face_of(path), "public", "{path}");
+        }
+        assert_eq!(face_of("/api/v1/pay"), "api");
+        assert_eq!(face_of("/console/points"), "console");
+        assert_eq!(face_of("/index.html"), "app");
+    }
 }

@@ -259,6 +259,17 @@ async fn a_bill_paid_by_card_becomes_one_payment_and_the_phone_is_told() {
         Some("paid"),
         "{page}"
     );
+    // The payment's delivery cannot be read for a moment: the customer is asked to look again,
+    // never told that a paid bill was refunded (and so to pay again).
+    gateway
+        .sql("ALTER TABLE deliveries RENAME TO deliveries_away")
+        .await;
+    let (http, page) = get(gateway, &outcome_path.replace(&gateway.url, "")).await;
+    gateway
+        .sql("ALTER TABLE deliveries_away RENAME TO deliveries")
+        .await;
+    assert_eq!(http, StatusCode::SERVICE_UNAVAILABLE, "{page}");
+    assert_eq!(attribute(&page, "data-state"), None, "{page}");
     let (_, page) = get(gateway, &format!("/bill/{token}")).await;
     assert_eq!(
         attribute(&page, "data-state").as_deref(),

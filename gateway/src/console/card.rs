@@ -86,7 +86,7 @@ async fn list(
                     thead { tr {
                         th { (tr("card.invoice")) }
                         @if dealer_code.is_none() { th { (tr("card.dealer")) } }
-                        th { (tr("payments.point")) }
+                        th { (tr("keys.col_point")) }
                         th { (tr("payments.provider")) }
                         th { (tr("payments.account")) }
                         th.amount { (tr("card.paid_amount")) }

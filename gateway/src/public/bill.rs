@@ -264,6 +264,45 @@ struct Back {
     after: String,
 }
 
+/// The outcome page when the database could not be read: 503, "try again in a moment" — never
+/// a guess (a paid bill whose delivery could not be read is not a refunded one).
+fn outcome_unavailable(error: &sqlx::Error) -> Response {
+    tracing::error!(%error, "bill outcome page failed");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        frame(
+            &tr("bill.title"),
+            "",
+            html! {
+                p.error #reason { (tr("bill.unavailable")) }
+            },
+        ),
+    )
+        .into_response()
+}
+
+/// The delivery of the bill's payment `transaction_id` as the customer is told it, if it has
+/// one (a paid bill without one was refused at settlement and refunded): its state, or
+/// "refunded" for a payment delivered and then refunded to the card from the console (as the
+/// cashier's status says).
+async fn delivery_word(
+    state: &AppState,
+    transaction_id: &str,
+) -> Result<Option<&'static str>, sqlx::Error> {
+    let mut conn = state.pool.acquire().await?;
+    let Some(found) = deliveries::find(&mut conn, transaction_id).await? else {
+        return Ok(None);
+    };
+    if found.state == deliveries::State::Delivered
+        && payments::refunded_at(&mut conn, transaction_id)
+            .await?
+            .is_some()
+    {
+        return Ok(Some("refunded"));
+    }
+    Ok(Some(found.state.as_str()))
+}
+
 /// `GET /card/bill/<invoice>/<check>`.
 async fn outcome(
     State(state): State<AppState>,
@@ -289,37 +328,16 @@ async fn outcome(
             )
                 .into_response();
         }
-        Err(error) => {
-            tracing::error!(%error, "bill outcome page failed");
-            return (
-                StatusCode::SERVICE_UNAVAILABLE,
-                frame(
-                    &tr("bill.title"),
-                    "",
-                    html! {
-                        p.error #reason { (tr("bill.unavailable")) }
-                    },
-                ),
-            )
-                .into_response();
-        }
+        Err(error) => return outcome_unavailable(&error),
     };
     let now = now_ms();
     let here = format!("/card/bill/{invoice}/{check}");
-    // The delivery's state as the customer is told it: "refunded" for a payment delivered and
-    // then refunded to the card from the console (as the cashier's status says).
-    let delivery = match (&bill.transaction_id, state.pool.acquire().await) {
-        (Some(id), Ok(mut conn)) => match deliveries::find(&mut conn, id).await {
-            Ok(Some(found)) if found.state == deliveries::State::Delivered => {
-                match payments::refunded_at(&mut conn, id).await {
-                    Ok(Some(_)) => Some("refunded"),
-                    _ => Some(found.state.as_str()),
-                }
-            }
-            Ok(Some(found)) => Some(found.state.as_str()),
-            _ => None,
+    let delivery = match &bill.transaction_id {
+        Some(id) => match delivery_word(&state, id).await {
+            Ok(word) => word,
+            Err(error) => return outcome_unavailable(&error),
         },
-        _ => None,
+        None => None,
     };
     let amount = bill
         .content

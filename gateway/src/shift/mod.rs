@@ -114,12 +114,7 @@ pub async fn gateway_figures(
     let rows = store::payments_between(pool, point, key_serial, from_ms, to_ms).await?;
     let mut figures = GatewayFigures::default();
     for row in rows {
-        let state = match (row.accepted, row.refunded, row.card) {
-            (false, _, _) => ShiftState::Rejected,
-            (true, true, _) => ShiftState::Refunded,
-            (true, false, true) => ShiftState::Card,
-            (true, false, false) => ShiftState::Accepted,
-        };
+        let state = state_of(&row);
         figures
             .states
             .entry(state)
@@ -134,6 +129,19 @@ pub async fn gateway_figures(
         }
     }
     Ok(figures)
+}
+
+/// Where a payment stands in its shift's report, as the phone counts it
+/// (`tolem_outbox::shift::state_of`): a card payment refused at settlement is a bill left
+/// unpaid (its card refunded), which the phone does not count among the rejected cash.
+fn state_of(payment: &store::ShiftPayment) -> ShiftState {
+    match (payment.accepted, payment.refunded, payment.card) {
+        (false, _, true) => ShiftState::Unpaid,
+        (false, _, false) => ShiftState::Rejected,
+        (true, true, _) => ShiftState::Refunded,
+        (true, false, true) => ShiftState::Card,
+        (true, false, false) => ShiftState::Accepted,
+    }
 }
 
 /// One line of the comparison: what the phone said, what the gateway has (`None` where the
@@ -202,4 +210,56 @@ pub fn compare(report: &ShiftReport, gateway: &GatewayFigures) -> Comparison {
         })
         .collect();
     Comparison { states, providers }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tolem_protocol::shift::StateLine;
+
+    fn payment(accepted: bool, refunded: bool, card: bool) -> store::ShiftPayment {
+        store::ShiftPayment {
+            provider: "kcell".into(),
+            customer_amount_tiyn: 10_000,
+            accepted,
+            refunded,
+            card,
+        }
+    }
+
+    /// A bill whose card charge was refused at settlement (a duplicate, a limit) is a rejected
+    /// card payment at the gateway and an unpaid bill on the phone: a shift that balances
+    /// must not show a difference on the rejected line for it.
+    #[test]
+    fn a_card_payment_refused_at_settlement_is_an_unpaid_bill_as_the_phone_counts_it() {
+        assert_eq!(state_of(&payment(false, false, true)), ShiftState::Unpaid);
+        assert_eq!(
+            state_of(&payment(false, false, false)),
+            ShiftState::Rejected
+        );
+        assert_eq!(state_of(&payment(true, false, true)), ShiftState::Card);
+        assert_eq!(state_of(&payment(true, true, true)), ShiftState::Refunded);
+
+        let mut gateway = GatewayFigures::default();
+        gateway
+            .states
+            .entry(state_of(&payment(false, false, true)))
+            .or_default()
+            .add(10_000);
+        let phone = ShiftReport {
+            opened_at_ms: 0,
+            closed_at_ms: 1,
+            states: vec![StateLine {
+                state: ShiftState::Unpaid,
+                figures: Figures {
+                    count: 1,
+                    sum_tiyn: 10_000,
+                },
+            }],
+            providers: vec![],
+            cash_tiyn: 0,
+            waiting: Figures::default(),
+        };
+        assert!(!compare(&phone, &gateway).differs());
+    }
 }
