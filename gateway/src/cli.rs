@@ -17,7 +17,7 @@ use crate::{
         connections::{self, ConnectionError},
         registry,
     },
-    users::{self, NewUser},
+    users::{self, NewPassword, NewUser},
 };
 
 /// `tolem-gateway operator add --email …`: 0 created, 1 refused (the reason printed), 2 the
@@ -31,13 +31,14 @@ pub async fn operator_add(config: &Config, email: &str) -> ExitCode {
         return fail(2, &error);
     }
     let created = async {
+        let password = NewPassword::make().await?;
         let mut tx = begin_write(&pool).await?;
         let user = NewUser {
             email,
             party: &Party::Operator,
             access_level: AccessLevel::Full,
         };
-        let password = users::create_in(&mut tx, &Actor::cli(), &user, now_ms()).await?;
+        let password = users::create_in(&mut tx, &Actor::cli(), &user, password, now_ms()).await?;
         tx.commit().await?;
         Ok::<_, users::UserError>(password)
     }

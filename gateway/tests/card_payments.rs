@@ -737,6 +737,13 @@ async fn the_console_refunds_a_delivered_card_payment_once_with_a_one_time_code(
     // amount back and the commission on it is reversed.
     assert_eq!(gateway.balance_of(DEALER).await, before - AMOUNT);
     assert_eq!(gateway.ledger_entries(DEALER, "card_refund").await, 1);
+    // In the dealer's audit trail with who asked and from where, as every console change.
+    let (who, ip): (String, String) =
+        sqlx::query_as("SELECT actor, ip FROM audit_log WHERE action = 'card.refund_requested'")
+            .fetch_one(&gateway.pool)
+            .await
+            .unwrap();
+    assert_eq!((who.as_str(), ip.as_str()), (ADMIN.0, "127.0.0.1"));
 
     // The phone's history follows: the payment is refunded (the method says: to the card).
     let (_, outcome) = status(gateway, &phone, &request).await;

@@ -677,6 +677,65 @@ async fn the_password_page_refuses_a_wrong_current_password_and_a_short_one() {
     );
 }
 
+/// A clerk who fears someone else is signed in as them changes the password: that other
+/// session ends, theirs goes on. And a session left open is no way to guess the password:
+/// wrong current passwords count as failed logins.
+#[tokio::test]
+async fn a_changed_password_ends_the_users_other_sessions_and_guesses_are_counted() {
+    let gateway = support::start().await;
+    let mine = gateway.console_session(CLERK).await;
+    let theirs = gateway.console_session(CLERK).await;
+    let (_, csrf) = gateway.console_page("/console/password", &theirs).await;
+    let guess = |current: &'static str| {
+        let (gateway, theirs, csrf) = (&gateway, &theirs, &csrf);
+        async move {
+            gateway
+                .console_post(
+                    "/console/password",
+                    theirs,
+                    &[
+                        ("csrf", csrf),
+                        ("current", current),
+                        ("new", "someone else's passphrase"),
+                        ("again", "someone else's passphrase"),
+                    ],
+                )
+                .await
+                .status()
+        }
+    };
+    for _ in 0..5 {
+        assert_eq!(guess("a guess").await, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    // Blocked now, even for the right one.
+    assert_eq!(guess(CLERK.1).await, StatusCode::TOO_MANY_REQUESTS);
+
+    // Both sessions come from this test's one address, so the clerk waits out the block too
+    // (lifted here as the wait would), then changes the password.
+    gateway
+        .sql("UPDATE login_attempts SET blocked_until_ms = 0")
+        .await;
+    let (_, csrf) = gateway.console_page("/console/password", &mine).await;
+    let response = gateway
+        .console_post(
+            "/console/password",
+            &mine,
+            &[
+                ("csrf", &csrf),
+                ("current", CLERK.1),
+                ("new", "a long new passphrase"),
+                ("again", "a long new passphrase"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let other = gateway.console_get("/console/keys", &theirs).await;
+    assert_eq!(other.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&other), "/console/login");
+    let own = gateway.console_get("/console/keys", &mine).await;
+    assert_eq!(own.status(), StatusCode::OK);
+}
+
 #[tokio::test]
 async fn an_address_with_a_slash_or_hash_is_acted_on_through_its_button() {
     let gateway = support::start().await;

@@ -2,12 +2,18 @@
 //! test's client plays the proxy at 127.0.0.1 and names clients in `X-Forwarded-For`. One
 //! client locked out of the console does not lock out another client of the same account; the
 //! audit trail records the client's address, not the proxy's; a header sent by anyone but a
-//! trusted proxy is ignored, so rotating forged addresses does not escape the throttle.
+//! trusted proxy is ignored, so rotating forged addresses does not escape the throttle; and
+//! a user's one-time codes are counted for the user, so a known password does not let the
+//! six digits be tried from address after address.
 
 mod support;
 
 use reqwest::{Response, StatusCode};
-use support::{Gateway, browser::CLERK, client_from};
+use support::{
+    Gateway,
+    browser::{ADMIN, CLERK},
+    client_from,
+};
 
 const PROXY: &str = "127.0.0.1";
 
@@ -132,4 +138,29 @@ async fn one_address_spraying_many_accounts_is_capped() {
     // Another client behind the proxy is not affected.
     let clerk = login_via(&gateway, &gateway.client, "198.51.100.9", CLERK).await;
     assert_eq!(clerk.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn one_time_codes_guessed_from_many_addresses_are_counted_for_the_user() {
+    let gateway = support::start_behind_proxy(PROXY).await;
+    // The admin's password is known to someone without the admin's phone: each address tries
+    // a code (empty here, so wrong) with it.
+    let mut statuses = Vec::new();
+    for client in 1..=6 {
+        let forwarded = format!("203.0.113.{client}");
+        statuses.push(
+            login_via(&gateway, &gateway.client, &forwarded, ADMIN)
+                .await
+                .status(),
+        );
+    }
+    assert_eq!(
+        statuses,
+        [
+            vec![StatusCode::UNAUTHORIZED; 5],
+            vec![StatusCode::TOO_MANY_REQUESTS]
+        ]
+        .concat(),
+        "five wrong codes for the user, then a wait whatever the address"
+    );
 }

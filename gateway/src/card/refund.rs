@@ -63,7 +63,7 @@ pub async fn request_in(
     transaction: Option<&str>,
     amount_tiyn: i64,
     reason: Reason,
-    requested_by: Option<&str>,
+    requested_by: Option<&Actor>,
     now_ms: i64,
 ) -> Result<bool, sqlx::Error> {
     let asked = bills::insert_refund(
@@ -72,7 +72,7 @@ pub async fn request_in(
         transaction,
         amount_tiyn,
         reason.as_str(),
-        requested_by,
+        requested_by.map(|actor| actor.who.as_str()),
         now_ms,
     )
     .await?;
@@ -89,11 +89,12 @@ pub async fn request_in(
                 "reason": reason.as_str(),
             }),
         };
+        // In the bill's dealer's trail whoever asked (the operator too): the dealer sees
+        // every refund of its payments.
         let actor = match requested_by {
             Some(user) => Actor {
-                who: user.to_owned(),
                 dealer_code: Some(bill.dealer_code.clone()),
-                ip: "-".to_owned(),
+                ..user.clone()
             },
             None => Actor::system(Some(&bill.dealer_code)),
         };
@@ -274,7 +275,7 @@ pub async fn console_refund_in(
     tx: &mut AnyConnection,
     transaction_id: &str,
     dealer_code: Option<&str>,
-    user: &str,
+    user: &Actor,
     now_ms: i64,
 ) -> Result<Bill, ConsoleRefundError> {
     let bill = bill_of_payment(&mut *tx, transaction_id)

@@ -161,7 +161,7 @@ async fn refund(
     back: &str,
 ) -> Result<Response, ConsoleError> {
     let mut tx = confirm::begin_confirmed(state, user, ip, &form.csrf, &form.otp).await?;
-    console_refund_in(&mut tx, transaction, dealer_code, user.email(), now_ms())
+    console_refund_in(&mut tx, transaction, dealer_code, &user.actor(ip), now_ms())
         .await
         .map_err(|error| match error {
             crate::card::refund::ConsoleRefundError::Database(error) => error.into(),

@@ -56,6 +56,19 @@ pub async fn form() -> Markup {
     login_page("", None)
 }
 
+/// The login form again, 429, saying how many minutes the block lasts.
+fn blocked_page(email: &str, blocked: throttle::Blocked) -> Response {
+    let minutes = blocked.retry_after_s.div_ceil(60).to_string();
+    let message = rust_i18n::t!(
+        "login.blocked",
+        locale = crate::web::language::current().tag(),
+        minutes = minutes
+    );
+    let mut response = login_page(email, Some(message.into_owned())).into_response();
+    *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+    response
+}
+
 fn login_page(email: &str, problem: Option<String>) -> Markup {
     let content = html! {
         @if let Some(problem) = problem {
@@ -118,15 +131,7 @@ pub async fn submit(
         // attempts against a block must not write a row (and take the write lock) each.
         tracing::warn!(email = %loggable(&email), %ip, retry_after_s = blocked.retry_after_s,
             "console login rate-limited");
-        let minutes = blocked.retry_after_s.div_ceil(60).to_string();
-        let message = rust_i18n::t!(
-            "login.blocked",
-            locale = crate::web::language::current().tag(),
-            minutes = minutes
-        );
-        let mut response = login_page(&email, Some(message.into_owned())).into_response();
-        *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-        return Ok(response);
+        return Ok(blocked_page(&email, blocked));
     }
     let user = sessions::user(&state.pool, &email).await?;
     // The dealer of the account, if there is one: its trail gets the failed attempt too.
@@ -160,13 +165,28 @@ pub async fn submit(
     let enrolment = totp::enrolment(&state.pool, &user.email).await?;
     let code_step = match &enrolment.secret {
         None => None,
-        Some(secret) => match totp::judge(secret, enrolment.last_step, &otp, now) {
-            Verdict::Fresh(step) => Some(step),
-            Verdict::Reused => {
-                return refused(&state, &account, &email, dealer, ip, "code_reused").await;
+        Some(secret) => {
+            // The user's codes are counted as a confirmation counts them, whatever the
+            // address: with the password known, six digits must not be tried from address
+            // after address (each a fresh `account` and `address` to the checks above). Only
+            // someone who has the password can spend this count.
+            let codes = Subject::one_time_code(&user.email);
+            if let Some(blocked) = throttle::charge(&state.pool, &[&codes], now).await? {
+                tracing::warn!(email = %user.email, %ip, retry_after_s = blocked.retry_after_s,
+                    "console login: one-time codes rate-limited");
+                return Ok(blocked_page(&email, blocked));
             }
-            _ => return refused(&state, &account, &email, dealer, ip, "wrong_code").await,
-        },
+            match totp::judge(secret, enrolment.last_step, &otp, now) {
+                Verdict::Fresh(step) => {
+                    throttle::clear(&state.pool, &codes, now).await?;
+                    Some(step)
+                }
+                Verdict::Reused => {
+                    return refused(&state, &account, &email, dealer, ip, "code_reused").await;
+                }
+                _ => return refused(&state, &account, &email, dealer, ip, "wrong_code").await,
+            }
+        }
     };
     throttle::clear(&state.pool, &account, now).await?;
     throttle::refund(&state.pool, &address).await?;

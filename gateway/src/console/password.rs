@@ -4,6 +4,11 @@
 //! not type the current one again — they typed it a moment ago to log in.
 //!
 //! A refused form keeps nothing typed: these are passwords, never echoed back into a page.
+//!
+//! A wrong current password counts as a failed login of the user at that address (so a
+//! session left open on someone else's screen is no way to guess the password at leisure),
+//! and a changed password ends the user's other sessions: whoever changes it because they fear
+//! someone else is signed in as them has shut that one out.
 
 use axum::{
     Form,
@@ -20,9 +25,10 @@ use super::{
     session::{PASSWORD_PATH, SignedIn},
 };
 use crate::{
-    db::{begin_write, now_ms},
+    db::{begin_write, now_ms, sessions},
     password::{hash_password, verify_password},
     state::AppState,
+    throttle::{self, Subject},
     users::{self, MIN_PASSWORD_CHARS, UserError},
     web::client_ip::ClientIp,
 };
@@ -83,6 +89,18 @@ pub async fn submit(
     let form = forms::read(form);
     user.check_csrf(&form.csrf)?;
     match change(&state, &user, ip, &form).await {
+        Err(Refused::Blocked(blocked)) => {
+            let minutes = blocked.retry_after_s.div_ceil(60).to_string();
+            let message = rust_i18n::t!(
+                "login.blocked",
+                locale = crate::web::language::current().tag(),
+                minutes = minutes
+            );
+            let mut response = form_page(&user, Some(message.into_owned())).into_response();
+            *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+            Ok(response)
+        }
+        Err(Refused::User(error)) => refused(&user, error),
         Ok(()) => {
             let next = if user.0.totp_enrolled {
                 user.home()
@@ -91,13 +109,32 @@ pub async fn submit(
             };
             Ok(Redirect::to(next).into_response())
         }
-        Err(UserError::Database(error)) => Err(error.into()),
-        Err(UserError::Password(error)) => Err(error.into()),
-        Err(error) => {
-            let mut response = form_page(&user, Some(tr(error.message_key()))).into_response();
+    }
+}
+
+/// The form again with what was wrong with it (422), or the error page.
+fn refused(user: &SignedIn, error: UserError) -> Result<Response, ConsoleError> {
+    match error {
+        UserError::Database(error) => Err(error.into()),
+        UserError::Password(error) => Err(error.into()),
+        error => {
+            let mut response = form_page(user, Some(tr(error.message_key()))).into_response();
             *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             Ok(response)
         }
+    }
+}
+
+/// Why a password was not changed.
+enum Refused {
+    User(UserError),
+    /// Too many wrong current passwords (or failed logins) of the user at this address.
+    Blocked(throttle::Blocked),
+}
+
+impl<E: Into<UserError>> From<E> for Refused {
+    fn from(error: E) -> Refused {
+        Refused::User(error.into())
     }
 }
 
@@ -106,18 +143,28 @@ async fn change(
     user: &SignedIn,
     ip: std::net::IpAddr,
     form: &PasswordForm,
-) -> Result<(), UserError> {
+) -> Result<(), Refused> {
     let email = user.email();
     users::check_new_password(email, &form.new, &form.again)?;
     let mut conn = state.pool.acquire().await?;
     let (old_hash, forced) = users::password_state(&mut conn, email).await?;
     drop(conn);
-    if !forced && !verify_password(form.current.clone(), old_hash.clone()).await? {
-        tracing::warn!(%email, %ip, "password change refused: wrong current password");
-        return Err(UserError::WrongPassword);
+    if !forced {
+        let attempts = Subject::console_login(email, ip);
+        let now = now_ms();
+        if let Some(blocked) = throttle::charge(&state.pool, &[&attempts], now).await? {
+            tracing::warn!(%email, %ip, retry_after_s = blocked.retry_after_s,
+                "password change rate-limited");
+            return Err(Refused::Blocked(blocked));
+        }
+        if !verify_password(form.current.clone(), old_hash.clone()).await? {
+            tracing::warn!(%email, %ip, "password change refused: wrong current password");
+            return Err(UserError::WrongPassword.into());
+        }
+        throttle::clear(&state.pool, &attempts, now).await?;
     }
     if verify_password(form.new.clone(), old_hash).await? {
-        return Err(UserError::SamePassword);
+        return Err(UserError::SamePassword.into());
     }
     let new_hash = hash_password(form.new.clone()).await?;
     let mut tx = begin_write(&state.pool).await?;
@@ -131,6 +178,7 @@ async fn change(
         now_ms(),
     )
     .await?;
+    sessions::delete_others_of_user(&mut *tx, email, &user.0.id_hash).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -40,7 +40,7 @@ use crate::{
     },
     state::AppState,
     users::{
-        self, NewUser, OneTimePassword, UserError,
+        self, NewPassword, NewUser, OneTimePassword, UserError,
         manage::{self, Listed, Manager},
     },
     web::client_ip::ClientIp,
@@ -308,6 +308,10 @@ pub(super) async fn invite(
         let extra = extra(tr(error.message_key()));
         return show(state, user, view, extra, StatusCode::UNPROCESSABLE_ENTITY).await;
     }
+    // Made before the code is spent and the write lock taken (see `NewPassword`).
+    let password = NewPassword::make()
+        .await
+        .map_err(|error| refusal(error, view.here()))?;
     let mut tx = match confirm::begin_confirmed(state, user, ip, &form.csrf, &form.otp).await {
         Ok(tx) => tx,
         Err(error) => {
@@ -320,7 +324,8 @@ pub(super) async fn invite(
         party: &view.party,
         access_level,
     };
-    match manage::invite_in(&mut tx, &user.actor(ip), &manager(user), &new, now_ms()).await {
+    let (actor, manager) = (user.actor(ip), manager(user));
+    match manage::invite_in(&mut tx, &actor, &manager, &new, password, now_ms()).await {
         Ok(password) => {
             tx.commit().await?;
             let shown = Extra {
@@ -354,18 +359,30 @@ pub(super) async fn act(
     ) {
         return Err(ConsoleError::NotFound);
     }
+    // A reset's new password is made before the code is spent and the write lock taken (see
+    // `NewPassword`).
+    let password = match verb.as_str() {
+        "reset-password" => Some(
+            NewPassword::make()
+                .await
+                .map_err(|error| refusal(error, view.here()))?,
+        ),
+        _ => None,
+    };
     let mut tx = confirm::begin_confirmed(state, user, ip, &form.csrf, &form.otp).await?;
     let (actor, manager, now) = (user.actor(ip), manager(user), now_ms());
     let mut shown = None;
-    let done = match verb.as_str() {
-        "block" => manage::block_in(&mut tx, &actor, &manager, &email, now).await,
-        "unblock" => manage::unblock_in(&mut tx, &actor, &manager, &email, now).await,
-        "reset-password" => manage::reset_password_in(&mut tx, &actor, &manager, &email, now)
-            .await
-            .map(|(email, password)| {
-                shown = Some((email.clone(), password));
-                email
-            }),
+    let done = match (verb.as_str(), password) {
+        ("block", _) => manage::block_in(&mut tx, &actor, &manager, &email, now).await,
+        ("unblock", _) => manage::unblock_in(&mut tx, &actor, &manager, &email, now).await,
+        (_, Some(password)) => {
+            manage::reset_password_in(&mut tx, &actor, &manager, &email, password, now)
+                .await
+                .map(|(email, password)| {
+                    shown = Some((email.clone(), password));
+                    email
+                })
+        }
         _ => manage::reset_totp_in(&mut tx, &actor, &manager, &email, now).await,
     };
     if let Err(error) = done {

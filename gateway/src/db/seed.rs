@@ -182,7 +182,8 @@ async fn demo_user(
         party,
         access_level,
     };
-    users::create_in(tx, &seed_actor(), &user, now).await?;
+    let password = users::NewPassword::make().await?;
+    users::create_in(tx, &seed_actor(), &user, password, now).await?;
     let ip = std::net::IpAddr::from([127, 0, 0, 1]);
     users::set_own_password_in(
         tx,

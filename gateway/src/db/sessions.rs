@@ -213,6 +213,21 @@ pub async fn delete_of_user<'e>(
     Ok(())
 }
 
+/// Ends every session of `email` but the one whose id hashes to `keep` (the user changed
+/// their own password in it).
+pub async fn delete_others_of_user<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    email: &str,
+    keep: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM console_sessions WHERE email = $1 AND id_hash <> $2")
+        .bind(email)
+        .bind(keep)
+        .execute(executor)
+        .await?;
+    Ok(())
+}
+
 /// Removes every dead session, so abandoned ones do not pile up (run at each login).
 pub async fn delete_dead(pool: &AnyPool, now: i64, idle_ms: i64) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM console_sessions WHERE expires_at_ms <= $1 OR last_seen_at_ms <= $2")

@@ -14,12 +14,10 @@
 
 use sqlx::{AnyConnection, Row};
 
-use super::{NewUser, OneTimePassword, UserError, create_in};
+use super::{NewPassword, NewUser, OneTimePassword, UserError, create_in};
 use crate::{
     audit::{self, Action, Actor, Event, change},
     db::sessions::{self, AccessLevel, Party},
-    password::hash_password,
-    secrets::point_password,
 };
 
 /// The console user who manages others, as the domain needs to know them.
@@ -125,10 +123,11 @@ pub async fn invite_in(
     actor: &Actor,
     manager: &Manager<'_>,
     user: &NewUser<'_>,
+    password: NewPassword,
     now_ms: i64,
 ) -> Result<OneTimePassword, UserError> {
     manager.check(user.party)?;
-    create_in(tx, actor, user, now_ms).await
+    create_in(tx, actor, user, password, now_ms).await
 }
 
 /// The user `email` (any case) if `manager` may act on them; a user out of reach is
@@ -279,30 +278,29 @@ pub async fn unblock_in(
     Ok(user.email)
 }
 
-/// Gives `email` a new one-time password (returned, to be shown once) that they must replace
+/// Gives `email` the one-time `password` (returned, to be shown once) that they must replace
 /// at the next login; their sessions end and the old password stops working.
 pub async fn reset_password_in(
     tx: &mut AnyConnection,
     actor: &Actor,
     manager: &Manager<'_>,
     email: &str,
+    password: NewPassword,
     now_ms: i64,
 ) -> Result<(String, OneTimePassword), UserError> {
     let user = target(tx, manager, email).await?;
-    let password = point_password()?;
-    let hash = hash_password(password.clone()).await?;
     sqlx::query(
         "UPDATE console_users SET password_hash = $2, must_change_password = 1 WHERE email = $1",
     )
     .bind(&user.email)
-    .bind(&hash)
+    .bind(&password.hash)
     .execute(&mut *tx)
     .await?;
     sessions::delete_of_user(&mut *tx, &user.email).await?;
     let details = serde_json::json!({ "after": { "must_change_password": true } });
     record(tx, actor, &user, Action::PasswordReset, details, now_ms).await?;
     tracing::info!(email = %user.email, by = %actor.who, "console password reset");
-    Ok((user.email, OneTimePassword(password)))
+    Ok((user.email, password.shown))
 }
 
 /// Forgets `email`'s authenticator app (enrolled or pending): they set one up again at the

@@ -112,6 +112,25 @@ impl std::fmt::Debug for OneTimePassword {
     }
 }
 
+/// A fresh one-time password and its hash, made before the transaction that stores it:
+/// hashing is the slow part (Argon2, in a few slots shared with logins and key cards) and must
+/// not hold the database's write lock, which every payment waits for.
+pub struct NewPassword {
+    shown: OneTimePassword,
+    hash: String,
+}
+
+impl NewPassword {
+    pub async fn make() -> Result<NewPassword, UserError> {
+        let password = point_password()?;
+        let hash = hash_password(password.clone()).await?;
+        Ok(NewPassword {
+            shown: OneTimePassword(password),
+            hash,
+        })
+    }
+}
+
 /// `email` trimmed, if it looks like an address: one `@` with text on both sides, a dot in the
 /// domain, no spaces, at most 254 characters (RFC 5321's limit).
 pub fn normalise_email(email: &str) -> Result<String, UserError> {
@@ -132,13 +151,14 @@ pub fn normalise_email(email: &str) -> Result<String, UserError> {
     }
 }
 
-/// Creates `user` with a fresh one-time password (returned, to be shown once) that must be
+/// Creates `user` with the one-time `password` (returned, to be shown once) that must be
 /// replaced at the first login; writes `user.invited` by `actor`. E-mails are unique across
 /// both parties, compared without regard to case.
 pub async fn create_in(
     tx: &mut AnyConnection,
     actor: &Actor,
     user: &NewUser<'_>,
+    password: NewPassword,
     now_ms: i64,
 ) -> Result<OneTimePassword, UserError> {
     let email = normalise_email(user.email)?;
@@ -159,15 +179,13 @@ pub async fn create_in(
             return Err(UserError::NoSuchDealer);
         }
     }
-    let password = point_password()?;
-    let hash = hash_password(password.clone()).await?;
     sqlx::query(
         "INSERT INTO console_users (email, dealer_code, password_hash, access_level, \
          created_at_ms, created_by, must_change_password) VALUES ($1, $2, $3, $4, $5, $6, 1)",
     )
     .bind(&email)
     .bind(user.party.dealer_code())
-    .bind(&hash)
+    .bind(&password.hash)
     .bind(user.access_level.as_str())
     .bind(now_ms)
     .bind(&actor.who)
@@ -191,7 +209,7 @@ pub async fn create_in(
     audit::record_in(tx, &in_trail, &event, now_ms).await?;
     tracing::info!(%email, dealer = user.party.dealer_code().unwrap_or("-"),
         access_level = user.access_level.as_str(), by = %actor.who, "console user created");
-    Ok(OneTimePassword(password))
+    Ok(password.shown)
 }
 
 /// How many users the operator has: none means nobody can run the network yet (the banner says

@@ -42,7 +42,7 @@ use crate::{
         money::{self, MoneyError},
     },
     state::AppState,
-    users::{self, NewUser, UserError},
+    users::{self, NewPassword, NewUser, UserError},
     web::client_ip::ClientIp,
 };
 
@@ -621,6 +621,10 @@ pub async fn invite(
             (_, None) => break 'refused bad_input("dealers.bad_access_level"),
             (Ok(()), Some(access_level)) => access_level,
         };
+        // Made before the code is spent and the write lock taken (see `NewPassword`).
+        let password = NewPassword::make()
+            .await
+            .map_err(|error| ConsoleError::Internal(error.to_string()))?;
         let mut tx = match confirm::begin_confirmed(&state, &user, ip, &form.csrf, &form.otp).await
         {
             Ok(tx) => tx,
@@ -632,7 +636,7 @@ pub async fn invite(
             party: &party,
             access_level,
         };
-        match users::create_in(&mut tx, &user.actor(ip), &new, now_ms()).await {
+        match users::create_in(&mut tx, &user.actor(ip), &new, password, now_ms()).await {
             Ok(password) => {
                 tx.commit().await?;
                 let shown = Shown {
