@@ -57,13 +57,18 @@ pub struct Config {
     pub demo_provider_url: Option<String>,
 
     /// How long after a provider's temporary answer (or none) the payment is sent again, in
-    /// milliseconds; it doubles with each further one, up to 10 minutes.
-    #[arg(long, env = "TOLEM_DELIVERY_FIRST_RETRY_MS", default_value_t = 5_000)]
+    /// milliseconds; it doubles with each further one, up to 10 minutes. Not 0: a provider in
+    /// an outage would be asked again and again without a pause.
+    #[arg(long, env = "TOLEM_DELIVERY_FIRST_RETRY_MS", default_value_t = 5_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
     pub delivery_first_retry_ms: u64,
 
     /// How long one delivery attempt holds its payment before another gateway (or this one,
-    /// restarted) may send it again, in milliseconds. Keep it above every provider's timeout.
-    #[arg(long, env = "TOLEM_DELIVERY_LEASE_MS", default_value_t = 300_000)]
+    /// restarted) may send it again, in milliseconds, at least 1 000. An attempt waits for its
+    /// provider four fifths of it at most, so keep it above every provider's timeout (a
+    /// shorter one cuts that provider's attempts short; they are asked again later).
+    #[arg(long, env = "TOLEM_DELIVERY_LEASE_MS", default_value_t = 300_000,
+          value_parser = clap::value_parser!(u64).range(1_000..))]
     pub delivery_lease_ms: u64,
 
     /// PostgreSQL: how long the payment writer waits for a dealer's row another transaction

@@ -553,7 +553,7 @@ async fn a_delivery_write_that_fails_in_a_payment_group_leaves_the_payments_stan
                 error: None,
                 latency_ms: 1,
             },
-            provider_txn: "P-1".to_owned(),
+            provider_txn: Some("P-1".to_owned()),
             comment: None,
             at_ms: 0,
         };

@@ -652,7 +652,7 @@ async fn a_delivery_write_that_cannot_be_made_is_reported_not_left_waiting() {
             error: None,
             latency_ms: 5,
         },
-        provider_txn: "P-1".to_owned(),
+        provider_txn: Some("P-1".to_owned()),
         comment: None,
         at_ms: now_ms(),
     };
@@ -682,4 +682,54 @@ async fn a_delivery_write_that_cannot_be_made_is_reported_not_left_waiting() {
         claimed.is_err(),
         "a claim on a closed database was reported taken"
     );
+}
+
+/// A claim shorter than the provider's answer: the attempt gives up when its claim is nearly
+/// over (so no other worker sends the payment while this one still waits), whatever the
+/// connection's own, longer timeout; asked again with the same number, it is delivered once.
+#[tokio::test]
+async fn an_attempt_never_outlives_its_claim() {
+    let (gateway, phone) = gateway_and_phone().await;
+    let provider = emulator(&["--open", "--delay-ms", "5000"]).await;
+    gateway
+        .connect_provider("kcell", &provider.url, 60_000)
+        .await;
+    gateway.start_delivery(RetryPolicy {
+        lease: Duration::from_secs(1),
+        ..quick_retry()
+    });
+    let (request, reply) = gateway.pay(&phone, kcell("7011234567", THOUSAND)).await;
+    assert_eq!(reply.code(), ResultCode::Ok);
+
+    let first = || async {
+        sqlx::query_as::<_, (String, Option<String>)>(
+            "SELECT outcome, error FROM delivery_attempts WHERE attempt = 1",
+        )
+        .fetch_optional(&gateway.pool)
+        .await
+        .unwrap()
+    };
+    let started = std::time::Instant::now();
+    let (outcome, error) = loop {
+        if let Some(first) = first().await {
+            break first;
+        }
+        assert!(started.elapsed() < WITHIN, "no attempt recorded");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(outcome, "unreachable", "{error:?}");
+    assert!(error.is_some_and(|e| e.contains("in time")));
+
+    provider
+        .provider
+        .set_faults(Faults {
+            delay_ms: 0,
+            ..provider.provider.faults()
+        })
+        .unwrap();
+    let delivered = gateway
+        .delivery_when(&phone, &request, WITHIN, |d| d.state.is_final())
+        .await;
+    assert_eq!(delivered.state, DeliveryState::Delivered);
+    assert_eq!(provider.provider.payments().len(), 1);
 }

@@ -29,7 +29,8 @@ const UNKNOWN_EVERY: usize = 20;
 const AMOUNT: i64 = 10_000;
 
 /// The binary with a clean environment, in `dir`, delivering to `provider_url` with quick
-/// retries and a short claim (so the restarted gateway takes over what the killed one held).
+/// retries and a short claim (so the restarted gateway takes over what the killed one held),
+/// long enough for the provider's slow answers below (an attempt waits four fifths of it).
 fn gateway_command(dir: &Path, provider_url: &str) -> Command {
     let mut command = support::binary_in(dir);
     command
@@ -43,7 +44,7 @@ fn gateway_command(dir: &Path, provider_url: &str) -> Command {
             "--delivery-first-retry-ms",
             "50",
             "--delivery-lease-ms",
-            "2000",
+            "5000",
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null());

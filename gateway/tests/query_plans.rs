@@ -746,7 +746,9 @@ async fn mark_delivered(conn: &mut sqlx::AnyConnection, ids: &[String]) -> Vec<b
         .map(|id| OutcomeMark {
             transaction_id: id,
             attempt: Some(&attempt),
-            outcome: Outcome::Delivered { provider_txn: "p" },
+            outcome: Outcome::Delivered {
+                provider_txn: Some("p"),
+            },
             comment: None,
             at_ms: 1,
         })

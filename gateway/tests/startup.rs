@@ -1,7 +1,7 @@
 //! Guards the real `tolem-gateway` binary as a person or a script meets it: a taken port or an
 //! unusable database ends with exit code 1 and one clear line on stderr (never a panic, never
-//! a password), and a normal start prints the banner, answers health checks and stops cleanly
-//! (exit 0) on SIGTERM.
+//! a password), a setting out of its range is refused naming it, and a normal start prints
+//! the banner, answers health checks and stops cleanly (exit 0) on SIGTERM.
 
 mod support;
 
@@ -74,6 +74,24 @@ async fn unusable_database_is_a_clear_error() {
         assert!(last.contains("cannot open the database"), "{stderr}");
         assert!(last.contains(&url), "{stderr}");
         assert!(last.contains(reason), "{stderr}");
+    }
+}
+
+/// A delivery claim too short to cover any provider's answer, or retries with no pause, are
+/// refused at the start with the setting named (clap's usage error, exit code 2), not found
+/// later as payments sent again and again.
+#[tokio::test]
+async fn delivery_timings_that_would_resend_or_spin_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for (flag, value) in [
+        ("--delivery-lease-ms", "0"),
+        ("--delivery-lease-ms", "999"),
+        ("--delivery-first-retry-ms", "0"),
+    ] {
+        let (code, stderr) =
+            run_to_failure(support::binary_in(dir.path()).args(["--port", "0", flag, value])).await;
+        assert_eq!(code, Some(2), "{flag} {value}: {stderr}");
+        assert!(stderr.contains(flag), "{stderr}");
     }
 }
 

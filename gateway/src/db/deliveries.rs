@@ -702,8 +702,8 @@ pub async fn mark_delivered_in(
 /// Where an attempt leaves its delivery, as [`mark_all_into`] records it.
 #[derive(Debug, Clone, Copy)]
 pub enum Outcome<'a> {
-    /// The provider accepted the payment, under its own number.
-    Delivered { provider_txn: &'a str },
+    /// The provider accepted the payment, under its own number if it gave one.
+    Delivered { provider_txn: Option<&'a str> },
     /// A temporary answer (its result code) or none at all: the job is due again at
     /// `next_ms`, to be asked with the same number.
     Retrying {
@@ -731,7 +731,7 @@ impl<'a> OutcomeMark<'a> {
         match self.outcome {
             Outcome::Delivered { provider_txn } => (
                 "delivered",
-                Some(provider_txn),
+                provider_txn,
                 Some(0),
                 self.at_ms,
                 Some(self.at_ms),

@@ -22,6 +22,7 @@ pub const HEADER: &str = "txn_id,prv_txn,account,sum,txn_date";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line {
     pub txn_id: i64,
+    /// The provider's own number; empty in ours when its answer gave none.
     pub provider_txn: String,
     pub account: String,
     pub amount_tiyn: i64,
@@ -112,7 +113,9 @@ pub async fn of_day<'e>(
                 // A delivered payment always has its number (given at the first claim); one
                 // marked delivered by hand before any attempt has none, and 0 says so.
                 txn_id: row.try_get::<Option<i64>, _>("txn_id")?.unwrap_or(0),
-                provider_txn: row.try_get("provider_txn")?,
+                provider_txn: row
+                    .try_get::<Option<String>, _>("provider_txn")?
+                    .unwrap_or_default(),
                 account: row.try_get("account")?,
                 amount_tiyn: row.try_get("amount_tiyn")?,
                 txn_date: format_txn_date(accepted).unwrap_or_default(),
@@ -212,10 +215,12 @@ pub fn compare(ours: &[Line], theirs: &[Line]) -> Vec<Mismatch> {
         let line = *line;
         match theirs.get(txn) {
             None => found.push(Mismatch::MissingAtProvider(line.clone())),
+            // A number the provider's answer did not give us cannot differ from its own.
             Some(other)
                 if other.amount_tiyn != line.amount_tiyn
                     || other.account != line.account
-                    || other.provider_txn != line.provider_txn =>
+                    || (!line.provider_txn.is_empty()
+                        && other.provider_txn != line.provider_txn) =>
             {
                 found.push(Mismatch::Differs {
                     ours: line.clone(),
@@ -304,6 +309,28 @@ mod tests {
             compare(&ours, &theirs),
             vec![Mismatch::MissingAtProvider(by_hand("H2"))],
             "each is compared, not the last of them only"
+        );
+    }
+
+    /// A provider whose pay answers carry no `prv_txn`: the payment is matched by our number,
+    /// the provider's own number in its registry differs from nothing.
+    #[test]
+    fn a_payment_delivered_without_the_providers_number_matches_by_ours() {
+        let unnamed = Line {
+            provider_txn: String::new(),
+            ..line(2, 200)
+        };
+        let ours = vec![line(1, 100), unnamed.clone()];
+        let theirs = vec![line(1, 100), line(2, 200)];
+        assert!(compare(&ours, &theirs).is_empty());
+        let mut wrong_sum = theirs.clone();
+        wrong_sum[1].amount_tiyn = 201;
+        assert_eq!(
+            compare(&ours, &wrong_sum),
+            vec![Mismatch::Differs {
+                ours: unnamed,
+                theirs: wrong_sum[1].clone()
+            }]
         );
     }
 

@@ -65,7 +65,9 @@ const CONFLICT_WAIT: std::time::Duration = std::time::Duration::from_millis(20);
 pub struct Delivered {
     pub transaction_id: String,
     pub attempt: Attempt,
-    pub provider_txn: String,
+    /// The provider's own number, if its answer gave one (stored NULL otherwise: a dash is
+    /// for the screens, not a number to reconcile against).
+    pub provider_txn: Option<String>,
     pub comment: Option<String>,
     pub at_ms: i64,
 }
@@ -100,7 +102,7 @@ impl Outcome {
                 transaction_id: &delivered.transaction_id,
                 attempt: Some(&delivered.attempt),
                 outcome: deliveries::Outcome::Delivered {
-                    provider_txn: &delivered.provider_txn,
+                    provider_txn: delivered.provider_txn.as_deref(),
                 },
                 comment: delivered.comment.as_deref(),
                 at_ms: delivered.at_ms,

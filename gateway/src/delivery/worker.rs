@@ -36,7 +36,7 @@ use std::{
 
 use sqlx::AnyPool;
 use tokio::{sync::mpsc, task::JoinSet, time::Instant};
-use tolem_providers::adapter::{Answer, PayOrder, ProviderAdapter};
+use tolem_providers::adapter::{Answer, Exchange, PayOrder, ProviderAdapter, TransportError};
 
 use super::{
     DeliveryQueue,
@@ -120,6 +120,16 @@ impl RetryPolicy {
     /// most `max_delay`.
     pub fn delay_after(&self, failures: i64) -> Duration {
         crate::jobs::backoff(self.first_delay, self.max_delay, failures)
+    }
+
+    /// How long an attempt may wait for its provider: four fifths of the claim, the rest
+    /// left for recording the outcome. Past its claim another worker (of this gateway or
+    /// another) may send the same payment again, so an attempt never outlives it, whatever
+    /// the connection's own timeout — a lease set shorter than a provider's timeout cuts that
+    /// provider's attempts short (asked again later with the same number) instead of sending
+    /// the payment twice at once.
+    pub fn attempt_bound(&self) -> Duration {
+        self.lease - self.lease / 5
     }
 }
 
@@ -318,6 +328,7 @@ impl Worker {
         for (n, chunk) in picked.chunks(CLAIM_MAX).enumerate() {
             let now = now_ms();
             let lease_until = now.saturating_add(millis(self.retry.lease));
+            let answer_by = Instant::now() + self.retry.attempt_bound();
             // On SQLite in the next payment group's commit, if one is on its way.
             let claimed = match self.riders.claim(&self.pool, chunk, now, lease_until).await {
                 Ok(claimed) => claimed,
@@ -372,7 +383,8 @@ impl Worker {
                         // Unheard only when the worker is gone: nothing to free then.
                         let _ = answers.send(tokio::task::id());
                     };
-                    if let Err(error) = worker.attempt(&claimed, adapter, answered).await {
+                    let attempt = worker.attempt(&claimed, adapter, answer_by, answered);
+                    if let Err(error) = attempt.await {
                         // The claim runs out and the job is tried again.
                         tracing::error!(transaction_id = %claimed.transaction_id, %error,
                             "delivery attempt not recorded");
@@ -387,11 +399,13 @@ impl Worker {
     /// One attempt at a claimed job, with its provider's adapter as the batch found it
     /// ([`Adapters::of_all`]): none when the provider has no connection, or why it is unusable.
     /// Calls `answered` once the exchange with the provider is over, before the outcome is
-    /// recorded.
+    /// recorded. A provider that has not answered by `answer_by` counts as one that did not
+    /// answer in time ([`RetryPolicy::attempt_bound`]).
     async fn attempt(
         &self,
         job: &Claimed,
         adapter: Result<Option<Arc<dyn ProviderAdapter>>, String>,
+        answer_by: Instant,
         answered: impl FnOnce(),
     ) -> Result<(), AttemptError> {
         let adapter = match adapter {
@@ -409,7 +423,15 @@ impl Worker {
             account: job.account.clone(),
             amount_tiyn: job.amount_tiyn,
         };
-        let exchange = adapter.pay(&order).await;
+        let started = Instant::now();
+        let exchange = tokio::time::timeout_at(answer_by, adapter.pay(&order))
+            .await
+            .unwrap_or_else(|_| Exchange {
+                request: format!("pay txn_id={}", order.txn_id),
+                response: None,
+                latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                result: Err(TransportError::Timeout),
+            });
         answered();
         let now = now_ms();
         let record = |outcome: &str, result_code: Option<i64>, error: Option<String>| Attempt {
@@ -432,7 +454,6 @@ impl Worker {
                 ..
             }) => {
                 let attempt = record("delivered", Some(0), None);
-                let provider_txn = provider_txn.clone().unwrap_or_else(|| "—".to_owned());
                 let delivered = Delivered {
                     transaction_id: job.transaction_id.clone(),
                     attempt,
@@ -447,7 +468,8 @@ impl Worker {
                     .await?
                 {
                     tracing::info!(transaction_id = %job.transaction_id, provider = %job.provider,
-                        txn_id = job.txn_id, %provider_txn, latency_ms = exchange.latency_ms,
+                        txn_id = job.txn_id, provider_txn = provider_txn.as_deref().unwrap_or("-"),
+                        latency_ms = exchange.latency_ms,
                         "payment delivered");
                 }
                 Ok(())
