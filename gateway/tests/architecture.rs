@@ -212,3 +212,34 @@ fn every_text_named_in_the_code_is_in_the_catalogue() {
         missing.join("\n")
     );
 }
+
+/// Every table of the console and the public pages scrolls inside its own box
+/// (`div.table-scroll`, console.css): at 320 px a wider table would otherwise push the whole
+/// page sideways, its forms (a top-up's confirm, a refund) off the screen.
+#[test]
+fn every_table_of_a_page_scrolls_in_its_own_box() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    sources(&root.join("console"), &mut files);
+    sources(&root.join("public"), &mut files);
+    let mut bare = Vec::new();
+    let mut tables = 0;
+    for (path, text) in &files {
+        let lines: Vec<&str> = text.lines().map(str::trim).collect();
+        for (n, line) in lines.iter().enumerate() {
+            // A maud element: `table`, then its classes, id or body.
+            let Some(rest) = line.strip_prefix("table") else {
+                continue;
+            };
+            if !rest.starts_with(['.', '#', ' ']) || !line.ends_with('{') {
+                continue;
+            }
+            tables += 1;
+            if n == 0 || lines[n - 1] != "div.table-scroll {" {
+                bare.push(format!("{path}:{}", n + 1));
+            }
+        }
+    }
+    assert!(tables >= 15, "only {tables} tables found: the reading is broken");
+    assert!(bare.is_empty(), "tables outside div.table-scroll:\n{}", bare.join("\n"));
+}

@@ -57,6 +57,25 @@ async fn connect_and_reconcile_from_the_command_line() {
     .await;
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("http:// or https://"), "{stderr}");
+    // A password over plain http leaves this machine readable (and the provider's answers
+    // forgeable): refused, while the emulator on this machine (below) takes it.
+    let (code, _, stderr) = run(
+        dir.path(),
+        &db,
+        &[
+            "provider",
+            "connect",
+            "kcell",
+            "--url",
+            "http://provider.example.kz/osmp",
+            "--username",
+            "tolem",
+        ],
+        &[("TOLEM_PROVIDER_PASSWORD", "basic-pw-42")],
+    )
+    .await;
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("https:// only"), "{stderr}");
     let (code, _, stderr) = run(
         dir.path(),
         &db,

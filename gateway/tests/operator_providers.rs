@@ -522,6 +522,13 @@ async fn a_dealers_own_rate_is_what_that_dealer_accrues() {
         .console_page(&format!("{PROVIDERS}/kcell"), &cookie)
         .await;
     assert!(html.contains("data-dealer=\"D001\""));
+    // The change is in D001's own trail, where its console shows it.
+    let trail: Option<String> =
+        sqlx::query_scalar("SELECT dealer_code FROM audit_log WHERE action = 'dealer.rate'")
+            .fetch_one(&gateway.pool)
+            .await
+            .unwrap();
+    assert_eq!(trail.as_deref(), Some(DEALER));
 
     let (_, reply) = gateway.pay(&phone, kcell("7011234567", 100_000)).await;
     assert_eq!(reply.code(), ResultCode::Ok);

@@ -187,27 +187,29 @@ fn requests_table(requests: &[TopUpRequest]) -> Markup {
         @if requests.is_empty() {
             p.muted #no-top-up-requests { (tr("top_ups.none")) }
         } @else {
-            table.top-up-requests #top-up-requests {
-                thead { tr {
-                    th { "№" }
-                    th.amount { (tr("money.col_amount")) }
-                    th { (tr("money.reference")) }
-                    th { (tr("top_ups.paid_on")) }
-                    th { (tr("top_ups.requested_by")) }
-                    th { (tr("top_ups.state")) }
-                } }
-                tbody {
-                    @for request in requests {
-                        tr data-request=(request.id) data-state=(request.state) {
-                            td { code { (request.id) } }
-                            td.amount data-tiyn=(request.amount_tiyn) { (tenge(request.amount_tiyn)) }
-                            td { (request.bank_reference) }
-                            td { (request.paid_on) }
-                            td { (request.requested_by) br; span.muted { (when(request.requested_at_ms)) } }
-                            td {
-                                (tr(&format!("top_ups.state_{}", request.state)))
-                                @if !request.decision_note.is_empty() {
-                                    ": " span.decision-note { (request.decision_note) }
+            div.table-scroll {
+                table.top-up-requests #top-up-requests {
+                    thead { tr {
+                        th { "№" }
+                        th.amount { (tr("money.col_amount")) }
+                        th { (tr("money.reference")) }
+                        th { (tr("top_ups.paid_on")) }
+                        th { (tr("top_ups.requested_by")) }
+                        th { (tr("top_ups.state")) }
+                    } }
+                    tbody {
+                        @for request in requests {
+                            tr data-request=(request.id) data-state=(request.state) {
+                                td { code { (request.id) } }
+                                td.amount data-tiyn=(request.amount_tiyn) { (tenge(request.amount_tiyn)) }
+                                td { (request.bank_reference) }
+                                td { (request.paid_on) }
+                                td { (request.requested_by) br; span.muted { (when(request.requested_at_ms)) } }
+                                td {
+                                    (tr(&format!("top_ups.state_{}", request.state)))
+                                    @if !request.decision_note.is_empty() {
+                                        ": " span.decision-note { (request.decision_note) }
+                                    }
                                 }
                             }
                         }
@@ -224,24 +226,26 @@ fn entries_table(entries: &[ledger::Entry]) -> Markup {
         @if entries.is_empty() {
             p.muted { (tr("money.no_entries")) }
         } @else {
-            table.ledger #ledger {
-                thead { tr {
-                    th { (tr("money.col_time")) }
-                    th { (tr("money.col_kind")) }
-                    th.amount { (tr("money.col_amount")) }
-                    th.amount { (tr("money.col_balance_after")) }
-                    th { (tr("money.reference")) }
-                    th { (tr("keys.col_point")) }
-                } }
-                tbody {
-                    @for entry in entries {
-                        tr.entry data-kind=(entry.kind) data-id=(entry.id) {
-                            td { (when(entry.created_at_ms)) }
-                            td { (kind_text(&entry.kind)) }
-                            td.amount data-tiyn=(entry.amount_tiyn) { (tenge(entry.amount_tiyn)) }
-                            td.amount { (tenge(entry.balance_after_tiyn)) }
-                            td { (entry.reference) }
-                            td { (entry.point_code.as_deref().unwrap_or("")) }
+            div.table-scroll {
+                table.ledger #ledger {
+                    thead { tr {
+                        th { (tr("money.col_time")) }
+                        th { (tr("money.col_kind")) }
+                        th.amount { (tr("money.col_amount")) }
+                        th.amount { (tr("money.col_balance_after")) }
+                        th { (tr("money.reference")) }
+                        th { (tr("keys.col_point")) }
+                    } }
+                    tbody {
+                        @for entry in entries {
+                            tr.entry data-kind=(entry.kind) data-id=(entry.id) {
+                                td { (when(entry.created_at_ms)) }
+                                td { (kind_text(&entry.kind)) }
+                                td.amount data-tiyn=(entry.amount_tiyn) { (tenge(entry.amount_tiyn)) }
+                                td.amount { (tenge(entry.balance_after_tiyn)) }
+                                td { (entry.reference) }
+                                td { (entry.point_code.as_deref().unwrap_or("")) }
+                            }
                         }
                     }
                 }
@@ -359,16 +363,18 @@ pub async fn statement(
     };
     let content = html! {
         p.muted { (tr("money.statement_period")) ": " (when(start)) " — " (when(end)) }
-        table.statement #statement data-reconciles=(figures.reconciles()) {
-            (line("opening", "money.opening", figures.opening_tiyn))
-            (line("top_ups", "money.top_ups", figures.top_ups_tiyn))
-            (line("payments", "money.payments", figures.payments_tiyn))
-            (line("commission", "money.commission", figures.commission_tiyn))
-            (line("corrections", "money.corrections", figures.corrections_tiyn))
-            (line("refunds", "money.refunds", figures.refunds_tiyn))
-            (line("card_payments", "money.card_payments", figures.card_payments_tiyn))
-            (line("card_refunds", "money.card_refunds", figures.card_refunds_tiyn))
-            (line("closing", "money.closing", figures.closing_tiyn))
+        div.table-scroll {
+            table.statement #statement data-reconciles=(figures.reconciles()) {
+                (line("opening", "money.opening", figures.opening_tiyn))
+                (line("top_ups", "money.top_ups", figures.top_ups_tiyn))
+                (line("payments", "money.payments", figures.payments_tiyn))
+                (line("commission", "money.commission", figures.commission_tiyn))
+                (line("corrections", "money.corrections", figures.corrections_tiyn))
+                (line("refunds", "money.refunds", figures.refunds_tiyn))
+                (line("card_payments", "money.card_payments", figures.card_payments_tiyn))
+                (line("card_refunds", "money.card_refunds", figures.card_refunds_tiyn))
+                (line("closing", "money.closing", figures.closing_tiyn))
+            }
         }
         p #reconciliation {
             @if figures.reconciles() { "✓ " (tr("money.reconciles")) }

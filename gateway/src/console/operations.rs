@@ -120,31 +120,35 @@ pub async fn page(
         @if prepared.is_empty() {
             p.muted #no-operations { (tr("operations.none")) }
         } @else {
-            table.operations #prepared-operations {
-                thead { tr {
-                    th { "№" } th { (tr("operations.what")) } th { (tr("operations.prepared_by")) }
-                    th { (tr("keys.col_actions")) }
-                } }
-                tbody { @for operation in &prepared { (prepared_row(operation, &user)) } }
+            div.table-scroll {
+                table.operations #prepared-operations {
+                    thead { tr {
+                        th { "№" } th { (tr("operations.what")) } th { (tr("operations.prepared_by")) }
+                        th { (tr("keys.col_actions")) }
+                    } }
+                    tbody { @for operation in &prepared { (prepared_row(operation, &user)) } }
+                }
             }
         }
         @if !decided.is_empty() {
             h2 { (tr("operations.decided")) }
-            table.operations #decided-operations {
-                thead { tr {
-                    th { "№" } th { (tr("operations.what")) } th { (tr("operations.prepared_by")) }
-                    th { (tr("operations.decided_by")) }
-                } }
-                tbody {
-                    @for operation in &decided {
-                        tr.operation data-operation=(operation.id) data-state=(operation.state.as_str()) {
-                            td { code { (operation.id) } }
-                            td { (describe(&operation.payload)) }
-                            td { (operation.prepared_by) br; span.muted { (when(operation.prepared_at_ms)) } }
-                            td {
-                                (tr(&format!("operations.state_{}", operation.state.as_str()))) ": "
-                                (operation.decided_by.as_deref().unwrap_or("")) br;
-                                span.muted { (when(operation.decided_at_ms.unwrap_or_default())) }
+            div.table-scroll {
+                table.operations #decided-operations {
+                    thead { tr {
+                        th { "№" } th { (tr("operations.what")) } th { (tr("operations.prepared_by")) }
+                        th { (tr("operations.decided_by")) }
+                    } }
+                    tbody {
+                        @for operation in &decided {
+                            tr.operation data-operation=(operation.id) data-state=(operation.state.as_str()) {
+                                td { code { (operation.id) } }
+                                td { (describe(&operation.payload)) }
+                                td { (operation.prepared_by) br; span.muted { (when(operation.prepared_at_ms)) } }
+                                td {
+                                    (tr(&format!("operations.state_{}", operation.state.as_str()))) ": "
+                                    (operation.decided_by.as_deref().unwrap_or("")) br;
+                                    span.muted { (when(operation.decided_at_ms.unwrap_or_default())) }
+                                }
                             }
                         }
                     }

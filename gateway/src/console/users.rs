@@ -191,38 +191,40 @@ fn render(user: &SignedIn, view: &View, listed: &[Listed], extra: &Extra) -> Mar
         @if let Some(problem) = &extra.problem {
             p.error #users-error role="alert" { (problem) }
         }
-        table.users #users {
-            thead { tr {
-                th { (tr("users.col_email")) }
-                th { (tr("users.col_level")) }
-                th { (tr("users.col_state")) }
-                th { (tr("users.col_totp")) }
-                th { (tr("users.col_password")) }
-                th { (tr("users.col_created")) }
-                th { (tr("users.col_actions")) }
-            } }
-            tbody {
-                @for listed in listed {
-                    tr.user data-user=(listed.email) data-level=(listed.access_level.as_str())
-                        data-state=(if listed.blocked { "blocked" } else { "active" })
-                        data-totp=(if listed.totp_enrolled { "yes" } else { "no" }) {
-                        td { (listed.email) }
-                        td { (tr(level_key(listed.access_level))) }
-                        td { @if listed.blocked { (tr("users.state_blocked")) } @else { (tr("users.state_active")) } }
-                        td { @if listed.totp_enrolled { (tr("users.totp_yes")) } @else { (tr("users.totp_no")) } }
-                        td { @if listed.must_change_password { (tr("users.password_temporary")) } @else { (tr("users.password_own")) } }
-                        td { (when(listed.created_at_ms)) }
-                        td.actions {
-                            @if listed.email == user.email() {
-                                span.muted { (tr("users.you")) }
-                            } @else {
-                                @if listed.blocked {
-                                    (action_form(user, view, &listed.email, "unblock", "users.unblock"))
+        div.table-scroll {
+            table.users #users {
+                thead { tr {
+                    th { (tr("users.col_email")) }
+                    th { (tr("users.col_level")) }
+                    th { (tr("users.col_state")) }
+                    th { (tr("users.col_totp")) }
+                    th { (tr("users.col_password")) }
+                    th { (tr("users.col_created")) }
+                    th { (tr("users.col_actions")) }
+                } }
+                tbody {
+                    @for listed in listed {
+                        tr.user data-user=(listed.email) data-level=(listed.access_level.as_str())
+                            data-state=(if listed.blocked { "blocked" } else { "active" })
+                            data-totp=(if listed.totp_enrolled { "yes" } else { "no" }) {
+                            td { (listed.email) }
+                            td { (tr(level_key(listed.access_level))) }
+                            td { @if listed.blocked { (tr("users.state_blocked")) } @else { (tr("users.state_active")) } }
+                            td { @if listed.totp_enrolled { (tr("users.totp_yes")) } @else { (tr("users.totp_no")) } }
+                            td { @if listed.must_change_password { (tr("users.password_temporary")) } @else { (tr("users.password_own")) } }
+                            td { (when(listed.created_at_ms)) }
+                            td.actions {
+                                @if listed.email == user.email() {
+                                    span.muted { (tr("users.you")) }
                                 } @else {
-                                    (action_form(user, view, &listed.email, "block", "users.block"))
+                                    @if listed.blocked {
+                                        (action_form(user, view, &listed.email, "unblock", "users.unblock"))
+                                    } @else {
+                                        (action_form(user, view, &listed.email, "block", "users.block"))
+                                    }
+                                    (action_form(user, view, &listed.email, "reset-password", "users.reset_password"))
+                                    (action_form(user, view, &listed.email, "reset-totp", "users.reset_totp"))
                                 }
-                                (action_form(user, view, &listed.email, "reset-password", "users.reset_password"))
-                                (action_form(user, view, &listed.email, "reset-totp", "users.reset_totp"))
                             }
                         }
                     }

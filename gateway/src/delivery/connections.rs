@@ -36,6 +36,8 @@ pub enum ConnectionError {
     BadUrl,
     #[error("a user name needs a password, and a password a user name")]
     HalfCredentials,
+    #[error("a password goes to a provider over https:// only (http:// only to this machine)")]
+    PlainCredentials,
     #[error("the timeout must be between 1 000 and 120 000 ms")]
     BadTimeout,
     #[error("the payments on their way at once must be from 1 to 4 096")]
@@ -88,6 +90,9 @@ pub async fn connect_in(
     if !(stored.url.starts_with("http://") || stored.url.starts_with("https://")) {
         return Err(ConnectionError::BadUrl);
     }
+    if stored.password.is_some() && !private_or_https(&stored.url) {
+        return Err(ConnectionError::PlainCredentials);
+    }
     if !TIMEOUT_RANGE_MS.contains(&stored.timeout_ms) {
         return Err(ConnectionError::BadTimeout);
     }
@@ -116,6 +121,24 @@ pub async fn connect_in(
     };
     audit::record_in(conn, actor, &event, now_ms).await?;
     Ok(())
+}
+
+/// Whether `url` keeps a password out of other people's hands: https, or plain http to this
+/// machine (a provider's emulator, a local tunnel). Basic credentials over plain http to
+/// anywhere else travel readable by every network on the way, and so does the provider's
+/// "accepted" answer, which anyone on the way could then forge.
+fn private_or_https(url: &str) -> bool {
+    let Ok(url) = url::Url::parse(url) else {
+        // Unreadable: `adapter_for` refuses it with its own reason.
+        return true;
+    };
+    url.scheme() == "https"
+        || match url.host() {
+            Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        }
 }
 
 /// A provider's adapter and the `updated_at_ms` of the connection it was built from.

@@ -702,7 +702,12 @@ pub async fn set_dealer_rate(
             "after": { "rate_bp": rate_bp },
         }),
     };
-    audit::record_in(conn, actor, &event, now_ms).await?;
+    // In the dealer's own trail too: the dealer sees what it will accrue change.
+    let in_trail = Actor {
+        dealer_code: Some(dealer_code.to_owned()),
+        ..actor.clone()
+    };
+    audit::record_in(conn, &in_trail, &event, now_ms).await?;
     Ok(())
 }
 

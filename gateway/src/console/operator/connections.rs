@@ -67,6 +67,7 @@ fn error_text(error: &ConnectionError) -> String {
         ConnectionError::UnknownProtocol(_) => "connections.error_protocol",
         ConnectionError::BadUrl => "connections.error_url",
         ConnectionError::HalfCredentials => "connections.error_credentials",
+        ConnectionError::PlainCredentials => "connections.error_plain_credentials",
         ConnectionError::BadTimeout => "connections.error_timeout",
         ConnectionError::BadInFlight => "connections.error_in_flight",
         ConnectionError::Unusable(_) => "connections.error_unusable",

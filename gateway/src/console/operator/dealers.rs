@@ -208,19 +208,21 @@ async fn render_list(
 ) -> Result<Markup, ConsoleError> {
     let all = dealers::list(&state.pool).await?;
     let content = html! {
-        table.dealers #dealers {
-            thead { tr {
-                th { (tr("dealers.code")) } th { (tr("dealers.name")) } th { (tr("dealers.bin")) }
-                th { (tr("dealers.state")) } th.amount { (tr("money.balance")) }
-            } }
-            tbody {
-                @for dealer in &all {
-                    tr.dealer data-dealer=(dealer.code) data-active=(dealer.active) {
-                        td { a href={ (LIST) "/" (dealer.code) } { (dealer.code) } }
-                        td { (dealer.details.name) }
-                        td { (dealer.details.bin) }
-                        td { (state_text(dealer)) }
-                        td.amount data-tiyn=(dealer.balance_tiyn) { (tenge(dealer.balance_tiyn)) }
+        div.table-scroll {
+            table.dealers #dealers {
+                thead { tr {
+                    th { (tr("dealers.code")) } th { (tr("dealers.name")) } th { (tr("dealers.bin")) }
+                    th { (tr("dealers.state")) } th.amount { (tr("money.balance")) }
+                } }
+                tbody {
+                    @for dealer in &all {
+                        tr.dealer data-dealer=(dealer.code) data-active=(dealer.active) {
+                            td { a href={ (LIST) "/" (dealer.code) } { (dealer.code) } }
+                            td { (dealer.details.name) }
+                            td { (dealer.details.bin) }
+                            td { (state_text(dealer)) }
+                            td.amount data-tiyn=(dealer.balance_tiyn) { (tenge(dealer.balance_tiyn)) }
+                        }
                     }
                 }
             }
@@ -348,11 +350,13 @@ async fn render_page(
         @if users.is_empty() {
             p.muted #no-dealer-users { (tr("dealers.no_users")) }
         } @else {
-            table.users #dealer-users {
-                thead { tr { th { "E-mail" } th { (tr("dealers.access_level")) } } }
-                tbody {
-                    @for (email, level) in &users {
-                        tr data-user=(email) { td { (email) } td { (tr(&format!("dealers.level_{level}"))) } }
+            div.table-scroll {
+                table.users #dealer-users {
+                    thead { tr { th { "E-mail" } th { (tr("dealers.access_level")) } } }
+                    tbody {
+                        @for (email, level) in &users {
+                            tr data-user=(email) { td { (email) } td { (tr(&format!("dealers.level_{level}"))) } }
+                        }
                     }
                 }
             }
@@ -384,32 +388,34 @@ async fn render_page(
         }
         (error_of(shown, "corrections"))
         @if !corrections.is_empty() {
-            table.corrections #corrections {
-                thead { tr {
-                    th { "№" } th.amount { (tr("money.col_amount")) } th { (tr("corrections.reason")) }
-                    th { (tr("corrections.made_by")) } th { (tr("corrections.reversed")) }
-                } }
-                tbody {
-                    @for correction in &corrections {
-                        tr data-correction=(correction.id) data-reversed=(correction.reversed_at_ms.is_some()) {
-                            td { code { (correction.id) } }
-                            td.amount data-tiyn=(correction.amount_tiyn) { (tenge(correction.amount_tiyn)) }
-                            td { (correction.reason) }
-                            td { (correction.made_by) br; span.muted { (when(correction.made_at_ms)) } }
-                            td {
-                                @if let Some(at) = correction.reversed_at_ms {
-                                    (correction.reversed_by.as_deref().unwrap_or("")) br;
-                                    span.muted { (when(at)) }
-                                    @if let Some(why) = &correction.reversal_reason { br; (why) }
-                                } @else {
-                                    form.reverse-correction method="post"
-                                        action={ (base) "/corrections/" (correction.id) "/reverse" } {
-                                        input type="hidden" name="csrf" value=(user.csrf_token());
-                                        input type="text" name="reason" maxlength="500"
-                                            placeholder=(tr("corrections.reason"))
-                                            value=[typed_reversal(shown, &correction.id)];
-                                        (otp_field())
-                                        button type="submit" { (tr("corrections.reverse")) }
+            div.table-scroll {
+                table.corrections #corrections {
+                    thead { tr {
+                        th { "№" } th.amount { (tr("money.col_amount")) } th { (tr("corrections.reason")) }
+                        th { (tr("corrections.made_by")) } th { (tr("corrections.reversed")) }
+                    } }
+                    tbody {
+                        @for correction in &corrections {
+                            tr data-correction=(correction.id) data-reversed=(correction.reversed_at_ms.is_some()) {
+                                td { code { (correction.id) } }
+                                td.amount data-tiyn=(correction.amount_tiyn) { (tenge(correction.amount_tiyn)) }
+                                td { (correction.reason) }
+                                td { (correction.made_by) br; span.muted { (when(correction.made_at_ms)) } }
+                                td {
+                                    @if let Some(at) = correction.reversed_at_ms {
+                                        (correction.reversed_by.as_deref().unwrap_or("")) br;
+                                        span.muted { (when(at)) }
+                                        @if let Some(why) = &correction.reversal_reason { br; (why) }
+                                    } @else {
+                                        form.reverse-correction method="post"
+                                            action={ (base) "/corrections/" (correction.id) "/reverse" } {
+                                            input type="hidden" name="csrf" value=(user.csrf_token());
+                                            input type="text" name="reason" maxlength="500"
+                                                placeholder=(tr("corrections.reason"))
+                                                value=[typed_reversal(shown, &correction.id)];
+                                            (otp_field())
+                                            button type="submit" { (tr("corrections.reverse")) }
+                                        }
                                     }
                                 }
                             }

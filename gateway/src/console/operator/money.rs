@@ -68,42 +68,44 @@ async fn render(
         @if requests.is_empty() {
             p.muted #no-top-up-requests { (tr("top_ups.none")) }
         } @else {
-            table.top-up-requests #top-up-requests {
-                thead { tr {
-                    th { "№" } th { (tr("dealers.dealer")) } th.amount { (tr("money.col_amount")) }
-                    th { (tr("money.reference")) } th { (tr("top_ups.paid_on")) }
-                    th { (tr("top_ups.requested_by")) } th { (tr("top_ups.state")) }
-                } }
-                tbody {
-                    @for request in &requests {
-                        tr data-request=(request.id) data-state=(request.state) data-dealer=(request.dealer_code) {
-                            td { code { (request.id) } }
-                            td { a href={ "/console/operator/dealers/" (request.dealer_code) } { (request.dealer_code) } }
-                            td.amount data-tiyn=(request.amount_tiyn) { (tenge(request.amount_tiyn)) }
-                            td { (request.bank_reference) }
-                            td { (request.paid_on) }
-                            td { (request.requested_by) br; span.muted { (when(request.requested_at_ms)) } }
-                            td {
-                                @if request.state == "requested" {
-                                    form.confirm-top-up method="post" action={ (PATH) "/" (request.id) "/confirm" } {
-                                        input type="hidden" name="csrf" value=(user.csrf_token());
-                                        (otp_field())
-                                        button type="submit" { (tr("top_ups.confirm")) }
-                                    }
-                                    form.reject-top-up method="post" action={ (PATH) "/" (request.id) "/reject" } {
-                                        input type="hidden" name="csrf" value=(user.csrf_token());
-                                        @let typed = error.as_ref().filter(|e| e.0 == request.id).map(|e| e.2).unwrap_or("");
-                                        input type="text" name="reason" maxlength="500" required
-                                            value=(typed) placeholder=(tr("top_ups.reject_reason"));
-                                        (otp_field())
-                                        button type="submit" { (tr("top_ups.reject")) }
-                                    }
-                                } @else {
-                                    (tr(&format!("top_ups.state_{}", request.state))) ": "
-                                    (request.decided_by.as_deref().unwrap_or("")) br;
-                                    span.muted { (when(request.decided_at_ms.unwrap_or_default())) }
-                                    @if !request.decision_note.is_empty() {
-                                        br; span.decision-note { (request.decision_note) }
+            div.table-scroll {
+                table.top-up-requests #top-up-requests {
+                    thead { tr {
+                        th { "№" } th { (tr("dealers.dealer")) } th.amount { (tr("money.col_amount")) }
+                        th { (tr("money.reference")) } th { (tr("top_ups.paid_on")) }
+                        th { (tr("top_ups.requested_by")) } th { (tr("top_ups.state")) }
+                    } }
+                    tbody {
+                        @for request in &requests {
+                            tr data-request=(request.id) data-state=(request.state) data-dealer=(request.dealer_code) {
+                                td { code { (request.id) } }
+                                td { a href={ "/console/operator/dealers/" (request.dealer_code) } { (request.dealer_code) } }
+                                td.amount data-tiyn=(request.amount_tiyn) { (tenge(request.amount_tiyn)) }
+                                td { (request.bank_reference) }
+                                td { (request.paid_on) }
+                                td { (request.requested_by) br; span.muted { (when(request.requested_at_ms)) } }
+                                td {
+                                    @if request.state == "requested" {
+                                        form.confirm-top-up method="post" action={ (PATH) "/" (request.id) "/confirm" } {
+                                            input type="hidden" name="csrf" value=(user.csrf_token());
+                                            (otp_field())
+                                            button type="submit" { (tr("top_ups.confirm")) }
+                                        }
+                                        form.reject-top-up method="post" action={ (PATH) "/" (request.id) "/reject" } {
+                                            input type="hidden" name="csrf" value=(user.csrf_token());
+                                            @let typed = error.as_ref().filter(|e| e.0 == request.id).map(|e| e.2).unwrap_or("");
+                                            input type="text" name="reason" maxlength="500" required
+                                                value=(typed) placeholder=(tr("top_ups.reject_reason"));
+                                            (otp_field())
+                                            button type="submit" { (tr("top_ups.reject")) }
+                                        }
+                                    } @else {
+                                        (tr(&format!("top_ups.state_{}", request.state))) ": "
+                                        (request.decided_by.as_deref().unwrap_or("")) br;
+                                        span.muted { (when(request.decided_at_ms.unwrap_or_default())) }
+                                        @if !request.decision_note.is_empty() {
+                                            br; span.decision-note { (request.decision_note) }
+                                        }
                                     }
                                 }
                             }

@@ -235,34 +235,36 @@ fn list_page(
 ) -> Markup {
     let content = html! {
         p.muted { (tr("providers.intro")) }
-        table.providers #providers {
-            thead { tr {
-                th { (tr("providers.col_code")) }
-                th { (tr("providers.col_name")) }
-                th { (tr("providers.col_category")) }
-                th { (tr("providers.col_kind")) }
-                th { (tr("providers.col_rule")) }
-                th { (tr("providers.col_format")) }
-                th { (tr("providers.col_min")) }
-                th { (tr("providers.col_max")) }
-                th { (tr("providers.col_rate")) }
-                th { (tr("providers.col_state")) }
-            } }
-            tbody {
-                @for provider in providers {
-                    tr.provider data-provider=(provider.code) data-state=(state_of(provider)) {
-                        td { a href=(path(&provider.code)) { (provider.code) } }
-                        td.name { (provider.name) }
-                        td.category { (category_text(&provider.category)) }
-                        td.kind { (kind_text(&provider.account_kind)) }
-                        td.rule { code { (provider.account_rule) } }
-                        td.format { (provider.account_format) }
-                        td.amount.min { (tenge(provider.min_tiyn)) }
-                        td.amount.max { (tenge(provider.max_tiyn)) }
-                        td.rate { (domain::percent_text(provider.rate_bp)) " %" }
-                        td { span class={ "provider-state " (state_of(provider)) } {
-                            (tr(&format!("providers.state_{}", state_of(provider))))
-                        } }
+        div.table-scroll {
+            table.providers #providers {
+                thead { tr {
+                    th { (tr("providers.col_code")) }
+                    th { (tr("providers.col_name")) }
+                    th { (tr("providers.col_category")) }
+                    th { (tr("providers.col_kind")) }
+                    th { (tr("providers.col_rule")) }
+                    th { (tr("providers.col_format")) }
+                    th { (tr("providers.col_min")) }
+                    th { (tr("providers.col_max")) }
+                    th { (tr("providers.col_rate")) }
+                    th { (tr("providers.col_state")) }
+                } }
+                tbody {
+                    @for provider in providers {
+                        tr.provider data-provider=(provider.code) data-state=(state_of(provider)) {
+                            td { a href=(path(&provider.code)) { (provider.code) } }
+                            td.name { (provider.name) }
+                            td.category { (category_text(&provider.category)) }
+                            td.kind { (kind_text(&provider.account_kind)) }
+                            td.rule { code { (provider.account_rule) } }
+                            td.format { (provider.account_format) }
+                            td.amount.min { (tenge(provider.min_tiyn)) }
+                            td.amount.max { (tenge(provider.max_tiyn)) }
+                            td.rate { (domain::percent_text(provider.rate_bp)) " %" }
+                            td { span class={ "provider-state " (state_of(provider)) } {
+                                (tr(&format!("providers.state_{}", state_of(provider))))
+                            } }
+                        }
                     }
                 }
             }
@@ -327,18 +329,20 @@ fn detail_page(
         @if rates.is_empty() {
             p #no-dealer-rates { (tr("providers.no_dealer_rates")) }
         } @else {
-            table #dealer-rates {
-                thead { tr {
-                    th { (tr("providers.col_dealer")) }
-                    th { (tr("providers.col_rate")) }
-                    th { (tr("providers.col_updated")) }
-                } }
-                tbody {
-                    @for rate in rates {
-                        tr.dealer-rate data-dealer=(rate.dealer_code) {
-                            td { (rate.dealer_code) }
-                            td.rate { (domain::percent_text(rate.rate_bp)) " %" }
-                            td { (when(rate.updated_at_ms)) }
+            div.table-scroll {
+                table #dealer-rates {
+                    thead { tr {
+                        th { (tr("providers.col_dealer")) }
+                        th { (tr("providers.col_rate")) }
+                        th { (tr("providers.col_updated")) }
+                    } }
+                    tbody {
+                        @for rate in rates {
+                            tr.dealer-rate data-dealer=(rate.dealer_code) {
+                                td { (rate.dealer_code) }
+                                td.rate { (domain::percent_text(rate.rate_bp)) " %" }
+                                td { (when(rate.updated_at_ms)) }
+                            }
                         }
                     }
                 }
