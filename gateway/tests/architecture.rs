@@ -240,6 +240,13 @@ fn every_table_of_a_page_scrolls_in_its_own_box() {
             }
         }
     }
-    assert!(tables >= 15, "only {tables} tables found: the reading is broken");
-    assert!(bare.is_empty(), "tables outside div.table-scroll:\n{}", bare.join("\n"));
+    assert!(
+        tables >= 15,
+        "only {tables} tables found: the reading is broken"
+    );
+    assert!(
+        bare.is_empty(),
+        "tables outside div.table-scroll:\n{}",
+        bare.join("\n")
+    );
 }

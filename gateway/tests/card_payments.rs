@@ -513,6 +513,24 @@ async fn a_charge_that_loses_the_race_for_its_bill_is_refunded() {
     assert!(matches!(again, Settled::AlreadyPaid { .. }), "{again:?}");
     assert_eq!(count(gateway, refunds).await, 2);
     assert_eq!(count(gateway, "SELECT COUNT(*) FROM payments").await, 1);
+
+    // A cash `pay` that reused an awaiting bill's session (a damaged phone's) took it: the
+    // bill can never be paid, so the card's charge goes back.
+    let (request, token) = bill(&phone, payment("7011234576"));
+    order(gateway, &token).await;
+    let read = bill_as_read(gateway).await;
+    let mut cash = phone.request(Step::Pay(payment("7011234577")));
+    cash.session = request.session.clone();
+    assert_eq!(gateway.send(&phone, &cash).await.code(), ResultCode::Ok);
+    let settled = settle(&gateway.pool, &read, &paid(&read, "T4"), now_ms(), wait)
+        .await
+        .unwrap();
+    assert!(matches!(settled, Settled::Refunded { .. }), "{settled:?}");
+    assert_eq!(count(gateway, refunds).await, 3);
+    assert_eq!(
+        bill_as_read(gateway).await.state,
+        tolem_gateway::db::bills::BillState::Cancelled
+    );
 }
 
 #[tokio::test]

@@ -179,9 +179,21 @@ async fn settle_as_read(
         ..
     } = decided
     else {
-        // The session has a payment already (the bill's row said otherwise a moment ago: a
-        // concurrent settlement won). Nothing written.
+        // The session has a payment already. Nothing written.
         tx.rollback().await?;
+        let mut conn = pool.acquire().await?;
+        let now = bills::by_invoice(&mut conn, bill.invoice).await?;
+        if now.is_some_and(|now| now.state == BillState::Awaiting) {
+            // Not this bill's: a cash `pay` of the point reused the bill's session (no phone
+            // of ours does; a damaged or forged one can). The bill can never be paid now, so
+            // the charge goes back, never kept for a payment that will not be made.
+            tracing::warn!(invoice = bill.invoice, session = %bill.session,
+                "a paid bill's session is another payment's: cancelled and refunded");
+            bills::finish_unpaid(&mut conn, bill.invoice, BillState::Cancelled, now_ms).await?;
+            drop(conn);
+            return refund_charge("the bill's session is another payment's").await;
+        }
+        // Otherwise a concurrent settlement won: judged again as the bill is now.
         return Ok(None);
     };
     if !bills::mark_paid(&mut tx, bill.invoice, &transaction_id, transaction, now_ms).await? {

@@ -38,7 +38,7 @@ use sqlx::{AnyConnection, Row};
 use tolem_protocol::{codes::ResultCode, messages::PaymentState};
 
 use super::{
-    DUPLICATE_WINDOW_MS, Standing, business_day_start,
+    BUSINESS_DAY_MS, DUPLICATE_WINDOW_MS, Standing, business_day_start,
     pay::{Candidate, WhenHeld},
     screen,
 };
@@ -452,17 +452,7 @@ impl<'s> GroupState<'s> {
     /// with the group's figures, plus this group's accepted payments received since then.
     fn today(&self, scope: Scope<'_>, day_start: i64) -> Result<i64, NotRead> {
         let stored = *(self.day_sums.get(&sum_key(scope, day_start))).ok_or(NotRead::DaySum)?;
-        let group: i64 = self
-            .accepted
-            .iter()
-            .filter(|a| a.received_at_ms >= day_start)
-            .filter(|a| match scope {
-                Scope::Point(code) => a.point_code == code,
-                Scope::Dealer(code) => a.dealer_code == code,
-            })
-            .map(|a| a.amount_tiyn)
-            .sum();
-        Ok(stored.saturating_add(group))
+        Ok(stored.saturating_add(accepted_on(&self.accepted, scope, day_start)))
     }
 
     /// Moves the dealer's balance by `amount_tiyn`: the balance after, or `None` (nothing
@@ -731,6 +721,23 @@ fn daily_limited<'a>(
 
 /// Where [`GroupState`] keeps the database's sum of `scope` on the day that starts at
 /// `day_start`.
+/// The sum of the payments of `scope` in `accepted` received on the business day that starts
+/// at `day_start` — on it, not since: a group decides in its callers' order, which around
+/// midnight may put a payment received after it before one received just before it, and the
+/// later one belongs to the next day's sum.
+fn accepted_on(accepted: &[AcceptedNow], scope: Scope<'_>, day_start: i64) -> i64 {
+    let day = day_start..day_start.saturating_add(BUSINESS_DAY_MS);
+    accepted
+        .iter()
+        .filter(|a| day.contains(&a.received_at_ms))
+        .filter(|a| match scope {
+            Scope::Point(code) => a.point_code == code,
+            Scope::Dealer(code) => a.dealer_code == code,
+        })
+        .map(|a| a.amount_tiyn)
+        .sum()
+}
+
 fn sum_key(scope: Scope<'_>, day_start: i64) -> (bool, String, i64) {
     match scope {
         Scope::Point(code) => (true, code.to_owned(), day_start),
@@ -745,5 +752,36 @@ fn sameness<'a>(candidate: &'a Candidate<'_>, account: &'a str) -> Sameness<'a> 
         provider: &payment.provider,
         account,
         amount_tiyn: payment.amount_tiyn,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accepted(point: &str, amount_tiyn: i64, received_at_ms: i64) -> AcceptedNow {
+        AcceptedNow {
+            point_code: point.to_owned(),
+            dealer_code: "D001".to_owned(),
+            amount_tiyn,
+            received_at_ms,
+        }
+    }
+
+    /// Around midnight a group may decide a payment received just after it before one
+    /// received just before it: the earlier one's day counts only the day's own payments, so
+    /// it is not refused (82) for the next day's.
+    #[test]
+    fn a_groups_day_sum_holds_only_that_days_payments() {
+        let midnight = 10 * BUSINESS_DAY_MS;
+        let group = [
+            accepted("P1", 100_000, midnight + 10),
+            accepted("P1", 7, midnight - 10),
+            accepted("P2", 5, midnight - 20),
+        ];
+        let yesterday = midnight - BUSINESS_DAY_MS;
+        assert_eq!(accepted_on(&group, Scope::Point("P1"), yesterday), 7);
+        assert_eq!(accepted_on(&group, Scope::Point("P1"), midnight), 100_000);
+        assert_eq!(accepted_on(&group, Scope::Dealer("D001"), yesterday), 12);
     }
 }
