@@ -362,8 +362,9 @@ async fn beeline_delivered_while_kcell_does_not_answer(
 async fn a_payment_whose_worker_died_mid_attempt_goes_again_behind_a_silent_providers_backlog() {
     let (gateway, phone) = gateway_and_phone().await;
     let silent = emulator(&["--open", "--delay-ms", "60000"]).await;
-    // Beeline does not answer the first attempt either: the worker dies waiting.
-    let beeline = emulator(&["--open", "--delay-ms", "60000"]).await;
+    // Beeline takes the first attempt's payment and does not answer it: the worker dies
+    // waiting, the payment committed at Beeline.
+    let beeline = emulator(&["--open", "--delay-ms", "60000", "--delay-after-commit"]).await;
     gateway.connect_provider("kcell", &silent.url, 90_000).await;
     gateway
         .connect_provider("beeline", &beeline.url, 90_000)
@@ -395,8 +396,16 @@ async fn a_payment_whose_worker_died_mid_attempt_goes_again_behind_a_silent_prov
         DeliveryState::Delivered,
         "Beeline's payment went again once its dead worker's claim ran out"
     );
+    // Sent again with the number it was first sent with: Beeline answered with the payment
+    // it had, and holds it once.
     let held = beeline.provider.payments();
     assert_eq!(held.len(), 1, "one payment at Beeline: {held:?}");
+    assert!(held[0].pays_received >= 2, "{held:?}");
+    assert_eq!(
+        delivered.provider_txn,
+        held[0].prv_txn.map(|n| n.to_string()),
+        "the first attempt's commit is the payment"
+    );
 }
 
 /// A provider's answer that echoes another transaction (a front cache that mixed answers up)

@@ -103,6 +103,11 @@ impl OsmpAdapter {
             Err(error) => return (None, Err(transport_error(error))),
         };
         let status = response.status();
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
         let mut body = Vec::new();
         loop {
             match response.chunk().await {
@@ -120,7 +125,7 @@ impl OsmpAdapter {
                 }
             }
         }
-        let text = lossy(&body);
+        let text = decode(&body, content_type.as_deref());
         if !status.is_success() {
             return (Some(text), Err(TransportError::Status(status.as_u16())));
         }
@@ -263,9 +268,61 @@ fn lossy(body: &[u8]) -> String {
     String::from_utf8_lossy(body).into_owned()
 }
 
+/// An answer's text in the character set it declares — its `Content-Type`'s `charset`, else
+/// its XML declaration's `encoding` — or UTF-8. A biller answering in windows-1251 would
+/// otherwise reach the cashier's "check the number" as replacement characters where the
+/// holder's name should be.
+fn decode(body: &[u8], content_type: Option<&str>) -> String {
+    let declared = content_type
+        .and_then(|value| labelled(value, "charset="))
+        .or_else(|| {
+            let head = &body[..body.len().min(200)];
+            let head = std::str::from_utf8(head).unwrap_or_else(|error| {
+                std::str::from_utf8(&head[..error.valid_up_to()]).unwrap_or_default()
+            });
+            head.strip_prefix("<?xml")
+                .and_then(|declaration| labelled(declaration.split("?>").next()?, "encoding="))
+        });
+    match declared.and_then(|label| encoding_rs::Encoding::for_label(label.as_bytes())) {
+        Some(encoding) => encoding.decode(body).0.into_owned(),
+        None => lossy(body),
+    }
+}
+
+/// The value after `key` in `text` (`charset=windows-1251`, `encoding="UTF-8"`), unquoted.
+fn labelled<'t>(text: &'t str, key: &str) -> Option<&'t str> {
+    let at = text.to_ascii_lowercase().find(key)? + key.len();
+    let value = text.get(at..)?.trim_start_matches(['"', '\'']);
+    let end = value
+        .find(|c: char| c == '"' || c == '\'' || c == ';' || c.is_whitespace())
+        .unwrap_or(value.len());
+    Some(&value[..end]).filter(|label| !label.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A check answer in windows-1251, as billers here send it: the holder's name is read as
+    /// written, whether the header or only the XML declaration names the character set.
+    #[test]
+    fn an_answer_is_read_in_the_character_set_it_declares() {
+        let text = r#"<?xml version="1.0" encoding="windows-1251"?><response><osmp_txn_id>1</osmp_txn_id><result>0</result><fields><field1 name="fio">Иванов И.</field1></fields></response>"#;
+        let (bytes, _, _) = encoding_rs::WINDOWS_1251.encode(text);
+        for content_type in [
+            Some("text/xml; charset=windows-1251"),
+            Some("text/xml"),
+            None,
+        ] {
+            let answer = Response::decode(&decode(&bytes, content_type)).unwrap();
+            assert_eq!(answer.fields, [("fio".to_owned(), "Иванов И.".to_owned())]);
+        }
+        assert_eq!(decode("Иванов".as_bytes(), Some("text/xml")), "Иванов");
+        assert_eq!(
+            decode("Иванов".as_bytes(), Some("text/xml; charset=\"utf-8\"")),
+            "Иванов"
+        );
+    }
     use crate::adapter::adapter_for;
     use crate::connection::Protocol;
 

@@ -1,6 +1,6 @@
 //! Guards the OSMP client against the emulated provider over real HTTP: every result class,
 //! idempotent pays, and each fault the gateway must survive (temporary answers, HTTP 500,
-//! timeouts, answers cut after the commit, wrong credentials).
+//! timeouts, late answers and answers cut after the commit, wrong credentials).
 
 mod common;
 
@@ -289,6 +289,30 @@ async fn slow_answer_times_out() {
         "{}",
         exchange.latency_ms
     );
+}
+
+/// A provider that takes the payment and answers late: the client gives up (a timeout, a
+/// temporary failure), the payment is committed all the same, and the repeat with the same
+/// number gets it — what a repeat with a new number would pay a second time.
+#[tokio::test]
+async fn a_late_answer_after_the_commit_leaves_the_payment_made() {
+    let emulator = Emulator::start(&["--open", "--delay-ms", "2000", "--delay-after-commit"]);
+    let adapter = OsmpAdapter::new(&emulator.connection(Auth::None, 300)).unwrap();
+    let late = adapter.pay(&pay(9_101, PLAIN, 100_00)).await.result;
+    assert_eq!(late, Err(TransportError::Timeout));
+    let committed = emulator.payment(9_101).await;
+    assert_eq!((committed.result, committed.pays_received), (Some(0), 1));
+    emulator.set_faults(json!({})).await;
+    let repeat = adapter
+        .pay(&pay(9_101, PLAIN, 100_00))
+        .await
+        .result
+        .unwrap();
+    assert_eq!(
+        Some(provider_txn(&repeat)),
+        committed.prv_txn.map(|n| n.to_string())
+    );
+    assert_eq!(emulator.payments().await.len(), 1);
 }
 
 #[tokio::test]

@@ -16,6 +16,10 @@ pub struct Faults {
     pub delay_ms: u64,
     /// ...plus up to this much more, at random.
     pub delay_jitter_ms: u64,
+    /// The wait comes after the request is decided (a pay committed) instead of before: a
+    /// provider that takes the payment and answers late, so a client that gives up waiting
+    /// leaves it committed — what a retry with a new number would pay twice.
+    pub delay_after_commit: bool,
     /// Share of requests (0.0–1.0) answered HTTP 500, nothing committed.
     pub status_500_rate: f64,
     /// Share of pays answered `temporary_result`, nothing committed.
@@ -40,6 +44,7 @@ impl Default for Faults {
         Faults {
             delay_ms: 0,
             delay_jitter_ms: 0,
+            delay_after_commit: false,
             status_500_rate: 0.0,
             temporary_rate: 0.0,
             temporary_result: 90,

@@ -62,10 +62,16 @@ async fn protocol(
         }
     };
     let delay = provider.delay();
-    if !delay.is_zero() {
+    let after_commit = provider.delays_after_commit();
+    if !after_commit && !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
+    // Decided (and a pay committed) at once, before any wait below: a client that gives up
+    // and drops the connection cancels only the answer, as with a real provider.
     let reply = provider.answer(&command);
+    if after_commit && !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     let (command_name, txn_id) = (command.name(), command.txn_id());
     match reply {
         Reply::Answer(answer) => {

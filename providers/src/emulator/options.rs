@@ -51,6 +51,10 @@ pub struct Options {
     /// ...plus up to this much more at random (ms).
     #[arg(long, default_value_t = 0)]
     pub delay_jitter_ms: u64,
+    /// Wait after deciding (a pay committed) instead of before: a provider that takes the
+    /// payment and answers late.
+    #[arg(long)]
+    pub delay_after_commit: bool,
     /// Share of requests (0.0–1.0) answered HTTP 500, nothing committed.
     #[arg(long, default_value_t = 0.0)]
     pub status_500_rate: f64,
@@ -81,6 +85,7 @@ impl Options {
         Faults {
             delay_ms: self.delay_ms,
             delay_jitter_ms: self.delay_jitter_ms,
+            delay_after_commit: self.delay_after_commit,
             status_500_rate: self.status_500_rate,
             temporary_rate: self.temporary_rate,
             temporary_result: self.temporary_result,

@@ -103,6 +103,11 @@ impl Provider {
         self.state().faults.delay()
     }
 
+    /// Whether the delay comes after the request is decided ([`Faults::delay_after_commit`]).
+    pub fn delays_after_commit(&self) -> bool {
+        self.state().faults.current().delay_after_commit
+    }
+
     pub fn faults(&self) -> Faults {
         self.state().faults.current()
     }

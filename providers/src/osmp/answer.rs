@@ -152,7 +152,7 @@ impl Response {
                             "osmp_txn_id" => answer.osmp_txn_id = non_empty,
                             "prv_txn" => answer.prv_txn = non_empty,
                             "sum" if !value.is_empty() => {
-                                answer.sum_tiyn = Some(parse_sum(&value)?)
+                                answer.sum_tiyn = Some(parse_echoed_sum(&value)?)
                             }
                             "result" => result = Some(value),
                             "comment" => answer.comment = non_empty,
@@ -187,9 +187,45 @@ impl Response {
     }
 }
 
+/// The sum a provider echoes: as [`parse_sum`] reads it, with any decimals past the second
+/// allowed when they are zeros. A provider's database keeping four decimals echoes
+/// `1000.0000` for exactly the sum sent; refusing it would make every answer of that provider
+/// unreadable — each payment committed at the provider yet asked again for ever, each refusal
+/// never reversed. A third decimal that is not zero is still refused.
+fn parse_echoed_sum(text: &str) -> Result<i64, SumError> {
+    let two_decimals = text.find('.').map(|dot| dot + 3);
+    match two_decimals.and_then(|end| Some((text.get(..end)?, text.get(end..)?))) {
+        Some((kept, zeros)) if !zeros.is_empty() && zeros.bytes().all(|b| b == b'0') => {
+            parse_sum(kept)
+        }
+        _ => parse_sum(text),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_echoed_sum_with_more_decimals_of_zeros_is_read() {
+        let answer = |sum: &str| {
+            Response::decode(&format!(
+                "<response><osmp_txn_id>1</osmp_txn_id><sum>{sum}</sum><result>0</result></response>"
+            ))
+        };
+        assert_eq!(answer("10.4500").unwrap().sum_tiyn, Some(1045));
+        assert_eq!(answer("1000.0000").unwrap().sum_tiyn, Some(100_000));
+        assert_eq!(answer("10.45").unwrap().sum_tiyn, Some(1045));
+        assert!(
+            answer("1.005").is_err(),
+            "a third decimal that counts is refused"
+        );
+        assert!(answer("1.00x").is_err());
+        assert!(
+            answer("1.0€0").is_err(),
+            "not a byte boundary: refused, no panic"
+        );
+    }
 
     #[test]
     fn reads_the_protocols_example() {
