@@ -113,7 +113,34 @@ async fn the_console_shows_deliveries_and_the_operator_settles_a_stuck_one() {
         .console_page("/console/operator/deliveries", &operator)
         .await;
     assert!(html.contains(&format!("data-transaction=\"{transaction}\"")));
+    // Each provider with its count above the list (one provider's outage cannot push another
+    // provider's troubles off a list cut at a fixed length).
+    assert!(
+        html.contains("data-provider=\"beeline\" data-count=\"1\""),
+        "{html}"
+    );
     let mark = format!("/console/operator/deliveries/{transaction}/delivered");
+    // A wrong code: the list again, the number typed kept on its row.
+    let refused = gateway
+        .console_post(
+            &mark,
+            &operator,
+            &[
+                ("csrf", &csrf),
+                ("otp", "000000"),
+                ("provider_txn", "BEE-778899"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("value=\"BEE-778899\""),
+        "the number typed stays"
+    );
     let code = gateway.code_of(OPERATOR.0, OPERATOR_TOTP_SECRET).await;
     let refused = gateway
         .console_post(
@@ -127,9 +154,14 @@ async fn the_console_shows_deliveries_and_the_operator_settles_a_stuck_one() {
         )
         .await;
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = refused.text().await.unwrap();
     assert!(
-        text_of(&refused.text().await.unwrap()).contains("Номер у провайдера"),
+        text_of(&html).contains("Номер у провайдера"),
         "the reason in Russian"
+    );
+    assert!(
+        html.contains("value=\"no spaces please\""),
+        "what was typed stays"
     );
     let code = gateway.code_of(OPERATOR.0, OPERATOR_TOTP_SECRET).await;
     let marked = gateway
@@ -242,6 +274,37 @@ async fn the_operator_connects_a_provider_and_its_password_never_shows() {
             .unwrap();
     assert!(audited.contains("password_set") && !audited.contains("s3cret-basic"));
     assert!(audited.contains("\"in_flight_max\":8"), "{audited}");
+
+    // The provider changed its password; the operator types the new one and a wrong code. The
+    // form comes back without it (never sent back), asking for it again: left empty, it is
+    // refused, not taken for "keep the stored one" (which the provider now refuses).
+    let rotate = async |otp: &str, password: &str, retype: &str| {
+        gateway
+            .console_post(
+                page,
+                &operator,
+                &[
+                    ("csrf", &csrf),
+                    ("otp", otp),
+                    ("url", &provider.url),
+                    ("username", "tolem"),
+                    ("password", password),
+                    ("password_retype", retype),
+                    ("timeout_ms", "5000"),
+                    ("in_flight_max", "8"),
+                ],
+            )
+            .await
+    };
+    let refused = rotate("000000", "rotated-basic", "").await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = refused.text().await.unwrap();
+    assert!(html.contains("id=\"password-retype\""), "{html}");
+    assert!(!html.contains("rotated-basic"));
+    let code = gateway.code_of(OPERATOR.0, OPERATOR_TOTP_SECRET).await;
+    let refused = rotate(&code, "", "1").await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text_of(&refused.text().await.unwrap()).contains("ещё раз"));
 
     // The emulator wants HTTP Basic: the payment goes through with the saved credentials.
     let (request, reply) = gateway.pay(&phone, kcell("7011234567", THOUSAND)).await;

@@ -13,6 +13,7 @@
 use axum::{
     Form, Router,
     extract::{Path, State, rejection::FormRejection},
+    http::StatusCode,
     response::{IntoResponse, Redirect, Response},
     routing::{get, post},
 };
@@ -41,8 +42,9 @@ const DEALER_PATH: &str = "/console/deliveries";
 const OPERATOR_PATH: &str = "/console/operator/deliveries";
 /// Refused deliveries are listed this long after they were refused.
 const FAILED_SHOWN_MS: i64 = 7 * 24 * 60 * 60 * 1000;
-/// The most deliveries a list shows.
-const LIST_LIMIT: i64 = 500;
+/// The most deliveries of one provider a list shows (its oldest); the list says how many
+/// there are in all.
+const PER_PROVIDER: i64 = 100;
 
 /// The dealer's routes, relative to `/console`.
 pub fn router() -> Router<AppState> {
@@ -148,6 +150,13 @@ pub async fn section(
     })
 }
 
+/// A *mark delivered* form refused: shown again on its row with what was typed.
+struct MarkRefused<'a> {
+    transaction: &'a str,
+    message: String,
+    typed: &'a str,
+}
+
 /// The delayed and recently refused deliveries, as a table; `operator` adds the dealer column
 /// and the *mark delivered* form.
 async fn list(
@@ -155,6 +164,7 @@ async fn list(
     user: &SignedIn,
     dealer_code: Option<&str>,
     path: &str,
+    refused: Option<&MarkRefused<'_>>,
 ) -> Result<Markup, ConsoleError> {
     let now = now_ms();
     let rows = deliveries::troubled(
@@ -162,15 +172,31 @@ async fn list(
         dealer_code,
         now - DELAYED_AFTER_MS,
         now - FAILED_SHOWN_MS,
-        LIST_LIMIT,
+        PER_PROVIDER,
     )
     .await?;
     let operator = dealer_code.is_none();
+    // Each provider once, with its count: a provider with more than the list shows says so.
+    let mut providers: Vec<(&str, i64)> = rows
+        .iter()
+        .map(|t| (t.delivery.provider.as_str(), t.of_provider))
+        .collect();
+    providers.dedup();
     let content = html! {
         p.muted { (tr("deliveries.hint")) }
         @if rows.is_empty() {
             p #no-deliveries { (tr("deliveries.none")) }
         } @else {
+            ul #provider-counts {
+                @for (provider, count) in &providers {
+                    li data-provider=(provider) data-count=(count) {
+                        (provider) ": " (count)
+                        @if *count > PER_PROVIDER {
+                            " " span.muted { (shown_first()) }
+                        }
+                    }
+                }
+            }
             div.table-scroll {
                 table #deliveries {
                     thead { tr {
@@ -185,7 +211,9 @@ async fn list(
                         @if user.has_full_access() { th { (tr("deliveries.col_actions")) } }
                     } }
                     tbody {
-                        @for (d, account, amount) in &rows {
+                        @for t in &rows {
+                            @let (d, account, amount) = (&t.delivery, &t.account, &t.amount_tiyn);
+                            @let refusal = refused.filter(|r| r.transaction == d.transaction_id);
                             tr.delivery data-transaction=(d.transaction_id) data-state=(d.state.as_str()) {
                                 td { (d.provider) }
                                 td { (d.transaction_id) }
@@ -202,7 +230,11 @@ async fn list(
                                             @if operator {
                                                 form.mark-delivered method="post" action=(format!("{path}/{}/delivered", d.transaction_id)) {
                                                     input type="hidden" name="csrf" value=(user.csrf_token());
+                                                    @if let Some(refusal) = refusal {
+                                                        p.error.mark-error role="alert" { (refusal.message) }
+                                                    }
                                                     input type="text" name="provider_txn" required maxlength="64" size="12"
+                                                        value=[refusal.map(|r| r.typed)]
                                                         placeholder=(tr("deliveries.provider_txn")) aria-label=(tr("deliveries.provider_txn"));
                                                     (otp_field())
                                                     button type="submit" { (tr("deliveries.mark_delivered")) }
@@ -226,12 +258,22 @@ async fn list(
     ))
 }
 
+/// "only the oldest N are shown", in the user's language.
+fn shown_first() -> String {
+    rust_i18n::t!(
+        "deliveries.shown_first",
+        locale = crate::web::language::current().tag(),
+        n = PER_PROVIDER
+    )
+    .into_owned()
+}
+
 /// `GET /console/deliveries`.
 async fn dealer_list(
     State(state): State<AppState>,
     user: ConsoleUser,
 ) -> Result<Markup, ConsoleError> {
-    list(&state, &user, Some(user.dealer_code()), DEALER_PATH).await
+    list(&state, &user, Some(user.dealer_code()), DEALER_PATH, None).await
 }
 
 /// `GET /console/operator/deliveries`.
@@ -239,7 +281,7 @@ async fn operator_list(
     State(state): State<AppState>,
     user: OperatorUser,
 ) -> Result<Markup, ConsoleError> {
-    list(&state, &user, None, OPERATOR_PATH).await
+    list(&state, &user, None, OPERATOR_PATH, None).await
 }
 
 fn refused(error: ManualError, back: &str) -> ConsoleError {
@@ -304,18 +346,37 @@ async fn operator_mark(
     form: Result<Form<ConfirmForm>, FormRejection>,
 ) -> Result<Response, ConsoleError> {
     let form = forms::read(form);
-    let mut tx = confirm::begin_confirmed(&state, &user, ip, &form.csrf, &form.otp).await?;
-    manual::mark_delivered_in(
+    // A refusal the operator can mend shows the list again, the number typed kept on its row.
+    let again = async |status: StatusCode, message: String| {
+        let refused = MarkRefused {
+            transaction: &transaction,
+            message,
+            typed: &form.provider_txn,
+        };
+        let page = list(&state, &user, None, OPERATOR_PATH, Some(&refused)).await?;
+        Ok::<_, ConsoleError>((status, page).into_response())
+    };
+    let mut tx = match confirm::begin_confirmed(&state, &user, ip, &form.csrf, &form.otp).await {
+        Ok(tx) => tx,
+        Err(error) => return again(StatusCode::FORBIDDEN, confirm::code_refusal(error)?).await,
+    };
+    let marked = manual::mark_delivered_in(
         &mut tx,
         &user.actor(ip),
         &transaction,
         &form.provider_txn,
         now_ms(),
     )
-    .await
-    .map_err(|e| refused(e, OPERATOR_PATH))?;
-    tx.commit().await?;
-    Ok(axum::response::IntoResponse::into_response(Redirect::to(
-        OPERATOR_PATH,
-    )))
+    .await;
+    match marked {
+        Ok(()) => {
+            tx.commit().await?;
+            Ok(Redirect::to(OPERATOR_PATH).into_response())
+        }
+        Err(error @ ManualError::BadProviderTxn) => {
+            tx.rollback().await?;
+            again(StatusCode::UNPROCESSABLE_ENTITY, tr(error.message_key())).await
+        }
+        Err(error) => Err(refused(error, OPERATOR_PATH)),
+    }
 }

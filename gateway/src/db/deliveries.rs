@@ -901,15 +901,27 @@ pub async fn make_due_now(
     Ok(done.rows_affected() == 1)
 }
 
+/// A delivery the console lists as troubled, with its payment's account and amount, and how
+/// many troubled deliveries its provider has in all (the list shows at most some of each).
+#[derive(Debug, Clone)]
+pub struct Troubled {
+    pub delivery: Delivery,
+    pub account: String,
+    pub amount_tiyn: i64,
+    pub of_provider: i64,
+}
+
 /// Unfinished deliveries queued before `before_ms` and failed ones finished since
-/// `failed_since_ms`, of one dealer or (operator) all, oldest first, at most `limit`.
+/// `failed_since_ms`, of one dealer or (operator) all: at most `per_provider` of each provider,
+/// by provider, oldest first. Each provider has its share, so one provider's outage does not
+/// push every other provider's troubles out of a list cut at a fixed length.
 pub async fn troubled<'e>(
     executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
     dealer_code: Option<&str>,
     before_ms: i64,
     failed_since_ms: i64,
-    limit: i64,
-) -> Result<Vec<(Delivery, String, i64)>, sqlx::Error> {
+    per_provider: i64,
+) -> Result<Vec<Troubled>, sqlx::Error> {
     let columns = COLUMNS
         .split(", ")
         .map(|c| format!("d.{}", c.trim()))
@@ -930,24 +942,28 @@ pub async fn troubled<'e>(
     );
     let rows = sqlx::query(&format!(
         "SELECT * FROM ( \
+         SELECT troubled.*, \
+         ROW_NUMBER() OVER (PARTITION BY provider ORDER BY queued_at_ms, transaction_id) AS nth, \
+         COUNT(*) OVER (PARTITION BY provider) AS of_provider FROM ( \
          {select} AND d.state IN ('queued', 'sent', 'retrying') AND d.queued_at_ms < $1 \
          UNION ALL \
          {select} AND d.state = 'failed' AND d.finished_at_ms >= $2 \
-         ) AS troubled ORDER BY provider, queued_at_ms LIMIT $3"
+         ) AS troubled) AS ranked WHERE nth <= $3 ORDER BY provider, queued_at_ms"
     ))
     .bind(before_ms)
     .bind(failed_since_ms)
-    .bind(limit)
+    .bind(per_provider)
     .bind(dealer)
     .fetch_all(executor)
     .await?;
     rows.iter()
         .map(|row| {
-            Ok((
-                from_row(row)?,
-                row.try_get("account")?,
-                row.try_get("amount_tiyn")?,
-            ))
+            Ok(Troubled {
+                delivery: from_row(row)?,
+                account: row.try_get("account")?,
+                amount_tiyn: row.try_get("amount_tiyn")?,
+                of_provider: row.try_get("of_provider")?,
+            })
         })
         .collect()
 }

@@ -52,6 +52,10 @@ pub struct ConnectionForm {
     username: String,
     #[serde(default)]
     password: String,
+    /// "1" on a form sent back refused after a password was typed: it is never sent back, and
+    /// an empty field then must not silently mean "keep the stored one".
+    #[serde(default)]
+    password_retype: String,
     #[serde(default)]
     timeout_ms: String,
     #[serde(default)]
@@ -115,8 +119,15 @@ fn render(
             input #username type="text" name="username" maxlength="100" autocomplete="off"
                 value=(typed.username);
             label for="password" { (tr("connections.password")) }
-            input #password type="password" name="password" maxlength="200"
-                autocomplete="new-password" placeholder=(tr("connections.password_keep"));
+            @if typed.password_retype == "1" {
+                input type="hidden" name="password_retype" value="1";
+                p.notice #password-retype { (tr("connections.password_retype")) }
+                input #password type="password" name="password" maxlength="200" required
+                    autocomplete="new-password";
+            } @else {
+                input #password type="password" name="password" maxlength="200"
+                    autocomplete="new-password" placeholder=(tr("connections.password_keep"));
+            }
             label for="timeout_ms" { (tr("connections.timeout")) }
             input #timeout_ms type="text" name="timeout_ms" inputmode="numeric" required
                 value=(typed.timeout_ms);
@@ -206,6 +217,11 @@ async fn save(
             timeout_ms: form.timeout_ms.clone(),
             ca_cert_pem: form.ca_cert_pem.clone(),
             in_flight_max: form.in_flight_max.clone(),
+            password_retype: if form.password.is_empty() && form.password_retype != "1" {
+                String::new()
+            } else {
+                "1".to_owned()
+            },
             ..ConnectionForm::default()
         };
         (
@@ -230,6 +246,9 @@ async fn save(
         Some(Ok(n)) => Some(n),
         Some(Err(_)) => return Ok(refuse(error_text(&ConnectionError::BadInFlight), &form)),
     };
+    if form.password.is_empty() && form.password_retype == "1" {
+        return Ok(refuse(tr("connections.password_retype"), &form));
+    }
     let username = filled(&form.username);
     // An empty password keeps the stored one for the same user name.
     let password = match (form.password.is_empty(), &stored) {
