@@ -736,6 +736,16 @@ async fn the_console_refunds_a_delivered_card_payment_once_with_a_one_time_code(
         "{html}"
     );
     let path = format!("/console/card/{transaction}/refund");
+    // However many bills came after it, the payment is found by its number, refund and all.
+    let (found, _) = gateway
+        .console_page(&format!("/console/card?q={transaction}"), &cookie)
+        .await;
+    assert!(found.contains(&format!("action=\"{path}\"")), "{found}");
+    assert_eq!(found.matches("<tr class=\"bill\"").count(), 1, "{found}");
+    let (none, _) = gateway
+        .console_page("/console/card?q=D001-999999", &cookie)
+        .await;
+    assert!(none.contains("id=\"no-bills\""), "{none}");
     let refunded = gateway.confirmed_post(&path, &cookie, &csrf, &[]).await;
     assert_eq!(
         refunded.status(),

@@ -8,7 +8,7 @@
 
 use axum::{
     Form, Router,
-    extract::{Path, State, rejection::FormRejection},
+    extract::{Path, Query, State, rejection::FormRejection},
     response::{IntoResponse, Redirect, Response},
     routing::{get, post},
 };
@@ -49,6 +49,13 @@ pub fn operator_router() -> Router<AppState> {
         .route("/card/{transaction}/refund", post(operator_refund))
 }
 
+/// The list's search: a payment's transaction number or a bill's invoice number.
+#[derive(Debug, Default, Deserialize)]
+pub struct Search {
+    #[serde(default)]
+    q: String,
+}
+
 /// A confirmed refund's form.
 #[derive(Debug, Default, Deserialize)]
 pub struct RefundForm {
@@ -65,20 +72,34 @@ fn refundable(row: &Listed, now: i64) -> bool {
         && now - row.bill.updated_at_ms <= CONSOLE_REFUND_DAYS * 24 * 60 * 60 * 1000
 }
 
+/// The newest bills, or the one `search` names: a payment older than the newest
+/// [`LIST_LIMIT`] is still found to be refunded within [`CONSOLE_REFUND_DAYS`].
 async fn list(
     state: &AppState,
     user: &SignedIn,
     dealer_code: Option<&str>,
     path: &str,
+    search: &Search,
 ) -> Result<Markup, ConsoleError> {
+    let wanted = search.q.trim();
     let rows = {
         let mut conn = state.pool.acquire().await?;
-        bills::recent(&mut conn, dealer_code, LIST_LIMIT).await?
+        if wanted.is_empty() {
+            bills::recent(&mut conn, dealer_code, LIST_LIMIT).await?
+        } else {
+            bills::find_listed(&mut conn, dealer_code, wanted).await?
+        }
     };
     let now = now_ms();
     let content = html! {
         p.muted { (tr("card.hint")) }
-        @if rows.is_empty() {
+        form.bill-search #bill-search method="get" action=(path) {
+            label { (tr("card.search")) input type="search" name="q" value=(wanted) size="14"; }
+            button type="submit" { (tr("payments.search")) }
+        }
+        @if rows.is_empty() && !wanted.is_empty() {
+            p #no-bills { (tr("card.not_found")) }
+        } @else if rows.is_empty() {
             p #no-bills { (tr("card.none")) }
         } @else {
             div.table-scroll {
@@ -137,17 +158,19 @@ async fn list(
 async fn dealer_list(
     State(state): State<AppState>,
     user: ConsoleUser,
+    Query(search): Query<Search>,
 ) -> Result<Markup, ConsoleError> {
     let dealer = user.dealer_code().to_owned();
-    list(&state, &user, Some(&dealer), DEALER_PATH).await
+    list(&state, &user, Some(&dealer), DEALER_PATH, &search).await
 }
 
 /// `GET /console/operator/card`.
 async fn operator_list(
     State(state): State<AppState>,
     user: OperatorUser,
+    Query(search): Query<Search>,
 ) -> Result<Markup, ConsoleError> {
-    list(&state, &user, None, OPERATOR_PATH).await
+    list(&state, &user, None, OPERATOR_PATH, &search).await
 }
 
 /// Refunds `transaction` of `dealer_code` (`None`: the operator, any dealer's), then back.

@@ -580,8 +580,54 @@ pub async fn recent(
             .await?
         }
     };
+    listed_of(conn, &rows).await
+}
+
+/// The bill of `dealer_code` (`None`: any dealer's) that became the payment `text`, or whose
+/// invoice number is `text`, as the console lists it: none, or that one.
+pub async fn find_listed(
+    conn: &mut AnyConnection,
+    dealer_code: Option<&str>,
+    text: &str,
+) -> Result<Vec<Listed>, sqlx::Error> {
+    let text = text.trim();
+    // Not a number: no invoice has it (invoices are positive).
+    let invoice = text.parse::<i64>().unwrap_or(-1);
+    let found = |whose: &str| {
+        format!(
+            "SELECT {COLUMNS} FROM bills WHERE {whose} request_body IS NOT NULL \
+             AND transaction_id = $1 \
+             UNION ALL SELECT {COLUMNS} FROM bills WHERE {whose} request_body IS NOT NULL \
+             AND invoice = $2 AND (transaction_id IS NULL OR transaction_id <> $1)"
+        )
+    };
+    let rows = match dealer_code {
+        Some(dealer) => {
+            sqlx::query(&found("dealer_code = $3 AND"))
+                .bind(text)
+                .bind(invoice)
+                .bind(dealer)
+                .fetch_all(&mut *conn)
+                .await?
+        }
+        None => {
+            sqlx::query(&found(""))
+                .bind(text)
+                .bind(invoice)
+                .fetch_all(&mut *conn)
+                .await?
+        }
+    };
+    listed_of(conn, &rows).await
+}
+
+/// Each bill of `rows` with the refund of the charge that paid it, if any.
+async fn listed_of(
+    conn: &mut AnyConnection,
+    rows: &[sqlx::any::AnyRow],
+) -> Result<Vec<Listed>, sqlx::Error> {
     let mut listed = Vec::with_capacity(rows.len());
-    for row in &rows {
+    for row in rows {
         let bill = from_row(row)?;
         let refund = refund_of(
             &mut *conn,
