@@ -13,7 +13,7 @@ mod support;
 use reqwest::{StatusCode, header};
 use support::{
     Gateway,
-    browser::{ADMIN, CLERK, OPERATOR, OPERATOR_TOTP_SECRET},
+    browser::{ADMIN, CLERK, OPERATOR, OPERATOR_TOTP_SECRET, text_of},
     payments::{DEALER, kcell},
 };
 use tolem_protocol::{
@@ -391,6 +391,16 @@ async fn a_switched_off_provider_refuses_payments_with_914_until_switched_on() {
     let (html, _) = gateway.console_page(&path, &cookie).await;
     assert!(html.contains("data-state=\"disabled\""));
     assert!(html.contains("class=\"enable-provider\""));
+    // The payment accepted before is still on its way (no connection here): the page says how
+    // many, and that they are still delivered.
+    assert!(
+        html.contains("id=\"waiting-deliveries\" data-count=\"1\""),
+        "{html}"
+    );
+    assert!(
+        text_of(&html).contains("по-прежнему доставляются"),
+        "{html}"
+    );
 
     let response = confirmed(&gateway, &format!("{path}/enable"), &cookie, &csrf, &[]).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);

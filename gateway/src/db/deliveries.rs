@@ -901,6 +901,21 @@ pub async fn make_due_now(
     Ok(done.rows_affected() == 1)
 }
 
+/// How many of `provider`'s deliveries are unfinished (queued, sent or retrying): what a
+/// provider switched off still has to deliver.
+pub async fn unfinished_of_provider<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    provider: &str,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM deliveries \
+         WHERE provider = $1 AND state IN ('queued', 'sent', 'retrying')",
+    )
+    .bind(provider)
+    .fetch_one(executor)
+    .await
+}
+
 /// A delivery the console lists as troubled, with its payment's account and amount, and how
 /// many troubled deliveries its provider has in all (the list shows at most some of each).
 #[derive(Debug, Clone)]

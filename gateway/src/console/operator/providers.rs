@@ -32,7 +32,7 @@ use super::super::{
     session::OperatorUser,
 };
 use crate::{
-    db::now_ms,
+    db::{deliveries, now_ms},
     operator::providers::{
         self as domain, DealerRate, Provider, ProviderDraft, ProviderError, ProviderInput,
     },
@@ -298,6 +298,7 @@ fn detail_page(
     user: &OperatorUser,
     provider: &Provider,
     rates: &[DealerRate],
+    waiting: i64,
     forms: &DetailForms,
 ) -> Markup {
     let here = path(&provider.code);
@@ -306,6 +307,14 @@ fn detail_page(
             (tr("providers.col_code")) ": " strong { (provider.code) } " · "
             span class={ "provider-state " (state_of(provider)) } {
                 (tr(&format!("providers.state_{}", state_of(provider))))
+            }
+        }
+        // Switched off or not, what it accepted is still delivered: the operator sees how
+        // much, and where those deliveries stand.
+        @if waiting > 0 {
+            p #waiting-deliveries data-count=(waiting) {
+                (tr("providers.waiting_deliveries")) ": " strong { (waiting) } " · "
+                a href="/console/operator/deliveries" { (tr("deliveries.title")) " →" }
             }
         }
         @if provider.active {
@@ -376,13 +385,19 @@ async fn list(State(state): State<AppState>, user: OperatorUser) -> Result<Marku
 }
 
 /// The provider `code` and its dealer rates, or 404.
-async fn load(state: &AppState, code: &str) -> Result<(Provider, Vec<DealerRate>), ConsoleError> {
+/// A provider's page's figures: the provider, its dealers' own rates, and how many of its
+/// payments are still on their way to it.
+async fn load(
+    state: &AppState,
+    code: &str,
+) -> Result<(Provider, Vec<DealerRate>, i64), ConsoleError> {
     let mut conn = state.pool.acquire().await?;
     let provider = domain::find(&mut conn, code)
         .await?
         .ok_or(ConsoleError::NotFound)?;
     let rates = domain::dealer_rates(&mut conn, code).await?;
-    Ok((provider, rates))
+    let waiting = deliveries::unfinished_of_provider(&mut *conn, code).await?;
+    Ok((provider, rates, waiting))
 }
 
 /// `GET /console/operator/providers/{code}`.
@@ -391,7 +406,7 @@ async fn detail(
     user: OperatorUser,
     Path(code): Path<String>,
 ) -> Result<Markup, ConsoleError> {
-    let (provider, rates) = load(&state, &code).await?;
+    let (provider, rates, waiting) = load(&state, &code).await?;
     let forms = DetailForms {
         edit: provider.input(),
         edit_error: None,
@@ -399,7 +414,7 @@ async fn detail(
         rate: String::new(),
         rate_error: None,
     };
-    Ok(detail_page(&user, &provider, &rates, &forms))
+    Ok(detail_page(&user, &provider, &rates, waiting, &forms))
 }
 
 /// `POST /console/operator/providers`.
@@ -458,8 +473,10 @@ async fn refuse_detail(
     code: &str,
     forms: DetailForms,
 ) -> Result<Response, ConsoleError> {
-    let (provider, rates) = load(state, code).await?;
-    Ok(unprocessable(detail_page(user, &provider, &rates, &forms)))
+    let (provider, rates, waiting) = load(state, code).await?;
+    Ok(unprocessable(detail_page(
+        user, &provider, &rates, waiting, &forms,
+    )))
 }
 
 /// `POST /console/operator/providers/{code}`.
@@ -561,7 +578,7 @@ async fn set_rate(
 ) -> Result<Response, ConsoleError> {
     let form = forms::read(form);
     user.check_csrf(&form.csrf)?;
-    let (provider, _) = load(&state, &code).await?;
+    let (provider, _, _) = load(&state, &code).await?;
     let refused = |message: String| DetailForms {
         edit: provider.input(),
         edit_error: None,
