@@ -98,11 +98,12 @@ async fn bad_numbers_and_the_wrong_user_change_nothing() {
             StatusCode::UNPROCESSABLE_ENTITY,
             "{bad:?}"
         );
+        // The point's page again, the number typed kept and the reason beside it.
         let html = response.text().await.unwrap();
-        assert!(html.contains("data-error=\"invalid\""), "{html}");
+        assert!(html.contains("id=\"message-quota-error\""), "{html}");
         assert!(
-            html.contains("href=\"/console/points/P1001\""),
-            "back to the point: {html}"
+            html.contains(&format!("value=\"{bad}\"")),
+            "{bad:?}: {html}"
         );
     }
     assert_eq!(quota(&gateway, "P1001").await, 20);
@@ -120,6 +121,11 @@ async fn bad_numbers_and_the_wrong_user_change_nothing() {
         )
         .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let html = response.text().await.unwrap();
+    assert!(
+        html.contains("id=\"message-quota-error\"") && html.contains("value=\"5\""),
+        "the form again with what was typed: {html}"
+    );
     assert_eq!(quota(&gateway, "P1001").await, 20);
 
     // Create and view: the number, no form, and a post is refused.

@@ -383,3 +383,43 @@ async fn a_create_and_view_user_adds_cashiers_blocked_and_only_full_access_unblo
         "{html}"
     );
 }
+
+/// A name of spaces only (the browser's `required` takes it): the list again with the reason,
+/// everything typed still there, nothing registered.
+#[tokio::test]
+async fn a_refused_registration_keeps_what_was_typed() {
+    let gateway = support::start().await;
+    let cookie = gateway.console_session(CLERK).await;
+    let (_, csrf) = gateway.console_page("/console/points", &cookie).await;
+    let response = gateway
+        .console_post(
+            "/console/points",
+            &cookie,
+            &[
+                ("csrf", &csrf),
+                ("name", "   "),
+                ("address", "Шымкент, ул. Байтурсынова, 12"),
+                ("working_hours", "Пн–Сб 09:00–21:00"),
+                ("cashier_name", "Айгерим"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("id=\"register-error\""), "{html}");
+    for typed in [
+        "Шымкент, ул. Байтурсынова, 12",
+        "Пн–Сб 09:00–21:00",
+        "Айгерим",
+    ] {
+        assert!(
+            html.contains(&format!("value=\"{typed}\"")),
+            "{typed}: {html}"
+        );
+    }
+    let points: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM points")
+        .fetch_one(&gateway.pool)
+        .await
+        .unwrap();
+    assert_eq!(points, 1, "only the demo point");
+}

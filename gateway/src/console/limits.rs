@@ -243,7 +243,7 @@ async fn again(
     message: String,
     status: StatusCode,
 ) -> Result<Response, ConsoleError> {
-    let refused = Refused { typed, message };
+    let refused = super::point::Refused::Limits(Refused { typed, message });
     let page = super::point::render(state, user, code, Some(&refused)).await?;
     Ok((status, page).into_response())
 }

@@ -13,6 +13,7 @@
 use axum::{
     Form,
     extract::{Path, State, rejection::FormRejection},
+    http::StatusCode,
     response::{IntoResponse, Redirect, Response},
 };
 use maud::{Markup, html};
@@ -61,8 +62,16 @@ pub async fn render(
     state: &AppState,
     user: &ConsoleUser,
     code: &str,
-    refused_limits: Option<&limits::Refused<'_>>,
+    refused: Option<&Refused<'_>>,
 ) -> Result<Markup, ConsoleError> {
+    let refused_limits = match refused {
+        Some(Refused::Limits(limits)) => Some(limits),
+        _ => None,
+    };
+    let refused_quota = match refused {
+        Some(Refused::Quota { typed, message }) => Some((*typed, message.as_str())),
+        _ => None,
+    };
     let mut conn = state.pool.acquire().await?;
     let point = network::point_of_dealer(&mut conn, code, user.dealer_code())
         .await?
@@ -104,7 +113,7 @@ pub async fn render(
         }
         (super::sequence::section(&gaps, &lost))
         (limits::section(&point, user, refused_limits))
-        (message_quota_section(&point, user))
+        (message_quota_section(&point, user, refused_quota))
         (cashiers::section(&point, &cashiers, user))
         (shift::section(&shifts))
         h2 { (tr("points.key_history")) }
@@ -209,19 +218,42 @@ pub struct MessageQuotaForm {
     messages_per_hour: String,
 }
 
-/// The point's letter quota: a form for full access, the number for anyone else.
-fn message_quota_section(point: &Point, user: &ConsoleUser) -> Markup {
+/// A form of the point's page refused: shown again with what was typed and why.
+pub enum Refused<'a> {
+    Limits(limits::Refused<'a>),
+    /// The letter quota as typed.
+    Quota {
+        typed: &'a str,
+        message: String,
+    },
+}
+
+/// The point's letter quota: a form for full access, the number for anyone else; `refused`
+/// is what was typed and why it was refused.
+fn message_quota_section(
+    point: &Point,
+    user: &ConsoleUser,
+    refused: Option<(&str, &str)>,
+) -> Markup {
+    let shown = point.messages_per_hour.to_string();
+    let (value, problem) = match refused {
+        Some((typed, message)) => (typed, Some(message)),
+        None => (shown.as_str(), None),
+    };
     html! {
         h2 { (tr("points.message_quota_title")) }
         p.muted { (tr("points.message_quota_intro")) }
         @if user.has_full_access() {
+            @if let Some(problem) = problem {
+                p.error #message-quota-error role="alert" { (problem) }
+            }
             form.message-quota #message-quota method="post"
                 action={ (path(&point.code)) "/message-quota" } {
                 input type="hidden" name="csrf" value=(user.csrf_token());
                 label for="messages_per_hour" { (tr("points.messages_per_hour")) }
                 input #messages_per_hour type="number" name="messages_per_hour"
                     min=(MESSAGE_QUOTA.start()) max=(MESSAGE_QUOTA.end()) step="1" required
-                    value=(point.messages_per_hour);
+                    value=(value);
                 (otp_field())
                 button type="submit" { (tr("points.save_message_quota")) }
             }
@@ -246,14 +278,29 @@ pub async fn set_message_quota(
     user.check_csrf(&form.csrf)?;
     user.require_full_access()?;
     let here = path(&code);
-    let per_hour: i64 = form
+    // Refused: the point's page again, the number typed kept.
+    let again = async |status: StatusCode, message: String| {
+        let refused = Refused::Quota {
+            typed: &form.messages_per_hour,
+            message,
+        };
+        let page = render(&state, &user, &code, Some(&refused)).await?;
+        Ok::<_, ConsoleError>((status, page).into_response())
+    };
+    let per_hour = form
         .messages_per_hour
         .trim()
         .parse()
         .ok()
-        .filter(|n| MESSAGE_QUOTA.contains(n))
-        .ok_or_else(|| ConsoleError::invalid("points.bad_message_quota", &here))?;
-    let mut tx = confirm::begin_confirmed(&state, &user, ip, &form.csrf, &form.otp).await?;
+        .filter(|n| MESSAGE_QUOTA.contains(n));
+    let Some(per_hour) = per_hour else {
+        let message = tr("points.bad_message_quota");
+        return again(StatusCode::UNPROCESSABLE_ENTITY, message).await;
+    };
+    let mut tx = match confirm::begin_confirmed(&state, &user, ip, &form.csrf, &form.otp).await {
+        Ok(tx) => tx,
+        Err(error) => return again(StatusCode::FORBIDDEN, confirm::code_refusal(error)?).await,
+    };
     let actor = user.actor(ip);
     dealer::points::set_message_quota_in(
         &mut tx,

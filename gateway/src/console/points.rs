@@ -14,6 +14,8 @@
 use axum::{
     Form,
     extract::{Path, State, rejection::FormRejection},
+    http::StatusCode,
+    response::{IntoResponse, Response},
 };
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -71,6 +73,17 @@ pub async fn list(
     State(state): State<AppState>,
     user: ConsoleUser,
 ) -> Result<Markup, ConsoleError> {
+    list_page(&state, &user, &RegisterForm::default(), None).await
+}
+
+/// The points and the registration form, filled with `typed` and saying `problem` if there is
+/// one (a refused registration keeps what was typed).
+async fn list_page(
+    state: &AppState,
+    user: &ConsoleUser,
+    typed: &RegisterForm,
+    problem: Option<String>,
+) -> Result<Markup, ConsoleError> {
     let points = network::points_of_dealer(&state.pool, user.dealer_code()).await?;
     let content = html! {
         @if points.is_empty() {
@@ -105,22 +118,25 @@ pub async fn list(
         }
         h2 { (tr("points.register_title")) }
         p.muted { (tr("points.register_intro")) }
+        @if let Some(problem) = problem {
+            p.error #register-error role="alert" { (problem) }
+        }
         form.register-point #register-point method="post" action=(PATH) {
             input type="hidden" name="csrf" value=(user.csrf_token());
             label for="name" { (tr("points.name")) }
-            input #name type="text" name="name" required maxlength="100";
+            input #name type="text" name="name" required maxlength="100" value=(typed.name);
             label for="address" { (tr("points.address")) }
-            input #address type="text" name="address" maxlength="200";
+            input #address type="text" name="address" maxlength="200" value=(typed.address);
             label for="working_hours" { (tr("points.working_hours")) }
             input #working_hours type="text" name="working_hours" maxlength="100"
-                placeholder=(tr("points.working_hours_example"));
+                value=(typed.working_hours) placeholder=(tr("points.working_hours_example"));
             label for="cashier_name" { (tr("points.cashier_name")) }
             input #cashier_name type="text" name="cashier_name" maxlength="100"
-                placeholder=(tr("points.cashier_default"));
+                value=(typed.cashier_name) placeholder=(tr("points.cashier_default"));
             button type="submit" { (tr("points.register")) }
         }
     };
-    Ok(page(PATH, &tr("points.title"), Some(&user), content))
+    Ok(page(PATH, &tr("points.title"), Some(user), content))
 }
 
 /// The page that shows a point's code and password, once.
@@ -142,17 +158,28 @@ pub async fn register(
     ClientIp(ip): ClientIp,
     user: ConsoleUser,
     form: Result<Form<RegisterForm>, FormRejection>,
-) -> Result<Markup, ConsoleError> {
+) -> Result<Response, ConsoleError> {
     let form = forms::read(form);
     user.check_csrf(&form.csrf)?;
-    let invalid = |key| ConsoleError::invalid(key, PATH);
-    let name = forms::required_text(&form.name, 100).ok_or_else(|| invalid("points.bad_name"))?;
-    let address =
-        forms::optional_text(&form.address, 200).ok_or_else(|| invalid("points.bad_text"))?;
-    let hours =
-        forms::optional_text(&form.working_hours, 100).ok_or_else(|| invalid("points.bad_text"))?;
-    let cashier =
-        forms::optional_text(&form.cashier_name, 100).ok_or_else(|| invalid("points.bad_text"))?;
+    let checked = (
+        forms::required_text(&form.name, 100).ok_or("points.bad_name"),
+        forms::optional_text(&form.address, 200).ok_or("points.bad_text"),
+        forms::optional_text(&form.working_hours, 100).ok_or("points.bad_text"),
+        forms::optional_text(&form.cashier_name, 100).ok_or("points.bad_text"),
+    );
+    let (name, address, hours, cashier) = match checked {
+        (Ok(name), Ok(address), Ok(hours), Ok(cashier)) => (name, address, hours, cashier),
+        (name, address, hours, cashier) => {
+            // The first field's reason, the form again with everything typed.
+            let key = [name.err(), address.err(), hours.err(), cashier.err()]
+                .into_iter()
+                .flatten()
+                .next()
+                .unwrap_or("points.bad_text");
+            let page = list_page(&state, &user, &form, Some(tr(key))).await?;
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+        }
+    };
     let cashier = if cashier.is_empty() {
         tr("points.cashier_default")
     } else {
@@ -175,12 +202,7 @@ pub async fn register(
     };
     let code = dealer::points::register_point_in(&mut tx, &user.actor(ip), &point).await?;
     tx.commit().await?;
-    Ok(credentials_page(
-        &user,
-        &tr("points.registered"),
-        &code,
-        &password,
-    ))
+    Ok(credentials_page(&user, &tr("points.registered"), &code, &password).into_response())
 }
 
 /// `POST /console/points/{code}/password`.
