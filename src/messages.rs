@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
+use tolem_outbox::letters::LetterSignError;
 use tolem_outbox::limits::LimitError;
+use tolem_outbox::shifts::ShiftError;
 use tolem_outbox::store::StoreError;
 use tolem_protocol::account::AccountError;
 use tolem_protocol::commission::CommissionError;
@@ -161,6 +163,29 @@ impl Explain for SignError {
             SignError::Invalid(_) => td_string!(locale, error_payment_invalid),
         }
         .to_owned()
+    }
+}
+
+// The shift's and the letter's signing errors carry the protocol's English reason (for logs):
+// the cashier reads what to do in the interface language instead.
+impl Explain for ShiftError {
+    fn explain(&self, locale: Locale) -> String {
+        match self {
+            ShiftError::NotOpen => td_string!(locale, shift_none_open).to_owned(),
+            ShiftError::Invalid(_) => td_string!(locale, shift_report_invalid).to_owned(),
+            ShiftError::Store(error) => error.explain(locale),
+        }
+    }
+}
+
+impl Explain for LetterSignError {
+    fn explain(&self, locale: Locale) -> String {
+        match self {
+            LetterSignError::Letter(error) => {
+                error.code().message(protocol_lang(locale)).to_owned()
+            }
+            LetterSignError::Invalid(_) => td_string!(locale, message_invalid).to_owned(),
+        }
     }
 }
 

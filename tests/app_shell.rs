@@ -1,6 +1,7 @@
 //! Guards the app shell in a real browser: the main menu renders in Russian by default, the
 //! language switch changes what the cashier reads and is remembered across restarts, the menu
-//! and an unreachable gateway shows as "offline".
+//! and an unreachable gateway shows as "offline"; index.html's first paint claims no connection
+//! before the app has asked.
 #![cfg(target_arch = "wasm32")]
 
 mod support;
@@ -89,4 +90,22 @@ async fn unreachable_gateway_shows_offline() {
     );
     assert!(indicator.text_content().unwrap().contains("Нет связи"));
     drop(app);
+}
+
+#[wasm_bindgen_test]
+fn the_first_paint_does_not_say_online_before_anything_was_asked() {
+    // index.html is on screen before the app has run a single health check: like the waiting
+    // payments beside it, the connection is not known yet, and "online" could be untrue (the
+    // offline shell opens exactly when there is no network).
+    let index = include_str!("../index.html");
+    let pill = index
+        .split_once("<p class=\"connection")
+        .expect("the first paint has the connection pill")
+        .1;
+    let pill = &pill[..pill.find("</p>").unwrap()];
+    assert!(
+        !pill.contains("online") && !pill.contains("В сети"),
+        "the first paint says: {pill}"
+    );
+    assert!(pill.ends_with('…'), "the first paint says: {pill}");
 }

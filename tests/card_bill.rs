@@ -6,8 +6,9 @@
 //! but the bill's own pre-signed status; a refused card's reason is shown; the status answer that
 //! it was paid turns the screen into *Paid by card* (and the history and receipt say so); *Cancel
 //! bill* sends the pre-signed cancel and ends it cancelled; without a connection the cancel
-//! waits, and a customer who paid first wins; the history names every bill state; the bill, the
-//! form and the history fit 320 px in Russian, Kazakh and English.
+//! waits, and a customer who paid first wins; the history names every bill state; the time left
+//! is counted on the gateway's clock, as the bill's deadline is; the bill, the form and the
+//! history fit 320 px in Russian, Kazakh and English.
 #![cfg(target_arch = "wasm32")]
 
 mod support;
@@ -393,6 +394,52 @@ async fn an_offline_cancel_waits_and_a_customer_who_paid_first_wins() {
     drop(served);
     forget_payments().await;
     forget_key().await;
+}
+
+#[wasm_bindgen_test]
+async fn the_countdown_runs_on_the_gateways_time() {
+    keep_sample_catalogue().await;
+    forget_payments().await;
+    // The phone's clock is 40 minutes fast: a signed answer said so, and the offset is kept (in
+    // localStorage, where a reload finds it).
+    let phone_now = tolem_outbox::clock::phone_now_ms();
+    tolem_outbox::clock::observe(phone_now - 40 * MINUTE, phone_now);
+    let kept = leptos::prelude::window()
+        .local_storage()
+        .unwrap()
+        .unwrap()
+        .get_item(tolem_outbox::clock::STORAGE_KEY)
+        .unwrap();
+    assert_eq!(kept.as_deref(), Some((-40 * MINUTE).to_string().as_str()));
+    // A bill signed now, by the gateway's time as every bill is: 30 minutes to pay by it — by
+    // the phone's own clock it expired 10 minutes ago.
+    let signed = signed_bill(
+        KCELL,
+        "7011234567",
+        1_000_00,
+        tolem_outbox::clock::now_ms(),
+        7,
+    );
+    let record = store::save_new(signed, now()).await.unwrap();
+    let offline = gateway::serve_nothing();
+    let app = start_in_russian_at(&format!("/history/{}", record.session()));
+    wait_for("#bill[data-state=awaiting_card]", 5).await;
+    settle().await;
+    assert!(
+        find("#bill-qr").is_some(),
+        "the customer can still pay, so the code is shown:\n{}",
+        page_text()
+    );
+    let countdown = text_of("#bill-countdown");
+    assert!(
+        countdown.starts_with("Оплатить можно ещё 30:00")
+            || countdown.starts_with("Оплатить можно ещё 29:"),
+        "{countdown}"
+    );
+    drop(app);
+    drop(offline);
+    tolem_outbox::clock::reset();
+    forget_payments().await;
 }
 
 /// Stores a bill for 1 000 ₸ (`n` makes it unique) and brings it to `state` as the replay would.

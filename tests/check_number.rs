@@ -7,7 +7,8 @@
 //! the gateway's own refusal (21) is explained as the pay flow explains it; changing the number
 //! or the amount clears the old answer; the form fits 320 px in ru/kk/en; without a
 //! connection the form says a check needs one, and the payment can still be deferred; a check
-//! stores nothing in the history or the outbox.
+//! stores nothing in the history or the outbox; an answer that comes after the cashier left the
+//! screen is dropped without breaking the app.
 #![cfg(target_arch = "wasm32")]
 
 mod support;
@@ -328,6 +329,102 @@ async fn offline_a_check_needs_a_connection_and_deferring_still_works() {
     drop(app);
     restore.call0(&JsValue::NULL).unwrap();
     forget_payments().await;
+    forget_key().await;
+}
+
+/// Holds every `check` request at the door until the returned function is called, then lets
+/// them through to whatever `fetch` was before (the served gateway). Returns (release, restore).
+fn hold_checks() -> (js_sys::Function, js_sys::Function) {
+    let made: js_sys::Array = js_sys::Function::new_no_args(
+        "const served = globalThis.fetch;
+         let release;
+         const gate = new Promise((resolve) => { release = resolve; });
+         globalThis.fetch = function (request, init) {
+           const url = typeof request === 'string' ? request : request.url;
+           if (!url.includes('/api/v1/check')) return served.call(globalThis, request, init);
+           return gate.then(() => served.call(globalThis, request, init));
+         };
+         return [release, () => { globalThis.fetch = served; }];",
+    )
+    .call0(&JsValue::NULL)
+    .unwrap()
+    .unchecked_into();
+    (made.get(0).unchecked_into(), made.get(1).unchecked_into())
+}
+
+thread_local! {
+    /// Panics seen since [`count_panics`] (in the release build a panic aborts the whole app;
+    /// here the test harness would only log one that happens outside the test's own code).
+    static PANICS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Counts every panic from now on in [`PANICS`], still passing it to the harness's hook.
+fn count_panics() {
+    let harness = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        PANICS.with(|n| n.set(n.get() + 1));
+        harness(info);
+    }));
+}
+
+#[wasm_bindgen_test]
+async fn an_answer_that_comes_after_the_cashier_left_does_not_break_the_app() {
+    count_panics();
+    let restore = serve_checks(
+        ResultCode::Ok,
+        Some(AccountCheck {
+            exists: true,
+            holder: Some("Иванов И.".into()),
+            fields: Vec::new(),
+            refusal: None,
+        }),
+    );
+    let (release, unhold) = hold_checks();
+    let app = kcell_form().await;
+    unlock().await;
+    type_into("#pay-account", "7011234567");
+    type_into("#pay-amount", "2000");
+    tap("#pay-check");
+    wait_for("#pay-check:disabled", 5).await;
+
+    // The cashier goes back to the providers while the gateway thinks: the payment screen (and
+    // every signal it had) is gone when the answer comes.
+    tap("nav.back a");
+    wait_for("#provider-search", 5).await;
+    assert!(find("#pay-form").is_none());
+    release.call0(&JsValue::NULL).unwrap();
+    for _ in 0..100 {
+        if !check_requests().is_empty() {
+            break;
+        }
+        settle().await;
+    }
+    assert_eq!(check_requests().len(), 1, "the held check went out");
+    // Time for the answer to be read, verified and (not) shown.
+    for _ in 0..10 {
+        settle().await;
+    }
+    assert_eq!(
+        PANICS.with(std::cell::Cell::get),
+        0,
+        "the late answer panicked: the release build would have aborted"
+    );
+
+    // The app still works: the screen opens again, and the form answers the cashier's typing.
+    tap("#provider-kcell");
+    wait_for("#pay-form", 5).await;
+    type_into("#pay-account", "7011234568");
+    settle().await;
+    let account: web_sys::HtmlInputElement = find("#pay-account").unwrap().unchecked_into();
+    assert_eq!(account.value(), "+7 (701) 123-45-68");
+    assert!(
+        find("#pay-check-result").is_none(),
+        "the old answer went with its screen"
+    );
+
+    drop(app);
+    unhold.call0(&JsValue::NULL).unwrap();
+    restore.call0(&JsValue::NULL).unwrap();
     forget_key().await;
 }
 

@@ -60,6 +60,55 @@ fn what_is_not_an_amount_is_refused_with_the_reason() {
     }
 }
 
+/// The amounts a text gives as examples: runs of digits, with the spaces, commas and points
+/// between them (`"2000 or 1 500,50."` gives `2000` and `1 500,50`).
+fn examples_in(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut run = String::new();
+    for c in text.chars() {
+        let part_of_number = c.is_ascii_digit()
+            || !run.is_empty() && matches!(c, ' ' | '\u{a0}' | '\u{202f}' | ',' | '.');
+        if part_of_number {
+            run.push(c);
+        } else if !run.is_empty() {
+            found.push(
+                run.trim_end_matches(|c: char| !c.is_ascii_digit())
+                    .to_owned(),
+            );
+            run.clear();
+        }
+    }
+    if !run.is_empty() {
+        found.push(
+            run.trim_end_matches(|c: char| !c.is_ascii_digit())
+                .to_owned(),
+        );
+    }
+    found
+}
+
+#[wasm_bindgen_test]
+fn the_examples_of_an_amount_the_cashier_is_shown_are_amounts() {
+    use tolem::messages::Explain;
+    // What the form says under a field that holds no number: each example must be one the
+    // field takes (English said "1,500.50", which the first comma turns into decimals).
+    for locale in [Locale::ru, Locale::kk, Locale::en] {
+        let message = AmountError::NotANumber.explain(locale);
+        let examples = examples_in(&message);
+        assert!(
+            examples.len() >= 2,
+            "{locale:?}: no examples in {message:?}"
+        );
+        for example in examples {
+            assert!(
+                parse_tenge(&example).is_ok(),
+                "{locale:?}: {example:?} from {message:?} is refused: {:?}",
+                parse_tenge(&example)
+            );
+        }
+    }
+}
+
 #[wasm_bindgen_test]
 fn amounts_are_written_for_the_screen_and_for_typing_again() {
     assert_eq!(format_tenge(2_020_00, Locale::ru), "2\u{a0}020,00\u{a0}₸");

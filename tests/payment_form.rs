@@ -3,7 +3,9 @@
 //! sent; the commission follows the amount live, for both formulas and whichever amount is
 //! typed; the confirmation shows provider, number, both amounts and the commission, and *Back*
 //! finds the form as it was; *Defer* signs and stores the payment — history and outbox — and
-//! sends nothing. (The gateway's answers are the end-to-end suite's: tests/e2e.)
+//! sends nothing; a result not final yet follows the payment when the outbox settles it; a
+//! 32-digit account fits 320 px on the confirmation, the result and the payment's page.
+//! (The gateway's answers are the end-to-end suite's: tests/e2e.)
 #![cfg(target_arch = "wasm32")]
 
 mod support;
@@ -16,6 +18,7 @@ use tolem::storage::{commission, keystore};
 use tolem_outbox::State;
 use tolem_protocol::commission::{CommissionSettings, Formula};
 use tolem_protocol::messages::{Message, Request, Step};
+use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -340,5 +343,161 @@ async fn a_payment_answered_by_something_else_than_the_gateway_stays_saved_as_un
     assert_eq!(requests_to("/api/v1/pay"), 1);
     assert_eq!(requests_to("/api/v1/status"), 2);
     drop(app);
+    forget_key().await;
+}
+
+#[wasm_bindgen_test]
+async fn a_result_not_final_follows_the_payment_when_the_outbox_settles_it() {
+    forget_key().await;
+    phone_with(Default::default(), Default::default()).await;
+    keystore::create(&sample_card(), PASSPHRASE).await.unwrap();
+    // No gateway: the payment is deferred and stays so until the test settles it.
+    let offline = support::gateway::serve_nothing();
+    let app = start_in_russian_at("/pay/kcell");
+    wait_for("#unlock-form", 5).await;
+    type_into("#unlock-passphrase", PASSPHRASE);
+    tap("#unlock-submit");
+    wait_until_gone("#unlock-form", 20).await;
+    type_into("#pay-account", "7011234567");
+    type_into("#pay-amount", "2000");
+    tap("#pay-defer");
+    wait_for("#pay-confirm[data-action=defer]", 5).await;
+    tap("#confirm-submit");
+    wait_for("#pay-result[data-state=deferred]", 10).await;
+    let session = attribute_of("#pay-result", "data-session").unwrap();
+
+    // The outbox (this tab's, another's or the worker's) settles it and says so on its channel:
+    // the customer is still at the counter, and the same screen now says it went through.
+    let mut accepted = tolem_outbox::store::waiting().await.unwrap().remove(0);
+    assert_eq!(accepted.session().as_str(), session);
+    accepted.state = State::Accepted;
+    accepted.transaction_id = Some("D001-000777".into());
+    tolem_outbox::store::update(&accepted).await.unwrap();
+    wait_for(
+        &format!("#pay-result[data-state=accepted][data-session='{session}']"),
+        10,
+    )
+    .await;
+    assert_eq!(text_of("#pay-transaction"), "D001-000777");
+    drop(app);
+    drop(offline);
+    forget_payments().await;
+    forget_key().await;
+}
+
+/// The app's own style sheet, as a phone loads it (the test page has none).
+fn load_style_sheet() {
+    let document = leptos::prelude::document();
+    if document.get_element_by_id("tolem-style").is_some() {
+        return;
+    }
+    let style = document.create_element("style").unwrap();
+    style.set_id("tolem-style");
+    style.set_text_content(Some(include_str!("../style.css")));
+    document.head().unwrap().append_child(&style).unwrap();
+}
+
+/// How far the app under test reaches beyond its 320 px, and the share of its row the label
+/// beside `value` keeps (a label squeezed to nothing is drawn under the value).
+fn overflow_and_label_share(value: &str) -> (f64, f64) {
+    let measured: js_sys::Array = js_sys::Function::new_with_args(
+        "selector",
+        "const root = document.getElementById('app-under-test');
+         const dd = root.querySelector(selector);
+         if (!dd) return [NaN, NaN];
+         const row = dd.parentElement.getBoundingClientRect().width;
+         return [root.scrollWidth - root.clientWidth,
+                 dd.previousElementSibling.getBoundingClientRect().width / row];",
+    )
+    .call1(&wasm_bindgen::JsValue::NULL, &value.into())
+    .unwrap()
+    .unchecked_into();
+    let number = |i| measured.get(i).as_f64().unwrap_or(f64::NAN);
+    (number(0), number(1))
+}
+
+#[wasm_bindgen_test]
+async fn a_32_digit_account_fits_320_pixels_in_every_language() {
+    use tolem_protocol::account::AccountKind;
+    use tolem_protocol::providers::{ProviderGroup, ProviderInfo};
+    const ACCOUNT: &str = "12345678901234567890123456789012";
+    forget_key().await;
+    phone_with(Default::default(), Default::default()).await;
+    // A provider whose accounts are as long as the protocol allows.
+    let mut catalogue = support::catalogue::sample_catalogue();
+    catalogue.providers.push(ProviderInfo {
+        code: "erc".into(),
+        name: "ЕРЦ".into(),
+        short_label: "ЕРЦ".into(),
+        group: ProviderGroup::Utilities,
+        account_kind: AccountKind::Account,
+        account_rule: "digits=32".into(),
+        min_tiyn: 100_00,
+        max_tiyn: 1_000_000_00,
+    });
+    tolem::storage::catalogue::save(&tolem::storage::catalogue::StoredCatalogue {
+        etag: Some("\"long\"".into()),
+        body: String::from_utf8(catalogue.encode()).unwrap(),
+        checked_at_ms: 1_795_000_000_000,
+    })
+    .await
+    .unwrap();
+    keystore::create(&sample_card(), PASSPHRASE).await.unwrap();
+    let offline = support::gateway::serve_nothing();
+    load_style_sheet();
+
+    let app = start_in_russian_at("/pay/erc");
+    let root: web_sys::HtmlElement = leptos::prelude::document()
+        .get_element_by_id("app-under-test")
+        .unwrap()
+        .unchecked_into();
+    root.style().set_property("width", "320px").unwrap();
+    root.style().set_property("overflow", "auto").unwrap();
+    wait_for("#unlock-form", 5).await;
+    type_into("#unlock-passphrase", PASSPHRASE);
+    tap("#unlock-submit");
+    wait_until_gone("#unlock-form", 20).await;
+    type_into("#pay-account", ACCOUNT);
+    type_into("#pay-amount", "2000");
+    tap("#pay-defer");
+    wait_for("#pay-confirm", 5).await;
+    assert_eq!(text_of("#confirm-account"), ACCOUNT);
+    let mut too_wide = Vec::new();
+    let mut measure = async |screen: &str, value: &str| {
+        for language in ["ru", "kk", "en"] {
+            choose_language(language).await;
+            settle().await;
+            let (overflow, label) = overflow_and_label_share(value);
+            if overflow.is_nan() || overflow > 0.0 || label < 0.2 {
+                too_wide.push(format!(
+                    "{screen} in {language}: {overflow} px too wide, the label keeps {:.0} %",
+                    label * 100.0
+                ));
+            }
+        }
+        choose_language("ru").await;
+        settle().await;
+    };
+    measure("the confirmation", "#confirm-account").await;
+    tap("#confirm-submit");
+    wait_for("#pay-result[data-state=deferred]", 10).await;
+    measure("the result", "#pay-result dd.number").await;
+    let session = attribute_of("#pay-result", "data-session").unwrap();
+    drop(app);
+
+    let app = start_in_russian_at(&format!("/history/{session}"));
+    let root: web_sys::HtmlElement = leptos::prelude::document()
+        .get_element_by_id("app-under-test")
+        .unwrap()
+        .unchecked_into();
+    root.style().set_property("width", "320px").unwrap();
+    root.style().set_property("overflow", "auto").unwrap();
+    wait_for("#payment-account", 10).await;
+    measure("the payment's page", "#payment-account").await;
+    assert!(too_wide.is_empty(), "{}", too_wide.join("\n"));
+    drop(app);
+    drop(offline);
+    forget_language();
+    forget_payments().await;
     forget_key().await;
 }

@@ -4,7 +4,8 @@
 //! state, per provider, the cash to hand over (cash payments the customer did not get back:
 //! neither rejected ones nor bills paid by card) and what still waits; the signed report goes to
 //! the gateway and the screen lists it as sent. The phone keeps the last 30 sent reports (never
-//! dropping one that has not reached the gateway) and lists them.
+//! dropping one that has not reached the gateway) and lists them. A report the gateway would
+//! refuse is explained in the cashier's language, and the error goes once a shift is opened.
 #![cfg(target_arch = "wasm32")]
 
 mod support;
@@ -247,4 +248,96 @@ async fn the_phone_keeps_the_last_thirty_sent_reports_and_lists_them() {
         attribute_of("#shift-list li:last-child", "data-state").as_deref(),
         Some("deferred")
     );
+}
+
+#[wasm_bindgen_test]
+async fn a_report_the_gateway_would_refuse_is_explained_and_a_later_open_clears_it() {
+    use tolem_protocol::shift::SHIFT_MAX_PROVIDERS;
+    forget_key().await;
+    forget_payments().await;
+    forget_shifts().await;
+    keystore::create(&sample_card(), PASSPHRASE).await.unwrap();
+    let _offline = gateway::serve_nothing();
+    let _app = start_in_russian_at("/shift");
+    wait_for("#shift-open", 10).await;
+    tap("#shift-open");
+    wait_for("#shift-state[data-state=open]", 5).await;
+    let opened: i64 = attribute_of("#shift-state", "data-opened")
+        .unwrap()
+        .parse()
+        .unwrap();
+    // One provider more than a report may carry: the gateway would refuse the report, so the
+    // phone does not sign it.
+    for n in 0..=SHIFT_MAX_PROVIDERS {
+        let code = format!("p{n:03}");
+        store_in_state(
+            signed(
+                (code.as_str(), code.as_str()),
+                "7011234567",
+                100_00,
+                opened + 1 + n as i64,
+                n as u8,
+            ),
+            State::Accepted,
+        )
+        .await;
+    }
+    wait_for("#unlock-form", 5).await;
+    type_into("#unlock-passphrase", PASSPHRASE);
+    tap("#unlock-submit");
+    wait_until_gone("#unlock-form", 20).await;
+    tap("#shift-close");
+    // In the cashier's language, not the protocol's English reason.
+    wait_for_text(
+        "#shift-error",
+        "Отчёт о смене нельзя подписать: шлюз не примет его в таком виде. Сообщите дилеру.",
+        10,
+    )
+    .await;
+    assert!(find("#shift-state[data-state=open]").is_some());
+
+    // The shift is closed elsewhere (another tab) and a new one opened here: the old error
+    // is no longer the news.
+    forget_shifts().await;
+    tolem_outbox::changes::announce(&tolem_protocol::ids::SessionId::generate(now(), [0; 8]));
+    wait_for("#shift-open", 10).await;
+    assert!(find("#shift-error").is_some());
+    tap("#shift-open");
+    wait_for("#shift-state[data-state=open]", 5).await;
+    wait_until_gone("#shift-error", 5).await;
+    forget_payments().await;
+}
+
+#[wasm_bindgen_test]
+fn signing_errors_are_told_in_every_language() {
+    use tolem::i18n::Locale;
+    use tolem::messages::Explain;
+    use tolem_outbox::letters::LetterSignError;
+    use tolem_outbox::shifts::ShiftError;
+    let errors: [(&dyn Explain, String); 3] = [
+        (&ShiftError::NotOpen, ShiftError::NotOpen.to_string()),
+        (
+            &ShiftError::Invalid("too many providers in one report".into()),
+            "the report is not valid: too many providers in one report".into(),
+        ),
+        (
+            &LetterSignError::Invalid("bad code".into()),
+            "the request is not valid: bad code".into(),
+        ),
+    ];
+    let russian = [
+        "Смена не открыта.",
+        "Отчёт о смене нельзя подписать: шлюз не примет его в таком виде. Сообщите дилеру.",
+        "Письмо нельзя подписать: шлюз не примет его с данными ключа этого телефона. Сообщите дилеру.",
+    ];
+    for ((error, english), russian) in errors.iter().zip(russian) {
+        assert_eq!(error.explain(Locale::ru), russian);
+        for locale in [Locale::kk, Locale::en] {
+            let text = error.explain(locale);
+            assert!(
+                !text.is_empty() && text != russian && &text != english,
+                "{locale:?}: {text}"
+            );
+        }
+    }
 }

@@ -15,8 +15,9 @@
 //! worker has no `localStorage`: it keeps its own in memory — it never signs, it only
 //! measures.
 //!
-//! Only signing uses the corrected time; schedules (retries, deadlines shown) stay on the phone's
-//! own clock, which is at least steady.
+//! Signing uses the corrected time, and so does every deadline counted from a signed time (a
+//! bill's expiry, the offline limit's): compared with the phone's own clock it would fall hours
+//! early or late. Schedules (retries) stay on the phone's own clock, which is at least steady.
 
 use std::cell::Cell;
 

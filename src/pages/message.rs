@@ -134,8 +134,9 @@ pub fn MessagePage() -> impl IntoView {
         let signed = match signed {
             None => return, // locked: the unlock form is on the page
             Some(Err(LetterSignError::Letter(_))) => return, // shown by the field checks
-            Some(Err(LetterSignError::Invalid(why))) => {
-                set_stage.set(Stage::NotSaved(why));
+            Some(Err(error)) => {
+                // In the cashier's language, not the protocol's English reason.
+                set_stage.set(Stage::NotSaved(error.explain(i18n.get_locale_untracked())));
                 return;
             }
             Some(Ok(signed)) => signed,

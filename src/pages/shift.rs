@@ -141,7 +141,11 @@ pub fn ShiftPage() -> impl IntoView {
         set_busy.set(true);
         spawn_local(async move {
             match shifts::open(tolem_outbox::clock::now_ms()).await {
-                Ok(open) => set_now.set(Now::Open(open)),
+                Ok(open) => {
+                    set_now.set(Now::Open(open));
+                    // The shift is open now: whatever went wrong before is no longer the news.
+                    set_problem.set(None);
+                }
                 Err(error) => set_problem.set(Some(error.explain(i18n.get_locale_untracked()))),
             }
             set_busy.set(false);
@@ -185,7 +189,7 @@ pub fn ShiftPage() -> impl IntoView {
                     return;
                 }
                 Some(Err(error)) => {
-                    set_problem.set(Some(error.to_string()));
+                    set_problem.set(Some(error.explain(locale)));
                     set_busy.set(false);
                     return;
                 }

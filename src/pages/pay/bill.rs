@@ -71,8 +71,12 @@ pub fn countdown(left_ms: i64) -> String {
     }
 }
 
+/// The gateway's time as this phone knows it: the bill's deadline is in it (the bill was signed
+/// with [`tolem_outbox::clock::now_ms`], and the gateway's own expiry is by its clock), so a
+/// phone whose clock is off would otherwise count down to the wrong moment — hide the code while
+/// the customer can still pay, or show it after the gateway stopped taking it.
 fn now_ms() -> i64 {
-    js_sys::Date::now() as i64
+    tolem_outbox::clock::now_ms()
 }
 
 fn in_view() -> bool {
@@ -108,8 +112,9 @@ pub fn BillScreen(
         move || {
             let session = session.clone();
             spawn_local(async move {
+                // `try_`: the screen may be gone by now (its signals with it).
                 if let Ok(Some(record)) = store::get(&session).await {
-                    set_current.set(record);
+                    set_current.try_set(record);
                 }
             });
         }
@@ -129,8 +134,12 @@ pub fn BillScreen(
                 // The screen may be gone by now: nothing to show then (the answer is stored).
                 asking.try_set_value(false);
                 match asked {
-                    Ok(record) => set_current.set(record),
-                    Err(e) => set_error.set(Some(e)),
+                    Ok(record) => {
+                        set_current.try_set(record);
+                    }
+                    Err(e) => {
+                        set_error.try_set(Some(e));
+                    }
                 }
             });
         }
@@ -162,15 +171,18 @@ pub fn BillScreen(
             }
             let session = session.clone();
             spawn_local(async move {
+                // The screen may be gone by now: `try_`, as above.
                 match payments::cancel_bill(&session).await {
                     Ok(record) => {
                         // Not answered yet (no connection): the replay sends the stored cancel.
                         if !record.state.is_final() {
                             outbox.kick();
                         }
-                        set_current.set(record);
+                        set_current.try_set(record);
                     }
-                    Err(e) => set_error.set(Some(e)),
+                    Err(e) => {
+                        set_error.try_set(Some(e));
+                    }
                 }
             });
         }

@@ -193,7 +193,10 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
     let settings = RwSignal::new(CommissionSettings::default());
     {
         let code = code.clone();
-        spawn_local(async move { settings.set(commission::load(&code).await) });
+        // `try_`: the cashier may have left the screen (and its signals) while this was read.
+        spawn_local(async move {
+            let _ = settings.try_set(commission::load(&code).await);
+        });
     }
 
     let checked = move || {
@@ -259,14 +262,21 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
         set_check.set(Some((made_for.clone(), CheckState::Asking)));
         spawn_local(async move {
             let answer = check_number(session, &draft).await;
-            // Only if the fields are still those it was asked for.
-            if check.with_untracked(|c| c.as_ref().is_some_and(|(key, _)| *key == made_for)) {
+            // Only if the fields are still those it was asked for. The screen may be gone by now
+            // (the cashier went elsewhere while the gateway thought): its signals are disposed,
+            // and reading one would panic — which aborts the whole app in the release build. So
+            // everything after the wait is `try_`, here and in every task of this screen.
+            let current =
+                check.try_with_untracked(|c| c.as_ref().is_some_and(|(key, _)| *key == made_for));
+            if current == Some(true) {
                 match answer {
-                    Some(answer) => set_check.set(Some((made_for, CheckState::Answered(answer)))),
+                    Some(answer) => {
+                        set_check.try_set(Some((made_for, CheckState::Answered(answer))));
+                    }
                     // Locked meanwhile: the form's notice says what to do.
                     None => {
-                        set_locked_warning.set(true);
-                        set_check.set(None);
+                        set_locked_warning.try_set(true);
+                        set_check.try_set(None);
                     }
                 }
             }
@@ -297,6 +307,8 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
     let confirm = move |draft: PaymentDraft, action: Action| {
         let card = session.record_untracked().map(|r| r.card);
         set_stage.set(Stage::Working(Progress::Saving));
+        // The page's signals are only `try_`-set after a wait: the cashier may have left the
+        // screen meanwhile (see `check_now`); the payment is stored either way.
         spawn_local(async move {
             // A cash payment is numbered among its key's payments as it is stored; a bill is
             // no cash and carries no number.
@@ -310,16 +322,16 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
             let record = match saved {
                 Ok(Ok(record)) => record,
                 Ok(Err(error)) => {
-                    set_stage.set(Stage::NotSaved(NotSaved::Store(error), action));
+                    set_stage.try_set(Stage::NotSaved(NotSaved::Store(error), action));
                     return;
                 }
                 Err(SignError::Locked) => {
-                    set_locked_warning.set(true);
-                    set_stage.set(Stage::Form);
+                    set_locked_warning.try_set(true);
+                    set_stage.try_set(Stage::Form);
                     return;
                 }
                 Err(error) => {
-                    set_stage.set(Stage::NotSaved(NotSaved::Sign(error), action));
+                    set_stage.try_set(Stage::NotSaved(NotSaved::Sign(error), action));
                     return;
                 }
             };
@@ -327,17 +339,17 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
                 // Stored: now it may be shown. Should the page close while the customer pays,
                 // the worker asks how it ended.
                 crate::outbox::register_sync();
-                set_stage.set(Stage::Bill(Box::new(record)));
+                set_stage.try_set(Stage::Bill(Box::new(record)));
                 return;
             }
             let (Action::Execute, Some(card)) = (action, card) else {
                 outbox.kick();
-                set_stage.set(Stage::Done(Box::new(record), action));
+                set_stage.try_set(Stage::Done(Box::new(record), action));
                 return;
             };
             let session_id = record.session().clone();
             match payments::execute(&session_id, &card, move |p| {
-                set_stage.set(Stage::Working(p))
+                set_stage.try_set(Stage::Working(p));
             })
             .await
             {
@@ -355,11 +367,11 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
                     if !record.state.is_final() {
                         outbox.kick();
                     }
-                    set_stage.set(Stage::Done(Box::new(record), action));
+                    set_stage.try_set(Stage::Done(Box::new(record), action));
                 }
                 Err(error) => {
                     outbox.kick();
-                    set_stage.set(Stage::Unsure(error, session_id.to_string()))
+                    set_stage.try_set(Stage::Unsure(error, session_id.to_string()));
                 }
             }
         });
@@ -682,6 +694,29 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
         };
         let offline = record.last_failure == Some(Failure::Offline);
         let session = record.session().to_string();
+        // Not final yet (deferred, unknown, held): the outbox settles it later — in this tab,
+        // another one or the worker. The result follows the stored payment, as a bill's screen
+        // does, instead of keeping the copy it was first shown with while the customer waits.
+        if !state.is_final() {
+            let stored = record.session().clone();
+            payments::on_payment_change(move || {
+                let stored = stored.clone();
+                spawn_local(async move {
+                    let Ok(Some(fresh)) = store::get(&stored).await else {
+                        return;
+                    };
+                    // Only while this result is still on screen, and only when what it says
+                    // changed: every payment's change is announced, and a redraw is not free.
+                    let changed = stage.try_with_untracked(|shown| {
+                        matches!(shown, Stage::Done(shown, _) if shown.session == fresh.session
+                            && (shown.state, shown.last_failure) != (fresh.state, fresh.last_failure))
+                    });
+                    if changed == Some(true) {
+                        set_stage.try_set(Stage::Done(Box::new(fresh), action));
+                    }
+                });
+            });
+        }
         view! {
             <section
                 id="pay-result"
