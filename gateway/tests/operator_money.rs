@@ -395,3 +395,68 @@ async fn a_correction_needs_a_reason_and_is_reversed_once() {
     assert_eq!(audit_count(&gateway, "money.correction").await, 1);
     assert_eq!(audit_count(&gateway, "money.correction_reversed").await, 1);
 }
+
+/// One bank transfer asked for twice at the same moment, its reference typed two ways: the
+/// second request waits for the first and is refused, so one transfer cannot be confirmed —
+/// and credited — twice. (On SQLite writers take turns anyway; on PostgreSQL the second would
+/// read the requests before the first committed.)
+#[tokio::test]
+async fn the_same_transfer_asked_for_twice_at_once_is_refused_once() {
+    use tolem_gateway::{
+        audit::Actor,
+        db::begin_write,
+        dealer::top_ups::{self, NewRequest, TopUpError},
+        payments::business_date,
+    };
+    let gateway = support::start().await;
+    let today = business_date(now_ms());
+    let pool = gateway.pool.clone();
+    let ask = move |reference: &'static str| {
+        let pool = pool.clone();
+        async move {
+            let mut tx = begin_write(&pool).await.unwrap();
+            let request = NewRequest {
+                amount_tiyn: 50_000_00,
+                bank_reference: reference,
+                paid_on: today,
+            };
+            let asked =
+                top_ups::request_in(&mut tx, &Actor::cli(), DEALER, &request, today, now_ms())
+                    .await;
+            (tx, asked)
+        }
+    };
+    let (first, asked) = ask("PP-500").await;
+    assert!(asked.is_ok(), "{asked:?}");
+    let second = tokio::spawn(async move {
+        let (tx, asked) = ask("pp 500").await;
+        tx.commit().await.unwrap();
+        asked.map(|_| ())
+    });
+    // The second runs until it waits for the first (PostgreSQL: a lock; SQLite: the write
+    // lock before it begins) — or, wrongly, until it is done.
+    if !gateway.database_url.starts_with("sqlite:") {
+        let waiting = "SELECT COUNT(*) FROM pg_stat_activity \
+                       WHERE datname = current_database() AND wait_event_type = 'Lock'";
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !second.is_finished() {
+            let blocked: i64 = sqlx::query_scalar(waiting)
+                .fetch_one(&gateway.pool)
+                .await
+                .unwrap();
+            if blocked > 0 {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the second never ran"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+    first.commit().await.unwrap();
+    assert!(matches!(
+        second.await.unwrap(),
+        Err(TopUpError::ReferenceUsed)
+    ));
+}

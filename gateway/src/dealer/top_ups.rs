@@ -131,6 +131,16 @@ pub async fn request_in(
     if request.paid_on > today {
         return Err(TopUpError::BadDate);
     }
+    // The request's number first: taking it writes the counter's row, which a concurrent
+    // request waits for until this transaction ends, so two requests take turns and the
+    // second reads the first's reference below. (The unique index covers a reference only as
+    // typed: on PostgreSQL `PP-500` and `pp 500` asked at the same moment would both pass
+    // the comparison by key, and both could be confirmed — one transfer credited twice.) A
+    // refused request rolls the number back with everything else.
+    let id = format!(
+        "T{}",
+        network::next_number(&mut *tx, "top_up_request").await?
+    );
     // Compared by key, so read here: a dealer asks for a few top-ups a week, and every
     // confirmed one stays a request (its ledger entry is named by the reference as typed).
     let asked: Vec<String> = sqlx::query_scalar(
@@ -151,10 +161,6 @@ pub async fn request_in(
     if waiting.is_some() || posted.is_some() {
         return Err(TopUpError::ReferenceUsed);
     }
-    let id = format!(
-        "T{}",
-        network::next_number(&mut *tx, "top_up_request").await?
-    );
     sqlx::query(
         "INSERT INTO top_up_requests (id, dealer_code, amount_tiyn, bank_reference, paid_on, \
          state, requested_by, requested_at_ms) VALUES ($1, $2, $3, $4, $5, 'requested', $6, $7)",
