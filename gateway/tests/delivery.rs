@@ -372,9 +372,15 @@ async fn a_payment_whose_worker_died_mid_attempt_goes_again_behind_a_silent_prov
     let request = kcell_backlog_then_beeline(&gateway, &phone, 130).await;
 
     let first = gateway.start_delivery(four_places_to_a_provider());
-    gateway
-        .delivery_when(&phone, &request, WITHIN, |d| d.state == DeliveryState::Sent)
-        .await;
+    // Killed once Beeline has the payment (claimed is not yet sent: the request goes out after).
+    let started = std::time::Instant::now();
+    while beeline.provider.payments().is_empty() {
+        assert!(
+            started.elapsed() < WITHIN,
+            "the first attempt never reached Beeline"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     first.abort();
     assert!(first.await.unwrap_err().is_cancelled());
     // From now on Beeline answers at once; the dead worker's claim runs out after its lease,

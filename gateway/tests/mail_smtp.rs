@@ -9,8 +9,6 @@
 
 mod support;
 
-use std::time::Duration;
-
 use support::mail::{
     SmtpServer, TestCa, fast_retry, free_port, parse_email, plain_smtp, require_aiosmtpd, verdict,
 };
@@ -67,12 +65,16 @@ async fn a_letter_arrives_once_with_both_signatures_and_verifies() {
     let again = gateway.send(&phone, &request).await;
     assert_eq!(again.code(), ResultCode::Ok);
     assert_eq!(message_id(&again), id);
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let delivered = server.messages();
-    assert_eq!(delivered.len(), 1, "exactly one e-mail: {delivered:?}");
+    // Not queued again: still the one letter, sent at its first try (no failed attempt
+    // counted). A sent letter is finished: the worker takes only unsent ones, so nothing can
+    // send it a second time, however late.
     gateway
         .wait_for("SELECT COUNT(*) FROM mail_outbox", 1)
         .await;
+    let (state, attempts, _) = gateway.mail_state(&id).await;
+    assert_eq!((state.as_str(), attempts), ("sent", 0));
+    let delivered = server.messages();
+    assert_eq!(delivered.len(), 1, "exactly one e-mail: {delivered:?}");
 
     let email = parse_email(&delivered[0]);
     assert!(email.defects.is_empty(), "{:?}", email.defects);
@@ -273,7 +275,8 @@ async fn a_server_that_is_down_gets_the_letter_once_it_is_up() {
     let (state, attempts, _) = gateway.mail_state(&id).await;
     assert_eq!(state, "sent");
     assert!(attempts >= 2, "the failures before are kept: {attempts}");
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // A sent letter is finished: the worker takes only unsent ones, so no later attempt can
+    // send it again (its count is the one that sent it).
     assert_eq!(server.messages().len(), 1);
     let email = parse_email(&server.messages()[0]);
     assert!(email.body.contains("Касса №3"));

@@ -284,11 +284,9 @@ async fn slow_answer_times_out() {
     let exchange = adapter.check(&check(9001, PLAIN, 100_00)).await;
     assert_eq!(exchange.result, Err(TransportError::Timeout));
     assert_eq!(exchange.response, None);
-    assert!(
-        exchange.latency_ms >= 300 && exchange.latency_ms < 5000,
-        "{}",
-        exchange.latency_ms
-    );
+    // It waited its timeout and no longer (the answer would have taken 5 s): that the
+    // answer did not come is the `Timeout` above, not a measured duration.
+    assert!(exchange.latency_ms >= 300, "{}", exchange.latency_ms);
 }
 
 /// A provider that takes the payment and answers late: the client gives up (a timeout, a
@@ -296,8 +294,10 @@ async fn slow_answer_times_out() {
 /// number gets it — what a repeat with a new number would pay a second time.
 #[tokio::test]
 async fn a_late_answer_after_the_commit_leaves_the_payment_made() {
-    let emulator = Emulator::start(&["--open", "--delay-ms", "2000", "--delay-after-commit"]);
-    let adapter = OsmpAdapter::new(&emulator.connection(Auth::None, 300)).unwrap();
+    // The client waits long enough for any machine to have committed (the emulator commits
+    // as the request arrives), and far less than the emulator's answer takes.
+    let emulator = Emulator::start(&["--open", "--delay-ms", "60000", "--delay-after-commit"]);
+    let adapter = OsmpAdapter::new(&emulator.connection(Auth::None, 5_000)).unwrap();
     let late = adapter.pay(&pay(9_101, PLAIN, 100_00)).await.result;
     assert_eq!(late, Err(TransportError::Timeout));
     let committed = emulator.payment(9_101).await;
