@@ -416,7 +416,7 @@ async fn the_same_transfer_asked_for_twice_at_once_is_refused_once() {
         async move {
             let mut tx = begin_write(&pool).await.unwrap();
             let request = NewRequest {
-                amount_tiyn: 50_000_00,
+                amount_tiyn: 5_000_000,
                 bank_reference: reference,
                 paid_on: today,
             };
