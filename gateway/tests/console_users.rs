@@ -653,18 +653,7 @@ async fn the_password_page_refuses_a_wrong_current_password_and_a_short_one() {
         assert!(error.contains(message), "{error}");
     }
     assert_eq!(stored(&gateway, CLERK.0).await.3, before);
-    let response = gateway
-        .console_post(
-            "/console/password",
-            &clerk,
-            &[
-                ("csrf", &csrf),
-                ("current", CLERK.1),
-                ("new", "a long new passphrase"),
-                ("again", "a long new passphrase"),
-            ],
-        )
-        .await;
+    let response = change_password(&gateway, &clerk, CLERK.1, "a long new passphrase").await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(
         gateway.login(CLERK).await.status(),
@@ -677,6 +666,28 @@ async fn the_password_page_refuses_a_wrong_current_password_and_a_short_one() {
     );
 }
 
+/// The password page's form posted in the session `cookie`: `current`, then `new` twice.
+async fn change_password(
+    gateway: &Gateway,
+    cookie: &str,
+    current: &str,
+    new: &str,
+) -> reqwest::Response {
+    let (_, csrf) = gateway.console_page("/console/password", cookie).await;
+    gateway
+        .console_post(
+            "/console/password",
+            cookie,
+            &[
+                ("csrf", &csrf),
+                ("current", current),
+                ("new", new),
+                ("again", new),
+            ],
+        )
+        .await
+}
+
 /// A clerk who fears someone else is signed in as them changes the password: that other
 /// session ends, theirs goes on. And a session left open is no way to guess the password:
 /// wrong current passwords count as failed logins.
@@ -685,24 +696,10 @@ async fn a_changed_password_ends_the_users_other_sessions_and_guesses_are_counte
     let gateway = support::start().await;
     let mine = gateway.console_session(CLERK).await;
     let theirs = gateway.console_session(CLERK).await;
-    let (_, csrf) = gateway.console_page("/console/password", &theirs).await;
-    let guess = |current: &'static str| {
-        let (gateway, theirs, csrf) = (&gateway, &theirs, &csrf);
-        async move {
-            gateway
-                .console_post(
-                    "/console/password",
-                    theirs,
-                    &[
-                        ("csrf", csrf),
-                        ("current", current),
-                        ("new", "someone else's passphrase"),
-                        ("again", "someone else's passphrase"),
-                    ],
-                )
-                .await
-                .status()
-        }
+    let guess = async |current: &str| {
+        change_password(&gateway, &theirs, current, "someone else's passphrase")
+            .await
+            .status()
     };
     for _ in 0..5 {
         assert_eq!(guess("a guess").await, StatusCode::UNPROCESSABLE_ENTITY);
@@ -715,19 +712,7 @@ async fn a_changed_password_ends_the_users_other_sessions_and_guesses_are_counte
     gateway
         .sql("UPDATE login_attempts SET blocked_until_ms = 0")
         .await;
-    let (_, csrf) = gateway.console_page("/console/password", &mine).await;
-    let response = gateway
-        .console_post(
-            "/console/password",
-            &mine,
-            &[
-                ("csrf", &csrf),
-                ("current", CLERK.1),
-                ("new", "a long new passphrase"),
-                ("again", "a long new passphrase"),
-            ],
-        )
-        .await;
+    let response = change_password(&gateway, &mine, CLERK.1, "a long new passphrase").await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let other = gateway.console_get("/console/keys", &theirs).await;
     assert_eq!(other.status(), StatusCode::SEE_OTHER);
