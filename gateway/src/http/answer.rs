@@ -118,21 +118,19 @@ impl Answer {
 
     /// The body is over the limit (or could not be read to the end).
     pub fn too_large() -> Answer {
-        Answer {
-            status: StatusCode::PAYLOAD_TOO_LARGE,
-            body: AnswerBody::Fresh(Box::new(Response::code(
-                None,
-                ResultCode::Malformed,
-                now_ms(),
-            ))),
-        }
+        Answer::unreadable(StatusCode::PAYLOAD_TOO_LARGE)
     }
 
-    /// The body comes in a coding the gateway does not read (anything but gzip): 415, and the
-    /// codings it reads in `Accept-Encoding` (RFC 7694).
+    /// The body comes in a coding the gateway does not read (anything but gzip): 415 (the
+    /// caller names the codings it reads in `Accept-Encoding`, RFC 7694).
     pub fn unread_coding() -> Answer {
+        Answer::unreadable(StatusCode::UNSUPPORTED_MEDIA_TYPE)
+    }
+
+    /// 900 with `status`, which says why the body could not be read.
+    fn unreadable(status: StatusCode) -> Answer {
         Answer {
-            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            status,
             body: AnswerBody::Fresh(Box::new(Response::code(
                 None,
                 ResultCode::Malformed,
