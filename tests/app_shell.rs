@@ -81,13 +81,23 @@ async fn language_switch_changes_the_text_and_is_remembered() {
 async fn unreachable_gateway_shows_offline() {
     // The test server has no /api/health, exactly like a captive portal or a dead gateway.
     let app = start_fresh();
-    settle().await;
-    settle().await;
-    let indicator = document().query_selector(".connection").unwrap().unwrap();
-    assert_eq!(
-        indicator.get_attribute("data-connection").as_deref(),
-        Some("offline")
-    );
+    // The health check is a real request: wait for its answer to show, however long it takes.
+    let mut indicator = None;
+    for _ in 0..20 * 20 {
+        indicator = document()
+            .query_selector(".connection[data-connection='offline']")
+            .unwrap();
+        if indicator.is_some() {
+            break;
+        }
+        settle().await;
+    }
+    let indicator = indicator.unwrap_or_else(|| {
+        panic!(
+            "the connection did not show offline within 20 s; the page shows:\n{}",
+            page_text()
+        )
+    });
     assert!(indicator.text_content().unwrap().contains("Нет связи"));
     drop(app);
 }

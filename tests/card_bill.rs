@@ -497,18 +497,6 @@ async fn the_history_names_every_bill_state() {
     forget_payments().await;
 }
 
-/// The app's own style sheet, as a phone loads it (the test page has none).
-fn load_style_sheet() {
-    let document = leptos::prelude::document();
-    if document.get_element_by_id("tolem-style").is_some() {
-        return;
-    }
-    let style = document.create_element("style").unwrap();
-    style.set_id("tolem-style");
-    style.set_text_content(Some(include_str!("../style.css")));
-    document.head().unwrap().append_child(&style).unwrap();
-}
-
 /// The elements that reach beyond the app's right edge, for a failure's message.
 fn beyond_the_edge() -> String {
     js_sys::Function::new_no_args(

@@ -323,18 +323,6 @@ async fn a_payment_on_its_way_is_refreshed_while_the_history_is_open() {
     forget_key().await;
 }
 
-/// The app's own style sheet, as a phone loads it (the test page has none).
-fn load_style_sheet() {
-    let document = leptos::prelude::document();
-    if document.get_element_by_id("tolem-style").is_some() {
-        return;
-    }
-    let style = document.create_element("style").unwrap();
-    style.set_id("tolem-style");
-    style.set_text_content(Some(include_str!("../style.css")));
-    document.head().unwrap().append_child(&style).unwrap();
-}
-
 /// How far the app reaches beyond its 320 px box (0 = it fits).
 fn overflow_at_320() -> i32 {
     let root = leptos::prelude::document()

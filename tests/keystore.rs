@@ -293,18 +293,21 @@ async fn an_idle_session_locks_itself() {
     keystore::create(&card(), PASSPHRASE).await.unwrap();
     let session = KeySession::new();
     session.load().await.unwrap();
-    session.set_auto_lock(Duration::from_millis(300));
+    // The idle time passes by moving the last touch back, not by sleeping: a timer that fires
+    // late must not decide the test. A minute's lock leaves the test's own run time no say.
+    session.set_auto_lock(Duration::from_secs(60));
     session.unlock(PASSPHRASE).await.unwrap();
 
-    gloo_timers_sleep(Duration::from_millis(150)).await;
+    session.backdate_activity(Duration::from_secs(40));
+    assert!(session.with_key(|_| ()).is_some(), "not idle long enough");
     session.touch();
-    gloo_timers_sleep(Duration::from_millis(200)).await;
+    session.backdate_activity(Duration::from_secs(40));
     assert!(
         session.with_key(|_| ()).is_some(),
-        "a touch restarts the idle time"
+        "a touch restarts the idle time (80 s since the unlock, 40 s since the touch)"
     );
 
-    gloo_timers_sleep(Duration::from_millis(400)).await;
+    session.backdate_activity(Duration::from_secs(21));
     assert!(session.with_key(|_| ()).is_none(), "idle too long");
     assert!(!session.is_unlocked_untracked());
 }

@@ -385,18 +385,6 @@ async fn a_result_not_final_follows_the_payment_when_the_outbox_settles_it() {
     forget_key().await;
 }
 
-/// The app's own style sheet, as a phone loads it (the test page has none).
-fn load_style_sheet() {
-    let document = leptos::prelude::document();
-    if document.get_element_by_id("tolem-style").is_some() {
-        return;
-    }
-    let style = document.create_element("style").unwrap();
-    style.set_id("tolem-style");
-    style.set_text_content(Some(include_str!("../style.css")));
-    document.head().unwrap().append_child(&style).unwrap();
-}
-
 /// How far the app under test reaches beyond its 320 px, and the share of its row the label
 /// beside `value` keeps (a label squeezed to nothing is drawn under the value).
 fn overflow_and_label_share(value: &str) -> (f64, f64) {

@@ -64,25 +64,46 @@ async fn the_lease_has_one_holder_until_it_expires_or_is_released() {
     lock::release_lease("tab-a").await.unwrap();
 }
 
-/// Starts a holder of the lock that keeps it for `hold_ms`, noting "start"/"end" in `log`.
-fn hold_for(mechanism: Mechanism, hold_ms: i32, log: Rc<RefCell<Vec<String>>>) {
+/// A promise and the function that resolves it: the test's hand on a holder.
+fn signal() -> (js_sys::Promise, js_sys::Function) {
+    let mut resolver = None;
+    let promise = js_sys::Promise::new(&mut |resolve, _reject| resolver = Some(resolve));
+    (promise, resolver.expect("the executor runs at once"))
+}
+
+/// Waits until `log` shows `entry` — a state, not a time (polls, gives up after 10 s).
+async fn until_logged(log: &Rc<RefCell<Vec<String>>>, entry: &str) {
+    for _ in 0..1_000 {
+        if log.borrow().iter().any(|e| e == entry) {
+            return;
+        }
+        sleep_ms(10).await;
+    }
+    panic!("never logged {entry:?}: {:?}", log.borrow());
+}
+
+/// Starts a holder of the lock that keeps it until the returned function is called, noting
+/// "first start"/"first end" in `log`.
+fn hold_until_released(mechanism: Mechanism, log: Rc<RefCell<Vec<String>>>) -> js_sys::Function {
+    let (released, release) = signal();
     wasm_bindgen_futures::spawn_local(async move {
         let inner = log.clone();
         let held = with_lock_using(mechanism, Wait::IfFree, move |_held| async move {
             inner.borrow_mut().push("first start".into());
-            sleep_ms(hold_ms).await;
+            let _ = wasm_bindgen_futures::JsFuture::from(released).await;
             inner.borrow_mut().push("first end".into());
         })
         .await;
         assert_eq!(held, Ok(()));
     });
+    release
 }
 
 async fn one_replayer_at_a_time(mechanism: Mechanism) {
     clear(&[SETTINGS]).await;
     let log = Rc::new(RefCell::new(Vec::<String>::new()));
-    hold_for(mechanism, 600, log.clone());
-    sleep_ms(100).await;
+    let release = hold_until_released(mechanism, log.clone());
+    until_logged(&log, "first start").await;
     assert_eq!(*log.borrow(), vec!["first start".to_string()]);
 
     // A second replayer that would rather not wait is turned away at once.
@@ -96,16 +117,32 @@ async fn one_replayer_at_a_time(mechanism: Mechanism) {
     assert!(!*ran.borrow());
 
     // One that must send waits its turn, and runs only after the first let go.
+    let (finished, finish) = signal();
     let inner = log.clone();
-    let queued = with_lock_using(mechanism, Wait::Queue, move |_| async move {
-        inner.borrow_mut().push("second".into());
-    })
-    .await;
-    assert_eq!(queued, Ok(()));
+    wasm_bindgen_futures::spawn_local(async move {
+        inner.borrow_mut().push("second asks".into());
+        let second = inner.clone();
+        let queued = with_lock_using(mechanism, Wait::Queue, move |_| async move {
+            second.borrow_mut().push("second".into());
+        })
+        .await;
+        assert_eq!(queued, Ok(()));
+        let _ = finish.call0(&wasm_bindgen::JsValue::NULL);
+    });
+    until_logged(&log, "second asks").await;
+    assert!(
+        !log.borrow().iter().any(|e| e == "second"),
+        "the first still holds it"
+    );
+    let _ = release.call0(&wasm_bindgen::JsValue::NULL);
+    wasm_bindgen_futures::JsFuture::from(finished)
+        .await
+        .unwrap();
     assert_eq!(
         *log.borrow(),
         vec![
             "first start".to_string(),
+            "second asks".to_string(),
             "first end".to_string(),
             "second".to_string()
         ]

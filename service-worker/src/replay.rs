@@ -8,8 +8,10 @@
 //!   backoff while the promise this returns rejects. No new sync is registered from here (one in
 //!   the middle of a sync would only stack up): the browser's retry is the retry.
 //! - `message` — a page asks (`REPLAY_OUTBOX`), e.g. right after a payment was deferred.
-//! - `start` — the worker was started (for a navigation, a sync, a message, an update): Safari
-//!   and Firefox have no Background Sync, so every time the worker wakes it looks at the outbox.
+//! - `start` — the active worker woke: once per worker lifetime, right after it activated and at
+//!   its first fetch (never in a worker that is only installing: a new build must not open the
+//!   database before it may take over). Safari and Firefox have no Background Sync, so every
+//!   time the worker wakes it looks at the outbox.
 //!
 //! The pass itself is the outbox crate's ([`tolem_outbox::replay`]), under the replay lock the
 //! pages take too, so the worker and any number of tabs never send a payment twice.
@@ -49,8 +51,10 @@ impl Trigger {
 }
 
 /// Replays the outbox once. For a `sync` trigger the promise rejects while payments still wait
-/// (offline, no decision yet), so the browser fires the sync again later; otherwise it resolves
-/// with the report `{busy, settled, left, stopped}`.
+/// (offline, no decision yet), so the browser fires the sync again later — and when the lock
+/// stayed busy for the whole wait: the holder may be a pass the browser is about to stop, and a
+/// sync that succeeded would not come back. Otherwise it resolves with the report
+/// `{busy, settled, left, stopped}`.
 #[wasm_bindgen]
 pub async fn replay(trigger: String) -> Result<JsValue, JsValue> {
     let trigger = Trigger::parse(&trigger);
@@ -58,6 +62,11 @@ pub async fn replay(trigger: String) -> Result<JsValue, JsValue> {
         .await
         .map_err(|e| JsValue::from_str(&format!("the outbox could not be read: {e}")))?;
     log(trigger, &report);
+    if trigger == Trigger::Sync && report.busy {
+        return Err(JsValue::from_str(
+            "another replayer kept the outbox for the whole wait",
+        ));
+    }
     if trigger == Trigger::Sync && report.should_retry() {
         return Err(JsValue::from_str(&format!(
             "{} payments still wait ({})",

@@ -2,17 +2,22 @@
 //! Locks (so it shares the one-replayer lock with the pages); a sync with nothing waiting
 //! succeeds; a sync with payments waiting and no gateway in reach fails — so the browser fires it
 //! again later — and leaves the payments exactly as they were (nothing sent, nothing lost); a
-//! bill awaiting the customer's card keeps the sync alive the same way and is never sent.
+//! bill awaiting the customer's card keeps the sync alive the same way and is never sent; a sync
+//! that found the replay lock held for its whole wait fails too, since its holder may be a pass
+//! the browser is about to stop.
 #![cfg(target_arch = "wasm32")]
 
+use js_sys::{Function, Promise, Reflect};
 use tolem_outbox::db::{self, HISTORY, KEYS, OUTBOX};
-use tolem_outbox::lock::{self, Mechanism};
+use tolem_outbox::lock::{self, Mechanism, Wait};
 use tolem_outbox::record::{PaymentDraft, SignedPayment, State};
 use tolem_outbox::store;
 use tolem_protocol::PROTOCOL_VERSION;
 use tolem_protocol::commission::Split;
 use tolem_protocol::keys::SecretKey;
 use tolem_protocol::messages::{KeyCard, OfflineLimits};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_service_worker);
@@ -144,4 +149,50 @@ async fn a_bill_awaiting_the_card_keeps_the_sync_alive_and_is_never_sent() {
     let after = store::get(stored.session()).await.unwrap().unwrap();
     assert_eq!(after.state, State::AwaitingCard);
     assert_eq!(after.attempts, 0, "nothing left the phone");
+}
+
+/// A promise and the function that resolves it.
+fn signal() -> (Promise, Function) {
+    let mut resolver = None;
+    let promise = Promise::new(&mut |resolve, _reject| resolver = Some(resolve));
+    (promise, resolver.expect("the executor runs at once"))
+}
+
+#[wasm_bindgen_test]
+async fn a_sync_that_finds_the_lock_busy_fails_so_the_browser_retries() {
+    fresh_phone_with_card().await;
+    let waiting = store::save_new(payment(3), NOW).await.unwrap();
+
+    // Another replayer (a page, or a pass the browser may stop) holds the lock until released.
+    let (taken, took) = signal();
+    let (released, release) = signal();
+    wasm_bindgen_futures::spawn_local(async move {
+        let held = lock::with_replay_lock(Wait::IfFree, move |_| async move {
+            let _ = took.call0(&JsValue::NULL);
+            let _ = JsFuture::from(released).await;
+        })
+        .await;
+        assert!(held.is_ok());
+    });
+    JsFuture::from(taken).await.unwrap();
+
+    // A sync queues for the lock for up to lock::MAX_WAIT_MS (60 s, from AbortSignal.timeout):
+    // here the wait runs out after 100 ms, so the test does not outlast the runner's timeout.
+    let abort_signal = Reflect::get(&js_sys::global(), &"AbortSignal".into()).unwrap();
+    let timeout: Function = Reflect::get(&abort_signal, &"timeout".into())
+        .unwrap()
+        .unchecked_into();
+    let (original, this) = (timeout.clone(), abort_signal.clone());
+    let short = Closure::<dyn Fn(JsValue) -> JsValue>::new(move |_ms: JsValue| {
+        original.call1(&this, &JsValue::from(100)).unwrap()
+    });
+    Reflect::set(&abort_signal, &"timeout".into(), short.as_ref()).unwrap();
+    let sync = tolem_sw::replay("sync".into()).await;
+    Reflect::set(&abort_signal, &"timeout".into(), &timeout).unwrap();
+    let _ = release.call0(&JsValue::NULL);
+
+    assert!(sync.is_err(), "a busy sync must fail while payments wait");
+    let after = store::get(waiting.session()).await.unwrap().unwrap();
+    assert_eq!(after.state, State::Deferred);
+    assert_eq!(after.attempts, 0, "the busy pass sent nothing");
 }

@@ -218,3 +218,16 @@ pub fn requests_to(part: &str) -> usize {
         .filter(|e| e.name().contains(part))
         .count()
 }
+
+/// The app's own style sheet, as a phone loads it (the test page has none): for tests that
+/// measure what the cashier sees (widths at 320 px, what is visible).
+pub fn load_style_sheet() {
+    let document = leptos::prelude::document();
+    if document.get_element_by_id("tolem-style").is_some() {
+        return;
+    }
+    let style = document.create_element("style").unwrap();
+    style.set_id("tolem-style");
+    style.set_text_content(Some(include_str!("../../style.css")));
+    document.head().unwrap().append_child(&style).unwrap();
+}

@@ -705,11 +705,13 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
                     let Ok(Some(fresh)) = store::get(&stored).await else {
                         return;
                     };
-                    // Only while this result is still on screen, and only when what it says
-                    // changed: every payment's change is announced, and a redraw is not free.
+                    // Only while this result is still on screen, and only once the payment is
+                    // settled: the outcome is what the cashier waits for (the passing "sending"
+                    // of each replay attempt would make the screen flicker), and every payment's
+                    // change is announced while a redraw is not free.
                     let changed = stage.try_with_untracked(|shown| {
                         matches!(shown, Stage::Done(shown, _) if shown.session == fresh.session
-                            && (shown.state, shown.last_failure) != (fresh.state, fresh.last_failure))
+                            && fresh.state.is_final() && shown.state != fresh.state)
                     });
                     if changed == Some(true) {
                         set_stage.try_set(Stage::Done(Box::new(fresh), action));

@@ -49,11 +49,33 @@ async fn past_the_offline_limits_the_app_refuses_to_defer_and_says_why() {
         .unwrap();
     let hours_left = (deadline - now) as f64 / 3_600_000.0;
     assert!((71.9..=72.0).contains(&hours_left), "{hours_left} h left");
-    let shown = plain(&phone.browser.text_of("#outbox-summary").await);
-    // Rounded up to the minute: just deferred, the oldest has 72 hours left.
+    // The text, its deadline and the clock in one look: the summary was drawn no later than
+    // `drawn_by`, so it shows at least the minutes left then (rounded up). The payments above
+    // took WebDriver time, so "72 ч 0 мин" is not a given: anything within the same
+    // 71.9..=72.0 h as the deadline is right.
+    let seen = phone
+        .browser
+        .eval(
+            "const s = document.querySelector('#outbox-summary');
+             return [s.textContent.trim(), Number(s.getAttribute('data-deadline-ms')), Date.now()];",
+        )
+        .await;
+    let shown = plain(seen[0].as_str().unwrap_or_default());
+    let (deadline, drawn_by) = (seen[1].as_i64().unwrap(), seen[2].as_i64().unwrap());
+    assert!(shown.contains("4 · 200 000,00 ₸"), "{shown}");
+    let minutes_shown = shown
+        .split("осталось ")
+        .nth(1)
+        .and_then(|rest| {
+            let (hours, rest) = rest.split_once(" ч ")?;
+            let (minutes, _) = rest.split_once(" мин")?;
+            Some(hours.trim().parse::<i64>().ok()? * 60 + minutes.trim().parse::<i64>().ok()?)
+        })
+        .unwrap_or_else(|| panic!("no \"осталось H ч M мин\" in {shown}"));
+    let minutes_left_then = (deadline - drawn_by + 59_999) / 60_000;
     assert!(
-        shown.contains("4 · 200 000,00 ₸") && shown.contains("осталось 72 ч 0 мин"),
-        "{shown}"
+        (71 * 60 + 54..=72 * 60).contains(&minutes_shown) && minutes_shown >= minutes_left_then,
+        "{shown}: {minutes_shown} min shown, {minutes_left_then} min left"
     );
 
     let reason = plain(&phone.refused_deferral(&kcell_number(20), "100").await);
@@ -201,7 +223,12 @@ async fn a_payment_older_than_the_maximum_age_is_refused_with_909() {
     // The phone's card still says 72 hours; the gateway now allows no waiting at all.
     console.set_offline_limits("50000", "200000", "0").await;
     let payment = phone.pay(Action::Defer, &kcell_number(1), "3000").await;
-    assert_eq!(payment.state, "deferred");
+    // The gateway is reachable: the deferred payment goes at once, and the result may already
+    // show how it ended.
+    assert!(
+        ["deferred", "rejected"].contains(&payment.state.as_str()),
+        "{payment:?}"
+    );
 
     let states = phone.wait_until_all_final(Duration::from_secs(30)).await;
     assert_eq!(
