@@ -56,15 +56,21 @@ pub async fn form() -> Markup {
     login_page("", None)
 }
 
-/// The login form again, 429, saying how many minutes the block lasts.
-fn blocked_page(email: &str, blocked: throttle::Blocked) -> Response {
+/// "Too many failed attempts, try again in N minutes", in the user's language: the login form's
+/// and the password page's (whose wrong current passwords count as failed logins).
+pub(super) fn blocked_text(blocked: &throttle::Blocked) -> String {
     let minutes = blocked.retry_after_s.div_ceil(60).to_string();
-    let message = rust_i18n::t!(
+    rust_i18n::t!(
         "login.blocked",
         locale = crate::web::language::current().tag(),
         minutes = minutes
-    );
-    let mut response = login_page(email, Some(message.into_owned())).into_response();
+    )
+    .into_owned()
+}
+
+/// The login form again, 429, saying how many minutes the block lasts.
+fn blocked_page(email: &str, blocked: throttle::Blocked) -> Response {
+    let mut response = login_page(email, Some(blocked_text(&blocked))).into_response();
     *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
     response
 }

@@ -90,13 +90,8 @@ pub async fn submit(
     user.check_csrf(&form.csrf)?;
     match change(&state, &user, ip, &form).await {
         Err(Refused::Blocked(blocked)) => {
-            let minutes = blocked.retry_after_s.div_ceil(60).to_string();
-            let message = rust_i18n::t!(
-                "login.blocked",
-                locale = crate::web::language::current().tag(),
-                minutes = minutes
-            );
-            let mut response = form_page(&user, Some(message.into_owned())).into_response();
+            let message = super::login::blocked_text(&blocked);
+            let mut response = form_page(&user, Some(message)).into_response();
             *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
             Ok(response)
         }
