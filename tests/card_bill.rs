@@ -97,10 +97,7 @@ async fn card_form() -> Box<dyn std::any::Any> {
     keystore::create(&sample_card(), PASSPHRASE).await.unwrap();
     let app = start_in_russian_at("/pay/kcell");
     wait_for("#pay-form", 5).await;
-    wait_for("#unlock-form", 5).await;
-    type_into("#unlock-passphrase", PASSPHRASE);
-    tap("#unlock-submit");
-    wait_until_gone("#unlock-form", 20).await;
+    unlock_with(PASSPHRASE).await;
     type_into("#pay-account", "7011234567");
     type_into("#pay-amount", "2000");
     tap("#pay-method-card");

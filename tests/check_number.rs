@@ -147,13 +147,6 @@ async fn kcell_form() -> Box<dyn std::any::Any> {
     app
 }
 
-async fn unlock() {
-    wait_for("#unlock-form", 5).await;
-    type_into("#unlock-passphrase", PASSPHRASE);
-    tap("#unlock-submit");
-    wait_until_gone("#unlock-form", 20).await;
-}
-
 async fn nothing_stored() {
     assert!(tolem_outbox::store::history().await.unwrap().is_empty());
     assert_eq!(tolem_outbox::store::outbox_len().await.unwrap(), 0);
@@ -186,7 +179,7 @@ async fn the_holders_name_is_shown_for_a_number_the_provider_knows() {
         "Сначала разблокируйте ключ кодовой фразой (форма ниже)."
     );
     assert!(check_requests().is_empty());
-    unlock().await;
+    unlock_with(PASSPHRASE).await;
 
     tap("#pay-check");
     wait_for("#pay-check-result[data-code='0']", 10).await;
@@ -246,7 +239,7 @@ async fn the_providers_reason_is_shown_for_an_unknown_number() {
         }),
     );
     let app = kcell_form().await;
-    unlock().await;
+    unlock_with(PASSPHRASE).await;
     type_into("#pay-account", "7011234567");
     type_into("#pay-amount", "2000");
     tap("#pay-check");
@@ -280,7 +273,7 @@ async fn an_unasked_provider_still_lets_the_cashier_pay_and_the_gateways_own_ref
     // The gateway's rules pass, but the provider was not asked.
     let restore = serve_checks(ResultCode::Ok, None);
     let app = kcell_form().await;
-    unlock().await;
+    unlock_with(PASSPHRASE).await;
     type_into("#pay-account", "7011234567");
     type_into("#pay-amount", "2000");
     tap("#pay-check");
@@ -314,7 +307,7 @@ async fn an_unasked_provider_still_lets_the_cashier_pay_and_the_gateways_own_ref
 async fn offline_a_check_needs_a_connection_and_deferring_still_works() {
     let restore = serve_nothing();
     let app = kcell_form().await;
-    unlock().await;
+    unlock_with(PASSPHRASE).await;
     type_into("#pay-account", "7011234567");
     type_into("#pay-amount", "2000");
     tap("#pay-check");
@@ -396,7 +389,7 @@ async fn an_answer_that_comes_after_the_cashier_left_does_not_break_the_app() {
     );
     let (release, unhold) = hold_checks();
     let app = kcell_form().await;
-    unlock().await;
+    unlock_with(PASSPHRASE).await;
     type_into("#pay-account", "7011234567");
     type_into("#pay-amount", "2000");
     tap("#pay-check");
@@ -469,7 +462,7 @@ async fn the_check_fits_320_pixels_in_every_language() {
     let root: web_sys::HtmlElement = find_root();
     root.style().set_property("width", "320px").unwrap();
     root.style().set_property("overflow", "auto").unwrap();
-    unlock().await;
+    unlock_with(PASSPHRASE).await;
     type_into("#pay-account", "7011234567");
     type_into("#pay-amount", "2000");
     tap("#pay-check");

@@ -58,10 +58,7 @@ async fn payments_taken_on_the_form_are_numbered_inside_their_signed_pay() {
     keep_sample_catalogue().await;
     keystore::create(&sample_card(), PASSPHRASE).await.unwrap();
     let app = start_in_russian_at("/pay/kcell");
-    wait_for("#unlock-form", 5).await;
-    type_into("#unlock-passphrase", PASSPHRASE);
-    tap("#unlock-submit");
-    wait_until_gone("#unlock-form", 20).await;
+    unlock_with(PASSPHRASE).await;
     defer_on_the_form("7011234567").await;
     defer_on_the_form("7017654321").await;
 

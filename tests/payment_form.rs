@@ -315,10 +315,7 @@ async fn a_payment_answered_by_something_else_than_the_gateway_stays_saved_as_un
     phone_with(Default::default(), Default::default()).await;
     keystore::create(&sample_card(), PASSPHRASE).await.unwrap();
     let app = start_in_russian_at("/pay/kcell");
-    wait_for("#unlock-form", 5).await;
-    type_into("#unlock-passphrase", PASSPHRASE);
-    tap("#unlock-submit");
-    wait_until_gone("#unlock-form", 20).await;
+    unlock_with(PASSPHRASE).await;
     type_into("#pay-account", "7011234567");
     type_into("#pay-amount", "2000");
     tap("#pay-execute");
@@ -354,10 +351,7 @@ async fn a_result_not_final_follows_the_payment_when_the_outbox_settles_it() {
     // No gateway: the payment is deferred and stays so until the test settles it.
     let offline = support::gateway::serve_nothing();
     let app = start_in_russian_at("/pay/kcell");
-    wait_for("#unlock-form", 5).await;
-    type_into("#unlock-passphrase", PASSPHRASE);
-    tap("#unlock-submit");
-    wait_until_gone("#unlock-form", 20).await;
+    unlock_with(PASSPHRASE).await;
     type_into("#pay-account", "7011234567");
     type_into("#pay-amount", "2000");
     tap("#pay-defer");
@@ -441,10 +435,7 @@ async fn a_32_digit_account_fits_320_pixels_in_every_language() {
         .unchecked_into();
     root.style().set_property("width", "320px").unwrap();
     root.style().set_property("overflow", "auto").unwrap();
-    wait_for("#unlock-form", 5).await;
-    type_into("#unlock-passphrase", PASSPHRASE);
-    tap("#unlock-submit");
-    wait_until_gone("#unlock-form", 20).await;
+    unlock_with(PASSPHRASE).await;
     type_into("#pay-account", ACCOUNT);
     type_into("#pay-amount", "2000");
     tap("#pay-defer");

@@ -137,10 +137,7 @@ async fn a_closed_shift_shows_its_totals_and_the_cash_to_hand_over() {
     .await;
 
     // Closing signs the report: the key is unlocked first.
-    wait_for("#unlock-form", 5).await;
-    type_into("#unlock-passphrase", PASSPHRASE);
-    tap("#unlock-submit");
-    wait_until_gone("#unlock-form", 20).await;
+    unlock_with(PASSPHRASE).await;
     tap("#shift-close");
     // The gateway took the report, and a new shift can be opened.
     let report = "#shift-list li:first-child";
@@ -282,10 +279,7 @@ async fn a_report_the_gateway_would_refuse_is_explained_and_a_later_open_clears_
         )
         .await;
     }
-    wait_for("#unlock-form", 5).await;
-    type_into("#unlock-passphrase", PASSPHRASE);
-    tap("#unlock-submit");
-    wait_until_gone("#unlock-form", 20).await;
+    unlock_with(PASSPHRASE).await;
     tap("#shift-close");
     // In the cashier's language, not the protocol's English reason.
     wait_for_text(

@@ -231,3 +231,12 @@ pub fn load_style_sheet() {
     style.set_text_content(Some(include_str!("../../style.css")));
     document.head().unwrap().append_child(&style).unwrap();
 }
+
+/// Unlocks the point's key on the unlock form the screen shows, as the cashier types it, and
+/// waits until the form has gone.
+pub async fn unlock_with(passphrase: &str) {
+    wait_for("#unlock-form", 5).await;
+    type_into("#unlock-passphrase", passphrase);
+    tap("#unlock-submit");
+    wait_until_gone("#unlock-form", 20).await;
+}
