@@ -189,6 +189,9 @@ pub enum Action {
     ProviderConnected,
     /// A payment service confirmed a customer's card paid a bill; it became a payment.
     CardPaid,
+    /// A card payment the provider took: its fee and the dealer's commission on it became the
+    /// dealer's ([`crate::card::earn`]).
+    CardEarned,
     /// Money was asked back to a customer's card (after a provider's refusal, a charge that
     /// could not be settled, or from the console with a one-time code).
     CardRefundRequested,
@@ -260,6 +263,7 @@ impl Action {
             Action::DeliveryMarked => "delivery.marked",
             Action::ProviderConnected => "provider.connected",
             Action::CardPaid => "card.paid",
+            Action::CardEarned => "card.earned",
             Action::CardRefundRequested => "card.refund_requested",
             Action::CardRefunded => "card.refunded",
             Action::CardRefundFailed => "card.refund_failed",
@@ -436,6 +440,27 @@ pub async fn rows(pool: &AnyPool, filter: &Filter) -> Result<Vec<AuditRow>, sqlx
     .bind(filter.dealer_code.as_deref())
     .bind(filter.from_ms.unwrap_or(i64::MIN))
     .bind(filter.to_ms.unwrap_or(i64::MAX))
+    .bind(filter.limit)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// The rows of a dealer's trail (or of the whole trail) after the row `after_seq`
+/// (`i64::MIN`: from the start), oldest first, at most `filter.limit`: a page of an export.
+pub async fn rows_after(
+    pool: &AnyPool,
+    filter: &Filter,
+    after_seq: i64,
+) -> Result<Vec<AuditRow>, sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM audit_log WHERE ($1 IS NULL OR dealer_code = $1) \
+         AND at_ms >= $2 AND at_ms < $3 AND seq > $4 ORDER BY seq LIMIT $5"
+    ))
+    .bind(filter.dealer_code.as_deref())
+    .bind(filter.from_ms.unwrap_or(i64::MIN))
+    .bind(filter.to_ms.unwrap_or(i64::MAX))
+    .bind(after_seq)
     .bind(filter.limit)
     .fetch_all(pool)
     .await?;

@@ -4,8 +4,10 @@
 //! dealer's balance once per business day (Kazakhstan, UTC+5; see [`crate::payments`]) as one
 //! `commission` ledger entry.
 //!
-//! * [`accrue_all_into`] runs inside the payment's transaction: an accepted payment always has its
-//!   accrual, a rejected one never.
+//! * [`accrue_all_into`] runs inside the payment's transaction: an accepted cash payment always
+//!   has its accrual, a rejected one never. An accepted card payment's accrual waits for the
+//!   provider to take it ([`crate::card::earn`]): at the rate of when the card paid, on the day
+//!   it is earned, so a statement's "accrued that day" counts it on the day of its delivery.
 //! * [`credit_finished_days`] credits every finished day not credited yet, for all dealers (the
 //!   background job, [`crate::jobs`]) or one (the console's button). It is idempotent: a day is
 //!   credited at most once, guarded by the primary key of `commission_credits` and by the
@@ -94,9 +96,9 @@ pub fn rates_found(
         .collect()
 }
 
-/// Accrues the commission of accepted payments inside the transaction that stores them (one
-/// statement for a whole group), each [`commission_tiyn`] of its amount at its rate, counted
-/// on the business day it was accepted. Written in `batch`.
+/// Accrues the commission of payments inside the transaction that makes them the dealer's
+/// (one statement for a whole group), each [`commission_tiyn`] of its amount at its rate,
+/// counted on the business day of its `accrued_at_ms`. Written in `batch`.
 pub fn accrue_all_into<'q>(batch: &mut Batch<'q>, accruals: &[Accrual<'q>]) {
     for chunk in accruals.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(

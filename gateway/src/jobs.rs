@@ -1,5 +1,6 @@
-//! What the gateway does on its own, in the background: credit the dealers' commission for
-//! finished business days ([`crate::commission`]) and purge audit rows past their 5 years
+//! What the gateway does on its own, in the background: credit the fees of delivered card
+//! payments a stopped gateway left due ([`crate::card::earn`]), credit the dealers' commission
+//! for finished business days ([`crate::commission`]) and purge audit rows past their 5 years
 //! ([`crate::audit::chain`]).
 //!
 //! Both are idempotent, so the job simply runs at start-up — catching up on the days the
@@ -20,7 +21,7 @@ use std::time::Duration;
 use sqlx::AnyPool;
 use tokio::task::JoinHandle;
 
-use crate::{audit::chain, commission, db::now_ms};
+use crate::{audit::chain, card::earn, commission, db::now_ms};
 
 /// How often the job runs. A day's commission is credited within this much of the day's end
 /// (plus [`commission::GRACE_MS`]).
@@ -75,8 +76,14 @@ pub fn millis(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
-/// One turn: credit finished days, purge expired audit rows (unless `purge` is false).
+/// One turn: credit card fees due, finished days, purge expired audit rows (unless `purge` is
+/// false).
 pub async fn run_once(pool: &AnyPool, now_ms: i64, purge: bool) {
+    match earn::earn_delivered(pool).await {
+        Ok(0) => {}
+        Ok(earned) => tracing::info!(earned, "delivered card payments' fees credited"),
+        Err(error) => tracing::error!(%error, "card fees run failed; retrying later"),
+    }
     match commission::credit_finished_days(pool, None, now_ms).await {
         Ok(credited) if !credited.is_empty() => {
             tracing::info!(days = credited.len(), "daily commission credited");

@@ -3,8 +3,9 @@
 //! payment under the bill's session, which the phone learns by `status`; a refused card is
 //! explained to the customer in their language and another card may pay; expired and
 //! cancelled bills cannot be paid, and a charge that comes anyway is refunded; forged and
-//! duplicated notifications settle nothing twice; a provider's final refusal refunds the card;
-//! the console refunds a delivered card payment once, with a one-time code.
+//! duplicated notifications settle nothing twice; a provider's final refusal refunds the card,
+//! whatever the dealer spent meanwhile (the fee is the dealer's only once the provider took
+//! the payment); the console refunds a delivered card payment once, with a one-time code.
 
 mod support;
 
@@ -28,7 +29,10 @@ use tolem_gateway::{
         order::outcome_path,
         settle::{Settled, settle},
     },
-    db::bills::{self, Bill},
+    db::{
+        bills::{self, Bill},
+        ledger::{self, LedgerKind, NewEntry, Posted},
+    },
     payments::group::HeldDealers,
 };
 use tolem_protocol::{
@@ -244,10 +248,19 @@ async fn a_bill_paid_by_card_becomes_one_payment_and_the_phone_is_told() {
         receipt.delivery.map(|d| d.state),
         Some(DeliveryState::Queued)
     );
-    // The card paid the provider's amount and the commission: the dealer's balance keeps the
-    // commission, as a cashier keeps it in the drawer for cash.
-    assert_eq!(gateway.balance_of(DEALER).await, before + COMMISSION);
-    assert_eq!(gateway.ledger_entries(DEALER, "card_payment").await, 1);
+    // The card paid the provider's amount and the fee: the provider's amount pays the payment;
+    // the fee is the dealer's once the provider takes it (no delivery runs here).
+    assert_eq!(gateway.balance_of(DEALER).await, before);
+    assert_eq!(
+        gateway.ledger_entries(DEALER, "card_payment").await,
+        1,
+        "the provider's amount only"
+    );
+    assert_eq!(
+        count(gateway, "SELECT COUNT(*) FROM commission_accruals").await,
+        0,
+        "nor is the commission accrued before"
+    );
     assert_eq!(
         gateway.ledger_sum(DEALER).await,
         gateway.balance_of(DEALER).await
@@ -289,7 +302,7 @@ async fn a_bill_paid_by_card_becomes_one_payment_and_the_phone_is_told() {
         assert!(sent.status().is_success());
     }
     assert_eq!(count(gateway, "SELECT COUNT(*) FROM payments").await, 1);
-    assert_eq!(gateway.balance_of(DEALER).await, before + COMMISSION);
+    assert_eq!(gateway.balance_of(DEALER).await, before);
     assert_eq!(
         count(
             gateway,
@@ -432,7 +445,24 @@ async fn a_card_payment_whose_dealers_row_stays_held_is_settled_when_the_service
     assert_eq!(code, ResultCode::Ok);
     assert!(matches!(outcome, Some(Outcome::Payment(ref r)) if r.state == PaymentState::Accepted));
     assert_eq!(count(gateway, "SELECT COUNT(*) FROM payments").await, 1);
-    assert_eq!(gateway.balance_of(DEALER).await, before + COMMISSION);
+    assert_eq!(gateway.balance_of(DEALER).await, before);
+}
+
+/// A bill for `account` paid by a good card and settled: its request and its payment's number.
+async fn paid_by_card(fx: &CardFixture, phone: &Phone, account: &str) -> (Request, String) {
+    let (request, token) = bill(phone, payment(account));
+    let service_page = order(&fx.gateway, &token).await;
+    fx.customer
+        .pay(&service_page, GOOD_CARD, "12/30", false)
+        .await;
+    let (_, outcome) = status_when(&fx.gateway, phone, &request, |code, _| {
+        code != ResultCode::BillNotPaid
+    })
+    .await;
+    let Some(Outcome::Payment(receipt)) = outcome else {
+        panic!("{outcome:?}")
+    };
+    (request, receipt.transaction_id)
 }
 
 /// The newest bill as a notification read it, before what happens to it meanwhile.
@@ -641,22 +671,32 @@ async fn robokassa_settles_by_its_result_url_and_a_charge_after_cancelling_is_re
 }
 
 #[tokio::test]
-async fn a_providers_refusal_gives_the_card_its_money_back() {
+async fn a_providers_refusal_gives_the_card_its_money_back_whatever_the_dealer_spent() {
     let (fx, phone) = fixture(Service::TipTop).await;
     let gateway = &fx.gateway;
     let provider = emulator(&["--open", "--missing", "7019999999"]).await;
     gateway
         .connect_provider("kcell", &provider.url, 5_000)
         .await;
-    gateway.start_delivery(quick_retry());
     gateway.start_refunds();
-    let before = gateway.balance_of(DEALER).await;
 
-    let (request, token) = bill(&phone, payment("7019999999"));
-    let service_page = order(gateway, &token).await;
-    fx.customer
-        .pay(&service_page, GOOD_CARD, "12/30", false)
-        .await;
+    let (request, _) = paid_by_card(&fx, &phone, "7019999999").await;
+    // Before the provider answers, the dealer spends every tiyn of the balance (here the
+    // operator's correction takes it): the card must still get all it paid back.
+    let spent = NewEntry {
+        dealer_code: DEALER,
+        kind: LedgerKind::Correction,
+        amount_tiyn: -gateway.balance_of(DEALER).await,
+        reference: "spent-before-the-refusal",
+        point_code: None,
+        created_at_ms: now_ms(),
+    };
+    assert!(matches!(
+        ledger::post(&gateway.pool, &spent).await.unwrap(),
+        Posted::Done { .. }
+    ));
+    let before = gateway.balance_of(DEALER).await;
+    gateway.start_delivery(quick_retry());
     let (_, outcome) = status_when(gateway, &phone, &request, |_, outcome| {
         matches!(outcome, Some(Outcome::Payment(r)) if r.delivery.as_ref().is_some_and(|d| d.state.is_final()))
     })
@@ -675,10 +715,16 @@ async fn a_providers_refusal_gives_the_card_its_money_back() {
     }
     let refunds = fx.emulator.emulator.refunds();
     assert_eq!(refunds.len(), 1, "{refunds:?}");
+    assert_eq!(refunds[0].amount, "1020.00", "all the card paid");
     assert_eq!(
         gateway.balance_of(DEALER).await,
         before,
         "the dealer is back where it was"
+    );
+    assert_eq!(
+        gateway.ledger_entries(DEALER, "card_payment").await,
+        1,
+        "no fee was credited"
     );
     assert_eq!(
         gateway.ledger_sum(DEALER).await,
@@ -701,6 +747,58 @@ async fn a_providers_refusal_gives_the_card_its_money_back() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// A card payment settled before fees waited for delivery (its whole customer amount credited
+/// then, nothing due) gives back, when the provider refuses it, all that was credited for it.
+#[tokio::test]
+async fn a_card_payment_credited_whole_before_fees_waited_is_taken_back_whole() {
+    let (fx, phone) = fixture(Service::TipTop).await;
+    let gateway = &fx.gateway;
+    let provider = emulator(&["--open", "--missing", "7019999998"]).await;
+    gateway
+        .connect_provider("kcell", &provider.url, 5_000)
+        .await;
+    let before = gateway.balance_of(DEALER).await;
+    let (request, transaction) = paid_by_card(&fx, &phone, "7019999998").await;
+    // As the settlement of the release before wrote it: the fee credited with it, none due.
+    gateway.sql("DELETE FROM card_earnings_due").await;
+    let old_fee = NewEntry {
+        dealer_code: DEALER,
+        kind: LedgerKind::CardPayment,
+        amount_tiyn: COMMISSION,
+        reference: &format!("old-{transaction}"),
+        point_code: Some("P1001"),
+        created_at_ms: now_ms(),
+    };
+    assert!(matches!(
+        ledger::post(&gateway.pool, &old_fee).await.unwrap(),
+        Posted::Done { .. }
+    ));
+    assert_eq!(gateway.balance_of(DEALER).await, before + COMMISSION);
+
+    gateway.start_delivery(quick_retry());
+    status_when(gateway, &phone, &request, |_, outcome| {
+        matches!(outcome, Some(Outcome::Payment(r)) if r.delivery.as_ref().is_some_and(|d| d.state.is_final()))
+    })
+    .await;
+    assert_eq!(
+        gateway.balance_of(DEALER).await,
+        before,
+        "the fee credited with it goes back too"
+    );
+    assert_eq!(
+        gateway.ledger_sum(DEALER).await,
+        gateway.balance_of(DEALER).await
+    );
+    assert_eq!(
+        count(
+            gateway,
+            "SELECT COUNT(*) FROM card_refunds WHERE amount_tiyn = 102000"
+        )
+        .await,
+        1
+    );
 }
 
 #[tokio::test]
@@ -728,6 +826,22 @@ async fn the_console_refunds_a_delivered_card_payment_once_with_a_one_time_code(
         unreachable!()
     };
     let transaction = receipt.transaction_id;
+    // Delivered: the fee is the dealer's now, credited just after the delivery is recorded.
+    let started = std::time::Instant::now();
+    while gateway.ledger_entries(DEALER, "card_payment").await < 2 {
+        assert!(started.elapsed() < PATIENCE, "the fee was never credited");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(gateway.balance_of(DEALER).await, before + COMMISSION);
+    assert_eq!(
+        count(gateway, "SELECT COUNT(*) FROM commission_accruals").await,
+        1,
+        "the dealer's commission is accrued with it"
+    );
+    assert_eq!(
+        gateway.ledger_sum(DEALER).await,
+        gateway.balance_of(DEALER).await
+    );
 
     let cookie = gateway.console_session(ADMIN).await;
     let (html, csrf) = gateway.console_page("/console/card", &cookie).await;
@@ -804,6 +918,88 @@ async fn the_console_refunds_a_delivered_card_payment_once_with_a_one_time_code(
     let again = gateway.confirmed_post(&path, &cookie, &csrf, &[]).await;
     assert_ne!(again.status(), StatusCode::SEE_OTHER, "refunded once only");
     assert_eq!(fx.emulator.emulator.refunds().len(), 1);
+}
+
+/// A card payment delivered while no fee was credited for it — the gateway stopped between the
+/// two, or the operator marked it delivered by hand after a dispute — is still earned: by hand
+/// at once, and by the background job for the other; once each, however often the job runs.
+#[tokio::test]
+async fn a_delivered_card_payments_fee_is_credited_once_however_it_was_delivered() {
+    let (fx, phone) = fixture(Service::TipTop).await;
+    let gateway = &fx.gateway;
+    let before = gateway.balance_of(DEALER).await;
+    // The dealer's rate when the card pays: 1.5 %.
+    gateway
+        .sql(
+            "INSERT INTO dealer_rates (dealer_code, provider, rate_bp, updated_at_ms) \
+             VALUES ('D001', 'kcell', 150, 0)",
+        )
+        .await;
+    let mut transactions = Vec::new();
+    for account in ["7011234581", "7011234582"] {
+        transactions.push(paid_by_card(&fx, &phone, account).await.1);
+    }
+    assert_eq!(gateway.balance_of(DEALER).await, before);
+    // The operator changes the rate before the provider takes them: the payments earn the
+    // commission of when the card paid, as cash payments of that moment did.
+    gateway.sql("UPDATE dealer_rates SET rate_bp = 900").await;
+
+    // The operator marks the first delivered after settling a dispute with the provider.
+    let mut tx = gateway.pool.begin().await.unwrap();
+    let operator = tolem_gateway::audit::Actor::system(None);
+    tolem_gateway::delivery::manual::mark_delivered_in(
+        &mut tx,
+        &operator,
+        &transactions[0],
+        "K-77",
+        now_ms(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(gateway.balance_of(DEALER).await, before + COMMISSION);
+
+    // The second's delivery was recorded by a gateway that stopped before its fee.
+    gateway
+        .sql(&format!(
+            "UPDATE deliveries SET state = 'delivered', provider_txn = 'K-78', \
+             finished_at_ms = {0}, updated_at_ms = {0} WHERE transaction_id = '{1}'",
+            now_ms(),
+            transactions[1]
+        ))
+        .await;
+    assert_eq!(gateway.balance_of(DEALER).await, before + COMMISSION);
+    for _ in 0..2 {
+        tolem_gateway::jobs::run_once(&gateway.pool, now_ms(), false).await;
+        assert_eq!(gateway.balance_of(DEALER).await, before + 2 * COMMISSION);
+    }
+    assert_eq!(
+        gateway.ledger_entries(DEALER, "card_payment").await,
+        4,
+        "each payment's provider amount and fee, once"
+    );
+    assert_eq!(
+        count(
+            gateway,
+            "SELECT COUNT(*) FROM commission_accruals WHERE rate_bp = 150 \
+             AND commission_tiyn = 1500"
+        )
+        .await,
+        2,
+        "15 tenge on each 1 000"
+    );
+    assert_eq!(
+        count(
+            gateway,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'card.earned'"
+        )
+        .await,
+        2
+    );
+    assert_eq!(
+        gateway.ledger_sum(DEALER).await,
+        gateway.balance_of(DEALER).await
+    );
 }
 
 /// A signed Fail (a declined card: no money moved) sent to the Pay address — a body captured

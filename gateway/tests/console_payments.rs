@@ -166,3 +166,50 @@ async fn reply_body(
 fn utc_today() -> String {
     business_date(support::now_ms() - 5 * 60 * 60 * 1000).to_string()
 }
+
+/// An export is read a page at a time (2 000 payments) while it goes out: one longer than
+/// several pages has every payment once, newest first, payments received in the same
+/// millisecond on both sides of a page's end included.
+#[tokio::test]
+async fn an_export_of_thousands_has_every_payment_once() {
+    let gateway = support::start().await;
+    let phone = gateway.ready_phone(1).await;
+    let (_, reply) = gateway.pay(&phone, kcell("7011234567", 100_000)).await;
+    assert_eq!(reply.code(), ResultCode::Ok);
+    let (_, reply) = gateway.pay(&phone, kcell("7011234568", 100_000)).await;
+    assert_eq!(reply.code(), ResultCode::Ok);
+    // 4 500 copies of the first, all received at its millisecond: whole pages of ties.
+    gateway
+        .sql(
+            "CREATE TABLE copies AS WITH RECURSIVE numbers (n) AS \
+             (SELECT 1 UNION ALL SELECT n + 1 FROM numbers WHERE n < 4500) \
+             SELECT p.*, n FROM payments p, numbers WHERE p.transaction_id = 'D001-1'",
+        )
+        .await;
+    gateway
+        .sql(
+            "UPDATE copies SET session = session || '-copy' || n, \
+             transaction_id = transaction_id || '-copy' || n",
+        )
+        .await;
+    gateway.sql("ALTER TABLE copies DROP COLUMN n").await;
+    gateway
+        .sql("INSERT INTO payments SELECT * FROM copies")
+        .await;
+    gateway.sql("DROP TABLE copies").await;
+
+    let cookie = gateway.console_session(ADMIN).await;
+    let response = gateway.console_get("/console/payments.csv", &cookie).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = response.text().await.unwrap();
+    let ids: Vec<&str> = text
+        .split("\r\n")
+        .skip(1)
+        .filter(|line| !line.is_empty())
+        .map(|line| line.split(',').next().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 4_502);
+    let unique: std::collections::HashSet<&str> = ids.iter().copied().collect();
+    assert_eq!(unique.len(), 4_502, "no payment twice");
+    assert_eq!(ids[0], "D001-2", "newest first");
+}

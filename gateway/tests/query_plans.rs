@@ -212,10 +212,19 @@ async fn the_payment_path_and_the_dealers_search_read_by_index() {
         state: None,
         code: None,
         session: None,
+        after: None,
         limit: 50,
     };
     let listed = payments::search(&gateway.pool, &search).await.unwrap();
     assert_eq!(listed.len(), 4, "three accepted and the duplicate refused");
+    // The next page of an export, after the newest.
+    let newest = &listed[0];
+    let next = Search {
+        after: Some((newest.received_at_ms, newest.transaction_id.clone())),
+        ..search.clone()
+    };
+    let older = payments::search(&gateway.pool, &next).await.unwrap();
+    assert_eq!(older.len(), 3);
 
     let ran = single_statements(&take_statements());
     if !on_sqlite {

@@ -15,12 +15,14 @@
 //! * [`settle`] — a paid bill becomes a payment ([`crate::payments::pay::decide_in`] with
 //!   [`Funding::Card`](crate::payments::pay::Funding)) in the same transaction that marks the
 //!   bill paid;
+//! * [`earn`] — the point's fee and the dealer's commission, once the provider took the payment;
 //! * [`receipt`] — the customer's receipt by e-mail, queued with the settlement;
 //! * [`cancel`] — the cashier's `cancel` and the `status` answer for a bill;
 //! * [`refund`] — money back to the card: after a provider's final refusal, for a charge that
 //!   could not be settled, or from the console; a worker asks the service until it answers.
 
 pub mod cancel;
+pub mod earn;
 pub mod notify;
 pub mod open;
 pub mod order;

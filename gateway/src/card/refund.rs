@@ -2,7 +2,8 @@
 //! * a provider refused the payment for good — the delivery's reversal
 //!   ([`crate::delivery::reversal`]) gives the dealer's balance the payment back and calls
 //!   [`after_reversal_in`] in the same transaction, which takes the card's money back off the
-//!   balance (`card_refund`) and asks for the refund;
+//!   balance (`card_refund`: what the settlement credited, [`super::earn`]) and asks for the
+//!   refund of all the card paid;
 //! * a charge that could not be settled ([`super::settle`]) — it never reached the balance, so
 //!   only the refund is asked for;
 //! * the console ([`console_refund`]): the operator or the dealer's full-access user, with a
@@ -17,7 +18,7 @@ use std::{sync::Arc, time::Duration};
 
 use sqlx::{AnyConnection, AnyPool};
 
-use super::CardPayments;
+use super::{CardPayments, earn::EarnError};
 use crate::{
     audit::{self, Action, Actor, Event},
     db::{
@@ -159,7 +160,7 @@ pub enum RefundError {
     Ledger(String),
 }
 
-/// The card's money back off the dealer's balance (`card_refund`, the customer amount).
+/// The card's money back off the dealer's balance (`card_refund`: what was credited for it).
 async fn take_back_in(
     conn: &mut AnyConnection,
     bill: &Bill,
@@ -193,17 +194,24 @@ pub async fn after_reversal_in(
     let Some(bill) = bill_of_payment(&mut *conn, transaction_id).await? else {
         return Ok(());
     };
-    let amount = bill
+    let content = bill
         .content
         .as_ref()
-        .map(|c| c.customer_amount_tiyn)
         .ok_or_else(|| RefundError::Ledger(format!("bill {} has no content", bill.invoice)))?;
-    take_back_in(&mut *conn, &bill, transaction_id, amount, now_ms).await?;
+    // Its fee was not earned (the provider never took it): the settlement credited only the
+    // provider's amount, which the reversal's refund has just given back. A card payment
+    // settled before fees waited for delivery was credited the whole customer amount.
+    let credited = if super::earn::forgo_in(&mut *conn, transaction_id).await? {
+        content.amount_tiyn
+    } else {
+        content.customer_amount_tiyn
+    };
+    take_back_in(&mut *conn, &bill, transaction_id, credited, now_ms).await?;
     request_in(
         conn,
         &bill,
         bill.card_transaction.as_deref(),
-        amount,
+        content.customer_amount_tiyn,
         Reason::ProviderRefused,
         None,
         now_ms,
@@ -251,6 +259,17 @@ impl From<RefundError> for ConsoleRefundError {
             RefundError::Database(e) => ConsoleRefundError::Database(e),
             RefundError::InsufficientFunds => ConsoleRefundError::InsufficientFunds,
             RefundError::Ledger(what) => ConsoleRefundError::Ledger(what),
+        }
+    }
+}
+
+impl From<EarnError> for ConsoleRefundError {
+    fn from(error: EarnError) -> Self {
+        match error {
+            EarnError::Database(e) => ConsoleRefundError::Database(e),
+            EarnError::Ledger(transaction, what) => {
+                ConsoleRefundError::Ledger(format!("{transaction}: {what}"))
+            }
         }
     }
 }
@@ -310,6 +329,9 @@ pub async fn console_refund_in(
     if marked.rows_affected() != 1 {
         return Err(ConsoleRefundError::AlreadyRefunded);
     }
+    // Delivered, so its fee and commission are the dealer's: earned now if the worker has not
+    // yet, so that what is taken back below was credited.
+    super::earn::earn_in(&mut *tx, transaction_id, now_ms).await?;
     let amount = bill
         .content
         .as_ref()

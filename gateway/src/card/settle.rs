@@ -1,7 +1,8 @@
 //! A payment service says the customer's card paid a bill: the bill becomes a payment under its
 //! session, in ONE transaction — the payment decided by the same code as a `pay`
-//! ([`decide_in`] with [`Funding::Card`]: the card's money credited, the payment debited, the
-//! commission accrued, the delivery to the provider queued), the bill marked paid with the card
+//! ([`decide_in`] with [`Funding::Card`]: the provider's amount of the card's money credited,
+//! the payment debited, the delivery to the provider queued; the fee and the commission listed
+//! as due once it is delivered, [`super::earn`]), the bill marked paid with the card
 //! transaction, the audit trail. Whatever is repeated — the notification, the phone's status
 //! query before or after it — the bill is paid at most once: the bill's row moves from
 //! `awaiting` to `paid` only once, and the payment's (point, session) key is unique.
@@ -19,7 +20,7 @@ use sqlx::AnyPool;
 use tolem_card_payments::Notification;
 use tolem_protocol::{codes::ResultCode, messages::Step};
 
-use super::{open, receipt, refund};
+use super::{earn, open, receipt, refund};
 use crate::{
     audit::{self, Action, Actor, Event},
     db::{
@@ -202,6 +203,9 @@ async fn settle_as_read(
         return Ok(None);
     }
     let accepted = code == ResultCode::Ok;
+    if accepted {
+        earn::due_in(&mut tx, &transaction_id, bill, now_ms).await?;
+    }
     if let Some(to) = bill.email.as_deref().filter(|_| accepted) {
         let receipt = receipt::Receipt {
             bill,

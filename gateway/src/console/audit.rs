@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use super::{
     ConsoleError,
-    csv::{Cell, Csv},
+    csv::{Cell, Csv, download_in_pages},
     forms,
     layout::{self, tr, utc_iso, when},
     session::{ConsoleUser, OperatorUser, SignedIn},
@@ -29,9 +29,10 @@ use crate::{
 
 const PATH: &str = "/console/audit";
 const OPERATOR_PATH: &str = "/console/operator/audit";
-/// The most rows the page lists (the CSV takes up to [`EXPORT_LIMIT`]).
+/// The most rows the page lists (the CSV takes them all).
 const PAGE_LIMIT: i64 = 500;
-const EXPORT_LIMIT: i64 = 1_000_000;
+/// How many rows the CSV reads at a time: the gateway holds one such page per download.
+const EXPORT_PAGE: i64 = 2_000;
 
 /// The period asked for.
 #[derive(Debug, Default, Deserialize)]
@@ -179,38 +180,58 @@ pub async fn operator_export(
     csv(&state, dealer, &period).await
 }
 
+/// The columns of the audit CSV.
+const EXPORT_HEADER: [&str; 10] = [
+    "seq",
+    "at_utc",
+    "at_ms",
+    "actor",
+    "ip",
+    "action",
+    "subject",
+    "details",
+    "prev_hash",
+    "hash",
+];
+
+/// The trail of the period as CSV, oldest first (as the chain runs), read and sent
+/// [`EXPORT_PAGE`] rows at a time.
 async fn csv(
     state: &AppState,
     dealer: Option<&str>,
     period: &Period,
 ) -> Result<Response, ConsoleError> {
-    let mut rows = audit::rows(&state.pool, &period.filter(dealer, EXPORT_LIMIT)).await?;
-    rows.reverse();
-    let mut csv = Csv::new(&[
-        "seq",
-        "at_utc",
-        "at_ms",
-        "actor",
-        "ip",
-        "action",
-        "subject",
-        "details",
-        "prev_hash",
-        "hash",
-    ]);
-    for row in &rows {
-        csv.row(&[
-            Cell::Plain(row.seq.to_string()),
-            Cell::Plain(utc_iso(row.at_ms)),
-            Cell::Plain(row.at_ms.to_string()),
-            Cell::Text(&row.actor),
-            Cell::Text(&row.ip),
-            Cell::Text(&row.action),
-            Cell::Text(&row.subject),
-            Cell::Text(&row.details),
-            Cell::Plain(row.prev_hash.clone()),
-            Cell::Plain(row.hash.clone()),
-        ]);
-    }
-    Ok(csv.into_download(&format!("audit-{}.csv", dealer.unwrap_or("all"))))
+    let pool = state.pool.clone();
+    let filter = period.filter(dealer, EXPORT_PAGE);
+    let filename = format!("audit-{}.csv", dealer.unwrap_or("all"));
+    Ok(download_in_pages(
+        &EXPORT_HEADER,
+        &filename,
+        i64::MIN,
+        move |after_seq| {
+            let (pool, filter) = (pool.clone(), filter.clone());
+            async move {
+                let rows = audit::rows_after(&pool, &filter, after_seq).await?;
+                let mut csv = Csv::page();
+                for row in &rows {
+                    csv.row(&[
+                        Cell::Plain(row.seq.to_string()),
+                        Cell::Plain(utc_iso(row.at_ms)),
+                        Cell::Plain(row.at_ms.to_string()),
+                        Cell::Text(&row.actor),
+                        Cell::Text(&row.ip),
+                        Cell::Text(&row.action),
+                        Cell::Text(&row.subject),
+                        Cell::Text(&row.details),
+                        Cell::Plain(row.prev_hash.clone()),
+                        Cell::Plain(row.hash.clone()),
+                    ]);
+                }
+                let next = (rows.len() as i64 == EXPORT_PAGE)
+                    .then(|| rows.last().map(|last| last.seq))
+                    .flatten();
+                Ok((csv, next))
+            }
+        },
+    ))
 }

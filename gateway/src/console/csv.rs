@@ -8,13 +8,23 @@
 //! it as a formula (CSV injection). Spreadsheets skip leading spaces and read the full-width
 //! `＝＋－＠` of East Asian keyboards as the ASCII ones, so those count too, after any leading
 //! white space. Numbers and times the gateway writes itself are not touched.
+//!
+//! An export is written a page at a time as it is read ([`download_in_pages`]): a busy dealer's
+//! year of payments, or the operator's whole audit trail, is millions of rows — read at once and
+//! held as one string, that was gigabytes of the gateway's memory for one click, and a few
+//! clicks at once ended the process for everyone.
+
+use std::future::Future;
 
 use axum::{
+    body::Body,
     http::header,
     response::{IntoResponse, Response},
 };
+use futures_util::{StreamExt, stream};
 
-/// A CSV file being written.
+/// Rows of a CSV file being written: the file's start ([`Csv::new`]) or a page of its rows
+/// ([`Csv::page`]).
 pub struct Csv {
     body: String,
 }
@@ -30,6 +40,13 @@ impl Csv {
         csv
     }
 
+    /// Rows to follow others: a page of a file being written.
+    pub fn page() -> Csv {
+        Csv {
+            body: String::new(),
+        }
+    }
+
     /// Appends a row.
     pub fn row(&mut self, cells: &[Cell<'_>]) {
         let line: Vec<String> = cells.iter().map(Cell::encoded).collect();
@@ -37,20 +54,55 @@ impl Csv {
         self.body.push_str("\r\n");
     }
 
-    /// The file as a download named `filename`.
-    pub fn into_download(self, filename: &str) -> Response {
-        (
-            [
-                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-                (
-                    header::CONTENT_DISPOSITION,
-                    format!("attachment; filename=\"{filename}\""),
-                ),
-            ],
-            self.body,
-        )
-            .into_response()
+    /// The text written.
+    pub fn into_text(self) -> String {
+        self.body
     }
+}
+
+/// A CSV download named `filename`, `header` then the pages `next_page` reads, one after the
+/// other while the file goes out: `next_page` gets where the page before ended (`start` for the
+/// first) and gives back the page's rows ([`Csv::page`]) and where the next begins (`None`:
+/// it was the last). A database error on the way cuts the file short (the browser reports the
+/// download failed); it is logged.
+pub fn download_in_pages<K, F, Fut>(
+    header: &[&str],
+    filename: &str,
+    start: K,
+    next_page: F,
+) -> Response
+where
+    K: Send + 'static,
+    F: FnMut(K) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<(Csv, Option<K>), sqlx::Error>> + Send + 'static,
+{
+    let first = Csv::new(header).into_text();
+    let filename = filename.to_owned();
+    let rows = stream::unfold(
+        (Some(start), next_page, filename.clone()),
+        |(at, mut next_page, filename)| async move {
+            let at = at?;
+            match next_page(at).await {
+                Ok((page, next)) => Some((Ok(page.into_text()), (next, next_page, filename))),
+                Err(error) => {
+                    tracing::error!(%error, file = %filename, "CSV export cut short");
+                    Some((Err(error), (None, next_page, filename)))
+                }
+            }
+        },
+    );
+    let body = stream::iter([Ok::<_, sqlx::Error>(first)]).chain(rows);
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
+        ],
+        Body::from_stream(body),
+    )
+        .into_response()
 }
 
 /// A field of a row.

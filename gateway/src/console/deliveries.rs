@@ -288,6 +288,7 @@ fn refused(error: ManualError, back: &str) -> ConsoleError {
     match error {
         ManualError::NotFound => ConsoleError::NotFound,
         ManualError::Database(error) => error.into(),
+        ManualError::Earn(error) => ConsoleError::Internal(error.to_string()),
         other => ConsoleError::invalid(other.message_key(), back),
     }
 }

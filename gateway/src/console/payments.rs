@@ -19,7 +19,7 @@ use tolem_protocol::{codes::ResultCode, keys::Signature};
 
 use super::{
     ConsoleError,
-    csv::{Cell, Csv},
+    csv::{Cell, Csv, download_in_pages},
     forms,
     layout::{self, tenge, tenge_plain, tr, utc_iso, when},
     session::ConsoleUser,
@@ -34,10 +34,11 @@ use crate::{
 };
 
 const PATH: &str = "/console/payments";
-/// The most payments the page lists (the CSV has no such limit below [`EXPORT_LIMIT`]).
+/// The most payments the page lists (the CSV lists them all).
 const PAGE_LIMIT: i64 = 500;
-/// The most payments one CSV holds: a busy dealer's month, with room to spare.
-const EXPORT_LIMIT: i64 = 1_000_000;
+/// How many payments the CSV reads at a time: the gateway holds one such page per download,
+/// however many the file has.
+const EXPORT_PAGE: i64 = 2_000;
 
 /// The search as typed.
 #[derive(Debug, Default, Deserialize)]
@@ -86,6 +87,7 @@ impl SearchQuery {
                 .map(str::to_owned),
             code: self.code.trim().parse().ok(),
             session: text(&self.session),
+            after: None,
             limit,
         }
     }
@@ -190,55 +192,86 @@ fn status_text(payment: &Listed) -> String {
     }
 }
 
-/// `GET /console/payments.csv`.
+/// The columns of the payments CSV.
+const EXPORT_HEADER: [&str; 16] = [
+    "transaction_id",
+    "received_at_utc",
+    "created_at_utc",
+    "point",
+    "cashier",
+    "key_serial",
+    "session",
+    "provider",
+    "provider_name",
+    "account",
+    "amount_kzt",
+    "customer_amount_kzt",
+    "dealer_commission_kzt",
+    "status",
+    "code",
+    "comment",
+];
+
+/// `GET /console/payments.csv`: every payment the search finds, newest first, read and sent
+/// [`EXPORT_PAGE`] at a time.
 pub async fn export(
     State(state): State<AppState>,
     user: ConsoleUser,
     Query(query): Query<SearchQuery>,
 ) -> Result<Response, ConsoleError> {
-    let found =
-        payments::search(&state.pool, &query.search(user.dealer_code(), EXPORT_LIMIT)).await?;
-    let mut csv = Csv::new(&[
-        "transaction_id",
-        "received_at_utc",
-        "created_at_utc",
-        "point",
-        "cashier",
-        "key_serial",
-        "session",
-        "provider",
-        "provider_name",
-        "account",
-        "amount_kzt",
-        "customer_amount_kzt",
-        "dealer_commission_kzt",
-        "status",
-        "code",
-        "comment",
-    ]);
-    for p in &found {
-        let commission = p.commission_tiyn.map(tenge_plain).unwrap_or_default();
-        csv.row(&[
-            Cell::Text(&p.transaction_id),
-            Cell::Plain(utc_iso(p.received_at_ms)),
-            Cell::Plain(utc_iso(p.created_at_ms)),
-            Cell::Text(&p.point_code),
-            Cell::Text(&p.cashier_code),
-            Cell::Text(&p.key_serial),
-            Cell::Text(&p.session),
-            Cell::Text(&p.provider),
-            Cell::Text(p.provider_name.as_deref().unwrap_or("")),
-            Cell::Text(&p.account),
-            Cell::Plain(tenge_plain(p.amount_tiyn)),
-            Cell::Plain(tenge_plain(p.customer_amount_tiyn)),
-            Cell::Plain(commission),
-            Cell::Text(&p.state),
-            Cell::Plain(p.code.to_string()),
-            Cell::Text(p.comment.as_deref().unwrap_or("")),
-        ]);
-    }
-    tracing::info!(email = %user.email(), rows = found.len(), "payments exported");
-    Ok(csv.into_download(&format!("payments-{}.csv", user.dealer_code())))
+    tracing::info!(email = %user.email(), "payments exported");
+    let pool = state.pool.clone();
+    let search = query.search(user.dealer_code(), EXPORT_PAGE);
+    let filename = format!("payments-{}.csv", user.dealer_code());
+    Ok(download_in_pages(
+        &EXPORT_HEADER,
+        &filename,
+        None,
+        move |after| {
+            let (pool, search) = (
+                pool.clone(),
+                Search {
+                    after,
+                    ..search.clone()
+                },
+            );
+            async move {
+                let found = payments::search(&pool, &search).await?;
+                let mut csv = Csv::page();
+                for p in &found {
+                    csv.row(&export_row(p));
+                }
+                let next = (found.len() as i64 == EXPORT_PAGE)
+                    .then(|| found.last())
+                    .flatten()
+                    .map(|last| Some((last.received_at_ms, last.transaction_id.clone())));
+                Ok((csv, next))
+            }
+        },
+    ))
+}
+
+/// A payment's row of the CSV.
+fn export_row(p: &Listed) -> [Cell<'_>; 16] {
+    let commission = p.commission_tiyn.map(tenge_plain).unwrap_or_default();
+    [
+        Cell::Text(&p.transaction_id),
+        Cell::Plain(utc_iso(p.received_at_ms)),
+        Cell::Plain(utc_iso(p.created_at_ms)),
+        Cell::Text(&p.point_code),
+        Cell::Text(&p.cashier_code),
+        Cell::Text(&p.key_serial),
+        Cell::Text(&p.session),
+        Cell::Text(&p.provider),
+        Cell::Text(p.provider_name.as_deref().unwrap_or("")),
+        Cell::Text(&p.account),
+        Cell::Plain(tenge_plain(p.amount_tiyn)),
+        Cell::Plain(tenge_plain(p.customer_amount_tiyn)),
+        Cell::Plain(commission),
+        Cell::Text(&p.state),
+        Cell::Plain(p.code.to_string()),
+        Cell::Text(p.comment.as_deref().unwrap_or("")),
+    ]
 }
 
 /// Bytes that should be JSON, pretty-printed (or as text when they are not).

@@ -372,6 +372,8 @@ pub struct Claimed {
     pub accepted_at_ms: i64,
     pub dealer_code: String,
     pub point_code: String,
+    /// A customer's card paid it: its fee is earned once delivered ([`crate::card::earn`]).
+    pub card: bool,
 }
 
 /// Claims the jobs of `due` that are still due at `now_ms` (another worker may have taken some
@@ -445,7 +447,7 @@ pub async fn claim_all_in(
                LEFT JOIN fresh ON fresh.transaction_id = taken.transaction_id \
              WHERE d.transaction_id = taken.transaction_id AND d.transaction_id IN ({ids}) \
              RETURNING d.transaction_id, d.provider, d.txn_id, d.attempts, p.account, \
-               p.amount_tiyn, p.accepted_at_ms, p.dealer_code, p.point_code"
+               p.amount_tiyn, p.accepted_at_ms, p.dealer_code, p.point_code, p.method"
         ),
         p.nth(1),
         ids,
@@ -553,7 +555,7 @@ pub async fn take_claimed_in(
     let read = lists::rows_in_into(
         &mut batch,
         "SELECT d.transaction_id, d.provider, d.txn_id, d.attempts, p.account, p.amount_tiyn, \
-         p.accepted_at_ms, p.dealer_code, p.point_code \
+         p.accepted_at_ms, p.dealer_code, p.point_code, p.method \
          FROM deliveries d JOIN payments p ON p.transaction_id = d.transaction_id \
          WHERE d.transaction_id",
         &taken_ids,
@@ -578,6 +580,7 @@ fn in_order_of(due: &[Due], rows: &[AnyRow]) -> Result<Vec<Claimed>, sqlx::Error
             accepted_at_ms: row.try_get("accepted_at_ms")?,
             dealer_code: row.try_get("dealer_code")?,
             point_code: row.try_get("point_code")?,
+            card: row.try_get::<String, _>("method")? == "card",
         };
         claimed.insert(job.transaction_id.clone(), job);
     }

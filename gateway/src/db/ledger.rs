@@ -24,8 +24,11 @@ pub enum LedgerKind {
     /// A payment's money back after the provider refused it for good (positive; the
     /// reference is the payment's transaction id).
     Refund,
-    /// A customer's card paid a bill of one of the dealer's points (positive; credited just
-    /// before that payment's debit; the reference is the payment's transaction id).
+    /// A customer's card paid a bill of one of the dealer's points (positive): the provider's
+    /// amount, credited just before that payment's debit (the reference is the payment's
+    /// transaction id), and the point's fee once the provider took it (`fee-` and the
+    /// transaction id; [`crate::card::earn`]). Card payments settled before migration 0022 were
+    /// credited the whole customer amount at once.
     CardPayment,
     /// A card payment's money back to the card (negative; the reference is the payment's
     /// transaction id).

@@ -325,6 +325,8 @@ pub struct Search {
     /// A result code (0 for accepted).
     pub code: Option<i64>,
     pub session: Option<String>,
+    /// Only those listed after this one, `(received_at_ms, transaction_id)`: the next page.
+    pub after: Option<(i64, String)>,
     /// At most this many, newest first.
     pub limit: i64,
 }
@@ -431,6 +433,15 @@ pub async fn search(pool: &sqlx::AnyPool, search: &Search) -> Result<Vec<Listed>
     }
     if let Some(session) = &search.session {
         add("p.session = ?", Bind::Text(session.clone()));
+    }
+    if let Some((received_at_ms, transaction_id)) = &search.after {
+        // Newest first: the next page is older, or as old with a lower number.
+        binds.push(Bind::Int(*received_at_ms));
+        binds.push(Bind::Text(transaction_id.clone()));
+        let (at, id) = (binds.len() - 1, binds.len());
+        conditions.push(format!(
+            "(p.received_at_ms < ${at} OR (p.received_at_ms = ${at} AND p.transaction_id < ${id}))"
+        ));
     }
     binds.push(Bind::Int(search.limit));
     let sql = format!(

@@ -8,6 +8,7 @@ use tolem_providers::adapter::is_provider_txn;
 
 use crate::{
     audit::{self, Action, Actor, Event},
+    card::earn::{self, EarnError},
     db::deliveries,
 };
 
@@ -22,6 +23,8 @@ pub enum ManualError {
     BadProviderTxn,
     #[error(transparent)]
     Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Earn(#[from] EarnError),
 }
 
 impl ManualError {
@@ -31,7 +34,7 @@ impl ManualError {
             ManualError::NotFound => "deliveries.error_not_found",
             ManualError::Finished => "deliveries.error_finished",
             ManualError::BadProviderTxn => "deliveries.error_provider_txn",
-            ManualError::Database(_) => "errors.internal",
+            ManualError::Database(_) | ManualError::Earn(_) => "errors.internal",
         }
     }
 }
@@ -91,7 +94,8 @@ pub async fn retry_now_in(
 }
 
 /// Marks an unfinished delivery delivered with the provider's number `provider_txn` (the
-/// operator, after the provider confirmed it took the payment), inside the caller's transaction.
+/// operator, after the provider confirmed it took the payment), inside the caller's
+/// transaction; a card payment's fee and commission are earned with it.
 pub async fn mark_delivered_in(
     conn: &mut AnyConnection,
     actor: &Actor,
@@ -124,6 +128,9 @@ pub async fn mark_delivered_in(
             serde_json::json!({ "state": "delivered", "provider_txn": provider_txn }),
         ),
     };
+    // A card payment's fee and commission are the dealer's now. Before the audit row: every
+    // writer locks the dealer's row before the audit chain's (PostgreSQL), or two deadlock.
+    earn::earn_in(conn, transaction_id, now_ms).await?;
     audit::record_in(conn, actor, &event, now_ms).await?;
     Ok(())
 }

@@ -45,6 +45,7 @@ use super::{
     riders::{ClaimError, Delivered, Later, NotRecorded, Outcome, Riders},
 };
 use crate::{
+    card::earn,
     db::{
         connections,
         deliveries::{self, Attempt, Claimed, Due},
@@ -471,6 +472,9 @@ impl Worker {
                         txn_id = job.txn_id, provider_txn = provider_txn.as_deref().unwrap_or("-"),
                         latency_ms = exchange.latency_ms,
                         "payment delivered");
+                    if job.card {
+                        self.earn(job).await;
+                    }
                 }
                 Ok(())
             }
@@ -558,6 +562,20 @@ impl Worker {
             at_ms: now,
         };
         self.riders.record(&self.pool, Outcome::Later(later)).await
+    }
+
+    /// The delivered card payment `job`'s fee and commission, now the dealer's
+    /// ([`crate::card::earn`]). A failure leaves it due, for the background job to earn.
+    async fn earn(&self, job: &Claimed) {
+        // Now, not when the answer came: the commission's day must be one not credited yet.
+        match earn::earn(&self.pool, &job.transaction_id, now_ms()).await {
+            Ok(Some(earned)) => tracing::info!(transaction_id = %job.transaction_id,
+                fee_tiyn = earned.fee_tiyn, commission_tiyn = earned.commission_tiyn,
+                "card payment's fee and commission credited"),
+            Ok(None) => {}
+            Err(error) => tracing::warn!(transaction_id = %job.transaction_id, %error,
+                "card payment's fee not credited yet; the background job will"),
+        }
     }
 }
 

@@ -35,7 +35,10 @@
 use std::collections::{BTreeSet, HashMap};
 
 use sqlx::{AnyConnection, Row};
-use tolem_protocol::{codes::ResultCode, messages::PaymentState};
+use tolem_protocol::{
+    codes::ResultCode,
+    messages::{PaymentMethod, PaymentState},
+};
 
 use super::{
     BUSINESS_DAY_MS, DUPLICATE_WINDOW_MS, Standing, business_day_start,
@@ -97,7 +100,7 @@ pub(super) struct Decision<'s> {
     pub code: ResultCode,
     pub answer: Vec<u8>,
     pub signature: String,
-    pub method: tolem_protocol::messages::PaymentMethod,
+    pub method: PaymentMethod,
     pub received_at_ms: i64,
     /// The ledger entries of its money (none for a rejected payment), each with the balance
     /// after it.
@@ -602,8 +605,10 @@ impl<'s> GroupState<'s> {
                 ),
             ]
         });
+        // A card payment's commission waits for the provider to take it (`crate::card::earn`).
         let accruals: Vec<Accrual<'_>> = accepted
             .iter()
+            .filter(|d| d.method == PaymentMethod::Cash)
             .map(|d| {
                 let (s, payment) = (d.candidate.sender, d.candidate.payment);
                 let key = (s.point.dealer_code.clone(), payment.provider.clone());

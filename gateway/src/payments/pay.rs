@@ -138,8 +138,11 @@ pub enum WhenHeld {
 pub enum Funding {
     /// The dealer's balance: the cashier took cash.
     Balance,
-    /// The customer's card paid a bill: its money is credited to the dealer's balance
-    /// (`card_payment`) in the same transaction, just before the payment's debit.
+    /// The customer's card paid a bill: the provider's amount of it is credited to the
+    /// dealer's balance (`card_payment`) in the same transaction, just before the payment's
+    /// debit, which it nets to zero. The rest, the point's fee, and the commission wait for the
+    /// provider to take the payment ([`crate::card::earn`]): a refusal then gives the card its
+    /// money back without touching anything the dealer may have spent.
     Card,
 }
 
@@ -333,7 +336,7 @@ fn decide_one<'s>(
     let mut entries = Vec::new();
     if code == ResultCode::Ok && funding == Funding::Card {
         // The card's money first, so the debit below is always covered.
-        let credit = payment.customer_amount_tiyn;
+        let credit = payment.amount_tiyn;
         match state.move_balance(dealer, credit) {
             Some(after) => entries.push((LedgerKind::CardPayment, credit, after)),
             None => {
