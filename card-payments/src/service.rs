@@ -235,6 +235,17 @@ pub trait PaymentService: Send + Sync {
     /// money.
     fn takes_test_payments(&self) -> bool;
 
+    /// Asks the service itself whether the card transaction of a verified Pay notification was
+    /// charged for that notification's invoice and amount: `Ok` yes; [`ServiceError::Refused`]
+    /// the service says it was not; any other error, ask again later. A notification's signature
+    /// covers its body, not the address it was sent to, so a signed body of another kind — a
+    /// Check, sent before the card is charged and looking much like a Pay — posted to the Pay
+    /// address would otherwise settle a bill that no card paid.
+    fn confirm_paid<'a>(
+        &'a self,
+        paid: &'a Notification,
+    ) -> BoxFuture<'a, Result<(), ServiceError>>;
+
     /// The answer the service expects for `verdict` (e.g. `{"code":0}`, `OK42`).
     fn reply(&self, notification: &Notification, verdict: Verdict) -> Reply;
 

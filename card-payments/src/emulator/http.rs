@@ -30,6 +30,7 @@ pub fn app(emulator: Arc<Emulator>) -> Router {
     Router::new()
         .route("/orders/create", post(tiptop::create_order))
         .route("/payments/refund", post(tiptop::refund))
+        .route("/payments/get", post(tiptop::transaction))
         .route(
             "/Merchant/Index.aspx",
             get(robokassa::index).post(robokassa::index),

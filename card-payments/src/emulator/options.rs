@@ -71,6 +71,10 @@ pub struct Options {
     /// credited to the shop).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub still_crediting: u32,
+    /// TipTop Pay: no Check notification (the site has none set up): cards are charged
+    /// without asking the shop first.
+    #[arg(long)]
+    pub no_check: bool,
     /// Pause after the first unanswered attempt (ms); it doubles after each one.
     #[arg(long, default_value_t = 1000)]
     pub retry_base_ms: u64,
@@ -139,6 +143,7 @@ impl Options {
             fail_notifications: self.fail_notifications,
             duplicate_notifications: self.duplicate_notifications,
             still_crediting: self.still_crediting,
+            no_check: self.no_check,
         }
     }
 

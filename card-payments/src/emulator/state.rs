@@ -87,6 +87,9 @@ pub struct Faults {
     /// ("being credited to the shop") instead of 100, as in the moments after a charge;
     /// counts down.
     pub still_crediting: u32,
+    /// TipTop Pay's site has no Check notification set up (each notification is optional in
+    /// the site's settings): cards are charged without asking the shop first.
+    pub no_check: bool,
 }
 
 /// Now, UTC, as notifications write it: `yyyy-MM-dd HH:mm:ss`.

@@ -52,6 +52,16 @@ struct RefundModel {
     transaction_id: u64,
 }
 
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct TransactionModel {
+    transaction_id: u64,
+    amount: Box<RawValue>,
+    currency: String,
+    invoice_id: String,
+    status: &'static str,
+}
+
 fn refused(message: impl Into<String>) -> String {
     serde_json::to_string(&Envelope::<RefundModel> {
         model: None,
@@ -302,6 +312,57 @@ pub async fn refund(
     json(StatusCode::OK, answer)
 }
 
+/// `POST /payments/get` («Просмотр транзакции»): a transaction's amount, invoice and status
+/// as the emulator's ledger has them; `Transaction not found` for one it never made.
+pub async fn transaction(
+    State(emulator): State<Arc<Emulator>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    const PATH: &str = "payments/get";
+    if let Err(response) = preamble(&emulator, PATH, &headers) {
+        return *response;
+    }
+    let fields = match request_fields(&headers, &body) {
+        Ok(fields) => fields,
+        Err(error) => return json(StatusCode::OK, refused(error)),
+    };
+    let Some(transaction_id) = fields
+        .get("TransactionId")
+        .and_then(|t| t.parse::<u64>().ok())
+    else {
+        return json(StatusCode::OK, refused("TransactionId is required"));
+    };
+    let mut ledger = emulator.ledger();
+    let answer = match ledger.payment_mut(transaction_id) {
+        Some((order, index)) if order.service == ServiceKind::TipTop => {
+            let status = match order.payments[index].status {
+                PaymentStatus::Completed => "Completed",
+                PaymentStatus::Declined => "Declined",
+                PaymentStatus::AwaitingAuthentication => "AwaitingAuthentication",
+            };
+            let model = wire::json_amount(order.amount_tiyn).map(|amount| TransactionModel {
+                transaction_id,
+                amount,
+                currency: order.currency.clone(),
+                invoice_id: order.invoice.clone(),
+                status,
+            });
+            match model {
+                Ok(model) => serde_json::to_string(&Envelope {
+                    model: Some(model),
+                    success: true,
+                    message: None,
+                })
+                .unwrap_or_default(),
+                Err(error) => refused(error.to_string()),
+            }
+        }
+        _ => refused("Transaction not found"),
+    };
+    json(StatusCode::OK, answer)
+}
+
 /// The body of a Check, Pay or Fail: the parameters of the docs' tables that the emulator
 /// knows, in their order.
 pub fn payment_body(kind: &str, order: &Order, payment: &Payment, test: bool) -> String {
@@ -364,9 +425,13 @@ fn encode(fields: Vec<(&str, String)>) -> String {
 
 /// Sends a Check for a payment and waits for the shop's answer: `None` to go on, or the
 /// ReasonCode the payment is declined with ("Check notification processing responses").
-/// Without a notification address there is no Check (the shop did not ask for one).
+/// Without a notification address there is no Check (the shop did not ask for one), nor with
+/// the fault [`Faults::no_check`](super::state::Faults::no_check).
 pub async fn check(emulator: &Emulator, order_id: &str, transaction_id: u64) -> Option<u32> {
     emulator.routing().tiptop_notify_url.as_ref()?;
+    if emulator.faults().no_check {
+        return None;
+    }
     let (invoice, body) = {
         let ledger = emulator.ledger();
         let order = ledger.order(order_id)?;

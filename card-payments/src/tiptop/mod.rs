@@ -28,7 +28,10 @@ use crate::service::{
 
 use crate::form::Fields;
 use codes::AnswerCode;
-use wire::{Envelope, OrderModel, OrderRequest, RefundModel, RefundRequest};
+use wire::{
+    Envelope, OrderModel, OrderRequest, RefundModel, RefundRequest, TransactionModel,
+    TransactionRequest,
+};
 
 const JSON: &str = "application/json";
 
@@ -71,22 +74,28 @@ impl TipTop {
         })
     }
 
-    /// Sends one authenticated JSON request and reads the documented envelope.
+    /// Sends one authenticated JSON request and reads the documented envelope. `request_id`:
+    /// the idempotency key of a request that changes something (none for a read, whose
+    /// answer must be today's, not the one first given to the key).
     async fn call<M: serde::de::DeserializeOwned>(
         &self,
         path: &str,
-        request_id: &str,
+        request_id: Option<&str>,
         body: String,
     ) -> Result<M, ServiceError> {
         let url = client::join(&self.api, path);
         let (status, text) = client::send(&self.http, |http| {
-            http.post(url.clone())
+            let request = http
+                .post(url.clone())
                 // "HTTP Basic Auth … Public ID serves as a login and API Secret as a password."
                 .basic_auth(&self.public_id, Some(&self.secret.0))
-                // "To enable idempotency … a header with the X-Request-ID key."
-                .header("X-Request-ID", request_id)
                 .header(reqwest::header::CONTENT_TYPE, JSON)
-                .body(body)
+                .body(body);
+            match request_id {
+                // "To enable idempotency … a header with the X-Request-ID key."
+                Some(id) => request.header("X-Request-ID", id),
+                None => request,
+            }
         })
         .await?;
         if !(200..300).contains(&status) {
@@ -139,7 +148,7 @@ impl PaymentService for TipTop {
             // The same bill and amount give the same key, so a repeated call within the
             // service's hour gets the first order back instead of a second one.
             let request_id = format!("tolem-order-{}-{}", order.invoice, order.amount_tiyn);
-            let model: OrderModel = self.call("orders/create", &request_id, body).await?;
+            let model: OrderModel = self.call("orders/create", Some(&request_id), body).await?;
             tracing::info!(invoice = order.invoice, order = %model.id, "TipTop Pay order made");
             Created::at(&model.url, Some(model.id))
         })
@@ -213,6 +222,51 @@ impl PaymentService for TipTop {
         }
     }
 
+    /// «Просмотр транзакции», `POST /payments/get` with the `TransactionId` (the API section of
+    /// the document in [`wire`]): a one-stage payment is charged when its `Status` is
+    /// `Completed`; its `InvoiceId` and `Amount` must be the notification's.
+    fn confirm_paid<'a>(
+        &'a self,
+        paid: &'a Notification,
+    ) -> Pin<Box<dyn Future<Output = Result<(), ServiceError>> + Send + 'a>> {
+        Box::pin(async move {
+            let transaction = paid.transaction.as_deref().unwrap_or_default();
+            let transaction_id = transaction.parse::<u64>().map_err(|_| {
+                ServiceError::Refused(format!("{transaction:?} is not a transaction number"))
+            })?;
+            let body =
+                serde_json::to_string(&TransactionRequest { transaction_id }).map_err(|e| {
+                    ServiceError::Refused(format!("the request cannot be written: {e}"))
+                })?;
+            let model: TransactionModel = match self.call("payments/get", None, body).await {
+                Ok(model) => model,
+                // Our credentials refused (HTTP 401/403): nothing is known of the charge yet;
+                // asked again when the service sends the Pay again, once they are mended.
+                Err(ServiceError::Refused(why)) if why.starts_with(client::CREDENTIALS_REFUSED) => {
+                    return Err(ServiceError::Unreachable(why));
+                }
+                // The service answered "Success": false — it knows no such transaction.
+                Err(other) => return Err(other),
+            };
+            let amount_tiyn = money::parse_tenge(&model.amount.to_string())
+                .map_err(|e| ServiceError::Unreadable(format!("payments/get Amount: {e}")))?;
+            let invoice = paid.invoice.to_string();
+            let charged = model.transaction_id == transaction_id
+                && model.status == "Completed"
+                && model.invoice_id.as_deref() == Some(invoice.as_str())
+                && amount_tiyn == paid.amount_tiyn
+                && model.currency.as_deref().is_none_or(|c| c == paid.currency);
+            if !charged {
+                return Err(ServiceError::Refused(format!(
+                    "transaction {transaction_id} is {} for invoice {:?}, {amount_tiyn} tiyn: \
+                     not a charge of invoice {invoice} for {} tiyn",
+                    model.status, model.invoice_id, paid.amount_tiyn
+                )));
+            }
+            Ok(())
+        })
+    }
+
     fn refund<'a>(
         &'a self,
         invoice: u32,
@@ -238,7 +292,7 @@ impl PaymentService for TipTop {
                 .map_err(|e| ServiceError::Refused(format!("the refund cannot be written: {e}")))?;
             // The gateway's key is the service's X-Request-ID: repeating the call with the same
             // key gets the first answer, never a second refund.
-            let model: RefundModel = self.call("payments/refund", key, body).await?;
+            let model: RefundModel = self.call("payments/refund", Some(key), body).await?;
             tracing::info!(
                 invoice,
                 transaction_id,
@@ -298,8 +352,13 @@ fn read_fields(kind: NotificationKind, fields: &Fields) -> Result<Notification, 
         invoice,
         amount_tiyn,
         // Refund carries no Currency (its table has none): it is in the payment's, and every
-        // order we make is in tenge.
-        currency: fields.get("Currency").unwrap_or(wire::CURRENCY).to_owned(),
+        // order we make is in tenge. Check, Pay and Fail carry it: one without is not read as
+        // tenge, so the gateway's comparison with the bill's currency refuses it.
+        currency: match kind {
+            NotificationKind::Refund => fields.get("Currency").unwrap_or(wire::CURRENCY),
+            _ => required("Currency")?,
+        }
+        .to_owned(),
         transaction: Some(transaction),
         email: fields.get("Email").map(str::to_owned),
         decline,
@@ -470,6 +529,12 @@ mod tests {
         ));
         assert!(matches!(
             read("confirm", PAY, &signed(PAY)),
+            Err(NotificationError::Malformed(_))
+        ));
+        // A charge in another currency must not pass for tenge by leaving the currency out.
+        let no_currency = PAY.replace("&Currency=KZT", "");
+        assert!(matches!(
+            read("pay", &no_currency, &signed(&no_currency)),
             Err(NotificationError::Malformed(_))
         ));
     }

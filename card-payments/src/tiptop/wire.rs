@@ -89,6 +89,28 @@ pub struct OrderModel {
     pub url: String,
 }
 
+/// `/payments/get`'s request («Просмотр транзакции»: the transaction's number).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TransactionRequest {
+    pub transaction_id: u64,
+}
+
+/// The part of `/payments/get`'s Model we use: what the transaction is of and where it stands
+/// (`Completed` for a one-stage payment charged; `Authorized`, `Declined`, `Cancelled`...).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TransactionModel {
+    pub transaction_id: u64,
+    /// A JSON number of tenge.
+    pub amount: serde_json::Number,
+    #[serde(default)]
+    pub currency: Option<String>,
+    #[serde(default)]
+    pub invoice_id: Option<String>,
+    pub status: String,
+}
+
 /// `/payments/refund`'s Model: the refund's own transaction number.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]

@@ -9,15 +9,19 @@
 //! * *Check* (before the card is charged): would the bill be paid? Only an awaiting, unexpired
 //!   bill of the same amount in tenge whose point may still pay, and whose payment the rules
 //!   would take now, is accepted — so a charge is refused *before* it happens whenever possible.
-//! * *Pay*: settle ([`super::settle`]). The charge happened, so the answer is "taken" whatever
-//!   became of it: settled, already settled, or refunded.
+//! * *Pay*: confirmed with the service's API (the signature covers the body, not the address:
+//!   a signed Check posted here must not pass for a charge), then settled ([`super::settle`]).
+//!   The charge happened, so the answer is "taken" whatever became of it: settled, already
+//!   settled, or refunded.
 //! * *Fail*: the card was refused; why is kept for the customer's page and the cashier.
 //! * *Refund*: the service confirms a refund the refund worker asked for.
 
 use std::{net::IpAddr, time::Duration};
 
 use sqlx::AnyPool;
-use tolem_card_payments::{Decline, Incoming, NotificationKind, PaymentService, Reply, Verdict};
+use tolem_card_payments::{
+    Decline, Incoming, NotificationKind, PaymentService, Reply, ServiceError, Verdict,
+};
 use tolem_protocol::{codes::ResultCode, messages::CardRefusal};
 
 use super::{open, settle};
@@ -25,7 +29,7 @@ use crate::{
     audit::{self, Action, Actor, Event},
     db::{
         begin_write,
-        bills::{self, Bill, NotificationRow},
+        bills::{self, Bill, BillState, NotificationRow},
     },
     payments::{self, pay::Candidate},
     throttle::{self, Subject},
@@ -168,9 +172,15 @@ pub async fn handle(
             verdict
         }
         (Some(bill), NotificationKind::Pay) => {
-            let outcome = settle::settle(pool, bill, &notification, now_ms, lock_wait).await?;
-            settled = matches!(outcome, settle::Settled::Paid { accepted: true, .. });
-            Verdict::Accept
+            match confirm_charged(pool, service, bill, &notification, now_ms).await? {
+                Verdict::Accept => {
+                    let outcome =
+                        settle::settle(pool, bill, &notification, now_ms, lock_wait).await?;
+                    settled = matches!(outcome, settle::Settled::Paid { accepted: true, .. });
+                    Verdict::Accept
+                }
+                other => other,
+            }
         }
         (Some(bill), NotificationKind::Fail) => {
             let refusal = refusal_of(notification.decline.unwrap_or(Decline::Other));
@@ -209,6 +219,52 @@ pub async fn handle(
     )
     .await?;
     Ok((service.reply(&notification, verdict), settled))
+}
+
+/// Whether the service itself says a verified Pay's card transaction was charged for its
+/// invoice and amount ([`PaymentService::confirm_paid`]) before a bill is settled on it: the
+/// signature covers the body, not the address, and a signed Check (sent before the card is
+/// charged, then declined, perhaps) posted to the Pay address must not settle a bill no card
+/// paid. [`Verdict::Accept`] when it was charged, or when this same transaction paid the bill
+/// already (a repeat: nothing is settled again); [`Verdict::NotPayable`] when the service says
+/// it was not (an alarm in the audit trail); [`Verdict::TryLater`] when the service could not
+/// be asked now (it sends the Pay again).
+async fn confirm_charged(
+    pool: &AnyPool,
+    service: &dyn PaymentService,
+    bill: &Bill,
+    paid: &tolem_card_payments::Notification,
+    now_ms: i64,
+) -> Result<Verdict, NotifyError> {
+    if bill.state == BillState::Paid && bill.card_transaction == paid.transaction {
+        return Ok(Verdict::Accept);
+    }
+    match service.confirm_paid(paid).await {
+        Ok(()) => Ok(Verdict::Accept),
+        Err(ServiceError::Refused(why)) => {
+            tracing::error!(invoice = bill.invoice, transaction = ?paid.transaction, %why,
+                "a signed Pay the service says was not charged: nothing settled");
+            let event = Event {
+                action: Action::CardNotificationForged,
+                subject: format!("bill:{}", bill.invoice),
+                details: serde_json::json!({ "kind": "pay", "transaction": paid.transaction,
+                    "error": format!("not charged: {why}") }),
+            };
+            audit::record(
+                pool,
+                &Actor::system(Some(&bill.dealer_code)),
+                &event,
+                now_ms,
+            )
+            .await?;
+            Ok(Verdict::NotPayable)
+        }
+        Err(error) => {
+            tracing::warn!(invoice = bill.invoice, %error,
+                "the service could not confirm a Pay's charge now; it sends the Pay again");
+            Ok(Verdict::TryLater)
+        }
+    }
 }
 
 /// A notification of a payment in the service's test mode, to a gateway not set up for it: no
