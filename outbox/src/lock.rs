@@ -253,7 +253,8 @@ pub fn new_holder() -> String {
     )
 }
 
-/// Takes the lease for `holder` if it is free, expired or already `holder`'s, for [`LEASE_MS`]
+/// Takes the lease for `holder` if it is free, expired, stale (it ends more than [`LEASE_MS`]
+/// after `now_ms`: a clock that was ahead wrote it) or already `holder`'s, for [`LEASE_MS`]
 /// from `now_ms`. `false` when another holder's lease is still running.
 pub async fn try_take_lease(holder: &str, now_ms: i64) -> Result<bool, StorageError> {
     write_lease(holder, now_ms, true).await
@@ -299,7 +300,12 @@ async fn write_lease(holder: &str, now_ms: i64, take: bool) -> Result<bool, Stor
         .and_then(|v| from_js::<Lease>(&v).ok());
     let allowed = match &current {
         Some(lease) if lease.holder == holder => true,
-        Some(lease) => take && lease.expires_at_ms <= now_ms,
+        // Stale: expired, or running out later than any lease written now could (written by a
+        // clock that was ahead, or corrupt) — else a crash would block replay for as long as
+        // that clock was wrong.
+        Some(lease) => {
+            take && (lease.expires_at_ms <= now_ms || lease.expires_at_ms > now_ms + LEASE_MS)
+        }
         None => take,
     };
     if !allowed {

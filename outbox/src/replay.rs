@@ -1,5 +1,5 @@
-//! The replay policy: one pass over the outbox under the replay lock, oldest first, stopping at
-//! the first payment that got no decision — the layer Workbox calls `Queue.replayRequests`.
+//! The replay policy: one pass over the outbox under the replay lock, oldest first, stopping
+//! when the network fails — the layer Workbox calls `Queue.replayRequests`.
 //!
 //! - Only one replayer at a time ([`crate::lock`]); a context that finds the lock taken leaves
 //!   the work to its holder ([`Wait::IfFree`]), except one that must send now ([`Wait::Queue`]).
@@ -13,15 +13,26 @@
 //!   page's timer), not a per-payment clock.
 //! - Each payment is settled with [`settle::settle`]: an unknown or interrupted one by its
 //!   pre-signed status query first (and, when the gateway never got it, the very same signed pay),
-//!   a deferred one by its pay. A payment still not final afterwards stops the pass — the network
-//!   or the gateway is failing, and Workbox's lesson is to put the entry back at the front and
-//!   report the failure so the browser retries, not to push on through the queue.
+//!   a deferred one by its pay. A payment still not final afterwards because the network failed
+//!   (nothing reached the gateway) stops the pass, and the failure is reported so the browser
+//!   retries (Workbox's lesson). One the gateway reached but gave no decision about (a 5xx, a cut
+//!   connection, "no such session" and a 5xx again for its re-sent pay) stays as it is — first
+//!   in line for the next pass, with the same signed bytes — and the pass goes on with the ones
+//!   after it: stopping there would let one payment the gateway cannot decide hold every payment
+//!   behind it until they pass the gateway's maximum request age (909, final, cash in the
+//!   drawer). Nothing depends on the payments reaching the gateway in order: each is its own
+//!   session, decided on its own (the balance and the duplicate rule 32 judge each as it
+//!   arrives, as they judge payments of different points). Only a gateway that throttles the
+//!   point (905) stops the pass as well: every further request would be refused the same way.
+//!   The report still says [`Stop::NoDecision`] so the caller retries.
 //! - Bills (card payments) wait in the same queue, in the same order: each is asked about by its
 //!   pre-signed status (or, once cancelled, sent its pre-signed cancel), never paid. A bill the
 //!   gateway answered about but the customer has not paid yet waits for the customer, not for the
 //!   network, so it does not stop the pass; one that got no answer does.
 //! - A payment *held* (the gateway's "not now": key not certified yet, point blocked, clock
-//!   ahead) waits for its own time ([`settle::held_wait_ms`]) — until then a pass leaves it — and
+//!   ahead) waits for its own time ([`settle::held_wait_ms`]) — until then a pass leaves it,
+//!   unless that time lies further ahead than any such wait (a clock that was ahead scheduled
+//!   it, and has been set back: [`settle::held_due`]) — and
 //!   one held again does not stop the pass: the gateway answered, and the payments after it may
 //!   pass (one signed before the phone's clock was corrected, the others after).
 //! - Payments deferred while the pass runs are picked up before the lock is let go, so a tab
@@ -42,6 +53,7 @@
 use std::collections::HashSet;
 
 use tolem_protocol::batch::{MAX_BATCH_BYTES, MAX_BATCH_ITEMS};
+use tolem_protocol::codes::ResultCode;
 use tolem_protocol::ids::SessionId;
 
 use crate::boxed::Boxed;
@@ -59,7 +71,8 @@ pub enum Stop {
     /// The gateway is out of reach: nothing left the phone.
     Offline,
     /// A payment got no decision (no clear answer, a 5xx, a captive portal, "too many
-    /// attempts"): it is kept and settled by status on the next pass.
+    /// attempts"): it is kept and settled by status on the next pass. The pass went on with
+    /// the payments after it (except after "too many attempts").
     NoDecision,
     /// The phone has no key card (the key was deleted): answers cannot be checked.
     NoKeyCard,
@@ -88,7 +101,8 @@ pub struct Report {
     pub settled: usize,
     /// Payments (and letters) still waiting when it ended.
     pub left: usize,
-    /// Why it ended early, when it did.
+    /// Why it ended early ([`Stop::Offline`] …), or that a payment got no decision
+    /// ([`Stop::NoDecision`], even though the pass went on with the others).
     pub stopped: Option<Stop>,
     /// When the first payment held by the gateway's "not now" is due again (UTC milliseconds,
     /// this phone's clock), if one waits: a page retries no later than that.
@@ -205,9 +219,7 @@ async fn waiting_now() -> Result<Vec<Waiting>, StoreError> {
         .await?
         .into_iter()
         .filter(|record| !record.state.is_final())
-        .filter(|record| {
-            !matches!(record.state, State::Held(_)) || record.next_attempt_at_ms <= now
-        })
+        .filter(|record| settle::held_due(record, now))
         .map(|record| Waiting::Payment(Box::new(record)))
         .collect();
     all.extend(
@@ -259,6 +271,34 @@ fn batch_run(items: &[Waiting]) -> Vec<PaymentRecord> {
         run.push(record.as_ref().clone());
     }
     run
+}
+
+/// Notes in `report` that the payment `record` is still undecided after its turn (`failure`:
+/// why the last request about it got no answer) and says whether that ends the pass:
+/// - the network failed ([`Failure::Offline`]: nothing reached the gateway) — the payments
+///   after it would fail the same way: the pass ends ([`Stop::Offline`]);
+/// - the gateway throttles the sender (905 "too many attempts", a refusal of the point, not
+///   of this payment, with its own `retry_after_s`): each further request would only be
+///   refused again and prolong the block — the pass ends ([`Stop::NoDecision`]);
+/// - otherwise (a 5xx, a cut connection, "no such session" then a 5xx again for its re-sent
+///   pay, a bill still waiting for an answer): this payment waits for the next pass, as it
+///   is (the same signed bytes, settled by status first), and the pass goes on with the next
+///   ones, oldest first — one payment the gateway cannot decide must not hold every payment
+///   behind it until they are past the gateway's maximum request age (909, final, with the
+///   cash in the drawer). The report still says [`Stop::NoDecision`], so the caller retries
+///   and the page rechecks the connection.
+fn note_undecided(report: &mut Report, failure: Option<Failure>, record: &PaymentRecord) -> bool {
+    if failure == Some(Failure::Offline) {
+        report.stopped = Some(Stop::Offline);
+        return true;
+    }
+    report.stopped.get_or_insert(Stop::NoDecision);
+    // Throttled: the gateway's signed answer to the last request was 905.
+    failure.is_none()
+        && record
+            .last_answer
+            .as_ref()
+            .is_some_and(|answer| answer.code == ResultCode::TooManyAttempts)
 }
 
 /// One pass, the lock held.
@@ -313,22 +353,19 @@ pub async fn pass(held: Held) -> Result<Report, StoreError> {
                     settle::Batched::NotServed => batches = false,
                     settle::Batched::Sent(records) => {
                         at += run.len();
-                        let mut stopped = None;
+                        let mut ends = false;
                         for record in records {
                             tried.insert(record.session().to_string());
                             if record.state.is_final() {
                                 report.settled += 1;
                             } else if !matches!(record.state, State::Held(_)) {
-                                // The first payment with no decision stops the pass, as alone;
-                                // the others' answers are kept all the same.
-                                stopped.get_or_insert(match record.last_failure {
-                                    Some(Failure::Offline) => Stop::Offline,
-                                    _ => Stop::NoDecision,
-                                });
+                                // As alone: a payment with no decision is noted and the pass
+                                // goes on; only a failing network (or a throttled point) ends
+                                // it. The others' answers are kept all the same.
+                                ends |= note_undecided(&mut report, record.last_failure, &record);
                             }
                         }
-                        if stopped.is_some() {
-                            report.stopped = stopped;
+                        if ends {
                             break 'passes;
                         }
                         continue;
@@ -337,12 +374,15 @@ pub async fn pass(held: Held) -> Result<Report, StoreError> {
             }
             let item = &next[at];
             at += 1;
+            let mut payment = None;
             let (state, failure) = match item {
                 Waiting::Payment(record) => {
                     let session = record.session();
                     tried.insert(session.to_string());
                     let after = settle::settle(session, &card).await?;
-                    (after.state, after.last_failure)
+                    let done = (after.state, after.last_failure);
+                    payment = Some(after);
+                    done
                 }
                 Waiting::Letter(session) => {
                     tried.insert(session.to_string());
@@ -367,20 +407,37 @@ pub async fn pass(held: Held) -> Result<Report, StoreError> {
                 // The gateway answered: the bill waits for the customer, not for the network.
                 continue;
             }
-            report.stopped = Some(match failure {
-                Some(Failure::Offline) => Stop::Offline,
-                _ => Stop::NoDecision,
-            });
-            break 'passes;
+            let ends = match &payment {
+                Some(record) => note_undecided(&mut report, failure, record),
+                // A letter or a report: the same rule, without a payment's answer to read.
+                None if failure == Some(Failure::Offline) => {
+                    report.stopped = Some(Stop::Offline);
+                    true
+                }
+                None => {
+                    report.stopped.get_or_insert(Stop::NoDecision);
+                    false
+                }
+            };
+            if ends {
+                break 'passes;
+            }
         }
     }
     report.left = store::outbox_len().await?;
     if report.left > 0 {
+        // Never later than the longest wait a held payment is given: one scheduled further
+        // ahead (by a clock that was ahead) is due by now ([`settle::held_due`]).
+        let now = js_sys::Date::now() as i64;
         report.next_held_at_ms = store::waiting()
             .await?
             .iter()
             .filter(|record| matches!(record.state, State::Held(_)))
-            .map(|record| record.next_attempt_at_ms)
+            .map(|record| {
+                record
+                    .next_attempt_at_ms
+                    .min(now + settle::MAX_HELD_WAIT_MS)
+            })
             .min();
     }
     Ok(report)

@@ -106,6 +106,20 @@ pub fn held_wait_ms(record: &PaymentRecord, response: &Response, now_ms: i64) ->
     }
 }
 
+/// Whether the held payment `record` is due at `now_ms`: its time has come, or its next
+/// attempt lies further ahead than any wait a held payment is ever given ([`MAX_HELD_WAIT_MS`],
+/// the cap of [`held_wait_ms`]) — it was scheduled by a clock that was ahead and has been set
+/// back since (or the record is corrupt). Waiting for that clock to catch up would keep cash
+/// taken from a customer on the phone for as long as the clock was wrong, perhaps past the
+/// gateway's maximum request age (a final 909). Not held: always due (the caller's rule).
+pub fn held_due(record: &PaymentRecord, now_ms: i64) -> bool {
+    if !matches!(record.state, State::Held(_)) {
+        return true;
+    }
+    let wait = record.next_attempt_at_ms.saturating_sub(now_ms);
+    wait <= 0 || wait > MAX_HELD_WAIT_MS
+}
+
 /// How long to wait after `attempts` attempts that got no answer: 15 s, 30 s, 1 min … 15 min.
 pub fn backoff_ms(attempts: u32) -> i64 {
     let doublings = attempts.saturating_sub(1).min(16);

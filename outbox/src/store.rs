@@ -368,10 +368,21 @@ pub async fn waiting_summary() -> Result<crate::limits::Waiting, StoreError> {
 
 /// The waiting payments whose next attempt is due at `now_ms`, oldest first. A payment marked
 /// as being sent is due only after [`SENDING_GRACE_MS`]: until then its sender may still be
-/// waiting for the answer.
+/// waiting for the answer. A held or sending payment scheduled further ahead than such a wait
+/// can be (by a clock that was ahead, set back since) is due at once ([`crate::settle::held_due`]).
 pub async fn due(now_ms: i64) -> Result<Vec<PaymentRecord>, StoreError> {
     let mut records = waiting().await?;
-    records.retain(|record| record.next_attempt_at_ms <= now_ms);
+    records.retain(|record| {
+        let wait = record.next_attempt_at_ms.saturating_sub(now_ms);
+        // Due further ahead than its state's longest wait: scheduled by a clock that was ahead
+        // and has been set back since (or corrupt) — due now, not when that clock catches up.
+        wait <= 0
+            || match record.state {
+                State::Held(_) => crate::settle::held_due(record, now_ms),
+                State::Sending => wait > SENDING_GRACE_MS,
+                _ => false,
+            }
+    });
     Ok(records)
 }
 

@@ -4,7 +4,9 @@
 //! settles each by its own signed answer; a gateway older than batches (404) gets single pays
 //! for the pass; a batch whose answer is cut leaves every payment in it unknown, and the next
 //! pass settles each by its status (one by one, never in a batch); a payment with no decision
-//! stops the pass while the others' answers in its batch are kept; a long outbox goes in
+//! does not stop the pass: the others' answers in its batch are kept and the payments after it
+//! are still sent and settled (only a failing network or a throttled point stop it); a long
+//! outbox goes in
 //! batches of at most 50. A batch goes gzipped (the served gateway inflates it, as the real one
 //! does).
 #![cfg(target_arch = "wasm32")]
@@ -181,7 +183,7 @@ async fn a_cut_batch_leaves_its_payments_unknown_and_the_next_pass_settles_each_
 }
 
 #[wasm_bindgen_test]
-async fn a_payment_without_a_decision_stops_the_pass_and_the_others_answers_are_kept() {
+async fn a_payment_without_a_decision_in_a_batch_leaves_the_others_answers_kept() {
     fresh_phone().await;
     clock::reset();
     let records = deferred(4).await;
@@ -328,4 +330,106 @@ async fn a_replayed_batch_is_announced_to_open_pages_in_one_message_per_step() {
     // each naming all three payments, oldest first — not one per payment and step: an open page
     // reads the payments again twice for the batch, not six times.
     assert_eq!(heard.so_far().await, vec![sessions.clone(), sessions]);
+}
+
+/// Stores `record` as left by an earlier pass whose pay got no clear answer: unknown.
+async fn make_unknown(record: &PaymentRecord) {
+    let mut unknown = store::get(record.session()).await.unwrap().unwrap();
+    unknown.state = State::Unknown;
+    unknown.attempts = 1;
+    store::update(&unknown).await.unwrap();
+}
+
+/// The oldest payment cannot be decided: its status says "no such session" (11), its very same
+/// signed pay goes again and its connection is cut again, every time. The payment after it is
+/// still sent and settled in the same pass — not held behind it until it passes the gateway's
+/// maximum request age (909 with the cash in the drawer).
+#[wasm_bindgen_test]
+async fn a_payment_that_cannot_be_decided_does_not_hold_the_ones_after_it() {
+    fresh_phone().await;
+    clock::reset();
+    let records = deferred(2).await;
+    make_unknown(&records[0]).await;
+    let stuck = records[0].session().clone();
+    let served = network::serve(move |_, request| {
+        if request.session != stuck {
+            return accepted(request);
+        }
+        match &request.step {
+            Step::Pay(_) => None,
+            _ => {
+                let mut answer = code_answer(Some(&request.session), ResultCode::NoSuchSession);
+                answer.gateway_time_ms = now();
+                Some(answer)
+            }
+        }
+    });
+
+    let report = replay::replay(Wait::Queue).await.unwrap();
+    assert_eq!(report.stopped, Some(Stop::NoDecision), "the caller retries");
+    assert_eq!((report.settled, report.left), (1, 1));
+    assert_eq!(state_of(&records[0]).await, State::Unknown);
+    assert_eq!(state_of(&records[1]).await, State::Accepted);
+    // Oldest first, each the very bytes signed at confirmation; nothing re-signed.
+    assert_asked_by_status(&served, &records[..1]);
+    assert_eq!(
+        pay_bodies(&served),
+        vec![
+            records[0].payment.pay.body.clone(),
+            records[1].payment.pay.body.clone()
+        ]
+    );
+    let kept = store::get(records[0].session()).await.unwrap().unwrap();
+    assert_eq!(kept.payment, records[0].payment, "the same signed payment");
+}
+
+/// The same in a batch: a payment in it the gateway gives no decision about (a 5xx) does not
+/// stop the pass — the unknown payment after the batch is still settled by its status.
+#[wasm_bindgen_test]
+async fn a_payment_without_a_decision_in_a_batch_does_not_hold_the_ones_after_it() {
+    fresh_phone().await;
+    clock::reset();
+    let records = deferred(3).await;
+    make_unknown(&records[2]).await;
+    let undecided = records[0].session().clone();
+    let served = network::serve(move |_, request| {
+        if request.session == undecided {
+            let mut answer = code_answer(Some(&request.session), ResultCode::Internal);
+            answer.gateway_time_ms = now();
+            return Some(answer);
+        }
+        accepted(request)
+    });
+
+    let report = replay::replay(Wait::Queue).await.unwrap();
+    assert_eq!(report.stopped, Some(Stop::NoDecision));
+    assert_eq!((report.settled, report.left), (2, 1));
+    assert_eq!(served.sent_to("batch").len(), 1);
+    assert_eq!(state_of(&records[0]).await, State::Deferred);
+    assert_eq!(state_of(&records[1]).await, State::Accepted);
+    assert_eq!(state_of(&records[2]).await, State::Accepted);
+    assert_asked_by_status(&served, &records[2..]);
+}
+
+/// A gateway that throttles the point (905, "too many attempts") still stops the pass: every
+/// further request would be refused the same way and prolong the block.
+#[wasm_bindgen_test]
+async fn a_throttled_point_still_stops_the_pass() {
+    fresh_phone().await;
+    clock::reset();
+    let records = deferred(2).await;
+    make_unknown(&records[0]).await;
+    let served = network::serve(|_, _| {
+        let mut answer = code_answer(None, ResultCode::TooManyAttempts);
+        answer.retry_after_s = Some(60);
+        answer.gateway_time_ms = now();
+        Some(answer)
+    });
+
+    let report = replay::replay(Wait::Queue).await.unwrap();
+    assert_eq!(report.stopped, Some(Stop::NoDecision));
+    assert_eq!((report.settled, report.left), (0, 2));
+    assert_eq!(served.sent_to("status").len(), 1);
+    assert!(served.sent_to("pay").is_empty(), "nothing after the block");
+    assert_eq!(state_of(&records[1]).await, State::Deferred);
 }

@@ -214,6 +214,61 @@ mod in_the_browser {
         }
     }
 
+    /// The phone's clock was an hour ahead when the gateway held a payment; the cashier set
+    /// the clock right (the app warns them to). The payment is due at once — its next attempt
+    /// lies further ahead than any wait a held payment is given — not when the clock has
+    /// caught up with the hour (by then perhaps past the gateway's maximum request age). One
+    /// held for an ordinary while still waits for its time.
+    #[wasm_bindgen_test]
+    async fn a_payment_held_by_a_clock_that_was_ahead_goes_once_the_clock_is_set_back() {
+        fresh_phone().await;
+        clock::reset();
+        let start = now();
+        let ahead = store::save_new(signed_at(start - 2 * MINUTE, 1), start)
+            .await
+            .unwrap();
+        let waiting = store::save_new(signed_at(start - MINUTE, 2), start)
+            .await
+            .unwrap();
+        let hold = |record: &PaymentRecord, until: i64| {
+            let mut held = record.clone();
+            held.state = State::Held(ResultCode::PointBlocked);
+            held.next_attempt_at_ms = until;
+            held
+        };
+        // Held at 12:00 by a clock that said 13:00: due "at 13:01".
+        store::update(&hold(&ahead, start + 60 * MINUTE + MINUTE))
+            .await
+            .unwrap();
+        // Held just now for the longest wait there is, less a minute.
+        store::update(&hold(&waiting, start + MAX_HELD_WAIT_MS - MINUTE))
+            .await
+            .unwrap();
+        let due: Vec<_> = store::due(now()).await.unwrap();
+        assert_eq!(
+            due.iter().map(|r| r.session().clone()).collect::<Vec<_>>(),
+            vec![ahead.session().clone()]
+        );
+        let served = network::serve(move |_, request| {
+            let mut answer = pay_answer(&request.session, ResultCode::Ok);
+            answer.gateway_time_ms = now();
+            Some(answer)
+        });
+        let report = replay::replay(Wait::Queue).await.unwrap();
+        let pays = served.sent_to("pay");
+        assert_eq!(pays.len(), 1, "only the one scheduled by the wrong clock");
+        assert_eq!(
+            pays[0].body, ahead.payment.pay.body,
+            "the same signed bytes"
+        );
+        assert_eq!((report.settled, report.left), (1, 1));
+        let done = store::get(ahead.session()).await.unwrap().unwrap();
+        assert_eq!(done.state, State::Accepted);
+        // The page retries no later than the longest held wait from now.
+        let next = report.next_held_at_ms.unwrap();
+        assert!(next <= now() + MAX_HELD_WAIT_MS, "{next}");
+    }
+
     #[wasm_bindgen_test]
     async fn send_now_sends_a_held_payment_before_its_time() {
         fresh_phone().await;

@@ -64,6 +64,34 @@ async fn the_lease_has_one_holder_until_it_expires_or_is_released() {
     lock::release_lease("tab-a").await.unwrap();
 }
 
+/// A holder whose clock was ahead (by an hour) took the lease and died; the clock is right again.
+/// Its lease ends more than [`LEASE_MS`] from now — no live holder could have written that — so
+/// it is stale and taken at once, not after the hour the clock was wrong.
+#[wasm_bindgen_test]
+async fn a_lease_from_a_clock_that_was_ahead_is_stale() {
+    clear(&[SETTINGS]).await;
+    let hour = 3_600_000;
+    assert!(lock::try_take_lease("tab-ahead", NOW + hour).await.unwrap());
+    // By the clock that wrote it, the lease still runs: not taken...
+    assert!(
+        !lock::try_take_lease("tab-b", NOW + hour + LEASE_MS - 1)
+            .await
+            .unwrap()
+    );
+    // ...but seen from the corrected clock it runs out too late to be real.
+    assert!(lock::try_take_lease("tab-b", NOW).await.unwrap());
+    assert_eq!(
+        lock::current_lease().await.unwrap(),
+        Some(Lease {
+            holder: "tab-b".into(),
+            expires_at_ms: NOW + LEASE_MS
+        })
+    );
+    // A lease written just now at the exact term is not stale.
+    assert!(!lock::try_take_lease("tab-c", NOW).await.unwrap());
+    lock::release_lease("tab-b").await.unwrap();
+}
+
 /// A promise and the function that resolves it: the test's hand on a holder.
 fn signal() -> (js_sys::Promise, js_sys::Function) {
     let mut resolver = None;
