@@ -2,9 +2,12 @@
 //! text into whole tiyn without ever passing through floating point, and written back for the
 //! screen and the receipt.
 //!
-//! Accepted: `2000`, `2 000`, `2000,5`, `2000.50`, `1 000,50 ₸`. Spaces (including the
-//! no-break and thin spaces a phone's keyboard or a copied amount may bring) group thousands;
-//! a comma or a point starts the decimals.
+//! Accepted: `2000`, `2 000`, `2000,5`, `2000.50`, `1 000,50 ₸`, `2,020.00`. Spaces (including
+//! the no-break and thin spaces a phone's keyboard or a copied amount may bring) group
+//! thousands; a comma or a point starts the decimals. Commas also group thousands where a point
+//! follows them, as the English screen writes amounts: a comma cannot start decimals that a
+//! point starts again. A comma alone (`1,500`) stays decimals, so it is refused as three
+//! decimals rather than read as either 1.5 or 1 500.
 
 use crate::i18n::Locale;
 
@@ -45,6 +48,7 @@ fn parse_hundredths(text: &str, max: i64) -> Result<i64, AmountError> {
     if compact.is_empty() {
         return Err(AmountError::Empty);
     }
+    let compact = without_comma_groups(&compact)?;
     let (whole, decimals) = match compact.find([',', '.']) {
         Some(at) => (&compact[..at], &compact[at + 1..]),
         None => (compact.as_str(), ""),
@@ -69,6 +73,27 @@ fn parse_hundredths(text: &str, max: i64) -> Result<i64, AmountError> {
         return Err(AmountError::TooLarge);
     }
     Ok(total)
+}
+
+/// `2,020.00` as `2020.00`: commas before the decimal point group thousands, as
+/// [`format_tenge`] writes them in English (one to three digits not starting with 0, then
+/// groups of exactly three). Text without both a comma and a later point is left as
+/// it is; a comma after the point (`1.000,50`) is left for the caller to refuse.
+fn without_comma_groups(compact: &str) -> Result<String, AmountError> {
+    let (Some(comma), Some(point)) = (compact.find(','), compact.rfind('.')) else {
+        return Ok(compact.to_owned());
+    };
+    if comma > point {
+        return Ok(compact.to_owned());
+    }
+    let mut groups = compact[..point].split(',');
+    let first = groups.next().unwrap_or_default();
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    let first_ok = (1..=3).contains(&first.len()) && !first.starts_with('0') && digits(first);
+    if !first_ok || !groups.all(|g| g.len() == 3 && digits(g)) {
+        return Err(AmountError::NotANumber);
+    }
+    Ok(compact[..point].replace(',', "") + &compact[point..])
 }
 
 /// Tiyn as tenge for the screen: `2 020,00 ₸` in Russian and Kazakh, `2,020.00 ₸` in English

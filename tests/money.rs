@@ -1,5 +1,6 @@
 //! Guards how the cashier's typing becomes money and numbers: tenge with up to two decimals,
-//! grouped with spaces and a comma or a point, read into whole tiyn without floating point;
+//! grouped with spaces and a comma or a point, or with commas as the English screen writes
+//! amounts (`2,020.00`), read into whole tiyn without floating point;
 //! what is not an amount is refused with the reason; amounts and percentages written back for
 //! the screen; phone numbers masked as `+7 (7xx) xxx-xx-xx` while typed.
 #![cfg(target_arch = "wasm32")]
@@ -38,6 +39,61 @@ fn tenge_are_read_as_whole_tiyn() {
 }
 
 #[wasm_bindgen_test]
+fn amounts_grouped_as_the_english_screen_writes_them_are_read() {
+    for (typed, tiyn) in [
+        ("2,020.00", 2_020_00),
+        ("2,020.00 ₸", 2_020_00),
+        ("1,000.5", 1_000_50),
+        ("1,000.", 1_000_00),
+        ("12,345.67", 12_345_67),
+        ("1,234,567.89", 1_234_567_89),
+        ("10,000,000,000.00", tolem::money::MAX_TIYN),
+    ] {
+        assert_eq!(parse_tenge(typed), Ok(tiyn), "{typed:?}");
+    }
+    // Whatever the screen shows in any language is read back as the same amount.
+    for locale in [Locale::ru, Locale::kk, Locale::en] {
+        for tiyn in [
+            0,
+            1,
+            99,
+            100_000,
+            1_000_50,
+            123_456_78,
+            1_234_567_89,
+            9_999_999_999_99,
+        ] {
+            let shown = format_tenge(tiyn, locale);
+            assert_eq!(parse_tenge(&shown), Ok(tiyn), "{locale:?}: {shown:?}");
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+fn a_comma_groups_only_where_a_point_follows_it_in_groups_of_three() {
+    // Without a point after it a comma still starts the decimals, in every language: `1,5` is
+    // one and a half, `1,500` is refused rather than read as 1.5 or 1 500.
+    assert_eq!(parse_tenge("1,5"), Ok(1_50));
+    assert_eq!(parse_tenge("1,500"), Err(AmountError::TooManyDecimals));
+    assert_eq!(parse_tenge("1,000,000"), Err(AmountError::NotANumber));
+    for (typed, error) in [
+        ("12,34.50", AmountError::NotANumber),
+        ("1,0000.50", AmountError::NotANumber),
+        ("1234,567.00", AmountError::NotANumber),
+        (",500.00", AmountError::NotANumber),
+        ("0,500.00", AmountError::NotANumber),
+        ("1,,000.00", AmountError::NotANumber),
+        ("1,000.000,00", AmountError::NotANumber),
+        ("1,000.50.5", AmountError::NotANumber),
+        ("1.000,50", AmountError::NotANumber),
+        ("1,000.505", AmountError::TooManyDecimals),
+        ("10,000,000,000.01", AmountError::TooLarge),
+    ] {
+        assert_eq!(parse_tenge(typed), Err(error), "{typed:?}");
+    }
+}
+
+#[wasm_bindgen_test]
 fn what_is_not_an_amount_is_refused_with_the_reason() {
     for (typed, error) in [
         ("", AmountError::Empty),
@@ -47,7 +103,6 @@ fn what_is_not_an_amount_is_refused_with_the_reason() {
         ("-5", AmountError::NotANumber),
         ("+5", AmountError::NotANumber),
         ("1.000,50", AmountError::NotANumber),
-        ("1,000.50", AmountError::NotANumber),
         (",5", AmountError::NotANumber),
         ("5 тг", AmountError::NotANumber),
         ("1e3", AmountError::NotANumber),
@@ -91,7 +146,7 @@ fn examples_in(text: &str) -> Vec<String> {
 fn the_examples_of_an_amount_the_cashier_is_shown_are_amounts() {
     use tolem::messages::Explain;
     // What the form says under a field that holds no number: each example must be one the
-    // field takes (English said "1,500.50", which the first comma turns into decimals).
+    // field takes (English once said "1,500.50" when the first comma always started decimals).
     for locale in [Locale::ru, Locale::kk, Locale::en] {
         let message = AmountError::NotANumber.explain(locale);
         let examples = examples_in(&message);
