@@ -3,6 +3,11 @@
 //!
 //! Also holds what a key enrolment needs between its screens (the key card and the point
 //! password), in memory only: the password is wiped once the key is registered, and on lock.
+//!
+//! Every tab of the app has its own session. Locking by hand, changing the passphrase or deleting
+//! the key in one tab tells the others on [`TABS_CHANNEL`], and each of them locks at once (to
+//! unlock again reads the stored key). A step signed for the gateway also reads the record again
+//! first, so a key deleted or replaced meanwhile signs no such step.
 
 use std::time::Duration;
 
@@ -10,12 +15,17 @@ use leptos::ev;
 use leptos::prelude::*;
 use tolem_protocol::keys::SecretKey;
 use tolem_protocol::messages::{DealerDetails, KeyCard, KeyState, OfflineLimits, Response, Step};
+use wasm_bindgen::prelude::*;
+use web_sys::BroadcastChannel;
 use zeroize::Zeroizing;
 
 use crate::api::{self, ApiError};
 use crate::storage::keystore::{self, KeyRecord, KeyStoreError, UnlockError};
 use crate::storage::settings::{self, DEFAULT_AUTO_LOCK};
 use crate::task::spawn_in_own_task;
+
+/// The broadcast channel on which a tab tells the app's other tabs to lock (any message does).
+pub const TABS_CHANNEL: &str = "tolem-key";
 
 /// How often an unlocked session looks at the clock for the idle time (the check is also made
 /// on every touch, and when the cashier comes back to the app).
@@ -49,6 +59,20 @@ pub struct KeySession {
     /// The card of a key being made, between the card, generate and register screens.
     enrolment: RwSignal<Option<KeyCard>>,
     point_password: StoredValue<Option<Zeroizing<String>>>,
+    /// This tab's end of [`TABS_CHANNEL`]: it posts, and hears the other tabs (never itself).
+    tabs: StoredValue<Option<Tabs>, LocalStorage>,
+}
+
+struct Tabs {
+    channel: BroadcastChannel,
+    _on_message: Closure<dyn FnMut()>,
+}
+
+impl Drop for Tabs {
+    fn drop(&mut self) {
+        self.channel.set_onmessage(None);
+        self.channel.close();
+    }
 }
 
 impl Default for KeySession {
@@ -58,9 +82,9 @@ impl Default for KeySession {
 }
 
 impl KeySession {
-    /// A locked session with nothing loaded yet.
+    /// A locked session with nothing loaded yet, listening to the other tabs.
     pub fn new() -> KeySession {
-        KeySession {
+        let session = KeySession {
             key: StoredValue::new(None),
             unlocked: RwSignal::new(false),
             record: RwSignal::new(None),
@@ -69,6 +93,43 @@ impl KeySession {
             last_activity_ms: StoredValue::new(now_ms()),
             enrolment: RwSignal::new(None),
             point_password: StoredValue::new(None),
+            tabs: StoredValue::new_local(None),
+        };
+        // Another tab locked, changed the passphrase or deleted the key: lock here too.
+        let on_message = Closure::<dyn FnMut()>::new(move || session.wipe());
+        if let Ok(channel) = BroadcastChannel::new(TABS_CHANNEL) {
+            channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+            session.tabs.set_value(Some(Tabs {
+                channel,
+                _on_message: on_message,
+            }));
+        }
+        session
+    }
+
+    /// Tells the app's other tabs to lock.
+    fn tell_other_tabs(&self) {
+        self.tabs.with_value(|tabs| {
+            if let Some(tabs) = tabs {
+                let _ = tabs.channel.post_message(&JsValue::from_str("lock"));
+            }
+        });
+    }
+
+    /// Reads the key record again: when the key was deleted or replaced (in another tab, its word
+    /// missed), the key held is wiped and the record follows the store. A storage that cannot be
+    /// read changes nothing.
+    async fn reread(self) {
+        let Ok(stored) = keystore::load().await else {
+            return;
+        };
+        let key_of = |r: &Option<KeyRecord>| r.as_ref().map(|r| r.public_key);
+        if self
+            .record
+            .with_untracked(|held| key_of(held) != key_of(&stored))
+        {
+            self.wipe();
+            self.record.set(stored);
         }
     }
 
@@ -127,8 +188,15 @@ impl KeySession {
         self.unlocked.set(true);
     }
 
-    /// Locks: the key and any point password are wiped from memory.
+    /// Locks: the key and any point password are wiped from memory, here and in the app's other
+    /// tabs.
     pub fn lock(&self) {
+        self.wipe();
+        self.tell_other_tabs();
+    }
+
+    /// Locks this tab only (the idle time ran out here, or another tab said so).
+    fn wipe(&self) {
         // Replacing drops the old value, and dropping a `SecretKey` or a `Zeroizing` wipes it.
         self.key.set_value(None);
         self.point_password.set_value(None);
@@ -161,7 +229,7 @@ impl KeySession {
     pub fn lock_if_idle(&self) {
         let idle_ms = now_ms() - self.last_activity_ms.get_value();
         if idle_ms >= self.auto_lock.get_untracked().as_millis() as f64 {
-            self.lock();
+            self.wipe();
         }
     }
 
@@ -183,6 +251,7 @@ impl KeySession {
     /// [`Self::send`], but a valid answer comes back whatever its code (see
     /// [`api::post_signed_any_code`]): for steps whose refusals carry an outcome, like `check`.
     pub async fn ask(&self, step: Step) -> Result<Response, SignedStepError> {
+        self.reread().await;
         let card = self
             .record
             .with_untracked(|r| r.as_ref().map(|r| r.card.clone()))
@@ -197,6 +266,7 @@ impl KeySession {
     /// Registers the stored key with the gateway using the point password, and records the state
     /// the gateway gives it. The password is forgotten once the key is registered.
     pub async fn register(&self, password: &str) -> Result<KeyState, SignedStepError> {
+        self.reread().await;
         let record = self.record.get_untracked().ok_or(SignedStepError::NoKey)?;
         let pending = self
             .with_key(|key| api::register_key(&record.card, key, password, record.created_at_ms))
@@ -250,10 +320,21 @@ impl KeySession {
 
     /// Deletes the key from the phone: locks, wipes the record, forgets any enrolment.
     pub async fn delete(&self) -> Result<(), KeyStoreError> {
-        self.lock();
+        self.wipe();
         self.enrolment.set(None);
-        keystore::delete().await?;
+        let deleted = keystore::delete().await;
+        // Told once the record is gone, so the other tabs read it gone.
+        self.tell_other_tabs();
+        deleted?;
         self.record.set(None);
+        Ok(())
+    }
+
+    /// Seals the key again under `new` ([`keystore::change_passphrase`]); the other tabs lock,
+    /// this one stays as it is.
+    pub async fn change_passphrase(&self, old: &str, new: &str) -> Result<(), UnlockError> {
+        keystore::change_passphrase(old, new).await?;
+        self.tell_other_tabs();
         Ok(())
     }
 
@@ -308,7 +389,7 @@ pub fn provide_key_session() -> KeySession {
         if let Some(handle) = periodic {
             handle.clear();
         }
-        session.lock();
+        session.wipe();
     });
     session
 }

@@ -42,7 +42,8 @@ pub fn ChangePassphrasePage() -> impl IntoView {
         set_working.set(true);
         set_failure.set(None);
         spawn_local(async move {
-            match keystore::change_passphrase(&current, &typed).await {
+            // The app's other tabs lock: their key was opened with the old passphrase.
+            match session.change_passphrase(&current, &typed).await {
                 Ok(_) => {
                     set_old.set(String::new());
                     set_new.set(String::new());
