@@ -17,7 +17,7 @@ use support::{
     Gateway,
     browser::{ADMIN, text_by_id},
     card::{self, CardFixture, Service, bill, bill_at},
-    delivery::{emulator, quick_retry},
+    delivery::{Emulator as ProviderEmulator, emulator, quick_retry},
     held::Held,
     now_ms,
     payments::DEALER,
@@ -68,6 +68,17 @@ async fn fixture(service: Service) -> (CardFixture, Phone) {
     let fixture = card::start(service).await;
     let phone = fixture.gateway.ready_phone(1).await;
     (fixture, phone)
+}
+
+/// [`fixture`] with Kcell's payments going to a provider emulator started with `args` (kept
+/// by the caller for as long as the test runs; delivery itself is started by the test).
+async fn fixture_delivering(args: &[&str]) -> (CardFixture, Phone, ProviderEmulator) {
+    let (fx, phone) = fixture(Service::TipTop).await;
+    let provider = emulator(args).await;
+    fx.gateway
+        .connect_provider("kcell", &provider.url, 5_000)
+        .await;
+    (fx, phone, provider)
 }
 
 /// `status` of the bill's session: the answer's code and outcome.
@@ -672,12 +683,8 @@ async fn robokassa_settles_by_its_result_url_and_a_charge_after_cancelling_is_re
 
 #[tokio::test]
 async fn a_providers_refusal_gives_the_card_its_money_back_whatever_the_dealer_spent() {
-    let (fx, phone) = fixture(Service::TipTop).await;
+    let (fx, phone, _provider) = fixture_delivering(&["--open", "--missing", "7019999999"]).await;
     let gateway = &fx.gateway;
-    let provider = emulator(&["--open", "--missing", "7019999999"]).await;
-    gateway
-        .connect_provider("kcell", &provider.url, 5_000)
-        .await;
     gateway.start_refunds();
 
     let (request, _) = paid_by_card(&fx, &phone, "7019999999").await;
@@ -753,12 +760,8 @@ async fn a_providers_refusal_gives_the_card_its_money_back_whatever_the_dealer_s
 /// then, nothing due) gives back, when the provider refuses it, all that was credited for it.
 #[tokio::test]
 async fn a_card_payment_credited_whole_before_fees_waited_is_taken_back_whole() {
-    let (fx, phone) = fixture(Service::TipTop).await;
+    let (fx, phone, _provider) = fixture_delivering(&["--open", "--missing", "7019999998"]).await;
     let gateway = &fx.gateway;
-    let provider = emulator(&["--open", "--missing", "7019999998"]).await;
-    gateway
-        .connect_provider("kcell", &provider.url, 5_000)
-        .await;
     let before = gateway.balance_of(DEALER).await;
     let (request, transaction) = paid_by_card(&fx, &phone, "7019999998").await;
     // As the settlement of the release before wrote it: the fee credited with it, none due.
@@ -803,12 +806,8 @@ async fn a_card_payment_credited_whole_before_fees_waited_is_taken_back_whole() 
 
 #[tokio::test]
 async fn the_console_refunds_a_delivered_card_payment_once_with_a_one_time_code() {
-    let (fx, phone) = fixture(Service::TipTop).await;
+    let (fx, phone, _provider) = fixture_delivering(&["--open"]).await;
     let gateway = &fx.gateway;
-    let provider = emulator(&["--open"]).await;
-    gateway
-        .connect_provider("kcell", &provider.url, 5_000)
-        .await;
     gateway.start_delivery(quick_retry());
     gateway.start_refunds();
     let before = gateway.balance_of(DEALER).await;
