@@ -272,10 +272,7 @@ async fn a_bill_paid_by_card_becomes_one_payment_and_the_phone_is_told() {
         0,
         "nor is the commission accrued before"
     );
-    assert_eq!(
-        gateway.ledger_sum(DEALER).await,
-        gateway.balance_of(DEALER).await
-    );
+    gateway.assert_ledger_matches(DEALER).await;
 
     let (_, page) = get(gateway, &outcome_path.replace(&gateway.url, "")).await;
     assert_eq!(
@@ -733,10 +730,7 @@ async fn a_providers_refusal_gives_the_card_its_money_back_whatever_the_dealer_s
         1,
         "no fee was credited"
     );
-    assert_eq!(
-        gateway.ledger_sum(DEALER).await,
-        gateway.balance_of(DEALER).await
-    );
+    gateway.assert_ledger_matches(DEALER).await;
     // The service has the refund; the gateway records its answer a moment later.
     let started = std::time::Instant::now();
     loop {
@@ -790,10 +784,7 @@ async fn a_card_payment_credited_whole_before_fees_waited_is_taken_back_whole() 
         before,
         "the fee credited with it goes back too"
     );
-    assert_eq!(
-        gateway.ledger_sum(DEALER).await,
-        gateway.balance_of(DEALER).await
-    );
+    gateway.assert_ledger_matches(DEALER).await;
     assert_eq!(
         count(
             gateway,
@@ -837,10 +828,7 @@ async fn the_console_refunds_a_delivered_card_payment_once_with_a_one_time_code(
         1,
         "the dealer's commission is accrued with it"
     );
-    assert_eq!(
-        gateway.ledger_sum(DEALER).await,
-        gateway.balance_of(DEALER).await
-    );
+    gateway.assert_ledger_matches(DEALER).await;
 
     let cookie = gateway.console_session(ADMIN).await;
     let (html, csrf) = gateway.console_page("/console/card", &cookie).await;
@@ -995,10 +983,7 @@ async fn a_delivered_card_payments_fee_is_credited_once_however_it_was_delivered
         .await,
         2
     );
-    assert_eq!(
-        gateway.ledger_sum(DEALER).await,
-        gateway.balance_of(DEALER).await
-    );
+    gateway.assert_ledger_matches(DEALER).await;
 }
 
 /// A signed Fail (a declined card: no money moved) sent to the Pay address — a body captured
@@ -1060,23 +1045,7 @@ async fn the_services_signed_check_replayed_as_a_pay_settles_nothing() {
         .into_iter()
         .find(|delivery| delivery.kind == "check")
         .expect("the service asked its Check");
-    let secret = fx.emulator.tiptop_config().secret.0;
-    let hmac = tolem_card_payments::tiptop::signature::content_hmac(
-        secret.as_bytes(),
-        check.body.as_bytes(),
-    );
-    let answer = gateway
-        .client
-        .post(format!("{}/api/card/tiptop/pay", gateway.url))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("content-hmac", hmac)
-        .body(check.body.clone())
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let answer = post_signed_tiptop(&fx, "pay", check.body).await;
     assert_ne!(answer, r#"{"code":0}"#, "{answer}");
     assert_eq!(count(gateway, "SELECT COUNT(*) FROM payments").await, 0);
     assert_eq!(gateway.balance_of(DEALER).await, before);
@@ -1104,7 +1073,12 @@ async fn notify_tiptop(fx: &CardFixture, kind: &str, fields: &[(&str, &str)]) ->
     if (kind == "check" || kind == "pay") && !typed {
         fields.extend([("Status", "Completed"), ("OperationType", "Payment")]);
     }
-    let body = form_urlencoded_body(&fields);
+    post_signed_tiptop(fx, kind, form_urlencoded_body(&fields)).await
+}
+
+/// Posts `body`, signed with the service's secret, to the gateway's address for `kind`
+/// notifications; the gateway's answer.
+async fn post_signed_tiptop(fx: &CardFixture, kind: &str, body: String) -> String {
     let secret = fx.emulator.tiptop_config().secret.0;
     let hmac =
         tolem_card_payments::tiptop::signature::content_hmac(secret.as_bytes(), body.as_bytes());

@@ -40,14 +40,6 @@ async fn gateway_and_phone() -> (Gateway, Phone) {
     (gateway, phone)
 }
 
-async fn assert_ledger_matches(gateway: &Gateway) {
-    assert_eq!(
-        gateway.ledger_sum(DEALER).await,
-        gateway.balance_of(DEALER).await,
-        "the balance must equal the sum of the ledger"
-    );
-}
-
 #[tokio::test]
 async fn an_accepted_payment_is_delivered_and_the_phone_learns_the_providers_number() {
     let (gateway, phone) = gateway_and_phone().await;
@@ -85,7 +77,7 @@ async fn an_accepted_payment_is_delivered_and_the_phone_learns_the_providers_num
         .await
         .unwrap();
     assert_eq!(attempts, 1);
-    assert_ledger_matches(&gateway).await;
+    gateway.assert_ledger_matches(DEALER).await;
 }
 
 #[tokio::test]
@@ -121,7 +113,7 @@ async fn a_refused_payment_is_refunded_with_the_reason_and_the_money_is_back() {
     .await
     .unwrap();
     assert_eq!(accrued.commission_tiyn, 0, "{accrued:?}");
-    assert_ledger_matches(&gateway).await;
+    gateway.assert_ledger_matches(DEALER).await;
     // The day's statement reconciles and shows the refund.
     let now = now_ms();
     let start = business_day_of(business_date(now));
@@ -461,7 +453,7 @@ async fn an_answer_for_another_transaction_is_not_taken_as_this_ones() {
     assert_eq!(own.sum_tiyn, 2 * THOUSAND);
     assert_eq!(second.provider_txn, own.prv_txn.map(|n| n.to_string()));
     assert_ne!(second.provider_txn, first.provider_txn);
-    assert_ledger_matches(&gateway).await;
+    gateway.assert_ledger_matches(DEALER).await;
 }
 
 /// `to_kcell` payments to Kcell, more than a worker may have in flight at all, then one to
@@ -577,7 +569,7 @@ async fn a_refund_after_the_days_credit_takes_the_commission_back() {
     .await
     .unwrap();
     assert_eq!(taken_back, -commission);
-    assert_ledger_matches(&gateway).await;
+    gateway.assert_ledger_matches(DEALER).await;
 }
 
 #[tokio::test]

@@ -36,13 +36,6 @@ async fn request_state(gateway: &Gateway, id: &str) -> String {
         .unwrap()
 }
 
-async fn assert_ledger_matches(gateway: &Gateway) {
-    assert_eq!(
-        gateway.ledger_sum(DEALER).await,
-        gateway.balance_of(DEALER).await
-    );
-}
-
 #[tokio::test]
 async fn a_top_up_is_credited_only_when_the_operator_confirms_it_once() {
     let gateway = support::start().await;
@@ -78,7 +71,7 @@ async fn a_top_up_is_credited_only_when_the_operator_confirms_it_once() {
     assert_eq!(gateway.balance_of(DEALER).await, balance + 1_000_000);
     assert_eq!(request_state(&gateway, &id).await, "confirmed");
     assert_eq!(gateway.ledger_entries(DEALER, "top_up").await, 2);
-    assert_ledger_matches(&gateway).await;
+    gateway.assert_ledger_matches(DEALER).await;
 
     // Confirmed again (a double click, a second operator): nothing more, and it says so.
     let response = gateway.confirm_top_up(&operator, &id).await;
@@ -230,7 +223,7 @@ async fn a_rejection_and_its_reason_show_on_the_dealers_page() {
         .top_up(DEALER, &clerk, &operator, "25 000,05", "PP-600")
         .await;
     assert_eq!(gateway.balance_of(DEALER).await, balance + 2_500_005);
-    assert_ledger_matches(&gateway).await;
+    gateway.assert_ledger_matches(DEALER).await;
     assert_eq!(audit_count(&gateway, "top_up.rejected").await, 1);
 }
 
@@ -348,7 +341,7 @@ async fn a_correction_needs_a_reason_and_is_reversed_once() {
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(gateway.balance_of(DEALER).await, balance - 100_000);
     assert_eq!(gateway.ledger_entries(DEALER, "correction").await, 1);
-    assert_ledger_matches(&gateway).await;
+    gateway.assert_ledger_matches(DEALER).await;
     let (html, _) = gateway.console_page(&page, &operator).await;
     assert!(
         html.contains("data-correction=\"K1\" data-reversed=\"false\""),
@@ -384,7 +377,7 @@ async fn a_correction_needs_a_reason_and_is_reversed_once() {
     assert_eq!(reverse().await.status(), StatusCode::SEE_OTHER);
     assert_eq!(gateway.balance_of(DEALER).await, balance);
     assert_eq!(gateway.ledger_entries(DEALER, "correction").await, 2);
-    assert_ledger_matches(&gateway).await;
+    gateway.assert_ledger_matches(DEALER).await;
     // A second reversal does nothing and says so.
     let response = reverse().await;
     assert_eq!(response.status(), StatusCode::CONFLICT);

@@ -36,14 +36,6 @@ async fn gateway_and_phone() -> (Gateway, Phone) {
     (gateway, phone)
 }
 
-async fn assert_ledger_matches(gateway: &Gateway) {
-    assert_eq!(
-        gateway.ledger_sum(DEALER).await,
-        gateway.balance_of(DEALER).await,
-        "the balance must equal the sum of the ledger"
-    );
-}
-
 #[tokio::test]
 async fn check_refuses_what_cannot_be_paid_and_moves_nothing() {
     let (gateway, phone) = gateway_and_phone().await;
@@ -108,7 +100,7 @@ async fn check_refuses_what_cannot_be_paid_and_moves_nothing() {
     assert_eq!(gateway.payments_in("accepted").await, 0);
     assert_eq!(gateway.payments_in("rejected").await, 0);
     assert_eq!(gateway.balance_of(DEALER).await, balance);
-    assert_ledger_matches(&gateway).await;
+    gateway.assert_ledger_matches(DEALER).await;
 }
 
 #[tokio::test]
@@ -183,7 +175,7 @@ async fn check_and_pay_keep_the_point_and_dealer_limits() {
         ))
         .await;
     assert_eq!(check(4 * THOUSAND).await, ResultCode::Ok);
-    assert_ledger_matches(&gateway).await;
+    gateway.assert_ledger_matches(DEALER).await;
 }
 
 #[tokio::test]
@@ -219,7 +211,7 @@ async fn an_accepted_payment_moves_the_balance_and_ledger_by_its_amount() {
         (amount, after, reference.as_str()),
         (-2 * THOUSAND, before - 2 * THOUSAND, "D001-1")
     );
-    assert_ledger_matches(&gateway).await;
+    gateway.assert_ledger_matches(DEALER).await;
 
     // Stored with the normalised number, the exact signed request and the exact answer.
     let (account, request_body, response_body): (String, String, String) = sqlx::query_as(
@@ -274,7 +266,7 @@ async fn a_session_is_paid_once_and_its_content_cannot_change() {
         gateway.status(&phone, &request).await.receipt(),
         first.receipt()
     );
-    assert_ledger_matches(&gateway).await;
+    gateway.assert_ledger_matches(DEALER).await;
 }
 
 #[tokio::test]
@@ -321,7 +313,7 @@ async fn the_same_payment_within_the_hour_is_a_duplicate() {
         gateway.balance_of(DEALER).await,
         before - 4 * THOUSAND - 100
     );
-    assert_ledger_matches(&gateway).await;
+    gateway.assert_ledger_matches(DEALER).await;
 }
 
 #[tokio::test]
@@ -464,7 +456,7 @@ async fn final_rejections_of_pay_are_stored_for_status() {
     let (_, reply) = gateway.pay(&phone, kcell("7011234567", THOUSAND)).await;
     assert_eq!(reply.code(), ResultCode::Ok);
     assert_eq!(gateway.balance_of(DEALER).await, 0);
-    assert_ledger_matches(&gateway).await;
+    gateway.assert_ledger_matches(DEALER).await;
 }
 
 /// Sends a pay from `phone` while the test holds the database's write lock, runs `change` in
@@ -547,7 +539,7 @@ async fn a_sender_blocked_while_its_pay_waits_for_the_lock_is_refused_and_nothin
             gateway.sql(&unblock).await;
         }
     }
-    assert_ledger_matches(&gateway).await;
+    gateway.assert_ledger_matches(DEALER).await;
 }
 
 /// The demo dealer as the operator registered it: what its receipts name.

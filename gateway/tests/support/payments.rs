@@ -80,6 +80,15 @@ impl Gateway {
         ledger::sum(&self.pool, dealer).await.unwrap()
     }
 
+    /// Asserts that the dealer's balance is the sum of its ledger entries.
+    pub async fn assert_ledger_matches(&self, dealer: &str) {
+        assert_eq!(
+            self.ledger_sum(dealer).await,
+            self.balance_of(dealer).await,
+            "the balance must equal the sum of the ledger"
+        );
+    }
+
     /// The number of the dealer's ledger entries of `kind` ('payment', 'top_up', ...).
     pub async fn ledger_entries(&self, dealer: &str, kind: &str) -> i64 {
         sqlx::query_scalar(
