@@ -76,15 +76,12 @@ pub(crate) async fn send(
     Ok((status, String::from_utf8_lossy(&body).into_owned()))
 }
 
-/// How [`status_error`]'s refusal of the credentials begins.
-pub(crate) const CREDENTIALS_REFUSED: &str = "the credentials were not accepted";
-
 /// What a status outside 2xx means: the credentials are wrong (final), or the service is not
 /// answering properly now (the gateway asks again).
 pub(crate) fn status_error(status: u16, body: &str) -> ServiceError {
     let excerpt: String = body.chars().take(200).collect();
     match status {
-        401 | 403 => ServiceError::Refused(format!("{CREDENTIALS_REFUSED} (HTTP {status})")),
+        401 | 403 => ServiceError::CredentialsRefused(status),
         _ => ServiceError::Unreachable(format!("HTTP {status}: {excerpt}")),
     }
 }

@@ -200,12 +200,30 @@ pub enum ServiceError {
     Unreachable(String),
     #[error("the payment service refused: {0}")]
     Refused(String),
+    /// The service did not take our credentials (this HTTP status): nothing it would have
+    /// said about the request is known.
+    #[error("the payment service refused: the credentials were not accepted (HTTP {0})")]
+    CredentialsRefused(u16),
     #[error("the payment service's answer could not be read: {0}")]
     Unreadable(String),
     /// The operation is still under way at the service (e.g. a charge being credited to the
     /// shop): the same request is to be made again later.
     #[error("the payment service has not finished the operation yet: {0}")]
     NotYet(String),
+}
+
+impl ServiceError {
+    /// Why the service refused for good — the request itself, or our credentials — in words to
+    /// keep; `None` for an error worth asking again about.
+    pub fn refusal(&self) -> Option<String> {
+        match self {
+            ServiceError::Refused(why) => Some(why.clone()),
+            ServiceError::CredentialsRefused(status) => {
+                Some(format!("the credentials were not accepted (HTTP {status})"))
+            }
+            _ => None,
+        }
+    }
 }
 
 /// A refund the service took (or had taken already: refunds are idempotent by their key).
@@ -237,10 +255,11 @@ pub trait PaymentService: Send + Sync {
 
     /// Asks the service itself whether the card transaction of a verified Pay notification was
     /// charged for that notification's invoice and amount: `Ok` yes; [`ServiceError::Refused`]
-    /// the service says it was not; any other error, ask again later. A notification's signature
-    /// covers its body, not the address it was sent to, so a signed body of another kind — a
-    /// Check, sent before the card is charged and looking much like a Pay — posted to the Pay
-    /// address would otherwise settle a bill that no card paid.
+    /// the service says it was not; any other error (its credentials refused included), ask
+    /// again later. A notification's signature covers its body, not the address it was sent
+    /// to, so a signed body of another kind — a Check, sent before the card is charged and
+    /// looking much like a Pay — posted to the Pay address would otherwise settle a bill that
+    /// no card paid.
     fn confirm_paid<'a>(
         &'a self,
         paid: &'a Notification,

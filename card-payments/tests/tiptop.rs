@@ -450,7 +450,7 @@ async fn wrong_credentials_are_refused() {
         .create_order(&order(118, 100, PageLanguage::Ru))
         .await;
     assert!(
-        matches!(result, Err(ServiceError::Refused(_))),
+        matches!(result, Err(ServiceError::CredentialsRefused(401))),
         "{result:?}"
     );
 }

@@ -238,16 +238,8 @@ impl PaymentService for TipTop {
                 serde_json::to_string(&TransactionRequest { transaction_id }).map_err(|e| {
                     ServiceError::Refused(format!("the request cannot be written: {e}"))
                 })?;
-            let model: TransactionModel = match self.call("payments/get", None, body).await {
-                Ok(model) => model,
-                // Our credentials refused (HTTP 401/403): nothing is known of the charge yet;
-                // asked again when the service sends the Pay again, once they are mended.
-                Err(ServiceError::Refused(why)) if why.starts_with(client::CREDENTIALS_REFUSED) => {
-                    return Err(ServiceError::Unreachable(why));
-                }
-                // The service answered "Success": false — it knows no such transaction.
-                Err(other) => return Err(other),
-            };
+            // "Success": false is a refusal: the service knows no such transaction.
+            let model: TransactionModel = self.call("payments/get", None, body).await?;
             let amount_tiyn = money::parse_tenge(&model.amount.to_string())
                 .map_err(|e| ServiceError::Unreadable(format!("payments/get Amount: {e}")))?;
             let invoice = paid.invoice.to_string();

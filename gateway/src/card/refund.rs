@@ -446,13 +446,13 @@ impl Worker {
                 .await?;
                 (RefundState::Done, Some(Action::CardRefunded))
             }
-            Err(tolem_card_payments::ServiceError::Refused(why)) => {
+            Err(error) if let Some(why) = error.refusal() => {
                 bills::finish_refund_attempt(
                     &mut tx,
                     &refund.key,
                     RefundState::Failed,
                     None,
-                    Some(why),
+                    Some(&why),
                     now,
                     now,
                 )
