@@ -273,8 +273,9 @@ fn batch_run(items: &[Waiting]) -> Vec<PaymentRecord> {
     run
 }
 
-/// Notes in `report` that the payment `record` is still undecided after its turn (`failure`:
-/// why the last request about it got no answer) and says whether that ends the pass:
+/// Notes in `report` that an item is still undecided after its turn — the payment `record`,
+/// or a letter or bill (`None`: no payment's answer to read) — (`failure`: why the last
+/// request about it got no answer) and says whether that ends the pass:
 /// - the network failed ([`Failure::Offline`]: nothing reached the gateway) — the payments
 ///   after it would fail the same way: the pass ends ([`Stop::Offline`]);
 /// - the gateway throttles the sender (905 "too many attempts", a refusal of the point, not
@@ -287,7 +288,11 @@ fn batch_run(items: &[Waiting]) -> Vec<PaymentRecord> {
 ///   behind it until they are past the gateway's maximum request age (909, final, with the
 ///   cash in the drawer). The report still says [`Stop::NoDecision`], so the caller retries
 ///   and the page rechecks the connection.
-fn note_undecided(report: &mut Report, failure: Option<Failure>, record: &PaymentRecord) -> bool {
+fn note_undecided(
+    report: &mut Report,
+    failure: Option<Failure>,
+    record: Option<&PaymentRecord>,
+) -> bool {
     if failure == Some(Failure::Offline) {
         report.stopped = Some(Stop::Offline);
         return true;
@@ -296,8 +301,7 @@ fn note_undecided(report: &mut Report, failure: Option<Failure>, record: &Paymen
     // Throttled: the gateway's signed answer to the last request was 905.
     failure.is_none()
         && record
-            .last_answer
-            .as_ref()
+            .and_then(|record| record.last_answer.as_ref())
             .is_some_and(|answer| answer.code == ResultCode::TooManyAttempts)
 }
 
@@ -362,7 +366,8 @@ pub async fn pass(held: Held) -> Result<Report, StoreError> {
                                 // As alone: a payment with no decision is noted and the pass
                                 // goes on; only a failing network (or a throttled point) ends
                                 // it. The others' answers are kept all the same.
-                                ends |= note_undecided(&mut report, record.last_failure, &record);
+                                ends |=
+                                    note_undecided(&mut report, record.last_failure, Some(&record));
                             }
                         }
                         if ends {
@@ -407,19 +412,8 @@ pub async fn pass(held: Held) -> Result<Report, StoreError> {
                 // The gateway answered: the bill waits for the customer, not for the network.
                 continue;
             }
-            let ends = match &payment {
-                Some(record) => note_undecided(&mut report, failure, record),
-                // A letter or a report: the same rule, without a payment's answer to read.
-                None if failure == Some(Failure::Offline) => {
-                    report.stopped = Some(Stop::Offline);
-                    true
-                }
-                None => {
-                    report.stopped.get_or_insert(Stop::NoDecision);
-                    false
-                }
-            };
-            if ends {
+            // A letter or a report: the same rule, without a payment's answer to read.
+            if note_undecided(&mut report, failure, payment.as_ref()) {
                 break 'passes;
             }
         }
