@@ -229,8 +229,34 @@ impl ServiceError {
 /// A refund the service took (or had taken already: refunds are idempotent by their key).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Refunded {
-    /// The service's number of the refund, when it gives one.
+    /// The service's number of the refund, when it gives one: what
+    /// [`PaymentService::refund_state`] asks about while it is [`RefundProgress::Processing`].
     pub refund_id: Option<String>,
+    pub progress: RefundProgress,
+}
+
+impl Refunded {
+    /// A refund the service has carried out.
+    pub fn finished(refund_id: Option<String>) -> Refunded {
+        Refunded {
+            refund_id,
+            progress: RefundProgress::Finished,
+        }
+    }
+}
+
+/// Where a refund the service took stands. TipTop Pay refunds while it answers; Robokassa
+/// takes the request and carries it out later (its Refund/GetState says how far it got).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RefundProgress {
+    /// The money is going back to the card: nothing more to do.
+    Finished,
+    /// Taken, not carried out yet: ask [`PaymentService::refund_state`] again later; never
+    /// ask for the refund a second time.
+    Processing,
+    /// The service gave up on a refund it had taken (this reason): the money stays with the
+    /// shop, the operator must act.
+    Canceled(String),
 }
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -272,7 +298,9 @@ pub trait PaymentService: Send + Sync {
     fn reply_refused(&self, error: &NotificationError) -> Reply;
 
     /// Refunds `amount_tiyn` of the card payment `transaction` of `invoice` in full. `key` is the
-    /// gateway's idempotency key: the same key never refunds twice.
+    /// gateway's idempotency key: the same key never refunds twice. A service that carries the
+    /// refund out later answers [`RefundProgress::Processing`] with its number for it, to be
+    /// followed with [`Self::refund_state`].
     fn refund<'a>(
         &'a self,
         invoice: u32,
@@ -280,6 +308,24 @@ pub trait PaymentService: Send + Sync {
         amount_tiyn: i64,
         key: &'a str,
     ) -> BoxFuture<'a, Result<Refunded, ServiceError>>;
+
+    /// Where the refund the service numbered `refund_id` (a [`Refunded::refund_id`] that was
+    /// [`RefundProgress::Processing`]) stands now. Its errors are never refusals of the refund
+    /// itself: whatever it says, the refund was taken, so the question is asked again.
+    fn refund_state<'a>(
+        &'a self,
+        refund_id: &'a str,
+    ) -> BoxFuture<'a, Result<RefundProgress, ServiceError>>;
+
+    /// Whether the payment `transaction` of `invoice` was refunded already, asked before a
+    /// refund is sent again once the service may have forgotten the idempotency key of an
+    /// earlier attempt whose answer was lost: `Some` (the refund, as if it had just been
+    /// answered) means do not send it again; `None`, send it.
+    fn find_refund<'a>(
+        &'a self,
+        invoice: u32,
+        transaction: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Option<Refunded>, ServiceError>>;
 }
 
 #[cfg(test)]

@@ -5,11 +5,12 @@
 
 mod common;
 
-use common::{Fixture, control_post, eventually, order, start};
+use common::{Fixture, control_get, control_post, eventually, order, start};
 use serde_json::json;
 use tolem_card_payments::robokassa::signature;
 use tolem_card_payments::{
-    NotificationError, NotificationKind, PageLanguage, ServiceError, Verdict, service_for,
+    NotificationError, NotificationKind, PageLanguage, RefundProgress, ServiceError, Verdict,
+    service_for,
 };
 
 async fn pay(fixture: &Fixture, invoice: u32, amount_tiyn: i64, card: &str) -> common::Page {
@@ -195,7 +196,13 @@ async fn refunds_find_the_operation_and_happen_once() {
         .refund(208, None, 150_000, "refund-208")
         .await
         .unwrap();
-    assert!(first.refund_id.is_some());
+    // Taken, not done: Refund/GetState says when it is.
+    assert_eq!(first.progress, RefundProgress::Processing);
+    let request_id = first.refund_id.clone().unwrap();
+    assert_eq!(
+        fixture.robokassa.refund_state(&request_id).await,
+        Ok(RefundProgress::Finished)
+    );
     // Repeated (same key, or a retry after a lost answer): already refunded, not twice.
     let again = fixture
         .robokassa
@@ -219,5 +226,63 @@ async fn refunds_find_the_operation_and_happen_once() {
     assert!(
         matches!(refused, Err(ServiceError::Refused(_))),
         "{refused:?}"
+    );
+}
+
+/// Robokassa carries a refund out after taking it: Refund/GetState says `processing` for as
+/// long as the service takes, then `finished` — or `canceled`, and then the payment can be
+/// refunded again (the money never left the shop). An id it does not know is an HTTP error to
+/// ask again about, never a refusal.
+#[tokio::test]
+async fn a_refund_is_followed_until_the_service_finishes_or_cancels_it() {
+    let fixture = start(&[]).await;
+    pay(&fixture, 209, 150_000, "4111111111111111").await;
+    result_for(&fixture, 209).await;
+    control_post(
+        &fixture.emulator.url,
+        "/control/faults",
+        json!({"refund_processing_checks": 2, "refund_cancel": true}),
+    )
+    .await;
+    let taken = fixture
+        .robokassa
+        .refund(209, None, 150_000, "refund-209")
+        .await
+        .unwrap();
+    assert_eq!(taken.progress, RefundProgress::Processing);
+    let id = taken.refund_id.unwrap();
+    let state = || fixture.robokassa.refund_state(&id);
+    assert_eq!(state().await, Ok(RefundProgress::Processing));
+    assert_eq!(state().await, Ok(RefundProgress::Processing));
+    assert!(
+        matches!(state().await, Ok(RefundProgress::Canceled(_))),
+        "canceled after its checks"
+    );
+    assert!(matches!(state().await, Ok(RefundProgress::Canceled(_))));
+    let refunds = control_get(&fixture.emulator.url, "/control/refunds").await;
+    assert_eq!(refunds[0]["state"], "canceled");
+
+    control_post(&fixture.emulator.url, "/control/faults", json!({})).await;
+    let again = fixture
+        .robokassa
+        .refund(209, None, 150_000, "refund-209")
+        .await
+        .unwrap();
+    assert_eq!(
+        again.progress,
+        RefundProgress::Processing,
+        "the money is there"
+    );
+    assert_eq!(
+        fixture
+            .robokassa
+            .refund_state(again.refund_id.as_deref().unwrap())
+            .await,
+        Ok(RefundProgress::Finished)
+    );
+    let unknown = fixture.robokassa.refund_state("no-such-request").await;
+    assert!(
+        matches!(&unknown, Err(error) if error.refusal().is_none()),
+        "{unknown:?}"
     );
 }

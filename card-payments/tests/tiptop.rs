@@ -8,7 +8,8 @@ mod common;
 use common::{Fixture, control_get, control_post, eventually, order, start};
 use serde_json::json;
 use tolem_card_payments::{
-    Decline, Incoming, NotificationError, NotificationKind, PageLanguage, ServiceError, Verdict,
+    Decline, Incoming, NotificationError, NotificationKind, PageLanguage, RefundProgress,
+    ServiceError, Verdict,
 };
 
 /// Makes an order and pays it with `card`; the last answer of the browser.
@@ -453,4 +454,60 @@ async fn wrong_credentials_are_refused() {
         matches!(result, Err(ServiceError::CredentialsRefused(401))),
         "{result:?}"
     );
+}
+
+/// TipTop Pay keeps the answer to an `X-Request-ID` for an hour: a refund sent again after it
+/// (its first answer lost) would be a new one. Its payment says whether it was refunded —
+/// `payments/get`'s `Refunded` — which is what the gateway asks before sending it again.
+#[tokio::test]
+async fn a_refund_whose_answer_was_lost_is_found_at_the_service() {
+    let fixture = start(&[]).await;
+    pay(&fixture, 114, 150_000, "5200828282828210", "12/35").await;
+    let pay = eventually("the Pay", || async {
+        fixture
+            .receiver
+            .read_for(114)
+            .into_iter()
+            .find(|n| n.kind == NotificationKind::Pay)
+    })
+    .await;
+    let transaction = pay.transaction.clone().unwrap();
+    assert_eq!(
+        fixture.tiptop.find_refund(114, Some(&transaction)).await,
+        Ok(None),
+        "not refunded yet"
+    );
+    control_post(
+        &fixture.emulator.url,
+        "/control/faults",
+        json!({"lose_refund_answers": 1, "idempotency_window_ms": 0}),
+    )
+    .await;
+    let lost = fixture
+        .tiptop
+        .refund(114, Some(&transaction), 150_000, "refund-114")
+        .await;
+    assert!(
+        matches!(&lost, Err(error) if error.refusal().is_none()),
+        "{lost:?}"
+    );
+    assert_eq!(
+        fixture.emulator.emulator.refunds().len(),
+        1,
+        "made all the same"
+    );
+    let found = fixture
+        .tiptop
+        .find_refund(114, Some(&transaction))
+        .await
+        .unwrap()
+        .expect("refunded already");
+    assert_eq!(found.progress, RefundProgress::Finished);
+    // Sent again past the window: taken as a new refund, which nothing is left for.
+    let again = fixture
+        .tiptop
+        .refund(114, Some(&transaction), 150_000, "refund-114")
+        .await;
+    assert!(matches!(again, Err(ServiceError::Refused(_))), "{again:?}");
+    assert_eq!(fixture.emulator.emulator.refunds().len(), 1);
 }

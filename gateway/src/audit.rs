@@ -199,6 +199,10 @@ pub enum Action {
     CardRefunded,
     /// The payment service refused a refund: the operator must act.
     CardRefundFailed,
+    /// A refund to the card has gone unanswered for many attempts (the service unreachable,
+    /// answering an HTTP error — a wrong address, say): still being tried, but a customer is
+    /// waiting for their money and the operator should look. Recorded once per refund.
+    CardRefundStuck,
     /// A notification claiming to come from a payment service did not verify.
     CardNotificationForged,
     CardNotificationTestMode,
@@ -267,6 +271,7 @@ impl Action {
             Action::CardRefundRequested => "card.refund_requested",
             Action::CardRefunded => "card.refunded",
             Action::CardRefundFailed => "card.refund_failed",
+            Action::CardRefundStuck => "card.refund_stuck",
             Action::CardNotificationForged => "card.notification_forged",
             Action::CardNotificationTestMode => "card.notification_test_mode",
             Action::AuditPurged => "audit.purged",

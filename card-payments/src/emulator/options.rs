@@ -75,6 +75,19 @@ pub struct Options {
     /// without asking the shop first.
     #[arg(long)]
     pub no_check: bool,
+    /// Robokassa: each refund answers `processing` to its first N Refund/GetState questions.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub refund_processing_checks: u32,
+    /// Robokassa: refunds end `canceled` (the money stays with the shop).
+    #[arg(long)]
+    pub refund_cancel: bool,
+    /// TipTop Pay: the first N refunds are made but answered HTTP 502, as if the answer was
+    /// lost on the way back.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub lose_refund_answers: u32,
+    /// TipTop Pay: keep the answer to an X-Request-ID this long (ms) instead of an hour.
+    #[arg(long, value_name = "MS")]
+    pub idempotency_window_ms: Option<u64>,
     /// Pause after the first unanswered attempt (ms); it doubles after each one.
     #[arg(long, default_value_t = 1000)]
     pub retry_base_ms: u64,
@@ -144,6 +157,10 @@ impl Options {
             duplicate_notifications: self.duplicate_notifications,
             still_crediting: self.still_crediting,
             no_check: self.no_check,
+            refund_processing_checks: self.refund_processing_checks,
+            refund_cancel: self.refund_cancel,
+            lose_refund_answers: self.lose_refund_answers,
+            idempotency_window_ms: self.idempotency_window_ms,
         }
     }
 

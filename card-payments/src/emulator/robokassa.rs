@@ -22,7 +22,7 @@ use crate::service::{PageLanguage, ServiceKind};
 use super::http::html;
 use super::notify;
 use super::pages;
-use super::state::{Emulator, Order, PaymentStatus, Refund};
+use super::state::{Emulator, Order, PaymentStatus, Refund, RefundState};
 
 /// The page's numbered errors used here («Типовые ошибки интерфейса оплаты»).
 fn error(language: PageLanguage, code: u16) -> Response {
@@ -340,6 +340,7 @@ pub async fn refund_create(State(emulator): State<Arc<Emulator>>, body: Bytes) -
             Err(_) => return refund_answer(false, Some("InvalidRefundSum"), None),
         },
     };
+    let faults = emulator.faults();
     let mut ledger = emulator.ledger();
     let request_id = ledger.random_guid();
     let Some(order) = ledger.orders.iter_mut().find(|o| {
@@ -370,6 +371,10 @@ pub async fn refund_create(State(emulator): State<Arc<Emulator>>, body: Bytes) -
         transaction_id: payment.transaction_id,
         amount: money::tenge_text(amount_tiyn).unwrap_or_default(),
         request_id: None,
+        // Taken, not done: Refund/GetState follows it.
+        state: RefundState::Processing,
+        checks_left: faults.refund_processing_checks,
+        ends_canceled: faults.refund_cancel,
     };
     tracing::info!(invoice = %refund.invoice, amount = %refund.amount, "Robokassa refund");
     ledger.refunds.push(refund);
@@ -379,37 +384,57 @@ pub async fn refund_create(State(emulator): State<Arc<Emulator>>, body: Bytes) -
 /// Refund/GetState's answer; the amount as its exact decimal text.
 #[derive(serde::Serialize)]
 #[serde(rename_all = "camelCase")]
-struct RefundState {
+struct GetStateAnswer {
     request_id: String,
     amount: Option<Box<RawValue>>,
     label: &'static str,
 }
 
-/// `GET /RefundService/Refund/GetState?id=…`: every refund the emulator takes is finished.
+/// `GET /RefundService/Refund/GetState?id=…`: a refund is `processing` for as many questions
+/// as the fault in force when it was taken said, then `finished` — or `canceled`, which gives
+/// the payment its amount back (the money stayed with the shop).
 pub async fn refund_state(
     State(emulator): State<Arc<Emulator>>,
     RawQuery(query): RawQuery,
 ) -> Response {
     let fields = Fields::parse(query.unwrap_or_default().as_bytes());
     let id = fields.get("id").unwrap_or("");
-    let ledger = emulator.ledger();
-    match ledger
+    let mut ledger = emulator.ledger();
+    let Some(refund) = ledger
         .refunds
-        .iter()
+        .iter_mut()
         .find(|r| r.service == ServiceKind::Robokassa && r.id == id)
-    {
-        Some(refund) => axum::Json(RefundState {
-            request_id: refund.id.clone(),
-            amount: RawValue::from_string(refund.amount.clone()).ok(),
-            label: "finished",
-        })
-        .into_response(),
-        None => (
+    else {
+        return (
             StatusCode::BAD_REQUEST,
             axum::Json(
                 serde_json::json!({"message": "Id is invalid or request id does not exist"}),
             ),
         )
-            .into_response(),
+            .into_response();
+    };
+    let mut canceled = None;
+    if refund.state == RefundState::Processing {
+        if refund.checks_left > 0 {
+            refund.checks_left -= 1;
+        } else if refund.ends_canceled {
+            refund.state = RefundState::Canceled;
+            canceled = Some((refund.transaction_id, refund.amount.clone()));
+        } else {
+            refund.state = RefundState::Finished;
+        }
     }
+    let answer = GetStateAnswer {
+        request_id: refund.id.clone(),
+        amount: RawValue::from_string(refund.amount.clone()).ok(),
+        label: refund.state.label(),
+    };
+    tracing::info!(request_id = %answer.request_id, label = answer.label, "Robokassa refund state");
+    if let Some((transaction_id, amount)) = canceled
+        && let Some((order, index)) = ledger.payment_mut(transaction_id)
+    {
+        let payment = &mut order.payments[index];
+        payment.refunded_tiyn -= money::parse_tenge(&amount).unwrap_or(0);
+    }
+    axum::Json(answer).into_response()
 }

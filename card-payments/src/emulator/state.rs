@@ -90,7 +90,24 @@ pub struct Faults {
     /// TipTop Pay's site has no Check notification set up (each notification is optional in
     /// the site's settings): cards are charged without asking the shop first.
     pub no_check: bool,
+    /// Robokassa: each refund taken from now on answers `processing` to its first this-many
+    /// Refund/GetState questions before it ends (a refund takes the service a while).
+    pub refund_processing_checks: u32,
+    /// Robokassa: each refund taken from now on ends `canceled` — the money stays with the
+    /// shop — instead of `finished`.
+    pub refund_cancel: bool,
+    /// TipTop Pay: the next this-many refunds are made, but their answer is lost on the way
+    /// back (the shop gets HTTP 502, as from a proxy whose connection dropped); counts down.
+    pub lose_refund_answers: u32,
+    /// TipTop Pay keeps the answer to an `X-Request-ID` this many milliseconds instead of its
+    /// documented hour ([`IDEMPOTENCY_WINDOW`]): 0 forgets it at once, as if the hour had
+    /// passed before the request came again.
+    pub idempotency_window_ms: Option<u64>,
 }
+
+/// How long TipTop Pay keeps the answer to an `X-Request-ID`: "Обработанный результат
+/// хранится в системе в течение 1 часа" (API, «Идемпотентность API»).
+pub const IDEMPOTENCY_WINDOW: Duration = Duration::from_secs(60 * 60);
 
 /// Now, UTC, as notifications write it: `yyyy-MM-dd HH:mm:ss`.
 pub fn date_time_now() -> String {
@@ -198,6 +215,41 @@ pub struct Refund {
     pub amount: String,
     /// TipTop Pay's X-Request-ID.
     pub request_id: Option<String>,
+    /// Where it stands, as Robokassa's Refund/GetState labels it (TipTop Pay's are finished
+    /// when taken).
+    pub state: RefundState,
+    /// Robokassa: how many more Refund/GetState questions it is `processing` for.
+    #[serde(skip)]
+    pub checks_left: u32,
+    /// Robokassa: it ends `canceled` rather than `finished`.
+    #[serde(skip)]
+    pub ends_canceled: bool,
+}
+
+/// Refund/GetState's labels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RefundState {
+    Processing,
+    Finished,
+    Canceled,
+}
+
+impl RefundState {
+    pub fn label(self) -> &'static str {
+        match self {
+            RefundState::Processing => "processing",
+            RefundState::Finished => "finished",
+            RefundState::Canceled => "canceled",
+        }
+    }
+}
+
+/// An answer kept for a repeat of its request (TipTop Pay's `X-Request-ID`).
+#[derive(Clone, Debug)]
+pub struct KeptAnswer {
+    pub at: Instant,
+    pub body: String,
 }
 
 /// A notification to the shop and every attempt to deliver it.
@@ -243,8 +295,9 @@ pub struct Ledger {
     pub orders: Vec<Order>,
     pub refunds: Vec<Refund>,
     pub deliveries: Vec<Delivery>,
-    /// Answers already given, by (API path, X-Request-ID): a repeat gets the same answer.
-    pub answered_requests: HashMap<(String, String), String>,
+    /// Answers already given, by (API path, X-Request-ID): a repeat within the service's
+    /// window gets the same answer.
+    pub answered_requests: HashMap<(String, String), KeptAnswer>,
     next_number: u64,
     random: SplitMix64,
 }
@@ -440,6 +493,18 @@ impl Emulator {
     /// credited (counting it down).
     pub fn take_still_crediting(&self) -> bool {
         self.count_down(|faults| &mut faults.still_crediting)
+    }
+
+    /// Whether the next TipTop Pay refund's answer is lost (counting it down).
+    pub fn take_lost_refund_answer(&self) -> bool {
+        self.count_down(|faults| &mut faults.lose_refund_answers)
+    }
+
+    /// How long TipTop Pay keeps the answer to an `X-Request-ID` now.
+    pub fn idempotency_window(&self) -> Duration {
+        self.faults()
+            .idempotency_window_ms
+            .map_or(IDEMPOTENCY_WINDOW, Duration::from_millis)
     }
 
     /// Whether a fault that lasts a number of times is still in force, counting one use.

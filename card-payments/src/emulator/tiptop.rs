@@ -4,6 +4,7 @@
 //! «Уведомления»; see [`crate::tiptop::wire`] for the sources).
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -19,7 +20,9 @@ use crate::tiptop::{codes, wire};
 
 use super::http::{basic_auth_is, header};
 use super::notify;
-use super::state::{Emulator, Order, Payment, PaymentStatus, Refund, date_time_now};
+use super::state::{
+    Emulator, KeptAnswer, Order, Payment, PaymentStatus, Refund, RefundState, date_time_now,
+};
 
 /// The documented answer envelope, written with the amount's exact text.
 #[derive(Serialize)]
@@ -60,6 +63,8 @@ struct TransactionModel {
     currency: String,
     invoice_id: String,
     status: &'static str,
+    /// A refund is a transaction of its own: the payment stays `Completed`, `Refunded` true.
+    refunded: bool,
 }
 
 fn refused(message: impl Into<String>) -> String {
@@ -127,20 +132,38 @@ fn preamble(
     let request_id = header(headers, "x-request-id").map(str::to_owned);
     if let Some(id) = &request_id {
         let key = (path.to_owned(), id.clone());
-        if let Some(answer) = emulator.ledger().answered_requests.get(&key) {
+        let window = emulator.idempotency_window();
+        let kept = emulator
+            .ledger()
+            .answered_requests
+            .get(&key)
+            .filter(|kept| kept.at.elapsed() < window)
+            .map(|kept| kept.body.clone());
+        if let Some(answer) = kept {
             tracing::info!(path, request_id = %id, "repeated request: the first answer again");
-            return Err(Box::new(json(StatusCode::OK, answer.clone())));
+            return Err(Box::new(json(StatusCode::OK, answer)));
         }
     }
     Ok(request_id)
 }
 
-fn remember(emulator: &Emulator, path: &str, request_id: Option<String>, answer: &str) {
-    if let Some(id) = request_id {
-        emulator
-            .ledger()
-            .answered_requests
-            .insert((path.to_owned(), id), answer.to_owned());
+/// Keeps a successful answer for a repeat of its request: "Система сохраняет только успешные
+/// результаты запросов" — a refused request sent again is processed again.
+fn remember(
+    emulator: &Emulator,
+    path: &str,
+    request_id: Option<String>,
+    answer: &str,
+    success: bool,
+) {
+    if let (Some(id), true) = (request_id, success) {
+        emulator.ledger().answered_requests.insert(
+            (path.to_owned(), id),
+            KeptAnswer {
+                at: Instant::now(),
+                body: answer.to_owned(),
+            },
+        );
     }
 }
 
@@ -221,7 +244,7 @@ pub async fn create_order(
         })
         .unwrap_or_default()
     };
-    remember(&emulator, PATH, request_id, &answer);
+    remember(&emulator, PATH, request_id, &answer, true);
     json(StatusCode::OK, answer)
 }
 
@@ -274,6 +297,9 @@ pub async fn refund(
                         transaction_id,
                         amount: money::tenge_text(amount_tiyn).unwrap_or_default(),
                         request_id: request_id.clone(),
+                        state: RefundState::Finished,
+                        checks_left: 0,
+                        ends_canceled: false,
                     };
                     let body = refund_body(order, &order.payments[index], refund_id, amount_tiyn);
                     let (order_id, invoice) = (order.id.clone(), order.invoice.clone());
@@ -284,6 +310,7 @@ pub async fn refund(
             _ => Err("Transaction not found"),
         }
     };
+    let success = outcome.is_ok();
     let answer = match outcome {
         Ok((refund_id, order_id, invoice, body)) => {
             tracing::info!(transaction_id, refund_id, "TipTop Pay refund");
@@ -308,7 +335,11 @@ pub async fn refund(
         }
         Err(message) => refused(message),
     };
-    remember(&emulator, PATH, request_id, &answer);
+    remember(&emulator, PATH, request_id, &answer, success);
+    if success && emulator.take_lost_refund_answer() {
+        tracing::info!("TipTop Pay refund made; its answer lost (fault)");
+        return json(StatusCode::BAD_GATEWAY, String::new());
+    }
     json(StatusCode::OK, answer)
 }
 
@@ -341,12 +372,14 @@ pub async fn transaction(
                 PaymentStatus::Declined => "Declined",
                 PaymentStatus::AwaitingAuthentication => "AwaitingAuthentication",
             };
+            let refunded = order.payments[index].refunded_tiyn > 0;
             let model = wire::json_amount(order.amount_tiyn).map(|amount| TransactionModel {
                 transaction_id,
                 amount,
                 currency: order.currency.clone(),
                 invoice_id: order.invoice.clone(),
                 status,
+                refunded,
             });
             match model {
                 Ok(model) => serde_json::to_string(&Envelope {

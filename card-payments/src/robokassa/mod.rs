@@ -23,6 +23,14 @@
 //! * «XML интерфейсы»: OpStateExt (`/Merchant/WebService/Service.asmx/OpStateExt`);
 //! * «Осуществление возвратов по API»: `RefundService/Refund/Create` (JWT, Password #3),
 //!   `Refund/GetState`.
+//!
+//! A refund is asynchronous: Refund/Create's `"success": true` only says the request was
+//! taken, with its `requestId`; `GET RefundService/Refund/GetState?id={requestId}` answers
+//! `{"requestId", "amount", "label"}`, the label `processing` until it is `finished` (the
+//! money went back) or `canceled` (it did not). OpStateExt does not show such a refund: the
+//! request id is the only way to follow it. (The same page; the protocol as integrations
+//! read it, e.g. glama.ai/mcp/servers/artgas1/robokassa-mcp, "store the requestId from
+//! Refund/Create and poll Refund/GetState"; labels `finished | processing | canceled`.)
 
 pub mod jwt;
 pub mod op_state;
@@ -38,7 +46,7 @@ use crate::form::Fields;
 use crate::money;
 use crate::service::{
     Created, Incoming, Notification, NotificationError, NotificationKind, Order, PageLanguage,
-    PaymentService, Refunded, Reply, ServiceError, ServiceKind, Verdict,
+    PaymentService, RefundProgress, Refunded, Reply, ServiceError, ServiceKind, Verdict,
 };
 
 use op_state::OpState;
@@ -69,6 +77,7 @@ pub struct Robokassa {
     page: url::Url,
     op_state: url::Url,
     refund_create: url::Url,
+    refund_state: url::Url,
     test: bool,
     http: Result<reqwest::Client, String>,
 }
@@ -130,6 +139,7 @@ impl Robokassa {
             page,
             op_state,
             refund_create: client::join(&api, "RefundService/Refund/Create"),
+            refund_state: client::join(&api, "RefundService/Refund/GetState"),
             test: config.test,
             http: client::build(),
         })
@@ -376,7 +386,7 @@ impl PaymentService for Robokassa {
                         key,
                         "Robokassa: the money is back with the customer"
                     );
-                    return Ok(Refunded { refund_id: None });
+                    return Ok(Refunded::finished(None));
                 }
                 // A refund asked for as the ResultURL came (or while the service checks the
                 // payment) finds it still on its way to the shop: not a refusal.
@@ -411,10 +421,20 @@ impl PaymentService for Robokassa {
             let answer: RefundAnswer = serde_json::from_str(&text)
                 .map_err(|e| ServiceError::Unreadable(format!("Refund/Create: {e}")))?;
             match (answer.success, answer.message.as_deref()) {
+                // Taken, not done: the gateway follows it by its request id.
                 (true, _) => {
-                    tracing::info!(invoice, amount_tiyn, key, "Robokassa refund requested");
+                    let request_id =
+                        answer
+                            .request_id
+                            .filter(|id| !id.is_empty())
+                            .ok_or_else(|| {
+                                ServiceError::Unreadable("Refund/Create gave no requestId".into())
+                            })?;
+                    tracing::info!(invoice, amount_tiyn, key, %request_id,
+                        "Robokassa refund requested");
                     Ok(Refunded {
-                        refund_id: answer.request_id,
+                        refund_id: Some(request_id),
+                        progress: RefundProgress::Processing,
                     })
                 }
                 // The service has no idempotency key. A full refund is refused for lack of
@@ -422,7 +442,7 @@ impl PaymentService for Robokassa {
                 // key, or a retry after a lost answer) finds it done: the money is back.
                 (false, Some(NOTHING_LEFT)) => {
                     tracing::info!(invoice, key, "Robokassa: already refunded");
-                    Ok(Refunded { refund_id: None })
+                    Ok(Refunded::finished(None))
                 }
                 (false, message) => Err(ServiceError::Refused(
                     message
@@ -432,6 +452,68 @@ impl PaymentService for Robokassa {
             }
         })
     }
+
+    /// Refund/GetState by the request id Refund/Create gave. Its errors are "ask again": an
+    /// HTTP error (an id it does not know is a 400, as is a wrong address) or an answer
+    /// without a label — never a refusal of the refund, which was taken.
+    fn refund_state<'a>(
+        &'a self,
+        refund_id: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<RefundProgress, ServiceError>> + Send + 'a>> {
+        Box::pin(async move {
+            let mut url = self.refund_state.clone();
+            url.query_pairs_mut().append_pair("id", refund_id);
+            let (status, text) = client::send(&self.http, |http| http.get(url.clone())).await?;
+            if !(200..300).contains(&status) {
+                let excerpt: String = text.chars().take(200).collect();
+                return Err(ServiceError::Unreachable(format!(
+                    "Refund/GetState answered HTTP {status}: {excerpt}"
+                )));
+            }
+            let answer: RefundStateAnswer = serde_json::from_str(&text)
+                .map_err(|e| ServiceError::Unreadable(format!("Refund/GetState: {e}")))?;
+            match answer.label.as_deref() {
+                Some(refund_label::FINISHED) => Ok(RefundProgress::Finished),
+                Some(refund_label::PROCESSING) => Ok(RefundProgress::Processing),
+                Some(refund_label::CANCELED) => Ok(RefundProgress::Canceled(format!(
+                    "Robokassa canceled the refund (request {refund_id})"
+                ))),
+                other => Err(ServiceError::Unreadable(format!(
+                    "Refund/GetState: label {other:?} ({})",
+                    answer.message.as_deref().unwrap_or("no message")
+                ))),
+            }
+        })
+    }
+
+    /// Nothing to ask: Robokassa has no idempotency key to forget. Refund/Create sent again
+    /// for a refunded operation answers NotEnoughOperationFunds, which [`Self::refund`]
+    /// reads as done; and a refund it took is followed by its request id, never sent again.
+    fn find_refund<'a>(
+        &'a self,
+        _invoice: u32,
+        _transaction: Option<&'a str>,
+    ) -> Pin<Box<dyn Future<Output = Result<Option<Refunded>, ServiceError>> + Send + 'a>> {
+        Box::pin(async { Ok(None) })
+    }
+}
+
+/// Refund/GetState's answer: `{"requestId": guid, "amount": number, "label": string}`, or
+/// `{"message": string}` about an id it does not know.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RefundStateAnswer {
+    #[serde(default)]
+    label: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+/// Refund/GetState's labels.
+pub mod refund_label {
+    pub const FINISHED: &str = "finished";
+    pub const PROCESSING: &str = "processing";
+    pub const CANCELED: &str = "canceled";
 }
 
 /// Refund/Create's answer: `{"success": bool, "message": string|null, "requestId": guid|null}`.

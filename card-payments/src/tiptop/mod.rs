@@ -23,7 +23,7 @@ use crate::config::{ConfigError, Secret, ServiceConfig};
 use crate::money;
 use crate::service::{
     Created, Incoming, Notification, NotificationError, NotificationKind, Order, PaymentService,
-    Refunded, Reply, ServiceError, ServiceKind, Verdict,
+    RefundProgress, Refunded, Reply, ServiceError, ServiceKind, Verdict,
 };
 
 use crate::form::Fields;
@@ -113,6 +113,26 @@ impl TipTop {
             .model
             .ok_or_else(|| ServiceError::Unreadable(format!("{path}: Success without a Model")))
     }
+
+    /// «Просмотр транзакции», `POST /payments/get`: the transaction as the service has it now.
+    /// A read: no idempotency key, whose answer would be the first one given to it.
+    async fn transaction(&self, transaction_id: u64) -> Result<TransactionModel, ServiceError> {
+        let body = serde_json::to_string(&TransactionRequest { transaction_id })
+            .map_err(|e| ServiceError::Refused(format!("the request cannot be written: {e}")))?;
+        self.call("payments/get", None, body).await
+    }
+}
+
+/// The payment's number, as TipTop Pay's API takes it (an Int).
+fn transaction_number(transaction: Option<&str>) -> Result<u64, ServiceError> {
+    let transaction = transaction.ok_or_else(|| {
+        ServiceError::Refused("a TipTop Pay refund names the payment's transaction".into())
+    })?;
+    transaction.parse::<u64>().map_err(|_| {
+        ServiceError::Refused(format!(
+            "{transaction:?} is not a TipTop Pay transaction number"
+        ))
+    })
 }
 
 impl PaymentService for TipTop {
@@ -234,12 +254,8 @@ impl PaymentService for TipTop {
             let transaction_id = transaction.parse::<u64>().map_err(|_| {
                 ServiceError::Refused(format!("{transaction:?} is not a transaction number"))
             })?;
-            let body =
-                serde_json::to_string(&TransactionRequest { transaction_id }).map_err(|e| {
-                    ServiceError::Refused(format!("the request cannot be written: {e}"))
-                })?;
             // "Success": false is a refusal: the service knows no such transaction.
-            let model: TransactionModel = self.call("payments/get", None, body).await?;
+            let model = self.transaction(transaction_id).await?;
             let amount_tiyn = money::parse_tenge(&model.amount.to_string())
                 .map_err(|e| ServiceError::Unreadable(format!("payments/get Amount: {e}")))?;
             let invoice = paid.invoice.to_string();
@@ -267,14 +283,7 @@ impl PaymentService for TipTop {
         key: &'a str,
     ) -> Pin<Box<dyn Future<Output = Result<Refunded, ServiceError>> + Send + 'a>> {
         Box::pin(async move {
-            let transaction = transaction.ok_or_else(|| {
-                ServiceError::Refused("a TipTop Pay refund names the payment's transaction".into())
-            })?;
-            let transaction_id = transaction.parse::<u64>().map_err(|_| {
-                ServiceError::Refused(format!(
-                    "{transaction:?} is not a TipTop Pay transaction number"
-                ))
-            })?;
+            let transaction_id = transaction_number(transaction)?;
             let request = RefundRequest {
                 transaction_id,
                 amount: wire::json_amount(amount_tiyn)
@@ -291,9 +300,46 @@ impl PaymentService for TipTop {
                 refund = model.transaction_id,
                 "refunded"
             );
-            Ok(Refunded {
-                refund_id: Some(model.transaction_id.to_string()),
-            })
+            // The refund is made while the service answers: its answer is the outcome.
+            Ok(Refunded::finished(Some(model.transaction_id.to_string())))
+        })
+    }
+
+    /// TipTop Pay's refunds are never left processing ([`PaymentService::refund`] answers
+    /// finished or refused): a refund it numbered is finished.
+    fn refund_state<'a>(
+        &'a self,
+        _refund_id: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<RefundProgress, ServiceError>> + Send + 'a>> {
+        Box::pin(async { Ok(RefundProgress::Finished) })
+    }
+
+    /// The service keeps an answer by `X-Request-ID` for an hour only ("Обработанный результат
+    /// хранится в системе в течение 1 часа", «Идемпотентность API»): after that, a refund sent
+    /// again with the same key would be a new one. The payment's own transaction says whether
+    /// it was refunded: `payments/get`'s Model carries `"Refunded": true|false` (the
+    /// transaction model of the same document; its `Status` stays `Completed`, a refund being
+    /// a transaction of its own). The gateway refunds whole payments, so a refunded payment is
+    /// the refund it asked for.
+    fn find_refund<'a>(
+        &'a self,
+        invoice: u32,
+        transaction: Option<&'a str>,
+    ) -> Pin<Box<dyn Future<Output = Result<Option<Refunded>, ServiceError>> + Send + 'a>> {
+        Box::pin(async move {
+            let transaction_id = transaction_number(transaction)?;
+            let model = self.transaction(transaction_id).await?;
+            if model.transaction_id != transaction_id {
+                return Err(ServiceError::Unreadable(format!(
+                    "payments/get answered about transaction {} for {transaction_id}",
+                    model.transaction_id
+                )));
+            }
+            if !model.refunded {
+                return Ok(None);
+            }
+            tracing::info!(invoice, transaction_id, "TipTop Pay: refunded already");
+            Ok(Some(Refunded::finished(None)))
         })
     }
 }

@@ -14,6 +14,9 @@
 //!   RequireConfirmation, SendEmail, InvoiceId, CultureName, SuccessRedirectUrl,
 //!   FailRedirectUrl; the Model's `Id` and `Url`;
 //! * "Refund" (`#refund`, `/payments/refund`): TransactionId (Int), Amount; Model.TransactionId;
+//! * «Просмотр транзакции» (`/payments/get`): TransactionId; the transaction model's Amount,
+//!   Currency, InvoiceId, Status and `Refunded` (a bool, as in the model of «Выплата по
+//!   криптограмме»'s answer);
 //! * "Localization" (`#localization`) and the widget's language table: CultureName values;
 //! * Notifications "Check", "Pay", "Fail", "Refund" (`#check`, `#pay`, `#fail`): their form
 //!   parameters, "Amount: numeric, dot as separator, two digits after dot".
@@ -109,6 +112,10 @@ pub struct TransactionModel {
     #[serde(default)]
     pub invoice_id: Option<String>,
     pub status: String,
+    /// Whether the payment was refunded (the transaction model's `Refunded`; a refund is a
+    /// transaction of its own, the payment's `Status` stays `Completed`).
+    #[serde(default)]
+    pub refunded: bool,
 }
 
 /// `/payments/refund`'s Model: the refund's own transaction number.

@@ -12,18 +12,24 @@
 //! A refund is a row of `card_refunds` written in the transaction that decided it; the
 //! [`Worker`] sends it to the payment service with the row's key as the idempotency key until
 //! the service answers — so a crash between the decision and the call loses nothing and a
-//! retry never refunds twice.
+//! retry never refunds twice. It is done only once the service says the money went back: a
+//! refund the service took to carry out later (Robokassa) stays pending with the service's
+//! number for it, which the worker asks about — never sending it again — until it is finished
+//! or canceled. A refund sent again after the service may have forgotten the key (TipTop Pay
+//! keeps it an hour) is first looked for at the service. One the service keeps not answering
+//! is tried for ever, and reported to the operator once ([`STUCK_AFTER_ATTEMPTS`]).
 
 use std::{sync::Arc, time::Duration};
 
 use sqlx::{AnyConnection, AnyPool};
+use tolem_card_payments::{PaymentService, RefundProgress, Refunded, ServiceError};
 
 use super::{CardPayments, earn::EarnError};
 use crate::{
     audit::{self, Action, Actor, Event},
     db::{
         begin_write,
-        bills::{self, Bill, RefundState},
+        bills::{self, Attempted, Bill, Refund},
         day_sums, deliveries,
         ledger::{self, LedgerKind, NewEntry, Posted},
         now_ms,
@@ -366,7 +372,17 @@ pub async fn console_refund_in(
     Ok(bill)
 }
 
-/// Sends the refunds that are due to the payment service.
+/// Failed attempts in a row after which the operator is told, once, that a refund is stuck:
+/// with the worker's backoff (5 s doubling to 10 minutes) about an hour of trying.
+pub const STUCK_AFTER_ATTEMPTS: i64 = 10;
+
+/// How long after a refund was first sent the service may have forgotten its idempotency key:
+/// TipTop Pay keeps an answer by `X-Request-ID` for an hour ("Обработанный результат хранится в
+/// системе в течение 1 часа"); ten minutes short of it, for clocks and slow answers.
+pub const KEY_REMEMBERED: Duration = Duration::from_secs(50 * 60);
+
+/// Sends the refunds that are due to the payment service, and follows those it takes and
+/// carries out later until it says they are over.
 #[derive(Clone)]
 pub struct Worker {
     pub pool: AnyPool,
@@ -375,6 +391,9 @@ pub struct Worker {
     pub first_retry: Duration,
     /// How long an attempt holds its refund before another worker may send it again.
     pub lease: Duration,
+    /// How long after its first attempt a refund is sent again only once the service has
+    /// said it was not made ([`PaymentService::find_refund`]): [`KEY_REMEMBERED`].
+    pub key_remembered: Duration,
 }
 
 impl Worker {
@@ -384,6 +403,7 @@ impl Worker {
             card,
             first_retry: Duration::from_secs(5),
             lease: Duration::from_secs(5 * 60),
+            key_remembered: KEY_REMEMBERED,
         }
     }
 
@@ -408,7 +428,7 @@ impl Worker {
         }
     }
 
-    /// Sends one due refund; `false` when none was due.
+    /// Asks the service about one due refund; `false` when none was due.
     pub async fn send_due(&self) -> Result<bool, sqlx::Error> {
         let Some(service) = self.card.service.clone() else {
             return Ok(false);
@@ -421,83 +441,149 @@ impl Worker {
         let Some(refund) = claimed else {
             return Ok(false);
         };
-        let invoice = u32::try_from(refund.invoice).unwrap_or(u32::MAX);
-        let outcome = service
-            .refund(
-                invoice,
-                refund.card_transaction.as_deref(),
-                refund.amount_tiyn,
-                &refund.key,
-            )
-            .await;
+        let outcome = self.attempt(service.as_ref(), &refund, now).await;
         let now = now_ms();
-        let mut tx = begin_write(&self.pool).await?;
-        let (state, action) = match &outcome {
-            Ok(done) => {
-                bills::finish_refund_attempt(
-                    &mut tx,
-                    &refund.key,
-                    RefundState::Done,
-                    done.refund_id.as_deref(),
-                    None,
-                    now,
-                    now,
-                )
-                .await?;
-                (RefundState::Done, Some(Action::CardRefunded))
-            }
-            Err(error) if let Some(why) = error.refusal() => {
-                bills::finish_refund_attempt(
-                    &mut tx,
-                    &refund.key,
-                    RefundState::Failed,
-                    None,
-                    Some(&why),
-                    now,
-                    now,
-                )
-                .await?;
-                (RefundState::Failed, Some(Action::CardRefundFailed))
-            }
-            Err(error) => {
-                let wait = backoff(
-                    self.first_retry,
-                    Duration::from_secs(600),
-                    refund.attempts + 1,
-                );
-                bills::finish_refund_attempt(
-                    &mut tx,
-                    &refund.key,
-                    RefundState::Pending,
-                    None,
-                    Some(&error.to_string()),
-                    now + millis(wait),
-                    now,
-                )
-                .await?;
-                (RefundState::Pending, None)
-            }
+        let wait = backoff(
+            self.first_retry,
+            Duration::from_secs(600),
+            refund.attempts + 1,
+        );
+        let error = outcome.as_ref().err().map(ToString::to_string);
+        // A refund being followed was taken: nothing said about it now refuses it.
+        let refusal = match &outcome {
+            Err(error) if refund.refund_id.is_none() => error.refusal(),
+            _ => None,
         };
-        if let Some(action) = action {
-            let dealer: Option<String> =
-                sqlx::query_scalar("SELECT dealer_code FROM bills WHERE invoice = $1")
-                    .bind(refund.invoice)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            let event = Event {
-                action,
-                subject: format!("bill:{}", refund.invoice),
-                details: serde_json::json!({
-                    "amount_tiyn": refund.amount_tiyn,
-                    "reason": refund.reason,
-                    "error": outcome.as_ref().err().map(|e| e.to_string()),
+        let (attempted, action) = match (&outcome, &refusal) {
+            (
+                Ok(Refunded {
+                    refund_id,
+                    progress: RefundProgress::Finished,
                 }),
-            };
-            audit::record_in(&mut tx, &Actor::system(dealer.as_deref()), &event, now).await?;
+                _,
+            ) => (
+                Attempted::Done {
+                    refund_id: refund_id.as_deref(),
+                },
+                Some(Action::CardRefunded),
+            ),
+            // Taken: its number is kept and asked about, never sent again.
+            (
+                Ok(Refunded {
+                    refund_id,
+                    progress: RefundProgress::Processing,
+                }),
+                _,
+            ) => (
+                Attempted::Processing {
+                    refund_id: refund_id.as_deref(),
+                    next_attempt_at_ms: now + millis(wait),
+                },
+                None,
+            ),
+            (
+                Ok(Refunded {
+                    progress: RefundProgress::Canceled(why),
+                    ..
+                }),
+                _,
+            )
+            | (Err(_), Some(why)) => (Attempted::Failed { why }, Some(Action::CardRefundFailed)),
+            (Err(_), None) => (
+                Attempted::Unanswered {
+                    error: error.as_deref().unwrap_or_default(),
+                    next_attempt_at_ms: now + millis(wait),
+                },
+                None,
+            ),
+        };
+        let mut tx = begin_write(&self.pool).await?;
+        bills::finish_refund_attempt(&mut tx, &refund.key, attempted, now).await?;
+        if let Some(action) = action {
+            self.record(&mut tx, &refund, action, &outcome, now).await?;
+        }
+        // Still tried (a corrected address heals it), but a customer waits for the money: past
+        // so many attempts without an answer the operator hears of it, once.
+        if matches!(attempted, Attempted::Unanswered { .. })
+            && refund.failed_attempts + 1 >= STUCK_AFTER_ATTEMPTS
+            && bills::mark_refund_stuck(&mut tx, &refund.key, now).await?
+        {
+            self.record(&mut tx, &refund, Action::CardRefundStuck, &outcome, now)
+                .await?;
         }
         tx.commit().await?;
-        tracing::info!(invoice = refund.invoice, key = %refund.key, state = state.as_str(),
+        tracing::info!(invoice = refund.invoice, key = %refund.key, ?attempted,
             "card refund attempt");
         Ok(true)
+    }
+
+    /// One question to the service about `refund`: how a refund it took is getting on; or,
+    /// sent long enough ago that the service may have forgotten its key, whether it was made
+    /// already, then (if not) the refund itself.
+    async fn attempt(
+        &self,
+        service: &dyn PaymentService,
+        refund: &Refund,
+        now: i64,
+    ) -> Result<Refunded, ServiceError> {
+        if let Some(refund_id) = &refund.refund_id {
+            let progress = service.refund_state(refund_id).await?;
+            return Ok(Refunded {
+                refund_id: Some(refund_id.clone()),
+                progress,
+            });
+        }
+        let invoice = u32::try_from(refund.invoice).unwrap_or(u32::MAX);
+        let transaction = refund.card_transaction.as_deref();
+        // `attempts` counts this one: an earlier attempt may have been made, its answer lost.
+        let sent_before = refund.attempts > 1;
+        let first_sent = refund.first_attempt_at_ms.unwrap_or(refund.requested_at_ms);
+        if sent_before
+            && now - first_sent >= millis(self.key_remembered)
+            && let Some(found) = service.find_refund(invoice, transaction).await?
+        {
+            tracing::info!(invoice, key = %refund.key, "card refund made already: not sent again");
+            return Ok(found);
+        }
+        service
+            .refund(invoice, transaction, refund.amount_tiyn, &refund.key)
+            .await
+    }
+
+    /// The refund's audit row: in the bill's dealer's trail, as the gateway's.
+    async fn record(
+        &self,
+        tx: &mut AnyConnection,
+        refund: &Refund,
+        action: Action,
+        outcome: &Result<Refunded, ServiceError>,
+        now: i64,
+    ) -> Result<(), sqlx::Error> {
+        let dealer: Option<String> =
+            sqlx::query_scalar("SELECT dealer_code FROM bills WHERE invoice = $1")
+                .bind(refund.invoice)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let error = match outcome {
+            Ok(Refunded {
+                progress: RefundProgress::Canceled(why),
+                ..
+            }) => Some(why.clone()),
+            Ok(_) => None,
+            // A ServiceError's text is the service's answer or the network's, never a secret.
+            Err(error) => Some(error.to_string()),
+        };
+        let event = Event {
+            action,
+            subject: format!("bill:{}", refund.invoice),
+            details: serde_json::json!({
+                "amount_tiyn": refund.amount_tiyn,
+                "reason": refund.reason,
+                "attempts": refund.attempts,
+                "error": error,
+            }),
+        };
+        audit::record_in(tx, &Actor::system(dealer.as_deref()), &event, now).await?;
+        Ok(())
     }
 }

@@ -400,13 +400,22 @@ pub struct Refund {
     pub reason: String,
     pub requested_by: Option<String>,
     pub attempts: i64,
+    /// The service's number of the refund; on a pending refund, one the service took and is
+    /// still carrying out (Robokassa's request id), asked about rather than sent again.
     pub refund_id: Option<String>,
     pub error: Option<String>,
     pub requested_at_ms: i64,
+    /// When it was first sent to the service.
+    pub first_attempt_at_ms: Option<i64>,
+    /// Attempts since the service last answered (none, or nothing readable).
+    pub failed_attempts: i64,
+    /// When the operator was told it is stuck (once).
+    pub stuck_reported_at_ms: Option<i64>,
 }
 
 const REFUND_COLUMNS: &str = "key, invoice, card_transaction, amount_tiyn, state, reason, \
-    requested_by, attempts, refund_id, error, requested_at_ms";
+    requested_by, attempts, refund_id, error, requested_at_ms, first_attempt_at_ms, \
+    failed_attempts, stuck_reported_at_ms";
 
 fn refund_from_row(row: &AnyRow) -> Result<Refund, sqlx::Error> {
     Ok(Refund {
@@ -421,6 +430,9 @@ fn refund_from_row(row: &AnyRow) -> Result<Refund, sqlx::Error> {
         refund_id: row.try_get("refund_id")?,
         error: row.try_get("error")?,
         requested_at_ms: row.try_get("requested_at_ms")?,
+        first_attempt_at_ms: row.try_get("first_attempt_at_ms")?,
+        failed_attempts: row.try_get("failed_attempts")?,
+        stuck_reported_at_ms: row.try_get("stuck_reported_at_ms")?,
     })
 }
 
@@ -503,7 +515,8 @@ pub async fn claim_due_refund(
     .await?;
     let Some(key) = due else { return Ok(None) };
     let claimed = sqlx::query(
-        "UPDATE card_refunds SET next_attempt_at_ms = $1, attempts = attempts + 1 \
+        "UPDATE card_refunds SET next_attempt_at_ms = $1, attempts = attempts + 1, \
+         first_attempt_at_ms = COALESCE(first_attempt_at_ms, $3) \
          WHERE key = $2 AND state = 'pending' AND next_attempt_at_ms <= $3",
     )
     .bind(claim_until_ms)
@@ -517,30 +530,79 @@ pub async fn claim_due_refund(
     refund_of(conn, &key).await
 }
 
-/// Records the outcome of one refund attempt: done, failed for good, or again at
-/// `next_attempt_at_ms`.
+/// What one attempt at a refund came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempted<'a> {
+    /// The service carried it out.
+    Done { refund_id: Option<&'a str> },
+    /// The service refused it, or gave up on it (why): the operator must act.
+    Failed { why: &'a str },
+    /// The service took it (its number for it) and is carrying it out: asked about again at
+    /// `next_attempt_at_ms`.
+    Processing {
+        refund_id: Option<&'a str>,
+        next_attempt_at_ms: i64,
+    },
+    /// No answer, or none that could be read (the error): again at `next_attempt_at_ms`.
+    Unanswered {
+        error: &'a str,
+        next_attempt_at_ms: i64,
+    },
+}
+
+/// Records the outcome of one refund attempt.
 pub async fn finish_refund_attempt(
     conn: &mut AnyConnection,
     key: &str,
-    state: RefundState,
-    refund_id: Option<&str>,
-    error: Option<&str>,
-    next_attempt_at_ms: i64,
+    attempted: Attempted<'_>,
     now_ms: i64,
 ) -> Result<(), sqlx::Error> {
+    let (state, refund_id, error, next_attempt_at_ms) = match attempted {
+        Attempted::Done { refund_id } => (RefundState::Done, refund_id, None, now_ms),
+        Attempted::Failed { why } => (RefundState::Failed, None, Some(why), now_ms),
+        Attempted::Processing {
+            refund_id,
+            next_attempt_at_ms,
+        } => (RefundState::Pending, refund_id, None, next_attempt_at_ms),
+        Attempted::Unanswered {
+            error,
+            next_attempt_at_ms,
+        } => (RefundState::Pending, None, Some(error), next_attempt_at_ms),
+    };
+    let unanswered = matches!(attempted, Attempted::Unanswered { .. });
     sqlx::query(
         "UPDATE card_refunds SET state = $1, refund_id = COALESCE($2, refund_id), error = $3, \
-         next_attempt_at_ms = $4, finished_at_ms = $5 WHERE key = $6 AND state = 'pending'",
+         next_attempt_at_ms = $4, finished_at_ms = $5, \
+         failed_attempts = CASE WHEN $6 = 1 THEN failed_attempts + 1 ELSE 0 END \
+         WHERE key = $7 AND state = 'pending'",
     )
     .bind(state.as_str())
     .bind(refund_id)
     .bind(error)
     .bind(next_attempt_at_ms)
     .bind((state != RefundState::Pending).then_some(now_ms))
+    .bind(i64::from(unanswered))
     .bind(key)
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Marks the refund `key` as reported stuck to the operator: `true` the first time only.
+pub async fn mark_refund_stuck(
+    conn: &mut AnyConnection,
+    key: &str,
+    now_ms: i64,
+) -> Result<bool, sqlx::Error> {
+    let marked = sqlx::query(
+        "UPDATE card_refunds SET stuck_reported_at_ms = $1 \
+         WHERE key = $2 AND stuck_reported_at_ms IS NULL",
+    )
+    .bind(now_ms)
+    .bind(key)
+    .execute(conn)
+    .await?;
+    Ok(marked.rows_affected() == 1)
 }
 
 /// A paid bill as the console lists it.
