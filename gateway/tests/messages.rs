@@ -80,6 +80,11 @@ async fn refusals_have_their_codes_and_queue_nothing() {
         send(letter("a@tolem.kz", &too_long)).await,
         ResultCode::BadMessageText
     );
+    // NUL, which PostgreSQL's text refuses: no phone writes it, so it is refused as malformed.
+    assert_eq!(
+        send(letter("a@tolem.kz", "Сумма\0 100")).await,
+        ResultCode::Malformed
+    );
     assert_eq!(stored(&gateway).await, 0);
     assert_eq!(send(letter("a@tolem.kz", &longest)).await, ResultCode::Ok);
 

@@ -518,6 +518,10 @@ impl Message for Request {
                 }
                 Ok(())
             }
+            // NUL is no character of a letter any phone writes, and PostgreSQL's text refuses it.
+            Step::Message(letter) if letter.text.contains('\0') => {
+                Err(invalid("the text holds a NUL character"))
+            }
             Step::Message(letter) => letter
                 .check()
                 .map_err(|e| DecodeError::Invalid(e.to_string())),
@@ -543,6 +547,15 @@ fn validate_payment(payment: &Payment) -> Result<(), DecodeError> {
         .is_some_and(|c| c.chars().count() > COMMENT_MAX_CHARS)
     {
         return Err(invalid("the comment is longer than 64 characters"));
+    }
+    // Refused here rather than stored: PostgreSQL's text refuses NUL outright, and a payment
+    // group is written in one statement, so one such payment would fail every payment decided
+    // with it (999), and each phone would send its payment again into the next group. No account
+    // holds a control character; a comment pasted with a tab is still taken (only NUL is refused).
+    if payment.account.chars().any(char::is_control)
+        || payment.comment.as_deref().is_some_and(|c| c.contains('\0'))
+    {
+        return Err(invalid("the account or comment holds a control character"));
     }
     Ok(())
 }

@@ -58,8 +58,7 @@ pub struct Answer {
 enum AnswerBody {
     // Boxed: an answer travels in `Err` through every check, and a key card is big.
     Fresh(Box<Response>),
-    /// An answer given before, sent again byte for byte (a replayed payment): the same bytes
-    /// get the same signature, so the phone sees exactly what it would have seen the first time.
+    /// An answer encoded by the payment group that decided it, signed as it is.
     Stored(Vec<u8>),
 }
 
@@ -101,7 +100,7 @@ impl Answer {
         }
     }
 
-    /// An answer encoded before — a stored payment's — sent again exactly as it was.
+    /// An answer encoded before — by the payment group that decided it — sent as it is.
     pub fn stored(code: ResultCode, bytes: Vec<u8>) -> Answer {
         Answer {
             status: http_status(code),

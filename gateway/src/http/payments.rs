@@ -6,8 +6,8 @@
 //!   is connected) the provider's own answer about the account (`delivery::check`): its holder's
 //!   name, or why it refuses (8, 7, 914 with the reason). No money moves, nothing is stored.
 //! * `pay` — decides and stores the payment; answers a code and a receipt (accepted, or
-//!   rejected with the code). The same session with the same content gets the stored answer
-//!   again, byte for byte; with other content, 1.
+//!   rejected with the code). The same session with the same content gets the stored decision
+//!   again (stamped with the gateway's time now, as `status` is); with other content, 1.
 //! * `status` — the stored outcome of the request's session (the pay answer's code and receipt,
 //!   stamped with the gateway's time now, with the delivery to the provider as it is now), or
 //!   11 when no pay of that session was received. For a card bill ([`crate::card`]) not paid
@@ -215,7 +215,17 @@ pub(crate) fn answer_paid(
         Paid::Replayed(payment) => {
             tracing::info!(%point, %session, transaction_id = %payment.transaction_id,
                 code = payment.code.number(), "payment replayed: the stored answer again");
-            Answer::stored(payment.code, payment.response_body)
+            // The stored decision with the gateway's time of now, as `status` answers: the phone
+            // sets its signing clock from every signed answer, and a decision hours old (a pay
+            // sent again after the phone was offline) would set it back by hours — its next
+            // offline payments signed in the past, refused as too old (909) hours early.
+            match Response::decode(&payment.response_body) {
+                Ok(mut response) => {
+                    response.gateway_time_ms = now_ms();
+                    Answer::response(response)
+                }
+                Err(error) => Answer::internal(&format!("stored answer of {session}: {error}")),
+            }
         }
         Paid::SessionTaken => {
             tracing::warn!(%point, %session, "payment refused: the session has other content");

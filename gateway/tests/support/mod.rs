@@ -80,6 +80,15 @@ impl Reply {
         self.verified(&self.gateway_key)
     }
 
+    /// [`Self::response`] without the gateway's time of answering: what a decided session's
+    /// every answer repeats (a replay carries the time of the replay, for the phone's clock).
+    pub fn decision(&self) -> Response {
+        Response {
+            gateway_time_ms: 0,
+            ..self.response()
+        }
+    }
+
     /// The result code of [`Self::response`].
     pub fn code(&self) -> ResultCode {
         self.response().code
