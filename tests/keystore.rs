@@ -1,18 +1,25 @@
 //! Guards the point key on the phone, in a real browser with real IndexedDB and WebCrypto: a key
 //! is made, stored and read back; nothing in the browser's storage holds its seed in any form; a
 //! wrong passphrase is refused and the right one unlocks the same key; repeated failures impose a
-//! wait that survives a reload; locking (by hand or when idle) wipes the key; deleting removes it.
+//! wait that survives a reload, and unlocks started together cannot slip past it; a record whose
+//! iteration count is out of bounds is refused at once, not derived for ever; locking (by hand
+//! or when idle) wipes the key; deleting removes it.
 #![cfg(target_arch = "wasm32")]
 
 mod support;
 
+use std::cell::RefCell;
+use std::future::Future;
+use std::rc::Rc;
 use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use support::card::sample_card;
-use support::{forget_key, gloo_timers_sleep};
-use tolem::crypto::{self, CryptoError, KDF_ITERATIONS};
+use support::{
+    find, forget_key, gloo_timers_sleep, start_in_russian_at, tap, text_of, type_into, wait_for,
+};
+use tolem::crypto::{self, CryptoError, KDF_ITERATIONS, MAX_KDF_ITERATIONS, MIN_KDF_ITERATIONS};
 use tolem::session::KeySession;
 use tolem::storage::db;
 use tolem::storage::keystore::{self, KeyStoreError, PassphraseError, UnlockError};
@@ -26,6 +33,37 @@ const PASSPHRASE: &str = "сәлем-101";
 
 fn card() -> KeyCard {
     sample_card()
+}
+
+/// Starts `future` at once, beside whatever else runs (as another tab would).
+fn started<T: 'static>(future: impl Future<Output = T> + 'static) -> Rc<RefCell<Option<T>>> {
+    let slot = Rc::new(RefCell::new(None));
+    let filled = slot.clone();
+    wasm_bindgen_futures::spawn_local(async move {
+        let value = future.await;
+        *filled.borrow_mut() = Some(value);
+    });
+    slot
+}
+
+/// What a [`started`] future gave, or `None` if it was still running after `limit`.
+async fn within<T>(limit: Duration, slot: &Rc<RefCell<Option<T>>>) -> Option<T> {
+    let steps = limit.as_millis() / 50;
+    for _ in 0..steps {
+        if let Some(value) = slot.borrow_mut().take() {
+            return Some(value);
+        }
+        gloo_timers_sleep(Duration::from_millis(50)).await;
+    }
+    slot.borrow_mut().take()
+}
+
+/// The count of failed unlocks as stored in IndexedDB.
+async fn stored_failures() -> Option<f64> {
+    let stored = db::read_setting("unlock_failures").await.unwrap()?;
+    js_sys::Reflect::get(&stored, &"count".into())
+        .unwrap()
+        .as_f64()
 }
 
 /// Every record of every store of the app's database, read directly (not through the key store).
@@ -261,6 +299,132 @@ async fn repeated_failures_impose_a_growing_wait_that_survives_a_reload() {
             wait: None
         })
     );
+}
+
+/// Unlocks started together (two tabs, or a script opening many) are each counted before their
+/// passphrase is tried: the count cannot be lost between them, and once a wait is due the one
+/// that comes second finds it due and waits without a guess — it does not try its passphrase
+/// in parallel with the first.
+#[wasm_bindgen_test]
+async fn unlocks_started_together_are_counted_before_they_guess() {
+    forget_key().await;
+    keystore::create(&card(), PASSPHRASE).await.unwrap();
+    let limit = Duration::from_secs(30);
+
+    // The two free tries, together: both guess, both are counted.
+    let first = started(keystore::unlock("guess-1"));
+    let second = started(keystore::unlock("guess-2"));
+    let mut counts = [
+        within(limit, &first).await.unwrap().err(),
+        within(limit, &second).await.unwrap().err(),
+    ]
+    .map(|answer| match answer {
+        Some(UnlockError::WrongPassphrase {
+            failures,
+            wait: None,
+        }) => failures,
+        other => panic!("expected a free wrong try, got {other:?}"),
+    });
+    counts.sort();
+    assert_eq!(counts, [1, 2]);
+    assert_eq!(stored_failures().await, Some(2.0));
+
+    // Two more together: one is the third failure and starts the wait; the other is held by it.
+    let first = started(keystore::unlock("guess-3"));
+    let second = started(keystore::unlock("guess-4"));
+    let mut answers = [
+        within(limit, &first).await.unwrap().unwrap_err(),
+        within(limit, &second).await.unwrap().unwrap_err(),
+    ];
+    answers.sort_by_key(|answer| matches!(answer, UnlockError::TooSoon { .. }));
+    assert_eq!(
+        answers[0],
+        UnlockError::WrongPassphrase {
+            failures: 3,
+            wait: Some(Duration::from_secs(5))
+        }
+    );
+    assert!(
+        matches!(answers[1], UnlockError::TooSoon { wait } if wait <= Duration::from_secs(5)),
+        "the second waits: {:?}",
+        answers[1]
+    );
+    // Turned away, it guessed nothing and counts nothing.
+    assert_eq!(stored_failures().await, Some(3.0));
+    forget_key().await;
+}
+
+/// A key record whose iteration count was changed — damaged, or tampered with so that the
+/// unlock would derive for hours — is refused at once as damaged, in the cashier's words, and
+/// counts no failure; so is one below the count this app has always written.
+#[wasm_bindgen_test]
+async fn an_iteration_count_out_of_bounds_is_refused_at_once() {
+    forget_key().await;
+    let (record, _) = keystore::create(&card(), PASSPHRASE).await.unwrap();
+    assert_eq!(
+        MIN_KDF_ITERATIONS, 600_000,
+        "what the app has always written"
+    );
+    for iterations in [u32::MAX, MAX_KDF_ITERATIONS + 1, MIN_KDF_ITERATIONS - 1] {
+        let mut damaged = record.clone();
+        damaged.sealed.iterations = iterations;
+        db::write_one(db::KEYS, db::to_js(&damaged).unwrap(), None)
+            .await
+            .unwrap();
+        let answer = within(
+            Duration::from_secs(10),
+            &started(keystore::unlock(PASSPHRASE)),
+        )
+        .await
+        .unwrap_or_else(|| panic!("{iterations} iterations: the unlock still runs after 10 s"));
+        assert!(
+            matches!(
+                answer,
+                Err(UnlockError::KeyStore(KeyStoreError::Crypto(
+                    CryptoError::Damaged(_)
+                )))
+            ),
+            "{iterations} iterations: {answer:?}"
+        );
+        let answer = within(
+            Duration::from_secs(10),
+            &started(async move {
+                crypto::open(&damaged.sealed, PASSPHRASE, b"P1001-1")
+                    .await
+                    .map(|_| ())
+            }),
+        )
+        .await
+        .unwrap_or_else(|| panic!("{iterations} iterations: opening still runs after 10 s"));
+        assert!(matches!(answer, Err(CryptoError::Damaged(_))));
+    }
+    assert_eq!(
+        stored_failures().await,
+        Some(0.0),
+        "a damaged record is no wrong guess"
+    );
+    // The cashier unlocking it is told so, in Russian, instead of watching the spinner.
+    let app = start_in_russian_at("/settings/keys");
+    wait_for("#unlock-form", 5).await;
+    type_into("#unlock-passphrase", PASSPHRASE);
+    tap("#unlock-submit");
+    wait_for("#unlock-error", 10).await;
+    assert_eq!(
+        text_of("#unlock-error"),
+        "Сохранённый ключ повреждён. Удалите его и создайте новый."
+    );
+    assert!(find("#unlock-progress").is_none());
+    drop(app);
+
+    // The record as written opens as before.
+    db::write_one(db::KEYS, db::to_js(&record).unwrap(), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        keystore::unlock(PASSPHRASE).await.unwrap().public_key(),
+        record.public_key
+    );
+    forget_key().await;
 }
 
 #[wasm_bindgen_test]

@@ -20,6 +20,13 @@ use zeroize::{Zeroize, Zeroizing};
 
 /// PBKDF2-SHA256 iterations for new keys: OWASP's 2023 recommendation for PBKDF2-HMAC-SHA256.
 pub const KDF_ITERATIONS: u32 = 600_000;
+/// The fewest iterations a stored record may name: the count this app has written since its first
+/// version. Not tied to [`KDF_ITERATIONS`], so raising that never locks out older keys.
+pub const MIN_KDF_ITERATIONS: u32 = 600_000;
+/// The most iterations a stored record may name: room to raise [`KDF_ITERATIONS`] tenfold, while
+/// a record changed to ask for billions (damaged, or tampered with) is refused at once instead of
+/// hanging the unlock — PBKDF2 in WebCrypto cannot be interrupted.
+pub const MAX_KDF_ITERATIONS: u32 = 10 * KDF_ITERATIONS;
 /// The only key-derivation function this version writes.
 pub const KDF_NAME: &str = "PBKDF2-SHA256";
 /// The only cipher this version writes.
@@ -39,7 +46,8 @@ pub enum CryptoError {
     /// The browser has no WebCrypto (it exists only on HTTPS pages and `localhost`).
     #[error("the browser's cryptography is not available: {0}")]
     Unavailable(String),
-    /// The sealed record names parameters this version does not know, or its fields are damaged.
+    /// The sealed record names parameters this version does not know (or an iteration count out
+    /// of bounds, [`check`]), or its fields are damaged.
     #[error("the stored key is damaged or was written by an unknown version: {0}")]
     Damaged(String),
 }
@@ -117,22 +125,14 @@ pub async fn seal(
     })
 }
 
-/// Opens a sealed seed. A wrong passphrase (or a changed byte anywhere, including the
-/// additional data) is [`CryptoError::WrongPassphrase`].
+/// Opens a sealed seed ([`check`]ed first). A wrong passphrase (or a changed byte anywhere,
+/// including the additional data) is [`CryptoError::WrongPassphrase`].
 pub async fn open(
     sealed: &SealedSeed,
     passphrase: &str,
     additional_data: &[u8],
 ) -> Result<Zeroizing<[u8; 32]>, CryptoError> {
-    if sealed.kdf != KDF_NAME || sealed.cipher != CIPHER_NAME {
-        return Err(CryptoError::Damaged(format!(
-            "{} with {}",
-            sealed.kdf, sealed.cipher
-        )));
-    }
-    if sealed.iv.0.len() != IV_LEN || sealed.iterations == 0 {
-        return Err(CryptoError::Damaged("IV or iteration count".into()));
-    }
+    check(sealed)?;
     let key = derive_key(passphrase, &sealed.salt.0, sealed.iterations).await?;
     let params = gcm_params(&sealed.iv.0, additional_data);
     let promise = subtle()?
@@ -161,6 +161,24 @@ pub async fn open(
             "the sealed seed has the wrong length".into(),
         ))
     }
+}
+
+/// Whether `sealed` names parameters this version can open in bounded time: its algorithms, its
+/// IV's length and an iteration count within [`MIN_KDF_ITERATIONS`]..=[`MAX_KDF_ITERATIONS`].
+/// Checked before any key is derived, so a damaged record costs no PBKDF2 run at all.
+pub fn check(sealed: &SealedSeed) -> Result<(), CryptoError> {
+    if sealed.kdf != KDF_NAME || sealed.cipher != CIPHER_NAME {
+        return Err(CryptoError::Damaged(format!(
+            "{} with {}",
+            sealed.kdf, sealed.cipher
+        )));
+    }
+    if sealed.iv.0.len() != IV_LEN
+        || !(MIN_KDF_ITERATIONS..=MAX_KDF_ITERATIONS).contains(&sealed.iterations)
+    {
+        return Err(CryptoError::Damaged("IV or iteration count".into()));
+    }
+    Ok(())
 }
 
 /// PBKDF2-SHA256(passphrase, salt, iterations) as a non-extractable AES-256-GCM key.

@@ -2,8 +2,10 @@
 //! cashier's passphrase. The plaintext seed is never written anywhere.
 //!
 //! Unlocking is slowed down after repeated failures, and the count survives a reload, so closing
-//! the app does not reset the wait. (The real protection is PBKDF2's cost per guess; the wait
-//! only stops someone at the counter from trying passphrases by hand.)
+//! the app does not reset the wait. Each attempt is counted before its passphrase is tried, so
+//! attempts made at once (several tabs, a script) cannot all slip past the wait. (The real
+//! protection is PBKDF2's cost per guess; the wait only stops someone at the counter from trying
+//! passphrases by hand.)
 
 use std::time::Duration;
 
@@ -14,7 +16,7 @@ use wasm_bindgen::JsValue;
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::crypto::{self, CryptoError, SealedSeed};
-use crate::storage::db::{self, KEYS, StorageError};
+use crate::storage::db::{self, KEYS, SETTINGS, StorageError};
 
 /// The shortest passphrase accepted (the manual's rule: at least 6 characters).
 pub const PASSPHRASE_MIN_CHARS: usize = 6;
@@ -87,6 +89,12 @@ pub enum UnlockError {
 impl From<idb::Error> for KeyStoreError {
     fn from(error: idb::Error) -> Self {
         KeyStoreError::Storage(error.into())
+    }
+}
+
+impl From<idb::Error> for UnlockError {
+    fn from(error: idb::Error) -> Self {
+        UnlockError::KeyStore(error.into())
     }
 }
 
@@ -202,10 +210,11 @@ pub async fn change_passphrase(old: &str, new: &str) -> Result<KeyRecord, Unlock
 
 /// The stored record and its seed opened with `passphrase`; failures are counted.
 async fn open_seed(passphrase: &str) -> Result<(KeyRecord, Zeroizing<[u8; 32]>), UnlockError> {
-    if let Some(wait) = unlock_wait().await? {
-        return Err(UnlockError::TooSoon { wait });
-    }
     let record = load().await?.ok_or(KeyStoreError::NoKey)?;
+    // A damaged record is no guess: refused before it is counted, and before PBKDF2 could run
+    // with whatever iteration count it names.
+    crypto::check(&record.sealed).map_err(KeyStoreError::from)?;
+    let failures = count_attempt().await?;
     match crypto::open(&record.sealed, passphrase, record.key_serial.as_bytes()).await {
         Ok(seed) => {
             if SecretKey::from_seed(&seed).public_key() != record.public_key {
@@ -218,31 +227,51 @@ async fn open_seed(passphrase: &str) -> Result<(KeyRecord, Zeroizing<[u8; 32]>),
             write_failures(&UnlockFailures::default()).await?;
             Ok((record, seed))
         }
-        Err(CryptoError::WrongPassphrase) => {
-            let previous = read_failures().await?;
-            let failures = UnlockFailures {
-                count: previous.count + 1,
-                last_ms: js_sys::Date::now(),
-            };
-            write_failures(&failures).await?;
-            Err(UnlockError::WrongPassphrase {
-                failures: failures.count,
-                wait: wait_after(failures.count),
-            })
-        }
+        // Counted already, as a failure, before the passphrase was tried.
+        Err(CryptoError::WrongPassphrase) => Err(UnlockError::WrongPassphrase {
+            failures,
+            wait: wait_after(failures),
+        }),
         Err(other) => Err(KeyStoreError::Crypto(other).into()),
     }
 }
 
+/// Counts an unlock attempt as a failure before its passphrase is tried (a success clears the
+/// count), unless the wait after earlier failures still runs. The check and the count are one
+/// read-write transaction, and the browser runs those one after another on the same store, in
+/// every tab: attempts started together each find the ones before them counted, and wait as
+/// they would one by one. Were it counted after PBKDF2 (a second or more later), every one of
+/// them would pass the check and guess in parallel. Returns the count with this attempt.
+async fn count_attempt() -> Result<u32, UnlockError> {
+    let database = db::open().await?;
+    let transaction = database.transaction(&[SETTINGS], idb::TransactionMode::ReadWrite)?;
+    let store = transaction.object_store(SETTINGS)?;
+    let name = JsValue::from_str(UNLOCK_FAILURES);
+    let before = failures_in(store.get(name.clone())?.await?);
+    if let Some(wait) = wait_left(&before) {
+        // Nothing written: an attempt turned away guessed nothing.
+        return Err(UnlockError::TooSoon { wait });
+    }
+    let failures = UnlockFailures {
+        count: before.count.saturating_add(1),
+        last_ms: js_sys::Date::now(),
+    };
+    store.put(&to_js(&failures)?, Some(&name))?.await?;
+    db::finish(transaction).await?;
+    Ok(failures.count)
+}
+
 /// How long the next unlock attempt must still wait, if at all (it survives reloads).
 pub async fn unlock_wait() -> Result<Option<Duration>, StorageError> {
-    let failures = read_failures().await?;
-    let Some(wait) = wait_after(failures.count) else {
-        return Ok(None);
-    };
+    Ok(wait_left(&read_failures().await?))
+}
+
+/// What is left of the wait after `failures`, if anything.
+fn wait_left(failures: &UnlockFailures) -> Option<Duration> {
+    let wait = wait_after(failures.count)?;
     let elapsed_ms = (js_sys::Date::now() - failures.last_ms).max(0.0);
     let remaining_ms = wait.as_millis() as f64 - elapsed_ms;
-    Ok((remaining_ms > 0.0).then(|| Duration::from_millis(remaining_ms.ceil() as u64)))
+    (remaining_ms > 0.0).then(|| Duration::from_millis(remaining_ms.ceil() as u64))
 }
 
 /// The wait imposed after `failures` failed unlocks in a row: none for the first two, then
@@ -283,10 +312,14 @@ struct UnlockFailures {
 }
 
 async fn read_failures() -> Result<UnlockFailures, StorageError> {
-    Ok(db::read_setting(UNLOCK_FAILURES)
-        .await?
+    Ok(failures_in(db::read_setting(UNLOCK_FAILURES).await?))
+}
+
+/// The stored count as read; none, or one in a shape this version does not know, is no failures.
+fn failures_in(value: Option<JsValue>) -> UnlockFailures {
+    value
         .and_then(|value| from_js(&value).ok())
-        .unwrap_or_default())
+        .unwrap_or_default()
 }
 
 async fn write_failures(failures: &UnlockFailures) -> Result<(), StorageError> {

@@ -12,7 +12,7 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use tolem_outbox::limits::{self, LimitError};
+use tolem_outbox::limits::{self, LimitError, Waiting};
 use tolem_outbox::record::{Failure, PaymentDraft, PaymentRecord, State};
 use tolem_outbox::store::{self, StoreError};
 use tolem_protocol::account::AccountKind;
@@ -288,20 +288,36 @@ fn PaymentFlow(provider: ProviderInfo) -> impl IntoView {
         // must fit the point's offline limits. A bill takes no cash: they do not apply.
         let will_wait = action == Action::Defer
             || action == Action::Execute && connection.get_untracked() == Connection::Offline;
-        if will_wait && let Some(record) = session.record_untracked() {
-            let checked = limits::check_defer_now(
-                &record.card.offline,
-                &outbox.waiting_untracked(),
-                draft.split.provider_tiyn,
-            );
-            set_over_limit.set(checked.err());
-            if checked.is_err() {
-                return;
+        let offline = session
+            .record_untracked()
+            .filter(|_| will_wait)
+            .map(|record| record.card.offline);
+        let read_first = offline.is_some() && !untrack(|| outbox.is_loaded());
+        // `try_`: this may run after a read of the storage, when the screen may be gone.
+        let decide = move |waiting: Waiting| {
+            let checked = offline.map_or(Ok(()), |offline| {
+                limits::check_defer_now(&offline, &waiting, draft.split.provider_tiyn)
+            });
+            set_over_limit.try_set(checked.err());
+            if checked.is_ok() {
+                set_stage.try_set(Stage::Confirm(draft, action));
             }
-        } else {
-            set_over_limit.set(None);
+        };
+        if !read_first {
+            decide(outbox.waiting_untracked());
+            return;
         }
-        set_stage.set(Stage::Confirm(draft, action));
+        // Until the outbox has read the phone's storage it holds the default, "nothing waits":
+        // checked against that, a deferral could take the point past its limits. What really
+        // waits is read here instead (a moment, before the confirmation shows).
+        spawn_local(async move {
+            match store::waiting_summary().await {
+                Ok(waiting) => decide(waiting),
+                Err(error) => {
+                    set_stage.try_set(Stage::NotSaved(NotSaved::Store(error), action));
+                }
+            }
+        });
     };
 
     let confirm = move |draft: PaymentDraft, action: Action| {
