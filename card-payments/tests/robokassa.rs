@@ -1,16 +1,18 @@
 //! Guards the Robokassa adapter against the emulator over real HTTP: the signed link and the
 //! page's checks of it, ResultURL answered `OK{InvId}` and re-sent until then, the signed
 //! success redirect, refusals that only redirect, exact amounts, and refunds through
-//! OpStateExt and the JWT refund API.
+//! OpStateExt and the JWT refund API; signatures with the hash the shop is set to, and test
+//! links signed with the shop's test passwords, not its working ones.
 
 mod common;
 
 use common::{Fixture, control_get, control_post, eventually, order, start};
 use serde_json::json;
-use tolem_card_payments::robokassa::signature;
+use tolem_card_payments::config::{RobokassaSettings, service_for_robokassa};
+use tolem_card_payments::robokassa::hash::HashAlgorithm;
 use tolem_card_payments::{
-    NotificationError, NotificationKind, PageLanguage, RefundProgress, ServiceError, Verdict,
-    service_for,
+    NotificationError, NotificationKind, PageLanguage, PaymentService, RefundProgress,
+    ServiceConfig, ServiceError, Verdict, service_for,
 };
 
 async fn pay(fixture: &Fixture, invoice: u32, amount_tiyn: i64, card: &str) -> common::Page {
@@ -49,7 +51,10 @@ async fn a_paid_link_sends_result_url_and_returns_to_the_shop_signed() {
     assert_eq!(get("OutSum").as_deref(), Some("1500.00"));
     assert_eq!(get("InvId").as_deref(), Some("201"));
     assert_eq!(get("Culture").as_deref(), Some("en"));
-    let expected = signature::md5_hex("1500.00:201:password1").to_uppercase();
+    // A test payment's redirect, signed with the test Password #1.
+    let expected = HashAlgorithm::Md5
+        .hex("1500.00:201:test-password1")
+        .to_uppercase();
     assert_eq!(get("SignatureValue"), Some(expected));
 
     let result = result_for(&fixture, 201).await;
@@ -284,5 +289,199 @@ async fn a_refund_is_followed_until_the_service_finishes_or_cancels_it() {
     assert!(
         matches!(&unknown, Err(error) if error.refusal().is_none()),
         "{unknown:?}"
+    );
+}
+
+/// A Robokassa adapter at the fixture's emulator: `config` changed by `change`, the shop's
+/// Password #3, and `hash`.
+fn adapter_at(
+    fixture: &Fixture,
+    hash: HashAlgorithm,
+    change: impl FnOnce(&mut ServiceConfig),
+) -> Box<dyn PaymentService> {
+    let mut config = fixture.emulator.robokassa_config();
+    change(&mut config);
+    let settings = RobokassaSettings {
+        hash,
+        ..fixture.emulator.robokassa_settings()
+    };
+    service_for_robokassa(&config, &settings).unwrap()
+}
+
+/// A shop whose technical settings say SHA256: the customer sent with the adapter's link gets
+/// the card page (not error 29), pays, and comes back to the shop with a SHA256-signed
+/// redirect. An adapter left at MD5 — all it could do before the setting — is refused, in
+/// words the customer sees.
+#[tokio::test]
+async fn a_sha256_shop_takes_links_signed_with_sha256_and_refuses_md5_ones() {
+    let fixture = start(&["--robokassa-hash", "sha256"]).await;
+    let link = fixture
+        .robokassa
+        .create_order(&order(211, 150_000, PageLanguage::Ru))
+        .await
+        .unwrap()
+        .redirect_url;
+    let opened = fixture.browser.get(&link).await;
+    assert_eq!(opened.status, 303, "{}", opened.body);
+    let card_page = fixture
+        .browser
+        .get(opened.location.as_deref().unwrap())
+        .await;
+    assert!(
+        card_page.body.contains("Оплата картой"),
+        "{}",
+        card_page.body
+    );
+    let paid = fixture
+        .browser
+        .pay(&link, "4111111111111111", "12/35", false)
+        .await;
+    assert_eq!(paid.status, 303, "{}", paid.body);
+    let back = url::Url::parse(paid.location.as_deref().unwrap()).unwrap();
+    let signature_value = back
+        .query_pairs()
+        .find(|(name, _)| name == "SignatureValue")
+        .map(|(_, value)| value.into_owned());
+    assert_eq!(
+        signature_value,
+        Some(
+            HashAlgorithm::Sha256
+                .hex("1500.00:211:test-password1")
+                .to_uppercase()
+        )
+    );
+    assert_eq!(result_for(&fixture, 211).await.amount_tiyn, 150_000);
+
+    let md5 = adapter_at(&fixture, HashAlgorithm::Md5, |_| {});
+    let link = md5
+        .create_order(&order(212, 10_000, PageLanguage::Ru))
+        .await
+        .unwrap()
+        .redirect_url;
+    let refused = fixture.browser.get(&link).await;
+    assert_eq!(refused.status, 400);
+    assert!(
+        refused
+            .body
+            .contains("29: Неверный параметр SignatureValue"),
+        "{}",
+        refused.body
+    );
+}
+
+/// A shop set to SHA512 signs its ResultURL with SHA512: the adapter set the same reads it as
+/// the payment and answers `OK{InvId}`, which ends the service's sending; one left at MD5
+/// refuses every such notification as forged, and the service keeps sending.
+#[tokio::test]
+async fn a_sha512_shops_result_url_is_read_and_answered() {
+    let fixture = start(&["--robokassa-hash", "sha512"]).await;
+    pay(&fixture, 213, 150_000, "4111111111111111").await;
+    let result = result_for(&fixture, 213).await;
+    assert_eq!(
+        (result.kind, result.amount_tiyn),
+        (NotificationKind::Pay, 150_000)
+    );
+    let delivery = eventually("OK213 taken", || async {
+        fixture
+            .emulator
+            .emulator
+            .deliveries()
+            .into_iter()
+            .find(|d| d.answered)
+    })
+    .await;
+    assert_eq!(delivery.attempts[0].answer.as_deref(), Some("OK213"));
+    let body = &delivery.body;
+    let md5 = adapter_at(&fixture, HashAlgorithm::Md5, |_| {});
+    let incoming = tolem_card_payments::Incoming {
+        path: "result",
+        query: "",
+        headers: &[],
+        body: body.as_bytes(),
+    };
+    assert_eq!(
+        md5.read_notification(&incoming),
+        Err(NotificationError::BadSignature)
+    );
+}
+
+/// Robokassa's test mode has its own Passwords #1 and #2: a test link signed with the working
+/// Password #1 (what a gateway in test mode signed with when it had only one pair) is refused;
+/// signed with the test one, it opens. A live link is still checked with the working one, and
+/// its payment's ResultURL is signed with the working Password #2.
+#[tokio::test]
+async fn test_links_need_the_test_passwords_and_live_ones_the_working_ones() {
+    let fixture = start(&[]).await;
+    let working = |config: &mut ServiceConfig| {
+        config.secret = fixture
+            .emulator
+            .emulator
+            .settings
+            .robokassa_password1
+            .clone();
+        config.secret2 = Some(
+            fixture
+                .emulator
+                .emulator
+                .settings
+                .robokassa_password2
+                .clone(),
+        );
+    };
+    let test_with_working = adapter_at(&fixture, HashAlgorithm::Md5, working);
+    let link = test_with_working
+        .create_order(&order(214, 10_000, PageLanguage::Ru))
+        .await
+        .unwrap()
+        .redirect_url;
+    assert!(link.contains("IsTest=1"), "{link}");
+    let refused = fixture.browser.get(&link).await;
+    assert!(
+        refused
+            .body
+            .contains("29: Неверный параметр SignatureValue"),
+        "{}",
+        refused.body
+    );
+    let paid = pay(&fixture, 214, 10_000, "4111111111111111").await;
+    assert_eq!(paid.status, 303, "{}", paid.body);
+    assert!(result_for(&fixture, 214).await.test);
+
+    let live = adapter_at(&fixture, HashAlgorithm::Md5, |config| {
+        working(config);
+        config.test = false;
+    });
+    let link = live
+        .create_order(&order(215, 10_000, PageLanguage::Ru))
+        .await
+        .unwrap()
+        .redirect_url;
+    assert!(!link.contains("IsTest"), "{link}");
+    let paid = fixture
+        .browser
+        .pay(&link, "4111111111111111", "12/35", false)
+        .await;
+    assert_eq!(paid.status, 303, "{}", paid.body);
+    let delivery = eventually("the live ResultURL", || async {
+        fixture
+            .emulator
+            .emulator
+            .deliveries()
+            .into_iter()
+            .find(|d| d.invoice == "215")
+    })
+    .await;
+    let incoming = tolem_card_payments::Incoming {
+        path: "result",
+        query: "",
+        headers: &[],
+        body: delivery.body.as_bytes(),
+    };
+    let read = live.read_notification(&incoming).unwrap();
+    assert!(!read.test);
+    assert_eq!(
+        fixture.robokassa.read_notification(&incoming),
+        Err(NotificationError::BadSignature),
+        "the test passwords do not check a live payment"
     );
 }

@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use tolem_card_payments::robokassa::hash::HashAlgorithm;
 
 use crate::web::client_ip::TrustedProxies;
 
@@ -149,6 +150,39 @@ pub struct Config {
     #[arg(long, env = "TOLEM_CARD_TEST", value_parser = clap::builder::BoolishValueParser::new(),
           action = clap::ArgAction::SetTrue)]
     pub card_test: bool,
+
+    /// Robokassa's test Password #1, needed with --card-test: Robokassa checks a test payment's
+    /// link with the shop's test passwords (its technical settings, «Параметры проведения
+    /// тестовых платежей»), never with Password #1. Never logged.
+    #[arg(
+        long,
+        env = "TOLEM_CARD_TEST_SECRET",
+        hide_env_values = true,
+        requires = "card_service"
+    )]
+    pub card_test_secret: Option<String>,
+
+    /// Robokassa's test Password #2, needed with --card-test: it signs a test payment's
+    /// ResultURL. Never logged.
+    #[arg(
+        long,
+        env = "TOLEM_CARD_TEST_SECRET2",
+        hide_env_values = true,
+        requires = "card_service"
+    )]
+    pub card_test_secret2: Option<String>,
+
+    /// Robokassa: the hash its shop's technical settings name for signatures («Алгоритм
+    /// расчета хеша»): md5, ripemd160, sha1, sha256, sha384 or sha512. Another one than the
+    /// shop's has every payment link refused (error 29) and every ResultURL taken for a
+    /// forgery. TipTop Pay ignores it.
+    #[arg(
+        long,
+        env = "TOLEM_CARD_HASH",
+        value_name = "ALGORITHM",
+        default_value = "md5"
+    )]
+    pub card_hash: HashAlgorithm,
 
     /// The longest a card bill stays payable after the cashier made it, in minutes (a bill
     /// may ask for less).
@@ -380,6 +414,11 @@ mod tests {
         assert!(config.trusted_proxies.is_empty());
         assert_eq!(config.tls_cert, None);
         assert_eq!(config.http_redirect_port, None);
+        assert_eq!(
+            config.card_hash,
+            HashAlgorithm::Md5,
+            "what shops start with"
+        );
     }
 
     #[test]
@@ -483,6 +522,17 @@ mod tests {
         assert!(config.demo);
         assert_eq!(config.log_format, LogFormat::Json);
         assert!(config.secure_cookies);
+        let card = |hash: &str| {
+            Config::try_parse_from([
+                "tolem-gateway",
+                "--card-service",
+                "robokassa",
+                "--card-hash",
+                hash,
+            ])
+        };
+        assert_eq!(card("SHA256").unwrap().card_hash, HashAlgorithm::Sha256);
+        assert!(card("gost").is_err());
     }
 
     #[test]

@@ -220,7 +220,7 @@ fn authorize(emulator: &Arc<Emulator>, transaction_id: u64) -> Response {
         }
         ServiceKind::Robokassa => {
             robokassa::send_result(emulator, &order.id);
-            robokassa::success_redirect(&order, &emulator.settings.robokassa_password1.0)
+            robokassa::success_redirect(&order, &emulator.settings)
         }
     };
     match redirect {

@@ -126,11 +126,13 @@ fn build(
         .ok_or("no order for this invoice")?;
     if service == ServiceKind::Robokassa {
         // The signature is in the body: a forgery is signed with a wrong Password #2.
-        let mut password = emulator.settings.robokassa_password2.0.clone();
+        let settings = &emulator.settings;
+        let mut password = settings.robokassa_password2_for(order.test).0.clone();
         if request.forge {
             password.push_str("-forged");
         }
-        return Ok((order.id.clone(), robokassa::result_body(&order, &password)));
+        let body = robokassa::result_body(&order, &password, settings.robokassa_hash);
+        return Ok((order.id.clone(), body));
     }
     let previous = ledger
         .deliveries

@@ -56,7 +56,7 @@ use std::sync::Arc;
 pub use options::Options;
 pub use state::{Delivery, Emulator, Faults, Order, Refund, Routing};
 
-use crate::config::{Secret, ServiceConfig};
+use crate::config::{RobokassaSettings, Secret, ServiceConfig};
 use crate::service::ServiceKind;
 
 /// Why the emulator did not start, or stopped.
@@ -99,7 +99,8 @@ impl InProcess {
         }
     }
 
-    /// The configuration that points Robokassa's adapter at this emulator (test mode).
+    /// The configuration that points Robokassa's adapter at this emulator (test mode, so
+    /// with the shop's test Passwords #1 and #2).
     pub fn robokassa_config(&self) -> ServiceConfig {
         let settings = &self.emulator.settings;
         ServiceConfig {
@@ -107,8 +108,8 @@ impl InProcess {
             api_url: self.url.clone(),
             page_url: Some(format!("{}/Merchant/Index.aspx", self.url)),
             login: settings.robokassa_login.clone(),
-            secret: settings.robokassa_password1.clone(),
-            secret2: Some(settings.robokassa_password2.clone()),
+            secret: settings.robokassa_test_password1.clone(),
+            secret2: Some(settings.robokassa_test_password2.clone()),
             test: true,
         }
     }
@@ -116,6 +117,14 @@ impl InProcess {
     /// Robokassa's Password #3, for [`crate::service_for_with_refund_key`].
     pub fn robokassa_password3(&self) -> Secret {
         self.emulator.settings.robokassa_password3.clone()
+    }
+
+    /// Password #3 and the shop's hash, for [`crate::config::service_for_robokassa`].
+    pub fn robokassa_settings(&self) -> RobokassaSettings {
+        RobokassaSettings {
+            refund_key: Some(self.robokassa_password3()),
+            hash: self.emulator.settings.robokassa_hash,
+        }
     }
 }
 

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::config::Secret;
+use crate::robokassa::hash::HashAlgorithm;
 
 use super::state::{Faults, RetryPolicy, Routing, Settings};
 
@@ -56,6 +57,19 @@ pub struct Options {
     /// Robokassa's Password #3 (the refund API's JWT key).
     #[arg(long, default_value = "password3", value_parser = secret)]
     pub robokassa_password3: Secret,
+    /// Robokassa's test Password #1: a link with IsTest=1 is checked with it (and its success
+    /// redirect signed), never with Password #1.
+    #[arg(long, default_value = "test-password1", value_parser = secret)]
+    pub robokassa_test_password1: Secret,
+    /// Robokassa's test Password #2: signs the ResultURL of a test payment (and OpStateExt
+    /// about one is checked with it).
+    #[arg(long, default_value = "test-password2", value_parser = secret)]
+    pub robokassa_test_password2: Secret,
+    /// The hash the Robokassa shop's technical settings name for its signatures: md5,
+    /// ripemd160, sha1, sha256, sha384 or sha512. Links signed with another are refused
+    /// (error 29), and notifications are signed with this one.
+    #[arg(long, value_name = "ALGORITHM", default_value = "md5")]
+    pub robokassa_hash: HashAlgorithm,
     /// The gateway's ResultURL. Settable later with POST /control/config.
     #[arg(long, value_name = "URL")]
     pub robokassa_result_url: Option<String>,
@@ -128,6 +142,9 @@ impl Options {
             robokassa_password1: self.robokassa_password1.clone(),
             robokassa_password2: self.robokassa_password2.clone(),
             robokassa_password3: self.robokassa_password3.clone(),
+            robokassa_test_password1: self.robokassa_test_password1.clone(),
+            robokassa_test_password2: self.robokassa_test_password2.clone(),
+            robokassa_hash: self.robokassa_hash,
             retry: RetryPolicy {
                 base: Duration::from_millis(self.retry_base_ms),
                 max: Duration::from_millis(self.retry_max_ms.max(self.retry_base_ms)),
@@ -212,6 +229,11 @@ mod tests {
         assert_eq!(options.listen.to_string(), "127.0.0.1:8092");
         assert_eq!(options.fail_notifications, 2);
         assert_eq!(options.robokassa_password1.0, "password1");
+        assert_eq!(options.robokassa_test_password1.0, "test-password1");
+        assert_eq!(options.robokassa_hash, HashAlgorithm::Md5);
+        let sha256 = Options::try_parse_from(["emulator", "--robokassa-hash", "SHA256"]).unwrap();
+        assert_eq!(sha256.settings().robokassa_hash, HashAlgorithm::Sha256);
+        assert!(Options::try_parse_from(["emulator", "--robokassa-hash", "gost"]).is_err());
         let text = format!("{options:?} {:?}", options.settings());
         assert!(!text.contains("s3cr3t"), "{text}");
         let routing = options.routing("127.0.0.1:9000".parse().unwrap());

@@ -2,6 +2,12 @@
 //! signed link checked as the docs say), ResultURL and the redirects, OpStateExt, and the
 //! refund API (`/RefundService/Refund/Create`, `/RefundService/Refund/GetState`). Sources are
 //! in [`crate::robokassa`].
+//!
+//! Like a real shop, the emulated one has a hash algorithm (`--robokassa-hash`, MD5 unless
+//! given) and a set of test passwords apart from the working ones: a link with `IsTest=1` is
+//! checked with the test Password #1, and its payment's ResultURL is signed with the test
+//! Password #2 — so a gateway with the wrong hash, or signing test links with its working
+//! passwords, is refused as Robokassa would refuse it (error 29).
 
 use std::sync::Arc;
 
@@ -14,6 +20,7 @@ use serde_json::value::RawValue;
 
 use crate::form::Fields;
 use crate::money;
+use crate::robokassa::hash::HashAlgorithm;
 use crate::robokassa::op_state::{self, OpState};
 use crate::robokassa::signature::{self, PaymentBase};
 use crate::robokassa::{CURRENCY, jwt};
@@ -22,7 +29,7 @@ use crate::service::{PageLanguage, ServiceKind};
 use super::http::html;
 use super::notify;
 use super::pages;
-use super::state::{Emulator, Order, PaymentStatus, Refund, RefundState};
+use super::state::{Emulator, Order, PaymentStatus, Refund, RefundState, Settings};
 
 /// The page's numbered errors used here («Типовые ошибки интерфейса оплаты»).
 fn error(language: PageLanguage, code: u16) -> Response {
@@ -111,9 +118,13 @@ pub async fn index(
         fail_url2,
         user: &user,
     };
-    let signed = fields
-        .get("SignatureValue")
-        .is_some_and(|given| signature::verify(&base.text(&settings.robokassa_password1.0), given));
+    // "Для работы в тестовом режиме обязателен параметр IsTest", and a test link is signed
+    // with the test Password #1 (docs.robokassa.kz, «Тестовый режим»).
+    let test = fields.get("IsTest") == Some("1");
+    let password1 = settings.robokassa_password1_for(test);
+    let signed = fields.get("SignatureValue").is_some_and(|given| {
+        signature::verify(&base.text(&password1.0), given, settings.robokassa_hash)
+    });
     if !signed {
         return error(language, 29);
     }
@@ -149,7 +160,7 @@ pub async fn index(
             culture: fields.get("Culture").map(str::to_owned),
             success_url: success_url2.map(|(url, _)| url.to_owned()),
             fail_url: fail_url2.map(|(url, _)| url.to_owned()),
-            test: fields.get("IsTest") == Some("1"),
+            test,
             paid: false,
             op_key: None,
             user,
@@ -162,9 +173,11 @@ pub async fn index(
 }
 
 /// ResultURL's body: `OutSum`, `InvId`, `Fee`, `EMail`, `SignatureValue` (upper-case hex of
-/// `OutSum:InvId:Пароль#2[:Shp_…]`), `PaymentMethod`, `IncCurrLabel`, the `Shp_` parameters;
-/// `IsTest=1` for a test payment, which (per the docs) carries no e-mail.
-pub fn result_body(order: &Order, password2: &str) -> String {
+/// the shop's hash of `OutSum:InvId:Пароль#2[:Shp_…]`), `PaymentMethod`, `IncCurrLabel`, the
+/// `Shp_` parameters; `IsTest=1` for a test payment, which (per the docs) carries no e-mail.
+/// `password2` is the order's: the test one for a test payment
+/// ([`super::state::Settings::robokassa_password2_for`]).
+pub fn result_body(order: &Order, password2: &str, hash: HashAlgorithm) -> String {
     let text = signature::result_text(&order.amount, &order.invoice, password2, &order.user);
     let mut fields: Vec<(String, String)> = vec![
         ("OutSum".into(), order.amount.clone()),
@@ -180,10 +193,7 @@ pub fn result_body(order: &Order, password2: &str) -> String {
     if let (Some(email), false) = (email, order.test) {
         fields.push(("EMail".into(), email));
     }
-    fields.push((
-        "SignatureValue".into(),
-        signature::md5_hex(&text).to_uppercase(),
-    ));
+    fields.push(("SignatureValue".into(), hash.hex(&text).to_uppercase()));
     fields.push(("PaymentMethod".into(), "BankCard".into()));
     fields.push(("IncCurrLabel".into(), "BankCard".into()));
     if order.test {
@@ -195,10 +205,12 @@ pub fn result_body(order: &Order, password2: &str) -> String {
 
 /// Queues ResultURL for a paid order and delivers it in the background.
 pub fn send_result(emulator: &Arc<Emulator>, order_id: &str) {
+    let settings = &emulator.settings;
     let built = emulator.ledger().order(order_id).map(|order| {
+        let password2 = settings.robokassa_password2_for(order.test);
         (
             order.invoice.clone(),
-            result_body(order, &emulator.settings.robokassa_password2.0),
+            result_body(order, &password2.0, settings.robokassa_hash),
         )
     });
     if let Some((invoice, body)) = built {
@@ -216,15 +228,17 @@ pub fn send_result(emulator: &Arc<Emulator>, order_id: &str) {
 }
 
 /// Where the browser goes after a payment: SuccessUrl2 with `OutSum`, `InvId`,
-/// `SignatureValue` (`OutSum:InvId:Пароль#1[:Shp_…]`) and `Culture`.
-pub fn success_redirect(order: &Order, password1: &str) -> Option<String> {
-    let text = signature::success_text(&order.amount, &order.invoice, password1, &order.user);
+/// `SignatureValue` (the shop's hash of `OutSum:InvId:Пароль#1[:Shp_…]`, the test Password #1
+/// for a test payment) and `Culture`.
+pub fn success_redirect(order: &Order, settings: &Settings) -> Option<String> {
+    let password1 = settings.robokassa_password1_for(order.test);
+    let text = signature::success_text(&order.amount, &order.invoice, &password1.0, &order.user);
     let mut fields = vec![
         ("OutSum".to_owned(), order.amount.clone()),
         ("InvId".to_owned(), order.invoice.clone()),
         (
             "SignatureValue".to_owned(),
-            signature::md5_hex(&text).to_uppercase(),
+            settings.robokassa_hash.hex(&text).to_uppercase(),
         ),
     ];
     fields.extend(order.culture.clone().map(|c| ("Culture".to_owned(), c)));
@@ -273,10 +287,17 @@ pub async fn op_state_ext(
     if login != settings.robokassa_login {
         return xml(answer(op_state::result_code::NO_SHOP, "no such shop").encode());
     }
-    let text = signature::op_state_text(login, invoice, &settings.robokassa_password2.0);
+    // The docs do not say which Password #2 signs a question about a test payment; the
+    // emulator takes the test one, which is all a gateway in test mode is given.
+    let test = emulator
+        .ledger()
+        .latest_order(ServiceKind::Robokassa, invoice)
+        .is_some_and(|order| order.test);
+    let password2 = settings.robokassa_password2_for(test);
+    let text = signature::op_state_text(login, invoice, &password2.0);
     if !fields
         .get("Signature")
-        .is_some_and(|given| signature::verify(&text, given))
+        .is_some_and(|given| signature::verify(&text, given, settings.robokassa_hash))
     {
         return xml(answer(op_state::result_code::BAD_SIGNATURE, "bad signature").encode());
     }

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::config::Secret;
+use crate::robokassa::hash::HashAlgorithm;
 use crate::service::{PageLanguage, ServiceKind};
 
 use super::cards::Outcome;
@@ -27,12 +28,39 @@ pub struct Settings {
     pub robokassa_password1: Secret,
     pub robokassa_password2: Secret,
     pub robokassa_password3: Secret,
+    /// The shop's test Passwords #1 and #2: what links with `IsTest=1`, and the ResultURL and
+    /// success redirect of their payments, are signed with (docs.robokassa.kz, «Тестовый
+    /// режим»: "тестовый набор паролей, не совпадающих с основными рабочими паролями").
+    pub robokassa_test_password1: Secret,
+    pub robokassa_test_password2: Secret,
+    /// The shop's «Алгоритм расчета хеша»: every signature with a Password #1 or #2.
+    pub robokassa_hash: HashAlgorithm,
     pub retry: RetryPolicy,
     /// How long one notification attempt may take.
     pub notify_timeout: Duration,
     /// A certificate authority (PEM) the gateway's HTTPS certificate may be signed by, beside
     /// the public ones: the local one of `scripts/run.sh --lan`.
     pub notify_ca_pem: Option<Vec<u8>>,
+}
+
+impl Settings {
+    /// Robokassa's Password #1 for a payment in test mode or not.
+    pub fn robokassa_password1_for(&self, test: bool) -> &Secret {
+        if test {
+            &self.robokassa_test_password1
+        } else {
+            &self.robokassa_password1
+        }
+    }
+
+    /// Robokassa's Password #2 for a payment in test mode or not.
+    pub fn robokassa_password2_for(&self, test: bool) -> &Secret {
+        if test {
+            &self.robokassa_test_password2
+        } else {
+            &self.robokassa_password2
+        }
+    }
 }
 
 /// How notifications are re-sent until answered.

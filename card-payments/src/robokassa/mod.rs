@@ -19,7 +19,12 @@
 //!   ResultURL and its `OK{InvId}`, SuccessURL/FailURL, SuccessUrl2/FailUrl2, page errors;
 //! * <https://docs.robokassa.ru/script-parameters/> «Параметры скрипта»: the parameters and
 //!   the SignatureValue base, `Shp_` parameters, Culture, Encoding;
-//! * «Тестовый режим»: `IsTest=1`;
+//! * «Тестовый режим» (<https://docs.robokassa.kz/testing-mode>): `IsTest=1`, and "для работы
+//!   в тестовом режиме используется специальный тестовый набор паролей, не совпадающих с
+//!   основными рабочими паролями" — a shop's test Passwords #1 and #2, set apart in its
+//!   technical settings. An adapter in test mode is given those as its `secret`/`secret2`
+//!   ([`ServiceConfig`]): a test link signed with the working Password #1 is refused;
+//! * the hash of every signature: the one the shop's technical settings name ([`hash`]);
 //! * «XML интерфейсы»: OpStateExt (`/Merchant/WebService/Service.asmx/OpStateExt`);
 //! * «Осуществление возвратов по API»: `RefundService/Refund/Create` (JWT, Password #3),
 //!   `Refund/GetState`.
@@ -32,6 +37,7 @@
 //! read it, e.g. glama.ai/mcp/servers/artgas1/robokassa-mcp, "store the requestId from
 //! Refund/Create and poll Refund/GetState"; labels `finished | processing | canceled`.)
 
+pub mod hash;
 pub mod jwt;
 pub mod op_state;
 pub mod signature;
@@ -49,6 +55,7 @@ use crate::service::{
     PaymentService, RefundProgress, Refunded, Reply, ServiceError, ServiceKind, Verdict,
 };
 
+use hash::HashAlgorithm;
 use op_state::OpState;
 use signature::PaymentBase;
 
@@ -78,6 +85,8 @@ pub struct Robokassa {
     op_state: url::Url,
     refund_create: url::Url,
     refund_state: url::Url,
+    /// The shop's «Алгоритм расчета хеша»: every signature with Password #1 or #2.
+    hash: HashAlgorithm,
     test: bool,
     http: Result<reqwest::Client, String>,
 }
@@ -90,6 +99,7 @@ impl fmt::Debug for Robokassa {
             .field("refund_create", &self.refund_create.as_str())
             .field("passwords", &"…")
             .field("refunds", &self.password3.is_some())
+            .field("hash", &self.hash)
             .field("test", &self.test)
             .finish()
     }
@@ -98,10 +108,12 @@ impl fmt::Debug for Robokassa {
 impl Robokassa {
     /// Checks the configuration: `page_url` is the payment page (`…/Merchant/Index.aspx`),
     /// `api_url` the services host the refund API lives on, `secret`/`secret2` Passwords #1
-    /// and #2; `password3` signs refunds (without it, refunds are refused).
+    /// and #2 (in test mode, the shop's test ones); `password3` signs refunds (without it,
+    /// refunds are refused); `hash` is the shop's hash algorithm.
     pub fn new(
         config: &ServiceConfig,
         password3: Option<Secret>,
+        hash: HashAlgorithm,
     ) -> Result<Robokassa, ConfigError> {
         let page_text = config.page_url.as_deref().ok_or(ConfigError::Missing(
             "Robokassa's payment page URL (page_url)",
@@ -140,6 +152,7 @@ impl Robokassa {
             op_state,
             refund_create: client::join(&api, "RefundService/Refund/Create"),
             refund_state: client::join(&api, "RefundService/Refund/GetState"),
+            hash,
             test: config.test,
             http: client::build(),
         })
@@ -183,7 +196,7 @@ impl Robokassa {
         if self.test {
             parameters.push(("IsTest", "1"));
         }
-        let signature_value = base.signature(&self.password1.0);
+        let signature_value = base.signature(&self.password1.0, self.hash);
         parameters.push(("SignatureValue", &signature_value));
         let query = parameters
             .iter()
@@ -201,7 +214,7 @@ impl Robokassa {
     /// OpStateExt for an invoice: its state and OpKey.
     async fn op_state(&self, invoice: u32) -> Result<OpState, ServiceError> {
         let invoice_id = invoice.to_string();
-        let signature = signature::md5_hex(&signature::op_state_text(
+        let signature = self.hash.hex(&signature::op_state_text(
             &self.login,
             &invoice_id,
             &self.password2.0,
@@ -298,7 +311,7 @@ impl PaymentService for Robokassa {
             .cloned()
             .collect();
         let text = signature::result_text(out_sum, inv_id, &self.password2.0, &user);
-        if !signature::verify(&text, given) {
+        if !signature::verify(&text, given, self.hash) {
             tracing::info!(inv_id, "refused a ResultURL: bad SignatureValue");
             return Err(NotificationError::BadSignature);
         }
@@ -544,7 +557,15 @@ mod tests {
     }
 
     fn adapter() -> Robokassa {
-        Robokassa::new(&config(), Some(Secret("password3".into()))).unwrap()
+        adapter_with(HashAlgorithm::Md5)
+    }
+
+    fn adapter_with(hash: HashAlgorithm) -> Robokassa {
+        Robokassa::new(&config(), Some(Secret("password3".into())), hash).unwrap()
+    }
+
+    fn md5_hex(text: &str) -> String {
+        HashAlgorithm::Md5.hex(text)
     }
 
     fn order() -> Order {
@@ -578,7 +599,7 @@ mod tests {
         assert_eq!(get("Culture"), "ru");
         assert_eq!(get("IsTest"), "1");
         assert_eq!(get("SuccessUrl2"), "https://g.kz/ok?bill=42");
-        let expected = signature::md5_hex(
+        let expected = md5_hex(
             "tolem-demo:1500.00:42:https%3A%2F%2Fg.kz%2Fok%3Fbill%3D42:GET:https%3A%2F%2Fg.kz%2Ffail%3Fbill%3D42:GET:password1",
         );
         assert_eq!(get("SignatureValue"), expected);
@@ -587,7 +608,7 @@ mod tests {
     #[test]
     fn reads_a_signed_result_url() {
         let adapter = adapter();
-        let signature_value = signature::md5_hex("1500.00:42:password2").to_uppercase();
+        let signature_value = md5_hex("1500.00:42:password2").to_uppercase();
         let body = format!(
             "OutSum=1500.00&InvId=42&Fee=45.00&EMail=a%40b.kz&SignatureValue={signature_value}&PaymentMethod=BankCard&IncCurrLabel=BankCardPSR&IsTest=1"
         );
@@ -629,8 +650,7 @@ mod tests {
     #[test]
     fn user_parameters_are_part_of_the_result_signature() {
         let adapter = adapter();
-        let signature_value =
-            signature::md5_hex("100.26:450009:password2:Shp_login=Vasya:Shp_oplata=1");
+        let signature_value = md5_hex("100.26:450009:password2:Shp_login=Vasya:Shp_oplata=1");
         let query = format!(
             "OutSum=100.26&InvId=450009&Shp_oplata=1&Shp_login=Vasya&SignatureValue={signature_value}"
         );
@@ -660,19 +680,19 @@ mod tests {
         let mut no_page = config();
         no_page.page_url = None;
         assert!(matches!(
-            Robokassa::new(&no_page, None),
+            Robokassa::new(&no_page, None, HashAlgorithm::Md5),
             Err(ConfigError::Missing(_))
         ));
         let mut wrong_page = config();
         wrong_page.page_url = Some("https://auth.robokassa.kz/pay".into());
         assert!(matches!(
-            Robokassa::new(&wrong_page, None),
+            Robokassa::new(&wrong_page, None, HashAlgorithm::Md5),
             Err(ConfigError::BadUrl(_))
         ));
         let mut no_password2 = config();
         no_password2.secret2 = None;
         assert_eq!(
-            Robokassa::new(&no_password2, None).err(),
+            Robokassa::new(&no_password2, None, HashAlgorithm::Md5).err(),
             Some(ConfigError::Missing("Robokassa's Password #2"))
         );
         let adapter = adapter();
@@ -684,6 +704,45 @@ mod tests {
         assert!(
             !text.contains("password1") && !text.contains("password3"),
             "{text}"
+        );
+    }
+
+    /// A shop set to SHA512: the link is signed with it, its ResultURL is checked with it,
+    /// and an MD5-signed one (all the adapter made before the setting) is refused.
+    #[test]
+    fn signs_and_checks_with_the_shops_hash() {
+        let adapter = adapter_with(HashAlgorithm::Sha512);
+        let link = adapter.payment_link(&order()).unwrap();
+        let signature_value = url::Url::parse(&link)
+            .unwrap()
+            .query_pairs()
+            .find(|(name, _)| name == "SignatureValue")
+            .map(|(_, value)| value.into_owned())
+            .unwrap();
+        assert_eq!(
+            signature_value,
+            HashAlgorithm::Sha512.hex(
+                "tolem-demo:1500.00:42:https%3A%2F%2Fg.kz%2Fok%3Fbill%3D42:GET:https%3A%2F%2Fg.kz%2Ffail%3Fbill%3D42:GET:password1"
+            )
+        );
+        let result = |signature_value: String| {
+            format!("OutSum=1500.00&InvId=42&SignatureValue={signature_value}&IsTest=1")
+        };
+        let read = |body: &str| {
+            adapter.read_notification(&Incoming {
+                path: "result",
+                query: "",
+                headers: &[],
+                body: body.as_bytes(),
+            })
+        };
+        let sha512 = HashAlgorithm::Sha512
+            .hex("1500.00:42:password2")
+            .to_uppercase();
+        assert_eq!(read(&result(sha512)).unwrap().amount_tiyn, 150_000);
+        assert_eq!(
+            read(&result(md5_hex("1500.00:42:password2"))),
+            Err(NotificationError::BadSignature)
         );
     }
 }

@@ -1,6 +1,6 @@
-//! Robokassa's signatures: an MD5 hex digest of parameters joined by `:` with a password in a
-//! documented place (MD5 is the algorithm a shop's technical settings default to; the page
-//! accepts the hex "in any case").
+//! Robokassa's signatures: a hex digest of parameters joined by `:` with a password in a
+//! documented place, made with the hash the shop's technical settings name ([`HashAlgorithm`];
+//! MD5 unless changed there); the page accepts the hex "in any case".
 //!
 //! Sources, docs.robokassa.ru:
 //! * <https://docs.robokassa.ru/script-parameters/> «Параметры скрипта»: the payment link's base is
@@ -15,9 +15,9 @@
 //!   plus the user parameters; SuccessURL's is the same with Пароль#1.
 //! * «XML интерфейсы», OpStateExt: `MerchantLogin:InvoiceID:Пароль#2`.
 
-use md5::{Digest, Md5};
-
 use crate::client::constant_time_eq;
+
+use super::hash::HashAlgorithm;
 
 /// What a payment link signs, besides the password.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -57,8 +57,9 @@ impl PaymentBase<'_> {
         parts.join(":")
     }
 
-    pub fn signature(&self, password1: &str) -> String {
-        md5_hex(&self.text(password1))
+    /// The link's SignatureValue, with the shop's hash.
+    pub fn signature(&self, password1: &str, hash: HashAlgorithm) -> String {
+        hash.hex(&self.text(password1))
     }
 }
 
@@ -89,19 +90,12 @@ pub fn op_state_text(login: &str, invoice_id: &str, password2: &str) -> String {
     format!("{login}:{invoice_id}:{password2}")
 }
 
-/// Lowercase hex MD5 of the UTF-8 text.
-pub fn md5_hex(text: &str) -> String {
-    Md5::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// Whether `given` is the signature of `text`: hex in any case ("число в 16-ричной форме и
-/// любом регистре"), compared in constant time.
-pub fn verify(text: &str, given: &str) -> bool {
+/// Whether `given` is the signature of `text` with the shop's hash: hex in any case ("число в
+/// 16-ричной форме и любом регистре"), compared in constant time. A signature made with
+/// another hash never matches.
+pub fn verify(text: &str, given: &str, hash: HashAlgorithm) -> bool {
     constant_time_eq(
-        md5_hex(text).as_bytes(),
+        hash.hex(text).as_bytes(),
         given.trim().to_ascii_lowercase().as_bytes(),
     )
 }
@@ -139,6 +133,12 @@ pub fn urlencode(text: &str) -> String {
 mod tests {
     use super::*;
 
+    const MD5: HashAlgorithm = HashAlgorithm::Md5;
+
+    fn md5_hex(text: &str) -> String {
+        MD5.hex(text)
+    }
+
     /// Vectors computed by hand with `echo -n TEXT | md5sum`.
     #[test]
     fn known_vectors() {
@@ -150,7 +150,7 @@ mod tests {
         };
         assert_eq!(base.text("password1"), "tolem-demo:1500.00:42:password1");
         assert_eq!(
-            base.signature("password1"),
+            base.signature("password1", MD5),
             "8bd2951605a6ee1a62ba0ad5f30d5211"
         );
         assert_eq!(
@@ -174,8 +174,18 @@ mod tests {
         let text = result_text("100.26", "450009", "password2", &user);
         assert_eq!(text, "100.26:450009:password2:Shp_login=Vasya:Shp_oplata=1");
         assert_eq!(md5_hex(&text), "454f2b45fad7ec51599bdcc6d2b1a319");
-        assert!(verify(&text, "454F2B45FAD7EC51599BDCC6D2B1A319"));
-        assert!(!verify(&text, "454f2b45fad7ec51599bdcc6d2b1a318"));
+        assert!(verify(&text, "454F2B45FAD7EC51599BDCC6D2B1A319", MD5));
+        assert!(!verify(&text, "454f2b45fad7ec51599bdcc6d2b1a318", MD5));
+        // The shop set to SHA256 (`echo -n TEXT | sha256sum`): the same base, another
+        // signature; MD5's is not taken.
+        let sha256 = HashAlgorithm::Sha256.hex(&text);
+        assert_eq!(
+            sha256,
+            "20e6194684821143f002fd280c482fbca93dea73d5ca8f8fb55d1c93e47deb82"
+        );
+        assert!(verify(&text, &sha256.to_uppercase(), HashAlgorithm::Sha256));
+        assert!(!verify(&text, &md5_hex(&text), HashAlgorithm::Sha256));
+        assert!(!verify(&text, &sha256, MD5));
     }
 
     #[test]
@@ -193,7 +203,7 @@ mod tests {
             "demo:1.00:7:https%3A%2F%2Fshop.kz%2Fok:GET:https%3A%2F%2Fshop.kz%2Ffail:GET:password1"
         );
         assert_eq!(
-            base.signature("password1"),
+            base.signature("password1", MD5),
             "1a65ed597172bf4b7ea528ac8d16dc98"
         );
         let everything = PaymentBase {

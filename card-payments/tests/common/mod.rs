@@ -14,11 +14,12 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
+use tolem_card_payments::config::service_for_robokassa;
 pub use tolem_card_payments::emulator::customer::{Browser, Page};
 use tolem_card_payments::emulator::{self, InProcess};
 use tolem_card_payments::{
     Incoming, Notification, NotificationError, NotificationKind, Order, PageLanguage,
-    PaymentService, Verdict, service_for, service_for_with_refund_key,
+    PaymentService, Verdict, service_for,
 };
 
 /// How long a state may take to come on a busy machine.
@@ -139,7 +140,8 @@ pub struct Fixture {
 }
 
 /// Starts the emulator (fast retries, plus `args`) and the stand-in gateway, and points the
-/// emulator's notifications at it: set on the handle after start, as gateway tests do.
+/// emulator's notifications at it: set on the handle after start, as gateway tests do. The
+/// Robokassa adapter is set up as the emulated shop is (its test passwords, its hash).
 pub async fn start(args: &[&str]) -> Fixture {
     let mut all = vec![
         "--retry-base-ms",
@@ -156,11 +158,8 @@ pub async fn start(args: &[&str]) -> Fixture {
     let tiptop: Arc<dyn PaymentService> =
         Arc::from(service_for(&emulator.tiptop_config()).expect("a TipTop Pay adapter"));
     let robokassa: Arc<dyn PaymentService> = Arc::from(
-        service_for_with_refund_key(
-            &emulator.robokassa_config(),
-            Some(emulator.robokassa_password3()),
-        )
-        .expect("a Robokassa adapter"),
+        service_for_robokassa(&emulator.robokassa_config(), &emulator.robokassa_settings())
+            .expect("a Robokassa adapter"),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());

@@ -86,11 +86,19 @@ pub enum CardConfigError {
     Config(#[from] tolem_card_payments::ConfigError),
     #[error("--card-{0} is needed with --card-service")]
     Missing(&'static str),
+    /// Robokassa in test mode without its test passwords: every test link would be refused.
+    #[error(
+        "--card-{0} is needed with --card-service robokassa --card-test: Robokassa checks test \
+         payments with the shop's test Passwords #1 and #2 (its technical settings), not with \
+         Passwords #1 and #2"
+    )]
+    MissingTestPassword(&'static str),
 }
 
 /// The card settings from the gateway's configuration: no service unless `--card-service`.
 pub fn from_config(config: &crate::config::Config) -> Result<CardPayments, CardConfigError> {
-    use tolem_card_payments::{Secret, ServiceConfig, service_for_with_refund_key};
+    use tolem_card_payments::config::{RobokassaSettings, service_for_robokassa};
+    use tolem_card_payments::{Secret, ServiceConfig};
     let lifetime = i64::from(config.bill_lifetime_min) * 60 * 1000;
     let mut card = CardPayments {
         bill_lifetime_ms: lifetime,
@@ -104,6 +112,29 @@ pub fn from_config(config: &crate::config::Config) -> Result<CardPayments, CardC
     else {
         return Ok(card);
     };
+    // Robokassa's test mode has passwords of its own ("тестовый набор паролей, не совпадающих
+    // с основными рабочими паролями", docs.robokassa.kz, «Тестовый режим»): the adapter signs
+    // and checks with them, and Passwords #1 and #2 are not needed.
+    let (secret, secret2) = if kind == ServiceKind::Robokassa && config.card_test {
+        let test_secret = |value: &Option<String>, name| {
+            value
+                .clone()
+                .filter(|v| !v.is_empty())
+                .ok_or(CardConfigError::MissingTestPassword(name))
+        };
+        (
+            test_secret(&config.card_test_secret, "test-secret")?,
+            Some(test_secret(&config.card_test_secret2, "test-secret2")?),
+        )
+    } else {
+        (
+            config
+                .card_secret
+                .clone()
+                .ok_or(CardConfigError::Missing("secret"))?,
+            config.card_secret2.clone(),
+        )
+    };
     let settings = ServiceConfig {
         kind,
         api_url: config
@@ -115,18 +146,14 @@ pub fn from_config(config: &crate::config::Config) -> Result<CardPayments, CardC
             .card_login
             .clone()
             .ok_or(CardConfigError::Missing("login"))?,
-        secret: Secret(
-            config
-                .card_secret
-                .clone()
-                .ok_or(CardConfigError::Missing("secret"))?,
-        ),
-        secret2: config.card_secret2.clone().map(Secret),
+        secret: Secret(secret),
+        secret2: secret2.map(Secret),
         test: config.card_test,
     };
-    let refund_key = config.card_secret3.clone().map(Secret);
-    card.service = Some(Arc::from(service_for_with_refund_key(
-        &settings, refund_key,
-    )?));
+    let robokassa = RobokassaSettings {
+        refund_key: config.card_secret3.clone().map(Secret),
+        hash: config.card_hash,
+    };
+    card.service = Some(Arc::from(service_for_robokassa(&settings, &robokassa)?));
     Ok(card)
 }

@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use tolem_card_payments::{
     PaymentService, ServiceConfig,
+    config::service_for_robokassa,
     emulator::{InProcess, customer::Browser},
     service_for_with_refund_key,
 };
-use tolem_gateway::card::{CardPayments, refund::Worker};
+use tolem_gateway::card::{CardConfigError, CardPayments, refund::Worker};
 use tolem_protocol::{
     bill,
     messages::{Bill, Payment, Request, Step},
@@ -57,17 +58,57 @@ pub async fn start(service: Service) -> CardFixture {
             },
             None,
         ),
-        Service::Robokassa => service_for_with_refund_key(
-            &emulator.robokassa_config(),
-            Some(emulator.robokassa_password3()),
-        ),
+        Service::Robokassa => {
+            service_for_robokassa(&emulator.robokassa_config(), &emulator.robokassa_settings())
+        }
     }
     .unwrap();
-    let gateway = super::start_with_card(CardPayments {
-        service: Some(adapter.into()),
-        ..CardPayments::default()
-    })
-    .await;
+    serve(
+        emulator,
+        CardPayments {
+            service: Some(adapter.into()),
+            ..CardPayments::default()
+        },
+    )
+    .await
+}
+
+/// Starts the emulator with `emulator_args` (quick notification retries besides) and a gateway
+/// set up for its Robokassa shop by the gateway's own flags, read as `tolem-gateway` reads
+/// them at start ([`tolem_gateway::card::from_config`]): the service, its addresses and login,
+/// then `flags` — passwords, `--card-test`, `--card-hash`. A configuration the gateway would
+/// not start with is its error.
+pub async fn start_robokassa_configured(
+    emulator_args: &[&str],
+    flags: &[&str],
+) -> Result<CardFixture, CardConfigError> {
+    use clap::Parser;
+    let mut args = vec!["--retry-base-ms", "50", "--retry-max-ms", "400"];
+    args.extend_from_slice(emulator_args);
+    let emulator = tolem_card_payments::emulator::start_in_process(&args)
+        .await
+        .unwrap();
+    let page = format!("{}/Merchant/Index.aspx", emulator.url);
+    let mut command_line = vec![
+        "tolem-gateway",
+        "--card-service",
+        "robokassa",
+        "--card-api-url",
+        &emulator.url,
+        "--card-page-url",
+        &page,
+        "--card-login",
+        &emulator.emulator.settings.robokassa_login,
+    ];
+    command_line.extend_from_slice(flags);
+    let config = tolem_gateway::config::Config::try_parse_from(command_line).unwrap();
+    let card = tolem_gateway::card::from_config(&config)?;
+    Ok(serve(emulator, card).await)
+}
+
+/// A gateway paying bills through `card`, and the emulator's notifications pointed at it.
+async fn serve(emulator: InProcess, card: CardPayments) -> CardFixture {
+    let gateway = super::start_with_card(card).await;
     emulator
         .emulator
         .set_tiptop_notify_url(format!("{}/api/card/tiptop", gateway.url));
