@@ -24,7 +24,7 @@ use tolem_protocol::messages::{
     AccountCheck, Message, Outcome, ProviderRefusal, Request, Response, Step,
 };
 use tolem_protocol::signing::{
-    GATEWAY_SIGNER, KEY_HEADER, SIGNATURE_HEADER, Signed, bound_answer, request_digest,
+    GATEWAY_SIGNER, KEY_HEADER, SIGNATURE_HEADER, Signed, bound_answer, exchange_digest,
 };
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::*;
@@ -49,30 +49,33 @@ fn serve_checks_ahead(
     account: Option<AccountCheck>,
     ahead_ms: i64,
 ) -> js_sys::Function {
-    let answer = Closure::<dyn Fn(String) -> js_sys::Array>::new(move |text: String| {
-        let request = Request::decode(text.as_bytes()).unwrap();
-        let response = Response {
-            v: PROTOCOL_VERSION,
-            session: Some(request.session),
-            code,
-            outcome: Some(Outcome::Checked {
-                account: account.clone(),
-            }),
-            gateway_time_ms: js_sys::Date::now() as i64 + ahead_ms,
-            retry_after_s: None,
-        };
-        // Bound to the request's bytes, as the real gateway answers (issue 13 item 11).
-        let bytes = response.encode();
-        let signature = gateway_key().sign(&bound_answer(&request_digest(text.as_bytes()), &bytes));
-        [
-            String::from_utf8(bytes).unwrap(),
-            GATEWAY_SIGNER.to_owned(),
-            signature.to_string(),
-        ]
-        .iter()
-        .map(|s| JsValue::from_str(s))
-        .collect()
-    });
+    let answer = Closure::<dyn Fn(String, String, String) -> js_sys::Array>::new(
+        move |text: String, signer: String, signed: String| {
+            let request = Request::decode(text.as_bytes()).unwrap();
+            let response = Response {
+                v: PROTOCOL_VERSION,
+                session: Some(request.session),
+                code,
+                outcome: Some(Outcome::Checked {
+                    account: account.clone(),
+                }),
+                gateway_time_ms: js_sys::Date::now() as i64 + ahead_ms,
+                retry_after_s: None,
+            };
+            // Bound to the request as it was sent, as the real gateway answers (issue 13 item 11).
+            let bytes = response.encode();
+            let digest = exchange_digest("check", &signer, &signed, text.as_bytes());
+            let signature = gateway_key().sign(&bound_answer(&digest, &bytes));
+            [
+                String::from_utf8(bytes).unwrap(),
+                GATEWAY_SIGNER.to_owned(),
+                signature.to_string(),
+            ]
+            .iter()
+            .map(|s| JsValue::from_str(s))
+            .collect()
+        },
+    );
     let health = format!(
         r#"{{"status":"ok","version":"test","database":"ok","protocol":{PROTOCOL_VERSION}}}"#
     );
@@ -90,7 +93,8 @@ fn serve_checks_ahead(
            return request.clone().text().then((text) => {
              globalThis.checkRequests.push([
                text, request.headers.get(keyHeader), request.headers.get(signatureHeader)]);
-             const [body, signer, signature] = answer(text);
+             const [body, signer, signature] = answer(text,
+               request.headers.get(keyHeader) || '', request.headers.get(signatureHeader) || '');
              const headers = new Headers();
              headers.set(keyHeader, signer);
              headers.set(signatureHeader, signature);

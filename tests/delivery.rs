@@ -16,7 +16,7 @@ use support::catalogue::keep_sample_catalogue;
 use support::payments::{forget_payments, signed, store_in_state};
 use support::*;
 use tolem_outbox::db::{self, HISTORY};
-use tolem_outbox::record::{PaymentRecord, State};
+use tolem_outbox::record::{PaymentRecord, SignedRequest, State};
 use tolem_outbox::store;
 use tolem_protocol::PROTOCOL_VERSION;
 use tolem_protocol::codes::ResultCode;
@@ -25,7 +25,7 @@ use tolem_protocol::messages::{
     Response,
 };
 use tolem_protocol::signing::{
-    GATEWAY_SIGNER, KEY_HEADER, SIGNATURE_HEADER, Signed, bound_answer, request_digest,
+    GATEWAY_SIGNER, KEY_HEADER, SIGNATURE_HEADER, Signed, bound_answer, exchange_digest,
 };
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::*;
@@ -215,14 +215,15 @@ async fn a_record_stored_before_delivery_existed_still_loads() {
 }
 
 /// Serves the gateway's signed `answer` to the status query of its session in place of the
-/// network (every other request goes out as usual) — bound to `query`, the bytes of that status
+/// network (every other request goes out as usual) — bound to `query`, that signed status
 /// query, as the gateway binds its answers; counts the status queries in
 /// `globalThis.statusQueries`. Returns a function that puts the real `fetch` back.
-fn serve_status_answer(answer: &Response, query: &[u8]) -> js_sys::Function {
+fn serve_status_answer(answer: &Response, query: &SignedRequest) -> js_sys::Function {
     let body = answer.encode();
+    let digest = exchange_digest("status", &query.signer, &query.signature, query.bytes());
     let signed = Signed {
         signer: GATEWAY_SIGNER.to_owned(),
-        signature: gateway_key().sign(&bound_answer(&request_digest(query), &body)),
+        signature: gateway_key().sign(&bound_answer(&digest, &body)),
         body,
     };
     let install = js_sys::Function::new_with_args(
@@ -298,7 +299,7 @@ async fn a_payment_on_its_way_is_refreshed_while_the_history_is_open() {
         gateway_time_ms: now(),
         retry_after_s: None,
     };
-    let restore = serve_status_answer(&answer, record.payment.status.bytes());
+    let restore = serve_status_answer(&answer, &record.payment.status);
 
     let session = record.session().to_string();
     let app = start_in_russian_at("/history");

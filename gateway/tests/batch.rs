@@ -22,7 +22,7 @@ use tolem_protocol::{
     codes::ResultCode,
     keys::PublicKey,
     messages::{Message, Outcome, PaymentState, Request, Response, Step},
-    signing::{KEY_HEADER, SIGNATURE_HEADER, bound_answer, request_digest},
+    signing::{KEY_HEADER, SIGNATURE_HEADER, bound_answer, exchange_digest},
 };
 
 /// 100 tenge, Kcell's smallest payment.
@@ -64,7 +64,7 @@ async fn send_batch(gateway: &Gateway, items: &[BatchItem]) -> (Reply, Option<Ve
 /// The item's answer, once its signature verifies bound to the item's own bytes — exactly the
 /// check a phone makes of a single answer.
 fn verified(key: &PublicKey, item: &BatchItem, answer: &ItemAnswer) -> Response {
-    let digest = request_digest(item.body.as_bytes());
+    let digest = exchange_digest("pay", &item.key, &item.signature, item.body.as_bytes());
     key.verify(
         &bound_answer(&digest, answer.body.as_bytes()),
         &answer.signature.parse().unwrap(),

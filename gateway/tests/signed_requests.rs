@@ -12,7 +12,7 @@ use support::{Gateway, payments::kcell, phone::Phone};
 use tolem_protocol::{
     codes::ResultCode,
     messages::{BalanceInfo, DealerDetails, Letter, Message, OfflineLimits, Outcome, Step},
-    signing::{KEY_HEADER, MAX_BODY_BYTES, SIGNATURE_HEADER},
+    signing::{KEY_HEADER, MAX_BODY_BYTES, SIGNATURE_HEADER, exchange_digest, request_digest},
 };
 
 /// Sends `balance` and returns the result code (checking the answer's signature).
@@ -94,25 +94,28 @@ async fn an_answer_holds_only_for_the_request_it_answers() {
     let phone = gateway.ready_phone(1).await;
     let serial = phone.card.key_serial.clone();
 
+    // As the phones before exchange binding asked: bound to the body bytes.
     let garbled = phone.request(Step::Balance).encode();
     let headers = phone.signature_headers(&serial, b"some other bytes");
-    let refusal = gateway.post("balance", garbled.clone(), &headers).await;
+    let refusal = gateway
+        .post_body_bound("balance", garbled.clone(), &headers)
+        .await;
     assert_eq!(refusal.code(), ResultCode::BadSignature);
     assert_eq!(refusal.response().session, None);
-    assert!(refusal.answers(&garbled));
+    assert!(refusal.answers(&request_digest(&garbled)));
 
     // The phone's next, honest request: the kept refusal is no answer to it.
     let honest = phone.request(Step::Balance).encode();
-    assert!(!refusal.answers(&honest));
+    assert!(!refusal.answers(&request_digest(&honest)));
     let answer = gateway
-        .post(
+        .post_body_bound(
             "balance",
             honest.clone(),
             &phone.signature_headers(&serial, &honest),
         )
         .await;
     assert_eq!(answer.code(), ResultCode::Ok);
-    assert!(answer.answers(&honest) && !answer.answers(&garbled));
+    assert!(answer.answers(&request_digest(&honest)) && !answer.answers(&request_digest(&garbled)));
 
     // A phone of an older version does not ask for binding and gets what it always got: the
     // answer signed over its bytes alone.
@@ -120,7 +123,50 @@ async fn an_answer_holds_only_for_the_request_it_answers() {
         .post_unbound("balance", garbled.clone(), &headers)
         .await;
     assert_eq!(older.unbound_code(), ResultCode::BadSignature);
-    assert!(!older.answers(&garbled));
+    assert!(!older.answers(&request_digest(&garbled)));
+}
+
+/// Bound to the body alone, an answer could still be got for the phone's very bytes by someone
+/// in the middle: the accepted `pay` relayed, then the same bytes sent to `status` (907) or
+/// without their signature (900) — genuine refusals, bound to those bytes, which the phone
+/// would take as its payment refused and give the cash back. Today's phones ask for answers
+/// bound to the request as it was sent (step, signature headers, body): those refusals are no
+/// answer to the phone's `pay`, and it settles the payment by its status instead.
+#[tokio::test]
+async fn an_answer_holds_only_for_the_request_as_it_was_sent() {
+    let gateway = support::start().await;
+    let phone = gateway.ready_phone(1).await;
+    let serial = phone.card.key_serial.clone();
+    let pay = phone
+        .request(Step::Pay(kcell("7011234567", 10_000)))
+        .encode();
+    let headers = phone.signature_headers(&serial, &pay);
+    let header = |name| &headers.iter().find(|(n, _)| *n == name).unwrap().1;
+    let sent = exchange_digest("pay", &serial, header(SIGNATURE_HEADER), &pay);
+
+    let paid = gateway.post("pay", pay.clone(), &headers).await;
+    assert_eq!(paid.code(), ResultCode::Ok);
+    assert!(paid.answers(&sent), "the phone's own answer holds");
+
+    let elsewhere = gateway.post("status", pay.clone(), &headers).await;
+    assert_eq!(elsewhere.code(), ResultCode::WrongStep);
+    assert!(
+        !elsewhere.answers(&sent),
+        "a refusal of the bytes sent to status"
+    );
+    let unsigned = gateway.post("pay", pay.clone(), &[]).await;
+    assert_ne!(unsigned.code(), ResultCode::Ok);
+    assert!(
+        !unsigned.answers(&sent),
+        "a refusal of the bytes sent unsigned"
+    );
+
+    // What the phones before got: the refusal of the bytes sent to status held for their pay.
+    let older = gateway
+        .post_body_bound("status", pay.clone(), &headers)
+        .await;
+    assert_eq!(older.code(), ResultCode::WrongStep);
+    assert!(older.answers(&request_digest(&pay)));
 }
 
 #[tokio::test]

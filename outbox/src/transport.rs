@@ -19,8 +19,8 @@ use tolem_protocol::ids::SessionId;
 use tolem_protocol::keys::{PublicKey, Signature};
 use tolem_protocol::messages::{KeyCard, Message, Response};
 use tolem_protocol::signing::{
-    BIND_HEADER, BIND_REQUEST_SHA256, GATEWAY_SIGNER, KEY_HEADER, SIGNATURE_HEADER, bound_answer,
-    request_digest,
+    BIND_EXCHANGE_SHA256, BIND_HEADER, GATEWAY_SIGNER, KEY_HEADER, SIGNATURE_HEADER, bound_answer,
+    exchange_digest,
 };
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -103,9 +103,10 @@ impl ApiError {
 pub struct Answer {
     pub body: Vec<u8>,
     pub signature: Option<(String, String)>,
-    /// The SHA-256 of the bytes this phone sent ([`request_digest`]): the answer must be signed
-    /// bound to it ([`bound_answer`]), so an answer the gateway gave to any other request —
-    /// kept and replayed by someone in the middle — is no answer. [`post`] always sets it;
+    /// The digest of the request this phone sent ([`exchange_digest`]: its step, signature
+    /// headers and bytes): the answer must be signed bound to it ([`bound_answer`]), so an
+    /// answer the gateway gave to any other request — kept and replayed by someone in the
+    /// middle, or got by sending these bytes elsewhere or unsigned — is no answer. [`post`] always sets it;
     /// `None` only for a GET whose answer is the same for everyone (the catalogue).
     pub request_digest: Option<[u8; 32]>,
 }
@@ -220,11 +221,19 @@ pub async fn post(
     signature: Option<(&str, &str)>,
     delivery: Delivery,
 ) -> Result<Answer, ApiError> {
+    let (signer, signed) = signature.unwrap_or_default();
+    // Bound to the request as this phone sent it: the step, the signature headers, the bytes.
+    let digest = exchange_digest(
+        path.rsplit('/').next().unwrap_or(path),
+        signer,
+        signed,
+        body,
+    );
     let (_, signature, bytes) = exchange(path, body, None, signature, delivery).await?;
     Ok(Answer {
         body: bytes,
         signature,
-        request_digest: Some(request_digest(body)),
+        request_digest: Some(digest),
     })
 }
 
@@ -280,14 +289,20 @@ pub async fn post_batch(
     let mut answers = answer.items.into_iter();
     Ok(items
         .iter()
-        .map(|(_, body, _)| match answers.next() {
+        .map(|(key, body, signature)| match answers.next() {
             Some(item) if item.status >= 500 => {
                 Err(ApiError::Unclear(Unclear::ServerError(item.status)))
             }
+            // Bound to the payment as if sent alone to `pay`, signed as it is in the batch.
             Some(item) => Ok(Answer {
                 body: item.body.into_bytes(),
                 signature: Some((GATEWAY_SIGNER.to_owned(), item.signature)),
-                request_digest: Some(request_digest(body.as_bytes())),
+                request_digest: Some(exchange_digest(
+                    crate::settle::PAY,
+                    key,
+                    signature,
+                    body.as_bytes(),
+                )),
             }),
             None => Err(not_an_answer()),
         })
@@ -366,7 +381,7 @@ fn build_request(
     if let Some(coding) = coding {
         headers.set("content-encoding", coding)?;
     }
-    headers.set(BIND_HEADER, BIND_REQUEST_SHA256)?;
+    headers.set(BIND_HEADER, BIND_EXCHANGE_SHA256)?;
     if let Some((signer, signature)) = signature {
         headers.set(KEY_HEADER, signer)?;
         headers.set(SIGNATURE_HEADER, signature)?;

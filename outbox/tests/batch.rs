@@ -29,7 +29,7 @@ use tolem_protocol::batch::MAX_BATCH_ITEMS;
 use tolem_protocol::codes::ResultCode;
 use tolem_protocol::ids::SessionId;
 use tolem_protocol::messages::{Request, Step};
-use tolem_protocol::signing::{bound_answer, request_digest};
+use tolem_protocol::signing::{bound_answer, exchange_digest};
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -114,7 +114,8 @@ async fn a_replay_sends_the_waiting_payments_in_one_batch_and_settles_each() {
         assert_eq!(stored.transaction_id.as_deref(), Some("D001-000042"));
         // The signed answer kept is the gateway's, bound to this payment's own request.
         let answer = stored.last_answer.unwrap();
-        let digest = request_digest(record.payment.pay.bytes());
+        let pay = &record.payment.pay;
+        let digest = exchange_digest("pay", &pay.signer, &pay.signature, pay.bytes());
         gateway_key()
             .public_key()
             .verify(

@@ -16,6 +16,14 @@
 //! bytes, and the client verifies with the digest of the bytes *it* sent — an answer to anything
 //! else does not verify. The gateway names the digest it bound to in [`ANSWERS_HEADER`], for
 //! people reading traces; clients never trust it.
+//!
+//! The body alone is not the whole request, though: someone in the middle who relays a signed
+//! `pay` (accepted, the dealer's balance debited) can send the same bytes again to `status`, or
+//! without their signature header, and get a genuine refusal (907, 900) bound to those very
+//! bytes — which a phone would take as its payment refused, and give the cash back. So today's
+//! clients ask for [`BIND_EXCHANGE_SHA256`]: the answer is bound to [`exchange_digest`], over the
+//! step the request was sent to, its signer and signature headers and its body, so an answer to
+//! the same bytes sent anywhere else, or signed otherwise, does not verify.
 
 use crate::keys::{KeyError, PublicKey, SecretKey, Signature};
 
@@ -34,10 +42,13 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 pub const MAX_CATALOGUE_BYTES: usize = 512 * 1024;
 
 /// Header by which a client asks for answers bound to its request; its value is
-/// [`BIND_REQUEST_SHA256`]. Without it the gateway signs the answer's bytes alone (older phones).
+/// [`BIND_EXCHANGE_SHA256`] (or, from older phones, [`BIND_REQUEST_SHA256`]). Without it the
+/// gateway signs the answer's bytes alone (the oldest phones).
 pub const BIND_HEADER: &str = "x-tolem-bind";
-/// The one binding there is: the SHA-256 of the request's body bytes.
+/// Answers bound to the SHA-256 of the request's body bytes ([`request_digest`]): older phones.
 pub const BIND_REQUEST_SHA256: &str = "request-sha256";
+/// Answers bound to the request as it travelled ([`exchange_digest`]).
+pub const BIND_EXCHANGE_SHA256: &str = "exchange-sha256";
 /// Header on a bound answer: the request digest it is bound to, as unpadded base64url.
 pub const ANSWERS_HEADER: &str = "x-tolem-answers";
 
@@ -51,7 +62,31 @@ pub fn request_digest(request_body: &[u8]) -> [u8; 32] {
     Sha256::digest(request_body).into()
 }
 
-/// The bytes the gateway signs for an answer bound to the request with `request_digest`.
+/// Domain separation of [`exchange_digest`] from a plain SHA-256 of some bytes.
+const EXCHANGE_CONTEXT: &[u8] = b"tolem-exchange-sha256\0";
+
+/// The SHA-256 of a request as it travelled: the step it was sent to (the last segment of its
+/// path), its signer ([`KEY_HEADER`]) and signature ([`SIGNATURE_HEADER`]) headers as sent
+/// (empty when absent), and its body bytes — each with its length first, so no two requests
+/// that differ anywhere share it.
+pub fn exchange_digest(step: &str, signer: &str, signature: &str, body: &[u8]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    hash.update(EXCHANGE_CONTEXT);
+    for part in [
+        step.as_bytes(),
+        signer.as_bytes(),
+        signature.as_bytes(),
+        body,
+    ] {
+        hash.update((part.len() as u64).to_be_bytes());
+        hash.update(part);
+    }
+    hash.finalize().into()
+}
+
+/// The bytes the gateway signs for an answer bound to the request with `request_digest` (either
+/// digest: [`request_digest`] or [`exchange_digest`]).
 pub fn bound_answer(request_digest: &[u8; 32], answer_body: &[u8]) -> Vec<u8> {
     let mut message =
         Vec::with_capacity(BOUND_ANSWER_CONTEXT.len() + request_digest.len() + answer_body.len());
@@ -107,6 +142,25 @@ mod tests {
                 "byte {i}"
             );
         }
+    }
+
+    #[test]
+    fn an_exchange_digest_changes_with_every_part_of_the_request() {
+        let body = br#"{"step":"pay","session":"A"}"#;
+        let sent = exchange_digest("pay", "P1001-1", "c2ln", body);
+        for other in [
+            exchange_digest("status", "P1001-1", "c2ln", body),
+            exchange_digest("pay", "P1001-2", "c2ln", body),
+            exchange_digest("pay", "P1001-1", "", body),
+            exchange_digest("pay", "P1001-1", "c2lo", body),
+            exchange_digest("pay", "P1001-1", "c2ln", br#"{"step":"pay","session":"B"}"#),
+            // The same bytes split otherwise between the parts.
+            exchange_digest("pa", "yP1001-1", "c2ln", body),
+            request_digest(body),
+        ] {
+            assert_ne!(other, sent);
+        }
+        assert_eq!(exchange_digest("pay", "P1001-1", "c2ln", body), sent);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::rc::Rc;
 use tolem_protocol::PROTOCOL_VERSION;
 use tolem_protocol::messages::{Message, Request, Response};
 use tolem_protocol::signing::{
-    GATEWAY_SIGNER, KEY_HEADER, SIGNATURE_HEADER, bound_answer, request_digest,
+    GATEWAY_SIGNER, KEY_HEADER, SIGNATURE_HEADER, bound_answer, exchange_digest,
 };
 use wasm_bindgen::prelude::*;
 
@@ -54,8 +54,8 @@ impl Drop for FakeGateway {
 pub fn serve(answer: impl Fn(&str, &Request) -> Option<Response> + 'static) -> FakeGateway {
     let sent = Rc::new(RefCell::new(Vec::new()));
     let kept = sent.clone();
-    let reply =
-        Closure::<dyn Fn(String, String) -> JsValue>::new(move |step: String, body: String| {
+    let reply = Closure::<dyn Fn(String, String, String, String) -> JsValue>::new(
+        move |step: String, body: String, signer: String, signed: String| {
             kept.borrow_mut().push(Sent {
                 step: step.clone(),
                 body: body.clone(),
@@ -66,10 +66,10 @@ pub fn serve(answer: impl Fn(&str, &Request) -> Option<Response> + 'static) -> F
             let Some(response) = answer(&step, &request) else {
                 return JsValue::NULL;
             };
-            // Bound to the request's bytes, as the real gateway answers a phone that asks.
+            // Bound to the request as it was sent, as the real gateway answers a phone that asks.
             let bytes = response.encode();
-            let signature =
-                gateway_key().sign(&bound_answer(&request_digest(body.as_bytes()), &bytes));
+            let digest = exchange_digest(&step, &signer, &signed, body.as_bytes());
+            let signature = gateway_key().sign(&bound_answer(&digest, &bytes));
             [
                 String::from_utf8(bytes).unwrap(),
                 GATEWAY_SIGNER.to_owned(),
@@ -79,7 +79,8 @@ pub fn serve(answer: impl Fn(&str, &Request) -> Option<Response> + 'static) -> F
             .map(|s| JsValue::from_str(s))
             .collect::<js_sys::Array>()
             .into()
-        });
+        },
+    );
     let health = format!(
         r#"{{"status":"ok","version":"test","database":"ok","protocol":{PROTOCOL_VERSION}}}"#
     );
@@ -96,7 +97,8 @@ pub fn serve(answer: impl Fn(&str, &Request) -> Option<Response> + 'static) -> F
            if (at < 0) return real.call(globalThis, request, init);
            const step = url.slice(at + '/api/v1/'.length);
            return request.clone().text().then((text) => {
-             const answer = reply(step, text);
+             const answer = reply(step, text,
+               request.headers.get(keyHeader) || '', request.headers.get(signatureHeader) || '');
              if (answer === null) throw new TypeError('Failed to fetch');
              const headers = new Headers();
              headers.set(keyHeader, answer[1]);

@@ -39,8 +39,9 @@ use tolem_protocol::{
     ids::SessionId,
     messages::{Message, Outcome, Response},
     signing::{
-        ANSWERS_HEADER, BIND_HEADER, BIND_REQUEST_SHA256, GATEWAY_SIGNER, KEY_HEADER,
-        MAX_BODY_BYTES, MAX_CATALOGUE_BYTES, SIGNATURE_HEADER, bound_answer, request_digest,
+        ANSWERS_HEADER, BIND_EXCHANGE_SHA256, BIND_HEADER, BIND_REQUEST_SHA256, GATEWAY_SIGNER,
+        KEY_HEADER, MAX_BODY_BYTES, MAX_CATALOGUE_BYTES, SIGNATURE_HEADER, bound_answer,
+        exchange_digest, request_digest,
     },
 };
 
@@ -217,11 +218,8 @@ pub async fn sign_answers(
             .insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
         return sign(&state, &step, refusal, None).await;
     }
-    let bind = request
-        .headers()
-        .get(BIND_HEADER)
-        .is_some_and(|value| value == BIND_REQUEST_SHA256);
-    let (request, digest) = if bind {
+    let bind = Binding::asked(request.headers());
+    let (request, digest) = if let Some(bind) = bind {
         // The body is read here to hash it and handed on as it was; the handler's own read
         // sees the same bytes. An oversized body is refused unbound: no client of ours sends
         // one, so whoever did can make nothing of the refusal.
@@ -230,12 +228,53 @@ pub async fn sign_answers(
             Ok(bytes) => bytes,
             Err(refusal) => return sign(&state, &step, refusal.into_response(), None).await,
         };
-        let digest = request_digest(&bytes);
+        let digest = bind.digest(&step, &parts.headers, &bytes);
         (Request::from_parts(parts, Body::from(bytes)), Some(digest))
     } else {
         (request, None)
     };
     sign(&state, &step, next.run(request).await, digest).await
+}
+
+/// What a client's answers are bound to, as it asked ([`BIND_HEADER`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Binding {
+    /// The request's body bytes ([`request_digest`]): older phones.
+    Body,
+    /// The request as it travelled: step, signer and signature headers, body
+    /// ([`exchange_digest`]).
+    Exchange,
+}
+
+impl Binding {
+    /// The binding a request's headers ask for; `None`, its answer is signed over its bytes.
+    pub fn asked(headers: &HeaderMap) -> Option<Binding> {
+        match headers.get(BIND_HEADER)?.as_bytes() {
+            value if value == BIND_EXCHANGE_SHA256.as_bytes() => Some(Binding::Exchange),
+            value if value == BIND_REQUEST_SHA256.as_bytes() => Some(Binding::Body),
+            _ => None,
+        }
+    }
+
+    /// The digest an answer to the `step` request with these headers and `body` is bound to.
+    pub fn digest(self, step: &str, headers: &HeaderMap, body: &[u8]) -> [u8; 32] {
+        let header = |name| {
+            headers
+                .get(name)
+                .and_then(|value: &HeaderValue| value.to_str().ok())
+                .unwrap_or_default()
+        };
+        self.digest_of(step, header(KEY_HEADER), header(SIGNATURE_HEADER), body)
+    }
+
+    /// The digest an answer to the `step` request signed by `signer` with `signature` is bound
+    /// to (a batch item's: its key and signature travel in the batch, not in headers).
+    pub fn digest_of(self, step: &str, signer: &str, signature: &str, body: &[u8]) -> [u8; 32] {
+        match self {
+            Binding::Body => request_digest(body),
+            Binding::Exchange => exchange_digest(step, signer, signature, body),
+        }
+    }
 }
 
 /// Signs `response`'s body (the answer to a `step` request) with the gateway key: over

@@ -23,11 +23,10 @@ use tolem_protocol::{
     batch::{BATCH_STEP, BatchAnswer, BatchItem, BatchRequest, ItemAnswer},
     codes::ResultCode,
     messages::DecodeError,
-    signing::request_digest,
 };
 
 use super::{
-    answer::{Answer, count, read_step_body, sign_bytes},
+    answer::{Answer, Binding, count, read_step_body, sign_bytes},
     payments, signed,
 };
 use crate::{payments::pay::PayError, state::AppState};
@@ -72,6 +71,9 @@ pub(crate) async fn batch(
     request: Request,
 ) -> Result<HttpResponse, Answer> {
     let (parts, body) = request.into_parts();
+    // Each item's answer is bound to the item as the phone asked for its answers (a phone that
+    // asks for none gets them bound to the item's bytes, as the first batches were).
+    let binding = Binding::asked(&parts.headers).unwrap_or(Binding::Body);
     let bytes = read_step_body(BATCH_STEP, &parts.headers, body).await?;
     let batch = BatchRequest::decode(&bytes).map_err(|error| {
         tracing::info!(%error, "batch refused: not a batch");
@@ -94,7 +96,7 @@ pub(crate) async fn batch(
     // In its own task: a phone that hangs up must not cut the batch short (each item's decision
     // is the single step's, which a hang-up does not cut either).
     let running = state.clone();
-    let answers = tokio::spawn(async move { run(&running, batch.items).await })
+    let answers = tokio::spawn(async move { run(&running, binding, batch.items).await })
         .await
         .map_err(|error| Answer::internal(&error))?;
     tracing::info!(items, "batch answered");
@@ -117,10 +119,16 @@ pub(crate) async fn batch(
 /// Decides the items in order and answers each: every item passes the single `pay`'s checks
 /// in turn, then the payable ones are submitted to the group writer together, so they are
 /// decided in one group, in the batch's order, and share one commit.
-async fn run(state: &AppState, items: Vec<BatchItem>) -> Vec<ItemAnswer> {
+async fn run(state: &AppState, binding: Binding, items: Vec<BatchItem>) -> Vec<ItemAnswer> {
     let mut checked = Vec::with_capacity(items.len());
     for item in items {
-        let digest = request_digest(item.body.as_bytes());
+        // An item is a `pay`, as if sent there with its key and signature in the headers.
+        let digest = binding.digest_of(
+            payments::PAY,
+            &item.key,
+            &item.signature,
+            item.body.as_bytes(),
+        );
         checked.push((digest, check_item(state, item).await));
     }
     let ready: Vec<_> = checked

@@ -18,8 +18,8 @@ use tolem_protocol::{
     messages::{KeyCardRequest, RegisterKey, Request, Response as Answer},
     providers::Catalogue,
     signing::{
-        ANSWERS_HEADER, BIND_HEADER, BIND_REQUEST_SHA256, GATEWAY_SIGNER, KEY_HEADER,
-        SIGNATURE_HEADER,
+        ANSWERS_HEADER, BIND_EXCHANGE_SHA256, BIND_HEADER, BIND_REQUEST_SHA256, GATEWAY_SIGNER,
+        KEY_HEADER, SIGNATURE_HEADER,
     },
 };
 use utoipa::{
@@ -127,15 +127,17 @@ fn header_param(name: &str, required: bool, schema: Schema, description: &str) -
 fn bind_param() -> Parameter {
     let schema = ObjectBuilder::new()
         .schema_type(Type::String)
-        .enum_values(Some([BIND_REQUEST_SHA256]))
+        .enum_values(Some([BIND_EXCHANGE_SHA256, BIND_REQUEST_SHA256]))
         .into();
     header_param(
         BIND_HEADER,
         false,
         schema,
-        "`request-sha256`: sign the answer bound to this request's bytes (see the signing \
-         rules above). Without it (or with any other value, which is ignored) the answer's \
-         signature covers its body alone.",
+        "`exchange-sha256`: sign the answer bound to this request as it was sent — its step, \
+         `x-tolem-key` and `x-tolem-signature` headers and body bytes (see the signing rules \
+         above); `request-sha256` (older phones): bound to its body bytes alone. Without it \
+         (or with any other value, which is ignored) the answer's signature covers its body \
+         alone.",
     )
 }
 
@@ -204,7 +206,7 @@ fn signed_answer(description: &str, retry_after: bool) -> RefOr<ApiResponse> {
         .header(
             ANSWERS_HEADER,
             header(
-                "On a bound answer: the SHA-256 of the request body it is bound to, unpadded \
+                "On a bound answer: the digest of the request it is bound to, unpadded \
                  base64url (for traces; clients never trust it).",
             ),
         );

@@ -30,8 +30,8 @@ use tolem_protocol::{
     keys::PublicKey,
     messages::{Message, Response},
     signing::{
-        BIND_HEADER, BIND_REQUEST_SHA256, GATEWAY_SIGNER, KEY_HEADER, SIGNATURE_HEADER,
-        bound_answer, request_digest,
+        BIND_EXCHANGE_SHA256, BIND_HEADER, BIND_REQUEST_SHA256, GATEWAY_SIGNER, KEY_HEADER,
+        SIGNATURE_HEADER, bound_answer, exchange_digest, request_digest,
     },
 };
 
@@ -69,8 +69,8 @@ pub struct Reply {
     pub headers: HeaderMap,
     pub body: Vec<u8>,
     gateway_key: PublicKey,
-    /// The SHA-256 of the request's bytes: every answer must be bound to it (the test phone,
-    /// like the app, asks for bound answers).
+    /// The digest of the request as it was sent (or, for a phone of before, of its bytes):
+    /// every answer must be bound to it (the test phone, like the app, asks for bound answers).
     request_digest: [u8; 32],
 }
 
@@ -123,8 +123,9 @@ impl Reply {
         Response::decode(&self.body).unwrap().code
     }
 
-    /// Whether the answer's signature holds as the answer to a request with these bytes.
-    pub fn answers(&self, request_body: &[u8]) -> bool {
+    /// Whether the answer's signature holds as the answer to the request with this digest
+    /// ([`request_digest`] or [`exchange_digest`]).
+    pub fn answers(&self, digest: &[u8; 32]) -> bool {
         let Some(signature) = self
             .headers
             .get(SIGNATURE_HEADER)
@@ -132,9 +133,8 @@ impl Reply {
         else {
             return false;
         };
-        let digest = request_digest(request_body);
         self.gateway_key
-            .verify(&bound_answer(&digest, &self.body), &signature)
+            .verify(&bound_answer(digest, &self.body), &signature)
             .is_ok()
     }
 
@@ -319,7 +319,8 @@ pub fn client_from(ip: IpAddr) -> reqwest::Client {
 }
 
 impl Gateway {
-    /// POSTs `body` to `/api/v1/{path}` with extra headers.
+    /// POSTs `body` to `/api/v1/{path}` with extra headers, asking for the answer bound to the
+    /// request as it was sent, as today's phones do.
     pub async fn post_from(
         &self,
         client: &reqwest::Client,
@@ -327,7 +328,8 @@ impl Gateway {
         body: Vec<u8>,
         headers: &[(&str, String)],
     ) -> Reply {
-        self.post_bound(client, path, body, headers, true).await
+        self.post_bound(client, path, body, headers, Some(BIND_EXCHANGE_SHA256))
+            .await
     }
 
     /// POSTs as a phone of an older version would: without asking for a bound answer.
@@ -337,7 +339,19 @@ impl Gateway {
         body: Vec<u8>,
         headers: &[(&str, String)],
     ) -> Reply {
-        self.post_bound(&self.client, path, body, headers, false)
+        self.post_bound(&self.client, path, body, headers, None)
+            .await
+    }
+
+    /// POSTs as the phones before [`BIND_EXCHANGE_SHA256`] did: the answer bound to the body
+    /// bytes alone.
+    pub async fn post_body_bound(
+        &self,
+        path: &str,
+        body: Vec<u8>,
+        headers: &[(&str, String)],
+    ) -> Reply {
+        self.post_bound(&self.client, path, body, headers, Some(BIND_REQUEST_SHA256))
             .await
     }
 
@@ -347,15 +361,27 @@ impl Gateway {
         path: &str,
         body: Vec<u8>,
         headers: &[(&str, String)],
-        bind: bool,
+        bind: Option<&str>,
     ) -> Reply {
-        let request_digest = request_digest(&body);
+        let header = |wanted: &str| {
+            headers
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case(wanted))
+                .map_or("", |(_, value)| value.as_str())
+        };
+        let step = path.rsplit('/').next().unwrap_or(path);
+        let request_digest = match bind {
+            Some(BIND_EXCHANGE_SHA256) => {
+                exchange_digest(step, header(KEY_HEADER), header(SIGNATURE_HEADER), &body)
+            }
+            _ => request_digest(&body),
+        };
         let mut request = client
             .post(format!("{}/api/v1/{path}", self.url))
             .header("content-type", "application/json")
             .body(body);
-        if bind {
-            request = request.header(BIND_HEADER, BIND_REQUEST_SHA256);
+        if let Some(bind) = bind {
+            request = request.header(BIND_HEADER, bind);
         }
         for (name, value) in headers {
             request = request.header(*name, value);

@@ -16,7 +16,7 @@ use tolem_protocol::PROTOCOL_VERSION;
 use tolem_protocol::batch::{BatchAnswer, BatchRequest, ItemAnswer};
 use tolem_protocol::messages::{Message, Request, Response};
 use tolem_protocol::signing::{
-    GATEWAY_SIGNER, KEY_HEADER, SIGNATURE_HEADER, bound_answer, request_digest,
+    GATEWAY_SIGNER, KEY_HEADER, SIGNATURE_HEADER, bound_answer, exchange_digest,
 };
 use wasm_bindgen::prelude::*;
 
@@ -95,9 +95,10 @@ fn batch_answer(
             all_answered = false;
             continue;
         };
+        // Bound to the payment as if sent alone to `pay` with its key and signature.
         let bytes = response.encode();
-        let signature =
-            gateway_key().sign(&bound_answer(&request_digest(item.body.as_bytes()), &bytes));
+        let digest = exchange_digest("pay", &item.key, &item.signature, item.body.as_bytes());
+        let signature = gateway_key().sign(&bound_answer(&digest, &bytes));
         items.push(ItemAnswer {
             status: 200,
             body: String::from_utf8(bytes).unwrap(),
@@ -128,8 +129,8 @@ fn serve_with(
 ) -> FakeGateway {
     let sent = Rc::new(RefCell::new(Vec::new()));
     let kept = sent.clone();
-    let reply = Closure::<dyn Fn(String, String, bool) -> JsValue>::new(
-        move |step: String, body: String, gzipped: bool| {
+    let reply = Closure::<dyn Fn(String, String, bool, String, String) -> JsValue>::new(
+        move |step: String, body: String, gzipped: bool, signer: String, signed: String| {
             kept.borrow_mut().push(Sent {
                 step: step.clone(),
                 body: body.clone(),
@@ -150,10 +151,10 @@ fn serve_with(
             let Some(response) = answer(&step, &request) else {
                 return JsValue::NULL;
             };
-            // Bound to the request's bytes, as the real gateway answers a phone that asks.
+            // Bound to the request as it was sent, as the real gateway answers a phone that asks.
             let bytes = response.encode();
-            let signature =
-                gateway_key().sign(&bound_answer(&request_digest(body.as_bytes()), &bytes));
+            let digest = exchange_digest(&step, &signer, &signed, body.as_bytes());
+            let signature = gateway_key().sign(&bound_answer(&digest, &bytes));
             answer_array(
                 String::from_utf8(bytes).unwrap(),
                 GATEWAY_SIGNER,
@@ -184,7 +185,8 @@ fn serve_with(
                  new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'))).text())
              : request.clone().text();
            return read.then((text) => {
-             const answer = reply(step, text, gzipped);
+             const answer = reply(step, text, gzipped,
+               request.headers.get(keyHeader) || '', request.headers.get(signatureHeader) || '');
              if (answer === null) throw new TypeError('Failed to fetch');
              const headers = new Headers();
              if (answer[1]) {
