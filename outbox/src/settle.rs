@@ -8,7 +8,8 @@
 //!
 //! - pay → a signed answer: accepted (with the transaction id) or rejected with its code;
 //!   a refusal for now ([`is_held`]: 902 key not certified yet, 52/53/54 dealer, point or cashier
-//!   blocked, 910 the phone's clock ahead — the gateway stored nothing): held, and the same
+//!   blocked, 910 the phone's clock ahead, 901 another protocol version — the gateway stored
+//!   nothing): held, and the same
 //!   signed pay goes out again later ([`held_wait_ms`]) — the cash was taken, so it is never
 //!   dropped for a cause a dealer can lift or time cures;
 //!   no connection: stays deferred (attempts + 1, backoff); no clear answer (timeout after the
@@ -67,8 +68,12 @@ pub const CLOCK_AHEAD_MARGIN_MS: i64 = 2_000;
 /// Whether `code`, answered to a pay, means "not now" rather than "no": the sender cannot pay
 /// yet but may later, and the gateway stored nothing — 902 (the dealer has not certified the
 /// key yet), 52/53/54 (dealer, point or cashier blocked, or the key bound to another cashier:
-/// a dealer lifts these) and 910 (the phone's clock is ahead: time cures it). 903 (revoked) and
-/// a bad signature stay final: the same bytes will never pass.
+/// a dealer lifts these), 910 (the phone's clock is ahead: time cures it) and 901 (a gateway
+/// that no longer, or not yet, speaks the protocol version these bytes were signed in: one
+/// that does — the gateway rolled back, or taking the version before during a change — takes
+/// them; final, every payment waiting on every phone through a version change would be
+/// refused with its cash taken). 903 (revoked) and a bad signature stay final: the same bytes
+/// will never pass.
 pub fn is_held(code: ResultCode) -> bool {
     matches!(
         code,
@@ -77,6 +82,7 @@ pub fn is_held(code: ResultCode) -> bool {
             | ResultCode::PointBlocked
             | ResultCode::CashierBlocked
             | ResultCode::ClockAhead
+            | ResultCode::UnsupportedVersion
     )
 }
 

@@ -50,6 +50,7 @@ fn a_refusal_for_now_holds_the_payment_with_its_reason() {
         ResultCode::DealerBlocked,
         ResultCode::PointBlocked,
         ResultCode::CashierBlocked,
+        ResultCode::UnsupportedVersion,
     ] {
         let record = PaymentRecord::new(signed_at(NOW, 1), NOW);
         let after = answered(&record, code, NOW + 2_000);

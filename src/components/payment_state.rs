@@ -38,6 +38,7 @@ pub fn held_advice(locale: Locale, code: ResultCode) -> &'static str {
         ResultCode::DealerBlocked => td_string!(locale, held_advice_unblock_dealer),
         ResultCode::CashierBlocked => td_string!(locale, held_advice_unblock_cashier),
         ResultCode::ClockAhead => td_string!(locale, held_advice_clock),
+        ResultCode::UnsupportedVersion => td_string!(locale, held_advice_version),
         _ => td_string!(locale, held_advice_unblock_point),
     }
 }
