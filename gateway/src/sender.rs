@@ -17,6 +17,12 @@
 //!    decision, in its group's transaction ([`crate::payments::group`]) — one write less per
 //!    payment under the database's write lock;
 //! 6. the key is certified (pending 902, revoked 903);        ← [`key_holder`] stops at 903
+//!    — but for two requests of a revoked key, which are heard as if the key were still in
+//!    force ([`HeardRevoked`]), every other check unchanged: a `pay` of a session its phone
+//!    named as waiting when it revoked the key itself, and a `status` of the key's own
+//!    session. So the payments the cashier saved to a file before deleting the key can be
+//!    sent and settled later, signed as they are; a key the dealer revoked has no such list;
+//!    and a key revoked before it was certified is still refused, as not certified (902);
 //! 7. the body names the point's dealer (134), who is active (52);
 //! 8. the point is active (53);
 //! 9. the cashier is the key's own (the one its card named) and is active at this point (54:
@@ -42,6 +48,7 @@ use tolem_protocol::{
 use crate::db::{
     keys::{self, Key},
     network::{self, Cashier, Dealer, Point},
+    revoked_waiting,
     senders::{self, KeyRows},
     sequence,
 };
@@ -62,11 +69,33 @@ pub struct Sender {
     pub dealer: Dealer,
     pub point: Point,
     pub cashier: Cashier,
+    /// Set when the key is revoked and this one request is heard anyway (check 6).
+    pub heard_revoked: Option<HeardRevoked>,
 }
 
-/// The proven holder of a registered key that is not revoked: enough for steps that only give
-/// rights up (revoking the key), which a phone of a blocked or not yet activated point must
-/// still be able to do.
+/// Why a request signed by a revoked key is heard at all (check 6 of the module docs): its
+/// phone's own revocation, which named what still waited on it, or a read that moves nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeardRevoked {
+    /// A `pay` of a session the phone named as waiting when it revoked the key
+    /// ([`Step::RevokeWaiting`]): decided as if the key were still in force.
+    Waiting,
+    /// A `status` of the key's own session (named as waiting, or a payment it signed).
+    Reading,
+}
+
+/// The state a revoked key had when it was revoked, as far as paying goes: certified if it
+/// ever was (certification only follows pending, and revocation is final), else pending.
+fn state_in_force(key: &Key) -> KeyState {
+    match key.certified_at_ms {
+        Some(_) => KeyState::Certified,
+        None => KeyState::Pending,
+    }
+}
+
+/// The proven holder of a registered key that is not revoked (or is, for one of the requests
+/// [`HeardRevoked`] lets through): enough for steps that only give rights up (revoking the
+/// key), which a phone of a blocked or not yet activated point must still be able to do.
 #[derive(Debug)]
 pub struct KeyHolder {
     pub request: SignedRequest,
@@ -78,6 +107,8 @@ pub struct KeyHolder {
     /// The rows the key speaks for, read with it in one statement: not checked yet, that is
     /// [`authorize`]'s work.
     unchecked: Unchecked,
+    /// Set when the key is revoked and this request is heard anyway (check 6).
+    heard_revoked: Option<HeardRevoked>,
     /// Where [`authorize`] remembers the sender it passes: set when the rows were read now for
     /// a step that may use remembered ones.
     remember: Option<Arc<RecentSenders>>,
@@ -164,11 +195,18 @@ pub async fn key_holder(
     // A revoked key's word about the phone is not kept: whoever holds it now (a stolen phone,
     // a key the dealer took back) could otherwise flag another key of its point as having
     // lost its outbox — an alert that stays on the dealer's point page.
-    if key.state == KeyState::Revoked {
-        note_refused_pay(pool, &key.serial, &request).await?;
-        return Err(refuse(ResultCode::KeyRevoked));
-    }
-    note_what_the_phone_says(pool, &key, &request).await?;
+    let heard_revoked = if key.state == KeyState::Revoked {
+        let Some(heard) = heard_though_revoked(pool, &key, &request).await? else {
+            note_refused_pay(pool, &key.serial, &request).await?;
+            return Err(refuse(ResultCode::KeyRevoked));
+        };
+        tracing::info!(%serial, point = %key.point_code, step = %step, heard = ?heard,
+            "a request of a revoked key heard: its own session");
+        Some(heard)
+    } else {
+        note_what_the_phone_says(pool, &key, &request).await?;
+        None
+    };
     Ok(KeyHolder {
         request,
         body,
@@ -179,7 +217,28 @@ pub async fn key_holder(
             dealer,
             cashier,
         },
+        heard_revoked,
         remember,
+    })
+}
+
+/// Whether a request of the revoked `key` is one of the two it may still make ([`HeardRevoked`]).
+/// Only on the database's word, read now: the list is written with the revocation, so a key
+/// revoked from the console, or by a phone that named nothing, has none.
+async fn heard_though_revoked(
+    pool: &AnyPool,
+    key: &Key,
+    request: &SignedRequest,
+) -> Result<Option<HeardRevoked>, sqlx::Error> {
+    let session = request.session.as_str();
+    Ok(match request.step {
+        Step::Pay(_) => revoked_waiting::names(pool, &key.serial, session)
+            .await?
+            .then_some(HeardRevoked::Waiting),
+        Step::Status => revoked_waiting::own_session(pool, &key.serial, &key.point_code, session)
+            .await?
+            .then_some(HeardRevoked::Reading),
+        _ => None,
     })
 }
 
@@ -253,7 +312,8 @@ pub async fn authorize(pool: &AnyPool, mut holder: KeyHolder) -> Result<Sender, 
     let authorized = authorize_holder(pool, holder).await;
     match (&authorized, numbered, remember) {
         (Err(Refused::Code { .. }), Some(refused), _) => refused.record(pool).await?,
-        (Ok(sender), _, Some(recent)) => recent.remember(sender),
+        // Only a key in force is remembered: a revoked one is asked about its list each time.
+        (Ok(sender), _, Some(recent)) if sender.heard_revoked.is_none() => recent.remember(sender),
         _ => {}
     }
     authorized
@@ -266,6 +326,7 @@ async fn authorize_holder(pool: &AnyPool, holder: KeyHolder) -> Result<Sender, R
         signature,
         key,
         unchecked,
+        heard_revoked,
         remember: _,
     } = holder;
     let refuse = |code: ResultCode| {
@@ -276,7 +337,11 @@ async fn authorize_holder(pool: &AnyPool, holder: KeyHolder) -> Result<Sender, R
             session: Some(request.session.clone()),
         }
     };
-    if key.state != KeyState::Certified {
+    let state = match heard_revoked {
+        Some(_) => state_in_force(&key),
+        None => key.state,
+    };
+    if state != KeyState::Certified {
         return Err(refuse(ResultCode::KeyNotCertified));
     }
     let point = unchecked
@@ -311,6 +376,7 @@ async fn authorize_holder(pool: &AnyPool, holder: KeyHolder) -> Result<Sender, R
         dealer,
         point,
         cashier,
+        heard_revoked,
     })
 }
 
@@ -330,11 +396,23 @@ pub struct SenderRows<'a> {
 /// request waited for the database's write lock (a key revoked, a dealer, point or cashier
 /// blocked), and what the payment step decides is decided on the state it commits on.
 /// `Ok(Err(code))` is the refusal [`authorize`] would answer now.
+///
+/// A sender heard though its key is revoked ([`HeardRevoked`]) finds it revoked still, and is
+/// checked on the state the key had: its revocation and its list never change. One whose key
+/// was in force when authorised and is revoked now is refused (903) even if the revocation
+/// named its session — the list is not read here, under the lock, for that race: the payment
+/// waits in the cashier's file and is decided when it is sent again.
 pub fn still_authorized(
     sender: &Sender,
     now: SenderRows<'_>,
 ) -> Result<Result<(), ResultCode>, sqlx::Error> {
-    let code = match now.key_state.map(keys::parse_state).transpose()? {
+    let state = match now.key_state.map(keys::parse_state).transpose()? {
+        Some(KeyState::Revoked) if sender.heard_revoked.is_some() => {
+            Some(state_in_force(&sender.key))
+        }
+        state => state,
+    };
+    let code = match state {
         Some(KeyState::Certified) => None,
         Some(KeyState::Revoked) => Some(ResultCode::KeyRevoked),
         Some(_) => Some(ResultCode::KeyNotCertified),

@@ -407,9 +407,19 @@ pub struct Bill {
 }
 
 /// What a signed request asks for. The name of the step is also the last part of its URL.
+///
+/// On the wire `{"step": "<name>", "body": …}`, the body absent for a step without one. Written
+/// by hand ([`Serialize`] below) and read through `step_wire::Step`, because one name stands
+/// for two variants: `revoke` without a body is [`Step::Revoke`], exactly as phones have
+/// always sent it, and with one it is [`Step::RevokeWaiting`].
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "step", content = "body", rename_all = "snake_case")]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(
+    tag = "step",
+    content = "body",
+    rename_all = "snake_case",
+    from = "step_wire::Step"
+)]
 pub enum Step {
     /// Validate a payment; no money moves.
     Check(Payment),
@@ -421,8 +431,16 @@ pub enum Step {
     Balance,
     /// Relay a signed letter by e-mail.
     Message(Letter),
-    /// Revoke the signing key (the phone leaves service).
+    /// Revoke the signing key (the phone leaves service), with nothing waiting on the phone.
     Revoke,
+    /// Revoke the signing key, naming the sessions still waiting on the phone: its payments
+    /// and bills not final, which the cashier saved to a file for a dealer or support to send
+    /// later. The gateway keeps the list with the revocation and decides a `pay` of a session
+    /// on it, signed by this key, as if the key were still in force — for that request only.
+    /// Posted to `/api/v1/revoke` as the plain revoke is, with this body (at most 600
+    /// sessions); [`Step::revoke`] makes whichever of the two fits.
+    #[serde(rename = "revoke")]
+    RevokeWaiting(Revocation),
     /// A bill for payment by card. Never posted by the phone: the customer's phone brings it
     /// (see [`Bill`]).
     Bill(Bill),
@@ -443,10 +461,99 @@ impl Step {
             Step::Status => "status",
             Step::Balance => "balance",
             Step::Message(_) => "message",
-            Step::Revoke => "revoke",
+            Step::Revoke | Step::RevokeWaiting(_) => "revoke",
             Step::Bill(_) => "bill",
             Step::Cancel => "cancel",
             Step::Shift(_) => "shift",
+        }
+    }
+
+    /// A revocation naming `waiting`: [`Step::Revoke`] when nothing waits, so a phone with
+    /// nothing waiting signs the same bytes as before the list existed.
+    pub fn revoke(waiting: Vec<SessionId>) -> Step {
+        if waiting.is_empty() {
+            Step::Revoke
+        } else {
+            Step::RevokeWaiting(Revocation { waiting })
+        }
+    }
+}
+
+/// The most sessions a revocation names: 600 of at most 23 bytes each (20 characters, quotes
+/// and a comma) take 13.8 KB, which leaves the rest of the request room within
+/// [`MAX_BODY_BYTES`] (16 KiB).
+pub const REVOKE_WAITING_MAX: usize = 600;
+
+/// The body of [`Step::RevokeWaiting`].
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revocation {
+    /// The sessions of the key's payments and bills that were not final on the phone when it
+    /// revoked the key (1 to [`REVOKE_WAITING_MAX`]).
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 600))]
+    pub waiting: Vec<SessionId>,
+}
+
+impl Serialize for Step {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut step = serializer.serialize_struct("Step", 2)?;
+        step.serialize_field("step", self.name())?;
+        match self {
+            Step::Check(payment) | Step::Pay(payment) => step.serialize_field("body", payment)?,
+            Step::Message(letter) => step.serialize_field("body", letter)?,
+            // An empty list is written as the plain `revoke` (see `Step::revoke`).
+            Step::RevokeWaiting(revocation) if !revocation.waiting.is_empty() => {
+                step.serialize_field("body", revocation)?
+            }
+            Step::Bill(bill) => step.serialize_field("body", bill)?,
+            Step::Shift(report) => step.serialize_field("body", report)?,
+            Step::Status | Step::Balance | Step::Revoke | Step::RevokeWaiting(_) | Step::Cancel => {
+            }
+        }
+        step.end()
+    }
+}
+
+/// How a [`Step`] is read: serde's reader for an adjacently tagged enum, with one variant per
+/// name, then [`Step::revoke`] picks the variant of a `revoke`.
+mod step_wire {
+    use serde::Deserialize;
+
+    use super::{Bill, Letter, Payment, Revocation, ShiftReport};
+
+    #[derive(Deserialize)]
+    #[serde(tag = "step", content = "body", rename_all = "snake_case")]
+    pub enum Step {
+        Check(Payment),
+        Pay(Payment),
+        Status,
+        Balance,
+        Message(Letter),
+        /// `None` when the body is absent, as a phone with nothing waiting sends it (serde
+        /// reads an absent newtype body as an absent option). A body of `null` or an empty
+        /// list is read too, and refused by `exact_fields`: it is not what the step encodes to.
+        Revoke(Option<Revocation>),
+        Bill(Bill),
+        Cancel,
+        Shift(ShiftReport),
+    }
+
+    impl From<Step> for super::Step {
+        fn from(wire: Step) -> super::Step {
+            match wire {
+                Step::Check(payment) => super::Step::Check(payment),
+                Step::Pay(payment) => super::Step::Pay(payment),
+                Step::Status => super::Step::Status,
+                Step::Balance => super::Step::Balance,
+                Step::Message(letter) => super::Step::Message(letter),
+                Step::Revoke(revocation) => {
+                    super::Step::revoke(revocation.map(|r| r.waiting).unwrap_or_default())
+                }
+                Step::Bill(bill) => super::Step::Bill(bill),
+                Step::Cancel => super::Step::Cancel,
+                Step::Shift(report) => super::Step::Shift(report),
+            }
         }
     }
 }
@@ -526,6 +633,9 @@ impl Message for Request {
                 .check()
                 .map_err(|e| DecodeError::Invalid(e.to_string())),
             Step::Shift(report) => report.check().map_err(DecodeError::Invalid),
+            Step::RevokeWaiting(revocation) if revocation.waiting.len() > REVOKE_WAITING_MAX => {
+                Err(invalid("a revocation names more than 600 waiting sessions"))
+            }
             _ => Ok(()),
         }
     }
@@ -988,6 +1098,69 @@ mod tests {
                 comment: None,
             }),
         }
+    }
+
+    /// A `revoke` exactly as phones have signed it since the first version: no body.
+    const OLD_REVOKE: &str = r#"{"v":1,"dealer":"D001","point":"P1001","cashier":"C1","key_serial":"P1001-1","session":"1R7PV3BG0000000000RV","created_at_ms":1795000000000,"step":"revoke"}"#;
+
+    fn revoke(step: Step) -> Request {
+        let mut request = pay(None);
+        request.session = SessionId::try_from("1R7PV3BG0000000000RV".to_owned()).unwrap();
+        request.step = step;
+        request
+    }
+
+    fn sessions(count: usize) -> Vec<SessionId> {
+        (0..count)
+            .map(|i| SessionId::generate(1_795_000_000_000, (i as u64).to_be_bytes()))
+            .collect()
+    }
+
+    #[test]
+    fn a_revoke_of_an_older_phone_still_reads_and_one_naming_nothing_is_the_same_bytes() {
+        let read = Request::decode(OLD_REVOKE.as_bytes()).unwrap();
+        assert_eq!(read.step, Step::Revoke);
+        assert_eq!(read.encode(), OLD_REVOKE.as_bytes());
+        assert_eq!(
+            revoke(Step::revoke(Vec::new())).encode(),
+            OLD_REVOKE.as_bytes()
+        );
+        // An empty list written out is not what any revoke encodes to: refused, like any
+        // second spelling of signed words.
+        let empty_list = OLD_REVOKE.replace(
+            r#""step":"revoke""#,
+            r#""step":"revoke","body":{"waiting":[]}"#,
+        );
+        for other in [
+            empty_list,
+            OLD_REVOKE.replace(r#""step":"revoke""#, r#""step":"revoke","body":null"#),
+            OLD_REVOKE.replace(r#""step":"revoke""#, r#""step":"revoke","body":{}"#),
+        ] {
+            assert!(Request::decode(other.as_bytes()).is_err(), "{other}");
+        }
+    }
+
+    #[test]
+    fn a_revoke_names_the_sessions_that_wait_within_the_body_limit() {
+        let named = revoke(Step::revoke(sessions(2)));
+        let bytes = named.encode();
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(
+            text.ends_with(&format!(
+                r#""step":"revoke","body":{{"waiting":["{}","{}"]}}}}"#,
+                sessions(2)[0],
+                sessions(2)[1]
+            )),
+            "{text}"
+        );
+        assert_eq!(Request::decode(&bytes), Ok(named.clone()));
+        assert_eq!(named.step.name(), "revoke");
+
+        let most = revoke(Step::revoke(sessions(REVOKE_WAITING_MAX))).encode();
+        assert!(most.len() <= MAX_BODY_BYTES, "{} bytes", most.len());
+        assert!(Request::decode(&most).is_ok());
+        let too_many = revoke(Step::revoke(sessions(REVOKE_WAITING_MAX + 1)));
+        assert!(matches!(too_many.validate(), Err(DecodeError::Invalid(_))));
     }
 
     #[test]

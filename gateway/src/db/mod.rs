@@ -24,6 +24,7 @@ pub mod operations;
 pub mod payments;
 pub mod providers;
 pub mod retry;
+pub mod revoked_waiting;
 pub mod seed;
 pub mod senders;
 pub mod sequence;

@@ -5,7 +5,7 @@
 use axum::{Router, extract::State, routing::post};
 use tolem_protocol::{
     codes::ResultCode,
-    messages::{BalanceInfo, Outcome, Request},
+    messages::{BalanceInfo, Outcome, Request, Step},
 };
 
 use super::{
@@ -17,7 +17,7 @@ use crate::{
     db::{
         begin_write,
         day_sums::{self, Scope},
-        keys, network, now_ms,
+        keys, network, now_ms, revoked_waiting,
     },
     payments::business_day_start,
 };
@@ -72,6 +72,11 @@ pub(crate) async fn balance(
 /// [`KeyHolder`] is required — a pending key, or one of a blocked point, may always give up.
 /// A key already revoked gets 903, which the phone can take as "done". Written to the audit
 /// trail under `key:<serial>`.
+///
+/// The phone names the sessions of its payments and bills still waiting on it (the cashier
+/// saved them to a file): kept with the revocation, in its transaction, and in its audit
+/// record, so that a `pay` of one of them signed by this key is decided later as if the key
+/// were still in force ([`crate::sender`], check 6). An older phone names none.
 #[utoipa::path(
     post,
     path = "/api/v1/revoke",
@@ -89,25 +94,35 @@ pub(crate) async fn revoke(
 ) -> Result<Answer, Answer> {
     let serial = &holder.key.serial;
     let by = format!("key:{serial}");
-    let session = holder.request.session;
+    let waiting = match &holder.request.step {
+        Step::RevokeWaiting(revocation) => revocation.waiting.as_slice(),
+        _ => &[],
+    };
+    let session = holder.request.session.clone();
     let now = now_ms();
     let mut tx = begin_write(&state.pool).await?;
     if !keys::revoke(&mut tx, serial, None, &by, now).await? {
         // Revoked by a parallel request since the pipeline looked.
         return Err(Answer::refusal(Some(session), ResultCode::KeyRevoked));
     }
+    revoked_waiting::record(&mut tx, serial, waiting).await?;
     let point = &holder.key.point_code;
     let dealer = network::point(&mut *tx, point)
         .await?
         .map(|p| p.dealer_code);
+    let mut details = serde_json::json!({
+        "point": point,
+        "before": { "state": keys::state_text(holder.key.state) },
+        "after": { "state": "revoked" },
+    });
+    // Absent when nothing waited: such a record reads as every one before the list existed.
+    if !waiting.is_empty() {
+        details["waiting"] = serde_json::json!(waiting);
+    }
     let event = Event {
         action: Action::KeyRevokedByPhone,
         subject: format!("key:{serial}"),
-        details: serde_json::json!({
-            "point": point,
-            "before": { "state": keys::state_text(holder.key.state) },
-            "after": { "state": "revoked" },
-        }),
+        details,
     };
     audit::record_in(
         &mut tx,
@@ -117,6 +132,7 @@ pub(crate) async fn revoke(
     )
     .await?;
     tx.commit().await?;
-    tracing::info!(%serial, point = %holder.key.point_code, "key revoked by its phone");
+    tracing::info!(%serial, point = %holder.key.point_code, waiting = waiting.len(),
+        "key revoked by its phone");
     Ok(Answer::outcome(Some(session), Outcome::Revoked))
 }

@@ -7,12 +7,15 @@
 //! how many payments, for how much, how many letters — and deletes only after the cashier has
 //! saved them to a file ([`tolem_outbox::export`]: the signed requests, for a dealer or support
 //! to replay) or has confirmed a second time, in words that say so, that they will be lost
-//! (issue 13 item 4).
+//! (issue 13 item 4). The revocation names the sessions of the key's payments and bills that
+//! wait: the gateway keeps them with it and still decides those payments when they are sent
+//! from the file, signed by the revoked key as they are, and answers their status.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use tolem_protocol::codes::ResultCode;
-use tolem_protocol::messages::Step;
+use tolem_protocol::ids::SessionId;
+use tolem_protocol::messages::{REVOKE_WAITING_MAX, Step};
 
 use crate::api::ApiError;
 
@@ -63,6 +66,20 @@ async fn read_waiting() -> Option<Waiting> {
         bills: summary.bills,
         letters: letters.len(),
     })
+}
+
+/// The sessions of `serial`'s payments and bills still waiting, for its revocation to name (at
+/// most as many as a revocation carries). Read when the key is revoked, not when the page
+/// opened: a payment may have been settled meanwhile. None when the outbox cannot be read: the
+/// key is revoked anyway, as before the list existed.
+async fn waiting_sessions(serial: &str) -> Vec<SessionId> {
+    let records = tolem_outbox::store::waiting().await.unwrap_or_default();
+    records
+        .into_iter()
+        .filter(|r| !r.state.is_final() && r.payment.pay.signer == serial)
+        .map(|r| r.session)
+        .take(REVOKE_WAITING_MAX)
+        .collect()
 }
 
 /// How the cashier dealt with what waits.
@@ -147,7 +164,12 @@ pub fn DeleteKeyPage() -> impl IntoView {
             } else if connection.get_untracked() == Connection::Offline {
                 Err(NotRevoked::Offline)
             } else {
-                match session.send(Step::Revoke).await {
+                let serial = session
+                    .record_untracked()
+                    .map(|r| r.card.key_serial)
+                    .unwrap_or_default();
+                let waiting = waiting_sessions(&serial).await;
+                match session.send(Step::revoke(waiting)).await {
                     // "Already revoked" (revoked from the console, say) is as good as done.
                     Ok(_)
                     | Err(SignedStepError::Api(ApiError::Rejected(ResultCode::KeyRevoked, _))) => {
