@@ -2,7 +2,8 @@
 //! exactly the same checks ([`crate::sender`] has them and their order) by taking one:
 //!
 //! * [`Authorized`] — may do anything its point may: every check passed;
-//! * [`KeyHolder`] — proven holder of a registered, unrevoked key, whatever its certification
+//! * [`KeyHolder`] — proven holder of a registered, unrevoked key (or a revoked one, for the two
+//!   requests [`crate::sender::HeardRevoked`] lets through), whatever its certification
 //!   and the state of its dealer, point and cashier: enough for steps that only give rights up
 //!   (revoking the key), which a phone of a blocked or not yet activated point must still do.
 //!
