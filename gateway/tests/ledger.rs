@@ -158,3 +158,82 @@ async fn a_day_of_money_adds_up_to_the_hand_calculation() {
         assert!(html.contains(&shown), "{shown}: {html}");
     }
 }
+
+/// Today's statement of a busy dealer is read while payments keep coming: every read must
+/// reconcile. The opening, the closing and the sums of each kind were once three reads, and an
+/// entry written between them showed the dealer a red "does not reconcile" for a ledger that
+/// was fine.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_statement_reconciles_while_entries_are_written() {
+    use std::sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    };
+    use tolem_gateway::{
+        db::ledger::{self, LedgerKind, NewEntry, Posted},
+        payments::{BUSINESS_DAY_MS, business_day_of},
+    };
+
+    const READS: usize = 200;
+    let gateway = support::start().await;
+    // Every entry is written at one moment of today, so each lands inside today's statement
+    // whenever the test runs.
+    let at = now_ms();
+    let start = business_day_of(business_date(at));
+    let end = start + BUSINESS_DAY_MS;
+
+    // The writer posts until told to stop and counts its entries, top-ups and payments in
+    // turn (the demo dealer's 500 000 tenge cover every payment).
+    let stop = Arc::new(AtomicBool::new(false));
+    let (posted_tx, mut posted) = tokio::sync::watch::channel(0_u64);
+    let writer = tokio::spawn({
+        let (pool, stop) = (gateway.pool.clone(), stop.clone());
+        async move {
+            let mut count = 0_u64;
+            while !stop.load(Ordering::Relaxed) {
+                let reference = format!("busy-{count}");
+                let (kind, amount_tiyn) = if count.is_multiple_of(2) {
+                    (LedgerKind::TopUp, 1_000)
+                } else {
+                    (LedgerKind::Payment, -700)
+                };
+                let entry = NewEntry {
+                    dealer_code: DEALER,
+                    kind,
+                    amount_tiyn,
+                    reference: &reference,
+                    point_code: None,
+                    created_at_ms: at,
+                };
+                let done = ledger::post(&pool, &entry).await.unwrap();
+                assert!(matches!(done, Posted::Done { .. }), "{done:?}");
+                count += 1;
+                posted_tx.send_replace(count);
+            }
+        }
+    });
+
+    for read in 0..READS {
+        // Each read starts only once the writer has posted again since the last one, so the
+        // writer is busy around every read, however the two tasks are scheduled.
+        posted.changed().await.unwrap();
+        let statement = ledger::statement(&gateway.pool, DEALER, start, end)
+            .await
+            .unwrap();
+        assert!(
+            statement.reconciles(),
+            "read {read} of {READS} does not reconcile: {statement:?}"
+        );
+    }
+    stop.store(true, Ordering::Relaxed);
+    writer.await.unwrap();
+    let posted = *posted.borrow();
+    assert!(posted >= READS as u64, "{posted} entries for {READS} reads");
+
+    // Once quiet, the statement ends where the ledger does.
+    let statement = ledger::statement(&gateway.pool, DEALER, start, end)
+        .await
+        .unwrap();
+    assert!(statement.reconciles(), "{statement:?}");
+    assert_eq!(statement.closing_tiyn, gateway.ledger_sum(DEALER).await);
+}

@@ -231,7 +231,7 @@ pub async fn entries(
 /// The figures of a daily statement: what the balance was, how each kind of entry moved it,
 /// and what it became. `closing == opening + top_ups + payments + commission + corrections +
 /// refunds + card payments + card refunds` always holds, because every figure is a sum over the
-/// same entries.
+/// same entries, read together ([`statement`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Statement {
     /// The sum of the entries before the period.
@@ -268,6 +268,12 @@ impl Statement {
 }
 
 /// The statement of the dealer's entries written in `[from_ms, to_ms)`.
+///
+/// One statement reads every figure: today's statement of a busy dealer is read while
+/// payments keep coming, and separate reads of the opening, the closing and the sums each saw
+/// a different ledger, so an entry written between them made a sound ledger look like it did
+/// not reconcile. A single statement sees one snapshot on both SQLite and PostgreSQL, whatever
+/// the isolation level.
 pub async fn statement(
     pool: &AnyPool,
     dealer_code: &str,
@@ -275,35 +281,31 @@ pub async fn statement(
     to_ms: i64,
 ) -> Result<Statement, sqlx::Error> {
     use sqlx::Row;
+    // Per kind: what came before the period (the opening's share) and what came within it.
     // Cast: PostgreSQL's SUM of BIGINT is NUMERIC, which the Any driver cannot read as i64.
-    let sum_before = |until: i64| {
-        sqlx::query_scalar::<_, i64>(
-            "SELECT CAST(COALESCE(SUM(amount_tiyn), 0) AS BIGINT) FROM ledger_entries \
-             WHERE dealer_code = $1 AND created_at_ms < $2",
-        )
-        .bind(dealer_code)
-        .bind(until)
-        .fetch_one(pool)
-    };
-    let opening_tiyn = sum_before(from_ms).await?;
-    let closing_tiyn = sum_before(to_ms).await?;
     let rows = sqlx::query(
-        "SELECT kind, CAST(COALESCE(SUM(amount_tiyn), 0) AS BIGINT) AS total, \
-         COUNT(*) AS entries FROM ledger_entries \
-         WHERE dealer_code = $1 AND created_at_ms >= $2 AND created_at_ms < $3 GROUP BY kind",
+        "SELECT kind, \
+         CAST(COALESCE(SUM(CASE WHEN created_at_ms < $2 THEN amount_tiyn ELSE 0 END), 0) \
+         AS BIGINT) AS opening, \
+         CAST(COALESCE(SUM(CASE WHEN created_at_ms >= $2 THEN amount_tiyn ELSE 0 END), 0) \
+         AS BIGINT) AS total, \
+         CAST(COALESCE(SUM(CASE WHEN created_at_ms >= $2 THEN 1 ELSE 0 END), 0) AS BIGINT) \
+         AS entries \
+         FROM ledger_entries WHERE dealer_code = $1 AND created_at_ms < $3 GROUP BY kind",
     )
     .bind(dealer_code)
     .bind(from_ms)
     .bind(to_ms)
     .fetch_all(pool)
     .await?;
-    let mut statement = Statement {
-        opening_tiyn,
-        closing_tiyn,
-        ..Statement::default()
-    };
+    let mut statement = Statement::default();
     for row in rows {
+        let opening: i64 = row.try_get("opening")?;
         let total: i64 = row.try_get("total")?;
+        statement.opening_tiyn += opening;
+        // The closing takes every row, whatever its kind, so `reconciles` still catches a kind
+        // the figures below leave out.
+        statement.closing_tiyn += opening + total;
         match row.try_get::<String, _>("kind")?.as_str() {
             "top_up" => statement.top_ups_tiyn = total,
             "payment" => {
