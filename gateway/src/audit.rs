@@ -185,6 +185,12 @@ pub enum Action {
     /// The operator marked a delivery delivered by hand, with the provider's number (a
     /// dispute settled with the provider).
     DeliveryMarked,
+    /// A provider finally refused a payment the operator had marked delivered by hand while
+    /// its attempt was in flight: nothing reversed, a dispute for the operator to settle.
+    DeliveryRefusedAfterMarked,
+    /// The operator marked a delivery refused by hand, with a reason (a provider that never
+    /// gives a final answer): reversed as a provider's refusal is.
+    DeliveryMarkedRefused,
     /// The operator (or the CLI) set how the gateway reaches a provider.
     ProviderConnected,
     /// A payment service confirmed a customer's card paid a bill; it became a payment.
@@ -265,6 +271,8 @@ impl Action {
             Action::PaymentRefunded => "payment.refunded",
             Action::DeliveryRetried => "delivery.retried",
             Action::DeliveryMarked => "delivery.marked",
+            Action::DeliveryRefusedAfterMarked => "delivery.refused_after_marked",
+            Action::DeliveryMarkedRefused => "delivery.marked_refused",
             Action::ProviderConnected => "provider.connected",
             Action::CardPaid => "card.paid",
             Action::CardEarned => "card.earned",

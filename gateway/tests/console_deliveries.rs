@@ -2,8 +2,10 @@
 //! (state, the provider's number, every attempt); the dealer's and the operator's lists show a
 //! delayed delivery; *retry now* with the admin's code makes it due at once and is audited; the
 //! operator marks a stuck delivery delivered with the provider's number (a dispute settled),
-//! which the phone's `status` then reports; a dealer's users get 403 on the operator's routes;
-//! a bad provider number is refused in the user's language.
+//! which the phone's `status` then reports; the operator marks refused, with a reason, a
+//! delivery the provider never answers for good, and the dealer has its money back once; a
+//! dealer's users get 403 on the operator's routes; a bad provider number is refused in the
+//! user's language.
 
 mod support;
 
@@ -13,7 +15,7 @@ use reqwest::StatusCode;
 use support::{
     browser::{ADMIN, CLERK, OPERATOR, OPERATOR_TOTP_SECRET, text_of},
     delivery::{emulator, quick_retry},
-    payments::kcell,
+    payments::{DEALER, kcell},
 };
 use tolem_protocol::{codes::ResultCode, messages::DeliveryState};
 
@@ -323,4 +325,138 @@ fn places_field(html: &str) -> &str {
         .nth(1)
         .and_then(|rest| rest.split('>').next())
         .expect("the form has the field")
+}
+
+/// A delivery stuck retrying (its provider never answers for good) is marked refused by the
+/// operator, with a reason and a one-time code: the dealer's balance has the payment back once,
+/// the delivery is failed (the phone is told it was refunded), the audit trail says who and
+/// why; a second submit changes nothing, and a dealer's user cannot do it.
+#[tokio::test]
+async fn the_operator_marks_a_delivery_that_never_ends_refused_and_the_money_goes_back_once() {
+    let gateway = support::start().await;
+    let phone = gateway.ready_phone(1).await;
+    let before = gateway.balance_of(DEALER).await;
+    // Beeline has no connection: its payment is tried, and waits, again and again.
+    let worker = gateway.start_delivery(quick_retry());
+    let mut beeline = kcell("7051234567", THOUSAND);
+    beeline.provider = "beeline".into();
+    let (stuck, reply) = gateway.pay(&phone, beeline).await;
+    assert_eq!(reply.code(), ResultCode::Ok);
+    let transaction = reply.receipt().transaction_id;
+    gateway
+        .delivery_when(&phone, &stuck, Duration::from_secs(30), |d| {
+            d.state == DeliveryState::Retrying
+        })
+        .await;
+    // No attempt in flight when the operator acts (one is refused: the provider may yet take
+    // it): the worker stopped, its claim, if it held one, run out.
+    worker.abort();
+    let _ = worker.await;
+    let started = std::time::Instant::now();
+    loop {
+        let (state, next): (String, i64) = sqlx::query_as(
+            "SELECT state, next_attempt_at_ms FROM deliveries WHERE transaction_id = $1",
+        )
+        .bind(&transaction)
+        .fetch_one(&gateway.pool)
+        .await
+        .unwrap();
+        if state == "retrying" || next < support::now_ms() {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{state}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Aged past the delay threshold: the list shows it.
+    sqlx::query(
+        "UPDATE deliveries SET queued_at_ms = queued_at_ms - 3600000 WHERE transaction_id = $1",
+    )
+    .bind(&transaction)
+    .execute(&gateway.pool)
+    .await
+    .unwrap();
+    assert_eq!(gateway.balance_of(DEALER).await, before - THOUSAND);
+    let refuse = format!("/console/operator/deliveries/{transaction}/refused");
+
+    // A dealer's full-access user cannot.
+    let admin = gateway.console_session(ADMIN).await;
+    let (_, admin_csrf) = gateway.console_page("/console/deliveries", &admin).await;
+    let denied = gateway
+        .confirmed_post(&refuse, &admin, &admin_csrf, &[("reason", "provider gone")])
+        .await;
+    assert_eq!(denied.status(), StatusCode::FORBIDDEN);
+
+    // The operator: the form beside *mark delivered*; a reason is required.
+    let operator = gateway.console_session(OPERATOR).await;
+    let (html, csrf) = gateway
+        .console_page("/console/operator/deliveries", &operator)
+        .await;
+    assert!(
+        html.contains(&format!("action=\"{refuse}\"")),
+        "the mark refused form: {html}"
+    );
+    let code = gateway.code_of(OPERATOR.0, OPERATOR_TOTP_SECRET).await;
+    let refused = gateway
+        .console_post(
+            &refuse,
+            &operator,
+            &[("csrf", &csrf), ("otp", &code), ("reason", "   ")],
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text_of(&refused.text().await.unwrap()).contains("Причина"));
+    assert_eq!(gateway.balance_of(DEALER).await, before - THOUSAND);
+
+    let reason = "Beeline closed the gateway, settled by letter 17";
+    let code = gateway.code_of(OPERATOR.0, OPERATOR_TOTP_SECRET).await;
+    let marked = gateway
+        .console_post(
+            &refuse,
+            &operator,
+            &[("csrf", &csrf), ("otp", &code), ("reason", reason)],
+        )
+        .await;
+    assert_eq!(marked.status(), StatusCode::SEE_OTHER);
+    let settled = gateway
+        .delivery_when(&phone, &stuck, Duration::from_secs(5), |d| {
+            d.state.is_final()
+        })
+        .await;
+    assert_eq!(settled.state, DeliveryState::Refunded);
+    assert_eq!(gateway.deliveries_in("failed").await, 1);
+    assert_eq!(gateway.balance_of(DEALER).await, before);
+    assert_eq!(gateway.ledger_entries(DEALER, "refund").await, 1);
+    gateway.assert_ledger_matches(DEALER).await;
+    let audited: Vec<(String, String)> = sqlx::query_as(
+        "SELECT actor, details FROM audit_log WHERE action = 'delivery.marked_refused' \
+         AND subject = $1",
+    )
+    .bind(format!("payment:{transaction}"))
+    .fetch_all(&gateway.pool)
+    .await
+    .unwrap();
+    assert_eq!(audited.len(), 1, "{audited:?}");
+    assert_eq!(audited[0].0, OPERATOR.0);
+    assert!(audited[0].1.contains(reason), "{audited:?}");
+
+    // Again: nothing changes.
+    let code = gateway.code_of(OPERATOR.0, OPERATOR_TOTP_SECRET).await;
+    let again = gateway
+        .console_post(
+            &refuse,
+            &operator,
+            &[("csrf", &csrf), ("otp", &code), ("reason", reason)],
+        )
+        .await;
+    assert_ne!(again.status(), StatusCode::SEE_OTHER);
+    assert_eq!(gateway.balance_of(DEALER).await, before);
+    assert_eq!(gateway.ledger_entries(DEALER, "refund").await, 1);
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'delivery.marked_refused'",
+    )
+    .fetch_one(&gateway.pool)
+    .await
+    .unwrap();
+    assert_eq!(audited, 1);
+    gateway.assert_ledger_matches(DEALER).await;
 }

@@ -20,8 +20,9 @@ use support::{
     phone::Phone,
 };
 use tolem_gateway::{
-    db::ledger,
-    delivery::worker::RetryPolicy,
+    audit::Actor,
+    db::{begin_write, ledger},
+    delivery::{manual, worker::RetryPolicy},
     payments::{BUSINESS_DAY_MS, business_date, business_day_of},
 };
 use tolem_protocol::{
@@ -739,4 +740,85 @@ async fn an_attempt_never_outlives_its_claim() {
         .await;
     assert_eq!(delivered.state, DeliveryState::Delivered);
     assert_eq!(provider.provider.payments().len(), 1);
+}
+
+/// A provider's final refusal of a payment the operator marked delivered while its attempt was
+/// in flight: nothing is reversed (the money stays as marked), but the attempt is kept and the
+/// audit trail records the refusal — what a dispute with the provider starts from.
+#[tokio::test]
+async fn a_refusal_of_a_payment_marked_delivered_meanwhile_is_kept_and_audited() {
+    let (gateway, phone) = gateway_and_phone().await;
+    // It refuses the account, after a while: long enough to mark it delivered meanwhile.
+    let provider = emulator(&["--open", "--missing", "7019999999", "--delay-ms", "1500"]).await;
+    gateway
+        .connect_provider("kcell", &provider.url, 10_000)
+        .await;
+    let before = gateway.balance_of(DEALER).await;
+    let (request, reply) = gateway.pay(&phone, kcell("7019999999", THOUSAND)).await;
+    assert_eq!(reply.code(), ResultCode::Ok);
+    let transaction_id = reply.receipt().transaction_id;
+    gateway.start_delivery(quick_retry());
+    wait_for("the attempt never went out", || async {
+        gateway.deliveries_in("sent").await == 1
+    })
+    .await;
+
+    // The operator marks it delivered while the provider has not answered yet.
+    let operator = Actor::new("operator@tolem.kz", None, "127.0.0.1".parse().unwrap());
+    let mut tx = begin_write(&gateway.pool).await.unwrap();
+    manual::mark_delivered_in(&mut tx, &operator, &transaction_id, "KC-1", now_ms())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    // The refusal comes: its attempt is kept, and the trail says who marked it.
+    wait_for("the refusal's attempt was not kept", || async {
+        let kept: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM delivery_attempts WHERE transaction_id = $1 \
+             AND outcome = 'refused'",
+        )
+        .bind(&transaction_id)
+        .fetch_one(&gateway.pool)
+        .await
+        .unwrap();
+        kept == 1
+    })
+    .await;
+    let audited: Vec<(String, String)> = sqlx::query_as(
+        "SELECT actor, details FROM audit_log WHERE action = 'delivery.refused_after_marked' \
+         AND subject = $1",
+    )
+    .bind(format!("payment:{transaction_id}"))
+    .fetch_all(&gateway.pool)
+    .await
+    .unwrap();
+    assert_eq!(audited.len(), 1, "{audited:?}");
+    assert_eq!(audited[0].0, "system");
+    assert!(audited[0].1.contains("operator@tolem.kz"), "{audited:?}");
+    assert!(audited[0].1.contains("KC-1"), "{audited:?}");
+
+    // The money stays as marked: delivered, nothing refunded.
+    let delivery = gateway
+        .delivery_when(&phone, &request, WITHIN, |d| d.state.is_final())
+        .await;
+    assert_eq!(delivery.state, DeliveryState::Delivered);
+    assert_eq!(delivery.provider_txn.as_deref(), Some("KC-1"));
+    assert_eq!(gateway.balance_of(DEALER).await, before - THOUSAND);
+    assert_eq!(gateway.ledger_entries(DEALER, "refund").await, 0);
+    let refunded: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'payment.refunded'")
+            .fetch_one(&gateway.pool)
+            .await
+            .unwrap();
+    assert_eq!(refunded, 0);
+    gateway.assert_ledger_matches(DEALER).await;
+}
+
+/// Waits up to [`WITHIN`] for `done`, failing with `what`.
+async fn wait_for<F: Future<Output = bool>>(what: &str, done: impl Fn() -> F) {
+    let started = std::time::Instant::now();
+    while !done().await {
+        assert!(started.elapsed() < WITHIN, "{what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

@@ -6,7 +6,10 @@
 //!   every dealer): the delayed and the recently refused deliveries, per provider;
 //! * `POST …/deliveries/{transaction}/retry` — *retry now*, full access and a one-time code;
 //! * `POST /console/operator/deliveries/{transaction}/delivered` — the operator marks a
-//!   delivery delivered with the provider's number after a dispute, with a one-time code.
+//!   delivery delivered with the provider's number after a dispute, with a one-time code;
+//! * `POST /console/operator/deliveries/{transaction}/refused` — the operator marks refused,
+//!   with a reason and a one-time code, a delivery the provider never answers for good: its
+//!   money goes back to the dealer as after a provider's refusal.
 //!
 //! The rules are in [`crate::delivery::manual`]; every action is audited there.
 
@@ -59,6 +62,10 @@ pub fn operator_router() -> Router<AppState> {
         .route("/deliveries", get(operator_list))
         .route("/deliveries/{transaction}/retry", post(operator_retry))
         .route("/deliveries/{transaction}/delivered", post(operator_mark))
+        .route(
+            "/deliveries/{transaction}/refused",
+            post(operator_mark_refused),
+        )
 }
 
 /// A confirmed action's form.
@@ -72,6 +79,8 @@ pub struct ConfirmForm {
     back: String,
     #[serde(default)]
     provider_txn: String,
+    #[serde(default)]
+    reason: String,
 }
 
 /// The state's words.
@@ -150,15 +159,25 @@ pub async fn section(
     })
 }
 
-/// A *mark delivered* form refused: shown again on its row with what was typed.
+/// The operator's two *mark* forms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mark {
+    /// With the provider's number.
+    Delivered,
+    /// With a reason.
+    Refused,
+}
+
+/// A *mark* form refused: shown again on its row with what was typed.
 struct MarkRefused<'a> {
     transaction: &'a str,
+    mark: Mark,
     message: String,
     typed: &'a str,
 }
 
 /// The delayed and recently refused deliveries, as a table; `operator` adds the dealer column
-/// and the *mark delivered* form.
+/// and the *mark delivered* and *mark refused* forms.
 async fn list(
     state: &AppState,
     user: &SignedIn,
@@ -213,7 +232,8 @@ async fn list(
                     tbody {
                         @for t in &rows {
                             @let (d, account, amount) = (&t.delivery, &t.account, &t.amount_tiyn);
-                            @let refusal = refused.filter(|r| r.transaction == d.transaction_id);
+                            @let refusal = refused.filter(|r| r.transaction == d.transaction_id && r.mark == Mark::Delivered);
+                            @let refusal_of_refused = refused.filter(|r| r.transaction == d.transaction_id && r.mark == Mark::Refused);
                             tr.delivery data-transaction=(d.transaction_id) data-state=(d.state.as_str()) {
                                 td { (d.provider) }
                                 td { (d.transaction_id) }
@@ -238,6 +258,17 @@ async fn list(
                                                         placeholder=(tr("deliveries.provider_txn")) aria-label=(tr("deliveries.provider_txn"));
                                                     (otp_field())
                                                     button type="submit" { (tr("deliveries.mark_delivered")) }
+                                                }
+                                                form.mark-refused method="post" action=(format!("{path}/{}/refused", d.transaction_id)) {
+                                                    input type="hidden" name="csrf" value=(user.csrf_token());
+                                                    @if let Some(refusal) = refusal_of_refused {
+                                                        p.error.mark-error role="alert" { (refusal.message) }
+                                                    }
+                                                    input type="text" name="reason" required maxlength="500" size="16"
+                                                        value=[refusal_of_refused.map(|r| r.typed)]
+                                                        placeholder=(tr("deliveries.refuse_reason")) aria-label=(tr("deliveries.refuse_reason"));
+                                                    (otp_field())
+                                                    button type="submit" { (tr("deliveries.mark_refused")) }
                                                 }
                                             }
                                         }
@@ -289,6 +320,7 @@ fn refused(error: ManualError, back: &str) -> ConsoleError {
         ManualError::NotFound => ConsoleError::NotFound,
         ManualError::Database(error) => error.into(),
         ManualError::Earn(error) => ConsoleError::Internal(error.to_string()),
+        ManualError::Reversal(error) => ConsoleError::Internal(error.to_string()),
         other => ConsoleError::invalid(other.message_key(), back),
     }
 }
@@ -346,35 +378,79 @@ async fn operator_mark(
     Path(transaction): Path<String>,
     form: Result<Form<ConfirmForm>, FormRejection>,
 ) -> Result<Response, ConsoleError> {
-    let form = forms::read(form);
-    // A refusal the operator can mend shows the list again, the number typed kept on its row.
+    mark(
+        &state,
+        ip,
+        &user,
+        &transaction,
+        &forms::read(form),
+        Mark::Delivered,
+    )
+    .await
+}
+
+/// `POST /console/operator/deliveries/{transaction}/refused`.
+async fn operator_mark_refused(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    user: OperatorUser,
+    Path(transaction): Path<String>,
+    form: Result<Form<ConfirmForm>, FormRejection>,
+) -> Result<Response, ConsoleError> {
+    mark(
+        &state,
+        ip,
+        &user,
+        &transaction,
+        &forms::read(form),
+        Mark::Refused,
+    )
+    .await
+}
+
+/// The operator's *mark delivered* or *mark refused* of `transaction`, then the list.
+async fn mark(
+    state: &AppState,
+    ip: std::net::IpAddr,
+    user: &SignedIn,
+    transaction: &str,
+    form: &ConfirmForm,
+    which: Mark,
+) -> Result<Response, ConsoleError> {
+    let typed = match which {
+        Mark::Delivered => &form.provider_txn,
+        Mark::Refused => &form.reason,
+    };
+    // A refusal the operator can mend shows the list again, what was typed kept on its row.
     let again = async |status: StatusCode, message: String| {
         let refused = MarkRefused {
-            transaction: &transaction,
+            transaction,
+            mark: which,
             message,
-            typed: &form.provider_txn,
+            typed,
         };
-        let page = list(&state, &user, None, OPERATOR_PATH, Some(&refused)).await?;
+        let page = list(state, user, None, OPERATOR_PATH, Some(&refused)).await?;
         Ok::<_, ConsoleError>((status, page).into_response())
     };
-    let mut tx = match confirm::begin_confirmed(&state, &user, ip, &form.csrf, &form.otp).await {
+    let mut tx = match confirm::begin_confirmed(state, user, ip, &form.csrf, &form.otp).await {
         Ok(tx) => tx,
         Err(error) => return again(StatusCode::FORBIDDEN, confirm::code_refusal(error)?).await,
     };
-    let marked = manual::mark_delivered_in(
-        &mut tx,
-        &user.actor(ip),
-        &transaction,
-        &form.provider_txn,
-        now_ms(),
-    )
-    .await;
+    let actor = user.actor(ip);
+    let marked = match which {
+        Mark::Delivered => {
+            manual::mark_delivered_in(&mut tx, &actor, transaction, typed, now_ms()).await
+        }
+        Mark::Refused => {
+            manual::mark_refused_in(&mut tx, &actor, transaction, typed, now_ms()).await
+        }
+    };
     match marked {
         Ok(()) => {
             tx.commit().await?;
             Ok(Redirect::to(OPERATOR_PATH).into_response())
         }
-        Err(error @ ManualError::BadProviderTxn) => {
+        Err(error @ (ManualError::BadProviderTxn | ManualError::BadReason)) => {
             tx.rollback().await?;
             again(StatusCode::UNPROCESSABLE_ENTITY, tr(error.message_key())).await
         }

@@ -2,7 +2,10 @@
 //! brought it: the delivery is marked failed, the payment refunded, the dealer's ledger is
 //! credited back (`refund`), the commission accrued on the payment is reversed, and the audit
 //! trail records it. Either all of it or none; a second refusal of the same payment (another
-//! worker) changes nothing.
+//! worker) changes nothing. A refusal of a payment the operator marked delivered while its
+//! attempt was in flight reverses nothing either, but its attempt is kept and the audit trail
+//! records it (`delivery.refused_after_marked`): the dispute with the provider starts there.
+//! The operator's *mark refused* ([`super::manual`]) reverses a payment as a refusal does.
 //!
 //! The commission: while its business day is not credited yet, the accrual is only marked
 //! reversed and the day's credit leaves it out — the dealer's balance is back exactly where it
@@ -45,7 +48,8 @@ pub enum ReversalError {
 }
 
 /// Reverses the claimed payment `job` after `attempt` brought `refusal`. `false` when the
-/// delivery had finished already (nothing changed).
+/// delivery had finished already: only the attempt is kept (and a refusal of a payment marked
+/// delivered audited, see [`refused_after_finish_in`]).
 pub async fn reverse(
     pool: &AnyPool,
     job: &Claimed,
@@ -55,20 +59,16 @@ pub async fn reverse(
 ) -> Result<bool, ReversalError> {
     let mut tx = begin_write(pool).await?;
     deliveries::insert_attempt_in(&mut tx, &job.transaction_id, attempt).await?;
-    let failed = deliveries::mark_failed_in(
-        &mut tx,
-        &job.transaction_id,
-        refusal.result_code,
-        refusal.comment,
-        &refusal_text(refusal.refusal),
-        now_ms,
-    )
-    .await?;
-    if !failed {
-        tx.rollback().await?;
+    let Some(commission_tiyn) =
+        fail_and_refund_in(&mut tx, &Payment::from(job), refusal, now_ms).await?
+    else {
+        // Finished meanwhile. The attempt stays on record all the same: when the operator had
+        // marked it delivered while this attempt was in flight, the provider's refusal is what
+        // a dispute with the provider starts from.
+        refused_after_finish_in(&mut tx, job, refusal, now_ms).await?;
+        tx.commit().await?;
         return Ok(false);
-    }
-    let commission_tiyn = refund_in(&mut tx, job, now_ms).await?;
+    };
     let event = Event {
         action: Action::PaymentRefunded,
         subject: format!("payment:{}", job.transaction_id),
@@ -96,20 +96,114 @@ pub async fn reverse(
     Ok(true)
 }
 
+/// A final refusal of a delivery that had finished already, inside the attempt's transaction:
+/// nothing is reversed (a delivery marked delivered stays delivered, its money where it was),
+/// but a refusal of one marked delivered is audited and warned about — the provider says it does
+/// not have a payment the gateway counts as delivered. Another worker's refusal of the same
+/// payment (failed already) needs nothing more than its attempt.
+async fn refused_after_finish_in(
+    conn: &mut AnyConnection,
+    job: &Claimed,
+    refusal: &Refusal<'_>,
+    now_ms: i64,
+) -> Result<(), ReversalError> {
+    let Some(delivery) = deliveries::find(&mut *conn, &job.transaction_id).await? else {
+        return Ok(());
+    };
+    if delivery.state != deliveries::State::Delivered {
+        return Ok(());
+    }
+    let event = Event {
+        action: Action::DeliveryRefusedAfterMarked,
+        subject: format!("payment:{}", job.transaction_id),
+        details: serde_json::json!({
+            "point": job.point_code,
+            "provider": job.provider,
+            "amount_tiyn": job.amount_tiyn,
+            "attempt": job.attempt,
+            "provider_txn": delivery.provider_txn,
+            "marked_by": delivery.marked_by,
+            "result": refusal.result_code,
+            "reason": refusal_text(refusal.refusal),
+            "comment": refusal.comment,
+        }),
+    };
+    audit::record_in(
+        &mut *conn,
+        &Actor::system(Some(&job.dealer_code)),
+        &event,
+        now_ms,
+    )
+    .await?;
+    tracing::warn!(transaction_id = %job.transaction_id, provider = %job.provider,
+        result = refusal.result_code, amount_tiyn = job.amount_tiyn,
+        marked_by = delivery.marked_by.as_deref().unwrap_or("-"),
+        provider_txn = delivery.provider_txn.as_deref().unwrap_or("-"),
+        "the provider refused a payment already marked delivered; nothing reversed — \
+         settle it with the provider");
+    Ok(())
+}
+
+/// What a reversal needs of the payment it gives back.
+#[derive(Debug, Clone, Copy)]
+pub struct Payment<'a> {
+    pub transaction_id: &'a str,
+    pub dealer_code: &'a str,
+    pub point_code: &'a str,
+    pub amount_tiyn: i64,
+}
+
+impl<'a> From<&'a Claimed> for Payment<'a> {
+    fn from(job: &'a Claimed) -> Self {
+        Payment {
+            transaction_id: &job.transaction_id,
+            dealer_code: &job.dealer_code,
+            point_code: &job.point_code,
+            amount_tiyn: job.amount_tiyn,
+        }
+    }
+}
+
+/// Marks the delivery of `payment` failed with `refusal` if it is still unfinished, and gives its
+/// money back ([`refund_in`]), inside the caller's transaction: a provider's final refusal, or
+/// the operator's word for a provider that never gives one ([`super::manual`]). Returns the
+/// commission reversed, or `None` when the delivery had finished already (nothing changed).
+pub async fn fail_and_refund_in(
+    conn: &mut AnyConnection,
+    payment: &Payment<'_>,
+    refusal: &Refusal<'_>,
+    now_ms: i64,
+) -> Result<Option<i64>, ReversalError> {
+    let failed = deliveries::mark_failed_in(
+        &mut *conn,
+        payment.transaction_id,
+        refusal.result_code,
+        refusal.comment,
+        &refusal_text(refusal.refusal),
+        now_ms,
+    )
+    .await?;
+    if !failed {
+        return Ok(None);
+    }
+    refund_in(conn, payment, now_ms).await.map(Some)
+}
+
 /// The money part: the payment marked refunded, its amount back on the dealer's balance, its
 /// commission reversed (see the module docs). Returns the commission reversed.
 async fn refund_in(
     conn: &mut AnyConnection,
-    job: &Claimed,
+    payment: &Payment<'_>,
     now_ms: i64,
 ) -> Result<i64, ReversalError> {
-    let ledger_error = |what: String| ReversalError::Ledger(job.transaction_id.clone(), what);
+    let ledger_error =
+        |what: String| ReversalError::Ledger(payment.transaction_id.to_owned(), what);
     let marked = sqlx::query(
         "UPDATE payments SET refunded_at_ms = $1 \
          WHERE transaction_id = $2 AND state = 'accepted' AND refunded_at_ms IS NULL",
     )
     .bind(now_ms)
-    .bind(&job.transaction_id)
+    .bind(payment.transaction_id)
     .execute(&mut *conn)
     .await?;
     if marked.rows_affected() != 1 {
@@ -118,11 +212,11 @@ async fn refund_in(
         ));
     }
     let refund = NewEntry {
-        dealer_code: &job.dealer_code,
+        dealer_code: payment.dealer_code,
         kind: LedgerKind::Refund,
-        amount_tiyn: job.amount_tiyn,
-        reference: &job.transaction_id,
-        point_code: Some(&job.point_code),
+        amount_tiyn: payment.amount_tiyn,
+        reference: payment.transaction_id,
+        point_code: Some(payment.point_code),
         created_at_ms: now_ms,
     };
     match ledger::post_in(&mut *conn, &refund).await? {
@@ -130,17 +224,17 @@ async fn refund_in(
         other => return Err(ledger_error(format!("refund: {other:?}"))),
     }
     // After the dealer's row (locked by the posting): see `day_sums` on the order of locks.
-    day_sums::take_back_in(&mut *conn, &job.transaction_id).await?;
+    day_sums::take_back_in(&mut *conn, payment.transaction_id).await?;
     let commission_tiyn = reverse_commission_in(
         &mut *conn,
-        &job.transaction_id,
-        &job.dealer_code,
-        &job.point_code,
+        payment.transaction_id,
+        payment.dealer_code,
+        payment.point_code,
         now_ms,
     )
     .await?;
     // A bill paid by card: its money goes back to the card too.
-    crate::card::refund::after_reversal_in(&mut *conn, &job.transaction_id, now_ms)
+    crate::card::refund::after_reversal_in(&mut *conn, payment.transaction_id, now_ms)
         .await
         .map_err(|error| ledger_error(format!("card refund: {error}")))?;
     Ok(commission_tiyn)

@@ -494,6 +494,8 @@ impl Worker {
                     refusal: *refusal,
                     comment: comment.as_deref(),
                 };
+                // `false` (finished meanwhile) needs nothing here: the attempt is kept, and a
+                // refusal of a payment marked delivered by hand audited and warned about there.
                 reversal::reverse(&self.pool, job, &attempt, &refusal, now).await?;
                 Ok(())
             }
