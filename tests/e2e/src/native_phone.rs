@@ -45,6 +45,15 @@ impl Answer {
         self.response.code
     }
 
+    /// The response without the gateway's time of answering: what every answer about one
+    /// decided session repeats (a replay carries the time it was answered, for the phone's clock).
+    pub fn decision(&self) -> Response {
+        Response {
+            gateway_time_ms: 0,
+            ..self.response.clone()
+        }
+    }
+
     /// The receipt of a pay or status answer.
     pub fn receipt(&self) -> &PaymentReceipt {
         match &self.response.outcome {

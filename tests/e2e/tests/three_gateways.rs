@@ -147,7 +147,11 @@ async fn three_gateways_on_one_database_behave_as_one() {
     );
     let (a, b) = (a.expect("gateway 1 answers"), b.expect("gateway 2 answers"));
     assert_eq!(a.code(), ResultCode::Ok, "{a:?}");
-    assert_eq!(a.body, b.body, "both instances give the one stored answer");
+    assert_eq!(
+        a.decision(),
+        b.decision(),
+        "both instances give the one stored decision"
+    );
     assert_eq!(
         pg.number(&format!(
             "SELECT COUNT(*) FROM payments WHERE session = '{}'",
@@ -252,7 +256,12 @@ async fn three_gateways_on_one_database_behave_as_one() {
             signed.session
         );
         if let Ok(first) = first {
-            assert_eq!(first.body, again.body, "{}: same answer", signed.session);
+            assert_eq!(
+                first.decision(),
+                again.decision(),
+                "{}: same decision",
+                signed.session
+            );
         }
     }
     paid.extend(second.iter().cloned());
