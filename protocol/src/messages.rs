@@ -972,6 +972,16 @@ pub struct Response {
 }
 
 impl Response {
+    /// This answer without the gateway's time of answering: the decision every answer about
+    /// one decided session repeats (a replay carries the time it was answered, for the
+    /// phone's clock), for comparing two answers.
+    pub fn decision(self) -> Response {
+        Response {
+            gateway_time_ms: 0,
+            ..self
+        }
+    }
+
     /// An answer with just a code (failures, mostly).
     pub fn code(session: Option<SessionId>, code: ResultCode, now_ms: i64) -> Response {
         Response {

@@ -83,10 +83,7 @@ impl Reply {
     /// [`Self::response`] without the gateway's time of answering: what a decided session's
     /// every answer repeats (a replay carries the time of the replay, for the phone's clock).
     pub fn decision(&self) -> Response {
-        Response {
-            gateway_time_ms: 0,
-            ..self.response()
-        }
+        self.response().decision()
     }
 
     /// The result code of [`Self::response`].

@@ -48,10 +48,7 @@ impl Answer {
     /// The response without the gateway's time of answering: what every answer about one
     /// decided session repeats (a replay carries the time it was answered, for the phone's clock).
     pub fn decision(&self) -> Response {
-        Response {
-            gateway_time_ms: 0,
-            ..self.response.clone()
-        }
+        self.response.clone().decision()
     }
 
     /// The receipt of a pay or status answer.
