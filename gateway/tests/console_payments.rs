@@ -179,24 +179,24 @@ async fn an_export_of_thousands_has_every_payment_once() {
     let (_, reply) = gateway.pay(&phone, kcell("7011234568", 100_000)).await;
     assert_eq!(reply.code(), ResultCode::Ok);
     // 4 500 copies of the first, all received at its millisecond: whole pages of ties.
-    gateway
-        .sql(
-            "CREATE TABLE copies AS WITH RECURSIVE numbers (n) AS \
-             (SELECT 1 UNION ALL SELECT n + 1 FROM numbers WHERE n < 4500) \
-             SELECT p.*, n FROM payments p, numbers WHERE p.transaction_id = 'D001-1'",
-        )
-        .await;
-    gateway
-        .sql(
-            "UPDATE copies SET session = session || '-copy' || n, \
-             transaction_id = transaction_id || '-copy' || n",
-        )
-        .await;
-    gateway.sql("ALTER TABLE copies DROP COLUMN n").await;
-    gateway
-        .sql("INSERT INTO payments SELECT * FROM copies")
-        .await;
-    gateway.sql("DROP TABLE copies").await;
+    // One connection for the whole scene: another connection of the pool may still hold the
+    // schema of before the DROP COLUMN, and SQLite refuses the INSERT while preparing it there
+    // ("22 columns but 23 values") instead of reading the schema again.
+    let mut conn = gateway.pool.acquire().await.unwrap();
+    sqlx::raw_sql(
+        "CREATE TABLE copies AS WITH RECURSIVE numbers (n) AS \
+         (SELECT 1 UNION ALL SELECT n + 1 FROM numbers WHERE n < 4500) \
+         SELECT p.*, n FROM payments p, numbers WHERE p.transaction_id = 'D001-1'; \
+         UPDATE copies SET session = session || '-copy' || n, \
+         transaction_id = transaction_id || '-copy' || n; \
+         ALTER TABLE copies DROP COLUMN n; \
+         INSERT INTO payments SELECT * FROM copies; \
+         DROP TABLE copies",
+    )
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    drop(conn);
 
     let cookie = gateway.console_session(ADMIN).await;
     let response = gateway.console_get("/console/payments.csv", &cookie).await;
