@@ -204,16 +204,29 @@ fn answer_to(command: &Command, response: Response) -> Result<Answer, TransportE
         )));
     }
     let answer = answer_of(response);
-    if let Answer::Accepted {
-        provider_txn: Some(number),
-        ..
-    } = &answer
-        && !is_provider_txn(number)
-    {
-        let shown: String = number.chars().take(80).collect();
-        return Err(TransportError::Unreadable(format!(
-            "the provider's number {shown:?} is not 1 to 64 letters, digits or - _ /"
-        )));
+    if let Answer::Accepted { provider_txn, .. } = &answer {
+        match provider_txn {
+            Some(number) if !is_provider_txn(number) => {
+                let shown: String = number.chars().take(80).collect();
+                return Err(TransportError::Unreadable(format!(
+                    "the provider's number {shown:?} is not 1 to 64 letters, digits or - _ /"
+                )));
+            }
+            // The provider's number (`prv_txn`) belongs to the protocol's answer to a pay (a
+            // check's may leave it out), and a delivery is recorded with it or not at all
+            // (the deliveries table refuses one without it). So an acceptance that names none
+            // is not taken: the payment waits, asked again with the same number (the provider
+            // pays it once), until the provider names it or the operator marks it delivered
+            // with the number the provider gives.
+            None if matches!(command, Command::Pay(_)) => {
+                return Err(TransportError::Unreadable(
+                    "the provider accepted the pay but did not name its number (prv_txn), \
+                     which the protocol requires in a pay's answer"
+                        .into(),
+                ));
+            }
+            _ => {}
+        }
     }
     Ok(answer)
 }
@@ -382,6 +395,35 @@ mod tests {
             prv_txn: Some(number),
             ..answer(Some("42"), None)
         };
+        // Accepted without the provider's number: no delivery to record.
+        let unnamed = answer_to(
+            &pay,
+            Response {
+                prv_txn: None,
+                ..answer(Some("42"), None)
+            },
+        );
+        assert!(
+            matches!(&unnamed, Err(TransportError::Unreadable(why)) if why.contains("prv_txn")),
+            "{unnamed:?}"
+        );
+        // A check's answer carries none.
+        let check = Command::Check(CheckRequest {
+            txn_id: 0,
+            account: "7011111111".into(),
+            sum_tiyn: 100_000,
+        });
+        let checked = answer_to(&check, Response::default());
+        assert!(
+            matches!(
+                checked,
+                Ok(Answer::Accepted {
+                    provider_txn: None,
+                    ..
+                })
+            ),
+            "{checked:?}"
+        );
         for other in [
             answer(Some("41"), Some(100_000)),
             answer(Some("42"), Some(99_999)),

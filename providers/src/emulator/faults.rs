@@ -35,6 +35,9 @@ pub struct Faults {
     /// transaction's number, sum and provider number —, as a front cache that mixes answers up
     /// does; the pay itself is not committed. Nothing changes before a first commit.
     pub wrong_answer_rate: f64,
+    /// Share of pays answered 0, committed, without the provider's number (`<prv_txn>`), which
+    /// the protocol requires in a pay's answer: a provider whose software leaves it out.
+    pub no_provider_txn_rate: f64,
     /// The random generator's seed, applied when the faults are set.
     pub seed: u64,
 }
@@ -51,6 +54,7 @@ impl Default for Faults {
             temporary_for_ms: 0,
             cut_after_commit_rate: 0.0,
             wrong_answer_rate: 0.0,
+            no_provider_txn_rate: 0.0,
             seed: 1,
         }
     }
@@ -72,6 +76,7 @@ impl Faults {
             ("temporary_rate", self.temporary_rate),
             ("cut_after_commit_rate", self.cut_after_commit_rate),
             ("wrong_answer_rate", self.wrong_answer_rate),
+            ("no_provider_txn_rate", self.no_provider_txn_rate),
         ];
         for (name, value) in rates {
             if !(0.0..=1.0).contains(&value) {
@@ -147,6 +152,11 @@ impl FaultState {
     /// Whether to answer a pay with another transaction's answer.
     pub fn wrong_answer(&mut self) -> bool {
         self.chance(self.faults.wrong_answer_rate)
+    }
+
+    /// Whether to leave the provider's number out of a committed pay's answer.
+    pub fn no_provider_txn(&mut self) -> bool {
+        self.chance(self.faults.no_provider_txn_rate)
     }
 
     fn chance(&mut self, rate: f64) -> bool {

@@ -74,6 +74,9 @@ pub struct Options {
     /// nothing committed.
     #[arg(long, default_value_t = 0.0)]
     pub wrong_answer_rate: f64,
+    /// Share of committed pays answered without the provider's number (`<prv_txn>`).
+    #[arg(long, default_value_t = 0.0)]
+    pub no_provider_txn_rate: f64,
     /// Seed of the random faults.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -92,6 +95,7 @@ impl Options {
             temporary_for_ms: self.temporary_for_ms,
             cut_after_commit_rate: self.cut_after_commit_rate,
             wrong_answer_rate: self.wrong_answer_rate,
+            no_provider_txn_rate: self.no_provider_txn_rate,
             seed: self.seed,
         }
     }

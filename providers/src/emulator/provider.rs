@@ -183,6 +183,9 @@ impl Provider {
                         answer.sum_tiyn = Some(pay.sum_tiyn);
                         answer.comment = Some("OK".into());
                         state.last_committed = Some(answer.clone());
+                        if state.faults.no_provider_txn() {
+                            answer.prv_txn = None;
+                        }
                         if state.faults.cut_after_commit() {
                             return Reply::Cut(answer);
                         }
