@@ -4,8 +4,10 @@
 #   1. native crates (protocol, gateway, build tools): cargo test; then the gateway's suites
 #      again on a real PostgreSQL server (a throw-away cluster this script starts and stops);
 #      then the API contract: schemathesis fuzzes a live gateway against /api/openapi.json
-#   2. browser code (app, service worker): wasm-bindgen-test in headless Chromium
+#   2. browser code (app, service worker): wasm-bindgen-test in headless Chromium (what the
+#      cashiers' Android phones run), then again in headless Firefox
 #   3. end to end: the release app, its service worker and a real gateway in headless Chromium
+#      (and Firefox, for the tests that say so)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -34,9 +36,13 @@ trap - EXIT
 step "API contract (schemathesis against a live gateway and its /api/openapi.json)"
 scripts/contract.sh
 
-step "browser tests (wasm-bindgen-test, headless Chromium)"
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
-cargo test --target wasm32-unknown-unknown -p tolem -p tolem-sw -p tolem-outbox
+# wasm-bindgen-test-runner takes the first driver it finds named, GECKODRIVER before
+# CHROMEDRIVER (setup.sh exports both): each run names one.
+step "browser tests (wasm-bindgen-test, headless Chromium)"
+env -u GECKODRIVER cargo test --target wasm32-unknown-unknown -p tolem -p tolem-sw -p tolem-outbox
+step "browser tests (wasm-bindgen-test, headless Firefox)"
+env -u CHROMEDRIVER cargo test --target wasm32-unknown-unknown -p tolem -p tolem-sw -p tolem-outbox
 
 step "end-to-end tests (release build, real gateway, headless Chromium)"
 scripts/build-app.sh

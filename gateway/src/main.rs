@@ -84,7 +84,7 @@ async fn run(config: Config) -> Result<(), StartupError> {
     tracing::info!(version = env!("CARGO_PKG_VERSION"), database = %shown_url, "starting");
     // Checked before anything else is touched: a typo in the SMTP URL stops the start at once.
     let mail_settings = MailSettings::from_config(&config)?;
-    let card_payments = Arc::new(card::from_config(&config)?);
+    let mut card_payments = card::from_config(&config)?;
     let transport = Transport::open(&mail_settings.transport)?;
 
     let pool = db::connect(&config.database_url).await?;
@@ -125,6 +125,8 @@ async fn run(config: Config) -> Result<(), StartupError> {
     let (jobs_pool, purge) = (pool.clone(), !config.no_audit_purge);
     jobs::supervise("daily jobs", move || jobs::spawn(jobs_pool.clone(), purge));
     let addr = listener.local_addr().map_err(StartupError::Serve)?;
+    card_payments.set_public_url(config.public_url.as_deref(), addr, tls.is_some())?;
+    let card_payments = Arc::new(card_payments);
     let own_url = tls.as_ref().map(|_| format!("https://{addr}"));
     let mail_queue = Arc::new(MailQueue::new(mail::verify_url(
         config.public_url.as_deref().or(own_url.as_deref()),

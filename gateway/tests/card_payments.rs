@@ -330,6 +330,41 @@ async fn a_bill_paid_by_card_becomes_one_payment_and_the_phone_is_told() {
     );
 }
 
+/// Whoever asks first for a bill's order fixes where the service sends the customer back; a
+/// request that names another host (someone who saw the QR code, ahead of the customer) must
+/// not make it theirs.
+#[tokio::test]
+async fn the_service_sends_the_customer_back_to_the_gateway_whatever_host_was_asked() {
+    let (fx, phone) = fixture(Service::TipTop).await;
+    let gateway = &fx.gateway;
+    let (_, token) = bill(&phone, payment("7011234567"));
+    let first = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(format!("{}/bill/{token}", gateway.url))
+        .header("host", "evil.example")
+        .form(&[("email", "someone@example.kz")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status(), StatusCode::SEE_OTHER);
+    let service_page = order(gateway, &token).await;
+    let back = fx
+        .customer
+        .pay(&service_page, POOR_CARD, "12/30", false)
+        .await;
+    let back = back
+        .location
+        .clone()
+        .or_else(|| back.fail_link())
+        .expect("a way back to the gateway");
+    assert!(
+        back.starts_with(&format!("{}/card/bill/", gateway.url)),
+        "{back}"
+    );
+}
+
 #[tokio::test]
 async fn a_refused_card_is_explained_in_the_customers_language_and_another_card_pays() {
     let (fx, phone) = fixture(Service::TipTop).await;

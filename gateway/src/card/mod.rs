@@ -44,8 +44,11 @@ pub struct CardPayments {
     pub service: Option<Arc<dyn PaymentService>>,
     /// The longest a bill stays payable after it was made, whatever it asks for.
     pub bill_lifetime_ms: i64,
-    /// The gateway's address as customers' phones reach it (for the service's return URLs),
-    /// when configured; otherwise taken from the customer's request.
+    /// The gateway's address as customers' phones reach it: the service sends the customer's
+    /// browser back to it after the card. Set at start ([`CardPayments::set_public_url`]),
+    /// never taken from a request: the first to ask for a bill's order fixes its return
+    /// address for the customer, so a `Host` header of someone else's choosing would send the
+    /// customer from the service's page to a page of theirs.
     pub public_url: Option<String>,
     /// Wakes the refund worker.
     pub refunds: Notify,
@@ -64,6 +67,26 @@ impl Default for CardPayments {
 }
 
 impl CardPayments {
+    /// Sets the address customers come back to: `configured` (`--public-url`), or the address
+    /// the gateway listens on (`https` when it serves TLS) unless that is every address.
+    pub fn set_public_url(
+        &mut self,
+        configured: Option<&str>,
+        listening: std::net::SocketAddr,
+        https: bool,
+    ) -> Result<(), CardConfigError> {
+        let url = match configured.map(str::trim).filter(|url| !url.is_empty()) {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None if self.service.is_none() => return Ok(()),
+            None if listening.ip().is_unspecified() => {
+                return Err(CardConfigError::PublicUrlNeeded(listening));
+            }
+            None => format!("{}://{listening}", if https { "https" } else { "http" }),
+        };
+        self.public_url = Some(url);
+        Ok(())
+    }
+
     /// The service that speaks `kind`, if it is the configured one.
     pub fn service_of(&self, kind: ServiceKind) -> Option<&Arc<dyn PaymentService>> {
         self.service.as_ref().filter(|s| s.kind() == kind)
@@ -93,6 +116,13 @@ pub enum CardConfigError {
          Passwords #1 and #2"
     )]
     MissingTestPassword(&'static str),
+    /// Listening on every address, the gateway cannot tell which one customers reach it by.
+    #[error(
+        "--public-url is needed with --card-service when the gateway listens on {0}: the \
+         payment service sends customers' browsers back to the gateway's address as they reach \
+         it (https://pay.example.kz)"
+    )]
+    PublicUrlNeeded(std::net::SocketAddr),
 }
 
 /// The card settings from the gateway's configuration: no service unless `--card-service`.
@@ -156,4 +186,56 @@ pub fn from_config(config: &crate::config::Config) -> Result<CardPayments, CardC
     };
     card.service = Some(Arc::from(service_for_robokassa(&settings, &robokassa)?));
     Ok(card)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn customers_come_back_to_the_configured_address_or_the_one_listened_on() {
+        use clap::Parser;
+        let tiptop = [
+            "tolem-gateway",
+            "--card-service",
+            "tiptop",
+            "--card-api-url",
+            "http://127.0.0.1:9",
+            "--card-login",
+            "login",
+            "--card-secret",
+            "secret",
+        ];
+        let on = |args: &[&str], listening: &str, configured: Option<&str>, https: bool| {
+            let config = crate::config::Config::try_parse_from(args).unwrap();
+            let mut card = from_config(&config).unwrap();
+            card.set_public_url(configured, listening.parse().unwrap(), https)
+                .map(|()| card.public_url)
+        };
+        assert_eq!(
+            on(
+                &tiptop,
+                "0.0.0.0:8443",
+                Some(" https://pay.example.kz/ "),
+                true
+            )
+            .unwrap(),
+            Some("https://pay.example.kz".to_owned())
+        );
+        assert_eq!(
+            on(&tiptop, "127.0.0.1:8080", None, false).unwrap(),
+            Some("http://127.0.0.1:8080".to_owned())
+        );
+        assert_eq!(
+            on(&tiptop, "192.168.1.5:8443", None, true).unwrap(),
+            Some("https://192.168.1.5:8443".to_owned())
+        );
+        // Every address: which one customers use is the operator's to say.
+        assert!(matches!(
+            on(&tiptop, "0.0.0.0:8443", None, true),
+            Err(CardConfigError::PublicUrlNeeded(_))
+        ));
+        // Without a service nothing is needed.
+        assert_eq!(on(&tiptop[..1], "0.0.0.0:8443", None, true).unwrap(), None);
+    }
 }

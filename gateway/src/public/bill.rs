@@ -15,7 +15,7 @@
 use axum::{
     Form, Router,
     extract::{Path, Query, State},
-    http::{HeaderMap, HeaderValue, StatusCode, Uri, header},
+    http::{HeaderValue, StatusCode, header},
     middleware,
     response::{IntoResponse, Response},
     routing::get,
@@ -42,10 +42,7 @@ use crate::{
     display::{local_time, tenge},
     mail::compose,
     state::AppState,
-    web::{
-        host::request_host,
-        language::{self, tr},
-    },
+    web::language::{self, tr},
 };
 
 /// The customer's routes, with the public pages' language handling and headers.
@@ -76,8 +73,6 @@ struct PayForm {
 async fn pay(
     State(state): State<AppState>,
     Path(token): Path<String>,
-    uri: Uri,
-    headers: HeaderMap,
     Form(form): Form<PayForm>,
 ) -> Response {
     let opened = match open::open(&state.pool, &token, state.card.bill_lifetime_ms, now_ms()).await
@@ -96,11 +91,10 @@ async fn pay(
     let Some(service) = state.card.service.clone() else {
         return render_bill(&state, &token, &opened, Some(&tr("bill.cards_off")), email).await;
     };
-    let origin = origin(&state, &headers, &uri);
     let choices = Choices {
         email,
         lang: language::current(),
-        origin: &origin,
+        origin: origin(&state),
     };
     let page = order::start(&state.pool, service.as_ref(), &opened, &choices)
         .await
@@ -138,20 +132,15 @@ fn valid_address(address: &str) -> bool {
         && compose::can_write_to(address)
 }
 
-/// The gateway's address as the customer's browser reached it: the configured public URL, or
-/// the host the request was sent to (the service only sends the customer's own browser back
-/// there).
-fn origin(state: &AppState, headers: &HeaderMap, uri: &Uri) -> String {
-    if let Some(url) = &state.card.public_url {
-        return url.trim_end_matches('/').to_owned();
-    }
-    let host = request_host(headers, uri).unwrap_or("localhost");
-    let scheme = if state.secure_cookies {
-        "https"
-    } else {
-        "http"
-    };
-    format!("{scheme}://{host}")
+/// The gateway's address as customers reach it, set at start
+/// ([`crate::card::CardPayments::set_public_url`]);
+/// a gateway made without one (no card service) has only this machine's.
+fn origin(state: &AppState) -> &str {
+    state
+        .card
+        .public_url
+        .as_deref()
+        .unwrap_or("http://localhost")
 }
 
 async fn provider_name(state: &AppState, code: &str) -> String {

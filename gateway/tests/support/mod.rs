@@ -181,14 +181,7 @@ pub async fn start_with_mail(
 /// Starts a gateway (demo data) whose card bills are paid through `card`'s payment service.
 /// No refund worker runs by itself ([`card`] starts one).
 pub async fn start_with_card(card: tolem_gateway::card::CardPayments) -> Gateway {
-    start_full(
-        false,
-        None,
-        true,
-        std::sync::Arc::new(card),
-        Default::default(),
-    )
-    .await
+    start_full(false, None, true, card, Default::default()).await
 }
 
 /// Starts a gateway (demo data) behind reverse proxies at `proxies` (`--trusted-proxy`), e.g.
@@ -206,7 +199,7 @@ async fn start_full(
         tolem_gateway::mail::worker::RetryPolicy,
     )>,
     demo: bool,
-    card: std::sync::Arc<tolem_gateway::card::CardPayments>,
+    mut card: tolem_gateway::card::CardPayments,
     trusted_proxies: tolem_gateway::web::client_ip::TrustedProxies,
 ) -> Gateway {
     use std::sync::Arc;
@@ -227,6 +220,9 @@ async fn start_full(
     let gateway_key = key.public_key();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    // As `tolem-gateway` without --public-url: customers come back to the address it listens on.
+    card.set_public_url(None, addr, false).unwrap();
+    let card = Arc::new(card);
     let queue = Arc::new(MailQueue::new(format!("http://{addr}/verify")));
     if let Some((transport, retry)) = mail {
         Worker {
