@@ -8,6 +8,7 @@ use std::{
     io::{self, IsTerminal},
     net::SocketAddr,
     path::PathBuf,
+    time::Duration,
 };
 
 use axum::Router;
@@ -204,18 +205,58 @@ pub fn banner_with_mail(
     text
 }
 
+/// How long a client may take to send a request, beyond which its connection is closed.
+///
+/// `axum::serve` builds hyper's connections without a timer, and hyper 1 without a timer has
+/// no header-read timeout at all: a client that trickles a request line or its headers a byte
+/// at a time (slowloris), or announces `Content-Length: 2000000` and trickles the body, held a
+/// task and a file descriptor for ever, and enough of them stopped the gateway serving the
+/// cashiers' phones, the console and the card pages. So the gateway serves each connection
+/// itself (`serve_connections`) with these limits.
+///
+/// There is deliberately no limit on a whole request: a CSV export streams its rows for as
+/// long as it takes, and a payment may wait for its dealer's row or the replay lock. Only the
+/// client's own sending is timed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SlowClients {
+    /// The most an HTTP/1 connection may take to deliver a request's line and headers, from
+    /// the moment the gateway starts waiting for them (hyper's `header_read_timeout`; an idle
+    /// keep-alive connection is closed after as long). 30 s: a request's headers are well under
+    /// 2 KiB, which even a 2G phone (a few KiB/s, a second or two of latency) sends in a few
+    /// seconds; browsers reopen a closed keep-alive connection without a word.
+    pub header_read: Duration,
+    /// The most a request's body may take to arrive, counted from when the handler starts
+    /// reading it (so a request waiting for a lock is not charged). 60 s: the largest bodies
+    /// the gateway takes are a phone's batch (64 KiB) and a pasted e-mail on the verification
+    /// page (256 KiB), which need about 1 and 4.3 KiB/s — a 2G link sends more. Larger bodies
+    /// are refused by their size limits long before.
+    pub body_read: Duration,
+}
+
+impl Default for SlowClients {
+    fn default() -> Self {
+        SlowClients {
+            header_read: Duration::from_secs(30),
+            body_read: Duration::from_secs(60),
+        }
+    }
+}
+
 /// Serves `app` until SIGINT or SIGTERM, lets requests in flight finish, then closes the pool.
 /// Each request carries the client's socket address (`ConnectInfo`): password attempts are
-/// throttled per address.
+/// throttled per address. Slow clients are cut off after [`SlowClients::default`].
 pub async fn serve(listener: TcpListener, app: Router, pool: AnyPool) -> Result<(), StartupError> {
-    let stop = shutdown_signal();
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(stop)
-    .await
-    .map_err(StartupError::Serve)?;
+    serve_with(listener, app, pool, SlowClients::default()).await
+}
+
+/// [`serve`] with the given limits for slow clients (the tests use short ones).
+pub async fn serve_with(
+    listener: TcpListener,
+    app: Router,
+    pool: AnyPool,
+    slow: SlowClients,
+) -> Result<(), StartupError> {
+    serve_connections(listener, app, slow, shutdown_signal()).await;
     pool.close().await;
     tracing::info!("stopped");
     Ok(())
@@ -230,7 +271,18 @@ pub async fn serve_tls(
     redirect: Option<(TcpListener, Router)>,
     pool: AnyPool,
 ) -> Result<(), StartupError> {
-    use axum::serve::ListenerExt;
+    serve_tls_with(tls, app, redirect, pool, SlowClients::default()).await
+}
+
+/// [`serve_tls`] with the given limits for slow clients. The TLS handshake has its own
+/// limit (`tls::listener`).
+pub async fn serve_tls_with(
+    tls: crate::tls::listener::TlsListener,
+    app: Router,
+    redirect: Option<(TcpListener, Router)>,
+    pool: AnyPool,
+    slow: SlowClients,
+) -> Result<(), StartupError> {
     let (stop, stopped) = tokio::sync::watch::channel(());
     let signal = shutdown_signal();
     tokio::spawn(async move {
@@ -242,30 +294,149 @@ pub async fn serve_tls(
         let _ = stopped.changed().await;
     };
     let redirect = redirect.map(|(listener, router)| {
-        tokio::spawn(
-            axum::serve(listener, router)
-                .with_graceful_shutdown(until_stopped(stopped.clone()))
-                .into_future(),
-        )
+        tokio::spawn(serve_connections(
+            listener,
+            router,
+            slow,
+            until_stopped(stopped.clone()),
+        ))
     });
-    // `tap_io` (doing nothing) only to reach axum's `ConnectInfo<SocketAddr>` for a listener
-    // of our own: axum implements it for a tapped listener's address, not for any listener's.
-    axum::serve(
-        tls.tap_io(|_| ()),
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(until_stopped(stopped))
-    .await
-    .map_err(StartupError::Serve)?;
-    if let Some(redirect) = redirect {
-        match redirect.await {
-            Ok(result) => result.map_err(StartupError::Serve)?,
-            Err(error) => tracing::error!(%error, "the redirect port stopped abnormally"),
-        }
+    serve_connections(tls, app, slow, until_stopped(stopped)).await;
+    if let Some(redirect) = redirect
+        && let Err(error) = redirect.await
+    {
+        tracing::error!(%error, "the redirect port stopped abnormally");
     }
     pool.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Serves `app` on every connection `listener` accepts until `stop` resolves, then stops
+/// accepting (the listener is dropped, the port freed), lets each connection finish the
+/// request it is serving (HTTP/1 closes after it, HTTP/2 sends GOAWAY) and returns when all
+/// are closed — what `axum::serve` with graceful shutdown did, plus the [`SlowClients`]
+/// limits, which need hyper's builder with a timer.
+async fn serve_connections<L>(
+    mut listener: L,
+    app: Router,
+    slow: SlowClients,
+    stop: impl Future<Output = ()>,
+) where
+    L: axum::serve::Listener<Addr = SocketAddr>,
+{
+    use hyper_util::{
+        rt::{TokioExecutor, TokioIo, TokioTimer},
+        server::{conn::auto, graceful::GracefulShutdown},
+        service::TowerToHyperService,
+    };
+    use tower::ServiceExt;
+
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(slow.header_read);
+    // As `axum::serve`: the CONNECT protocol (RFC 8441) for HTTP/2.
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .enable_connect_protocol();
+    let connections = GracefulShutdown::new();
+    let mut stop = std::pin::pin!(stop);
+    loop {
+        // `accept` waits out errors such as running out of file descriptors itself.
+        let (io, peer) = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut stop => break,
+        };
+        let service = app.clone().map_request(
+            move |request: axum::extract::Request<hyper::body::Incoming>| {
+                let mut request = request
+                    .map(|body| axum::body::Body::new(BodyDeadline::new(body, slow.body_read)));
+                // What `into_make_service_with_connect_info` gave each request.
+                request
+                    .extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                request
+            },
+        );
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(io), TowerToHyperService::new(service))
+            .into_owned();
+        let connection = connections.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%peer, %error, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    connections.shutdown().await;
+}
+
+/// A request body that fails once it has taken longer than `limit` to arrive, counted from
+/// the first time it is read ([`SlowClients::body_read`]). hyper has no such limit, and
+/// tower-http's `RequestBodyTimeoutLayer` restarts its clock at every chunk, so a body sent a
+/// byte a second would never end.
+struct BodyDeadline<B> {
+    body: B,
+    limit: Duration,
+    deadline: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<B> BodyDeadline<B> {
+    fn new(body: B, limit: Duration) -> Self {
+        BodyDeadline {
+            body,
+            limit,
+            deadline: None,
+        }
+    }
+}
+
+/// The error a [`BodyDeadline`] body ends with.
+#[derive(Debug, thiserror::Error)]
+#[error("the request body took longer than {0:?} to arrive")]
+struct BodyTooSlow(Duration);
+
+impl<B> http_body::Body for BodyDeadline<B>
+where
+    B: http_body::Body + Unpin,
+    B::Error: Into<axum::BoxError>,
+{
+    type Data = B::Data;
+    type Error = axum::BoxError;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        use std::task::Poll;
+        let this = &mut *self;
+        if let Poll::Ready(frame) = std::pin::Pin::new(&mut this.body).poll_frame(cx) {
+            return Poll::Ready(frame.map(|frame| frame.map_err(Into::into)));
+        }
+        let limit = this.limit;
+        let deadline = this
+            .deadline
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match deadline.as_mut().poll(cx) {
+            Poll::Ready(()) => {
+                tracing::info!(?limit, "request body too slow: connection closed");
+                Poll::Ready(Some(Err(BodyTooSlow(limit).into())))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
 }
 
 /// Listens for the process being asked to stop — Ctrl-C in a terminal, SIGTERM from systemd,

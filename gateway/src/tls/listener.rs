@@ -1,9 +1,11 @@
-//! A listener for `axum::serve` that hands it connections after their TLS handshake.
+//! A listener (axum's `Listener`) that hands the gateway's server (`startup::serve_tls`)
+//! connections after their TLS handshake.
 //!
 //! Handshakes run in tasks of their own, so a client that connects and says nothing (or a
-//! phone that refuses the certificate) never holds up the next one; `axum::serve` keeps its
-//! graceful shutdown, and each request still carries the peer's address (`ConnectInfo`) for
-//! throttling and the audit trail.
+//! phone that refuses the certificate) never holds up the next one, and gives up after
+//! `HANDSHAKE_TIMEOUT` (10 s); after it, the server's own limits for slow clients apply
+//! (`startup::SlowClients`). The server keeps its graceful shutdown, and each request still
+//! carries the peer's address (`ConnectInfo`) for throttling and the audit trail.
 
 use std::{io, net::SocketAddr, sync::Arc, time::Duration};
 
