@@ -19,8 +19,8 @@
 //! on SQLite), which is taken last in each transaction so it is held only briefly.
 //!
 //! What the chain cannot do alone: someone with write access to the database who recomputes
-//! every hash after their change. Against that, note the head hash the console's audit page
-//! and `verify-audit` print (e.g. in the monthly report) and compare it later; and on
+//! every hash after their change. Against that, note the head hash the operator's audit page
+//! (when asked to check the chain) and `verify-audit` print (e.g. in the monthly report) and compare it later; and on
 //! PostgreSQL take UPDATE and DELETE on `audit_log` away from the gateway's user
 //! (`migrations/README.md`).
 

@@ -1,5 +1,5 @@
-//! Walking the audit chain ([`verify`], run by `tolem-gateway verify-audit` and the console's
-//! audit page) and keeping it 5 years ([`purge_expired`]).
+//! Walking the audit chain ([`verify`], run by `tolem-gateway verify-audit` and the operator's
+//! audit page when asked) and keeping it 5 years ([`purge_expired`]).
 //!
 //! ## Retention
 //! Rows are kept 5 calendar years (the Kaspi Business agreement §1.15 keeps its trail that

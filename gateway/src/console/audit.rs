@@ -1,11 +1,17 @@
-//! `GET /console/audit` — the dealer's audit trail and the state of the whole chain (full
-//! access only) — and `GET /console/audit.csv` — the trail as a CSV file. Both take `from` and
-//! `to` (business days, `YYYY-MM-DD`, both included). The operator reads the whole trail at
-//! `GET /console/operator/audit` (and `.csv`), narrowed to one dealer with `dealer=D001`.
+//! `GET /console/audit` — the dealer's audit trail (full access only) — and
+//! `GET /console/audit.csv` — the trail as a CSV file. Both take `from` and `to` (business
+//! days, `YYYY-MM-DD`, both included). The operator's full-access users read the whole trail at
+//! `GET /console/operator/audit` (and `.csv`), narrowed to one dealer with `dealer=D001`; like
+//! a dealer's, the operator's create-and-view users get 403 there (the trail names every user
+//! and where they log in from).
 //!
-//! The chain is verified on every visit of the page, from its anchor to its head: the page says
-//! whether it is intact (and its head, to note down and compare later) or names the first bad
-//! row. The same check runs from a terminal as `tolem-gateway verify-audit`.
+//! The dealer's page checks each row it shows against its own hash (at most [`PAGE_LIMIT`]
+//! SHA-256s) and names a changed one; it says nothing about the chain as a whole — its length
+//! and head tell how busy the other dealers are, and walking it reads every dealer's rows. The
+//! operator walks the chain from its anchor to its head when asked (`verify=1`, the page's
+//! button; one walk at a time): the page then says whether it is intact (and its head, to
+//! note down and compare later) or names the first bad row. The same walk runs from a terminal
+//! as `tolem-gateway verify-audit`.
 
 use axum::{
     extract::{Query, State},
@@ -44,6 +50,9 @@ pub struct Period {
     /// The operator's view only: one dealer's trail.
     #[serde(default)]
     dealer: String,
+    /// The operator's view only: `1` walks the whole chain.
+    #[serde(default)]
+    verify: String,
 }
 
 impl Period {
@@ -67,14 +76,29 @@ pub async fn page(
     render(&state, &user, PATH, Some(user.dealer_code()), &period).await
 }
 
-/// `GET /console/operator/audit`: the whole trail, or one dealer's.
+/// `GET /console/operator/audit`: the whole trail, or one dealer's (full access only).
 pub async fn operator_page(
     State(state): State<AppState>,
     user: OperatorUser,
     Query(period): Query<Period>,
 ) -> Result<Markup, ConsoleError> {
+    user.require_full_access()?;
     let dealer = Some(period.dealer.trim()).filter(|d| !d.is_empty());
     render(&state, &user, OPERATOR_PATH, dealer, &period).await
+}
+
+/// One walk of the whole chain at a time, however many operators ask: each reads every row.
+static WALKING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// What the page says about the chain.
+enum ChainState {
+    /// Not walked (the operator's page until asked).
+    NotChecked,
+    /// The rows shown each match their own hash, or the first that does not (the dealer's
+    /// page: `Ok` holds how many were checked).
+    Rows(Result<usize, chain::Broken>),
+    /// The whole chain walked (the operator's page, when asked).
+    Walked(Result<chain::Verified, chain::ChainError>),
 }
 
 async fn render(
@@ -84,17 +108,36 @@ async fn render(
     dealer: Option<&str>,
     period: &Period,
 ) -> Result<Markup, ConsoleError> {
-    let verified = chain::verify(&state.pool).await;
-    match &verified {
-        Err(chain::ChainError::Database(error)) => {
-            tracing::error!(%error, "audit chain could not be read");
-        }
-        Err(chain::ChainError::Broken(broken)) => {
-            tracing::error!(%broken, "audit chain broken");
-        }
-        Ok(_) => {}
-    }
     let rows = audit::rows(&state.pool, &period.filter(dealer, PAGE_LIMIT)).await?;
+    let chain_state = if !user.is_operator() {
+        ChainState::Rows(
+            match rows
+                .iter()
+                .find(|row| row.expected_hash(&row.prev_hash) != row.hash)
+            {
+                Some(row) => {
+                    tracing::error!(seq = row.seq, "audit row changed");
+                    Err(chain::Broken::Changed { seq: row.seq })
+                }
+                None => Ok(rows.len()),
+            },
+        )
+    } else if period.verify.trim() == "1" {
+        let _walking = WALKING.lock().await;
+        let verified = chain::verify(&state.pool).await;
+        match &verified {
+            Err(chain::ChainError::Database(error)) => {
+                tracing::error!(%error, "audit chain could not be read");
+            }
+            Err(chain::ChainError::Broken(broken)) => {
+                tracing::error!(%broken, "audit chain broken");
+            }
+            Ok(_) => {}
+        }
+        ChainState::Walked(verified)
+    } else {
+        ChainState::NotChecked
+    };
     let export = format!(
         "{path}.csv?from={}&to={}&dealer={}",
         forms::parse_date(&period.from)
@@ -110,20 +153,33 @@ async fn render(
         }
     );
     let content = html! {
-        @match &verified {
-            Ok(v) => {
+        @match &chain_state {
+            ChainState::NotChecked => {
+                p.muted #chain-status { (tr("audit.not_verified")) }
+            }
+            ChainState::Rows(Ok(checked)) => {
+                p.chain-ok #chain-status data-ok="true" {
+                    "✓ " (tr("audit.rows_ok")) " " (checked) ". " (tr("audit.rows_note"))
+                }
+            }
+            ChainState::Rows(Err(broken)) => {
+                p.error #chain-status data-ok="false" data-seq=(broken.seq()) role="alert" {
+                    (tr("audit.row_changed")) " seq " (broken.seq()) ". " (tr("audit.rows_note"))
+                }
+            }
+            ChainState::Walked(Ok(v)) => {
                 p.chain-ok #chain-status data-ok="true" {
                     "✓ " (tr("audit.chain_ok")) " " (v.rows) " · "
                     (tr("audit.head")) " seq " (v.head_seq) ", " code.wrap { (v.head_hash) }
                     @if v.anchor_seq > 0 { " · " (tr("audit.anchor")) " seq " (v.anchor_seq) }
                 }
             }
-            Err(chain::ChainError::Broken(broken)) => {
+            ChainState::Walked(Err(chain::ChainError::Broken(broken))) => {
                 p.error #chain-status data-ok="false" data-seq=(broken.seq()) role="alert" {
                     (tr("audit.chain_broken")) " seq " (broken.seq()) ": " (broken.to_string())
                 }
             }
-            Err(chain::ChainError::Database(_)) => {
+            ChainState::Walked(Err(chain::ChainError::Database(_))) => {
                 p.error #chain-status data-ok="false" role="alert" { (tr("errors.internal")) }
             }
         }
@@ -135,6 +191,9 @@ async fn render(
             label { (tr("payments.from")) input type="date" name="from" value=(period.from); }
             label { (tr("payments.to")) input type="date" name="to" value=(period.to); }
             button type="submit" { (tr("payments.search")) }
+            @if user.is_operator() {
+                " " button #verify-chain type="submit" name="verify" value="1" { (tr("audit.verify")) }
+            }
             " · " a #export-audit href=(export) { (tr("audit.export")) }
         }
         div.table-scroll { table.audit #audit {
@@ -170,12 +229,13 @@ pub async fn export(
     csv(&state, Some(user.dealer_code()), &period).await
 }
 
-/// `GET /console/operator/audit.csv`.
+/// `GET /console/operator/audit.csv` (full access only).
 pub async fn operator_export(
     State(state): State<AppState>,
-    _user: OperatorUser,
+    user: OperatorUser,
     Query(period): Query<Period>,
 ) -> Result<Response, ConsoleError> {
+    user.require_full_access()?;
     let dealer = Some(period.dealer.trim()).filter(|d| !d.is_empty());
     csv(&state, dealer, &period).await
 }

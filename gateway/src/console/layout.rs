@@ -128,7 +128,6 @@ fn menu(path: &str, user: &SignedIn) -> Markup {
             ("/console/operator/deliveries", "menu.deliveries"),
             ("/console/operator/card", "menu.card"),
             ("/console/operator/users", "menu.users"),
-            ("/console/operator/audit", "menu.audit"),
         ]
     } else {
         vec![
@@ -142,9 +141,14 @@ fn menu(path: &str, user: &SignedIn) -> Markup {
             ("/console/messages", "menu.messages"),
         ]
     };
-    if user.has_full_access() && !user.is_operator() {
-        items.push(("/console/users", "menu.users"));
-        items.push(("/console/audit", "menu.audit"));
+    // The trail names every user and where they log in from: full access only.
+    if user.has_full_access() {
+        if user.is_operator() {
+            items.push(("/console/operator/audit", "menu.audit"));
+        } else {
+            items.push(("/console/users", "menu.users"));
+            items.push(("/console/audit", "menu.audit"));
+        }
     }
     items.push(("/console/totp", "menu.totp"));
     items.push(("/console/password", "menu.password"));

@@ -1,5 +1,8 @@
 //! `GET /console/money` — the dealer's balance as a ledger (manual §15, §18) — and
-//! `GET /console/money/statement?day=YYYY-MM-DD`, the daily statement.
+//! `GET /console/money/statement?day=YYYY-MM-DD`, the daily statement: the day's figures, and
+//! its entries [`STATEMENT_PAGE`] at a time, newest first (every payment is an entry); the
+//! links to the older and the newer ones (`#entries-older`, `#entries-newer`) add the entry
+//! the page ends or starts at (`older_ms` and `older_id`, or `newer_ms` and `newer_id`).
 //!
 //! * `POST /console/money/top-up-requests` (fields `csrf`, `amount` in tenge, `reference`,
 //!   `paid_on` as `YYYY-MM-DD`): any user of the dealer asks the operator to credit money the
@@ -41,6 +44,9 @@ const PATH: &str = "/console/money";
 const ENTRIES: i64 = 500;
 /// The most top-up requests the page lists.
 const REQUESTS: i64 = 100;
+/// How many entries a page of the daily statement lists.
+const STATEMENT_PAGE: i64 = 200;
+const STATEMENT_PATH: &str = "/console/money/statement";
 
 /// The top-up request form as posted (kept to show again with an error).
 #[derive(Default, Deserialize)]
@@ -66,11 +72,51 @@ pub struct LedgerQuery {
     credited: Option<usize>,
 }
 
-/// The statement's day.
+/// The statement's day, and where its page of entries starts (the newest when absent).
 #[derive(Default, Deserialize)]
 pub struct StatementQuery {
     #[serde(default)]
     day: String,
+    /// The page holds the entries older than this one (time and id).
+    #[serde(default)]
+    older_ms: String,
+    #[serde(default)]
+    older_id: String,
+    /// The page holds the entries newer than this one (time and id).
+    #[serde(default)]
+    newer_ms: String,
+    #[serde(default)]
+    newer_id: String,
+}
+
+impl StatementQuery {
+    /// Where the page of entries starts.
+    fn page_start(&self) -> ledger::PageStart<'_> {
+        if let Ok(created_at_ms) = self.older_ms.trim().parse() {
+            ledger::PageStart::OlderThan {
+                created_at_ms,
+                id: &self.older_id,
+            }
+        } else if let Ok(created_at_ms) = self.newer_ms.trim().parse() {
+            ledger::PageStart::NewerThan {
+                created_at_ms,
+                id: &self.newer_id,
+            }
+        } else {
+            ledger::PageStart::Newest
+        }
+    }
+}
+
+/// The statement of `day` at the page of entries next to `entry` (`side` is `older` or
+/// `newer`).
+fn statement_link(day: time::Date, side: &str, entry: &ledger::Entry) -> String {
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("day", &day.to_string())
+        .append_pair(&format!("{side}_ms"), &entry.created_at_ms.to_string())
+        .append_pair(&format!("{side}_id"), &entry.id)
+        .finish();
+    format!("{STATEMENT_PATH}?{query}#ledger")
 }
 
 /// A form with only the CSRF token.
@@ -352,7 +398,25 @@ pub async fn statement(
     let dealer = user.dealer_code();
     let figures = ledger::statement(&state.pool, dealer, start, end).await?;
     let accrued = commission::accrued_on(&state.pool, dealer, start).await?;
-    let entries = ledger::entries(&state.pool, dealer, start, end, i64::MAX).await?;
+    let page = ledger::entries_page(
+        &state.pool,
+        dealer,
+        start,
+        end,
+        query.page_start(),
+        STATEMENT_PAGE,
+    )
+    .await?;
+    let newer = page
+        .entries
+        .first()
+        .filter(|_| page.newer)
+        .map(|entry| statement_link(day, "newer", entry));
+    let older = page
+        .entries
+        .last()
+        .filter(|_| page.older)
+        .map(|entry| statement_link(day, "older", entry));
     let line = |id: &str, key: &str, tiyn: i64| {
         html! {
             tr data-figure=(id) {
@@ -385,13 +449,19 @@ pub async fn statement(
             (tr("money.accrued_that_day")) ": " span #statement-accrued data-tiyn=(accrued.commission_tiyn) { (tenge(accrued.commission_tiyn)) }
             " (" (accrued.payments) ")."
         }
-        (entries_table(&entries))
+        (entries_table(&page.entries))
+        @if newer.is_some() || older.is_some() {
+            p.pages #entries-pages {
+                @if let Some(href) = &newer {
+                    a #entries-newer href=(href) rel="prev" { "← " (tr("money.newer_entries")) }
+                }
+                @if newer.is_some() && older.is_some() { " · " }
+                @if let Some(href) = &older {
+                    a #entries-older href=(href) rel="next" { (tr("money.older_entries")) " →" }
+                }
+            }
+        }
     };
     let title = format!("{} {}", tr("money.statement_title"), day);
-    Ok(layout::page(
-        "/console/money/statement",
-        &title,
-        Some(&user),
-        content,
-    ))
+    Ok(layout::page(STATEMENT_PATH, &title, Some(&user), content))
 }

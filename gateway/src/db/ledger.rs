@@ -201,31 +201,123 @@ pub async fn entries(
     to_ms: i64,
     limit: i64,
 ) -> Result<Vec<Entry>, sqlx::Error> {
-    use sqlx::Row;
-    let rows = sqlx::query(
-        "SELECT id, kind, amount_tiyn, balance_after_tiyn, reference, point_code, created_at_ms \
-         FROM ledger_entries WHERE dealer_code = $1 AND created_at_ms >= $2 \
-         AND created_at_ms < $3 ORDER BY created_at_ms DESC, id DESC LIMIT $4",
-    )
+    let rows = sqlx::query(&format!(
+        "SELECT {ENTRY_COLUMNS} FROM ledger_entries WHERE dealer_code = $1 \
+         AND created_at_ms >= $2 AND created_at_ms < $3 \
+         ORDER BY created_at_ms DESC, id DESC LIMIT $4"
+    ))
     .bind(dealer_code)
     .bind(from_ms)
     .bind(to_ms)
     .bind(limit)
     .fetch_all(pool)
     .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(Entry {
-                id: row.try_get("id")?,
-                kind: row.try_get("kind")?,
-                amount_tiyn: row.try_get("amount_tiyn")?,
-                balance_after_tiyn: row.try_get("balance_after_tiyn")?,
-                reference: row.try_get("reference")?,
-                point_code: row.try_get("point_code")?,
-                created_at_ms: row.try_get("created_at_ms")?,
-            })
-        })
-        .collect()
+    rows.iter().map(entry_of).collect()
+}
+
+/// The columns [`entry_of`] reads.
+const ENTRY_COLUMNS: &str =
+    "id, kind, amount_tiyn, balance_after_tiyn, reference, point_code, created_at_ms";
+
+fn entry_of(row: &sqlx::any::AnyRow) -> Result<Entry, sqlx::Error> {
+    use sqlx::Row;
+    Ok(Entry {
+        id: row.try_get("id")?,
+        kind: row.try_get("kind")?,
+        amount_tiyn: row.try_get("amount_tiyn")?,
+        balance_after_tiyn: row.try_get("balance_after_tiyn")?,
+        reference: row.try_get("reference")?,
+        point_code: row.try_get("point_code")?,
+        created_at_ms: row.try_get("created_at_ms")?,
+    })
+}
+
+/// Where a page of [`entries_page`] starts, in the order of [`entries`] (newest first, then
+/// by id): an entry is named by its time and id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageStart<'a> {
+    /// The newest entries.
+    Newest,
+    /// The entries right after (older than) this one.
+    OlderThan { created_at_ms: i64, id: &'a str },
+    /// The entries right before (newer than) this one.
+    NewerThan { created_at_ms: i64, id: &'a str },
+}
+
+/// A page of entries, newest first, and whether there are more on either side of it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EntriesPage {
+    pub entries: Vec<Entry>,
+    /// Entries newer than the page's first exist.
+    pub newer: bool,
+    /// Entries older than the page's last exist.
+    pub older: bool,
+}
+
+/// At most `limit` of the dealer's entries written in `[from_ms, to_ms)` from `start`, newest
+/// first. Keyset paging by (time, id), which the index on `(dealer_code, created_at_ms)`
+/// serves: a page costs the same however deep into a busy day it is, and an entry written
+/// meanwhile neither repeats nor hides one.
+pub async fn entries_page(
+    pool: &AnyPool,
+    dealer_code: &str,
+    from_ms: i64,
+    to_ms: i64,
+    start: PageStart<'_>,
+    limit: i64,
+) -> Result<EntriesPage, sqlx::Error> {
+    let limit = limit.max(1);
+    let (condition, order, key) = match start {
+        PageStart::Newest => ("", "DESC", None),
+        PageStart::OlderThan { created_at_ms, id } => (
+            "AND created_at_ms <= $4 AND (created_at_ms < $4 OR id < $5)",
+            "DESC",
+            Some((created_at_ms, id)),
+        ),
+        PageStart::NewerThan { created_at_ms, id } => (
+            "AND created_at_ms >= $4 AND (created_at_ms > $4 OR id > $5)",
+            "ASC",
+            Some((created_at_ms, id)),
+        ),
+    };
+    let take = if key.is_some() { "$6" } else { "$4" };
+    let sql = format!(
+        "SELECT {ENTRY_COLUMNS} FROM ledger_entries WHERE dealer_code = $1 \
+         AND created_at_ms >= $2 AND created_at_ms < $3 {condition} \
+         ORDER BY created_at_ms {order}, id {order} LIMIT {take}"
+    );
+    let mut query = sqlx::query(&sql)
+        .bind(dealer_code)
+        .bind(from_ms)
+        .bind(to_ms);
+    if let Some((created_at_ms, id)) = key {
+        query = query.bind(created_at_ms).bind(id);
+    }
+    // One more than a page: whether there is a page beyond this one.
+    let rows = query.bind(limit + 1).fetch_all(pool).await?;
+    let mut entries = rows.iter().map(entry_of).collect::<Result<Vec<_>, _>>()?;
+    let beyond = entries.len() as i64 > limit;
+    entries.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    Ok(match start {
+        PageStart::Newest => EntriesPage {
+            entries,
+            newer: false,
+            older: beyond,
+        },
+        PageStart::OlderThan { .. } => EntriesPage {
+            entries,
+            newer: true,
+            older: beyond,
+        },
+        PageStart::NewerThan { .. } => {
+            entries.reverse();
+            EntriesPage {
+                entries,
+                newer: beyond,
+                older: true,
+            }
+        }
+    })
 }
 
 /// The figures of a daily statement: what the balance was, how each kind of entry moved it,
