@@ -188,6 +188,10 @@ pub enum Action {
     /// A provider finally refused a payment the operator had marked delivered by hand while
     /// its attempt was in flight: nothing reversed, a dispute for the operator to settle.
     DeliveryRefusedAfterMarked,
+    /// A provider took a payment whose delivery had been marked refused (by the operator, or
+    /// failed otherwise) while its attempt was in flight: the dealer had the money back (a card
+    /// its refund) and the provider has it too — a dispute for the operator to settle.
+    DeliveryDeliveredAfterRefused,
     /// The operator marked a delivery refused by hand, with a reason (a provider that never
     /// gives a final answer): reversed as a provider's refusal is.
     DeliveryMarkedRefused,
@@ -272,6 +276,7 @@ impl Action {
             Action::DeliveryRetried => "delivery.retried",
             Action::DeliveryMarked => "delivery.marked",
             Action::DeliveryRefusedAfterMarked => "delivery.refused_after_marked",
+            Action::DeliveryDeliveredAfterRefused => "delivery.delivered_after_refused",
             Action::DeliveryMarkedRefused => "delivery.marked_refused",
             Action::ProviderConnected => "provider.connected",
             Action::CardPaid => "card.paid",

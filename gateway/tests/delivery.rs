@@ -822,3 +822,204 @@ async fn wait_for<F: Future<Output = bool>>(what: &str, done: impl Fn() -> F) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// A worker's attempt whose claim ran out answers late, after another worker (of this gateway
+/// or another) claimed the delivery again and is asking the provider: its temporary answer is
+/// dropped (its attempt kept), not written over the claim in flight — which would put the
+/// delivery back in line, to be sent a third time while the second attempt waits, and let the
+/// operator mark it refused as if no attempt were in flight.
+#[tokio::test]
+async fn a_late_answer_of_a_claim_that_ran_out_leaves_the_next_claim_in_flight() {
+    use tolem_gateway::{
+        db::deliveries::{self, Attempt, Due},
+        delivery::riders::{Later, Outcome},
+    };
+
+    let (gateway, phone) = gateway_and_phone().await;
+    let (_, reply) = gateway.pay(&phone, kcell("7011234567", THOUSAND)).await;
+    assert_eq!(reply.code(), ResultCode::Ok);
+    let transaction_id = reply.receipt().transaction_id;
+    let riders = gateway.delivery_queue.riders.clone();
+    let due = |at_ms| {
+        [Due {
+            transaction_id: transaction_id.clone(),
+            provider: "kcell".to_owned(),
+            due_at_ms: at_ms,
+        }]
+    };
+
+    // Worker A claims it; its claim has run out by the time worker B claims it again.
+    let now = now_ms();
+    let first = riders
+        .claim(&gateway.pool, &due(now), now, now - 1)
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].attempt, 1);
+    let lease = now_ms() + 60_000;
+    let second = riders
+        .claim(&gateway.pool, &due(now - 1), now_ms(), lease)
+        .await
+        .unwrap();
+    assert_eq!(
+        second.len(),
+        1,
+        "the claim that ran out was not claimed again"
+    );
+    assert_eq!(second[0].attempt, 2);
+
+    // A's temporary answer comes late, while B waits for the provider.
+    let at = now_ms();
+    let later = Later {
+        transaction_id: transaction_id.clone(),
+        attempt: Some(Attempt {
+            attempt: 1,
+            at_ms: at,
+            request: "GET /pay".to_owned(),
+            answer: Some("<response><result>1</result></response>".to_owned()),
+            outcome: "later".to_owned(),
+            result_code: Some(1),
+            error: None,
+            latency_ms: 5,
+        }),
+        claim: 1,
+        result_code: Some(1),
+        comment: None,
+        next_ms: at,
+        at_ms: at,
+    };
+    let marked = riders
+        .record(&gateway.pool, Outcome::Later(later))
+        .await
+        .unwrap();
+    assert!(
+        !marked,
+        "a stale claim's answer was written over the claim in flight"
+    );
+
+    let delivery = deliveries::find(&mut gateway.pool.acquire().await.unwrap(), &transaction_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(delivery.state, deliveries::State::Sent, "{delivery:?}");
+    assert_eq!(delivery.attempts, 2, "{delivery:?}");
+    assert_eq!(
+        delivery.next_attempt_at_ms, lease,
+        "B's claim is not due: {delivery:?}"
+    );
+    // A's attempt is kept for the record all the same.
+    let kept = deliveries::attempts(&gateway.pool, &transaction_id)
+        .await
+        .unwrap();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(kept[0].outcome, "later");
+    // And the operator cannot mark it refused while B is in flight.
+    let operator = Actor::new("operator@tolem.kz", None, "127.0.0.1".parse().unwrap());
+    let mut tx = begin_write(&gateway.pool).await.unwrap();
+    let refused =
+        manual::mark_refused_in(&mut tx, &operator, &transaction_id, "gone", now_ms()).await;
+    assert!(
+        matches!(refused, Err(manual::ManualError::Finished)),
+        "{refused:?}"
+    );
+    drop(tx);
+}
+
+/// The mirror of a refusal after a mark: the provider *takes* a payment the operator marked
+/// refused while its attempt was in flight (its claim had run out). The dealer has the money
+/// back and the provider has it too: nothing is reversed again, but the attempt is kept and the
+/// audit trail records it, with who marked it refused — the operator must settle it.
+#[tokio::test]
+async fn an_acceptance_of_a_payment_marked_refused_meanwhile_is_kept_and_audited() {
+    use tolem_gateway::{
+        db::deliveries::{self, Attempt, Due},
+        delivery::{riders::Delivered, worker},
+    };
+
+    let (gateway, phone) = gateway_and_phone().await;
+    let before = gateway.balance_of(DEALER).await;
+    let (request, reply) = gateway.pay(&phone, kcell("7011234567", THOUSAND)).await;
+    assert_eq!(reply.code(), ResultCode::Ok);
+    let transaction_id = reply.receipt().transaction_id;
+    let riders = gateway.delivery_queue.riders.clone();
+
+    // A worker claims it and asks the provider; its claim runs out before the answer is in.
+    let now = now_ms();
+    let due = [Due {
+        transaction_id: transaction_id.clone(),
+        provider: "kcell".to_owned(),
+        due_at_ms: now,
+    }];
+    let claimed = riders
+        .claim(&gateway.pool, &due, now, now - 1)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+
+    // The operator, seeing no attempt in flight, marks it refused: the dealer has it back.
+    let operator = Actor::new("operator@tolem.kz", None, "127.0.0.1".parse().unwrap());
+    let mut tx = begin_write(&gateway.pool).await.unwrap();
+    manual::mark_refused_in(
+        &mut tx,
+        &operator,
+        &transaction_id,
+        "provider gone",
+        now_ms(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(gateway.balance_of(DEALER).await, before);
+
+    // Then the provider's acceptance comes in.
+    let at = now_ms();
+    let delivered = Delivered {
+        transaction_id: transaction_id.clone(),
+        attempt: Attempt {
+            attempt: claimed[0].attempt,
+            at_ms: at,
+            request: "GET /pay".to_owned(),
+            answer: Some("<response><result>0</result></response>".to_owned()),
+            outcome: "delivered".to_owned(),
+            result_code: Some(0),
+            error: None,
+            latency_ms: 5,
+        },
+        provider_txn: Some("KC-77".to_owned()),
+        comment: None,
+        at_ms: at,
+    };
+    let marked = worker::record_delivered(&riders, &gateway.pool, &claimed[0], delivered)
+        .await
+        .unwrap();
+    assert!(!marked, "a delivery marked refused was marked delivered");
+
+    // The attempt is kept; the trail says the provider took it, and who marked it refused.
+    let kept = deliveries::attempts(&gateway.pool, &transaction_id)
+        .await
+        .unwrap();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(kept[0].outcome, "delivered");
+    let audited: Vec<(String, String)> = sqlx::query_as(
+        "SELECT actor, details FROM audit_log WHERE action = 'delivery.delivered_after_refused' \
+         AND subject = $1",
+    )
+    .bind(format!("payment:{transaction_id}"))
+    .fetch_all(&gateway.pool)
+    .await
+    .unwrap();
+    assert_eq!(audited.len(), 1, "{audited:?}");
+    assert_eq!(audited[0].0, "system");
+    assert!(audited[0].1.contains("operator@tolem.kz"), "{audited:?}");
+    assert!(audited[0].1.contains("KC-77"), "{audited:?}");
+    assert!(audited[0].1.contains(&THOUSAND.to_string()), "{audited:?}");
+
+    // Nothing is reversed or charged again: refunded once, as marked.
+    let delivery = gateway
+        .delivery_when(&phone, &request, WITHIN, |d| d.state.is_final())
+        .await;
+    assert_eq!(delivery.state, DeliveryState::Refunded);
+    assert_eq!(gateway.balance_of(DEALER).await, before);
+    assert_eq!(gateway.ledger_entries(DEALER, "refund").await, 1);
+    gateway.assert_ledger_matches(DEALER).await;
+}

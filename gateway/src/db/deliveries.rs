@@ -708,10 +708,13 @@ pub enum Outcome<'a> {
     /// The provider accepted the payment, under its own number if it gave one.
     Delivered { provider_txn: Option<&'a str> },
     /// A temporary answer (its result code) or none at all: the job is due again at
-    /// `next_ms`, to be asked with the same number.
+    /// `next_ms`, to be asked with the same number — written only while `claim` (the number
+    /// of the attempt it comes from, [`Claimed::attempt`]) is still the delivery's latest
+    /// claim (see [`mark_all_into`]).
     Retrying {
         result_code: Option<i64>,
         next_ms: i64,
+        claim: i64,
     },
 }
 
@@ -729,8 +732,18 @@ pub struct OutcomeMark<'a> {
 
 impl<'a> OutcomeMark<'a> {
     /// The columns of its row in the marks' `VALUES`: state, provider's number, result code,
-    /// next attempt, finishing time.
-    fn row(&self) -> (&'static str, Option<&'a str>, Option<i64>, i64, Option<i64>) {
+    /// next attempt, finishing time, and the claim it must still be the latest of (none: any).
+    #[allow(clippy::type_complexity)]
+    fn row(
+        &self,
+    ) -> (
+        &'static str,
+        Option<&'a str>,
+        Option<i64>,
+        i64,
+        Option<i64>,
+        Option<i64>,
+    ) {
         match self.outcome {
             Outcome::Delivered { provider_txn } => (
                 "delivered",
@@ -738,33 +751,79 @@ impl<'a> OutcomeMark<'a> {
                 Some(0),
                 self.at_ms,
                 Some(self.at_ms),
+                None,
             ),
             Outcome::Retrying {
                 result_code,
                 next_ms,
-            } => ("retrying", None, result_code, next_ms, None),
+                claim,
+            } => ("retrying", None, result_code, next_ms, None, Some(claim)),
         }
     }
+
+    /// Which mark wins when two name the same delivery: one that finishes it (delivered) over
+    /// one that puts it back in line, then the later claim's, then the first.
+    fn rank(&self) -> (bool, i64) {
+        match self.outcome {
+            Outcome::Delivered { .. } => (true, 0),
+            Outcome::Retrying { claim, .. } => (false, claim),
+        }
+    }
+}
+
+/// For each of `marks`, whether it is the one [`mark_all_into`] writes for its delivery (a
+/// delivery named twice is marked once: see [`OutcomeMark::rank`]).
+fn written_marks(marks: &[OutcomeMark<'_>]) -> Vec<bool> {
+    let mut best: HashMap<&str, usize> = HashMap::new();
+    for (i, mark) in marks.iter().enumerate() {
+        best.entry(mark.transaction_id)
+            .and_modify(|kept| {
+                if mark.rank() > marks[*kept].rank() {
+                    *kept = i;
+                }
+            })
+            .or_insert(i);
+    }
+    (0..marks.len())
+        .map(|i| best.get(marks[i].transaction_id) == Some(&i))
+        .collect()
 }
 
 /// Keeps the attempts of the worker's deliveries and marks each delivered or back in line
 /// ([`Outcome`]), in `batch` (the caller's transaction, or on PostgreSQL a statement on its
 /// own): one statement for up to [`ROWS_PER_STATEMENT`] of them on PostgreSQL, two on SQLite
 /// (where a batch is one trip anyway). A delivery finished meanwhile (by hand, or by another
-/// worker) is left as it is. Read with [`marked_found`] which it marked.
+/// worker) is left as it is; so is one put back in line by an attempt whose claim is no longer
+/// the latest ([`Outcome::Retrying`]). Read with [`marked_found`] which it marked.
+///
+/// Why a stale claim's temporary answer is dropped: its claim ran out and another worker (of
+/// this gateway or another) claimed the delivery again and is asking the provider right now.
+/// Written, it would put the delivery back in line — claimed and sent a third time while that
+/// attempt is in flight, two requests for one `txn_id` at the provider at once — and make it
+/// look idle to the operator's *mark refused*, whose guard is "no attempt in flight". Its
+/// attempt is kept all the same. A stale *delivered* is written (if the delivery is still
+/// unfinished): the provider said it has the payment, and the latest attempt asks with the same
+/// number, so it can only hear the same. (A stale final refusal is the provider's last word on
+/// that number too, and is written as any: [`mark_failed_in`].)
 pub fn mark_all_into<'q>(batch: &mut Batch<'q>, marks: &[OutcomeMark<'q>]) -> Vec<Slot> {
-    // A delivery marked twice in one statement would be reported twice; the first mark wins,
-    // as it would one statement at a time. Every attempt is kept (one already kept is left).
-    let mut first = HashSet::new();
+    // A delivery marked twice in one statement would be reported twice; one mark is written
+    // ([`written_marks`]): a delivered one, else the latest claim's, else the first — not a
+    // stale one that would leave the latest claim's unwritten. Every attempt is kept (one
+    // already kept is left).
+    let written = written_marks(marks);
     let mut slots = Vec::new();
-    for chunk in marks.chunks(ROWS_PER_STATEMENT) {
+    for (chunk, written) in marks
+        .chunks(ROWS_PER_STATEMENT)
+        .zip(written.chunks(ROWS_PER_STATEMENT))
+    {
         let attempts: Vec<(&'q str, &'q Attempt)> = chunk
             .iter()
             .filter_map(|mark| Some((mark.transaction_id, mark.attempt?)))
             .collect();
         let unique: Vec<&OutcomeMark<'q>> = chunk
             .iter()
-            .filter(|mark| first.insert(mark.transaction_id))
+            .zip(written)
+            .filter_map(|(mark, written)| written.then_some(mark))
             .collect();
         let p = batch.placeholders();
         // On PostgreSQL the attempts are a data-modifying `WITH` of the marks' statement: one
@@ -799,13 +858,14 @@ pub fn mark_all_into<'q>(batch: &mut Batch<'q>, marks: &[OutcomeMark<'q>]) -> Ve
         let sql = format!(
             concat!(
                 "WITH marks (id, state, provider_txn, result_code, comment, next_ms, \
-                 finished_ms, at_ms) AS (VALUES {}){} \
+                 finished_ms, at_ms, claim) AS (VALUES {}){} \
                  UPDATE deliveries SET state = marks.state, provider_txn = marks.provider_txn, \
                  result_code = marks.result_code, comment = marks.comment, marked_by = NULL, \
                  finished_at_ms = marks.finished_ms, updated_at_ms = marks.at_ms, \
                  next_attempt_at_ms = marks.next_ms \
                  FROM marks WHERE deliveries.transaction_id = marks.id \
-                 AND deliveries.transaction_id IN ({}) AND ",
+                 AND deliveries.transaction_id IN ({}) \
+                 AND (marks.claim IS NULL OR deliveries.attempts = marks.claim) AND ",
                 unfinished!("deliveries.state"),
                 " RETURNING deliveries.transaction_id"
             ),
@@ -815,7 +875,7 @@ pub fn mark_all_into<'q>(batch: &mut Batch<'q>, marks: &[OutcomeMark<'q>]) -> Ve
         );
         let (slot, mut binder) = batch.push(sql);
         for mark in &unique {
-            let (state, provider_txn, result_code, next_ms, finished_ms) = mark.row();
+            let (state, provider_txn, result_code, next_ms, finished_ms, claim) = mark.row();
             binder
                 .bind(mark.transaction_id)
                 .bind(state)
@@ -824,7 +884,8 @@ pub fn mark_all_into<'q>(batch: &mut Batch<'q>, marks: &[OutcomeMark<'q>]) -> Ve
                 .bind(mark.comment)
                 .bind(next_ms)
                 .bind(finished_ms)
-                .bind(mark.at_ms);
+                .bind(mark.at_ms)
+                .bind(claim);
         }
         for mark in &unique {
             binder.bind(mark.transaction_id);
@@ -838,10 +899,11 @@ pub fn mark_all_into<'q>(batch: &mut Batch<'q>, marks: &[OutcomeMark<'q>]) -> Ve
 }
 
 /// The values of a mark's row in [`mark_all_into`]'s `VALUES`.
-const MARK_COLUMNS: usize = 8;
+const MARK_COLUMNS: usize = 9;
 
 /// For each of `marks`, in order, whether [`mark_all_into`]'s statements marked it (`false`:
-/// it had finished already, or the same delivery came earlier in `marks`).
+/// it had finished already, its claim was no longer the latest, or another mark of the same
+/// delivery in `marks` was the one written).
 pub fn marked_found(
     done: &mut [Done],
     slots: &[Slot],
@@ -855,7 +917,8 @@ pub fn marked_found(
     }
     Ok(marks
         .iter()
-        .map(|mark| marked.remove(mark.transaction_id))
+        .zip(written_marks(marks))
+        .map(|(mark, written)| written && marked.contains(mark.transaction_id))
         .collect())
 }
 
@@ -984,4 +1047,51 @@ pub async fn troubled<'e>(
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mark(id: &'static str, outcome: Outcome<'static>) -> OutcomeMark<'static> {
+        OutcomeMark {
+            transaction_id: id,
+            attempt: None,
+            outcome,
+            comment: None,
+            at_ms: 1,
+        }
+    }
+
+    fn later(claim: i64) -> Outcome<'static> {
+        Outcome::Retrying {
+            result_code: None,
+            next_ms: 1,
+            claim,
+        }
+    }
+
+    /// Two outcomes of one delivery in one batch: a stale claim's temporary answer that comes
+    /// first must not stand in for the latest claim's, nor for a delivered one (it would not be
+    /// written, and neither would they).
+    #[test]
+    fn a_delivery_named_twice_is_marked_by_its_latest_or_delivered_outcome() {
+        let delivered = Outcome::Delivered {
+            provider_txn: Some("p"),
+        };
+        let marks = [
+            mark("T-1", later(1)),
+            mark("T-1", delivered),
+            mark("T-2", later(1)),
+            mark("T-2", later(2)),
+            mark("T-3", later(3)),
+            mark("T-3", later(3)),
+            mark("T-4", delivered),
+            mark("T-4", later(5)),
+        ];
+        assert_eq!(
+            written_marks(&marks),
+            [false, true, false, true, true, false, true, false]
+        );
+    }
 }

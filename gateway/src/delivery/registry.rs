@@ -22,7 +22,7 @@ pub const HEADER: &str = "txn_id,prv_txn,account,sum,txn_date";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line {
     pub txn_id: i64,
-    /// The provider's own number; empty in ours when its answer gave none.
+    /// The provider's own number (in the provider's registry file, possibly empty).
     pub provider_txn: String,
     pub account: String,
     pub amount_tiyn: i64,

@@ -5,7 +5,11 @@
 //! worker) changes nothing. A refusal of a payment the operator marked delivered while its
 //! attempt was in flight reverses nothing either, but its attempt is kept and the audit trail
 //! records it (`delivery.refused_after_marked`): the dispute with the provider starts there.
-//! The operator's *mark refused* ([`super::manual`]) reverses a payment as a refusal does.
+//! The operator's *mark refused* ([`super::manual`]) reverses a payment as a refusal does; the
+//! mirror case, a provider *taking* a payment whose delivery failed meanwhile (marked refused
+//! by the operator while an attempt was in flight), is audited too
+//! (`delivery.delivered_after_refused`, [`delivered_after_finish`]): the dealer has the money
+//! back and the provider has it as well.
 //!
 //! The commission: while its business day is not credited yet, the accrual is only marked
 //! reversed and the day's credit leaves it out — the dealer's balance is back exactly where it
@@ -141,6 +145,81 @@ async fn refused_after_finish_in(
         provider_txn = delivery.provider_txn.as_deref().unwrap_or("-"),
         "the provider refused a payment already marked delivered; nothing reversed — \
          settle it with the provider");
+    Ok(())
+}
+
+/// The provider accepted the claimed payment `job` (under its number `provider_txn`, if it gave
+/// one) after its delivery had finished — the outcome was not written, its attempt was kept
+/// ([`super::riders::Riders::record`]). Finished *failed* (marked refused by the operator while
+/// the attempt was in flight, the dealer's money given back, a card's refunded): the provider
+/// has the payment all the same, so the audit trail records it
+/// (`delivery.delivered_after_refused`, who marked it refused if the trail knows) and a warning
+/// is logged — the operator must settle it with the provider. Finished *delivered* (by hand, or
+/// another worker): the same word twice, nothing more than a note in the log.
+pub async fn delivered_after_finish(
+    pool: &AnyPool,
+    job: &Claimed,
+    provider_txn: Option<&str>,
+    now_ms: i64,
+) -> Result<(), sqlx::Error> {
+    let mut tx = begin_write(pool).await?;
+    let Some(delivery) = deliveries::find(&mut tx, &job.transaction_id).await? else {
+        return Ok(());
+    };
+    match delivery.state {
+        deliveries::State::Failed => {}
+        deliveries::State::Delivered => {
+            tracing::info!(transaction_id = %job.transaction_id, provider = %job.provider,
+                attempt = job.attempt, provider_txn = provider_txn.unwrap_or("-"),
+                marked_by = delivery.marked_by.as_deref().unwrap_or("-"),
+                "the provider took a payment already delivered");
+            return Ok(());
+        }
+        // Unfinished: another outcome of it was written in this one's place; nothing to say.
+        deliveries::State::Queued | deliveries::State::Sent | deliveries::State::Retrying => {
+            return Ok(());
+        }
+    }
+    let subject = format!("payment:{}", job.transaction_id);
+    // Who marked it refused, if a person did: the trail's own record of it, written at the
+    // time it was marked failed (found by the trail's index on time, not by a scan).
+    let marked_by: Option<String> = sqlx::query_scalar(
+        "SELECT actor FROM audit_log WHERE at_ms = $1 AND action = $2 AND subject = $3 \
+         ORDER BY seq DESC LIMIT 1",
+    )
+    .bind(delivery.finished_at_ms)
+    .bind(Action::DeliveryMarkedRefused.as_str())
+    .bind(&subject)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let event = Event {
+        action: Action::DeliveryDeliveredAfterRefused,
+        subject,
+        details: serde_json::json!({
+            "point": job.point_code,
+            "provider": job.provider,
+            "amount_tiyn": job.amount_tiyn,
+            "attempt": job.attempt,
+            "provider_txn": provider_txn,
+            "marked_by": marked_by,
+            "result": delivery.result_code,
+            "reason": delivery.refusal,
+            "comment": delivery.comment,
+        }),
+    };
+    audit::record_in(
+        &mut tx,
+        &Actor::system(Some(&job.dealer_code)),
+        &event,
+        now_ms,
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::warn!(transaction_id = %job.transaction_id, provider = %job.provider,
+        amount_tiyn = job.amount_tiyn, provider_txn = provider_txn.unwrap_or("-"),
+        marked_by = marked_by.as_deref().unwrap_or("-"),
+        "the provider took a payment already refused and refunded; the money went back and \
+         the provider has it too — settle it with the provider");
     Ok(())
 }
 

@@ -65,8 +65,10 @@ const CONFLICT_WAIT: std::time::Duration = std::time::Duration::from_millis(20);
 pub struct Delivered {
     pub transaction_id: String,
     pub attempt: Attempt,
-    /// The provider's own number, if its answer gave one (stored NULL otherwise: a dash is
-    /// for the screens, not a number to reconcile against).
+    /// The provider's own number. A pay's acceptance always names one (the provider client
+    /// takes none without it, `tolem_providers::client`): the deliveries table refuses a
+    /// delivered row without it, and a failed write would take the other outcomes riding in
+    /// it down too.
     pub provider_txn: Option<String>,
     pub comment: Option<String>,
     pub at_ms: i64,
@@ -80,6 +82,11 @@ pub struct Later {
     /// The exchange with the provider; none when it could not even be tried (the provider has
     /// no usable connection).
     pub attempt: Option<Attempt>,
+    /// The number of the claim it comes from ([`Claimed::attempt`]): written only while that
+    /// claim is still the delivery's latest — one that ran out and was claimed again since is
+    /// in flight with another worker, and must not be put back in line under it (see
+    /// [`deliveries::mark_all_into`]).
+    pub claim: i64,
     /// The provider's temporary result code (none: it could not be reached).
     pub result_code: Option<i64>,
     pub comment: Option<String>,
@@ -113,6 +120,7 @@ impl Outcome {
                 outcome: deliveries::Outcome::Retrying {
                     result_code: later.result_code,
                     next_ms: later.next_ms,
+                    claim: later.claim,
                 },
                 comment: later.comment.as_deref(),
                 at_ms: later.at_ms,
@@ -191,7 +199,8 @@ impl Riders {
     }
 
     /// Records `outcome` on `pool` in the next write; `true` when it marked the delivery now
-    /// (`false`: it had finished before, by hand or by another worker).
+    /// (`false`: it had finished before, by hand or by another worker — or, for a [`Later`],
+    /// its claim ran out and the delivery was claimed again since; its attempt is kept).
     pub async fn record(
         self: &Arc<Self>,
         pool: &AnyPool,

@@ -463,11 +463,7 @@ impl Worker {
                     at_ms: now,
                 };
                 // Written with the other outcomes waiting at that moment ([`super::riders`]).
-                if self
-                    .riders
-                    .record(&self.pool, Outcome::Delivered(delivered))
-                    .await?
-                {
+                if record_delivered(&self.riders, &self.pool, job, delivered).await? {
                     tracing::info!(transaction_id = %job.transaction_id, provider = %job.provider,
                         txn_id = job.txn_id, provider_txn = provider_txn.as_deref().unwrap_or("-"),
                         latency_ms = exchange.latency_ms,
@@ -521,7 +517,8 @@ impl Worker {
             .put_back(job, Some(attempt), result_code, comment, delay)
             .await?
         {
-            // Finished meanwhile (marked delivered by hand): nothing to ask again.
+            // Finished meanwhile (marked delivered by hand): nothing to ask again. Or claimed
+            // again since this claim ran out: that attempt asks, and records its own outcome.
             return Ok(());
         }
         tracing::warn!(transaction_id = %job.transaction_id, provider = %job.provider,
@@ -545,7 +542,8 @@ impl Worker {
 
     /// Records the job due again `wait` from now, with `attempt` if one was made, written with
     /// the other outcomes waiting at that moment ([`super::riders`]); `false` if it had
-    /// finished meanwhile.
+    /// finished meanwhile, or its claim ran out and another worker claimed it since (in
+    /// flight there: not put back under it).
     async fn put_back(
         &self,
         job: &Claimed,
@@ -558,6 +556,7 @@ impl Worker {
         let later = Later {
             transaction_id: job.transaction_id.clone(),
             attempt,
+            claim: job.attempt,
             result_code,
             comment,
             next_ms: now.saturating_add(millis(wait)),
@@ -579,6 +578,33 @@ impl Worker {
                 "card payment's fee not credited yet; the background job will"),
         }
     }
+}
+
+/// Records the provider's acceptance `delivered` of the claimed job `job` with the other
+/// outcomes waiting ([`Riders::record`]); `true` when it marked the delivery delivered. When the
+/// delivery had finished meanwhile, its attempt is kept all the same, and an acceptance of one
+/// marked refused (its money given back) is audited and warned about
+/// ([`reversal::delivered_after_finish`]): the operator must know the provider has it too.
+pub async fn record_delivered(
+    riders: &Arc<Riders>,
+    pool: &AnyPool,
+    job: &Claimed,
+    delivered: Delivered,
+) -> Result<bool, NotRecorded> {
+    let provider_txn = delivered.provider_txn.clone();
+    let at_ms = delivered.at_ms;
+    if riders.record(pool, Outcome::Delivered(delivered)).await? {
+        return Ok(true);
+    }
+    if let Err(error) =
+        reversal::delivered_after_finish(pool, job, provider_txn.as_deref(), at_ms).await
+    {
+        // The attempt is on record; only the alarm is missing — say it here at least.
+        tracing::error!(transaction_id = %job.transaction_id, provider = %job.provider,
+            provider_txn = provider_txn.as_deref().unwrap_or("-"), %error,
+            "the provider took a payment finished meanwhile, and it could not be audited");
+    }
+    Ok(false)
 }
 
 /// Where the worker's reads of due jobs begin.
