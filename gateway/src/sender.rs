@@ -252,7 +252,8 @@ async fn note_what_the_phone_says(
 ) -> Result<(), sqlx::Error> {
     let now = crate::db::now_ms();
     if let Some(lost) = &request.outbox_lost
-        && sequence::report_outbox_lost(pool, &lost.key_serial, &key.point_code, now).await?
+        && sequence::report_outbox_lost(pool, &lost.key_serial, &key.point_code, &key.serial, now)
+            .await?
     {
         tracing::warn!(serial = %lost.key_serial, point = %key.point_code,
             "a phone reports its outbox vanished: payments that waited on it are lost");

@@ -215,3 +215,35 @@ async fn a_revoked_key_cannot_flag_another_keys_outbox_as_lost() {
         "a revoked key flagged the point's working phone {current_serial}:\n{html}"
     );
 }
+
+/// A `pay` passes on its key's rows as remembered for a few seconds after its last one
+/// (`sender::recent`): a key revoked in the console meanwhile must not have its word about the
+/// point's other phones kept either.
+#[tokio::test]
+async fn a_key_revoked_just_after_a_pay_cannot_flag_another_keys_outbox_as_lost() {
+    let gateway = support::start().await;
+    let stolen = gateway.ready_phone(77).await;
+    let current = gateway.ready_phone(78).await;
+    let current_serial = current.card.key_serial.clone();
+    let (_, reply) = gateway.pay(&stolen, kcell("7011234567", 100_000)).await;
+    assert_eq!(reply.code(), ResultCode::Ok);
+    // The dealer takes the stolen phone's key back in the console.
+    gateway
+        .sql(&format!(
+            "UPDATE keys SET state = 'revoked' WHERE serial = '{}'",
+            stolen.card.key_serial
+        ))
+        .await;
+
+    let mut pay = stolen.request(Step::Pay(kcell("7011234568", 100_000)));
+    pay.outbox_lost = Some(OutboxLost {
+        key_serial: current_serial.clone(),
+        noticed_at_ms: now_ms(),
+    });
+    assert_ne!(gateway.send(&stolen, &pay).await.code(), ResultCode::Ok);
+    let html = point_page(&gateway).await;
+    assert!(
+        !html.contains("outbox-lost"),
+        "a revoked key flagged the point's working phone {current_serial}:\n{html}"
+    );
+}

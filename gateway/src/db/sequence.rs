@@ -104,21 +104,28 @@ fn gaps(serial: String, seqs: &[i64]) -> Option<KeyGaps> {
     })
 }
 
-/// Records that the outbox of `serial`'s phone vanished, first report only. `point_code`
-/// limits it to a key of that point: a phone may only speak about its own point's keys.
+/// Records that the outbox of `serial`'s phone vanished, first report only, as the key
+/// `reporter` says. `point_code` limits it to a key of that point: a phone may only speak about
+/// its own point's keys. A reporter revoked by now says nothing — checked here, in the same
+/// statement, because a `pay` is let through on its key's rows as remembered for a few seconds
+/// (`sender::recent`), which may be from before a revocation.
 pub async fn report_outbox_lost(
     pool: &AnyPool,
     serial: &str,
     point_code: &str,
+    reporter: &str,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE keys SET outbox_lost_at_ms = $3 \
-         WHERE serial = $1 AND point_code = $2 AND outbox_lost_at_ms IS NULL",
+         WHERE serial = $1 AND point_code = $2 AND outbox_lost_at_ms IS NULL \
+         AND EXISTS (SELECT 1 FROM keys reporter WHERE reporter.serial = $4 \
+         AND reporter.state <> 'revoked')",
     )
     .bind(serial)
     .bind(point_code)
     .bind(now)
+    .bind(reporter)
     .execute(pool)
     .await?;
     Ok(done.rows_affected() == 1)

@@ -138,7 +138,7 @@ pub(crate) async fn register(
         tx.rollback().await?;
     }
     if let (Registration::Registered { .. }, Some(lost)) = (registration, &outbox_lost)
-        && sequence::report_outbox_lost(&state.pool, &lost.key_serial, &point, now).await?
+        && sequence::report_outbox_lost(&state.pool, &lost.key_serial, &point, &serial, now).await?
     {
         tracing::warn!(%point, lost = %lost.key_serial, new = %serial,
             "a phone registering a new key reports its outbox vanished with the old one");
