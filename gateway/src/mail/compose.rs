@@ -20,7 +20,7 @@
 //! Номер сообщения: P1001-M1
 //!
 //! ==== Текст сообщения ====
-//! <the text, lines starting with "-" escaped as "- -">
+//! <the text, lines starting with "-" (after any quoting or indentation) escaped as "- -">
 //! ==== Конец текста ====
 //!
 //! <what the signatures are and where to check them: <public url>/verify>
@@ -89,8 +89,9 @@ pub fn body(heading: &Heading<'_>, text: &str, armor: &str) -> String {
         h.message_id,
     );
     for line in text.replace("\r\n", "\n").replace('\r', "\n").lines() {
-        // Dash-escaping: no line of the text can pass for a line of the signed block.
-        if line.starts_with('-') {
+        // Dash-escaping: no line of the text can pass for a line of the signed block — as the
+        // block's reader sees a line, after the quoting and indentation it forgives.
+        if super::envelope::clean(line).starts_with('-') {
             body.push_str("- ");
         }
         body.push_str(line);
@@ -205,6 +206,20 @@ mod tests {
         );
         assert!(body.contains("http://127.0.0.1:8080/verify"));
         assert!(body.ends_with("BLOCK\n"));
+    }
+
+    /// The block's reader forgives quoting and indentation (`envelope::clean`): a text line
+    /// that would be a block line once they are taken away is escaped too.
+    #[test]
+    fn no_line_of_the_text_reads_as_a_block_line() {
+        use super::super::envelope::{BEGIN, END, clean};
+        let text = format!(" {BEGIN}\n>> {END}\n\t-----BEGIN X");
+        let body = body(&heading(), &text, "BLOCK\n");
+        for line in body.lines() {
+            let seen = clean(line);
+            assert!(seen != BEGIN && seen != END, "{line:?} in {body}");
+            assert!(!seen.starts_with("-----"), "{line:?} in {body}");
+        }
     }
 
     #[test]

@@ -175,7 +175,7 @@ pub fn find(text: &str) -> Result<Envelope, ArmorError> {
 
 /// A line as a person meant it: without the reply quoting (`> `) a client put in front, or the
 /// whitespace it added or took away at either end.
-fn clean(line: &str) -> &str {
+pub(crate) fn clean(line: &str) -> &str {
     line.trim_start_matches(|c: char| c == '>' || c.is_whitespace())
         .trim_end()
 }
