@@ -18,8 +18,9 @@ use tolem_gateway::startup::{self, SlowClients};
 /// The limits the test gateway runs with.
 const LIMIT: Duration = Duration::from_secs(1);
 
-/// How long a test waits for the gateway to cut a slow client off: three times the limit.
-const PATIENCE: Duration = Duration::from_secs(3);
+/// The most a test waits for the gateway to cut a slow client off (or to answer): generous, as
+/// a busy machine runs timers late; a closed connection ends the wait at once.
+const PATIENCE: Duration = Duration::from_secs(30);
 
 /// A gateway served by `startup::serve_with` with [`LIMIT`] for headers and bodies: `GET /`
 /// answers the client's address as the gateway sees it, `POST /` the length of the body.
