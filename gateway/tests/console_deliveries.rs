@@ -427,14 +427,9 @@ async fn the_operator_marks_a_delivery_that_never_ends_refused_and_the_money_goe
     assert_eq!(gateway.balance_of(DEALER).await, before);
     assert_eq!(gateway.ledger_entries(DEALER, "refund").await, 1);
     gateway.assert_ledger_matches(DEALER).await;
-    let audited: Vec<(String, String)> = sqlx::query_as(
-        "SELECT actor, details FROM audit_log WHERE action = 'delivery.marked_refused' \
-         AND subject = $1",
-    )
-    .bind(format!("payment:{transaction}"))
-    .fetch_all(&gateway.pool)
-    .await
-    .unwrap();
+    let audited = gateway
+        .audit_rows("delivery.marked_refused", &format!("payment:{transaction}"))
+        .await;
     assert_eq!(audited.len(), 1, "{audited:?}");
     assert_eq!(audited[0].0, OPERATOR.0);
     assert!(audited[0].1.contains(reason), "{audited:?}");

@@ -784,14 +784,12 @@ async fn a_refusal_of_a_payment_marked_delivered_meanwhile_is_kept_and_audited()
         kept == 1
     })
     .await;
-    let audited: Vec<(String, String)> = sqlx::query_as(
-        "SELECT actor, details FROM audit_log WHERE action = 'delivery.refused_after_marked' \
-         AND subject = $1",
-    )
-    .bind(format!("payment:{transaction_id}"))
-    .fetch_all(&gateway.pool)
-    .await
-    .unwrap();
+    let audited = gateway
+        .audit_rows(
+            "delivery.refused_after_marked",
+            &format!("payment:{transaction_id}"),
+        )
+        .await;
     assert_eq!(audited.len(), 1, "{audited:?}");
     assert_eq!(audited[0].0, "system");
     assert!(audited[0].1.contains("operator@tolem.kz"), "{audited:?}");
@@ -1000,14 +998,12 @@ async fn an_acceptance_of_a_payment_marked_refused_meanwhile_is_kept_and_audited
         .unwrap();
     assert_eq!(kept.len(), 1, "{kept:?}");
     assert_eq!(kept[0].outcome, "delivered");
-    let audited: Vec<(String, String)> = sqlx::query_as(
-        "SELECT actor, details FROM audit_log WHERE action = 'delivery.delivered_after_refused' \
-         AND subject = $1",
-    )
-    .bind(format!("payment:{transaction_id}"))
-    .fetch_all(&gateway.pool)
-    .await
-    .unwrap();
+    let audited = gateway
+        .audit_rows(
+            "delivery.delivered_after_refused",
+            &format!("payment:{transaction_id}"),
+        )
+        .await;
     assert_eq!(audited.len(), 1, "{audited:?}");
     assert_eq!(audited[0].0, "system");
     assert!(audited[0].1.contains("operator@tolem.kz"), "{audited:?}");

@@ -398,6 +398,18 @@ impl Gateway {
         sqlx::query(statement).execute(&self.pool).await.unwrap();
     }
 
+    /// The actor and details of each audit row of `action` about `subject`, oldest first.
+    pub async fn audit_rows(&self, action: &str, subject: &str) -> Vec<(String, String)> {
+        sqlx::query_as(
+            "SELECT actor, details FROM audit_log WHERE action = $1 AND subject = $2 ORDER BY seq",
+        )
+        .bind(action)
+        .bind(subject)
+        .fetch_all(&self.pool)
+        .await
+        .unwrap()
+    }
+
     /// The stored state of a key.
     pub async fn key_state(&self, serial: &str) -> String {
         sqlx::query_scalar("SELECT state FROM keys WHERE serial = $1")
