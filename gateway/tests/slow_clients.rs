@@ -44,7 +44,7 @@ async fn start() -> SocketAddr {
 
 /// Reads until the gateway closes the connection (end of stream or an error, such as a reset)
 /// and returns what came.
-async fn read_to_close(stream: &mut TcpStream) -> Vec<u8> {
+async fn read_to_close(stream: &mut (impl tokio::io::AsyncRead + Unpin)) -> Vec<u8> {
     let mut got = Vec::new();
     let mut buffer = [0; 1024];
     loop {
@@ -111,18 +111,9 @@ async fn trickled_body_is_cut_off() {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.ends_with(&local.to_string()), "{answer}");
 
-    let got = timeout(PATIENCE, async {
-        let mut got = Vec::new();
-        let mut buffer = [0; 1024];
-        loop {
-            match reading.read(&mut buffer).await {
-                Ok(0) | Err(_) => return got,
-                Ok(n) => got.extend_from_slice(&buffer[..n]),
-            }
-        }
-    })
-    .await
-    .expect("the gateway stops waiting for a body that trickles");
+    let got = timeout(PATIENCE, read_to_close(&mut reading))
+        .await
+        .expect("the gateway stops waiting for a body that trickles");
     trickle.abort();
     let got = String::from_utf8_lossy(&got);
     // The handler never sees the body: an error status, or the connection closed.
@@ -191,18 +182,9 @@ async fn unfinished_headers_are_cut_off_over_https() {
     let seen = answer.text().await.unwrap();
     assert!(seen.starts_with("127.0.0.1:"), "{seen}");
 
-    let got = timeout(PATIENCE, async {
-        let mut got = Vec::new();
-        let mut buffer = [0; 1024];
-        loop {
-            match slow.read(&mut buffer).await {
-                Ok(0) | Err(_) => return got,
-                Ok(n) => got.extend_from_slice(&buffer[..n]),
-            }
-        }
-    })
-    .await
-    .expect("the gateway closes a TLS connection whose headers never end");
+    let got = timeout(PATIENCE, read_to_close(&mut slow))
+        .await
+        .expect("the gateway closes a TLS connection whose headers never end");
     let got = String::from_utf8_lossy(&got);
     assert!(!got.contains(" 200 "), "{got}");
 }
